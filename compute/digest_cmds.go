@@ -224,7 +224,7 @@ func (g gnuSum) register() {
 				return nil, err
 			}
 			var (
-				tagged bool
+				tagged  bool
 				binMode = -1 // -1 unset, 0 text, 1 binary, as GNU
 				eol     = byte('\n')
 				newHash = algo.New
