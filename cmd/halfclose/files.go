@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// digestCommands are the commands whose FILE operands the client uploads
+// itself, one stream per file, printing what GNU prints for them.
+var digestCommands = map[string]bool{
+	"md5sum": true, "sha1sum": true, "sha224sum": true, "sha256sum": true,
+	"sha384sum": true, "sha512sum": true, "b2sum": true, "b3sum": true,
+	"cksum": true, "crc32c": true, "xxh3": true,
+}
+
+// valueFlags are the flags of digest commands that take the next word.
+var valueFlags = map[string]bool{"-l": true, "--length": true, "-a": true, "--algorithm": true}
+
+// digestFiles splits a digest command line into the remote command (flags
+// only) and its FILE operands; ok is false when it is not one, or has none.
+func digestFiles(words []string) (cmd []string, files []string, ok bool) {
+	if !digestCommands[words[0]] {
+		return nil, nil, false
+	}
+	cmd = []string{words[0]}
+	endFlags := false
+	for i := 1; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case endFlags || w == "-" || !strings.HasPrefix(w, "-"):
+			files = append(files, w)
+		case w == "--":
+			endFlags = true
+		default:
+			cmd = append(cmd, w)
+			if valueFlags[w] && i+1 < len(words) {
+				i++
+				cmd = append(cmd, words[i])
+			}
+		}
+	}
+	return cmd, files, len(files) > 0
+}
+
+// digestFiles uploads each file in its own stream and prints the line the
+// GNU tool prints for it. Like GNU, a file that cannot be read is reported
+// and the others still run; the exit code is then 1.
+func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.Reader, stdout io.Writer) int {
+	pipeline := quoteWords(cmd)
+	code := 0
+	for _, name := range files {
+		var in io.Reader = stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintf(r.stderr, "%s: %s\n", cmd[0], describeOpen(name, err))
+				code = 1
+				continue
+			}
+			if st, err := f.Stat(); err == nil && st.IsDir() {
+				f.Close()
+				fmt.Fprintf(r.stderr, "%s: %s: Is a directory\n", cmd[0], name)
+				code = 1
+				continue
+			}
+			in = f
+			defer f.Close()
+		}
+		var out bytes.Buffer
+		if err := r.run(ctx, pipeline, in, &out); err != nil {
+			fmt.Fprintf(r.stderr, "halfclose: %s: %s\n", name, describe(err))
+			return 1
+		}
+		if _, err := stdout.Write(renameOutput(out.Bytes(), name)); err != nil {
+			fmt.Fprintln(r.stderr, "halfclose:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+func describeOpen(name string, err error) string {
+	switch {
+	case os.IsNotExist(err):
+		return name + ": No such file or directory"
+	case os.IsPermission(err):
+		return name + ": Permission denied"
+	}
+	return err.Error()
+}
+
+// renameOutput turns the line a digest command printed for stdin into the
+// one GNU prints for a file: "HEX  -" → "HEX  NAME", "ALGO (-) = HEX" →
+// "ALGO (NAME) = HEX", cksum's "CRC SIZE" → "CRC SIZE NAME". As GNU does, a
+// name with a backslash or newline is escaped and the line starts with "\".
+// With -z (lines end in NUL) names are not escaped.
+func renameOutput(out []byte, name string) []byte {
+	if name == "-" {
+		return out
+	}
+	term := byte('\n')
+	if len(out) > 0 && out[len(out)-1] == 0 {
+		term = 0
+	}
+	line := strings.TrimSuffix(string(out), string(term))
+	escaped := name
+	prefix := ""
+	if term == '\n' && strings.ContainsAny(name, "\\\n\r") {
+		escaped = strings.NewReplacer("\\", `\\`, "\n", `\n`, "\r", `\r`).Replace(name)
+		prefix = `\`
+	}
+	switch {
+	case strings.HasSuffix(line, "  -"):
+		line = line[:len(line)-1] + escaped
+	case strings.Contains(line, " (-) = "):
+		line = strings.Replace(line, " (-) = ", " ("+escaped+") = ", 1)
+	default:
+		line += " " + escaped
+	}
+	return []byte(prefix + line + string(term))
+}

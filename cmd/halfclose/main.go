@@ -1,0 +1,221 @@
+// Command halfclose runs a command on a halfclose server, rsh-style: its
+// standard input is the remote input, and the remote output comes back only
+// after that input has ended.
+//
+//	halfclose [flags] COMMAND [ARGS...] < input
+//	halfclose 'grep ERROR | sort | uniq -c' < log
+//	halfclose sha256sum FILE...
+//
+// One argument is pipeline text, parsed by the server with sh-style
+// quoting; several arguments are words, quoted here so the server sees
+// exactly them.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc/status"
+
+	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/flagenv"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type options struct {
+	addr      string
+	tcp       bool
+	tcpAddr   string
+	timeout   time.Duration
+	caFile    string
+	certFile  string
+	keyFile   string
+	tokenFile string
+	useTLS    bool
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("halfclose", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: halfclose [flags] COMMAND [ARGS...] < input\n       halfclose [flags] 'CMD | CMD ...' < input\n       halfclose [flags] DIGEST [FLAGS] FILE...\nflags (also HALFCLOSE_<FLAG> variables):")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:50051", "gRPC address of the server")
+	fs.BoolVar(&o.tcp, "tcp", false, "use the raw-TCP command port instead of gRPC")
+	fs.StringVar(&o.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port, with --tcp")
+	fs.DurationVar(&o.timeout, "timeout", 0, "deadline for each call (0: none)")
+	fs.BoolVar(&o.useTLS, "tls", false, "use TLS (implied by --cacert)")
+	fs.StringVar(&o.caFile, "cacert", "", "CA (PEM) to verify the server with")
+	fs.StringVar(&o.certFile, "cert", "", "client certificate (PEM), for mTLS")
+	fs.StringVar(&o.keyFile, "key", "", "client key (PEM), for mTLS")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file whose first line is the bearer token")
+	if err := flagenv.Apply(fs, "HALFCLOSE"); err != nil {
+		fmt.Fprintln(stderr, "halfclose:", err)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	words := fs.Args()
+	if len(words) == 0 {
+		fs.Usage()
+		return 2
+	}
+	tlsCfg, err := o.tlsConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "halfclose:", err)
+		return 2
+	}
+	r := &runner{o: o, tls: tlsCfg, stderr: stderr}
+	if !r.o.tcp {
+		opts := []client.Option{}
+		if tlsCfg != nil {
+			opts = append(opts, client.WithTLS(tlsCfg))
+		}
+		if o.tokenFile != "" {
+			tok, err := readToken(o.tokenFile)
+			if err != nil {
+				fmt.Fprintln(stderr, "halfclose:", err)
+				return 2
+			}
+			opts = append(opts, client.WithToken(tok))
+		}
+		c, err := client.Dial(o.addr, opts...)
+		if err != nil {
+			fmt.Fprintln(stderr, "halfclose:", err)
+			return 2
+		}
+		defer c.Close()
+		r.c = c
+	}
+
+	if len(words) > 1 {
+		if cmd, files, ok := digestFiles(words); ok {
+			return r.digestFiles(ctx, cmd, files, stdin, stdout)
+		}
+	}
+	pipeline := words[0]
+	if len(words) > 1 {
+		pipeline = quoteWords(words)
+	}
+	if err := r.run(ctx, pipeline, stdin, stdout); err != nil {
+		fmt.Fprintln(stderr, "halfclose:", describe(err))
+		return 1
+	}
+	return 0
+}
+
+type runner struct {
+	o      options
+	tls    *tls.Config
+	c      *client.Client
+	stderr io.Writer
+}
+
+func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.Writer) error {
+	if r.o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.o.timeout)
+		defer cancel()
+	}
+	if r.o.tcp {
+		return client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, out)
+	}
+	_, err := r.c.Run(ctx, pipeline, in, out)
+	return err
+}
+
+// describe renders an error for stderr: a status as "CODE: message".
+func describe(err error) string {
+	if s, ok := status.FromError(err); ok {
+		return fmt.Sprintf("%s: %s", codeName(s.Code().String()), s.Message())
+	}
+	return err.Error()
+}
+
+func codeName(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		if c >= 'A' && c <= 'Z' && i > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteString(strings.ToUpper(string(c)))
+	}
+	return b.String()
+}
+
+// quoteWords joins words into pipeline text that splits back into exactly
+// those words: each word that needs it is single-quoted.
+func quoteWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = shellQuote(w)
+	}
+	return strings.Join(q, " ")
+}
+
+func shellQuote(w string) string {
+	if w != "" && strings.IndexFunc(w, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=,+%@", c))
+	}) < 0 {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}
+
+func (o *options) tlsConfig() (*tls.Config, error) {
+	if !o.useTLS && o.caFile == "" && o.certFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.caFile != "" {
+		pem, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert %s: no PEM certificate", o.caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if o.certFile != "" || o.keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok, _, _ := strings.Cut(string(b), "\n")
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", errors.New("--token-file: empty token")
+	}
+	return tok, nil
+}

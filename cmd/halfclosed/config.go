@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/flagenv"
+	"github.com/halfclose/halfclose/server"
+)
+
+// config is everything halfclosed is told by flags and HALFCLOSE_* variables.
+type config struct {
+	grpcAddr       string
+	tcpAddr        string
+	tcpRoutes      flagenv.Strings
+	metricsAddr    string
+	pprof          bool
+	maxInputBytes  flagenv.Bytes
+	maxJobs        int
+	jobWait        time.Duration
+	maxConns       int
+	headerTimeout  time.Duration
+	idleTimeout    time.Duration
+	maxHeaderBytes flagenv.Bytes
+	maxMsgBytes    flagenv.Bytes
+	spoolMem       flagenv.Bytes
+	spoolDir       string
+	spoolDisk      flagenv.Bytes
+	shutdownGrace  time.Duration
+	tlsCert        string
+	tlsKey         string
+	tlsClientCA    string
+	authTokenFile  string
+	rateLimit      float64
+	rateBurst      int
+	logLevel       string
+	logFormat      string
+}
+
+// route is one --tcp-route.
+type route struct{ addr, pipeline string }
+
+func parseConfig(args []string, stderr io.Writer) (*config, error) {
+	c := &config{
+		maxInputBytes:  compute.DefaultMaxInputBytes,
+		maxHeaderBytes: server.DefaultMaxHeaderBytes,
+		maxMsgBytes:    server.DefaultMaxMsgBytes,
+		spoolMem:       compute.DefaultSpoolMem,
+		spoolDisk:      compute.DefaultSpoolDisk,
+	}
+	fs := flag.NewFlagSet("halfclosed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")
+	fs.StringVar(&c.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port address (empty disables)")
+	fs.Var(&c.tcpRoutes, "tcp-route", "ADDR=PIPELINE: a raw-TCP port whose whole stream is the input of PIPELINE (repeatable; one per line in the variable)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address for /metrics, /healthz, /readyz (empty disables)")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the metrics address")
+	fs.Var(&c.maxInputBytes, "max-input-bytes", "input bytes per job")
+	fs.IntVar(&c.maxJobs, "max-jobs", compute.DefaultMaxJobs, "jobs running at once")
+	fs.DurationVar(&c.jobWait, "job-wait", compute.DefaultQueueWait, "how long a job over --max-jobs waits for a slot")
+	fs.IntVar(&c.maxConns, "max-conns", server.DefaultMaxConns, "open connections on the TCP adapter")
+	fs.DurationVar(&c.headerTimeout, "header-timeout", server.DefaultHeaderTimeout, "time to receive the TCP header line")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "abort a job whose client sends nothing (or reads nothing of its reply) for this long")
+	fs.Var(&c.maxHeaderBytes, "max-header-bytes", "longest TCP header line")
+	fs.Var(&c.maxMsgBytes, "max-msg-bytes", "largest gRPC message")
+	fs.Var(&c.spoolMem, "spool-mem", "memory a job's reply or sort buffer holds before spilling to disk")
+	fs.StringVar(&c.spoolDir, "spool-dir", "", "directory for spill files (default: the system temp dir)")
+	fs.Var(&c.spoolDisk, "spool-disk", "disk all jobs' spill files may use together")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "how long running jobs may finish after SIGTERM")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate (PEM) for both adapters")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key (PEM)")
+	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "CA (PEM) that client certificates must chain to (mTLS)")
+	fs.StringVar(&c.authTokenFile, "auth-token-file", "", "file of bearer tokens accepted on gRPC, one a line")
+	fs.Float64Var(&c.rateLimit, "rate-limit", 0, "jobs per second per peer IP, on both adapters (0: no limit)")
+	fs.IntVar(&c.rateBurst, "rate-burst", 20, "burst for --rate-limit")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	if err := flagenv.Apply(fs, "HALFCLOSE"); err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (halfclosed takes only flags)", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.grpcAddr == "" {
+		errs = append(errs, errors.New("--grpc-addr must not be empty"))
+	}
+	if c.maxJobs < 1 {
+		errs = append(errs, errors.New("--max-jobs must be at least 1"))
+	}
+	if c.maxConns < 1 {
+		errs = append(errs, errors.New("--max-conns must be at least 1"))
+	}
+	if c.maxInputBytes < 1 {
+		errs = append(errs, errors.New("--max-input-bytes must be at least 1"))
+	}
+	if c.maxMsgBytes < 64<<10 {
+		errs = append(errs, errors.New("--max-msg-bytes must be at least 64KiB"))
+	}
+	if c.maxHeaderBytes < 64 {
+		errs = append(errs, errors.New("--max-header-bytes must be at least 64"))
+	}
+	if c.spoolMem < 1 {
+		errs = append(errs, errors.New("--spool-mem must be at least 1"))
+	}
+	if c.headerTimeout <= 0 {
+		errs = append(errs, errors.New("--header-timeout must be positive"))
+	}
+	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.jobWait < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.tlsClientCA != "" && c.tlsCert == "" {
+		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
+	}
+	if c.rateLimit < 0 || c.rateBurst < 1 {
+		errs = append(errs, errors.New("--rate-limit must not be negative and --rate-burst must be at least 1"))
+	}
+	if _, err := c.slogLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
+	}
+	for _, r := range c.tcpRoutes {
+		if _, err := parseRoute(r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *config) routes() []route {
+	var rs []route
+	for _, r := range c.tcpRoutes {
+		rt, _ := parseRoute(r)
+		rs = append(rs, rt)
+	}
+	return rs
+}
+
+func parseRoute(s string) (route, error) {
+	addr, pipeline, ok := strings.Cut(s, "=")
+	if !ok || addr == "" || strings.TrimSpace(pipeline) == "" {
+		return route{}, fmt.Errorf("--tcp-route %q: want ADDR=PIPELINE, e.g. 127.0.0.1:7001=sha256sum", s)
+	}
+	if _, err := compute.SplitPipeline(pipeline); err != nil {
+		return route{}, fmt.Errorf("--tcp-route %q: %v", s, err)
+	}
+	return route{addr: addr, pipeline: pipeline}, nil
+}
+
+func (c *config) slogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return 0, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.logLevel)
+	}
+	return l, nil
+}

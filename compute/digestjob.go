@@ -1,0 +1,67 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"io"
+)
+
+// DigestJob is a request for digests of one input.
+type DigestJob struct {
+	Algos        []*Algo           // to compute, in reply order
+	ExpectedSize int64             // exact input size, or -1 for unknown
+	Expected     map[string][]byte // raw digests to check, by Algo.Name
+}
+
+// DigestResult is what a DigestJob computed.
+type DigestResult struct {
+	Size int64
+	Sums [][]byte // in Algos order
+}
+
+// digestJobBufSize is the read size of a digest job: large enough that the
+// per-Write cost of parallel hashing is noise.
+const digestJobBufSize = 1 << 20
+
+// Digest hashes src as it arrives, with every algorithm in one pass, and
+// checks the declared size and digests at the end of input: a mismatch is
+// DATA_LOSS, input past the declared size fails as soon as it arrives. An
+// error from src other than io.EOF aborts the job with that error.
+func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (DigestResult, error) {
+	if len(job.Algos) == 0 {
+		return DigestResult{}, Invalidf("digest: no algorithm")
+	}
+	limit := e.cfg.MaxInputBytes
+	in := NewInput(src, limit)
+	mh := NewMultiHash(job.Algos)
+	buf := make([]byte, digestJobBufSize)
+	for {
+		if err := ctx.Err(); err != nil {
+			return DigestResult{}, err
+		}
+		n, err := in.Read(buf)
+		if n > 0 {
+			if job.ExpectedSize >= 0 && in.N() > job.ExpectedSize {
+				return DigestResult{}, Errorf(CodeDataLoss, "input exceeds the expected size of %d bytes", job.ExpectedSize)
+			}
+			mh.Write(buf[:n])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return DigestResult{}, err
+		}
+	}
+	res := DigestResult{Size: in.N(), Sums: mh.Sums()}
+	if job.ExpectedSize >= 0 && res.Size != job.ExpectedSize {
+		return DigestResult{}, Errorf(CodeDataLoss, "received %d bytes, expected %d", res.Size, job.ExpectedSize)
+	}
+	for i, a := range job.Algos {
+		if want, ok := job.Expected[a.Name]; ok && !bytes.Equal(want, res.Sums[i]) {
+			return DigestResult{}, Errorf(CodeDataLoss, "%s digest mismatch: received %s, expected %s", a.Name, hex.EncodeToString(res.Sums[i]), hex.EncodeToString(want))
+		}
+	}
+	return res, nil
+}

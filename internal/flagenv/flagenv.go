@@ -1,0 +1,107 @@
+// Package flagenv gives every flag of a FlagSet an environment variable,
+// PREFIX_FLAG_NAME, and provides the flag types halfclose's binaries share.
+package flagenv
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// EnvName returns the variable for a flag: prefix + "_" + the flag's name
+// in upper case with "-" as "_" (HALFCLOSE_MAX_JOBS for max-jobs).
+func EnvName(prefix, flagName string) string {
+	return prefix + "_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Apply sets each flag from its environment variable, if set. Call it
+// before fs.Parse, so the command line wins. A repeatable flag takes one
+// value per line of its variable.
+func Apply(fs *flag.FlagSet, prefix string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, ok := os.LookupEnv(EnvName(prefix, f.Name))
+		if !ok || err != nil {
+			return
+		}
+		values := []string{v}
+		if _, multi := f.Value.(*Strings); multi {
+			values = strings.FieldsFunc(v, func(r rune) bool { return r == '\n' })
+		}
+		for _, one := range values {
+			if e := f.Value.Set(one); e != nil {
+				err = fmt.Errorf("%s: invalid value %q: %v", EnvName(prefix, f.Name), one, e)
+				return
+			}
+		}
+	})
+	return err
+}
+
+// Strings is a repeatable string flag.
+type Strings []string
+
+func (s *Strings) String() string { return strings.Join(*s, ", ") }
+
+// Set appends v.
+func (s *Strings) Set(v string) error { *s = append(*s, v); return nil }
+
+// Bytes is a byte count flag that accepts suffixes: K, M, G, T (powers of
+// 1024, with or without "i" and "B": 4K, 4KiB, 4KB are all 4096).
+type Bytes int64
+
+func (b *Bytes) String() string { return FormatBytes(int64(*b)) }
+
+// Set parses v.
+func (b *Bytes) Set(v string) error {
+	n, err := ParseBytes(v)
+	if err != nil {
+		return err
+	}
+	*b = Bytes(n)
+	return nil
+}
+
+// ParseBytes parses a byte count with an optional binary suffix.
+func ParseBytes(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	upper := strings.ToUpper(s)
+	upper = strings.TrimSuffix(upper, "B")
+	upper = strings.TrimSuffix(upper, "I")
+	mult := int64(1)
+	if upper != "" {
+		switch upper[len(upper)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			upper = upper[:len(upper)-1]
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(upper), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("not a byte count: %q (examples: 4096, 64KiB, 16GiB)", v)
+	}
+	return n * mult, nil
+}
+
+// FormatBytes prints n with the largest exact binary suffix.
+func FormatBytes(n int64) string {
+	for _, u := range []struct {
+		s string
+		m int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.m && n%u.m == 0 {
+			return strconv.FormatInt(n/u.m, 10) + u.s
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}

@@ -1,0 +1,344 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
+)
+
+// Options are the settings shared by both adapters.
+type Options struct {
+	// IdleTimeout aborts a job whose client sent nothing for this long;
+	// 0 disables it.
+	IdleTimeout time.Duration
+	// MaxMsgBytes is the largest gRPC message, for Capabilities and for the
+	// size of output chunks.
+	MaxMsgBytes int
+	// Logger receives one line per job; nil discards.
+	Logger *slog.Logger
+	// Observer is told about every job; nil ignores.
+	Observer Observer
+}
+
+// Observer is told when jobs start and end, for metrics.
+type Observer interface {
+	// JobStarted is called when a job has a slot; done is called once when
+	// it ends with its outcome (see outcome) and byte counts.
+	JobStarted(command string) (done func(outcome string, in, out int64))
+}
+
+// computeService implements apiv1.ComputeServiceServer over an Engine.
+type computeService struct {
+	apiv1.UnimplementedComputeServiceServer
+
+	engine   *compute.Engine
+	opts     Options
+	log      *slog.Logger
+	draining atomic.Bool
+}
+
+// Service is the gRPC ComputeService with the drain switch the server's
+// shutdown needs.
+type Service interface {
+	apiv1.ComputeServiceServer
+	// Drain makes every new job fail with UNAVAILABLE.
+	Drain()
+}
+
+// NewComputeService returns the ComputeService for engine.
+func NewComputeService(engine *compute.Engine, opts Options) Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxMsgBytes <= 0 {
+		opts.MaxMsgBytes = DefaultMaxMsgBytes
+	}
+	return &computeService{engine: engine, opts: opts, log: opts.Logger}
+}
+
+// DefaultMaxMsgBytes is the default largest gRPC message.
+const DefaultMaxMsgBytes = 4 << 20
+
+func (s *computeService) Drain() { s.draining.Store(true) }
+
+// algoNames maps the API's algorithms to the core's.
+var algoNames = map[apiv1.Algorithm]string{
+	apiv1.Algorithm_ALGORITHM_MD5:     "md5",
+	apiv1.Algorithm_ALGORITHM_SHA1:    "sha1",
+	apiv1.Algorithm_ALGORITHM_SHA224:  "sha224",
+	apiv1.Algorithm_ALGORITHM_SHA256:  "sha256",
+	apiv1.Algorithm_ALGORITHM_SHA384:  "sha384",
+	apiv1.Algorithm_ALGORITHM_SHA512:  "sha512",
+	apiv1.Algorithm_ALGORITHM_BLAKE2B: "blake2b",
+	apiv1.Algorithm_ALGORITHM_BLAKE3:  "blake3",
+	apiv1.Algorithm_ALGORITHM_CKSUM:   "cksum",
+	apiv1.Algorithm_ALGORITHM_CRC32C:  "crc32c",
+	apiv1.Algorithm_ALGORITHM_XXH3:    "xxh3",
+}
+
+func lookupAlgo(a apiv1.Algorithm) (*compute.Algo, error) {
+	name, ok := algoNames[a]
+	if !ok {
+		return nil, compute.Invalidf("header: unsupported algorithm %s", a)
+	}
+	al, ok := compute.LookupAlgo(name)
+	if !ok {
+		return nil, compute.Invalidf("header: unsupported algorithm %s", a)
+	}
+	return al, nil
+}
+
+// digestJob checks a Digest header and turns it into a job.
+func digestJob(h *apiv1.DigestHeader) (compute.DigestJob, []apiv1.Algorithm, error) {
+	job := compute.DigestJob{ExpectedSize: -1, Expected: map[string][]byte{}}
+	var order []apiv1.Algorithm
+	seen := map[apiv1.Algorithm]bool{}
+	add := func(a apiv1.Algorithm) error {
+		if seen[a] {
+			return nil
+		}
+		al, err := lookupAlgo(a)
+		if err != nil {
+			return err
+		}
+		seen[a] = true
+		order = append(order, a)
+		job.Algos = append(job.Algos, al)
+		return nil
+	}
+	for _, a := range h.GetAlgorithms() {
+		if seen[a] {
+			return job, nil, compute.Invalidf("header: algorithm %s named twice", a)
+		}
+		if err := add(a); err != nil {
+			return job, nil, err
+		}
+	}
+	for _, e := range h.GetExpectedDigests() {
+		if err := add(e.GetAlgorithm()); err != nil {
+			return job, nil, err
+		}
+		al, _ := lookupAlgo(e.GetAlgorithm())
+		raw := e.GetRaw()
+		if _, isHex := e.GetValue().(*apiv1.ExpectedDigest_Hex); isHex {
+			var err error
+			if raw, err = hex.DecodeString(e.GetHex()); err != nil {
+				return job, nil, compute.Invalidf("header: expected %s digest is not hexadecimal", e.GetAlgorithm())
+			}
+		}
+		if len(raw) != al.Size {
+			return job, nil, compute.Invalidf("header: expected %s digest has %d bytes, want %d", e.GetAlgorithm(), len(raw), al.Size)
+		}
+		if _, dup := job.Expected[al.Name]; dup {
+			return job, nil, compute.Invalidf("header: expected %s digest given twice", e.GetAlgorithm())
+		}
+		job.Expected[al.Name] = raw
+	}
+	if len(job.Algos) == 0 {
+		return job, nil, compute.Invalidf("header: no algorithm")
+	}
+	if h.ExpectedSize != nil {
+		if h.GetExpectedSize() < 0 {
+			return job, nil, compute.Invalidf("header: negative expected_size %d", h.GetExpectedSize())
+		}
+		job.ExpectedSize = h.GetExpectedSize()
+	}
+	return job, order, nil
+}
+
+var errMissingHeader = compute.Invalidf("missing header: the first message must carry a header")
+
+var errExtraHeader = compute.Invalidf("unexpected header: only the first message may carry one")
+
+// Digest implements apiv1.ComputeServiceServer.
+func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err == io.EOF {
+		return toStatus(s.log, errMissingHeader)
+	}
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return toStatus(s.log, errMissingHeader)
+	}
+	job, order, err := digestJob(h)
+	if err != nil {
+		return toStatus(s.log, err)
+	}
+	names := make([]string, len(job.Algos))
+	for i, a := range job.Algos {
+		names[i] = a.Name
+	}
+	var res compute.DigestResult
+	err = s.job(ctx, "digest:"+strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
+		src := newStreamReader(ctx, s.opts.IdleTimeout, func() ([]byte, error) {
+			m, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			switch d := m.GetMessage().(type) {
+			case *apiv1.DigestRequest_Data:
+				return d.Data, nil
+			case *apiv1.DigestRequest_Text:
+				return []byte(d.Text), nil
+			case *apiv1.DigestRequest_Header:
+				return nil, errExtraHeader
+			}
+			return nil, nil
+		})
+		var err error
+		res, err = s.engine.Digest(ctx, job, src)
+		return res.Size, 0, err
+	})
+	if err != nil {
+		return toStatus(s.log, err)
+	}
+	resp := &apiv1.DigestResponse{Size: res.Size}
+	for i, a := range order {
+		resp.Digests = append(resp.Digests, &apiv1.DigestValue{Algorithm: a, Raw: res.Sums[i], Hex: hex.EncodeToString(res.Sums[i])})
+	}
+	return stream.SendAndClose(resp)
+}
+
+// Run implements apiv1.ComputeServiceServer.
+func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err == io.EOF {
+		return toStatus(s.log, errMissingHeader)
+	}
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return toStatus(s.log, errMissingHeader)
+	}
+	p, err := s.engine.Compile(h.GetPipeline())
+	if err != nil {
+		return toStatus(s.log, err)
+	}
+	var stats compute.Stats
+	err = s.job(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
+		src := newStreamReader(ctx, s.opts.IdleTimeout, func() ([]byte, error) {
+			m, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			switch d := m.GetMessage().(type) {
+			case *apiv1.RunRequest_Data:
+				return d.Data, nil
+			case *apiv1.RunRequest_Text:
+				return []byte(d.Text), nil
+			case *apiv1.RunRequest_Header:
+				return nil, errExtraHeader
+			}
+			return nil, nil
+		})
+		out := &outputSender{send: stream.Send, max: s.opts.MaxMsgBytes - 64}
+		var err error
+		stats, err = s.engine.Run(ctx, p, src, out)
+		return stats.InputBytes, stats.OutputBytes, err
+	})
+	if err != nil {
+		return toStatus(s.log, err)
+	}
+	return stream.Send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Summary{Summary: &apiv1.RunSummary{
+		InputBytes: stats.InputBytes, OutputBytes: stats.OutputBytes,
+	}}})
+}
+
+// job runs fn as one job: a slot, a log line and the observer's record.
+func (s *computeService) job(ctx context.Context, command string, fn func(context.Context) (in, out int64, err error)) error {
+	if s.draining.Load() {
+		return errShuttingDown
+	}
+	release, err := s.engine.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return runJob(ctx, s.log, s.opts.Observer, "grpc", command, fn)
+}
+
+// runJob is the part of a job both adapters share: timing, the log line and
+// the observer.
+func runJob(ctx context.Context, log *slog.Logger, obs Observer, adapter, command string, fn func(context.Context) (in, out int64, err error)) error {
+	start := time.Now()
+	var done func(string, int64, int64)
+	if obs != nil {
+		done = obs.JobStarted(command)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in, out, err := fn(ctx)
+	oc := outcome(err)
+	if done != nil {
+		done(oc, in, out)
+	}
+	attrs := []any{"adapter", adapter, "command", command, "in", in, "out", out, "duration", time.Since(start), "outcome", oc}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	log.Info("job", attrs...)
+	return err
+}
+
+// outputSender writes a job's output as RunResponse output messages of at
+// most max bytes.
+type outputSender struct {
+	send func(*apiv1.RunResponse) error
+	max  int
+}
+
+func (o *outputSender) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		n := min(len(p), o.max)
+		// Send marshals before returning, so p may be reused after it.
+		if err := o.send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Output{Output: p[:n]}}); err != nil {
+			return total - len(p), err
+		}
+		p = p[n:]
+	}
+	return total, nil
+}
+
+// Capabilities implements apiv1.ComputeServiceServer.
+func (s *computeService) Capabilities(context.Context, *apiv1.CapabilitiesRequest) (*apiv1.CapabilitiesResponse, error) {
+	cfg := s.engine.Config()
+	resp := &apiv1.CapabilitiesResponse{Limits: &apiv1.Limits{
+		MaxInputBytes: cfg.MaxInputBytes,
+		MaxJobs:       int32(cfg.MaxJobs),
+		MaxMsgBytes:   int64(s.opts.MaxMsgBytes),
+		IdleTimeoutMs: s.opts.IdleTimeout.Milliseconds(),
+	}}
+	for _, c := range compute.Commands() {
+		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}
+		for _, f := range c.Flags {
+			ci.Flags = append(ci.Flags, &apiv1.FlagInfo{Name: strings.Join(f.Names(), ", "), TakesValue: f.Value, Summary: f.Summary})
+		}
+		resp.Commands = append(resp.Commands, ci)
+	}
+	for a := apiv1.Algorithm(1); ; a++ {
+		if _, ok := apiv1.Algorithm_name[int32(a)]; !ok {
+			break
+		}
+		if _, err := lookupAlgo(a); err == nil {
+			resp.Algorithms = append(resp.Algorithms, a)
+		}
+	}
+	return resp, nil
+}

@@ -1,0 +1,429 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// ErrServerClosed is returned by TCPServer.Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("halfclose: server closed")
+
+// TCP adapter defaults.
+const (
+	DefaultHeaderTimeout  = 10 * time.Second
+	DefaultIdleTimeout    = 60 * time.Second
+	DefaultMaxHeaderBytes = 4 << 10
+	DefaultMaxConns       = 1024
+	// drainTimeout and drainBytes bound how long and how much a connection
+	// still reads, after its reply, to see the client's FIN: closing with
+	// unread input would make the kernel send an RST that can destroy the
+	// reply in flight.
+	drainTimeout = 5 * time.Second
+	drainBytes   = 4 << 20
+)
+
+// TCPServer is the raw-TCP adapter: the socket's half-close is the end of
+// input. A connection on a command port sends a header line with the
+// pipeline, then the input; one on a route port sends only input. The reply
+// is the pipeline's output, then the server's FIN. It is shaped like
+// net/http.Server: Serve, Shutdown, Close, tracked connections.
+type TCPServer struct {
+	Engine         *compute.Engine
+	HeaderTimeout  time.Duration // time to receive the header line
+	IdleTimeout    time.Duration // no input (or no reply progress) for this long aborts
+	MaxHeaderBytes int           // longest header line, "\n" included
+	MaxConns       int           // open connections across all listeners
+	TLSConfig      *tls.Config   // when set, every listener speaks TLS
+	Logger         *slog.Logger
+	Observer       Observer
+	// ConnHook, when set, is called as each connection opens and closes,
+	// with +1 and -1, for metrics.
+	ConnHook func(delta int)
+	// Allow, when set, is asked whether a connection from this IP may
+	// start; a refusal gets a RESOURCE_EXHAUSTED error line.
+	Allow func(ip string) bool
+
+	initOnce   sync.Once
+	connSlots  chan struct{}
+	ctx        context.Context // cancelled to abort every job (forced stop)
+	cancel     context.CancelFunc
+	inShutdown atomic.Bool
+
+	mu        sync.Mutex // protects listeners and conns
+	listeners map[*net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup // every Serve loop and connection goroutine
+}
+
+func (s *TCPServer) init() {
+	s.initOnce.Do(func() {
+		if s.HeaderTimeout <= 0 {
+			s.HeaderTimeout = DefaultHeaderTimeout
+		}
+		if s.MaxHeaderBytes <= 0 {
+			s.MaxHeaderBytes = DefaultMaxHeaderBytes
+		}
+		if s.MaxConns <= 0 {
+			s.MaxConns = DefaultMaxConns
+		}
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+		s.connSlots = make(chan struct{}, s.MaxConns)
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.listeners = map[*net.Listener]struct{}{}
+		s.conns = map[net.Conn]struct{}{}
+	})
+}
+
+// Serve accepts command-port connections on l until Shutdown or Close: each
+// sends its pipeline as the first line. It returns ErrServerClosed then.
+func (s *TCPServer) Serve(l net.Listener) error { return s.serve(l, "") }
+
+// ServeRoute accepts route-port connections on l: the whole stream is the
+// input of pipeline, which is checked first.
+func (s *TCPServer) ServeRoute(l net.Listener, pipeline string) error {
+	s.init()
+	if _, err := s.Engine.Compile(pipeline); err != nil {
+		l.Close()
+		return fmt.Errorf("route %s: %w", l.Addr(), err)
+	}
+	return s.serve(l, pipeline)
+}
+
+func (s *TCPServer) serve(l net.Listener, route string) error {
+	s.init()
+	if s.TLSConfig != nil {
+		l = tls.NewListener(l, s.TLSConfig)
+	}
+	if !s.track(&l, true) {
+		l.Close()
+		return ErrServerClosed
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	defer s.track(&l, false)
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.inShutdown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.Logger.Warn("tcp accept error; retrying", "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if !s.trackConn(c, true) {
+			c.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.trackConn(c, false)
+			s.handle(c, route)
+		}()
+	}
+}
+
+func (s *TCPServer) track(l *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.inShutdown.Load() {
+			return false
+		}
+		s.listeners[l] = struct{}{}
+	} else {
+		delete(s.listeners, l)
+	}
+	return true
+}
+
+func (s *TCPServer) trackConn(c net.Conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.inShutdown.Load() {
+			return false
+		}
+		s.conns[c] = struct{}{}
+		if s.ConnHook != nil {
+			s.ConnHook(1)
+		}
+	} else {
+		delete(s.conns, c)
+		if s.ConnHook != nil {
+			s.ConnHook(-1)
+		}
+	}
+	return true
+}
+
+// Shutdown stops accepting, lets running connections finish, and returns
+// when they have or when ctx is done; then it aborts what is left (those
+// jobs get UNAVAILABLE, never a partial result) and returns ctx's error.
+func (s *TCPServer) Shutdown(ctx context.Context) error {
+	s.init()
+	s.inShutdown.Store(true)
+	s.closeListeners()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close stops at once: listeners close and every job is aborted.
+func (s *TCPServer) Close() error {
+	s.init()
+	s.inShutdown.Store(true)
+	s.closeListeners()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *TCPServer) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range s.listeners {
+		(*l).Close()
+	}
+}
+
+// connReadError marks an error from reading the client: an abort (RST, idle
+// timeout, broken connection) after which nothing is written.
+type connReadError struct{ err error }
+
+func (e *connReadError) Error() string { return e.err.Error() }
+func (e *connReadError) Unwrap() error { return e.err }
+
+// connReader reads a job's input from the connection, with the idle timeout
+// renewed before every read, so a slow but moving client is fine.
+type connReader struct {
+	c    net.Conn
+	r    io.Reader
+	idle time.Duration
+	ctx  context.Context
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.idle > 0 {
+		r.c.SetReadDeadline(time.Now().Add(r.idle))
+	}
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		if ctxErr := r.ctx.Err(); ctxErr != nil {
+			return n, errShuttingDown
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return n, &connReadError{errIdle(r.idle)}
+		}
+		return n, &connReadError{err}
+	}
+	return n, err
+}
+
+// connWriter writes the reply, with the idle timeout renewed before every
+// write, so a client that stops reading cannot hold a job forever.
+type connWriter struct {
+	c    net.Conn
+	idle time.Duration
+	n    int64
+}
+
+func (w *connWriter) Write(p []byte) (int, error) {
+	if w.idle > 0 {
+		w.c.SetWriteDeadline(time.Now().Add(w.idle))
+	}
+	n, err := w.c.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+func (s *TCPServer) handle(c net.Conn, route string) {
+	defer c.Close()
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	// A forced stop unblocks a read that waits on the client.
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
+
+	select {
+	case s.connSlots <- struct{}{}:
+		defer func() { <-s.connSlots }()
+	default:
+		s.fail(c, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
+		return
+	}
+	if s.Allow != nil {
+		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+		if !s.Allow(host) {
+			s.fail(c, compute.Exhaustedf("rate limit exceeded for peer"))
+			return
+		}
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		tc.SetDeadline(time.Now().Add(s.HeaderTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.Logger.Debug("tls handshake failed", "peer", c.RemoteAddr(), "err", err)
+			return
+		}
+		tc.SetDeadline(time.Time{})
+	}
+
+	br := bufio.NewReaderSize(c, 64<<10)
+	text := route
+	if route == "" {
+		c.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		line, err := readHeader(br, s.MaxHeaderBytes)
+		if err != nil {
+			if _, isRead := err.(*connReadError); isRead {
+				s.Logger.Info("tcp header aborted", "peer", c.RemoteAddr(), "err", err)
+				return
+			}
+			s.fail(c, err)
+			return
+		}
+		c.SetReadDeadline(time.Time{})
+		text = line
+	}
+	p, err := s.Engine.Compile(text)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	release, err := s.Engine.Acquire(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer release()
+
+	w := &connWriter{c: c, idle: s.IdleTimeout}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	err = runJob(ctx, s.Logger, s.Observer, "tcp", strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
+		src := &connReader{c: c, r: br, idle: s.IdleTimeout, ctx: ctx}
+		st, err := s.Engine.Run(ctx, p, src, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		return st.InputBytes, w.n + int64(bw.Buffered()), err
+	})
+	switch {
+	case err == nil:
+		s.finish(c)
+	case isConnReadError(err):
+		// An abort: the client is gone or idle. Nothing is written.
+	case w.n == 0 && bw.Buffered() == 0:
+		s.fail(c, err)
+	default:
+		// Output started and then the job failed: reset, so a truncated
+		// reply never looks complete.
+		resetConn(c)
+	}
+}
+
+func isConnReadError(err error) bool {
+	var e *connReadError
+	return errors.As(err, &e)
+}
+
+// readHeader reads the header line: at most max bytes including "\n", a
+// trailing "\r" dropped.
+func readHeader(br *bufio.Reader, max int) (string, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		line = append(line, frag...)
+		if len(line) > max {
+			return "", compute.Invalidf("header line longer than %d bytes", max)
+		}
+		if err == nil {
+			break
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			if len(line) == 0 {
+				return "", compute.Invalidf("missing header line: the first line must be the pipeline")
+			}
+			return "", compute.Invalidf("header line must end with a newline")
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return "", &connReadError{compute.Errorf(compute.CodeDeadline, "header timeout")}
+		}
+		return "", &connReadError{err}
+	}
+	line = bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))
+	return string(line), nil
+}
+
+// fail writes the error line, then ends the connection politely.
+func (s *TCPServer) fail(c net.Conn, err error) {
+	code, msg := codes.Internal, "internal error"
+	var ce *compute.Error
+	if errors.As(err, &ce) && ce.Code != compute.CodeInternal {
+		code, msg = codeOf(err), ce.Msg
+	} else {
+		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", err)
+	}
+	c.SetWriteDeadline(time.Now().Add(drainTimeout))
+	fmt.Fprintf(c, "halfclose: error: %s: %s\n", codeName(code), strings.ReplaceAll(msg, "\n", " "))
+	s.finish(c)
+}
+
+// finish sends FIN and reads what the client still sends until its FIN,
+// bounded in time and bytes, so that closing does not reset the reply.
+func (s *TCPServer) finish(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		if err := cw.CloseWrite(); err != nil {
+			return
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(drainTimeout))
+	io.CopyN(io.Discard, c, drainBytes)
+}
+
+// resetConn closes c with an RST.
+func resetConn(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
