@@ -166,4 +166,3 @@ func ignoreClosed(err error) error {
 	}
 	return err
 }
-
