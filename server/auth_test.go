@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+)
+
+func TestLoadTokenFile(t *testing.T) {
+	tests := []struct {
+		name, content string
+		n             int    // tokens loaded
+		err           string // error substring; "" = success
+	}{
+		{"one", "abc\n", 1, ""},
+		{"no final newline", "abc", 1, ""},
+		{"comments and blanks", "# comment\n\n  \nabc\n  # indented comment\ndef\n", 2, ""},
+		{"surrounding space and CRLF", "  abc  \r\n\tdef\r\n", 2, ""},
+		{"empty file", "", 0, "no tokens"},
+		{"only comments", "# a\n#b\n\n", 0, "no tokens"},
+		{"inner space", "ok\nsecret value\n", 0, ":2: token contains white space"},
+		{"too long line", strings.Repeat("x", maxTokenLine+1), 0, "line longer than"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "tokens", tc.content)
+			a, err := LoadTokenFile(path)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("err = %v, want one naming %s and containing %q", err, path, tc.err)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Fatalf("error echoes a token: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Len() != tc.n {
+				t.Fatalf("Len = %d, want %d", a.Len(), tc.n)
+			}
+		})
+	}
+}
+
+func TestLoadTokenFileMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope")
+	_, err := LoadTokenFile(path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v, want one naming %s", err, path)
+	}
+}
+
+func TestAuthFunc(t *testing.T) {
+	a := loadTokens(t, "alpha\n  beta\n# gamma\n")
+	tests := []struct {
+		name string
+		md   []string // authorization values
+		code codes.Code
+	}{
+		{"none", nil, codes.Unauthenticated},
+		{"empty", []string{""}, codes.Unauthenticated},
+		{"scheme only", []string{"Bearer"}, codes.Unauthenticated},
+		{"scheme and space", []string{"Bearer   "}, codes.Unauthenticated},
+		{"other scheme", []string{"Basic alpha"}, codes.Unauthenticated},
+		{"ok", []string{"Bearer alpha"}, codes.OK},
+		{"ok upper scheme", []string{"BEARER beta"}, codes.OK},
+		{"ok extra spaces", []string{"  Bearer   beta "}, codes.OK},
+		{"first value counts", []string{"Bearer alpha", "Bearer nope"}, codes.OK},
+		{"first value wrong", []string{"Bearer nope", "Bearer alpha"}, codes.PermissionDenied},
+		{"wrong", []string{"Bearer alph"}, codes.PermissionDenied},
+		{"longer", []string{"Bearer alphaa"}, codes.PermissionDenied},
+		{"comment line", []string{"Bearer gamma"}, codes.PermissionDenied},
+		{"case matters", []string{"Bearer ALPHA"}, codes.PermissionDenied},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tc.md != nil {
+				md := metadata.MD{}
+				md["authorization"] = tc.md
+				ctx = metadata.NewIncomingContext(ctx, md)
+			}
+			got, err := a.AuthFunc(ctx)
+			msg := map[codes.Code]string{
+				codes.Unauthenticated: "missing bearer token", codes.PermissionDenied: "invalid token",
+			}[tc.code]
+			wantStatus(t, err, tc.code, msg)
+			if err == nil && got != ctx {
+				t.Fatal("AuthFunc changed the context")
+			}
+		})
+	}
+}
+
+func BenchmarkAuthFunc(b *testing.B) {
+	var sb strings.Builder
+	for i := range 100 {
+		sb.WriteString(strings.Repeat("t", 32) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "\n")
+	}
+	path := filepath.Join(b.TempDir(), "tokens")
+	if err := writeFileB(path, sb.String()); err != nil {
+		b.Fatal(err)
+	}
+	a, err := LoadTokenFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := metadata.NewIncomingContext(context.Background(),
+		metadata.Pairs("authorization", "Bearer "+strings.Repeat("t", 32)+"zz"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.AuthFunc(ctx); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"sync/atomic"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc/codes"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// Job outcomes: the values of the "outcome" label of halfclose_jobs_total.
+const (
+	OutcomeOK          = "ok"          // result sent
+	OutcomeInvalid     = "invalid"     // bad header, pipeline or flag
+	OutcomeCanceled    = "canceled"    // client cancelled the call
+	OutcomeReset       = "reset"       // TCP RST or read error on the raw-TCP adapter
+	OutcomeIdle        = "idle"        // idle, header timeout or deadline
+	OutcomeLimit       = "limit"       // a limit was hit (RESOURCE_EXHAUSTED)
+	OutcomeDataLoss    = "data_loss"   // declared size or digest mismatch
+	OutcomeUnavailable = "unavailable" // shutting down
+	OutcomeInternal    = "internal"    // anything else
+)
+
+var outcomes = []string{
+	OutcomeOK, OutcomeInvalid, OutcomeCanceled, OutcomeReset, OutcomeIdle,
+	OutcomeLimit, OutcomeDataLoss, OutcomeUnavailable, OutcomeInternal,
+}
+
+// Command label values that are not command names.
+const (
+	// CommandPipeline labels a job of more than one stage.
+	CommandPipeline = "pipeline"
+	// CommandOther replaces a name that is not a registered command, so
+	// client-chosen text never becomes a label value (unbounded series).
+	CommandOther = "other"
+)
+
+// OutcomeForCode maps the gRPC status code a job ended with to its outcome
+// label. OutcomeReset has no code: the raw-TCP adapter passes it directly.
+func OutcomeForCode(c codes.Code) string {
+	switch c {
+	case codes.OK:
+		return OutcomeOK
+	case codes.InvalidArgument:
+		return OutcomeInvalid
+	case codes.Canceled:
+		return OutcomeCanceled
+	case codes.DeadlineExceeded:
+		return OutcomeIdle
+	case codes.ResourceExhausted:
+		return OutcomeLimit
+	case codes.DataLoss:
+		return OutcomeDataLoss
+	case codes.Unavailable:
+		return OutcomeUnavailable
+	default:
+		return OutcomeInternal
+	}
+}
+
+// Metrics holds halfclose's own metrics and the gRPC server metrics, all
+// registered on one registry. A nil *Metrics is valid and records nothing,
+// so code paths need no "metrics enabled" checks.
+type Metrics struct {
+	jobs        *prometheus.CounterVec
+	inputBytes  prometheus.Counter
+	outputBytes prometheus.Counter
+	duration    *prometheus.HistogramVec
+	inFlight    prometheus.Gauge
+	tcpConns    prometheus.Gauge
+	tcpTotal    prometheus.Counter
+	grpc        *grpcprom.ServerMetrics
+
+	knownCommand func(string) bool // for tests; default compute.Lookup
+}
+
+// NewRegistry returns a registry with the Go runtime and process collectors,
+// ready for NewMetrics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
+
+// NewMetrics creates the metrics and registers them on reg; it panics if
+// they are already registered there (one Metrics per registry).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "halfclose_jobs_total",
+			Help: "Jobs finished, by command and outcome.",
+		}, []string{"command", "outcome"}),
+		inputBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "halfclose_input_bytes_total",
+			Help: "Input bytes read by finished jobs.",
+		}),
+		outputBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "halfclose_output_bytes_total",
+			Help: "Output bytes sent by finished jobs.",
+		}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "halfclose_job_duration_seconds",
+			Help:    "Job duration from start to end of reply, by command.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10), // 1ms .. ~4.4min
+		}, []string{"command"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "halfclose_jobs_in_flight",
+			Help: "Jobs running now.",
+		}),
+		tcpConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "halfclose_tcp_connections",
+			Help: "Open connections on the raw-TCP adapter.",
+		}),
+		tcpTotal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "halfclose_tcp_connections_total",
+			Help: "Connections accepted by the raw-TCP adapter.",
+		}),
+		grpc: grpcprom.NewServerMetrics(
+			grpcprom.WithServerHandlingTimeHistogram(
+				grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 4, 10)),
+			),
+		),
+		knownCommand: func(name string) bool { _, ok := compute.Lookup(name); return ok },
+	}
+	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.tcpTotal, m.grpc)
+	return m
+}
+
+// ServerMetrics returns the grpc_server_* metrics for the interceptors
+// (ChainOptions uses it). After registering services, call
+// ServerMetrics().InitializeMetrics(grpcServer) so every method's series
+// exist at zero from the start.
+func (m *Metrics) ServerMetrics() *grpcprom.ServerMetrics {
+	if m == nil {
+		return nil
+	}
+	return m.grpc
+}
+
+// JobRecord tracks one running job; finish it with Done.
+type JobRecord struct {
+	m       *Metrics
+	command string
+	start   time.Time
+	done    atomic.Bool
+}
+
+// JobStart counts a job as in flight. command is the name of the job's
+// command, CommandPipeline for several stages; any name that is not a
+// registered command is recorded as CommandOther.
+func (m *Metrics) JobStart(command string) *JobRecord {
+	if m == nil {
+		return nil
+	}
+	if command != CommandPipeline && !m.knownCommand(command) {
+		command = CommandOther
+	}
+	m.inFlight.Inc()
+	return &JobRecord{m: m, command: command, start: time.Now()}
+}
+
+// Done records the job's end: its outcome (one of the Outcome* constants;
+// anything else counts as OutcomeInternal) and the bytes it read and wrote.
+// Only the first call counts, so a deferred Done after an explicit one is
+// harmless.
+func (r *JobRecord) Done(outcome string, in, out int64) {
+	if r == nil || r.done.Swap(true) {
+		return
+	}
+	if !validOutcome(outcome) {
+		outcome = OutcomeInternal
+	}
+	m := r.m
+	m.inFlight.Dec()
+	m.jobs.WithLabelValues(r.command, outcome).Inc()
+	m.duration.WithLabelValues(r.command).Observe(time.Since(r.start).Seconds())
+	if in > 0 {
+		m.inputBytes.Add(float64(in))
+	}
+	if out > 0 {
+		m.outputBytes.Add(float64(out))
+	}
+}
+
+func validOutcome(o string) bool {
+	for _, v := range outcomes {
+		if o == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TCPConnOpened counts an accepted raw-TCP connection.
+func (m *Metrics) TCPConnOpened() {
+	if m == nil {
+		return
+	}
+	m.tcpConns.Inc()
+	m.tcpTotal.Inc()
+}
+
+// TCPConnClosed counts a raw-TCP connection closed; call it once per
+// TCPConnOpened.
+func (m *Metrics) TCPConnClosed() {
+	if m == nil {
+		return
+	}
+	m.tcpConns.Dec()
+}

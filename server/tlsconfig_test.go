@@ -1,0 +1,146 @@
+package server
+
+import (
+	"crypto/tls"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+func TestLoadServerTLSErrors(t *testing.T) {
+	p := newTestPKI(t)
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	notPEM := writeFile(t, "ca.txt", "not a certificate\n")
+	tests := []struct {
+		name          string
+		cert, key, ca string
+		wantParts     []string
+	}{
+		{"no cert", "", p.ServerKey, "", []string{"certificate and a key"}},
+		{"no key", p.ServerCert, "", "", []string{"certificate and a key"}},
+		{"missing cert", missing, p.ServerKey, "", []string{"certificate file", missing}},
+		{"missing key", p.ServerCert, missing, "", []string{"key file", missing}},
+		{"mismatched key", p.ServerCert, p.ClientKey, "", []string{p.ServerCert, p.ClientKey}},
+		{"cert is a key", p.ServerKey, p.ServerKey, "", []string{p.ServerKey}},
+		{"missing CA", p.ServerCert, p.ServerKey, missing, []string{"client CA file", missing}},
+		{"CA not PEM", p.ServerCert, p.ServerKey, notPEM, []string{"client CA file", notPEM, "no PEM certificate"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := LoadServerTLS(tc.cert, tc.key, tc.ca)
+			if err == nil {
+				t.Fatalf("no error, config %v", cfg)
+			}
+			for _, part := range tc.wantParts {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q lacks %q", err, part)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadServerTLSConfig(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MinVersion != tls.VersionTLS12 || cfg.ClientAuth != tls.NoClientCert || len(cfg.Certificates) != 1 {
+		t.Fatalf("TLS config: min %x, client auth %v, %d certs", cfg.MinVersion, cfg.ClientAuth, len(cfg.Certificates))
+	}
+	cfg, err = LoadServerTLS(p.ServerCert, p.ServerKey, p.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ClientAuth != tls.RequireAndVerifyClientCert || cfg.ClientCAs == nil {
+		t.Fatalf("mTLS config: client auth %v, CAs %v", cfg.ClientAuth, cfg.ClientCAs)
+	}
+}
+
+// startTLSServer runs the test gRPC server with TLS from LoadServerTLS.
+func startTLSServer(t *testing.T, p *testPKI, clientCA string) string {
+	t.Helper()
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, clientCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startTestServer(t, ChainConfig{}, grpc.Creds(credentials.NewTLS(cfg)))
+	return addr
+}
+
+func healthCheck(t *testing.T, addr string, cfg *tls.Config) error {
+	t.Helper()
+	cc := dial(t, addr, credentials.NewTLS(cfg))
+	_, err := healthpb.NewHealthClient(cc).Check(testCtx(t, ""), &healthpb.HealthCheckRequest{})
+	return err
+}
+
+func TestTLSHandshake(t *testing.T) {
+	p := newTestPKI(t)
+	addr := startTLSServer(t, p, "")
+
+	if err := healthCheck(t, addr, p.clientTLS(t, false)); err != nil {
+		t.Fatalf("TLS client trusting the CA: %v", err)
+	}
+	// 127.0.0.1 is in the server certificate too.
+	byIP := p.clientTLS(t, false)
+	byIP.ServerName = "127.0.0.1"
+	if err := healthCheck(t, addr, byIP); err != nil {
+		t.Fatalf("TLS by IP: %v", err)
+	}
+	// A client that does not trust the CA fails.
+	untrusting := &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	wantStatus(t, healthCheck(t, addr, untrusting), codes.Unavailable, "")
+
+	// TLS 1.1 is refused.
+	d := &net.Dialer{Timeout: defaultTestTimeout}
+	old := p.clientTLS(t, false)
+	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+	if c, err := tls.DialWithDialer(d, "tcp", addr, old); err == nil {
+		c.Close()
+		t.Fatal("TLS 1.1 handshake succeeded")
+	}
+}
+
+func TestMTLSHandshake(t *testing.T) {
+	p := newTestPKI(t)
+	addr := startTLSServer(t, p, p.CAFile)
+
+	if err := healthCheck(t, addr, p.clientTLS(t, true)); err != nil {
+		t.Fatalf("mTLS client with certificate: %v", err)
+	}
+	wantStatus(t, healthCheck(t, addr, p.clientTLS(t, false)), codes.Unavailable, "")
+
+	// At the TLS level: the server refuses a client with no certificate.
+	// Under TLS 1.3 the client's handshake finishes first and the refusal
+	// arrives as an alert on the first read.
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: defaultTestTimeout}, "tcp", addr, p.clientTLS(t, false))
+	if err == nil {
+		defer c.Close()
+		if err := c.SetDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Read(make([]byte, 1))
+	}
+	if err == nil || !strings.Contains(err.Error(), "certificate required") {
+		t.Fatalf("client without certificate: err = %v, want a certificate-required alert", err)
+	}
+
+	// A client certificate from another CA is refused too.
+	other := newTestPKI(t)
+	stranger := p.clientTLS(t, false)
+	c2, err := tls.LoadX509KeyPair(other.ClientCert, other.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger.Certificates = []tls.Certificate{c2}
+	wantStatus(t, healthCheck(t, addr, stranger), codes.Unavailable, "")
+}
