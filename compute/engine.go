@@ -88,11 +88,19 @@ type Stats struct {
 // of input; any other error from it aborts the job. Nothing is written to
 // out before src has ended: output made earlier waits in a spool. A job
 // whose stages finish early still has its input read to the end. On error,
-// if nothing was written to out yet, nothing ever will be. src must unblock
-// when ctx is done.
+// if nothing was written to out yet, nothing ever will be.
+//
+// When the job fails before its input has ended (a stage fails, ctx is
+// done), a Read of src may be blocked on a client that sends nothing: if
+// src is an io.Closer, the engine then calls Close, which must make such a
+// Read return.
 func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Writer) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if c, ok := src.(io.Closer); ok {
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+	}
 
 	in := NewInput(src, e.cfg.MaxInputBytes)
 	spool := NewSpool(e.cfg.Spool)
@@ -100,7 +108,7 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	cw := &countingWriter{w: out}
 
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, in, spool) }()
+	go func() { done <- p.run(ctx, cancel, in, spool) }()
 
 	var err error
 	select {

@@ -21,7 +21,11 @@ var ErrDownstreamDone = errors.New("compute: downstream stage finished")
 func (p *Pipeline) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	return p.run(ctx, cancel, in, out)
+}
 
+// run is Run with the cancel a failure calls supplied by the caller.
+func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Reader, out io.Writer) error {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"time"
@@ -24,8 +25,22 @@ type streamReader struct {
 	mu  sync.Mutex // protects err
 	err error      // why chunks was closed: io.EOF or the abort
 
+	closeOnce sync.Once
+	closed    chan struct{} // closed by Close
+
 	cur []byte
 }
+
+// Close makes a pending and every later Read fail; the engine calls it when
+// a job fails before its input has ended.
+func (r *streamReader) Close() error {
+	r.closeOnce.Do(func() { close(r.closed) })
+	return nil
+}
+
+// errReaderClosed is what Read returns after Close; the job's error is the
+// failure that made the engine close it.
+var errReaderClosed = errors.New("input closed")
 
 // recvAheadMessages is how many messages may wait decoded; with the default
 // message size this bounds a job's read-ahead to a few MiB.
@@ -35,7 +50,7 @@ const recvAheadMessages = 4
 // next message, or an error (io.EOF at CloseSend). idle <= 0 disables the
 // idle timeout.
 func newStreamReader(ctx context.Context, idle time.Duration, next func() ([]byte, error)) *streamReader {
-	r := &streamReader{ctx: ctx, chunks: make(chan []byte, recvAheadMessages), idle: idle}
+	r := &streamReader{ctx: ctx, chunks: make(chan []byte, recvAheadMessages), idle: idle, closed: make(chan struct{})}
 	go func() {
 		defer close(r.chunks)
 		for {
@@ -118,6 +133,8 @@ func (r *streamReader) next() ([]byte, error) {
 		return b, nil
 	case <-r.ctx.Done():
 		return nil, r.ctx.Err()
+	case <-r.closed:
+		return nil, errReaderClosed
 	case <-idleC:
 		return nil, errIdle(r.idle)
 	}

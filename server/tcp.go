@@ -230,17 +230,36 @@ func (e *connReadError) Unwrap() error { return e.err }
 // connReader reads a job's input from the connection, with the idle timeout
 // renewed before every read, so a slow but moving client is fine.
 type connReader struct {
-	c    net.Conn
-	r    io.Reader
-	idle time.Duration
-	ctx  context.Context
+	c      net.Conn
+	r      io.Reader
+	idle   time.Duration
+	ctx    context.Context
+	closed atomic.Bool
+}
+
+// Close makes a pending Read return; the engine calls it when a job fails
+// before its input has ended.
+func (r *connReader) Close() error {
+	r.closed.Store(true)
+	return r.c.SetReadDeadline(time.Now())
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
+	if r.closed.Load() {
+		return 0, errReaderClosed
+	}
 	if r.idle > 0 {
 		r.c.SetReadDeadline(time.Now().Add(r.idle))
+		// Close stores closed before it sets its deadline: if it is not
+		// closed now, Close's deadline comes after ours.
+		if r.closed.Load() {
+			return 0, errReaderClosed
+		}
 	}
 	n, err := r.r.Read(p)
+	if err != nil && r.closed.Load() {
+		return n, errReaderClosed
+	}
 	if err != nil && err != io.EOF {
 		if ctxErr := r.ctx.Err(); ctxErr != nil {
 			return n, errShuttingDown
