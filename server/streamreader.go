@@ -134,6 +134,9 @@ func (r *streamReader) next() ([]byte, error) {
 	case <-r.ctx.Done():
 		return nil, r.ctx.Err()
 	case <-r.closed:
+		if err := r.ctx.Err(); err != nil {
+			return nil, err
+		}
 		return nil, errReaderClosed
 	case <-idleC:
 		return nil, errIdle(r.idle)

@@ -230,11 +230,13 @@ func (e *connReadError) Unwrap() error { return e.err }
 // connReader reads a job's input from the connection, with the idle timeout
 // renewed before every read, so a slow but moving client is fine.
 type connReader struct {
-	c      net.Conn
-	r      io.Reader
-	idle   time.Duration
-	ctx    context.Context
-	closed atomic.Bool
+	c    net.Conn
+	r    io.Reader
+	idle time.Duration
+	// stopping is the server's forced-stop context: the root of every job's
+	// context, so it is done before any job's deadline-setting hook runs.
+	stopping context.Context
+	closed   atomic.Bool
 }
 
 // Close makes a pending Read return; the engine calls it when a job fails
@@ -244,24 +246,33 @@ func (r *connReader) Close() error {
 	return r.c.SetReadDeadline(time.Now())
 }
 
+// closedErr is why a closed reader fails: the server stopping the job, or
+// (when a stage failed first, so this error is not the job's) just closed.
+func (r *connReader) closedErr() error {
+	if r.stopping.Err() != nil {
+		return errShuttingDown
+	}
+	return errReaderClosed
+}
+
 func (r *connReader) Read(p []byte) (int, error) {
 	if r.closed.Load() {
-		return 0, errReaderClosed
+		return 0, r.closedErr()
 	}
 	if r.idle > 0 {
 		r.c.SetReadDeadline(time.Now().Add(r.idle))
 		// Close stores closed before it sets its deadline: if it is not
 		// closed now, Close's deadline comes after ours.
 		if r.closed.Load() {
-			return 0, errReaderClosed
+			return 0, r.closedErr()
 		}
 	}
 	n, err := r.r.Read(p)
 	if err != nil && r.closed.Load() {
-		return n, errReaderClosed
+		return n, r.closedErr()
 	}
 	if err != nil && err != io.EOF {
-		if ctxErr := r.ctx.Err(); ctxErr != nil {
+		if ctxErr := r.stopping.Err(); ctxErr != nil {
 			return n, errShuttingDown
 		}
 		var ne net.Error
@@ -352,7 +363,7 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	w := &connWriter{c: c, idle: s.IdleTimeout}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	err = runJob(ctx, s.Logger, s.Observer, "tcp", strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
-		src := &connReader{c: c, r: br, idle: s.IdleTimeout, ctx: ctx}
+		src := &connReader{c: c, r: br, idle: s.IdleTimeout, stopping: s.ctx}
 		st, err := s.Engine.Run(ctx, p, src, bw)
 		if err == nil {
 			err = bw.Flush()

@@ -1,0 +1,334 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
+)
+
+// testEnv is a ComputeService and a TCPServer over one engine, on real
+// loopback listeners.
+type testEnv struct {
+	grpcAddr string
+	tcpAddr  string
+	routes   map[string]string // pipeline → address
+	client   apiv1.ComputeServiceClient
+	obs      *recordingObserver
+	tcp      *TCPServer
+}
+
+type tcpSettings struct {
+	HeaderTimeout  time.Duration
+	MaxHeaderBytes int
+	MaxConns       int
+}
+
+type envConfig struct {
+	engine compute.Config
+	idle   time.Duration
+	tcp    tcpSettings
+	routes []string
+}
+
+// recordingObserver keeps the outcome of every job.
+type recordingObserver struct {
+	mu       sync.Mutex
+	outcomes []string // protected by mu
+	started  chan string
+	ended    chan string
+}
+
+func (o *recordingObserver) JobStarted(cmd string) func(string, int64, int64) {
+	select {
+	case o.started <- cmd:
+	default:
+	}
+	return func(oc string, _, _ int64) {
+		o.mu.Lock()
+		o.outcomes = append(o.outcomes, oc)
+		o.mu.Unlock()
+		select {
+		case o.ended <- oc:
+		default:
+		}
+	}
+}
+
+// waitStarted waits for a job to start.
+func (o *recordingObserver) waitStarted(t *testing.T) {
+	t.Helper()
+	select {
+	case <-o.started:
+	case <-time.After(defaultTestTimeout):
+		t.Fatal("no job started")
+	}
+}
+
+// nextOutcome waits for a job to end and returns its outcome.
+func (o *recordingObserver) nextOutcome(t *testing.T) string {
+	t.Helper()
+	select {
+	case oc := <-o.ended:
+		return oc
+	case <-time.After(defaultTestTimeout):
+		t.Fatal("no job ended")
+		return ""
+	}
+}
+
+func startEnv(t *testing.T, cfg envConfig) *testEnv {
+	t.Helper()
+	engine := compute.NewEngine(cfg.engine)
+	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
+	env := &testEnv{obs: obs, routes: map[string]string{}}
+
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	apiv1.RegisterComputeServiceServer(gs, NewComputeService(engine, Options{IdleTimeout: cfg.idle, Observer: obs}))
+	go gs.Serve(gl)
+	t.Cleanup(gs.Stop)
+	env.grpcAddr = gl.Addr().String()
+
+	ts := cfg.tcp
+	env.tcp = &TCPServer{
+		Engine: engine, IdleTimeout: cfg.idle, Observer: obs,
+		HeaderTimeout: ts.HeaderTimeout, MaxHeaderBytes: ts.MaxHeaderBytes, MaxConns: ts.MaxConns,
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { env.tcp.Serve(tl); close(serveDone) }()
+	env.tcpAddr = tl.Addr().String()
+	for _, p := range cfg.routes {
+		rl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go env.tcp.ServeRoute(rl, p)
+		env.routes[p] = rl.Addr().String()
+	}
+	t.Cleanup(func() {
+		env.tcp.Close()
+		<-serveDone
+	})
+
+	conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	env.client = apiv1.NewComputeServiceClient(conn)
+	return env
+}
+
+func jobCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// oracle runs a GNU tool over input with LC_ALL=C.
+func oracle(t *testing.T, input []byte, argv ...string) string {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Stdin = bytes.NewReader(input)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("oracle %v: %v", argv, err)
+	}
+	return string(out)
+}
+
+// oracleHex is the digest a GNU tool prints, without the file name.
+func oracleHex(t *testing.T, input []byte, tool string) string {
+	return strings.Fields(oracle(t, input, tool))[0]
+}
+
+func randBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 7))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func header(algos ...apiv1.Algorithm) *apiv1.DigestRequest {
+	return &apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: &apiv1.DigestHeader{Algorithms: algos}}}
+}
+
+func dataMsg(b []byte) *apiv1.DigestRequest {
+	return &apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: b}}
+}
+
+// digestCall sends msgs, half-closes and returns the response.
+func digestCall(t *testing.T, env *testEnv, msgs ...*apiv1.DigestRequest) (*apiv1.DigestResponse, error) {
+	t.Helper()
+	stream, err := env.client.Digest(jobCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if err := stream.Send(m); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return stream.CloseAndRecv()
+}
+
+func sendChunked(input []byte, size int, send func([]byte) error) error {
+	for len(input) > 0 {
+		n := min(size, len(input))
+		if err := send(input[:n]); err != nil {
+			return err
+		}
+		input = input[n:]
+	}
+	return nil
+}
+
+func TestDigestMatchesGNU(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	algos := []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256, apiv1.Algorithm_ALGORITHM_MD5, apiv1.Algorithm_ALGORITHM_SHA512, apiv1.Algorithm_ALGORITHM_BLAKE2B}
+	tools := []string{"sha256sum", "md5sum", "sha512sum", "b2sum"}
+	for _, size := range []int{0, 1, 65535, 65536, 65537, 3 << 20} {
+		input := randBytes(uint64(size), size)
+		msgs := []*apiv1.DigestRequest{header(algos...)}
+		sendChunked(input, 40000, func(b []byte) error { msgs = append(msgs, dataMsg(b)); return nil })
+		resp, err := digestCall(t, env, msgs...)
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if resp.GetSize() != int64(size) || len(resp.GetDigests()) != len(algos) {
+			t.Fatalf("size %d: response %v", size, resp)
+		}
+		for i, d := range resp.GetDigests() {
+			if d.GetAlgorithm() != algos[i] {
+				t.Errorf("digest %d is %v, want %v", i, d.GetAlgorithm(), algos[i])
+			}
+			if want := oracleHex(t, input, tools[i]); d.GetHex() != want || fmt.Sprintf("%x", d.GetRaw()) != want {
+				t.Errorf("size %d %s: hex %s raw %x, want %s", size, tools[i], d.GetHex(), d.GetRaw(), want)
+			}
+		}
+	}
+}
+
+func TestDigestTextChunks(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	resp, err := digestCall(t, env, header(apiv1.Algorithm_ALGORITHM_SHA1),
+		&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Text{Text: "hello "}},
+		dataMsg([]byte("wörld\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := oracleHex(t, []byte("hello wörld\n"), "sha1sum"); resp.GetDigests()[0].GetHex() != want {
+		t.Fatalf("got %s, want %s", resp.GetDigests()[0].GetHex(), want)
+	}
+}
+
+func TestDigestErrors(t *testing.T) {
+	env := startEnv(t, envConfig{engine: compute.Config{MaxInputBytes: 1000}})
+	sha := apiv1.Algorithm_ALGORITHM_SHA256
+	abcHex := oracleHex(t, []byte("abc"), "sha256sum")
+	size := func(n int64) *int64 { return &n }
+	hdr := func(h *apiv1.DigestHeader) *apiv1.DigestRequest {
+		return &apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: h}}
+	}
+	expect := func(a apiv1.Algorithm, hex string) []*apiv1.ExpectedDigest {
+		return []*apiv1.ExpectedDigest{{Algorithm: a, Value: &apiv1.ExpectedDigest_Hex{Hex: hex}}}
+	}
+	tests := []struct {
+		name    string
+		msgs    []*apiv1.DigestRequest
+		code    codes.Code
+		message string
+	}{
+		{"no messages", nil, codes.InvalidArgument, "missing header"},
+		{"data first", []*apiv1.DigestRequest{dataMsg([]byte("abc"))}, codes.InvalidArgument, "missing header"},
+		{"no algorithm", []*apiv1.DigestRequest{header()}, codes.InvalidArgument, "no algorithm"},
+		{"unspecified algorithm", []*apiv1.DigestRequest{header(apiv1.Algorithm_ALGORITHM_UNSPECIFIED)}, codes.InvalidArgument, "ALGORITHM_UNSPECIFIED"},
+		{"unknown algorithm", []*apiv1.DigestRequest{header(apiv1.Algorithm(99))}, codes.InvalidArgument, "unsupported algorithm"},
+		{"duplicate algorithm", []*apiv1.DigestRequest{header(sha, sha)}, codes.InvalidArgument, "named twice"},
+		{"second header", []*apiv1.DigestRequest{header(sha), dataMsg([]byte("a")), header(sha)}, codes.InvalidArgument, "unexpected header"},
+		{"negative size", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: size(-1)})}, codes.InvalidArgument, "expected_size"},
+		{"bad hex", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, "xyz")})}, codes.InvalidArgument, "not hexadecimal"},
+		{"short digest", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, "abcd")})}, codes.InvalidArgument, "has 2 bytes, want 32"},
+		{"size short", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: size(4)}), dataMsg([]byte("abc"))}, codes.DataLoss, "received 3 bytes, expected 4"},
+		{"size over", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: size(2)}), dataMsg([]byte("abc"))}, codes.DataLoss, "exceeds the expected size of 2"},
+		{"digest mismatch", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, strings.Repeat("0", 64))}), dataMsg([]byte("abc"))}, codes.DataLoss, "sha256 digest mismatch"},
+		{"input limit", []*apiv1.DigestRequest{header(sha), dataMsg(make([]byte, 600)), dataMsg(make([]byte, 600))}, codes.ResourceExhausted, "input exceeds the limit of 1000 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := digestCall(t, env, tc.msgs...)
+			if status.Code(err) != tc.code || !strings.Contains(status.Convert(err).Message(), tc.message) {
+				t.Fatalf("got %v (resp %v), want %v containing %q", err, resp, tc.code, tc.message)
+			}
+		})
+	}
+
+	// The same expectations, met: a result.
+	resp, err := digestCall(t, env, hdr(&apiv1.DigestHeader{ExpectedSize: size(3), ExpectedDigests: expect(sha, strings.ToUpper(abcHex))}), dataMsg([]byte("abc")))
+	if err != nil || resp.GetDigests()[0].GetHex() != abcHex {
+		t.Fatalf("matching expectations: %v %v", resp, err)
+	}
+}
+
+func TestDigestAborts(t *testing.T) {
+	env := startEnv(t, envConfig{idle: 200 * time.Millisecond})
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(jobCtx(t))
+		stream, err := env.client.Digest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+		stream.Send(dataMsg(make([]byte, 1000)))
+		env.obs.waitStarted(t)
+		cancel()
+		if oc := env.obs.nextOutcome(t); oc != "canceled" {
+			t.Fatalf("outcome %q, want canceled", oc)
+		}
+		if _, err := stream.CloseAndRecv(); status.Code(err) != codes.Canceled {
+			t.Fatalf("err = %v, want Canceled", err)
+		}
+	})
+	t.Run("idle", func(t *testing.T) {
+		stream, err := env.client.Digest(jobCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+		stream.Send(dataMsg([]byte("partial")))
+		// Send nothing more, and do not half-close: the idle timeout
+		// aborts the job.
+		err = stream.RecvMsg(new(apiv1.DigestResponse))
+		if status.Code(err) != codes.DeadlineExceeded || !strings.Contains(status.Convert(err).Message(), "idle timeout") {
+			t.Fatalf("err = %v, want DeadlineExceeded idle timeout", err)
+		}
+	})
+}

@@ -1,0 +1,455 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
+)
+
+// Test-only commands: testcat echoes its input; testfail echoes its input
+// and then fails, after the input has ended, so the failure comes after the
+// output has started.
+func init() {
+	compute.Register(&compute.Command{Name: "testcat", Build: func(*compute.Env, []string) (compute.Stage, error) {
+		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			_, err := io.Copy(out, in)
+			return err
+		}), nil
+	}})
+	compute.Register(&compute.Command{Name: "testfail", Build: func(*compute.Env, []string) (compute.Stage, error) {
+		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			if _, err := io.Copy(out, in); err != nil {
+				return err
+			}
+			return compute.Invalidf("testfail: failed after its output")
+		}), nil
+	}})
+}
+
+func runHeader(p string) *apiv1.RunRequest {
+	return &apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: p}}}
+}
+
+func runData(b []byte) *apiv1.RunRequest {
+	return &apiv1.RunRequest{Message: &apiv1.RunRequest_Data{Data: b}}
+}
+
+// collectRun receives a Run reply: its output, its summary and its error.
+func collectRun(stream apiv1.ComputeService_RunClient) ([]byte, *apiv1.RunSummary, error) {
+	var out bytes.Buffer
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			return out.Bytes(), nil, err
+		}
+		switch m := resp.GetMessage().(type) {
+		case *apiv1.RunResponse_Output:
+			out.Write(m.Output)
+		case *apiv1.RunResponse_Summary:
+			if _, err := stream.Recv(); err != io.EOF {
+				return out.Bytes(), m.Summary, fmt.Errorf("after summary: %v", err)
+			}
+			return out.Bytes(), m.Summary, nil
+		}
+	}
+}
+
+func TestRunSendsNothingBeforeCloseSend(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	stream, err := env.client.Run(jobCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := randBytes(1, 1<<20)
+	stream.Send(runHeader("testcat"))
+	sendChunked(input, 100000, func(b []byte) error { return stream.Send(runData(b)) })
+	got := make(chan error, 1)
+	var first *apiv1.RunResponse
+	go func() {
+		var err error
+		first, err = stream.Recv()
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("reply before CloseSend: %v %v", first, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	stream.CloseSend()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	rest, sum, err := collectRun(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(first.GetOutput(), rest...)
+	if !bytes.Equal(out, input) || sum.GetInputBytes() != int64(len(input)) || sum.GetOutputBytes() != int64(len(input)) {
+		t.Fatalf("output %d bytes, summary %v", len(out), sum)
+	}
+}
+
+func TestRunLargeOutputStreams(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	input := randBytes(2, 100)
+	// 12 MB of output: several messages, more than the default spool memory.
+	stream, err := env.client.Run(jobCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(runHeader("b3sum -l 6000000 --no-names"))
+	stream.Send(runData(input))
+	stream.CloseSend()
+	out, sum, err := collectRun(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := oracle(t, input, "b3sum", "-l", "6000000", "--no-names"); string(out) != want {
+		t.Fatalf("output differs from b3sum (%d vs %d bytes)", len(out), len(want))
+	}
+	if sum.GetOutputBytes() != int64(len(out)) {
+		t.Fatalf("summary %v for %d bytes", sum, len(out))
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	env := startEnv(t, envConfig{engine: compute.Config{MaxInputBytes: 1000}})
+	tests := []struct {
+		name    string
+		msgs    []*apiv1.RunRequest
+		code    codes.Code
+		message string
+	}{
+		{"no messages", nil, codes.InvalidArgument, "missing header"},
+		{"data first", []*apiv1.RunRequest{runData([]byte("x"))}, codes.InvalidArgument, "missing header"},
+		{"empty pipeline", []*apiv1.RunRequest{runHeader("  ")}, codes.InvalidArgument, "pipeline: empty"},
+		{"unknown command", []*apiv1.RunRequest{runHeader("sha256sum | frob")}, codes.InvalidArgument, `unknown command "frob"`},
+		{"unknown flag", []*apiv1.RunRequest{runHeader("wc -Q")}, codes.InvalidArgument, `"-Q"`},
+		{"file operand", []*apiv1.RunRequest{runHeader("sha256sum /etc/passwd")}, codes.InvalidArgument, "/etc/passwd"},
+		{"shell syntax", []*apiv1.RunRequest{runHeader("wc > x")}, codes.InvalidArgument, `">"`},
+		{"second header", []*apiv1.RunRequest{runHeader("wc"), runData([]byte("a")), runHeader("wc")}, codes.InvalidArgument, "unexpected header"},
+		{"input limit", []*apiv1.RunRequest{runHeader("wc"), runData(make([]byte, 1001))}, codes.ResourceExhausted, "input exceeds the limit"},
+		{"failure after output", []*apiv1.RunRequest{runHeader("testfail"), runData([]byte("abc"))}, codes.InvalidArgument, "testfail: failed after its output"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stream, err := env.client.Run(jobCtx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range tc.msgs {
+				if stream.Send(m) != nil {
+					break
+				}
+			}
+			stream.CloseSend()
+			_, sum, err := collectRun(stream)
+			if status.Code(err) != tc.code || !strings.Contains(status.Convert(err).Message(), tc.message) {
+				t.Fatalf("got %v, want %v containing %q", err, tc.code, tc.message)
+			}
+			if sum != nil {
+				t.Fatalf("a failed run sent a summary: %v", sum)
+			}
+		})
+	}
+}
+
+func TestRunCancelAndIdle(t *testing.T) {
+	env := startEnv(t, envConfig{idle: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(jobCtx(t))
+	stream, err := env.client.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(runHeader("testcat"))
+	stream.Send(runData([]byte("partial")))
+	env.obs.waitStarted(t)
+	cancel()
+	if oc := env.obs.nextOutcome(t); oc != "canceled" {
+		t.Fatalf("outcome %q, want canceled", oc)
+	}
+	if out, _, err := collectRun(stream); status.Code(err) != codes.Canceled || len(out) != 0 {
+		t.Fatalf("err = %v, %d bytes; want Canceled and nothing", err, len(out))
+	}
+
+	stream, err = env.client.Run(jobCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(runHeader("testcat"))
+	stream.Send(runData([]byte("partial")))
+	out, _, err := collectRun(stream)
+	if status.Code(err) != codes.DeadlineExceeded || len(out) != 0 {
+		t.Fatalf("idle: err = %v, %d bytes; want DeadlineExceeded and nothing", err, len(out))
+	}
+}
+
+func TestMaxJobs(t *testing.T) {
+	env := startEnv(t, envConfig{engine: compute.Config{MaxJobs: 1, QueueWait: 50 * time.Millisecond}})
+	// One job holds the only slot: it waits for its input.
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "sha256sum\npartial")
+	env.obs.waitStarted(t)
+
+	stream, err := env.client.Run(jobCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(runHeader("wc"))
+	stream.CloseSend()
+	if _, _, err := collectRun(stream); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("gRPC over max jobs: %v", err)
+	}
+	if reply := tcpCall(t, env.tcpAddr, "wc\n", nil); !strings.HasPrefix(reply, "halfclose: error: RESOURCE_EXHAUSTED: too many jobs") {
+		t.Fatalf("TCP over max jobs: %q", reply)
+	}
+	// The first job still completes.
+	conn.(*net.TCPConn).CloseWrite()
+	reply, _ := io.ReadAll(conn)
+	if want := oracle(t, []byte("partial"), "sha256sum"); string(reply) != want {
+		t.Fatalf("held job: %q, want %q", reply, want)
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	env := startEnv(t, envConfig{engine: compute.Config{MaxInputBytes: 12345, MaxJobs: 7}})
+	resp, err := env.client.Capabilities(jobCtx(t), &apiv1.CapabilitiesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]*apiv1.CommandInfo{}
+	for _, c := range resp.GetCommands() {
+		names[c.GetName()] = c
+	}
+	for _, want := range []string{"sha256sum", "b3sum", "cksum", "wc", "crc32c", "xxh3"} {
+		if names[want] == nil {
+			t.Errorf("Capabilities lacks %s", want)
+		}
+	}
+	if c := names["wc"]; c != nil && len(c.GetFlags()) == 0 {
+		t.Errorf("wc lists no flags")
+	}
+	if len(resp.GetAlgorithms()) != len(algoNames) {
+		t.Errorf("algorithms %v", resp.GetAlgorithms())
+	}
+	if l := resp.GetLimits(); l.GetMaxInputBytes() != 12345 || l.GetMaxJobs() != 7 {
+		t.Errorf("limits %v", l)
+	}
+}
+
+// tcpCall sends raw bytes, half-closes, and returns the whole reply.
+func tcpCall(t *testing.T, addr, header string, input []byte) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	go func() {
+		w := bufio.NewWriter(conn)
+		w.WriteString(header)
+		w.Write(input)
+		w.Flush()
+		conn.(*net.TCPConn).CloseWrite()
+	}()
+	reply, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("reading reply: %v", err)
+	}
+	return string(reply)
+}
+
+func TestTCPCommandPortAndRoute(t *testing.T) {
+	env := startEnv(t, envConfig{routes: []string{"sha256sum", "wc -l"}})
+	for _, size := range []int{0, 1, 4095, 4096, 65537, 5 << 20} {
+		input := randBytes(uint64(size), size)
+		want := oracle(t, input, "sha256sum")
+		if got := tcpCall(t, env.tcpAddr, "sha256sum\n", input); got != want {
+			t.Errorf("command port, %d bytes: %q, want %q", size, got, want)
+		}
+		if got := tcpCall(t, env.tcpAddr, "sha256sum\r\n", input); got != want {
+			t.Errorf("command port with CRLF header, %d bytes: %q, want %q", size, got, want)
+		}
+		if got := tcpCall(t, env.routes["sha256sum"], "", input); got != want {
+			t.Errorf("route, %d bytes: %q, want %q", size, got, want)
+		}
+		if got, want := tcpCall(t, env.routes["wc -l"], "", input), oracle(t, input, "wc", "-l"); got != want {
+			t.Errorf("wc -l route, %d bytes: %q, want %q", size, got, want)
+		}
+	}
+}
+
+func TestTCPErrorLines(t *testing.T) {
+	env := startEnv(t, envConfig{engine: compute.Config{MaxInputBytes: 1 << 20}, tcp: tcpSettings{MaxHeaderBytes: 100}})
+	tests := []struct {
+		name, header string
+		input        []byte
+		want         string
+	}{
+		{"unknown command", "frob -x\n", nil, `halfclose: error: INVALID_ARGUMENT: unknown command "frob"` + "\n"},
+		{"unknown flag", "sha256sum --frob\n", []byte("data"), `halfclose: error: INVALID_ARGUMENT: sha256sum: unknown flag "--frob"` + "\n"},
+		{"empty header", "\n", nil, "halfclose: error: INVALID_ARGUMENT: pipeline: empty\n"},
+		{"no header", "", nil, "halfclose: error: INVALID_ARGUMENT: missing header line: the first line must be the pipeline\n"},
+		{"half a header", "sha256", nil, "halfclose: error: INVALID_ARGUMENT: header line must end with a newline\n"},
+		{"header too long", strings.Repeat("x", 200) + "\n", nil, "halfclose: error: INVALID_ARGUMENT: header line longer than 100 bytes\n"},
+		{"input limit", "wc -c\n", make([]byte, 3<<20), "halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of 1048576 bytes\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tcpCall(t, env.tcpAddr, tc.header, tc.input); got != tc.want {
+				t.Fatalf("reply %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTCPFailureAfterOutputResets(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	fmt.Fprintf(conn, "testfail\nsome output")
+	conn.(*net.TCPConn).CloseWrite()
+	_, err = io.ReadAll(conn)
+	if err == nil || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read error %v, want a connection reset", err)
+	}
+}
+
+func TestTCPAborts(t *testing.T) {
+	env := startEnv(t, envConfig{idle: 300 * time.Millisecond, tcp: tcpSettings{HeaderTimeout: 300 * time.Millisecond}})
+	// Each abort: the server writes nothing and closes; the job (if one
+	// started) ends as an abort.
+	expectNothing := func(t *testing.T, conn net.Conn) {
+		t.Helper()
+		conn.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+		b, _ := io.ReadAll(conn)
+		if len(b) != 0 {
+			t.Fatalf("server wrote %q after an abort", b)
+		}
+	}
+	t.Run("header timeout", func(t *testing.T) {
+		conn, err := net.Dial("tcp", env.tcpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "sha256s")
+		expectNothing(t, conn)
+	})
+	t.Run("idle timeout", func(t *testing.T) {
+		conn, err := net.Dial("tcp", env.tcpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "testcat\npartial input")
+		expectNothing(t, conn)
+		if oc := env.obs.nextOutcome(t); oc != "idle" {
+			t.Fatalf("outcome %q, want idle", oc)
+		}
+	})
+	t.Run("reset mid-input", func(t *testing.T) {
+		conn, err := net.Dial("tcp", env.tcpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "testcat\n")
+		conn.Write(make([]byte, 1<<20))
+		env.obs.waitStarted(t)
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close() // RST
+		if oc := env.obs.nextOutcome(t); oc == "ok" {
+			t.Fatalf("a reset job ended ok")
+		}
+	})
+	// The server still serves.
+	if got, want := tcpCall(t, env.tcpAddr, "sha256sum\n", []byte("x")), oracle(t, []byte("x"), "sha256sum"); got != want {
+		t.Fatalf("after aborts: %q", got)
+	}
+}
+
+func TestTCPMaxConns(t *testing.T) {
+	env := startEnv(t, envConfig{tcp: tcpSettings{MaxConns: 1}})
+	held, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	fmt.Fprintf(held, "sha256sum\n")
+	env.obs.waitStarted(t)
+	if got := tcpCall(t, env.tcpAddr, "sha256sum\n", []byte("x")); got != "halfclose: error: RESOURCE_EXHAUSTED: too many connections: limit 1\n" {
+		t.Fatalf("over max conns: %q", got)
+	}
+}
+
+func TestTCPShutdownLetsJobsFinish(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "sha256sum\nfirst half ")
+	env.obs.waitStarted(t)
+	shut := make(chan error, 1)
+	go func() { shut <- env.tcp.Shutdown(jobCtx(t)) }()
+	// New connections are refused once the listener is closed.
+	time.Sleep(50 * time.Millisecond)
+	if c, err := net.Dial("tcp", env.tcpAddr); err == nil {
+		c.Close()
+		t.Fatal("listener still accepts during shutdown")
+	}
+	fmt.Fprintf(conn, "second half")
+	conn.(*net.TCPConn).CloseWrite()
+	reply, _ := io.ReadAll(conn)
+	if want := oracle(t, []byte("first half second half"), "sha256sum"); string(reply) != want {
+		t.Fatalf("in-flight job: %q, want %q", reply, want)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+func TestTCPShutdownGraceExpires(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "sha256sum\nnever finished")
+	env.obs.waitStarted(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := env.tcp.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	reply, _ := io.ReadAll(conn)
+	if string(reply) != "halfclose: error: UNAVAILABLE: server is shutting down\n" {
+		t.Fatalf("cancelled job replied %q", reply)
+	}
+}
