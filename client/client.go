@@ -62,7 +62,9 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	if o.tls != nil {
 		creds = credentials.NewTLS(o.tls)
 	}
-	dopts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	dopts := []grpc.DialOption{grpc.WithTransportCredentials(creds),
+		grpc.WithInitialWindowSize(4 << 20), grpc.WithInitialConnWindowSize(16 << 20),
+		grpc.WithReadBufferSize(256 << 10), grpc.WithWriteBufferSize(256 << 10)}
 	if o.token != "" {
 		dopts = append(dopts, grpc.WithPerRPCCredentials(tokenCreds{token: o.token, secure: o.tls != nil}))
 	}

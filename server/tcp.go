@@ -363,7 +363,8 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	w := &connWriter{c: c, idle: s.IdleTimeout}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	err = runJob(ctx, s.Logger, s.Observer, "tcp", strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
-		src := &connReader{c: c, r: br, idle: s.IdleTimeout, stopping: s.ctx}
+		src := newReadAhead(&connReader{c: c, r: br, idle: s.IdleTimeout, stopping: s.ctx})
+		defer src.Wait() // before the connection is read again
 		st, err := s.Engine.Run(ctx, p, src, bw)
 		if err == nil {
 			err = bw.Flush()

@@ -98,6 +98,10 @@ func run(ctx context.Context, cfg *config) error {
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.maxMsgBytes)),
 		grpc.MaxSendMsgSize(int(cfg.maxMsgBytes)),
+		grpc.InitialWindowSize(8<<20),
+		grpc.InitialConnWindowSize(16<<20),
+		grpc.ReadBufferSize(256<<10),
+		grpc.WriteBufferSize(256<<10),
 	)
 	apiv1.RegisterComputeServiceServer(gs, svc)
 	healthSrv := health.NewServer()
