@@ -1,0 +1,160 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/server"
+)
+
+const defaultTestTimeout = 30 * time.Second
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newBufconnClient serves a ComputeService over an in-memory listener.
+func newBufconnClient(t *testing.T, cfg compute.Config) *Client {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer()
+	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(compute.NewEngine(cfg), server.Options{}))
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := New(conn)
+	c.chunkSize = 1000 // many messages even for small inputs
+	return c
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func gnu(t *testing.T, input []byte, argv ...string) string {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Stdin = bytes.NewReader(input)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %v", argv, err)
+	}
+	return string(out)
+}
+
+func TestRunAndDigest(t *testing.T) {
+	c := newBufconnClient(t, compute.Config{})
+	input := bytes.Repeat([]byte("half-close is end of input\n"), 5000)
+	var out bytes.Buffer
+	sum, err := c.Run(ctxT(t), "wc", bytes.NewReader(input), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := gnu(t, input, "wc"); out.String() != want {
+		t.Errorf("wc: %q, want %q", out.String(), want)
+	}
+	if sum.GetInputBytes() != int64(len(input)) || sum.GetOutputBytes() != int64(out.Len()) {
+		t.Errorf("summary %v", sum)
+	}
+	resp, err := c.Digest(ctxT(t), bytes.NewReader(input), []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA384}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Fields(gnu(t, input, "sha384sum"))[0]; resp.GetDigests()[0].GetHex() != want {
+		t.Errorf("sha384: %s, want %s", resp.GetDigests()[0].GetHex(), want)
+	}
+}
+
+// failingReader returns data, then an error: an input that breaks.
+type failingReader struct{ n int }
+
+var errBroken = errors.New("disk on fire")
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errBroken
+	}
+	n := min(len(p), f.n)
+	f.n -= n
+	return n, nil
+}
+
+func TestInputErrorCancelsTheCall(t *testing.T) {
+	c := newBufconnClient(t, compute.Config{})
+	var out bytes.Buffer
+	_, err := c.Run(ctxT(t), "sha256sum", &failingReader{n: 5000}, &out)
+	if !errors.Is(err, errBroken) || out.Len() != 0 {
+		t.Fatalf("Run: %v, %d bytes out; want the input error and nothing", err, out.Len())
+	}
+	_, err = c.Digest(ctxT(t), &failingReader{n: 5000}, []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_MD5}, nil)
+	if !errors.Is(err, errBroken) {
+		t.Fatalf("Digest: %v, want the input error", err)
+	}
+}
+
+func TestServerErrorEndsUpload(t *testing.T) {
+	c := newBufconnClient(t, compute.Config{MaxInputBytes: 10000})
+	// The server fails at 10 KB; the client stops sending and reports the
+	// status, instead of uploading all of it.
+	var out bytes.Buffer
+	_, err := c.Run(ctxT(t), "wc -c", bytes.NewReader(make([]byte, 50<<20)), &out)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("err = %v, want ResourceExhausted", err)
+	}
+	_, err = c.Run(ctxT(t), "nonesuch", strings.NewReader("x"), &out)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `unknown command "nonesuch"`) {
+		t.Fatalf("err = %v, want InvalidArgument naming the command", err)
+	}
+}
+
+func TestRunTCP(t *testing.T) {
+	tcp := &server.TCPServer{Engine: compute.NewEngine(compute.Config{})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { tcp.Serve(l); close(done) }()
+	t.Cleanup(func() { tcp.Close(); <-done })
+
+	input := bytes.Repeat([]byte{0, 1, 2, 255, '\n'}, 100000)
+	var out bytes.Buffer
+	if err := RunTCP(ctxT(t), l.Addr().String(), nil, "sha1sum", bytes.NewReader(input), &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := gnu(t, input, "sha1sum"); out.String() != want {
+		t.Fatalf("got %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	err = RunTCP(ctxT(t), l.Addr().String(), nil, "sha1sum -Z", strings.NewReader("x"), &out)
+	var te *TCPError
+	if !errors.As(err, &te) || te.Code != "INVALID_ARGUMENT" || !strings.Contains(te.Message, `"-Z"`) || out.Len() != 0 {
+		t.Fatalf("err = %#v, out %q; want an INVALID_ARGUMENT TCPError naming -Z", err, out.String())
+	}
+	if err := RunTCP(ctxT(t), l.Addr().String(), nil, "wc\nsha1sum", strings.NewReader("x"), io.Discard); err == nil {
+		t.Fatal("a two-line pipeline was accepted")
+	}
+}
