@@ -447,6 +447,19 @@ func (s *sorter) held() int64 {
 	return int64(len(s.blocks)*s.block) + int64(cap(s.lines))*sortLineOverhead
 }
 
+// full reports whether holding one more line of n bytes could pass the
+// budget, counting a new block and a grown index (old and new at once).
+func (s *sorter) full(n int) bool {
+	need := s.held()
+	if k := len(s.blocks); k == 0 || cap(s.blocks[k-1])-len(s.blocks[k-1]) < n {
+		need += int64(max(n, s.block))
+	}
+	if len(s.lines) == cap(s.lines) {
+		need += int64(max(1024, cap(s.lines)/4)+cap(s.lines)) * sortLineOverhead
+	}
+	return need > s.mem
+}
+
 // add copies line into the current block and holds it.
 func (s *sorter) add(line []byte) {
 	n := len(s.blocks)
@@ -461,6 +474,11 @@ func (s *sorter) add(line []byte) {
 		}
 		s.blocks = append(s.blocks, b)
 		n++
+	}
+	if len(s.lines) == cap(s.lines) {
+		// Grow by a quarter, not double: the old and new index are both
+		// live while copying, and count against the budget.
+		s.lines = slices.Grow(s.lines, max(1024, cap(s.lines)/4))
 	}
 	b := s.blocks[n-1]
 	start := len(b)
@@ -544,6 +562,11 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		}
 		if n&4095 == 0 && ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if s.full(len(line)) && len(s.lines) > 0 {
+			if err := s.spill(); err != nil {
+				return err
+			}
 		}
 		s.add(line)
 		if s.held() > s.mem {
