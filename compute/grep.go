@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"math"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -132,13 +133,14 @@ func buildGrep(env *Env, args []string) (Stage, error) {
 // grepMatcher finds lines that match. The regexp is in multi-line mode and
 // never matches a newline, so it can run over many lines at once.
 type grepMatcher struct {
-	lit   []byte         // when set, the pattern is this one literal: bytes.Index
-	isLit bool           //
-	re    *regexp.Regexp // selection: the patterns with -x or -w applied
-	wre   *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
-	word  bool
-	pre   []byte // a literal every match contains, to skip to candidate lines
-	wide  bool   // the regexp can match a byte >= 0x80: text must be widened
+	lit      []byte         // when set, the pattern is this one literal: bytes.Index
+	isLit    bool           //
+	re       *regexp.Regexp // selection: the patterns with -x or -w applied
+	wre      *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
+	word     bool
+	pre      [][]byte // every match contains one of these: skip to candidate lines
+	preExact bool     // a line with one of pre matches
+	wide     bool     // the regexp can match a byte >= 0x80: text must be widened
 }
 
 const wordClass = `[0-9A-Za-z_]`
@@ -169,7 +171,13 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 	if t.Op == syntax.OpLiteral && !word && !line {
 		m.isLit, m.lit = true, latin1Bytes(t.Rune)
 	}
-	m.pre = latin1Bytes(requiredLiteral(t))
+	for _, l := range requiredSet(t) {
+		m.pre = append(m.pre, latin1Bytes(l))
+	}
+	// Literals alone (WARN|ERROR): finding one is a match.
+	m.preExact = !word && !line && t.Op == syntax.OpAlternate && !slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool {
+		return s.Op != syntax.OpLiteral || s.Flags&syntax.FoldCase != 0
+	})
 	full := user
 	switch {
 	case line:
@@ -307,29 +315,59 @@ func matchesHigh(t *syntax.Regexp) bool {
 	return slices.ContainsFunc(t.Sub, matchesHigh)
 }
 
-// requiredLiteral returns a literal every match of t contains, or nil.
-func requiredLiteral(t *syntax.Regexp) []rune {
+// requiredSet returns literals one of which every match of t contains,
+// or nil.
+func requiredSet(t *syntax.Regexp) [][]rune {
 	switch t.Op {
 	case syntax.OpLiteral:
 		if t.Flags&syntax.FoldCase == 0 {
-			return t.Rune
+			return [][]rune{t.Rune}
 		}
 	case syntax.OpCapture, syntax.OpPlus:
-		return requiredLiteral(t.Sub[0])
+		return requiredSet(t.Sub[0])
 	case syntax.OpRepeat:
 		if t.Min >= 1 {
-			return requiredLiteral(t.Sub[0])
+			return requiredSet(t.Sub[0])
 		}
 	case syntax.OpConcat:
-		var best []rune
+		var best [][]rune
 		for _, s := range t.Sub {
-			if l := requiredLiteral(s); len(l) > len(best) {
+			if l := requiredSet(s); l != nil && (best == nil || betterSet(l, best)) {
 				best = l
 			}
 		}
 		return best
+	case syntax.OpAlternate:
+		var all [][]rune
+		for _, s := range t.Sub {
+			l := requiredSet(s)
+			if l == nil {
+				return nil
+			}
+			all = append(all, l...)
+		}
+		if len(all) > 8 {
+			return nil
+		}
+		return all
 	}
 	return nil
+}
+
+func minLen(set [][]rune) int {
+	n := 1 << 30
+	for _, l := range set {
+		n = min(n, len(l))
+	}
+	return n
+}
+
+// betterSet prefers longer shortest literals, then fewer literals.
+func betterSet(a, b [][]rune) bool {
+	if la, lb := minLen(a), minLen(b); la != lb {
+		return la > lb
+	}
+	return len(a) < len(b)
 }
 
 // latin1Bytes turns runes < 0x100 (our pattern encoding of bytes) back into bytes.
@@ -695,6 +733,7 @@ type grepRun struct {
 	wide    bool  // the current text is widened: decode before output
 	scratch []byte
 	num     []byte
+	next    []int // findLine's cache
 }
 
 // Run selects lines from in.
@@ -830,13 +869,17 @@ func (r *grepRun) process(text []byte) {
 		r.scratch = widen(r.scratch, text)
 		text, r.wide = r.scratch, true
 	}
+	r.next = r.next[:0]
+	for range m.pre {
+		r.next = append(r.next, -1)
+	}
 	end := len(text) // where the search text ends: before the final '\n'
 	if end > 0 && text[end-1] == '\n' {
 		end--
 	}
 	pos := 0
 	for pos < len(text) && !r.done {
-		ls, le := m.findLine(text[:end], pos)
+		ls, le := m.findLine(text[:end], pos, r.next)
 		if ls < 0 {
 			r.region(text, pos, len(text))
 			return
@@ -939,14 +982,29 @@ func (r *grepRun) selected(line []byte) {
 
 // findLine returns the bounds of the first line of text at or after pos
 // that matches, or -1.
-func (m *grepMatcher) findLine(text []byte, pos int) (ls, le int) {
+// next caches, per literal of m.pre, where it next occurs in text (-1:
+// unknown, math.MaxInt: nowhere).
+func (m *grepMatcher) findLine(text []byte, pos int, next []int) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
 		case m.isLit:
 			s = bytes.Index(text[pos:], m.lit)
 		case m.pre != nil:
-			s = bytes.Index(text[pos:], m.pre)
+			s = math.MaxInt
+			for i, l := range m.pre {
+				if next[i] < pos {
+					next[i] = math.MaxInt
+					if j := bytes.Index(text[pos:], l); j >= 0 {
+						next[i] = pos + j
+					}
+				}
+				s = min(s, next[i])
+			}
+			if s == math.MaxInt {
+				return -1, -1
+			}
+			s -= pos
 		default:
 			loc := m.re.FindIndex(text[pos:])
 			s = -1
@@ -965,7 +1023,7 @@ func (m *grepMatcher) findLine(text []byte, pos int) (ls, le int) {
 		} else {
 			le += s
 		}
-		if m.isLit || m.pre == nil || m.re.Match(text[ls:le]) {
+		if m.isLit || m.pre == nil || m.preExact || m.re.Match(text[ls:le]) {
 			return ls, le
 		}
 		pos = le + 1
