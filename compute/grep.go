@@ -139,6 +139,7 @@ type grepMatcher struct {
 	wre      *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
 	word     bool
 	pre      [][]byte // every match contains one of these: skip to candidate lines
+	preWide  [][]byte // pre as it appears in widened text
 	preExact bool     // a line with one of pre matches
 	wide     bool     // the regexp can match a byte >= 0x80: text must be widened
 }
@@ -173,6 +174,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 	}
 	for _, l := range requiredSet(t) {
 		m.pre = append(m.pre, latin1Bytes(l))
+		m.preWide = append(m.preWide, []byte(string(l)))
 	}
 	// Literals alone (WARN|ERROR): finding one is a match.
 	m.preExact = !word && !line && t.Op == syntax.OpAlternate && !slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool {
@@ -869,6 +871,10 @@ func (r *grepRun) process(text []byte) {
 		r.scratch = widen(r.scratch, text)
 		text, r.wide = r.scratch, true
 	}
+	pre := m.pre
+	if r.wide {
+		pre = m.preWide
+	}
 	r.next = r.next[:0]
 	for range m.pre {
 		r.next = append(r.next, -1)
@@ -879,7 +885,7 @@ func (r *grepRun) process(text []byte) {
 	}
 	pos := 0
 	for pos < len(text) && !r.done {
-		ls, le := m.findLine(text[:end], pos, r.next)
+		ls, le := m.findLine(text[:end], pos, pre, r.next)
 		if ls < 0 {
 			r.region(text, pos, len(text))
 			return
@@ -984,7 +990,7 @@ func (r *grepRun) selected(line []byte) {
 // that matches, or -1.
 // next caches, per literal of m.pre, where it next occurs in text (-1:
 // unknown, math.MaxInt: nowhere).
-func (m *grepMatcher) findLine(text []byte, pos int, next []int) (ls, le int) {
+func (m *grepMatcher) findLine(text []byte, pos int, pre [][]byte, next []int) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
@@ -992,7 +998,7 @@ func (m *grepMatcher) findLine(text []byte, pos int, next []int) (ls, le int) {
 			s = bytes.Index(text[pos:], m.lit)
 		case m.pre != nil:
 			s = math.MaxInt
-			for i, l := range m.pre {
+			for i, l := range pre {
 				if next[i] < pos {
 					next[i] = math.MaxInt
 					if j := bytes.Index(text[pos:], l); j >= 0 {

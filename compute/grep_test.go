@@ -335,3 +335,18 @@ func TestWriteGrepBench(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGrepWidePrefilter: a pattern whose required literals are not ASCII
+// on input that must be widened.
+func TestGrepWidePrefilter(t *testing.T) {
+	in := []byte("x\xc3\xa9y\n\xc3\xa9\n\xe9\nab\xff\xc3\xa9z\n\xc3\n")
+	for _, argv := range [][]string{
+		{"grep", "-E", "\xc3\xa9.|ab"},
+		{"grep", "-E", "\xc3\xa9|\xff"},
+		{"grep", "-o", ".\xc3\xa9"},
+		{"grep", "-c", "\xc3."},
+		{"grep", "-F", "-e", "\xc3\xa9", "-e", "\xe9"},
+	} {
+		diffGNU(t, in, argv...)
+	}
+}
