@@ -1,0 +1,695 @@
+package compute
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"context"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "sort",
+		Summary: "sort lines (GNU sort, C locale), spilling to disk past the memory budget",
+		Flags: []FlagSpec{
+			{Short: 'r', Long: "reverse", Summary: "reverse the result of comparisons"},
+			{Short: 'n', Long: "numeric-sort", Summary: "compare according to string numerical value"},
+			{Short: 'u', Long: "unique", Summary: "output only the first of an equal run"},
+			{Short: 'f', Long: "ignore-case", Summary: "fold lower case to upper case characters"},
+			{Short: 's', Long: "stable", Summary: "disable last-resort comparison"},
+			{Short: 'b', Long: "ignore-leading-blanks", Summary: "ignore leading blanks"},
+			{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bfnr"},
+			{Short: 't', Long: "field-separator", Value: true, Summary: "use SEP instead of non-blank to blank transition"},
+		},
+		Build: buildSort,
+	})
+}
+
+// sortKey is one -k key, with GNU's zero-based field and character numbers.
+type sortKey struct {
+	sword, schar int // start field and character (0-based)
+	eword, echar int // end field (0-based) and char (0 = end of field); eword<0: end of line
+	skipsb       bool
+	skipeb       bool
+	numeric      bool
+	fold         bool
+	reverse      bool
+}
+
+func (k *sortKey) hasOrdering() bool {
+	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse
+}
+
+// sortOpts is a sort's comparison.
+type sortOpts struct {
+	keys    []sortKey
+	tab     int // field separator byte, or -1 for blank transitions
+	unique  bool
+	stable  bool
+	reverse bool // global -r: also reverses the last-resort comparison
+}
+
+func buildSort(env *Env, args []string) (Stage, error) {
+	cmd, _ := Lookup("sort")
+	f, err := ParseFlags("sort", cmd.Flags, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := noOperandsButStdin("sort", f); err != nil {
+		return nil, err
+	}
+	o := &sortOpts{tab: -1, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r")}
+	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r")}
+	if u, ok := f.Value("t"); ok {
+		switch {
+		case u.Value == `\0`:
+			o.tab = 0
+		case len(u.Value) == 1:
+			o.tab = int(u.Value[0])
+		case u.Value == "":
+			return nil, Invalidf("sort: empty tab for %s", u.Name)
+		default:
+			return nil, Invalidf("sort: multi-character tab %q for %s", u.Value, u.Name)
+		}
+		for _, v := range f.Values("t") {
+			if v != u.Value && !(v == `\0` && o.tab == 0) {
+				return nil, Invalidf("sort: incompatible tabs %q and %q", v, u.Value)
+			}
+		}
+	}
+	for _, v := range f.Values("k") {
+		k, err := parseSortKey(v)
+		if err != nil {
+			return nil, err
+		}
+		if !k.hasOrdering() {
+			k.skipsb, k.skipeb, k.numeric, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.fold, global.reverse
+		}
+		o.keys = append(o.keys, k)
+	}
+	if len(o.keys) == 0 && global.hasOrdering() {
+		o.keys = append(o.keys, global)
+	}
+	spool := env.Spool
+	spool.disk()
+	return &sortStage{opts: o, spool: spool}, nil
+}
+
+// parseSortKey parses a -k KEYDEF the way GNU sort does.
+func parseSortKey(def string) (sortKey, error) {
+	k := sortKey{eword: -1}
+	bad := func(why string) (sortKey, error) {
+		return sortKey{}, Invalidf("sort: invalid key %q: %s", def, why)
+	}
+	s := def
+	num := func() (int, bool) {
+		i := 0
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return 0, false
+		}
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n > 1<<30 {
+			n = 1 << 30
+		}
+		s = s[i:]
+		return n, true
+	}
+	opts := func(end bool) error {
+		for len(s) > 0 && s[0] != ',' {
+			switch s[0] {
+			case 'b':
+				if end {
+					k.skipeb = true
+				} else {
+					k.skipsb = true
+				}
+			case 'n':
+				k.numeric = true
+			case 'f':
+				k.fold = true
+			case 'r':
+				k.reverse = true
+			default:
+				return Invalidf("sort: invalid key %q: unsupported option %q", def, s[:1])
+			}
+			s = s[1:]
+		}
+		return nil
+	}
+	n, ok := num()
+	if !ok {
+		return bad("invalid field number")
+	}
+	if n == 0 {
+		return bad("field number is zero")
+	}
+	k.sword = n - 1
+	if strings.HasPrefix(s, ".") {
+		s = s[1:]
+		c, ok := num()
+		if !ok {
+			return bad("invalid character offset")
+		}
+		if c == 0 {
+			return bad("character offset is zero")
+		}
+		k.schar = c - 1
+	}
+	if err := opts(false); err != nil {
+		return sortKey{}, err
+	}
+	if strings.HasPrefix(s, ",") {
+		s = s[1:]
+		n, ok := num()
+		if !ok {
+			return bad("invalid number after ','")
+		}
+		if n == 0 {
+			return bad("field number is zero")
+		}
+		k.eword = n - 1
+		if strings.HasPrefix(s, ".") {
+			s = s[1:]
+			c, ok := num()
+			if !ok {
+				return bad("invalid character offset")
+			}
+			k.echar = c
+		}
+		if err := opts(true); err != nil {
+			return sortKey{}, err
+		}
+	}
+	if s != "" {
+		return bad("trailing characters")
+	}
+	return k, nil
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
+
+// keySpan returns the bytes of line that key k covers (GNU begfield and
+// limfield).
+func (o *sortOpts) keySpan(k *sortKey, line []byte) []byte {
+	lim := len(line)
+	// begfield
+	p := 0
+	for sw := k.sword; p < lim && sw > 0; sw-- {
+		if o.tab >= 0 {
+			for p < lim && int(line[p]) != o.tab {
+				p++
+			}
+			if p < lim {
+				p++
+			}
+		} else {
+			for p < lim && isBlank(line[p]) {
+				p++
+			}
+			for p < lim && !isBlank(line[p]) {
+				p++
+			}
+		}
+	}
+	if k.skipsb {
+		for p < lim && isBlank(line[p]) {
+			p++
+		}
+	}
+	p = min(lim, p+k.schar)
+	if k.eword < 0 {
+		return line[p:]
+	}
+	// limfield
+	e := 0
+	ew, ec := k.eword, k.echar
+	if ec == 0 {
+		ew++
+	}
+	for ; e < lim && ew > 0; ew-- {
+		if o.tab >= 0 {
+			for e < lim && int(line[e]) != o.tab {
+				e++
+			}
+			if e < lim && (ew > 1 || ec != 0) {
+				e++
+			}
+		} else {
+			for e < lim && isBlank(line[e]) {
+				e++
+			}
+			for e < lim && !isBlank(line[e]) {
+				e++
+			}
+		}
+	}
+	if ec != 0 {
+		if k.skipeb {
+			for e < lim && isBlank(line[e]) {
+				e++
+			}
+		}
+		e = min(lim, e+ec)
+	}
+	if e < p {
+		e = p
+	}
+	return line[p:e]
+}
+
+// compare is GNU sort's compare: the keys, then unless -s or -u the whole
+// line in byte order, reversed by a global -r.
+func (o *sortOpts) compare(a, b []byte) int {
+	if len(o.keys) > 0 {
+		if d := o.keyCompare(a, b); d != 0 || o.unique || o.stable {
+			return d
+		}
+	}
+	d := bytes.Compare(a, b)
+	if o.reverse {
+		return -d
+	}
+	return d
+}
+
+func (o *sortOpts) keyCompare(a, b []byte) int {
+	for i := range o.keys {
+		k := &o.keys[i]
+		ka, kb := o.keySpan(k, a), o.keySpan(k, b)
+		var d int
+		switch {
+		case k.numeric:
+			d = numCompare(ka, kb)
+		case k.fold:
+			d = foldCompare(ka, kb)
+		default:
+			d = bytes.Compare(ka, kb)
+		}
+		if d != 0 {
+			if k.reverse {
+				return -d
+			}
+			return d
+		}
+	}
+	return 0
+}
+
+func foldCompare(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if ca, cb := upper(a[i]), upper(b[i]); ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+// parseNum splits a GNU -n number (C locale: leading blanks, optional '-',
+// digits, optional '.' and digits; no '+', no exponent, no thousands
+// separator) into its sign, integer digits without leading zeros and
+// fraction digits without trailing zeros. Anything else reads as 0.
+func parseNum(s []byte) (neg bool, ip, fp []byte) {
+	i := 0
+	for i < len(s) && isBlank(s[i]) {
+		i++
+	}
+	if i < len(s) && s[i] == '-' {
+		neg = true
+		i++
+	}
+	for i < len(s) && s[i] == '0' {
+		i++
+	}
+	j := i
+	for j < len(s) && isDigit(s[j]) {
+		j++
+	}
+	ip = s[i:j]
+	if j < len(s) && s[j] == '.' {
+		k := j + 1
+		for k < len(s) && isDigit(s[k]) {
+			k++
+		}
+		fp = s[j+1 : k]
+		for len(fp) > 0 && fp[len(fp)-1] == '0' {
+			fp = fp[:len(fp)-1]
+		}
+	}
+	if len(ip) == 0 && len(fp) == 0 {
+		neg = false
+	}
+	return neg, ip, fp
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// numCompare compares as GNU strnumcmp does.
+func numCompare(a, b []byte) int {
+	na, ia, fa := parseNum(a)
+	nb, ib, fb := parseNum(b)
+	if na != nb {
+		if na {
+			return -1
+		}
+		return 1
+	}
+	d := len(ia) - len(ib)
+	if d == 0 {
+		d = bytes.Compare(ia, ib)
+	}
+	if d == 0 {
+		d = bytes.Compare(fa, fb)
+	}
+	if d < 0 {
+		d = -1
+	} else if d > 0 {
+		d = 1
+	}
+	if na {
+		return -d
+	}
+	return d
+}
+
+// sortStage sorts with bounded memory: lines collect in blocks up to the
+// spool's memory budget, then are sorted and written to an unlinked spill
+// file charged to the disk budget; at the end the runs are merged.
+type sortStage struct {
+	opts  *sortOpts
+	spool SpoolConfig
+}
+
+const (
+	sortLineOverhead = 24 // bytes charged per held line (its slice header)
+	sortRunBuf       = 64 << 10
+)
+
+// sortRun is a sorted run in a spill file.
+type sortRun struct {
+	f        *os.File
+	reserved int64
+	disk     *DiskBudget
+}
+
+func (r *sortRun) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+		r.disk.Release(r.reserved)
+		r.reserved = 0
+	}
+}
+
+// Write reserves disk budget for p, then writes it.
+func (r *sortRun) Write(p []byte) (int, error) {
+	if err := r.disk.Reserve(int64(len(p))); err != nil {
+		return 0, err
+	}
+	r.reserved += int64(len(p))
+	n, err := r.f.Write(p)
+	if err != nil {
+		return n, Internal("sort: spill write failed", err)
+	}
+	return n, nil
+}
+
+type sorter struct {
+	ctx    context.Context
+	o      *sortOpts
+	spool  SpoolConfig
+	mem    int64
+	block  int
+	blocks [][]byte // full blocks, the last one being filled
+	free   [][]byte
+	lines  [][]byte
+	runs   []*sortRun
+}
+
+func (s *sorter) held() int64 {
+	return int64(len(s.blocks)*s.block) + int64(cap(s.lines))*sortLineOverhead
+}
+
+// full reports whether holding one more line of n bytes could pass the
+// budget, counting a new block and a grown index (old and new at once).
+func (s *sorter) full(n int) bool {
+	need := s.held()
+	if k := len(s.blocks); k == 0 || cap(s.blocks[k-1])-len(s.blocks[k-1]) < n {
+		need += int64(max(n, s.block))
+	}
+	if len(s.lines) == cap(s.lines) {
+		need += int64(max(1024, cap(s.lines)/4)+cap(s.lines)) * sortLineOverhead
+	}
+	return need > s.mem
+}
+
+// add copies line into the current block and holds it.
+func (s *sorter) add(line []byte) {
+	n := len(s.blocks)
+	if n == 0 || cap(s.blocks[n-1])-len(s.blocks[n-1]) < len(line) {
+		var b []byte
+		if len(line) > s.block {
+			b = make([]byte, 0, len(line))
+		} else if k := len(s.free); k > 0 {
+			b, s.free = s.free[k-1][:0], s.free[:k-1]
+		} else {
+			b = make([]byte, 0, s.block)
+		}
+		s.blocks = append(s.blocks, b)
+		n++
+	}
+	if len(s.lines) == cap(s.lines) {
+		// Grow by a quarter, not double: the old and new index are both
+		// live while copying, and count against the budget.
+		s.lines = slices.Grow(s.lines, max(1024, cap(s.lines)/4))
+	}
+	b := s.blocks[n-1]
+	start := len(b)
+	b = append(b, line...)
+	s.blocks[n-1] = b
+	s.lines = append(s.lines, b[start:len(b):len(b)])
+}
+
+func (s *sorter) sortHeld() {
+	if s.o.stable || s.o.unique {
+		slices.SortStableFunc(s.lines, s.o.compare)
+	} else if len(s.o.keys) == 0 && !s.o.reverse {
+		slices.SortFunc(s.lines, bytes.Compare)
+	} else {
+		slices.SortFunc(s.lines, s.o.compare)
+	}
+}
+
+// spill sorts the held lines into a new run and frees them.
+func (s *sorter) spill() error {
+	s.sortHeld()
+	f, err := s.spool.TempFile()
+	if err != nil {
+		return err
+	}
+	r := &sortRun{f: f, disk: s.spool.Disk}
+	s.runs = append(s.runs, r)
+	w := bufio.NewWriterSize(r, sortRunBuf)
+	if err := s.writeLines(w, s.lines); err != nil {
+		return err
+	}
+	for i := range s.lines {
+		s.lines[i] = nil
+	}
+	s.lines = s.lines[:0]
+	for _, b := range s.blocks {
+		if cap(b) == s.block {
+			s.free = append(s.free, b)
+		}
+	}
+	s.blocks = s.blocks[:0]
+	return nil
+}
+
+// writeLines writes sorted lines, dropping equal ones under -u.
+func (s *sorter) writeLines(w *bufio.Writer, lines [][]byte) error {
+	var prev []byte
+	for i, l := range lines {
+		if s.o.unique && i > 0 && s.o.compare(prev, l) == 0 {
+			continue
+		}
+		prev = l
+		w.Write(l)
+		if err := w.WriteByte('\n'); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+func (s *sorter) cleanup() {
+	for _, r := range s.runs {
+		r.close()
+	}
+	s.runs = nil
+}
+
+// Run reads every line, then writes them sorted.
+func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	s := &sorter{ctx: ctx, o: st.opts, spool: st.spool, mem: st.spool.mem()}
+	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
+	defer s.cleanup()
+	lr := newLineReader("sort", in, int(min(max(s.mem/8, 4<<10), lineBufSize)))
+	for n := 0; ; n++ {
+		line, _, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if n&4095 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if s.full(len(line)) && len(s.lines) > 0 {
+			if err := s.spill(); err != nil {
+				return err
+			}
+		}
+		s.add(line)
+		if s.held() > s.mem {
+			if err := s.spill(); err != nil {
+				return err
+			}
+		}
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	if len(s.runs) == 0 {
+		s.sortHeld()
+		return s.writeLines(bw, s.lines)
+	}
+	if len(s.lines) > 0 {
+		if err := s.spill(); err != nil {
+			return err
+		}
+	}
+	s.blocks, s.free, s.lines = nil, nil, nil
+	fanIn := int(max(2, s.mem/(2*sortRunBuf)))
+	for len(s.runs) > fanIn {
+		f, err := s.spool.TempFile()
+		if err != nil {
+			return err
+		}
+		r := &sortRun{f: f, disk: s.spool.Disk}
+		group := s.runs[:fanIn]
+		s.runs = append([]*sortRun{r}, s.runs[fanIn:]...) // first: keeps the merge stable
+		w := bufio.NewWriterSize(r, sortRunBuf)
+		err = s.merge(group, w)
+		for _, g := range group {
+			g.close()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return s.merge(s.runs, bw)
+}
+
+// mergeSrc is one run being merged.
+type mergeSrc struct {
+	lr   *lineReader
+	line []byte
+	idx  int // run order: breaks ties so the merge is stable
+}
+
+type mergeHeap struct {
+	o    *sortOpts
+	srcs []*mergeSrc
+}
+
+func (h *mergeHeap) Len() int { return len(h.srcs) }
+func (h *mergeHeap) Less(i, j int) bool {
+	a, b := h.srcs[i], h.srcs[j]
+	if d := h.o.compare(a.line, b.line); d != 0 {
+		return d < 0
+	}
+	return a.idx < b.idx
+}
+func (h *mergeHeap) Swap(i, j int) { h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i] }
+func (h *mergeHeap) Push(x any)    { h.srcs = append(h.srcs, x.(*mergeSrc)) }
+func (h *mergeHeap) Pop() any {
+	x := h.srcs[len(h.srcs)-1]
+	h.srcs = h.srcs[:len(h.srcs)-1]
+	return x
+}
+
+// merge k-way merges runs into w.
+func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
+	h := &mergeHeap{o: s.o}
+	for i, r := range runs {
+		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+			return Internal("sort: spill read failed", err)
+		}
+		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf), idx: i}
+		ok, err := src.advance()
+		if err != nil {
+			return err
+		}
+		if ok {
+			h.srcs = append(h.srcs, src)
+		}
+	}
+	heap.Init(h)
+	var prev []byte
+	have := false
+	for n := 0; h.Len() > 0; n++ {
+		if n&4095 == 0 && s.ctx.Err() != nil {
+			return s.ctx.Err()
+		}
+		top := h.srcs[0]
+		if !s.o.unique || !have || s.o.compare(prev, top.line) != 0 {
+			w.Write(top.line)
+			if err := w.WriteByte('\n'); err != nil {
+				return err
+			}
+			if s.o.unique {
+				prev = append(prev[:0], top.line...)
+				have = true
+			}
+		}
+		ok, err := top.advance()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return w.Flush()
+}
+
+func (m *mergeSrc) advance() (bool, error) {
+	line, _, err := m.lr.next()
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, Internal("sort: spill read failed", err)
+	}
+	m.line = line
+	return true, nil
+}

@@ -1,0 +1,80 @@
+package compute
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+var uniqInputs = map[string]string{
+	"empty":   "",
+	"basic":   "a\na\nb\nc\nc\nc\na\n",
+	"nonl":    "a\na",
+	"nonl2":   "a\nb",
+	"case":    "a\nA\nb\nB\nb\nc\n",
+	"empties": "\n\n\na\n\n",
+	"crlf":    "a\r\na\na\r\n",
+	"nul":     "a\x00b\na\x00b\na\x00c\n",
+	"utf8":    "\xc3\xa9\n\xc3\x89\n\xff\n\xff\n",
+}
+
+func TestUniqDifferential(t *testing.T) {
+	argvs := [][]string{
+		{"uniq"}, {"uniq", "-c"}, {"uniq", "-d"}, {"uniq", "-u"}, {"uniq", "-i"},
+		{"uniq", "-ci"}, {"uniq", "-cd"}, {"uniq", "-cu"}, {"uniq", "-du"}, {"uniq", "-id"},
+		{"uniq", "--count", "--ignore-case"}, {"uniq", "-"},
+	}
+	long := bytes.Repeat([]byte("z"), 2<<20)
+	inputs := map[string][]byte{
+		"long":  append(append(append(bytes.Clone(long), '\n'), long...), "\nz\n"...),
+		"many":  bytes.Repeat([]byte("x\n"), 10_000_001%(3<<20)),
+		"bound": append(bytes.Repeat([]byte("y"), lineBufSize-1), "\ny\nY\n"...),
+	}
+	for k, v := range uniqInputs {
+		inputs[k] = []byte(v)
+	}
+	for name, in := range inputs {
+		for _, argv := range argvs {
+			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
+				diffGNU(t, in, argv...)
+			})
+		}
+	}
+}
+
+func TestUniqErrors(t *testing.T) {
+	for _, c := range []struct {
+		args string
+		want []string
+	}{
+		{"uniq -Q", []string{"uniq", `"-Q"`}},
+		{"uniq in out", []string{"uniq", `"in"`}},
+		{"uniq --bogus", []string{"uniq", `"--bogus"`}},
+	} {
+		_, err := runPipeline(t, c.args, []byte("a\n"))
+		if CodeOf(err) != CodeInvalid {
+			t.Fatalf("%s: err %v, want CodeInvalid", c.args, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", c.args, err, w)
+			}
+		}
+	}
+}
+
+func BenchmarkUniqC(b *testing.B) {
+	in := randomLines(9, 32<<20, true)
+	e := NewEngine(Config{})
+	p, err := e.Compile("uniq -c")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := e.Run(b.Context(), p, bytes.NewReader(in), discard{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
