@@ -178,9 +178,9 @@ type chunkQueue struct {
 	scratch []byte
 	eol     byte // the terminator counted in qchunk.lines
 	lines   int64
-	free    []byte // one recycled chunk buffer
+	free    []byte      // one recycled chunk buffer
 	segs    []*qsegment // every segment, for Close
-	offs    []int64 // cached offsets of live chunks, for locate
+	offs    []int64     // cached offsets of live chunks, for locate
 }
 
 type qchunk struct {
