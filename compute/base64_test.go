@@ -1,0 +1,87 @@
+package compute
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func TestBase64GNU(t *testing.T) {
+	ins := filterInputs()
+	for _, n := range []int{1, 2, 3, 4, 56, 57, 58, 76, 77, 98303, 98304, 98305} {
+		ins["rand"+itoa(int64(n))] = randomBytes(uint64(n), n)
+	}
+	for name, in := range ins {
+		t.Run(name, func(t *testing.T) {
+			for _, a := range [][]string{{"base64"}, {"base64", "-w", "0"}, {"base64", "-w", "1"},
+				{"base64", "-w", "5"}, {"base64", "--wrap=100"}, {"base64", "-w", "+4"}, {"base64", "-"}} {
+				diffGNU(t, Config{}, in, a...)
+			}
+		})
+	}
+}
+
+func TestBase64DecodeGNU(t *testing.T) {
+	for _, in := range []string{
+		"", "\n", "YQ==", "YQ", "YWI", "Y", "YQ=", "YWJj\nYQ", "YQ\nYQ", "YQYQ", "\n\n", "YQ==\n\n",
+		"YQ==Y", "YW=j", "Y===", "====", "\nYWJj\n", "YWJj\r\n", "YQ==YQ==", "YR==", "Y Q==",
+		"YQ=\n=\n", "=YQ==", "YQ=\x01=", "\x01YQ==", "YW\nJj", "YWJ=\n", "YWI=YWI=", "aGVsbG8gd29ybGQK",
+	} {
+		for _, a := range [][]string{{"base64", "-d"}, {"base64", "-d", "-i"}, {"base64", "--decode", "--ignore-garbage"}} {
+			diffGNU(t, Config{}, []byte(in), a...)
+		}
+	}
+	for name, in := range filterInputs() {
+		diffGNU(t, Config{}, in, "base64", "-d", "-i")
+		_ = name
+	}
+}
+
+func TestBase64RoundTrip(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 1000, 1 << 20, 3<<20 + 1} {
+		in := randomBytes(uint64(n)+7, n)
+		for _, w := range []string{"", " -w 0", " -w 3", " -w 1000"} {
+			got, err := runPipeline(t, "base64"+w+" | base64 -d", in)
+			if err != nil || !bytes.Equal(got, in) {
+				t.Fatalf("n=%d%s: round trip failed: %v", n, w, err)
+			}
+		}
+		enc, err := runPipeline(t, "base64 -w 0", in)
+		if err != nil || string(enc) != base64.StdEncoding.EncodeToString(in) {
+			t.Fatalf("n=%d: -w 0 differs from encoding/base64: %v", n, err)
+		}
+		if want, ok := gnu(t, enc, "base64", "-d"); !ok || !bytes.Equal(want, in) {
+			t.Fatalf("n=%d: GNU cannot decode our output", n)
+		}
+	}
+}
+
+func TestBase64Errors(t *testing.T) {
+	for _, c := range []struct{ text, in, want string }{
+		{"base64 -d", "YQ=", "base64: invalid input"},
+		{"base64 -d", "a*bc", "base64: invalid input"},
+		{"base64 -w x", "", `"x"`},
+		{"base64 -w -1", "", `"-1"`},
+		{"base64 -w 99999999999999999999", "", "too large"},
+		{"base64 -w", "", `"-w" needs a value`},
+		{"base64 -z", "", `"-z"`},
+		{"base64 f", "", `"f"`},
+	} {
+		_, err := runPipeline(t, c.text, []byte(c.in))
+		if CodeOf(err) != CodeInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want CodeInvalid with %q", c.text, err, c.want)
+		}
+	}
+	// A bad byte after megabytes of good input: still an error, no output.
+	in := append([]byte(base64.StdEncoding.EncodeToString(randomBytes(9, 3<<20))), '!')
+	out, err := runPipeline(t, "base64 -d", in)
+	if CodeOf(err) != CodeInvalid || len(out) != 0 {
+		t.Errorf("late garbage: %d bytes out, err %v", len(out), err)
+	}
+}
+
+func BenchmarkBase64Encode(b *testing.B) { benchFilter(b, "base64", randomBytes(1, 32<<20)) }
+func BenchmarkBase64Decode(b *testing.B) {
+	benchFilter(b, "base64 -d", []byte(base64.StdEncoding.EncodeToString(randomBytes(1, 24<<20))))
+}

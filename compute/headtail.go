@@ -1,0 +1,639 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"strings"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "head",
+		Summary: "print the first lines or bytes of the input (-n, -c; -N to omit the last)",
+		Flags:   headFlags,
+		Build:   buildHead,
+	})
+	Register(&Command{
+		Name:    "tail",
+		Summary: "print the last lines or bytes of the input (-n, -c; +N to start at N)",
+		Flags:   tailFlags,
+		Build:   buildTail,
+	})
+}
+
+var headFlags = []FlagSpec{
+	{Short: 'c', Long: "bytes", Value: true, Summary: "print the first N bytes; -N: all but the last N"},
+	{Short: 'n', Long: "lines", Value: true, Summary: "print the first N lines; -N: all but the last N"},
+	{Short: 'q', Long: "quiet", Summary: "never print a header"},
+	{Long: "silent", Summary: "same as --quiet"},
+	{Short: 'v', Long: "verbose", Summary: "always print a header"},
+	{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
+}
+
+var tailFlags = []FlagSpec{
+	{Short: 'c', Long: "bytes", Value: true, Summary: "print the last N bytes; +N: from byte N"},
+	{Short: 'n', Long: "lines", Value: true, Summary: "print the last N lines; +N: from line N"},
+	{Short: 'q', Long: "quiet", Summary: "never print a header"},
+	{Long: "silent", Summary: "same as --quiet"},
+	{Short: 'v', Long: "verbose", Summary: "always print a header"},
+	{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
+}
+
+// headerLine is what -v prints before the output of stdin.
+const headerLine = "==> standard input <==\n"
+
+// headTail is a configured head or tail.
+type headTail struct {
+	spool     SpoolConfig
+	lines     bool  // count lines, not bytes
+	n         int64 // the count, clamped to MaxInt64
+	elide     bool  // head: all but the last n
+	fromStart bool  // tail: start at unit n
+	tail      bool
+	eol       byte
+	header    bool
+}
+
+// parseSize parses a count as GNU's xstrtoumax with the suffixes
+// "bkKmMGTPEZY0": optional leading blanks and '+', decimal digits, and an
+// optional multiplier (b=512, K/k=1024, KB=1000, KiB=1024, M, G, T, P, E,
+// Z, Y). A suffix alone means 1 of it. overflow reports a value past
+// 2^64-1.
+func parseSize(s string, suffixes string) (v uint64, overflow, ok bool) {
+	p := strings.TrimLeft(s, " \t\n\v\f\r")
+	if strings.HasPrefix(p, "-") {
+		return 0, false, false
+	}
+	q := strings.TrimPrefix(p, "+")
+	i := 0
+	for i < len(q) && q[i] >= '0' && q[i] <= '9' {
+		if v > (math.MaxUint64-uint64(q[i]-'0'))/10 {
+			overflow = true
+		} else {
+			v = v*10 + uint64(q[i]-'0')
+		}
+		i++
+	}
+	rest := q[i:]
+	if i == 0 {
+		// No number: a valid suffix at the very start means 1 of it.
+		if s == "" || !strings.ContainsRune(suffixes, rune(s[0])) || s[0] == '0' {
+			return 0, false, false
+		}
+		v, rest = 1, s
+	}
+	if overflow {
+		v = math.MaxUint64
+	}
+	if rest == "" {
+		return v, overflow, true
+	}
+	if !strings.ContainsRune(suffixes, rune(rest[0])) || rest[0] == '0' {
+		return v, overflow, false
+	}
+	base, n := uint64(1024), 1
+	if strings.ContainsRune(suffixes, '0') && len(rest) > 1 {
+		if strings.HasPrefix(rest[1:], "iB") {
+			n = 3
+		} else if rest[1] == 'B' || rest[1] == 'D' {
+			base, n = 1000, 2
+		}
+	}
+	var mult uint64
+	pow := func(e int) uint64 {
+		m := uint64(1)
+		for k := 0; k < e; k++ {
+			if m > math.MaxUint64/base {
+				return 0
+			}
+			m *= base
+		}
+		return m
+	}
+	switch rest[0] {
+	case 'b':
+		mult = 512
+	case 'k', 'K':
+		mult = pow(1)
+	case 'm', 'M':
+		mult = pow(2)
+	case 'G':
+		mult = pow(3)
+	case 'T':
+		mult = pow(4)
+	case 'P':
+		mult = pow(5)
+	case 'E':
+		mult = pow(6)
+	case 'Z':
+		mult = pow(7)
+	case 'Y':
+		mult = pow(8)
+	default:
+		return v, overflow, false
+	}
+	if mult == 0 || (v != 0 && v > math.MaxUint64/mult) {
+		overflow, v = true, math.MaxUint64
+	} else {
+		v *= mult
+	}
+	if len(rest) != n {
+		return v, overflow, false
+	}
+	return v, overflow, true
+}
+
+func clampCount(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+// countValue parses the value of -n/-c (or of an obsolete option) for cmd.
+func countValue(cmd string, lines bool, val, flag string) (int64, error) {
+	v, overflow, ok := parseSize(val, "bkKmMGTPEZY0")
+	what := "bytes"
+	if lines {
+		what = "lines"
+	}
+	if overflow {
+		return 0, Invalidf("%s: invalid number of %s %q for %s: value too large", cmd, what, val, flag)
+	}
+	if !ok {
+		return 0, Invalidf("%s: invalid number of %s %q for %s", cmd, what, val, flag)
+	}
+	return clampCount(v), nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func buildHead(env *Env, args []string) (Stage, error) {
+	h := &headTail{spool: env.Spool, lines: true, n: 10, eol: '\n'}
+	// Obsolete syntax, first word only: -[0-9]+[bcklmqvz]*.
+	if len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' && isDigit(args[0][1]) {
+		a := args[0][1:]
+		i := 0
+		for i < len(a) && isDigit(a[i]) {
+			i++
+		}
+		num := a[:i]
+		var mult byte
+		for _, c := range []byte(a[i:]) {
+			switch c {
+			case 'c':
+				h.lines, mult = false, 0
+			case 'b', 'k', 'm':
+				h.lines, mult = false, c
+			case 'l':
+				h.lines = true
+			case 'q':
+				h.header = false
+			case 'v':
+				h.header = true
+			case 'z':
+				h.eol = 0
+			default:
+				return nil, Invalidf("head: invalid trailing option -- %c in %q", c, args[0])
+			}
+		}
+		if mult != 0 {
+			num += string(mult)
+		}
+		n, err := countValue("head", h.lines, num, args[0])
+		if err != nil {
+			return nil, err
+		}
+		h.n = n
+		args = args[1:]
+	}
+	f, err := ParseFlags("head", headFlags, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := noOperandsButStdin("head", f); err != nil {
+		return nil, err
+	}
+	for _, u := range f.Uses {
+		switch u.Key {
+		case "n", "c":
+			h.lines = u.Key == "n"
+			val := u.Value
+			h.elide = strings.HasPrefix(val, "-")
+			if h.elide {
+				val = val[1:]
+			}
+			if h.n, err = countValue("head", h.lines, val, u.Name); err != nil {
+				return nil, err
+			}
+		case "q", "silent":
+			h.header = false
+		case "v":
+			h.header = true
+		case "z":
+			h.eol = 0
+		}
+	}
+	return h, nil
+}
+
+func buildTail(env *Env, args []string) (Stage, error) {
+	t := &headTail{spool: env.Spool, lines: true, n: 10, eol: '\n', tail: true}
+	if len(args) == 1 || (len(args) == 2 && !(len(args[1]) > 1 && args[1][0] == '-')) {
+		ok, err := t.parseObsolete(args[0])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			args = args[1:]
+		}
+	}
+	f, err := ParseFlags("tail", tailFlags, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := noOperandsButStdin("tail", f); err != nil {
+		return nil, err
+	}
+	for _, u := range f.Uses {
+		switch u.Key {
+		case "n", "c":
+			t.lines = u.Key == "n"
+			val := u.Value
+			if strings.HasPrefix(val, "+") {
+				t.fromStart = true // sticky, as in GNU tail
+			} else if strings.HasPrefix(val, "-") {
+				val = val[1:]
+			}
+			if t.n, err = countValue("tail", t.lines, val, u.Name); err != nil {
+				return nil, err
+			}
+		case "q", "silent":
+			t.header = false
+		case "v":
+			t.header = true
+		case "z":
+			t.eol = 0
+		}
+	}
+	return t, nil
+}
+
+// parseObsolete parses tail's obsolete one-word form ([+-]N[bcl]) as GNU
+// does with POSIX 2008 conformance: -N or +N, counting lines by default.
+func (t *headTail) parseObsolete(a string) (bool, error) {
+	if a == "" {
+		return false, nil
+	}
+	p := a[1:]
+	switch a[0] {
+	case '+':
+		t.fromStart = true
+	case '-':
+		k := 0
+		if len(p) > 0 && p[0] == 'c' {
+			k = 1
+		}
+		if len(p) <= k {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	i := 0
+	for i < len(p) && isDigit(p[i]) {
+		i++
+	}
+	num, rest := p[:i], p[i:]
+	def := int64(10)
+	lines := true
+	if rest != "" {
+		switch rest[0] {
+		case 'b':
+			def *= 512
+			lines = false
+			rest = rest[1:]
+		case 'c':
+			lines = false
+			rest = rest[1:]
+		case 'l':
+			rest = rest[1:]
+		}
+	}
+	if strings.HasPrefix(rest, "f") {
+		return false, Invalidf("tail: %q: following (-f) is not supported: input ends at the half-close", a)
+	}
+	if rest != "" {
+		t.fromStart = false
+		return false, nil
+	}
+	t.lines = lines
+	if num == "" {
+		t.n = def
+		return true, nil
+	}
+	v, overflow, _ := parseSize(p[:min(len(p), i+1)], "b")
+	if p[i:] == "" || p[i] != 'b' {
+		v, overflow, _ = parseSize(num, "")
+	}
+	if overflow {
+		return false, Invalidf("tail: invalid number %q", a)
+	}
+	t.n = clampCount(v)
+	return true, nil
+}
+
+func (h *headTail) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	if h.header {
+		if _, err := io.WriteString(out, headerLine); err != nil {
+			return err
+		}
+	}
+	w := newBlockWriter(out)
+	var err error
+	switch {
+	case !h.tail && !h.elide:
+		if h.lines {
+			_, err = copyLines(ctx, w, in, h.n, h.eol)
+		} else {
+			err = copyBytes(ctx, w, in, h.n)
+		}
+	case !h.tail:
+		err = h.runElide(ctx, in, w)
+	case h.fromStart:
+		skip := max(h.n-1, 0)
+		if h.lines {
+			err = skipLinesCopy(ctx, w, in, skip, h.eol)
+		} else {
+			err = skipBytesCopy(ctx, w, in, skip)
+		}
+	default:
+		err = h.runTail(ctx, in, w)
+	}
+	if err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// runElide is head -n -N / -c -N: everything but the last N units, with a
+// delay queue bounded by the spool budget.
+func (h *headTail) runElide(ctx context.Context, in io.Reader, w *blockWriter) error {
+	if h.n == 0 {
+		return skipBytesCopy(ctx, w, in, 0)
+	}
+	q := newChunkQueue(h.spool)
+	q.eol = h.eol
+	defer q.Close()
+	for {
+		_, err := q.ReadOnce(in)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for len(q.live()) > 1 {
+			fn, fl, _ := q.Front()
+			if h.lines && q.Lines()-fl <= h.n || !h.lines && q.Len()-fn < h.n {
+				break
+			}
+			if err := q.DropFront(w); err != nil {
+				return err
+			}
+		}
+	}
+	if h.lines {
+		keep := q.Lines() + q.partial() - h.n
+		if keep <= 0 {
+			return nil
+		}
+		_, err := copyLines(ctx, w, q.Reader(), keep, h.eol)
+		return err
+	}
+	return copyBytes(ctx, w, q.Reader(), q.Len()-h.n)
+}
+
+// runTail is tail -n N / -c N: the last N units, kept in a queue bounded by
+// the spool budget.
+func (h *headTail) runTail(ctx context.Context, in io.Reader, w *blockWriter) error {
+	if h.n == 0 {
+		return nil // the engine drains the input
+	}
+	q := newChunkQueue(h.spool)
+	q.eol = h.eol
+	defer q.Close()
+	for {
+		_, err := q.ReadOnce(in)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for len(q.live()) > 1 {
+			fn, fl, _ := q.Front()
+			if h.lines && q.Lines()-fl <= h.n || !h.lines && q.Len()-fn < h.n {
+				break
+			}
+			if err := q.DropFront(nil); err != nil {
+				return err
+			}
+		}
+	}
+	if h.lines {
+		return skipLinesCopy(ctx, w, q.Reader(), max(q.Lines()+q.partial()-h.n, 0), h.eol)
+	}
+	return skipBytesCopy(ctx, w, q.Reader(), max(q.Len()-h.n, 0))
+}
+
+// partial returns 1 when the queue ends with an unterminated line.
+func (q *chunkQueue) partial() int64 {
+	live := q.live()
+	for i := len(live) - 1; i >= 0; i-- {
+		c := live[i]
+		if c.n == 0 {
+			continue
+		}
+		var b [1]byte
+		if c.mem != nil {
+			b[0] = c.mem[c.n-1]
+		} else if _, err := c.seg.f.ReadAt(b[:], c.off+int64(c.n)-1); err != nil {
+			return 0
+		}
+		if b[0] != q.eol {
+			return 1
+		}
+		return 0
+	}
+	return 0
+}
+
+const filterBufSize = 128 << 10
+
+// blockWriter is a bufio.Writer-like buffer that passes big writes straight
+// through.
+type blockWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func newBlockWriter(w io.Writer) *blockWriter {
+	return &blockWriter{w: w, buf: make([]byte, 0, filterBufSize)}
+}
+
+func (b *blockWriter) Write(p []byte) (int, error) {
+	if len(b.buf)+len(p) > cap(b.buf) {
+		if err := b.Flush(); err != nil {
+			return 0, err
+		}
+		if len(p) >= cap(b.buf)/2 {
+			return b.w.Write(p)
+		}
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *blockWriter) Flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	_, err := b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+	return err
+}
+
+// copyLines copies the first n lines of r to w and stops reading; it
+// returns how many lines were left to copy.
+func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte) (int64, error) {
+	if n <= 0 {
+		return n, nil
+	}
+	buf := make([]byte, filterBufSize)
+	for {
+		k, err := r.Read(buf)
+		b := buf[:k]
+		for len(b) > 0 {
+			c := int64(bytes.Count(b, []byte{eol}))
+			if c < n {
+				if _, werr := w.Write(b); werr != nil {
+					return n, werr
+				}
+				n -= c
+				break
+			}
+			end := 0
+			for ; n > 0; n-- {
+				end += bytes.IndexByte(b[end:], eol) + 1
+			}
+			_, werr := w.Write(b[:end])
+			return 0, werr
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+	}
+}
+
+// copyBytes copies the first n bytes of r to w and stops reading.
+func copyBytes(ctx context.Context, w io.Writer, r io.Reader, n int64) error {
+	buf := make([]byte, filterBufSize)
+	for n > 0 {
+		k, err := r.Read(buf[:min(int64(len(buf)), n)])
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return werr
+			}
+			n -= int64(k)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// skipLinesCopy discards the first skip lines of r and copies the rest.
+func skipLinesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64, eol byte) error {
+	buf := make([]byte, filterBufSize)
+	for {
+		k, err := r.Read(buf)
+		b := buf[:k]
+		if skip > 0 && len(b) > 0 {
+			c := int64(bytes.Count(b, []byte{eol}))
+			if c < skip {
+				skip -= c
+				b = nil
+			} else {
+				start := 0
+				for ; skip > 0; skip-- {
+					start += bytes.IndexByte(b[start:], eol) + 1
+				}
+				b = b[start:]
+			}
+		}
+		if len(b) > 0 {
+			if _, werr := w.Write(b); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// skipBytesCopy discards the first skip bytes of r and copies the rest.
+func skipBytesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64) error {
+	buf := make([]byte, filterBufSize)
+	for {
+		k, err := r.Read(buf)
+		b := buf[:k]
+		if skip > 0 {
+			d := min(skip, int64(len(b)))
+			skip -= d
+			b = b[d:]
+		}
+		if len(b) > 0 {
+			if _, werr := w.Write(b); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
