@@ -16,7 +16,7 @@ func TestBase64GNU(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, a := range [][]string{{"base64"}, {"base64", "-w", "0"}, {"base64", "-w", "1"},
 				{"base64", "-w", "5"}, {"base64", "--wrap=100"}, {"base64", "-w", "+4"}, {"base64", "-"}} {
-				diffGNU(t, Config{}, in, a...)
+				diffGNUCfg(t, Config{}, in, a...)
 			}
 		})
 	}
@@ -29,11 +29,11 @@ func TestBase64DecodeGNU(t *testing.T) {
 		"YQ=\n=\n", "=YQ==", "YQ=\x01=", "\x01YQ==", "YW\nJj", "YWJ=\n", "YWI=YWI=", "aGVsbG8gd29ybGQK",
 	} {
 		for _, a := range [][]string{{"base64", "-d"}, {"base64", "-d", "-i"}, {"base64", "--decode", "--ignore-garbage"}} {
-			diffGNU(t, Config{}, []byte(in), a...)
+			diffGNUCfg(t, Config{}, []byte(in), a...)
 		}
 	}
 	for name, in := range filterInputs() {
-		diffGNU(t, Config{}, in, "base64", "-d", "-i")
+		diffGNUCfg(t, Config{}, in, "base64", "-d", "-i")
 		_ = name
 	}
 }

@@ -32,7 +32,7 @@ func TestCutGNU(t *testing.T) {
 	for name, in := range extra {
 		t.Run(name, func(t *testing.T) {
 			for _, a := range cutArgs {
-				diffGNU(t, Config{}, in, a...)
+				diffGNUCfg(t, Config{}, in, a...)
 			}
 		})
 	}
@@ -42,7 +42,7 @@ func TestCutSpill(t *testing.T) {
 	in := filterInputs()["long"]
 	for _, a := range [][]string{{"cut", "-d", "z", "-f", "2"}, {"cut", "-d", "z", "-f", "1", "-s"}, {"cut", "-d", "a", "-f", "2", "-s"}} {
 		cfg := spillCfg(t)
-		diffGNU(t, cfg, in, a...)
+		diffGNUCfg(t, cfg, in, a...)
 		checkSpillClean(t, cfg)
 	}
 }

@@ -168,7 +168,6 @@ func countValue(cmd string, lines bool, val, flag string) (int64, error) {
 	return clampCount(v), nil
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func buildHead(env *Env, args []string) (Stage, error) {
 	h := &headTail{spool: env.Spool, lines: true, n: 10, eol: '\n'}

@@ -8,13 +8,6 @@ import (
 )
 
 // shellQuote quotes words for the pipeline syntax.
-func shellQuote(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
-}
 
 // filterInputs are the edge cases every filter is checked on.
 func filterInputs() map[string][]byte {
@@ -47,10 +40,10 @@ func filterInputs() map[string][]byte {
 
 // diffGNU runs argv through the engine and through the GNU tool and
 // compares.
-func diffGNU(t *testing.T, cfg Config, input []byte, argv ...string) {
+func diffGNUCfg(t *testing.T, cfg Config, input []byte, argv ...string) {
 	t.Helper()
 	want, ok := gnu(t, input, argv...)
-	got, err := runPipelineEnv(t, cfg, shellQuote(argv), input)
+	got, err := runPipelineEnv(t, cfg, shJoin(argv), input)
 	if !ok {
 		if err == nil {
 			t.Errorf("%v: GNU fails, we succeed", argv)
@@ -66,12 +59,6 @@ func diffGNU(t *testing.T, cfg Config, input []byte, argv ...string) {
 	}
 }
 
-func trunc(b []byte) []byte {
-	if len(b) > 80 {
-		return b[:80]
-	}
-	return b
-}
 
 // spillCfg forces spilling: tiny memory, a private dir.
 func spillCfg(t *testing.T) Config {
@@ -112,7 +99,7 @@ func TestHeadTailGNU(t *testing.T) {
 	for name, in := range filterInputs() {
 		t.Run(name, func(t *testing.T) {
 			for _, a := range headTailArgs {
-				diffGNU(t, Config{}, in, a...)
+				diffGNUCfg(t, Config{}, in, a...)
 			}
 		})
 	}
@@ -127,7 +114,7 @@ func TestHeadTailSpill(t *testing.T) {
 			{"head", "-c", "-1000"}, {"tac"}, {"tac", "-s", "ab"}, {"tac", "-b"},
 		} {
 			cfg := spillCfg(t)
-			diffGNU(t, cfg, in[name], a...)
+			diffGNUCfg(t, cfg, in[name], a...)
 			checkSpillClean(t, cfg)
 		}
 	}
@@ -176,13 +163,13 @@ func TestTacGNU(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, a := range [][]string{{"tac"}, {"tac", "-b"}, {"tac", "-s", ":"}, {"tac", "-s", "ab"},
 				{"tac", "-s", "aa"}, {"tac", "-b", "-s", "zz"}, {"tac", "-"}} {
-				diffGNU(t, Config{}, in, a...)
+				diffGNUCfg(t, Config{}, in, a...)
 			}
 		})
 	}
 	for _, in := range []string{"aaa", "aaaa", "xaax", "aaaaa\n"} {
-		diffGNU(t, Config{}, []byte(in), "tac", "-s", "aa")
-		diffGNU(t, Config{}, []byte(in), "tac", "-b", "-s", "aa")
+		diffGNUCfg(t, Config{}, []byte(in), "tac", "-s", "aa")
+		diffGNUCfg(t, Config{}, []byte(in), "tac", "-b", "-s", "aa")
 	}
 }
 

@@ -273,7 +273,7 @@ func TestSortAbort(t *testing.T) {
 	}
 	boom := fmt.Errorf("connection reset")
 	var n countWriter
-	err = s.Run(t.Context(), &failingReader{r: bytes.NewReader(in), after: 700 << 10, err: boom}, &n)
+	err = s.Run(t.Context(), &sortFailingReader{r: bytes.NewReader(in), after: 700 << 10, err: boom}, &n)
 	if err != boom {
 		t.Fatalf("err = %v, want %v", err, boom)
 	}
@@ -283,14 +283,14 @@ func TestSortAbort(t *testing.T) {
 	assertEmptyDir(t, dir)
 }
 
-type failingReader struct {
+type sortFailingReader struct {
 	r     *bytes.Reader
 	n     int
 	after int
 	err   error
 }
 
-func (f *failingReader) Read(p []byte) (int, error) {
+func (f *sortFailingReader) Read(p []byte) (int, error) {
 	if f.n >= f.after {
 		return 0, f.err
 	}

@@ -39,7 +39,7 @@ func TestTrGNU(t *testing.T) {
 		in := extra[name]
 		t.Run(name, func(t *testing.T) {
 			for _, a := range trArgs {
-				diffGNU(t, Config{}, in, a...)
+				diffGNUCfg(t, Config{}, in, a...)
 			}
 		})
 	}

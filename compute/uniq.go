@@ -32,14 +32,14 @@ func buildUniq(env *Env, args []string) (Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := noOperandsButStdin("uniq", f); err != nil {
+	if err := uniqOperands("uniq", f); err != nil {
 		return nil, err
 	}
 	return &uniqStage{count: f.Has("c"), repeated: f.Has("d"), unique: f.Has("u"), fold: f.Has("i")}, nil
 }
 
-// noOperandsButStdin is NoOperands accepting a lone "-" (stdin), as GNU does.
-func noOperandsButStdin(cmd string, f *Flags) error {
+// uniqOperands is NoOperands accepting a lone "-" (stdin), as GNU does.
+func uniqOperands(cmd string, f *Flags) error {
 	if len(f.Operands) == 1 && f.Operands[0] == "-" {
 		return nil
 	}
