@@ -448,3 +448,16 @@ func diff(got, want []byte) string {
 	}
 	return fmt.Sprintf("first difference at byte %d (got %d bytes, want %d):\n got: %s\nwant: %s", i, len(got), len(want), clip(got), clip(want))
 }
+
+// freeAddr returns a loopback address nothing listens on (it did a moment
+// ago), for tests of a missing server.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
