@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+// knownBugs are (command line, operand) cases where halfclose is known to
+// differ from GNU, keyed "ARGV|OPERAND". Such a case is skipped with the
+// difference shown while it differs, and fails once it matches, so the
+// entry gets removed with the fix.
+var knownBugs = map[string]string{
+	// The b3sum tool escapes "\\" and "\n" but not "\r"; GNU 9.1 escapes
+	// all three. cmd/halfclose renameOutput escapes "\r" for b3sum too.
+	"b3sum|cr\rname": `renameOutput escapes "\r"; b3sum does not`,
+	// GNU cksum (CRC) prints names as they are, never escaped, and prints
+	// "-" for stdin when it has operands.
+	"cksum|back\\slash": `renameOutput escapes names in cksum's CRC lines; GNU cksum does not`,
+	"cksum|new\nline":   `renameOutput escapes names in cksum's CRC lines; GNU cksum does not`,
+	"cksum|cr\rname":    `renameOutput escapes names in cksum's CRC lines; GNU cksum does not`,
+	"cksum|several":     `renameOutput leaves "-" out of cksum's CRC line; GNU cksum prints "CRC SIZE -" when it has operands`,
+}
+
+// checkKnown compares got with want for a case that may be a known bug.
+func checkKnown(t *testing.T, key string, got, want result) {
+	t.Helper()
+	same := bytes.Equal(got.stdout, want.stdout) && got.code == want.code
+	reason, known := knownBugs[key]
+	switch {
+	case same && known:
+		t.Errorf("known bug %q is fixed: remove it from knownBugs", key)
+	case !same && known:
+		t.Skipf("known bug: %s\n%s", reason, diff(got.stdout, want.stdout))
+	case !same:
+		t.Errorf("exit %d (GNU %d), stderr %q\n%s", got.code, want.code, got.stderr, diff(got.stdout, want.stdout))
+	}
+}
+
+// fileOperands are names GNU prints as they are or escapes ("\\", "\n").
+var fileOperands = map[string][]byte{
+	"plain":      nil, // filled with random data
+	"with space": []byte("hello world\n"),
+	`back\slash`: []byte("x"),
+	"new\nline":  {},
+	"cr\rname":   []byte("\r\n"),
+	"-dash":      []byte("looks like a flag"),
+}
+
+// TestDigestFiles: `halfclose CMD FILE...` uploads each file and prints
+// what GNU prints for the same operands, with "-" as stdin, escaped names,
+// and a missing file (reported on stderr, exit 1, the others still
+// printed).
+func TestDigestFiles(t *testing.T) {
+	need(t, "b3sum")
+	g, _ := startDaemon(t)
+	dir := t.TempDir()
+	for name, data := range fileOperands {
+		if data == nil {
+			data = randomBytes(t, 65537)
+		}
+		writeFile(t, dir, name, data)
+	}
+	stdin := randomFile(t, 3<<20)
+	cmds := [][]string{
+		{"sha256sum"}, {"md5sum"}, {"b2sum", "-l", "256"}, {"sha256sum", "--tag"},
+		{"b3sum"}, {"cksum"}, {"cksum", "-a", "sha256"}, {"cksum", "-a", "sha256", "--untagged"},
+		{"sha512sum", "-z"},
+	}
+	for _, c := range cmds {
+		cname := strings.Join(c, " ")
+		t.Run(cname, func(t *testing.T) {
+			t.Parallel()
+			for name := range fileOperands {
+				if name == "-dash" {
+					continue // needs "--"; covered below
+				}
+				t.Run(strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(name), func(t *testing.T) {
+					argv := append(append([]string{}, c...), name)
+					want := runPiped(t, dir, stdin, argv...)
+					got := run(t, dir, stdin, append([]string{bin(t, "halfclose"), "--addr", g}, argv...)...)
+					checkKnown(t, cname+"|"+name, got, want)
+				})
+			}
+			t.Run("several with stdin and a missing file", func(t *testing.T) {
+				argv := append(append([]string{}, c...), "plain", "with space", "no such file", "-", "--", "-dash")
+				want := runPiped(t, dir, stdin, argv...)
+				got := run(t, dir, stdin, append([]string{bin(t, "halfclose"), "--addr", g}, argv...)...)
+				if want.code != 1 {
+					t.Fatalf("oracle exit %d, want 1: %s", want.code, want.stderr)
+				}
+				if !bytes.Contains(got.stderr, []byte("no such file")) || !bytes.Contains(got.stderr, []byte("No such file or directory")) {
+					t.Errorf("stderr %q does not report the missing file", got.stderr)
+				}
+				checkKnown(t, cname+"|several", got, want)
+			})
+		})
+	}
+}
+
+// TestQuotedPipeline: one argument is pipeline text, and its output is
+// what sh prints for the same pipeline.
+func TestQuotedPipeline(t *testing.T) {
+	g, tcp := startDaemon(t)
+	pipelines := []string{
+		"sha256sum | sha256sum",
+		"md5sum|b2sum -l 128",
+		"wc -l | sha1sum --tag",
+		"cksum | wc -c",
+		`sha256sum '-' | wc`,
+	}
+	for _, p := range pipelines {
+		for _, n := range []int{0, 65537, 3 << 20} {
+			in := randomFile(t, n)
+			want := runPiped(t, "", in, "sh", "-c", p)
+			for _, tr := range transports {
+				got := run(t, "", in, clientArgv(t, g, tcp, tr, p)...)
+				if got.code != 0 || !bytes.Equal(got.stdout, want.stdout) {
+					t.Errorf("%q, %s, %s: exit %d, stderr %q\n%s", p, tr, sizeName(n), got.code, got.stderr, diff(got.stdout, want.stdout))
+				}
+			}
+		}
+	}
+}
+
+// TestCLIErrors: a bad command line exits non-zero with the status code
+// and a message naming the bad part, and prints nothing on stdout.
+func TestCLIErrors(t *testing.T) {
+	g, tcp := startDaemon(t)
+	in := randomFile(t, 65537)
+	cases := []struct {
+		argv []string
+		want []string // parts of stderr
+	}{
+		{[]string{"nosuchcmd"}, []string{"INVALID_ARGUMENT: unknown command", `"nosuchcmd"`}},
+		{[]string{"sha256sum | nosuchcmd -x"}, []string{"INVALID_ARGUMENT: unknown command", `"nosuchcmd"`}},
+		{[]string{"sha256sum", "--bogus"}, []string{"INVALID_ARGUMENT", "sha256sum", `"--bogus"`}},
+		{[]string{"wc", "-Q"}, []string{"INVALID_ARGUMENT", "wc", `"-Q"`}},
+		{[]string{"b2sum", "-l", "7"}, []string{"INVALID_ARGUMENT", "b2sum"}},
+		{[]string{"cksum", "-a", "nosuchalgo"}, []string{"INVALID_ARGUMENT", "nosuchalgo"}},
+		{[]string{"sha256sum | "}, []string{"INVALID_ARGUMENT", "pipeline"}},
+		{[]string{"sha256sum > out"}, []string{"INVALID_ARGUMENT", `">"`}},
+	}
+	for _, c := range cases {
+		for _, tr := range transports {
+			got := run(t, "", in, clientArgv(t, g, tcp, tr, c.argv...)...)
+			if got.code == 0 || len(got.stdout) != 0 {
+				t.Errorf("%q over %s: exit %d, stdout %q; want a failure and no output", c.argv, tr, got.code, got.stdout)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(string(got.stderr), w) {
+					t.Errorf("%q over %s: stderr %q does not contain %q", c.argv, tr, got.stderr, w)
+				}
+			}
+		}
+	}
+
+	// No server: a clear failure, not a hang or a result.
+	dead := freeAddr(t)
+	for _, tr := range transports {
+		got := run(t, "", in, clientArgv(t, dead, dead, tr, "sha256sum")...)
+		if got.code == 0 || len(got.stdout) != 0 || len(got.stderr) == 0 {
+			t.Errorf("no server over %s: exit %d, stdout %q, stderr %q; want a failure", tr, got.code, got.stdout, got.stderr)
+		}
+	}
+	// The daemon itself refuses a bad route or flag, naming it.
+	for _, c := range []struct{ flag, value, want string }{
+		{"--tcp-route", "127.0.0.1:0=nosuchcmd", "nosuchcmd"},
+		{"--tcp-route", "127.0.0.1:0=sha256sum --nosuchflag", "--nosuchflag"},
+		{"--max-jobs", "0", "--max-jobs"},
+	} {
+		got := run(t, "", "", bin(t, "halfclosed"), "--grpc-addr", "127.0.0.1:0", "--tcp-addr", "", c.flag, c.value)
+		if got.code == 0 || !strings.Contains(string(got.stderr), c.want) {
+			t.Errorf("halfclosed %s %q: exit %d, stderr %q; want a failure naming %s", c.flag, c.value, got.code, got.stderr, c.want)
+		}
+	}
+}
+
+// randomBytes returns n random bytes, read from the cached file of that size.
+func randomBytes(t testing.TB, n int) []byte {
+	t.Helper()
+	b := readFile(t, randomFile(t, n))
+	return b
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// digestVariants are the digest command lines checked against their
+// oracle; oracle is nil when it is the same command line run locally (GNU
+// coreutils, or the b3sum tool for b3sum).
+var digestVariants = []struct {
+	argv []string
+}{
+	{[]string{"md5sum"}},
+	{[]string{"sha1sum"}},
+	{[]string{"sha224sum"}},
+	{[]string{"sha256sum"}},
+	{[]string{"sha384sum"}},
+	{[]string{"sha512sum"}},
+	{[]string{"b2sum"}},
+	{[]string{"b2sum", "-l", "256"}},
+	{[]string{"b3sum"}},
+	{[]string{"b3sum", "--no-names"}},
+	{[]string{"b3sum", "-l", "64"}},
+	{[]string{"cksum"}},
+	{[]string{"cksum", "-a", "sha256"}},
+	{[]string{"cksum", "-a", "sha256", "--untagged"}},
+	{[]string{"cksum", "-a", "md5"}},
+	{[]string{"cksum", "-a", "blake2b", "-l", "256"}},
+	{[]string{"cksum", "-a", "sysv"}},
+	{[]string{"cksum", "-a", "bsd"}},
+	{[]string{"md5sum", "--tag"}},
+	{[]string{"sha1sum", "--tag"}},
+	{[]string{"sha224sum", "--tag"}},
+	{[]string{"sha256sum", "--tag"}},
+	{[]string{"sha384sum", "--tag"}},
+	{[]string{"sha512sum", "--tag"}},
+	{[]string{"b2sum", "--tag"}},
+	{[]string{"b2sum", "--tag", "-l", "256"}},
+	{[]string{"sha256sum", "-z"}},
+	{[]string{"sha256sum", "-", "-"}},
+}
+
+// transports are the two ways halfclose reaches the server.
+var transports = []string{"grpc", "tcp"}
+
+// clientArgv is the halfclose command line for cmd over transport.
+func clientArgv(t testing.TB, grpcAddr, tcpAddr, transport string, cmd ...string) []string {
+	argv := []string{bin(t, "halfclose"), "--addr", grpcAddr}
+	if transport == "tcp" {
+		argv = append(argv, "--tcp", "--tcp-addr", tcpAddr)
+	}
+	return append(argv, cmd...)
+}
+
+// TestDigestStdin: `halfclose CMD < file` prints what `CMD < file` prints,
+// over gRPC and over the raw-TCP command port, for every digest command and
+// input size.
+func TestDigestStdin(t *testing.T) {
+	need(t, "b3sum")
+	g, tcp := startDaemon(t)
+	for _, v := range digestVariants {
+		name := strings.Join(v.argv, " ")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, n := range sizes {
+				in := randomFile(t, n)
+				want := gnu(t, in, v.argv...)
+				for _, tr := range transports {
+					r := run(t, "", in, clientArgv(t, g, tcp, tr, v.argv...)...)
+					if r.code != 0 || !bytes.Equal(r.stdout, want) {
+						t.Errorf("%s, %s bytes: exit %d, stderr %q\n%s", tr, sizeName(n), r.code, r.stderr, diff(r.stdout, want))
+					}
+				}
+			}
+		})
+	}
+}
+
+// wcFlags are the flags whose every combination is checked.
+var wcFlags = []string{"-l", "-w", "-c", "-m", "-L"}
+
+// TestWc: every combination of wc's flags, on random bytes and on text
+// shaped to hit word and line edge cases, over both transports.
+func TestWc(t *testing.T) {
+	g, tcp := startDaemon(t)
+	files := map[string]string{}
+	for _, n := range sizes {
+		files["random-"+sizeName(n)] = randomFile(t, n)
+	}
+	files["text"] = textFile(t, "wc-text", 3<<20, 7)
+	files["no-final-newline"] = writeFile(t, t.TempDir(), "nofinal", []byte("one two\r\nthree\tfour\x00five\n\xff\xfe six  "))
+	files["long-line"] = cachedFile(t, "long-line", func(w io.Writer) error {
+		_, err := io.WriteString(w, strings.Repeat("word ", 300_000)+"\n"+strings.Repeat("x", 2<<20))
+		return err
+	})
+	for mask := range 1 << len(wcFlags) {
+		var flags []string
+		for i, f := range wcFlags {
+			if mask&(1<<i) != 0 {
+				flags = append(flags, f)
+			}
+		}
+		argv := append([]string{"wc"}, flags...)
+		t.Run(strings.Join(argv, " "), func(t *testing.T) {
+			t.Parallel()
+			for fname, in := range files {
+				want := gnu(t, in, argv...)
+				for _, tr := range transports {
+					r := run(t, "", in, clientArgv(t, g, tcp, tr, argv...)...)
+					if r.code != 0 || !bytes.Equal(r.stdout, want) {
+						t.Errorf("%s, %s: exit %d, stderr %q\n%s", tr, fname, r.code, r.stderr, diff(r.stdout, want))
+					}
+				}
+			}
+		})
+	}
+}
+
+// textFile returns a file of about n bytes of log-like text: words,
+// blank lines, \r\n endings, tabs, NUL and invalid UTF-8 bytes, made once.
+func textFile(t testing.TB, name string, n int, seed uint64) string {
+	t.Helper()
+	return cachedFile(t, name, func(w io.Writer) error {
+		return writeText(w, int64(n), seed)
+	})
+}
+
+// writeText writes about n bytes of generated log text.
+func writeText(w io.Writer, n int64, seed uint64) error {
+	r := rand.New(rand.NewPCG(seed, 0x10c))
+	levels := []string{"INFO", "DEBUG", "WARN", "ERROR", "info"}
+	words := []string{"alpha", "beta", "gamma", "delta", "request", "id=42", "user", "Halfclose", "timeout", "a", "\xff\xfe", "caf\xc3\xa9", "x\x00y", "tab\there"}
+	ends := []string{"\n", "\n", "\n", "\r\n", "\n\n"}
+	var line bytes.Buffer
+	var total int64
+	for total < n {
+		line.Reset()
+		fmt.Fprintf(&line, "2026-11-%02d %02d:%02d:%02d %s", 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60), levels[r.IntN(len(levels))])
+		for range r.IntN(12) {
+			line.WriteByte(' ')
+			line.WriteString(words[r.IntN(len(words))])
+		}
+		fmt.Fprintf(&line, " n=%d", r.IntN(100000)-500)
+		line.WriteString(ends[r.IntN(len(ends))])
+		k, err := w.Write(line.Bytes())
+		if err != nil {
+			return err
+		}
+		total += int64(k)
+	}
+	return nil
+}

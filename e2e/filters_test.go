@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
+
+// serverCommands returns the command names the server's Capabilities
+// lists, asked once through grpcurl.
+func serverCommands(t testing.TB, grpcAddr string) map[string]bool {
+	t.Helper()
+	r := grpcurl(t, grpcAddr, "halfclose.v1.ComputeService/Capabilities", []any{map[string]any{}})
+	var caps struct{ Commands []struct{ Name string } }
+	if err := json.Unmarshal(r.stdout, &caps); err != nil || r.code != 0 {
+		t.Fatalf("Capabilities: exit %d, %v: %s", r.code, err, r.stderr)
+	}
+	m := map[string]bool{}
+	for _, c := range caps.Commands {
+		m[c.Name] = true
+	}
+	return m
+}
+
+// skipUnlessServes skips the test when a stage of pipeline names a command
+// the server does not have (the filters may not be merged yet).
+func skipUnlessServes(t *testing.T, have map[string]bool, pipeline string) {
+	t.Helper()
+	for _, name := range stageCommands(pipeline) {
+		if !have[name] {
+			t.Skipf("the server has no %s command (Capabilities)", name)
+		}
+	}
+}
+
+// stageCommands returns the first word of each stage of pipeline; a "|"
+// inside quotes does not split (enough of sh for the test pipelines).
+func stageCommands(pipeline string) []string {
+	var names []string
+	start := true
+	var quote rune
+	for i, c := range pipeline {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '|':
+			start = true
+		case start && c != ' ':
+			start = false
+			names = append(names, strings.Fields(pipeline[i:])[0])
+		}
+	}
+	return names
+}
+
+// edgeText is input made of edge cases: CRLF, NUL, invalid UTF-8, blank
+// lines, duplicates differing in case, a line over 1 MiB, and no final
+// newline.
+func edgeText(t testing.TB) string {
+	return cachedFile(t, "edge-text", func(w io.Writer) error {
+		_, err := io.WriteString(w, "b\r\na\nA\na\n\n\nB\x00z\nb\x00y\n\xff\xfe bytes\n\tTabbed  line  \n"+
+			"caf\xc3\xa9 CAF\xc3\x89\n10 ten\n9 nine\n-3 minus\n 7 spaced\n007 zeros\n"+
+			strings.Repeat("long ", 300_000)+"\n"+"same\nsame\nSAME\nsame\n"+"last line without newline")
+		return err
+	})
+}
+
+// TestFilters: pipelines of the filter commands print what sh prints for
+// them (GNU coreutils and grep, LC_ALL=C), over gRPC and raw TCP.
+func TestFilters(t *testing.T) {
+	g, tcp := startDaemon(t)
+	have := serverCommands(t, g)
+	inputs := map[string]string{
+		"log":    textFile(t, "filter-log", 3<<20, 11),
+		"edge":   edgeText(t),
+		"empty":  randomFile(t, 0),
+		"random": randomFile(t, 65537),
+	}
+	cases := []struct {
+		pipeline string
+		inputs   []string // names in inputs
+	}{
+		{"grep ERROR", []string{"log", "edge", "empty"}},
+		{"grep -F -c request", []string{"log", "edge", "empty"}},
+		{"grep -v DEBUG | sha256sum", []string{"log", "edge"}},
+		{"grep -i -n error", []string{"log", "edge"}},
+		{"grep -E 'alpha|gamma' | wc -l", []string{"log"}},
+		{"grep -w a", []string{"log", "edge"}},
+		{"grep -x same", []string{"edge"}},
+		{"grep -o 'id=[0-9]*'", []string{"log"}},
+		{"grep -m 5 WARN", []string{"log"}},
+		{"grep -E -c '^[0-9]+ '", []string{"edge"}},
+		{"grep -F -v -i 'INFO'", []string{"log", "edge"}},
+		{"grep -c ''", []string{"random", "edge", "empty"}},
+		{"sort", []string{"log", "edge", "empty"}},
+		{"sort -r", []string{"log", "edge"}},
+		{"sort -u", []string{"log", "edge"}},
+		{"sort -f", []string{"edge"}},
+		{"sort -n", []string{"edge"}},
+		{"sort -t ' ' -k 3,3 -s", []string{"log"}},
+		{"sort -k 2 -r", []string{"log"}},
+		{"sort | uniq -c", []string{"log", "edge"}},
+		{"sort | uniq -d", []string{"edge"}},
+		{"uniq -u", []string{"edge"}},
+		{"uniq -i -c", []string{"edge"}},
+		{"cut -d ' ' -f 3 | sort | uniq -c | sort -rn | head -n 5", []string{"log"}},
+		{"grep -v DEBUG | sort | uniq -c | sort -rn | head -n 3", []string{"log"}},
+		{"head -n 10", []string{"log", "edge", "empty"}},
+		{"head -n 0", []string{"log"}},
+		{"head -c 100", []string{"random", "edge"}},
+		{"tail -n 10", []string{"log", "edge", "empty"}},
+		{"tail -c 100", []string{"random", "edge"}},
+		{"tac", []string{"edge"}},
+		{"cut -c 1-10", []string{"log", "edge"}},
+		{"cut -b 3-", []string{"random", "edge"}},
+		{"cut -d ' ' -f 1,3", []string{"log", "edge"}},
+		{"tr a-z A-Z", []string{"log", "random"}},
+		{"tr -d '\\r'", []string{"edge"}},
+		{"tr -s ' '", []string{"edge"}},
+		{"tr -d '[:digit:]'", []string{"log"}},
+		{"tr '[:lower:]' '[:upper:]' | sha1sum", []string{"log"}},
+		{"base64", []string{"random", "edge", "empty"}},
+		{"base64 -w 0", []string{"random"}},
+		{"base64 -w 76 | base64 -d | sha256sum", []string{"random"}},
+		{"gzip -c | gunzip -c | sha256sum", []string{"random", "log", "empty"}},
+		{"grep -v DEBUG | gzip -c | gunzip -c | wc", []string{"log"}},
+	}
+	for _, c := range cases {
+		t.Run(c.pipeline, func(t *testing.T) {
+			skipUnlessServes(t, have, c.pipeline)
+			for _, name := range c.inputs {
+				in := inputs[name]
+				want := runPiped(t, "", in, "sh", "-c", c.pipeline)
+				if want.code > 1 { // grep exits 1 when nothing matched
+					t.Fatalf("oracle %q exited %d: %s", c.pipeline, want.code, want.stderr)
+				}
+				for _, tr := range transports {
+					got := run(t, "", in, clientArgv(t, g, tcp, tr, c.pipeline)...)
+					if !bytes.Equal(got.stdout, want.stdout) {
+						t.Errorf("%s, %s: exit %d, stderr %q\n%s", tr, name, got.code, got.stderr, diff(got.stdout, want.stdout))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestGzipRoundTrip: gzip output need not be what GNU gzip prints, but GNU
+// gunzip must restore the input from it; and the server's gunzip reads
+// what GNU gzip wrote.
+func TestGzipRoundTrip(t *testing.T) {
+	need(t, "gzip")
+	g, tcp := startDaemon(t)
+	have := serverCommands(t, g)
+	for _, n := range []int{0, 1, 65537, 3 << 20} {
+		in := randomFile(t, n)
+		orig := readFile(t, in)
+		t.Run("gzip -c/"+sizeName(n), func(t *testing.T) {
+			skipUnlessServes(t, have, "gzip")
+			for _, tr := range transports {
+				gz := run(t, "", in, clientArgv(t, g, tcp, tr, "gzip", "-c")...)
+				if gz.code != 0 {
+					t.Fatalf("%s: exit %d: %s", tr, gz.code, gz.stderr)
+				}
+				back := runPiped(t, "", writeFile(t, t.TempDir(), "x.gz", gz.stdout), "gunzip", "-c")
+				if back.code != 0 || !bytes.Equal(back.stdout, orig) {
+					t.Errorf("%s: GNU gunzip exit %d (%s) on the server's gzip output\n%s", tr, back.code, back.stderr, diff(back.stdout, orig))
+				}
+			}
+		})
+		t.Run("gunzip -c/"+sizeName(n), func(t *testing.T) {
+			skipUnlessServes(t, have, "gunzip")
+			gzPath := writeFile(t, t.TempDir(), "x.gz", gnu(t, in, "gzip", "-c", "-6"))
+			for _, tr := range transports {
+				got := run(t, "", gzPath, clientArgv(t, g, tcp, tr, "gunzip", "-c")...)
+				if got.code != 0 || !bytes.Equal(got.stdout, orig) {
+					t.Errorf("%s: exit %d (%s)\n%s", tr, got.code, got.stderr, diff(got.stdout, orig))
+				}
+			}
+		})
+	}
+	// Corrupt gzip input is an error, with no output that looks complete.
+	t.Run("gunzip -c/corrupt", func(t *testing.T) {
+		skipUnlessServes(t, have, "gunzip")
+		gz := gnu(t, randomFile(t, 65537), "gzip", "-c")
+		gz[len(gz)/2] ^= 0xff
+		p := writeFile(t, t.TempDir(), "bad.gz", gz)
+		for _, tr := range transports {
+			if got := run(t, "", p, clientArgv(t, g, tcp, tr, "gunzip", "-c")...); got.code == 0 {
+				t.Errorf("%s: corrupt input accepted, %d bytes of output", tr, len(got.stdout))
+			}
+		}
+	})
+}

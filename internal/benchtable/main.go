@@ -1,0 +1,567 @@
+// Command benchtable is `make bench`: it times halfclose against the GNU
+// tools in one run on one machine and prints a table of throughputs and
+// ratios, with PASS/FAIL for each row that has a bar. It always exits 0
+// when it could measure: the bars are a report, not a gate.
+//
+//	go run ./internal/benchtable [-size 1GiB] [-rows REGEX] [-runs 3] [-data DIR]
+//
+// # Adding rows
+//
+// A row is registered from an init function in any file of this package:
+//
+//	func init() {
+//		register(Row{
+//			Group: "sha256",             // rows compared with each other
+//			Name:  "halfclose (gRPC)",   // unique within the group
+//			Bar:   2,                    // PASS when MB/s ≥ 2 × the baseline's; 0: no bar
+//			Needs: []string{"sha256sum"}, // server commands; the row is skipped without them
+//			Run: func(env *Env) (Result, error) {
+//				in, err := env.RandomFile()
+//				if err != nil {
+//					return Result{}, err
+//				}
+//				return env.TimeCommand(in, env.Bin("halfclose"), "--addr", env.GRPCAddr, "sha256sum")
+//			},
+//		})
+//	}
+//
+// Exactly one row of a group has Baseline: true; the ratio of every row is
+// its MB/s over the baseline's. Run is called once per row (it does its own
+// repetitions, normally through Env.TimeCommand or Env.Best, which keep the
+// best of Env.Runs): it returns the bytes processed per repetition, the best
+// time, and optionally a digest of the output, which must then equal the
+// baseline's (a fast wrong answer is a failure, not a win).
+//
+// Before any row runs, one halfclosed is started on loopback with every
+// route that a selected row lists in Routes; Env.Routes maps each route's
+// pipeline to its address. Rows run one at a time, in registration order
+// within a group, groups in the order of their first registration.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/halfclose/halfclose/internal/flagenv"
+)
+
+// Row is one line of the table. See the package comment.
+type Row struct {
+	Group    string   // rows compared with each other; one is the Baseline
+	Name     string   // unique within the group
+	Baseline bool     // the row the others of its group are divided by
+	Bar      float64  // minimum ratio to the baseline for PASS; 0 for none
+	Needs    []string // server commands the row needs (Capabilities)
+	Routes   []string // --tcp-route pipelines the daemon must serve
+	Run      func(env *Env) (Result, error)
+}
+
+// Result is what a row measured.
+type Result struct {
+	Bytes     int64         // bytes processed by one repetition
+	Elapsed   time.Duration // the best repetition
+	OutputSum []byte        // digest of the output, compared with the baseline's; nil: not compared
+	Note      string        // shown in the last column
+}
+
+// MBps is the throughput in MB/s (10^6 bytes).
+func (r Result) MBps() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) / r.Elapsed.Seconds() / 1e6
+}
+
+var rows []Row
+
+// register adds a row to the table. Call it from init.
+func register(r Row) {
+	if r.Group == "" || r.Name == "" || r.Run == nil {
+		panic("benchtable: a row needs Group, Name and Run")
+	}
+	for _, o := range rows {
+		if o.Group == r.Group && (o.Name == r.Name || o.Baseline && r.Baseline) {
+			panic(fmt.Sprintf("benchtable: row %s/%s: duplicate name or second baseline", r.Group, r.Name))
+		}
+	}
+	rows = append(rows, r)
+}
+
+// Env is what rows run in.
+type Env struct {
+	BinDir   string            // halfclose, halfclosed, grpcurl, ghz
+	DataDir  string            // input files; see File
+	Size     int64             // -size: bytes of the main inputs
+	SortSize int64             // -sort-size
+	Runs     int               // -runs: repetitions; the best counts
+	GRPCAddr string            // the daemon's gRPC address
+	TCPAddr  string            // its raw-TCP command port
+	Routes   map[string]string // route pipeline → address
+	Commands map[string]bool   // the daemon's commands (Capabilities)
+
+	ctx   context.Context
+	files sync.Map // name → path, made once
+}
+
+// Bin is the path of a binary in BinDir.
+func (e *Env) Bin(name string) string { return filepath.Join(e.BinDir, name) }
+
+// Context is cancelled on SIGINT.
+func (e *Env) Context() context.Context { return e.ctx }
+
+// File returns DataDir/name, written by fill once (or reused, when a file
+// of that name and size is already there, e.g. with -data).
+func (e *Env) File(name string, size int64, fill func(w io.Writer, size int64) error) (string, error) {
+	key := fmt.Sprintf("%s-%d", name, size)
+	if p, ok := e.files.Load(key); ok {
+		return p.(string), nil
+	}
+	p := filepath.Join(e.DataDir, key)
+	if st, err := os.Stat(p); err == nil && st.Size() == size {
+		e.files.Store(key, p)
+		return p, nil
+	}
+	fmt.Fprintf(os.Stderr, "benchtable: writing %s (%d MiB)\n", p, size>>20)
+	f, err := os.Create(p + ".tmp")
+	if err != nil {
+		return "", err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = fill(&limitWriter{w: bw, n: size}, size)
+	if errors.Is(err, errFull) {
+		err = nil
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(p+".tmp", p)
+	}
+	if err != nil {
+		os.Remove(p + ".tmp")
+		return "", err
+	}
+	e.files.Store(key, p)
+	return p, nil
+}
+
+var errFull = errors.New("file full")
+
+// limitWriter cuts what fill writes at exactly n bytes.
+type limitWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errFull
+	}
+	if int64(len(p)) > l.n {
+		k, err := l.w.Write(p[:l.n])
+		l.n -= int64(k)
+		if err == nil {
+			err = errFull
+		}
+		return k, err
+	}
+	k, err := l.w.Write(p)
+	l.n -= int64(k)
+	return k, err
+}
+
+// Best runs fn Runs times and returns the shortest time.
+func (e *Env) Best(fn func() error) (time.Duration, error) {
+	best := time.Duration(math.MaxInt64)
+	for range e.Runs {
+		if err := e.ctx.Err(); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		if err := fn(); err != nil {
+			return 0, err
+		}
+		best = min(best, time.Since(start))
+	}
+	return best, nil
+}
+
+// TimeCommand runs argv Runs times with stdin from the file stdinPath
+// (as a file: a client reads it as a user's shell would give it) and stdout
+// into a pipe that is hashed and discarded, with LC_ALL=C. It returns the
+// file's size, the best time and the output's digest; a non-zero exit or
+// output differing between runs is an error.
+func (e *Env) TimeCommand(stdinPath string, argv ...string) (Result, error) {
+	return e.timeCommand(stdinPath, nil, argv...)
+}
+
+// TimeCommandHeader is TimeCommand with header written to the command's
+// stdin before the file, through a pipe: `(echo HEADER; cat FILE) | argv`.
+// An empty header is the file through a pipe: `cat FILE | argv`.
+func (e *Env) TimeCommandHeader(header, stdinPath string, argv ...string) (Result, error) {
+	return e.timeCommand(stdinPath, []byte(header), argv...)
+}
+
+func (e *Env) timeCommand(stdinPath string, header []byte, argv ...string) (Result, error) {
+	st, err := os.Stat(stdinPath)
+	if err != nil {
+		return Result{}, err
+	}
+	var sum []byte
+	d, err := e.Best(func() error {
+		f, err := os.Open(stdinPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		cmd := exec.CommandContext(e.ctx, argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		cmd.Stdin = f
+		if header != nil {
+			cmd.Stdin = io.MultiReader(bytes.NewReader(header), f)
+		}
+		h := sha256.New()
+		var stderr bytes.Buffer
+		cmd.Stdout = struct{ io.Writer }{h} // a pipe, not /dev/null: GNU grep stops early on /dev/null
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, bytes.TrimSpace(stderr.Bytes()))
+		}
+		s := h.Sum(nil)
+		if sum != nil && !bytes.Equal(s, sum) {
+			return fmt.Errorf("%s: output differs between runs", strings.Join(argv, " "))
+		}
+		sum = s
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Bytes: st.Size(), Elapsed: d, OutputSum: sum}, nil
+}
+
+// SumOf is the OutputSum of output, for rows that compute in process.
+func SumOf(output []byte) []byte { s := sha256.Sum256(output); return s[:] }
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		size     = flagenv.Bytes(1 << 30)
+		sortSize = flagenv.Bytes(200 << 20)
+		rowsRE   = flag.String("rows", "", "run only rows whose GROUP/NAME matches this regular expression (baselines of their groups always run)")
+		runs     = flag.Int("runs", 3, "repetitions of each row; the best counts")
+		dataDir  = flag.String("data", "", "directory for the input files, kept and reused (default: a temporary directory, removed)")
+		binDir   = flag.String("bin", os.Getenv("E2E_BIN_DIR"), "directory of halfclose, halfclosed, grpcurl, ghz (default $E2E_BIN_DIR, else ./bin)")
+	)
+	flag.Var(&size, "size", "bytes of the main inputs (e.g. 256MiB, 1GiB)")
+	flag.Var(&sortSize, "sort-size", "bytes of the sort input")
+	flag.Parse()
+	if *binDir == "" {
+		*binDir = "bin"
+	}
+	re, err := regexp.Compile(*rowsRE)
+	if err != nil {
+		return fmt.Errorf("-rows: %v", err)
+	}
+	if size < 1 || sortSize < 1 || *runs < 1 {
+		return errors.New("-size, -sort-size and -runs must be positive")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	env := &Env{Size: int64(size), SortSize: int64(sortSize), Runs: *runs, ctx: ctx}
+	if env.BinDir, err = filepath.Abs(*binDir); err != nil {
+		return err
+	}
+	if *dataDir != "" {
+		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+			return err
+		}
+		env.DataDir = *dataDir
+	} else {
+		if env.DataDir, err = os.MkdirTemp("", "benchtable-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(env.DataDir)
+	}
+
+	selected := selectRows(re)
+	if len(selected) == 0 {
+		return fmt.Errorf("-rows %q matches no row", *rowsRE)
+	}
+	var routes []string
+	for _, r := range selected {
+		for _, p := range r.Routes {
+			if !slices.Contains(routes, p) {
+				routes = append(routes, p)
+			}
+		}
+	}
+	d, err := startDaemon(env, routes)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+
+	fmt.Printf("benchtable: -size %d MiB, -sort-size %d MiB, best of %d, %d CPUs\n\n",
+		env.Size>>20, env.SortSize>>20, env.Runs, runtime.NumCPU())
+	results := make([]outcome, len(selected))
+	for i, r := range selected {
+		results[i] = measure(env, r)
+		fmt.Fprintf(os.Stderr, "benchtable: %s/%s: %s\n", r.Group, r.Name, results[i].short())
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	printTable(os.Stdout, selected, results)
+	return nil
+}
+
+// selectRows returns the rows matching re, plus their groups' baselines,
+// in table order.
+func selectRows(re *regexp.Regexp) []Row {
+	groups := map[string]bool{}
+	for _, r := range rows {
+		if re.MatchString(r.Group + "/" + r.Name) {
+			groups[r.Group] = true
+		}
+	}
+	var order []string
+	for _, r := range rows {
+		if groups[r.Group] && !slices.Contains(order, r.Group) {
+			order = append(order, r.Group)
+		}
+	}
+	var out []Row
+	for _, g := range order {
+		for _, r := range rows {
+			if r.Group == g && (r.Baseline || re.MatchString(r.Group+"/"+r.Name)) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// outcome is a row's result or why it has none.
+type outcome struct {
+	res     Result
+	err     error
+	skipped string
+}
+
+func (o outcome) short() string {
+	switch {
+	case o.skipped != "":
+		return "skipped: " + o.skipped
+	case o.err != nil:
+		return "error: " + o.err.Error()
+	}
+	return fmt.Sprintf("%.0f MB/s (%d bytes in %v)", o.res.MBps(), o.res.Bytes, o.res.Elapsed.Round(time.Millisecond))
+}
+
+func measure(env *Env, r Row) outcome {
+	for _, c := range r.Needs {
+		if !env.Commands[c] {
+			return outcome{skipped: "the server has no " + c}
+		}
+	}
+	res, err := r.Run(env)
+	var skip *skipError
+	if errors.As(err, &skip) {
+		return outcome{skipped: skip.why}
+	}
+	return outcome{res: res, err: err}
+}
+
+// skipError is returned by a row that cannot run here (a missing tool).
+type skipError struct{ why string }
+
+func (e *skipError) Error() string { return e.why }
+
+// Skip makes a row's Run report a skip rather than an error.
+func Skip(format string, args ...any) error { return &skipError{fmt.Sprintf(format, args...)} }
+
+// LookPath finds a local tool, or returns a Skip error.
+func LookPath(tool string) (string, error) {
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		return "", Skip("%s not installed", tool)
+	}
+	return p, nil
+}
+
+func printTable(w io.Writer, sel []Row, res []outcome) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "group\trow\tMB/s\tvs baseline\tbar\tverdict\t")
+	base := map[string]outcome{}
+	for i, r := range sel {
+		if r.Baseline {
+			base[r.Group] = res[i]
+		}
+	}
+	var notes []string
+	for i, r := range sel {
+		o := res[i]
+		mbps, ratio, bar, verdict := "-", "-", "", ""
+		if r.Bar > 0 {
+			bar = fmt.Sprintf("≥ %.2gx", r.Bar)
+		}
+		b, hasBase := base[r.Group]
+		switch {
+		case o.skipped != "":
+			verdict = "SKIP"
+			notes = append(notes, fmt.Sprintf("%s/%s: skipped: %s", r.Group, r.Name, o.skipped))
+		case o.err != nil:
+			verdict = "ERROR"
+			notes = append(notes, fmt.Sprintf("%s/%s: %v", r.Group, r.Name, o.err))
+		default:
+			mbps = fmt.Sprintf("%.0f", o.res.MBps())
+			if r.Baseline {
+				ratio = "1.00x"
+				verdict = "baseline"
+			} else if hasBase && b.err == nil && b.skipped == "" {
+				q := o.res.MBps() / b.res.MBps()
+				ratio = fmt.Sprintf("%.2fx", q)
+				switch {
+				case o.res.OutputSum != nil && b.res.OutputSum != nil && !bytes.Equal(o.res.OutputSum, b.res.OutputSum):
+					verdict = "WRONG OUTPUT"
+				case r.Bar > 0 && q >= r.Bar:
+					verdict = "PASS"
+				case r.Bar > 0:
+					verdict = "FAIL"
+				}
+			}
+			if o.res.Note != "" {
+				notes = append(notes, fmt.Sprintf("%s/%s: %s", r.Group, r.Name, o.res.Note))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Group, r.Name, mbps, ratio, bar, verdict)
+	}
+	tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintln(w, "  "+n)
+	}
+}
+
+// daemon is the halfclosed the rows talk to.
+type daemon struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *syncBuffer
+}
+
+// startDaemon runs halfclosed on loopback port 0 with the routes, reads
+// the bound addresses from its log, and asks for its commands.
+func startDaemon(env *Env, routes []string) (*daemon, error) {
+	args := []string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info"}
+	for _, r := range routes {
+		args = append(args, "--tcp-route", "127.0.0.1:0="+r)
+	}
+	d := &daemon{exited: make(chan struct{}), log: &syncBuffer{}}
+	d.cmd = exec.Command(env.Bin("halfclosed"), args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting halfclosed (make build?): %w", err)
+	}
+	go func() { d.cmd.Wait(); close(d.exited) }()
+	env.Routes = map[string]string{}
+	deadline := time.After(30 * time.Second)
+	for env.GRPCAddr == "" || env.TCPAddr == "" || len(env.Routes) < len(routes) {
+		select {
+		case <-d.exited:
+			return nil, fmt.Errorf("halfclosed exited: %s", d.log.String())
+		case <-deadline:
+			d.stop()
+			return nil, fmt.Errorf("halfclosed not listening after 30s: %s", d.log.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		sc := bufio.NewScanner(strings.NewReader(d.log.String()))
+		for sc.Scan() {
+			var rec struct{ Msg, Addr, Pipeline string }
+			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+				continue
+			}
+			switch rec.Msg {
+			case "grpc listening":
+				env.GRPCAddr = rec.Addr
+			case "tcp command port listening":
+				env.TCPAddr = rec.Addr
+			case "tcp route listening":
+				env.Routes[rec.Pipeline] = rec.Addr
+			}
+		}
+	}
+	out, err := exec.Command(env.Bin("grpcurl"), "-plaintext", env.GRPCAddr, "halfclose.v1.ComputeService/Capabilities").Output()
+	if err != nil {
+		d.stop()
+		return nil, fmt.Errorf("Capabilities via grpcurl (make tools?): %v", err)
+	}
+	var caps struct{ Commands []struct{ Name string } }
+	if err := json.Unmarshal(out, &caps); err != nil {
+		d.stop()
+		return nil, fmt.Errorf("Capabilities: %v", err)
+	}
+	env.Commands = map[string]bool{}
+	for _, c := range caps.Commands {
+		env.Commands[c.Name] = true
+	}
+	return d, nil
+}
+
+func (d *daemon) stop() {
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.exited
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the daemon's writes and our reads.
+type syncBuffer struct {
+	mu sync.Mutex // protects b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
