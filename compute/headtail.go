@@ -168,7 +168,6 @@ func countValue(cmd string, lines bool, val, flag string) (int64, error) {
 	return clampCount(v), nil
 }
 
-
 func buildHead(env *Env, args []string) (Stage, error) {
 	h := &headTail{spool: env.Spool, lines: true, n: 10, eol: '\n'}
 	// Obsolete syntax, first word only: -[0-9]+[bcklmqvz]*.

@@ -59,7 +59,6 @@ func diffGNUCfg(t *testing.T, cfg Config, input []byte, argv ...string) {
 	}
 }
 
-
 // spillCfg forces spilling: tiny memory, a private dir.
 func spillCfg(t *testing.T) Config {
 	return Config{Spool: SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: NewDiskBudget(1 << 30)}}
