@@ -7,33 +7,10 @@ import (
 	"testing"
 )
 
-// knownBugs are (command line, operand) cases where halfclose is known to
-// differ from GNU, keyed "ARGV|OPERAND". Such a case is skipped with the
-// difference shown while it differs, and fails once it matches, so the
-// entry gets removed with the fix.
-var knownBugs = map[string]string{
-	// The b3sum tool escapes "\\" and "\n" but not "\r"; GNU 9.1 escapes
-	// all three. cmd/halfclose renameOutput escapes "\r" for b3sum too.
-	"b3sum|cr\rname": `renameOutput escapes "\r"; b3sum does not`,
-	// GNU cksum (CRC) prints names as they are, never escaped, and prints
-	// "-" for stdin when it has operands.
-	"cksum|back\\slash": `renameOutput escapes names in cksum's CRC lines; GNU cksum does not`,
-	"cksum|new\nline":   `renameOutput escapes names in cksum's CRC lines; GNU cksum does not`,
-	"cksum|cr\rname":    `renameOutput escapes names in cksum's CRC lines; GNU cksum does not`,
-	"cksum|several":     `renameOutput leaves "-" out of cksum's CRC line; GNU cksum prints "CRC SIZE -" when it has operands`,
-}
-
-// checkKnown compares got with want for a case that may be a known bug.
-func checkKnown(t *testing.T, key string, got, want result) {
+// checkKnown compares got with GNU's want.
+func checkKnown(t *testing.T, _ string, got, want result) {
 	t.Helper()
-	same := bytes.Equal(got.stdout, want.stdout) && got.code == want.code
-	reason, known := knownBugs[key]
-	switch {
-	case same && known:
-		t.Errorf("known bug %q is fixed: remove it from knownBugs", key)
-	case !same && known:
-		t.Skipf("known bug: %s\n%s", reason, diff(got.stdout, want.stdout))
-	case !same:
+	if !bytes.Equal(got.stdout, want.stdout) || got.code != want.code {
 		t.Errorf("exit %d (GNU %d), stderr %q\n%s", got.code, want.code, got.stderr, diff(got.stdout, want.stdout))
 	}
 }

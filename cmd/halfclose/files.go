@@ -75,7 +75,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			fmt.Fprintf(r.stderr, "halfclose: %s: %s\n", name, describe(err))
 			return 1
 		}
-		if _, err := stdout.Write(renameOutput(out.Bytes(), name)); err != nil {
+		if _, err := stdout.Write(renameOutput(cmd[0], out.Bytes(), name)); err != nil {
 			fmt.Fprintln(r.stderr, "halfclose:", err)
 			return 1
 		}
@@ -95,31 +95,42 @@ func describeOpen(name string, err error) string {
 
 // renameOutput turns the line a digest command printed for stdin into the
 // one GNU prints for a file: "HEX  -" → "HEX  NAME", "ALGO (-) = HEX" →
-// "ALGO (NAME) = HEX", cksum's "CRC SIZE" → "CRC SIZE NAME". As GNU does, a
-// name with a backslash or newline is escaped and the line starts with "\".
-// With -z (lines end in NUL) names are not escaped.
-func renameOutput(out []byte, name string) []byte {
-	if name == "-" {
-		return out
-	}
+// "ALGO (NAME) = HEX", and cksum's legacy "CRC SIZE" → "CRC SIZE NAME" (also
+// for "-"; names there are never escaped). In the digest formats a name with
+// a backslash or newline (and, for the coreutils tools, a carriage return)
+// is escaped and the line starts with "\"; with -z (lines end in NUL)
+// nothing is escaped.
+func renameOutput(cmd string, out []byte, name string) []byte {
 	term := byte('\n')
 	if len(out) > 0 && out[len(out)-1] == 0 {
 		term = 0
 	}
 	line := strings.TrimSuffix(string(out), string(term))
-	escaped := name
-	prefix := ""
-	if term == '\n' && strings.ContainsAny(name, "\\\n\r") {
-		escaped = strings.NewReplacer("\\", `\\`, "\n", `\n`, "\r", `\r`).Replace(name)
+	untagged := strings.HasSuffix(line, "  -")
+	tagged := strings.Contains(line, " (-) = ")
+	if !untagged && !tagged {
+		return []byte(line + " " + name + string(term))
+	}
+	if name == "-" {
+		return out
+	}
+	escaped, prefix := name, ""
+	specials := "\\\n\r"
+	if cmd == "b3sum" {
+		specials = "\\\n" // the b3sum tool leaves \r alone
+	}
+	if term == '\n' && strings.ContainsAny(name, specials) {
+		pairs := []string{"\\", `\\`, "\n", `\n`}
+		if strings.ContainsRune(specials, '\r') {
+			pairs = append(pairs, "\r", `\r`)
+		}
+		escaped = strings.NewReplacer(pairs...).Replace(name)
 		prefix = `\`
 	}
-	switch {
-	case strings.HasSuffix(line, "  -"):
+	if untagged {
 		line = line[:len(line)-1] + escaped
-	case strings.Contains(line, " (-) = "):
+	} else {
 		line = strings.Replace(line, " (-) = ", " ("+escaped+") = ", 1)
-	default:
-		line += " " + escaped
 	}
 	return []byte(prefix + line + string(term))
 }
