@@ -70,6 +70,7 @@ func (s *base64Stage) runEncode(ctx context.Context, in io.Reader, w *blockWrite
 	enc := make([]byte, base64.StdEncoding.EncodedLen(block))
 	col := 0
 	have := 0
+	var wrapped []byte
 	emit := func(p []byte) error {
 		base64.StdEncoding.Encode(enc, p)
 		e := enc[:base64.StdEncoding.EncodedLen(len(p))]
@@ -77,21 +78,20 @@ func (s *base64Stage) runEncode(ctx context.Context, in io.Reader, w *blockWrite
 			_, err := w.Write(e)
 			return err
 		}
+		// Insert the newlines into one buffer and write it once.
+		wrapped = wrapped[:0]
 		for len(e) > 0 {
 			k := min(len(e), s.wrap-col)
-			if _, err := w.Write(e[:k]); err != nil {
-				return err
-			}
+			wrapped = append(wrapped, e[:k]...)
 			e = e[k:]
 			col += k
 			if col == s.wrap {
-				if _, err := w.Write([]byte{'\n'}); err != nil {
-					return err
-				}
+				wrapped = append(wrapped, '\n')
 				col = 0
 			}
 		}
-		return nil
+		_, err := w.Write(wrapped)
+		return err
 	}
 	for {
 		n, err := in.Read(buf[have:])

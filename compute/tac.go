@@ -97,7 +97,8 @@ func (t *tacStage) reverseByte(ctx context.Context, q *chunkQueue, w *bufio.Writ
 	total := q.Len()
 	recEnd := total
 	// Positions j with a separator at j < total-1 split records at j+1.
-	err := q.walkBackward(func(base int64, b []byte) error {
+	err := q.walkBackward(func(base int64, full []byte) error {
+		b := full
 		if base+int64(len(b)) == total && len(b) > 0 {
 			b = b[:len(b)-1] // a separator at the very end splits nothing
 		}
@@ -107,7 +108,7 @@ func (t *tacStage) reverseByte(ctx context.Context, q *chunkQueue, w *bufio.Writ
 				return ctx.Err()
 			}
 			start := base + int64(i) + 1
-			if err := q.writeRange(w, start, recEnd); err != nil {
+			if err := writeRecord(w, q, full, base, start, recEnd); err != nil {
 				return err
 			}
 			recEnd = start
@@ -142,7 +143,7 @@ func (t *tacStage) reverseString(ctx context.Context, q *chunkQueue, w *bufio.Wr
 				start = p + sl
 			}
 			if start < total {
-				if err := q.writeRange(w, start, recEnd); err != nil {
+				if err := writeRecord(w, q, b, base, start, recEnd); err != nil {
 					return err
 				}
 				recEnd = start
@@ -534,4 +535,17 @@ func (r *queueReader) Read(p []byte) (int, error) {
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]
 	return n, nil
+}
+
+// writeRecord writes the bytes at [start, end) taking what lies in the
+// chunk at base (whose bytes are b) from b, and the rest from the queue.
+func writeRecord(w io.Writer, q *chunkQueue, b []byte, base, start, end int64) error {
+	chunkEnd := base + int64(len(b))
+	if start >= base && start < chunkEnd {
+		if _, err := w.Write(b[start-base : min(end, chunkEnd)-base]); err != nil {
+			return err
+		}
+		start = chunkEnd
+	}
+	return q.writeRange(w, start, end)
 }
