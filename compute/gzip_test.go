@@ -70,7 +70,7 @@ func TestGunzipGNU(t *testing.T) {
 	for name, in := range cases {
 		for _, a := range [][]string{{"gunzip", "-c"}, {"gzip", "-dcf"}, {"zcat", "-f"}} {
 			want, ok := gnu(t, in, a...)
-			got, err := runPipeline(t, shellQuote(a), in)
+			got, err := runPipeline(t, shJoin(a), in)
 			if ok != (err == nil) || (ok && !bytes.Equal(got, want)) {
 				t.Errorf("%s %v: got %q, %v; GNU %q ok=%v", name, a, trunc(got), err, trunc(want), ok)
 			}

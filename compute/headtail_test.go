@@ -7,8 +7,6 @@ import (
 	"testing"
 )
 
-// shellQuote quotes words for the pipeline syntax.
-
 // filterInputs are the edge cases every filter is checked on.
 func filterInputs() map[string][]byte {
 	long := bytes.Repeat([]byte("0123456789abcdef"), 80<<10) // 1.25 MiB line
