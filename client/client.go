@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/internal/grpcopts"
 )
 
 // DefaultChunkSize is the size of the data messages a client sends: large
@@ -62,9 +63,7 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	if o.tls != nil {
 		creds = credentials.NewTLS(o.tls)
 	}
-	dopts := []grpc.DialOption{grpc.WithTransportCredentials(creds),
-		grpc.WithInitialWindowSize(4 << 20), grpc.WithInitialConnWindowSize(16 << 20),
-		grpc.WithReadBufferSize(256 << 10), grpc.WithWriteBufferSize(256 << 10)}
+	dopts := append(grpcopts.DialOptions(), grpc.WithTransportCredentials(creds))
 	if o.token != "" {
 		dopts = append(dopts, grpc.WithPerRPCCredentials(tokenCreds{token: o.token, secure: o.tls != nil}))
 	}

@@ -21,6 +21,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/grpcopts"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -95,14 +96,10 @@ func run(ctx context.Context, cfg *config) error {
 		MaxMsgBytes: int(cfg.maxMsgBytes),
 		Logger:      log,
 	})
-	gs := grpc.NewServer(
+	gs := grpc.NewServer(append(grpcopts.ServerOptions(),
 		grpc.MaxRecvMsgSize(int(cfg.maxMsgBytes)),
 		grpc.MaxSendMsgSize(int(cfg.maxMsgBytes)),
-		grpc.InitialWindowSize(8<<20),
-		grpc.InitialConnWindowSize(16<<20),
-		grpc.ReadBufferSize(256<<10),
-		grpc.WriteBufferSize(256<<10),
-	)
+	)...)
 	apiv1.RegisterComputeServiceServer(gs, svc)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(gs, healthSrv)
