@@ -41,7 +41,11 @@ func codeOf(err error) codes.Code {
 		}
 		return codes.Internal
 	}
+	var cre *connReadError
 	switch {
+	case errors.As(err, &cre):
+		// The client broke the connection (RST) mid-input: it cancelled.
+		return codes.Canceled
 	case errors.Is(err, context.Canceled):
 		return codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
