@@ -83,23 +83,14 @@ func toStatus(log *slog.Logger, err error) error {
 	return status.Error(code, err.Error())
 }
 
-// outcome names how a job ended, for logs and metrics.
+// outcome names how a job ended, for logs and metrics: one of the Outcome*
+// values of metrics.go. A broken connection (RST, a read or write error) on
+// the raw-TCP adapter is OutcomeReset; an idle or header timeout is
+// OutcomeIdle.
 func outcome(err error) string {
-	switch codeOf(err) {
-	case codes.OK:
-		return "ok"
-	case codes.InvalidArgument:
-		return "invalid"
-	case codes.Canceled:
-		return "canceled"
-	case codes.DeadlineExceeded:
-		return "idle"
-	case codes.ResourceExhausted:
-		return "limit"
-	case codes.DataLoss:
-		return "data_loss"
-	case codes.Unavailable:
-		return "unavailable"
+	code := codeOf(err)
+	if code == codes.Internal && isConnBroken(err) {
+		return OutcomeReset
 	}
-	return "internal"
+	return OutcomeForCode(code)
 }
