@@ -356,3 +356,5 @@ func writeFile(t *testing.T, content string) string {
 func errorLine(code, msg string) string { return "halfclose: error: " + code + ": " + msg + "\n" }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func writeFileB(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
