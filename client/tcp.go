@@ -39,6 +39,16 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		return err
 	}
 	if tlsConfig != nil {
+		if tlsConfig.ServerName == "" {
+			// As crypto/tls.Dial does: verify the host the caller dialed.
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				conn.Close()
+				return err
+			}
+			tlsConfig = tlsConfig.Clone()
+			tlsConfig.ServerName = host
+		}
 		tc := tls.Client(conn, tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()

@@ -10,7 +10,6 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
@@ -35,7 +34,8 @@ type ChainConfig struct {
 //     grpc.time_ms; a handler adds its own fields with AddLogFields;
 //  3. auth (bearer token), except for grpc.health.v1.Health and
 //     grpc.reflection.* so probes and grpcurl work without a token;
-//  4. rate limiting per peer IP (RESOURCE_EXHAUSTED), except for health;
+//  4. rate limiting per peer IP (RESOURCE_EXHAUSTED "rate limit exceeded
+//     for peer"), except for health;
 //  5. recovery: a panicking handler gives the client INTERNAL "internal
 //     error" and the log an error line with the panic value and stack.
 //
@@ -72,8 +72,8 @@ func ChainOptions(cfg ChainConfig) []grpc.ServerOption {
 
 	if cfg.RateLimit != nil {
 		m := selector.MatchFunc(needsRateLimit)
-		unary = append(unary, selector.UnaryServerInterceptor(ratelimit.UnaryServerInterceptor(cfg.RateLimit), m))
-		stream = append(stream, selector.StreamServerInterceptor(ratelimit.StreamServerInterceptor(cfg.RateLimit), m))
+		unary = append(unary, selector.UnaryServerInterceptor(rateLimitUnary(cfg.RateLimit), m))
+		stream = append(stream, selector.StreamServerInterceptor(rateLimitStream(cfg.RateLimit), m))
 	}
 
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {

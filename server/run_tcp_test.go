@@ -381,8 +381,8 @@ func TestTCPAborts(t *testing.T) {
 		env.obs.waitStarted(t)
 		conn.(*net.TCPConn).SetLinger(0)
 		conn.Close() // RST
-		if oc := env.obs.nextOutcome(t); oc == "ok" {
-			t.Fatalf("a reset job ended ok")
+		if oc := env.obs.nextOutcome(t); oc != OutcomeReset {
+			t.Fatalf("outcome %q, want %q", oc, OutcomeReset)
 		}
 	})
 	// The server still serves.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"syscall"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -43,8 +44,8 @@ func codeOf(err error) codes.Code {
 	}
 	var cre *connReadError
 	switch {
-	case errors.As(err, &cre):
-		// The client broke the connection (RST) mid-input: it cancelled.
+	case errors.As(err, &cre), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		// The client broke the connection (RST) mid-job: it cancelled.
 		return codes.Canceled
 	case errors.Is(err, context.Canceled):
 		return codes.Canceled
@@ -87,23 +88,14 @@ func toStatus(log *slog.Logger, err error) error {
 	return status.Error(code, err.Error())
 }
 
-// outcome names how a job ended, for logs and metrics.
+// outcome names how a job ended, for logs and metrics: one of the Outcome*
+// values of metrics.go. A broken connection (RST, a read or write error) on
+// the raw-TCP adapter is OutcomeReset; an idle or header timeout is
+// OutcomeIdle.
 func outcome(err error) string {
-	switch codeOf(err) {
-	case codes.OK:
-		return "ok"
-	case codes.InvalidArgument:
-		return "invalid"
-	case codes.Canceled:
-		return "canceled"
-	case codes.DeadlineExceeded:
-		return "idle"
-	case codes.ResourceExhausted:
-		return "limit"
-	case codes.DataLoss:
-		return "data_loss"
-	case codes.Unavailable:
-		return "unavailable"
+	code := codeOf(err)
+	if code != codes.DeadlineExceeded && isConnBroken(err) {
+		return OutcomeReset
 	}
-	return "internal"
+	return OutcomeForCode(code)
 }

@@ -290,12 +290,30 @@ type connWriter struct {
 	c    net.Conn
 	idle time.Duration
 	n    int64
+
+	mu      sync.Mutex // protects stopped and the write deadline
+	stopped bool
+}
+
+// stop fails the write in progress, if any, and every later one: a forced
+// stop must not wait for a client that does not read its reply.
+func (w *connWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	w.c.SetWriteDeadline(time.Now())
 }
 
 func (w *connWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return 0, errShuttingDown
+	}
 	if w.idle > 0 {
 		w.c.SetWriteDeadline(time.Now().Add(w.idle))
 	}
+	w.mu.Unlock()
 	n, err := w.c.Write(p)
 	w.n += int64(n)
 	return n, err
@@ -305,8 +323,10 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	// A forced stop unblocks a read that waits on the client.
-	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	// A forced stop unblocks a read that waits on the client, and a write
+	// of the reply that waits on it.
+	w := &connWriter{c: c, idle: s.IdleTimeout}
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()); w.stop() })
 	defer stop()
 
 	select {
@@ -360,7 +380,6 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	}
 	defer release()
 
-	w := &connWriter{c: c, idle: s.IdleTimeout}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	err = runJob(ctx, s.Logger, s.Observer, "tcp", strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
 		src := newReadAhead(&connReader{c: c, r: br, idle: s.IdleTimeout, stopping: s.ctx})

@@ -41,7 +41,17 @@ type config struct {
 	rateBurst      int
 	logLevel       string
 	logFormat      string
+
+	keepaliveMinTime time.Duration
+	// noInterceptors drops the gRPC middleware, for the benchmark that
+	// measures its cost; a hidden flag.
+	noInterceptors bool
+	// logOut receives the log; nil is os.Stderr. Not a flag: tests set it.
+	logOut io.Writer
 }
+
+// hiddenFlags are left out of -help.
+var hiddenFlags = map[string]bool{"no-interceptors": true}
 
 // route is one --tcp-route.
 type route struct{ addr, pipeline string }
@@ -81,6 +91,19 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.rateBurst, "rate-burst", 20, "burst for --rate-limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
+	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: halfclosed [flags]\n\nEvery flag can also be set by the variable HALFCLOSE_<FLAG> (HALFCLOSE_MAX_JOBS for --max-jobs).\n\n")
+		visible := flag.NewFlagSet("halfclosed", flag.ContinueOnError)
+		visible.SetOutput(stderr)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !hiddenFlags[f.Name] {
+				visible.Var(f.Value, f.Name, f.Usage)
+			}
+		})
+		visible.PrintDefaults()
+	}
 	if err := flagenv.Apply(fs, "HALFCLOSE"); err != nil {
 		return nil, err
 	}
@@ -119,7 +142,10 @@ func (c *config) validate() error {
 	if c.headerTimeout <= 0 {
 		errs = append(errs, errors.New("--header-timeout must be positive"))
 	}
-	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.jobWait < 0 {
+	if c.pprof && c.metricsAddr == "" {
+		errs = append(errs, errors.New("--pprof needs --metrics-addr"))
+	}
+	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.jobWait < 0 || c.keepaliveMinTime < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigEnv(t *testing.T) {
+	t.Setenv("HALFCLOSE_TCP_ROUTE", "127.0.0.1:0=sha256sum\n127.0.0.1:0=wc -l")
+	t.Setenv("HALFCLOSE_KEEPALIVE_MIN_TIME", "30s")
+	t.Setenv("HALFCLOSE_MAX_JOBS", "7")
+	cfg, err := parseConfig([]string{"--max-jobs=9"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.routes()) != 2 || cfg.routes()[1].pipeline != "wc -l" {
+		t.Errorf("routes = %v", cfg.routes())
+	}
+	if cfg.keepaliveMinTime != 30*time.Second || cfg.maxJobs != 9 {
+		t.Errorf("keepalive %v, max jobs %d (the flag must win over the variable)", cfg.keepaliveMinTime, cfg.maxJobs)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert=c.pem"}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-client-ca=ca.pem"}, "--tls-client-ca needs --tls-cert"},
+		{[]string{"--pprof"}, "--pprof needs --metrics-addr"},
+		{[]string{"--rate-limit=-1"}, "--rate-limit must not be negative"},
+		{[]string{"--keepalive-min-time=-1s"}, "durations must not be negative"},
+		{[]string{"--tcp-route=nonsense"}, `--tcp-route "nonsense": want ADDR=PIPELINE`},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	} {
+		_, err := parseConfig(tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestStartErrors: what newServer checks before serving fails with a
+// message naming the culprit, and leaves nothing open.
+func TestStartErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert=/nonexistent/c.pem", "--tls-key=/nonexistent/k.pem"}, "tls: certificate file"},
+		{[]string{"--auth-token-file=" + writeFile(t, "# none\n")}, "no tokens"},
+		{[]string{"--tcp-route=127.0.0.1:0=sha256sum --bogus"}, "--tcp-route 127.0.0.1:0"},
+		{[]string{"--grpc-addr=256.0.0.1:1"}, "256.0.0.1"},
+	} {
+		cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0"}, tc.args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.logOut = io.Discard
+		if _, err := newServer(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestRoutesAndOps(t *testing.T) {
+	d := startDaemon(t, "--tcp-route=127.0.0.1:0=wc -c", "--pprof")
+	input := randomBytes(t, 12345)
+	reply, err := tcpJob(t, d.routes[0].l.Addr().String(), nil, "", input)
+	if err != nil || reply != "12345\n" {
+		t.Fatalf("route: %q, %v", reply, err)
+	}
+	for path, want := range map[string]int{
+		"/healthz": http.StatusOK, "/readyz": http.StatusOK, "/debug/pprof/": http.StatusOK, "/nope": http.StatusNotFound,
+	} {
+		if got := httpStatus(t, d.httpAddr(), path); got != want {
+			t.Errorf("GET %s = %d, want %d", path, got, want)
+		}
+	}
+}

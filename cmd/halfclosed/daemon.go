@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/grpcopts"
+	"github.com/halfclose/halfclose/server"
+)
+
+// Keepalive settings besides --keepalive-min-time: the server pings a
+// connection idle for keepaliveTime and drops it when the ping is not
+// answered within keepaliveTimeout, so dead peers free their slots.
+const (
+	keepaliveTime    = time.Minute
+	keepaliveTimeout = 20 * time.Second
+	// httpShutdownWait bounds the last scrapes after the drain.
+	httpShutdownWait = 2 * time.Second
+)
+
+// daemon is a configured halfclosed: its listeners are open, nothing is
+// served until Run.
+type daemon struct {
+	cfg    *config
+	log    *slog.Logger
+	svc    server.Service
+	grpc   *grpc.Server
+	health *health.Server
+	tcp    *server.TCPServer
+	http   *http.Server // nil without --metrics-addr
+	ready  atomic.Bool  // /readyz; false from the start of the drain
+
+	grpcL, tcpL, httpL net.Listener // tcpL and httpL may be nil
+	routes             []routeListener
+}
+
+type routeListener struct {
+	l        net.Listener
+	pipeline string
+}
+
+// newServer builds the servers cfg describes and opens every listener, so
+// that a bad address, certificate or token file fails before anything is
+// served. On error, nothing is left open.
+func newServer(cfg *config) (_ *daemon, err error) {
+	d := &daemon{cfg: cfg, log: cfg.logger()}
+	var opened []net.Listener
+	defer func() {
+		if err != nil {
+			for _, l := range opened {
+				l.Close()
+			}
+		}
+	}()
+	listen := func(addr string) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			opened = append(opened, l)
+		}
+		return l, err
+	}
+
+	engine := compute.NewEngine(compute.Config{
+		MaxJobs:       cfg.maxJobs,
+		QueueWait:     cfg.jobWait,
+		MaxInputBytes: int64(cfg.maxInputBytes),
+		Spool: compute.SpoolConfig{
+			MemBytes: int64(cfg.spoolMem),
+			Dir:      cfg.spoolDir,
+			Disk:     compute.NewDiskBudget(int64(cfg.spoolDisk)),
+		},
+	})
+	for _, r := range cfg.routes() {
+		if _, err := engine.Compile(r.pipeline); err != nil {
+			return nil, fmt.Errorf("--tcp-route %s: %w", r.addr, err)
+		}
+	}
+
+	var tlsCfg *tls.Config
+	if cfg.tlsCert != "" {
+		if tlsCfg, err = server.LoadServerTLS(cfg.tlsCert, cfg.tlsKey, cfg.tlsClientCA); err != nil {
+			return nil, err
+		}
+	}
+	var auth *server.TokenAuth
+	if cfg.authTokenFile != "" {
+		if auth, err = server.LoadTokenFile(cfg.authTokenFile); err != nil {
+			return nil, err
+		}
+	}
+	var limiter *server.PeerLimiter
+	if cfg.rateLimit > 0 {
+		limiter = server.NewPeerLimiter(cfg.rateLimit, cfg.rateBurst)
+	}
+	var (
+		metrics *server.Metrics
+		reg     *prometheus.Registry
+	)
+	if cfg.metricsAddr != "" {
+		reg = server.NewRegistry()
+		metrics = server.NewMetrics(reg)
+	}
+
+	if d.grpcL, err = listen(cfg.grpcAddr); err != nil {
+		return nil, err
+	}
+	if cfg.tcpAddr != "" {
+		if d.tcpL, err = listen(cfg.tcpAddr); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range cfg.routes() {
+		l, err := listen(r.addr)
+		if err != nil {
+			return nil, err
+		}
+		d.routes = append(d.routes, routeListener{l, r.pipeline})
+	}
+	if cfg.metricsAddr != "" {
+		if d.httpL, err = listen(cfg.metricsAddr); err != nil {
+			return nil, err
+		}
+	}
+
+	d.svc = server.NewComputeService(engine, server.Options{
+		IdleTimeout: cfg.idleTimeout,
+		MaxMsgBytes: int(cfg.maxMsgBytes),
+		Logger:      d.log,
+		Observer:    server.NewObserver(metrics),
+	})
+	opts := append(grpcopts.ServerOptions(),
+		grpc.MaxRecvMsgSize(int(cfg.maxMsgBytes)),
+		grpc.MaxSendMsgSize(int(cfg.maxMsgBytes)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             cfg.keepaliveMinTime,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
+	)
+	if tlsCfg != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg.Clone())))
+	}
+	if !cfg.noInterceptors {
+		opts = append(opts, server.ChainOptions(server.ChainConfig{
+			Logger:    d.log,
+			Metrics:   metrics,
+			Auth:      auth,
+			RateLimit: limiter,
+		})...)
+	}
+	d.grpc = grpc.NewServer(opts...)
+	apiv1.RegisterComputeServiceServer(d.grpc, d.svc)
+	d.health = health.NewServer()
+	healthpb.RegisterHealthServer(d.grpc, d.health)
+	reflection.Register(d.grpc) // v1 and v1alpha
+	if sm := metrics.ServerMetrics(); sm != nil {
+		sm.InitializeMetrics(d.grpc)
+	}
+
+	d.tcp = &server.TCPServer{
+		Engine:         engine,
+		HeaderTimeout:  cfg.headerTimeout,
+		IdleTimeout:    cfg.idleTimeout,
+		MaxHeaderBytes: int(cfg.maxHeaderBytes),
+		MaxConns:       cfg.maxConns,
+		Logger:         d.log,
+		Observer:       server.NewObserver(metrics),
+		ConnHook:       metrics.ConnHook(),
+	}
+	if tlsCfg != nil {
+		d.tcp.TLSConfig = tlsCfg.Clone()
+	}
+	if limiter != nil {
+		d.tcp.Allow = limiter.Allow
+	}
+
+	if d.httpL != nil {
+		d.http = &http.Server{
+			Handler:           server.NewHTTPHandler(reg, d.ready.Load, cfg.pprof),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+	}
+	if auth != nil && (d.tcpL != nil || len(d.routes) > 0) && cfg.tlsClientCA == "" {
+		d.log.Warn("the raw-TCP adapter takes no bearer token: protect it with --tls-client-ca, or disable it with --tcp-addr=")
+	}
+	d.ready.Store(true)
+	return d, nil
+}
+
+// Run serves until ctx is done, then drains (see shutdown). It returns nil
+// after a drain that ctx started, or the error that stopped a server.
+func (d *daemon) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		d.log.Info("grpc listening", "addr", d.grpcL.Addr().String(), "tls", d.cfg.tlsCert != "")
+		return d.grpc.Serve(d.grpcL)
+	})
+	if d.tcpL != nil {
+		g.Go(func() error {
+			d.log.Info("tcp command port listening", "addr", d.tcpL.Addr().String(), "tls", d.cfg.tlsCert != "")
+			return ignoreClosed(d.tcp.Serve(d.tcpL))
+		})
+	}
+	for _, r := range d.routes {
+		g.Go(func() error {
+			d.log.Info("tcp route listening", "addr", r.l.Addr().String(), "pipeline", r.pipeline)
+			return ignoreClosed(d.tcp.ServeRoute(r.l, r.pipeline))
+		})
+	}
+	httpDone := make(chan struct{})
+	if d.http != nil {
+		g.Go(func() error {
+			defer close(httpDone)
+			d.log.Info("metrics listening", "addr", d.httpL.Addr().String(), "pprof", d.cfg.pprof)
+			if err := d.http.Serve(d.httpL); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		d.shutdown()
+		if d.http != nil {
+			hctx, cancel := context.WithTimeout(context.Background(), httpShutdownWait)
+			defer cancel()
+			if d.http.Shutdown(hctx) != nil {
+				d.http.Close()
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	if ctx.Err() != nil && (err == nil || errors.Is(err, grpc.ErrServerStopped)) {
+		d.log.Info("stopped")
+		return nil
+	}
+	return err
+}
+
+// shutdown drains: readiness and health turn NOT_SERVING together, new
+// jobs get UNAVAILABLE, listeners close; running jobs have --shutdown-grace
+// to finish, then the rest are cancelled (gRPC Stop: the calls fail with
+// UNAVAILABLE; TCP: an error line, or a reset once output started), never
+// with a partial result.
+func (d *daemon) shutdown() {
+	grace := d.cfg.shutdownGrace
+	d.log.Info("shutting down", "grace", grace)
+	d.ready.Store(false)
+	d.health.Shutdown() // every service NOT_SERVING
+	d.svc.Drain()
+
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	grpcDone := make(chan struct{})
+	go func() { d.grpc.GracefulStop(); close(grpcDone) }()
+	tcpDone := make(chan error, 1)
+	go func() { tcpDone <- d.tcp.Shutdown(sctx) }()
+
+	select {
+	case <-grpcDone:
+	case <-sctx.Done():
+		d.log.Warn("shutdown grace over; cancelling running gRPC jobs")
+		d.grpc.Stop()
+		<-grpcDone
+	}
+	if err := <-tcpDone; err != nil {
+		d.log.Warn("shutdown grace over; cancelled running TCP jobs")
+	}
+}
+
+// Addresses of the listeners, for tests; "" when disabled.
+func (d *daemon) grpcAddr() string { return addrOf(d.grpcL) }
+func (d *daemon) tcpAddr() string  { return addrOf(d.tcpL) }
+func (d *daemon) httpAddr() string { return addrOf(d.httpL) }
+
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, server.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// logger builds the slog.Logger the flags describe, writing to c.logOut
+// (os.Stderr unless a test set it).
+func (c *config) logger() *slog.Logger {
+	level, _ := c.slogLevel()
+	hopts := &slog.HandlerOptions{Level: level}
+	out := c.logOut
+	if out == nil {
+		out = os.Stderr
+	}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, hopts))
+	}
+	return slog.New(slog.NewTextHandler(out, hopts))
+}
