@@ -159,19 +159,56 @@ var errMissingHeader = compute.Invalidf("missing header: the first message must 
 
 var errExtraHeader = compute.Invalidf("unexpected header: only the first message may carry one")
 
+// request is what the requests of Digest and Run have in common: a header
+// first, then data as bytes or text.
+type request interface {
+	GetData() []byte
+	GetText() string
+}
+
+// firstHeader receives the first message of a stream, which must carry a
+// header.
+func firstHeader[M request, H comparable](recv func() (M, error), header func(M) H) (H, error) {
+	var none H
+	m, err := recv()
+	if err == io.EOF {
+		return none, errMissingHeader
+	}
+	if err != nil {
+		return none, err
+	}
+	h := header(m)
+	if h == none {
+		return none, errMissingHeader
+	}
+	return h, nil
+}
+
+// dataChunks turns the messages after the header into input chunks: a
+// text chunk is its UTF-8 bytes, and a second header is an error.
+func dataChunks[M request, H comparable](recv func() (M, error), header func(M) H) func() ([]byte, error) {
+	var none H
+	return func() ([]byte, error) {
+		m, err := recv()
+		if err != nil {
+			return nil, err
+		}
+		if header(m) != none {
+			return nil, errExtraHeader
+		}
+		if d := m.GetData(); d != nil {
+			return d, nil
+		}
+		return []byte(m.GetText()), nil
+	}
+}
+
 // Digest implements apiv1.ComputeServiceServer.
 func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
 	ctx := stream.Context()
-	first, err := stream.Recv()
-	if err == io.EOF {
-		return toStatus(s.log, errMissingHeader)
-	}
+	h, err := firstHeader(stream.Recv, (*apiv1.DigestRequest).GetHeader)
 	if err != nil {
-		return err
-	}
-	h := first.GetHeader()
-	if h == nil {
-		return toStatus(s.log, errMissingHeader)
+		return toStatus(s.log, err)
 	}
 	job, order, err := digestJob(h)
 	if err != nil {
@@ -183,21 +220,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 	}
 	var res compute.DigestResult
 	err = s.job(ctx, "digest:"+strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
-		src := newStreamReader(ctx, s.opts.IdleTimeout, func() ([]byte, error) {
-			m, err := stream.Recv()
-			if err != nil {
-				return nil, err
-			}
-			switch d := m.GetMessage().(type) {
-			case *apiv1.DigestRequest_Data:
-				return d.Data, nil
-			case *apiv1.DigestRequest_Text:
-				return []byte(d.Text), nil
-			case *apiv1.DigestRequest_Header:
-				return nil, errExtraHeader
-			}
-			return nil, nil
-		})
+		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.DigestRequest).GetHeader))
 		var err error
 		res, err = s.engine.Digest(ctx, job, src)
 		return res.Size, 0, err
@@ -215,16 +238,9 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 // Run implements apiv1.ComputeServiceServer.
 func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
 	ctx := stream.Context()
-	first, err := stream.Recv()
-	if err == io.EOF {
-		return toStatus(s.log, errMissingHeader)
-	}
+	h, err := firstHeader(stream.Recv, (*apiv1.RunRequest).GetHeader)
 	if err != nil {
-		return err
-	}
-	h := first.GetHeader()
-	if h == nil {
-		return toStatus(s.log, errMissingHeader)
+		return toStatus(s.log, err)
 	}
 	p, err := s.engine.Compile(h.GetPipeline())
 	if err != nil {
@@ -232,21 +248,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	}
 	var stats compute.Stats
 	err = s.job(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
-		src := newStreamReader(ctx, s.opts.IdleTimeout, func() ([]byte, error) {
-			m, err := stream.Recv()
-			if err != nil {
-				return nil, err
-			}
-			switch d := m.GetMessage().(type) {
-			case *apiv1.RunRequest_Data:
-				return d.Data, nil
-			case *apiv1.RunRequest_Text:
-				return []byte(d.Text), nil
-			case *apiv1.RunRequest_Header:
-				return nil, errExtraHeader
-			}
-			return nil, nil
-		})
+		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.RunRequest).GetHeader))
 		out := &outputSender{send: stream.Send, max: s.opts.MaxMsgBytes - 64}
 		var err error
 		stats, err = s.engine.Run(ctx, p, src, out)
