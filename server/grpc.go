@@ -206,13 +206,16 @@ func dataChunks[M request, H comparable](recv func() (M, error), header func(M) 
 // Digest implements apiv1.ComputeServiceServer.
 func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
 	ctx := stream.Context()
+	var (
+		job   compute.DigestJob
+		order []apiv1.Algorithm
+	)
 	h, err := firstHeader(stream.Recv, (*apiv1.DigestRequest).GetHeader)
-	if err != nil {
-		return toStatus(s.log, err)
+	if err == nil {
+		job, order, err = digestJob(h)
 	}
-	job, order, err := digestJob(h)
 	if err != nil {
-		return toStatus(s.log, err)
+		return toStatus(s.log, s.reject(ctx, "", err))
 	}
 	names := make([]string, len(job.Algos))
 	for i, a := range job.Algos {
@@ -238,13 +241,13 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 // Run implements apiv1.ComputeServiceServer.
 func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
 	ctx := stream.Context()
+	var p *compute.Pipeline
 	h, err := firstHeader(stream.Recv, (*apiv1.RunRequest).GetHeader)
-	if err != nil {
-		return toStatus(s.log, err)
+	if err == nil {
+		p, err = s.engine.Compile(h.GetPipeline())
 	}
-	p, err := s.engine.Compile(h.GetPipeline())
 	if err != nil {
-		return toStatus(s.log, err)
+		return toStatus(s.log, s.reject(ctx, "", err))
 	}
 	var stats compute.Stats
 	err = s.job(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
@@ -265,14 +268,26 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 // job runs fn as one job: a slot, a log line and the observer's record.
 func (s *computeService) job(ctx context.Context, command string, fn func(context.Context) (in, out int64, err error)) error {
 	if s.draining.Load() {
-		return errShuttingDown
+		return s.reject(ctx, command, errShuttingDown)
 	}
 	release, err := s.engine.Acquire(ctx)
 	if err != nil {
-		return err
+		return s.reject(ctx, command, err)
 	}
 	defer release()
 	return runJob(ctx, s.log, s.opts.Observer, "grpc", command, fn)
+}
+
+// reject records a job refused before it ran (bad header or pipeline, no
+// slot, draining): logged and counted like any job, with no bytes. It
+// returns err.
+func (s *computeService) reject(ctx context.Context, command string, err error) error {
+	return rejectJob(ctx, s.log, s.opts.Observer, "grpc", command, err)
+}
+
+// rejectJob is reject for either adapter.
+func rejectJob(ctx context.Context, log *slog.Logger, obs Observer, adapter, command string, err error) error {
+	return runJob(ctx, log, obs, adapter, command, func(context.Context) (int64, int64, error) { return 0, 0, err })
 }
 
 // runJob is the part of a job both adapters share: timing, the log line and

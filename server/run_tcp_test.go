@@ -358,6 +358,9 @@ func TestTCPAborts(t *testing.T) {
 		defer conn.Close()
 		fmt.Fprintf(conn, "sha256s")
 		expectNothing(t, conn)
+		if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+			t.Fatalf("outcome %q, want %q", oc, OutcomeIdle)
+		}
 	})
 	t.Run("idle timeout", func(t *testing.T) {
 		conn, err := net.Dial("tcp", env.tcpAddr)

@@ -333,13 +333,13 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	case s.connSlots <- struct{}{}:
 		defer func() { <-s.connSlots }()
 	default:
-		s.fail(c, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
+		s.fail(c, s.reject(ctx, "", compute.Exhaustedf("too many connections: limit %d", s.MaxConns)))
 		return
 	}
 	if s.Allow != nil {
 		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 		if !s.Allow(host) {
-			s.fail(c, compute.Exhaustedf("rate limit exceeded for peer"))
+			s.fail(c, s.reject(ctx, "", compute.Exhaustedf("rate limit exceeded for peer")))
 			return
 		}
 	}
@@ -358,11 +358,10 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 		c.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
 		line, err := readHeader(br, s.MaxHeaderBytes)
 		if err != nil {
-			if _, isRead := err.(*connReadError); isRead {
-				s.Logger.Info("tcp header aborted", "peer", c.RemoteAddr(), "err", err)
-				return
+			s.reject(ctx, "", err)
+			if !isConnReadError(err) {
+				s.fail(c, err)
 			}
-			s.fail(c, err)
 			return
 		}
 		c.SetReadDeadline(time.Time{})
@@ -370,12 +369,12 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	}
 	p, err := s.Engine.Compile(text)
 	if err != nil {
-		s.fail(c, err)
+		s.fail(c, s.reject(ctx, "", err))
 		return
 	}
 	release, err := s.Engine.Acquire(ctx)
 	if err != nil {
-		s.fail(c, err)
+		s.fail(c, s.reject(ctx, strings.Join(p.Names, "|"), err))
 		return
 	}
 	defer release()
@@ -439,6 +438,11 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 	}
 	line = bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))
 	return string(line), nil
+}
+
+// reject records a job refused before it ran; it returns err.
+func (s *TCPServer) reject(ctx context.Context, command string, err error) error {
+	return rejectJob(ctx, s.Logger, s.Observer, "tcp", command, err)
 }
 
 // fail writes the error line, then ends the connection politely.

@@ -95,16 +95,28 @@ func TestMetrics(t *testing.T) {
 	rst.Close()
 	waitMetric(t, m, "halfclose_jobs_total", map[string]string{"command": "sha256sum", "outcome": "reset"}, 1)
 
+	// Jobs refused before they run count too: a bad pipeline on each
+	// adapter is "invalid".
+	if _, err := c.Run(ctx, "frobnicate", strings.NewReader("x"), &out); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	if reply, _ := tcpJob(t, d.tcpAddr(), nil, "sha256sum --frob\n", nil); !strings.HasPrefix(reply, "halfclose: error: INVALID_ARGUMENT") {
+		t.Fatalf("bad flag: %q", reply)
+	}
+
 	waitMetric(t, m, "halfclose_tcp_connections", nil, 0)
 	fams = scrape(t, m)
+	if got := jobs("other", "invalid"); got != 2 {
+		t.Errorf("invalid jobs = %v, want 2", got)
+	}
 	if got := jobs("sha256sum", "data_loss"); got != 1 {
 		t.Errorf("data_loss jobs = %v, want 1", got)
 	}
 	if got := metricValue(fams, "halfclose_jobs_in_flight", nil); got != 0 {
 		t.Errorf("in flight = %v, want 0", got)
 	}
-	if got := metricValue(fams, "halfclose_tcp_connections_total", nil); got != 4 {
-		t.Errorf("tcp connections total = %v, want 4", got)
+	if got := metricValue(fams, "halfclose_tcp_connections_total", nil); got != 5 {
+		t.Errorf("tcp connections total = %v, want 5", got)
 	}
 	if h := fams["halfclose_job_duration_seconds"]; h == nil || len(h.GetMetric()) == 0 {
 		t.Error("no job duration histogram")
