@@ -123,10 +123,9 @@ func TestTCPAbort(t *testing.T) {
 			conn.(*net.TCPConn).SetLinger(0)
 			conn.Close() // RST
 			j := d.waitJob(t, before, func(j map[string]any) bool { return j["adapter"] == "tcp" })
-			if j["outcome"] == "ok" || j["out"] != float64(0) || j["in"].(float64) >= float64(len(data)) {
-				t.Errorf("job after a reset: %v; want an abort with no output and partial input", j)
+			if j["job.outcome"] != "reset" || j["job.out_bytes"] != float64(0) || j["job.in_bytes"].(float64) >= float64(len(data)) {
+				t.Errorf("job after a reset: %v; want a reset with no output and partial input", j)
 			}
-			t.Logf("job log line after the reset: outcome=%v in=%v out=%v err=%v", j["outcome"], j["in"], j["out"], j["err"])
 
 			// The server still works, on the same port.
 			got := tcpRun(t, c.addr, c.header, data)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -265,8 +266,8 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	}}})
 }
 
-// job runs fn as one job: a slot, a log line and the observer's record.
-func (s *computeService) job(ctx context.Context, command string, fn func(context.Context) (in, out int64, err error)) error {
+// job runs fn as one job: a slot, then the job's record.
+func (s *computeService) job(ctx context.Context, command string, fn jobFunc) error {
 	if s.draining.Load() {
 		return s.reject(ctx, command, errShuttingDown)
 	}
@@ -275,42 +276,61 @@ func (s *computeService) job(ctx context.Context, command string, fn func(contex
 		return s.reject(ctx, command, err)
 	}
 	defer release()
-	return runJob(ctx, s.log, s.opts.Observer, "grpc", command, fn)
+	return s.recorder().run(ctx, command, fn)
 }
 
 // reject records a job refused before it ran (bad header or pipeline, no
-// slot, draining): logged and counted like any job, with no bytes. It
-// returns err.
+// slot, draining) and returns err.
 func (s *computeService) reject(ctx context.Context, command string, err error) error {
-	return rejectJob(ctx, s.log, s.opts.Observer, "grpc", command, err)
+	return s.recorder().reject(ctx, command, err)
 }
 
-// rejectJob is reject for either adapter.
-func rejectJob(ctx context.Context, log *slog.Logger, obs Observer, adapter, command string, err error) error {
-	return runJob(ctx, log, obs, adapter, command, func(context.Context) (int64, int64, error) { return 0, 0, err })
+// recorder reports gRPC jobs: the job's fields go on the logging
+// interceptor's one line for the call (and on a debug line of their own,
+// for servers without the interceptor).
+func (s *computeService) recorder() jobRecorder {
+	return jobRecorder{obs: s.opts.Observer, emit: func(ctx context.Context, attrs []any) {
+		AddLogFields(ctx, attrs...)
+		s.log.Debug("job", attrs...)
+	}}
 }
 
-// runJob is the part of a job both adapters share: timing, the log line and
-// the observer.
-func runJob(ctx context.Context, log *slog.Logger, obs Observer, adapter, command string, fn func(context.Context) (in, out int64, err error)) error {
+// jobFunc runs a job and says how many bytes went in and out.
+type jobFunc func(context.Context) (in, out int64, err error)
+
+// jobRecorder is what both adapters share around a job: its id, timing,
+// the observer's record and the log fields.
+type jobRecorder struct {
+	obs  Observer
+	emit func(ctx context.Context, attrs []any)
+}
+
+// run runs fn and records it.
+func (r jobRecorder) run(ctx context.Context, command string, fn jobFunc) error {
 	start := time.Now()
 	var done func(string, int64, int64)
-	if obs != nil {
-		done = obs.JobStarted(command)
+	if r.obs != nil {
+		done = r.obs.JobStarted(command)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	in, out, err := fn(ctx)
+	in, out, err := fn(jctx)
 	oc := outcome(err)
 	if done != nil {
 		done(oc, in, out)
 	}
-	attrs := []any{"adapter", adapter, "command", command, "in", in, "out", out, "duration", time.Since(start), "outcome", oc}
+	attrs := []any{"job.id", rand.Text()[:16], "job.command", command, "job.in_bytes", in, "job.out_bytes", out,
+		"job.duration", time.Since(start), "job.outcome", oc}
 	if err != nil {
-		attrs = append(attrs, "err", err.Error())
+		attrs = append(attrs, "job.error", err.Error())
 	}
-	log.Info("job", attrs...)
+	r.emit(ctx, attrs)
 	return err
+}
+
+// reject records a job refused before it ran, with no bytes; it returns err.
+func (r jobRecorder) reject(ctx context.Context, command string, err error) error {
+	return r.run(ctx, command, func(context.Context) (int64, int64, error) { return 0, 0, err })
 }
 
 // outputSender writes a job's output as RunResponse output messages of at

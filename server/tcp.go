@@ -333,13 +333,13 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	case s.connSlots <- struct{}{}:
 		defer func() { <-s.connSlots }()
 	default:
-		s.fail(c, s.reject(ctx, "", compute.Exhaustedf("too many connections: limit %d", s.MaxConns)))
+		s.fail(c, s.recorder(c).reject(ctx, "", compute.Exhaustedf("too many connections: limit %d", s.MaxConns)))
 		return
 	}
 	if s.Allow != nil {
 		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 		if !s.Allow(host) {
-			s.fail(c, s.reject(ctx, "", compute.Exhaustedf("rate limit exceeded for peer")))
+			s.fail(c, s.recorder(c).reject(ctx, "", compute.Exhaustedf("rate limit exceeded for peer")))
 			return
 		}
 	}
@@ -358,7 +358,7 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 		c.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
 		line, err := readHeader(br, s.MaxHeaderBytes)
 		if err != nil {
-			s.reject(ctx, "", err)
+			s.recorder(c).reject(ctx, "", err)
 			if !isConnReadError(err) {
 				s.fail(c, err)
 			}
@@ -369,18 +369,18 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	}
 	p, err := s.Engine.Compile(text)
 	if err != nil {
-		s.fail(c, s.reject(ctx, "", err))
+		s.fail(c, s.recorder(c).reject(ctx, "", err))
 		return
 	}
 	release, err := s.Engine.Acquire(ctx)
 	if err != nil {
-		s.fail(c, s.reject(ctx, strings.Join(p.Names, "|"), err))
+		s.fail(c, s.recorder(c).reject(ctx, strings.Join(p.Names, "|"), err))
 		return
 	}
 	defer release()
 
 	bw := bufio.NewWriterSize(w, 256<<10)
-	err = runJob(ctx, s.Logger, s.Observer, "tcp", strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
+	err = s.recorder(c).run(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
 		src := newReadAhead(&connReader{c: c, r: br, idle: s.IdleTimeout, stopping: s.ctx})
 		defer src.Wait() // before the connection is read again
 		st, err := s.Engine.Run(ctx, p, src, bw)
@@ -440,9 +440,11 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 	return string(line), nil
 }
 
-// reject records a job refused before it ran; it returns err.
-func (s *TCPServer) reject(ctx context.Context, command string, err error) error {
-	return rejectJob(ctx, s.Logger, s.Observer, "tcp", command, err)
+// recorder reports the jobs of connection c on a log line of their own.
+func (s *TCPServer) recorder(c net.Conn) jobRecorder {
+	return jobRecorder{obs: s.Observer, emit: func(_ context.Context, attrs []any) {
+		s.Logger.Info("job", append(attrs, "adapter", "tcp", "peer", c.RemoteAddr().String())...)
+	}}
 }
 
 // fail writes the error line, then ends the connection politely.
