@@ -185,7 +185,7 @@ func parseRoute(s string) (route, error) {
 	if !ok || addr == "" || strings.TrimSpace(pipeline) == "" {
 		return route{}, fmt.Errorf("--tcp-route %q: want ADDR=PIPELINE, e.g. 127.0.0.1:7001=sha256sum", s)
 	}
-	if _, err := compute.SplitPipeline(pipeline); err != nil {
+	if _, err := compute.Compile(nil, pipeline); err != nil {
 		return route{}, fmt.Errorf("--tcp-route %q: %v", s, err)
 	}
 	return route{addr: addr, pipeline: pipeline}, nil

@@ -35,6 +35,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--rate-limit=-1"}, "--rate-limit must not be negative"},
 		{[]string{"--keepalive-min-time=-1s"}, "durations must not be negative"},
 		{[]string{"--tcp-route=nonsense"}, `--tcp-route "nonsense": want ADDR=PIPELINE`},
+		{[]string{"--tcp-route=127.0.0.1:0=sha256sum --bogus"}, `sha256sum: unknown flag "--bogus"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		_, err := parseConfig(tc.args, io.Discard)
@@ -53,7 +54,6 @@ func TestStartErrors(t *testing.T) {
 	}{
 		{[]string{"--tls-cert=/nonexistent/c.pem", "--tls-key=/nonexistent/k.pem"}, "tls: certificate file"},
 		{[]string{"--auth-token-file=" + writeFile(t, "# none\n")}, "no tokens"},
-		{[]string{"--tcp-route=127.0.0.1:0=sha256sum --bogus"}, "--tcp-route 127.0.0.1:0"},
 		{[]string{"--grpc-addr=256.0.0.1:1"}, "256.0.0.1"},
 	} {
 		cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0"}, tc.args...), io.Discard)
