@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"io"
@@ -65,32 +66,51 @@ func (s *base64Stage) Run(ctx context.Context, in io.Reader, out io.Writer) erro
 }
 
 func (s *base64Stage) runEncode(ctx context.Context, in io.Reader, w *blockWriter) error {
-	const block = 3 * 32 << 10 // a multiple of 3: no padding mid-stream
+	enc := base64.StdEncoding
+	// lineIn is the input of one output line when lines are whole groups
+	// of four: such lines are encoded straight into the output buffer.
+	lineIn := 0
+	if s.wrap > 0 && s.wrap%4 == 0 && s.wrap <= 1<<16 {
+		lineIn = s.wrap / 4 * 3
+	}
+	block := 3 * 32 << 10 // a multiple of 3: no padding mid-stream
+	if lineIn > 0 {
+		block = lineIn * max(1, (96<<10)/lineIn) // whole lines
+	}
 	buf := make([]byte, block)
-	enc := make([]byte, base64.StdEncoding.EncodedLen(block))
+	out := make([]byte, 0, enc.EncodedLen(block)+enc.EncodedLen(block)/max(1, s.wrap)+2)
+	scratch := make([]byte, enc.EncodedLen(block))
 	col := 0
 	have := 0
-	var wrapped []byte
 	emit := func(p []byte) error {
-		base64.StdEncoding.Encode(enc, p)
-		e := enc[:base64.StdEncoding.EncodedLen(len(p))]
-		if s.wrap == 0 {
-			_, err := w.Write(e)
-			return err
-		}
-		// Insert the newlines into one buffer and write it once.
-		wrapped = wrapped[:0]
-		for len(e) > 0 {
-			k := min(len(e), s.wrap-col)
-			wrapped = append(wrapped, e[:k]...)
-			e = e[k:]
-			col += k
-			if col == s.wrap {
-				wrapped = append(wrapped, '\n')
-				col = 0
+		out = out[:0]
+		if lineIn > 0 && col == 0 {
+			for len(p) >= lineIn {
+				n := len(out)
+				out = out[:n+s.wrap+1]
+				enc.Encode(out[n:], p[:lineIn])
+				out[n+s.wrap] = '\n'
+				p = p[lineIn:]
 			}
 		}
-		_, err := w.Write(wrapped)
+		if len(p) > 0 {
+			e := scratch[:enc.EncodedLen(len(p))]
+			enc.Encode(e, p)
+			if s.wrap == 0 {
+				out = append(out, e...)
+			}
+			for s.wrap > 0 && len(e) > 0 { // insert the newlines
+				k := min(len(e), s.wrap-col)
+				out = append(out, e[:k]...)
+				e = e[k:]
+				col += k
+				if col == s.wrap {
+					out = append(out, '\n')
+					col = 0
+				}
+			}
+		}
+		_, err := w.Write(out)
 		return err
 	}
 	for {
@@ -145,13 +165,39 @@ var errBase64 = Invalidf("base64: invalid input")
 // the job.
 func (s *base64Stage) runDecode(ctx context.Context, in io.Reader, w *blockWriter) error {
 	buf := make([]byte, 128<<10)
+	text := make([]byte, len(buf)) // buf without its newlines
 	dst := make([]byte, len(buf)/4*3+3)
 	var q [4]byte
 	nq := 0
 	for {
 		n, err := in.Read(buf)
+		t := text[:0]
+		for p := buf[:n]; len(p) > 0; {
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				t = append(t, p...)
+				break
+			}
+			t = append(t, p[:i]...)
+			p = p[i+1:]
+		}
 		o := 0
-		for _, c := range buf[:n] {
+		if nq == 0 {
+			// Whole groups before any '=' or '\r' (which the standard
+			// decoder skips): the standard decoder, unless it finds a
+			// byte outside the alphabet, which the loop below handles.
+			m := len(t) / 4 * 4
+			if j := bytes.IndexByte(t[:m], '='); j >= 0 {
+				m = j / 4 * 4
+			}
+			if j := bytes.IndexByte(t[:m], '\r'); j >= 0 {
+				m = 0
+			}
+			if k, derr := base64.StdEncoding.Decode(dst, t[:m]); derr == nil && k == m/4*3 {
+				o, t = k, t[m:]
+			}
+		}
+		for _, c := range t {
 			if b64dec[c] == 0xff && c != '=' {
 				if c == '\n' || s.ignore {
 					continue

@@ -81,7 +81,45 @@ func TestBase64Errors(t *testing.T) {
 	}
 }
 
-func BenchmarkBase64Encode(b *testing.B) { benchFilter(b, "base64", randomBytes(1, 32<<20)) }
+func BenchmarkBase64Encode(b *testing.B) { benchVsGNU(b, randomBytes(1, 32<<20), "base64") }
 func BenchmarkBase64Decode(b *testing.B) {
-	benchFilter(b, "base64 -d", []byte(base64.StdEncoding.EncodeToString(randomBytes(1, 24<<20))))
+	benchVsGNU(b, wrap76(base64.StdEncoding.EncodeToString(randomBytes(1, 24<<20))), "base64", "-d")
+}
+func BenchmarkBase64DecodeLong(b *testing.B) {
+	benchVsGNU(b, []byte(base64.StdEncoding.EncodeToString(randomBytes(1, 24<<20))), "base64", "-d")
+}
+
+// wrap76 wraps s at 76 columns, as base64 encodes.
+func wrap76(s string) []byte {
+	var out []byte
+	for len(s) > 76 {
+		out = append(append(out, s[:76]...), '\n')
+		s = s[76:]
+	}
+	return append(append(out, s...), '\n')
+}
+
+// TestBase64Blocks: encode widths whose lines are whole groups (encoded
+// line by line) and others, decode of long valid text with a bad or
+// special byte at block edges, against GNU.
+func TestBase64Blocks(t *testing.T) {
+	for _, n := range []int{57*1724 - 1, 57 * 1724, 57*1724 + 1, 3 * 32768, 200003} {
+		in := randomBytes(uint64(n)+3, n)
+		for _, w := range []string{"76", "4", "8", "12", "3", "64", "1", "0"} {
+			diffGNUCfg(t, Config{}, in, "base64", "-w", w)
+		}
+	}
+	enc := []byte(base64.StdEncoding.EncodeToString(randomBytes(5, 300000)))
+	wrapped := wrap76(string(enc))
+	at := func(b []byte, i int, s string) []byte {
+		return append(append(append([]byte(nil), b[:i]...), s...), b[i:]...)
+	}
+	for _, i := range []int{0, 4, 131071, 131072, 131073, 131076, 262144, len(enc) - 4} {
+		for _, s := range []string{"\r", "YQ==", "=", "!", "\n", " ", "YW=="} {
+			for _, in := range [][]byte{at(enc, i, s), at(wrapped, min(i, len(wrapped)), s)} {
+				diffGNUCfg(t, Config{}, in, "base64", "-d")
+				diffGNUCfg(t, Config{}, in, "base64", "-d", "-i")
+			}
+		}
+	}
 }

@@ -133,15 +133,15 @@ func buildGrep(env *Env, args []string) (Stage, error) {
 // grepMatcher finds lines that match. The regexp is in multi-line mode and
 // never matches a newline, so it can run over many lines at once.
 type grepMatcher struct {
-	lit      []byte         // when set, the pattern is this one literal: bytes.Index
-	isLit    bool           //
-	re       *regexp.Regexp // selection: the patterns with -x or -w applied
-	wre      *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
-	word     bool
-	pre      [][]byte // every match contains one of these: skip to candidate lines
-	preWide  [][]byte // pre as it appears in widened text
-	preExact bool     // a line with one of pre matches
-	wide     bool     // the regexp can match a byte >= 0x80: text must be widened
+	lit   []byte         // when set, the pattern is this one literal: bytes.Index
+	isLit bool           //
+	re    *regexp.Regexp // selection: the patterns with -x or -w applied
+	wre   *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
+	lre   *regexp.Regexp // re for one line: ^ and $ are \A and \z
+	seq   *seqMatcher    // re as a byte-class sequence, or nil
+	word  bool
+	sets  []litSet // prefilter candidates: the run picks the rarest
+	wide  bool     // the regexp can match a byte >= 0x80: text must be widened
 }
 
 const wordClass = `[0-9A-Za-z_]`
@@ -172,14 +172,14 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 	if t.Op == syntax.OpLiteral && !word && !line {
 		m.isLit, m.lit = true, latin1Bytes(t.Rune)
 	}
-	for _, l := range requiredSet(t) {
-		m.pre = append(m.pre, latin1Bytes(l))
-		m.preWide = append(m.preWide, []byte(string(l)))
+	m.sets = litSets(t)
+	for i := range m.sets {
+		s := &m.sets[i]
+		s.exact = s.exact && !word && !line
+		for _, l := range s.lits {
+			s.wide = append(s.wide, widen(nil, l))
+		}
 	}
-	// Literals alone (WARN|ERROR): finding one is a match.
-	m.preExact = !word && !line && t.Op == syntax.OpAlternate && !slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool {
-		return s.Op != syntax.OpLiteral || s.Flags&syntax.FoldCase != 0
-	})
 	full := user
 	switch {
 	case line:
@@ -202,7 +202,26 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 	if m.re, err = compileTree(ft); err != nil {
 		return nil, err
 	}
+	m.seq = compileSeq(ft)
+	if m.lre, err = compileTree(lineAnchors(ft)); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// lineAnchors rewrites ^ and $ of t in place as \A and \z, for matching
+// one line without its newline (RE2 runs such patterns faster).
+func lineAnchors(t *syntax.Regexp) *syntax.Regexp {
+	switch t.Op {
+	case syntax.OpBeginLine:
+		t.Op = syntax.OpBeginText
+	case syntax.OpEndLine:
+		t.Op = syntax.OpEndText
+	}
+	for _, s := range t.Sub {
+		lineAnchors(s)
+	}
+	return t
 }
 
 func compileTree(t *syntax.Regexp) (*regexp.Regexp, error) {
@@ -317,59 +336,177 @@ func matchesHigh(t *syntax.Regexp) bool {
 	return slices.ContainsFunc(t.Sub, matchesHigh)
 }
 
-// requiredSet returns literals one of which every match of t contains,
-// or nil.
-func requiredSet(t *syntax.Regexp) [][]rune {
-	switch t.Op {
-	case syntax.OpLiteral:
-		if t.Flags&syntax.FoldCase == 0 {
-			return [][]rune{t.Rune}
-		}
-	case syntax.OpCapture, syntax.OpPlus:
-		return requiredSet(t.Sub[0])
-	case syntax.OpRepeat:
-		if t.Min >= 1 {
-			return requiredSet(t.Sub[0])
-		}
-	case syntax.OpConcat:
-		var best [][]rune
-		for _, s := range t.Sub {
-			if l := requiredSet(s); l != nil && (best == nil || betterSet(l, best)) {
-				best = l
-			}
-		}
-		return best
-	case syntax.OpAlternate:
-		var all [][]rune
-		for _, s := range t.Sub {
-			l := requiredSet(s)
-			if l == nil {
-				return nil
-			}
-			all = append(all, l...)
-		}
-		if len(all) > 8 {
-			return nil
-		}
-		return all
-	}
-	return nil
+// litSet is a prefilter: every match of the pattern contains one of lits.
+// With fold, lits are lower-cased and are searched for in lower-cased text.
+// exact: a line holding one of lits matches (no regexp needed).
+type litSet struct {
+	lits  [][]byte
+	wide  [][]byte // lits as they appear in widened text
+	fold  bool
+	exact bool
 }
 
-func minLen(set [][]rune) int {
+func (s *litSet) minLen() int {
 	n := 1 << 30
-	for _, l := range set {
+	for _, l := range s.lits {
 		n = min(n, len(l))
 	}
 	return n
 }
 
-// betterSet prefers longer shortest literals, then fewer literals.
-func betterSet(a, b [][]rune) bool {
-	if la, lb := minLen(a), minLen(b); la != lb {
-		return la > lb
+// litChar reports whether t matches exactly one byte, or one ASCII letter
+// in either case (fold), returning the byte (lower-cased when fold).
+func litChar(t *syntax.Regexp) (c byte, fold, ok bool) {
+	switch t.Op {
+	case syntax.OpLiteral:
+		if len(t.Rune) == 1 && t.Rune[0] < 0x100 && t.Flags&syntax.FoldCase == 0 {
+			return byte(t.Rune[0]), false, true
+		}
+	case syntax.OpCharClass:
+		r := t.Rune
+		if len(r) == 2 && r[0] == r[1] && r[0] < 0x100 {
+			return byte(r[0]), false, true
+		}
+		if len(r) == 4 && r[0] == r[1] && r[2] == r[3] && 'A' <= r[0] && r[0] <= 'Z' && r[2] == r[0]+32 {
+			return byte(r[2]), true, true
+		}
 	}
-	return len(a) < len(b)
+	return 0, false, false
+}
+
+// flatConcat appends the items of t, nested concatenations flattened and
+// multi-rune literals split into single runes.
+func flatConcat(dst []*syntax.Regexp, t *syntax.Regexp) []*syntax.Regexp {
+	switch {
+	case t.Op == syntax.OpConcat:
+		for _, s := range t.Sub {
+			dst = flatConcat(dst, s)
+		}
+	case t.Op == syntax.OpLiteral && len(t.Rune) > 1:
+		for _, r := range t.Rune {
+			dst = append(dst, &syntax.Regexp{Op: syntax.OpLiteral, Rune: []rune{r}, Flags: t.Flags})
+		}
+	case t.Op == syntax.OpCapture:
+		return flatConcat(dst, t.Sub[0])
+	default:
+		dst = append(dst, t)
+	}
+	return dst
+}
+
+// litSets returns prefilter candidates for t: each set's literals are such
+// that every match of t contains one of them.
+func litSets(t *syntax.Regexp) []litSet {
+	switch t.Op {
+	case syntax.OpCapture, syntax.OpPlus:
+		return litSets(t.Sub[0])
+	case syntax.OpRepeat:
+		if t.Min >= 1 {
+			return litSets(t.Sub[0])
+		}
+	case syntax.OpAlternate:
+		u := litSet{exact: true}
+		var plain bool // a branch's literal has a letter that must match its case
+		for _, s := range t.Sub {
+			best := bestStatic(litSets(s))
+			if best == nil {
+				return nil
+			}
+			u.lits = append(u.lits, best.lits...)
+			u.fold = u.fold || best.fold
+			u.exact = u.exact && best.exact
+			if !best.fold && slices.ContainsFunc(best.lits, func(l []byte) bool {
+				return slices.ContainsFunc(l, func(c byte) bool { return isASCIILetter(rune(c)) })
+			}) {
+				plain = true
+			}
+		}
+		if len(u.lits) > 8 {
+			return nil
+		}
+		if u.fold { // lower-case the others too: they then select a superset
+			for i, l := range u.lits {
+				u.lits[i] = lowerCopy(l)
+			}
+			u.exact = u.exact && !plain
+		}
+		return []litSet{u}
+	case syntax.OpLiteral, syntax.OpCharClass, syntax.OpConcat:
+		items := flatConcat(nil, t)
+		var sets []litSet
+		var run []byte
+		runFold, runPlain := false, false // letters matched in either case, in one
+		flush := func() {
+			if len(run) > 0 {
+				sets = append(sets, litSet{lits: [][]byte{run}, fold: runFold, exact: !(runFold && runPlain)})
+			}
+			run, runFold, runPlain = nil, false, false
+		}
+		whole := true
+		for _, s := range items {
+			if c, f, ok := litChar(s); ok {
+				run = append(run, c)
+				runFold = runFold || f
+				runPlain = runPlain || !f && isASCIILetter(rune(c))
+				continue
+			}
+			whole = false
+			flush()
+			if s.Op != syntax.OpLiteral && s.Op != syntax.OpCharClass {
+				sets = append(sets, litSets(s)...)
+			}
+		}
+		flush()
+		if !whole || len(sets) != 1 {
+			for i := range sets {
+				sets[i].exact = false
+			}
+		}
+		for i := range sets {
+			if sets[i].fold {
+				for j, l := range sets[i].lits {
+					sets[i].lits[j] = lowerCopy(l)
+				}
+			}
+		}
+		return sets
+	}
+	return nil
+}
+
+// bestStatic returns the set with the longest shortest literal, then the
+// fewest literals, or nil.
+func bestStatic(sets []litSet) *litSet {
+	var best *litSet
+	for i := range sets {
+		s := &sets[i]
+		if best == nil || s.minLen() > best.minLen() || s.minLen() == best.minLen() && len(s.lits) < len(best.lits) {
+			best = s
+		}
+	}
+	return best
+}
+
+// lowerASCII writes src with ASCII upper-case letters lower-cased to dst
+// (len(dst) >= len(src)), eight bytes at a time.
+func lowerASCII(dst, src []byte) {
+	const ones = 0x0101010101010101
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		x := binary.LittleEndian.Uint64(src[i:])
+		h := x & (0x7f * ones)
+		ge := h + (0x80-'A')*ones          // high bit: byte&0x7f >= 'A'
+		gt := h + (0x80-'Z'-1)*ones        // high bit: byte&0x7f > 'Z'
+		m := ge &^ gt &^ x & (0x80 * ones) // 'A' <= byte <= 'Z'
+		binary.LittleEndian.PutUint64(dst[i:], x|m>>2)
+	}
+	for ; i < len(src); i++ {
+		c := src[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 32
+		}
+		dst[i] = c
+	}
 }
 
 // latin1Bytes turns runes < 0x100 (our pattern encoding of bytes) back into bytes.
@@ -735,7 +872,50 @@ type grepRun struct {
 	wide    bool  // the current text is widened: decode before output
 	scratch []byte
 	num     []byte
-	next    []int // findLine's cache
+	next    []int   // findLine's cache
+	low     []byte  // the text lower-cased, for a fold prefilter
+	set     *litSet // the prefilter, once chosen
+	chosen  bool
+}
+
+// choose picks, on the first text, the prefilter whose literals occur
+// least often in a sample of it.
+func (r *grepRun) choose(text []byte) *litSet {
+	m := r.g.m
+	if r.chosen || m.isLit {
+		return r.set
+	}
+	r.chosen = true
+	sample := text[:min(len(text), 256<<10)]
+	var low []byte
+	best, bestN := -1, 0
+	for i := range m.sets {
+		s := &m.sets[i]
+		hay, lits := sample, s.lits
+		if r.wide {
+			lits = s.wide
+		}
+		if s.fold {
+			if low == nil {
+				low = make([]byte, len(sample))
+				lowerASCII(low, sample)
+			}
+			hay = low
+		}
+		n := 0
+		for _, l := range lits {
+			n += bytes.Count(hay, l)
+		}
+		// each literal costs a pass over the text: about one hit per 4 KiB
+		n += (len(lits) - 1) * len(sample) >> 12
+		if best < 0 || n < bestN || n == bestN && s.minLen() > m.sets[best].minLen() {
+			best, bestN = i, n
+		}
+	}
+	if best >= 0 {
+		r.set = &m.sets[best]
+	}
+	return r.set
 }
 
 // Run selects lines from in.
@@ -867,16 +1047,26 @@ func narrow(dst, src []byte) []byte {
 func (r *grepRun) process(text []byte) {
 	m := r.g.m
 	r.wide = false
-	if m.wide && !m.isLit && hasHigh(text) {
+	if m.wide && !m.isLit && (m.seq == nil || r.g.only) && hasHigh(text) {
 		r.scratch = widen(r.scratch, text)
 		text, r.wide = r.scratch, true
 	}
-	pre := m.pre
-	if r.wide {
-		pre = m.preWide
+	set := r.choose(text)
+	hay := text // where set's literals are searched for
+	var lits [][]byte
+	if set != nil {
+		lits = set.lits
+		if r.wide {
+			lits = set.wide
+		}
+		if set.fold {
+			r.low = slices.Grow(r.low[:0], len(text))[:len(text)]
+			lowerASCII(r.low, text)
+			hay = r.low
+		}
 	}
 	r.next = r.next[:0]
-	for range m.pre {
+	for range lits {
 		r.next = append(r.next, -1)
 	}
 	end := len(text) // where the search text ends: before the final '\n'
@@ -885,7 +1075,11 @@ func (r *grepRun) process(text []byte) {
 	}
 	pos := 0
 	for pos < len(text) && !r.done {
-		ls, le := m.findLine(text[:end], pos, pre, r.next)
+		seq := m.seq
+		if r.wide {
+			seq = nil
+		}
+		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, r.next, seq)
 		if ls < 0 {
 			r.region(text, pos, len(text))
 			return
@@ -987,27 +1181,34 @@ func (r *grepRun) selected(line []byte) {
 }
 
 // findLine returns the bounds of the first line of text at or after pos
-// that matches, or -1.
-// next caches, per literal of m.pre, where it next occurs in text (-1:
-// unknown, math.MaxInt: nowhere).
-func (m *grepMatcher) findLine(text []byte, pos int, pre [][]byte, next []int) (ls, le int) {
+// that matches, or -1. hay is text, or text lower-cased for a fold set.
+// next caches, per literal of lits (set's, in hay), where it next occurs
+// (-1: unknown, math.MaxInt: nowhere).
+// seq, if not nil, is m.seq, usable on text.
+func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, next []int, seq *seqMatcher) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
 		case m.isLit:
 			s = bytes.Index(text[pos:], m.lit)
-		case m.pre != nil:
+		case set != nil:
 			s = math.MaxInt
-			for i, l := range pre {
+			for i, l := range lits {
 				if next[i] < pos {
 					next[i] = math.MaxInt
-					if j := bytes.Index(text[pos:], l); j >= 0 {
+					if j := bytes.Index(hay[pos:], l); j >= 0 {
 						next[i] = pos + j
 					}
 				}
 				s = min(s, next[i])
 			}
 			if s == math.MaxInt {
+				return -1, -1
+			}
+			s -= pos
+		case seq != nil:
+			s = seq.find(text, pos)
+			if s < 0 {
 				return -1, -1
 			}
 			s -= pos
@@ -1029,7 +1230,7 @@ func (m *grepMatcher) findLine(text []byte, pos int, pre [][]byte, next []int) (
 		} else {
 			le += s
 		}
-		if m.isLit || m.pre == nil || m.preExact || m.re.Match(text[ls:le]) {
+		if m.isLit || set == nil || set.exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lre.Match(text[ls:le]) {
 			return ls, le
 		}
 		pos = le + 1
@@ -1067,4 +1268,161 @@ func (m *grepMatcher) eachMatch(line []byte, f func(s, e int)) {
 			pos = s + 1
 		}
 	}
+}
+
+// seqMatcher matches a pattern that is a fixed-length sequence of byte
+// classes, optionally anchored at the line's start or end, on raw
+// (unwidened) text: a class holds the bytes whose rune it holds.
+type seqMatcher struct {
+	mask     [256]uint64 // bit i: the byte is in class i
+	k        int         // classes, 1..64
+	bol, eol bool
+	lit      []byte // the longest run of one-byte classes, at offset off
+	off      int
+}
+
+// compileSeq returns the seqMatcher for t, or nil if t is not such a
+// sequence.
+func compileSeq(t *syntax.Regexp) *seqMatcher {
+	items := flatConcat(nil, t)
+	q := &seqMatcher{}
+	if len(items) > 0 && items[0].Op == syntax.OpBeginLine {
+		q.bol, items = true, items[1:]
+	}
+	if n := len(items); n > 0 && items[n-1].Op == syntax.OpEndLine {
+		q.eol, items = true, items[:n-1]
+	}
+	var classes [][256]bool
+	var add func(s *syntax.Regexp) bool
+	add = func(s *syntax.Regexp) bool {
+		var c [256]bool
+		switch s.Op {
+		case syntax.OpLiteral:
+			if len(s.Rune) != 1 || s.Rune[0] > 0xFF || s.Flags&syntax.FoldCase != 0 {
+				return false
+			}
+			c[s.Rune[0]] = true
+		case syntax.OpCharClass:
+			for i := 0; i+1 < len(s.Rune); i += 2 {
+				for r := s.Rune[i]; r <= min(s.Rune[i+1], 0xFF); r++ {
+					c[r] = true
+				}
+			}
+		case syntax.OpAnyCharNotNL:
+			for i := range c {
+				c[i] = i != '\n'
+			}
+		case syntax.OpRepeat:
+			if s.Min != s.Max || s.Min > 64 {
+				return false
+			}
+			for range s.Min {
+				if !add(s.Sub[0]) {
+					return false
+				}
+			}
+			return true
+		default:
+			return false
+		}
+		classes = append(classes, c)
+		return true
+	}
+	for _, s := range items {
+		if !add(s) || len(classes) > 64 {
+			return nil
+		}
+	}
+	if len(classes) == 0 {
+		return nil
+	}
+	q.k = len(classes)
+	run := 0
+	for i, c := range classes {
+		n := 0
+		for b, in := range c {
+			if in {
+				q.mask[b] |= 1 << i
+				n++
+			}
+		}
+		if n == 1 {
+			run++
+			if run > len(q.lit) {
+				q.off = i + 1 - run
+				q.lit = make([]byte, 0, run)
+				for _, c := range classes[q.off : i+1] {
+					q.lit = append(q.lit, byte(slices.Index(c[:], true)))
+				}
+			}
+		} else {
+			run = 0
+		}
+	}
+	return q
+}
+
+// at reports whether the sequence matches line at s.
+func (q *seqMatcher) at(line []byte, s int) bool {
+	if s < 0 || s+q.k > len(line) {
+		return false
+	}
+	for i, c := range line[s : s+q.k] {
+		if q.mask[c]>>i&1 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// matchLine reports whether line (without its newline) has a match.
+func (q *seqMatcher) matchLine(line []byte) bool {
+	switch {
+	case q.bol:
+		return q.at(line, 0) && (!q.eol || q.k == len(line))
+	case q.eol:
+		return q.at(line, len(line)-q.k)
+	case q.lit != nil:
+		for from := q.off; from < len(line); {
+			j := bytes.Index(line[from:], q.lit)
+			if j < 0 {
+				return false
+			}
+			if q.at(line, from+j-q.off) {
+				return true
+			}
+			from += j + 1
+		}
+		return false
+	}
+	return q.find(line, 0) >= 0
+}
+
+// find returns a position in the first line of text at or after pos that
+// has a match (text[pos-1] is '\n' or pos is 0), or -1.
+func (q *seqMatcher) find(text []byte, pos int) int {
+	var d uint64
+	hit := uint64(1) << (q.k - 1)
+	init := uint64(1)
+	for i := pos; i < len(text); i++ {
+		c := text[i]
+		d = (d<<1 | init) & q.mask[c]
+		if q.bol {
+			init = 0
+			if c == '\n' {
+				init = 1
+			}
+		}
+		if d&hit != 0 && (!q.eol || i+1 == len(text) || text[i+1] == '\n') {
+			return i
+		}
+	}
+	return -1
+}
+
+// lowerCopy returns b with ASCII letters lower-cased (other bytes as they are).
+func lowerCopy(b []byte) []byte {
+	l := make([]byte, len(b))
+	lowerASCII(l, b)
+	return l
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 func init() {
@@ -280,8 +281,11 @@ func (o *sortOpts) compare(a, b []byte) int {
 	return d
 }
 
-func (o *sortOpts) keyCompare(a, b []byte) int {
-	for i := range o.keys {
+func (o *sortOpts) keyCompare(a, b []byte) int { return o.keyCompareFrom(0, a, b) }
+
+// keyCompareFrom compares by the keys from the i'th on.
+func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
+	for ; i < len(o.keys); i++ {
 		k := &o.keys[i]
 		ka, kb := o.keySpan(k, a), o.keySpan(k, b)
 		var d int
@@ -301,6 +305,115 @@ func (o *sortOpts) keyCompare(a, b []byte) int {
 		}
 	}
 	return 0
+}
+
+// sortLine is a held line with a precomputed prefix of its first key (the
+// whole line without keys): lines whose prefixes differ are ordered by
+// them alone.
+type sortLine struct {
+	b   []byte
+	key uint64 // orders as the first key does, before its reversal
+}
+
+// entry returns line with its key.
+func (o *sortOpts) entry(line []byte) sortLine {
+	if len(o.keys) == 0 {
+		return sortLine{b: line, key: prefixKey(line, false)}
+	}
+	k := &o.keys[0]
+	span := o.keySpan(k, line)
+	if k.numeric {
+		return sortLine{b: line, key: numKey(span)}
+	}
+	return sortLine{b: line, key: prefixKey(span, k.fold)}
+}
+
+// prefixKey is the first 8 bytes of s, big-endian, zero-padded, folded to
+// upper case with fold.
+func prefixKey(s []byte, fold bool) uint64 {
+	var k uint64
+	n := min(len(s), 8)
+	for i := 0; i < n; i++ {
+		c := s[i]
+		if fold {
+			c = upper(c)
+		}
+		k |= uint64(c) << (56 - 8*i)
+	}
+	return k
+}
+
+// numKey encodes a -n number so that keys order as numCompare does: two
+// bits of sign class (negative, zero, positive), 18 bits of integer digit
+// count, 10 digits of 4 bits (digit+1, 0 after the last), then a bit set
+// when digits were cut off (the number is then larger than any whole one
+// with the same prefix); the bits below the class are inverted for
+// negatives.
+func numKey(s []byte) uint64 {
+	neg, ip, fp := parseNum(s)
+	if len(ip) == 0 && len(fp) == 0 {
+		return 1 << 62
+	}
+	const digits = 10
+	var v uint64
+	if len(ip) >= 1<<18-1 { // past every count: larger than every prefix
+		v = 1<<61 - 1
+	} else {
+		v = uint64(len(ip))
+		d, cut := 0, uint64(0)
+		for _, part := range [2][]byte{ip, fp} {
+			for _, c := range part {
+				if d == digits {
+					cut = 1
+					break
+				}
+				v = v<<4 | uint64(c-'0'+1)
+				d++
+			}
+		}
+		v = (v<<(4*(digits-d)))<<1 | cut
+	}
+	if neg {
+		return ^v & (1<<62 - 1)
+	}
+	return 2<<62 | v
+}
+
+// numKeyExact reports whether numKey's key holds the whole number.
+func numKeyExact(key uint64) bool {
+	switch key >> 62 {
+	case 0:
+		return key&1 == 1
+	case 2:
+		return key&1 == 0
+	}
+	return true
+}
+
+// compareEnt is compare, using the precomputed keys.
+func (o *sortOpts) compareEnt(a, b *sortLine) int {
+	if a.key != b.key {
+		d := 1
+		if a.key < b.key {
+			d = -1
+		}
+		if len(o.keys) > 0 && o.keys[0].reverse || len(o.keys) == 0 && o.reverse {
+			d = -d
+		}
+		return d
+	}
+	if len(o.keys) == 0 || !o.keys[0].numeric || !numKeyExact(a.key) {
+		return o.compare(a.b, b.b)
+	}
+	// the first keys are equal
+	if d := o.keyCompareFrom(1, a.b, b.b); d != 0 || o.unique || o.stable {
+		return d
+	}
+	d := bytes.Compare(a.b, b.b)
+	if o.reverse {
+		return -d
+	}
+	return d
 }
 
 func foldCompare(a, b []byte) int {
@@ -398,7 +511,7 @@ type sortStage struct {
 }
 
 const (
-	sortLineOverhead = 24 // bytes charged per held line (its slice header)
+	sortLineOverhead = int64(unsafe.Sizeof(sortLine{})) // bytes charged per held line
 	sortRunBuf       = 64 << 10
 )
 
@@ -439,7 +552,7 @@ type sorter struct {
 	block  int
 	blocks [][]byte // full blocks, the last one being filled
 	free   [][]byte
-	lines  [][]byte
+	lines  []sortLine
 	runs   []*sortRun
 }
 
@@ -484,16 +597,15 @@ func (s *sorter) add(line []byte) {
 	start := len(b)
 	b = append(b, line...)
 	s.blocks[n-1] = b
-	s.lines = append(s.lines, b[start:len(b):len(b)])
+	s.lines = append(s.lines, s.o.entry(b[start:len(b):len(b)]))
 }
 
 func (s *sorter) sortHeld() {
+	cmp := func(a, b sortLine) int { return s.o.compareEnt(&a, &b) }
 	if s.o.stable || s.o.unique {
-		slices.SortStableFunc(s.lines, s.o.compare)
-	} else if len(s.o.keys) == 0 && !s.o.reverse {
-		slices.SortFunc(s.lines, bytes.Compare)
+		slices.SortStableFunc(s.lines, cmp)
 	} else {
-		slices.SortFunc(s.lines, s.o.compare)
+		slices.SortFunc(s.lines, cmp)
 	}
 }
 
@@ -510,9 +622,7 @@ func (s *sorter) spill() error {
 	if err := s.writeLines(w, s.lines); err != nil {
 		return err
 	}
-	for i := range s.lines {
-		s.lines[i] = nil
-	}
+	clear(s.lines)
 	s.lines = s.lines[:0]
 	for _, b := range s.blocks {
 		if cap(b) == s.block {
@@ -524,14 +634,15 @@ func (s *sorter) spill() error {
 }
 
 // writeLines writes sorted lines, dropping equal ones under -u.
-func (s *sorter) writeLines(w *bufio.Writer, lines [][]byte) error {
-	var prev []byte
-	for i, l := range lines {
-		if s.o.unique && i > 0 && s.o.compare(prev, l) == 0 {
+func (s *sorter) writeLines(w *bufio.Writer, lines []sortLine) error {
+	var prev *sortLine
+	for i := range lines {
+		l := &lines[i]
+		if s.o.unique && i > 0 && s.o.compareEnt(prev, l) == 0 {
 			continue
 		}
 		prev = l
-		w.Write(l)
+		w.Write(l.b)
 		if err := w.WriteByte('\n'); err != nil {
 			return err
 		}
@@ -609,9 +720,10 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 
 // mergeSrc is one run being merged.
 type mergeSrc struct {
-	lr   *lineReader
-	line []byte
-	idx  int // run order: breaks ties so the merge is stable
+	lr  *lineReader
+	ent sortLine
+	o   *sortOpts
+	idx int // run order: breaks ties so the merge is stable
 }
 
 type mergeHeap struct {
@@ -622,7 +734,7 @@ type mergeHeap struct {
 func (h *mergeHeap) Len() int { return len(h.srcs) }
 func (h *mergeHeap) Less(i, j int) bool {
 	a, b := h.srcs[i], h.srcs[j]
-	if d := h.o.compare(a.line, b.line); d != 0 {
+	if d := h.o.compareEnt(&a.ent, &b.ent); d != 0 {
 		return d < 0
 	}
 	return a.idx < b.idx
@@ -642,7 +754,7 @@ func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 			return Internal("sort: spill read failed", err)
 		}
-		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf), idx: i}
+		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf), idx: i, o: s.o}
 		ok, err := src.advance()
 		if err != nil {
 			return err
@@ -659,13 +771,13 @@ func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
 			return s.ctx.Err()
 		}
 		top := h.srcs[0]
-		if !s.o.unique || !have || s.o.compare(prev, top.line) != 0 {
-			w.Write(top.line)
+		if !s.o.unique || !have || s.o.compare(prev, top.ent.b) != 0 {
+			w.Write(top.ent.b)
 			if err := w.WriteByte('\n'); err != nil {
 				return err
 			}
 			if s.o.unique {
-				prev = append(prev[:0], top.line...)
+				prev = append(prev[:0], top.ent.b...)
 				have = true
 			}
 		}
@@ -690,6 +802,6 @@ func (m *mergeSrc) advance() (bool, error) {
 	if err != nil {
 		return false, Internal("sort: spill read failed", err)
 	}
-	m.line = line
+	m.ent = m.o.entry(line)
 	return true, nil
 }

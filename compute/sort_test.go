@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,12 @@ var sortInputs = map[string]string{
 	"fields":   "a b c d\na  b c\n a b\nz\n\n",
 	"ident":    "same\nsame\nSAME\nsame\n",
 	"negzeros": "-0\n0\n-0.0\n+0\n0.0\n-\n",
+	// numbers the precomputed -n key cuts off (10 digits) or ties on
+	"longnums": "12345678901\n12345678902\n1234567890\n1234567890.1\n1234567890.01\n-12345678901\n-12345678902\n" +
+		"-1234567890\n123456789012345678901234567890\n123456789012345678901234567891\n0.000000000001\n0.000000000002\n" +
+		"-0.000000000001\n-0.000000000002\n00000000000000000000001\n1.10\n1.1\n1.1000000000000001\n-1.1000000000000001\n.\n-.\n",
+	"numties":   "5 b\n5 a\n-5 b\n-5 a\n5.0 c\n05 d\n 5 e\n5\n-5\n10 a\n9 z\n",
+	"numfields": "a 3 x\nb 10 y\nc -2 z\nd 3 a\ne 3.0 b\nf x c\ng  -2 d\nh 2.5 e\n",
 }
 
 var sortArgs = [][]string{
@@ -74,6 +81,13 @@ var sortArgs = [][]string{
 	{"sort", "-f", "-k1,1"},
 	{"sort", "--reverse", "--numeric-sort"},
 	{"sort", "-"},
+	{"sort", "-n", "-r", "-s"},
+	{"sort", "-n", "-r", "-u"},
+	{"sort", "-t", " ", "-k2,2n"},
+	{"sort", "-t", " ", "-k2,2nr", "-k1,1"},
+	{"sort", "-t", " ", "-k2,2n", "-s"},
+	{"sort", "-k2n,2", "-k3,3r"},
+	{"sort", "-r", "-k1,1n"},
 }
 
 func TestSortDifferential(t *testing.T) {
@@ -345,27 +359,63 @@ func TestSortErrors(t *testing.T) {
 	}
 }
 
-func benchSort(b *testing.B, args string, in []byte, mem int64) {
+// benchSort benchmarks argv with a memory budget of mem (0: the default,
+// 8 MiB: spills and merges) and reports its speed relative to GNU sort
+// (which uses its own memory and both cores).
+func benchSort(b *testing.B, in []byte, mem int64, argv ...string) {
 	e := NewEngine(Config{Spool: SpoolConfig{MemBytes: mem, Dir: b.TempDir()}})
-	p, err := e.Compile(args)
+	p, err := e.Compile(shJoin(argv))
 	if err != nil {
 		b.Fatal(err)
 	}
+	gnu := gnuMBps(b, in, argv...)
 	b.SetBytes(int64(len(in)))
 	b.ResetTimer()
+	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		if _, err := e.Run(b.Context(), p, bytes.NewReader(in), discard{}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	if gnu > 0 {
+		b.ReportMetric(float64(len(in))*float64(b.N)/time.Since(start).Seconds()/1e6/gnu, "x_gnu")
+	}
 }
 
-// Compare with LC_ALL=C sort on the same data (TestWriteSortBench).
-func BenchmarkSort(b *testing.B)  { benchSort(b, "sort", randomLines(5, 32<<20, false), 64<<20) }
-func BenchmarkSortN(b *testing.B) { benchSort(b, "sort -n", randomLines(5, 32<<20, true), 64<<20) }
+var (
+	sortInOnce         sync.Once
+	sortText, sortNums []byte
+)
 
-// BenchmarkSortSpill sorts with the default 8 MiB budget: spills and merge.
-func BenchmarkSortSpill(b *testing.B) { benchSort(b, "sort", randomLines(5, 32<<20, false), 0) }
+func sortBenchInputs() (text, nums []byte) {
+	sortInOnce.Do(func() {
+		sortText, sortNums = randomLines(5, 32<<20, false), randomLines(5, 32<<20, true)
+	})
+	return sortText, sortNums
+}
+
+func BenchmarkSort(b *testing.B) {
+	text, _ := sortBenchInputs()
+	benchSort(b, text, 64<<20, "sort")
+}
+func BenchmarkSortN(b *testing.B) {
+	_, nums := sortBenchInputs()
+	benchSort(b, nums, 64<<20, "sort", "-n")
+}
+func BenchmarkSortK2N(b *testing.B) {
+	_, nums := sortBenchInputs()
+	benchSort(b, nums, 64<<20, "sort", "-t", " ", "-k3,3", "-k1,1n")
+}
+
+// The default 8 MiB budget: spills and merge.
+func BenchmarkSortSpill(b *testing.B) {
+	text, _ := sortBenchInputs()
+	benchSort(b, text, 0, "sort")
+}
+func BenchmarkSortNSpill(b *testing.B) {
+	_, nums := sortBenchInputs()
+	benchSort(b, nums, 0, "sort", "-n")
+}
 
 func TestWriteSortBench(t *testing.T) {
 	out := os.Getenv("HALFCLOSE_SORT_BENCH_OUT")
@@ -374,5 +424,53 @@ func TestWriteSortBench(t *testing.T) {
 	}
 	if err := os.WriteFile(out, randomLines(5, 32<<20, false), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSortNumericKeys: random numbers of every shape (long, signed,
+// fractions, leading zeros, many equal), in memory and spilled, against GNU.
+func TestSortNumericKeys(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		return string(b)
+	}
+	var in bytes.Buffer
+	for range 20000 {
+		var num string
+		switch r.IntN(6) {
+		case 0:
+			num = strconv.Itoa(r.IntN(20) - 10)
+		case 1:
+			num = "1234567890" + digits(r.IntN(4))
+		case 2:
+			num = digits(r.IntN(25)) + "." + digits(r.IntN(14))
+		case 3:
+			num = "0.0000000000" + digits(r.IntN(3))
+		case 4:
+			num = strings.Repeat("0", r.IntN(3)) + digits(r.IntN(12))
+		default:
+			num = []string{"", "x", "-", ".", "-0", "1e5", " 7", "\t-3"}[r.IntN(8)]
+		}
+		if r.IntN(3) == 0 {
+			num = "-" + num
+		}
+		fmt.Fprintf(&in, "%s %s %d\n", num, []string{"a", "b", "A"}[r.IntN(3)], r.IntN(5))
+	}
+	for _, mem := range []int64{0, 64 << 10} {
+		cfg := Config{Spool: SpoolConfig{MemBytes: mem, Dir: t.TempDir()}}
+		for _, argv := range [][]string{
+			{"sort", "-n"},
+			{"sort", "-rn"},
+			{"sort", "-n", "-s"},
+			{"sort", "-n", "-u"},
+			{"sort", "-k1,1n", "-k3,3r"},
+			{"sort", "-t", " ", "-k3,3n", "-k1,1nr"},
+		} {
+			t.Run(fmt.Sprintf("%d/%q", mem, argv[1:]), func(t *testing.T) { diffGNUCfg(t, cfg, in.Bytes(), argv...) })
+		}
 	}
 }
