@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -175,12 +176,23 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 	return c.api.Capabilities(ctx, &apiv1.CapabilitiesRequest{})
 }
 
+// chunkBufs recycles the send buffers of calls with the default chunk size,
+// so that many small calls do not each allocate one.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, DefaultChunkSize); return &b }}
+
 // sendChunks reads r in chunks of size and sends each. A send that fails
 // with io.EOF means the server ended the call early: the caller learns why
 // from the status, so that error is not returned here. An error from r is
 // returned wrapped, and the caller's cancel aborts the stream.
 func sendChunks(r io.Reader, size int, send func([]byte) error) error {
-	buf := make([]byte, size)
+	var buf []byte
+	if size == DefaultChunkSize {
+		bp := chunkBufs.Get().(*[]byte)
+		defer chunkBufs.Put(bp)
+		buf = *bp
+	} else {
+		buf = make([]byte, size)
+	}
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {

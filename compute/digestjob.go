@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
+	"sync"
 )
 
 // DigestJob is a request for digests of one input.
@@ -24,6 +25,10 @@ type DigestResult struct {
 // per-Write cost of parallel hashing is noise.
 const digestJobBufSize = 1 << 20
 
+// digestBufs recycles read buffers: a fresh MiB per job would make small
+// jobs pay mostly for allocating and zeroing it.
+var digestBufs = sync.Pool{New: func() any { b := make([]byte, digestJobBufSize); return &b }}
+
 // Digest hashes src as it arrives, with every algorithm in one pass, and
 // checks the declared size and digests at the end of input: a mismatch is
 // DATA_LOSS, input past the declared size fails as soon as it arrives. An
@@ -35,7 +40,9 @@ func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (Dige
 	limit := e.cfg.MaxInputBytes
 	in := NewInput(src, limit)
 	mh := NewMultiHash(job.Algos)
-	buf := make([]byte, digestJobBufSize)
+	bp := digestBufs.Get().(*[]byte)
+	defer digestBufs.Put(bp)
+	buf := *bp
 	for {
 		if err := ctx.Err(); err != nil {
 			return DigestResult{}, err
