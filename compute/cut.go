@@ -434,6 +434,18 @@ func (c *cutStage) cutFields(r *byteReader, w *blockWriter) error {
 		return eof, r.abort()
 	}
 	for {
+		if fieldIdx == 1 && delim != eol && r.pos < r.end {
+			// A whole line in the buffer: cut it in one go.
+			if k := bytes.IndexByte(r.buf[r.pos:r.end], c.eol); k >= 0 {
+				if err := c.cutLine(w, r.buf[r.pos:r.pos+k+1]); err != nil {
+					return err
+				}
+				r.pos += k + 1
+				r.nextEOL = -1
+				ch = eol
+				continue
+			}
+		}
 		if fieldIdx == 1 && bufferFirst {
 			last, err := f1.read(r, c.delim, c.eol)
 			if err != nil {
@@ -508,6 +520,52 @@ func (c *cutStage) cutFields(r *byteReader, w *blockWriter) error {
 		}
 	}
 	return r.abort()
+}
+
+// cutLine writes the selected fields of line, which ends with its eol
+// (delim is not eol).
+func (c *cutStage) cutLine(w *blockWriter, line []byte) error {
+	text := line[:len(line)-1]
+	i := bytes.IndexByte(text, c.delim)
+	if i < 0 {
+		if c.suppress {
+			return nil
+		}
+		_, err := w.Write(line)
+		return err
+	}
+	rs, rp := c.ranges, 0
+	found := false
+	for idx := uint64(1); ; idx++ {
+		if rs[rp].lo == math.MaxUint64 {
+			break // no more fields selected
+		}
+		f := text
+		if i >= 0 {
+			f = text[:i]
+		}
+		if rs[rp].lo <= idx {
+			if found {
+				if _, err := w.Write(c.outDelim); err != nil {
+					return err
+				}
+			}
+			found = true
+			if _, err := w.Write(f); err != nil {
+				return err
+			}
+		}
+		if i < 0 {
+			break
+		}
+		text = text[i+1:]
+		i = bytes.IndexByte(text, c.delim)
+		if idx+1 > rs[rp].hi {
+			rp++
+		}
+	}
+	_, err := w.Write(line[len(line)-1:])
+	return err
 }
 
 // field1 holds a line's first field while cut decides whether the line has

@@ -80,5 +80,33 @@ func TestCutErrors(t *testing.T) {
 	}
 }
 
-func BenchmarkCutFields(b *testing.B) { benchFilter(b, "cut -d : -f 2,4", benchText()) }
-func BenchmarkCutBytes(b *testing.B)  { benchFilter(b, "cut -b 5-20", benchText()) }
+func BenchmarkCutFields(b *testing.B) { benchVsGNU(b, benchText(), "cut", "-d", ":", "-f", "2,4") }
+func BenchmarkCutBytes(b *testing.B)  { benchVsGNU(b, benchText(), "cut", "-b", "5-20") }
+
+// TestCutFieldLines: many lines, some crossing the 128 KiB read buffer
+// (the whole-line fast path and the streaming path take turns), against GNU.
+func TestCutFieldLines(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 400<<10; i++ {
+		switch i % 5 {
+		case 0:
+			b.WriteString("a:bb:ccc:dddd:e\n")
+		case 1:
+			b.WriteString("nodelim here\n")
+		case 2:
+			b.WriteString(":::\n")
+		case 3:
+			b.WriteString(strings.Repeat("x", i%3000) + ":" + strings.Repeat("y", i%5) + "\n")
+		default:
+			b.WriteString("\n1:2\n")
+		}
+	}
+	in := []byte(b.String() + "tail:no:eol")
+	for _, a := range [][]string{
+		{"cut", "-d", ":", "-f", "2"}, {"cut", "-d", ":", "-f", "1,3-"}, {"cut", "-d", ":", "-f", "2", "-s"},
+		{"cut", "-d", ":", "-f", "2-3", "--complement"}, {"cut", "-d", ":", "-f", "1,4", "--output-delimiter=--"},
+		{"cut", "-d", ":", "-f", "5-"}, {"cut", "-d", ":", "-f", "-1", "-s"}, {"cut", "-z", "-d", ":", "-f", "2"},
+	} {
+		diffGNUCfg(t, Config{}, in, a...)
+	}
+}

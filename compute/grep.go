@@ -402,7 +402,11 @@ func litSets(t *syntax.Regexp) []litSet {
 		return litSets(t.Sub[0])
 	case syntax.OpRepeat:
 		if t.Min >= 1 {
-			return litSets(t.Sub[0])
+			sets := litSets(t.Sub[0])
+			for i := range sets {
+				sets[i].exact = t.Min == 1 // x{2}: one x is not a match
+			}
+			return sets
 		}
 	case syntax.OpAlternate:
 		u := litSet{exact: true}

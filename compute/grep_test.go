@@ -476,7 +476,7 @@ func TestGrepFastPaths(t *testing.T) {
 	log := logInput(300 << 10) // past the 256 KiB prefilter sample
 	odd := []byte("Error ERROR eRRor\nerr or\nwarn WARN Warn\n2024-05-01 12:00:00 x\n2024-05-01 12:00:0\n" +
 		"x2024-05-01 12:00:00\nid=123 user=bob id=12\nuser=BOB id=1234\n\xe9rror \xc9RROR\n" +
-		"a\xffb\na\nb\nab\nt\xffok 5ms\ntook 15ms took 5ms\ntook 5ms\n\xff\xfe\n2024-05-01 12:00:00\n\n")
+		"a\xffb\na\nb\nab\nabab\nab ab\nERRerr\nxzz\ncdcd\nt\xffok 5ms\ntook 15ms took 5ms\ntook 5ms\n\xff\xfe\n2024-05-01 12:00:00\n\n")
 	big := append(bytes.Repeat([]byte("no match here, just text\n"), 60000), "took 12345ms\n2024-13-99 99:99:99\n"...)
 	args := [][]string{
 		{"grep", "-E", "took [0-9]+5ms"},
@@ -514,6 +514,10 @@ func TestGrepFastPaths(t *testing.T) {
 		{"grep", "-E", "^$"},
 		{"grep", "-E", "took [0-9]+5ms|2024-13"},
 		{"grep", "-E", "(took|2024)-?[0-9]{2}"},
+		{"grep", "-E", "(ab){2}|zz"},
+		{"grep", "-E", "(ab){2,}|(cd)+|x{1,3}"},
+		{"grep", "-iE", "(err){2}|WARN"},
+		{"grep", "-E", "(ERROR|WARN) \\[(db|api)\\]"},
 	}
 	for name, in := range map[string][]byte{"log": log, "odd": odd, "big": big} {
 		for _, a := range args {

@@ -202,4 +202,4 @@ func benchText() []byte {
 
 func BenchmarkTailLines(b *testing.B) { benchFilter(b, "tail -n 1000", benchText()) }
 func BenchmarkHeadElide(b *testing.B) { benchFilter(b, "head -n -1000", benchText()) }
-func BenchmarkTac(b *testing.B)       { benchFilter(b, "tac", benchText()) }
+func BenchmarkTac(b *testing.B)       { benchVsGNU(b, benchText(), "tac") }
