@@ -139,6 +139,7 @@ type grepMatcher struct {
 	wre   *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
 	lre   *regexp.Regexp // re for one line: ^ and $ are \A and \z
 	seq   *seqMatcher    // re as a byte-class sequence, or nil
+	lseq  *litSeq        // lre as literal sets with ".*" gaps, or nil
 	word  bool
 	sets  []litSet // prefilter candidates: the run picks the rarest
 	wide  bool     // the regexp can match a byte >= 0x80: text must be widened
@@ -203,8 +204,13 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 		return nil, err
 	}
 	m.seq = compileSeq(ft)
-	if m.lre, err = compileTree(lineAnchors(ft)); err != nil {
-		return nil, err
+	// Its literals are ASCII, which widening leaves alone: it works on
+	// widened text too.
+	m.lseq = compileLitSeq(ft)
+	// lre only answers "does this line match": leftmost-first semantics
+	// and no capture groups let RE2 stop at the first match it finds.
+	if m.lre, err = regexp.Compile(noCaptures(lineAnchors(ft)).String()); err != nil {
+		return nil, Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
 	return m, nil
 }
@@ -220,6 +226,21 @@ func lineAnchors(t *syntax.Regexp) *syntax.Regexp {
 	}
 	for _, s := range t.Sub {
 		lineAnchors(s)
+	}
+	return t
+}
+
+// noCaptures rewrites t in place without capture groups, which a yes/no
+// match never needs and which slow RE2's backtracker down.
+func noCaptures(t *syntax.Regexp) *syntax.Regexp {
+	for i, s := range t.Sub {
+		for s.Op == syntax.OpCapture {
+			s = s.Sub[0]
+		}
+		t.Sub[i] = noCaptures(s)
+	}
+	for t.Op == syntax.OpCapture {
+		*t = *t.Sub[0]
 	}
 	return t
 }
@@ -1234,12 +1255,20 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 		} else {
 			le += s
 		}
-		if m.isLit || set == nil || set.exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lre.Match(text[ls:le]) {
+		if m.isLit || set == nil || set.exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le]) {
 			return ls, le
 		}
 		pos = le + 1
 	}
 	return -1, -1
+}
+
+// lineMatch reports whether one line (without its newline) matches.
+func (m *grepMatcher) lineMatch(line []byte) bool {
+	if m.lseq != nil {
+		return m.lseq.match(line)
+	}
+	return m.lre.Match(line)
 }
 
 // eachMatch calls f for each non-empty match in line, as grep -o.
