@@ -56,6 +56,7 @@ func ChainOptions(cfg ChainConfig) []grpc.ServerOption {
 
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithDisableLoggingFields(logging.SystemTag[0], logging.ComponentFieldKey),
 		logging.WithDurationField(func(d time.Duration) logging.Fields {
 			return logging.Fields{"grpc.time_ms", float64(d.Microseconds()) / 1000}
 		}),
