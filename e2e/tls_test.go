@@ -42,30 +42,6 @@ openssl rand -hex 32 > tokens.txt
 chmod 600 ca-key.pem server-key.pem client-key.pem tokens.txt
 `
 
-// tlsBin returns the path of a binary `make test` built into $E2E_BIN_DIR,
-// skipping the test when the variable is not set.
-func tlsBin(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("E2E_BIN_DIR")
-	if dir == "" {
-		t.Skip("E2E_BIN_DIR is not set: run `make test`")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s: %v (run `make build tools`)", name, err)
-	}
-	return p
-}
-
-func tlsNeedTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
-
 // tlsRun runs a command in dir with stdin and returns its stdout; stderr
 // goes into the error.
 func tlsRun(t *testing.T, dir string, stdin []byte, name string, args ...string) (string, error) {
@@ -89,7 +65,7 @@ func tlsRun(t *testing.T, dir string, stdin []byte, name string, args ...string)
 func tlsStartDaemon(t *testing.T, dir string, args ...string) (grpcAddr, tcpAddr string) {
 	t.Helper()
 	base := []string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--log-format=json"}
-	cmd := exec.Command(tlsBin(t, "halfclosed"), append(base, args...)...)
+	cmd := exec.Command(bin(t, "halfclosed"), append(base, args...)...)
 	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -154,9 +130,9 @@ func tlsStartDaemon(t *testing.T, dir string, args ...string) (grpcAddr, tcpAddr
 // TLS close_notify) and the halfclose CLI. Every reply must equal GNU
 // sha256sum of the input.
 func TestTLSEndToEnd(t *testing.T) {
-	tlsNeedTool(t, "openssl")
-	grpcurl := tlsBin(t, "grpcurl")
-	cli := tlsBin(t, "halfclose")
+	need(t, "openssl")
+	grpcurl := bin(t, "grpcurl")
+	cli := bin(t, "halfclose")
 	dir := t.TempDir()
 	if _, err := tlsRun(t, dir, nil, "bash", "-c", tlsPKIScript); err != nil {
 		t.Fatal(err)
@@ -221,7 +197,7 @@ func TestTLSEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("socat", func(t *testing.T) {
-		socat := tlsNeedTool(t, "socat")
+		socat := need(t, "socat")
 		// -t: how long socat still reads after sending close_notify.
 		out, err := tlsRun(t, dir, append([]byte("sha256sum\n"), input...), socat, "-t", "30", "-",
 			"OPENSSL:"+tcpAddr+",cafile=ca.pem,cert=client.pem,key=client-key.pem")
