@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +54,11 @@ func chainRow(env *Env, chain bool) (Result, error) {
 		args = []string{"--metrics-addr=127.0.0.1:0", "--auth-token-file=" + tokens}
 		auth = "Bearer " + token
 	}
-	rps, err := chainLoad(env.BinDir, args, auth)
+	name := "chain-bare.log"
+	if chain {
+		name = "chain-full.log"
+	}
+	rps, err := chainLoad(env.BinDir, filepath.Join(env.DataDir, name), args, auth)
 	if err != nil {
 		return Result{}, err
 	}
@@ -64,24 +67,29 @@ func chainRow(env *Env, chain bool) (Result, error) {
 
 // chainLoad starts halfclosed with args, runs ghz against it and returns
 // the calls per second.
-func chainLoad(binDir string, args []string, auth string) (float64, error) {
+func chainLoad(binDir, logPath string, args []string, auth string) (float64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), chainDuration+time.Minute)
 	defer cancel()
 	d := exec.CommandContext(ctx, filepath.Join(binDir, "halfclosed"),
 		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--log-format=json"}, args...)...)
-	stderr, err := d.StderrPipe()
+	// The log goes to a file, as an operator's would: a pipe read by this
+	// process would bill the reader's CPU to the logging under test.
+	logf, err := os.Create(logPath)
 	if err != nil {
 		return 0, err
 	}
+	defer logf.Close()
+	d.Stderr = logf
 	if err := d.Start(); err != nil {
 		return 0, err
 	}
-	defer func() { d.Process.Signal(os.Interrupt); d.Wait() }()
-	addr, err := chainAddr(stderr)
+	exited := make(chan struct{})
+	go func() { d.Wait(); close(exited) }()
+	defer func() { d.Process.Signal(os.Interrupt); <-exited }()
+	addr, err := chainAddr(logPath, exited)
 	if err != nil {
 		return 0, err
 	}
-	go io.Copy(io.Discard, stderr) // the per-call log lines
 
 	data := fmt.Sprintf(`[{"header":{"algorithms":["ALGORITHM_SHA256"]}},{"data":%q}]`,
 		base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), 1024)))
@@ -121,17 +129,28 @@ func chainLoad(binDir string, args []string, auth string) (float64, error) {
 	return rep.RPS, nil
 }
 
-// chainAddr reads halfclosed's JSON log until it names its gRPC address.
-func chainAddr(r io.Reader) (string, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		var l struct{ Msg, Addr string }
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "grpc listening" {
-			return l.Addr, nil
+// chainAddr reads halfclosed's JSON log file until it names its gRPC address.
+func chainAddr(logPath string, exited <-chan struct{}) (string, error) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			return "", err
 		}
-		if strings.Contains(sc.Text(), `"level":"ERROR"`) {
-			return "", errors.New(sc.Text())
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "grpc listening" {
+				return l.Addr, nil
+			}
+			if strings.Contains(sc.Text(), `"level":"ERROR"`) {
+				return "", errors.New(sc.Text())
+			}
+		}
+		select {
+		case <-exited:
+			return "", fmt.Errorf("halfclosed exited before listening: %s", b)
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return "", errors.New("halfclosed exited before listening")
+	return "", errors.New("halfclosed did not listen within 30s")
 }
