@@ -385,10 +385,28 @@ func (h *headTail) runElide(ctx context.Context, in io.Reader, w *blockWriter) e
 	q := newChunkQueue(h.spool)
 	q.eol = h.eol
 	defer q.Close()
+	if err := h.keepLast(ctx, in, q, w); err != nil {
+		return err
+	}
+	if h.lines {
+		keep := q.Lines() + q.partial() - h.n
+		if keep <= 0 {
+			return nil
+		}
+		_, err := copyLines(ctx, w, q.Reader(), keep, h.eol)
+		return err
+	}
+	return copyBytes(ctx, w, q.Reader(), q.Len()-h.n)
+}
+
+// keepLast reads all of in into q, dropping whole chunks from its front —
+// written to w, or nowhere when w is nil — while the rest still holds the
+// last h.n units, so q stays bounded by what must be kept.
+func (h *headTail) keepLast(ctx context.Context, in io.Reader, q *chunkQueue, w io.Writer) error {
 	for {
 		_, err := q.ReadOnce(in)
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return err
@@ -406,15 +424,6 @@ func (h *headTail) runElide(ctx context.Context, in io.Reader, w *blockWriter) e
 			}
 		}
 	}
-	if h.lines {
-		keep := q.Lines() + q.partial() - h.n
-		if keep <= 0 {
-			return nil
-		}
-		_, err := copyLines(ctx, w, q.Reader(), keep, h.eol)
-		return err
-	}
-	return copyBytes(ctx, w, q.Reader(), q.Len()-h.n)
 }
 
 // runTail is tail -n N / -c N: the last N units, kept in a queue bounded by
@@ -426,26 +435,8 @@ func (h *headTail) runTail(ctx context.Context, in io.Reader, w *blockWriter) er
 	q := newChunkQueue(h.spool)
 	q.eol = h.eol
 	defer q.Close()
-	for {
-		_, err := q.ReadOnce(in)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		for len(q.live()) > 1 {
-			fn, fl, _ := q.Front()
-			if h.lines && q.Lines()-fl <= h.n || !h.lines && q.Len()-fn < h.n {
-				break
-			}
-			if err := q.DropFront(nil); err != nil {
-				return err
-			}
-		}
+	if err := h.keepLast(ctx, in, q, nil); err != nil {
+		return err
 	}
 	if h.lines {
 		return skipLinesCopy(ctx, w, q.Reader(), max(q.Lines()+q.partial()-h.n, 0), h.eol)
