@@ -29,6 +29,9 @@ var digestBufPool = sync.Pool{New: func() any { b := make([]byte, digestBufSize)
 // readAll feeds every byte of in to w (which never fails) and returns the
 // count. An error other than io.EOF is an abort and is returned as is.
 func readAll(in io.Reader, w io.Writer) (int64, error) {
+	if wt, ok := in.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
 	bp := digestBufPool.Get().(*[]byte)
 	defer digestBufPool.Put(bp)
 	buf := *bp

@@ -166,6 +166,55 @@ func (in *Input) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo hands the input to w without a copy when the source can (the
+// adapters' read-ahead buffers), with the same limit and end-of-input
+// tracking as Read. It returns nil at the end of input.
+func (in *Input) WriteTo(w io.Writer) (int64, error) {
+	start := in.n
+	wt, ok := in.r.(io.WriterTo)
+	if !ok {
+		// io.Copy would call this method again: copy by hand.
+		bp := digestBufs.Get().(*[]byte)
+		defer digestBufs.Put(bp)
+		for {
+			n, err := in.Read(*bp)
+			if n > 0 {
+				if _, werr := w.Write((*bp)[:n]); werr != nil {
+					return in.n - start, werr
+				}
+			}
+			if err == io.EOF {
+				return in.n - start, nil
+			}
+			if err != nil {
+				return in.n - start, err
+			}
+		}
+	}
+	_, err := wt.WriteTo(inputWriter{in, w})
+	if err == nil {
+		in.once.Do(func() { close(in.ended) })
+	}
+	return in.n - start, err
+}
+
+// inputWriter counts and limits what Input.WriteTo passes on.
+type inputWriter struct {
+	in *Input
+	w  io.Writer
+}
+
+func (iw inputWriter) Write(p []byte) (int, error) {
+	in := iw.in
+	if in.limit > 0 && in.n+int64(len(p)) > in.limit {
+		in.n += int64(len(p))
+		return 0, &Error{Code: CodeResourceExhausted, Msg: "input exceeds the limit of " + itoa(in.limit) + " bytes", Err: ErrInputLimit}
+	}
+	n, err := iw.w.Write(p)
+	in.n += int64(n)
+	return n, err
+}
+
 // N returns the bytes read so far.
 func (in *Input) N() int64 { return in.n }
 

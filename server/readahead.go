@@ -90,6 +90,32 @@ func (r *readAhead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo hands each buffer read ahead to w, without copying it, until
+// the source's end (nil) or error.
+func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if r.curOff < r.cur.n {
+			n, err := w.Write(r.cur.buf[r.curOff:r.cur.n])
+			total += int64(n)
+			r.curOff += n
+			if err != nil {
+				return total, err
+			}
+		}
+		if r.cur.err != nil {
+			if r.cur.err == io.EOF {
+				return total, nil
+			}
+			return total, r.cur.err
+		}
+		if r.cur.buf != nil {
+			r.free <- r.cur.buf
+		}
+		r.cur, r.curOff = <-r.full, 0
+	}
+}
+
 // Close stops reading ahead and closes the source.
 func (r *readAhead) Close() error {
 	r.once.Do(func() {
