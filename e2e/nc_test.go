@@ -123,7 +123,8 @@ func TestTCPAbort(t *testing.T) {
 			conn.(*net.TCPConn).SetLinger(0)
 			conn.Close() // RST
 			j := d.waitJob(t, before, func(j map[string]any) bool { return j["adapter"] == "tcp" })
-			if j["job.outcome"] != "reset" || j["job.out_bytes"] != float64(0) || j["job.in_bytes"].(float64) >= float64(len(data)) {
+			job, _ := j["job"].(map[string]any)
+			if job["outcome"] != "reset" || job["out_bytes"] != float64(0) || job["in_bytes"].(float64) >= float64(len(data)) {
 				t.Errorf("job after a reset: %v; want a reset with no output and partial input", j)
 			}
 

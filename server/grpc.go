@@ -289,9 +289,9 @@ func (s *computeService) reject(ctx context.Context, command string, err error) 
 // interceptor's one line for the call (and on a debug line of their own,
 // for servers without the interceptor).
 func (s *computeService) recorder() jobRecorder {
-	return jobRecorder{obs: s.opts.Observer, emit: func(ctx context.Context, attrs []any) {
-		AddLogFields(ctx, attrs...)
-		s.log.Debug("job", attrs...)
+	return jobRecorder{obs: s.opts.Observer, emit: func(ctx context.Context, job slog.Attr) {
+		AddLogFields(ctx, job.Key, job.Value)
+		s.log.Debug("job", job)
 	}}
 }
 
@@ -302,7 +302,7 @@ type jobFunc func(context.Context) (in, out int64, err error)
 // the observer's record and the log fields.
 type jobRecorder struct {
 	obs  Observer
-	emit func(ctx context.Context, attrs []any)
+	emit func(ctx context.Context, job slog.Attr)
 }
 
 // run runs fn and records it.
@@ -319,12 +319,16 @@ func (r jobRecorder) run(ctx context.Context, command string, fn jobFunc) error 
 	if done != nil {
 		done(oc, in, out)
 	}
-	attrs := []any{"job.id", rand.Text()[:16], "job.command", command, "job.in_bytes", in, "job.out_bytes", out,
-		"job.duration", time.Since(start), "job.outcome", oc}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.String("id", rand.Text()[:16]), slog.String("command", command),
+		slog.Int64("in_bytes", in), slog.Int64("out_bytes", out), slog.Duration("duration", time.Since(start)),
+		slog.String("outcome", oc))
 	if err != nil {
-		attrs = append(attrs, "job.error", err.Error())
+		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	r.emit(ctx, attrs)
+	// One group: the text log shows job.id=… job.outcome=…, JSON a "job"
+	// object; and the logging middleware handles one field, not seven.
+	r.emit(ctx, slog.Attr{Key: "job", Value: slog.GroupValue(attrs...)})
 	return err
 }
 

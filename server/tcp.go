@@ -442,8 +442,8 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 
 // recorder reports the jobs of connection c on a log line of their own.
 func (s *TCPServer) recorder(c net.Conn) jobRecorder {
-	return jobRecorder{obs: s.Observer, emit: func(_ context.Context, attrs []any) {
-		s.Logger.Info("job", append(attrs, "adapter", "tcp", "peer", c.RemoteAddr().String())...)
+	return jobRecorder{obs: s.Observer, emit: func(_ context.Context, job slog.Attr) {
+		s.Logger.Info("job", job, "adapter", "tcp", "peer", c.RemoteAddr().String())
 	}}
 }
 

@@ -23,7 +23,7 @@ const chainBar = 0.8
 
 // chainDuration is how long ghz loads each server, with chainConcurrency
 // calls at a time.
-var chainDuration = 10 * time.Second
+var chainDuration = 5 * time.Second
 
 const chainConcurrency = 32
 
@@ -58,7 +58,7 @@ func chainRow(env *Env, chain bool) (Result, error) {
 	if chain {
 		name = "chain-full.log"
 	}
-	rps, err := chainLoad(env.BinDir, filepath.Join(env.DataDir, name), args, auth)
+	rps, err := chainLoad(env.BinDir, filepath.Join(env.DataDir, name), env.Runs, args, auth)
 	if err != nil {
 		return Result{}, err
 	}
@@ -67,8 +67,8 @@ func chainRow(env *Env, chain bool) (Result, error) {
 
 // chainLoad starts halfclosed with args, runs ghz against it and returns
 // the calls per second.
-func chainLoad(binDir, logPath string, args []string, auth string) (float64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), chainDuration+time.Minute)
+func chainLoad(binDir, logPath string, runs int, args []string, auth string) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(runs)*(chainDuration+time.Minute))
 	defer cancel()
 	d := exec.CommandContext(ctx, filepath.Join(binDir, "halfclosed"),
 		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--log-format=json"}, args...)...)
@@ -99,6 +99,21 @@ func chainLoad(binDir, logPath string, args []string, auth string) (float64, err
 		md, _ := json.Marshal(map[string]string{"authorization": auth})
 		gargs = append(gargs, "-m", string(md))
 	}
+	// Like the other rows: several loads of the same warm server, the best
+	// counts (the machine is shared and noisy).
+	best := 0.0
+	for range max(runs, 1) {
+		rps, err := ghzLoad(ctx, binDir, gargs, addr)
+		if err != nil {
+			return 0, err
+		}
+		best = max(best, rps)
+	}
+	return best, nil
+}
+
+// ghzLoad runs ghz once and returns the calls per second.
+func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (float64, error) {
 	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "ghz"), append(gargs, addr)...).Output()
 	if err != nil {
 		return 0, fmt.Errorf("ghz: %w", err)
