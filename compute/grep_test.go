@@ -418,8 +418,7 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// Compare with: grep -F ERROR bench.log > /dev/null (LC_ALL=C), on the same
-// data (write it with go test -run TestWriteGrepBench).
+// BenchmarkGrepF and its neighbours time grep on synthetic log lines.
 func BenchmarkGrepF(b *testing.B) { benchGrep(b, "grep -F ERROR") }
 func BenchmarkGrepE(b *testing.B) {
 	benchVsGNU(b, grepBenchInput(), "grep", "-E", "took [0-9]+5ms")
@@ -442,18 +441,6 @@ func BenchmarkGrepI(b *testing.B)   { benchGrep(b, "grep -i error") }
 func BenchmarkGrepN(b *testing.B)   { benchGrep(b, "grep -n ERROR") }
 func BenchmarkGrepO(b *testing.B)   { benchGrep(b, "grep -o took.[0-9]*") }
 func BenchmarkGrepBRE(b *testing.B) { benchGrep(b, "grep took.[0-9]*5ms") }
-
-// TestWriteGrepBench writes the benchmark input for a GNU comparison when
-// HALFCLOSE_BENCH_OUT names a file.
-func TestWriteGrepBench(t *testing.T) {
-	out := os.Getenv("HALFCLOSE_BENCH_OUT")
-	if out == "" {
-		t.Skip("HALFCLOSE_BENCH_OUT not set")
-	}
-	if err := os.WriteFile(out, grepBenchInput(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestGrepWidePrefilter: a pattern whose required literals are not ASCII
 // on input that must be widened.

@@ -417,16 +417,6 @@ func BenchmarkSortNSpill(b *testing.B) {
 	benchSort(b, nums, 0, "sort", "-n")
 }
 
-func TestWriteSortBench(t *testing.T) {
-	out := os.Getenv("HALFCLOSE_SORT_BENCH_OUT")
-	if out == "" {
-		t.Skip("HALFCLOSE_SORT_BENCH_OUT not set")
-	}
-	if err := os.WriteFile(out, randomLines(5, 32<<20, false), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestSortNumericKeys: random numbers of every shape (long, signed,
 // fractions, leading zeros, many equal), in memory and spilled, against GNU.
 func TestSortNumericKeys(t *testing.T) {
