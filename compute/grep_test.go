@@ -390,7 +390,12 @@ func gnuMBps(b *testing.B, in []byte, argv ...string) float64 {
 // benchVsGNU benchmarks argv on in and reports its speed as a multiple of
 // the GNU tool's ("x_gnu").
 func benchVsGNU(b *testing.B, in []byte, argv ...string) {
-	e := NewEngine(Config{})
+	benchEngineVsGNU(b, Config{}, in, argv...)
+}
+
+// benchEngineVsGNU is benchVsGNU on an engine with cfg.
+func benchEngineVsGNU(b *testing.B, cfg Config, in []byte, argv ...string) {
+	e := NewEngine(cfg)
 	p, err := e.Compile(shJoin(argv))
 	if err != nil {
 		b.Fatal(err)

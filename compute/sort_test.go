@@ -363,23 +363,7 @@ func TestSortErrors(t *testing.T) {
 // 8 MiB: spills and merges) and reports its speed relative to GNU sort
 // (which uses its own memory and both cores).
 func benchSort(b *testing.B, in []byte, mem int64, argv ...string) {
-	e := NewEngine(Config{Spool: SpoolConfig{MemBytes: mem, Dir: b.TempDir()}})
-	p, err := e.Compile(shJoin(argv))
-	if err != nil {
-		b.Fatal(err)
-	}
-	gnu := gnuMBps(b, in, argv...)
-	b.SetBytes(int64(len(in)))
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := e.Run(b.Context(), p, bytes.NewReader(in), discard{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if gnu > 0 {
-		b.ReportMetric(float64(len(in))*float64(b.N)/time.Since(start).Seconds()/1e6/gnu, "x_gnu")
-	}
+	benchEngineVsGNU(b, Config{Spool: SpoolConfig{MemBytes: mem, Dir: b.TempDir()}}, in, argv...)
 }
 
 var (

@@ -87,11 +87,11 @@ func TestTLSHandshake(t *testing.T) {
 	p := newTestPKI(t)
 	addr := startTLSServer(t, p, "")
 
-	if err := healthCheck(t, addr, p.clientTLS(t, false)); err != nil {
+	if err := healthCheck(t, addr, p.ClientTLS(t, false)); err != nil {
 		t.Fatalf("TLS client trusting the CA: %v", err)
 	}
 	// 127.0.0.1 is in the server certificate too.
-	byIP := p.clientTLS(t, false)
+	byIP := p.ClientTLS(t, false)
 	byIP.ServerName = "127.0.0.1"
 	if err := healthCheck(t, addr, byIP); err != nil {
 		t.Fatalf("TLS by IP: %v", err)
@@ -102,7 +102,7 @@ func TestTLSHandshake(t *testing.T) {
 
 	// TLS 1.1 is refused.
 	d := &net.Dialer{Timeout: defaultTestTimeout}
-	old := p.clientTLS(t, false)
+	old := p.ClientTLS(t, false)
 	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
 	if c, err := tls.DialWithDialer(d, "tcp", addr, old); err == nil {
 		c.Close()
@@ -114,15 +114,15 @@ func TestMTLSHandshake(t *testing.T) {
 	p := newTestPKI(t)
 	addr := startTLSServer(t, p, p.CAFile)
 
-	if err := healthCheck(t, addr, p.clientTLS(t, true)); err != nil {
+	if err := healthCheck(t, addr, p.ClientTLS(t, true)); err != nil {
 		t.Fatalf("mTLS client with certificate: %v", err)
 	}
-	wantStatus(t, healthCheck(t, addr, p.clientTLS(t, false)), codes.Unavailable, "")
+	wantStatus(t, healthCheck(t, addr, p.ClientTLS(t, false)), codes.Unavailable, "")
 
 	// At the TLS level: the server refuses a client with no certificate.
 	// Under TLS 1.3 the client's handshake finishes first and the refusal
 	// arrives as an alert on the first read.
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: defaultTestTimeout}, "tcp", addr, p.clientTLS(t, false))
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: defaultTestTimeout}, "tcp", addr, p.ClientTLS(t, false))
 	if err == nil {
 		defer c.Close()
 		if err := c.SetDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
@@ -136,7 +136,7 @@ func TestMTLSHandshake(t *testing.T) {
 
 	// A client certificate from another CA is refused too.
 	other := newTestPKI(t)
-	stranger := p.clientTLS(t, false)
+	stranger := p.ClientTLS(t, false)
 	c2, err := tls.LoadX509KeyPair(other.ClientCert, other.ClientKey)
 	if err != nil {
 		t.Fatal(err)

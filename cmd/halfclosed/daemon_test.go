@@ -41,11 +41,11 @@ func TestTLS(t *testing.T) {
 	d := startDaemon(t, "--tls-cert="+pki.ServerCert, "--tls-key="+pki.ServerKey)
 	input := randomBytes(t, 300<<10)
 
-	c := grpcClient(t, d.grpcAddr(), client.WithTLS(pki.clientTLS(t, false)))
+	c := grpcClient(t, d.grpcAddr(), client.WithTLS(pki.ClientTLS(t, false)))
 	if got, err := digest(t, c, input); err != nil || got != sha256Hex(input) {
 		t.Fatalf("gRPC over TLS: %q, %v", got, err)
 	}
-	reply, err := tcpJob(t, d.tcpAddr(), pki.clientTLS(t, false), "sha256sum\n", input)
+	reply, err := tcpJob(t, d.tcpAddr(), pki.ClientTLS(t, false), "sha256sum\n", input)
 	if err != nil || reply != sha256Line(input) {
 		t.Fatalf("TCP over TLS: %q, %v", reply, err)
 	}
@@ -66,22 +66,22 @@ func TestMTLS(t *testing.T) {
 	d := startDaemon(t, "--tls-cert="+pki.ServerCert, "--tls-key="+pki.ServerKey, "--tls-client-ca="+pki.CAFile)
 	input := []byte("mutual\n")
 
-	c := grpcClient(t, d.grpcAddr(), client.WithTLS(pki.clientTLS(t, true)))
+	c := grpcClient(t, d.grpcAddr(), client.WithTLS(pki.ClientTLS(t, true)))
 	if got, err := digest(t, c, input); err != nil || got != sha256Hex(input) {
 		t.Fatalf("gRPC with a client certificate: %q, %v", got, err)
 	}
-	reply, err := tcpJob(t, d.tcpAddr(), pki.clientTLS(t, true), "sha256sum\n", input)
+	reply, err := tcpJob(t, d.tcpAddr(), pki.ClientTLS(t, true), "sha256sum\n", input)
 	if err != nil || reply != sha256Line(input) {
 		t.Fatalf("TCP with a client certificate: %q, %v", reply, err)
 	}
 
-	noCert := grpcClient(t, d.grpcAddr(), client.WithTLS(pki.clientTLS(t, false)))
+	noCert := grpcClient(t, d.grpcAddr(), client.WithTLS(pki.ClientTLS(t, false)))
 	if _, err := digest(t, noCert, input); status.Code(err) != codes.Unavailable {
 		t.Fatalf("gRPC without a client certificate: %v", err)
 	}
 	// In TLS 1.3 the client's handshake completes before the server checks
 	// its certificate; the server's alert then ends the connection.
-	reply, _ = tcpJob(t, d.tcpAddr(), pki.clientTLS(t, false), "sha256sum\n", input)
+	reply, _ = tcpJob(t, d.tcpAddr(), pki.ClientTLS(t, false), "sha256sum\n", input)
 	if reply != "" {
 		t.Fatalf("TCP without a client certificate got %q", reply)
 	}
