@@ -21,13 +21,32 @@ type DigestResult struct {
 	Sums [][]byte // in Algos order
 }
 
-// digestJobBufSize is the read size of a digest job: large enough that the
-// per-Write cost of parallel hashing is noise.
+// digestJobBufSize is the read size of a digest job whose source cannot
+// hand over its own buffers: large enough that the per-Write cost of
+// parallel hashing is noise.
 const digestJobBufSize = 1 << 20
 
-// digestBufs recycles read buffers: a fresh MiB per job would make small
-// jobs pay mostly for allocating and zeroing it.
+// digestBufs recycles those read buffers: a fresh MiB per job would make
+// small jobs pay mostly for allocating and zeroing it.
 var digestBufs = sync.Pool{New: func() any { b := make([]byte, digestJobBufSize); return &b }}
+
+// digestSink is where a digest job's input goes: it stops at cancellation
+// and as soon as the input passes the declared size, and hashes the rest.
+type digestSink struct {
+	ctx      context.Context
+	expected int64 // -1: unknown
+	mh       *MultiHash
+}
+
+func (s digestSink) Write(p []byte) (int, error) {
+	if err := s.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if s.expected >= 0 && s.mh.n+int64(len(p)) > s.expected {
+		return 0, Errorf(CodeDataLoss, "input exceeds the expected size of %d bytes", s.expected)
+	}
+	return s.mh.Write(p)
+}
 
 // Digest hashes src as it arrives, with every algorithm in one pass, and
 // checks the declared size and digests at the end of input: a mismatch is
@@ -37,29 +56,12 @@ func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (Dige
 	if len(job.Algos) == 0 {
 		return DigestResult{}, Invalidf("digest: no algorithm")
 	}
-	limit := e.cfg.MaxInputBytes
-	in := NewInput(src, limit)
+	in := NewInput(src, e.cfg.MaxInputBytes)
 	mh := NewMultiHash(job.Algos)
-	bp := digestBufs.Get().(*[]byte)
-	defer digestBufs.Put(bp)
-	buf := *bp
-	for {
-		if err := ctx.Err(); err != nil {
-			return DigestResult{}, err
-		}
-		n, err := in.Read(buf)
-		if n > 0 {
-			if job.ExpectedSize >= 0 && in.N() > job.ExpectedSize {
-				return DigestResult{}, Errorf(CodeDataLoss, "input exceeds the expected size of %d bytes", job.ExpectedSize)
-			}
-			mh.Write(buf[:n])
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return DigestResult{}, err
-		}
+	// WriteTo hands the adapters' message buffers to the hashes as they
+	// are (no copy, no read buffer of our own).
+	if _, err := in.WriteTo(digestSink{ctx: ctx, expected: job.ExpectedSize, mh: mh}); err != nil {
+		return DigestResult{}, err
 	}
 	res := DigestResult{Size: in.N(), Sums: mh.Sums()}
 	if job.ExpectedSize >= 0 && res.Size != job.ExpectedSize {

@@ -118,6 +118,10 @@ func (r *streamReader) next() ([]byte, error) {
 		} else {
 			r.timer.Reset(r.idle)
 		}
+		// Stopped as soon as this wait is over: a timer left running
+		// would stay in the runtime's timer heap, and reachable, until it
+		// fired — a minute's worth of calls' timers for the GC to scan.
+		defer r.timer.Stop()
 		idleC = r.timer.C
 	}
 	select {
