@@ -367,8 +367,8 @@ func TestChainLogging(t *testing.T) {
 		if p, _ := l["peer.address"].(string); !strings.HasPrefix(p, "127.0.0.1:") {
 			t.Errorf("line %d peer = %v", i, l["peer.address"])
 		}
-		if _, ok := l["grpc.time_ms"].(float64); !ok {
-			t.Errorf("line %d has no numeric grpc.time_ms: %v", i, l)
+		if d, ok := l["grpc.duration"].(float64); !ok || d <= 0 || d != float64(int64(d)) {
+			t.Errorf("line %d has no grpc.duration in integer nanoseconds: %v", i, l)
 		}
 		if l["job.command"] != "echo" {
 			t.Errorf("line %d lacks the handler's field: %v", i, l)
