@@ -41,6 +41,9 @@ type config struct {
 	rateBurst      int
 	logLevel       string
 	logFormat      string
+	logFlush       time.Duration
+	gcPercent      int
+	memoryLimit    flagenv.Bytes
 
 	keepaliveMinTime time.Duration
 	// noInterceptors drops the gRPC middleware, for the benchmark that
@@ -91,6 +94,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.rateBurst, "rate-burst", 20, "burst for --rate-limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.IntVar(&c.gcPercent, "gc-percent", defaultGCPercent, "Go GC target: heap growth over live data, in percent, before a collection (GOGC in the environment wins)")
+	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs jobs may hold, see docs/operations.md; GOMEMLIMIT in the environment wins)")
+	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info and debug lines in batches at most this old (warnings and errors at once; 0: every line at once)")
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
 	fs.Usage = func() {
@@ -145,7 +151,10 @@ func (c *config) validate() error {
 	if c.pprof && c.metricsAddr == "" {
 		errs = append(errs, errors.New("--pprof needs --metrics-addr"))
 	}
-	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.jobWait < 0 || c.keepaliveMinTime < 0 {
+	if c.gcPercent < 1 {
+		errs = append(errs, errors.New("--gc-percent must be at least 1"))
+	}
+	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.jobWait < 0 || c.keepaliveMinTime < 0 || c.logFlush < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {

@@ -34,6 +34,9 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--pprof"}, "--pprof needs --metrics-addr"},
 		{[]string{"--rate-limit=-1"}, "--rate-limit must not be negative"},
 		{[]string{"--keepalive-min-time=-1s"}, "durations must not be negative"},
+		{[]string{"--log-flush=-1s"}, "durations must not be negative"},
+		{[]string{"--gc-percent=0"}, "--gc-percent must be at least 1"},
+		{[]string{"--memory-limit=-1"}, "-memory-limit: not a byte count"},
 		{[]string{"--tcp-route=nonsense"}, `--tcp-route "nonsense": want ADDR=PIPELINE`},
 		{[]string{"--tcp-route=127.0.0.1:0=sha256sum --bogus"}, `sha256sum: unknown flag "--bogus"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
@@ -80,5 +83,30 @@ func TestRoutesAndOps(t *testing.T) {
 		if got := httpStatus(t, d.httpAddr(), path); got != want {
 			t.Errorf("GET %s = %d, want %d", path, got, want)
 		}
+	}
+}
+
+// The default memory limit is what the jobs' own bounds would make the
+// heap reach at GOGC=100, plus room for the server; --memory-limit and the
+// variable override it.
+func TestGCDefaults(t *testing.T) {
+	cfg, err := parseConfig([]string{"--max-jobs=10", "--spool-mem=1MiB"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.gcPercent != 400 || cfg.memoryLimit != 0 {
+		t.Errorf("defaults: --gc-percent %d, --memory-limit %d", cfg.gcPercent, cfg.memoryLimit)
+	}
+	// 10 jobs × (reply spool + sort buffer of 1 MiB) live, doubled, + 256 MiB.
+	if got, want := cfg.defaultMemoryLimit(), int64(2*10*2<<20+256<<20); got != want {
+		t.Errorf("default memory limit %d, want %d", got, want)
+	}
+	t.Setenv("HALFCLOSE_MEMORY_LIMIT", "3GiB")
+	t.Setenv("HALFCLOSE_GC_PERCENT", "150")
+	if cfg, err = parseConfig(nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.memoryLimit != 3<<30 || cfg.gcPercent != 150 {
+		t.Errorf("from the environment: --memory-limit %d, --gc-percent %d", cfg.memoryLimit, cfg.gcPercent)
 	}
 }

@@ -42,6 +42,7 @@ const (
 type daemon struct {
 	cfg    *config
 	log    *slog.Logger
+	logBuf *logBuffer // nil: lines are written at once
 	svc    server.Service
 	grpc   *grpc.Server
 	health *health.Server
@@ -62,13 +63,15 @@ type routeListener struct {
 // that a bad address, certificate or token file fails before anything is
 // served. On error, nothing is left open.
 func newServer(cfg *config) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, log: cfg.logger()}
+	d := &daemon{cfg: cfg}
+	d.log, d.logBuf = cfg.logger()
 	var opened []net.Listener
 	defer func() {
 		if err != nil {
 			for _, l := range opened {
 				l.Close()
 			}
+			d.closeLog()
 		}
 	}()
 	listen := func(addr string) (net.Listener, error) {
@@ -155,6 +158,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 			PermitWithoutStream: true,
 		}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
+		grpc.NumStreamWorkers(uint32(cfg.maxJobs)),
 	)
 	if tlsCfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg.Clone())))
@@ -209,6 +213,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 // Run serves until ctx is done, then drains (see shutdown). It returns nil
 // after a drain that ctx started, or the error that stopped a server.
 func (d *daemon) Run(ctx context.Context) error {
+	defer d.closeLog()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		d.log.Info("grpc listening", "addr", d.grpcL.Addr().String(), "tls", d.cfg.tlsCert != "")
@@ -308,16 +313,35 @@ func ignoreClosed(err error) error {
 }
 
 // logger builds the slog.Logger the flags describe, writing to c.logOut
-// (os.Stderr unless a test set it).
-func (c *config) logger() *slog.Logger {
+// (os.Stderr unless a test set it), through a logBuffer unless --log-flush
+// is 0.
+func (c *config) logger() (*slog.Logger, *logBuffer) {
 	level, _ := c.slogLevel()
 	hopts := &slog.HandlerOptions{Level: level}
 	out := c.logOut
 	if out == nil {
 		out = os.Stderr
 	}
-	if c.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(out, hopts))
+	var buf *logBuffer
+	if c.logFlush > 0 {
+		buf = newLogBuffer(out, c.logFlush)
+		out = buf
 	}
-	return slog.New(slog.NewTextHandler(out, hopts))
+	var h slog.Handler
+	if c.logFormat == "json" {
+		h = slog.NewJSONHandler(out, hopts)
+	} else {
+		h = slog.NewTextHandler(out, hopts)
+	}
+	if buf != nil {
+		h = flushHandler{h, buf}
+	}
+	return slog.New(h), buf
+}
+
+// closeLog writes out the buffered log lines; later lines go out at once.
+func (d *daemon) closeLog() {
+	if d.logBuf != nil {
+		d.logBuf.Close()
+	}
 }

@@ -27,6 +27,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "halfclosed:", err)
 		os.Exit(1)
 	}
+	cfg.applyGC(d.log) // process-wide, so here rather than in newServer
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// A second signal during the drain kills at once.
