@@ -115,6 +115,9 @@ func AddLogFields(ctx context.Context, kv ...any) {
 	logging.AddFields(ctx, f)
 }
 
+// startTimeField is the logging middleware's call start, to the second.
+const startTimeField = "grpc.start_time"
+
 // callLogFields is room for the fields the logging interceptor puts in a
 // call's context (service, method, type, peer, and a few to spare).
 const callLogFields = 16
@@ -141,7 +144,8 @@ func needsRateLimit(_ context.Context, c interceptors.CallMeta) bool {
 // fields become attributes without the ...any round trip) and drops the
 // constant protocol=grpc and grpc.component=server fields, which say
 // nothing on a server's own log (the middleware's WithDisableLoggingFields
-// would rebuild the field list on every call to do the same).
+// would rebuild the field list on every call to do the same), and
+// grpc.start_time, which is the line's time less grpc.duration.
 func slogAdapter(l *slog.Logger) logging.Logger {
 	h := l.Handler()
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
@@ -157,7 +161,7 @@ func slogAdapter(l *slog.Logger) logging.Logger {
 		for i := 0; i+1 < len(fields); i += 2 {
 			k, _ := fields[i].(string)
 			switch k {
-			case logging.SystemTag[0], logging.ComponentFieldKey:
+			case logging.SystemTag[0], logging.ComponentFieldKey, startTimeField:
 				continue
 			}
 			attrs = append(attrs, slog.Any(k, fields[i+1]))

@@ -373,8 +373,10 @@ func TestChainLogging(t *testing.T) {
 		if l["job.command"] != "echo" {
 			t.Errorf("line %d lacks the handler's field: %v", i, l)
 		}
-		if _, ok := l["protocol"]; ok {
-			t.Errorf("line %d has the disabled protocol field", i)
+		for _, k := range []string{"protocol", "grpc.component", "grpc.start_time"} {
+			if _, ok := l[k]; ok {
+				t.Errorf("line %d has the dropped field %s", i, k)
+			}
 		}
 	}
 	if e, _ := lines[1]["grpc.error"].(string); !strings.Contains(e, "bad input") {
