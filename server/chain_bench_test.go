@@ -23,15 +23,7 @@ import (
 // Digest calls (1 KiB), on a loopback socket, so a regression in one layer
 // shows by name.
 func BenchmarkChainLayers(b *testing.B) {
-	dir := b.TempDir()
-	tokPath := dir + "/tokens"
-	if err := writeFileB(tokPath, "bench-token\n"); err != nil {
-		b.Fatal(err)
-	}
-	ta, err := LoadTokenFile(tokPath)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ta := benchTokens(b)
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {
 		name string
@@ -87,14 +79,7 @@ func BenchmarkChainLayers(b *testing.B) {
 // the handler being an empty one that adds its job fields to the log line.
 func BenchmarkStreamInterceptors(b *testing.B) {
 	dir := b.TempDir()
-	tokPath := dir + "/tokens"
-	if err := writeFileB(tokPath, "bench-token\n"); err != nil {
-		b.Fatal(err)
-	}
-	ta, err := LoadTokenFile(tokPath)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ta := benchTokens(b)
 	logf, err := os.Create(dir + "/log")
 	if err != nil {
 		b.Fatal(err)
@@ -147,3 +132,16 @@ func (s *benchStream) Context() context.Context     { return s.ctx }
 func (s *benchStream) SetHeader(metadata.MD) error  { return nil }
 func (s *benchStream) SendHeader(metadata.MD) error { return nil }
 func (s *benchStream) SetTrailer(metadata.MD)       {}
+
+// benchTokens is a TokenAuth accepting "bench-token".
+func benchTokens(b *testing.B) *TokenAuth {
+	path := b.TempDir() + "/tokens"
+	if err := writeFileB(path, "bench-token\n"); err != nil {
+		b.Fatal(err)
+	}
+	ta, err := LoadTokenFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ta
+}

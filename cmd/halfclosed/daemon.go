@@ -215,27 +215,33 @@ func newServer(cfg *config) (_ *daemon, err error) {
 func (d *daemon) Run(ctx context.Context) error {
 	defer d.closeLog()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		d.log.Info("grpc listening", "addr", d.grpcL.Addr().String(), "tls", d.cfg.tlsCert != "")
-		return d.grpc.Serve(d.grpcL)
-	})
+	// The listeners are open: say so at once (the log is otherwise
+	// written in batches), for the operator and for scripts waiting on it.
+	d.log.Info("grpc listening", "addr", d.grpcL.Addr().String(), "tls", d.cfg.tlsCert != "")
 	if d.tcpL != nil {
-		g.Go(func() error {
-			d.log.Info("tcp command port listening", "addr", d.tcpL.Addr().String(), "tls", d.cfg.tlsCert != "")
-			return ignoreClosed(d.tcp.Serve(d.tcpL))
-		})
+		d.log.Info("tcp command port listening", "addr", d.tcpL.Addr().String(), "tls", d.cfg.tlsCert != "")
 	}
 	for _, r := range d.routes {
-		g.Go(func() error {
-			d.log.Info("tcp route listening", "addr", r.l.Addr().String(), "pipeline", r.pipeline)
-			return ignoreClosed(d.tcp.ServeRoute(r.l, r.pipeline))
-		})
+		d.log.Info("tcp route listening", "addr", r.l.Addr().String(), "pipeline", r.pipeline)
+	}
+	if d.http != nil {
+		d.log.Info("metrics listening", "addr", d.httpL.Addr().String(), "pprof", d.cfg.pprof)
+	}
+	if d.logBuf != nil {
+		d.logBuf.Flush()
+	}
+
+	g.Go(func() error { return d.grpc.Serve(d.grpcL) })
+	if d.tcpL != nil {
+		g.Go(func() error { return ignoreClosed(d.tcp.Serve(d.tcpL)) })
+	}
+	for _, r := range d.routes {
+		g.Go(func() error { return ignoreClosed(d.tcp.ServeRoute(r.l, r.pipeline)) })
 	}
 	httpDone := make(chan struct{})
 	if d.http != nil {
 		g.Go(func() error {
 			defer close(httpDone)
-			d.log.Info("metrics listening", "addr", d.httpL.Addr().String(), "pprof", d.cfg.pprof)
 			if err := d.http.Serve(d.httpL); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}

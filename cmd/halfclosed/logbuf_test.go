@@ -131,3 +131,19 @@ func TestLogFlushZero(t *testing.T) {
 		t.Fatal("the line was not written at once")
 	}
 }
+
+// The "listening" lines are written at once even when the log is batched:
+// scripts wait on them.
+func TestListeningLinesAtOnce(t *testing.T) {
+	d := startDaemon(t, "--log-flush=1h", "--log-level=info")
+	deadline := time.Now().Add(defaultTestTimeout)
+	for !strings.Contains(d.logs.String(), `"msg":"grpc listening"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening line with --log-flush=1h:\n%s", d.logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(d.logs.String(), `"msg":"tcp command port listening"`) {
+		t.Errorf("the TCP listening line was not flushed with the gRPC one:\n%s", d.logs)
+	}
+}
