@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -100,6 +101,13 @@ func TestGCDefaults(t *testing.T) {
 	// 10 jobs × (reply spool + sort buffer of 1 MiB) live, doubled, + 256 MiB.
 	if got, want := cfg.defaultMemoryLimit(), int64(2*10*2<<20+256<<20); got != want {
 		t.Errorf("default memory limit %d, want %d", got, want)
+	}
+	huge, err := parseConfig([]string{"--max-jobs=1000000000", "--spool-mem=1TiB"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := huge.defaultMemoryLimit(); got != math.MaxInt64 {
+		t.Errorf("bounds past any heap: limit %d, want none", got)
 	}
 	t.Setenv("HALFCLOSE_MEMORY_LIMIT", "3GiB")
 	t.Setenv("HALFCLOSE_GC_PERCENT", "150")

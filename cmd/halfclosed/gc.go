@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"math"
 	"os"
 	"runtime/debug"
 
@@ -25,7 +26,11 @@ func (c *config) jobHeapBytes() int64 { return 2 * int64(c.spoolMem) }
 // --gc-percent thus never lets the heap grow past what GOGC=100 would.
 func (c *config) defaultMemoryLimit() int64 {
 	const serverItself = 256 << 20
-	return 2*int64(c.maxJobs)*c.jobHeapBytes() + serverItself
+	per := 2 * c.jobHeapBytes()
+	if per <= 0 || int64(c.maxJobs) > (math.MaxInt64-serverItself)/per {
+		return math.MaxInt64 // no limit: the bounds are past any heap
+	}
+	return int64(c.maxJobs)*per + serverItself
 }
 
 // applyGC sets the collector's target and soft memory limit from the
