@@ -169,10 +169,9 @@ func (s *base64Stage) runDecode(ctx context.Context, in io.Reader, w *blockWrite
 	dst := make([]byte, len(buf)/4*3+3)
 	var q [4]byte
 	nq := 0
-	for {
-		n, err := in.Read(buf)
+	err := eachBlock(ctx, in, buf, func(chunk []byte) error {
 		t := text[:0]
-		for p := buf[:n]; len(p) > 0; {
+		for p := chunk; len(p) > 0; {
 			i := bytes.IndexByte(p, '\n')
 			if i < 0 {
 				t = append(t, p...)
@@ -238,20 +237,10 @@ func (s *base64Stage) runDecode(ctx context.Context, in io.Reader, w *blockWrite
 				}
 			}
 		}
-		if o > 0 {
-			if _, werr := w.Write(dst[:o]); werr != nil {
-				return werr
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+		return writeAll(w, dst[:o])
+	})
+	if err != nil {
+		return err
 	}
 	if nq != 0 {
 		return errBase64

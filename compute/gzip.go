@@ -197,24 +197,14 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 
 // trailingZeros accepts zero bytes up to the end, as GNU does.
 func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader, bad func(string, error) error) error {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := br.Read(buf)
-		for _, c := range buf[:n] {
+	return eachBlock(ctx, br, make([]byte, 64<<10), func(b []byte) error {
+		for _, c := range b {
 			if c != 0 {
 				return bad("trailing garbage after the compressed data", nil)
 			}
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return nil
+	})
 }
 
 // writeError marks an error from the writer side of copyCtx.
@@ -226,22 +216,10 @@ func (e writeError) Unwrap() error { return e.err }
 // copyCtx copies r to w until r's io.EOF, checking ctx between blocks.
 // Write errors come back as writeError.
 func copyCtx(ctx context.Context, w io.Writer, r io.Reader) error {
-	buf := make([]byte, 128<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return writeError{werr}
-			}
+	return eachBlock(ctx, r, make([]byte, 128<<10), func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
+			return writeError{err}
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return nil
+	})
 }

@@ -565,64 +565,28 @@ func copyBytes(ctx context.Context, w io.Writer, r io.Reader, n int64) error {
 
 // skipLinesCopy discards the first skip lines of r and copies the rest.
 func skipLinesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64, eol byte) error {
-	buf := make([]byte, filterBufSize)
-	for {
-		k, err := r.Read(buf)
-		b := buf[:k]
-		if skip > 0 && len(b) > 0 {
+	return eachBlock(ctx, r, make([]byte, filterBufSize), func(b []byte) error {
+		if skip > 0 {
 			c := int64(bytes.Count(b, []byte{eol}))
 			if c < skip {
 				skip -= c
-				b = nil
-			} else {
-				start := 0
-				for ; skip > 0; skip-- {
-					start += bytes.IndexByte(b[start:], eol) + 1
-				}
-				b = b[start:]
+				return nil
 			}
-		}
-		if len(b) > 0 {
-			if _, werr := w.Write(b); werr != nil {
-				return werr
+			start := 0
+			for ; skip > 0; skip-- {
+				start += bytes.IndexByte(b[start:], eol) + 1
 			}
+			b = b[start:]
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return writeAll(w, b)
+	})
 }
 
 // skipBytesCopy discards the first skip bytes of r and copies the rest.
 func skipBytesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64) error {
-	buf := make([]byte, filterBufSize)
-	for {
-		k, err := r.Read(buf)
-		b := buf[:k]
-		if skip > 0 {
-			d := min(skip, int64(len(b)))
-			skip -= d
-			b = b[d:]
-		}
-		if len(b) > 0 {
-			if _, werr := w.Write(b); werr != nil {
-				return werr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+	return eachBlock(ctx, r, make([]byte, filterBufSize), func(b []byte) error {
+		d := min(skip, int64(len(b)))
+		skip -= d
+		return writeAll(w, b[d:])
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"slices"
@@ -145,46 +146,43 @@ func parseSortKey(def string) (sortKey, error) {
 		}
 		return nil
 	}
-	n, ok := num()
-	if !ok {
-		return bad("invalid field number")
-	}
-	if n == 0 {
-		return bad("field number is zero")
-	}
-	k.sword = n - 1
-	if strings.HasPrefix(s, ".") {
+	// pos parses F[.C] (C is 0 when absent): both count from 1, but an
+	// end's C may be 0, the end of field F.
+	pos := func(noField string, end bool) (field, char int, err error) {
+		f, ok := num()
+		switch {
+		case !ok:
+			return 0, 0, errors.New(noField)
+		case f == 0:
+			return 0, 0, errors.New("field number is zero")
+		case !strings.HasPrefix(s, "."):
+			return f, 0, nil
+		}
 		s = s[1:]
 		c, ok := num()
-		if !ok {
-			return bad("invalid character offset")
+		switch {
+		case !ok:
+			return 0, 0, errors.New("invalid character offset")
+		case c == 0 && !end:
+			return 0, 0, errors.New("character offset is zero")
 		}
-		if c == 0 {
-			return bad("character offset is zero")
-		}
-		k.schar = c - 1
+		return f, c, nil
 	}
+	f, c, err := pos("invalid field number", false)
+	if err != nil {
+		return bad(err.Error())
+	}
+	k.sword, k.schar = f-1, max(c-1, 0)
 	if err := opts(false); err != nil {
 		return sortKey{}, err
 	}
 	if strings.HasPrefix(s, ",") {
 		s = s[1:]
-		n, ok := num()
-		if !ok {
-			return bad("invalid number after ','")
+		f, c, err := pos("invalid number after ','", true)
+		if err != nil {
+			return bad(err.Error())
 		}
-		if n == 0 {
-			return bad("field number is zero")
-		}
-		k.eword = n - 1
-		if strings.HasPrefix(s, ".") {
-			s = s[1:]
-			c, ok := num()
-			if !ok {
-				return bad("invalid character offset")
-			}
-			k.echar = c
-		}
+		k.eword, k.echar = f-1, c
 		if err := opts(true); err != nil {
 			return sortKey{}, err
 		}

@@ -448,3 +448,21 @@ func TestSortNumericKeys(t *testing.T) {
 		}
 	}
 }
+
+// Key definitions GNU sort rejects are rejected, with a message naming the
+// key; the others are accepted: GNU is the oracle for which is which.
+func TestSortKeyDefsLikeGNU(t *testing.T) {
+	for _, def := range []string{
+		"0", "1.0", "1,0", "1,1.0", "1.1,2.0", "x", "1,x", "1.x", "1b,2n",
+		"2.3,4.5", "1z", "1.,", "1,2.", "3", "2,2", "1.2b,1.5nr",
+	} {
+		_, ok := gnu(t, []byte("a b\n"), "sort", "-k", def)
+		_, err := parseSortKey(def)
+		if ok != (err == nil) {
+			t.Errorf("-k %q: GNU accepts: %v, we: %v", def, ok, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), strconv.Quote(def)) {
+			t.Errorf("-k %q: the error %q does not name the key", def, err)
+		}
+	}
+}

@@ -379,47 +379,27 @@ func trRepeatCount(s string) (int, bool) {
 }
 
 func (t *trStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	buf := make([]byte, filterBufSize)
 	last := -1 // last byte written, for squeezing across reads
-	for {
-		n, err := in.Read(buf)
-		if n > 0 {
-			b := buf[:n]
-			switch {
-			case !t.doDel && !t.doSq:
-				for i, c := range b {
-					b[i] = t.xlate[c]
-				}
-			default:
-				j := 0
-				for _, c := range b {
-					if t.doDel && t.del[c] {
-						continue
-					}
-					c = t.xlate[c]
-					if t.doSq && t.squeeze[c] && int(c) == last {
-						continue
-					}
-					last = int(c)
-					b[j] = c
-					j++
-				}
-				b = b[:j]
+	return eachBlock(ctx, in, make([]byte, filterBufSize), func(b []byte) error {
+		if !t.doDel && !t.doSq {
+			for i, c := range b {
+				b[i] = t.xlate[c]
 			}
-			if len(b) > 0 {
-				if _, werr := out.Write(b); werr != nil {
-					return werr
-				}
+			return writeAll(out, b)
+		}
+		j := 0
+		for _, c := range b {
+			if t.doDel && t.del[c] {
+				continue
 			}
+			c = t.xlate[c]
+			if t.doSq && t.squeeze[c] && int(c) == last {
+				continue
+			}
+			last = int(c)
+			b[j] = c
+			j++
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return writeAll(out, b[:j])
+	})
 }
