@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/halfclose/halfclose/internal/oracle"
 	"io"
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -53,18 +53,6 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func gnu(t *testing.T, input []byte, argv ...string) string {
-	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
-	cmd.Stdin = bytes.NewReader(input)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%v: %v", argv, err)
-	}
-	return string(out)
-}
-
 func TestRunAndDigest(t *testing.T) {
 	c := newBufconnClient(t, compute.Config{})
 	input := bytes.Repeat([]byte("half-close is end of input\n"), 5000)
@@ -73,7 +61,7 @@ func TestRunAndDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := gnu(t, input, "wc"); out.String() != want {
+	if want := oracle.Output(t, input, "wc"); out.String() != want {
 		t.Errorf("wc: %q, want %q", out.String(), want)
 	}
 	if sum.GetInputBytes() != int64(len(input)) || sum.GetOutputBytes() != int64(out.Len()) {
@@ -83,7 +71,7 @@ func TestRunAndDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := strings.Fields(gnu(t, input, "sha384sum"))[0]; resp.GetDigests()[0].GetHex() != want {
+	if want := strings.Fields(oracle.Output(t, input, "sha384sum"))[0]; resp.GetDigests()[0].GetHex() != want {
 		t.Errorf("sha384: %s, want %s", resp.GetDigests()[0].GetHex(), want)
 	}
 }
@@ -145,7 +133,7 @@ func TestRunTCP(t *testing.T) {
 	if err := RunTCP(ctxT(t), l.Addr().String(), nil, "sha1sum", bytes.NewReader(input), &out); err != nil {
 		t.Fatal(err)
 	}
-	if want := gnu(t, input, "sha1sum"); out.String() != want {
+	if want := oracle.Output(t, input, "sha1sum"); out.String() != want {
 		t.Fatalf("got %q, want %q", out.String(), want)
 	}
 	out.Reset()

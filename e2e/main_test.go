@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/halfclose/halfclose/internal/syncbuf"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -153,7 +154,7 @@ func launch(t testing.TB, args ...string) *daemon {
 	t.Cleanup(func() {
 		select {
 		case <-d.exited:
-			t.Errorf("halfclosed exited before the end of the test: %v\n%s", waitErr, d.log.text())
+			t.Errorf("halfclosed exited before the end of the test: %v\n%s", waitErr, d.log.String())
 			return
 		default:
 		}
@@ -163,11 +164,11 @@ func launch(t testing.TB, args ...string) *daemon {
 		case <-time.After(defaultTestTimeout):
 			cmd.Process.Kill()
 			<-d.exited
-			t.Errorf("halfclosed did not stop within %v of SIGTERM\n%s", defaultTestTimeout, d.log.text())
+			t.Errorf("halfclosed did not stop within %v of SIGTERM\n%s", defaultTestTimeout, d.log.String())
 			return
 		}
 		if waitErr != nil {
-			t.Errorf("halfclosed exited with %v after SIGTERM\n%s", waitErr, d.log.text())
+			t.Errorf("halfclosed exited with %v after SIGTERM\n%s", waitErr, d.log.String())
 		}
 	})
 
@@ -204,9 +205,9 @@ func launch(t testing.TB, args ...string) *daemon {
 		}
 		select {
 		case <-d.exited:
-			t.Fatalf("halfclosed %s exited at start: %v\n%s", strings.Join(args, " "), waitErr, d.log.text())
+			t.Fatalf("halfclosed %s exited at start: %v\n%s", strings.Join(args, " "), waitErr, d.log.String())
 		case <-deadline:
-			t.Fatalf("halfclosed not listening after %v\n%s", defaultTestTimeout, d.log.text())
+			t.Fatalf("halfclosed not listening after %v\n%s", defaultTestTimeout, d.log.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -247,32 +248,16 @@ func (d *daemon) waitJob(t testing.TB, skip int, match func(map[string]any) bool
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("no matching job log line within %v; log:\n%s", defaultTestTimeout, d.log.text())
+	t.Fatalf("no matching job log line within %v; log:\n%s", defaultTestTimeout, d.log.String())
 	return nil
 }
 
 // logSink collects the daemon's output.
-type logSink struct {
-	mu  sync.Mutex // protects buf
-	buf bytes.Buffer
-}
+type logSink struct{ syncbuf.Buffer }
 
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logSink) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// records parses every complete JSON line logged so far.
 func (l *logSink) records() []map[string]any {
 	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(l.text()))
+	sc := bufio.NewScanner(strings.NewReader(l.String()))
 	for sc.Scan() {
 		var m map[string]any
 		if json.Unmarshal(sc.Bytes(), &m) == nil {

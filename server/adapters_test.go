@@ -1,13 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/halfclose/halfclose/internal/oracle"
 	"io"
 	"math/rand/v2"
 	"net"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -148,22 +147,9 @@ func jobCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// oracle runs a GNU tool over input with LC_ALL=C.
-func oracle(t *testing.T, input []byte, argv ...string) string {
-	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
-	cmd.Stdin = bytes.NewReader(input)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("oracle %v: %v", argv, err)
-	}
-	return string(out)
-}
-
 // oracleHex is the digest a GNU tool prints, without the file name.
 func oracleHex(t *testing.T, input []byte, tool string) string {
-	return strings.Fields(oracle(t, input, tool))[0]
+	return strings.Fields(oracle.Output(t, input, tool))[0]
 }
 
 func randBytes(seed uint64, n int) []byte {

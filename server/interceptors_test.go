@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/halfclose/halfclose/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net"
@@ -96,9 +97,9 @@ var echoDesc = grpc.ServiceDesc{
 // startTestServer serves test.Echo, grpc.health.v1 and reflection through
 // ChainOptions(cfg) on 127.0.0.1:0. Unless cfg.Logger is set, logs go as
 // JSON to the returned buffer.
-func startTestServer(t *testing.T, cfg ChainConfig, opts ...grpc.ServerOption) (addr string, logs *syncBuffer) {
+func startTestServer(t *testing.T, cfg ChainConfig, opts ...grpc.ServerOption) (addr string, logs *syncbuf.Buffer) {
 	t.Helper()
-	logs = &syncBuffer{}
+	logs = &syncbuf.Buffer{}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -183,7 +184,7 @@ func wantStatus(t *testing.T, err error, code codes.Code, msgPart string) {
 }
 
 // logLines parses the JSON log lines whose msg is msg.
-func logLines(t *testing.T, logs *syncBuffer, msg string) []map[string]any {
+func logLines(t *testing.T, logs *syncbuf.Buffer, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(logs.String()))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/halfclose/halfclose/internal/oracle"
 	"io"
 	"net"
 	"strings"
@@ -118,7 +119,7 @@ func TestRunLargeOutputStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := oracle(t, input, "b3sum", "-l", "6000000", "--no-names"); string(out) != want {
+	if want := oracle.Output(t, input, "b3sum", "-l", "6000000", "--no-names"); string(out) != want {
 		t.Fatalf("output differs from b3sum (%d vs %d bytes)", len(out), len(want))
 	}
 	if sum.GetOutputBytes() != int64(len(out)) {
@@ -224,7 +225,7 @@ func TestMaxJobs(t *testing.T) {
 	// The first job still completes.
 	conn.(*net.TCPConn).CloseWrite()
 	reply, _ := io.ReadAll(conn)
-	if want := oracle(t, []byte("partial"), "sha256sum"); string(reply) != want {
+	if want := oracle.Output(t, []byte("partial"), "sha256sum"); string(reply) != want {
 		t.Fatalf("held job: %q, want %q", reply, want)
 	}
 }
@@ -282,7 +283,7 @@ func TestTCPCommandPortAndRoute(t *testing.T) {
 	env := startEnv(t, envConfig{routes: []string{"sha256sum", "wc -l"}})
 	for _, size := range []int{0, 1, 4095, 4096, 65537, 5 << 20} {
 		input := randBytes(uint64(size), size)
-		want := oracle(t, input, "sha256sum")
+		want := oracle.Output(t, input, "sha256sum")
 		if got := tcpCall(t, env.tcpAddr, "sha256sum\n", input); got != want {
 			t.Errorf("command port, %d bytes: %q, want %q", size, got, want)
 		}
@@ -292,7 +293,7 @@ func TestTCPCommandPortAndRoute(t *testing.T) {
 		if got := tcpCall(t, env.routes["sha256sum"], "", input); got != want {
 			t.Errorf("route, %d bytes: %q, want %q", size, got, want)
 		}
-		if got, want := tcpCall(t, env.routes["wc -l"], "", input), oracle(t, input, "wc", "-l"); got != want {
+		if got, want := tcpCall(t, env.routes["wc -l"], "", input), oracle.Output(t, input, "wc", "-l"); got != want {
 			t.Errorf("wc -l route, %d bytes: %q, want %q", size, got, want)
 		}
 	}
@@ -389,7 +390,7 @@ func TestTCPAborts(t *testing.T) {
 		}
 	})
 	// The server still serves.
-	if got, want := tcpCall(t, env.tcpAddr, "sha256sum\n", []byte("x")), oracle(t, []byte("x"), "sha256sum"); got != want {
+	if got, want := tcpCall(t, env.tcpAddr, "sha256sum\n", []byte("x")), oracle.Output(t, []byte("x"), "sha256sum"); got != want {
 		t.Fatalf("after aborts: %q", got)
 	}
 }
@@ -428,7 +429,7 @@ func TestTCPShutdownLetsJobsFinish(t *testing.T) {
 	fmt.Fprintf(conn, "second half")
 	conn.(*net.TCPConn).CloseWrite()
 	reply, _ := io.ReadAll(conn)
-	if want := oracle(t, []byte("first half second half"), "sha256sum"); string(reply) != want {
+	if want := oracle.Output(t, []byte("first half second half"), "sha256sum"); string(reply) != want {
 		t.Fatalf("in-flight job: %q, want %q", reply, want)
 	}
 	if err := <-shut; err != nil {

@@ -2,19 +2,18 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"github.com/halfclose/halfclose/internal/syncbuf"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +38,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // testDaemon is a halfclosed running in-process on 127.0.0.1:0 ports.
 type testDaemon struct {
 	*daemon
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	stop context.CancelFunc // starts the drain, as SIGTERM does
 	done chan error         // Run's result
 }
@@ -53,7 +52,7 @@ func startDaemon(t *testing.T, args ...string) *testDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	td := &testDaemon{logs: &syncBuffer{}, done: make(chan error, 1)}
+	td := &testDaemon{logs: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cfg.logOut = td.logs
 	if td.daemon, err = newServer(cfg); err != nil {
 		t.Fatal(err)
@@ -242,24 +241,6 @@ func rawGRPC(t *testing.T, addr string, tlsCfg *tls.Config) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { cc.Close() })
 	return cc
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex // protects buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // testPKI is the shared test PKI (internal/testpki).

@@ -47,6 +47,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/halfclose/halfclose/internal/syncbuf"
 	"io"
 	"math"
 	"os"
@@ -477,7 +478,7 @@ func printTable(w io.Writer, sel []Row, res []outcome) {
 type daemon struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 }
 
 // startDaemon runs halfclosed on loopback port 0 with the routes, reads
@@ -487,7 +488,7 @@ func startDaemon(env *Env, routes []string) (*daemon, error) {
 	for _, r := range routes {
 		args = append(args, "--tcp-route", "127.0.0.1:0="+r)
 	}
-	d := &daemon{exited: make(chan struct{}), log: &syncBuffer{}}
+	d := &daemon{exited: make(chan struct{}), log: &syncbuf.Buffer{}}
 	d.cmd = exec.Command(env.Bin("halfclosed"), args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
@@ -546,22 +547,4 @@ func (d *daemon) stop() {
 		d.cmd.Process.Kill()
 		<-d.exited
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the daemon's writes and our reads.
-type syncBuffer struct {
-	mu sync.Mutex // protects b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
