@@ -125,6 +125,7 @@ type DigestRequest struct {
 	//	*DigestRequest_Header
 	//	*DigestRequest_Data
 	//	*DigestRequest_Text
+	//	*DigestRequest_End
 	Message       isDigestRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -194,6 +195,15 @@ func (x *DigestRequest) GetText() string {
 	return ""
 }
 
+func (x *DigestRequest) GetEnd() *End {
+	if x != nil {
+		if x, ok := x.Message.(*DigestRequest_End); ok {
+			return x.End
+		}
+	}
+	return nil
+}
+
 type isDigestRequest_Message interface {
 	isDigestRequest_Message()
 }
@@ -214,11 +224,19 @@ type DigestRequest_Text struct {
 	Text string `protobuf:"bytes,3,opt,name=text,proto3,oneof"`
 }
 
+type DigestRequest_End struct {
+	// end proves the end of input: the client sends it last, just before
+	// CloseSend. See End.
+	End *End `protobuf:"bytes,4,opt,name=end,proto3,oneof"`
+}
+
 func (*DigestRequest_Header) isDigestRequest_Message() {}
 
 func (*DigestRequest_Data) isDigestRequest_Message() {}
 
 func (*DigestRequest_Text) isDigestRequest_Message() {}
+
+func (*DigestRequest_End) isDigestRequest_Message() {}
 
 // DigestHeader says what to compute and, optionally, what to expect.
 type DigestHeader struct {
@@ -233,8 +251,14 @@ type DigestHeader struct {
 	// fails with DATA_LOSS. An algorithm named here is computed even when it is
 	// not in algorithms.
 	ExpectedDigests []*ExpectedDigest `protobuf:"bytes,3,rep,name=expected_digests,json=expectedDigests,proto3" json:"expected_digests,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// require_end asks the server to accept the end of input only when an
+	// End message came just before it. A stream that ends without one (a
+	// client library that sends END_STREAM on cancel, a proxy that turned a
+	// reset into an end) is then an abort and fails with DATA_LOSS, never a
+	// result. Sending an End message implies it too.
+	RequireEnd    bool `protobuf:"varint,4,opt,name=require_end,json=requireEnd,proto3" json:"require_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DigestHeader) Reset() {
@@ -286,6 +310,13 @@ func (x *DigestHeader) GetExpectedDigests() []*ExpectedDigest {
 		return x.ExpectedDigests
 	}
 	return nil
+}
+
+func (x *DigestHeader) GetRequireEnd() bool {
+	if x != nil {
+		return x.RequireEnd
+	}
+	return false
 }
 
 // ExpectedDigest is a digest the client already knows.
@@ -513,6 +544,7 @@ type RunRequest struct {
 	//	*RunRequest_Header
 	//	*RunRequest_Data
 	//	*RunRequest_Text
+	//	*RunRequest_End
 	Message       isRunRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -582,6 +614,15 @@ func (x *RunRequest) GetText() string {
 	return ""
 }
 
+func (x *RunRequest) GetEnd() *End {
+	if x != nil {
+		if x, ok := x.Message.(*RunRequest_End); ok {
+			return x.End
+		}
+	}
+	return nil
+}
+
 type isRunRequest_Message interface {
 	isRunRequest_Message()
 }
@@ -601,18 +642,35 @@ type RunRequest_Text struct {
 	Text string `protobuf:"bytes,3,opt,name=text,proto3,oneof"`
 }
 
+type RunRequest_End struct {
+	// end proves the end of input: the client sends it last, just before
+	// CloseSend. See End.
+	End *End `protobuf:"bytes,4,opt,name=end,proto3,oneof"`
+}
+
 func (*RunRequest_Header) isRunRequest_Message() {}
 
 func (*RunRequest_Data) isRunRequest_Message() {}
 
 func (*RunRequest_Text) isRunRequest_Message() {}
 
+func (*RunRequest_End) isRunRequest_Message() {}
+
 // RunHeader names the pipeline to run.
 type RunHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// pipeline is the command text: stages separated by "|", words quoted as
 	// in POSIX sh, e.g. "grep -v DEBUG | sort | uniq -c". There is no shell.
-	Pipeline      string `protobuf:"bytes,1,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	Pipeline string `protobuf:"bytes,1,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	// expected_size, when set, is the exact number of input bytes. A stream
+	// that ends with another count fails with DATA_LOSS; one that goes past it
+	// fails as soon as it does.
+	ExpectedSize *int64 `protobuf:"varint,2,opt,name=expected_size,json=expectedSize,proto3,oneof" json:"expected_size,omitempty"`
+	// require_end asks the server to accept the end of input only when an
+	// End message came just before it; a stream that ends without one fails
+	// with DATA_LOSS and produces no output. Sending an End message implies it
+	// too.
+	RequireEnd    bool `protobuf:"varint,3,opt,name=require_end,json=requireEnd,proto3" json:"require_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -654,6 +712,82 @@ func (x *RunHeader) GetPipeline() string {
 	return ""
 }
 
+func (x *RunHeader) GetExpectedSize() int64 {
+	if x != nil && x.ExpectedSize != nil {
+		return *x.ExpectedSize
+	}
+	return 0
+}
+
+func (x *RunHeader) GetRequireEnd() bool {
+	if x != nil {
+		return x.RequireEnd
+	}
+	return false
+}
+
+// End is the last request message of a stream whose client proves the end
+// of its input. It says what the client sent; the server checks it against
+// what it received and fails the call with DATA_LOSS when they differ. Only
+// the half-close (CloseSend) may follow it: data after an End is
+// INVALID_ARGUMENT.
+type End struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// size is the number of input bytes the client sent (data and text
+	// together).
+	Size int64 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	// digests the client computed over what it sent, optional. On Digest they
+	// are checked like DigestHeader.expected_digests; on Run the server
+	// computes each named algorithm over the input too.
+	Digests       []*ExpectedDigest `protobuf:"bytes,2,rep,name=digests,proto3" json:"digests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *End) Reset() {
+	*x = End{}
+	mi := &file_halfclose_v1_compute_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *End) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*End) ProtoMessage() {}
+
+func (x *End) ProtoReflect() protoreflect.Message {
+	mi := &file_halfclose_v1_compute_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use End.ProtoReflect.Descriptor instead.
+func (*End) Descriptor() ([]byte, []int) {
+	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *End) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *End) GetDigests() []*ExpectedDigest {
+	if x != nil {
+		return x.Digests
+	}
+	return nil
+}
+
 // RunResponse is one message of the reply: output chunks, then a summary.
 type RunResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -670,7 +804,7 @@ type RunResponse struct {
 
 func (x *RunResponse) Reset() {
 	*x = RunResponse{}
-	mi := &file_halfclose_v1_compute_proto_msgTypes[7]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +816,7 @@ func (x *RunResponse) String() string {
 func (*RunResponse) ProtoMessage() {}
 
 func (x *RunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfclose_v1_compute_proto_msgTypes[7]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +829,7 @@ func (x *RunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResponse.ProtoReflect.Descriptor instead.
 func (*RunResponse) Descriptor() ([]byte, []int) {
-	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{7}
+	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RunResponse) GetMessage() isRunResponse_Message {
@@ -754,7 +888,7 @@ type RunSummary struct {
 
 func (x *RunSummary) Reset() {
 	*x = RunSummary{}
-	mi := &file_halfclose_v1_compute_proto_msgTypes[8]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +900,7 @@ func (x *RunSummary) String() string {
 func (*RunSummary) ProtoMessage() {}
 
 func (x *RunSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_halfclose_v1_compute_proto_msgTypes[8]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +913,7 @@ func (x *RunSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSummary.ProtoReflect.Descriptor instead.
 func (*RunSummary) Descriptor() ([]byte, []int) {
-	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{8}
+	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RunSummary) GetInputBytes() int64 {
@@ -805,7 +939,7 @@ type CapabilitiesRequest struct {
 
 func (x *CapabilitiesRequest) Reset() {
 	*x = CapabilitiesRequest{}
-	mi := &file_halfclose_v1_compute_proto_msgTypes[9]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +951,7 @@ func (x *CapabilitiesRequest) String() string {
 func (*CapabilitiesRequest) ProtoMessage() {}
 
 func (x *CapabilitiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfclose_v1_compute_proto_msgTypes[9]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +964,7 @@ func (x *CapabilitiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapabilitiesRequest.ProtoReflect.Descriptor instead.
 func (*CapabilitiesRequest) Descriptor() ([]byte, []int) {
-	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{9}
+	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{10}
 }
 
 // CapabilitiesResponse describes what this server can run and its limits.
@@ -848,7 +982,7 @@ type CapabilitiesResponse struct {
 
 func (x *CapabilitiesResponse) Reset() {
 	*x = CapabilitiesResponse{}
-	mi := &file_halfclose_v1_compute_proto_msgTypes[10]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +994,7 @@ func (x *CapabilitiesResponse) String() string {
 func (*CapabilitiesResponse) ProtoMessage() {}
 
 func (x *CapabilitiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfclose_v1_compute_proto_msgTypes[10]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +1007,7 @@ func (x *CapabilitiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapabilitiesResponse.ProtoReflect.Descriptor instead.
 func (*CapabilitiesResponse) Descriptor() ([]byte, []int) {
-	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{10}
+	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CapabilitiesResponse) GetCommands() []*CommandInfo {
@@ -912,7 +1046,7 @@ type CommandInfo struct {
 
 func (x *CommandInfo) Reset() {
 	*x = CommandInfo{}
-	mi := &file_halfclose_v1_compute_proto_msgTypes[11]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1058,7 @@ func (x *CommandInfo) String() string {
 func (*CommandInfo) ProtoMessage() {}
 
 func (x *CommandInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_halfclose_v1_compute_proto_msgTypes[11]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1071,7 @@ func (x *CommandInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandInfo.ProtoReflect.Descriptor instead.
 func (*CommandInfo) Descriptor() ([]byte, []int) {
-	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{11}
+	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CommandInfo) GetName() string {
@@ -976,7 +1110,7 @@ type FlagInfo struct {
 
 func (x *FlagInfo) Reset() {
 	*x = FlagInfo{}
-	mi := &file_halfclose_v1_compute_proto_msgTypes[12]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1122,7 @@ func (x *FlagInfo) String() string {
 func (*FlagInfo) ProtoMessage() {}
 
 func (x *FlagInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_halfclose_v1_compute_proto_msgTypes[12]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1135,7 @@ func (x *FlagInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlagInfo.ProtoReflect.Descriptor instead.
 func (*FlagInfo) Descriptor() ([]byte, []int) {
-	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{12}
+	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FlagInfo) GetName() string {
@@ -1043,7 +1177,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_halfclose_v1_compute_proto_msgTypes[13]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1189,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_halfclose_v1_compute_proto_msgTypes[13]
+	mi := &file_halfclose_v1_compute_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1202,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{13}
+	return file_halfclose_v1_compute_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Limits) GetMaxInputBytes() int64 {
@@ -1103,18 +1237,21 @@ var File_halfclose_v1_compute_proto protoreflect.FileDescriptor
 
 const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahalfclose/v1/compute.proto\x12\fhalfclose.v1\"|\n" +
+	"\x1ahalfclose/v1/compute.proto\x12\fhalfclose.v1\"\xa3\x01\n" +
 	"\rDigestRequest\x124\n" +
 	"\x06header\x18\x01 \x01(\v2\x1a.halfclose.v1.DigestHeaderH\x00R\x06header\x12\x14\n" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04data\x12\x14\n" +
-	"\x04text\x18\x03 \x01(\tH\x00R\x04textB\t\n" +
-	"\amessage\"\xcc\x01\n" +
+	"\x04text\x18\x03 \x01(\tH\x00R\x04text\x12%\n" +
+	"\x03end\x18\x04 \x01(\v2\x11.halfclose.v1.EndH\x00R\x03endB\t\n" +
+	"\amessage\"\xed\x01\n" +
 	"\fDigestHeader\x127\n" +
 	"\n" +
 	"algorithms\x18\x01 \x03(\x0e2\x17.halfclose.v1.AlgorithmR\n" +
 	"algorithms\x12(\n" +
 	"\rexpected_size\x18\x02 \x01(\x03H\x00R\fexpectedSize\x88\x01\x01\x12G\n" +
-	"\x10expected_digests\x18\x03 \x03(\v2\x1c.halfclose.v1.ExpectedDigestR\x0fexpectedDigestsB\x10\n" +
+	"\x10expected_digests\x18\x03 \x03(\v2\x1c.halfclose.v1.ExpectedDigestR\x0fexpectedDigests\x12\x1f\n" +
+	"\vrequire_end\x18\x04 \x01(\bR\n" +
+	"requireEndB\x10\n" +
 	"\x0e_expected_size\"x\n" +
 	"\x0eExpectedDigest\x125\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2\x17.halfclose.v1.AlgorithmR\talgorithm\x12\x12\n" +
@@ -1127,15 +1264,23 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\vDigestValue\x125\n" +
 	"\talgorithm\x18\x01 \x01(\x0e2\x17.halfclose.v1.AlgorithmR\talgorithm\x12\x10\n" +
 	"\x03raw\x18\x02 \x01(\fR\x03raw\x12\x10\n" +
-	"\x03hex\x18\x03 \x01(\tR\x03hex\"v\n" +
+	"\x03hex\x18\x03 \x01(\tR\x03hex\"\x9d\x01\n" +
 	"\n" +
 	"RunRequest\x121\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.halfclose.v1.RunHeaderH\x00R\x06header\x12\x14\n" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04data\x12\x14\n" +
-	"\x04text\x18\x03 \x01(\tH\x00R\x04textB\t\n" +
-	"\amessage\"'\n" +
+	"\x04text\x18\x03 \x01(\tH\x00R\x04text\x12%\n" +
+	"\x03end\x18\x04 \x01(\v2\x11.halfclose.v1.EndH\x00R\x03endB\t\n" +
+	"\amessage\"\x84\x01\n" +
 	"\tRunHeader\x12\x1a\n" +
-	"\bpipeline\x18\x01 \x01(\tR\bpipeline\"h\n" +
+	"\bpipeline\x18\x01 \x01(\tR\bpipeline\x12(\n" +
+	"\rexpected_size\x18\x02 \x01(\x03H\x00R\fexpectedSize\x88\x01\x01\x12\x1f\n" +
+	"\vrequire_end\x18\x03 \x01(\bR\n" +
+	"requireEndB\x10\n" +
+	"\x0e_expected_size\"Q\n" +
+	"\x03End\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\x126\n" +
+	"\adigests\x18\x02 \x03(\v2\x1c.halfclose.v1.ExpectedDigestR\adigests\"h\n" +
 	"\vRunResponse\x12\x18\n" +
 	"\x06output\x18\x01 \x01(\fH\x00R\x06output\x124\n" +
 	"\asummary\x18\x02 \x01(\v2\x18.halfclose.v1.RunSummaryH\x00R\asummaryB\t\n" +
@@ -1199,7 +1344,7 @@ func file_halfclose_v1_compute_proto_rawDescGZIP() []byte {
 }
 
 var file_halfclose_v1_compute_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_halfclose_v1_compute_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_halfclose_v1_compute_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_halfclose_v1_compute_proto_goTypes = []any{
 	(Algorithm)(0),               // 0: halfclose.v1.Algorithm
 	(*DigestRequest)(nil),        // 1: halfclose.v1.DigestRequest
@@ -1209,38 +1354,42 @@ var file_halfclose_v1_compute_proto_goTypes = []any{
 	(*DigestValue)(nil),          // 5: halfclose.v1.DigestValue
 	(*RunRequest)(nil),           // 6: halfclose.v1.RunRequest
 	(*RunHeader)(nil),            // 7: halfclose.v1.RunHeader
-	(*RunResponse)(nil),          // 8: halfclose.v1.RunResponse
-	(*RunSummary)(nil),           // 9: halfclose.v1.RunSummary
-	(*CapabilitiesRequest)(nil),  // 10: halfclose.v1.CapabilitiesRequest
-	(*CapabilitiesResponse)(nil), // 11: halfclose.v1.CapabilitiesResponse
-	(*CommandInfo)(nil),          // 12: halfclose.v1.CommandInfo
-	(*FlagInfo)(nil),             // 13: halfclose.v1.FlagInfo
-	(*Limits)(nil),               // 14: halfclose.v1.Limits
+	(*End)(nil),                  // 8: halfclose.v1.End
+	(*RunResponse)(nil),          // 9: halfclose.v1.RunResponse
+	(*RunSummary)(nil),           // 10: halfclose.v1.RunSummary
+	(*CapabilitiesRequest)(nil),  // 11: halfclose.v1.CapabilitiesRequest
+	(*CapabilitiesResponse)(nil), // 12: halfclose.v1.CapabilitiesResponse
+	(*CommandInfo)(nil),          // 13: halfclose.v1.CommandInfo
+	(*FlagInfo)(nil),             // 14: halfclose.v1.FlagInfo
+	(*Limits)(nil),               // 15: halfclose.v1.Limits
 }
 var file_halfclose_v1_compute_proto_depIdxs = []int32{
 	2,  // 0: halfclose.v1.DigestRequest.header:type_name -> halfclose.v1.DigestHeader
-	0,  // 1: halfclose.v1.DigestHeader.algorithms:type_name -> halfclose.v1.Algorithm
-	3,  // 2: halfclose.v1.DigestHeader.expected_digests:type_name -> halfclose.v1.ExpectedDigest
-	0,  // 3: halfclose.v1.ExpectedDigest.algorithm:type_name -> halfclose.v1.Algorithm
-	5,  // 4: halfclose.v1.DigestResponse.digests:type_name -> halfclose.v1.DigestValue
-	0,  // 5: halfclose.v1.DigestValue.algorithm:type_name -> halfclose.v1.Algorithm
-	7,  // 6: halfclose.v1.RunRequest.header:type_name -> halfclose.v1.RunHeader
-	9,  // 7: halfclose.v1.RunResponse.summary:type_name -> halfclose.v1.RunSummary
-	12, // 8: halfclose.v1.CapabilitiesResponse.commands:type_name -> halfclose.v1.CommandInfo
-	0,  // 9: halfclose.v1.CapabilitiesResponse.algorithms:type_name -> halfclose.v1.Algorithm
-	14, // 10: halfclose.v1.CapabilitiesResponse.limits:type_name -> halfclose.v1.Limits
-	13, // 11: halfclose.v1.CommandInfo.flags:type_name -> halfclose.v1.FlagInfo
-	1,  // 12: halfclose.v1.ComputeService.Digest:input_type -> halfclose.v1.DigestRequest
-	6,  // 13: halfclose.v1.ComputeService.Run:input_type -> halfclose.v1.RunRequest
-	10, // 14: halfclose.v1.ComputeService.Capabilities:input_type -> halfclose.v1.CapabilitiesRequest
-	4,  // 15: halfclose.v1.ComputeService.Digest:output_type -> halfclose.v1.DigestResponse
-	8,  // 16: halfclose.v1.ComputeService.Run:output_type -> halfclose.v1.RunResponse
-	11, // 17: halfclose.v1.ComputeService.Capabilities:output_type -> halfclose.v1.CapabilitiesResponse
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	8,  // 1: halfclose.v1.DigestRequest.end:type_name -> halfclose.v1.End
+	0,  // 2: halfclose.v1.DigestHeader.algorithms:type_name -> halfclose.v1.Algorithm
+	3,  // 3: halfclose.v1.DigestHeader.expected_digests:type_name -> halfclose.v1.ExpectedDigest
+	0,  // 4: halfclose.v1.ExpectedDigest.algorithm:type_name -> halfclose.v1.Algorithm
+	5,  // 5: halfclose.v1.DigestResponse.digests:type_name -> halfclose.v1.DigestValue
+	0,  // 6: halfclose.v1.DigestValue.algorithm:type_name -> halfclose.v1.Algorithm
+	7,  // 7: halfclose.v1.RunRequest.header:type_name -> halfclose.v1.RunHeader
+	8,  // 8: halfclose.v1.RunRequest.end:type_name -> halfclose.v1.End
+	3,  // 9: halfclose.v1.End.digests:type_name -> halfclose.v1.ExpectedDigest
+	10, // 10: halfclose.v1.RunResponse.summary:type_name -> halfclose.v1.RunSummary
+	13, // 11: halfclose.v1.CapabilitiesResponse.commands:type_name -> halfclose.v1.CommandInfo
+	0,  // 12: halfclose.v1.CapabilitiesResponse.algorithms:type_name -> halfclose.v1.Algorithm
+	15, // 13: halfclose.v1.CapabilitiesResponse.limits:type_name -> halfclose.v1.Limits
+	14, // 14: halfclose.v1.CommandInfo.flags:type_name -> halfclose.v1.FlagInfo
+	1,  // 15: halfclose.v1.ComputeService.Digest:input_type -> halfclose.v1.DigestRequest
+	6,  // 16: halfclose.v1.ComputeService.Run:input_type -> halfclose.v1.RunRequest
+	11, // 17: halfclose.v1.ComputeService.Capabilities:input_type -> halfclose.v1.CapabilitiesRequest
+	4,  // 18: halfclose.v1.ComputeService.Digest:output_type -> halfclose.v1.DigestResponse
+	9,  // 19: halfclose.v1.ComputeService.Run:output_type -> halfclose.v1.RunResponse
+	12, // 20: halfclose.v1.ComputeService.Capabilities:output_type -> halfclose.v1.CapabilitiesResponse
+	18, // [18:21] is the sub-list for method output_type
+	15, // [15:18] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_halfclose_v1_compute_proto_init() }
@@ -1252,6 +1401,7 @@ func file_halfclose_v1_compute_proto_init() {
 		(*DigestRequest_Header)(nil),
 		(*DigestRequest_Data)(nil),
 		(*DigestRequest_Text)(nil),
+		(*DigestRequest_End)(nil),
 	}
 	file_halfclose_v1_compute_proto_msgTypes[1].OneofWrappers = []any{}
 	file_halfclose_v1_compute_proto_msgTypes[2].OneofWrappers = []any{
@@ -1262,8 +1412,10 @@ func file_halfclose_v1_compute_proto_init() {
 		(*RunRequest_Header)(nil),
 		(*RunRequest_Data)(nil),
 		(*RunRequest_Text)(nil),
+		(*RunRequest_End)(nil),
 	}
-	file_halfclose_v1_compute_proto_msgTypes[7].OneofWrappers = []any{
+	file_halfclose_v1_compute_proto_msgTypes[6].OneofWrappers = []any{}
+	file_halfclose_v1_compute_proto_msgTypes[8].OneofWrappers = []any{
 		(*RunResponse_Output)(nil),
 		(*RunResponse_Summary)(nil),
 	}
@@ -1273,7 +1425,7 @@ func file_halfclose_v1_compute_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_halfclose_v1_compute_proto_rawDesc), len(file_halfclose_v1_compute_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
