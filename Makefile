@@ -49,8 +49,8 @@ bench: build tools
 
 ## fuzz: a short run of each fuzz target
 fuzz:
-	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/
-	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/
+	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
+	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/
 	$(GO) test -run=NONE -fuzz=FuzzQuoteWordsRoundTrip -fuzztime=30s ./cmd/halfclose/
 

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/halfclose/halfclose/internal/oracle"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/oracle"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -19,7 +22,6 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
-	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -28,11 +30,12 @@ const defaultTestTimeout = 30 * time.Second
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newBufconnClient serves a ComputeService over an in-memory listener.
-func newBufconnClient(t *testing.T, cfg compute.Config) *Client {
+func newBufconnClient(t *testing.T, cfg engine.Config) *Client {
 	t.Helper()
+	cfg.Registry = builtin.Registry()
 	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer()
-	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(compute.NewEngine(cfg), server.Options{}))
+	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(engine.New(cfg), server.Options{}))
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet",
@@ -54,7 +57,7 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func TestRunAndDigest(t *testing.T) {
-	c := newBufconnClient(t, compute.Config{})
+	c := newBufconnClient(t, engine.Config{})
 	input := bytes.Repeat([]byte("half-close is end of input\n"), 5000)
 	var out bytes.Buffer
 	sum, err := c.Run(ctxT(t), "wc", bytes.NewReader(input), &out)
@@ -91,7 +94,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestInputErrorCancelsTheCall(t *testing.T) {
-	c := newBufconnClient(t, compute.Config{})
+	c := newBufconnClient(t, engine.Config{})
 	var out bytes.Buffer
 	_, err := c.Run(ctxT(t), "sha256sum", &failingReader{n: 5000}, &out)
 	if !errors.Is(err, errBroken) || out.Len() != 0 {
@@ -104,7 +107,7 @@ func TestInputErrorCancelsTheCall(t *testing.T) {
 }
 
 func TestServerErrorEndsUpload(t *testing.T) {
-	c := newBufconnClient(t, compute.Config{MaxInputBytes: 10000})
+	c := newBufconnClient(t, engine.Config{MaxInputBytes: 10000})
 	// The server fails at 10 KB; the client stops sending and reports the
 	// status, instead of uploading all of it.
 	var out bytes.Buffer
@@ -119,7 +122,7 @@ func TestServerErrorEndsUpload(t *testing.T) {
 }
 
 func TestRunTCP(t *testing.T) {
-	tcp := &server.TCPServer{Engine: compute.NewEngine(compute.Config{})}
+	tcp := &server.TCPServer{Engine: engine.New(engine.Config{Registry: builtin.Registry()})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

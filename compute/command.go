@@ -2,9 +2,8 @@ package compute
 
 import (
 	"context"
+	"errors"
 	"io"
-	"sort"
-	"sync"
 )
 
 // Stage is one running command of a pipeline. Run reads in until io.EOF
@@ -39,44 +38,12 @@ type Command struct {
 	Build func(env *Env, args []string) (Stage, error)
 }
 
-// Env is what a stage may use from its server: the spool settings for
-// memory budgets and spill files. The zero Env is usable (defaults).
-type Env struct {
-	Spool SpoolConfig
-}
+// ErrDownstreamDone is what an upstream stage's writes return once the stage
+// it feeds has finished early (head -n 1): the pipeline's SIGPIPE. A stage
+// returns it as is (or wrapped); the pipeline does not count it as a failure.
+var ErrDownstreamDone = errors.New("compute: downstream stage finished")
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]*Command{} // protected by registryMu
-)
-
-// Register adds a command; it panics on a duplicate name. Commands register
-// themselves from init functions.
-func Register(c *Command) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[c.Name]; dup {
-		panic("compute: duplicate command " + c.Name)
-	}
-	registry[c.Name] = c
-}
-
-// Lookup returns the command called name.
-func Lookup(name string) (*Command, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	c, ok := registry[name]
-	return c, ok
-}
-
-// Commands returns every command, sorted by name.
-func Commands() []*Command {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]*Command, 0, len(registry))
-	for _, c := range registry {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
+// MaxLineBytes is the longest line a line-oriented stage (sort, uniq, grep)
+// will hold. A stage must hold a whole line to compare it; capping it keeps a
+// job's memory bounded when the input has no newlines at all.
+const MaxLineBytes = 64 << 20

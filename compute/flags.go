@@ -188,3 +188,14 @@ func ParseCount(cmd string, use FlagUse) (int64, error) {
 	}
 	return n, nil
 }
+
+// NoOperandsButStdin is NoOperands, except that a lone "-" (stdin) is
+// accepted as GNU accepts it.
+func NoOperandsButStdin(cmd string, f *Flags) error {
+	for _, o := range f.Operands {
+		if o != "-" {
+			return NoOperands(cmd, &Flags{Operands: []string{o}})
+		}
+	}
+	return nil
+}

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/halfclose/halfclose/internal/syncbuf"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -26,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/syncbuf"
 
 	"go.uber.org/goleak"
 )

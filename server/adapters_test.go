@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"github.com/halfclose/halfclose/internal/oracle"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -12,13 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/oracle"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
-	"github.com/halfclose/halfclose/compute"
 )
 
 // testEnv is a ComputeService and a TCPServer over one engine, on real
@@ -39,7 +40,7 @@ type tcpSettings struct {
 }
 
 type envConfig struct {
-	engine compute.Config
+	engine engine.Config
 	idle   time.Duration
 	tcp    tcpSettings
 	routes []string
@@ -93,7 +94,10 @@ func (o *recordingObserver) nextOutcome(t *testing.T) string {
 
 func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	t.Helper()
-	engine := compute.NewEngine(cfg.engine)
+	if cfg.engine.Registry == nil {
+		cfg.engine.Registry = testRegistry()
+	}
+	eng := engine.New(cfg.engine)
 	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
 	env := &testEnv{obs: obs, routes: map[string]string{}}
 
@@ -102,14 +106,14 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer()
-	apiv1.RegisterComputeServiceServer(gs, NewComputeService(engine, Options{IdleTimeout: cfg.idle, Observer: obs}))
+	apiv1.RegisterComputeServiceServer(gs, NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs}))
 	go gs.Serve(gl)
 	t.Cleanup(gs.Stop)
 	env.grpcAddr = gl.Addr().String()
 
 	ts := cfg.tcp
 	env.tcp = &TCPServer{
-		Engine: engine, IdleTimeout: cfg.idle, Observer: obs,
+		Engine: eng, IdleTimeout: cfg.idle, Observer: obs,
 		HeaderTimeout: ts.HeaderTimeout, MaxHeaderBytes: ts.MaxHeaderBytes, MaxConns: ts.MaxConns,
 	}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -237,7 +241,7 @@ func TestDigestTextChunks(t *testing.T) {
 }
 
 func TestDigestErrors(t *testing.T) {
-	env := startEnv(t, envConfig{engine: compute.Config{MaxInputBytes: 1000}})
+	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: 1000}})
 	sha := apiv1.Algorithm_ALGORITHM_SHA256
 	abcHex := oracleHex(t, []byte("abc"), "sha256sum")
 	size := func(n int64) *int64 { return &n }

@@ -10,7 +10,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
-	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/grpcopts"
 )
 
@@ -22,7 +23,7 @@ func BenchmarkGRPCRunSha256(b *testing.B) {
 		b.Fatal(err)
 	}
 	gs := grpc.NewServer(grpcopts.ServerOptions()...)
-	apiv1.RegisterComputeServiceServer(gs, NewComputeService(compute.NewEngine(compute.Config{}), Options{}))
+	apiv1.RegisterComputeServiceServer(gs, NewComputeService(engine.New(engine.Config{Registry: builtin.Registry()}), Options{}))
 	go gs.Serve(l)
 	defer gs.Stop()
 	conn, err := grpc.NewClient(l.Addr().String(), append(grpcopts.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)

@@ -16,7 +16,8 @@ import (
 	"google.golang.org/grpc/peer"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
-	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // BenchmarkChainLayers is the cost of each middleware layer on small
@@ -46,7 +47,7 @@ func BenchmarkChainLayers(b *testing.B) {
 				b.Fatal(err)
 			}
 			gs := grpc.NewServer(opts...)
-			apiv1.RegisterComputeServiceServer(gs, NewComputeService(compute.NewEngine(compute.Config{MaxJobs: 1024}), Options{Logger: discard}))
+			apiv1.RegisterComputeServiceServer(gs, NewComputeService(engine.New(engine.Config{MaxJobs: 1024, Registry: builtin.Registry()}), Options{Logger: discard}))
 			go gs.Serve(l)
 			defer gs.Stop()
 			conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -14,6 +14,8 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/digest"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // Options are the settings shared by both adapters.
@@ -41,7 +43,7 @@ type Observer interface {
 type computeService struct {
 	apiv1.UnimplementedComputeServiceServer
 
-	engine   *compute.Engine
+	engine   *engine.Engine
 	opts     Options
 	log      *slog.Logger
 	draining atomic.Bool
@@ -56,14 +58,14 @@ type Service interface {
 }
 
 // NewComputeService returns the ComputeService for engine.
-func NewComputeService(engine *compute.Engine, opts Options) Service {
+func NewComputeService(eng *engine.Engine, opts Options) Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MaxMsgBytes <= 0 {
 		opts.MaxMsgBytes = DefaultMaxMsgBytes
 	}
-	return &computeService{engine: engine, opts: opts, log: opts.Logger}
+	return &computeService{engine: eng, opts: opts, log: opts.Logger}
 }
 
 // DefaultMaxMsgBytes is the default largest gRPC message.
@@ -71,27 +73,10 @@ const DefaultMaxMsgBytes = 4 << 20
 
 func (s *computeService) Drain() { s.draining.Store(true) }
 
-// algoNames maps the API's algorithms to the core's.
-var algoNames = map[apiv1.Algorithm]string{
-	apiv1.Algorithm_ALGORITHM_MD5:     "md5",
-	apiv1.Algorithm_ALGORITHM_SHA1:    "sha1",
-	apiv1.Algorithm_ALGORITHM_SHA224:  "sha224",
-	apiv1.Algorithm_ALGORITHM_SHA256:  "sha256",
-	apiv1.Algorithm_ALGORITHM_SHA384:  "sha384",
-	apiv1.Algorithm_ALGORITHM_SHA512:  "sha512",
-	apiv1.Algorithm_ALGORITHM_BLAKE2B: "blake2b",
-	apiv1.Algorithm_ALGORITHM_BLAKE3:  "blake3",
-	apiv1.Algorithm_ALGORITHM_CKSUM:   "cksum",
-	apiv1.Algorithm_ALGORITHM_CRC32C:  "crc32c",
-	apiv1.Algorithm_ALGORITHM_XXH3:    "xxh3",
-}
-
-func lookupAlgo(a apiv1.Algorithm) (*compute.Algo, error) {
-	name, ok := algoNames[a]
-	if !ok {
-		return nil, compute.Invalidf("header: unsupported algorithm %s", a)
-	}
-	al, ok := compute.LookupAlgo(name)
+// lookupAlgo maps the API's algorithm to the core's, by the enum value's
+// name that compute/digest's table holds.
+func lookupAlgo(a apiv1.Algorithm) (*digest.Algo, error) {
+	al, ok := digest.ByProto(a.String())
 	if !ok {
 		return nil, compute.Invalidf("header: unsupported algorithm %s", a)
 	}
@@ -99,8 +84,8 @@ func lookupAlgo(a apiv1.Algorithm) (*compute.Algo, error) {
 }
 
 // digestJob checks a Digest header and turns it into a job.
-func digestJob(h *apiv1.DigestHeader) (compute.DigestJob, []apiv1.Algorithm, error) {
-	job := compute.DigestJob{ExpectedSize: -1, Expected: map[string][]byte{}}
+func digestJob(h *apiv1.DigestHeader) (engine.DigestJob, []apiv1.Algorithm, error) {
+	job := engine.DigestJob{ExpectedSize: -1, Expected: map[string][]byte{}}
 	var order []apiv1.Algorithm
 	seen := map[apiv1.Algorithm]bool{}
 	add := func(a apiv1.Algorithm) error {
@@ -208,7 +193,7 @@ func dataChunks[M request, H comparable](recv func() (M, error), header func(M) 
 func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
 	ctx := stream.Context()
 	var (
-		job   compute.DigestJob
+		job   engine.DigestJob
 		order []apiv1.Algorithm
 	)
 	h, err := firstHeader(stream.Recv, (*apiv1.DigestRequest).GetHeader)
@@ -222,7 +207,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 	for i, a := range job.Algos {
 		names[i] = a.Name
 	}
-	var res compute.DigestResult
+	var res engine.DigestResult
 	err = s.job(ctx, "digest:"+strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
 		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.DigestRequest).GetHeader))
 		var err error
@@ -242,7 +227,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 // Run implements apiv1.ComputeServiceServer.
 func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
 	ctx := stream.Context()
-	var p *compute.Pipeline
+	var p *engine.Pipeline
 	h, err := firstHeader(stream.Recv, (*apiv1.RunRequest).GetHeader)
 	if err == nil {
 		p, err = s.engine.Compile(h.GetPipeline())
@@ -250,7 +235,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	if err != nil {
 		return toStatus(s.log, s.reject(ctx, "", err))
 	}
-	var stats compute.Stats
+	var stats engine.Stats
 	err = s.job(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
 		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.RunRequest).GetHeader))
 		out := &outputSender{send: stream.Send, max: s.opts.MaxMsgBytes - 64}
@@ -366,7 +351,7 @@ func (s *computeService) Capabilities(context.Context, *apiv1.CapabilitiesReques
 		MaxMsgBytes:   int64(s.opts.MaxMsgBytes),
 		IdleTimeoutMs: s.opts.IdleTimeout.Milliseconds(),
 	}}
-	for _, c := range compute.Commands() {
+	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}
 		for _, f := range c.Flags {
 			ci.Flags = append(ci.Flags, &apiv1.FlagInfo{Name: strings.Join(f.Names(), ", "), TakesValue: f.Value, Summary: f.Summary})

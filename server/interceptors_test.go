@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"github.com/halfclose/halfclose/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/halfclose/halfclose/internal/syncbuf"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"

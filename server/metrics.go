@@ -5,11 +5,10 @@ import (
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc/codes"
-
-	"github.com/halfclose/halfclose/compute"
 )
 
 // Job outcomes: the values of the "outcome" label of halfclose_jobs_total.
@@ -62,6 +61,10 @@ func OutcomeForCode(c codes.Code) string {
 	}
 }
 
+// builtinCommands are the commands the "command" label names one by one;
+// any other name counts as CommandOther, which keeps the label's values few.
+var builtinCommands = builtin.Registry()
+
 // Metrics holds halfclose's own metrics and the gRPC server metrics, all
 // registered on one registry. A nil *Metrics is valid and records nothing,
 // so code paths need no "metrics enabled" checks.
@@ -75,7 +78,7 @@ type Metrics struct {
 	tcpTotal    prometheus.Counter
 	grpc        *grpcprom.ServerMetrics
 
-	knownCommand func(string) bool // for tests; default compute.Lookup
+	knownCommand func(string) bool // for tests; default: a builtin command
 }
 
 // NewRegistry returns a registry with the Go runtime and process collectors,
@@ -127,7 +130,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 				grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 4, 10)),
 			),
 		),
-		knownCommand: func(name string) bool { _, ok := compute.Lookup(name); return ok },
+		knownCommand: func(name string) bool { _, ok := builtinCommands.Lookup(name); return ok },
 	}
 	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.tcpTotal, m.grpc)
 	return m

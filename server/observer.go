@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"syscall"
+
+	"github.com/halfclose/halfclose/compute/digest"
 )
 
 // metricsObserver records jobs in Metrics: it is the Observer both adapters
@@ -39,22 +41,14 @@ func (m *Metrics) ConnHook() func(delta int) {
 	}
 }
 
-// digestCommands maps the algorithms of a gRPC Digest job to the command
-// that prints the same digest, so both adapters share label values.
-var digestCommands = map[string]string{
-	"md5": "md5sum", "sha1": "sha1sum", "sha224": "sha224sum", "sha256": "sha256sum",
-	"sha384": "sha384sum", "sha512": "sha512sum", "blake2b": "b2sum", "blake3": "b3sum",
-	"cksum": "cksum", "crc32c": "crc32c", "xxh3": "xxh3",
-}
-
 // commandLabel turns the command an adapter names a job with into the
 // value of the "command" label: the command for one stage, CommandPipeline
 // for several; a gRPC Digest of one algorithm counts as that algorithm's
 // command (sha256 as sha256sum), of several as CommandOther.
 func commandLabel(command string) string {
 	if algos, ok := strings.CutPrefix(command, "digest:"); ok {
-		if c, ok := digestCommands[algos]; ok {
-			return c
+		if a, ok := digest.Lookup(algos); ok {
+			return a.Command
 		}
 		return CommandOther
 	}

@@ -6,13 +6,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/halfclose/halfclose/internal/oracle"
 	"io"
 	"net"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/digest"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/oracle"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,14 +28,16 @@ import (
 // Test-only commands: testcat echoes its input; testfail echoes its input
 // and then fails, after the input has ended, so the failure comes after the
 // output has started.
-func init() {
-	compute.Register(&compute.Command{Name: "testcat", Build: func(*compute.Env, []string) (compute.Stage, error) {
+// testRegistry returns every builtin command and the test-only ones.
+func testRegistry() *compute.Registry {
+	r := builtin.Registry()
+	r.Register(&compute.Command{Name: "testcat", Build: func(*compute.Env, []string) (compute.Stage, error) {
 		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
 			_, err := io.Copy(out, in)
 			return err
 		}), nil
 	}})
-	compute.Register(&compute.Command{Name: "testfail", Build: func(*compute.Env, []string) (compute.Stage, error) {
+	r.Register(&compute.Command{Name: "testfail", Build: func(*compute.Env, []string) (compute.Stage, error) {
 		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
 			if _, err := io.Copy(out, in); err != nil {
 				return err
@@ -39,6 +45,7 @@ func init() {
 			return compute.Invalidf("testfail: failed after its output")
 		}), nil
 	}})
+	return r
 }
 
 func runHeader(p string) *apiv1.RunRequest {
@@ -128,7 +135,7 @@ func TestRunLargeOutputStreams(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	env := startEnv(t, envConfig{engine: compute.Config{MaxInputBytes: 1000}})
+	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: 1000}})
 	tests := []struct {
 		name    string
 		msgs    []*apiv1.RunRequest
@@ -200,7 +207,7 @@ func TestRunCancelAndIdle(t *testing.T) {
 }
 
 func TestMaxJobs(t *testing.T) {
-	env := startEnv(t, envConfig{engine: compute.Config{MaxJobs: 1, QueueWait: 50 * time.Millisecond}})
+	env := startEnv(t, envConfig{engine: engine.Config{MaxJobs: 1, QueueWait: 50 * time.Millisecond}})
 	// One job holds the only slot: it waits for its input.
 	conn, err := net.Dial("tcp", env.tcpAddr)
 	if err != nil {
@@ -231,7 +238,7 @@ func TestMaxJobs(t *testing.T) {
 }
 
 func TestCapabilities(t *testing.T) {
-	env := startEnv(t, envConfig{engine: compute.Config{MaxInputBytes: 12345, MaxJobs: 7}})
+	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: 12345, MaxJobs: 7}})
 	resp, err := env.client.Capabilities(jobCtx(t), &apiv1.CapabilitiesRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +255,7 @@ func TestCapabilities(t *testing.T) {
 	if c := names["wc"]; c != nil && len(c.GetFlags()) == 0 {
 		t.Errorf("wc lists no flags")
 	}
-	if len(resp.GetAlgorithms()) != len(algoNames) {
+	if len(resp.GetAlgorithms()) != len(digest.Algos()) {
 		t.Errorf("algorithms %v", resp.GetAlgorithms())
 	}
 	if l := resp.GetLimits(); l.GetMaxInputBytes() != 12345 || l.GetMaxJobs() != 7 {
@@ -300,7 +307,7 @@ func TestTCPCommandPortAndRoute(t *testing.T) {
 }
 
 func TestTCPErrorLines(t *testing.T) {
-	env := startEnv(t, envConfig{engine: compute.Config{MaxInputBytes: 1 << 20}, tcp: tcpSettings{MaxHeaderBytes: 100}})
+	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: 1 << 20}, tcp: tcpSettings{MaxHeaderBytes: 100}})
 	tests := []struct {
 		name, header string
 		input        []byte

@@ -1,5 +1,5 @@
 // Package server holds halfclose's adapters: the gRPC ComputeService and the
-// raw-TCP adapter, both feeding the same compute.Engine, and what an
+// raw-TCP adapter, both feeding the same engine.Engine, and what an
 // operator needs around them.
 package server
 

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // ErrServerClosed is returned by TCPServer.Serve after Shutdown or Close.
@@ -44,7 +45,7 @@ const (
 // is the pipeline's output, then the server's FIN. It is shaped like
 // net/http.Server: Serve, Shutdown, Close, tracked connections.
 type TCPServer struct {
-	Engine         *compute.Engine
+	Engine         *engine.Engine
 	HeaderTimeout  time.Duration // time to receive the header line
 	IdleTimeout    time.Duration // no input (or no reply progress) for this long aborts
 	MaxHeaderBytes int           // longest header line, "\n" included

@@ -7,15 +7,9 @@ import (
 	"io"
 	"os"
 	"strings"
-)
 
-// digestCommands are the commands whose FILE operands the client uploads
-// itself, one stream per file, printing what GNU prints for them.
-var digestCommands = map[string]bool{
-	"md5sum": true, "sha1sum": true, "sha224sum": true, "sha256sum": true,
-	"sha384sum": true, "sha512sum": true, "b2sum": true, "b3sum": true,
-	"cksum": true, "crc32c": true, "xxh3": true,
-}
+	"github.com/halfclose/halfclose/compute/digest"
+)
 
 // valueFlags are the flags of digest commands that take the next word.
 var valueFlags = map[string]bool{"-l": true, "--length": true, "-a": true, "--algorithm": true}
@@ -23,7 +17,9 @@ var valueFlags = map[string]bool{"-l": true, "--length": true, "-a": true, "--al
 // digestFiles splits a digest command line into the remote command (flags
 // only) and its FILE operands; ok is false when it is not one, or has none.
 func digestFiles(words []string) (cmd []string, files []string, ok bool) {
-	if !digestCommands[words[0]] {
+	// The digest commands' FILE operands the client uploads itself, one
+	// stream per file, printing what GNU prints for them.
+	if _, ok := digest.ByCommand(words[0]); !ok {
 		return nil, nil, false
 	}
 	cmd = []string{words[0]}

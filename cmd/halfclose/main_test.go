@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // The server must see exactly the words the user typed: quoting and the
@@ -19,7 +19,7 @@ func FuzzQuoteWordsRoundTrip(f *testing.F) {
 		if a == "" {
 			return // a command name is never empty
 		}
-		got, err := compute.SplitPipeline(quoteWords(words))
+		got, err := engine.SplitPipeline(quoteWords(words))
 		if err != nil {
 			t.Fatalf("quoteWords(%q) = %q: %v", words, quoteWords(words), err)
 		}

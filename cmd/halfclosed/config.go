@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/flagenv"
 	"github.com/halfclose/halfclose/server"
 )
@@ -51,6 +53,9 @@ type config struct {
 	noInterceptors bool
 	// logOut receives the log; nil is os.Stderr. Not a flag: tests set it.
 	logOut io.Writer
+	// commands are the commands served: builtin.Registry(). Not a flag:
+	// tests add their own commands to it.
+	commands *compute.Registry
 }
 
 // hiddenFlags are left out of -help.
@@ -61,11 +66,12 @@ type route struct{ addr, pipeline string }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	c := &config{
-		maxInputBytes:  compute.DefaultMaxInputBytes,
+		maxInputBytes:  engine.DefaultMaxInputBytes,
 		maxHeaderBytes: server.DefaultMaxHeaderBytes,
 		maxMsgBytes:    server.DefaultMaxMsgBytes,
 		spoolMem:       compute.DefaultSpoolMem,
 		spoolDisk:      compute.DefaultSpoolDisk,
+		commands:       builtin.Registry(),
 	}
 	fs := flag.NewFlagSet("halfclosed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -75,8 +81,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address for /metrics, /healthz, /readyz (empty disables)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the metrics address")
 	fs.Var(&c.maxInputBytes, "max-input-bytes", "input bytes per job")
-	fs.IntVar(&c.maxJobs, "max-jobs", compute.DefaultMaxJobs, "jobs running at once")
-	fs.DurationVar(&c.jobWait, "job-wait", compute.DefaultQueueWait, "how long a job over --max-jobs waits for a slot")
+	fs.IntVar(&c.maxJobs, "max-jobs", engine.DefaultMaxJobs, "jobs running at once")
+	fs.DurationVar(&c.jobWait, "job-wait", engine.DefaultQueueWait, "how long a job over --max-jobs waits for a slot")
 	fs.IntVar(&c.maxConns, "max-conns", server.DefaultMaxConns, "open connections on the TCP adapter")
 	fs.DurationVar(&c.headerTimeout, "header-timeout", server.DefaultHeaderTimeout, "time to receive the TCP header line")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "abort a job whose client sends nothing (or reads nothing of its reply) for this long")
@@ -173,7 +179,7 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
 	}
 	for _, r := range c.tcpRoutes {
-		if _, err := parseRoute(r); err != nil {
+		if _, err := parseRoute(c.commands, r); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -183,18 +189,18 @@ func (c *config) validate() error {
 func (c *config) routes() []route {
 	var rs []route
 	for _, r := range c.tcpRoutes {
-		rt, _ := parseRoute(r)
+		rt, _ := parseRoute(c.commands, r)
 		rs = append(rs, rt)
 	}
 	return rs
 }
 
-func parseRoute(s string) (route, error) {
+func parseRoute(commands *compute.Registry, s string) (route, error) {
 	addr, pipeline, ok := strings.Cut(s, "=")
 	if !ok || addr == "" || strings.TrimSpace(pipeline) == "" {
 		return route{}, fmt.Errorf("--tcp-route %q: want ADDR=PIPELINE, e.g. 127.0.0.1:7001=sha256sum", s)
 	}
-	if _, err := compute.Compile(nil, pipeline); err != nil {
+	if _, err := engine.Compile(commands, nil, pipeline); err != nil {
 		return route{}, fmt.Errorf("--tcp-route %q: %v", s, err)
 	}
 	return route{addr: addr, pipeline: pipeline}, nil

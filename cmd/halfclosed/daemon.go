@@ -23,6 +23,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/grpcopts"
 	"github.com/halfclose/halfclose/server"
 )
@@ -84,7 +85,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		return l, err
 	}
 
-	engine := compute.NewEngine(compute.Config{
+	eng := engine.New(engine.Config{
 		MaxJobs:       cfg.maxJobs,
 		QueueWait:     cfg.jobWait,
 		MaxInputBytes: int64(cfg.maxInputBytes),
@@ -93,9 +94,10 @@ func newServer(cfg *config) (_ *daemon, err error) {
 			Dir:      cfg.spoolDir,
 			Disk:     compute.NewDiskBudget(int64(cfg.spoolDisk)),
 		},
+		Registry: cfg.commands,
 	})
 	for _, r := range cfg.routes() {
-		if _, err := engine.Compile(r.pipeline); err != nil {
+		if _, err := eng.Compile(r.pipeline); err != nil {
 			return nil, fmt.Errorf("--tcp-route %s: %w", r.addr, err)
 		}
 	}
@@ -146,7 +148,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		}
 	}
 
-	d.svc = server.NewComputeService(engine, server.Options{
+	d.svc = server.NewComputeService(eng, server.Options{
 		IdleTimeout: cfg.idleTimeout,
 		MaxMsgBytes: int(cfg.maxMsgBytes),
 		Logger:      d.log,
@@ -186,7 +188,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	}
 
 	d.tcp = &server.TCPServer{
-		Engine:         engine,
+		Engine:         eng,
 		HeaderTimeout:  cfg.headerTimeout,
 		IdleTimeout:    cfg.idleTimeout,
 		MaxHeaderBytes: int(cfg.maxHeaderBytes),

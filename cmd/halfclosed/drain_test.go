@@ -27,8 +27,9 @@ const (
 	fillBytes   = 64 << 20
 )
 
-func init() {
-	compute.Register(&compute.Command{
+// addTestCommands adds the test-only commands to r.
+func addTestCommands(r *compute.Registry) {
+	r.Register(&compute.Command{
 		Name:    fillCommand,
 		Summary: "test only: write 64 MiB after the input",
 		Build: func(*compute.Env, []string) (compute.Stage, error) {

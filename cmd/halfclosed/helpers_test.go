@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"github.com/halfclose/halfclose/internal/syncbuf"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/syncbuf"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -52,6 +53,7 @@ func startDaemon(t *testing.T, args ...string) *testDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addTestCommands(cfg.commands)
 	td := &testDaemon{logs: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cfg.logOut = td.logs
 	if td.daemon, err = newServer(cfg); err != nil {

@@ -47,7 +47,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/halfclose/halfclose/internal/syncbuf"
 	"io"
 	"math"
 	"os"
@@ -62,6 +61,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/syncbuf"
 
 	"github.com/halfclose/halfclose/internal/flagenv"
 )

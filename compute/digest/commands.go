@@ -1,0 +1,296 @@
+package digest
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"hash"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// The digest commands hash their input while it flows and print one line
+// at EOF, byte for byte as the GNU tool (or b3sum) reading stdin. Operands
+// other than "-" are rejected: a server opens no files. Several "-"
+// operands print one line each, as GNU does: the first for the input, the
+// others for the already exhausted stdin, i.e. the empty input.
+
+// digestBufSize is the read buffer of the digest stages.
+const digestBufSize = 256 << 10
+
+var digestBufPool = sync.Pool{New: func() any { b := make([]byte, digestBufSize); return &b }}
+
+// readAll feeds every byte of in to w (which never fails) and returns the
+// count. An error other than io.EOF is an abort and is returned as is.
+func readAll(in io.Reader, w io.Writer) (int64, error) {
+	if wt, ok := in.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	bp := digestBufPool.Get().(*[]byte)
+	defer digestBufPool.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		k, err := in.Read(buf)
+		if k > 0 {
+			w.Write(buf[:k])
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// digestStage hashes its input and prints one line per output name.
+type digestStage struct {
+	newHash func() hash.Hash
+	names   []string // one output per name; the first is for the input
+	print   func(w *bufio.Writer, h hash.Hash, n int64, name string) error
+}
+
+func (s *digestStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	h := s.newHash()
+	n, err := readAll(in, h)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(out, 4096)
+	for i, name := range s.names {
+		if i > 0 {
+			h, n = s.newHash(), 0
+		}
+		if err := s.print(bw, h, n, name); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// stdinOperands checks that every operand is "-" and returns how many
+// outputs the command prints (at least one).
+func stdinOperands(cmd string, f *compute.Flags) (int, error) {
+	for _, op := range f.Operands {
+		if op != "-" {
+			return 0, compute.NoOperands(cmd, &compute.Flags{Operands: []string{op}})
+		}
+	}
+	return max(1, len(f.Operands)), nil
+}
+
+func repeatName(name string, n int) []string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = name
+	}
+	return s
+}
+
+// rejectFlags are accepted by the parser only to be refused with a clear
+// message: there are no checksum files to verify on a server.
+func rejectCheckFlags(cmd string, f *compute.Flags, reject []compute.FlagSpec) error {
+	for _, u := range f.Uses {
+		for _, r := range reject {
+			if u.Key == r.Key() {
+				return compute.Invalidf("%s: %s is not supported: there are no checksum files to verify", cmd, u.Name)
+			}
+		}
+	}
+	return nil
+}
+
+var checkFlags = []compute.FlagSpec{
+	{Short: 'c', Long: "check"},
+	{Long: "ignore-missing"},
+	{Long: "quiet"},
+	{Long: "status"},
+	{Long: "strict"},
+	{Short: 'w', Long: "warn"},
+}
+
+// gnuLine writes a GNU digest line: "HEX  NAME" (or "HEX *NAME" in binary
+// mode) or, tagged, "TAG (NAME) = HEX".
+func gnuLine(w *bufio.Writer, tag string, sum []byte, name string, tagged, binaryMode bool, eol byte) {
+	if tagged {
+		w.WriteString(tag)
+		w.WriteString(" (")
+		w.WriteString(name)
+		w.WriteString(") = ")
+		writeHex(w, sum)
+	} else {
+		writeHex(w, sum)
+		w.WriteByte(' ')
+		if binaryMode {
+			w.WriteByte('*')
+		} else {
+			w.WriteByte(' ')
+		}
+		w.WriteString(name)
+	}
+	w.WriteByte(eol)
+}
+
+func writeHex(w *bufio.Writer, b []byte) {
+	var tmp [128]byte
+	for len(b) > 0 {
+		k := min(len(b), len(tmp)/2)
+		hex.Encode(tmp[:], b[:k])
+		w.Write(tmp[:2*k])
+		b = b[k:]
+	}
+}
+
+var sumFlags = []compute.FlagSpec{
+	{Short: 'b', Long: "binary", Summary: "mark the input binary ('*' before the name)"},
+	{Short: 't', Long: "text", Summary: "mark the input text (the default)"},
+	{Long: "tag", Summary: "BSD-style output: ALGO (-) = HEX"},
+	{Short: 'z', Long: "zero", Summary: "end the line with NUL, not newline"},
+}
+
+var lengthFlag = compute.FlagSpec{Short: 'l', Long: "length", Value: true, Summary: "digest length in bits: a multiple of 8, at most 512 (0 = 512)"}
+
+// parseB2Length parses -l as GNU xdectoumax does (leading white space and
+// '+' allowed, decimal digits only) and checks it for BLAKE2b. 0 means 512.
+func parseB2Length(cmd string, u compute.FlagUse) (int, error) {
+	s := strings.TrimLeft(u.Value, " \t\n\v\f\r")
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, compute.Invalidf("%s: invalid length %q for %s", cmd, u.Value, u.Name)
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	switch {
+	case err != nil:
+		return 0, compute.Invalidf("%s: invalid length %q for %s: too large", cmd, u.Value, u.Name)
+	case n%8 != 0:
+		return 0, compute.Invalidf("%s: invalid length %q for %s: not a multiple of 8", cmd, u.Value, u.Name)
+	case n > 512:
+		return 0, compute.Invalidf("%s: invalid length %q for %s: the maximum for BLAKE2b is 512 bits", cmd, u.Value, u.Name)
+	}
+	return int(n), nil
+}
+
+func blake2bTag(bits int) string {
+	if bits == 512 {
+		return "BLAKE2b"
+	}
+	return "BLAKE2b-" + strconv.Itoa(bits)
+}
+
+// gnuSumCommand is one of md5sum ... sha512sum, b2sum (with -l and a
+// length-dependent tag).
+func gnuSumCommand(algo *Algo) *compute.Command {
+	b2 := algo.Name == "blake2b"
+	flags := append([]compute.FlagSpec(nil), sumFlags...)
+	if b2 {
+		flags = append(flags, lengthFlag)
+	}
+	parse := append(append([]compute.FlagSpec(nil), flags...), checkFlags...)
+	return &compute.Command{
+		Name:    algo.Command,
+		Summary: algo.summary,
+		Flags:   flags,
+		Build: func(env *compute.Env, args []string) (compute.Stage, error) {
+			f, err := compute.ParseFlags(algo.Command, parse, args)
+			if err != nil {
+				return nil, err
+			}
+			if err := rejectCheckFlags(algo.Command, f, checkFlags); err != nil {
+				return nil, err
+			}
+			outputs, err := stdinOperands(algo.Command, f)
+			if err != nil {
+				return nil, err
+			}
+			var (
+				tagged  bool
+				binMode = -1 // -1 unset, 0 text, 1 binary, as GNU
+				eol     = byte('\n')
+				newHash = algo.New
+				tag     = algo.Tag
+			)
+			for _, u := range f.Uses {
+				switch u.Key {
+				case "b":
+					binMode = 1
+				case "t":
+					binMode = 0
+				case "tag":
+					tagged, binMode = true, 1
+				case "z":
+					eol = 0
+				case "l":
+					bits, err := parseB2Length(algo.Command, u)
+					if err != nil {
+						return nil, err
+					}
+					if bits == 0 {
+						bits = 512
+					}
+					newHash = func() hash.Hash { return newBlake2b(bits / 8) }
+					tag = blake2bTag(bits)
+				}
+			}
+			if tagged && binMode == 0 {
+				return nil, compute.Invalidf("%s: --tag does not support --text mode", algo.Command)
+			}
+			return &digestStage{
+				newHash: newHash,
+				names:   repeatName("-", outputs),
+				print: func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
+					gnuLine(w, tag, h.Sum(nil), name, tagged, binMode == 1, eol)
+					return nil
+				},
+			}, nil
+		},
+	}
+}
+
+// hexSumCommand is a non-GNU checksum printed as "HEX  -".
+func hexSumCommand(algo *Algo) *compute.Command {
+	cmd := algo.Command
+	return &compute.Command{
+		Name:    cmd,
+		Summary: algo.summary,
+		Build: func(env *compute.Env, args []string) (compute.Stage, error) {
+			f, err := compute.ParseFlags(cmd, nil, args)
+			if err != nil {
+				return nil, err
+			}
+			outputs, err := stdinOperands(cmd, f)
+			if err != nil {
+				return nil, err
+			}
+			return &digestStage{
+				newHash: algo.New,
+				names:   repeatName("-", outputs),
+				print: func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
+					gnuLine(w, "", h.Sum(nil), name, false, false, '\n')
+					return nil
+				},
+			}, nil
+		},
+	}
+}
+
+// Register adds the command of every algorithm to r.
+func Register(r *compute.Registry) {
+	for _, a := range algos {
+		switch a.style {
+		case styleGNU:
+			r.Register(gnuSumCommand(a))
+		case styleCksum:
+			r.Register(&compute.Command{Name: a.Command, Summary: a.summary, Flags: cksumFlags, Build: buildCksum})
+		case styleB3:
+			r.Register(&compute.Command{Name: a.Command, Summary: a.summary, Flags: b3Flags, Build: buildB3sum})
+		case styleHex:
+			r.Register(hexSumCommand(a))
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/spool"
+)
+
+// Engine defaults.
+const (
+	DefaultMaxJobs       = 64
+	DefaultQueueWait     = 2 * time.Second
+	DefaultMaxInputBytes = 16 << 30
+)
+
+// Config is the engine's limits. Zero fields take the defaults.
+type Config struct {
+	MaxJobs       int                 // jobs running at once
+	QueueWait     time.Duration       // how long a job over MaxJobs waits for a slot
+	MaxInputBytes int64               // input bytes per job
+	Spool         compute.SpoolConfig // reply spool and sort buffers
+	// Registry is the commands a pipeline may name (compute/builtin has
+	// them all); nil is none, which leaves the engine digests only.
+	Registry *compute.Registry
+}
+
+// Engine runs jobs: it bounds how many run at once, enforces the input
+// limit, and holds every reply until its input has ended. It knows nothing
+// of the transport that feeds it.
+type Engine struct {
+	cfg   Config
+	slots chan struct{}
+}
+
+// New returns an engine with cfg's limits.
+func New(cfg Config) *Engine {
+	if cfg.MaxJobs <= 0 {
+		cfg.MaxJobs = DefaultMaxJobs
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = DefaultQueueWait
+	}
+	if cfg.MaxInputBytes <= 0 {
+		cfg.MaxInputBytes = DefaultMaxInputBytes
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = compute.NewRegistry()
+	}
+	cfg.Spool.Budget()
+	return &Engine{cfg: cfg, slots: make(chan struct{}, cfg.MaxJobs)}
+}
+
+// Config returns the engine's effective limits.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Env returns the environment stages of this engine are built with.
+func (e *Engine) Env() *compute.Env { return &compute.Env{Spool: e.cfg.Spool} }
+
+// Compile parses and checks a pipeline for this engine.
+func (e *Engine) Compile(text string) (*Pipeline, error) {
+	return Compile(e.cfg.Registry, e.Env(), text)
+}
+
+// Acquire takes a job slot, waiting at most QueueWait. The returned release
+// must be called exactly once when the job ends.
+func (e *Engine) Acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case e.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(e.cfg.QueueWait)
+		defer t.Stop()
+		select {
+		case e.slots <- struct{}{}:
+		case <-t.C:
+			return nil, compute.Exhaustedf("too many jobs: %d running, limit %d", len(e.slots), cap(e.slots))
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-e.slots }) }, nil
+}
+
+// Running returns how many jobs hold a slot now.
+func (e *Engine) Running() int { return len(e.slots) }
+
+// Stats describes a finished job.
+type Stats struct {
+	InputBytes  int64
+	OutputBytes int64
+}
+
+// Run runs p over src and writes its output to out. src's io.EOF is the end
+// of input; any other error from it aborts the job. Nothing is written to
+// out before src has ended: output made earlier waits in a spool. A job
+// whose stages finish early still has its input read to the end. On error,
+// if nothing was written to out yet, nothing ever will be.
+//
+// When the job fails before its input has ended (a stage fails, ctx is
+// done), a Read of src may be blocked on a client that sends nothing: if
+// src is an io.Closer, the engine then calls Close, which must make such a
+// Read return.
+func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Writer) (Stats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if c, ok := src.(io.Closer); ok {
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+	}
+
+	in := NewInput(src, e.cfg.MaxInputBytes)
+	reply := spool.New(e.cfg.Spool)
+	defer reply.Close()
+	cw := &countingWriter{w: out}
+
+	done := make(chan error, 1)
+	go func() { done <- p.run(ctx, cancel, in, reply) }()
+
+	var err error
+	select {
+	case <-in.Ended():
+		if err = reply.Release(cw); err != nil {
+			cancel()
+			<-done
+		} else {
+			err = <-done
+		}
+	case err = <-done:
+		if err == nil {
+			// The stages are done but the input may not be: it must still
+			// end, or this is an abort.
+			_, err = io.Copy(io.Discard, in)
+		}
+		if err == nil {
+			err = reply.Release(cw)
+		}
+	}
+	return Stats{InputBytes: in.N(), OutputBytes: cw.n}, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,310 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+)
+
+// gatedReader yields data, then blocks until the gate is opened, then
+// returns end (io.EOF or an abort error). Like the adapters' sources, Close
+// (or ctx) unblocks it.
+type gatedReader struct {
+	ctx    context.Context
+	data   []byte
+	gate   chan struct{}
+	end    error
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (g *gatedReader) Close() error {
+	g.once.Do(func() { close(g.closed) })
+	return nil
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if len(g.data) > 0 {
+		n := copy(p, g.data)
+		g.data = g.data[n:]
+		return n, nil
+	}
+	select {
+	case <-g.gate:
+		return 0, g.end
+	case <-g.closed:
+		return 0, errors.New("closed")
+	case <-g.ctx.Done():
+		return 0, g.ctx.Err()
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while the engine writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+// copyStage is cat: it echoes its input as it arrives.
+var copyStage = compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+	_, err := io.Copy(out, in)
+	return err
+})
+
+func testPipeline(stages ...compute.Stage) *engine.Pipeline {
+	p := &engine.Pipeline{Text: "test"}
+	for range stages {
+		p.Names = append(p.Names, "test")
+	}
+	p.Stages = stages
+	return p
+}
+
+func emptyDir(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("spool dir not empty: %v", ents)
+	}
+}
+
+func TestEngineRepliesOnlyAfterEOF(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), computetest.DefaultTestTimeout)
+	defer cancel()
+	e := engine.New(engine.Config{})
+	src := &gatedReader{closed: make(chan struct{}), ctx: ctx, data: []byte("hello\n"), gate: make(chan struct{}), end: io.EOF}
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Run(ctx, testPipeline(copyStage, copyStage), src, &out)
+		done <- err
+	}()
+	// The stages have had every chance to echo the data; the reply must
+	// still wait for the end of input.
+	time.Sleep(50 * time.Millisecond)
+	if n := out.Len(); n != 0 {
+		t.Fatalf("%d bytes written before end of input", n)
+	}
+	close(src.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out.Bytes()); got != "hello\n" {
+		t.Fatalf("output %q", got)
+	}
+}
+
+func TestEngineAbortWritesNothing(t *testing.T) {
+	errReset := errors.New("connection reset by peer")
+	for _, size := range []int{0, 10, 1 << 20} {
+		ctx, cancel := context.WithTimeout(context.Background(), computetest.DefaultTestTimeout)
+		dir := t.TempDir()
+		e := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: 1024, Dir: dir}})
+		gate := make(chan struct{})
+		close(gate)
+		src := &gatedReader{closed: make(chan struct{}), ctx: ctx, data: computetest.RandomBytes(1, size), gate: gate, end: errReset}
+		var out bytes.Buffer
+		_, err := e.Run(ctx, testPipeline(copyStage, copyStage), src, &out)
+		cancel()
+		if !errors.Is(err, errReset) {
+			t.Errorf("size %d: err = %v, want the abort", size, err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("size %d: %d bytes written after an abort", size, out.Len())
+		}
+		emptyDir(t, dir)
+	}
+}
+
+func TestEngineDrainsAfterEarlyFinish(t *testing.T) {
+	first := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		b := make([]byte, 3)
+		if _, err := io.ReadFull(in, b); err != nil {
+			return err
+		}
+		_, err := out.Write(b)
+		return err
+	})
+	e := engine.New(engine.Config{})
+	input := computetest.RandomBytes(2, 5<<20)
+	var out bytes.Buffer
+	st, err := e.Run(context.Background(), testPipeline(copyStage, first), bytes.NewReader(input), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InputBytes != int64(len(input)) {
+		t.Errorf("InputBytes = %d, want %d: the input was not read to its end", st.InputBytes, len(input))
+	}
+	if !bytes.Equal(out.Bytes(), input[:3]) || st.OutputBytes != 3 {
+		t.Errorf("output %x (%d), want %x", out.Bytes(), st.OutputBytes, input[:3])
+	}
+
+	// The same early finish, with an input that aborts later: an error,
+	// and the three bytes never leave.
+	ctx, cancel := context.WithTimeout(context.Background(), computetest.DefaultTestTimeout)
+	defer cancel()
+	gate := make(chan struct{})
+	close(gate)
+	errAbort := errors.New("abort")
+	out.Reset()
+	_, err = e.Run(ctx, testPipeline(first), &gatedReader{closed: make(chan struct{}), ctx: ctx, data: input, gate: gate, end: errAbort}, &out)
+	if !errors.Is(err, errAbort) || out.Len() != 0 {
+		t.Fatalf("err = %v, output %d bytes; want the abort and nothing", err, out.Len())
+	}
+}
+
+func TestEngineInputLimit(t *testing.T) {
+	e := engine.New(engine.Config{MaxInputBytes: 1000})
+	var out bytes.Buffer
+	_, err := e.Run(context.Background(), testPipeline(copyStage), bytes.NewReader(make([]byte, 1001)), &out)
+	if compute.CodeOf(err) != compute.CodeResourceExhausted || out.Len() != 0 {
+		t.Fatalf("err = %v, %d bytes out; want RESOURCE_EXHAUSTED and nothing", err, out.Len())
+	}
+	out.Reset()
+	if _, err := e.Run(context.Background(), testPipeline(copyStage), bytes.NewReader(make([]byte, 1000)), &out); err != nil || out.Len() != 1000 {
+		t.Fatalf("at the limit: err = %v, %d bytes out", err, out.Len())
+	}
+}
+
+func TestSpoolSpillsAndBudget(t *testing.T) {
+	dir := t.TempDir()
+	input := computetest.RandomBytes(3, 3<<20)
+	e := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: dir, Disk: compute.NewDiskBudget(4 << 20)}})
+	var out bytes.Buffer
+	if _, err := e.Run(context.Background(), testPipeline(copyStage), bytes.NewReader(input), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), input) {
+		t.Fatal("spilled output differs from input")
+	}
+	if used := e.Config().Spool.Disk.Used(); used != 0 {
+		t.Errorf("disk budget still holds %d bytes", used)
+	}
+	emptyDir(t, dir)
+
+	// Over the disk budget: RESOURCE_EXHAUSTED, nothing written, nothing left.
+	out.Reset()
+	_, err := e.Run(context.Background(), testPipeline(copyStage), bytes.NewReader(computetest.RandomBytes(4, 5<<20)), &out)
+	if compute.CodeOf(err) != compute.CodeResourceExhausted || out.Len() != 0 {
+		t.Fatalf("err = %v, %d bytes out; want RESOURCE_EXHAUSTED and nothing", err, out.Len())
+	}
+	if used := e.Config().Spool.Disk.Used(); used != 0 {
+		t.Errorf("disk budget still holds %d bytes", used)
+	}
+	emptyDir(t, dir)
+}
+
+func TestEngineAcquire(t *testing.T) {
+	e := engine.New(engine.Config{MaxJobs: 1, QueueWait: 20 * time.Millisecond})
+	release, err := e.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Acquire(context.Background()); compute.CodeOf(err) != compute.CodeResourceExhausted {
+		t.Fatalf("second job: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	// A job that waits gets the slot when it is freed within the wait.
+	e2 := engine.New(engine.Config{MaxJobs: 1, QueueWait: computetest.DefaultTestTimeout})
+	r2, _ := e2.Acquire(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		r, err := e2.Acquire(context.Background())
+		if err == nil {
+			r()
+		}
+		got <- err
+	}()
+	r2()
+	if err := <-got; err != nil {
+		t.Fatalf("waiting job: %v", err)
+	}
+	release()
+	release() // a second call is harmless
+	if e.Running() != 0 {
+		t.Fatalf("Running = %d after release", e.Running())
+	}
+}
+
+func TestPipelineFailureCancelsOthers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), computetest.DefaultTestTimeout)
+	defer cancel()
+	boom := compute.Invalidf("boom")
+	failing := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		b := make([]byte, 1)
+		if _, err := in.Read(b); err != nil {
+			return err
+		}
+		return boom
+	})
+	// The source never ends: only the cancellation can end the first stage.
+	src := &gatedReader{closed: make(chan struct{}), ctx: ctx, data: []byte("x"), gate: make(chan struct{}), end: io.EOF}
+	var out bytes.Buffer
+	_, err := engine.New(engine.Config{}).Run(ctx, testPipeline(copyStage, failing), src, &out)
+	if !errors.Is(err, boom) || out.Len() != 0 {
+		t.Fatalf("err = %v, %d bytes; want boom and nothing", err, out.Len())
+	}
+	if ctx.Err() != nil {
+		t.Fatal("pipeline only returned at the test timeout")
+	}
+}
+
+func TestPipelineDownstreamDoneIsNotAnError(t *testing.T) {
+	producer := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		if _, err := io.Copy(io.Discard, in); err != nil {
+			return err
+		}
+		chunk := make([]byte, 64<<10)
+		for range 1000 {
+			if _, err := out.Write(chunk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	takeOne := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		b := make([]byte, 1)
+		_, err := io.ReadFull(in, b)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(b)
+		return err
+	})
+	var out bytes.Buffer
+	if _, err := engine.New(engine.Config{}).Run(context.Background(), testPipeline(producer, takeOne), bytes.NewReader([]byte("in")), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 1 {
+		t.Fatalf("output %d bytes, want 1", out.Len())
+	}
+}

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// Input wraps a job's source: it counts bytes, enforces the input limit and
+// tells when the input has ended (the source returned io.EOF).
+type Input struct {
+	r     io.Reader
+	n     int64
+	limit int64
+	ended chan struct{}
+	once  sync.Once
+}
+
+// NewInput wraps r with a limit of limit bytes (<= 0: none).
+func NewInput(r io.Reader, limit int64) *Input {
+	return &Input{r: r, limit: limit, ended: make(chan struct{})}
+}
+
+// ErrInputLimit is returned (wrapped in an *Error) when input passes the limit.
+var ErrInputLimit = errors.New("input limit")
+
+// Read reads from the source.
+func (in *Input) Read(p []byte) (int, error) {
+	if in.limit > 0 && int64(len(p)) > in.limit-in.n+1 {
+		p = p[:in.limit-in.n+1]
+	}
+	n, err := in.r.Read(p)
+	in.n += int64(n)
+	if in.limit > 0 && in.n > in.limit {
+		return 0, in.limitError()
+	}
+	if err == io.EOF {
+		in.once.Do(func() { close(in.ended) })
+	}
+	return n, err
+}
+
+// WriteTo hands the input to w without a copy when the source can (the
+// adapters' read-ahead buffers), with the same limit and end-of-input
+// tracking as Read. It returns nil at the end of input.
+func (in *Input) WriteTo(w io.Writer) (int64, error) {
+	start := in.n
+	wt, ok := in.r.(io.WriterTo)
+	if !ok {
+		// io.Copy would call this method again: copy by hand.
+		bp := digestBufs.Get().(*[]byte)
+		defer digestBufs.Put(bp)
+		for {
+			n, err := in.Read(*bp)
+			if n > 0 {
+				if _, werr := w.Write((*bp)[:n]); werr != nil {
+					return in.n - start, werr
+				}
+			}
+			if err == io.EOF {
+				return in.n - start, nil
+			}
+			if err != nil {
+				return in.n - start, err
+			}
+		}
+	}
+	_, err := wt.WriteTo(inputWriter{in, w})
+	if err == nil {
+		in.once.Do(func() { close(in.ended) })
+	}
+	return in.n - start, err
+}
+
+// inputWriter counts and limits what Input.WriteTo passes on.
+type inputWriter struct {
+	in *Input
+	w  io.Writer
+}
+
+func (iw inputWriter) Write(p []byte) (int, error) {
+	in := iw.in
+	if in.limit > 0 && in.n+int64(len(p)) > in.limit {
+		in.n += int64(len(p))
+		return 0, in.limitError()
+	}
+	n, err := iw.w.Write(p)
+	in.n += int64(n)
+	return n, err
+}
+
+func (in *Input) limitError() error {
+	return &compute.Error{Code: compute.CodeResourceExhausted, Msg: "input exceeds the limit of " + strconv.FormatInt(in.limit, 10) + " bytes", Err: ErrInputLimit}
+}
+
+// N returns the bytes read so far.
+func (in *Input) N() int64 { return in.n }
+
+// Ended is closed when the source has returned io.EOF.
+func (in *Input) Ended() <-chan struct{} { return in.ended }
+
+// digestJobBufSize is the read size of a digest job whose source cannot
+// hand over its own buffers: large enough that the per-Write cost of
+// parallel hashing is noise.
+const digestJobBufSize = 1 << 20
+
+// digestBufs recycles those read buffers: a fresh MiB per job would make
+// small jobs pay mostly for allocating and zeroing it.
+var digestBufs = sync.Pool{New: func() any { b := make([]byte, digestJobBufSize); return &b }}

@@ -1,0 +1,102 @@
+package engine_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
+)
+
+func TestSplitPipeline(t *testing.T) {
+	tests := []struct {
+		in   string
+		want [][]string
+	}{
+		{"sha256sum", [][]string{{"sha256sum"}}},
+		{"  grep  -v DEBUG |sort|uniq -c ", [][]string{{"grep", "-v", "DEBUG"}, {"sort"}, {"uniq", "-c"}}},
+		{`cut -d" " -f3`, [][]string{{"cut", "-d ", "-f3"}}},
+		{`grep 'a|b' | wc -l`, [][]string{{"grep", "a|b"}, {"wc", "-l"}}},
+		{`grep "a\"b\\c\d"`, [][]string{{"grep", `a"b\c\d`}}},
+		{`grep a\ b\|c`, [][]string{{"grep", "a b|c"}}},
+		{`grep ''`, [][]string{{"grep", ""}}},
+		{"grep a\\\nb", [][]string{{"grep", "ab"}}},
+		{`tr '[:upper:]' [:lower:]`, [][]string{{"tr", "[:upper:]", "[:lower:]"}}},
+		{`grep a#b`, [][]string{{"grep", "a#b"}}},
+		{`grep '$x;'`, [][]string{{"grep", "$x;"}}},
+	}
+	for _, tc := range tests {
+		got, err := engine.SplitPipeline(tc.in)
+		if err != nil {
+			t.Errorf("SplitPipeline(%q): %v", tc.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("SplitPipeline(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSplitPipelineErrors(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", "pipeline: empty"},
+		{"   ", "pipeline: empty"},
+		{"| sort", `pipeline: missing command before "|"`},
+		{"sort |", `pipeline: missing command after "|"`},
+		{"sort | | wc", `pipeline: missing command after "|"`},
+		{"sort || wc", `pipeline: unsupported shell syntax "||" (there is no shell)`},
+		{"grep 'abc", "pipeline: unterminated single quote"},
+		{`grep "abc`, "pipeline: unterminated double quote"},
+		{`grep abc\`, "pipeline: backslash at end of text"},
+		{"sort > /etc/passwd", `pipeline: unsupported shell syntax ">" (there is no shell)`},
+		{"sort < /etc/passwd", `pipeline: unsupported shell syntax "<" (there is no shell)`},
+		{"sort; rm -rf /", `pipeline: unsupported shell syntax ";" (there is no shell)`},
+		{"sort && wc", `pipeline: unsupported shell syntax "&" (there is no shell)`},
+		{"grep $HOME", `pipeline: unsupported shell syntax "$" (there is no shell)`},
+		{"grep `id`", "pipeline: unsupported shell syntax \"`\" (there is no shell)"},
+		{`grep "$HOME"`, `pipeline: unsupported shell syntax "$" inside double quotes (there is no shell; use single quotes)`},
+		{"(sort)", `pipeline: unsupported shell syntax "(" (there is no shell)`},
+		{"sort # comment", `pipeline: unsupported shell syntax "#" (there is no shell; quote it)`},
+	}
+	for _, tc := range tests {
+		_, err := engine.SplitPipeline(tc.in)
+		if err == nil {
+			t.Errorf("SplitPipeline(%q): no error, want %q", tc.in, tc.want)
+			continue
+		}
+		if compute.CodeOf(err) != compute.CodeInvalid || err.Error() != tc.want {
+			t.Errorf("SplitPipeline(%q) = %v (code %v), want %q", tc.in, err, compute.CodeOf(err), tc.want)
+		}
+	}
+}
+
+func TestCompileUnknownCommand(t *testing.T) {
+	_, err := engine.Compile(builtin.Registry(), nil, "frobnicate -x | sort")
+	if err == nil || err.Error() != `unknown command "frobnicate"` || compute.CodeOf(err) != compute.CodeInvalid {
+		t.Fatalf("Compile: %v", err)
+	}
+}
+
+func FuzzSplitPipeline(f *testing.F) {
+	for _, s := range []string{"grep -v DEBUG | sort", `cut -d" " -f3`, `tr 'a-z' "A-Z"`, `a\ b|c`, "x '"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		stages, err := engine.SplitPipeline(s)
+		if err != nil {
+			if compute.CodeOf(err) != compute.CodeInvalid {
+				t.Fatalf("error without CodeInvalid: %v", err)
+			}
+			return
+		}
+		if len(stages) == 0 || len(stages) > engine.MaxPipelineStages {
+			t.Fatalf("bad stage count %d", len(stages))
+		}
+		for _, st := range stages {
+			if len(st) == 0 {
+				t.Fatalf("empty stage in %q", stages)
+			}
+		}
+	})
+}

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// Run runs the stages concurrently, each reading the previous one's output
+// through a pipe, the first reading in and the last writing out. It returns
+// when every stage has returned, with the first failure that happened (in
+// time, which is the cause; what other stages saw after it are
+// consequences). A failure cancels the context of every stage, so in must
+// unblock when ctx is done.
+func (p *Pipeline) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return p.run(ctx, cancel, in, out)
+}
+
+// run is Run with the cancel a failure calls supplied by the caller.
+func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Reader, out io.Writer) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error // protected by mu
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+
+	r := in
+	var upstream *io.PipeReader // the reader of the current stage, when a pipe
+	for i, st := range p.Stages {
+		var (
+			w      io.Writer = out
+			pw     *io.PipeWriter
+			nextPR *io.PipeReader
+		)
+		if i < len(p.Stages)-1 {
+			nextPR, pw = io.Pipe()
+			w = pw
+		}
+		wg.Add(1)
+		go func(st compute.Stage, in io.Reader, myPR *io.PipeReader, w io.Writer, pw *io.PipeWriter) {
+			defer wg.Done()
+			err := st.Run(ctx, in, w)
+			if errors.Is(err, compute.ErrDownstreamDone) {
+				err = nil
+			}
+			if pw != nil {
+				pw.CloseWithError(err) // nil: the next stage sees io.EOF
+			}
+			if myPR != nil {
+				myPR.CloseWithError(compute.ErrDownstreamDone)
+			}
+			if err != nil {
+				fail(err)
+			}
+		}(st, r, upstream, w, pw)
+		r, upstream = nextPR, nextPR
+	}
+	wg.Wait()
+	return firstErr
+}

@@ -1,0 +1,85 @@
+package compute
+
+import (
+	"os"
+	"sync/atomic"
+)
+
+// Env is what a stage may use from its server: the spool settings for
+// memory budgets and spill files. The zero Env is usable (defaults).
+type Env struct {
+	Spool SpoolConfig
+}
+
+// Spool defaults.
+const (
+	DefaultSpoolMem  = 8 << 20 // bytes a job holds in memory before spilling
+	DefaultSpoolDisk = 4 << 30 // bytes all jobs may spill to disk together
+)
+
+// SpoolConfig says how much a job may hold in memory and where and how much
+// it may spill to disk. It is shared by the reply spool and by sort.
+type SpoolConfig struct {
+	MemBytes int64       // memory per buffer before spilling; 0 = DefaultSpoolMem
+	Dir      string      // where spill files go; "" = os.TempDir()
+	Disk     *DiskBudget // shared disk budget; nil = DefaultSpoolDisk of its own
+}
+
+// Mem returns the memory a buffer may hold before it spills.
+func (c *SpoolConfig) Mem() int64 {
+	if c.MemBytes <= 0 {
+		return DefaultSpoolMem
+	}
+	return c.MemBytes
+}
+
+// Budget returns the disk budget, making one of DefaultSpoolDisk when
+// Disk is nil.
+func (c *SpoolConfig) Budget() *DiskBudget {
+	if c.Disk == nil {
+		c.Disk = NewDiskBudget(DefaultSpoolDisk)
+	}
+	return c.Disk
+}
+
+// TempFile creates a spill file in Dir and unlinks it at once, so it
+// vanishes with its descriptor even if the process dies. Bytes written to it
+// must be reserved with Disk first.
+func (c *SpoolConfig) TempFile() (*os.File, error) {
+	f, err := os.CreateTemp(c.Dir, "halfclose-spool-*")
+	if err != nil {
+		return nil, Internal("spool: cannot create spill file", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, Internal("spool: cannot create spill file", err)
+	}
+	return f, nil
+}
+
+// DiskBudget is the disk space all jobs may use for spill files together.
+type DiskBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewDiskBudget returns a budget of limit bytes.
+func NewDiskBudget(limit int64) *DiskBudget { return &DiskBudget{limit: limit} }
+
+// Reserve takes n bytes from the budget, or fails with RESOURCE_EXHAUSTED.
+func (b *DiskBudget) Reserve(n int64) error {
+	if b.used.Add(n) > b.limit {
+		b.used.Add(-n)
+		return Exhaustedf("spool: disk budget of %d bytes exhausted", b.limit)
+	}
+	return nil
+}
+
+// Release gives n bytes back.
+func (b *DiskBudget) Release(n int64) { b.used.Add(-n) }
+
+// Used returns the bytes reserved now.
+func (b *DiskBudget) Used() int64 { return b.used.Load() }
+
+// Limit returns the budget's size.
+func (b *DiskBudget) Limit() int64 { return b.limit }

@@ -1,0 +1,19 @@
+// Package grep is the grep command: GNU grep 3.8 reading stdin with
+// LC_ALL=C, on Go's RE2 (the differences are in grep.go and
+// docs/protocol.md).
+//
+// A pattern flows through the files in this order:
+//
+//   - grep.go: the command, its flags, and the compiled stage;
+//   - translate.go: a BRE or ERE turned into RE2 syntax text;
+//   - match.go: the RE2 tree fixed for bytes and -i/-w/-x, compiled to the
+//     matcher; per-line matching;
+//   - literal.go and litseq.go: the fast paths chosen at compile time — a
+//     literal prefilter (litSet), a fixed-length byte-class sequence
+//     (seqMatcher), and a sequence of literals (litSeq);
+//   - search.go: the read loop over 96 KiB blocks (binary detection),
+//     the prefilter choice and the search for the next matching line;
+//   - print.go: selected lines, counts, -n and -o output;
+//   - encoding.go: the byte encodings they share (ASCII lower-casing,
+//     widening bytes >= 0x80 for RE2).
+package grep

@@ -1,0 +1,404 @@
+package grep_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/grep"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+)
+
+var grepInputs = map[string]string{
+	"empty":      "",
+	"log":        "INFO start\nDEBUG x=1\nERROR failed: timeout\nWARN slow 250ms\nERROR disk full\nINFO done\n",
+	"nonl":       "foo\nbar\nfoo bar",
+	"crlf":       "foo\r\nbar\r\nfoo-bar\r\n",
+	"empties":    "\n\na\n\n",
+	"utf8":       "caf\xc3\xa9\nna\xefve\n\xff\xfe\nplain\n\xc3\xa9t\xc3\xa9\n",
+	"words":      "foo foo\nfoobar\nbar_foo\n(foo)\nfoo-\nFOO Foo fOo\n",
+	"nul":        "a\x00b\nab\nx\n",
+	"nul-late":   "ab\nab\x00\nab\n",
+	"nul-only":   "\x00",
+	"nums":       "a1b22c333\n1234\nab\n",
+	"specials":   "a.b\na*b\na+b\na?b\na{1}b\n(a)\n[x]\n\\back\n^caret$\n",
+	"noeol-only": "x",
+}
+
+var grepArgs = [][]string{
+	{"grep", "foo"},
+	{"grep", "-F", "foo"},
+	{"grep", "-c", "foo"},
+	{"grep", "-v", "foo"},
+	{"grep", "-vc", "foo"},
+	{"grep", "-n", "foo"},
+	{"grep", "-vn", "foo"},
+	{"grep", "-o", "foo"},
+	{"grep", "-on", "o"},
+	{"grep", "-i", "foo"},
+	{"grep", "-iF", "FOO"},
+	{"grep", "-w", "foo"},
+	{"grep", "-wo", "foo"},
+	{"grep", "-wn", "-F", "foo"},
+	{"grep", "-x", "foo"},
+	{"grep", "-xF", "foo bar"},
+	{"grep", "-m", "1", "o"},
+	{"grep", "-m", "2", "-c", "o"},
+	{"grep", "-m", "0", "o"},
+	{"grep", "-m", "0", "-c", "o"},
+	{"grep", "-m", "1", "-v", "o"},
+	{"grep", "-v", "-o", "o"},
+	{"grep", "-E", "ERROR|WARN"},
+	{"grep", "-E", "[0-9]+ms"},
+	{"grep", "-oE", "[0-9]+"},
+	{"grep", "-E", "^(foo|bar)$"},
+	{"grep", "-e", "foo", "-e", "bar"},
+	{"grep", "-F", "-e", "foo", "-e", "ab"},
+	{"grep", "foo\nbar"},
+	{"grep", ""},
+	{"grep", "-c", ""},
+	{"grep", "-v", ""},
+	{"grep", "-x", ""},
+	{"grep", "-o", ""},
+	{"grep", "^"},
+	{"grep", "$"},
+	{"grep", "-c", "^$"},
+	{"grep", "-o", "."},
+	{"grep", "-c", "."},
+	{"grep", "-o", "..."},
+	{"grep", "-c", "[^a-z]"},
+	{"grep", "-o", "[[:alpha:]]*"},
+	{"grep", "a.b"},
+	{"grep", "a*b"},
+	{"grep", "a\\+b"},
+	{"grep", "a+b"},
+	{"grep", "-E", "a+b"},
+	{"grep", "a\\{1\\}b"},
+	{"grep", "-E", "a{1}b"},
+	{"grep", "\\(a\\)"},
+	{"grep", "(a)"},
+	{"grep", "*b"},
+	{"grep", "-E", "*b"},
+	{"grep", "-E", "a**"},
+	{"grep", "[\\]"},
+	{"grep", "[]x]"},
+	{"grep", "\\^caret"},
+	{"grep", "^caret\\$"},
+	{"grep", "a^b"},
+	{"grep", "-E", "a{,1}b"},
+	{"grep", "\\w\\+"},
+	{"grep", "-o", "\\w*"},
+	{"grep", "-o", "\\S\\+"},
+	{"grep", "-c", "\\s"},
+	{"grep", "\xc3\xa9"},
+	{"grep", "-F", "\xc3\xa9"},
+	{"grep", "-o", "\xc3."},
+	{"grep", "-i", "CAF\xc3\xa9"},
+	{"grep", "-F", "\r"},
+	{"grep", "-c", "b"},
+	{"grep", "-cv", "b"},
+	{"grep", "b"},
+	{"grep", "-n", "a"},
+	{"grep", "-c", "-x", "b"},
+	{"grep", "\\(a"},
+	{"grep", "-E", "(a"},
+	{"grep", "a\\)"},
+	{"grep", "-E", "a)"},
+	{"grep", "[a"},
+	{"grep", "[[:foo:]]"},
+	{"grep", "[z-a]"},
+	{"grep", "-", "foo"},
+}
+
+func TestGrepDifferential(t *testing.T) {
+	for name, in := range grepInputs {
+		for _, argv := range grepArgs {
+			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
+				if argv[1] == "-" {
+					argv = []string{"grep", "foo", "-"}
+				}
+				computetest.DiffGNU(t, []byte(in), argv...)
+			})
+		}
+	}
+}
+
+// TestGrepBig covers buffer boundaries, long lines and the binary block
+// rule on inputs larger than the buffer.
+func TestGrepBig(t *testing.T) {
+	var log bytes.Buffer
+	for i := 0; log.Len() < 3*grep.GrepBufSize+777; i++ {
+		fmt.Fprintf(&log, "%d level=%s msg=request took %dms\n", i, []string{"INFO", "DEBUG", "ERROR"}[i%3], i%997)
+	}
+	big := log.Bytes()
+	long := append(bytes.Repeat([]byte("x"), 3<<20), "ERROR\nshort ERROR\n"...)
+	withNul := func(at int) []byte {
+		b := bytes.Clone(big)
+		b[at] = 0
+		return b
+	}
+	inputs := map[string][]byte{
+		"log":       big,
+		"log-noeol": big[:len(big)-1],
+		"long":      long,
+		"nul-early": withNul(10),
+		"nul-block": withNul(grep.GrepBlock + 5),
+		"nul-late":  withNul(2*grep.GrepBufSize + 3),
+		"nul-last":  withNul(len(big) - 2),
+		"random":    computetest.RandomBytes(7, grep.GrepBufSize+grep.GrepBlock/2),
+	}
+	argvs := [][]string{
+		{"grep", "ERROR"},
+		{"grep", "-c", "ERROR"},
+		{"grep", "-vn", "DEBUG"},
+		{"grep", "-E", "took [0-9]+5ms"},
+		{"grep", "-c", "-E", "x"},
+		{"grep", "-o", "-E", "=[A-Z]+"},
+		{"grep", "-m", "1000", "ms"},
+		{"grep", "-c", "-v", "a"},
+	}
+	for name, in := range inputs {
+		for _, argv := range argvs {
+			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
+				computetest.DiffGNU(t, in, argv...)
+			})
+		}
+	}
+}
+
+func TestGrepErrors(t *testing.T) {
+	cases := []struct {
+		args string
+		want []string
+	}{
+		{"grep", []string{"grep", "no pattern"}},
+		{"grep -Q x", []string{"grep", `"-Q"`}},
+		{"grep x file", []string{"grep", `"file"`}},
+		{"grep -m abc x", []string{"grep", `"abc"`, "-m"}},
+		{`grep '\(a\)\1'`, []string{"grep", "back-reference"}},
+		{"grep '[a'", []string{"grep", "unmatched ["}},
+		{"grep -E 'a{2000}'", []string{"grep", "invalid"}},
+		{"grep '[[:foo:]]'", []string{"grep", "foo"}},
+	}
+	for _, c := range cases {
+		_, err := computetest.RunPipeline(t, c.args, []byte("a\n"))
+		if compute.CodeOf(err) != compute.CodeInvalid {
+			t.Fatalf("%s: err %v, want CodeInvalid", c.args, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", c.args, err, w)
+			}
+		}
+	}
+}
+
+func TestGrepPipelines(t *testing.T) {
+	var log bytes.Buffer
+	for i := 0; i < 20000; i++ {
+		fmt.Fprintf(&log, "%s user%d %s\n", []string{"INFO", "DEBUG", "ERROR", "WARN"}[i*7%4], i%37, []string{"ok", "fail", "Fail"}[i%3])
+	}
+	for _, script := range []string{
+		"grep -v DEBUG | sort | uniq -c | sort -rn",
+		"grep -E 'ERROR|WARN' | sort -k2,2 -s | uniq -c",
+		"grep -i fail | sort -u -f",
+		"sort -t ' ' -k2 | grep -n user1 | uniq -d",
+		"grep -o 'user[0-9]*' | sort | uniq -c | sort -k1,1nr -k2",
+	} {
+		t.Run(script, func(t *testing.T) {
+			want, ok := computetest.Sh(t, log.Bytes(), script)
+			if !ok {
+				t.Fatalf("oracle failed")
+			}
+			got, err := computetest.RunPipeline(t, script, log.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("got %q\nwant %q", computetest.Trunc(got), computetest.Trunc(want))
+			}
+		})
+	}
+}
+
+// logInput returns about n bytes of varied, realistic log lines.
+func logInput(n int) []byte {
+	levels := []string{"INFO", "INFO", "INFO", "DEBUG", "DEBUG", "WARN", "ERROR", "INFO"}
+	comps := []string{"api", "db", "auth", "cache", "worker", "scheduler"}
+	users := []string{"alice", "bob", "carol", "dave", "eve", "mallory"}
+	var log bytes.Buffer
+	for i := 0; log.Len() < n; i++ {
+		h := uint32(i) * 2654435761
+		fmt.Fprintf(&log, "2024-05-%02d %02d:%02d:%02d.%03d %-5s [%s] ", 1+i/86400%28, i/3600%24, i/60%60, i%60, h%1000,
+			levels[h>>8%8], comps[h>>12%6])
+		switch h >> 16 % 6 {
+		case 0:
+			fmt.Fprintf(&log, "request GET /v1/items/%d status=%d took %dms\n", h%5000, []int{200, 200, 404, 500}[h>>20%4], h%997)
+		case 1:
+			fmt.Fprintf(&log, "login user=%s id=%d from 10.0.%d.%d\n", users[h>>4%6], h%100000, h>>8%256, h%256)
+		case 2:
+			fmt.Fprintf(&log, "query select * from items where id = %d returned %d rows\n", h%100000, h%50)
+		case 3:
+			fmt.Fprintf(&log, "cache miss key=item:%d size=%d bytes\n", h%10000, h%65536)
+		case 4:
+			fmt.Fprintf(&log, "connection error: timeout after %d retries, backing off %dms\n", h%5, h%3000)
+		default:
+			fmt.Fprintf(&log, "job %08x finished in %d.%03ds queue=%s\n", h, h%60, h%1000, comps[h%6])
+		}
+	}
+	return log.Bytes()
+}
+
+// tookInput is log lines that all hold "took ": a prefilter on it selects
+// every line.
+func tookInput() []byte {
+	tookOnce.Do(func() { tookData = makeTookInput() })
+	return tookData
+}
+
+var (
+	tookOnce sync.Once
+	tookData []byte
+)
+
+func makeTookInput() []byte {
+	var log bytes.Buffer
+	for i := 0; log.Len() < 64<<20; i++ {
+		fmt.Fprintf(&log, "2024-05-01T12:%02d:%02d.%03dZ %s svc=api req=%08x path=/v1/items/%d took %dms\n",
+			i/60%60, i%60, i%1000, []string{"INFO", "DEBUG", "WARN", "ERROR", "INFO"}[i%5], i*2654435761, i%5000, i%997)
+	}
+	return log.Bytes()
+}
+
+var (
+	benchInputOnce sync.Once
+	benchInput     []byte
+)
+
+func grepBenchInput() []byte {
+	benchInputOnce.Do(func() { benchInput = logInput(64 << 20) })
+	return benchInput
+}
+
+func benchGrep(b *testing.B, pipeline string) {
+	computetest.BenchVsGNU(b, grepBenchInput(), strings.Fields(pipeline)...)
+}
+
+// BenchmarkGrepF and its neighbours time grep on synthetic log lines.
+func BenchmarkGrepF(b *testing.B) { benchGrep(b, "grep -F ERROR") }
+func BenchmarkGrepE(b *testing.B) {
+	computetest.BenchVsGNU(b, grepBenchInput(), "grep", "-E", "took [0-9]+5ms")
+}
+func BenchmarkGrepETook(b *testing.B) {
+	computetest.BenchVsGNU(b, tookInput(), "grep", "-E", "took [0-9]+5ms")
+}
+func BenchmarkGrepEAlt(b *testing.B) {
+	computetest.BenchVsGNU(b, grepBenchInput(), "grep", "-E", "WARN|ERROR")
+}
+func BenchmarkGrepV(b *testing.B) { benchGrep(b, "grep -v DEBUG") }
+func BenchmarkGrepC(b *testing.B) { benchGrep(b, "grep -c ms") }
+func BenchmarkGrepTime(b *testing.B) {
+	computetest.BenchVsGNU(b, grepBenchInput(), "grep", "-E", "^2024-..-.. ..:..:..")
+}
+func BenchmarkGrepUser(b *testing.B) {
+	computetest.BenchVsGNU(b, grepBenchInput(), "grep", "-E", "user=[a-z]+ id=[0-9]{3}")
+}
+func BenchmarkGrepI(b *testing.B)   { benchGrep(b, "grep -i error") }
+func BenchmarkGrepN(b *testing.B)   { benchGrep(b, "grep -n ERROR") }
+func BenchmarkGrepO(b *testing.B)   { benchGrep(b, "grep -o took.[0-9]*") }
+func BenchmarkGrepBRE(b *testing.B) { benchGrep(b, "grep took.[0-9]*5ms") }
+
+// TestGrepWidePrefilter: a pattern whose required literals are not ASCII
+// on input that must be widened.
+func TestGrepWidePrefilter(t *testing.T) {
+	in := []byte("x\xc3\xa9y\n\xc3\xa9\n\xe9\nab\xff\xc3\xa9z\n\xc3\n")
+	for _, argv := range [][]string{
+		{"grep", "-E", "\xc3\xa9.|ab"},
+		{"grep", "-E", "\xc3\xa9|\xff"},
+		{"grep", "-o", ".\xc3\xa9"},
+		{"grep", "-c", "\xc3."},
+		{"grep", "-F", "-e", "\xc3\xa9", "-e", "\xe9"},
+	} {
+		computetest.DiffGNU(t, in, argv...)
+	}
+}
+
+// TestGrepFastPaths: the prefilters (rarest literal, case-folded literals)
+// and the byte-class sequence matcher, against GNU.
+func TestGrepFastPaths(t *testing.T) {
+	log := logInput(300 << 10) // past the 256 KiB prefilter sample
+	odd := []byte("Error ERROR eRRor\nerr or\nwarn WARN Warn\n2024-05-01 12:00:00 x\n2024-05-01 12:00:0\n" +
+		"x2024-05-01 12:00:00\nid=123 user=bob id=12\nuser=BOB id=1234\n\xe9rror \xc9RROR\n" +
+		"a\xffb\na\nb\nab\nabab\nab ab\nERRerr\nxzz\ncdcd\nt\xffok 5ms\ntook 15ms took 5ms\ntook 5ms\n\xff\xfe\n2024-05-01 12:00:00\n\n")
+	big := append(bytes.Repeat([]byte("no match here, just text\n"), 60000), "took 12345ms\n2024-13-99 99:99:99\n"...)
+	args := [][]string{
+		{"grep", "-E", "took [0-9]+5ms"},
+		{"grep", "-E", "took [0-9]*5ms"},
+		{"grep", "-E", "ERROR|WARN"},
+		{"grep", "-E", "^2024-..-.. ..:..:.."},
+		{"grep", "-E", "^2024-..-.. ..:..:..$"},
+		{"grep", "-E", "..:..:..$"},
+		{"grep", "-E", "[0-9][0-9]:[0-9][0-9]"},
+		{"grep", "-x", "2024-05-01 12:00:00"},
+		{"grep", "-E", "user=[a-z]+ id=[0-9]{3}"},
+		{"grep", "-E", "id=[0-9]{3}"},
+		{"grep", "-E", "id=[0-9]{3}$"},
+		{"grep", "-i", "error"},
+		{"grep", "-ic", "ERROR"},
+		{"grep", "-in", "Warn"},
+		{"grep", "-iv", "error"},
+		{"grep", "-io", "error"},
+		{"grep", "-iw", "error"},
+		{"grep", "-iE", "error|warn"},
+		{"grep", "-iE", "err(or)?|took [0-9]+"},
+		{"grep", "-E", "[Ee]rror|WARN"},
+		{"grep", "-E", "[Ee]RRor"},
+		{"grep", "-iE", "user=[a-z]+ ID=[0-9]{3}"},
+		{"grep", "-iF", "-e", "Error", "-e", "WARN"},
+		{"grep", "-i", "\xe9rror"},
+		{"grep", "a.b"},
+		{"grep", "^a.b$"},
+		{"grep", "-c", "^.$"},
+		{"grep", "-E", "t.ok 5ms"},
+		{"grep", "-o", "t.ok"},
+		{"grep", "-n", "[^a-z ]ok"},
+		{"grep", "-E", "\xff."},
+		{"grep", "-E", "[\x80-\xff]"},
+		{"grep", "-E", "^$"},
+		{"grep", "-E", "took [0-9]+5ms|2024-13"},
+		{"grep", "-E", "(took|2024)-?[0-9]{2}"},
+		{"grep", "-E", "(ab){2}|zz"},
+		{"grep", "-E", "(ab){2,}|(cd)+|x{1,3}"},
+		{"grep", "-iE", "(err){2}|WARN"},
+		{"grep", "-E", "(ERROR|WARN) \\[(db|api)\\]"},
+	}
+	for name, in := range map[string][]byte{"log": log, "odd": odd, "big": big} {
+		for _, a := range args {
+			t.Run(name+"/"+strings.Join(a[1:], " "), func(t *testing.T) { computetest.DiffGNU(t, in, a...) })
+		}
+	}
+}
+
+func TestLowerASCII(t *testing.T) {
+	src := make([]byte, 256+13)
+	for i := range src {
+		src[i] = byte(i * 7) // every byte value, at every offset in a word
+	}
+	for _, off := range []int{0, 1, 3, 8, 13} {
+		s := src[off:]
+		dst := make([]byte, len(s))
+		grep.LowerASCII(dst, s)
+		for i, c := range s {
+			want := c
+			if 'A' <= c && c <= 'Z' {
+				want = c + 'a' - 'A'
+			}
+			if dst[i] != want {
+				t.Fatalf("grep.LowerASCII(%#x) = %#x, want %#x", c, dst[i], want)
+			}
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package grep
+
+import (
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// grepMatcher finds lines that match. The regexp is in multi-line mode and
+// never matches a newline, so it can run over many lines at once.
+type grepMatcher struct {
+	lit   []byte         // when set, the pattern is this one literal: bytes.Index
+	isLit bool           //
+	re    *regexp.Regexp // selection: the patterns with -x or -w applied
+	wre   *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
+	lre   *regexp.Regexp // re for one line: ^ and $ are \A and \z
+	seq   *seqMatcher    // re as a byte-class sequence, or nil
+	lseq  *litSeq        // lre as literal sets with ".*" gaps, or nil
+	word  bool
+	sets  []litSet // prefilter candidates: the run picks the rarest
+	wide  bool     // the regexp can match a byte >= 0x80: text must be widened
+}
+
+const wordClass = `[0-9A-Za-z_]`
+const nonWordClass = `[^0-9A-Za-z_]`
+
+func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatcher, error) {
+	parts := make([]string, len(pats))
+	for i, p := range pats {
+		var err error
+		switch mode {
+		case grepFixed:
+			parts[i] = quoteBytes(p)
+		case grepExtended:
+			parts[i], err = translateRE(p, true)
+		default:
+			parts[i], err = translateRE(p, false)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	user := "(?:" + strings.Join(parts, ")|(?:") + ")"
+	m := &grepMatcher{word: word && !line}
+	t, err := parseRE(user, fold)
+	if err != nil {
+		return nil, err
+	}
+	if t.Op == syntax.OpLiteral && !word && !line {
+		m.isLit, m.lit = true, latin1Bytes(t.Rune)
+	}
+	m.sets = litSets(t)
+	for i := range m.sets {
+		s := &m.sets[i]
+		s.exact = s.exact && !word && !line
+		for _, l := range s.lits {
+			s.wide = append(s.wide, widen(nil, l))
+		}
+	}
+	full := user
+	switch {
+	case line:
+		full = "^(?:" + user + ")$"
+	case word:
+		full = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
+		wt, err := parseRE(nonWordClass+"("+user+")(?:"+nonWordClass+"|$)", fold)
+		if err != nil {
+			return nil, err
+		}
+		if m.wre, err = compileTree(wt); err != nil {
+			return nil, err
+		}
+	}
+	ft, err := parseRE(full, fold)
+	if err != nil {
+		return nil, err
+	}
+	m.wide = matchesHigh(ft)
+	if m.re, err = compileTree(ft); err != nil {
+		return nil, err
+	}
+	m.seq = compileSeq(ft)
+	// Its literals are ASCII, which widening leaves alone: it works on
+	// widened text too.
+	m.lseq = compileLitSeq(ft)
+	// lre only answers "does this line match": leftmost-first semantics
+	// and no capture groups let RE2 stop at the first match it finds.
+	if m.lre, err = regexp.Compile(noCaptures(lineAnchors(ft)).String()); err != nil {
+		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	return m, nil
+}
+
+// lineAnchors rewrites ^ and $ of t in place as \A and \z, for matching
+// one line without its newline (RE2 runs such patterns faster).
+func lineAnchors(t *syntax.Regexp) *syntax.Regexp {
+	switch t.Op {
+	case syntax.OpBeginLine:
+		t.Op = syntax.OpBeginText
+	case syntax.OpEndLine:
+		t.Op = syntax.OpEndText
+	}
+	for _, s := range t.Sub {
+		lineAnchors(s)
+	}
+	return t
+}
+
+// noCaptures rewrites t in place without capture groups, which a yes/no
+// match never needs and which slow RE2's backtracker down.
+func noCaptures(t *syntax.Regexp) *syntax.Regexp {
+	for i, s := range t.Sub {
+		for s.Op == syntax.OpCapture {
+			s = s.Sub[0]
+		}
+		t.Sub[i] = noCaptures(s)
+	}
+	for t.Op == syntax.OpCapture {
+		*t = *t.Sub[0]
+	}
+	return t
+}
+
+func compileTree(t *syntax.Regexp) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(t.String())
+	if err != nil {
+		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	re.Longest()
+	return re, nil
+}
+
+// parseRE parses RE2 text made by translateRE and rewrites it for grep:
+// nothing matches '\n', and -i folds ASCII letters only.
+func parseRE(s string, fold bool) (*syntax.Regexp, error) {
+	t, err := syntax.Parse(s, syntax.PerlX)
+	if err != nil {
+		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	fixTree(t, fold)
+	return t.Simplify(), nil
+}
+
+func fixTree(t *syntax.Regexp, fold bool) {
+	switch t.Op {
+	case syntax.OpAnyChar:
+		t.Op = syntax.OpAnyCharNotNL
+	case syntax.OpCharClass:
+		t.Rune = fixClass(t.Rune, fold)
+		if len(t.Rune) == 0 {
+			t.Op = syntax.OpNoMatch
+		}
+	case syntax.OpLiteral:
+		if fold && slices.ContainsFunc(t.Rune, isASCIILetter) {
+			subs := make([]*syntax.Regexp, len(t.Rune))
+			for i, r := range t.Rune {
+				subs[i] = &syntax.Regexp{Op: syntax.OpLiteral, Rune: []rune{r}}
+				if isASCIILetter(r) {
+					subs[i].Op = syntax.OpCharClass
+					subs[i].Rune = fixClass([]rune{r, r}, true)
+				}
+			}
+			t.Op, t.Rune, t.Sub = syntax.OpConcat, nil, subs
+		}
+	}
+	for _, s := range t.Sub {
+		fixTree(s, fold)
+	}
+}
+
+func isASCIILetter(r rune) bool { return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' }
+
+// fixClass removes '\n' from a class and, with fold, adds the other ASCII
+// case of its letters.
+func fixClass(rs []rune, fold bool) []rune {
+	var out []rune
+	add := func(lo, hi rune) {
+		if lo <= '\n' && '\n' <= hi {
+			if lo < '\n' {
+				out = append(out, lo, '\n'-1)
+			}
+			if hi > '\n' {
+				out = append(out, '\n'+1, hi)
+			}
+			return
+		}
+		out = append(out, lo, hi)
+	}
+	for i := 0; i+1 < len(rs); i += 2 {
+		lo, hi := rs[i], rs[i+1]
+		add(lo, hi)
+		if fold {
+			if l, h := max(lo, 'a'), min(hi, 'z'); l <= h {
+				add(l-32, h-32)
+			}
+			if l, h := max(lo, 'A'), min(hi, 'Z'); l <= h {
+				add(l+32, h+32)
+			}
+		}
+	}
+	// sort and merge the ranges
+	type rg struct{ lo, hi rune }
+	var r []rg
+	for i := 0; i < len(out); i += 2 {
+		r = append(r, rg{out[i], out[i+1]})
+	}
+	slices.SortFunc(r, func(a, b rg) int { return int(a.lo - b.lo) })
+	out = out[:0]
+	for _, x := range r {
+		if n := len(out); n > 0 && x.lo <= out[n-1]+1 {
+			out[n-1] = max(out[n-1], x.hi)
+			continue
+		}
+		out = append(out, x.lo, x.hi)
+	}
+	return out
+}
+
+// matchesHigh reports whether t can match a rune >= 0x80.
+func matchesHigh(t *syntax.Regexp) bool {
+	switch t.Op {
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return true
+	case syntax.OpLiteral:
+		if slices.ContainsFunc(t.Rune, func(r rune) bool { return r >= 0x80 }) {
+			return true
+		}
+	case syntax.OpCharClass:
+		if len(t.Rune) > 0 && t.Rune[len(t.Rune)-1] >= 0x80 {
+			return true
+		}
+	}
+	return slices.ContainsFunc(t.Sub, matchesHigh)
+}
+
+// lineMatch reports whether one line (without its newline) matches.
+func (m *grepMatcher) lineMatch(line []byte) bool {
+	if m.lseq != nil {
+		return m.lseq.match(line)
+	}
+	return m.lre.Match(line)
+}
+
+// eachMatch calls f for each non-empty match in line, as grep -o.
+func (m *grepMatcher) eachMatch(line []byte, f func(s, e int)) {
+	if !m.word {
+		for _, loc := range m.re.FindAllIndex(line, -1) {
+			if loc[1] > loc[0] {
+				f(loc[0], loc[1])
+			}
+		}
+		return
+	}
+	for pos := 0; pos <= len(line); {
+		var loc []int
+		base := 0
+		if pos == 0 {
+			loc = m.re.FindSubmatchIndex(line)
+		} else {
+			base = pos - 1
+			loc = m.wre.FindSubmatchIndex(line[base:])
+		}
+		if loc == nil {
+			return
+		}
+		s, e := base+loc[2], base+loc[3]
+		if e > s {
+			f(s, e)
+			pos = e
+		} else {
+			pos = s + 1
+		}
+	}
+}

@@ -1,0 +1,315 @@
+package grep
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// grepBlock is GNU grep's read size: binary detection happens per block.
+const grepBlock = 96 << 10
+
+// grepBufSize is the input buffer: a multiple of grepBlock.
+const grepBufSize = 12 * grepBlock
+
+// grepRun is the state of one grep over one input.
+type grepRun struct {
+	g       *grepStage
+	w       *bufio.Writer
+	lineNo  int64 // lines before the text being processed
+	matched int64 // selected lines so far
+	done    bool  // -m reached
+	wide    bool  // the current text is widened: decode before output
+	scratch []byte
+	num     []byte
+	next    []int   // findLine's cache
+	low     []byte  // the text lower-cased, for a fold prefilter
+	set     *litSet // the prefilter, once chosen
+	chosen  bool
+}
+
+// choose picks, on the first text, the prefilter whose literals occur
+// least often in a sample of it.
+func (r *grepRun) choose(text []byte) *litSet {
+	m := r.g.m
+	if r.chosen || m.isLit {
+		return r.set
+	}
+	r.chosen = true
+	sample := text[:min(len(text), 256<<10)]
+	var low []byte
+	best, bestN := -1, 0
+	for i := range m.sets {
+		s := &m.sets[i]
+		hay, lits := sample, s.lits
+		if r.wide {
+			lits = s.wide
+		}
+		if s.fold {
+			if low == nil {
+				low = make([]byte, len(sample))
+				lowerASCII(low, sample)
+			}
+			hay = low
+		}
+		n := 0
+		for _, l := range lits {
+			n += bytes.Count(hay, l)
+		}
+		// each literal costs a pass over the text: about one hit per 4 KiB
+		n += (len(lits) - 1) * len(sample) >> 12
+		if best < 0 || n < bestN || n == bestN && s.minLen() > m.sets[best].minLen() {
+			best, bestN = i, n
+		}
+	}
+	if best >= 0 {
+		r.set = &m.sets[best]
+	}
+	return r.set
+}
+
+// Run selects lines from in.
+func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	if g.maxCount == 0 {
+		return nil // GNU stops before reading: no output, even with -c
+	}
+	r := &grepRun{g: g, w: bufio.NewWriterSize(out, 64<<10)}
+	buf := make([]byte, grepBufSize)
+	n := 0           // bytes held in buf
+	var off int64    // input offset of buf[0]
+	nul := int64(-1) // offset of the first NUL, in non-count mode
+	eof := false
+	for !eof && !r.done {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if n == len(buf) { // a line longer than the buffer
+			if len(buf) >= compute.MaxLineBytes {
+				return compute.Exhaustedf("grep: line longer than %d bytes", compute.MaxLineBytes)
+			}
+			buf = append(buf, make([]byte, len(buf))...)
+		}
+		start := n
+		for n < len(buf) {
+			k, err := in.Read(buf[n:])
+			n += k
+			if err == io.EOF {
+				eof = true
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if g.count {
+			for i := start; i < n; i++ { // GNU zaps NULs to newlines
+				j := bytes.IndexByte(buf[i:n], 0)
+				if j < 0 {
+					break
+				}
+				i += j
+				buf[i] = '\n'
+			}
+		} else if nul < 0 {
+			if j := bytes.IndexByte(buf[start:n], 0); j >= 0 {
+				nul = off + int64(start+j)
+			}
+		}
+		// The text to process: complete lines whose fate is known.
+		lim := n
+		binary := nul >= 0
+		if binary {
+			cut := nul / grepBlock * grepBlock
+			lim = bytes.LastIndexByte(buf[:max(cut-off, 0)], '\n') + 1
+		} else if !eof {
+			safe := n
+			if !g.count {
+				safe = int(max((off+int64(n))/grepBlock*grepBlock-off, 0))
+			}
+			lim = bytes.LastIndexByte(buf[:safe], '\n') + 1
+		}
+		if lim > 0 {
+			r.process(buf[:lim])
+		}
+		if binary {
+			break // GNU prints nothing more once it has seen a NUL
+		}
+		copy(buf, buf[lim:n])
+		n -= lim
+		off += int64(lim)
+		if err := r.w.Flush(); err != nil {
+			return err
+		}
+	}
+	if g.count {
+		c := r.matched
+		if g.maxCount >= 0 {
+			c = min(c, g.maxCount)
+		}
+		r.w.WriteString(strconv.FormatInt(c, 10))
+		r.w.WriteByte('\n')
+	}
+	return r.w.Flush()
+}
+
+// process handles text: whole lines, the last one possibly unterminated
+// (end of input).
+func (r *grepRun) process(text []byte) {
+	m := r.g.m
+	r.wide = false
+	if m.wide && !m.isLit && (m.seq == nil || r.g.only) && hasHigh(text) {
+		r.scratch = widen(r.scratch, text)
+		text, r.wide = r.scratch, true
+	}
+	set := r.choose(text)
+	hay := text // where set's literals are searched for
+	var lits [][]byte
+	if set != nil {
+		lits = set.lits
+		if r.wide {
+			lits = set.wide
+		}
+		if set.fold {
+			r.low = slices.Grow(r.low[:0], len(text))[:len(text)]
+			lowerASCII(r.low, text)
+			hay = r.low
+		}
+	}
+	r.next = r.next[:0]
+	for range lits {
+		r.next = append(r.next, -1)
+	}
+	end := len(text) // where the search text ends: before the final '\n'
+	if end > 0 && text[end-1] == '\n' {
+		end--
+	}
+	pos := 0
+	for pos < len(text) && !r.done {
+		seq := m.seq
+		if r.wide {
+			seq = nil
+		}
+		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, r.next, seq)
+		if ls < 0 {
+			r.region(text, pos, len(text))
+			return
+		}
+		r.region(text, pos, ls)
+		if r.done {
+			return
+		}
+		r.lineNo++
+		if !r.g.invert {
+			r.selected(text[ls:le])
+		}
+		pos = le + 1
+	}
+}
+
+// region handles text[from:to], lines none of which matches.
+func (r *grepRun) region(text []byte, from, to int) {
+	if from >= to {
+		return
+	}
+	g := r.g
+	seg := text[from:to]
+	if !g.invert {
+		if g.lineNum {
+			r.lineNo += int64(bytes.Count(seg, []byte{'\n'}))
+			if seg[len(seg)-1] != '\n' {
+				r.lineNo++
+			}
+		}
+		return
+	}
+	if !g.lineNum && !g.only && g.maxCount < 0 {
+		lines := int64(bytes.Count(seg, []byte{'\n'}))
+		if seg[len(seg)-1] != '\n' {
+			lines++
+		}
+		r.matched += lines
+		if g.count {
+			return
+		}
+		r.write(seg)
+		if seg[len(seg)-1] != '\n' {
+			r.w.WriteByte('\n')
+		}
+		return
+	}
+	for len(seg) > 0 && !r.done {
+		i := bytes.IndexByte(seg, '\n')
+		line := seg
+		if i >= 0 {
+			line, seg = seg[:i], seg[i+1:]
+		} else {
+			seg = nil
+		}
+		r.lineNo++
+		r.selected(line)
+	}
+}
+
+// findLine returns the bounds of the first line of text at or after pos
+// that matches, or -1. hay is text, or text lower-cased for a fold set.
+// next caches, per literal of lits (set's, in hay), where it next occurs
+// (-1: unknown, math.MaxInt: nowhere).
+// seq, if not nil, is m.seq, usable on text.
+func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, next []int, seq *seqMatcher) (ls, le int) {
+	for pos <= len(text) {
+		var s int
+		switch {
+		case m.isLit:
+			s = bytes.Index(text[pos:], m.lit)
+		case set != nil:
+			s = math.MaxInt
+			for i, l := range lits {
+				if next[i] < pos {
+					next[i] = math.MaxInt
+					if j := bytes.Index(hay[pos:], l); j >= 0 {
+						next[i] = pos + j
+					}
+				}
+				s = min(s, next[i])
+			}
+			if s == math.MaxInt {
+				return -1, -1
+			}
+			s -= pos
+		case seq != nil:
+			s = seq.find(text, pos)
+			if s < 0 {
+				return -1, -1
+			}
+			s -= pos
+		default:
+			loc := m.re.FindIndex(text[pos:])
+			s = -1
+			if loc != nil {
+				s = loc[0]
+			}
+		}
+		if s < 0 {
+			return -1, -1
+		}
+		s += pos
+		ls = bytes.LastIndexByte(text[:s], '\n') + 1
+		le = bytes.IndexByte(text[s:], '\n')
+		if le < 0 {
+			le = len(text)
+		} else {
+			le += s
+		}
+		if m.isLit || set == nil || set.exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le]) {
+			return ls, le
+		}
+		pos = le + 1
+	}
+	return -1, -1
+}

@@ -1,0 +1,242 @@
+// Package computetest holds what the tests of the compute packages share:
+// running a pipeline through an engine with every builtin command, the GNU
+// tools as the oracle (LC_ALL=C), reproducible inputs, and benchmarks that
+// report their speed against GNU's.
+package computetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
+)
+
+// Engine returns an engine with cfg's limits and, when cfg names no
+// registry, every builtin command.
+func Engine(cfg engine.Config) *engine.Engine {
+	if cfg.Registry == nil {
+		cfg.Registry = builtin.Registry()
+	}
+	return engine.New(cfg)
+}
+
+// DefaultTestTimeout bounds one pipeline run of a test.
+const DefaultTestTimeout = 30 * time.Second
+
+// RunPipeline compiles text and runs it over input through an Engine, as an
+// adapter would, returning the output.
+func RunPipeline(t testing.TB, text string, input []byte) ([]byte, error) {
+	t.Helper()
+	return RunPipelineEnv(t, engine.Config{}, text, input)
+}
+
+// RunPipelineEnv is RunPipeline on an engine with cfg.
+func RunPipelineEnv(t testing.TB, cfg engine.Config, text string, input []byte) ([]byte, error) {
+	t.Helper()
+	e := Engine(cfg)
+	p, err := e.Compile(text)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTestTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	_, err = e.Run(ctx, p, bytes.NewReader(input), &out)
+	return out.Bytes(), err
+}
+
+// GNU runs a real tool with LC_ALL=C, input on stdin: the oracle. It returns
+// stdout and whether the tool exited zero. The test is skipped only when the
+// tool is not installed outside CI; in CI a missing tool fails.
+func GNU(t testing.TB, input []byte, argv ...string) ([]byte, bool) {
+	t.Helper()
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("oracle %s not installed: %v", argv[0], err)
+		}
+		t.Skipf("oracle %s not installed", argv[0])
+	}
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Stdin = bytes.NewReader(input)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("oracle %v: %v", argv, err)
+	}
+	return stdout.Bytes(), err == nil
+}
+
+// Sh runs a shell pipeline locally with LC_ALL=C as the oracle for
+// multi-stage pipelines. The text is the test's own, never a request's.
+func Sh(t testing.TB, input []byte, script string) ([]byte, bool) {
+	t.Helper()
+	return GNU(t, input, "/bin/sh", "-c", script)
+}
+
+// RandomBytes returns n reproducible pseudo-random bytes.
+func RandomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// ShellQuote quotes s for /bin/sh.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ShJoin quotes argv into one /bin/sh command line.
+func ShJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = ShellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// DiffGNU runs argv through RunPipeline and through the GNU tool and
+// compares stdout. GNU's exit status 1 (no match) is an empty success for
+// us; a GNU error (status >= 2) must be an error here too.
+func DiffGNU(t *testing.T, input []byte, argv ...string) {
+	t.Helper()
+	want, ok := GNUStatus(t, input, argv...)
+	got, err := RunPipeline(t, ShJoin(argv), input)
+	if ok >= 2 {
+		if err == nil {
+			t.Fatalf("%s: GNU failed (status %d) but we succeeded with %q", ShJoin(argv), ok, Trunc(got))
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", ShJoin(argv), err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s on %q:\n got %q\nwant %q", ShJoin(argv), Trunc(input), Trunc(got), Trunc(want))
+	}
+}
+
+// Trunc shortens b for a failure message.
+func Trunc(b []byte) []byte {
+	if len(b) > 300 {
+		return append(append([]byte{}, b[:300]...), "..."...)
+	}
+	return b
+}
+
+// GNUStatus is gnu with the exit status; the input comes from a regular
+// file, as GNU grep's binary-file blocks follow its reads.
+func GNUStatus(t testing.TB, input []byte, argv ...string) ([]byte, int) {
+	t.Helper()
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		GNU(t, input, argv...) // skips or fails as the helper decides
+	}
+	f := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(f, input, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", ShJoin(argv)+" < "+ShellQuote(f))
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return stdout.Bytes(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.Bytes(), 0
+}
+
+var (
+	gnuMu    sync.Mutex
+	gnuSpeed = map[string]float64{} // MB/s of a GNU command; protected by gnuMu
+)
+
+// gnuMBps times the GNU tool (LC_ALL=C) over in, best of three runs, stdout
+// to a pipe (grep treats /dev/null as -q), and returns its MB/s, or 0 when
+// the tool is missing.
+func gnuMBps(b *testing.B, in []byte, argv ...string) float64 {
+	key := fmt.Sprint(len(in), argv)
+	gnuMu.Lock()
+	defer gnuMu.Unlock()
+	if v, ok := gnuSpeed[key]; ok {
+		return v
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return 0
+	}
+	f := filepath.Join(b.TempDir(), "in")
+	if err := os.WriteFile(f, in, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	best := time.Duration(1 << 62)
+	for range 3 {
+		fd, err := os.Open(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(path, argv[1:]...)
+		cmd.Env = []string{"LC_ALL=C"}
+		cmd.Stdin, cmd.Stdout = fd, Discard{}
+		start := time.Now()
+		_ = cmd.Run() // exit 1: nothing selected
+		best = min(best, time.Since(start))
+		fd.Close()
+	}
+	v := float64(len(in)) / best.Seconds() / 1e6
+	gnuSpeed[key] = v
+	return v
+}
+
+// BenchVsGNU benchmarks argv on in and reports its speed as a multiple of
+// the GNU tool's ("x_gnu").
+func BenchVsGNU(b *testing.B, in []byte, argv ...string) {
+	BenchEngineVsGNU(b, engine.Config{}, in, argv...)
+}
+
+// BenchEngineVsGNU is BenchVsGNU on an engine with cfg.
+func BenchEngineVsGNU(b *testing.B, cfg engine.Config, in []byte, argv ...string) {
+	e := Engine(cfg)
+	p, err := e.Compile(ShJoin(argv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	gnu := gnuMBps(b, in, argv...)
+	b.SetBytes(int64(len(in)))
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Run(b.Context(), p, bytes.NewReader(in), Discard{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if gnu > 0 {
+		ours := float64(len(in)) * float64(b.N) / time.Since(start).Seconds() / 1e6
+		b.ReportMetric(ours/gnu, "x_gnu")
+	}
+}
+
+// Discard is a writer that drops what it is given, with no ReadFrom.
+type Discard struct{}
+
+// Write returns len(p).
+func (Discard) Write(p []byte) (int, error) { return len(p), nil }

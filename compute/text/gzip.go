@@ -1,0 +1,227 @@
+package text
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// gzip and gunzip read stdin and write stdout: that is the only mode a
+// server has, so -c (--stdout) is accepted and implied. Output of gzip
+// round-trips through GNU gunzip but is not byte-identical to GNU gzip (a
+// different deflate encoder). gunzip reads multi-member streams as GNU does
+// and ignores trailing zero bytes; other trailing bytes, which GNU reports
+// with exit status 2, are an error here, as is any corrupt or truncated
+// input.
+
+func registerGzip(r *compute.Registry) {
+	r.Register(&compute.Command{Name: "gzip", Summary: "compress the input (stdin to stdout; -c implied, -1..-9, -d)", Flags: gzipFlags, Build: buildGzip("gzip", false)})
+	r.Register(&compute.Command{Name: "gunzip", Summary: "decompress gzip input (stdin to stdout; -c implied)", Flags: gzipFlags, Build: buildGzip("gunzip", true)})
+	r.Register(&compute.Command{Name: "zcat", Summary: "decompress gzip input, same as gunzip -c", Flags: gzipFlags, Build: buildGzip("zcat", true)})
+}
+
+var gzipFlags = func() []compute.FlagSpec {
+	f := []compute.FlagSpec{
+		{Short: 'c', Long: "stdout", Summary: "write to stdout (always the case)"},
+		{Long: "to-stdout", Summary: "same as --stdout"},
+		{Short: 'd', Long: "decompress", Summary: "decompress"},
+		{Long: "uncompress", Summary: "same as --decompress"},
+		{Short: 'f', Long: "force", Summary: "with -d, pass input that is not gzip through unchanged"},
+		{Short: 'k', Long: "keep", Summary: "ignored (no files)"},
+		{Short: 'n', Long: "no-name", Summary: "do not save a name or time stamp (always the case)"},
+		{Short: 'N', Long: "name", Summary: "ignored (stdin has no name)"},
+		{Short: 'q', Long: "quiet", Summary: "ignored"},
+		{Long: "fast", Summary: "same as -1"},
+		{Long: "best", Summary: "same as -9"},
+	}
+	for c := byte('1'); c <= '9'; c++ {
+		f = append(f, compute.FlagSpec{Short: c, Summary: "compression level " + string(c)})
+	}
+	return f
+}()
+
+type gzipStage struct {
+	name   string
+	decomp bool
+	force  bool
+	level  int
+}
+
+func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.Stage, error) {
+	return func(env *compute.Env, args []string) (compute.Stage, error) {
+		f, err := compute.ParseFlags(name, gzipFlags, args)
+		if err != nil {
+			return nil, err
+		}
+		if err := compute.NoOperandsButStdin(name, f); err != nil {
+			return nil, err
+		}
+		s := &gzipStage{name: name, decomp: decomp, level: 6}
+		for _, u := range f.Uses {
+			switch k := u.Key; {
+			case k == "d" || k == "uncompress":
+				s.decomp = true
+			case k == "f":
+				s.force = true
+			case k == "fast":
+				s.level = 1
+			case k == "best":
+				s.level = 9
+			case len(k) == 1 && k[0] >= '1' && k[0] <= '9':
+				s.level = int(k[0] - '0')
+			}
+		}
+		if s.decomp {
+			s.name = "gunzip"
+		}
+		return s, nil
+	}
+}
+
+func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	w := newBlockWriter(out)
+	var err error
+	if s.decomp {
+		err = s.decompress(ctx, in, w)
+	} else {
+		err = s.compress(ctx, in, w)
+	}
+	if err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func (s *gzipStage) compress(ctx context.Context, in io.Reader, w io.Writer) error {
+	zw, err := gzip.NewWriterLevel(w, s.level)
+	if err != nil {
+		return compute.Invalidf("gzip: bad level %d", s.level)
+	}
+	if err := copyCtx(ctx, zw, in); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// abortReader remembers a read error that is not the end of input, so that
+// an abort is told apart from corrupt data.
+type abortReader struct {
+	r   io.Reader
+	err error
+}
+
+func (a *abortReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && err != io.EOF && a.err == nil {
+		a.err = err
+	}
+	return n, err
+}
+
+func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) error {
+	ar := &abortReader{r: in}
+	br := bufio.NewReaderSize(ar, 128<<10)
+	bad := func(what string, err error) error {
+		if ar.err != nil {
+			return ar.err
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return &compute.Error{Code: compute.CodeInvalid, Msg: s.name + ": invalid compressed data: " + what, Err: err}
+	}
+	magic, _ := br.Peek(2)
+	if ar.err != nil {
+		return ar.err
+	}
+	if s.force && !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		return copyCtx(ctx, w, br) // GNU -df passes other data through
+	}
+	if len(magic) == 0 {
+		return bad("unexpected end of file", nil)
+	}
+	var zr *gzip.Reader
+	for member := 0; ; member++ {
+		if member > 0 {
+			next, _ := br.Peek(2)
+			if ar.err != nil {
+				return ar.err
+			}
+			if len(next) == 0 {
+				return nil
+			}
+			if s.force && !bytes.Equal(next, []byte{0x1f, 0x8b}) {
+				return copyCtx(ctx, w, br) // GNU -df passes trailing data through
+			}
+			if next[0] == 0 {
+				return s.trailingZeros(ctx, br, bad)
+			}
+			if len(next) < 2 || next[0] != 0x1f || next[1] != 0x8b {
+				return bad("trailing garbage after the compressed data", nil)
+			}
+		}
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(br)
+		} else {
+			err = zr.Reset(br)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return bad("unexpected end of file", err)
+			}
+			return bad("not in gzip format", err)
+		}
+		zr.Multistream(false)
+		if err := copyCtx(ctx, w, zr); err != nil {
+			if ar.err != nil || errors.Is(err, compute.ErrDownstreamDone) || ctx.Err() != nil {
+				if ar.err != nil {
+					return ar.err
+				}
+				return err
+			}
+			var we writeError
+			if errors.As(err, &we) {
+				return we.err
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return bad("unexpected end of file", err)
+			}
+			return bad("corrupt data", err)
+		}
+	}
+}
+
+// trailingZeros accepts zero bytes up to the end, as GNU does.
+func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader, bad func(string, error) error) error {
+	return eachBlock(ctx, br, make([]byte, 64<<10), func(b []byte) error {
+		for _, c := range b {
+			if c != 0 {
+				return bad("trailing garbage after the compressed data", nil)
+			}
+		}
+		return nil
+	})
+}
+
+// writeError marks an error from the writer side of copyCtx.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+// copyCtx copies r to w until r's io.EOF, checking ctx between blocks.
+// Write errors come back as writeError.
+func copyCtx(ctx context.Context, w io.Writer, r io.Reader) error {
+	return eachBlock(ctx, r, make([]byte, 128<<10), func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
+			return writeError{err}
+		}
+		return nil
+	})
+}

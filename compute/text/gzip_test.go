@@ -1,0 +1,132 @@
+package text_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+)
+
+func compressible(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		b.WriteString("line ")
+		b.WriteString(strconv.Itoa(i % 1000))
+		b.WriteString(" the quick brown fox\n")
+	}
+	return b.Bytes()[:n]
+}
+
+func TestGzipRoundTripGNU(t *testing.T) {
+	ins := map[string][]byte{
+		"empty":        nil,
+		"one":          []byte("x"),
+		"random":       computetest.RandomBytes(5, 3<<20+17),
+		"compressible": compressible(6 << 20),
+		"long":         filterInputs()["long"],
+	}
+	for name, in := range ins {
+		for _, cmd := range []string{"gzip", "gzip -c", "gzip -1", "gzip -9 -n", "gzip --fast -c", "gzip --best"} {
+			z, err := computetest.RunPipeline(t, cmd, in)
+			if err != nil {
+				t.Fatalf("%s %s: %v", cmd, name, err)
+			}
+			got, ok := computetest.GNU(t, z, "gunzip", "-c")
+			if !ok || !bytes.Equal(got, in) {
+				t.Errorf("%s %s: GNU gunzip does not give the input back (ok=%v, %d bytes vs %d)", cmd, name, ok, len(got), len(in))
+			}
+			if cmd == "gzip" && len(in) > 1<<20 && name == "compressible" && len(z) > len(in)/4 {
+				t.Errorf("compressible: %d -> %d bytes", len(in), len(z))
+			}
+		}
+		// And GNU gzip's output through our gunzip, in every spelling.
+		z, _ := computetest.GNU(t, in, "gzip", "-c")
+		for _, cmd := range []string{"gunzip", "gunzip -c", "gzip -d", "gzip -dc", "zcat", "gzip -d -"} {
+			got, err := computetest.RunPipeline(t, cmd, z)
+			if err != nil || !bytes.Equal(got, in) {
+				t.Errorf("%s of GNU gzip %s: %v, %d bytes vs %d", cmd, name, err, len(got), len(in))
+			}
+		}
+	}
+}
+
+func TestGunzipGNU(t *testing.T) {
+	gz := func(s string) []byte { b, _ := computetest.GNU(t, []byte(s), "gzip", "-c"); return b }
+	multi := append(gz("hello\n"), gz("world\n")...)
+	cases := map[string][]byte{
+		"multi":       multi,
+		"zeros":       append(gz("hi\n"), 0, 0, 0),
+		"empty-gz":    gz(""),
+		"three":       append(append(gz("a"), gz("")...), gz("b")...),
+		"plain":       []byte("not gzip\n"),
+		"empty":       nil,
+		"truncated":   gz(strings.Repeat("abc", 1000))[:30],
+		"bad-crc":     func() []byte { b := gz("hello\n"); b[len(b)-6] ^= 1; return b }(),
+		"bad-len":     func() []byte { b := gz("hello\n"); b[len(b)-1] ^= 1; return b }(),
+		"bad-deflate": func() []byte { b := gz(strings.Repeat("xyz", 99)); b[12] ^= 0xff; return b }(),
+		"magic-only":  {0x1f, 0x8b},
+		"half-magic":  {0x1f},
+	}
+	for name, in := range cases {
+		for _, a := range [][]string{{"gunzip", "-c"}, {"gzip", "-dcf"}, {"zcat", "-f"}} {
+			want, ok := computetest.GNU(t, in, a...)
+			got, err := computetest.RunPipeline(t, computetest.ShJoin(a), in)
+			if ok != (err == nil) || (ok && !bytes.Equal(got, want)) {
+				t.Errorf("%s %v: got %q, %v; GNU %q ok=%v", name, a, computetest.Trunc(got), err, computetest.Trunc(want), ok)
+			}
+			if err != nil && (compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), "gunzip: invalid compressed data")) {
+				t.Errorf("%s %v: err = %v, want CodeInvalid gunzip: invalid compressed data", name, a, err)
+			}
+		}
+	}
+	// Trailing garbage: GNU warns (exit 2) after full output; we refuse.
+	_, err := computetest.RunPipeline(t, "gunzip", append(gz("hi\n"), "garbage"...))
+	if compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), "trailing garbage") {
+		t.Errorf("trailing garbage: err = %v", err)
+	}
+	if _, ok := computetest.GNU(t, append(gz("hi\n"), "garbage"...), "gunzip", "-c"); ok {
+		t.Errorf("GNU gunzip accepts trailing garbage with status 0")
+	}
+}
+
+func TestGzipPipeline(t *testing.T) {
+	in := compressible(1 << 20)
+	got, err := computetest.RunPipeline(t, "gzip -c | gunzip -c | tail -n 3", in)
+	want, _ := computetest.Sh(t, in, "gzip -c | gunzip -c | tail -n 3")
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("pipeline: %v, %q vs %q", err, got, want)
+	}
+}
+
+func TestGzipErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"gzip -x", `"-x"`},
+		{"gzip file", `"file"`},
+		{"gunzip -0", `"-0"`},
+		{"zcat --bogus", `"--bogus"`},
+	} {
+		_, err := computetest.RunPipeline(t, c.text, nil)
+		if compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want CodeInvalid with %q", c.text, err, c.want)
+		}
+	}
+}
+
+func BenchmarkGzip(b *testing.B) { benchFilter(b, "gzip -c", compressible(32<<20)) }
+func BenchmarkGunzip(b *testing.B) {
+	var z bytes.Buffer
+	in := compressible(32 << 20)
+	zw := gzip.NewWriter(&z)
+	zw.Write(in)
+	zw.Close()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := computetest.RunPipeline(b, "gunzip -c", z.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

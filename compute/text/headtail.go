@@ -1,0 +1,448 @@
+package text
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+func registerHeadTail(r *compute.Registry) {
+	r.Register(&compute.Command{
+		Name:    "head",
+		Summary: "print the first lines or bytes of the input (-n, -c; -N to omit the last)",
+		Flags:   headFlags,
+		Build:   buildHead,
+	})
+	r.Register(&compute.Command{
+		Name:    "tail",
+		Summary: "print the last lines or bytes of the input (-n, -c; +N to start at N)",
+		Flags:   tailFlags,
+		Build:   buildTail,
+	})
+}
+
+var headFlags = []compute.FlagSpec{
+	{Short: 'c', Long: "bytes", Value: true, Summary: "print the first N bytes; -N: all but the last N"},
+	{Short: 'n', Long: "lines", Value: true, Summary: "print the first N lines; -N: all but the last N"},
+	{Short: 'q', Long: "quiet", Summary: "never print a header"},
+	{Long: "silent", Summary: "same as --quiet"},
+	{Short: 'v', Long: "verbose", Summary: "always print a header"},
+	{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
+}
+
+var tailFlags = []compute.FlagSpec{
+	{Short: 'c', Long: "bytes", Value: true, Summary: "print the last N bytes; +N: from byte N"},
+	{Short: 'n', Long: "lines", Value: true, Summary: "print the last N lines; +N: from line N"},
+	{Short: 'q', Long: "quiet", Summary: "never print a header"},
+	{Long: "silent", Summary: "same as --quiet"},
+	{Short: 'v', Long: "verbose", Summary: "always print a header"},
+	{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
+}
+
+// headerLine is what -v prints before the output of stdin.
+const headerLine = "==> standard input <==\n"
+
+// headTail is a configured head or tail.
+type headTail struct {
+	spool     compute.SpoolConfig
+	lines     bool  // count lines, not bytes
+	n         int64 // the count, clamped to MaxInt64
+	elide     bool  // head: all but the last n
+	fromStart bool  // tail: start at unit n
+	tail      bool
+	eol       byte
+	header    bool
+}
+
+func clampCount(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+// countValue parses the value of -n/-c (or of an obsolete option) for cmd.
+func countValue(cmd string, lines bool, val, flag string) (int64, error) {
+	v, overflow, ok := parseSize(val, "bkKmMGTPEZY0")
+	what := "bytes"
+	if lines {
+		what = "lines"
+	}
+	if overflow {
+		return 0, compute.Invalidf("%s: invalid number of %s %q for %s: value too large", cmd, what, val, flag)
+	}
+	if !ok {
+		return 0, compute.Invalidf("%s: invalid number of %s %q for %s", cmd, what, val, flag)
+	}
+	return clampCount(v), nil
+}
+
+func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
+	h := &headTail{spool: env.Spool, lines: true, n: 10, eol: '\n'}
+	// Obsolete syntax, first word only: -[0-9]+[bcklmqvz]*.
+	if len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' && isDigit(args[0][1]) {
+		a := args[0][1:]
+		i := 0
+		for i < len(a) && isDigit(a[i]) {
+			i++
+		}
+		num := a[:i]
+		var mult byte
+		for _, c := range []byte(a[i:]) {
+			switch c {
+			case 'c':
+				h.lines, mult = false, 0
+			case 'b', 'k', 'm':
+				h.lines, mult = false, c
+			case 'l':
+				h.lines = true
+			case 'q':
+				h.header = false
+			case 'v':
+				h.header = true
+			case 'z':
+				h.eol = 0
+			default:
+				return nil, compute.Invalidf("head: invalid trailing option -- %c in %q", c, args[0])
+			}
+		}
+		if mult != 0 {
+			num += string(mult)
+		}
+		n, err := countValue("head", h.lines, num, args[0])
+		if err != nil {
+			return nil, err
+		}
+		h.n = n
+		args = args[1:]
+	}
+	f, err := compute.ParseFlags("head", headFlags, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := compute.NoOperandsButStdin("head", f); err != nil {
+		return nil, err
+	}
+	for _, u := range f.Uses {
+		switch u.Key {
+		case "n", "c":
+			h.lines = u.Key == "n"
+			val := u.Value
+			h.elide = strings.HasPrefix(val, "-")
+			if h.elide {
+				val = val[1:]
+			}
+			if h.n, err = countValue("head", h.lines, val, u.Name); err != nil {
+				return nil, err
+			}
+		case "q", "silent":
+			h.header = false
+		case "v":
+			h.header = true
+		case "z":
+			h.eol = 0
+		}
+	}
+	return h, nil
+}
+
+func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
+	t := &headTail{spool: env.Spool, lines: true, n: 10, eol: '\n', tail: true}
+	if len(args) == 1 || (len(args) == 2 && !(len(args[1]) > 1 && args[1][0] == '-')) {
+		ok, err := t.parseObsolete(args[0])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			args = args[1:]
+		}
+	}
+	f, err := compute.ParseFlags("tail", tailFlags, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := compute.NoOperandsButStdin("tail", f); err != nil {
+		return nil, err
+	}
+	for _, u := range f.Uses {
+		switch u.Key {
+		case "n", "c":
+			t.lines = u.Key == "n"
+			val := u.Value
+			if strings.HasPrefix(val, "+") {
+				t.fromStart = true // sticky, as in GNU tail
+			} else if strings.HasPrefix(val, "-") {
+				val = val[1:]
+			}
+			if t.n, err = countValue("tail", t.lines, val, u.Name); err != nil {
+				return nil, err
+			}
+		case "q", "silent":
+			t.header = false
+		case "v":
+			t.header = true
+		case "z":
+			t.eol = 0
+		}
+	}
+	return t, nil
+}
+
+// parseObsolete parses tail's obsolete one-word form ([+-]N[bcl]) as GNU
+// does with POSIX 2008 conformance: -N or +N, counting lines by default.
+func (t *headTail) parseObsolete(a string) (bool, error) {
+	if a == "" {
+		return false, nil
+	}
+	p := a[1:]
+	switch a[0] {
+	case '+':
+		t.fromStart = true
+	case '-':
+		k := 0
+		if len(p) > 0 && p[0] == 'c' {
+			k = 1
+		}
+		if len(p) <= k {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	i := 0
+	for i < len(p) && isDigit(p[i]) {
+		i++
+	}
+	num, rest := p[:i], p[i:]
+	def := int64(10)
+	lines := true
+	if rest != "" {
+		switch rest[0] {
+		case 'b':
+			def *= 512
+			lines = false
+			rest = rest[1:]
+		case 'c':
+			lines = false
+			rest = rest[1:]
+		case 'l':
+			rest = rest[1:]
+		}
+	}
+	if strings.HasPrefix(rest, "f") {
+		return false, compute.Invalidf("tail: %q: following (-f) is not supported: input ends at the half-close", a)
+	}
+	if rest != "" {
+		t.fromStart = false
+		return false, nil
+	}
+	t.lines = lines
+	if num == "" {
+		t.n = def
+		return true, nil
+	}
+	v, overflow, _ := parseSize(p[:min(len(p), i+1)], "b")
+	if p[i:] == "" || p[i] != 'b' {
+		v, overflow, _ = parseSize(num, "")
+	}
+	if overflow {
+		return false, compute.Invalidf("tail: invalid number %q", a)
+	}
+	t.n = clampCount(v)
+	return true, nil
+}
+
+func (h *headTail) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	if h.header {
+		if _, err := io.WriteString(out, headerLine); err != nil {
+			return err
+		}
+	}
+	w := newBlockWriter(out)
+	var err error
+	switch {
+	case !h.tail && !h.elide:
+		if h.lines {
+			_, err = copyLines(ctx, w, in, h.n, h.eol)
+		} else {
+			err = copyBytes(ctx, w, in, h.n)
+		}
+	case !h.tail:
+		err = h.runElide(ctx, in, w)
+	case h.fromStart:
+		skip := max(h.n-1, 0)
+		if h.lines {
+			err = skipLinesCopy(ctx, w, in, skip, h.eol)
+		} else {
+			err = skipBytesCopy(ctx, w, in, skip)
+		}
+	default:
+		err = h.runTail(ctx, in, w)
+	}
+	if err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// runElide is head -n -N / -c -N: everything but the last N units, with a
+// delay queue bounded by the spool budget.
+func (h *headTail) runElide(ctx context.Context, in io.Reader, w *blockWriter) error {
+	if h.n == 0 {
+		return skipBytesCopy(ctx, w, in, 0)
+	}
+	q := newChunkQueue(h.spool)
+	q.eol = h.eol
+	defer q.Close()
+	if err := h.keepLast(ctx, in, q, w); err != nil {
+		return err
+	}
+	if h.lines {
+		keep := q.Lines() + q.partial() - h.n
+		if keep <= 0 {
+			return nil
+		}
+		_, err := copyLines(ctx, w, q.Reader(), keep, h.eol)
+		return err
+	}
+	return copyBytes(ctx, w, q.Reader(), q.Len()-h.n)
+}
+
+// keepLast reads all of in into q, dropping whole chunks from its front —
+// written to w, or nowhere when w is nil — while the rest still holds the
+// last h.n units, so q stays bounded by what must be kept.
+func (h *headTail) keepLast(ctx context.Context, in io.Reader, q *chunkQueue, w io.Writer) error {
+	for {
+		_, err := q.ReadOnce(in)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for len(q.live()) > 1 {
+			fn, fl, _ := q.Front()
+			if h.lines && q.Lines()-fl <= h.n || !h.lines && q.Len()-fn < h.n {
+				break
+			}
+			if err := q.DropFront(w); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// runTail is tail -n N / -c N: the last N units, kept in a queue bounded by
+// the spool budget.
+func (h *headTail) runTail(ctx context.Context, in io.Reader, w *blockWriter) error {
+	if h.n == 0 {
+		return nil // the engine drains the input
+	}
+	q := newChunkQueue(h.spool)
+	q.eol = h.eol
+	defer q.Close()
+	if err := h.keepLast(ctx, in, q, nil); err != nil {
+		return err
+	}
+	if h.lines {
+		return skipLinesCopy(ctx, w, q.Reader(), max(q.Lines()+q.partial()-h.n, 0), h.eol)
+	}
+	return skipBytesCopy(ctx, w, q.Reader(), max(q.Len()-h.n, 0))
+}
+
+// copyLines copies the first n lines of r to w and stops reading; it
+// returns how many lines were left to copy.
+func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte) (int64, error) {
+	if n <= 0 {
+		return n, nil
+	}
+	buf := make([]byte, filterBufSize)
+	for {
+		k, err := r.Read(buf)
+		b := buf[:k]
+		for len(b) > 0 {
+			c := int64(bytes.Count(b, []byte{eol}))
+			if c < n {
+				if _, werr := w.Write(b); werr != nil {
+					return n, werr
+				}
+				n -= c
+				break
+			}
+			end := 0
+			for ; n > 0; n-- {
+				end += bytes.IndexByte(b[end:], eol) + 1
+			}
+			_, werr := w.Write(b[:end])
+			return 0, werr
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+	}
+}
+
+// copyBytes copies the first n bytes of r to w and stops reading.
+func copyBytes(ctx context.Context, w io.Writer, r io.Reader, n int64) error {
+	buf := make([]byte, filterBufSize)
+	for n > 0 {
+		k, err := r.Read(buf[:min(int64(len(buf)), n)])
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return werr
+			}
+			n -= int64(k)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// skipLinesCopy discards the first skip lines of r and copies the rest.
+func skipLinesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64, eol byte) error {
+	return eachBlock(ctx, r, make([]byte, filterBufSize), func(b []byte) error {
+		if skip > 0 {
+			c := int64(bytes.Count(b, []byte{eol}))
+			if c < skip {
+				skip -= c
+				return nil
+			}
+			start := 0
+			for ; skip > 0; skip-- {
+				start += bytes.IndexByte(b[start:], eol) + 1
+			}
+			b = b[start:]
+		}
+		return writeAll(w, b)
+	})
+}
+
+// skipBytesCopy discards the first skip bytes of r and copies the rest.
+func skipBytesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64) error {
+	return eachBlock(ctx, r, make([]byte, filterBufSize), func(b []byte) error {
+		d := min(skip, int64(len(b)))
+		skip -= d
+		return writeAll(w, b[d:])
+	})
+}

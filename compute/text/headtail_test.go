@@ -1,0 +1,209 @@
+package text_test
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+)
+
+// filterInputs are the edge cases every filter is checked on.
+func filterInputs() map[string][]byte {
+	long := bytes.Repeat([]byte("0123456789abcdef"), 80<<10) // 1.25 MiB line
+	var many bytes.Buffer
+	for i := 0; i < 5000; i++ {
+		many.WriteString(strings.Repeat("x", i%97))
+		many.WriteString(" field:")
+		many.WriteString(strings.Repeat("y", i%13))
+		many.WriteByte('\n')
+	}
+	return map[string][]byte{
+		"empty":        nil,
+		"newline":      []byte("\n"),
+		"one":          []byte("hello\n"),
+		"nonl":         []byte("a\nb\nc"),
+		"nonl1":        []byte("abc"),
+		"blank":        []byte("\n\n\n"),
+		"crlf":         []byte("a:b\r\nc:d\r\n\r\n"),
+		"nul":          []byte("a\x00b\nc\x00\x00d\n\x00"),
+		"invalid-utf8": []byte("\xff\xfe:\xc3\x28\n\x80:x\n"),
+		"long":         append(long, "\nend\n"...),
+		"long-nonl":    long,
+		"many":         many.Bytes(),
+		"binary":       computetest.RandomBytes(1, 300<<10),
+		"boundary":     bytes.Repeat([]byte("z\n"), 64<<10),
+		"boundary+1":   append(bytes.Repeat([]byte("abc:"), 32<<10+1), '\n'),
+	}
+}
+
+// diffGNUCfg runs argv through the engine and through the GNU tool and
+// compares.
+func diffGNUCfg(t *testing.T, cfg engine.Config, input []byte, argv ...string) {
+	t.Helper()
+	want, ok := computetest.GNU(t, input, argv...)
+	got, err := computetest.RunPipelineEnv(t, cfg, computetest.ShJoin(argv), input)
+	if !ok {
+		if err == nil {
+			t.Errorf("%v: GNU fails, we succeed", argv)
+		}
+		return
+	}
+	if err != nil {
+		t.Errorf("%v: %v", argv, err)
+		return
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%v on %d bytes: got %d bytes %q, want %d bytes %q", argv, len(input), len(got), computetest.Trunc(got), len(want), computetest.Trunc(want))
+	}
+}
+
+// spillCfg forces spilling: tiny memory, a private dir.
+func spillCfg(t *testing.T) engine.Config {
+	return engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+}
+
+func checkSpillClean(t *testing.T, cfg engine.Config) {
+	t.Helper()
+	ents, err := os.ReadDir(cfg.Spool.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("spool dir not empty: %d entries", len(ents))
+	}
+	if u := cfg.Spool.Disk.Used(); u != 0 {
+		t.Errorf("disk budget still holds %d bytes", u)
+	}
+}
+
+var headTailArgs = [][]string{
+	{"head"}, {"head", "-n", "0"}, {"head", "-n", "3"}, {"head", "-n", "-3"}, {"head", "-n", "-0"},
+	{"head", "-c", "0"}, {"head", "-c", "7"}, {"head", "-c", "-7"}, {"head", "-c", "100000"},
+	{"head", "-n", "-1000"}, {"head", "-c", "-200000"}, {"head", "-5"}, {"head", "-5c"}, {"head", "-2k"},
+	{"head", "--lines=2"}, {"head", "--bytes=1K"}, {"head", "-n", "1kB"}, {"head", "-c", "1KiB"},
+	{"head", "-c", "2b"}, {"head", "-n", "+4"}, {"head", "-v", "-n", "1"}, {"head", "-z", "-n", "2"},
+	{"head", "-n", "99999999999999999"}, {"head", "-"}, {"head", "-n", "k"}, {"head", "-c", " 5"},
+	{"tail"}, {"tail", "-n", "0"}, {"tail", "-c", "0"}, {"tail", "-n", "3"}, {"tail", "-n", "+3"},
+	{"tail", "-n", "+0"}, {"tail", "-c", "+3"}, {"tail", "-c", "7"}, {"tail", "-c", "10000000"},
+	{"tail", "-n", "4000"}, {"tail", "-c", "200000"}, {"tail", "-5"}, {"tail", "+5"}, {"tail", "-5c"},
+	{"tail", "+5c"}, {"tail", "-3l"}, {"tail", "-l"}, {"tail", "-b"}, {"tail", "-2b"}, {"tail", "+"},
+	{"tail", "-5", "-"}, {"tail", "--lines=2"}, {"tail", "-n", "-2"}, {"tail", "-n", "+3", "-n", "2"},
+	{"tail", "-z", "-n", "1"}, {"tail", "-v", "-c", "3"}, {"tail", "-n2", "-c3"}, {"tail", "-c3", "-n2"},
+	{"tail", "-n", "1M"}, {"tail", "-c", "+100000"},
+}
+
+func TestHeadTailGNU(t *testing.T) {
+	for name, in := range filterInputs() {
+		t.Run(name, func(t *testing.T) {
+			for _, a := range headTailArgs {
+				diffGNUCfg(t, engine.Config{}, in, a...)
+			}
+		})
+	}
+}
+
+func TestHeadTailSpill(t *testing.T) {
+	in := filterInputs()
+	for _, name := range []string{"many", "long", "binary", "nonl", "boundary"} {
+		for _, a := range [][]string{
+			{"tail", "-n", "10"}, {"tail", "-n", "3000"}, {"tail", "-c", "100000"}, {"tail", "-c", "999"},
+			{"tail", "-c", "1001"}, {"head", "-n", "-3000"}, {"head", "-n", "-5"}, {"head", "-c", "-100000"},
+			{"head", "-c", "-1000"}, {"tac"}, {"tac", "-s", "ab"}, {"tac", "-b"},
+		} {
+			cfg := spillCfg(t)
+			diffGNUCfg(t, cfg, in[name], a...)
+			checkSpillClean(t, cfg)
+		}
+	}
+}
+
+func TestHeadTailDiskBudget(t *testing.T) {
+	cfg := spillCfg(t)
+	cfg.Spool.Disk = compute.NewDiskBudget(10000)
+	_, err := computetest.RunPipelineEnv(t, cfg, "tail -c 100000", computetest.RandomBytes(3, 200000))
+	if compute.CodeOf(err) != compute.CodeResourceExhausted {
+		t.Fatalf("err = %v, want RESOURCE_EXHAUSTED", err)
+	}
+	checkSpillClean(t, cfg)
+}
+
+func TestHeadTailErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"head -n 1x", `"1x"`},
+		{"head -n ''", `invalid number of lines`},
+		{"head -c 1Y", "value too large"},
+		{"head -n 99999999999999999999999", "value too large"},
+		{"tail -n 18446744073709551616", "value too large"},
+		{"head -5x", "-- x"},
+		{"head -Q", `"-Q"`},
+		{"head -n", `"-n" needs a value`},
+		{"head file.txt", `"file.txt"`},
+		{"tail -f", `"-f"`},
+		{"tail -5f", "-f"},
+		{"tail -n 3 -5", `"-5"`},
+		{"tail -c 1kb", `"1kb"`},
+		{"tail -r", `"-r"`},
+		{"tail -n ' -3'", `" -3"`},
+		{"tac -s ''", "-s"},
+		{"tac -r", `"-r"`},
+		{"tac a", `"a"`},
+	} {
+		_, err := computetest.RunPipeline(t, c.text, []byte("x\n"))
+		if compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want CodeInvalid with %q", c.text, err, c.want)
+		}
+	}
+}
+
+func TestTacGNU(t *testing.T) {
+	for name, in := range filterInputs() {
+		t.Run(name, func(t *testing.T) {
+			for _, a := range [][]string{{"tac"}, {"tac", "-b"}, {"tac", "-s", ":"}, {"tac", "-s", "ab"},
+				{"tac", "-s", "aa"}, {"tac", "-b", "-s", "zz"}, {"tac", "-"}} {
+				diffGNUCfg(t, engine.Config{}, in, a...)
+			}
+		})
+	}
+	for _, in := range []string{"aaa", "aaaa", "xaax", "aaaaa\n"} {
+		diffGNUCfg(t, engine.Config{}, []byte(in), "tac", "-s", "aa")
+		diffGNUCfg(t, engine.Config{}, []byte(in), "tac", "-b", "-s", "aa")
+	}
+}
+
+func TestHeadTailPipeline(t *testing.T) {
+	in := filterInputs()["many"]
+	for _, script := range []string{"tac | head -n 5", "head -n 100 | tail -n 3", "tail -n +10 | head -c 100 | tac"} {
+		want, _ := computetest.Sh(t, in, script)
+		got, err := computetest.RunPipeline(t, script, in)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: got %q, %v; want %q", script, computetest.Trunc(got), err, computetest.Trunc(want))
+		}
+	}
+}
+
+func benchFilter(b *testing.B, text string, in []byte) {
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := computetest.RunPipeline(b, text, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchText() []byte {
+	var buf bytes.Buffer
+	for i := 0; buf.Len() < 32<<20; i++ {
+		buf.WriteString("2024-01-01 12:00:00 INFO some:log:line with fields ")
+		buf.WriteString(strings.Repeat("x", i%40))
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+func BenchmarkTailLines(b *testing.B) { benchFilter(b, "tail -n 1000", benchText()) }
+func BenchmarkHeadElide(b *testing.B) { benchFilter(b, "head -n -1000", benchText()) }
+func BenchmarkTac(b *testing.B)       { computetest.BenchVsGNU(b, benchText(), "tac") }

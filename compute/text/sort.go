@@ -1,0 +1,806 @@
+package text
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+func registerSort(r *compute.Registry) {
+	r.Register(&compute.Command{
+		Name:    "sort",
+		Summary: "sort lines (GNU sort, C locale), spilling to disk past the memory budget",
+		Flags:   sortFlags,
+		Build:   buildSort,
+	})
+}
+
+var sortFlags = []compute.FlagSpec{
+	{Short: 'r', Long: "reverse", Summary: "reverse the result of comparisons"},
+	{Short: 'n', Long: "numeric-sort", Summary: "compare according to string numerical value"},
+	{Short: 'u', Long: "unique", Summary: "output only the first of an equal run"},
+	{Short: 'f', Long: "ignore-case", Summary: "fold lower case to upper case characters"},
+	{Short: 's', Long: "stable", Summary: "disable last-resort comparison"},
+	{Short: 'b', Long: "ignore-leading-blanks", Summary: "ignore leading blanks"},
+	{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bfnr"},
+	{Short: 't', Long: "field-separator", Value: true, Summary: "use SEP instead of non-blank to blank transition"},
+}
+
+// sortKey is one -k key, with GNU's zero-based field and character numbers.
+type sortKey struct {
+	sword, schar int // start field and character (0-based)
+	eword, echar int // end field (0-based) and char (0 = end of field); eword<0: end of line
+	skipsb       bool
+	skipeb       bool
+	numeric      bool
+	fold         bool
+	reverse      bool
+}
+
+func (k *sortKey) hasOrdering() bool {
+	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse
+}
+
+// sortOpts is a sort's comparison.
+type sortOpts struct {
+	keys    []sortKey
+	tab     int // field separator byte, or -1 for blank transitions
+	unique  bool
+	stable  bool
+	reverse bool // global -r: also reverses the last-resort comparison
+}
+
+func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
+	f, err := compute.ParseFlags("sort", sortFlags, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := compute.NoOperandsButStdin("sort", f); err != nil {
+		return nil, err
+	}
+	o := &sortOpts{tab: -1, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r")}
+	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r")}
+	if u, ok := f.Value("t"); ok {
+		switch {
+		case u.Value == `\0`:
+			o.tab = 0
+		case len(u.Value) == 1:
+			o.tab = int(u.Value[0])
+		case u.Value == "":
+			return nil, compute.Invalidf("sort: empty tab for %s", u.Name)
+		default:
+			return nil, compute.Invalidf("sort: multi-character tab %q for %s", u.Value, u.Name)
+		}
+		for _, v := range f.Values("t") {
+			if v != u.Value && !(v == `\0` && o.tab == 0) {
+				return nil, compute.Invalidf("sort: incompatible tabs %q and %q", v, u.Value)
+			}
+		}
+	}
+	for _, v := range f.Values("k") {
+		k, err := parseSortKey(v)
+		if err != nil {
+			return nil, err
+		}
+		if !k.hasOrdering() {
+			k.skipsb, k.skipeb, k.numeric, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.fold, global.reverse
+		}
+		o.keys = append(o.keys, k)
+	}
+	if len(o.keys) == 0 && global.hasOrdering() {
+		o.keys = append(o.keys, global)
+	}
+	spool := env.Spool
+	spool.Budget()
+	return &sortStage{opts: o, spool: spool}, nil
+}
+
+// parseSortKey parses a -k KEYDEF the way GNU sort does.
+func parseSortKey(def string) (sortKey, error) {
+	k := sortKey{eword: -1}
+	bad := func(why string) (sortKey, error) {
+		return sortKey{}, compute.Invalidf("sort: invalid key %q: %s", def, why)
+	}
+	s := def
+	num := func() (int, bool) {
+		i := 0
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return 0, false
+		}
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n > 1<<30 {
+			n = 1 << 30
+		}
+		s = s[i:]
+		return n, true
+	}
+	opts := func(end bool) error {
+		for len(s) > 0 && s[0] != ',' {
+			switch s[0] {
+			case 'b':
+				if end {
+					k.skipeb = true
+				} else {
+					k.skipsb = true
+				}
+			case 'n':
+				k.numeric = true
+			case 'f':
+				k.fold = true
+			case 'r':
+				k.reverse = true
+			default:
+				return compute.Invalidf("sort: invalid key %q: unsupported option %q", def, s[:1])
+			}
+			s = s[1:]
+		}
+		return nil
+	}
+	// pos parses F[.C] (C is 0 when absent): both count from 1, but an
+	// end's C may be 0, the end of field F.
+	pos := func(noField string, end bool) (field, char int, err error) {
+		f, ok := num()
+		switch {
+		case !ok:
+			return 0, 0, errors.New(noField)
+		case f == 0:
+			return 0, 0, errors.New("field number is zero")
+		case !strings.HasPrefix(s, "."):
+			return f, 0, nil
+		}
+		s = s[1:]
+		c, ok := num()
+		switch {
+		case !ok:
+			return 0, 0, errors.New("invalid character offset")
+		case c == 0 && !end:
+			return 0, 0, errors.New("character offset is zero")
+		}
+		return f, c, nil
+	}
+	f, c, err := pos("invalid field number", false)
+	if err != nil {
+		return bad(err.Error())
+	}
+	k.sword, k.schar = f-1, max(c-1, 0)
+	if err := opts(false); err != nil {
+		return sortKey{}, err
+	}
+	if strings.HasPrefix(s, ",") {
+		s = s[1:]
+		f, c, err := pos("invalid number after ','", true)
+		if err != nil {
+			return bad(err.Error())
+		}
+		k.eword, k.echar = f-1, c
+		if err := opts(true); err != nil {
+			return sortKey{}, err
+		}
+	}
+	if s != "" {
+		return bad("trailing characters")
+	}
+	return k, nil
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
+
+// keySpan returns the bytes of line that key k covers (GNU begfield and
+// limfield).
+func (o *sortOpts) keySpan(k *sortKey, line []byte) []byte {
+	lim := len(line)
+	// begfield
+	p := 0
+	for sw := k.sword; p < lim && sw > 0; sw-- {
+		if o.tab >= 0 {
+			for p < lim && int(line[p]) != o.tab {
+				p++
+			}
+			if p < lim {
+				p++
+			}
+		} else {
+			for p < lim && isBlank(line[p]) {
+				p++
+			}
+			for p < lim && !isBlank(line[p]) {
+				p++
+			}
+		}
+	}
+	if k.skipsb {
+		for p < lim && isBlank(line[p]) {
+			p++
+		}
+	}
+	p = min(lim, p+k.schar)
+	if k.eword < 0 {
+		return line[p:]
+	}
+	// limfield
+	e := 0
+	ew, ec := k.eword, k.echar
+	if ec == 0 {
+		ew++
+	}
+	for ; e < lim && ew > 0; ew-- {
+		if o.tab >= 0 {
+			for e < lim && int(line[e]) != o.tab {
+				e++
+			}
+			if e < lim && (ew > 1 || ec != 0) {
+				e++
+			}
+		} else {
+			for e < lim && isBlank(line[e]) {
+				e++
+			}
+			for e < lim && !isBlank(line[e]) {
+				e++
+			}
+		}
+	}
+	if ec != 0 {
+		if k.skipeb {
+			for e < lim && isBlank(line[e]) {
+				e++
+			}
+		}
+		e = min(lim, e+ec)
+	}
+	if e < p {
+		e = p
+	}
+	return line[p:e]
+}
+
+// compare is GNU sort's compare: the keys, then unless -s or -u the whole
+// line in byte order, reversed by a global -r.
+func (o *sortOpts) compare(a, b []byte) int {
+	if len(o.keys) > 0 {
+		if d := o.keyCompare(a, b); d != 0 || o.unique || o.stable {
+			return d
+		}
+	}
+	d := bytes.Compare(a, b)
+	if o.reverse {
+		return -d
+	}
+	return d
+}
+
+func (o *sortOpts) keyCompare(a, b []byte) int { return o.keyCompareFrom(0, a, b) }
+
+// keyCompareFrom compares by the keys from the i'th on.
+func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
+	for ; i < len(o.keys); i++ {
+		k := &o.keys[i]
+		ka, kb := o.keySpan(k, a), o.keySpan(k, b)
+		var d int
+		switch {
+		case k.numeric:
+			d = numCompare(ka, kb)
+		case k.fold:
+			d = foldCompare(ka, kb)
+		default:
+			d = bytes.Compare(ka, kb)
+		}
+		if d != 0 {
+			if k.reverse {
+				return -d
+			}
+			return d
+		}
+	}
+	return 0
+}
+
+// sortLine is a held line with a precomputed prefix of its first key (the
+// whole line without keys): lines whose prefixes differ are ordered by
+// them alone.
+type sortLine struct {
+	b   []byte
+	key uint64 // orders as the first key does, before its reversal
+}
+
+// entry returns line with its key.
+func (o *sortOpts) entry(line []byte) sortLine {
+	if len(o.keys) == 0 {
+		return sortLine{b: line, key: prefixKey(line, false)}
+	}
+	k := &o.keys[0]
+	span := o.keySpan(k, line)
+	if k.numeric {
+		return sortLine{b: line, key: numKey(span)}
+	}
+	return sortLine{b: line, key: prefixKey(span, k.fold)}
+}
+
+// prefixKey is the first 8 bytes of s, big-endian, zero-padded, folded to
+// upper case with fold.
+func prefixKey(s []byte, fold bool) uint64 {
+	var k uint64
+	n := min(len(s), 8)
+	for i := 0; i < n; i++ {
+		c := s[i]
+		if fold {
+			c = upper(c)
+		}
+		k |= uint64(c) << (56 - 8*i)
+	}
+	return k
+}
+
+// numKey encodes a -n number so that keys order as numCompare does: two
+// bits of sign class (negative, zero, positive), 18 bits of integer digit
+// count, 10 digits of 4 bits (digit+1, 0 after the last), then a bit set
+// when digits were cut off (the number is then larger than any whole one
+// with the same prefix); the bits below the class are inverted for
+// negatives.
+func numKey(s []byte) uint64 {
+	neg, ip, fp := parseNum(s)
+	if len(ip) == 0 && len(fp) == 0 {
+		return 1 << 62
+	}
+	const digits = 10
+	var v uint64
+	if len(ip) >= 1<<18-1 { // past every count: larger than every prefix
+		v = 1<<61 - 1
+	} else {
+		v = uint64(len(ip))
+		d, cut := 0, uint64(0)
+		for _, part := range [2][]byte{ip, fp} {
+			for _, c := range part {
+				if d == digits {
+					cut = 1
+					break
+				}
+				v = v<<4 | uint64(c-'0'+1)
+				d++
+			}
+		}
+		v = (v<<(4*(digits-d)))<<1 | cut
+	}
+	if neg {
+		return ^v & (1<<62 - 1)
+	}
+	return 2<<62 | v
+}
+
+// numKeyExact reports whether numKey's key holds the whole number.
+func numKeyExact(key uint64) bool {
+	switch key >> 62 {
+	case 0:
+		return key&1 == 1
+	case 2:
+		return key&1 == 0
+	}
+	return true
+}
+
+// compareEnt is compare, using the precomputed keys.
+func (o *sortOpts) compareEnt(a, b *sortLine) int {
+	if a.key != b.key {
+		d := 1
+		if a.key < b.key {
+			d = -1
+		}
+		if len(o.keys) > 0 && o.keys[0].reverse || len(o.keys) == 0 && o.reverse {
+			d = -d
+		}
+		return d
+	}
+	if len(o.keys) == 0 || !o.keys[0].numeric || !numKeyExact(a.key) {
+		return o.compare(a.b, b.b)
+	}
+	// the first keys are equal
+	if d := o.keyCompareFrom(1, a.b, b.b); d != 0 || o.unique || o.stable {
+		return d
+	}
+	d := bytes.Compare(a.b, b.b)
+	if o.reverse {
+		return -d
+	}
+	return d
+}
+
+func foldCompare(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if ca, cb := upper(a[i]), upper(b[i]); ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+// parseNum splits a GNU -n number (C locale: leading blanks, optional '-',
+// digits, optional '.' and digits; no '+', no exponent, no thousands
+// separator) into its sign, integer digits without leading zeros and
+// fraction digits without trailing zeros. Anything else reads as 0.
+func parseNum(s []byte) (neg bool, ip, fp []byte) {
+	i := 0
+	for i < len(s) && isBlank(s[i]) {
+		i++
+	}
+	if i < len(s) && s[i] == '-' {
+		neg = true
+		i++
+	}
+	for i < len(s) && s[i] == '0' {
+		i++
+	}
+	j := i
+	for j < len(s) && isDigit(s[j]) {
+		j++
+	}
+	ip = s[i:j]
+	if j < len(s) && s[j] == '.' {
+		k := j + 1
+		for k < len(s) && isDigit(s[k]) {
+			k++
+		}
+		fp = s[j+1 : k]
+		for len(fp) > 0 && fp[len(fp)-1] == '0' {
+			fp = fp[:len(fp)-1]
+		}
+	}
+	if len(ip) == 0 && len(fp) == 0 {
+		neg = false
+	}
+	return neg, ip, fp
+}
+
+// numCompare compares as GNU strnumcmp does.
+func numCompare(a, b []byte) int {
+	na, ia, fa := parseNum(a)
+	nb, ib, fb := parseNum(b)
+	if na != nb {
+		if na {
+			return -1
+		}
+		return 1
+	}
+	d := len(ia) - len(ib)
+	if d == 0 {
+		d = bytes.Compare(ia, ib)
+	}
+	if d == 0 {
+		d = bytes.Compare(fa, fb)
+	}
+	if d < 0 {
+		d = -1
+	} else if d > 0 {
+		d = 1
+	}
+	if na {
+		return -d
+	}
+	return d
+}
+
+// sortStage sorts with bounded memory: lines collect in blocks up to the
+// spool's memory budget, then are sorted and written to an unlinked spill
+// file charged to the disk budget; at the end the runs are merged.
+type sortStage struct {
+	opts  *sortOpts
+	spool compute.SpoolConfig
+}
+
+const (
+	sortLineOverhead = int64(unsafe.Sizeof(sortLine{})) // bytes charged per held line
+	sortRunBuf       = 64 << 10
+)
+
+// sortRun is a sorted run in a spill file.
+type sortRun struct {
+	f        *os.File
+	reserved int64
+	disk     *compute.DiskBudget
+}
+
+func (r *sortRun) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+		r.disk.Release(r.reserved)
+		r.reserved = 0
+	}
+}
+
+// Write reserves disk budget for p, then writes it.
+func (r *sortRun) Write(p []byte) (int, error) {
+	if err := r.disk.Reserve(int64(len(p))); err != nil {
+		return 0, err
+	}
+	r.reserved += int64(len(p))
+	n, err := r.f.Write(p)
+	if err != nil {
+		return n, compute.Internal("sort: spill write failed", err)
+	}
+	return n, nil
+}
+
+type sorter struct {
+	ctx    context.Context
+	o      *sortOpts
+	spool  compute.SpoolConfig
+	mem    int64
+	block  int
+	blocks [][]byte // full blocks, the last one being filled
+	free   [][]byte
+	lines  []sortLine
+	runs   []*sortRun
+}
+
+func (s *sorter) held() int64 {
+	return int64(len(s.blocks)*s.block) + int64(cap(s.lines))*sortLineOverhead
+}
+
+// full reports whether holding one more line of n bytes could pass the
+// budget, counting a new block and a grown index (old and new at once).
+func (s *sorter) full(n int) bool {
+	need := s.held()
+	if k := len(s.blocks); k == 0 || cap(s.blocks[k-1])-len(s.blocks[k-1]) < n {
+		need += int64(max(n, s.block))
+	}
+	if len(s.lines) == cap(s.lines) {
+		need += int64(max(1024, cap(s.lines)/4)+cap(s.lines)) * sortLineOverhead
+	}
+	return need > s.mem
+}
+
+// add copies line into the current block and holds it.
+func (s *sorter) add(line []byte) {
+	n := len(s.blocks)
+	if n == 0 || cap(s.blocks[n-1])-len(s.blocks[n-1]) < len(line) {
+		var b []byte
+		if len(line) > s.block {
+			b = make([]byte, 0, len(line))
+		} else if k := len(s.free); k > 0 {
+			b, s.free = s.free[k-1][:0], s.free[:k-1]
+		} else {
+			b = make([]byte, 0, s.block)
+		}
+		s.blocks = append(s.blocks, b)
+		n++
+	}
+	if len(s.lines) == cap(s.lines) {
+		// Grow by a quarter, not double: the old and new index are both
+		// live while copying, and count against the budget.
+		s.lines = slices.Grow(s.lines, max(1024, cap(s.lines)/4))
+	}
+	b := s.blocks[n-1]
+	start := len(b)
+	b = append(b, line...)
+	s.blocks[n-1] = b
+	s.lines = append(s.lines, s.o.entry(b[start:len(b):len(b)]))
+}
+
+func (s *sorter) sortHeld() {
+	cmp := func(a, b sortLine) int { return s.o.compareEnt(&a, &b) }
+	if s.o.stable || s.o.unique {
+		slices.SortStableFunc(s.lines, cmp)
+	} else {
+		slices.SortFunc(s.lines, cmp)
+	}
+}
+
+// spill sorts the held lines into a new run and frees them.
+func (s *sorter) spill() error {
+	s.sortHeld()
+	f, err := s.spool.TempFile()
+	if err != nil {
+		return err
+	}
+	r := &sortRun{f: f, disk: s.spool.Disk}
+	s.runs = append(s.runs, r)
+	w := bufio.NewWriterSize(r, sortRunBuf)
+	if err := s.writeLines(w, s.lines); err != nil {
+		return err
+	}
+	clear(s.lines)
+	s.lines = s.lines[:0]
+	for _, b := range s.blocks {
+		if cap(b) == s.block {
+			s.free = append(s.free, b)
+		}
+	}
+	s.blocks = s.blocks[:0]
+	return nil
+}
+
+// writeLines writes sorted lines, dropping equal ones under -u.
+func (s *sorter) writeLines(w *bufio.Writer, lines []sortLine) error {
+	var prev *sortLine
+	for i := range lines {
+		l := &lines[i]
+		if s.o.unique && i > 0 && s.o.compareEnt(prev, l) == 0 {
+			continue
+		}
+		prev = l
+		w.Write(l.b)
+		if err := w.WriteByte('\n'); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+func (s *sorter) cleanup() {
+	for _, r := range s.runs {
+		r.close()
+	}
+	s.runs = nil
+}
+
+// Run reads every line, then writes them sorted.
+func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	s := &sorter{ctx: ctx, o: st.opts, spool: st.spool, mem: st.spool.Mem()}
+	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
+	defer s.cleanup()
+	lr := newLineReader("sort", in, int(min(max(s.mem/8, 4<<10), lineBufSize)))
+	for n := 0; ; n++ {
+		line, _, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if n&4095 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if s.full(len(line)) && len(s.lines) > 0 {
+			if err := s.spill(); err != nil {
+				return err
+			}
+		}
+		s.add(line)
+		if s.held() > s.mem {
+			if err := s.spill(); err != nil {
+				return err
+			}
+		}
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	if len(s.runs) == 0 {
+		s.sortHeld()
+		return s.writeLines(bw, s.lines)
+	}
+	if len(s.lines) > 0 {
+		if err := s.spill(); err != nil {
+			return err
+		}
+	}
+	s.blocks, s.free, s.lines = nil, nil, nil
+	fanIn := int(max(2, s.mem/(2*sortRunBuf)))
+	for len(s.runs) > fanIn {
+		f, err := s.spool.TempFile()
+		if err != nil {
+			return err
+		}
+		r := &sortRun{f: f, disk: s.spool.Disk}
+		group := s.runs[:fanIn]
+		s.runs = append([]*sortRun{r}, s.runs[fanIn:]...) // first: keeps the merge stable
+		w := bufio.NewWriterSize(r, sortRunBuf)
+		err = s.merge(group, w)
+		for _, g := range group {
+			g.close()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return s.merge(s.runs, bw)
+}
+
+// mergeSrc is one run being merged.
+type mergeSrc struct {
+	lr  *lineReader
+	ent sortLine
+	o   *sortOpts
+	idx int // run order: breaks ties so the merge is stable
+}
+
+type mergeHeap struct {
+	o    *sortOpts
+	srcs []*mergeSrc
+}
+
+func (h *mergeHeap) Len() int { return len(h.srcs) }
+func (h *mergeHeap) Less(i, j int) bool {
+	a, b := h.srcs[i], h.srcs[j]
+	if d := h.o.compareEnt(&a.ent, &b.ent); d != 0 {
+		return d < 0
+	}
+	return a.idx < b.idx
+}
+func (h *mergeHeap) Swap(i, j int) { h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i] }
+func (h *mergeHeap) Push(x any)    { h.srcs = append(h.srcs, x.(*mergeSrc)) }
+func (h *mergeHeap) Pop() any {
+	x := h.srcs[len(h.srcs)-1]
+	h.srcs = h.srcs[:len(h.srcs)-1]
+	return x
+}
+
+// merge k-way merges runs into w.
+func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
+	h := &mergeHeap{o: s.o}
+	for i, r := range runs {
+		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+			return compute.Internal("sort: spill read failed", err)
+		}
+		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf), idx: i, o: s.o}
+		ok, err := src.advance()
+		if err != nil {
+			return err
+		}
+		if ok {
+			h.srcs = append(h.srcs, src)
+		}
+	}
+	heap.Init(h)
+	var prev []byte
+	have := false
+	for n := 0; h.Len() > 0; n++ {
+		if n&4095 == 0 && s.ctx.Err() != nil {
+			return s.ctx.Err()
+		}
+		top := h.srcs[0]
+		if !s.o.unique || !have || s.o.compare(prev, top.ent.b) != 0 {
+			w.Write(top.ent.b)
+			if err := w.WriteByte('\n'); err != nil {
+				return err
+			}
+			if s.o.unique {
+				prev = append(prev[:0], top.ent.b...)
+				have = true
+			}
+		}
+		ok, err := top.advance()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return w.Flush()
+}
+
+func (m *mergeSrc) advance() (bool, error) {
+	line, _, err := m.lr.next()
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, compute.Internal("sort: spill read failed", err)
+	}
+	m.ent = m.o.entry(line)
+	return true, nil
+}

@@ -1,0 +1,473 @@
+package text_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/compute/text"
+)
+
+var sortInputs = map[string]string{
+	"empty":    "",
+	"basic":    "b\na\nc\nb\n",
+	"nonl":     "b\na\nc",
+	"ties":     "x 2 b\ny 1 a\nz 2 a\nw 1 b\nv 2 a\n",
+	"nums":     " 10\n-5\n+5\n.5\n1e3\n-0\n0\nabc\n\t3\n-\n007\n3.\n3.0\n-.5\n--1\n2,5\n-0.0\n1e3x\n",
+	"case":     "b\nB\na\nA\nb\n_\nz\nZ\n",
+	"tabs":     "a:3:x\nb:1\nc\nd::y\ne:2:x\n:\n",
+	"empties":  "\n\nb\n\na\n",
+	"nul":      "b\x00a\na\x00b\na\n\x00\n",
+	"crlf":     "b\r\na\r\na\n",
+	"utf8":     "\xc3\xa9\nz\n\xff\n\xc3\xa8\na\n",
+	"blanks":   "  b 2\n a  1\n\tc 3\na 1\n",
+	"dupnums":  "1 b\n01 a\n1 a\n1.0 c\n",
+	"fields":   "a b c d\na  b c\n a b\nz\n\n",
+	"ident":    "same\nsame\nSAME\nsame\n",
+	"negzeros": "-0\n0\n-0.0\n+0\n0.0\n-\n",
+	// numbers the precomputed -n key cuts off (10 digits) or ties on
+	"longnums": "12345678901\n12345678902\n1234567890\n1234567890.1\n1234567890.01\n-12345678901\n-12345678902\n" +
+		"-1234567890\n123456789012345678901234567890\n123456789012345678901234567891\n0.000000000001\n0.000000000002\n" +
+		"-0.000000000001\n-0.000000000002\n00000000000000000000001\n1.10\n1.1\n1.1000000000000001\n-1.1000000000000001\n.\n-.\n",
+	"numties":   "5 b\n5 a\n-5 b\n-5 a\n5.0 c\n05 d\n 5 e\n5\n-5\n10 a\n9 z\n",
+	"numfields": "a 3 x\nb 10 y\nc -2 z\nd 3 a\ne 3.0 b\nf x c\ng  -2 d\nh 2.5 e\n",
+}
+
+var sortArgs = [][]string{
+	{"sort"},
+	{"sort", "-r"},
+	{"sort", "-n"},
+	{"sort", "-rn"},
+	{"sort", "-u"},
+	{"sort", "-f"},
+	{"sort", "-fu"},
+	{"sort", "-uf", "-r"},
+	{"sort", "-s", "-f"},
+	{"sort", "-r", "-s", "-k2,2"},
+	{"sort", "-k2"},
+	{"sort", "-k2,2"},
+	{"sort", "-k2,2", "-s"},
+	{"sort", "-k2,2n"},
+	{"sort", "-k2,2n", "-k1,1r"},
+	{"sort", "-k3r"},
+	{"sort", "-k2n", "-u"},
+	{"sort", "-k1.2"},
+	{"sort", "-k1.2,1.3"},
+	{"sort", "-k2b,2"},
+	{"sort", "-b", "-k2,2"},
+	{"sort", "-k2.2b,2.3"},
+	{"sort", "-t", ":", "-k2"},
+	{"sort", "-t", ":", "-k2,2"},
+	{"sort", "-t:", "-k2,2n"},
+	{"sort", "-t:", "-k3,3", "-k1,1r"},
+	{"sort", "-t", ":", "-k2,2", "-u"},
+	{"sort", "-t:", "-k2.1,2.0"},
+	{"sort", "-n", "-u"},
+	{"sort", "-n", "-s"},
+	{"sort", "-nr", "-s"},
+	{"sort", "-b"},
+	{"sort", "-bu"},
+	{"sort", "-k1,1", "-u"},
+	{"sort", "-k9"},
+	{"sort", "-k1,1f"},
+	{"sort", "-f", "-k1,1"},
+	{"sort", "--reverse", "--numeric-sort"},
+	{"sort", "-"},
+	{"sort", "-n", "-r", "-s"},
+	{"sort", "-n", "-r", "-u"},
+	{"sort", "-t", " ", "-k2,2n"},
+	{"sort", "-t", " ", "-k2,2nr", "-k1,1"},
+	{"sort", "-t", " ", "-k2,2n", "-s"},
+	{"sort", "-k2n,2", "-k3,3r"},
+	{"sort", "-r", "-k1,1n"},
+}
+
+func TestSortDifferential(t *testing.T) {
+	for name, in := range sortInputs {
+		for _, argv := range sortArgs {
+			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
+				computetest.DiffGNU(t, []byte(in), argv...)
+			})
+		}
+	}
+}
+
+// randomLines returns about n bytes of reproducible random lines.
+func randomLines(seed uint64, n int, fields bool) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var b bytes.Buffer
+	for b.Len() < n {
+		if fields {
+			fmt.Fprintf(&b, "%d %s %x\n", r.IntN(2000)-1000, []string{"a", "B", "c", "b"}[r.IntN(4)], r.Uint32())
+			continue
+		}
+		l := r.IntN(60)
+		for i := 0; i < l; i++ {
+			b.WriteByte(byte(' ' + r.IntN(95)))
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// TestSortSpill sorts inputs several times the memory budget: the output
+// is GNU's and the runs are merged (also through a second merge level).
+func TestSortSpill(t *testing.T) {
+	in := randomLines(1, 3<<20, true)
+	for _, c := range []struct {
+		mem  int64
+		args []string
+	}{
+		{256 << 10, []string{"sort"}},
+		{256 << 10, []string{"sort", "-n"}},
+		{256 << 10, []string{"sort", "-k2,2", "-s"}},
+		{256 << 10, []string{"sort", "-k2,2f", "-u"}},
+		{64 << 10, []string{"sort", "-rn", "-k1,1"}}, // fan-in 2: many merge levels
+		{64 << 10, []string{"sort", "-u", "-k2,2"}},
+	} {
+		t.Run(fmt.Sprintf("%d/%q", c.mem, c.args), func(t *testing.T) {
+			want, _ := computetest.GNU(t, in, c.args...)
+			dir := t.TempDir()
+			disk := compute.NewDiskBudget(1 << 30)
+			cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: c.mem, Dir: dir, Disk: disk}}
+			// The reply spool shares the budget: make it large enough.
+			got, err := computetest.RunPipelineEnv(t, cfg, computetest.ShJoin(c.args), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("output differs from GNU (%d vs %d bytes)", len(got), len(want))
+			}
+			if disk.Used() != 0 {
+				t.Errorf("disk budget still holds %d bytes", disk.Used())
+			}
+			assertEmptyDir(t, dir)
+		})
+	}
+}
+
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("spool dir holds %d files", len(ents))
+	}
+}
+
+// TestSortMemoryBounded checks that sorting 8x the budget does not hold
+// the input: the peak heap stays well under twice the budget (plus the
+// test's own input and output buffers, which are measured before).
+func TestSortMemoryBounded(t *testing.T) {
+	const budget = 4 << 20
+	const size = 8 * budget
+	in := &lineGen{r: rand.New(rand.NewPCG(2, 1)), left: size} // not held: the heap is sort's
+	s, err := text.BuildSort(&compute.Env{Spool: compute.SpoolConfig{MemBytes: budget, Dir: t.TempDir()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Collect garbage eagerly so that HeapAlloc tracks what sort holds
+	// rather than the collector's pacing.
+	defer debug.SetGCPercent(debug.SetGCPercent(5))
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	var n countWriter
+	err = s.Run(t.Context(), in, &n)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != countWriter(in.made) {
+		t.Fatalf("wrote %d bytes, want %d", n, in.made)
+	}
+	used := int64(peak.Load()) - int64(base)
+	t.Logf("input %d MiB, budget %d MiB, peak heap over base %.1f MiB", in.made>>20, budget>>20, float64(used)/(1<<20))
+	if used > 2*budget {
+		t.Fatalf("peak heap %d bytes over base, budget %d: sort holds too much", used, budget)
+	}
+}
+
+// lineGen generates random lines without holding them.
+type lineGen struct {
+	r    *rand.Rand
+	left int
+	made int
+	buf  []byte
+}
+
+func (g *lineGen) Read(p []byte) (int, error) {
+	if len(g.buf) == 0 {
+		if g.left <= 0 {
+			return 0, io.EOF
+		}
+		g.buf = g.buf[:0]
+		for len(g.buf) < 4096 {
+			for l := g.r.IntN(60); l > 0; l-- {
+				g.buf = append(g.buf, byte(' '+g.r.IntN(95)))
+			}
+			g.buf = append(g.buf, '\n')
+		}
+		g.left -= len(g.buf)
+		g.made += len(g.buf)
+	}
+	n := copy(p, g.buf)
+	g.buf = g.buf[n:]
+	return n, nil
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+// TestSortDiskBudget: a spill over the disk budget fails with
+// RESOURCE_EXHAUSTED, leaves no file and gives the budget back.
+func TestSortDiskBudget(t *testing.T) {
+	in := randomLines(3, 2<<20, false)
+	dir := t.TempDir()
+	disk := compute.NewDiskBudget(512 << 10)
+	s, err := text.BuildSort(&compute.Env{Spool: compute.SpoolConfig{MemBytes: 128 << 10, Dir: dir, Disk: disk}}, []string{"-r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n countWriter
+	err = s.Run(t.Context(), bytes.NewReader(in), &n)
+	if compute.CodeOf(err) != compute.CodeResourceExhausted {
+		t.Fatalf("err = %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if n != 0 {
+		t.Errorf("wrote %d bytes despite failing", n)
+	}
+	if disk.Used() != 0 {
+		t.Errorf("disk budget still holds %d bytes", disk.Used())
+	}
+	assertEmptyDir(t, dir)
+}
+
+// TestSortAbort: a read error mid-input aborts with that error and frees
+// the spill files.
+func TestSortAbort(t *testing.T) {
+	in := randomLines(4, 1<<20, false)
+	dir := t.TempDir()
+	disk := compute.NewDiskBudget(1 << 30)
+	s, err := text.BuildSort(&compute.Env{Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: dir, Disk: disk}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := fmt.Errorf("connection reset")
+	var n countWriter
+	err = s.Run(t.Context(), &sortFailingReader{r: bytes.NewReader(in), after: 700 << 10, err: boom}, &n)
+	if err != boom {
+		t.Fatalf("err = %v, want %v", err, boom)
+	}
+	if n != 0 || disk.Used() != 0 {
+		t.Errorf("wrote %d bytes, disk holds %d", n, disk.Used())
+	}
+	assertEmptyDir(t, dir)
+}
+
+type sortFailingReader struct {
+	r     *bytes.Reader
+	n     int
+	after int
+	err   error
+}
+
+func (f *sortFailingReader) Read(p []byte) (int, error) {
+	if f.n >= f.after {
+		return 0, f.err
+	}
+	p = p[:min(len(p), f.after-f.n)]
+	n, err := f.r.Read(p)
+	f.n += n
+	return n, err
+}
+
+func TestSortBigLines(t *testing.T) {
+	in := append(bytes.Repeat([]byte("b"), 2<<20), '\n')
+	in = append(in, bytes.Repeat([]byte("a"), 3<<20)...)
+	in = append(in, "\nc\n"...)
+	for _, args := range [][]string{{"sort"}, {"sort", "-r"}} {
+		want, _ := computetest.GNU(t, in, args...)
+		got, err := computetest.RunPipelineEnv(t, engine.Config{Spool: compute.SpoolConfig{MemBytes: 1 << 20, Dir: t.TempDir()}}, computetest.ShJoin(args), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%v: output differs from GNU", args)
+		}
+	}
+}
+
+func TestSortErrors(t *testing.T) {
+	cases := []struct {
+		args string
+		want []string
+	}{
+		{"sort -Q", []string{"sort", `"-Q"`}},
+		{"sort file", []string{"sort", `"file"`}},
+		{"sort -k0", []string{"sort", `"0"`, "zero"}},
+		{"sort -k1.0", []string{"sort", `"1.0"`, "zero"}},
+		{"sort -kx", []string{"sort", `"x"`}},
+		{"sort -k1,x", []string{"sort", `"1,x"`}},
+		{"sort -k1M", []string{"sort", `"1M"`, `"M"`}},
+		{"sort -t ab", []string{"sort", "multi-character", `"ab"`}},
+		{"sort -t a -t b", []string{"sort", "incompatible"}},
+		{"sort -k", []string{"sort", "-k", "needs a value"}},
+	}
+	for _, c := range cases {
+		_, err := computetest.RunPipeline(t, c.args, []byte("a\n"))
+		if compute.CodeOf(err) != compute.CodeInvalid {
+			t.Fatalf("%s: err %v, want CodeInvalid", c.args, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", c.args, err, w)
+			}
+		}
+	}
+}
+
+// benchSort benchmarks argv with a memory budget of mem (0: the default,
+// 8 MiB: spills and merges) and reports its speed relative to GNU sort
+// (which uses its own memory and both cores).
+func benchSort(b *testing.B, in []byte, mem int64, argv ...string) {
+	computetest.BenchEngineVsGNU(b, engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: b.TempDir()}}, in, argv...)
+}
+
+var (
+	sortInOnce         sync.Once
+	sortText, sortNums []byte
+)
+
+func sortBenchInputs() (text, nums []byte) {
+	sortInOnce.Do(func() {
+		sortText, sortNums = randomLines(5, 32<<20, false), randomLines(5, 32<<20, true)
+	})
+	return sortText, sortNums
+}
+
+func BenchmarkSort(b *testing.B) {
+	text, _ := sortBenchInputs()
+	benchSort(b, text, 64<<20, "sort")
+}
+func BenchmarkSortN(b *testing.B) {
+	_, nums := sortBenchInputs()
+	benchSort(b, nums, 64<<20, "sort", "-n")
+}
+func BenchmarkSortK2N(b *testing.B) {
+	_, nums := sortBenchInputs()
+	benchSort(b, nums, 64<<20, "sort", "-t", " ", "-k3,3", "-k1,1n")
+}
+
+// The default 8 MiB budget: spills and merge.
+func BenchmarkSortSpill(b *testing.B) {
+	text, _ := sortBenchInputs()
+	benchSort(b, text, 0, "sort")
+}
+func BenchmarkSortNSpill(b *testing.B) {
+	_, nums := sortBenchInputs()
+	benchSort(b, nums, 0, "sort", "-n")
+}
+
+// TestSortNumericKeys: random numbers of every shape (long, signed,
+// fractions, leading zeros, many equal), in memory and spilled, against GNU.
+func TestSortNumericKeys(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		return string(b)
+	}
+	var in bytes.Buffer
+	for range 20000 {
+		var num string
+		switch r.IntN(6) {
+		case 0:
+			num = strconv.Itoa(r.IntN(20) - 10)
+		case 1:
+			num = "1234567890" + digits(r.IntN(4))
+		case 2:
+			num = digits(r.IntN(25)) + "." + digits(r.IntN(14))
+		case 3:
+			num = "0.0000000000" + digits(r.IntN(3))
+		case 4:
+			num = strings.Repeat("0", r.IntN(3)) + digits(r.IntN(12))
+		default:
+			num = []string{"", "x", "-", ".", "-0", "1e5", " 7", "\t-3"}[r.IntN(8)]
+		}
+		if r.IntN(3) == 0 {
+			num = "-" + num
+		}
+		fmt.Fprintf(&in, "%s %s %d\n", num, []string{"a", "b", "A"}[r.IntN(3)], r.IntN(5))
+	}
+	for _, mem := range []int64{0, 64 << 10} {
+		cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: t.TempDir()}}
+		for _, argv := range [][]string{
+			{"sort", "-n"},
+			{"sort", "-rn"},
+			{"sort", "-n", "-s"},
+			{"sort", "-n", "-u"},
+			{"sort", "-k1,1n", "-k3,3r"},
+			{"sort", "-t", " ", "-k3,3n", "-k1,1nr"},
+		} {
+			t.Run(fmt.Sprintf("%d/%q", mem, argv[1:]), func(t *testing.T) { diffGNUCfg(t, cfg, in.Bytes(), argv...) })
+		}
+	}
+}
+
+// Key definitions GNU sort rejects are rejected, with a message naming the
+// key; the others are accepted: GNU is the oracle for which is which.
+func TestSortKeyDefsLikeGNU(t *testing.T) {
+	for _, def := range []string{
+		"0", "1.0", "1,0", "1,1.0", "1.1,2.0", "x", "1,x", "1.x", "1b,2n",
+		"2.3,4.5", "1z", "1.,", "1,2.", "3", "2,2", "1.2b,1.5nr",
+	} {
+		_, ok := computetest.GNU(t, []byte("a b\n"), "sort", "-k", def)
+		_, err := text.ParseSortKey(def)
+		if ok != (err == nil) {
+			t.Errorf("-k %q: GNU accepts: %v, we: %v", def, ok, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), strconv.Quote(def)) {
+			t.Errorf("-k %q: the error %q does not name the key", def, err)
+		}
+	}
+}
