@@ -6,13 +6,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/internal/grpcopts"
@@ -92,15 +92,27 @@ func (c *Client) Close() error {
 	return c.conn.Close()
 }
 
-// DigestOptions are the optional parts of a Digest header.
+// DigestOptions are the optional parts of a Digest call.
 type DigestOptions struct {
+	// ExpectedSize and ExpectedDigests go in the header: what the caller
+	// knows of the input before sending it.
 	ExpectedSize    *int64
 	ExpectedDigests []*apiv1.ExpectedDigest
+	// EndDigests go in the End message: digests the caller computed over
+	// what it sent, each of an algorithm the call computes. The server
+	// checks them (DATA_LOSS on a mismatch).
+	EndDigests []*apiv1.ExpectedDigest
 }
 
-// Digest streams r and returns its digests. The stream is half-closed when
-// r returns io.EOF; any other error from r cancels the call, so the server
-// never computes a result from partial input.
+// Digest streams r and returns its digests. When r returns io.EOF the
+// client proves the end of input (an End message with the byte count,
+// require_end in the header) and half-closes; any other error from r
+// cancels the call, so the server never computes a result from partial
+// input.
+//
+// Digest returns as soon as the call fails (ctx done, a server error),
+// even while a Read of r is blocked: the goroutine that sends the input
+// then ends when that Read returns, and reads no more.
 func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorithm, opts *DigestOptions) (*apiv1.DigestResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -108,29 +120,45 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 	if err != nil {
 		return nil, err
 	}
-	h := &apiv1.DigestHeader{Algorithms: algos}
+	h := &apiv1.DigestHeader{Algorithms: algos, RequireEnd: true}
+	end := &apiv1.End{}
 	if opts != nil {
 		h.ExpectedSize = opts.ExpectedSize
 		h.ExpectedDigests = opts.ExpectedDigests
+		end.Digests = opts.EndDigests
 	}
 	if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: h}}); err != nil && err != io.EOF {
 		return nil, err
 	}
-	msg := &apiv1.DigestRequest_Data{}
-	req := &apiv1.DigestRequest{Message: msg}
-	err = sendChunks(r, c.chunkSize, func(b []byte) error {
-		msg.Data = b
-		return stream.Send(req)
-	})
-	if err != nil {
-		return nil, err
+	sent := sendInput(ctx, cancel, r, c.chunkSize,
+		func(b []byte) error {
+			return stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: b}})
+		},
+		func(n int64) error {
+			end.Size = n
+			return stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_End{End: end}})
+		})
+	select {
+	case err := <-sent:
+		if err != nil {
+			return nil, err
+		}
+	case <-ctx.Done():
+		return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
 	}
-	return stream.CloseAndRecv()
+	resp, err := stream.CloseAndRecv()
+	return resp, err
 }
 
-// Run streams r as the input of pipeline, half-closes, and copies the
-// output to w. It returns the summary, which a complete reply always ends
-// with; an error after some output means that output is incomplete.
+// Run streams r as the input of pipeline, proves the end of input (an End
+// message with the byte count, require_end in the header), half-closes,
+// and copies the output to w. It returns the summary, which a complete
+// reply always ends with; an error after some output means that output is
+// incomplete. An error from r cancels the call.
+//
+// A server error is returned as soon as it arrives, even while the input
+// is still being sent; like Digest, Run does not wait for a blocked Read
+// of r once the call has failed.
 func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Writer) (*apiv1.RunSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -138,27 +166,24 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 	if err != nil {
 		return nil, err
 	}
-	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: pipeline}}}); err != nil && err != io.EOF {
+	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: pipeline, RequireEnd: true}}}); err != nil && err != io.EOF {
 		return nil, err
 	}
-	msg := &apiv1.RunRequest_Data{}
-	req := &apiv1.RunRequest{Message: msg}
-	if err := sendChunks(r, c.chunkSize, func(b []byte) error {
-		msg.Data = b
-		return stream.Send(req)
-	}); err != nil {
-		return nil, err
-	}
-	if err := stream.CloseSend(); err != nil {
-		return nil, err
-	}
+	sent := sendInput(ctx, cancel, r, c.chunkSize,
+		func(b []byte) error { return stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Data{Data: b}}) },
+		func(n int64) error {
+			if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_End{End: &apiv1.End{Size: n}}}); err != nil {
+				return err
+			}
+			return stream.CloseSend()
+		})
 	for {
 		resp, err := stream.Recv()
 		if err == io.EOF {
-			return nil, errors.New("halfclose: reply ended without a summary")
+			return nil, errors.New("reply ended without a summary")
 		}
 		if err != nil {
-			return nil, err
+			return nil, inputErr(sent, err)
 		}
 		switch m := resp.GetMessage().(type) {
 		case *apiv1.RunResponse_Output:
@@ -171,6 +196,43 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 	}
 }
 
+// sendInput sends r in a goroutine: its chunks with data, then, at r's
+// end, the proof with end (given the byte count). The channel gets the
+// outcome: nil, or an error after which the call is cancelled (an error
+// from r, a send that failed). A send that fails with io.EOF means the
+// server ended the call: the caller learns why from the status.
+func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size int, data func([]byte) error, end func(int64) error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		n, err := sendChunks(ctx, r, size, data)
+		if err == nil {
+			err = end(n)
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		done <- err // before the cancel, for inputErr
+		if err != nil {
+			cancel()
+		}
+	}()
+	return done
+}
+
+// inputErr is the error of a call that failed with err: the input's own
+// error when reading it is what failed the call.
+func inputErr(sent <-chan error, err error) error {
+	select {
+	case serr := <-sent:
+		var re *readError
+		if errors.As(serr, &re) {
+			return serr
+		}
+	default:
+	}
+	return err
+}
+
 // Capabilities asks the server what it can do.
 func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse, error) {
 	return c.api.Capabilities(ctx, &apiv1.CapabilitiesRequest{})
@@ -180,11 +242,13 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 // so that many small calls do not each allocate one.
 var chunkBufs = sync.Pool{New: func() any { b := make([]byte, DefaultChunkSize); return &b }}
 
-// sendChunks reads r in chunks of size and sends each. A send that fails
-// with io.EOF means the server ended the call early: the caller learns why
-// from the status, so that error is not returned here. An error from r is
-// returned wrapped, and the caller's cancel aborts the stream.
-func sendChunks(r io.Reader, size int, send func([]byte) error) error {
+// sendChunks reads r in chunks of size and sends each, and returns how
+// many bytes it sent. A send that fails with io.EOF means the server ended
+// the call early: the caller learns why from the status, so that error is
+// not returned here. An error from r is returned wrapped, and the caller's
+// cancel aborts the stream; so does ctx ending (a signal, a deadline) just
+// as r ends, so that a proof of the end is never sent for an aborted call.
+func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte) error) (int64, error) {
 	var buf []byte
 	if size == DefaultChunkSize {
 		bp := chunkBufs.Get().(*[]byte)
@@ -193,26 +257,34 @@ func sendChunks(r io.Reader, size int, send func([]byte) error) error {
 	} else {
 		buf = make([]byte, size)
 	}
+	var sent int64
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
 			// Send marshals the message before it returns, so buf can be
 			// reused for the next chunk.
 			if serr := send(buf[:n]); serr == io.EOF {
-				return nil
+				return sent, nil
 			} else if serr != nil {
-				return serr
+				return sent, serr
 			}
+			sent += int64(n)
 		}
 		switch err {
 		case nil:
 		case io.EOF, io.ErrUnexpectedEOF:
-			return nil
+			return sent, ctx.Err()
 		default:
-			return fmt.Errorf("reading input: %w", err)
+			return sent, &readError{err}
 		}
 	}
 }
+
+// readError is a failure to read the caller's input.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "reading input: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 type tokenCreds struct {
 	token  string

@@ -9,12 +9,21 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 )
 
 // errorLinePrefix starts the one line a TCP adapter sends instead of output
 // when a job fails before its output starts.
 const errorLinePrefix = "halfclose: error: "
+
+// trailerPrefix starts the status line that ends a complete reply when the
+// header line asked for @trailer: "halfclose: ok out=N in=M\n".
+const trailerPrefix = "halfclose: ok out="
+
+// maxTrailer is the longest trailer line: two 19-digit counts.
+const maxTrailer = len(trailerPrefix) + 19 + len(" in=") + 19 + 1
 
 // TCPError is an error line from the raw-TCP adapter.
 type TCPError struct {
@@ -24,20 +33,38 @@ type TCPError struct {
 
 func (e *TCPError) Error() string { return e.Code + ": " + e.Message }
 
+// ErrIncompleteReply is returned (wrapped) by RunTCP when the reply ended
+// without its trailer line, or with one that does not match: the server
+// failed, or the connection was cut, and the output written is not the
+// whole of it.
+var ErrIncompleteReply = errors.New("incomplete reply")
+
 // RunTCP runs pipeline over r through the raw-TCP adapter's command port at
-// addr (TLS when tlsConfig is set): it sends the header line and the input,
-// half-closes (FIN, or close_notify over TLS), and copies the reply to w.
-// A reply that is exactly one error line becomes a *TCPError; a reset after
-// output started is an error, as the reply is then incomplete.
+// addr (TLS when tlsConfig is set), copying the reply to w.
+//
+// It proves the end of its input and verifies the reply, as docs/protocol.md
+// describes: the header line declares the input's length (@size=N, when r
+// is a regular file or has a Len method) or frames it in chunks (@chunked),
+// and asks for a trailer line (@trailer) after the output. A reply that is
+// exactly one error line becomes a *TCPError; one without a trailer that
+// matches what was received and sent (a server that crashed mid-reply
+// sends a FIN all the same; a digest's empty reply) is an ErrIncompleteReply,
+// a reset after output started is an error too: in both cases the output
+// already written to w is incomplete.
+//
+// When ctx ends, or reading r fails, RunTCP resets the connection (RST,
+// never a FIN), so the server aborts the job instead of computing over
+// partial input.
 func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline string, r io.Reader, w io.Writer) error {
 	if strings.ContainsAny(pipeline, "\n") {
-		return errors.New("halfclose: pipeline must be one line for the TCP adapter")
+		return errors.New("pipeline must be one line for the TCP adapter")
 	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
+	tcpConn := conn
 	if tlsConfig != nil {
 		if tlsConfig.ServerName == "" {
 			// As crypto/tls.Dial does: verify the host the caller dialed.
@@ -56,52 +83,244 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		}
 		conn = tc
 	}
+	// reset aborts the call: an RST, so the server never takes it for the
+	// end of input.
+	reset := func() {
+		if tc, ok := tcpConn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		tcpConn.Close()
+	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	stop := context.AfterFunc(ctx, reset)
 	defer stop()
 
-	sendErr := make(chan error, 1)
+	size, sized := inputSize(r)
+	header := "@chunked @trailer "
+	if sized {
+		header = "@size=" + strconv.FormatInt(size, 10) + " @trailer "
+	}
+	sent := make(chan sendResult, 1)
 	go func() {
-		bw := bufio.NewWriterSize(conn, DefaultChunkSize)
-		_, err := io.WriteString(bw, pipeline+"\n")
-		if err == nil {
-			_, err = io.Copy(bw, r)
+		n, err := sendTCPInput(ctx, conn, header+pipeline+"\n", r, size, sized)
+		if errors.Is(err, errReadInput) {
+			reset()
 		}
-		if err == nil {
-			err = bw.Flush()
-		}
-		if err == nil {
-			err = conn.(interface{ CloseWrite() error }).CloseWrite()
-		}
-		sendErr <- err
+		sent <- sendResult{n, err}
 	}()
 
-	// Hold back the start of the reply until it is known not to be an
-	// error line.
+	tw := &tailWriter{w: w}
+	err = readReply(conn, tw)
+	var te *TCPError
+	switch {
+	case ctx.Err() != nil:
+		// The reset made every read and write fail: say why.
+		return ctx.Err()
+	case errors.As(err, &te):
+		// The server closed after its error line; the input sender fails
+		// on the closed connection (or stays blocked reading r, which the
+		// caller owns).
+		return err
+	}
+	res := <-sent
+	switch {
+	case errors.Is(res.err, errReadInput):
+		return res.err
+	case err != nil:
+		return err
+	case res.err != nil:
+		return fmt.Errorf("sending input: %w", res.err)
+	}
+	return tw.finish(res.n)
+}
+
+type sendResult struct {
+	n   int64 // input bytes sent
+	err error
+}
+
+// errReadInput marks a failure to read the caller's input: an abort.
+var errReadInput = errors.New("reading input")
+
+// inputSize returns how many bytes r will give, when that is known before
+// reading it: a regular file from its offset on, or a reader with a Len
+// method (bytes.Reader, strings.Reader, bytes.Buffer).
+func inputSize(r io.Reader) (int64, bool) {
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		return int64(r.Len()), true
+	case *os.File:
+		st, err := r.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			return 0, false
+		}
+		off, err := r.Seek(0, io.SeekCurrent)
+		if err != nil || off > st.Size() {
+			return 0, false
+		}
+		return st.Size() - off, true
+	}
+	return 0, false
+}
+
+// sendTCPInput writes the header line and the input: exactly size bytes when
+// sized, else @chunked frames ended by an empty chunk; then half-closes.
+// A file that ends before size is an abort (the caller resets).
+func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader, size int64, sized bool) (int64, error) {
+	bw := bufio.NewWriterSize(conn, DefaultChunkSize+32)
+	if _, err := bw.WriteString(header); err != nil {
+		return 0, err
+	}
+	var n int64
+	if sized {
+		var err error
+		n, err = io.Copy(bw, readErrors{io.LimitReader(r, size)})
+		if err != nil {
+			return n, err
+		}
+		if n < size {
+			return n, fmt.Errorf("%w: input ended after %d of its %d bytes", errReadInput, n, size)
+		}
+	} else {
+		bp := chunkBufs.Get().(*[]byte)
+		defer chunkBufs.Put(bp)
+		buf := *bp
+		for {
+			m, err := io.ReadAtLeast(r, buf, 1)
+			if m > 0 {
+				bw.WriteString(strconv.Itoa(m))
+				bw.WriteByte('\n')
+				if _, err := bw.Write(buf[:m]); err != nil {
+					return n, err
+				}
+				n += int64(m)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return n, fmt.Errorf("%w: %w", errReadInput, err)
+			}
+		}
+		// Not if the call is being aborted (a signal, a deadline) as the
+		// input ends: that is no end.
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		bw.WriteString("0\n")
+	}
+	if err := bw.Flush(); err != nil {
+		return n, err
+	}
+	return n, conn.(interface{ CloseWrite() error }).CloseWrite()
+}
+
+// readErrors marks the errors of the caller's reader.
+type readErrors struct{ r io.Reader }
+
+func (e readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errReadInput, err)
+	}
+	return n, err
+}
+
+// readReply copies the reply to tw, or returns a *TCPError for a reply
+// that is one error line.
+func readReply(conn net.Conn, tw *tailWriter) error {
 	br := bufio.NewReaderSize(conn, 64<<10)
 	head, rerr := br.Peek(len(errorLinePrefix))
 	if bytes.Equal(head, []byte(errorLinePrefix)) {
 		line, err := br.ReadString('\n')
 		if err == nil {
-			if _, err := br.Peek(1); err != nil {
-				// The server closed after its error line; the input sender
-				// fails on the closed connection (or stays blocked reading
-				// r, which the caller owns).
+			if _, err := br.Peek(1); err == io.EOF {
 				code, msg, _ := strings.Cut(strings.TrimSuffix(line[len(errorLinePrefix):], "\n"), ": ")
 				return &TCPError{Code: code, Message: msg}
 			}
 		}
+		// Output that starts like an error line.
+		tw.Write([]byte(line))
 		rerr = nil
 	}
 	if rerr != nil && rerr != io.EOF {
-		<-sendErr
-		return fmt.Errorf("halfclose: reading reply: %w", rerr)
+		return fmt.Errorf("reading reply: %w", rerr)
 	}
-	if _, err := br.WriteTo(w); err != nil {
-		return fmt.Errorf("halfclose: reading reply: %w", err)
+	if _, err := br.WriteTo(tw); err != nil {
+		return fmt.Errorf("reading reply (the output is incomplete): %w", err)
 	}
-	if err := <-sendErr; err != nil {
-		return fmt.Errorf("halfclose: sending input: %w", err)
+	return nil
+}
+
+// tailWriter passes everything to w except its last maxTrailer bytes,
+// which may be the trailer line.
+type tailWriter struct {
+	w    io.Writer
+	tail []byte
+	n    int64 // bytes passed to w
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	if len(t.tail)+len(p) <= maxTrailer {
+		t.tail = append(t.tail, p...)
+		return total, nil
 	}
-	return ctx.Err()
+	// Pass on what can no longer be part of the trailer: first from the
+	// held tail, then from p.
+	keep := min(maxTrailer, len(p))
+	flush := len(t.tail) + len(p) - maxTrailer
+	fromTail := min(flush, len(t.tail))
+	if fromTail > 0 {
+		if _, err := t.w.Write(t.tail[:fromTail]); err != nil {
+			return 0, err
+		}
+		t.n += int64(fromTail)
+		t.tail = append(t.tail[:0], t.tail[fromTail:]...)
+	}
+	if fromP := len(p) - keep; fromP > 0 {
+		if _, err := t.w.Write(p[:fromP]); err != nil {
+			return 0, err
+		}
+		t.n += int64(fromP)
+		p = p[fromP:]
+	}
+	t.tail = append(t.tail, p...)
+	return total, nil
+}
+
+// finish checks that the held tail is the trailer of a reply whose
+// output had every byte before it and whose input had sent bytes, and
+// passes the output before it on. The trailer is found by its count: it
+// starts exactly where the output it counts ends.
+func (t *tailWriter) finish(sent int64) error {
+	i := bytes.LastIndex(t.tail, []byte(trailerPrefix))
+	if i < 0 || !bytes.HasSuffix(t.tail, []byte("\n")) {
+		return t.incomplete()
+	}
+	out, in, ok := strings.Cut(string(t.tail[i+len(trailerPrefix):len(t.tail)-1]), " in=")
+	outN, err1 := strconv.ParseInt(out, 10, 64)
+	inN, err2 := strconv.ParseInt(in, 10, 64)
+	if !ok || err1 != nil || err2 != nil || outN != t.n+int64(i) {
+		return t.incomplete()
+	}
+	if inN != sent {
+		return fmt.Errorf("%w: the server received %d bytes of input, the client sent %d", ErrIncompleteReply, inN, sent)
+	}
+	if _, err := t.w.Write(t.tail[:i]); err != nil {
+		return err
+	}
+	t.n += int64(i)
+	return nil
+}
+
+// incomplete passes on what was held back (it is output too: the caller
+// gets every byte received, with the error) and returns the error.
+func (t *tailWriter) incomplete() error {
+	t.w.Write(t.tail)
+	t.n += int64(len(t.tail))
+	if t.n == 0 {
+		return fmt.Errorf("%w: the reply was empty (the server failed or the connection was cut)", ErrIncompleteReply)
+	}
+	return fmt.Errorf("%w: the reply ended after %d bytes without its trailer (the server failed or the connection was cut)", ErrIncompleteReply, t.n)
 }

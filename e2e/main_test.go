@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -123,6 +124,18 @@ type daemon struct {
 
 	log    *logSink
 	exited chan struct{}
+	cmd    *exec.Cmd
+	killed atomic.Bool // by kill: its exit is no failure
+}
+
+// kill stops the daemon with SIGKILL, as a crash would, and waits for it.
+func (d *daemon) kill(t testing.TB) {
+	t.Helper()
+	d.killed.Store(true)
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-d.exited
 }
 
 // startDaemon runs halfclosed on free loopback ports and returns its gRPC
@@ -141,7 +154,7 @@ func launch(t testing.TB, args ...string) *daemon {
 	full := append([]string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
 	cmd := exec.Command(bin(t, "halfclosed"), full...)
 	cmd.Env = cleanEnv()
-	d := &daemon{Routes: map[string]string{}, log: &logSink{}, exited: make(chan struct{})}
+	d := &daemon{Routes: map[string]string{}, log: &logSink{}, exited: make(chan struct{}), cmd: cmd}
 	cmd.Stdout = d.log
 	cmd.Stderr = d.log
 	if err := cmd.Start(); err != nil {
@@ -153,6 +166,9 @@ func launch(t testing.TB, args ...string) *daemon {
 		close(d.exited)
 	}()
 	t.Cleanup(func() {
+		if d.killed.Load() {
+			return
+		}
 		select {
 		case <-d.exited:
 			t.Errorf("halfclosed exited before the end of the test: %v\n%s", waitErr, d.log.String())

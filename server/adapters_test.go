@@ -40,10 +40,12 @@ type tcpSettings struct {
 }
 
 type envConfig struct {
-	engine engine.Config
-	idle   time.Duration
-	tcp    tcpSettings
-	routes []string
+	engine     engine.Config
+	idle       time.Duration
+	tcp        tcpSettings
+	routes     []string
+	requireEnd bool // Options.RequireEnd and TCPServer.RequireEnd
+	maxMsg     int  // --max-msg-bytes (0: the default)
 }
 
 // recordingObserver keeps the outcome of every job.
@@ -105,8 +107,12 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer()
-	apiv1.RegisterComputeServiceServer(gs, NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs}))
+	var gopts []grpc.ServerOption
+	if cfg.maxMsg > 0 {
+		gopts = append(gopts, grpc.MaxRecvMsgSize(cfg.maxMsg), grpc.MaxSendMsgSize(cfg.maxMsg))
+	}
+	gs := grpc.NewServer(gopts...)
+	apiv1.RegisterComputeServiceServer(gs, NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg}))
 	go gs.Serve(gl)
 	t.Cleanup(gs.Stop)
 	env.grpcAddr = gl.Addr().String()
@@ -115,6 +121,7 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	env.tcp = &TCPServer{
 		Engine: eng, IdleTimeout: cfg.idle, Observer: obs,
 		HeaderTimeout: ts.HeaderTimeout, MaxHeaderBytes: ts.MaxHeaderBytes, MaxConns: ts.MaxConns,
+		RequireEnd: cfg.requireEnd,
 	}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer is told about every job; nil ignores.
 	Observer Observer
+	// RequireEnd makes every Digest and Run stream prove the end of its
+	// input with an End message, as if its header set require_end.
+	RequireEnd bool
 }
 
 // Observer is told when jobs start and end, for metrics.
@@ -110,19 +115,12 @@ func digestJob(h *apiv1.DigestHeader) (engine.DigestJob, []apiv1.Algorithm, erro
 		}
 	}
 	for _, e := range h.GetExpectedDigests() {
-		if err := add(e.GetAlgorithm()); err != nil {
+		al, raw, err := expectedDigest(e, "header")
+		if err != nil {
 			return job, nil, err
 		}
-		al, _ := lookupAlgo(e.GetAlgorithm())
-		raw := e.GetRaw()
-		if _, isHex := e.GetValue().(*apiv1.ExpectedDigest_Hex); isHex {
-			var err error
-			if raw, err = hex.DecodeString(e.GetHex()); err != nil {
-				return job, nil, compute.Invalidf("header: expected %s digest is not hexadecimal", e.GetAlgorithm())
-			}
-		}
-		if len(raw) != al.Size {
-			return job, nil, compute.Invalidf("header: expected %s digest has %d bytes, want %d", e.GetAlgorithm(), len(raw), al.Size)
+		if err := add(e.GetAlgorithm()); err != nil {
+			return job, nil, err
 		}
 		if _, dup := job.Expected[al.Name]; dup {
 			return job, nil, compute.Invalidf("header: expected %s digest given twice", e.GetAlgorithm())
@@ -146,10 +144,11 @@ var errMissingHeader = compute.Invalidf("missing header: the first message must 
 var errExtraHeader = compute.Invalidf("unexpected header: only the first message may carry one")
 
 // request is what the requests of Digest and Run have in common: a header
-// first, then data as bytes or text.
+// first, then data as bytes or text, then maybe an End message.
 type request interface {
 	GetData() []byte
 	GetText() string
+	GetEnd() *apiv1.End
 }
 
 // firstHeader receives the first message of a stream, which must carry a
@@ -171,21 +170,38 @@ func firstHeader[M request, H comparable](recv func() (M, error), header func(M)
 }
 
 // dataChunks turns the messages after the header into input chunks: a
-// text chunk is its UTF-8 bytes, and a second header is an error.
-func dataChunks[M request, H comparable](recv func() (M, error), header func(M) H) func() ([]byte, error) {
+// text chunk is its UTF-8 bytes, and a second header is an error. proof
+// sees every message: the half-close is io.EOF only when proof accepts it,
+// and an End message ends the data.
+func dataChunks[M request, H comparable](recv func() (M, error), header func(M) H, proof *endProof) func() ([]byte, error) {
 	var none H
 	return func() ([]byte, error) {
-		m, err := recv()
-		if err != nil {
-			return nil, err
+		for {
+			m, err := recv()
+			if err == io.EOF {
+				return nil, proof.eof()
+			}
+			if err != nil {
+				return nil, err
+			}
+			if header(m) != none {
+				return nil, errExtraHeader
+			}
+			if e := m.GetEnd(); e != nil {
+				if err := proof.end(e); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			b := m.GetData()
+			if b == nil {
+				b = []byte(m.GetText())
+			}
+			if err := proof.data(len(b)); err != nil {
+				return nil, err
+			}
+			return b, nil
 		}
-		if header(m) != none {
-			return nil, errExtraHeader
-		}
-		if d := m.GetData(); d != nil {
-			return d, nil
-		}
-		return []byte(m.GetText()), nil
 	}
 }
 
@@ -207,11 +223,38 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 	for i, a := range job.Algos {
 		names[i] = a.Name
 	}
+	proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
+	// The End message's digests, checked once the digests are known; the
+	// receiving goroutine sets them before the input ends, and Digest
+	// returns only after that.
+	endSums := map[int][]byte{}
+	proof.digests = func(ds []*apiv1.ExpectedDigest) error {
+		for _, e := range ds {
+			al, raw, err := expectedDigest(e, "end")
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(job.Algos, func(a *digest.Algo) bool { return a.Name == al.Name })
+			if i < 0 {
+				return compute.Invalidf("end: %s was not computed: name it in the header", e.GetAlgorithm())
+			}
+			if _, dup := endSums[i]; dup {
+				return compute.Invalidf("end: %s digest given twice", e.GetAlgorithm())
+			}
+			endSums[i] = raw
+		}
+		return nil
+	}
 	var res engine.DigestResult
 	err = s.job(ctx, "digest:"+strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
-		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.DigestRequest).GetHeader))
+		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.DigestRequest).GetHeader, proof))
 		var err error
 		res, err = s.engine.Digest(ctx, job, src)
+		for i, want := range endSums {
+			if err == nil && !bytes.Equal(res.Sums[i], want) {
+				err = compute.Errorf(compute.CodeDataLoss, "%s digest mismatch: received %s, the client sent %s", job.Algos[i].Name, hex.EncodeToString(res.Sums[i]), hex.EncodeToString(want))
+			}
+		}
 		return res.Size, 0, err
 	})
 	if err != nil {
@@ -229,16 +272,20 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	ctx := stream.Context()
 	var p *engine.Pipeline
 	h, err := firstHeader(stream.Recv, (*apiv1.RunRequest).GetHeader)
+	if err == nil && h.GetExpectedSize() < 0 {
+		err = compute.Invalidf("header: negative expected_size %d", h.GetExpectedSize())
+	}
 	if err == nil {
 		p, err = s.engine.Compile(h.GetPipeline())
 	}
 	if err != nil {
 		return toStatus(s.log, s.reject(ctx, "", err))
 	}
+	proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
 	var stats engine.Stats
 	err = s.job(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
-		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.RunRequest).GetHeader))
-		out := &outputSender{send: stream.Send, max: s.opts.MaxMsgBytes - 64}
+		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.RunRequest).GetHeader, proof))
+		out := &outputSender{send: stream.Send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
 		var err error
 		stats, err = s.engine.Run(ctx, p, src, out)
 		return stats.InputBytes, stats.OutputBytes, err
@@ -322,6 +369,17 @@ func (r jobRecorder) reject(ctx context.Context, command string, err error) erro
 	return r.run(ctx, command, func(context.Context) (int64, int64, error) { return 0, 0, err })
 }
 
+// maxOutputChunk bounds a Run output message whatever --max-msg-bytes is:
+// gRPC clients receive at most 4 MiB messages by default, and a server
+// allowed larger requests must not make its replies unreadable to them.
+const maxOutputChunk = DefaultMaxMsgBytes
+
+// outputChunkBytes is the output carried by one RunResponse: the message,
+// at most min(maxMsgBytes, 4 MiB), less room for its framing.
+func outputChunkBytes(maxMsgBytes int) int {
+	return min(maxMsgBytes, maxOutputChunk) - 64
+}
+
 // outputSender writes a job's output as RunResponse output messages of at
 // most max bytes.
 type outputSender struct {
@@ -354,7 +412,11 @@ func (s *computeService) Capabilities(context.Context, *apiv1.CapabilitiesReques
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}
 		for _, f := range c.Flags {
-			ci.Flags = append(ci.Flags, &apiv1.FlagInfo{Name: strings.Join(f.Names(), ", "), TakesValue: f.Value, Summary: f.Summary})
+			// One FlagInfo per name, as the proto says: "-b" and
+			// "--binary" are two entries with the same summary.
+			for _, name := range f.Names() {
+				ci.Flags = append(ci.Flags, &apiv1.FlagInfo{Name: name, TakesValue: f.Value, Summary: f.Summary})
+			}
 		}
 		resp.Commands = append(resp.Commands, ci)
 	}

@@ -20,13 +20,14 @@ const (
 	OutcomeIdle        = "idle"        // idle, header timeout or deadline
 	OutcomeLimit       = "limit"       // a limit was hit (RESOURCE_EXHAUSTED)
 	OutcomeDataLoss    = "data_loss"   // declared size or digest mismatch
+	OutcomeAborted     = "aborted"     // input ended without the proof its client promised (End, @size, @chunked)
 	OutcomeUnavailable = "unavailable" // shutting down
 	OutcomeInternal    = "internal"    // anything else
 )
 
 var outcomes = []string{
 	OutcomeOK, OutcomeInvalid, OutcomeCanceled, OutcomeReset, OutcomeIdle,
-	OutcomeLimit, OutcomeDataLoss, OutcomeUnavailable, OutcomeInternal,
+	OutcomeLimit, OutcomeDataLoss, OutcomeAborted, OutcomeUnavailable, OutcomeInternal,
 }
 
 // Command label values that are not command names.

@@ -23,6 +23,8 @@ func TestOutcome(t *testing.T) {
 		{compute.Invalidf("bad"), OutcomeInvalid},
 		{compute.Exhaustedf("too many"), OutcomeLimit},
 		{compute.Errorf(compute.CodeDataLoss, "size"), OutcomeDataLoss},
+		{errNoEnd, OutcomeAborted},
+		{fmt.Errorf("stage: %w", errNoLastChunk), OutcomeAborted},
 		{errShuttingDown, OutcomeUnavailable},
 		{context.Canceled, OutcomeCanceled},
 		{status.Error(codes.Canceled, "x"), OutcomeCanceled},

@@ -91,8 +91,12 @@ func toStatus(log *slog.Logger, err error) error {
 // outcome names how a job ended, for logs and metrics: one of the Outcome*
 // values of metrics.go. A broken connection (RST, a read or write error) on
 // the raw-TCP adapter is OutcomeReset; an idle or header timeout is
-// OutcomeIdle.
+// OutcomeIdle; an end of input without its promised proof is
+// OutcomeAborted (its code is DATA_LOSS).
 func outcome(err error) string {
+	if errors.Is(err, errUnprovenEnd) {
+		return OutcomeAborted
+	}
 	code := codeOf(err)
 	if code != codes.DeadlineExceeded && isConnBroken(err) {
 		return OutcomeReset

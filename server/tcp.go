@@ -59,6 +59,9 @@ type TCPServer struct {
 	// Allow, when set, is asked whether a connection from this IP may
 	// start; a refusal gets a RESOURCE_EXHAUSTED error line.
 	Allow func(ip string) bool
+	// RequireEnd refuses a command-port header line without @size or
+	// @chunked: every input must prove its end (--require-end).
+	RequireEnd bool
 
 	initOnce   sync.Once
 	connSlots  chan struct{}
@@ -355,9 +358,16 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 
 	br := bufio.NewReaderSize(c, 64<<10)
 	text := route
+	opts := tcpOptions{size: -1}
 	if route == "" {
 		c.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
 		line, err := readHeader(br, s.MaxHeaderBytes)
+		if err == nil {
+			opts, text, err = parseHeaderOptions(line)
+		}
+		if err == nil && s.RequireEnd && !opts.proven() {
+			err = errProofRequired
+		}
 		if err != nil {
 			s.recorder(c).reject(ctx, "", err)
 			if !isConnReadError(err) {
@@ -366,7 +376,6 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 			return
 		}
 		c.SetReadDeadline(time.Time{})
-		text = line
 	}
 	p, err := s.Engine.Compile(text)
 	if err != nil {
@@ -382,11 +391,24 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 
 	bw := bufio.NewWriterSize(w, 256<<10)
 	err = s.recorder(c).run(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
-		src := newReadAhead(&connReader{c: c, r: br, idle: s.IdleTimeout, stopping: s.ctx})
+		var in io.ReadCloser = &connReader{c: c, r: br, idle: s.IdleTimeout, stopping: s.ctx}
+		if opts.proven() {
+			in = newTCPProof(in, opts)
+		}
+		src := newReadAhead(in)
 		defer src.Wait() // before the connection is read again
 		st, err := s.Engine.Run(ctx, p, src, bw)
+		if err == nil && opts.trailer {
+			// The output is complete: say so, and how long it was, so a
+			// client can tell this reply from one cut by a crash (whose
+			// FIN looks the same).
+			fmt.Fprintf(bw, "%s%d in=%d\n", trailerPrefix, st.OutputBytes, st.InputBytes)
+		}
 		if err == nil {
 			err = bw.Flush()
+		}
+		if err == nil {
+			return st.InputBytes, st.OutputBytes, nil // the trailer is not output
 		}
 		return st.InputBytes, w.n + int64(bw.Buffered()), err
 	})
@@ -403,6 +425,12 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 		resetConn(c)
 	}
 }
+
+// trailerPrefix starts the @trailer line: "halfclose: ok out=N in=M\n",
+// the output's length in bytes and the input's.
+const trailerPrefix = "halfclose: ok out="
+
+var errProofRequired = compute.Invalidf("this server requires a proof of the end of input: start the header line with @size=N or @chunked")
 
 func isConnReadError(err error) bool {
 	var e *connReadError

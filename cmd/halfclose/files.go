@@ -68,8 +68,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		}
 		var out bytes.Buffer
 		if err := r.run(ctx, pipeline, in, &out); err != nil {
-			fmt.Fprintf(r.stderr, "halfclose: %s: %s\n", name, describe(err))
-			return 1
+			return failure(ctx, r.stderr, name, err)
 		}
 		if _, err := stdout.Write(renameOutput(cmd[0], out.Bytes(), name)); err != nil {
 			fmt.Fprintln(r.stderr, "halfclose:", err)

@@ -32,10 +32,64 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cancelOnSignal(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// signalCause is why a call was cancelled: SIGINT or SIGTERM.
+type signalCause struct{ sig syscall.Signal }
+
+func (s signalCause) Error() string {
+	if s.sig == syscall.SIGINT {
+		return "interrupted (SIGINT): the call was canceled"
+	}
+	return "terminated (SIGTERM): the call was canceled"
+}
+
+// exitCode is the shell's code for a death by the signal: 130, 143.
+func (s signalCause) exitCode() int { return 128 + int(s.sig) }
+
+// cancelOnSignal cancels ctx on the first SIGINT or SIGTERM, with a
+// signalCause: the call in progress is cancelled (gRPC RST_STREAM, a TCP
+// reset), never ended. After that first signal the default action is
+// back, so a second one kills the process at once.
+func cancelOnSignal(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			signal.Stop(sigs)
+			cancel(signalCause{s.(syscall.Signal)})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// failure reports err on stderr, once, and returns the exit code: a call
+// cancelled by a signal reports the signal (not the cancellation it
+// caused) and exits as the shell's 128+N. what, when set, names the file.
+func failure(ctx context.Context, stderr io.Writer, what string, err error) int {
+	var sc signalCause
+	if errors.As(context.Cause(ctx), &sc) {
+		fmt.Fprintln(stderr, "halfclose:", sc.Error())
+		return sc.exitCode()
+	}
+	if what != "" {
+		fmt.Fprintf(stderr, "halfclose: %s: %s\n", what, describe(err))
+	} else {
+		fmt.Fprintln(stderr, "halfclose:", describe(err))
+	}
+	return 1
 }
 
 type options struct {
@@ -117,8 +171,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		pipeline = quoteWords(words)
 	}
 	if err := r.run(ctx, pipeline, stdin, stdout); err != nil {
-		fmt.Fprintln(stderr, "halfclose:", describe(err))
-		return 1
+		return failure(ctx, stderr, "", err)
+	}
+	if sc, ok := context.Cause(ctx).(signalCause); ok {
+		// The reply was complete, but the user asked to stop.
+		return failure(ctx, stderr, "", sc)
 	}
 	return 0
 }
@@ -143,12 +200,13 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 	return err
 }
 
-// describe renders an error for stderr: a status as "CODE: message".
+// describe renders an error for stderr: a status as "CODE: message",
+// without the "halfclose:" that the caller puts before it.
 func describe(err error) string {
 	if s, ok := status.FromError(err); ok {
 		return fmt.Sprintf("%s: %s", codeName(s.Code().String()), s.Message())
 	}
-	return err.Error()
+	return strings.TrimPrefix(err.Error(), "halfclose: ")
 }
 
 func codeName(s string) string {

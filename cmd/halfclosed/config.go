@@ -46,6 +46,7 @@ type config struct {
 	logFlush       time.Duration
 	gcPercent      int
 	memoryLimit    flagenv.Bytes
+	requireEnd     bool
 
 	keepaliveMinTime time.Duration
 	// noInterceptors drops the gRPC middleware, for the benchmark that
@@ -104,6 +105,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs jobs may hold, see docs/operations.md; GOMEMLIMIT in the environment wins)")
 	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info and debug lines in batches at most this old (warnings and errors at once; 0: every line at once)")
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
+	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: halfclosed [flags]\n\nEvery flag can also be set by the variable HALFCLOSE_<FLAG> (HALFCLOSE_MAX_JOBS for --max-jobs).\n\n")
@@ -177,6 +179,9 @@ func (c *config) validate() error {
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
+	}
+	if c.requireEnd && len(c.tcpRoutes) > 0 {
+		errs = append(errs, errors.New("--require-end cannot be used with --tcp-route: a route port has no header line to prove the end of input with"))
 	}
 	for _, r := range c.tcpRoutes {
 		if _, err := parseRoute(c.commands, r); err != nil {

@@ -41,6 +41,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--tcp-route=nonsense"}, `--tcp-route "nonsense": want ADDR=PIPELINE`},
 		{[]string{"--tcp-route=127.0.0.1:0=sha256sum --bogus"}, `sha256sum: unknown flag "--bogus"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--require-end", "--tcp-route=127.0.0.1:0=sha256sum"}, "--require-end cannot be used with --tcp-route"},
 	} {
 		_, err := parseConfig(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -153,6 +153,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		MaxMsgBytes: int(cfg.maxMsgBytes),
 		Logger:      d.log,
 		Observer:    server.NewObserver(metrics),
+		RequireEnd:  cfg.requireEnd,
 	})
 	opts := append(grpcopts.ServerOptions(),
 		grpc.MaxRecvMsgSize(int(cfg.maxMsgBytes)),
@@ -181,6 +182,9 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	d.grpc = grpc.NewServer(opts...)
 	apiv1.RegisterComputeServiceServer(d.grpc, d.svc)
 	d.health = health.NewServer()
+	// The server ("") and the service by name, as clients that check
+	// their service's health ask; the drain turns both NOT_SERVING.
+	d.health.SetServingStatus(apiv1.ComputeService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(d.grpc, d.health)
 	reflection.Register(d.grpc) // v1 and v1alpha
 	if sm := metrics.ServerMetrics(); sm != nil {
@@ -196,6 +200,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		Logger:         d.log,
 		Observer:       server.NewObserver(metrics),
 		ConnHook:       metrics.ConnHook(),
+		RequireEnd:     cfg.requireEnd,
 	}
 	if tlsCfg != nil {
 		d.tcp.TLSConfig = tlsCfg.Clone()

@@ -66,6 +66,10 @@ func TestDrain(t *testing.T) {
 	if hr, err := watch.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health before the drain: %v, %v", hr, err)
 	}
+	byName := &healthpb.HealthCheckRequest{Service: "halfclose.v1.ComputeService"}
+	if hr, err := healthpb.NewHealthClient(cc).Check(testCtx(t), byName); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health of halfclose.v1.ComputeService before the drain: %v, %v", hr, err)
+	}
 	if code := httpStatus(t, d.httpAddr(), "/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz before the drain: %d", code)
 	}
@@ -81,6 +85,9 @@ func TestDrain(t *testing.T) {
 	hr, err := watch.Recv()
 	if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health during the drain: %v, %v", hr, err)
+	}
+	if hr, err := healthpb.NewHealthClient(cc).Check(testCtx(t), byName); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health of halfclose.v1.ComputeService during the drain: %v, %v", hr, err)
 	}
 	if code := httpStatus(t, d.httpAddr(), "/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz during the drain: %d", code)

@@ -254,8 +254,10 @@ type DigestHeader struct {
 	// require_end asks the server to accept the end of input only when an
 	// End message came just before it. A stream that ends without one (a
 	// client library that sends END_STREAM on cancel, a proxy that turned a
-	// reset into an end) is then an abort and fails with DATA_LOSS, never a
-	// result. Sending an End message implies it too.
+	// reset into an end) is then an abort and fails with DATA_LOSS ("input
+	// ended without its End message"), never a result. Sending an End
+	// message implies it too, and a server started with --require-end asks
+	// it of every stream.
 	RequireEnd    bool `protobuf:"varint,4,opt,name=require_end,json=requireEnd,proto3" json:"require_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -668,8 +670,9 @@ type RunHeader struct {
 	ExpectedSize *int64 `protobuf:"varint,2,opt,name=expected_size,json=expectedSize,proto3,oneof" json:"expected_size,omitempty"`
 	// require_end asks the server to accept the end of input only when an
 	// End message came just before it; a stream that ends without one fails
-	// with DATA_LOSS and produces no output. Sending an End message implies it
-	// too.
+	// with DATA_LOSS ("input ended without its End message") and produces no
+	// output. Sending an End message implies it too, and a server started
+	// with --require-end asks it of every stream.
 	RequireEnd    bool `protobuf:"varint,3,opt,name=require_end,json=requireEnd,proto3" json:"require_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -729,16 +732,20 @@ func (x *RunHeader) GetRequireEnd() bool {
 // End is the last request message of a stream whose client proves the end
 // of its input. It says what the client sent; the server checks it against
 // what it received and fails the call with DATA_LOSS when they differ. Only
-// the half-close (CloseSend) may follow it: data after an End is
-// INVALID_ARGUMENT.
+// the half-close (CloseSend) may follow it: any message after an End (data,
+// text, a second End) is INVALID_ARGUMENT.
 type End struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// size is the number of input bytes the client sent (data and text
-	// together).
+	// together; text counts its UTF-8 bytes). A negative size is
+	// INVALID_ARGUMENT.
 	Size int64 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
 	// digests the client computed over what it sent, optional. On Digest they
-	// are checked like DigestHeader.expected_digests; on Run the server
-	// computes each named algorithm over the input too.
+	// are checked like DigestHeader.expected_digests (DATA_LOSS on a
+	// mismatch), and each must name an algorithm the call computes (in the
+	// header's algorithms or expected_digests), else INVALID_ARGUMENT. On
+	// Run the server cannot know the algorithms before the input flows, so
+	// digests there are INVALID_ARGUMENT: Run checks the size.
 	Digests       []*ExpectedDigest `protobuf:"bytes,2,rep,name=digests,proto3" json:"digests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -862,7 +869,9 @@ type isRunResponse_Message interface {
 }
 
 type RunResponse_Output struct {
-	// output is a chunk of the pipeline's output, in order.
+	// output is a chunk of the pipeline's output, in order; at most 4 MiB
+	// a message, whatever the server's largest message is, so clients
+	// with default receive limits can read it.
 	Output []byte `protobuf:"bytes,1,opt,name=output,proto3,oneof"`
 }
 
@@ -1098,7 +1107,9 @@ func (x *CommandInfo) GetFlags() []*FlagInfo {
 // FlagInfo describes one flag of a command.
 type FlagInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name of the flag with its dashes, e.g. "-n" or "--tag".
+	// name of the flag with its dashes, e.g. "-n" or "--tag": one flag. A
+	// flag with a short and a long name ("-b" and "--binary") is two
+	// FlagInfo entries with the same summary.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// takes_value is true when the flag needs an argument.
 	TakesValue bool `protobuf:"varint,2,opt,name=takes_value,json=takesValue,proto3" json:"takes_value,omitempty"`

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"encoding/hex"
+	"errors"
+	"io"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/digest"
+)
+
+// errUnprovenEnd marks the abort of a stream whose input ended (a gRPC
+// END_STREAM, a TCP FIN) without the proof its client promised: an End
+// message, the declared @size, the last @chunked chunk. Such an end looks
+// exactly like a real one, but the client did not mean it (a grpc-js cancel
+// sends END_STREAM before its RST; a killed process sends FIN), so it is an
+// abort, counted as OutcomeAborted, and never a result.
+var errUnprovenEnd = errors.New("unproven end of input")
+
+// unprovenEnd returns the DATA_LOSS error of such an abort, with msg for
+// the client.
+func unprovenEnd(msg string) error {
+	return &compute.Error{Code: compute.CodeDataLoss, Msg: msg, Err: errUnprovenEnd}
+}
+
+// errNoEnd is the abort of a gRPC stream that had to prove its end and
+// half-closed without an End message.
+var errNoEnd = unprovenEnd("input ended without its End message")
+
+var errDataAfterEnd = compute.Invalidf("data after the End message: only the half-close may follow it")
+
+// endProof checks the proof of the end of one gRPC stream's input as its
+// messages arrive: the bytes counted against the header's expected_size
+// and the End message's size, and whether an End message came last when
+// one is required. It is used by the stream's receiving goroutine only.
+type endProof struct {
+	required bool  // the header's require_end or the server's --require-end
+	expected int64 // the header's expected_size, or -1
+	n        int64 // data and text bytes received
+	ended    bool  // an End message arrived
+	// digests checks an End message's digests and keeps them for the
+	// handler; nil refuses any (Run).
+	digests func([]*apiv1.ExpectedDigest) error
+}
+
+func newEndProof(required bool, expectedSize *int64) *endProof {
+	p := &endProof{required: required, expected: -1}
+	if expectedSize != nil {
+		p.expected = *expectedSize
+	}
+	return p
+}
+
+// data accounts for n bytes of input.
+func (p *endProof) data(n int) error {
+	if p.ended {
+		return errDataAfterEnd
+	}
+	p.n += int64(n)
+	if p.expected >= 0 && p.n > p.expected {
+		return compute.Errorf(compute.CodeDataLoss, "input exceeds the expected size of %d bytes", p.expected)
+	}
+	return nil
+}
+
+// end checks an End message against what was received.
+func (p *endProof) end(e *apiv1.End) error {
+	if p.ended {
+		return errDataAfterEnd
+	}
+	p.ended = true
+	if e.GetSize() < 0 {
+		return compute.Invalidf("end: negative size %d", e.GetSize())
+	}
+	if e.GetSize() != p.n {
+		return compute.Errorf(compute.CodeDataLoss, "end: the client sent %d bytes, the server received %d", e.GetSize(), p.n)
+	}
+	if len(e.GetDigests()) > 0 {
+		if p.digests == nil {
+			return compute.Invalidf("end: digests are checked by Digest only; Run checks the size")
+		}
+		return p.digests(e.GetDigests())
+	}
+	return nil
+}
+
+// eof is what the half-close means: io.EOF, the end of input, when it is
+// proven or need not be; else the abort.
+func (p *endProof) eof() error {
+	if p.ended {
+		return io.EOF
+	}
+	if p.required {
+		return errNoEnd
+	}
+	if p.expected >= 0 && p.n != p.expected {
+		return compute.Errorf(compute.CodeDataLoss, "received %d bytes, expected %d", p.n, p.expected)
+	}
+	return io.EOF
+}
+
+// expectedDigest checks one expected digest (of a header or an End
+// message; where names it in errors) and returns its algorithm and raw
+// value.
+func expectedDigest(e *apiv1.ExpectedDigest, where string) (*digest.Algo, []byte, error) {
+	al, err := lookupAlgo(e.GetAlgorithm())
+	if err != nil {
+		return nil, nil, err
+	}
+	raw := e.GetRaw()
+	if _, isHex := e.GetValue().(*apiv1.ExpectedDigest_Hex); isHex {
+		if raw, err = hex.DecodeString(e.GetHex()); err != nil {
+			return nil, nil, compute.Invalidf("%s: expected %s digest is not hexadecimal", where, e.GetAlgorithm())
+		}
+	}
+	if len(raw) != al.Size {
+		return nil, nil, compute.Invalidf("%s: expected %s digest has %d bytes, want %d", where, e.GetAlgorithm(), len(raw), al.Size)
+	}
+	return al, raw, nil
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/internal/oracle"
+)
+
+// chunk frames data as @chunked wants: its length in decimal, "\\n", data.
+func chunk(data string) string { return strconv.Itoa(len(data)) + "\n" + data }
+
+// TestTCPHeaderOptions: each option of the command port's header line,
+// its errors and its proof, against the exact reply and the job's outcome.
+func TestTCPHeaderOptions(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	abcSum := oracle.Output(t, []byte("abc"), "sha256sum")
+	tests := []struct {
+		name, header, input string
+		want                string
+		outcome             string // "" when no job is recorded as run
+	}{
+		{"size", "@size=3 sha256sum\n", "abc", abcSum, OutcomeOK},
+		{"size zero", "@size=0 wc -c\n", "", "0\n", OutcomeOK},
+		{"size short at FIN", "@size=4 sha256sum\n", "abc", "halfclose: error: DATA_LOSS: input ended after 3 of the 4 bytes declared by @size\n", OutcomeAborted},
+		{"size short, nothing sent", "@size=10 testcat\n", "", "halfclose: error: DATA_LOSS: input ended after 0 of the 10 bytes declared by @size\n", OutcomeAborted},
+		{"size over", "@size=2 sha256sum\n", "abc", "halfclose: error: DATA_LOSS: input exceeds the 2 bytes declared by @size\n", OutcomeDataLoss},
+		{"size over after head is done", "@size=3 head -c 1\n", "abcd", "halfclose: error: DATA_LOSS: input exceeds the 3 bytes declared by @size\n", OutcomeDataLoss},
+		{"chunked", "@chunked sha256sum\n", chunk("ab") + chunk("c") + "0\n", abcSum, OutcomeOK},
+		{"chunked empty input", "@chunked wc -c\n", "0\n", "0\n", OutcomeOK},
+		{"chunked with size", "@size=3 @chunked sha256sum\n", chunk("ab") + chunk("c") + "0\n", abcSum, OutcomeOK},
+		{"chunked size mismatch", "@chunked @size=4 sha256sum\n", chunk("ab") + chunk("c") + "0\n", "halfclose: error: DATA_LOSS: received 3 bytes in chunks, @size declared 4\n", OutcomeDataLoss},
+		{"chunked, FIN before the last chunk", "@chunked sha256sum\n", chunk("ab") + chunk("c"), "halfclose: error: DATA_LOSS: input ended without its last chunk (@chunked: a zero-length chunk ends the input)\n", OutcomeAborted},
+		{"chunked, FIN inside a chunk", "@chunked testcat\n", "5\nab", "halfclose: error: DATA_LOSS: input ended without its last chunk (@chunked: a zero-length chunk ends the input)\n", OutcomeAborted},
+		{"chunked, FIN inside a length line", "@chunked testcat\n", chunk("ab") + "1", "halfclose: error: DATA_LOSS: input ended without its last chunk (@chunked: a zero-length chunk ends the input)\n", OutcomeAborted},
+		{"chunked, data after the last chunk", "@chunked sha256sum\n", chunk("abc") + "0\nx", "halfclose: error: INVALID_ARGUMENT: @chunked: data after the last (zero-length) chunk\n", OutcomeInvalid},
+		{"chunked, bad length", "@chunked sha256sum\n", "x\nabc", "halfclose: error: INVALID_ARGUMENT: @chunked: bad chunk length \"x\\n\": want decimal digits and a newline\n", OutcomeInvalid},
+		{"chunked, signed length", "@chunked sha256sum\n", "-1\n", "halfclose: error: INVALID_ARGUMENT: @chunked: bad chunk length \"-1\\n\": want decimal digits and a newline\n", OutcomeInvalid},
+		{"chunked, long length line", "@chunked sha256sum\n", "0000000000000000000001\na0\n", "halfclose: error: INVALID_ARGUMENT: @chunked: chunk length line longer than 19 bytes\n", OutcomeInvalid},
+		{"trailer", "@trailer sha256sum\n", "abc", abcSum + fmt.Sprintf("halfclose: ok out=%d in=3\n", len(abcSum)), OutcomeOK},
+		{"trailer, empty output", "@trailer testcat\n", "", "halfclose: ok out=0 in=0\n", OutcomeOK},
+		{"trailer and chunked", "@chunked @trailer testcat\n", chunk("hello ") + chunk("world") + "0\n", "hello worldhalfclose: ok out=11 in=11\n", OutcomeOK},
+		{"trailer, error line unchanged", "@trailer frob\n", "abc", "halfclose: error: INVALID_ARGUMENT: unknown command \"frob\"\n", OutcomeInvalid},
+		{"tabs and spaces", " @size=3\t@trailer  testcat\n", "abc", "abchalfclose: ok out=3 in=3\n", OutcomeOK},
+		{"unknown option", "@frob sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@frob\" (known: @size=N, @chunked, @trailer)\n", OutcomeInvalid},
+		{"size without value", "@size sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: header option @size wants a byte count: @size=N\n", OutcomeInvalid},
+		{"negative size", "@size=-1 sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: header option @size wants a byte count: @size=N\n", OutcomeInvalid},
+		{"option twice", "@trailer @trailer wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option \"@trailer\" given twice\n", OutcomeInvalid},
+		{"value on a flag option", "@chunked=1 wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option @chunked takes no value\n", OutcomeInvalid},
+		{"options only", "@trailer\n", "", "halfclose: error: INVALID_ARGUMENT: pipeline: empty\n", OutcomeInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tcpCall(t, env.tcpAddr, tc.header, []byte(tc.input)); got != tc.want {
+				t.Fatalf("reply %q, want %q", got, tc.want)
+			}
+			if oc := env.obs.nextOutcome(t); oc != tc.outcome {
+				t.Fatalf("outcome %q, want %q", oc, tc.outcome)
+			}
+		})
+	}
+}
+
+// TestTCPChunkedLarge: random chunk sizes over several MiB, against the
+// GNU tool and as an echo.
+func TestTCPChunkedLarge(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	input := randBytes(9, 5<<20+17)
+	r := rand.New(rand.NewPCG(9, 9))
+	var framed bytes.Buffer
+	for rest := input; len(rest) > 0; {
+		n := min(len(rest), 1+r.IntN(300<<10))
+		framed.WriteString(chunk(string(rest[:n])))
+		rest = rest[n:]
+	}
+	framed.WriteString("0\n")
+	if got, want := tcpCall(t, env.tcpAddr, "@chunked sha256sum\n", framed.Bytes()), oracle.Output(t, input, "sha256sum"); got != want {
+		t.Fatalf("sha256sum: %q, want %q", got, want)
+	}
+	want := string(input) + fmt.Sprintf("halfclose: ok out=%d in=%d\n", len(input), len(input))
+	if got := tcpCall(t, env.tcpAddr, "@chunked @trailer @size="+strconv.Itoa(len(input))+" testcat\n", framed.Bytes()); got != want {
+		t.Fatalf("echo: %d bytes, want %d", len(got), len(want))
+	}
+}
+
+// TestTCPTrailerFailureAfterOutputResets: @trailer does not change a
+// failure after output: the connection is reset, and no trailer comes.
+func TestTCPTrailerFailureAfterOutputResets(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	fmt.Fprintf(conn, "@trailer @size=11 testfail\nsome output")
+	conn.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(conn)
+	if !errors.Is(err, syscall.ECONNRESET) || bytes.Contains(got, []byte("halfclose: ok")) {
+		t.Fatalf("read %q, %v; want a connection reset and no trailer", got, err)
+	}
+}
+
+// TestTCPRequireEnd: with --require-end the command port wants a proof;
+// a route port has no header, and its stream is all input.
+func TestTCPRequireEnd(t *testing.T) {
+	env := startEnv(t, envConfig{requireEnd: true})
+	if got, want := tcpCall(t, env.tcpAddr, "sha256sum\n", []byte("x")), "halfclose: error: INVALID_ARGUMENT: this server requires a proof of the end of input: start the header line with @size=N or @chunked\n"; got != want {
+		t.Fatalf("no proof: %q, want %q", got, want)
+	}
+	want := oracle.Output(t, []byte("x"), "sha256sum")
+	if got := tcpCall(t, env.tcpAddr, "@size=1 sha256sum\n", []byte("x")); got != want {
+		t.Fatalf("@size: %q, want %q", got, want)
+	}
+	if got := tcpCall(t, env.tcpAddr, "@chunked sha256sum\n", []byte(chunk("x")+"0\n")); got != want {
+		t.Fatalf("@chunked: %q, want %q", got, want)
+	}
+}
+
+// TestTCPRouteHasNoOptions: a route port's stream is all input, a line
+// that looks like options included.
+func TestTCPRouteHasNoOptions(t *testing.T) {
+	env := startEnv(t, envConfig{routes: []string{"testcat"}})
+	in := "@trailer @size=3\nabc"
+	if got := tcpCall(t, env.routes["testcat"], "", []byte(in)); got != in {
+		t.Fatalf("route reply %q, want %q", got, in)
+	}
+}
