@@ -66,8 +66,12 @@ func TestDrain(t *testing.T) {
 	if hr, err := watch.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health before the drain: %v, %v", hr, err)
 	}
-	byName := &healthpb.HealthCheckRequest{Service: "halfclose.v1.ComputeService"}
-	if hr, err := healthpb.NewHealthClient(cc).Check(testCtx(t), byName); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+	// Health is served for the service by name too, and drains with it.
+	watchName, err := healthpb.NewHealthClient(cc).Watch(watchCtx, &healthpb.HealthCheckRequest{Service: "halfclose.v1.ComputeService"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hr, err := watchName.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health of halfclose.v1.ComputeService before the drain: %v, %v", hr, err)
 	}
 	if code := httpStatus(t, d.httpAddr(), "/readyz"); code != http.StatusOK {
@@ -86,7 +90,7 @@ func TestDrain(t *testing.T) {
 	if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health during the drain: %v, %v", hr, err)
 	}
-	if hr, err := healthpb.NewHealthClient(cc).Check(testCtx(t), byName); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+	if hr, err := watchName.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health of halfclose.v1.ComputeService during the drain: %v, %v", hr, err)
 	}
 	if code := httpStatus(t, d.httpAddr(), "/readyz"); code != http.StatusServiceUnavailable {
