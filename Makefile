@@ -4,7 +4,7 @@ TOOL    := $(GO) tool -modfile=tools/go.mod
 BIN     := $(CURDIR)/bin
 ARGS    ?=
 
-.PHONY: all run build tools test test-short generate checkgenerate lint bench fuzz clean
+.PHONY: all run build tools examples-deps test test-short generate checkgenerate lint bench fuzz clean
 
 all: lint test
 
@@ -15,6 +15,10 @@ build:
 ## tools: pinned external clients used by the tests and benchmarks (tools/go.mod)
 tools:
 	$(GO) build -modfile=tools/go.mod -o $(BIN)/ github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/bojand/ghz/cmd/ghz
+
+## examples-deps: the Node example's packages, as examples/node/package-lock.json pins them
+examples-deps:
+	cd examples/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 ## run: start halfclosed on 127.0.0.1 (gRPC :50051, TCP :50052); pass flags with ARGS=...
 run: build

@@ -79,7 +79,7 @@ func exampleClient(t testing.TB, lang string) []string {
 	case "node":
 		node := need(t, "node")
 		if _, err := os.Stat(filepath.Join(dir, "node", "node_modules", "@grpc", "grpc-js", "package.json")); err != nil {
-			missing(t, "@grpc/grpc-js not installed: run npm ci in examples/node (%v)", err)
+			missing(t, "@grpc/grpc-js not installed: run make examples-deps (npm ci in examples/node): %v", err)
 		}
 		return []string{node, filepath.Join(dir, "node", "client.js")}
 	}
@@ -107,6 +107,7 @@ func TestExampleDigest(t *testing.T) {
 	}
 	for _, lang := range exampleLangs {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
 			client := exampleClient(t, lang)
 			for _, a := range algos {
 				t.Run(a.name, func(t *testing.T) {
@@ -141,6 +142,7 @@ func TestExampleRun(t *testing.T) {
 	}
 	for _, lang := range exampleLangs {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
 			client := exampleClient(t, lang)
 			for _, c := range cases {
 				t.Run(c.pipeline, func(t *testing.T) {
@@ -175,6 +177,7 @@ func TestExampleAbort(t *testing.T) {
 	}
 	for _, lang := range exampleLangs {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
 			client := exampleClient(t, lang)
 			d := launch(t, "--metrics-addr", "127.0.0.1:0")
 			m := d.metricsAddr(t)
