@@ -168,7 +168,7 @@ async function main() {
   });
   const [cmd, ...rest] = positionals;
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (!['digest', 'run'].includes(cmd) || (cmd === 'run' && rest.length !== 1) || !(values.algorithm in ALGORITHMS) || Number.isNaN(timeout)) {
+  if (!['digest', 'run'].includes(cmd) || (cmd === 'run' && rest.length !== 1) || !Object.hasOwn(ALGORITHMS, values.algorithm) || Number.isNaN(timeout)) {
     console.error('usage: client.js [--addr HOST:PORT] [--timeout SECONDS] digest [-a ALGO] FILE... | run PIPELINE');
     console.error('algorithms: ' + Object.keys(ALGORITHMS).join(' '));
     return 2;
