@@ -4,7 +4,7 @@ TOOL    := $(GO) tool -modfile=tools/go.mod
 BIN     := $(CURDIR)/bin
 ARGS    ?=
 
-.PHONY: all run build tools test test-short generate checkgenerate lint bench fuzz clean
+.PHONY: all run build tools examples-deps test test-short generate checkgenerate lint bench fuzz clean
 
 all: lint test
 
@@ -15,6 +15,10 @@ build:
 ## tools: pinned external clients used by the tests and benchmarks (tools/go.mod)
 tools:
 	$(GO) build -modfile=tools/go.mod -o $(BIN)/ github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/bojand/ghz/cmd/ghz
+
+## examples-deps: the Node example's packages, as examples/node/package-lock.json pins them
+examples-deps:
+	cd examples/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 ## run: start halfclosed on 127.0.0.1 (gRPC :50051, TCP :50052); pass flags with ARGS=...
 run: build
@@ -27,14 +31,26 @@ test: build tools
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## generate: regenerate api/ from proto/
+## generate: regenerate api/ (Go, buf) and the Python stubs of examples/python from proto/
+PY_STUBS := examples/python/halfclose/v1
+PROTOC   ?= protoc
+GRPC_PY  ?= $(shell command -v grpc_python_plugin)
 generate:
 	$(TOOL) buf generate
+	@v="$$($(PROTOC) --version 2>/dev/null | sed -n 's/^libprotoc \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')"; \
+	set -- $$v; test -n "$$1" && { [ "$$1" -gt 3 ] || [ "$$2" -ge 15 ]; } && test -n "$(GRPC_PY)" || \
+	  { echo "make generate: the Python stubs need protoc >= 3.15 (proto3 optional) and grpc_python_plugin;" \
+	    "on Debian: apt-get install protobuf-compiler protobuf-compiler-grpc" >&2; exit 1; }
+	rm -f $(PY_STUBS)/*_pb2*.py $(PY_STUBS)/*_pb2*.pyi
+	$(PROTOC) -I proto --python_out=examples/python --pyi_out=examples/python \
+	  --grpc_python_out=examples/python --plugin=protoc-gen-grpc_python=$(GRPC_PY) \
+	  proto/halfclose/v1/compute.proto
 
-## checkgenerate: fail when api/ differs from what proto/ generates
+## checkgenerate: fail when api/ or the Python stubs differ from what proto/ generates
+GENERATED := api/ $(PY_STUBS)/
 checkgenerate: generate
-	@git diff --exit-code -- api/ || (echo "api/ is stale: run make generate and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- api/)" || (git status --porcelain -- api/ >&2; echo "api/ has untracked generated files" >&2; exit 1)
+	@git diff --exit-code -- $(GENERATED) || (echo "generated code is stale: run make generate and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || (git status --porcelain -- $(GENERATED) >&2; echo "untracked generated files" >&2; exit 1)
 
 ## lint: buf lint and format, go vet, gofmt
 lint:

@@ -1,0 +1,166 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+ALGORITHM_BLAKE2B: Algorithm
+ALGORITHM_BLAKE3: Algorithm
+ALGORITHM_CKSUM: Algorithm
+ALGORITHM_CRC32C: Algorithm
+ALGORITHM_MD5: Algorithm
+ALGORITHM_SHA1: Algorithm
+ALGORITHM_SHA224: Algorithm
+ALGORITHM_SHA256: Algorithm
+ALGORITHM_SHA384: Algorithm
+ALGORITHM_SHA512: Algorithm
+ALGORITHM_UNSPECIFIED: Algorithm
+ALGORITHM_XXH3: Algorithm
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CapabilitiesRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class CapabilitiesResponse(_message.Message):
+    __slots__ = ["algorithms", "commands", "limits"]
+    ALGORITHMS_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    algorithms: _containers.RepeatedScalarFieldContainer[Algorithm]
+    commands: _containers.RepeatedCompositeFieldContainer[CommandInfo]
+    limits: Limits
+    def __init__(self, commands: _Optional[_Iterable[_Union[CommandInfo, _Mapping]]] = ..., algorithms: _Optional[_Iterable[_Union[Algorithm, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+
+class CommandInfo(_message.Message):
+    __slots__ = ["flags", "name", "summary"]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    flags: _containers.RepeatedCompositeFieldContainer[FlagInfo]
+    name: str
+    summary: str
+    def __init__(self, name: _Optional[str] = ..., summary: _Optional[str] = ..., flags: _Optional[_Iterable[_Union[FlagInfo, _Mapping]]] = ...) -> None: ...
+
+class DigestHeader(_message.Message):
+    __slots__ = ["algorithms", "expected_digests", "expected_size", "require_end"]
+    ALGORITHMS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_END_FIELD_NUMBER: _ClassVar[int]
+    algorithms: _containers.RepeatedScalarFieldContainer[Algorithm]
+    expected_digests: _containers.RepeatedCompositeFieldContainer[ExpectedDigest]
+    expected_size: int
+    require_end: bool
+    def __init__(self, algorithms: _Optional[_Iterable[_Union[Algorithm, str]]] = ..., expected_size: _Optional[int] = ..., expected_digests: _Optional[_Iterable[_Union[ExpectedDigest, _Mapping]]] = ..., require_end: bool = ...) -> None: ...
+
+class DigestRequest(_message.Message):
+    __slots__ = ["data", "end", "header", "text"]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    end: End
+    header: DigestHeader
+    text: str
+    def __init__(self, header: _Optional[_Union[DigestHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., text: _Optional[str] = ..., end: _Optional[_Union[End, _Mapping]] = ...) -> None: ...
+
+class DigestResponse(_message.Message):
+    __slots__ = ["digests", "size"]
+    DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    digests: _containers.RepeatedCompositeFieldContainer[DigestValue]
+    size: int
+    def __init__(self, size: _Optional[int] = ..., digests: _Optional[_Iterable[_Union[DigestValue, _Mapping]]] = ...) -> None: ...
+
+class DigestValue(_message.Message):
+    __slots__ = ["algorithm", "hex", "raw"]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    HEX_FIELD_NUMBER: _ClassVar[int]
+    RAW_FIELD_NUMBER: _ClassVar[int]
+    algorithm: Algorithm
+    hex: str
+    raw: bytes
+    def __init__(self, algorithm: _Optional[_Union[Algorithm, str]] = ..., raw: _Optional[bytes] = ..., hex: _Optional[str] = ...) -> None: ...
+
+class End(_message.Message):
+    __slots__ = ["digests", "size"]
+    DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    digests: _containers.RepeatedCompositeFieldContainer[ExpectedDigest]
+    size: int
+    def __init__(self, size: _Optional[int] = ..., digests: _Optional[_Iterable[_Union[ExpectedDigest, _Mapping]]] = ...) -> None: ...
+
+class ExpectedDigest(_message.Message):
+    __slots__ = ["algorithm", "hex", "raw"]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    HEX_FIELD_NUMBER: _ClassVar[int]
+    RAW_FIELD_NUMBER: _ClassVar[int]
+    algorithm: Algorithm
+    hex: str
+    raw: bytes
+    def __init__(self, algorithm: _Optional[_Union[Algorithm, str]] = ..., raw: _Optional[bytes] = ..., hex: _Optional[str] = ...) -> None: ...
+
+class FlagInfo(_message.Message):
+    __slots__ = ["name", "summary", "takes_value"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TAKES_VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    summary: str
+    takes_value: bool
+    def __init__(self, name: _Optional[str] = ..., takes_value: bool = ..., summary: _Optional[str] = ...) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ["idle_timeout_ms", "max_input_bytes", "max_jobs", "max_msg_bytes"]
+    IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_INPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_MSG_BYTES_FIELD_NUMBER: _ClassVar[int]
+    idle_timeout_ms: int
+    max_input_bytes: int
+    max_jobs: int
+    max_msg_bytes: int
+    def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ...) -> None: ...
+
+class RunHeader(_message.Message):
+    __slots__ = ["expected_size", "pipeline", "require_end"]
+    EXPECTED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_END_FIELD_NUMBER: _ClassVar[int]
+    expected_size: int
+    pipeline: str
+    require_end: bool
+    def __init__(self, pipeline: _Optional[str] = ..., expected_size: _Optional[int] = ..., require_end: bool = ...) -> None: ...
+
+class RunRequest(_message.Message):
+    __slots__ = ["data", "end", "header", "text"]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    end: End
+    header: RunHeader
+    text: str
+    def __init__(self, header: _Optional[_Union[RunHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., text: _Optional[str] = ..., end: _Optional[_Union[End, _Mapping]] = ...) -> None: ...
+
+class RunResponse(_message.Message):
+    __slots__ = ["output", "summary"]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    output: bytes
+    summary: RunSummary
+    def __init__(self, output: _Optional[bytes] = ..., summary: _Optional[_Union[RunSummary, _Mapping]] = ...) -> None: ...
+
+class RunSummary(_message.Message):
+    __slots__ = ["input_bytes", "output_bytes"]
+    INPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    input_bytes: int
+    output_bytes: int
+    def __init__(self, input_bytes: _Optional[int] = ..., output_bytes: _Optional[int] = ...) -> None: ...
+
+class Algorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
