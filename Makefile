@@ -52,11 +52,12 @@ checkgenerate: generate
 	@git diff --exit-code -- $(GENERATED) || (echo "generated code is stale: run make generate and commit" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- $(GENERATED))" || (git status --porcelain -- $(GENERATED) >&2; echo "untracked generated files" >&2; exit 1)
 
-## lint: buf lint and format, go vet, gofmt
+## lint: buf lint and format, go vet, staticcheck (its default checks; none disabled), gofmt
 lint:
 	$(TOOL) buf lint
 	$(TOOL) buf format -d --exit-code
 	$(GO) vet ./...
+	$(TOOL) staticcheck ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; test -z "$$out" || (echo "gofmt needed:" $$out >&2; exit 1)
 
 ## bench: throughput table against GNU tools, measured in one run

@@ -294,14 +294,6 @@ func (r *byteReader) peekByte() int {
 	return int(r.buf[r.pos])
 }
 
-func (r *byteReader) readByte() int {
-	if !r.fill() {
-		return -1
-	}
-	r.pos++
-	return int(r.buf[r.pos-1])
-}
-
 // cutBytes is -b/-c.
 func (c *cutStage) cutBytes(r *byteReader, w *blockWriter) error {
 	var (
