@@ -11,4 +11,5 @@ func upper(c byte) byte {
 }
 
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
 func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
