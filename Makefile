@@ -64,8 +64,10 @@ lint:
 bench: build tools
 	E2E_BIN_DIR=$(BIN) $(GO) run ./internal/benchtable $(ARGS)
 
-## fuzz: a short run of each fuzz target
+## fuzz: a short run of each fuzz target, and a long generated run against the GNU tools
+## (GNUDIFF_N cases, default 20000; GNUDIFF_SEED, default the time)
 fuzz:
+	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/
