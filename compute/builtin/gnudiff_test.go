@@ -254,6 +254,9 @@ type cmdGen struct {
 	operands func(g *gen, c *diffCase, keys map[string]bool) []string
 	// skip lists keys never to draw (GNU would block or write files).
 	skip []string
+	// first draws words to put before everything else (obsolete forms
+	// that GNU only reads as the first word), or nil.
+	first func(g *gen, c *diffCase) []string
 	// input draws the input; nil: the shared text generator.
 	input func(g *gen) []byte
 }
@@ -310,6 +313,9 @@ func (cg *cmdGen) generate(g *gen) diffCase {
 		if g.chance(0.3) {
 			ops = append(ops, "-")
 		}
+	}
+	if cg.first != nil {
+		c.argv = append(c.argv, cg.first(g, &c)...)
 	}
 	switch {
 	case len(ops) > 0 && g.chance(0.1):
@@ -732,12 +738,22 @@ var diffGens = []*cmdGen{
 	},
 	{name: "head", weight: 8, skip: []string{"presume-input-pipe"},
 		value: func(g *gen, c *diffCase, key string) string { return g.signed() },
-		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
+		first: func(g *gen, c *diffCase) []string {
+			if g.chance(0.2) { // GNU's obsolete -N[bcklmqvz] as the first word
+				return []string{"-" + strconv.Itoa(g.n(12)) + g.pick("", "", "c", "b", "k", "m", "l", "q", "v", "z", "cq", "x", "lc")}
+			}
 			return nil
 		},
 	},
 	{name: "tail", weight: 8, skip: []string{"f", "F", "follow", "pid", "retry", "s", "max-unchanged-stats"},
 		value: func(g *gen, c *diffCase, key string) string { return g.signed() },
+		first: func(g *gen, c *diffCase) []string {
+			if g.chance(0.25) { // GNU's obsolete [+-]N[bcl] form
+				n := g.pick("", "0", "1", "3", "12", "99999999999999999999")
+				return []string{g.pick("-", "+") + n + g.pick("", "", "c", "b", "l", "x", "cc")}
+			}
+			return nil
+		},
 	},
 	{name: "tac", weight: 4,
 		value: func(g *gen, c *diffCase, key string) string { return g.pick("", "\n", ",", "a", "ab", "\n\n", "x\n", " ") },
