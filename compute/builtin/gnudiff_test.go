@@ -756,7 +756,9 @@ var diffGens = []*cmdGen{
 		},
 	},
 	{name: "tac", weight: 4,
-		value: func(g *gen, c *diffCase, key string) string { return g.pick("", "\n", ",", "a", "ab", "\n\n", "x\n", " ") },
+		value: func(g *gen, c *diffCase, key string) string {
+			return g.pick("", "\n", ",", "a", "ab", "\n\n", "x\n", " ")
+		},
 	},
 	{name: "cut", weight: 8,
 		value: func(g *gen, c *diffCase, key string) string {
