@@ -158,10 +158,14 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		case "label":
 			label = u.Value
 		case "color":
+			// No colors on a stream. GNU prints its help for a WHEN it
+			// does not know (an empty one included): refused too.
 			switch strings.ToLower(u.Value) {
-			case "", "never", "no", "none", "auto", "tty", "if-tty":
+			case "never", "no", "none", "auto", "tty", "if-tty":
 			default:
-				return nil, compute.Invalidf("grep: unsupported value %q for %s (no colors: use never or auto)", u.Value, u.Name)
+				if u.HasValue {
+					return nil, compute.Invalidf("grep: unsupported value %q for %s (no colors: use never or auto)", u.Value, u.Name)
+				}
 			}
 		}
 	}
