@@ -62,6 +62,8 @@ func TestGNUClass2GrepBREBraces(t *testing.T) {
 		cc("grep", "-E", "a{,}"), cc("grep", "-E", "^*a"), cc("grep", "-oE", "^*a"), cc("grep", "-E", "a|*b"),
 		cc("grep", "-E", "(*a)"), cc("grep", "-oE", "{1}a"), cc("grep", `a$)*`), cc("grep", "-o", `a$)*`),
 		refused("grep", "-E", "a{32767}"), cc("grep", "-E", "a{32768}"), refused("grep", "-E", "a{1001}"),
+		cc("grep", "-E", "(a|*)"), cc("grep", "-E", "(a|*))"), cc("grep", "-E", "(^*)"), cc("grep", "-E", "x{}"),
+		cc("grep", "-E", "x{1,2,}"), cc("grep", "-E", "x{1,,}"), cc("grep", "-E", "x{1,2x}"), cc("grep", "-E", "{}a"),
 	})
 }
 
@@ -167,7 +169,7 @@ func TestGNUClass12Operands(t *testing.T) {
 		cc("uniq", "-", "-"), cc("uniq", "-", "-", "-"), cc("uniq", "-c", "-"), refused("uniq", "-", "out"),
 		refused("uniq", "+1"), cc("uniq", "--", "+1"), cc("head", "-n1", "-", "-"), cc("head", "-c2", "-", "-", "-"),
 		cc("tail", "-n1", "-", "-"), cc("grep", "a", "-", "-"), cc("grep", "-c", "a", "-", "-"), cc("grep", "-L", "x", "-", "-"),
-		cc("grep", "-l", "a", "-", "-"), cc("grep", "-H", "a"), cc("grep", "-hn", "a", "-", "-"), cc("grep", "--label=in", "-H", "a"),
+		cc("grep", "-l", "a", "-", "-"), cc("grep", "-H", "a"), cc("grep", "--label=", "a", "-", "-"), cc("grep", "-hn", "a", "-", "-"), cc("grep", "--label=in", "-H", "a"),
 		cc("wc", "-", "-"), cc("cut", "-c1", "-", "-"), cc("tac", "-", "-"), cc("sort", "-", "-"), cc("base64", "-", "-"),
 		cc("sha256sum", "-", "-"), cc("tr", "a", "b", "-"),
 	})

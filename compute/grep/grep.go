@@ -115,7 +115,7 @@ type grepStage struct {
 	showCount bool   // -c
 	list      byte   // 'l' or 'L': print the input's name if a line is (not) selected
 	firstOnly bool   // -l, -L, -q: stop at the first selected line
-	name      string // prefix of output lines ("" for none): -H or several inputs
+	withName  bool   // prefix output lines with label: -H or several inputs
 	label     string // the input's name: "(standard input)" or --label
 	inputs    int    // "-" operands (at least 1): the others read an ended stdin
 	maxCount  int64  // -1: no limit
@@ -196,7 +196,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	g.count = g.showCount || g.firstOnly
 	if withName == 1 || withName == 0 && len(f.Operands) > 1 {
-		g.name = label
+		g.withName = true
 	}
 	for _, u := range f.Uses {
 		if u.Key != "m" {

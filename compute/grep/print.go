@@ -13,8 +13,8 @@ func (r *grepRun) write(b []byte) {
 }
 
 func (r *grepRun) prefix() {
-	if r.g.name != "" {
-		r.w.WriteString(r.g.name)
+	if r.g.withName {
+		r.w.WriteString(r.g.label)
 		r.w.WriteByte(':')
 	}
 	if r.g.lineNum {

@@ -235,7 +235,7 @@ func (r *grepRun) region(text []byte, from, to int) {
 		}
 		return
 	}
-	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && g.name == "" {
+	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName {
 		lines := int64(bytes.Count(seg, []byte{'\n'}))
 		if seg[len(seg)-1] != '\n' {
 			lines++
@@ -326,8 +326,8 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 func (r *grepRun) end(matched int64) {
 	g := r.g
 	if g.showCount {
-		if g.name != "" {
-			r.w.WriteString(g.name)
+		if g.withName {
+			r.w.WriteString(g.label)
 			r.w.WriteByte(':')
 		}
 		if g.maxCount >= 0 {

@@ -154,9 +154,18 @@ func (t *reTranslator) branch(depth int) (string, error) {
 		a.quantified = true
 		a.anchor = false
 	}
-	for tokens := 0; !t.branchEnd(t.i, depth); tokens++ {
+	// justDropped: glibc regex dropped the ERE operator just read; a ')'
+	// right after it is then a literal, not the end of a group.
+	justDropped := false
+	for tokens := 0; !t.branchEnd(t.i, depth) || justDropped && t.i < len(p) && p[t.i] == ')'; tokens++ {
 		c := p[t.i]
 		t.i++
+		wasDropped := justDropped
+		justDropped = false
+		if wasDropped && c == ')' {
+			add(`\)`)
+			continue
+		}
 		switch {
 		case c == '[':
 			s, err := t.bracket()
@@ -172,6 +181,8 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				add(`\*`)
 			case !dropped():
 				quant("*")
+			default:
+				justDropped = true
 			}
 		case c == '^':
 			// BRE: an anchor only as the first token of a branch.
@@ -191,8 +202,11 @@ func (t *reTranslator) branch(depth int) (string, error) {
 		case t.ere && (c == '+' || c == '?'):
 			if !dropped() {
 				quant(string(c))
+			} else {
+				justDropped = true
 			}
 		case t.ere && c == '{' && dropped():
+			justDropped = true
 		case t.ere && c == '{':
 			q, ok, err := t.interval(false, laststart)
 			switch {
@@ -297,6 +311,11 @@ func (t *reTranslator) group(depth int, closer string) (string, error) {
 func (t *reTranslator) interval(bre, laststart bool) (q string, ok bool, err error) {
 	start := t.i
 	p := t.p
+	if !bre && !laststart {
+		if err := t.glibcInterval(); err != nil {
+			return "", false, err
+		}
+	}
 	num := func() int {
 		n := -1
 		for t.i < len(p) && isDigit(p[t.i]) {
@@ -344,6 +363,76 @@ func (t *reTranslator) interval(bre, laststart bool) (q string, ok bool, err err
 		return "{" + strconv.Itoa(lo) + "}", true, nil
 	}
 	return "{" + strconv.Itoa(lo) + "," + strconv.Itoa(hi) + "}", true, nil
+}
+
+// glibcInterval checks an ERE interval after '{' as glibc's parse_dup_op
+// reads it, token by token: "{}", a count ended by something other than
+// '}' ("{1,2,") and a minimum over the maximum are errors; a count that is
+// not digits, or cut short by the pattern's end, makes the '{' a literal
+// (nil here). It leaves t.i alone.
+func (t *reTranslator) glibcInterval() error {
+	p, i := t.p, t.i
+	const (
+		end   = -3 // the pattern ended
+		close = -4 // the token was '}'
+		comma = -5 // the token was ','
+	)
+	// number reads tokens up to '}' or ','; -2 when one is not a digit.
+	number := func() (n, stop int) {
+		n = -1
+		for {
+			if i >= len(p) {
+				return -2, end
+			}
+			c, char := p[i], true
+			i++
+			switch {
+			case c == '\\' && i < len(p):
+				c = p[i] // an escaped byte is a character token
+				i++
+			case c == '}':
+				return n, close
+			case strings.IndexByte("[()|*+?{.^$", c) >= 0:
+				char = false
+			}
+			if c == ',' {
+				return n, comma
+			}
+			switch {
+			case !char || !isDigit(c) || n == -2:
+				n = -2
+			case n == -1:
+				n = int(c - '0')
+			default:
+				n = min(reDupMax+1, n*10+int(c-'0'))
+			}
+		}
+	}
+	lo, stop := number()
+	if lo == -1 {
+		if stop != comma {
+			return t.bad(`invalid content of \{\}`)
+		}
+		lo = 0
+	}
+	hi := -2
+	if lo != -2 {
+		switch stop {
+		case close:
+			hi = lo
+		case comma:
+			hi, stop = number()
+		}
+	}
+	switch {
+	case lo == -2 || hi == -2:
+		return nil // a literal '{'
+	case hi != -1 && lo > hi || stop != close:
+		return t.bad(`invalid content of \{\}`)
+	case max(lo, hi) > reDupMax:
+		return t.bad("regular expression too big")
+	}
+	return nil
 }
 
 // bracket translates a POSIX bracket expression after '[': the errors of
