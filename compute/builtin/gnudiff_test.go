@@ -197,16 +197,6 @@ func (g *gen) signed() string {
 	return g.pick("", "", "", "-", "+") + g.count()
 }
 
-// specFor finds the flag of specs with this key.
-func specFor(specs []compute.FlagSpec, key string) *compute.FlagSpec {
-	for i := range specs {
-		if specs[i].Key() == key {
-			return &specs[i]
-		}
-	}
-	return nil
-}
-
 // render writes one flag use: short or long, abbreviated, value attached
 // or not.
 func (g *gen) render(s compute.FlagSpec, specs []compute.FlagSpec, val string) []string {

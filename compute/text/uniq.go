@@ -93,14 +93,6 @@ func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
 	return &uniqStage{count: f.Has("c"), repeated: f.Has("d"), unique: f.Has("u"), fold: f.Has("i")}, nil
 }
 
-// uniqOperands is compute.NoOperands accepting a lone "-" (stdin), as GNU does.
-func uniqOperands(cmd string, f *compute.Flags) error {
-	if len(f.Operands) == 1 && f.Operands[0] == "-" {
-		return nil
-	}
-	return compute.NoOperands(cmd, f)
-}
-
 // Run prints the first line of each group of equal adjacent lines.
 func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	lr := newLineReader("uniq", in, lineBufSize)
