@@ -165,7 +165,7 @@ func lookupLong(cmd string, specs []FlagSpec, name string) (*FlagSpec, error) {
 		}
 	}
 	if match == nil {
-		return nil, Invalidf("%s: unknown flag %q", cmd, "--"+name)
+		return nil, Invalidf("%s: unknown flag %q%s", cmd, "--"+name, DidYouMean("--"+name, flagNames(specs)))
 	}
 	return match, nil
 }
