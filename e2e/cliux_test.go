@@ -104,7 +104,7 @@ func TestListCommands(t *testing.T) {
 			t.Errorf("commands lacks %s", want)
 		}
 	}
-	for _, flag := range []string{"  -n, --line-number", "  --tag", "  -l, --length N", "Limits: input up to 16GiB per job"} {
+	for _, flag := range []string{"\n  --line-number ", "\n  --tag ", "\n  --length N ", "\nLimits: input up to 16GiB per job"} {
 		if !strings.Contains(string(list.stdout), flag) {
 			t.Errorf("commands lacks %q:\n%s", flag, list.stdout)
 		}
@@ -153,7 +153,9 @@ func TestInstall(t *testing.T) {
 		help := run(t, "", "", filepath.Join(usr, "bin", c), "--help")
 		for _, line := range strings.Split(string(help.stdout), "\n") {
 			f := strings.Fields(line)
-			if !strings.HasPrefix(line, "  ") || len(f) == 0 || !strings.HasPrefix(f[0], "-") {
+			// Flag lines are indented by 2 or 6; wrapped text by more.
+			indent := len(line) - len(strings.TrimLeft(line, " "))
+			if indent != 2 && indent != 6 || len(f) == 0 || !strings.HasPrefix(f[0], "-") {
 				continue
 			}
 			flag := f[0]

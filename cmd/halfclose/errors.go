@@ -93,8 +93,29 @@ const maxGreeting = 4 << 10
 type h2Guard struct {
 	w       io.Writer
 	addr    string
+	probe   bool // probe addr when the run fails before output (plaintext only)
 	held    []byte
 	passing bool
+}
+
+// probeWait bounds the probe: a gRPC server's greeting comes at once.
+const probeWait = 2 * time.Second
+
+// probeHTTP2 connects to addr and reports whether it greets with an HTTP/2
+// SETTINGS frame before being sent anything.
+func probeHTTP2(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, probeWait)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(probeWait))
+	head := make([]byte, 9)
+	if _, err := io.ReadFull(c, head); err != nil {
+		return false
+	}
+	_, ok := h2Frames(head)
+	return ok
 }
 
 func (g *h2Guard) Write(p []byte) (int, error) {
@@ -122,12 +143,19 @@ func (g *h2Guard) release() error {
 }
 
 // finish ends the reply: runErr is what the run returned. A reply that was
-// exactly a gRPC greeting is a wrongProtocolError whatever runErr is.
+// exactly a gRPC greeting is a wrongProtocolError whatever runErr is. A run
+// that failed before any output (a gRPC server resets the connection after
+// reading our first line, and the reset can discard its greeting) probes
+// the address once: a gRPC server greets a new connection at once, a
+// halfclose port says nothing until it has a header.
 func (g *h2Guard) finish(runErr error) error {
 	if !g.passing && len(g.held) > 0 {
 		if complete, ok := h2Frames(g.held); ok && complete {
 			return &wrongProtocolError{addr: g.addr}
 		}
+	}
+	if runErr != nil && !g.passing && g.probe && probeHTTP2(g.addr) {
+		return &wrongProtocolError{addr: g.addr}
 	}
 	if err := g.release(); err != nil && runErr == nil {
 		return err

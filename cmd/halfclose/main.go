@@ -196,7 +196,7 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 		defer cancel()
 	}
 	if r.o.tcp {
-		g := &h2Guard{w: out, addr: r.o.tcpAddr}
+		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil}
 		return g.finish(client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g))
 	}
 	_, err := r.c.Run(ctx, pipeline, in, out)
