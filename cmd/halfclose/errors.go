@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -98,6 +99,13 @@ type h2Guard struct {
 	passing bool
 }
 
+// peerReset reports whether err is the peer resetting or closing the
+// connection under us: what a gRPC server does to a client that does not
+// speak HTTP/2. (A cancelled call is not probed: the user stopped it.)
+func peerReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
 // probeWait bounds the probe: a gRPC server's greeting comes at once.
 const probeWait = 2 * time.Second
 
@@ -145,16 +153,17 @@ func (g *h2Guard) release() error {
 // finish ends the reply: runErr is what the run returned. A reply that was
 // exactly a gRPC greeting is a wrongProtocolError whatever runErr is. A run
 // that failed before any output (a gRPC server resets the connection after
-// reading our first line, and the reset can discard its greeting) probes
-// the address once: a gRPC server greets a new connection at once, a
-// halfclose port says nothing until it has a header.
-func (g *h2Guard) finish(runErr error) error {
+// reading our first line, and the reset can discard its greeting) with a
+// reset probes the address once: a gRPC server greets a new connection at
+// once, a halfclose port says nothing until it has a header (and logs the
+// probe as a job with no header line).
+func (g *h2Guard) finish(ctx context.Context, runErr error) error {
 	if !g.passing && len(g.held) > 0 {
 		if complete, ok := h2Frames(g.held); ok && complete {
 			return &wrongProtocolError{addr: g.addr}
 		}
 	}
-	if runErr != nil && !g.passing && g.probe && probeHTTP2(g.addr) {
+	if runErr != nil && !g.passing && g.probe && ctx.Err() == nil && peerReset(runErr) && probeHTTP2(g.addr) {
 		return &wrongProtocolError{addr: g.addr}
 	}
 	if err := g.release(); err != nil && runErr == nil {

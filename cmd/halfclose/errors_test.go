@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestH2Guard(t *testing.T) {
 				t.Fatalf("%s: Write = %d, %v", tc.name, n, err)
 			}
 		}
-		err := g.finish(tc.runErr)
+		err := g.finish(context.Background(), tc.runErr)
 		var wrong *wrongProtocolError
 		if errors.As(err, &wrong) != tc.wrong || !tc.wrong && err != tc.runErr || !bytes.Equal(out.Bytes(), tc.wantOut) {
 			t.Errorf("%s: err %v, output %q; want wrong-protocol %v, output %q", tc.name, err, out.Bytes(), tc.wrong, tc.wantOut)

@@ -197,7 +197,7 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 	}
 	if r.o.tcp {
 		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil}
-		return g.finish(client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g))
+		return g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g))
 	}
 	_, err := r.c.Run(ctx, pipeline, in, out)
 	return err
