@@ -325,7 +325,7 @@ func (g *Getopt) lookupLong(name string) (*FlagSpec, error) {
 		return nil, Invalidf("%s: ambiguous flag %q (%s)", g.Cmd, "--"+name, strings.Join(names, ", "))
 	}
 	if match == nil {
-		return nil, Invalidf("%s: unknown flag %q", g.Cmd, "--"+name)
+		return nil, Invalidf("%s: unknown flag %q%s", g.Cmd, "--"+name, DidYouMean("--"+name, flagNames(specs)))
 	}
 	return match, nil
 }
