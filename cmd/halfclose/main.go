@@ -26,8 +26,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/halfclose/halfclose/client"
-	"github.com/halfclose/halfclose/internal/codename"
 	"github.com/halfclose/halfclose/internal/cli"
+	"github.com/halfclose/halfclose/internal/codename"
 	"github.com/halfclose/halfclose/internal/flagenv"
 )
 
