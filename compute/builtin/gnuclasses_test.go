@@ -171,7 +171,8 @@ func TestGNUClass12Operands(t *testing.T) {
 		cc("tail", "-n1", "-", "-"), cc("grep", "a", "-", "-"), cc("grep", "-c", "a", "-", "-"), cc("grep", "-L", "x", "-", "-"),
 		cc("grep", "-l", "a", "-", "-"), cc("grep", "-H", "a"), cc("grep", "--label=", "a", "-", "-"), cc("grep", "-hn", "a", "-", "-"), cc("grep", "--label=in", "-H", "a"),
 		cc("wc", "-", "-"), cc("cut", "-c1", "-", "-"), cc("tac", "-", "-"), cc("sort", "-", "-"), cc("base64", "-", "-"),
-		cc("sha256sum", "-", "-"), cc("tr", "a", "b", "-"),
+		cc("sha256sum", "-", "-"), cc("tr", "a", "b", "-"), cc("tail", "-n0", "file"), cc("tail", "+1x", "-c-0", "-", "-"),
+		cc("grep", "-m0", "a", "file"), cc("grep", "-v", "", "file"), refused("grep", "-c", "a", "file"), refused("tail", "-n1", "file"),
 	})
 }
 

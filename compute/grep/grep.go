@@ -183,9 +183,6 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		pats = []string{p}
 		f.Operands = f.Operands[1:]
 	}
-	if err := compute.NoOperandsButStdin("grep", f); err != nil {
-		return nil, err
-	}
 	g := &grepStage{invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"),
 		maxCount: -1, label: label, inputs: max(1, len(f.Operands))}
 	if quiet {
@@ -222,8 +219,11 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	// GNU stops before compiling the patterns when it is plain that no
 	// line can be selected: -m 0, or -v with only empty patterns.
 	if (g.maxCount == 0 || allEmpty && g.invert && !f.Has("w") && !f.Has("x")) && g.list != 'L' {
-		g.silent = true
+		g.silent = true // no operand is read either
 		return g, nil
+	}
+	if err := compute.NoOperandsButStdin("grep", f); err != nil {
+		return nil, err
 	}
 	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"))
 	if err != nil {

@@ -181,10 +181,6 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := compute.NoOperandsButStdin("tail", f); err != nil {
-		return nil, err
-	}
-	t.inputs = max(1, len(f.Operands))
 	for _, u := range f.Uses {
 		switch u.Key {
 		case "n", "c":
@@ -206,6 +202,16 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 			t.eol = 0
 		}
 	}
+	// GNU's tail -n 0 (or -c 0) stops before opening anything: its
+	// operands are never read, files or not.
+	if t.n == 0 && !t.fromStart {
+		t.inputs = 1
+		return t, nil
+	}
+	if err := compute.NoOperandsButStdin("tail", f); err != nil {
+		return nil, err
+	}
+	t.inputs = max(1, len(f.Operands))
 	return t, nil
 }
 
