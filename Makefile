@@ -4,7 +4,7 @@ TOOL    := $(GO) tool -modfile=tools/go.mod
 BIN     := $(CURDIR)/bin
 ARGS    ?=
 
-.PHONY: all run build tools test test-short generate checkgenerate lint bench fuzz clean
+.PHONY: all run build tools test test-short test-fleet test-deploy generate checkgenerate lint bench fuzz clean
 
 all: lint test
 
@@ -23,6 +23,14 @@ run: build
 ## test: unit, integration and end-to-end tests, with the race detector
 test: build tools
 	E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m ./...
+
+## test-fleet: 3 replicas behind nginx and HAProxy (deploy/): every path, the proxy traps, and
+## FLEET_ROUNDS rolling restarts under load per proxy (CI: 5). Needs nginx, libnginx-mod-stream, haproxy.
+## No -race: what it tests are the binaries (not race builds), and the detector makes the test
+## process's own 64 MiB copies and comparisons 4x slower; make test runs every package with -race.
+FLEET_ROUNDS ?= 1
+test-fleet: build tools
+	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet$$' -timeout 60m ./e2e/
 
 test-short:
 	$(GO) test -short -count=1 ./...
