@@ -8,9 +8,10 @@ ARGS    ?=
 
 all: lint test
 
-## build: the server and the client into ./bin
+## build: the server and the client into ./bin, static as deploy/Dockerfile builds them
+## (CGO_ENABLED=0, -trimpath: the same compiled packages, so make test-deploy's image build is cached)
 build:
-	$(GO) build -o $(BIN)/ ./cmd/halfclosed ./cmd/halfclose
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/halfclosed ./cmd/halfclose
 
 ## tools: pinned external clients used by the tests and benchmarks (tools/go.mod)
 tools:
@@ -23,6 +24,12 @@ run: build
 ## test: unit, integration and end-to-end tests, with the race detector
 test: build tools
 	E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory test-deploy
+
+## test-deploy: deploy/k8s decoded strictly into the Kubernetes API types, and its invariants
+## (deploy/validate, a module of its own so the library's go.mod stays small)
+test-deploy: build
+	cd deploy/validate && HALFCLOSED=$(BIN)/halfclosed $(GO) test -race -count=1 ./...
 
 ## test-fleet: 3 replicas behind nginx and HAProxy (deploy/): every path, the proxy traps, and
 ## FLEET_ROUNDS rolling restarts under load per proxy (CI: 5). Needs nginx, libnginx-mod-stream, haproxy.
@@ -44,11 +51,13 @@ checkgenerate: generate
 	@git diff --exit-code -- api/ || (echo "api/ is stale: run make generate and commit" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- api/)" || (git status --porcelain -- api/ >&2; echo "api/ has untracked generated files" >&2; exit 1)
 
-## lint: buf lint and format, go vet, gofmt
+## lint: buf lint and format, go vet (the fleet test and deploy/validate too), gofmt
 lint:
 	$(TOOL) buf lint
 	$(TOOL) buf format -d --exit-code
 	$(GO) vet ./...
+	$(GO) vet -tags fleet ./e2e/
+	cd deploy/validate && $(GO) vet ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; test -z "$$out" || (echo "gofmt needed:" $$out >&2; exit 1)
 
 ## bench: throughput table against GNU tools, measured in one run
