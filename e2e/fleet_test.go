@@ -296,6 +296,7 @@ type eventLog struct {
 	partial []byte
 	state   logState
 	lines   []string      // the last few lines, for failure reports
+	errs    []string      // the last error and warning lines (proxies)
 	changed chan struct{} // closed and replaced on every update
 }
 
@@ -326,6 +327,12 @@ func (l *eventLog) Write(p []byte) (int, error) {
 			l.lines = l.lines[1:]
 		}
 		l.lines = append(l.lines, line)
+		if proxyComplaint.MatchString(line) {
+			if len(l.errs) == eventLogTail {
+				l.errs = l.errs[1:]
+			}
+			l.errs = append(l.errs, line)
+		}
 		var rec struct {
 			Msg     string `json:"msg"`
 			Service string `json:"grpc.service"`
@@ -379,6 +386,16 @@ func (l *eventLog) snapshot() logState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.state
+}
+
+// proxyComplaint is an nginx or HAProxy error or warning line.
+var proxyComplaint = regexp.MustCompile(`\[(error|warn|crit|alert|emerg)\]|\[(WARNING|ALERT)\]`)
+
+// complaints returns the last error and warning lines.
+func (l *eventLog) complaints() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.errs, "\n")
 }
 
 func (l *eventLog) tail() string {
@@ -1008,6 +1025,9 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs) {
 	<-startedCh
 
 	t.Logf("%s: %v", p.name, &stats)
+	if stats.failedCalls() > 0 || stats.tcpEmpty.Load() > 0 || stats.tcpVisibleErr.Load() > 0 {
+		t.Logf("%s's last errors and warnings:\n%s", p.name, p.log.complaints())
+	}
 	if n := stats.failedCalls(); n > int64(knobs.maxFailed) {
 		t.Errorf("%d failed gRPC calls through %s during the rolling restart (FLEET_MAX_FAILED_CALLS=%d)", n, p.name, knobs.maxFailed)
 	}
