@@ -588,11 +588,24 @@ func TestFlagsExist(t *testing.T) {
 	}
 	for _, d := range byKind[*appsv1.Deployment](loadManifests(t)) {
 		for name := range flagArgs(t, d.Spec.Template.Spec.Containers[0].Args) {
-			if !known[name] {
+			why, isPending := pendingFlags[name]
+			switch {
+			case !known[name] && isPending:
+				t.Logf("--%s: not in this halfclosed yet (%s)", name, why)
+			case !known[name]:
 				t.Errorf("--%s: halfclosed has no such flag", name)
+			case isPending:
+				t.Errorf("--%s exists now: remove it from pendingFlags", name)
 			}
 		}
 	}
+}
+
+// pendingFlags are flags the manifests use ahead of the server that adds
+// them; each entry fails the test once the flag exists, so none outlives
+// its reason.
+var pendingFlags = map[string]string{
+	"drain-delay": "issue 10: readiness NOT_SERVING while still serving, before the listeners close",
 }
 
 // TestParseBytes: the sizes the invariants compare.
