@@ -1,0 +1,1095 @@
+//go:build fleet
+
+// The fleet test: three halfclosed replicas behind the Debian nginx and
+// HAProxy, configured with deploy/nginx and deploy/haproxy as shipped. It
+// checks every path against the GNU tools, shows that each proxy trap named
+// in docs/deploy.md is real, and restarts the replicas one by one under
+// load. Run it with make test-fleet (it needs nginx, the nginx stream
+// module, haproxy, nc and ghz; .ci/run installs them).
+//
+// Knobs (environment):
+//
+//	FLEET_ROUNDS            rolling restarts per proxy, in a row (default 1)
+//	FLEET_MAX_FAILED_CALLS  failed gRPC calls tolerated per round (default 0)
+//	FLEET_RPS               ghz calls per second during a restart (default 300)
+//	FLEET_PROXIES           proxies to test (default "nginx,haproxy")
+//	FLEET_DRAIN_DELAY       --drain-delay of the replicas, when halfclosed has
+//	                        that flag (default 4s: longer than HAProxy needs
+//	                        to see /readyz fail, fall 2 × inter 1s + check)
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+)
+
+// fleetKnobs are the FLEET_* settings.
+type fleetKnobs struct {
+	rounds     int
+	maxFailed  int
+	rps        int
+	proxies    []string
+	drainDelay string
+}
+
+func readFleetKnobs(t *testing.T) fleetKnobs {
+	t.Helper()
+	k := fleetKnobs{rounds: 1, rps: 300, proxies: []string{"nginx", "haproxy"}, drainDelay: "4s"}
+	num := func(name string, dst *int, lo int) {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo {
+				t.Fatalf("%s=%q: want an integer >= %d", name, v, lo)
+			}
+			*dst = n
+		}
+	}
+	num("FLEET_ROUNDS", &k.rounds, 1)
+	num("FLEET_MAX_FAILED_CALLS", &k.maxFailed, 0)
+	num("FLEET_RPS", &k.rps, 1)
+	if v := os.Getenv("FLEET_PROXIES"); v != "" {
+		k.proxies = strings.Split(v, ",")
+		for _, p := range k.proxies {
+			if p != "nginx" && p != "haproxy" {
+				t.Fatalf("FLEET_PROXIES: unknown proxy %q (nginx, haproxy)", p)
+			}
+		}
+	}
+	if v := os.Getenv("FLEET_DRAIN_DELAY"); v != "" {
+		if _, err := time.ParseDuration(v); err != nil {
+			t.Fatalf("FLEET_DRAIN_DELAY=%q: %v", v, err)
+		}
+		k.drainDelay = v
+	}
+	return k
+}
+
+// TestFleet is the whole fleet check: paths, traps, rolling restarts.
+func TestFleet(t *testing.T) {
+	knobs := readFleetKnobs(t)
+	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst", "b3sum"} {
+		need(t, tool)
+	}
+	bin(t, "ghz")
+	bin(t, "grpcurl")
+	if _, err := os.Stat("/etc/nginx/modules-enabled/50-mod-stream.conf"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("nginx's stream module is required in CI (Debian package libnginx-mod-stream): %v", err)
+		}
+		t.Skipf("nginx's stream module is not installed (libnginx-mod-stream): %v", err)
+	}
+
+	f := newFleet(t)
+	proxies := map[string]*proxy{}
+	for _, name := range knobs.proxies {
+		proxies[name] = f.startProxy(t, name, nil)
+	}
+
+	t.Run("paths", func(t *testing.T) {
+		for _, name := range knobs.proxies {
+			t.Run(name, func(t *testing.T) { f.checkPaths(t, proxies[name]) })
+		}
+	})
+	t.Run("traps", func(t *testing.T) {
+		for _, name := range knobs.proxies {
+			t.Run(name, func(t *testing.T) { f.checkTraps(t, name) })
+		}
+	})
+	if t.Failed() {
+		return // restarts under load say little when a path is broken
+	}
+	for round := 1; round <= knobs.rounds; round++ {
+		for _, name := range knobs.proxies {
+			t.Run(fmt.Sprintf("rolling/%s/round%d", name, round), func(t *testing.T) {
+				f.rollingRestart(t, proxies[name], knobs)
+			})
+		}
+	}
+}
+
+// fleet is three replicas on fixed loopback ports (so a restarted replica
+// comes back where the proxies expect it) and what the proxies need.
+type fleet struct {
+	replicas []*replica
+	// healthFlag is --health-addr when halfclosed has it, else
+	// --metrics-addr: either serves /readyz.
+	healthFlag string
+	drainDelay bool // halfclosed has --drain-delay
+	nginxConf  string
+	haCfg      string
+}
+
+func newFleet(t *testing.T) *fleet {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleet{
+		nginxConf:  filepath.Join(root, "deploy/nginx/nginx.conf.template"),
+		haCfg:      filepath.Join(root, "deploy/haproxy/haproxy.cfg"),
+		healthFlag: "--metrics-addr",
+	}
+	help := run(t, "", "", bin(t, "halfclosed"), "-h")
+	flags := string(help.stdout) + string(help.stderr)
+	if strings.Contains(flags, "-health-addr") {
+		f.healthFlag = "--health-addr"
+	}
+	f.drainDelay = strings.Contains(flags, "-drain-delay")
+	t.Logf("halfclosed: readiness on %s; --drain-delay %v", f.healthFlag, f.drainDelay)
+
+	addrs := freeAddrs(t, 3*3)
+	for i := range 3 {
+		r := &replica{
+			name:   fmt.Sprintf("r%d", i+1),
+			grpc:   addrs[3*i],
+			tcp:    addrs[3*i+1],
+			health: addrs[3*i+2],
+		}
+		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, f.healthFlag, r.health,
+			"--log-format", "json", "--log-flush", "0"}
+		f.replicas = append(f.replicas, r)
+	}
+	delay := readFleetKnobs(t).drainDelay
+	for _, r := range f.replicas {
+		if f.drainDelay {
+			r.args = append(r.args, "--drain-delay", delay)
+		}
+		r.start(t)
+	}
+	t.Cleanup(func() {
+		for _, r := range f.replicas {
+			r.stop(t)
+		}
+	})
+	return f
+}
+
+// freeAddrs returns n distinct loopback addresses nothing listens on now.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	return out
+}
+
+// replica is one halfclosed process, restartable on the same addresses.
+type replica struct {
+	name              string
+	grpc, tcp, health string
+	args              []string
+
+	mu     sync.Mutex // protects the fields below
+	cmd    *exec.Cmd
+	log    *eventLog
+	exited chan struct{}
+	err    error // from Wait, once exited is closed
+}
+
+// start runs the replica and waits for its three listeners.
+func (r *replica) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(bin(t, "halfclosed"), r.args...)
+	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	log := newEventLog()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", r.name, err)
+	}
+	exited := make(chan struct{})
+	r.mu.Lock()
+	r.cmd, r.log, r.exited = cmd, log, exited
+	r.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		r.mu.Lock()
+		r.err = err
+		r.mu.Unlock()
+		close(exited)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	err := log.wait(ctx, exited, func(s *logState) bool { return s.listening >= 3 })
+	if err != nil {
+		t.Fatalf("%s not listening: %v\n%s", r.name, err, log.tail())
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit (status 0) within
+// defaultTestTimeout; it returns how long the exit took.
+func (r *replica) stop(t *testing.T) time.Duration {
+	t.Helper()
+	r.mu.Lock()
+	cmd, exited, log := r.cmd, r.exited, r.log
+	r.mu.Unlock()
+	select {
+	case <-exited:
+		return 0 // already stopped (an earlier failure)
+	default:
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(defaultTestTimeout):
+		cmd.Process.Kill()
+		<-exited
+		t.Errorf("%s did not exit within %v of SIGTERM\n%s", r.name, defaultTestTimeout, log.tail())
+	}
+	r.mu.Lock()
+	err := r.err
+	r.mu.Unlock()
+	if err != nil {
+		t.Errorf("%s exited with %v after SIGTERM\n%s", r.name, err, log.tail())
+	}
+	return time.Since(start)
+}
+
+func (r *replica) currentLog() *eventLog {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.log
+}
+
+// eventLog parses a replica's JSON log as it is written and wakes waiters.
+type eventLog struct {
+	mu      sync.Mutex // protects the fields below
+	partial []byte
+	state   logState
+	lines   []string      // the last few lines, for failure reports
+	errs    []string      // the last error and warning lines (proxies)
+	changed chan struct{} // closed and replaced on every update
+}
+
+// logState is what the tests wait for in a replica's log.
+type logState struct {
+	listening   int // "... listening" lines
+	grpcJobs    int // finished ComputeService calls
+	tcpJobs     int // raw-TCP job lines
+	unavailable int // jobs of either adapter refused or cut by the drain
+}
+
+func newEventLog() *eventLog { return &eventLog{changed: make(chan struct{})} }
+
+const eventLogTail = 40
+
+func (l *eventLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(l.partial[:i])
+		l.partial = l.partial[i+1:]
+		if len(l.lines) == eventLogTail {
+			l.lines = l.lines[1:]
+		}
+		l.lines = append(l.lines, line)
+		if proxyComplaint.MatchString(line) {
+			if len(l.errs) == eventLogTail {
+				l.errs = l.errs[1:]
+			}
+			l.errs = append(l.errs, line)
+		}
+		var rec struct {
+			Msg     string `json:"msg"`
+			Service string `json:"grpc.service"`
+			Adapter string `json:"adapter"`
+			Job     struct {
+				Outcome string `json:"outcome"`
+			} `json:"job"`
+		}
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(rec.Msg, " listening"):
+			l.state.listening++
+		case rec.Msg == "finished call" && rec.Service == "halfclose.v1.ComputeService":
+			l.state.grpcJobs++
+		case rec.Msg == "job" && rec.Adapter == "tcp":
+			l.state.tcpJobs++
+		}
+		if rec.Job.Outcome == "unavailable" {
+			l.state.unavailable++
+		}
+	}
+	l.partial = slices.Clip(l.partial)
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return len(p), nil
+}
+
+// wait returns when ok is true of the log's state, or an error when ctx
+// ends or the process exits first.
+func (l *eventLog) wait(ctx context.Context, exited <-chan struct{}, ok func(*logState) bool) error {
+	for {
+		l.mu.Lock()
+		done, ch := ok(&l.state), l.changed
+		l.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-exited:
+			return errors.New("process exited")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (l *eventLog) snapshot() logState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state
+}
+
+// proxyComplaint is an nginx or HAProxy error or warning line.
+var proxyComplaint = regexp.MustCompile(`\[(error|warn|crit|alert|emerg)\]|\[(WARNING|ALERT)\]`)
+
+// complaints returns the last error and warning lines.
+func (l *eventLog) complaints() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.errs, "\n")
+}
+
+func (l *eventLog) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// proxy is a running nginx or HAProxy in front of the fleet.
+type proxy struct {
+	name      string
+	grpc, tcp string // where it listens
+	log       *eventLog
+}
+
+// proxyEnv is the HC_* environment of deploy/nginx and deploy/haproxy.
+func (f *fleet) proxyEnv(grpcListen, tcpListen string) map[string]string {
+	env := map[string]string{"HC_GRPC_LISTEN": grpcListen, "HC_TCP_LISTEN": tcpListen}
+	for i, r := range f.replicas {
+		n := strconv.Itoa(i + 1)
+		env["HC_R"+n+"_GRPC"] = r.grpc
+		env["HC_R"+n+"_TCP"] = r.tcp
+		_, port, _ := net.SplitHostPort(r.health)
+		env["HC_R"+n+"_HEALTH_PORT"] = port
+	}
+	return env
+}
+
+// startProxy runs nginx or HAProxy with the shipped configuration, edited
+// by edit when it is not nil (the trap checks), and waits until both its
+// ports accept connections. It is stopped when the test ends.
+func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cfg string) string) *proxy {
+	t.Helper()
+	addrs := freeAddrs(t, 2)
+	p := &proxy{name: name, grpc: addrs[0], tcp: addrs[1], log: newEventLog()}
+	env := f.proxyEnv(p.grpc, p.tcp)
+	dir := t.TempDir()
+	var argv []string
+	cmdEnv := cleanEnv()
+	switch name {
+	case "nginx":
+		// Rendered as docs/deploy.md says: envsubst with the HC_* names.
+		var names []string
+		for k, v := range env {
+			names = append(names, "${"+k+"}")
+			cmdEnv = append(cmdEnv, k+"="+v)
+		}
+		cmd := exec.Command("envsubst", strings.Join(names, " "))
+		cmd.Env = cmdEnv
+		tmpl, err := os.Open(f.nginxConf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tmpl.Close()
+		cmd.Stdin = tmpl
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("envsubst: %v", err)
+		}
+		cfg := string(out)
+		if hcName.MatchString(cfg) {
+			t.Fatalf("nginx.conf.template: a ${HC_...} name the test does not set:\n%s", cfg)
+		}
+		if edit != nil {
+			cfg = edit(t, cfg)
+		}
+		conf := writeFile(t, dir, "nginx.conf", []byte(cfg))
+		global := "pid " + filepath.Join(dir, "nginx.pid") + "; daemon off;"
+		if r := run(t, "", "", "nginx", "-t", "-q", "-e", "stderr", "-c", conf, "-g", global); r.code != 0 {
+			t.Fatalf("nginx -t: %s", r.stderr)
+		}
+		argv = []string{"nginx", "-e", "stderr", "-c", conf, "-g", global}
+	case "haproxy":
+		cfg := f.haCfg
+		if edit != nil {
+			b, err := os.ReadFile(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg = writeFile(t, dir, "haproxy.cfg", []byte(edit(t, string(b))))
+		}
+		for k, v := range env {
+			cmdEnv = append(cmdEnv, k+"="+v)
+		}
+		check := exec.Command("haproxy", "-c", "-q", "-f", cfg)
+		check.Env = cmdEnv
+		if out, err := check.CombinedOutput(); err != nil {
+			t.Fatalf("haproxy -c: %v\n%s", err, out)
+		}
+		argv = []string{"haproxy", "-db", "-f", cfg}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = cmdEnv
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(defaultTestTimeout):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("%s did not stop within %v\n%s", name, defaultTestTimeout, p.log.tail())
+		}
+	})
+	// Neither proxy says when it listens: dial until both ports answer.
+	deadline := time.Now().Add(defaultTestTimeout)
+	for _, a := range []string{p.grpc, p.tcp} {
+		for {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-exited:
+				t.Fatalf("%s exited at start: %v\n%s", name, waitErr, p.log.tail())
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not listening on %s after %v\n%s", name, a, defaultTestTimeout, p.log.tail())
+			}
+		}
+	}
+	return p
+}
+
+// cli runs bin/halfclose through addr with stdin from the file in.
+func cli(t testing.TB, addr, in string, args ...string) result {
+	t.Helper()
+	return run(t, "", in, append([]string{bin(t, "halfclose"), "--addr", addr}, args...)...)
+}
+
+// ncCommand sends "pipeline\n" and the file to addr with nc -N.
+func ncCommand(t testing.TB, addr, pipeline, in string) result {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	return run(t, "", "", "sh", "-c", `(printf '%s\n' "$1"; cat "$2") | nc -N "$3" "$4"`, "sh", pipeline, in, host, port)
+}
+
+// grpcurlDigestFile runs Digest through grpcurl over the whole file, in
+// 1 MiB data messages (written to a request file, so memory stays
+// bounded), and returns algorithm → hex.
+func grpcurlDigestFile(t testing.TB, addr, path string, algos []string) map[string]string {
+	t.Helper()
+	req := filepath.Join(t.TempDir(), "req.json")
+	out, err := os.Create(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(out)
+	enc := json.NewEncoder(w)
+	enc.Encode(map[string]any{"header": map[string]any{"algorithms": algos}})
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := io.ReadFull(in, buf)
+		if n > 0 {
+			enc.Encode(map[string]any{"data": base64.StdEncoding.EncodeToString(buf[:n])})
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	r := run(t, "", req, bin(t, "grpcurl"), "-plaintext", "-d", "@", addr, "halfclose.v1.ComputeService/Digest")
+	if r.code != 0 {
+		t.Fatalf("grpcurl Digest of %s through %s: exit %d: %s", filepath.Base(path), addr, r.code, r.stderr)
+	}
+	var resp struct {
+		Digests []struct{ Algorithm, Hex string }
+	}
+	if err := json.Unmarshal(r.stdout, &resp); err != nil {
+		t.Fatalf("grpcurl output: %v\n%s", err, r.stdout)
+	}
+	got := map[string]string{}
+	for _, d := range resp.Digests {
+		got[d.Algorithm] = d.Hex
+	}
+	return got
+}
+
+// stubDigestFile is grpcurlDigestFile with the generated grpc-go stub: the
+// file in 1 MiB data messages, then CloseSend.
+func stubDigestFile(t testing.TB, addr, path string, algos []string) map[string]string {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	stream, err := apiv1.NewComputeServiceClient(conn).Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr apiv1.DigestHeader
+	for _, a := range algos {
+		hdr.Algorithms = append(hdr.Algorithms, apiv1.Algorithm(apiv1.Algorithm_value[a]))
+	}
+	if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: &hdr}}); err != nil {
+		t.Fatalf("Digest through %s: %v", addr, err)
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	for {
+		buf := make([]byte, 1<<20) // not reused: Send may keep it until written
+		n, rerr := io.ReadFull(in, buf)
+		if n > 0 {
+			if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: buf[:n]}}); err != nil {
+				break // the error comes with CloseAndRecv
+			}
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		t.Fatalf("Digest of %s through %s: %v", filepath.Base(path), addr, err)
+	}
+	got := map[string]string{}
+	for _, d := range resp.GetDigests() {
+		got[d.GetAlgorithm().String()] = d.GetHex()
+	}
+	return got
+}
+
+// checkPaths: every path through the proxy gives what the GNU tools give.
+// gRPC Digest (grpcurl) up to 64 MiB in; Run (the CLI) with 32 MiB out;
+// nc -N through the L4 port, 64 MiB in and 32 MiB out; health and
+// reflection through the L7 port.
+func (f *fleet) checkPaths(t *testing.T, p *proxy) {
+	big := randomFile(t, 64<<20)
+	out32 := randomFile(t, 24<<20) // base64 of 24 MiB is 32 MiB (and newlines)
+	algos := map[string][]string{"ALGORITHM_SHA256": {"sha256sum"}, "ALGORITHM_MD5": {"md5sum"}, "ALGORITHM_BLAKE3": {"b3sum"}}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range algos {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	start := time.Now()
+	step := func(what string) { t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond)) }
+	// Digest: grpcurl (its JSON costs ~10 s per 64 MiB on this machine, so
+	// it has the small sizes) and a plain grpc-go stub for 64 MiB.
+	for _, n := range []int{0, 1<<20 + 1, 64 << 20} {
+		in := randomFile(t, n)
+		var got map[string]string
+		if n < 64<<20 {
+			got = grpcurlDigestFile(t, p.grpc, in, names)
+		} else {
+			got = stubDigestFile(t, p.grpc, in, names)
+		}
+		for _, a := range names {
+			if want := oracleHex(t, in, algos[a]); got[a] != want {
+				t.Errorf("Digest %s of %s bytes through %s: %q, want %q", a, sizeName(n), p.name, got[a], want)
+			}
+		}
+	}
+	step("Digest 0, 1 MiB+1, 64 MiB")
+
+	// Run: the CLI's FILE form and stdin form, 64 MiB in.
+	want := run(t, "", "", "sha256sum", big).stdout
+	if r := cli(t, p.grpc, "", "sha256sum", big); r.code != 0 || !bytes.Equal(r.stdout, want) {
+		t.Errorf("halfclose sha256sum 64MiB through %s: exit %d, %s\n%s", p.name, r.code, r.stderr, diff(r.stdout, want))
+	}
+	step("Run sha256sum 64 MiB")
+	// Run with 32 MiB out.
+	want = gnu(t, out32, "base64")
+	if r := cli(t, p.grpc, out32, "base64"); r.code != 0 || !bytes.Equal(r.stdout, want) {
+		t.Errorf("halfclose base64 (%d bytes out) through %s: exit %d, %s\n%s", len(want), p.name, r.code, r.stderr, diff(r.stdout, want))
+	}
+	step("Run base64, 32 MiB out")
+	// The raw-TCP command port through the L4 proxy.
+	for _, c := range []struct {
+		pipeline, in string
+	}{{"sha256sum", big}, {"base64", out32}, {"wc -c", randomFile(t, 0)}} {
+		want := gnu(t, c.in, strings.Fields(c.pipeline)...)
+		r := ncCommand(t, p.tcp, c.pipeline, c.in)
+		if r.code != 0 || !bytes.Equal(r.stdout, want) {
+			t.Errorf("nc -N %q through %s L4: exit %d, %s\n%s", c.pipeline, p.name, r.code, r.stderr, diff(r.stdout, want))
+		}
+	}
+	step("nc -N")
+	// Health and reflection (grpcurl needs no proto files through it).
+	if r := run(t, "", "", bin(t, "grpcurl"), "-plaintext", p.grpc, "grpc.health.v1.Health/Check"); r.code != 0 || !bytes.Contains(r.stdout, []byte(`"SERVING"`)) {
+		t.Errorf("health through %s: exit %d %s %s", p.name, r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, "", "", bin(t, "grpcurl"), "-plaintext", p.grpc, "list"); r.code != 0 || !bytes.Contains(r.stdout, []byte("halfclose.v1.ComputeService")) {
+		t.Errorf("reflection through %s: exit %d %s %s", p.name, r.code, r.stdout, r.stderr)
+	}
+}
+
+// replaceOnce replaces the one occurrence of old in cfg, and fails the test
+// when there is not exactly one (the shipped configuration changed).
+func replaceOnce(t *testing.T, cfg, old, new string) string {
+	t.Helper()
+	if n := strings.Count(cfg, old); n != 1 {
+		t.Fatalf("the configuration has %d occurrences of %q, want 1", n, old)
+	}
+	return strings.Replace(cfg, old, new, 1)
+}
+
+// checkTraps: each line docs/deploy.md calls a trap is needed. The proxy
+// runs with the line undone, and the symptom the docs give is checked; the
+// shipped configuration (checkPaths) does not have it.
+func (f *fleet) checkTraps(t *testing.T, name string) {
+	in := randomFile(t, 2<<20) // over nginx's default client_max_body_size
+	switch name {
+	case "nginx":
+		t.Run("client_max_body_size", func(t *testing.T) {
+			p := f.startProxy(t, name, func(t *testing.T, cfg string) string {
+				return replaceOnce(t, cfg, "client_max_body_size 0;", "")
+			})
+			r := cli(t, p.grpc, in, "sha256sum")
+			if r.code == 0 || !bytes.Contains(r.stderr, []byte("413")) {
+				t.Errorf("default client_max_body_size, 2 MiB upload: exit %d, stderr %q; want an error naming HTTP 413", r.code, r.stderr)
+			}
+		})
+		t.Run("proxy_half_close", func(t *testing.T) {
+			p := f.startProxy(t, name, func(t *testing.T, cfg string) string {
+				return replaceOnce(t, cfg, "proxy_half_close on;", "")
+			})
+			r := ncCommand(t, p.tcp, "sha256sum", in)
+			if len(r.stdout) != 0 {
+				t.Errorf("without proxy_half_close: reply %q (exit %d), want the empty reply docs/deploy.md describes", r.stdout, r.code)
+			}
+		})
+	case "haproxy":
+		t.Run("nolinger", func(t *testing.T) {
+			p := f.startProxy(t, name, func(t *testing.T, cfg string) string {
+				return replaceOnce(t, cfg, "    option redispatch 1\n", "    option redispatch 1\n    option nolinger\n")
+			})
+			r := ncCommand(t, p.tcp, "sha256sum", in)
+			if len(r.stdout) != 0 {
+				t.Errorf("with option nolinger: reply %q (exit %d), want the empty reply docs/deploy.md describes", r.stdout, r.code)
+			}
+		})
+		t.Run("check-proto", func(t *testing.T) {
+			p := f.startProxy(t, name, func(t *testing.T, cfg string) string {
+				for i := 1; i <= 3; i++ {
+					cfg = replaceOnce(t, cfg, fmt.Sprintf(`"${HC_R%d_GRPC}" proto h2 check check-proto h1`, i), fmt.Sprintf(`"${HC_R%d_GRPC}" proto h2 check`, i))
+				}
+				return cfg
+			})
+			// Every replica fails its h2 check and goes DOWN (fall 2): wait
+			// for HAProxy to say so, then a call gets its 503.
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			if err := p.log.waitText(ctx, "backend halfclose_grpc has no server available"); err != nil {
+				t.Fatalf("HAProxy without check-proto h1: %v\n%s", err, p.log.tail())
+			}
+			r := cli(t, p.grpc, in, "sha256sum")
+			if r.code == 0 || !bytes.Contains(r.stderr, []byte("503")) {
+				t.Errorf("without check-proto h1: exit %d, stderr %q; want an error naming HTTP 503", r.code, r.stderr)
+			}
+		})
+	}
+}
+
+// waitText waits for a line containing s.
+func (l *eventLog) waitText(ctx context.Context, s string) error {
+	for {
+		l.mu.Lock()
+		found := slices.ContainsFunc(l.lines, func(line string) bool { return strings.Contains(line, s) })
+		ch := l.changed
+		l.mu.Unlock()
+		if found {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("no %q in the log: %w", s, ctx.Err())
+		}
+	}
+}
+
+// loadStats counts what the load loops saw. Every field is only added to.
+type loadStats struct {
+	ghzCalls, ghzFailed, ghzDataLoss         atomic.Int64
+	cliOK, cliFailed, cliWrong               atomic.Int64
+	tcpOK, tcpVisibleErr, tcpEmpty, tcpWrong atomic.Int64
+
+	mu     sync.Mutex     // protects errors
+	errors map[string]int // failure message → count, for the report
+}
+
+func (s *loadStats) note(msg string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.errors == nil {
+		s.errors = map[string]int{}
+	}
+	s.errors[msg] += n
+}
+
+func (s *loadStats) failedCalls() int64 { return s.ghzFailed.Load() + s.cliFailed.Load() }
+
+func (s *loadStats) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []string
+	for _, m := range slices.Sorted(func(yield func(string) bool) {
+		for k := range s.errors {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		errs = append(errs, fmt.Sprintf("%d× %s", s.errors[m], m))
+	}
+	return fmt.Sprintf("ghz %d calls, %d failed (%d DATA_LOSS); cli %d ok, %d failed, %d wrong; tcp %d ok, %d visible errors, %d empty replies, %d wrong\n  %s",
+		s.ghzCalls.Load(), s.ghzFailed.Load(), s.ghzDataLoss.Load(),
+		s.cliOK.Load(), s.cliFailed.Load(), s.cliWrong.Load(),
+		s.tcpOK.Load(), s.tcpVisibleErr.Load(), s.tcpEmpty.Load(), s.tcpWrong.Load(),
+		strings.Join(errs, "\n  "))
+}
+
+// rollingRestart loads the proxy with ghz (Digest calls whose header
+// declares the size and digest, so the server itself checks every one), a
+// CLI loop and a raw-TCP loop that check every result against GNU, and
+// meanwhile SIGTERMs and restarts each replica in turn, waiting each time
+// until the restarted replica serves gRPC and TCP jobs through the proxy
+// again. No call is cut by the test: the loops stop between calls.
+func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs) {
+	ghz := bin(t, "ghz")
+	small := randomFile(t, 1024)
+	mid := randomFile(t, 256<<10)
+	smallSHA := oracleHex(t, small, []string{"sha256sum"})
+	data := fmt.Sprintf(`[{"header":{"algorithms":["ALGORITHM_SHA256"],"expected_size":1024,"expected_digests":[{"algorithm":"ALGORITHM_SHA256","hex":%q}]}},{"data":%q}]`,
+		smallSHA, base64.StdEncoding.EncodeToString(readFile(t, small)))
+	cliCases := []struct {
+		args  []string
+		stdin string
+		want  []byte
+	}{
+		{[]string{"sha256sum", mid}, "", run(t, "", "", "sha256sum", mid).stdout},
+		{[]string{"tr a-f A-F | md5sum"}, mid, runPiped(t, "", mid, "sh", "-c", "tr a-f A-F | md5sum").stdout},
+	}
+	tcpWant := gnu(t, mid, "sha256sum")
+	tcpReq := append([]byte("sha256sum\n"), readFile(t, mid)...)
+
+	var stats loadStats
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	// Each loop reports its first success, so restarts begin under load.
+	var started sync.WaitGroup
+	started.Add(3)
+
+	// ghz: batches of 5 s at knobs.rps, back to back, until stop. A batch
+	// is never cut: it runs its -n calls to the end.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		first := true
+		for !stopped() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*defaultTestTimeout)
+			out, err := exec.CommandContext(ctx, ghz, "--insecure", "--call", "halfclose.v1.ComputeService.Digest",
+				"-d", data, "-n", strconv.Itoa(5*knobs.rps), "--rps", strconv.Itoa(knobs.rps), "-c", "8", "--connections", "2",
+				"--format", "json", "--disable-template-functions", "--disable-template-data", p.grpc).Output()
+			cancel()
+			var rep struct {
+				Count        int64            `json:"count"`
+				StatusCodes  map[string]int64 `json:"statusCodeDistribution"`
+				ErrorDistrib map[string]int64 `json:"errorDistribution"`
+			}
+			if err == nil {
+				err = json.Unmarshal(out, &rep)
+			}
+			if err != nil {
+				stats.note("ghz: "+err.Error(), 1)
+				stats.ghzFailed.Add(1)
+				break
+			}
+			stats.ghzCalls.Add(rep.Count)
+			for code, n := range rep.StatusCodes {
+				if code != "OK" {
+					stats.ghzFailed.Add(n)
+				}
+				if code == "DataLoss" {
+					stats.ghzDataLoss.Add(n)
+				}
+			}
+			for msg, n := range rep.ErrorDistrib {
+				stats.note("ghz: "+msg, int(n))
+			}
+			if first {
+				first = false
+				started.Done()
+			}
+		}
+		if first {
+			started.Done()
+		}
+	}()
+
+	// The CLI, one call after another.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		first := true
+		for i := 0; !stopped(); i++ {
+			c := cliCases[i%len(cliCases)]
+			r, err := runQuiet(c.stdin, append([]string{bin(t, "halfclose"), "--addr", p.grpc}, c.args...)...)
+			switch {
+			case err != nil:
+				stats.cliFailed.Add(1)
+				stats.note("cli: "+err.Error(), 1)
+			case r.code != 0:
+				stats.cliFailed.Add(1)
+				stats.note("cli: "+strings.TrimSpace(string(r.stderr)), 1)
+			case !bytes.Equal(r.stdout, c.want):
+				stats.cliWrong.Add(1)
+				stats.note(fmt.Sprintf("cli: WRONG %q: %s", c.args, diff(r.stdout, c.want)), 1)
+			default:
+				stats.cliOK.Add(1)
+				if first {
+					first = false
+					started.Done()
+				}
+			}
+		}
+		if first {
+			started.Done()
+		}
+	}()
+
+	// Raw TCP through the L4 port: a reply is the digest, an error line,
+	// or a reset; a clean close with nothing, or with anything else, is a
+	// failure.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		first := true
+		for !stopped() {
+			got, err := tcpExchange(p.tcp, tcpReq)
+			switch {
+			case err != nil:
+				stats.tcpVisibleErr.Add(1)
+				stats.note("tcp: "+err.Error(), 1)
+			case bytes.Equal(got, tcpWant):
+				stats.tcpOK.Add(1)
+				if first {
+					first = false
+					started.Done()
+				}
+			case len(got) == 0:
+				stats.tcpEmpty.Add(1)
+				stats.note("tcp: EMPTY reply, clean close", 1)
+			case errorLine.Match(got):
+				stats.tcpVisibleErr.Add(1)
+				stats.note("tcp: "+strings.TrimSpace(string(got)), 1)
+			default:
+				stats.tcpWrong.Add(1)
+				stats.note(fmt.Sprintf("tcp: WRONG reply %q", got), 1)
+			}
+		}
+		if first {
+			started.Done()
+		}
+	}()
+
+	stopLoad := func() {
+		close(stop)
+		wg.Wait()
+	}
+	startedCh := make(chan struct{})
+	go func() { started.Wait(); close(startedCh) }()
+	select {
+	case <-startedCh:
+	case <-time.After(defaultTestTimeout):
+	}
+	if stats.ghzCalls.Load() == 0 || stats.cliOK.Load() == 0 || stats.tcpOK.Load() == 0 {
+		stopLoad()
+		<-startedCh
+		t.Fatalf("the load did not start through %s: %v", p.name, &stats)
+	}
+
+	for _, r := range f.replicas {
+		before := stats.failedCalls()
+		old := r.currentLog()
+		took := r.stop(t)
+		refused := old.snapshot().unavailable
+		r.start(t)
+		// Back in rotation: the restarted replica serves a gRPC call and a
+		// TCP job that came through the proxy.
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		log := r.currentLog()
+		err := log.wait(ctx, nil, func(s *logState) bool { return s.grpcJobs > 0 && s.tcpJobs > 0 })
+		cancel()
+		if err != nil {
+			t.Errorf("%s: no gRPC and TCP job through %s after its restart: %v (%+v)\n%s", r.name, p.name, err, log.snapshot(), p.log.tail())
+			break
+		}
+		t.Logf("%s: SIGTERM to exit %v; %d jobs refused by its drain (UNAVAILABLE); %d failed gRPC calls seen so far during its restart (ghz counts at the end of each 5 s batch)",
+			r.name, took.Round(time.Millisecond), refused, stats.failedCalls()-before)
+	}
+	stopLoad()
+	<-startedCh
+
+	t.Logf("%s: %v", p.name, &stats)
+	if stats.failedCalls() > 0 || stats.tcpEmpty.Load() > 0 || stats.tcpVisibleErr.Load() > 0 {
+		t.Logf("%s's last errors and warnings:\n%s", p.name, p.log.complaints())
+	}
+	if n := stats.failedCalls(); n > int64(knobs.maxFailed) {
+		t.Errorf("%d failed gRPC calls through %s during the rolling restart (FLEET_MAX_FAILED_CALLS=%d)", n, p.name, knobs.maxFailed)
+	}
+	if n := stats.ghzDataLoss.Load() + stats.cliWrong.Load() + stats.tcpWrong.Load(); n > 0 {
+		t.Errorf("%d wrong results through %s", n, p.name)
+	}
+	if n := stats.tcpEmpty.Load(); n > 0 {
+		t.Errorf("%d raw-TCP jobs through %s ended in an empty reply with a clean close (an empty success)", n, p.name)
+	}
+}
+
+// runQuiet runs argv with stdin from the file stdinPath ("" for none), for
+// the load loops: it returns errors rather than failing the test, since it
+// runs on other goroutines than the test's.
+func runQuiet(stdinPath string, argv ...string) (result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = cleanEnv()
+	if stdinPath != "" {
+		f, err := os.Open(stdinPath)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return result{}, fmt.Errorf("%s: timed out after %v", filepath.Base(argv[0]), defaultTestTimeout)
+	case errors.As(err, &ee):
+		return result{stdout: out.Bytes(), stderr: errb.Bytes(), code: ee.ExitCode()}, nil
+	case err != nil:
+		return result{}, err
+	}
+	return result{stdout: out.Bytes(), stderr: errb.Bytes()}, nil
+}
+
+// hcName is a ${HC_...} name envsubst left in place.
+var hcName = regexp.MustCompile(`\$\{HC_[A-Z0-9_]+\}`)
+
+// errorLine is the raw-TCP adapter's error reply.
+var errorLine = regexp.MustCompile(`^halfclose: error: [A-Z_]+: [^\n]*\n$`)
+
+// tcpExchange sends req, half-closes, and reads the reply to the server's
+// FIN. A reset or a timeout is an error.
+func tcpExchange(addr string, req []byte) ([]byte, error) {
+	c, err := net.DialTimeout("tcp", addr, defaultTestTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := c.Write(req); err != nil {
+		return nil, err
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(c)
+}
