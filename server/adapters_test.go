@@ -135,7 +135,11 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		go env.tcp.ServeRoute(rl, p)
+		rp, err := eng.Compile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go env.tcp.ServeRoute(rl, rp)
 		env.routes[p] = rl.Addr().String()
 	}
 	t.Cleanup(func() {
