@@ -14,7 +14,7 @@ func Of(c codes.Code) string {
 		ch := s[i]
 		switch {
 		case ch >= 'A' && ch <= 'Z':
-			if i > 0 {
+			if i > 0 && s[i-1] >= 'a' && s[i-1] <= 'z' {
 				b = append(b, '_')
 			}
 			b = append(b, ch)
