@@ -30,6 +30,7 @@ type testEnv struct {
 	routes   map[string]string // pipeline → address
 	client   apiv1.ComputeServiceClient
 	obs      *recordingObserver
+	svc      Service
 	tcp      *TCPServer
 }
 
@@ -112,7 +113,8 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		gopts = append(gopts, grpc.MaxRecvMsgSize(cfg.maxMsg), grpc.MaxSendMsgSize(cfg.maxMsg))
 	}
 	gs := grpc.NewServer(gopts...)
-	apiv1.RegisterComputeServiceServer(gs, NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg}))
+	env.svc = NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg})
+	apiv1.RegisterComputeServiceServer(gs, env.svc)
 	go gs.Serve(gl)
 	t.Cleanup(gs.Stop)
 	env.grpcAddr = gl.Addr().String()
@@ -135,7 +137,11 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		go env.tcp.ServeRoute(rl, p)
+		rp, err := eng.Compile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go env.tcp.ServeRoute(rl, rp)
 		env.routes[p] = rl.Addr().String()
 	}
 	t.Cleanup(func() {

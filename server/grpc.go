@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -51,7 +50,9 @@ type computeService struct {
 	engine   *engine.Engine
 	opts     Options
 	log      *slog.Logger
+	life     lifecycle
 	draining atomic.Bool
+	stop     context.CancelFunc
 }
 
 // Service is the gRPC ComputeService with the drain switch the server's
@@ -60,6 +61,9 @@ type Service interface {
 	apiv1.ComputeServiceServer
 	// Drain makes every new job fail with UNAVAILABLE.
 	Drain()
+	// Stop ends every running job with UNAVAILABLE, for a forced stop
+	// (before grpc.Server.Stop, so the calls end with that status).
+	Stop()
 }
 
 // NewComputeService returns the ComputeService for engine.
@@ -70,13 +74,25 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	if opts.MaxMsgBytes <= 0 {
 		opts.MaxMsgBytes = DefaultMaxMsgBytes
 	}
-	return &computeService{engine: eng, opts: opts, log: opts.Logger}
+	s := &computeService{engine: eng, opts: opts, log: opts.Logger}
+	stopping, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	// The job's fields go on the logging interceptor's one line for the
+	// call (and on a debug line of their own, for servers without it).
+	s.life = lifecycle{engine: eng, obs: opts.Observer, stopping: stopping, draining: s.draining.Load,
+		emit: func(ctx context.Context, job slog.Attr) {
+			AddLogFields(ctx, job.Key, job.Value)
+			s.log.Debug("job", job)
+		}}
+	return s
 }
 
 // DefaultMaxMsgBytes is the default largest gRPC message.
 const DefaultMaxMsgBytes = 4 << 20
 
 func (s *computeService) Drain() { s.draining.Store(true) }
+
+func (s *computeService) Stop() { s.stop() }
 
 // lookupAlgo maps the API's algorithm to the core's, by the enum value's
 // name that compute/digest's table holds.
@@ -207,88 +223,88 @@ func dataChunks[M request, H comparable](recv func() (M, error), header func(M) 
 
 // Digest implements apiv1.ComputeServiceServer.
 func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
-	ctx := stream.Context()
-	var (
-		job   engine.DigestJob
-		order []apiv1.Algorithm
-	)
-	h, err := firstHeader(stream.Recv, (*apiv1.DigestRequest).GetHeader)
-	if err == nil {
-		job, order, err = digestJob(h)
-	}
-	if err != nil {
-		return toStatus(s.log, s.reject(ctx, "", err))
-	}
-	names := make([]string, len(job.Algos))
-	for i, a := range job.Algos {
-		names[i] = a.Name
-	}
-	proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
-	// The End message's digests, checked once the digests are known; the
-	// receiving goroutine sets them before the input ends, and Digest
-	// returns only after that.
-	endSums := map[int][]byte{}
-	proof.digests = func(ds []*apiv1.ExpectedDigest) error {
-		for _, e := range ds {
-			al, raw, err := expectedDigest(e, "end")
-			if err != nil {
-				return err
-			}
-			i := slices.IndexFunc(job.Algos, func(a *digest.Algo) bool { return a.Name == al.Name })
-			if i < 0 {
-				return compute.Invalidf("end: %s was not computed: name it in the header", e.GetAlgorithm())
-			}
-			if _, dup := endSums[i]; dup {
-				return compute.Invalidf("end: %s digest given twice", e.GetAlgorithm())
-			}
-			endSums[i] = raw
+	var resp *apiv1.DigestResponse
+	err := s.life.do(stream.Context(), func() (string, jobFunc, error) {
+		h, err := firstHeader(stream.Recv, (*apiv1.DigestRequest).GetHeader)
+		if err != nil {
+			return "", nil, err
 		}
-		return nil
-	}
-	var res engine.DigestResult
-	err = s.job(ctx, "digest:"+strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
-		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.DigestRequest).GetHeader, proof))
-		var err error
-		res, err = s.engine.Digest(ctx, job, src)
-		for i, want := range endSums {
-			if err == nil && !bytes.Equal(res.Sums[i], want) {
-				err = compute.Errorf(compute.CodeDataLoss, "%s digest mismatch: received %s, the client sent %s", job.Algos[i].Name, hex.EncodeToString(res.Sums[i]), hex.EncodeToString(want))
-			}
+		job, order, err := digestJob(h)
+		if err != nil {
+			return "", nil, err
 		}
-		return res.Size, 0, err
+		names := make([]string, len(job.Algos))
+		for i, a := range job.Algos {
+			names[i] = a.Name
+		}
+		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
+		// The End message's digests, checked once the digests are known;
+		// the receiving goroutine sets them before the input ends, and
+		// the job returns only after that.
+		endSums := map[int][]byte{}
+		proof.digests = func(ds []*apiv1.ExpectedDigest) error {
+			for _, e := range ds {
+				al, raw, err := expectedDigest(e, "end")
+				if err != nil {
+					return err
+				}
+				i := slices.IndexFunc(job.Algos, func(a *digest.Algo) bool { return a.Name == al.Name })
+				if i < 0 {
+					return compute.Invalidf("end: %s was not computed: name it in the header", e.GetAlgorithm())
+				}
+				if _, dup := endSums[i]; dup {
+					return compute.Invalidf("end: %s digest given twice", e.GetAlgorithm())
+				}
+				endSums[i] = raw
+			}
+			return nil
+		}
+		return "digest:" + strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
+			src := s.input(ctx, dataChunks(stream.Recv, (*apiv1.DigestRequest).GetHeader, proof))
+			res, err := s.engine.Digest(ctx, job, src)
+			for i, want := range endSums {
+				if err == nil && !bytes.Equal(res.Sums[i], want) {
+					err = compute.Errorf(compute.CodeDataLoss, "%s digest mismatch: received %s, the client sent %s", job.Algos[i].Name, hex.EncodeToString(res.Sums[i]), hex.EncodeToString(want))
+				}
+			}
+			if err == nil {
+				resp = &apiv1.DigestResponse{Size: res.Size}
+				for i, a := range order {
+					resp.Digests = append(resp.Digests, &apiv1.DigestValue{Algorithm: a, Raw: res.Sums[i], Hex: hex.EncodeToString(res.Sums[i])})
+				}
+			}
+			return res.Size, 0, err
+		}, nil
 	})
 	if err != nil {
 		return toStatus(s.log, err)
-	}
-	resp := &apiv1.DigestResponse{Size: res.Size}
-	for i, a := range order {
-		resp.Digests = append(resp.Digests, &apiv1.DigestValue{Algorithm: a, Raw: res.Sums[i], Hex: hex.EncodeToString(res.Sums[i])})
 	}
 	return stream.SendAndClose(resp)
 }
 
 // Run implements apiv1.ComputeServiceServer.
 func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
-	ctx := stream.Context()
-	var p *engine.Pipeline
-	h, err := firstHeader(stream.Recv, (*apiv1.RunRequest).GetHeader)
-	if err == nil && h.GetExpectedSize() < 0 {
-		err = compute.Invalidf("header: negative expected_size %d", h.GetExpectedSize())
-	}
-	if err == nil {
-		p, err = s.engine.Compile(h.GetPipeline())
-	}
-	if err != nil {
-		return toStatus(s.log, s.reject(ctx, "", err))
-	}
-	proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
 	var stats engine.Stats
-	err = s.job(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
-		src := newStreamReader(ctx, s.opts.IdleTimeout, dataChunks(stream.Recv, (*apiv1.RunRequest).GetHeader, proof))
-		out := &outputSender{send: stream.Send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
-		var err error
-		stats, err = s.engine.Run(ctx, p, src, out)
-		return stats.InputBytes, stats.OutputBytes, err
+	err := s.life.do(stream.Context(), func() (string, jobFunc, error) {
+		h, err := firstHeader(stream.Recv, (*apiv1.RunRequest).GetHeader)
+		if err != nil {
+			return "", nil, err
+		}
+		if h.GetExpectedSize() < 0 {
+			return "", nil, compute.Invalidf("header: negative expected_size %d", h.GetExpectedSize())
+		}
+		p, err := s.engine.Compile(h.GetPipeline())
+		if err != nil {
+			return "", nil, err
+		}
+		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
+		return strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
+			src := s.input(ctx, dataChunks(stream.Recv, (*apiv1.RunRequest).GetHeader, proof))
+			out := &outputSender{send: stream.Send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
+			var err error
+			stats, err = s.engine.Run(ctx, p, src, out)
+			return stats.InputBytes, stats.OutputBytes, err
+		}, nil
 	})
 	if err != nil {
 		return toStatus(s.log, err)
@@ -298,75 +314,9 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	}}})
 }
 
-// job runs fn as one job: a slot, then the job's record.
-func (s *computeService) job(ctx context.Context, command string, fn jobFunc) error {
-	if s.draining.Load() {
-		return s.reject(ctx, command, errShuttingDown)
-	}
-	release, err := s.engine.Acquire(ctx)
-	if err != nil {
-		return s.reject(ctx, command, err)
-	}
-	defer release()
-	return s.recorder().run(ctx, command, fn)
-}
-
-// reject records a job refused before it ran (bad header or pipeline, no
-// slot, draining) and returns err.
-func (s *computeService) reject(ctx context.Context, command string, err error) error {
-	return s.recorder().reject(ctx, command, err)
-}
-
-// recorder reports gRPC jobs: the job's fields go on the logging
-// interceptor's one line for the call (and on a debug line of their own,
-// for servers without the interceptor).
-func (s *computeService) recorder() jobRecorder {
-	return jobRecorder{obs: s.opts.Observer, emit: func(ctx context.Context, job slog.Attr) {
-		AddLogFields(ctx, job.Key, job.Value)
-		s.log.Debug("job", job)
-	}}
-}
-
-// jobFunc runs a job and says how many bytes went in and out.
-type jobFunc func(context.Context) (in, out int64, err error)
-
-// jobRecorder is what both adapters share around a job: its id, timing,
-// the observer's record and the log fields.
-type jobRecorder struct {
-	obs  Observer
-	emit func(ctx context.Context, job slog.Attr)
-}
-
-// run runs fn and records it.
-func (r jobRecorder) run(ctx context.Context, command string, fn jobFunc) error {
-	start := time.Now()
-	var done func(string, int64, int64)
-	if r.obs != nil {
-		done = r.obs.JobStarted(command)
-	}
-	jctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	in, out, err := fn(jctx)
-	oc := outcome(err)
-	if done != nil {
-		done(oc, in, out)
-	}
-	attrs := make([]slog.Attr, 0, 7)
-	attrs = append(attrs, slog.String("id", rand.Text()[:16]), slog.String("command", command),
-		slog.Int64("in_bytes", in), slog.Int64("out_bytes", out), slog.Duration("duration", time.Since(start)),
-		slog.String("outcome", oc))
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	}
-	// One group: the text log shows job.id=… job.outcome=…, JSON a "job"
-	// object; and the logging middleware handles one field, not seven.
-	r.emit(ctx, slog.Attr{Key: "job", Value: slog.GroupValue(attrs...)})
-	return err
-}
-
-// reject records a job refused before it ran, with no bytes; it returns err.
-func (r jobRecorder) reject(ctx context.Context, command string, err error) error {
-	return r.run(ctx, command, func(context.Context) (int64, int64, error) { return 0, 0, err })
+// input is a job's input: the stream's data messages, received ahead.
+func (s *computeService) input(ctx context.Context, next func() ([]byte, error)) *recvAhead {
+	return newRecvAhead(ctx, messageSource(next), 0, s.opts.IdleTimeout)
 }
 
 // maxOutputChunk bounds a Run output message whatever --max-msg-bytes is:

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"errors"
 	"strings"
-	"syscall"
 
 	"github.com/halfclose/halfclose/compute/digest"
 )
@@ -56,8 +54,4 @@ func commandLabel(command string) string {
 		return CommandPipeline
 	}
 	return command
-}
-
-func isConnBroken(err error) bool {
-	return isConnReadError(err) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 )
@@ -68,10 +66,11 @@ type TCPServer struct {
 	ctx        context.Context // cancelled to abort every job (forced stop)
 	cancel     context.CancelFunc
 	inShutdown atomic.Bool
+	quit       chan struct{} // closed when the shutdown starts: ends accept backoffs
+	life       lifecycle
 
-	mu        sync.Mutex // protects listeners and conns
+	mu        sync.Mutex // protects listeners and inShutdown's transitions
 	listeners map[*net.Listener]struct{}
-	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup // every Serve loop and connection goroutine
 }
 
@@ -92,26 +91,24 @@ func (s *TCPServer) init() {
 		s.connSlots = make(chan struct{}, s.MaxConns)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[*net.Listener]struct{}{}
-		s.conns = map[net.Conn]struct{}{}
+		s.quit = make(chan struct{})
+		// A connection's job record is emitted by handle, which knows the
+		// peer; see recorder.
+		s.life = lifecycle{engine: s.Engine, obs: s.Observer, stopping: s.ctx, draining: s.inShutdown.Load}
 	})
 }
 
 // Serve accepts command-port connections on l until Shutdown or Close: each
 // sends its pipeline as the first line. It returns ErrServerClosed then.
-func (s *TCPServer) Serve(l net.Listener) error { return s.serve(l, "") }
+func (s *TCPServer) Serve(l net.Listener) error { return s.serve(l, nil) }
 
 // ServeRoute accepts route-port connections on l: the whole stream is the
-// input of pipeline, which is checked first.
-func (s *TCPServer) ServeRoute(l net.Listener, pipeline string) error {
-	s.init()
-	if _, err := s.Engine.Compile(pipeline); err != nil {
-		l.Close()
-		return fmt.Errorf("route %s: %w", l.Addr(), err)
-	}
-	return s.serve(l, pipeline)
+// input of p, compiled once (by Engine.Compile) for every connection.
+func (s *TCPServer) ServeRoute(l net.Listener, p *engine.Pipeline) error {
+	return s.serve(l, p)
 }
 
-func (s *TCPServer) serve(l net.Listener, route string) error {
+func (s *TCPServer) serve(l net.Listener, route *engine.Pipeline) error {
 	s.init()
 	if s.TLSConfig != nil {
 		l = tls.NewListener(l, s.TLSConfig)
@@ -134,7 +131,13 @@ func (s *TCPServer) serve(l net.Listener, route string) error {
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.Logger.Warn("tcp accept error; retrying", "err", err, "backoff", backoff)
-				time.Sleep(backoff)
+				t := time.NewTimer(backoff)
+				select {
+				case <-t.C:
+				case <-s.quit:
+					t.Stop()
+					return ErrServerClosed
+				}
 				continue
 			}
 			return err
@@ -167,6 +170,9 @@ func (s *TCPServer) track(l *net.Listener, add bool) bool {
 	return true
 }
 
+// trackConn counts connection c in or out; a connection accepted once the
+// shutdown started is refused. (The connections themselves need no
+// registry: a forced stop reaches each through the server's context.)
 func (s *TCPServer) trackConn(c net.Conn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -174,12 +180,10 @@ func (s *TCPServer) trackConn(c net.Conn, add bool) bool {
 		if s.inShutdown.Load() {
 			return false
 		}
-		s.conns[c] = struct{}{}
 		if s.ConnHook != nil {
 			s.ConnHook(1)
 		}
 	} else {
-		delete(s.conns, c)
 		if s.ConnHook != nil {
 			s.ConnHook(-1)
 		}
@@ -192,8 +196,7 @@ func (s *TCPServer) trackConn(c net.Conn, add bool) bool {
 // jobs get UNAVAILABLE, never a partial result) and returns ctx's error.
 func (s *TCPServer) Shutdown(ctx context.Context) error {
 	s.init()
-	s.inShutdown.Store(true)
-	s.closeListeners()
+	s.beginShutdown()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -209,38 +212,32 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 // Close stops at once: listeners close and every job is aborted.
 func (s *TCPServer) Close() error {
 	s.init()
-	s.inShutdown.Store(true)
-	s.closeListeners()
+	s.beginShutdown()
 	s.cancel()
 	s.wg.Wait()
 	return nil
 }
 
-func (s *TCPServer) closeListeners() {
+// beginShutdown refuses new jobs and connections, ends accept backoffs and
+// closes the listeners.
+func (s *TCPServer) beginShutdown() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.inShutdown.Swap(true) {
+		close(s.quit)
+	}
 	for l := range s.listeners {
 		(*l).Close()
 	}
 }
 
-// connReadError marks an error from reading the client: an abort (RST, idle
-// timeout, broken connection) after which nothing is written.
-type connReadError struct{ err error }
-
-func (e *connReadError) Error() string { return e.err.Error() }
-func (e *connReadError) Unwrap() error { return e.err }
-
 // connReader reads a job's input from the connection, with the idle timeout
 // renewed before every read, so a slow but moving client is fine.
 type connReader struct {
-	c    net.Conn
-	r    io.Reader
-	idle time.Duration
-	// stopping is the server's forced-stop context: the root of every job's
-	// context, so it is done before any job's deadline-setting hook runs.
-	stopping context.Context
-	closed   atomic.Bool
+	c      net.Conn
+	r      io.Reader
+	idle   time.Duration
+	closed atomic.Bool
 }
 
 // Close makes a pending Read return; the engine calls it when a job fails
@@ -250,35 +247,23 @@ func (r *connReader) Close() error {
 	return r.c.SetReadDeadline(time.Now())
 }
 
-// closedErr is why a closed reader fails: the server stopping the job, or
-// (when a stage failed first, so this error is not the job's) just closed.
-func (r *connReader) closedErr() error {
-	if r.stopping.Err() != nil {
-		return errShuttingDown
-	}
-	return errReaderClosed
-}
-
 func (r *connReader) Read(p []byte) (int, error) {
 	if r.closed.Load() {
-		return 0, r.closedErr()
+		return 0, errReaderClosed
 	}
 	if r.idle > 0 {
 		r.c.SetReadDeadline(time.Now().Add(r.idle))
 		// Close stores closed before it sets its deadline: if it is not
 		// closed now, Close's deadline comes after ours.
 		if r.closed.Load() {
-			return 0, r.closedErr()
+			return 0, errReaderClosed
 		}
 	}
 	n, err := r.r.Read(p)
 	if err != nil && r.closed.Load() {
-		return n, r.closedErr()
+		return n, errReaderClosed
 	}
 	if err != nil && err != io.EOF {
-		if ctxErr := r.stopping.Err(); ctxErr != nil {
-			return n, errShuttingDown
-		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return n, &connReadError{errIdle(r.idle)}
@@ -323,7 +308,7 @@ func (w *connWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *TCPServer) handle(c net.Conn, route string) {
+func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
@@ -332,18 +317,19 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	w := &connWriter{c: c, idle: s.IdleTimeout}
 	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()); w.stop() })
 	defer stop()
+	life := s.lifecycle(c)
 
 	select {
 	case s.connSlots <- struct{}{}:
 		defer func() { <-s.connSlots }()
 	default:
-		s.fail(c, s.recorder(c).reject(ctx, "", compute.Exhaustedf("too many connections: limit %d", s.MaxConns)))
+		s.fail(c, life.reject(ctx, "", compute.Exhaustedf("too many connections: limit %d", s.MaxConns)))
 		return
 	}
 	if s.Allow != nil {
 		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 		if !s.Allow(host) {
-			s.fail(c, s.recorder(c).reject(ctx, "", compute.Exhaustedf("rate limit exceeded for peer")))
+			s.fail(c, life.reject(ctx, "", compute.Exhaustedf("rate limit exceeded for peer")))
 			return
 		}
 	}
@@ -357,60 +343,18 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	}
 
 	br := bufio.NewReaderSize(c, 64<<10)
-	text := route
-	opts := tcpOptions{size: -1}
-	if route == "" {
-		c.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
-		line, err := readHeader(br, s.MaxHeaderBytes)
-		if err == nil {
-			opts, text, err = parseHeaderOptions(line)
-		}
-		if err == nil && s.RequireEnd && !opts.proven() {
-			err = errProofRequired
-		}
-		if err != nil {
-			s.recorder(c).reject(ctx, "", err)
-			if !isConnReadError(err) {
-				s.fail(c, err)
-			}
-			return
-		}
-		c.SetReadDeadline(time.Time{})
-	}
-	p, err := s.Engine.Compile(text)
-	if err != nil {
-		s.fail(c, s.recorder(c).reject(ctx, "", err))
-		return
-	}
-	release, err := s.Engine.Acquire(ctx)
-	if err != nil {
-		s.fail(c, s.recorder(c).reject(ctx, strings.Join(p.Names, "|"), err))
-		return
-	}
-	defer release()
-
 	bw := bufio.NewWriterSize(w, 256<<10)
-	err = s.recorder(c).run(ctx, strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
-		var in io.ReadCloser = &connReader{c: c, r: br, idle: s.IdleTimeout, stopping: s.ctx}
-		if opts.proven() {
-			in = newTCPProof(in, opts)
+	err := life.do(ctx, func() (string, jobFunc, error) {
+		p, opts := route, tcpOptions{size: -1}
+		if p == nil {
+			var err error
+			if p, opts, err = s.readHeader(c, br); err != nil {
+				return "", nil, err
+			}
 		}
-		src := newReadAhead(in)
-		defer src.Wait() // before the connection is read again
-		st, err := s.Engine.Run(ctx, p, src, bw)
-		if err == nil && opts.trailer {
-			// The output is complete: say so, and how long it was, so a
-			// client can tell this reply from one cut by a crash (whose
-			// FIN looks the same).
-			fmt.Fprintf(bw, "%s%d in=%d\n", trailerPrefix, st.OutputBytes, st.InputBytes)
-		}
-		if err == nil {
-			err = bw.Flush()
-		}
-		if err == nil {
-			return st.InputBytes, st.OutputBytes, nil // the trailer is not output
-		}
-		return st.InputBytes, w.n + int64(bw.Buffered()), err
+		return strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
+			return s.run(ctx, p, opts, c, br, w, bw)
+		}, nil
 	})
 	switch {
 	case err == nil:
@@ -426,16 +370,57 @@ func (s *TCPServer) handle(c net.Conn, route string) {
 	}
 }
 
+// readHeader reads and compiles a command-port header line: its @options
+// and pipeline.
+func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, tcpOptions, error) {
+	c.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+	line, err := readHeader(br, s.MaxHeaderBytes)
+	if err != nil {
+		return nil, tcpOptions{}, err
+	}
+	opts, text, err := parseHeaderOptions(line)
+	if err == nil && s.RequireEnd && !opts.proven() {
+		err = errProofRequired
+	}
+	if err != nil {
+		return nil, opts, err
+	}
+	c.SetReadDeadline(time.Time{})
+	p, err := s.Engine.Compile(text)
+	return p, opts, err
+}
+
+// run runs a connection's job: its input read ahead (through the proof of
+// its end, when the header asked for one), its reply buffered in bw, and
+// the @trailer line.
+func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer) (int64, int64, error) {
+	var in io.ReadCloser = &connReader{c: c, r: br, idle: s.IdleTimeout}
+	if opts.proven() {
+		in = newTCPProof(in, opts)
+	}
+	src := newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
+	defer src.Wait() // before the connection is read again
+	st, err := s.Engine.Run(ctx, p, src, bw)
+	if err == nil && opts.trailer {
+		// The output is complete: say so, and how long it was, so a
+		// client can tell this reply from one cut by a crash (whose FIN
+		// looks the same).
+		fmt.Fprintf(bw, "%s%d in=%d\n", trailerPrefix, st.OutputBytes, st.InputBytes)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		return st.InputBytes, st.OutputBytes, nil // the trailer is not output
+	}
+	return st.InputBytes, w.n + int64(bw.Buffered()), err
+}
+
 // trailerPrefix starts the @trailer line: "halfclose: ok out=N in=M\n",
 // the output's length in bytes and the input's.
 const trailerPrefix = "halfclose: ok out="
 
 var errProofRequired = compute.Invalidf("this server requires a proof of the end of input: start the header line with @size=N or @chunked")
-
-func isConnReadError(err error) bool {
-	var e *connReadError
-	return errors.As(err, &e)
-}
 
 // readHeader reads the header line: at most max bytes including "\n", a
 // trailing "\r" dropped.
@@ -469,24 +454,25 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 	return string(line), nil
 }
 
-// recorder reports the jobs of connection c on a log line of their own.
-func (s *TCPServer) recorder(c net.Conn) jobRecorder {
-	return jobRecorder{obs: s.Observer, emit: func(_ context.Context, job slog.Attr) {
+// lifecycle is the jobs' lifecycle for connection c: its records are log
+// lines of their own, with the peer.
+func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
+	l := s.life
+	l.emit = func(_ context.Context, job slog.Attr) {
 		s.Logger.Info("job", job, "adapter", "tcp", "peer", c.RemoteAddr().String())
-	}}
+	}
+	return &l
 }
 
-// fail writes the error line, then ends the connection politely.
+// fail writes err's verdict as the error line, then ends the connection
+// politely.
 func (s *TCPServer) fail(c net.Conn, err error) {
-	code, msg := codes.Internal, "internal error"
-	var ce *compute.Error
-	if errors.As(err, &ce) && ce.Code != compute.CodeInternal {
-		code, msg = codeOf(err), ce.Msg
-	} else {
+	v := classify(err)
+	if v.internal {
 		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", err)
 	}
 	c.SetWriteDeadline(time.Now().Add(drainTimeout))
-	fmt.Fprintf(c, "halfclose: error: %s: %s\n", codeName(code), strings.ReplaceAll(msg, "\n", " "))
+	io.WriteString(c, v.errorLine())
 	s.finish(c)
 }
 

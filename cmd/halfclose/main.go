@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/codename"
 	"github.com/halfclose/halfclose/internal/flagenv"
 )
 
@@ -204,20 +205,9 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 // without the "halfclose:" that the caller puts before it.
 func describe(err error) string {
 	if s, ok := status.FromError(err); ok {
-		return fmt.Sprintf("%s: %s", codeName(s.Code().String()), s.Message())
+		return fmt.Sprintf("%s: %s", codename.Of(s.Code()), s.Message())
 	}
 	return strings.TrimPrefix(err.Error(), "halfclose: ")
-}
-
-func codeName(s string) string {
-	var b strings.Builder
-	for i, c := range s {
-		if c >= 'A' && c <= 'Z' && i > 0 {
-			b.WriteByte('_')
-		}
-		b.WriteString(strings.ToUpper(string(c)))
-	}
-	return b.String()
 }
 
 // quoteWords joins words into pipeline text that splits back into exactly

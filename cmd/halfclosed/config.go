@@ -57,13 +57,20 @@ type config struct {
 	// commands are the commands served: builtin.Registry(). Not a flag:
 	// tests add their own commands to it.
 	commands *compute.Registry
+
+	// Made by validate from the flags above.
+	engine    *engine.Engine
+	routeList []route // --tcp-route, each pipeline compiled once
 }
 
 // hiddenFlags are left out of -help.
 var hiddenFlags = map[string]bool{"no-interceptors": true}
 
 // route is one --tcp-route.
-type route struct{ addr, pipeline string }
+type route struct {
+	addr, pipeline string
+	compiled       *engine.Pipeline
+}
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	c := &config{
@@ -183,32 +190,50 @@ func (c *config) validate() error {
 	if c.requireEnd && len(c.tcpRoutes) > 0 {
 		errs = append(errs, errors.New("--require-end cannot be used with --tcp-route: a route port has no header line to prove the end of input with"))
 	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	c.engine = engine.New(c.engineConfig())
 	for _, r := range c.tcpRoutes {
-		if _, err := parseRoute(c.commands, r); err != nil {
+		rt, err := c.parseRoute(r)
+		if err != nil {
 			errs = append(errs, err)
 		}
+		c.routeList = append(c.routeList, rt)
 	}
 	return errors.Join(errs...)
 }
 
-func (c *config) routes() []route {
-	var rs []route
-	for _, r := range c.tcpRoutes {
-		rt, _ := parseRoute(c.commands, r)
-		rs = append(rs, rt)
+// engineConfig is the engine the flags describe.
+func (c *config) engineConfig() engine.Config {
+	return engine.Config{
+		MaxJobs:       c.maxJobs,
+		QueueWait:     c.jobWait,
+		MaxInputBytes: int64(c.maxInputBytes),
+		Spool: compute.SpoolConfig{
+			MemBytes: int64(c.spoolMem),
+			Dir:      c.spoolDir,
+			Disk:     compute.NewDiskBudget(int64(c.spoolDisk)),
+		},
+		Registry: c.commands,
 	}
-	return rs
 }
 
-func parseRoute(commands *compute.Registry, s string) (route, error) {
+// routes are the --tcp-route ports, their pipelines compiled by validate.
+func (c *config) routes() []route { return c.routeList }
+
+// parseRoute splits a --tcp-route and compiles its pipeline, once: every
+// connection of the port runs that Pipeline.
+func (c *config) parseRoute(s string) (route, error) {
 	addr, pipeline, ok := strings.Cut(s, "=")
 	if !ok || addr == "" || strings.TrimSpace(pipeline) == "" {
 		return route{}, fmt.Errorf("--tcp-route %q: want ADDR=PIPELINE, e.g. 127.0.0.1:7001=sha256sum", s)
 	}
-	if _, err := engine.Compile(commands, nil, pipeline); err != nil {
+	p, err := c.engine.Compile(pipeline)
+	if err != nil {
 		return route{}, fmt.Errorf("--tcp-route %q: %v", s, err)
 	}
-	return route{addr: addr, pipeline: pipeline}, nil
+	return route{addr: addr, pipeline: pipeline, compiled: p}, nil
 }
 
 func (c *config) slogLevel() (slog.Level, error) {

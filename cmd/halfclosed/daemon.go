@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,8 +21,6 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
-	"github.com/halfclose/halfclose/compute"
-	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/grpcopts"
 	"github.com/halfclose/halfclose/server"
 )
@@ -58,8 +55,15 @@ type daemon struct {
 }
 
 type routeListener struct {
-	l        net.Listener
-	pipeline string
+	l     net.Listener
+	route route
+}
+
+// security is what --tls-*, --auth-token-file and --rate-limit load.
+type security struct {
+	tls     *tls.Config // nil: plaintext
+	auth    *server.TokenAuth
+	limiter *server.PeerLimiter
 }
 
 // newServer builds the servers cfg describes and opens every listener, so
@@ -68,55 +72,15 @@ type routeListener struct {
 func newServer(cfg *config) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg}
 	d.log, d.logBuf = cfg.logger()
-	var opened []net.Listener
 	defer func() {
 		if err != nil {
-			for _, l := range opened {
-				l.Close()
-			}
+			d.closeListeners()
 			d.closeLog()
 		}
 	}()
-	listen := func(addr string) (net.Listener, error) {
-		l, err := net.Listen("tcp", addr)
-		if err == nil {
-			opened = append(opened, l)
-		}
-		return l, err
-	}
-
-	eng := engine.New(engine.Config{
-		MaxJobs:       cfg.maxJobs,
-		QueueWait:     cfg.jobWait,
-		MaxInputBytes: int64(cfg.maxInputBytes),
-		Spool: compute.SpoolConfig{
-			MemBytes: int64(cfg.spoolMem),
-			Dir:      cfg.spoolDir,
-			Disk:     compute.NewDiskBudget(int64(cfg.spoolDisk)),
-		},
-		Registry: cfg.commands,
-	})
-	for _, r := range cfg.routes() {
-		if _, err := eng.Compile(r.pipeline); err != nil {
-			return nil, fmt.Errorf("--tcp-route %s: %w", r.addr, err)
-		}
-	}
-
-	var tlsCfg *tls.Config
-	if cfg.tlsCert != "" {
-		if tlsCfg, err = server.LoadServerTLS(cfg.tlsCert, cfg.tlsKey, cfg.tlsClientCA); err != nil {
-			return nil, err
-		}
-	}
-	var auth *server.TokenAuth
-	if cfg.authTokenFile != "" {
-		if auth, err = server.LoadTokenFile(cfg.authTokenFile); err != nil {
-			return nil, err
-		}
-	}
-	var limiter *server.PeerLimiter
-	if cfg.rateLimit > 0 {
-		limiter = server.NewPeerLimiter(cfg.rateLimit, cfg.rateBurst)
+	sec, err := cfg.loadSecurity()
+	if err != nil {
+		return nil, err
 	}
 	var (
 		metrics *server.Metrics
@@ -126,29 +90,89 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		reg = server.NewRegistry()
 		metrics = server.NewMetrics(reg)
 	}
-
-	if d.grpcL, err = listen(cfg.grpcAddr); err != nil {
+	if err := d.listen(); err != nil {
 		return nil, err
 	}
-	if cfg.tcpAddr != "" {
-		if d.tcpL, err = listen(cfg.tcpAddr); err != nil {
-			return nil, err
+	d.newGRPC(sec, metrics)
+	d.newTCP(sec, metrics)
+	if d.httpL != nil {
+		d.http = &http.Server{
+			Handler:           server.NewHTTPHandler(reg, d.ready.Load, cfg.pprof),
+			ReadHeaderTimeout: 10 * time.Second,
 		}
 	}
-	for _, r := range cfg.routes() {
-		l, err := listen(r.addr)
-		if err != nil {
-			return nil, err
-		}
-		d.routes = append(d.routes, routeListener{l, r.pipeline})
+	if sec.auth != nil && (d.tcpL != nil || len(d.routes) > 0) && cfg.tlsClientCA == "" {
+		d.log.Warn("the raw-TCP adapter takes no bearer token: protect it with --tls-client-ca, or disable it with --tcp-addr=")
 	}
-	if cfg.metricsAddr != "" {
-		if d.httpL, err = listen(cfg.metricsAddr); err != nil {
-			return nil, err
-		}
-	}
+	d.ready.Store(true)
+	return d, nil
+}
 
-	d.svc = server.NewComputeService(eng, server.Options{
+// loadSecurity reads the certificates and token file, and makes the rate
+// limiter.
+func (c *config) loadSecurity() (security, error) {
+	var (
+		sec security
+		err error
+	)
+	if c.tlsCert != "" {
+		if sec.tls, err = server.LoadServerTLS(c.tlsCert, c.tlsKey, c.tlsClientCA); err != nil {
+			return sec, err
+		}
+	}
+	if c.authTokenFile != "" {
+		if sec.auth, err = server.LoadTokenFile(c.authTokenFile); err != nil {
+			return sec, err
+		}
+	}
+	if c.rateLimit > 0 {
+		sec.limiter = server.NewPeerLimiter(c.rateLimit, c.rateBurst)
+	}
+	return sec, nil
+}
+
+// listen opens every listener the flags name.
+func (d *daemon) listen() error {
+	var err error
+	if d.grpcL, err = net.Listen("tcp", d.cfg.grpcAddr); err != nil {
+		return err
+	}
+	if d.cfg.tcpAddr != "" {
+		if d.tcpL, err = net.Listen("tcp", d.cfg.tcpAddr); err != nil {
+			return err
+		}
+	}
+	for _, r := range d.cfg.routes() {
+		l, err := net.Listen("tcp", r.addr)
+		if err != nil {
+			return err
+		}
+		d.routes = append(d.routes, routeListener{l, r})
+	}
+	if d.cfg.metricsAddr != "" {
+		if d.httpL, err = net.Listen("tcp", d.cfg.metricsAddr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeListeners closes the listeners listen opened.
+func (d *daemon) closeListeners() {
+	for _, l := range []net.Listener{d.grpcL, d.tcpL, d.httpL} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	for _, r := range d.routes {
+		r.l.Close()
+	}
+}
+
+// newGRPC builds the gRPC server: the ComputeService, health, reflection.
+func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
+	cfg := d.cfg
+	d.svc = server.NewComputeService(cfg.engine, server.Options{
 		IdleTimeout: cfg.idleTimeout,
 		MaxMsgBytes: int(cfg.maxMsgBytes),
 		Logger:      d.log,
@@ -168,15 +192,15 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		// the CPU of small calls); calls past the workers get their own.
 		grpc.NumStreamWorkers(uint32(min(cfg.maxJobs, maxStreamWorkers))),
 	)
-	if tlsCfg != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg.Clone())))
+	if sec.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls.Clone())))
 	}
 	if !cfg.noInterceptors {
 		opts = append(opts, server.ChainOptions(server.ChainConfig{
 			Logger:    d.log,
 			Metrics:   metrics,
-			Auth:      auth,
-			RateLimit: limiter,
+			Auth:      sec.auth,
+			RateLimit: sec.limiter,
 		})...)
 	}
 	d.grpc = grpc.NewServer(opts...)
@@ -190,9 +214,13 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	if sm := metrics.ServerMetrics(); sm != nil {
 		sm.InitializeMetrics(d.grpc)
 	}
+}
 
+// newTCP builds the raw-TCP adapter of the command port and the routes.
+func (d *daemon) newTCP(sec security, metrics *server.Metrics) {
+	cfg := d.cfg
 	d.tcp = &server.TCPServer{
-		Engine:         eng,
+		Engine:         cfg.engine,
 		HeaderTimeout:  cfg.headerTimeout,
 		IdleTimeout:    cfg.idleTimeout,
 		MaxHeaderBytes: int(cfg.maxHeaderBytes),
@@ -202,24 +230,12 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		ConnHook:       metrics.ConnHook(),
 		RequireEnd:     cfg.requireEnd,
 	}
-	if tlsCfg != nil {
-		d.tcp.TLSConfig = tlsCfg.Clone()
+	if sec.tls != nil {
+		d.tcp.TLSConfig = sec.tls.Clone()
 	}
-	if limiter != nil {
-		d.tcp.Allow = limiter.Allow
+	if sec.limiter != nil {
+		d.tcp.Allow = sec.limiter.Allow
 	}
-
-	if d.httpL != nil {
-		d.http = &http.Server{
-			Handler:           server.NewHTTPHandler(reg, d.ready.Load, cfg.pprof),
-			ReadHeaderTimeout: 10 * time.Second,
-		}
-	}
-	if auth != nil && (d.tcpL != nil || len(d.routes) > 0) && cfg.tlsClientCA == "" {
-		d.log.Warn("the raw-TCP adapter takes no bearer token: protect it with --tls-client-ca, or disable it with --tcp-addr=")
-	}
-	d.ready.Store(true)
-	return d, nil
 }
 
 // Run serves until ctx is done, then drains (see shutdown). It returns nil
@@ -234,7 +250,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		d.log.Info("tcp command port listening", "addr", d.tcpL.Addr().String(), "tls", d.cfg.tlsCert != "")
 	}
 	for _, r := range d.routes {
-		d.log.Info("tcp route listening", "addr", r.l.Addr().String(), "pipeline", r.pipeline)
+		d.log.Info("tcp route listening", "addr", r.l.Addr().String(), "pipeline", r.route.pipeline)
 	}
 	if d.http != nil {
 		d.log.Info("metrics listening", "addr", d.httpL.Addr().String(), "pprof", d.cfg.pprof)
@@ -248,7 +264,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		g.Go(func() error { return ignoreClosed(d.tcp.Serve(d.tcpL)) })
 	}
 	for _, r := range d.routes {
-		g.Go(func() error { return ignoreClosed(d.tcp.ServeRoute(r.l, r.pipeline)) })
+		g.Go(func() error { return ignoreClosed(d.tcp.ServeRoute(r.l, r.route.compiled)) })
 	}
 	httpDone := make(chan struct{})
 	if d.http != nil {
@@ -303,6 +319,7 @@ func (d *daemon) shutdown() {
 	case <-grpcDone:
 	case <-sctx.Done():
 		d.log.Warn("shutdown grace over; cancelling running gRPC jobs")
+		d.svc.Stop() // the jobs end with UNAVAILABLE
 		d.grpc.Stop()
 		<-grpcDone
 	}

@@ -166,7 +166,7 @@ func TestDrainGraceOver(t *testing.T) {
 
 	if resp, err := stuckGRPC(nil); err == nil {
 		t.Fatalf("stuck gRPC job got a result: %v", resp)
-	} else if c := status.Code(err); c != codes.Unavailable && c != codes.Canceled {
+	} else if c := status.Code(err); c != codes.Unavailable {
 		t.Fatalf("stuck gRPC job: %v", err)
 	}
 	if line := <-stuckLine; line != errorLine("UNAVAILABLE", "server is shutting down") {

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/codename"
+)
+
+// errShuttingDown is the error of a job refused while the server drains,
+// and of a job the server stopped when its shutdown grace was over.
+var errShuttingDown = compute.Errorf(compute.CodeUnavailable, "server is shutting down")
+
+// errReaderClosed is what the input's Read returns after Close; the job's
+// error is the failure that made the engine close it.
+var errReaderClosed = errors.New("input closed")
+
+// connReadError marks an error from reading a TCP client: an abort (RST,
+// idle timeout, broken connection) after which nothing is written.
+type connReadError struct{ err error }
+
+func (e *connReadError) Error() string { return e.err.Error() }
+func (e *connReadError) Unwrap() error { return e.err }
+
+func isConnReadError(err error) bool {
+	var e *connReadError
+	return errors.As(err, &e)
+}
+
+// isConnBroken reports a connection the client broke: a read error, a
+// reset, a write to a closed peer.
+func isConnBroken(err error) bool {
+	return isConnReadError(err) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// errIdle is the abort of a client that sent nothing for d.
+func errIdle(d time.Duration) error {
+	return compute.Errorf(compute.CodeDeadline, "no input for %s (idle timeout)", d)
+}
+
+// verdict is how a job ended, as a client is told: a gRPC status code and
+// a message made for clients. It is the one classification both adapters
+// use; gRPC sends it as a status, TCP as its error line.
+type verdict struct {
+	code codes.Code
+	msg  string
+	// internal marks a server fault: msg is generic, and the error is
+	// logged where the verdict is given.
+	internal bool
+}
+
+// classify maps any error a job can end with to its verdict:
+//   - the core's errors (compute.Error) by their code, with their message;
+//   - context errors: CANCELED, DEADLINE_EXCEEDED;
+//   - a client that broke its connection: CANCELED;
+//   - a status from the transport: as it is;
+//   - anything else, and the core's CodeInternal: INTERNAL "internal error".
+//
+// A job stopped by the server's shutdown has errShuttingDown already (the
+// lifecycle sees to it): UNAVAILABLE.
+func classify(err error) verdict {
+	if err == nil {
+		return verdict{code: codes.OK}
+	}
+	var ce *compute.Error
+	if errors.As(err, &ce) {
+		if c, ok := coreCodes[ce.Code]; ok {
+			return verdict{code: c, msg: ce.Msg}
+		}
+		return internalVerdict
+	}
+	switch {
+	case isConnBroken(err), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.Canceled):
+		// A client that reset its connection mid-job cancelled it.
+		return verdict{code: codes.Canceled, msg: "canceled"}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return verdict{code: codes.DeadlineExceeded, msg: "deadline exceeded"}
+	}
+	if s, ok := status.FromError(err); ok && s.Code() != codes.Internal {
+		return verdict{code: s.Code(), msg: s.Message()}
+	}
+	return internalVerdict
+}
+
+var internalVerdict = verdict{code: codes.Internal, msg: "internal error", internal: true}
+
+// coreCodes are the gRPC codes of the core's error codes; CodeInternal is
+// not among them (its message is not for clients).
+var coreCodes = map[compute.Code]codes.Code{
+	compute.CodeInvalid:           codes.InvalidArgument,
+	compute.CodeResourceExhausted: codes.ResourceExhausted,
+	compute.CodeDataLoss:          codes.DataLoss,
+	compute.CodeUnavailable:       codes.Unavailable,
+	compute.CodeDeadline:          codes.DeadlineExceeded,
+}
+
+// codeOf is the gRPC code of a job's error.
+func codeOf(err error) codes.Code { return classify(err).code }
+
+// toStatus is a job's verdict as the status a gRPC client sees; a server
+// fault is logged with its detail.
+func toStatus(log *slog.Logger, err error) error {
+	v := classify(err)
+	if v.code == codes.OK {
+		return nil
+	}
+	if v.internal {
+		log.Error("internal error", "err", err)
+	}
+	return status.Error(v.code, v.msg)
+}
+
+// errorLine is a job's verdict as the raw-TCP adapter's error line.
+func (v verdict) errorLine() string {
+	return "halfclose: error: " + codename.Of(v.code) + ": " + strings.ReplaceAll(v.msg, "\n", " ") + "\n"
+}
+
+// outcome names how a job ended, for logs and metrics: one of the Outcome*
+// values of metrics.go. A broken connection (RST, a read or write error) on
+// the raw-TCP adapter is OutcomeReset; an idle or header timeout is
+// OutcomeIdle; an end of input without its promised proof is
+// OutcomeAborted (its code is DATA_LOSS).
+func outcome(err error) string {
+	if errors.Is(err, errUnprovenEnd) {
+		return OutcomeAborted
+	}
+	code := codeOf(err)
+	if code != codes.DeadlineExceeded && isConnBroken(err) {
+		return OutcomeReset
+	}
+	return OutcomeForCode(code)
+}

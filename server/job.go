@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+)
+
+// jobFunc runs a job and says how many bytes went in and out.
+type jobFunc func(context.Context) (in, out int64, err error)
+
+// compileFunc is an adapter's first step of a job: read and check the
+// request, and return the job's name (its command label) and body.
+type compileFunc func() (command string, run jobFunc, err error)
+
+// lifecycle is the one path every job takes, whichever adapter it came
+// in by: compile → (refused while draining) → acquire a slot → record
+// (observer, log fields) → run. Its error is then classified (errors.go)
+// by the adapter: a status on gRPC, an error line on TCP.
+type lifecycle struct {
+	engine *engine.Engine
+	obs    Observer
+	// stopping is done when the server stops the jobs still running (its
+	// shutdown grace is over): every job's context ends with it, and a job
+	// that fails once it is done failed because of it (errShuttingDown).
+	stopping context.Context
+	// draining reports a server that takes no new job (UNAVAILABLE).
+	draining func() bool
+	// emit writes a job's record: the adapter's log line or fields.
+	emit func(ctx context.Context, job slog.Attr)
+}
+
+// do runs one job through the lifecycle and returns its error.
+func (l *lifecycle) do(ctx context.Context, compile compileFunc) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(l.stopping, cancel)()
+
+	command, run, err := compile()
+	if err != nil {
+		return l.reject(ctx, command, err)
+	}
+	if l.draining() {
+		return l.reject(ctx, command, errShuttingDown)
+	}
+	release, err := l.engine.Acquire(ctx)
+	if err != nil {
+		return l.reject(ctx, command, err)
+	}
+	defer release()
+	return l.record(ctx, command, run)
+}
+
+// reject records a job refused before it ran (a bad header or pipeline,
+// no slot, a limit, a drain) and returns err.
+func (l *lifecycle) reject(ctx context.Context, command string, err error) error {
+	return l.record(ctx, command, func(context.Context) (int64, int64, error) { return 0, 0, err })
+}
+
+// record runs fn and records it: the observer's outcome and byte counts,
+// and one "job" group of log fields.
+func (l *lifecycle) record(ctx context.Context, command string, fn jobFunc) error {
+	start := time.Now()
+	var done func(string, int64, int64)
+	if l.obs != nil {
+		done = l.obs.JobStarted(command)
+	}
+	in, out, err := fn(ctx)
+	err = l.stopped(err)
+	oc := outcome(err)
+	if done != nil {
+		done(oc, in, out)
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.String("id", rand.Text()[:16]), slog.String("command", command),
+		slog.Int64("in_bytes", in), slog.Int64("out_bytes", out), slog.Duration("duration", time.Since(start)),
+		slog.String("outcome", oc))
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	// One group: the text log shows job.id=… job.outcome=…, JSON a "job"
+	// object; and the logging middleware handles one field, not seven.
+	l.emit(ctx, slog.Attr{Key: "job", Value: slog.GroupValue(attrs...)})
+	return err
+}
+
+// stopped returns errShuttingDown for a job that failed because the server
+// stopped it: its context ended, its input was closed, its connection's
+// deadlines were set (which look like timeouts). A verdict on the input
+// itself (a bad flag, a limit, a size mismatch) is the job's, even then.
+func (l *lifecycle) stopped(err error) error {
+	if err == nil || l.stopping.Err() == nil {
+		return err
+	}
+	switch compute.CodeOf(err) {
+	case compute.CodeInvalid, compute.CodeResourceExhausted, compute.CodeDataLoss, compute.CodeUnavailable:
+		return err
+	}
+	return errShuttingDown
+}
