@@ -151,7 +151,7 @@ func startDaemon(t testing.TB, args ...string) (grpcAddr, tcpAddr string) {
 // daemon writes after listening, so there is no port race.
 func launch(t testing.TB, args ...string) *daemon {
 	t.Helper()
-	full := append([]string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
+	full := append([]string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
 	cmd := exec.Command(bin(t, "halfclosed"), full...)
 	cmd.Env = cleanEnv()
 	d := &daemon{Routes: map[string]string{}, log: &logSink{}, exited: make(chan struct{}), cmd: cmd}

@@ -113,9 +113,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "usage: halfclose [flags] COMMAND [ARGS...] < input\n       halfclose [flags] 'CMD | CMD ...' < input\n       halfclose [flags] DIGEST [FLAGS] FILE...\nflags (also HALFCLOSE_<FLAG> variables):")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:50051", "gRPC address of the server")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:50051", "gRPC server: host:port, several as host:port,host:port,... (calls go round-robin, and a call refused with UNAVAILABLE is retried on another), or a gRPC target such as dns:///host:port")
 	fs.BoolVar(&o.tcp, "tcp", false, "use the raw-TCP command port instead of gRPC")
-	fs.StringVar(&o.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port, with --tcp")
+	fs.StringVar(&o.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port, with --tcp; several as host:port,host:port,... (one at random, the next when a connect fails)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "deadline for each call (0: none)")
 	fs.BoolVar(&o.useTLS, "tls", false, "use TLS (implied by --cacert)")
 	fs.StringVar(&o.caFile, "cacert", "", "CA (PEM) to verify the server with")
