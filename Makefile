@@ -3,15 +3,23 @@ GO      ?= go
 TOOL    := $(GO) tool -modfile=tools/go.mod
 BIN     := $(CURDIR)/bin
 ARGS    ?=
+# DEMO is what `make run` serves besides the defaults: a route port for the
+# README's tour. `make run DEMO=` serves none.
+DEMO    ?= --tcp-route 127.0.0.1:7001=sha256sum
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SHARE   := $(BIN)/share
+CMDS    := halfclose halfclosed
 
-.PHONY: all run build tools examples-deps test test-short test-fleet test-deploy generate checkgenerate lint bench fuzz clean
+.PHONY: all run build tools examples-deps test test-short test-fleet test-deploy generate checkgenerate lint bench fuzz clean completions man install
 
 all: lint test
 
 ## build: the server and the client into ./bin, static as deploy/Dockerfile builds them
-## (CGO_ENABLED=0, -trimpath: the same compiled packages, so make test-deploy's image build is cached)
+## (CGO_ENABLED=0, -trimpath: the same compiled packages, so make test-deploy's image build is cached;
+## --version shows the git revision)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/halfclosed ./cmd/halfclose
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN)/ ./cmd/halfclosed ./cmd/halfclose
 
 ## tools: pinned external clients used by the tests and benchmarks (tools/go.mod)
 tools:
@@ -21,9 +29,36 @@ tools:
 examples-deps:
 	cd examples/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
-## run: start halfclosed on 127.0.0.1 (gRPC :50051, TCP :50052); pass flags with ARGS=...
+## run: start halfclosed on 127.0.0.1 (gRPC :50051, TCP :50052, route :7001=sha256sum); pass flags with ARGS=...
 run: build
-	$(BIN)/halfclosed $(ARGS)
+	$(BIN)/halfclosed $(DEMO) $(ARGS)
+
+## completions: bash, zsh and fish completions into bin/share, generated from the flag definitions
+completions: build
+	mkdir -p $(SHARE)/bash-completion/completions $(SHARE)/zsh/site-functions $(SHARE)/fish/vendor_completions.d
+	for c in $(CMDS); do \
+	  $(BIN)/$$c --generate complete-bash > $(SHARE)/bash-completion/completions/$$c && \
+	  $(BIN)/$$c --generate complete-zsh > $(SHARE)/zsh/site-functions/_$$c && \
+	  $(BIN)/$$c --generate complete-fish > $(SHARE)/fish/vendor_completions.d/$$c.fish || exit 1; \
+	done
+
+## man: man pages into bin/share/man/man1, generated from the flag definitions
+man: build
+	mkdir -p $(SHARE)/man/man1
+	for c in $(CMDS); do $(BIN)/$$c --generate man > $(SHARE)/man/man1/$$c.1 || exit 1; done
+
+## install: binaries, man pages and completions under $(DESTDIR)$(PREFIX) (default /usr/local)
+install: build completions man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	for c in $(CMDS); do \
+	  install -m 755 $(BIN)/$$c $(DESTDIR)$(PREFIX)/bin/$$c && \
+	  install -m 644 $(SHARE)/man/man1/$$c.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$c.1 && \
+	  install -m 644 $(SHARE)/bash-completion/completions/$$c $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c && \
+	  install -m 644 $(SHARE)/zsh/site-functions/_$$c $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$c && \
+	  install -m 644 $(SHARE)/fish/vendor_completions.d/$$c.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$c.fish || exit 1; \
+	done
 
 ## test: unit, integration and end-to-end tests, with the race detector
 test: build tools
@@ -67,21 +102,26 @@ checkgenerate: generate
 	@git diff --exit-code -- $(GENERATED) || (echo "generated code is stale: run make generate and commit" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- $(GENERATED))" || (git status --porcelain -- $(GENERATED) >&2; echo "untracked generated files" >&2; exit 1)
 
-## lint: buf lint and format, go vet (the fleet test and deploy/validate too), gofmt
+## lint: buf lint and format, go vet, staticcheck (its default checks; none disabled), gofmt;
+## vet and staticcheck also over the fleet test (-tags fleet) and deploy/validate (its own module)
 lint:
 	$(TOOL) buf lint
 	$(TOOL) buf format -d --exit-code
 	$(GO) vet ./...
+	$(TOOL) staticcheck ./...
 	$(GO) vet -tags fleet ./e2e/
-	cd deploy/validate && $(GO) vet ./...
+	$(TOOL) staticcheck -tags fleet ./e2e/
+	cd deploy/validate && $(GO) vet ./... && $(GO) tool -modfile=../../tools/go.mod staticcheck ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; test -z "$$out" || (echo "gofmt needed:" $$out >&2; exit 1)
 
 ## bench: throughput table against GNU tools, measured in one run
 bench: build tools
 	E2E_BIN_DIR=$(BIN) $(GO) run ./internal/benchtable $(ARGS)
 
-## fuzz: a short run of each fuzz target
+## fuzz: a short run of each fuzz target, and a long generated run against the GNU tools
+## (GNUDIFF_N cases, default 20000; GNUDIFF_SEED, default the time)
 fuzz:
+	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/

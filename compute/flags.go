@@ -6,18 +6,32 @@ import (
 )
 
 // FlagSpec declares one flag of a command, GNU style: a short form, a long
-// form, or both.
+// form, or both. A command's table holds every flag of the GNU tool, the
+// ones halfclose refuses included (Refuse), so that abbreviations and
+// unknown flags are judged against the same table as GNU's getopt_long.
 type FlagSpec struct {
-	Short   byte   // e.g. 'n'; 0 when the flag has only a long form
-	Long    string // e.g. "lines"; "" when the flag has only a short form
-	Value   bool   // the flag takes an argument
+	Short    byte   // e.g. 'n'; 0 when the flag has only a long form
+	Long     string // e.g. "lines"; "" when the flag has only a short form
+	Value    bool   // the flag takes an argument
+	Optional bool   // with Value: the argument is optional (--long=ARG, -sARG only)
+	// Same is the key of the flag this one is another spelling of (GNU's
+	// same "val"): "--silent" is Same "q". Flags of one key whose Value and
+	// Optional agree are one flag to getopt: a prefix of both is no
+	// ambiguity ("--fixed-" for grep's --fixed-regexp and --fixed-strings).
+	Same string
+	// Refuse, when set, is why halfclose does not support this GNU flag;
+	// using it is an error naming the flag and the reason.
+	Refuse  string
 	Summary string // one line, for Capabilities
 }
 
-// Key is how a parsed flag is looked up: the short letter when there is one,
-// else the long name.
+// Key is how a parsed flag is looked up: Same when set, else the short
+// letter when there is one, else the long name.
 func (s FlagSpec) Key() string {
-	if s.Short != 0 {
+	switch {
+	case s.Same != "":
+		return s.Same
+	case s.Short != 0:
 		return string(s.Short)
 	}
 	return s.Long
@@ -35,11 +49,45 @@ func (s FlagSpec) Names() []string {
 	return n
 }
 
+// Supported returns the flags of specs that are not refused: what a
+// command advertises.
+func Supported(specs []FlagSpec) []FlagSpec {
+	var out []FlagSpec
+	for _, s := range specs {
+		if s.Refuse == "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Reasons for refusing GNU flags, shared by the commands' tables.
+const (
+	RefuseInfo    = "no help or version text: see Capabilities"
+	RefuseFiles   = "no files: the input is the stream"
+	RefuseOutput  = "the output is the reply stream"
+	RefuseNotImpl = "not implemented"
+)
+
+// GNUStd is --help and --version, which every GNU tool has (and whose
+// prefixes therefore count when long flags are abbreviated).
+var GNUStd = []FlagSpec{
+	{Long: "help", Refuse: RefuseInfo},
+	{Long: "version", Refuse: RefuseInfo},
+}
+
+// WithStd returns specs followed by GNUStd.
+func WithStd(specs ...FlagSpec) []FlagSpec {
+	return append(specs, GNUStd...)
+}
+
 // FlagUse is one occurrence of a flag on the command line.
 type FlagUse struct {
 	Key   string // FlagSpec.Key
-	Name  string // as written, e.g. "-n" or "--lines"
+	Name  string // the flag's full name, e.g. "-n" or "--lines"
 	Value string // the argument, for flags that take one
+	// HasValue is false when a flag with an optional argument got none.
+	HasValue bool
 }
 
 // Flags is the result of ParseFlags.
@@ -79,63 +127,162 @@ func (f *Flags) Values(key string) []string {
 	return v
 }
 
-// ParseFlags parses args the way GNU getopt_long does: flags and operands
-// may mix (permutation), short flags cluster (-lc), a short flag's value may
-// be attached (-n5) or the next word, long flags take --name=value or
-// --name value and may be abbreviated to a unique prefix, "--" ends flags,
-// and "-" is an operand. Errors name the command and the flag.
-func ParseFlags(cmd string, specs []FlagSpec, args []string) (*Flags, error) {
-	f := &Flags{}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
+// Order is how a Getopt treats operands, as GNU getopt's optstring prefix.
+type Order int
+
+const (
+	// Permute lets flags and operands mix (GNU's default).
+	Permute Order = iota
+	// RequireOrder ends the flags at the first operand ("+", e.g. tr).
+	RequireOrder
+	// InOrder returns operands one by one among the flags ("-", e.g.
+	// sort and uniq, which give some operands a meaning of their own).
+	InOrder
+)
+
+// Getopt parses a command line as GNU getopt_long does. Next returns the
+// flags (and, with InOrder, the operands) one at a time.
+type Getopt struct {
+	Cmd   string
+	Specs []FlagSpec
+	Order Order
+	// Exact turns off the abbreviation of long flags (clap-style tools
+	// such as b3sum).
+	Exact bool
+
+	args    []string
+	i       int    // next word
+	cluster string // rest of a short-flag cluster being read
+	rest    []string
+	done    bool
+}
+
+// NewGetopt returns a parser of args (the words after the command name).
+func NewGetopt(cmd string, specs []FlagSpec, order Order, args []string) *Getopt {
+	return &Getopt{Cmd: cmd, Specs: specs, Order: order, args: args}
+}
+
+// Item is one thing Next found: a flag, or (InOrder) an operand.
+type Item struct {
+	Flag    FlagUse
+	Operand string
+	IsFlag  bool
+}
+
+// Next returns the next flag or operand; ok is false at the end of the
+// flags, after which Rest holds the remaining operands. A refused flag
+// is an error naming it.
+func (g *Getopt) Next() (it Item, ok bool, err error) {
+	if g.done {
+		return Item{}, false, nil
+	}
+	if g.cluster != "" {
+		return g.short()
+	}
+	for g.i < len(g.args) {
+		a := g.args[g.i]
 		switch {
 		case a == "--":
-			f.Operands = append(f.Operands, args[i+1:]...)
-			return f, nil
+			g.rest = append(g.rest, g.args[g.i+1:]...)
+			g.i = len(g.args)
 		case strings.HasPrefix(a, "--"):
-			name, val, hasVal := strings.Cut(a[2:], "=")
-			spec, err := lookupLong(cmd, specs, name)
-			if err != nil {
-				return nil, err
-			}
-			written := "--" + spec.Long
-			switch {
-			case spec.Value && !hasVal:
-				if i+1 >= len(args) {
-					return nil, Invalidf("%s: flag %q needs a value", cmd, written)
-				}
-				i++
-				val = args[i]
-			case !spec.Value && hasVal:
-				return nil, Invalidf("%s: flag %q takes no value", cmd, written)
-			}
-			f.Uses = append(f.Uses, FlagUse{Key: spec.Key(), Name: written, Value: val})
+			g.i++
+			return g.long(a[2:])
 		case len(a) > 1 && a[0] == '-':
-			for j := 1; j < len(a); j++ {
-				spec := lookupShort(specs, a[j])
-				if spec == nil {
-					return nil, Invalidf("%s: unknown flag %q", cmd, "-"+string(a[j]))
-				}
-				use := FlagUse{Key: spec.Key(), Name: "-" + string(a[j])}
-				if spec.Value {
-					if j+1 < len(a) {
-						use.Value = a[j+1:]
-					} else if i+1 < len(args) {
-						i++
-						use.Value = args[i]
-					} else {
-						return nil, Invalidf("%s: flag %q needs a value", cmd, use.Name)
-					}
-					f.Uses = append(f.Uses, use)
-					break
-				}
-				f.Uses = append(f.Uses, use)
-			}
+			g.i++
+			g.cluster = a[1:]
+			return g.short()
 		default:
-			f.Operands = append(f.Operands, a)
+			g.i++
+			switch g.Order {
+			case InOrder:
+				return Item{Operand: a}, true, nil
+			case RequireOrder:
+				g.rest = append(g.rest, g.args[g.i-1:]...)
+				g.i = len(g.args)
+			default:
+				g.rest = append(g.rest, a)
+			}
 		}
 	}
-	return f, nil
+	g.done = true
+	return Item{}, false, nil
+}
+
+// Peek returns the next word that has not been read, when Next stands
+// between words (not inside a cluster of short flags).
+func (g *Getopt) Peek() (string, bool) {
+	if g.cluster != "" || g.done || g.i >= len(g.args) {
+		return "", false
+	}
+	return g.args[g.i], true
+}
+
+// Skip consumes the word Peek returned.
+func (g *Getopt) Skip() { g.i++ }
+
+// Rest returns the operands left after the flags ended: those after "--",
+// and with Permute every operand, in order.
+func (g *Getopt) Rest() []string { return g.rest }
+
+func (g *Getopt) use(s *FlagSpec, name string) (Item, bool, error) {
+	if s.Refuse != "" {
+		return Item{}, false, Invalidf("%s: unsupported flag %q (%s)", g.Cmd, name, s.Refuse)
+	}
+	return Item{IsFlag: true, Flag: FlagUse{Key: s.Key(), Name: name}}, true, nil
+}
+
+func (g *Getopt) short() (Item, bool, error) {
+	c := g.cluster[0]
+	g.cluster = g.cluster[1:]
+	s := lookupShort(g.Specs, c)
+	if s == nil {
+		g.cluster = ""
+		return Item{}, false, Invalidf("%s: unknown flag %q", g.Cmd, "-"+string(c))
+	}
+	name := "-" + string(c)
+	it, ok, err := g.use(s, name)
+	if err != nil || !s.Value {
+		return it, ok, err
+	}
+	switch {
+	case g.cluster != "":
+		it.Flag.Value, it.Flag.HasValue = g.cluster, true
+	case s.Optional:
+	case g.i < len(g.args):
+		it.Flag.Value, it.Flag.HasValue = g.args[g.i], true
+		g.i++
+	default:
+		return Item{}, false, Invalidf("%s: flag %q needs a value", g.Cmd, name)
+	}
+	g.cluster = ""
+	return it, true, nil
+}
+
+func (g *Getopt) long(word string) (Item, bool, error) {
+	name, val, hasVal := strings.Cut(word, "=")
+	s, err := g.lookupLong(name)
+	if err != nil {
+		return Item{}, false, err
+	}
+	full := "--" + s.Long
+	it, ok, err := g.use(s, full)
+	if err != nil {
+		return it, ok, err
+	}
+	switch {
+	case hasVal && !s.Value:
+		return Item{}, false, Invalidf("%s: flag %q takes no value", g.Cmd, full)
+	case hasVal:
+		it.Flag.Value, it.Flag.HasValue = val, true
+	case s.Value && !s.Optional:
+		if g.i >= len(g.args) {
+			return Item{}, false, Invalidf("%s: flag %q needs a value", g.Cmd, full)
+		}
+		it.Flag.Value, it.Flag.HasValue = g.args[g.i], true
+		g.i++
+	}
+	return it, true, nil
 }
 
 func lookupShort(specs []FlagSpec, c byte) *FlagSpec {
@@ -147,27 +294,73 @@ func lookupShort(specs []FlagSpec, c byte) *FlagSpec {
 	return nil
 }
 
-func lookupLong(cmd string, specs []FlagSpec, name string) (*FlagSpec, error) {
-	var match *FlagSpec
+// lookupLong finds a long flag as getopt_long does: an exact name wins;
+// otherwise the flags the name is a prefix of must all be one flag (same
+// key and argument kind), else the name is ambiguous.
+func (g *Getopt) lookupLong(name string) (*FlagSpec, error) {
+	specs := g.Specs
 	for i := range specs {
-		s := &specs[i]
-		if s.Long == "" {
-			continue
+		if specs[i].Long != "" && specs[i].Long == name {
+			return &specs[i], nil
 		}
-		if s.Long == name {
-			return s, nil
-		}
-		if name != "" && strings.HasPrefix(s.Long, name) {
-			if match != nil {
-				return nil, Invalidf("%s: ambiguous flag %q", cmd, "--"+name)
+	}
+	var match *FlagSpec
+	var names []string
+	ambiguous := false
+	if !g.Exact {
+		for i := range specs {
+			s := &specs[i]
+			if s.Long == "" || !strings.HasPrefix(s.Long, name) {
+				continue
 			}
-			match = s
+			names = append(names, "--"+s.Long)
+			if match == nil {
+				match = s
+			} else if s.Key() != match.Key() || s.Value != match.Value || s.Optional != match.Optional {
+				ambiguous = true
+			}
 		}
+	}
+	if ambiguous {
+		return nil, Invalidf("%s: ambiguous flag %q (%s)", g.Cmd, "--"+name, strings.Join(names, ", "))
 	}
 	if match == nil {
-		return nil, Invalidf("%s: unknown flag %q", cmd, "--"+name)
+		return nil, Invalidf("%s: unknown flag %q%s", g.Cmd, "--"+name, DidYouMean("--"+name, flagNames(specs)))
 	}
 	return match, nil
+}
+
+// ParseFlags parses args the way GNU getopt_long does: flags and operands
+// may mix (permutation), short flags cluster (-lc), a short flag's value may
+// be attached (-n5) or the next word, long flags take --name=value or
+// --name value and may be abbreviated to a prefix that names one flag,
+// "--" ends flags, and "-" is an operand. Errors name the command and the
+// flag; a flag of specs marked Refuse is an error.
+func ParseFlags(cmd string, specs []FlagSpec, args []string) (*Flags, error) {
+	return ParseFlagsOrder(cmd, specs, Permute, args)
+}
+
+// ParseFlagsOrder is ParseFlags with the given operand order; with
+// InOrder, operands are collected like the others.
+func ParseFlagsOrder(cmd string, specs []FlagSpec, order Order, args []string) (*Flags, error) {
+	g := NewGetopt(cmd, specs, order, args)
+	f := &Flags{}
+	for {
+		it, ok, err := g.Next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		if it.IsFlag {
+			f.Uses = append(f.Uses, it.Flag)
+		} else {
+			f.Operands = append(f.Operands, it.Operand)
+		}
+	}
+	f.Operands = append(f.Operands, g.Rest()...)
+	return f, nil
 }
 
 // NoOperands fails when a command that reads only its input got operands: a

@@ -41,6 +41,10 @@ const defaultTestTimeout = 60 * time.Second
 var tmpRoot string
 
 func TestMain(m *testing.M) {
+	if err := enterTourNamespace(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: tour namespace:", err)
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "halfclose-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)

@@ -356,7 +356,7 @@ func (s *computeService) Capabilities(context.Context, *apiv1.CapabilitiesReques
 	}}
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}
-		for _, f := range c.Flags {
+		for _, f := range compute.Supported(c.Flags) {
 			// One FlagInfo per name, as the proto says: "-b" and
 			// "--binary" are two entries with the same summary.
 			for _, name := range f.Names() {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -462,5 +463,34 @@ func TestTCPShutdownGraceExpires(t *testing.T) {
 	reply, _ := io.ReadAll(conn)
 	if string(reply) != "halfclose: error: UNAVAILABLE: server is shutting down\n" {
 		t.Fatalf("cancelled job replied %q", reply)
+	}
+}
+
+// A route's pipeline is compiled once and run by every connection of the
+// port: its stages must hold no per-job state. Concurrent connections (under
+// -race) each get the answer GNU gives for their own input.
+func TestTCPRouteSharedPipeline(t *testing.T) {
+	const route = "sort | uniq -c | tr a-z A-Z | cut -c1-12 | grep -v QQ | tac | head -n 50 | base64 | sha256sum"
+	env := startEnv(t, envConfig{routes: []string{route}})
+	inputs := make([][]byte, 6)
+	wants := make([]string, len(inputs))
+	for i := range inputs {
+		var b strings.Builder
+		for j, w := range strings.Fields(string(randBytes(uint64(i), 3000))) {
+			fmt.Fprintf(&b, "%x %d\n", w, j%7)
+		}
+		inputs[i] = []byte(b.String())
+		wants[i] = oracle.Output(t, inputs[i], "sh", "-c", "LC_ALL=C "+strings.ReplaceAll(route, "sort", "LC_ALL=C sort"))
+	}
+	got := make([]string, len(inputs))
+	var wg sync.WaitGroup
+	for i := range inputs {
+		wg.Go(func() { got[i] = tcpCall(t, env.routes[route], "", inputs[i]) })
+	}
+	wg.Wait()
+	for i := range inputs {
+		if got[i] != wants[i] {
+			t.Errorf("connection %d: %q, want %q", i, got[i], wants[i])
+		}
 	}
 }

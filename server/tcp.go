@@ -10,11 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
@@ -359,12 +364,84 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		s.finish(c)
 	case isConnReadError(err):
 		// An abort: the client is gone or idle. Nothing is written.
+	case errors.Is(err, errGRPCClient):
+		s.refuseHTTP2(c, br)
 	case w.n == 0 && bw.Buffered() == 0:
 		s.fail(c, err)
 	default:
 		// Output started and then the job failed: reset, so a truncated
 		// reply never looks complete.
 		resetConn(c)
+	}
+}
+
+// http2PrefaceLine is the first line of the HTTP/2 client preface
+// ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") as readHeader returns it: what a
+// gRPC client sends first when pointed at the command port.
+const http2PrefaceLine = "PRI * HTTP/2.0"
+
+// errGRPCClient is the job's error when the header line is that: the job
+// is logged as invalid, and the client gets an HTTP/2 answer, not an error
+// line.
+var errGRPCClient = compute.Invalidf("a gRPC (HTTP/2) client on the raw-TCP command port")
+
+// http2PrefaceRest is the rest of the preface after that line.
+const http2PrefaceRest = "\r\nSM\r\n\r\n"
+
+// wrongPortMessage is the status message a gRPC client gets from the
+// command port; the halfclose CLI recognizes it.
+const wrongPortMessage = "halfclose raw-TCP port: this port speaks the raw-TCP protocol, not gRPC; use the gRPC port"
+
+// refuseHTTP2 answers a gRPC client in its own protocol, so that it reports
+// why instead of failing to parse an error line: the server preface, then
+// each call it starts gets a trailers-only reply, UNAVAILABLE with
+// wrongPortMessage, and the connection ends with GOAWAY. It reads at most
+// a few frames, within the header timeout.
+func (s *TCPServer) refuseHTTP2(c net.Conn, br *bufio.Reader) {
+	c.SetDeadline(time.Now().Add(s.HeaderTimeout))
+	rest := make([]byte, len(http2PrefaceRest))
+	if _, err := io.ReadFull(br, rest); err != nil || string(rest) != http2PrefaceRest {
+		return
+	}
+	fr := http2.NewFramer(c, br)
+	fr.SetMaxReadFrameSize(16 << 10)
+	if fr.WriteSettings() != nil {
+		return
+	}
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	for _, hf := range [][2]string{
+		{":status", "200"}, {"content-type", "application/grpc"},
+		{"grpc-status", strconv.Itoa(int(codes.Unavailable))}, {"grpc-message", wrongPortMessage},
+	} {
+		enc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
+	}
+	for range 64 {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() && fr.WriteSettingsAck() != nil {
+				return
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() && fr.WritePing(true, f.Data) != nil {
+				return
+			}
+		case *http2.HeadersFrame, *http2.ContinuationFrame:
+			if !f.Header().Flags.Has(http2.FlagHeadersEndHeaders) {
+				continue
+			}
+			id := f.Header().StreamID
+			if fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hbuf.Bytes(), EndStream: true, EndHeaders: true}) != nil {
+				return
+			}
+			fr.WriteGoAway(id, http2.ErrCodeNo, nil)
+			s.finish(c)
+			return
+		}
 	}
 }
 
@@ -375,6 +452,9 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	line, err := readHeader(br, s.MaxHeaderBytes)
 	if err != nil {
 		return nil, tcpOptions{}, err
+	}
+	if line == http2PrefaceLine {
+		return nil, tcpOptions{}, errGRPCClient
 	}
 	opts, text, err := parseHeaderOptions(line)
 	if err == nil && s.RequireEnd && !opts.proven() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,7 +60,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			}
 			if st, err := f.Stat(); err == nil && st.IsDir() {
 				f.Close()
-				fmt.Fprintf(r.stderr, "%s: %s: Is a directory\n", cmd[0], name)
+				fmt.Fprintf(r.stderr, "%s: %s: Is a directory\n", cmd[0], quotef(name))
 				code = 1
 				continue
 			}
@@ -67,8 +68,15 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			defer f.Close()
 		}
 		var out bytes.Buffer
-		if err := r.run(ctx, pipeline, in, &out); err != nil {
-			return failure(ctx, r.stderr, name, err)
+		label := name
+		if name == "-" {
+			label = ""
+		}
+		in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
+		err := r.run(ctx, pipeline, in, &out)
+		done()
+		if err != nil {
+			return r.failure(ctx, name, err)
 		}
 		if _, err := stdout.Write(renameOutput(cmd[0], out.Bytes(), name)); err != nil {
 			fmt.Fprintln(r.stderr, "halfclose:", err)
@@ -78,14 +86,21 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	return code
 }
 
+// describeOpen is GNU's message for a file that cannot be opened: the
+// name quoted as GNU quotes it, and strerror's text.
 func describeOpen(name string, err error) string {
+	why := err.Error()
+	var pe *os.PathError
 	switch {
 	case os.IsNotExist(err):
-		return name + ": No such file or directory"
+		why = "No such file or directory"
 	case os.IsPermission(err):
-		return name + ": Permission denied"
+		why = "Permission denied"
+	case errors.As(err, &pe):
+		why = pe.Err.Error()
+		why = strings.ToUpper(why[:1]) + why[1:]
 	}
-	return err.Error()
+	return quotef(name) + ": " + why
 }
 
 // renameOutput turns the line a digest command printed for stdin into the

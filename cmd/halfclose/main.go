@@ -16,18 +16,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"google.golang.org/grpc/status"
 
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/codename"
 	"github.com/halfclose/halfclose/internal/flagenv"
 )
@@ -78,69 +77,62 @@ func cancelOnSignal(parent context.Context) (context.Context, func()) {
 
 // failure reports err on stderr, once, and returns the exit code: a call
 // cancelled by a signal reports the signal (not the cancellation it
-// caused) and exits as the shell's 128+N. what, when set, names the file.
-func failure(ctx context.Context, stderr io.Writer, what string, err error) int {
+// caused) and exits as the shell's 128+N. what, when set, names the file
+// (quoted as GNU quotes file names).
+func (r *runner) failure(ctx context.Context, what string, err error) int {
 	var sc signalCause
 	if errors.As(context.Cause(ctx), &sc) {
-		fmt.Fprintln(stderr, "halfclose:", sc.Error())
+		fmt.Fprintln(r.stderr, "halfclose:", sc.Error())
 		return sc.exitCode()
 	}
 	if what != "" {
-		fmt.Fprintf(stderr, "halfclose: %s: %s\n", what, describe(err))
+		fmt.Fprintf(r.stderr, "halfclose: %s: %s\n", quotef(what), r.describe(err))
 	} else {
-		fmt.Fprintln(stderr, "halfclose:", describe(err))
+		fmt.Fprintln(r.stderr, "halfclose:", r.describe(err))
 	}
 	return 1
 }
 
-type options struct {
-	addr      string
-	tcp       bool
-	tcpAddr   string
-	timeout   time.Duration
-	caFile    string
-	certFile  string
-	keyFile   string
-	tokenFile string
-	useTLS    bool
-}
-
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o options
-	fs := flag.NewFlagSet("halfclose", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: halfclose [flags] COMMAND [ARGS...] < input\n       halfclose [flags] 'CMD | CMD ...' < input\n       halfclose [flags] DIGEST [FLAGS] FILE...\nflags (also HALFCLOSE_<FLAG> variables):")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:50051", "gRPC server: host:port, several as host:port,host:port,... (calls go round-robin, and a call refused with UNAVAILABLE is retried on another), or a gRPC target such as dns:///host:port")
-	fs.BoolVar(&o.tcp, "tcp", false, "use the raw-TCP command port instead of gRPC")
-	fs.StringVar(&o.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port, with --tcp; several as host:port,host:port,... (one at random, the next when a connect fails)")
-	fs.DurationVar(&o.timeout, "timeout", 0, "deadline for each call (0: none)")
-	fs.BoolVar(&o.useTLS, "tls", false, "use TLS (implied by --cacert)")
-	fs.StringVar(&o.caFile, "cacert", "", "CA (PEM) to verify the server with")
-	fs.StringVar(&o.certFile, "cert", "", "client certificate (PEM), for mTLS")
-	fs.StringVar(&o.keyFile, "key", "", "client key (PEM), for mTLS")
-	fs.StringVar(&o.tokenFile, "token-file", "", "file whose first line is the bearer token")
-	if err := flagenv.Apply(fs, "HALFCLOSE"); err != nil {
+	spec := newSpec(&o)
+	fs := spec.Flags
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...); err != nil {
 		fmt.Fprintln(stderr, "halfclose:", err)
 		return 2
 	}
 	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "halfclose: %v\nTry 'halfclose --help' for more information.\n", err)
 		return 2
 	}
 	words := fs.Args()
-	if len(words) == 0 {
-		fs.Usage()
+	switch {
+	case o.help:
+		spec.Usage(stdout)
+		return 0
+	case o.version:
+		fmt.Fprintln(stdout, cli.Version("halfclose"))
+		return 0
+	case o.generate != "":
+		if err := spec.Generate(stdout, o.generate); err != nil {
+			fmt.Fprintln(stderr, "halfclose:", err)
+			return 2
+		}
+		return 0
+	case len(words) == 0 && !o.list && !o.listNames:
+		fmt.Fprintf(stderr, "halfclose: no command given\nUsage: halfclose [flags] COMMAND [ARGS...] < input\nTry 'halfclose --help' for more information.\n")
 		return 2
 	}
+	listing := o.list || o.listNames || len(words) == 1 && words[0] == "commands"
 	tlsCfg, err := o.tlsConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "halfclose:", err)
 		return 2
 	}
-	r := &runner{o: o, tls: tlsCfg, stderr: stderr}
-	if !r.o.tcp {
+	r := &runner{o: o, tls: tlsCfg, stderr: stderr, prog: decideProgress(o.progress, stdin, stderr), listing: listing}
+	if !r.o.tcp || listing {
 		opts := []client.Option{}
 		if tlsCfg != nil {
 			opts = append(opts, client.WithTLS(tlsCfg))
@@ -162,6 +154,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		r.c = c
 	}
 
+	if listing {
+		return r.listCommands(ctx, stdout)
+	}
 	if len(words) > 1 {
 		if cmd, files, ok := digestFiles(words); ok {
 			return r.digestFiles(ctx, cmd, files, stdin, stdout)
@@ -171,12 +166,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(words) > 1 {
 		pipeline = quoteWords(words)
 	}
-	if err := r.run(ctx, pipeline, stdin, stdout); err != nil {
-		return failure(ctx, stderr, "", err)
+	in, out, done := r.prog.track(stdin, stdout, stderr, "")
+	err = r.run(ctx, pipeline, in, out)
+	done()
+	if err != nil {
+		return r.failure(ctx, "", err)
 	}
 	if sc, ok := context.Cause(ctx).(signalCause); ok {
 		// The reply was complete, but the user asked to stop.
-		return failure(ctx, stderr, "", sc)
+		return r.failure(ctx, "", sc)
 	}
 	return 0
 }
@@ -186,6 +184,9 @@ type runner struct {
 	tls    *tls.Config
 	c      *client.Client
 	stderr io.Writer
+	prog   progressMode
+	// listing: a Capabilities call, over gRPC even with --tcp.
+	listing bool
 }
 
 func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.Writer) error {
@@ -195,7 +196,9 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 		defer cancel()
 	}
 	if r.o.tcp {
-		return client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, out)
+		// The probe names one port: not done for a list of them.
+		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil && !strings.Contains(r.o.tcpAddr, ",")}
+		return g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g))
 	}
 	_, err := r.c.Run(ctx, pipeline, in, out)
 	return err

@@ -13,6 +13,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/flagenv"
 	"github.com/halfclose/halfclose/server"
 )
@@ -55,6 +56,10 @@ type config struct {
 	// noInterceptors drops the gRPC middleware, for the benchmark that
 	// measures its cost; a hidden flag.
 	noInterceptors bool
+	// help, version and generate ask for text instead of a server.
+	help, version bool
+	generate      string
+
 	// logOut receives the log; nil is os.Stderr. Not a flag: tests set it.
 	logOut io.Writer
 	// commands are the commands served: builtin.Registry(). Not a flag:
@@ -70,17 +75,43 @@ type config struct {
 // the other listeners' defaults (the port follows the gRPC and TCP ones).
 const defaultHealthAddr = "127.0.0.1:50053"
 
-// hiddenFlags are left out of -help.
-var hiddenFlags = map[string]bool{"no-interceptors": true}
-
 // route is one --tcp-route.
 type route struct {
 	addr, pipeline string
 	compiled       *engine.Pipeline
 }
 
+// parseConfig reads the flags and HALFCLOSE_* variables. A bad command line
+// is a usageError; with --help, --version or --generate the config is
+// returned unchecked, for main to answer.
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
-	c := &config{
+	c := defaultConfig()
+	spec := newSpec(c)
+	fs := spec.Flags
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := flagenv.Apply(fs, "HALFCLOSE", spec.NoEnvNames()...); err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError{err}
+	}
+	if c.help || c.version || c.generate != "" {
+		return c, nil
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Errorf("unexpected argument %q (halfclosed takes only flags)", fs.Arg(0))}
+	}
+	if err := c.validate(); err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+// defaultConfig holds the defaults of the flags whose type has no default
+// argument (byte counts), and the commands served.
+func defaultConfig() *config {
+	return &config{
 		maxInputBytes:  engine.DefaultMaxInputBytes,
 		maxHeaderBytes: server.DefaultMaxHeaderBytes,
 		maxMsgBytes:    server.DefaultMaxMsgBytes,
@@ -88,13 +119,23 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		spoolDisk:      compute.DefaultSpoolDisk,
 		commands:       builtin.Registry(),
 	}
+}
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// newSpec defines halfclosed's flags into c and describes them for --help,
+// the man page and the completions.
+func newSpec(c *config) *cli.Spec {
 	fs := flag.NewFlagSet("halfclosed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")
-	fs.StringVar(&c.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port address (empty disables)")
-	fs.Var(&c.tcpRoutes, "tcp-route", "ADDR=PIPELINE: a raw-TCP port whose whole stream is the input of PIPELINE (repeatable; one per line in the variable)")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address for /metrics, /healthz, /readyz (empty disables)")
-	fs.StringVar(&c.healthAddr, "health-addr", defaultHealthAddr, "address for /healthz and /readyz alone, plain HTTP (empty disables; in a container or pod listen on all interfaces, e.g. :50053)")
+	fs.StringVar(&c.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port address; empty disables")
+	fs.Var(&c.tcpRoutes, "tcp-route", "a raw-TCP port whose whole stream is the input of PIPELINE (repeatable; one per line in the variable)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address for /metrics, /healthz, /readyz; empty disables")
+	fs.StringVar(&c.healthAddr, "health-addr", defaultHealthAddr, "address for /healthz and /readyz alone, plain HTTP; empty disables; in a container or pod listen on all interfaces, e.g. :50053")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the metrics address")
 	fs.Var(&c.maxInputBytes, "max-input-bytes", "input bytes per job")
 	fs.IntVar(&c.maxJobs, "max-jobs", engine.DefaultMaxJobs, "jobs running at once")
@@ -123,27 +164,11 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: halfclosed [flags]\n\nEvery flag can also be set by the variable HALFCLOSE_<FLAG> (HALFCLOSE_MAX_JOBS for --max-jobs).\n\n")
-		visible := flag.NewFlagSet("halfclosed", flag.ContinueOnError)
-		visible.SetOutput(stderr)
-		fs.VisitAll(func(f *flag.Flag) {
-			if !hiddenFlags[f.Name] {
-				visible.Var(f.Value, f.Name, f.Usage)
-			}
-		})
-		visible.PrintDefaults()
-	}
-	if err := flagenv.Apply(fs, "HALFCLOSE"); err != nil {
-		return nil, err
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (halfclosed takes only flags)", fs.Arg(0))
-	}
-	return c, c.validate()
+	fs.BoolVar(&c.help, "help", false, "show this help and exit")
+	fs.BoolVar(&c.help, "h", false, "same as --help")
+	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.StringVar(&c.generate, "generate", "", "print the man page or a completion script and exit")
+	return serverSpec(fs)
 }
 
 func (c *config) validate() error {

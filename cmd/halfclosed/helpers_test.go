@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -261,7 +260,5 @@ func writeFile(t *testing.T, content string) string {
 
 // errorLine is the raw-TCP adapter's error reply.
 func errorLine(code, msg string) string { return "halfclose: error: " + code + ": " + msg + "\n" }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func writeFileB(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

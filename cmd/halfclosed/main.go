@@ -6,21 +6,36 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/halfclose/halfclose/internal/cli"
 )
 
 func main() {
 	cfg, err := parseConfig(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
+	var usage usageError
+	switch {
+	case errors.As(err, &usage):
+		fmt.Fprintf(os.Stderr, "halfclosed: %v\nTry 'halfclosed --help' for more information.\n", err)
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "halfclosed:", err)
 		os.Exit(2)
+	case cfg.help:
+		newSpec(defaultConfig()).Usage(os.Stdout)
+		os.Exit(0)
+	case cfg.version:
+		fmt.Println(cli.Version("halfclosed"))
+		os.Exit(0)
+	case cfg.generate != "":
+		if err := newSpec(defaultConfig()).Generate(os.Stdout, cfg.generate); err != nil {
+			fmt.Fprintln(os.Stderr, "halfclosed:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
 	}
 	d, err := newServer(cfg)
 	if err != nil {

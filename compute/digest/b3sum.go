@@ -25,7 +25,13 @@ var b3Flags = []compute.FlagSpec{
 	{Long: "no-mmap", Summary: "accepted; has no effect"},
 }
 
-var b3Reject = []compute.FlagSpec{{Short: 'c', Long: "check"}, {Long: "quiet"}, {Long: "keyed"}}
+var b3Reject = []compute.FlagSpec{
+	{Short: 'c', Long: "check", Refuse: refuseCheck},
+	{Long: "quiet", Refuse: refuseCheck},
+	{Long: "keyed", Refuse: "the key would be read from the input"},
+	{Short: 'h', Long: "help", Refuse: compute.RefuseInfo},
+	{Short: 'V', Long: "version", Refuse: compute.RefuseInfo},
+}
 
 // parseUsize parses as Rust's usize::from_str: an optional '+' and digits.
 func parseUsize(s string) (uint64, bool) {
@@ -39,18 +45,21 @@ func parseUsize(s string) (uint64, bool) {
 
 func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 	const cmd = "b3sum"
-	f, err := compute.ParseFlags(cmd, append(append([]compute.FlagSpec(nil), b3Flags...), b3Reject...), args)
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range f.Uses {
-		switch u.Key {
-		case "keyed":
-			return nil, compute.Invalidf("%s: --keyed is not supported: the key would be read from the input", cmd)
-		case "c", "quiet":
-			return nil, compute.Invalidf("%s: %s is not supported: there are no checksum files to verify", cmd, u.Name)
+	// b3sum parses its flags with clap: long flags are never abbreviated.
+	g := compute.NewGetopt(cmd, append(append([]compute.FlagSpec(nil), b3Flags...), b3Reject...), compute.Permute, args)
+	g.Exact = true
+	f := &compute.Flags{}
+	for {
+		it, ok, err := g.Next()
+		if err != nil {
+			return nil, err
 		}
+		if !ok {
+			break
+		}
+		f.Uses = append(f.Uses, it.Flag)
 	}
+	f.Operands = g.Rest()
 	outputs, err := stdinOperands(cmd, f)
 	if err != nil {
 		return nil, err

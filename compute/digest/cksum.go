@@ -12,24 +12,21 @@ import (
 
 // cksum.
 
-var cksumFlags = []compute.FlagSpec{
+var cksumFlags = append([]compute.FlagSpec{
 	{Short: 'a', Long: "algorithm", Value: true, Summary: "sysv, bsd, crc (default), md5, sha1, sha224, sha256, sha384, sha512, blake2b"},
 	lengthFlag,
 	{Long: "tag", Summary: "BSD-style output (the default for digests)"},
 	{Long: "untagged", Summary: "GNU-style output: HEX  -"},
 	{Short: 'z', Long: "zero", Summary: "end the line with NUL, not newline"},
 	{Long: "debug", Summary: "accepted; has no effect on the output"},
-}
+}, checkFlags...)
 
 var cksumAlgos = []string{"sysv", "bsd", "crc", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b"}
 
 func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	const cmd = "cksum"
-	f, err := compute.ParseFlags(cmd, append(append([]compute.FlagSpec(nil), cksumFlags...), checkFlags...), args)
+	f, err := compute.ParseFlags(cmd, cksumFlags, args)
 	if err != nil {
-		return nil, err
-	}
-	if err := rejectCheckFlags(cmd, f, checkFlags); err != nil {
 		return nil, err
 	}
 	outputs, err := stdinOperands(cmd, f)
@@ -48,7 +45,7 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 		case "a":
 			algo = u.Value
 			if algo == "sm3" {
-				return nil, compute.Invalidf("%s: algorithm %q is not supported", cmd, algo)
+				return nil, compute.Invalidf("%s: unsupported algorithm %q (%s)", cmd, algo, compute.RefuseNotImpl)
 			}
 			known := false
 			for _, a := range cksumAlgos {

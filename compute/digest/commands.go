@@ -93,27 +93,19 @@ func repeatName(name string, n int) []string {
 	return s
 }
 
-// rejectFlags are accepted by the parser only to be refused with a clear
-// message: there are no checksum files to verify on a server.
-func rejectCheckFlags(cmd string, f *compute.Flags, reject []compute.FlagSpec) error {
-	for _, u := range f.Uses {
-		for _, r := range reject {
-			if u.Key == r.Key() {
-				return compute.Invalidf("%s: %s is not supported: there are no checksum files to verify", cmd, u.Name)
-			}
-		}
-	}
-	return nil
-}
+// refuseCheck is why the check-mode flags are refused.
+const refuseCheck = "there are no checksum files to verify"
 
-var checkFlags = []compute.FlagSpec{
-	{Short: 'c', Long: "check"},
-	{Long: "ignore-missing"},
-	{Long: "quiet"},
-	{Long: "status"},
-	{Long: "strict"},
-	{Short: 'w', Long: "warn"},
-}
+// checkFlags are GNU's check-mode flags, refused: a server has no
+// checksum files to verify. With --help and --version.
+var checkFlags = compute.WithStd(
+	compute.FlagSpec{Short: 'c', Long: "check", Refuse: refuseCheck},
+	compute.FlagSpec{Long: "ignore-missing", Refuse: refuseCheck},
+	compute.FlagSpec{Long: "quiet", Refuse: refuseCheck},
+	compute.FlagSpec{Long: "status", Refuse: refuseCheck},
+	compute.FlagSpec{Long: "strict", Refuse: refuseCheck},
+	compute.FlagSpec{Short: 'w', Long: "warn", Refuse: refuseCheck},
+)
 
 // gnuLine writes a GNU digest line: "HEX  NAME" (or "HEX *NAME" in binary
 // mode) or, tagged, "TAG (NAME) = HEX".
@@ -195,13 +187,10 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 	return &compute.Command{
 		Name:    algo.Command,
 		Summary: algo.summary,
-		Flags:   flags,
+		Flags:   parse,
 		Build: func(env *compute.Env, args []string) (compute.Stage, error) {
 			f, err := compute.ParseFlags(algo.Command, parse, args)
 			if err != nil {
-				return nil, err
-			}
-			if err := rejectCheckFlags(algo.Command, f, checkFlags); err != nil {
 				return nil, err
 			}
 			outputs, err := stdinOperands(algo.Command, f)
@@ -288,7 +277,7 @@ func Register(r *compute.Registry) {
 		case styleCksum:
 			r.Register(&compute.Command{Name: a.Command, Summary: a.summary, Flags: cksumFlags, Build: buildCksum})
 		case styleB3:
-			r.Register(&compute.Command{Name: a.Command, Summary: a.summary, Flags: b3Flags, Build: buildB3sum})
+			r.Register(&compute.Command{Name: a.Command, Summary: a.summary, Flags: append(append([]compute.FlagSpec(nil), b3Flags...), b3Reject...), Build: buildB3sum})
 		case styleHex:
 			r.Register(hexSumCommand(a))
 		}

@@ -148,7 +148,7 @@ func Compile(r *compute.Registry, env *compute.Env, text string) (*Pipeline, err
 	for _, words := range split {
 		cmd, ok := r.Lookup(words[0])
 		if !ok {
-			return nil, compute.Invalidf("unknown command %q", words[0])
+			return nil, compute.Invalidf("unknown command %q%s", words[0], r.Suggest(words[0]))
 		}
 		st, err := cmd.Build(env, words[1:])
 		if err != nil {

@@ -1,7 +1,6 @@
 package grep
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/halfclose/halfclose/compute"
@@ -10,14 +9,13 @@ import (
 // grep is GNU grep 3.8 reading stdin with LC_ALL=C, with these differences:
 //
 // Patterns are compiled to Go RE2 (leftmost-longest, as POSIX). Basic (-G,
-// the default) and extended (-E) syntax are translated: BRE \( \) \{ \}
-// \| \+ \? become their RE2 forms, POSIX bracket expressions keep '\'
-// literal, {,n} means {0,n}, a repetition operator with nothing to repeat is
-// ignored (-E) or literal (-G), stacked ones (a**) nest. \w \W \s \S \b \B
-// \` \' are GNU's; \< and \> are approximated by \b. Back-references (\1)
-// are not supported and are an error; repeat counts above 1000 are an
-// error. A newline in a pattern separates alternatives, as in GNU.
-// Matching is on bytes: '.' and classes match one byte, -i folds ASCII only.
+// the default) and extended (-E) syntax are translated with GNU's meaning
+// (translate.go): the errors of both of GNU's parsers (glibc regex and
+// gnulib's dfa), the dfa's reading for selecting lines and glibc regex's
+// for what -o prints. Back-references (\1) and repeat counts above 1000
+// are refused as unsupported; \< and \> are approximated by \b. A newline
+// in a pattern separates alternatives, as in GNU. Matching is on bytes:
+// '.' and classes match one byte, -i folds ASCII only.
 //
 // Exit status 1 (no line selected) is not an error: the output is empty.
 // Input with a NUL byte is binary: as GNU, output stops at the first
@@ -37,22 +35,68 @@ func Register(r *compute.Registry) {
 	})
 }
 
-var grepFlags = []compute.FlagSpec{
-	{Short: 'F', Long: "fixed-strings", Summary: "patterns are strings"},
-	{Short: 'E', Long: "extended-regexp", Summary: "patterns are extended regular expressions"},
-	{Short: 'G', Long: "basic-regexp", Summary: "patterns are basic regular expressions (default)"},
-	{Short: 'e', Long: "regexp", Value: true, Summary: "use PATTERN for matching (repeatable)"},
-	{Short: 'i', Long: "ignore-case", Summary: "ignore ASCII case distinctions"},
-	{Short: 'v', Long: "invert-match", Summary: "select non-matching lines"},
-	{Short: 'c', Long: "count", Summary: "print only a count of selected lines"},
-	{Short: 'n', Long: "line-number", Summary: "prefix each output line with its line number"},
-	{Short: 'w', Long: "word-regexp", Summary: "match only whole words"},
-	{Short: 'x', Long: "line-regexp", Summary: "match only whole lines"},
-	{Short: 'o', Long: "only-matching", Summary: "print only the matched parts"},
-	{Short: 'm', Long: "max-count", Value: true, Summary: "stop after NUM selected lines"},
-	{Short: 'h', Long: "no-filename", Summary: "no-op: input is one stream"},
-	{Short: 's', Long: "no-messages", Summary: "no-op"},
-}
+// grepFlags is GNU grep 3.8's option table. The digits are -NUM (context).
+var grepFlags = func() []compute.FlagSpec {
+	f := []compute.FlagSpec{
+		{Short: 'F', Long: "fixed-strings", Summary: "patterns are strings"},
+		{Long: "fixed-regexp", Same: "F", Summary: "same as --fixed-strings"},
+		{Short: 'E', Long: "extended-regexp", Summary: "patterns are extended regular expressions"},
+		{Short: 'G', Long: "basic-regexp", Summary: "patterns are basic regular expressions (default)"},
+		{Short: 'P', Long: "perl-regexp", Refuse: "patterns are RE2, use -E"},
+		{Short: 'X', Value: true, Refuse: compute.RefuseNotImpl},
+		{Short: 'e', Long: "regexp", Value: true, Summary: "use PATTERN for matching (repeatable)"},
+		{Short: 'f', Long: "file", Value: true, Refuse: "no files: give patterns with -e"},
+		{Short: 'i', Long: "ignore-case", Summary: "ignore ASCII case distinctions"},
+		{Short: 'y', Same: "i", Summary: "same as -i"},
+		{Long: "no-ignore-case", Summary: "do not ignore case (the default)"},
+		{Short: 'v', Long: "invert-match", Summary: "select non-matching lines"},
+		{Short: 'c', Long: "count", Summary: "print only a count of selected lines"},
+		{Short: 'n', Long: "line-number", Summary: "prefix each output line with its line number"},
+		{Short: 'w', Long: "word-regexp", Summary: "match only whole words"},
+		{Short: 'x', Long: "line-regexp", Summary: "match only whole lines"},
+		{Short: 'o', Long: "only-matching", Summary: "print only the matched parts"},
+		{Short: 'm', Long: "max-count", Value: true, Summary: "stop after NUM selected lines"},
+		{Short: 'h', Long: "no-filename", Summary: "do not prefix lines with the input's name (the default)"},
+		{Short: 'H', Long: "with-filename", Summary: "prefix lines with the input's name, (standard input)"},
+		{Long: "label", Value: true, Summary: "use LABEL as the input's name"},
+		{Short: 's', Long: "no-messages", Summary: "no-op"},
+		{Short: 'q', Long: "quiet", Summary: "print nothing"},
+		{Long: "silent", Same: "q", Summary: "same as --quiet"},
+		{Short: 'l', Long: "files-with-matches", Summary: "print the input's name if a line is selected"},
+		{Short: 'L', Long: "files-without-match", Summary: "print the input's name if no line is selected"},
+		{Short: 'U', Long: "binary", Summary: "no-op"},
+		{Short: 'u', Long: "unix-byte-offsets", Summary: "no-op (obsolete)"},
+		{Long: "line-buffered", Summary: "no-op"},
+		{Long: "color", Value: true, Optional: true, Summary: "WHEN: never or auto (no colors on a stream)"},
+		{Long: "colour", Same: "color", Value: true, Optional: true, Summary: "same as --color"},
+		{Long: "group-separator", Value: true, Summary: "no-op (no context lines)"},
+		{Long: "no-group-separator", Same: "group-separator", Summary: "no-op (no context lines)"},
+		{Short: 'A', Long: "after-context", Value: true, Refuse: compute.RefuseNotImpl},
+		{Short: 'B', Long: "before-context", Value: true, Refuse: compute.RefuseNotImpl},
+		{Short: 'C', Long: "context", Value: true, Refuse: compute.RefuseNotImpl},
+		{Short: 'a', Long: "text", Refuse: compute.RefuseNotImpl},
+		{Long: "binary-files", Value: true, Refuse: compute.RefuseNotImpl},
+		{Short: 'I', Refuse: compute.RefuseNotImpl},
+		{Short: 'b', Long: "byte-offset", Refuse: compute.RefuseNotImpl},
+		{Short: 'T', Long: "initial-tab", Refuse: compute.RefuseNotImpl},
+		{Short: 'Z', Long: "null", Refuse: compute.RefuseNotImpl},
+		{Short: 'z', Long: "null-data", Refuse: compute.RefuseNotImpl},
+		{Short: 'd', Long: "directories", Value: true, Refuse: compute.RefuseFiles},
+		{Short: 'D', Long: "devices", Value: true, Refuse: compute.RefuseFiles},
+		{Short: 'r', Long: "recursive", Refuse: compute.RefuseFiles},
+		{Short: 'R', Long: "dereference-recursive", Refuse: compute.RefuseFiles},
+		{Long: "include", Value: true, Refuse: compute.RefuseFiles},
+		{Long: "exclude", Value: true, Refuse: compute.RefuseFiles},
+		{Long: "exclude-from", Value: true, Refuse: compute.RefuseFiles},
+		{Long: "exclude-dir", Value: true, Refuse: compute.RefuseFiles},
+		{Short: 'V', Long: "version", Refuse: compute.RefuseInfo},
+		{Long: "help", Refuse: compute.RefuseInfo},
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		f = append(f, compute.FlagSpec{Short: c, Refuse: "context lines (-NUM) are " + compute.RefuseNotImpl})
+	}
+	return f
+}()
 
 type grepMode int
 
@@ -64,9 +108,24 @@ const (
 
 // grepStage is a compiled grep.
 type grepStage struct {
-	invert, count, lineNum, only bool
-	maxCount                     int64 // -1: no limit
-	m                            *grepMatcher
+	invert, lineNum, only bool
+	// count: no line is printed (-c, -l, -L, -q); as GNU, NULs are then
+	// line ends and do not stop the output.
+	count     bool
+	showCount bool   // -c
+	list      byte   // 'l' or 'L': print the input's name if a line is (not) selected
+	firstOnly bool   // -l, -L, -q: stop at the first selected line
+	withName  bool   // prefix output lines with label: -H or several inputs
+	label     string // the input's name: "(standard input)" or --label
+	inputs    int    // "-" operands (at least 1): the others read an ended stdin
+	maxCount  int64  // -1: no limit
+	// noInvert: -v with a negative -m selects no line (GNU 3.8 prints at
+	// most -m lines of a non-matching run, so none).
+	noInvert bool
+	// silent: GNU exits before reading (-m 0; -v with only empty
+	// patterns): no output at all.
+	silent bool
+	m      *grepMatcher
 }
 
 func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
@@ -74,15 +133,40 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	mode := grepBasic
+	mode, matcher := grepBasic, ""
+	fold, list, quiet, withName := false, byte(0), false, 0
+	label := "(standard input)"
 	for _, u := range f.Uses {
 		switch u.Key {
-		case "F":
-			mode = grepFixed
-		case "E":
-			mode = grepExtended
-		case "G":
-			mode = grepBasic
+		case "F", "E", "G":
+			if matcher != "" && matcher != u.Key {
+				return nil, compute.Invalidf("grep: conflicting matchers specified (%s)", u.Name)
+			}
+			matcher, mode = u.Key, grepMatchers[u.Key]
+		case "i":
+			fold = true
+		case "no-ignore-case":
+			fold = false
+		case "l", "L":
+			list = u.Key[0]
+		case "q":
+			quiet = true
+		case "H":
+			withName = 1
+		case "h":
+			withName = -1
+		case "label":
+			label = u.Value
+		case "color":
+			// No colors on a stream. GNU prints its help for a WHEN it
+			// does not know (an empty one included): refused too.
+			switch strings.ToLower(u.Value) {
+			case "never", "no", "none", "auto", "tty", "if-tty":
+			default:
+				if u.HasValue {
+					return nil, compute.Invalidf("grep: unsupported value %q for %s (no colors: use never or auto)", u.Value, u.Name)
+				}
+			}
 		}
 	}
 	var pats []string
@@ -92,35 +176,61 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		if len(f.Operands) == 0 {
 			return nil, compute.Invalidf("grep: no pattern given")
 		}
-		pats = []string{f.Operands[0]}
+		p := f.Operands[0]
+		if mode != grepFixed && strings.HasPrefix(p, `\-`) {
+			p = p[1:] // GNU drops the backslash of a leading \- in an operand
+		}
+		pats = []string{p}
 		f.Operands = f.Operands[1:]
 	}
 	if err := compute.NoOperandsButStdin("grep", f); err != nil {
 		return nil, err
 	}
-	g := &grepStage{invert: f.Has("v"), count: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), maxCount: -1}
-	if u, ok := f.Value("m"); ok {
-		n, err := strconv.ParseInt(u.Value, 10, 64)
-		if err != nil {
-			if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
-				return nil, compute.Invalidf("grep: invalid max count %q for %s", u.Value, u.Name)
-			}
-			n = -1
-			if !strings.HasPrefix(u.Value, "-") {
-				n = 1<<63 - 1
-			}
+	g := &grepStage{invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"),
+		maxCount: -1, label: label, inputs: max(1, len(f.Operands))}
+	if quiet {
+		list = 0
+	}
+	if quiet || list != 0 {
+		g.showCount, g.firstOnly, g.list = false, true, list
+	}
+	g.count = g.showCount || g.firstOnly
+	if withName == 1 || withName == 0 && len(f.Operands) > 1 {
+		g.withName = true
+	}
+	for _, u := range f.Uses {
+		if u.Key != "m" {
+			continue
 		}
-		if n >= 0 { // GNU takes a negative count as no limit
-			g.maxCount = n
+		n, _, e := compute.XStrtoimax(u.Value, 10, "")
+		if e != compute.NumOK && e != compute.NumOverflow {
+			return nil, compute.Invalidf("grep: invalid max count %q for %s", u.Value, u.Name)
+		}
+		g.maxCount, g.noInvert = n, false
+		if n < 0 {
+			g.maxCount, g.noInvert = -1, g.invert
 		}
 	}
 	var all []string
+	allEmpty := true
 	for _, p := range pats {
-		all = append(all, strings.Split(p, "\n")...)
+		for _, q := range strings.Split(p, "\n") {
+			all = append(all, q)
+			allEmpty = allEmpty && q == ""
+		}
 	}
-	g.m, err = compileGrep(all, mode, f.Has("i"), f.Has("w"), f.Has("x"))
+	// GNU stops before compiling the patterns when it is plain that no
+	// line can be selected: -m 0, or -v with only empty patterns.
+	if (g.maxCount == 0 || allEmpty && g.invert && !f.Has("w") && !f.Has("x")) && g.list != 'L' {
+		g.silent = true
+		return g, nil
+	}
+	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"))
 	if err != nil {
 		return nil, err
 	}
 	return g, nil
 }
+
+// grepMatchers are GNU's matcher names: one matcher per command.
+var grepMatchers = map[string]grepMode{"G": grepBasic, "E": grepExtended, "F": grepFixed}

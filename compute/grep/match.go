@@ -5,6 +5,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -20,28 +21,63 @@ type grepMatcher struct {
 	seq   *seqMatcher    // re as a byte-class sequence, or nil
 	lseq  *litSeq        // lre as literal sets with ".*" gaps, or nil
 	word  bool
-	sets  []litSet // prefilter candidates: the run picks the rarest
-	wide  bool     // the regexp can match a byte >= 0x80: text must be widened
+	// ore and owre are re and wre for -o when glibc regex reads the
+	// patterns otherwise than the dfa (nil: the same).
+	ore, owre *regexp.Regexp
+	sets      []litSet // prefilter candidates: the run picks the rarest
+	wide      bool     // the regexp can match a byte >= 0x80: text must be widened
 }
 
 const wordClass = `[0-9A-Za-z_]`
+
 const nonWordClass = `[^0-9A-Za-z_]`
 
 func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatcher, error) {
 	parts := make([]string, len(pats))
+	stray := false // an ERE ')' that would close GNU's -x/-w wrapper
+	coll := false  // GNU's dfa leaves the lines to glibc regex
 	for i, p := range pats {
 		var err error
 		switch mode {
 		case grepFixed:
 			parts[i] = quoteBytes(p)
 		case grepExtended:
-			parts[i], err = translateRE(p, true)
+			var c bool
+			parts[i], c, err = translateREColl(p, true, fold, false)
+			coll = coll || c
+			stray = stray || strings.Contains(p, ")") && strayParen(p, fold)
 		default:
-			parts[i], err = translateRE(p, false)
+			var c bool
+			parts[i], c, err = translateREColl(p, false, fold, false)
+			coll = coll || c
 		}
 		if err != nil {
 			return nil, err
 		}
+	}
+	// -o prints what glibc regex matches, which may differ.
+	var oparts []string
+	if mode != grepFixed {
+		oparts = make([]string, len(pats))
+		differ := false
+		for i, p := range pats {
+			var err error
+			if oparts[i], err = translateRE(p, mode == grepExtended, fold, true); err != nil {
+				return nil, err
+			}
+			differ = differ || oparts[i] != parts[i]
+		}
+		if !differ {
+			oparts = nil
+		}
+	}
+	if coll {
+		// glibc regex selects the lines too, and applies -x and -w to
+		// the patterns themselves.
+		if oparts != nil {
+			parts = oparts
+		}
+		oparts, stray = nil, false
 	}
 	user := "(?:" + strings.Join(parts, ")|(?:") + ")"
 	m := &grepMatcher{word: word && !line}
@@ -62,6 +98,32 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 	}
 	full := user
 	switch {
+	case stray && (line || word):
+		// GNU's dfa reads the wrapper and the patterns as one text.
+		if full, err = translateWrapped(pats, true, fold, line); err != nil {
+			return nil, err
+		}
+		m.sets, m.isLit = nil, false
+		// -o prints glibc regex's matches of the patterns themselves.
+		o := user
+		if word {
+			o = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
+			wt, err := parseRE(nonWordClass+"("+user+")(?:"+nonWordClass+"|$)", fold)
+			if err != nil {
+				return nil, err
+			}
+			if m.wre, err = compileTree(wt); err != nil {
+				return nil, err
+			}
+			m.owre = m.wre
+		}
+		ot, err := parseRE(o, fold)
+		if err != nil {
+			return nil, err
+		}
+		if m.ore, err = compileTree(ot); err != nil {
+			return nil, err
+		}
 	case line:
 		full = "^(?:" + user + ")$"
 	case word:
@@ -74,11 +136,36 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 			return nil, err
 		}
 	}
+	if oparts != nil {
+		ouser := "(?:" + strings.Join(oparts, ")|(?:") + ")"
+		ofull := ouser
+		switch {
+		case line:
+			ofull = "^(?:" + ouser + ")$"
+		case word:
+			ofull = "(?:^|" + nonWordClass + ")(" + ouser + ")(?:" + nonWordClass + "|$)"
+			wt, err := parseRE(nonWordClass+"("+ouser+")(?:"+nonWordClass+"|$)", fold)
+			if err != nil {
+				return nil, err
+			}
+			if m.owre, err = compileTree(wt); err != nil {
+				return nil, err
+			}
+		}
+		ot, err := parseRE(ofull, fold)
+		if err != nil {
+			return nil, err
+		}
+		if m.ore, err = compileTree(ot); err != nil {
+			return nil, err
+		}
+		m.wide = matchesHigh(ot)
+	}
 	ft, err := parseRE(full, fold)
 	if err != nil {
 		return nil, err
 	}
-	m.wide = matchesHigh(ft)
+	m.wide = m.wide || matchesHigh(ft)
 	if m.re, err = compileTree(ft); err != nil {
 		return nil, err
 	}
@@ -149,11 +236,30 @@ func fixTree(t *syntax.Regexp, fold bool) {
 	case syntax.OpAnyChar:
 		t.Op = syntax.OpAnyCharNotNL
 	case syntax.OpCharClass:
-		t.Rune = fixClass(t.Rune, fold)
+		// Bracket expressions come folded (before any negation): only
+		// '\n' goes.
+		t.Rune = fixClass(t.Rune, false)
 		if len(t.Rune) == 0 {
 			t.Op = syntax.OpNoMatch
 		}
 	case syntax.OpLiteral:
+		if t.Flags&syntax.FoldCase != 0 {
+			// RE2's parser turns a class such as [Aa] into a literal
+			// matched in either case: spell it out as the class of bytes
+			// it came from, which the matchers here understand.
+			subs := make([]*syntax.Regexp, len(t.Rune))
+			for i, r := range t.Rune {
+				set := []rune{r, r}
+				for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+					if f < 0x100 {
+						set = append(set, f, f)
+					}
+				}
+				subs[i] = &syntax.Regexp{Op: syntax.OpCharClass, Rune: fixClass(set, false)}
+			}
+			t.Op, t.Rune, t.Sub, t.Flags = syntax.OpConcat, nil, subs, t.Flags&^syntax.FoldCase
+			break
+		}
 		if fold && slices.ContainsFunc(t.Rune, isASCIILetter) {
 			subs := make([]*syntax.Regexp, len(t.Rune))
 			for i, r := range t.Rune {
@@ -246,8 +352,12 @@ func (m *grepMatcher) lineMatch(line []byte) bool {
 
 // eachMatch calls f for each non-empty match in line, as grep -o.
 func (m *grepMatcher) eachMatch(line []byte, f func(s, e int)) {
+	re, wre := m.re, m.wre
+	if m.ore != nil {
+		re, wre = m.ore, m.owre
+	}
 	if !m.word {
-		for _, loc := range m.re.FindAllIndex(line, -1) {
+		for _, loc := range re.FindAllIndex(line, -1) {
 			if loc[1] > loc[0] {
 				f(loc[0], loc[1])
 			}
@@ -258,10 +368,10 @@ func (m *grepMatcher) eachMatch(line []byte, f func(s, e int)) {
 		var loc []int
 		base := 0
 		if pos == 0 {
-			loc = m.re.FindSubmatchIndex(line)
+			loc = re.FindSubmatchIndex(line)
 		} else {
 			base = pos - 1
-			loc = m.wre.FindSubmatchIndex(line[base:])
+			loc = wre.FindSubmatchIndex(line[base:])
 		}
 		if loc == nil {
 			return
@@ -274,4 +384,13 @@ func (m *grepMatcher) eachMatch(line []byte, f func(s, e int)) {
 			pos = s + 1
 		}
 	}
+}
+
+// strayParen reports whether an ERE has a ')' with no '(' open.
+func strayParen(p string, fold bool) bool {
+	tr := &reTranslator{p: p, ere: true, fold: fold}
+	if _, err := tr.alt(0); err != nil {
+		return false
+	}
+	return tr.stray
 }

@@ -13,6 +13,10 @@ func (r *grepRun) write(b []byte) {
 }
 
 func (r *grepRun) prefix() {
+	if r.g.withName {
+		r.w.WriteString(r.g.label)
+		r.w.WriteByte(':')
+	}
 	if r.g.lineNum {
 		var tmp [24]byte
 		r.w.Write(strconv.AppendInt(tmp[:0], r.lineNo, 10))
@@ -24,7 +28,7 @@ func (r *grepRun) prefix() {
 func (r *grepRun) selected(line []byte) {
 	g := r.g
 	r.matched++
-	if g.maxCount >= 0 && r.matched >= g.maxCount {
+	if g.maxCount >= 0 && r.matched >= g.maxCount || g.firstOnly {
 		r.done = true
 	}
 	switch {

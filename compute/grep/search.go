@@ -76,10 +76,20 @@ func (r *grepRun) choose(text []byte) *litSet {
 
 // Run selects lines from in.
 func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	if g.maxCount == 0 {
-		return nil // GNU stops before reading: no output, even with -c
-	}
 	r := &grepRun{g: g, w: bufio.NewWriterSize(out, 64<<10)}
+	if g.silent {
+		return nil
+	}
+	if g.maxCount == 0 {
+		// GNU stops before reading: no output, even with -c; -L still
+		// names every input.
+		if g.list == 'L' {
+			for range g.inputs {
+				r.end(0)
+			}
+		}
+		return r.w.Flush()
+	}
 	buf := make([]byte, grepBufSize)
 	n := 0           // bytes held in buf
 	var off int64    // input offset of buf[0]
@@ -147,13 +157,10 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			return err
 		}
 	}
-	if g.count {
-		c := r.matched
-		if g.maxCount >= 0 {
-			c = min(c, g.maxCount)
-		}
-		r.w.WriteString(strconv.FormatInt(c, 10))
-		r.w.WriteByte('\n')
+	r.end(r.matched)
+	// Every further "-" reads the stdin that has already ended.
+	for range g.inputs - 1 {
+		r.end(0)
 	}
 	return r.w.Flush()
 }
@@ -219,7 +226,7 @@ func (r *grepRun) region(text []byte, from, to int) {
 	}
 	g := r.g
 	seg := text[from:to]
-	if !g.invert {
+	if !g.invert || g.noInvert {
 		if g.lineNum {
 			r.lineNo += int64(bytes.Count(seg, []byte{'\n'}))
 			if seg[len(seg)-1] != '\n' {
@@ -228,7 +235,7 @@ func (r *grepRun) region(text []byte, from, to int) {
 		}
 		return
 	}
-	if !g.lineNum && !g.only && g.maxCount < 0 {
+	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName {
 		lines := int64(bytes.Count(seg, []byte{'\n'}))
 		if seg[len(seg)-1] != '\n' {
 			lines++
@@ -312,4 +319,25 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 		pos = le + 1
 	}
 	return -1, -1
+}
+
+// end writes what an input gives once read: its count (-c) or its name
+// (-l, -L), given the lines it selected.
+func (r *grepRun) end(matched int64) {
+	g := r.g
+	if g.showCount {
+		if g.withName {
+			r.w.WriteString(g.label)
+			r.w.WriteByte(':')
+		}
+		if g.maxCount >= 0 {
+			matched = min(matched, g.maxCount)
+		}
+		r.w.WriteString(strconv.FormatInt(matched, 10))
+		r.w.WriteByte('\n')
+	}
+	if g.list == 'l' && matched > 0 || g.list == 'L' && matched == 0 {
+		r.w.WriteString(g.label)
+		r.w.WriteByte('\n')
+	}
 }

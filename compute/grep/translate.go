@@ -1,6 +1,7 @@
 package grep
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,36 +46,51 @@ func quoteByte(b *strings.Builder, c byte) {
 }
 
 // translateRE translates a GNU basic (ere=false) or extended regular
-// expression to RE2 syntax.
-func translateRE(p string, ere bool) (string, error) {
-	tr := &reTranslator{p: p, ere: ere}
-	s, err := tr.alt(0)
-	if err != nil {
-		return "", err
-	}
-	return s, nil
+// expression to RE2 syntax, with GNU grep 3.8's meaning in the C locale:
+// the syntax errors of both of GNU's parsers (glibc regex and gnulib dfa;
+// grep fails if either does), and the dfa's reading of what both accept
+// (the dfa selects the lines). With fold (-i), bracket expressions are
+// folded here, before a '^' negates them; literals are folded later.
+//
+// With regex set, the meaning is glibc regex's instead, where the two
+// differ (GNU uses it for the positions -o prints): in a BRE, '$' before a
+// plain ')' or '|' is no anchor; in an ERE, a repetition operator after an
+// anchor or at the start of a branch is dropped (a '{' alone, its count
+// then being literal text).
+func translateRE(p string, ere, fold, regex bool) (string, error) {
+	s, _, err := translateREColl(p, ere, fold, regex)
+	return s, err
 }
 
 type reTranslator struct {
-	p   string
-	i   int
-	ere bool
+	p     string
+	i     int
+	ere   bool
+	fold  bool
+	regex bool // glibc regex's meaning, not the dfa's
+	nlAlt bool // a newline separates alternatives (the dfa's whole pattern)
+	stray bool // an ERE ')' with no '(' open was taken as a literal
+	coll  bool // a bracket had [.x.] or [=x=]
 }
 
 func (t *reTranslator) bad(why string) error {
 	return compute.Invalidf("grep: invalid pattern %q: %s", t.p, why)
 }
 
-// atEnd reports whether a branch ends at i: end of pattern, '|' or ')'.
+// branchEnd reports whether a branch ends at i: end of pattern, '|' or
+// (inside a group) ')'; for a BRE, \| and \).
 func (t *reTranslator) branchEnd(i int, depth int) bool {
 	p := t.p
 	if i >= len(p) {
 		return true
 	}
+	if t.nlAlt && p[i] == '\n' {
+		return true
+	}
 	if t.ere {
 		return p[i] == '|' || (p[i] == ')' && depth > 0)
 	}
-	return i+1 < len(p) && p[i] == '\\' && (p[i+1] == '|' || (p[i+1] == ')' && depth > 0))
+	return i+1 < len(p) && p[i] == '\\' && (p[i+1] == '|' || p[i+1] == ')')
 }
 
 func (t *reTranslator) alt(depth int) (string, error) {
@@ -86,7 +102,7 @@ func (t *reTranslator) alt(depth int) (string, error) {
 		}
 		branches = append(branches, b)
 		p := t.p
-		if t.ere && t.i < len(p) && p[t.i] == '|' {
+		if t.ere && t.i < len(p) && p[t.i] == '|' || t.nlAlt && t.i < len(p) && p[t.i] == '\n' {
 			t.i++
 			continue
 		}
@@ -104,69 +120,109 @@ type reAtom struct {
 	anchor     bool
 }
 
+// branch translates one branch. laststart follows GNU's dfa: true at the
+// start of a branch and of a group, false after anything that matches a
+// character or a group, unchanged by anchors. A repetition operator where
+// laststart holds is a literal in a BRE; in an ERE it repeats the anchor
+// before it, or nothing.
 func (t *reTranslator) branch(depth int) (string, error) {
 	var atoms []reAtom
 	p := t.p
+	laststart := true
+	add := func(s string) {
+		atoms = append(atoms, reAtom{s: s})
+		laststart = false
+	}
+	anchor := func(s string) { atoms = append(atoms, reAtom{s: s, anchor: true}) }
+	// fresh: glibc regex starts an expression here (at a branch's start
+	// or after an anchor), where it drops an ERE repetition operator and
+	// takes a BRE one literally.
+	fresh := func() bool {
+		return t.regex && (len(atoms) == 0 || atoms[len(atoms)-1].anchor)
+	}
+	dropped := func() bool { return t.ere && fresh() }
 	quant := func(q string) {
 		n := len(atoms)
-		if n == 0 || atoms[n-1].anchor {
-			if t.ere {
-				return // GNU ignores a repetition of nothing in an ERE
-			}
-			atoms = append(atoms, reAtom{s: regexp.QuoteMeta(q[:1])})
-			return
+		if n == 0 {
+			return // repeats the empty string: a no-op
 		}
 		a := &atoms[n-1]
-		if a.quantified {
+		if a.quantified || a.anchor {
 			a.s = "(?:" + a.s + ")"
 		}
 		a.s += q
 		a.quantified = true
+		a.anchor = false
 	}
-	for !t.branchEnd(t.i, depth) {
+	// justDropped: glibc regex dropped the ERE operator just read; a ')'
+	// right after it is then a literal, not the end of a group.
+	justDropped := false
+	for tokens := 0; !t.branchEnd(t.i, depth) || justDropped && t.i < len(p) && p[t.i] == ')'; tokens++ {
 		c := p[t.i]
 		t.i++
+		wasDropped := justDropped
+		justDropped = false
+		if wasDropped && c == ')' {
+			add(`\)`)
+			continue
+		}
 		switch {
 		case c == '[':
 			s, err := t.bracket()
 			if err != nil {
 				return "", err
 			}
-			atoms = append(atoms, reAtom{s: s})
+			add(s)
 		case c == '.':
-			atoms = append(atoms, reAtom{s: "."})
+			add(".")
 		case c == '*':
-			if !t.ere && (len(atoms) == 0 || atoms[len(atoms)-1].anchor) {
-				atoms = append(atoms, reAtom{s: `\*`})
-			} else {
+			switch {
+			case !t.ere && (laststart || fresh()):
+				add(`\*`)
+			case !dropped():
 				quant("*")
+			default:
+				justDropped = true
 			}
 		case c == '^':
-			if t.ere || len(atoms) == 0 {
-				atoms = append(atoms, reAtom{s: "^", anchor: true})
+			// BRE: an anchor only as the first token of a branch.
+			if t.ere || tokens == 0 {
+				anchor("^")
 			} else {
-				atoms = append(atoms, reAtom{s: `\^`})
+				add(`\^`)
 			}
 		case c == '$':
-			if t.ere || t.branchEnd(t.i, depth) {
-				atoms = append(atoms, reAtom{s: "$", anchor: true})
+			// BRE: an anchor at a branch's end; GNU's dfa also takes a
+			// plain ')' or '|' as one.
+			if t.ere || t.branchEnd(t.i, 1) || !t.regex && t.i < len(p) && (p[t.i] == ')' || p[t.i] == '|') {
+				anchor("$")
 			} else {
-				atoms = append(atoms, reAtom{s: `\$`})
+				add(`\$`)
 			}
 		case t.ere && (c == '+' || c == '?'):
-			quant(string(c))
-		case t.ere && c == '{':
-			if q, ok := t.interval(false); ok {
-				quant(q)
+			if !dropped() {
+				quant(string(c))
 			} else {
-				atoms = append(atoms, reAtom{s: `\{`})
+				justDropped = true
+			}
+		case t.ere && c == '{' && dropped():
+			justDropped = true
+		case t.ere && c == '{':
+			q, ok, err := t.interval(false, laststart)
+			switch {
+			case err != nil:
+				return "", err
+			case ok:
+				quant(q)
+			default:
+				add(`\{`)
 			}
 		case t.ere && c == '(':
 			s, err := t.group(depth, ")")
 			if err != nil {
 				return "", err
 			}
-			atoms = append(atoms, reAtom{s: s})
+			add(s)
 		case c == '\\':
 			if t.i >= len(p) {
 				return "", t.bad("trailing backslash")
@@ -179,48 +235,54 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				if err != nil {
 					return "", err
 				}
-				atoms = append(atoms, reAtom{s: s})
+				add(s)
 			case !t.ere && e == '{':
-				q, ok := t.interval(true)
-				if !ok {
-					return "", t.bad("invalid \\{ interval")
+				if laststart || fresh() {
+					add(`\{`)
+					break
+				}
+				q, _, err := t.interval(true, false)
+				if err != nil {
+					return "", err
 				}
 				quant(q)
 			case !t.ere && (e == '+' || e == '?'):
-				quant(string(e))
-			case !t.ere && e == ')':
-				return "", t.bad("unmatched ) or \\)")
+				if laststart || fresh() {
+					add(regexp.QuoteMeta(string(e)))
+				} else {
+					quant(string(e))
+				}
 			case '1' <= e && e <= '9':
-				return "", t.bad("back-references are not supported")
-			case e == '<' || e == '>' || e == 'b':
-				atoms = append(atoms, reAtom{s: `\b`, anchor: true})
+				return "", t.unsupported("back-reference")
+			case e == '<' || e == '>':
+				anchor(`\b`)
+			case e == 'b':
+				anchor(`\b`)
 			case e == 'B':
-				atoms = append(atoms, reAtom{s: `\B`, anchor: true})
+				anchor(`\B`)
 			case e == '`':
-				atoms = append(atoms, reAtom{s: `\A`, anchor: true})
+				anchor("^") // GNU's dfa: the start of the line
 			case e == '\'':
-				atoms = append(atoms, reAtom{s: `\z`, anchor: true})
+				anchor("$") // and its end
 			case e == 'w':
-				atoms = append(atoms, reAtom{s: wordClass})
+				add(wordClass)
 			case e == 'W':
-				atoms = append(atoms, reAtom{s: nonWordClass})
+				add(nonWordClass)
 			case e == 's':
-				atoms = append(atoms, reAtom{s: `[\t\n\v\f\r ]`})
+				add(`[\t\n\v\f\r ]`)
 			case e == 'S':
-				atoms = append(atoms, reAtom{s: `[^\t\n\v\f\r ]`})
+				add(`[^\t\n\v\f\r ]`)
 			default:
 				var b strings.Builder
 				quoteByte(&b, e)
-				atoms = append(atoms, reAtom{s: b.String()})
+				add(b.String())
 			}
 		default:
-			if t.ere && c == ')' { // at depth 0: GNU takes it literally
-				atoms = append(atoms, reAtom{s: `\)`})
-				break
-			}
+			// ERE: a ')' with no '(' open is a literal, as in GNU.
+			t.stray = t.stray || t.ere && c == ')'
 			var b strings.Builder
 			quoteByte(&b, c)
-			atoms = append(atoms, reAtom{s: b.String()})
+			add(b.String())
 		}
 	}
 	var b strings.Builder
@@ -236,117 +298,292 @@ func (t *reTranslator) group(depth int, closer string) (string, error) {
 		return "", err
 	}
 	if !strings.HasPrefix(t.p[t.i:], closer) {
-		return "", t.bad("unmatched ( or \\(")
+		return "", t.bad(`unmatched ( or \(`)
 	}
 	t.i += len(closer)
 	return "(?:" + s + ")", nil
 }
 
-// interval parses "m}", "m,}", "m,n}" or ",n}" after '{' (bre: "\}"),
-// returning the RE2 quantifier. On failure t.i is unchanged.
-func (t *reTranslator) interval(bre bool) (string, bool) {
+// interval reads an interval after '{' (bre: "\{"): "m}", "m,}", "m,n}",
+// ",n}" or ",}" (bre: "\}" closes). ok is false, and t.i unchanged, for
+// an ERE '{' that is a literal. laststart: the '{' starts an ERE branch
+// (the interval then repeats nothing, as GNU's dfa has it).
+func (t *reTranslator) interval(bre, laststart bool) (q string, ok bool, err error) {
 	start := t.i
 	p := t.p
-	num := func() (string, bool) {
-		j := t.i
+	if !bre && !laststart {
+		if err := t.glibcInterval(); err != nil {
+			return "", false, err
+		}
+	}
+	num := func() int {
+		n := -1
 		for t.i < len(p) && isDigit(p[t.i]) {
+			n = min(reDupMax+1, max(n, 0)*10+int(p[t.i]-'0'))
 			t.i++
 		}
-		return p[j:t.i], t.i > j
+		return n
 	}
-	lo, hasLo := num()
-	hi, comma := "", false
-	if t.i < len(p) && p[t.i] == ',' {
-		comma = true
+	lo, hi := num(), -1
+	comma := t.i < len(p) && p[t.i] == ','
+	if comma {
 		t.i++
-		hi, _ = num()
+		lo = max(lo, 0)
+		hi = num()
+	} else {
+		hi = lo
 	}
 	closer := "}"
 	if bre {
 		closer = `\}`
 	}
-	if (!hasLo && !comma) || !strings.HasPrefix(p[t.i:], closer) {
+	closed := strings.HasPrefix(p[t.i:], closer)
+	if closed {
+		t.i += len(closer)
+	}
+	wellFormed := closed && lo >= 0
+	valid := wellFormed && (hi < 0 || lo <= hi)
+	switch {
+	case !bre && !wellFormed, !bre && laststart && !valid:
 		t.i = start
-		return "", false
+		return "", false, nil
+	case !valid && bre && !closed:
+		return "", false, t.bad(`unmatched \{`)
+	case !valid:
+		return "", false, t.bad(`invalid content of \{\}`)
+	case max(lo, hi) > reDupMax:
+		return "", false, t.bad("regular expression too big")
+	case max(lo, hi) > reRepeatMax:
+		return "", false, t.unsupported(fmt.Sprintf("repeat count above %d", reRepeatMax))
+	case laststart:
+		return "", true, nil
+	case hi < 0:
+		return "{" + strconv.Itoa(lo) + ",}", true, nil
+	case lo == hi:
+		return "{" + strconv.Itoa(lo) + "}", true, nil
 	}
-	t.i += len(closer)
-	if !hasLo {
-		lo = "0"
-	}
-	if !comma {
-		return "{" + lo + "}", true
-	}
-	return "{" + lo + "," + hi + "}", true
+	return "{" + strconv.Itoa(lo) + "," + strconv.Itoa(hi) + "}", true, nil
 }
 
-// bracket translates a POSIX bracket expression after '['.
+// glibcInterval checks an ERE interval after '{' as glibc's parse_dup_op
+// reads it, token by token: "{}", a count ended by something other than
+// '}' ("{1,2,") and a minimum over the maximum are errors; a count that is
+// not digits, or cut short by the pattern's end, makes the '{' a literal
+// (nil here). It leaves t.i alone.
+func (t *reTranslator) glibcInterval() error {
+	p, i := t.p, t.i
+	const (
+		end   = -3 // the pattern ended
+		close = -4 // the token was '}'
+		comma = -5 // the token was ','
+	)
+	// number reads tokens up to '}' or ','; -2 when one is not a digit.
+	number := func() (n, stop int) {
+		n = -1
+		for {
+			if i >= len(p) {
+				return -2, end
+			}
+			c, char := p[i], true
+			i++
+			switch {
+			case c == '\\' && i < len(p):
+				c = p[i] // an escaped byte is a character token
+				i++
+			case c == '}':
+				return n, close
+			case strings.IndexByte("[()|*+?{.^$", c) >= 0:
+				char = false
+			}
+			if c == ',' {
+				return n, comma
+			}
+			switch {
+			case !char || !isDigit(c) || n == -2:
+				n = -2
+			case n == -1:
+				n = int(c - '0')
+			default:
+				n = min(reDupMax+1, n*10+int(c-'0'))
+			}
+		}
+	}
+	lo, stop := number()
+	if lo == -1 {
+		if stop != comma {
+			return t.bad(`invalid content of \{\}`)
+		}
+		lo = 0
+	}
+	hi := -2
+	if lo != -2 {
+		switch stop {
+		case close:
+			hi = lo
+		case comma:
+			hi, stop = number()
+		}
+	}
+	switch {
+	case lo == -2 || hi == -2:
+		return nil // a literal '{'
+	case hi != -1 && lo > hi || stop != close:
+		return t.bad(`invalid content of \{\}`)
+	case max(lo, hi) > reDupMax:
+		return t.bad("regular expression too big")
+	}
+	return nil
+}
+
+// bracket translates a POSIX bracket expression after '[': the errors of
+// glibc's parse_bracket_exp and dfa's "[:space:]" check; the set of the
+// dfa's parse_bracket_exp (ranges by byte value, each byte folded with -i,
+// then negated).
 func (t *reTranslator) bracket() (string, error) {
 	p := t.p
-	var b strings.Builder
-	b.WriteByte('[')
+	var set [256]bool
+	invert := false
 	if t.i < len(p) && p[t.i] == '^' {
-		b.WriteByte('^')
+		invert = true
 		t.i++
 	}
+	unmatched := func() error { return t.bad("unmatched [, [^, [:, [., or [=") }
+	// element reads one element at t.i.
+	element := func() (bracketElem, error) {
+		if t.i >= len(p) {
+			return bracketElem{}, unmatched()
+		}
+		c := p[t.i]
+		if c == '[' && t.i+1 < len(p) && strings.IndexByte(":.=", p[t.i+1]) >= 0 {
+			kind := p[t.i+1]
+			end := strings.Index(p[t.i+2:], string(kind)+"]")
+			if end < 0 || end >= 32 {
+				return bracketElem{}, unmatched()
+			}
+			name := p[t.i+2 : t.i+2+end]
+			t.i += end + 4
+			return bracketElem{kind: kind, name: name}, nil
+		}
+		t.i++
+		return bracketElem{kind: 'c', c: c}, nil
+	}
+	// colon is dfa's state for its "[:space:]" error: 1 the first byte is
+	// ':', 2 the last is, 4 another byte, 8 a range or class.
+	colon := 0
+	if t.i < len(p) && p[t.i] == ':' {
+		colon = 1
+	}
+	hasColl := false
+	type rng struct{ lo, hi byte }
+	var ranges []rng
 	first := true
 	for {
 		if t.i >= len(p) {
-			return "", t.bad("unmatched [")
+			return "", unmatched()
 		}
-		c := p[t.i]
-		if c == ']' && !first {
+		if p[t.i] == ']' && !first {
 			t.i++
 			break
 		}
+		wasFirst := first
 		first = false
-		lo := c
-		t.i++
-		if c == '[' && t.i < len(p) && (p[t.i] == ':' || p[t.i] == '=' || p[t.i] == '.') {
-			kind := p[t.i]
-			end := strings.Index(p[t.i+1:], string(kind)+"]")
-			if end < 0 {
-				return "", t.bad("unmatched [")
-			}
-			name := p[t.i+1 : t.i+1+end]
-			t.i += end + 3
-			if kind == ':' {
-				switch name {
-				case "alpha", "digit", "alnum", "upper", "lower", "space", "blank", "punct", "print", "graph", "cntrl", "xdigit":
-					b.WriteString("[:" + name + ":]")
-					continue
-				}
-				return "", t.bad("invalid character class " + strconv.Quote(name))
-			}
-			if len(name) != 1 {
-				return "", t.bad("invalid collation element " + strconv.Quote(name))
-			}
-			lo = name[0]
+		start, err := element()
+		if err != nil {
+			return "", err
 		}
-		hi := lo
-		if t.i+1 < len(p) && p[t.i] == '-' && p[t.i+1] != ']' {
-			hi = p[t.i+1]
-			t.i += 2
-			if hi == '[' && t.i < len(p) && (p[t.i] == '.' || p[t.i] == '=') {
-				kind := p[t.i]
-				end := strings.Index(p[t.i+1:], string(kind)+"]")
-				if end != 1 {
-					return "", t.bad("invalid range end")
-				}
-				hi = p[t.i+1]
-				t.i += 4
+		colon &^= 2
+		switch start.kind {
+		case ':':
+			colon |= 8
+			name := start.name
+			if t.fold && (name == "upper" || name == "lower") {
+				name = "alpha"
 			}
-			if hi < lo {
+			fn, ok := compute.CClass(name)
+			if !ok {
+				return "", t.bad("invalid character class " + strconv.Quote(start.name))
+			}
+			for c := range 256 {
+				if fn(byte(c)) {
+					set[c] = true
+				}
+			}
+			continue
+		case '=', '.':
+			colon |= 8
+			hasColl = true
+			if len(start.name) != 1 {
+				return "", t.bad("invalid collation character " + strconv.Quote(start.name))
+			}
+			start.c = start.name[0]
+			if start.kind == '=' {
+				set[start.c] = true
+				continue
+			}
+		}
+		if start.kind == 'c' && start.c == '-' && !wasFirst && !(t.i < len(p) && p[t.i] == ']') {
+			return "", t.bad("invalid range end")
+		}
+		// A range: '-' then an element other than ']'.
+		if t.i+1 < len(p) && p[t.i] == '-' && p[t.i+1] != ']' {
+			t.i++
+			end, err := element()
+			if err != nil {
+				return "", err
+			}
+			switch end.kind {
+			case ':', '=':
+				return "", t.bad("invalid range end")
+			case '.':
+				hasColl = true
+				if len(end.name) != 1 {
+					return "", t.bad("invalid collation character " + strconv.Quote(end.name))
+				}
+				end.c = end.name[0]
+			}
+			lo, hi := start.c, end.c
+			if t.fold && toUpperASCII(lo) > toUpperASCII(hi) || !t.fold && lo > hi {
 				return "", t.bad("invalid range end")
 			}
+			colon |= 8
+			ranges = append(ranges, rng{lo, hi})
+			continue
 		}
-		fmtRune(&b, lo)
-		if hi != lo {
-			b.WriteByte('-')
-			fmtRune(&b, hi)
+		if start.c == ':' {
+			colon |= 2
+		} else {
+			colon |= 4
+		}
+		set[start.c] = true
+	}
+	t.coll = t.coll || hasColl
+	if colon == 7 {
+		return "", t.bad("character class syntax is [[:space:]], not [:space:]")
+	}
+	for _, r := range ranges {
+		lo, hi := r.lo, r.hi
+		if hasColl && t.fold {
+			// glibc's regex matches such a bracket, on upper-cased bytes.
+			lo, hi = toUpperASCII(lo), toUpperASCII(hi)
+		}
+		for c := int(lo); c <= int(hi); c++ {
+			set[c] = true
 		}
 	}
-	b.WriteByte(']')
-	return b.String(), nil
+	if t.fold {
+		for c := 'A'; c <= 'Z'; c++ {
+			if set[c] || set[c+32] {
+				set[c], set[c+32] = true, true
+			}
+		}
+	}
+	if invert {
+		for c := range set {
+			set[c] = !set[c]
+		}
+	}
+	set['\n'] = false
+	return byteClass(&set), nil
 }
 
 func fmtRune(b *strings.Builder, c byte) {
@@ -356,3 +593,98 @@ func fmtRune(b *strings.Builder, c byte) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// translateREColl is translateRE, also reporting whether the pattern has a
+// collating symbol or an equivalence class in a bracket: GNU's dfa then
+// leaves the lines to glibc regex.
+func translateREColl(p string, ere, fold, regex bool) (string, bool, error) {
+	tr := &reTranslator{p: p, ere: ere, fold: fold, regex: regex}
+	s, err := tr.alt(0)
+	if err != nil {
+		return "", false, err
+	}
+	if t := tr.p[tr.i:]; t != "" { // an unmatched \) in a BRE
+		return "", false, tr.bad(`unmatched ) or \)`)
+	}
+	return s, tr.coll, nil
+}
+
+// translateWrapped translates the patterns as GNU's dfa reads them for -x
+// (line) or -w: joined by newlines, inside GNU's own wrapper. It differs
+// from wrapping each pattern only when an ERE holds a ')' with no '('
+// open, which then closes GNU's wrapper group.
+func translateWrapped(pats []string, ere, fold, line bool) (string, error) {
+	pre, post := `^\(`, `\)$`
+	switch {
+	case ere && line:
+		pre, post = "^(", ")$"
+	case ere:
+		pre, post = "(^|[^[:alnum:]_])(", ")([^[:alnum:]_]|$)"
+	case !line:
+		pre, post = `\(^\|[^[:alnum:]_]\)\(`, `\)\([^[:alnum:]_]\|$\)`
+	}
+	tr := &reTranslator{p: pre + strings.Join(pats, "\n") + post, ere: ere, fold: fold, nlAlt: true}
+	s, err := tr.alt(0)
+	if err != nil {
+		return "", err
+	}
+	if tr.i < len(tr.p) {
+		return "", tr.bad(`unmatched ) or \)`)
+	}
+	return s, nil
+}
+
+// unsupported is an error for what RE2 cannot do (docs/protocol.md).
+func (t *reTranslator) unsupported(what string) error {
+	return compute.Invalidf("grep: unsupported %s in pattern %q", what, t.p)
+}
+
+// reDupMax is GNU's RE_DUP_MAX; RE2 stops at reRepeatMax.
+const (
+	reDupMax    = 0x7fff
+	reRepeatMax = 1000
+)
+
+// bracketElem is one element of a bracket expression.
+type bracketElem struct {
+	kind byte // 'c' a byte, ':' a class, '=' an equivalence class, '.' a collating symbol
+	c    byte
+	name string
+}
+
+func toUpperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - 32
+	}
+	return c
+}
+
+// byteClass writes set as an RE2 class of the runes 0-255 (the wide
+// encoding of bytes); an empty set matches nothing.
+func byteClass(set *[256]bool) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	n := 0
+	for c := 0; c < 256; {
+		if !set[c] {
+			c++
+			continue
+		}
+		e := c
+		for e+1 < 256 && set[e+1] {
+			e++
+		}
+		fmtRune(&b, byte(c))
+		if e > c {
+			b.WriteByte('-')
+			fmtRune(&b, byte(e))
+		}
+		n++
+		c = e + 1
+	}
+	if n == 0 {
+		return `[^\x00-\x{10FFFF}]`
+	}
+	b.WriteByte(']')
+	return b.String()
+}

@@ -9,6 +9,3 @@ func upper(c byte) byte {
 	}
 	return c
 }
-
-func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
-func isLower(c byte) bool { return c >= 'a' && c <= 'z' }

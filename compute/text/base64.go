@@ -19,11 +19,11 @@ func registerBase64(r *compute.Registry) {
 	})
 }
 
-var base64Flags = []compute.FlagSpec{
-	{Short: 'd', Long: "decode", Summary: "decode"},
-	{Short: 'i', Long: "ignore-garbage", Summary: "when decoding, ignore bytes outside the alphabet"},
-	{Short: 'w', Long: "wrap", Value: true, Summary: "wrap encoded lines after N columns (0: no wrapping)"},
-}
+var base64Flags = compute.WithStd(
+	compute.FlagSpec{Short: 'd', Long: "decode", Summary: "decode"},
+	compute.FlagSpec{Short: 'i', Long: "ignore-garbage", Summary: "when decoding, ignore bytes outside the alphabet"},
+	compute.FlagSpec{Short: 'w', Long: "wrap", Value: true, Summary: "wrap encoded lines after N columns (0: no wrapping)"},
+)
 
 type base64Stage struct {
 	decode bool
@@ -39,14 +39,22 @@ func buildBase64(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := compute.NoOperandsButStdin("base64", f); err != nil {
 		return nil, err
 	}
+	if len(f.Operands) > 1 {
+		return nil, compute.Invalidf("base64: extra operand %q", f.Operands[1])
+	}
 	s := &base64Stage{decode: f.Has("d"), ignore: f.Has("i"), wrap: 76}
-	if u, ok := f.Value("w"); ok {
-		n, overflow, ok := parseSize(u.Value, "")
-		if overflow || n > math.MaxInt64 {
-			return nil, compute.Invalidf("base64: invalid wrap size %q for %s: value too large", u.Value, u.Name)
+	for _, u := range f.Uses {
+		if u.Key != "w" {
+			continue
 		}
-		if !ok {
+		// GNU: xstrtoimax; negative is an error, an overflow means no
+		// wrapping. Each -w is checked; the last one counts.
+		n, _, e := compute.XStrtoimax(u.Value, 10, "")
+		if e != compute.NumOK && e != compute.NumOverflow || n < 0 {
 			return nil, compute.Invalidf("base64: invalid wrap size %q for %s", u.Value, u.Name)
+		}
+		if e == compute.NumOverflow {
+			n = 0
 		}
 		s.wrap = int(min(n, math.MaxInt32))
 	}

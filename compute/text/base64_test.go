@@ -68,7 +68,7 @@ func TestBase64Errors(t *testing.T) {
 		{"base64 -d", "a*bc", "base64: invalid input"},
 		{"base64 -w x", "", `"x"`},
 		{"base64 -w -1", "", `"-1"`},
-		{"base64 -w 99999999999999999999", "", "too large"},
+		{"base64 -w -99999999999999999999", "", "invalid wrap size"},
 		{"base64 -w", "", `"-w" needs a value`},
 		{"base64 -z", "", `"-z"`},
 		{"base64 f", "", `"f"`},

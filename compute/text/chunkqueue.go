@@ -252,25 +252,8 @@ func (q *chunkQueue) Close() {
 	q.chunks, q.head, q.scratch, q.free = nil, 0, nil, nil
 }
 
-// walkForward calls fn with every chunk's bytes and logical offset (relative
-// to the current front), in order.
-func (q *chunkQueue) walkForward(fn func(base int64, b []byte) error) error {
-	buf := make([]byte, q.chunkSize)
-	var off int64
-	for _, c := range q.live() {
-		b, err := q.chunkBytes(c, buf)
-		if err != nil {
-			return err
-		}
-		if err := fn(off, b); err != nil {
-			return err
-		}
-		off += int64(c.n)
-	}
-	return nil
-}
-
-// walkBackward is walkForward from the last chunk to the first.
+// walkBackward calls fn with every chunk's bytes and logical offset
+// (relative to the current front), from the last chunk to the first.
 func (q *chunkQueue) walkBackward(fn func(base int64, b []byte) error) error {
 	buf := make([]byte, q.chunkSize)
 	off := q.total
@@ -360,7 +343,6 @@ func (q *chunkQueue) Reader() io.Reader {
 type queueReader struct {
 	q   *chunkQueue
 	i   int
-	pos int
 	buf []byte
 	cur []byte
 }

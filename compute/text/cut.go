@@ -19,17 +19,17 @@ func registerCut(r *compute.Registry) {
 	})
 }
 
-var cutFlags = []compute.FlagSpec{
-	{Short: 'b', Long: "bytes", Value: true, Summary: "select only these bytes"},
-	{Short: 'c', Long: "characters", Value: true, Summary: "select only these characters (bytes: C locale)"},
-	{Short: 'd', Long: "delimiter", Value: true, Summary: "use this byte instead of TAB as the field delimiter"},
-	{Short: 'f', Long: "fields", Value: true, Summary: "select only these fields"},
-	{Short: 'n', Summary: "ignored"},
-	{Short: 's', Long: "only-delimited", Summary: "do not print lines without delimiters"},
-	{Long: "complement", Summary: "complement the set of selected bytes, characters or fields"},
-	{Long: "output-delimiter", Value: true, Summary: "use this string as the output delimiter"},
-	{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
-}
+var cutFlags = compute.WithStd(
+	compute.FlagSpec{Short: 'b', Long: "bytes", Value: true, Summary: "select only these bytes"},
+	compute.FlagSpec{Short: 'c', Long: "characters", Value: true, Summary: "select only these characters (bytes: C locale)"},
+	compute.FlagSpec{Short: 'd', Long: "delimiter", Value: true, Summary: "use this byte instead of TAB as the field delimiter"},
+	compute.FlagSpec{Short: 'f', Long: "fields", Value: true, Summary: "select only these fields"},
+	compute.FlagSpec{Short: 'n', Summary: "ignored"},
+	compute.FlagSpec{Short: 's', Long: "only-delimited", Summary: "do not print lines without delimiters"},
+	compute.FlagSpec{Long: "complement", Summary: "complement the set of selected bytes, characters or fields"},
+	compute.FlagSpec{Long: "output-delimiter", Value: true, Summary: "use this string as the output delimiter"},
+	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
+)
 
 // cutRange is an inclusive range of 1-based positions.
 type cutRange struct{ lo, hi uint64 }
@@ -292,14 +292,6 @@ func (r *byteReader) peekByte() int {
 		return -1
 	}
 	return int(r.buf[r.pos])
-}
-
-func (r *byteReader) readByte() int {
-	if !r.fill() {
-		return -1
-	}
-	r.pos++
-	return int(r.buf[r.pos-1])
 }
 
 // cutBytes is -b/-c.
@@ -678,6 +670,11 @@ func (c *cutStage) cutFieldsOneRecord(r *byteReader, w *blockWriter) error {
 		}
 		_, err := w.Write(eolOut)
 		return err
+	}
+	if c.suppress && rs[0].lo > 1 && r.peekByte() == -1 {
+		// One field, terminated: GNU's field count stays 1 when it does
+		// not keep the first field, and -s then prints nothing.
+		return r.abort()
 	}
 	found := false
 	if rs[0].lo <= 1 {

@@ -1,6 +1,8 @@
 // Package text holds the line and byte filters: sort, uniq, cut, tr, head,
 // tail, tac, wc, base64, gzip/gunzip/zcat, each as GNU coreutils (C
 // locale) reading stdin. Register adds them all to a compute.Registry.
+// Counts and sizes are read with compute.XStrtoumax/XStrtoimax, GNU's
+// number syntax for each tool.
 //
 // Each command has a file of its own; what several share has a file of its
 // own too:
@@ -10,8 +12,6 @@
 //   - blockwriter.go: blockWriter, output gathered into large writes;
 //   - chunkqueue.go: chunkQueue, a FIFO bounded in memory that spills to
 //     disk (tac, tail, cut);
-//   - size.go: parseSize, GNU's count syntax with suffixes (head, tail,
-//     base64 -w);
 //   - ascii.go: byte classes.
 //
 // A stage that must see all of its input before writing (sort, tac, tail)

@@ -11,33 +11,44 @@ import (
 	"github.com/halfclose/halfclose/compute"
 )
 
-// gzip and gunzip read stdin and write stdout: that is the only mode a
-// server has, so -c (--stdout) is accepted and implied. Output of gzip
-// round-trips through GNU gunzip but is not byte-identical to GNU gzip (a
-// different deflate encoder). gunzip reads multi-member streams as GNU does
-// and ignores trailing zero bytes; other trailing bytes, which GNU reports
-// with exit status 2, are an error here, as is any corrupt or truncated
-// input.
-
 func registerGzip(r *compute.Registry) {
 	r.Register(&compute.Command{Name: "gzip", Summary: "compress the input (stdin to stdout; -c implied, -1..-9, -d)", Flags: gzipFlags, Build: buildGzip("gzip", false)})
 	r.Register(&compute.Command{Name: "gunzip", Summary: "decompress gzip input (stdin to stdout; -c implied)", Flags: gzipFlags, Build: buildGzip("gunzip", true)})
 	r.Register(&compute.Command{Name: "zcat", Summary: "decompress gzip input, same as gunzip -c", Flags: gzipFlags, Build: buildGzip("zcat", true)})
 }
 
+// gzipFlags is GNU gzip 1.12's option table (gunzip and zcat are gzip).
 var gzipFlags = func() []compute.FlagSpec {
 	f := []compute.FlagSpec{
 		{Short: 'c', Long: "stdout", Summary: "write to stdout (always the case)"},
-		{Long: "to-stdout", Summary: "same as --stdout"},
+		{Long: "to-stdout", Same: "c", Summary: "same as --stdout"},
 		{Short: 'd', Long: "decompress", Summary: "decompress"},
-		{Long: "uncompress", Summary: "same as --decompress"},
+		{Long: "uncompress", Same: "d", Summary: "same as --decompress"},
 		{Short: 'f', Long: "force", Summary: "with -d, pass input that is not gzip through unchanged"},
 		{Short: 'k', Long: "keep", Summary: "ignored (no files)"},
 		{Short: 'n', Long: "no-name", Summary: "do not save a name or time stamp (always the case)"},
 		{Short: 'N', Long: "name", Summary: "ignored (stdin has no name)"},
 		{Short: 'q', Long: "quiet", Summary: "ignored"},
-		{Long: "fast", Summary: "same as -1"},
-		{Long: "best", Summary: "same as -9"},
+		{Long: "silent", Same: "q", Summary: "ignored"},
+		{Short: 'v', Long: "verbose", Summary: "ignored"},
+		{Short: 'm', Summary: "ignored"},
+		{Short: 'M', Summary: "ignored"},
+		{Long: "fast", Same: "1", Summary: "same as -1"},
+		{Long: "best", Same: "9", Summary: "same as -9"},
+		{Long: "rsyncable", Summary: "ignored (the output need not match GNU's bytes)"},
+		{Long: "synchronous", Summary: "ignored"},
+		{Long: "-presume-input-tty", Summary: "ignored"},
+		{Short: 'a', Long: "ascii", Refuse: compute.RefuseNotImpl},
+		{Short: 'b', Long: "bits", Value: true, Refuse: compute.RefuseNotImpl},
+		{Short: 'l', Long: "list", Refuse: compute.RefuseNotImpl},
+		{Short: 't', Long: "test", Refuse: compute.RefuseNotImpl},
+		{Short: 'r', Long: "recursive", Refuse: compute.RefuseFiles},
+		{Short: 'S', Long: "suffix", Value: true, Refuse: compute.RefuseFiles},
+		{Short: 'h', Long: "help", Refuse: compute.RefuseInfo},
+		{Short: 'H', Same: "h", Refuse: compute.RefuseInfo},
+		{Short: '?', Same: "h", Refuse: compute.RefuseInfo},
+		{Short: 'L', Long: "license", Refuse: compute.RefuseInfo},
+		{Short: 'V', Long: "version", Refuse: compute.RefuseInfo},
 	}
 	for c := byte('1'); c <= '9'; c++ {
 		f = append(f, compute.FlagSpec{Short: c, Summary: "compression level " + string(c)})
@@ -64,14 +75,10 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 		s := &gzipStage{name: name, decomp: decomp, level: 6}
 		for _, u := range f.Uses {
 			switch k := u.Key; {
-			case k == "d" || k == "uncompress":
+			case k == "d":
 				s.decomp = true
 			case k == "f":
 				s.force = true
-			case k == "fast":
-				s.level = 1
-			case k == "best":
-				s.level = 9
 			case len(k) == 1 && k[0] >= '1' && k[0] <= '9':
 				s.level = int(k[0] - '0')
 			}
@@ -213,6 +220,7 @@ func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader, bad fun
 type writeError struct{ err error }
 
 func (e writeError) Error() string { return e.err.Error() }
+
 func (e writeError) Unwrap() error { return e.err }
 
 // copyCtx copies r to w until r's io.EOF, checking ctx between blocks.

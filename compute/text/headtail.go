@@ -25,23 +25,33 @@ func registerHeadTail(r *compute.Registry) {
 	})
 }
 
-var headFlags = []compute.FlagSpec{
-	{Short: 'c', Long: "bytes", Value: true, Summary: "print the first N bytes; -N: all but the last N"},
-	{Short: 'n', Long: "lines", Value: true, Summary: "print the first N lines; -N: all but the last N"},
-	{Short: 'q', Long: "quiet", Summary: "never print a header"},
-	{Long: "silent", Summary: "same as --quiet"},
-	{Short: 'v', Long: "verbose", Summary: "always print a header"},
-	{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
-}
+var headFlags = compute.WithStd(
+	compute.FlagSpec{Short: 'c', Long: "bytes", Value: true, Summary: "print the first N bytes; -N: all but the last N"},
+	compute.FlagSpec{Short: 'n', Long: "lines", Value: true, Summary: "print the first N lines; -N: all but the last N"},
+	compute.FlagSpec{Short: 'q', Long: "quiet", Summary: "never print a header"},
+	compute.FlagSpec{Long: "silent", Same: "q", Summary: "same as --quiet"},
+	compute.FlagSpec{Short: 'v', Long: "verbose", Summary: "always print a header"},
+	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
+	compute.FlagSpec{Long: "-presume-input-pipe", Summary: "no-op"},
+)
 
-var tailFlags = []compute.FlagSpec{
-	{Short: 'c', Long: "bytes", Value: true, Summary: "print the last N bytes; +N: from byte N"},
-	{Short: 'n', Long: "lines", Value: true, Summary: "print the last N lines; +N: from line N"},
-	{Short: 'q', Long: "quiet", Summary: "never print a header"},
-	{Long: "silent", Summary: "same as --quiet"},
-	{Short: 'v', Long: "verbose", Summary: "always print a header"},
-	{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
-}
+var tailFlags = compute.WithStd(
+	compute.FlagSpec{Short: 'c', Long: "bytes", Value: true, Summary: "print the last N bytes; +N: from byte N"},
+	compute.FlagSpec{Short: 'n', Long: "lines", Value: true, Summary: "print the last N lines; +N: from line N"},
+	compute.FlagSpec{Short: 'q', Long: "quiet", Summary: "never print a header"},
+	compute.FlagSpec{Long: "silent", Same: "q", Summary: "same as --quiet"},
+	compute.FlagSpec{Short: 'v', Long: "verbose", Summary: "always print a header"},
+	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
+	compute.FlagSpec{Long: "-presume-input-pipe", Summary: "no-op"},
+	compute.FlagSpec{Long: "-disable-inotify", Summary: "no-op"},
+	compute.FlagSpec{Short: 'f', Refuse: refuseFollow},
+	compute.FlagSpec{Short: 'F', Refuse: refuseFollow},
+	compute.FlagSpec{Long: "follow", Same: "follow", Value: true, Optional: true, Refuse: refuseFollow},
+	compute.FlagSpec{Long: "retry", Refuse: refuseFollow},
+	compute.FlagSpec{Long: "pid", Value: true, Refuse: refuseFollow},
+	compute.FlagSpec{Long: "max-unchanged-stats", Value: true, Refuse: refuseFollow},
+	compute.FlagSpec{Short: 's', Long: "sleep-interval", Value: true, Refuse: refuseFollow},
+)
 
 // headerLine is what -v prints before the output of stdin.
 const headerLine = "==> standard input <==\n"
@@ -55,7 +65,8 @@ type headTail struct {
 	fromStart bool  // tail: start at unit n
 	tail      bool
 	eol       byte
-	header    bool
+	header    int // -1 never (-q), 1 always (-v), 0 when there are several inputs
+	inputs    int // "-" operands, at least 1: the others read an ended stdin
 }
 
 func clampCount(v uint64) int64 {
@@ -67,15 +78,16 @@ func clampCount(v uint64) int64 {
 
 // countValue parses the value of -n/-c (or of an obsolete option) for cmd.
 func countValue(cmd string, lines bool, val, flag string) (int64, error) {
-	v, overflow, ok := parseSize(val, "bkKmMGTPEZY0")
+	// GNU's xdectoumax: any error, an overflow included, is fatal.
+	v, _, e := compute.XStrtoumax(val, 10, "bkKmMGTPEZY0")
 	what := "bytes"
 	if lines {
 		what = "lines"
 	}
-	if overflow {
+	if e == compute.NumOverflow {
 		return 0, compute.Invalidf("%s: invalid number of %s %q for %s: value too large", cmd, what, val, flag)
 	}
-	if !ok {
+	if e != compute.NumOK {
 		return 0, compute.Invalidf("%s: invalid number of %s %q for %s", cmd, what, val, flag)
 	}
 	return clampCount(v), nil
@@ -101,9 +113,9 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 			case 'l':
 				h.lines = true
 			case 'q':
-				h.header = false
+				h.header = -1
 			case 'v':
-				h.header = true
+				h.header = 1
 			case 'z':
 				h.eol = 0
 			default:
@@ -127,6 +139,7 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := compute.NoOperandsButStdin("head", f); err != nil {
 		return nil, err
 	}
+	h.inputs = max(1, len(f.Operands))
 	for _, u := range f.Uses {
 		switch u.Key {
 		case "n", "c":
@@ -139,10 +152,10 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 			if h.n, err = countValue("head", h.lines, val, u.Name); err != nil {
 				return nil, err
 			}
-		case "q", "silent":
-			h.header = false
+		case "q":
+			h.header = -1
 		case "v":
-			h.header = true
+			h.header = 1
 		case "z":
 			h.eol = 0
 		}
@@ -152,7 +165,10 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 
 func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 	t := &headTail{spool: env.Spool, lines: true, n: 10, eol: '\n', tail: true}
-	if len(args) == 1 || (len(args) == 2 && !(len(args[1]) > 1 && args[1][0] == '-')) {
+	// GNU: the obsolete form is the only option, with at most one file
+	// operand, which "--" may precede.
+	if len(args) == 1 || len(args) == 2 && !(len(args[1]) > 1 && args[1][0] == '-') ||
+		(len(args) == 2 || len(args) == 3) && args[1] == "--" {
 		ok, err := t.parseObsolete(args[0])
 		if err != nil {
 			return nil, err
@@ -168,6 +184,7 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := compute.NoOperandsButStdin("tail", f); err != nil {
 		return nil, err
 	}
+	t.inputs = max(1, len(f.Operands))
 	for _, u := range f.Uses {
 		switch u.Key {
 		case "n", "c":
@@ -181,10 +198,10 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 			if t.n, err = countValue("tail", t.lines, val, u.Name); err != nil {
 				return nil, err
 			}
-		case "q", "silent":
-			t.header = false
+		case "q":
+			t.header = -1
 		case "v":
-			t.header = true
+			t.header = 1
 		case "z":
 			t.eol = 0
 		}
@@ -234,7 +251,7 @@ func (t *headTail) parseObsolete(a string) (bool, error) {
 		}
 	}
 	if strings.HasPrefix(rest, "f") {
-		return false, compute.Invalidf("tail: %q: following (-f) is not supported: input ends at the half-close", a)
+		return false, compute.Invalidf("tail: unsupported flag %q (%s)", a, refuseFollow)
 	}
 	if rest != "" {
 		t.fromStart = false
@@ -245,19 +262,17 @@ func (t *headTail) parseObsolete(a string) (bool, error) {
 		t.n = def
 		return true, nil
 	}
-	v, overflow, _ := parseSize(p[:min(len(p), i+1)], "b")
-	if p[i:] == "" || p[i] != 'b' {
-		v, overflow, _ = parseSize(num, "")
-	}
-	if overflow {
-		return false, compute.Invalidf("tail: invalid number %q", a)
+	// GNU: xstrtoumax with the suffix "b", what follows ignored.
+	v, _, e := compute.XStrtoumax(p, 10, "b")
+	if e&compute.NumOverflow != 0 {
+		return false, compute.Invalidf("tail: invalid number %q: value too large", a)
 	}
 	t.n = clampCount(v)
 	return true, nil
 }
 
 func (h *headTail) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	if h.header {
+	if h.headers() {
 		if _, err := io.WriteString(out, headerLine); err != nil {
 			return err
 		}
@@ -268,9 +283,24 @@ func (h *headTail) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	case !h.tail && !h.elide:
 		if h.lines {
 			_, err = copyLines(ctx, w, in, h.n, h.eol)
-		} else {
-			err = copyBytes(ctx, w, in, h.n)
+			break
 		}
+		// GNU reads no more than it prints: each further "-" prints the
+		// next N bytes of stdin.
+		for i := range h.inputs {
+			if i > 0 && h.headers() {
+				if err = w.Flush(); err != nil {
+					return err
+				}
+				if _, err = io.WriteString(out, "\n"+headerLine); err != nil {
+					return err
+				}
+			}
+			if err = copyBytes(ctx, w, in, h.n); err != nil {
+				return err
+			}
+		}
+		return w.Flush()
 	case !h.tail:
 		err = h.runElide(ctx, in, w)
 	case h.fromStart:
@@ -286,7 +316,18 @@ func (h *headTail) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if h.headers() {
+		// Every further "-" reads the stdin that has already ended.
+		for range h.inputs - 1 {
+			if _, err := io.WriteString(out, "\n"+headerLine); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // runElide is head -n -N / -c -N: everything but the last N units, with a
@@ -445,4 +486,16 @@ func skipBytesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64) er
 		skip -= d
 		return writeAll(w, b[d:])
 	})
+}
+
+// refuseFollow is why tail's following flags are refused.
+const refuseFollow = "following is not supported: the input ends at the half-close"
+
+// headers reports whether the output has "==> standard input <==" lines.
+// GNU's tail -n 0 (or -c 0) stops before printing anything.
+func (h *headTail) headers() bool {
+	if h.tail && h.n == 0 && !h.fromStart {
+		return false
+	}
+	return h.header > 0 || h.header == 0 && h.inputs > 1
 }

@@ -25,7 +25,7 @@ func newLineReader(cmd string, r io.Reader, size int) *lineReader {
 
 // next returns the next line without its '\n', and whether it had one. The
 // slice is valid until the following call. At the end it returns io.EOF;
-// any other error is the reader's (an abort) or a line over MaxLineBytes.
+// any other error is the reader's (an abort) or a line over compute.MaxLineBytes.
 func (lr *lineReader) next() (line []byte, nl bool, err error) {
 	b, err := lr.br.ReadSlice('\n')
 	if err == nil {

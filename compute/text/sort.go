@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"unsafe"
 
@@ -25,16 +23,40 @@ func registerSort(r *compute.Registry) {
 	})
 }
 
-var sortFlags = []compute.FlagSpec{
-	{Short: 'r', Long: "reverse", Summary: "reverse the result of comparisons"},
-	{Short: 'n', Long: "numeric-sort", Summary: "compare according to string numerical value"},
-	{Short: 'u', Long: "unique", Summary: "output only the first of an equal run"},
-	{Short: 'f', Long: "ignore-case", Summary: "fold lower case to upper case characters"},
-	{Short: 's', Long: "stable", Summary: "disable last-resort comparison"},
-	{Short: 'b', Long: "ignore-leading-blanks", Summary: "ignore leading blanks"},
-	{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bfnr"},
-	{Short: 't', Long: "field-separator", Value: true, Summary: "use SEP instead of non-blank to blank transition"},
-}
+// sortFlags is GNU sort's option table.
+var sortFlags = compute.WithStd(
+	compute.FlagSpec{Short: 'r', Long: "reverse", Summary: "reverse the result of comparisons"},
+	compute.FlagSpec{Short: 'n', Long: "numeric-sort", Summary: "compare according to string numerical value"},
+	compute.FlagSpec{Short: 'u', Long: "unique", Summary: "output only the first of an equal run"},
+	compute.FlagSpec{Short: 'f', Long: "ignore-case", Summary: "fold lower case to upper case characters"},
+	compute.FlagSpec{Short: 's', Long: "stable", Summary: "disable last-resort comparison"},
+	compute.FlagSpec{Short: 'b', Long: "ignore-leading-blanks", Summary: "ignore leading blanks"},
+	compute.FlagSpec{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bfnr"},
+	compute.FlagSpec{Short: 't', Long: "field-separator", Value: true, Summary: "use SEP instead of non-blank to blank transition"},
+	compute.FlagSpec{Short: 'c', Refuse: "checking is " + compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'C', Refuse: "checking is " + compute.RefuseNotImpl},
+	compute.FlagSpec{Long: "check", Value: true, Optional: true, Refuse: "checking is " + compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'g', Long: "general-numeric-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'M', Long: "month-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'R', Long: "random-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'V', Long: "version-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Long: "sort", Value: true, Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
+	compute.FlagSpec{Short: 'm', Long: "merge", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
+	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'S', Long: "buffer-size", Value: true, Refuse: "memory is set by the server (--spool-mem)"},
+	compute.FlagSpec{Short: 'T', Long: "temporary-directory", Value: true, Refuse: "set by the server (--spool-dir)"},
+	compute.FlagSpec{Long: "parallel", Value: true, Refuse: "set by the server"},
+	compute.FlagSpec{Long: "batch-size", Value: true, Refuse: "set by the server"},
+	compute.FlagSpec{Long: "compress-program", Value: true, Refuse: "set by the server"},
+	compute.FlagSpec{Long: "files0-from", Value: true, Refuse: compute.RefuseFiles},
+	compute.FlagSpec{Long: "debug", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'y', Value: true, Refuse: compute.RefuseNotImpl},
+)
 
 // sortKey is one -k key, with GNU's zero-based field and character numbers.
 type sortKey struct {
@@ -61,37 +83,65 @@ type sortOpts struct {
 }
 
 func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
-	f, err := compute.ParseFlags("sort", sortFlags, args)
-	if err != nil {
-		return nil, err
+	g := compute.NewGetopt("sort", sortFlags, compute.InOrder, args)
+	f := &compute.Flags{}
+	var keys []sortKey
+	for {
+		it, ok, err := g.Next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		if it.IsFlag {
+			f.Uses = append(f.Uses, it.Flag)
+			if it.Flag.Key == "k" {
+				k, err := parseSortKey(it.Flag.Value)
+				if err != nil {
+					return nil, err
+				}
+				keys = append(keys, k)
+			}
+			continue
+		}
+		// An operand +POS1 [-POS2] is an obsolete key (GNU's traditional
+		// usage); an operand that does not parse as one is a file.
+		if k, ok, err := obsoleteSortKey(g, it.Operand); err != nil {
+			return nil, err
+		} else if ok {
+			keys = append(keys, k)
+			continue
+		}
+		f.Operands = append(f.Operands, it.Operand)
 	}
+	f.Operands = append(f.Operands, g.Rest()...)
 	if err := compute.NoOperandsButStdin("sort", f); err != nil {
 		return nil, err
 	}
 	o := &sortOpts{tab: -1, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r")}
 	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r")}
-	if u, ok := f.Value("t"); ok {
+	for _, u := range f.Uses {
+		if u.Key != "t" {
+			continue
+		}
+		var tab int
 		switch {
-		case u.Value == `\0`:
-			o.tab = 0
-		case len(u.Value) == 1:
-			o.tab = int(u.Value[0])
 		case u.Value == "":
 			return nil, compute.Invalidf("sort: empty tab for %s", u.Name)
+		case len(u.Value) == 1:
+			tab = int(u.Value[0])
+		case u.Value == `\0`:
+			tab = 0
 		default:
 			return nil, compute.Invalidf("sort: multi-character tab %q for %s", u.Value, u.Name)
 		}
-		for _, v := range f.Values("t") {
-			if v != u.Value && !(v == `\0` && o.tab == 0) {
-				return nil, compute.Invalidf("sort: incompatible tabs %q and %q", v, u.Value)
-			}
+		if o.tab >= 0 && o.tab != tab {
+			return nil, compute.Invalidf("sort: incompatible tabs for %s", u.Name)
 		}
+		o.tab = tab
 	}
-	for _, v := range f.Values("k") {
-		k, err := parseSortKey(v)
-		if err != nil {
-			return nil, err
-		}
+	for _, k := range keys {
 		if !k.hasOrdering() {
 			k.skipsb, k.skipeb, k.numeric, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.fold, global.reverse
 		}
@@ -111,87 +161,45 @@ func parseSortKey(def string) (sortKey, error) {
 	bad := func(why string) (sortKey, error) {
 		return sortKey{}, compute.Invalidf("sort: invalid key %q: %s", def, why)
 	}
-	s := def
-	num := func() (int, bool) {
-		i := 0
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		if i == 0 {
-			return 0, false
-		}
-		n, err := strconv.Atoi(s[:i])
-		if err != nil || n > 1<<30 {
-			n = 1 << 30
-		}
-		s = s[i:]
-		return n, true
+	n, s, ok := sortFieldCount(def)
+	if !ok {
+		return bad("invalid number at field start")
 	}
-	opts := func(end bool) error {
-		for len(s) > 0 && s[0] != ',' {
-			switch s[0] {
-			case 'b':
-				if end {
-					k.skipeb = true
-				} else {
-					k.skipsb = true
-				}
-			case 'n':
-				k.numeric = true
-			case 'f':
-				k.fold = true
-			case 'r':
-				k.reverse = true
-			default:
-				return compute.Invalidf("sort: invalid key %q: unsupported option %q", def, s[:1])
-			}
-			s = s[1:]
+	if n == 0 {
+		return bad("field number is zero")
+	}
+	k.sword = n - 1
+	if strings.HasPrefix(s, ".") {
+		if n, s, ok = sortFieldCount(s[1:]); !ok {
+			return bad("invalid number after '.'")
 		}
-		return nil
-	}
-	// pos parses F[.C] (C is 0 when absent): both count from 1, but an
-	// end's C may be 0, the end of field F.
-	pos := func(noField string, end bool) (field, char int, err error) {
-		f, ok := num()
-		switch {
-		case !ok:
-			return 0, 0, errors.New(noField)
-		case f == 0:
-			return 0, 0, errors.New("field number is zero")
-		case !strings.HasPrefix(s, "."):
-			return f, 0, nil
+		if n == 0 {
+			return bad("character offset is zero")
 		}
-		s = s[1:]
-		c, ok := num()
-		switch {
-		case !ok:
-			return 0, 0, errors.New("invalid character offset")
-		case c == 0 && !end:
-			return 0, 0, errors.New("character offset is zero")
-		}
-		return f, c, nil
+		k.schar = n - 1
 	}
-	f, c, err := pos("invalid field number", false)
-	if err != nil {
-		return bad(err.Error())
-	}
-	k.sword, k.schar = f-1, max(c-1, 0)
-	if err := opts(false); err != nil {
-		return sortKey{}, err
-	}
+	s, u1 := sortKeyOpts(&k, s, false)
+	var u2 byte
 	if strings.HasPrefix(s, ",") {
-		s = s[1:]
-		f, c, err := pos("invalid number after ','", true)
-		if err != nil {
-			return bad(err.Error())
+		if n, s, ok = sortFieldCount(s[1:]); !ok {
+			return bad("invalid number after ','")
 		}
-		k.eword, k.echar = f-1, c
-		if err := opts(true); err != nil {
-			return sortKey{}, err
+		if n == 0 {
+			return bad("field number is zero")
 		}
+		k.eword = n - 1
+		if strings.HasPrefix(s, ".") {
+			if k.echar, s, ok = sortFieldCount(s[1:]); !ok {
+				return bad("invalid number after '.'")
+			}
+		}
+		s, u2 = sortKeyOpts(&k, s, true)
 	}
 	if s != "" {
-		return bad("trailing characters")
+		return bad("stray character in field spec")
+	}
+	if u := max(u1, u2); u != 0 {
+		return sortKey{}, unsupportedKeyOpt(def, u)
 	}
 	return k, nil
 }
@@ -731,6 +739,7 @@ type mergeHeap struct {
 }
 
 func (h *mergeHeap) Len() int { return len(h.srcs) }
+
 func (h *mergeHeap) Less(i, j int) bool {
 	a, b := h.srcs[i], h.srcs[j]
 	if d := h.o.compareEnt(&a.ent, &b.ent); d != 0 {
@@ -738,8 +747,11 @@ func (h *mergeHeap) Less(i, j int) bool {
 	}
 	return a.idx < b.idx
 }
+
 func (h *mergeHeap) Swap(i, j int) { h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i] }
-func (h *mergeHeap) Push(x any)    { h.srcs = append(h.srcs, x.(*mergeSrc)) }
+
+func (h *mergeHeap) Push(x any) { h.srcs = append(h.srcs, x.(*mergeSrc)) }
+
 func (h *mergeHeap) Pop() any {
 	x := h.srcs[len(h.srcs)-1]
 	h.srcs = h.srcs[:len(h.srcs)-1]
@@ -803,4 +815,114 @@ func (m *mergeSrc) advance() (bool, error) {
 	}
 	m.ent = m.o.entry(line)
 	return true, nil
+}
+
+// sortFieldMax stands for GNU's SIZE_MAX field and character numbers: an
+// overflowing count, far past any line.
+const sortFieldMax = 1 << 40
+
+// sortFieldCount reads a count at the start of s as GNU sort's
+// parse_field_count (xstrtoumax: leading blanks and '+' allowed, what
+// follows the digits is left for the caller, an overflow is the maximum).
+// ok is false when s does not start with a number.
+func sortFieldCount(s string) (n int, rest string, ok bool) {
+	v, rest, e := compute.XStrtoumax(s, 10, "")
+	if e&compute.NumInvalid != 0 {
+		return 0, s, false
+	}
+	if e&compute.NumOverflow != 0 || v > sortFieldMax {
+		v = sortFieldMax
+	}
+	return int(v), rest, true
+}
+
+// sortKeyOpts reads the ordering letters of a key from s (all of GNU's:
+// it stops where they stop) and returns what follows them, and the first
+// letter halfclose does not support, if any.
+func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte) {
+	for ; s != ""; s = s[1:] {
+		switch s[0] {
+		case 'b':
+			if end {
+				k.skipeb = true
+			} else {
+				k.skipsb = true
+			}
+		case 'n':
+			k.numeric = true
+		case 'f':
+			k.fold = true
+		case 'r':
+			k.reverse = true
+		case 'd', 'g', 'h', 'i', 'M', 'R', 'V':
+			if unsupported == 0 {
+				unsupported = s[0]
+			}
+		default:
+			return s, unsupported
+		}
+	}
+	return "", unsupported
+}
+
+func unsupportedKeyOpt(def string, c byte) error {
+	return compute.Invalidf("sort: unsupported key option %q in %q (%s)", string(c), def, compute.RefuseNotImpl)
+}
+
+// obsoleteSortKey parses an operand +POS1, and a following -POS2 word, as
+// GNU sort's obsolete key syntax: +F.C (counted from 0) starts the key,
+// -F.C ends it. ok is false when op is no such key (it is then a file).
+func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
+	if !strings.HasPrefix(op, "+") {
+		return sortKey{}, false, nil
+	}
+	k := sortKey{eword: -1}
+	n, s, ok := sortFieldCount(op[1:])
+	if !ok {
+		return sortKey{}, false, nil
+	}
+	k.sword = n
+	if strings.HasPrefix(s, ".") {
+		if n, s, ok = sortFieldCount(s[1:]); !ok {
+			return sortKey{}, false, nil
+		}
+		k.schar = n
+	}
+	s, u1 := sortKeyOpts(&k, s, false)
+	if s != "" {
+		return sortKey{}, false, nil
+	}
+	next, ok := g.Peek()
+	if !ok || len(next) < 2 || next[0] != '-' || !isDigit(next[1]) {
+		if u1 != 0 {
+			return sortKey{}, false, unsupportedKeyOpt(op, u1)
+		}
+		return k, true, nil
+	}
+	g.Skip()
+	bad := func(why string) (sortKey, bool, error) {
+		return sortKey{}, false, compute.Invalidf("sort: invalid key %q: %s", next, why)
+	}
+	ew, s, ok := sortFieldCount(next[1:])
+	if !ok {
+		return bad("invalid number after '-'")
+	}
+	ec := 0
+	if strings.HasPrefix(s, ".") {
+		if ec, s, ok = sortFieldCount(s[1:]); !ok {
+			return bad("invalid number after '.'")
+		}
+	}
+	if ec == 0 && ew > 0 {
+		ew--
+	}
+	k.eword, k.echar = ew, ec
+	s, u2 := sortKeyOpts(&k, s, true)
+	if s != "" {
+		return bad("stray character in field spec")
+	}
+	if u := max(u1, u2); u != 0 {
+		return sortKey{}, false, unsupportedKeyOpt(op, u)
+	}
+	return k, true, nil
 }

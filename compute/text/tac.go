@@ -28,19 +28,22 @@ func buildTac(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	sep := []byte{'\n'}
 	if u, ok := f.Value("s"); ok {
-		if u.Value == "" {
-			return nil, compute.Invalidf("tac: separator for %s cannot be empty", u.Name)
-		}
 		sep = []byte(u.Value)
+		if u.Value == "" {
+			// GNU takes the string's terminating NUL: an empty separator
+			// is a NUL byte.
+			sep = []byte{0}
+		}
 	}
 	t := &tacStage{spool: env.Spool, sep: sep, before: f.Has("b")}
 	return t, nil
 }
 
-var tacFlags = []compute.FlagSpec{
-	{Short: 'b', Long: "before", Summary: "attach the separator before instead of after"},
-	{Short: 's', Long: "separator", Value: true, Summary: "use STRING as the separator instead of newline"},
-}
+var tacFlags = compute.WithStd(
+	compute.FlagSpec{Short: 'b', Long: "before", Summary: "attach the separator before instead of after"},
+	compute.FlagSpec{Short: 's', Long: "separator", Value: true, Summary: "use STRING as the separator instead of newline (empty: NUL)"},
+	compute.FlagSpec{Short: 'r', Long: "regex", Refuse: "regular-expression separators are " + compute.RefuseNotImpl},
+)
 
 // tacStage must see all of its input before it can write its first byte, so
 // it keeps the input in a chunkQueue (memory, then spill files) and walks it

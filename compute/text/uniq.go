@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -19,34 +20,77 @@ func registerUniq(r *compute.Registry) {
 	})
 }
 
-var uniqFlags = []compute.FlagSpec{
-	{Short: 'c', Long: "count", Summary: "prefix lines by the number of occurrences"},
-	{Short: 'd', Long: "repeated", Summary: "only print duplicate lines, one for each group"},
-	{Short: 'u', Long: "unique", Summary: "only print unique lines"},
-	{Short: 'i', Long: "ignore-case", Summary: "ignore ASCII case when comparing"},
-}
+// uniqFlags is GNU uniq's option table; the digits are -N (skip fields).
+var uniqFlags = func() []compute.FlagSpec {
+	f := compute.WithStd(
+		compute.FlagSpec{Short: 'c', Long: "count", Summary: "prefix lines by the number of occurrences"},
+		compute.FlagSpec{Short: 'd', Long: "repeated", Summary: "only print duplicate lines, one for each group"},
+		compute.FlagSpec{Short: 'u', Long: "unique", Summary: "only print unique lines"},
+		compute.FlagSpec{Short: 'i', Long: "ignore-case", Summary: "ignore ASCII case when comparing"},
+		compute.FlagSpec{Short: 'D', Refuse: compute.RefuseNotImpl},
+		compute.FlagSpec{Long: "all-repeated", Same: "D", Value: true, Optional: true, Refuse: compute.RefuseNotImpl},
+		compute.FlagSpec{Long: "group", Value: true, Optional: true, Refuse: compute.RefuseNotImpl},
+		compute.FlagSpec{Short: 'f', Long: "skip-fields", Value: true, Refuse: compute.RefuseNotImpl},
+		compute.FlagSpec{Short: 's', Long: "skip-chars", Value: true, Refuse: compute.RefuseNotImpl},
+		compute.FlagSpec{Short: 'w', Long: "check-chars", Value: true, Refuse: compute.RefuseNotImpl},
+		compute.FlagSpec{Short: 'z', Long: "zero-terminated", Refuse: compute.RefuseNotImpl},
+	)
+	for c := byte('0'); c <= '9'; c++ {
+		f = append(f, compute.FlagSpec{Short: c, Refuse: "skipping fields (-N) is " + compute.RefuseNotImpl})
+	}
+	return f
+}()
 
 type uniqStage struct {
 	count, repeated, unique, fold bool
 }
 
 func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
-	f, err := compute.ParseFlags("uniq", uniqFlags, args)
-	if err != nil {
-		return nil, err
-	}
-	if err := uniqOperands("uniq", f); err != nil {
-		return nil, err
-	}
-	return &uniqStage{count: f.Has("c"), repeated: f.Has("d"), unique: f.Has("u"), fold: f.Has("i")}, nil
-}
-
-// uniqOperands is NoOperands accepting a lone "-" (stdin), as GNU does.
-func uniqOperands(cmd string, f *compute.Flags) error {
-	if len(f.Operands) == 1 && f.Operands[0] == "-" {
+	const cmd = "uniq"
+	g := compute.NewGetopt(cmd, uniqFlags, compute.InOrder, args)
+	f := &compute.Flags{}
+	var files []string // GNU's INPUT and OUTPUT operands
+	file := func(op string) error {
+		if len(files) == 2 {
+			return compute.Invalidf("%s: extra operand %q", cmd, op)
+		}
+		files = append(files, op)
 		return nil
 	}
-	return compute.NoOperands(cmd, f)
+	for {
+		it, ok, err := g.Next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		if it.IsFlag {
+			f.Uses = append(f.Uses, it.Flag)
+			continue
+		}
+		// Before "--", an operand +N is the obsolete form of -s N.
+		if strings.HasPrefix(it.Operand, "+") {
+			if _, _, e := compute.XStrtoumax(it.Operand, 10, ""); e == compute.NumOK {
+				return nil, compute.Invalidf("%s: unsupported operand %q (skipping characters is %s)", cmd, it.Operand, compute.RefuseNotImpl)
+			}
+		}
+		if err := file(it.Operand); err != nil {
+			return nil, err
+		}
+	}
+	for _, op := range g.Rest() {
+		if err := file(op); err != nil {
+			return nil, err
+		}
+	}
+	if len(files) > 0 && files[0] != "-" {
+		return nil, compute.NoOperands(cmd, &compute.Flags{Operands: files[:1]})
+	}
+	if len(files) > 1 && files[1] != "-" {
+		return nil, compute.Invalidf("%s: unsupported output operand %q (%s)", cmd, files[1], compute.RefuseOutput)
+	}
+	return &uniqStage{count: f.Has("c"), repeated: f.Has("d"), unique: f.Has("u"), fold: f.Has("i")}, nil
 }
 
 // Run prints the first line of each group of equal adjacent lines.

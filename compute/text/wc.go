@@ -11,14 +11,6 @@ import (
 	"github.com/halfclose/halfclose/compute"
 )
 
-// wc counts as GNU wc 9.1 does in the C locale, where a character is a
-// byte. A word is a maximal run of bytes that are not white space (' ',
-// \t, \n, \v, \f, \r) and that holds at least one printable byte
-// (0x21-0x7e): other bytes (control bytes, NUL, 0x7f-0xff) neither start
-// nor end a word. -L is the longest line's display width: printable bytes
-// and ' ' count 1, \t moves to the next multiple of 8, \n \r \f end a line,
-// anything else counts 0.
-
 // wcBufSize is wc's read buffer; wcBufs recycles them across jobs.
 const wcBufSize = 256 << 10
 
@@ -32,7 +24,10 @@ var wcFlags = []compute.FlagSpec{
 	{Short: 'L', Long: "max-line-length", Summary: "print the maximum display width of a line"},
 }
 
-var wcReject = []compute.FlagSpec{{Long: "files0-from", Value: true}}
+var wcReject = compute.WithStd(
+	compute.FlagSpec{Long: "files0-from", Value: true, Refuse: compute.RefuseFiles},
+	compute.FlagSpec{Long: "debug", Summary: "no-op"},
+)
 
 // wcClass is the word-loop table: bit 0 is set for a word byte (printable,
 // not space), bit 1 for a byte that neither starts nor ends a word.
@@ -68,8 +63,6 @@ func buildWc(env *compute.Env, args []string) (compute.Stage, error) {
 	s := &wcStage{}
 	for _, u := range f.Uses {
 		switch u.Key {
-		case "files0-from":
-			return nil, compute.Invalidf("%s: %s is not supported: no file operands, the input is the stream", cmd, u.Name)
 		case "c":
 			s.bytes = true
 		case "m":
@@ -256,7 +249,7 @@ func registerWc(r *compute.Registry) {
 	r.Register(&compute.Command{
 		Name:    "wc",
 		Summary: "print newline, word and byte counts of the input, as GNU wc",
-		Flags:   wcFlags,
+		Flags:   append(append([]compute.FlagSpec(nil), wcFlags...), wcReject...),
 		Build:   buildWc,
 	})
 }

@@ -526,12 +526,12 @@ func startDaemon(env *Env, routes []string) (*daemon, error) {
 	out, err := exec.Command(env.Bin("grpcurl"), "-plaintext", env.GRPCAddr, "halfclose.v1.ComputeService/Capabilities").Output()
 	if err != nil {
 		d.stop()
-		return nil, fmt.Errorf("Capabilities via grpcurl (make tools?): %v", err)
+		return nil, fmt.Errorf("calling Capabilities via grpcurl (make tools?): %v", err)
 	}
 	var caps struct{ Commands []struct{ Name string } }
 	if err := json.Unmarshal(out, &caps); err != nil {
 		d.stop()
-		return nil, fmt.Errorf("Capabilities: %v", err)
+		return nil, fmt.Errorf("decoding Capabilities: %v", err)
 	}
 	env.Commands = map[string]bool{}
 	for _, c := range caps.Commands {

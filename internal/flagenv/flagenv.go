@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,10 +19,14 @@ func EnvName(prefix, flagName string) string {
 
 // Apply sets each flag from its environment variable, if set. Call it
 // before fs.Parse, so the command line wins. A repeatable flag takes one
-// value per line of its variable.
-func Apply(fs *flag.FlagSet, prefix string) error {
+// value per line of its variable. The flags named in skip have no variable
+// (--help, --version, one-letter aliases).
+func Apply(fs *flag.FlagSet, prefix string, skip ...string) error {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
+		if slices.Contains(skip, f.Name) {
+			return
+		}
 		v, ok := os.LookupEnv(EnvName(prefix, f.Name))
 		if !ok || err != nil {
 			return

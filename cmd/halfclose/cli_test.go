@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/halfclose/halfclose/internal/cli"
+	"github.com/halfclose/halfclose/internal/cli/clitest"
+	"github.com/halfclose/halfclose/internal/flagenv"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// runCLI runs the CLI with no input and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestHelpVersionUsageErrors(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "-help"} {
+		code, out, errs := runCLI(t, arg)
+		if code != 0 || errs != "" || !strings.HasPrefix(out, "Usage: halfclose ") {
+			t.Errorf("%s: exit %d, stderr %q, stdout %.40q; want usage on stdout, exit 0", arg, code, errs, out)
+		}
+		for _, g := range []string{"\nConnection:\n", "\nTLS and authentication:\n", "\nOutput:\n", "\nInformation:\n", "HALFCLOSE_CLIENT_<FLAG>"} {
+			if !strings.Contains(out, g) {
+				t.Errorf("%s: usage lacks %q", arg, g)
+			}
+		}
+	}
+	if code, out, _ := runCLI(t, "--version"); code != 0 || !strings.HasPrefix(out, "halfclose ") || !strings.Contains(out, " go1.") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus", "wc"}, "halfclose: flag provided but not defined: -bogus\nTry 'halfclose --help' for more information.\n"},
+		{nil, "halfclose: no command given\n"},
+		{[]string{"--generate", "complete-tcsh"}, `unknown kind "complete-tcsh"`},
+		{[]string{"--timeout", "soon", "wc"}, `invalid value "soon" for flag -timeout`},
+	} {
+		code, out, errs := runCLI(t, tc.args...)
+		if code != 2 || out != "" || !strings.Contains(errs, tc.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
+
+// The generated man page and completions name every flag of the real spec.
+func TestGenerateNamesEveryFlag(t *testing.T) {
+	for _, kind := range cli.Kinds {
+		code, out, errs := runCLI(t, "--generate", kind)
+		if code != 0 || errs != "" {
+			t.Fatalf("--generate %s: exit %d, %s", kind, code, errs)
+		}
+		clitest.CheckNamesEveryFlag(t, newSpec(&options{}), kind, out)
+	}
+}
+
+// The client reads HALFCLOSE_CLIENT_* only: the server's variables
+// (HALFCLOSE_TCP_ADDR...) do not move it.
+func TestClientEnvironment(t *testing.T) {
+	t.Setenv("HALFCLOSE_TCP_ADDR", "10.0.0.1:1")
+	t.Setenv("HALFCLOSE_ADDR", "10.0.0.1:2")
+	t.Setenv("HALFCLOSE_CLIENT_ADDR", "127.0.0.2:3")
+	t.Setenv("HALFCLOSE_CLIENT_PROGRESS", "false")
+	t.Setenv("HALFCLOSE_CLIENT_VERSION", "true")
+	var o options
+	spec := newSpec(&o)
+	if err := flagenv.Apply(spec.Flags, envPrefix, spec.NoEnvNames()...); err != nil {
+		t.Fatal(err)
+	}
+	if o.addr != "127.0.0.2:3" || o.tcpAddr != "127.0.0.1:50052" || !o.progress.set || o.progress.on || o.version {
+		t.Errorf("addr %q, tcp-addr %q, progress %+v, version %v", o.addr, o.tcpAddr, o.progress, o.version)
+	}
+}

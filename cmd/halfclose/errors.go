@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// describe renders an error for stderr as "CODE: message", turning the
+// transport's wording into what the user can act on: which host did not
+// resolve, which port speaks the other protocol.
+func (r *runner) describe(err error) string {
+	flagName, addr := "--addr", r.o.addr
+	if r.o.tcp && !r.listing {
+		flagName, addr = "--tcp-addr", r.o.tcpAddr
+	}
+	var dnsErr *net.DNSError
+	var wrong *wrongProtocolError
+	switch {
+	case errors.As(err, &wrong):
+		return wrong.Error()
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("cannot resolve host %q (%s %s): %s", dnsErr.Name, flagName, addr, dnsErr.Err)
+	}
+	s, ok := status.FromError(err)
+	if !ok {
+		return err.Error()
+	}
+	msg := s.Message()
+	if s.Code() == codes.Unavailable {
+		switch {
+		case strings.Contains(msg, "produced zero addresses"), strings.Contains(msg, "name resolver error"), strings.Contains(msg, "no such host"):
+			return "UNAVAILABLE: " + resolveError(addr, flagName)
+		case strings.Contains(msg, "error reading server preface"), strings.Contains(msg, tcpPortMessage):
+			return fmt.Sprintf("UNAVAILABLE: %s does not speak gRPC (is it a raw-TCP port of halfclosed? then use --tcp --tcp-addr %s)", addr, addr)
+		case strings.Contains(msg, "connection refused"):
+			return fmt.Sprintf("UNAVAILABLE: cannot connect to %s (%s): connection refused", addr, flagName)
+		}
+	}
+	return describe(err)
+}
+
+// tcpPortMessage starts the status halfclosed's raw-TCP command port sends
+// to a gRPC client (server/tcp.go).
+const tcpPortMessage = "halfclose raw-TCP port"
+
+// resolveError says why addr's host does not resolve, naming it: gRPC's
+// resolver only reports "produced zero addresses".
+func resolveError(addr, flagName string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	why := "no addresses"
+	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		why = err.Error()
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) {
+			why = dnsErr.Err
+		}
+	}
+	return fmt.Sprintf("cannot resolve host %q (%s %s): %s", host, flagName, addr, why)
+}
+
+// wrongProtocolError is a raw-TCP reply that was a gRPC server's greeting.
+type wrongProtocolError struct{ addr string }
+
+func (e *wrongProtocolError) Error() string {
+	return fmt.Sprintf("%s answered in HTTP/2: it is a gRPC port, not a raw-TCP port (drop --tcp and use --addr %s)", e.addr, e.addr)
+}
+
+// maxGreeting bounds what h2Guard holds back: a gRPC server's greeting
+// (SETTINGS, WINDOW_UPDATE, maybe GOAWAY) is well under it.
+const maxGreeting = 4 << 10
+
+// h2Guard holds back the start of a raw-TCP reply while it could be what a
+// gRPC server sends to a client that is not speaking HTTP/2: whole HTTP/2
+// frames on stream 0, the first a SETTINGS frame. A halfclose reply that
+// starts that way (a binary output could) is passed on once it stops
+// looking like one, or at the end when it is not exactly such frames; a
+// reply that is exactly a greeting becomes a wrongProtocolError instead of
+// frames on the user's terminal.
+type h2Guard struct {
+	w       io.Writer
+	addr    string
+	probe   bool // probe addr when the run fails before output (plaintext only)
+	held    []byte
+	passing bool
+}
+
+// peerReset reports whether err is the peer resetting or closing the
+// connection under us: what a gRPC server does to a client that does not
+// speak HTTP/2. (A cancelled call is not probed: the user stopped it.)
+func peerReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// probeWait bounds the probe: a gRPC server's greeting comes at once.
+const probeWait = 2 * time.Second
+
+// probeHTTP2 connects to addr and reports whether it greets with an HTTP/2
+// SETTINGS frame before being sent anything.
+func probeHTTP2(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, probeWait)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(probeWait))
+	head := make([]byte, 9)
+	if _, err := io.ReadFull(c, head); err != nil {
+		return false
+	}
+	_, ok := h2Frames(head)
+	return ok
+}
+
+func (g *h2Guard) Write(p []byte) (int, error) {
+	if g.passing {
+		return g.w.Write(p)
+	}
+	g.held = append(g.held, p...)
+	if _, ok := h2Frames(g.held); !ok || len(g.held) > maxGreeting {
+		if err := g.release(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (g *h2Guard) release() error {
+	g.passing = true
+	held := g.held
+	g.held = nil
+	if len(held) == 0 {
+		return nil
+	}
+	_, err := g.w.Write(held)
+	return err
+}
+
+// finish ends the reply: runErr is what the run returned. A reply that was
+// exactly a gRPC greeting is a wrongProtocolError whatever runErr is. A run
+// that failed before any output (a gRPC server resets the connection after
+// reading our first line, and the reset can discard its greeting) with a
+// reset probes the address once: a gRPC server greets a new connection at
+// once, a halfclose port says nothing until it has a header (and logs the
+// probe as a job with no header line).
+func (g *h2Guard) finish(ctx context.Context, runErr error) error {
+	if !g.passing && len(g.held) > 0 {
+		if complete, ok := h2Frames(g.held); ok && complete {
+			return &wrongProtocolError{addr: g.addr}
+		}
+	}
+	if runErr != nil && !g.passing && g.probe && ctx.Err() == nil && peerReset(runErr) && probeHTTP2(g.addr) {
+		return &wrongProtocolError{addr: g.addr}
+	}
+	if err := g.release(); err != nil && runErr == nil {
+		return err
+	}
+	return runErr
+}
+
+// h2Frames reports whether b could be the start of a gRPC server's
+// greeting (ok) and whether it is whole frames only (complete): HTTP/2
+// frames on stream 0, the first SETTINGS, each SETTINGS, PING, GOAWAY or
+// WINDOW_UPDATE with a length that type allows.
+func h2Frames(b []byte) (complete, ok bool) {
+	first := true
+	for len(b) > 0 {
+		if len(b) < 9 {
+			return false, validPrefix(b, first)
+		}
+		length := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+		typ, stream := b[3], binary.BigEndian.Uint32(b[5:9])&0x7fffffff
+		if stream != 0 || first && typ != 0x4 {
+			return false, false
+		}
+		switch typ {
+		case 0x4: // SETTINGS
+			if length%6 != 0 {
+				return false, false
+			}
+		case 0x6: // PING
+			if length != 8 {
+				return false, false
+			}
+		case 0x7: // GOAWAY
+			if length < 8 {
+				return false, false
+			}
+		case 0x8: // WINDOW_UPDATE
+			if length != 4 {
+				return false, false
+			}
+		default:
+			return false, false
+		}
+		if length > maxGreeting {
+			return false, false
+		}
+		first = false
+		if len(b) < 9+length {
+			return false, true
+		}
+		b = b[9+length:]
+	}
+	return !first, true
+}
+
+// validPrefix reports whether an incomplete frame header (under 9 bytes)
+// can still become one h2Frames accepts.
+func validPrefix(b []byte, first bool) bool {
+	if b[0] != 0 { // lengths are under maxGreeting
+		return false
+	}
+	if len(b) < 4 {
+		return true
+	}
+	if first {
+		return b[3] == 0x4
+	}
+	return b[3] == 0x4 || b[3] == 0x6 || b[3] == 0x7 || b[3] == 0x8
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// A gRPC server's greeting, as grpc-go sends it: SETTINGS (two settings),
+// WINDOW_UPDATE on stream 0.
+var greeting = []byte{
+	0, 0, 12, 4, 0, 0, 0, 0, 0, 0, 5, 0, 0, 64, 0, 0, 4, 0, 128, 0, 0,
+	0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 15, 0, 1,
+}
+
+func TestH2Guard(t *testing.T) {
+	runErr := errors.New("reset")
+	for _, tc := range []struct {
+		name    string
+		writes  [][]byte
+		runErr  error
+		wantOut []byte
+		wrong   bool
+	}{
+		{"greeting, then EOF", [][]byte{greeting}, nil, nil, true},
+		{"greeting in pieces, then a reset", [][]byte{greeting[:5], greeting[5:20], greeting[20:]}, runErr, nil, true},
+		{"ordinary output", [][]byte{[]byte("abc  -\n")}, nil, []byte("abc  -\n"), false},
+		{"binary output that starts like SETTINGS", [][]byte{greeting[:9], []byte("more bytes")}, nil, append(append([]byte{}, greeting[:9]...), "more bytes"...), false},
+		{"a partial frame at the end is output", [][]byte{greeting[:12]}, nil, greeting[:12], false},
+		{"a failure after ordinary output keeps its error", [][]byte{[]byte("x")}, runErr, []byte("x"), false},
+	} {
+		var out bytes.Buffer
+		g := &h2Guard{w: &out, addr: "127.0.0.1:1"}
+		for _, w := range tc.writes {
+			if n, err := g.Write(w); n != len(w) || err != nil {
+				t.Fatalf("%s: Write = %d, %v", tc.name, n, err)
+			}
+		}
+		err := g.finish(context.Background(), tc.runErr)
+		var wrong *wrongProtocolError
+		if errors.As(err, &wrong) != tc.wrong || !tc.wrong && err != tc.runErr || !bytes.Equal(out.Bytes(), tc.wantOut) {
+			t.Errorf("%s: err %v, output %q; want wrong-protocol %v, output %q", tc.name, err, out.Bytes(), tc.wrong, tc.wantOut)
+		}
+	}
+}
+
+func TestProgressText(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 3 << 29: "1.5 GiB", 40 << 20: "40.0 MiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{
+		340 * time.Millisecond: "300ms", 7 * time.Second: "7s", 65 * time.Second: "1m05s", 2*time.Hour + 3*time.Minute: "2h03m",
+	} {
+		if got := roundDuration(d); got != want {
+			t.Errorf("roundDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+	p := &progress{label: "f", total: 100 << 20, start: time.Now().Add(-2 * time.Second)}
+	p.n.Store(50 << 20)
+	if got := p.lineLocked(false); !bytes.HasPrefix([]byte(got), []byte("f: 50.0 MiB / 100.0 MiB   50%  ")) || !bytes.Contains([]byte(got), []byte("  ETA ")) {
+		t.Errorf("line %q", got)
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"flag"
+	"strconv"
+	"time"
+
+	"github.com/halfclose/halfclose/internal/cli"
+)
+
+// envPrefix names the client's variables: HALFCLOSE_CLIENT_ADDR for --addr.
+// The server's are HALFCLOSE_*, so one never moves the other.
+const envPrefix = "HALFCLOSE_CLIENT"
+
+type options struct {
+	addr      string
+	tcp       bool
+	tcpAddr   string
+	timeout   time.Duration
+	caFile    string
+	certFile  string
+	keyFile   string
+	tokenFile string
+	useTLS    bool
+	progress  autoBool
+
+	help, version, list, listNames bool
+	generate                       string
+}
+
+// autoBool is a bool flag that remembers whether it was set: --progress
+// forces progress on, --progress=false off, and unset means "decide".
+type autoBool struct{ set, on bool }
+
+func (b *autoBool) IsBoolFlag() bool { return true }
+
+func (b *autoBool) String() string {
+	if b == nil || !b.set {
+		return "auto"
+	}
+	return strconv.FormatBool(b.on)
+}
+
+func (b *autoBool) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	b.set, b.on = true, on
+	return nil
+}
+
+// newSpec defines the client's flags into o and describes them for --help,
+// the man page and the completions.
+func newSpec(o *options) *cli.Spec {
+	fs := flag.NewFlagSet("halfclose", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:50051", "gRPC server: host:port; several as host:port,host:port,... (calls go round-robin, and a call refused with UNAVAILABLE is retried on another); or a gRPC target such as dns:///host:port")
+	fs.BoolVar(&o.tcp, "tcp", false, "use the raw-TCP command port (--tcp-addr) instead of gRPC")
+	fs.StringVar(&o.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port, with --tcp; several as host:port,host:port,... (one at random, the next when a connect fails)")
+	fs.DurationVar(&o.timeout, "timeout", 0, "deadline for each call, e.g. 30s or 5m (0: none)")
+	fs.BoolVar(&o.useTLS, "tls", false, "use TLS with the system's CAs (implied by --cacert)")
+	fs.StringVar(&o.caFile, "cacert", "", "CA certificate (PEM) to verify the server with")
+	fs.StringVar(&o.certFile, "cert", "", "client certificate (PEM), for mutual TLS")
+	fs.StringVar(&o.keyFile, "key", "", "client key (PEM), for mutual TLS")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file whose first line is the bearer token (gRPC only)")
+	fs.Var(&o.progress, "progress", "show upload progress on stderr: bytes, rate, ETA (default: when stderr is a terminal and the upload is large; --progress=false: never)")
+	fs.Var(&o.progress, "P", "same as --progress")
+	fs.BoolVar(&o.list, "list", false, "list the server's commands and their flags (same as: halfclose commands)")
+	fs.BoolVar(&o.listNames, "list-names", false, "list the server's command names only, one a line (for scripts)")
+	fs.BoolVar(&o.help, "help", false, "show this help and exit")
+	fs.BoolVar(&o.help, "h", false, "same as --help")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringVar(&o.generate, "generate", "", "print the man page or a completion script and exit")
+	return &cli.Spec{
+		Name:    "halfclose",
+		Summary: "run a command on a halfclose server, rsh-style",
+		Synopsis: []string{
+			"[flags] COMMAND [ARGS...] < input",
+			"[flags] 'COMMAND [ARGS...] | COMMAND ...' < input",
+			"[flags] DIGEST [DIGEST-FLAGS] FILE...",
+			"commands | --list",
+		},
+		Description: `Sends standard input to the server, ends it (a gRPC CloseSend, or a TCP
+half-close with --tcp), and prints the remote command's output, which the
+server sends only once the whole input has arrived.
+
+One operand is pipeline text, split by the server with sh-style quoting:
+quote it, as in halfclose 'grep ERROR | sort | uniq -c' < log. Several
+operands are words, passed exactly as given. A digest command with FILE
+operands (halfclose sha256sum *.go) uploads each file in its own stream and
+prints what the GNU tool prints; - is standard input. halfclose commands
+lists what the server can run.`,
+		Flags: fs,
+		Groups: []cli.Group{
+			{Title: "Connection", Flags: []string{"addr", "tcp", "tcp-addr", "timeout"}},
+			{Title: "TLS and authentication", Flags: []string{"tls", "cacert", "cert", "key", "token-file"}},
+			{Title: "Output", Flags: []string{"progress"}},
+			{Title: "Information", Flags: []string{"list", "list-names", "help", "version", "generate"}},
+		},
+		Short:     map[string]string{"progress": "P", "help": "h"},
+		EnvPrefix: envPrefix,
+		NoEnv:     map[string]bool{"help": true, "h": true, "P": true, "version": true, "generate": true, "list": true, "list-names": true},
+		Values: map[string]string{
+			"cacert": "file", "cert": "file", "key": "file", "token-file": "file",
+			"generate": "man complete-bash complete-zsh complete-fish",
+		},
+		ValueNames: map[string]string{
+			"addr": "HOST:PORT", "tcp-addr": "HOST:PORT", "timeout": "DURATION",
+			"cacert": "FILE", "cert": "FILE", "key": "FILE", "token-file": "FILE", "generate": "KIND",
+		},
+		Commands: "--list-names --timeout 2s",
+		Sections: []cli.Section{
+			{Title: "Exit status", Text: `0: the command ran and its whole output was printed.
+
+1: the server or the connection failed (the error, with its gRPC code, is
+on standard error), or a FILE could not be read (the others still ran).
+
+2: a bad flag or argument, or a TLS or token file that cannot be used.
+
+130: interrupted (SIGINT); the call is cancelled and the server discards
+the input.`},
+			{Title: "Examples", Text: `  halfclose sha256sum < big.iso
+  halfclose sha256sum *.go
+  halfclose 'grep -c ERROR' < app.log
+  halfclose --tcp wc -l < README.md
+  halfclose --addr build.example:50051 --cacert ca.pem 'sort | uniq -c' < words
+  halfclose commands`},
+			{Title: "See also", Text: `halfclosed(1); docs/cli.md and docs/protocol.md in the source.`},
+		},
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/halfclose/halfclose/internal/cli"
+)
+
+// serverSpec describes halfclosed's flags (defined in fs by newSpec) for
+// --help, the man page and the completions.
+func serverSpec(fs *flag.FlagSet) *cli.Spec {
+	return &cli.Spec{
+		Name:     "halfclosed",
+		Summary:  "the halfclose server: remote commands whose reply starts at the end of input",
+		Synopsis: []string{"[flags]"},
+		Description: `Serves the gRPC ComputeService (Digest, Run, Capabilities, with server
+reflection and health) and a raw-TCP adapter over one compute engine. A job
+reads its whole input, which ends with the client's half-close (a gRPC
+CloseSend or a TCP FIN), and only then replies; a cancel, a reset, a timeout
+or a limit aborts it and nothing is computed from partial input.
+
+The raw-TCP command port reads a pipeline on the first line and the input
+after it: (echo sha256sum; cat file) | nc -N 127.0.0.1 50052. A route port
+(--tcp-route) runs one fixed pipeline over its whole stream. halfclosed
+needs no config file; SIGTERM or SIGINT drains it (--drain-delay,
+--shutdown-grace).`,
+		Flags: fs,
+		Groups: []cli.Group{
+			{Title: "Listeners", Flags: []string{"grpc-addr", "tcp-addr", "tcp-route", "health-addr", "metrics-addr", "pprof"}},
+			{Title: "Limits", Flags: []string{"max-input-bytes", "max-jobs", "job-wait", "max-conns", "header-timeout", "idle-timeout", "max-header-bytes", "max-msg-bytes", "rate-limit", "rate-burst", "keepalive-min-time"}},
+			{Title: "Spooling", Flags: []string{"spool-mem", "spool-dir", "spool-disk"}},
+			{Title: "Security", Flags: []string{"tls-cert", "tls-key", "tls-client-ca", "auth-token-file", "require-end"}},
+			{Title: "Logging", Flags: []string{"log-level", "log-format", "log-flush"}},
+			{Title: "Runtime", Flags: []string{"drain-delay", "shutdown-grace", "gc-percent", "memory-limit"}},
+			{Title: "Information", Flags: []string{"help", "version", "generate"}},
+		},
+		Short:     map[string]string{"help": "h"},
+		Hidden:    map[string]bool{"no-interceptors": true},
+		EnvPrefix: "HALFCLOSE",
+		NoEnv:     map[string]bool{"help": true, "version": true, "generate": true},
+		Values: map[string]string{
+			"tls-cert": "file", "tls-key": "file", "tls-client-ca": "file", "auth-token-file": "file",
+			"spool-dir":  "dir",
+			"log-level":  "debug info warn error",
+			"log-format": "text json",
+			"generate":   "man complete-bash complete-zsh complete-fish",
+		},
+		ValueNames: map[string]string{
+			"grpc-addr": "HOST:PORT", "tcp-addr": "HOST:PORT", "health-addr": "HOST:PORT", "metrics-addr": "HOST:PORT",
+			"tcp-route":       "ADDR=PIPELINE",
+			"max-input-bytes": "BYTES", "max-header-bytes": "BYTES", "max-msg-bytes": "BYTES",
+			"spool-mem": "BYTES", "spool-disk": "BYTES", "memory-limit": "BYTES",
+			"max-jobs": "N", "max-conns": "N", "rate-burst": "N", "gc-percent": "PERCENT",
+			"rate-limit": "PER-SECOND",
+			"job-wait":   "DURATION", "header-timeout": "DURATION", "idle-timeout": "DURATION",
+			"keepalive-min-time": "DURATION", "log-flush": "DURATION", "drain-delay": "DURATION", "shutdown-grace": "DURATION",
+			"tls-cert": "FILE", "tls-key": "FILE", "tls-client-ca": "FILE", "auth-token-file": "FILE",
+			"spool-dir": "DIR", "log-level": "LEVEL", "log-format": "FORMAT", "generate": "KIND",
+		},
+		Sections: []cli.Section{
+			{Title: "Exit status", Text: `0: stopped by SIGTERM or SIGINT after the drain.
+
+1: a listener, certificate or token file that cannot be used; nothing was
+served.
+
+2: a bad flag or flag value (a route whose pipeline does not compile
+included).`},
+			{Title: "Examples", Text: `  halfclosed
+  halfclosed --tcp-route 127.0.0.1:7001=sha256sum --metrics-addr 127.0.0.1:9090
+  HALFCLOSE_MAX_JOBS=8 halfclosed --tls-cert server.pem --tls-key server-key.pem`},
+			{Title: "See also", Text: `halfclose(1); docs/operations.md and docs/protocol.md in the source.`},
+		},
+	}
+}

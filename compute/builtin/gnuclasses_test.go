@@ -1,0 +1,204 @@
+package builtin_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+)
+
+// The GNU conformance classes of issue 9, each compared with the GNU tool
+// on its own inputs (same bytes, or an error where GNU fails).
+
+// classInputs are the inputs every case of a class runs on.
+var classInputs = []string{
+	"Apple\n/\n_x\n",
+	"a\nb\nc\n",
+	"{1}a\na{1}a\n{\n}\naa\n",
+	"x\r\ny\n\x00z\nno newline",
+	"aXb\nAxB\n[a]\n:a:\n-\n^\n",
+	"\xff\xfe\n\xc3\xa9\n",
+	"",
+	"one two  three\n4 5\n\n  6\n",
+}
+
+// classCase is a command line; refused marks one that may be refused.
+type classCase struct {
+	argv    []string
+	refused bool
+}
+
+func cc(argv ...string) classCase { return classCase{argv: argv} }
+
+func refused(argv ...string) classCase { return classCase{argv: argv, refused: true} }
+
+func runClass(t *testing.T, cases []classCase) {
+	t.Helper()
+	var all []diffCase
+	for _, c := range cases {
+		for _, in := range classInputs {
+			all = append(all, diffCase{argv: c.argv, input: []byte(in), refused: c.refused})
+		}
+	}
+	checkCases(t, all)
+}
+
+func TestGNUClass1GrepFoldNegatedBrackets(t *testing.T) {
+	runClass(t, []classCase{
+		cc("grep", "-i", "[^a-z]"), cc("grep", "-iv", "[^a-z]"), cc("grep", "-io", "[^a-z]"),
+		cc("grep", "-i", "[^A-Z]"), cc("grep", "-ic", "[^[:lower:]]"), cc("grep", "-i", "[^[:upper:]x]"),
+		cc("grep", "-iE", "^[^b]+$"), cc("grep", "-i", "[^a]x"), cc("grep", "-iw", "[^_a-z]"),
+		cc("grep", "-i", "[^x-z_]"), cc("grep", "-ix", "[^Pp].*"), cc("grep", "-i", "[a-z]"),
+	})
+}
+
+func TestGNUClass2GrepBREBraces(t *testing.T) {
+	runClass(t, []classCase{
+		cc("grep", `\{1\}a`), cc("grep", `\{`), cc("grep", `a\{1`), cc("grep", `a\{1\}`), cc("grep", `a\{,2\}`),
+		cc("grep", `\(\{1\}\)`), cc("grep", `x\|\{1\}a`), cc("grep", `^\{1\}`), cc("grep", `^*`), cc("grep", `\(*a\)`),
+		cc("grep", `a\{2,1\}`), cc("grep", `a\{x\}`), cc("grep", `a\{\}`), cc("grep", `a**`), cc("grep", `\+a`),
+		cc("grep", "-o", `a\{1,\}`), cc("grep", "-E", "{1}a"), cc("grep", "-E", "a{1"), cc("grep", "-E", "a{2,1}"),
+		cc("grep", "-E", "a{,}"), cc("grep", "-E", "^*a"), cc("grep", "-oE", "^*a"), cc("grep", "-E", "a|*b"),
+		cc("grep", "-E", "(*a)"), cc("grep", "-oE", "{1}a"), cc("grep", `a$)*`), cc("grep", "-o", `a$)*`),
+		refused("grep", "-E", "a{32767}"), cc("grep", "-E", "a{32768}"), refused("grep", "-E", "a{1001}"),
+		cc("grep", "-E", "(a|*)"), cc("grep", "-E", "(a|*))"), cc("grep", "-E", "(^*)"), cc("grep", "-E", "x{}"),
+		cc("grep", "-E", "x{1,2,}"), cc("grep", "-E", "x{1,,}"), cc("grep", "-E", "x{1,2x}"), cc("grep", "-E", "{}a"),
+	})
+}
+
+func TestGNUClass3GrepBracketErrors(t *testing.T) {
+	runClass(t, []classCase{
+		cc("grep", "[:alpha:]"), cc("grep", "[:a]"), cc("grep", "[[:alpha:]]"), cc("grep", "[^:alpha:]"),
+		cc("grep", "[::]"), cc("grep", "[[:foo:]]"), cc("grep", "[[:alpha:]"), cc("grep", "[a"),
+		cc("grep", "-i", "[Z-a]"), cc("grep", "[Z-a]"), cc("grep", "-i", "[_-a]"), cc("grep", "-i", "[a-_]"),
+		cc("grep", "[a-_]"), cc("grep", "[z-a]"), cc("grep", "[a-b-c]"), cc("grep", "[--a]"), cc("grep", "[a--]"),
+		cc("grep", "[[=a=]-c]"), cc("grep", "[[.a.]-c]"), cc("grep", "[[.ab.]]"), cc("grep", "[[:alpha:]-z]"),
+		cc("grep", "[]a]"), cc("grep", "[]-a]"), cc("grep", "[a-]"), cc("grep", "-i", "[[=a=]]"), cc("grep", "-E", "[[:upper:]]+"),
+	})
+}
+
+func TestGNUClass4GrepMatchers(t *testing.T) {
+	runClass(t, []classCase{
+		cc("grep", "-E", "-F", "a"), cc("grep", "-F", "-G", "a"), cc("grep", "-E", "-E", "a|b"),
+		cc("grep", "-G", "-E", "a"), cc("grep", "--fixed-r", "-F", "a"), cc("grep", "-e", "a", "-E", "-G"),
+		refused("grep", "-P", "a"), refused("grep", "-E", "-P", "a"),
+	})
+}
+
+func TestGNUClass5TrOptionsAfterOperands(t *testing.T) {
+	runClass(t, []classCase{
+		cc("tr", "a", "-d"), cc("tr", "-d", "a", "-s"), cc("tr", "ab", "-x"), cc("tr", "a-c", "--", "x"),
+		cc("tr", "--", "-d", "x"), cc("tr", "-s", "a", "-"), cc("tr", "-c", "-d", "a"), cc("tr", "a", "b", "-d"),
+	})
+}
+
+func TestGNUClass6TrRepeatInSet1(t *testing.T) {
+	runClass(t, []classCase{
+		cc("tr", "[a*2]b", "xy"), cc("tr", "-d", "[a*3]"), cc("tr", "[a*]", "x"), cc("tr", "[a*0]", "x"),
+		cc("tr", "ab", "[b*\\9]"), cc("tr", "a[b*\\9]", "xyz"), cc("tr", "ab", "[x*+1]y"), cc("tr", "ab", "[x* 1]y"),
+		cc("tr", "ab", "[x*-1]y"), cc("tr", "a-z", "[x*010]A"), cc("tr", "a-z", "[x*08]"), cc("tr", "ab", "[x*99999999999]"),
+		cc("tr", "[a*99999999999]", "x"), cc("tr", "ab", "[x*18446744073709551614]"), cc("tr", "ab", "[x*18446744073709551615]"),
+		cc("tr", "-s", "[a*16777217]"), cc("tr", "a", "[x*16777217]"), cc("tr", "a-c", "[x*]Z"), cc("tr", "a-c", "[x*][y*]"),
+		cc("tr", "[a*2][b*3]", "[x*4]y"), cc("tr", "-t", "[a*5]b", "xy"),
+	})
+}
+
+func TestGNUClass7TrRefusedCombinations(t *testing.T) {
+	runClass(t, []classCase{
+		cc("tr", "-c", "[:alpha:]", "x"), cc("tr", "-c", "[:alpha:]", "xy"), cc("tr", "-c", "[:alpha:]", "[x*]"),
+		cc("tr", "-ct", "[:alpha:]", "x"), cc("tr", "-c", "a", "[:upper:]"), cc("tr", "-ct", "a", "[:upper:]"),
+		cc("tr", "[:lower:]0", "[:upper:]"), cc("tr", "a-z0", "[:upper:]"), cc("tr", "a", "b[:upper:]"),
+		cc("tr", "[:lower:]", "[:upper:]"), cc("tr", "[:upper:][:lower:]", "[:lower:][:upper:]"), cc("tr", "[:upper:]", "[:upper:]"),
+		cc("tr", "-t", "[:lower:]x", "[:upper:]"), cc("tr", "ab[:lower:]", "xy[:upper:]"), cc("tr", "[:digit:]", "[:upper:]"),
+		cc("tr", "-c", "[:digit:][:alpha:]", "\\n"), cc("tr", "-cs", "[:alnum:]", "\\n"), cc("tr", "[:alpha:]", "x[:upper:]"),
+	})
+}
+
+func TestGNUClass8Abbreviations(t *testing.T) {
+	runClass(t, []classCase{
+		cc("grep", "--in", "a"), cc("grep", "--inv", "a"), cc("grep", "--fixed", "a"), cc("grep", "--col", "a"),
+		cc("grep", "--no-", "a"), cc("grep", "--no-f", "a"), cc("grep", "--reg=a"), cc("grep", "--line-n", "a"),
+		refused("grep", "--rec", "a"), refused("grep", "--help"), refused("grep", "--he"), cc("grep", "--colour=never", "a"),
+		cc("sort", "--r"), cc("sort", "--re"), cc("sort", "--k=2"), cc("sort", "--ke", "2"), cc("sort", "--st"),
+		cc("uniq", "--c"), cc("uniq", "--co"), cc("uniq", "--u"), cc("uniq", "--i"), cc("uniq", "--rep"),
+		cc("tail", "--s"), cc("tail", "--si"), cc("tail", "--l=2"), cc("tail", "--b", "3"), cc("head", "--ver"),
+		cc("head", "--verb"), refused("head", "--vers"), cc("head", "--q"), cc("head", "--s"), cc("head", "---p"),
+		cc("wc", "--l"), cc("wc", "--d"), cc("wc", "--m"), cc("cut", "--c", "1"), cc("cut", "--ch", "1"),
+		cc("cut", "--com", "-c1"), cc("tr", "--d", "a"), cc("tr", "--c", "-d", "a"), cc("base64", "--w", "4"),
+		cc("base64", "--d"), cc("tac", "--s", ","), cc("sha256sum", "--t"), cc("sha256sum", "--ta"),
+		cc("md5sum", "--s"), refused("md5sum", "--st"), cc("cksum", "--a=md5"), cc("cksum", "--u"), cc("b2sum", "--l", "8"),
+		cc("grep", "--=x", "a"), cc("sort", "--="), cc("grep", "-e"), cc("grep", "--regexp"), cc("cut", "--fields"),
+	})
+}
+
+func TestGNUClass9Numbers(t *testing.T) {
+	runClass(t, []classCase{
+		cc("grep", "-m", " 1", "a"), cc("grep", "-m", "+1", "a"), cc("grep", "-m", "-1", "a"), cc("grep", "-vm", "-1", "a"),
+		cc("grep", "-m", "1k", "a"), cc("grep", "-m", "99999999999999999999", "a"), cc("grep", "-m", "", "a"),
+		cc("sort", "-k", "+2"), cc("sort", "-k", "2, 3"), cc("sort", "-k", " 1.2"), cc("sort", "-k", "1.+2"),
+		cc("sort", "-k", "-2"), cc("sort", "-k", "99999999999999999999"), cc("sort", "+1"), cc("sort", "+1", "-2"),
+		cc("sort", "+0.1", "-1.2"), cc("sort", "+1b"), cc("sort", "-n", "+1", "-2"), cc("sort", "+x"),
+		cc("base64", "-w", "99999999999999999999"), cc("base64", "-w", "-99999999999999999999"), cc("base64", "-w", " 4"),
+		cc("base64", "-w", "-1"), cc("base64", "-w", "+4"), cc("base64", "-w", "4k"), cc("head", "-n", " 2"),
+		cc("head", "-n", "+2"), cc("head", "-c", " -2"), cc("tail", "-n", " +2"), cc("tail", "-c", "+ 2"),
+		cc("b2sum", "-l", " 16"), cc("b2sum", "-l", "+16"), cc("cksum", "-a", "blake2b", "-l", "99999999999999999999"),
+	})
+}
+
+func TestGNUClass10Suffixes(t *testing.T) {
+	var cases []classCase
+	for _, v := range []string{"1bB", "1b", "1B", "1kB", "1KB", "1KiB", "1K", "1k", "1MB", "1MiB", "1iB", "1KD", "1Ki",
+		"1c", "1w", "1e", "1G", "1Y", "1YB", "1Z", "bB", "b", "K", "KiB", "1kiB", "1 K", "1T", "1P", "1E", "1g", "1t", "1m"} {
+		cases = append(cases, cc("head", "-c", v), cc("tail", "-n", v), cc("head", "-n", "-"+v), cc("tail", "-c", "+"+v))
+	}
+	runClass(t, cases)
+}
+
+func TestGNUClass11TacEmptySeparator(t *testing.T) {
+	runClass(t, []classCase{
+		cc("tac", "-s", ""), cc("tac", "-bs", ""), cc("tac", "--separator="), cc("tac", "-s", "", "-b"),
+		refused("tac", "-r", "-s", "a"),
+	})
+}
+
+func TestGNUClass12Operands(t *testing.T) {
+	runClass(t, []classCase{
+		cc("tail", "+5", "--"), cc("tail", "-5", "--", "-"), cc("tail", "-5", "--", "-", "-"), cc("tail", "+2"),
+		cc("tail", "-1", "-"), cc("tail", "+2c", "--"), cc("tail", "-c"), cc("tail", "--", "-5"), cc("head", "-1", "--", "-"),
+		cc("uniq", "-", "-"), cc("uniq", "-", "-", "-"), cc("uniq", "-c", "-"), refused("uniq", "-", "out"),
+		refused("uniq", "+1"), cc("uniq", "--", "+1"), cc("head", "-n1", "-", "-"), cc("head", "-c2", "-", "-", "-"),
+		cc("tail", "-n1", "-", "-"), cc("grep", "a", "-", "-"), cc("grep", "-c", "a", "-", "-"), cc("grep", "-L", "x", "-", "-"),
+		cc("grep", "-l", "a", "-", "-"), cc("grep", "-H", "a"), cc("grep", "--label=", "a", "-", "-"), cc("grep", "-hn", "a", "-", "-"), cc("grep", "--label=in", "-H", "a"),
+		cc("wc", "-", "-"), cc("cut", "-c1", "-", "-"), cc("tac", "-", "-"), cc("sort", "-", "-"), cc("base64", "-", "-"),
+		cc("sha256sum", "-", "-"), cc("tr", "a", "b", "-"),
+	})
+}
+
+func TestGNUClass13CutNewlineDelimiter(t *testing.T) {
+	var cases []classCase
+	for _, f := range []string{"1", "2", "1,3", "2-", "1-", "3"} {
+		cases = append(cases, cc("cut", "-d", "\n", "-f", f), cc("cut", "-d", "\n", "-s", "-f", f),
+			cc("cut", "-d", "\n", "-f", f, "--output-delimiter=:"), cc("cut", "-d", "\n", "-f", f, "--complement", "-s"))
+	}
+	runClass(t, cases)
+}
+
+// TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
+// it names the flag in full and says it is unsupported.
+func TestGNURefusedFlagsNameThemselves(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"grep --rec x", `grep: unsupported flag "--recursive"`},
+		{"grep -r x", `grep: unsupported flag "-r"`},
+		{"grep -5 x", `grep: unsupported flag "-5"`},
+		{"sort --he", `sort: unsupported flag "--help"`},
+		{"tail -f", `tail: unsupported flag "-f"`},
+		{"uniq -f 1", `uniq: unsupported flag "-f"`},
+		{"sha256sum --check", `sha256sum: unsupported flag "--check"`},
+	} {
+		_, err := computetest.RunPipeline(t, c.text, []byte("x\n"))
+		if compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want compute.CodeInvalid with %q", c.text, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,857 @@
+package builtin_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+)
+
+// registry holds the commands the generator draws flags from.
+var registry = builtin.Registry()
+
+// This file compares the engine with the GNU tools on command lines that
+// are generated, not written: flags drawn from each command's GNU option
+// table (spelled short, long, abbreviated, clustered, before or after the
+// operands), values and operands from small grammars (numbers with blanks,
+// signs, suffixes and overflow; grep patterns with brackets, classes,
+// ranges, intervals, anchors and escapes; tr sets; cut lists; sort keys),
+// and inputs from edge-case generators (NUL, \r, no final newline, long
+// lines, invalid UTF-8). Each case must give GNU's bytes, or an error
+// where GNU fails. A flag halfclose refuses may be an error ("unsupported")
+// where GNU succeeds: that is the documented difference.
+//
+// GNUDIFF_N sets the number of cases (default: a short run for make test;
+// make fuzz runs many more), GNUDIFF_SEED the seed.
+
+// diffCase is one generated command line and its input.
+type diffCase struct {
+	argv  []string
+	input []byte
+	// refused: the line holds something halfclose refuses on purpose, so
+	// an "unsupported" error is an accepted answer.
+	refused bool
+}
+
+func (c diffCase) String() string {
+	return fmt.Sprintf("%s <<< %q", computetest.ShJoin(c.argv), computetest.Trunc(c.input))
+}
+
+// diffResult is how a case ended on both sides.
+type diffResult struct {
+	gnuOut  []byte
+	gnuCode int
+	ourOut  []byte
+	ourErr  error
+	skipped bool // GNU did not finish in time
+}
+
+// gnuFailed reports whether GNU's exit status is a failure (grep's 1, no
+// line selected, is not).
+func gnuFailed(cmd string, code int) bool {
+	if cmd == "grep" {
+		return code >= 2
+	}
+	return code != 0
+}
+
+// verdict returns "" when the two sides agree, else what differs.
+func (c diffCase) verdict(r diffResult) string {
+	if r.skipped {
+		return ""
+	}
+	failed := gnuFailed(c.argv[0], r.gnuCode)
+	switch {
+	case failed && r.ourErr == nil:
+		return fmt.Sprintf("GNU fails (exit %d), we succeed with %q", r.gnuCode, computetest.Trunc(r.ourOut))
+	case failed:
+		return ""
+	case r.ourErr != nil && c.refused && strings.Contains(r.ourErr.Error(), "unsupported"):
+		return ""
+	case r.ourErr != nil:
+		return fmt.Sprintf("GNU succeeds with %q, we fail: %v", computetest.Trunc(r.gnuOut), r.ourErr)
+	case !bytes.Equal(r.gnuOut, r.ourOut):
+		return fmt.Sprintf("output differs:\n  GNU  %q\n  ours %q", computetest.Trunc(r.gnuOut), computetest.Trunc(r.ourOut))
+	}
+	return ""
+}
+
+// gnuRunner runs GNU tools in an empty directory (a generated flag that
+// names a file touches nothing), stdin from a regular file.
+type gnuRunner struct {
+	dir, in string
+}
+
+func newGNURunner(t testing.TB) *gnuRunner {
+	dir := t.TempDir()
+	return &gnuRunner{dir: dir, in: filepath.Join(dir, ".stdin")}
+}
+
+func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
+	t.Helper()
+	path, err := exec.LookPath(c.argv[0])
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("oracle %s not installed: %v", c.argv[0], err)
+		}
+		t.Skipf("oracle %s not installed", c.argv[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, c.argv[1:]...)
+	cmd.Dir = g.dir
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Stdin = bytes.NewReader(c.input)
+	if c.argv[0] == "grep" {
+		// GNU grep's binary-file blocks follow its reads: a regular file
+		// reads in whole blocks (docs/protocol.md).
+		if err := os.WriteFile(g.in, c.input, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(g.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	err = cmd.Run()
+	// A generated line may make GNU write a file (uniq - OUT): remove
+	// what it made, so no later case reads it as an input.
+	if ents, derr := os.ReadDir(g.dir); derr == nil {
+		for _, e := range ents {
+			if e.Name() != ".stdin" {
+				os.RemoveAll(filepath.Join(g.dir, e.Name()))
+			}
+		}
+	}
+	r := diffResult{gnuOut: stdout.Bytes()}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		r.skipped = true
+	case errors.As(err, &ee):
+		r.gnuCode = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("oracle %v: %v", c.argv, err)
+	}
+	if !r.skipped {
+		r.ourOut, r.ourErr = computetest.RunPipeline(t, computetest.ShJoin(c.argv), c.input)
+	}
+	return r
+}
+
+// checkCases runs cases against GNU and reports every difference.
+func checkCases(t *testing.T, cases []diffCase) {
+	t.Helper()
+	g := newGNURunner(t)
+	for _, c := range cases {
+		if v := c.verdict(g.run(t, c)); v != "" {
+			t.Errorf("%s\n  %s", c, v)
+		}
+	}
+}
+
+// gen draws the parts of a case.
+type gen struct {
+	r *rand.Rand
+}
+
+func (g *gen) n(k int) int              { return g.r.IntN(k) }
+func (g *gen) chance(p float64) bool    { return g.r.Float64() < p }
+func (g *gen) pick(xs ...string) string { return xs[g.r.IntN(len(xs))] }
+
+// count is a number as a user, or a fuzzer, writes one for a flag.
+func (g *gen) count() string {
+	switch g.n(12) {
+	case 0:
+		return g.pick(" 2", "\t3", "+4", " +1", "+ 1", "- 1", "-0", "007", "0x10", "1e2", "", "x", "2x", "3 ")
+	case 1:
+		return strconv.Itoa(g.n(20)) + g.pick("b", "k", "K", "KB", "KiB", "kB", "M", "MB", "MiB", "G", "bB", "B", "c", "w", "iB", "KD", "Ki", "T", "E", "Y", "Z", "P")
+	case 2:
+		return g.pick("99999999999999999999", "18446744073709551615", "18446744073709551616", "9223372036854775807", "9223372036854775808", "4294967296", "2147483648", "1Y", "99999999999E", "1000000000000000000000000")
+	case 3:
+		return g.pick("K", "M", "b", "kB")
+	default:
+		return strconv.Itoa(g.n(8))
+	}
+}
+
+// signed is a count with an optional sign, for head/tail -n/-c and grep -m.
+func (g *gen) signed() string {
+	return g.pick("", "", "", "-", "+") + g.count()
+}
+
+// render writes one flag use: short or long, abbreviated, value attached
+// or not.
+func (g *gen) render(s compute.FlagSpec, specs []compute.FlagSpec, val string) []string {
+	useShort := s.Short != 0 && (s.Long == "" || g.chance(0.5))
+	if useShort {
+		w := "-" + string(s.Short)
+		switch {
+		case !s.Value:
+			return []string{w}
+		case s.Optional || val != "" && g.chance(0.5):
+			return []string{w + val}
+		}
+		return []string{w, val}
+	}
+	name := s.Long
+	if g.chance(0.3) && len(name) > 1 {
+		name = name[:1+g.n(len(name)-1)]
+	}
+	w := "--" + name
+	switch {
+	case !s.Value:
+		if g.chance(0.02) {
+			return []string{w + "=x"}
+		}
+		return []string{w}
+	case s.Optional:
+		if val == "" {
+			return []string{w}
+		}
+		return []string{w + "=" + val}
+	case g.chance(0.5):
+		return []string{w + "=" + val}
+	}
+	return []string{w, val}
+}
+
+// cmdGen generates the command lines of one command.
+type cmdGen struct {
+	name   string
+	weight int
+	// value draws the value of the flag with this key.
+	value func(g *gen, c *diffCase, key string) string
+	// operands draws the operands (given the flags drawn); it may mark the
+	// case refused.
+	operands func(g *gen, c *diffCase, keys map[string]bool) []string
+	// skip lists keys never to draw (GNU would block or write files).
+	skip []string
+	// first draws words to put before everything else (obsolete forms
+	// that GNU only reads as the first word), or nil.
+	first func(g *gen, c *diffCase) []string
+	// input draws the input; nil: the shared text generator.
+	input func(g *gen) []byte
+}
+
+func (cg *cmdGen) generate(g *gen) diffCase {
+	cmd, ok := registry.Lookup(cg.name)
+	if !ok {
+		panic("no command " + cg.name)
+	}
+	specs := cmd.Flags
+	c := diffCase{argv: []string{cg.name}}
+	var flags [][]string
+	keys := map[string]bool{}
+	nflags := g.n(4)
+	for range nflags {
+		s := specs[g.n(len(specs))]
+		if s.Refuse != "" && !g.chance(0.15) || slicesContains(cg.skip, s.Key()) {
+			continue
+		}
+		if s.Refuse != "" {
+			c.refused = true
+		}
+		val := ""
+		if s.Value && (!s.Optional || g.chance(0.6)) && cg.value != nil {
+			val = cg.value(g, &c, s.Key())
+		}
+		keys[s.Key()] = true
+		flags = append(flags, g.render(s, specs, val))
+	}
+	if g.chance(0.02) {
+		flags = append(flags, []string{g.pick("-Q", "--bogus", "--", "-")})
+	}
+	// Cluster short flags without values now and then.
+	var words []string
+	for i := 0; i < len(flags); i++ {
+		f := flags[i]
+		if len(f) == 1 && len(f[0]) == 2 && f[0][0] == '-' && f[0] != "--" && i+1 < len(flags) && g.chance(0.3) {
+			next := flags[i+1]
+			if len(next[0]) >= 2 && next[0][0] == '-' && next[0][1] != '-' {
+				words = append(words, f[0]+next[0][1:])
+				words = append(words, next[1:]...)
+				i++
+				continue
+			}
+		}
+		words = append(words, f...)
+	}
+	var ops []string
+	if cg.operands != nil {
+		ops = cg.operands(g, &c, keys)
+	}
+	if g.chance(0.08) {
+		ops = append(ops, "-")
+		if g.chance(0.3) {
+			ops = append(ops, "-")
+		}
+	}
+	if cg.first != nil {
+		c.argv = append(c.argv, cg.first(g, &c)...)
+	}
+	switch {
+	case len(ops) > 0 && g.chance(0.1):
+		c.argv = append(append(append(c.argv, words...), "--"), ops...)
+	case len(ops) > 0 && len(words) > 0 && g.chance(0.2):
+		k := g.n(len(words) + 1)
+		// operands first, or in the middle of the flags
+		c.argv = append(c.argv, words[:k]...)
+		c.argv = append(c.argv, ops...)
+		c.argv = append(c.argv, words[k:]...)
+	default:
+		c.argv = append(append(c.argv, words...), ops...)
+	}
+	if cg.input != nil {
+		c.input = cg.input(g)
+	} else {
+		c.input = g.text()
+	}
+	// head -n with several "-": GNU's later operands see what its 8 KiB
+	// reads of the pipe left, which depends on timing (docs/protocol.md).
+	if cg.name == "head" && len(c.input) > 4096 && slicesCount(c.argv, "-") > 1 {
+		c.input = c.input[:4096]
+	}
+	return c
+}
+
+func slicesCount(xs []string, x string) int {
+	n := 0
+	for _, y := range xs {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}
+
+func slicesContains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// text draws an input: short lines of words, numbers, fields, blanks and
+// punctuation; sometimes NULs, \r, invalid UTF-8, a long line, no final
+// newline.
+func (g *gen) text() []byte {
+	var b bytes.Buffer
+	lines := g.n(12)
+	if g.chance(0.05) {
+		lines = 200 + g.n(2000)
+	}
+	for range lines {
+		switch g.n(10) {
+		case 0:
+			b.WriteString(g.pick("", "", " ", "\t", "  x"))
+		case 1:
+			fmt.Fprintf(&b, "%s%d%s", g.pick("", "-", "+", " ", "  ", "0"), g.n(200)-50, g.pick("", ".5", "e3", " x", ",1", "a"))
+		case 2:
+			parts := 1 + g.n(4)
+			for i := range parts {
+				if i > 0 {
+					b.WriteString(g.pick(",", ":", " ", "\t", "  ", ", "))
+				}
+				b.WriteString(g.word())
+			}
+		case 3:
+			b.WriteString(g.pick("\x00", "a\x00b", "\xff\xfe", "\xc3\xa9t\xc3\xa9", "\xc3(", "\x80x", "a\rb", "x\r", "\x1b[1m", "\x7f"))
+		default:
+			n := 1 + g.n(3)
+			for i := range n {
+				if i > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(g.word())
+			}
+		}
+		b.WriteString(g.pick("\n", "\n", "\n", "\n", "\n", "\n", "\n", "\r\n"))
+	}
+	if g.chance(0.03) {
+		b.Write(bytes.Repeat([]byte(g.word()+" "), 2000+g.n(30000)))
+		b.WriteByte('\n')
+	}
+	if g.chance(0.25) {
+		b.WriteString(g.word())
+	}
+	return b.Bytes()
+}
+
+func (g *gen) word() string {
+	return g.pick("a", "b", "ab", "abc", "ABC", "Ab", "aB", "x", "xyz", "foo", "Foo", "FOO", "bar", "_x", "/", "a.b",
+		"{1}a", "a{1}", "x*y", "[a]", "a-z", "1", "42", "-3", "a+b", "a?", "(a)", "a|b", "^a", "a$", "\\", "'", "\"",
+		"é", "zz", "aaa", "abab", "aA", "Z", "_", "a_b", "9z", "{", "}", "*", ".", "[:alpha:]", "a\tb")
+}
+
+// patAlpha are the literal bytes patterns draw from: the words' letters.
+const patAlpha = "aabbcxyzABCZ_19 -/.,:"
+
+// regex draws a GNU regular expression (basic or extended): atoms,
+// brackets, groups, alternation, anchors, escapes and repetitions, right
+// and wrong. It never draws what docs/protocol.md lists as unsupported
+// (back-references, \< and \>, repeat counts above 1000).
+func (g *gen) regex(ere bool, depth int) string {
+	return g.regexIn(ere, depth)
+}
+
+// bigRepeat reports whether a pattern may hold a repeat count RE2 refuses
+// (docs/protocol.md): such a case may be refused.
+func bigRepeat(p string) bool {
+	return strings.Contains(p, "1001") || strings.Contains(p, "3276")
+}
+
+func (g *gen) regexIn(ere bool, depth int) string {
+	var b strings.Builder
+	branches := 1
+	if g.chance(0.15) {
+		branches = 2 + g.n(2)
+	}
+	for i := range branches {
+		if i > 0 {
+			if ere {
+				b.WriteString("|")
+			} else {
+				b.WriteString(`\|`)
+			}
+		}
+		for range g.n(4) + 1 {
+			b.WriteString(g.atom(ere, depth))
+			if g.chance(0.3) {
+				b.WriteString(g.quant(ere))
+			}
+		}
+	}
+	return b.String()
+}
+
+func (g *gen) atom(ere bool, depth int) string {
+	switch g.n(16) {
+	case 0, 1, 2, 3:
+		return string(patAlpha[g.n(len(patAlpha))])
+	case 4:
+		return "."
+	case 5, 6:
+		return g.bracket()
+	case 7:
+		if depth < 2 {
+			if ere {
+				return "(" + g.regex(ere, depth+1) + ")"
+			}
+			return `\(` + g.regex(ere, depth+1) + `\)`
+		}
+		return "a"
+	case 8:
+		return g.pick("^", "$")
+	case 9:
+		return g.pick(`\w`, `\W`, `\s`, `\S`, `\b`, `\B`, `\.`, `\*`, `\[`, `\]`, `\\`, `\/`, `\a`, `\x`, "\\`", `\'`, `\-`, `\,`)
+	case 10:
+		if ere {
+			return g.pick("*", "+", "?", "{", "}", "{1}", "{,2}", "(", ")", "()", "|", "a|", "|b")
+		}
+		return g.pick("*", `\+`, `\?`, `\{`, `\}`, `\{1\}`, `\(`, `\)`, `\(\)`, `\|`, "{", "}", "+", "?", "|", "(", ")")
+	case 11:
+		return g.pick("[:alpha:]", "[:digit:]", "[:space:]", "[::]", "[:a]", "[[:alpha:]", "[[:foo:]]", "[[:upper:]]", "[[:lower:]]", "[", "]")
+	default:
+		return string(patAlpha[g.n(12)])
+	}
+}
+
+func (g *gen) quant(ere bool) string {
+	iv := func() string {
+		switch g.n(8) {
+		case 0:
+			return strconv.Itoa(g.n(4))
+		case 1:
+			return strconv.Itoa(g.n(3)) + ","
+		case 2:
+			return "," + strconv.Itoa(g.n(4))
+		case 3:
+			return ","
+		case 4:
+			return g.pick("2,1", "x", "", "1,x", "a", "1001", "65536", "1,2,3", "32767", "32768")
+		default:
+			lo := g.n(3)
+			return strconv.Itoa(lo) + "," + strconv.Itoa(lo+g.n(3))
+		}
+	}
+	if ere {
+		switch g.n(6) {
+		case 0:
+			return "+"
+		case 1:
+			return "?"
+		case 2:
+			s := "{" + iv()
+			if g.chance(0.9) {
+				s += "}"
+			}
+			return s
+		default:
+			return "*"
+		}
+	}
+	switch g.n(6) {
+	case 0:
+		return `\+`
+	case 1:
+		return `\?`
+	case 2:
+		s := `\{` + iv()
+		if g.chance(0.9) {
+			s += `\}`
+		}
+		return s
+	default:
+		return "*"
+	}
+}
+
+// bracket draws a bracket expression.
+func (g *gen) bracket() string {
+	var b strings.Builder
+	b.WriteByte('[')
+	if g.chance(0.3) {
+		b.WriteByte('^')
+	}
+	if g.chance(0.1) {
+		b.WriteString(g.pick("]", "-", "]-", "^"))
+	}
+	for range 1 + g.n(3) {
+		switch g.n(8) {
+		case 0, 1:
+			b.WriteByte(patAlpha[g.n(len(patAlpha))])
+		case 2, 3:
+			ends := "aAzZ_-09./[]^`{"
+			b.WriteByte(ends[g.n(len(ends))])
+			b.WriteByte('-')
+			b.WriteByte(ends[g.n(len(ends))])
+		case 4:
+			b.WriteString("[:" + g.pick("alpha", "digit", "alnum", "upper", "lower", "space", "blank", "punct", "print", "graph", "cntrl", "xdigit", "foo", "") + ":]")
+		case 5:
+			b.WriteString(g.pick("[=a=]", "[=e=]", "[.a.]", "[.-.]", "[.ab.]", "[==]", "[=", "[.", "[:", "[a", "\\"))
+		case 6:
+			b.WriteString(g.pick("a-", "-a", "a-b-c", "--a", "a--", "!--", "[.a.]-c", "a-[.c.]", "[=a=]-c", "[:alpha:]-z"))
+		default:
+			b.WriteByte(g.pick("a", "b", "A", "B", "x", "1")[0])
+		}
+	}
+	if g.chance(0.95) {
+		b.WriteByte(']')
+	}
+	return b.String()
+}
+
+// trSet draws a tr set.
+func (g *gen) trSet() string {
+	var b strings.Builder
+	for range 1 + g.n(4) {
+		switch g.n(10) {
+		case 0, 1:
+			b.WriteByte("abcxyzABZ019 ,._-"[g.n(17)])
+		case 2:
+			ends := "aAzZ09_\\"
+			b.WriteByte(ends[g.n(len(ends))])
+			b.WriteByte('-')
+			b.WriteByte(ends[g.n(len(ends))])
+		case 3:
+			b.WriteString("[:" + g.pick("alpha", "digit", "alnum", "upper", "lower", "upper", "lower", "space", "blank", "punct", "print", "graph", "cntrl", "xdigit", "foo", "") + ":]")
+		case 4:
+			b.WriteString("[" + g.pick("a", "x", "\\n", "-", "]", "*", "\\\\") + "*" + g.pick("", "", "0", "1", "3", "010", "08", "+2", " 2", "\\9", "x", "99999999999", "18446744073709551617", "16777217") + "]")
+		case 5:
+			b.WriteString(g.pick("[=a=]", "[=ab=]", "[==]", "[::]", "[:", "[=", "[a", "[", "]", "\\", "\\-", "a\\-z"))
+		case 6:
+			b.WriteString(g.pick(`\n`, `\t`, `\\`, `\0`, `\101`, `\400`, `\18`, `\x`, `\a`, `\r`, `\-`, `\[`, `\]`))
+		default:
+			b.WriteByte("abcxyz"[g.n(6)])
+		}
+	}
+	return b.String()
+}
+
+// cutList draws a cut list.
+func (g *gen) cutList() string {
+	items := 1 + g.n(3)
+	var parts []string
+	for range items {
+		switch g.n(8) {
+		case 0:
+			parts = append(parts, strconv.Itoa(1+g.n(4))+"-")
+		case 1:
+			parts = append(parts, "-"+strconv.Itoa(1+g.n(4)))
+		case 2:
+			a := 1 + g.n(4)
+			parts = append(parts, strconv.Itoa(a)+"-"+strconv.Itoa(a+g.n(3)-1))
+		case 3:
+			parts = append(parts, g.pick("0", "", "-", "x", " 1", "1 ", "99999999999999999999", "2-1", "0-2", "1-0", "+1"))
+		default:
+			parts = append(parts, strconv.Itoa(1+g.n(4)))
+		}
+	}
+	return strings.Join(parts, g.pick(",", ",", " ", ",,"))
+}
+
+// sortKeyDef draws a -k KEYDEF.
+func (g *gen) sortKeyDef(c *diffCase) string {
+	pos := func(end bool) string {
+		s := g.pick("", "", "", " ", "+") + strconv.Itoa(g.n(4)+map[bool]int{false: 1, true: 0}[end && g.chance(0.2)])
+		if g.chance(0.3) {
+			s += "." + strconv.Itoa(g.n(4))
+		}
+		for range g.n(2) {
+			o := g.pick("b", "n", "f", "r", "d", "M", "x")
+			if strings.Contains("dM", o) {
+				c.refused = true
+			}
+			s += o
+		}
+		return s
+	}
+	s := pos(false)
+	if g.chance(0.6) {
+		s += g.pick(",", ",", ", ") + pos(true)
+	}
+	if g.chance(0.05) {
+		s = g.pick("0", "1.0", "1,0", "x", "-1", "1,", "99999999999999999999", "")
+	}
+	return s
+}
+
+// diffGens are the generated commands.
+var diffGens = []*cmdGen{
+	{
+		name: "grep", weight: 30,
+		value: func(g *gen, c *diffCase, key string) string {
+			switch key {
+			case "m":
+				return g.signed()
+			case "e":
+				p := g.regex(g.chance(0.5), 0)
+				c.refused = c.refused || bigRepeat(p)
+				return p
+			case "label":
+				return g.pick("x", "", "in put")
+			case "color":
+				return g.pick("never", "auto", "always", "bogus", "NEVER", "tty")
+			}
+			return g.pick("x", "--", "2")
+		},
+		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
+			if keys["color"] {
+				c.refused = true // --color=always
+			}
+			if keys["e"] && g.chance(0.7) {
+				return nil
+			}
+			ere := keys["E"]
+			var p string
+			switch {
+			case keys["F"]:
+				p = g.word() + g.pick("", "", "\n"+g.word(), g.word())
+			default:
+				p = g.regex(ere, 0)
+				if g.chance(0.1) {
+					p += "\n" + g.regex(ere, 0)
+				}
+				c.refused = c.refused || bigRepeat(p)
+			}
+			return []string{p}
+		},
+	},
+	{
+		name: "tr", weight: 14,
+		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
+			n := 1 + g.n(2)
+			if g.chance(0.05) {
+				n = g.n(4)
+			}
+			ops := make([]string, n)
+			for i := range ops {
+				ops[i] = g.trSet()
+			}
+			return ops
+		},
+	},
+	{
+		name: "sort", weight: 10,
+		value: func(g *gen, c *diffCase, key string) string {
+			switch key {
+			case "k":
+				return g.sortKeyDef(c)
+			case "t":
+				return g.pick(",", ":", " ", `\0`, "ab", "", "\t", "a")
+			}
+			return g.count()
+		},
+		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
+			var ops []string
+			for range g.n(3) {
+				ops = append(ops, "-k", g.sortKeyDef(c))
+			}
+			if g.chance(0.1) {
+				ops = append(ops, "+"+strconv.Itoa(g.n(3))+g.pick("", ".1", "n", "r", "b"))
+				if g.chance(0.6) {
+					ops = append(ops, "-"+strconv.Itoa(g.n(4))+g.pick("", ".1", ".0", "b", "x"))
+				}
+			}
+			return ops
+		},
+	},
+	{name: "uniq", weight: 6,
+		value: func(g *gen, c *diffCase, key string) string { return g.count() },
+		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
+			if g.chance(0.1) {
+				c.refused = true
+				return []string{g.pick("+1", "+x", "- -", "-")}
+			}
+			return nil
+		},
+	},
+	{name: "head", weight: 8, skip: []string{"presume-input-pipe"},
+		value: func(g *gen, c *diffCase, key string) string { return g.signed() },
+		first: func(g *gen, c *diffCase) []string {
+			if g.chance(0.2) { // GNU's obsolete -N[bcklmqvz] as the first word
+				return []string{"-" + strconv.Itoa(g.n(12)) + g.pick("", "", "c", "b", "k", "m", "l", "q", "v", "z", "cq", "x", "lc")}
+			}
+			return nil
+		},
+	},
+	{name: "tail", weight: 8, skip: []string{"f", "F", "follow", "pid", "retry", "s", "max-unchanged-stats"},
+		value: func(g *gen, c *diffCase, key string) string { return g.signed() },
+		first: func(g *gen, c *diffCase) []string {
+			if g.chance(0.25) { // GNU's obsolete [+-]N[bcl] form
+				n := g.pick("", "0", "1", "3", "12", "99999999999999999999")
+				return []string{g.pick("-", "+") + n + g.pick("", "", "c", "b", "l", "x", "cc")}
+			}
+			return nil
+		},
+	},
+	{name: "tac", weight: 4,
+		value: func(g *gen, c *diffCase, key string) string {
+			return g.pick("", "\n", ",", "a", "ab", "\n\n", "x\n", " ")
+		},
+	},
+	{name: "cut", weight: 8,
+		value: func(g *gen, c *diffCase, key string) string {
+			switch key {
+			case "d":
+				return g.pick(",", ":", " ", "", "ab", "\n", "\t", "a")
+			case "output-delimiter":
+				return g.pick("", "|", "::", ",", "\n")
+			}
+			return g.cutList()
+		},
+		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
+			if !keys["b"] && !keys["c"] && !keys["f"] && g.chance(0.9) {
+				return []string{g.pick("-f", "-b", "-c"), g.cutList()}
+			}
+			return nil
+		},
+	},
+	{name: "base64", weight: 4,
+		value: func(g *gen, c *diffCase, key string) string { return g.pick("", "-") + g.count() },
+	},
+	{name: "wc", weight: 3},
+	{name: "sha256sum", weight: 2},
+	{name: "md5sum", weight: 1},
+	{name: "b2sum", weight: 2, value: func(g *gen, c *diffCase, key string) string {
+		return g.pick("0", "8", "256", "512", "7", "520", " 16", "+24", "1bB", "abc", "", "-8", "99999999999999999999")
+	}},
+	{name: "cksum", weight: 2, value: func(g *gen, c *diffCase, key string) string {
+		if key == "a" {
+			a := g.pick("crc", "md5", "sha1", "blake2b", "sysv", "bsd", "sha256", "bogus", "sm3", "SHA1", "sha")
+			c.refused = c.refused || a == "sm3"
+			return a
+		}
+		return g.pick("0", "8", "256", "512", "7", " 16", "+24", "x")
+	}},
+}
+
+// generateCases draws n cases from seed.
+func generateCases(seed uint64, n int) []diffCase {
+	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x5bd1e995))}
+	total := 0
+	for _, cg := range diffGens {
+		total += cg.weight
+	}
+	cases := make([]diffCase, n)
+	for i := range cases {
+		k := g.n(total)
+		for _, cg := range diffGens {
+			if k < cg.weight {
+				cases[i] = cg.generate(g)
+				break
+			}
+			k -= cg.weight
+		}
+	}
+	return cases
+}
+
+// TestGNUDiffGenerated is the generated differential run: a short seeded
+// run by default, GNUDIFF_N cases when set (make fuzz).
+func TestGNUDiffGenerated(t *testing.T) {
+	n := 400
+	if testing.Short() {
+		n = 100
+	}
+	if v := os.Getenv("GNUDIFF_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("GNUDIFF_N: %v", err)
+		}
+	}
+	seed := uint64(20220902)
+	if v := os.Getenv("GNUDIFF_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("GNUDIFF_SEED: %v", err)
+		}
+	}
+	runner := newGNURunner(t)
+	perCmd := map[string][2]int{} // cases, differences
+	diffs := 0
+	for _, c := range generateCases(seed, n) {
+		r := runner.run(t, c)
+		v := c.verdict(r)
+		pc := perCmd[c.argv[0]]
+		pc[0]++
+		if v != "" {
+			pc[1]++
+			diffs++
+			if diffs <= 40 {
+				t.Errorf("%s\n  %s", c, v)
+			}
+		}
+		perCmd[c.argv[0]] = pc
+	}
+	names := make([]string, 0, len(perCmd))
+	for k := range perCmd {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var sum []string
+	for _, k := range names {
+		sum = append(sum, fmt.Sprintf("%s %d/%d", k, perCmd[k][1], perCmd[k][0]))
+	}
+	t.Logf("seed %d: %d cases, %d differences (per command, differences/cases: %s)", seed, n, diffs, strings.Join(sum, ", "))
+}

@@ -1,0 +1,402 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The README tour is run as written: TestTour takes the commands of the
+// first sh block under "## A quick tour" in README.md, starts the server
+// with `make run` (as the README says to), runs each command with bash
+// from the clone's top directory, and checks its answer with the oracle
+// below. A command with no oracle, or an oracle whose command is gone,
+// fails the test, so the README and this file change together.
+
+// tourCheck checks one tour command's result; gnu is a shell command
+// whose stdout the command's must equal (run by bash in the same
+// directory), or check inspects the result itself.
+type tourCheck struct {
+	gnu   string
+	check func(t *testing.T, r result)
+}
+
+var tourChecks = map[string]tourCheck{
+	"make build tools": {check: func(t *testing.T, r result) {}},
+	"head -c 10000000 /dev/urandom > /tmp/data": {check: func(t *testing.T, r result) {
+		if st, err := os.Stat("/tmp/data"); err != nil || st.Size() != 10000000 {
+			t.Errorf("/tmp/data: %v", err)
+		}
+	}},
+	"bin/halfclose sha256sum < /tmp/data":                     {gnu: "sha256sum < /tmp/data"},
+	"bin/halfclose sha256sum /tmp/data README.md":             {gnu: "sha256sum /tmp/data README.md"},
+	"bin/halfclose 'grep -c halfclose' < README.md":           {gnu: "grep -c halfclose < README.md"},
+	"bin/halfclose --tcp wc -l < README.md":                   {gnu: "wc -l < README.md"},
+	"bin/halfclose commands":                                  {check: containsAll("sha256sum ", "\n  --tag ", "\nwc ", "\ngrep ", "Limits: ")},
+	"(echo sha256sum; cat /tmp/data) | nc -N 127.0.0.1 50052": {gnu: "sha256sum < /tmp/data"},
+	"nc -N 127.0.0.1 7001 < /tmp/data":                        {gnu: "sha256sum < /tmp/data"},
+	"bin/grpcurl -plaintext 127.0.0.1:50051 list":             {check: containsAll("halfclose.v1.ComputeService\n", "grpc.health.v1.Health\n", "grpc.reflection.v1.ServerReflection\n")},
+	`bin/grpcurl -plaintext -d '{"header":{"algorithms":["ALGORITHM_SHA256","ALGORITHM_MD5"]}} {"text":"hello\n"}' 127.0.0.1:50051 halfclose.v1.ComputeService/Digest`:                          {check: checkTourDigest},
+	`bin/grpcurl -plaintext -d '{"header":{"pipeline":"wc -l"}} {"text":"a\nb\n"}' 127.0.0.1:50051 halfclose.v1.ComputeService/Run`:                                                             {check: checkTourRun},
+	`bin/grpcurl -plaintext -d '{"header":{"pipeline":"wc -l"}} {"text":"a\nb\n"}' 127.0.0.1:50051 halfclose.v1.ComputeService/Run | grep -o '"output": "[^"]*"' | cut -d '"' -f 4 | base64 -d`: {gnu: `printf 'a\nb\n' | wc -l`},
+	"bin/grpcurl -plaintext 127.0.0.1:50051 halfclose.v1.ComputeService/Capabilities":                                                                                                           {check: containsAll(`"name": "sha256sum"`, `"name": "grep"`, `"ALGORITHM_BLAKE3"`, `"maxInputBytes": "17179869184"`)},
+}
+
+func containsAll(parts ...string) func(*testing.T, result) {
+	return func(t *testing.T, r result) {
+		for _, p := range parts {
+			if !bytes.Contains(r.stdout, []byte(p)) {
+				t.Errorf("output lacks %q:\n%s", p, r.stdout)
+			}
+		}
+	}
+}
+
+// checkTourDigest: both digests of "hello\n", as GNU computes them.
+func checkTourDigest(t *testing.T, r result) {
+	var resp struct {
+		Size    string
+		Digests []struct{ Algorithm, Raw, Hex string }
+	}
+	if err := json.Unmarshal(r.stdout, &resp); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	want := map[string]string{
+		"ALGORITHM_SHA256": gnuHex(t, "sha256sum"),
+		"ALGORITHM_MD5":    gnuHex(t, "md5sum"),
+	}
+	if resp.Size != "6" || len(resp.Digests) != 2 {
+		t.Fatalf("reply %s", r.stdout)
+	}
+	for _, d := range resp.Digests {
+		raw, err := base64.StdEncoding.DecodeString(d.Raw)
+		if d.Hex != want[d.Algorithm] || err != nil || fmt.Sprintf("%x", raw) != d.Hex {
+			t.Errorf("%s: hex %s raw %s, want %s", d.Algorithm, d.Hex, d.Raw, want[d.Algorithm])
+		}
+	}
+}
+
+func gnuHex(t *testing.T, tool string) string {
+	out, err := exec.Command("sh", "-c", `printf 'hello\n' | `+tool).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(out))[0]
+}
+
+// checkTourRun: the output message is base64 of what GNU wc -l prints.
+func checkTourRun(t *testing.T, r result) {
+	dec := json.NewDecoder(bytes.NewReader(r.stdout))
+	var out []byte
+	var summary bool
+	for dec.More() {
+		var m struct {
+			Output  *string
+			Summary *struct{ InputBytes, OutputBytes string }
+		}
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+		if m.Output != nil {
+			b, err := base64.StdEncoding.DecodeString(*m.Output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b...)
+		}
+		if m.Summary != nil {
+			summary = m.Summary.InputBytes == "4" && m.Summary.OutputBytes == "2"
+		}
+	}
+	want, _ := exec.Command("sh", "-c", `printf 'a\nb\n' | wc -l`).Output()
+	if !bytes.Equal(out, want) || !summary {
+		t.Errorf("output %q (want %q), summary ok %v: %s", out, want, summary, r.stdout)
+	}
+}
+
+// tourCommands returns the tour's commands as the shell reads them: one
+// per line, backslash-continued lines joined, comments and blank lines
+// left out (a trailing comment stays: bash ignores it).
+func tourCommands(t *testing.T, readme []byte) []string {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(readme))
+	inTour, inBlock := false, false
+	var cmds []string
+	cur := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "## "):
+			if inTour && len(cmds) > 0 {
+				return cmds
+			}
+			inTour = line == "## A quick tour"
+		case inTour && !inBlock && line == "```sh":
+			inBlock = true
+		case inTour && inBlock && line == "```":
+			return cmds
+		case inTour && inBlock:
+			if cur != "" {
+				line = strings.TrimLeft(line, " ")
+			}
+			if strings.HasSuffix(line, `\`) {
+				cur += strings.TrimSuffix(line, `\`)
+				continue
+			}
+			line = cur + line
+			cur = ""
+			if trimmed := strings.TrimSpace(line); trimmed != "" && !strings.HasPrefix(trimmed, "#") {
+				cmds = append(cmds, line)
+			}
+		}
+	}
+	t.Fatal(`README.md has no sh block under "## A quick tour"`)
+	return nil
+}
+
+// tourKey is a command without its trailing comment and extra spaces.
+func tourKey(cmd string) string {
+	if i := strings.Index(cmd, "  #"); i >= 0 {
+		cmd = cmd[:i]
+	}
+	return strings.TrimSpace(cmd)
+}
+
+// tourPorts are the fixed addresses the tour uses.
+var tourPorts = []string{"127.0.0.1:50051", "127.0.0.1:50052", "127.0.0.1:7001"}
+
+// tourNSEnv marks the copy of the test binary that runs in namespaces of
+// its own: a network namespace (its own loopback, so the fixed ports are
+// free whatever else runs) and a mount namespace with a tmpfs on /tmp (so
+// /tmp/data is its own).
+const tourNSEnv = "HALFCLOSE_E2E_TOUR_NAMESPACE"
+
+// enterTourNamespace sets up the namespaces the child was started in:
+// loopback up, /tmp a fresh tmpfs. TestMain calls it before anything uses
+// /tmp. It does nothing in an ordinary run.
+func enterTourNamespace() error {
+	if os.Getenv(tourNSEnv) == "" {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("lo flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("lo up: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("private mounts: %w", err)
+	}
+	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777"); err != nil {
+		return fmt.Errorf("tmpfs on /tmp: %w", err)
+	}
+	return nil
+}
+
+// TestTour runs the README's tour. It runs in a child in namespaces of its
+// own when the system allows (unprivileged user namespaces); else on this
+// machine's loopback, when the tour's ports are free.
+func TestTour(t *testing.T) {
+	need(t, "nc")
+	need(t, "make")
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := tourCommands(t, readme)
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		if _, ok := tourChecks[tourKey(c)]; !ok {
+			t.Errorf("README tour command %q has no oracle in e2e/tour_test.go", c)
+		}
+		seen[tourKey(c)] = true
+	}
+	for k := range tourChecks {
+		if !seen[k] {
+			t.Errorf("e2e/tour_test.go checks %q, which the README tour no longer has", k)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	if os.Getenv(tourNSEnv) == "" {
+		// Build what the tour builds first, on this machine (the child
+		// has no network for module downloads).
+		if r := run(t, root, "", "make", "-s", "build", "tools"); r.code != 0 {
+			t.Fatalf("make build tools: %s%s", r.stdout, r.stderr)
+		}
+		if out, err := runTourChild(t); err == nil {
+			t.Logf("tour ran in its own namespaces:\n%s", out)
+			return
+		} else if !errors.Is(err, errNoNamespaces) {
+			t.Fatalf("tour: %v\n%s", err, out)
+		}
+		for _, a := range tourPorts {
+			if c, err := net.Dial("tcp", a); err == nil {
+				c.Close()
+				msg := fmt.Sprintf("%s is in use (make run?) and this system has no user namespaces to run the tour apart", a)
+				if os.Getenv("CI") != "" {
+					t.Fatal(msg)
+				}
+				t.Skip(msg)
+			}
+		}
+		t.Log("no user namespaces: the tour runs on this machine's loopback and writes /tmp/data")
+	}
+	runTour(t, root, cmds)
+}
+
+var errNoNamespaces = errors.New("no user namespaces")
+
+// runTourChild runs TestTour again in a child with new user, network and
+// mount namespaces.
+func runTourChild(t *testing.T) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestTour$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), tourNSEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:                 syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWNS,
+		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		GidMappingsEnableSetgroups: false,
+		Pdeathsig:                  syscall.SIGKILL,
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoNamespaces, err)
+	}
+	err := cmd.Wait()
+	if err == nil && !bytes.Contains(out.Bytes(), []byte("--- PASS: TestTour")) {
+		err = errors.New("the child did not run the tour")
+	}
+	return out.Bytes(), err
+}
+
+// runTour starts `make run`, runs the commands and checks each.
+func runTour(t *testing.T, root string, cmds []string) {
+	env := tourEnv()
+	server := exec.Command("make", "run")
+	server.Dir = root
+	server.Env = env
+	server.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var log syncLog
+	server.Stdout, server.Stderr = &log, &log
+	if err := server.Start(); err != nil {
+		t.Fatalf("make run: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- server.Wait() }()
+	t.Cleanup(func() {
+		syscall.Kill(-server.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(defaultTestTimeout):
+			syscall.Kill(-server.Process.Pid, syscall.SIGKILL)
+			<-exited
+			t.Errorf("make run did not stop on SIGTERM:\n%s", log.String())
+		}
+	})
+	deadline := time.Now().Add(defaultTestTimeout)
+	for _, a := range tourPorts {
+		for {
+			c, err := net.Dial("tcp", a)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case err := <-exited:
+				t.Fatalf("make run exited: %v\n%s", err, log.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("make run: %s not listening after %v\n%s", a, defaultTestTimeout, log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	for _, c := range cmds {
+		r := runBash(t, root, env, c)
+		check := tourChecks[tourKey(c)]
+		if r.code != 0 {
+			t.Errorf("%s\nexit %d, stderr:\n%s", c, r.code, r.stderr)
+			continue
+		}
+		if check.gnu != "" {
+			want := runBash(t, root, env, check.gnu)
+			if want.code != 0 || !bytes.Equal(r.stdout, want.stdout) {
+				t.Errorf("%s\n%s\n(oracle: %s, exit %d)", c, diff(r.stdout, want.stdout), check.gnu, want.code)
+			}
+			continue
+		}
+		t.Run(tourKey(c), func(t *testing.T) { check.check(t, r) })
+	}
+}
+
+// tourEnv is what a user's shell has: no HALFCLOSE_* settings, no make
+// state from a make running the tests, the C locale.
+func tourEnv() []string {
+	var env []string
+	for _, kv := range cleanEnv() {
+		if k, _, _ := strings.Cut(kv, "="); k == "MAKEFLAGS" || k == "MFLAGS" || k == "MAKELEVEL" || k == tourNSEnv || k == "E2E_BIN_DIR" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func runBash(t *testing.T, dir string, env []string, line string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile", "-c", line)
+	cmd.Dir, cmd.Env = dir, env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%s: %v", line, err)
+	}
+	return result{stdout: out.Bytes(), stderr: errb.Bytes(), code: code}
+}
+
+// syncLog collects make run's output.
+type syncLog struct{ logSink }
