@@ -6,12 +6,17 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
@@ -54,8 +59,59 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *dialOptions) { o.grpcOpts = append(o.grpcOpts, opts...) }
 }
 
-// Dial connects to a halfclose server at addr (host:port).
-func Dial(addr string, opts ...Option) (*Client, error) {
+// DefaultServiceConfig is the gRPC service config Dial gives every
+// connection, unless the name resolver (a DNS TXT record) or a
+// grpc.WithDefaultServiceConfig in WithDialOptions gives another:
+//
+//   - round_robin: every call goes to the next ready server of all the
+//     addresses the target resolves to, so the calls of one Client spread
+//     over a fleet (pick_first, gRPC's default, would send them all to
+//     one server);
+//   - a retry policy for halfclose.v1.ComputeService: a call that fails
+//     with UNAVAILABLE (a server that stopped, a connection lost, a proxy
+//     with no server to send it to) is tried again on another server, up
+//     to 4 attempts in all, 0.1 s to 1 s apart. gRPC retries a call only
+//     while nothing of the reply has arrived and everything the client
+//     sent still fits the call's retry buffer (256 KiB, gRPC's default:
+//     grpc.MaxRetryRPCBufferSize), which it replays. A halfclose job is a
+//     pure function of its input, so a replay computes the same result;
+//     a call that sent more cannot be replayed and fails with
+//     UNAVAILABLE. Other codes (RESOURCE_EXHAUSTED, DATA_LOSS, ...) are
+//     never retried;
+//   - retry throttling: when more than half of a connection's recent
+//     calls failed, it stops retrying (gRFC A6), so a fleet in trouble is
+//     not sent every call four times.
+//
+// Besides the policy, gRPC always retries, once and at once, a call the
+// server never processed: one refused by a server's GOAWAY as it shuts
+// down, or one that never left the client. docs/clients.md has the details.
+const DefaultServiceConfig = `{
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "methodConfig": [{
+    "name": [{"service": "halfclose.v1.ComputeService"}],
+    "retryPolicy": {
+      "maxAttempts": 4,
+      "initialBackoff": "0.1s",
+      "maxBackoff": "1s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }],
+  "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+}`
+
+// staticScheme names the resolver of a comma-separated address list.
+const staticScheme = "halfclose-static"
+
+// Dial connects to halfclose servers at target, one of:
+//
+//   - host:port, one server (or every address the host name resolves to);
+//   - host1:port1,host2:port2,... several servers, each connected to;
+//   - a gRPC target URI: dns:///host:port (every address of the name, as
+//     a Kubernetes headless Service gives them), unix:///path, ...
+//
+// Calls are balanced and retried as DefaultServiceConfig says.
+func Dial(target string, opts ...Option) (*Client, error) {
 	o := dialOptions{chunkSize: DefaultChunkSize}
 	for _, opt := range opts {
 		opt(&o)
@@ -64,12 +120,27 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	if o.tls != nil {
 		creds = credentials.NewTLS(o.tls)
 	}
-	dopts := append(grpcopts.DialOptions(), grpc.WithTransportCredentials(creds))
+	dopts := append(grpcopts.DialOptions(), grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultServiceConfig(DefaultServiceConfig))
 	if o.token != "" {
 		dopts = append(dopts, grpc.WithPerRPCCredentials(tokenCreds{token: o.token, secure: o.tls != nil}))
 	}
+	if addrs, ok, err := addressList(target); err != nil {
+		return nil, err
+	} else if ok {
+		r := manual.NewBuilderWithScheme(staticScheme)
+		state := resolver.State{}
+		for _, a := range addrs {
+			// ServerName: each server's TLS name and :authority are its
+			// own, as if it alone had been dialed.
+			state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: a, ServerName: a}}})
+		}
+		r.InitialState(state)
+		dopts = append(dopts, grpc.WithResolvers(r))
+		target = staticScheme + ":///" + strings.Join(addrs, ",")
+	}
 	dopts = append(dopts, o.grpcOpts...)
-	conn, err := grpc.NewClient(addr, dopts...)
+	conn, err := grpc.NewClient(target, dopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +148,22 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	c.conn = conn
 	c.chunkSize = o.chunkSize
 	return c, nil
+}
+
+// addressList splits a comma-separated list of host:port addresses; ok is
+// false for anything else (one address, a URI), which gRPC resolves.
+func addressList(target string) (addrs []string, ok bool, err error) {
+	if !strings.Contains(target, ",") || strings.Contains(target, "://") {
+		return nil, false, nil
+	}
+	for _, a := range strings.Split(target, ",") {
+		a = strings.TrimSpace(a)
+		if _, _, err := net.SplitHostPort(a); err != nil || a == "" {
+			return nil, false, fmt.Errorf("address list %q: %q is not host:port", target, a)
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, true, nil
 }
 
 // New returns a Client on an existing connection.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -40,7 +41,10 @@ func (e *TCPError) Error() string { return e.Code + ": " + e.Message }
 var ErrIncompleteReply = errors.New("incomplete reply")
 
 // RunTCP runs pipeline over r through the raw-TCP adapter's command port at
-// addr (TLS when tlsConfig is set), copying the reply to w.
+// addr (TLS when tlsConfig is set), copying the reply to w. addr may list
+// several servers, comma-separated: RunTCP connects to one of them, and
+// to another when a connect fails (see dialAny). A job that reached a
+// server is not tried again: its input is gone.
 //
 // It proves the end of its input and verifies the reply, as docs/protocol.md
 // describes: the header line declares the input's length (@size=N, when r
@@ -59,8 +63,7 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	if strings.ContainsAny(pipeline, "\n") {
 		return errors.New("pipeline must be one line for the TCP adapter")
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, addr, err := dialAny(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -132,6 +135,29 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		return fmt.Errorf("sending input: %w", res.err)
 	}
 	return tw.finish(res.n)
+}
+
+// dialAny connects to one of the comma-separated addresses of list: the
+// first that accepts, starting from a random one so that many clients
+// spread over them. Trying the next address after a failed connect is
+// always safe: nothing was sent. It returns the address connected to.
+func dialAny(ctx context.Context, list string) (net.Conn, string, error) {
+	addrs := strings.Split(list, ",")
+	start := rand.IntN(len(addrs))
+	var d net.Dialer
+	var errs []error
+	for i := range addrs {
+		addr := strings.TrimSpace(addrs[(start+i)%len(addrs)])
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return conn, addr, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", err
+		}
+		errs = append(errs, err)
+	}
+	return nil, "", errors.Join(errs...)
 }
 
 type sendResult struct {

@@ -26,7 +26,7 @@ G=127.0.0.1:$(port) T=127.0.0.1:$(port)
 
 # Each scenario starts a fresh server so that each peak is its own.
 start() {
-  "$BIN/halfclosed" --grpc-addr "$G" --tcp-addr "$T" --max-jobs "$JOBS" --spool-mem "$SPOOL_MEM" \
+  "$BIN/halfclosed" --grpc-addr "$G" --tcp-addr "$T" --health-addr "" --max-jobs "$JOBS" --spool-mem "$SPOOL_MEM" \
     --spool-dir "$work" --log-level warn ${ARGS:-} &
   pid=$!
   for _ in $(seq 100); do nc -z 127.0.0.1 "${G##*:}" 2>/dev/null && return; sleep 0.05; done

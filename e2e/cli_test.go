@@ -147,7 +147,7 @@ func TestCLIErrors(t *testing.T) {
 		{"--tcp-route", "127.0.0.1:0=sha256sum --nosuchflag", "--nosuchflag"},
 		{"--max-jobs", "0", "--max-jobs"},
 	} {
-		got := run(t, "", "", bin(t, "halfclosed"), "--grpc-addr", "127.0.0.1:0", "--tcp-addr", "", c.flag, c.value)
+		got := run(t, "", "", bin(t, "halfclosed"), "--grpc-addr", "127.0.0.1:0", "--tcp-addr", "", "--health-addr", "", c.flag, c.value)
 		if got.code == 0 || !strings.Contains(string(got.stderr), c.want) {
 			t.Errorf("halfclosed %s %q: exit %d, stderr %q; want a failure naming %s", c.flag, c.value, got.code, got.stderr, c.want)
 		}

@@ -13,9 +13,9 @@
 //	FLEET_MAX_FAILED_CALLS  failed gRPC calls tolerated per round (default 0)
 //	FLEET_RPS               ghz calls per second during a restart (default 300)
 //	FLEET_PROXIES           proxies to test (default "nginx,haproxy")
-//	FLEET_DRAIN_DELAY       --drain-delay of the replicas, when halfclosed has
-//	                        that flag (default 4s: longer than HAProxy needs
-//	                        to see /readyz fail, fall 2 × inter 1s + check)
+//	FLEET_DRAIN_DELAY       --drain-delay of the replicas (default 4s: longer
+//	                        than HAProxy needs to see /readyz fail, fall 2 ×
+//	                        inter 1s + check)
 
 package e2e
 
@@ -135,13 +135,9 @@ func TestFleet(t *testing.T) {
 // fleet is three replicas on fixed loopback ports (so a restarted replica
 // comes back where the proxies expect it) and what the proxies need.
 type fleet struct {
-	replicas []*replica
-	// healthFlag is --health-addr when halfclosed has it, else
-	// --metrics-addr: either serves /readyz.
-	healthFlag string
-	drainDelay bool // halfclosed has --drain-delay
-	nginxConf  string
-	haCfg      string
+	replicas  []*replica
+	nginxConf string
+	haCfg     string
 }
 
 func newFleet(t *testing.T) *fleet {
@@ -151,17 +147,11 @@ func newFleet(t *testing.T) *fleet {
 		t.Fatal(err)
 	}
 	f := &fleet{
-		nginxConf:  filepath.Join(root, "deploy/nginx/nginx.conf.template"),
-		haCfg:      filepath.Join(root, "deploy/haproxy/haproxy.cfg"),
-		healthFlag: "--metrics-addr",
+		nginxConf: filepath.Join(root, "deploy/nginx/nginx.conf.template"),
+		haCfg:     filepath.Join(root, "deploy/haproxy/haproxy.cfg"),
 	}
-	help := run(t, "", "", bin(t, "halfclosed"), "-h")
-	flags := string(help.stdout) + string(help.stderr)
-	if strings.Contains(flags, "-health-addr") {
-		f.healthFlag = "--health-addr"
-	}
-	f.drainDelay = strings.Contains(flags, "-drain-delay")
-	t.Logf("halfclosed: readiness on %s; --drain-delay %v", f.healthFlag, f.drainDelay)
+	delay := readFleetKnobs(t).drainDelay
+	t.Logf("replicas: --drain-delay %s, /readyz on --health-addr", delay)
 
 	addrs := freeAddrs(t, 3*3)
 	for i := range 3 {
@@ -171,15 +161,11 @@ func newFleet(t *testing.T) *fleet {
 			tcp:    addrs[3*i+1],
 			health: addrs[3*i+2],
 		}
-		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, f.healthFlag, r.health,
-			"--log-format", "json", "--log-flush", "0"}
+		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health,
+			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0"}
 		f.replicas = append(f.replicas, r)
 	}
-	delay := readFleetKnobs(t).drainDelay
 	for _, r := range f.replicas {
-		if f.drainDelay {
-			r.args = append(r.args, "--drain-delay", delay)
-		}
 		r.start(t)
 	}
 	t.Cleanup(func() {

@@ -128,8 +128,9 @@ type daemon struct {
 
 	log    *logSink
 	exited chan struct{}
+	err    error // cmd.Wait's, once exited is closed
 	cmd    *exec.Cmd
-	killed atomic.Bool // by kill: its exit is no failure
+	killed atomic.Bool // by kill or term: its exit is no failure
 }
 
 // kill stops the daemon with SIGKILL, as a crash would, and waits for it.
@@ -140,6 +141,26 @@ func (d *daemon) kill(t testing.TB) {
 		t.Fatal(err)
 	}
 	<-d.exited
+}
+
+// term stops the daemon with SIGTERM, as an orchestrator does, and checks
+// that it drained and exited 0.
+func (d *daemon) term(t testing.TB) {
+	t.Helper()
+	d.killed.Store(true)
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(defaultTestTimeout):
+		d.cmd.Process.Kill()
+		<-d.exited
+		t.Fatalf("halfclosed did not stop within %v of SIGTERM\n%s", defaultTestTimeout, d.log.String())
+	}
+	if d.err != nil {
+		t.Fatalf("halfclosed exited with %v after SIGTERM\n%s", d.err, d.log.String())
+	}
 }
 
 // startDaemon runs halfclosed on free loopback ports and returns its gRPC
@@ -155,7 +176,7 @@ func startDaemon(t testing.TB, args ...string) (grpcAddr, tcpAddr string) {
 // daemon writes after listening, so there is no port race.
 func launch(t testing.TB, args ...string) *daemon {
 	t.Helper()
-	full := append([]string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
+	full := append([]string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
 	cmd := exec.Command(bin(t, "halfclosed"), full...)
 	cmd.Env = cleanEnv()
 	d := &daemon{Routes: map[string]string{}, log: &logSink{}, exited: make(chan struct{}), cmd: cmd}
@@ -164,9 +185,8 @@ func launch(t testing.TB, args ...string) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting halfclosed: %v", err)
 	}
-	var waitErr error
 	go func() {
-		waitErr = cmd.Wait()
+		d.err = cmd.Wait()
 		close(d.exited)
 	}()
 	t.Cleanup(func() {
@@ -175,7 +195,7 @@ func launch(t testing.TB, args ...string) *daemon {
 		}
 		select {
 		case <-d.exited:
-			t.Errorf("halfclosed exited before the end of the test: %v\n%s", waitErr, d.log.String())
+			t.Errorf("halfclosed exited before the end of the test: %v\n%s", d.err, d.log.String())
 			return
 		default:
 		}
@@ -188,8 +208,8 @@ func launch(t testing.TB, args ...string) *daemon {
 			t.Errorf("halfclosed did not stop within %v of SIGTERM\n%s", defaultTestTimeout, d.log.String())
 			return
 		}
-		if waitErr != nil {
-			t.Errorf("halfclosed exited with %v after SIGTERM\n%s", waitErr, d.log.String())
+		if d.err != nil {
+			t.Errorf("halfclosed exited with %v after SIGTERM\n%s", d.err, d.log.String())
 		}
 	})
 
@@ -226,7 +246,7 @@ func launch(t testing.TB, args ...string) *daemon {
 		}
 		select {
 		case <-d.exited:
-			t.Fatalf("halfclosed %s exited at start: %v\n%s", strings.Join(args, " "), waitErr, d.log.String())
+			t.Fatalf("halfclosed %s exited at start: %v\n%s", strings.Join(args, " "), d.err, d.log.String())
 		case <-deadline:
 			t.Fatalf("halfclosed not listening after %v\n%s", defaultTestTimeout, d.log.String())
 		case <-time.After(10 * time.Millisecond):

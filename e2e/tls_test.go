@@ -64,7 +64,7 @@ func tlsRun(t *testing.T, dir string, stdin []byte, name string, args ...string)
 // at cleanup and must exit 0.
 func tlsStartDaemon(t *testing.T, dir string, args ...string) (grpcAddr, tcpAddr string) {
 	t.Helper()
-	base := []string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--log-format=json"}
+	base := []string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--log-format=json"}
 	cmd := exec.Command(bin(t, "halfclosed"), append(base, args...)...)
 	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()

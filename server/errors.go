@@ -17,8 +17,8 @@ import (
 	"github.com/halfclose/halfclose/internal/codename"
 )
 
-// errShuttingDown is the error of a job refused while the server drains,
-// and of a job the server stopped when its shutdown grace was over.
+// errShuttingDown is the error of a job the server stopped when its
+// shutdown grace was over.
 var errShuttingDown = compute.Errorf(compute.CodeUnavailable, "server is shutting down")
 
 // errReaderClosed is what the input's Read returns after Close; the job's

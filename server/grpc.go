@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -47,20 +46,18 @@ type Observer interface {
 type computeService struct {
 	apiv1.UnimplementedComputeServiceServer
 
-	engine   *engine.Engine
-	opts     Options
-	log      *slog.Logger
-	life     lifecycle
-	draining atomic.Bool
-	stop     context.CancelFunc
+	engine *engine.Engine
+	opts   Options
+	log    *slog.Logger
+	life   lifecycle
+	stop   context.CancelFunc
 }
 
-// Service is the gRPC ComputeService with the drain switch the server's
-// shutdown needs.
+// Service is the gRPC ComputeService with the switch a forced stop needs.
+// A graceful stop needs none: grpc.Server.GracefulStop refuses new streams
+// (GOAWAY) and every stream it accepted is served.
 type Service interface {
 	apiv1.ComputeServiceServer
-	// Drain makes every new job fail with UNAVAILABLE.
-	Drain()
 	// Stop ends every running job with UNAVAILABLE, for a forced stop
 	// (before grpc.Server.Stop, so the calls end with that status).
 	Stop()
@@ -79,7 +76,7 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	s.stop = stop
 	// The job's fields go on the logging interceptor's one line for the
 	// call (and on a debug line of their own, for servers without it).
-	s.life = lifecycle{engine: eng, obs: opts.Observer, stopping: stopping, draining: s.draining.Load,
+	s.life = lifecycle{engine: eng, obs: opts.Observer, stopping: stopping,
 		emit: func(ctx context.Context, job slog.Attr) {
 			AddLogFields(ctx, job.Key, job.Value)
 			s.log.Debug("job", job)
@@ -89,8 +86,6 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 
 // DefaultMaxMsgBytes is the default largest gRPC message.
 const DefaultMaxMsgBytes = 4 << 20
-
-func (s *computeService) Drain() { s.draining.Store(true) }
 
 func (s *computeService) Stop() { s.stop() }
 

@@ -22,6 +22,27 @@ import (
 func NewHTTPHandler(reg prometheus.Gatherer, ready func() bool, pprofOn bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	addHealth(mux, ready)
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // also serves the named profiles
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+// NewHealthHandler serves /healthz and /readyz alone, as NewHTTPHandler
+// does, for --health-addr: probes that need no metrics, and a port that
+// shows nothing else.
+func NewHealthHandler(ready func() bool) http.Handler {
+	mux := http.NewServeMux()
+	addHealth(mux, ready)
+	return mux
+}
+
+func addHealth(mux *http.ServeMux, ready func() bool) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		plain(w, http.StatusOK, "ok\n")
 	})
@@ -32,14 +53,6 @@ func NewHTTPHandler(reg prometheus.Gatherer, ready func() bool, pprofOn bool) ht
 		}
 		plain(w, http.StatusServiceUnavailable, "not ready\n")
 	})
-	if pprofOn {
-		mux.HandleFunc("/debug/pprof/", pprof.Index) // also serves the named profiles
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	return mux
 }
 
 func plain(w http.ResponseWriter, code int, body string) {

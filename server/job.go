@@ -18,9 +18,14 @@ type jobFunc func(context.Context) (in, out int64, err error)
 type compileFunc func() (command string, run jobFunc, err error)
 
 // lifecycle is the one path every job takes, whichever adapter it came
-// in by: compile → (refused while draining) → acquire a slot → record
-// (observer, log fields) → run. Its error is then classified (errors.go)
-// by the adapter: a status on gRPC, an error line on TCP.
+// in by: compile → acquire a slot → record (observer, log fields) → run.
+// Its error is then classified (errors.go) by the adapter: a status on
+// gRPC, an error line on TCP.
+//
+// A drain refuses no job: whatever the adapters accepted (a gRPC stream
+// grpc-go took before its GOAWAY, a connection the kernel queued before
+// the listener closed) is served; refusing is left to the transport, where
+// a client can tell that nothing was processed and try elsewhere.
 type lifecycle struct {
 	engine *engine.Engine
 	obs    Observer
@@ -28,8 +33,6 @@ type lifecycle struct {
 	// shutdown grace is over): every job's context ends with it, and a job
 	// that fails once it is done failed because of it (errShuttingDown).
 	stopping context.Context
-	// draining reports a server that takes no new job (UNAVAILABLE).
-	draining func() bool
 	// emit writes a job's record: the adapter's log line or fields.
 	emit func(ctx context.Context, job slog.Attr)
 }
@@ -44,9 +47,6 @@ func (l *lifecycle) do(ctx context.Context, compile compileFunc) error {
 	if err != nil {
 		return l.reject(ctx, command, err)
 	}
-	if l.draining() {
-		return l.reject(ctx, command, errShuttingDown)
-	}
 	release, err := l.engine.Acquire(ctx)
 	if err != nil {
 		return l.reject(ctx, command, err)
@@ -56,7 +56,7 @@ func (l *lifecycle) do(ctx context.Context, compile compileFunc) error {
 }
 
 // reject records a job refused before it ran (a bad header or pipeline,
-// no slot, a limit, a drain) and returns err.
+// no slot, a limit) and returns err.
 func (l *lifecycle) reject(ctx context.Context, command string, err error) error {
 	return l.record(ctx, command, func(context.Context) (int64, int64, error) { return 0, 0, err })
 }

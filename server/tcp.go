@@ -75,7 +75,7 @@ type TCPServer struct {
 	life       lifecycle
 
 	mu        sync.Mutex // protects listeners and inShutdown's transitions
-	listeners map[*net.Listener]struct{}
+	listeners map[*GentleListener]struct{}
 	wg        sync.WaitGroup // every Serve loop and connection goroutine
 }
 
@@ -95,11 +95,11 @@ func (s *TCPServer) init() {
 		}
 		s.connSlots = make(chan struct{}, s.MaxConns)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
-		s.listeners = map[*net.Listener]struct{}{}
+		s.listeners = map[*GentleListener]struct{}{}
 		s.quit = make(chan struct{})
 		// A connection's job record is emitted by handle, which knows the
 		// peer; see recorder.
-		s.life = lifecycle{engine: s.Engine, obs: s.Observer, stopping: s.ctx, draining: s.inShutdown.Load}
+		s.life = lifecycle{engine: s.Engine, obs: s.Observer, stopping: s.ctx}
 	})
 }
 
@@ -113,18 +113,16 @@ func (s *TCPServer) ServeRoute(l net.Listener, p *engine.Pipeline) error {
 	return s.serve(l, p)
 }
 
-func (s *TCPServer) serve(l net.Listener, route *engine.Pipeline) error {
+func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 	s.init()
-	if s.TLSConfig != nil {
-		l = tls.NewListener(l, s.TLSConfig)
-	}
-	if !s.track(&l, true) {
+	l := NewGentleListener(ln)
+	if !s.track(l, true) {
 		l.Close()
 		return ErrServerClosed
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()
-	defer s.track(&l, false)
+	defer s.track(l, false)
 	var backoff time.Duration
 	for {
 		c, err := l.Accept()
@@ -148,20 +146,22 @@ func (s *TCPServer) serve(l net.Listener, route *engine.Pipeline) error {
 			return err
 		}
 		backoff = 0
-		if !s.trackConn(c, true) {
-			c.Close()
-			continue
+		// Every connection accepted is served, during a shutdown too:
+		// the client has connected, and may have sent its whole input.
+		if s.TLSConfig != nil {
+			c = tls.Server(c, s.TLSConfig)
 		}
+		s.connHook(1)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.trackConn(c, false)
+			defer s.connHook(-1)
 			s.handle(c, route)
 		}()
 	}
 }
 
-func (s *TCPServer) track(l *net.Listener, add bool) bool {
+func (s *TCPServer) track(l *GentleListener, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
@@ -175,33 +175,27 @@ func (s *TCPServer) track(l *net.Listener, add bool) bool {
 	return true
 }
 
-// trackConn counts connection c in or out; a connection accepted once the
-// shutdown started is refused. (The connections themselves need no
-// registry: a forced stop reaches each through the server's context.)
-func (s *TCPServer) trackConn(c net.Conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.inShutdown.Load() {
-			return false
-		}
-		if s.ConnHook != nil {
-			s.ConnHook(1)
-		}
-	} else {
-		if s.ConnHook != nil {
-			s.ConnHook(-1)
-		}
+// connHook counts a connection in or out, for metrics. (The connections
+// need no registry: a forced stop reaches each through the server's
+// context.)
+func (s *TCPServer) connHook(delta int) {
+	if s.ConnHook != nil {
+		s.ConnHook(delta)
 	}
-	return true
 }
 
-// Shutdown stops accepting, lets running connections finish, and returns
-// when they have or when ctx is done; then it aborts what is left (those
-// jobs get UNAVAILABLE, never a partial result) and returns ctx's error.
+// Shutdown stops accepting, as gently as the kernel allows (see
+// GentleListener: the connections already queued are accepted and served,
+// not reset), lets every connection finish, and returns when they have or
+// when ctx is done; then it aborts what is left (those jobs get
+// UNAVAILABLE, never a partial result) and returns ctx's error.
 func (s *TCPServer) Shutdown(ctx context.Context) error {
 	s.init()
-	s.beginShutdown()
+	var stopping sync.WaitGroup
+	for _, l := range s.beginShutdown() {
+		stopping.Go(func() { l.StopAccepting(ctx) })
+	}
+	stopping.Wait()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -217,23 +211,27 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 // Close stops at once: listeners close and every job is aborted.
 func (s *TCPServer) Close() error {
 	s.init()
-	s.beginShutdown()
+	for _, l := range s.beginShutdown() {
+		l.Close()
+	}
 	s.cancel()
 	s.wg.Wait()
 	return nil
 }
 
-// beginShutdown refuses new jobs and connections, ends accept backoffs and
-// closes the listeners.
-func (s *TCPServer) beginShutdown() {
+// beginShutdown makes later Serve calls return at once, ends accept
+// backoffs, and returns the listeners to close.
+func (s *TCPServer) beginShutdown() []*GentleListener {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.inShutdown.Swap(true) {
 		close(s.quit)
 	}
+	var ls []*GentleListener
 	for l := range s.listeners {
-		(*l).Close()
+		ls = append(ls, l)
 	}
+	return ls
 }
 
 // connReader reads a job's input from the connection, with the idle timeout
@@ -573,7 +571,7 @@ func resetConn(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(interface{ SetLinger(int) error }); ok {
 		tc.SetLinger(0)
 	}
 	c.Close()

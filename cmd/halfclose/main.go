@@ -196,7 +196,8 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 		defer cancel()
 	}
 	if r.o.tcp {
-		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil}
+		// The probe names one port: not done for a list of them.
+		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil && !strings.Contains(r.o.tcpAddr, ",")}
 		return g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g))
 	}
 	_, err := r.c.Run(ctx, pipeline, in, out)

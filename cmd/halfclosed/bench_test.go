@@ -30,7 +30,7 @@ func BenchmarkDigestChain(b *testing.B) {
 		{"none", []string{"--no-interceptors"}, nil},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--max-jobs=1024"}, bc.args...), io.Discard)
+			cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--health-addr=", "--max-jobs=1024"}, bc.args...), io.Discard)
 			if err != nil {
 				b.Fatal(err)
 			}

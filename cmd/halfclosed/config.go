@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type config struct {
 	tcpAddr        string
 	tcpRoutes      flagenv.Strings
 	metricsAddr    string
+	healthAddr     string
 	pprof          bool
 	maxInputBytes  flagenv.Bytes
 	maxJobs        int
@@ -36,6 +38,7 @@ type config struct {
 	spoolDir       string
 	spoolDisk      flagenv.Bytes
 	shutdownGrace  time.Duration
+	drainDelay     time.Duration
 	tlsCert        string
 	tlsKey         string
 	tlsClientCA    string
@@ -67,6 +70,10 @@ type config struct {
 	engine    *engine.Engine
 	routeList []route // --tcp-route, each pipeline compiled once
 }
+
+// defaultHealthAddr is --health-addr's default: on, and loopback, like
+// the other listeners' defaults (the port follows the gRPC and TCP ones).
+const defaultHealthAddr = "127.0.0.1:50053"
 
 // route is one --tcp-route.
 type route struct {
@@ -128,6 +135,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.StringVar(&c.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port address; empty disables")
 	fs.Var(&c.tcpRoutes, "tcp-route", "a raw-TCP port whose whole stream is the input of PIPELINE (repeatable; one per line in the variable)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address for /metrics, /healthz, /readyz; empty disables")
+	fs.StringVar(&c.healthAddr, "health-addr", defaultHealthAddr, "address for /healthz and /readyz alone, plain HTTP; empty disables; in a container or pod listen on all interfaces, e.g. :50053")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the metrics address")
 	fs.Var(&c.maxInputBytes, "max-input-bytes", "input bytes per job")
 	fs.IntVar(&c.maxJobs, "max-jobs", engine.DefaultMaxJobs, "jobs running at once")
@@ -140,7 +148,8 @@ func newSpec(c *config) *cli.Spec {
 	fs.Var(&c.spoolMem, "spool-mem", "memory a job's reply or sort buffer holds before spilling to disk")
 	fs.StringVar(&c.spoolDir, "spool-dir", "", "directory for spill files (default: the system temp dir)")
 	fs.Var(&c.spoolDisk, "spool-disk", "disk all jobs' spill files may use together")
-	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "how long running jobs may finish after SIGTERM")
+	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "after SIGTERM, how long to keep serving with /readyz and gRPC health NOT_SERVING before the listeners close (e.g. 5s behind a load balancer)")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "how long running jobs may finish once the listeners have closed")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate (PEM) for both adapters")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "CA (PEM) that client certificates must chain to (mTLS)")
@@ -194,7 +203,7 @@ func (c *config) validate() error {
 	if c.gcPercent < 1 {
 		errs = append(errs, errors.New("--gc-percent must be at least 1"))
 	}
-	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.jobWait < 0 || c.keepaliveMinTime < 0 || c.logFlush < 0 {
+	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.drainDelay < 0 || c.jobWait < 0 || c.keepaliveMinTime < 0 || c.logFlush < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
@@ -242,6 +251,14 @@ func (c *config) engineConfig() engine.Config {
 		},
 		Registry: c.commands,
 	}
+}
+
+// healthOnMetrics reports --health-addr and --metrics-addr naming the
+// same address: the metrics server answers the probes, on one listener.
+// (Two port-0 addresses are two listeners, each on a port of its own.)
+func (c *config) healthOnMetrics() bool {
+	_, port, _ := net.SplitHostPort(c.healthAddr)
+	return c.healthAddr == c.metricsAddr && port != "0"
 }
 
 // routes are the --tcp-route ports, their pipelines compiled by validate.

@@ -36,6 +36,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--rate-limit=-1"}, "--rate-limit must not be negative"},
 		{[]string{"--keepalive-min-time=-1s"}, "durations must not be negative"},
 		{[]string{"--log-flush=-1s"}, "durations must not be negative"},
+		{[]string{"--drain-delay=-1s"}, "durations must not be negative"},
 		{[]string{"--gc-percent=0"}, "--gc-percent must be at least 1"},
 		{[]string{"--memory-limit=-1"}, "-memory-limit: not a byte count"},
 		{[]string{"--tcp-route=nonsense"}, `--tcp-route "nonsense": want ADDR=PIPELINE`},
@@ -61,7 +62,7 @@ func TestStartErrors(t *testing.T) {
 		{[]string{"--auth-token-file=" + writeFile(t, "# none\n")}, "no tokens"},
 		{[]string{"--grpc-addr=256.0.0.1:1"}, "256.0.0.1"},
 	} {
-		cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0"}, tc.args...), io.Discard)
+		cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0"}, tc.args...), io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,6 +86,49 @@ func TestRoutesAndOps(t *testing.T) {
 		if got := httpStatus(t, d.httpAddr(), path); got != want {
 			t.Errorf("GET %s = %d, want %d", path, got, want)
 		}
+	}
+}
+
+// TestHealthAddr: /healthz and /readyz on --health-addr, with nothing
+// else there; on by default on loopback; sharing --metrics-addr's
+// listener when both name one address.
+func TestHealthAddr(t *testing.T) {
+	cfg, err := parseConfig(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.healthAddr != "127.0.0.1:50053" || cfg.drainDelay != 0 {
+		t.Errorf("defaults: --health-addr %q, --drain-delay %v", cfg.healthAddr, cfg.drainDelay)
+	}
+	d := startDaemon(t)
+	for path, want := range map[string]int{
+		"/healthz": http.StatusOK, "/readyz": http.StatusOK, "/metrics": http.StatusNotFound, "/debug/pprof/": http.StatusNotFound,
+	} {
+		if got := httpStatus(t, d.healthAddr(), path); got != want {
+			t.Errorf("GET %s on --health-addr = %d, want %d", path, got, want)
+		}
+	}
+	if !strings.Contains(d.logs.String(), `"msg":"health listening","addr":"`+d.healthAddr()+`"`) {
+		t.Errorf("no listening line for the health address:\n%s", d.logs)
+	}
+	for _, tc := range []struct {
+		health, metrics string
+		shared          bool
+	}{
+		{"127.0.0.1:9090", "127.0.0.1:9090", true},
+		{":9090", ":9090", true},
+		{"127.0.0.1:0", "127.0.0.1:0", false}, // two free ports
+		{"127.0.0.1:50053", "127.0.0.1:9090", false},
+		{"127.0.0.1:50053", "", false},
+	} {
+		c := config{healthAddr: tc.health, metricsAddr: tc.metrics}
+		if got := c.healthOnMetrics(); got != tc.shared {
+			t.Errorf("--health-addr=%s --metrics-addr=%s: shared %v, want %v", tc.health, tc.metrics, got, tc.shared)
+		}
+	}
+	// Disabled: no listener.
+	if off := startDaemon(t, "--health-addr="); off.healthAddr() != "" {
+		t.Errorf("--health-addr= still listens on %s", off.healthAddr())
 	}
 }
 

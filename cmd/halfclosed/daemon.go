@@ -33,8 +33,10 @@ const (
 	keepaliveTimeout = 20 * time.Second
 	// maxStreamWorkers caps the gRPC stream workers (idle goroutines).
 	maxStreamWorkers = 256
-	// httpShutdownWait bounds the last scrapes after the drain.
+	// httpShutdownWait bounds the last scrapes and probes after the drain.
 	httpShutdownWait = 2 * time.Second
+	// httpReadHeaderTimeout bounds a probe's or scrape's request header.
+	httpReadHeaderTimeout = 10 * time.Second
 )
 
 // daemon is a configured halfclosed: its listeners are open, nothing is
@@ -47,11 +49,26 @@ type daemon struct {
 	grpc   *grpc.Server
 	health *health.Server
 	tcp    *server.TCPServer
-	http   *http.Server // nil without --metrics-addr
-	ready  atomic.Bool  // /readyz; false from the start of the drain
+	https  []httpEndpoint // --metrics-addr, --health-addr
+	ready  atomic.Bool    // /readyz; false from the start of the drain
+	// closing is set when the listeners start to close: a Serve that
+	// returns then has not failed.
+	closing atomic.Bool
+	// endDrainDelay ends --drain-delay early when closed; only tests do.
+	endDrainDelay chan struct{}
 
-	grpcL, tcpL, httpL net.Listener // tcpL and httpL may be nil
-	routes             []routeListener
+	grpcL             *server.GentleListener
+	tcpL              net.Listener // nil when --tcp-addr is empty
+	metricsL, healthL net.Listener // nil when disabled (or shared)
+	routes            []routeListener
+}
+
+// httpEndpoint is one of the HTTP servers: metrics (with health), or
+// health alone.
+type httpEndpoint struct {
+	name string // for the "listening" log line
+	l    net.Listener
+	srv  *http.Server
 }
 
 type routeListener struct {
@@ -70,7 +87,7 @@ type security struct {
 // that a bad address, certificate or token file fails before anything is
 // served. On error, nothing is left open.
 func newServer(cfg *config) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg}
+	d := &daemon{cfg: cfg, endDrainDelay: make(chan struct{})}
 	d.log, d.logBuf = cfg.logger()
 	defer func() {
 		if err != nil {
@@ -95,11 +112,17 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	}
 	d.newGRPC(sec, metrics)
 	d.newTCP(sec, metrics)
-	if d.httpL != nil {
-		d.http = &http.Server{
+	if d.metricsL != nil {
+		d.https = append(d.https, httpEndpoint{"metrics", d.metricsL, &http.Server{
 			Handler:           server.NewHTTPHandler(reg, d.ready.Load, cfg.pprof),
-			ReadHeaderTimeout: 10 * time.Second,
-		}
+			ReadHeaderTimeout: httpReadHeaderTimeout,
+		}})
+	}
+	if d.healthL != nil {
+		d.https = append(d.https, httpEndpoint{"health", d.healthL, &http.Server{
+			Handler:           server.NewHealthHandler(d.ready.Load),
+			ReadHeaderTimeout: httpReadHeaderTimeout,
+		}})
 	}
 	if sec.auth != nil && (d.tcpL != nil || len(d.routes) > 0) && cfg.tlsClientCA == "" {
 		d.log.Warn("the raw-TCP adapter takes no bearer token: protect it with --tls-client-ca, or disable it with --tcp-addr=")
@@ -133,10 +156,12 @@ func (c *config) loadSecurity() (security, error) {
 
 // listen opens every listener the flags name.
 func (d *daemon) listen() error {
-	var err error
-	if d.grpcL, err = net.Listen("tcp", d.cfg.grpcAddr); err != nil {
+	gl, err := net.Listen("tcp", d.cfg.grpcAddr)
+	if err != nil {
 		return err
 	}
+	// Closed gently after the drain delay: see shutdown.
+	d.grpcL = server.NewGentleListener(gl)
 	if d.cfg.tcpAddr != "" {
 		if d.tcpL, err = net.Listen("tcp", d.cfg.tcpAddr); err != nil {
 			return err
@@ -150,7 +175,12 @@ func (d *daemon) listen() error {
 		d.routes = append(d.routes, routeListener{l, r})
 	}
 	if d.cfg.metricsAddr != "" {
-		if d.httpL, err = net.Listen("tcp", d.cfg.metricsAddr); err != nil {
+		if d.metricsL, err = net.Listen("tcp", d.cfg.metricsAddr); err != nil {
+			return err
+		}
+	}
+	if d.cfg.healthAddr != "" && !d.cfg.healthOnMetrics() {
+		if d.healthL, err = net.Listen("tcp", d.cfg.healthAddr); err != nil {
 			return err
 		}
 	}
@@ -159,7 +189,10 @@ func (d *daemon) listen() error {
 
 // closeListeners closes the listeners listen opened.
 func (d *daemon) closeListeners() {
-	for _, l := range []net.Listener{d.grpcL, d.tcpL, d.httpL} {
+	if d.grpcL != nil {
+		d.grpcL.Close()
+	}
+	for _, l := range []net.Listener{d.tcpL, d.metricsL, d.healthL} {
 		if l != nil {
 			l.Close()
 		}
@@ -252,25 +285,33 @@ func (d *daemon) Run(ctx context.Context) error {
 	for _, r := range d.routes {
 		d.log.Info("tcp route listening", "addr", r.l.Addr().String(), "pipeline", r.route.pipeline)
 	}
-	if d.http != nil {
-		d.log.Info("metrics listening", "addr", d.httpL.Addr().String(), "pprof", d.cfg.pprof)
+	for _, h := range d.https {
+		attrs := []any{"addr", h.l.Addr().String()}
+		if h.name == "metrics" {
+			attrs = append(attrs, "pprof", d.cfg.pprof)
+		}
+		d.log.Info(h.name+" listening", attrs...)
 	}
 	if d.logBuf != nil {
 		d.logBuf.Flush()
 	}
 
-	g.Go(func() error { return d.grpc.Serve(d.grpcL) })
+	g.Go(func() error {
+		err := d.grpc.Serve(d.grpcL)
+		if d.closing.Load() {
+			return nil // the listener's drain is over: Accept said closed
+		}
+		return err
+	})
 	if d.tcpL != nil {
 		g.Go(func() error { return ignoreClosed(d.tcp.Serve(d.tcpL)) })
 	}
 	for _, r := range d.routes {
 		g.Go(func() error { return ignoreClosed(d.tcp.ServeRoute(r.l, r.route.compiled)) })
 	}
-	httpDone := make(chan struct{})
-	if d.http != nil {
+	for _, h := range d.https {
 		g.Go(func() error {
-			defer close(httpDone)
-			if err := d.http.Serve(d.httpL); !errors.Is(err, http.ErrServerClosed) {
+			if err := h.srv.Serve(h.l); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
@@ -279,11 +320,12 @@ func (d *daemon) Run(ctx context.Context) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		d.shutdown()
-		if d.http != nil {
-			hctx, cancel := context.WithTimeout(context.Background(), httpShutdownWait)
-			defer cancel()
-			if d.http.Shutdown(hctx) != nil {
-				d.http.Close()
+		// The probes and scrapes are answered to the end.
+		hctx, cancel := context.WithTimeout(context.Background(), httpShutdownWait)
+		defer cancel()
+		for _, h := range d.https {
+			if h.srv.Shutdown(hctx) != nil {
+				h.srv.Close()
 			}
 		}
 		return nil
@@ -296,22 +338,47 @@ func (d *daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// shutdown drains: readiness and health turn NOT_SERVING together, new
-// jobs get UNAVAILABLE, listeners close; running jobs have --shutdown-grace
-// to finish, then the rest are cancelled (gRPC Stop: the calls fail with
-// UNAVAILABLE; TCP: an error line, or a reset once output started), never
-// with a partial result.
+// shutdown drains, failing no job a listener accepted:
+//
+//  1. readiness (/readyz) and gRPC health turn NOT_SERVING together, and
+//     for --drain-delay everything is served as before, so that load
+//     balancers, Kubernetes endpoints and clients stop sending here while
+//     nothing is refused yet;
+//  2. the listeners stop accepting as gently as the kernel allows
+//     (server.GentleListener: connections already queued are served, not
+//     reset), and gRPC connections get GOAWAY (GracefulStop): refusing a
+//     new stream is grpc-go's, which tells its client the stream was never
+//     processed, so the client retries it elsewhere; every stream grpc-go
+//     accepted runs;
+//  3. running jobs have --shutdown-grace to finish; then the rest are
+//     cancelled (gRPC Stop: the calls fail with UNAVAILABLE; TCP: an error
+//     line, or a reset once output started), never with a partial result.
 func (d *daemon) shutdown() {
-	grace := d.cfg.shutdownGrace
-	d.log.Info("shutting down", "grace", grace)
+	delay, grace := d.cfg.drainDelay, d.cfg.shutdownGrace
+	d.log.Info("shutting down", "drain_delay", delay, "grace", grace)
 	d.ready.Store(false)
 	d.health.Shutdown() // every service NOT_SERVING
-	d.svc.Drain()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-d.endDrainDelay:
+			t.Stop()
+		}
+	}
+	d.log.Info("closing the listeners")
+	d.closing.Store(true)
 
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	grpcDone := make(chan struct{})
-	go func() { d.grpc.GracefulStop(); close(grpcDone) }()
+	go func() {
+		// The connections the kernel queued go to grpc-go before
+		// GracefulStop, which would close (reset) any it is handed after.
+		d.grpcL.StopAccepting(sctx)
+		d.grpc.GracefulStop()
+		close(grpcDone)
+	}()
 	tcpDone := make(chan error, 1)
 	go func() { tcpDone <- d.tcp.Shutdown(sctx) }()
 
@@ -329,9 +396,10 @@ func (d *daemon) shutdown() {
 }
 
 // Addresses of the listeners, for tests; "" when disabled.
-func (d *daemon) grpcAddr() string { return addrOf(d.grpcL) }
-func (d *daemon) tcpAddr() string  { return addrOf(d.tcpL) }
-func (d *daemon) httpAddr() string { return addrOf(d.httpL) }
+func (d *daemon) grpcAddr() string   { return d.grpcL.Addr().String() }
+func (d *daemon) tcpAddr() string    { return addrOf(d.tcpL) }
+func (d *daemon) httpAddr() string   { return addrOf(d.metricsL) }
+func (d *daemon) healthAddr() string { return addrOf(d.healthL) }
 
 func addrOf(l net.Listener) string {
 	if l == nil {

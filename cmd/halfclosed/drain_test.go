@@ -11,11 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute"
 )
 
@@ -49,9 +52,10 @@ func addTestCommands(r *compute.Registry) {
 	})
 }
 
-// TestDrain: SIGTERM with jobs in flight on both adapters. Readiness and
-// health turn NOT_SERVING, the listeners close, new jobs are refused, and
-// the running jobs finish with their correct results.
+// TestDrain: SIGTERM with jobs in flight on both adapters, and the default
+// --drain-delay of 0. Readiness and health turn NOT_SERVING, the listeners
+// close (new jobs cannot reach the server: refused connections, GOAWAY),
+// and the running jobs finish with their correct results.
 func TestDrain(t *testing.T) {
 	d := startDaemon(t, "--shutdown-grace=30s")
 	cc := rawGRPC(t, d.grpcAddr(), nil)
@@ -59,23 +63,11 @@ func TestDrain(t *testing.T) {
 
 	watchCtx, endWatch := context.WithCancel(testCtx(t))
 	defer endWatch()
-	watch, err := healthpb.NewHealthClient(cc).Watch(watchCtx, &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if hr, err := watch.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Fatalf("health before the drain: %v, %v", hr, err)
-	}
-	// Health is served for the service by name too, and drains with it.
-	watchName, err := healthpb.NewHealthClient(cc).Watch(watchCtx, &healthpb.HealthCheckRequest{Service: "halfclose.v1.ComputeService"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if hr, err := watchName.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Fatalf("health of halfclose.v1.ComputeService before the drain: %v, %v", hr, err)
-	}
-	if code := httpStatus(t, d.httpAddr(), "/readyz"); code != http.StatusOK {
-		t.Fatalf("/readyz before the drain: %d", code)
+	watch, watchName := watchHealth(t, watchCtx, cc)
+	for _, addr := range []string{d.httpAddr(), d.healthAddr()} {
+		if code := httpStatus(t, addr, "/readyz"); code != http.StatusOK {
+			t.Fatalf("/readyz on %s before the drain: %d", addr, code)
+		}
 	}
 
 	a1, a2 := randomBytes(t, 100<<10), randomBytes(t, 200<<10)
@@ -86,28 +78,21 @@ func TestDrain(t *testing.T) {
 
 	d.stop() // SIGTERM
 
-	hr, err := watch.Recv()
-	if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
-		t.Fatalf("health during the drain: %v, %v", hr, err)
-	}
-	if hr, err := watchName.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
-		t.Fatalf("health of halfclose.v1.ComputeService during the drain: %v, %v", hr, err)
-	}
-	if code := httpStatus(t, d.httpAddr(), "/readyz"); code != http.StatusServiceUnavailable {
-		t.Fatalf("/readyz during the drain: %d", code)
-	}
+	wantNotServing(t, watch, watchName)
 	// A watch is a running call too: end it, or the drain waits for it.
 	endWatch()
 
-	// New jobs are refused: the TCP listener closes, and gRPC calls get
-	// UNAVAILABLE on the old connection as on a new one.
+	// New jobs cannot reach the server: the listeners close, and the
+	// old gRPC connection gets GOAWAY.
 	waitRefused(t, d.tcpAddr())
-	_, err = digest(t, grpcClient(t, d.grpcAddr()), []byte("late"))
+	waitRefused(t, d.grpcAddr())
+	_, err := digest(t, grpcClient(t, d.grpcAddr()), []byte("late"))
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("new gRPC job during the drain: %v", err)
 	}
+	waitGoAway(t, cc)
 	if err := lateDigest(t, api); status.Code(err) != codes.Unavailable {
-		t.Fatalf("new gRPC job on the old connection: %v", err)
+		t.Fatalf("new gRPC job on the old connection after its GOAWAY: %v", err)
 	}
 
 	// The running jobs finish, with their results.
@@ -122,8 +107,124 @@ func TestDrain(t *testing.T) {
 	if err := d.wait(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if !strings.Contains(d.logs.String(), `"msg":"stopped"`) || strings.Contains(d.logs.String(), "grace over") {
-		t.Errorf("want a clean stop within the grace:\n%s", d.logs)
+	wantCleanStop(t, d)
+}
+
+// TestDrainDelay: during --drain-delay readiness and health say
+// NOT_SERVING, and yet every job is served as before, on old connections
+// and new ones, on both adapters; liveness stays OK. When the delay ends,
+// the listeners close and the jobs in flight finish.
+func TestDrainDelay(t *testing.T) {
+	// An hour: the test ends the delay itself, when it has checked what
+	// happens during it.
+	d := startDaemon(t, "--drain-delay=1h")
+	cc := rawGRPC(t, d.grpcAddr(), nil)
+	api := apiv1.NewComputeServiceClient(cc)
+	watchCtx, endWatch := context.WithCancel(testCtx(t))
+	defer endWatch()
+	watch, watchName := watchHealth(t, watchCtx, cc)
+	a1, a2 := randomBytes(t, 100<<10), randomBytes(t, 200<<10)
+	finishGRPC := holdGRPC(t, api, a1)
+	b1, b2 := randomBytes(t, 100<<10), randomBytes(t, 200<<10)
+	heldTCP := holdTCP(t, d.tcpAddr(), "sha256sum\n", b1)
+	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 2)
+
+	d.stop() // SIGTERM
+	wantNotServing(t, watch, watchName)
+	for _, addr := range []string{d.httpAddr(), d.healthAddr()} {
+		if code := httpStatus(t, addr, "/readyz"); code != http.StatusServiceUnavailable {
+			t.Errorf("/readyz on %s during the drain delay: %d, want 503", addr, code)
+		}
+		if code := httpStatus(t, addr, "/healthz"); code != http.StatusOK {
+			t.Errorf("/healthz on %s during the drain delay: %d, want 200 (the process is alive)", addr, code)
+		}
+	}
+	// Still serving: a new connection, the old one, the TCP port.
+	in := randomBytes(t, 50<<10)
+	if got, err := digest(t, grpcClient(t, d.grpcAddr()), in); err != nil || got != sha256Hex(in) {
+		t.Fatalf("new gRPC connection during the drain delay: %q, %v", got, err)
+	}
+	if got, err := digest(t, client.New(cc), in); err != nil || got != sha256Hex(in) {
+		t.Fatalf("old gRPC connection during the drain delay: %q, %v", got, err)
+	}
+	if reply, err := tcpJob(t, d.tcpAddr(), nil, "sha256sum\n", in); err != nil || reply != sha256Line(in) {
+		t.Fatalf("TCP job during the drain delay: %q, %v", reply, err)
+	}
+	endWatch()
+
+	close(d.endDrainDelay)
+	waitRefused(t, d.tcpAddr())
+	waitRefused(t, d.grpcAddr())
+	resp, err := finishGRPC(a2)
+	if err != nil || resp.GetDigests()[0].GetHex() != sha256Hex(append(a1, a2...)) {
+		t.Fatalf("gRPC job in flight: %v, %v", resp, err)
+	}
+	reply, err := finishTCP(t, heldTCP, b2)
+	if err != nil || reply != sha256Line(append(b1, b2...)) {
+		t.Fatalf("TCP job in flight: %q, %v", reply, err)
+	}
+	if err := d.wait(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	wantCleanStop(t, d)
+	if !strings.Contains(d.logs.String(), `"drain_delay":3600000000000`) {
+		t.Errorf("the shutdown line does not give the drain delay:\n%s", d.logs)
+	}
+}
+
+// watchHealth opens Health/Watch streams for the server ("") and for the
+// ComputeService by name, and checks both start SERVING.
+func watchHealth(t *testing.T, ctx context.Context, cc *grpc.ClientConn) (server, byName healthpb.Health_WatchClient) {
+	t.Helper()
+	for _, svc := range []string{"", "halfclose.v1.ComputeService"} {
+		w, err := healthpb.NewHealthClient(cc).Watch(ctx, &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hr, err := w.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("health of %q before the drain: %v, %v", svc, hr, err)
+		}
+		if svc == "" {
+			server = w
+		} else {
+			byName = w
+		}
+	}
+	return server, byName
+}
+
+// wantNotServing waits for the watches to report NOT_SERVING.
+func wantNotServing(t *testing.T, watches ...healthpb.Health_WatchClient) {
+	t.Helper()
+	for _, w := range watches {
+		if hr, err := w.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+			t.Fatalf("health during the drain: %v, %v", hr, err)
+		}
+	}
+}
+
+// waitGoAway waits until cc has left its connection (the server's GOAWAY
+// arrived), so that its next call needs a new one.
+func waitGoAway(t *testing.T, cc *grpc.ClientConn) {
+	t.Helper()
+	ctx := testCtx(t)
+	for cc.GetState() == connectivity.Ready {
+		if !cc.WaitForStateChange(ctx, connectivity.Ready) {
+			t.Fatal("the gRPC connection is still ready: no GOAWAY")
+		}
+	}
+}
+
+// wantCleanStop checks the log of a drain that ended within its grace,
+// with no job refused or cut.
+func wantCleanStop(t *testing.T, d *testDaemon) {
+	t.Helper()
+	logs := d.logs.String()
+	if !strings.Contains(logs, `"msg":"stopped"`) || strings.Contains(logs, "grace over") {
+		t.Errorf("want a clean stop within the grace:\n%s", logs)
+	}
+	if strings.Contains(logs, `"outcome":"unavailable"`) {
+		t.Errorf("a job was refused or cut by the drain:\n%s", logs)
 	}
 }
 

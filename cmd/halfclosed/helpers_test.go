@@ -44,10 +44,11 @@ type testDaemon struct {
 }
 
 // startDaemon starts halfclosed with args after defaults that put every
-// listener on 127.0.0.1:0 with metrics on; it is drained at cleanup.
+// listener on 127.0.0.1:0 with metrics and health on; it is drained at
+// cleanup.
 func startDaemon(t *testing.T, args ...string) *testDaemon {
 	t.Helper()
-	base := []string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", "--log-format=json", "--log-level=debug"}
+	base := []string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0", "--log-format=json", "--log-level=debug"}
 	cfg, err := parseConfig(append(base, args...), io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -369,6 +369,12 @@ func TestDeployment(t *testing.T) {
 	if tgps <= drain+grace {
 		t.Errorf("terminationGracePeriodSeconds %v <= --drain-delay %v + --shutdown-grace %v: running jobs would be killed", tgps, drain, grace)
 	}
+	// gRPC health is NOT_SERVING during the whole drain (and /healthz is
+	// not): a gRPC liveness probe must not be able to fail for that long.
+	if lp := c.LivenessProbe; lp.GRPC != nil && time.Duration(lp.PeriodSeconds*lp.FailureThreshold)*time.Second <= drain+grace {
+		t.Errorf("liveness probe on gRPC health fails after %ds, within --drain-delay %v + --shutdown-grace %v, while gRPC health says NOT_SERVING: the kubelet would kill a draining pod (probe /healthz)",
+			lp.PeriodSeconds*lp.FailureThreshold, drain, grace)
+	}
 	if drain > 0 && c.ReadinessProbe.PeriodSeconds*c.ReadinessProbe.FailureThreshold > int32(drain/time.Second) {
 		t.Errorf("readiness probe notices NOT_SERVING after up to %ds, longer than --drain-delay %v",
 			c.ReadinessProbe.PeriodSeconds*c.ReadinessProbe.FailureThreshold, drain)
@@ -603,10 +609,8 @@ func TestFlagsExist(t *testing.T) {
 
 // pendingFlags are flags the manifests use ahead of the server that adds
 // them; each entry fails the test once the flag exists, so none outlives
-// its reason.
-var pendingFlags = map[string]string{
-	"drain-delay": "issue 10: readiness NOT_SERVING while still serving, before the listeners close",
-}
+// its reason. None today.
+var pendingFlags = map[string]string{}
 
 // TestParseBytes: the sizes the invariants compare.
 func TestParseBytes(t *testing.T) {

@@ -154,7 +154,7 @@ func chainMeasure(env *Env) (bare, full []float64, err error) {
 // address and how to stop it.
 func startChainServer(ctx context.Context, binDir, logPath string, args ...string) (string, func(), error) {
 	d := exec.CommandContext(ctx, filepath.Join(binDir, "halfclosed"),
-		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--log-format=json"}, args...)...)
+		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--health-addr=", "--log-format=json"}, args...)...)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return "", nil, err

@@ -485,7 +485,7 @@ type daemon struct {
 // startDaemon runs halfclosed on loopback port 0 with the routes, reads
 // the bound addresses from its log, and asks for its commands.
 func startDaemon(env *Env, routes []string) (*daemon, error) {
-	args := []string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info"}
+	args := []string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--health-addr", "", "--log-format", "json", "--log-level", "info"}
 	for _, r := range routes {
 		args = append(args, "--tcp-route", "127.0.0.1:0="+r)
 	}

@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// GentleListener is a TCP listener that stops accepting without resetting
+// the connections the kernel has already accepted for it.
+//
+// Closing a listening socket resets every connection still in its accept
+// queue: the kernel completed their handshakes, and their clients may have
+// sent a whole request and its FIN. A client sees that reset as a failure;
+// an L4 proxy that sees it after sending may even turn it into a clean,
+// empty reply. StopAccepting does what it can instead:
+//
+//  1. the socket's backlog drops to 0 (listen(2) again): the kernel queues
+//     at most one more connection and drops further SYNs, which their
+//     clients send again a second later, to find the socket closed
+//     (refused: nothing sent, safe to try elsewhere);
+//  2. Accept hands out every connection still queued, each to be served
+//     as any other, until the queue is empty;
+//  3. then the socket closes.
+//
+// A connection whose handshake completes in the microseconds between the
+// last accept and the close is still reset: the kernel offers no way to
+// close that window. Elsewhere than Linux, StopAccepting closes at once.
+type GentleListener struct {
+	net.Listener
+	raw syscall.RawConn // nil: no socket to work on; StopAccepting closes
+
+	stopping atomic.Bool
+	acceptMu sync.Mutex // serializes the accepts of the drain
+
+	mu     sync.Mutex // protects the fields below
+	closed bool
+	// unused counts the queued connections Accept handed out that nobody
+	// has used yet: StopAccepting waits for them, so that a server that
+	// looks at its own shutdown before using a new connection (grpc-go
+	// does) has looked before the caller goes on to stop it.
+	unused  int
+	changed chan struct{} // closed and replaced when closed or unused change
+}
+
+// NewGentleListener wraps l, which Accept should be serving (a Serve loop
+// running) for StopAccepting to hand the queued connections to it.
+func NewGentleListener(l net.Listener) *GentleListener {
+	if gl, ok := l.(*GentleListener); ok {
+		return gl
+	}
+	gl := &GentleListener{Listener: l, changed: make(chan struct{})}
+	if tl, ok := l.(*net.TCPListener); ok && gentleSupported {
+		if raw, err := tl.SyscallConn(); err == nil {
+			gl.raw = raw
+		}
+	}
+	return gl
+}
+
+// Accept waits for the next connection. Once StopAccepting was called it
+// returns the connections still queued, then an error wrapping
+// net.ErrClosed.
+func (l *GentleListener) Accept() (net.Conn, error) {
+	for {
+		if l.stopping.Load() {
+			return l.acceptQueued()
+		}
+		c, err := l.Listener.Accept()
+		if err == nil {
+			return c, nil // even when stopping now: accepted, so served
+		}
+		var ne net.Error
+		if l.stopping.Load() && errors.As(err, &ne) && ne.Timeout() {
+			continue // StopAccepting's wake-up
+		}
+		return nil, err
+	}
+}
+
+// acceptQueued returns the next connection of the kernel's queue without
+// waiting; when the queue is empty it closes the socket.
+func (l *GentleListener) acceptQueued() (net.Conn, error) {
+	l.acceptMu.Lock()
+	defer l.acceptMu.Unlock()
+	for !l.isClosed() {
+		c, err := acceptNow(l.raw)
+		if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ECONNABORTED) {
+			continue
+		}
+		if err != nil {
+			// EAGAIN: the queue is empty. Any other error (EMFILE, a
+			// closed socket) ends the drain too: what is left is reset.
+			l.Close()
+			break
+		}
+		if !l.addUnused(1) {
+			c.Close() // closed meanwhile: reset, as Close does
+			break
+		}
+		return &queuedConn{TCPConn: c, used: sync.OnceFunc(func() { l.addUnused(-1) })}, nil
+	}
+	return nil, &net.OpError{Op: "accept", Net: l.Addr().Network(), Addr: l.Addr(), Err: net.ErrClosed}
+}
+
+// StopAccepting stops the kernel queueing new connections, waits until
+// Accept has handed out the queued ones and closed the socket, and until
+// each of those has been used. When ctx ends first, the socket is closed
+// at once and ctx's error returned.
+func (l *GentleListener) StopAccepting(ctx context.Context) error {
+	if l.raw == nil {
+		return l.Close()
+	}
+	if !l.stopping.Swap(true) {
+		shrinkBacklog(l.raw)
+		// Wake an Accept waiting in the runtime's poller: it goes on with
+		// acceptQueued.
+		l.Listener.(*net.TCPListener).SetDeadline(time.Unix(1, 0))
+	}
+	for {
+		l.mu.Lock()
+		done, changed := l.closed && l.unused == 0, l.changed
+		l.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			l.Close()
+			return ctx.Err()
+		}
+	}
+}
+
+// Close closes the socket at once: queued connections are reset.
+func (l *GentleListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	l.notifyLocked()
+	return l.Listener.Close()
+}
+
+func (l *GentleListener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// addUnused counts a handed-out connection in (+1, unless the listener is
+// closed: then it returns false) or out (-1).
+func (l *GentleListener) addUnused(delta int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if delta > 0 && l.closed {
+		return false
+	}
+	l.unused += delta
+	l.notifyLocked()
+	return true
+}
+
+func (l *GentleListener) notifyLocked() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// queuedConn is a connection StopAccepting's drain handed out: the first
+// use of it tells the listener. It is a *net.TCPConn in all but its type
+// (code that asserts the type, such as grpc-go's TCP_USER_TIMEOUT
+// setting, skips these few connections).
+type queuedConn struct {
+	*net.TCPConn
+	used func()
+}
+
+func (c *queuedConn) Read(p []byte) (int, error)  { c.used(); return c.TCPConn.Read(p) }
+func (c *queuedConn) Write(p []byte) (int, error) { c.used(); return c.TCPConn.Write(p) }
+func (c *queuedConn) Close() error                { c.used(); return c.TCPConn.Close() }
+
+func (c *queuedConn) SetDeadline(t time.Time) error {
+	c.used()
+	return c.TCPConn.SetDeadline(t)
+}
+
+func (c *queuedConn) SetReadDeadline(t time.Time) error {
+	c.used()
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+func (c *queuedConn) SetWriteDeadline(t time.Time) error {
+	c.used()
+	return c.TCPConn.SetWriteDeadline(t)
+}

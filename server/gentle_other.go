@@ -1,0 +1,18 @@
+//go:build !linux
+
+package server
+
+import (
+	"errors"
+	"net"
+	"syscall"
+)
+
+// gentleSupported is false: GentleListener.StopAccepting closes at once.
+const gentleSupported = false
+
+func shrinkBacklog(syscall.RawConn) {}
+
+func acceptNow(syscall.RawConn) (*net.TCPConn, error) {
+	return nil, errors.New("not supported")
+}

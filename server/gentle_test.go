@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// queueClients connects n clients to addr that nobody accepts yet: the
+// kernel completes their handshakes and queues them. Each sends its
+// request and half-closes; the returned channel gets each client's reply,
+// or the error that ended reading it.
+func queueClients(t *testing.T, addr string, n int) <-chan string {
+	t.Helper()
+	replies := make(chan string, n)
+	var conns []*net.TCPConn
+	for i := range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := c.(*net.TCPConn)
+		conns = append(conns, tc)
+		fmt.Fprintf(tc, "request %d", i)
+		tc.CloseWrite()
+	}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+			b, err := io.ReadAll(c)
+			if err != nil {
+				replies <- "error: " + err.Error()
+				return
+			}
+			replies <- string(b)
+		})
+	}
+	t.Cleanup(wg.Wait)
+	return replies
+}
+
+// echoServe answers every connection l accepts with "reply to " and its
+// request, until Accept fails; it returns that error.
+func echoServe(l net.Listener) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			defer c.Close()
+			req, err := io.ReadAll(c)
+			if err == nil {
+				io.WriteString(c, "reply to "+string(req))
+			}
+		})
+	}
+}
+
+// TestCloseResetsQueued shows what GentleListener avoids: closing a
+// listener resets the connections the kernel queued for it, though their
+// clients had sent a whole request. (Without it, TestGentleServesQueued
+// could pass without a queue.)
+func TestCloseResetsQueued(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies := queueClients(t, l.Addr().String(), 3)
+	l.Close()
+	for range 3 {
+		if r := <-replies; !strings.HasPrefix(r, "error: ") || !strings.Contains(r, "connection reset by peer") {
+			t.Fatalf("a queued client after Close: %q; want a reset", r)
+		}
+	}
+}
+
+// TestGentleServesQueued: StopAccepting hands the queued connections out
+// through Accept, each is served, and then the socket is closed: a new
+// connection is refused.
+func TestGentleServesQueued(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the gentle stop works on Linux only")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGentleListener(ln)
+	addr := ln.Addr().String()
+	const n = 5
+	replies := queueClients(t, addr, n)
+
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- gl.StopAccepting(ctx) }()
+	served := make(chan error, 1)
+	go func() { served <- echoServe(gl) }()
+
+	got := map[string]bool{}
+	for range n {
+		got[<-replies] = true
+	}
+	for i := range n {
+		if want := fmt.Sprintf("reply to request %d", i); !got[want] {
+			t.Errorf("no %q among the replies: %v", want, got)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("StopAccepting: %v", err)
+	}
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after the drain: %v; want net.ErrClosed", err)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("the listener still accepts after StopAccepting")
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial after StopAccepting: %v; want refused", err)
+	}
+}
+
+// TestGentleWakesAccept: an Accept waiting in the runtime's poller when
+// StopAccepting is called returns (net.ErrClosed, the queue being empty).
+func TestGentleWakesAccept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGentleListener(ln)
+	served := make(chan error, 1)
+	go func() { served <- echoServe(gl) }()
+	// A served connection: the Accept loop runs.
+	if r := <-queueClients(t, ln.Addr().String(), 1); r != "reply to request 0" {
+		t.Fatalf("reply %q", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	if err := gl.StopAccepting(ctx); err != nil {
+		t.Fatalf("StopAccepting: %v", err)
+	}
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept: %v; want net.ErrClosed", err)
+	}
+}
+
+// TestGentleWaitsForUse: StopAccepting returns only once every queued
+// connection it handed out has been used (grpc-go checks whether it is
+// stopping before it uses a new connection, and closes it if so); when its
+// context ends first it says so.
+func TestGentleWaitsForUse(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the gentle stop works on Linux only")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGentleListener(ln)
+	replies := queueClients(t, ln.Addr().String(), 1)
+	gl.stopping.Store(true) // as StopAccepting starts: Accept drains the queue
+	c, err := gl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(*queuedConn); !ok {
+		t.Fatalf("Accept gave a %T, want a *queuedConn", c)
+	}
+	if _, err := gl.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("second Accept: %v; want net.ErrClosed (queue empty)", err)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := gl.StopAccepting(done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("StopAccepting with a connection unused: %v; want context.Canceled", err)
+	}
+	// Using the connection ends the wait.
+	req, err := io.ReadAll(c)
+	if err != nil || string(req) != "request 0" {
+		t.Fatalf("request %q, %v", req, err)
+	}
+	io.WriteString(c, "ok")
+	c.Close()
+	ctx, cancel2 := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel2()
+	if err := gl.StopAccepting(ctx); err != nil {
+		t.Fatalf("StopAccepting once used: %v", err)
+	}
+	if r := <-replies; r != "ok" {
+		t.Fatalf("reply %q", r)
+	}
+}
