@@ -4,7 +4,7 @@ TOOL    := $(GO) tool -modfile=tools/go.mod
 BIN     := $(CURDIR)/bin
 ARGS    ?=
 
-.PHONY: all run build tools test test-short generate checkgenerate lint bench fuzz clean
+.PHONY: all run build tools test-tools test test-long test-short generate checkgenerate lint bench fuzz clean
 
 all: lint test
 
@@ -20,10 +20,19 @@ tools:
 run: build
 	$(BIN)/halfclosed $(ARGS)
 
+## test-tools: the pinned clients the tests drive (grpcurl)
+test-tools:
+	$(GO) build -modfile=tools/go.mod -o $(BIN)/ github.com/fullstorydev/grpcurl/cmd/grpcurl
+
 ## test: unit, integration and end-to-end tests, with the race detector
-test: build tools
+test: build test-tools
 	E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m ./...
 
+## test-long: the same with the long variants (large inputs, every GNU combination)
+test-long: build test-tools
+	HALFCLOSE_TEST_LONG=1 E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 60m ./...
+
+## test-short: a quick run without the race detector or large inputs
 test-short:
 	$(GO) test -short -count=1 ./...
 

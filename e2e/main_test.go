@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/internal/syncbuf"
+	"github.com/halfclose/halfclose/internal/testenv"
 
 	"go.uber.org/goleak"
 )
@@ -100,19 +101,11 @@ func bin(t testing.TB, name string) string {
 	return p
 }
 
-// need skips the test when an external tool is missing, except in CI (the
-// CI variable set), where a missing tool is a failure.
+// need returns the path of an external tool the test needs: a missing
+// tool fails the test under CI and skips it elsewhere (testenv.Tool).
 func need(t testing.TB, tool string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is required in CI: %v", tool, err)
-	}
-	t.Skipf("%s not installed: %v", tool, err)
-	return ""
+	return testenv.Tool(t, tool)
 }
 
 // daemon is a running halfclosed.
@@ -337,6 +330,7 @@ func runStdin(t testing.TB, dir, stdinPath string, piped bool, argv ...string) r
 // from fstat when stdin is a regular file). It must succeed.
 func gnu(t testing.TB, stdinPath string, argv ...string) []byte {
 	t.Helper()
+	need(t, argv[0])
 	r := runPiped(t, "", stdinPath, argv...)
 	if r.code != 0 {
 		t.Fatalf("oracle %q exited %d: %s", argv, r.code, r.stderr)

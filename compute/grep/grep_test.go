@@ -114,15 +114,15 @@ var grepArgs = [][]string{
 }
 
 func TestGrepDifferential(t *testing.T) {
+	inputs := map[string][]byte{}
 	for name, in := range grepInputs {
-		for _, argv := range grepArgs {
-			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
-				if argv[1] == "-" {
-					argv = []string{"grep", "foo", "-"}
-				}
-				computetest.DiffGNU(t, []byte(in), argv...)
-			})
+		inputs[name] = []byte(in)
+	}
+	for _, argv := range grepArgs {
+		if argv[1] == "-" {
+			argv = []string{"grep", "foo", "-"}
 		}
+		computetest.DiffGNUEach(t, inputs, argv...)
 	}
 }
 
@@ -160,12 +160,8 @@ func TestGrepBig(t *testing.T) {
 		{"grep", "-m", "1000", "ms"},
 		{"grep", "-c", "-v", "a"},
 	}
-	for name, in := range inputs {
-		for _, argv := range argvs {
-			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
-				computetest.DiffGNU(t, in, argv...)
-			})
-		}
+	for _, argv := range argvs {
+		computetest.DiffGNUEach(t, inputs, argv...)
 	}
 }
 
@@ -375,10 +371,8 @@ func TestGrepFastPaths(t *testing.T) {
 		{"grep", "-iE", "(err){2}|WARN"},
 		{"grep", "-E", "(ERROR|WARN) \\[(db|api)\\]"},
 	}
-	for name, in := range map[string][]byte{"log": log, "odd": odd, "big": big} {
-		for _, a := range args {
-			t.Run(name+"/"+strings.Join(a[1:], " "), func(t *testing.T) { computetest.DiffGNU(t, in, a...) })
-		}
+	for _, a := range args {
+		computetest.DiffGNUEach(t, map[string][]byte{"log": log, "odd": odd, "big": big}, a...)
 	}
 }
 
