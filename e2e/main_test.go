@@ -339,8 +339,19 @@ func gnu(t testing.TB, stdinPath string, argv ...string) []byte {
 }
 
 // sizes are the input sizes every differential test covers: empty, one
-// byte, around the 64 KiB buffer boundary, and several chunks.
-var sizes = []int{0, 1, 65535, 65536, 65537, 3 << 20, 20 << 20}
+// byte, around the 64 KiB buffer boundary, and several 256 KiB client
+// chunks and 1 MiB server buffers; the long run (testenv.Long) adds 20 MiB,
+// past the 8 MiB spool, which TestNcRoute always covers.
+var sizes = func() []int {
+	s := []int{0, 1, 65535, 65536, 65537, 3 << 20}
+	if testenv.Long() {
+		s = append(s, bigSize)
+	}
+	return s
+}()
+
+// bigSize is an input larger than the default spool memory (8 MiB).
+const bigSize = 20 << 20
 
 var (
 	inputsMu sync.Mutex // protects inputs

@@ -427,11 +427,17 @@ func TestTCPShutdownLetsJobsFinish(t *testing.T) {
 	env.obs.waitStarted(t)
 	shut := make(chan error, 1)
 	go func() { shut <- env.tcp.Shutdown(jobCtx(t)) }()
-	// New connections are refused once the listener is closed.
-	time.Sleep(50 * time.Millisecond)
-	if c, err := net.Dial("tcp", env.tcpAddr); err == nil {
+	// New connections are refused once the listener is closed (Shutdown
+	// closes it first, but in its own goroutine: poll until then).
+	for deadline := time.Now().Add(defaultTestTimeout); ; time.Sleep(time.Millisecond) {
+		c, err := net.Dial("tcp", env.tcpAddr)
+		if err != nil {
+			break
+		}
 		c.Close()
-		t.Fatal("listener still accepts during shutdown")
+		if time.Now().After(deadline) {
+			t.Fatalf("listener still accepts %v into shutdown", defaultTestTimeout)
+		}
 	}
 	fmt.Fprintf(conn, "second half")
 	conn.(*net.TCPConn).CloseWrite()

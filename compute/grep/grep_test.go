@@ -10,6 +10,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/grep"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 var grepInputs = map[string]string{
@@ -128,13 +129,20 @@ func TestGrepDifferential(t *testing.T) {
 
 // TestGrepBig covers buffer boundaries, long lines and the binary block
 // rule on inputs larger than the buffer.
+//
+// The log is three buffers (the last one partial) and the long line spans
+// three; the long run (testenv.Long) has three full buffers and a 3 MiB line.
 func TestGrepBig(t *testing.T) {
+	size, longLine := 2*grep.GrepBufSize+grep.GrepBlock+777, 2*grep.GrepBufSize+grep.GrepBlock
+	if testenv.Long() {
+		size, longLine = 3*grep.GrepBufSize+777, 3<<20
+	}
 	var log bytes.Buffer
-	for i := 0; log.Len() < 3*grep.GrepBufSize+777; i++ {
+	for i := 0; log.Len() < size; i++ {
 		fmt.Fprintf(&log, "%d level=%s msg=request took %dms\n", i, []string{"INFO", "DEBUG", "ERROR"}[i%3], i%997)
 	}
 	big := log.Bytes()
-	long := append(bytes.Repeat([]byte("x"), 3<<20), "ERROR\nshort ERROR\n"...)
+	long := append(bytes.Repeat([]byte("x"), longLine), "ERROR\nshort ERROR\n"...)
 	withNul := func(at int) []byte {
 		b := bytes.Clone(big)
 		b[at] = 0
