@@ -177,7 +177,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestRunCancelAndIdle(t *testing.T) {
-	env := startEnv(t, envConfig{idle: 200 * time.Millisecond})
+	env := startEnv(t, envConfig{}) // no idle timeout to race the cancel
 	ctx, cancel := context.WithCancel(jobCtx(t))
 	stream, err := env.client.Run(ctx)
 	if err != nil {
@@ -194,6 +194,7 @@ func TestRunCancelAndIdle(t *testing.T) {
 		t.Fatalf("err = %v, %d bytes; want Canceled and nothing", err, len(out))
 	}
 
+	env = startEnv(t, envConfig{idle: 200 * time.Millisecond})
 	stream, err = env.client.Run(jobCtx(t))
 	if err != nil {
 		t.Fatal(err)
@@ -383,6 +384,7 @@ func TestTCPAborts(t *testing.T) {
 		}
 	})
 	t.Run("reset mid-input", func(t *testing.T) {
+		env := startEnv(t, envConfig{}) // no idle timeout to race the reset
 		conn, err := net.Dial("tcp", env.tcpAddr)
 		if err != nil {
 			t.Fatal(err)
