@@ -81,12 +81,24 @@ func eachBatcher(argv []string) *batcher {
 			okStatus: 1, // 1: nothing selected
 		}
 	case "head", "tail":
-		if !headTailBatchable(argv[1:]) {
+		ok, verbose := headTailBatchable(argv[0], argv[1:])
+		if !ok {
 			return nil
+		}
+		split := splitHeaders
+		if verbose {
+			// -v prints the header for stdin too.
+			split = func(out []byte, names []string) [][]byte {
+				outs := splitHeaders(out, names)
+				for i := range outs {
+					outs[i] = append([]byte("==> standard input <==\n"), outs[i]...)
+				}
+				return outs
+			}
 		}
 		return &batcher{
 			args:  func(opts []string) []string { return append([]string(nil), opts...) },
-			split: splitHeaders,
+			split: split,
 		}
 	}
 	return nil
@@ -121,24 +133,30 @@ func grepBatchable(args []string) bool {
 }
 
 // headTailBatchable reports whether head's or tail's options are only -n
-// and -c with their values (no header options, no obsolete forms, no file
-// operand).
-func headTailBatchable(args []string) bool {
+// and -c with their values, -v and -z (no -q, no file operand, and for tail
+// no obsolete +N or -N form, which GNU tail takes only with one file), and
+// whether -v is among them.
+func headTailBatchable(tool string, args []string) (ok, verbose bool) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "-n" || a == "-c":
 			if i+1 == len(args) {
-				return false
+				return false, false
 			}
 			i++
+		case a == "-v" || a == "--verbose":
+			verbose = true
+		case a == "-z" || a == "--zero-terminated":
 		case strings.HasPrefix(a, "--lines=") || strings.HasPrefix(a, "--bytes="):
 		case len(a) > 2 && (a[:2] == "-n" || a[:2] == "-c"):
+		case tool == "head" && i == 0 && len(a) > 1 && a[0] == '-' && '0' <= a[1] && a[1] <= '9':
+			// head's obsolete -NUM[bkm][cl] form, first only
 		default:
-			return false
+			return false, false
 		}
 	}
-	return true
+	return true, verbose
 }
 
 // splitPrefixed splits grep -H output: every line starts with its file's
