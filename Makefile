@@ -11,7 +11,7 @@ DESTDIR ?=
 SHARE   := $(BIN)/share
 CMDS    := halfclose halfclosed
 
-.PHONY: all run build tools examples-deps test test-short test-fleet test-deploy generate checkgenerate lint bench fuzz clean completions man install
+.PHONY: all run build tools test-tools examples-deps test test-long test-short test-fleet test-deploy generate checkgenerate lint bench fuzz clean completions man install
 
 all: lint test
 
@@ -60,8 +60,12 @@ install: build completions man
 	  install -m 644 $(SHARE)/fish/vendor_completions.d/$$c.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$c.fish || exit 1; \
 	done
 
+## test-tools: the pinned clients the tests drive (grpcurl)
+test-tools:
+	$(GO) build -modfile=tools/go.mod -o $(BIN)/ github.com/fullstorydev/grpcurl/cmd/grpcurl
+
 ## test: unit, integration and end-to-end tests, with the race detector
-test: build tools
+test: build test-tools
 	E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory test-deploy
 
@@ -78,6 +82,11 @@ FLEET_ROUNDS ?= 1
 test-fleet: build tools
 	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet$$' -timeout 60m ./e2e/
 
+## test-long: the same with the long variants (large inputs, every GNU combination)
+test-long: build test-tools
+	HALFCLOSE_TEST_LONG=1 E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 60m ./...
+
+## test-short: a quick run without the race detector or large inputs
 test-short:
 	$(GO) test -short -count=1 ./...
 

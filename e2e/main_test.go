@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/internal/syncbuf"
+	"github.com/halfclose/halfclose/internal/testenv"
 
 	"go.uber.org/goleak"
 )
@@ -105,19 +106,11 @@ func bin(t testing.TB, name string) string {
 	return p
 }
 
-// need skips the test when an external tool is missing, except in CI (the
-// CI variable set), where a missing tool is a failure.
+// need returns the path of an external tool the test needs: a missing
+// tool fails the test under CI and skips it elsewhere (testenv.Tool).
 func need(t testing.TB, tool string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is required in CI: %v", tool, err)
-	}
-	t.Skipf("%s not installed: %v", tool, err)
-	return ""
+	return testenv.Tool(t, tool)
 }
 
 // daemon is a running halfclosed.
@@ -377,6 +370,7 @@ func runStdin(t testing.TB, dir, stdinPath string, piped bool, argv ...string) r
 // from fstat when stdin is a regular file). It must succeed.
 func gnu(t testing.TB, stdinPath string, argv ...string) []byte {
 	t.Helper()
+	need(t, argv[0])
 	r := runPiped(t, "", stdinPath, argv...)
 	if r.code != 0 {
 		t.Fatalf("oracle %q exited %d: %s", argv, r.code, r.stderr)
@@ -385,8 +379,19 @@ func gnu(t testing.TB, stdinPath string, argv ...string) []byte {
 }
 
 // sizes are the input sizes every differential test covers: empty, one
-// byte, around the 64 KiB buffer boundary, and several chunks.
-var sizes = []int{0, 1, 65535, 65536, 65537, 3 << 20, 20 << 20}
+// byte, around the 64 KiB buffer boundary, and several 256 KiB client
+// chunks and 1 MiB server buffers; the long run (testenv.Long) adds 20 MiB,
+// past the 8 MiB spool, which TestNcRoute always covers.
+var sizes = func() []int {
+	s := []int{0, 1, 65535, 65536, 65537, 3 << 20}
+	if testenv.Long() {
+		s = append(s, bigSize)
+	}
+	return s
+}()
+
+// bigSize is an input larger than the default spool memory (8 MiB).
+const bigSize = 20 << 20
 
 var (
 	inputsMu sync.Mutex // protects inputs

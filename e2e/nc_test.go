@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func TestNcRoute(t *testing.T) {
 		"--tcp-route", "127.0.0.1:0=sha256sum | sha256sum",
 	)
 	for pipeline, addr := range d.Routes {
-		for _, n := range sizes {
+		for _, n := range append(slices.Clone(sizes), bigSize) {
 			in := randomFile(t, n)
 			want := runPiped(t, "", in, "sh", "-c", pipeline).stdout
 			got := run(t, "", in, ncArgv(t, addr)...)

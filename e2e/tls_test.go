@@ -19,9 +19,6 @@ import (
 	"time"
 )
 
-// tlsTimeout bounds each command of these tests.
-const tlsTimeout = 60 * time.Second
-
 // tlsPKIScript makes a CA, a server certificate for localhost and
 // 127.0.0.1, a client certificate and a token file: the commands of
 // docs/operations.md, so the documented set-up is tested.
@@ -46,7 +43,7 @@ chmod 600 ca-key.pem server-key.pem client-key.pem tokens.txt
 // goes into the error.
 func tlsRun(t *testing.T, dir string, stdin []byte, name string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), tlsTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
@@ -107,7 +104,7 @@ func tlsStartDaemon(t *testing.T, dir string, args ...string) (grpcAddr, tcpAddr
 			if err != nil {
 				t.Errorf("halfclosed: %v\n%s", err, logs.String())
 			}
-		case <-time.After(tlsTimeout):
+		case <-time.After(defaultTestTimeout):
 			cmd.Process.Kill()
 			<-exited
 			t.Errorf("halfclosed did not stop on SIGINT:\n%s", logs.String())
@@ -119,7 +116,7 @@ func tlsStartDaemon(t *testing.T, dir string, args ...string) (grpcAddr, tcpAddr
 	case err := <-exited:
 		exited <- err
 		t.Fatalf("halfclosed exited: %v\n%s", err, logs.String())
-	case <-time.After(tlsTimeout):
+	case <-time.After(defaultTestTimeout):
 		t.Fatal("halfclosed did not start")
 	}
 	return "", ""

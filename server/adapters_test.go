@@ -302,8 +302,8 @@ func TestDigestErrors(t *testing.T) {
 }
 
 func TestDigestAborts(t *testing.T) {
-	env := startEnv(t, envConfig{idle: 200 * time.Millisecond})
 	t.Run("cancel", func(t *testing.T) {
+		env := startEnv(t, envConfig{}) // no idle timeout to race the cancel
 		ctx, cancel := context.WithCancel(jobCtx(t))
 		stream, err := env.client.Digest(ctx)
 		if err != nil {
@@ -321,6 +321,7 @@ func TestDigestAborts(t *testing.T) {
 		}
 	})
 	t.Run("idle", func(t *testing.T) {
+		env := startEnv(t, envConfig{idle: 200 * time.Millisecond})
 		stream, err := env.client.Digest(jobCtx(t))
 		if err != nil {
 			t.Fatal(err)

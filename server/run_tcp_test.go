@@ -178,7 +178,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestRunCancelAndIdle(t *testing.T) {
-	env := startEnv(t, envConfig{idle: 200 * time.Millisecond})
+	env := startEnv(t, envConfig{}) // no idle timeout to race the cancel
 	ctx, cancel := context.WithCancel(jobCtx(t))
 	stream, err := env.client.Run(ctx)
 	if err != nil {
@@ -195,6 +195,7 @@ func TestRunCancelAndIdle(t *testing.T) {
 		t.Fatalf("err = %v, %d bytes; want Canceled and nothing", err, len(out))
 	}
 
+	env = startEnv(t, envConfig{idle: 200 * time.Millisecond})
 	stream, err = env.client.Run(jobCtx(t))
 	if err != nil {
 		t.Fatal(err)
@@ -384,6 +385,7 @@ func TestTCPAborts(t *testing.T) {
 		}
 	})
 	t.Run("reset mid-input", func(t *testing.T) {
+		env := startEnv(t, envConfig{}) // no idle timeout to race the reset
 		conn, err := net.Dial("tcp", env.tcpAddr)
 		if err != nil {
 			t.Fatal(err)
@@ -428,11 +430,17 @@ func TestTCPShutdownLetsJobsFinish(t *testing.T) {
 	env.obs.waitStarted(t)
 	shut := make(chan error, 1)
 	go func() { shut <- env.tcp.Shutdown(jobCtx(t)) }()
-	// New connections are refused once the listener is closed.
-	time.Sleep(50 * time.Millisecond)
-	if c, err := net.Dial("tcp", env.tcpAddr); err == nil {
+	// New connections are refused once the listener is closed (Shutdown
+	// closes it first, but in its own goroutine: poll until then).
+	for deadline := time.Now().Add(defaultTestTimeout); ; time.Sleep(time.Millisecond) {
+		c, err := net.Dial("tcp", env.tcpAddr)
+		if err != nil {
+			break
+		}
 		c.Close()
-		t.Fatal("listener still accepts during shutdown")
+		if time.Now().After(deadline) {
+			t.Fatalf("listener still accepts %v into shutdown", defaultTestTimeout)
+		}
 	}
 	fmt.Fprintf(conn, "second half")
 	conn.(*net.TCPConn).CloseWrite()

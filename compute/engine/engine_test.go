@@ -13,6 +13,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // gatedReader yields data, then blocks until the gate is opened, then
@@ -99,19 +100,38 @@ func emptyDir(t *testing.T, dir string) {
 }
 
 func TestEngineRepliesOnlyAfterEOF(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), computetest.DefaultTestTimeout)
+	ctx, cancel := testenv.Context(t)
 	defer cancel()
 	e := engine.New(engine.Config{})
 	src := &gatedReader{closed: make(chan struct{}), ctx: ctx, data: []byte("hello\n"), gate: make(chan struct{}), end: io.EOF}
+	// The last stage echoes its input and says when it has written all of
+	// it: from then on only the engine can hold the reply back.
+	echoed := make(chan struct{})
+	echo := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		b := make([]byte, len("hello\n"))
+		if _, err := io.ReadFull(in, b); err != nil {
+			return err
+		}
+		if _, err := out.Write(b); err != nil {
+			return err
+		}
+		close(echoed)
+		_, err := io.Copy(out, in)
+		return err
+	})
 	var out lockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.Run(ctx, testPipeline(copyStage, copyStage), src, &out)
+		_, err := e.Run(ctx, testPipeline(copyStage, echo), src, &out)
 		done <- err
 	}()
-	// The stages have had every chance to echo the data; the reply must
-	// still wait for the end of input.
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-echoed:
+	case err := <-done:
+		t.Fatalf("the pipeline ended before its input did: %v", err)
+	}
+	// Every stage has echoed the data; the reply must still wait for the
+	// end of input.
 	if n := out.Len(); n != 0 {
 		t.Fatalf("%d bytes written before end of input", n)
 	}
@@ -127,7 +147,7 @@ func TestEngineRepliesOnlyAfterEOF(t *testing.T) {
 func TestEngineAbortWritesNothing(t *testing.T) {
 	errReset := errors.New("connection reset by peer")
 	for _, size := range []int{0, 10, 1 << 20} {
-		ctx, cancel := context.WithTimeout(context.Background(), computetest.DefaultTestTimeout)
+		ctx, cancel := testenv.Context(t)
 		dir := t.TempDir()
 		e := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: 1024, Dir: dir}})
 		gate := make(chan struct{})
@@ -171,7 +191,7 @@ func TestEngineDrainsAfterEarlyFinish(t *testing.T) {
 
 	// The same early finish, with an input that aborts later: an error,
 	// and the three bytes never leave.
-	ctx, cancel := context.WithTimeout(context.Background(), computetest.DefaultTestTimeout)
+	ctx, cancel := testenv.Context(t)
 	defer cancel()
 	gate := make(chan struct{})
 	close(gate)
@@ -234,7 +254,7 @@ func TestEngineAcquire(t *testing.T) {
 		t.Fatalf("second job: %v, want RESOURCE_EXHAUSTED", err)
 	}
 	// A job that waits gets the slot when it is freed within the wait.
-	e2 := engine.New(engine.Config{MaxJobs: 1, QueueWait: computetest.DefaultTestTimeout})
+	e2 := engine.New(engine.Config{MaxJobs: 1, QueueWait: testenv.Timeout(t)})
 	r2, _ := e2.Acquire(context.Background())
 	got := make(chan error, 1)
 	go func() {
@@ -256,7 +276,7 @@ func TestEngineAcquire(t *testing.T) {
 }
 
 func TestPipelineFailureCancelsOthers(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), computetest.DefaultTestTimeout)
+	ctx, cancel := testenv.Context(t)
 	defer cancel()
 	boom := compute.Invalidf("boom")
 	failing := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {

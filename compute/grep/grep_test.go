@@ -10,6 +10,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/grep"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 var grepInputs = map[string]string{
@@ -114,27 +115,34 @@ var grepArgs = [][]string{
 }
 
 func TestGrepDifferential(t *testing.T) {
+	inputs := map[string][]byte{}
 	for name, in := range grepInputs {
-		for _, argv := range grepArgs {
-			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
-				if argv[1] == "-" {
-					argv = []string{"grep", "foo", "-"}
-				}
-				computetest.DiffGNU(t, []byte(in), argv...)
-			})
+		inputs[name] = []byte(in)
+	}
+	for _, argv := range grepArgs {
+		if argv[1] == "-" {
+			argv = []string{"grep", "foo", "-"}
 		}
+		computetest.DiffGNUEach(t, inputs, argv...)
 	}
 }
 
 // TestGrepBig covers buffer boundaries, long lines and the binary block
 // rule on inputs larger than the buffer.
+//
+// The log is three buffers (the last one partial) and the long line spans
+// three; the long run (testenv.Long) has three full buffers and a 3 MiB line.
 func TestGrepBig(t *testing.T) {
+	size, longLine := 2*grep.GrepBufSize+grep.GrepBlock+777, 2*grep.GrepBufSize+grep.GrepBlock
+	if testenv.Long() {
+		size, longLine = 3*grep.GrepBufSize+777, 3<<20
+	}
 	var log bytes.Buffer
-	for i := 0; log.Len() < 3*grep.GrepBufSize+777; i++ {
+	for i := 0; log.Len() < size; i++ {
 		fmt.Fprintf(&log, "%d level=%s msg=request took %dms\n", i, []string{"INFO", "DEBUG", "ERROR"}[i%3], i%997)
 	}
 	big := log.Bytes()
-	long := append(bytes.Repeat([]byte("x"), 3<<20), "ERROR\nshort ERROR\n"...)
+	long := append(bytes.Repeat([]byte("x"), longLine), "ERROR\nshort ERROR\n"...)
 	withNul := func(at int) []byte {
 		b := bytes.Clone(big)
 		b[at] = 0
@@ -160,12 +168,24 @@ func TestGrepBig(t *testing.T) {
 		{"grep", "-m", "1000", "ms"},
 		{"grep", "-c", "-v", "a"},
 	}
-	for name, in := range inputs {
+	if testenv.Long() {
 		for _, argv := range argvs {
-			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
-				computetest.DiffGNU(t, in, argv...)
-			})
+			computetest.DiffGNUEach(t, inputs, argv...)
 		}
+		return
+	}
+	// By default the inputs with a NUL, which only the binary rule sets
+	// apart, each meet half of the options, in turn: every option still
+	// meets a NUL in the first buffer and one in a later buffer.
+	nul := []string{"nul-early", "nul-block", "nul-late", "nul-last", "random"}
+	for k, argv := range argvs {
+		in := map[string][]byte{"log": inputs["log"], "log-noeol": inputs["log-noeol"], "long": inputs["long"]}
+		for i, name := range nul {
+			if (i+k)%2 == 0 {
+				in[name] = inputs[name]
+			}
+		}
+		computetest.DiffGNUEach(t, in, argv...)
 	}
 }
 
@@ -375,10 +395,8 @@ func TestGrepFastPaths(t *testing.T) {
 		{"grep", "-iE", "(err){2}|WARN"},
 		{"grep", "-E", "(ERROR|WARN) \\[(db|api)\\]"},
 	}
-	for name, in := range map[string][]byte{"log": log, "odd": odd, "big": big} {
-		for _, a := range args {
-			t.Run(name+"/"+strings.Join(a[1:], " "), func(t *testing.T) { computetest.DiffGNU(t, in, a...) })
-		}
+	for _, a := range args {
+		computetest.DiffGNUEach(t, map[string][]byte{"log": log, "odd": odd, "big": big}, a...)
 	}
 }
 

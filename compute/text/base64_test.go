@@ -10,6 +10,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 func TestBase64GNU(t *testing.T) {
@@ -43,8 +44,14 @@ func TestBase64DecodeGNU(t *testing.T) {
 	}
 }
 
+// TestBase64RoundTrip: sizes up to several 96 KiB encode blocks and 128
+// KiB decode buffers; the long run (testenv.Long) goes to 3 MiB.
 func TestBase64RoundTrip(t *testing.T) {
-	for _, n := range []int{0, 1, 2, 3, 1000, 1 << 20, 3<<20 + 1} {
+	sizes := []int{0, 1, 2, 3, 1000, 4*96<<10 + 1}
+	if testenv.Long() {
+		sizes = []int{0, 1, 2, 3, 1000, 1 << 20, 3<<20 + 1}
+	}
+	for _, n := range sizes {
 		in := computetest.RandomBytes(uint64(n)+7, n)
 		for _, w := range []string{"", " -w 0", " -w 3", " -w 1000"} {
 			got, err := computetest.RunPipeline(t, "base64"+w+" | base64 -d", in)
@@ -78,8 +85,9 @@ func TestBase64Errors(t *testing.T) {
 			t.Errorf("%s: err = %v, want CodeInvalid with %q", c.text, err, c.want)
 		}
 	}
-	// A bad byte after megabytes of good input: still an error, no output.
-	in := append([]byte(base64.StdEncoding.EncodeToString(computetest.RandomBytes(9, 3<<20))), '!')
+	// A bad byte after several decode buffers of good input: still an
+	// error, no output.
+	in := append([]byte(base64.StdEncoding.EncodeToString(computetest.RandomBytes(9, 3*128<<10))), '!')
 	out, err := computetest.RunPipeline(t, "base64 -d", in)
 	if compute.CodeOf(err) != compute.CodeInvalid || len(out) != 0 {
 		t.Errorf("late garbage: %d bytes out, err %v", len(out), err)
@@ -116,12 +124,19 @@ func TestBase64Blocks(t *testing.T) {
 			diffGNUCfg(t, engine.Config{}, in, "base64", "-w", w)
 		}
 	}
-	enc := []byte(base64.StdEncoding.EncodeToString(computetest.RandomBytes(5, 300000)))
+	// Special bytes at the start, around the first 128 KiB decode buffer
+	// edge and at the end; the long run (testenv.Long) also at the second
+	// edge, in a longer text.
+	n, positions := 110001, []int{0, 4, 131071, 131072, 131073, 131076}
+	if testenv.Long() {
+		n, positions = 300000, append(positions, 262144)
+	}
+	enc := []byte(base64.StdEncoding.EncodeToString(computetest.RandomBytes(5, n)))
 	wrapped := wrap76(string(enc))
 	at := func(b []byte, i int, s string) []byte {
 		return append(append(append([]byte(nil), b[:i]...), s...), b[i:]...)
 	}
-	for _, i := range []int{0, 4, 131071, 131072, 131073, 131076, 262144, len(enc) - 4} {
+	for _, i := range append(positions, len(enc)-4) {
 		for _, s := range []string{"\r", "YQ==", "=", "!", "\n", " ", "YW=="} {
 			for _, in := range [][]byte{at(enc, i, s), at(wrapped, min(i, len(wrapped)), s)} {
 				diffGNUCfg(t, engine.Config{}, in, "base64", "-d")

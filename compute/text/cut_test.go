@@ -33,7 +33,7 @@ func TestCutGNU(t *testing.T) {
 	for name, in := range filterInputs() {
 		extra[name] = in
 	}
-	for name, in := range extra {
+	for name, in := range joinSmall(extra) {
 		t.Run(name, func(t *testing.T) {
 			for _, a := range cutArgs {
 				diffGNUCfg(t, engine.Config{}, in, a...)

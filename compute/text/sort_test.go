@@ -19,6 +19,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/compute/text"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 var sortInputs = map[string]string{
@@ -96,7 +97,11 @@ var sortArgs = [][]string{
 }
 
 func TestSortDifferential(t *testing.T) {
+	inputs := map[string][]byte{}
 	for name, in := range sortInputs {
+		inputs[name] = []byte(in)
+	}
+	for name, in := range joinSmall(inputs) {
 		for _, argv := range sortArgs {
 			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
 				computetest.DiffGNU(t, []byte(in), argv...)
@@ -125,18 +130,28 @@ func randomLines(seed uint64, n int, fields bool) []byte {
 
 // TestSortSpill sorts inputs several times the memory budget: the output
 // is GNU's and the runs are merged (also through a second merge level).
+//
+// By default the input is a quarter of the long run's (testenv.Long) and
+// every budget is 64 KiB: about 12 runs, merged two at a time (fan-in 2)
+// through several levels. (Under 64 KiB the sorter's minimum index growth
+// alone passes the budget, and every line becomes a run of its own.)
 func TestSortSpill(t *testing.T) {
-	in := randomLines(1, 3<<20, true)
+	in := randomLines(1, 3<<20/4, true)
+	small, smaller := int64(64<<10), int64(64<<10)
+	if testenv.Long() {
+		in = randomLines(1, 3<<20, true)
+		small, smaller = 256<<10, 64<<10
+	}
 	for _, c := range []struct {
 		mem  int64
 		args []string
 	}{
-		{256 << 10, []string{"sort"}},
-		{256 << 10, []string{"sort", "-n"}},
-		{256 << 10, []string{"sort", "-k2,2", "-s"}},
-		{256 << 10, []string{"sort", "-k2,2f", "-u"}},
-		{64 << 10, []string{"sort", "-rn", "-k1,1"}}, // fan-in 2: many merge levels
-		{64 << 10, []string{"sort", "-u", "-k2,2"}},
+		{small, []string{"sort"}},
+		{small, []string{"sort", "-n"}},
+		{small, []string{"sort", "-k2,2", "-s"}},
+		{small, []string{"sort", "-k2,2f", "-u"}},
+		{smaller, []string{"sort", "-rn", "-k1,1"}}, // fan-in 2: many merge levels
+		{smaller, []string{"sort", "-u", "-k2,2"}},
 	} {
 		t.Run(fmt.Sprintf("%d/%q", c.mem, c.args), func(t *testing.T) {
 			want, _ := computetest.GNU(t, in, c.args...)
@@ -172,11 +187,15 @@ func assertEmptyDir(t *testing.T, dir string) {
 
 // TestSortMemoryBounded checks that sorting 8x the budget does not hold
 // the input: the peak heap stays well under twice the budget (plus the
-// test's own input and output buffers, which are measured before).
+// test's own input and output buffers, which are measured before). The
+// long run (testenv.Long) uses a 4 MiB budget, the default one 2 MiB.
 func TestSortMemoryBounded(t *testing.T) {
-	const budget = 4 << 20
-	const size = 8 * budget
-	in := &lineGen{r: rand.New(rand.NewPCG(2, 1)), left: size} // not held: the heap is sort's
+	budget := int64(2 << 20)
+	if testenv.Long() {
+		budget = 4 << 20
+	}
+	size := 8 * budget
+	in := &lineGen{r: rand.New(rand.NewPCG(2, 1)), left: int(size)} // not held: the heap is sort's
 	s, err := text.BuildSort(&compute.Env{Spool: compute.SpoolConfig{MemBytes: budget, Dir: t.TempDir()}}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"os/exec"
 	"testing"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // Output runs argv (a GNU tool) over input with LC_ALL=C and returns its
-// stdout; a tool that fails or is missing fails the test.
+// stdout. A tool that fails fails the test; a missing one fails it under
+// CI and skips it elsewhere (testenv.Tool).
 func Output(t testing.TB, input []byte, argv ...string) string {
 	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(testenv.Tool(t, argv[0]), argv[1:]...)
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
 	cmd.Stdin = bytes.NewReader(input)
 	out, err := cmd.Output()

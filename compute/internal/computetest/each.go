@@ -1,0 +1,265 @@
+package computetest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/halfclose/halfclose/internal/testenv"
+)
+
+// Starting a process costs about 10 ms of CPU on the test machines, more
+// than most differential cases cost us: GNUEach runs the oracle once for
+// many inputs where the tool's output for several file operands can be
+// split back into one output per input (grep's "NAME:" prefixes, head's and
+// tail's "==> NAME <==" headers). The split is only ever trusted when our
+// output agrees with it: a disagreement is settled by running the tool on
+// that input alone, as the single-input helpers do, so a mistake in the
+// split can cost time but never fail or pass a test.
+
+// GNUEach runs the GNU tool argv once over inputs given as file operands
+// (regular files, read in turn) and returns what it printed for each, as
+// it would for that input alone on stdin. It returns nil when argv cannot
+// be run that way, or the tool exits with an error: the caller then runs
+// the tool once per input.
+func GNUEach(t testing.TB, inputs [][]byte, argv ...string) [][]byte {
+	t.Helper()
+	b := eachBatcher(argv)
+	if b == nil || len(inputs) < 2 {
+		return nil
+	}
+	dir := t.TempDir()
+	names := make([]string, len(inputs))
+	for i, in := range inputs {
+		names[i] = fmt.Sprintf("in%03d", i)
+		if err := os.WriteFile(filepath.Join(dir, names[i]), in, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := append(append(b.args(argv[1:]), "--"), names...)
+	cmd := exec.Command(testenv.Tool(t, argv[0]), args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("oracle %v: %v", argv, err)
+		}
+		if ee.ExitCode() > b.okStatus {
+			return nil
+		}
+	}
+	return b.split(stdout.Bytes(), names)
+}
+
+// batcher knows how one tool prints several files.
+type batcher struct {
+	args     func(opts []string) []string              // the options for a run over files
+	split    func(out []byte, names []string) [][]byte // one output per file, or nil
+	okStatus int                                       // the highest exit status that is not an error
+}
+
+// eachBatcher returns how to run argv over several files, or nil when its
+// options are not all known to keep the outputs apart.
+func eachBatcher(argv []string) *batcher {
+	switch argv[0] {
+	case "grep":
+		if !grepBatchable(argv[1:]) {
+			return nil
+		}
+		return &batcher{
+			args:     func(opts []string) []string { return append([]string{"-H"}, opts...) },
+			split:    splitPrefixed,
+			okStatus: 1, // 1: nothing selected
+		}
+	case "head", "tail":
+		ok, verbose := headTailBatchable(argv[0], argv[1:])
+		if !ok {
+			return nil
+		}
+		split := splitHeaders
+		if verbose {
+			// -v prints the header for stdin too.
+			split = func(out []byte, names []string) [][]byte {
+				outs := splitHeaders(out, names)
+				for i := range outs {
+					outs[i] = append([]byte("==> standard input <==\n"), outs[i]...)
+				}
+				return outs
+			}
+		}
+		return &batcher{
+			args:  func(opts []string) []string { return append([]string(nil), opts...) },
+			split: split,
+		}
+	}
+	return nil
+}
+
+// grepBatchable reports whether grep's options are only ones that print
+// each file's lines after a "NAME:" prefix, one pattern operand, and no
+// file operand.
+func grepBatchable(args []string) bool {
+	operands, patterns := 0, false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-e" || a == "-m":
+			if i+1 == len(args) {
+				return false
+			}
+			patterns = patterns || a == "-e"
+			i++
+		case len(a) > 1 && a[0] == '-':
+			if strings.Trim(a[1:], "EFGcinovwx") != "" {
+				return false
+			}
+		default:
+			operands++
+		}
+	}
+	if patterns {
+		return operands == 0
+	}
+	return operands == 1
+}
+
+// headTailBatchable reports whether head's or tail's options are only -n
+// and -c with their values, -v and -z (no -q, no file operand, and for tail
+// no obsolete +N or -N form, which GNU tail takes only with one file), and
+// whether -v is among them.
+func headTailBatchable(tool string, args []string) (ok, verbose bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-n" || a == "-c":
+			if i+1 == len(args) {
+				return false, false
+			}
+			i++
+		case a == "-v" || a == "--verbose":
+			verbose = true
+		case a == "-z" || a == "--zero-terminated":
+		case strings.HasPrefix(a, "--lines=") || strings.HasPrefix(a, "--bytes="):
+		case len(a) > 2 && (a[:2] == "-n" || a[:2] == "-c"):
+		case tool == "head" && i == 0 && len(a) > 1 && a[0] == '-' && '0' <= a[1] && a[1] <= '9':
+			// head's obsolete -NUM[bkm][cl] form, first only
+		default:
+			return false, false
+		}
+	}
+	return true, verbose
+}
+
+// splitPrefixed splits grep -H output: every line starts with its file's
+// name and a colon.
+func splitPrefixed(out []byte, names []string) [][]byte {
+	index := make(map[string]int, len(names))
+	for i, n := range names {
+		index[n] = i
+	}
+	outs := make([][]byte, len(names))
+	for len(out) > 0 {
+		end := bytes.IndexByte(out, '\n')
+		if end < 0 {
+			return nil // grep ends every line it prints
+		}
+		line := out[:end+1]
+		out = out[end+1:]
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return nil
+		}
+		i, ok := index[string(line[:colon])]
+		if !ok {
+			return nil
+		}
+		outs[i] = append(outs[i], line[colon+1:]...)
+	}
+	return outs
+}
+
+// splitHeaders splits head's and tail's output for several files: each
+// file's output follows "==> NAME <==\n", and a blank line precedes every
+// header but the first.
+func splitHeaders(out []byte, names []string) [][]byte {
+	outs := make([][]byte, len(names))
+	first := "==> " + names[0] + " <==\n"
+	if !bytes.HasPrefix(out, []byte(first)) {
+		return nil
+	}
+	out = out[len(first):]
+	for i := range names {
+		if i == len(names)-1 {
+			outs[i] = out
+			break
+		}
+		next := []byte("\n==> " + names[i+1] + " <==\n")
+		k := bytes.Index(out, next)
+		if k < 0 {
+			return nil
+		}
+		outs[i] = out[:k]
+		out = out[k+len(next):]
+	}
+	return outs
+}
+
+// DiffGNUEach is DiffGNU of argv on each input, in a subtest named
+// name/argv per input. The oracle runs once for all the text inputs when
+// GNUEach can, and alone for an input whose output differs from ours, and
+// for every input holding a NUL: GNU grep's binary-file rules follow its
+// reads, which differ between a file operand and stdin.
+func DiffGNUEach(t *testing.T, inputs map[string][]byte, argv ...string) {
+	t.Helper()
+	names, ins := SortedInputs(inputs)
+	var text []int // indexes of the inputs the batch covers
+	var batch [][]byte
+	for i, in := range ins {
+		if bytes.IndexByte(in, 0) < 0 {
+			text = append(text, i)
+			batch = append(batch, in)
+		}
+	}
+	wants := make([][]byte, len(ins))
+	have := make([]bool, len(ins)) // the batch gave wants[i]
+	if outs := GNUEach(t, batch, argv...); outs != nil {
+		for k, i := range text {
+			wants[i], have[i] = outs[k], true
+		}
+	}
+	for i, name := range names {
+		t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
+			if have[i] {
+				got, err := RunPipeline(t, ShJoin(argv), ins[i])
+				if err == nil && bytes.Equal(got, wants[i]) {
+					return
+				}
+			}
+			DiffGNU(t, ins[i], argv...)
+		})
+	}
+}
+
+// SortedInputs returns the names of inputs in order, and the inputs in the
+// same order.
+func SortedInputs(inputs map[string][]byte) ([]string, [][]byte) {
+	names := make([]string, 0, len(inputs))
+	for n := range inputs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	ins := make([][]byte, len(names))
+	for i, n := range names {
+		ins[i] = inputs[n]
+	}
+	return names, ins
+}
