@@ -1,5 +1,19 @@
 // Package client is the Go client of halfclose: it streams an io.Reader to
-// the server in well-sized chunks, half-closes, and returns the reply.
+// the server in well-sized chunks, proves the end of the input, and returns
+// the reply.
+//
+// Over gRPC, Dial (or New, over a connection of your own) gives a Client
+// whose Digest, Run and Capabilities are the ComputeService's calls. Each
+// sends its header with require_end and, after the input, an End message
+// with the byte count (and, for Digest, the digests), then half-closes; a
+// cancelled context resets the stream, so an aborted upload is never taken
+// for a whole one. Errors are gRPC statuses (status.Code).
+//
+// Over raw TCP, RunTCP speaks the command port's protocol: a header line
+// declaring the input's length (@size) or framing it (@chunked) and asking
+// for a @trailer, the input, the half-close, and a reply checked against
+// its trailer. Errors are *TCPError, carrying the
+// same code names as the gRPC statuses.
 package client
 
 import (
