@@ -586,7 +586,9 @@ func TestFlagsExist(t *testing.T) {
 		t.Fatalf("%s -h: %v\n%s", bin, err, out)
 	}
 	known := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllSubmatch(out, -1) {
+	// Flags start their help lines: "  --name VALUE", "  -h, --help"
+	// (and Go's flag package's "  -name value").
+	for _, m := range regexp.MustCompile(`(?m)^\s+(?:-[a-zA-Z], )?--?([a-z0-9][a-z0-9-]*)`).FindAllSubmatch(out, -1) {
 		known[string(m[1])] = true
 	}
 	if len(known) < 10 {
