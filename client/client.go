@@ -228,7 +228,7 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 		h.ExpectedDigests = opts.ExpectedDigests
 		end.Digests = opts.EndDigests
 	}
-	if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: h}}); err != nil && err != io.EOF {
+	if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: h}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
@@ -267,7 +267,7 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 	if err != nil {
 		return nil, err
 	}
-	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: pipeline, RequireEnd: true}}}); err != nil && err != io.EOF {
+	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: pipeline, RequireEnd: true}}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
@@ -309,7 +309,7 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 		if err == nil {
 			err = end(n)
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = nil
 		}
 		done <- err // before the cancel, for inputErr
@@ -364,7 +364,7 @@ func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte) er
 		if n > 0 {
 			// Send marshals the message before it returns, so buf can be
 			// reused for the next chunk.
-			if serr := send(buf[:n]); serr == io.EOF {
+			if serr := send(buf[:n]); errors.Is(serr, io.EOF) {
 				return sent, nil
 			} else if serr != nil {
 				return sent, serr

@@ -38,7 +38,8 @@ func (r *runner) describe(err error) string {
 	msg := s.Message()
 	if s.Code() == codes.Unavailable {
 		switch {
-		case strings.Contains(msg, "produced zero addresses"), strings.Contains(msg, "name resolver error"), strings.Contains(msg, "no such host"):
+		case strings.Contains(msg, "produced zero addresses"), strings.Contains(msg, "name resolver error"), strings.Contains(msg, "no such host"),
+			strings.Contains(msg, "no children to pick from"): // round_robin with no resolved address
 			return "UNAVAILABLE: " + resolveError(addr, flagName)
 		case strings.Contains(msg, "error reading server preface"), strings.Contains(msg, tcpPortMessage):
 			return fmt.Sprintf("UNAVAILABLE: %s does not speak gRPC (is it a raw-TCP port of halfclosed? then use --tcp --tcp-addr %s)", addr, addr)
