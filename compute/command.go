@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 )
 
 // Stage is one running command of a pipeline. Run reads in until io.EOF
@@ -43,7 +44,17 @@ type Command struct {
 // returns it as is (or wrapped); the pipeline does not count it as a failure.
 var ErrDownstreamDone = errors.New("compute: downstream stage finished")
 
-// MaxLineBytes is the longest line a line-oriented stage (sort, uniq, grep)
-// will hold. A stage must hold a whole line to compare it; capping it keeps a
-// job's memory bounded when the input has no newlines at all.
-const MaxLineBytes = 64 << 20
+// DoneFlag returns a flag that turns true once ctx is done, and a func that
+// stops watching ctx (call it when the stage returns). Loading the flag
+// costs about a nanosecond, so a stage may check it once per line or per
+// comparison, where ctx.Err (a mutex) would cost more than the work: that
+// is how a stage returns promptly after a cancel whatever its input.
+func DoneFlag(ctx context.Context) (done *atomic.Bool, release func()) {
+	done = new(atomic.Bool)
+	if ctx.Err() != nil {
+		done.Store(true)
+		return done, func() {}
+	}
+	stop := context.AfterFunc(ctx, func() { done.Store(true) })
+	return done, func() { stop() }
+}

@@ -6,9 +6,25 @@ import (
 )
 
 // Env is what a stage may use from its server: the spool settings for
-// memory budgets and spill files. The zero Env is usable (defaults).
+// memory budgets and spill files, the longest line it may hold, and what
+// its patterns may compile to. The zero Env is usable (defaults). An
+// engine makes one Env per pipeline it compiles.
 type Env struct {
 	Spool SpoolConfig
+	// MaxLineBytes is the longest line a line-oriented stage holds;
+	// 0 = DefaultMaxLineBytes.
+	MaxLineBytes int
+	// Patterns is the pipeline's pattern budget, shared by its stages;
+	// nil = MaxPatternInsts for each stage.
+	Patterns *PatternBudget
+}
+
+// LineLimit returns the longest line a stage may hold.
+func (e *Env) LineLimit() int {
+	if e == nil || e.MaxLineBytes <= 0 {
+		return DefaultMaxLineBytes
+	}
+	return e.MaxLineBytes
 }
 
 // Spool defaults.

@@ -34,6 +34,7 @@ type config struct {
 	idleTimeout    time.Duration
 	maxHeaderBytes flagenv.Bytes
 	maxMsgBytes    flagenv.Bytes
+	maxLineBytes   flagenv.Bytes
 	spoolMem       flagenv.Bytes
 	spoolDir       string
 	spoolDisk      flagenv.Bytes
@@ -115,6 +116,7 @@ func defaultConfig() *config {
 		maxInputBytes:  engine.DefaultMaxInputBytes,
 		maxHeaderBytes: server.DefaultMaxHeaderBytes,
 		maxMsgBytes:    server.DefaultMaxMsgBytes,
+		maxLineBytes:   compute.DefaultMaxLineBytes,
 		spoolMem:       compute.DefaultSpoolMem,
 		spoolDisk:      compute.DefaultSpoolDisk,
 		commands:       builtin.Registry(),
@@ -145,6 +147,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "abort a job whose client sends nothing (or reads nothing of its reply) for this long")
 	fs.Var(&c.maxHeaderBytes, "max-header-bytes", "longest TCP header line")
 	fs.Var(&c.maxMsgBytes, "max-msg-bytes", "largest gRPC message")
+	fs.Var(&c.maxLineBytes, "max-line-bytes", "longest line grep, sort and uniq hold (a longer one fails the job with RESOURCE_EXHAUSTED)")
 	fs.Var(&c.spoolMem, "spool-mem", "memory a job's reply or sort buffer holds before spilling to disk")
 	fs.StringVar(&c.spoolDir, "spool-dir", "", "directory for spill files (default: the system temp dir)")
 	fs.Var(&c.spoolDisk, "spool-disk", "disk all jobs' spill files may use together")
@@ -159,7 +162,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.IntVar(&c.gcPercent, "gc-percent", defaultGCPercent, "Go GC target: heap growth over live data, in percent, before a collection (GOGC in the environment wins)")
-	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs jobs may hold, see docs/operations.md; GOMEMLIMIT in the environment wins)")
+	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs one-stage gRPC jobs may hold, plus 256MiB: see Memory in docs/operations.md; GOMEMLIMIT in the environment wins)")
 	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info and debug lines in batches at most this old (warnings and errors at once; 0: every line at once)")
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
@@ -193,6 +196,9 @@ func (c *config) validate() error {
 	}
 	if c.spoolMem < 1 {
 		errs = append(errs, errors.New("--spool-mem must be at least 1"))
+	}
+	if c.maxLineBytes < 1 || c.maxLineBytes > 1<<30 {
+		errs = append(errs, errors.New("--max-line-bytes must be at least 1 and at most 1GiB"))
 	}
 	if c.headerTimeout <= 0 {
 		errs = append(errs, errors.New("--header-timeout must be positive"))
@@ -244,6 +250,7 @@ func (c *config) engineConfig() engine.Config {
 		MaxJobs:       c.maxJobs,
 		QueueWait:     c.jobWait,
 		MaxInputBytes: int64(c.maxInputBytes),
+		MaxLineBytes:  int(c.maxLineBytes),
 		Spool: compute.SpoolConfig{
 			MemBytes: int64(c.spoolMem),
 			Dir:      c.spoolDir,

@@ -39,6 +39,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--drain-delay=-1s"}, "durations must not be negative"},
 		{[]string{"--gc-percent=0"}, "--gc-percent must be at least 1"},
 		{[]string{"--memory-limit=-1"}, "-memory-limit: not a byte count"},
+		{[]string{"--max-line-bytes=0"}, "--max-line-bytes must be at least 1 and at most 1GiB"},
+		{[]string{"--max-line-bytes=2GiB"}, "--max-line-bytes must be at least 1 and at most 1GiB"},
 		{[]string{"--tcp-route=nonsense"}, `--tcp-route "nonsense": want ADDR=PIPELINE`},
 		{[]string{"--tcp-route=127.0.0.1:0=sha256sum --bogus"}, `sha256sum: unknown flag "--bogus"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
@@ -143,8 +145,12 @@ func TestGCDefaults(t *testing.T) {
 	if cfg.gcPercent != 400 || cfg.memoryLimit != 0 {
 		t.Errorf("defaults: --gc-percent %d, --memory-limit %d", cfg.gcPercent, cfg.memoryLimit)
 	}
-	// 10 jobs × (reply spool + sort buffer of 1 MiB) live, doubled, + 256 MiB.
-	if got, want := cfg.defaultMemoryLimit(), int64(2*10*2<<20+256<<20); got != want {
+	// 10 jobs of one stage live, doubled, + 256 MiB. A job: the reply
+	// spool (1 MiB), the read-ahead (1 MiB), patterns (8 MiB), a stage's
+	// buffers (2 MiB), spool budget (1 MiB) and 4 lines of 1 MiB; the gRPC
+	// adapter's 8 MiB window and 6 messages of 4 MiB.
+	const job = (1 + 1 + 8 + 2 + 1 + 4 + 8 + 6*4) << 20
+	if got, want := cfg.defaultMemoryLimit(), int64(2*10*job+256<<20); got != want {
 		t.Errorf("default memory limit %d, want %d", got, want)
 	}
 	huge, err := parseConfig([]string{"--max-jobs=1000000000", "--spool-mem=1TiB"}, io.Discard)

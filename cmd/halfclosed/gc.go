@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/flagenv"
 )
 
@@ -16,14 +17,26 @@ import (
 // runs a quarter as often. The memory limit keeps the worst case bounded.
 const defaultGCPercent = 400
 
-// jobHeapBytes is what one job may hold in memory at the most: a reply
-// spool and a sort buffer of --spool-mem each.
-func (c *config) jobHeapBytes() int64 { return 2 * int64(c.spoolMem) }
+// adapterJobBytes is what an adapter buffers for one job at the most
+// (docs/operations.md, "Memory"): on gRPC the stream's flow-control
+// window (8 MiB), the messages received ahead (4), the one being decoded
+// and the output message being sent, of --max-msg-bytes each; on TCP
+// 1.3 MiB of receive-ahead, read and reply buffers, always less.
+func (c *config) adapterJobBytes() int64 {
+	return 8<<20 + 6*int64(c.maxMsgBytes)
+}
 
-// defaultMemoryLimit is --memory-limit's default: what --max-jobs jobs
-// holding all they may would make the heap reach at Go's default GC target
-// (twice the live data), plus room for the server itself. The higher
-// --gc-percent thus never lets the heap grow past what GOGC=100 would.
+// jobHeapBytes is what one job of one stage may hold in memory at the
+// most: the engine's bound (engine.JobMemory) and its adapter's buffers.
+func (c *config) jobHeapBytes() int64 {
+	return engine.JobMemory(c.engineConfig(), 1) + c.adapterJobBytes()
+}
+
+// defaultMemoryLimit is --memory-limit's default: what --max-jobs jobs of
+// one stage holding all they may would make the heap reach at Go's default
+// GC target (twice the live data), plus room for the server itself. The
+// higher --gc-percent thus never lets the heap grow past what GOGC=100
+// would for such jobs.
 func (c *config) defaultMemoryLimit() int64 {
 	const serverItself = 256 << 20
 	per := 2 * c.jobHeapBytes()

@@ -25,10 +25,11 @@ const digestBufSize = 256 << 10
 var digestBufPool = sync.Pool{New: func() any { b := make([]byte, digestBufSize); return &b }}
 
 // readAll feeds every byte of in to w (which never fails) and returns the
-// count. An error other than io.EOF is an abort and is returned as is.
-func readAll(in io.Reader, w io.Writer) (int64, error) {
+// count, checking ctx between reads. An error other than io.EOF is an
+// abort and is returned as is.
+func readAll(ctx context.Context, in io.Reader, w io.Writer) (int64, error) {
 	if wt, ok := in.(io.WriterTo); ok {
-		return wt.WriteTo(w)
+		return wt.WriteTo(ctxWriter{ctx, w})
 	}
 	bp := digestBufPool.Get().(*[]byte)
 	defer digestBufPool.Put(bp)
@@ -46,7 +47,23 @@ func readAll(in io.Reader, w io.Writer) (int64, error) {
 		if err != nil {
 			return n, err
 		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
 	}
+}
+
+// ctxWriter is w that fails once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // digestStage hashes its input and prints one line per output name.
@@ -58,7 +75,7 @@ type digestStage struct {
 
 func (s *digestStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	h := s.newHash()
-	n, err := readAll(in, h)
+	n, err := readAll(ctx, in, h)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type Config struct {
 	MaxJobs       int                 // jobs running at once
 	QueueWait     time.Duration       // how long a job over MaxJobs waits for a slot
 	MaxInputBytes int64               // input bytes per job
+	MaxLineBytes  int                 // longest line a stage holds; 0 = compute.DefaultMaxLineBytes
 	Spool         compute.SpoolConfig // reply spool and sort buffers
 	// Registry is the commands a pipeline may name (compute/builtin has
 	// them all); nil is none, which leaves the engine digests only.
@@ -47,6 +48,9 @@ func New(cfg Config) *Engine {
 	if cfg.MaxInputBytes <= 0 {
 		cfg.MaxInputBytes = DefaultMaxInputBytes
 	}
+	if cfg.MaxLineBytes <= 0 {
+		cfg.MaxLineBytes = compute.DefaultMaxLineBytes
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = compute.NewRegistry()
 	}
@@ -57,10 +61,20 @@ func New(cfg Config) *Engine {
 // Config returns the engine's effective limits.
 func (e *Engine) Config() Config { return e.cfg }
 
-// Env returns the environment stages of this engine are built with.
-func (e *Engine) Env() *compute.Env { return &compute.Env{Spool: e.cfg.Spool} }
+// Env returns a new environment for the stages of one pipeline of this
+// engine: its limits, and a pattern budget of its own.
+func (e *Engine) Env() *compute.Env {
+	return &compute.Env{
+		Spool:        e.cfg.Spool,
+		MaxLineBytes: e.cfg.MaxLineBytes,
+		Patterns:     compute.NewPatternBudget(compute.MaxPatternInsts),
+	}
+}
 
-// Compile parses and checks a pipeline for this engine.
+// Compile parses and checks a pipeline for this engine. Its cost is
+// bounded before any job slot is taken: the text is at most
+// MaxPipelineBytes, and the patterns of all its stages compile to at most
+// compute.MaxPatternInsts instructions together.
 func (e *Engine) Compile(text string) (*Pipeline, error) {
 	return Compile(e.cfg.Registry, e.Env(), text)
 }
@@ -96,29 +110,36 @@ type Stats struct {
 
 // Run runs p over src and writes its output to out. src's io.EOF is the end
 // of input; any other error from it aborts the job. Nothing is written to
-// out before src has ended: output made earlier waits in a spool. A job
-// whose stages finish early still has its input read to the end. On error,
-// if nothing was written to out yet, nothing ever will be.
+// out before src has ended: output made earlier waits in a spool, and
+// once the spool is past its memory the input is read ahead of the stages
+// to find its end sooner (readahead.go). After the end, output flows to
+// out as fast as out takes it, and the stages wait for it. A job whose
+// stages finish early still has its input read to the end. On error, if
+// nothing was written to out yet, nothing ever will be.
 //
 // When the job fails before its input has ended (a stage fails, ctx is
 // done), a Read of src may be blocked on a client that sends nothing: if
 // src is an io.Closer, the engine then calls Close, which must make such a
-// Read return.
+// Read return. Run returns only once nothing reads src any more.
 func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Writer) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stop := func() bool { return false }
 	if c, ok := src.(io.Closer); ok {
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
+		stop = context.AfterFunc(ctx, func() { c.Close() })
 	}
+	defer stop()
 
 	in := NewInput(src, e.cfg.MaxInputBytes)
 	reply := spool.New(e.cfg.Spool)
 	defer reply.Close()
+	stageIn := newReadAhead(ctx, in, reply, e.cfg.Spool)
+	reply.SetGate(stageIn)
+	defer context.AfterFunc(ctx, stageIn.abort)()
 	cw := &countingWriter{w: out}
 
 	done := make(chan error, 1)
-	go func() { done <- p.run(ctx, cancel, in, reply) }()
+	go func() { done <- p.run(ctx, cancel, stageIn, reply) }()
 
 	var err error
 	select {
@@ -133,12 +154,16 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 		if err == nil {
 			// The stages are done but the input may not be: it must still
 			// end, or this is an abort.
-			_, err = io.Copy(io.Discard, in)
+			_, err = io.Copy(io.Discard, stageIn)
 		}
 		if err == nil {
 			err = reply.Release(cw)
 		}
 	}
+	if err != nil {
+		cancel() // unblocks a read-ahead waiting on src
+	}
+	stageIn.close()
 	return Stats{InputBytes: in.N(), OutputBytes: cw.n}, err
 }
 

@@ -27,8 +27,14 @@ func NewInput(r io.Reader, limit int64) *Input {
 // ErrInputLimit is returned (wrapped in an *Error) when input passes the limit.
 var ErrInputLimit = errors.New("input limit")
 
-// Read reads from the source.
+// Read reads from the source. Once the source has ended, Read returns
+// io.EOF without reading it again.
 func (in *Input) Read(p []byte) (int, error) {
+	select {
+	case <-in.ended:
+		return 0, io.EOF
+	default:
+	}
 	if in.limit > 0 && int64(len(p)) > in.limit-in.n+1 {
 		p = p[:in.limit-in.n+1]
 	}

@@ -9,6 +9,12 @@ import (
 // MaxPipelineStages bounds how many stages one pipeline may have.
 const MaxPipelineStages = 16
 
+// MaxPipelineBytes bounds the text of one pipeline: 16 times what the TCP
+// command port's header line may hold by default, and what a gRPC header
+// may carry. It bounds what compiling a pipeline may cost before a job
+// slot is taken, its patterns included.
+const MaxPipelineBytes = 64 << 10
+
 // SplitPipeline splits pipeline text into stages of words, quoted as in
 // POSIX sh: single quotes keep everything literally, double quotes keep
 // everything but \" \\ \$ \` and \newline, a backslash outside quotes keeps
@@ -18,6 +24,9 @@ const MaxPipelineStages = 16
 // Glob characters have no files to match on the server and stay literal, as
 // an unmatched glob does in sh.
 func SplitPipeline(text string) ([][]string, error) {
+	if len(text) > MaxPipelineBytes {
+		return nil, compute.Exhaustedf("pipeline: %d bytes, at most %d allowed", len(text), MaxPipelineBytes)
+	}
 	var (
 		stages [][]string
 		words  []string

@@ -126,6 +126,8 @@ type grepStage struct {
 	// patterns): no output at all.
 	silent bool
 	m      *grepMatcher
+	// lineLimit is the longest line held (Env.LineLimit).
+	lineLimit int
 }
 
 func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
@@ -183,7 +185,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		pats = []string{p}
 		f.Operands = f.Operands[1:]
 	}
-	g := &grepStage{invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"),
+	g := &grepStage{invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), lineLimit: env.LineLimit(),
 		maxCount: -1, label: label, inputs: max(1, len(f.Operands))}
 	if quiet {
 		list = 0
@@ -225,7 +227,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := compute.NoOperandsButStdin("grep", f); err != nil {
 		return nil, err
 	}
-	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"))
+	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), env.Patterns)
 	if err != nil {
 		return nil, err
 	}

@@ -26,13 +26,22 @@ type grepMatcher struct {
 	ore, owre *regexp.Regexp
 	sets      []litSet // prefilter candidates: the run picks the rarest
 	wide      bool     // the regexp can match a byte >= 0x80: text must be widened
+	// insts bounds the instructions of the regexps above: the cost of
+	// matching one byte with them (see progSize).
+	insts int
+	// full and ofull are the sources of re and ore, for the form -o needs
+	// past a line's start when it cannot run on the line as a slice (see
+	// interrupt.go).
+	full, ofull string
 }
 
 const wordClass = `[0-9A-Za-z_]`
 
 const nonWordClass = `[^0-9A-Za-z_]`
 
-func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatcher, error) {
+// compileGrep compiles the patterns, charging what they compile to to
+// budget (nil: a budget of their own).
+func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *compute.PatternBudget) (*grepMatcher, error) {
 	parts := make([]string, len(pats))
 	stray := false // an ERE ')' that would close GNU's -x/-w wrapper
 	coll := false  // GNU's dfa leaves the lines to glibc regex
@@ -117,10 +126,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 			}
 			m.owre = m.wre
 		}
-		ot, err := parseRE(o, fold)
+		ot, size, err := parseRESized(o, fold)
 		if err != nil {
 			return nil, err
 		}
+		m.insts, m.ofull = size, ot.String()
 		if m.ore, err = compileTree(ot); err != nil {
 			return nil, err
 		}
@@ -152,20 +162,28 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool) (*grepMatc
 				return nil, err
 			}
 		}
-		ot, err := parseRE(ofull, fold)
+		ot, size, err := parseRESized(ofull, fold)
 		if err != nil {
 			return nil, err
 		}
+		m.insts, m.ofull = size, ot.String()
 		if m.ore, err = compileTree(ot); err != nil {
 			return nil, err
 		}
 		m.wide = matchesHigh(ot)
 	}
-	ft, err := parseRE(full, fold)
+	ft, size, err := parseRESized(full, fold)
 	if err != nil {
 		return nil, err
 	}
+	// The -w and -o forms hold the patterns once and a class or two more
+	// than full: one bound serves them all.
+	m.insts = max(m.insts, size) + patternOverhead
+	if err := budget.Take("grep", m.insts); err != nil {
+		return nil, err
+	}
 	m.wide = m.wide || matchesHigh(ft)
+	m.full = ft.String()
 	if m.re, err = compileTree(ft); err != nil {
 		return nil, err
 	}
@@ -223,12 +241,25 @@ func compileTree(t *syntax.Regexp) (*regexp.Regexp, error) {
 // parseRE parses RE2 text made by translateRE and rewrites it for grep:
 // nothing matches '\n', and -i folds ASCII letters only.
 func parseRE(s string, fold bool) (*syntax.Regexp, error) {
+	t, _, err := parseRESized(s, fold)
+	return t, err
+}
+
+// parseRESized is parseRE that also returns progSize of the tree. It
+// refuses a tree whose size is past compute.MaxPatternInsts before
+// Simplify expands its repetitions (which is what made `.{1000}` written
+// 500 times cost seconds and hundreds of MiB).
+func parseRESized(s string, fold bool) (*syntax.Regexp, int, error) {
 	t, err := syntax.Parse(s, syntax.PerlX)
 	if err != nil {
-		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		return nil, 0, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	size := progSize(t)
+	if size+patternOverhead > compute.MaxPatternInsts {
+		return nil, 0, compute.NewPatternBudget(compute.MaxPatternInsts).Take("grep", size+patternOverhead)
 	}
 	fixTree(t, fold)
-	return t.Simplify(), nil
+	return t.Simplify(), size, nil
 }
 
 func fixTree(t *syntax.Regexp, fold bool) {
@@ -342,21 +373,38 @@ func matchesHigh(t *syntax.Regexp) bool {
 	return slices.ContainsFunc(t.Sub, matchesHigh)
 }
 
-// lineMatch reports whether one line (without its newline) matches.
-func (m *grepMatcher) lineMatch(line []byte) bool {
-	if m.lseq != nil {
+// lineMatch reports whether one line (without its newline) matches,
+// searching through in when it is not nil.
+func (m *grepMatcher) lineMatch(line []byte, in *interrupt) bool {
+	switch {
+	case m.lseq != nil:
 		return m.lseq.match(line)
+	case in != nil:
+		return m.lre.MatchReader(in.reader(line))
 	}
 	return m.lre.Match(line)
 }
 
-// eachMatch calls f for each non-empty match in line, as grep -o.
-func (m *grepMatcher) eachMatch(line []byte, f func(s, e int)) {
+// submatch is re.FindSubmatchIndex(b), through in when it is not nil.
+func submatch(re *regexp.Regexp, b []byte, in *interrupt) []int {
+	if in == nil {
+		return re.FindSubmatchIndex(b)
+	}
+	return re.FindReaderSubmatchIndex(in.reader(b))
+}
+
+// eachMatch calls f for each non-empty match in line, as grep -o,
+// searching through in when it is not nil.
+func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt) {
 	re, wre := m.re, m.wre
 	if m.ore != nil {
 		re, wre = m.ore, m.owre
 	}
 	if !m.word {
+		if in != nil {
+			m.eachMatchSlow(line, f, in)
+			return
+		}
 		for _, loc := range re.FindAllIndex(line, -1) {
 			if loc[1] > loc[0] {
 				f(loc[0], loc[1])
@@ -368,12 +416,12 @@ func (m *grepMatcher) eachMatch(line []byte, f func(s, e int)) {
 		var loc []int
 		base := 0
 		if pos == 0 {
-			loc = re.FindSubmatchIndex(line)
+			loc = submatch(re, line, in)
 		} else {
 			base = pos - 1
-			loc = wre.FindSubmatchIndex(line[base:])
+			loc = submatch(wre, line[base:], in)
 		}
-		if loc == nil {
+		if loc == nil || in != nil && in.hit {
 			return
 		}
 		s, e := base+loc[2], base+loc[3]

@@ -39,7 +39,7 @@ func (r *grepRun) selected(line []byte) {
 				r.prefix()
 				r.write(line[s:e])
 				r.w.WriteByte('\n')
-			})
+			}, r.in)
 		}
 	default:
 		r.prefix()

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -20,6 +21,10 @@ const grepBufSize = 12 * grepBlock
 
 // grepRun is the state of one grep over one input.
 type grepRun struct {
+	ctx     context.Context
+	stop    *atomic.Bool // ctx is done
+	in      *interrupt   // set while a long line is searched through slow
+	slow    interrupt
 	g       *grepStage
 	w       *bufio.Writer
 	lineNo  int64 // lines before the text being processed
@@ -76,7 +81,9 @@ func (r *grepRun) choose(text []byte) *litSet {
 
 // Run selects lines from in.
 func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	r := &grepRun{g: g, w: bufio.NewWriterSize(out, 64<<10)}
+	done, release := compute.DoneFlag(ctx)
+	defer release()
+	r := &grepRun{ctx: ctx, stop: done, g: g, w: bufio.NewWriterSize(out, 64<<10)}
 	if g.silent {
 		return nil
 	}
@@ -90,7 +97,12 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		}
 		return r.w.Flush()
 	}
-	buf := make([]byte, grepBufSize)
+	r.slow = interrupt{stop: done, every: max(1, readerCheckWork/g.m.insts)}
+	// The buffer holds a line of lineLimit bytes and the rest of the
+	// block it ends in (and the block before, when the line does not
+	// start on a block boundary), and grows to that at most.
+	maxBuf := (g.lineLimit/grepBlock + 3) * grepBlock
+	buf := make([]byte, min(grepBufSize, maxBuf))
 	n := 0           // bytes held in buf
 	var off int64    // input offset of buf[0]
 	nul := int64(-1) // offset of the first NUL, in non-count mode
@@ -100,10 +112,13 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			return err
 		}
 		if n == len(buf) { // a line longer than the buffer
-			if len(buf) >= compute.MaxLineBytes {
-				return compute.Exhaustedf("grep: line longer than %d bytes", compute.MaxLineBytes)
+			if len(buf) >= maxBuf {
+				return compute.LineTooLong("grep", g.lineLimit)
 			}
-			buf = append(buf, make([]byte, len(buf))...)
+			// to the most at once: one copy, not a doubling series
+			nb := make([]byte, maxBuf)
+			copy(nb, buf[:n])
+			buf = nb
 		}
 		start := n
 		for n < len(buf) {
@@ -145,7 +160,9 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			lim = bytes.LastIndexByte(buf[:safe], '\n') + 1
 		}
 		if lim > 0 {
-			r.process(buf[:lim])
+			if err := r.processAll(buf[:lim]); err != nil {
+				return err
+			}
 		}
 		if binary {
 			break // GNU prints nothing more once it has seen a NUL
@@ -163,6 +180,45 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		r.end(0)
 	}
 	return r.w.Flush()
+}
+
+// processAll is process over text in pieces of at most matchWork, with a
+// look at ctx between pieces; a line longer than that is a piece of its
+// own, searched through r.slow. It fails on a line longer than lineLimit,
+// before any of text is processed.
+func (r *grepRun) processAll(text []byte) error {
+	if err := checkLines(text, r.g.lineLimit); err != nil {
+		return err
+	}
+	for len(text) > 0 && !r.done {
+		if r.stop.Load() {
+			return r.ctx.Err()
+		}
+		end, slow := r.g.m.nextPiece(text)
+		r.in = nil
+		if slow {
+			r.in = &r.slow
+		}
+		r.process(text[:end])
+		if r.slow.hit {
+			return r.ctx.Err()
+		}
+		text = text[end:]
+	}
+	return nil
+}
+
+// checkLines fails when text holds a line longer than limit bytes (its
+// newline not counted): a window of limit+1 bytes without a newline.
+func checkLines(text []byte, limit int) error {
+	for len(text) > limit {
+		i := bytes.LastIndexByte(text[:limit+1], '\n')
+		if i < 0 {
+			return compute.LineTooLong("grep", limit)
+		}
+		text = text[i+1:]
+	}
+	return nil
 }
 
 // process handles text: whole lines, the last one possibly unterminated
@@ -202,7 +258,10 @@ func (r *grepRun) process(text []byte) {
 		if r.wide {
 			seq = nil
 		}
-		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, r.next, seq)
+		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, r.next, seq, r.in)
+		if r.in != nil && r.in.hit {
+			return
+		}
 		if ls < 0 {
 			r.region(text, pos, len(text))
 			return
@@ -267,8 +326,9 @@ func (r *grepRun) region(text []byte, from, to int) {
 // that matches, or -1. hay is text, or text lower-cased for a fold set.
 // next caches, per literal of lits (set's, in hay), where it next occurs
 // (-1: unknown, math.MaxInt: nowhere).
-// seq, if not nil, is m.seq, usable on text.
-func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, next []int, seq *seqMatcher) (ls, le int) {
+// seq, if not nil, is m.seq, usable on text. in, if not nil, is how the
+// regexps search (interrupt.go).
+func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
@@ -296,7 +356,7 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 			}
 			s -= pos
 		default:
-			loc := m.re.FindIndex(text[pos:])
+			loc := m.findIndex(text[pos:], in)
 			s = -1
 			if loc != nil {
 				s = loc[0]
@@ -313,8 +373,11 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 		} else {
 			le += s
 		}
-		if m.isLit || set == nil || set.exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le]) {
+		if m.isLit || set == nil || set.exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in) {
 			return ls, le
+		}
+		if in != nil && in.hit {
+			return -1, -1
 		}
 		pos = le + 1
 	}

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/halfclose/halfclose/compute"
@@ -152,7 +154,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	spool := env.Spool
 	spool.Budget()
-	return &sortStage{opts: o, spool: spool}, nil
+	return &sortStage{opts: o, spool: spool, lineLimit: env.LineLimit()}, nil
 }
 
 // parseSortKey parses a -k KEYDEF the way GNU sort does.
@@ -512,9 +514,18 @@ func numCompare(a, b []byte) int {
 // sortStage sorts with bounded memory: lines collect in blocks up to the
 // spool's memory budget, then are sorted and written to an unlinked spill
 // file charged to the disk budget; at the end the runs are merged.
+//
+// What it holds at most: the budget's blocks and index (a line longer than
+// a block is held in the buffer it was read into, not copied, and counts
+// against the budget like a block), the read buffer, and the next line
+// being gathered — so the budget plus two lines of lineLimit, plus buffers
+// of a few hundred KiB. The merge holds one line per run it reads, and
+// reads at most as many runs at once as the longest line seen fits in half
+// the budget.
 type sortStage struct {
-	opts  *sortOpts
-	spool compute.SpoolConfig
+	opts      *sortOpts
+	spool     compute.SpoolConfig
+	lineLimit int
 }
 
 const (
@@ -552,19 +563,24 @@ func (r *sortRun) Write(p []byte) (int, error) {
 }
 
 type sorter struct {
-	ctx    context.Context
-	o      *sortOpts
-	spool  compute.SpoolConfig
-	mem    int64
-	block  int
-	blocks [][]byte // full blocks, the last one being filled
-	free   [][]byte
-	lines  []sortLine
-	runs   []*sortRun
+	ctx     context.Context
+	done    *atomic.Bool // ctx is done: checked per line and per comparison
+	maxLine int          // the longest line read
+	o       *sortOpts
+	spool   compute.SpoolConfig
+	mem     int64
+	block   int
+	// blockBytes is the capacity of blocks: a long line's block counts
+	// what it holds, not a block's size.
+	blockBytes int64
+	blocks     [][]byte // full blocks, the last one being filled
+	free       [][]byte
+	lines      []sortLine
+	runs       []*sortRun
 }
 
 func (s *sorter) held() int64 {
-	return int64(len(s.blocks)*s.block) + int64(cap(s.lines))*sortLineOverhead
+	return s.blockBytes + int64(cap(s.lines))*sortLineOverhead
 }
 
 // full reports whether holding one more line of n bytes could pass the
@@ -580,19 +596,26 @@ func (s *sorter) full(n int) bool {
 	return need > s.mem
 }
 
-// add copies line into the current block and holds it.
-func (s *sorter) add(line []byte) {
+// add copies line into the current block and holds it. A line longer
+// than a block becomes a block of its own: own, when not nil, is a buffer
+// holding just line that add may keep rather than copy.
+func (s *sorter) add(line, own []byte) {
 	n := len(s.blocks)
 	if n == 0 || cap(s.blocks[n-1])-len(s.blocks[n-1]) < len(line) {
 		var b []byte
 		if len(line) > s.block {
-			b = make([]byte, 0, len(line))
+			if own != nil {
+				b = own[:0]
+			} else {
+				b = make([]byte, 0, len(line))
+			}
 		} else if k := len(s.free); k > 0 {
 			b, s.free = s.free[k-1][:0], s.free[:k-1]
 		} else {
 			b = make([]byte, 0, s.block)
 		}
 		s.blocks = append(s.blocks, b)
+		s.blockBytes += int64(cap(b))
 		n++
 	}
 	if len(s.lines) == cap(s.lines) {
@@ -607,18 +630,41 @@ func (s *sorter) add(line []byte) {
 	s.lines = append(s.lines, s.o.entry(b[start:len(b):len(b)]))
 }
 
-func (s *sorter) sortHeld() {
-	cmp := func(a, b sortLine) int { return s.o.compareEnt(&a, &b) }
+// errSortCanceled unwinds an in-memory sort whose context is done: the
+// comparison panics with it and sortHeld recovers, so a sort of a large
+// budget stops within a comparison of a cancel.
+var errSortCanceled = errors.New("sort canceled")
+
+// sortHeld sorts the held lines; it returns ctx's error, the lines in no
+// particular order, when ctx is done first.
+func (s *sorter) sortHeld() (err error) {
+	cmp := func(a, b sortLine) int {
+		if s.done.Load() {
+			panic(errSortCanceled)
+		}
+		return s.o.compareEnt(&a, &b)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if r != errSortCanceled { //nolint:errorlint // our own sentinel, never wrapped
+				panic(r)
+			}
+			err = s.ctx.Err()
+		}
+	}()
 	if s.o.stable || s.o.unique {
 		slices.SortStableFunc(s.lines, cmp)
 	} else {
 		slices.SortFunc(s.lines, cmp)
 	}
+	return nil
 }
 
 // spill sorts the held lines into a new run and frees them.
 func (s *sorter) spill() error {
-	s.sortHeld()
+	if err := s.sortHeld(); err != nil {
+		return err
+	}
 	f, err := s.spool.TempFile()
 	if err != nil {
 		return err
@@ -637,6 +683,7 @@ func (s *sorter) spill() error {
 		}
 	}
 	s.blocks = s.blocks[:0]
+	s.blockBytes = 0
 	return nil
 }
 
@@ -644,6 +691,9 @@ func (s *sorter) spill() error {
 func (s *sorter) writeLines(w *bufio.Writer, lines []sortLine) error {
 	var prev *sortLine
 	for i := range lines {
+		if s.done.Load() {
+			return s.ctx.Err()
+		}
 		l := &lines[i]
 		if s.o.unique && i > 0 && s.o.compareEnt(prev, l) == 0 {
 			continue
@@ -666,11 +716,13 @@ func (s *sorter) cleanup() {
 
 // Run reads every line, then writes them sorted.
 func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	s := &sorter{ctx: ctx, o: st.opts, spool: st.spool, mem: st.spool.Mem()}
+	done, release := compute.DoneFlag(ctx)
+	defer release()
+	s := &sorter{ctx: ctx, done: done, o: st.opts, spool: st.spool, mem: st.spool.Mem()}
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
 	defer s.cleanup()
-	lr := newLineReader("sort", in, int(min(max(s.mem/8, 4<<10), lineBufSize)))
-	for n := 0; ; n++ {
+	lr := newLineReader("sort", in, int(min(max(s.mem/8, 4<<10), lineBufSize)), st.lineLimit)
+	for {
 		line, _, err := lr.next()
 		if err == io.EOF {
 			break
@@ -678,15 +730,17 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		if err != nil {
 			return err
 		}
-		if n&4095 == 0 && ctx.Err() != nil {
+		if done.Load() {
 			return ctx.Err()
 		}
+		s.maxLine = max(s.maxLine, len(line))
 		if s.full(len(line)) && len(s.lines) > 0 {
 			if err := s.spill(); err != nil {
 				return err
 			}
 		}
-		s.add(line)
+		own, _ := lr.takeLong(line)
+		s.add(line, own)
 		if s.held() > s.mem {
 			if err := s.spill(); err != nil {
 				return err
@@ -695,7 +749,9 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
 	if len(s.runs) == 0 {
-		s.sortHeld()
+		if err := s.sortHeld(); err != nil {
+			return err
+		}
 		return s.writeLines(bw, s.lines)
 	}
 	if len(s.lines) > 0 {
@@ -704,7 +760,10 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		}
 	}
 	s.blocks, s.free, s.lines = nil, nil, nil
-	fanIn := int(max(2, s.mem/(2*sortRunBuf)))
+	// Each run read holds a buffer and its current line: half the budget
+	// for the buffers, half for the lines (the longest seen, when longer
+	// than a buffer).
+	fanIn := int(max(2, min(s.mem/(2*sortRunBuf), s.mem/(2*int64(max(s.maxLine, sortRunBuf))))))
 	for len(s.runs) > fanIn {
 		f, err := s.spool.TempFile()
 		if err != nil {
@@ -765,7 +824,7 @@ func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 			return compute.Internal("sort: spill read failed", err)
 		}
-		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf), idx: i, o: s.o}
+		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, o: s.o}
 		ok, err := src.advance()
 		if err != nil {
 			return err
@@ -777,8 +836,8 @@ func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
 	heap.Init(h)
 	var prev []byte
 	have := false
-	for n := 0; h.Len() > 0; n++ {
-		if n&4095 == 0 && s.ctx.Err() != nil {
+	for h.Len() > 0 {
+		if s.done.Load() {
 			return s.ctx.Err()
 		}
 		top := h.srcs[0]

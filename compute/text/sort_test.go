@@ -344,7 +344,7 @@ func TestSortBigLines(t *testing.T) {
 	in = append(in, "\nc\n"...)
 	for _, args := range [][]string{{"sort"}, {"sort", "-r"}} {
 		want, _ := computetest.GNU(t, in, args...)
-		got, err := computetest.RunPipelineEnv(t, engine.Config{Spool: compute.SpoolConfig{MemBytes: 1 << 20, Dir: t.TempDir()}}, computetest.ShJoin(args), in)
+		got, err := computetest.RunPipelineEnv(t, engine.Config{MaxLineBytes: 4 << 20, Spool: compute.SpoolConfig{MemBytes: 1 << 20, Dir: t.TempDir()}}, computetest.ShJoin(args), in)
 		if err != nil {
 			t.Fatal(err)
 		}

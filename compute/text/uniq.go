@@ -41,8 +41,11 @@ var uniqFlags = func() []compute.FlagSpec {
 	return f
 }()
 
+// uniqStage holds two lines at most: the group's first and the one read
+// (each at most lineLimit), as buffers it swaps rather than copies.
 type uniqStage struct {
 	count, repeated, unique, fold bool
+	lineLimit                     int
 }
 
 func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
@@ -90,17 +93,18 @@ func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
 	if len(files) > 1 && files[1] != "-" {
 		return nil, compute.Invalidf("%s: unsupported output operand %q (%s)", cmd, files[1], compute.RefuseOutput)
 	}
-	return &uniqStage{count: f.Has("c"), repeated: f.Has("d"), unique: f.Has("u"), fold: f.Has("i")}, nil
+	return &uniqStage{count: f.Has("c"), repeated: f.Has("d"), unique: f.Has("u"), fold: f.Has("i"), lineLimit: env.LineLimit()}, nil
 }
 
 // Run prints the first line of each group of equal adjacent lines.
 func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	lr := newLineReader("uniq", in, lineBufSize)
+	done, release := compute.DoneFlag(ctx)
+	defer release()
+	lr := newLineReader("uniq", in, lineBufSize, u.lineLimit)
 	bw := bufio.NewWriterSize(out, 64<<10)
 	var (
-		prev  []byte
-		n     int64 // lines in the current group; 0 before the first line
-		lines int
+		prev []byte
+		n    int64 // lines in the current group; 0 before the first line
 	)
 	flush := func() error {
 		if n == 0 || (u.repeated && n < 2) || (u.unique && n > 1) {
@@ -126,7 +130,7 @@ func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		if err != nil {
 			return err
 		}
-		if lines++; lines&4095 == 0 && ctx.Err() != nil {
+		if done.Load() {
 			return ctx.Err()
 		}
 		if n > 0 && (bytes.Equal(prev, line) || (u.fold && foldEqual(prev, line))) {
@@ -136,7 +140,13 @@ func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		if err := flush(); err != nil {
 			return err
 		}
-		prev = append(prev[:0], line...)
+		if own, ok := lr.takeLong(line); ok {
+			// a long line: keep its buffer, and give the reader the old
+			// one to gather the next
+			prev, lr.long = own, prev[:0]
+		} else {
+			prev = append(growLine(prev[:0], len(line), u.lineLimit), line...)
+		}
 		n = 1
 	}
 	if err := flush(); err != nil {

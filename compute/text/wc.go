@@ -88,7 +88,7 @@ func buildWc(env *compute.Env, args []string) (compute.Stage, error) {
 }
 
 func (s *wcStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	c, err := s.count(in)
+	c, err := s.count(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -157,9 +157,10 @@ func (s *wcStage) line(w *bufio.Writer, c wcCounts, width int, name string) {
 	w.WriteByte('\n')
 }
 
-// count reads in to EOF. Only what was asked is computed: bytes alone need
-// no look at the data, lines use the vectorised bytes.Count.
-func (s *wcStage) count(in io.Reader) (wcCounts, error) {
+// count reads in to EOF, checking ctx between reads. Only what was asked
+// is computed: bytes alone need no look at the data, lines use the
+// vectorised bytes.Count.
+func (s *wcStage) count(ctx context.Context, in io.Reader) (wcCounts, error) {
 	bp := wcBufs.Get().(*[]byte)
 	defer wcBufs.Put(bp)
 	buf := *bp
@@ -190,6 +191,9 @@ func (s *wcStage) count(in io.Reader) (wcCounts, error) {
 			return c, nil
 		}
 		if err != nil {
+			return c, err
+		}
+		if err := ctx.Err(); err != nil {
 			return c, err
 		}
 	}

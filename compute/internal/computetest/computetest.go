@@ -109,8 +109,14 @@ func ShJoin(argv []string) string {
 // us; a GNU error (status >= 2) must be an error here too.
 func DiffGNU(t *testing.T, input []byte, argv ...string) {
 	t.Helper()
+	DiffGNUEnv(t, engine.Config{}, input, argv...)
+}
+
+// DiffGNUEnv is DiffGNU on an engine with cfg.
+func DiffGNUEnv(t *testing.T, cfg engine.Config, input []byte, argv ...string) {
+	t.Helper()
 	want, ok := GNUStatus(t, input, argv...)
-	got, err := RunPipeline(t, ShJoin(argv), input)
+	got, err := RunPipelineEnv(t, cfg, ShJoin(argv), input)
 	if ok >= 2 {
 		if err == nil {
 			t.Fatalf("%s: GNU failed (status %d) but we succeeded with %q", ShJoin(argv), ok, Trunc(got))

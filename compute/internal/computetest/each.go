@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
@@ -220,6 +221,12 @@ func splitHeaders(out []byte, names []string) [][]byte {
 // reads, which differ between a file operand and stdin.
 func DiffGNUEach(t *testing.T, inputs map[string][]byte, argv ...string) {
 	t.Helper()
+	DiffGNUEachEnv(t, engine.Config{}, inputs, argv...)
+}
+
+// DiffGNUEachEnv is DiffGNUEach on an engine with cfg.
+func DiffGNUEachEnv(t *testing.T, cfg engine.Config, inputs map[string][]byte, argv ...string) {
+	t.Helper()
 	names, ins := SortedInputs(inputs)
 	var text []int // indexes of the inputs the batch covers
 	var batch [][]byte
@@ -239,12 +246,12 @@ func DiffGNUEach(t *testing.T, inputs map[string][]byte, argv ...string) {
 	for i, name := range names {
 		t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
 			if have[i] {
-				got, err := RunPipeline(t, ShJoin(argv), ins[i])
+				got, err := RunPipelineEnv(t, cfg, ShJoin(argv), ins[i])
 				if err == nil && bytes.Equal(got, wants[i]) {
 					return
 				}
 			}
-			DiffGNU(t, ins[i], argv...)
+			DiffGNUEnv(t, cfg, ins[i], argv...)
 		})
 	}
 }

@@ -1,0 +1,86 @@
+package builtin_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+)
+
+// TestLineLimit: grep, sort and uniq hold a line of --max-line-bytes (its
+// newline not counted) and give GNU's output; one byte more fails the job
+// with RESOURCE_EXHAUSTED naming the flag, whatever the buffers' sizes
+// (a limit below grep's buffer, one above it). The streaming commands take
+// any line.
+func TestLineLimit(t *testing.T) {
+	for _, limit := range []int{100, 300 << 10, 2<<20 + 5} {
+		cfg := engine.Config{MaxLineBytes: limit, Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: t.TempDir()}}
+		line := func(n int, c byte) []byte { return append(bytes.Repeat([]byte{c}, n), '\n') }
+		atLimit := bytes.Join([][]byte{line(10, 'b'), line(limit, 'a'), line(limit, 'a'), line(3, 'c')}, nil)
+		noEOL := atLimit[:len(atLimit)-1]
+		over := bytes.Join([][]byte{line(10, 'b'), line(limit+1, 'a'), line(3, 'c')}, nil)
+		overNoEOL := over[:len(over)-len("ccc\n")-1]
+		for _, argv := range [][]string{
+			{"grep", "a"}, {"grep", "-c", "a"}, {"grep", "-v", "x"}, {"grep", "-iE", "A+$"},
+			{"sort"}, {"sort", "-r"}, {"uniq", "-c"},
+		} {
+			for name, in := range map[string][]byte{"at the limit": atLimit, "no newline": noEOL} {
+				t.Run(strings.Join(argv, " ")+" "+name, func(t *testing.T) {
+					computetest.DiffGNUEnv(t, cfg, in, argv...)
+				})
+			}
+			for name, in := range map[string][]byte{"over": over, "over, no newline": overNoEOL} {
+				_, err := computetest.RunPipelineEnv(t, cfg, computetest.ShJoin(argv), in)
+				want := argv[0] + ": line longer than "
+				if compute.CodeOf(err) != compute.CodeResourceExhausted || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--max-line-bytes") {
+					t.Errorf("limit %d, %v, %s: err %v; want RESOURCE_EXHAUSTED %q… naming --max-line-bytes", limit, argv, name, err, want)
+				}
+			}
+		}
+		for _, argv := range [][]string{{"wc", "-L"}, {"cut", "-c1-5"}, {"tac"}, {"tail", "-n", "1"}} {
+			t.Run(strings.Join(argv, " ")+" over", func(t *testing.T) {
+				computetest.DiffGNUEnv(t, cfg, over, argv...)
+			})
+		}
+	}
+}
+
+// TestCompileBounded: what a request may make the engine compile is
+// refused before it costs: the issue's header of `.{1000}` written 500
+// times (which took 5 s and 470 MiB to compile), patterns over the budget
+// in one grep or across the stages of a pipeline, and pipeline text over
+// 64 KiB. Patterns within the budget compile.
+func TestCompileBounded(t *testing.T) {
+	e := computetest.Engine(engine.Config{})
+	refused := []string{
+		"grep -cE '" + strings.Repeat(".{1000}", 500) + "'",
+		"grep -cE '" + strings.Repeat(".{1000}", 6) + "'",
+		"grep -cE -e 'a{1000}b{1000}' -e 'b{1000}c{1000}' -e 'c{1000}d{1000}'",
+		"grep -cF '" + strings.Repeat("abcdefghij", 1001) + "'",
+		strings.Repeat("grep -E '.{1000}.{1000}' | ", 3) + "wc -l",
+		"grep -c '" + strings.Repeat("x", 65<<10) + "'",
+	}
+	for _, text := range refused {
+		start := time.Now()
+		_, err := e.Compile(text)
+		took := time.Since(start)
+		if compute.CodeOf(err) != compute.CodeResourceExhausted {
+			t.Errorf("%.60s…: %v, want RESOURCE_EXHAUSTED", text, err)
+		}
+		t.Logf("%.40s… (%d bytes): refused in %v: %v", text, len(text), took, err)
+	}
+	for _, text := range []string{
+		"grep -cE '" + strings.Repeat(".{1000}", 4) + "'",
+		"grep -cE '.{1000}' | grep -cE '.{1000}'",
+		"grep -cF '" + strings.Repeat("abcdefghij", 900) + "'",
+		"grep -cE -e 'a{1000}' -e 'b{1000}' -e 'c{1000}' -e 'd{1000}'",
+	} {
+		if _, err := e.Compile(text); err != nil {
+			t.Errorf("%.60s…: %v", text, err)
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package engine
+
+import "github.com/halfclose/halfclose/compute"
+
+// What a job holds in memory is bounded by design; docs/operations.md
+// ("Memory") derives the bound of the whole process from these.
+const (
+	// StageBufferBytes bounds the fixed buffers of one stage: its read and
+	// write buffers, a compressor's state, grep's search buffer and the
+	// copies it searches (measured: 1.8 MiB at most, for sort).
+	StageBufferBytes = 2 << 20
+	// LineCopies bounds how many lines of MaxLineBytes a line-oriented
+	// stage holds at once: grep its buffer and, for one long line, a
+	// widened (two bytes for a byte >= 0x80) and a lower-cased (-i) copy;
+	// sort and uniq the line being read (and the buffer it grew from) and
+	// the one held.
+	LineCopies = 4
+	// PatternBytes bounds the compiled patterns of one pipeline and their
+	// matchers, at compute.MaxPatternInsts (about 4 MiB to compile, and
+	// 1 to 3 MiB of matchers while they run).
+	PatternBytes = 8 << 20
+)
+
+// JobMemory returns the most one job of the given number of stages holds
+// in the engine: its reply spool (Spool.Mem), the input read ahead of the
+// stages (readAheadMem), its patterns (PatternBytes), and for each stage
+// its buffers (StageBufferBytes), what a stage that must see all of its
+// input keeps before spilling (Spool.Mem: sort, tac, tail, head -n -N,
+// cut's first field) and LineCopies lines of MaxLineBytes. It counts every
+// stage as the worst of them. What the adapter buffers comes on top.
+func JobMemory(cfg Config, stages int) int64 {
+	mem := cfg.Spool.Mem()
+	line := int64(cfg.MaxLineBytes)
+	if line <= 0 {
+		line = compute.DefaultMaxLineBytes
+	}
+	perStage := StageBufferBytes + mem + LineCopies*line
+	return mem + readAheadMem + PatternBytes + int64(stages)*perStage
+}

@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/spool"
+)
+
+// A reply may not start before the input has ended, and the engine learns
+// of the end only when something reads the source to io.EOF. A stage that
+// writes much more than it reads (gunzip: a few MiB in, GiBs out) would
+// fill the reply spool, and the disk budget, long before it reads the end
+// its client sent at once. So once the reply spool is past its memory, the
+// engine reads the input ahead of the stages into a queue of its own, and
+// the two grow in step: the queue holds at most as much as the reply, and
+// the reply spills past its memory at most as much as has been read ahead
+// (a write that would spill more waits for the read-ahead). The input's
+// end is then found while the reply is still small, the reply is
+// released, and the rest of the output flows to the client as fast as it
+// reads, spooling nothing. A stage that writes less than it reads (gzip,
+// grep) costs at most as much again in read-ahead as its reply holds.
+
+// readAheadMem is what the read-ahead queue holds in memory before it
+// spills to disk (charged to the disk budget like the reply's spill).
+const readAheadMem = 1 << 20
+
+// readAheadBuf is the size of the read-ahead's reads from the source.
+const readAheadBuf = 64 << 10
+
+// readAhead is the first stage's input: the source, read directly by the
+// stage until the reply spool is past its memory, then read ahead by a
+// goroutine into a queue that the stage reads from.
+type readAhead struct {
+	ctx   context.Context // the job's
+	src   *Input
+	reply *spool.Spool
+
+	srcMu sync.Mutex // held by whoever reads src: one Read at a time
+
+	mu      sync.Mutex // protects the fields below
+	cond    *sync.Cond // signalled on every change of them
+	q       *spool.Queue
+	pending []byte // read from src when the queue had no room: after q
+	err     error  // src's error (io.EOF at the end), after q and pending
+	active  bool   // the goroutine reads src; the stage reads q
+	closed  bool   // the job is over: stop reading ahead, stop waiting
+	started bool
+	freed   bool          // the reply is released: the gate waits no more
+	ahead   int64         // bytes the goroutine has read
+	want    int64         // what the reply will hold after the write waiting in gate
+	done    chan struct{} // closed when the goroutine ends
+}
+
+func newReadAhead(ctx context.Context, src *Input, reply *spool.Spool, cfg compute.SpoolConfig) *readAhead {
+	r := &readAhead{ctx: ctx, src: src, reply: reply, q: spool.NewQueue(cfg, readAheadMem), done: make(chan struct{})}
+	r.cond = sync.NewCond(&r.mu)
+	return r
+}
+
+// Wait is the reply spool's gate, called before a write of n bytes that
+// would take the reply's held bytes past its memory: it starts the
+// read-ahead (once), and waits until the read-ahead has read as much as
+// the reply would spill, or has found the end of input — then until the
+// reply is released, for which the engine is on its way: a write meanwhile
+// would spill what the client could take at once.
+func (r *readAhead) Wait(held, n int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.started && !r.closed && r.err == nil {
+		r.active, r.started = true, true
+		go r.loop()
+	}
+	r.want = max(r.want, held+n)
+	r.cond.Broadcast()
+	for !r.closed && !r.freed {
+		catchingUp := r.err == nil && r.pending == nil && r.ahead < held+n-r.reply.Mem()
+		if !catchingUp && r.err != io.EOF {
+			return nil
+		}
+		r.cond.Wait()
+	}
+	if r.closed {
+		// The job ended: its cause is another stage's error, recorded
+		// first, or the context's.
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		return errJobOver
+	}
+	return nil
+}
+
+var errJobOver = errors.New("engine: the job ended")
+
+// Released is the reply spool's: the gate lets writes through.
+func (r *readAhead) Released() {
+	r.mu.Lock()
+	r.freed = true
+	r.cond.Broadcast()
+	r.mu.Unlock()
+}
+
+// abort ends the read-ahead and any wait in the gate: the job is over.
+func (r *readAhead) abort() {
+	r.mu.Lock()
+	r.closed = true
+	r.cond.Broadcast()
+	r.mu.Unlock()
+}
+
+// room reports whether the goroutine may read more: the queue holds less
+// than the reply will. (Then the gate's wait ends: the queue is part of
+// what was read ahead, and the reply spills its writes past its memory.)
+func (r *readAhead) room() bool {
+	return r.q.Len() < max(readAheadBuf, r.reply.Held(), r.want)
+}
+
+func (r *readAhead) loop() {
+	defer close(r.done)
+	buf := make([]byte, readAheadBuf)
+	for {
+		r.mu.Lock()
+		for !r.closed && r.err == nil && r.pending == nil && !r.room() {
+			r.cond.Wait()
+		}
+		if r.closed || r.err != nil || r.pending != nil {
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+
+		r.srcMu.Lock()
+		r.mu.Lock()
+		stop := r.closed || r.err != nil
+		r.mu.Unlock()
+		if stop {
+			r.srcMu.Unlock()
+			return
+		}
+		n, err := r.src.Read(buf)
+		r.srcMu.Unlock()
+
+		r.mu.Lock()
+		r.ahead += int64(n)
+		if n > 0 {
+			if m, werr := r.q.Write(buf[:n]); werr != nil {
+				// No room on disk: keep what was read, and stop reading
+				// ahead (the reply may still fit).
+				r.pending = append([]byte(nil), buf[m:n]...)
+			}
+		}
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		r.cond.Broadcast()
+		r.mu.Unlock()
+	}
+}
+
+// Read returns the input: what was read ahead first, then the source.
+func (r *readAhead) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.mu.Lock()
+	for {
+		if r.q.Len() > 0 {
+			n, err := r.q.Read(p)
+			r.cond.Broadcast()
+			r.mu.Unlock()
+			return n, err
+		}
+		if r.pending != nil {
+			n := copy(p, r.pending)
+			if r.pending = r.pending[n:]; len(r.pending) == 0 {
+				r.pending = nil
+				r.active = false // the goroutine has ended: read src directly again
+			}
+			r.mu.Unlock()
+			return n, nil
+		}
+		if r.err != nil {
+			err := r.err
+			r.mu.Unlock()
+			return 0, err
+		}
+		if !r.active {
+			break
+		}
+		r.cond.Wait()
+	}
+	r.mu.Unlock()
+
+	// Not reading ahead: read the source directly. Should the read-ahead
+	// start meanwhile, it waits for this read, whose bytes come first.
+	r.srcMu.Lock()
+	n, err := r.src.Read(p)
+	r.srcMu.Unlock()
+	if err != nil {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.cond.Broadcast()
+		r.mu.Unlock()
+	}
+	return n, err
+}
+
+// close stops the read-ahead and waits for its goroutine, which the
+// caller must unblock if it is in a Read of the source (the engine closes
+// the source); then it frees the queue.
+func (r *readAhead) close() {
+	r.mu.Lock()
+	r.closed = true
+	started := r.started
+	r.cond.Broadcast()
+	r.mu.Unlock()
+	if started {
+		<-r.done
+	}
+	r.mu.Lock()
+	r.q.Close()
+	r.mu.Unlock()
+}
+
+// spilled returns the read-ahead bytes on disk now.
+func (r *readAhead) spilled() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.q.Spilled()
+}
+
+var _ io.Reader = (*readAhead)(nil)

@@ -1,0 +1,62 @@
+package compute
+
+import (
+	"strconv"
+	"sync"
+)
+
+// DefaultMaxLineBytes is the longest line a line-oriented stage (grep,
+// sort, uniq) holds when Env.MaxLineBytes is 0. Such a stage must hold a
+// whole line to match or compare it; the cap keeps a job's memory bounded
+// when the input has no newlines at all (the server's --max-line-bytes).
+const DefaultMaxLineBytes = 1 << 20
+
+// LineTooLong is the error of a stage that met a line longer than limit: a
+// limit of the server, so RESOURCE_EXHAUSTED, naming the flag that sets it.
+func LineTooLong(cmd string, limit int) error {
+	return Exhaustedf("%s: line longer than %d bytes (the server's --max-line-bytes)", cmd, limit)
+}
+
+// MaxPatternInsts bounds what the patterns of one pipeline may compile to,
+// in RE2 program instructions (about one per byte class or literal byte to
+// match; x{n} counts n times). Matching costs time and memory in
+// proportion to it — up to about 50 ns per input byte and instruction, and
+// a few hundred bytes per instruction and compiled form — so the bound keeps
+// compiling cheap (milliseconds, a few MiB) before a job slot is taken, and
+// keeps a job's matchers within a few MiB.
+const MaxPatternInsts = 10_000
+
+// PatternBudget is what the patterns of one pipeline may still compile to,
+// in instructions: every grep of the pipeline takes its share, so sixteen
+// stages cost no more than one. It is safe for concurrent use.
+type PatternBudget struct {
+	mu   sync.Mutex
+	left int // protected by mu
+}
+
+// NewPatternBudget returns a budget of n instructions.
+func NewPatternBudget(n int) *PatternBudget { return &PatternBudget{left: n} }
+
+// Take charges n instructions for cmd's patterns, or fails with
+// RESOURCE_EXHAUSTED when the pipeline's patterns would pass the budget.
+// A nil budget is one of MaxPatternInsts for each call.
+func (b *PatternBudget) Take(cmd string, n int) error {
+	if b == nil {
+		if n > MaxPatternInsts {
+			return patternTooLarge(cmd, n, MaxPatternInsts)
+		}
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.left {
+		return patternTooLarge(cmd, n, b.left)
+	}
+	b.left -= n
+	return nil
+}
+
+func patternTooLarge(cmd string, n, left int) error {
+	return Exhaustedf("%s: pattern too large: it needs %s regexp instructions; a pipeline's patterns may use %d in all, %s are left",
+		cmd, strconv.Itoa(n), MaxPatternInsts, strconv.Itoa(left))
+}

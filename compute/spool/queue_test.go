@@ -1,0 +1,111 @@
+package spool_test
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/spool"
+)
+
+// TestQueueOrder writes and reads at random against a bytes.Buffer model,
+// with a memory budget small enough that most bytes go through the file.
+func TestQueueOrder(t *testing.T) {
+	for _, mem := range []int64{1, 100, 5000, 70 << 10} {
+		disk := compute.NewDiskBudget(64 << 20)
+		dir := t.TempDir()
+		q := spool.NewQueue(compute.SpoolConfig{Dir: dir, Disk: disk}, mem)
+		var model bytes.Buffer
+		r := rand.New(rand.NewPCG(uint64(mem), 1))
+		var next byte
+		for range 3000 {
+			if r.IntN(2) == 0 {
+				p := make([]byte, r.IntN(20000))
+				for i := range p {
+					p[i] = next
+					next++
+				}
+				if n, err := q.Write(p); err != nil || n != len(p) {
+					t.Fatalf("mem %d: Write = %d, %v", mem, n, err)
+				}
+				model.Write(p)
+			} else {
+				p := make([]byte, r.IntN(30000))
+				n, err := q.Read(p)
+				if err != nil && !(err == io.EOF && model.Len() == 0) {
+					t.Fatal(err)
+				}
+				want := model.Next(len(p))
+				if !bytes.Equal(p[:n], want) {
+					t.Fatalf("mem %d: read %d bytes, differ from the %d written", mem, n, len(want))
+				}
+			}
+			if q.Len() != int64(model.Len()) {
+				t.Fatalf("mem %d: Len %d, want %d", mem, q.Len(), model.Len())
+			}
+			if disk.Used() < q.Spilled() {
+				t.Fatalf("mem %d: %d bytes spilled, %d reserved", mem, q.Spilled(), disk.Used())
+			}
+		}
+		var rest bytes.Buffer
+		if _, err := q.WriteTo(&rest); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(rest.Bytes(), model.Bytes()) {
+			t.Fatalf("mem %d: WriteTo gave %d bytes, differ from the %d left", mem, rest.Len(), model.Len())
+		}
+		if q.Len() != 0 || disk.Used() != 0 {
+			t.Fatalf("mem %d: emptied queue holds %d bytes, %d of disk", mem, q.Len(), disk.Used())
+		}
+		q.Close()
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("spill files left: %v", ents)
+		}
+	}
+}
+
+// TestQueueGivesDiskBack: what is read is given back to the disk budget
+// as it goes (on file systems that punch holes), not when the queue
+// empties — what a reply released to a slow client holds is only what
+// the client has not read.
+func TestQueueGivesDiskBack(t *testing.T) {
+	disk := compute.NewDiskBudget(64 << 20)
+	q := spool.NewQueue(compute.SpoolConfig{Dir: t.TempDir(), Disk: disk}, 1)
+	defer q.Close()
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	for range 16 {
+		if _, err := q.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if disk.Used() < 16<<20-1 {
+		t.Fatalf("16 MiB spilled, %d reserved", disk.Used())
+	}
+	if _, err := io.CopyN(io.Discard, q, 12<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !spool.PunchHoles(t.TempDir()) {
+		t.Skip("the file system of the temp dir does not punch holes")
+	}
+	if used := disk.Used(); used > 4<<20+1<<20 {
+		t.Fatalf("12 of 16 MiB read, %d bytes still reserved", used)
+	}
+}
+
+// TestQueueDiskBudget: a write past the disk budget fails with
+// RESOURCE_EXHAUSTED, having spilled nothing of itself.
+func TestQueueDiskBudget(t *testing.T) {
+	disk := compute.NewDiskBudget(1000)
+	q := spool.NewQueue(compute.SpoolConfig{Dir: t.TempDir(), Disk: disk}, 100)
+	defer q.Close()
+	n, err := q.Write(make([]byte, 1101))
+	if compute.CodeOf(err) != compute.CodeResourceExhausted || n != 100 {
+		t.Fatalf("Write = %d, %v; want 100 and RESOURCE_EXHAUSTED", n, err)
+	}
+	if disk.Used() != 0 {
+		t.Fatalf("%d bytes reserved", disk.Used())
+	}
+}
