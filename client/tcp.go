@@ -193,6 +193,7 @@ func dialAny(ctx context.Context, list string) (net.Conn, string, error) {
 	}
 	return nil, "", errors.Join(errs...)
 }
+
 // TCPOption is an option of RunTCP.
 type TCPOption func(*tcpOptions)
 

@@ -71,20 +71,20 @@ func tcpFrom(t *testing.T, addr, local string) *net.TCPConn {
 // freed; it was held forever before (issue 13, item 2).
 func TestRunStalledReaderLosesJob(t *testing.T) {
 	// The idle timeout also bounds the wait for each input message: it is
-	// short, but far longer than a 64 KiB message takes on loopback.
+	// short, but far longer than a small message takes on loopback.
 	env := startEnv(t, envConfig{idle: time.Second, engine: engine.Config{MaxJobs: 1, QueueWait: defaultTestTimeout}})
 	// A static 64 KiB window (no BDP growth): the server can send 64 KiB
 	// before it must wait for the client to read.
 	client := grpcFrom(t, env.grpcAddr, "127.0.0.1", grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
-	input := randBytes(1, 8<<20)
 	stream, err := client.Run(jobCtx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream.Send(runHeader("testcat"))
-	if err := sendChunked(input, 64<<10, func(b []byte) error { return stream.Send(runData(b)) }); err != nil {
-		t.Fatal(err)
-	}
+	// One byte in, and its input ends at once; 2 MB of output (a long
+	// BLAKE3 in hex), far more than the window and the buffers hold.
+	const outLen = 2*1000000 + 1
+	stream.Send(runHeader("b3sum -l 1000000 --no-names"))
+	stream.Send(runData([]byte("x")))
 	stream.CloseSend()
 	if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
 		t.Fatalf("stalled reader's job: outcome %q, want %q", oc, OutcomeIdle)
@@ -99,7 +99,7 @@ func TestRunStalledReaderLosesJob(t *testing.T) {
 	// Reading at last, the stalled client gets part of its output and
 	// DEADLINE_EXCEEDED: never a summary.
 	out, sum, err := collectRun(stream)
-	if status.Code(err) != codes.DeadlineExceeded || sum != nil || len(out) >= len(input) {
+	if status.Code(err) != codes.DeadlineExceeded || sum != nil || len(out) >= outLen {
 		t.Fatalf("stalled reader: %d bytes, summary %v, %v; want DEADLINE_EXCEEDED, no summary", len(out), sum, err)
 	}
 }
@@ -546,5 +546,47 @@ func TestRefusedConnectionsLogAggregated(t *testing.T) {
 	}
 	if count != refused || lines > 3 {
 		t.Fatalf("%d refusals logged in %d lines, want %d in at most 3", count, lines, refused)
+	}
+}
+
+// TestAdmissionMetrics: how jobs are admitted shows in the metrics: the
+// wait for slots (admitted or not), the jobs waiting now, and every
+// refusal by its reason.
+func TestAdmissionMetrics(t *testing.T) {
+	reg := NewRegistry()
+	m := NewMetrics(reg)
+	eng := engine.New(engine.Config{MaxJobs: 1, QueueWait: shortTimeout})
+	l := &lifecycle{engine: eng, obs: NewObserver(m), adapter: "tcp", peerJobs: NewPeerCap(1)}
+	ctx := jobCtx(t)
+	release, err := l.admit(ctx, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same address: its share is taken.
+	if _, err := l.admit(ctx, "192.0.2.1"); refusalReason(err) != ReasonPeerJobs {
+		t.Fatalf("second job of one address: %v", err)
+	}
+	// Another address: the server's only slot is taken.
+	if _, err := l.admit(ctx, "192.0.2.2"); refusalReason(err) != ReasonMaxJobs {
+		t.Fatalf("job of another address: %v", err)
+	}
+	release()
+	fams := scrape(t, reg)
+	for reason, want := range map[string]float64{ReasonPeerJobs: 1, ReasonMaxJobs: 1, ReasonMaxConns: 0} {
+		if got := metricValue(t, fams, "halfclose_refused_total", map[string]string{"adapter": "tcp", "reason": reason}); got != want {
+			t.Errorf("refused{reason=%s} = %v, want %v", reason, got, want)
+		}
+	}
+	if got := histCount(t, fams, "halfclose_job_wait_seconds", map[string]string{"adapter": "tcp", "admitted": "true"}); got != 1 {
+		t.Errorf("admitted waits: %d, want 1", got)
+	}
+	if got := histCount(t, fams, "halfclose_job_wait_seconds", map[string]string{"adapter": "tcp", "admitted": "false"}); got != 2 {
+		t.Errorf("refused waits: %d, want 2", got)
+	}
+	if got := metricValue(t, fams, "halfclose_jobs_waiting", nil); got != 0 {
+		t.Errorf("jobs waiting: %v, want 0", got)
+	}
+	if n := l.peerJobs.Peers(); n != 0 {
+		t.Errorf("%d peers still tracked", n)
 	}
 }
