@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // errorLinePrefix starts the one line a TCP adapter sends instead of output
@@ -59,9 +60,19 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // When ctx ends, or reading r fails, RunTCP resets the connection (RST,
 // never a FIN), so the server aborts the job instead of computing over
 // partial input.
-func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline string, r io.Reader, w io.Writer) error {
+//
+// An error line that arrives while the input is still being sent ends the
+// call at once: RunTCP returns it without waiting for r to end.
+func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline string, r io.Reader, w io.Writer, opts ...TCPOption) error {
 	if strings.ContainsAny(pipeline, "\n") {
 		return errors.New("pipeline must be one line for the TCP adapter")
+	}
+	var o tcpOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if strings.ContainsAny(o.token, " \t\r\n") {
+		return errors.New("a token for the TCP adapter must not contain white space")
 	}
 	conn, addr, err := dialAny(ctx, addr)
 	if err != nil {
@@ -103,13 +114,19 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	if sized {
 		header = "@size=" + strconv.FormatInt(size, 10) + " @trailer "
 	}
+	if o.token != "" {
+		header = "@token=" + o.token + " " + header
+	}
 	sent := make(chan sendResult, 1)
+	var ended atomic.Bool // the whole input was sent: the FIN is going out
 	go func() {
-		n, err := sendTCPInput(ctx, conn, header+pipeline+"\n", r, size, sized)
+		n, err := sendTCPInput(ctx, conn, header+pipeline+"\n", r, size, sized, &ended)
+		// The result first: the reset ends the reply, and the input's
+		// error must be there to say why.
+		sent <- sendResult{n, err}
 		if errors.Is(err, errReadInput) {
 			reset()
 		}
-		sent <- sendResult{n, err}
 	}()
 
 	tw := &tailWriter{w: w}
@@ -124,6 +141,23 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		// on the closed connection (or stays blocked reading r, which the
 		// caller owns).
 		return err
+	case !ended.Load():
+		// The server replies only after the end of the input: a reply
+		// that ended before it is an abort (a timeout, a crash), whatever
+		// came, unless reading the input failed (and reset the
+		// connection). The input sender is left as above.
+		select {
+		case res := <-sent:
+			if errors.Is(res.err, errReadInput) {
+				return res.err
+			}
+		default:
+		}
+		reset()
+		if err == nil {
+			err = errors.New("the server closed the connection before the input ended")
+		}
+		return fmt.Errorf("%w: %w", ErrIncompleteReply, err)
 	}
 	res := <-sent
 	switch {
@@ -160,6 +194,15 @@ func dialAny(ctx context.Context, list string) (net.Conn, string, error) {
 	return nil, "", errors.Join(errs...)
 }
 
+// TCPOption is an option of RunTCP.
+type TCPOption func(*tcpOptions)
+
+type tcpOptions struct{ token string }
+
+// WithTCPToken sends token on the header line (@token=TOKEN), for a server
+// that requires tokens (--auth-token-file).
+func WithTCPToken(token string) TCPOption { return func(o *tcpOptions) { o.token = token } }
+
 type sendResult struct {
 	n   int64 // input bytes sent
 	err error
@@ -192,9 +235,15 @@ func inputSize(r io.Reader) (int64, bool) {
 // sendTCPInput writes the header line and the input: exactly size bytes when
 // sized, else @chunked frames ended by an empty chunk; then half-closes.
 // A file that ends before size is an abort (the caller resets).
-func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader, size int64, sized bool) (int64, error) {
+func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader, size int64, sized bool, ended *atomic.Bool) (int64, error) {
 	bw := bufio.NewWriterSize(conn, DefaultChunkSize+32)
+	// The header goes at once, before any input is read: a server that
+	// refuses it (a bad pipeline, a missing token) says so even while the
+	// input has yet to come.
 	if _, err := bw.WriteString(header); err != nil {
+		return 0, err
+	}
+	if err := bw.Flush(); err != nil {
 		return 0, err
 	}
 	var n int64
@@ -219,6 +268,11 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 				if _, err := bw.Write(buf[:m]); err != nil {
 					return n, err
 				}
+				// Sent now: the next read may wait (a slow pipe), and the
+				// server's idle timeout counts from what it received.
+				if err := bw.Flush(); err != nil {
+					return n, err
+				}
 				n += int64(m)
 			}
 			if err == io.EOF {
@@ -238,6 +292,7 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 	if err := bw.Flush(); err != nil {
 		return n, err
 	}
+	ended.Store(true)
 	return n, conn.(interface{ CloseWrite() error }).CloseWrite()
 }
 

@@ -161,8 +161,11 @@ func newFleet(t *testing.T) *fleet {
 			tcp:    addrs[3*i+1],
 			health: addrs[3*i+2],
 		}
+		// Behind the proxies every client has the proxy's address: the
+		// per-peer caps are off, as docs/operations.md ("Fairness") says.
 		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health,
-			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0"}
+			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0",
+			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0"}
 		f.replicas = append(f.replicas, r)
 	}
 	for _, r := range f.replicas {

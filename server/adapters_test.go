@@ -38,6 +38,7 @@ type tcpSettings struct {
 	HeaderTimeout  time.Duration
 	MaxHeaderBytes int
 	MaxConns       int
+	drainTimeout   time.Duration
 }
 
 type envConfig struct {
@@ -47,6 +48,10 @@ type envConfig struct {
 	routes     []string
 	requireEnd bool // Options.RequireEnd and TCPServer.RequireEnd
 	maxMsg     int  // --max-msg-bytes (0: the default)
+	// peerJobs and peerRequests are shared by both adapters.
+	peerJobs, peerRequests *PeerCap
+	tcpAuth                *TokenAuth // TCPServer.Auth, with RequireToken
+	grpcOpts               []grpc.ServerOption
 }
 
 // recordingObserver keeps the outcome of every job.
@@ -108,12 +113,13 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gopts []grpc.ServerOption
+	env.svc = NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg,
+		HeaderTimeout: cfg.tcp.HeaderTimeout, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests})
+	gopts := append([]grpc.ServerOption{grpc.InTapHandle(env.svc.TapHandle), CodecOption()}, cfg.grpcOpts...)
 	if cfg.maxMsg > 0 {
 		gopts = append(gopts, grpc.MaxRecvMsgSize(cfg.maxMsg), grpc.MaxSendMsgSize(cfg.maxMsg))
 	}
 	gs := grpc.NewServer(gopts...)
-	env.svc = NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg})
 	apiv1.RegisterComputeServiceServer(gs, env.svc)
 	go gs.Serve(gl)
 	t.Cleanup(gs.Stop)
@@ -123,7 +129,8 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	env.tcp = &TCPServer{
 		Engine: eng, IdleTimeout: cfg.idle, Observer: obs,
 		HeaderTimeout: ts.HeaderTimeout, MaxHeaderBytes: ts.MaxHeaderBytes, MaxConns: ts.MaxConns,
-		RequireEnd: cfg.requireEnd,
+		RequireEnd: cfg.requireEnd, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests,
+		Auth: cfg.tcpAuth, RequireToken: cfg.tcpAuth != nil, drainTimeout: ts.drainTimeout,
 	}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

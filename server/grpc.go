@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/tap"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
@@ -33,6 +35,15 @@ type Options struct {
 	// RequireEnd makes every Digest and Run stream prove the end of its
 	// input with an End message, as if its header set require_end.
 	RequireEnd bool
+	// HeaderTimeout aborts a stream whose first message (the header) did
+	// not arrive this long after the stream started; 0 disables it.
+	HeaderTimeout time.Duration
+	// PeerJobs caps the jobs one peer IP runs at once (shared with the
+	// raw-TCP adapter); nil caps nothing.
+	PeerJobs *PeerCap
+	// PeerRequests caps the Digest and Run streams one peer IP has open
+	// (shared with the raw-TCP adapter's connections); nil caps nothing.
+	PeerRequests *PeerCap
 }
 
 // Observer is told when jobs start and end, for metrics.
@@ -46,11 +57,14 @@ type Observer interface {
 type computeService struct {
 	apiv1.UnimplementedComputeServiceServer
 
-	engine *engine.Engine
-	opts   Options
-	log    *slog.Logger
-	life   lifecycle
-	stop   context.CancelFunc
+	engine  *engine.Engine
+	opts    Options
+	log     *slog.Logger
+	life    lifecycle
+	stop    context.CancelFunc
+	refused *refusalLog
+	// The timeouts' errors, made once (not per stream).
+	errHeaderTimeout, errIdle, errReplyIdle error
 }
 
 // Service is the gRPC ComputeService with the switch a forced stop needs.
@@ -61,6 +75,10 @@ type Service interface {
 	// Stop ends every running job with UNAVAILABLE, for a forced stop
 	// (before grpc.Server.Stop, so the calls end with that status).
 	Stop()
+	// TapHandle is the service's grpc.InTapHandle: the per-peer request
+	// cap, and the guard behind the header and idle timeouts of every
+	// Digest and Run stream (streamguard.go).
+	TapHandle(ctx context.Context, info *tap.Info) (context.Context, error)
 }
 
 // NewComputeService returns the ComputeService for engine.
@@ -71,12 +89,13 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	if opts.MaxMsgBytes <= 0 {
 		opts.MaxMsgBytes = DefaultMaxMsgBytes
 	}
-	s := &computeService{engine: eng, opts: opts, log: opts.Logger}
+	s := &computeService{engine: eng, opts: opts, log: opts.Logger, refused: newRefusalLog(opts.Logger, opts.Observer)}
 	stopping, stop := context.WithCancel(context.Background())
 	s.stop = stop
+	s.errHeaderTimeout, s.errIdle, s.errReplyIdle = errHeaderTimeout(opts.HeaderTimeout), errIdle(opts.IdleTimeout), errReplyIdle(opts.IdleTimeout)
 	// The job's fields go on the logging interceptor's one line for the
 	// call (and on a debug line of their own, for servers without it).
-	s.life = lifecycle{engine: eng, obs: opts.Observer, stopping: stopping,
+	s.life = lifecycle{engine: eng, obs: opts.Observer, adapter: "grpc", peerJobs: opts.PeerJobs, stopping: stopping,
 		emit: func(ctx context.Context, job slog.Attr) {
 			AddLogFields(ctx, job.Key, job.Value)
 			s.log.Debug("job", job)
@@ -87,7 +106,10 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 // DefaultMaxMsgBytes is the default largest gRPC message.
 const DefaultMaxMsgBytes = 4 << 20
 
-func (s *computeService) Stop() { s.stop() }
+func (s *computeService) Stop() {
+	s.stop()
+	s.refused.stop()
+}
 
 // lookupAlgo maps the API's algorithm to the core's, by the enum value's
 // name that compute/digest's table holds.
@@ -101,7 +123,7 @@ func lookupAlgo(a apiv1.Algorithm) (*digest.Algo, error) {
 
 // digestJob checks a Digest header and turns it into a job.
 func digestJob(h *apiv1.DigestHeader) (engine.DigestJob, []apiv1.Algorithm, error) {
-	job := engine.DigestJob{ExpectedSize: -1, Expected: map[string][]byte{}}
+	job := engine.DigestJob{ExpectedSize: -1}
 	var order []apiv1.Algorithm
 	seen := map[apiv1.Algorithm]bool{}
 	add := func(a apiv1.Algorithm) error {
@@ -136,6 +158,9 @@ func digestJob(h *apiv1.DigestHeader) (engine.DigestJob, []apiv1.Algorithm, erro
 		if _, dup := job.Expected[al.Name]; dup {
 			return job, nil, compute.Invalidf("header: expected %s digest given twice", e.GetAlgorithm())
 		}
+		if job.Expected == nil {
+			job.Expected = map[string][]byte{}
+		}
 		job.Expected[al.Name] = raw
 	}
 	if len(job.Algos) == 0 {
@@ -162,11 +187,28 @@ type request interface {
 	GetEnd() *apiv1.End
 }
 
+// receiver wraps a stream's Recv: an error caused by the stream's guard is
+// that cause (a timeout), and a message the codec could not parse is
+// INVALID_ARGUMENT.
+func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, error) {
+	return func() (M, error) {
+		m, err := recv()
+		if err != nil {
+			return m, g.why(err)
+		}
+		if malformed(m) {
+			return m, errMalformed
+		}
+		return m, nil
+	}
+}
+
 // firstHeader receives the first message of a stream, which must carry a
-// header.
-func firstHeader[M request, H comparable](recv func() (M, error), header func(M) H) (H, error) {
+// header; the header timeout is over once it has come.
+func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, error), header func(M) H) (H, error) {
 	var none H
 	m, err := recv()
+	g.disarm()
 	if err == io.EOF {
 		return none, errMissingHeader
 	}
@@ -219,8 +261,11 @@ func dataChunks[M request, H comparable](recv func() (M, error), header func(M) 
 // Digest implements apiv1.ComputeServiceServer.
 func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
 	var resp *apiv1.DigestResponse
-	err := s.life.do(stream.Context(), func() (string, jobFunc, error) {
-		h, err := firstHeader(stream.Recv, (*apiv1.DigestRequest).GetHeader)
+	ctx := stream.Context()
+	g := guardOf(ctx)
+	recv := receiver(g, stream.Recv)
+	err := s.life.do(ctx, streamPeer(ctx), func() (string, jobFunc, error) {
+		h, err := firstHeader(g, recv, (*apiv1.DigestRequest).GetHeader)
 		if err != nil {
 			return "", nil, err
 		}
@@ -236,7 +281,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 		// The End message's digests, checked once the digests are known;
 		// the receiving goroutine sets them before the input ends, and
 		// the job returns only after that.
-		endSums := map[int][]byte{}
+		var endSums map[int][]byte
 		proof.digests = func(ds []*apiv1.ExpectedDigest) error {
 			for _, e := range ds {
 				al, raw, err := expectedDigest(e, "end")
@@ -250,24 +295,20 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 				if _, dup := endSums[i]; dup {
 					return compute.Invalidf("end: %s digest given twice", e.GetAlgorithm())
 				}
+				if endSums == nil {
+					endSums = map[int][]byte{}
+				}
 				endSums[i] = raw
 			}
 			return nil
 		}
 		return "digest:" + strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
-			src := s.input(ctx, dataChunks(stream.Recv, (*apiv1.DigestRequest).GetHeader, proof))
+			src := s.input(ctx, g, dataChunks(recv, (*apiv1.DigestRequest).GetHeader, proof))
+			if err := src.prime(); err != nil {
+				return 0, 0, err
+			}
 			res, err := s.engine.Digest(ctx, job, src)
-			for i, want := range endSums {
-				if err == nil && !bytes.Equal(res.Sums[i], want) {
-					err = compute.Errorf(compute.CodeDataLoss, "%s digest mismatch: received %s, the client sent %s", job.Algos[i].Name, hex.EncodeToString(res.Sums[i]), hex.EncodeToString(want))
-				}
-			}
-			if err == nil {
-				resp = &apiv1.DigestResponse{Size: res.Size}
-				for i, a := range order {
-					resp.Digests = append(resp.Digests, &apiv1.DigestValue{Algorithm: a, Raw: res.Sums[i], Hex: hex.EncodeToString(res.Sums[i])})
-				}
-			}
+			resp, err = digestResponse(job, order, endSums, res, err)
 			return res.Size, 0, err
 		}, nil
 	})
@@ -277,11 +318,33 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 	return stream.SendAndClose(resp)
 }
 
+// digestResponse checks a Digest job's result against the End message's
+// digests, and makes the response.
+func digestResponse(job engine.DigestJob, order []apiv1.Algorithm, endSums map[int][]byte, res engine.DigestResult, err error) (*apiv1.DigestResponse, error) {
+	if err != nil {
+		return nil, err
+	}
+	for i, want := range endSums {
+		if !bytes.Equal(res.Sums[i], want) {
+			return nil, compute.Errorf(compute.CodeDataLoss, "%s digest mismatch: received %s, the client sent %s", job.Algos[i].Name, hex.EncodeToString(res.Sums[i]), hex.EncodeToString(want))
+		}
+	}
+	resp := &apiv1.DigestResponse{Size: res.Size}
+	for i, a := range order {
+		resp.Digests = append(resp.Digests, &apiv1.DigestValue{Algorithm: a, Raw: res.Sums[i], Hex: hex.EncodeToString(res.Sums[i])})
+	}
+	return resp, nil
+}
+
 // Run implements apiv1.ComputeServiceServer.
 func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
 	var stats engine.Stats
-	err := s.life.do(stream.Context(), func() (string, jobFunc, error) {
-		h, err := firstHeader(stream.Recv, (*apiv1.RunRequest).GetHeader)
+	ctx := stream.Context()
+	g := guardOf(ctx)
+	recv := receiver(g, stream.Recv)
+	send := s.sender(g, stream.Send)
+	err := s.life.do(ctx, streamPeer(ctx), func() (string, jobFunc, error) {
+		h, err := firstHeader(g, recv, (*apiv1.RunRequest).GetHeader)
 		if err != nil {
 			return "", nil, err
 		}
@@ -294,8 +357,11 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 		}
 		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
 		return strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
-			src := s.input(ctx, dataChunks(stream.Recv, (*apiv1.RunRequest).GetHeader, proof))
-			out := &outputSender{send: stream.Send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
+			src := s.input(ctx, g, dataChunks(recv, (*apiv1.RunRequest).GetHeader, proof))
+			if err := src.prime(); err != nil {
+				return 0, 0, err
+			}
+			out := &outputSender{send: send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
 			var err error
 			stats, err = s.engine.Run(ctx, p, src, out)
 			return stats.InputBytes, stats.OutputBytes, err
@@ -304,14 +370,50 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	if err != nil {
 		return toStatus(s.log, err)
 	}
-	return stream.Send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Summary{Summary: &apiv1.RunSummary{
+	err = send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Summary{Summary: &apiv1.RunSummary{
 		InputBytes: stats.InputBytes, OutputBytes: stats.OutputBytes,
 	}}})
+	if err != nil {
+		return toStatus(s.log, err)
+	}
+	return nil
+}
+
+// streamPeer is the IP address of a stream's peer.
+func streamPeer(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return PeerIP(p.Addr)
+	}
+	return ""
 }
 
 // input is a job's input: the stream's data messages, received ahead.
-func (s *computeService) input(ctx context.Context, next func() ([]byte, error)) *recvAhead {
+// With a guard, the first ones are received as they are read, and the
+// receive-ahead goroutine starts once input flows: an idle stream costs
+// no goroutine of its own.
+func (s *computeService) input(ctx context.Context, g *streamGuard, next func() ([]byte, error)) *recvAhead {
+	if g != nil {
+		return newRecvAhead(ctx, guardedSource{recv: next, g: g, idle: s.errIdle}, 0, s.opts.IdleTimeout)
+	}
 	return newRecvAhead(ctx, messageSource(next), 0, s.opts.IdleTimeout)
+}
+
+// sender wraps a stream's Send with the idle timeout of the reply: a
+// client that reads nothing of it for --idle-timeout blocks Send (HTTP/2
+// flow control) until the guard stops the stream, and the job fails with
+// DEADLINE_EXCEEDED.
+func (s *computeService) sender(g *streamGuard, send func(*apiv1.RunResponse) error) func(*apiv1.RunResponse) error {
+	idle := s.opts.IdleTimeout
+	if g == nil || idle <= 0 {
+		return send
+	}
+	cause := s.errReplyIdle
+	return func(m *apiv1.RunResponse) error {
+		g.arm(idle, cause)
+		err := send(m)
+		g.disarm()
+		return g.why(err)
+	}
 }
 
 // maxOutputChunk bounds a Run output message whatever --max-msg-bytes is:
@@ -346,7 +448,10 @@ func (o *outputSender) Write(p []byte) (int, error) {
 }
 
 // Capabilities implements apiv1.ComputeServiceServer.
-func (s *computeService) Capabilities(context.Context, *apiv1.CapabilitiesRequest) (*apiv1.CapabilitiesResponse, error) {
+func (s *computeService) Capabilities(_ context.Context, req *apiv1.CapabilitiesRequest) (*apiv1.CapabilitiesResponse, error) {
+	if malformed(req) {
+		return nil, toStatus(s.log, errMalformed)
+	}
 	cfg := s.engine.Config()
 	resp := &apiv1.CapabilitiesResponse{Limits: &apiv1.Limits{
 		MaxInputBytes: cfg.MaxInputBytes,

@@ -18,9 +18,10 @@ type jobFunc func(context.Context) (in, out int64, err error)
 type compileFunc func() (command string, run jobFunc, err error)
 
 // lifecycle is the one path every job takes, whichever adapter it came
-// in by: compile → acquire a slot → record (observer, log fields) → run.
-// Its error is then classified (errors.go) by the adapter: a status on
-// gRPC, an error line on TCP.
+// in by: compile → admit: a slot of its peer's and one of the engine's
+// (admission.go) → record (observer, log fields) → run. Its error is then
+// classified (errors.go) by the adapter: a status on gRPC, an error line
+// on TCP.
 //
 // A drain refuses no job: whatever the adapters accepted (a gRPC stream
 // grpc-go took before its GOAWAY, a connection the kernel queued before
@@ -29,6 +30,11 @@ type compileFunc func() (command string, run jobFunc, err error)
 type lifecycle struct {
 	engine *engine.Engine
 	obs    Observer
+	// adapter names the adapter ("grpc", "tcp") in the admission metrics.
+	adapter string
+	// peerJobs caps the jobs of one peer IP (--max-jobs-per-peer); nil
+	// caps nothing.
+	peerJobs *PeerCap
 	// stopping is done when the server stops the jobs still running (its
 	// shutdown grace is over): every job's context ends with it, and a job
 	// that fails once it is done failed because of it (errShuttingDown).
@@ -37,8 +43,9 @@ type lifecycle struct {
 	emit func(ctx context.Context, job slog.Attr)
 }
 
-// do runs one job through the lifecycle and returns its error.
-func (l *lifecycle) do(ctx context.Context, compile compileFunc) error {
+// do runs one job of the peer at peerIP through the lifecycle and returns
+// its error.
+func (l *lifecycle) do(ctx context.Context, peerIP string, compile compileFunc) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(l.stopping, cancel)()
@@ -47,7 +54,7 @@ func (l *lifecycle) do(ctx context.Context, compile compileFunc) error {
 	if err != nil {
 		return l.reject(ctx, command, err)
 	}
-	release, err := l.engine.Acquire(ctx)
+	release, err := l.admit(ctx, peerIP)
 	if err != nil {
 		return l.reject(ctx, command, err)
 	}
@@ -62,7 +69,9 @@ func (l *lifecycle) reject(ctx context.Context, command string, err error) error
 }
 
 // record runs fn and records it: the observer's outcome and byte counts,
-// and one "job" group of log fields.
+// and one "job" group of log fields. Its frame is small (the record is
+// made by emitJob): a job that waits for input waits inside fn, and every
+// byte of the stack above it is held by each waiting stream.
 func (l *lifecycle) record(ctx context.Context, command string, fn jobFunc) error {
 	start := time.Now()
 	var done func(string, int64, int64)
@@ -71,6 +80,12 @@ func (l *lifecycle) record(ctx context.Context, command string, fn jobFunc) erro
 	}
 	in, out, err := fn(ctx)
 	err = l.stopped(err)
+	l.emitJob(ctx, command, start, in, out, err, done)
+	return err
+}
+
+// emitJob tells the observer (done) how the job ended and emits its record.
+func (l *lifecycle) emitJob(ctx context.Context, command string, start time.Time, in, out int64, err error, done func(string, int64, int64)) {
 	oc := outcome(err)
 	if done != nil {
 		done(oc, in, out)
@@ -85,7 +100,6 @@ func (l *lifecycle) record(ctx context.Context, command string, fn jobFunc) erro
 	// One group: the text log shows job.id=… job.outcome=…, JSON a "job"
 	// object; and the logging middleware handles one field, not seven.
 	l.emit(ctx, slog.Attr{Key: "job", Value: slog.GroupValue(attrs...)})
-	return err
 }
 
 // stopped returns errShuttingDown for a job that failed because the server

@@ -22,12 +22,13 @@ const (
 	OutcomeDataLoss    = "data_loss"   // declared size or digest mismatch
 	OutcomeAborted     = "aborted"     // input ended without the proof its client promised (End, @size, @chunked)
 	OutcomeUnavailable = "unavailable" // shutting down
+	OutcomeDenied      = "denied"      // missing or invalid credential (UNAUTHENTICATED, PERMISSION_DENIED)
 	OutcomeInternal    = "internal"    // anything else
 )
 
 var outcomes = []string{
 	OutcomeOK, OutcomeInvalid, OutcomeCanceled, OutcomeReset, OutcomeIdle,
-	OutcomeLimit, OutcomeDataLoss, OutcomeAborted, OutcomeUnavailable, OutcomeInternal,
+	OutcomeLimit, OutcomeDataLoss, OutcomeAborted, OutcomeUnavailable, OutcomeDenied, OutcomeInternal,
 }
 
 // Command label values that are not command names.
@@ -57,6 +58,8 @@ func OutcomeForCode(c codes.Code) string {
 		return OutcomeDataLoss
 	case codes.Unavailable:
 		return OutcomeUnavailable
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return OutcomeDenied
 	default:
 		return OutcomeInternal
 	}
@@ -77,6 +80,9 @@ type Metrics struct {
 	inFlight    prometheus.Gauge
 	tcpConns    prometheus.Gauge
 	tcpTotal    prometheus.Counter
+	refused     *prometheus.CounterVec
+	wait        *prometheus.HistogramVec
+	waiting     prometheus.Gauge
 	grpc        *grpcprom.ServerMetrics
 
 	knownCommand func(string) bool // for tests; default: a builtin command
@@ -126,6 +132,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "halfclose_tcp_connections_total",
 			Help: "Connections accepted by the raw-TCP adapter.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "halfclose_refused_total",
+			Help: "Requests refused before their job ran, by adapter and reason.",
+		}, []string{"adapter", "reason"}),
+		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "halfclose_job_wait_seconds",
+			Help:    "How long jobs waited for their slots (the peer's and the server's), by adapter and whether they got them.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8), // 0.5ms .. ~8s
+		}, []string{"adapter", "admitted"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "halfclose_jobs_waiting",
+			Help: "Jobs waiting for a slot now.",
+		}),
 		grpc: grpcprom.NewServerMetrics(
 			grpcprom.WithServerHandlingTimeHistogram(
 				grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 4, 10)),
@@ -133,7 +152,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		),
 		knownCommand: func(name string) bool { _, ok := builtinCommands.Lookup(name); return ok },
 	}
-	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.tcpTotal, m.grpc)
+	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.tcpTotal,
+		m.refused, m.wait, m.waiting, m.grpc)
+	for _, a := range []string{"grpc", "tcp"} {
+		for _, r := range Reasons {
+			m.refused.WithLabelValues(a, r)
+		}
+	}
 	return m
 }
 
@@ -218,4 +243,32 @@ func (m *Metrics) TCPConnClosed() {
 		return
 	}
 	m.tcpConns.Dec()
+}
+
+// Refused counts a request refused before its job ran (a Reason*).
+func (m *Metrics) Refused(adapter, reason string) {
+	if m == nil {
+		return
+	}
+	m.refused.WithLabelValues(adapter, reason).Inc()
+}
+
+// Waited records how long a job waited for its slots.
+func (m *Metrics) Waited(adapter string, d time.Duration, admitted bool) {
+	if m == nil {
+		return
+	}
+	a := "false"
+	if admitted {
+		a = "true"
+	}
+	m.wait.WithLabelValues(adapter, a).Observe(d.Seconds())
+}
+
+// Waiting counts jobs waiting for a slot: +1, then -1.
+func (m *Metrics) Waiting(delta int) {
+	if m == nil {
+		return
+	}
+	m.waiting.Add(float64(delta))
 }

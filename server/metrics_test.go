@@ -174,7 +174,7 @@ func TestOutcomeForCode(t *testing.T) {
 		codes.OK: "ok", codes.InvalidArgument: "invalid", codes.Canceled: "canceled",
 		codes.DeadlineExceeded: "idle", codes.ResourceExhausted: "limit", codes.DataLoss: "data_loss",
 		codes.Unavailable: "unavailable", codes.Internal: "internal", codes.Unknown: "internal",
-		codes.PermissionDenied: "internal",
+		codes.PermissionDenied: "denied", codes.Unauthenticated: "denied", codes.NotFound: "internal",
 	}
 	for c, o := range maps.All(want) {
 		if got := OutcomeForCode(c); got != o {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strings"
+	"time"
 
 	"github.com/halfclose/halfclose/compute/digest"
 )
@@ -23,6 +24,14 @@ func NewObserver(m *Metrics) Observer {
 func (o metricsObserver) JobStarted(command string) func(outcome string, in, out int64) {
 	return o.m.JobStart(commandLabel(command)).Done
 }
+
+func (o metricsObserver) Refused(adapter, reason string) { o.m.Refused(adapter, reason) }
+
+func (o metricsObserver) Waited(adapter string, d time.Duration, admitted bool) {
+	o.m.Waited(adapter, d, admitted)
+}
+
+func (o metricsObserver) Waiting(delta int) { o.m.Waiting(delta) }
 
 // ConnHook returns a TCPServer.ConnHook counting raw-TCP connections in m,
 // or nil for a nil m.

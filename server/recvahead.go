@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/halfclose/halfclose/compute"
 )
 
 // recvAhead is the receive-ahead reader of both adapters: it turns a
@@ -24,23 +27,37 @@ import (
 // The goroutine ends after the source's first error (io.EOF included), or
 // once Close has stopped it and the source's pending receive returned:
 // Close calls the source's close, which must unblock it if it can (a
-// connection's read deadline). A gRPC source cannot be unblocked; its
-// Recv returns when the handler does. Wait closes and waits for the
+// connection's read deadline); a gRPC stream's receive ends when its
+// handler returns. Wait closes and waits for the
 // goroutine, after which the source (the connection) may be used again.
+//
+// A source that can time out a receive of its own (a gRPC stream with its
+// guard: a waitingSource) is received from in Read until its first data
+// arrives, and the goroutine starts only then: a job whose client sends
+// nothing costs no goroutine here.
 type recvAhead struct {
 	ctx   context.Context
 	src   chunkSource
 	idle  time.Duration // <= 0: no idle timeout here (or enforced by the source)
 	timer *time.Timer
 
-	full   chan recvChunk // received chunks, in order, and a last error
-	tokens chan []byte    // free buffers (nil slices for sources without)
-	closed chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	full    chan recvChunk // received chunks, in order, and a last error
+	tokens  chan []byte    // free buffers (nil slices for sources without)
+	closed  chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	started atomic.Bool // the goroutine was started
+	bufSize int         // of the token buffers (0: none)
 
 	cur    recvChunk // being read from; owned by Read
 	curOff int
+}
+
+// waitingSource is a chunkSource that can give up a receive itself: after
+// idle (when > 0), or when close is called.
+type waitingSource interface {
+	chunkSource
+	nextWithin(idle time.Duration) ([]byte, error)
 }
 
 // chunkSource is where a recvAhead receives from.
@@ -71,23 +88,33 @@ const connBufSize = 256 << 10
 // for a chunk; ctx's end fails a waiting Read.
 func newRecvAhead(ctx context.Context, src chunkSource, bufSize int, idle time.Duration) *recvAhead {
 	r := &recvAhead{
-		ctx:    ctx,
-		src:    src,
-		idle:   idle,
-		full:   make(chan recvChunk, recvAheadChunks+1),
-		tokens: make(chan []byte, recvAheadChunks),
-		closed: make(chan struct{}),
-		done:   make(chan struct{}),
+		ctx:     ctx,
+		src:     src,
+		idle:    idle,
+		closed:  make(chan struct{}),
+		bufSize: bufSize,
 	}
+	if _, lazy := src.(waitingSource); !lazy {
+		r.start()
+	}
+	return r
+}
+
+// start makes the channels and buffers, and starts the goroutine. (A lazy
+// reader makes them only then: an idle stream holds none.)
+func (r *recvAhead) start() {
+	r.full = make(chan recvChunk, recvAheadChunks+1)
+	r.tokens = make(chan []byte, recvAheadChunks)
+	r.done = make(chan struct{})
 	for range recvAheadChunks {
 		var buf []byte
-		if bufSize > 0 {
-			buf = make([]byte, bufSize)
+		if r.bufSize > 0 {
+			buf = make([]byte, r.bufSize)
 		}
 		r.tokens <- buf
 	}
+	r.started.Store(true)
 	go r.loop()
-	return r
 }
 
 func (r *recvAhead) loop() {
@@ -154,12 +181,71 @@ func (r *recvAhead) fill() error {
 		if r.cur.held {
 			r.tokens <- r.cur.token
 		}
+		if !r.started.Load() {
+			if err := r.first(); err != nil {
+				r.cur = recvChunk{err: err}
+				return err
+			}
+			continue
+		}
 		c, err := r.wait()
 		if err != nil {
 			r.cur = recvChunk{err: err}
 			return err
 		}
 		r.cur, r.curOff = c, 0
+	}
+	return nil
+}
+
+// prime waits for the first input of a waitingSource, before the job
+// reads: the wait then holds less stack (a job's reader is deep in the
+// engine), and a Run job starts its stages only once input has come. An
+// error is the job's: the input's error, and Read's too.
+func (r *recvAhead) prime() error {
+	if r.started.Load() {
+		return nil
+	}
+	for !r.started.Load() && r.cur.err == nil {
+		if err := r.first(); err != nil {
+			r.cur = recvChunk{err: err}
+		}
+	}
+	if r.cur.err == io.EOF {
+		return nil // an empty input: Read says so
+	}
+	return r.cur.err
+}
+
+// first receives, in Read, from a waitingSource whose data has not started
+// to flow; once some has come, the goroutine receives the rest ahead.
+func (r *recvAhead) first() error {
+	ws := r.src.(waitingSource)
+	// The job's end (its context) unblocks the receive, as Close does.
+	stop := context.AfterFunc(r.ctx, r.src.close)
+	b, err := ws.nextWithin(r.idle)
+	stop()
+	select {
+	case <-r.closed:
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		return errReaderClosed
+	default:
+	}
+	if err != nil && compute.CodeOf(err) != compute.CodeDeadline {
+		// The job's end (the job's context is the stream's, which the
+		// source's guard cancels too: its idle timeout is the reason then).
+		if cerr := r.ctx.Err(); cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if len(b) > 0 {
+		r.cur, r.curOff = recvChunk{data: b}, 0
+		r.start()
 	}
 	return nil
 }
@@ -207,6 +293,10 @@ func (r *recvAhead) Close() error {
 
 // Wait closes r if its goroutine still runs, and waits for it to end.
 func (r *recvAhead) Wait() {
+	if !r.started.Load() {
+		r.Close()
+		return
+	}
 	select {
 	case <-r.done:
 	default:
@@ -216,11 +306,37 @@ func (r *recvAhead) Wait() {
 }
 
 // messageSource receives a gRPC stream's data messages: next is the
-// stream's dataChunks.
+// stream's dataChunks. It cannot be unblocked: its Recv returns when the
+// handler does. (Streams have a guardedSource, unless the server lacks the
+// service's tap handle.)
 type messageSource func() ([]byte, error)
 
 func (f messageSource) next([]byte) ([]byte, error) { return f() }
 func (messageSource) close()                        {}
+
+// guardedSource receives a gRPC stream's data messages (recv is the
+// stream's dataChunks); its guard stops a receive that waits longer than
+// the idle timeout.
+type guardedSource struct {
+	recv func() ([]byte, error)
+	g    *streamGuard
+	idle error // errIdle(the idle timeout)
+}
+
+func (s guardedSource) nextWithin(idle time.Duration) ([]byte, error) {
+	s.g.arm(idle, s.idle)
+	b, err := s.recv()
+	s.g.disarm()
+	return b, err
+}
+
+func (s guardedSource) next([]byte) ([]byte, error) { return s.recv() }
+
+// close does not stop the stream: grpc-go would answer the client at once
+// with the end of the stream's context (CANCELLED), before the handler
+// could give the job's status. A blocked receive ends when the handler
+// returns, or with the connection (a forced stop).
+func (guardedSource) close() {}
 
 // readerSource reads a connection (through its proof of end, if any) into
 // the token buffers.

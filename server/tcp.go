@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
@@ -38,8 +39,8 @@ const (
 	// still reads, after its reply, to see the client's FIN: closing with
 	// unread input would make the kernel send an RST that can destroy the
 	// reply in flight.
-	drainTimeout = 5 * time.Second
-	drainBytes   = 4 << 20
+	defaultDrainTimeout = 5 * time.Second
+	drainBytes          = 4 << 20
 )
 
 // TCPServer is the raw-TCP adapter: the socket's half-close is the end of
@@ -65,6 +66,17 @@ type TCPServer struct {
 	// RequireEnd refuses a command-port header line without @size or
 	// @chunked: every input must prove its end (--require-end).
 	RequireEnd bool
+	// Auth checks the @token=TOKEN option of a command-port header line;
+	// RequireToken refuses a header line without one (UNAUTHENTICATED).
+	// Without Auth, @token is ignored.
+	Auth         *TokenAuth
+	RequireToken bool
+	// PeerJobs caps the jobs of one peer IP (shared with gRPC); nil caps
+	// nothing.
+	PeerJobs *PeerCap
+	// PeerRequests caps the open connections of one peer IP (shared with
+	// gRPC's streams); nil caps nothing.
+	PeerRequests *PeerCap
 
 	initOnce   sync.Once
 	connSlots  chan struct{}
@@ -73,6 +85,10 @@ type TCPServer struct {
 	inShutdown atomic.Bool
 	quit       chan struct{} // closed when the shutdown starts: ends accept backoffs
 	life       lifecycle
+	refused    *refusalLog
+	// drainTimeout is how long a connection waits for the client's FIN
+	// after its reply (defaultDrainTimeout; tests set it).
+	drainTimeout time.Duration
 
 	mu        sync.Mutex // protects listeners and inShutdown's transitions
 	listeners map[*GentleListener]struct{}
@@ -93,13 +109,17 @@ func (s *TCPServer) init() {
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
+		if s.drainTimeout <= 0 {
+			s.drainTimeout = defaultDrainTimeout
+		}
 		s.connSlots = make(chan struct{}, s.MaxConns)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[*GentleListener]struct{}{}
 		s.quit = make(chan struct{})
 		// A connection's job record is emitted by handle, which knows the
 		// peer; see recorder.
-		s.life = lifecycle{engine: s.Engine, obs: s.Observer, stopping: s.ctx}
+		s.life = lifecycle{engine: s.Engine, obs: s.Observer, adapter: "tcp", peerJobs: s.PeerJobs, stopping: s.ctx}
+		s.refused = newRefusalLog(s.Logger, s.Observer)
 	})
 }
 
@@ -198,6 +218,7 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 	stopping.Wait()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	defer s.refused.stop()
 	select {
 	case <-done:
 		return nil
@@ -216,6 +237,7 @@ func (s *TCPServer) Close() error {
 	}
 	s.cancel()
 	s.wg.Wait()
+	s.refused.stop()
 	return nil
 }
 
@@ -322,19 +344,23 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	defer stop()
 	life := s.lifecycle(c)
 
+	ip := PeerIP(c.RemoteAddr())
 	select {
 	case s.connSlots <- struct{}{}:
 		defer func() { <-s.connSlots }()
 	default:
-		s.fail(c, life.reject(ctx, "", compute.Exhaustedf("too many connections: limit %d", s.MaxConns)))
+		s.refuseConn(ctx, c, ReasonMaxConns, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
 		return
 	}
-	if s.Allow != nil {
-		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-		if !s.Allow(host) {
-			s.fail(c, life.reject(ctx, "", compute.Exhaustedf("rate limit exceeded for peer")))
-			return
-		}
+	release, ok := s.PeerRequests.TryAcquire(ip)
+	if !ok {
+		s.refuseConn(ctx, c, ReasonPeerRequests, errPeerRequests(s.PeerRequests.Limit()))
+		return
+	}
+	defer release()
+	if s.Allow != nil && !s.Allow(ip) {
+		s.refuseConn(ctx, c, ReasonRateLimit, compute.Exhaustedf("rate limit exceeded for peer"))
+		return
 	}
 	if tc, ok := c.(*tls.Conn); ok {
 		tc.SetDeadline(time.Now().Add(s.HeaderTimeout))
@@ -347,7 +373,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 
 	br := bufio.NewReaderSize(c, 64<<10)
 	bw := bufio.NewWriterSize(w, 256<<10)
-	err := life.do(ctx, func() (string, jobFunc, error) {
+	err := life.do(ctx, ip, func() (string, jobFunc, error) {
 		p, opts := route, tcpOptions{size: -1}
 		if p == nil {
 			var err error
@@ -361,13 +387,13 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	})
 	switch {
 	case err == nil:
-		s.finish(c)
+		s.finish(ctx, c)
 	case isConnReadError(err):
 		// An abort: the client is gone or idle. Nothing is written.
 	case errors.Is(err, errGRPCClient):
-		s.refuseHTTP2(c, br)
+		s.refuseHTTP2(ctx, c, br)
 	case w.n == 0 && bw.Buffered() == 0:
-		s.fail(c, err)
+		s.fail(ctx, c, err)
 	default:
 		// Output started and then the job failed: reset, so a truncated
 		// reply never looks complete.
@@ -397,7 +423,7 @@ const wrongPortMessage = "halfclose raw-TCP port: this port speaks the raw-TCP p
 // each call it starts gets a trailers-only reply, UNAVAILABLE with
 // wrongPortMessage, and the connection ends with GOAWAY. It reads at most
 // a few frames, within the header timeout.
-func (s *TCPServer) refuseHTTP2(c net.Conn, br *bufio.Reader) {
+func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	c.SetDeadline(time.Now().Add(s.HeaderTimeout))
 	rest := make([]byte, len(http2PrefaceRest))
 	if _, err := io.ReadFull(br, rest); err != nil || string(rest) != http2PrefaceRest {
@@ -439,7 +465,7 @@ func (s *TCPServer) refuseHTTP2(c net.Conn, br *bufio.Reader) {
 				return
 			}
 			fr.WriteGoAway(id, http2.ErrCodeNo, nil)
-			s.finish(c)
+			s.finish(ctx, c)
 			return
 		}
 	}
@@ -457,6 +483,9 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 		return nil, tcpOptions{}, errGRPCClient
 	}
 	opts, text, err := parseHeaderOptions(line)
+	if err == nil {
+		err = s.checkToken(opts)
+	}
 	if err == nil && s.RequireEnd && !opts.proven() {
 		err = errProofRequired
 	}
@@ -493,6 +522,29 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	}
 	return st.InputBytes, w.n + int64(bw.Buffered()), err
 }
+
+// checkToken checks a command-port header line's @token, before anything
+// else is done for the client (the pipeline is not even compiled).
+func (s *TCPServer) checkToken(opts tcpOptions) error {
+	if s.Auth == nil {
+		return nil
+	}
+	if opts.token == "" {
+		if s.RequireToken {
+			return errTokenMissing
+		}
+		return nil
+	}
+	if !s.Auth.valid(opts.token) {
+		return errTokenInvalid
+	}
+	return nil
+}
+
+var (
+	errTokenMissing = status.Error(codes.Unauthenticated, "missing token: start the header line with @token=TOKEN")
+	errTokenInvalid = status.Error(codes.PermissionDenied, "invalid token")
+)
 
 // trailerPrefix starts the @trailer line: "halfclose: ok out=N in=M\n",
 // the output's length in bytes and the input's.
@@ -542,27 +594,44 @@ func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 	return &l
 }
 
+// refuseConn refuses a connection before anything is read from it: the
+// error line, a job counted in the metrics (outcome limit), and one log
+// line per reason and interval rather than one per connection.
+func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, reason string, err error) {
+	s.refused.add(reason, "tcp")
+	quiet := s.life
+	quiet.emit = func(context.Context, slog.Attr) {}
+	s.fail(ctx, c, quiet.reject(ctx, "", err))
+}
+
 // fail writes err's verdict as the error line, then ends the connection
 // politely.
-func (s *TCPServer) fail(c net.Conn, err error) {
+func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 	v := classify(err)
 	if v.internal {
 		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", err)
 	}
-	c.SetWriteDeadline(time.Now().Add(drainTimeout))
+	c.SetWriteDeadline(time.Now().Add(defaultDrainTimeout))
 	io.WriteString(c, v.errorLine())
-	s.finish(c)
+	s.finish(ctx, c)
 }
 
 // finish sends FIN and reads what the client still sends until its FIN,
-// bounded in time and bytes, so that closing does not reset the reply.
-func (s *TCPServer) finish(c net.Conn) {
+// bounded in time and bytes, so that closing does not reset the reply. The
+// wait ends with ctx too: once a shutdown's grace is over (--shutdown-grace)
+// nothing waits for a client any more.
+func (s *TCPServer) finish(ctx context.Context, c net.Conn) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); err != nil {
 			return
 		}
 	}
-	c.SetReadDeadline(time.Now().Add(drainTimeout))
+	if ctx.Err() != nil {
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(s.drainTimeout))
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
 	io.CopyN(io.Discard, c, drainBytes)
 }
 

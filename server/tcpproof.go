@@ -15,9 +15,10 @@ import (
 // docs/protocol.md. Without them the adapter is byte-for-byte what nc
 // expects.
 type tcpOptions struct {
-	size    int64 // @size=N: the exact input length; -1 when not declared
-	chunked bool  // @chunked: the input is framed in chunks, ended by an empty one
-	trailer bool  // @trailer: a status line follows the output
+	size    int64  // @size=N: the exact input length; -1 when not declared
+	chunked bool   // @chunked: the input is framed in chunks, ended by an empty one
+	trailer bool   // @trailer: a status line follows the output
+	token   string // @token=TOKEN: the client's bearer token; "" when not given
 }
 
 // proven reports whether the options prove the end of input.
@@ -34,6 +35,9 @@ func (o tcpOptions) String() string {
 	}
 	if o.trailer {
 		w = append(w, "@trailer")
+	}
+	if o.token != "" {
+		w = append(w, "@token="+o.token)
 	}
 	return strings.Join(w, " ")
 }
@@ -83,8 +87,14 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 			} else {
 				o.trailer = true
 			}
+		case "@token":
+			// The value is a secret: no message quotes it.
+			if !hasValue || value == "" {
+				return o, "", compute.Invalidf("header option @token wants a token: @token=TOKEN")
+			}
+			o.token = value
 		default:
-			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer)", quoteWord(name))
+			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @token=TOKEN)", quoteWord(name))
 		}
 	}
 }

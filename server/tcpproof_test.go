@@ -50,7 +50,7 @@ func TestTCPHeaderOptions(t *testing.T) {
 		{"trailer and chunked", "@chunked @trailer testcat\n", chunk("hello ") + chunk("world") + "0\n", "hello worldhalfclose: ok out=11 in=11\n", OutcomeOK},
 		{"trailer, error line unchanged", "@trailer frob\n", "abc", "halfclose: error: INVALID_ARGUMENT: unknown command \"frob\"\n", OutcomeInvalid},
 		{"tabs and spaces", " @size=3\t@trailer  testcat\n", "abc", "abchalfclose: ok out=3 in=3\n", OutcomeOK},
-		{"unknown option", "@frob sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@frob\" (known: @size=N, @chunked, @trailer)\n", OutcomeInvalid},
+		{"unknown option", "@frob sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@frob\" (known: @size=N, @chunked, @trailer, @token=TOKEN)\n", OutcomeInvalid},
 		{"size without value", "@size sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: header option @size wants a byte count: @size=N\n", OutcomeInvalid},
 		{"negative size", "@size=-1 sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: header option @size wants a byte count: @size=N\n", OutcomeInvalid},
 		{"option twice", "@trailer @trailer wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option \"@trailer\" given twice\n", OutcomeInvalid},

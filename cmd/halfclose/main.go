@@ -132,18 +132,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	r := &runner{o: o, tls: tlsCfg, stderr: stderr, prog: decideProgress(o.progress, stdin, stderr), listing: listing}
+	var token string
+	if o.tokenFile != "" {
+		if token, err = readToken(o.tokenFile); err != nil {
+			fmt.Fprintln(stderr, "halfclose:", err)
+			return 2
+		}
+		r.tcpOpts = append(r.tcpOpts, client.WithTCPToken(token))
+	}
 	if !r.o.tcp || listing {
 		opts := []client.Option{}
 		if tlsCfg != nil {
 			opts = append(opts, client.WithTLS(tlsCfg))
 		}
-		if o.tokenFile != "" {
-			tok, err := readToken(o.tokenFile)
-			if err != nil {
-				fmt.Fprintln(stderr, "halfclose:", err)
-				return 2
-			}
-			opts = append(opts, client.WithToken(tok))
+		if token != "" {
+			opts = append(opts, client.WithToken(token))
 		}
 		c, err := client.Dial(o.addr, opts...)
 		if err != nil {
@@ -180,11 +183,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 type runner struct {
-	o      options
-	tls    *tls.Config
-	c      *client.Client
-	stderr io.Writer
-	prog   progressMode
+	o       options
+	tls     *tls.Config
+	c       *client.Client
+	tcpOpts []client.TCPOption
+	stderr  io.Writer
+	prog    progressMode
 	// listing: a Capabilities call, over gRPC even with --tcp.
 	listing bool
 }
@@ -198,7 +202,7 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 	if r.o.tcp {
 		// The probe names one port: not done for a list of them.
 		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil && !strings.Contains(r.o.tcpAddr, ",")}
-		return g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g))
+		return g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, r.tcpOpts...))
 	}
 	_, err := r.c.Run(ctx, pipeline, in, out)
 	return err

@@ -52,6 +52,12 @@ type config struct {
 	gcPercent      int
 	memoryLimit    flagenv.Bytes
 	requireEnd     bool
+	// Fairness and the gRPC edge (issue 13).
+	maxJobsPerPeer     int // -1: derived from --max-jobs
+	maxRequestsPerPeer int // -1: derived from --max-conns
+	grpcMaxStreams     int
+	maxMetadataBytes   flagenv.Bytes
+	tcpInsecure        bool
 
 	keepaliveMinTime time.Duration
 	// noInterceptors drops the gRPC middleware, for the benchmark that
@@ -113,13 +119,14 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 // argument (byte counts), and the commands served.
 func defaultConfig() *config {
 	return &config{
-		maxInputBytes:  engine.DefaultMaxInputBytes,
-		maxHeaderBytes: server.DefaultMaxHeaderBytes,
-		maxMsgBytes:    server.DefaultMaxMsgBytes,
-		maxLineBytes:   compute.DefaultMaxLineBytes,
-		spoolMem:       compute.DefaultSpoolMem,
-		spoolDisk:      compute.DefaultSpoolDisk,
-		commands:       builtin.Registry(),
+		maxInputBytes:    engine.DefaultMaxInputBytes,
+		maxHeaderBytes:   server.DefaultMaxHeaderBytes,
+		maxMsgBytes:      server.DefaultMaxMsgBytes,
+		maxMetadataBytes: defaultMaxMetadataBytes,
+		maxLineBytes:     compute.DefaultMaxLineBytes,
+		spoolMem:         compute.DefaultSpoolMem,
+		spoolDisk:        compute.DefaultSpoolDisk,
+		commands:         builtin.Registry(),
 	}
 }
 
@@ -143,7 +150,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.IntVar(&c.maxJobs, "max-jobs", engine.DefaultMaxJobs, "jobs running at once")
 	fs.DurationVar(&c.jobWait, "job-wait", engine.DefaultQueueWait, "how long a job over --max-jobs waits for a slot")
 	fs.IntVar(&c.maxConns, "max-conns", server.DefaultMaxConns, "open connections on the TCP adapter")
-	fs.DurationVar(&c.headerTimeout, "header-timeout", server.DefaultHeaderTimeout, "time to receive the TCP header line")
+	fs.DurationVar(&c.headerTimeout, "header-timeout", server.DefaultHeaderTimeout, "time to receive the TCP header line, or a gRPC stream's first message")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "abort a job whose client sends nothing (or reads nothing of its reply) for this long")
 	fs.Var(&c.maxHeaderBytes, "max-header-bytes", "longest TCP header line")
 	fs.Var(&c.maxMsgBytes, "max-msg-bytes", "largest gRPC message")
@@ -156,7 +163,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate (PEM) for both adapters")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "CA (PEM) that client certificates must chain to (mTLS)")
-	fs.StringVar(&c.authTokenFile, "auth-token-file", "", "file of bearer tokens accepted on gRPC, one a line")
+	fs.StringVar(&c.authTokenFile, "auth-token-file", "", "file of bearer tokens, one a line: gRPC metadata, and @token on the TCP command port")
 	fs.Float64Var(&c.rateLimit, "rate-limit", 0, "jobs per second per peer IP, on both adapters (0: no limit)")
 	fs.IntVar(&c.rateBurst, "rate-burst", 20, "burst for --rate-limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -167,6 +174,11 @@ func newSpec(c *config) *cli.Spec {
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
+	fs.IntVar(&c.maxJobsPerPeer, "max-jobs-per-peer", -1, "jobs one peer IP address may run at once, on both adapters; one over it waits --job-wait for one of its own (default max(1, --max-jobs/4); 0: no cap)")
+	fs.IntVar(&c.maxRequestsPerPeer, "max-requests-per-peer", -1, "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
+	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
+	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
+	fs.BoolVar(&c.tcpInsecure, "tcp-insecure", false, "with --auth-token-file: serve the raw-TCP ports without a credential (no @token on the command port; route ports without mTLS)")
 	fs.BoolVar(&c.help, "help", false, "show this help and exit")
 	fs.BoolVar(&c.help, "h", false, "same as --help")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
@@ -227,6 +239,21 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
 	}
+	if c.maxJobsPerPeer < -1 || c.maxRequestsPerPeer < -1 {
+		errs = append(errs, errors.New("--max-jobs-per-peer and --max-requests-per-peer must not be negative"))
+	}
+	if c.grpcMaxStreams < 1 {
+		errs = append(errs, errors.New("--grpc-max-streams must be at least 1"))
+	}
+	if c.maxMetadataBytes < 1<<10 {
+		errs = append(errs, errors.New("--max-metadata-bytes must be at least 1KiB"))
+	}
+	if c.authTokenFile != "" && len(c.tcpRoutes) > 0 && c.tlsClientCA == "" && !c.tcpInsecure {
+		errs = append(errs, errors.New("--tcp-route with --auth-token-file: a route port has no header line to carry a token; require client certificates with --tls-client-ca, or serve the routes without a credential with --tcp-insecure"))
+	}
+	if c.tcpInsecure && c.authTokenFile == "" {
+		errs = append(errs, errors.New("--tcp-insecure only makes sense with --auth-token-file"))
+	}
 	if c.requireEnd && len(c.tcpRoutes) > 0 {
 		errs = append(errs, errors.New("--require-end cannot be used with --tcp-route: a route port has no header line to prove the end of input with"))
 	}
@@ -242,6 +269,32 @@ func (c *config) validate() error {
 		c.routeList = append(c.routeList, rt)
 	}
 	return errors.Join(errs...)
+}
+
+// Defaults of the gRPC edge.
+const (
+	// defaultGRPCMaxStreams is HTTP/2's recommended least value of
+	// SETTINGS_MAX_CONCURRENT_STREAMS.
+	defaultGRPCMaxStreams = 100
+	// defaultMaxMetadataBytes is ample for tokens and tracing headers.
+	defaultMaxMetadataBytes = 16 << 10
+)
+
+// jobsPerPeer is --max-jobs-per-peer, derived when not set: a quarter of
+// the slots, so that one address cannot take them all.
+func (c *config) jobsPerPeer() int {
+	if c.maxJobsPerPeer >= 0 {
+		return c.maxJobsPerPeer
+	}
+	return max(1, c.maxJobs/4)
+}
+
+// requestsPerPeer is --max-requests-per-peer, derived when not set.
+func (c *config) requestsPerPeer() int {
+	if c.maxRequestsPerPeer >= 0 {
+		return c.maxRequestsPerPeer
+	}
+	return max(1, c.maxConns/4)
 }
 
 // engineConfig is the engine the flags describe.

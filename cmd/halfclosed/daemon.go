@@ -76,11 +76,14 @@ type routeListener struct {
 	route route
 }
 
-// security is what --tls-*, --auth-token-file and --rate-limit load.
+// security is what --tls-*, --auth-token-file and --rate-limit load, and
+// the per-peer caps both adapters share.
 type security struct {
-	tls     *tls.Config // nil: plaintext
-	auth    *server.TokenAuth
-	limiter *server.PeerLimiter
+	tls          *tls.Config // nil: plaintext
+	auth         *server.TokenAuth
+	limiter      *server.PeerLimiter
+	peerJobs     *server.PeerCap
+	peerRequests *server.PeerCap
 }
 
 // newServer builds the servers cfg describes and opens every listener, so
@@ -124,8 +127,8 @@ func newServer(cfg *config) (_ *daemon, err error) {
 			ReadHeaderTimeout: httpReadHeaderTimeout,
 		}})
 	}
-	if sec.auth != nil && (d.tcpL != nil || len(d.routes) > 0) && cfg.tlsClientCA == "" {
-		d.log.Warn("the raw-TCP adapter takes no bearer token: protect it with --tls-client-ca, or disable it with --tcp-addr=")
+	if sec.auth != nil && cfg.tcpInsecure && (d.tcpL != nil || len(d.routes) > 0) {
+		d.log.Warn("--tcp-insecure: the raw-TCP ports serve anyone who can connect, without a token or client certificate")
 	}
 	d.ready.Store(true)
 	return d, nil
@@ -151,6 +154,8 @@ func (c *config) loadSecurity() (security, error) {
 	if c.rateLimit > 0 {
 		sec.limiter = server.NewPeerLimiter(c.rateLimit, c.rateBurst)
 	}
+	sec.peerJobs = server.NewPeerCap(c.jobsPerPeer())
+	sec.peerRequests = server.NewPeerCap(c.requestsPerPeer())
 	return sec, nil
 }
 
@@ -211,8 +216,17 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		Logger:      d.log,
 		Observer:    server.NewObserver(metrics),
 		RequireEnd:  cfg.requireEnd,
+		// The first message of a stream is its header, as the TCP
+		// header line is.
+		HeaderTimeout: cfg.headerTimeout,
+		PeerJobs:      sec.peerJobs,
+		PeerRequests:  sec.peerRequests,
 	})
 	opts := append(grpcopts.ServerOptions(),
+		grpc.InTapHandle(d.svc.TapHandle),
+		server.CodecOption(),
+		grpc.MaxConcurrentStreams(uint32(cfg.grpcMaxStreams)),
+		grpc.MaxHeaderListSize(uint32(cfg.maxMetadataBytes)),
 		grpc.MaxRecvMsgSize(int(cfg.maxMsgBytes)),
 		grpc.MaxSendMsgSize(int(cfg.maxMsgBytes)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -262,6 +276,14 @@ func (d *daemon) newTCP(sec security, metrics *server.Metrics) {
 		Observer:       server.NewObserver(metrics),
 		ConnHook:       metrics.ConnHook(),
 		RequireEnd:     cfg.requireEnd,
+		PeerJobs:       sec.peerJobs,
+		PeerRequests:   sec.peerRequests,
+		// With tokens on gRPC, the command port wants one too (@token),
+		// unless client certificates are its credential (mTLS) or the
+		// operator said --tcp-insecure. (Route ports have no header: the
+		// configuration is refused unless mTLS or --tcp-insecure.)
+		Auth:         sec.auth,
+		RequireToken: sec.auth != nil && cfg.tlsClientCA == "" && !cfg.tcpInsecure,
 	}
 	if sec.tls != nil {
 		d.tcp.TLSConfig = sec.tls.Clone()

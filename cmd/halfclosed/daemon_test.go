@@ -141,10 +141,54 @@ func TestAuthToken(t *testing.T) {
 	}
 	rs.CloseSend()
 
-	// The raw-TCP adapter takes no token: the log says how to protect it.
-	if !strings.Contains(d.logs.String(), "takes no bearer token") {
-		t.Errorf("no warning about the unauthenticated TCP adapter:\n%s", d.logs)
+	// The raw-TCP command port wants a token too, on its header line.
+	for _, tc := range []struct{ header, want string }{
+		{"sha256sum\n", errorLine("UNAUTHENTICATED", "missing token: start the header line with @token=TOKEN")},
+		{"@token=secret-three sha256sum\n", errorLine("PERMISSION_DENIED", "invalid token")},
+		{"@token=secret-two sha256sum\n", sha256Line(input)},
+	} {
+		if reply, err := tcpJob(t, d.tcpAddr(), nil, tc.header, input); reply != tc.want {
+			t.Errorf("TCP %q: %q (%v), want %q", tc.header, reply, err, tc.want)
+		}
 	}
+}
+
+// TestTCPAuthModes: with --auth-token-file, the raw-TCP ports are never
+// open by accident (issue 13, item 4). Route ports, which have no header
+// line for a token, need client certificates, or an explicit
+// --tcp-insecure; with client certificates, the command port takes the
+// certificate as the credential.
+func TestTCPAuthModes(t *testing.T) {
+	tokens := writeFile(t, "secret-one\n")
+	input := []byte("x")
+	_, err := parseConfig([]string{"--auth-token-file=" + tokens, "--tcp-route=127.0.0.1:0=sha256sum"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--tls-client-ca") || !strings.Contains(err.Error(), "--tcp-insecure") {
+		t.Fatalf("routes with tokens and no mTLS: %v, want a refusal naming --tls-client-ca and --tcp-insecure", err)
+	}
+	if _, err := parseConfig([]string{"--tcp-insecure"}, io.Discard); err == nil {
+		t.Fatal("--tcp-insecure without --auth-token-file was accepted")
+	}
+
+	t.Run("tcp-insecure", func(t *testing.T) {
+		d := startDaemon(t, "--auth-token-file="+tokens, "--tcp-insecure")
+		if reply, err := tcpJob(t, d.tcpAddr(), nil, "sha256sum\n", input); reply != sha256Line(input) {
+			t.Fatalf("TCP without a token under --tcp-insecure: %q, %v", reply, err)
+		}
+		if !strings.Contains(d.logs.String(), "--tcp-insecure: the raw-TCP ports serve anyone") {
+			t.Errorf("no warning about --tcp-insecure:\n%s", d.logs)
+		}
+	})
+	t.Run("mTLS", func(t *testing.T) {
+		pki := newTestPKI(t)
+		d := startDaemon(t, "--auth-token-file="+tokens, "--tls-cert="+pki.ServerCert, "--tls-key="+pki.ServerKey,
+			"--tls-client-ca="+pki.CAFile, "--tcp-route=127.0.0.1:0=sha256sum")
+		if reply, err := tcpJob(t, d.tcpAddr(), pki.ClientTLS(t, true), "sha256sum\n", input); reply != sha256Line(input) {
+			t.Fatalf("TCP with a client certificate: %q, %v", reply, err)
+		}
+		if reply, err := tcpJob(t, d.tcpAddr(), pki.ClientTLS(t, true), "@token=wrong sha256sum\n", input); reply != errorLine("PERMISSION_DENIED", "invalid token") {
+			t.Fatalf("TCP with a client certificate and a wrong token: %q, %v", reply, err)
+		}
+	})
 }
 
 // holdGRPC starts a Digest job and sends part of its input, leaving it
@@ -208,7 +252,7 @@ func TestLimitsGRPC(t *testing.T) {
 		wantCode(t, err, codes.ResourceExhausted, "input exceeds the limit of 1024 bytes")
 	})
 	t.Run("max-jobs", func(t *testing.T) {
-		d := startDaemon(t, "--max-jobs=1", "--job-wait=1ms")
+		d := startDaemon(t, "--max-jobs=1", "--max-jobs-per-peer=0", "--job-wait=1ms")
 		api := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil))
 		finish := holdGRPC(t, api, []byte("a"))
 		waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 1)
@@ -281,7 +325,7 @@ func TestLimitsTCP(t *testing.T) {
 		}
 	})
 	t.Run("max-jobs", func(t *testing.T) {
-		d := startDaemon(t, "--max-jobs=1", "--job-wait=1ms")
+		d := startDaemon(t, "--max-jobs=1", "--max-jobs-per-peer=0", "--job-wait=1ms")
 		held := holdTCP(t, d.tcpAddr(), "sha256sum\n", []byte("a"))
 		waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 1)
 		reply, _ := tcpJob(t, d.tcpAddr(), nil, "sha256sum\n", []byte("b"))

@@ -151,10 +151,13 @@ func chainMeasure(env *Env) (bare, full []float64, err error) {
 // startChainServer starts halfclosed with args, logging JSON to logPath
 // (a file, as an operator's would be: a pipe read by this process would
 // bill the reader's CPU to the logging under test), and returns its gRPC
-// address and how to stop it.
+// address and how to stop it. ghz's calls all come from 127.0.0.1: the
+// per-peer caps are off, so that the load measures the server, not the
+// fairness policy.
 func startChainServer(ctx context.Context, binDir, logPath string, args ...string) (string, func(), error) {
 	d := exec.CommandContext(ctx, filepath.Join(binDir, "halfclosed"),
-		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--health-addr=", "--log-format=json"}, args...)...)
+		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--health-addr=", "--log-format=json",
+			"--max-jobs-per-peer=0", "--max-requests-per-peer=0"}, args...)...)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return "", nil, err

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// Reasons a request is refused before its job runs: the values of the
+// "reason" label of halfclose_refused_total.
+const (
+	ReasonMaxJobs      = "max_jobs"      // --max-jobs, after --job-wait
+	ReasonPeerJobs     = "peer_jobs"     // --max-jobs-per-peer, after --job-wait
+	ReasonMaxConns     = "max_conns"     // --max-conns (raw TCP)
+	ReasonPeerRequests = "peer_requests" // --max-requests-per-peer
+	ReasonRateLimit    = "rate_limit"    // --rate-limit (raw TCP; gRPC's is an interceptor)
+)
+
+// Reasons lists every refusal reason, for metrics.
+var Reasons = []string{ReasonMaxJobs, ReasonPeerJobs, ReasonMaxConns, ReasonPeerRequests, ReasonRateLimit}
+
+// AdmissionObserver is told how jobs are admitted, for metrics; an
+// Observer may implement it too.
+type AdmissionObserver interface {
+	// Refused counts a request refused before its job ran.
+	Refused(adapter, reason string)
+	// Waited records how long a job waited for its slots (its peer's and
+	// the engine's) before it got them (admitted) or was refused.
+	Waited(adapter string, d time.Duration, admitted bool)
+	// Waiting counts jobs waiting for a slot now: +1 as one starts to
+	// wait, -1 as it stops.
+	Waiting(delta int)
+}
+
+// refusal is an error that refused a job before it ran, with its reason.
+type refusal struct {
+	reason string
+	err    error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+func refuse(reason string, err error) error { return &refusal{reason: reason, err: err} }
+
+// refusalReason returns the reason of a refusal error, "" for others.
+func refusalReason(err error) string {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.reason
+	}
+	return ""
+}
+
+func errPeerRequests(limit int) error {
+	return refuse(ReasonPeerRequests, compute.Exhaustedf("too many open requests from this address: limit %d", limit))
+}
+
+func errPeerJobs(limit int) error {
+	return refuse(ReasonPeerJobs, compute.Exhaustedf("too many jobs from this address: limit %d", limit))
+}
+
+// refusalLog writes the refusals that come before a request is read (a
+// connection over --max-conns, --max-requests-per-peer or the rate limit;
+// a gRPC stream over --max-requests-per-peer) as one line per reason and
+// interval, with a count, instead of a line each: a flood of refused
+// connections must not become a flood of log lines. It also counts them
+// in the AdmissionObserver.
+type refusalLog struct {
+	log   *slog.Logger
+	obs   AdmissionObserver // nil: not counted
+	every time.Duration
+
+	mu      sync.Mutex // protects pending and timer
+	pending map[refusalKey]int
+	timer   *time.Timer // runs while pending is not empty
+}
+
+type refusalKey struct{ adapter, reason string }
+
+// refusalLogInterval is how often refusals are logged, at most, per reason.
+const refusalLogInterval = 10 * time.Second
+
+func newRefusalLog(log *slog.Logger, obs Observer) *refusalLog {
+	ao, _ := obs.(AdmissionObserver)
+	return &refusalLog{log: log, obs: ao, every: refusalLogInterval, pending: map[refusalKey]int{}}
+}
+
+// add counts one refusal. The first refusal of a quiet period is logged at
+// once; the next ones in the interval are summed into one line at its end.
+func (r *refusalLog) add(reason, adapter string) {
+	if r == nil {
+		return
+	}
+	if r.obs != nil {
+		r.obs.Refused(adapter, reason)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer == nil {
+		r.timer = time.AfterFunc(r.every, r.flush)
+		r.log.Warn("requests refused", "adapter", adapter, "reason", reason, "count", 1)
+		return
+	}
+	r.pending[refusalKey{adapter, reason}]++
+}
+
+// flush logs the refusals counted since the last line, and stops the timer
+// when there were none: the next refusal is logged at once again.
+func (r *refusalLog) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer == nil { // stopped
+		return
+	}
+	if len(r.pending) == 0 {
+		r.timer = nil
+		return
+	}
+	r.logPending()
+	r.timer.Reset(r.every)
+}
+
+// logPending writes a line per reason counted. r.mu is held.
+func (r *refusalLog) logPending() {
+	for k, n := range r.pending {
+		r.log.Warn("requests refused", "adapter", k.adapter, "reason", k.reason, "count", n, "interval", r.every)
+		delete(r.pending, k)
+	}
+}
+
+// stop logs what is pending and stops the timer.
+func (r *refusalLog) stop() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r.logPending()
+}
+
+// admit takes a job's slots: one of its peer's (--max-jobs-per-peer) and
+// one of the engine's (--max-jobs), each waited for at most --job-wait.
+func (l *lifecycle) admit(ctx context.Context, peerIP string) (release func(), err error) {
+	start := time.Now()
+	ao, _ := l.obs.(AdmissionObserver)
+	if ao != nil {
+		ao.Waiting(1)
+		defer func() {
+			ao.Waiting(-1)
+			ao.Waited(l.adapter, time.Since(start), err == nil)
+			if r := refusalReason(err); r != "" {
+				ao.Refused(l.adapter, r)
+			}
+		}()
+	}
+	peerRelease, ok, err := l.peerJobs.Acquire(ctx, peerIP, l.engine.Config().QueueWait)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errPeerJobs(l.peerJobs.Limit())
+	}
+	engineRelease, err := l.engine.Acquire(ctx)
+	if err != nil {
+		peerRelease()
+		if compute.CodeOf(err) == compute.CodeResourceExhausted {
+			err = refuse(ReasonMaxJobs, err)
+		}
+		return nil, err
+	}
+	return func() { engineRelease(); peerRelease() }, nil
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// PeerCap caps what one peer IP address holds at once, so that no single
+// address can take every slot of a shared limit: the jobs it runs
+// (--max-jobs-per-peer) or its open requests (--max-requests-per-peer:
+// raw-TCP connections and gRPC ComputeService streams, from their first
+// byte to their end, header or not). Both adapters share one PeerCap per
+// limit, since a peer may use both.
+//
+// Memory is bounded by what is held: a peer's entry exists only while it
+// holds or waits for something.
+type PeerCap struct {
+	limit int
+
+	mu    sync.Mutex // protects peers
+	peers map[string]*peerHold
+}
+
+type peerHold struct {
+	n       int           // held
+	waiters int           // in Acquire, waiting for one of n to end
+	freed   chan struct{} // closed (and replaced) when one of n ends while waiters wait
+}
+
+// NewPeerCap returns a cap of limit per peer IP; limit <= 0 returns nil,
+// which is valid and caps nothing.
+func NewPeerCap(limit int) *PeerCap {
+	if limit <= 0 {
+		return nil
+	}
+	return &PeerCap{limit: limit, peers: map[string]*peerHold{}}
+}
+
+// Limit returns the cap (0 for a nil PeerCap: none).
+func (c *PeerCap) Limit() int {
+	if c == nil {
+		return 0
+	}
+	return c.limit
+}
+
+// TryAcquire takes one of ip's places at once, or reports that ip holds
+// them all. release must be called exactly once (extra calls are ignored).
+func (c *PeerCap) TryAcquire(ip string) (release func(), ok bool) {
+	if c == nil {
+		return func() {}, true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.peers[ip]
+	if h == nil {
+		h = &peerHold{}
+		c.peers[ip] = h
+	}
+	if h.n >= c.limit {
+		c.dropIfIdle(ip, h)
+		return nil, false
+	}
+	h.n++
+	return c.releaser(ip, h), true
+}
+
+// Acquire takes one of ip's places, waiting at most wait for one to be
+// freed; it reports false when none was, and ctx's error when ctx ended
+// first.
+func (c *PeerCap) Acquire(ctx context.Context, ip string, wait time.Duration) (release func(), ok bool, err error) {
+	if c == nil {
+		return func() {}, true, nil
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	c.mu.Lock()
+	h := c.peers[ip]
+	if h == nil {
+		h = &peerHold{}
+		c.peers[ip] = h
+	}
+	for h.n >= c.limit {
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		}
+		if h.freed == nil {
+			h.freed = make(chan struct{})
+		}
+		freed := h.freed
+		h.waiters++
+		c.mu.Unlock()
+		var done bool
+		select {
+		case <-freed:
+		case <-timer.C:
+			done = true
+		case <-ctx.Done():
+			err = ctx.Err()
+			done = true
+		}
+		c.mu.Lock()
+		h.waiters--
+		if done && h.n >= c.limit {
+			c.dropIfIdle(ip, h)
+			c.mu.Unlock()
+			return nil, false, err
+		}
+	}
+	h.n++
+	c.mu.Unlock()
+	return c.releaser(ip, h), true, nil
+}
+
+func (c *PeerCap) releaser(ip string, h *peerHold) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			h.n--
+			if h.freed != nil {
+				close(h.freed)
+				h.freed = nil
+			}
+			c.dropIfIdle(ip, h)
+		})
+	}
+}
+
+// dropIfIdle forgets ip when it holds and awaits nothing. c.mu is held.
+func (c *PeerCap) dropIfIdle(ip string, h *peerHold) {
+	if h.n == 0 && h.waiters == 0 {
+		delete(c.peers, ip)
+	}
+}
+
+// Held returns how many places ip holds, for tests.
+func (c *PeerCap) Held(ip string) int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h := c.peers[ip]; h != nil {
+		return h.n
+	}
+	return 0
+}
+
+// Peers returns how many peers hold or await a place, for tests.
+func (c *PeerCap) Peers() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.peers)
+}

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// streamGuard is a ComputeService stream's own stop switch. grpc-go gives
+// a handler no way to end a stream that is blocked: a Recv waits for the
+// client's next message, and a Send waits, without end, for a client that
+// reads nothing (HTTP/2 flow control). Both wait on the stream's context,
+// which only grpc-go can cancel: the client, its deadline, the
+// connection's end. The guard is that context, installed by the service's
+// tap handle (Service.TapHandle) before the stream starts, so that the
+// service can cancel it too:
+//
+//   - the header timeout: no first message within --header-timeout;
+//   - the idle timeout of a receive (no input) and of a send (the client
+//     reads nothing of its reply);
+//   - a job that failed while its receive is blocked.
+//
+// One timer, armed for one wait at a time, serves every timeout: no
+// goroutine is needed, so an idle stream costs only its handler's.
+//
+// Stopped by a timeout, the context's Err is context.DeadlineExceeded, so
+// that what grpc-go tells the client on its own (a blocked Send's status)
+// is DEADLINE_EXCEEDED; the handler learns the real cause from why.
+type streamGuard struct {
+	context.Context // the stream's context, cancelled by stop
+	cancel          context.CancelFunc
+
+	mu       sync.Mutex // protects the fields below
+	timer    *time.Timer
+	due      time.Time // when the armed wait expires; zero when none is
+	dueCause error     // the cause of the armed wait's expiry
+	cause    error     // why the guard stopped the stream; nil while it has not
+}
+
+type guardKey struct{}
+
+// newStreamGuard returns the guard of a stream whose context is parent.
+func newStreamGuard(parent context.Context) *streamGuard {
+	g := &streamGuard{}
+	g.Context, g.cancel = context.WithCancel(parent)
+	return g
+}
+
+// guardOf returns the guard of the stream whose context (or a context
+// derived from it) is ctx; nil when the server has no tap handle.
+func guardOf(ctx context.Context) *streamGuard {
+	g, _ := ctx.Value(guardKey{}).(*streamGuard)
+	return g
+}
+
+// Value makes the guard findable from the handler's context.
+func (g *streamGuard) Value(key any) any {
+	if key == (guardKey{}) {
+		return g
+	}
+	return g.Context.Value(key)
+}
+
+// Err is context.DeadlineExceeded once a timeout stopped the stream.
+func (g *streamGuard) Err() error {
+	err := g.Context.Err()
+	if err == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cause != nil && compute.CodeOf(g.cause) == compute.CodeDeadline {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// stop ends the stream: its blocked Recv or Send returns. The first cause
+// stays; a stream already ended by grpc-go keeps no cause.
+func (g *streamGuard) stop(cause error) {
+	g.mu.Lock()
+	if g.cause == nil && g.Context.Err() == nil {
+		g.cause = cause
+	}
+	g.due = time.Time{}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.mu.Unlock()
+	g.cancel()
+}
+
+// arm stops the stream with cause unless disarm is called within d.
+func (g *streamGuard) arm(d time.Duration, cause error) {
+	if g == nil || d <= 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.due, g.dueCause = time.Now().Add(d), cause
+	if g.timer == nil {
+		g.timer = time.AfterFunc(d, g.fire)
+	} else {
+		g.timer.Reset(d)
+	}
+}
+
+// disarm cancels the armed wait: it ended in time.
+func (g *streamGuard) disarm() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.due = time.Time{}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+}
+
+// fire is the timer's: a wait that was disarmed, or re-armed later since,
+// is not over.
+func (g *streamGuard) fire() {
+	g.mu.Lock()
+	if g.due.IsZero() {
+		g.mu.Unlock()
+		return
+	}
+	if left := time.Until(g.due); left > 0 {
+		g.timer.Reset(left)
+		g.mu.Unlock()
+		return
+	}
+	cause := g.dueCause
+	g.mu.Unlock()
+	g.stop(cause)
+}
+
+// why returns the cause of err, an error from the stream: the guard's
+// reason when it stopped the stream, else err.
+func (g *streamGuard) why(err error) error {
+	if g == nil || err == nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cause != nil {
+		return g.cause
+	}
+	return err
+}
+
+// errHeaderTimeout is the abort of a gRPC stream whose first message did
+// not arrive within --header-timeout.
+func errHeaderTimeout(d time.Duration) error {
+	return compute.Errorf(compute.CodeDeadline, "header timeout: no header message within %s", d)
+}
+
+// errReplyIdle is the abort of a job whose client read nothing of its
+// reply for d.
+func errReplyIdle(d time.Duration) error {
+	return compute.Errorf(compute.CodeDeadline, "the reply was not read for %s (idle timeout)", d)
+}
+
+// guardedMethods are the methods whose streams get a guard: the ones that
+// run jobs.
+const computePrefix = "/halfclose.v1.ComputeService/"
+
+func guarded(method string) bool {
+	m, ok := strings.CutPrefix(method, computePrefix)
+	return ok && (m == "Digest" || m == "Run")
+}
+
+// TapHandle implements tap.ServerInHandle; install it with
+// grpc.InTapHandle. For each Digest and Run stream it counts the stream
+// against the peer's --max-requests-per-peer (a stream over it is refused
+// at once with RESOURCE_EXHAUSTED, before a handler runs), and installs
+// the stream's guard with the header timeout armed. Without it these
+// limits and timeouts are off on gRPC.
+func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if !guarded(info.FullMethodName) {
+		return ctx, nil
+	}
+	release := func() {}
+	if s.opts.PeerRequests != nil {
+		ip := ""
+		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+			ip = PeerIP(p.Addr)
+		}
+		r, ok := s.opts.PeerRequests.TryAcquire(ip)
+		if !ok {
+			s.refused.add(ReasonPeerRequests, "grpc")
+			return nil, status.Error(codes.ResourceExhausted, errPeerRequests(s.opts.PeerRequests.Limit()).Error())
+		}
+		release = r
+	}
+	g := newStreamGuard(ctx)
+	// The stream's context always ends, whatever ends the stream (its
+	// handler, the client, the connection): the peer's place is free then,
+	// and no timer is left armed.
+	context.AfterFunc(g.Context, func() {
+		release()
+		g.disarm()
+	})
+	if s.opts.HeaderTimeout > 0 {
+		g.arm(s.opts.HeaderTimeout, s.errHeaderTimeout)
+	}
+	return g, nil
+}
