@@ -228,11 +228,4 @@ func (r *readAhead) close() {
 	r.mu.Unlock()
 }
 
-// spilled returns the read-ahead bytes on disk now.
-func (r *readAhead) spilled() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.q.Spilled()
-}
-
 var _ io.Reader = (*readAhead)(nil)
