@@ -42,10 +42,10 @@ func TestHelpVersionUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--bogus", "wc"}, "halfclose: flag provided but not defined: -bogus\nTry 'halfclose --help' for more information.\n"},
+		{[]string{"--bogus", "wc"}, "halfclose: unrecognized option '--bogus'\nTry 'halfclose --help' for more information.\n"},
 		{nil, "halfclose: no command given\n"},
 		{[]string{"--generate", "complete-tcsh"}, `unknown kind "complete-tcsh"`},
-		{[]string{"--timeout", "soon", "wc"}, `invalid value "soon" for flag -timeout`},
+		{[]string{"--timeout", "soon", "wc"}, `invalid value "soon" for --timeout: not a duration`},
 	} {
 		code, out, errs := runCLI(t, tc.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, tc.want) {

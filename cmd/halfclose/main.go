@@ -104,6 +104,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	if err := fs.Parse(args); err != nil {
+		err = cli.ParseError(fs, err)
 		fmt.Fprintf(stderr, "halfclose: %v\nTry 'halfclose --help' for more information.\n", err)
 		return 2
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,8 +54,8 @@ type config struct {
 	memoryLimit    flagenv.Bytes
 	requireEnd     bool
 	// Fairness and the gRPC edge (issue 13).
-	maxJobsPerPeer     int // -1: derived from --max-jobs
-	maxRequestsPerPeer int // -1: derived from --max-conns
+	maxJobsPerPeer     derivedInt // unset: derived from --max-jobs
+	maxRequestsPerPeer derivedInt // unset: derived from --max-conns
 	grpcMaxStreams     int
 	maxMetadataBytes   flagenv.Bytes
 	tcpInsecure        bool
@@ -101,7 +102,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, usageError{err}
+		return nil, usageError{cli.ParseError(fs, err)}
 	}
 	if c.help || c.version || c.generate != "" {
 		return c, nil
@@ -174,8 +175,8 @@ func newSpec(c *config) *cli.Spec {
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
-	fs.IntVar(&c.maxJobsPerPeer, "max-jobs-per-peer", -1, "jobs one peer IP address may run at once, on both adapters; one over it waits --job-wait for one of its own (default max(1, --max-jobs/4); 0: no cap)")
-	fs.IntVar(&c.maxRequestsPerPeer, "max-requests-per-peer", -1, "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
+	fs.Var(&c.maxJobsPerPeer, "max-jobs-per-peer", "jobs one peer IP address may run at once, on both adapters; one over it waits --job-wait for one of its own (default max(1, --max-jobs/4); 0: no cap)")
+	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
 	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
 	fs.BoolVar(&c.tcpInsecure, "tcp-insecure", false, "with --auth-token-file: serve the raw-TCP ports without a credential (no @token on the command port; route ports without mTLS)")
@@ -239,9 +240,6 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
 	}
-	if c.maxJobsPerPeer < -1 || c.maxRequestsPerPeer < -1 {
-		errs = append(errs, errors.New("--max-jobs-per-peer and --max-requests-per-peer must not be negative"))
-	}
 	if c.grpcMaxStreams < 1 {
 		errs = append(errs, errors.New("--grpc-max-streams must be at least 1"))
 	}
@@ -283,16 +281,16 @@ const (
 // jobsPerPeer is --max-jobs-per-peer, derived when not set: a quarter of
 // the slots, so that one address cannot take them all.
 func (c *config) jobsPerPeer() int {
-	if c.maxJobsPerPeer >= 0 {
-		return c.maxJobsPerPeer
+	if c.maxJobsPerPeer.set {
+		return c.maxJobsPerPeer.n
 	}
 	return max(1, c.maxJobs/4)
 }
 
 // requestsPerPeer is --max-requests-per-peer, derived when not set.
 func (c *config) requestsPerPeer() int {
-	if c.maxRequestsPerPeer >= 0 {
-		return c.maxRequestsPerPeer
+	if c.maxRequestsPerPeer.set {
+		return c.maxRequestsPerPeer.n
 	}
 	return max(1, c.maxConns/4)
 }
@@ -344,4 +342,31 @@ func (c *config) slogLevel() (slog.Level, error) {
 		return 0, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.logLevel)
 	}
 	return l, nil
+}
+
+// derivedInt is a count flag whose default is derived from other flags:
+// unset, it shows no default of its own in --help (the usage text says
+// how it is derived). Negative values are refused.
+type derivedInt struct {
+	n   int
+	set bool
+}
+
+func (d *derivedInt) String() string {
+	if d == nil || !d.set {
+		return ""
+	}
+	return strconv.Itoa(d.n)
+}
+
+func (d *derivedInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	if n < 0 {
+		return fmt.Errorf("%d is negative (0: no cap)", n)
+	}
+	d.n, d.set = n, true
+	return nil
 }
