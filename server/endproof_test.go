@@ -285,11 +285,9 @@ func (c *h2Client) send(id uint32, m proto.Message, endStream bool) {
 	}
 }
 
-// firstHeaders reads frames until the server's first HEADERS on stream id,
-// answering SETTINGS and PINGs, and returns it with the DATA bytes the
-// server sent on the stream before it.
-func (c *h2Client) firstHeaders(id uint32) (*http2.MetaHeadersFrame, int) {
-	data := 0
+// next reads the next frame that is not connection housekeeping,
+// answering the server's SETTINGS and PINGs on the way.
+func (c *h2Client) next() http2.Frame {
 	for {
 		f, err := c.fr.ReadFrame()
 		if err != nil {
@@ -304,6 +302,19 @@ func (c *h2Client) firstHeaders(id uint32) (*http2.MetaHeadersFrame, int) {
 			if !f.IsAck() {
 				c.fr.WritePing(true, f.Data)
 			}
+		default:
+			return f
+		}
+	}
+}
+
+// firstHeaders reads frames until the server's first HEADERS on stream id,
+// answering SETTINGS and PINGs, and returns it with the DATA bytes the
+// server sent on the stream before it.
+func (c *h2Client) firstHeaders(id uint32) (*http2.MetaHeadersFrame, int) {
+	data := 0
+	for {
+		switch f := c.next().(type) {
 		case *http2.DataFrame:
 			if f.StreamID == id {
 				data += len(f.Data())

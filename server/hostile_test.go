@@ -339,19 +339,7 @@ func (c *h2Client) sendRaw(id uint32, b []byte, endStream bool) {
 // returns its gRPC status.
 func (c *h2Client) status(id uint32) (codes.Code, string) {
 	for {
-		f, err := c.fr.ReadFrame()
-		if err != nil {
-			c.t.Fatalf("reading frames: %v", err)
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				c.fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				c.fr.WritePing(true, f.Data)
-			}
+		switch f := c.next().(type) {
 		case *http2.RSTStreamFrame:
 			if f.StreamID == id {
 				c.t.Fatalf("stream %d reset: %v", id, f.ErrCode)
