@@ -115,7 +115,10 @@ type Stats struct {
 // to find its end sooner (readahead.go). After the end, output flows to
 // out as fast as out takes it, and the stages wait for it. A job whose
 // stages finish early still has its input read to the end. On error, if
-// nothing was written to out yet, nothing ever will be.
+// nothing was written to out yet, nothing ever will be. A stage that fails
+// after the input has ended fails after its output: what the stages wrote
+// before the failure goes to out, then Run returns the error (always, not
+// only when the engine happened to see the end first).
 //
 // When the job fails before its input has ended (a stage fails, ctx is
 // done), a Read of src may be blocked on a client that sends nothing: if
@@ -151,6 +154,16 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 			err = <-done
 		}
 	case err = <-done:
+		if err != nil && ended(in) {
+			// The input had ended before the stages failed (a stage
+			// sees the end only after Input has recorded it), and both
+			// cases were ready when the select ran: as when it picks
+			// the end, the output made before the failure goes out
+			// first, so the reply follows from the order of events,
+			// not from the select's random choice. (A write error of
+			// out is the lesser news: the stages' error is the verdict.)
+			_ = reply.Release(cw)
+		}
 		if err == nil {
 			// The stages are done but the input may not be: it must still
 			// end, or this is an abort.
@@ -165,6 +178,16 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	}
 	stageIn.close()
 	return Stats{InputBytes: in.N(), OutputBytes: cw.n}, err
+}
+
+// ended reports whether in has ended.
+func ended(in *Input) bool {
+	select {
+	case <-in.Ended():
+		return true
+	default:
+		return false
+	}
 }
 
 type countingWriter struct {

@@ -328,3 +328,28 @@ func TestPipelineDownstreamDoneIsNotAnError(t *testing.T) {
 		t.Fatalf("output %d bytes, want 1", out.Len())
 	}
 }
+
+// TestEngineFailureAfterEndReleasesOutput: a stage that fails after the
+// input has ended (it read the end) fails after its output: the output
+// made before the failure goes out, then the error, every time. (The
+// adapters turn that into a reset TCP connection, or a status after the
+// output.) Before, the engine's select chose at random between the end of
+// input and the failure when both were ready, and the output was dropped
+// about half of those times.
+func TestEngineFailureAfterEndReleasesOutput(t *testing.T) {
+	boom := compute.Invalidf("failed after its output")
+	failAfter := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		if _, err := io.Copy(out, in); err != nil {
+			return err
+		}
+		return boom
+	})
+	e := engine.New(engine.Config{})
+	for i := range 500 {
+		var out bytes.Buffer
+		st, err := e.Run(context.Background(), testPipeline(failAfter), bytes.NewReader([]byte("some output")), &out)
+		if !errors.Is(err, boom) || out.String() != "some output" || st.OutputBytes != int64(out.Len()) {
+			t.Fatalf("run %d: err = %v, output %q (%d counted); want the output, then the failure", i, err, out.String(), st.OutputBytes)
+		}
+	}
+}
