@@ -26,25 +26,6 @@ const (
 	CodeInternal
 )
 
-// String returns the gRPC code name for c, as used in the TCP error line.
-func (c Code) String() string {
-	switch c {
-	case CodeInvalid:
-		return "INVALID_ARGUMENT"
-	case CodeResourceExhausted:
-		return "RESOURCE_EXHAUSTED"
-	case CodeDataLoss:
-		return "DATA_LOSS"
-	case CodeUnavailable:
-		return "UNAVAILABLE"
-	case CodeDeadline:
-		return "DEADLINE_EXCEEDED"
-	case CodeInternal:
-		return "INTERNAL"
-	}
-	return "UNKNOWN"
-}
-
 // Error is the typed error of the compute core. Msg is safe to show to a
 // client: short, naming the offending part, without internals. Err, when
 // set, is the underlying cause for logs only.
