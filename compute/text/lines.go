@@ -70,9 +70,11 @@ func (lr *lineReader) next() (line []byte, nl bool, err error) {
 
 // takeLong hands the buffer of the line next returned last, when it was a
 // long one, to the caller, who may keep it (sort holds it rather than copy
-// it); the reader gathers the next long line in a new buffer.
+// it); the reader gathers the next long line in a new buffer. (lr.long may
+// be empty with room, the buffer a caller gave back: then the line is not
+// in it.)
 func (lr *lineReader) takeLong(line []byte) ([]byte, bool) {
-	if len(line) == 0 || cap(lr.long) == 0 || &line[0] != &lr.long[0] {
+	if len(line) == 0 || len(lr.long) == 0 || &line[0] != &lr.long[0] {
 		return nil, false
 	}
 	b := lr.long

@@ -35,6 +35,13 @@ func TestUniqDifferential(t *testing.T) {
 		"long":  append(append(append(bytes.Clone(long), '\n'), long...), "\nz\n"...),
 		"many":  bytes.Repeat([]byte("x\n"), 10_000_001%(3<<20)),
 		"bound": append(bytes.Repeat([]byte("y"), text.LineBufSize-1), "\ny\nY\n"...),
+		// Two different lines longer than the read buffer, then short
+		// ones: uniq hands the first long line's buffer back to the reader
+		// (empty), and the short line after it once crashed the server.
+		"longs": bytes.Join([][]byte{
+			bytes.Repeat([]byte("a"), text.LineBufSize+10), bytes.Repeat([]byte("b"), text.LineBufSize+10),
+			[]byte("c"), []byte("c"), bytes.Repeat([]byte("a"), text.LineBufSize+10), []byte("d\n"),
+		}, []byte("\n")),
 	}
 	for k, v := range uniqInputs {
 		inputs[k] = []byte(v)
