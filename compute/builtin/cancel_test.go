@@ -146,6 +146,7 @@ func cancelCases() []cancelCase {
 // the time from the cancel to the return is logged (the goal is 100 ms;
 // the test asserts only that it returns, within the test's deadline).
 func TestCancelEveryCommand(t *testing.T) {
+	t.Parallel()
 	cases := cancelCases()
 	covered := map[string]bool{}
 	for _, c := range cases {

@@ -45,6 +45,7 @@ func runClass(t *testing.T, cases []classCase) {
 }
 
 func TestGNUClass1GrepFoldNegatedBrackets(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("grep", "-i", "[^a-z]"), cc("grep", "-iv", "[^a-z]"), cc("grep", "-io", "[^a-z]"),
 		cc("grep", "-i", "[^A-Z]"), cc("grep", "-ic", "[^[:lower:]]"), cc("grep", "-i", "[^[:upper:]x]"),
@@ -54,6 +55,7 @@ func TestGNUClass1GrepFoldNegatedBrackets(t *testing.T) {
 }
 
 func TestGNUClass2GrepBREBraces(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("grep", `\{1\}a`), cc("grep", `\{`), cc("grep", `a\{1`), cc("grep", `a\{1\}`), cc("grep", `a\{,2\}`),
 		cc("grep", `\(\{1\}\)`), cc("grep", `x\|\{1\}a`), cc("grep", `^\{1\}`), cc("grep", `^*`), cc("grep", `\(*a\)`),
@@ -68,6 +70,7 @@ func TestGNUClass2GrepBREBraces(t *testing.T) {
 }
 
 func TestGNUClass3GrepBracketErrors(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("grep", "[:alpha:]"), cc("grep", "[:a]"), cc("grep", "[[:alpha:]]"), cc("grep", "[^:alpha:]"),
 		cc("grep", "[::]"), cc("grep", "[[:foo:]]"), cc("grep", "[[:alpha:]"), cc("grep", "[a"),
@@ -79,6 +82,7 @@ func TestGNUClass3GrepBracketErrors(t *testing.T) {
 }
 
 func TestGNUClass4GrepMatchers(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("grep", "-E", "-F", "a"), cc("grep", "-F", "-G", "a"), cc("grep", "-E", "-E", "a|b"),
 		cc("grep", "-G", "-E", "a"), cc("grep", "--fixed-r", "-F", "a"), cc("grep", "-e", "a", "-E", "-G"),
@@ -87,6 +91,7 @@ func TestGNUClass4GrepMatchers(t *testing.T) {
 }
 
 func TestGNUClass5TrOptionsAfterOperands(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("tr", "a", "-d"), cc("tr", "-d", "a", "-s"), cc("tr", "ab", "-x"), cc("tr", "a-c", "--", "x"),
 		cc("tr", "--", "-d", "x"), cc("tr", "-s", "a", "-"), cc("tr", "-c", "-d", "a"), cc("tr", "a", "b", "-d"),
@@ -94,6 +99,7 @@ func TestGNUClass5TrOptionsAfterOperands(t *testing.T) {
 }
 
 func TestGNUClass6TrRepeatInSet1(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("tr", "[a*2]b", "xy"), cc("tr", "-d", "[a*3]"), cc("tr", "[a*]", "x"), cc("tr", "[a*0]", "x"),
 		cc("tr", "ab", "[b*\\9]"), cc("tr", "a[b*\\9]", "xyz"), cc("tr", "ab", "[x*+1]y"), cc("tr", "ab", "[x* 1]y"),
@@ -105,6 +111,7 @@ func TestGNUClass6TrRepeatInSet1(t *testing.T) {
 }
 
 func TestGNUClass7TrRefusedCombinations(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("tr", "-c", "[:alpha:]", "x"), cc("tr", "-c", "[:alpha:]", "xy"), cc("tr", "-c", "[:alpha:]", "[x*]"),
 		cc("tr", "-ct", "[:alpha:]", "x"), cc("tr", "-c", "a", "[:upper:]"), cc("tr", "-ct", "a", "[:upper:]"),
@@ -116,6 +123,7 @@ func TestGNUClass7TrRefusedCombinations(t *testing.T) {
 }
 
 func TestGNUClass8Abbreviations(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("grep", "--in", "a"), cc("grep", "--inv", "a"), cc("grep", "--fixed", "a"), cc("grep", "--col", "a"),
 		cc("grep", "--no-", "a"), cc("grep", "--no-f", "a"), cc("grep", "--reg=a"), cc("grep", "--line-n", "a"),
@@ -133,6 +141,7 @@ func TestGNUClass8Abbreviations(t *testing.T) {
 }
 
 func TestGNUClass9Numbers(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("grep", "-m", " 1", "a"), cc("grep", "-m", "+1", "a"), cc("grep", "-m", "-1", "a"), cc("grep", "-vm", "-1", "a"),
 		cc("grep", "-m", "1k", "a"), cc("grep", "-m", "99999999999999999999", "a"), cc("grep", "-m", "", "a"),
@@ -147,6 +156,7 @@ func TestGNUClass9Numbers(t *testing.T) {
 }
 
 func TestGNUClass10Suffixes(t *testing.T) {
+	t.Parallel()
 	var cases []classCase
 	for _, v := range []string{"1bB", "1b", "1B", "1kB", "1KB", "1KiB", "1K", "1k", "1MB", "1MiB", "1iB", "1KD", "1Ki",
 		"1c", "1w", "1e", "1G", "1Y", "1YB", "1Z", "bB", "b", "K", "KiB", "1kiB", "1 K", "1T", "1P", "1E", "1g", "1t", "1m"} {
@@ -156,6 +166,7 @@ func TestGNUClass10Suffixes(t *testing.T) {
 }
 
 func TestGNUClass11TacEmptySeparator(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("tac", "-s", ""), cc("tac", "-bs", ""), cc("tac", "--separator="), cc("tac", "-s", "", "-b"),
 		refused("tac", "-r", "-s", "a"),
@@ -163,6 +174,7 @@ func TestGNUClass11TacEmptySeparator(t *testing.T) {
 }
 
 func TestGNUClass12Operands(t *testing.T) {
+	t.Parallel()
 	runClass(t, []classCase{
 		cc("tail", "+5", "--"), cc("tail", "-5", "--", "-"), cc("tail", "-5", "--", "-", "-"), cc("tail", "+2"),
 		cc("tail", "-1", "-"), cc("tail", "+2c", "--"), cc("tail", "-c"), cc("tail", "--", "-5"), cc("head", "-1", "--", "-"),
@@ -177,6 +189,7 @@ func TestGNUClass12Operands(t *testing.T) {
 }
 
 func TestGNUClass13CutNewlineDelimiter(t *testing.T) {
+	t.Parallel()
 	var cases []classCase
 	for _, f := range []string{"1", "2", "1,3", "2-", "1-", "3"} {
 		cases = append(cases, cc("cut", "-d", "\n", "-f", f), cc("cut", "-d", "\n", "-s", "-f", f),
@@ -188,6 +201,7 @@ func TestGNUClass13CutNewlineDelimiter(t *testing.T) {
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
 // it names the flag in full and says it is unsupported.
 func TestGNURefusedFlagsNameThemselves(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ text, want string }{
 		{"grep --rec x", `grep: unsupported flag "--recursive"`},
 		{"grep -r x", `grep: unsupported flag "-r"`},

@@ -17,6 +17,7 @@ import (
 // (a limit below grep's buffer, one above it). The streaming commands take
 // any line.
 func TestLineLimit(t *testing.T) {
+	t.Parallel()
 	for _, limit := range []int{100, 300 << 10, 2<<20 + 5} {
 		cfg := engine.Config{MaxLineBytes: limit, Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: t.TempDir()}}
 		line := func(n int, c byte) []byte { return append(bytes.Repeat([]byte{c}, n), '\n') }
@@ -55,6 +56,7 @@ func TestLineLimit(t *testing.T) {
 // in one grep or across the stages of a pipeline, and pipeline text over
 // 64 KiB. Patterns within the budget compile.
 func TestCompileBounded(t *testing.T) {
+	t.Parallel()
 	e := computetest.Engine(engine.Config{})
 	refused := []string{
 		"grep -cE '" + strings.Repeat(".{1000}", 500) + "'",

@@ -116,6 +116,7 @@ var grepArgs = [][]string{
 }
 
 func TestGrepDifferential(t *testing.T) {
+	t.Parallel()
 	inputs := map[string][]byte{}
 	for name, in := range grepInputs {
 		inputs[name] = []byte(in)
@@ -134,6 +135,7 @@ func TestGrepDifferential(t *testing.T) {
 // The log is three buffers (the last one partial) and the long line spans
 // three; the long run (testenv.Long) has three full buffers and a 3 MiB line.
 func TestGrepBig(t *testing.T) {
+	t.Parallel()
 	size, longLine := 2*grep.GrepBufSize+grep.GrepBlock+777, 2*grep.GrepBufSize+grep.GrepBlock
 	if testenv.Long() {
 		size, longLine = 3*grep.GrepBufSize+777, 3<<20
@@ -194,6 +196,7 @@ func TestGrepBig(t *testing.T) {
 }
 
 func TestGrepErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args string
 		want []string
@@ -221,6 +224,7 @@ func TestGrepErrors(t *testing.T) {
 }
 
 func TestGrepPipelines(t *testing.T) {
+	t.Parallel()
 	var log bytes.Buffer
 	for i := 0; i < 20000; i++ {
 		fmt.Fprintf(&log, "%s user%d %s\n", []string{"INFO", "DEBUG", "ERROR", "WARN"}[i*7%4], i%37, []string{"ok", "fail", "Fail"}[i%3])
@@ -338,6 +342,7 @@ func BenchmarkGrepBRE(b *testing.B) { benchGrep(b, "grep took.[0-9]*5ms") }
 // TestGrepWidePrefilter: a pattern whose required literals are not ASCII
 // on input that must be widened.
 func TestGrepWidePrefilter(t *testing.T) {
+	t.Parallel()
 	in := []byte("x\xc3\xa9y\n\xc3\xa9\n\xe9\nab\xff\xc3\xa9z\n\xc3\n")
 	for _, argv := range [][]string{
 		{"grep", "-E", "\xc3\xa9.|ab"},
@@ -353,6 +358,7 @@ func TestGrepWidePrefilter(t *testing.T) {
 // TestGrepFastPaths: the prefilters (rarest literal, case-folded literals)
 // and the byte-class sequence matcher, against GNU.
 func TestGrepFastPaths(t *testing.T) {
+	t.Parallel()
 	log := logInput(300 << 10) // past the 256 KiB prefilter sample
 	odd := []byte("Error ERROR eRRor\nerr or\nwarn WARN Warn\n2024-05-01 12:00:00 x\n2024-05-01 12:00:0\n" +
 		"x2024-05-01 12:00:00\nid=123 user=bob id=12\nuser=BOB id=1234\n\xe9rror \xc9RROR\n" +
@@ -405,6 +411,7 @@ func TestGrepFastPaths(t *testing.T) {
 }
 
 func TestLowerASCII(t *testing.T) {
+	t.Parallel()
 	src := make([]byte, 256+13)
 	for i := range src {
 		src[i] = byte(i * 7) // every byte value, at every offset in a word

@@ -18,6 +18,7 @@ import (
 // selected — where a search over the slice would run for seconds and
 // count the line.
 func TestLongLineSearchIsCancellable(t *testing.T) {
+	t.Parallel()
 	half := bytes.Repeat([]byte("ab"), 256<<10)
 	line := slices.Concat(half, []byte("x"), half, []byte("\n"))
 	for _, args := range [][]string{
@@ -58,6 +59,7 @@ func TestLongLineSearchIsCancellable(t *testing.T) {
 // search gives, on lines with and without bytes >= 0x80 (widened), for
 // every shape of search it serves: a line's first match, -o, -w.
 func TestSlowSearchMatchesFast(t *testing.T) {
+	t.Parallel()
 	lines := [][]byte{
 		[]byte("foo bar foo_bar barfoo foo"),
 		[]byte("\xe9foo\xe9 caf\xe9 foo\xff"),

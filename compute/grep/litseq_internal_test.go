@@ -6,6 +6,7 @@ import (
 )
 
 func TestCompileLitSeqShapes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		pat  string
 		sets int // 0: not a literal sequence

@@ -26,6 +26,7 @@ func litSeqLines(seed uint64, n int) []byte {
 // TestGrepLitSeqMatchesGNU drives the literal-sequence matcher (and the
 // patterns next to its edge that must not use it) against GNU grep.
 func TestGrepLitSeqMatchesGNU(t *testing.T) {
+	t.Parallel()
 	input := litSeqLines(7, 3000)
 	for _, pat := range []string{
 		"ERROR.*(timeout|user)", "a.*b.*c", "(ab|a)b.*c", "x?y.*z", "(foo|bar)(baz|qux)",

@@ -26,6 +26,7 @@ func compressible(n int) []byte {
 // read buffers (random: 384 KiB; compressible: over 1 MiB, where the ratio
 // is checked); the long run (testenv.Long) uses 3 and 6 MiB.
 func TestGzipRoundTripGNU(t *testing.T) {
+	t.Parallel()
 	random, comp := 3*128<<10+17, 1<<20+4096
 	if testenv.Long() {
 		random, comp = 3<<20+17, 6<<20
@@ -63,6 +64,7 @@ func TestGzipRoundTripGNU(t *testing.T) {
 }
 
 func TestGunzipGNU(t *testing.T) {
+	t.Parallel()
 	gz := func(s string) []byte { b, _ := computetest.GNU(t, []byte(s), "gzip", "-c"); return b }
 	multi := append(gz("hello\n"), gz("world\n")...)
 	cases := map[string][]byte{
@@ -102,6 +104,7 @@ func TestGunzipGNU(t *testing.T) {
 }
 
 func TestGzipPipeline(t *testing.T) {
+	t.Parallel()
 	in := compressible(1 << 20)
 	got, err := computetest.RunPipeline(t, "gzip -c | gunzip -c | tail -n 3", in)
 	want, _ := computetest.Sh(t, in, "gzip -c | gunzip -c | tail -n 3")
@@ -111,6 +114,7 @@ func TestGzipPipeline(t *testing.T) {
 }
 
 func TestGzipErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ text, want string }{
 		{"gzip -x", `"-x"`},
 		{"gzip file", `"file"`},

@@ -97,6 +97,7 @@ var sortArgs = [][]string{
 }
 
 func TestSortDifferential(t *testing.T) {
+	t.Parallel()
 	inputs := map[string][]byte{}
 	for name, in := range sortInputs {
 		inputs[name] = []byte(in)
@@ -136,6 +137,7 @@ func randomLines(seed uint64, n int, fields bool) []byte {
 // through several levels. (Under 64 KiB the sorter's minimum index growth
 // alone passes the budget, and every line becomes a run of its own.)
 func TestSortSpill(t *testing.T) {
+	t.Parallel()
 	in := randomLines(1, 3<<20/4, true)
 	small, smaller := int64(64<<10), int64(64<<10)
 	if testenv.Long() {
@@ -189,6 +191,8 @@ func assertEmptyDir(t *testing.T, dir string) {
 // the input: the peak heap stays well under twice the budget (plus the
 // test's own input and output buffers, which are measured before). The
 // long run (testenv.Long) uses a 4 MiB budget, the default one 2 MiB.
+// It is the package's one serial test: it measures the process's heap,
+// and Go runs the parallel tests only after it.
 func TestSortMemoryBounded(t *testing.T) {
 	budget := int64(2 << 20)
 	if testenv.Long() {
@@ -278,6 +282,7 @@ func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); 
 // TestSortDiskBudget: a spill over the disk budget fails with
 // RESOURCE_EXHAUSTED, leaves no file and gives the budget back.
 func TestSortDiskBudget(t *testing.T) {
+	t.Parallel()
 	in := randomLines(3, 2<<20, false)
 	dir := t.TempDir()
 	disk := compute.NewDiskBudget(512 << 10)
@@ -302,6 +307,7 @@ func TestSortDiskBudget(t *testing.T) {
 // TestSortAbort: a read error mid-input aborts with that error and frees
 // the spill files.
 func TestSortAbort(t *testing.T) {
+	t.Parallel()
 	in := randomLines(4, 1<<20, false)
 	dir := t.TempDir()
 	disk := compute.NewDiskBudget(1 << 30)
@@ -339,6 +345,7 @@ func (f *sortFailingReader) Read(p []byte) (int, error) {
 }
 
 func TestSortBigLines(t *testing.T) {
+	t.Parallel()
 	in := append(bytes.Repeat([]byte("b"), 2<<20), '\n')
 	in = append(in, bytes.Repeat([]byte("a"), 3<<20)...)
 	in = append(in, "\nc\n"...)
@@ -355,6 +362,7 @@ func TestSortBigLines(t *testing.T) {
 }
 
 func TestSortErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args string
 		want []string
@@ -428,6 +436,7 @@ func BenchmarkSortNSpill(b *testing.B) {
 // TestSortNumericKeys: random numbers of every shape (long, signed,
 // fractions, leading zeros, many equal), in memory and spilled, against GNU.
 func TestSortNumericKeys(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(9, 9))
 	digits := func(n int) string {
 		b := make([]byte, n)
@@ -476,6 +485,7 @@ func TestSortNumericKeys(t *testing.T) {
 // Key definitions GNU sort rejects are rejected, with a message naming the
 // key; the others are accepted: GNU is the oracle for which is which.
 func TestSortKeyDefsLikeGNU(t *testing.T) {
+	t.Parallel()
 	for _, def := range []string{
 		"0", "1.0", "1,0", "1,1.0", "1.1,2.0", "x", "1,x", "1.x", "1b,2n",
 		"2.3,4.5", "1z", "1.,", "1,2.", "3", "2,2", "1.2b,1.5nr",

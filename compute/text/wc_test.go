@@ -50,6 +50,7 @@ func wcFlagSets() []string {
 }
 
 func TestWcVsOracle(t *testing.T) {
+	t.Parallel()
 	inputs := wcInputs()
 	for _, flags := range wcFlagSets() {
 		t.Run(flags, func(t *testing.T) {
@@ -74,6 +75,7 @@ func TestWcVsOracle(t *testing.T) {
 // TestWcRandomBinary compares word counts on random bytes drawn from the
 // classes that matter: printable, space, control, NUL and high bytes.
 func TestWcRandomBinary(t *testing.T) {
+	t.Parallel()
 	alphabet := []byte("ab \t\n\v\f\r\x00\x01\x1f\x7f\x80\xa0\xff")
 	for seed := range uint64(20) {
 		r := computetest.RandomBytes(seed+100, 1000+int(seed)*997)
