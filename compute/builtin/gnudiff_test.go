@@ -18,6 +18,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // registry holds the commands the generator draws flags from.
@@ -818,9 +819,11 @@ func generateCases(seed uint64, n int) []diffCase {
 // run by default, GNUDIFF_N cases when set (make fuzz).
 func TestGNUDiffGenerated(t *testing.T) {
 	t.Parallel()
-	n := 400
-	if testing.Short() {
-		n = 100
+	// Random cases add volume, not edges (those are the GNU classes):
+	// make test runs 100 of them, make test-long 400, make fuzz 20000.
+	n := 100
+	if testenv.Long() {
+		n = 400
 	}
 	if v := os.Getenv("GNUDIFF_N"); v != "" {
 		var err error
