@@ -32,6 +32,7 @@ type testEnv struct {
 	obs      *recordingObserver
 	svc      Service
 	tcp      *TCPServer
+	tcpLn    *GentleListener // the command port's listener
 }
 
 type tcpSettings struct {
@@ -136,8 +137,9 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.tcpLn = NewGentleListener(tl) // Serve uses it as it is
 	serveDone := make(chan struct{})
-	go func() { env.tcp.Serve(tl); close(serveDone) }()
+	go func() { env.tcp.Serve(env.tcpLn); close(serveDone) }()
 	env.tcpAddr = tl.Addr().String()
 	for _, p := range cfg.routes {
 		rl, err := net.Listen("tcp", "127.0.0.1:0")

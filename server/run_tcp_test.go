@@ -430,17 +430,12 @@ func TestTCPShutdownLetsJobsFinish(t *testing.T) {
 	env.obs.waitStarted(t)
 	shut := make(chan error, 1)
 	go func() { shut <- env.tcp.Shutdown(jobCtx(t)) }()
-	// New connections are refused once the listener is closed (Shutdown
-	// closes it first, but in its own goroutine: poll until then).
-	for deadline := time.Now().Add(defaultTestTimeout); ; time.Sleep(time.Millisecond) {
-		c, err := net.Dial("tcp", env.tcpAddr)
-		if err != nil {
-			break
-		}
+	// New connections are refused once the listener is closed, which
+	// Shutdown does first (in its goroutine: wait for the close).
+	waitListenerClosed(t, env.tcpLn)
+	if c, err := net.Dial("tcp", env.tcpAddr); err == nil {
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("listener still accepts %v into shutdown", defaultTestTimeout)
-		}
+		t.Fatal("the listener still accepts after Shutdown closed it")
 	}
 	fmt.Fprintf(conn, "second half")
 	conn.(*net.TCPConn).CloseWrite()
@@ -450,6 +445,25 @@ func TestTCPShutdownLetsJobsFinish(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// waitListenerClosed waits until l's socket is closed.
+func waitListenerClosed(t *testing.T, l *GentleListener) {
+	t.Helper()
+	timeout := time.After(defaultTestTimeout)
+	for {
+		l.mu.Lock()
+		closed, changed := l.closed, l.changed
+		l.mu.Unlock()
+		if closed {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("the listener is still open %v into Shutdown", defaultTestTimeout)
+		}
 	}
 }
 
