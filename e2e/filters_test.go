@@ -138,6 +138,7 @@ func TestFilters(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.pipeline, func(t *testing.T) {
+			t.Parallel() // one daemon serves them all at once, as it would clients
 			requireServes(t, have, c.pipeline)
 			for _, name := range c.inputs {
 				in := inputs[name]
