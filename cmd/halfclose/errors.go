@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/halfclose/halfclose/client"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -107,6 +109,13 @@ func peerReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
+// cutShort reports whether a run that wrote nothing failed the way a
+// gRPC server's answer to a raw-TCP client looks: a reset, or a close
+// before the input ended (the greeting may be lost with the connection).
+func cutShort(err error) bool {
+	return peerReset(err) || errors.Is(err, client.ErrIncompleteReply)
+}
+
 // probeWait bounds the probe: a gRPC server's greeting comes at once.
 const probeWait = 2 * time.Second
 
@@ -164,7 +173,7 @@ func (g *h2Guard) finish(ctx context.Context, runErr error) error {
 			return &wrongProtocolError{addr: g.addr}
 		}
 	}
-	if runErr != nil && !g.passing && g.probe && ctx.Err() == nil && peerReset(runErr) && probeHTTP2(g.addr) {
+	if runErr != nil && !g.passing && g.probe && ctx.Err() == nil && cutShort(runErr) && probeHTTP2(g.addr) {
 		return &wrongProtocolError{addr: g.addr}
 	}
 	if err := g.release(); err != nil && runErr == nil {
