@@ -35,6 +35,7 @@ type grepRun struct {
 	num     []byte
 	next    []int   // findLine's cache
 	low     []byte  // the text lower-cased, for a fold prefilter
+	lowLine []byte  // a line lower-cased, for -o
 	set     *litSet // the prefilter, once chosen
 	chosen  bool
 }
@@ -233,12 +234,13 @@ func (r *grepRun) process(text []byte) {
 	set := r.choose(text)
 	hay := text // where set's literals are searched for
 	var lits [][]byte
+	var finders []*foldFinder // set's fold literals, searched for in text
 	if set != nil {
-		lits = set.lits
+		lits, finders = set.lits, set.finders
 		if r.wide {
-			lits = set.wide
+			lits, finders = set.wide, set.wfinders
 		}
-		if set.fold {
+		if set.fold && finders == nil {
 			r.low = slices.Grow(r.low[:0], len(text))[:len(text)]
 			lowerASCII(r.low, text)
 			hay = r.low
@@ -258,7 +260,7 @@ func (r *grepRun) process(text []byte) {
 		if r.wide {
 			seq = nil
 		}
-		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, r.next, seq, r.in)
+		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, finders, r.next, seq, r.in)
 		if r.in != nil && r.in.hit {
 			return
 		}
@@ -323,12 +325,14 @@ func (r *grepRun) region(text []byte, from, to int) {
 }
 
 // findLine returns the bounds of the first line of text at or after pos
-// that matches, or -1. hay is text, or text lower-cased for a fold set.
+// that matches, or -1. hay is text, or text lower-cased for a fold set
+// searched without finders. finders, if not nil, search for lits (a fold
+// set's) in text as it is.
 // next caches, per literal of lits (set's, in hay), where it next occurs
 // (-1: unknown, math.MaxInt: nowhere).
 // seq, if not nil, is m.seq, usable on text. in, if not nil, is how the
 // regexps search (interrupt.go).
-func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
+func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, finders []*foldFinder, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
@@ -339,7 +343,13 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 			for i, l := range lits {
 				if next[i] < pos {
 					next[i] = math.MaxInt
-					if j := bytes.Index(hay[pos:], l); j >= 0 {
+					var j int
+					if finders != nil {
+						j = finders[i].index(hay[pos:])
+					} else {
+						j = bytes.Index(hay[pos:], l)
+					}
+					if j >= 0 {
 						next[i] = pos + j
 					}
 				}
