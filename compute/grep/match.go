@@ -32,7 +32,7 @@ type grepMatcher struct {
 	onlyLit    []byte
 	onlyFold   bool
 	onlyFinder *foldFinder
-	wide      bool     // the regexp can match a byte >= 0x80: text must be widened
+	wide       bool // the regexp can match a byte >= 0x80: text must be widened
 	// insts bounds the instructions of the regexps above: the cost of
 	// matching one byte with them (see progSize).
 	insts int
