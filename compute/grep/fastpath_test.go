@@ -8,6 +8,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/grep"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestGrepLiteralEdges: the literal fast paths (bytes.Index for -F, the
@@ -23,7 +24,11 @@ func TestGrepLiteralEdges(t *testing.T) {
 	// Filler lines, and the needle's variants placed across every block
 	// boundary of the first three buffers, a few bytes either way.
 	var log bytes.Buffer
-	for i := 0; log.Len() < 3*grep.GrepBufSize+grep.GrepBlock; i++ {
+	size := grep.GrepBufSize + 2*grep.GrepBlock // past the first buffer
+	if testenv.Long() {
+		size = 3*grep.GrepBufSize + grep.GrepBlock
+	}
+	for i := 0; log.Len() < size; i++ {
 		fmt.Fprintf(&log, "%06d INFO request timed out after %dms refused\n", i, i%997)
 	}
 	big := log.Bytes()
@@ -34,25 +39,39 @@ func TestGrepLiteralEdges(t *testing.T) {
 		copy(big[off:], v)
 		k++
 	}
-	long := bytes.Repeat([]byte("abcdefghij "), (2*grep.GrepBufSize+grep.GrepBlock)/11)
+	long := bytes.Repeat([]byte("abcdefghij "), (size-grep.GrepBlock)/11) // longer than the buffer
 	copy(long[len(long)/2:], "CONNECTION reset")
 	longLine := append(append([]byte("x connection reset\n"), long...), "\nconnection reset tail\n"...)
 	longEnd := append(bytes.Clone(long), " connection reset\n"...)
-	inputs := map[string][]byte{
+	bigInputs := map[string][]byte{
 		"blocks":       big,
 		"blocks-noeol": big[:len(big)-1],
 		"long":         longLine,
 		"long-end":     longEnd,
-		"noeol":        []byte("a\nconnection reset"),
-		"noeol-part":   []byte("connection reset\nconnection rese"),
-		"only":         []byte(needle),
-		"overlap":      []byte("aaaaa\nAaAaA\nconnection resetconnection reset\nconnectionconnection reset reset\n"),
+		"nul-head":     append([]byte("connection reset\x00\n"), big[:grep.GrepBlock*2]...),
+		"nul-tail":     append(bytes.Clone(big[:grep.GrepBufSize+grep.GrepBlock]), "\x00connection reset\n"...),
+	}
+	inputs := map[string][]byte{
+		"noeol":      []byte("a\nconnection reset"),
+		"noeol-part": []byte("connection reset\nconnection rese"),
+		"only":       []byte(needle),
+		"overlap":    []byte("aaaaa\nAaAaA\nconnection resetconnection reset\nconnectionconnection reset reset\n"),
 		"high": []byte("connection r\xc9set\nconnection r\xe9set\nCONNECTION R\xc9SET\n\xc9\xe9 connection reset\n" +
 			"connection@reset\nconnection`reset\nconnection reseT\nconnection res{t\nconnection res[t\n"),
-		"punct":    []byte("a`b@c\nA@B`C\na`b@C\nA`B@C\n[x{\n{X[\n"),
-		"words":    []byte("connection reset\nxconnection reset\nconnection resetx\n(connection reset)\nconnection_reset\nTIMED OUT\ntimed out!\n"),
-		"nul-head": append([]byte("connection reset\x00\n"), big[:grep.GrepBlock*2]...),
-		"nul-tail": append(bytes.Clone(big[:grep.GrepBufSize+grep.GrepBlock]), "\x00connection reset\n"...),
+		"punct": []byte("a`b@c\nA@B`C\na`b@C\nA`B@C\n[x{\n{X[\n"),
+		"words": []byte("connection reset\nxconnection reset\nconnection resetx\n(connection reset)\nconnection_reset\nTIMED OUT\ntimed out!\n"),
+		"nul":   []byte("connection reset\nx\x00y\nconnection reset\n"),
+	}
+	// The large inputs meet the fast paths themselves (the long run: every
+	// option).
+	bigArgvs := [][]string{
+		{"grep", "-F", needle},
+		{"grep", "-cF", needle},
+		{"grep", "-i", needle},
+		{"grep", "-ion", "CONNECTION RESET"},
+		{"grep", "-iE", "connection reset|timed out|refused"},
+		{"grep", "-vc", "INFO"},
+		{"grep", "-o", "INFO"},
 	}
 	argvs := [][]string{
 		{"grep", "-F", needle},
@@ -96,8 +115,14 @@ func TestGrepLiteralEdges(t *testing.T) {
 	// The long line is over the default line limit: a server that allows
 	// it gets GNU's output.
 	cfg := engine.Config{MaxLineBytes: 4 << 20}
+	if testenv.Long() {
+		bigArgvs = argvs
+	}
 	for _, argv := range argvs {
 		computetest.DiffGNUEachEnv(t, cfg, inputs, argv...)
+	}
+	for _, argv := range bigArgvs {
+		computetest.DiffGNUEachEnv(t, cfg, bigInputs, argv...)
 	}
 }
 
