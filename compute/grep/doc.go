@@ -11,9 +11,16 @@
 //   - literal.go and litseq.go: the fast paths chosen at compile time — a
 //     literal prefilter (litSet), a fixed-length byte-class sequence
 //     (seqMatcher), and a sequence of literals (litSeq);
+//   - fold.go: the -i search for a long literal in text that is not
+//     lower-cased (foldFinder);
 //   - search.go: the read loop over 96 KiB blocks (binary detection),
-//     the prefilter choice and the search for the next matching line;
-//   - print.go: selected lines, counts, -n and -o output;
+//     the prefilter choice (the rarest literal, and each literal's rarest
+//     byte, by a sample of the input) and the search for the next
+//     matching line: the whole text is searched for candidates, and only
+//     a candidate's line is bounded and checked;
+//   - print.go: selected lines, counts, -n and -o output (-o of a literal
+//     without a regexp);
+//   - benchlog.go: the log text the benchmarks and make bench grep.
 //   - encoding.go: the byte encodings they share (ASCII lower-casing,
 //     widening bytes >= 0x80 for RE2).
 package grep

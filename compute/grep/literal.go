@@ -14,6 +14,27 @@ type litSet struct {
 	wide  [][]byte // lits as they appear in widened text
 	fold  bool
 	exact bool
+	// finders and wfinders search lits and wide in text that is not
+	// lower-cased, when fold and every literal is long enough; nil:
+	// search the lower-cased text.
+	finders, wfinders []*foldFinder
+}
+
+// prepare makes the set's widened literals and, for a fold set of long
+// literals, their finders.
+func (s *litSet) prepare() {
+	s.wide = s.wide[:0]
+	for _, l := range s.lits {
+		s.wide = append(s.wide, widen(nil, l))
+	}
+	s.finders, s.wfinders = nil, nil
+	if !s.fold || s.minLen() < foldFinderMin {
+		return
+	}
+	for i := range s.lits {
+		s.finders = append(s.finders, newFoldFinder(s.lits[i]))
+		s.wfinders = append(s.wfinders, newFoldFinder(s.wide[i]))
+	}
 }
 
 func (s *litSet) minLen() int {
@@ -42,6 +63,26 @@ func litChar(t *syntax.Regexp) (c byte, fold, ok bool) {
 		}
 	}
 	return 0, false, false
+}
+
+// wholeLiteral returns the literal t is, lower-cased when its letters
+// match in either case (fold), or nil: t is not a non-empty literal, or
+// mixes letters matched in either case with letters matched in one.
+func wholeLiteral(t *syntax.Regexp) (lit []byte, fold bool) {
+	plain := false
+	for _, s := range flatConcat(nil, t) {
+		c, f, ok := litChar(s)
+		if !ok {
+			return nil, false
+		}
+		lit = append(lit, c)
+		fold = fold || f
+		plain = plain || !f && isASCIILetter(rune(c))
+	}
+	if len(lit) == 0 || fold && plain {
+		return nil, false
+	}
+	return lit, fold
 }
 
 // flatConcat appends the items of t, nested concatenations flattened and

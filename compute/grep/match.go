@@ -25,7 +25,14 @@ type grepMatcher struct {
 	// patterns otherwise than the dfa (nil: the same).
 	ore, owre *regexp.Regexp
 	sets      []litSet // prefilter candidates: the run picks the rarest
-	wide      bool     // the regexp can match a byte >= 0x80: text must be widened
+	// onlyLit, when set, is the pattern as one literal (lower-cased, its
+	// ASCII letters matched in either case when onlyFold): -o prints its
+	// occurrences, found without a regexp. onlyFinder searches for it
+	// in text that is not lower-cased (long fold literals).
+	onlyLit    []byte
+	onlyFold   bool
+	onlyFinder *foldFinder
+	wide       bool // the regexp can match a byte >= 0x80: text must be widened
 	// insts bounds the instructions of the regexps above: the cost of
 	// matching one byte with them (see progSize).
 	insts int
@@ -97,13 +104,17 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	if t.Op == syntax.OpLiteral && !word && !line {
 		m.isLit, m.lit = true, latin1Bytes(t.Rune)
 	}
+	if !word && !line && oparts == nil {
+		m.onlyLit, m.onlyFold = wholeLiteral(t)
+		if m.onlyFold && len(m.onlyLit) >= foldFinderMin {
+			m.onlyFinder = newFoldFinder(m.onlyLit)
+		}
+	}
 	m.sets = litSets(t)
 	for i := range m.sets {
 		s := &m.sets[i]
 		s.exact = s.exact && !word && !line
-		for _, l := range s.lits {
-			s.wide = append(s.wide, widen(nil, l))
-		}
+		s.prepare()
 	}
 	full := user
 	switch {

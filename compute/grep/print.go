@@ -1,6 +1,8 @@
 package grep
 
 import (
+	"bytes"
+	"slices"
 	"strconv"
 )
 
@@ -34,7 +36,9 @@ func (r *grepRun) selected(line []byte) {
 	switch {
 	case g.count:
 	case g.only:
-		if !g.invert {
+		if !g.invert && g.m.onlyLit != nil && !r.wide {
+			r.literalMatches(line)
+		} else if !g.invert {
 			g.m.eachMatch(line, func(s, e int) {
 				r.prefix()
 				r.write(line[s:e])
@@ -45,5 +49,33 @@ func (r *grepRun) selected(line []byte) {
 		r.prefix()
 		r.write(line)
 		r.w.WriteByte('\n')
+	}
+}
+
+// literalMatches outputs, as -o, the occurrences of the literal the
+// pattern is (m.onlyLit) in line, left to right, each after the previous.
+func (r *grepRun) literalMatches(line []byte) {
+	m := r.g.m
+	lit, hay := m.onlyLit, line
+	if m.onlyFold && m.onlyFinder == nil {
+		r.lowLine = slices.Grow(r.lowLine[:0], len(line))[:len(line)]
+		lowerASCII(r.lowLine, line)
+		hay = r.lowLine
+	}
+	for pos := 0; pos+len(lit) <= len(line); {
+		var j int
+		if m.onlyFinder != nil {
+			j = m.onlyFinder.index(hay[pos:])
+		} else {
+			j = bytes.Index(hay[pos:], lit)
+		}
+		if j < 0 {
+			return
+		}
+		s := pos + j
+		r.prefix()
+		r.write(line[s : s+len(lit)])
+		r.w.WriteByte('\n')
+		pos = s + len(lit)
 	}
 }

@@ -35,19 +35,30 @@ type grepRun struct {
 	num     []byte
 	next    []int   // findLine's cache
 	low     []byte  // the text lower-cased, for a fold prefilter
+	lowLine []byte  // a line lower-cased, for -o
 	set     *litSet // the prefilter, once chosen
 	chosen  bool
+	// anchors are, for each literal searched with bytes.Index in text
+	// that is not widened (m.lit, or set's lits), the offset of the byte
+	// whose occurrences lead the search (indexAnchored); nil: none.
+	anchors []int
 }
 
 // choose picks, on the first text, the prefilter whose literals occur
 // least often in a sample of it.
 func (r *grepRun) choose(text []byte) *litSet {
 	m := r.g.m
-	if r.chosen || m.isLit {
+	if r.chosen {
 		return r.set
 	}
 	r.chosen = true
 	sample := text[:min(len(text), 256<<10)]
+	if m.isLit {
+		if !r.wide {
+			r.anchors = []int{anchorOf(m.lit, histogram(sample))}
+		}
+		return nil
+	}
 	var low []byte
 	best, bestN := -1, 0
 	for i := range m.sets {
@@ -75,8 +86,76 @@ func (r *grepRun) choose(text []byte) *litSet {
 	}
 	if best >= 0 {
 		r.set = &m.sets[best]
+		if !r.wide && r.set.finders == nil {
+			hay := sample
+			if r.set.fold {
+				hay = low
+			}
+			h := histogram(hay)
+			for _, l := range r.set.lits {
+				r.anchors = append(r.anchors, anchorOf(l, h))
+			}
+		}
 	}
 	return r.set
+}
+
+// histogram counts each byte value of b.
+func histogram(b []byte) *[256]int {
+	var h [256]int
+	for _, c := range b {
+		h[c]++
+	}
+	return &h
+}
+
+// anchorOf returns the offset in lit of its byte that is rarest by h,
+// when it is much rarer than lit[0] (which bytes.Index searches for),
+// else 0.
+func anchorOf(lit []byte, h *[256]int) int {
+	k := 0
+	for i, c := range lit {
+		if h[c] < h[lit[k]] {
+			k = i
+		}
+	}
+	if 3*h[lit[k]] >= 2*h[lit[0]] {
+		return 0
+	}
+	return k
+}
+
+// indexAnchored is bytes.Index(hay, lit), led by lit[k]: the candidates
+// are where IndexByte finds that byte (bytes.Index looks for lit[0]).
+// When the anchor turns out frequent, the rest is bytes.Index's.
+func indexAnchored(hay, lit []byte, k int) int {
+	n := len(lit)
+	if k == 0 || len(hay) < n {
+		return bytes.Index(hay, lit)
+	}
+	c := lit[k]
+	end := len(hay) - n + k + 1 // the anchor lies before end
+	fails := 0
+	for p := k; p < end; {
+		j := bytes.IndexByte(hay[p:end], c)
+		if j < 0 {
+			return -1
+		}
+		p += j
+		if s := p - k; bytes.Equal(hay[s:s+n], lit) {
+			return s
+		}
+		p++
+		if fails++; fails > 16 && fails > (p-k)>>4 {
+			// more than one candidate in 16 bytes: bytes.Index's
+			// brute force is faster
+			if i := bytes.Index(hay[p-k:], lit); i >= 0 {
+				return p - k + i
+			}
+			return -1
+		}
+	}
+	return -1
 }
 
 // Run selects lines from in.
@@ -233,12 +312,13 @@ func (r *grepRun) process(text []byte) {
 	set := r.choose(text)
 	hay := text // where set's literals are searched for
 	var lits [][]byte
+	var finders []*foldFinder // set's fold literals, searched for in text
 	if set != nil {
-		lits = set.lits
+		lits, finders = set.lits, set.finders
 		if r.wide {
-			lits = set.wide
+			lits, finders = set.wide, set.wfinders
 		}
-		if set.fold {
+		if set.fold && finders == nil {
 			r.low = slices.Grow(r.low[:0], len(text))[:len(text)]
 			lowerASCII(r.low, text)
 			hay = r.low
@@ -258,7 +338,11 @@ func (r *grepRun) process(text []byte) {
 		if r.wide {
 			seq = nil
 		}
-		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, r.next, seq, r.in)
+		var anchors []int
+		if !r.wide {
+			anchors = r.anchors
+		}
+		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, finders, anchors, r.next, seq, r.in)
 		if r.in != nil && r.in.hit {
 			return
 		}
@@ -323,23 +407,38 @@ func (r *grepRun) region(text []byte, from, to int) {
 }
 
 // findLine returns the bounds of the first line of text at or after pos
-// that matches, or -1. hay is text, or text lower-cased for a fold set.
+// that matches, or -1. hay is text, or text lower-cased for a fold set
+// searched without finders. finders, if not nil, search for lits (a fold
+// set's) in text as it is; else anchors, if not nil, lead the search for
+// m.lit or lits (indexAnchored).
 // next caches, per literal of lits (set's, in hay), where it next occurs
 // (-1: unknown, math.MaxInt: nowhere).
 // seq, if not nil, is m.seq, usable on text. in, if not nil, is how the
 // regexps search (interrupt.go).
-func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
+func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, finders []*foldFinder, anchors []int, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
 		case m.isLit:
-			s = bytes.Index(text[pos:], m.lit)
+			if anchors != nil {
+				s = indexAnchored(text[pos:], m.lit, anchors[0])
+			} else {
+				s = bytes.Index(text[pos:], m.lit)
+			}
 		case set != nil:
 			s = math.MaxInt
 			for i, l := range lits {
 				if next[i] < pos {
 					next[i] = math.MaxInt
-					if j := bytes.Index(hay[pos:], l); j >= 0 {
+					var j int
+					if finders != nil {
+						j = finders[i].index(hay[pos:])
+					} else if anchors != nil {
+						j = indexAnchored(hay[pos:], l, anchors[i])
+					} else {
+						j = bytes.Index(hay[pos:], l)
+					}
+					if j >= 0 {
 						next[i] = pos + j
 					}
 				}
