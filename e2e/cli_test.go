@@ -30,6 +30,7 @@ var fileOperands = map[string][]byte{
 // and a missing file (reported on stderr, exit 1, the others still
 // printed).
 func TestDigestFiles(t *testing.T) {
+	t.Parallel()
 	need(t, "b3sum")
 	g, _ := startDaemon(t)
 	dir := t.TempDir()
@@ -79,6 +80,7 @@ func TestDigestFiles(t *testing.T) {
 // TestQuotedPipeline: one argument is pipeline text, and its output is
 // what sh prints for the same pipeline.
 func TestQuotedPipeline(t *testing.T) {
+	t.Parallel()
 	g, tcp := startDaemon(t)
 	pipelines := []string{
 		"sha256sum | sha256sum",
@@ -104,6 +106,7 @@ func TestQuotedPipeline(t *testing.T) {
 // TestCLIErrors: a bad command line exits non-zero with the status code
 // and a message naming the bad part, and prints nothing on stdout.
 func TestCLIErrors(t *testing.T) {
+	t.Parallel()
 	g, tcp := startDaemon(t)
 	in := randomFile(t, 65537)
 	cases := []struct {

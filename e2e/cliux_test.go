@@ -13,6 +13,7 @@ import (
 // --version (the build's version and Go's), and a bad flag exits 2 with a
 // hint.
 func TestHelpAndVersion(t *testing.T) {
+	t.Parallel()
 	for _, b := range []string{"halfclose", "halfclosed"} {
 		for _, arg := range []string{"--help", "-h"} {
 			r := run(t, "", "", bin(t, b), arg)
@@ -40,6 +41,7 @@ func TestHelpAndVersion(t *testing.T) {
 // TestClearErrors: the wrong protocol on either port, an unknown host, a
 // misspelt command, and files GNU would quote are reported as such.
 func TestClearErrors(t *testing.T) {
+	t.Parallel()
 	g, tcp := startDaemon(t)
 	hc := bin(t, "halfclose")
 	in := randomFile(t, 65537)
@@ -83,6 +85,7 @@ func TestClearErrors(t *testing.T) {
 // TestListCommands: `halfclose commands` and --list print every command
 // the server has, with its flags; --list-names only the names.
 func TestListCommands(t *testing.T) {
+	t.Parallel()
 	g, _ := startDaemon(t)
 	hc := bin(t, "halfclose")
 	names := run(t, "", "", hc, "--addr", g, "--list-names")
@@ -115,6 +118,7 @@ func TestListCommands(t *testing.T) {
 // under DESTDIR/PREFIX; the scripts parse in bash, zsh and fish, name
 // every flag, and complete flags, the server's commands and files.
 func TestInstall(t *testing.T) {
+	t.Parallel()
 	need(t, "make")
 	bash, zsh, fish := need(t, "bash"), need(t, "zsh"), need(t, "fish")
 	root, err := filepath.Abs("..")

@@ -63,6 +63,7 @@ func clientArgv(t testing.TB, grpcAddr, tcpAddr, transport string, cmd ...string
 // over gRPC and over the raw-TCP command port, for every digest command and
 // input size.
 func TestDigestStdin(t *testing.T) {
+	t.Parallel()
 	need(t, "b3sum")
 	g, tcp := startDaemon(t)
 	for _, v := range digestVariants {
@@ -91,6 +92,7 @@ var wcFlags = []string{"-l", "-w", "-c", "-m", "-L"}
 // each combination over both transports; by default the combinations take
 // the transports in turn (the transport carries bytes, wc counts them).
 func TestWc(t *testing.T) {
+	t.Parallel()
 	g, tcp := startDaemon(t)
 	files := map[string]string{}
 	for _, n := range sizes {

@@ -161,6 +161,7 @@ func TestFilters(t *testing.T) {
 // gunzip must restore the input from it; and the server's gunzip reads
 // what GNU gzip wrote.
 func TestGzipRoundTrip(t *testing.T) {
+	t.Parallel()
 	need(t, "gzip")
 	g, tcp := startDaemon(t)
 	have := serverCommands(t, g)

@@ -107,6 +107,7 @@ func chunked(data []byte) ([]any, []byte) {
 // TestGrpcurlDigest: Digest through grpcurl, several algorithms in one
 // call, against the local tools; then declared sizes and digests.
 func TestGrpcurlDigest(t *testing.T) {
+	t.Parallel()
 	need(t, "b3sum")
 	g, _ := startDaemon(t)
 	var algos []string
@@ -193,6 +194,7 @@ func hexBytes(s string) ([]byte, error) {
 // TestGrpcurlRun: Run through grpcurl: the output messages put together
 // are what sh prints for the pipeline, and a summary ends the reply.
 func TestGrpcurlRun(t *testing.T) {
+	t.Parallel()
 	need(t, "b3sum")
 	g, _ := startDaemon(t)
 	for _, c := range []struct {
@@ -243,6 +245,7 @@ func TestGrpcurlRun(t *testing.T) {
 
 // TestGrpcurlErrors: bad requests get the status the contract names.
 func TestGrpcurlErrors(t *testing.T) {
+	t.Parallel()
 	g, _ := startDaemon(t, "--max-input-bytes", "100000")
 	data := map[string]any{"data": base64.StdEncoding.EncodeToString([]byte("hello\n"))}
 	big, _ := chunked(randomBytes(t, 3<<20))
@@ -276,6 +279,7 @@ func TestGrpcurlErrors(t *testing.T) {
 // TestGrpcurlIntrospection: reflection, health and Capabilities work with
 // no proto files.
 func TestGrpcurlIntrospection(t *testing.T) {
+	t.Parallel()
 	g, _ := startDaemon(t, "--max-input-bytes", "123456", "--max-jobs", "7")
 
 	r := grpcurl(t, g, "", nil, "list")

@@ -13,6 +13,7 @@ import (
 // --token-file as @token on the header line; without it the command port
 // refuses (issue 13, item 4).
 func TestCLITCPToken(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tokens := writeFile(t, dir, "tokens", []byte("e2e-secret\n"))
 	d := launch(t, "--auth-token-file", tokens)

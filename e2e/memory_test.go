@@ -78,6 +78,7 @@ func (r *replySink) Write(p []byte) (int, error) {
 // smaller than its output (the reply flows to the client, backpressured);
 // sixteen stages; lines far over the limit, refused.
 func TestMemoryBound(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("/proc/self/status: %v", err)

@@ -24,6 +24,7 @@ func ncArgv(t testing.TB, addr string) []string {
 // TestNcRoute: `nc -N host PORT < file` on a route port prints what the
 // route's pipeline prints locally.
 func TestNcRoute(t *testing.T) {
+	t.Parallel()
 	need(t, "nc")
 	d := launch(t,
 		"--tcp-route", "127.0.0.1:0=sha256sum",
@@ -46,6 +47,7 @@ func TestNcRoute(t *testing.T) {
 // TestNcCommandPort: `(echo PIPELINE; cat file) | nc -N host TCPPORT`
 // prints what PIPELINE prints locally.
 func TestNcCommandPort(t *testing.T) {
+	t.Parallel()
 	nc := need(t, "nc")
 	_, tcp := startDaemon(t)
 	host, port, _ := net.SplitHostPort(tcp)
@@ -71,6 +73,7 @@ func TestNcCommandPort(t *testing.T) {
 // TestNcErrorLines: an error found before output starts is one line
 // "halfclose: error: CODE: message\n", then the server's FIN.
 func TestNcErrorLines(t *testing.T) {
+	t.Parallel()
 	nc := need(t, "nc")
 	_, tcp := startDaemon(t, "--max-header-bytes", "128")
 	host, port, _ := net.SplitHostPort(tcp)
@@ -103,6 +106,7 @@ func TestNcErrorLines(t *testing.T) {
 // result computed from partial input: the job ends in an abort with no
 // output written, and the server goes on serving.
 func TestTCPAbort(t *testing.T) {
+	t.Parallel()
 	d := launch(t, "--tcp-route", "127.0.0.1:0=sha256sum")
 	data := randomBytes(t, 20<<20)
 	for _, c := range []struct{ name, addr, header string }{
@@ -143,6 +147,7 @@ func TestTCPAbort(t *testing.T) {
 // sent; a header that never ends is cut off by --header-timeout, also
 // without a reply.
 func TestTCPIdleAbort(t *testing.T) {
+	t.Parallel()
 	d := launch(t, "--idle-timeout", "300ms", "--header-timeout", "300ms", "--tcp-route", "127.0.0.1:0=sha256sum")
 	for _, c := range []struct{ name, addr, send string }{
 		{"command port, idle input", d.TCP, "sha256sum\nsome input"},

@@ -29,6 +29,7 @@ const (
 )
 
 func TestIdleStreamsMemory(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("opens 10,000 streams")
 	}

@@ -127,6 +127,7 @@ func tlsStartDaemon(t *testing.T, dir string, args ...string) (grpcAddr, tcpAddr
 // TLS close_notify) and the halfclose CLI. Every reply must equal GNU
 // sha256sum of the input.
 func TestTLSEndToEnd(t *testing.T) {
+	t.Parallel()
 	need(t, "openssl")
 	grpcurl := bin(t, "grpcurl")
 	cli := bin(t, "halfclose")

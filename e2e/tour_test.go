@@ -221,6 +221,7 @@ func enterTourNamespace() error {
 // own when the system allows (unprivileged user namespaces); else on this
 // machine's loopback, when the tour's ports are free.
 func TestTour(t *testing.T) {
+	t.Parallel()
 	need(t, "nc")
 	need(t, "make")
 	root, err := filepath.Abs("..")
