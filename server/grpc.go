@@ -189,26 +189,29 @@ type request interface {
 
 // receiver wraps a stream's Recv: an error caused by the stream's guard is
 // that cause (a timeout), and a message the codec could not parse is
-// INVALID_ARGUMENT.
-func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, error) {
-	return func() (M, error) {
+// INVALID_ARGUMENT. A data message comes with its held bytes (see
+// requestCodec), which the caller must release.
+func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, *heldData, error) {
+	return func() (M, *heldData, error) {
 		m, err := recv()
 		if err != nil {
-			return m, g.why(err)
+			return m, nil, g.why(err)
 		}
-		if malformed(m) {
-			return m, errMalformed
+		bad, held := takeNote(m)
+		if bad {
+			return m, nil, errMalformed
 		}
-		return m, nil
+		return m, held, nil
 	}
 }
 
 // firstHeader receives the first message of a stream, which must carry a
 // header; the header timeout is over once it has come.
-func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, error), header func(M) H) (H, error) {
+func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, *heldData, error), header func(M) H) (H, error) {
 	var none H
-	m, err := recv()
+	m, held, err := recv()
 	g.disarm()
+	held.release()
 	if err == io.EOF {
 		return none, errMissingHeader
 	}
@@ -223,26 +226,35 @@ func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, error)
 }
 
 // dataChunks turns the messages after the header into input chunks: a
-// text chunk is its UTF-8 bytes, and a second header is an error. proof
-// sees every message: the half-close is io.EOF only when proof accepts it,
-// and an End message ends the data.
-func dataChunks[M request, H comparable](recv func() (M, error), header func(M) H, proof *endProof) func() ([]byte, error) {
+// data message is its held bytes (or its data field, when the codec did
+// not hold it), a text chunk is its UTF-8 bytes, and a second header is
+// an error. proof sees every message: the half-close is io.EOF only when
+// proof accepts it, and an End message ends the data. A chunk's held
+// bytes are the caller's to release.
+func dataChunks[M request, H comparable](recv func() (M, *heldData, error), header func(M) H, proof *endProof) func() ([]byte, *heldData, error) {
 	var none H
-	return func() ([]byte, error) {
+	return func() ([]byte, *heldData, error) {
 		for {
-			m, err := recv()
+			m, held, err := recv()
 			if err == io.EOF {
-				return nil, proof.eof()
+				return nil, nil, proof.eof()
 			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if held != nil {
+				if err := proof.data(held.n); err != nil {
+					held.release()
+					return nil, nil, err
+				}
+				return nil, held, nil
 			}
 			if header(m) != none {
-				return nil, errExtraHeader
+				return nil, nil, errExtraHeader
 			}
 			if e := m.GetEnd(); e != nil {
 				if err := proof.end(e); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				continue
 			}
@@ -251,9 +263,9 @@ func dataChunks[M request, H comparable](recv func() (M, error), header func(M) 
 				b = []byte(m.GetText())
 			}
 			if err := proof.data(len(b)); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			return b, nil
+			return b, nil, nil
 		}
 	}
 }
@@ -304,6 +316,9 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 		}
 		return "digest:" + strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.DigestRequest).GetHeader, proof))
+			// The job has read its last byte when Digest returns: the held
+			// message buffers go back to grpc-go's pool.
+			defer src.release()
 			if err := src.prime(); err != nil {
 				return 0, 0, err
 			}
@@ -358,6 +373,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
 		return strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.RunRequest).GetHeader, proof))
+			defer src.release() // the job reads no more once Run returns
 			if err := src.prime(); err != nil {
 				return 0, 0, err
 			}
@@ -391,7 +407,7 @@ func streamPeer(ctx context.Context) string {
 // With a guard, the first ones are received as they are read, and the
 // receive-ahead goroutine starts once input flows: an idle stream costs
 // no goroutine of its own.
-func (s *computeService) input(ctx context.Context, g *streamGuard, next func() ([]byte, error)) *recvAhead {
+func (s *computeService) input(ctx context.Context, g *streamGuard, next func() ([]byte, *heldData, error)) *recvAhead {
 	if g != nil {
 		return newRecvAhead(ctx, guardedSource{recv: next, g: g, idle: s.errIdle}, 0, s.opts.IdleTimeout)
 	}

@@ -51,29 +51,48 @@ type recvAhead struct {
 
 	cur    recvChunk // being read from; owned by Read
 	curOff int
+
+	dropMu  sync.Mutex // protects dropped, and orders the goroutine's sends to full with release
+	dropped bool       // release was called: held bytes received from now on are released at once
 }
 
 // waitingSource is a chunkSource that can give up a receive itself: after
 // idle (when > 0), or when close is called.
 type waitingSource interface {
 	chunkSource
-	nextWithin(idle time.Duration) ([]byte, error)
+	nextWithin(idle time.Duration) ([]byte, *heldData, error)
 }
 
 // chunkSource is where a recvAhead receives from.
 type chunkSource interface {
 	// next returns the next chunk of input, made in buf when the source
-	// reads into buffers, and an error: io.EOF at the end of input.
-	next(buf []byte) ([]byte, error)
+	// reads into buffers, or held (a gRPC message's bytes in grpc-go's
+	// buffers, which the reader releases once used), and an error: io.EOF
+	// at the end of input.
+	next(buf []byte) ([]byte, *heldData, error)
 	// close makes a pending next return, when the source can.
 	close()
 }
 
 type recvChunk struct {
-	data  []byte
-	token []byte // handed back once data is used up
-	held  bool   // the chunk holds a token
+	data  []byte   // the segment being read
+	rest  [][]byte // the segments after data
+	token []byte   // handed back once data is used up
+	held  bool     // the chunk holds a token
+	hd    *heldData
 	err   error
+}
+
+// chunkOf is the chunk of b, or of hd's segments when hd is not nil.
+func chunkOf(b []byte, hd *heldData) recvChunk {
+	if hd == nil {
+		return recvChunk{data: b}
+	}
+	c := recvChunk{hd: hd}
+	if len(hd.segs) > 0 {
+		c.data, c.rest = hd.segs[0], hd.segs[1:]
+	}
+	return c
 }
 
 // recvAheadChunks is how many chunks may wait: with the default message
@@ -128,16 +147,26 @@ func (r *recvAhead) loop() {
 		case <-r.ctx.Done():
 			return
 		}
-		b, err := r.src.next(token)
+		b, hd, err := r.src.next(token)
 		// full has room for every token's chunk and a last error, and
 		// tokens for every token, so these sends never block.
-		if len(b) > 0 {
-			r.full <- recvChunk{data: b, token: token, held: true}
+		r.dropMu.Lock()
+		if r.dropped {
+			hd.release()
+			b, hd = nil, nil
+		}
+		if len(b) > 0 || hd != nil {
+			c := chunkOf(b, hd)
+			c.token, c.held = token, true
+			r.full <- c
 		} else {
 			r.tokens <- token
 		}
 		if err != nil {
 			r.full <- recvChunk{err: err}
+		}
+		r.dropMu.Unlock()
+		if err != nil {
 			return
 		}
 	}
@@ -175,9 +204,15 @@ func (r *recvAhead) WriteTo(w io.Writer) (int64, error) {
 // fill makes r.cur hold unread bytes, or returns why there are none.
 func (r *recvAhead) fill() error {
 	for r.curOff >= len(r.cur.data) {
+		if len(r.cur.rest) > 0 {
+			r.cur.data, r.cur.rest, r.curOff = r.cur.rest[0], r.cur.rest[1:], 0
+			continue
+		}
 		if r.cur.err != nil {
 			return r.cur.err
 		}
+		r.cur.hd.release()
+		r.cur.hd = nil
 		if r.cur.held {
 			r.tokens <- r.cur.token
 		}
@@ -223,10 +258,11 @@ func (r *recvAhead) first() error {
 	ws := r.src.(waitingSource)
 	// The job's end (its context) unblocks the receive, as Close does.
 	stop := context.AfterFunc(r.ctx, r.src.close)
-	b, err := ws.nextWithin(r.idle)
+	b, hd, err := ws.nextWithin(r.idle)
 	stop()
 	select {
 	case <-r.closed:
+		hd.release()
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
@@ -241,10 +277,11 @@ func (r *recvAhead) first() error {
 		}
 	}
 	if err != nil {
+		hd.release()
 		return err
 	}
-	if len(b) > 0 {
-		r.cur, r.curOff = recvChunk{data: b}, 0
+	if len(b) > 0 || hd != nil {
+		r.cur, r.curOff = chunkOf(b, hd), 0
 		r.start()
 	}
 	return nil
@@ -291,6 +328,27 @@ func (r *recvAhead) Close() error {
 	return nil
 }
 
+// release closes r and releases the held bytes it has received and any it
+// receives from now on: the job reads no more (the engine has returned).
+// Its goroutine may still be blocked in a receive (a gRPC stream's ends
+// when its handler returns): what that brings is released at once.
+func (r *recvAhead) release() {
+	r.Close()
+	r.dropMu.Lock()
+	r.dropped = true
+	for drained := false; !drained && r.full != nil; {
+		select {
+		case c := <-r.full:
+			c.hd.release()
+		default:
+			drained = true
+		}
+	}
+	r.dropMu.Unlock()
+	r.cur.hd.release()
+	r.cur = recvChunk{err: errReaderClosed}
+}
+
 // Wait closes r if its goroutine still runs, and waits for it to end.
 func (r *recvAhead) Wait() {
 	if !r.started.Load() {
@@ -309,28 +367,28 @@ func (r *recvAhead) Wait() {
 // stream's dataChunks. It cannot be unblocked: its Recv returns when the
 // handler does. (Streams have a guardedSource, unless the server lacks the
 // service's tap handle.)
-type messageSource func() ([]byte, error)
+type messageSource func() ([]byte, *heldData, error)
 
-func (f messageSource) next([]byte) ([]byte, error) { return f() }
-func (messageSource) close()                        {}
+func (f messageSource) next([]byte) ([]byte, *heldData, error) { return f() }
+func (messageSource) close()                                   {}
 
 // guardedSource receives a gRPC stream's data messages (recv is the
 // stream's dataChunks); its guard stops a receive that waits longer than
 // the idle timeout.
 type guardedSource struct {
-	recv func() ([]byte, error)
+	recv func() ([]byte, *heldData, error)
 	g    *streamGuard
 	idle error // errIdle(the idle timeout)
 }
 
-func (s guardedSource) nextWithin(idle time.Duration) ([]byte, error) {
+func (s guardedSource) nextWithin(idle time.Duration) ([]byte, *heldData, error) {
 	s.g.arm(idle, s.idle)
-	b, err := s.recv()
+	b, hd, err := s.recv()
 	s.g.disarm()
-	return b, err
+	return b, hd, err
 }
 
-func (s guardedSource) next([]byte) ([]byte, error) { return s.recv() }
+func (s guardedSource) next([]byte) ([]byte, *heldData, error) { return s.recv() }
 
 // close does not stop the stream: grpc-go would answer the client at once
 // with the end of the stream's context (CANCELLED), before the handler
@@ -342,9 +400,9 @@ func (guardedSource) close() {}
 // the token buffers.
 type readerSource struct{ r io.ReadCloser }
 
-func (s readerSource) next(buf []byte) ([]byte, error) {
+func (s readerSource) next(buf []byte) ([]byte, *heldData, error) {
 	n, err := s.r.Read(buf)
-	return buf[:n], err
+	return buf[:n], nil, err
 }
 
 func (s readerSource) close() { s.r.Close() }

@@ -14,13 +14,13 @@ import (
 // to scan.
 func TestStreamReaderStopsIdleTimer(t *testing.T) {
 	msgs := [][]byte{[]byte("abc"), []byte("def")}
-	r := newRecvAhead(context.Background(), messageSource(func() ([]byte, error) {
+	r := newRecvAhead(context.Background(), messageSource(func() ([]byte, *heldData, error) {
 		if len(msgs) == 0 {
-			return nil, io.EOF
+			return nil, nil, io.EOF
 		}
 		b := msgs[0]
 		msgs = msgs[1:]
-		return b, nil
+		return b, nil, nil
 	}), 0, time.Minute)
 	defer r.Close()
 	got, err := io.ReadAll(r)
