@@ -2,7 +2,10 @@
 // streams, so the server and the client agree on them.
 package grpcopts
 
-import "google.golang.org/grpc"
+import (
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
+)
 
 // Flow-control windows and socket buffers for bulk uploads. gRPC's default
 // (a 64 KiB window grown by BDP estimation) keeps a fast sender waiting on
@@ -21,6 +24,7 @@ func ServerOptions() []grpc.ServerOption {
 		grpc.InitialConnWindowSize(connWindow),
 		grpc.ReadBufferSize(transportBufSz),
 		grpc.WriteBufferSize(transportBufSz),
+		experimental.BufferPool(DirtyPool),
 	}
 }
 
