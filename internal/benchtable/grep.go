@@ -131,11 +131,3 @@ func shJoin(argv []string) string {
 	}
 	return out
 }
-
-// Until the row list is explicit (the lead wires grepRows into it), the
-// rows register themselves.
-func init() {
-	for _, r := range grepRows() {
-		register(r)
-	}
-}

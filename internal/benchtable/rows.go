@@ -11,72 +11,15 @@ import (
 	"testing"
 )
 
-// The rows of issue 2 (digests: the remote sha256sum against the local
-// one) and issue 3 (filters through the raw-TCP command port against the
-// local GNU tools).
+// The rows of issue 2 and issue 14 (digests: the remote sha256sum against
+// in-process Go SHA-256 and the local GNU tool) and issue 3 (filters
+// through the raw-TCP command port against the local GNU tools).
 
-func init() {
-	// Issue 2: sha256 of -size random bytes.
-	register(Row{
-		Group: "sha256", Name: "GNU sha256sum < file", Baseline: true,
-		Run: func(env *Env) (Result, error) {
-			in, err := env.RandomFile()
-			if err != nil {
-				return Result{}, err
-			}
-			return env.TimeCommand(in, "sha256sum")
-		},
-	})
-	register(Row{
-		Group: "sha256", Name: "halfclose sha256sum < file (gRPC)", Bar: 2, Needs: []string{"sha256sum"},
-		Run: func(env *Env) (Result, error) {
-			in, err := env.RandomFile()
-			if err != nil {
-				return Result{}, err
-			}
-			return env.TimeCommand(in, env.Bin("halfclose"), "--addr", env.GRPCAddr, "sha256sum")
-		},
-	})
-	register(Row{
-		Group: "sha256", Name: "nc -N route=sha256sum < file (TCP)", Bar: 3, Needs: []string{"sha256sum"}, Routes: []string{"sha256sum"},
-		Run: func(env *Env) (Result, error) {
-			in, err := env.RandomFile()
-			if err != nil {
-				return Result{}, err
-			}
-			argv, err := env.nc(env.Routes["sha256sum"])
-			if err != nil {
-				return Result{}, err
-			}
-			return env.TimeCommand(in, argv...)
-		},
-	})
-	register(Row{
-		Group: "sha256", Name: "halfclose --tcp sha256sum < file", Needs: []string{"sha256sum"},
-		Run: func(env *Env) (Result, error) {
-			in, err := env.RandomFile()
-			if err != nil {
-				return Result{}, err
-			}
-			return env.TimeCommand(in, env.Bin("halfclose"), "--tcp", "--tcp-addr", env.TCPAddr, "sha256sum")
-		},
-	})
-	register(Row{
-		Group: "sha256", Name: "Go crypto/sha256, in memory (hash only)",
-		Run: func(env *Env) (Result, error) {
-			buf := make([]byte, 1<<20)
-			r := testing.Benchmark(func(b *testing.B) {
-				b.SetBytes(int64(len(buf)))
-				h := sha256.New()
-				for b.Loop() {
-					h.Write(buf)
-				}
-			})
-			return Result{Bytes: r.Bytes * int64(r.N), Elapsed: r.T, Note: "the CPU ceiling of one core: no I/O"}, nil
-		},
-	})
-	register(Row{
-		Group: "sha256", Name: "Go crypto/sha256, in process (read + hash)",
+// goSHA256Row is in-process Go SHA-256 reading the file: the baseline of
+// issue 14's transport goals.
+func goSHA256Row(group string) Row {
+	return Row{
+		Group: group, Name: "Go crypto/sha256, in process (read + hash)", Baseline: true,
 		Run: func(env *Env) (Result, error) {
 			in, err := env.RandomFile()
 			if err != nil {
@@ -98,8 +41,82 @@ func init() {
 			})
 			return Result{Bytes: env.Size, Elapsed: d, OutputSum: SumOf([]byte(hex.EncodeToString(sum) + "  -\n"))}, err
 		},
-	})
+	}
+}
 
+// sha256Rows: issue 14's transport goals against in-process Go SHA-256,
+// then issue 2's against GNU sha256sum. Rows timing the same command in
+// both groups run it once (Env.TimeCommand remembers).
+func sha256Rows() []Row {
+	grpcStdin := func(env *Env) (Result, error) {
+		in, err := env.RandomFile()
+		if err != nil {
+			return Result{}, err
+		}
+		return env.TimeCommand(in, env.Bin("halfclose"), "--addr", env.GRPCAddr, "sha256sum")
+	}
+	grpcFile := func(env *Env) (Result, error) {
+		in, err := env.RandomFile()
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := env.TimeCommand(os.DevNull, env.Bin("halfclose"), "--addr", env.GRPCAddr, "sha256sum", in)
+		res.Bytes, res.OutputSum = env.Size, nil // the line names the file
+		return res, err
+	}
+	route := func(env *Env) (Result, error) {
+		in, err := env.RandomFile()
+		if err != nil {
+			return Result{}, err
+		}
+		argv, err := env.nc(env.Routes["sha256sum"])
+		if err != nil {
+			return Result{}, err
+		}
+		return env.TimeCommand(in, argv...)
+	}
+	gnu := func(env *Env) (Result, error) {
+		in, err := env.RandomFile()
+		if err != nil {
+			return Result{}, err
+		}
+		return env.TimeCommand(in, "sha256sum")
+	}
+	const g14, g2 = "sha256 vs Go", "sha256 vs GNU"
+	return []Row{
+		goSHA256Row(g14),
+		{Group: g14, Name: "halfclose sha256sum < file (gRPC)", Bar: 0.8, Needs: []string{"sha256sum"}, Run: grpcStdin},
+		{Group: g14, Name: "halfclose sha256sum FILE (gRPC)", Bar: 0.8, Needs: []string{"sha256sum"}, Run: grpcFile},
+		{Group: g14, Name: "nc -N route=sha256sum < file (TCP)", Bar: 0.9, Needs: []string{"sha256sum"}, Routes: []string{"sha256sum"}, Run: route},
+		{Group: g14, Name: "GNU sha256sum < file", Run: gnu},
+		{Group: g14, Name: "Go crypto/sha256, in memory (hash only)", Run: func(env *Env) (Result, error) {
+			buf := make([]byte, 1<<20)
+			r := testing.Benchmark(func(b *testing.B) {
+				b.SetBytes(int64(len(buf)))
+				h := sha256.New()
+				for b.Loop() {
+					h.Write(buf)
+				}
+			})
+			return Result{Bytes: r.Bytes * int64(r.N), Elapsed: r.T, Note: "the CPU ceiling of one core: no I/O"}, nil
+		}},
+
+		{Group: g2, Name: "GNU sha256sum < file", Baseline: true, Run: gnu},
+		{Group: g2, Name: "halfclose sha256sum < file (gRPC)", Bar: 2, Needs: []string{"sha256sum"}, Run: grpcStdin},
+		{Group: g2, Name: "nc -N route=sha256sum < file (TCP)", Bar: 3, Needs: []string{"sha256sum"}, Routes: []string{"sha256sum"}, Run: route},
+		{Group: g2, Name: "halfclose --tcp sha256sum < file", Needs: []string{"sha256sum"}, Run: func(env *Env) (Result, error) {
+			in, err := env.RandomFile()
+			if err != nil {
+				return Result{}, err
+			}
+			return env.TimeCommand(in, env.Bin("halfclose"), "--tcp", "--tcp-addr", env.TCPAddr, "sha256sum")
+		}},
+	}
+}
+
+// filterRows: issue 3's filters through the raw-TCP command port.
+func filterRows() []Row {
+	var rs []Row
 	// Issue 3: filters, `(echo PIPELINE; cat file) | nc -N host TCPPORT`
 	// against the GNU tool reading the file.
 	filter := func(group, pipeline string, argv []string, bar float64, sortInput bool) {
@@ -109,7 +126,7 @@ func init() {
 			}
 			return env.LogFile(env.Size)
 		}
-		register(Row{
+		rs = append(rs, Row{
 			Group: group, Name: "GNU " + pipeline + " < log", Baseline: true,
 			Run: func(env *Env) (Result, error) {
 				in, err := input(env)
@@ -121,7 +138,7 @@ func init() {
 				return env.TimeCommandHeader("", in, argv...)
 			},
 		})
-		register(Row{
+		rs = append(rs, Row{
 			Group: group, Name: "(echo " + pipeline + "; cat log) | nc -N (TCP)", Bar: bar, Needs: []string{argv[0]},
 			Run: func(env *Env) (Result, error) {
 				in, err := input(env)
@@ -140,6 +157,7 @@ func init() {
 	filter("grep -E", "grep -E 'ERROR.*(timeout|user)'", []string{"grep", "-E", "ERROR.*(timeout|user)"}, 0.5, false)
 	filter("sort", "sort", []string{"sort"}, 0.33, true)
 	filter("wc", "wc", []string{"wc"}, 0.5, false)
+	return rs
 }
 
 // RandomFile is the -size file of random bytes.

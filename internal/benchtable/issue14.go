@@ -1,0 +1,314 @@
+// Issue 14's rows besides sha256 and grep: the transports alone, b3sum,
+// several digests in one call, and small TCP jobs.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/client"
+)
+
+// grpcTransport is `halfclose head -c 0 < file` over gRPC: the transport
+// alone (the command discards its input).
+func grpcTransport(env *Env) (Result, error) {
+	in, err := env.RandomFile()
+	if err != nil {
+		return Result{}, err
+	}
+	return env.TimeCommand(in, env.Bin("halfclose"), "--addr", env.GRPCAddr, "head", "-c", "0")
+}
+
+// transportRows: the raw-TCP port's transport alone against nc → nc on
+// loopback.
+func transportRows() []Row {
+	const g = "TCP transport alone"
+	return []Row{
+		{Group: g, Name: "nc -N → nc -l, loopback", Baseline: true, Run: ncToNc},
+		{Group: g, Name: "(echo 'head -c 0'; cat file) | nc -N (TCP port)", Needs: []string{"head"}, Run: func(env *Env) (Result, error) {
+			in, err := env.RandomFile()
+			if err != nil {
+				return Result{}, err
+			}
+			nc, err := env.nc(env.TCPAddr)
+			if err != nil {
+				return Result{}, err
+			}
+			return env.TimeCommandHeader("head -c 0\n", in, nc...)
+		}},
+		{Group: g, Name: "halfclose head -c 0 < file (gRPC)", Needs: []string{"head"}, Run: grpcTransport},
+	}
+}
+
+// ncToNc times `nc -N 127.0.0.1 PORT < file` into a `nc -l` that
+// discards what it reads, until the listener has read all and exited.
+func ncToNc(env *Env) (Result, error) {
+	in, err := env.RandomFile()
+	if err != nil {
+		return Result{}, err
+	}
+	ncPath, err := LookPath("nc")
+	if err != nil {
+		return Result{}, err
+	}
+	d, err := env.Best(func() error {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		ctx, cancel := context.WithTimeout(env.Context(), 5*time.Minute)
+		defer cancel()
+		lis := exec.CommandContext(ctx, ncPath, "-l", "127.0.0.1", port)
+		lis.Stdout = io.Discard
+		if err := lis.Start(); err != nil {
+			return err
+		}
+		defer lis.Wait()
+		// Wait until it listens.
+		for i := 0; ; i++ {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
+			if err == nil {
+				// That was the listener's one connection: start again.
+				c.Close()
+				lis.Wait()
+				lis = exec.CommandContext(ctx, ncPath, "-l", "127.0.0.1", port)
+				lis.Stdout = io.Discard
+				if err := lis.Start(); err != nil {
+					return err
+				}
+				time.Sleep(50 * time.Millisecond)
+				break
+			}
+			if i > 100 {
+				return fmt.Errorf("nc -l did not listen: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		f, err := os.Open(in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		snd := exec.CommandContext(ctx, ncPath, "-N", "127.0.0.1", port)
+		snd.Stdin = f
+		if err := snd.Run(); err != nil {
+			return fmt.Errorf("nc -N: %v", err)
+		}
+		return lis.Wait()
+	})
+	return Result{Bytes: env.Size, Elapsed: d, Note: "timing includes the sender's start; the listener is started before"}, err
+}
+
+// b3Rows: b3sum over gRPC against the b3sum tool, and against the gRPC
+// transport alone.
+func b3Rows() []Row {
+	b3 := func(env *Env) (Result, error) {
+		in, err := env.RandomFile()
+		if err != nil {
+			return Result{}, err
+		}
+		return env.TimeCommand(in, env.Bin("halfclose"), "--addr", env.GRPCAddr, "b3sum")
+	}
+	return []Row{
+		{Group: "b3sum", Name: "b3sum tool < file", Baseline: true, Run: func(env *Env) (Result, error) {
+			in, err := env.RandomFile()
+			if err != nil {
+				return Result{}, err
+			}
+			b3sum, err := LookPath("b3sum")
+			if err != nil {
+				return Result{}, err
+			}
+			return env.TimeCommand(in, b3sum)
+		}},
+		{Group: "b3sum", Name: "halfclose b3sum < file (gRPC)", Bar: 0.35, Needs: []string{"b3sum"}, Run: b3},
+		{Group: "b3sum vs transport", Name: "halfclose head -c 0 < file (gRPC)", Baseline: true, Needs: []string{"head"}, Run: grpcTransport},
+		{Group: "b3sum vs transport", Name: "halfclose b3sum < file (gRPC)", Needs: []string{"b3sum"}, Run: b3},
+	}
+}
+
+var fourAlgos = []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256, apiv1.Algorithm_ALGORITHM_SHA1, apiv1.Algorithm_ALGORITHM_MD5, apiv1.Algorithm_ALGORITHM_BLAKE3}
+
+// digestCall times Digest RPCs of the random file with algos, through
+// the Go client.
+func digestCall(env *Env, algos []apiv1.Algorithm) (Result, error) {
+	in, err := env.RandomFile()
+	if err != nil {
+		return Result{}, err
+	}
+	c, err := client.Dial(env.GRPCAddr)
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.Close()
+	var sums []byte
+	d, err := env.Best(func() error {
+		f, err := os.Open(in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		resp, err := c.Digest(env.Context(), f, algos, nil)
+		if err != nil {
+			return err
+		}
+		sums = nil
+		for _, d := range resp.GetDigests() {
+			sums = append(sums, d.GetRaw()...)
+		}
+		return nil
+	})
+	return Result{Bytes: env.Size, Elapsed: d, OutputSum: SumOf(sums)}, err
+}
+
+// multiDigestRows: one Digest call of four algorithms against the slowest
+// of them alone (goal: wall ≤ 1.15x, i.e. a ratio ≥ 0.87).
+func multiDigestRows() []Row {
+	const g = "Digest sha256+sha1+md5+blake3"
+	return []Row{
+		{Group: g, Name: "the slowest of the four alone (Digest RPC)", Baseline: true, Run: func(env *Env) (Result, error) {
+			var slowest Result
+			var notes []string
+			for _, a := range fourAlgos {
+				r, err := digestCall(env, []apiv1.Algorithm{a})
+				if err != nil {
+					return Result{}, err
+				}
+				notes = append(notes, fmt.Sprintf("%s %.0f MB/s", strings.TrimPrefix(a.String(), "ALGORITHM_"), r.MBps()))
+				if r.Elapsed > slowest.Elapsed {
+					slowest = r
+				}
+			}
+			slowest.OutputSum = nil
+			slowest.Note = "alone: " + strings.Join(notes, ", ")
+			return slowest, nil
+		}},
+		{Group: g, Name: "all four in one Digest call", Bar: 1 / 1.15, Run: func(env *Env) (Result, error) {
+			r, err := digestCall(env, fourAlgos)
+			r.OutputSum = nil
+			return r, err
+		}},
+	}
+}
+
+// smallJobDuration is how long each small-jobs load runs, with
+// smallJobClients connections at a time.
+const (
+	smallJobDuration = 3 * time.Second
+	smallJobClients  = 8
+)
+
+// smallTCPRows: 1 KiB sha256sum jobs per second on a TCP route, against
+// socat forking sha256sum per connection (goal: ≥ 30x).
+func smallTCPRows() []Row {
+	const g = "small TCP jobs: 1 KiB sha256sum"
+	return []Row{
+		{Group: g, Name: "socat TCP-LISTEN,fork EXEC:sha256sum", Baseline: true, Run: func(env *Env) (Result, error) {
+			socat, err := LookPath("socat")
+			if err != nil {
+				return Result{}, err
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return Result{}, err
+			}
+			addr := l.Addr().String()
+			l.Close()
+			ctx, cancel := context.WithCancel(env.Context())
+			defer cancel()
+			cmd := exec.CommandContext(ctx, socat, "TCP-LISTEN:"+addr[strings.LastIndex(addr, ":")+1:]+",bind=127.0.0.1,reuseaddr,fork,backlog=128", "EXEC:sha256sum")
+			cmd.Env = append(os.Environ(), "LC_ALL=C")
+			if err := cmd.Start(); err != nil {
+				return Result{}, err
+			}
+			defer cmd.Wait()
+			defer cancel()
+			for i := 0; ; i++ {
+				if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+					c.Close()
+					break
+				} else if i > 100 {
+					return Result{}, fmt.Errorf("socat did not listen: %v", err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			return smallJobs(env, addr)
+		}},
+		{Group: g, Name: "route=sha256sum (TCP)", Bar: 30, Needs: []string{"sha256sum"}, Routes: []string{"sha256sum"}, Run: func(env *Env) (Result, error) {
+			return smallJobs(env, env.Routes["sha256sum"])
+		}},
+	}
+}
+
+// smallJobs loads addr with 1 KiB jobs from smallJobClients connections at
+// a time for smallJobDuration, checks every reply, and returns the rate
+// (as 1 KiB per job).
+func smallJobs(env *Env, addr string) (Result, error) {
+	input := bytes.Repeat([]byte("0123456789abcdef"), 64)
+	var (
+		jobs  atomic.Int64
+		first atomic.Value
+		errMu sync.Mutex
+		ferr  error
+	)
+	deadline := time.Now().Add(smallJobDuration)
+	var wg sync.WaitGroup
+	for range smallJobClients {
+		wg.Go(func() {
+			for time.Now().Before(deadline) && env.Context().Err() == nil {
+				reply, err := smallJob(addr, input)
+				if err == nil {
+					if f, ok := first.Load().(string); !ok {
+						first.Store(reply)
+					} else if f != reply {
+						err = fmt.Errorf("replies differ: %q, %q", f, reply)
+					}
+				}
+				if err != nil {
+					errMu.Lock()
+					ferr = err
+					errMu.Unlock()
+					return
+				}
+				jobs.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if ferr != nil {
+		return Result{}, ferr
+	}
+	n := jobs.Load()
+	return Result{Bytes: n * int64(len(input)), Elapsed: smallJobDuration,
+		OutputSum: SumOf([]byte(first.Load().(string))),
+		Note:      fmt.Sprintf("%.0f jobs/s, %d connections at a time", float64(n)/smallJobDuration.Seconds(), smallJobClients)}, nil
+}
+
+// smallJob sends input, half-closes, and reads the reply.
+func smallJob(addr string, input []byte) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write(input); err != nil {
+		return "", err
+	}
+	c.(*net.TCPConn).CloseWrite()
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
