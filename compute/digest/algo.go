@@ -9,7 +9,6 @@ import (
 	"hash/crc32"
 	"strconv"
 
-	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
 	"golang.org/x/crypto/blake2b"
 )
@@ -65,7 +64,7 @@ var algos = []*Algo{
 		summary: "print the SHA512 digest of the input, as GNU sha512sum"},
 	{Name: "blake2b", Proto: "ALGORITHM_BLAKE2B", Command: "b2sum", Tag: "BLAKE2b", Size: blake2b.Size, New: func() hash.Hash { return newBlake2b(blake2b.Size) },
 		summary: "print the BLAKE2b digest of the input, as GNU b2sum"},
-	{Name: "blake3", Proto: "ALGORITHM_BLAKE3", Command: "b3sum", Size: 32, New: func() hash.Hash { return blake3.New() },
+	{Name: "blake3", Proto: "ALGORITHM_BLAKE3", Command: "b3sum", Size: 32, New: func() hash.Hash { return newParallelBlake3() },
 		style: styleB3, summary: "print the BLAKE3 digest of the input, as the b3sum tool"},
 	{Name: "cksum", Proto: "ALGORITHM_CKSUM", Command: "cksum", Size: 4, New: func() hash.Hash { return new(posixCRC) },
 		style: styleCksum, summary: "print the POSIX CRC and size of the input, or another digest with -a, as GNU cksum 9.1"},

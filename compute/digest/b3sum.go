@@ -68,7 +68,7 @@ func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 		size    uint64 = 32
 		noNames bool
 		raw     bool
-		newHash = func() hash.Hash { return blake3.New() }
+		newHash = func() hash.Hash { return newParallelBlake3() }
 	)
 	for _, u := range f.Uses {
 		switch u.Key {
@@ -101,7 +101,13 @@ func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 		newHash: newHash,
 		names:   repeatName("-", outputs),
 		print: func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
-			d := h.(*blake3.Hasher).Digest()
+			var d io.Reader
+			switch h := h.(type) {
+			case *parallelBlake3:
+				d = h.XOF()
+			case *blake3.Hasher:
+				d = h.Digest()
+			}
 			var buf [4096]byte
 			for left := size; left > 0; {
 				k := min(left, uint64(len(buf)))
