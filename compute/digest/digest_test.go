@@ -273,6 +273,7 @@ func TestMultiHash(t *testing.T) {
 				algos[i] = all[k]
 			}
 			m := digest.NewMultiHash(algos)
+			defer m.Close()
 			for p := data; len(p) > 0; {
 				k := min(chunk, len(p))
 				if n, err := m.Write(p[:k]); n != k || err != nil {
@@ -292,12 +293,34 @@ func TestMultiHash(t *testing.T) {
 	}
 }
 
+// TestMultiHashSumsMidway: Sums does not change the state, whether the
+// blocks have started to flow or not; more written after it counts.
+func TestMultiHashSumsMidway(t *testing.T) {
+	data := computetest.RandomBytes(7, 3<<20+5)
+	algos := digest.Algos()
+	for _, cut := range []int{100, 1 << 20, 3 << 20} {
+		m := digest.NewMultiHash(algos)
+		m.Write(data[:cut])
+		m.Sums()
+		m.Write(data[cut:])
+		for i, s := range m.Sums() {
+			h := algos[i].New()
+			h.Write(data)
+			if !bytes.Equal(s, h.Sum(nil)) {
+				t.Errorf("cut %d: %s differs", cut, algos[i].Name)
+			}
+		}
+		m.Close()
+	}
+}
+
 // TestMultiHashSHA256Oracle anchors MultiHash to sha256sum.
 func TestMultiHashSHA256Oracle(t *testing.T) {
 	data := computetest.RandomBytes(9, 3<<20)
 	a, _ := digest.Lookup("sha256")
 	b, _ := digest.Lookup("blake3")
 	m := digest.NewMultiHash([]*digest.Algo{a, b})
+	defer m.Close()
 	m.Write(data)
 	sums := m.Sums()
 	for i, tool := range []string{"sha256sum", "b3sum"} {
@@ -428,6 +451,7 @@ func BenchmarkMultiHash(b *testing.B) {
 		}
 		b.Run(strings.Join(names, "+"), func(b *testing.B) {
 			m := digest.NewMultiHash(algos)
+			defer m.Close()
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
 				m.Write(data)

@@ -3,19 +3,45 @@ package digest
 import (
 	"hash"
 	"sync"
+	"sync/atomic"
 )
 
-// multiHashParallelMin is the write size below which MultiHash hashes
-// sequentially: starting goroutines costs more than it saves on small writes.
-const multiHashParallelMin = 16 << 10
+// multiHashParallelMin is the input below which MultiHash hashes
+// sequentially, in the caller's goroutine: an input that fits in one
+// block costs no goroutine and no wait.
+const multiHashParallelMin = mhBlockSize
+
+const (
+	// mhBlockSize is the unit MultiHash hands its hashes: large, so that
+	// the hashes meet rarely (once per block, not once per 16 KiB frame).
+	mhBlockSize = 512 << 10
+	// mhBlocks bounds what a MultiHash holds: the slowest hash may lag
+	// the fastest by this many blocks (2 MiB).
+	mhBlocks = 4
+)
 
 // MultiHash computes several digests in one pass over the data. With more
-// than one algorithm, each large Write feeds the hashes in parallel; the
-// goroutines live only for the duration of that Write, so a MultiHash holds
-// no goroutines between calls and needs no Close.
+// than one algorithm, the input is copied into blocks that every hash
+// reads concurrently, each in a goroutine of its own and at its own pace:
+// the slowest hash sets the pace, and the others run beside it. The
+// blocks are shared read-only and bounded (mhBlocks): a block goes back
+// to the free list once every hash is done with it. Close ends the
+// goroutines; until the input passes one block, there are none.
 type MultiHash struct {
 	hashes []hash.Hash
 	n      int64
+
+	cur     *mhBlock        // being filled by Write
+	free    chan *mhBlock   // blocks no hash is reading
+	work    []chan *mhBlock // per hash: the blocks to hash, in order
+	wg      sync.WaitGroup  // the hash goroutines
+	started bool            // the goroutines run
+	made    int             // blocks allocated (≤ mhBlocks)
+}
+
+type mhBlock struct {
+	buf  []byte
+	left atomic.Int32 // hashes still to read buf
 }
 
 // NewMultiHash returns a MultiHash over algos, in that order.
@@ -27,34 +53,126 @@ func NewMultiHash(algos []*Algo) *MultiHash {
 	return m
 }
 
-// Write feeds p to every hash. It returns when all are done with p, so the
-// caller may reuse p at once. It never fails.
+// Write feeds p to every hash. It never fails, and keeps no reference to
+// p (the caller may reuse it at once).
 func (m *MultiHash) Write(p []byte) (int, error) {
 	m.n += int64(len(p))
-	if len(m.hashes) < 2 || len(p) < multiHashParallelMin {
+	if len(m.hashes) < 2 {
 		for _, h := range m.hashes {
 			h.Write(p)
 		}
 		return len(p), nil
 	}
-	var wg sync.WaitGroup
-	for _, h := range m.hashes[1:] {
-		wg.Go(func() { h.Write(p) })
+	total := len(p)
+	for len(p) > 0 {
+		if m.cur == nil {
+			m.cur = m.block()
+		}
+		k := min(len(p), mhBlockSize-len(m.cur.buf))
+		m.cur.buf = append(m.cur.buf, p[:k]...)
+		p = p[k:]
+		if len(m.cur.buf) == mhBlockSize {
+			m.dispatch()
+		}
 	}
-	m.hashes[0].Write(p)
-	wg.Wait()
-	return len(p), nil
+	return total, nil
+}
+
+// block returns a free block, waiting for one when all are being read.
+func (m *MultiHash) block() *mhBlock {
+	if m.made < mhBlocks {
+		select {
+		case b := <-m.free:
+			return b
+		default:
+		}
+		m.made++
+		return &mhBlock{buf: make([]byte, 0, mhBlockSize)}
+	}
+	return <-m.free
+}
+
+// dispatch hands the current block to every hash.
+func (m *MultiHash) dispatch() {
+	if !m.started {
+		m.started = true
+		m.free = make(chan *mhBlock, mhBlocks)
+		m.work = make([]chan *mhBlock, len(m.hashes))
+		for i, h := range m.hashes {
+			ch := make(chan *mhBlock, mhBlocks)
+			m.work[i] = ch
+			m.wg.Go(func() {
+				for b := range ch {
+					h.Write(b.buf)
+					if b.left.Add(-1) == 0 {
+						b.buf = b.buf[:0]
+						m.free <- b
+					}
+				}
+			})
+		}
+	}
+	b := m.cur
+	m.cur = nil
+	b.left.Store(int32(len(m.hashes)))
+	for _, ch := range m.work {
+		ch <- b
+	}
+}
+
+// flush makes every hash have read all that was written.
+func (m *MultiHash) flush() {
+	if m.cur != nil && len(m.cur.buf) > 0 {
+		if !m.started {
+			for _, h := range m.hashes {
+				h.Write(m.cur.buf)
+			}
+			m.cur.buf = m.cur.buf[:0]
+		} else {
+			m.dispatch()
+		}
+	}
+	if !m.started {
+		return
+	}
+	if m.cur != nil {
+		m.free <- m.cur
+		m.cur = nil
+	}
+	// Every block made is back once every hash is done.
+	held := make([]*mhBlock, 0, m.made)
+	for len(held) < m.made {
+		held = append(held, <-m.free)
+	}
+	for _, b := range held {
+		m.free <- b
+	}
 }
 
 // N returns the number of bytes written.
 func (m *MultiHash) N() int64 { return m.n }
 
 // Sums returns every digest, in the order of the algorithms given to
-// NewMultiHash. It does not change the state.
+// NewMultiHash. It does not change the state: more may be written after.
 func (m *MultiHash) Sums() [][]byte {
+	m.flush()
 	out := make([][]byte, len(m.hashes))
 	for i, h := range m.hashes {
 		out[i] = h.Sum(nil)
 	}
 	return out
+}
+
+// Close ends the hash goroutines, after they have read what was
+// dispatched. The MultiHash may not be written after.
+func (m *MultiHash) Close() {
+	if !m.started {
+		return
+	}
+	for _, ch := range m.work {
+		close(ch)
+	}
+	m.wg.Wait()
+	m.started = false
+	m.work = nil
 }

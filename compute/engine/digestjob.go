@@ -51,6 +51,7 @@ func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (Dige
 	}
 	in := NewInput(src, e.cfg.MaxInputBytes)
 	mh := digest.NewMultiHash(job.Algos)
+	defer mh.Close()
 	// WriteTo hands the adapters' message buffers to the hashes as they
 	// are (no copy, no read buffer of our own).
 	if _, err := in.WriteTo(digestSink{ctx: ctx, expected: job.ExpectedSize, mh: mh}); err != nil {
