@@ -24,7 +24,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -217,7 +216,7 @@ type DigestOptions struct {
 func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorithm, opts *DigestOptions) (*apiv1.DigestResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.api.Digest(ctx)
+	stream, err := c.api.Digest(ctx, codecOption)
 	if err != nil {
 		return nil, err
 	}
@@ -232,8 +231,8 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 		return nil, err
 	}
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
-		func(b []byte) error {
-			return stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: b}})
+		func(b []byte, sb *sendBuf) error {
+			return sendOwned(stream.Send, &apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: b}}, sb)
 		},
 		func(n int64) error {
 			end.Size = n
@@ -263,7 +262,7 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Writer) (*apiv1.RunSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.api.Run(ctx)
+	stream, err := c.api.Run(ctx, codecOption)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +270,9 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 		return nil, err
 	}
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
-		func(b []byte) error { return stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Data{Data: b}}) },
+		func(b []byte, sb *sendBuf) error {
+			return sendOwned(stream.Send, &apiv1.RunRequest{Message: &apiv1.RunRequest_Data{Data: b}}, sb)
+		},
 		func(n int64) error {
 			if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_End{End: &apiv1.End{Size: n}}}); err != nil {
 				return err
@@ -302,7 +303,7 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 // outcome: nil, or an error after which the call is cancelled (an error
 // from r, a send that failed). A send that fails with io.EOF means the
 // server ended the call: the caller learns why from the status.
-func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size int, data func([]byte) error, end func(int64) error) <-chan error {
+func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size int, data func([]byte, *sendBuf) error, end func(int64) error) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		n, err := sendChunks(ctx, r, size, data)
@@ -339,37 +340,34 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 	return c.api.Capabilities(ctx, &apiv1.CapabilitiesRequest{})
 }
 
-// chunkBufs recycles the send buffers of calls with the default chunk size,
-// so that many small calls do not each allocate one.
-var chunkBufs = sync.Pool{New: func() any { b := make([]byte, DefaultChunkSize); return &b }}
-
 // sendChunks reads r in chunks of size and sends each, and returns how
-// many bytes it sent. A send that fails with io.EOF means the server ended
-// the call early: the caller learns why from the status, so that error is
-// not returned here. An error from r is returned wrapped, and the caller's
-// cancel aborts the stream; so does ctx ending (a signal, a deadline) just
-// as r ends, so that a proof of the end is never sent for an aborted call.
-func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte) error) (int64, error) {
-	var buf []byte
-	if size == DefaultChunkSize {
-		bp := chunkBufs.Get().(*[]byte)
-		defer chunkBufs.Put(bp)
-		buf = *bp
-	} else {
-		buf = make([]byte, size)
+// many bytes it sent. Each chunk is read into a buffer that the message
+// sends as it is (sendCodec): send is given the bytes and the message's
+// owner of them, to register before sending. A send that fails with
+// io.EOF means the server ended the call early: the caller learns why from
+// the status, so that error is not returned here. An error from r is
+// returned wrapped, and the caller's cancel aborts the stream; so does ctx
+// ending (a signal, a deadline) just as r ends, so that a proof of the end
+// is never sent for an aborted call.
+func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte, *sendBuf) error) (int64, error) {
+	bufs := defaultSendBufs
+	if size != DefaultChunkSize {
+		bufs = newSendBufs(size)
 	}
 	var sent int64
 	for {
-		n, err := io.ReadFull(r, buf)
+		bp := bufs.get()
+		n, err := io.ReadFull(r, *bp)
 		if n > 0 {
-			// Send marshals the message before it returns, so buf can be
-			// reused for the next chunk.
-			if serr := send(buf[:n]); errors.Is(serr, io.EOF) {
+			*bp = (*bp)[:n]
+			if serr := send(*bp, &sendBuf{b: bp, pool: bufs}); errors.Is(serr, io.EOF) {
 				return sent, nil
 			} else if serr != nil {
 				return sent, serr
 			}
 			sent += int64(n)
+		} else {
+			bufs.Put(bp)
 		}
 		switch err {
 		case nil:
@@ -379,6 +377,16 @@ func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte) er
 			return sent, &readError{err}
 		}
 	}
+}
+
+// sendOwned sends m, whose data is sb's buffer, lending the buffer to
+// grpc-go (sendCodec). If the send failed before the codec took it, the
+// buffer is not lent: nothing else refers to it then, and it is dropped.
+func sendOwned[M any](send func(M) error, m M, sb *sendBuf) error {
+	ownedData.Store(m, sb)
+	err := send(m)
+	ownedData.Delete(m)
+	return err
 }
 
 // readError is a failure to read the caller's input.

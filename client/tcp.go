@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -257,8 +258,8 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 			return n, fmt.Errorf("%w: input ended after %d of its %d bytes", errReadInput, n, size)
 		}
 	} else {
-		bp := chunkBufs.Get().(*[]byte)
-		defer chunkBufs.Put(bp)
+		bp := tcpChunkBufs.Get().(*[]byte)
+		defer tcpChunkBufs.Put(bp)
 		buf := *bp
 		for {
 			m, err := io.ReadAtLeast(r, buf, 1)
@@ -295,6 +296,10 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 	ended.Store(true)
 	return n, conn.(interface{ CloseWrite() error }).CloseWrite()
 }
+
+// tcpChunkBufs recycles the read buffers of chunked uploads, so that
+// many small calls do not each allocate one.
+var tcpChunkBufs = sync.Pool{New: func() any { b := make([]byte, DefaultChunkSize); return &b }}
 
 // readErrors marks the errors of the caller's reader.
 type readErrors struct{ r io.Reader }

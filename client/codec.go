@@ -1,0 +1,93 @@
+package client
+
+import (
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+)
+
+// sendCodec is grpc-go's proto codec, except that a data message the
+// client made from one of its read buffers (see sendChunks) is not copied
+// into a marshalled message: its encoding is the field's few bytes of tag
+// and length, then the read buffer itself, handed to grpc-go as a
+// mem.Buffer. grpc-go frees that buffer once it has written it to the
+// connection (or no retry can need it any more), and only then does the
+// buffer go back to the client's free list (sendBufs) to be read into
+// again. So the input is read straight into the message's buffer and
+// copied once, into the connection's write buffer.
+type sendCodec struct{ encoding.CodecV2 }
+
+var theSendCodec = sendCodec{encoding.GetCodecV2(proto.Name)}
+
+// codecOption makes a call use sendCodec.
+var codecOption = grpc.ForceCodecV2(theSendCodec)
+
+// ownedData maps a data message being sent to the read buffer its data
+// is, until Marshal takes it.
+var ownedData sync.Map // *apiv1.DigestRequest or *apiv1.RunRequest → *sendBuf
+
+// sendBuf is a read buffer and the free list it goes back to.
+type sendBuf struct {
+	b    *[]byte // the bytes sent: (*b)[:n] of a buffer of cap size
+	pool *sendBufs
+}
+
+func (c sendCodec) Marshal(v any) (mem.BufferSlice, error) {
+	var data []byte
+	switch m := v.(type) {
+	case *apiv1.DigestRequest:
+		data = m.GetData()
+	case *apiv1.RunRequest:
+		data = m.GetData()
+	}
+	if len(data) > 0 {
+		if o, ok := ownedData.LoadAndDelete(v); ok {
+			sb := o.(*sendBuf)
+			head := protowire.AppendVarint(protowire.AppendTag(make([]byte, 0, 11), 2, protowire.BytesType), uint64(len(data)))
+			return mem.BufferSlice{mem.SliceBuffer(head), mem.NewBuffer(sb.b, sb.pool)}, nil
+		}
+	}
+	return c.CodecV2.Marshal(v)
+}
+
+// sendBufs is a free list of read buffers of size bytes. A buffer is
+// taken to read into, sent, and put back by grpc-go once written (Put:
+// sendBufs is the mem.BufferPool of the buffers it lends). grpc-go's
+// per-stream write quota bounds how many are in flight (a few); the
+// sync.Pool lets idle ones go at the next GC. Calls with the default chunk
+// size share one (defaultSendBufs), so that many small calls do not each
+// allocate a buffer.
+type sendBufs struct {
+	size int
+	pool sync.Pool
+}
+
+var defaultSendBufs = newSendBufs(DefaultChunkSize)
+
+func newSendBufs(size int) *sendBufs { return &sendBufs{size: size} }
+
+// get returns a buffer of len size.
+func (p *sendBufs) get() *[]byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		*b = (*b)[:p.size]
+		return b
+	}
+	b := make([]byte, p.size)
+	return &b
+}
+
+// Get is not used: mem.BufferPool's.
+func (p *sendBufs) Get(n int) *[]byte { b := make([]byte, n); return &b }
+
+// Put takes back a buffer grpc-go is done with.
+func (p *sendBufs) Put(b *[]byte) {
+	if cap(*b) == p.size {
+		p.pool.Put(b)
+	}
+}
