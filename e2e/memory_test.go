@@ -129,6 +129,14 @@ func TestMemoryBound(t *testing.T) {
 			}
 			return nil
 		}},
+		// b3sum hashes 1 MiB blocks on every core (its block is part of
+		// the stage's 2 MiB).
+		{name: "b3sum", pipeline: "b3sum", stages: 1, input: long, repeat: 6, check: func(r *replySink) error {
+			if r.lines != 1 || !bytes.HasSuffix(r.head, []byte("  -\n")) {
+				return fmt.Errorf("reply %q, want one digest line", r.head)
+			}
+			return nil
+		}},
 		{name: "sixteen stages", pipeline: deep, input: long[:len(long)/2], stages: 16},
 		{name: "lines over the limit", pipeline: "sort", stages: 1, input: bytes.Repeat([]byte("x"), 1<<20), repeat: 64, check: func(r *replySink) error {
 			want := "halfclose: error: RESOURCE_EXHAUSTED: sort: line longer than 1048576 bytes (the server's --max-line-bytes)\n"
