@@ -484,6 +484,9 @@ func printTable(w io.Writer, sel []Row, res []outcome) {
 			notes = append(notes, fmt.Sprintf("%s/%s: %v", r.Group, r.Name, o.err))
 		default:
 			mbps = fmt.Sprintf("%.0f", o.res.MBps())
+			if o.res.MBps() < 10 {
+				mbps = fmt.Sprintf("%.2g", o.res.MBps()) // small calls: 1 KiB each
+			}
 			if r.Baseline {
 				ratio = "1.00x"
 				verdict = "baseline"
