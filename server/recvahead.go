@@ -125,12 +125,10 @@ func (r *recvAhead) start() {
 	r.full = make(chan recvChunk, recvAheadChunks+1)
 	r.tokens = make(chan []byte, recvAheadChunks)
 	r.done = make(chan struct{})
+	// The buffers are taken when first needed (a small job reads into
+	// one or two), from a pool for the usual size; Wait gives them back.
 	for range recvAheadChunks {
-		var buf []byte
-		if r.bufSize > 0 {
-			buf = make([]byte, r.bufSize)
-		}
-		r.tokens <- buf
+		r.tokens <- nil
 	}
 	r.started.Store(true)
 	go r.loop()
@@ -146,6 +144,9 @@ func (r *recvAhead) loop() {
 			return
 		case <-r.ctx.Done():
 			return
+		}
+		if token == nil && r.bufSize > 0 {
+			token = getConnBuf(r.bufSize)
 		}
 		b, hd, err := r.src.next(token)
 		// full has room for every token's chunk and a last error, and
@@ -350,6 +351,7 @@ func (r *recvAhead) release() {
 }
 
 // Wait closes r if its goroutine still runs, and waits for it to end.
+// Nothing may read r after: its buffers go back to their pool.
 func (r *recvAhead) Wait() {
 	if !r.started.Load() {
 		r.Close()
@@ -360,6 +362,37 @@ func (r *recvAhead) Wait() {
 	default:
 		r.Close()
 		<-r.done
+	}
+	// The goroutine is gone: every buffer is in tokens, in full, or cur.
+	putConnBuf(r.cur.token)
+	r.cur = recvChunk{err: errReaderClosed}
+	for drained := false; !drained; {
+		select {
+		case t := <-r.tokens:
+			putConnBuf(t)
+		case c := <-r.full:
+			c.hd.release()
+			putConnBuf(c.token)
+		default:
+			drained = true
+		}
+	}
+}
+
+// connBufs recycles the read buffers of connections (connBufSize).
+var connBufs = sync.Pool{New: func() any { b := make([]byte, connBufSize); return &b }}
+
+func getConnBuf(size int) []byte {
+	if size != connBufSize {
+		return make([]byte, size)
+	}
+	return *connBufs.Get().(*[]byte)
+}
+
+func putConnBuf(b []byte) {
+	if cap(b) == connBufSize {
+		b = b[:connBufSize]
+		connBufs.Put(&b)
 	}
 }
 

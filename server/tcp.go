@@ -371,8 +371,18 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		tc.SetDeadline(time.Time{})
 	}
 
-	br := bufio.NewReaderSize(c, 64<<10)
-	bw := bufio.NewWriterSize(w, 256<<10)
+	// A connection's buffers are recycled: a small job would otherwise
+	// allocate (and the runtime zero) 320 KiB for them.
+	br := connReaders.Get().(*bufio.Reader)
+	br.Reset(c)
+	bw := connWriters.Get().(*bufio.Writer)
+	bw.Reset(w)
+	defer func() {
+		br.Reset(nil)
+		connReaders.Put(br)
+		bw.Reset(nil)
+		connWriters.Put(bw)
+	}()
 	err := life.do(ctx, ip, func() (string, jobFunc, error) {
 		p, opts := route, tcpOptions{size: -1}
 		if p == nil {
@@ -400,6 +410,13 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		resetConn(c)
 	}
 }
+
+// connReaders and connWriters hold the buffered reader and writer of
+// connections that have ended (no goroutine of theirs is left).
+var (
+	connReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+	connWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
+)
 
 // http2PrefaceLine is the first line of the HTTP/2 client preface
 // ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") as readHeader returns it: what a
