@@ -200,6 +200,35 @@ func TestRecvAheadReleasesHeld(t *testing.T) {
 			t.Fatalf("%d buffers given back %d times, want 9 once each", bufs, puts)
 		}
 	})
+	t.Run("taken", func(t *testing.T) {
+		pool := &countingPool{}
+		r := newRecvAhead(context.Background(), heldSource(pool, "hello, ", "world"), 0, 0)
+		var got []byte
+		for {
+			segs, done, err := r.TakeChunk()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range segs {
+				got = append(got, s...)
+			}
+			if _, puts := pool.total(); puts != 0 && len(got) == len("hello, ") {
+				t.Fatalf("%d buffers back before done", puts)
+			}
+			done()
+		}
+		if string(got) != "hello, world" {
+			t.Fatalf("took %q", got)
+		}
+		r.release()
+		r.Wait()
+		if bufs, puts := pool.total(); bufs != 6 || puts != 6 {
+			t.Fatalf("%d buffers given back %d times, want 6 once each", bufs, puts)
+		}
+	})
 	t.Run("released before the end", func(t *testing.T) {
 		pool := &countingPool{}
 		r := newRecvAhead(context.Background(), heldSource(pool, "abc", "def", "ghi", "jkl"), 0, 0)

@@ -234,6 +234,28 @@ func (r *recvAhead) fill() error {
 	return nil
 }
 
+// TakeChunk hands over the unread bytes of the next chunk (engine.ChunkTaker):
+// the caller reads them in place and calls done, which gives their
+// buffers back (grpc-go's, or a token to read into again); Read and
+// TakeChunk go on after them.
+func (r *recvAhead) TakeChunk() ([][]byte, func(), error) {
+	if err := r.fill(); err != nil {
+		return nil, nil, err
+	}
+	c := r.cur
+	segs := make([][]byte, 0, 1+len(c.rest))
+	segs = append(segs, c.data[r.curOff:])
+	segs = append(segs, c.rest...)
+	r.cur, r.curOff = recvChunk{}, 0
+	done := func() {
+		c.hd.release()
+		if c.held {
+			r.tokens <- c.token
+		}
+	}
+	return segs, done, nil
+}
+
 // prime waits for the first input of a waitingSource, before the job
 // reads: the wait then holds less stack (a job's reader is deep in the
 // engine), and a Run job starts its stages only once input has come. An

@@ -81,6 +81,44 @@ func (in *Input) WriteTo(w io.Writer) (int64, error) {
 	return in.n - start, err
 }
 
+// ChunkTaker is a source that can hand over what it received without a
+// copy (the adapters' receive-ahead): TakeChunk returns the next received
+// bytes, as segments, and done, which the caller calls once it has used
+// them (the source may then reuse or free their buffers; until then it
+// does not touch them). err is the source's error after those bytes:
+// io.EOF at the end of input.
+type ChunkTaker interface {
+	TakeChunk() (segs [][]byte, done func(), err error)
+}
+
+// takeChunk is TakeChunk through the input's count, limit and end, or
+// ok false when the source cannot hand over chunks.
+func (in *Input) takeChunk() (segs [][]byte, done func(), err error, ok bool) {
+	ct, ok := in.r.(ChunkTaker)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	select {
+	case <-in.ended:
+		return nil, nil, io.EOF, true
+	default:
+	}
+	segs, done, err = ct.TakeChunk()
+	for _, s := range segs {
+		in.n += int64(len(s))
+	}
+	if in.limit > 0 && in.n > in.limit {
+		if done != nil {
+			done()
+		}
+		return nil, nil, in.limitError(), true
+	}
+	if err == io.EOF {
+		in.once.Do(func() { close(in.ended) })
+	}
+	return segs, done, err, true
+}
+
 // inputWriter counts and limits what Input.WriteTo passes on.
 type inputWriter struct {
 	in *Input

@@ -211,6 +211,75 @@ func (r *readAhead) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo hands the input to w: what was read ahead through Read, and
+// while nothing is read ahead, the source's chunks without a copy when it
+// can hand them over (ChunkTaker). The chunk is taken under srcMu, as a
+// direct Read is, but written after srcMu is released: it is the
+// caller's until done, so a read-ahead starting meanwhile neither waits
+// for w nor touches it (and what it reads comes after). It returns nil at
+// the end of input.
+func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	var buf []byte // as io.Copy's: the writes are what they were before WriteTo
+	for {
+		r.mu.Lock()
+		direct := r.q.Len() == 0 && r.pending == nil && r.err == nil && !r.active
+		r.mu.Unlock()
+		if direct {
+			r.srcMu.Lock()
+			segs, done, err, ok := r.src.takeChunk()
+			r.srcMu.Unlock()
+			if ok {
+				var werr error
+				for _, s := range segs {
+					if werr == nil {
+						var n int
+						n, werr = w.Write(s)
+						total += int64(n)
+					}
+				}
+				if done != nil {
+					done()
+				}
+				if err != nil {
+					r.mu.Lock()
+					if r.err == nil {
+						r.err = err
+					}
+					r.cond.Broadcast()
+					r.mu.Unlock()
+				}
+				switch {
+				case werr != nil:
+					return total, werr
+				case err == io.EOF:
+					return total, nil
+				case err != nil:
+					return total, err
+				}
+				continue
+			}
+		}
+		if buf == nil {
+			buf = make([]byte, 32<<10)
+		}
+		n, err := r.Read(buf)
+		if n > 0 {
+			k, werr := w.Write(buf[:n])
+			total += int64(k)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // close stops the read-ahead and waits for its goroutine, which the
 // caller must unblock if it is in a Read of the source (the engine closes
 // the source); then it frees the queue.
