@@ -35,8 +35,8 @@
 //
 // Before any row runs, one halfclosed is started on loopback with every
 // route that a selected row lists in Routes; Env.Routes maps each route's
-// pipeline to its address. Rows run one at a time, in registration order
-// within a group, groups in the order of their first registration.
+// pipeline to its address. Rows run one at a time, in list order
+// within a group, groups in the order of their first row.
 package main
 
 import (
