@@ -88,7 +88,7 @@ func TestEngineTakesChunks(t *testing.T) {
 		}
 		e := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}})
 		var out bytes.Buffer
-		if _, err := e.Run(context.Background(), testPipeline(copyStage, expandStage), src, &out); err != nil {
+		if _, err := e.Run(context.Background(), testPipeline(copyStage, expandStage(64)), src, &out); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(out.Bytes(), want) {
