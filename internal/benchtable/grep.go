@@ -64,7 +64,7 @@ func grepRows() []Row {
 				},
 			},
 			Row{
-				Group: c.group, Name: "(echo " + pipeline + "; cat log) | nc -N (TCP)", Bar: grepTCPBar, Needs: []string{"grep"},
+				Group: c.group, Name: "nc -N < (" + pipeline + " + log) (TCP)", Bar: grepTCPBar, Needs: []string{"grep"},
 				Run: func(env *Env) (Result, error) {
 					in, err := env.GrepLogFile()
 					if err != nil {

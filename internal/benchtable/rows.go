@@ -117,7 +117,7 @@ func sha256Rows() []Row {
 // filterRows: issue 3's filters through the raw-TCP command port.
 func filterRows() []Row {
 	var rs []Row
-	// Issue 3: filters, `(echo PIPELINE; cat file) | nc -N host TCPPORT`
+	// Issue 3: filters, `nc -N host TCPPORT < (PIPELINE line + file)`
 	// against the GNU tool reading the file.
 	filter := func(group, pipeline string, argv []string, bar float64, sortInput bool) {
 		input := func(env *Env) (string, error) {
@@ -139,7 +139,7 @@ func filterRows() []Row {
 			},
 		})
 		rs = append(rs, Row{
-			Group: group, Name: "(echo " + pipeline + "; cat log) | nc -N (TCP)", Bar: bar, Needs: []string{argv[0]},
+			Group: group, Name: "nc -N < (" + pipeline + " + log) (TCP)", Bar: bar, Needs: []string{argv[0]},
 			Run: func(env *Env) (Result, error) {
 				in, err := input(env)
 				if err != nil {
