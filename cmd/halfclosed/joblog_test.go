@@ -56,8 +56,22 @@ func TestJobLogLines(t *testing.T) {
 	if len(jobs) != 3 {
 		t.Fatalf("%d job lines, want 3:\n%s", len(jobs), d.logs)
 	}
+	// In the order of the calls — but a gRPC call's line is written after
+	// its reply, so a later call's line may come first: each expected line
+	// is found by its command.
 	want := []struct{ msg, command, outcome string }{
 		{"finished call", "wc", "ok"}, {"job", "sha256sum", "ok"}, {"finished call", "", "invalid"},
+	}
+	byCommand := map[string]line{}
+	for _, l := range jobs {
+		byCommand[l.Job.Command] = l
+	}
+	if len(byCommand) != 3 {
+		t.Fatalf("job lines of %d commands, want 3:\n%s", len(byCommand), d.logs)
+	}
+	jobs = jobs[:0]
+	for _, w := range want {
+		jobs = append(jobs, byCommand[w.command])
 	}
 	for i, w := range want {
 		l := jobs[i]
