@@ -96,18 +96,7 @@ func TestDrain(t *testing.T) {
 	}
 
 	// The running jobs finish, with their results.
-	resp, err := finishGRPC(a2)
-	if err != nil || resp.GetDigests()[0].GetHex() != sha256Hex(append(a1, a2...)) {
-		t.Fatalf("gRPC job in flight: %v, %v", resp, err)
-	}
-	reply, err := finishTCP(t, heldTCP, b2)
-	if err != nil || reply != sha256Line(append(b1, b2...)) {
-		t.Fatalf("TCP job in flight: %q, %v", reply, err)
-	}
-	if err := d.wait(t); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	wantCleanStop(t, d)
+	finishInFlight(t, d, finishGRPC, heldTCP, a1, a2, b1, b2)
 }
 
 // TestDrainDelay: during --drain-delay readiness and health say
@@ -155,18 +144,7 @@ func TestDrainDelay(t *testing.T) {
 	close(d.endDrainDelay)
 	waitRefused(t, d.tcpAddr())
 	waitRefused(t, d.grpcAddr())
-	resp, err := finishGRPC(a2)
-	if err != nil || resp.GetDigests()[0].GetHex() != sha256Hex(append(a1, a2...)) {
-		t.Fatalf("gRPC job in flight: %v, %v", resp, err)
-	}
-	reply, err := finishTCP(t, heldTCP, b2)
-	if err != nil || reply != sha256Line(append(b1, b2...)) {
-		t.Fatalf("TCP job in flight: %q, %v", reply, err)
-	}
-	if err := d.wait(t); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	wantCleanStop(t, d)
+	finishInFlight(t, d, finishGRPC, heldTCP, a1, a2, b1, b2)
 	if !strings.Contains(d.logs.String(), `"drain_delay":3600000000000`) {
 		t.Errorf("the shutdown line does not give the drain delay:\n%s", d.logs)
 	}
@@ -213,6 +191,25 @@ func waitGoAway(t *testing.T, cc *grpc.ClientConn) {
 			t.Fatal("the gRPC connection is still ready: no GOAWAY")
 		}
 	}
+}
+
+// finishInFlight sends the rest of the two jobs held across the drain (a
+// gRPC Digest, a TCP sha256sum), checks that each gives the result for its
+// whole input, then that the daemon stops cleanly.
+func finishInFlight(t *testing.T, d *testDaemon, finishGRPC func([]byte) (*apiv1.DigestResponse, error), heldTCP net.Conn, a1, a2, b1, b2 []byte) {
+	t.Helper()
+	resp, err := finishGRPC(a2)
+	if err != nil || resp.GetDigests()[0].GetHex() != sha256Hex(append(a1, a2...)) {
+		t.Fatalf("gRPC job in flight: %v, %v", resp, err)
+	}
+	reply, err := finishTCP(t, heldTCP, b2)
+	if err != nil || reply != sha256Line(append(b1, b2...)) {
+		t.Fatalf("TCP job in flight: %q, %v", reply, err)
+	}
+	if err := d.wait(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	wantCleanStop(t, d)
 }
 
 // wantCleanStop checks the log of a drain that ended within its grace,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -88,17 +87,6 @@ func testPipeline(stages ...compute.Stage) *engine.Pipeline {
 	return p
 }
 
-func emptyDir(t *testing.T, dir string) {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ents) != 0 {
-		t.Errorf("spool dir not empty: %v", ents)
-	}
-}
-
 func TestEngineRepliesOnlyAfterEOF(t *testing.T) {
 	ctx, cancel := testenv.Context(t)
 	defer cancel()
@@ -162,7 +150,7 @@ func TestEngineAbortWritesNothing(t *testing.T) {
 		if out.Len() != 0 {
 			t.Errorf("size %d: %d bytes written after an abort", size, out.Len())
 		}
-		emptyDir(t, dir)
+		computetest.EmptyDir(t, dir)
 	}
 }
 
@@ -230,7 +218,7 @@ func TestSpoolSpillsAndBudget(t *testing.T) {
 	if used := e.Config().Spool.Disk.Used(); used != 0 {
 		t.Errorf("disk budget still holds %d bytes", used)
 	}
-	emptyDir(t, dir)
+	computetest.EmptyDir(t, dir)
 
 	// Over the disk budget: RESOURCE_EXHAUSTED, nothing written, nothing left.
 	out.Reset()
@@ -241,7 +229,7 @@ func TestSpoolSpillsAndBudget(t *testing.T) {
 	if used := e.Config().Spool.Disk.Used(); used != 0 {
 		t.Errorf("disk budget still holds %d bytes", used)
 	}
-	emptyDir(t, dir)
+	computetest.EmptyDir(t, dir)
 }
 
 func TestEngineAcquire(t *testing.T) {

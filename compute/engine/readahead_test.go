@@ -84,7 +84,7 @@ func TestGunzipUnderSmallDiskBudget(t *testing.T) {
 		if disk.Used() != 0 {
 			t.Fatalf("%s: disk budget still holds %d bytes", text, disk.Used())
 		}
-		emptyDir(t, dir)
+		computetest.EmptyDir(t, dir)
 	}
 }
 

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/compute/spool"
 )
 
@@ -20,17 +20,6 @@ func pattern(from, n int) []byte {
 		p[i] = byte((from + i) % 251)
 	}
 	return p
-}
-
-func emptyDir(t *testing.T, dir string) {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ents) != 0 {
-		t.Errorf("spool dir holds %v", ents)
-	}
 }
 
 // TestSpoolHoldsUntilRelease: what is written before Release reaches no
@@ -68,7 +57,7 @@ func TestSpoolHoldsUntilRelease(t *testing.T) {
 	if s.Held() != 0 || disk.Used() != 0 {
 		t.Fatalf("after Release: Held %d, disk %d", s.Held(), disk.Used())
 	}
-	emptyDir(t, dir)
+	computetest.EmptyDir(t, dir)
 	// Released: a write goes straight to out, holding nothing.
 	p := pattern(want.Len(), 20000)
 	if n, err := s.Write(p); n != len(p) || err != nil {
@@ -96,7 +85,7 @@ func TestSpoolDiskBudget(t *testing.T) {
 	if s.Held() != 0 || disk.Used() != 0 {
 		t.Fatalf("after Close: Held %d, disk %d", s.Held(), disk.Used())
 	}
-	emptyDir(t, dir)
+	computetest.EmptyDir(t, dir)
 }
 
 // TestSpoolClosed: after Close, writes and Release fail and nothing is
@@ -168,7 +157,7 @@ func TestSpoolReleaseFails(t *testing.T) {
 	if disk.Used() != 0 {
 		t.Fatalf("disk %d after Close", disk.Used())
 	}
-	emptyDir(t, dir)
+	computetest.EmptyDir(t, dir)
 }
 
 // recordGate is a Gate that records its calls and fails Wait with err.

@@ -242,3 +242,16 @@ type Discard struct{}
 
 // Write returns len(p).
 func (Discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// EmptyDir fails the test when dir (a spool directory) holds anything:
+// every spill file must be gone once its job or spool is done.
+func EmptyDir(t testing.TB, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("spool dir %s holds %v", dir, ents)
+	}
+}
