@@ -122,6 +122,8 @@ lint:
 	$(TOOL) staticcheck -tags fleet ./e2e/
 	cd deploy/validate && $(GO) vet ./... && $(GO) tool -modfile=../../tools/go.mod staticcheck ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; test -z "$$out" || (echo "gofmt needed:" $$out >&2; exit 1)
+	@big="$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print $$2}')"; \
+		test -z "$$big" || (echo "files over 1 MiB tracked (a built binary?):" $$big >&2; exit 1)
 
 ## bench: throughput table against GNU tools, measured in one run
 bench: build tools

@@ -76,7 +76,8 @@ func grepRows() []Row {
 					}
 					return env.TimeCommandHeader(pipeline+"\n", in, nc...)
 				},
-			})
+			},
+			ncCeiling(c.group))
 	}
 	return out
 }

@@ -76,7 +76,12 @@ type Row struct {
 	Bar      float64  // minimum ratio to the baseline for PASS; 0 for none
 	Needs    []string // server commands the row needs (Capabilities)
 	Routes   []string // --tcp-route pipelines the daemon must serve
-	Run      func(env *Env) (Result, error)
+	// Ceiling marks a row that only moves the group's bytes over loopback
+	// TCP with no server (nc → nc): no row of the group sent with nc
+	// can beat it on this machine. A bar above its ratio is reported as
+	// out of reach here.
+	Ceiling bool
+	Run     func(env *Env) (Result, error)
 }
 
 // Result is what a row measured.
@@ -455,6 +460,9 @@ type outcome struct {
 	skipped string
 }
 
+// ok reports whether the row measured.
+func (o outcome) ok() bool { return o.err == nil && o.skipped == "" }
+
 func (o outcome) short() string {
 	switch {
 	case o.skipped != "":
@@ -505,6 +513,12 @@ func printTable(w io.Writer, sel []Row, res []outcome) {
 			base[r.Group] = res[i]
 		}
 	}
+	ceiling := map[string]float64{} // group → the ceiling row's ratio
+	for i, r := range sel {
+		if b, ok := base[r.Group]; ok && r.Ceiling && res[i].ok() && b.ok() {
+			ceiling[r.Group] = res[i].res.MBps() / b.res.MBps()
+		}
+	}
 	var notes []string
 	for i, r := range sel {
 		o := res[i]
@@ -528,7 +542,7 @@ func printTable(w io.Writer, sel []Row, res []outcome) {
 			if r.Baseline {
 				ratio = "1.00x"
 				verdict = "baseline"
-			} else if hasBase && b.err == nil && b.skipped == "" {
+			} else if hasBase && b.ok() {
 				q := o.res.MBps() / b.res.MBps()
 				ratio = fmt.Sprintf("%.2fx", q)
 				switch {
@@ -538,6 +552,11 @@ func printTable(w io.Writer, sel []Row, res []outcome) {
 					verdict = "PASS"
 				case r.Bar > 0:
 					verdict = "FAIL"
+					if c, ok := ceiling[r.Group]; ok && c < r.Bar && strings.HasPrefix(r.Name, "nc -N") {
+						verdict = fmt.Sprintf("FAIL (bar > nc→nc %.2fx)", c)
+					}
+				case r.Ceiling:
+					verdict = "ceiling"
 				}
 			}
 			if o.res.Note != "" {

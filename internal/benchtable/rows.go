@@ -88,6 +88,8 @@ func sha256Rows() []Row {
 		{Group: g14, Name: "halfclose sha256sum < file (gRPC)", Bar: 0.8, Needs: []string{"sha256sum"}, Run: grpcStdin},
 		{Group: g14, Name: "halfclose sha256sum FILE (gRPC)", Bar: 0.8, Needs: []string{"sha256sum"}, Run: grpcFile},
 		{Group: g14, Name: "nc -N route=sha256sum < file (TCP)", Bar: 0.9, Needs: []string{"sha256sum"}, Routes: []string{"sha256sum"}, Run: route},
+		ncCeiling(g14),
+		{Group: g14, Name: "halfclose head -c 0 < file (gRPC): the transport alone", Needs: []string{"head"}, Run: noSum(grpcTransport)},
 		{Group: g14, Name: "GNU sha256sum < file", Run: gnu},
 		{Group: g14, Name: "Go crypto/sha256, in memory (hash only)", Run: func(env *Env) (Result, error) {
 			buf := make([]byte, 1<<20)
