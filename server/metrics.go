@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -83,7 +82,7 @@ type Metrics struct {
 	refused     *prometheus.CounterVec
 	wait        *prometheus.HistogramVec
 	waiting     prometheus.Gauge
-	grpc        *grpcprom.ServerMetrics
+	grpc        *GRPCMetrics
 
 	knownCommand func(string) bool // for tests; default: a builtin command
 }
@@ -145,11 +144,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "halfclose_jobs_waiting",
 			Help: "Jobs waiting for a slot now.",
 		}),
-		grpc: grpcprom.NewServerMetrics(
-			grpcprom.WithServerHandlingTimeHistogram(
-				grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 4, 10)),
-			),
-		),
+		grpc:         newGRPCMetrics(prometheus.ExponentialBuckets(0.001, 4, 10)),
 		knownCommand: func(name string) bool { _, ok := builtinCommands.Lookup(name); return ok },
 	}
 	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.tcpTotal,
@@ -166,7 +161,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // (ChainOptions uses it). After registering services, call
 // ServerMetrics().InitializeMetrics(grpcServer) so every method's series
 // exist at zero from the start.
-func (m *Metrics) ServerMetrics() *grpcprom.ServerMetrics {
+func (m *Metrics) ServerMetrics() *GRPCMetrics {
 	if m == nil {
 		return nil
 	}

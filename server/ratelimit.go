@@ -124,7 +124,8 @@ func (l *PeerLimiter) evict(now time.Time) {
 func PeerIP(a net.Addr) string {
 	switch a := a.(type) {
 	case *net.TCPAddr:
-		return a.IP.String()
+		_, ip := tcpAddrStrings(a)
+		return ip
 	case *net.UDPAddr:
 		return a.IP.String()
 	}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// Every call logs its peer's address and looks its IP up in the per-peer
+// caps, and grpc-go hands each stream of a connection the same *TCPAddr:
+// the strings are made once per connection rather than once per call (two
+// or three allocations each). The cache is a small table indexed by port
+// with an entry per slot, so its memory is fixed; a miss only costs the
+// conversion.
+
+type addrEntry struct {
+	addr     *net.TCPAddr
+	full, ip string
+}
+
+const addrSlots = 256
+
+var addrCache [addrSlots]atomic.Pointer[addrEntry]
+
+// tcpAddrStrings returns a.String() and a.IP.String().
+func tcpAddrStrings(a *net.TCPAddr) (full, ip string) {
+	slot := &addrCache[uint(a.Port)%addrSlots]
+	if e := slot.Load(); e != nil && e.addr == a {
+		return e.full, e.ip
+	}
+	e := &addrEntry{addr: a, full: a.String(), ip: a.IP.String()}
+	slot.Store(e)
+	return e.full, e.ip
+}
+
+// addrString is a.String(), cached for TCP addresses.
+func addrString(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok && t != nil {
+		full, _ := tcpAddrStrings(t)
+		return full
+	}
+	if a == nil {
+		return "<nil>"
+	}
+	return a.String()
+}
+
+// deadlineCache is the last deadline formatted, to the second.
+type deadlineEntry struct {
+	sec int64
+	s   string
+}
+
+var deadlineCache atomic.Pointer[deadlineEntry]
+
+// formatDeadline is t.Format(time.RFC3339), cached by the second for local
+// times: the calls of one second, whose deadlines mostly fall in the same
+// second, format it once.
+func formatDeadline(t time.Time) string {
+	if t.Location() != time.Local {
+		return t.Format(time.RFC3339)
+	}
+	sec := t.Unix()
+	if e := deadlineCache.Load(); e != nil && e.sec == sec {
+		return e.s
+	}
+	e := &deadlineEntry{sec: sec, s: t.Format(time.RFC3339)}
+	deadlineCache.Store(e)
+	return e.s
+}
