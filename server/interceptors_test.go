@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+
 	"github.com/halfclose/halfclose/internal/syncbuf"
 
 	"google.golang.org/grpc"
@@ -39,6 +41,9 @@ func (echoService) isEcho() {}
 
 func echoBehave(ctx context.Context, v string) error {
 	AddLogFields(ctx, "job.command", "echo")
+	// The same field for the go-grpc-middleware chain, the oracle of
+	// TestChainMatchesMiddleware (a no-op under ChainOptions).
+	logging.AddFields(ctx, logging.Fields{"job.command", "echo"})
 	switch v {
 	case "panic":
 		panic("boom: secret detail")
