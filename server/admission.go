@@ -49,6 +49,9 @@ func refuse(reason string, err error) error { return &refusal{reason: reason, er
 
 // refusalReason returns the reason of a refusal error, "" for others.
 func refusalReason(err error) string {
+	if err == nil {
+		return ""
+	}
 	var r *refusal
 	if errors.As(err, &r) {
 		return r.reason

@@ -33,6 +33,9 @@ func (e *connReadError) Error() string { return e.err.Error() }
 func (e *connReadError) Unwrap() error { return e.err }
 
 func isConnReadError(err error) bool {
+	if err == nil { // errors.As's target escapes: no allocation when there is nothing to find
+		return false
+	}
 	var e *connReadError
 	return errors.As(err, &e)
 }
@@ -131,6 +134,9 @@ func (v verdict) errorLine() string {
 // OutcomeIdle; an end of input without its promised proof is
 // OutcomeAborted (its code is DATA_LOSS).
 func outcome(err error) string {
+	if err == nil {
+		return OutcomeOK
+	}
 	if errors.Is(err, errUnprovenEnd) {
 		return OutcomeAborted
 	}

@@ -91,7 +91,7 @@ func (l *lifecycle) emitJob(ctx context.Context, command string, start time.Time
 		done(oc, in, out)
 	}
 	attrs := make([]slog.Attr, 0, 7)
-	attrs = append(attrs, slog.String("id", rand.Text()[:16]), slog.String("command", command),
+	attrs = append(attrs, slog.String("id", jobID()), slog.String("command", command),
 		slog.Int64("in_bytes", in), slog.Int64("out_bytes", out), slog.Duration("duration", time.Since(start)),
 		slog.String("outcome", oc))
 	if err != nil {
@@ -100,6 +100,19 @@ func (l *lifecycle) emitJob(ctx context.Context, command string, start time.Time
 	// One group: the text log shows job.id=… job.outcome=…, JSON a "job"
 	// object; and the logging middleware handles one field, not seven.
 	l.emit(ctx, slog.Attr{Key: "job", Value: slog.GroupValue(attrs...)})
+}
+
+// jobID returns a job's random id: 16 characters of crypto/rand.Text's
+// alphabet (80 bits), made with one allocation rather than rand.Text's two
+// and its 26 characters cut to 16.
+func jobID() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" // rand.Text's: base32
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand crashes the program instead)
+	for i := range b {
+		b[i] = alphabet[b[i]%32]
+	}
+	return string(b[:])
 }
 
 // stopped returns errShuttingDown for a job that failed because the server

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +26,7 @@ const (
 	OutcomeInternal    = "internal"    // anything else
 )
 
-var outcomes = []string{
+var outcomes = [...]string{
 	OutcomeOK, OutcomeInvalid, OutcomeCanceled, OutcomeReset, OutcomeIdle,
 	OutcomeLimit, OutcomeDataLoss, OutcomeAborted, OutcomeUnavailable, OutcomeDenied, OutcomeInternal,
 }
@@ -85,6 +86,43 @@ type Metrics struct {
 	grpc        *GRPCMetrics
 
 	knownCommand func(string) bool // for tests; default: a builtin command
+
+	// The series of each command label value, looked up once: a label
+	// lookup hashes the values and takes a lock, twice a job. The values
+	// are few (the registry's commands, pipeline, other).
+	commands sync.Map // command → *commandSeries
+}
+
+// commandSeries are the job series of one command label value.
+type commandSeries struct {
+	duration prometheus.Observer
+	jobs     [len(outcomes)]atomic.Pointer[prometheus.Counter] // by outcome, as outcomes lists them
+}
+
+// series returns command's series; the jobs counter of an outcome is made
+// when first used, so that /metrics shows the outcomes that happened.
+func (m *Metrics) series(command string) *commandSeries {
+	if s, ok := m.commands.Load(command); ok {
+		return s.(*commandSeries)
+	}
+	s, _ := m.commands.LoadOrStore(command, &commandSeries{duration: m.duration.WithLabelValues(command)})
+	return s.(*commandSeries)
+}
+
+// jobsCounter returns the halfclose_jobs_total series of command and
+// outcome (a valid one).
+func (m *Metrics) jobsCounter(s *commandSeries, command, outcome string) prometheus.Counter {
+	for i, o := range outcomes {
+		if o == outcome {
+			if c := s.jobs[i].Load(); c != nil {
+				return *c
+			}
+			c := m.jobs.WithLabelValues(command, outcome)
+			s.jobs[i].Store(&c)
+			return c
+		}
+	}
+	return m.jobs.WithLabelValues(command, outcome)
 }
 
 // NewRegistry returns a registry with the Go runtime and process collectors,
@@ -172,6 +210,7 @@ func (m *Metrics) ServerMetrics() *GRPCMetrics {
 type JobRecord struct {
 	m       *Metrics
 	command string
+	series  *commandSeries
 	start   time.Time
 	done    atomic.Bool
 }
@@ -187,7 +226,7 @@ func (m *Metrics) JobStart(command string) *JobRecord {
 		command = CommandOther
 	}
 	m.inFlight.Inc()
-	return &JobRecord{m: m, command: command, start: time.Now()}
+	return &JobRecord{m: m, command: command, series: m.series(command), start: time.Now()}
 }
 
 // Done records the job's end: its outcome (one of the Outcome* constants;
@@ -203,8 +242,8 @@ func (r *JobRecord) Done(outcome string, in, out int64) {
 	}
 	m := r.m
 	m.inFlight.Dec()
-	m.jobs.WithLabelValues(r.command, outcome).Inc()
-	m.duration.WithLabelValues(r.command).Observe(time.Since(r.start).Seconds())
+	m.jobsCounter(r.series, r.command, outcome).Inc()
+	r.series.duration.Observe(time.Since(r.start).Seconds())
 	if in > 0 {
 		m.inputBytes.Add(float64(in))
 	}
