@@ -91,6 +91,12 @@ type Metrics struct {
 	// lookup hashes the values and takes a lock, twice a job. The values
 	// are few (the registry's commands, pipeline, other).
 	commands sync.Map // command → *commandSeries
+	waits    sync.Map // waitKey → prometheus.Observer of halfclose_job_wait_seconds
+}
+
+type waitKey struct {
+	adapter  string
+	admitted bool
 }
 
 // commandSeries are the job series of one command label value.
@@ -292,11 +298,16 @@ func (m *Metrics) Waited(adapter string, d time.Duration, admitted bool) {
 	if m == nil {
 		return
 	}
-	a := "false"
-	if admitted {
-		a = "true"
+	k := waitKey{adapter, admitted}
+	o, ok := m.waits.Load(k)
+	if !ok {
+		a := "false"
+		if admitted {
+			a = "true"
+		}
+		o, _ = m.waits.LoadOrStore(k, m.wait.WithLabelValues(adapter, a))
 	}
-	m.wait.WithLabelValues(adapter, a).Observe(d.Seconds())
+	o.(prometheus.Observer).Observe(d.Seconds())
 }
 
 // Waiting counts jobs waiting for a slot: +1, then -1.
