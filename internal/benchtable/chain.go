@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,9 +48,13 @@ func chainRows() []Row {
 // chainRuns is what both rows show: they are measured together, once.
 var chainRuns struct {
 	once       sync.Once
-	bare, full []float64 // calls/s of each load
+	bare, full chainLoads
 	err        error
 }
+
+// chainLoads are one server's loads: calls/s, and the server's CPU time
+// per call (from /proc), of each.
+type chainLoads struct{ rps, cpu []float64 }
 
 // chainRow returns one of the two servers that chainMeasure loads in turn.
 // Its throughput is calls/s times 1 KiB, so the ratio of the two rows is
@@ -67,48 +72,61 @@ func chainRow(env *Env, chain bool) (Result, error) {
 	if chainRuns.err != nil {
 		return Result{}, chainRuns.err
 	}
-	bare := median(chainRuns.bare)
-	rps := bare
-	note := fmt.Sprintf("%.0f calls/s, median of %d loads", bare, len(chainRuns.bare))
+	bare, full := chainRuns.bare, chainRuns.full
+	rps := median(bare.rps)
+	note := fmt.Sprintf("%.0f calls/s, median of %d loads; server CPU %s per call", rps, len(bare.rps), cpuPerCall(bare.cpu))
 	if chain {
-		ratios := make([]float64, len(chainRuns.full))
-		for i, f := range chainRuns.full {
-			ratios[i] = f / chainRuns.bare[i]
+		ratios := make([]float64, len(full.rps))
+		for i, f := range full.rps {
+			ratios[i] = f / bare.rps[i]
 		}
 		slices.Sort(ratios)
-		rps = bare * median(ratios)
-		note = fmt.Sprintf("%.0f calls/s, median of %d loads; ratio to the bare load next to it: median %.2f, %.2f–%.2f",
-			median(chainRuns.full), len(chainRuns.full), median(ratios), ratios[0], ratios[len(ratios)-1])
+		rps *= median(ratios)
+		note = fmt.Sprintf("%.0f calls/s, median of %d loads; ratio to the bare load next to it: median %.2f, %.2f–%.2f; server CPU %s per call",
+			median(full.rps), len(full.rps), median(ratios), ratios[0], ratios[len(ratios)-1], cpuPerCall(full.cpu))
 	}
 	return Result{Bytes: int64(rps * 1024), Elapsed: time.Second, Note: note}, nil
+}
+
+// cpuPerCall is the median and range of a server's CPU time per call.
+func cpuPerCall(us []float64) string {
+	if len(us) == 0 {
+		return "unknown"
+	}
+	s := slices.Sorted(slices.Values(us))
+	return fmt.Sprintf("%.0f µs (%.0f–%.0f)", median(s), s[0], s[len(s)-1])
 }
 
 // chainMeasure starts two halfclosed of its own on loopback, one with
 // --no-interceptors and one with the production chain (metrics, logging at
 // info to a file, bearer auth; rate limit off), then loads them with ghz in
-// turn — bare, full, full, bare, bare, full… — 4×-runs short loads each, so that
-// the machine's drift (it is shared) falls on both alike.
-func chainMeasure(env *Env) (bare, full []float64, err error) {
+// turn — bare, full, full, bare, bare, full… — 6×-runs short loads each, so that
+// the machine's drift (it is shared) falls on both alike. Each load also
+// reads the server's CPU time (user and system, /proc/PID/stat) before and
+// after, for its CPU per call: what the chain costs the server, which
+// the calls/s of a machine shared with ghz (and, here, with others) only
+// show diluted and noisy.
+func chainMeasure(env *Env) (bare, full chainLoads, err error) {
 	const token = "benchmark-token"
 	tokens := filepath.Join(env.DataDir, "chain-tokens")
 	if err := os.WriteFile(tokens, []byte(token+"\n"), 0o600); err != nil {
-		return nil, nil, err
+		return bare, full, err
 	}
-	pairs := 4 * max(env.Runs, 1)
+	pairs := 6 * max(env.Runs, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(pairs)*2*(chainDuration+30*time.Second))
 	defer cancel()
 
-	bareAddr, stopBare, err := startChainServer(ctx, env.BinDir, filepath.Join(env.DataDir, "chain-bare.log"), "--no-interceptors")
+	bareSrv, err := startChainServer(ctx, env.BinDir, filepath.Join(env.DataDir, "chain-bare.log"), "--no-interceptors")
 	if err != nil {
-		return nil, nil, err
+		return bare, full, err
 	}
-	defer stopBare()
-	fullAddr, stopFull, err := startChainServer(ctx, env.BinDir, filepath.Join(env.DataDir, "chain-full.log"),
+	defer bareSrv.stop()
+	fullSrv, err := startChainServer(ctx, env.BinDir, filepath.Join(env.DataDir, "chain-full.log"),
 		"--metrics-addr=127.0.0.1:0", "--auth-token-file="+tokens)
 	if err != nil {
-		return nil, nil, err
+		return bare, full, err
 	}
-	defer stopFull()
+	defer fullSrv.stop()
 
 	data := fmt.Sprintf(`[{"header":{"algorithms":["ALGORITHM_SHA256"]}},{"data":%q}]`,
 		base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), 1024)))
@@ -121,9 +139,9 @@ func chainMeasure(env *Env) (bare, full []float64, err error) {
 			"--format", "json", "--disable-template-functions", "--disable-template-data"}
 	}
 	// A first short load of each warms it up (connections, pools, stacks).
-	for _, addr := range []string{bareAddr, fullAddr} {
-		if _, err := ghzLoad(ctx, env.BinDir, gargs(time.Second), addr); err != nil {
-			return nil, nil, err
+	for _, srv := range []*chainServer{bareSrv, fullSrv} {
+		if _, _, err := ghzLoad(ctx, env.BinDir, gargs(time.Second), srv.addr); err != nil {
+			return bare, full, err
 		}
 	}
 	args := gargs(chainDuration)
@@ -133,42 +151,77 @@ func chainMeasure(env *Env) (bare, full []float64, err error) {
 			order = []bool{true, false}
 		}
 		for _, chain := range order {
-			addr := bareAddr
+			srv, loads := bareSrv, &bare
 			if chain {
-				addr = fullAddr
+				srv, loads = fullSrv, &full
 			}
-			rps, err := ghzLoad(ctx, env.BinDir, args, addr)
+			cpu0, cpuErr := procCPU(srv.pid)
+			rps, calls, err := ghzLoad(ctx, env.BinDir, args, srv.addr)
 			if err != nil {
-				return nil, nil, err
+				return bare, full, err
 			}
-			if chain {
-				full = append(full, rps)
-			} else {
-				bare = append(bare, rps)
+			cpu1, cpuErr1 := procCPU(srv.pid)
+			loads.rps = append(loads.rps, rps)
+			if cpuErr == nil && cpuErr1 == nil && calls > 0 {
+				loads.cpu = append(loads.cpu, float64((cpu1-cpu0).Microseconds())/float64(calls))
 			}
 		}
 	}
 	return bare, full, nil
 }
 
+// chainServer is a halfclosed that chainMeasure loads.
+type chainServer struct {
+	addr string
+	pid  int
+	stop func()
+}
+
+// procCPU is the CPU time (user and system) process pid has used, from
+// /proc/PID/stat in clock ticks (USER_HZ, 100 a second on Linux).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command (which may hold spaces) in ")": state
+	// is field 3, utime 14 and stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("/proc stat: no command")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("/proc stat: too few fields")
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // startChainServer starts halfclosed with args, logging JSON to logPath
 // (a file, as an operator's would be: a pipe read by this process would
-// bill the reader's CPU to the logging under test), and returns its gRPC
-// address and how to stop it. ghz's calls all come from 127.0.0.1: the
+// bill the reader's CPU to the logging under test), and returns it. ghz's calls all come from 127.0.0.1: the
 // per-peer caps are off, so that the load measures the server, not the
 // fairness policy.
-func startChainServer(ctx context.Context, binDir, logPath string, args ...string) (string, func(), error) {
+func startChainServer(ctx context.Context, binDir, logPath string, args ...string) (*chainServer, error) {
 	d := exec.CommandContext(ctx, filepath.Join(binDir, "halfclosed"),
 		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--health-addr=", "--log-format=json",
 			"--max-jobs-per-peer=0", "--max-requests-per-peer=0"}, args...)...)
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	d.Stderr = logf
 	if err := d.Start(); err != nil {
 		logf.Close()
-		return "", nil, err
+		return nil, err
 	}
 	exited := make(chan struct{})
 	go func() { d.Wait(); close(exited) }()
@@ -176,9 +229,9 @@ func startChainServer(ctx context.Context, binDir, logPath string, args ...strin
 	addr, err := chainAddr(logPath, exited)
 	if err != nil {
 		stop()
-		return "", nil, err
+		return nil, err
 	}
-	return addr, stop, nil
+	return &chainServer{addr: addr, pid: d.Process.Pid, stop: stop}, nil
 }
 
 func median(xs []float64) float64 {
@@ -190,19 +243,21 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// ghzLoad runs ghz once and returns the calls per second.
-func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (float64, error) {
+// ghzLoad runs ghz once and returns the calls per second and the calls
+// made.
+func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (rps float64, calls int64, err error) {
 	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "ghz"), append(gargs, addr)...).Output()
 	if err != nil {
-		return 0, fmt.Errorf("ghz: %w", err)
+		return 0, 0, fmt.Errorf("ghz: %w", err)
 	}
 	var rep struct {
+		Count        int64          `json:"count"`
 		RPS          float64        `json:"rps"`
 		StatusCodes  map[string]int `json:"statusCodeDistribution"`
 		ErrorSummary map[string]int `json:"errorDistribution"`
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return 0, fmt.Errorf("ghz output: %w", err)
+		return 0, 0, fmt.Errorf("ghz output: %w", err)
 	}
 	// ghz cancels the calls in flight when the time is up (Canceled, or
 	// Unavailable "transport is closing"): about chainConcurrency of them
@@ -214,13 +269,13 @@ func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (f
 		case "Canceled", "Unavailable":
 			cut += n
 		default:
-			return 0, fmt.Errorf("ghz: %d calls ended %s: %v", n, code, rep.ErrorSummary)
+			return 0, 0, fmt.Errorf("ghz: %d calls ended %s: %v", n, code, rep.ErrorSummary)
 		}
 	}
 	if cut > 2*chainConcurrency {
-		return 0, fmt.Errorf("ghz: %d calls cut short: %v", cut, rep.ErrorSummary)
+		return 0, 0, fmt.Errorf("ghz: %d calls cut short: %v", cut, rep.ErrorSummary)
 	}
-	return rep.RPS, nil
+	return rep.RPS, rep.Count, nil
 }
 
 // chainAddr reads halfclosed's JSON log file until it names its gRPC address.
