@@ -1,7 +1,6 @@
 package server
 
 import (
-	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -46,22 +45,5 @@ func TestFormatDeadline(t *testing.T) {
 		if got, want := formatDeadline(tm), tm.Format(time.RFC3339); got != want {
 			t.Errorf("formatDeadline(%v) = %q, want %q", tm, got, want)
 		}
-	}
-}
-
-// TestAddFieldsOrder: the latest fields come first, and a key given again
-// replaces the earlier value (go-grpc-middleware's logging.AddFields).
-func TestAddFieldsOrder(t *testing.T) {
-	cs := &callState{}
-	cs.fields = cs.buf[:0]
-	cs.addFields([]slog.Attr{slog.String("a", "1"), slog.String("b", "2")})
-	cs.addFields([]slog.Attr{slog.String("c", "3"), slog.String("a", "4")})
-	cs.addFields([]slog.Attr{slog.String("d", "5"), slog.String("e", "6"), slog.String("f", "7"), slog.String("g", "8")})
-	var got string
-	for _, a := range cs.fields {
-		got += a.String() + " "
-	}
-	if want := "d=5 e=6 f=7 g=8 c=3 a=4 b=2 "; got != want {
-		t.Fatalf("fields %q, want %q", got, want)
 	}
 }

@@ -1,29 +1,34 @@
 package server
 
 import (
-	"strings"
+	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 )
 
 // GRPCMetrics are the grpc_server_* metrics: the same names, help, labels
 // and series as go-grpc-middleware's providers/prometheus ServerMetrics
 // (with the handling-time histogram), which this server used to install.
-// They are recorded by the interceptor chain (interceptors.go) through
-// series looked up once per method rather than by label values per call:
-// a label lookup hashes its values and takes a lock, several times a call.
+// GRPCMetrics is the interceptors.ServerReportable of go-grpc-middleware's
+// reporting interceptors (interceptors.go); its Reporter is the method's
+// series, looked up once per method rather than by label values per call
+// (a label lookup hashes its values and takes a lock, several times a
+// call), and shared by the method's calls: a call allocates nothing here.
 type GRPCMetrics struct {
 	started  *prometheus.CounterVec   // grpc_type, grpc_service, grpc_method
 	handled  *prometheus.CounterVec   // ... and grpc_code
 	received *prometheus.CounterVec   // grpc_type, grpc_service, grpc_method
 	sent     *prometheus.CounterVec   // grpc_type, grpc_service, grpc_method
 	handling *prometheus.HistogramVec // grpc_type, grpc_service, grpc_method
+
+	methods methodTable
 }
 
 func newGRPCMetrics(buckets []float64) *GRPCMetrics {
@@ -102,16 +107,6 @@ func methodType(clientStream, serverStream bool) interceptors.GRPCType {
 	return interceptors.BidiStream
 }
 
-// streamType is the grpc_type of a stream method; a method registered as
-// a stream that streams neither way is a bidi stream to go-grpc-middleware
-// (its interceptor never calls a stream unary), and so it is here.
-func streamType(info *grpc.StreamServerInfo) interceptors.GRPCType {
-	if !info.IsClientStream && !info.IsServerStream {
-		return interceptors.BidiStream
-	}
-	return methodType(info.IsClientStream, info.IsServerStream)
-}
-
 // methodSeries are one method's series. Each is made (and so appears on
 // /metrics) when first used, as with label lookups per call.
 type methodSeries struct {
@@ -168,59 +163,81 @@ func (s *methodSeries) handledCall(code codes.Code, seconds float64) {
 	(*o).Observe(seconds)
 }
 
-// splitMethod splits "/service/method" as go-grpc-middleware does.
-func splitMethod(fullMethod string) (service, method string) {
-	fullMethod = strings.TrimPrefix(fullMethod, "/")
-	if i := strings.Index(fullMethod, "/"); i >= 0 {
-		return fullMethod[:i], fullMethod[i+1:]
-	}
-	return "unknown", "unknown"
+// ServerReporter implements interceptors.ServerReportable: the call's
+// reporter is its method's series.
+func (m *GRPCMetrics) ServerReporter(ctx context.Context, c interceptors.CallMeta) (interceptors.Reporter, context.Context) {
+	s := m.methods.get(methodKey{c.Service, c.Method, c.Typ}, m)
+	s.incStarted()
+	return s, ctx
 }
 
-// methodTable maps a full method name to what the interceptors need of
-// it, computed once. It only grows by the methods grpc-go calls the
-// interceptors for (the registered ones, unless an unknown-service handler
-// is installed); past maxMethods, names are looked up but not kept, so a
-// client inventing names cannot grow it.
-type methodTable struct {
-	mk func(fullMethod string, typ interceptors.GRPCType) *methodInfo
+// PostCall implements interceptors.Reporter: handled by code, and the
+// duration. A code is as grpc-go tells the client (a context error is
+// CANCELED or DEADLINE_EXCEEDED), as providers/prometheus has it.
+func (s *methodSeries) PostCall(err error, d time.Duration) {
+	st, ok := status.FromError(err)
+	if !ok {
+		st = status.FromContextError(err)
+	}
+	s.handledCall(st.Code(), d.Seconds())
+}
 
-	mu sync.Mutex                             // serialises writers
-	m  atomic.Pointer[map[string]*methodInfo] // copy on write
+// PostMsgSend implements interceptors.Reporter.
+func (s *methodSeries) PostMsgSend(_ any, err error, _ time.Duration) {
+	if err == nil {
+		s.incSent()
+	}
+}
+
+// PostMsgReceive implements interceptors.Reporter.
+func (s *methodSeries) PostMsgReceive(_ any, err error, _ time.Duration) {
+	if err == nil {
+		s.incReceived()
+	}
+}
+
+// methodKey names a method's series.
+type methodKey struct {
+	service, method string
+	typ             interceptors.GRPCType
+}
+
+// methodTable maps a method to its series, made once. It only grows by
+// the methods grpc-go calls the interceptors for (the registered ones,
+// unless an unknown-service handler is installed); past maxMethods, the
+// series are looked up but not kept, so a client inventing names cannot
+// grow it.
+type methodTable struct {
+	mu sync.Mutex                                  // serialises writers
+	m  atomic.Pointer[map[methodKey]*methodSeries] // copy on write
 }
 
 const maxMethods = 1024
 
-func (t *methodTable) get(fullMethod string, typ interceptors.GRPCType) *methodInfo {
+func (t *methodTable) get(k methodKey, gm *GRPCMetrics) *methodSeries {
 	if m := t.m.Load(); m != nil {
-		if mi := (*m)[fullMethod]; mi != nil && mi.typ == typ {
-			return mi
+		if s := (*m)[k]; s != nil {
+			return s
 		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	old := t.m.Load()
-	if old != nil {
-		if mi := (*old)[fullMethod]; mi != nil && mi.typ == typ {
-			return mi
-		}
+	var old map[methodKey]*methodSeries
+	if p := t.m.Load(); p != nil {
+		old = *p
 	}
-	mi := t.mk(fullMethod, typ)
-	if old != nil && len(*old) >= maxMethods {
-		return mi
+	if s := old[k]; s != nil {
+		return s
 	}
-	next := make(map[string]*methodInfo, 1+len(ptrMap(old)))
-	for k, v := range ptrMap(old) {
+	s := &methodSeries{m: gm, typ: string(k.typ), service: k.service, method: k.method}
+	if len(old) >= maxMethods {
+		return s
+	}
+	next := make(map[methodKey]*methodSeries, len(old)+1)
+	for k, v := range old {
 		next[k] = v
 	}
-	next[fullMethod] = mi
+	next[k] = s
 	t.m.Store(&next)
-	return mi
-}
-
-func ptrMap(m *map[string]*methodInfo) map[string]*methodInfo {
-	if m == nil {
-		return nil
-	}
-	return *m
+	return s
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
@@ -32,13 +31,14 @@ import (
 	"github.com/halfclose/halfclose/internal/syncbuf"
 )
 
-// The chain (interceptors.go) replaced go-grpc-middleware's metrics,
-// logging, auth, selector and recovery interceptors. These tests keep
-// that chain, as it was configured, as the oracle: the same calls through
-// both must give the same log lines (key order included) and the same
-// grpc_server_* series.
+// The chain (interceptors.go) has its own metrics reporter (in place of
+// providers/prometheus's), its own slog adapter, and logging options that
+// leave timestamps to the adapter. These tests keep the chain as it was
+// configured before, as the oracle: the same calls through both must give
+// the same log lines (key order included) and the same grpc_server_*
+// series.
 
-// oracleChain is the go-grpc-middleware chain ChainOptions used to install.
+// oracleChain is the chain ChainOptions used to install.
 func oracleChain(logger *slog.Logger, sm *grpcprom.ServerMetrics, ta *TokenAuth, rl *PeerLimiter) []grpc.ServerOption {
 	var unary []grpc.UnaryServerInterceptor
 	var stream []grpc.StreamServerInterceptor
@@ -50,10 +50,10 @@ func oracleChain(logger *slog.Logger, sm *grpcprom.ServerMetrics, ta *TokenAuth,
 	}
 	unary = append(unary, logging.UnaryServerInterceptor(oracleSlogAdapter(logger), logOpts...))
 	stream = append(stream, logging.StreamServerInterceptor(oracleSlogAdapter(logger), logOpts...))
-	authMatch := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return needsAuth(c) })
+	authMatch := selector.MatchFunc(needsAuth)
 	unary = append(unary, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(ta.AuthFunc), authMatch))
 	stream = append(stream, selector.StreamServerInterceptor(auth.StreamServerInterceptor(ta.AuthFunc), authMatch))
-	limitMatch := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return needsRateLimit(c) })
+	limitMatch := selector.MatchFunc(needsRateLimit)
 	unary = append(unary, selector.UnaryServerInterceptor(oracleLimitUnary(rl), limitMatch))
 	stream = append(stream, selector.StreamServerInterceptor(oracleLimitStream(rl), limitMatch))
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {

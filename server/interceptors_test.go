@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
-
 	"github.com/halfclose/halfclose/internal/syncbuf"
 
 	"google.golang.org/grpc"
@@ -41,9 +39,6 @@ func (echoService) isEcho() {}
 
 func echoBehave(ctx context.Context, v string) error {
 	AddLogFields(ctx, "job.command", "echo")
-	// The same field for the go-grpc-middleware chain, the oracle of
-	// TestChainMatchesMiddleware (a no-op under ChainOptions).
-	logging.AddFields(ctx, logging.Fields{"job.command", "echo"})
 	switch v {
 	case "panic":
 		panic("boom: secret detail")
