@@ -67,19 +67,7 @@ func interceptorChain(cfg ChainConfig) ([]grpc.UnaryServerInterceptor, []grpc.St
 		stream = append(stream, interceptors.StreamServerInterceptor(gm))
 	}
 
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		// grpc.start_time is dropped by the adapter, and
-		// grpc.request.deadline formatted by it (formatDeadline, once a
-		// second): the middleware formats neither per call.
-		logging.WithTimestampFormat(""),
-		logging.WithDurationField(func(d time.Duration) logging.Fields {
-			// A time.Duration: slog writes it as integer nanoseconds in
-			// JSON, "1.5ms" in text (a float would go through
-			// encoding/json, a good part of the line's cost).
-			return logging.Fields{"grpc.duration", d}
-		}),
-	}
+	logOpts := loggingOptions()
 	unary = append(unary, logging.UnaryServerInterceptor(slogAdapter(logger), logOpts...))
 	stream = append(stream, logging.StreamServerInterceptor(slogAdapter(logger), logOpts...))
 
@@ -104,6 +92,23 @@ func interceptorChain(cfg ChainConfig) ([]grpc.UnaryServerInterceptor, []grpc.St
 	unary = append(unary, recovery.UnaryServerInterceptor(rec))
 	stream = append(stream, recovery.StreamServerInterceptor(rec))
 	return unary, stream
+}
+
+// loggingOptions are the logging middleware's options.
+func loggingOptions() []logging.Option {
+	return []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		// grpc.start_time is dropped by the adapter, and
+		// grpc.request.deadline formatted by it (formatDeadline, once a
+		// second): the middleware formats neither per call.
+		logging.WithTimestampFormat(""),
+		logging.WithDurationField(func(d time.Duration) logging.Fields {
+			// A time.Duration: slog writes it as integer nanoseconds in
+			// JSON, "1.5ms" in text (a float would go through
+			// encoding/json, a good part of the line's cost).
+			return logging.Fields{"grpc.duration", d}
+		}),
+	}
 }
 
 // AddLogFields adds key/value pairs to the log line of the call whose
