@@ -509,6 +509,7 @@ func TestRefusedConnectionsLogAggregated(t *testing.T) {
 	// call is answered, and the test takes a new holder.
 	var holder *net.TCPConn
 	lost := 0
+	start := time.Now()
 	for {
 		holder = tcpFrom(t, l.Addr().String(), "127.0.0.1")
 		io.WriteString(holder, "wc -c\n")
@@ -530,6 +531,10 @@ func TestRefusedConnectionsLogAggregated(t *testing.T) {
 	holder.CloseWrite()
 	io.ReadAll(holder)
 	srv.Close()
+	// The first refusal is logged at once, the rest at most once per
+	// interval, the remainder at Close: a slow machine may see more
+	// intervals, never a line per refusal.
+	maxLines := 2 + int(time.Since(start)/refusalLogInterval)
 	var lines, count int
 	for _, line := range strings.Split(logs.String(), "\n") {
 		var rec map[string]any
@@ -549,8 +554,8 @@ func TestRefusedConnectionsLogAggregated(t *testing.T) {
 			}
 		}
 	}
-	if count != refused+lost || lines > 3 {
-		t.Fatalf("%d refusals logged in %d lines, want %d in at most 3", count, lines, refused+lost)
+	if count != refused+lost || lines > maxLines {
+		t.Fatalf("%d refusals logged in %d lines, want %d in at most %d", count, lines, refused+lost, maxLines)
 	}
 }
 
