@@ -172,3 +172,31 @@ func readFile(t testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// TestChunkSize: the CLI's data messages are --chunk-size bytes. A server
+// whose --max-msg-bytes is below them refuses the call (RESOURCE_EXHAUSTED,
+// naming the flag to lower, no output); at or under the server's limit the
+// digest is GNU's. A --chunk-size out of its bounds is a usage error.
+func TestChunkSize(t *testing.T) {
+	t.Parallel()
+	g, _ := startDaemon(t, "--max-msg-bytes", "512KiB")
+	in := randomFile(t, 3<<20)
+	want := gnu(t, in, "sha256sum")
+
+	got := run(t, "", in, bin(t, "halfclose"), "--addr", g, "sha256sum")
+	if got.code != 1 || len(got.stdout) != 0 || !strings.Contains(string(got.stderr), "RESOURCE_EXHAUSTED") || !strings.Contains(string(got.stderr), "--chunk-size") {
+		t.Errorf("1 MiB messages to a 512 KiB server: exit %d, stdout %q, stderr %q; want RESOURCE_EXHAUSTED naming --chunk-size", got.code, got.stdout, got.stderr)
+	}
+	for _, size := range []string{"256KiB", "16KiB"} {
+		got := run(t, "", in, bin(t, "halfclose"), "--addr", g, "--chunk-size", size, "sha256sum")
+		if got.code != 0 || !bytes.Equal(got.stdout, want) {
+			t.Errorf("--chunk-size %s: exit %d, stdout %q, stderr %q; want %q", size, got.code, got.stdout, got.stderr, want)
+		}
+	}
+	for _, size := range []string{"1KiB", "32MiB", "lots"} {
+		got := run(t, "", in, bin(t, "halfclose"), "--addr", g, "--chunk-size", size, "sha256sum")
+		if got.code != 2 || len(got.stdout) != 0 || !strings.Contains(string(got.stderr), "chunk-size") {
+			t.Errorf("--chunk-size %s: exit %d, stdout %q, stderr %q; want a usage error (2) naming the flag", size, got.code, got.stdout, got.stderr)
+		}
+	}
+}

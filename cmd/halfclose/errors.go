@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/flagenv"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -48,6 +49,10 @@ func (r *runner) describe(err error) string {
 		case strings.Contains(msg, "connection refused"):
 			return fmt.Sprintf("UNAVAILABLE: cannot connect to %s (%s): connection refused", addr, flagName)
 		}
+	}
+	if s.Code() == codes.ResourceExhausted && strings.Contains(msg, "received message larger than max") {
+		// The server's --max-msg-bytes is below this client's data messages.
+		return fmt.Sprintf("RESOURCE_EXHAUSTED: %s (the server takes smaller messages: lower --chunk-size, now %s)", msg, flagenv.FormatBytes(int64(r.o.chunkSize)))
 	}
 	return describe(err)
 }

@@ -5,12 +5,23 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/internal/cli"
+	"github.com/halfclose/halfclose/internal/flagenv"
 )
 
 // envPrefix names the client's variables: HALFCLOSE_CLIENT_ADDR for --addr.
 // The server's are HALFCLOSE_*, so one never moves the other.
 const envPrefix = "HALFCLOSE_CLIENT"
+
+// The bounds of --chunk-size: below 16 KiB a message costs more than its
+// bytes (a gRPC message is at least one 16 KiB HTTP/2 frame's worth of
+// work); above 16 MiB the client holds more than it gains (a few messages
+// are in flight at once).
+const (
+	minChunkSize = 16 << 10
+	maxChunkSize = 16 << 20
+)
 
 type options struct {
 	addr      string
@@ -23,6 +34,7 @@ type options struct {
 	tokenFile string
 	useTLS    bool
 	progress  autoBool
+	chunkSize flagenv.Bytes
 
 	help, version, list, listNames bool
 	generate                       string
@@ -58,6 +70,8 @@ func newSpec(o *options) *cli.Spec {
 	fs.BoolVar(&o.tcp, "tcp", false, "use the raw-TCP command port (--tcp-addr) instead of gRPC")
 	fs.StringVar(&o.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port, with --tcp; several as host:port,host:port,... (one at random, the next when a connect fails)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "deadline for each call, e.g. 30s or 5m (0: none)")
+	o.chunkSize = flagenv.Bytes(client.DefaultChunkSize)
+	fs.Var(&o.chunkSize, "chunk-size", "size of the gRPC data messages the input is sent in (at most the server's --max-msg-bytes less 16 bytes)")
 	fs.BoolVar(&o.useTLS, "tls", false, "use TLS with the system's CAs (implied by --cacert)")
 	fs.StringVar(&o.caFile, "cacert", "", "CA certificate (PEM) to verify the server with")
 	fs.StringVar(&o.certFile, "cert", "", "client certificate (PEM), for mutual TLS")
@@ -92,7 +106,7 @@ prints what the GNU tool prints; - is standard input. halfclose commands
 lists what the server can run.`,
 		Flags: fs,
 		Groups: []cli.Group{
-			{Title: "Connection", Flags: []string{"addr", "tcp", "tcp-addr", "timeout"}},
+			{Title: "Connection", Flags: []string{"addr", "tcp", "tcp-addr", "timeout", "chunk-size"}},
 			{Title: "TLS and authentication", Flags: []string{"tls", "cacert", "cert", "key", "token-file"}},
 			{Title: "Output", Flags: []string{"progress"}},
 			{Title: "Information", Flags: []string{"list", "list-names", "help", "version", "generate"}},
@@ -105,7 +119,7 @@ lists what the server can run.`,
 			"generate": "man complete-bash complete-zsh complete-fish",
 		},
 		ValueNames: map[string]string{
-			"addr": "HOST:PORT", "tcp-addr": "HOST:PORT", "timeout": "DURATION",
+			"addr": "HOST:PORT", "tcp-addr": "HOST:PORT", "timeout": "DURATION", "chunk-size": "BYTES",
 			"cacert": "FILE", "cert": "FILE", "key": "FILE", "token-file": "FILE", "generate": "KIND",
 		},
 		Commands: "--list-names --timeout 2s",

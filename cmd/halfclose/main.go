@@ -126,6 +126,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "halfclose: no command given\nUsage: halfclose [flags] COMMAND [ARGS...] < input\nTry 'halfclose --help' for more information.\n")
 		return 2
 	}
+	if o.chunkSize < minChunkSize || o.chunkSize > maxChunkSize {
+		fmt.Fprintf(stderr, "halfclose: --chunk-size must be between %s and %s\n", flagenv.FormatBytes(minChunkSize), flagenv.FormatBytes(maxChunkSize))
+		return 2
+	}
 	listing := o.list || o.listNames || len(words) == 1 && words[0] == "commands"
 	tlsCfg, err := o.tlsConfig()
 	if err != nil {
@@ -142,7 +146,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		r.tcpOpts = append(r.tcpOpts, client.WithTCPToken(token))
 	}
 	if !r.o.tcp || listing {
-		opts := []client.Option{}
+		opts := []client.Option{client.WithChunkSize(int(o.chunkSize))}
 		if tlsCfg != nil {
 			opts = append(opts, client.WithTLS(tlsCfg))
 		}
