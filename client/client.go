@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
@@ -250,7 +251,7 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 		return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
 	}
 	resp, err := stream.CloseAndRecv()
-	return resp, err
+	return resp, lostStatus(err)
 }
 
 // Run streams r as the input of pipeline, proves the end of input (an End
@@ -288,7 +289,7 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 			return nil, errors.New("reply ended without a summary")
 		}
 		if err != nil {
-			return nil, inputErr(sent, err)
+			return nil, lostStatus(inputErr(sent, err))
 		}
 		switch m := resp.GetMessage().(type) {
 		case *apiv1.RunResponse_Output:
@@ -322,6 +323,22 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 		}
 	}()
 	return done
+}
+
+// lostStatus gives back a status to an error of grpc-go's retries: when
+// the last attempt of a call failed while sending (the server ended the
+// call before reading all of it), grpc-go (v1.85) returns "max retries
+// exhausted: failed after N attempts: EOF", an error with no status, and
+// the server's status is lost. Only UNAVAILABLE is retried
+// (DefaultServiceConfig), so that was the code.
+func lostStatus(err error) error {
+	if err == nil || err == io.EOF || !errors.Is(err, io.EOF) {
+		return err
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Errorf(codes.Unavailable, "%v (every attempt was ended by the server while sending; gRPC's retries keep no status)", err)
 }
 
 // inputErr is the error of a call that failed with err: the input's own

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -147,5 +148,21 @@ func TestRunTCP(t *testing.T) {
 	}
 	if err := RunTCP(ctxT(t), l.Addr().String(), nil, "wc\nsha1sum", strings.NewReader("x"), io.Discard); err == nil {
 		t.Fatal("a two-line pipeline was accepted")
+	}
+}
+
+// TestLostStatus: grpc-go's error for a call whose retries all ended while
+// sending carries no status; the client gives it UNAVAILABLE, and leaves
+// every other error as it is.
+func TestLostStatus(t *testing.T) {
+	exhausted := fmt.Errorf("max retries exhausted: failed after 4 attempts: %w", io.EOF)
+	if s, ok := status.FromError(lostStatus(exhausted)); !ok || s.Code() != codes.Unavailable || !strings.Contains(s.Message(), "failed after 4 attempts") {
+		t.Errorf("lostStatus(%v) = %v, want UNAVAILABLE naming the attempts", exhausted, lostStatus(exhausted))
+	}
+	other := status.Error(codes.DataLoss, "x")
+	for _, err := range []error{nil, io.EOF, other, errors.New("read failed"), fmt.Errorf("wrapped: %w", other)} {
+		if got := lostStatus(err); got != err {
+			t.Errorf("lostStatus(%v) = %v, want it unchanged", err, got)
+		}
 	}
 }

@@ -440,6 +440,13 @@ const wrongPortMessage = "halfclose raw-TCP port: this port speaks the raw-TCP p
 // each call it starts gets a trailers-only reply, UNAVAILABLE with
 // wrongPortMessage, and the connection ends with GOAWAY. It reads at most
 // a few frames, within the header timeout.
+//
+// The reply carries grpc-retry-pushback-ms -1, gRPC's "do not retry"
+// (gRFC A6): asking this port again cannot help. Without it, clients with a
+// retry policy (halfclose's own) asked 4 times, and grpc-go (v1.85) loses
+// the status of a call whose retries all ended while it was sending: the
+// client saw "max retries exhausted: failed after 4 attempts: EOF"
+// instead of this message.
 func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	c.SetDeadline(time.Now().Add(s.HeaderTimeout))
 	rest := make([]byte, len(http2PrefaceRest))
@@ -456,6 +463,7 @@ func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reade
 	for _, hf := range [][2]string{
 		{":status", "200"}, {"content-type", "application/grpc"},
 		{"grpc-status", strconv.Itoa(int(codes.Unavailable))}, {"grpc-message", wrongPortMessage},
+		{"grpc-retry-pushback-ms", "-1"},
 	} {
 		enc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
 	}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
@@ -25,9 +26,14 @@ func TestGRPCClientOnTCPPort(t *testing.T) {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	_, err = apiv1.NewComputeServiceClient(conn).Capabilities(ctx, &apiv1.CapabilitiesRequest{})
+	var trailer metadata.MD
+	_, err = apiv1.NewComputeServiceClient(conn).Capabilities(ctx, &apiv1.CapabilitiesRequest{}, grpc.Trailer(&trailer))
 	if s := status.Convert(err); s.Code() != codes.Unavailable || s.Message() != wrongPortMessage {
 		t.Fatalf("Capabilities on the TCP port: %v; want UNAVAILABLE %q", err, wrongPortMessage)
+	}
+	// gRPC's "do not retry" (gRFC A6): asking the port again cannot help.
+	if got := trailer.Get("grpc-retry-pushback-ms"); len(got) != 1 || got[0] != "-1" {
+		t.Errorf("grpc-retry-pushback-ms %q, want [-1]", got)
 	}
 
 	if got, want := tcpCall(t, env.tcpAddr, "PRI * HTTP/2.0\r\n", []byte("not a preface")), ""; got != want {
