@@ -52,6 +52,11 @@ func NewQueue(cfg compute.SpoolConfig, memBytes int64) *Queue {
 // Len returns the unread bytes.
 func (q *Queue) Len() int64 { return q.memBytes + q.wOff - q.rOff }
 
+// charged returns what the queue holds against its budgets: the unread
+// bytes in memory and the disk budget it holds (the file's unread bytes,
+// and those read but not given back yet).
+func (q *Queue) charged() int64 { return q.memBytes + q.reserved }
+
 // Spilled returns the unread bytes in the spill file.
 func (q *Queue) Spilled() int64 { return q.wOff - q.rOff }
 
@@ -185,6 +190,31 @@ func (q *Queue) WriteTo(w io.Writer) (int64, error) {
 	}
 	q.buf = nil
 	return total, nil
+}
+
+// front returns where the oldest unread bytes are: the rest of the
+// oldest memory chunk (b), or, when nothing is in memory, up to max bytes
+// of the spill file at off (b nil). Those bytes stay as they are, whatever
+// is written meanwhile, until drop drops them; the queue must not be
+// empty.
+func (q *Queue) front(max int) (b []byte, off int64, n int) {
+	if q.memBytes > 0 {
+		c := q.mem[0][q.head:]
+		return c, 0, len(c)
+	}
+	return nil, q.rOff, int(min(int64(max), q.wOff-q.rOff))
+}
+
+// drop drops the n oldest bytes, of what front returned.
+func (q *Queue) drop(n int) {
+	if n <= 0 {
+		return
+	}
+	if q.memBytes > 0 {
+		q.consumeMem(n)
+	} else {
+		q.consumeFile(int64(n))
+	}
 }
 
 func (q *Queue) consumeMem(n int) {
