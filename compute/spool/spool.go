@@ -102,7 +102,11 @@ func (s *Spool) Write(p []byte) (int, error) {
 			return n, nil
 		}
 		m := 0
-		if room := s.limit - s.q.charged(); room > 0 {
+		room := s.limit - s.q.charged()
+		if s.q.Len() == 0 {
+			room = max(room, s.mem) // an empty queue takes what fits in memory
+		}
+		if room > 0 {
 			part := p[n : n+int(min(room, int64(len(p)-n)))]
 			if s.noSpill {
 				if s.q.Spilled() == 0 {
