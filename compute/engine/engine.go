@@ -113,7 +113,9 @@ type Stats struct {
 // out before src has ended: output made earlier waits in a spool, and
 // once the spool is past its memory the input is read ahead of the stages
 // to find its end sooner (readahead.go). After the end, output flows to
-// out as fast as out takes it, and the stages wait for it. A job whose
+// out as fast as out takes it, written by Run's goroutine while the stages
+// go on (they wait for out only once the spool holds as much as it did at
+// the end, or its memory). A job whose
 // stages finish early still has its input read to the end. On error, if
 // nothing was written to out yet, nothing ever will be. A stage that fails
 // after the input has ended fails after its output: what the stages wrote
@@ -125,6 +127,7 @@ type Stats struct {
 // src is an io.Closer, the engine then calls Close, which must make such a
 // Read return. Run returns only once nothing reads src any more.
 func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Writer) (Stats, error) {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := func() bool { return false }
@@ -142,7 +145,15 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	cw := &countingWriter{w: out}
 
 	done := make(chan error, 1)
-	go func() { done <- p.run(ctx, cancel, stageIn, reply) }()
+	// The reply is sent while the stages still write (Spool.Release), until
+	// they are done; the caller's cancellation stops it at once. (A stage's
+	// failure does not: what it wrote before goes out first.)
+	defer context.AfterFunc(parent, func() { reply.Abort(parent.Err()) })()
+	go func() {
+		err := p.run(ctx, cancel, stageIn, reply)
+		reply.CloseWrite()
+		done <- err
+	}()
 
 	var err error
 	select {

@@ -220,9 +220,13 @@ func TestSpoolSpillsAndBudget(t *testing.T) {
 	}
 	computetest.EmptyDir(t, dir)
 
-	// Over the disk budget: RESOURCE_EXHAUSTED, nothing written, nothing left.
+	// Over the disk budget: RESOURCE_EXHAUSTED, nothing written, nothing
+	// left. (The reply and the read-ahead share the 4 MiB: they run out
+	// with about 2.5 MiB copied and 5 MiB read, so an input of 5 MiB could
+	// end first, and a reply released at its end waits for the client
+	// instead of spilling: the input is well past that.)
 	out.Reset()
-	_, err := e.Run(context.Background(), testPipeline(copyStage), bytes.NewReader(computetest.RandomBytes(4, 5<<20)), &out)
+	_, err := e.Run(context.Background(), testPipeline(copyStage), bytes.NewReader(computetest.RandomBytes(4, 12<<20)), &out)
 	if compute.CodeOf(err) != compute.CodeResourceExhausted || out.Len() != 0 {
 		t.Fatalf("err = %v, %d bytes out; want RESOURCE_EXHAUSTED and nothing", err, out.Len())
 	}

@@ -332,6 +332,18 @@ func (r *grepRun) process(text []byte) {
 	if end > 0 && text[end-1] == '\n' {
 		end--
 	}
+	// Plain output: selected lines as they are, without prefixes; a run of
+	// them that are adjacent in text is written at once, text[runS:runE].
+	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly
+	runS, runE := 0, 0
+	defer func() {
+		if runE > runS {
+			r.w.Write(text[runS:runE])
+			if text[runE-1] != '\n' { // the input's last line, unterminated
+				r.w.WriteByte('\n')
+			}
+		}
+	}()
 	pos := 0
 	for pos < len(text) && !r.done {
 		seq := m.seq
@@ -355,7 +367,17 @@ func (r *grepRun) process(text []byte) {
 			return
 		}
 		r.lineNo++
-		if !r.g.invert {
+		switch {
+		case plain:
+			r.matched++
+			if ls != runE {
+				if runE > runS {
+					r.w.Write(text[runS:runE])
+				}
+				runS = ls
+			}
+			runE = min(le+1, len(text))
+		case !r.g.invert:
 			r.selected(text[ls:le])
 		}
 		pos = le + 1

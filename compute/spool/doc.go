@@ -4,6 +4,9 @@
 // A Spool keeps what the stages write in memory up to
 // compute.SpoolConfig.MemBytes, then in an unlinked temp file charged to the
 // shared compute.DiskBudget. When the engine sees the end of input it calls
-// Release, which writes what is held to the adapter in order and lets later
-// writes pass straight through; Close drops everything of an aborted job.
+// Release, which writes what is held to the adapter in order, then what the
+// stages write meanwhile, until CloseWrite: the stages and the adapter then
+// work at once, the spool between them holding no more than it held at the
+// end (past that the stages wait for the adapter). Close drops everything of
+// an aborted job.
 package spool

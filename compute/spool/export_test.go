@@ -15,3 +15,18 @@ func PunchHoles(dir string) bool {
 	}
 	return punchHole(f, 0, 4<<10)
 }
+
+// FileSize returns the size of q's spill file (0 without one).
+func (q *Queue) FileSize() int64 {
+	if q.file == nil {
+		return 0
+	}
+	st, err := q.file.Stat()
+	if err != nil {
+		return -1
+	}
+	return st.Size()
+}
+
+// SegSize is the size of the spill file's segments.
+const SegSize = segSize

@@ -24,19 +24,32 @@ type Queue struct {
 	memBytes int64 // unread bytes in memory
 	free     []byte
 
+	// The spill file is a FIFO of segments of segSize bytes: segs are
+	// those holding unread bytes (from rIn in the first, to wIn in the
+	// last). A segment read to its end is kept as the spare, still charged
+	// to the disk budget and in the page cache, for the next segment to be
+	// written (a queue read as it is written reuses its pages); past one
+	// spare its space is given back (a hole punched), and the segment is
+	// reused later as a hole. The file starts over when it empties.
 	file     *os.File
-	rOff     int64 // file offset of the first unread byte
-	wOff     int64 // file offset of the next write
-	given    int64 // disk budget given back: bytes before this offset
-	reserved int64 // disk budget held: wOff - given
+	segs     []int64 // file offsets of the segments holding unread bytes
+	rIn      int64   // offset in segs[0] of the first unread byte
+	wIn      int64   // bytes written in the last segment
+	spilled  int64   // unread bytes in the file
+	spare    []int64 // segments read to their end, still charged
+	holes    []int64 // segments given back, to reuse before growing the file
+	fileEnd  int64   // the file's size in segments' bytes
+	paid     bool    // the last segment was charged whole when taken (a spare)
+	reserved int64   // disk budget held
 	buf      []byte
 }
 
 // Queue sizes.
 const (
-	minChunk  = 4 << 10
-	maxChunk  = 64 << 10
-	punchStep = 1 << 20 // disk given back in steps of this much
+	minChunk = 4 << 10
+	maxChunk = 64 << 10
+	segSize  = 512 << 10 // the spill file's segments: disk is given back in steps of this much
+	maxSpare = 1         // read segments kept charged for reuse
 )
 
 // NewQueue returns an empty queue that holds up to memBytes in memory
@@ -50,17 +63,22 @@ func NewQueue(cfg compute.SpoolConfig, memBytes int64) *Queue {
 }
 
 // Len returns the unread bytes.
-func (q *Queue) Len() int64 { return q.memBytes + q.wOff - q.rOff }
+func (q *Queue) Len() int64 { return q.memBytes + q.spilled }
+
+// charged returns what the queue holds against its budgets: the unread
+// bytes in memory and the disk budget it holds (the file's unread bytes,
+// and those read but not given back yet).
+func (q *Queue) charged() int64 { return q.memBytes + q.reserved }
 
 // Spilled returns the unread bytes in the spill file.
-func (q *Queue) Spilled() int64 { return q.wOff - q.rOff }
+func (q *Queue) Spilled() int64 { return q.spilled }
 
 // Write appends p, in memory while there is room and nothing is in the
 // file, else in the file; it fails with RESOURCE_EXHAUSTED when the disk
 // budget has no room, having written nothing of p to the file.
 func (q *Queue) Write(p []byte) (int, error) {
 	n := 0
-	if q.wOff == q.rOff {
+	if q.spilled == 0 {
 		n = q.writeMem(p)
 	}
 	if n == len(p) {
@@ -116,17 +134,65 @@ func (q *Queue) writeFile(p []byte) (int, error) {
 		}
 		q.file = f
 	}
+	// All of p is reserved at once, and what lands in a spare segment
+	// (charged already) given back.
 	if err := q.cfg.Disk.Reserve(int64(len(p))); err != nil {
 		return 0, err
 	}
-	n, err := q.file.WriteAt(p, q.wOff)
-	q.wOff += int64(n)
-	q.reserved += int64(n)
-	q.cfg.Disk.Release(int64(len(p) - n))
-	if err != nil {
-		return n, compute.Internal("spool: write failed", err)
+	q.reserved += int64(len(p))
+	n := 0
+	for n < len(p) {
+		if len(q.segs) == 0 || q.wIn == segSize {
+			q.takeSegment()
+		}
+		k := min(len(p)-n, int(segSize-q.wIn))
+		m, err := q.file.WriteAt(p[n:n+k], q.segs[len(q.segs)-1]+q.wIn)
+		q.wIn += int64(m)
+		q.spilled += int64(m)
+		if q.paid {
+			q.giveBack(int64(m))
+		}
+		n += m
+		if err != nil {
+			q.giveBack(int64(len(p) - n))
+			return n, compute.Internal("spool: write failed", err)
+		}
 	}
 	return n, nil
+}
+
+// takeSegment appends a segment to write: the spare, else a hole, else
+// one past the file's end.
+func (q *Queue) takeSegment() {
+	var off int64
+	q.paid = false
+	switch {
+	case len(q.spare) > 0:
+		off, q.spare = q.spare[len(q.spare)-1], q.spare[:len(q.spare)-1]
+		q.paid = true
+	case len(q.holes) > 0:
+		off, q.holes = q.holes[len(q.holes)-1], q.holes[:len(q.holes)-1]
+	default:
+		off = q.fileEnd
+		q.fileEnd += segSize
+	}
+	q.segs = append(q.segs, off)
+	q.wIn = 0
+}
+
+func (q *Queue) giveBack(n int64) {
+	q.cfg.Disk.Release(n)
+	q.reserved -= n
+}
+
+// fileFront returns the file offset of the oldest unread byte and how
+// many bytes, up to max, follow it in its segment.
+func (q *Queue) fileFront(max int64) (off, n int64) {
+	end := int64(segSize)
+	if len(q.segs) == 1 {
+		end = q.wIn
+	}
+	return q.segs[0] + q.rIn, min(max, end-q.rIn)
 }
 
 // Read moves up to len(p) of the oldest bytes into p. It returns io.EOF
@@ -142,11 +208,12 @@ func (q *Queue) Read(p []byte) (int, error) {
 		n += m
 		q.consumeMem(m)
 	}
-	if n < len(p) && q.wOff > q.rOff {
-		m, err := q.file.ReadAt(p[n:min(int64(len(p)), int64(n)+q.wOff-q.rOff)], q.rOff)
+	for n < len(p) && q.spilled > 0 {
+		off, k := q.fileFront(int64(len(p) - n))
+		m, err := q.file.ReadAt(p[n:n+int(k)], off)
 		n += m
 		q.consumeFile(int64(m))
-		if err != nil && err != io.EOF {
+		if err != nil && !(err == io.EOF && int64(m) == k) {
 			return n, compute.Internal("spool: read failed", err)
 		}
 	}
@@ -167,12 +234,13 @@ func (q *Queue) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
-	for q.wOff > q.rOff {
+	for q.spilled > 0 {
 		if q.buf == nil {
 			q.buf = make([]byte, maxChunk)
 		}
-		b := q.buf[:min(int64(len(q.buf)), q.wOff-q.rOff)]
-		m, err := q.file.ReadAt(b, q.rOff)
+		off, k := q.fileFront(int64(len(q.buf)))
+		b := q.buf[:k]
+		m, err := q.file.ReadAt(b, off)
 		if err != nil && !(err == io.EOF && m == len(b)) {
 			return total, compute.Internal("spool: read failed", err)
 		}
@@ -185,6 +253,32 @@ func (q *Queue) WriteTo(w io.Writer) (int64, error) {
 	}
 	q.buf = nil
 	return total, nil
+}
+
+// front returns where the oldest unread bytes are: the rest of the
+// oldest memory chunk (b), or, when nothing is in memory, up to max bytes
+// of the spill file at off (b nil). Those bytes stay as they are, whatever
+// is written meanwhile, until drop drops them; the queue must not be
+// empty.
+func (q *Queue) front(max int) (b []byte, off int64, n int) {
+	if q.memBytes > 0 {
+		c := q.mem[0][q.head:]
+		return c, 0, len(c)
+	}
+	off, n64 := q.fileFront(int64(max))
+	return nil, off, int(n64)
+}
+
+// drop drops the n oldest bytes, of what front returned.
+func (q *Queue) drop(n int) {
+	if n <= 0 {
+		return
+	}
+	if q.memBytes > 0 {
+		q.consumeMem(n)
+	} else {
+		q.consumeFile(int64(n))
+	}
 }
 
 func (q *Queue) consumeMem(n int) {
@@ -208,21 +302,35 @@ func (q *Queue) consumeMem(n int) {
 }
 
 func (q *Queue) consumeFile(n int64) {
-	q.rOff += n
-	if q.rOff == q.wOff {
-		// Empty: start the file over, giving all its space back.
+	q.rIn += n
+	q.spilled -= n
+	if q.spilled == 0 {
+		// Empty: start the file over, giving all its space back (or, if
+		// it cannot be cut, keeping its segments as spares).
 		if err := q.file.Truncate(0); err == nil {
-			q.cfg.Disk.Release(q.reserved)
-			q.reserved, q.given, q.rOff, q.wOff = 0, 0, 0, 0
+			q.giveBack(q.reserved)
+			q.segs, q.spare, q.holes, q.fileEnd = q.segs[:0], q.spare[:0], q.holes[:0], 0
+		} else {
+			q.spare = append(q.spare, q.segs...)
+			q.segs = q.segs[:0]
 		}
+		q.rIn, q.wIn = 0, 0
 		return
 	}
-	if q.rOff-q.given >= punchStep {
-		end := q.rOff &^ (4<<10 - 1) // whole pages
-		if end > q.given && punchHole(q.file, q.given, end-q.given) {
-			q.cfg.Disk.Release(end - q.given)
-			q.reserved -= end - q.given
-			q.given = end
+	if q.rIn == segSize && len(q.segs) > 1 {
+		off := q.segs[0]
+		q.segs = q.segs[1:]
+		q.rIn = 0
+		switch {
+		case len(q.spare) < maxSpare:
+			q.spare = append(q.spare, off)
+		case punchHole(q.file, off, segSize):
+			q.giveBack(segSize)
+			q.holes = append(q.holes, off)
+		default:
+			// No holes on this file system: kept charged until the
+			// file empties, and reused meanwhile.
+			q.spare = append(q.spare, off)
 		}
 	}
 }
@@ -236,5 +344,5 @@ func (q *Queue) Close() {
 		q.file = nil
 		q.cfg.Disk.Release(q.reserved)
 	}
-	q.reserved, q.given, q.rOff, q.wOff = 0, 0, 0, 0
+	q.reserved, q.segs, q.spare, q.holes, q.fileEnd, q.rIn, q.wIn, q.spilled = 0, nil, nil, nil, 0, 0, 0, 0
 }

@@ -109,3 +109,38 @@ func TestQueueDiskBudget(t *testing.T) {
 		t.Fatalf("%d bytes reserved", disk.Used())
 	}
 }
+
+// TestQueueReusesSegments: a queue read as it is written (the engine's
+// read-ahead, a released reply) reuses the segments of its spill file:
+// the file stays a few segments long, and the disk it charges within a
+// segment or two of what it holds, however much goes through it.
+func TestQueueReusesSegments(t *testing.T) {
+	disk := compute.NewDiskBudget(64 << 20)
+	q := spool.NewQueue(compute.SpoolConfig{Dir: t.TempDir(), Disk: disk}, 1)
+	defer q.Close()
+	const lag, step = 3 * spool.SegSize / 2, 300 << 10
+	var w, r int
+	buf := make([]byte, step)
+	for w < 64<<20 {
+		if _, err := q.Write(pattern(w, step)); err != nil {
+			t.Fatal(err)
+		}
+		w += step
+		for w-r > lag {
+			n, err := q.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf[:n], pattern(r, n)) {
+				t.Fatalf("read at %d differs from what was written", r)
+			}
+			r += n
+		}
+		if used, held := disk.Used(), q.Len(); used > held+2*spool.SegSize {
+			t.Fatalf("%d bytes held, %d charged to the disk", held, used)
+		}
+	}
+	if size := q.FileSize(); size > 4*spool.SegSize {
+		t.Fatalf("%d MiB went through the queue, its spill file is %d bytes long", w>>20, size)
+	}
+}

@@ -11,25 +11,37 @@ import (
 // Spool holds a job's output until its input has ended: a Queue, in
 // memory up to the budget, then in an unlinked temp file charged to the
 // disk budget. Release sends what it holds to the real destination, giving
-// memory and disk back as the destination takes it, and makes later writes
-// go straight through (a writer then waits for the destination: the reply
-// is backpressured, never spooled, once the input has ended). It is safe
-// for one writer and one releaser at once.
+// memory and disk back as the destination takes it, and goes on sending
+// what is written meanwhile until CloseWrite: the writer and the
+// destination then run at once, the writer a queue ahead. Once released,
+// the spool holds, and charges to the disk budget, no more than it did
+// when Release started, or its memory if that is more (it never spills
+// more than it had: a writer past that waits for the destination, so the
+// reply is backpressured, not spooled). It is safe for one writer and one
+// releaser at once.
 type Spool struct {
 	mem      int64
 	held     atomic.Int64 // bytes held, for Held without the lock
-	released atomic.Bool
+	released atomic.Bool  // Release has started: the gate is not asked
 	gate     Gate
 
-	mu     sync.Mutex // protects the fields below
-	q      *Queue
-	out    io.Writer // non-nil once released
-	closed bool
+	mu          sync.Mutex // protects the fields below
+	cond        sync.Cond  // signalled on every change of them
+	q           *Queue
+	draining    bool  // a Release runs: it takes from q what is written
+	limit       int64 // while draining, the most q may charge (Queue.charged)
+	noSpill     bool  // while draining, the disk budget was full: writes wait for memory
+	writeClosed bool  // CloseWrite was called
+	closed      bool
+	err         error  // Abort's
+	buf         []byte // Release's reads of the spill file
 }
 
 // New returns an empty spool.
 func New(cfg compute.SpoolConfig) *Spool {
-	return &Spool{mem: cfg.Mem(), q: NewQueue(cfg, 0)}
+	s := &Spool{mem: cfg.Mem(), q: NewQueue(cfg, 0)}
+	s.cond.L = &s.mu
+	return s
 }
 
 // Gate decides when a write may spill (the engine's read-ahead).
@@ -52,7 +64,19 @@ func (s *Spool) Held() int64 { return s.held.Load() }
 // Mem returns the bytes the spool holds in memory before it spills.
 func (s *Spool) Mem() int64 { return s.mem }
 
-// Write holds p, or passes it on once released.
+// writeErr is why a write fails now, if it does.
+func (s *Spool) writeErr() error {
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.closed, s.writeClosed:
+		return io.ErrClosedPipe
+	}
+	return nil
+}
+
+// Write holds p, or once released queues it for the destination, waiting
+// for room.
 func (s *Spool) Write(p []byte) (int, error) {
 	if s.gate != nil && !s.released.Load() {
 		if held := s.held.Load(); held+int64(len(p)) > s.mem {
@@ -62,41 +86,147 @@ func (s *Spool) Write(p []byte) (int, error) {
 		}
 	}
 	s.mu.Lock()
-	switch {
-	case s.closed:
-		s.mu.Unlock()
-		return 0, io.ErrClosedPipe
-	case s.out != nil:
-		defer s.mu.Unlock()
-		return s.out.Write(p)
+	defer s.mu.Unlock()
+	n := 0
+	for {
+		if err := s.writeErr(); err != nil {
+			return n, err
+		}
+		if !s.draining {
+			// Not released, or its Release failed: hold it all.
+			m, err := s.q.Write(p[n:])
+			s.held.Store(s.q.Len())
+			return n + m, err
+		}
+		if n == len(p) {
+			return n, nil
+		}
+		m := 0
+		room := s.limit - s.q.charged()
+		if s.q.Len() == 0 {
+			room = max(room, s.mem) // an empty queue takes what fits in memory
+		}
+		if room > 0 {
+			part := p[n : n+int(min(room, int64(len(p)-n)))]
+			if s.noSpill {
+				if s.q.Spilled() == 0 {
+					m = s.q.writeMem(part)
+				}
+			} else {
+				var err error
+				m, err = s.q.Write(part)
+				if compute.CodeOf(err) == compute.CodeResourceExhausted {
+					// The disk the spool gave back went to others: wait
+					// for the destination instead.
+					s.noSpill, err = true, nil
+				}
+				if err != nil {
+					s.held.Store(s.q.Len())
+					return n + m, err
+				}
+			}
+		}
+		if m > 0 {
+			n += m
+			s.held.Store(s.q.Len())
+			s.cond.Broadcast()
+			continue
+		}
+		s.cond.Wait()
 	}
-	n, err := s.q.Write(p)
-	s.held.Store(s.q.Len())
+}
+
+// CloseWrite says that nothing more will be written: Release returns once
+// what was written is out. Writes after it fail.
+func (s *Spool) CloseWrite() {
+	s.mu.Lock()
+	s.writeClosed = true
+	s.cond.Broadcast()
 	s.mu.Unlock()
-	return n, err
+}
+
+// Abort makes Release and writes, those waiting included, fail with err
+// (the job is over: its context is done).
+func (s *Spool) Abort(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
 }
 
 // Release writes what the spool holds to out, in order, giving each part
-// back once out has taken it, and from then on passes writes straight to
-// out. Writers wait meanwhile.
+// back once out has taken it, and goes on writing what is written
+// meanwhile until CloseWrite; it returns when all of it is out, or with
+// the first error of out (then the spool holds what out did not take, and
+// later writes, until Close). Only one Release runs at a time.
 func (s *Spool) Release(out io.Writer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	switch {
+	case s.closed:
 		return io.ErrClosedPipe
+	case s.err != nil:
+		return s.err
+	case s.draining:
+		return compute.Internal("spool: released twice", nil)
 	}
 	if s.gate != nil {
 		s.gate.Released()
 	}
-	_, err := s.q.WriteTo(onlyWriter{out})
-	s.held.Store(s.q.Len())
-	if err != nil {
-		return err
-	}
-	s.q.Close()
-	s.out = out
 	s.released.Store(true)
-	return nil
+	s.draining, s.limit = true, max(s.mem, s.q.charged())
+	defer func() {
+		s.draining = false
+		s.cond.Broadcast()
+	}()
+	for {
+		for s.q.Len() == 0 && !s.writeClosed && !s.closed && s.err == nil {
+			s.cond.Wait()
+		}
+		switch {
+		case s.closed:
+			return io.ErrClosedPipe
+		case s.err != nil:
+			return s.err
+		case s.q.Len() == 0: // write-closed, and all of it is out
+			s.q.Close()
+			s.buf = nil
+			return nil
+		}
+		b, off, n := s.q.front(maxChunk)
+		f := s.q.file
+		s.mu.Unlock()
+		var err error
+		if b == nil {
+			if s.buf == nil {
+				s.buf = make([]byte, maxChunk)
+			}
+			var m int
+			m, err = f.ReadAt(s.buf[:n], off)
+			if err != nil && !(err == io.EOF && m == n) {
+				err = compute.Internal("spool: read failed", err)
+			} else {
+				err = nil
+			}
+			b = s.buf[:m]
+		}
+		k := 0
+		if err == nil {
+			k, err = out.Write(b)
+		}
+		s.mu.Lock()
+		if s.closed {
+			return io.ErrClosedPipe
+		}
+		s.q.drop(k)
+		s.held.Store(s.q.Len())
+		s.cond.Broadcast()
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // Close frees the memory and the spill file. Writes after Close fail.
@@ -106,8 +236,6 @@ func (s *Spool) Close() error {
 	s.closed = true
 	s.q.Close()
 	s.held.Store(0)
+	s.cond.Broadcast()
 	return nil
 }
-
-// onlyWriter hides ReadFrom so nothing copies through a buffer of its own.
-type onlyWriter struct{ io.Writer }
