@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -14,6 +15,7 @@ import (
 type Input struct {
 	r     io.Reader
 	n     int64
+	seen  atomic.Int64 // n, for other goroutines (Seen)
 	limit int64
 	ended chan struct{}
 	once  sync.Once
@@ -39,7 +41,7 @@ func (in *Input) Read(p []byte) (int, error) {
 		p = p[:in.limit-in.n+1]
 	}
 	n, err := in.r.Read(p)
-	in.n += int64(n)
+	in.count(int64(n))
 	if in.limit > 0 && in.n > in.limit {
 		return 0, in.limitError()
 	}
@@ -105,7 +107,7 @@ func (in *Input) takeChunk() (segs [][]byte, done func(), err error, ok bool) {
 	}
 	segs, done, err = ct.TakeChunk()
 	for _, s := range segs {
-		in.n += int64(len(s))
+		in.count(int64(len(s)))
 	}
 	if in.limit > 0 && in.n > in.limit {
 		if done != nil {
@@ -128,11 +130,11 @@ type inputWriter struct {
 func (iw inputWriter) Write(p []byte) (int, error) {
 	in := iw.in
 	if in.limit > 0 && in.n+int64(len(p)) > in.limit {
-		in.n += int64(len(p))
+		in.count(int64(len(p)))
 		return 0, in.limitError()
 	}
 	n, err := iw.w.Write(p)
-	in.n += int64(n)
+	in.count(int64(n))
 	return n, err
 }
 
@@ -140,8 +142,16 @@ func (in *Input) limitError() error {
 	return &compute.Error{Code: compute.CodeResourceExhausted, Msg: "input exceeds the limit of " + strconv.FormatInt(in.limit, 10) + " bytes", Err: ErrInputLimit}
 }
 
-// N returns the bytes read so far.
+// N returns the bytes read so far (by the goroutine reading).
 func (in *Input) N() int64 { return in.n }
+
+// Seen returns the bytes read so far, from any goroutine.
+func (in *Input) Seen() int64 { return in.seen.Load() }
+
+func (in *Input) count(k int64) {
+	in.n += k
+	in.seen.Store(in.n)
+}
 
 // Ended is closed when the source has returned io.EOF.
 func (in *Input) Ended() <-chan struct{} { return in.ended }

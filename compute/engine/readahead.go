@@ -21,8 +21,14 @@ import (
 // (a write that would spill more waits for the read-ahead). The input's
 // end is then found while the reply is still small, the reply is
 // released, and the rest of the output flows to the client as fast as it
-// reads, spooling nothing. A stage that writes less than it reads (gzip,
-// grep) costs at most as much again in read-ahead as its reply holds.
+// reads, spooling nothing.
+//
+// The read-ahead starts only once the reply is past what the stages have
+// read. A stage that writes less than it reads (grep, gzip) never starts
+// it: with output e times its input (e ≤ 1), its reply holds e·I when the
+// input of I bytes ends; reading ahead in step would hold 2e·I/(1+e),
+// queue and reply together, which is more. A stage that writes more
+// (e > 1) is what the read-ahead is for.
 
 // readAheadMem is what the read-ahead queue holds in memory before it
 // spills to disk (charged to the disk budget like the reply's spill).
@@ -71,6 +77,13 @@ func (r *readAhead) Wait(held, n int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.started && !r.closed && r.err == nil {
+		if held+n <= r.src.Seen() {
+			// The stages have written no more than they have read (grep,
+			// gzip): reading ahead would put more on disk, queue and reply
+			// together, than the reply alone will ever hold. Let it spill;
+			// a later write past what was read starts the read-ahead.
+			return nil
+		}
 		r.active, r.started = true, true
 		go r.loop()
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
@@ -163,5 +164,78 @@ func TestReadAheadKeepsOrder(t *testing.T) {
 	}
 	if disk.Used() != 0 {
 		t.Fatalf("disk budget still holds %d bytes", disk.Used())
+	}
+}
+
+// gapSource is a source of n bytes that records how far its reads run
+// ahead of what the stage has taken (consumed, counted by the stage).
+type gapSource struct {
+	left     int64
+	read     int64
+	consumed *atomic.Int64
+	maxGap   int64
+}
+
+func (g *gapSource) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		return 0, io.EOF
+	}
+	g.maxGap = max(g.maxGap, g.read-g.consumed.Load())
+	n := int(min(int64(len(p)), g.left))
+	clear(p[:n])
+	g.left -= int64(n)
+	g.read += int64(n)
+	return n, nil
+}
+
+// ratioStage writes num bytes for every den it reads, counting what it
+// has read in consumed.
+func ratioStage(num, den int, consumed *atomic.Int64) compute.Stage {
+	return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		buf := make([]byte, 4096)
+		wide := make([]byte, 4096*num/den)
+		for {
+			n, err := io.ReadFull(in, buf)
+			consumed.Add(int64(n))
+			if n > 0 {
+				if _, werr := out.Write(wide[:n*num/den]); werr != nil {
+					return werr
+				}
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// TestReadAheadOnlyForGrowingOutput: a stage that writes less than it
+// reads (grep, gzip) is never read ahead of, so nothing but its reply goes
+// to disk; a stage that writes more is, so that the end of its input is
+// found early (the case that shows the test can fail).
+func TestReadAheadOnlyForGrowingOutput(t *testing.T) {
+	const size = 8 << 20
+	for _, tc := range []struct {
+		num, den  int
+		readAhead bool
+	}{{1, 2, false}, {1, 1, false}, {3, 1, true}} {
+		var consumed atomic.Int64
+		dir := t.TempDir()
+		e := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: 1 << 20, Dir: dir, Disk: compute.NewDiskBudget(1 << 30)}})
+		p := testPipeline(ratioStage(tc.num, tc.den, &consumed))
+		src := &gapSource{left: size, consumed: &consumed}
+		ctx, cancel := testenv.Context(t)
+		st, err := e.Run(ctx, p, src, io.Discard)
+		cancel()
+		if err != nil || st.OutputBytes != int64(size*tc.num/tc.den) {
+			t.Fatalf("%d/%d: %v, %d bytes out", tc.num, tc.den, err, st.OutputBytes)
+		}
+		if ahead := src.maxGap > 1<<20; ahead != tc.readAhead {
+			t.Errorf("output %d/%d of the input: the source was read up to %d bytes ahead of the stage; want read-ahead %v", tc.num, tc.den, src.maxGap, tc.readAhead)
+		}
+		computetest.EmptyDir(t, dir)
 	}
 }
