@@ -54,8 +54,8 @@ func oracleChain(logger *slog.Logger, sm *grpcprom.ServerMetrics, ta *TokenAuth,
 	unary = append(unary, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(ta.AuthFunc), authMatch))
 	stream = append(stream, selector.StreamServerInterceptor(auth.StreamServerInterceptor(ta.AuthFunc), authMatch))
 	limitMatch := selector.MatchFunc(needsRateLimit)
-	unary = append(unary, selector.UnaryServerInterceptor(oracleLimitUnary(rl), limitMatch))
-	stream = append(stream, selector.StreamServerInterceptor(oracleLimitStream(rl), limitMatch))
+	unary = append(unary, selector.UnaryServerInterceptor(rateLimitUnary(rl), limitMatch))
+	stream = append(stream, selector.StreamServerInterceptor(rateLimitStream(rl), limitMatch))
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		args := []any{"panic", p, "stack", string(debug.Stack())}
 		args = append(args, logging.ExtractFields(ctx)...)
@@ -65,24 +65,6 @@ func oracleChain(logger *slog.Logger, sm *grpcprom.ServerMetrics, ta *TokenAuth,
 	unary = append(unary, recovery.UnaryServerInterceptor(rec))
 	stream = append(stream, recovery.StreamServerInterceptor(rec))
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
-}
-
-func oracleLimitUnary(l *PeerLimiter) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := l.Limit(ctx); err != nil {
-			return nil, status.Error(codes.ResourceExhausted, err.Error())
-		}
-		return handler(ctx, req)
-	}
-}
-
-func oracleLimitStream(l *PeerLimiter) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := l.Limit(ss.Context()); err != nil {
-			return status.Error(codes.ResourceExhausted, err.Error())
-		}
-		return handler(srv, ss)
-	}
 }
 
 // oracleSlogAdapter is the slog adapter the chain used: the fields as
