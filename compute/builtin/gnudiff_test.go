@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/shquote"
+
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
@@ -48,7 +50,7 @@ type diffCase struct {
 }
 
 func (c diffCase) String() string {
-	return fmt.Sprintf("%s <<< %q", computetest.ShJoin(c.argv), computetest.Trunc(c.input))
+	return fmt.Sprintf("%s <<< %q", shquote.Join(c.argv), computetest.Trunc(c.input))
 }
 
 // diffResult is how a case ended on both sides.
@@ -114,7 +116,7 @@ func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
 		}
 		t.Skipf("oracle %s not installed", c.argv[0])
 	}
-	ourOut, ourErr := computetest.RunPipeline(t, computetest.ShJoin(c.argv), c.input)
+	ourOut, ourErr := computetest.RunPipeline(t, shquote.Join(c.argv), c.input)
 	if c.refused && ourErr != nil && strings.Contains(ourErr.Error(), "unsupported") {
 		// Refused on purpose: the verdict is the same whatever GNU does,
 		// so GNU is not run (grep -E 'a{32767}' costs it a second and a
@@ -159,7 +161,7 @@ func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
 		// GNU itself can walk for minutes (tr '[x*99999999999]' in SET1):
 		// such a case has no oracle. Said, not hidden.
 		r.skipped = true
-		t.Logf("not compared: GNU %s did not finish within %v", computetest.ShJoin(c.argv), gnuWait)
+		t.Logf("not compared: GNU %s did not finish within %v", shquote.Join(c.argv), gnuWait)
 	case errors.As(err, &ee):
 		r.gnuCode = ee.ExitCode()
 	case err != nil:

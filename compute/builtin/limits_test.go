@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/shquote"
+
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
@@ -45,7 +47,7 @@ func TestLineLimit(t *testing.T) {
 				})
 			}
 			for name, in := range map[string][]byte{"over": over, "over, no newline": overNoEOL} {
-				_, err := computetest.RunPipelineEnv(t, cfg, computetest.ShJoin(argv), in)
+				_, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(argv), in)
 				want := argv[0] + ": line longer than "
 				if compute.CodeOf(err) != compute.CodeResourceExhausted || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--max-line-bytes") {
 					t.Errorf("limit %d, %v, %s: err %v; want RESOURCE_EXHAUSTED %q… naming --max-line-bytes", limit, argv, name, err, want)

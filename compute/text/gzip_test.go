@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/halfclose/halfclose/internal/shquote"
+
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/internal/testenv"
@@ -84,7 +86,7 @@ func TestGunzipGNU(t *testing.T) {
 	for name, in := range cases {
 		for _, a := range [][]string{{"gunzip", "-c"}, {"gzip", "-dcf"}, {"zcat", "-f"}} {
 			want, ok := computetest.GNU(t, in, a...)
-			got, err := computetest.RunPipeline(t, computetest.ShJoin(a), in)
+			got, err := computetest.RunPipeline(t, shquote.Join(a), in)
 			if ok != (err == nil) || (ok && !bytes.Equal(got, want)) {
 				t.Errorf("%s %v: got %q, %v; GNU %q ok=%v", name, a, computetest.Trunc(got), err, computetest.Trunc(want), ok)
 			}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/halfclose/halfclose/internal/shquote"
+
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
@@ -89,7 +91,7 @@ func meets(n, i, k int) bool {
 func diffGNUCfg(t *testing.T, cfg engine.Config, input []byte, argv ...string) {
 	t.Helper()
 	want, ok := computetest.GNU(t, input, argv...)
-	got, err := computetest.RunPipelineEnv(t, cfg, computetest.ShJoin(argv), input)
+	got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(argv), input)
 	if !ok {
 		if err == nil {
 			t.Errorf("%v: GNU fails, we succeed", argv)
@@ -124,7 +126,7 @@ func diffGNUEach(t *testing.T, newCfg func(*testing.T) engine.Config, check func
 				defer check(t, cfg)
 			}
 			if wants != nil {
-				got, err := computetest.RunPipelineEnv(t, cfg, computetest.ShJoin(argv), ins[i])
+				got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(argv), ins[i])
 				if err == nil && bytes.Equal(got, wants[i]) {
 					return
 				}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/shquote"
+
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
@@ -161,7 +163,7 @@ func TestSortSpill(t *testing.T) {
 			disk := compute.NewDiskBudget(1 << 30)
 			cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: c.mem, Dir: dir, Disk: disk}}
 			// The reply spool shares the budget: make it large enough.
-			got, err := computetest.RunPipelineEnv(t, cfg, computetest.ShJoin(c.args), in)
+			got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(c.args), in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -351,7 +353,7 @@ func TestSortBigLines(t *testing.T) {
 	in = append(in, "\nc\n"...)
 	for _, args := range [][]string{{"sort"}, {"sort", "-r"}} {
 		want, _ := computetest.GNU(t, in, args...)
-		got, err := computetest.RunPipelineEnv(t, engine.Config{MaxLineBytes: 4 << 20, Spool: compute.SpoolConfig{MemBytes: 1 << 20, Dir: t.TempDir()}}, computetest.ShJoin(args), in)
+		got, err := computetest.RunPipelineEnv(t, engine.Config{MaxLineBytes: 4 << 20, Spool: compute.SpoolConfig{MemBytes: 1 << 20, Dir: t.TempDir()}}, shquote.Join(args), in)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,8 @@ package main
 import (
 	"crypto/sha256"
 	"os"
-	"strings"
+
+	"github.com/halfclose/halfclose/internal/shquote"
 
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
@@ -41,7 +42,7 @@ func grepRows() []Row {
 	var out []Row
 	for _, c := range grepCases {
 		argv := append([]string{"grep"}, c.argv...)
-		pipeline := shJoin(argv)
+		pipeline := shquote.Join(argv)
 		out = append(out,
 			Row{
 				Group: c.group, Name: "GNU " + pipeline + " < log", Baseline: true,
@@ -114,21 +115,4 @@ func (e *Env) timeInProcess(path, pipeline string) (Result, error) {
 		return nil
 	})
 	return Result{Bytes: st.Size(), Elapsed: d, OutputSum: sum}, err
-}
-
-// shJoin is argv as one shell command line, each word quoted when needed.
-func shJoin(argv []string) string {
-	out := ""
-	for i, a := range argv {
-		if i > 0 {
-			out += " "
-		}
-		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=", r))
-		}) {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		out += a
-	}
-	return out
 }

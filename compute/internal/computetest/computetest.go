@@ -13,10 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/shquote"
 
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
@@ -90,20 +91,6 @@ func RandomBytes(seed uint64, n int) []byte {
 	return b
 }
 
-// ShellQuote quotes s for /bin/sh.
-func ShellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// ShJoin quotes argv into one /bin/sh command line.
-func ShJoin(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = ShellQuote(a)
-	}
-	return strings.Join(q, " ")
-}
-
 // DiffGNU runs argv through RunPipeline and through the GNU tool and
 // compares stdout. GNU's exit status 1 (no match) is an empty success for
 // us; a GNU error (status >= 2) must be an error here too.
@@ -116,18 +103,18 @@ func DiffGNU(t *testing.T, input []byte, argv ...string) {
 func DiffGNUEnv(t *testing.T, cfg engine.Config, input []byte, argv ...string) {
 	t.Helper()
 	want, ok := GNUStatus(t, input, argv...)
-	got, err := RunPipelineEnv(t, cfg, ShJoin(argv), input)
+	got, err := RunPipelineEnv(t, cfg, shquote.Join(argv), input)
 	if ok >= 2 {
 		if err == nil {
-			t.Fatalf("%s: GNU failed (status %d) but we succeeded with %q", ShJoin(argv), ok, Trunc(got))
+			t.Fatalf("%s: GNU failed (status %d) but we succeeded with %q", shquote.Join(argv), ok, Trunc(got))
 		}
 		return
 	}
 	if err != nil {
-		t.Fatalf("%s: %v", ShJoin(argv), err)
+		t.Fatalf("%s: %v", shquote.Join(argv), err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%s on %q:\n got %q\nwant %q", ShJoin(argv), Trunc(input), Trunc(got), Trunc(want))
+		t.Fatalf("%s on %q:\n got %q\nwant %q", shquote.Join(argv), Trunc(input), Trunc(got), Trunc(want))
 	}
 }
 
@@ -218,7 +205,7 @@ func BenchVsGNU(b *testing.B, in []byte, argv ...string) {
 // BenchEngineVsGNU is BenchVsGNU on an engine with cfg.
 func BenchEngineVsGNU(b *testing.B, cfg engine.Config, in []byte, argv ...string) {
 	e := Engine(cfg)
-	p, err := e.Compile(ShJoin(argv))
+	p, err := e.Compile(shquote.Join(argv))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/halfclose/halfclose/internal/shquote"
+
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
@@ -246,7 +248,7 @@ func DiffGNUEachEnv(t *testing.T, cfg engine.Config, inputs map[string][]byte, a
 	for i, name := range names {
 		t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
 			if have[i] {
-				got, err := RunPipelineEnv(t, cfg, ShJoin(argv), ins[i])
+				got, err := RunPipelineEnv(t, cfg, shquote.Join(argv), ins[i])
 				if err == nil && bytes.Equal(got, wants[i]) {
 					return
 				}
