@@ -38,10 +38,10 @@ type grepRun struct {
 	lowLine []byte  // a line lower-cased, for -o
 	set     *litSet // the prefilter, once chosen
 	chosen  bool
-	// anchors are, for each literal searched with bytes.Index in text
-	// that is not widened (m.lit, or set's lits), the offset of the byte
-	// whose occurrences lead the search (indexAnchored); nil: none.
-	anchors []int
+	// finds are, for each literal searched for in text that is not
+	// widened (m.lit, or set's lits, lower-cased for a fold set without
+	// finders), how it is searched for (planFinder); nil: none.
+	finds []litFinder
 }
 
 // choose picks, on the first text, the prefilter whose literals occur
@@ -55,7 +55,7 @@ func (r *grepRun) choose(text []byte) *litSet {
 	sample := text[:min(len(text), 256<<10)]
 	if m.isLit {
 		if !r.wide {
-			r.anchors = []int{anchorOf(m.lit, histogram(sample))}
+			r.finds = []litFinder{planFinder(m.lit, sample, histogram(sample))}
 		}
 		return nil
 	}
@@ -93,7 +93,7 @@ func (r *grepRun) choose(text []byte) *litSet {
 			}
 			h := histogram(hay)
 			for _, l := range r.set.lits {
-				r.anchors = append(r.anchors, anchorOf(l, h))
+				r.finds = append(r.finds, planFinder(l, hay, h))
 			}
 		}
 	}
@@ -350,11 +350,11 @@ func (r *grepRun) process(text []byte) {
 		if r.wide {
 			seq = nil
 		}
-		var anchors []int
+		var finds []litFinder
 		if !r.wide {
-			anchors = r.anchors
+			finds = r.finds
 		}
-		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, finders, anchors, r.next, seq, r.in)
+		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, finders, finds, r.next, seq, r.in)
 		if r.in != nil && r.in.hit {
 			return
 		}
@@ -431,19 +431,19 @@ func (r *grepRun) region(text []byte, from, to int) {
 // findLine returns the bounds of the first line of text at or after pos
 // that matches, or -1. hay is text, or text lower-cased for a fold set
 // searched without finders. finders, if not nil, search for lits (a fold
-// set's) in text as it is; else anchors, if not nil, lead the search for
-// m.lit or lits (indexAnchored).
+// set's) in text as it is; else finds, if not nil, search for m.lit or
+// lits (planFinder).
 // next caches, per literal of lits (set's, in hay), where it next occurs
 // (-1: unknown, math.MaxInt: nowhere).
 // seq, if not nil, is m.seq, usable on text. in, if not nil, is how the
 // regexps search (interrupt.go).
-func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, finders []*foldFinder, anchors []int, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
+func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, finders []*foldFinder, finds []litFinder, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
 		case m.isLit:
-			if anchors != nil {
-				s = indexAnchored(text[pos:], m.lit, anchors[0])
+			if finds != nil {
+				s = finds[0].index(text[pos:], m.lit)
 			} else {
 				s = bytes.Index(text[pos:], m.lit)
 			}
@@ -455,8 +455,8 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 					var j int
 					if finders != nil {
 						j = finders[i].index(hay[pos:])
-					} else if anchors != nil {
-						j = indexAnchored(hay[pos:], l, anchors[i])
+					} else if finds != nil {
+						j = finds[i].index(hay[pos:], l)
 					} else {
 						j = bytes.Index(hay[pos:], l)
 					}

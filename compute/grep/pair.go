@@ -1,0 +1,159 @@
+package grep
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"slices"
+)
+
+// SWAR constants: a byte of 0x01, of 0x80, in every lane of a word.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// indexPair is bytes.Index(hay, lit), where candidates are the positions s
+// with hay[s+i] == lit[i] and hay[s+j] == lit[j] (i < j), tested 8
+// positions to a word, 32 to a step: two rare bytes of lit make a
+// candidate much rarer than any one of them, and the test costs the same
+// per byte however often the bytes occur (bytes.IndexByte, SIMD, pays for
+// every occurrence of its byte).
+func indexPair(hay, lit []byte, i, j int) int {
+	n := len(lit)
+	if len(hay) < n {
+		return -1
+	}
+	a, b := swarLo*uint64(lit[i]), swarLo*uint64(lit[j])
+	h1, h2 := hay[i:], hay[j:]
+	// candidates s..s+31 need h2[s:s+32]: s+32 <= len(hay)-j, and
+	// len(hay)-n+1 <= len(hay)-j
+	end := len(hay) - n + 1
+	s := 0
+	for ; s+32 <= end; s += 32 {
+		p, q := (*[32]byte)(h1[s:s+32]), (*[32]byte)(h2[s:s+32])
+		x0 := (binary.LittleEndian.Uint64(p[0:8]) ^ a) | (binary.LittleEndian.Uint64(q[0:8]) ^ b)
+		x1 := (binary.LittleEndian.Uint64(p[8:16]) ^ a) | (binary.LittleEndian.Uint64(q[8:16]) ^ b)
+		x2 := (binary.LittleEndian.Uint64(p[16:24]) ^ a) | (binary.LittleEndian.Uint64(q[16:24]) ^ b)
+		x3 := (binary.LittleEndian.Uint64(p[24:32]) ^ a) | (binary.LittleEndian.Uint64(q[24:32]) ^ b)
+		// a zero lane is a candidate; (x-lo)&^x&hi is not zero iff x
+		// has a zero lane
+		if ((x0-swarLo)&^x0|(x1-swarLo)&^x1|(x2-swarLo)&^x2|(x3-swarLo)&^x3)&swarHi == 0 {
+			continue
+		}
+		for k, x := range [4]uint64{x0, x1, x2, x3} {
+			for z := zeroLanes(x); z != 0; z &= z - 1 {
+				c := s + 8*k + bits.TrailingZeros64(z)>>3
+				if bytes.Equal(hay[c:c+n], lit) {
+					return c
+				}
+			}
+		}
+	}
+	if k := bytes.Index(hay[s:], lit); k >= 0 {
+		return s + k
+	}
+	return -1
+}
+
+// zeroLanes returns the high bit of each zero byte of x, exactly.
+func zeroLanes(x uint64) uint64 {
+	return ^((x&^swarHi + ^uint64(swarHi)) | x | ^uint64(swarHi))
+}
+
+// litFinder is how one literal is searched for in text that is not
+// widened: chosen by planFinder on a sample of the text.
+type litFinder struct {
+	k    int  // indexAnchored's anchor (0: bytes.Index), when !pair
+	pair bool // indexPair on lit[i] and lit[j]
+	i, j int
+}
+
+func (f litFinder) index(hay, lit []byte) int {
+	if f.pair {
+		return indexPair(hay, lit, f.i, f.j)
+	}
+	return indexAnchored(hay, lit, f.k)
+}
+
+// The cost model of planFinder, in about tenths of a nanosecond, measured
+// on the bench log (BenchmarkFinders): bytes.IndexByte scans at about
+// 30 bytes a nanosecond but pays about 25 ns for each occurrence of its
+// byte (a call, a mispredicted branch, a check); indexPair scans at about
+// 10 bytes a nanosecond and pays about 45 ns for each candidate.
+const (
+	costByteScan = 1 // per 30 bytes: IndexByte
+	costByteHit  = 750
+	costPairScan = 3 // per 30 bytes: indexPair
+	costPairHit  = 1350
+	// pairsFrom is how many of lit's rarest positions (by the sample's
+	// byte histogram) make the pairs planFinder tries: their pairs, and
+	// each with its neighbours (adjacent bytes are the most correlated).
+	pairsFrom = 6
+)
+
+// planFinder returns the cheapest way to search for lit in text like
+// sample (h is its histogram) by the cost model above: the candidates
+// each way are counted in the sample.
+func planFinder(lit, sample []byte, h *[256]int) litFinder {
+	k := anchorOf(lit, h)
+	best := litFinder{k: k}
+	bestCost := len(sample)/30*costByteScan + h[lit[k]]*costByteHit
+	pairScan := len(sample) / 30 * costPairScan
+	if len(lit) < 2 || bestCost <= pairScan {
+		return best
+	}
+	pos := make([]int, len(lit))
+	for i := range pos {
+		pos[i] = i
+	}
+	slices.SortStableFunc(pos, func(a, b int) int { return h[lit[a]] - h[lit[b]] })
+	pos = pos[:min(len(pos), pairsFrom)]
+	try := func(i, j int) {
+		if i > j {
+			i, j = j, i
+		}
+		if i == j || i < 0 || j >= len(lit) {
+			return
+		}
+		if c := pairScan + countPair(sample, lit, i, j)*costPairHit; c < bestCost {
+			best, bestCost = litFinder{pair: true, i: i, j: j}, c
+		}
+	}
+	for x, i := range pos {
+		for _, j := range pos[x+1:] {
+			try(i, j)
+		}
+		if !slices.Contains(pos, i-1) {
+			try(i-1, i)
+		}
+		if !slices.Contains(pos, i+1) {
+			try(i, i+1)
+		}
+	}
+	return best
+}
+
+// countPair returns how many positions s of hay have hay[s+i] == lit[i]
+// and hay[s+j] == lit[j]: indexPair's candidates.
+func countPair(hay, lit []byte, i, j int) int {
+	n := len(lit)
+	if len(hay) < n {
+		return 0
+	}
+	a, b := swarLo*uint64(lit[i]), swarLo*uint64(lit[j])
+	h1, h2 := hay[i:], hay[j:]
+	end := len(hay) - n + 1
+	c := 0
+	s := 0
+	for ; s+8 <= end; s += 8 {
+		x := (binary.LittleEndian.Uint64(h1[s:s+8]) ^ a) | (binary.LittleEndian.Uint64(h2[s:s+8]) ^ b)
+		c += bits.OnesCount64(zeroLanes(x))
+	}
+	for ; s < end; s++ {
+		if h1[s] == lit[i] && h2[s] == lit[j] {
+			c++
+		}
+	}
+	return c
+}

@@ -1,0 +1,132 @@
+package grep
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestIndexPairAgreesWithIndex: indexPair finds what bytes.Index finds, for
+// every pair of positions of the literal, on text from small alphabets
+// (dense candidates, several in one word) and larger ones, of lengths
+// around its 32-byte steps, with the literal planted at the text's start,
+// its end and across a step.
+func TestIndexPairAgreesWithIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 14))
+	alphabets := []string{"ab", "abAB\n", "\x00\x01\x80\xff\x7f", "abcdefghijklmnopqrstuvwxyz ABC\n"}
+	for round := range 4000 {
+		alpha := alphabets[round%len(alphabets)]
+		text := make([]byte, r.IntN(200))
+		for i := range text {
+			text[i] = alpha[r.IntN(len(alpha))]
+		}
+		lit := make([]byte, 2+r.IntN(14))
+		for i := range lit {
+			lit[i] = alpha[r.IntN(len(alpha))]
+		}
+		if len(text) >= len(lit) {
+			switch r.IntN(4) { // plant it
+			case 0:
+				copy(text, lit)
+			case 1:
+				copy(text[len(text)-len(lit):], lit)
+			case 2:
+				copy(text[r.IntN(len(text)-len(lit)+1):], lit)
+			}
+		}
+		want := bytes.Index(text, lit)
+		for i := range lit {
+			for j := i + 1; j < len(lit); j++ {
+				if got := indexPair(text, lit, i, j); got != want {
+					t.Fatalf("indexPair(%q, %q, %d, %d) = %d, want %d", text, lit, i, j, got, want)
+				}
+				if got, want := countPair(text, lit, i, j), countPairNaive(text, lit, i, j); got != want {
+					t.Fatalf("countPair(%q, %q, %d, %d) = %d, want %d", text, lit, i, j, got, want)
+				}
+			}
+		}
+		f := planFinder(lit, text, histogram(text))
+		if got := f.index(text, lit); got != want {
+			t.Fatalf("planFinder(%q, %q) = %+v: index %d, want %d", lit, text, f, got, want)
+		}
+	}
+}
+
+func countPairNaive(hay, lit []byte, i, j int) int {
+	n := 0
+	for s := 0; s+len(lit) <= len(hay); s++ {
+		if hay[s+i] == lit[i] && hay[s+j] == lit[j] {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPlanFinderOnBenchLog: on the log text make bench greps, the
+// literals made of common letters are searched by pairs, and a literal
+// with a rare first byte (INFO, on every other line) by bytes.Index: the
+// choices the differential tests of the bench log rely on to cover each
+// path (TestGrepBenchLogPaths).
+func TestPlanFinderOnBenchLog(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteBenchLog(&b, 256<<10); err != nil {
+		t.Fatal(err)
+	}
+	sample := b.Bytes()
+	h := histogram(sample)
+	for _, c := range []struct {
+		lit  string
+		pair bool
+	}{
+		{"connection reset", true},
+		{"timed out", true},
+		{"refused", true},
+		{"INFO", false},
+	} {
+		if f := planFinder([]byte(c.lit), sample, h); f.pair != c.pair {
+			t.Errorf("planFinder(%q) = %+v, want pair %v", c.lit, f, c.pair)
+		}
+	}
+}
+
+// BenchmarkFinders: the search planFinder picks for each literal of make
+// bench's grep rows, over 16 MiB of its log text, every occurrence found
+// in turn; x_index is its speed as a multiple of bytes.Index's, measured
+// in the same run. Its figures set planFinder's cost model.
+func BenchmarkFinders(b *testing.B) {
+	var buf bytes.Buffer
+	if err := WriteBenchLog(&buf, 16<<20); err != nil {
+		b.Fatal(err)
+	}
+	text := buf.Bytes()
+	h := histogram(text[:256<<10])
+	all := func(index func(hay []byte) int, lit []byte) int {
+		n := 0
+		for p := 0; ; n++ {
+			i := index(text[p:])
+			if i < 0 {
+				return n
+			}
+			p += i + len(lit)
+		}
+	}
+	for _, lit := range []string{"connection reset", "timed out", "refused", "INFO", "ERROR"} {
+		l := []byte(lit)
+		f := planFinder(l, text[:256<<10], h)
+		b.Run(lit, func(b *testing.B) {
+			var base, ours time.Duration // alternating, so both see the same machine
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				t0 := time.Now()
+				want := all(func(hay []byte) int { return bytes.Index(hay, l) }, l)
+				t1 := time.Now()
+				if n := all(func(hay []byte) int { return f.index(hay, l) }, l); n != want {
+					b.Fatalf("%d found, bytes.Index %d", n, want)
+				}
+				base, ours = base+t1.Sub(t0), ours+time.Since(t1)
+			}
+			b.ReportMetric(base.Seconds()/ours.Seconds(), "x_index")
+		})
+	}
+}
