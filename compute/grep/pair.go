@@ -157,3 +157,22 @@ func countPair(hay, lit []byte, i, j int) int {
 	}
 	return c
 }
+
+// lastNewline is bytes.LastIndexByte(b, '\n') a word at a time (that one
+// is a loop over bytes): a matching line's start is found from the match
+// back, usually a few dozen bytes.
+func lastNewline(b []byte) int {
+	const nl = swarLo * '\n'
+	i := len(b)
+	for ; i >= 8; i -= 8 {
+		if z := zeroLanes(binary.LittleEndian.Uint64(b[i-8:i]) ^ nl); z != 0 {
+			return i - 8 + (63-bits.LeadingZeros64(z))>>3
+		}
+	}
+	for i--; i >= 0; i-- {
+		if b[i] == '\n' {
+			return i
+		}
+	}
+	return -1
+}

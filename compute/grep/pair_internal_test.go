@@ -130,3 +130,23 @@ func BenchmarkFinders(b *testing.B) {
 		})
 	}
 }
+
+// TestLastNewline: lastNewline is bytes.LastIndexByte(b, '\n'), on every
+// length around its words, with newlines at each position and none.
+func TestLastNewline(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 14))
+	for n := range 40 {
+		for round := range 50 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(r.IntN(256))
+				if b[i] == '\n' || round%3 == 0 && r.IntN(n+1) == 0 {
+					b[i] = "\n\x0a\x8a\x0b\x09"[r.IntN(5)]
+				}
+			}
+			if got, want := lastNewline(b), bytes.LastIndexByte(b, '\n'); got != want {
+				t.Fatalf("lastNewline(%q) = %d, want %d", b, got, want)
+			}
+		}
+	}
+}

@@ -401,14 +401,15 @@ func (r *grepRun) region(text []byte, from, to int) {
 		return
 	}
 	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName {
-		lines := int64(bytes.Count(seg, []byte{'\n'}))
-		if seg[len(seg)-1] != '\n' {
-			lines++
-		}
-		r.matched += lines
 		if g.count {
+			r.matched += int64(bytes.Count(seg, []byte{'\n'}))
+			if seg[len(seg)-1] != '\n' {
+				r.matched++
+			}
 			return
 		}
+		// r.matched is not kept: without -c, -m, -l, -L or -q nothing
+		// reads it
 		r.write(seg)
 		if seg[len(seg)-1] != '\n' {
 			r.w.WriteByte('\n')
@@ -487,7 +488,7 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 			return -1, -1
 		}
 		s += pos
-		ls = bytes.LastIndexByte(text[:s], '\n') + 1
+		ls = pos + lastNewline(text[pos:s]) + 1 // text[pos] starts a line
 		le = bytes.IndexByte(text[s:], '\n')
 		if le < 0 {
 			le = len(text)
