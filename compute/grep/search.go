@@ -336,6 +336,9 @@ func (r *grepRun) process(text []byte) {
 	// them that are adjacent in text is written at once, text[runS:runE].
 	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly
 	runS, runE := 0, 0
+	// noStart: only the count of matching lines is wanted, not where
+	// they start (-c, -l, -L, -q)
+	noStart := r.g.count && !r.g.invert && !r.g.lineNum
 	defer func() {
 		if runE > runS {
 			r.w.Write(text[runS:runE])
@@ -354,7 +357,7 @@ func (r *grepRun) process(text []byte) {
 		if !r.wide {
 			finds = r.finds
 		}
-		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, finders, finds, r.next, seq, r.in)
+		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, finders, finds, r.next, seq, r.in, noStart)
 		if r.in != nil && r.in.hit {
 			return
 		}
@@ -435,10 +438,11 @@ func (r *grepRun) region(text []byte, from, to int) {
 // set's) in text as it is; else finds, if not nil, search for m.lit or
 // lits (planFinder).
 // next caches, per literal of lits (set's, in hay), where it next occurs
-// (-1: unknown, math.MaxInt: nowhere).
+// (-1: unknown, math.MaxInt: nowhere). noStart: the caller needs only
+// where the line ends, ls may then be any position within it.
 // seq, if not nil, is m.seq, usable on text. in, if not nil, is how the
 // regexps search (interrupt.go).
-func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, finders []*foldFinder, finds []litFinder, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
+func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, finders []*foldFinder, finds []litFinder, next []int, seq *seqMatcher, in *interrupt, noStart bool) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
@@ -488,14 +492,19 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 			return -1, -1
 		}
 		s += pos
-		ls = pos + lastNewline(text[pos:s]) + 1 // text[pos] starts a line
+		exact := m.isLit || set == nil || set.exact // the line matches
+		if noStart && exact {
+			ls = s
+		} else {
+			ls = pos + lastNewline(text[pos:s]) + 1 // text[pos] starts a line
+		}
 		le = bytes.IndexByte(text[s:], '\n')
 		if le < 0 {
 			le = len(text)
 		} else {
 			le += s
 		}
-		if m.isLit || set == nil || set.exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in) {
+		if exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in) {
 			return ls, le
 		}
 		if in != nil && in.hit {
