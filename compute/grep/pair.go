@@ -29,7 +29,7 @@ func indexPair(hay, lit []byte, i, j int) int {
 	// candidates s..s+31 need h2[s:s+32]: s+32 <= len(hay)-j, and
 	// len(hay)-n+1 <= len(hay)-j
 	end := len(hay) - n + 1
-	s := 0
+	s, fails := 0, 0
 	for ; s+32 <= end; s += 32 {
 		p, q := (*[32]byte)(h1[s:s+32]), (*[32]byte)(h2[s:s+32])
 		x0 := (binary.LittleEndian.Uint64(p[0:8]) ^ a) | (binary.LittleEndian.Uint64(q[0:8]) ^ b)
@@ -46,6 +46,15 @@ func indexPair(hay, lit []byte, i, j int) int {
 				c := s + 8*k + bits.TrailingZeros64(z)>>3
 				if bytes.Equal(hay[c:c+n], lit) {
 					return c
+				}
+				if fails++; fails > 16 && fails > c>>4 {
+					// more than one candidate in 16 bytes (the text is
+					// not like the sample): bytes.Index's fallbacks
+					// keep a long literal's search linear
+					if i := bytes.Index(hay[c+1:], lit); i >= 0 {
+						return c + 1 + i
+					}
+					return -1
 				}
 			}
 		}
