@@ -78,23 +78,27 @@ type litFinder struct {
 	i, j int
 }
 
-func (f litFinder) index(hay, lit []byte) int {
-	if f.pair {
+// index is small enough to be inlined: it runs once per match.
+func (f *litFinder) index(hay, lit []byte) int {
+	switch {
+	case f.pair:
 		return indexPair(hay, lit, f.i, f.j)
+	case f.k == 0:
+		return bytes.Index(hay, lit)
 	}
 	return indexAnchored(hay, lit, f.k)
 }
 
-// The cost model of planFinder, in about tenths of a nanosecond, measured
-// on the bench log (BenchmarkFinders): bytes.IndexByte scans at about
-// 30 bytes a nanosecond but pays about 25 ns for each occurrence of its
-// byte (a call, a mispredicted branch, a check); indexPair scans at about
-// 10 bytes a nanosecond and pays about 45 ns for each candidate.
+// The cost model of planFinder, in nanoseconds, measured on the bench
+// log (BenchmarkFinders): bytes.IndexByte scans about 30 bytes a
+// nanosecond but pays about 25 ns for each occurrence of its byte (a
+// call, a mispredicted branch, a check); indexPair scans about 6 bytes a
+// nanosecond and pays about 45 ns for each candidate.
 const (
-	costByteScan = 1 // per 30 bytes: IndexByte
-	costByteHit  = 750
-	costPairScan = 3 // per 30 bytes: indexPair
-	costPairHit  = 1350
+	costByteScan = 1 // per 30 bytes
+	costByteHit  = 25
+	costPairScan = 5 // per 30 bytes
+	costPairHit  = 45
 	// pairsFrom is how many of lit's rarest positions (by the sample's
 	// byte histogram) make the pairs planFinder tries: their pairs, and
 	// each with its neighbours (adjacent bytes are the most correlated).
