@@ -139,11 +139,12 @@ func TestGrepFoldFinderLimit(t *testing.T) {
 }
 
 // TestGrepBenchLogPaths: the searches planFinder picks on the log text
-// that make bench greps (pairs of bytes for the rare literals, bytes.Index
-// for INFO; TestPlanFinderOnBenchLog), against GNU grep, on that text with
-// the literals planted across every block boundary and at the end of the
-// 32-byte steps of the pair search, CRLF and empty lines among its lines,
-// the last line without its newline, and a NUL past the first buffer.
+// that make bench greps (pairs of bytes for the rare literals, with -i
+// too, bytes.Index for INFO; TestPlanFinderOnBenchLog), against GNU grep,
+// on that text with the literals planted across every block boundary and
+// at the end of the 32-byte steps of the pair search, CRLF and empty lines
+// among its lines, the last line without its newline, and a NUL past the
+// first buffer.
 func TestGrepBenchLogPaths(t *testing.T) {
 	var b bytes.Buffer
 	if err := grep.WriteBenchLog(&b, int64(grep.GrepBufSize+3*grep.GrepBlock)); err != nil {
@@ -179,6 +180,9 @@ func TestGrepBenchLogPaths(t *testing.T) {
 		{"grep", "-E", "connection reset|timed out|refused"},
 		{"grep", "-cE", "connection reset|timed out|refused"},
 		{"grep", "-i", "connection reset"},
+		{"grep", "-ic", "connection reset"},
+		{"grep", "-iv", "timed out"},
+		{"grep", "-iE", "connection reset|timed out|refused"},
 		{"grep", "-m", "3", "-F", "refused"},
 		{"grep", "-m", "2", "-vF", "INFO"},
 		{"grep", "-xF", "timed out"},

@@ -65,6 +65,57 @@ func indexPair(hay, lit []byte, i, j int) int {
 	return -1
 }
 
+// indexPairFold is indexPair for lit lower-cased in text that is not:
+// the first place where the text, ASCII letters lower-cased, equals lit
+// (ff.index's answer), its candidates lit[i] and lit[j] in either case.
+func indexPairFold(hay, lit []byte, i, j int, ff *foldFinder) int {
+	n := len(lit)
+	if len(hay) < n {
+		return -1
+	}
+	a, b := swarLo*uint64(lit[i]), swarLo*uint64(lit[j])
+	// a letter's byte with 0x20 set is its lower case: or-ed in, both
+	// cases compare equal to lit's (lower) byte
+	var fa, fb uint64
+	if 'a' <= lit[i] && lit[i] <= 'z' {
+		fa = swarLo * 0x20
+	}
+	if 'a' <= lit[j] && lit[j] <= 'z' {
+		fb = swarLo * 0x20
+	}
+	h1, h2 := hay[i:], hay[j:]
+	end := len(hay) - n + 1
+	s, fails := 0, 0
+	for ; s+32 <= end; s += 32 {
+		p, q := (*[32]byte)(h1[s:s+32]), (*[32]byte)(h2[s:s+32])
+		x0 := ((binary.LittleEndian.Uint64(p[0:8]) | fa) ^ a) | ((binary.LittleEndian.Uint64(q[0:8]) | fb) ^ b)
+		x1 := ((binary.LittleEndian.Uint64(p[8:16]) | fa) ^ a) | ((binary.LittleEndian.Uint64(q[8:16]) | fb) ^ b)
+		x2 := ((binary.LittleEndian.Uint64(p[16:24]) | fa) ^ a) | ((binary.LittleEndian.Uint64(q[16:24]) | fb) ^ b)
+		x3 := ((binary.LittleEndian.Uint64(p[24:32]) | fa) ^ a) | ((binary.LittleEndian.Uint64(q[24:32]) | fb) ^ b)
+		if ((x0-swarLo)&^x0|(x1-swarLo)&^x1|(x2-swarLo)&^x2|(x3-swarLo)&^x3)&swarHi == 0 {
+			continue
+		}
+		for k, x := range [4]uint64{x0, x1, x2, x3} {
+			for z := zeroLanes(x); z != 0; z &= z - 1 {
+				c := s + 8*k + bits.TrailingZeros64(z)>>3
+				if equalFold(hay[c:c+n], lit) {
+					return c
+				}
+				if fails++; fails > 16 && fails > c>>4 {
+					if i := ff.index(hay[c+1:]); i >= 0 {
+						return c + 1 + i
+					}
+					return -1
+				}
+			}
+		}
+	}
+	if k := ff.index(hay[s:]); k >= 0 {
+		return s + k
+	}
+	return -1
+}
+
 // zeroLanes returns the high bit of each zero byte of x, exactly.
 func zeroLanes(x uint64) uint64 {
 	return ^((x&^swarHi + ^uint64(swarHi)) | x | ^uint64(swarHi))
@@ -76,11 +127,19 @@ type litFinder struct {
 	k    int  // indexAnchored's anchor (0: bytes.Index), when !pair
 	pair bool // indexPair on lit[i] and lit[j]
 	i, j int
+	// ff, when set, is the foldFinder of lit (lower-cased), searched for
+	// in text that is not: its letters match in either case, by ff or,
+	// when pair, by indexPairFold.
+	ff *foldFinder
 }
 
 // index is small enough to be inlined: it runs once per match.
 func (f *litFinder) index(hay, lit []byte) int {
 	switch {
+	case f.ff != nil && f.pair:
+		return indexPairFold(hay, lit, f.i, f.j, f.ff)
+	case f.ff != nil:
+		return f.ff.index(hay)
 	case f.pair:
 		return indexPair(hay, lit, f.i, f.j)
 	case f.k == 0:
@@ -99,6 +158,9 @@ const (
 	costByteHit  = 25
 	costPairScan = 5 // per 30 bytes
 	costPairHit  = 45
+	// costFoldScan: a foldFinder (Horspool) scans about 3 bytes a
+	// nanosecond on the bench log.
+	costFoldScan = 10 // per 30 bytes
 	// pairsFrom is how many of lit's rarest positions (by the sample's
 	// byte histogram) make the pairs planFinder tries: their pairs, and
 	// each with its neighbours (adjacent bytes are the most correlated).
@@ -110,8 +172,22 @@ const (
 // each way are counted in the sample.
 func planFinder(lit, sample []byte, h *[256]int) litFinder {
 	k := anchorOf(lit, h)
-	best := litFinder{k: k}
-	bestCost := len(sample)/30*costByteScan + h[lit[k]]*costByteHit
+	return bestPair(litFinder{k: k}, len(sample)/30*costByteScan+h[lit[k]]*costByteHit, lit, sample, h)
+}
+
+// planFoldFinder is planFinder for a literal of a fold set searched for
+// in text that is not lower-cased: ff (lit's foldFinder) or a pair of
+// lit's bytes in either case. low is a sample of the text lower-cased,
+// h its histogram.
+func planFoldFinder(lit, low []byte, h *[256]int, ff *foldFinder) litFinder {
+	f := bestPair(litFinder{}, len(low)/30*costFoldScan, lit, low, h)
+	f.ff = ff
+	return f
+}
+
+// bestPair returns the pair of lit's bytes whose search costs least on
+// sample, or best when none costs less than bestCost.
+func bestPair(best litFinder, bestCost int, lit, sample []byte, h *[256]int) litFinder {
 	pairScan := len(sample) / 30 * costPairScan
 	if len(lit) < 2 || bestCost <= pairScan {
 		return best

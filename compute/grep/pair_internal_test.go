@@ -14,7 +14,7 @@ import (
 // its end and across a step.
 func TestIndexPairAgreesWithIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 14))
-	alphabets := []string{"ab", "abAB\n", "\x00\x01\x80\xff\x7f", "abcdefghijklmnopqrstuvwxyz ABC\n"}
+	alphabets := []string{"ab", "abAB\n", "\x00\x01\x80\xff\x7f", "abcdefghijklmnopqrstuvwxyz ABC\n", "aA`@[{ \xc1\xe1zZ"}
 	for round := range 4000 {
 		alpha := alphabets[round%len(alphabets)]
 		text := make([]byte, r.IntN(200))
@@ -46,6 +46,19 @@ func TestIndexPairAgreesWithIndex(t *testing.T) {
 				}
 			}
 		}
+		low, lowText := lowerCopy(lit), lowerCopy(text)
+		wantFold := bytes.Index(lowText, low)
+		ff := newFoldFinder(low)
+		for i := range lit {
+			for j := i + 1; j < len(lit); j++ {
+				if got := indexPairFold(text, low, i, j, ff); got != wantFold {
+					t.Fatalf("indexPairFold(%q, %q, %d, %d) = %d, want %d", text, low, i, j, got, wantFold)
+				}
+			}
+		}
+		if f := planFoldFinder(low, lowText, histogram(lowText), ff); f.index(text, low) != wantFold {
+			t.Fatalf("planFoldFinder(%q, %q) = %+v: index %d, want %d", low, text, f, f.index(text, low), wantFold)
+		}
 		f := planFinder(lit, text, histogram(text))
 		if got := f.index(text, lit); got != want {
 			t.Fatalf("planFinder(%q, %q) = %+v: index %d, want %d", lit, text, f, got, want)
@@ -64,7 +77,8 @@ func countPairNaive(hay, lit []byte, i, j int) int {
 }
 
 // TestPlanFinderOnBenchLog: on the log text make bench greps, the
-// literals made of common letters are searched by pairs, and a literal
+// literals made of common letters are searched by pairs (with -i too),
+// and a literal
 // with a rare first byte (INFO, on every other line) by bytes.Index: the
 // choices the differential tests of the bench log rely on to cover each
 // path (TestGrepBenchLogPaths).
@@ -86,6 +100,14 @@ func TestPlanFinderOnBenchLog(t *testing.T) {
 	} {
 		if f := planFinder([]byte(c.lit), sample, h); f.pair != c.pair {
 			t.Errorf("planFinder(%q) = %+v, want pair %v", c.lit, f, c.pair)
+		}
+	}
+	// -i: the literals of a fold set with a foldFinder
+	low := lowerCopy(sample)
+	hl := histogram(low)
+	for _, lit := range []string{"connection reset", "timed out", "refused"} {
+		if f := planFoldFinder([]byte(lit), low, hl, newFoldFinder([]byte(lit))); !f.pair {
+			t.Errorf("planFoldFinder(%q) = %+v, want a pair", lit, f)
 		}
 	}
 }

@@ -86,14 +86,18 @@ func (r *grepRun) choose(text []byte) *litSet {
 	}
 	if best >= 0 {
 		r.set = &m.sets[best]
-		if !r.wide && r.set.finders == nil {
+		if !r.wide {
 			hay := sample
 			if r.set.fold {
 				hay = low
 			}
 			h := histogram(hay)
-			for _, l := range r.set.lits {
-				r.finds = append(r.finds, planFinder(l, hay, h))
+			for i, l := range r.set.lits {
+				if r.set.finders != nil {
+					r.finds = append(r.finds, planFoldFinder(l, hay, h, r.set.finders[i]))
+				} else {
+					r.finds = append(r.finds, planFinder(l, hay, h))
+				}
 			}
 		}
 	}
@@ -435,8 +439,8 @@ func (r *grepRun) region(text []byte, from, to int) {
 // findLine returns the bounds of the first line of text at or after pos
 // that matches, or -1. hay is text, or text lower-cased for a fold set
 // searched without finders. finders, if not nil, search for lits (a fold
-// set's) in text as it is; else finds, if not nil, search for m.lit or
-// lits (planFinder).
+// set's) in text as it is; finds, if not nil, search for m.lit or lits
+// instead (planFinder, planFoldFinder).
 // next caches, per literal of lits (set's, in hay), where it next occurs
 // (-1: unknown, math.MaxInt: nowhere). noStart: the caller needs only
 // where the line ends, ls may then be any position within it.
@@ -458,10 +462,10 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 				if next[i] < pos {
 					next[i] = math.MaxInt
 					var j int
-					if finders != nil {
-						j = finders[i].index(hay[pos:])
-					} else if finds != nil {
+					if finds != nil {
 						j = finds[i].index(hay[pos:], l)
+					} else if finders != nil {
+						j = finders[i].index(hay[pos:])
 					} else {
 						j = bytes.Index(hay[pos:], l)
 					}
