@@ -13,6 +13,10 @@
 //     (seqMatcher), and a sequence of literals (litSeq);
 //   - fold.go: the -i search for a long literal in text that is not
 //     lower-cased (foldFinder);
+//   - pair.go: how each literal is searched for, chosen on a sample of
+//     the input (planFinder): bytes.Index, bytes.IndexByte on its rarest
+//     byte, or two of its bytes tested eight positions to a word
+//     (indexPair) when every byte of it is common;
 //   - search.go: the read loop over 96 KiB blocks (binary detection),
 //     the prefilter choice (the rarest literal, and each literal's rarest
 //     byte, by a sample of the input) and the search for the next

@@ -137,3 +137,57 @@ func TestGrepFoldFinderLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestGrepBenchLogPaths: the searches planFinder picks on the log text
+// that make bench greps (pairs of bytes for the rare literals, with -i
+// too, bytes.Index for INFO; TestPlanFinderOnBenchLog), against GNU grep,
+// on that text with the literals planted across every block boundary and
+// at the end of the 32-byte steps of the pair search, CRLF and empty lines
+// among its lines, the last line without its newline, and a NUL past the
+// first buffer.
+func TestGrepBenchLogPaths(t *testing.T) {
+	var b bytes.Buffer
+	if err := grep.WriteBenchLog(&b, int64(grep.GrepBufSize+3*grep.GrepBlock)); err != nil {
+		t.Fatal(err)
+	}
+	log := b.Bytes()
+	plants := []string{"connection reset", "timed out", "refused", "Connection Reset", "connection rese", "\r\n\r\n", "\n\n\n"}
+	k := 0
+	for at := grep.GrepBlock; at+64 < len(log); at += grep.GrepBlock {
+		for d := -40; d <= 40; d += 20 { // around the boundary, at several offsets from the step
+			p := plants[k%len(plants)]
+			copy(log[at+d-len(p)/2:], p)
+			k++
+		}
+	}
+	noeol := append(bytes.Clone(log[:len(log)-1]), "connection reset"...)
+	inputs := map[string][]byte{
+		"log":         log,
+		"log-noeol":   noeol,
+		"log-crlf":    bytes.ReplaceAll(log[:2*grep.GrepBlock], []byte("\n"), []byte("\r\n")),
+		"log-nul":     append(append(bytes.Clone(log[:grep.GrepBufSize+grep.GrepBlock/2]), 0), log[:grep.GrepBlock]...),
+		"start-match": append([]byte("connection reset\n\ntimed out"), log[:4096]...),
+	}
+	for _, argv := range [][]string{
+		{"grep", "-F", "connection reset"},
+		{"grep", "-F", "INFO"},
+		{"grep", "-cF", "connection reset"},
+		{"grep", "-c", "INFO"},
+		{"grep", "-v", "INFO"},
+		{"grep", "-vF", "connection reset"},
+		{"grep", "-o", "timed out"},
+		{"grep", "-nF", "timed out"},
+		{"grep", "-E", "connection reset|timed out|refused"},
+		{"grep", "-cE", "connection reset|timed out|refused"},
+		{"grep", "-i", "connection reset"},
+		{"grep", "-ic", "connection reset"},
+		{"grep", "-iv", "timed out"},
+		{"grep", "-iE", "connection reset|timed out|refused"},
+		{"grep", "-m", "3", "-F", "refused"},
+		{"grep", "-m", "2", "-vF", "INFO"},
+		{"grep", "-xF", "timed out"},
+		{"grep", "-wF", "refused"},
+	} {
+		computetest.DiffGNUEach(t, inputs, argv...)
+	}
+}

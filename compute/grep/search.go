@@ -38,10 +38,10 @@ type grepRun struct {
 	lowLine []byte  // a line lower-cased, for -o
 	set     *litSet // the prefilter, once chosen
 	chosen  bool
-	// anchors are, for each literal searched with bytes.Index in text
-	// that is not widened (m.lit, or set's lits), the offset of the byte
-	// whose occurrences lead the search (indexAnchored); nil: none.
-	anchors []int
+	// finds are, for each literal searched for in text that is not
+	// widened (m.lit, or set's lits, lower-cased for a fold set without
+	// finders), how it is searched for (planFinder); nil: none.
+	finds []litFinder
 }
 
 // choose picks, on the first text, the prefilter whose literals occur
@@ -55,7 +55,7 @@ func (r *grepRun) choose(text []byte) *litSet {
 	sample := text[:min(len(text), 256<<10)]
 	if m.isLit {
 		if !r.wide {
-			r.anchors = []int{anchorOf(m.lit, histogram(sample))}
+			r.finds = []litFinder{planFinder(m.lit, sample, histogram(sample))}
 		}
 		return nil
 	}
@@ -86,14 +86,18 @@ func (r *grepRun) choose(text []byte) *litSet {
 	}
 	if best >= 0 {
 		r.set = &m.sets[best]
-		if !r.wide && r.set.finders == nil {
+		if !r.wide {
 			hay := sample
 			if r.set.fold {
 				hay = low
 			}
 			h := histogram(hay)
-			for _, l := range r.set.lits {
-				r.anchors = append(r.anchors, anchorOf(l, h))
+			for i, l := range r.set.lits {
+				if r.set.finders != nil {
+					r.finds = append(r.finds, planFoldFinder(l, hay, h, r.set.finders[i]))
+				} else {
+					r.finds = append(r.finds, planFinder(l, hay, h))
+				}
 			}
 		}
 	}
@@ -336,6 +340,9 @@ func (r *grepRun) process(text []byte) {
 	// them that are adjacent in text is written at once, text[runS:runE].
 	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly
 	runS, runE := 0, 0
+	// noStart: only the count of matching lines is wanted, not where
+	// they start (-c, -l, -L, -q)
+	noStart := r.g.count && !r.g.invert && !r.g.lineNum
 	defer func() {
 		if runE > runS {
 			r.w.Write(text[runS:runE])
@@ -350,11 +357,11 @@ func (r *grepRun) process(text []byte) {
 		if r.wide {
 			seq = nil
 		}
-		var anchors []int
+		var finds []litFinder
 		if !r.wide {
-			anchors = r.anchors
+			finds = r.finds
 		}
-		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, finders, anchors, r.next, seq, r.in)
+		ls, le := m.findLine(text[:end], hay[:end], pos, set, lits, finders, finds, r.next, seq, r.in, noStart)
 		if r.in != nil && r.in.hit {
 			return
 		}
@@ -401,14 +408,15 @@ func (r *grepRun) region(text []byte, from, to int) {
 		return
 	}
 	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName {
-		lines := int64(bytes.Count(seg, []byte{'\n'}))
-		if seg[len(seg)-1] != '\n' {
-			lines++
-		}
-		r.matched += lines
 		if g.count {
+			r.matched += int64(bytes.Count(seg, []byte{'\n'}))
+			if seg[len(seg)-1] != '\n' {
+				r.matched++
+			}
 			return
 		}
+		// r.matched is not kept: without -c, -m, -l, -L or -q nothing
+		// reads it
 		r.write(seg)
 		if seg[len(seg)-1] != '\n' {
 			r.w.WriteByte('\n')
@@ -431,19 +439,20 @@ func (r *grepRun) region(text []byte, from, to int) {
 // findLine returns the bounds of the first line of text at or after pos
 // that matches, or -1. hay is text, or text lower-cased for a fold set
 // searched without finders. finders, if not nil, search for lits (a fold
-// set's) in text as it is; else anchors, if not nil, lead the search for
-// m.lit or lits (indexAnchored).
+// set's) in text as it is; finds, if not nil, search for m.lit or lits
+// instead (planFinder, planFoldFinder).
 // next caches, per literal of lits (set's, in hay), where it next occurs
-// (-1: unknown, math.MaxInt: nowhere).
+// (-1: unknown, math.MaxInt: nowhere). noStart: the caller needs only
+// where the line ends, ls may then be any position within it.
 // seq, if not nil, is m.seq, usable on text. in, if not nil, is how the
 // regexps search (interrupt.go).
-func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, finders []*foldFinder, anchors []int, next []int, seq *seqMatcher, in *interrupt) (ls, le int) {
+func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]byte, finders []*foldFinder, finds []litFinder, next []int, seq *seqMatcher, in *interrupt, noStart bool) (ls, le int) {
 	for pos <= len(text) {
 		var s int
 		switch {
 		case m.isLit:
-			if anchors != nil {
-				s = indexAnchored(text[pos:], m.lit, anchors[0])
+			if finds != nil {
+				s = finds[0].index(text[pos:], m.lit)
 			} else {
 				s = bytes.Index(text[pos:], m.lit)
 			}
@@ -453,10 +462,10 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 				if next[i] < pos {
 					next[i] = math.MaxInt
 					var j int
-					if finders != nil {
+					if finds != nil {
+						j = finds[i].index(hay[pos:], l)
+					} else if finders != nil {
 						j = finders[i].index(hay[pos:])
-					} else if anchors != nil {
-						j = indexAnchored(hay[pos:], l, anchors[i])
 					} else {
 						j = bytes.Index(hay[pos:], l)
 					}
@@ -487,14 +496,19 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 			return -1, -1
 		}
 		s += pos
-		ls = bytes.LastIndexByte(text[:s], '\n') + 1
+		exact := m.isLit || set == nil || set.exact // the line matches
+		if noStart && exact {
+			ls = s
+		} else {
+			ls = pos + lastNewline(text[pos:s]) + 1 // text[pos] starts a line
+		}
 		le = bytes.IndexByte(text[s:], '\n')
 		if le < 0 {
 			le = len(text)
 		} else {
 			le += s
 		}
-		if m.isLit || set == nil || set.exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in) {
+		if exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in) {
 			return ls, le
 		}
 		if in != nil && in.hit {
