@@ -255,13 +255,16 @@ func TestPeerJobsCapFairness(t *testing.T) {
 // each well within the idle timeout but all together taking longer than
 // it, is served in full on both adapters.
 func TestSlowButMovingInput(t *testing.T) {
-	const idle = 500 * time.Millisecond
-	const pieces = 8 // 8 pieces idle/4 apart: about twice the idle timeout
+	// 16 pieces idle/8 apart: twice the idle timeout in all, and a gap
+	// between two pieces may stretch 7 times (a busy machine) before the
+	// server is right to call the client idle.
+	const idle = time.Second
+	const pieces = 16
 	env := startEnv(t, envConfig{idle: idle})
 	input := randBytes(3, pieces*1000)
 	want := oracle.Output(t, input, "sha256sum")
 	pace := func(send func([]byte) error) {
-		tick := time.NewTicker(idle / 4)
+		tick := time.NewTicker(idle / 8)
 		defer tick.Stop()
 		for i := range pieces {
 			<-tick.C
