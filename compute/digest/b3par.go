@@ -15,28 +15,32 @@ import (
 // BLAKE3 on every core, as a tree of our own over lukechampine's SIMD
 // compressor (guts: 16 chunks at once with AVX-512, 8 with AVX2).
 //
-// The input is a binary tree of 1 KiB chunks. Writes are gathered into
-// 1 MiB blocks (aligned subtrees of 1024 chunks). A full block, once a
-// later byte shows it is not the end of the input, is handed to at most
-// GOMAXPROCS goroutines, which hash its 64 KiB subtrees (tasks) in any
-// order; meanwhile Write fills a second block. Before the next block is
-// handed over, the caller's goroutine pushes the tasks' chaining values,
-// in the tree's order, onto the chaining-value stack of the BLAKE3 spec
-// (one subtree per height at most, merged as they pair up). The last
-// block is hashed when the digest is asked for: its whole chunks but the
-// last on every core, the last chunk alone, then the stack is folded into
-// the root node, which gives the digest and the extendable output.
+// The input is a binary tree of 1 KiB chunks. It is hashed in tasks,
+// aligned subtrees of 64 chunks (64 KiB), by the writer's goroutine and up
+// to GOMAXPROCS-1 helpers that live for one Write, each taking the next
+// task not taken; then the writer pushes the tasks' chaining values, in
+// the tree's order, onto the chaining-value stack of the BLAKE3 spec (one
+// subtree per height at most, merged as they pair up).
 //
-// A hash holds at most two blocks (2 MiB) and, for inputs under one block,
-// only what it was given (the block grows as it fills). Its goroutines
-// live for one block: a hash that is dropped unfinished leaves none behind
-// once that block is done.
+// A large write (over 128 KiB) is hashed where it lies, no copy, but for
+// its last partial task; small writes are gathered into a block of at
+// most 1 MiB, hashed once full and followed by more input. What is left
+// when the digest is asked for is hashed then: its whole chunks but the
+// last on every core, the last chunk alone, then the stack is folded into
+// the root node, which gives the digest and the extendable output. A
+// subtree is pushed only if it cannot be the root: if more input follows
+// it, or if the input so far is not a power of two of chunks.
+//
+// A hash holds at most one block (1 MiB) and, for small inputs, only what
+// it was given (the block grows as it fills). Write returns once its
+// helpers are done: a hash holds no goroutine between calls.
 const (
 	b3ChunkSize  = guts.ChunkSize
 	b3TaskChunks = 64 // a task: a 64 KiB subtree (height 6)
 	b3TaskBytes  = b3TaskChunks * b3ChunkSize
-	b3parBlock   = 1 << 20 // a block: a 1 MiB subtree (height 10)
 	b3TaskHeight = 6
+	b3parBlock   = 1 << 20         // the most gathered from small writes
+	b3Direct     = 2 * b3TaskBytes // a write over this is hashed in place
 	b3SIMDBytes  = guts.MaxSIMD * b3ChunkSize
 )
 
@@ -51,11 +55,8 @@ type parallelBlake3 struct {
 	stack  [64][8]uint32
 	chunks uint64
 
-	buf   []byte   // being filled; starts at chunk chunks + the job's
-	spare []byte   // the other block, free once job is done
-	job   *b3Job   // a block being hashed, or nil
-	busy  []byte   // the block job reads
-	tasks []b3Task // scratch for Sum's tail
+	buf []byte // the input after the stack's chunks: under a block, or a full one
+	job b3Job  // reused by every hashing
 }
 
 func newParallelBlake3() *parallelBlake3 {
@@ -122,6 +123,15 @@ func (j *b3Job) start(helpers int) {
 	}
 }
 
+// run hashes the tasks on the caller's goroutine and up to GOMAXPROCS-1
+// helpers, and returns when every task is done.
+func (j *b3Job) run() {
+	j.next.Store(0)
+	j.start(min(runtime.GOMAXPROCS(0), len(j.tasks)) - 1)
+	j.work()
+	j.wg.Wait()
+}
+
 // b3SubtreeCV is the chaining value of the aligned subtree of 2^height
 // chunks in data (a non-root node).
 func b3SubtreeCV(data []byte, height int, key *[8]uint32, counter uint64, flags uint32) [8]uint32 {
@@ -184,100 +194,92 @@ func push(stack *[64][8]uint32, chunks *uint64, cv [8]uint32, height int, key *[
 	*chunks += 1 << height
 }
 
-func b3Workers() int { return runtime.GOMAXPROCS(0) }
-
-// finish waits for the block being hashed and pushes its subtrees.
-func (p *parallelBlake3) finish() {
-	j := p.job
-	if j == nil {
-		return
-	}
-	j.wg.Wait()
+// hash hashes data, whole chunks at the stack's count, on the caller's
+// goroutine and helpers, and pushes the subtrees. Only for data that more
+// input follows or that ends at a count of chunks not a power of two.
+func (p *parallelBlake3) hash(data []byte) {
+	j := &p.job
+	j.key, j.flags = &p.key, p.flags
+	j.tasks = appendTasks(j.tasks[:0], data, p.chunks)
+	j.run()
 	for i := range j.tasks {
 		push(&p.stack, &p.chunks, j.tasks[i].cv, j.tasks[i].height, &p.key, p.flags)
 	}
-	p.job = nil
-	if p.busy != nil {
-		p.spare, p.busy = p.busy[:0], nil
-	}
-}
-
-// hashBlocks hashes data, whole blocks at the chunk after the stack's and
-// the job's, and that more input follows; with wait, before it returns
-// (and on the caller's goroutine too), else on helpers while the caller
-// fills the other block.
-func (p *parallelBlake3) hashBlocks(data []byte, wait bool) {
-	p.finish()
-	j := &b3Job{key: &p.key, flags: p.flags}
-	j.tasks = appendTasks(make([]b3Task, 0, len(data)/b3TaskBytes), data, p.chunks)
-	w := b3Workers()
-	if wait || w == 1 {
-		j.start(w - 1)
-		j.work()
-	} else {
-		j.start(w)
-	}
-	p.job = j
-	if wait || w == 1 {
-		p.finish()
-	}
+	clear(j.tasks) // no reference to the caller's data
+	j.tasks = j.tasks[:0]
 }
 
 // Write never fails and keeps no reference to b.
 func (p *parallelBlake3) Write(b []byte) (int, error) {
 	n := len(b)
 	for len(b) > 0 {
-		if len(p.buf) == b3parBlock {
-			// A full block and more input: hash it while filling the other.
-			p.finish()
-			full := p.buf
-			p.buf, p.spare = p.spare, nil
-			if p.buf == nil {
-				p.buf = make([]byte, 0, b3parBlock)
-			}
-			p.busy = full
-			p.hashBlocks(full, false)
+		if k := len(p.buf); k > 0 && k%b3TaskBytes == 0 && (k == b3parBlock || len(b) > b3Direct) {
+			// Whole tasks, and more input follows.
+			p.hash(p.buf)
+			p.buf = p.buf[:0]
 		}
-		if len(p.buf) == 0 && len(b) > b3parBlock {
-			// Whole blocks straight from the caller, keeping one byte or
-			// more back (the last block may be the end of the input).
-			k := (len(b) - 1) / b3parBlock * b3parBlock
-			p.hashBlocks(b[:k], true)
+		if len(p.buf) == 0 && len(b) > b3Direct {
+			// Whole tasks where they lie; a last one that would end the
+			// input at a power of two of chunks (the root) is kept back.
+			k := len(b) / b3TaskBytes * b3TaskBytes
+			if c := p.chunks + uint64(k/b3ChunkSize); k == len(b) && c&(c-1) == 0 {
+				k -= b3TaskBytes
+			}
+			p.hash(b[:k])
 			b = b[k:]
 			continue
 		}
-		if cap(p.buf) == 0 || len(p.buf) == cap(p.buf) && cap(p.buf) < b3parBlock {
+		limit := b3parBlock
+		if len(b) > b3Direct {
+			// Up to the next task's end, then the rest in place.
+			limit = (len(p.buf)/b3TaskBytes + 1) * b3TaskBytes
+		}
+		if len(p.buf) == cap(p.buf) {
 			// Grow toward a block: a small input holds only its size.
 			c := min(b3parBlock, max(2*cap(p.buf), len(p.buf)+len(b), 16<<10))
 			p.buf = append(make([]byte, 0, c), p.buf...)
 		}
-		k := min(len(b), cap(p.buf)-len(p.buf))
+		k := min(len(b), limit-len(p.buf), cap(p.buf)-len(p.buf))
 		p.buf = append(p.buf, b[:k]...)
 		b = b[k:]
 	}
 	return n, nil
 }
 
-// root is the root node of the input so far. The state is unchanged but
-// for the block being hashed, which is pushed.
+// root is the root node of the input so far; the state is unchanged.
 func (p *parallelBlake3) root() guts.Node {
-	p.finish()
 	stack, chunks := p.stack, p.chunks
+	if len(p.buf) == 0 && chunks > 0 {
+		// The input ends at the last subtree pushed: fold the stack.
+		lo, hi := bits.TrailingZeros64(chunks), bits.Len64(chunks)-1
+		if lo == hi {
+			panic("blake3: the root was pushed as a subtree")
+		}
+		cv := stack[lo]
+		var n guts.Node
+		for i := lo + 1; i <= hi; i++ {
+			if chunks&(1<<i) != 0 {
+				n = guts.ParentNode(stack[i], cv, &p.key, p.flags)
+				cv = guts.ChainingValue(n)
+			}
+		}
+		n.Flags |= guts.FlagRoot
+		return n
+	}
 	// Every whole chunk but the last, on every core.
 	last := 0
 	if len(p.buf) > 0 {
 		last = (len(p.buf) - 1) / b3ChunkSize * b3ChunkSize
 	}
 	if last > 0 {
-		j := &b3Job{key: &p.key, flags: p.flags}
-		j.tasks = appendTasks(p.tasks[:0], p.buf[:last], chunks)
-		j.start(b3Workers() - 1)
-		j.work()
-		j.wg.Wait()
+		j := &p.job
+		j.key, j.flags = &p.key, p.flags
+		j.tasks = appendTasks(j.tasks[:0], p.buf[:last], chunks)
+		j.run()
 		for i := range j.tasks {
 			push(&stack, &chunks, j.tasks[i].cv, j.tasks[i].height, &p.key, p.flags)
 		}
-		p.tasks = j.tasks[:0]
+		j.tasks = j.tasks[:0]
 	}
 	n := guts.CompressChunk(p.buf[last:], &p.key, chunks, p.flags)
 	for i := bits.TrailingZeros64(chunks); i < bits.Len64(chunks); i++ {
@@ -297,7 +299,6 @@ func (p *parallelBlake3) Sum(b []byte) []byte {
 
 // Reset empties the hash (same mode and key).
 func (p *parallelBlake3) Reset() {
-	p.finish()
 	p.chunks = 0
 	p.buf = p.buf[:0]
 }

@@ -11,10 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/zeebo/blake3"
+	lblake3 "lukechampine.com/blake3"
 )
 
 // writeIn writes in to h in writes of size bytes (all at once for 0).
@@ -222,4 +225,67 @@ func TestB3OutputReads(t *testing.T) {
 			t.Fatalf("reads of %d differ", size)
 		}
 	}
+}
+
+// BenchmarkBlake3 reports the CPU time (user+system, the whole process)
+// per GiB besides the wall time: "tree" is parallelBlake3, "luke" the
+// previous way (lukechampine's Hasher given 1 MiB writes, a goroutine per
+// 16 KiB), each fed 256 KiB writes as the digest stage's reads.
+func BenchmarkBlake3(b *testing.B) {
+	in := make([]byte, 64<<20)
+	for i := range in {
+		in[i] = byte(i * 13)
+	}
+	const w = 256 << 10
+	hot := os.Getenv("B3HOT") != ""
+	for _, c := range []struct {
+		name string
+		new  func() io.Writer
+	}{
+		{"tree", func() io.Writer { return newParallelBlake3() }},
+		{"luke", func() io.Writer { return &lukeBlocks{h: lblake3.New(32, nil)} }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			cpu0 := cpuTime(b)
+			for range b.N {
+				h := c.new()
+				if hot {
+					for i := 0; i < len(in); i += w {
+						h.Write(in[:w])
+					}
+				} else {
+					writeIn(h, in, w)
+				}
+				h.(interface{ Sum([]byte) []byte }).Sum(nil)
+			}
+			cpu := cpuTime(b) - cpu0
+			b.ReportMetric(cpu.Seconds()/float64(b.N)/float64(len(in))*(1<<30), "cpu-s/GiB")
+		})
+	}
+}
+
+// lukeBlocks is the previous parallelBlake3: writes gathered into 1 MiB.
+type lukeBlocks struct {
+	h   *lblake3.Hasher
+	buf []byte
+}
+
+func (l *lukeBlocks) Write(b []byte) (int, error) {
+	l.buf = append(l.buf, b...)
+	if len(l.buf) >= b3parBlock {
+		l.h.Write(l.buf)
+		l.buf = l.buf[:0]
+	}
+	return len(b), nil
+}
+
+func (l *lukeBlocks) Sum(b []byte) []byte { l.h.Write(l.buf); return l.h.Sum(b) }
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
