@@ -40,8 +40,9 @@ const (
 	b3TaskBytes  = b3TaskChunks * b3ChunkSize
 	b3TaskHeight = 6
 	b3parBlock   = 1 << 20         // the most gathered from small writes
-	b3Direct     = 2 * b3TaskBytes // a write over this is hashed in place
+	b3Parallel   = 2 * b3TaskBytes // helpers only for more than this
 	b3SIMDBytes  = guts.MaxSIMD * b3ChunkSize
+	b3InPlace    = b3SIMDBytes // writes of this or more are hashed in place
 )
 
 // parallelBlake3 is BLAKE3 (default, keyed or derive-key mode) with a
@@ -55,8 +56,9 @@ type parallelBlake3 struct {
 	stack  [64][8]uint32
 	chunks uint64
 
-	buf []byte // the input after the stack's chunks: under a block, or a full one
-	job b3Job  // reused by every hashing
+	buf    []byte // the input after the stack's chunks: under a block, or a full one
+	job    b3Job  // reused by every hashing
+	serial bool   // no helpers (MultiHash: the other hashes use the cores)
 }
 
 func newParallelBlake3() *parallelBlake3 {
@@ -125,9 +127,11 @@ func (j *b3Job) start(helpers int) {
 
 // run hashes the tasks on the caller's goroutine and up to GOMAXPROCS-1
 // helpers, and returns when every task is done.
-func (j *b3Job) run() {
+func (j *b3Job) run(parallel bool) {
 	j.next.Store(0)
-	j.start(min(runtime.GOMAXPROCS(0), len(j.tasks)) - 1)
+	if parallel {
+		j.start(min(runtime.GOMAXPROCS(0), len(j.tasks)) - 1)
+	}
 	j.work()
 	j.wg.Wait()
 }
@@ -201,7 +205,7 @@ func (p *parallelBlake3) hash(data []byte) {
 	j := &p.job
 	j.key, j.flags = &p.key, p.flags
 	j.tasks = appendTasks(j.tasks[:0], data, p.chunks)
-	j.run()
+	j.run(!p.serial && len(data) > b3Parallel)
 	for i := range j.tasks {
 		push(&p.stack, &p.chunks, j.tasks[i].cv, j.tasks[i].height, &p.key, p.flags)
 	}
@@ -213,26 +217,29 @@ func (p *parallelBlake3) hash(data []byte) {
 func (p *parallelBlake3) Write(b []byte) (int, error) {
 	n := len(b)
 	for len(b) > 0 {
-		if k := len(p.buf); k > 0 && k%b3TaskBytes == 0 && (k == b3parBlock || len(b) > b3Direct) {
-			// Whole tasks, and more input follows.
+		if k := len(p.buf); k > 0 && k%b3InPlace == 0 && (k == b3parBlock || len(b) >= b3InPlace) {
+			// Whole 16-chunk groups, and more input follows.
 			p.hash(p.buf)
 			p.buf = p.buf[:0]
 		}
-		if len(p.buf) == 0 && len(b) > b3Direct {
-			// Whole tasks where they lie; a last one that would end the
-			// input at a power of two of chunks (the root) is kept back.
-			k := len(b) / b3TaskBytes * b3TaskBytes
+		if len(p.buf) == 0 && len(b) >= b3InPlace {
+			// Whole 16-chunk groups where they lie; a last one that would
+			// end the input at a power of two of chunks (the root) is kept
+			// back.
+			k := len(b) / b3InPlace * b3InPlace
 			if c := p.chunks + uint64(k/b3ChunkSize); k == len(b) && c&(c-1) == 0 {
-				k -= b3TaskBytes
+				k -= b3InPlace
 			}
-			p.hash(b[:k])
-			b = b[k:]
-			continue
+			if k > 0 {
+				p.hash(b[:k])
+				b = b[k:]
+				continue
+			}
 		}
 		limit := b3parBlock
-		if len(b) > b3Direct {
-			// Up to the next task's end, then the rest in place.
-			limit = (len(p.buf)/b3TaskBytes + 1) * b3TaskBytes
+		if len(b) >= b3InPlace {
+			// Up to the next group's end, then the rest in place.
+			limit = (len(p.buf)/b3InPlace + 1) * b3InPlace
 		}
 		if len(p.buf) == cap(p.buf) {
 			// Grow toward a block: a small input holds only its size.
@@ -275,7 +282,7 @@ func (p *parallelBlake3) root() guts.Node {
 		j := &p.job
 		j.key, j.flags = &p.key, p.flags
 		j.tasks = appendTasks(j.tasks[:0], p.buf[:last], chunks)
-		j.run()
+		j.run(!p.serial && last > b3Parallel)
 		for i := range j.tasks {
 			push(&stack, &chunks, j.tasks[i].cv, j.tasks[i].height, &p.key, p.flags)
 		}

@@ -229,39 +229,37 @@ func TestB3OutputReads(t *testing.T) {
 
 // BenchmarkBlake3 reports the CPU time (user+system, the whole process)
 // per GiB besides the wall time: "tree" is parallelBlake3, "luke" the
-// previous way (lukechampine's Hasher given 1 MiB writes, a goroutine per
-// 16 KiB), each fed 256 KiB writes as the digest stage's reads.
+// previous way (lukechampine's Hasher given 1 MiB blocks, a goroutine per
+// 16 KiB), fed writes of 16 KiB (a gRPC frame, the gRPC stage's writes)
+// and 256 KiB (the digest stage's reads), from one hot buffer.
 func BenchmarkBlake3(b *testing.B) {
-	in := make([]byte, 64<<20)
+	in := make([]byte, 256<<10)
 	for i := range in {
 		in[i] = byte(i * 13)
 	}
-	const w = 256 << 10
-	hot := os.Getenv("B3HOT") != ""
-	for _, c := range []struct {
-		name string
-		new  func() io.Writer
-	}{
-		{"tree", func() io.Writer { return newParallelBlake3() }},
-		{"luke", func() io.Writer { return &lukeBlocks{h: lblake3.New(32, nil)} }},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(in)))
-			cpu0 := cpuTime(b)
-			for range b.N {
-				h := c.new()
-				if hot {
-					for i := 0; i < len(in); i += w {
+	const total = 64 << 20
+	for _, w := range []int{16 << 10, 256 << 10} {
+		for _, c := range []struct {
+			name string
+			new  func() io.Writer
+		}{
+			{"tree", func() io.Writer { return newParallelBlake3() }},
+			{"luke", func() io.Writer { return &lukeBlocks{h: lblake3.New(32, nil)} }},
+		} {
+			b.Run(fmt.Sprintf("%s/write=%dK", c.name, w>>10), func(b *testing.B) {
+				b.SetBytes(total)
+				cpu0 := cpuTime(b)
+				for range b.N {
+					h := c.new()
+					for i := 0; i < total; i += w {
 						h.Write(in[:w])
 					}
-				} else {
-					writeIn(h, in, w)
+					h.(interface{ Sum([]byte) []byte }).Sum(nil)
 				}
-				h.(interface{ Sum([]byte) []byte }).Sum(nil)
-			}
-			cpu := cpuTime(b) - cpu0
-			b.ReportMetric(cpu.Seconds()/float64(b.N)/float64(len(in))*(1<<30), "cpu-s/GiB")
-		})
+				cpu := cpuTime(b) - cpu0
+				b.ReportMetric(cpu.Seconds()/float64(b.N)/total*(1<<30), "cpu-s/GiB")
+			})
+		}
 	}
 }
 
@@ -288,4 +286,37 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkMultiHash4 is the CPU per GiB of the Digest of issue 14's row
+// (sha256, sha1, md5, blake3), BLAKE3 with and without helpers.
+func BenchmarkMultiHash4(b *testing.B) {
+	in := make([]byte, 256<<10)
+	for i := range in {
+		in[i] = byte(i * 13)
+	}
+	var algos []*Algo
+	for _, n := range []string{"sha256", "sha1", "md5", "blake3"} {
+		a, _ := Lookup(n)
+		algos = append(algos, a)
+	}
+	const total = 256 << 20
+	for _, serial := range []bool{true, false} {
+		b.Run(fmt.Sprint("serial=", serial), func(b *testing.B) {
+			defer func(old bool) { mhSerialBlake3 = old }(mhSerialBlake3)
+			mhSerialBlake3 = serial
+			b.SetBytes(total)
+			cpu0 := cpuTime(b)
+			for range b.N {
+				m := NewMultiHash(algos)
+				for i := 0; i < total; i += len(in) {
+					m.Write(in)
+				}
+				m.Sums()
+				m.Close()
+			}
+			cpu := cpuTime(b) - cpu0
+			b.ReportMetric(cpu.Seconds()/float64(b.N)/total*(1<<30), "cpu-s/GiB")
+		})
+	}
 }
