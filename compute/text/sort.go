@@ -8,8 +8,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -82,6 +84,11 @@ type sortOpts struct {
 	unique  bool
 	stable  bool
 	reverse bool // global -r: also reverses the last-resort comparison
+	// lineCmp: lines compare as whole lines in byte order (reversed by
+	// -r): no key, or one key of the whole line, with neither -n, -f nor
+	// -b. Lines that share a prefix then order by what follows it
+	// (sorter.off).
+	lineCmp bool
 }
 
 func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
@@ -151,6 +158,11 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if len(o.keys) == 0 && global.hasOrdering() {
 		o.keys = append(o.keys, global)
+	}
+	o.lineCmp = len(o.keys) == 0
+	if len(o.keys) == 1 {
+		k := o.keys[0]
+		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold
 	}
 	spool := env.Spool
 	spool.Budget()
@@ -320,23 +332,83 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 
 // sortLine is a held line with a precomputed prefix of its first key (the
 // whole line without keys): lines whose prefixes differ are ordered by
-// them alone.
+// them alone. It is 24 bytes: the line as a pointer and a 32-bit length
+// (--max-line-bytes is at most 1 GiB).
 type sortLine struct {
-	b   []byte
-	key uint64 // orders as the first key does, before its reversal
+	p    *byte
+	n    uint32
+	key2 uint32 // lineCmp: the 4 bytes after key's (lineEntry); else 0
+	key  uint64 // orders as the first key does, before its reversal
+}
+
+// line is the held line.
+func (l *sortLine) line() []byte { return unsafe.Slice(l.p, l.n) }
+
+func mkLine(b []byte, key uint64, key2 uint32) sortLine {
+	l := sortLine{n: uint32(len(b)), key: key, key2: key2}
+	if len(b) > 0 {
+		l.p = &b[0]
+	}
+	return l
 }
 
 // entry returns line with its key.
 func (o *sortOpts) entry(line []byte) sortLine {
 	if len(o.keys) == 0 {
-		return sortLine{b: line, key: prefixKey(line, false)}
+		return mkLine(line, prefixKey(line, false), 0)
 	}
 	k := &o.keys[0]
 	span := o.keySpan(k, line)
 	if k.numeric {
-		return sortLine{b: line, key: numKey(span)}
+		return mkLine(line, numKey(span), 0)
 	}
-	return sortLine{b: line, key: prefixKey(span, k.fold)}
+	return mkLine(line, prefixKey(span, k.fold), 0)
+}
+
+// lineEntry is line's entry for whole-line comparison when every line
+// compared shares its first off bytes: the keys are the 12 bytes after
+// them.
+func lineEntry(line []byte, off int) sortLine {
+	var k2 uint32
+	if len(line) > off+8 {
+		k2 = uint32(prefixKey(line[off+8:], false) >> 32)
+	}
+	return mkLine(line, prefixKey(line[min(off, len(line)):], false), k2)
+}
+
+// cmpLines compares entries of lineEntry with the same off.
+func (o *sortOpts) cmpLines(a, b *sortLine, off int) int {
+	var d int
+	switch {
+	case a.key != b.key:
+		d = 1
+		if a.key < b.key {
+			d = -1
+		}
+	case a.key2 != b.key2:
+		d = 1
+		if a.key2 < b.key2 {
+			d = -1
+		}
+	default:
+		// Equal keys: the bytes up to off+12 or the shorter line's end
+		// are equal.
+		i := min(off+12, int(a.n), int(b.n))
+		d = bytes.Compare(a.line()[i:], b.line()[i:])
+	}
+	if len(o.keys) > 0 && o.keys[0].reverse || len(o.keys) == 0 && o.reverse {
+		return -d
+	}
+	return d
+}
+
+// cmp compares held entries: cmpLines at s.off when lines compare whole,
+// else compareEnt.
+func (s *sorter) cmp(a, b *sortLine) int {
+	if s.o.lineCmp {
+		return s.o.cmpLines(a, b, s.off)
+	}
+	return s.o.compareEnt(a, b)
 }
 
 // prefixKey is the first 8 bytes of s, big-endian, zero-padded, folded to
@@ -414,13 +486,13 @@ func (o *sortOpts) compareEnt(a, b *sortLine) int {
 		return d
 	}
 	if len(o.keys) == 0 || !o.keys[0].numeric || !numKeyExact(a.key) {
-		return o.compare(a.b, b.b)
+		return o.compare(a.line(), b.line())
 	}
 	// the first keys are equal
-	if d := o.keyCompareFrom(1, a.b, b.b); d != 0 || o.unique || o.stable {
+	if d := o.keyCompareFrom(1, a.line(), b.line()); d != 0 || o.unique || o.stable {
 		return d
 	}
-	d := bytes.Compare(a.b, b.b)
+	d := bytes.Compare(a.line(), b.line())
 	if o.reverse {
 		return -d
 	}
@@ -577,6 +649,48 @@ type sorter struct {
 	free       [][]byte
 	lines      []sortLine
 	runs       []*sortRun
+
+	// For whole-line comparison (sortOpts.lineCmp): the held lines share
+	// their first runLCP bytes (those of runFirst), every line read its
+	// first allLCP bytes (allPrefix, a copy); off is the prefix the
+	// entries compared skip.
+	runFirst  []byte
+	runLCP    int
+	allPrefix []byte
+	allLCP    int
+	off       int
+	// split: after sortHeld, lines[:split] and lines[split:] are sorted
+	// (by two goroutines), to be merged as they are written.
+	split int
+}
+
+// sortLCPMax bounds the shared prefix tracked (and copied).
+const sortLCPMax = 256
+
+// commonPrefix is the length of the common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// track updates the shared prefixes with line, the next line held.
+func (s *sorter) track(line []byte) {
+	if len(s.lines) == 0 {
+		s.runFirst, s.runLCP = line, min(len(line), sortLCPMax)
+	} else if s.runLCP > 0 {
+		s.runLCP = commonPrefix(s.runFirst[:s.runLCP], line)
+	}
+	if s.allPrefix == nil {
+		s.allPrefix = bytes.Clone(line[:min(len(line), sortLCPMax)])
+		s.allLCP = len(s.allPrefix)
+	} else if s.allLCP > 0 {
+		s.allLCP = commonPrefix(s.allPrefix[:s.allLCP], line)
+	}
 }
 
 func (s *sorter) held() int64 {
@@ -627,7 +741,13 @@ func (s *sorter) add(line, own []byte) {
 	start := len(b)
 	b = append(b, line...)
 	s.blocks[n-1] = b
-	s.lines = append(s.lines, s.o.entry(b[start:len(b):len(b)]))
+	held := b[start:len(b):len(b)]
+	if s.o.lineCmp {
+		s.track(held)
+		s.lines = append(s.lines, lineEntry(held, 0))
+	} else {
+		s.lines = append(s.lines, s.o.entry(held))
+	}
 }
 
 // errSortCanceled unwinds an in-memory sort whose context is done: the
@@ -635,14 +755,46 @@ func (s *sorter) add(line, own []byte) {
 // budget stops within a comparison of a cancel.
 var errSortCanceled = errors.New("sort canceled")
 
-// sortHeld sorts the held lines; it returns ctx's error, the lines in no
+// sortParallelMin is the fewest held lines sorted by two goroutines.
+const sortParallelMin = 512
+
+// sortHeld sorts the held lines, in two halves on two goroutines when
+// there are many and two cores (lines[:split] and lines[split:], merged
+// as they are written); it returns ctx's error, the lines in no
 // particular order, when ctx is done first.
-func (s *sorter) sortHeld() (err error) {
+func (s *sorter) sortHeld() error {
+	s.off = 0
+	if s.o.lineCmp && s.runLCP > 0 {
+		// Keys from after the prefix every held line shares.
+		s.off = s.runLCP
+		for i := range s.lines {
+			s.lines[i] = lineEntry(s.lines[i].line(), s.off)
+		}
+	}
+	n := len(s.lines)
+	s.split = n
+	if n < sortParallelMin || runtime.GOMAXPROCS(0) < 2 {
+		return s.sortPart(s.lines)
+	}
+	s.split = n / 2
+	var wg sync.WaitGroup
+	var err1 error
+	wg.Go(func() { err1 = s.sortPart(s.lines[:s.split]) })
+	err2 := s.sortPart(s.lines[s.split:])
+	wg.Wait()
+	if err1 != nil {
+		return err1
+	}
+	return err2
+}
+
+// sortPart sorts lines.
+func (s *sorter) sortPart(lines []sortLine) (err error) {
 	cmp := func(a, b sortLine) int {
 		if s.done.Load() {
 			panic(errSortCanceled)
 		}
-		return s.o.compareEnt(&a, &b)
+		return s.cmp(&a, &b)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -653,9 +805,9 @@ func (s *sorter) sortHeld() (err error) {
 		}
 	}()
 	if s.o.stable || s.o.unique {
-		slices.SortStableFunc(s.lines, cmp)
+		slices.SortStableFunc(lines, cmp)
 	} else {
-		slices.SortFunc(s.lines, cmp)
+		slices.SortFunc(lines, cmp)
 	}
 	return nil
 }
@@ -672,11 +824,12 @@ func (s *sorter) spill() error {
 	r := &sortRun{f: f, disk: s.spool.Disk}
 	s.runs = append(s.runs, r)
 	w := bufio.NewWriterSize(r, sortRunBuf)
-	if err := s.writeLines(w, s.lines); err != nil {
+	if err := s.writeLines(w); err != nil {
 		return err
 	}
 	clear(s.lines)
 	s.lines = s.lines[:0]
+	s.runFirst, s.runLCP = nil, 0
 	for _, b := range s.blocks {
 		if cap(b) == s.block {
 			s.free = append(s.free, b)
@@ -687,19 +840,27 @@ func (s *sorter) spill() error {
 	return nil
 }
 
-// writeLines writes sorted lines, dropping equal ones under -u.
-func (s *sorter) writeLines(w *bufio.Writer, lines []sortLine) error {
+// writeLines writes the held lines sorted (merging the halves sortHeld
+// sorted; on a tie the first half's, the earlier input, goes first),
+// dropping equal ones under -u.
+func (s *sorter) writeLines(w *bufio.Writer) error {
+	a, b := s.lines[:s.split], s.lines[s.split:]
 	var prev *sortLine
-	for i := range lines {
-		if s.done.Load() {
+	for n := 0; len(a)+len(b) > 0; n++ {
+		if n&1023 == 0 && s.done.Load() {
 			return s.ctx.Err()
 		}
-		l := &lines[i]
-		if s.o.unique && i > 0 && s.o.compareEnt(prev, l) == 0 {
+		var l *sortLine
+		if len(b) == 0 || len(a) > 0 && s.cmp(&a[0], &b[0]) <= 0 {
+			l, a = &a[0], a[1:]
+		} else {
+			l, b = &b[0], b[1:]
+		}
+		if s.o.unique && prev != nil && s.cmp(prev, l) == 0 {
 			continue
 		}
 		prev = l
-		w.Write(l.b)
+		w.Write(l.line())
 		if err := w.WriteByte('\n'); err != nil {
 			return err
 		}
@@ -752,7 +913,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		if err := s.sortHeld(); err != nil {
 			return err
 		}
-		return s.writeLines(bw, s.lines)
+		return s.writeLines(bw)
 	}
 	if len(s.lines) > 0 {
 		if err := s.spill(); err != nil {
@@ -788,12 +949,12 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 type mergeSrc struct {
 	lr  *lineReader
 	ent sortLine
-	o   *sortOpts
+	s   *sorter
 	idx int // run order: breaks ties so the merge is stable
 }
 
 type mergeHeap struct {
-	o    *sortOpts
+	s    *sorter
 	srcs []*mergeSrc
 }
 
@@ -801,7 +962,7 @@ func (h *mergeHeap) Len() int { return len(h.srcs) }
 
 func (h *mergeHeap) Less(i, j int) bool {
 	a, b := h.srcs[i], h.srcs[j]
-	if d := h.o.compareEnt(&a.ent, &b.ent); d != 0 {
+	if d := h.s.cmp(&a.ent, &b.ent); d != 0 {
 		return d < 0
 	}
 	return a.idx < b.idx
@@ -819,12 +980,16 @@ func (h *mergeHeap) Pop() any {
 
 // merge k-way merges runs into w.
 func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
-	h := &mergeHeap{o: s.o}
+	h := &mergeHeap{s: s}
+	s.off = 0
+	if s.o.lineCmp {
+		s.off = s.allLCP
+	}
 	for i, r := range runs {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 			return compute.Internal("sort: spill read failed", err)
 		}
-		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, o: s.o}
+		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, s: s}
 		ok, err := src.advance()
 		if err != nil {
 			return err
@@ -841,13 +1006,13 @@ func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
 			return s.ctx.Err()
 		}
 		top := h.srcs[0]
-		if !s.o.unique || !have || s.o.compare(prev, top.ent.b) != 0 {
-			w.Write(top.ent.b)
+		if !s.o.unique || !have || s.o.compare(prev, top.ent.line()) != 0 {
+			w.Write(top.ent.line())
 			if err := w.WriteByte('\n'); err != nil {
 				return err
 			}
 			if s.o.unique {
-				prev = append(prev[:0], top.ent.b...)
+				prev = append(prev[:0], top.ent.line()...)
 				have = true
 			}
 		}
@@ -872,7 +1037,11 @@ func (m *mergeSrc) advance() (bool, error) {
 	if err != nil {
 		return false, compute.Internal("sort: spill read failed", err)
 	}
-	m.ent = m.o.entry(line)
+	if m.s.o.lineCmp {
+		m.ent = lineEntry(line, m.s.off)
+	} else {
+		m.ent = m.s.o.entry(line)
+	}
 	return true, nil
 }
 
