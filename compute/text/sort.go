@@ -3,7 +3,6 @@ package text
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"context"
 	"errors"
 	"io"
@@ -947,102 +946,132 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 
 // mergeSrc is one run being merged.
 type mergeSrc struct {
-	lr  *lineReader
-	ent sortLine
-	s   *sorter
-	idx int // run order: breaks ties so the merge is stable
+	lr   *lineReader
+	ent  sortLine
+	s    *sorter
+	idx  int  // run order
+	done bool // the run is exhausted
 }
 
-type mergeHeap struct {
+// loserTree is a tournament over the runs being merged: tree[0] is the
+// run with the least line, tree[n] for n ≥ 1 the loser of the match at
+// node n (the leaves, k to 2k-1, are the runs). Taking the least line and
+// reading its run's next costs one comparison per level (a heap: two).
+type loserTree struct {
 	s    *sorter
 	srcs []*mergeSrc
+	tree []int
 }
 
-func (h *mergeHeap) Len() int { return len(h.srcs) }
-
-func (h *mergeHeap) Less(i, j int) bool {
-	a, b := h.srcs[i], h.srcs[j]
-	if d := h.s.cmp(&a.ent, &b.ent); d != 0 {
+// less orders runs by their current line, then by run order (the merge
+// is stable); an exhausted run is after every other.
+func (t *loserTree) less(a, b int) bool {
+	sa, sb := t.srcs[a], t.srcs[b]
+	if sa.done || sb.done {
+		return !sa.done
+	}
+	if d := t.s.cmp(&sa.ent, &sb.ent); d != 0 {
 		return d < 0
 	}
-	return a.idx < b.idx
+	return a < b
 }
 
-func (h *mergeHeap) Swap(i, j int) { h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i] }
+func (t *loserTree) init() {
+	k := len(t.srcs)
+	t.tree = make([]int, k)
+	win := make([]int, 2*k)
+	for i := range k {
+		win[k+i] = i
+	}
+	for n := k - 1; n >= 1; n-- {
+		a, b := win[2*n], win[2*n+1]
+		if t.less(a, b) {
+			win[n], t.tree[n] = a, b
+		} else {
+			win[n], t.tree[n] = b, a
+		}
+	}
+	if k > 1 {
+		t.tree[0] = win[1]
+	}
+}
 
-func (h *mergeHeap) Push(x any) { h.srcs = append(h.srcs, x.(*mergeSrc)) }
-
-func (h *mergeHeap) Pop() any {
-	x := h.srcs[len(h.srcs)-1]
-	h.srcs = h.srcs[:len(h.srcs)-1]
-	return x
+// replay plays run w's new line from its leaf up.
+func (t *loserTree) replay(w int) {
+	for n := (w + len(t.srcs)) / 2; n > 0; n /= 2 {
+		if t.less(t.tree[n], w) {
+			t.tree[n], w = w, t.tree[n]
+		}
+	}
+	t.tree[0] = w
 }
 
 // merge k-way merges runs into w.
 func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
-	h := &mergeHeap{s: s}
 	s.off = 0
 	if s.o.lineCmp {
 		s.off = s.allLCP
 	}
+	t := &loserTree{s: s}
 	for i, r := range runs {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 			return compute.Internal("sort: spill read failed", err)
 		}
 		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, s: s}
-		ok, err := src.advance()
-		if err != nil {
+		if err := src.advance(); err != nil {
 			return err
 		}
-		if ok {
-			h.srcs = append(h.srcs, src)
-		}
+		t.srcs = append(t.srcs, src)
 	}
-	heap.Init(h)
+	if len(t.srcs) == 0 {
+		return w.Flush()
+	}
+	t.init()
 	var prev []byte
 	have := false
-	for h.Len() > 0 {
-		if s.done.Load() {
+	for n := 0; ; n++ {
+		if n&1023 == 0 && s.done.Load() {
 			return s.ctx.Err()
 		}
-		top := h.srcs[0]
-		if !s.o.unique || !have || s.o.compare(prev, top.ent.line()) != 0 {
-			w.Write(top.ent.line())
+		top := t.srcs[t.tree[0]]
+		if top.done {
+			break
+		}
+		line := top.ent.line()
+		if !s.o.unique || !have || s.o.compare(prev, line) != 0 {
+			w.Write(line)
 			if err := w.WriteByte('\n'); err != nil {
 				return err
 			}
 			if s.o.unique {
-				prev = append(prev[:0], top.ent.line()...)
+				prev = append(prev[:0], line...)
 				have = true
 			}
 		}
-		ok, err := top.advance()
-		if err != nil {
+		if err := top.advance(); err != nil {
 			return err
 		}
-		if ok {
-			heap.Fix(h, 0)
-		} else {
-			heap.Pop(h)
-		}
+		t.replay(t.tree[0])
 	}
 	return w.Flush()
 }
 
-func (m *mergeSrc) advance() (bool, error) {
+// advance reads the run's next line, or marks it done at its end.
+func (m *mergeSrc) advance() error {
 	line, _, err := m.lr.next()
 	if err == io.EOF {
-		return false, nil
+		m.done = true
+		return nil
 	}
 	if err != nil {
-		return false, compute.Internal("sort: spill read failed", err)
+		return compute.Internal("sort: spill read failed", err)
 	}
 	if m.s.o.lineCmp {
 		m.ent = lineEntry(line, m.s.off)
 	} else {
 		m.ent = m.s.o.entry(line)
 	}
-	return true, nil
+	return nil
 }
 
 // sortFieldMax stands for GNU's SIZE_MAX field and character numbers: an
