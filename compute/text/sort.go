@@ -1,7 +1,6 @@
 package text
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -602,7 +601,117 @@ type sortStage struct {
 const (
 	sortLineOverhead = int64(unsafe.Sizeof(sortLine{})) // bytes charged per held line
 	sortRunBuf       = 64 << 10
+	sortOutBuf       = 256 << 10 // two for the output
 )
+
+// lineOut gathers lines into a buffer for w. With async, a goroutine
+// writes each full buffer while the next one fills (two buffers); close
+// ends it.
+type lineOut struct {
+	w   io.Writer
+	buf []byte
+	// async
+	full   chan []byte
+	free   chan []byte
+	done   chan struct{}
+	err    error // the goroutine's first write error (read after a free buffer)
+	failed atomic.Bool
+}
+
+func newLineOut(w io.Writer, size int, async bool) *lineOut {
+	o := &lineOut{w: w, buf: make([]byte, 0, size)}
+	if async {
+		o.full = make(chan []byte, 1)
+		o.free = make(chan []byte, 1)
+		o.free <- make([]byte, 0, size)
+		o.done = make(chan struct{})
+		go o.run()
+	}
+	return o
+}
+
+func (o *lineOut) run() {
+	defer close(o.done)
+	for b := range o.full {
+		if o.err == nil {
+			if _, err := o.w.Write(b); err != nil {
+				o.err = err
+				o.failed.Store(true)
+			}
+		}
+		o.free <- b[:0]
+	}
+}
+
+// line appends b and a newline.
+func (o *lineOut) line(b []byte) error {
+	if len(o.buf)+len(b)+1 > cap(o.buf) {
+		if err := o.send(); err != nil {
+			return err
+		}
+		if len(b)+1 > cap(o.buf) {
+			// Longer than a buffer: written where it is, after the rest.
+			if err := o.wait(); err != nil {
+				return err
+			}
+			if _, err := o.w.Write(b); err != nil {
+				return err
+			}
+		} else {
+			o.buf = append(o.buf, b...)
+		}
+		o.buf = append(o.buf, '\n')
+		return nil
+	}
+	o.buf = append(o.buf, b...)
+	o.buf = append(o.buf, '\n')
+	return nil
+}
+
+// send hands the buffer over (writes it, unless async).
+func (o *lineOut) send() error {
+	if len(o.buf) == 0 {
+		return nil
+	}
+	if o.full == nil {
+		_, err := o.w.Write(o.buf)
+		o.buf = o.buf[:0]
+		return err
+	}
+	if o.failed.Load() {
+		return o.wait()
+	}
+	o.full <- o.buf
+	o.buf = <-o.free
+	return nil
+}
+
+// wait returns once every buffer sent is written, with the first error.
+func (o *lineOut) wait() error {
+	if o.full == nil {
+		return nil
+	}
+	b := <-o.free
+	o.free <- b
+	return o.err
+}
+
+// flush writes everything.
+func (o *lineOut) flush() error {
+	if err := o.send(); err != nil {
+		return err
+	}
+	return o.wait()
+}
+
+// close ends the goroutine (after what was sent is written).
+func (o *lineOut) close() {
+	if o.full != nil {
+		close(o.full)
+		<-o.done
+		o.full = nil
+	}
+}
 
 // sortRun is a sorted run in a spill file.
 type sortRun struct {
@@ -635,7 +744,7 @@ func (r *sortRun) Write(p []byte) (int, error) {
 
 type sorter struct {
 	ctx     context.Context
-	done    *atomic.Bool // ctx is done: checked per line and per comparison
+	done    *atomic.Bool // ctx is done: checked per line and every 256 comparisons
 	maxLine int          // the longest line read
 	o       *sortOpts
 	spool   compute.SpoolConfig
@@ -751,7 +860,7 @@ func (s *sorter) add(line, own []byte) {
 
 // errSortCanceled unwinds an in-memory sort whose context is done: the
 // comparison panics with it and sortHeld recovers, so a sort of a large
-// budget stops within a comparison of a cancel.
+// budget stops within 256 comparisons of a cancel.
 var errSortCanceled = errors.New("sort canceled")
 
 // sortParallelMin is the fewest held lines sorted by two goroutines.
@@ -789,8 +898,9 @@ func (s *sorter) sortHeld() error {
 
 // sortPart sorts lines.
 func (s *sorter) sortPart(lines []sortLine) (err error) {
+	n := 0
 	cmp := func(a, b sortLine) int {
-		if s.done.Load() {
+		if n++; n&255 == 0 && s.done.Load() {
 			panic(errSortCanceled)
 		}
 		return s.cmp(&a, &b)
@@ -822,7 +932,7 @@ func (s *sorter) spill() error {
 	}
 	r := &sortRun{f: f, disk: s.spool.Disk}
 	s.runs = append(s.runs, r)
-	w := bufio.NewWriterSize(r, sortRunBuf)
+	w := newLineOut(r, sortRunBuf, false)
 	if err := s.writeLines(w); err != nil {
 		return err
 	}
@@ -842,7 +952,7 @@ func (s *sorter) spill() error {
 // writeLines writes the held lines sorted (merging the halves sortHeld
 // sorted; on a tie the first half's, the earlier input, goes first),
 // dropping equal ones under -u.
-func (s *sorter) writeLines(w *bufio.Writer) error {
+func (s *sorter) writeLines(w *lineOut) error {
 	a, b := s.lines[:s.split], s.lines[s.split:]
 	var prev *sortLine
 	for n := 0; len(a)+len(b) > 0; n++ {
@@ -859,12 +969,11 @@ func (s *sorter) writeLines(w *bufio.Writer) error {
 			continue
 		}
 		prev = l
-		w.Write(l.line())
-		if err := w.WriteByte('\n'); err != nil {
+		if err := w.line(l.line()); err != nil {
 			return err
 		}
 	}
-	return w.Flush()
+	return w.flush()
 }
 
 func (s *sorter) cleanup() {
@@ -907,7 +1016,10 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 			}
 		}
 	}
-	bw := bufio.NewWriterSize(out, 64<<10)
+	// The output is written by a goroutine of its own while the next
+	// buffer fills.
+	bw := newLineOut(out, sortOutBuf, true)
+	defer bw.close()
 	if len(s.runs) == 0 {
 		if err := s.sortHeld(); err != nil {
 			return err
@@ -932,8 +1044,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		r := &sortRun{f: f, disk: s.spool.Disk}
 		group := s.runs[:fanIn]
 		s.runs = append([]*sortRun{r}, s.runs[fanIn:]...) // first: keeps the merge stable
-		w := bufio.NewWriterSize(r, sortRunBuf)
-		err = s.merge(group, w)
+		err = s.merge(group, newLineOut(r, sortRunBuf, false))
 		for _, g := range group {
 			g.close()
 		}
@@ -1007,7 +1118,7 @@ func (t *loserTree) replay(w int) {
 }
 
 // merge k-way merges runs into w.
-func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
+func (s *sorter) merge(runs []*sortRun, w *lineOut) error {
 	s.off = 0
 	if s.o.lineCmp {
 		s.off = s.allLCP
@@ -1024,7 +1135,7 @@ func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
 		t.srcs = append(t.srcs, src)
 	}
 	if len(t.srcs) == 0 {
-		return w.Flush()
+		return w.flush()
 	}
 	t.init()
 	var prev []byte
@@ -1039,8 +1150,7 @@ func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
 		}
 		line := top.ent.line()
 		if !s.o.unique || !have || s.o.compare(prev, line) != 0 {
-			w.Write(line)
-			if err := w.WriteByte('\n'); err != nil {
+			if err := w.line(line); err != nil {
 				return err
 			}
 			if s.o.unique {
@@ -1053,7 +1163,7 @@ func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
 		}
 		t.replay(t.tree[0])
 	}
-	return w.Flush()
+	return w.flush()
 }
 
 // advance reads the run's next line, or marks it done at its end.
