@@ -545,7 +545,7 @@ func TestSortSharedPrefix(t *testing.T) {
 					want, _ := computetest.GNU(t, in, a...)
 					disk := compute.NewDiskBudget(1 << 30)
 					cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: t.TempDir(), Disk: disk}}
-					got, err := computetest.RunPipelineEnv(t, cfg, computetest.ShJoin(a), in)
+					got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(a), in)
 					if err != nil {
 						t.Fatal(err)
 					}
