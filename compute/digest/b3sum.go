@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/halfclose/halfclose/compute"
-	"github.com/zeebo/blake3"
 )
 
 // b3sum.
@@ -87,7 +86,7 @@ func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 			raw = true
 		case "derive-key":
 			ctxStr := u.Value
-			newHash = func() hash.Hash { return blake3.NewDeriveKey(ctxStr) }
+			newHash = func() hash.Hash { return newDeriveKeyBlake3(ctxStr) }
 		case "num-threads":
 			if _, ok := parseUsize(u.Value); !ok {
 				return nil, compute.Invalidf("%s: invalid number %q for %s", cmd, u.Value, u.Name)
@@ -101,13 +100,7 @@ func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 		newHash: newHash,
 		names:   repeatName("-", outputs),
 		print: func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
-			var d io.Reader
-			switch h := h.(type) {
-			case *parallelBlake3:
-				d = h.XOF()
-			case *blake3.Hasher:
-				d = h.Digest()
-			}
+			d := h.(*parallelBlake3).XOF()
 			var buf [4096]byte
 			for left := size; left > 0; {
 				k := min(left, uint64(len(buf)))

@@ -44,11 +44,18 @@ type mhBlock struct {
 	left atomic.Int32 // hashes still to read buf
 }
 
+var mhSerialBlake3 = true
+
 // NewMultiHash returns a MultiHash over algos, in that order.
 func NewMultiHash(algos []*Algo) *MultiHash {
 	m := &MultiHash{hashes: make([]hash.Hash, len(algos))}
 	for i, a := range algos {
 		m.hashes[i] = a.New()
+		if p, ok := m.hashes[i].(*parallelBlake3); ok && len(algos) > 1 && mhSerialBlake3 {
+			// The other hashes' goroutines keep the cores busy: helpers
+			// would only take turns with them, at a cost.
+			p.serial = true
+		}
 	}
 	return m
 }

@@ -1,15 +1,15 @@
 package text
 
 import (
-	"bufio"
 	"bytes"
-	"container/heap"
 	"context"
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -82,6 +82,11 @@ type sortOpts struct {
 	unique  bool
 	stable  bool
 	reverse bool // global -r: also reverses the last-resort comparison
+	// lineCmp: lines compare as whole lines in byte order (reversed by
+	// -r): no key, or one key of the whole line, with neither -n, -f nor
+	// -b. Lines that share a prefix then order by what follows it
+	// (sorter.off).
+	lineCmp bool
 }
 
 func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
@@ -151,6 +156,11 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if len(o.keys) == 0 && global.hasOrdering() {
 		o.keys = append(o.keys, global)
+	}
+	o.lineCmp = len(o.keys) == 0
+	if len(o.keys) == 1 {
+		k := o.keys[0]
+		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold
 	}
 	spool := env.Spool
 	spool.Budget()
@@ -320,23 +330,83 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 
 // sortLine is a held line with a precomputed prefix of its first key (the
 // whole line without keys): lines whose prefixes differ are ordered by
-// them alone.
+// them alone. It is 24 bytes: the line as a pointer and a 32-bit length
+// (--max-line-bytes is at most 1 GiB).
 type sortLine struct {
-	b   []byte
-	key uint64 // orders as the first key does, before its reversal
+	p    *byte
+	n    uint32
+	key2 uint32 // lineCmp: the 4 bytes after key's (lineEntry); else 0
+	key  uint64 // orders as the first key does, before its reversal
+}
+
+// line is the held line.
+func (l *sortLine) line() []byte { return unsafe.Slice(l.p, l.n) }
+
+func mkLine(b []byte, key uint64, key2 uint32) sortLine {
+	l := sortLine{n: uint32(len(b)), key: key, key2: key2}
+	if len(b) > 0 {
+		l.p = &b[0]
+	}
+	return l
 }
 
 // entry returns line with its key.
 func (o *sortOpts) entry(line []byte) sortLine {
 	if len(o.keys) == 0 {
-		return sortLine{b: line, key: prefixKey(line, false)}
+		return mkLine(line, prefixKey(line, false), 0)
 	}
 	k := &o.keys[0]
 	span := o.keySpan(k, line)
 	if k.numeric {
-		return sortLine{b: line, key: numKey(span)}
+		return mkLine(line, numKey(span), 0)
 	}
-	return sortLine{b: line, key: prefixKey(span, k.fold)}
+	return mkLine(line, prefixKey(span, k.fold), 0)
+}
+
+// lineEntry is line's entry for whole-line comparison when every line
+// compared shares its first off bytes: the keys are the 12 bytes after
+// them.
+func lineEntry(line []byte, off int) sortLine {
+	var k2 uint32
+	if len(line) > off+8 {
+		k2 = uint32(prefixKey(line[off+8:], false) >> 32)
+	}
+	return mkLine(line, prefixKey(line[min(off, len(line)):], false), k2)
+}
+
+// cmpLines compares entries of lineEntry with the same off.
+func (o *sortOpts) cmpLines(a, b *sortLine, off int) int {
+	var d int
+	switch {
+	case a.key != b.key:
+		d = 1
+		if a.key < b.key {
+			d = -1
+		}
+	case a.key2 != b.key2:
+		d = 1
+		if a.key2 < b.key2 {
+			d = -1
+		}
+	default:
+		// Equal keys: the bytes up to off+12 or the shorter line's end
+		// are equal.
+		i := min(off+12, int(a.n), int(b.n))
+		d = bytes.Compare(a.line()[i:], b.line()[i:])
+	}
+	if len(o.keys) > 0 && o.keys[0].reverse || len(o.keys) == 0 && o.reverse {
+		return -d
+	}
+	return d
+}
+
+// cmp compares held entries: cmpLines at s.off when lines compare whole,
+// else compareEnt.
+func (s *sorter) cmp(a, b *sortLine) int {
+	if s.o.lineCmp {
+		return s.o.cmpLines(a, b, s.off)
+	}
+	return s.o.compareEnt(a, b)
 }
 
 // prefixKey is the first 8 bytes of s, big-endian, zero-padded, folded to
@@ -414,13 +484,13 @@ func (o *sortOpts) compareEnt(a, b *sortLine) int {
 		return d
 	}
 	if len(o.keys) == 0 || !o.keys[0].numeric || !numKeyExact(a.key) {
-		return o.compare(a.b, b.b)
+		return o.compare(a.line(), b.line())
 	}
 	// the first keys are equal
-	if d := o.keyCompareFrom(1, a.b, b.b); d != 0 || o.unique || o.stable {
+	if d := o.keyCompareFrom(1, a.line(), b.line()); d != 0 || o.unique || o.stable {
 		return d
 	}
-	d := bytes.Compare(a.b, b.b)
+	d := bytes.Compare(a.line(), b.line())
 	if o.reverse {
 		return -d
 	}
@@ -531,7 +601,117 @@ type sortStage struct {
 const (
 	sortLineOverhead = int64(unsafe.Sizeof(sortLine{})) // bytes charged per held line
 	sortRunBuf       = 64 << 10
+	sortOutBuf       = 256 << 10 // two for the output
 )
+
+// lineOut gathers lines into a buffer for w. With async, a goroutine
+// writes each full buffer while the next one fills (two buffers); close
+// ends it.
+type lineOut struct {
+	w   io.Writer
+	buf []byte
+	// async
+	full   chan []byte
+	free   chan []byte
+	done   chan struct{}
+	err    error // the goroutine's first write error (read after a free buffer)
+	failed atomic.Bool
+}
+
+func newLineOut(w io.Writer, size int, async bool) *lineOut {
+	o := &lineOut{w: w, buf: make([]byte, 0, size)}
+	if async {
+		o.full = make(chan []byte, 1)
+		o.free = make(chan []byte, 1)
+		o.free <- make([]byte, 0, size)
+		o.done = make(chan struct{})
+		go o.run()
+	}
+	return o
+}
+
+func (o *lineOut) run() {
+	defer close(o.done)
+	for b := range o.full {
+		if o.err == nil {
+			if _, err := o.w.Write(b); err != nil {
+				o.err = err
+				o.failed.Store(true)
+			}
+		}
+		o.free <- b[:0]
+	}
+}
+
+// line appends b and a newline.
+func (o *lineOut) line(b []byte) error {
+	if len(o.buf)+len(b)+1 > cap(o.buf) {
+		if err := o.send(); err != nil {
+			return err
+		}
+		if len(b)+1 > cap(o.buf) {
+			// Longer than a buffer: written where it is, after the rest.
+			if err := o.wait(); err != nil {
+				return err
+			}
+			if _, err := o.w.Write(b); err != nil {
+				return err
+			}
+		} else {
+			o.buf = append(o.buf, b...)
+		}
+		o.buf = append(o.buf, '\n')
+		return nil
+	}
+	o.buf = append(o.buf, b...)
+	o.buf = append(o.buf, '\n')
+	return nil
+}
+
+// send hands the buffer over (writes it, unless async).
+func (o *lineOut) send() error {
+	if len(o.buf) == 0 {
+		return nil
+	}
+	if o.full == nil {
+		_, err := o.w.Write(o.buf)
+		o.buf = o.buf[:0]
+		return err
+	}
+	if o.failed.Load() {
+		return o.wait()
+	}
+	o.full <- o.buf
+	o.buf = <-o.free
+	return nil
+}
+
+// wait returns once every buffer sent is written, with the first error.
+func (o *lineOut) wait() error {
+	if o.full == nil {
+		return nil
+	}
+	b := <-o.free
+	o.free <- b
+	return o.err
+}
+
+// flush writes everything.
+func (o *lineOut) flush() error {
+	if err := o.send(); err != nil {
+		return err
+	}
+	return o.wait()
+}
+
+// close ends the goroutine (after what was sent is written).
+func (o *lineOut) close() {
+	if o.full != nil {
+		close(o.full)
+		<-o.done
+		o.full = nil
+	}
+}
 
 // sortRun is a sorted run in a spill file.
 type sortRun struct {
@@ -564,7 +744,7 @@ func (r *sortRun) Write(p []byte) (int, error) {
 
 type sorter struct {
 	ctx     context.Context
-	done    *atomic.Bool // ctx is done: checked per line and per comparison
+	done    *atomic.Bool // ctx is done: checked per line and every 256 comparisons
 	maxLine int          // the longest line read
 	o       *sortOpts
 	spool   compute.SpoolConfig
@@ -577,6 +757,48 @@ type sorter struct {
 	free       [][]byte
 	lines      []sortLine
 	runs       []*sortRun
+
+	// For whole-line comparison (sortOpts.lineCmp): the held lines share
+	// their first runLCP bytes (those of runFirst), every line read its
+	// first allLCP bytes (allPrefix, a copy); off is the prefix the
+	// entries compared skip.
+	runFirst  []byte
+	runLCP    int
+	allPrefix []byte
+	allLCP    int
+	off       int
+	// split: after sortHeld, lines[:split] and lines[split:] are sorted
+	// (by two goroutines), to be merged as they are written.
+	split int
+}
+
+// sortLCPMax bounds the shared prefix tracked (and copied).
+const sortLCPMax = 256
+
+// commonPrefix is the length of the common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// track updates the shared prefixes with line, the next line held.
+func (s *sorter) track(line []byte) {
+	if len(s.lines) == 0 {
+		s.runFirst, s.runLCP = line, min(len(line), sortLCPMax)
+	} else if s.runLCP > 0 {
+		s.runLCP = commonPrefix(s.runFirst[:s.runLCP], line)
+	}
+	if s.allPrefix == nil {
+		s.allPrefix = bytes.Clone(line[:min(len(line), sortLCPMax)])
+		s.allLCP = len(s.allPrefix)
+	} else if s.allLCP > 0 {
+		s.allLCP = commonPrefix(s.allPrefix[:s.allLCP], line)
+	}
 }
 
 func (s *sorter) held() int64 {
@@ -627,22 +849,61 @@ func (s *sorter) add(line, own []byte) {
 	start := len(b)
 	b = append(b, line...)
 	s.blocks[n-1] = b
-	s.lines = append(s.lines, s.o.entry(b[start:len(b):len(b)]))
+	held := b[start:len(b):len(b)]
+	if s.o.lineCmp {
+		s.track(held)
+		s.lines = append(s.lines, lineEntry(held, 0))
+	} else {
+		s.lines = append(s.lines, s.o.entry(held))
+	}
 }
 
 // errSortCanceled unwinds an in-memory sort whose context is done: the
 // comparison panics with it and sortHeld recovers, so a sort of a large
-// budget stops within a comparison of a cancel.
+// budget stops within 256 comparisons of a cancel.
 var errSortCanceled = errors.New("sort canceled")
 
-// sortHeld sorts the held lines; it returns ctx's error, the lines in no
+// sortParallelMin is the fewest held lines sorted by two goroutines.
+const sortParallelMin = 512
+
+// sortHeld sorts the held lines, in two halves on two goroutines when
+// there are many and two cores (lines[:split] and lines[split:], merged
+// as they are written); it returns ctx's error, the lines in no
 // particular order, when ctx is done first.
-func (s *sorter) sortHeld() (err error) {
+func (s *sorter) sortHeld() error {
+	s.off = 0
+	if s.o.lineCmp && s.runLCP > 0 {
+		// Keys from after the prefix every held line shares.
+		s.off = s.runLCP
+		for i := range s.lines {
+			s.lines[i] = lineEntry(s.lines[i].line(), s.off)
+		}
+	}
+	n := len(s.lines)
+	s.split = n
+	if n < sortParallelMin || runtime.GOMAXPROCS(0) < 2 {
+		return s.sortPart(s.lines)
+	}
+	s.split = n / 2
+	var wg sync.WaitGroup
+	var err1 error
+	wg.Go(func() { err1 = s.sortPart(s.lines[:s.split]) })
+	err2 := s.sortPart(s.lines[s.split:])
+	wg.Wait()
+	if err1 != nil {
+		return err1
+	}
+	return err2
+}
+
+// sortPart sorts lines.
+func (s *sorter) sortPart(lines []sortLine) (err error) {
+	n := 0
 	cmp := func(a, b sortLine) int {
-		if s.done.Load() {
+		if n++; n&255 == 0 && s.done.Load() {
 			panic(errSortCanceled)
 		}
-		return s.o.compareEnt(&a, &b)
+		return s.cmp(&a, &b)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -653,9 +914,9 @@ func (s *sorter) sortHeld() (err error) {
 		}
 	}()
 	if s.o.stable || s.o.unique {
-		slices.SortStableFunc(s.lines, cmp)
+		slices.SortStableFunc(lines, cmp)
 	} else {
-		slices.SortFunc(s.lines, cmp)
+		slices.SortFunc(lines, cmp)
 	}
 	return nil
 }
@@ -671,12 +932,13 @@ func (s *sorter) spill() error {
 	}
 	r := &sortRun{f: f, disk: s.spool.Disk}
 	s.runs = append(s.runs, r)
-	w := bufio.NewWriterSize(r, sortRunBuf)
-	if err := s.writeLines(w, s.lines); err != nil {
+	w := newLineOut(r, sortRunBuf, false)
+	if err := s.writeLines(w); err != nil {
 		return err
 	}
 	clear(s.lines)
 	s.lines = s.lines[:0]
+	s.runFirst, s.runLCP = nil, 0
 	for _, b := range s.blocks {
 		if cap(b) == s.block {
 			s.free = append(s.free, b)
@@ -687,24 +949,31 @@ func (s *sorter) spill() error {
 	return nil
 }
 
-// writeLines writes sorted lines, dropping equal ones under -u.
-func (s *sorter) writeLines(w *bufio.Writer, lines []sortLine) error {
+// writeLines writes the held lines sorted (merging the halves sortHeld
+// sorted; on a tie the first half's, the earlier input, goes first),
+// dropping equal ones under -u.
+func (s *sorter) writeLines(w *lineOut) error {
+	a, b := s.lines[:s.split], s.lines[s.split:]
 	var prev *sortLine
-	for i := range lines {
-		if s.done.Load() {
+	for n := 0; len(a)+len(b) > 0; n++ {
+		if n&1023 == 0 && s.done.Load() {
 			return s.ctx.Err()
 		}
-		l := &lines[i]
-		if s.o.unique && i > 0 && s.o.compareEnt(prev, l) == 0 {
+		var l *sortLine
+		if len(b) == 0 || len(a) > 0 && s.cmp(&a[0], &b[0]) <= 0 {
+			l, a = &a[0], a[1:]
+		} else {
+			l, b = &b[0], b[1:]
+		}
+		if s.o.unique && prev != nil && s.cmp(prev, l) == 0 {
 			continue
 		}
 		prev = l
-		w.Write(l.b)
-		if err := w.WriteByte('\n'); err != nil {
+		if err := w.line(l.line()); err != nil {
 			return err
 		}
 	}
-	return w.Flush()
+	return w.flush()
 }
 
 func (s *sorter) cleanup() {
@@ -747,12 +1016,15 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 			}
 		}
 	}
-	bw := bufio.NewWriterSize(out, 64<<10)
+	// The output is written by a goroutine of its own while the next
+	// buffer fills.
+	bw := newLineOut(out, sortOutBuf, true)
+	defer bw.close()
 	if len(s.runs) == 0 {
 		if err := s.sortHeld(); err != nil {
 			return err
 		}
-		return s.writeLines(bw, s.lines)
+		return s.writeLines(bw)
 	}
 	if len(s.lines) > 0 {
 		if err := s.spill(); err != nil {
@@ -772,8 +1044,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		r := &sortRun{f: f, disk: s.spool.Disk}
 		group := s.runs[:fanIn]
 		s.runs = append([]*sortRun{r}, s.runs[fanIn:]...) // first: keeps the merge stable
-		w := bufio.NewWriterSize(r, sortRunBuf)
-		err = s.merge(group, w)
+		err = s.merge(group, newLineOut(r, sortRunBuf, false))
 		for _, g := range group {
 			g.close()
 		}
@@ -786,94 +1057,131 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 
 // mergeSrc is one run being merged.
 type mergeSrc struct {
-	lr  *lineReader
-	ent sortLine
-	o   *sortOpts
-	idx int // run order: breaks ties so the merge is stable
+	lr   *lineReader
+	ent  sortLine
+	s    *sorter
+	idx  int  // run order
+	done bool // the run is exhausted
 }
 
-type mergeHeap struct {
-	o    *sortOpts
+// loserTree is a tournament over the runs being merged: tree[0] is the
+// run with the least line, tree[n] for n ≥ 1 the loser of the match at
+// node n (the leaves, k to 2k-1, are the runs). Taking the least line and
+// reading its run's next costs one comparison per level (a heap: two).
+type loserTree struct {
+	s    *sorter
 	srcs []*mergeSrc
+	tree []int
 }
 
-func (h *mergeHeap) Len() int { return len(h.srcs) }
-
-func (h *mergeHeap) Less(i, j int) bool {
-	a, b := h.srcs[i], h.srcs[j]
-	if d := h.o.compareEnt(&a.ent, &b.ent); d != 0 {
+// less orders runs by their current line, then by run order (the merge
+// is stable); an exhausted run is after every other.
+func (t *loserTree) less(a, b int) bool {
+	sa, sb := t.srcs[a], t.srcs[b]
+	if sa.done || sb.done {
+		return !sa.done
+	}
+	if d := t.s.cmp(&sa.ent, &sb.ent); d != 0 {
 		return d < 0
 	}
-	return a.idx < b.idx
+	return a < b
 }
 
-func (h *mergeHeap) Swap(i, j int) { h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i] }
+func (t *loserTree) init() {
+	k := len(t.srcs)
+	t.tree = make([]int, k)
+	win := make([]int, 2*k)
+	for i := range k {
+		win[k+i] = i
+	}
+	for n := k - 1; n >= 1; n-- {
+		a, b := win[2*n], win[2*n+1]
+		if t.less(a, b) {
+			win[n], t.tree[n] = a, b
+		} else {
+			win[n], t.tree[n] = b, a
+		}
+	}
+	if k > 1 {
+		t.tree[0] = win[1]
+	}
+}
 
-func (h *mergeHeap) Push(x any) { h.srcs = append(h.srcs, x.(*mergeSrc)) }
-
-func (h *mergeHeap) Pop() any {
-	x := h.srcs[len(h.srcs)-1]
-	h.srcs = h.srcs[:len(h.srcs)-1]
-	return x
+// replay plays run w's new line from its leaf up.
+func (t *loserTree) replay(w int) {
+	for n := (w + len(t.srcs)) / 2; n > 0; n /= 2 {
+		if t.less(t.tree[n], w) {
+			t.tree[n], w = w, t.tree[n]
+		}
+	}
+	t.tree[0] = w
 }
 
 // merge k-way merges runs into w.
-func (s *sorter) merge(runs []*sortRun, w *bufio.Writer) error {
-	h := &mergeHeap{o: s.o}
+func (s *sorter) merge(runs []*sortRun, w *lineOut) error {
+	s.off = 0
+	if s.o.lineCmp {
+		s.off = s.allLCP
+	}
+	t := &loserTree{s: s}
 	for i, r := range runs {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 			return compute.Internal("sort: spill read failed", err)
 		}
-		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, o: s.o}
-		ok, err := src.advance()
-		if err != nil {
+		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, s: s}
+		if err := src.advance(); err != nil {
 			return err
 		}
-		if ok {
-			h.srcs = append(h.srcs, src)
-		}
+		t.srcs = append(t.srcs, src)
 	}
-	heap.Init(h)
+	if len(t.srcs) == 0 {
+		return w.flush()
+	}
+	t.init()
 	var prev []byte
 	have := false
-	for h.Len() > 0 {
-		if s.done.Load() {
+	for n := 0; ; n++ {
+		if n&1023 == 0 && s.done.Load() {
 			return s.ctx.Err()
 		}
-		top := h.srcs[0]
-		if !s.o.unique || !have || s.o.compare(prev, top.ent.b) != 0 {
-			w.Write(top.ent.b)
-			if err := w.WriteByte('\n'); err != nil {
+		top := t.srcs[t.tree[0]]
+		if top.done {
+			break
+		}
+		line := top.ent.line()
+		if !s.o.unique || !have || s.o.compare(prev, line) != 0 {
+			if err := w.line(line); err != nil {
 				return err
 			}
 			if s.o.unique {
-				prev = append(prev[:0], top.ent.b...)
+				prev = append(prev[:0], line...)
 				have = true
 			}
 		}
-		ok, err := top.advance()
-		if err != nil {
+		if err := top.advance(); err != nil {
 			return err
 		}
-		if ok {
-			heap.Fix(h, 0)
-		} else {
-			heap.Pop(h)
-		}
+		t.replay(t.tree[0])
 	}
-	return w.Flush()
+	return w.flush()
 }
 
-func (m *mergeSrc) advance() (bool, error) {
+// advance reads the run's next line, or marks it done at its end.
+func (m *mergeSrc) advance() error {
 	line, _, err := m.lr.next()
 	if err == io.EOF {
-		return false, nil
+		m.done = true
+		return nil
 	}
 	if err != nil {
-		return false, compute.Internal("sort: spill read failed", err)
+		return compute.Internal("sort: spill read failed", err)
 	}
-	m.ent = m.o.entry(line)
-	return true, nil
+	if m.s.o.lineCmp {
+		m.ent = lineEntry(line, m.s.off)
+	} else {
+		m.ent = m.s.o.entry(line)
+	}
+	return nil
 }
 
 // sortFieldMax stands for GNU's SIZE_MAX field and character numbers: an

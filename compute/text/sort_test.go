@@ -502,3 +502,74 @@ func TestSortKeyDefsLikeGNU(t *testing.T) {
 		}
 	}
 }
+
+// prefixedLines returns about n bytes of lines that share a prefix of
+// plen bytes (some lines are the prefix alone or end inside the next
+// 12 bytes, the key sort compares after it; NUL and 0xff bytes; many
+// duplicates).
+func prefixedLines(seed uint64, n, plen int) []byte {
+	r := rand.New(rand.NewPCG(seed, 7))
+	prefix := bytes.Repeat([]byte("2026-11-"), plen/8+1)[:plen]
+	alpha := []byte{'a', 'b', 0, 0xff, ' ', '1'}
+	var b bytes.Buffer
+	for b.Len() < n {
+		b.Write(prefix)
+		for range r.IntN(20) {
+			b.WriteByte(alpha[r.IntN(len(alpha))])
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// TestSortSharedPrefix compares with GNU sort inputs whose lines share a
+// prefix (which whole-line comparison skips), in memory (two halves
+// sorted apart and merged) and spilled (runs of different prefixes, then
+// the merge's), with every option that keeps a whole-line comparison and
+// some that do not.
+func TestSortSharedPrefix(t *testing.T) {
+	t.Parallel()
+	inputs := map[string][]byte{
+		"p8":   prefixedLines(1, 200<<10, 8),
+		"p300": prefixedLines(2, 200<<10, 300), // past the prefix tracked
+		// the shared prefix shrinks along the input: each run's differs
+		"mixed": append(append(prefixedLines(3, 100<<10, 16), prefixedLines(4, 50<<10, 5)...), prefixedLines(5, 50<<10, 12)...),
+		"logs":  randomLogLines(6, 300<<10),
+	}
+	args := [][]string{{"sort"}, {"sort", "-r"}, {"sort", "-u"}, {"sort", "-s"}, {"sort", "-ru"}, {"sort", "-k1"},
+		{"sort", "-k1r"}, {"sort", "-r", "-k1"}, {"sort", "-k1,1"}, {"sort", "-f"}, {"sort", "-k1.1"}}
+	for name, in := range inputs {
+		for _, a := range args {
+			for _, mem := range []int64{64 << 10, 64 << 20} {
+				t.Run(fmt.Sprintf("%s/%q/%d", name, a[1:], mem), func(t *testing.T) {
+					want, _ := computetest.GNU(t, in, a...)
+					disk := compute.NewDiskBudget(1 << 30)
+					cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: t.TempDir(), Disk: disk}}
+					got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(a), in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, want) {
+						t.Fatalf("output differs from GNU (%d vs %d bytes)", len(got), len(want))
+					}
+				})
+			}
+		}
+	}
+}
+
+// randomLogLines is about n bytes of lines like the bench's log: a date
+// prefix shared by all, then time, level and words.
+func randomLogLines(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 9))
+	levels := []string{"INFO", "DEBUG", "WARN", "ERROR"}
+	var b bytes.Buffer
+	for b.Len() < n {
+		fmt.Fprintf(&b, "2026-11-%d %d:%d %s", 10+r.IntN(3), 10+r.IntN(3), 10+r.IntN(5), levels[r.IntN(4)])
+		for range r.IntN(3) {
+			b.WriteString([]string{" a", " b", " id=4"}[r.IntN(3)])
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
