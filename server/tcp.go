@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +78,10 @@ type TCPServer struct {
 	// PeerRequests caps the open connections of one peer IP (shared with
 	// gRPC's streams); nil caps nothing.
 	PeerRequests *PeerCap
+	// NoSendFile reads the spilled part of a reply into the process to
+	// write it, instead of sending it from the spill file with
+	// sendfile(2), as plain TCP connections do (--tcp-sendfile=false).
+	NoSendFile bool
 
 	initOnce   sync.Once
 	connSlots  chan struct{}
@@ -333,6 +338,48 @@ func (w *connWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// sendFile sends the n bytes of f at off to the connection with
+// sendfile(2) (spool.FileSender), under Write's rules: the idle timeout
+// for progress, and a stop fails it.
+func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64, error) {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return 0, errShuttingDown
+	}
+	if w.idle > 0 {
+		w.c.SetWriteDeadline(time.Now().Add(w.idle))
+	}
+	w.mu.Unlock()
+	// Linux's sendfile sends from the file's offset, which nothing else
+	// uses (the spool reads and writes at explicit offsets).
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, compute.Internal("reply: seek of the spill file", err)
+	}
+	k, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n})
+	w.n += k
+	if err == nil && k < n {
+		err = compute.Internal("reply: the spill file is shorter than it holds", io.ErrUnexpectedEOF)
+	}
+	return k, err
+}
+
+// sendingWriter is a TCP connection's reply: buffered writes, and the
+// spilled part of the reply sent from the spill file by sendfile(2) after
+// what is buffered.
+type sendingWriter struct {
+	*bufio.Writer
+	w  *connWriter
+	tc *net.TCPConn
+}
+
+func (r *sendingWriter) SendFile(f *os.File, off, n int64) (int64, error) {
+	if err := r.Flush(); err != nil {
+		return 0, err
+	}
+	return r.w.sendFile(r.tc, f, off, n)
+}
+
 func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -532,7 +579,11 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	}
 	src := newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
 	defer src.Wait() // before the connection is read again
-	st, err := s.Engine.Run(ctx, p, src, bw)
+	var out io.Writer = bw
+	if tc, ok := c.(*net.TCPConn); ok && !s.NoSendFile {
+		out = &sendingWriter{Writer: bw, w: w, tc: tc}
+	}
+	st, err := s.Engine.Run(ctx, p, src, out)
 	if err == nil && opts.trailer {
 		// The output is complete: say so, and how long it was, so a
 		// client can tell this reply from one cut by a crash (whose FIN

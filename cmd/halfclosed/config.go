@@ -53,6 +53,7 @@ type config struct {
 	gcPercent      int
 	memoryLimit    flagenv.Bytes
 	requireEnd     bool
+	tcpSendfile    bool
 	// Fairness and the gRPC edge (issue 13).
 	maxJobsPerPeer     derivedInt // unset: derived from --max-jobs
 	maxRequestsPerPeer derivedInt // unset: derived from --max-conns
@@ -173,6 +174,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs one-stage gRPC jobs may hold, plus 256MiB: see Memory in docs/operations.md; GOMEMLIMIT in the environment wins)")
 	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info and debug lines in batches at most this old (warnings and errors at once; 0: every line at once)")
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
+	fs.BoolVar(&c.tcpSendfile, "tcp-sendfile", true, "send the spilled part of a raw-TCP reply from its spill file with sendfile(2) (plain TCP; false: read it into the process and write it)")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
 	fs.Var(&c.maxJobsPerPeer, "max-jobs-per-peer", "jobs one peer IP address may run at once, on both adapters; one over it waits --job-wait for one of its own (default max(1, --max-jobs/4); 0: no cap)")

@@ -276,6 +276,7 @@ func (d *daemon) newTCP(sec security, metrics *server.Metrics) {
 		Observer:       server.NewObserver(metrics),
 		ConnHook:       metrics.ConnHook(),
 		RequireEnd:     cfg.requireEnd,
+		NoSendFile:     !cfg.tcpSendfile,
 		PeerJobs:       sec.peerJobs,
 		PeerRequests:   sec.peerRequests,
 		// With tokens on gRPC, the command port wants one too (@token),
