@@ -144,3 +144,69 @@ func emptyDir(t *testing.T, dir string) {
 		t.Errorf("spool dir holds %v", ents)
 	}
 }
+
+// TestTCPSlowClientUnderLowat: a client that, after a bulk start (the
+// socket's SO_RCVLOWAT is set then), sends less than the mark per idle
+// timeout, but something well within every timeout, is slow, not idle:
+// its job completes, with GNU's answer.
+func TestTCPSlowClientUnderLowat(t *testing.T) {
+	const idle = time.Second
+	env := startEnv(t, envConfig{idle: idle})
+	input := randBytes(5, 2<<20+30*1000)
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	sent := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(conn, "sha256sum\n")
+		bulk, rest := input[:2<<20], input[2<<20:]
+		if err == nil {
+			_, err = conn.Write(bulk)
+		}
+		// 1000 bytes every tenth of the idle timeout: three timeouts'
+		// worth, each far under the mark.
+		for len(rest) > 0 && err == nil {
+			time.Sleep(idle / 10)
+			_, err = conn.Write(rest[:1000])
+			rest = rest[1000:]
+		}
+		if err == nil {
+			err = conn.(*net.TCPConn).CloseWrite()
+		}
+		sent <- err
+	}()
+	reply, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if want := oracle.Output(t, input, "sha256sum"); string(reply) != want {
+		t.Fatalf("reply %q, want %q", reply, want)
+	}
+}
+
+// TestTCPIdleAfterBulk: a client that stops after a bulk start (the mark
+// set, none of its bytes waiting under it) is idle: aborted, nothing
+// written.
+func TestTCPIdleAfterBulk(t *testing.T) {
+	env := startEnv(t, envConfig{idle: 300 * time.Millisecond})
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	io.WriteString(conn, "sha256sum\n")
+	conn.Write(randBytes(6, 4<<20))
+	if b, _ := io.ReadAll(conn); len(b) != 0 {
+		t.Fatalf("server wrote %q to an idle client", b)
+	}
+	if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+		t.Fatalf("outcome %q, want %q", oc, OutcomeIdle)
+	}
+}
