@@ -210,3 +210,47 @@ func TestTCPIdleAfterBulk(t *testing.T) {
 		t.Fatalf("outcome %q, want %q", oc, OutcomeIdle)
 	}
 }
+
+// TestTCPReplyIdleClient: a client that sends its input and then reads
+// none of a spilled reply is aborted by the idle timeout, the same way
+// whether the reply is sent by sendfile(2) or written; its spill file and
+// disk are given back.
+func TestTCPReplyIdleClient(t *testing.T) {
+	text := logText(16 << 20)
+	outcomes := map[bool]string{}
+	for _, noSendFile := range []bool{true, false} {
+		t.Run("nosendfile="+strconv.FormatBool(noSendFile), func(t *testing.T) {
+			dir := t.TempDir()
+			disk := compute.NewDiskBudget(256 << 20)
+			env := startEnv(t, envConfig{
+				idle:   300 * time.Millisecond,
+				engine: engine.Config{Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: dir, Disk: disk}},
+				tcp:    tcpSettings{NoSendFile: noSendFile},
+			})
+			conn, err := net.Dial("tcp", env.tcpAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+			io.WriteString(conn, "testcat\n")
+			if _, err := conn.Write(text); err != nil {
+				t.Fatal(err)
+			}
+			conn.(*net.TCPConn).CloseWrite()
+			// Nothing read: the reply fills the sockets' buffers and waits.
+			outcomes[noSendFile] = env.obs.nextOutcome(t)
+			if used := disk.Used(); used != 0 {
+				t.Errorf("%d bytes of disk still charged after the abort", used)
+			}
+			env.tcp.Close()
+			emptyDir(t, dir)
+		})
+	}
+	if outcomes[false] != outcomes[true] {
+		t.Fatalf("outcome %q with sendfile, %q without", outcomes[false], outcomes[true])
+	}
+	if outcomes[true] != OutcomeIdle {
+		t.Fatalf("outcome %q, want %q", outcomes[true], OutcomeIdle)
+	}
+}
