@@ -40,6 +40,7 @@ type tcpSettings struct {
 	MaxHeaderBytes int
 	MaxConns       int
 	drainTimeout   time.Duration
+	NoSendFile     bool
 }
 
 type envConfig struct {
@@ -132,6 +133,7 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		HeaderTimeout: ts.HeaderTimeout, MaxHeaderBytes: ts.MaxHeaderBytes, MaxConns: ts.MaxConns,
 		RequireEnd: cfg.requireEnd, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests,
 		Auth: cfg.tcpAuth, RequireToken: cfg.tcpAuth != nil, drainTimeout: ts.drainTimeout,
+		NoSendFile: ts.NoSendFile,
 	}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ const (
 	DefaultIdleTimeout    = 60 * time.Second
 	DefaultMaxHeaderBytes = 4 << 10
 	DefaultMaxConns       = 1024
+	DefaultRecvLowat      = 1 << 20
 	// drainTimeout and drainBytes bound how long and how much a connection
 	// still reads, after its reply, to see the client's FIN: closing with
 	// unread input would make the kernel send an RST that can destroy the
@@ -77,6 +79,13 @@ type TCPServer struct {
 	// PeerRequests caps the open connections of one peer IP (shared with
 	// gRPC's streams); nil caps nothing.
 	PeerRequests *PeerCap
+	// NoSendFile reads the spilled part of a reply into the process to
+	// write it, instead of sending it from the spill file with
+	// sendfile(2), as plain TCP connections do (--tcp-sendfile=false).
+	NoSendFile bool
+	// RecvLowat is the SO_RCVLOWAT a job's connection gets once its input
+	// is past 1 MiB (--tcp-recv-lowat; 0: DefaultRecvLowat; < 0: never).
+	RecvLowat int
 
 	initOnce   sync.Once
 	connSlots  chan struct{}
@@ -105,6 +114,9 @@ func (s *TCPServer) init() {
 		}
 		if s.MaxConns <= 0 {
 			s.MaxConns = DefaultMaxConns
+		}
+		if s.RecvLowat == 0 {
+			s.RecvLowat = DefaultRecvLowat
 		}
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
@@ -258,11 +270,40 @@ func (s *TCPServer) beginShutdown() []*GentleListener {
 
 // connReader reads a job's input from the connection, with the idle timeout
 // renewed before every read, so a slow but moving client is fine.
+//
+// Once a job's input proves bulky (lowatAfter bytes), the socket's
+// SO_RCVLOWAT is set to lowat: the receive-ahead then wakes once per
+// lowat bytes instead of once per few segments, which halves the wake-ups
+// and scheduler work per GiB. Reads still return what waits. A client
+// slower than lowat per idle timeout would look idle to the read's
+// deadline while its bytes wait under the mark: when the deadline comes
+// and bytes wait, the mark goes back to 1 and the read goes on (so a
+// client that sent anything within the idle timeout is never aborted as
+// idle; one that then stops is aborted at most twice the timeout after
+// its last byte).
 type connReader struct {
 	c      net.Conn
 	r      io.Reader
 	idle   time.Duration
 	closed atomic.Bool
+
+	tc      *net.TCPConn // c, when SO_RCVLOWAT is to be set
+	lowat   int
+	lowatOn bool  // SO_RCVLOWAT is lowat now
+	n       int64 // bytes read
+}
+
+// lowatAfter is how much input a job reads before its SO_RCVLOWAT is set:
+// small jobs never pay the system calls.
+const lowatAfter = 1 << 20
+
+// endLowat puts SO_RCVLOWAT back to 1, if it was set: the connection is
+// read after the job (for the client's FIN) as any other.
+func (r *connReader) endLowat() {
+	if r.lowatOn {
+		setRecvLowat(r.tc, 1)
+		r.lowatOn = false
+	}
 }
 
 // Close makes a pending Read return; the engine calls it when a job fails
@@ -273,29 +314,42 @@ func (r *connReader) Close() error {
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
-	if r.closed.Load() {
-		return 0, errReaderClosed
-	}
-	if r.idle > 0 {
-		r.c.SetReadDeadline(time.Now().Add(r.idle))
-		// Close stores closed before it sets its deadline: if it is not
-		// closed now, Close's deadline comes after ours.
+	for {
 		if r.closed.Load() {
 			return 0, errReaderClosed
 		}
-	}
-	n, err := r.r.Read(p)
-	if err != nil && r.closed.Load() {
-		return n, errReaderClosed
-	}
-	if err != nil && err != io.EOF {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return n, &connReadError{errIdle(r.idle)}
+		if r.idle > 0 {
+			r.c.SetReadDeadline(time.Now().Add(r.idle))
+			// Close stores closed before it sets its deadline: if it is not
+			// closed now, Close's deadline comes after ours.
+			if r.closed.Load() {
+				return 0, errReaderClosed
+			}
 		}
-		return n, &connReadError{err}
+		n, err := r.r.Read(p)
+		r.n += int64(n)
+		if err != nil && r.closed.Load() {
+			return n, errReaderClosed
+		}
+		if err != nil && err != io.EOF {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if n == 0 && r.lowatOn && recvQueued(r.tc) > 0 {
+					// Bytes came, under the mark: a slow client, not an
+					// idle one. Read what comes from now on.
+					r.endLowat()
+					continue
+				}
+				return n, &connReadError{errIdle(r.idle)}
+			}
+			return n, &connReadError{err}
+		}
+		if r.lowat > 0 && r.n >= lowatAfter {
+			r.lowatOn = setRecvLowat(r.tc, r.lowat)
+			r.lowat = 0 // once
+		}
+		return n, err
 	}
-	return n, err
 }
 
 // connWriter writes the reply, with the idle timeout renewed before every
@@ -331,6 +385,48 @@ func (w *connWriter) Write(p []byte) (int, error) {
 	n, err := w.c.Write(p)
 	w.n += int64(n)
 	return n, err
+}
+
+// sendFile sends the n bytes of f at off to the connection with
+// sendfile(2) (spool.FileSender), under Write's rules: the idle timeout
+// for progress, and a stop fails it.
+func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64, error) {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return 0, errShuttingDown
+	}
+	if w.idle > 0 {
+		w.c.SetWriteDeadline(time.Now().Add(w.idle))
+	}
+	w.mu.Unlock()
+	// Linux's sendfile sends from the file's offset, which nothing else
+	// uses (the spool reads and writes at explicit offsets).
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, compute.Internal("reply: seek of the spill file", err)
+	}
+	k, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n})
+	w.n += k
+	if err == nil && k < n {
+		err = compute.Internal("reply: the spill file is shorter than it holds", io.ErrUnexpectedEOF)
+	}
+	return k, err
+}
+
+// sendingWriter is a TCP connection's reply: buffered writes, and the
+// spilled part of the reply sent from the spill file by sendfile(2) after
+// what is buffered.
+type sendingWriter struct {
+	*bufio.Writer
+	w  *connWriter
+	tc *net.TCPConn
+}
+
+func (r *sendingWriter) SendFile(f *os.File, off, n int64) (int64, error) {
+	if err := r.Flush(); err != nil {
+		return 0, err
+	}
+	return r.w.sendFile(r.tc, f, off, n)
 }
 
 func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
@@ -526,13 +622,22 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 // its end, when the header asked for one), its reply buffered in bw, and
 // the @trailer line.
 func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer) (int64, int64, error) {
-	var in io.ReadCloser = &connReader{c: c, r: br, idle: s.IdleTimeout}
+	cr := &connReader{c: c, r: br, idle: s.IdleTimeout}
+	if tc, ok := c.(*net.TCPConn); ok && s.RecvLowat > 0 {
+		cr.tc, cr.lowat = tc, s.RecvLowat
+	}
+	defer cr.endLowat() // after src.Wait: nothing reads c
+	var in io.ReadCloser = cr
 	if opts.proven() {
 		in = newTCPProof(in, opts)
 	}
 	src := newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
 	defer src.Wait() // before the connection is read again
-	st, err := s.Engine.Run(ctx, p, src, bw)
+	var out io.Writer = bw
+	if tc, ok := c.(*net.TCPConn); ok && !s.NoSendFile {
+		out = &sendingWriter{Writer: bw, w: w, tc: tc}
+	}
+	st, err := s.Engine.Run(ctx, p, src, out)
 	if err == nil && opts.trailer {
 		// The output is complete: say so, and how long it was, so a
 		// client can tell this reply from one cut by a crash (whose FIN

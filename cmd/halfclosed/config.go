@@ -53,6 +53,8 @@ type config struct {
 	gcPercent      int
 	memoryLimit    flagenv.Bytes
 	requireEnd     bool
+	tcpSendfile    bool
+	tcpRecvLowat   flagenv.Bytes
 	// Fairness and the gRPC edge (issue 13).
 	maxJobsPerPeer     derivedInt // unset: derived from --max-jobs
 	maxRequestsPerPeer derivedInt // unset: derived from --max-conns
@@ -122,6 +124,7 @@ func defaultConfig() *config {
 	return &config{
 		maxInputBytes:    engine.DefaultMaxInputBytes,
 		maxHeaderBytes:   server.DefaultMaxHeaderBytes,
+		tcpRecvLowat:     server.DefaultRecvLowat,
 		maxMsgBytes:      server.DefaultMaxMsgBytes,
 		maxMetadataBytes: defaultMaxMetadataBytes,
 		maxLineBytes:     compute.DefaultMaxLineBytes,
@@ -173,6 +176,8 @@ func newSpec(c *config) *cli.Spec {
 	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs one-stage gRPC jobs may hold, plus 256MiB: see Memory in docs/operations.md; GOMEMLIMIT in the environment wins)")
 	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info and debug lines in batches at most this old (warnings and errors at once; 0: every line at once)")
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
+	fs.Var(&c.tcpRecvLowat, "tcp-recv-lowat", "once a raw-TCP job's input is past 1MiB, wake its reader only when this much has arrived (SO_RCVLOWAT; Linux; 0: at every arrival)")
+	fs.BoolVar(&c.tcpSendfile, "tcp-sendfile", true, "send the spilled part of a raw-TCP reply from its spill file with sendfile(2) (plain TCP; false: read it into the process and write it)")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
 	fs.Var(&c.maxJobsPerPeer, "max-jobs-per-peer", "jobs one peer IP address may run at once, on both adapters; one over it waits --job-wait for one of its own (default max(1, --max-jobs/4); 0: no cap)")
@@ -203,6 +208,9 @@ func (c *config) validate() error {
 	}
 	if c.maxMsgBytes < 64<<10 {
 		errs = append(errs, errors.New("--max-msg-bytes must be at least 64KiB"))
+	}
+	if c.tcpRecvLowat > 16<<20 {
+		errs = append(errs, errors.New("--tcp-recv-lowat must be at most 16MiB"))
 	}
 	if c.maxHeaderBytes < 64 {
 		errs = append(errs, errors.New("--max-header-bytes must be at least 64"))
@@ -369,4 +377,13 @@ func (d *derivedInt) Set(s string) error {
 	}
 	d.n, d.set = n, true
 	return nil
+}
+
+// recvLowat is --tcp-recv-lowat as TCPServer.RecvLowat: 0 there is the
+// default, < 0 none.
+func recvLowat(b flagenv.Bytes) int {
+	if b == 0 {
+		return -1
+	}
+	return int(b)
 }

@@ -276,6 +276,8 @@ func (d *daemon) newTCP(sec security, metrics *server.Metrics) {
 		Observer:       server.NewObserver(metrics),
 		ConnHook:       metrics.ConnHook(),
 		RequireEnd:     cfg.requireEnd,
+		NoSendFile:     !cfg.tcpSendfile,
+		RecvLowat:      recvLowat(cfg.tcpRecvLowat),
 		PeerJobs:       sec.peerJobs,
 		PeerRequests:   sec.peerRequests,
 		// With tokens on gRPC, the command port wants one too (@token),

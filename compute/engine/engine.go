@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -142,7 +143,11 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	stageIn := newReadAhead(ctx, in, reply, e.cfg.Spool)
 	reply.SetGate(stageIn)
 	defer context.AfterFunc(ctx, stageIn.abort)()
-	cw := &countingWriter{w: out}
+	var cw replyWriter = &countingWriter{w: out}
+	if fs, ok := out.(spool.FileSender); ok {
+		// The spilled reply goes out by reference (sendfile).
+		cw = &countingSender{countingWriter{w: out}, fs}
+	}
 
 	done := make(chan error, 1)
 	// The reply is sent while the stages still write (Spool.Release), until
@@ -188,7 +193,7 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 		cancel() // unblocks a read-ahead waiting on src
 	}
 	stageIn.close()
-	return Stats{InputBytes: in.N(), OutputBytes: cw.n}, err
+	return Stats{InputBytes: in.N(), OutputBytes: cw.count()}, err
 }
 
 // ended reports whether in has ended.
@@ -201,6 +206,12 @@ func ended(in *Input) bool {
 	}
 }
 
+// replyWriter is out, counting what it took.
+type replyWriter interface {
+	io.Writer
+	count() int64
+}
+
 type countingWriter struct {
 	w io.Writer
 	n int64
@@ -210,4 +221,18 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+func (c *countingWriter) count() int64 { return c.n }
+
+// countingSender is a countingWriter of a spool.FileSender.
+type countingSender struct {
+	countingWriter
+	fs spool.FileSender
+}
+
+func (c *countingSender) SendFile(f *os.File, off, n int64) (int64, error) {
+	k, err := c.fs.SendFile(f, off, n)
+	c.n += k
+	return k, err
 }

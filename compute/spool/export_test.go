@@ -30,3 +30,7 @@ func (q *Queue) FileSize() int64 {
 
 // SegSize is the size of the spill file's segments.
 const SegSize = segSize
+
+// SetSegSize makes the spill file's segments n bytes; call it before the
+// first write.
+func (s *Spool) SetSegSize(n int64) { s.q.seg = n }

@@ -42,6 +42,15 @@ type Queue struct {
 	paid     bool    // the last segment was charged whole when taken (a spare)
 	reserved int64   // disk budget held
 	buf      []byte
+	// byRef: some of the file's bytes went out by reference (a
+	// FileSender's sendfile): the kernel may still read their pages from
+	// a socket's queue, so a segment read to its end is never written
+	// again in place. Its pages are dropped first (a hole punched: the
+	// socket keeps the old pages, a later write gets new ones); where
+	// holes cannot be punched it stays charged, unused, until the file
+	// empties and is cut.
+	byRef bool
+	seg   int64 // segSize (tests make it smaller)
 }
 
 // Queue sizes.
@@ -59,7 +68,7 @@ func NewQueue(cfg compute.SpoolConfig, memBytes int64) *Queue {
 	if memBytes <= 0 {
 		memBytes = cfg.Mem()
 	}
-	return &Queue{cfg: cfg, memLimit: memBytes}
+	return &Queue{cfg: cfg, memLimit: memBytes, seg: segSize}
 }
 
 // Len returns the unread bytes.
@@ -142,10 +151,10 @@ func (q *Queue) writeFile(p []byte) (int, error) {
 	q.reserved += int64(len(p))
 	n := 0
 	for n < len(p) {
-		if len(q.segs) == 0 || q.wIn == segSize {
+		if len(q.segs) == 0 || q.wIn == q.seg {
 			q.takeSegment()
 		}
-		k := min(len(p)-n, int(segSize-q.wIn))
+		k := min(len(p)-n, int(q.seg-q.wIn))
 		m, err := q.file.WriteAt(p[n:n+k], q.segs[len(q.segs)-1]+q.wIn)
 		q.wIn += int64(m)
 		q.spilled += int64(m)
@@ -174,7 +183,7 @@ func (q *Queue) takeSegment() {
 		off, q.holes = q.holes[len(q.holes)-1], q.holes[:len(q.holes)-1]
 	default:
 		off = q.fileEnd
-		q.fileEnd += segSize
+		q.fileEnd += q.seg
 	}
 	q.segs = append(q.segs, off)
 	q.wIn = 0
@@ -188,7 +197,7 @@ func (q *Queue) giveBack(n int64) {
 // fileFront returns the file offset of the oldest unread byte and how
 // many bytes, up to max, follow it in its segment.
 func (q *Queue) fileFront(max int64) (off, n int64) {
-	end := int64(segSize)
+	end := q.seg
 	if len(q.segs) == 1 {
 		end = q.wIn
 	}
@@ -311,27 +320,38 @@ func (q *Queue) consumeFile(n int64) {
 			q.giveBack(q.reserved)
 			q.segs, q.spare, q.holes, q.fileEnd = q.segs[:0], q.spare[:0], q.holes[:0], 0
 		} else {
-			q.spare = append(q.spare, q.segs...)
+			for _, off := range q.segs {
+				q.retire(off)
+			}
 			q.segs = q.segs[:0]
 		}
 		q.rIn, q.wIn = 0, 0
 		return
 	}
-	if q.rIn == segSize && len(q.segs) > 1 {
+	if q.rIn == q.seg && len(q.segs) > 1 {
 		off := q.segs[0]
 		q.segs = q.segs[1:]
 		q.rIn = 0
-		switch {
-		case len(q.spare) < maxSpare:
-			q.spare = append(q.spare, off)
-		case punchHole(q.file, off, segSize):
-			q.giveBack(segSize)
-			q.holes = append(q.holes, off)
-		default:
-			// No holes on this file system: kept charged until the
-			// file empties, and reused meanwhile.
-			q.spare = append(q.spare, off)
-		}
+		q.retire(off)
+	}
+}
+
+// retire disposes of a segment read to its end: kept as the spare, or
+// given back as a hole.
+func (q *Queue) retire(off int64) {
+	switch {
+	case len(q.spare) < maxSpare && !q.byRef:
+		q.spare = append(q.spare, off)
+	case punchHole(q.file, off, q.seg):
+		q.giveBack(q.seg)
+		q.holes = append(q.holes, off)
+	case q.byRef:
+		// Sent by reference and no holes here: not reused, kept
+		// charged until the file empties.
+	default:
+		// No holes on this file system: kept charged until the
+		// file empties, and reused meanwhile.
+		q.spare = append(q.spare, off)
 	}
 }
 
@@ -345,4 +365,5 @@ func (q *Queue) Close() {
 		q.cfg.Disk.Release(q.reserved)
 	}
 	q.reserved, q.segs, q.spare, q.holes, q.fileEnd, q.rIn, q.wIn, q.spilled = 0, nil, nil, nil, 0, 0, 0, 0
+	q.byRef = false
 }

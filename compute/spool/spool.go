@@ -2,6 +2,7 @@ package spool
 
 import (
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -57,6 +58,19 @@ type Gate interface {
 
 // SetGate sets the spool's gate. Set it before the first Write.
 func (s *Spool) SetGate(g Gate) { s.gate = g }
+
+// FileSender is a destination that can send a file's bytes itself, without
+// copying them through the process (a TCP connection: sendfile(2)).
+// Release hands it the spilled part of what it releases. SendFile writes
+// the n bytes of f at off after what was written before, as Write would,
+// and returns how many it took; it must not change f's offset-free
+// contents. The kernel may still read the pages it sent after it returns
+// (they are referenced, not copied): the spool then never rewrites them in
+// place (Queue.byRef).
+type FileSender interface {
+	io.Writer
+	SendFile(f *os.File, off, n int64) (int64, error)
+}
 
 // Held returns the bytes the spool holds, in memory and on disk.
 func (s *Spool) Held() int64 { return s.held.Load() }
@@ -195,10 +209,29 @@ func (s *Spool) Release(out io.Writer) error {
 			s.buf = nil
 			return nil
 		}
-		b, off, n := s.q.front(maxChunk)
+		fs, send := out.(FileSender)
+		b, off, n := s.q.front(s.q.sendChunk(send))
 		f := s.q.file
+		if b == nil && send {
+			s.q.byRef = true
+		}
 		s.mu.Unlock()
 		var err error
+		if b == nil && send {
+			var k int64
+			k, err = fs.SendFile(f, off, int64(n))
+			s.mu.Lock()
+			if s.closed {
+				return io.ErrClosedPipe
+			}
+			s.q.drop(int(k))
+			s.held.Store(s.q.Len())
+			s.cond.Broadcast()
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if b == nil {
 			if s.buf == nil {
 				s.buf = make([]byte, maxChunk)
@@ -227,6 +260,16 @@ func (s *Spool) Release(out io.Writer) error {
 			return err
 		}
 	}
+}
+
+// sendChunk is the most Release takes from the spill file at once: a
+// segment's rest when the destination sends it by reference, else what
+// fits its read buffer.
+func (q *Queue) sendChunk(send bool) int {
+	if send {
+		return int(q.seg)
+	}
+	return maxChunk
 }
 
 // Close frees the memory and the spill file. Writes after Close fail.

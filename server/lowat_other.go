@@ -1,0 +1,10 @@
+//go:build !linux
+
+package server
+
+import "net"
+
+// setRecvLowat does nothing here: SO_RCVLOWAT's wake-ups are Linux's.
+func setRecvLowat(*net.TCPConn, int) bool { return false }
+
+func recvQueued(*net.TCPConn) int { return 0 }
