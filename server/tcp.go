@@ -36,7 +36,7 @@ const (
 	DefaultIdleTimeout    = 60 * time.Second
 	DefaultMaxHeaderBytes = 4 << 10
 	DefaultMaxConns       = 1024
-	DefaultRecvLowat      = 1 << 20
+	DefaultRecvLowat      = 64 << 10
 	// drainTimeout and drainBytes bound how long and how much a connection
 	// still reads, after its reply, to see the client's FIN: closing with
 	// unread input would make the kernel send an RST that can destroy the
