@@ -372,16 +372,24 @@ func (w *connWriter) stop() {
 	w.c.SetWriteDeadline(time.Now())
 }
 
-func (w *connWriter) Write(p []byte) (int, error) {
+// begin starts a write: it fails once the writer is stopped, and else
+// gives the write the idle timeout to make progress in.
+func (w *connWriter) begin() error {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.stopped {
-		w.mu.Unlock()
-		return 0, errShuttingDown
+		return errShuttingDown
 	}
 	if w.idle > 0 {
 		w.c.SetWriteDeadline(time.Now().Add(w.idle))
 	}
-	w.mu.Unlock()
+	return nil
+}
+
+func (w *connWriter) Write(p []byte) (int, error) {
+	if err := w.begin(); err != nil {
+		return 0, err
+	}
 	n, err := w.c.Write(p)
 	w.n += int64(n)
 	return n, err
@@ -391,15 +399,9 @@ func (w *connWriter) Write(p []byte) (int, error) {
 // sendfile(2) (spool.FileSender), under Write's rules: the idle timeout
 // for progress, and a stop fails it.
 func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64, error) {
-	w.mu.Lock()
-	if w.stopped {
-		w.mu.Unlock()
-		return 0, errShuttingDown
+	if err := w.begin(); err != nil {
+		return 0, err
 	}
-	if w.idle > 0 {
-		w.c.SetWriteDeadline(time.Now().Add(w.idle))
-	}
-	w.mu.Unlock()
 	// Linux's sendfile sends from the file's offset, which nothing else
 	// uses (the spool reads and writes at explicit offsets).
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
