@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"testing"
@@ -35,11 +34,13 @@ func logText(n int) []byte {
 }
 
 // spillEnv is a server whose replies spill past 64 KiB of memory, with
-// the reply sent by sendfile(2) or, noSendFile, read and written.
-func spillEnv(t *testing.T, noSendFile bool) (*testEnv, *compute.DiskBudget, string) {
+// the reply sent by sendfile(2) or, noSendFile, read and written, and
+// the idle timeout idle (0: the default).
+func spillEnv(t *testing.T, noSendFile bool, idle time.Duration) (*testEnv, *compute.DiskBudget, string) {
 	dir := t.TempDir()
 	disk := compute.NewDiskBudget(256 << 20)
 	env := startEnv(t, envConfig{
+		idle:   idle,
 		engine: engine.Config{Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: dir, Disk: disk}},
 		tcp:    tcpSettings{NoSendFile: noSendFile},
 	})
@@ -57,7 +58,7 @@ func TestTCPSpilledReply(t *testing.T) {
 	gz := []byte(oracle.Output(t, text, "gzip", "-c"))
 	for _, noSendFile := range []bool{false, true} {
 		t.Run("nosendfile="+strconv.FormatBool(noSendFile), func(t *testing.T) {
-			env, disk, dir := spillEnv(t, noSendFile)
+			env, disk, dir := spillEnv(t, noSendFile, 0)
 			for _, tc := range []struct {
 				header string
 				input  []byte
@@ -92,13 +93,8 @@ func TestTCPResetMidReply(t *testing.T) {
 	text := randBytes(8, 8<<20)
 	for _, noSendFile := range []bool{false, true} {
 		t.Run("nosendfile="+strconv.FormatBool(noSendFile), func(t *testing.T) {
-			env, disk, dir := spillEnv(t, noSendFile)
-			conn, err := net.Dial("tcp", env.tcpAddr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+			env, disk, dir := spillEnv(t, noSendFile, 0)
+			conn := tcpFrom(t, env.tcpAddr, "127.0.0.1")
 			sent := make(chan error, 1)
 			go func() {
 				_, err := io.WriteString(conn, "testcat\n")
@@ -106,7 +102,7 @@ func TestTCPResetMidReply(t *testing.T) {
 					_, err = conn.Write(text)
 				}
 				if err == nil {
-					err = conn.(*net.TCPConn).CloseWrite()
+					err = conn.CloseWrite()
 				}
 				sent <- err
 			}()
@@ -120,7 +116,7 @@ func TestTCPResetMidReply(t *testing.T) {
 			if !bytes.Equal(got, text[:len(got)]) {
 				t.Fatal("the reply's first MiB is not the input's")
 			}
-			conn.(*net.TCPConn).SetLinger(0)
+			conn.SetLinger(0)
 			conn.Close() // RST, with most of the reply unsent
 			if oc := env.obs.nextOutcome(t); oc != OutcomeReset {
 				t.Fatalf("outcome %q, want %q", oc, OutcomeReset)
@@ -158,12 +154,7 @@ func TestTCPSlowClientUnderLowat(t *testing.T) {
 	const idle = time.Second
 	env := startEnv(t, envConfig{idle: idle})
 	input := randBytes(5, 2<<20+30*1000)
-	conn, err := net.Dial("tcp", env.tcpAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	conn := tcpFrom(t, env.tcpAddr, "127.0.0.1")
 	sent := make(chan error, 1)
 	go func() {
 		_, err := io.WriteString(conn, "sha256sum\n")
@@ -179,7 +170,7 @@ func TestTCPSlowClientUnderLowat(t *testing.T) {
 			rest = rest[1000:]
 		}
 		if err == nil {
-			err = conn.(*net.TCPConn).CloseWrite()
+			err = conn.CloseWrite()
 		}
 		sent <- err
 	}()
@@ -200,12 +191,7 @@ func TestTCPSlowClientUnderLowat(t *testing.T) {
 // written.
 func TestTCPIdleAfterBulk(t *testing.T) {
 	env := startEnv(t, envConfig{idle: 300 * time.Millisecond})
-	conn, err := net.Dial("tcp", env.tcpAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	conn := tcpFrom(t, env.tcpAddr, "127.0.0.1")
 	io.WriteString(conn, "sha256sum\n")
 	conn.Write(randBytes(6, 4<<20))
 	if b, _ := io.ReadAll(conn); len(b) != 0 {
@@ -225,24 +211,13 @@ func TestTCPReplyIdleClient(t *testing.T) {
 	outcomes := map[bool]string{}
 	for _, noSendFile := range []bool{true, false} {
 		t.Run("nosendfile="+strconv.FormatBool(noSendFile), func(t *testing.T) {
-			dir := t.TempDir()
-			disk := compute.NewDiskBudget(256 << 20)
-			env := startEnv(t, envConfig{
-				idle:   300 * time.Millisecond,
-				engine: engine.Config{Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: dir, Disk: disk}},
-				tcp:    tcpSettings{NoSendFile: noSendFile},
-			})
-			conn, err := net.Dial("tcp", env.tcpAddr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+			env, disk, dir := spillEnv(t, noSendFile, 300*time.Millisecond)
+			conn := tcpFrom(t, env.tcpAddr, "127.0.0.1")
 			io.WriteString(conn, "testcat\n")
 			if _, err := conn.Write(text); err != nil {
 				t.Fatal(err)
 			}
-			conn.(*net.TCPConn).CloseWrite()
+			conn.CloseWrite()
 			// Nothing read: the reply fills the sockets' buffers and waits.
 			outcomes[noSendFile] = env.obs.nextOutcome(t)
 			if used := disk.Used(); used != 0 {

@@ -15,14 +15,8 @@ func TestSearchersAgreeWithIndex(t *testing.T) {
 	alphabets := []string{"abAB", "aA`@[{ \xc1\xe1", "abcdefghijklmnopqrstuvwxyz ABC\n"}
 	for round := range 3000 {
 		alpha := alphabets[round%len(alphabets)]
-		text := make([]byte, r.IntN(400))
-		for i := range text {
-			text[i] = alpha[r.IntN(len(alpha))]
-		}
-		lit := make([]byte, 1+r.IntN(12))
-		for i := range lit {
-			lit[i] = alpha[r.IntN(len(alpha))]
-		}
+		text := randText(r, alpha, r.IntN(400))
+		lit := randText(r, alpha, 1+r.IntN(12))
 		if r.IntN(2) == 0 && len(text) > len(lit) { // plant it
 			copy(text[r.IntN(len(text)-len(lit)):], lit)
 		}
@@ -36,4 +30,13 @@ func TestSearchersAgreeWithIndex(t *testing.T) {
 			t.Fatalf("foldFinder(%q).index(%q) = %d, want %d", low, text, got, want)
 		}
 	}
+}
+
+// randText is n bytes drawn from alpha.
+func randText(r *rand.Rand, alpha string, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alpha[r.IntN(len(alpha))]
+	}
+	return b
 }

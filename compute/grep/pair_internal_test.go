@@ -17,14 +17,8 @@ func TestIndexPairAgreesWithIndex(t *testing.T) {
 	alphabets := []string{"ab", "abAB\n", "\x00\x01\x80\xff\x7f", "abcdefghijklmnopqrstuvwxyz ABC\n", "aA`@[{ \xc1\xe1zZ"}
 	for round := range 4000 {
 		alpha := alphabets[round%len(alphabets)]
-		text := make([]byte, r.IntN(200))
-		for i := range text {
-			text[i] = alpha[r.IntN(len(alpha))]
-		}
-		lit := make([]byte, 2+r.IntN(14))
-		for i := range lit {
-			lit[i] = alpha[r.IntN(len(alpha))]
-		}
+		text := randText(r, alpha, r.IntN(200))
+		lit := randText(r, alpha, 2+r.IntN(14))
 		if len(text) >= len(lit) {
 			switch r.IntN(4) { // plant it
 			case 0:
