@@ -30,8 +30,24 @@
 // its MB/s over the baseline's. Run is called once per row (it does its own
 // repetitions, normally through Env.TimeCommand or Env.Best, which keep the
 // best of Env.Runs): it returns the bytes processed per repetition, the best
-// time, and optionally a digest of the output, which must then equal the
-// baseline's (a fast wrong answer is a failure, not a win).
+// time, that repetition's CPU, and optionally a digest of the output, which
+// must then equal the baseline's (a fast wrong answer is a failure, not a
+// win). A row that runs processes under Env.Best reports each to the
+// repetition's Rep once it has exited (Rep.Client, Rep.Server).
+//
+// # Columns
+//
+// wall s is the best repetition's time; MB/s the bytes over it; vs
+// baseline the ratio; bar and verdict as above. A verdict "FAIL (bar >
+// nc up+down 0.53x)" names the group's lowest ceiling row (Row.Ceiling)
+// when the bar is above it: the row, sent with nc, cannot reach its bar
+// on this machine. The CPU columns are the best repetition's, in seconds
+// (see CPU): client CPU-s the row's client processes (wait4's rusage),
+// or this process's when the row computes in it; server CPU-s
+// halfclosed's (/proc/PID/stat before and after) for rows that talk to
+// it, the nc listeners' for the ceilings; hash CPU-s this process
+// reading and hashing the client's stdout. "-": not measured or not
+// there. On N cores, wall s ≥ (client + server + hash) / N.
 //
 // Before any row runs, one halfclosed is started on loopback with every
 // route that a selected row lists in Routes; Env.Routes maps each route's
@@ -459,7 +475,7 @@ func run() error {
 	}
 	defer d.stop()
 
-	fmt.Printf("benchtable: -size %d MiB, -sort-size %d MiB, best of %d, %d CPUs\n\n",
+	fmt.Printf("benchtable: -size %d MiB, -sort-size %d MiB, best of %d, %d CPUs; CPU-s: user+system seconds of the best run\n\n",
 		env.Size>>20, env.SortSize>>20, env.Runs, runtime.NumCPU())
 	results := make([]outcome, len(selected))
 	for i, r := range selected {
@@ -576,6 +592,12 @@ type ceiling struct {
 	ratio float64
 }
 
+// sameOutput is false when both results have an output digest and they
+// differ.
+func sameOutput(a, b Result) bool {
+	return a.OutputSum == nil || b.OutputSum == nil || bytes.Equal(a.OutputSum, b.OutputSum)
+}
+
 // tableLines are the cells of the table, one line a row (tableHeader's
 // columns), and the notes printed under it.
 func tableLines(sel []Row, res []outcome) (lines [][]string, notes []string) {
@@ -588,7 +610,7 @@ func tableLines(sel []Row, res []outcome) (lines [][]string, notes []string) {
 	ceilings := map[string]ceiling{} // group → its lowest measured ceiling
 	for i, r := range sel {
 		b, ok := base[r.Group]
-		if r.Ceiling == "" || !ok || !res[i].ok() || !b.ok() {
+		if r.Ceiling == "" || !ok || !res[i].ok() || !b.ok() || !sameOutput(res[i].res, b.res) {
 			continue
 		}
 		q := res[i].res.MBps() / b.res.MBps()
@@ -628,7 +650,7 @@ func tableLines(sel []Row, res []outcome) (lines [][]string, notes []string) {
 				q := o.res.MBps() / b.res.MBps()
 				ratio = fmt.Sprintf("%.2fx", q)
 				switch {
-				case o.res.OutputSum != nil && b.res.OutputSum != nil && !bytes.Equal(o.res.OutputSum, b.res.OutputSum):
+				case !sameOutput(o.res, b.res):
 					verdict = "WRONG OUTPUT"
 				case r.Bar > 0 && q >= r.Bar:
 					verdict = "PASS"
