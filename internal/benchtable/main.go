@@ -179,8 +179,8 @@ type Env struct {
 
 	daemonPID int // halfclosed's, for its CPU time; 0: none
 	ctx       context.Context
-	files sync.Map // name → path, made once
-	timed sync.Map // command line → Result, measured once
+	files     sync.Map // name → path, made once
+	timed     sync.Map // command line → Result, measured once
 }
 
 // Bin is the path of a binary in BinDir.

@@ -194,7 +194,7 @@ func ncDownload(ctx context.Context, ncPath, path string, w io.Writer, rep *Rep)
 	defer lis.stop()
 	start := time.Now()
 	rcv := command(ctx, ncPath, "127.0.0.1", lis.port) // no -N: see the file comment
-	rcv.Stdout = struct{ io.Writer }{w}                 // a pipe, as TimeCommand's
+	rcv.Stdout = struct{ io.Writer }{w}                // a pipe, as TimeCommand's
 	var stderr bytes.Buffer
 	rcv.Stderr = &stderr
 	if err := rcv.Run(); err != nil {
