@@ -250,8 +250,9 @@ func ncCeiling(group string) Row {
 // no reply before the client's FIN, so such a row takes at least an
 // upload of the input and then a download of the reply. It times, in
 // this run, ncUpload of the input and ncDownload of exactly what GNU
-// (argv) writes for it, into a hash; its time is the best upload plus
-// the best download, its CPU theirs.
+// (argv) writes for it, into a hash; its time is the best upload of that
+// input in this run (ceilings of other groups included) plus the best
+// download, its CPU theirs.
 func replyCeiling(group string, input func(env *Env) (string, error), argv []string) Row {
 	return Row{Group: group, Name: "ceiling: nc upload of the input, then nc download of GNU's output", Ceiling: "nc up+down", Run: func(env *Env) (Result, error) {
 		in, err := input(env)
@@ -277,6 +278,14 @@ func replyCeiling(group string, input func(env *Env) (string, error), argv []str
 		if err != nil {
 			return Result{}, err
 		}
+		// Groups of the same input share their uploads: the best of
+		// them all in this run counts (the machine is shared; more
+		// samples, less noise).
+		key := "nc upload " + in
+		if prev, ok := env.timed.Load(key); ok && prev.(Result).Elapsed < up {
+			up, upCPU = prev.(Result).Elapsed, prev.(Result).CPU
+		}
+		env.timed.Store(key, Result{Elapsed: up, CPU: upCPU})
 		var sum []byte
 		down, downCPU, err := env.bestOf(func(rep *Rep) (time.Duration, error) {
 			h := sha256.New()
@@ -296,7 +305,7 @@ func replyCeiling(group string, input func(env *Env) (string, error), argv []str
 		}
 		in0, _ := os.Stat(in)
 		return Result{Bytes: in0.Size(), Elapsed: up + down, OutputSum: sum, CPU: upCPU.Add(downCPU),
-			Note: fmt.Sprintf("upload %.2f s, then download of %d MB %.2f s (the best of each)",
+			Note: fmt.Sprintf("upload %.2f s (the best of this input's in this run), then download of %d MB %.2f s (the best)",
 				up.Seconds(), st.Size()/1e6, down.Seconds())}, nil
 	}}
 }
