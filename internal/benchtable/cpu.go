@@ -32,7 +32,8 @@ type CPU struct {
 	Server time.Duration
 	// Hash is what this process used while the row ran a client process:
 	// reading and hashing its stdout (the rows' consumer, as a user's pipe
-	// would be). In-process rows have it in Client.
+	// would be), and writing its stdin where the row pipes it (`cat FILE |
+	// TOOL`). In-process rows have it in Client.
 	Hash time.Duration
 
 	HasClient, HasServer, HasHash bool
