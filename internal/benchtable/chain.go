@@ -11,10 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +83,7 @@ func chainRow(env *Env, chain bool) (Result, error) {
 		note = fmt.Sprintf("%.0f calls/s, median of %d loads; ratio to the bare load next to it: median %.2f, %.2f–%.2f; server CPU %s per call",
 			median(full.rps), len(full.rps), median(ratios), ratios[0], ratios[len(ratios)-1], cpuPerCall(full.cpu))
 	}
-	return Result{Bytes: int64(rps * 1024), Elapsed: time.Second, Note: note}, nil
+	return Result{Bytes: int64(rps * 1024), Elapsed: time.Second, Rate: true, Note: note}, nil
 }
 
 // cpuPerCall is the median and range of a server's CPU time per call.
@@ -177,41 +175,13 @@ type chainServer struct {
 	stop func()
 }
 
-// procCPU is the CPU time (user and system) process pid has used, from
-// /proc/PID/stat in clock ticks (USER_HZ, 100 a second on Linux).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command (which may hold spaces) in ")": state
-	// is field 3, utime 14 and stime 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("/proc stat: no command")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("/proc stat: too few fields")
-	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc stat: %w", err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
-}
-
 // startChainServer starts halfclosed with args, logging JSON to logPath
 // (a file, as an operator's would be: a pipe read by this process would
 // bill the reader's CPU to the logging under test), and returns it. ghz's calls all come from 127.0.0.1: the
 // per-peer caps are off, so that the load measures the server, not the
 // fairness policy.
 func startChainServer(ctx context.Context, binDir, logPath string, args ...string) (*chainServer, error) {
-	d := exec.CommandContext(ctx, filepath.Join(binDir, "halfclosed"),
+	d := command(ctx, filepath.Join(binDir, "halfclosed"),
 		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--health-addr=", "--log-format=json",
 			"--max-jobs-per-peer=0", "--max-requests-per-peer=0"}, args...)...)
 	logf, err := os.Create(logPath)
@@ -246,7 +216,7 @@ func median(xs []float64) float64 {
 // ghzLoad runs ghz once and returns the calls per second and the calls
 // made.
 func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (rps float64, calls int64, err error) {
-	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "ghz"), append(gargs, addr)...).Output()
+	out, err := command(ctx, filepath.Join(binDir, "ghz"), append(gargs, addr)...).Output()
 	if err != nil {
 		return 0, 0, fmt.Errorf("ghz: %w", err)
 	}

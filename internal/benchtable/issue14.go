@@ -8,10 +8,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,107 +47,6 @@ func transportRows() []Row {
 			return env.TimeCommandHeader("head -c 0\n", in, nc...)
 		}},
 		{Group: g, Name: "halfclose head -c 0 < file (gRPC)", Needs: []string{"head"}, Run: grpcTransport},
-	}
-}
-
-// ncCeiling is the row that shows, in a group of rows sent with nc, what
-// nc → nc moves over loopback with no server at all (measured once per run).
-func ncCeiling(group string) Row {
-	return Row{Group: group, Name: "ceiling: nc -N → nc -l, loopback, no server", Ceiling: true, Run: func(env *Env) (Result, error) {
-		if r, ok := env.timed.Load("nc → nc"); ok {
-			return r.(Result), nil
-		}
-		r, err := ncToNc(env)
-		r.Note = ""
-		if err == nil {
-			env.timed.Store("nc → nc", r)
-		}
-		return r, err
-	}}
-}
-
-// ncToNc times `nc -N 127.0.0.1 PORT < file` into a `nc -l` that
-// discards what it reads, until the listener has read all and exited.
-func ncToNc(env *Env) (Result, error) {
-	in, err := env.RandomFile()
-	if err != nil {
-		return Result{}, err
-	}
-	ncPath, err := LookPath("nc")
-	if err != nil {
-		return Result{}, err
-	}
-	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		return Result{}, err
-	}
-	defer devNull.Close()
-	best := time.Duration(math.MaxInt64)
-	for range env.Runs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return Result{}, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ctx, cancel := context.WithTimeout(env.Context(), 5*time.Minute)
-		// The listener writes to /dev/null itself: no pipe to this process.
-		lis := exec.CommandContext(ctx, ncPath, "-l", "127.0.0.1", fmt.Sprint(port))
-		lis.Stdout = devNull
-		if err := lis.Start(); err != nil {
-			cancel()
-			return Result{}, err
-		}
-		if err := waitListening(ctx, port); err != nil {
-			cancel()
-			lis.Wait()
-			return Result{}, err
-		}
-		f, err := os.Open(in)
-		if err != nil {
-			cancel()
-			lis.Wait()
-			return Result{}, err
-		}
-		// Timed: the sender's start, the transfer, the listener's exit.
-		start := time.Now()
-		snd := exec.CommandContext(ctx, ncPath, "-N", "127.0.0.1", fmt.Sprint(port))
-		snd.Stdin = f
-		err = snd.Run()
-		if werr := lis.Wait(); err == nil {
-			err = werr
-		}
-		d := time.Since(start)
-		f.Close()
-		cancel()
-		if err != nil {
-			return Result{}, fmt.Errorf("nc -N → nc -l: %v", err)
-		}
-		best = min(best, d)
-	}
-	return Result{Bytes: env.Size, Elapsed: best, Note: "timing starts with the sender, once the listener listens (read from /proc/net/tcp, no connection)"}, nil
-}
-
-// waitListening waits until a socket listens on 127.0.0.1:port, as
-// /proc/net/tcp tells, without connecting to it (nc -l takes one
-// connection only).
-func waitListening(ctx context.Context, port int) error {
-	want := fmt.Sprintf("0100007F:%04X 00000000:0000 0A", port)
-	for {
-		b, err := os.ReadFile("/proc/net/tcp")
-		if err != nil {
-			return err
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 3 && strings.Join(f[1:4], " ") == want {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("nc -l did not listen on port %d: %v", port, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
 	}
 }
 
@@ -206,7 +103,7 @@ func digestCall(env *Env, algos []apiv1.Algorithm) (Result, error) {
 	}
 	defer c.Close()
 	var sums []byte
-	d, err := env.Best(func() error {
+	d, cpu, err := env.Best(func(*Rep) error {
 		f, err := os.Open(in)
 		if err != nil {
 			return err
@@ -222,7 +119,7 @@ func digestCall(env *Env, algos []apiv1.Algorithm) (Result, error) {
 		}
 		return nil
 	})
-	return Result{Bytes: env.Size, Elapsed: d, OutputSum: SumOf(sums)}, err
+	return Result{Bytes: env.Size, Elapsed: d, OutputSum: SumOf(sums), CPU: cpu}, err
 }
 
 // multiDigestRows: one Digest call of four algorithms against the slowest
@@ -230,7 +127,7 @@ func digestCall(env *Env, algos []apiv1.Algorithm) (Result, error) {
 func multiDigestRows() []Row {
 	const g = "Digest sha256+sha1+md5+blake3"
 	return []Row{
-		{Group: g, Name: "the slowest of the four alone (Digest RPC)", Baseline: true, Run: func(env *Env) (Result, error) {
+		{Group: g, Name: "the slowest of the four alone (Digest RPC)", Baseline: true, Daemon: true, Run: func(env *Env) (Result, error) {
 			var slowest Result
 			var notes []string
 			for _, a := range fourAlgos {
@@ -247,7 +144,7 @@ func multiDigestRows() []Row {
 			slowest.Note = "alone: " + strings.Join(notes, ", ")
 			return slowest, nil
 		}},
-		{Group: g, Name: "all four in one Digest call", Bar: 1 / 1.15, Run: func(env *Env) (Result, error) {
+		{Group: g, Name: "all four in one Digest call", Bar: 1 / 1.15, Daemon: true, Run: func(env *Env) (Result, error) {
 			r, err := digestCall(env, fourAlgos)
 			r.OutputSum = nil
 			return r, err
@@ -283,13 +180,18 @@ func smallTCPRows() []Row {
 			// -t 10: after the client's FIN socat waits at most 0.5 s
 			// by default for sha256sum's reply, and drops it on a busy
 			// machine.
-			cmd := exec.CommandContext(ctx, socat, "-t", "10", "TCP-LISTEN:"+addr[strings.LastIndex(addr, ":")+1:]+",bind=127.0.0.1,reuseaddr,fork,backlog=128", "EXEC:sha256sum")
+			cmd := command(ctx, socat, "-t", "10", "TCP-LISTEN:"+addr[strings.LastIndex(addr, ":")+1:]+",bind=127.0.0.1,reuseaddr,fork,backlog=128", "EXEC:sha256sum")
 			cmd.Env = append(os.Environ(), "LC_ALL=C")
 			if err := cmd.Start(); err != nil {
 				return Result{}, err
 			}
-			defer cmd.Wait()
-			defer cancel()
+			waited := false
+			defer func() {
+				if !waited {
+					cancel()
+					cmd.Wait()
+				}
+			}()
 			for i := 0; ; i++ {
 				if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 					c.Close()
@@ -299,7 +201,14 @@ func smallTCPRows() []Row {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			return smallJobs(env, addr)
+			res, err := smallJobs(env, addr)
+			// socat's CPU, with that of the sha256sum it forked and
+			// reaped (wait4 counts them): the server side.
+			cancel()
+			cmd.Wait()
+			waited = true
+			res.CPU.Server, res.CPU.HasServer = cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime(), true
+			return res, err
 		}},
 		{Group: g, Name: "route=sha256sum (TCP)", Bar: 30, Needs: []string{"sha256sum"}, Routes: []string{"sha256sum"}, Run: func(env *Env) (Result, error) {
 			return smallJobs(env, env.Routes["sha256sum"])
@@ -318,6 +227,8 @@ func smallJobs(env *Env, addr string) (Result, error) {
 		errMu sync.Mutex
 		ferr  error
 	)
+	self0 := selfCPU()
+	d0, derr0 := env.daemonCPU()
 	deadline := time.Now().Add(smallJobDuration)
 	var wg sync.WaitGroup
 	for range smallJobClients {
@@ -342,11 +253,14 @@ func smallJobs(env *Env, addr string) (Result, error) {
 		})
 	}
 	wg.Wait()
+	d1, derr1 := env.daemonCPU()
+	self1 := selfCPU()
 	if ferr != nil {
 		return Result{}, ferr
 	}
 	n := jobs.Load()
-	return Result{Bytes: n * int64(len(input)), Elapsed: smallJobDuration,
+	var rep Rep // the clients ran in this process
+	return Result{Bytes: n * int64(len(input)), Elapsed: smallJobDuration, CPU: rep.cpu(self1-self0, d1-d0, derr0 == nil && derr1 == nil),
 		OutputSum: SumOf([]byte(first.Load().(string))),
 		Note:      fmt.Sprintf("%.0f jobs/s, %d connections at a time", float64(n)/smallJobDuration.Seconds(), smallJobClients)}, nil
 }

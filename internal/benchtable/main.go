@@ -30,8 +30,24 @@
 // its MB/s over the baseline's. Run is called once per row (it does its own
 // repetitions, normally through Env.TimeCommand or Env.Best, which keep the
 // best of Env.Runs): it returns the bytes processed per repetition, the best
-// time, and optionally a digest of the output, which must then equal the
-// baseline's (a fast wrong answer is a failure, not a win).
+// time, that repetition's CPU, and optionally a digest of the output, which
+// must then equal the baseline's (a fast wrong answer is a failure, not a
+// win). A row that runs processes under Env.Best reports each to the
+// repetition's Rep once it has exited (Rep.Client, Rep.Server).
+//
+// # Columns
+//
+// wall s is the best repetition's time; MB/s the bytes over it; vs
+// baseline the ratio; bar and verdict as above. A verdict "FAIL (bar >
+// nc up+down 0.53x)" names the group's lowest ceiling row (Row.Ceiling)
+// when the bar is above it: the row, sent with nc, cannot reach its bar
+// on this machine. The CPU columns are the best repetition's, in seconds
+// (see CPU): client CPU-s the row's client processes (wait4's rusage),
+// or this process's when the row computes in it; server CPU-s
+// halfclosed's (/proc/PID/stat before and after) for rows that talk to
+// it, the nc listeners' for the ceilings; hash CPU-s this process
+// reading and hashing the client's stdout. "-": not measured or not
+// there. On N cores, wall s ≥ (client + server + hash) / N.
 //
 // Before any row runs, one halfclosed is started on loopback with every
 // route that a selected row lists in Routes; Env.Routes maps each route's
@@ -76,20 +92,34 @@ type Row struct {
 	Bar      float64  // minimum ratio to the baseline for PASS; 0 for none
 	Needs    []string // server commands the row needs (Capabilities)
 	Routes   []string // --tcp-route pipelines the daemon must serve
-	// Ceiling marks a row that only moves the group's bytes over loopback
-	// TCP with no server (nc → nc): no row of the group sent with nc
-	// can beat it on this machine. A bar above its ratio is reported as
-	// out of reach here.
-	Ceiling bool
-	Run     func(env *Env) (Result, error)
+	// Ceiling, when not empty, marks a row that only moves the group's
+	// bytes over loopback TCP with nc and no server, and names it in
+	// verdicts: "nc→nc" (the input, one way) or "nc up+down" (the input
+	// up, then the GNU tool's output down, as a reply that may only start
+	// after the client's FIN). No row of the group sent with nc can beat
+	// it on this machine: a bar above its ratio is reported as out of
+	// reach here, with the lowest ceiling of the group.
+	Ceiling string
+	// Daemon marks a row that talks to the benchtable's halfclosed
+	// without needing one of its commands (a Digest call); rows with
+	// Needs or Routes do too. Its Server CPU is the daemon's.
+	Daemon bool
+	Run    func(env *Env) (Result, error)
 }
+
+// usesDaemon reports whether the row talks to the benchtable's halfclosed.
+func (r Row) usesDaemon() bool { return r.Daemon || len(r.Needs) > 0 || len(r.Routes) > 0 }
 
 // Result is what a row measured.
 type Result struct {
 	Bytes     int64         // bytes processed by one repetition
 	Elapsed   time.Duration // the best repetition
 	OutputSum []byte        // digest of the output, compared with the baseline's; nil: not compared
-	Note      string        // shown in the last column
+	Note      string        // shown under the table
+	CPU       CPU           // of the best repetition, by side; see CPU
+	// Rate marks a Result whose Elapsed is only the unit of a rate (the
+	// chain rows' calls per second): the table shows no wall time.
+	Rate bool
 }
 
 // MBps is the throughput in MB/s (10^6 bytes).
@@ -147,9 +177,10 @@ type Env struct {
 	Routes   map[string]string // route pipeline → address
 	Commands map[string]bool   // the daemon's commands (Capabilities)
 
-	ctx   context.Context
-	files sync.Map // name → path, made once
-	timed sync.Map // command line → Result, measured once
+	daemonPID int // halfclosed's, for its CPU time; 0: none
+	ctx       context.Context
+	files     sync.Map // name → path, made once
+	timed     sync.Map // command line → Result, measured once
 }
 
 // Bin is the path of a binary in BinDir.
@@ -222,20 +253,51 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 	return k, err
 }
 
-// Best runs fn Runs times and returns the shortest time.
-func (e *Env) Best(fn func() error) (time.Duration, error) {
+// Best runs fn Runs times and returns the shortest time and that
+// repetition's CPU. fn reports the processes it ran to its Rep; without
+// any, the row computed in this process and its Client CPU is this
+// process's.
+func (e *Env) Best(fn func(rep *Rep) error) (time.Duration, CPU, error) {
+	return e.bestOf(func(rep *Rep) (time.Duration, error) {
+		start := time.Now()
+		err := fn(rep)
+		return time.Since(start), err
+	})
+}
+
+// bestOf is Best for an fn that times itself (a part of what it does).
+// The CPU is read around the whole call: this process's getrusage and
+// the daemon's /proc/PID/stat.
+func (e *Env) bestOf(fn func(rep *Rep) (time.Duration, error)) (time.Duration, CPU, error) {
 	best := time.Duration(math.MaxInt64)
+	var cpu CPU
 	for range e.Runs {
 		if err := e.ctx.Err(); err != nil {
-			return 0, err
+			return 0, CPU{}, err
 		}
-		start := time.Now()
-		if err := fn(); err != nil {
-			return 0, err
+		var rep Rep
+		d0, derr0 := e.daemonCPU()
+		self0 := selfCPU()
+		d, err := fn(&rep)
+		self1 := selfCPU()
+		d1, derr1 := e.daemonCPU()
+		if err != nil {
+			return 0, CPU{}, err
 		}
-		best = min(best, time.Since(start))
+		if d < best {
+			best = d
+			cpu = rep.cpu(self1-self0, d1-d0, derr0 == nil && derr1 == nil)
+		}
 	}
-	return best, nil
+	return best, cpu, nil
+}
+
+// daemonCPU is halfclosed's CPU time so far.
+func (e *Env) daemonCPU() (time.Duration, error) {
+	if e.daemonPID == 0 {
+		return 0, errors.New("no daemon")
+	}
+	return procCPU(e.daemonPID)
 }
 
 // TimeCommand runs argv Runs times with stdin from the file stdinPath
@@ -285,13 +347,13 @@ func (e *Env) timeCommandOnce(stdinPath string, header []byte, argv ...string) (
 		stdinPath, header = joined, nil
 	}
 	var sum []byte
-	d, err := e.Best(func() error {
+	d, cpu, err := e.Best(func(rep *Rep) error {
 		f, err := os.Open(stdinPath)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		cmd := exec.CommandContext(e.ctx, argv[0], argv[1:]...)
+		cmd := command(e.ctx, argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), "LC_ALL=C")
 		cmd.Stdin = f
 		if header != nil {
@@ -304,6 +366,7 @@ func (e *Env) timeCommandOnce(stdinPath string, header []byte, argv ...string) (
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, bytes.TrimSpace(stderr.Bytes()))
 		}
+		rep.Client(cmd.ProcessState)
 		s := h.Sum(nil)
 		if sum != nil && !bytes.Equal(s, sum) {
 			return fmt.Errorf("%s: output differs between runs", strings.Join(argv, " "))
@@ -314,7 +377,7 @@ func (e *Env) timeCommandOnce(stdinPath string, header []byte, argv ...string) (
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Bytes: st.Size(), Elapsed: d, OutputSum: sum}, nil
+	return Result{Bytes: st.Size(), Elapsed: d, OutputSum: sum, CPU: cpu}, nil
 }
 
 // withHeader writes header and then the file at path into a new file of
@@ -412,7 +475,7 @@ func run() error {
 	}
 	defer d.stop()
 
-	fmt.Printf("benchtable: -size %d MiB, -sort-size %d MiB, best of %d, %d CPUs\n\n",
+	fmt.Printf("benchtable: -size %d MiB, -sort-size %d MiB, best of %d, %d CPUs; CPU-s: user+system seconds of the best run\n\n",
 		env.Size>>20, env.SortSize>>20, env.Runs, runtime.NumCPU())
 	results := make([]outcome, len(selected))
 	for i, r := range selected {
@@ -484,6 +547,9 @@ func measure(env *Env, r Row) outcome {
 	if errors.As(err, &skip) {
 		return outcome{skipped: skip.why}
 	}
+	if c := &res.CPU; r.usesDaemon() && !c.HasServer && c.hasDaemon {
+		c.Server, c.HasServer = c.daemon, true
+	}
 	return outcome{res: res, err: err}
 }
 
@@ -504,25 +570,58 @@ func LookPath(tool string) (string, error) {
 	return p, nil
 }
 
+// tableHeader are the table's columns; see tableLines.
+var tableHeader = []string{"group", "row", "wall s", "MB/s", "vs baseline", "bar", "verdict", "client CPU-s", "server CPU-s", "hash CPU-s"}
+
 func printTable(w io.Writer, sel []Row, res []outcome) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "group\trow\tMB/s\tvs baseline\tbar\tverdict\t")
+	lines, notes := tableLines(sel, res)
+	for _, l := range append([][]string{tableHeader}, lines...) {
+		fmt.Fprintln(tw, strings.Join(l, "\t")+"\t")
+	}
+	tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintln(w, "  "+n)
+	}
+}
+
+// ceiling is the lowest ceiling row of a group: its label and its ratio
+// to the baseline.
+type ceiling struct {
+	label string
+	ratio float64
+}
+
+// sameOutput is false when both results have an output digest and they
+// differ.
+func sameOutput(a, b Result) bool {
+	return a.OutputSum == nil || b.OutputSum == nil || bytes.Equal(a.OutputSum, b.OutputSum)
+}
+
+// tableLines are the cells of the table, one line a row (tableHeader's
+// columns), and the notes printed under it.
+func tableLines(sel []Row, res []outcome) (lines [][]string, notes []string) {
 	base := map[string]outcome{}
 	for i, r := range sel {
 		if r.Baseline {
 			base[r.Group] = res[i]
 		}
 	}
-	ceiling := map[string]float64{} // group → the ceiling row's ratio
+	ceilings := map[string]ceiling{} // group → its lowest measured ceiling
 	for i, r := range sel {
-		if b, ok := base[r.Group]; ok && r.Ceiling && res[i].ok() && b.ok() {
-			ceiling[r.Group] = res[i].res.MBps() / b.res.MBps()
+		b, ok := base[r.Group]
+		if r.Ceiling == "" || !ok || !res[i].ok() || !b.ok() || !sameOutput(res[i].res, b.res) {
+			continue
+		}
+		q := res[i].res.MBps() / b.res.MBps()
+		if c, ok := ceilings[r.Group]; !ok || q < c.ratio {
+			ceilings[r.Group] = ceiling{r.Ceiling, q}
 		}
 	}
-	var notes []string
 	for i, r := range sel {
 		o := res[i]
-		mbps, ratio, bar, verdict := "-", "-", "", ""
+		wall, mbps, ratio, bar, verdict := "-", "-", "-", "", ""
+		cpu := []string{"-", "-", "-"}
 		if r.Bar > 0 {
 			bar = fmt.Sprintf("≥ %.2gx", r.Bar)
 		}
@@ -535,10 +634,15 @@ func printTable(w io.Writer, sel []Row, res []outcome) {
 			verdict = "ERROR"
 			notes = append(notes, fmt.Sprintf("%s/%s: %v", r.Group, r.Name, o.err))
 		default:
+			if !o.res.Rate {
+				wall = fmt.Sprintf("%.2f", o.res.Elapsed.Seconds())
+			}
 			mbps = fmt.Sprintf("%.0f", o.res.MBps())
 			if o.res.MBps() < 10 {
 				mbps = fmt.Sprintf("%.2g", o.res.MBps()) // small calls: 1 KiB each
 			}
+			c := o.res.CPU
+			cpu = []string{formatCPU(c.Client, c.HasClient), formatCPU(c.Server, c.HasServer), formatCPU(c.Hash, c.HasHash)}
 			if r.Baseline {
 				ratio = "1.00x"
 				verdict = "baseline"
@@ -546,16 +650,17 @@ func printTable(w io.Writer, sel []Row, res []outcome) {
 				q := o.res.MBps() / b.res.MBps()
 				ratio = fmt.Sprintf("%.2fx", q)
 				switch {
-				case o.res.OutputSum != nil && b.res.OutputSum != nil && !bytes.Equal(o.res.OutputSum, b.res.OutputSum):
+				case !sameOutput(o.res, b.res):
 					verdict = "WRONG OUTPUT"
 				case r.Bar > 0 && q >= r.Bar:
 					verdict = "PASS"
 				case r.Bar > 0:
 					verdict = "FAIL"
-					if c, ok := ceiling[r.Group]; ok && c < r.Bar && strings.HasPrefix(r.Name, "nc -N") {
-						verdict = fmt.Sprintf("FAIL (bar > nc→nc %.2fx)", c)
+					// The ceilings bound the rows sent with nc.
+					if c, ok := ceilings[r.Group]; ok && c.ratio < r.Bar && strings.HasPrefix(r.Name, "nc -N") {
+						verdict = fmt.Sprintf("FAIL (bar > %s %.2fx)", c.label, c.ratio)
 					}
-				case r.Ceiling:
+				case r.Ceiling != "":
 					verdict = "ceiling"
 				}
 			}
@@ -563,12 +668,9 @@ func printTable(w io.Writer, sel []Row, res []outcome) {
 				notes = append(notes, fmt.Sprintf("%s/%s: %s", r.Group, r.Name, o.res.Note))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Group, r.Name, mbps, ratio, bar, verdict)
+		lines = append(lines, append([]string{r.Group, r.Name, wall, mbps, ratio, bar, verdict}, cpu...))
 	}
-	tw.Flush()
-	for _, n := range notes {
-		fmt.Fprintln(w, "  "+n)
-	}
+	return lines, notes
 }
 
 // daemon is the halfclosed the rows talk to.
@@ -586,12 +688,13 @@ func startDaemon(env *Env, routes []string) (*daemon, error) {
 		args = append(args, "--tcp-route", "127.0.0.1:0="+r)
 	}
 	d := &daemon{exited: make(chan struct{}), log: &syncbuf.Buffer{}}
-	d.cmd = exec.Command(env.Bin("halfclosed"), args...)
+	d.cmd = command(context.Background(), env.Bin("halfclosed"), args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting halfclosed (make build?): %w", err)
 	}
 	go func() { d.cmd.Wait(); close(d.exited) }()
+	env.daemonPID = d.cmd.Process.Pid
 	env.Routes = map[string]string{}
 	deadline := time.After(30 * time.Second)
 	for env.GRPCAddr == "" || env.TCPAddr == "" || len(env.Routes) < len(routes) {
@@ -619,7 +722,7 @@ func startDaemon(env *Env, routes []string) (*daemon, error) {
 			}
 		}
 	}
-	out, err := exec.Command(env.Bin("grpcurl"), "-plaintext", env.GRPCAddr, "halfclose.v1.ComputeService/Capabilities").Output()
+	out, err := command(env.ctx, env.Bin("grpcurl"), "-plaintext", env.GRPCAddr, "halfclose.v1.ComputeService/Capabilities").Output()
 	if err != nil {
 		d.stop()
 		return nil, fmt.Errorf("calling Capabilities via grpcurl (make tools?): %v", err)
