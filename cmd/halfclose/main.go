@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -32,11 +33,25 @@ import (
 )
 
 func main() {
+	oneCoreWhenPlain = os.Getenv("GOMAXPROCS") == ""
 	ctx, stop := cancelOnSignal(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// oneCoreWhenPlain, set by main when the environment does not set
+// GOMAXPROCS, runs a plaintext gRPC call on one core (GOMAXPROCS=1). Its
+// goroutines (the input's reads, grpc-go's writer, its reader) mostly
+// wait on each other and on syscalls; with a second core, Go's scheduler
+// hands them between threads and wakes idle ones (futex wake-ups, a
+// spinning thread, sysmon taking back a core blocked in a syscall) at a
+// cost that one core does not pay: uploading 1 GiB cost 0.95 → 0.82
+// CPU-s and 7,650 → 4,900 context switches, at the same wall time
+// (docs/operations.md, "Throughput"). With TLS the encryption is worth a
+// second core, and the raw-TCP path measured the same either way: both
+// keep Go's default.
+var oneCoreWhenPlain bool
 
 // signalCause is why a call was cancelled: SIGINT or SIGTERM.
 type signalCause struct{ sig syscall.Signal }
@@ -146,6 +161,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		r.tcpOpts = append(r.tcpOpts, client.WithTCPToken(token))
 	}
 	if !r.o.tcp || listing {
+		if oneCoreWhenPlain && tlsCfg == nil {
+			runtime.GOMAXPROCS(1)
+		}
 		opts := []client.Option{client.WithChunkSize(int(o.chunkSize))}
 		if tlsCfg != nil {
 			opts = append(opts, client.WithTLS(tlsCfg))
