@@ -47,9 +47,9 @@ func main() {
 // hands them between threads and wakes idle ones (futex wake-ups, a
 // spinning thread, sysmon taking back a core blocked in a syscall) at a
 // cost that one core does not pay: uploading 1 GiB cost 0.87 → 0.79
-// CPU-s (head -c 0) and 7,500 → 4,700 context switches (docs/cli.md). With TLS the encryption is worth a
-// second core, and the raw-TCP path measured the same either way: both
-// keep Go's default.
+// CPU-s (head -c 0) and 7,500 → 4,700 context switches (docs/cli.md).
+// With TLS the encryption is worth a second core, and the raw-TCP path
+// measured the same either way: both keep Go's default.
 var oneCoreWhenPlain bool
 
 // signalCause is why a call was cancelled: SIGINT or SIGTERM.
