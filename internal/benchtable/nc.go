@@ -130,6 +130,21 @@ func (w *listenWriter) text() string {
 	return strings.TrimSpace(w.buf.String())
 }
 
+// openWithDevNull opens path to read and /dev/null to write (an nc
+// listener's stdout), and returns a func closing both.
+func openWithDevNull(path string) (f, devNull *os.File, closeBoth func(), err error) {
+	devNull, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err = os.Open(path)
+	if err != nil {
+		devNull.Close()
+		return nil, nil, nil, err
+	}
+	return f, devNull, func() { f.Close(); devNull.Close() }, nil
+}
+
 // ncUpload times `nc -N 127.0.0.1 PORT < path` into an `nc -l` that
 // writes what it reads to /dev/null itself (no pipe to this process),
 // from the sender's start to the listener's exit, and reports both to
@@ -137,16 +152,11 @@ func (w *listenWriter) text() string {
 func ncUpload(ctx context.Context, ncPath, path string, rep *Rep) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, ncDeadline)
 	defer cancel()
-	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	f, devNull, closeFiles, err := openWithDevNull(path)
 	if err != nil {
 		return 0, err
 	}
-	defer devNull.Close()
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
+	defer closeFiles()
 	lis, err := startNCListener(ctx, ncPath, nil, devNull)
 	if err != nil {
 		return 0, err
@@ -177,16 +187,11 @@ func ncUpload(ctx context.Context, ncPath, path string, rep *Rep) (time.Duration
 func ncDownload(ctx context.Context, ncPath, path string, w io.Writer, rep *Rep) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, ncDeadline)
 	defer cancel()
-	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	f, devNull, closeFiles, err := openWithDevNull(path)
 	if err != nil {
 		return 0, err
 	}
-	defer devNull.Close()
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
+	defer closeFiles()
 	lis, err := startNCListener(ctx, ncPath, f, devNull, "-N")
 	if err != nil {
 		return 0, err
