@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Progress is shown for an upload of at least progressThreshold bytes
@@ -38,9 +36,7 @@ func decideProgress(flag autoBool, stdin io.Reader, stderr io.Writer) progressMo
 	m := progressMode{}
 	if fd, ok := fdOf(stderr); ok && isTerminal(fd) {
 		m.tty = true
-		if ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ); err == nil {
-			m.width = int(ws.Col)
-		}
+		m.width = termWidth(fd)
 	}
 	switch {
 	case flag.set && flag.on:
@@ -63,11 +59,6 @@ func fdOf(x any) (int, bool) {
 		return 0, false
 	}
 	return int(f.Fd()), true
-}
-
-func isTerminal(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	return err == nil
 }
 
 // inputSize is the number of bytes left in r when it is a regular file,

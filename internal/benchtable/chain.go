@@ -1,3 +1,5 @@
+//go:build linux
+
 // The cost of the production interceptor chain, with ghz.
 
 package main

@@ -1,3 +1,5 @@
+//go:build linux
+
 // CPU time of the rows: what each side of a repetition used, so that the
 // table shows when a row is bound by the machine's cores rather than by
 // waiting (wall ≥ all the CPU-seconds / the cores).

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Issue 14's rows besides sha256 and grep: the transports alone, b3sum,
 // several digests in one call, and small TCP jobs.
 

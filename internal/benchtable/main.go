@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command benchtable is `make bench`: it times halfclose against the GNU
 // tools in one run on one machine and prints a table of throughputs and
 // ratios, with PASS/FAIL for each row that has a bar. It always exits 0
@@ -53,6 +55,9 @@
 // route that a selected row lists in Routes; Env.Routes maps each route's
 // pipeline to its address. Rows run one at a time, in list order
 // within a group, groups in the order of their first row.
+//
+// It runs on Linux only: it reads /proc for the server's CPU time and
+// ties its children's lives to its own (PR_SET_PDEATHSIG).
 package main
 
 import (

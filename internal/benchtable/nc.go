@@ -1,3 +1,5 @@
+//go:build linux
+
 // The nc ceilings: what OpenBSD nc moves over loopback with no server at
 // all, timed in the same run as the rows they bound.
 //

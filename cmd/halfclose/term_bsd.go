@@ -1,0 +1,8 @@
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+
+package main
+
+import "golang.org/x/sys/unix"
+
+// ioctlGetTermios reads a terminal's attributes (tcgetattr).
+const ioctlGetTermios = unix.TIOCGETA
