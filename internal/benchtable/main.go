@@ -42,8 +42,10 @@
 // wall s is the best repetition's time; MB/s the bytes over it; vs
 // baseline the ratio; bar and verdict as above. A verdict "FAIL (bar >
 // nc up+down 0.53x)" names the group's lowest ceiling row (Row.Ceiling)
-// when the bar is above it: the row, sent with nc, cannot reach its bar
-// on this machine. The CPU columns are the best repetition's, in seconds
+// when the bar is above it: the row, sent with nc, is not expected to
+// reach its bar on this machine (a ceiling is nc's cost on both ends, not
+// a hard bound: halfclosed receives for less CPU than nc -l, so a row may
+// come out a few % above it). The CPU columns are the best repetition's, in seconds
 // (see CPU): client CPU-s the row's client processes (wait4's rusage),
 // or this process's when the row computes in it; server CPU-s
 // halfclosed's (/proc/PID/stat before and after) for rows that talk to
@@ -101,9 +103,10 @@ type Row struct {
 	// bytes over loopback TCP with nc and no server, and names it in
 	// verdicts: "nc→nc" (the input, one way) or "nc up+down" (the input
 	// up, then the GNU tool's output down, as a reply that may only start
-	// after the client's FIN). No row of the group sent with nc can beat
-	// it on this machine: a bar above its ratio is reported as out of
-	// reach here, with the lowest ceiling of the group.
+	// after the client's FIN). A row of the group sent with nc is not
+	// expected to beat it by more than a few % on this machine: a bar
+	// above its ratio is reported as out of reach here, with the lowest
+	// ceiling of the group.
 	Ceiling string
 	// Daemon marks a row that talks to the benchtable's halfclosed
 	// without needing one of its commands (a Digest call); rows with

@@ -300,18 +300,21 @@ func replyCeiling(group string, input func(env *Env) (string, error), argv []str
 			if err != nil {
 				return 0, err
 			}
-			if s := h.Sum(nil); sum != nil && !bytes.Equal(s, sum) {
+			s := h.Sum(nil)
+			if sum != nil && !bytes.Equal(s, sum) {
 				return 0, errors.New("nc download: output differs between runs")
-			} else {
-				sum = s
 			}
+			sum = s
 			return d, nil
 		})
 		if err != nil {
 			return Result{}, err
 		}
-		in0, _ := os.Stat(in)
-		return Result{Bytes: in0.Size(), Elapsed: up + down, OutputSum: sum, CPU: upCPU.Add(downCPU),
+		inSt, err := os.Stat(in)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Bytes: inSt.Size(), Elapsed: up + down, OutputSum: sum, CPU: upCPU.Add(downCPU),
 			Note: fmt.Sprintf("upload %.2f s (the best of this input's in this run), then download of %d MB %.2f s (the best)",
 				up.Seconds(), st.Size()/1e6, down.Seconds())}, nil
 	}}
