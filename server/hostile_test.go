@@ -509,7 +509,11 @@ func TestRefusedConnectionsLogAggregated(t *testing.T) {
 	// The holder takes the only slot. Each connection takes its slot in a
 	// goroutine of its own, so a call right after the holder's connect may
 	// win it instead: then the holder is the one refused (and logged), the
-	// call is answered, and the test takes a new holder.
+	// call is answered, and the test takes a new holder. A lost holder is
+	// half-closed and read to its end first: its handler may have run
+	// late, after the call's, and taken the slot itself (answering its
+	// empty input); the server frees a slot before it closes the
+	// connection, so at its EOF the slot is free again for the next try.
 	var holder *net.TCPConn
 	lost := 0
 	start := time.Now()
@@ -523,6 +527,8 @@ func TestRefusedConnectionsLogAggregated(t *testing.T) {
 		if reply != "0\n" {
 			t.Fatalf("reply %q, want %q or an answer", reply, want)
 		}
+		holder.CloseWrite()
+		io.ReadAll(holder)
 		holder.Close()
 		lost++
 	}
