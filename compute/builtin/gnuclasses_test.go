@@ -198,6 +198,19 @@ func TestGNUClass13CutNewlineDelimiter(t *testing.T) {
 	runClass(t, cases)
 }
 
+func TestGNUClass14HeadElideBytesOverOffset(t *testing.T) {
+	t.Parallel()
+	// GNU head refuses -c -N past the largest file offset (2^63-1) once
+	// all flags are read: only when the last count is bytes and elides.
+	runClass(t, []classCase{
+		cc("head", "-c", "-9223372036854775808"), cc("head", "-c", "-9223372036854775807"), cc("head", "-c", "-8E"),
+		cc("head", "-c", "-7E"), cc("head", "-c", "-8EB"), cc("head", "--bytes=-12E"), cc("head", "-c", "9223372036854775808"),
+		cc("head", "-c", "-9223372036854775808", "-n", "1"), cc("head", "-c", "-9223372036854775808", "-c", "1"),
+		cc("head", "-c", "1", "-c", "-9223372036854775808"), cc("head", "-n", "-9223372036854775808", "-c", "-1"),
+		cc("head", "-n", "-8E"), cc("head", "-n", "-9223372036854775808"),
+	})
+}
+
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
 // it names the flag in full and says it is unsupported.
 func TestGNURefusedFlagsNameThemselves(t *testing.T) {
