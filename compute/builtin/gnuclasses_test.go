@@ -1,11 +1,14 @@
 package builtin_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
 )
 
 // The GNU conformance classes of issue 9, each compared with the GNU tool
@@ -209,6 +212,41 @@ func TestGNUClass14HeadElideBytesOverOffset(t *testing.T) {
 		cc("head", "-c", "1", "-c", "-9223372036854775808"), cc("head", "-n", "-9223372036854775808", "-c", "-1"),
 		cc("head", "-n", "-8E"), cc("head", "-n", "-9223372036854775808"),
 	})
+}
+
+// TestGNUClass15WcRegularFileWidths: GNU wc pads its columns to the
+// digits of the size of a regular file on stdin (wc < FILE), and to at
+// least 7 for a pipe; a pipeline told its input is a regular file
+// (Pipeline.SetInputFile, the client's input_file_size or @file=N) prints
+// the same bytes as GNU reading that file.
+func TestGNUClass15WcRegularFileWidths(t *testing.T) {
+	t.Parallel()
+	inputs := append([]string{"x\n", "123456789", "1234567890", strings.Repeat("ab cd\n", 20000), strings.Repeat("a\n", 2048), strings.Repeat("b", 8192)}, classInputs...)
+	argvs := [][]string{
+		{"wc"}, {"wc", "-l"}, {"wc", "-lw"}, {"wc", "-c", "-m"}, {"wc", "-L", "-l"}, {"wc", "-"}, {"wc", "-l", "-"},
+		{"wc", "-", "-"}, {"wc", "-c", "-", "-"}, {"wc", "-lwcmL"}, {"wc", "-w", "-", "-", "-"},
+	}
+	e := computetest.Engine(engine.Config{})
+	for _, argv := range argvs {
+		for _, in := range inputs {
+			want, code := computetest.GNUStatus(t, []byte(in), argv...) // stdin is a regular file
+			if code != 0 {
+				t.Fatalf("GNU %v failed: %d", argv, code)
+			}
+			p, err := e.Compile(shquote.Join(argv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.SetInputFile(int64(len(in)))
+			var out bytes.Buffer
+			if _, err := e.Run(t.Context(), p, strings.NewReader(in), &out); err != nil {
+				t.Fatalf("%v: %v", argv, err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("%s < file of %d bytes: %q, GNU %q", shquote.Join(argv), len(in), out.String(), want)
+			}
+		}
+	}
 }
 
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
