@@ -249,6 +249,26 @@ func TestGNUClass15WcRegularFileWidths(t *testing.T) {
 	}
 }
 
+// TestGNUClass16GrepWordOnlyAtLineStart: grep -w -o takes a match at a
+// line's start first, as GNU does (the longest match of the -w wrapper
+// may take the first character as the non-word one before the pattern:
+// grep -wo . on "!@#" printed "@" and "#" only).
+func TestGNUClass16GrepWordOnlyAtLineStart(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"!@#\n", "-a- b\n@\n", "\xe2\x82\xac\n\xf0\x9f\x98\x80 x\n", "\xc3\xa9t\xc3\xa9\n", ".!\n-@-1\n 1-! a\n", "a!-@@_a \n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"grep", "-wo", "."}, {"grep", "-wo", "[^a]"}, {"grep", "-won", "!"}, {"grep", "-wio", "-"}, {"grep", "-wo", "b*!"},
+		{"grep", "-wo", `a\|!`}, {"grep", "-wo", `\W`}, {"grep", "-Ewo", "!|a"}, {"grep", "-Ewo", "[!@-]{2}"},
+		{"grep", "-Fwo", "!"}, {"grep", "-Fwo", " "}, {"grep", "-wo", "[[:punct:]]"}, {"grep", "-Ewo", ".?"}, {"grep", "-wc", "."},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
 // it names the flag in full and says it is unsupported.
 func TestGNURefusedFlagsNameThemselves(t *testing.T) {

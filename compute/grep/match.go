@@ -17,13 +17,17 @@ type grepMatcher struct {
 	isLit bool           //
 	re    *regexp.Regexp // selection: the patterns with -x or -w applied
 	wre   *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
+	// swre is -w -o at a line's start: ^(P)(?:[^w]|$). re there would
+	// let the longest match take the first character as the [^w] before
+	// P (grep -wo . on "!@#" must print "!" first, as GNU does).
+	swre *regexp.Regexp
 	lre   *regexp.Regexp // re for one line: ^ and $ are \A and \z
 	seq   *seqMatcher    // re as a byte-class sequence, or nil
 	lseq  *litSeq        // lre as literal sets with ".*" gaps, or nil
 	word  bool
-	// ore and owre are re and wre for -o when glibc regex reads the
-	// patterns otherwise than the dfa (nil: the same).
-	ore, owre *regexp.Regexp
+	// ore, owre and oswre are re, wre and swre for -o when glibc regex
+	// reads the patterns otherwise than the dfa (nil: the same).
+	ore, owre, oswre *regexp.Regexp
 	sets      []litSet // prefilter candidates: the run picks the rarest
 	// onlyLit, when set, is the pattern as one literal (lower-cased, its
 	// ASCII letters matched in either case when onlyFold): -o prints its
@@ -135,7 +139,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			if m.wre, err = compileTree(wt); err != nil {
 				return nil, err
 			}
-			m.owre = m.wre
+			if m.swre, err = compileStartWord(user, fold); err != nil {
+				return nil, err
+			}
+			m.owre, m.oswre = m.wre, m.swre
 		}
 		ot, size, err := parseRESized(o, fold)
 		if err != nil {
@@ -156,6 +163,9 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		if m.wre, err = compileTree(wt); err != nil {
 			return nil, err
 		}
+		if m.swre, err = compileStartWord(user, fold); err != nil {
+			return nil, err
+		}
 	}
 	if oparts != nil {
 		ouser := "(?:" + strings.Join(oparts, ")|(?:") + ")"
@@ -170,6 +180,9 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 				return nil, err
 			}
 			if m.owre, err = compileTree(wt); err != nil {
+				return nil, err
+			}
+			if m.oswre, err = compileStartWord(ouser, fold); err != nil {
 				return nil, err
 			}
 		}
@@ -238,6 +251,17 @@ func noCaptures(t *syntax.Regexp) *syntax.Regexp {
 		*t = *t.Sub[0]
 	}
 	return t
+}
+
+// compileStartWord compiles -w's form of user at a line's start:
+// ^(user)(?:[^w]|$), the longest match of user there that a non-word
+// character or the end follows.
+func compileStartWord(user string, fold bool) (*regexp.Regexp, error) {
+	t, err := parseRE("^("+user+")(?:"+nonWordClass+"|$)", fold)
+	if err != nil {
+		return nil, err
+	}
+	return compileTree(t)
 }
 
 func compileTree(t *syntax.Regexp) (*regexp.Regexp, error) {
@@ -407,9 +431,9 @@ func submatch(re *regexp.Regexp, b []byte, in *interrupt) []int {
 // eachMatch calls f for each non-empty match in line, as grep -o,
 // searching through in when it is not nil.
 func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt) {
-	re, wre := m.re, m.wre
+	re, wre, swre := m.re, m.wre, m.swre
 	if m.ore != nil {
-		re, wre = m.ore, m.owre
+		re, wre, swre = m.ore, m.owre, m.oswre
 	}
 	if !m.word {
 		if in != nil {
@@ -427,7 +451,11 @@ func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt) {
 		var loc []int
 		base := 0
 		if pos == 0 {
-			loc = submatch(re, line, in)
+			// A match at the start first: in re, the longest match may
+			// take the first character as the non-word one before P.
+			if loc = submatch(swre, line, in); loc == nil && !(in != nil && in.hit) {
+				loc = submatch(re, line, in)
+			}
 		} else {
 			base = pos - 1
 			loc = submatch(wre, line[base:], in)
