@@ -249,18 +249,47 @@ func TestGNUClass15WcRegularFileWidths(t *testing.T) {
 	}
 }
 
-// TestGNUClass16GrepWordOnlyAtLineStart: grep -w -o takes a match at a
-// line's start first, as GNU does (the longest match of the -w wrapper
-// may take the first character as the non-word one before the pattern:
-// grep -wo . on "!@#" printed "@" and "#" only).
-func TestGNUClass16GrepWordOnlyAtLineStart(t *testing.T) {
+// TestGNUClass16GrepWordOnly: grep -w -o searches as GNU's does (its
+// matches of the patterns, shortened or moved on until no word character
+// touches them), not with the -w wrapper that selects lines: the
+// wrapper's longest match could take a line's first character as the
+// non-word one before the pattern (grep -wo . on "!@#" printed "@" and
+// "#" only; a line starting with a 3- or 4-byte UTF-8 sequence lost its
+// first byte), and a repetition took non-word characters GNU leaves.
+func TestGNUClass16GrepWordOnly(t *testing.T) {
 	t.Parallel()
-	inputs := []string{"!@#\n", "-a- b\n@\n", "\xe2\x82\xac\n\xf0\x9f\x98\x80 x\n", "\xc3\xa9t\xc3\xa9\n", ".!\n-@-1\n 1-! a\n", "a!-@@_a \n"}
+	inputs := []string{"!@#\n", "-a- b\n@\n", "\xe2\x82\xac\n\xf0\x9f\x98\x80 x\n", "\xc3\xa9t\xc3\xa9\n", ".!\n-@-1\n 1-! a\n", "a!-@@_a \n",
+		"@!1  -.1\n -b1!! a\n  @.aaa\n --.b\n-ab_a@a@\n---._ b\nba.@1!!\n", "\xff\xfe!x \xc3\xa9-a\n"}
 	var cases []diffCase
 	for _, argv := range [][]string{
 		{"grep", "-wo", "."}, {"grep", "-wo", "[^a]"}, {"grep", "-won", "!"}, {"grep", "-wio", "-"}, {"grep", "-wo", "b*!"},
 		{"grep", "-wo", `a\|!`}, {"grep", "-wo", `\W`}, {"grep", "-Ewo", "!|a"}, {"grep", "-Ewo", "[!@-]{2}"},
 		{"grep", "-Fwo", "!"}, {"grep", "-Fwo", " "}, {"grep", "-wo", "[[:punct:]]"}, {"grep", "-Ewo", ".?"}, {"grep", "-wc", "."},
+		{"grep", "-wo", `\W*`}, {"grep", "-wio", "[[:punct:]]*"}, {"grep", "-won", `\(!\|a\)\+`}, {"grep", "-Ewo", ".|.."},
+		{"grep", "-Ewo", "!+|a+"}, {"grep", "-Ewo", "|!"}, {"grep", "-wo", "x*"}, {"grep", "-wo", "a$"}, {"grep", "-Ewo", `\b[!@]+|\b`},
+		{"grep", "-wo", `[!@].$`}, {"grep", "-wo", "-e", "!", "-e", "a"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass17GrepFoldAlternatives: -i folds patterns that RE2's parser
+// merges into a class: alternated single characters ((?:B)|(?:x) is
+// [Bx]) and alternatives with a common prefix (cat|car is ca[tr]), which
+// matched in one case only (grep -i -e cat -e car missed "CAR").
+func TestGNUClass17GrepFoldAlternatives(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"b\nB\nx\nX\nxb\nAZ\naz\nnothing\n", "AC\nERRNO\nGET\nPUT\nCAR\nCAT\ncar\nfoo Bar\n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"grep", "-i", "-e", "B", "-e", "x"}, {"grep", "-i", "-e", "b", "-e", "X"}, {"grep", "-iF", "-e", "B", "-e", "x"},
+		{"grep", "-iE", "B|x|Z"}, {"grep", "-i", `B\|x`}, {"grep", "-ic", "-e", "b", "-e", "Z"}, {"grep", "-io", "-e", "B", "-e", "x"},
+		{"grep", "-iv", "-e", "B", "-e", "x"}, {"grep", "-iw", "-e", "B", "-e", "x"}, {"grep", "-ix", "-e", "B", "-e", "[x]"},
+		{"grep", "-iE", "ab|ac"}, {"grep", "-i", "-e", "cat", "-e", "car"}, {"grep", "-iF", "-e", "cat", "-e", "car"},
+		{"grep", "-iw", "-e", "cat", "-e", "car"}, {"grep", "-iE", "get|put"}, {"grep", "-io", `ca\(t\|r\)`},
 	} {
 		for _, in := range inputs {
 			cases = append(cases, diffCase{argv: argv, input: []byte(in)})

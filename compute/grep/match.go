@@ -16,18 +16,16 @@ type grepMatcher struct {
 	lit   []byte         // when set, the pattern is this one literal: bytes.Index
 	isLit bool           //
 	re    *regexp.Regexp // selection: the patterns with -x or -w applied
-	wre   *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
-	// swre is -w -o at a line's start: ^(P)(?:[^w]|$). re there would
-	// let the longest match take the first character as the [^w] before
-	// P (grep -wo . on "!@#" must print "!" first, as GNU does).
-	swre *regexp.Regexp
 	lre   *regexp.Regexp // re for one line: ^ and $ are \A and \z
 	seq   *seqMatcher    // re as a byte-class sequence, or nil
 	lseq  *litSeq        // lre as literal sets with ".*" gaps, or nil
 	word  bool
-	// ore, owre and oswre are re, wre and swre for -o when glibc regex
-	// reads the patterns otherwise than the dfa (nil: the same).
-	ore, owre, oswre *regexp.Regexp
+	// ore is re for -o when glibc regex reads the patterns otherwise than
+	// the dfa (nil: the same).
+	ore *regexp.Regexp
+	// wo is what -w -o searches with (eachWordMatch): the patterns as
+	// glibc regex reads them, without the -w wrapper.
+	wo *wordOnly
 	sets      []litSet // prefilter candidates: the run picks the rarest
 	// onlyLit, when set, is the pattern as one literal (lower-cased, its
 	// ASCII letters matched in either case when onlyFold): -o prints its
@@ -132,17 +130,9 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		o := user
 		if word {
 			o = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
-			wt, err := parseRE(nonWordClass+"("+user+")(?:"+nonWordClass+"|$)", fold)
-			if err != nil {
+			if m.wo, err = newWordOnly(user, fold); err != nil {
 				return nil, err
 			}
-			if m.wre, err = compileTree(wt); err != nil {
-				return nil, err
-			}
-			if m.swre, err = compileStartWord(user, fold); err != nil {
-				return nil, err
-			}
-			m.owre, m.oswre = m.wre, m.swre
 		}
 		ot, size, err := parseRESized(o, fold)
 		if err != nil {
@@ -156,14 +146,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		full = "^(?:" + user + ")$"
 	case word:
 		full = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
-		wt, err := parseRE(nonWordClass+"("+user+")(?:"+nonWordClass+"|$)", fold)
-		if err != nil {
-			return nil, err
-		}
-		if m.wre, err = compileTree(wt); err != nil {
-			return nil, err
-		}
-		if m.swre, err = compileStartWord(user, fold); err != nil {
+		if m.wo, err = newWordOnly(user, fold); err != nil {
 			return nil, err
 		}
 	}
@@ -175,14 +158,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			ofull = "^(?:" + ouser + ")$"
 		case word:
 			ofull = "(?:^|" + nonWordClass + ")(" + ouser + ")(?:" + nonWordClass + "|$)"
-			wt, err := parseRE(nonWordClass+"("+ouser+")(?:"+nonWordClass+"|$)", fold)
-			if err != nil {
-				return nil, err
-			}
-			if m.owre, err = compileTree(wt); err != nil {
-				return nil, err
-			}
-			if m.oswre, err = compileStartWord(ouser, fold); err != nil {
+			if m.wo, err = newWordOnly(ouser, fold); err != nil {
 				return nil, err
 			}
 		}
@@ -195,6 +171,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			return nil, err
 		}
 		m.wide = matchesHigh(ot)
+	}
+	if m.wo != nil {
+		if kws, ok := fgrepKeywords(pats, mode); ok {
+			m.wo.kws, m.wo.fold = kws, fold
+		}
 	}
 	ft, size, err := parseRESized(full, fold)
 	if err != nil {
@@ -253,17 +234,6 @@ func noCaptures(t *syntax.Regexp) *syntax.Regexp {
 	return t
 }
 
-// compileStartWord compiles -w's form of user at a line's start:
-// ^(user)(?:[^w]|$), the longest match of user there that a non-word
-// character or the end follows.
-func compileStartWord(user string, fold bool) (*regexp.Regexp, error) {
-	t, err := parseRE("^("+user+")(?:"+nonWordClass+"|$)", fold)
-	if err != nil {
-		return nil, err
-	}
-	return compileTree(t)
-}
-
 func compileTree(t *syntax.Regexp) (*regexp.Regexp, error) {
 	re, err := regexp.Compile(t.String())
 	if err != nil {
@@ -302,9 +272,11 @@ func fixTree(t *syntax.Regexp, fold bool) {
 	case syntax.OpAnyChar:
 		t.Op = syntax.OpAnyCharNotNL
 	case syntax.OpCharClass:
-		// Bracket expressions come folded (before any negation): only
-		// '\n' goes.
-		t.Rune = fixClass(t.Rune, false)
+		// Bracket expressions come folded (before any negation), so
+		// folding them again changes nothing; but RE2's parser makes
+		// classes of alternated literals too ((?:B)|(?:x) is [Bx]),
+		// which -i must fold. '\n' goes.
+		t.Rune = fixClass(t.Rune, fold)
 		if len(t.Rune) == 0 {
 			t.Op = syntax.OpNoMatch
 		}
@@ -429,46 +401,23 @@ func submatch(re *regexp.Regexp, b []byte, in *interrupt) []int {
 }
 
 // eachMatch calls f for each non-empty match in line, as grep -o,
-// searching through in when it is not nil.
-func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt) {
-	re, wre, swre := m.re, m.wre, m.swre
+// searching through in when it is not nil. wide: line is widened text.
+func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt, wide bool) {
+	re := m.re
 	if m.ore != nil {
-		re, wre, swre = m.ore, m.owre, m.oswre
+		re = m.ore
 	}
-	if !m.word {
-		if in != nil {
-			m.eachMatchSlow(line, f, in)
-			return
-		}
-		for _, loc := range re.FindAllIndex(line, -1) {
-			if loc[1] > loc[0] {
-				f(loc[0], loc[1])
-			}
-		}
+	if m.word {
+		m.eachWordMatch(line, f, in, wide)
 		return
 	}
-	for pos := 0; pos <= len(line); {
-		var loc []int
-		base := 0
-		if pos == 0 {
-			// A match at the start first: in re, the longest match may
-			// take the first character as the non-word one before P.
-			if loc = submatch(swre, line, in); loc == nil && !(in != nil && in.hit) {
-				loc = submatch(re, line, in)
-			}
-		} else {
-			base = pos - 1
-			loc = submatch(wre, line[base:], in)
-		}
-		if loc == nil || in != nil && in.hit {
-			return
-		}
-		s, e := base+loc[2], base+loc[3]
-		if e > s {
-			f(s, e)
-			pos = e
-		} else {
-			pos = s + 1
+	if in != nil {
+		m.eachMatchSlow(line, f, in)
+		return
+	}
+	for _, loc := range re.FindAllIndex(line, -1) {
+		if loc[1] > loc[0] {
+			f(loc[0], loc[1])
 		}
 	}
 }
