@@ -25,8 +25,8 @@ type grepMatcher struct {
 	ore *regexp.Regexp
 	// wo is what -w -o searches with (eachWordMatch): the patterns as
 	// glibc regex reads them, without the -w wrapper.
-	wo *wordOnly
-	sets      []litSet // prefilter candidates: the run picks the rarest
+	wo   *wordOnly
+	sets []litSet // prefilter candidates: the run picks the rarest
 	// onlyLit, when set, is the pattern as one literal (lower-cased, its
 	// ASCII letters matched in either case when onlyFold): -o prints its
 	// occurrences, found without a regexp. onlyFinder searches for it
