@@ -268,6 +268,8 @@ func TestGNUClass16GrepWordOnly(t *testing.T) {
 		{"grep", "-wo", `\W*`}, {"grep", "-wio", "[[:punct:]]*"}, {"grep", "-won", `\(!\|a\)\+`}, {"grep", "-Ewo", ".|.."},
 		{"grep", "-Ewo", "!+|a+"}, {"grep", "-Ewo", "|!"}, {"grep", "-wo", "x*"}, {"grep", "-wo", "a$"}, {"grep", "-Ewo", `\b[!@]+|\b`},
 		{"grep", "-wo", `[!@].$`}, {"grep", "-wo", "-e", "!", "-e", "a"},
+		{"grep", "-Ewo", "-e", "@", "-e", ")"}, {"grep", "-Ew", "-e", "@", "-e", ")"}, {"grep", "-Ex", "-e", ")", "-e", "a"},
+		{"grep", "-Fwio", "-e", "B", "-e", "!"}, {"grep", "-wo", "-e", "a", "-e", "a!", "-e", `\)`}, {"grep", "-Fwo", "-e", "a", "-e", "-a-"},
 	} {
 		for _, in := range inputs {
 			cases = append(cases, diffCase{argv: argv, input: []byte(in)})

@@ -73,6 +73,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			return nil, err
 		}
 	}
+	if _, ok := fgrepKeywords(pats, mode); ok && stray {
+		// Two literal patterns or more: GNU runs its -F matcher, which
+		// has no wrapper for a ')' to close.
+		stray = false
+	}
 	// -o prints what glibc regex matches, which may differ.
 	var oparts []string
 	if mode != grepFixed {
