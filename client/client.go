@@ -256,7 +256,10 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 
 // Run streams r as the input of pipeline, proves the end of input (an End
 // message with the byte count, require_end in the header), half-closes,
-// and copies the output to w. It returns the summary, which a complete
+// and copies the output to w. When r is a regular file (an *os.File or a
+// reader with a Stat method), the header says so (input_file_size): the
+// commands print what GNU prints reading that file as standard input (wc's
+// column widths). It returns the summary, which a complete
 // reply always ends with; an error after some output means that output is
 // incomplete. An error from r cancels the call.
 //
@@ -270,7 +273,11 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 	if err != nil {
 		return nil, err
 	}
-	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: pipeline, RequireEnd: true}}}); err != nil && !errors.Is(err, io.EOF) {
+	h := &apiv1.RunHeader{Pipeline: pipeline, RequireEnd: true}
+	if n, ok := fileSize(r); ok {
+		h.InputFileSize = &n
+	}
+	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: h}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	sent := sendInput(ctx, cancel, r, c.chunkSize,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -303,5 +305,65 @@ func TestCancelWhileInputBlocks(t *testing.T) {
 				t.Fatalf("server outcome %q, want %q", oc, server.OutcomeCanceled)
 			}
 		})
+	}
+}
+
+// TestRunTellsARegularFile: Run and RunTCP say when their input is a
+// regular file (input_file_size, @file=N), so wc pads as GNU's wc < FILE
+// does (the digits of the size), and as for a pipe otherwise (at least 7).
+func TestRunTellsARegularFile(t *testing.T) {
+	grpcAddr, tcpAddr, _ := strictServers(t)
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := New(conn)
+	input := bytes.Repeat([]byte("two words\n"), 1234)
+	file := filepath.Join(t.TempDir(), "input")
+	if err := os.WriteFile(file, input, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	asPipe := oracle.Output(t, input, "wc")
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gnu := exec.Command(testenv.Tool(t, "wc"))
+	gnu.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	gnu.Stdin = f // a regular file
+	asFile, err := gnu.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(asFile) == asPipe {
+		t.Fatalf("GNU wc pads a file as a pipe: %q", asFile)
+	}
+	open := func() io.Reader {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	for _, tc := range []struct {
+		name string
+		r    func() io.Reader
+		want string
+	}{
+		{"regular file", open, string(asFile)},
+		{"bytes.Reader", func() io.Reader { return bytes.NewReader(input) }, asPipe},
+		{"plain reader", func() io.Reader { return struct{ io.Reader }{bytes.NewReader(input)} }, asPipe},
+	} {
+		var out bytes.Buffer
+		if _, err := c.Run(ctxT(t), "wc", tc.r(), &out); err != nil || out.String() != tc.want {
+			t.Errorf("Run, %s: %q %v, want %q", tc.name, out.String(), err, tc.want)
+		}
+		out.Reset()
+		if err := RunTCP(ctxT(t), tcpAddr, nil, "wc", tc.r(), &out); err != nil || out.String() != tc.want {
+			t.Errorf("RunTCP, %s: %q %v, want %q", tc.name, out.String(), err, tc.want)
+		}
 	}
 }

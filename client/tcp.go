@@ -51,7 +51,9 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // It proves the end of its input and verifies the reply, as docs/protocol.md
 // describes: the header line declares the input's length (@size=N, when r
 // is a regular file or has a Len method) or frames it in chunks (@chunked),
-// and asks for a trailer line (@trailer) after the output. A reply that is
+// and asks for a trailer line (@trailer) after the output. When r is a
+// regular file, the header says so (@file=N): commands print what GNU
+// prints reading that file as standard input. A reply that is
 // exactly one error line becomes a *TCPError; one without a trailer that
 // matches what was received and sent (a server that crashed mid-reply
 // sends a FIN all the same; a digest's empty reply) is an ErrIncompleteReply,
@@ -114,6 +116,9 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	header := "@chunked @trailer "
 	if sized {
 		header = "@size=" + strconv.FormatInt(size, 10) + " @trailer "
+	}
+	if fsize, ok := fileSize(r); ok {
+		header = "@file=" + strconv.FormatInt(fsize, 10) + " " + header
 	}
 	if o.token != "" {
 		header = "@token=" + o.token + " " + header
@@ -211,6 +216,22 @@ type sendResult struct {
 
 // errReadInput marks a failure to read the caller's input: an abort.
 var errReadInput = errors.New("reading input")
+
+// fileSize returns the size of the regular file r reads, when it is one
+// (an *os.File, or any reader with a Stat method): the server's commands
+// then print what GNU prints when its standard input is that file (wc's
+// column widths; RunHeader.input_file_size, the TCP header's @file).
+func fileSize(r io.Reader) (int64, bool) {
+	f, ok := r.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return 0, false
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return 0, false
+	}
+	return st.Size(), true
+}
 
 // inputSize returns how many bytes r will give, when that is known before
 // reading it: a regular file from its offset on, or a reader with a Len

@@ -17,6 +17,17 @@ type Stage interface {
 	Run(ctx context.Context, in io.Reader, out io.Writer) error
 }
 
+// FileInputStage is a Stage whose GNU output depends on whether its
+// standard input is a regular file: wc pads its columns to the digits of
+// the file's size then, and to at least 7 for a pipe. A pipeline's first
+// stage is told so when the client says its input is a regular file
+// (engine.Pipeline.SetInputFile); every other stage reads a pipe.
+type FileInputStage interface {
+	Stage
+	// SetInputFile says the input is a regular file of size bytes.
+	SetInputFile(size int64)
+}
+
 // StageFunc adapts a function to Stage.
 type StageFunc func(ctx context.Context, in io.Reader, out io.Writer) error
 

@@ -88,7 +88,8 @@ func TestDigestStdin(t *testing.T) {
 var wcFlags = []string{"-l", "-w", "-c", "-m", "-L"}
 
 // TestWc: every combination of wc's flags, on random bytes and on text
-// shaped to hit word and line edge cases. The long run (testenv.Long) runs
+// shaped to hit word and line edge cases, with stdin a regular file (wc <
+// FILE: GNU's widths are the digits of its size) and a pipe. The long run (testenv.Long) runs
 // each combination over both transports; by default the combinations take
 // the transports in turn (the transport carries bytes, wc counts them).
 func TestWc(t *testing.T) {
@@ -113,17 +114,27 @@ func TestWc(t *testing.T) {
 		}
 		argv := append([]string{"wc"}, flags...)
 		trs := transports
+		piped := []bool{false, true}
 		if !testenv.Long() {
 			trs = transports[mask%len(transports) : mask%len(transports)+1]
+			piped = piped[mask/2%2 : mask/2%2+1]
 		}
 		t.Run(strings.Join(argv, " "), func(t *testing.T) {
 			t.Parallel()
 			for fname, in := range files {
-				want := gnu(t, in, argv...)
-				for _, tr := range trs {
-					r := run(t, "", in, clientArgv(t, g, tcp, tr, argv...)...)
-					if r.code != 0 || !bytes.Equal(r.stdout, want) {
-						t.Errorf("%s, %s: exit %d, stderr %q\n%s", tr, fname, r.code, r.stderr, diff(r.stdout, want))
+				for _, p := range piped {
+					// GNU pads to the digits of a regular file's size, and
+					// to at least 7 for a pipe: halfclose's stdin is the
+					// same kind as GNU's.
+					want := runStdin(t, "", in, p, argv...)
+					if want.code != 0 {
+						t.Fatalf("oracle %q exited %d: %s", argv, want.code, want.stderr)
+					}
+					for _, tr := range trs {
+						r := runStdin(t, "", in, p, clientArgv(t, g, tcp, tr, argv...)...)
+						if r.code != 0 || !bytes.Equal(r.stdout, want.stdout) {
+							t.Errorf("%s, %s, piped %v: exit %d, stderr %q\n%s", tr, fname, p, r.code, r.stderr, diff(r.stdout, want.stdout))
+						}
 					}
 				}
 			}

@@ -152,6 +152,37 @@ func TestRunEndProof(t *testing.T) {
 	}
 }
 
+// TestRunInputFileSize: input_file_size makes the first stage print as
+// GNU does reading a regular file of that size (wc's widths); negative is
+// INVALID_ARGUMENT.
+func TestRunInputFileSize(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	in := []byte("a b\n")
+	for _, tc := range []struct {
+		pipeline string
+		size     *int64
+		want     string
+	}{
+		{"wc", i64(4), "1 2 4\n"},
+		{"wc -lc", i64(12345), "    1     4\n"},
+		{"wc", nil, "      1       2       4\n"},
+		{"testcat | wc", i64(4), "      1       2       4\n"},
+	} {
+		out, _, err := runCall(t, env, runHdr(&apiv1.RunHeader{Pipeline: tc.pipeline, InputFileSize: tc.size}), runData(in), runEnd(int64(len(in))))
+		if err != nil || string(out) != tc.want {
+			t.Fatalf("%s (file size %v): %q, %v; want %q", tc.pipeline, tc.size, out, err, tc.want)
+		}
+		env.obs.nextOutcome(t)
+	}
+	_, _, err := runCall(t, env, runHdr(&apiv1.RunHeader{Pipeline: "wc", InputFileSize: i64(-1)}))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "negative input_file_size") {
+		t.Fatalf("negative: %v", err)
+	}
+	if oc := env.obs.nextOutcome(t); oc != OutcomeInvalid {
+		t.Fatalf("outcome %q", oc)
+	}
+}
+
 // TestRequireEndFlag: with Options.RequireEnd (--require-end) every stream
 // must prove its end, whatever its header says.
 func TestRequireEndFlag(t *testing.T) {

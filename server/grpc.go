@@ -368,9 +368,15 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 		if h.GetExpectedSize() < 0 {
 			return "", nil, compute.Invalidf("header: negative expected_size %d", h.GetExpectedSize())
 		}
+		if h.GetInputFileSize() < 0 {
+			return "", nil, compute.Invalidf("header: negative input_file_size %d", h.GetInputFileSize())
+		}
 		p, err := s.engine.Compile(h.GetPipeline())
 		if err != nil {
 			return "", nil, err
+		}
+		if h.InputFileSize != nil {
+			p.SetInputFile(h.GetInputFileSize())
 		}
 		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
 		return strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {

@@ -482,7 +482,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		connWriters.Put(bw)
 	}()
 	err := life.do(ctx, ip, func() (string, jobFunc, error) {
-		p, opts := route, tcpOptions{size: -1}
+		p, opts := route, tcpOptions{size: -1, file: -1}
 		if p == nil {
 			var err error
 			if p, opts, err = s.readHeader(c, br); err != nil {
@@ -617,6 +617,9 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	}
 	c.SetReadDeadline(time.Time{})
 	p, err := s.Engine.Compile(text)
+	if err == nil && opts.file >= 0 {
+		p.SetInputFile(opts.file)
+	}
 	return p, opts, err
 }
 

@@ -19,6 +19,7 @@ type tcpOptions struct {
 	chunked bool   // @chunked: the input is framed in chunks, ended by an empty one
 	trailer bool   // @trailer: a status line follows the output
 	token   string // @token=TOKEN: the client's bearer token; "" when not given
+	file    int64  // @file=N: the input is a regular file of N bytes; -1 when not said
 }
 
 // proven reports whether the options prove the end of input.
@@ -39,6 +40,9 @@ func (o tcpOptions) String() string {
 	if o.token != "" {
 		w = append(w, "@token="+o.token)
 	}
+	if o.file >= 0 {
+		w = append(w, "@file="+strconv.FormatInt(o.file, 10))
+	}
 	return strings.Join(w, " ")
 }
 
@@ -52,7 +56,7 @@ const maxSizeDigits = 18
 // command name starts with "@", so a line without options is the pipeline
 // as it always was.
 func parseHeaderOptions(line string) (tcpOptions, string, error) {
-	o := tcpOptions{size: -1}
+	o := tcpOptions{size: -1, file: -1}
 	rest := line
 	seen := map[string]bool{}
 	for {
@@ -78,6 +82,12 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 				return o, "", compute.Invalidf("header option @size wants a byte count: @size=N")
 			}
 			o.size = n
+		case "@file":
+			n, ok := parseCount(value)
+			if !hasValue || !ok {
+				return o, "", compute.Invalidf("header option @file wants the file's size: @file=N")
+			}
+			o.file = n
 		case "@chunked", "@trailer":
 			if hasValue {
 				return o, "", compute.Invalidf("header option %s takes no value", name)
@@ -94,7 +104,7 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 			}
 			o.token = value
 		default:
-			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @token=TOKEN)", quoteWord(name))
+			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @token=TOKEN, @file=N)", quoteWord(name))
 		}
 	}
 }

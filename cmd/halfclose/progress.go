@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -135,6 +136,16 @@ func (r *sizedProgressReader) Len() int { return int(max(0, r.p.total-r.p.n.Load
 type progressReader struct {
 	r io.Reader
 	p *progress
+}
+
+// Stat is the input's, when it has one: the client tells the server that
+// a regular file is the input (wc's widths), whether or not progress is
+// shown.
+func (r *progressReader) Stat() (os.FileInfo, error) {
+	if f, ok := r.r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		return f.Stat()
+	}
+	return nil, errors.New("not a file")
 }
 
 func (r *progressReader) Read(b []byte) (int, error) {

@@ -1,11 +1,14 @@
 package builtin_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
 )
 
 // The GNU conformance classes of issue 9, each compared with the GNU tool
@@ -196,6 +199,105 @@ func TestGNUClass13CutNewlineDelimiter(t *testing.T) {
 			cc("cut", "-d", "\n", "-f", f, "--output-delimiter=:"), cc("cut", "-d", "\n", "-f", f, "--complement", "-s"))
 	}
 	runClass(t, cases)
+}
+
+func TestGNUClass14HeadElideBytesOverOffset(t *testing.T) {
+	t.Parallel()
+	// GNU head refuses -c -N past the largest file offset (2^63-1) once
+	// all flags are read: only when the last count is bytes and elides.
+	runClass(t, []classCase{
+		cc("head", "-c", "-9223372036854775808"), cc("head", "-c", "-9223372036854775807"), cc("head", "-c", "-8E"),
+		cc("head", "-c", "-7E"), cc("head", "-c", "-8EB"), cc("head", "--bytes=-12E"), cc("head", "-c", "9223372036854775808"),
+		cc("head", "-c", "-9223372036854775808", "-n", "1"), cc("head", "-c", "-9223372036854775808", "-c", "1"),
+		cc("head", "-c", "1", "-c", "-9223372036854775808"), cc("head", "-n", "-9223372036854775808", "-c", "-1"),
+		cc("head", "-n", "-8E"), cc("head", "-n", "-9223372036854775808"),
+	})
+}
+
+// TestGNUClass15WcRegularFileWidths: GNU wc pads its columns to the
+// digits of the size of a regular file on stdin (wc < FILE), and to at
+// least 7 for a pipe; a pipeline told its input is a regular file
+// (Pipeline.SetInputFile, the client's input_file_size or @file=N) prints
+// the same bytes as GNU reading that file.
+func TestGNUClass15WcRegularFileWidths(t *testing.T) {
+	t.Parallel()
+	inputs := append([]string{"x\n", "123456789", "1234567890", strings.Repeat("ab cd\n", 20000), strings.Repeat("a\n", 2048), strings.Repeat("b", 8192)}, classInputs...)
+	argvs := [][]string{
+		{"wc"}, {"wc", "-l"}, {"wc", "-lw"}, {"wc", "-c", "-m"}, {"wc", "-L", "-l"}, {"wc", "-"}, {"wc", "-l", "-"},
+		{"wc", "-", "-"}, {"wc", "-c", "-", "-"}, {"wc", "-lwcmL"}, {"wc", "-w", "-", "-", "-"},
+	}
+	e := computetest.Engine(engine.Config{})
+	for _, argv := range argvs {
+		for _, in := range inputs {
+			want, code := computetest.GNUStatus(t, []byte(in), argv...) // stdin is a regular file
+			if code != 0 {
+				t.Fatalf("GNU %v failed: %d", argv, code)
+			}
+			p, err := e.Compile(shquote.Join(argv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.SetInputFile(int64(len(in)))
+			var out bytes.Buffer
+			if _, err := e.Run(t.Context(), p, strings.NewReader(in), &out); err != nil {
+				t.Fatalf("%v: %v", argv, err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("%s < file of %d bytes: %q, GNU %q", shquote.Join(argv), len(in), out.String(), want)
+			}
+		}
+	}
+}
+
+// TestGNUClass16GrepWordOnly: grep -w -o searches as GNU's does (its
+// matches of the patterns, shortened or moved on until no word character
+// touches them), not with the -w wrapper that selects lines: the
+// wrapper's longest match could take a line's first character as the
+// non-word one before the pattern (grep -wo . on "!@#" printed "@" and
+// "#" only; a line starting with a 3- or 4-byte UTF-8 sequence lost its
+// first byte), and a repetition took non-word characters GNU leaves.
+func TestGNUClass16GrepWordOnly(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"!@#\n", "-a- b\n@\n", "\xe2\x82\xac\n\xf0\x9f\x98\x80 x\n", "\xc3\xa9t\xc3\xa9\n", ".!\n-@-1\n 1-! a\n", "a!-@@_a \n",
+		"@!1  -.1\n -b1!! a\n  @.aaa\n --.b\n-ab_a@a@\n---._ b\nba.@1!!\n", "\xff\xfe!x \xc3\xa9-a\n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"grep", "-wo", "."}, {"grep", "-wo", "[^a]"}, {"grep", "-won", "!"}, {"grep", "-wio", "-"}, {"grep", "-wo", "b*!"},
+		{"grep", "-wo", `a\|!`}, {"grep", "-wo", `\W`}, {"grep", "-Ewo", "!|a"}, {"grep", "-Ewo", "[!@-]{2}"},
+		{"grep", "-Fwo", "!"}, {"grep", "-Fwo", " "}, {"grep", "-wo", "[[:punct:]]"}, {"grep", "-Ewo", ".?"}, {"grep", "-wc", "."},
+		{"grep", "-wo", `\W*`}, {"grep", "-wio", "[[:punct:]]*"}, {"grep", "-won", `\(!\|a\)\+`}, {"grep", "-Ewo", ".|.."},
+		{"grep", "-Ewo", "!+|a+"}, {"grep", "-Ewo", "|!"}, {"grep", "-wo", "x*"}, {"grep", "-wo", "a$"}, {"grep", "-Ewo", `\b[!@]+|\b`},
+		{"grep", "-wo", `[!@].$`}, {"grep", "-wo", "-e", "!", "-e", "a"},
+		{"grep", "-Ewo", "-e", "@", "-e", ")"}, {"grep", "-Ew", "-e", "@", "-e", ")"}, {"grep", "-Ex", "-e", ")", "-e", "a"},
+		{"grep", "-Fwio", "-e", "B", "-e", "!"}, {"grep", "-wo", "-e", "a", "-e", "a!", "-e", `\)`}, {"grep", "-Fwo", "-e", "a", "-e", "-a-"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass17GrepFoldAlternatives: -i folds patterns that RE2's parser
+// merges into a class: alternated single characters ((?:B)|(?:x) is
+// [Bx]) and alternatives with a common prefix (cat|car is ca[tr]), which
+// matched in one case only (grep -i -e cat -e car missed "CAR").
+func TestGNUClass17GrepFoldAlternatives(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"b\nB\nx\nX\nxb\nAZ\naz\nnothing\n", "AC\nERRNO\nGET\nPUT\nCAR\nCAT\ncar\nfoo Bar\n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"grep", "-i", "-e", "B", "-e", "x"}, {"grep", "-i", "-e", "b", "-e", "X"}, {"grep", "-iF", "-e", "B", "-e", "x"},
+		{"grep", "-iE", "B|x|Z"}, {"grep", "-i", `B\|x`}, {"grep", "-ic", "-e", "b", "-e", "Z"}, {"grep", "-io", "-e", "B", "-e", "x"},
+		{"grep", "-iv", "-e", "B", "-e", "x"}, {"grep", "-iw", "-e", "B", "-e", "x"}, {"grep", "-ix", "-e", "B", "-e", "[x]"},
+		{"grep", "-iE", "ab|ac"}, {"grep", "-i", "-e", "cat", "-e", "car"}, {"grep", "-iF", "-e", "cat", "-e", "car"},
+		{"grep", "-iw", "-e", "cat", "-e", "car"}, {"grep", "-iE", "get|put"}, {"grep", "-io", `ca\(t\|r\)`},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
 }
 
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:

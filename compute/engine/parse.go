@@ -168,3 +168,15 @@ func Compile(r *compute.Registry, env *compute.Env, text string) (*Pipeline, err
 	}
 	return p, nil
 }
+
+// SetInputFile says the pipeline's input is a regular file of size bytes
+// (the client redirected one into it): the first stage prints what its
+// GNU tool prints when its standard input is that file, where that
+// differs from a pipe (compute.FileInputStage). It checks nothing.
+func (p *Pipeline) SetInputFile(size int64) {
+	if len(p.Stages) > 0 {
+		if s, ok := p.Stages[0].(compute.FileInputStage); ok {
+			s.SetInputFile(size)
+		}
+	}
+}

@@ -16,15 +16,17 @@ type grepMatcher struct {
 	lit   []byte         // when set, the pattern is this one literal: bytes.Index
 	isLit bool           //
 	re    *regexp.Regexp // selection: the patterns with -x or -w applied
-	wre   *regexp.Regexp // -w -o inside a line: [^w](P)(?:[^w]|$)
 	lre   *regexp.Regexp // re for one line: ^ and $ are \A and \z
 	seq   *seqMatcher    // re as a byte-class sequence, or nil
 	lseq  *litSeq        // lre as literal sets with ".*" gaps, or nil
 	word  bool
-	// ore and owre are re and wre for -o when glibc regex reads the
-	// patterns otherwise than the dfa (nil: the same).
-	ore, owre *regexp.Regexp
-	sets      []litSet // prefilter candidates: the run picks the rarest
+	// ore is re for -o when glibc regex reads the patterns otherwise than
+	// the dfa (nil: the same).
+	ore *regexp.Regexp
+	// wo is what -w -o searches with (eachWordMatch): the patterns as
+	// glibc regex reads them, without the -w wrapper.
+	wo   *wordOnly
+	sets []litSet // prefilter candidates: the run picks the rarest
 	// onlyLit, when set, is the pattern as one literal (lower-cased, its
 	// ASCII letters matched in either case when onlyFold): -o prints its
 	// occurrences, found without a regexp. onlyFinder searches for it
@@ -70,6 +72,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		if err != nil {
 			return nil, err
 		}
+	}
+	if _, ok := fgrepKeywords(pats, mode); ok && stray {
+		// Two literal patterns or more: GNU runs its -F matcher, which
+		// has no wrapper for a ')' to close.
+		stray = false
 	}
 	// -o prints what glibc regex matches, which may differ.
 	var oparts []string
@@ -128,14 +135,9 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		o := user
 		if word {
 			o = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
-			wt, err := parseRE(nonWordClass+"("+user+")(?:"+nonWordClass+"|$)", fold)
-			if err != nil {
+			if m.wo, err = newWordOnly(user, fold); err != nil {
 				return nil, err
 			}
-			if m.wre, err = compileTree(wt); err != nil {
-				return nil, err
-			}
-			m.owre = m.wre
 		}
 		ot, size, err := parseRESized(o, fold)
 		if err != nil {
@@ -149,11 +151,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		full = "^(?:" + user + ")$"
 	case word:
 		full = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
-		wt, err := parseRE(nonWordClass+"("+user+")(?:"+nonWordClass+"|$)", fold)
-		if err != nil {
-			return nil, err
-		}
-		if m.wre, err = compileTree(wt); err != nil {
+		if m.wo, err = newWordOnly(user, fold); err != nil {
 			return nil, err
 		}
 	}
@@ -165,11 +163,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			ofull = "^(?:" + ouser + ")$"
 		case word:
 			ofull = "(?:^|" + nonWordClass + ")(" + ouser + ")(?:" + nonWordClass + "|$)"
-			wt, err := parseRE(nonWordClass+"("+ouser+")(?:"+nonWordClass+"|$)", fold)
-			if err != nil {
-				return nil, err
-			}
-			if m.owre, err = compileTree(wt); err != nil {
+			if m.wo, err = newWordOnly(ouser, fold); err != nil {
 				return nil, err
 			}
 		}
@@ -182,6 +176,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			return nil, err
 		}
 		m.wide = matchesHigh(ot)
+	}
+	if m.wo != nil {
+		if kws, ok := fgrepKeywords(pats, mode); ok {
+			m.wo.kws, m.wo.fold = kws, fold
+		}
 	}
 	ft, size, err := parseRESized(full, fold)
 	if err != nil {
@@ -278,9 +277,11 @@ func fixTree(t *syntax.Regexp, fold bool) {
 	case syntax.OpAnyChar:
 		t.Op = syntax.OpAnyCharNotNL
 	case syntax.OpCharClass:
-		// Bracket expressions come folded (before any negation): only
-		// '\n' goes.
-		t.Rune = fixClass(t.Rune, false)
+		// Bracket expressions come folded (before any negation), so
+		// folding them again changes nothing; but RE2's parser makes
+		// classes of alternated literals too ((?:B)|(?:x) is [Bx]),
+		// which -i must fold. '\n' goes.
+		t.Rune = fixClass(t.Rune, fold)
 		if len(t.Rune) == 0 {
 			t.Op = syntax.OpNoMatch
 		}
@@ -405,42 +406,23 @@ func submatch(re *regexp.Regexp, b []byte, in *interrupt) []int {
 }
 
 // eachMatch calls f for each non-empty match in line, as grep -o,
-// searching through in when it is not nil.
-func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt) {
-	re, wre := m.re, m.wre
+// searching through in when it is not nil. wide: line is widened text.
+func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt, wide bool) {
+	re := m.re
 	if m.ore != nil {
-		re, wre = m.ore, m.owre
+		re = m.ore
 	}
-	if !m.word {
-		if in != nil {
-			m.eachMatchSlow(line, f, in)
-			return
-		}
-		for _, loc := range re.FindAllIndex(line, -1) {
-			if loc[1] > loc[0] {
-				f(loc[0], loc[1])
-			}
-		}
+	if m.word {
+		m.eachWordMatch(line, f, in, wide)
 		return
 	}
-	for pos := 0; pos <= len(line); {
-		var loc []int
-		base := 0
-		if pos == 0 {
-			loc = submatch(re, line, in)
-		} else {
-			base = pos - 1
-			loc = submatch(wre, line[base:], in)
-		}
-		if loc == nil || in != nil && in.hit {
-			return
-		}
-		s, e := base+loc[2], base+loc[3]
-		if e > s {
-			f(s, e)
-			pos = e
-		} else {
-			pos = s + 1
+	if in != nil {
+		m.eachMatchSlow(line, f, in)
+		return
+	}
+	for _, loc := range re.FindAllIndex(line, -1) {
+		if loc[1] > loc[0] {
+			f(loc[0], loc[1])
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (r *grepRun) selected(line []byte) {
 				r.prefix()
 				r.write(line[s:e])
 				r.w.WriteByte('\n')
-			}, r.in)
+			}, r.in, r.wide)
 		}
 	default:
 		r.prefix()

@@ -140,6 +140,9 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 		return nil, err
 	}
 	h.inputs = max(1, len(f.Operands))
+	// big: the last count is over the largest file offset (2^63-1), which
+	// GNU refuses for -c -N only, once all flags are read.
+	big, bigVal := false, ""
 	for _, u := range f.Uses {
 		switch u.Key {
 		case "n", "c":
@@ -152,6 +155,8 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 			if h.n, err = countValue("head", h.lines, val, u.Name); err != nil {
 				return nil, err
 			}
+			v, _, _ := compute.XStrtoumax(val, 10, "bkKmMGTPEZY0")
+			big, bigVal = v > math.MaxInt64, val
 		case "q":
 			h.header = -1
 		case "v":
@@ -159,6 +164,9 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 		case "z":
 			h.eol = 0
 		}
+	}
+	if big && h.elide && !h.lines {
+		return nil, compute.Invalidf("head: invalid number of bytes %q for -c -N: value too large (at most %d)", bigVal, int64(math.MaxInt64))
 	}
 	return h, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strconv"
 	"sync"
 
@@ -52,7 +53,14 @@ type wcCounts struct {
 type wcStage struct {
 	lines, words, chars, bytes, maxLen bool
 	outputs                            int // number of "-" operands; 0 means none
+	// fileSize is the size of the regular file that is the input, or -1
+	// for a pipe (SetInputFile).
+	fileSize int64
 }
+
+// SetInputFile makes wc pad as GNU does when its standard input is a
+// regular file of size bytes.
+func (s *wcStage) SetInputFile(size int64) { s.fileSize = size }
 
 func buildWc(env *compute.Env, args []string) (compute.Stage, error) {
 	const cmd = "wc"
@@ -60,7 +68,7 @@ func buildWc(env *compute.Env, args []string) (compute.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &wcStage{}
+	s := &wcStage{fileSize: -1}
 	for _, u := range f.Uses {
 		switch u.Key {
 		case "c":
@@ -99,10 +107,18 @@ func (s *wcStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		}
 	}
 	// GNU: width 1 for a single count of a single input; otherwise at
-	// least 7, as for any input that is not a regular file.
+	// least 7 for a pipe, and for a regular file the digits of its size
+	// (each "-" operand counts the file's size again, at least 1).
 	width := 7
-	if n == 1 && s.outputs <= 1 {
+	switch {
+	case n == 1 && s.outputs <= 1:
 		width = 1
+	case s.fileSize >= 0:
+		width = 1
+		total := uint64(s.fileSize) * uint64(max(1, s.outputs))
+		for ; total >= 10; total /= 10 {
+			width++
+		}
 	}
 	bw := bufio.NewWriterSize(out, 4096)
 	switch s.outputs {
@@ -111,12 +127,21 @@ func (s *wcStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	case 1:
 		s.line(bw, c, width, "-")
 	default:
-		// Every further "-" reads the exhausted stdin: all zero.
-		s.line(bw, c, width, "-")
-		for range s.outputs - 1 {
-			s.line(bw, wcCounts{}, width, "-")
+		// Every further "-" reads the exhausted stdin: all zero. But GNU
+		// counts the bytes alone of a regular file from its size without
+		// reading it (unless the size is a multiple of the page size: such
+		// a file may be in /proc, so it reads), so every "-" counts them.
+		again := wcCounts{}
+		if s.fileSize >= 0 && s.bytes && !s.chars && !s.lines && !s.words && !s.maxLen && s.fileSize%int64(os.Getpagesize()) != 0 {
+			again = c
 		}
-		s.line(bw, c, width, "total")
+		s.line(bw, c, width, "-")
+		total := c
+		for range s.outputs - 1 {
+			s.line(bw, again, width, "-")
+			total.bytes += again.bytes
+		}
+		s.line(bw, total, width, "total")
 	}
 	return bw.Flush()
 }

@@ -673,7 +673,16 @@ type RunHeader struct {
 	// with DATA_LOSS ("input ended without its End message") and produces no
 	// output. Sending an End message implies it too, and a server started
 	// with --require-end asks it of every stream.
-	RequireEnd    bool `protobuf:"varint,3,opt,name=require_end,json=requireEnd,proto3" json:"require_end,omitempty"`
+	RequireEnd bool `protobuf:"varint,3,opt,name=require_end,json=requireEnd,proto3" json:"require_end,omitempty"`
+	// input_file_size, when set, says the input is a regular file of this
+	// many bytes redirected into the pipeline, as in `halfclose wc < FILE`
+	// (the CLI sets it when its standard input is a regular file). A command
+	// whose GNU output depends on that prints what GNU prints when its
+	// standard input is such a file: wc's column width is then the number of
+	// digits of the size, not at least 7 as for a pipe. Unset, the input is
+	// a pipe. It checks nothing (expected_size does); a negative value is
+	// INVALID_ARGUMENT.
+	InputFileSize *int64 `protobuf:"varint,4,opt,name=input_file_size,json=inputFileSize,proto3,oneof" json:"input_file_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -727,6 +736,13 @@ func (x *RunHeader) GetRequireEnd() bool {
 		return x.RequireEnd
 	}
 	return false
+}
+
+func (x *RunHeader) GetInputFileSize() int64 {
+	if x != nil && x.InputFileSize != nil {
+		return *x.InputFileSize
+	}
+	return 0
 }
 
 // End is the last request message of a stream whose client proves the end
@@ -1282,13 +1298,15 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04data\x12\x14\n" +
 	"\x04text\x18\x03 \x01(\tH\x00R\x04text\x12%\n" +
 	"\x03end\x18\x04 \x01(\v2\x11.halfclose.v1.EndH\x00R\x03endB\t\n" +
-	"\amessage\"\x84\x01\n" +
+	"\amessage\"\xc5\x01\n" +
 	"\tRunHeader\x12\x1a\n" +
 	"\bpipeline\x18\x01 \x01(\tR\bpipeline\x12(\n" +
 	"\rexpected_size\x18\x02 \x01(\x03H\x00R\fexpectedSize\x88\x01\x01\x12\x1f\n" +
 	"\vrequire_end\x18\x03 \x01(\bR\n" +
-	"requireEndB\x10\n" +
-	"\x0e_expected_size\"Q\n" +
+	"requireEnd\x12+\n" +
+	"\x0finput_file_size\x18\x04 \x01(\x03H\x01R\rinputFileSize\x88\x01\x01B\x10\n" +
+	"\x0e_expected_sizeB\x12\n" +
+	"\x10_input_file_size\"Q\n" +
 	"\x03End\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x03R\x04size\x126\n" +
 	"\adigests\x18\x02 \x03(\v2\x1c.halfclose.v1.ExpectedDigestR\adigests\"h\n" +

@@ -13,15 +13,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahalfclose/v1/compute.proto\x12\x0chalfclose.v1\"\x8a\x01\n\rDigestRequest\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.halfclose.v1.DigestHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12 \n\x03\x65nd\x18\x04 \x01(\x0b\x32\x11.halfclose.v1.EndH\x00\x42\t\n\x07message\"\xb6\x01\n\x0c\x44igestHeader\x12+\n\nalgorithms\x18\x01 \x03(\x0e\x32\x17.halfclose.v1.Algorithm\x12\x1a\n\rexpected_size\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x36\n\x10\x65xpected_digests\x18\x03 \x03(\x0b\x32\x1c.halfclose.v1.ExpectedDigest\x12\x13\n\x0brequire_end\x18\x04 \x01(\x08\x42\x10\n\x0e_expected_size\"c\n\x0e\x45xpectedDigest\x12*\n\talgorithm\x18\x01 \x01(\x0e\x32\x17.halfclose.v1.Algorithm\x12\r\n\x03raw\x18\x02 \x01(\x0cH\x00\x12\r\n\x03hex\x18\x03 \x01(\tH\x00\x42\x07\n\x05value\"J\n\x0e\x44igestResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12*\n\x07\x64igests\x18\x02 \x03(\x0b\x32\x19.halfclose.v1.DigestValue\"S\n\x0b\x44igestValue\x12*\n\talgorithm\x18\x01 \x01(\x0e\x32\x17.halfclose.v1.Algorithm\x12\x0b\n\x03raw\x18\x02 \x01(\x0c\x12\x0b\n\x03hex\x18\x03 \x01(\t\"\x84\x01\n\nRunRequest\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x17.halfclose.v1.RunHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12 \n\x03\x65nd\x18\x04 \x01(\x0b\x32\x11.halfclose.v1.EndH\x00\x42\t\n\x07message\"`\n\tRunHeader\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x1a\n\rexpected_size\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x0brequire_end\x18\x03 \x01(\x08\x42\x10\n\x0e_expected_size\"B\n\x03\x45nd\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12-\n\x07\x64igests\x18\x02 \x03(\x0b\x32\x1c.halfclose.v1.ExpectedDigest\"W\n\x0bRunResponse\x12\x10\n\x06output\x18\x01 \x01(\x0cH\x00\x12+\n\x07summary\x18\x02 \x01(\x0b\x32\x18.halfclose.v1.RunSummaryH\x00\x42\t\n\x07message\"7\n\nRunSummary\x12\x13\n\x0binput_bytes\x18\x01 \x01(\x03\x12\x14\n\x0coutput_bytes\x18\x02 \x01(\x03\"\x15\n\x13\x43\x61pabilitiesRequest\"\x96\x01\n\x14\x43\x61pabilitiesResponse\x12+\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x19.halfclose.v1.CommandInfo\x12+\n\nalgorithms\x18\x02 \x03(\x0e\x32\x17.halfclose.v1.Algorithm\x12$\n\x06limits\x18\x03 \x01(\x0b\x32\x14.halfclose.v1.Limits\"S\n\x0b\x43ommandInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12%\n\x05\x66lags\x18\x03 \x03(\x0b\x32\x16.halfclose.v1.FlagInfo\">\n\x08\x46lagInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0btakes_value\x18\x02 \x01(\x08\x12\x0f\n\x07summary\x18\x03 \x01(\t\"c\n\x06Limits\x12\x17\n\x0fmax_input_bytes\x18\x01 \x01(\x03\x12\x10\n\x08max_jobs\x18\x02 \x01(\x05\x12\x15\n\rmax_msg_bytes\x18\x03 \x01(\x03\x12\x17\n\x0fidle_timeout_ms\x18\x04 \x01(\x03*\x91\x02\n\tAlgorithm\x12\x19\n\x15\x41LGORITHM_UNSPECIFIED\x10\x00\x12\x11\n\rALGORITHM_MD5\x10\x01\x12\x12\n\x0e\x41LGORITHM_SHA1\x10\x02\x12\x14\n\x10\x41LGORITHM_SHA224\x10\x03\x12\x14\n\x10\x41LGORITHM_SHA256\x10\x04\x12\x14\n\x10\x41LGORITHM_SHA384\x10\x05\x12\x14\n\x10\x41LGORITHM_SHA512\x10\x06\x12\x15\n\x11\x41LGORITHM_BLAKE2B\x10\x07\x12\x14\n\x10\x41LGORITHM_BLAKE3\x10\x08\x12\x13\n\x0f\x41LGORITHM_CKSUM\x10\t\x12\x14\n\x10\x41LGORITHM_CRC32C\x10\n\x12\x12\n\x0e\x41LGORITHM_XXH3\x10\x0b\x32\xee\x01\n\x0e\x43omputeService\x12\x45\n\x06\x44igest\x12\x1b.halfclose.v1.DigestRequest\x1a\x1c.halfclose.v1.DigestResponse(\x01\x12>\n\x03Run\x12\x18.halfclose.v1.RunRequest\x1a\x19.halfclose.v1.RunResponse(\x01\x30\x01\x12U\n\x0c\x43\x61pabilities\x12!.halfclose.v1.CapabilitiesRequest\x1a\".halfclose.v1.CapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahalfclose/v1/compute.proto\x12\x0chalfclose.v1\"\x8a\x01\n\rDigestRequest\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.halfclose.v1.DigestHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12 \n\x03\x65nd\x18\x04 \x01(\x0b\x32\x11.halfclose.v1.EndH\x00\x42\t\n\x07message\"\xb6\x01\n\x0c\x44igestHeader\x12+\n\nalgorithms\x18\x01 \x03(\x0e\x32\x17.halfclose.v1.Algorithm\x12\x1a\n\rexpected_size\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x36\n\x10\x65xpected_digests\x18\x03 \x03(\x0b\x32\x1c.halfclose.v1.ExpectedDigest\x12\x13\n\x0brequire_end\x18\x04 \x01(\x08\x42\x10\n\x0e_expected_size\"c\n\x0e\x45xpectedDigest\x12*\n\talgorithm\x18\x01 \x01(\x0e\x32\x17.halfclose.v1.Algorithm\x12\r\n\x03raw\x18\x02 \x01(\x0cH\x00\x12\r\n\x03hex\x18\x03 \x01(\tH\x00\x42\x07\n\x05value\"J\n\x0e\x44igestResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12*\n\x07\x64igests\x18\x02 \x03(\x0b\x32\x19.halfclose.v1.DigestValue\"S\n\x0b\x44igestValue\x12*\n\talgorithm\x18\x01 \x01(\x0e\x32\x17.halfclose.v1.Algorithm\x12\x0b\n\x03raw\x18\x02 \x01(\x0c\x12\x0b\n\x03hex\x18\x03 \x01(\t\"\x84\x01\n\nRunRequest\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x17.halfclose.v1.RunHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12 \n\x03\x65nd\x18\x04 \x01(\x0b\x32\x11.halfclose.v1.EndH\x00\x42\t\n\x07message\"\x92\x01\n\tRunHeader\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x1a\n\rexpected_size\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x0brequire_end\x18\x03 \x01(\x08\x12\x1c\n\x0finput_file_size\x18\x04 \x01(\x03H\x01\x88\x01\x01\x42\x10\n\x0e_expected_sizeB\x12\n\x10_input_file_size\"B\n\x03\x45nd\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12-\n\x07\x64igests\x18\x02 \x03(\x0b\x32\x1c.halfclose.v1.ExpectedDigest\"W\n\x0bRunResponse\x12\x10\n\x06output\x18\x01 \x01(\x0cH\x00\x12+\n\x07summary\x18\x02 \x01(\x0b\x32\x18.halfclose.v1.RunSummaryH\x00\x42\t\n\x07message\"7\n\nRunSummary\x12\x13\n\x0binput_bytes\x18\x01 \x01(\x03\x12\x14\n\x0coutput_bytes\x18\x02 \x01(\x03\"\x15\n\x13\x43\x61pabilitiesRequest\"\x96\x01\n\x14\x43\x61pabilitiesResponse\x12+\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x19.halfclose.v1.CommandInfo\x12+\n\nalgorithms\x18\x02 \x03(\x0e\x32\x17.halfclose.v1.Algorithm\x12$\n\x06limits\x18\x03 \x01(\x0b\x32\x14.halfclose.v1.Limits\"S\n\x0b\x43ommandInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12%\n\x05\x66lags\x18\x03 \x03(\x0b\x32\x16.halfclose.v1.FlagInfo\">\n\x08\x46lagInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0btakes_value\x18\x02 \x01(\x08\x12\x0f\n\x07summary\x18\x03 \x01(\t\"c\n\x06Limits\x12\x17\n\x0fmax_input_bytes\x18\x01 \x01(\x03\x12\x10\n\x08max_jobs\x18\x02 \x01(\x05\x12\x15\n\rmax_msg_bytes\x18\x03 \x01(\x03\x12\x17\n\x0fidle_timeout_ms\x18\x04 \x01(\x03*\x91\x02\n\tAlgorithm\x12\x19\n\x15\x41LGORITHM_UNSPECIFIED\x10\x00\x12\x11\n\rALGORITHM_MD5\x10\x01\x12\x12\n\x0e\x41LGORITHM_SHA1\x10\x02\x12\x14\n\x10\x41LGORITHM_SHA224\x10\x03\x12\x14\n\x10\x41LGORITHM_SHA256\x10\x04\x12\x14\n\x10\x41LGORITHM_SHA384\x10\x05\x12\x14\n\x10\x41LGORITHM_SHA512\x10\x06\x12\x15\n\x11\x41LGORITHM_BLAKE2B\x10\x07\x12\x14\n\x10\x41LGORITHM_BLAKE3\x10\x08\x12\x13\n\x0f\x41LGORITHM_CKSUM\x10\t\x12\x14\n\x10\x41LGORITHM_CRC32C\x10\n\x12\x12\n\x0e\x41LGORITHM_XXH3\x10\x0b\x32\xee\x01\n\x0e\x43omputeService\x12\x45\n\x06\x44igest\x12\x1b.halfclose.v1.DigestRequest\x1a\x1c.halfclose.v1.DigestResponse(\x01\x12>\n\x03Run\x12\x18.halfclose.v1.RunRequest\x1a\x19.halfclose.v1.RunResponse(\x01\x30\x01\x12U\n\x0c\x43\x61pabilities\x12!.halfclose.v1.CapabilitiesRequest\x1a\".halfclose.v1.CapabilitiesResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'halfclose.v1.compute_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _ALGORITHM._serialized_start=1506
-  _ALGORITHM._serialized_end=1779
+  _ALGORITHM._serialized_start=1557
+  _ALGORITHM._serialized_end=1830
   _DIGESTREQUEST._serialized_start=45
   _DIGESTREQUEST._serialized_end=183
   _DIGESTHEADER._serialized_start=186
@@ -34,24 +34,24 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _DIGESTVALUE._serialized_end=630
   _RUNREQUEST._serialized_start=633
   _RUNREQUEST._serialized_end=765
-  _RUNHEADER._serialized_start=767
-  _RUNHEADER._serialized_end=863
-  _END._serialized_start=865
-  _END._serialized_end=931
-  _RUNRESPONSE._serialized_start=933
-  _RUNRESPONSE._serialized_end=1020
-  _RUNSUMMARY._serialized_start=1022
-  _RUNSUMMARY._serialized_end=1077
-  _CAPABILITIESREQUEST._serialized_start=1079
-  _CAPABILITIESREQUEST._serialized_end=1100
-  _CAPABILITIESRESPONSE._serialized_start=1103
-  _CAPABILITIESRESPONSE._serialized_end=1253
-  _COMMANDINFO._serialized_start=1255
-  _COMMANDINFO._serialized_end=1338
-  _FLAGINFO._serialized_start=1340
-  _FLAGINFO._serialized_end=1402
-  _LIMITS._serialized_start=1404
-  _LIMITS._serialized_end=1503
-  _COMPUTESERVICE._serialized_start=1782
-  _COMPUTESERVICE._serialized_end=2020
+  _RUNHEADER._serialized_start=768
+  _RUNHEADER._serialized_end=914
+  _END._serialized_start=916
+  _END._serialized_end=982
+  _RUNRESPONSE._serialized_start=984
+  _RUNRESPONSE._serialized_end=1071
+  _RUNSUMMARY._serialized_start=1073
+  _RUNSUMMARY._serialized_end=1128
+  _CAPABILITIESREQUEST._serialized_start=1130
+  _CAPABILITIESREQUEST._serialized_end=1151
+  _CAPABILITIESRESPONSE._serialized_start=1154
+  _CAPABILITIESRESPONSE._serialized_end=1304
+  _COMMANDINFO._serialized_start=1306
+  _COMMANDINFO._serialized_end=1389
+  _FLAGINFO._serialized_start=1391
+  _FLAGINFO._serialized_end=1453
+  _LIMITS._serialized_start=1455
+  _LIMITS._serialized_end=1554
+  _COMPUTESERVICE._serialized_start=1833
+  _COMPUTESERVICE._serialized_end=2071
 # @@protoc_insertion_point(module_scope)

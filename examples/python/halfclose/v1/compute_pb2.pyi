@@ -125,14 +125,16 @@ class Limits(_message.Message):
     def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ...) -> None: ...
 
 class RunHeader(_message.Message):
-    __slots__ = ["expected_size", "pipeline", "require_end"]
+    __slots__ = ["expected_size", "input_file_size", "pipeline", "require_end"]
     EXPECTED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_END_FIELD_NUMBER: _ClassVar[int]
     expected_size: int
+    input_file_size: int
     pipeline: str
     require_end: bool
-    def __init__(self, pipeline: _Optional[str] = ..., expected_size: _Optional[int] = ..., require_end: bool = ...) -> None: ...
+    def __init__(self, pipeline: _Optional[str] = ..., expected_size: _Optional[int] = ..., require_end: bool = ..., input_file_size: _Optional[int] = ...) -> None: ...
 
 class RunRequest(_message.Message):
     __slots__ = ["data", "end", "header", "text"]
