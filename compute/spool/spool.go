@@ -41,6 +41,7 @@ type Spool struct {
 // New returns an empty spool.
 func New(cfg compute.SpoolConfig) *Spool {
 	s := &Spool{mem: cfg.Mem(), q: NewQueue(cfg, 0)}
+	s.q.wbSize = wbBufSize
 	s.cond.L = &s.mu
 	return s
 }
@@ -210,13 +211,15 @@ func (s *Spool) Release(out io.Writer) error {
 			return nil
 		}
 		fs, send := out.(FileSender)
-		b, off, n := s.q.front(s.q.sendChunk(send))
+		b, off, n, err := s.q.front(s.q.sendChunk(send))
+		if err != nil {
+			return err
+		}
 		f := s.q.file
 		if b == nil && send {
 			s.q.byRef = true
 		}
 		s.mu.Unlock()
-		var err error
 		if b == nil && send {
 			var k int64
 			k, err = fs.SendFile(f, off, int64(n))
