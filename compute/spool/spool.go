@@ -34,8 +34,7 @@ type Spool struct {
 	noSpill     bool  // while draining, the disk budget was full: writes wait for memory
 	writeClosed bool  // CloseWrite was called
 	closed      bool
-	err         error  // Abort's
-	buf         []byte // Release's reads of the spill file
+	err         error // Abort's
 }
 
 // New returns an empty spool.
@@ -192,7 +191,9 @@ func (s *Spool) Release(out io.Writer) error {
 	}
 	s.released.Store(true)
 	s.draining, s.limit = true, max(s.mem, s.q.charged())
+	var rb readBack
 	defer func() {
+		rb.close()
 		s.draining = false
 		s.cond.Broadcast()
 	}()
@@ -207,7 +208,6 @@ func (s *Spool) Release(out io.Writer) error {
 			return s.err
 		case s.q.Len() == 0: // write-closed, and all of it is out
 			s.q.Close()
-			s.buf = nil
 			return nil
 		}
 		fs, send := out.(FileSender)
@@ -218,6 +218,17 @@ func (s *Spool) Release(out io.Writer) error {
 		f := s.q.file
 		if b == nil && send {
 			s.q.byRef = true
+		}
+		if b == nil && !send {
+			rb.cur = rb.take(f, off, n)
+			n = rb.cur.n
+			// Read what follows while out takes this.
+			if noff, nn := s.q.fileAt(int64(n), readBufSize); nn > 0 {
+				if err := s.q.sync(noff, nn); err != nil {
+					return err
+				}
+				rb.ahead = rb.start(f, noff, int(nn))
+			}
 		}
 		s.mu.Unlock()
 		if b == nil && send {
@@ -236,17 +247,8 @@ func (s *Spool) Release(out io.Writer) error {
 			continue
 		}
 		if b == nil {
-			if s.buf == nil {
-				s.buf = make([]byte, maxChunk)
-			}
-			var m int
-			m, err = f.ReadAt(s.buf[:n], off)
-			if err != nil && !(err == io.EOF && m == n) {
-				err = compute.Internal("spool: read failed", err)
-			} else {
-				err = nil
-			}
-			b = s.buf[:m]
+			b, err = rb.cur.wait()
+			rb.cur = nil
 		}
 		k := 0
 		if err == nil {
@@ -272,7 +274,7 @@ func (q *Queue) sendChunk(send bool) int {
 	if send {
 		return int(q.seg)
 	}
-	return maxChunk
+	return readBufSize
 }
 
 // Close frees the memory and the spill file. Writes after Close fail.
