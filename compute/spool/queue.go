@@ -61,7 +61,7 @@ type Queue struct {
 const (
 	minChunk = 4 << 10
 	maxChunk = 64 << 10
-	segSize  = 512 << 10 // the spill file's segments: disk is given back in steps of this much
+	segSize  = 4 << 20 // the spill file's segments: disk is given back in steps of this much
 	maxSpare = 1         // read segments kept charged for reuse
 )
 
