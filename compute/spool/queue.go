@@ -62,7 +62,7 @@ const (
 	minChunk = 4 << 10
 	maxChunk = 64 << 10
 	segSize  = 4 << 20 // the spill file's segments: disk is given back in steps of this much
-	maxSpare = 1         // read segments kept charged for reuse
+	maxSpare = 1       // read segments kept charged for reuse
 )
 
 // NewQueue returns an empty queue that holds up to memBytes in memory

@@ -3,6 +3,7 @@ package spool
 import (
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -40,7 +41,11 @@ type Spool struct {
 // New returns an empty spool.
 func New(cfg compute.SpoolConfig) *Spool {
 	s := &Spool{mem: cfg.Mem(), q: NewQueue(cfg, 0)}
-	s.q.wbSize = wbBufSize
+	if runtime.GOMAXPROCS(0) > 1 {
+		// On one core the copy into the buffers would only add to the
+		// file system's.
+		s.q.wbSize = wbBufSize
+	}
 	s.cond.L = &s.mu
 	return s
 }
