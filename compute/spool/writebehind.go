@@ -67,9 +67,8 @@ type writeBehind struct {
 	mu      sync.Mutex // protects the fields below
 	cond    sync.Cond  // signalled on every change of them
 	fill    *wbBuf     // the buffer WriteAt fills, if any
-	queue   []*wbBuf   // full buffers, oldest first; queue[0] is being written while busy
+	queue   []*wbBuf   // full buffers, oldest first; the goroutine writes queue[0]
 	free    int        // buffers that may still be taken (of wbBufs)
-	busy    bool       // the goroutine writes queue[0]
 	running bool       // the goroutine runs
 	closed  bool
 	err     error // the first failed write's: the file lost bytes
@@ -154,7 +153,6 @@ func (w *writeBehind) loop(done chan struct{}) {
 	defer w.mu.Unlock()
 	for len(w.queue) > 0 && !w.closed && w.err == nil {
 		b := w.queue[0]
-		w.busy = true
 		w.mu.Unlock()
 		var err error
 		pos := int64(0)
@@ -169,7 +167,6 @@ func (w *writeBehind) loop(done chan struct{}) {
 			pos += r.n
 		}
 		w.mu.Lock()
-		w.busy = false
 		w.queue = w.queue[1:]
 		w.put(b)
 		if err != nil && w.err == nil {
