@@ -146,10 +146,11 @@ func TestGCDefaults(t *testing.T) {
 		t.Errorf("defaults: --gc-percent %d, --memory-limit %d", cfg.gcPercent, cfg.memoryLimit)
 	}
 	// 10 jobs of one stage live, doubled, + 256 MiB. A job: the reply
-	// spool (1 MiB), the read-ahead (1 MiB), patterns (8 MiB), a stage's
-	// buffers (2 MiB), spool budget (1 MiB) and 4 lines of 1 MiB; the gRPC
-	// adapter's 8 MiB window and 6 messages of 4 MiB.
-	const job = (1 + 1 + 8 + 2 + 1 + 4 + 8 + 6*4) << 20
+	// spool (1 MiB) and its file buffers (4 MiB), the read-ahead (1 MiB),
+	// patterns (8 MiB), a stage's buffers (2 MiB), spool budget (1 MiB)
+	// and 4 lines of 1 MiB; the gRPC adapter's 8 MiB window and 6 messages
+	// of 4 MiB.
+	const job = (1 + 4 + 1 + 8 + 2 + 1 + 4 + 8 + 6*4) << 20
 	if got, want := cfg.defaultMemoryLimit(), int64(2*10*job+256<<20); got != want {
 		t.Errorf("default memory limit %d, want %d", got, want)
 	}

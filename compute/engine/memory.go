@@ -1,6 +1,9 @@
 package engine
 
-import "github.com/halfclose/halfclose/compute"
+import (
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/spool"
+)
 
 // What a job holds in memory is bounded by design; docs/operations.md
 // ("Memory") derives the bound of the whole process from these.
@@ -22,12 +25,14 @@ const (
 )
 
 // JobMemory returns the most one job of the given number of stages holds
-// in the engine: its reply spool (Spool.Mem), the input read ahead of the
-// stages (readAheadMem), its patterns (PatternBytes), and for each stage
-// its buffers (StageBufferBytes), what a stage that must see all of its
-// input keeps before spilling (Spool.Mem: sort, tac, tail, head -n -N,
-// cut's first field) and LineCopies lines of MaxLineBytes. It counts every
-// stage as the worst of them. What the adapter buffers comes on top.
+// in the engine: its reply spool (Spool.Mem, and the buffers it writes its
+// spill file behind the stages with and reads it back through), the input
+// read ahead of the stages (readAheadMem), its patterns (PatternBytes),
+// and for each stage its buffers (StageBufferBytes), what a stage that
+// must see all of its input keeps before spilling (Spool.Mem: sort, tac,
+// tail, head -n -N, cut's first field) and LineCopies lines of
+// MaxLineBytes. It counts every stage as the worst of them. What the
+// adapter buffers comes on top.
 func JobMemory(cfg Config, stages int) int64 {
 	mem := cfg.Spool.Mem()
 	line := int64(cfg.MaxLineBytes)
@@ -35,5 +40,6 @@ func JobMemory(cfg Config, stages int) int64 {
 		line = compute.DefaultMaxLineBytes
 	}
 	perStage := StageBufferBytes + mem + LineCopies*line
-	return mem + readAheadMem + PatternBytes + int64(stages)*perStage
+	reply := mem + spool.WriteBehindBytes + spool.ReadBackBytes
+	return reply + readAheadMem + PatternBytes + int64(stages)*perStage
 }

@@ -9,4 +9,9 @@
 // work at once, the spool between them holding no more than it held at the
 // end (past that the stages wait for the adapter). Close drops everything of
 // an aborted job.
+//
+// The spill file is written behind the stages by a goroutine of the
+// spool's (writebehind.go), and read back one part ahead of the adapter
+// (readback.go), so that on two cores the file system's copies run beside
+// the stages and the adapter rather than between them.
 package spool

@@ -34,3 +34,14 @@ const SegSize = segSize
 // SetSegSize makes the spill file's segments n bytes; call it before the
 // first write.
 func (s *Spool) SetSegSize(n int64) { s.q.seg = n }
+
+// SetWriteBehind makes the spool's write-behind buffers n bytes; call it
+// before the first write.
+func (s *Spool) SetWriteBehind(n int) { s.q.wbSize = n }
+
+// SpillTo makes f the spool's spill file, in place of the temp file its
+// first spill would create; call it before the first write.
+func (s *Spool) SpillTo(f *os.File) {
+	s.q.file = f
+	s.q.wb = newWriteBehind(f, s.q.wbSize, s.q.seg)
+}

@@ -51,14 +51,18 @@ type Queue struct {
 	// empties and is cut.
 	byRef bool
 	seg   int64 // segSize (tests make it smaller)
+	// wb writes the spill file behind the queue's writer (writebehind.go),
+	// when wbSize > 0: the Spool's queue; others write it themselves.
+	wb     *writeBehind
+	wbSize int
 }
 
 // Queue sizes.
 const (
 	minChunk = 4 << 10
 	maxChunk = 64 << 10
-	segSize  = 512 << 10 // the spill file's segments: disk is given back in steps of this much
-	maxSpare = 1         // read segments kept charged for reuse
+	segSize  = 4 << 20 // the spill file's segments: disk is given back in steps of this much
+	maxSpare = 1       // read segments kept charged for reuse
 )
 
 // NewQueue returns an empty queue that holds up to memBytes in memory
@@ -142,6 +146,9 @@ func (q *Queue) writeFile(p []byte) (int, error) {
 			return 0, err
 		}
 		q.file = f
+		if q.wbSize > 0 {
+			q.wb = newWriteBehind(f, q.wbSize, q.seg)
+		}
 	}
 	// All of p is reserved at once, and what lands in a spare segment
 	// (charged already) given back.
@@ -155,7 +162,7 @@ func (q *Queue) writeFile(p []byte) (int, error) {
 			q.takeSegment()
 		}
 		k := min(len(p)-n, int(q.seg-q.wIn))
-		m, err := q.file.WriteAt(p[n:n+k], q.segs[len(q.segs)-1]+q.wIn)
+		m, err := q.writeAt(p[n:n+k], q.segs[len(q.segs)-1]+q.wIn)
 		q.wIn += int64(m)
 		q.spilled += int64(m)
 		if q.paid {
@@ -168,6 +175,24 @@ func (q *Queue) writeFile(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// writeAt writes p to the file at off, through the write-behind if the
+// queue has one.
+func (q *Queue) writeAt(p []byte, off int64) (int, error) {
+	if q.wb != nil {
+		return q.wb.WriteAt(p, off)
+	}
+	return q.file.WriteAt(p, off)
+}
+
+// sync waits until the file's bytes [off, off+n) are written, when a
+// write-behind writes them.
+func (q *Queue) sync(off, n int64) error {
+	if q.wb == nil {
+		return nil
+	}
+	return q.wb.sync(off, n)
 }
 
 // takeSegment appends a segment to write: the spare, else a hole, else
@@ -219,6 +244,9 @@ func (q *Queue) Read(p []byte) (int, error) {
 	}
 	for n < len(p) && q.spilled > 0 {
 		off, k := q.fileFront(int64(len(p) - n))
+		if err := q.sync(off, k); err != nil {
+			return n, err
+		}
 		m, err := q.file.ReadAt(p[n:n+int(k)], off)
 		n += m
 		q.consumeFile(int64(m))
@@ -248,6 +276,9 @@ func (q *Queue) WriteTo(w io.Writer) (int64, error) {
 			q.buf = make([]byte, maxChunk)
 		}
 		off, k := q.fileFront(int64(len(q.buf)))
+		if err := q.sync(off, k); err != nil {
+			return total, err
+		}
 		b := q.buf[:k]
 		m, err := q.file.ReadAt(b, off)
 		if err != nil && !(err == io.EOF && m == len(b)) {
@@ -266,16 +297,16 @@ func (q *Queue) WriteTo(w io.Writer) (int64, error) {
 
 // front returns where the oldest unread bytes are: the rest of the
 // oldest memory chunk (b), or, when nothing is in memory, up to max bytes
-// of the spill file at off (b nil). Those bytes stay as they are, whatever
-// is written meanwhile, until drop drops them; the queue must not be
-// empty.
-func (q *Queue) front(max int) (b []byte, off int64, n int) {
+// of the spill file at off (b nil), written. Those bytes stay as they
+// are, whatever is written meanwhile, until drop drops them; the queue
+// must not be empty. An error is the file's: it lost bytes.
+func (q *Queue) front(max int) (b []byte, off int64, n int, err error) {
 	if q.memBytes > 0 {
 		c := q.mem[0][q.head:]
-		return c, 0, len(c)
+		return c, 0, len(c), nil
 	}
 	off, n64 := q.fileFront(int64(max))
-	return nil, off, int(n64)
+	return nil, off, int(n64), q.sync(off, n64)
 }
 
 // drop drops the n oldest bytes, of what front returned.
@@ -315,7 +346,8 @@ func (q *Queue) consumeFile(n int64) {
 	q.spilled -= n
 	if q.spilled == 0 {
 		// Empty: start the file over, giving all its space back (or, if
-		// it cannot be cut, keeping its segments as spares).
+		// it cannot be cut, keeping its segments as spares). (Every
+		// byte written was read, so none is left to write.)
 		if err := q.file.Truncate(0); err == nil {
 			q.giveBack(q.reserved)
 			q.segs, q.spare, q.holes, q.fileEnd = q.segs[:0], q.spare[:0], q.holes[:0], 0
@@ -359,6 +391,10 @@ func (q *Queue) retire(off int64) {
 // back. The queue is empty afterwards; it may be written again.
 func (q *Queue) Close() {
 	q.mem, q.head, q.memCap, q.memBytes, q.free, q.buf = nil, 0, 0, 0, nil, nil
+	if q.wb != nil {
+		q.wb.close()
+		q.wb = nil
+	}
 	if q.file != nil {
 		q.file.Close()
 		q.file = nil

@@ -3,6 +3,7 @@ package spool
 import (
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -34,13 +35,17 @@ type Spool struct {
 	noSpill     bool  // while draining, the disk budget was full: writes wait for memory
 	writeClosed bool  // CloseWrite was called
 	closed      bool
-	err         error  // Abort's
-	buf         []byte // Release's reads of the spill file
+	err         error // Abort's
 }
 
 // New returns an empty spool.
 func New(cfg compute.SpoolConfig) *Spool {
 	s := &Spool{mem: cfg.Mem(), q: NewQueue(cfg, 0)}
+	if runtime.GOMAXPROCS(0) > 1 {
+		// On one core the copy into the buffers would only add to the
+		// file system's.
+		s.q.wbSize = wbBufSize
+	}
 	s.cond.L = &s.mu
 	return s
 }
@@ -191,7 +196,9 @@ func (s *Spool) Release(out io.Writer) error {
 	}
 	s.released.Store(true)
 	s.draining, s.limit = true, max(s.mem, s.q.charged())
+	var rb readBack
 	defer func() {
+		rb.close()
 		s.draining = false
 		s.cond.Broadcast()
 	}()
@@ -206,17 +213,29 @@ func (s *Spool) Release(out io.Writer) error {
 			return s.err
 		case s.q.Len() == 0: // write-closed, and all of it is out
 			s.q.Close()
-			s.buf = nil
 			return nil
 		}
 		fs, send := out.(FileSender)
-		b, off, n := s.q.front(s.q.sendChunk(send))
+		b, off, n, err := s.q.front(s.q.sendChunk(send))
+		if err != nil {
+			return err
+		}
 		f := s.q.file
 		if b == nil && send {
 			s.q.byRef = true
 		}
+		if b == nil && !send {
+			rb.cur = rb.take(f, off, n)
+			n = rb.cur.n
+			// Read what follows while out takes this.
+			if noff, nn := s.q.fileAt(int64(n), readBufSize); nn > 0 {
+				if err := s.q.sync(noff, nn); err != nil {
+					return err
+				}
+				rb.ahead = rb.start(f, noff, int(nn))
+			}
+		}
 		s.mu.Unlock()
-		var err error
 		if b == nil && send {
 			var k int64
 			k, err = fs.SendFile(f, off, int64(n))
@@ -233,17 +252,8 @@ func (s *Spool) Release(out io.Writer) error {
 			continue
 		}
 		if b == nil {
-			if s.buf == nil {
-				s.buf = make([]byte, maxChunk)
-			}
-			var m int
-			m, err = f.ReadAt(s.buf[:n], off)
-			if err != nil && !(err == io.EOF && m == n) {
-				err = compute.Internal("spool: read failed", err)
-			} else {
-				err = nil
-			}
-			b = s.buf[:m]
+			b, err = rb.cur.wait()
+			rb.cur = nil
 		}
 		k := 0
 		if err == nil {
@@ -269,7 +279,7 @@ func (q *Queue) sendChunk(send bool) int {
 	if send {
 		return int(q.seg)
 	}
-	return maxChunk
+	return readBufSize
 }
 
 // Close frees the memory and the spill file. Writes after Close fail.
