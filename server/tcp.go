@@ -636,7 +636,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	if opts.proven() {
 		in = newTCPProof(in, opts)
 	}
-	src := newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
+	src := newConnInput(in)
 	defer src.Wait() // before the connection is read again
 	var out io.Writer = bw
 	if tc, ok := c.(*net.TCPConn); ok && !s.NoSendFile {
