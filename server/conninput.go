@@ -2,96 +2,264 @@ package server
 
 import (
 	"io"
+	"net"
 	"sync"
 )
 
-// connInput is a raw-TCP job's input as the engine reads it: the job's own
-// reads read the connection (through its proof of end, if any), with no
-// goroutine and no buffer between them. The socket's receive buffer is the
-// read-ahead: the client's bytes go on arriving into it while the job
-// computes, and a read takes what has come.
+// connInput is a raw-TCP job's input as the engine reads it. While the job
+// keeps up with its client, the job's own reads read the connection
+// (through its proof of end, if any): no goroutine, no buffer and no
+// hand-off between them, and a job that waits for its client parks in the
+// netpoller itself. The socket's receive buffer is then the read-ahead:
+// the client's bytes go on arriving into it while the job computes.
 //
-// Against a goroutine that reads ahead into chunks (recvAhead, as gRPC
-// streams have), this saves, per chunk, a copy out of the chunk into the
-// stage's buffer and a hand-off between goroutines (a futex wake when the
-// job was waiting), and a job that keeps up with its client parks in the
-// netpoller itself instead of through a second goroutine. What it gives
-// up is overlap between the kernel's copy into the process and the
-// stage's work on the previous bytes; on a machine whose cores are busy
-// (a local client, other jobs) that overlap costs more in hand-offs than
-// it saves (docs/operations.md, "Throughput").
+// Once the job falls behind (a read of a whole buffer leaves at least
+// aheadMin bytes waiting in the socket), a goroutine reads ahead into
+// buffers of connBufSize, so that the kernel's copy into the process
+// overlaps with the job's work on the bytes before, up to
+// recvAheadChunks buffers. It reads only what waits (SIOCINQ): when the
+// socket is empty, the job has caught up, and the goroutine ends; the
+// job's next read that finds nothing read ahead reads the connection
+// itself again. A full queue lets the goroutine go on only once the job
+// has used half of it: one wake-up per two buffers, not one per buffer.
 //
-// Read reads straight into the caller's buffer. TakeChunk and WriteTo (a
-// stage that can use the bytes where they lie: the digests) read into a
-// buffer of connBufSize from a pool and hand it over until done. Close
-// makes a pending read return (the connReader's deadline); nothing else
-// needs stopping. The first error (io.EOF included) is returned by every
-// later read.
+// Against a goroutine that always reads ahead (recvAhead, as gRPC streams
+// have), a job that keeps up saves, per read, a copy out of the chunk into
+// the stage's buffer and a hand-off between goroutines (a futex wake of
+// the waiting job, the reader's own wake-up from the netpoller).
+//
+// Read reads into the caller's buffer (straight from the socket, or from
+// what was read ahead). TakeChunk and WriteTo (stages that use the bytes
+// where they lie: the digests) hand over a buffer until done. Close makes
+// a pending read return (the connReader's deadline) and every later one
+// fail. The source's first error (io.EOF included) comes after the bytes
+// read before it, and again at every later read.
 type connInput struct {
-	r   io.ReadCloser // the connReader, or the proof over it
-	err error         // the source's first error
+	r io.ReadCloser // the connReader, or the proof over it
+	// queued returns the bytes waiting in the socket (SIOCINQ); nil:
+	// never read ahead.
+	queued func() int
 
-	mu   sync.Mutex // protects free, which done may give back on another goroutine
-	free []byte     // a read buffer that TakeChunk may use, or nil
+	mu                                         sync.Mutex
+	cond                                       *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
+	queue                                      []aheadBuf // read ahead, in order; at most recvAheadChunks
+	off                                        int        // bytes of queue[0] already read
+	err                                        error      // the source's first error, after queue
+	ahead                                      bool       // the goroutine reads the source: nobody else may
+	closed                                     bool       // Close was called
+	free                                       [][]byte   // buffers holding nothing, for the next reads
+	wg                                         sync.WaitGroup
+	peak                                       int // the most buffers queue has held (for tests)
+	bursts                                     int // how many times reading ahead started (for tests)
 }
 
-func newConnInput(r io.ReadCloser) *connInput { return &connInput{r: r} }
+// aheadBuf is a buffer read ahead: data is buf[:n].
+type aheadBuf struct{ buf, data []byte }
 
-// Read reads the connection into p.
+// aheadMin is how many bytes must wait in the socket, after a read that
+// filled its buffer, for the job to count as behind its client.
+const aheadMin = connBufSize
+
+// maxFree bounds the buffers kept for reuse; more go back to the pool.
+const maxFree = 2
+
+func newConnInput(r io.ReadCloser, tc *net.TCPConn) *connInput {
+	c := &connInput{r: r}
+	if tc != nil {
+		c.queued = func() int { return recvQueued(tc) }
+	}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+// next waits until the job may use the source's bytes: it returns true
+// when some were read ahead (queue[0]), false when the caller is to read
+// the source itself, or the error to return. Called with mu held.
+func (c *connInput) next() (bool, error) {
+	for {
+		switch {
+		case c.closed:
+			return false, errReaderClosed
+		case len(c.queue) > 0:
+			return true, nil
+		case c.err != nil:
+			return false, c.err
+		case !c.ahead:
+			return false, nil
+		}
+		c.cond.Wait()
+	}
+}
+
+// pop drops queue[0], whose bytes are used up, and lets the goroutine read
+// on once the queue is down to half. Called with mu held.
+func (c *connInput) pop() {
+	c.queue[0] = aheadBuf{}
+	c.queue = c.queue[1:]
+	c.off = 0
+	if len(c.queue) <= recvAheadChunks/2 {
+		c.cond.Broadcast()
+	}
+}
+
+// Read reads the input into p.
 func (c *connInput) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
+	if len(p) == 0 {
+		return 0, nil
 	}
-	n, err := c.r.Read(p)
+	c.mu.Lock()
+	queued, err := c.next()
 	if err != nil {
-		c.err = err
+		c.mu.Unlock()
+		return 0, err
 	}
+	if queued {
+		b := c.queue[0]
+		n := copy(p, b.data[c.off:])
+		if c.off += n; c.off == len(b.data) {
+			c.pop()
+			c.putLocked(b.buf)
+		}
+		c.mu.Unlock()
+		return n, nil
+	}
+	c.mu.Unlock()
+	n, err := c.r.Read(p)
+	c.direct(n, len(p), err)
 	return n, err
 }
 
-// TakeChunk reads what has come into a buffer of its own and hands it
-// over (engine.ChunkTaker): done gives the buffer back. err is the
-// source's error after the bytes (io.EOF at the end).
-func (c *connInput) TakeChunk() ([][]byte, func(), error) {
-	if c.err != nil {
-		return nil, nil, c.err
+// direct records the outcome of a read of the source by the job: its
+// error, and whether the job is behind (then reading ahead starts).
+func (c *connInput) direct(n, size int, err error) {
+	behind := err == nil && n == size && c.queued != nil && c.queued() >= aheadMin
+	if err == nil && !behind {
+		return
 	}
 	c.mu.Lock()
-	buf := c.free
-	c.free = nil
+	defer c.mu.Unlock()
+	if err != nil {
+		if c.err == nil {
+			c.err = err
+		}
+		return
+	}
+	if !c.closed {
+		c.ahead = true
+		c.bursts++
+		c.wg.Add(1)
+		go c.readAhead()
+	}
+}
+
+// readAhead reads what waits in the socket into buffers, until the socket
+// is empty, the source's error, or Close.
+func (c *connInput) readAhead() {
+	defer c.wg.Done()
+	for {
+		c.mu.Lock()
+		if len(c.queue) >= recvAheadChunks {
+			for len(c.queue) > recvAheadChunks/2 && !c.closed {
+				c.cond.Wait()
+			}
+		}
+		if c.closed {
+			c.ahead = false
+			c.cond.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		buf := c.getLocked()
+		c.mu.Unlock()
+
+		var n int
+		var err error
+		if c.queued() > 0 {
+			n, err = c.r.Read(buf)
+		}
+
+		c.mu.Lock()
+		if n > 0 {
+			c.queue = append(c.queue, aheadBuf{buf: buf, data: buf[:n]})
+			c.peak = max(c.peak, len(c.queue))
+		} else {
+			c.putLocked(buf)
+		}
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		stop := n == 0 || err != nil
+		if stop {
+			c.ahead = false
+		}
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if stop {
+			return
+		}
+	}
+}
+
+// getLocked returns a buffer to read into. Called with mu held.
+func (c *connInput) getLocked() []byte {
+	if k := len(c.free); k > 0 {
+		b := c.free[k-1]
+		c.free = c.free[:k-1]
+		return b
+	}
+	return getConnBuf(connBufSize)
+}
+
+// putLocked keeps b for reuse, or returns it to the pool. Called with mu
+// held.
+func (c *connInput) putLocked(b []byte) {
+	if len(c.free) < maxFree {
+		c.free = append(c.free, b)
+		return
+	}
+	putConnBuf(b)
+}
+
+// TakeChunk hands over the next bytes in a buffer (engine.ChunkTaker):
+// what was read ahead, or a read of the source; done gives the buffer
+// back. err is the source's error after the bytes (io.EOF at the end).
+func (c *connInput) TakeChunk() ([][]byte, func(), error) {
+	c.mu.Lock()
+	queued, err := c.next()
+	if err != nil {
+		c.mu.Unlock()
+		return nil, nil, err
+	}
+	var b aheadBuf
+	if queued {
+		b = c.queue[0]
+		b.data = b.data[c.off:]
+		c.pop()
+	} else {
+		b.buf = c.getLocked()
+	}
 	c.mu.Unlock()
-	if buf == nil {
-		buf = getConnBuf(connBufSize)
+	done := func() {
+		c.mu.Lock()
+		c.putLocked(b.buf)
+		c.mu.Unlock()
+	}
+	if queued {
+		return [][]byte{b.data}, done, nil
 	}
 	var n int
-	var err error
 	for n == 0 && err == nil {
-		n, err = c.r.Read(buf)
+		n, err = c.r.Read(b.buf)
 	}
-	if err != nil {
-		c.err = err
-	}
-	done := func() { c.giveBack(buf) }
+	c.direct(n, len(b.buf), err)
 	if n == 0 {
 		done()
 		return nil, nil, err
 	}
-	return [][]byte{buf[:n]}, done, err
+	return [][]byte{b.buf[:n]}, done, err
 }
 
-// giveBack keeps buf for the next TakeChunk, or returns it to the pool.
-func (c *connInput) giveBack(buf []byte) {
-	c.mu.Lock()
-	if c.free == nil {
-		c.free, buf = buf, nil
-	}
-	c.mu.Unlock()
-	if buf != nil {
-		putConnBuf(buf)
-	}
-}
-
-// WriteTo hands each read to w without a copy, until the source's end
+// WriteTo hands the input to w without a copy, until the source's end
 // (nil) or error.
 func (c *connInput) WriteTo(w io.Writer) (int64, error) {
 	var total int64
@@ -120,15 +288,33 @@ func (c *connInput) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Close makes a pending and every later read fail (the engine calls it
-// when a job fails before its input has ended).
-func (c *connInput) Close() error { return c.r.Close() }
+// when a job fails before its input has ended), and stops reading ahead.
+func (c *connInput) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return c.r.Close()
+}
 
-// Wait gives the read buffer back to its pool: nothing reads c any more
-// (the engine's Run has returned), and the connection may be read again.
+// Wait stops reading ahead, if the goroutine still runs, waits for it,
+// and gives the buffers back to their pool. Nothing may read c after; the
+// connection may then be read again.
 func (c *connInput) Wait() {
 	c.mu.Lock()
-	buf := c.free
-	c.free = nil
+	running := c.ahead
 	c.mu.Unlock()
-	putConnBuf(buf)
+	if running {
+		c.Close()
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.queue {
+		putConnBuf(b.buf)
+	}
+	for _, b := range c.free {
+		putConnBuf(b)
+	}
+	c.queue, c.free = nil, nil
 }
