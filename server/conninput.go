@@ -40,17 +40,17 @@ type connInput struct {
 	// never read ahead.
 	queued func() int
 
-	mu                                         sync.Mutex
-	cond                                       *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
-	queue                                      []aheadBuf // read ahead, in order; at most recvAheadChunks
-	off                                        int        // bytes of queue[0] already read
-	err                                        error      // the source's first error, after queue
-	ahead                                      bool       // the goroutine reads the source: nobody else may
-	closed                                     bool       // Close was called
-	free                                       [][]byte   // buffers holding nothing, for the next reads
-	wg                                         sync.WaitGroup
-	peak                                       int // the most buffers queue has held (for tests)
-	bursts                                     int // how many times reading ahead started (for tests)
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
+	queue  []aheadBuf // read ahead, in order; at most recvAheadChunks
+	off    int        // bytes of queue[0] already read
+	err    error      // the source's first error, after queue
+	ahead  bool       // the goroutine reads the source: nobody else may
+	closed bool       // Close was called
+	free   [][]byte   // buffers holding nothing, for the next reads
+	wg     sync.WaitGroup
+	peak   int // the most buffers queue has held (for tests)
+	bursts int // how many times reading ahead started (for tests)
 }
 
 // aheadBuf is a buffer read ahead: data is buf[:n].
