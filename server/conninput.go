@@ -39,6 +39,11 @@ type connInput struct {
 	// queued returns the bytes waiting in the socket (SIOCINQ); nil:
 	// never read ahead.
 	queued func() int
+	// setMark raises the socket's SO_RCVLOWAT (true) while the job keeps
+	// up, and lowers it back (false) when it falls behind; nil: never.
+	setMark func(big bool)
+	big     bool  // the mark is raised
+	kept    int64 // bytes the job has read itself since it was last behind
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
@@ -59,6 +64,11 @@ type aheadBuf struct{ buf, data []byte }
 // aheadMin is how many bytes must wait in the socket, after a read that
 // filled its buffer, for the job to count as behind its client.
 const aheadMin = connBufSize
+
+// bigMarkAfter is how much a job reads itself, without falling behind,
+// before its mark is raised: it keeps up with its client, so waking it
+// less often costs it nothing.
+const bigMarkAfter = 16 << 20
 
 // maxFree bounds the buffers kept for reuse; more go back to the pool.
 const maxFree = 2
@@ -130,11 +140,23 @@ func (c *connInput) Read(p []byte) (int, error) {
 }
 
 // direct records the outcome of a read of the source by the job: its
-// error, and whether the job is behind (then reading ahead starts).
+// error, and whether the job is behind (then reading ahead starts, with
+// the base mark) or has long kept up (then the mark is raised).
 func (c *connInput) direct(n, size int, err error) {
 	behind := err == nil && n == size && c.queued != nil && c.queued() >= aheadMin
 	if err == nil && !behind {
+		if c.kept += int64(n); !c.big && c.kept >= bigMarkAfter && c.setMark != nil {
+			c.setMark(true)
+			c.big = true
+		}
 		return
+	}
+	if behind {
+		c.kept = 0
+		if c.big {
+			c.setMark(false)
+			c.big = false
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

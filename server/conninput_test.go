@@ -288,3 +288,52 @@ func TestConnReaderContextDone(t *testing.T) {
 		t.Fatalf("Read: %v, want a connection read error", err)
 	}
 }
+
+// A job that reads 16 MiB itself without falling behind gets the raised
+// mark; once it falls behind, the base mark again.
+func TestConnInputRaisesMark(t *testing.T) {
+	cc, sc := loopbackPair(t)
+	data := randBytes(44, bigMarkAfter+1<<20)
+	sent := sendAll(cc, data)
+	c, _ := testInput(context.Background(), sc, false)
+	var marks []bool
+	c.setMark = func(big bool) { marks = append(marks, big) }
+	var behind atomic.Bool
+	c.queued = func() int {
+		if behind.Load() {
+			return 1 << 30
+		}
+		return 0
+	}
+	got := make([]byte, 0, len(data))
+	p := make([]byte, 64<<10)
+	for len(got) < bigMarkAfter {
+		n, err := c.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p[:n]...)
+	}
+	if len(marks) != 1 || !marks[0] {
+		t.Fatalf("marks set after %d bytes kept up with: %v, want [true]", len(got), marks)
+	}
+	behind.Store(true)
+	rest, err := io.ReadAll(readerFunc(func(b []byte) (int, error) { return c.Read(b[:1]) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(got, rest...), data) {
+		t.Fatal("the input differs from what was sent")
+	}
+	if len(marks) != 2 || marks[1] {
+		t.Fatalf("marks: %v, want [true false]", marks)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

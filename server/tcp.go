@@ -37,6 +37,7 @@ const (
 	DefaultMaxHeaderBytes = 4 << 10
 	DefaultMaxConns       = 1024
 	DefaultRecvLowat      = 64 << 10
+	MaxRecvLowat          = 16 << 20 // the highest RecvLowat
 	// drainTimeout and drainBytes bound how long and how much a connection
 	// still reads, after its reply, to see the client's FIN: closing with
 	// unread input would make the kernel send an RST that can destroy the
@@ -298,9 +299,32 @@ type connReader struct {
 	deadline time.Time
 
 	tc      *net.TCPConn // c, when SO_RCVLOWAT is to be set
-	lowat   int
-	lowatOn bool  // SO_RCVLOWAT is lowat now
-	n       int64 // bytes read
+	lowat   int          // the mark to set past lowatAfter (0: none, or set)
+	base    int          // the mark set then
+	mark    int          // SO_RCVLOWAT now, when lowatOn
+	lowatOn bool         // SO_RCVLOWAT is set (to mark)
+	n       int64        // bytes read
+}
+
+// bigMarkFactor is how much higher the mark of a job that keeps up with
+// its client is (connInput raises it): such a job only waits for its
+// client, and a higher mark wakes it less often for the same bytes.
+const bigMarkFactor = 4
+
+// setMark sets SO_RCVLOWAT to the base mark or, big, bigMarkFactor times
+// it, once the mark is on (and not given up for a slow client). Only the
+// reader of the connection calls it.
+func (r *connReader) setMark(big bool) {
+	if !r.lowatOn {
+		return
+	}
+	m := r.base
+	if big {
+		m = min(r.base*bigMarkFactor, MaxRecvLowat)
+	}
+	if m != r.mark && setRecvLowat(r.tc, m) {
+		r.mark = m
+	}
 }
 
 // lowatAfter is how much input a job reads before its SO_RCVLOWAT is set:
@@ -379,6 +403,7 @@ func (r *connReader) Read(p []byte) (int, error) {
 		}
 		if r.lowat > 0 && r.n >= lowatAfter {
 			r.lowatOn = setRecvLowat(r.tc, r.lowat)
+			r.base, r.mark = r.lowat, r.lowat
 			r.lowat = 0 // once
 		}
 		return n, err
@@ -677,7 +702,9 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 		Wait()
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
-		src = newConnInput(in, tc)
+		ci := newConnInput(in, tc)
+		ci.setMark = cr.setMark
+		src = ci
 	} else {
 		src = newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
 	}

@@ -209,7 +209,7 @@ func (c *config) validate() error {
 	if c.maxMsgBytes < 64<<10 {
 		errs = append(errs, errors.New("--max-msg-bytes must be at least 64KiB"))
 	}
-	if c.tcpRecvLowat > 16<<20 {
+	if c.tcpRecvLowat > server.MaxRecvLowat {
 		errs = append(errs, errors.New("--tcp-recv-lowat must be at most 16MiB"))
 	}
 	if c.maxHeaderBytes < 64 {
