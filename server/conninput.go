@@ -17,16 +17,20 @@ import (
 // aheadMin bytes waiting in the socket), a goroutine reads ahead into
 // buffers of connBufSize, so that the kernel's copy into the process
 // overlaps with the job's work on the bytes before, up to
-// recvAheadChunks buffers. It reads only what waits (SIOCINQ): when the
-// socket is empty, the job has caught up, and the goroutine ends; the
-// job's next read that finds nothing read ahead reads the connection
-// itself again. A full queue lets the goroutine go on only once the job
-// has used half of it: one wake-up per two buffers, not one per buffer.
+// recvAheadChunks buffers; a full queue lets it go on once the job has
+// used half of it (one wake-up per two buffers, not one per buffer). It
+// reads on, waiting for the client when the socket is empty, until the
+// job has caught up: once the job has had to wait for it and nothing
+// waits in the socket (SIOCINQ), the goroutine ends, and the job's next
+// read that finds nothing read ahead reads the connection itself again.
 //
 // Against a goroutine that always reads ahead (recvAhead, as gRPC streams
-// have), a job that keeps up saves, per read, a copy out of the chunk into
-// the stage's buffer and a hand-off between goroutines (a futex wake of
-// the waiting job, the reader's own wake-up from the netpoller).
+// and TLS connections have), a job that keeps up saves, per read, a copy
+// out of the chunk into the stage's buffer and a hand-off between
+// goroutines (a futex wake of the waiting job, the reader's own wake-up
+// from the netpoller). A job that keeps up for bigMarkAfter bytes also
+// gets a higher SO_RCVLOWAT (setMark), so it wakes less often; one that
+// falls behind gets the base mark back.
 //
 // Read reads into the caller's buffer (straight from the socket, or from
 // what was read ahead). TakeChunk and WriteTo (stages that use the bytes
@@ -52,10 +56,13 @@ type connInput struct {
 	err    error      // the source's first error, after queue
 	ahead  bool       // the goroutine reads the source: nobody else may
 	closed bool       // Close was called
-	free   [][]byte   // buffers holding nothing, for the next reads
-	wg     sync.WaitGroup
-	peak   int // the most buffers queue has held (for tests)
-	bursts int // how many times reading ahead started (for tests)
+	// starved: the job has waited for the goroutine since it last read;
+	// it has caught up, and reads the socket itself once it is empty.
+	starved bool
+	free    [][]byte // buffers holding nothing, for the next reads
+	wg      sync.WaitGroup
+	peak    int // the most buffers queue has held (for tests)
+	bursts  int // how many times reading ahead started (for tests)
 }
 
 // aheadBuf is a buffer read ahead: data is buf[:n].
@@ -97,6 +104,7 @@ func (c *connInput) next() (bool, error) {
 		case !c.ahead:
 			return false, nil
 		}
+		c.starved = true
 		c.cond.Wait()
 	}
 }
@@ -167,7 +175,7 @@ func (c *connInput) direct(n, size int, err error) {
 		return
 	}
 	if !c.closed {
-		c.ahead = true
+		c.ahead, c.starved = true, false
 		c.bursts++
 		c.wg.Add(1)
 		go c.readAhead()
@@ -192,11 +200,16 @@ func (c *connInput) readAhead() {
 			return
 		}
 		buf := c.getLocked()
+		starved := c.starved
+		c.starved = false
 		c.mu.Unlock()
 
+		// Nothing waits in the socket: a job that has caught up reads it
+		// itself from now on; one still busy with what was read ahead
+		// has the goroutine wait for its client.
 		var n int
 		var err error
-		if c.queued() > 0 {
+		if !starved || c.queued() > 0 {
 			n, err = c.r.Read(buf)
 		}
 
