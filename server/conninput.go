@@ -51,7 +51,8 @@ type connInput struct {
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
-	queue  []aheadBuf // read ahead, in order; at most recvAheadChunks
+	queue  []aheadBuf // read ahead, in order
+	lent   int        // buffers TakeChunk handed over, not done yet
 	off    int        // bytes of queue[0] already read
 	err    error      // the source's first error, after queue
 	ahead  bool       // the goroutine reads the source: nobody else may
@@ -61,7 +62,7 @@ type connInput struct {
 	starved bool
 	free    [][]byte // buffers holding nothing, for the next reads
 	wg      sync.WaitGroup
-	peak    int // the most buffers queue has held (for tests)
+	peak    int // the most buffers held (for tests)
 	bursts  int // how many times reading ahead started (for tests)
 }
 
@@ -109,13 +110,24 @@ func (c *connInput) next() (bool, error) {
 	}
 }
 
-// pop drops queue[0], whose bytes are used up, and lets the goroutine read
-// on once the queue is down to half. Called with mu held.
+// held is how many buffers hold bytes for the job: queued or lent. The
+// goroutine reads into one more only while they are fewer than
+// recvAheadChunks. Called with mu held.
+func (c *connInput) held() int { return len(c.queue) + c.lent }
+
+// pop drops queue[0], whose bytes are used up or lent. Called with mu
+// held.
 func (c *connInput) pop() {
 	c.queue[0] = aheadBuf{}
 	c.queue = c.queue[1:]
 	c.off = 0
-	if len(c.queue) <= recvAheadChunks/2 {
+	c.freed()
+}
+
+// freed lets the goroutine read on once the buffers held are down to half.
+// Called with mu held.
+func (c *connInput) freed() {
+	if c.held() <= recvAheadChunks/2 {
 		c.cond.Broadcast()
 	}
 }
@@ -188,8 +200,8 @@ func (c *connInput) readAhead() {
 	defer c.wg.Done()
 	for {
 		c.mu.Lock()
-		if len(c.queue) >= recvAheadChunks {
-			for len(c.queue) > recvAheadChunks/2 && !c.closed {
+		if c.held() >= recvAheadChunks {
+			for c.held() > recvAheadChunks/2 && !c.closed {
 				c.cond.Wait()
 			}
 		}
@@ -216,7 +228,7 @@ func (c *connInput) readAhead() {
 		c.mu.Lock()
 		if n > 0 {
 			c.queue = append(c.queue, aheadBuf{buf: buf, data: buf[:n]})
-			c.peak = max(c.peak, len(c.queue))
+			c.peak = max(c.peak, c.held())
 		} else {
 			c.putLocked(buf)
 		}
@@ -266,6 +278,7 @@ func (c *connInput) TakeChunk() ([][]byte, func(), error) {
 		return nil, nil, err
 	}
 	var b aheadBuf
+	c.lent++ // before pop: the buffer stays held
 	if queued {
 		b = c.queue[0]
 		b.data = b.data[c.off:]
@@ -276,7 +289,9 @@ func (c *connInput) TakeChunk() ([][]byte, func(), error) {
 	c.mu.Unlock()
 	done := func() {
 		c.mu.Lock()
+		c.lent--
 		c.putLocked(b.buf)
+		c.freed()
 		c.mu.Unlock()
 	}
 	if queued {

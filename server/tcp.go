@@ -347,13 +347,21 @@ func (r *connReader) Close() error {
 	return r.c.SetReadDeadline(time.Now())
 }
 
-// setDeadline sets the read deadline to t, unless r is closed: Close
-// stores closed before it sets its deadline, so if r is not closed after
-// ours is set, Close's comes after ours.
-func (r *connReader) setDeadline(t time.Time) bool {
+// setDeadline sets the read deadline to t and returns nil, or the error
+// to return when r is closed or the job's context done: Close stores
+// closed before it sets its deadline, and a forced stop sets its deadline
+// after the context is done, so if neither is seen after ours is set,
+// theirs comes after ours.
+func (r *connReader) setDeadline(t time.Time) error {
 	r.c.SetReadDeadline(t)
 	r.deadline = t
-	return !r.closed.Load()
+	if r.closed.Load() {
+		return errReaderClosed
+	}
+	if err := r.ctx.Err(); err != nil {
+		return &connReadError{err}
+	}
+	return nil
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -365,8 +373,10 @@ func (r *connReader) Read(p []byte) (int, error) {
 		if r.closed.Load() {
 			return 0, errReaderClosed
 		}
-		if r.idle > 0 && r.deadline.Sub(start) < r.idle-r.idle/4 && !r.setDeadline(start.Add(r.idle)) {
-			return 0, errReaderClosed
+		if r.idle > 0 && r.deadline.Sub(start) < r.idle-r.idle/4 {
+			if err := r.setDeadline(start.Add(r.idle)); err != nil {
+				return 0, err
+			}
 		}
 		n, err := r.r.Read(p)
 		r.n += int64(n)
@@ -382,16 +392,16 @@ func (r *connReader) Read(p []byte) (int, error) {
 					// idle one. Read what comes from now on.
 					r.endLowat()
 					start = now
-					if !r.setDeadline(start.Add(r.idle)) {
-						return 0, errReaderClosed
+					if err := r.setDeadline(start.Add(r.idle)); err != nil {
+						return 0, err
 					}
 					continue
 				}
 				if r.ctx.Err() == nil && now.Sub(start) < r.idle {
 					// The deadline was set for an earlier read: this one
 					// has not waited the idle timeout yet.
-					if !r.setDeadline(start.Add(r.idle)) {
-						return 0, errReaderClosed
+					if err := r.setDeadline(start.Add(r.idle)); err != nil {
+						return 0, err
 					}
 					continue
 				}
