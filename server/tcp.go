@@ -37,6 +37,7 @@ const (
 	DefaultMaxHeaderBytes = 4 << 10
 	DefaultMaxConns       = 1024
 	DefaultRecvLowat      = 64 << 10
+	MaxRecvLowat          = 16 << 20 // the highest RecvLowat
 	// drainTimeout and drainBytes bound how long and how much a connection
 	// still reads, after its reply, to see the client's FIN: closing with
 	// unread input would make the kernel send an RST that can destroy the
@@ -268,11 +269,18 @@ func (s *TCPServer) beginShutdown() []*GentleListener {
 	return ls
 }
 
-// connReader reads a job's input from the connection, with the idle timeout
-// renewed before every read, so a slow but moving client is fine.
+// connReader reads a job's input from the connection. A read that waits
+// for the idle timeout without a byte fails the job (a slow but moving
+// client is fine): the read's deadline is at least the idle timeout after
+// the read began. Setting a deadline costs a lock and a timer update, so
+// it is renewed only once a quarter of the timeout has passed since it was
+// last set (not before every read: a job reads its input in some 10,000
+// reads per GiB); a read that hits a deadline set earlier than the idle
+// timeout after it began extends it to that and goes on. So a read is
+// failed as idle exactly when it has waited the idle timeout.
 //
 // Once a job's input proves bulky (lowatAfter bytes), the socket's
-// SO_RCVLOWAT is set to lowat: the receive-ahead then wakes once per
+// SO_RCVLOWAT is set to lowat: a read that waits then wakes once per
 // lowat bytes instead of once per few segments, which halves the wake-ups
 // and scheduler work per GiB. Reads still return what waits. A client
 // slower than lowat per idle timeout would look idle to the read's
@@ -282,15 +290,41 @@ func (s *TCPServer) beginShutdown() []*GentleListener {
 // idle; one that then stops is aborted at most twice the timeout after
 // its last byte).
 type connReader struct {
+	ctx    context.Context // the job's: once it is done, a deadline is not extended
 	c      net.Conn
 	r      io.Reader
 	idle   time.Duration
 	closed atomic.Bool
+	// deadline is the read deadline last set by Read (zero: none yet).
+	deadline time.Time
 
 	tc      *net.TCPConn // c, when SO_RCVLOWAT is to be set
-	lowat   int
-	lowatOn bool  // SO_RCVLOWAT is lowat now
-	n       int64 // bytes read
+	lowat   int          // the mark to set past lowatAfter (0: none, or set)
+	base    int          // the mark set then
+	mark    int          // SO_RCVLOWAT now, when lowatOn
+	lowatOn bool         // SO_RCVLOWAT is set (to mark)
+	n       int64        // bytes read
+}
+
+// bigMarkFactor is how much higher the mark of a job that keeps up with
+// its client is (connInput raises it): such a job only waits for its
+// client, and a higher mark wakes it less often for the same bytes.
+const bigMarkFactor = 4
+
+// setMark sets SO_RCVLOWAT to the base mark or, big, bigMarkFactor times
+// it, once the mark is on (and not given up for a slow client). Only the
+// reader of the connection calls it.
+func (r *connReader) setMark(big bool) {
+	if !r.lowatOn {
+		return
+	}
+	m := r.base
+	if big {
+		m = min(r.base*bigMarkFactor, MaxRecvLowat)
+	}
+	if m != r.mark && setRecvLowat(r.tc, m) {
+		r.mark = m
+	}
 }
 
 // lowatAfter is how much input a job reads before its SO_RCVLOWAT is set:
@@ -313,17 +347,35 @@ func (r *connReader) Close() error {
 	return r.c.SetReadDeadline(time.Now())
 }
 
+// setDeadline sets the read deadline to t and returns nil, or the error
+// to return when r is closed or the job's context done: Close stores
+// closed before it sets its deadline, and a forced stop sets its deadline
+// after the context is done, so if neither is seen after ours is set,
+// theirs comes after ours.
+func (r *connReader) setDeadline(t time.Time) error {
+	r.c.SetReadDeadline(t)
+	r.deadline = t
+	if r.closed.Load() {
+		return errReaderClosed
+	}
+	if err := r.ctx.Err(); err != nil {
+		return &connReadError{err}
+	}
+	return nil
+}
+
 func (r *connReader) Read(p []byte) (int, error) {
+	var start time.Time // when this read began to wait
+	if r.idle > 0 {
+		start = time.Now()
+	}
 	for {
 		if r.closed.Load() {
 			return 0, errReaderClosed
 		}
-		if r.idle > 0 {
-			r.c.SetReadDeadline(time.Now().Add(r.idle))
-			// Close stores closed before it sets its deadline: if it is not
-			// closed now, Close's deadline comes after ours.
-			if r.closed.Load() {
-				return 0, errReaderClosed
+		if r.idle > 0 && r.deadline.Sub(start) < r.idle-r.idle/4 {
+			if err := r.setDeadline(start.Add(r.idle)); err != nil {
+				return 0, err
 			}
 		}
 		n, err := r.r.Read(p)
@@ -333,19 +385,35 @@ func (r *connReader) Read(p []byte) (int, error) {
 		}
 		if err != nil && err != io.EOF {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				if n == 0 && r.lowatOn && recvQueued(r.tc) > 0 {
+			if errors.As(err, &ne) && ne.Timeout() && n == 0 {
+				now := time.Now()
+				if r.ctx.Err() == nil && r.lowatOn && recvQueued(r.tc) > 0 {
 					// Bytes came, under the mark: a slow client, not an
 					// idle one. Read what comes from now on.
 					r.endLowat()
+					start = now
+					if err := r.setDeadline(start.Add(r.idle)); err != nil {
+						return 0, err
+					}
 					continue
 				}
+				if r.ctx.Err() == nil && now.Sub(start) < r.idle {
+					// The deadline was set for an earlier read: this one
+					// has not waited the idle timeout yet.
+					if err := r.setDeadline(start.Add(r.idle)); err != nil {
+						return 0, err
+					}
+					continue
+				}
+			}
+			if errors.As(err, &ne) && ne.Timeout() {
 				return n, &connReadError{errIdle(r.idle)}
 			}
 			return n, &connReadError{err}
 		}
 		if r.lowat > 0 && r.n >= lowatAfter {
 			r.lowatOn = setRecvLowat(r.tc, r.lowat)
+			r.base, r.mark = r.lowat, r.lowat
 			r.lowat = 0 // once
 		}
 		return n, err
@@ -627,7 +695,7 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 // its end, when the header asked for one), its reply buffered in bw, and
 // the @trailer line.
 func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer) (int64, int64, error) {
-	cr := &connReader{c: c, r: br, idle: s.IdleTimeout}
+	cr := &connReader{ctx: ctx, c: c, r: br, idle: s.IdleTimeout}
 	if tc, ok := c.(*net.TCPConn); ok && s.RecvLowat > 0 {
 		cr.tc, cr.lowat = tc, s.RecvLowat
 	}
@@ -636,7 +704,20 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	if opts.proven() {
 		in = newTCPProof(in, opts)
 	}
-	src := newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
+	// A plain connection is read by the job itself, and ahead only while
+	// the job is behind (connInput); a TLS connection, whose reads decrypt,
+	// always ahead, so that the decryption overlaps with the job.
+	var src interface {
+		io.Reader
+		Wait()
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		ci := newConnInput(in, tc)
+		ci.setMark = cr.setMark
+		src = ci
+	} else {
+		src = newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
+	}
 	defer src.Wait() // before the connection is read again
 	var out io.Writer = bw
 	if tc, ok := c.(*net.TCPConn); ok && !s.NoSendFile {

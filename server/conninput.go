@@ -1,0 +1,370 @@
+package server
+
+import (
+	"io"
+	"net"
+	"sync"
+)
+
+// connInput is a raw-TCP job's input as the engine reads it. While the job
+// keeps up with its client, the job's own reads read the connection
+// (through its proof of end, if any): no goroutine, no buffer and no
+// hand-off between them, and a job that waits for its client parks in the
+// netpoller itself. The socket's receive buffer is then the read-ahead:
+// the client's bytes go on arriving into it while the job computes.
+//
+// Once the job falls behind (a read of a whole buffer leaves at least
+// aheadMin bytes waiting in the socket), a goroutine reads ahead into
+// buffers of connBufSize, so that the kernel's copy into the process
+// overlaps with the job's work on the bytes before, up to
+// recvAheadChunks buffers; a full queue lets it go on once the job has
+// used half of it (one wake-up per two buffers, not one per buffer). It
+// reads on, waiting for the client when the socket is empty, until the
+// job has caught up: once the job has had to wait for it and nothing
+// waits in the socket (SIOCINQ), the goroutine ends, and the job's next
+// read that finds nothing read ahead reads the connection itself again.
+//
+// Against a goroutine that always reads ahead (recvAhead, as gRPC streams
+// and TLS connections have), a job that keeps up saves, per read, a copy
+// out of the chunk into the stage's buffer and a hand-off between
+// goroutines (a futex wake of the waiting job, the reader's own wake-up
+// from the netpoller). A job that keeps up for bigMarkAfter bytes also
+// gets a higher SO_RCVLOWAT (setMark), so it wakes less often; one that
+// falls behind gets the base mark back.
+//
+// Read reads into the caller's buffer (straight from the socket, or from
+// what was read ahead). TakeChunk and WriteTo (stages that use the bytes
+// where they lie: the digests) hand over a buffer until done. Close makes
+// a pending read return (the connReader's deadline) and every later one
+// fail. The source's first error (io.EOF included) comes after the bytes
+// read before it, and again at every later read.
+type connInput struct {
+	r io.ReadCloser // the connReader, or the proof over it
+	// queued returns the bytes waiting in the socket (SIOCINQ); nil:
+	// never read ahead.
+	queued func() int
+	// setMark raises the socket's SO_RCVLOWAT (true) while the job keeps
+	// up, and lowers it back (false) when it falls behind; nil: never.
+	setMark func(big bool)
+	big     bool  // the mark is raised
+	kept    int64 // bytes the job has read itself since it was last behind
+
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
+	queue  []aheadBuf // read ahead, in order
+	lent   int        // buffers TakeChunk handed over, not done yet
+	off    int        // bytes of queue[0] already read
+	err    error      // the source's first error, after queue
+	ahead  bool       // the goroutine reads the source: nobody else may
+	closed bool       // Close was called
+	// starved: the job has waited for the goroutine since it last read;
+	// it has caught up, and reads the socket itself once it is empty.
+	starved bool
+	free    [][]byte // buffers holding nothing, for the next reads
+	wg      sync.WaitGroup
+	peak    int // the most buffers held (for tests)
+	bursts  int // how many times reading ahead started (for tests)
+}
+
+// aheadBuf is a buffer read ahead: data is buf[:n].
+type aheadBuf struct{ buf, data []byte }
+
+// aheadMin is how many bytes must wait in the socket, after a read that
+// filled its buffer, for the job to count as behind its client.
+const aheadMin = connBufSize
+
+// bigMarkAfter is how much a job reads itself, without falling behind,
+// before its mark is raised: it keeps up with its client, so waking it
+// less often costs it nothing.
+const bigMarkAfter = 16 << 20
+
+// maxFree bounds the buffers kept for reuse; more go back to the pool.
+const maxFree = 2
+
+func newConnInput(r io.ReadCloser, tc *net.TCPConn) *connInput {
+	c := &connInput{r: r}
+	if tc != nil {
+		c.queued = func() int { return recvQueued(tc) }
+	}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+// next waits until the job may use the source's bytes: it returns true
+// when some were read ahead (queue[0]), false when the caller is to read
+// the source itself, or the error to return. Called with mu held.
+func (c *connInput) next() (bool, error) {
+	for {
+		switch {
+		case c.closed:
+			return false, errReaderClosed
+		case len(c.queue) > 0:
+			return true, nil
+		case c.err != nil:
+			return false, c.err
+		case !c.ahead:
+			return false, nil
+		}
+		c.starved = true
+		c.cond.Wait()
+	}
+}
+
+// held is how many buffers hold bytes for the job: queued or lent. The
+// goroutine reads into one more only while they are fewer than
+// recvAheadChunks. Called with mu held.
+func (c *connInput) held() int { return len(c.queue) + c.lent }
+
+// pop drops queue[0], whose bytes are used up or lent. Called with mu
+// held.
+func (c *connInput) pop() {
+	c.queue[0] = aheadBuf{}
+	c.queue = c.queue[1:]
+	c.off = 0
+	c.freed()
+}
+
+// freed lets the goroutine read on once the buffers held are down to half.
+// Called with mu held.
+func (c *connInput) freed() {
+	if c.held() <= recvAheadChunks/2 {
+		c.cond.Broadcast()
+	}
+}
+
+// Read reads the input into p.
+func (c *connInput) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.mu.Lock()
+	queued, err := c.next()
+	if err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	if queued {
+		b := c.queue[0]
+		n := copy(p, b.data[c.off:])
+		if c.off += n; c.off == len(b.data) {
+			c.pop()
+			c.putLocked(b.buf)
+		}
+		c.mu.Unlock()
+		return n, nil
+	}
+	c.mu.Unlock()
+	n, err := c.r.Read(p)
+	c.direct(n, len(p), err)
+	return n, err
+}
+
+// direct records the outcome of a read of the source by the job: its
+// error, and whether the job is behind (then reading ahead starts, with
+// the base mark) or has long kept up (then the mark is raised).
+func (c *connInput) direct(n, size int, err error) {
+	behind := err == nil && n == size && c.queued != nil && c.queued() >= aheadMin
+	if err == nil && !behind {
+		if c.kept += int64(n); !c.big && c.kept >= bigMarkAfter && c.setMark != nil {
+			c.setMark(true)
+			c.big = true
+		}
+		return
+	}
+	if behind {
+		c.kept = 0
+		if c.big {
+			c.setMark(false)
+			c.big = false
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if c.err == nil {
+			c.err = err
+		}
+		return
+	}
+	if !c.closed {
+		c.ahead, c.starved = true, false
+		c.bursts++
+		c.wg.Add(1)
+		go c.readAhead()
+	}
+}
+
+// readAhead reads what waits in the socket into buffers, until the socket
+// is empty, the source's error, or Close.
+func (c *connInput) readAhead() {
+	defer c.wg.Done()
+	for {
+		c.mu.Lock()
+		if c.held() >= recvAheadChunks {
+			for c.held() > recvAheadChunks/2 && !c.closed {
+				c.cond.Wait()
+			}
+		}
+		if c.closed {
+			c.ahead = false
+			c.cond.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		buf := c.getLocked()
+		starved := c.starved
+		c.starved = false
+		c.mu.Unlock()
+
+		// Nothing waits in the socket: a job that has caught up reads it
+		// itself from now on; one still busy with what was read ahead
+		// has the goroutine wait for its client.
+		var n int
+		var err error
+		if !starved || c.queued() > 0 {
+			n, err = c.r.Read(buf)
+		}
+
+		c.mu.Lock()
+		if n > 0 {
+			c.queue = append(c.queue, aheadBuf{buf: buf, data: buf[:n]})
+			c.peak = max(c.peak, c.held())
+		} else {
+			c.putLocked(buf)
+		}
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		stop := n == 0 || err != nil
+		if stop {
+			c.ahead = false
+		}
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if stop {
+			return
+		}
+	}
+}
+
+// getLocked returns a buffer to read into. Called with mu held.
+func (c *connInput) getLocked() []byte {
+	if k := len(c.free); k > 0 {
+		b := c.free[k-1]
+		c.free = c.free[:k-1]
+		return b
+	}
+	return getConnBuf(connBufSize)
+}
+
+// putLocked keeps b for reuse, or returns it to the pool. Called with mu
+// held.
+func (c *connInput) putLocked(b []byte) {
+	if len(c.free) < maxFree {
+		c.free = append(c.free, b)
+		return
+	}
+	putConnBuf(b)
+}
+
+// TakeChunk hands over the next bytes in a buffer (engine.ChunkTaker):
+// what was read ahead, or a read of the source; done gives the buffer
+// back. err is the source's error after the bytes (io.EOF at the end).
+func (c *connInput) TakeChunk() ([][]byte, func(), error) {
+	c.mu.Lock()
+	queued, err := c.next()
+	if err != nil {
+		c.mu.Unlock()
+		return nil, nil, err
+	}
+	var b aheadBuf
+	c.lent++ // before pop: the buffer stays held
+	if queued {
+		b = c.queue[0]
+		b.data = b.data[c.off:]
+		c.pop()
+	} else {
+		b.buf = c.getLocked()
+	}
+	c.mu.Unlock()
+	done := func() {
+		c.mu.Lock()
+		c.lent--
+		c.putLocked(b.buf)
+		c.freed()
+		c.mu.Unlock()
+	}
+	if queued {
+		return [][]byte{b.data}, done, nil
+	}
+	var n int
+	for n == 0 && err == nil {
+		n, err = c.r.Read(b.buf)
+	}
+	c.direct(n, len(b.buf), err)
+	if n == 0 {
+		done()
+		return nil, nil, err
+	}
+	return [][]byte{b.buf[:n]}, done, err
+}
+
+// WriteTo hands the input to w without a copy, until the source's end
+// (nil) or error.
+func (c *connInput) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		segs, done, err := c.TakeChunk()
+		var werr error
+		for _, s := range segs {
+			if werr == nil {
+				var k int
+				k, werr = w.Write(s)
+				total += int64(k)
+			}
+		}
+		if done != nil {
+			done()
+		}
+		switch {
+		case werr != nil:
+			return total, werr
+		case err == io.EOF:
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
+}
+
+// Close makes a pending and every later read fail (the engine calls it
+// when a job fails before its input has ended), and stops reading ahead.
+func (c *connInput) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return c.r.Close()
+}
+
+// Wait stops reading ahead, if the goroutine still runs, waits for it,
+// and gives the buffers back to their pool. Nothing may read c after; the
+// connection may then be read again.
+func (c *connInput) Wait() {
+	c.mu.Lock()
+	running := c.ahead
+	c.mu.Unlock()
+	if running {
+		c.Close()
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.queue {
+		putConnBuf(b.buf)
+	}
+	for _, b := range c.free {
+		putConnBuf(b)
+	}
+	c.queue, c.free = nil, nil
+}

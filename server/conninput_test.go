@@ -1,0 +1,352 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// loopbackPair returns the two ends of a loopback TCP connection.
+func loopbackPair(t *testing.T) (client, server *net.TCPConn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		accepted <- c
+	}()
+	cc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := <-accepted
+	if sc == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { cc.Close(); sc.Close() })
+	return cc.(*net.TCPConn), sc.(*net.TCPConn)
+}
+
+// sendAll writes data to c and half-closes it, in a goroutine; the
+// returned channel has the error.
+func sendAll(c *net.TCPConn, data []byte) <-chan error {
+	sent := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		sent <- err
+	}()
+	return sent
+}
+
+// testInput is a job's input over the server end of a loopback
+// connection, read ahead whenever the job reads a whole buffer (ahead) or
+// never.
+func testInput(ctx context.Context, sc *net.TCPConn, ahead bool) (*connInput, *connReader) {
+	mode := "never"
+	if ahead {
+		mode = "always"
+	}
+	return testInputMode(ctx, sc, mode)
+}
+
+// testInputMode is testInput with the socket's waiting bytes as mode
+// says: "never" none, "always" plenty (a read of a whole buffer starts
+// the goroutine, which then reads until the end, blocking when nothing
+// has come yet), "real" what SIOCINQ says.
+func testInputMode(ctx context.Context, sc *net.TCPConn, mode string) (*connInput, *connReader) {
+	cr := &connReader{ctx: ctx, c: sc, r: sc, idle: time.Minute}
+	c := newConnInput(cr, nil)
+	switch mode {
+	case "always":
+		c.queued = func() int { return 1 << 30 }
+	case "real":
+		c.queued = func() int { return recvQueued(sc) }
+	}
+	return c, cr
+}
+
+// readAllWays reads c to its end: with Read in buffers of varied sizes,
+// with TakeChunk, with WriteTo, or those mixed.
+func readAllWays(t *testing.T, c *connInput, way string) []byte {
+	t.Helper()
+	var got bytes.Buffer
+	switch way {
+	case "writeto":
+		if _, err := c.WriteTo(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Bytes()
+	}
+	for i := 0; ; i++ {
+		var err error
+		if way == "read" || way == "mixed" && i%3 != 2 {
+			p := make([]byte, 1+i*7919%(300<<10))
+			var n int
+			n, err = c.Read(p)
+			got.Write(p[:n])
+		} else {
+			var segs [][]byte
+			var done func()
+			segs, done, err = c.TakeChunk()
+			for _, s := range segs {
+				got.Write(s)
+			}
+			if done != nil {
+				done()
+			}
+		}
+		if err == io.EOF {
+			return got.Bytes()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The input arrives whole and in order, however it is read, whether the
+// job reads the socket itself or a goroutine reads ahead; the goroutine
+// holds at most recvAheadChunks buffers; the end repeats.
+func TestConnInputOrder(t *testing.T) {
+	data := randBytes(41, 3<<20+12345)
+	for _, mode := range []string{"never", "always", "real"} {
+		ahead := mode == "always"
+		for _, way := range []string{"read", "takechunk", "writeto", "mixed"} {
+			t.Run(way+"/ahead="+mode, func(t *testing.T) {
+				cc, sc := loopbackPair(t)
+				sent := sendAll(cc, data)
+				c, _ := testInputMode(context.Background(), sc, mode)
+				got := readAllWays(t, c, way)
+				c.Wait()
+				if err := <-sent; err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, data) {
+					t.Fatalf("read %d bytes, differ from the %d sent", len(got), len(data))
+				}
+				if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+					t.Fatalf("Read after the end: %v, want io.EOF", err)
+				}
+				if ahead && (way == "read" || way == "mixed") && c.bursts == 0 {
+					t.Error("reads of whole buffers with bytes waiting did not start reading ahead")
+				}
+				if mode == "never" && c.bursts != 0 {
+					t.Errorf("read ahead %d times without bytes waiting", c.bursts)
+				}
+				if c.peak > recvAheadChunks {
+					t.Errorf("%d buffers read ahead, more than %d", c.peak, recvAheadChunks)
+				}
+			})
+		}
+	}
+}
+
+// Close makes a read that waits on a silent client return, whether the
+// job or the goroutine reading ahead waits in it, and every later read
+// fail; Wait then returns (goleak checks the goroutine is gone).
+func TestConnInputCloseUnblocks(t *testing.T) {
+	for _, ahead := range []bool{false, true} {
+		t.Run("ahead="+strconv.FormatBool(ahead), func(t *testing.T) {
+			cc, sc := loopbackPair(t)
+			if _, err := cc.Write([]byte("0123456789")); err != nil {
+				t.Fatal(err)
+			}
+			c, _ := testInput(context.Background(), sc, ahead)
+			// The first byte, then the rest: with ahead, the goroutine
+			// reads them and then waits on the client.
+			got := make([]byte, 10)
+			if _, err := io.ReadFull(c, got[:1]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, got[1:]); err != nil || string(got) != "0123456789" {
+				t.Fatalf("read %q, %v", got, err)
+			}
+			go c.Close()
+			if _, err := c.Read(got); !errors.Is(err, errReaderClosed) {
+				t.Fatalf("Read: %v, want errReaderClosed", err)
+			}
+			if _, _, err := c.TakeChunk(); !errors.Is(err, errReaderClosed) {
+				t.Fatalf("TakeChunk after Close: %v, want errReaderClosed", err)
+			}
+			c.Wait()
+		})
+	}
+}
+
+// Wait stops a goroutine still reading ahead (a job that ended without
+// reading its input to the end) and gives its buffers back.
+func TestConnInputWaitStopsReadingAhead(t *testing.T) {
+	cc, sc := loopbackPair(t)
+	if _, err := cc.Write(randBytes(42, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := testInput(context.Background(), sc, true)
+	if _, err := io.ReadFull(c, make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	if c.ahead || len(c.queue) != 0 || len(c.free) != 0 {
+		t.Fatalf("after Wait: ahead %v, %d buffers queued, %d kept", c.ahead, len(c.queue), len(c.free))
+	}
+}
+
+// deadlineConn counts the read deadlines set on a connection.
+type deadlineConn struct {
+	net.Conn
+	set atomic.Int64
+}
+
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.set.Add(1)
+	return d.Conn.SetReadDeadline(t)
+}
+
+// A job's reads do not each set the read deadline: it is renewed once a
+// quarter of the idle timeout has passed, which 200 reads within a
+// fraction of an hour never see.
+func TestConnReaderRenewsDeadlineLazily(t *testing.T) {
+	cc, sc := loopbackPair(t)
+	data := randBytes(43, 200<<10)
+	sent := sendAll(cc, data)
+	dc := &deadlineConn{Conn: sc}
+	cr := &connReader{ctx: context.Background(), c: dc, r: sc, idle: time.Hour}
+	got, err := io.ReadAll(io.LimitReader(cr, int64(len(data))))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if n := dc.set.Load(); n != 1 {
+		t.Fatalf("%d read deadlines set, want 1", n)
+	}
+}
+
+// A read that meets a deadline set for an earlier read (renewed lazily)
+// has not waited the idle timeout: it goes on, and gets the bytes.
+func TestConnReaderStaleDeadline(t *testing.T) {
+	cc, sc := loopbackPair(t)
+	cr := &connReader{ctx: context.Background(), c: sc, r: sc, idle: time.Hour}
+	if _, err := cc.Write([]byte("ab")); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 1)
+	if _, err := cr.Read(p); err != nil {
+		t.Fatal(err)
+	}
+	// The socket's deadline has passed, while the reader's record says
+	// it is an hour away: as if set long ago, with no read since.
+	sc.SetReadDeadline(time.Now().Add(-time.Second))
+	if n, err := cr.Read(p); n != 1 || err != nil || p[0] != 'b' {
+		t.Fatalf("read %q, %v; want \"b\"", p[:n], err)
+	}
+}
+
+// A client that sends nothing is idle once a read has waited the idle
+// timeout, not before, even when the deadline in place comes sooner.
+func TestConnReaderIdleNotEarly(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	_, sc := loopbackPair(t)
+	cr := &connReader{ctx: context.Background(), c: sc, r: sc, idle: idle}
+	start := time.Now()
+	// A deadline a tenth of the timeout away, which the reader believes
+	// is the whole timeout away: renewed lazily by an earlier read.
+	cr.deadline = start.Add(idle)
+	sc.SetReadDeadline(start.Add(idle / 10))
+	_, err := cr.Read(make([]byte, 1))
+	waited := time.Since(start)
+	if !isConnReadError(err) || err.Error() != errIdle(idle).Error() {
+		t.Fatalf("Read: %v, want the idle timeout", err)
+	}
+	if waited < idle {
+		t.Fatalf("aborted as idle after %v, before the idle timeout %v", waited, idle)
+	}
+}
+
+// Close makes a read that waits return, and a stale deadline met after
+// Close is not extended.
+func TestConnReaderClose(t *testing.T) {
+	_, sc := loopbackPair(t)
+	cr := &connReader{ctx: context.Background(), c: sc, r: sc, idle: time.Hour}
+	go cr.Close()
+	if _, err := cr.Read(make([]byte, 1)); !errors.Is(err, errReaderClosed) {
+		t.Fatalf("Read: %v, want errReaderClosed", err)
+	}
+}
+
+// The end of the job's context makes a read that waits return (the
+// server's forced stop sets the connection's deadline), not go on as
+// though the deadline were stale.
+func TestConnReaderContextDone(t *testing.T) {
+	_, sc := loopbackPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cr := &connReader{ctx: ctx, c: sc, r: sc, idle: time.Hour}
+	stop := context.AfterFunc(ctx, func() { sc.SetReadDeadline(time.Now()) })
+	defer stop()
+	go cancel()
+	if _, err := cr.Read(make([]byte, 1)); !isConnReadError(err) {
+		t.Fatalf("Read: %v, want a connection read error", err)
+	}
+}
+
+// A job that reads 16 MiB itself without falling behind gets the raised
+// mark; once it falls behind, the base mark again.
+func TestConnInputRaisesMark(t *testing.T) {
+	cc, sc := loopbackPair(t)
+	data := randBytes(44, bigMarkAfter+1<<20)
+	sent := sendAll(cc, data)
+	c, _ := testInput(context.Background(), sc, false)
+	var marks []bool
+	c.setMark = func(big bool) { marks = append(marks, big) }
+	var behind atomic.Bool
+	c.queued = func() int {
+		if behind.Load() {
+			return 1 << 30
+		}
+		return 0
+	}
+	got := make([]byte, 0, len(data))
+	p := make([]byte, 64<<10)
+	for len(got) < bigMarkAfter {
+		n, err := c.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p[:n]...)
+	}
+	if len(marks) != 1 || !marks[0] {
+		t.Fatalf("marks set after %d bytes kept up with: %v, want [true]", len(got), marks)
+	}
+	behind.Store(true)
+	rest, err := io.ReadAll(readerFunc(func(b []byte) (int, error) { return c.Read(b[:1]) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(got, rest...), data) {
+		t.Fatal("the input differs from what was sent")
+	}
+	if len(marks) != 2 || marks[1] {
+		t.Fatalf("marks: %v, want [true false]", marks)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
