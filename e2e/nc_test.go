@@ -127,7 +127,11 @@ func TestTCPAbort(t *testing.T) {
 			}
 			conn.(*net.TCPConn).SetLinger(0)
 			conn.Close() // RST
-			j := d.waitJob(t, before, func(j map[string]any) bool { return j["adapter"] == "tcp" })
+			// This connection's job, by its peer address: the job of the
+			// subtest before may be logged after before was counted (the
+			// server logs a job once its reply is sent).
+			peer := conn.LocalAddr().String()
+			j := d.waitJob(t, before, func(j map[string]any) bool { return j["adapter"] == "tcp" && j["peer"] == peer })
 			job, _ := j["job"].(map[string]any)
 			if job["outcome"] != "reset" || job["out_bytes"] != float64(0) || job["in_bytes"].(float64) >= float64(len(data)) {
 				t.Errorf("job after a reset: %v; want a reset with no output and partial input", j)
