@@ -141,8 +141,8 @@ func (m *grepMatcher) eachMatchSlow(line []byte, f func(s, e int), in *interrupt
 		case e > s:
 			f(s, e)
 			pos = e
-		case s < len(line) && in.wide && line[s] >= 0xC0:
-			pos = s + 2 // past an empty match: one rune on
+		case s < len(line):
+			pos = nextRune(line, s, in.wide) // past an empty match: one rune on
 		default:
 			pos = s + 1
 		}

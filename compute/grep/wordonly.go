@@ -221,6 +221,13 @@ func (m *grepMatcher) eachWordMatch(line []byte, f func(s, e int), in *interrupt
 			}
 		}
 	}
+	emitMatches(line, wide, next, f)
+}
+
+// emitMatches calls f for each non-empty match next finds, as grep -o
+// prints them: from the line's start, then from a match's end, or one
+// byte (a rune of widened text) past an empty match, as GNU goes on.
+func emitMatches(line []byte, wide bool, next func(cur int) (s, e int, ok bool), f func(s, e int)) {
 	for cur := 0; cur <= len(line); {
 		s, e, ok := next(cur)
 		if !ok {
@@ -233,7 +240,7 @@ func (m *grepMatcher) eachWordMatch(line []byte, f func(s, e int), in *interrupt
 		case s == len(line):
 			return
 		default:
-			cur = nextRune(line, s, wide) // GNU: one byte on past an empty match
+			cur = nextRune(line, s, wide)
 		}
 	}
 }
@@ -350,8 +357,9 @@ func eachKeywordMatch(line []byte, kws [][]byte, fold, wide bool, f func(s, e in
 	}
 	prevWord := func(s, from int) bool { return s > from && isWordByte(line[s-1]) }
 	nextWord := func(e int) bool { return e < len(line) && isWordByte(line[e]) }
-	for cur := 0; cur <= len(line); {
-		s, e := -1, 0
+	// find is Fexecute from cur: the match GNU prints, or ok false.
+	find := func(cur int) (s, e int, ok bool) {
+		s = -1
 		for from, p := cur, cur; p <= len(line); {
 			k, n := search(p)
 			if k < 0 {
@@ -386,17 +394,7 @@ func eachKeywordMatch(line []byte, kws [][]byte, fold, wide bool, f func(s, e in
 			}
 			p = nextRune(line, k, wide)
 		}
-		if s < 0 {
-			return
-		}
-		switch {
-		case e > s:
-			f(s, e)
-			cur = e
-		case s == len(line):
-			return
-		default:
-			cur = nextRune(line, s, wide)
-		}
+		return s, e, s >= 0
 	}
+	emitMatches(line, wide, find, f)
 }
