@@ -104,7 +104,8 @@ func describeOpen(name string, err error) string {
 }
 
 // renameOutput turns the line a digest command printed for stdin into the
-// one GNU prints for a file: "HEX  -" → "HEX  NAME", "ALGO (-) = HEX" →
+// one GNU prints for a file: "HEX  -" → "HEX  NAME" ("HEX *-" → "HEX *NAME"
+// with -b), "ALGO (-) = HEX" →
 // "ALGO (NAME) = HEX", and cksum's legacy "CRC SIZE" → "CRC SIZE NAME" (also
 // for "-"; names there are never escaped). In the digest formats a name with
 // a backslash or newline (and, for the coreutils tools, a carriage return)
@@ -116,7 +117,8 @@ func renameOutput(cmd string, out []byte, name string) []byte {
 		term = 0
 	}
 	line := strings.TrimSuffix(string(out), string(term))
-	untagged := strings.HasSuffix(line, "  -")
+	// GNU's untagged line is "HEX  NAME", or "HEX *NAME" in binary mode (-b).
+	untagged := strings.HasSuffix(line, "  -") || strings.HasSuffix(line, " *-")
 	tagged := strings.Contains(line, " (-) = ")
 	if !untagged && !tagged {
 		return []byte(line + " " + name + string(term))
