@@ -49,6 +49,23 @@ func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.Reader, stdout io.Writer) int {
 	pipeline := quoteWords(cmd)
 	code := 0
+	// b3sum --raw and --no-names print no name (the b3sum tool takes no
+	// abbreviations of them, nor does the server); --raw takes one file.
+	bare := false
+	if cmd[0] == "b3sum" {
+		for _, w := range cmd[1:] {
+			switch w {
+			case "--raw":
+				if len(files) > 1 {
+					fmt.Fprintln(r.stderr, "b3sum: Only one filename can be provided when using --raw")
+					return 1
+				}
+				bare = true
+			case "--no-names":
+				bare = true
+			}
+		}
+	}
 	for _, name := range files {
 		var in io.Reader = stdin
 		if name != "-" {
@@ -78,7 +95,11 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		if err != nil {
 			return r.failure(ctx, name, err)
 		}
-		if _, err := stdout.Write(renameOutput(cmd[0], out.Bytes(), name)); err != nil {
+		res := out.Bytes()
+		if !bare {
+			res = renameOutput(cmd[0], res, name)
+		}
+		if _, err := stdout.Write(res); err != nil {
 			fmt.Fprintln(r.stderr, "halfclose:", err)
 			return 1
 		}
