@@ -300,6 +300,31 @@ func TestGNUClass17GrepFoldAlternatives(t *testing.T) {
 	checkCases(t, cases)
 }
 
+// TestGNUClass18CutHugeListStarts: GNU cut sorts its list by each range's
+// start converted to a C int, then merges each range into the one before
+// it when it starts at or before that one's end, so a start of 2^31 or more
+// can come first and swallow the small ones (cut -b 4294967296,1 prints an
+// empty line for "abc"; we printed "a").
+func TestGNUClass18CutHugeListStarts(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"abcd\n", "a:b:c:d\n:x\nnodelim\n", "", "ab\x00c:d\nno newline:x"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"cut", "-b", "4294967296,1"}, {"cut", "-b", "1,4294967297"}, {"cut", "-b", "4294967297,1"}, {"cut", "-b", "4294967298,1,3"},
+		{"cut", "-b", "4294967299,1-2"}, {"cut", "-b", "2147483648,3"}, {"cut", "-b", "2147483647,3"}, {"cut", "-b", "3,4294967297-"},
+		{"cut", "--complement", "-b", "4294967296,1"}, {"cut", "-b", "4294967300-,2-3", "--output-delimiter=:"},
+		{"cut", "-b", "3,2,4294967297", "--output-delimiter=:"}, {"cut", "-b", "18446744073709551614,1"},
+		{"cut", "-c", "9223372036854775807,1"}, {"cut", "-d:", "-f", "4294967297,1"}, {"cut", "-d:", "-f", "4294967298,1,3"},
+		{"cut", "-d:", "-s", "-f", "2,4294967296-"}, {"cut", "-d:", "--complement", "-f", "4294967296,2"},
+		{"cut", "-b", "4294967296-4294967297,1-2"}, {"cut", "-z", "-d:", "-f", "4294967296,1"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
 // it names the flag in full and says it is unsupported.
 func TestGNURefusedFlagsNameThemselves(t *testing.T) {
