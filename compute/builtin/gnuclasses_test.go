@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"strings"
 	"testing"
 
@@ -320,6 +321,43 @@ func TestGNUClass18CutHugeListStarts(t *testing.T) {
 	} {
 		for _, in := range inputs {
 			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass19GunzipRefusedHeaders: GNU gunzip refuses a member whose
+// flags say encrypted (0x20) or set a reserved bit (0x40, 0x80), which Go's
+// reader ignores (we printed the data); and under -f it decompresses, not
+// passes through, the other formats it knows (zip, pack, compress, LZH,
+// the old gzip magic), which halfclose does not read: an error, never the
+// input passed through as if it were plain.
+func TestGNUClass19GunzipRefusedHeaders(t *testing.T) {
+	t.Parallel()
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	member := z.Bytes()
+	withFlags := func(f byte) []byte {
+		m := bytes.Clone(member)
+		m[3] |= f
+		return m
+	}
+	inputs := [][]byte{
+		withFlags(0x20), withFlags(0x40), withFlags(0x80), append(bytes.Clone(member), withFlags(0x40)...),
+		[]byte("PK\x03\x04abc"), []byte("\x1f\x1exx"), []byte("\x1f\x9d\x90abc"), []byte("\x1f\xa0abc"), []byte("\x1f\x9eabc"),
+		append(bytes.Clone(member), "\x1f\x9d\x90abc"...), append(bytes.Clone(member), "\x1f\x1exx"...),
+		append(bytes.Clone(member), "PK\x03\x04abc"...), append(bytes.Clone(member), "plain"...), []byte("plain\n"),
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{{"gunzip", "-c"}, {"gunzip", "-cf"}, {"zcat", "-f"}, {"gzip", "-dc"}} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: in})
 		}
 	}
 	checkCases(t, cases)
