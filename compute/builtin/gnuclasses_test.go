@@ -183,7 +183,7 @@ func TestGNUClass12Operands(t *testing.T) {
 		cc("tail", "+5", "--"), cc("tail", "-5", "--", "-"), cc("tail", "-5", "--", "-", "-"), cc("tail", "+2"),
 		cc("tail", "-1", "-"), cc("tail", "+2c", "--"), cc("tail", "-c"), cc("tail", "--", "-5"), cc("head", "-1", "--", "-"),
 		cc("uniq", "-", "-"), cc("uniq", "-", "-", "-"), cc("uniq", "-c", "-"), refused("uniq", "-", "out"),
-		refused("uniq", "+1"), cc("uniq", "--", "+1"), cc("head", "-n1", "-", "-"), cc("head", "-c2", "-", "-", "-"),
+		cc("uniq", "+1"), cc("uniq", "--", "+1"), cc("head", "-n1", "-", "-"), cc("head", "-c2", "-", "-", "-"),
 		cc("tail", "-n1", "-", "-"), cc("grep", "a", "-", "-"), cc("grep", "-c", "a", "-", "-"), cc("grep", "-L", "x", "-", "-"),
 		cc("grep", "-l", "a", "-", "-"), cc("grep", "-H", "a"), cc("grep", "--label=", "a", "-", "-"), cc("grep", "-hn", "a", "-", "-"), cc("grep", "--label=in", "-H", "a"),
 		cc("wc", "-", "-"), cc("cut", "-c1", "-", "-"), cc("tac", "-", "-"), cc("sort", "-", "-"), cc("base64", "-", "-"),
@@ -363,6 +363,32 @@ func TestGNUClass19GunzipRefusedHeaders(t *testing.T) {
 	checkCases(t, cases)
 }
 
+// TestGNUClass20UniqSkipAndCheck: uniq -f, -s and -w (and the obsolete
+// -N and +N), once refused, compare what GNU's find_field and different
+// compare: past N blank-separated fields, then N bytes, at most N bytes.
+func TestGNUClass20UniqSkipAndCheck(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"a 1 x\nb 1 x\nb  1 X\n c\t1 x\nc 2 y\nc 2 yy\nd\ne\ne f\n\n\nx  \nx \n",
+		"abcdef\nabcxyz\nABCxyz\nzbc\nzbd\nzb\n", "k1 A\nk2 a\nk3 a\nk4 b\n\tk5 b", "",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"uniq", "-f", "1"}, {"uniq", "-f1", "-c"}, {"uniq", "-f", "3"}, {"uniq", "-f", "99999999999999999999"}, {"uniq", "-f", "-1"},
+		{"uniq", "-f", "1x"}, {"uniq", "-f", " +1"}, {"uniq", "-s", "1"}, {"uniq", "-s", "3", "-i"}, {"uniq", "-s", "100", "-c"},
+		{"uniq", "-w", "1"}, {"uniq", "-w", "0", "-c"}, {"uniq", "-w", "3", "-i", "-c"}, {"uniq", "-w", "2", "-s", "1"},
+		{"uniq", "-f", "1", "-s", "1", "-w", "1"}, {"uniq", "-f", "1", "-d"}, {"uniq", "-f", "1", "-u"}, {"uniq", "-s", "1", "-dc"},
+		{"uniq", "--skip-f=1"}, {"uniq", "--check", "2"}, {"uniq", "-f1s1"}, {"uniq", "-1"}, {"uniq", "-1", "-2"}, {"uniq", "-1c"},
+		{"uniq", "-f", "3", "-1"}, {"uniq", "-1", "-f", "0", "-2"}, {"uniq", "+1"}, {"uniq", "-s", "3", "+1"}, {"uniq", "+1", "-s", "3"},
+		{"uniq", "+1x"}, {"uniq", "+99999999999999999999"}, {"uniq", "--", "+1"}, {"uniq", "+1", "-", "-"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
 // it names the flag in full and says it is unsupported.
 func TestGNURefusedFlagsNameThemselves(t *testing.T) {
@@ -373,7 +399,7 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 		{"grep -5 x", `grep: unsupported flag "-5"`},
 		{"sort --he", `sort: unsupported flag "--help"`},
 		{"tail -f", `tail: unsupported flag "-f"`},
-		{"uniq -f 1", `uniq: unsupported flag "-f"`},
+		{"uniq -D", `uniq: unsupported flag "-D"`},
 		{"sha256sum --check", `sha256sum: unsupported flag "--check"`},
 	} {
 		_, err := computetest.RunPipeline(t, c.text, []byte("x\n"))

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -30,13 +31,13 @@ var uniqFlags = func() []compute.FlagSpec {
 		compute.FlagSpec{Short: 'D', Refuse: compute.RefuseNotImpl},
 		compute.FlagSpec{Long: "all-repeated", Same: "D", Value: true, Optional: true, Refuse: compute.RefuseNotImpl},
 		compute.FlagSpec{Long: "group", Value: true, Optional: true, Refuse: compute.RefuseNotImpl},
-		compute.FlagSpec{Short: 'f', Long: "skip-fields", Value: true, Refuse: compute.RefuseNotImpl},
-		compute.FlagSpec{Short: 's', Long: "skip-chars", Value: true, Refuse: compute.RefuseNotImpl},
-		compute.FlagSpec{Short: 'w', Long: "check-chars", Value: true, Refuse: compute.RefuseNotImpl},
+		compute.FlagSpec{Short: 'f', Long: "skip-fields", Value: true, Summary: "avoid comparing the first N fields (blank-separated)"},
+		compute.FlagSpec{Short: 's', Long: "skip-chars", Value: true, Summary: "avoid comparing the first N bytes (after the fields)"},
+		compute.FlagSpec{Short: 'w', Long: "check-chars", Value: true, Summary: "compare no more than N bytes"},
 		compute.FlagSpec{Short: 'z', Long: "zero-terminated", Refuse: compute.RefuseNotImpl},
 	)
 	for c := byte('0'); c <= '9'; c++ {
-		f = append(f, compute.FlagSpec{Short: c, Refuse: "skipping fields (-N) is " + compute.RefuseNotImpl})
+		f = append(f, compute.FlagSpec{Short: c, Summary: "obsolete -N: same as -f N"})
 	}
 	return f
 }()
@@ -46,6 +47,10 @@ var uniqFlags = func() []compute.FlagSpec {
 type uniqStage struct {
 	count, repeated, unique, fold bool
 	lineLimit                     int
+	// skipFields, skipChars and checkChars are -f, -s and -w (checkChars
+	// MaxUint64 when not given), each as GNU's size_opt reads it: an
+	// overflowing value is the maximum.
+	skipFields, skipChars, checkChars uint64
 }
 
 func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
@@ -75,7 +80,8 @@ func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
 		// Before "--", an operand +N is the obsolete form of -s N.
 		if strings.HasPrefix(it.Operand, "+") {
 			if _, _, e := compute.XStrtoumax(it.Operand, 10, ""); e == compute.NumOK {
-				return nil, compute.Invalidf("%s: unsupported operand %q (skipping characters is %s)", cmd, it.Operand, compute.RefuseNotImpl)
+				f.Uses = append(f.Uses, compute.FlagUse{Key: "s", Name: it.Operand, Value: it.Operand})
+				continue
 			}
 		}
 		if err := file(it.Operand); err != nil {
@@ -93,8 +99,68 @@ func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
 	if len(files) > 1 && files[1] != "-" {
 		return nil, compute.Invalidf("%s: unsupported output operand %q (%s)", cmd, files[1], compute.RefuseOutput)
 	}
-	return &uniqStage{count: f.Has("c"), repeated: f.Has("d"), unique: f.Has("u"), fold: f.Has("i"), lineLimit: env.LineLimit()}, nil
+	u := &uniqStage{count: f.Has("c"), repeated: f.Has("d"), unique: f.Has("u"), fold: f.Has("i"), lineLimit: env.LineLimit(), checkChars: math.MaxUint64}
+	obsolete := false // the last field count was GNU's obsolete -N
+	for _, use := range f.Uses {
+		var dst *uint64
+		var what string
+		switch k := use.Key; {
+		case len(k) == 1 && k[0] >= '0' && k[0] <= '9':
+			// -N: digits accumulate, also over several flags (-1 -2 is
+			// -f 12), from 0 after a -f; an overflow is the maximum.
+			if !obsolete {
+				u.skipFields = 0
+			}
+			obsolete = true
+			d := uint64(k[0] - '0')
+			if u.skipFields > (math.MaxUint64-d)/10 {
+				u.skipFields = math.MaxUint64
+			} else {
+				u.skipFields = u.skipFields*10 + d
+			}
+			continue
+		case k == "f":
+			obsolete = false
+			dst, what = &u.skipFields, "invalid number of fields to skip"
+		case k == "s": // also the obsolete +N
+			dst, what = &u.skipChars, "invalid number of bytes to skip"
+		case k == "w":
+			dst, what = &u.checkChars, "invalid number of bytes to compare"
+		default:
+			continue
+		}
+		v, _, e := compute.XStrtoumax(use.Value, 10, "")
+		if e > compute.NumOverflow {
+			return nil, compute.Invalidf("%s: %s: %q for %s", cmd, what, use.Value, use.Name)
+		}
+		*dst = v // NumOverflow leaves the maximum
+	}
+	return u, nil
 }
+
+// key is the part of line uniq compares, as GNU's find_field and
+// different cut it: past skipFields fields (blanks, then non-blanks), then
+// past skipChars bytes, then at most checkChars bytes.
+func (u *uniqStage) key(line []byte) []byte {
+	i := 0
+	for n := uint64(0); n < u.skipFields && i < len(line); n++ {
+		for i < len(line) && isBlankByte(line[i]) {
+			i++
+		}
+		for i < len(line) && !isBlankByte(line[i]) {
+			i++
+		}
+	}
+	i += int(min(u.skipChars, uint64(len(line)-i)))
+	k := line[i:]
+	if u.checkChars < uint64(len(k)) {
+		k = k[:u.checkChars]
+	}
+	return k
+}
+
+// isBlankByte is isblank in the C locale (a newline cannot occur in a line).
+func isBlankByte(c byte) bool { return c == ' ' || c == '\t' }
 
 // Run prints the first line of each group of equal adjacent lines.
 func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
@@ -133,7 +199,7 @@ func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		if done.Load() {
 			return ctx.Err()
 		}
-		if n > 0 && (bytes.Equal(prev, line) || (u.fold && foldEqual(prev, line))) {
+		if n > 0 && u.same(prev, line) {
 			n++
 			continue
 		}
@@ -153,6 +219,14 @@ func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		return err
 	}
 	return bw.Flush()
+}
+
+// same reports whether the group's first line and line compare equal.
+func (u *uniqStage) same(first, line []byte) bool {
+	if u.skipFields > 0 || u.skipChars > 0 || u.checkChars != math.MaxUint64 {
+		first, line = u.key(first), u.key(line)
+	}
+	return bytes.Equal(first, line) || (u.fold && foldEqual(first, line))
 }
 
 // foldEqual reports whether a and b are equal ignoring ASCII case.
