@@ -365,12 +365,15 @@ func TestGNUClass19GunzipRefusedHeaders(t *testing.T) {
 
 // TestGNUClass20UniqSkipAndCheck: uniq -f, -s and -w (and the obsolete
 // -N and +N), once refused, compare what GNU's find_field and different
-// compare: past N blank-separated fields, then N bytes, at most N bytes.
+// compare: past N blank-separated fields (a newline separates fields too,
+// with -z), then N bytes, at most N bytes; -D, --all-repeated, --group
+// and -z, also once refused, print as GNU's check_file does.
 func TestGNUClass20UniqSkipAndCheck(t *testing.T) {
 	t.Parallel()
 	inputs := []string{
 		"a 1 x\nb 1 x\nb  1 X\n c\t1 x\nc 2 y\nc 2 yy\nd\ne\ne f\n\n\nx  \nx \n",
 		"abcdef\nabcxyz\nABCxyz\nzbc\nzbd\nzb\n", "k1 A\nk2 a\nk3 a\nk4 b\n\tk5 b", "",
+		"a\x00a\x00b\nx\x00b\ny\x00 c\x00c", "x\nx\ny\nx\nx\nx\n",
 	}
 	var cases []diffCase
 	for _, argv := range [][]string{
@@ -381,6 +384,14 @@ func TestGNUClass20UniqSkipAndCheck(t *testing.T) {
 		{"uniq", "--skip-f=1"}, {"uniq", "--check", "2"}, {"uniq", "-f1s1"}, {"uniq", "-1"}, {"uniq", "-1", "-2"}, {"uniq", "-1c"},
 		{"uniq", "-f", "3", "-1"}, {"uniq", "-1", "-f", "0", "-2"}, {"uniq", "+1"}, {"uniq", "-s", "3", "+1"}, {"uniq", "+1", "-s", "3"},
 		{"uniq", "+1x"}, {"uniq", "+99999999999999999999"}, {"uniq", "--", "+1"}, {"uniq", "+1", "-", "-"},
+		// -D, --all-repeated, --group and -z, once refused, as GNU's
+		// check_file prints and delimits groups
+		{"uniq", "-D"}, {"uniq", "-D", "-i"}, {"uniq", "-D", "-f", "1"}, {"uniq", "-D", "-u"}, {"uniq", "-D", "-d"}, {"uniq", "-Dc"},
+		{"uniq", "--all-repeated=prepend"}, {"uniq", "--all-repeated=s", "-w", "1"}, {"uniq", "--all-repeated=n"},
+		{"uniq", "--all-repeated="}, {"uniq", "--all-repeated=x"}, {"uniq", "--all-rep=sep", "-u"}, {"uniq", "--all-repeated", "prepend"},
+		{"uniq", "--group"}, {"uniq", "--group=prepend", "-i"}, {"uniq", "--group=append", "-s", "1"}, {"uniq", "--group=both", "-f", "1"},
+		{"uniq", "--group=b"}, {"uniq", "--group="}, {"uniq", "--group", "-c"}, {"uniq", "--group", "-D"}, {"uniq", "--group", "-u"},
+		{"uniq", "-z"}, {"uniq", "-zc", "-i"}, {"uniq", "-z", "-f", "1"}, {"uniq", "-z", "-D"}, {"uniq", "-z", "--group=both"},
 	} {
 		for _, in := range inputs {
 			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
@@ -399,7 +410,7 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 		{"grep -5 x", `grep: unsupported flag "-5"`},
 		{"sort --he", `sort: unsupported flag "--help"`},
 		{"tail -f", `tail: unsupported flag "-f"`},
-		{"uniq -D", `uniq: unsupported flag "-D"`},
+		{"uniq --vers", `uniq: unsupported flag "--version"`},
 		{"sha256sum --check", `sha256sum: unsupported flag "--check"`},
 	} {
 		_, err := computetest.RunPipeline(t, c.text, []byte("x\n"))
