@@ -49,6 +49,23 @@ func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.Reader, stdout io.Writer) int {
 	pipeline := quoteWords(cmd)
 	code := 0
+	// b3sum --raw and --no-names print no name (the b3sum tool takes no
+	// abbreviations of them, nor does the server); --raw takes one file.
+	bare := false
+	if cmd[0] == "b3sum" {
+		for _, w := range cmd[1:] {
+			switch w {
+			case "--raw":
+				if len(files) > 1 {
+					fmt.Fprintln(r.stderr, "b3sum: Only one filename can be provided when using --raw")
+					return 1
+				}
+				bare = true
+			case "--no-names":
+				bare = true
+			}
+		}
+	}
 	for _, name := range files {
 		var in io.Reader = stdin
 		if name != "-" {
@@ -78,7 +95,11 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		if err != nil {
 			return r.failure(ctx, name, err)
 		}
-		if _, err := stdout.Write(renameOutput(cmd[0], out.Bytes(), name)); err != nil {
+		res := out.Bytes()
+		if !bare {
+			res = renameOutput(cmd[0], res, name)
+		}
+		if _, err := stdout.Write(res); err != nil {
 			fmt.Fprintln(r.stderr, "halfclose:", err)
 			return 1
 		}
@@ -104,7 +125,8 @@ func describeOpen(name string, err error) string {
 }
 
 // renameOutput turns the line a digest command printed for stdin into the
-// one GNU prints for a file: "HEX  -" → "HEX  NAME", "ALGO (-) = HEX" →
+// one GNU prints for a file: "HEX  -" → "HEX  NAME" ("HEX *-" → "HEX *NAME"
+// with -b), "ALGO (-) = HEX" →
 // "ALGO (NAME) = HEX", and cksum's legacy "CRC SIZE" → "CRC SIZE NAME" (also
 // for "-"; names there are never escaped). In the digest formats a name with
 // a backslash or newline (and, for the coreutils tools, a carriage return)
@@ -116,7 +138,8 @@ func renameOutput(cmd string, out []byte, name string) []byte {
 		term = 0
 	}
 	line := strings.TrimSuffix(string(out), string(term))
-	untagged := strings.HasSuffix(line, "  -")
+	// GNU's untagged line is "HEX  NAME", or "HEX *NAME" in binary mode (-b).
+	untagged := strings.HasSuffix(line, "  -") || strings.HasSuffix(line, " *-")
 	tagged := strings.Contains(line, " (-) = ")
 	if !untagged && !tagged {
 		return []byte(line + " " + name + string(term))

@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"strings"
 	"testing"
 
@@ -182,7 +183,7 @@ func TestGNUClass12Operands(t *testing.T) {
 		cc("tail", "+5", "--"), cc("tail", "-5", "--", "-"), cc("tail", "-5", "--", "-", "-"), cc("tail", "+2"),
 		cc("tail", "-1", "-"), cc("tail", "+2c", "--"), cc("tail", "-c"), cc("tail", "--", "-5"), cc("head", "-1", "--", "-"),
 		cc("uniq", "-", "-"), cc("uniq", "-", "-", "-"), cc("uniq", "-c", "-"), refused("uniq", "-", "out"),
-		refused("uniq", "+1"), cc("uniq", "--", "+1"), cc("head", "-n1", "-", "-"), cc("head", "-c2", "-", "-", "-"),
+		cc("uniq", "+1"), cc("uniq", "--", "+1"), cc("head", "-n1", "-", "-"), cc("head", "-c2", "-", "-", "-"),
 		cc("tail", "-n1", "-", "-"), cc("grep", "a", "-", "-"), cc("grep", "-c", "a", "-", "-"), cc("grep", "-L", "x", "-", "-"),
 		cc("grep", "-l", "a", "-", "-"), cc("grep", "-H", "a"), cc("grep", "--label=", "a", "-", "-"), cc("grep", "-hn", "a", "-", "-"), cc("grep", "--label=in", "-H", "a"),
 		cc("wc", "-", "-"), cc("cut", "-c1", "-", "-"), cc("tac", "-", "-"), cc("sort", "-", "-"), cc("base64", "-", "-"),
@@ -300,6 +301,105 @@ func TestGNUClass17GrepFoldAlternatives(t *testing.T) {
 	checkCases(t, cases)
 }
 
+// TestGNUClass18CutHugeListStarts: GNU cut sorts its list by each range's
+// start converted to a C int, then merges each range into the one before
+// it when it starts at or before that one's end, so a start of 2^31 or more
+// can come first and swallow the small ones (cut -b 4294967296,1 prints an
+// empty line for "abc"; we printed "a").
+func TestGNUClass18CutHugeListStarts(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"abcd\n", "a:b:c:d\n:x\nnodelim\n", "", "ab\x00c:d\nno newline:x"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"cut", "-b", "4294967296,1"}, {"cut", "-b", "1,4294967297"}, {"cut", "-b", "4294967297,1"}, {"cut", "-b", "4294967298,1,3"},
+		{"cut", "-b", "4294967299,1-2"}, {"cut", "-b", "2147483648,3"}, {"cut", "-b", "2147483647,3"}, {"cut", "-b", "3,4294967297-"},
+		{"cut", "--complement", "-b", "4294967296,1"}, {"cut", "-b", "4294967300-,2-3", "--output-delimiter=:"},
+		{"cut", "-b", "3,2,4294967297", "--output-delimiter=:"}, {"cut", "-b", "18446744073709551614,1"},
+		{"cut", "-c", "9223372036854775807,1"}, {"cut", "-d:", "-f", "4294967297,1"}, {"cut", "-d:", "-f", "4294967298,1,3"},
+		{"cut", "-d:", "-s", "-f", "2,4294967296-"}, {"cut", "-d:", "--complement", "-f", "4294967296,2"},
+		{"cut", "-b", "4294967296-4294967297,1-2"}, {"cut", "-z", "-d:", "-f", "4294967296,1"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass19GunzipRefusedHeaders: GNU gunzip refuses a member whose
+// flags say encrypted (0x20) or set a reserved bit (0x40, 0x80), which Go's
+// reader ignores (we printed the data); and under -f it decompresses, not
+// passes through, the other formats it knows (zip, pack, compress, LZH,
+// the old gzip magic), which halfclose does not read: an error, never the
+// input passed through as if it were plain.
+func TestGNUClass19GunzipRefusedHeaders(t *testing.T) {
+	t.Parallel()
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	member := z.Bytes()
+	withFlags := func(f byte) []byte {
+		m := bytes.Clone(member)
+		m[3] |= f
+		return m
+	}
+	inputs := [][]byte{
+		withFlags(0x20), withFlags(0x40), withFlags(0x80), append(bytes.Clone(member), withFlags(0x40)...),
+		[]byte("PK\x03\x04abc"), []byte("\x1f\x1exx"), []byte("\x1f\x9d\x90abc"), []byte("\x1f\xa0abc"), []byte("\x1f\x9eabc"),
+		append(bytes.Clone(member), "\x1f\x9d\x90abc"...), append(bytes.Clone(member), "\x1f\x1exx"...),
+		append(bytes.Clone(member), "PK\x03\x04abc"...), append(bytes.Clone(member), "plain"...), []byte("plain\n"),
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{{"gunzip", "-c"}, {"gunzip", "-cf"}, {"zcat", "-f"}, {"gzip", "-dc"}} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: in})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass20UniqSkipAndCheck: uniq -f, -s and -w (and the obsolete
+// -N and +N), once refused, compare what GNU's find_field and different
+// compare: past N blank-separated fields (a newline separates fields too,
+// with -z), then N bytes, at most N bytes; -D, --all-repeated, --group
+// and -z, also once refused, print as GNU's check_file does.
+func TestGNUClass20UniqSkipAndCheck(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"a 1 x\nb 1 x\nb  1 X\n c\t1 x\nc 2 y\nc 2 yy\nd\ne\ne f\n\n\nx  \nx \n",
+		"abcdef\nabcxyz\nABCxyz\nzbc\nzbd\nzb\n", "k1 A\nk2 a\nk3 a\nk4 b\n\tk5 b", "",
+		"a\x00a\x00b\nx\x00b\ny\x00 c\x00c", "x\nx\ny\nx\nx\nx\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"uniq", "-f", "1"}, {"uniq", "-f1", "-c"}, {"uniq", "-f", "3"}, {"uniq", "-f", "99999999999999999999"}, {"uniq", "-f", "-1"},
+		{"uniq", "-f", "1x"}, {"uniq", "-f", " +1"}, {"uniq", "-s", "1"}, {"uniq", "-s", "3", "-i"}, {"uniq", "-s", "100", "-c"},
+		{"uniq", "-w", "1"}, {"uniq", "-w", "0", "-c"}, {"uniq", "-w", "3", "-i", "-c"}, {"uniq", "-w", "2", "-s", "1"},
+		{"uniq", "-f", "1", "-s", "1", "-w", "1"}, {"uniq", "-f", "1", "-d"}, {"uniq", "-f", "1", "-u"}, {"uniq", "-s", "1", "-dc"},
+		{"uniq", "--skip-f=1"}, {"uniq", "--check", "2"}, {"uniq", "-f1s1"}, {"uniq", "-1"}, {"uniq", "-1", "-2"}, {"uniq", "-1c"},
+		{"uniq", "-f", "3", "-1"}, {"uniq", "-1", "-f", "0", "-2"}, {"uniq", "+1"}, {"uniq", "-s", "3", "+1"}, {"uniq", "+1", "-s", "3"},
+		{"uniq", "+1x"}, {"uniq", "+99999999999999999999"}, {"uniq", "--", "+1"}, {"uniq", "+1", "-", "-"},
+		// -D, --all-repeated, --group and -z, once refused, as GNU's
+		// check_file prints and delimits groups
+		{"uniq", "-D"}, {"uniq", "-D", "-i"}, {"uniq", "-D", "-f", "1"}, {"uniq", "-D", "-u"}, {"uniq", "-D", "-d"}, {"uniq", "-Dc"},
+		{"uniq", "--all-repeated=prepend"}, {"uniq", "--all-repeated=s", "-w", "1"}, {"uniq", "--all-repeated=n"},
+		{"uniq", "--all-repeated="}, {"uniq", "--all-repeated=x"}, {"uniq", "--all-rep=sep", "-u"}, {"uniq", "--all-repeated", "prepend"},
+		{"uniq", "--group"}, {"uniq", "--group=prepend", "-i"}, {"uniq", "--group=append", "-s", "1"}, {"uniq", "--group=both", "-f", "1"},
+		{"uniq", "--group=b"}, {"uniq", "--group="}, {"uniq", "--group", "-c"}, {"uniq", "--group", "-D"}, {"uniq", "--group", "-u"},
+		{"uniq", "-z"}, {"uniq", "-zc", "-i"}, {"uniq", "-z", "-f", "1"}, {"uniq", "-z", "-D"}, {"uniq", "-z", "--group=both"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
 // it names the flag in full and says it is unsupported.
 func TestGNURefusedFlagsNameThemselves(t *testing.T) {
@@ -310,7 +410,7 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 		{"grep -5 x", `grep: unsupported flag "-5"`},
 		{"sort --he", `sort: unsupported flag "--help"`},
 		{"tail -f", `tail: unsupported flag "-f"`},
-		{"uniq -f 1", `uniq: unsupported flag "-f"`},
+		{"uniq --vers", `uniq: unsupported flag "--version"`},
 		{"sha256sum --check", `sha256sum: unsupported flag "--check"`},
 	} {
 		_, err := computetest.RunPipeline(t, c.text, []byte("x\n"))

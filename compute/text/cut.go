@@ -203,7 +203,13 @@ done:
 		}
 		return nil, fail("missing list of byte/character positions")
 	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].lo < rs[j].lo })
+	// GNU sorts the ranges by their start converted to a C int (coreutils
+	// 9.1's compare_ranges), with glibc's stable merge sort, and then merges
+	// each range into the one before when it starts at or before that one's
+	// end. A start of 2^31 or more is thus sorted by its low 32 bits taken
+	// as signed: `-b 4294967296,1` sorts 4294967296 (0) first, which
+	// swallows 1, and prints nothing of "abc".
+	sort.SliceStable(rs, func(i, j int) bool { return int32(uint32(rs[i].lo)) < int32(uint32(rs[j].lo)) })
 	merged := rs[:1]
 	for _, r := range rs[1:] {
 		last := &merged[len(merged)-1]

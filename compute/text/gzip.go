@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/halfclose/halfclose/compute"
@@ -147,6 +148,9 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 		return ar.err
 	}
 	if s.force && !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		if err := s.otherFormat(br, true); err != nil {
+			return err
+		}
 		return copyCtx(ctx, w, br) // GNU -df passes other data through
 	}
 	if len(magic) == 0 {
@@ -163,6 +167,9 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 				return nil
 			}
 			if s.force && !bytes.Equal(next, []byte{0x1f, 0x8b}) {
+				if err := s.otherFormat(br, false); err != nil {
+					return err
+				}
 				return copyCtx(ctx, w, br) // GNU -df passes trailing data through
 			}
 			if next[0] == 0 {
@@ -171,6 +178,14 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			if len(next) < 2 || next[0] != 0x1f || next[1] != 0x8b {
 				return bad("trailing garbage after the compressed data", nil)
 			}
+		}
+		// GNU refuses a member whose flags say encrypted (0x20) or set a
+		// reserved bit (0xc0); Go's reader ignores them.
+		if h, _ := br.Peek(4); len(h) == 4 && h[3]&0xe0 != 0 {
+			if h[3]&0x20 != 0 {
+				return bad("encrypted -- not supported", nil)
+			}
+			return bad(fmt.Sprintf("has flags 0x%x -- not supported", h[3]), nil)
 		}
 		var err error
 		if zr == nil {
@@ -202,6 +217,33 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			return bad("corrupt data", err)
 		}
 	}
+}
+
+// otherFormat refuses, under -f, input that GNU gzip would not pass
+// through unchanged but decompress as another format it reads: zip (first
+// member only), pack, compress (LZW), LZH, or the old gzip magic. Those
+// formats are not supported here: passing them through would be a result
+// GNU never prints.
+func (s *gzipStage) otherFormat(br *bufio.Reader, first bool) error {
+	m, _ := br.Peek(4)
+	var what string
+	switch {
+	case first && bytes.Equal(m, []byte("PK\x03\x04")):
+		what = "zip"
+	case len(m) < 2 || m[0] != 0x1f:
+	case m[1] == 0x1e:
+		what = "pack"
+	case m[1] == 0x9d:
+		what = "compress (LZW)"
+	case m[1] == 0xa0:
+		what = "LZH"
+	case m[1] == 0x9e:
+		what = "old gzip"
+	}
+	if what == "" {
+		return nil
+	}
+	return &compute.Error{Code: compute.CodeInvalid, Msg: s.name + ": unsupported input format: " + what + " compressed data (only gzip is read)"}
 }
 
 // trailingZeros accepts zero bytes up to the end, as GNU does.

@@ -20,17 +20,18 @@ type lineReader struct {
 	br    *bufio.Reader
 	limit int
 	long  []byte // gathers a line longer than the buffer
+	delim byte   // ends a line: '\n' (uniq -z: NUL)
 }
 
 func newLineReader(cmd string, r io.Reader, size, limit int) *lineReader {
-	return &lineReader{cmd: cmd, br: bufio.NewReaderSize(r, size), limit: limit}
+	return &lineReader{cmd: cmd, br: bufio.NewReaderSize(r, size), limit: limit, delim: '\n'}
 }
 
 // next returns the next line without its '\n', and whether it had one. The
 // slice is valid until the following call. At the end it returns io.EOF;
 // any other error is the reader's (an abort) or a line over the limit.
 func (lr *lineReader) next() (line []byte, nl bool, err error) {
-	b, err := lr.br.ReadSlice('\n')
+	b, err := lr.br.ReadSlice(lr.delim)
 	if err == nil {
 		if len(b)-1 > lr.limit {
 			return nil, false, compute.LineTooLong(lr.cmd, lr.limit)
@@ -50,7 +51,7 @@ func (lr *lineReader) next() (line []byte, nl bool, err error) {
 	for {
 		// The '\n' is not part of the line: a line of exactly limit bytes
 		// may need limit+1 here.
-		if len(lr.long)+len(b) > lr.limit+1 || len(lr.long)+len(b) == lr.limit+1 && b[len(b)-1] != '\n' {
+		if len(lr.long)+len(b) > lr.limit+1 || len(lr.long)+len(b) == lr.limit+1 && b[len(b)-1] != lr.delim {
 			return nil, false, compute.LineTooLong(lr.cmd, lr.limit)
 		}
 		lr.long = growLine(lr.long, len(b), lr.limit+1)
@@ -64,7 +65,7 @@ func (lr *lineReader) next() (line []byte, nl bool, err error) {
 		default:
 			return nil, false, err
 		}
-		b, err = lr.br.ReadSlice('\n')
+		b, err = lr.br.ReadSlice(lr.delim)
 	}
 }
 
