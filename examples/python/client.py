@@ -19,6 +19,7 @@ import hashlib
 import os
 import signal
 import sys
+import threading
 
 import grpc
 
@@ -74,12 +75,8 @@ def digest(stub, name, f, timeout):
             end.digests.add(algorithm=algo, raw=local.digest())
         yield pb.DigestRequest(end=end)
 
-    call = stub.Digest.future(requests(), timeout=timeout)
-    try:
-        resp = call.result()
-    except KeyboardInterrupt:
-        call.cancel()  # RST_STREAM: never an end of input
-        raise
+    resp = interruptible(lambda: stub.Digest.future(requests(), timeout=timeout),
+                         lambda call: call.result())
     if resp.size != sent or len(resp.digests) != 1:
         raise IncompleteReply(f"server hashed {resp.size} bytes, {sent} were sent")
     got = resp.digests[0].hex
@@ -100,9 +97,9 @@ def run(stub, pipeline, timeout):
             yield pb.RunRequest(data=b)
         yield pb.RunRequest(end=pb.End(size=sent))
 
-    call = stub.Run(requests(), timeout=timeout)
     out = sys.stdout.buffer
-    try:
+
+    def reply(call):
         # Each step asks gRPC for one more message, and a blocked write
         # (a slow reader of stdout) stops asking: HTTP/2 flow control then
         # holds the server back. No output is buffered here.
@@ -114,11 +111,49 @@ def run(stub, pipeline, timeout):
                 return
             out.write(resp.output)
             out.flush()
+        # The stream ended with OK but no summary: the output may be cut short.
+        raise IncompleteReply("reply ended without a summary")
+
+    interruptible(lambda: stub.Run(requests(), timeout=timeout), reply)
+
+
+def interruptible(start, finish):
+    """Starts a call and returns finish(call), both on a thread of their own.
+
+    Ctrl-C (and SIGTERM) raise KeyboardInterrupt in the main thread, between
+    any two steps of the code it is running. Raised inside grpc's own code,
+    it can leave a call's state half changed, and closing the channel then
+    waits forever (grpc/grpc#19973). So the main thread runs none of it: it
+    only waits here, and on KeyboardInterrupt it cancels the call (an
+    RST_STREAM, never an end of input) and raises again.
+    """
+    box = {}
+    stop = threading.Event()
+
+    def work():
+        try:
+            call = start()
+            box["call"] = call
+            if stop.is_set():  # interrupted before the call existed
+                call.cancel()
+            box["result"] = finish(call)
+        except BaseException as e:  # pylint: disable=broad-except
+            box["error"] = e
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    try:
+        while t.is_alive():
+            t.join(0.1)
     except KeyboardInterrupt:
-        call.cancel()
+        stop.set()
+        call = box.get("call")
+        if call is not None:
+            call.cancel()
         raise
-    # The stream ended with OK but no summary: the output may be cut short.
-    raise IncompleteReply("reply ended without a summary")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def main():
