@@ -194,13 +194,13 @@ func tcpStream(addr, pipeline string, input []byte, n int, reply *replySink) err
 		return err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	pc := progressConn{conn}
 	sent := make(chan error, 1)
 	go func() {
-		_, err := io.WriteString(conn, pipeline+"\n")
+		_, err := io.WriteString(pc, pipeline+"\n")
 		for range n {
 			if err == nil {
-				_, err = conn.Write(input)
+				_, err = pc.Write(input)
 			}
 		}
 		if err == nil {
@@ -208,7 +208,7 @@ func tcpStream(addr, pipeline string, input []byte, n int, reply *replySink) err
 		}
 		sent <- err
 	}()
-	_, err = io.Copy(reply, conn)
+	_, err = io.Copy(reply, pc)
 	serr := <-sent
 	if err != nil {
 		return err
@@ -217,6 +217,23 @@ func tcpStream(addr, pipeline string, input []byte, n int, reply *replySink) err
 		return serr // a refused job may stop reading its input
 	}
 	return nil
+}
+
+// progressConn renews its deadlines before every read and write: a stream
+// that stalls fails after defaultTestTimeout without progress, and one
+// that is slow but moving (many jobs at once on a busy machine) does not.
+// (A deadline for the whole stream failed gunzip's 128 MiB replies at a
+// load of 14-18.)
+type progressConn struct{ net.Conn }
+
+func (c progressConn) Read(p []byte) (int, error) {
+	c.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	return c.Conn.Read(p)
+}
+
+func (c progressConn) Write(p []byte) (int, error) {
+	c.SetWriteDeadline(time.Now().Add(defaultTestTimeout))
+	return c.Conn.Write(p)
 }
 
 // procStatus returns a memory field of /proc/PID/status, in bytes.
