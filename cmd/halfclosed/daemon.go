@@ -377,6 +377,7 @@ func (d *daemon) Run(ctx context.Context) error {
 //  3. running jobs have --shutdown-grace to finish; then the rest are
 //     cancelled (gRPC Stop: the calls fail with UNAVAILABLE; TCP: an error
 //     line, or a reset once output started), never with a partial result.
+//
 // statusFlushWait is how long the gRPC calls cancelled when the shutdown
 // grace ends have to send their UNAVAILABLE status before the connections
 // are closed under them.
