@@ -362,6 +362,11 @@ func (d *daemon) Run(ctx context.Context) error {
 	return err
 }
 
+// statusFlushWait is how long the gRPC calls cancelled when the shutdown
+// grace ends have to send their UNAVAILABLE status before the connections
+// are closed under them.
+const statusFlushWait = time.Second
+
 // shutdown drains, failing no job a listener accepted:
 //
 //  1. readiness (/readyz) and gRPC health turn NOT_SERVING together, and
@@ -375,14 +380,9 @@ func (d *daemon) Run(ctx context.Context) error {
 //     processed, so the client retries it elsewhere; every stream grpc-go
 //     accepted runs;
 //  3. running jobs have --shutdown-grace to finish; then the rest are
-//     cancelled (gRPC Stop: the calls fail with UNAVAILABLE; TCP: an error
+//     cancelled (gRPC: the calls fail with UNAVAILABLE, sent before the
+//     connections close; TCP: an error
 //     line, or a reset once output started), never with a partial result.
-//
-// statusFlushWait is how long the gRPC calls cancelled when the shutdown
-// grace ends have to send their UNAVAILABLE status before the connections
-// are closed under them.
-const statusFlushWait = time.Second
-
 func (d *daemon) shutdown() {
 	delay, grace := d.cfg.drainDelay, d.cfg.shutdownGrace
 	d.log.Info("shutting down", "drain_delay", delay, "grace", grace)
