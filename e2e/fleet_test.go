@@ -130,6 +130,83 @@ func TestFleet(t *testing.T) {
 			})
 		}
 	}
+	// Last: it kills the replicas, and the proxies take a while to route
+	// to their restarted selves again.
+	for _, name := range knobs.proxies {
+		t.Run("crash/"+name, func(t *testing.T) { f.checkCrash(t, proxies[name]) })
+	}
+}
+
+// checkCrash: the replicas are killed (SIGKILL, a crash) in the middle of
+// a reply going through the proxy. The dead replica's connection ends
+// with a FIN or an RST, and the proxy passes either on to the client as a
+// clean end of the reply (docs/protocol.md, "What a bare nc can tell"):
+// only the client's own check can tell the reply is incomplete. The CLI
+// must exit non-zero, on gRPC (no summary) and on raw TCP (no @trailer),
+// never 0 with part of the output.
+func (f *fleet) checkCrash(t *testing.T, p *proxy) {
+	in := randomFile(t, 24<<20) // 32 MiB of base64 out: more than the sockets and the proxy hold
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"grpc", []string{"--addr", p.grpc}},
+		{"tcp", []string{"--tcp", "--tcp-addr", p.tcp}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// The reply has started once its first MiB is read; the CLI then
+			// waits on its stdout, and the replica on the CLI. A call can
+			// fail before that while the proxy still counts a killed
+			// replica of the previous case as down: it is tried again.
+			var cmd *exec.Cmd
+			var stdout io.ReadCloser
+			var stderr bytes.Buffer
+			deadline := time.Now().Add(defaultTestTimeout)
+			for {
+				cmd = exec.Command(bin(t, "halfclose"), append(c.args, "base64")...)
+				cmd.Env = cleanEnv()
+				stdin, err := os.Open(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd.Stdin = stdin
+				stderr.Reset()
+				cmd.Stderr = &stderr
+				if stdout, err = cmd.StdoutPipe(); err != nil {
+					t.Fatal(err)
+				}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				_, err = io.ReadFull(stdout, make([]byte, 1<<20))
+				stdin.Close()
+				if err == nil {
+					break
+				}
+				io.Copy(io.Discard, stdout)
+				cmd.Wait()
+				if time.Now().After(deadline) {
+					t.Fatalf("halfclose %s base64 through %s: no output within %v: %s", c.name, p.name, defaultTestTimeout, stderr.Bytes())
+				}
+			}
+			for _, r := range f.replicas {
+				r.kill(t)
+			}
+			n, _ := io.Copy(io.Discard, stdout)
+			err := cmd.Wait()
+			for _, r := range f.replicas {
+				r.start(t)
+			}
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("halfclose %s base64 through %s, replicas killed after 1 MiB of the reply: %v after %d more bytes, stderr %q; want exit 1", c.name, p.name, err, n, stderr.Bytes())
+			}
+			if c.name == "tcp" && !bytes.Contains(stderr.Bytes(), []byte("incomplete reply")) {
+				t.Errorf("halfclose --tcp through %s, replicas killed: stderr %q; want an incomplete reply", p.name, stderr.Bytes())
+			}
+			t.Logf("%s through %s, replicas killed after 1 MiB of the reply: exit 1 after %d more bytes: %s", c.name, p.name, n, bytes.TrimSpace(stderr.Bytes()))
+		})
+	}
 }
 
 // fleet is three replicas on fixed loopback ports (so a restarted replica
@@ -271,6 +348,20 @@ func (r *replica) stop(t *testing.T) time.Duration {
 		t.Errorf("%s exited with %v after SIGTERM\n%s", r.name, err, log.tail())
 	}
 	return time.Since(start)
+}
+
+// kill sends SIGKILL (a crash) and waits for the process to end.
+func (r *replica) kill(t *testing.T) {
+	t.Helper()
+	r.mu.Lock()
+	cmd, exited := r.cmd, r.exited
+	r.mu.Unlock()
+	cmd.Process.Kill()
+	select {
+	case <-exited:
+	case <-time.After(defaultTestTimeout):
+		t.Fatalf("%s did not die of SIGKILL within %v", r.name, defaultTestTimeout)
+	}
 }
 
 func (r *replica) currentLog() *eventLog {

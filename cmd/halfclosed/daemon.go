@@ -362,6 +362,11 @@ func (d *daemon) Run(ctx context.Context) error {
 	return err
 }
 
+// statusFlushWait is how long the gRPC calls cancelled when the shutdown
+// grace ends have to send their UNAVAILABLE status before the connections
+// are closed under them.
+const statusFlushWait = time.Second
+
 // shutdown drains, failing no job a listener accepted:
 //
 //  1. readiness (/readyz) and gRPC health turn NOT_SERVING together, and
@@ -375,7 +380,8 @@ func (d *daemon) Run(ctx context.Context) error {
 //     processed, so the client retries it elsewhere; every stream grpc-go
 //     accepted runs;
 //  3. running jobs have --shutdown-grace to finish; then the rest are
-//     cancelled (gRPC Stop: the calls fail with UNAVAILABLE; TCP: an error
+//     cancelled (gRPC: the calls fail with UNAVAILABLE, sent before the
+//     connections close; TCP: an error
 //     line, or a reset once output started), never with a partial result.
 func (d *daemon) shutdown() {
 	delay, grace := d.cfg.drainDelay, d.cfg.shutdownGrace
@@ -411,8 +417,22 @@ func (d *daemon) shutdown() {
 	case <-sctx.Done():
 		d.log.Warn("shutdown grace over; cancelling running gRPC jobs")
 		d.svc.Stop() // the jobs end with UNAVAILABLE
-		d.grpc.Stop()
-		<-grpcDone
+		// Their statuses must reach the clients before the connections
+		// close, or a client (and a proxy, which turns the cut into a 502
+		// or a REFUSED_STREAM) sees a broken connection instead of
+		// "server is shutting down": GracefulStop ends by itself once
+		// every cancelled stream has sent its status, within about the
+		// cancellation's 100 ms. A stream whose client reads none of its
+		// output cannot send its status behind that output, so after
+		// statusFlushWait the connections are closed anyway.
+		t := time.NewTimer(statusFlushWait)
+		select {
+		case <-grpcDone:
+		case <-t.C:
+			d.grpc.Stop()
+			<-grpcDone
+		}
+		t.Stop()
 	}
 	if err := <-tcpDone; err != nil {
 		d.log.Warn("shutdown grace over; cancelled running TCP jobs")

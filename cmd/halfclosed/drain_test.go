@@ -240,7 +240,21 @@ func TestDrainGraceOver(t *testing.T) {
 	if _, err := io.ReadFull(notReading, make([]byte, 1)); err != nil {
 		t.Fatalf("fill job: %v", err)
 	}
-	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 3)
+	// And a gRPC Run whose client reads none of its output past the first
+	// message: its status cannot overtake the output it has not read, and
+	// it must not hold the shutdown.
+	notReadingRun, err := api.Run(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := notReadingRun.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: fillCommand}}}); err != nil {
+		t.Fatal(err)
+	}
+	notReadingRun.CloseSend()
+	if _, err := notReadingRun.Recv(); err != nil {
+		t.Fatalf("fill job over gRPC: %v", err)
+	}
+	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 4)
 
 	// The stuck TCP client reads its reply, then half-closes as a client
 	// does, so the server's drain of the connection ends at once.
@@ -264,11 +278,25 @@ func TestDrainGraceOver(t *testing.T) {
 
 	if resp, err := stuckGRPC(nil); err == nil {
 		t.Fatalf("stuck gRPC job got a result: %v", resp)
-	} else if c := status.Code(err); c != codes.Unavailable {
-		t.Fatalf("stuck gRPC job: %v", err)
+	} else if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != "server is shutting down" {
+		// A closed connection is UNAVAILABLE too, but says nothing of why:
+		// the status must reach the client before the connection closes.
+		t.Fatalf("stuck gRPC job: %v; want UNAVAILABLE server is shutting down", err)
 	}
 	if line := <-stuckLine; line != errorLine("UNAVAILABLE", "server is shutting down") {
 		t.Fatalf("stuck TCP job: %q", line)
+	}
+	for {
+		m, err := notReadingRun.Recv()
+		if err != nil {
+			if err == io.EOF {
+				t.Fatal("gRPC fill job cancelled while writing: the stream ended OK")
+			}
+			break
+		}
+		if m.GetSummary() != nil {
+			t.Fatalf("gRPC fill job cancelled while writing: a summary: %v", m)
+		}
 	}
 	n, err := io.Copy(io.Discard, notReading)
 	if err == nil || n >= fillBytes {
