@@ -13,7 +13,8 @@ import (
 // netpoller itself. The socket's receive buffer is then the read-ahead:
 // the client's bytes go on arriving into it while the job computes.
 //
-// Once the job falls behind (a read of a whole buffer leaves at least
+// Once a job that takes its input in chunks (TakeChunk, WriteTo: the
+// digests) falls behind (a read of a whole buffer leaves at least
 // aheadMin bytes waiting in the socket), a goroutine reads ahead into
 // buffers of connBufSize, so that the kernel's copy into the process
 // overlaps with the job's work on the bytes before, up to
@@ -23,6 +24,14 @@ import (
 // job has caught up: once the job has had to wait for it and nothing
 // waits in the socket (SIOCINQ), the goroutine ends, and the job's next
 // read that finds nothing read ahead reads the connection itself again.
+//
+// A job that reads into its own buffer (Read: grep, sort, ...) is never
+// read ahead for: it would copy every byte once more, out of the buffer
+// read ahead, and pay a hand-off between goroutines per buffer, for an
+// overlap that only pays where a core is idle. With the client on the
+// same two cores (nc → the command port) none is, and reading ahead cost
+// grep -v a sixth more CPU, and grep -c a third, for no shorter wall time
+// (docs/operations.md, "Throughput").
 //
 // Against a goroutine that always reads ahead (recvAhead, as gRPC streams
 // and TLS connections have), a job that keeps up saves, per read, a copy
@@ -48,6 +57,9 @@ type connInput struct {
 	setMark func(big bool)
 	big     bool  // the mark is raised
 	kept    int64 // bytes the job has read itself since it was last behind
+	// readsAhead: a Read that finds the job behind starts reading ahead
+	// too, not only a TakeChunk (tests; the server never sets it).
+	readsAhead bool
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
@@ -155,14 +167,15 @@ func (c *connInput) Read(p []byte) (int, error) {
 	}
 	c.mu.Unlock()
 	n, err := c.r.Read(p)
-	c.direct(n, len(p), err)
+	c.direct(n, len(p), err, c.readsAhead)
 	return n, err
 }
 
 // direct records the outcome of a read of the source by the job: its
-// error, and whether the job is behind (then reading ahead starts, with
-// the base mark) or has long kept up (then the mark is raised).
-func (c *connInput) direct(n, size int, err error) {
+// error, and whether the job is behind (then it gets the base mark, and
+// reading ahead starts if ahead) or has long kept up (then the mark is
+// raised).
+func (c *connInput) direct(n, size int, err error, ahead bool) {
 	behind := err == nil && n == size && c.queued != nil && c.queued() >= aheadMin
 	if err == nil && !behind {
 		if c.kept += int64(n); !c.big && c.kept >= bigMarkAfter && c.setMark != nil {
@@ -176,6 +189,9 @@ func (c *connInput) direct(n, size int, err error) {
 		if c.big {
 			c.setMark(false)
 			c.big = false
+		}
+		if !ahead {
+			return
 		}
 	}
 	c.mu.Lock()
@@ -301,7 +317,7 @@ func (c *connInput) TakeChunk() ([][]byte, func(), error) {
 	for n == 0 && err == nil {
 		n, err = c.r.Read(b.buf)
 	}
-	c.direct(n, len(b.buf), err)
+	c.direct(n, len(b.buf), err, true)
 	if n == 0 {
 		done()
 		return nil, nil, err

@@ -69,6 +69,7 @@ func testInput(ctx context.Context, sc *net.TCPConn, ahead bool) (*connInput, *c
 func testInputMode(ctx context.Context, sc *net.TCPConn, mode string) (*connInput, *connReader) {
 	cr := &connReader{ctx: ctx, c: sc, r: sc, idle: time.Minute}
 	c := newConnInput(cr, nil)
+	c.readsAhead = true // Reads exercise reading ahead too
 	switch mode {
 	case "always":
 		c.queued = func() int { return 1 << 30 }
@@ -350,3 +351,32 @@ func TestConnInputRaisesMark(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// As the server builds it, a job that reads into its own buffer (Read) is
+// never read ahead for, however far behind it is; one that takes chunks
+// is.
+func TestConnInputReadsNotAhead(t *testing.T) {
+	data := randBytes(46, 3<<20)
+	for _, way := range []string{"read", "takechunk"} {
+		t.Run(way, func(t *testing.T) {
+			cc, sc := loopbackPair(t)
+			sent := sendAll(cc, data)
+			c := newConnInput(&connReader{ctx: context.Background(), c: sc, r: sc, idle: time.Minute}, sc)
+			c.queued = func() int { return 1 << 30 } // always behind
+			got := readAllWays(t, c, way)
+			c.Wait()
+			if err := <-sent; err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatalf("read %d bytes, differ from the %d sent", len(got), len(data))
+			}
+			switch {
+			case way == "read" && c.bursts != 0:
+				t.Errorf("Reads started reading ahead %d times", c.bursts)
+			case way == "takechunk" && c.bursts == 0:
+				t.Error("TakeChunks of whole buffers with bytes waiting did not start reading ahead")
+			}
+		})
+	}
+}

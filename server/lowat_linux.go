@@ -1,7 +1,11 @@
 package server
 
 import (
+	"io"
 	"net"
+	"os"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,9 +34,56 @@ func recvQueued(c *net.TCPConn) int {
 	if err != nil {
 		return 0
 	}
-	n := 0
+	var n int32
 	rc.Control(func(fd uintptr) {
-		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+		// A raw system call: it does not block, and a Syscall would wake
+		// the runtime's sysmon thread.
+		if _, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, unix.SIOCINQ, uintptr(unsafe.Pointer(&n))); e != 0 {
+			n = 0
+		}
 	})
-	return n
+	return int(n)
+}
+
+// rawReader reads a TCP connection with read(2) as a raw system call
+// (no entersyscall/exitsyscall), waiting in the netpoller when nothing
+// waits, under the connection's read deadline.
+type rawReader struct{ rc syscall.RawConn }
+
+func newRawReader(c *net.TCPConn) io.Reader {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rawReader{rc}
+}
+
+func (r rawReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n int
+	var errno syscall.Errno
+	err := r.rc.Read(func(fd uintptr) bool {
+		for {
+			r0, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			}
+			n, errno = int(r0), e
+			return true
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case errno != 0:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", errno)}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }

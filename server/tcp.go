@@ -696,8 +696,13 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 // the @trailer line.
 func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer) (int64, int64, error) {
 	cr := &connReader{ctx: ctx, c: c, r: br, idle: s.IdleTimeout}
-	if tc, ok := c.(*net.TCPConn); ok && s.RecvLowat > 0 {
-		cr.tc, cr.lowat = tc, s.RecvLowat
+	if tc, ok := c.(*net.TCPConn); ok {
+		if raw := newRawReader(tc); raw != nil {
+			cr.r = &bufferedThen{br: br, raw: raw}
+		}
+		if s.RecvLowat > 0 {
+			cr.tc, cr.lowat = tc, s.RecvLowat
+		}
 	}
 	defer cr.endLowat() // after src.Wait: nothing reads c
 	var in io.ReadCloser = cr
@@ -860,4 +865,18 @@ func resetConn(c net.Conn) {
 		tc.SetLinger(0)
 	}
 	c.Close()
+}
+
+// bufferedThen reads what the header's reader holds, then the connection
+// itself with raw reads.
+type bufferedThen struct {
+	br  *bufio.Reader
+	raw io.Reader
+}
+
+func (b *bufferedThen) Read(p []byte) (int, error) {
+	if b.br.Buffered() > 0 {
+		return b.br.Read(p)
+	}
+	return b.raw.Read(p)
 }
