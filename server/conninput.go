@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // connInput is a raw-TCP job's input as the engine reads it. While the job
@@ -331,17 +333,8 @@ func (c *connInput) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		segs, done, err := c.TakeChunk()
-		var werr error
-		for _, s := range segs {
-			if werr == nil {
-				var k int
-				k, werr = w.Write(s)
-				total += int64(k)
-			}
-		}
-		if done != nil {
-			done()
-		}
+		n, werr := engine.WriteChunk(w, segs, done)
+		total += n
 		switch {
 		case werr != nil:
 			return total, werr

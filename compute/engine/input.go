@@ -93,6 +93,26 @@ type ChunkTaker interface {
 	TakeChunk() (segs [][]byte, done func(), err error)
 }
 
+// WriteChunk writes a chunk's segments to w in order, stopping at the
+// first error, and then calls done (when not nil) in every case: the
+// buffers go back to their ChunkTaker whether w took them or not.
+func WriteChunk(w io.Writer, segs [][]byte, done func()) (int64, error) {
+	var total int64
+	var err error
+	for _, s := range segs {
+		var n int
+		n, err = w.Write(s)
+		total += int64(n)
+		if err != nil {
+			break
+		}
+	}
+	if done != nil {
+		done()
+	}
+	return total, err
+}
+
 // takeChunk is TakeChunk through the input's count, limit and end, or
 // ok false when the source cannot hand over chunks.
 func (in *Input) takeChunk() (segs [][]byte, done func(), err error, ok bool) {

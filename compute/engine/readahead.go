@@ -243,17 +243,8 @@ func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
 			segs, done, err, ok := r.src.takeChunk()
 			r.srcMu.Unlock()
 			if ok {
-				var werr error
-				for _, s := range segs {
-					if werr == nil {
-						var n int
-						n, werr = w.Write(s)
-						total += int64(n)
-					}
-				}
-				if done != nil {
-					done()
-				}
+				n, werr := WriteChunk(w, segs, done)
+				total += n
 				if err != nil {
 					r.mu.Lock()
 					if r.err == nil {
