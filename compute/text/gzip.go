@@ -62,6 +62,9 @@ type gzipStage struct {
 	decomp bool
 	force  bool
 	level  int
+	// again: a "-" operand after the first, which GNU reads as an ended
+	// stdin (gunzip -c - -).
+	again bool
 }
 
 func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.Stage, error) {
@@ -73,7 +76,7 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 		if err := compute.NoOperandsButStdin(name, f); err != nil {
 			return nil, err
 		}
-		s := &gzipStage{name: name, decomp: decomp, level: 6}
+		s := &gzipStage{name: name, decomp: decomp, level: 6, again: len(f.Operands) > 1}
 		for _, u := range f.Uses {
 			switch k := u.Key; {
 			case k == "d":
@@ -96,6 +99,12 @@ func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	var err error
 	if s.decomp {
 		err = s.decompress(ctx, in, w)
+		if err == nil && s.again && !s.force {
+			// GNU reads stdin again for each later "-": it has ended, and
+			// an empty input is not gzip data (with -f it passes through
+			// as nothing).
+			err = &compute.Error{Code: compute.CodeInvalid, Msg: s.name + ": invalid compressed data: unexpected end of file (a second \"-\" operand reads an ended stdin)"}
+		}
 	} else {
 		err = s.compress(ctx, in, w)
 	}
