@@ -2,7 +2,9 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/halfclose/halfclose/compute/engine"
 )
@@ -14,12 +16,17 @@ func FuzzQuoteWordsRoundTrip(f *testing.F) {
 	f.Add("cut", `-d"`, "-f'3'")
 	f.Add("tr", `\n`, "$HOME;|&")
 	f.Add("x", "", "#c")
+	f.Add("grep", "\xff\xc3(", "a\nb\r'\\")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		words := []string{a, b, c}
 		if a == "" {
 			return // a command name is never empty
 		}
-		got, err := engine.SplitPipeline(quoteWords(words))
+		q := quoteWords(words)
+		if !utf8.ValidString(q) || strings.ContainsAny(q, "\n\r") {
+			t.Fatalf("quoteWords(%q) = %q: not one line of UTF-8", words, q)
+		}
+		got, err := engine.SplitPipeline(q)
 		if err != nil {
 			t.Fatalf("quoteWords(%q) = %q: %v", words, quoteWords(words), err)
 		}
@@ -46,5 +53,34 @@ func TestDigestFiles(t *testing.T) {
 		if ok != tc.isFilesMode || ok && (!reflect.DeepEqual(cmd, tc.cmd) || !reflect.DeepEqual(files, tc.files)) {
 			t.Errorf("digestFiles(%q) = %q, %q, %v", tc.words, cmd, files, ok)
 		}
+	}
+}
+
+// TestOneLineUTF8: pipeline text that gRPC (UTF-8) or the TCP header (one
+// line) cannot carry as it is becomes text that splits into the same
+// stages and can: halfclose --tcp $'tr -d "\n"' and halfclose "grep $'\xff'"
+// written with a raw byte failed before reaching the server.
+func TestOneLineUTF8(t *testing.T) {
+	for _, text := range []string{
+		"grep -c '\xff'", "tr -d '\n' | wc -c", "grep a\n| sort\r", `cut -d"` + "\xe9" + `" -f2`, "grep \xc3\\(\\\xff",
+		"sort", "grep $'\\xff'", "grep 'a b' | wc -l",
+	} {
+		got, err := oneLineUTF8(text)
+		if err != nil {
+			t.Fatalf("oneLineUTF8(%q): %v", text, err)
+		}
+		if !utf8.ValidString(got) || strings.ContainsAny(got, "\n\r") {
+			t.Errorf("oneLineUTF8(%q) = %q: not one line of UTF-8", text, got)
+		}
+		want, err := engine.SplitPipeline(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if split, err := engine.SplitPipeline(got); err != nil || !reflect.DeepEqual(split, want) {
+			t.Errorf("oneLineUTF8(%q) = %q splits to %q (%v), want %q", text, got, split, err, want)
+		}
+	}
+	if _, err := oneLineUTF8("grep '\xff"); err == nil || !strings.Contains(err.Error(), "unterminated single quote") {
+		t.Errorf("unterminated quote: %v", err)
 	}
 }
