@@ -156,9 +156,14 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 	if ar.err != nil {
 		return ar.err
 	}
-	if s.force && !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+	if len(magic) == 2 && !bytes.Equal(magic, []byte{0x1f, 0x8b}) || s.force && len(magic) < 2 {
 		if err := s.otherFormat(br, true); err != nil {
 			return err
+		}
+		if !s.force {
+			// As GNU, the magic is looked at first, however short the
+			// input (Go's reader wants a whole header before it does).
+			return bad("not in gzip format", nil)
 		}
 		return copyCtx(ctx, w, br) // GNU -df passes other data through
 	}
@@ -190,7 +195,9 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 		}
 		// GNU refuses a member whose flags say encrypted (0x20) or set a
 		// reserved bit (0xc0); Go's reader ignores them.
-		if h, _ := br.Peek(4); len(h) == 4 && h[3]&0xe0 != 0 {
+		// Only a gzip member's flags: other data is "not in gzip format"
+		// (gunzip < text said "encrypted" when its fourth byte had 0x20).
+		if h, _ := br.Peek(4); len(h) == 4 && h[0] == 0x1f && h[1] == 0x8b && h[3]&0xe0 != 0 {
 			if h[3]&0x20 != 0 {
 				return bad("encrypted -- not supported", nil)
 			}
