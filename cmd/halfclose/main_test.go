@@ -47,6 +47,16 @@ func TestDigestFiles(t *testing.T) {
 		{[]string{"cksum", "-a", "sha1", "--", "-x"}, []string{"cksum", "-a", "sha1"}, []string{"-x"}, true},
 		{[]string{"sha256sum", "--tag"}, nil, nil, false},
 		{[]string{"wc", "-l", "file"}, nil, nil, false},
+		// read with the option table, as GNU getopt_long reads them (an
+		// abbreviation's or a cluster's value was taken for a file)
+		{[]string{"cksum", "--al", "md5", "f"}, []string{"cksum", "--algorithm=md5"}, []string{"f"}, true},
+		{[]string{"b2sum", "-bl", "8", "f", "--le", "16"}, []string{"b2sum", "-b", "-l", "8", "--length=16"}, []string{"f"}, true},
+		{[]string{"md5sum", "--ta", "f", "--", "--tag"}, []string{"md5sum", "--tag"}, []string{"f", "--tag"}, true},
+		{[]string{"cksum", "-za", "sha1", "-"}, []string{"cksum", "-z", "-a", "sha1"}, []string{"-"}, true},
+		// b3sum (clap) takes no abbreviation: the server names it
+		{[]string{"b3sum", "--len", "8", "f"}, []string{"b3sum", "--len"}, []string{"8", "f"}, true},
+		{[]string{"b3sum", "--length", "8", "f"}, []string{"b3sum", "--length=8"}, []string{"f"}, true},
+		{[]string{"md5sum", "--bogus", "f"}, []string{"md5sum", "--bogus"}, []string{"f"}, true},
 	}
 	for _, tc := range tests {
 		cmd, files, ok := digestFiles(tc.words)
