@@ -24,6 +24,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -266,7 +267,14 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 // A server error is returned as soon as it arrives, even while the input
 // is still being sent; like Digest, Run does not wait for a blocked Read
 // of r once the call has failed.
+//
+// The pipeline text is a protobuf string, which must be valid UTF-8: other
+// bytes (a pattern in Latin-1) are written as $'\xHH' in the text. Text
+// that is not UTF-8 is an InvalidArgument error, nothing sent.
 func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Writer) (*apiv1.RunSummary, error) {
+	if !utf8.ValidString(pipeline) {
+		return nil, status.Error(codes.InvalidArgument, "pipeline text is not valid UTF-8 (gRPC carries it as a string): write other bytes as $'\\xHH'")
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.api.Run(ctx, codecOption)

@@ -151,6 +151,26 @@ func TestRunTCP(t *testing.T) {
 	}
 }
 
+// TestRunNotUTF8: a pattern that is not UTF-8 reaches the server as $'\xHH'
+// in the pipeline text and selects what GNU selects; raw bytes that are
+// not UTF-8 are an InvalidArgument error saying so (gRPC refused to
+// marshal the string: INTERNAL).
+func TestRunNotUTF8(t *testing.T) {
+	c := newBufconnClient(t, engine.Config{})
+	input := []byte("caf\xe9\nx\xff\ncaf\xc3\xa9\n")
+	var out bytes.Buffer
+	if _, err := c.Run(ctxT(t), `grep -n $'\xe9\\|\xff'`, bytes.NewReader(input), &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := oracle.Output(t, input, "grep", "-n", "\xe9\\|\xff"); out.String() != want {
+		t.Errorf("got %q, GNU %q", out.String(), want)
+	}
+	_, err := c.Run(ctxT(t), "grep -n '\xe9'", bytes.NewReader(input), io.Discard)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "not valid UTF-8") {
+		t.Errorf("raw \\xe9 in the text: %v, want InvalidArgument saying it is not UTF-8", err)
+	}
+}
+
 // TestLostStatus: grpc-go's error for a call whose retries all ended while
 // sending carries no status; the client gives it UNAVAILABLE, and leaves
 // every other error as it is.

@@ -9,19 +9,25 @@ import (
 	"os"
 	"strings"
 
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/digest"
 )
 
-// valueFlags are the flags of digest commands that take the next word.
-var valueFlags = map[string]bool{"-l": true, "--length": true, "-a": true, "--algorithm": true}
-
 // digestFiles splits a digest command line into the remote command (flags
 // only) and its FILE operands; ok is false when it is not one, or has none.
+// The words are read with the command's own option table, as the server
+// and GNU getopt_long read them: abbreviated long flags (cksum --al md5),
+// a value after a cluster (b2sum -bl 8), permuted operands, "--". A line
+// the table refuses is split by its look alone, and the server names the
+// bad flag.
 func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 	// The digest commands' FILE operands the client uploads itself, one
 	// stream per file, printing what GNU prints for them.
 	if _, ok := digest.ByCommand(words[0]); !ok {
 		return nil, nil, false
+	}
+	if cmd, files, err := splitDigestWords(words); err == nil {
+		return cmd, files, len(files) > 0
 	}
 	cmd = []string{words[0]}
 	endFlags := false
@@ -41,6 +47,50 @@ func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 		}
 	}
 	return cmd, files, len(files) > 0
+}
+
+// valueFlags are the digest flags that take the next word, for a line
+// the option table refuses.
+var valueFlags = map[string]bool{"-l": true, "--length": true, "-a": true, "--algorithm": true}
+
+// digestRegistry holds the digest commands, for their option tables.
+var digestRegistry = func() *compute.Registry {
+	r := compute.NewRegistry()
+	digest.Register(r)
+	return r
+}()
+
+// splitDigestWords reads words with the digest command's option table:
+// each flag is sent in full (its value a word of its own, or after "="),
+// the operands are the files.
+func splitDigestWords(words []string) (cmd, files []string, err error) {
+	c, ok := digestRegistry.Lookup(words[0])
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: no option table", words[0])
+	}
+	g := compute.NewGetopt(words[0], c.Flags, compute.InOrder, words[1:])
+	g.Exact = words[0] == "b3sum" // clap: long flags are never abbreviated
+	cmd = []string{words[0]}
+	for {
+		it, ok, err := g.Next()
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			break
+		}
+		switch f := it.Flag; {
+		case !it.IsFlag:
+			files = append(files, it.Operand)
+		case !f.HasValue:
+			cmd = append(cmd, f.Name)
+		case strings.HasPrefix(f.Name, "--"):
+			cmd = append(cmd, f.Name+"="+f.Value)
+		default:
+			cmd = append(cmd, f.Name, f.Value)
+		}
+	}
+	return cmd, append(files, g.Rest()...), nil
 }
 
 // digestFiles uploads each file in its own stream and prints the line the

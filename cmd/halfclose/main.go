@@ -23,10 +23,13 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/codename"
 	"github.com/halfclose/halfclose/internal/flagenv"
@@ -190,6 +193,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	pipeline := words[0]
 	if len(words) > 1 {
 		pipeline = quoteWords(words)
+	} else if pipeline, err = oneLineUTF8(pipeline); err != nil {
+		return r.failure(ctx, "", err)
 	}
 	in, out, done := r.prog.track(stdin, stdout, stderr, "")
 	err = r.run(ctx, pipeline, in, out)
@@ -240,7 +245,10 @@ func describe(err error) string {
 }
 
 // quoteWords joins words into pipeline text that splits back into exactly
-// those words: each word that needs it is single-quoted.
+// those words: each word that needs it is single-quoted, or $'...'-quoted
+// when it holds bytes that are not UTF-8 (a gRPC string must be) or a
+// newline or carriage return (the TCP header is one line), so the text is
+// valid UTF-8 on one line.
 func quoteWords(words []string) string {
 	q := make([]string, len(words))
 	for i, w := range words {
@@ -250,12 +258,62 @@ func quoteWords(words []string) string {
 }
 
 func shellQuote(w string) string {
+	if !utf8.ValidString(w) || strings.ContainsAny(w, "\n\r") {
+		return dollarQuote(w)
+	}
 	if w != "" && strings.IndexFunc(w, func(c rune) bool {
 		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=,+%@", c))
 	}) < 0 {
 		return w
 	}
 	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}
+
+// oneLineUTF8 returns pipeline text that means what text means and is
+// valid UTF-8 on one line, as a gRPC string and the TCP header line must
+// be: text holding other bytes, a newline or a carriage return is split
+// as the server splits it and its words quoted again (quoteWords). Text
+// that does not split is the error the server would send.
+func oneLineUTF8(text string) (string, error) {
+	if utf8.ValidString(text) && !strings.ContainsAny(text, "\n\r") {
+		return text, nil
+	}
+	stages, err := engine.SplitPipeline(text)
+	if err != nil {
+		return "", status.Error(codes.InvalidArgument, err.Error())
+	}
+	q := make([]string, len(stages))
+	for i, words := range stages {
+		q[i] = quoteWords(words)
+	}
+	return strings.Join(q, " | "), nil
+}
+
+// dollarQuote quotes w as $'...' (POSIX.1-2024, read by the server's
+// pipeline splitter): \\ and \' escaped, \n and \r by name, each byte that
+// is not part of a UTF-8 character as \xHH.
+func dollarQuote(w string) string {
+	var b strings.Builder
+	b.WriteString("$'")
+	for len(w) > 0 {
+		r, n := utf8.DecodeRuneInString(w)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", w[0])
+		case r == '\\' || r == '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString("\\n")
+		case r == '\r':
+			b.WriteString("\\r")
+		default:
+			b.WriteString(w[:n])
+		}
+		w = w[n:]
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 func (o *options) tlsConfig() (*tls.Config, error) {

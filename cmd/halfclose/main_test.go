@@ -2,7 +2,9 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/halfclose/halfclose/compute/engine"
 )
@@ -14,12 +16,17 @@ func FuzzQuoteWordsRoundTrip(f *testing.F) {
 	f.Add("cut", `-d"`, "-f'3'")
 	f.Add("tr", `\n`, "$HOME;|&")
 	f.Add("x", "", "#c")
+	f.Add("grep", "\xff\xc3(", "a\nb\r'\\")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		words := []string{a, b, c}
 		if a == "" {
 			return // a command name is never empty
 		}
-		got, err := engine.SplitPipeline(quoteWords(words))
+		q := quoteWords(words)
+		if !utf8.ValidString(q) || strings.ContainsAny(q, "\n\r") {
+			t.Fatalf("quoteWords(%q) = %q: not one line of UTF-8", words, q)
+		}
+		got, err := engine.SplitPipeline(q)
 		if err != nil {
 			t.Fatalf("quoteWords(%q) = %q: %v", words, quoteWords(words), err)
 		}
@@ -40,11 +47,50 @@ func TestDigestFiles(t *testing.T) {
 		{[]string{"cksum", "-a", "sha1", "--", "-x"}, []string{"cksum", "-a", "sha1"}, []string{"-x"}, true},
 		{[]string{"sha256sum", "--tag"}, nil, nil, false},
 		{[]string{"wc", "-l", "file"}, nil, nil, false},
+		// read with the option table, as GNU getopt_long reads them (an
+		// abbreviation's or a cluster's value was taken for a file)
+		{[]string{"cksum", "--al", "md5", "f"}, []string{"cksum", "--algorithm=md5"}, []string{"f"}, true},
+		{[]string{"b2sum", "-bl", "8", "f", "--le", "16"}, []string{"b2sum", "-b", "-l", "8", "--length=16"}, []string{"f"}, true},
+		{[]string{"md5sum", "--ta", "f", "--", "--tag"}, []string{"md5sum", "--tag"}, []string{"f", "--tag"}, true},
+		{[]string{"cksum", "-za", "sha1", "-"}, []string{"cksum", "-z", "-a", "sha1"}, []string{"-"}, true},
+		// b3sum (clap) takes no abbreviation: the server names it
+		{[]string{"b3sum", "--len", "8", "f"}, []string{"b3sum", "--len"}, []string{"8", "f"}, true},
+		{[]string{"b3sum", "--length", "8", "f"}, []string{"b3sum", "--length=8"}, []string{"f"}, true},
+		{[]string{"md5sum", "--bogus", "f"}, []string{"md5sum", "--bogus"}, []string{"f"}, true},
 	}
 	for _, tc := range tests {
 		cmd, files, ok := digestFiles(tc.words)
 		if ok != tc.isFilesMode || ok && (!reflect.DeepEqual(cmd, tc.cmd) || !reflect.DeepEqual(files, tc.files)) {
 			t.Errorf("digestFiles(%q) = %q, %q, %v", tc.words, cmd, files, ok)
 		}
+	}
+}
+
+// TestOneLineUTF8: pipeline text that gRPC (UTF-8) or the TCP header (one
+// line) cannot carry as it is becomes text that splits into the same
+// stages and can: halfclose --tcp $'tr -d "\n"' and halfclose "grep $'\xff'"
+// written with a raw byte failed before reaching the server.
+func TestOneLineUTF8(t *testing.T) {
+	for _, text := range []string{
+		"grep -c '\xff'", "tr -d '\n' | wc -c", "grep a\n| sort\r", `cut -d"` + "\xe9" + `" -f2`, "grep \xc3\\(\\\xff",
+		"sort", "grep $'\\xff'", "grep 'a b' | wc -l",
+	} {
+		got, err := oneLineUTF8(text)
+		if err != nil {
+			t.Fatalf("oneLineUTF8(%q): %v", text, err)
+		}
+		if !utf8.ValidString(got) || strings.ContainsAny(got, "\n\r") {
+			t.Errorf("oneLineUTF8(%q) = %q: not one line of UTF-8", text, got)
+		}
+		want, err := engine.SplitPipeline(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if split, err := engine.SplitPipeline(got); err != nil || !reflect.DeepEqual(split, want) {
+			t.Errorf("oneLineUTF8(%q) = %q splits to %q (%v), want %q", text, got, split, err, want)
+		}
+	}
+	if _, err := oneLineUTF8("grep '\xff"); err == nil || !strings.Contains(err.Error(), "unterminated single quote") {
+		t.Errorf("unterminated quote: %v", err)
 	}
 }

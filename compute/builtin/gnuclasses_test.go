@@ -400,6 +400,34 @@ func TestGNUClass20UniqSkipAndCheck(t *testing.T) {
 	checkCases(t, cases)
 }
 
+// TestGNUClass21GunzipStdinTwice: GNU gunzip reads stdin again for each
+// "-" operand after the first; it has ended, and empty input is not gzip
+// data without -f (gunzip -c - - fails with "unexpected end of file"
+// after printing the first; we printed it and succeeded).
+func TestGNUClass21GunzipStdinTwice(t *testing.T) {
+	t.Parallel()
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	member := z.Bytes()
+	inputs := [][]byte{member, append(bytes.Clone(member), member...), append(bytes.Clone(member), 0, 0), nil, []byte("plain\n")}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"gunzip", "-c", "-", "-"}, {"gunzip", "-cf", "-", "-"}, {"zcat", "-", "-", "-"}, {"gzip", "-dc", "-", "--", "-"},
+		{"zcat", "-f", "-", "-"}, {"gunzip", "-c", "-"}, {"zcat", "-q", "-", "-"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: in})
+		}
+	}
+	checkCases(t, cases)
+}
+
 // TestGNURefusedFlagsNameThemselves checks the message of a refused flag:
 // it names the flag in full and says it is unsupported.
 func TestGNURefusedFlagsNameThemselves(t *testing.T) {

@@ -18,7 +18,8 @@ const MaxPipelineBytes = 64 << 10
 // SplitPipeline splits pipeline text into stages of words, quoted as in
 // POSIX sh: single quotes keep everything literally, double quotes keep
 // everything but \" \\ \$ \` and \newline, a backslash outside quotes keeps
-// the next character, and an unquoted "|" separates stages. There is no
+// the next character, dollar-single-quotes ($'...', POSIX.1-2024) give
+// bytes by escapes (dollarQuote), and an unquoted "|" separates stages. There is no
 // shell: unquoted ; & < > ( ) $ ` and a word starting with # are errors, not
 // syntax, so that a request never means something other than it says.
 // Glob characters have no files to match on the server and stay literal, as
@@ -110,7 +111,17 @@ func SplitPipeline(text string) ([][]string, error) {
 			}
 			inWord = true
 			cur.WriteByte(text[i])
-		case ';', '&', '<', '>', '(', ')', '$', '`':
+		case '$':
+			if i+1 >= len(text) || text[i+1] != '\'' {
+				return nil, compute.Invalidf("pipeline: unsupported shell syntax %q (there is no shell)", string(c))
+			}
+			inWord = true
+			n, err := dollarQuote(text[i+2:], &cur)
+			if err != nil {
+				return nil, err
+			}
+			i += 1 + n
+		case ';', '&', '<', '>', '(', ')', '`':
 			return nil, compute.Invalidf("pipeline: unsupported shell syntax %q (there is no shell)", string(c))
 		case '#':
 			if !inWord {
@@ -134,6 +145,122 @@ func SplitPipeline(text string) ([][]string, error) {
 		return nil, compute.Invalidf("pipeline: %d stages, at most %d allowed", len(stages), MaxPipelineStages)
 	}
 	return stages, nil
+}
+
+// dollarQuote reads the body of a $'...' word from text (just after the
+// opening quote) into cur, and returns how many bytes of text it took,
+// the closing quote included. The escapes are POSIX.1-2024's: \" \' \\ \a
+// \b \e \f \n \r \t \v, \cX (control-X), \xHH (one or two hex digits) and
+// \ddd (one to three octal digits). What POSIX leaves unspecified is an
+// error here, never a guess: another character after a backslash, an octal
+// value over \377, \c before a character that has no control form, and a
+// NUL byte (an argument of a GNU tool cannot hold one).
+func dollarQuote(text string, cur *strings.Builder) (int, error) {
+	isOct := func(c byte) bool { return c >= '0' && c <= '7' }
+	hexVal := func(c byte) (byte, bool) {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0', true
+		case c >= 'a' && c <= 'f':
+			return c - 'a' + 10, true
+		case c >= 'A' && c <= 'F':
+			return c - 'A' + 10, true
+		}
+		return 0, false
+	}
+	emit := func(b byte, esc string) error {
+		if b == 0 {
+			return compute.Invalidf("pipeline: $'...' escape %q gives a NUL byte, which an argument cannot hold", esc)
+		}
+		cur.WriteByte(b)
+		return nil
+	}
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '\'' {
+			return i + 1, nil
+		}
+		if c != '\\' {
+			cur.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(text) {
+			break
+		}
+		start := i
+		i++
+		var b byte
+		switch e := text[i]; e {
+		case '"', '\'', '\\':
+			b = e
+		case 'a':
+			b = 7
+		case 'b':
+			b = 8
+		case 'e':
+			b = 27
+		case 'f':
+			b = 12
+		case 'n':
+			b = '\n'
+		case 'r':
+			b = '\r'
+		case 't':
+			b = '\t'
+		case 'v':
+			b = 11
+		case 'c':
+			if i+1 >= len(text) {
+				return 0, compute.Invalidf("pipeline: unterminated $'...' quote")
+			}
+			i++
+			x := text[i]
+			switch {
+			case x == '\\' && i+1 < len(text) && text[i+1] == '\\': // \c\\ is control-backslash
+				i++
+				b = 0x1c
+			case x >= 'a' && x <= 'z':
+				b = x - 'a' + 1
+			case x >= '@' && x <= '_' && x != '\\':
+				b = x & 0x1f
+			case x == '?':
+				b = 0x7f
+			default:
+				return 0, compute.Invalidf("pipeline: $'...' escape %q has no control character", text[start:i+1])
+			}
+		case 'x':
+			v, n := 0, 0
+			for ; n < 2 && i+1 < len(text); n++ {
+				h, ok := hexVal(text[i+1])
+				if !ok {
+					break
+				}
+				v = v<<4 | int(h)
+				i++
+			}
+			if n == 0 {
+				return 0, compute.Invalidf("pipeline: $'...' escape \\x without a hexadecimal digit")
+			}
+			b = byte(v)
+		default:
+			if !isOct(e) {
+				return 0, compute.Invalidf("pipeline: unknown $'...' escape %q (use \\\\ for a backslash)", text[start:i+1])
+			}
+			v := int(e - '0')
+			for n := 1; n < 3 && i+1 < len(text) && isOct(text[i+1]); n++ {
+				v = v<<3 | int(text[i+1]-'0')
+				i++
+			}
+			if v > 0377 {
+				return 0, compute.Invalidf("pipeline: $'...' escape %q is over \\377", text[start:i+1])
+			}
+			b = byte(v)
+		}
+		if err := emit(b, text[start:i+1]); err != nil {
+			return 0, err
+		}
+	}
+	return 0, compute.Invalidf("pipeline: unterminated $'...' quote")
 }
 
 // Pipeline is a parsed, checked pipeline, ready to run once.

@@ -1,12 +1,15 @@
 package engine_test
 
 import (
+	"os/exec"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 func TestSplitPipeline(t *testing.T) {
@@ -71,6 +74,51 @@ func TestSplitPipelineErrors(t *testing.T) {
 	}
 }
 
+// TestSplitPipelineDollarQuote: $'...' (POSIX.1-2024) gives the bytes bash
+// gives, so a pattern or set that is not UTF-8, or holds a newline, can be
+// written in text a gRPC string and a one-line TCP header carry
+// (halfclose grep $'\xff' failed with INTERNAL: gRPC refused the string).
+func TestSplitPipelineDollarQuote(t *testing.T) {
+	bash := testenv.Tool(t, "bash")
+	for _, body := range []string{
+		`a\nb`, `\x41\101\cA\c?\c\\\e`, `it\'s`, `\xfg`, `\x4142`, `\1234`, `\18`, `\"\\`, `\a\b\f\v\t\r`,
+		`\cz\c[\c_`, `\x7`, "\xc3\xa9\xff", `\xFF\xfE`, `\377`, `a b|c`, `$x"y`, ``, `\cZ\c^`,
+	} {
+		text := "grep $'" + body + "'"
+		want, err := exec.Command(bash, "-c", "printf %s "+text[len("grep "):]).Output()
+		if err != nil {
+			t.Fatalf("bash %s: %v", text, err)
+		}
+		got, err := engine.SplitPipeline(text + "x|wc")
+		if err != nil {
+			t.Errorf("SplitPipeline(%q): %v", text, err)
+			continue
+		}
+		if w := [][]string{{"grep", string(want) + "x"}, {"wc"}}; !reflect.DeepEqual(got, w) {
+			t.Errorf("SplitPipeline(%q) = %q, bash gives %q", text, got, w)
+		}
+	}
+	// What POSIX leaves unspecified, and a NUL, are errors.
+	for _, tc := range []struct{ in, want string }{
+		{`grep $'\q'`, `unknown $'...' escape "\\q"`},
+		{`grep $'\x'`, `escape \x without a hexadecimal digit`},
+		{`grep $'\0'`, `gives a NUL byte`},
+		{`grep $'a\x00'`, `gives a NUL byte`},
+		{`grep $'\c@'`, `gives a NUL byte`},
+		{`grep $'\777'`, `is over \377`},
+		{`grep $'\c1'`, `has no control character`},
+		{`grep $'abc`, `unterminated $'...' quote`},
+		{`grep $'\'`, `unterminated $'...' quote`},
+		{`grep $x`, `unsupported shell syntax "$"`},
+		{`grep "$'x'"`, `unsupported shell syntax "$" inside double quotes`},
+	} {
+		_, err := engine.SplitPipeline(tc.in)
+		if err == nil || compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("SplitPipeline(%q) = %v, want an invalid-argument error with %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 func TestCompileUnknownCommand(t *testing.T) {
 	_, err := engine.Compile(builtin.Registry(), nil, "frobnicate -x | sort")
 	if err == nil || err.Error() != `unknown command "frobnicate"` || compute.CodeOf(err) != compute.CodeInvalid {
@@ -79,7 +127,7 @@ func TestCompileUnknownCommand(t *testing.T) {
 }
 
 func FuzzSplitPipeline(f *testing.F) {
-	for _, s := range []string{"grep -v DEBUG | sort", `cut -d" " -f3`, `tr 'a-z' "A-Z"`, `a\ b|c`, "x '"} {
+	for _, s := range []string{"grep -v DEBUG | sort", `cut -d" " -f3`, `tr 'a-z' "A-Z"`, `a\ b|c`, "x '", `grep $'\xff\n\cA\101'`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -62,6 +62,9 @@ type gzipStage struct {
 	decomp bool
 	force  bool
 	level  int
+	// again: a "-" operand after the first, which GNU reads as an ended
+	// stdin (gunzip -c - -).
+	again bool
 }
 
 func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.Stage, error) {
@@ -73,7 +76,7 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 		if err := compute.NoOperandsButStdin(name, f); err != nil {
 			return nil, err
 		}
-		s := &gzipStage{name: name, decomp: decomp, level: 6}
+		s := &gzipStage{name: name, decomp: decomp, level: 6, again: len(f.Operands) > 1}
 		for _, u := range f.Uses {
 			switch k := u.Key; {
 			case k == "d":
@@ -96,6 +99,12 @@ func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	var err error
 	if s.decomp {
 		err = s.decompress(ctx, in, w)
+		if err == nil && s.again && !s.force {
+			// GNU reads stdin again for each later "-": it has ended, and
+			// an empty input is not gzip data (with -f it passes through
+			// as nothing).
+			err = &compute.Error{Code: compute.CodeInvalid, Msg: s.name + ": invalid compressed data: unexpected end of file (a second \"-\" operand reads an ended stdin)"}
+		}
 	} else {
 		err = s.compress(ctx, in, w)
 	}
@@ -147,9 +156,14 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 	if ar.err != nil {
 		return ar.err
 	}
-	if s.force && !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+	if len(magic) == 2 && !bytes.Equal(magic, []byte{0x1f, 0x8b}) || s.force && len(magic) < 2 {
 		if err := s.otherFormat(br, true); err != nil {
 			return err
+		}
+		if !s.force {
+			// As GNU, the magic is looked at first, however short the
+			// input (Go's reader wants a whole header before it does).
+			return bad("not in gzip format", nil)
 		}
 		return copyCtx(ctx, w, br) // GNU -df passes other data through
 	}
@@ -181,7 +195,9 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 		}
 		// GNU refuses a member whose flags say encrypted (0x20) or set a
 		// reserved bit (0xc0); Go's reader ignores them.
-		if h, _ := br.Peek(4); len(h) == 4 && h[3]&0xe0 != 0 {
+		// Only a gzip member's flags: other data is "not in gzip format"
+		// (gunzip < text said "encrypted" when its fourth byte had 0x20).
+		if h, _ := br.Peek(4); len(h) == 4 && h[0] == 0x1f && h[1] == 0x8b && h[3]&0xe0 != 0 {
 			if h[3]&0x20 != 0 {
 				return bad("encrypted -- not supported", nil)
 			}

@@ -3,6 +3,7 @@ package text_test
 import (
 	"bytes"
 	"compress/gzip"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,6 +103,34 @@ func TestGunzipGNU(t *testing.T) {
 	}
 	if _, ok := computetest.GNU(t, append(gz("hi\n"), "garbage"...), "gunzip", "-c"); ok {
 		t.Errorf("GNU gunzip accepts trailing garbage with status 0")
+	}
+}
+
+// TestGunzipMessagesAsGNU: an input GNU gunzip refuses is refused for the
+// same reason: text whose fourth byte has the 0x20 bit ("junk") is not in
+// gzip format, not "encrypted" (the flag bits were read before the magic).
+func TestGunzipMessagesAsGNU(t *testing.T) {
+	t.Parallel()
+	gunzip := testenv.Tool(t, "gunzip")
+	reasons := []string{"not in gzip format", "encrypted", "unexpected end of file"}
+	for _, in := range []string{"junk\nline\n", "ab\x20\xe0", "PK\x03\x04", "\x1f\x8b\x08\x20xxxxxxxx", "\x1f\x8b\x08\x60xxxxxx", "\x1f\x8b", "x"} {
+		cmd := exec.Command(gunzip, "-c")
+		cmd.Stdin = strings.NewReader(in)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if cmd.Run() == nil {
+			t.Fatalf("GNU gunzip accepts %q", in)
+		}
+		_, err := computetest.RunPipeline(t, "gunzip", []byte(in))
+		if err == nil {
+			t.Errorf("%q: accepted", in)
+			continue
+		}
+		for _, r := range reasons {
+			if strings.Contains(stderr.String(), r) != strings.Contains(err.Error(), r) {
+				t.Errorf("%q: %v; GNU says %q", in, err, stderr.String())
+			}
+		}
 	}
 }
 
