@@ -185,7 +185,7 @@ func BenchmarkStreamLayers(b *testing.B) {
 			return grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(buckets))).StreamServerInterceptor()
 		}},
 		{"logging", func() grpc.StreamServerInterceptor {
-			return logging.StreamServerInterceptor(slogAdapter(jsonDiscard), loggingOptions()...)
+			return interceptors.StreamServerInterceptor(NewCallLog(jsonDiscard))
 		}},
 		{"logging-before", func() grpc.StreamServerInterceptor {
 			return logging.StreamServerInterceptor(oracleSlogAdapter(jsonDiscard), oldOpts...)

@@ -166,9 +166,14 @@ func (s *methodSeries) handledCall(code codes.Code, seconds float64) {
 // ServerReporter implements interceptors.ServerReportable: the call's
 // reporter is its method's series.
 func (m *GRPCMetrics) ServerReporter(ctx context.Context, c interceptors.CallMeta) (interceptors.Reporter, context.Context) {
+	return m.series(c), ctx
+}
+
+// series returns the call's method series, the call counted as started.
+func (m *GRPCMetrics) series(c interceptors.CallMeta) *methodSeries {
 	s := m.methods.get(methodKey{c.Service, c.Method, c.Typ}, m)
 	s.incStarted()
-	return s, ctx
+	return s
 }
 
 // PostCall implements interceptors.Reporter: handled by code, and the

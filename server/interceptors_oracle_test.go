@@ -121,6 +121,7 @@ func runChainCalls(t *testing.T, logs *syncbuf.Buffer, reg *prometheus.Registry,
 		func() error { _, err := callCollect(good, cc, "a", "fail"); return err },
 		func() error { _, err := callCollect(good, cc, "a", "panic"); return err },
 		func() error { _, err := callCollect(noDeadline, cc, "c"); return err },
+		func() error { _, err := callEcho(good, cc, "fields"); return err },
 		func() error { _, err := callEcho(testCtx(t, ""), cc, "x"); return err },
 		func() error { _, err := callEcho(testCtx(t, "Bearer nope"), cc, "x"); return err },
 		func() error { _, err := callCollect(testCtx(t, "Basic tok"), cc, "x"); return err },
@@ -128,7 +129,7 @@ func runChainCalls(t *testing.T, logs *syncbuf.Buffer, reg *prometheus.Registry,
 			_, err := healthpb.NewHealthClient(cc).Check(testCtx(t, ""), &healthpb.HealthCheckRequest{})
 			return err
 		},
-		// The limiter's burst is 8 and the calls above spent 8 (auth
+		// The limiter's burst is 9 and the calls above spent 9 (auth
 		// failures and health spend none): these are refused.
 		func() error { _, err := callEcho(good, cc, "x"); return err },
 		func() error { _, err := callCollect(good, cc, "x"); return err },
@@ -137,7 +138,7 @@ func runChainCalls(t *testing.T, logs *syncbuf.Buffer, reg *prometheus.Registry,
 	for _, call := range calls {
 		got = append(got, status.Code(call()).String())
 	}
-	want := "OK InvalidArgument Internal OK OK InvalidArgument Internal OK Unauthenticated PermissionDenied Unauthenticated OK ResourceExhausted ResourceExhausted"
+	want := "OK InvalidArgument Internal OK OK InvalidArgument Internal OK OK Unauthenticated PermissionDenied Unauthenticated OK ResourceExhausted ResourceExhausted"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("codes = %v, want %s", got, want)
 	}
@@ -277,7 +278,7 @@ func TestChainMatchesMiddleware(t *testing.T) {
 	sm := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(buckets)))
 	oldReg.MustRegister(sm)
 	old := runChainCalls(t, oldLogs, oldReg, func(s *grpc.Server) { sm.InitializeMetrics(s) },
-		oracleChain(oldLog, sm, ta, NewPeerLimiter(0.001, 8))...)
+		oracleChain(oldLog, sm, ta, NewPeerLimiter(0.001, 9))...)
 
 	newLogs := &syncbuf.Buffer{}
 	newReg := prometheus.NewRegistry()
@@ -287,10 +288,10 @@ func TestChainMatchesMiddleware(t *testing.T) {
 			Logger:    slog.New(slog.NewJSONHandler(newLogs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Metrics:   m,
 			Auth:      ta,
-			RateLimit: NewPeerLimiter(0.001, 8),
+			RateLimit: NewPeerLimiter(0.001, 9),
 		})...)
 
-	if len(old.lines) != 14+2 { // a line per call, and one per panic
+	if len(old.lines) != 15+2 { // a line per call, and one per panic
 		t.Fatalf("the oracle logged %d lines:\n%s", len(old.lines), strings.Join(old.lines, "\n"))
 	}
 	for i := range max(len(old.lines), len(got.lines)) {

@@ -42,6 +42,11 @@ func echoBehave(ctx context.Context, v string) error {
 	switch v {
 	case "panic":
 		panic("boom: secret detail")
+	case "fields":
+		// Keys added twice, and keys of the chain's own fields: the
+		// chain merges them as go-grpc-middleware's logging did.
+		AddLogFields(ctx, "echo.a", 1)
+		AddLogFields(ctx, "echo.b", 2, "echo.a", 3, "grpc.method", "shadow", "grpc.code", "shadow", "grpc.start_time", "x")
 	case "fail":
 		return status.Error(codes.InvalidArgument, "echo: bad input")
 	}
