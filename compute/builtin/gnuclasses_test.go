@@ -37,7 +37,6 @@ func cc(argv ...string) classCase { return classCase{argv: argv} }
 
 func refused(argv ...string) classCase { return classCase{argv: argv, refused: true} }
 
-//
 // Where the tool's output for several file operands splits back into one
 // output per input (computetest.GNUEach: grep's NAME: prefixes, head's and
 // tail's headers), GNU runs once for the inputs and a case passes when our
