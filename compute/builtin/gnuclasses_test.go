@@ -37,11 +37,12 @@ func cc(argv ...string) classCase { return classCase{argv: argv} }
 
 func refused(argv ...string) classCase { return classCase{argv: argv, refused: true} }
 
-// Where the tool's output for several file operands splits back into one
+// runClass compares every case with GNU on every class input. Where the
+// tool's output for several file operands splits back into one
 // output per input (computetest.GNUEach: grep's NAME: prefixes, head's and
 // tail's headers), GNU runs once for the inputs and a case passes when our
 // output is the split one; any other case, and any disagreement, is
-// settled by GNU on that input alone (checkCases), so the batch saves
+// settled by GNU on that input alone (as in checkCases), so the batch saves
 // processes and never decides a failure or hides one. grep's inputs with
 // a NUL always run alone: its binary-file rules follow its reads.
 func runClass(t *testing.T, cases []classCase) {
