@@ -45,7 +45,8 @@ func TestGzipRoundTripGNU(t *testing.T) {
 	for i, name := range names {
 		in := all[i]
 		// Each level has two spellings, a pair k, k+1: a large input
-		// meets one of each pair (meets), every spelling half of them.
+		// meets one of each pair (meets), so every level; the small
+		// inputs meet every spelling, the long run every pair.
 		for k, cmd := range []string{"gzip", "gzip -c", "gzip -1", "gzip --fast -c", "gzip -9 -n", "gzip --best"} {
 			if !meets(len(in), i, k) {
 				continue
