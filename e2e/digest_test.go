@@ -61,16 +61,16 @@ func clientArgv(t testing.TB, grpcAddr, tcpAddr, transport string, cmd ...string
 
 // TestDigestStdin: `halfclose CMD < file` prints what `CMD < file` prints,
 // over gRPC and over the raw-TCP command port, for every digest command and
-// input size.
+// input size (by default the sizes around 64 KiB in turn, sizesFor).
 func TestDigestStdin(t *testing.T) {
 	t.Parallel()
 	need(t, "b3sum")
 	g, tcp := startDaemon(t)
-	for _, v := range digestVariants {
+	for k, v := range digestVariants {
 		name := strings.Join(v.argv, " ")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			for _, n := range sizes {
+			for _, n := range sizesFor(k) {
 				in := randomFile(t, n)
 				want := gnu(t, in, v.argv...)
 				for _, tr := range transports {

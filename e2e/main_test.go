@@ -390,6 +390,19 @@ var sizes = func() []int {
 	return s
 }()
 
+// sizesFor returns the sizes case k of a test meets: all of them in the
+// long run (testenv.Long); by default the edges (empty, one byte, 3 MiB)
+// and one of the three sizes around the 64 KiB boundary, in turn, so that
+// consecutive cases meet all three and each case costs four client runs,
+// not six. What the boundary tests is the transport's chunking, which
+// every command line crosses the same way.
+func sizesFor(k int) []int {
+	if testenv.Long() {
+		return sizes
+	}
+	return []int{0, 1, 65535 + k%3, 3 << 20}
+}
+
 // bigSize is an input larger than the default spool memory (8 MiB).
 const bigSize = 20 << 20
 
