@@ -367,15 +367,7 @@ func TestGNUClass18CutHugeListStarts(t *testing.T) {
 // input passed through as if it were plain.
 func TestGNUClass19GunzipRefusedHeaders(t *testing.T) {
 	t.Parallel()
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	if _, err := zw.Write([]byte("hello\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	member := z.Bytes()
+	member := gzipMember(t, []byte("hello\n"))
 	withFlags := func(f byte) []byte {
 		m := bytes.Clone(member)
 		m[3] |= f
@@ -433,21 +425,27 @@ func TestGNUClass20UniqSkipAndCheck(t *testing.T) {
 	checkCases(t, cases)
 }
 
+// gzipMember returns data compressed as one gzip member by Go's writer.
+func gzipMember(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return z.Bytes()
+}
+
 // TestGNUClass21GunzipStdinTwice: GNU gunzip reads stdin again for each
 // "-" operand after the first; it has ended, and empty input is not gzip
 // data without -f (gunzip -c - - fails with "unexpected end of file"
 // after printing the first; we printed it and succeeded).
 func TestGNUClass21GunzipStdinTwice(t *testing.T) {
 	t.Parallel()
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	if _, err := zw.Write([]byte("hello\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	member := z.Bytes()
+	member := gzipMember(t, []byte("hello\n"))
 	inputs := [][]byte{member, append(bytes.Clone(member), member...), append(bytes.Clone(member), 0, 0), nil, []byte("plain\n")}
 	var cases []diffCase
 	for _, argv := range [][]string{
