@@ -29,9 +29,10 @@ import (
 // merged the lists through maps three times, boxed each key again at every
 // logging.AddFields, boxed the duration, formatted two timestamps that the
 // adapter then dropped or replaced, and the adapter turned the result into
-// attributes: 57 allocations. Here the fields are slog attributes from the
-// start (a string needs no boxing), merged by linear scans of a dozen keys
-// on the stack, in one context value (the call's report): 2 allocations.
+// attributes: 67 allocations a call with the handler's job field. Here the
+// fields are slog attributes from the start (a string needs no boxing),
+// merged by linear scans of a dozen keys on the stack, in one context value
+// (the call's report): 4 (BenchmarkStreamLayers).
 //
 // The call's fields live in that context value, not in the logging
 // package's: logging.ExtractFields does not see them; callLogAttrs does.

@@ -118,6 +118,20 @@ func readAllWays(t *testing.T, c *connInput, way string) []byte {
 	}
 }
 
+// readSent reads c to its end the way way, waits for it and for sent (the
+// sender of data), and fails unless what was read is exactly data.
+func readSent(t *testing.T, c *connInput, way string, sent <-chan error, data []byte) {
+	t.Helper()
+	got := readAllWays(t, c, way)
+	c.Wait()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, differ from the %d sent", len(got), len(data))
+	}
+}
+
 // The input arrives whole and in order, however it is read, whether the
 // job reads the socket itself or a goroutine reads ahead; the goroutine
 // holds at most recvAheadChunks buffers; the end repeats.
@@ -130,14 +144,7 @@ func TestConnInputOrder(t *testing.T) {
 				cc, sc := loopbackPair(t)
 				sent := sendAll(cc, data)
 				c, _ := testInputMode(context.Background(), sc, mode)
-				got := readAllWays(t, c, way)
-				c.Wait()
-				if err := <-sent; err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got, data) {
-					t.Fatalf("read %d bytes, differ from the %d sent", len(got), len(data))
-				}
+				readSent(t, c, way, sent, data)
 				if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 					t.Fatalf("Read after the end: %v, want io.EOF", err)
 				}
@@ -363,14 +370,7 @@ func TestConnInputReadsNotAhead(t *testing.T) {
 			sent := sendAll(cc, data)
 			c := newConnInput(&connReader{ctx: context.Background(), c: sc, r: sc, idle: time.Minute}, sc)
 			c.queued = func() int { return 1 << 30 } // always behind
-			got := readAllWays(t, c, way)
-			c.Wait()
-			if err := <-sent; err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, data) {
-				t.Fatalf("read %d bytes, differ from the %d sent", len(got), len(data))
-			}
+			readSent(t, c, way, sent, data)
 			switch {
 			case way == "read" && c.bursts != 0:
 				t.Errorf("Reads started reading ahead %d times", c.bursts)
