@@ -68,6 +68,11 @@ type readAhead struct {
 	want    int64 // what the reply will hold after the write waiting in gate
 
 	loops sync.WaitGroup // the goroutines reading ahead (one at a time)
+
+	// beforeDirect, when set (tests), is called by Read between its look
+	// at the queue and its srcMu, where another stage's gate may start
+	// the read-ahead.
+	beforeDirect func()
 }
 
 func newReadAhead(ctx context.Context, src *Input, reply *spool.Spool, cfg compute.SpoolConfig) *readAhead {
@@ -234,6 +239,9 @@ func (r *readAhead) Read(p []byte) (int, error) {
 	// start meanwhile (the gate, on another stage's goroutine), it waits
 	// for this read, whose bytes come first; if it has started already,
 	// its reads come first (directLocked).
+	if r.beforeDirect != nil {
+		r.beforeDirect()
+	}
 	r.srcMu.Lock()
 	if !r.directLocked() {
 		r.srcMu.Unlock()
