@@ -29,6 +29,14 @@ import (
 // input of I bytes ends; reading ahead in step would hold 2e·I/(1+e),
 // queue and reply together, which is more. A stage that writes more
 // (e > 1) is what the read-ahead is for.
+//
+// A queue that cannot spill (the disk budget is full, or the spill file
+// cannot be made) stops the read-ahead: the gate lets the stage's writes
+// through while the stage takes what was read (they spill on their own,
+// or fail RESOURCE_EXHAUSTED), then the stage reads the source itself,
+// and its next write past what was read ahead starts the read-ahead
+// again. (The gate once waited for the stopped read-ahead instead: the
+// job hung, its input unread.)
 
 // readAheadMem is what the read-ahead queue holds in memory before it
 // spills to disk (charged to the disk budget like the reply's spill).
@@ -52,40 +60,43 @@ type readAhead struct {
 	q       *spool.Queue
 	pending []byte // read from src when the queue had no room: after q
 	err     error  // src's error (io.EOF at the end), after q and pending
-	active  bool   // the goroutine reads src; the stage reads q
+	active  bool   // a goroutine reads src (or left pending); the stage reads q
 	closed  bool   // the job is over: stop reading ahead, stop waiting
 	started bool
-	freed   bool          // the reply is released: the gate waits no more
-	ahead   int64         // bytes the goroutine has read
-	want    int64         // what the reply will hold after the write waiting in gate
-	done    chan struct{} // closed when the goroutine ends
+	freed   bool  // the reply is released: the gate waits no more
+	ahead   int64 // bytes the goroutines have read
+	want    int64 // what the reply will hold after the write waiting in gate
+
+	loops sync.WaitGroup // the goroutines reading ahead (one at a time)
+
+	// beforeDirect, when set (tests), is called by Read between its look
+	// at the queue and its srcMu, where another stage's gate may start
+	// the read-ahead.
+	beforeDirect func()
 }
 
 func newReadAhead(ctx context.Context, src *Input, reply *spool.Spool, cfg compute.SpoolConfig) *readAhead {
-	r := &readAhead{ctx: ctx, src: src, reply: reply, q: spool.NewQueue(cfg, readAheadMem), done: make(chan struct{})}
+	r := &readAhead{ctx: ctx, src: src, reply: reply, q: spool.NewQueue(cfg, readAheadMem)}
 	r.cond = sync.NewCond(&r.mu)
 	return r
 }
 
 // Wait is the reply spool's gate, called before a write of n bytes that
 // would take the reply's held bytes past its memory: it starts the
-// read-ahead (once), and waits until the read-ahead has read as much as
-// the reply would spill, or has found the end of input — then until the
-// reply is released, for which the engine is on its way: a write meanwhile
+// read-ahead (again, if it stopped), and waits until the read-ahead has
+// read as much as the reply would spill, has found the end of input, or
+// has stopped (its queue could not spill) — at the end, until the reply
+// is released, for which the engine is on its way: a write meanwhile
 // would spill what the client could take at once.
 func (r *readAhead) Wait(held, n int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.started && !r.closed && r.err == nil {
-		if held+n <= r.src.Seen() {
-			// The stages have written no more than they have read (grep,
-			// gzip): reading ahead would put more on disk, queue and reply
-			// together, than the reply alone will ever hold. Let it spill;
-			// a later write past what was read starts the read-ahead.
-			return nil
-		}
-		r.active, r.started = true, true
-		go r.loop()
+	if !r.started && !r.closed && r.err == nil && held+n <= r.src.Seen() {
+		// The stages have written no more than they have read (grep,
+		// gzip): reading ahead would put more on disk, queue and reply
+		// together, than the reply alone will ever hold. Let it spill; a
+		// later write past what was read starts the read-ahead.
+		return nil
 	}
 	r.want = max(r.want, held+n)
 	r.cond.Broadcast()
@@ -93,6 +104,14 @@ func (r *readAhead) Wait(held, n int64) error {
 		catchingUp := r.err == nil && r.pending == nil && r.ahead < held+n-r.reply.Mem()
 		if !catchingUp && r.err != io.EOF {
 			return nil
+		}
+		if catchingUp && !r.active {
+			// Not started yet, or stopped and its bytes taken by the
+			// stage (which read the source itself since): read ahead
+			// (again). Nothing else would make it catch up.
+			r.active, r.started = true, true
+			r.loops.Add(1)
+			go r.loop()
 		}
 		r.cond.Wait()
 	}
@@ -133,7 +152,7 @@ func (r *readAhead) room() bool {
 }
 
 func (r *readAhead) loop() {
-	defer close(r.done)
+	defer r.loops.Done()
 	buf := make([]byte, readAheadBuf)
 	for {
 		r.mu.Lock()
@@ -159,11 +178,15 @@ func (r *readAhead) loop() {
 
 		r.mu.Lock()
 		r.ahead += int64(n)
+		stopped := false
 		if n > 0 {
 			if m, werr := r.q.Write(buf[:n]); werr != nil {
 				// No room on disk: keep what was read, and stop reading
-				// ahead (the reply may still fit).
+				// ahead (the reply may still fit). This goroutine ends
+				// here, under the lock that shows pending: once the stage
+				// has taken it, another may start (Wait).
 				r.pending = append([]byte(nil), buf[m:n]...)
+				stopped = true
 			}
 		}
 		if err != nil && r.err == nil {
@@ -171,6 +194,9 @@ func (r *readAhead) loop() {
 		}
 		r.cond.Broadcast()
 		r.mu.Unlock()
+		if stopped {
+			return
+		}
 	}
 }
 
@@ -192,6 +218,7 @@ func (r *readAhead) Read(p []byte) (int, error) {
 			if r.pending = r.pending[n:]; len(r.pending) == 0 {
 				r.pending = nil
 				r.active = false // the goroutine has ended: read src directly again
+				r.cond.Broadcast()
 			}
 			r.mu.Unlock()
 			return n, nil
@@ -209,8 +236,17 @@ func (r *readAhead) Read(p []byte) (int, error) {
 	r.mu.Unlock()
 
 	// Not reading ahead: read the source directly. Should the read-ahead
-	// start meanwhile, it waits for this read, whose bytes come first.
+	// start meanwhile (the gate, on another stage's goroutine), it waits
+	// for this read, whose bytes come first; if it has started already,
+	// its reads come first (directLocked).
+	if r.beforeDirect != nil {
+		r.beforeDirect()
+	}
 	r.srcMu.Lock()
+	if !r.directLocked() {
+		r.srcMu.Unlock()
+		return r.Read(p)
+	}
 	n, err := r.src.Read(p)
 	r.srcMu.Unlock()
 	if err != nil {
@@ -222,6 +258,16 @@ func (r *readAhead) Read(p []byte) (int, error) {
 		r.mu.Unlock()
 	}
 	return n, err
+}
+
+// directLocked reports, with srcMu held, whether the stage may still read
+// the source itself: nothing is read ahead, and no goroutine started
+// reading ahead since the stage looked (it may have read the bytes that
+// come next, between the stage's look and its srcMu).
+func (r *readAhead) directLocked() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.q.Len() == 0 && r.pending == nil && r.err == nil && !r.active
 }
 
 // WriteTo hands the input to w: what was read ahead through Read, and
@@ -240,6 +286,10 @@ func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
 		r.mu.Unlock()
 		if direct {
 			r.srcMu.Lock()
+			if !r.directLocked() {
+				r.srcMu.Unlock()
+				continue
+			}
 			segs, done, err, ok := r.src.takeChunk()
 			r.srcMu.Unlock()
 			if ok {
@@ -290,12 +340,9 @@ func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
 func (r *readAhead) close() {
 	r.mu.Lock()
 	r.closed = true
-	started := r.started
 	r.cond.Broadcast()
 	r.mu.Unlock()
-	if started {
-		<-r.done
-	}
+	r.loops.Wait()
 	r.mu.Lock()
 	r.q.Close()
 	r.mu.Unlock()

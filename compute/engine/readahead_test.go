@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -237,5 +239,83 @@ func TestReadAheadOnlyForGrowingOutput(t *testing.T) {
 			t.Errorf("output %d/%d of the input: the source was read up to %d bytes ahead of the stage; want read-ahead %v", tc.num, tc.den, src.maxGap, tc.readAhead)
 		}
 		computetest.EmptyDir(t, dir)
+	}
+}
+
+// TestReadAheadStoppedByFullSpill: when the read-ahead cannot spill its
+// queue (the disk budget is full, or, here, no spill file can be made),
+// it stops, and the stage takes what it read and then reads the source
+// itself. The gate must then not wait for the stopped read-ahead: a write
+// of the stage past the reply's memory waited for it for ever, the job
+// hung with its input unread and its client waiting. The job must end:
+// here with its whole output (the reply's own spill file was made
+// before), as the source is read to its end.
+//
+// The stage removes the spool's directory once its reply has spilled
+// (so the reply has its file) and before the queue spills (the queue
+// holds at most what the reply does, and the reply is then under 1 MiB,
+// the queue's memory): the queue's first spill then fails, every time.
+// The hang ends with the test's context (testenv.Context), as an abort.
+func TestReadAheadStoppedByFullSpill(t *testing.T) {
+	const expand = 4
+	input := computetest.RandomBytes(11, 2<<20)
+	want := expandBytes(make([]byte, 0, expand*len(input)), input, expand)
+	for _, multi := range []bool{false, true} {
+		dir := t.TempDir()
+		spool := filepath.Join(dir, "spool")
+		if err := os.Mkdir(spool, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		disk := compute.NewDiskBudget(1 << 30)
+		const mem = 64 << 10
+		e := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: spool, Disk: disk}})
+		var written int64
+		removed := false
+		stage := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			buf := make([]byte, 4096)
+			wide := make([]byte, 0, expand*len(buf))
+			for {
+				n, err := in.Read(buf)
+				wide = expandBytes(wide[:0], buf[:n], expand)
+				k, werr := out.Write(wide)
+				if written += int64(k); !removed && written > mem {
+					removed = true
+					if rerr := os.Remove(spool); rerr != nil {
+						return rerr
+					}
+				}
+				if werr != nil {
+					return werr
+				}
+				if err == io.EOF {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+			}
+		})
+		p := testPipeline(stage)
+		if multi {
+			// The reads of the input and the gate's waits on two
+			// goroutines.
+			p = testPipeline(copyStage, stage)
+		}
+		ctx, cancel := testenv.Context(t)
+		var out bytes.Buffer
+		st, err := e.Run(ctx, p, bytes.NewReader(input), &out)
+		cancel()
+		if err != nil {
+			t.Fatalf("multi %v: %v (the job hung?), %d bytes in", multi, err, st.InputBytes)
+		}
+		if !removed {
+			t.Fatalf("multi %v: the reply never spilled", multi)
+		}
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("multi %v: output of %d bytes differs from the %d expected", multi, out.Len(), len(want))
+		}
+		if disk.Used() != 0 {
+			t.Fatalf("multi %v: disk budget still holds %d bytes", multi, disk.Used())
+		}
 	}
 }

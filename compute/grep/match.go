@@ -143,8 +143,8 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		if err != nil {
 			return nil, err
 		}
-		m.insts, m.ofull = size, ot.String()
-		if m.ore, err = compileTree(ot); err != nil {
+		m.insts, m.ofull = size, reString(ot)
+		if m.ore, err = compileSrc(m.ofull); err != nil {
 			return nil, err
 		}
 	case line:
@@ -171,8 +171,8 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		if err != nil {
 			return nil, err
 		}
-		m.insts, m.ofull = size, ot.String()
-		if m.ore, err = compileTree(ot); err != nil {
+		m.insts, m.ofull = size, reString(ot)
+		if m.ore, err = compileSrc(m.ofull); err != nil {
 			return nil, err
 		}
 		m.wide = matchesHigh(ot)
@@ -193,8 +193,8 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		return nil, err
 	}
 	m.wide = m.wide || matchesHigh(ft)
-	m.full = ft.String()
-	if m.re, err = compileTree(ft); err != nil {
+	m.full = reString(ft)
+	if m.re, err = compileSrc(m.full); err != nil {
 		return nil, err
 	}
 	m.seq = compileSeq(ft)
@@ -203,7 +203,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	m.lseq = compileLitSeq(ft)
 	// lre only answers "does this line match": leftmost-first semantics
 	// and no capture groups let RE2 stop at the first match it finds.
-	if m.lre, err = regexp.Compile(noCaptures(lineAnchors(ft)).String()); err != nil {
+	if m.lre, err = regexp.Compile(reString(noCaptures(lineAnchors(ft)))); err != nil {
 		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
 	return m, nil
@@ -239,8 +239,10 @@ func noCaptures(t *syntax.Regexp) *syntax.Regexp {
 	return t
 }
 
-func compileTree(t *syntax.Regexp) (*regexp.Regexp, error) {
-	re, err := regexp.Compile(t.String())
+// compileSrc compiles the text of a tree (reString) for leftmost-longest
+// matches.
+func compileSrc(src string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(src)
 	if err != nil {
 		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}

@@ -57,7 +57,7 @@ func (w *wordOnly) compile() {
 		re.Longest()
 		return re
 	}
-	src, noEOL := w.t.String(), withoutEOL(w.t).String()
+	src, noEOL := reString(w.t), reString(withoutEOL(w.t))
 	w.p, w.cp = mk(src), mk(`(?s:.)(`+src+`)`)
 	w.pe, w.cpe = mk(noEOL), mk(`(?s:.)(`+noEOL+`)`)
 }
