@@ -146,8 +146,11 @@ type Getopt struct {
 	Cmd   string
 	Specs []FlagSpec
 	Order Order
-	// Exact turns off the abbreviation of long flags (clap-style tools
-	// such as b3sum).
+	// Exact parses as clap 2 does (b3sum): long flags are never
+	// abbreviated, a long flag that takes no value ignores "=VALUE"
+	// (b3sum --raw=x), the leading '='s of an attached value are dropped
+	// (-l=5, --length==5), and a value in the next word may not start
+	// with '-' unless it is "-" (-l -5 is an error).
 	Exact bool
 
 	args    []string
@@ -247,9 +250,9 @@ func (g *Getopt) short() (Item, bool, error) {
 	}
 	switch {
 	case g.cluster != "":
-		it.Flag.Value, it.Flag.HasValue = g.cluster, true
+		it.Flag.Value, it.Flag.HasValue = g.attached(g.cluster), true
 	case s.Optional:
-	case g.i < len(g.args):
+	case g.i < len(g.args) && g.separate(g.args[g.i]):
 		it.Flag.Value, it.Flag.HasValue = g.args[g.i], true
 		g.i++
 	default:
@@ -271,18 +274,35 @@ func (g *Getopt) long(word string) (Item, bool, error) {
 		return it, ok, err
 	}
 	switch {
+	case hasVal && !s.Value && g.Exact:
+		// clap 2 ignores the value of a flag that takes none.
 	case hasVal && !s.Value:
 		return Item{}, false, Invalidf("%s: flag %q takes no value", g.Cmd, full)
 	case hasVal:
-		it.Flag.Value, it.Flag.HasValue = val, true
+		it.Flag.Value, it.Flag.HasValue = g.attached(val), true
 	case s.Value && !s.Optional:
-		if g.i >= len(g.args) {
+		if g.i >= len(g.args) || !g.separate(g.args[g.i]) {
 			return Item{}, false, Invalidf("%s: flag %q needs a value", g.Cmd, full)
 		}
 		it.Flag.Value, it.Flag.HasValue = g.args[g.i], true
 		g.i++
 	}
 	return it, true, nil
+}
+
+// attached is the value written in the flag's own word: clap 2 drops
+// its leading '='s.
+func (g *Getopt) attached(v string) string {
+	if g.Exact {
+		return strings.TrimLeft(v, "=")
+	}
+	return v
+}
+
+// separate reports whether the next word may be a flag's value: always
+// for getopt; for clap 2, unless it looks like a flag.
+func (g *Getopt) separate(w string) bool {
+	return !g.Exact || w == "-" || !strings.HasPrefix(w, "-")
 }
 
 func lookupShort(specs []FlagSpec, c byte) *FlagSpec {

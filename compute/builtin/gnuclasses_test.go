@@ -478,3 +478,58 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 		}
 	}
 }
+
+// TestGNUClass22B3sumClapArguments: b3sum reads its arguments with clap 2,
+// not getopt: no flag may be given twice (b3sum --raw --raw fails), an
+// attached value loses its leading '='s (-l=5 is -l 5), a flag that takes
+// no value ignores "=VALUE" (--no-names=x), a value in the next word may
+// not look like a flag (-l -5, --derive-key --raw fail), and a
+// --derive-key context that is not UTF-8 makes b3sum panic (exit 101).
+// We took -l=5 as an invalid length and the rest as GNU-style flags.
+func TestGNUClass22B3sumClapArguments(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"", "abc", "a\nb\n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"b3sum", "--no-names", "--no-names"}, {"b3sum", "--raw", "--raw"}, {"b3sum", "--no-mmap", "--no-mmap"}, {"b3sum", "-l", "5", "-l", "6"},
+		{"b3sum", "-l5", "--length=5"}, {"b3sum", "--num-threads", "1", "--num-threads=2"}, {"b3sum", "--derive-key", "a", "--derive-key=b"},
+		{"b3sum", "-l=5"}, {"b3sum", "-l==5"}, {"b3sum", "--length==5"}, {"b3sum", "-l="}, {"b3sum", "--length="}, {"b3sum", "-l=+5"},
+		{"b3sum", "--derive-key==a"}, {"b3sum", "--derive-key=a=b"}, {"b3sum", "--derive-key", "=a"}, {"b3sum", "--derive-key="},
+		{"b3sum", "--no-names=x"}, {"b3sum", "--raw="}, {"b3sum", "--no-mmap=1", "-"}, {"b3sum", "-l", "-5"}, {"b3sum", "-l", "-"},
+		{"b3sum", "--derive-key", "-x"}, {"b3sum", "--derive-key", "-"}, {"b3sum", "--derive-key", "--raw"}, {"b3sum", "--derive-key=-x"},
+		{"b3sum", "--num-threads", "-1"}, {"b3sum", "--derive-key", "\xff"}, {"b3sum", "--derive-key=\xc3"}, {"b3sum", "--derive-key", "\xc3\xa9"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass23GzipVerboseAndTTY: GNU gunzip -v warns about zero bytes
+// after the last member and exits 2 (without -v it exits 0; -q after -v
+// silences it), and ---presume-input-tty makes gzip refuse to compress
+// or decompress without -f. We printed the data and succeeded.
+func TestGNUClass23GzipVerboseAndTTY(t *testing.T) {
+	t.Parallel()
+	member := gzipMember(t, []byte("hello\n"))
+	inputs := [][]byte{
+		member, append(bytes.Clone(member), 0), append(bytes.Clone(member), make([]byte, 600)...),
+		append(append(bytes.Clone(member), 0, 0), member...), append(bytes.Clone(member), 0, 'x'), []byte("plain\n"),
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"gunzip", "-v"}, {"gunzip", "-c", "--verbose"}, {"zcat", "-vq"}, {"zcat", "-qv"}, {"gzip", "-dvv"}, {"gunzip", "-fv"},
+		{"gunzip", "-v", "-", "-"}, {"gunzip", "---presume-input-tty"}, {"zcat", "---pres", "-q"}, {"gunzip", "-f", "---presume-input-tty"},
+		{"gzip", "-d", "---presume-input-tty", "-f"}, {"gzip", "---presume-input-tty"}, {"gzip", "-c", "---presume-input-tty", "-q"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: in})
+		}
+	}
+	// gzip's own output need not be GNU's bytes: compare what it decompresses to.
+	for _, in := range inputs {
+		cases = append(cases, diffCase{argv: []string{"gzip", "-f", "---presume-input-tty"}, input: in, roundTrip: true})
+	}
+	checkCases(t, cases)
+}

@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ type diffCase struct {
 	// refused: the line holds something halfclose refuses on purpose, so
 	// an "unsupported" error is an accepted answer.
 	refused bool
+	// roundTrip: the output is gzip data, compared after GNU gunzip -c
+	// (gzip's bytes need not be GNU's, docs/protocol.md).
+	roundTrip bool
 }
 
 func (c diffCase) String() string {
@@ -170,7 +174,29 @@ func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
 	if !r.skipped {
 		r.ourOut, r.ourErr = ourOut, ourErr
 	}
+	if c.roundTrip && !r.skipped {
+		if r.gnuCode == 0 {
+			r.gnuOut = gnuGunzip(t, r.gnuOut)
+		}
+		if r.ourErr == nil {
+			if out, ok := computetest.GNU(t, r.ourOut, "gunzip", "-c"); ok {
+				r.ourOut = out
+			} else {
+				r.ourErr = fmt.Errorf("GNU gunzip -c refuses our output %q", computetest.Trunc(r.ourOut))
+			}
+		}
+	}
 	return r
+}
+
+// gnuGunzip is GNU gunzip -c of what GNU gzip wrote.
+func gnuGunzip(t testing.TB, z []byte) []byte {
+	t.Helper()
+	out, ok := computetest.GNU(t, z, "gunzip", "-c")
+	if !ok {
+		t.Fatalf("GNU gunzip -c refuses GNU gzip's output %q", computetest.Trunc(z))
+	}
+	return out
 }
 
 // checkCases runs cases against GNU and reports every difference.
@@ -788,19 +814,147 @@ var diffGens = []*cmdGen{
 		value: func(g *gen, c *diffCase, key string) string { return g.pick("", "-") + g.count() },
 	},
 	{name: "wc", weight: 3},
-	{name: "sha256sum", weight: 2},
-	{name: "md5sum", weight: 1},
-	{name: "b2sum", weight: 2, value: func(g *gen, c *diffCase, key string) string {
-		return g.pick("0", "8", "256", "512", "7", "520", " 16", "+24", "1bB", "abc", "", "-8", "99999999999999999999")
-	}},
-	{name: "cksum", weight: 2, value: func(g *gen, c *diffCase, key string) string {
+	{name: "sha256sum", weight: 2, input: (*gen).digestInput},
+	{name: "md5sum", weight: 1, input: (*gen).digestInput},
+	{name: "b2sum", weight: 2, input: (*gen).digestInput, value: func(g *gen, c *diffCase, key string) string { return g.b2Length() }},
+	{name: "cksum", weight: 3, input: (*gen).digestInput, value: func(g *gen, c *diffCase, key string) string {
 		if key == "a" {
-			a := g.pick("crc", "md5", "sha1", "blake2b", "sysv", "bsd", "sha256", "bogus", "sm3", "SHA1", "sha")
+			a := g.pick("crc", "md5", "sha1", "blake2b", "sysv", "bsd", "sha224", "sha256", "sha384", "sha512", "bogus", "sm3", "SHA1", "sha", "blake2", "")
 			c.refused = c.refused || a == "sm3"
 			return a
 		}
-		return g.pick("0", "8", "256", "512", "7", " 16", "+24", "x")
+		return g.b2Length()
 	}},
+	{name: "sha1sum", weight: 1, input: (*gen).digestInput},
+	{name: "sha224sum", weight: 1, input: (*gen).digestInput},
+	{name: "sha384sum", weight: 1, input: (*gen).digestInput},
+	{name: "sha512sum", weight: 1, input: (*gen).digestInput},
+	{name: "b3sum", weight: 3, input: (*gen).digestInput,
+		value: func(g *gen, c *diffCase, key string) string {
+			switch key {
+			case "l":
+				return g.pick("0", "1", "16", "31", "32", "33", "64", "65", "200", "1000", "+8", " 8", "08", "-1", "x", "", "8k", "99999999999999999999", "18446744073709551616")
+			case "derive-key":
+				return g.pick("ctx", "", "a b", "\xff", "example.com 2019-12-25 16:18:03 session tokens v1")
+			}
+			return g.pick("1", "0", "2", "x", "-1", "")
+		},
+	},
+	{name: "gzip", weight: 4, input: (*gen).gzipInput,
+		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
+			// Compressed bytes need not be GNU's: compare what they
+			// decompress to.
+			c.roundTrip = !keys["d"]
+			return nil
+		},
+	},
+	{name: "gunzip", weight: 4, input: (*gen).gzipInput},
+	{name: "zcat", weight: 2, input: (*gen).gzipInput},
+}
+
+// b2Length draws a BLAKE2b -l value.
+func (g *gen) b2Length() string {
+	return g.pick("0", "8", "256", "512", "7", "520", " 16", "+24", "1bB", "abc", "", "-8", "160", "384", "99999999999999999999", "x")
+}
+
+// digestInput draws an input for a digest: text, or bytes whose size
+// sits on a boundary of a block or BLAKE3's chunks and subtrees.
+func (g *gen) digestInput() []byte {
+	if g.chance(0.6) {
+		return g.text()
+	}
+	size := g.n(3)*1024 + g.pick1(0, 0, 1, -1, 63, 64, 65, 127, 128, 129)
+	if g.chance(0.3) {
+		size += 64 << 10 << g.n(3)
+	}
+	return computetest.RandomBytes(g.r.Uint64(), max(size, 0))
+}
+
+func (g *gen) pick1(xs ...int) int { return xs[g.r.IntN(len(xs))] }
+
+// gzipInput draws an input for gzip and gunzip: members GNU gzip and Go's
+// writer made (names, comments, extra fields, empty ones), concatenated,
+// followed by zeros or garbage, truncated, with a CRC, ISIZE or data byte
+// changed; or no gzip data at all.
+func (g *gen) gzipInput() []byte {
+	if g.chance(0.15) {
+		return g.text()
+	}
+	var z []byte
+	var ends []int // where each member ends
+	for range 1 + g.n(3) {
+		data := g.text()
+		if g.chance(0.15) {
+			data = nil
+		}
+		if g.chance(0.5) {
+			z = append(z, gnuGzipMember(data, g.pick("-1", "-6", "-9"))...)
+		} else {
+			z = append(z, goGzipMember(g, data)...)
+		}
+		ends = append(ends, len(z))
+		if !g.chance(0.3) {
+			break
+		}
+	}
+	end := ends[g.n(len(ends))]
+	switch g.n(12) {
+	case 0:
+		z = append(z, make([]byte, g.pick1(1, 2, 7, 8, 9, 512, 600))...)
+	case 1:
+		z = append(z, g.pick("x", "garbage\n", "\x1f", "\x1f\x8b", "\x1f\x8b\x08", "\x1f\x8b\x08\x00", "\x00\x00x", "\x1f\x8b\x09\x00")...)
+	case 2:
+		z = z[:g.n(len(z))]
+	case 3:
+		z[end-8+g.n(4)] ^= 1 << g.n(8) // CRC
+	case 4:
+		z[end-4+g.n(4)] ^= 1 << g.n(8) // ISIZE
+	case 5:
+		if end > 20 {
+			z[10+g.n(end-18)] ^= 1 << g.n(8) // header or data
+		}
+	case 6:
+		z = z[:max(0, len(z)-1-g.n(8))] // the trailer cut
+	}
+	return z
+}
+
+// gnuGzipMember is data compressed by GNU gzip (no name, no time).
+func gnuGzipMember(data []byte, level string) []byte {
+	cmd := exec.Command("gzip", "-c", "-n", level)
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.Output()
+	if err != nil {
+		panic(fmt.Sprintf("GNU gzip: %v", err))
+	}
+	return out
+}
+
+// goGzipMember is data compressed by Go's writer, with header fields.
+func goGzipMember(g *gen, data []byte) []byte {
+	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, g.pick1(gzip.NoCompression, gzip.BestSpeed, gzip.DefaultCompression, gzip.HuffmanOnly))
+	if err != nil {
+		panic(err)
+	}
+	if g.chance(0.3) {
+		zw.Name = g.pick("a.txt", "x")
+	}
+	if g.chance(0.2) {
+		zw.Comment = "comment"
+	}
+	if g.chance(0.2) {
+		zw.Extra = []byte("AB\x02\x00xy")
+	}
+	if g.chance(0.2) {
+		zw.ModTime = time.Unix(1700000000, 0)
+	}
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
 }
 
 // generateCases draws n cases from seed.
@@ -829,10 +983,10 @@ func generateCases(seed uint64, n int) []diffCase {
 func TestGNUDiffGenerated(t *testing.T) {
 	t.Parallel()
 	// Random cases add volume, not edges (those are the GNU classes):
-	// make test runs 100 of them, make test-long 400, make fuzz 20000.
-	n := 100
+	// make test runs 120 of them, make test-long 480, make fuzz 20000.
+	n := 120
 	if testenv.Long() {
-		n = 400
+		n = 480
 	}
 	if v := os.Getenv("GNUDIFF_N"); v != "" {
 		var err error

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -56,6 +57,12 @@ func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 		if !ok {
 			break
 		}
+		for _, u := range f.Uses {
+			if u.Key == it.Flag.Key {
+				// clap 2: no b3sum flag may be given twice.
+				return nil, compute.Invalidf("%s: flag %q given more than once", cmd, it.Flag.Name)
+			}
+		}
 		f.Uses = append(f.Uses, it.Flag)
 	}
 	f.Operands = g.Rest()
@@ -85,6 +92,10 @@ func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 		case "raw":
 			raw = true
 		case "derive-key":
+			if !utf8.ValidString(u.Value) {
+				// clap reads the context as UTF-8 (b3sum panics, exit 101).
+				return nil, compute.Invalidf("%s: the context of %s is not valid UTF-8", cmd, u.Name)
+			}
 			ctxStr := u.Value
 			newHash = func() hash.Hash { return newDeriveKeyBlake3(ctxStr) }
 		case "num-threads":

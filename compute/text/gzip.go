@@ -38,7 +38,7 @@ var gzipFlags = func() []compute.FlagSpec {
 		{Long: "best", Same: "9", Summary: "same as -9"},
 		{Long: "rsyncable", Summary: "ignored (the output need not match GNU's bytes)"},
 		{Long: "synchronous", Summary: "ignored"},
-		{Long: "-presume-input-tty", Summary: "ignored"},
+		{Long: "-presume-input-tty", Summary: "stdin is taken as a terminal: an error without -f, as in GNU"},
 		{Short: 'a', Long: "ascii", Refuse: compute.RefuseNotImpl},
 		{Short: 'b', Long: "bits", Value: true, Refuse: compute.RefuseNotImpl},
 		{Short: 'l', Long: "list", Refuse: compute.RefuseNotImpl},
@@ -62,6 +62,9 @@ type gzipStage struct {
 	decomp bool
 	force  bool
 	level  int
+	// verbose: GNU's -v (and no -q after it), which makes trailing
+	// zeros a warning, exit status 2.
+	verbose bool
 	// again: a "-" operand after the first, which GNU reads as an ended
 	// stdin (gunzip -c - -).
 	again bool
@@ -77,18 +80,33 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 			return nil, err
 		}
 		s := &gzipStage{name: name, decomp: decomp, level: 6, again: len(f.Operands) > 1}
+		tty := false
 		for _, u := range f.Uses {
 			switch k := u.Key; {
+			case k == "-presume-input-tty":
+				tty = true
 			case k == "d":
 				s.decomp = true
 			case k == "f":
 				s.force = true
+			case k == "v":
+				s.verbose = true
+			case k == "q":
+				s.verbose = false
 			case len(k) == 1 && k[0] >= '1' && k[0] <= '9':
 				s.level = int(k[0] - '0')
 			}
 		}
 		if s.decomp {
 			s.name = "gunzip"
+		}
+		if tty && !s.force {
+			// GNU refuses compressed data to or from a terminal without
+			// -f, and ---presume-input-tty says stdin is one.
+			if s.decomp {
+				return nil, compute.Invalidf("%s: compressed data not read from a terminal (---presume-input-tty); use -f to force decompression", s.name)
+			}
+			return nil, compute.Invalidf("%s: compressed data not written to a terminal (---presume-input-tty); use -f to force compression", s.name)
 		}
 		return s, nil
 	}
@@ -262,9 +280,11 @@ func (s *gzipStage) otherFormat(br *bufio.Reader, first bool) error {
 	return &compute.Error{Code: compute.CodeInvalid, Msg: s.name + ": unsupported input format: " + what + " compressed data (only gzip is read)"}
 }
 
-// trailingZeros accepts zero bytes up to the end, as GNU does.
+// trailingZeros accepts zero bytes up to the end, as GNU does; under -v
+// GNU warns and exits 2, which here is an error (a failing status never
+// looks like a result).
 func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader, bad func(string, error) error) error {
-	return eachBlock(ctx, br, make([]byte, 64<<10), func(b []byte) error {
+	err := eachBlock(ctx, br, make([]byte, 64<<10), func(b []byte) error {
 		for _, c := range b {
 			if c != 0 {
 				return bad("trailing garbage after the compressed data", nil)
@@ -272,6 +292,10 @@ func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader, bad fun
 		}
 		return nil
 	})
+	if err == nil && s.verbose {
+		return bad("trailing zero bytes after the compressed data (GNU's -v warns: exit status 2)", nil)
+	}
+	return err
 }
 
 // writeError marks an error from the writer side of copyCtx.
