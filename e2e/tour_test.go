@@ -316,8 +316,11 @@ func runTour(t *testing.T, root string, cmds []string) {
 	if err := server.Start(); err != nil {
 		t.Fatalf("make run: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- server.Wait() }()
+	// exited is closed when make run has exited, with its error in
+	// exitErr: the loop below and the cleanup may both wait for it.
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = server.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		syscall.Kill(-server.Process.Pid, syscall.SIGTERM)
 		select {
@@ -337,8 +340,8 @@ func runTour(t *testing.T, root string, cmds []string) {
 				break
 			}
 			select {
-			case err := <-exited:
-				t.Fatalf("make run exited: %v\n%s", err, log.String())
+			case <-exited:
+				t.Fatalf("make run exited: %v\n%s", exitErr, log.String())
 			default:
 			}
 			if time.Now().After(deadline) {
