@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -42,6 +43,16 @@ const defaultTestTimeout = 60 * time.Second
 var tmpRoot string
 
 func TestMain(m *testing.M) {
+	// A test binary started as a background job of a shell without job
+	// control (`./e2e.test &` in a script) starts with SIGINT ignored, and
+	// every process it starts inherits that: the clients the tests stop
+	// with SIGINT then rightly go on (a background job ignores Ctrl-C), and
+	// TestExampleAbort/python waited out its minute. Handling SIGINT here,
+	// into a channel nobody reads (so it stays without effect, as ignored),
+	// makes the children start with the default action instead.
+	if signal.Ignored(syscall.SIGINT) {
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGINT)
+	}
 	if err := enterTourNamespace(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: tour namespace:", err)
 		os.Exit(1)
