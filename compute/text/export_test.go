@@ -8,3 +8,7 @@ var (
 	ParseSortKey = parseSortKey
 	CountWords   = countWords
 )
+
+// SetSortRunsHook sets the function told how many spill runs a sort has
+// open after each spill (nil: none).
+func SetSortRunsHook(f func(open int)) { sortRunsHook = f }

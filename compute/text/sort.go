@@ -716,6 +716,7 @@ func (o *lineOut) close() {
 // sortRun is a sorted run in a spill file.
 type sortRun struct {
 	f        *os.File
+	level    int // merges it went through: about fanIn^level spills
 	reserved int64
 	disk     *compute.DiskBudget
 }
@@ -946,8 +947,57 @@ func (s *sorter) spill() error {
 	}
 	s.blocks = s.blocks[:0]
 	s.blockBytes = 0
+	return s.compact()
+}
+
+// fanIn is how many runs one merge reads at once: each holds a buffer and
+// its current line, half the budget for the buffers and half for the
+// lines (the longest seen, when longer than a buffer).
+func (s *sorter) fanIn() int {
+	return int(max(2, min(s.mem/(2*sortRunBuf), s.mem/(2*int64(max(s.maxLine, sortRunBuf))))))
+}
+
+// compact merges the newest runs into one while fanIn of them have the
+// same level, as a counter in base fanIn carries. So the spill files open
+// at once stay under fanIn a level, log_fanIn(spills) levels, instead of
+// one a spill: a small memory budget once made one spill file a line,
+// all open until the end ("too many open files"). Merging neighbours in
+// place keeps the runs in input order, which the merge's ties need (-s).
+// Each line is rewritten once a level, as the final merge would.
+func (s *sorter) compact() error {
+	for {
+		fanIn, n := s.fanIn(), len(s.runs)
+		if n < fanIn {
+			break
+		}
+		group := s.runs[n-fanIn:]
+		if group[0].level != group[fanIn-1].level {
+			break // levels only fall from the first run to the last
+		}
+		s.free = nil // the merge's buffers take the place of the blocks
+		f, err := s.spool.TempFile()
+		if err != nil {
+			return err
+		}
+		r := &sortRun{f: f, disk: s.spool.Disk, level: group[0].level + 1}
+		err = s.merge(group, newLineOut(r, sortRunBuf, false))
+		for _, g := range group {
+			g.close()
+		}
+		s.runs = append(s.runs[:n-fanIn], r)
+		if err != nil {
+			return err
+		}
+	}
+	if sortRunsHook != nil {
+		sortRunsHook(len(s.runs))
+	}
 	return nil
 }
+
+// sortRunsHook, when set (by a test), is told how many runs are open after
+// each spill.
+var sortRunsHook func(open int)
 
 // writeLines writes the held lines sorted (merging the halves sortHeld
 // sorted; on a tie the first half's, the earlier input, goes first),
@@ -1032,10 +1082,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		}
 	}
 	s.blocks, s.free, s.lines = nil, nil, nil
-	// Each run read holds a buffer and its current line: half the budget
-	// for the buffers, half for the lines (the longest seen, when longer
-	// than a buffer).
-	fanIn := int(max(2, min(s.mem/(2*sortRunBuf), s.mem/(2*int64(max(s.maxLine, sortRunBuf))))))
+	fanIn := s.fanIn()
 	for len(s.runs) > fanIn {
 		f, err := s.spool.TempFile()
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -179,6 +180,39 @@ func TestSortSpill(t *testing.T) {
 	}
 }
 
+// TestSortSpillFilesBounded: a budget so small that every line is a run
+// of its own keeps few spill files open at once, merging as it reads
+// (once, 20,000 lines failed with "too many open files"), and the output is
+// still GNU's, ties in input order (-s) across the merges. Serial: the
+// hook is the package's.
+func TestSortSpillFilesBounded(t *testing.T) {
+	in := randomLines(3, 48<<10, true) // about 3,000 lines
+	lines := bytes.Count(in, []byte("\n"))
+	var most, spills int
+	text.SetSortRunsHook(func(open int) { most = max(most, open); spills++ })
+	defer text.SetSortRunsHook(nil)
+	args := []string{"sort", "-k2,2", "-s"}
+	want, _ := computetest.GNU(t, in, args...)
+	dir := t.TempDir()
+	disk := compute.NewDiskBudget(1 << 30)
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 16 << 10, Dir: dir, Disk: disk}}
+	got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(args), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("output differs from GNU (%d vs %d bytes)", len(got), len(want))
+	}
+	// Fan-in 2 at this budget: a level per doubling, one open run each.
+	if spills < lines/2 || most > 2*bits.Len(uint(spills)) {
+		t.Errorf("%d spills of %d lines, up to %d runs open at once; want a spill a line or so, and at most %d open", spills, lines, most, 2*bits.Len(uint(spills)))
+	}
+	if disk.Used() != 0 {
+		t.Errorf("disk budget still holds %d bytes", disk.Used())
+	}
+	assertEmptyDir(t, dir)
+}
+
 func assertEmptyDir(t *testing.T, dir string) {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -194,8 +228,8 @@ func assertEmptyDir(t *testing.T, dir string) {
 // the input: the peak heap stays well under twice the budget (plus the
 // test's own input and output buffers, which are measured before). The
 // long run (testenv.Long) uses a 4 MiB budget, the default one 2 MiB.
-// It is the package's one serial test: it measures the process's heap,
-// and Go runs the parallel tests only after it.
+// It is serial (as TestSortSpillFilesBounded): it measures the process's
+// heap, and Go runs the parallel tests only after it.
 func TestSortMemoryBounded(t *testing.T) {
 	budget := int64(2 << 20)
 	if testenv.Long() {
