@@ -1,0 +1,339 @@
+package builtin_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
+	"github.com/halfclose/halfclose/internal/testenv"
+)
+
+// This file compares whole pipelines with the GNU tools, stage by stage:
+// the generated differential run (gnudiff_test.go) checks each command
+// alone, this one what joins them — a stage's output as the next one's
+// input across the engine's buffers, a reply past its memory (spill),
+// stages that stop reading early (head, grep -m), a failure in one stage
+// ending the job, and a digest at the end.
+//
+// The oracle runs each GNU stage in turn, from a regular file into a
+// regular file (LC_ALL=C): a shell pipe would make GNU grep's binary-file
+// rule follow the pipe's read sizes, and its timing decides whether a
+// stage upstream of an early exit ends with SIGPIPE or with its own
+// error. So a case where a stage failed upstream of a stage that may stop
+// reading early accepts either outcome; every other case must give GNU's
+// bytes, or an error where a GNU stage failed.
+//
+// PIPEDIFF_N sets the number of pipelines (make fuzz runs many), PIPEDIFF_SEED
+// the seed.
+
+// pipeCase is one generated pipeline and its input.
+type pipeCase struct {
+	stages [][]string
+	input  []byte
+	// stops[i]: stage i may stop reading before its input ends.
+	stops []bool
+}
+
+func (c pipeCase) text() string {
+	parts := make([]string, len(c.stages))
+	for i, s := range c.stages {
+		parts[i] = shquote.Join(s)
+	}
+	return strings.Join(parts, " | ")
+}
+
+func (c pipeCase) String() string {
+	return fmt.Sprintf("%s <<< %q (%d bytes)", c.text(), computetest.Trunc(c.input), len(c.input))
+}
+
+// pipeStage draws one stage that is usually valid: the forms users write.
+// last: the stage ends the pipeline (a digest may appear only there).
+func (g *gen) pipeStage(last bool) (argv []string, stops bool) {
+	flags := func(opts ...string) []string {
+		var out []string
+		for _, o := range opts {
+			if g.chance(0.3) {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	n := strconv.Itoa(g.n(6))
+	k := 16
+	if last {
+		k = 22
+	}
+	switch g.n(k) {
+	case 0, 1, 2:
+		argv = append([]string{"grep"}, flags("-i", "-v", "-n", "-w", "-x", "-c")...)
+		if g.chance(0.2) {
+			argv = append(argv, "-m", n)
+			stops = true
+		}
+		if g.chance(0.15) {
+			argv = append(argv, "-o")
+		}
+		ere := g.n(3)
+		p := g.regex(ere == 1, 0)
+		for bigRepeat(p) { // refused (docs/protocol.md), and slow for GNU
+			p = g.regex(ere == 1, 0)
+		}
+		switch ere {
+		case 0:
+			argv = append(argv, "-F", g.word())
+		case 1:
+			argv = append(argv, "-E", p)
+		default:
+			argv = append(argv, p)
+		}
+	case 3, 4:
+		argv = append([]string{"sort"}, flags("-r", "-n", "-u", "-f", "-s")...)
+		if g.chance(0.4) {
+			argv = append(argv, "-t", g.pick(",", ":", " "), "-k", g.pick("1", "2", "2,2", "1,1n", "3r", "2.2,2.3"))
+		}
+	case 5, 6:
+		argv = append([]string{"uniq"}, flags("-i")...)
+		if c := g.pick("", "-c", "-d", "-u", "-cd"); c != "" {
+			argv = append(argv, c)
+		}
+	case 7:
+		argv = []string{"head", g.pick("-n", "-c"), g.pick("", "-") + n}
+		stops = !strings.HasPrefix(argv[2], "-")
+	case 8:
+		argv = []string{"tail", g.pick("-n", "-c"), g.pick("", "+") + n}
+	case 9:
+		argv = []string{"tac"}
+	case 10:
+		argv = []string{"cut", "-d", g.pick(",", ":", " "), "-f", g.pick("1", "2", "1,3", "2-", "-2")}
+		argv = append(argv, flags("-s")...)
+		if g.chance(0.3) {
+			argv = []string{"cut", g.pick("-c", "-b"), g.pick("1-3", "2", "3-", "1,5-7")}
+		}
+	case 11:
+		switch g.n(4) {
+		case 0:
+			argv = []string{"tr", "a-z", "A-Z"}
+		case 1:
+			argv = []string{"tr", "-d", g.pick("0-9", "[:space:]", "\\n", "a-c")}
+		case 2:
+			argv = []string{"tr", "-s", g.pick(" ", "[:blank:]", "\\n", "a-z")}
+		default:
+			argv = []string{"tr", g.pick("[:upper:]", "abc", "\\000-\\037"), g.pick("[:lower:]", "x", "_")}
+		}
+	case 12:
+		argv = append([]string{"base64"}, flags("-w", "0")...)
+		if len(argv) == 2 {
+			argv = []string{"base64", "-w", g.pick("0", "1", "76", "5")}
+		}
+	case 13:
+		argv = []string{"base64", "-d"}
+		argv = append(argv, flags("-i")...)
+	case 14:
+		argv = []string{"gunzip", "-c"} // after a gzip stage, or on text: an error
+	case 15:
+		argv = append([]string{"wc"}, flags("-l", "-w", "-c", "-m")...)
+	default:
+		argv = []string{g.pick("sha256sum", "md5sum", "sha1sum", "b3sum", "cksum", "sha512sum")}
+		if argv[0] == "cksum" && g.chance(0.5) {
+			argv = append(argv, "-a", g.pick("sha256", "md5", "blake2b", "crc"))
+		}
+	}
+	return argv, stops
+}
+
+// pipeInput draws a pipeline's input: the generator's text, or a larger
+// log of its lines (past the engine's buffers and a small spool).
+func (g *gen) pipeInput() []byte {
+	in := g.text()
+	if g.chance(0.3) {
+		var b bytes.Buffer
+		for b.Len() < 64<<10+g.n(256<<10) {
+			b.Write(g.text())
+			b.WriteByte('\n')
+		}
+		in = b.Bytes()
+	}
+	return in
+}
+
+func generatePipes(seed uint64, n int) []pipeCase {
+	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))}
+	cases := make([]pipeCase, n)
+	for i := range cases {
+		k := 2 + g.n(3)
+		c := pipeCase{stages: make([][]string, k), stops: make([]bool, k)}
+		for j := range k {
+			c.stages[j], c.stops[j] = g.pipeStage(j == k-1)
+		}
+		// Now and then a stage is a generated command line of the
+		// single-command run: odd flags, odd values.
+		if g.chance(0.2) {
+			j := g.n(k)
+			one := generateCases(g.r.Uint64(), 1)[0]
+			if !one.refused && !one.roundTrip && (j == k-1 || !isDigest(one.argv[0])) {
+				c.stages[j], c.stops[j] = one.argv, true // whether it stops early is not known
+			}
+		}
+		// gzip's bytes need not be GNU's (docs/protocol.md): a gzip stage
+		// is always followed by a gunzip one.
+		if j := g.n(k + 2); j < k-1 {
+			c.stages[j], c.stops[j] = []string{"gzip", "-c", g.pick("-1", "-6", "-9")}, false
+			c.stages[j+1], c.stops[j+1] = []string{g.pick("gunzip", "zcat"), "-c"}, false
+		}
+		c.input = g.pipeInput()
+		cases[i] = c
+	}
+	return cases
+}
+
+func isDigest(name string) bool {
+	return strings.HasSuffix(name, "sum") || name == "cksum"
+}
+
+// gnuStages runs the stages in turn, each reading the previous one's
+// output. failed: the first stage that failed, -1 for none, -2 when a
+// stage did not finish in time (no oracle).
+func gnuStages(t *testing.T, dir string, c pipeCase) (out []byte, failed int) {
+	t.Helper()
+	in := c.input
+	for i, argv := range c.stages {
+		path := testenv.Tool(t, argv[0])
+		ctx, cancel := context.WithTimeout(context.Background(), gnuWait)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, path, argv[1:]...)
+		cmd.Dir = dir
+		cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+		// A pipe, as a client's stdin would be (wc's widths follow it),
+		// but for grep: a regular file, whose binary-file blocks follow
+		// its reads (docs/protocol.md), as in gnudiff_test.go.
+		cmd.Stdin = bytes.NewReader(in)
+		if argv[0] == "grep" {
+			f := filepath.Join(dir, ".stdin")
+			if err := os.WriteFile(f, in, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			stdin, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			cmd.Stdin = stdin
+		}
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		err := cmd.Run()
+		// A generated line may make GNU write a file (uniq - OUT): remove
+		// what it made, so no later stage reads it.
+		if ents, derr := os.ReadDir(dir); derr == nil {
+			for _, e := range ents {
+				if e.Name() != ".stdin" {
+					os.RemoveAll(filepath.Join(dir, e.Name()))
+				}
+			}
+		}
+		code := 0
+		if ctx.Err() != nil {
+			// GNU itself can walk for minutes (gnudiff_test.go): no oracle.
+			t.Logf("not compared: GNU %s did not finish within %v", shquote.Join(argv), gnuWait)
+			return nil, -2
+		}
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("oracle %v: %v", argv, err)
+		}
+		if gnuFailed(argv[0], code) {
+			return nil, i
+		}
+		in = stdout.Bytes()
+	}
+	return in, -1
+}
+
+// pipeVerdict returns "" when the engine's answer is GNU's, else what
+// differs.
+func pipeVerdict(c pipeCase, gnuOut []byte, failed int, ours []byte, ourErr error) string {
+	if failed >= 0 {
+		for j := failed + 1; j < len(c.stages); j++ {
+			if c.stops[j] {
+				if ourErr == nil && !bytes.Equal(ours, gnuOut) && gnuOut != nil {
+					return "output differs"
+				}
+				return "" // either outcome: GNU's pipe would race too
+			}
+		}
+		if ourErr == nil {
+			return fmt.Sprintf("GNU stage %d (%s) fails, we succeed with %q", failed+1, c.stages[failed][0], computetest.Trunc(ours))
+		}
+		return ""
+	}
+	if ourErr != nil {
+		if strings.Contains(ourErr.Error(), "unsupported") {
+			return "" // a flag refused on purpose (docs/protocol.md)
+		}
+		return fmt.Sprintf("GNU succeeds with %q, we fail: %v", computetest.Trunc(gnuOut), ourErr)
+	}
+	if !bytes.Equal(ours, gnuOut) {
+		return fmt.Sprintf("output differs:\n  GNU  %q\n  ours %q", computetest.Trunc(gnuOut), computetest.Trunc(ours))
+	}
+	return ""
+}
+
+// TestGNUPipelinesGenerated runs generated pipelines through the engine
+// with the default spool and with one of 4 KiB (every reply and sort past
+// it spills, and the input is read ahead), against GNU stage by stage.
+func TestGNUPipelinesGenerated(t *testing.T) {
+	t.Parallel()
+	n := 60
+	if testenv.Long() {
+		n = 300
+	}
+	if v := os.Getenv("PIPEDIFF_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("PIPEDIFF_N: %v", err)
+		}
+	}
+	seed := uint64(20261203)
+	if v := os.Getenv("PIPEDIFF_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("PIPEDIFF_SEED: %v", err)
+		}
+	}
+	dir := t.TempDir()
+	small := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir()}}
+	diffs, failedGNU := 0, 0
+	for i, c := range generatePipes(seed, n) {
+		gnuOut, failed := gnuStages(t, dir, c)
+		if failed == -2 {
+			continue
+		}
+		if failed >= 0 {
+			failedGNU++
+		}
+		cfg := engine.Config{}
+		if i%2 == 1 {
+			cfg = small
+		}
+		ours, err := computetest.RunPipelineEnv(t, cfg, c.text(), c.input)
+		if v := pipeVerdict(c, gnuOut, failed, ours, err); v != "" {
+			diffs++
+			if diffs <= 20 {
+				t.Errorf("%s (spool %d)\n  %s", c, cfg.Spool.MemBytes, v)
+			}
+		}
+	}
+	t.Logf("seed %d: %d pipelines (%d where a GNU stage fails), %d differences", seed, n, failedGNU, diffs)
+}
