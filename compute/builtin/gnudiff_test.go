@@ -127,50 +127,8 @@ func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
 		// half of CPU per input).
 		return diffResult{ourOut: ourOut, ourErr: ourErr}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), gnuWait)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, c.argv[1:]...)
-	cmd.Dir = g.dir
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
-	cmd.Stdin = bytes.NewReader(c.input)
-	if c.argv[0] == "grep" {
-		// GNU grep's binary-file blocks follow its reads: a regular file
-		// reads in whole blocks (docs/protocol.md).
-		if err := os.WriteFile(g.in, c.input, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(g.in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		cmd.Stdin = f
-	}
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	err = cmd.Run()
-	// A generated line may make GNU write a file (uniq - OUT): remove
-	// what it made, so no later case reads it as an input.
-	if ents, derr := os.ReadDir(g.dir); derr == nil {
-		for _, e := range ents {
-			if e.Name() != ".stdin" {
-				os.RemoveAll(filepath.Join(g.dir, e.Name()))
-			}
-		}
-	}
-	r := diffResult{gnuOut: stdout.Bytes()}
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		// GNU itself can walk for minutes (tr '[x*99999999999]' in SET1):
-		// such a case has no oracle. Said, not hidden.
-		r.skipped = true
-		t.Logf("not compared: GNU %s did not finish within %v", shquote.Join(c.argv), gnuWait)
-	case errors.As(err, &ee):
-		r.gnuCode = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("oracle %v: %v", c.argv, err)
-	}
+	r := diffResult{}
+	r.gnuOut, r.gnuCode, r.skipped = g.gnu(t, path, c.argv, c.input)
 	if !r.skipped {
 		r.ourOut, r.ourErr = ourOut, ourErr
 	}
@@ -187,6 +145,56 @@ func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
 		}
 	}
 	return r
+}
+
+// gnu runs the GNU tool at path with argv's flags over input: its stdout,
+// its exit status, and whether it did not finish within gnuWait (then
+// there is no oracle: GNU itself can walk for minutes, tr
+// '[x*99999999999]' in SET1; said, not hidden).
+func (g *gnuRunner) gnu(t testing.TB, path string, argv []string, input []byte) (out []byte, code int, timedOut bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), gnuWait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, argv[1:]...)
+	cmd.Dir = g.dir
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Stdin = bytes.NewReader(input)
+	if argv[0] == "grep" {
+		// GNU grep's binary-file blocks follow its reads: a regular file
+		// reads in whole blocks (docs/protocol.md).
+		if err := os.WriteFile(g.in, input, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(g.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	err := cmd.Run()
+	// A generated line may make GNU write a file (uniq - OUT): remove
+	// what it made, so no later case reads it as an input.
+	if ents, derr := os.ReadDir(g.dir); derr == nil {
+		for _, e := range ents {
+			if e.Name() != ".stdin" {
+				os.RemoveAll(filepath.Join(g.dir, e.Name()))
+			}
+		}
+	}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Logf("not compared: GNU %s did not finish within %v", shquote.Join(argv), gnuWait)
+		return nil, 0, true
+	case errors.As(err, &ee):
+		return stdout.Bytes(), ee.ExitCode(), false
+	case err != nil:
+		t.Fatalf("oracle %v: %v", argv, err)
+	}
+	return stdout.Bytes(), 0, false
 }
 
 // gnuGunzip is GNU gunzip -c of what GNU gzip wrote.
@@ -988,19 +996,8 @@ func TestGNUDiffGenerated(t *testing.T) {
 	if testenv.Long() {
 		n = 480
 	}
-	if v := os.Getenv("GNUDIFF_N"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatalf("GNUDIFF_N: %v", err)
-		}
-	}
-	seed := uint64(20220902)
-	if v := os.Getenv("GNUDIFF_SEED"); v != "" {
-		var err error
-		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("GNUDIFF_SEED: %v", err)
-		}
-	}
+	n = int(envUint(t, "GNUDIFF_N", uint64(n)))
+	seed := envUint(t, "GNUDIFF_SEED", 20220902)
 	runner := newGNURunner(t)
 	perCmd := map[string][2]int{} // cases, differences
 	diffs := 0

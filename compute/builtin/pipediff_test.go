@@ -2,12 +2,9 @@ package builtin_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -201,62 +198,21 @@ func isDigest(name string) bool {
 	return strings.HasSuffix(name, "sum") || name == "cksum"
 }
 
-// gnuStages runs the stages in turn, each reading the previous one's
+// gnuStages runs the stages in turn, each over the previous one's
 // output. failed: the first stage that failed, -1 for none, -2 when a
 // stage did not finish in time (no oracle).
-func gnuStages(t *testing.T, dir string, c pipeCase) (out []byte, failed int) {
+func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out []byte, failed int) {
 	t.Helper()
 	in := c.input
 	for i, argv := range c.stages {
-		path := testenv.Tool(t, argv[0])
-		ctx, cancel := context.WithTimeout(context.Background(), gnuWait)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, path, argv[1:]...)
-		cmd.Dir = dir
-		cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
-		// A pipe, as a client's stdin would be (wc's widths follow it),
-		// but for grep: a regular file, whose binary-file blocks follow
-		// its reads (docs/protocol.md), as in gnudiff_test.go.
-		cmd.Stdin = bytes.NewReader(in)
-		if argv[0] == "grep" {
-			f := filepath.Join(dir, ".stdin")
-			if err := os.WriteFile(f, in, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			stdin, err := os.Open(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stdin.Close()
-			cmd.Stdin = stdin
-		}
-		var stdout bytes.Buffer
-		cmd.Stdout = &stdout
-		err := cmd.Run()
-		// A generated line may make GNU write a file (uniq - OUT): remove
-		// what it made, so no later stage reads it.
-		if ents, derr := os.ReadDir(dir); derr == nil {
-			for _, e := range ents {
-				if e.Name() != ".stdin" {
-					os.RemoveAll(filepath.Join(dir, e.Name()))
-				}
-			}
-		}
-		code := 0
-		if ctx.Err() != nil {
-			// GNU itself can walk for minutes (gnudiff_test.go): no oracle.
-			t.Logf("not compared: GNU %s did not finish within %v", shquote.Join(argv), gnuWait)
+		out, code, timedOut := g.gnu(t, testenv.Tool(t, argv[0]), argv, in)
+		switch {
+		case timedOut:
 			return nil, -2
-		}
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("oracle %v: %v", argv, err)
-		}
-		if gnuFailed(argv[0], code) {
+		case gnuFailed(argv[0], code):
 			return nil, i
 		}
-		in = stdout.Bytes()
+		in = out
 	}
 	return in, -1
 }
@@ -299,24 +255,13 @@ func TestGNUPipelinesGenerated(t *testing.T) {
 	if testenv.Long() {
 		n = 300
 	}
-	if v := os.Getenv("PIPEDIFF_N"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatalf("PIPEDIFF_N: %v", err)
-		}
-	}
-	seed := uint64(20261203)
-	if v := os.Getenv("PIPEDIFF_SEED"); v != "" {
-		var err error
-		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("PIPEDIFF_SEED: %v", err)
-		}
-	}
-	dir := t.TempDir()
+	n = int(envUint(t, "PIPEDIFF_N", uint64(n)))
+	seed := envUint(t, "PIPEDIFF_SEED", 20261203)
+	runner := newGNURunner(t)
 	small := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir()}}
 	diffs, failedGNU := 0, 0
 	for i, c := range generatePipes(seed, n) {
-		gnuOut, failed := gnuStages(t, dir, c)
+		gnuOut, failed := gnuStages(t, runner, c)
 		if failed == -2 {
 			continue
 		}
@@ -336,4 +281,19 @@ func TestGNUPipelinesGenerated(t *testing.T) {
 		}
 	}
 	t.Logf("seed %d: %d pipelines (%d where a GNU stage fails), %d differences", seed, n, failedGNU, diffs)
+}
+
+// envUint is the number in the environment variable name, or def when it
+// is unset.
+func envUint(t *testing.T, name string, def uint64) uint64 {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
 }
