@@ -597,3 +597,46 @@ func TestGNUClass26B2LengthLastMax(t *testing.T) {
 	}
 	checkCases(t, cases)
 }
+
+// TestGNUClass27TacBlockBoundaries: GNU tac reads its input backwards in
+// blocks of 8 KiB (the first one the size modulo 8 KiB) and restarts its
+// separator search at each block's end. A separator that overlaps itself
+// then matches across the boundary over a match already made, and with -b
+// a record that starts at a boundary makes GNU compare a separator with
+// bytes its buffer kept from an earlier block (it printed "a" + "ab..."
+// records where the input had none). We searched the input as one text.
+// Inputs: records placed so that separators straddle, start and end at
+// the boundaries, a record longer than a block (GNU doubles its block),
+// with and without spilling the queue to disk.
+func TestGNUClass27TacBlockBoundaries(t *testing.T) {
+	t.Parallel()
+	var inputs [][]byte
+	for _, n := range []int{8191, 8192, 8193, 16385} {
+		for _, fill := range []string{"ab\n", "aab", "b\naa", "\n\n\n", "xyzxyz", "aba"} {
+			in := bytes.Repeat([]byte(fill), n/len(fill)+2)[:n]
+			inputs = append(inputs, in, append(bytes.Repeat([]byte("x"), 9000), in...))
+		}
+	}
+	// A record starting at a block boundary (8192) after an "a": with -b
+	// GNU compares "ab" with that "a" and the byte its buffer kept from
+	// the block after (the "b" at 16384), and prints a record "a".
+	for _, tail := range []int{100, 8192} {
+		blk := bytes.Repeat([]byte("x\n"), (3*8192+tail)/2)
+		copy(blk[8191:], "aab")
+		blk[16384] = 'b'
+		copy(blk[16390:], "ab") // the pending record then is "bx\nx\nx"
+		inputs = append(inputs, blk)
+	}
+	var cases []diffCase
+	for _, sep := range []string{"ab", "aa", "\n\n", "xyzx"} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: []string{"tac", "-s", sep}, input: in}, diffCase{argv: []string{"tac", "-b", "-s", sep}, input: in})
+		}
+	}
+	checkCases(t, cases)
+	// The same over a queue spilled to disk.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	for _, c := range cases[:40] {
+		computetest.DiffGNUEnv(t, cfg, c.input, c.argv...)
+	}
+}
