@@ -533,3 +533,110 @@ func TestGNUClass23GzipVerboseAndTTY(t *testing.T) {
 	}
 	checkCases(t, cases)
 }
+
+// TestGNUClass24GrepLastBackslashLiteral: with two distinct patterns or
+// more, all literals, GNU grep 3.8 runs its -F matcher, which takes a
+// backslash ending the last pattern as a literal backslash; alone, or
+// ending an earlier pattern, it is an error ("Trailing backslash"). We
+// failed every such pattern.
+func TestGNUClass24GrepLastBackslashLiteral(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"a\nb\n\\\nx\\y\nb\\\n", "", "ab\\\n\\\\\n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"grep", "-e", "b", "-e", `\`}, {"grep", "b\n\\"}, {"grep", "-c", "-v", "-x", "-e", "b\n\\"}, {"grep", "-o", "-e", "q\n\\"},
+		{"grep", "-E", "b\n\\"}, {"grep", "-e", "b", "-e", `\`, "-e", "b"}, {"grep", "-e", "", "-e", `\`}, {"grep", "-i", "-e", "B", "-e", `\`},
+		{"grep", "-w", "b\n\\"}, {"grep", "-e", "b", "-e", `a\`}, {"grep", "-e", "b", "-e", `a\\\`}, {"grep", "-o", "-e", "b", "-e", `\\`},
+		{"grep", "-e", `\`}, {"grep", "-e", `\`, "-e", "b"}, {"grep", "-e", `\`, "-e", `\`}, {"grep", "-e", `\`, "-e", "b", "-e", `\`},
+		{"grep", "-e", `\`, "-e", ""}, {"grep", "-e", "a.", "-e", `\`}, {"grep", "-e", `a\`, "-e", `x\`}, {"grep", "b\n[\\"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass25GrepLineWordOnly: grep -o with both -x and -w takes the
+// line's newline into the match when GNU uses its regexp matcher, so a
+// selected line prints whole followed by two newlines (also an empty
+// line, and a last line with no newline); with two distinct literal
+// patterns or more, GNU's -F matcher prints the match as usual. We
+// printed one newline.
+func TestGNUClass25GrepLineWordOnly(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"a b\n", "\na\nb", "a\r\nab\na\n", "[a]\nA\n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"grep", "-xwo", "a"}, {"grep", "-x", "-o", "-w", "-n", "-e", "^a", "-e", "a b"}, {"grep", "-xwo", "a b"}, {"grep", "-xwoF", "a"},
+		{"grep", "-xwoE", "a|b"}, {"grep", "-xwo", "-e", "a", "-e", "b"}, {"grep", "-xwoF", "-e", "a", "-e", "a"}, {"grep", "-xwoi", "A"},
+		{"grep", "-xwo", ""}, {"grep", "-xwo", "a*"}, {"grep", "-xwoH", "-m1", "a."}, {"grep", "-xwov", "c"}, {"grep", "-xwoc", "a"},
+		{"grep", "-xwoF", "-e", "a", "-e", "a b"}, {"grep", "-xwo", "[a]"}, {"grep", "-xwoE", "-e", "a", "-e", "b"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass26B2LengthLastMax: b2sum and cksum check each -l for its
+// syntax and a multiple of 8 as they read it, but BLAKE2b's maximum only
+// on the last one: b2sum -l 520 -l 8 is -l 8. We refused 520 at once.
+func TestGNUClass26B2LengthLastMax(t *testing.T) {
+	t.Parallel()
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"b2sum", "-l", "520", "-l", "8"}, {"b2sum", "-l", "8", "-l", "520"}, {"b2sum", "-l", "7", "-l", "8"}, {"b2sum", "--length=520", "--tag", "-l0"},
+		{"b2sum", "-l", "99999999999999999999", "-l", "8"}, {"cksum", "-a", "blake2b", "-l", "520", "-l", "8"}, {"cksum", "-l", "1024", "-l", "16", "-a", "blake2b"},
+		{"cksum", "-a", "blake2b", "-l", "8", "-l", "520"}, {"cksum", "-l", "520", "-a", "crc"}, {"cksum", "-l", "520", "-l", "0", "-a", "sha1"},
+	} {
+		for _, in := range []string{"", "abc\n"} {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass27TacBlockBoundaries: GNU tac reads its input backwards in
+// blocks of 8 KiB (the first one the size modulo 8 KiB) and restarts its
+// separator search at each block's end. A separator that overlaps itself
+// then matches across the boundary over a match already made, and with -b
+// a record that starts at a boundary makes GNU compare a separator with
+// bytes its buffer kept from an earlier block (it printed "a" + "ab..."
+// records where the input had none). We searched the input as one text.
+// Inputs: records placed so that separators straddle, start and end at
+// the boundaries, a record longer than a block (GNU doubles its block),
+// with and without spilling the queue to disk.
+func TestGNUClass27TacBlockBoundaries(t *testing.T) {
+	t.Parallel()
+	var inputs [][]byte
+	for _, n := range []int{8191, 8192, 8193, 16385} {
+		for _, fill := range []string{"ab\n", "aab", "b\naa", "\n\n\n", "xyzxyz", "aba"} {
+			in := bytes.Repeat([]byte(fill), n/len(fill)+2)[:n]
+			inputs = append(inputs, in, append(bytes.Repeat([]byte("x"), 9000), in...))
+		}
+	}
+	// A record starting at a block boundary (8192) after an "a": with -b
+	// GNU compares "ab" with that "a" and the byte its buffer kept from
+	// the block after (the "b" at 16384), and prints a record "a".
+	for _, tail := range []int{100, 8192} {
+		blk := bytes.Repeat([]byte("x\n"), (3*8192+tail)/2)
+		copy(blk[8191:], "aab")
+		blk[16384] = 'b'
+		copy(blk[16390:], "ab") // the pending record then is "bx\nx\nx"
+		inputs = append(inputs, blk)
+	}
+	var cases []diffCase
+	for _, sep := range []string{"ab", "aa", "\n\n", "xyzx"} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: []string{"tac", "-s", sep}, input: in}, diffCase{argv: []string{"tac", "-b", "-s", sep}, input: in})
+		}
+	}
+	checkCases(t, cases)
+	// The same over a queue spilled to disk.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	for _, c := range cases[:40] {
+		computetest.DiffGNUEnv(t, cfg, c.input, c.argv...)
+	}
+}

@@ -70,6 +70,9 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	if bits != 0 && algo != "blake2b" {
 		return nil, compute.Invalidf("%s: %s is only supported with --algorithm=blake2b", cmd, lenUse.Name)
 	}
+	if err := checkB2Max(cmd, lenUse, bits); err != nil {
+		return nil, err
+	}
 	// With no operand the legacy sums print no name; the digests print "-".
 	names := repeatName("-", outputs)
 	sep := " -"

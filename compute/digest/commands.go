@@ -166,7 +166,9 @@ var sumFlags = []compute.FlagSpec{
 var lengthFlag = compute.FlagSpec{Short: 'l', Long: "length", Value: true, Summary: "digest length in bits: a multiple of 8, at most 512 (0 = 512)"}
 
 // parseB2Length parses -l as GNU xdectoumax does (leading white space and
-// '+' allowed, decimal digits only) and checks it for BLAKE2b. 0 means 512.
+// '+' allowed, decimal digits only) and checks it is a multiple of 8. 0
+// means 512. As in GNU, the maximum is checked once, on the last -l
+// (checkB2Max): b2sum -l 520 -l 8 is -l 8, but -l 7 -l 8 is an error.
 func parseB2Length(cmd string, u compute.FlagUse) (int, error) {
 	s := strings.TrimLeft(u.Value, " \t\n\v\f\r")
 	s = strings.TrimPrefix(s, "+")
@@ -180,9 +182,18 @@ func parseB2Length(cmd string, u compute.FlagUse) (int, error) {
 	case n%8 != 0:
 		return 0, compute.Invalidf("%s: invalid length %q for %s: not a multiple of 8", cmd, u.Value, u.Name)
 	case n > 512:
-		return 0, compute.Invalidf("%s: invalid length %q for %s: the maximum for BLAKE2b is 512 bits", cmd, u.Value, u.Name)
+		return 513, nil // checkB2Max refuses it, if it is the last
 	}
 	return int(n), nil
+}
+
+// checkB2Max checks the last -l (u, parsed to bits) against BLAKE2b's
+// maximum.
+func checkB2Max(cmd string, u compute.FlagUse, bits int) error {
+	if bits > 512 {
+		return compute.Invalidf("%s: invalid length %q for %s: the maximum for BLAKE2b is 512 bits", cmd, u.Value, u.Name)
+	}
+	return nil
 }
 
 func blake2bTag(bits int) string {
@@ -220,6 +231,8 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 				eol     = byte('\n')
 				newHash = algo.New
 				tag     = algo.Tag
+				lenBits int             // the last -l
+				lenUse  compute.FlagUse // the last -l, if any
 			)
 			for _, u := range f.Uses {
 				switch u.Key {
@@ -239,9 +252,15 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 					if bits == 0 {
 						bits = 512
 					}
-					newHash = func() hash.Hash { return newBlake2b(bits / 8) }
-					tag = blake2bTag(bits)
+					lenBits, lenUse = bits, u
 				}
+			}
+			if lenUse.Name != "" {
+				if err := checkB2Max(algo.Command, lenUse, lenBits); err != nil {
+					return nil, err
+				}
+				newHash = func() hash.Hash { return newBlake2b(lenBits / 8) }
+				tag = blake2bTag(lenBits)
 			}
 			if tagged && binMode == 0 {
 				return nil, compute.Invalidf("%s: --tag does not support --text mode", algo.Command)

@@ -109,6 +109,10 @@ const (
 // grepStage is a compiled grep.
 type grepStage struct {
 	invert, lineNum, only bool
+	// lineNL: -o with -x and -w, GNU's regexp matcher (not its -F one)
+	// takes the line's newline into the match (EGexecute's match_lines
+	// case), so each selected line prints whole, then two newlines.
+	lineNL bool
 	// count: no line is printed (-c, -l, -L, -q); as GNU, NULs are then
 	// line ends and do not stop the output.
 	count     bool
@@ -230,6 +234,10 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), env.Patterns)
 	if err != nil {
 		return nil, err
+	}
+	if g.only && f.Has("w") && f.Has("x") {
+		_, kws := fgrepKeywords(all, mode)
+		g.lineNL = !kws
 	}
 	return g, nil
 }

@@ -51,6 +51,7 @@ const nonWordClass = `[^0-9A-Za-z_]`
 // compileGrep compiles the patterns, charging what they compile to to
 // budget (nil: a budget of their own).
 func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *compute.PatternBudget) (*grepMatcher, error) {
+	pats = lastBackslashLiteral(pats, mode)
 	parts := make([]string, len(pats))
 	stray := false // an ERE ')' that would close GNU's -x/-w wrapper
 	coll := false  // GNU's dfa leaves the lines to glibc regex
@@ -436,4 +437,49 @@ func strayParen(p string, fold bool) bool {
 		return false
 	}
 	return tr.stray
+}
+
+// lastBackslashLiteral returns pats with a backslash that ends the last
+// distinct pattern escaped, when GNU takes it as a literal backslash: with
+// two distinct patterns or more, all literals, GNU 3.8 runs its -F matcher
+// (try_fgrep_pattern, over the patterns joined by newlines), which copies
+// a backslash that ends the list as it is; a single pattern, or one that
+// is not a literal, goes to the regexp compilers, where it is an error
+// ("Trailing backslash"). A backslash that ends an earlier pattern is
+// followed by the newline there and is an error either way.
+func lastBackslashLiteral(pats []string, mode grepMode) []string {
+	if mode == grepFixed {
+		return pats
+	}
+	seen := map[string]bool{}
+	last := ""
+	for _, p := range pats {
+		if !seen[p] {
+			seen[p] = true
+			last = p
+		}
+	}
+	odd := func(p string) bool {
+		n := len(p) - len(strings.TrimRight(p, `\`))
+		return n%2 == 1
+	}
+	if len(seen) < 2 || !odd(last) {
+		return pats
+	}
+	for p := range seen {
+		if p != last && odd(p) {
+			return pats
+		}
+	}
+	if _, ok := fgrepKeywords(pats, mode); !ok {
+		return pats
+	}
+	out := make([]string, len(pats))
+	for i, p := range pats {
+		if p == last {
+			p += `\`
+		}
+		out[i] = p
+	}
+	return out
 }

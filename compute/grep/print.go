@@ -35,6 +35,12 @@ func (r *grepRun) selected(line []byte) {
 	}
 	switch {
 	case g.count:
+	case g.only && g.lineNL:
+		if !g.invert {
+			r.prefix()
+			r.write(line)
+			r.w.WriteString("\n\n")
+		}
 	case g.only:
 		if !g.invert && g.m.onlyLit != nil && !r.wide {
 			r.literalMatches(line)

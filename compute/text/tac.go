@@ -114,42 +114,218 @@ func (t *tacStage) reverseByte(ctx context.Context, q *chunkQueue, w *bufio.Writ
 	return q.writeRange(w, 0, recEnd)
 }
 
-// reverseString handles a multi-byte separator or -b. Like GNU tac it
-// finds separators from the end backwards, each match ending at or before
-// the start of the one after it.
+// tacReadSize is GNU tac's INITIAL_READSIZE.
+const tacReadSize = 8192
+
+// reverseString handles a multi-byte separator or -b as GNU tac 9.1 does
+// (tac_seekable), step for step where its steps show in the output. GNU
+// reads the input backwards in blocks (the first one the input's size
+// modulo 8 KiB, then 8 KiB, doubled while a record outgrows it, and a short
+// last one), keeping the pending record after the block, and searches each
+// block backwards: after a match at c the next one must start at or before
+// c-len(sep), but after a new block is read the search starts again from
+// the block's end, so a separator that overlaps itself can match across
+// the boundary over a match already made. A candidate there also reads up
+// to len(sep)-1 bytes past the pending record; when that record is shorter
+// (with -b, a record starting at the boundary), those bytes are what GNU's
+// buffer held from earlier blocks, not the input (tacMemory).
 func (t *tacStage) reverseString(ctx context.Context, q *chunkQueue, w *bufio.Writer) error {
 	total := q.Len()
-	sl := int64(len(t.sep))
-	recEnd, limit := total, total
-	var carry []byte // the bytes just after the current chunk, up to len(sep)-1
-	err := q.walkBackward(func(base int64, b []byte) error {
-		buf := append(b[:len(b):len(b)], carry...)
-		end := int(min(int64(len(buf)), limit-base))
-		for end > 0 {
-			j := bytes.LastIndex(buf[:end], t.sep)
-			if j < 0 {
-				break
+	if total == 0 {
+		return nil
+	}
+	sep := t.sep
+	sl := int64(len(sep))
+	r := int64(tacReadSize)
+	for sl >= r/2 {
+		r *= 2
+	}
+	f := total - total%r // the block's start (GNU's file_pos)
+	if f == total {
+		f = total - r
+	}
+	var (
+		pe    = total          // past_end: the pending record ends here
+		limit = total - sl + 1 // candidates start below limit
+		valid = total          // GNU's buffer holds the input below valid
+		win   = tacWindow{ctx: ctx, q: q}
+		mem   = newTacMemory(q, sl, r, f, total)
+		cand  []byte
+	)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Candidates that read past valid, checked one by one; then the
+		// input below.
+		c := int64(-1)
+		for k := limit - 1; k >= max(f, valid-sl+1) && c < 0; k-- {
+			cand = cand[:0]
+			var err error
+			if cand, err = win.appendRange(cand, k, valid); err != nil {
+				return err
 			}
-			p := base + int64(j)
-			start := p
-			if !t.before {
-				start = p + sl
-			}
-			if start < total {
-				if err := writeRecord(w, q, b, base, start, recEnd); err != nil {
+			for p := valid; p < k+sl; p++ {
+				b, err := mem.at(p - f)
+				if err != nil {
 					return err
 				}
-				recEnd = start
+				cand = append(cand, b)
 			}
-			limit, end = p, j
+			if bytes.Equal(cand, sep) {
+				c = k
+			}
 		}
-		carry = append([]byte(nil), buf[:min(len(buf), len(t.sep)-1)]...)
-		return ctx.Err()
-	})
-	if err != nil {
-		return err
+		if c < 0 {
+			var err error
+			if c, err = win.lastIndex(sep, f, min(limit, valid-sl+1)+sl-1); err != nil {
+				return err
+			}
+		}
+		if c >= 0 {
+			start := c
+			if !t.before {
+				start = c + sl
+			}
+			if err := win.write(w, start, pe); err != nil {
+				return err
+			}
+			pe = start
+			limit = c - sl + 1
+			continue
+		}
+		if f == 0 {
+			return win.write(w, 0, pe)
+		}
+		// GNU reads the block before: the pending record moves after it.
+		s := pe - f
+		if s > r {
+			r *= 2
+		}
+		oldR := r
+		if f >= r {
+			f -= r
+		} else {
+			r, f = f, 0
+		}
+		if err := mem.moved(f, r, s, oldR); err != nil {
+			return err
+		}
+		valid, limit = f+r+s, f+r
 	}
-	return q.writeRange(w, 0, recEnd)
+}
+
+// tacWindow reads the input backwards for the separator search, a window
+// at a time.
+type tacWindow struct {
+	ctx context.Context // checked at each window, as a block may be GiBs
+	q   *chunkQueue
+	buf bytes.Buffer
+	a   int64 // buf holds the input's bytes [a, a+buf.Len())
+}
+
+const tacWindowSize = 256 << 10
+
+// lastIndex returns the largest c >= lo with sep at [c, c+len(sep)) and
+// c+len(sep) <= hi, or -1.
+func (tw *tacWindow) lastIndex(sep []byte, lo, hi int64) (int64, error) {
+	sl := int64(len(sep))
+	for hi-lo >= sl {
+		if !(tw.a < hi-sl+1 && hi <= tw.a+int64(tw.buf.Len())) {
+			if err := tw.ctx.Err(); err != nil {
+				return -1, err
+			}
+			a := max(lo, hi-max(tacWindowSize, 2*sl))
+			tw.buf.Reset()
+			if err := tw.q.writeRange(&tw.buf, a, hi); err != nil {
+				return -1, err
+			}
+			tw.a = a
+		}
+		from := max(lo, tw.a)
+		if j := bytes.LastIndex(tw.buf.Bytes()[from-tw.a:hi-tw.a], sep); j >= 0 {
+			return from + int64(j), nil
+		}
+		if from == lo {
+			break
+		}
+		hi = from + sl - 1
+	}
+	return -1, nil
+}
+
+// write writes the input's bytes [a, b) to w, from the window where it
+// holds them (the queue may be on disk).
+func (tw *tacWindow) write(w io.Writer, a, b int64) error {
+	end := tw.a + int64(tw.buf.Len())
+	if a >= tw.a && a < end {
+		if _, err := w.Write(tw.buf.Bytes()[a-tw.a : min(b, end)-tw.a]); err != nil {
+			return err
+		}
+		a = end
+	}
+	return tw.q.writeRange(w, a, b)
+}
+
+// appendRange appends the input's bytes [a, b) to dst.
+func (tw *tacWindow) appendRange(dst []byte, a, b int64) ([]byte, error) {
+	if a >= b {
+		return dst, nil
+	}
+	var buf bytes.Buffer
+	if err := tw.q.writeRange(&buf, a, b); err != nil {
+		return dst, err
+	}
+	return append(dst, buf.Bytes()...), nil
+}
+
+// tacMemory is what GNU tac's buffer holds past the pending record, at the
+// few positions a separator search can read there: len(sep)-1 bytes at
+// each position the block size may take (r, 2r, 4r, ...). GNU writes them
+// only when it moves a pending record after a new block; what it never
+// wrote is taken as zeros (fresh memory).
+type tacMemory struct {
+	q    *chunkQueue
+	n    int64            // len(sep)-1
+	wins map[int64][]byte // window base (a buffer position) → its bytes
+	// The block read last ([readF, readF+readLen) of the input, at buffer
+	// position 0) and the one before it; base: the block size before the
+	// last move, whose window a short last block reads.
+	readF, readLen, prevF, prevLen, base int64
+}
+
+func newTacMemory(q *chunkQueue, sl, r, f, total int64) *tacMemory {
+	m := &tacMemory{q: q, n: sl - 1, wins: map[int64][]byte{}, readF: f, readLen: total - f}
+	if m.n == 0 {
+		return m
+	}
+	for b := r; b < 2*total+2*r; b *= 2 {
+		m.wins[b] = make([]byte, m.n)
+	}
+	return m
+}
+
+// moved records GNU's memmove of the pending record (s bytes, the input
+// from f+r on) to buffer position r. oldR is the block size before a
+// short last block.
+func (m *tacMemory) moved(f, r, s, oldR int64) error {
+	m.prevF, m.prevLen = m.readF, m.readLen
+	m.readF, m.readLen, m.base = f, r, oldR
+	if m.n == 0 {
+		return nil
+	}
+	for b, win := range m.wins {
+		lo, hi := max(b, r), min(b+m.n, r+s)
+		if lo >= hi {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := m.q.writeRange(&buf, f+lo, f+hi); err != nil {
+			return err
+		}
+		copy(win[lo-b:], buf.Bytes())
+	}
+	return nil
 }
 
 // writeRecord writes the bytes at [start, end) taking what lies in the
@@ -163,4 +339,21 @@ func writeRecord(w io.Writer, q *chunkQueue, b []byte, base, start, end int64) e
 		start = chunkEnd
 	}
 	return q.writeRange(w, start, end)
+}
+
+// at returns what GNU's buffer holds at position p past the pending record
+// after the last move: the block read before, where it reached that far
+// (a short last block), else the window at base, else zero.
+func (m *tacMemory) at(p int64) (byte, error) {
+	if p < m.prevLen {
+		var buf bytes.Buffer
+		if err := m.q.writeRange(&buf, m.prevF+p, m.prevF+p+1); err != nil {
+			return 0, err
+		}
+		return buf.Bytes()[0], nil
+	}
+	if win, ok := m.wins[m.base]; ok && p >= m.base && p < m.base+m.n {
+		return win[p-m.base], nil
+	}
+	return 0, nil
 }
