@@ -18,14 +18,17 @@ import (
 // Once a job that takes its input in chunks (TakeChunk, WriteTo: the
 // digests) falls behind (a read of a whole buffer leaves at least
 // aheadMin bytes waiting in the socket), a goroutine reads ahead into
-// buffers of connBufSize, so that the kernel's copy into the process
+// buffers of aheadBufSize, so that the kernel's copy into the process
 // overlaps with the job's work on the bytes before, up to
 // recvAheadChunks buffers; a full queue lets it go on once the job has
 // used half of it (one wake-up per two buffers, not one per buffer). It
-// reads on, waiting for the client when the socket is empty, until the
-// job has caught up: once the job has had to wait for it and nothing
-// waits in the socket (SIOCINQ), the goroutine ends, and the job's next
-// read that finds nothing read ahead reads the connection itself again.
+// fills a buffer before handing it over while the job has another one
+// queued (fill), and reads under the raised mark, as it only waits for
+// the client. It reads on, waiting for the client when the socket is
+// empty, until the job has caught up: once the job has had to wait for
+// it and nothing waits in the socket (SIOCINQ), the goroutine ends, and
+// the job's next read that finds nothing read ahead reads the connection
+// itself again.
 //
 // A job that reads into its own buffer (Read: grep, sort, ...) is never
 // read ahead for: it would copy every byte once more, out of the buffer
@@ -41,7 +44,9 @@ import (
 // goroutines (a futex wake of the waiting job, the reader's own wake-up
 // from the netpoller). A job that keeps up for bigMarkAfter bytes also
 // gets a higher SO_RCVLOWAT (setMark), so it wakes less often; one that
-// falls behind gets the base mark back.
+// falls behind gets the base mark back, unless the goroutine takes over
+// its reads (then the raised mark stays: the goroutine is the one that
+// waits for the client).
 //
 // Read reads into the caller's buffer (straight from the socket, or from
 // what was read ahead). TakeChunk and WriteTo (stages that use the bytes
@@ -85,7 +90,17 @@ type aheadBuf struct{ buf, data []byte }
 
 // aheadMin is how many bytes must wait in the socket, after a read that
 // filled its buffer, for the job to count as behind its client.
-const aheadMin = connBufSize
+const aheadMin = 256 << 10
+
+// aheadBufSize is the size of the buffers the goroutine reads ahead
+// into. It fills each (fill) before handing it over, unless the job has
+// nothing else to work on: per GiB read ahead, about 1,500 buffers handed
+// over between the two goroutines instead of 6,000–10,000 (one per read
+// of 256 KiB at most), each hashed in one go. A job's own read (TakeChunk
+// when nothing was read ahead) takes a buffer of connBufSize, as a job
+// waiting for its client holds one: a quarter of the memory per idle
+// connection.
+const aheadBufSize = 1 << 20
 
 // bigMarkAfter is how much a job reads itself, without falling behind,
 // before its mark is raised: it keeps up with its client, so waking it
@@ -180,18 +195,17 @@ func (c *connInput) Read(p []byte) (int, error) {
 func (c *connInput) direct(n, size int, err error, ahead bool) {
 	behind := err == nil && n == size && c.queued != nil && c.queued() >= aheadMin
 	if err == nil && !behind {
-		if c.kept += int64(n); !c.big && c.kept >= bigMarkAfter && c.setMark != nil {
-			c.setMark(true)
-			c.big = true
+		if c.kept += int64(n); c.kept >= bigMarkAfter {
+			c.raiseMark(true)
 		}
 		return
 	}
 	if behind {
 		c.kept = 0
-		if c.big {
-			c.setMark(false)
-			c.big = false
-		}
+		// The goroutine that reads ahead only waits for the client: it
+		// gets the raised mark. A job that reads the socket itself and
+		// is behind gets the base mark.
+		c.raiseMark(ahead)
 		if !ahead {
 			return
 		}
@@ -209,6 +223,16 @@ func (c *connInput) direct(n, size int, err error, ahead bool) {
 		c.bursts++
 		c.wg.Add(1)
 		go c.readAhead()
+	}
+}
+
+// raiseMark sets the raised mark (big) or the base one, if it is not set
+// already. Only the reader of the source calls it: the job before it
+// starts the goroutine reading ahead.
+func (c *connInput) raiseMark(big bool) {
+	if c.big != big && c.setMark != nil {
+		c.setMark(big)
+		c.big = big
 	}
 }
 
@@ -240,7 +264,7 @@ func (c *connInput) readAhead() {
 		var n int
 		var err error
 		if !starved || c.queued() > 0 {
-			n, err = c.r.Read(buf)
+			n, err = c.fill(buf)
 		}
 
 		c.mu.Lock()
@@ -265,24 +289,79 @@ func (c *connInput) readAhead() {
 	}
 }
 
-// getLocked returns a buffer to read into. Called with mu held.
+// fill reads the source into buf until buf is full or the source's
+// error, or until the job has nothing else to work on: nothing else is
+// queued for it (or it waits, or Close was called). Then it gets what was
+// read so far. So a read that waits for the client, holding the bytes
+// read before, only ever delays the job's work on them while it still
+// has a whole buffer queued before them; if the client then pauses, the
+// job waits for it with those bytes unhashed, which delays nothing it
+// could send (a reply starts after the client's FIN, which ends the read
+// at once) by more than the time to hash one buffer. The idle timeout is
+// the read's, as always. A read that waits does so under the raised
+// mark, so a buffer fills in a few reads.
+func (c *connInput) fill(buf []byte) (int, error) {
+	n, err := c.r.Read(buf)
+	for err == nil && n < len(buf) {
+		c.mu.Lock()
+		handOver := len(c.queue) == 0 || c.starved || c.closed
+		c.mu.Unlock()
+		if handOver {
+			break
+		}
+		var k int
+		k, err = c.r.Read(buf[n:])
+		n += k
+	}
+	return n, err
+}
+
+// getLocked returns a buffer of aheadBufSize to read into. Called with mu
+// held.
 func (c *connInput) getLocked() []byte {
 	if k := len(c.free); k > 0 {
 		b := c.free[k-1]
 		c.free = c.free[:k-1]
 		return b
 	}
+	return *aheadBufs.Get().(*[]byte)
+}
+
+// getDirect returns a buffer for the job's own read: a free one of
+// aheadBufSize if the goroutine left one, else one of connBufSize.
+// Called with mu held.
+func (c *connInput) getDirect() []byte {
+	if len(c.free) > 0 {
+		return c.getLocked()
+	}
 	return getConnBuf(connBufSize)
 }
 
-// putLocked keeps b for reuse, or returns it to the pool. Called with mu
+// putLocked keeps b for reuse, or returns it to its pool. Called with mu
 // held.
 func (c *connInput) putLocked(b []byte) {
+	if cap(b) != aheadBufSize {
+		putConnBuf(b)
+		return
+	}
 	if len(c.free) < maxFree {
 		c.free = append(c.free, b)
 		return
 	}
-	putConnBuf(b)
+	putAheadBuf(b)
+}
+
+// aheadBufs recycles the buffers of aheadBufSize.
+var aheadBufs = sync.Pool{New: func() any { b := make([]byte, aheadBufSize); return &b }}
+
+// putAheadBuf returns b to its pool (aheadBufs, or connBufs).
+func putAheadBuf(b []byte) {
+	if cap(b) != aheadBufSize {
+		putConnBuf(b)
+		return
+	}
+	b = b[:aheadBufSize]
+	aheadBufs.Put(&b)
 }
 
 // TakeChunk hands over the next bytes in a buffer (engine.ChunkTaker):
@@ -302,7 +381,7 @@ func (c *connInput) TakeChunk() ([][]byte, func(), error) {
 		b.data = b.data[c.off:]
 		c.pop()
 	} else {
-		b.buf = c.getLocked()
+		b.buf = c.getDirect()
 	}
 	c.mu.Unlock()
 	done := func() {
@@ -316,10 +395,11 @@ func (c *connInput) TakeChunk() ([][]byte, func(), error) {
 		return [][]byte{b.data}, done, nil
 	}
 	var n int
+	p := b.buf[:min(len(b.buf), connBufSize)]
 	for n == 0 && err == nil {
-		n, err = c.r.Read(b.buf)
+		n, err = c.r.Read(p)
 	}
-	c.direct(n, len(b.buf), err, true)
+	c.direct(n, len(p), err, true)
 	if n == 0 {
 		done()
 		return nil, nil, err
@@ -370,10 +450,10 @@ func (c *connInput) Wait() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, b := range c.queue {
-		putConnBuf(b.buf)
+		putAheadBuf(b.buf)
 	}
 	for _, b := range c.free {
-		putConnBuf(b)
+		putAheadBuf(b)
 	}
 	c.queue, c.free = nil, nil
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -311,47 +313,61 @@ func TestConnReaderContextDone(t *testing.T) {
 }
 
 // A job that reads 16 MiB itself without falling behind gets the raised
-// mark; once it falls behind, the base mark again.
+// mark. Once it falls behind, a job that reads the socket itself gets the
+// base mark again; one read ahead for keeps the raised mark, as the
+// goroutine reading ahead only waits for its client.
 func TestConnInputRaisesMark(t *testing.T) {
-	cc, sc := loopbackPair(t)
-	data := randBytes(44, bigMarkAfter+1<<20)
-	sent := sendAll(cc, data)
-	c, _ := testInput(context.Background(), sc, false)
-	var marks []bool
-	c.setMark = func(big bool) { marks = append(marks, big) }
-	var behind atomic.Bool
-	c.queued = func() int {
-		if behind.Load() {
-			return 1 << 30
-		}
-		return 0
-	}
-	got := make([]byte, 0, len(data))
-	p := make([]byte, 64<<10)
-	for len(got) < bigMarkAfter {
-		n, err := c.Read(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, p[:n]...)
-	}
-	if len(marks) != 1 || !marks[0] {
-		t.Fatalf("marks set after %d bytes kept up with: %v, want [true]", len(got), marks)
-	}
-	behind.Store(true)
-	rest, err := io.ReadAll(readerFunc(func(b []byte) (int, error) { return c.Read(b[:1]) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Wait()
-	if err := <-sent; err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(append(got, rest...), data) {
-		t.Fatal("the input differs from what was sent")
-	}
-	if len(marks) != 2 || marks[1] {
-		t.Fatalf("marks: %v, want [true false]", marks)
+	for _, ahead := range []bool{false, true} {
+		t.Run("ahead="+strconv.FormatBool(ahead), func(t *testing.T) {
+			cc, sc := loopbackPair(t)
+			data := randBytes(44, bigMarkAfter+1<<20)
+			sent := sendAll(cc, data)
+			c, _ := testInput(context.Background(), sc, false)
+			c.readsAhead = ahead
+			var marks []bool
+			c.setMark = func(big bool) { marks = append(marks, big) }
+			var behind atomic.Bool
+			c.queued = func() int {
+				if behind.Load() {
+					return 1 << 30
+				}
+				return 0
+			}
+			got := make([]byte, 0, len(data))
+			p := make([]byte, 64<<10)
+			for len(got) < bigMarkAfter {
+				n, err := c.Read(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, p[:n]...)
+			}
+			if len(marks) != 1 || !marks[0] {
+				t.Fatalf("marks set after %d bytes kept up with: %v, want [true]", len(got), marks)
+			}
+			behind.Store(true)
+			rest, err := io.ReadAll(readerFunc(func(b []byte) (int, error) { return c.Read(b[:1]) }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Wait()
+			if err := <-sent; err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(append(got, rest...), data) {
+				t.Fatal("the input differs from what was sent")
+			}
+			if ahead && c.bursts == 0 {
+				t.Fatal("never read ahead")
+			}
+			want := []bool{true, false}
+			if ahead {
+				want = []bool{true}
+			}
+			if !slices.Equal(marks, want) {
+				t.Fatalf("marks: %v, want %v", marks, want)
+			}
+		})
 	}
 }
 
@@ -376,6 +392,118 @@ func TestConnInputReadsNotAhead(t *testing.T) {
 				t.Errorf("Reads started reading ahead %d times", c.bursts)
 			case way == "takechunk" && c.bursts == 0:
 				t.Error("TakeChunks of whole buffers with bytes waiting did not start reading ahead")
+			}
+		})
+	}
+}
+
+// chanReader is a source whose reads return the pieces a test sends, one
+// a read, in order; a piece of nil length ends it with err (io.EOF when
+// err is nil). Each send waits until a read takes it, so the test knows
+// where the reader is.
+type chanReader struct {
+	ch  chan []byte
+	err error
+}
+
+func (r *chanReader) Read(p []byte) (int, error) {
+	b, ok := <-r.ch
+	if !ok {
+		if r.err != nil {
+			return 0, r.err
+		}
+		return 0, io.EOF
+	}
+	if len(b) > len(p) {
+		panic("piece larger than the read")
+	}
+	return copy(p, b), nil
+}
+
+func (r *chanReader) Close() error { return nil }
+
+// The goroutine reading ahead hands a buffer over before it is full only
+// when the job has nothing else queued: while one waits for the job, it
+// goes on reading into the next until that is full, so the job gets
+// 1 MiB in one chunk, not each read. Nothing read is lost or reordered,
+// and an error of the source after bytes held (an idle client, a reset)
+// comes after them, never as an end.
+func TestConnInputFillsWhileJobBusy(t *testing.T) {
+	for _, end := range []error{io.EOF, &connReadError{errIdle(time.Minute)}} {
+		t.Run(fmt.Sprint(end), func(t *testing.T) {
+			src := &chanReader{ch: make(chan []byte)}
+			if end != io.EOF {
+				src.err = end
+			}
+			c := newConnInput(src, nil)
+			c.queued = func() int { return 1 << 30 } // always behind
+			var sent bytes.Buffer
+			send := func(n int) {
+				t.Helper()
+				b := randBytes(uint64(sent.Len()), n)
+				sent.Write(b)
+				select {
+				case src.ch <- b:
+				case <-time.After(defaultTestTimeout):
+					// The goroutine waits for the job to take what it read:
+					// it handed over each read, not full buffers.
+					t.Fatal("the goroutine reading ahead stopped reading")
+				}
+			}
+			// The job's own read fills its buffer and finds it behind: the
+			// goroutine starts, and blocks in its first read.
+			first := randBytes(0, connBufSize)
+			sent.Write(first)
+			go func() { src.ch <- first }()
+			segs, doneA, err := c.TakeChunk()
+			if err != nil || len(segs) != 1 || len(segs[0]) != connBufSize {
+				t.Fatalf("first chunk: %d segments, %v", len(segs), err)
+			}
+			var got bytes.Buffer
+			got.Write(segs[0])
+			// Nothing queued for the job: 10 KiB goes over at once. The next
+			// send returns once the goroutine reads again, after it queued.
+			send(10 << 10)
+			// One queued: the next buffer fills, in 64 KiB reads.
+			for range aheadBufSize / (64 << 10) {
+				send(64 << 10)
+			}
+			if end == io.EOF {
+				close(src.ch)
+			} else {
+				send(5) // held in a buffer not full yet, then the error
+				close(src.ch)
+			}
+			doneA()
+			var sizes []int
+			var last error
+			for {
+				segs, done, err := c.TakeChunk()
+				for _, s := range segs {
+					got.Write(s)
+					sizes = append(sizes, len(s))
+				}
+				if done != nil {
+					done()
+				}
+				if err != nil {
+					last = err
+					break
+				}
+			}
+			c.Wait()
+			if !bytes.Equal(got.Bytes(), sent.Bytes()) {
+				t.Fatalf("got %d bytes, differ from the %d sent", got.Len(), sent.Len())
+			}
+			want := []int{10 << 10, aheadBufSize}
+			if end != io.EOF {
+				want = append(want, 5)
+			}
+			if !slices.Equal(sizes, want) {
+				t.Fatalf("chunks after the first: %v, want %v", sizes, want)
+			}
+			if last != end {
+				t.Fatalf("ended with %v, want %v", last, end)
 			}
 		})
 	}
