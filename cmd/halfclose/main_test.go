@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/halfclose/halfclose/compute/engine"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // The server must see exactly the words the user typed: quoting and the
@@ -72,7 +74,7 @@ func TestDigestFiles(t *testing.T) {
 // written with a raw byte failed before reaching the server.
 func TestOneLineUTF8(t *testing.T) {
 	for _, text := range []string{
-		"grep -c '\xff'", "tr -d '\n' | wc -c", "grep a\n| sort\r", `cut -d"` + "\xe9" + `" -f2`, "grep \xc3\\(\\\xff",
+		"grep -c '\xff'", "tr -d '\n' | wc -c", "grep a |\n sort\r", `cut -d"` + "\xe9" + `" -f2`, "grep \xc3\\(\\\xff",
 		"sort", "grep $'\\xff'", "grep 'a b' | wc -l",
 	} {
 		got, err := oneLineUTF8(text)
@@ -89,6 +91,11 @@ func TestOneLineUTF8(t *testing.T) {
 		if split, err := engine.SplitPipeline(got); err != nil || !reflect.DeepEqual(split, want) {
 			t.Errorf("oneLineUTF8(%q) = %q splits to %q (%v), want %q", text, got, split, err, want)
 		}
+	}
+	// A newline that ends a command in sh is the server's error, not a
+	// blank (docs/protocol.md).
+	if _, err := oneLineUTF8("grep a\n| sort"); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "newline") {
+		t.Errorf("newline ending a command: %v", err)
 	}
 	if _, err := oneLineUTF8("grep '\xff"); err == nil || !strings.Contains(err.Error(), "unterminated single quote") {
 		t.Errorf("unterminated quote: %v", err)

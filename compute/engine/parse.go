@@ -21,7 +21,10 @@ const MaxPipelineBytes = 64 << 10
 // the next character, dollar-single-quotes ($'...', POSIX.1-2024) give
 // bytes by escapes (dollarQuote), and an unquoted "|" separates stages. There is no
 // shell: unquoted ; & < > ( ) $ ` and a word starting with # are errors, not
-// syntax, so that a request never means something other than it says.
+// syntax, so that a request never means something other than it says; so is
+// an unquoted newline that would end a command in sh (one before the first
+// word, after a "|" or at the end is blank, as there). A carriage return is
+// a blank (a header line from a CRLF client).
 // Glob characters have no files to match on the server and stay literal, as
 // an unmatched glob does in sh.
 func SplitPipeline(text string) ([][]string, error) {
@@ -56,8 +59,16 @@ func SplitPipeline(text string) ([][]string, error) {
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		switch c {
-		case ' ', '\t', '\n', '\r':
+		case ' ', '\t', '\r':
 			endWord()
+		case '\n':
+			// In sh an unquoted newline ends a command, as ";" does:
+			// refused, not joined, but where sh reads on (before the
+			// first word, after a "|") or where nothing follows.
+			endWord()
+			if len(words) > 0 && strings.TrimLeft(text[i:], " \t\r\n") != "" {
+				return nil, compute.Invalidf("pipeline: unsupported shell syntax: a newline after %q ends a command in sh (there is no shell; join stages with \"|\")", words[len(words)-1])
+			}
 		case '|':
 			if i+1 < len(text) && text[i+1] == '|' {
 				return nil, compute.Invalidf("pipeline: unsupported shell syntax \"||\" (there is no shell)")

@@ -25,6 +25,8 @@ func TestSplitPipeline(t *testing.T) {
 		{`grep a\ b\|c`, [][]string{{"grep", "a b|c"}}},
 		{`grep ''`, [][]string{{"grep", ""}}},
 		{"grep a\\\nb", [][]string{{"grep", "ab"}}},
+		{"\n grep a |\n\n sort\n\n", [][]string{{"grep", "a"}, {"sort"}}},
+		{"grep 'a\nb' \"c\nd\" $'e\\nf'\r\n", [][]string{{"grep", "a\nb", "c\nd", "e\nf"}}},
 		{`tr '[:upper:]' [:lower:]`, [][]string{{"tr", "[:upper:]", "[:lower:]"}}},
 		{`grep a#b`, [][]string{{"grep", "a#b"}}},
 		{`grep '$x;'`, [][]string{{"grep", "$x;"}}},
@@ -60,6 +62,9 @@ func TestSplitPipelineErrors(t *testing.T) {
 		{"grep `id`", "pipeline: unsupported shell syntax \"`\" (there is no shell)"},
 		{`grep "$HOME"`, `pipeline: unsupported shell syntax "$" inside double quotes (there is no shell; use single quotes)`},
 		{"(sort)", `pipeline: unsupported shell syntax "(" (there is no shell)`},
+		{"tr a\nb", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
+		{"grep a\n| sort", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
+		{"sort\n\nwc", `pipeline: unsupported shell syntax: a newline after "sort" ends a command in sh (there is no shell; join stages with "|")`},
 		{"sort # comment", `pipeline: unsupported shell syntax "#" (there is no shell; quote it)`},
 	}
 	for _, tc := range tests {
