@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -86,4 +87,17 @@ func (r rawReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// setUserTimeout sets the connection's TCP_USER_TIMEOUT: unacknowledged
+// data for longer than d drops it (as grpc-go does for its keepalive
+// timeout on the connections it sees as a *net.TCPConn).
+func setUserTimeout(c *net.TCPConn, d time.Duration) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(d/time.Millisecond))
+	})
 }

@@ -1,0 +1,156 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+)
+
+// Connections of one listener share its pool of read buffers, each
+// buffer going back to the pool once read out and being filled again by
+// whichever connection reads next. Several connections at once, each
+// sending a random stream in writes of random sizes and read in reads of
+// the sizes grpc-go makes (a frame header of 9 bytes, a payload of 16
+// KiB) and of odd ones, must each read exactly what its peer sent: a
+// buffer given back while still read from, or read again after, shows as
+// a wrong digest (or, under -race, a race between two connections).
+func TestGRPCConnReadsWhatWasSent(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGRPCListener(l, 64<<10, time.Minute)
+	defer gl.Close()
+	const conns, size = 4, 4 << 20
+	wants := map[string]bool{}
+	for i := range conns {
+		sum := sha256.Sum256(randBytes(uint64(100+i), size))
+		wants[hex.EncodeToString(sum[:])] = true
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*conns)
+	for i := range conns {
+		wg.Add(1)
+		go func() { // the client: sends its stream, then FIN
+			defer wg.Done()
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			data := randBytes(uint64(100+i), size)
+			r := rand.New(rand.NewPCG(uint64(i), 1))
+			for len(data) > 0 {
+				n := min(len(data), 1+r.IntN(200<<10))
+				if _, err := c.Write(data[:n]); err != nil {
+					errs <- err
+					return
+				}
+				data = data[n:]
+			}
+			c.(*net.TCPConn).CloseWrite()
+		}()
+	}
+	for range conns {
+		c, err := gl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { // the server: reads as grpc-go would, and odd sizes
+			defer wg.Done()
+			defer c.Close()
+			h := sha256.New()
+			r := rand.New(rand.NewPCG(uint64(c.RemoteAddr().(*net.TCPAddr).Port), 2))
+			sizes := []int{9, 16384, 9, 16384, 1, 70000, 9, 16384, 64 << 10, 200 << 10}
+			var n int64
+			for {
+				p := make([]byte, sizes[r.IntN(len(sizes))])
+				m, err := io.ReadFull(c, p)
+				h.Write(p[:m])
+				n += int64(m)
+				if err == io.EOF || err == io.ErrUnexpectedEOF {
+					break
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			got := hex.EncodeToString(h.Sum(nil))
+			if wants[got] {
+				return
+			}
+			errs <- fmt.Errorf("a connection read %d bytes whose SHA-256 %s is no client's", n, got)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// Digest calls at once, each on a connection of its own, through a
+// server whose connections buffer their own reads (NewGRPCListener,
+// grpc.ReadBufferSize(0), as halfclosed serves plaintext gRPC), each a
+// random upload in data messages of various sizes: every digest is
+// crypto/sha256's of the bytes sent.
+func TestGRPCListenerDigests(t *testing.T) {
+	env := startEnv(t, envConfig{
+		grpcOpts: []grpc.ServerOption{grpc.ReadBufferSize(0)},
+		grpcListener: func(l net.Listener) net.Listener {
+			return NewGRPCListener(l, GRPCReadBufSize, time.Minute)
+		},
+	})
+	chunks := []int{1 << 20, 40000, 16384 - 5, 300001}
+	var wg sync.WaitGroup
+	for i, chunk := range chunks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			input := randBytes(uint64(1000+i), 8<<20+i)
+			conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			stream, err := apiv1.NewComputeServiceClient(conn).Digest(jobCtx(t))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := stream.Send(header(apiv1.Algorithm_ALGORITHM_SHA256)); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := sendChunked(input, chunk, func(b []byte) error { return stream.Send(dataMsg(b)) }); err != nil {
+				t.Error(err)
+				return
+			}
+			resp, err := stream.CloseAndRecv()
+			if err != nil {
+				t.Errorf("chunks of %d: %v", chunk, err)
+				return
+			}
+			want := sha256.Sum256(input)
+			if got := resp.GetDigests()[0].GetHex(); got != hex.EncodeToString(want[:]) || resp.GetSize() != int64(len(input)) {
+				t.Errorf("chunks of %d: %d bytes, sha256 %s, want %d bytes, %x", chunk, resp.GetSize(), got, len(input), want)
+			}
+		}()
+	}
+	wg.Wait()
+}
