@@ -103,32 +103,78 @@ func TestGRPCConnReadsWhatWasSent(t *testing.T) {
 	}
 }
 
-// Digest calls at once, each on a connection of its own, through a
-// server whose connections buffer their own reads (NewGRPCListener,
-// grpc.ReadBufferSize(0), as halfclosed serves plaintext gRPC), each a
-// random upload in data messages of various sizes: every digest is
-// crypto/sha256's of the bytes sent.
-func TestGRPCListenerDigests(t *testing.T) {
+// A write larger than the socket can take at once goes out whole: the
+// raw write's partial writes and its waits for room (EAGAIN, in the
+// netpoller) lose nothing and repeat nothing.
+func TestGRPCConnWritesWhole(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGRPCListener(l, GRPCReadBufSize, 0)
+	defer gl.Close()
+	peer, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := gl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := randBytes(3, 16<<20)
+	errc := make(chan error, 1)
+	go func() {
+		n, err := c.Write(data)
+		if err == nil && n != len(data) {
+			err = fmt.Errorf("wrote %d of %d bytes", n, len(data))
+		}
+		c.Close() // after what was written: the peer reads it all, then EOF
+		errc <- err
+	}()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, peer, make([]byte, 4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hex.EncodeToString(h.Sum(nil)), sha256.Sum256(data); got != hex.EncodeToString(want[:]) {
+		t.Fatalf("read %d bytes, sha256 %s, want %d bytes, %x", n, got, len(data), want)
+	}
+}
+
+// Calls at once, each on a connection of its own, through a server whose
+// connections buffer their own reads and write with raw system calls
+// (NewGRPCListener, grpc.ReadBufferSize(0), as halfclosed serves
+// plaintext gRPC): Digest calls of random uploads in data messages of
+// various sizes, each digest crypto/sha256's of the bytes sent; and Run
+// calls of testcat, whose replies (as large as the input) come back whole.
+func TestGRPCListenerCalls(t *testing.T) {
 	env := startEnv(t, envConfig{
 		grpcOpts: []grpc.ServerOption{grpc.ReadBufferSize(0)},
 		grpcListener: func(l net.Listener) net.Listener {
 			return NewGRPCListener(l, GRPCReadBufSize, time.Minute)
 		},
 	})
-	chunks := []int{1 << 20, 40000, 16384 - 5, 300001}
+	dial := func() (apiv1.ComputeServiceClient, func()) {
+		conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return apiv1.NewComputeServiceClient(conn), func() { conn.Close() }
+	}
 	var wg sync.WaitGroup
-	for i, chunk := range chunks {
+	for i, chunk := range []int{1 << 20, 40000, 16384 - 5, 300001} {
+		client, done := dial()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			input := randBytes(uint64(1000+i), 8<<20+i)
-			conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer conn.Close()
-			stream, err := apiv1.NewComputeServiceClient(conn).Digest(jobCtx(t))
+			defer done()
+			input := randBytes(uint64(1000+i), 6<<20+i)
+			stream, err := client.Digest(jobCtx(t))
 			if err != nil {
 				t.Error(err)
 				return
@@ -149,6 +195,37 @@ func TestGRPCListenerDigests(t *testing.T) {
 			want := sha256.Sum256(input)
 			if got := resp.GetDigests()[0].GetHex(); got != hex.EncodeToString(want[:]) || resp.GetSize() != int64(len(input)) {
 				t.Errorf("chunks of %d: %d bytes, sha256 %s, want %d bytes, %x", chunk, resp.GetSize(), got, len(input), want)
+			}
+		}()
+	}
+	for i := range 2 {
+		client, done := dial()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer done()
+			input := randBytes(uint64(2000+i), 4<<20+i)
+			stream, err := client.Run(jobCtx(t))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := stream.Send(runHdr(&apiv1.RunHeader{Pipeline: "testcat"})); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := sendChunked(input, 1<<20, func(b []byte) error { return stream.Send(runData(b)) }); err != nil {
+				t.Error(err)
+				return
+			}
+			stream.CloseSend()
+			out, _, err := collectRun(stream)
+			if err != nil {
+				t.Errorf("run: %v", err)
+				return
+			}
+			if got, want := sha256.Sum256(out), sha256.Sum256(input); got != want {
+				t.Errorf("run: %d bytes back, sha256 %x, want %d bytes, %x", len(out), got, len(input), want)
 			}
 		}()
 	}

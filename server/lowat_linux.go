@@ -101,3 +101,46 @@ func setUserTimeout(c *net.TCPConn, d time.Duration) {
 		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(d/time.Millisecond))
 	})
 }
+
+// rawWriter writes a TCP connection with write(2) as a raw system call:
+// a write of the non-blocking socket never blocks (a full socket waits in
+// the netpoller, under the connection's write deadline), and a Syscall
+// would wake the runtime's sysmon thread.
+type rawWriter struct{ rc syscall.RawConn }
+
+func newRawWriter(c *net.TCPConn) io.Writer {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rawWriter{rc}
+}
+
+func (w rawWriter) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		var n int
+		var errno syscall.Errno
+		err := w.rc.Write(func(fd uintptr) bool {
+			for {
+				r0, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written))
+				switch e {
+				case syscall.EINTR:
+					continue
+				case syscall.EAGAIN:
+					return false
+				}
+				n, errno = int(r0), e
+				return true
+			}
+		})
+		switch {
+		case err != nil:
+			return written, err
+		case errno != 0:
+			return written, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}
+		}
+		written += n
+	}
+	return written, nil
+}

@@ -16,3 +16,5 @@ func recvQueued(*net.TCPConn) int { return 0 }
 func newRawReader(*net.TCPConn) io.Reader { return nil }
 
 func setUserTimeout(*net.TCPConn, time.Duration) {}
+
+func newRawWriter(*net.TCPConn) io.Writer { return nil }
