@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -143,6 +144,70 @@ func TestGRPCConnWritesWhole(t *testing.T) {
 	}
 	if got, want := hex.EncodeToString(h.Sum(nil)), sha256.Sum256(data); got != hex.EncodeToString(want[:]) {
 		t.Fatalf("read %d bytes, sha256 %s, want %d bytes, %x", n, got, len(data), want)
+	}
+}
+
+// Writes at once on one connection go out one after the other, each
+// whole, as net.Conn's do: a write larger than the socket takes is not
+// split around another's.
+func TestGRPCConnWritesDoNotInterleave(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGRPCListener(l, GRPCReadBufSize, 0)
+	defer gl.Close()
+	for range 4 {
+		writesAtOnce(t, l.Addr().String(), gl, []byte("abcd"), 1<<20)
+	}
+}
+
+// writesAtOnce writes size bytes of each of marks on one connection of
+// gl at once and checks that each write arrived in one piece.
+func writesAtOnce(t *testing.T, addr string, gl net.Listener, marks []byte, size int) {
+	t.Helper()
+	peer, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := gl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small socket buffers: each write goes out in many parts.
+	peer.(*net.TCPConn).SetReadBuffer(64 << 10)
+	tcpConnOf(c.(*grpcConn).Conn).SetWriteBuffer(64 << 10)
+	var wg sync.WaitGroup
+	for _, b := range marks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Write(bytes.Repeat([]byte{b}, size)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); c.Close() }()
+	var got []byte
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := peer.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != len(marks)*size {
+		t.Fatalf("read %d bytes, want %d", len(got), len(marks)*size)
+	}
+	for ; len(got) > 0; got = got[size:] {
+		if n := bytes.Count(got[:size], got[:1]); n != size {
+			t.Fatalf("a write's %d bytes of %q came in parts (%d in its place)", size, got[:1], n)
+		}
 	}
 }
 

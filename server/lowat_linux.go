@@ -117,30 +117,36 @@ func newRawWriter(c *net.TCPConn) io.Writer {
 }
 
 func (w rawWriter) Write(p []byte) (int, error) {
+	// One RawConn.Write for the whole of p: it holds the connection's
+	// write lock throughout, so that concurrent writes do not interleave
+	// their parts (as net.Conn's Write does not).
 	written := 0
-	for written < len(p) {
-		var n int
-		var errno syscall.Errno
-		err := w.rc.Write(func(fd uintptr) bool {
-			for {
-				r0, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written))
-				switch e {
-				case syscall.EINTR:
-					continue
-				case syscall.EAGAIN:
-					return false
+	var errno syscall.Errno
+	err := w.rc.Write(func(fd uintptr) bool {
+		for written < len(p) {
+			r0, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written))
+			switch e {
+			case 0:
+				if r0 == 0 {
+					errno = syscall.EIO // a socket never takes 0 bytes of more
+					return true
 				}
-				n, errno = int(r0), e
+				written += int(r0)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false // wait in the netpoller for room
+			default:
+				errno = e
 				return true
 			}
-		})
-		switch {
-		case err != nil:
-			return written, err
-		case errno != 0:
-			return written, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}
 		}
-		written += n
+		return true
+	})
+	switch {
+	case err != nil:
+		return written, err
+	case errno != 0:
+		return written, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}
 	}
 	return written, nil
 }
