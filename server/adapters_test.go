@@ -54,6 +54,8 @@ type envConfig struct {
 	peerJobs, peerRequests *PeerCap
 	tcpAuth                *TokenAuth // TCPServer.Auth, with RequireToken
 	grpcOpts               []grpc.ServerOption
+	// grpcListener wraps the gRPC listener (NewGRPCListener); nil: none.
+	grpcListener func(net.Listener) net.Listener
 }
 
 // recordingObserver keeps the outcome of every job.
@@ -123,7 +125,11 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	}
 	gs := grpc.NewServer(gopts...)
 	apiv1.RegisterComputeServiceServer(gs, env.svc)
-	go gs.Serve(gl)
+	var lis net.Listener = gl
+	if cfg.grpcListener != nil {
+		lis = cfg.grpcListener(gl)
+	}
+	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
 	env.grpcAddr = gl.Addr().String()
 

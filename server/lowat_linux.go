@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -86,4 +87,66 @@ func (r rawReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// setUserTimeout sets the connection's TCP_USER_TIMEOUT: unacknowledged
+// data for longer than d drops it (as grpc-go does for its keepalive
+// timeout on the connections it sees as a *net.TCPConn).
+func setUserTimeout(c *net.TCPConn, d time.Duration) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(d/time.Millisecond))
+	})
+}
+
+// rawWriter writes a TCP connection with write(2) as a raw system call:
+// a write of the non-blocking socket never blocks (a full socket waits in
+// the netpoller, under the connection's write deadline), and a Syscall
+// would wake the runtime's sysmon thread.
+type rawWriter struct{ rc syscall.RawConn }
+
+func newRawWriter(c *net.TCPConn) io.Writer {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rawWriter{rc}
+}
+
+func (w rawWriter) Write(p []byte) (int, error) {
+	// One RawConn.Write for the whole of p: it holds the connection's
+	// write lock throughout, so that concurrent writes do not interleave
+	// their parts (as net.Conn's Write does not).
+	written := 0
+	var errno syscall.Errno
+	err := w.rc.Write(func(fd uintptr) bool {
+		for written < len(p) {
+			r0, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written))
+			switch e {
+			case 0:
+				if r0 == 0 {
+					errno = syscall.EIO // a socket never takes 0 bytes of more
+					return true
+				}
+				written += int(r0)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false // wait in the netpoller for room
+			default:
+				errno = e
+				return true
+			}
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return written, err
+	case errno != 0:
+		return written, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}
+	}
+	return written, nil
 }

@@ -5,6 +5,7 @@ package server
 import (
 	"io"
 	"net"
+	"time"
 )
 
 // setRecvLowat does nothing here: SO_RCVLOWAT's wake-ups are Linux's.
@@ -13,3 +14,7 @@ func setRecvLowat(*net.TCPConn, int) bool { return false }
 func recvQueued(*net.TCPConn) int { return 0 }
 
 func newRawReader(*net.TCPConn) io.Reader { return nil }
+
+func setUserTimeout(*net.TCPConn, time.Duration) {}
+
+func newRawWriter(*net.TCPConn) io.Writer { return nil }

@@ -58,6 +58,7 @@ type daemon struct {
 	endDrainDelay chan struct{}
 
 	grpcL             *server.GentleListener
+	grpcReadBuf       int          // the read buffer of server.NewGRPCListener's connections
 	tcpL              net.Listener // nil when --tcp-addr is empty
 	metricsL, healthL net.Listener // nil when disabled (or shared)
 	routes            []routeListener
@@ -241,6 +242,12 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 	)
 	if sec.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls.Clone())))
+	} else {
+		// The connections buffer their own raw reads (server.NewGRPCListener):
+		// grpc-go's buffer would copy every byte once more. Under TLS,
+		// grpc-go buffers what it decrypts, and the reads go through.
+		d.grpcReadBuf = server.GRPCReadBufSize
+		opts = append(opts, grpc.ReadBufferSize(0))
 	}
 	if !cfg.noInterceptors {
 		opts = append(opts, server.ChainOptions(server.ChainConfig{
@@ -321,7 +328,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	}
 
 	g.Go(func() error {
-		err := d.grpc.Serve(d.grpcL)
+		err := d.grpc.Serve(server.NewGRPCListener(d.grpcL, d.grpcReadBuf, keepaliveTimeout))
 		if d.closing.Load() {
 			return nil // the listener's drain is over: Accept said closed
 		}
