@@ -70,7 +70,12 @@ async function upload(call, header, input, onChunk, endProof) {
   try {
     await pipeline(input, requests, call); // ends with call.end(): the half-close
   } catch (err) {
-    call.cancel(); // an input error must not look like an end
+    // An input error must not look like an end: cancel. A premature close
+    // is no input error but the call ending first (a deadline, a status,
+    // a cancel: the reply's handler destroys the input), whose status is
+    // the error to report.
+    if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') call.inputFailed = true;
+    call.cancel();
     throw err;
   }
   return size;
@@ -78,10 +83,11 @@ async function upload(call, header, input, onChunk, endProof) {
 
 // both waits for the upload and the reply. A failed call fails the upload
 // too, so the call's status is the error to report, except for the
-// CANCELLED that upload() itself caused after an input error.
-async function both(sending, reply) {
+// CANCELLED that upload() itself caused after an input error. (A deadline
+// may also end as CANCELLED: grpc-go's timer resets the stream.)
+async function both(call, sending, reply) {
   const [s, r] = await Promise.allSettled([sending, reply]);
-  if (s.status === 'rejected' && (r.status === 'fulfilled' || r.reason.code === grpc.status.CANCELLED)) throw s.reason;
+  if (s.status === 'rejected' && (r.status === 'fulfilled' || call.inputFailed)) throw s.reason;
   if (r.status === 'rejected') throw r.reason;
   return [s.value, r.value];
 }
@@ -111,7 +117,7 @@ async function digest(client, name, input, timeout) {
     });
   });
   const header = { header: { algorithms: [algorithm], require_end: true } };
-  const [sent, resp] = await both(upload(current, header, input, (b) => local && local.update(b), endProof), reply);
+  const [sent, resp] = await both(current, upload(current, header, input, (b) => local && local.update(b), endProof), reply);
   if (BigInt(resp.size) !== BigInt(sent) || resp.digests.length !== 1) {
     throw new IncompleteReply(`server hashed ${resp.size} bytes, ${sent} were sent`);
   }
@@ -145,7 +151,7 @@ async function run(client, pipelineText, timeout) {
     call.on('end', () => (summary ? resolve(summary) : reject(new IncompleteReply('reply ended without a summary'))));
   });
   const header = { header: { pipeline: pipelineText, require_end: true } };
-  const [sent, sum] = await both(upload(call, header, process.stdin, () => {}, (size) => ({ size })), reply);
+  const [sent, sum] = await both(call, upload(call, header, process.stdin, () => {}, (size) => ({ size })), reply);
   if (BigInt(sum.input_bytes) !== BigInt(sent)) {
     throw new IncompleteReply(`server read ${sum.input_bytes} bytes, ${sent} were sent`);
   }
