@@ -257,30 +257,8 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 	t.Run("drip", func(t *testing.T) {
 		input := randBytes(70, 3<<20+15)
 		conn := tcpFrom(t, addr, "127.0.0.1")
-		sent := make(chan error, 1)
-		go func() {
-			bulk, rest := input[:3<<20], input[3<<20:]
-			_, err := conn.Write(bulk)
-			for i := range rest {
-				if err != nil {
-					break
-				}
-				time.Sleep(100 * time.Millisecond) // the client's pace
-				_, err = conn.Write(rest[i : i+1])
-			}
-			if err == nil {
-				err = conn.CloseWrite()
-			}
-			sent <- err
-		}()
-		reply, err := io.ReadAll(conn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := <-sent; err != nil {
-			t.Fatal(err)
-		}
-		if want := oracle.Output(t, input, "sha256sum"); string(reply) != want {
+		reply := slowCall(t, conn, "", input, 3<<20, 1, 100*time.Millisecond)
+		if want := oracle.Output(t, input, "sha256sum"); reply != want {
 			t.Fatalf("reply %q, want %q", reply, want)
 		}
 	})

@@ -65,6 +65,7 @@ type grpcConn struct {
 	rd   io.Reader  // raw reads of the socket, or Conn itself
 	wr   io.Writer  // raw writes of the socket, or Conn itself
 	pool *sync.Pool // nil: unbuffered
+	size int        // the pool's buffers' size
 	buf  *[]byte    // the pooled buffer holding buf[r:w] unread; nil when empty
 	r, w int
 	err  error // the error of the read that filled buf, returned once it is empty
@@ -75,7 +76,7 @@ func newGRPCConn(c net.Conn, bufSize int, pool *sync.Pool, userTimeout time.Dura
 	if tc != nil && userTimeout > 0 {
 		setUserTimeout(tc, userTimeout)
 	}
-	gc := &grpcConn{Conn: c, rd: c, wr: c, pool: pool}
+	gc := &grpcConn{Conn: c, rd: c, wr: c, pool: pool, size: bufSize}
 	// A connection StopAccepting's drain hands out (queuedConn) must see
 	// its reads: only an accepted *net.TCPConn is read raw.
 	if tc, ok := c.(*net.TCPConn); ok {
@@ -114,12 +115,11 @@ func (c *grpcConn) Read(p []byte) (int, error) {
 			c.err = nil
 			return 0, err
 		}
-		b := c.pool.Get().(*[]byte)
-		if len(p) >= len(*b) {
+		if len(p) >= c.size {
 			// As large as the buffer: read straight into p.
-			c.pool.Put(b)
 			return c.rd.Read(p)
 		}
+		b := c.pool.Get().(*[]byte)
 		n, err := c.rd.Read(*b)
 		if n <= 0 {
 			c.pool.Put(b)

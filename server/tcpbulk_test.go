@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"testing"
@@ -155,19 +156,30 @@ func TestTCPSlowClientUnderLowat(t *testing.T) {
 	env := startEnv(t, envConfig{idle: idle})
 	input := randBytes(5, 2<<20+30*1000)
 	conn := tcpFrom(t, env.tcpAddr, "127.0.0.1")
+	// 1000 bytes every tenth of the idle timeout: three timeouts' worth,
+	// each far under the mark.
+	reply := slowCall(t, conn, "sha256sum\n", input, 2<<20, 1000, idle/10)
+	if want := oracle.Output(t, input, "sha256sum"); reply != want {
+		t.Fatalf("reply %q, want %q", reply, want)
+	}
+}
+
+// slowCall is a client that sends head, input[:bulk] at once, then the
+// rest step bytes at a time, one step every pace (the client's pace, not
+// a synchronisation), then its FIN, and returns the whole reply.
+func slowCall(t *testing.T, conn *net.TCPConn, head string, input []byte, bulk, step int, pace time.Duration) string {
+	t.Helper()
 	sent := make(chan error, 1)
 	go func() {
-		_, err := io.WriteString(conn, "sha256sum\n")
-		bulk, rest := input[:2<<20], input[2<<20:]
+		_, err := io.WriteString(conn, head)
 		if err == nil {
-			_, err = conn.Write(bulk)
+			_, err = conn.Write(input[:bulk])
 		}
-		// 1000 bytes every tenth of the idle timeout: three timeouts'
-		// worth, each far under the mark.
-		for len(rest) > 0 && err == nil {
-			time.Sleep(idle / 10)
-			_, err = conn.Write(rest[:1000])
-			rest = rest[1000:]
+		for rest := input[bulk:]; len(rest) > 0 && err == nil; {
+			time.Sleep(pace)
+			n := min(step, len(rest))
+			_, err = conn.Write(rest[:n])
+			rest = rest[n:]
 		}
 		if err == nil {
 			err = conn.CloseWrite()
@@ -181,9 +193,7 @@ func TestTCPSlowClientUnderLowat(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Fatal(err)
 	}
-	if want := oracle.Output(t, input, "sha256sum"); string(reply) != want {
-		t.Fatalf("reply %q, want %q", reply, want)
-	}
+	return string(reply)
 }
 
 // TestTCPIdleAfterBulk: a client that stops after a bulk start (the mark

@@ -328,19 +328,6 @@ func (m *tacMemory) moved(f, r, s, oldR int64) error {
 	return nil
 }
 
-// writeRecord writes the bytes at [start, end) taking what lies in the
-// chunk at base (whose bytes are b) from b, and the rest from the queue.
-func writeRecord(w io.Writer, q *chunkQueue, b []byte, base, start, end int64) error {
-	chunkEnd := base + int64(len(b))
-	if start >= base && start < chunkEnd {
-		if _, err := w.Write(b[start-base : min(end, chunkEnd)-base]); err != nil {
-			return err
-		}
-		start = chunkEnd
-	}
-	return q.writeRange(w, start, end)
-}
-
 // at returns what GNU's buffer holds at position p past the pending record
 // after the last move: the block read before, where it reached that far
 // (a short last block), else the window at base, else zero.
@@ -356,4 +343,17 @@ func (m *tacMemory) at(p int64) (byte, error) {
 		return win[p-m.base], nil
 	}
 	return 0, nil
+}
+
+// writeRecord writes the bytes at [start, end) taking what lies in the
+// chunk at base (whose bytes are b) from b, and the rest from the queue.
+func writeRecord(w io.Writer, q *chunkQueue, b []byte, base, start, end int64) error {
+	chunkEnd := base + int64(len(b))
+	if start >= base && start < chunkEnd {
+		if _, err := w.Write(b[start-base : min(end, chunkEnd)-base]); err != nil {
+			return err
+		}
+		start = chunkEnd
+	}
+	return q.writeRange(w, start, end)
 }
