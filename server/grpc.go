@@ -218,21 +218,27 @@ func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, *heldDat
 // the call mid-upload.
 var errCutMessage = unprovenEnd("input ended inside a message")
 
-// recvFailure is the verdict on a receive that grpc-go failed with
-// INTERNAL, which on a server means the bytes the client sent (a message
-// cut by the end of the stream, a compressed flag without an encoding, a
-// payload format or compressed message that does not decode), not a
-// fault of ours: grpc-go has already answered the client with that
+// recvFailure is the verdict on a receive that grpc-go failed because of
+// the bytes the client sent: INTERNAL (a message cut by the end of the
+// stream, a compressed flag without an encoding, a payload format or
+// compressed message that does not decode), not a fault of ours, and
+// RESOURCE_EXHAUSTED (a message over --max-msg-bytes, before or after
+// decompression). grpc-go has already answered the client with that
 // status and ended the stream, so this is only what the job is recorded
-// as. A message cut by the end of the stream is an abort
-// (errCutMessage); the rest are the client's error. nil for any other
-// error.
+// as: a message cut by the end of the stream is an abort
+// (errCutMessage), a message too large a limit, the rest the client's
+// error. nil for any other error.
 func recvFailure(err error) error {
 	s, ok := status.FromError(err)
-	if !ok || s.Code() != codes.Internal {
+	if !ok {
 		return nil
 	}
-	if s.Message() == io.ErrUnexpectedEOF.Error() {
+	switch {
+	case s.Code() == codes.ResourceExhausted:
+		return compute.Exhaustedf("%s", s.Message())
+	case s.Code() != codes.Internal:
+		return nil
+	case s.Message() == io.ErrUnexpectedEOF.Error():
 		return errCutMessage
 	}
 	return compute.Invalidf("malformed message: %s", s.Message())

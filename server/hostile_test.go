@@ -616,12 +616,14 @@ func TestAdmissionMetrics(t *testing.T) {
 // service sees a message — an END_STREAM inside a message (HAProxy ends
 // its upstream stream so when its client cancels mid-upload), a
 // compressed flag without an encoding, an unknown payload format, a
-// gzip message that does not decompress. grpc-go answers them at once
-// with INTERNAL and its own message; the server must write nothing else
+// gzip message that does not decompress, a message over --max-msg-bytes.
+// grpc-go answers them at once with INTERNAL (RESOURCE_EXHAUSTED for the
+// last) and its own message; the server must write nothing else
 // (no output, no result), and record the job as what it is, an abort
-// (a cut message) or the client's error, not as cancelled by its client
-// or as a fault of its own (it logged "internal error" and counted the
-// job internal, or canceled, depending on which end it saw first).
+// (a cut message), a limit or the client's error, not as cancelled by
+// its client or as a fault of its own (it logged "internal error" and
+// counted the job internal, or canceled, depending on which end it saw
+// first).
 func TestGRPCFramingFailures(t *testing.T) {
 	env := startEnv(t, envConfig{})
 	msg := func(m proto.Message) []byte {
@@ -652,17 +654,19 @@ func TestGRPCFramingFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, encoding string
 		frames                 [][]byte // the last one ends the stream
-		message, outcome       string
+		code, message, outcome string
 	}{
-		{"Run: message cut by END_STREAM", run, "", [][]byte{whole(runH), whole(data), frame(0, data[:4], len(data))}, "unexpected EOF", OutcomeAborted},
-		{"Run require_end: message cut", run, "", [][]byte{whole(runReq), whole(data), frame(0, data[:4], len(data))}, "unexpected EOF", OutcomeAborted},
-		{"Run: prefix cut", run, "", [][]byte{whole(runH), whole(data), {0, 0, 0}}, "unexpected EOF", OutcomeAborted},
-		{"Digest: message cut", digest, "", [][]byte{whole(digH), whole(data), frame(0, data[:4], len(data))}, "unexpected EOF", OutcomeAborted},
-		{"Run: header cut", run, "", [][]byte{frame(0, runH[:3], len(runH))}, "unexpected EOF", OutcomeAborted},
-		{"Run: compressed flag, no encoding", run, "", [][]byte{whole(runH), frame(1, data, len(data))}, "compressed flag", OutcomeInvalid},
-		{"Run: payload format 2", run, "", [][]byte{whole(runH), frame(2, data, len(data))}, "payload format", OutcomeInvalid},
-		{"Run: gzip message cut", run, "gzip", [][]byte{whole(runH), frame(1, cutGzip, len(cutGzip))}, "decompress", OutcomeInvalid},
-		{"Digest: gzip message cut", digest, "gzip", [][]byte{whole(digH), frame(1, cutGzip, len(cutGzip))}, "decompress", OutcomeInvalid},
+		{"Run: message cut by END_STREAM", run, "", [][]byte{whole(runH), whole(data), frame(0, data[:4], len(data))}, "13", "unexpected EOF", OutcomeAborted},
+		{"Run require_end: message cut", run, "", [][]byte{whole(runReq), whole(data), frame(0, data[:4], len(data))}, "13", "unexpected EOF", OutcomeAborted},
+		{"Run: prefix cut", run, "", [][]byte{whole(runH), whole(data), {0, 0, 0}}, "13", "unexpected EOF", OutcomeAborted},
+		{"Digest: message cut", digest, "", [][]byte{whole(digH), whole(data), frame(0, data[:4], len(data))}, "13", "unexpected EOF", OutcomeAborted},
+		{"Run: header cut", run, "", [][]byte{frame(0, runH[:3], len(runH))}, "13", "unexpected EOF", OutcomeAborted},
+		{"Run: compressed flag, no encoding", run, "", [][]byte{whole(runH), frame(1, data, len(data))}, "13", "compressed flag", OutcomeInvalid},
+		{"Run: payload format 2", run, "", [][]byte{whole(runH), frame(2, data, len(data))}, "13", "payload format", OutcomeInvalid},
+		{"Run: gzip message cut", run, "gzip", [][]byte{whole(runH), frame(1, cutGzip, len(cutGzip))}, "13", "decompress", OutcomeInvalid},
+		{"Digest: gzip message cut", digest, "gzip", [][]byte{whole(digH), frame(1, cutGzip, len(cutGzip))}, "13", "decompress", OutcomeInvalid},
+		// Over --max-msg-bytes: grpc-go's RESOURCE_EXHAUSTED, a limit.
+		{"Run: message too large", run, "", [][]byte{whole(runH), frame(0, data, DefaultMaxMsgBytes+1)}, "8", "larger than max", OutcomeLimit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dialH2(t, env.grpcAddr)
@@ -678,9 +682,9 @@ func TestGRPCFramingFailures(t *testing.T) {
 				t.Fatalf("the server replied (%d DATA bytes, end of stream %v), want only a status", n, h.StreamEnded())
 			}
 			// grpc-go's own status, which the service cannot change
-			// (docs/protocol.md): INTERNAL, never OK.
-			if code := headerValue(h, "grpc-status"); code != "13" || !strings.Contains(headerValue(h, "grpc-message"), tc.message) {
-				t.Fatalf("grpc-status %q grpc-message %q, want 13 (INTERNAL) with %q", code, headerValue(h, "grpc-message"), tc.message)
+			// (docs/protocol.md), never OK.
+			if code := headerValue(h, "grpc-status"); code != tc.code || !strings.Contains(headerValue(h, "grpc-message"), tc.message) {
+				t.Fatalf("grpc-status %q grpc-message %q, want %s with %q", code, headerValue(h, "grpc-message"), tc.code, tc.message)
 			}
 			if oc := env.obs.nextOutcome(t); oc != tc.outcome {
 				t.Fatalf("job outcome %q, want %q", oc, tc.outcome)
