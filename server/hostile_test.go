@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -709,5 +710,98 @@ func (c *h2Client) callWith(id uint32, method, enc string) {
 	}
 	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true}); err != nil {
 		c.t.Fatal(err)
+	}
+}
+
+// TestConcurrentAbortsLeaveNothing: many clients abort at once, on both
+// adapters — a TCP reset mid-upload, a TCP FIN short of the declared
+// @size, a gRPC cancel mid-upload — while their jobs run. Every job ends
+// as its abort (never ok), the FIN's client gets the DATA_LOSS line, and
+// once the TCP server has closed, the process holds no descriptor more
+// than before (goleak checks the goroutines when the package ends).
+func TestConcurrentAbortsLeaveNothing(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	// The gRPC client's connection is made by its first call: before the
+	// count.
+	if _, err := env.client.Capabilities(jobCtx(t), &apiv1.CapabilitiesRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	before := openFDs(t)
+	const n = 40
+	const declared = 10 << 20
+	chunk := make([]byte, 256<<10)
+	finLine := fmt.Sprintf("halfclose: error: DATA_LOSS: input ended after %d of the %d bytes declared by @size\n", len(chunk), declared)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { // a TCP reset mid-upload
+			c, err := net.Dial("tcp", env.tcpAddr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fmt.Fprintf(c, "@size=%d sha256sum\n", declared)
+			for range 4 {
+				c.Write(chunk)
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		})
+		wg.Go(func() { // a TCP FIN before the declared size
+			c, err := net.Dial("tcp", env.tcpAddr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(defaultTestTimeout))
+			fmt.Fprintf(c, "@size=%d testcat | wc -c\n", declared)
+			c.Write(chunk)
+			c.(*net.TCPConn).CloseWrite()
+			if reply, _ := io.ReadAll(c); string(reply) != finLine {
+				t.Errorf("FIN short of @size: reply %q, want %q", reply, finLine)
+			}
+		})
+		wg.Go(func() { // a gRPC cancel mid-upload
+			ctx, cancel := context.WithCancel(jobCtx(t))
+			defer cancel()
+			s, err := env.client.Run(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			s.Send(runHdr(&apiv1.RunHeader{Pipeline: "sort | uniq -c", RequireEnd: true}))
+			for range 4 {
+				s.Send(runData(chunk))
+			}
+			cancel()
+		})
+	}
+	wg.Wait()
+	count := func() map[string]int {
+		env.obs.mu.Lock()
+		defer env.obs.mu.Unlock()
+		m := map[string]int{}
+		for _, oc := range env.obs.outcomes {
+			m[oc]++
+		}
+		return m
+	}
+	for {
+		m := count()
+		if m[OutcomeReset]+m[OutcomeAborted]+m[OutcomeCanceled]+m[OutcomeOK]+m[OutcomeInternal] >= 3*n {
+			break
+		}
+		// Each job's end is announced on ended (dropped only while it
+		// is full, and then there is one to take).
+		env.obs.nextOutcome(t)
+	}
+	if m := count(); m[OutcomeReset] != n || m[OutcomeAborted] != n || m[OutcomeCanceled] != n {
+		t.Errorf("outcomes %v, want %d each of reset, aborted and canceled", m, n)
+	}
+	// Close waits for every connection's goroutine; the command port's
+	// listener is gone too.
+	env.tcp.Close()
+	if after := openFDs(t); after > before-1 {
+		t.Fatalf("%d descriptors open after %d aborts and the TCP server's Close, %d before", after, 3*n, before)
 	}
 }
