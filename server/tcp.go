@@ -781,11 +781,26 @@ const trailerPrefix = "halfclose: ok out="
 var errProofRequired = compute.Invalidf("this server requires a proof of the end of input: start the header line with @size=N or @chunked")
 
 // readHeader reads the header line: at most max bytes including "\n", a
-// trailing "\r" dropped.
+// trailing "\r" dropped. A line is too long as soon as more than max
+// bytes without a newline have arrived: the client gets its error line
+// then, not only once it sends more (ReadSlice waits to fill the reader's
+// 64 KiB) or its FIN, and not a silent abort at the header timeout.
 func readHeader(br *bufio.Reader, max int) (string, error) {
 	var line []byte
 	for {
-		frag, err := br.ReadSlice('\n')
+		var (
+			frag []byte
+			err  error
+		)
+		if _, err = br.Peek(1); err == nil {
+			frag, _ = br.Peek(br.Buffered())
+			if i := bytes.IndexByte(frag, '\n'); i >= 0 {
+				frag = frag[:i+1]
+			} else {
+				err = bufio.ErrBufferFull // a fragment: read on
+			}
+			br.Discard(len(frag))
+		}
 		line = append(line, frag...)
 		if len(line) > max {
 			return "", compute.Invalidf("header line longer than %d bytes", max)
