@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -118,6 +119,11 @@ func TestFleet(t *testing.T) {
 	t.Run("traps", func(t *testing.T) {
 		for _, name := range knobs.proxies {
 			t.Run(name, func(t *testing.T) { f.checkTraps(t, name) })
+		}
+	})
+	t.Run("aborts", func(t *testing.T) {
+		for _, name := range knobs.proxies {
+			t.Run(name, func(t *testing.T) { f.checkAborts(t, proxies[name]) })
 		}
 	})
 	if t.Failed() {
@@ -378,6 +384,9 @@ type eventLog struct {
 	lines   []string      // the last few lines, for failure reports
 	errs    []string      // the last error and warning lines (proxies)
 	changed chan struct{} // closed and replaced on every update
+	// outcomes counts the jobs (both adapters) by job.outcome, but
+	// those without a command: a proxy's health checks on the TCP port.
+	outcomes map[string]int
 }
 
 // logState is what the tests wait for in a replica's log.
@@ -418,6 +427,7 @@ func (l *eventLog) Write(p []byte) (int, error) {
 			Service string `json:"grpc.service"`
 			Adapter string `json:"adapter"`
 			Job     struct {
+				Command string `json:"command"`
 				Outcome string `json:"outcome"`
 			} `json:"job"`
 		}
@@ -434,6 +444,12 @@ func (l *eventLog) Write(p []byte) (int, error) {
 		}
 		if rec.Job.Outcome == "unavailable" {
 			l.state.unavailable++
+		}
+		if rec.Job.Command != "" { // not a proxy's health check
+			if l.outcomes == nil {
+				l.outcomes = map[string]int{}
+			}
+			l.outcomes[rec.Job.Outcome]++
 		}
 	}
 	l.partial = slices.Clip(l.partial)
@@ -460,6 +476,13 @@ func (l *eventLog) wait(ctx context.Context, exited <-chan struct{}, ok func(*lo
 			return ctx.Err()
 		}
 	}
+}
+
+// outcomeCounts returns how many jobs ended with each outcome so far.
+func (l *eventLog) outcomeCounts() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.outcomes)
 }
 
 func (l *eventLog) snapshot() logState {
@@ -1172,4 +1195,124 @@ func tcpExchange(addr string, req []byte) ([]byte, error) {
 		return nil, err
 	}
 	return io.ReadAll(c)
+}
+
+// outcomes sums the replicas' job outcomes so far.
+func (f *fleet) outcomes() map[string]int {
+	sum := map[string]int{}
+	for _, r := range f.replicas {
+		for k, v := range r.currentLog().outcomeCounts() {
+			sum[k] += v
+		}
+	}
+	return sum
+}
+
+// nextOutcome waits until one more job than in before has ended on the
+// replicas, and returns its outcome.
+func (f *fleet) nextOutcome(t *testing.T, before map[string]int) string {
+	t.Helper()
+	deadline := time.Now().Add(defaultTestTimeout)
+	for {
+		now := f.outcomes()
+		for k, v := range now {
+			if v > before[k] {
+				return k
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no job ended on the replicas within %v", defaultTestTimeout)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the logs, not synchronisation
+	}
+}
+
+// abortAfter is what an aborting client sends before it aborts: more than
+// every buffer between it and a replica holds (the client's and the
+// proxy's sockets, the proxy's buffers, gRPC's flow-control windows), so
+// that once it has all been written the replica has read part of it and
+// its job is running.
+const abortAfter = 64 << 20
+
+// checkAborts: clients abort an upload midway, through the proxy, as
+// the CLI does on SIGINT (a TCP reset, SO_LINGER 0; a gRPC RST_STREAM).
+// Whatever the proxy makes of the abort on its upstream connection (a
+// reset, or a clean end: DESIGN.md), a replica must never count the job
+// as ok when the client proved its end (@size, @chunked, require_end):
+// it must be an abort. The bare forms (no proof) are logged, to say in
+// docs/deploy.md what each proxy turns a client's reset into.
+func (f *fleet) checkAborts(t *testing.T, p *proxy) {
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	// A job the client proved the end of must end as an abort; none may
+	// count as the server's fault.
+	aborted := func(oc string) bool { return oc == "aborted" || oc == "reset" || oc == "canceled" }
+	tcp := []struct {
+		name, header       string
+		chunked, mustAbort bool
+	}{
+		{"tcp bare", "sha256sum\n", false, false},
+		{"tcp @size", fmt.Sprintf("@size=%d @trailer sha256sum\n", 2*abortAfter), false, true},
+		{"tcp @chunked", "@chunked @trailer sha256sum\n", true, true},
+	}
+	for _, c := range tcp {
+		before := f.outcomes()
+		conn, err := net.Dial("tcp", p.tcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+		w := bufio.NewWriter(conn)
+		w.WriteString(c.header)
+		for sent := 0; sent < abortAfter; sent += len(chunk) {
+			if c.chunked {
+				fmt.Fprintf(w, "%d\n", len(chunk))
+			}
+			w.Write(chunk)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatalf("%s through %s: %v", c.name, p.name, err)
+		}
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close() // RST, as the CLI aborts
+		oc := f.nextOutcome(t, before)
+		t.Logf("%s through %s, client reset after %d MiB: replica's job outcome %q", c.name, p.name, abortAfter>>20, oc)
+		if oc == "internal" || c.mustAbort && !aborted(oc) {
+			t.Errorf("%s through %s, client reset mid-upload: replica's job outcome %q, want an abort", c.name, p.name, oc)
+		}
+	}
+
+	conn, err := grpc.NewClient(p.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	api := apiv1.NewComputeServiceClient(conn)
+	for _, c := range []struct {
+		name       string
+		requireEnd bool
+	}{{"grpc bare", false}, {"grpc require_end", true}} {
+		before := f.outcomes()
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		stream, err := api.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: "sha256sum", RequireEnd: c.requireEnd}}}); err != nil {
+			t.Fatalf("%s through %s: %v", c.name, p.name, err)
+		}
+		for sent := 0; sent < abortAfter; sent += len(chunk) {
+			if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Data{Data: chunk}}); err != nil {
+				t.Fatalf("%s through %s: send: %v", c.name, p.name, err)
+			}
+		}
+		cancel() // RST_STREAM, as the client library and the CLI abort
+		oc := f.nextOutcome(t, before)
+		t.Logf("%s through %s, call cancelled after %d MiB: replica's job outcome %q", c.name, p.name, abortAfter>>20, oc)
+		if oc == "internal" || c.requireEnd && !aborted(oc) {
+			t.Errorf("%s through %s, call cancelled mid-upload: replica's job outcome %q, want an abort", c.name, p.name, oc)
+		}
+	}
 }

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
@@ -197,6 +199,10 @@ func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, *heldDat
 	return func() (M, *heldData, error) {
 		m, err := recv()
 		if err != nil {
+			if v := recvFailure(err); v != nil {
+				g.failed(v)
+				return m, nil, v
+			}
 			return m, nil, g.why(err)
 		}
 		bad, held := takeNote(m)
@@ -205,6 +211,37 @@ func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, *heldDat
 		}
 		return m, held, nil
 	}
+}
+
+// errCutMessage is the abort of a stream whose end (END_STREAM) came
+// inside a message: what HAProxy sends a server when its client cancels
+// the call mid-upload.
+var errCutMessage = unprovenEnd("input ended inside a message")
+
+// recvFailure is the verdict on a receive that grpc-go failed because of
+// the bytes the client sent: INTERNAL (a message cut by the end of the
+// stream, a compressed flag without an encoding, a payload format or
+// compressed message that does not decode), not a fault of ours, and
+// RESOURCE_EXHAUSTED (a message over --max-msg-bytes, before or after
+// decompression). grpc-go has already answered the client with that
+// status and ended the stream, so this is only what the job is recorded
+// as: a message cut by the end of the stream is an abort
+// (errCutMessage), a message too large a limit, the rest the client's
+// error. nil for any other error.
+func recvFailure(err error) error {
+	s, ok := status.FromError(err)
+	if !ok {
+		return nil
+	}
+	switch {
+	case s.Code() == codes.ResourceExhausted:
+		return compute.Exhaustedf("%s", s.Message())
+	case s.Code() != codes.Internal:
+		return nil
+	case s.Message() == io.ErrUnexpectedEOF.Error():
+		return errCutMessage
+	}
+	return compute.Invalidf("malformed message: %s", s.Message())
 }
 
 // firstHeader receives the first message of a stream, which must carry a
@@ -322,11 +359,11 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			// message buffers go back to grpc-go's pool.
 			defer src.release()
 			if err := src.prime(); err != nil {
-				return 0, 0, err
+				return 0, 0, g.why(err)
 			}
 			res, err := s.engine.Digest(ctx, job, src)
 			resp, err = digestResponse(job, order, endSums, res, err)
-			return res.Size, 0, err
+			return res.Size, 0, jobErr(g, src, err)
 		}, nil
 	})
 	if err != nil {
@@ -383,12 +420,12 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.RunRequest).GetHeader, proof))
 			defer src.release() // the job reads no more once Run returns
 			if err := src.prime(); err != nil {
-				return 0, 0, err
+				return 0, 0, g.why(err)
 			}
 			out := &outputSender{send: send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
 			var err error
 			stats, err = s.engine.Run(ctx, p, src, out)
-			return stats.InputBytes, stats.OutputBytes, err
+			return stats.InputBytes, stats.OutputBytes, jobErr(g, src, err)
 		}, nil
 	})
 	if err != nil {
@@ -401,6 +438,18 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 		return toStatus(s.log, err)
 	}
 	return nil
+}
+
+// jobErr is the error a job of the stream guarded by g ends with, having
+// read src: err, or the guard's cause. When the stream has ended (grpc-go
+// or the guard ended it) the receiving goroutine is waited for first: a
+// receive that grpc-go failed (recvFailure) ends the stream before the
+// goroutine can record why, and the job may have seen only the end.
+func jobErr(g *streamGuard, src *recvAhead, err error) error {
+	if err != nil && g != nil && g.Context.Err() != nil {
+		src.settle()
+	}
+	return g.why(err)
 }
 
 // streamPeer is the IP address of a stream's peer.

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -607,5 +610,198 @@ func TestAdmissionMetrics(t *testing.T) {
 	}
 	if n := l.peerJobs.Peers(); n != 0 {
 		t.Errorf("%d peers still tracked", n)
+	}
+}
+
+// TestGRPCFramingFailures: streams that grpc-go itself fails before the
+// service sees a message — an END_STREAM inside a message (HAProxy ends
+// its upstream stream so when its client cancels mid-upload), a
+// compressed flag without an encoding, an unknown payload format, a
+// gzip message that does not decompress, a message over --max-msg-bytes.
+// grpc-go answers them at once with INTERNAL (RESOURCE_EXHAUSTED for the
+// last) and its own message; the server must write nothing else
+// (no output, no result), and record the job as what it is, an abort
+// (a cut message), a limit or the client's error, not as cancelled by
+// its client or as a fault of its own (it logged "internal error" and
+// counted the job internal, or canceled, depending on which end it saw
+// first).
+func TestGRPCFramingFailures(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	msg := func(m proto.Message) []byte {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	frame := func(flag byte, b []byte, length int) []byte {
+		f := make([]byte, 5, 5+len(b))
+		f[0] = flag
+		binary.BigEndian.PutUint32(f[1:], uint32(length))
+		return append(f, b...)
+	}
+	whole := func(b []byte) []byte { return frame(0, b, len(b)) }
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(msg(runData(bytes.Repeat([]byte("input "), 1000))))
+	zw.Close()
+	cutGzip := gz.Bytes()[:gz.Len()/2]
+
+	runH := msg(runHdr(&apiv1.RunHeader{Pipeline: "testcat"}))
+	runReq := msg(runHdr(&apiv1.RunHeader{Pipeline: "testcat", RequireEnd: true}))
+	digH := msg(digestHdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}}))
+	data := msg(runData([]byte("some input")))
+	const run, digest = "/halfclose.v1.ComputeService/Run", "/halfclose.v1.ComputeService/Digest"
+	for _, tc := range []struct {
+		name, method, encoding string
+		frames                 [][]byte // the last one ends the stream
+		code, message, outcome string
+	}{
+		{"Run: message cut by END_STREAM", run, "", [][]byte{whole(runH), whole(data), frame(0, data[:4], len(data))}, "13", "unexpected EOF", OutcomeAborted},
+		{"Run require_end: message cut", run, "", [][]byte{whole(runReq), whole(data), frame(0, data[:4], len(data))}, "13", "unexpected EOF", OutcomeAborted},
+		{"Run: prefix cut", run, "", [][]byte{whole(runH), whole(data), {0, 0, 0}}, "13", "unexpected EOF", OutcomeAborted},
+		{"Digest: message cut", digest, "", [][]byte{whole(digH), whole(data), frame(0, data[:4], len(data))}, "13", "unexpected EOF", OutcomeAborted},
+		{"Run: header cut", run, "", [][]byte{frame(0, runH[:3], len(runH))}, "13", "unexpected EOF", OutcomeAborted},
+		{"Run: compressed flag, no encoding", run, "", [][]byte{whole(runH), frame(1, data, len(data))}, "13", "compressed flag", OutcomeInvalid},
+		{"Run: payload format 2", run, "", [][]byte{whole(runH), frame(2, data, len(data))}, "13", "payload format", OutcomeInvalid},
+		{"Run: gzip message cut", run, "gzip", [][]byte{whole(runH), frame(1, cutGzip, len(cutGzip))}, "13", "decompress", OutcomeInvalid},
+		{"Digest: gzip message cut", digest, "gzip", [][]byte{whole(digH), frame(1, cutGzip, len(cutGzip))}, "13", "decompress", OutcomeInvalid},
+		// Over --max-msg-bytes: grpc-go's RESOURCE_EXHAUSTED, a limit.
+		{"Run: message too large", run, "", [][]byte{whole(runH), frame(0, data, DefaultMaxMsgBytes+1)}, "8", "larger than max", OutcomeLimit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialH2(t, env.grpcAddr)
+			const id = 1
+			c.callWith(id, tc.method, tc.encoding)
+			for i, f := range tc.frames {
+				if err := c.fr.WriteData(id, i == len(tc.frames)-1, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h, n := c.firstHeaders(id)
+			if n != 0 || !h.StreamEnded() {
+				t.Fatalf("the server replied (%d DATA bytes, end of stream %v), want only a status", n, h.StreamEnded())
+			}
+			// grpc-go's own status, which the service cannot change
+			// (docs/protocol.md), never OK.
+			if code := headerValue(h, "grpc-status"); code != tc.code || !strings.Contains(headerValue(h, "grpc-message"), tc.message) {
+				t.Fatalf("grpc-status %q grpc-message %q, want %s with %q", code, headerValue(h, "grpc-message"), tc.code, tc.message)
+			}
+			if oc := env.obs.nextOutcome(t); oc != tc.outcome {
+				t.Fatalf("job outcome %q, want %q", oc, tc.outcome)
+			}
+		})
+	}
+}
+
+// callWith opens stream id on method, with grpc-encoding enc unless it
+// is empty.
+func (c *h2Client) callWith(id uint32, method, enc string) {
+	c.hbuf.Reset()
+	fields := [][2]string{
+		{":method", "POST"}, {":scheme", "http"}, {":path", method}, {":authority", "halfclose"},
+		{"content-type", "application/grpc"}, {"te", "trailers"},
+	}
+	if enc != "" {
+		fields = append(fields, [2]string{"grpc-encoding", enc})
+	}
+	for _, f := range fields {
+		c.henc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// TestConcurrentAbortsLeaveNothing: many clients abort at once, on both
+// adapters — a TCP reset mid-upload, a TCP FIN short of the declared
+// @size, a gRPC cancel mid-upload — while their jobs run. Every job ends
+// as its abort (never ok), the FIN's client gets the DATA_LOSS line, and
+// once the TCP server has closed, the process holds no descriptor more
+// than before (goleak checks the goroutines when the package ends).
+func TestConcurrentAbortsLeaveNothing(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	// The gRPC client's connection is made by its first call: before the
+	// count.
+	if _, err := env.client.Capabilities(jobCtx(t), &apiv1.CapabilitiesRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	before := openFDs(t)
+	const n = 40
+	const declared = 10 << 20
+	chunk := make([]byte, 256<<10)
+	finLine := fmt.Sprintf("halfclose: error: DATA_LOSS: input ended after %d of the %d bytes declared by @size\n", len(chunk), declared)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { // a TCP reset mid-upload
+			c, err := net.Dial("tcp", env.tcpAddr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fmt.Fprintf(c, "@size=%d sha256sum\n", declared)
+			for range 4 {
+				c.Write(chunk)
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		})
+		wg.Go(func() { // a TCP FIN before the declared size
+			c, err := net.Dial("tcp", env.tcpAddr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(defaultTestTimeout))
+			fmt.Fprintf(c, "@size=%d testcat | wc -c\n", declared)
+			c.Write(chunk)
+			c.(*net.TCPConn).CloseWrite()
+			if reply, _ := io.ReadAll(c); string(reply) != finLine {
+				t.Errorf("FIN short of @size: reply %q, want %q", reply, finLine)
+			}
+		})
+		wg.Go(func() { // a gRPC cancel mid-upload
+			ctx, cancel := context.WithCancel(jobCtx(t))
+			defer cancel()
+			s, err := env.client.Run(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			s.Send(runHdr(&apiv1.RunHeader{Pipeline: "sort | uniq -c", RequireEnd: true}))
+			for range 4 {
+				s.Send(runData(chunk))
+			}
+			cancel()
+		})
+	}
+	wg.Wait()
+	count := func() map[string]int {
+		env.obs.mu.Lock()
+		defer env.obs.mu.Unlock()
+		m := map[string]int{}
+		for _, oc := range env.obs.outcomes {
+			m[oc]++
+		}
+		return m
+	}
+	for {
+		m := count()
+		if m[OutcomeReset]+m[OutcomeAborted]+m[OutcomeCanceled]+m[OutcomeOK]+m[OutcomeInternal] >= 3*n {
+			break
+		}
+		// Each job's end is announced on ended (dropped only while it
+		// is full, and then there is one to take).
+		env.obs.nextOutcome(t)
+	}
+	if m := count(); m[OutcomeReset] != n || m[OutcomeAborted] != n || m[OutcomeCanceled] != n {
+		t.Errorf("outcomes %v, want %d each of reset, aborted and canceled", m, n)
+	}
+	// Close waits for every connection's goroutine; the command port's
+	// listener is gone too.
+	env.tcp.Close()
+	if after := openFDs(t); after > before-1 {
+		t.Fatalf("%d descriptors open after %d aborts and the TCP server's Close, %d before", after, 3*n, before)
 	}
 }

@@ -372,6 +372,16 @@ func (r *recvAhead) release() {
 	r.cur = recvChunk{err: errReaderClosed}
 }
 
+// settle waits for the goroutine, if it was started, to end on its own:
+// only for a source whose receive returns at once (a gRPC stream that has
+// ended), so that what it received last (see streamGuard.failed) is
+// known.
+func (r *recvAhead) settle() {
+	if r.started.Load() {
+		<-r.done
+	}
+}
+
 // Wait closes r if its goroutine still runs, and waits for it to end.
 // Nothing may read r after: its buffers go back to their pool.
 func (r *recvAhead) Wait() {

@@ -516,3 +516,34 @@ func TestTCPRouteSharedPipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPHeaderTooLongWithoutNewline: a header line that passes
+// --max-header-bytes without a newline is refused with its error line as
+// soon as the extra byte arrives, while the client waits: the server
+// waited to fill its 64 KiB reader (or the client's FIN) and, for a
+// client that then waited for an answer, aborted silently at the header
+// timeout.
+func TestTCPHeaderTooLongWithoutNewline(t *testing.T) {
+	env := startEnv(t, envConfig{tcp: tcpSettings{MaxHeaderBytes: 100, HeaderTimeout: time.Hour}})
+	for _, n := range []int{101, 5000} {
+		conn, err := net.Dial("tcp", env.tcpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+		if _, err := conn.Write(bytes.Repeat([]byte("x"), n)); err != nil {
+			t.Fatal(err)
+		}
+		// No FIN: the client waits for an answer.
+		reply, _ := io.ReadAll(conn)
+		if want := "halfclose: error: INVALID_ARGUMENT: header line longer than 100 bytes\n"; string(reply) != want {
+			t.Fatalf("%d bytes without a newline: reply %q, want %q", n, reply, want)
+		}
+	}
+	// At the limit, the line may still end: a line of 100 bytes with its
+	// newline is a header.
+	if got, want := tcpCall(t, env.tcpAddr, "sha256sum"+strings.Repeat(" ", 90)+"\n", []byte("x")), oracle.Output(t, []byte("x"), "sha256sum"); got != want {
+		t.Fatalf("a header line of exactly 100 bytes: %q, want %q", got, want)
+	}
+}

@@ -98,6 +98,21 @@ func (g *streamGuard) stop(cause error) {
 	g.cancel()
 }
 
+// failed records cause for a stream that grpc-go ended itself because
+// of what the client sent (see recvFailure): grpc-go cancels the stream's
+// context as it answers, and the job, which may see that end first, is
+// recorded with cause (why) rather than as cancelled by its client.
+func (g *streamGuard) failed(cause error) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	if g.cause == nil {
+		g.cause = cause
+	}
+	g.mu.Unlock()
+}
+
 // arm stops the stream with cause unless disarm is called within d.
 func (g *streamGuard) arm(d time.Duration, cause error) {
 	if g == nil || d <= 0 {

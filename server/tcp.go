@@ -182,7 +182,7 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 		// Every connection accepted is served, during a shutdown too:
 		// the client has connected, and may have sent its whole input.
 		if s.TLSConfig != nil {
-			c = tls.Server(c, s.TLSConfig)
+			c = tls.Server(&rawConn{Conn: c}, s.TLSConfig)
 		}
 		s.connHook(1)
 		s.wg.Add(1)
@@ -706,6 +706,13 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	}
 	defer cr.endLowat() // after src.Wait: nothing reads c
 	var in io.ReadCloser = cr
+	if tc, ok := c.(*tls.Conn); ok && !opts.proven() {
+		// Over TLS the end is close_notify, unless the header's proof
+		// (@size, @chunked) says where the input ends.
+		if raw, ok := tc.NetConn().(*rawConn); ok {
+			in = &tlsEnd{ReadCloser: in, raw: raw}
+		}
+	}
 	if opts.proven() {
 		in = newTCPProof(in, opts)
 	}
@@ -774,11 +781,26 @@ const trailerPrefix = "halfclose: ok out="
 var errProofRequired = compute.Invalidf("this server requires a proof of the end of input: start the header line with @size=N or @chunked")
 
 // readHeader reads the header line: at most max bytes including "\n", a
-// trailing "\r" dropped.
+// trailing "\r" dropped. A line is too long as soon as more than max
+// bytes without a newline have arrived: the client gets its error line
+// then, not only once it sends more (ReadSlice waits to fill the reader's
+// 64 KiB) or its FIN, and not a silent abort at the header timeout.
 func readHeader(br *bufio.Reader, max int) (string, error) {
 	var line []byte
 	for {
-		frag, err := br.ReadSlice('\n')
+		var (
+			frag []byte
+			err  error
+		)
+		if _, err = br.Peek(1); err == nil {
+			frag, _ = br.Peek(br.Buffered())
+			if i := bytes.IndexByte(frag, '\n'); i >= 0 {
+				frag = frag[:i+1]
+			} else {
+				err = bufio.ErrBufferFull // a fragment: read on
+			}
+			br.Discard(len(frag))
+		}
 		line = append(line, frag...)
 		if len(line) > max {
 			return "", compute.Invalidf("header line longer than %d bytes", max)
@@ -865,6 +887,51 @@ func resetConn(c net.Conn) {
 		tc.SetLinger(0)
 	}
 	c.Close()
+}
+
+// rawConn is the connection under a TLS one: it notes whether a read of
+// it found the client's FIN, which crypto/tls then reports as io.EOF
+// like a close_notify (when the FIN falls between records).
+type rawConn struct {
+	net.Conn
+	fin atomic.Bool
+}
+
+func (c *rawConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err == io.EOF {
+		c.fin.Store(true)
+	}
+	return n, err
+}
+
+// SetLinger lets resetConn reset the connection.
+func (c *rawConn) SetLinger(sec int) error {
+	if l, ok := c.Conn.(interface{ SetLinger(int) error }); ok {
+		return l.SetLinger(sec)
+	}
+	return nil
+}
+
+// tlsEnd is a TLS connection's input: its end is the client's
+// close_notify. A FIN without it (crypto/tls reads it as io.EOF too) is
+// what a killed client, a cut connection, an L4 proxy passing on a reset
+// as a close (nginx does), or an attacker truncating the stream sends,
+// and is an abort: crypto/tls stops reading at the close_notify record,
+// so a FIN was read only when no close_notify came.
+type tlsEnd struct {
+	io.ReadCloser
+	raw *rawConn
+}
+
+var errNoCloseNotify = unprovenEnd("input ended without TLS close_notify: the connection was closed, not half-closed")
+
+func (t *tlsEnd) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err == io.EOF && t.raw.fin.Load() {
+		err = errNoCloseNotify
+	}
+	return n, err
 }
 
 // bufferedThen reads what the header's reader holds, then the connection

@@ -2,6 +2,8 @@ package server
 
 import (
 	"crypto/tls"
+	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/oracle"
 )
 
 func TestLoadServerTLSErrors(t *testing.T) {
@@ -143,4 +148,70 @@ func TestMTLSHandshake(t *testing.T) {
 	}
 	stranger.Certificates = []tls.Certificate{c2}
 	wantStatus(t, healthCheck(t, addr, stranger), codes.Unavailable, "")
+}
+
+// TestTCPTLSEndIsCloseNotify: over TLS the raw-TCP adapter's end of input
+// is the client's close_notify. A TCP FIN without it (a killed client, a
+// cut connection, an L4 proxy passing on a reset as a close, an attacker
+// truncating the stream) is an abort, unless the header proved the end
+// (@size): crypto/tls reads such a FIN as io.EOF too, and the server
+// answered it with the digest of what had arrived.
+func TestTCPTLSEndIsCloseNotify(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), TLSConfig: cfg, Observer: obs}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	input := []byte("all of the input\n")
+	for _, tc := range []struct {
+		name      string
+		header    string
+		closeNote bool // close_notify (tls.Conn.CloseWrite), else a bare FIN
+		want      string
+		outcome   string
+	}{
+		{"close_notify", "sha256sum\n", true, oracle.Output(t, input, "sha256sum"), OutcomeOK},
+		{"FIN alone", "sha256sum\n", false, "halfclose: error: DATA_LOSS: input ended without TLS close_notify: the connection was closed, not half-closed\n", OutcomeAborted},
+		// A proof of the end stands for close_notify.
+		{"FIN alone, @size met", fmt.Sprintf("@size=%d sha256sum\n", len(input)), false, oracle.Output(t, input, "sha256sum"), OutcomeOK},
+		{"FIN alone, @size short", fmt.Sprintf("@size=%d sha256sum\n", len(input)+1), false, fmt.Sprintf("halfclose: error: DATA_LOSS: input ended after %d of the %d bytes declared by @size\n", len(input), len(input)+1), OutcomeAborted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(defaultTestTimeout))
+			c := tls.Client(raw, p.ClientTLS(t, false))
+			if _, err := io.WriteString(c, tc.header+string(input)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.closeNote {
+				err = c.CloseWrite()
+			} else {
+				err = raw.(*net.TCPConn).CloseWrite()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply, _ := io.ReadAll(c)
+			if string(reply) != tc.want {
+				t.Fatalf("reply %q, want %q", reply, tc.want)
+			}
+			if oc := obs.nextOutcome(t); oc != tc.outcome {
+				t.Fatalf("outcome %q, want %q", oc, tc.outcome)
+			}
+		})
+	}
 }
