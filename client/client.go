@@ -389,6 +389,7 @@ func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte, *s
 	if size != DefaultChunkSize {
 		bufs = newSendBufs(size)
 	}
+	r = inputReader(r)
 	var sent int64
 	for {
 		bp := bufs.get()
