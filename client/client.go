@@ -23,8 +23,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -159,9 +157,6 @@ func Dial(target string, opts ...Option) (*Client, error) {
 		dopts = append(dopts, grpc.WithResolvers(r))
 		target = staticScheme + ":///" + strings.Join(addrs, ",")
 	}
-	if len(o.grpcOpts) == 0 && hasRawDialer && noProxy(target) {
-		dopts = append(dopts, grpc.WithContextDialer(dialRaw))
-	}
 	dopts = append(dopts, o.grpcOpts...)
 	conn, err := grpc.NewClient(target, dopts...)
 	if err != nil {
@@ -172,43 +167,6 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	c.chunkSize = o.chunkSize
 	return c, nil
 }
-
-// noProxy says whether target is dialed over TCP with no HTTP CONNECT
-// proxy: only then does Dial give grpc-go a dialer of its own (dialRaw),
-// since grpc-go connects through a proxy only with its own dialer. The rule
-// is grpc-go's (v1.85, internal/resolver/delegatingresolver): a proxy
-// applies when http.ProxyFromEnvironment gives one for https://ENDPOINT,
-// ENDPOINT being the target's host:port (HTTPS_PROXY, NO_PROXY; never for
-// localhost or a loopback address). Here every address of a list must be
-// free of one too, and any other scheme (unix:, passthrough:, xds:, ...)
-// keeps grpc-go's dialer.
-func noProxy(target string) bool {
-	var endpoints []string
-	switch u, err := url.Parse(target); {
-	case err == nil && u.Scheme == staticScheme:
-		endpoints = append(strings.Split(strings.TrimPrefix(u.Path, "/"), ","), strings.TrimPrefix(u.Path, "/"))
-	case err == nil && u.Scheme == "dns":
-		endpoints = []string{strings.TrimPrefix(u.Path, "/")}
-	case err == nil && resolver.Get(u.Scheme) != nil:
-		return false
-	default:
-		endpoints = []string{target} // grpc.NewClient reads it as dns:///target
-	}
-	for _, e := range endpoints {
-		if e == "" {
-			return false
-		}
-		p, err := proxyFromEnvironment(&http.Request{URL: &url.URL{Scheme: "https", Host: e}})
-		if err != nil || p != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// proxyFromEnvironment is http.ProxyFromEnvironment, grpc-go's too; a
-// variable for tests (the real one reads the environment once).
-var proxyFromEnvironment = http.ProxyFromEnvironment
 
 // addressList splits a comma-separated list of host:port addresses; ok is
 // false for anything else (one address, a URI), which gRPC resolves.
@@ -431,7 +389,6 @@ func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte, *s
 	if size != DefaultChunkSize {
 		bufs = newSendBufs(size)
 	}
-	r = inputReader(r)
 	var sent int64
 	for {
 		bp := bufs.get()
