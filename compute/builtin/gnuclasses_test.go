@@ -640,3 +640,29 @@ func TestGNUClass27TacBlockBoundaries(t *testing.T) {
 		computetest.DiffGNUEnv(t, cfg, c.input, c.argv...)
 	}
 }
+
+// TestGNUClass28GrepFoldEscapedLowercase: under -i glibc regex compares
+// the upper-cased text with an escaped ordinary character as written, so
+// a backslash before a lowercase letter that is no operator (\d, \a, \z)
+// matches nothing where glibc regex decides: -o prints nothing for the
+// lines GNU's dfa selects (which folds it), and so does a pattern glibc
+// selects the lines for ([[.a.]]). \D, \b, \w and \s are unaffected. With
+// two distinct patterns, all literals, GNU's -F matcher runs and \d is a
+// folded d. We printed the folded d.
+func TestGNUClass28GrepFoldEscapedLowercase(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"a]b\n\\d\nd\nD\nab\nxd\nX\n", "dd D\nz Z\n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"grep", "-io", `\d`}, {"grep", "-io", `x\d`}, {"grep", "-iEo", `\d+`}, {"grep", "-ion", `\d\|x`}, {"grep", "-iEo", `(\d|a)`},
+		{"grep", "-iox", `\d`}, {"grep", "-iow", `\d`}, {"grep", "-io", "-e", `\d`, "-e", `\d`}, {"grep", "-io", "-e", `\d`, "-e", "x"},
+		{"grep", "-io", `\D`}, {"grep", "-io", `\z`}, {"grep", "-io", `\w`}, {"grep", "-io", `\b.`}, {"grep", "-o", `\d`},
+		{"grep", "-i", `\d`}, {"grep", "-ic", `\d`}, {"grep", "-iw", `\d`}, {"grep", "-ix", `\d`}, {"grep", "-i", `[[.a.]]\d`},
+		{"grep", "-i", `[[.d.]]\|\d`}, {"grep", "-yo", `\d`}, {"grep", "-io", "--no-ignore-case", `\d`}, {"grep", "-iFo", `\d`},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}

@@ -272,6 +272,11 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				add(`[\t\n\v\f\r ]`)
 			case e == 'S':
 				add(`[^\t\n\v\f\r ]`)
+			case t.regex && t.fold && 'a' <= e && e <= 'z':
+				// glibc regex with -i compares upper-cased text with
+				// an escaped character as written (peek_token takes
+				// it raw): a lowercase one never matches.
+				add(`[^\x00-\x{10FFFF}]`)
 			default:
 				var b strings.Builder
 				quoteByte(&b, e)
