@@ -666,3 +666,27 @@ func TestGNUClass28GrepFoldEscapedLowercase(t *testing.T) {
 	}
 	checkCases(t, cases)
 }
+
+// TestGNUClass29GrepEREBraceAfterAnchor: where glibc regex starts an
+// expression (after an anchor, or after repetition operators it dropped
+// there) it drops an ERE '{' and reads what follows as literals, so it
+// reports no bad interval: GNU's dfa then takes "{1,2,3}" and "{2,1}" as
+// literals (x^{2,1} is valid). A well-formed interval after an anchor
+// repeats the anchor (^{,} may match nothing). We refused the first and
+// made ^{,} a mandatory ^.
+func TestGNUClass29GrepEREBraceAfterAnchor(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"zz xyz\n{1,2,3}B\nB\nx{1,2,3}\n{2,1}\nx\n^{2,1}\n", "a{2,1}\n{\n"}
+	var cases []diffCase
+	for _, p := range []string{
+		"x^{1,2,3}", "^,?^{1,2,3}B*", "x${2,1}", `x\b{2,1}`, "x^*{2,1}", "x^+{1,2,3}", "x^{*{2,1}", "x^{1}{2,1}",
+		"(x^{2,1})", "x(^{2,1}|y)", "^{,}", "^*{,}", "^{0,1}", "x^{}", "a{2,1}", "a{1,2,3}", "x*^{1,2,3}", `x\B{0}y`,
+	} {
+		for _, f := range []string{"-E", "-Eo", "-Ec", "-Ew", "-Ex"} {
+			for _, in := range inputs {
+				cases = append(cases, diffCase{argv: []string{"grep", f, p}, input: []byte(in)})
+			}
+		}
+	}
+	checkCases(t, cases)
+}
