@@ -640,3 +640,53 @@ func TestGNUClass27TacBlockBoundaries(t *testing.T) {
 		computetest.DiffGNUEnv(t, cfg, c.input, c.argv...)
 	}
 }
+
+// TestGNUClass28GrepFoldEscapedLowercase: under -i glibc regex compares
+// the upper-cased text with an escaped ordinary character as written, so
+// a backslash before a lowercase letter that is no operator (\d, \a, \z)
+// matches nothing where glibc regex decides: -o prints nothing for the
+// lines GNU's dfa selects (which folds it), and so does a pattern glibc
+// selects the lines for ([[.a.]]). \D, \b, \w and \s are unaffected. With
+// two distinct patterns, all literals, GNU's -F matcher runs and \d is a
+// folded d. We printed the folded d.
+func TestGNUClass28GrepFoldEscapedLowercase(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"a]b\n\\d\nd\nD\nab\nxd\nX\n", "dd D\nz Z\n"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"grep", "-io", `\d`}, {"grep", "-io", `x\d`}, {"grep", "-iEo", `\d+`}, {"grep", "-ion", `\d\|x`}, {"grep", "-iEo", `(\d|a)`},
+		{"grep", "-iox", `\d`}, {"grep", "-iow", `\d`}, {"grep", "-io", "-e", `\d`, "-e", `\d`}, {"grep", "-io", "-e", `\d`, "-e", "x"},
+		{"grep", "-io", `\D`}, {"grep", "-io", `\z`}, {"grep", "-io", `\w`}, {"grep", "-io", `\b.`}, {"grep", "-o", `\d`},
+		{"grep", "-i", `\d`}, {"grep", "-ic", `\d`}, {"grep", "-iw", `\d`}, {"grep", "-ix", `\d`}, {"grep", "-i", `[[.a.]]\d`},
+		{"grep", "-i", `[[.d.]]\|\d`}, {"grep", "-yo", `\d`}, {"grep", "-io", "--no-ignore-case", `\d`}, {"grep", "-iFo", `\d`},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass29GrepEREBraceAfterAnchor: where glibc regex starts an
+// expression (after an anchor, or after repetition operators it dropped
+// there) it drops an ERE '{' and reads what follows as literals, so it
+// reports no bad interval: GNU's dfa then takes "{1,2,3}" and "{2,1}" as
+// literals (x^{2,1} is valid). A well-formed interval after an anchor
+// repeats the anchor (^{,} may match nothing). We refused the first and
+// made ^{,} a mandatory ^.
+func TestGNUClass29GrepEREBraceAfterAnchor(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"zz xyz\n{1,2,3}B\nB\nx{1,2,3}\n{2,1}\nx\n^{2,1}\n", "a{2,1}\n{\n"}
+	var cases []diffCase
+	for _, p := range []string{
+		"x^{1,2,3}", "^,?^{1,2,3}B*", "x${2,1}", `x\b{2,1}`, "x^*{2,1}", "x^+{1,2,3}", "x^{*{2,1}", "x^{1}{2,1}",
+		"(x^{2,1})", "x(^{2,1}|y)", "^{,}", "^*{,}", "^{0,1}", "x^{}", "a{2,1}", "a{1,2,3}", "x*^{1,2,3}", `x\B{0}y`,
+	} {
+		for _, f := range []string{"-E", "-Eo", "-Ec", "-Ew", "-Ex"} {
+			for _, in := range inputs {
+				cases = append(cases, diffCase{argv: []string{"grep", f, p}, input: []byte(in)})
+			}
+		}
+	}
+	checkCases(t, cases)
+}

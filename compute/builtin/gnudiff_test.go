@@ -514,7 +514,7 @@ func (g *gen) atom(ere bool, depth int) string {
 	case 8:
 		return g.pick("^", "$")
 	case 9:
-		return g.pick(`\w`, `\W`, `\s`, `\S`, `\b`, `\B`, `\.`, `\*`, `\[`, `\]`, `\\`, `\/`, `\a`, `\x`, "\\`", `\'`, `\-`, `\,`)
+		return g.pick(`\w`, `\W`, `\s`, `\S`, `\b`, `\B`, `\.`, `\*`, `\[`, `\]`, `\\`, `\/`, `\a`, `\x`, "\\`", `\'`, `\-`, `\,`, `\d`, `\D`, `\z`, `\Z`)
 	case 10:
 		if ere {
 			return g.pick("*", "+", "?", "{", "}", "{1}", "{,2}", "(", ")", "()", "|", "a|", "|b")
@@ -725,6 +725,9 @@ var diffGens = []*cmdGen{
 				}
 				c.refused = c.refused || bigRepeat(p)
 			}
+			// A pattern such as "-3" reads as a flag (here the refused
+			// context -NUM), as in GNU.
+			c.refused = c.refused || strings.HasPrefix(p, "-")
 			return []string{p}
 		},
 	},

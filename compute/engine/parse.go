@@ -21,7 +21,8 @@ const MaxPipelineBytes = 64 << 10
 // the next character, dollar-single-quotes ($'...', POSIX.1-2024) give
 // bytes by escapes (dollarQuote), and an unquoted "|" separates stages. There is no
 // shell: unquoted ; & < > ( ) $ ` and a word starting with # are errors, not
-// syntax, so that a request never means something other than it says; so is
+// syntax, so that a request never means something other than it says (but
+// for a '$' that ends a word, literal in every sh: grep ^$, grep "a$"); so is
 // an unquoted newline that would end a command in sh (one before the first
 // word, after a "|" or at the end is blank, as there). A carriage return is
 // a blank (a header line from a CRLF client).
@@ -104,6 +105,10 @@ func SplitPipeline(text string) ([][]string, error) {
 						continue
 					}
 				}
+				if d == '$' && i+1 < len(text) && strings.IndexByte("\" \t\r\n", text[i+1]) >= 0 {
+					cur.WriteByte(d) // "^$", "$ ": literal in every sh
+					continue
+				}
 				if d == '$' || d == '`' {
 					return nil, compute.Invalidf("pipeline: unsupported shell syntax %q inside double quotes (there is no shell; use single quotes)", string(d))
 				}
@@ -123,7 +128,13 @@ func SplitPipeline(text string) ([][]string, error) {
 			inWord = true
 			cur.WriteByte(text[i])
 		case '$':
-			if i+1 >= len(text) || text[i+1] != '\'' {
+			if i+1 >= len(text) || strings.IndexByte(" \t\r\n|", text[i+1]) >= 0 {
+				// A '$' ending a word is literal in every sh (grep ^$).
+				inWord = true
+				cur.WriteByte(c)
+				continue
+			}
+			if text[i+1] != '\'' {
 				return nil, compute.Invalidf("pipeline: unsupported shell syntax %q (there is no shell)", string(c))
 			}
 			inWord = true

@@ -30,6 +30,9 @@ func TestSplitPipeline(t *testing.T) {
 		{`tr '[:upper:]' [:lower:]`, [][]string{{"tr", "[:upper:]", "[:lower:]"}}},
 		{`grep a#b`, [][]string{{"grep", "a#b"}}},
 		{`grep '$x;'`, [][]string{{"grep", "$x;"}}},
+		// A '$' ending a word is literal in every sh.
+		{`grep ^$|grep -c "a$" "$"x "a$ b"`, [][]string{{"grep", "^$"}, {"grep", "-c", "a$", "$x", "a$ b"}}},
+		{"grep $ x$\t\"$\"$\r\n", [][]string{{"grep", "$", "x$", "$$"}}},
 	}
 	for _, tc := range tests {
 		got, err := engine.SplitPipeline(tc.in)
@@ -61,6 +64,8 @@ func TestSplitPipelineErrors(t *testing.T) {
 		{"grep $HOME", `pipeline: unsupported shell syntax "$" (there is no shell)`},
 		{"grep `id`", "pipeline: unsupported shell syntax \"`\" (there is no shell)"},
 		{`grep "$HOME"`, `pipeline: unsupported shell syntax "$" inside double quotes (there is no shell; use single quotes)`},
+		{`grep "$."`, `pipeline: unsupported shell syntax "$" inside double quotes (there is no shell; use single quotes)`},
+		{`grep $.`, `pipeline: unsupported shell syntax "$" (there is no shell)`},
 		{"(sort)", `pipeline: unsupported shell syntax "(" (there is no shell)`},
 		{"tr a\nb", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"grep a\n| sort", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},

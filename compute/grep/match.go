@@ -79,9 +79,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		// has no wrapper for a ')' to close.
 		stray = false
 	}
-	// -o prints what glibc regex matches, which may differ.
+	// -o prints what glibc regex matches, which may differ; not where
+	// GNU runs its -F matcher (two literal patterns or more).
 	var oparts []string
-	if mode != grepFixed {
+	if _, lits := fgrepKeywords(pats, mode); mode != grepFixed && !lits {
 		oparts = make([]string, len(pats))
 		differ := false
 		for i, p := range pats {

@@ -133,7 +133,15 @@ func (t *reTranslator) branch(depth int) (string, error) {
 		atoms = append(atoms, reAtom{s: s})
 		laststart = false
 	}
-	anchor := func(s string) { atoms = append(atoms, reAtom{s: s, anchor: true}) }
+	// glibcFresh: glibc regex starts an expression at this token (at a
+	// branch's start, after an anchor, or after ERE repetition operators
+	// it dropped there), in either mode: it drops an ERE '{' there
+	// without reading an interval.
+	glibcFresh := true
+	anchor := func(s string) {
+		atoms = append(atoms, reAtom{s: s, anchor: true})
+		glibcFresh = true
+	}
 	// fresh: glibc regex starts an expression here (at a branch's start
 	// or after an anchor), where it drops an ERE repetition operator and
 	// takes a BRE one literally.
@@ -160,6 +168,8 @@ func (t *reTranslator) branch(depth int) (string, error) {
 	for tokens := 0; !t.branchEnd(t.i, depth) || justDropped && t.i < len(p) && p[t.i] == ')'; tokens++ {
 		c := p[t.i]
 		t.i++
+		wasFresh := glibcFresh
+		glibcFresh = false
 		wasDropped := justDropped
 		justDropped = false
 		if wasDropped && c == ')' {
@@ -181,8 +191,10 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				add(`\*`)
 			case !dropped():
 				quant("*")
+				glibcFresh = t.ere && wasFresh
 			default:
 				justDropped = true
+				glibcFresh = true
 			}
 		case c == '^':
 			// BRE: an anchor only as the first token of a branch.
@@ -205,10 +217,17 @@ func (t *reTranslator) branch(depth int) (string, error) {
 			} else {
 				justDropped = true
 			}
+			glibcFresh = wasFresh
 		case t.ere && c == '{' && dropped():
 			justDropped = true
+			glibcFresh = true
 		case t.ere && c == '{':
-			q, ok, err := t.interval(false, laststart)
+			// Where glibc regex starts an expression it drops the '{'
+			// and reads what follows as literals: it checks no
+			// interval there. At a branch's start the interval repeats
+			// nothing (GNU's dfa); after an anchor, the anchor.
+			q, ok, err := t.interval(false, len(atoms) == 0, wasFresh)
+			glibcFresh = wasFresh && !ok
 			switch {
 			case err != nil:
 				return "", err
@@ -241,7 +260,7 @@ func (t *reTranslator) branch(depth int) (string, error) {
 					add(`\{`)
 					break
 				}
-				q, _, err := t.interval(true, false)
+				q, _, err := t.interval(true, false, false)
 				if err != nil {
 					return "", err
 				}
@@ -272,6 +291,11 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				add(`[\t\n\v\f\r ]`)
 			case e == 'S':
 				add(`[^\t\n\v\f\r ]`)
+			case t.regex && t.fold && 'a' <= e && e <= 'z':
+				// glibc regex with -i compares upper-cased text with
+				// an escaped character as written (peek_token takes
+				// it raw): a lowercase one never matches.
+				add(`[^\x00-\x{10FFFF}]`)
 			default:
 				var b strings.Builder
 				quoteByte(&b, e)
@@ -306,12 +330,14 @@ func (t *reTranslator) group(depth int, closer string) (string, error) {
 
 // interval reads an interval after '{' (bre: "\{"): "m}", "m,}", "m,n}",
 // ",n}" or ",}" (bre: "\}" closes). ok is false, and t.i unchanged, for
-// an ERE '{' that is a literal. laststart: the '{' starts an ERE branch
-// (the interval then repeats nothing, as GNU's dfa has it).
-func (t *reTranslator) interval(bre, laststart bool) (q string, ok bool, err error) {
+// an ERE '{' that is a literal. empty: nothing precedes the '{' in its
+// ERE branch (the interval then repeats nothing, as GNU's dfa has it).
+// glibcDrops: glibc regex drops this ERE '{' and checks nothing; only
+// GNU's dfa reads it, and takes an interval it cannot read as a literal.
+func (t *reTranslator) interval(bre, empty, glibcDrops bool) (q string, ok bool, err error) {
 	start := t.i
 	p := t.p
-	if !bre && !laststart {
+	if !bre && !glibcDrops {
 		if err := t.glibcInterval(); err != nil {
 			return "", false, err
 		}
@@ -344,7 +370,7 @@ func (t *reTranslator) interval(bre, laststart bool) (q string, ok bool, err err
 	wellFormed := closed && lo >= 0
 	valid := wellFormed && (hi < 0 || lo <= hi)
 	switch {
-	case !bre && !wellFormed, !bre && laststart && !valid:
+	case !bre && !wellFormed, !bre && glibcDrops && !valid:
 		t.i = start
 		return "", false, nil
 	case !valid && bre && !closed:
@@ -355,7 +381,7 @@ func (t *reTranslator) interval(bre, laststart bool) (q string, ok bool, err err
 		return "", false, t.bad("regular expression too big")
 	case max(lo, hi) > reRepeatMax:
 		return "", false, t.unsupported(fmt.Sprintf("repeat count above %d", reRepeatMax))
-	case laststart:
+	case empty:
 		return "", true, nil
 	case hi < 0:
 		return "{" + strconv.Itoa(lo) + ",}", true, nil
