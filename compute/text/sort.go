@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -62,8 +63,8 @@ var sortFlags = compute.WithStd(
 
 // sortKey is one -k key, with GNU's zero-based field and character numbers.
 type sortKey struct {
-	sword, schar int // start field and character (0-based)
-	eword, echar int // end field (0-based) and char (0 = end of field); eword<0: end of line
+	sword, schar int // start field and character (0-based; < 0: wraps back, sortCharOffset)
+	eword, echar int // end field (0-based) and char (0 = end of field; < 0: wraps back); eword<0: end of line
 	skipsb       bool
 	skipeb       bool
 	numeric      bool
@@ -87,6 +88,11 @@ type sortOpts struct {
 	// -b. Lines that share a prefix then order by what follows it
 	// (sorter.off).
 	lineCmp bool
+	// pre: a key's start wraps back before its line (sortCharOffset):
+	// every held line is prefixed with the pre bytes before it in GNU's
+	// buffer, the lines before it each ended by a NUL, zeros before the
+	// first. Output drops them.
+	pre int
 }
 
 func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
@@ -158,6 +164,9 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		o.keys = append(o.keys, global)
 	}
 	o.lineCmp = len(o.keys) == 0
+	for _, k := range o.keys {
+		o.pre = max(o.pre, -k.schar)
+	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
 		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold
@@ -182,13 +191,17 @@ func parseSortKey(def string) (sortKey, error) {
 	}
 	k.sword = n - 1
 	if strings.HasPrefix(s, ".") {
-		if n, s, ok = sortFieldCount(s[1:]); !ok {
+		v, rest, ok := sortCharCount(s[1:])
+		if !ok {
 			return bad("invalid number after '.'")
 		}
-		if n == 0 {
+		if v == 0 {
 			return bad("character offset is zero")
 		}
-		k.schar = n - 1
+		s = rest
+		if k.schar, ok = sortCharOffset(v-1, true); !ok {
+			return sortKey{}, unsupportedWrap(def)
+		}
 	}
 	s, u1 := sortKeyOpts(&k, s, false)
 	var u2 byte
@@ -201,9 +214,12 @@ func parseSortKey(def string) (sortKey, error) {
 		}
 		k.eword = n - 1
 		if strings.HasPrefix(s, ".") {
-			if k.echar, s, ok = sortFieldCount(s[1:]); !ok {
+			v, rest, ok := sortCharCount(s[1:])
+			if !ok {
 				return bad("invalid number after '.'")
 			}
+			s = rest
+			k.echar, _ = sortCharOffset(v, false)
 		}
 		s, u2 = sortKeyOpts(&k, s, true)
 	}
@@ -220,7 +236,8 @@ func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
 
 // keySpan returns the bytes of line that key k covers (GNU begfield and
 // limfield).
-func (o *sortOpts) keySpan(k *sortKey, line []byte) []byte {
+func (o *sortOpts) keySpan(k *sortKey, full []byte) []byte {
+	line := full[o.pre:]
 	lim := len(line)
 	// begfield
 	p := 0
@@ -246,9 +263,9 @@ func (o *sortOpts) keySpan(k *sortKey, line []byte) []byte {
 			p++
 		}
 	}
-	p = min(lim, p+k.schar)
+	p = min(lim, p+k.schar) // >= -o.pre: a start wrapping back reads the prefix
 	if k.eword < 0 {
-		return line[p:]
+		return full[o.pre+p:]
 	}
 	// limfield
 	e := 0
@@ -284,7 +301,7 @@ func (o *sortOpts) keySpan(k *sortKey, line []byte) []byte {
 	if e < p {
 		e = p
 	}
-	return line[p:e]
+	return full[o.pre+p : o.pre+e]
 }
 
 // compare is GNU sort's compare: the keys, then unless -s or -u the whole
@@ -295,7 +312,7 @@ func (o *sortOpts) compare(a, b []byte) int {
 			return d
 		}
 	}
-	d := bytes.Compare(a, b)
+	d := bytes.Compare(a[o.pre:], b[o.pre:])
 	if o.reverse {
 		return -d
 	}
@@ -490,7 +507,7 @@ func (o *sortOpts) compareEnt(a, b *sortLine) int {
 	if d := o.keyCompareFrom(1, a.line(), b.line()); d != 0 || o.unique || o.stable {
 		return d
 	}
-	d := bytes.Compare(a.line(), b.line())
+	d := bytes.Compare(a.line()[o.pre:], b.line()[o.pre:])
 	if o.reverse {
 		return -d
 	}
@@ -608,8 +625,9 @@ const (
 // writes each full buffer while the next one fills (two buffers); close
 // ends it.
 type lineOut struct {
-	w   io.Writer
-	buf []byte
+	w     io.Writer
+	strip int // bytes dropped from the start of each line (sortOpts.pre)
+	buf   []byte
 	// async
 	full   chan []byte
 	free   chan []byte
@@ -645,6 +663,7 @@ func (o *lineOut) run() {
 
 // line appends b and a newline.
 func (o *lineOut) line(b []byte) error {
+	b = b[o.strip:]
 	if len(o.buf)+len(b)+1 > cap(o.buf) {
 		if err := o.send(); err != nil {
 			return err
@@ -1041,6 +1060,10 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
 	defer s.cleanup()
 	lr := newLineReader("sort", in, int(min(max(s.mem/8, 4<<10), lineBufSize)), st.lineLimit)
+	var full []byte
+	if s.o.pre > 0 {
+		full = make([]byte, s.o.pre)
+	}
 	for {
 		line, _, err := lr.next()
 		if err == io.EOF {
@@ -1052,14 +1075,23 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		if done.Load() {
 			return ctx.Err()
 		}
-		s.maxLine = max(s.maxLine, len(line))
+		s.maxLine = max(s.maxLine, len(line)+s.o.pre)
 		if s.full(len(line)) && len(s.lines) > 0 {
 			if err := s.spill(); err != nil {
 				return err
 			}
 		}
 		own, _ := lr.takeLong(line)
+		if s.o.pre > 0 {
+			// The line after the bytes before it (full keeps them).
+			full = append(full[:s.o.pre], line...)
+			line, own = full, nil
+		}
 		s.add(line, own)
+		if s.o.pre > 0 {
+			full = append(full, 0)
+			copy(full, full[len(full)-s.o.pre:])
+		}
 		if s.held() > s.mem {
 			if err := s.spill(); err != nil {
 				return err
@@ -1069,6 +1101,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	// The output is written by a goroutine of its own while the next
 	// buffer fills.
 	bw := newLineOut(out, sortOutBuf, true)
+	bw.strip = s.o.pre
 	defer bw.close()
 	if len(s.runs) == 0 {
 		if err := s.sortHeld(); err != nil {
@@ -1279,6 +1312,49 @@ func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte)
 	return "", unsupported
 }
 
+// sortCharCount reads a character number as sortFieldCount does, an
+// overflow being 2^64-1 (GNU's SIZE_MAX).
+func sortCharCount(s string) (v uint64, rest string, ok bool) {
+	v, rest, e := compute.XStrtoumax(s, 10, "")
+	if e&compute.NumInvalid != 0 {
+		return 0, s, false
+	}
+	if e&compute.NumOverflow != 0 {
+		v = math.MaxUint64
+	}
+	return v, rest, true
+}
+
+// sortWrapWindow: GNU sort adds a (0-based) character number to a
+// pointer into its buffer, begfield's MIN (lim, ptr + schar) and
+// limfield's MIN (lim, ptr + echar). A number within this window of 2^64
+// wraps the pointer back by 2^64-v bytes (user addresses are below
+// 2^47); a larger one than the line is its end.
+const sortWrapWindow = 1 << 40
+
+// sortPreMax is the farthest back a key's start may wrap: GNU then reads
+// the bytes before the line in its buffer (the lines before, each ending
+// in a NUL), and before its buffer the top bytes of the malloc chunk's
+// size, zero for a buffer under 16 MiB. Farther back is the heap.
+const sortPreMax = 5
+
+// sortCharOffset is v as keySpan's offset: negative when it wraps back.
+// ok is false for a start that wraps farther back than sortPreMax.
+func sortCharOffset(v uint64, start bool) (int, bool) {
+	switch {
+	case v > math.MaxUint64-sortWrapWindow:
+		d := int(math.MaxUint64 - v + 1)
+		return -d, !start || d <= sortPreMax
+	case v > sortFieldMax:
+		return sortFieldMax, true
+	}
+	return int(v), true
+}
+
+func unsupportedWrap(def string) error {
+	return compute.Invalidf("sort: unsupported character offset in %q (GNU reads it before its buffer: heap bytes)", def)
+}
+
 func unsupportedKeyOpt(def string, c byte) error {
 	return compute.Invalidf("sort: unsupported key option %q in %q (%s)", string(c), def, compute.RefuseNotImpl)
 }
@@ -1297,10 +1373,14 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 	}
 	k.sword = n
 	if strings.HasPrefix(s, ".") {
-		if n, s, ok = sortFieldCount(s[1:]); !ok {
+		v, rest, ok := sortCharCount(s[1:])
+		if !ok {
 			return sortKey{}, false, nil
 		}
-		k.schar = n
+		s = rest
+		if k.schar, ok = sortCharOffset(v, true); !ok {
+			return sortKey{}, false, unsupportedWrap(op)
+		}
 	}
 	s, u1 := sortKeyOpts(&k, s, false)
 	if s != "" {
@@ -1323,9 +1403,12 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 	}
 	ec := 0
 	if strings.HasPrefix(s, ".") {
-		if ec, s, ok = sortFieldCount(s[1:]); !ok {
+		v, rest, ok := sortCharCount(s[1:])
+		if !ok {
 			return bad("invalid number after '.'")
 		}
+		s = rest
+		ec, _ = sortCharOffset(v, false)
 	}
 	if ec == 0 && ew > 0 {
 		ew--

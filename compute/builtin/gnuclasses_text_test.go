@@ -1,0 +1,44 @@
+package builtin_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+)
+
+// The GNU conformance classes of the text and digest commands found by
+// the eighth sweep, each compared with the GNU tool on its own inputs.
+
+// TestGNUText1SortCharOffsetWraps: GNU sort adds a key's character
+// number to a pointer into its buffer (MIN (lim, ptr + n)), so a number
+// near 2^64 (an overflow saturates at SIZE_MAX) wraps the pointer back:
+// -k1.99999999999999999999 starts each key 2 bytes before its line, on
+// the line before and its NUL (zeros before the first line), and an end
+// such as -k1,2.99999999999999999999 ends one byte before its field
+// (keys then empty). We took every such number as past the line's end.
+func TestGNUText1SortCharOffsetWraps(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"ab cd\nab cc\nb a\nab\n", "a\nb\na\nB\nA\n", "a\x00b\na\x00a\na\n", "", "x\n\ny 5\n 3\n1\n", "b 2\na 10\nb 1\n", "zz\nz\nzzz"}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-k1.99999999999999999999"}, {"sort", "-k1.18446744073709551614"}, {"sort", "-s", "-k1.18446744073709551612"},
+		{"sort", "-u", "-k2.99999999999999999999"}, {"sort", "-k1.99999999999999999999n"}, {"sort", "-r", "-k1.99999999999999999999n", "-k1,1"},
+		{"sort", "-t", " ", "-k1.99999999999999999999f"}, {"sort", "-bk2.99999999999999999999"}, {"sort", "-k1,2.99999999999999999999"},
+		{"sort", "-s", "-k1,2.18446744073709551614"}, {"sort", "-k2,2.99999999999999999999b"}, {"sort", "-k1,2.9223372036854775808"},
+		{"sort", "+0.18446744073709551615"}, {"sort", "+0", "-2.18446744073709551615"}, {"sort", "-k1.99999999999999999999,1.99999999999999999999"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	big := bytes.Repeat([]byte("ab cd\nab cc\nb a\nab\nx\n\ny 5\n 3\n1\n"), 300)
+	for _, argv := range [][]string{{"sort", "-k1.99999999999999999999"}, {"sort", "-u", "-k1.99999999999999999999n"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
+}
