@@ -690,3 +690,41 @@ func TestGNUClass29GrepEREBraceAfterAnchor(t *testing.T) {
 	}
 	checkCases(t, cases)
 }
+
+// TestGNUClass30GrepFoldRangeRegex: under -i glibc regex upper-cases the
+// pattern, range ends included, and matches the upper-cased text, so a
+// range is taken between its upper-cased ends ([A-a] is [A-A], [`-~]
+// holds no letter) where GNU's dfa folds every byte of the range as
+// written. The two differ in what -o prints (glibc regex finds the
+// positions in the lines the dfa selects) and in the lines of a pattern
+// glibc selects for ([[.x.]]). We folded the range as the dfa does for
+// -o too (found by GNUDIFF seed 29347: grep -i -o 'a *[^A-a]\{,\}').
+func TestGNUClass30GrepFoldRangeRegex(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"*\n\x80x\n_x\n35e3\nbar\n\\ } a-z\n", "aZ`z_{~\n[\\]^ Ab\nQq09@\n"}
+	var cases []diffCase
+	for _, p := range []string{
+		`a *[^A-a]\{,\}`, `[^A-a]`, `[A-a]`, "[Z-z]", "[^Z-z]", "[0-z]", "[`-~]", "[^`-~]", "[@-z]x*", "[a-z]",
+		"[^a-z]", "[A-Z]", "[[-`]", "[^[-`]", "[B-b]", "[[.a.]-z]", "[[.A.]-z]", "[a-[.z.]]", "[^[.`.]-~]",
+	} {
+		for _, f := range []string{"-io", "-i", "-ic", "-iow", "-iox", "-iowx", "-o"} {
+			for _, in := range inputs {
+				cases = append(cases, diffCase{argv: []string{"grep", f, p}, input: []byte(in)})
+			}
+		}
+	}
+	// -x -o where glibc regex and the dfa read a BRE otherwise ('$'
+	// before a plain ')' or '|').
+	for _, p := range []string{`a$)`, `a$)\|b`, `a$|b`, `_*a$)*`, `a$)b`, `a$|`, `\(a$)\)`, `x*a$)`, `a$)\|a$|`} {
+		for _, f := range []string{"-ox", "-o", "-x", "-owx", "-c", "-n"} {
+			cases = append(cases, diffCase{argv: []string{"grep", f, p}, input: []byte("a$)\na\nba$)\n_a$)\na$|b\nb\n")})
+		}
+	}
+	for _, argv := range [][]string{
+		{"grep", "-e", "a$)", "-e", "zzz"}, {"grep", "-e", "zzz", "-e", "a$)"}, {"grep", "-e", "a$)", "-e", "a$)"},
+		{"grep", "-n", "-e", "a$)", "-e", "zzz", "-e", "a$)"}, {"grep", "-c", "-e", "a$|", "-e", "zzz"}, {"grep", "-o", "-e", "zzz", "-e", "a$|"},
+	} {
+		cases = append(cases, diffCase{argv: argv, input: []byte("a$)\na$|\nzzz\na\n")})
+	}
+	checkCases(t, cases)
+}

@@ -55,6 +55,15 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	parts := make([]string, len(pats))
 	stray := false // an ERE ')' that would close GNU's -x/-w wrapper
 	coll := false  // GNU's dfa leaves the lines to glibc regex
+	// GNU's dfa reads the distinct patterns joined by newlines, in the
+	// order they first came, inside the -x or -w wrapper: after each but
+	// the last, or with the wrapper, it reads more.
+	seen, last := map[string]bool{}, ""
+	for _, p := range pats {
+		if !seen[p] {
+			seen[p], last = true, p
+		}
+	}
 	for i, p := range pats {
 		var err error
 		switch mode {
@@ -67,7 +76,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			stray = stray || strings.Contains(p, ")") && strayParen(p, fold)
 		default:
 			var c bool
-			parts[i], c, err = translateREColl(p, false, fold, false)
+			parts[i], c, err = translateDFA(p, false, fold, false, line || word || p != last)
 			coll = coll || c
 		}
 		if err != nil {
@@ -161,8 +170,14 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		ouser := "(?:" + strings.Join(oparts, ")|(?:") + ")"
 		ofull := ouser
 		switch {
-		case line:
+		case line && word:
 			ofull = "^(?:" + ouser + ")$"
+		case line:
+			// GNU prints glibc regex's matches as they are in a line
+			// its dfa selected whole (EGexecute takes a match found
+			// from -o's start without -x's check, unless -w is set
+			// too): where the two read the patterns alike, the first
+			// is the whole line.
 		case word:
 			ofull = "(?:^|" + nonWordClass + ")(" + ouser + ")(?:" + nonWordClass + "|$)"
 			if m.wo, err = newWordOnly(ouser, fold); err != nil {
@@ -429,6 +444,17 @@ func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt, wi
 			f(loc[0], loc[1])
 		}
 	}
+}
+
+// wholeO reports whether glibc regex matches the whole of a line selected
+// with -x and -w (-o then prints it, see grepStage.lineNL): where it reads
+// the patterns otherwise than the dfa that selected the line, it may not.
+func (m *grepMatcher) wholeO(line []byte, in *interrupt) bool {
+	if m.ore == nil {
+		return true
+	}
+	loc := submatch(m.ore, line, in)
+	return loc != nil && loc[0] == 0 && loc[1] == len(line)
 }
 
 // strayParen reports whether an ERE has a ')' with no '(' open.

@@ -36,7 +36,7 @@ func (r *grepRun) selected(line []byte) {
 	switch {
 	case g.count:
 	case g.only && g.lineNL:
-		if !g.invert {
+		if !g.invert && g.m.wholeO(line, r.in) {
 			r.prefix()
 			r.write(line)
 			r.w.WriteString("\n\n")

@@ -69,6 +69,7 @@ type reTranslator struct {
 	fold  bool
 	regex bool // glibc regex's meaning, not the dfa's
 	nlAlt bool // a newline separates alternatives (the dfa's whole pattern)
+	more  bool // the dfa reads more after p (translateDFA)
 	stray bool // an ERE ')' with no '(' open was taken as a literal
 	coll  bool // a bracket had [.x.] or [=x=]
 }
@@ -204,9 +205,12 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				add(`\^`)
 			}
 		case c == '$':
-			// BRE: an anchor at a branch's end; GNU's dfa also takes a
-			// plain ')' or '|' as one.
-			if t.ere || t.branchEnd(t.i, 1) || !t.regex && t.i < len(p) && (p[t.i] == ')' || p[t.i] == '|') {
+			// BRE: an anchor at a branch's end; GNU's dfa also before a
+			// plain ')' or '|' that is not the last byte it reads (its
+			// lexer looks for "\)" and "\|" two bytes ahead: a$) is a
+			// literal, a$)b never matches, nor does a$) under -x or -w,
+			// or before another pattern).
+			if t.ere || t.branchEnd(t.i, 1) || !t.regex && (t.i+1 < len(p) || t.more && t.i < len(p)) && (p[t.i] == ')' || p[t.i] == '|') {
 				anchor("$")
 			} else {
 				add(`\$`)
@@ -500,6 +504,9 @@ func (t *reTranslator) bracket() (string, error) {
 		colon = 1
 	}
 	hasColl := false
+	// single is a byte the bracket holds; under -i glibc regex reads it
+	// upper-cased (see upper below).
+	single := make([]byte, 0, 8)
 	type rng struct{ lo, hi byte }
 	var ranges []rng
 	first := true
@@ -543,7 +550,7 @@ func (t *reTranslator) bracket() (string, error) {
 			}
 			start.c = start.name[0]
 			if start.kind == '=' {
-				set[start.c] = true
+				single = append(single, start.c)
 				continue
 			}
 		}
@@ -580,23 +587,40 @@ func (t *reTranslator) bracket() (string, error) {
 		} else {
 			colon |= 4
 		}
-		set[start.c] = true
+		single = append(single, start.c)
 	}
 	t.coll = t.coll || hasColl
 	if colon == 7 {
 		return "", t.bad("character class syntax is [[:space:]], not [:space:]")
 	}
+	// upper: glibc regex decides (the positions -o prints, or the lines
+	// of a bracket with a collating element), and under -i it reads the
+	// pattern upper-cased, range ends and all ([A-a] is [A-A]), and
+	// matches the upper-cased text: a byte is in the set when its upper
+	// case is. GNU's dfa, which selects the other lines, folds every byte
+	// of the range as written.
+	upper := t.fold && (t.regex || hasColl)
+	for _, c := range single {
+		if upper {
+			c = toUpperASCII(c)
+		}
+		set[c] = true
+	}
 	for _, r := range ranges {
 		lo, hi := r.lo, r.hi
-		if hasColl && t.fold {
-			// glibc's regex matches such a bracket, on upper-cased bytes.
+		if upper {
 			lo, hi = toUpperASCII(lo), toUpperASCII(hi)
 		}
 		for c := int(lo); c <= int(hi); c++ {
 			set[c] = true
 		}
 	}
-	if t.fold {
+	switch {
+	case upper:
+		for c := 'a'; c <= 'z'; c++ {
+			set[c] = set[c-32]
+		}
+	case t.fold:
 		for c := 'A'; c <= 'Z'; c++ {
 			if set[c] || set[c+32] {
 				set[c], set[c+32] = true, true
@@ -624,7 +648,14 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // collating symbol or an equivalence class in a bracket: GNU's dfa then
 // leaves the lines to glibc regex.
 func translateREColl(p string, ere, fold, regex bool) (string, bool, error) {
-	tr := &reTranslator{p: p, ere: ere, fold: fold, regex: regex}
+	return translateDFA(p, ere, fold, regex, false)
+}
+
+// translateDFA is translateREColl for a pattern after which GNU's dfa
+// reads more (more: the -x or -w wrapper, or a later pattern), which
+// changes what a BRE '$' before a final ')' or '|' is.
+func translateDFA(p string, ere, fold, regex, more bool) (string, bool, error) {
+	tr := &reTranslator{p: p, ere: ere, fold: fold, regex: regex, more: more}
 	s, err := tr.alt(0)
 	if err != nil {
 		return "", false, err
