@@ -211,8 +211,39 @@ func enterTourNamespace() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("private mounts: %w", err)
 	}
+	// The checkout and the binaries may live under /tmp (a CI clone):
+	// keep them in sight through the fresh tmpfs, bound back where they
+	// were from descriptors opened before it hides them.
+	var keep []string
+	if root, err := filepath.Abs(".."); err == nil {
+		keep = append(keep, root)
+	}
+	if d := os.Getenv("E2E_BIN_DIR"); d != "" {
+		keep = append(keep, d)
+	}
+	var fds []int
+	var dirs []string
+	for _, d := range keep {
+		if d != "/tmp" && !strings.HasPrefix(d, "/tmp/") {
+			continue
+		}
+		fd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("keep %s: %w", d, err)
+		}
+		defer unix.Close(fd)
+		fds, dirs = append(fds, fd), append(dirs, d)
+	}
 	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777"); err != nil {
 		return fmt.Errorf("tmpfs on /tmp: %w", err)
+	}
+	for i, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", fds[i]), d, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s back: %w", d, err)
+		}
 	}
 	return nil
 }
