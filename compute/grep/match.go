@@ -58,12 +58,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	// GNU's dfa reads the distinct patterns joined by newlines, in the
 	// order they first came, inside the -x or -w wrapper: after each but
 	// the last, or with the wrapper, it reads more.
-	seen, last := map[string]bool{}, ""
-	for _, p := range pats {
-		if !seen[p] {
-			seen[p], last = true, p
-		}
-	}
+	_, last := distinct(pats)
 	for i, p := range pats {
 		var err error
 		switch mode {
@@ -466,6 +461,18 @@ func strayParen(p string, fold bool) bool {
 	return tr.stray
 }
 
+// distinct returns the set of distinct patterns and the last of them in
+// the order they first came (GNU drops a repeated pattern).
+func distinct(pats []string) (seen map[string]bool, last string) {
+	seen = map[string]bool{}
+	for _, p := range pats {
+		if !seen[p] {
+			seen[p], last = true, p
+		}
+	}
+	return seen, last
+}
+
 // lastBackslashLiteral returns pats with a backslash that ends the last
 // distinct pattern escaped, when GNU takes it as a literal backslash: with
 // two distinct patterns or more, all literals, GNU 3.8 runs its -F matcher
@@ -478,14 +485,7 @@ func lastBackslashLiteral(pats []string, mode grepMode) []string {
 	if mode == grepFixed {
 		return pats
 	}
-	seen := map[string]bool{}
-	last := ""
-	for _, p := range pats {
-		if !seen[p] {
-			seen[p] = true
-			last = p
-		}
-	}
+	seen, last := distinct(pats)
 	odd := func(p string) bool {
 		n := len(p) - len(strings.TrimRight(p, `\`))
 		return n%2 == 1
