@@ -497,7 +497,7 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 		}
 		s += pos
 		exact := m.isLit || set == nil || set.exact // the line matches
-		if noStart && exact {
+		if noStart && exact && m.sup == nil {
 			ls = s
 		} else {
 			ls = pos + lastNewline(text[pos:s]) + 1 // text[pos] starts a line
@@ -508,7 +508,7 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 		} else {
 			le += s
 		}
-		if exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in) {
+		if (exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in)) && m.supMatch(text[ls:le], in) {
 			return ls, le
 		}
 		if in != nil && in.hit {
