@@ -764,3 +764,36 @@ func TestGNUClass31GrepCollatingSuperset(t *testing.T) {
 	add("grep", "-Ew", "-e", "{[[.a.]]", "-e", "b")
 	checkCases(t, cases)
 }
+
+// TestGNUClass32GrepWordStartEnd: \< matches where a word starts, \> where
+// one ends; we took both for \b, which also matches at the other end
+// (grep -o '\<.' printed the blank after each word, grep ' \>' selected
+// "a b"). Each is \b now, with its condition on the byte after or before
+// moved into what the pattern matches beside it, through groups,
+// alternatives and repetitions; anchors that exclude it (\<$, ^\>, \<\>)
+// match nowhere.
+func TestGNUClass32GrepWordStartEnd(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"a b-c\nfoo bar\n-x-\n\n  \nab_cd ef\n(a) [b]\n12 x3\n", "word\n w\nw \n.-.\nx,y\nxx-a a-\n_ _\n"}
+	var cases []diffCase
+	for _, p := range []string{
+		`\<.`, `.\>`, `\<`, `\>`, `\< `, ` \>`, `-\<`, `\>x`, `\<[a-z]*`, `[a-z]*\>`, `\<\w*\>`, `.\<.`,
+		`.\>.`, `\<\(a\|-\)`, `[^ ]\>`, `-*\<`, `^\>`, `\<$`, `\<\>`, `\>\<`, `a\(\>\|_\)`, `[a-z]\<\+`,
+		`\<.\b\(\<\|\w^*[ -]\)`, `\(x\|\(\>\)\).`, `\(\> \)*x`, `\<\{2\}a`,
+	} {
+		for _, f := range []string{"", "-o", "-c", "-w", "-x", "-E", "-Eo"} {
+			argv := []string{"grep"}
+			if f != "" {
+				argv = append(argv, f)
+			}
+			q := p
+			if strings.Contains(f, "E") {
+				q = strings.NewReplacer(`\(`, "(", `\)`, ")", `\|`, "|", `\{`, "{", `\}`, "}", `\+`, "+").Replace(p)
+			}
+			for _, in := range inputs {
+				cases = append(cases, diffCase{argv: append(argv, "-e", q), input: []byte(in)})
+			}
+		}
+	}
+	checkCases(t, cases)
+}

@@ -13,7 +13,8 @@ import (
 // (translate.go): the errors of both of GNU's parsers (glibc regex and
 // gnulib's dfa), the dfa's reading for selecting lines and glibc regex's
 // for what -o prints. Back-references (\1) and repeat counts above 1000
-// are refused as unsupported; \< and \> are approximated by \b. A newline
+// are refused as unsupported; \< and \> are \b with their condition
+// moved into what is beside them (wordmark.go). A newline
 // in a pattern separates alternatives, as in GNU. Matching is on bytes:
 // '.' and classes match one byte, -i folds ASCII only.
 //

@@ -300,6 +300,15 @@ func parseRESized(s string, fold bool) (*syntax.Regexp, int, error) {
 	if err != nil {
 		return nil, 0, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
+	if countWordMarks(t) > 0 {
+		orig := cloneRE(t)
+		t = fixWordMarks(t)
+		if progSize(t) > 4*progSize(orig)+100 {
+			// \< and \> beside parts that may be empty, many times:
+			// \b for them all, rather than a pattern many times as big.
+			t = marksToB(orig)
+		}
+	}
 	size := progSize(t)
 	if size+patternOverhead > compute.MaxPatternInsts {
 		return nil, 0, compute.NewPatternBudget(compute.MaxPatternInsts).Take("grep", size+patternOverhead)

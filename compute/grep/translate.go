@@ -298,8 +298,10 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				}
 			case '1' <= e && e <= '9':
 				return "", t.unsupported("back-reference")
-			case e == '<' || e == '>':
-				anchor(`\b`)
+			case e == '<':
+				anchor(`(\x{10fff0})`) // markBegWord: fixWordMarks
+			case e == '>':
+				anchor(`(\x{10fff1})`) // markEndWord
 			case e == 'b':
 				anchor(`\b`)
 			case e == 'B':
@@ -724,7 +726,10 @@ func translateSuperset(pats []string, ere, fold, line, word bool) (*string, erro
 // other than a superset's "any text" ((?s:.), which is only that there).
 func matchesChar(t *syntax.Regexp) bool {
 	switch t.Op {
-	case syntax.OpLiteral, syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpNoMatch:
+	case syntax.OpLiteral:
+		// \< and \> (markers) are no characters to the dfa
+		return slices.ContainsFunc(t.Rune, func(r rune) bool { return !isWordMark(r) })
+	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpNoMatch:
 		return true
 	}
 	return slices.ContainsFunc(t.Sub, matchesChar)
