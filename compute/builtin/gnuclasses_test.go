@@ -797,3 +797,39 @@ func TestGNUClass32GrepWordStartEnd(t *testing.T) {
 	}
 	checkCases(t, cases)
 }
+
+// TestGNUClass33GrepBinaryFiles: -a (--binary-files=text) reads a NUL as
+// any other byte ('.' and [^x] match it), and -I (without-match) makes an
+// input with a NUL select no line, once GNU reads the 96 KiB block that
+// holds it: what was printed before stays, -c says 0, -L names it, and
+// -m, -l or -q that stopped before it stand. We refused the three.
+func TestGNUClass33GrepBinaryFiles(t *testing.T) {
+	t.Parallel()
+	const block = 96 << 10
+	var cases []diffCase
+	add := func(in string, argv ...string) {
+		cases = append(cases, diffCase{argv: append([]string{"grep"}, argv...), input: []byte(in)})
+	}
+	for _, nul := range []int{5, block + 8} {
+		for _, size := range []int{nul + 10, 2*block + 50} {
+			in := []byte(strings.Repeat("abc def\n", size/8+1)[:size])
+			in[nul] = 0
+			for _, bf := range []string{"-a", "-I", "--binary-files=without-match", "--binary-files=binary"} {
+				for _, f := range [][]string{{"a"}, {"-c", "a"}, {"-v", "a"}, {"-o", "a"}, {"-m", "3", "a"}, {"-l", "a"}, {"-L", "a"}, {"-x", "abc def"}, {"-vc", "zzz"}} {
+					add(string(in), append([]string{bf}, f...)...)
+				}
+			}
+		}
+	}
+	for _, in := range []string{"a\x00b\nab\n", "x\x00\n\x00\nz", "\x00", "a\x00"} {
+		for _, p := range []string{"a.b", "a[^x]b", "^.$", `a\Wb`, "."} {
+			add(in, "-a", p)
+			add(in, "-ao", p)
+			add(in, "-I", "-c", p)
+		}
+		add(in, "--binary-files=bogus", "a")
+		add(in, "-I", "-a", "a")
+		add(in, "-a", "--binary-files=without-match", "a")
+	}
+	checkCases(t, cases)
+}

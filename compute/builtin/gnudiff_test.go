@@ -709,6 +709,8 @@ var diffGens = []*cmdGen{
 				return g.pick("x", "", "in put")
 			case "color":
 				return g.pick("never", "auto", "always", "bogus", "NEVER", "tty")
+			case "binary-files":
+				return g.pick("binary", "text", "without-match", "bogus", "tex", "")
 			}
 			return g.pick("x", "--", "2")
 		},
