@@ -762,6 +762,11 @@ func TestGNUClass31GrepCollatingSuperset(t *testing.T) {
 	}
 	add("grep", "-E", "-e", "x", "-e", "{[[.a.]]")
 	add("grep", "-Ew", "-e", "{[[.a.]]", "-e", "b")
+	// A byte >= 0x80 that the superset matches: the text is widened for
+	// it, also where the pattern is a fixed-length sequence of classes.
+	for _, argv := range [][]string{{"grep", "\\w[^[.a.]]\xe9"}, {"grep", "-v", "\\w[^[.a.]]\xe9"}, {"grep", "-c", "[[=b=]]\xe9"}} {
+		cases = append(cases, diffCase{argv: argv, input: []byte("A\xe9b c\xe9\nA_ \xe9\nb\xe9\n")})
+	}
 	checkCases(t, cases)
 }
 

@@ -231,7 +231,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	if m.re, err = compileSrc(m.full); err != nil {
 		return nil, err
 	}
-	m.seq = compileSeq(ft)
+	if m.sup == nil {
+		// (m.sup reads widened text, which seq does not)
+		m.seq = compileSeq(ft)
+	}
 	// Its literals are ASCII, which widening leaves alone: it works on
 	// widened text too.
 	m.lseq = compileLitSeq(ft)
