@@ -123,7 +123,16 @@ func rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
 	switch {
 	case isMarkNode(t):
 		return rewriteSeq([]*syntax.Regexp{t})
+	case t.Op == syntax.OpRepeat && unrollable(t):
+		return rewriteMarks(unroll(t))
 	case t.Op == syntax.OpConcat:
+		// A bounded repetition with a marker is its copies, which
+		// see each other.
+		for j, s := range t.Sub {
+			if s.Op == syntax.OpRepeat && unrollable(s) {
+				return rewriteMarks(mkConcat(slices.Concat(t.Sub[:j:j], []*syntax.Regexp{unroll(s)}, t.Sub[j+1:])))
+			}
+		}
 		// An alternative with a marker (x?: x or nothing) is taken
 		// with what is beside it in the sequence, which its marker
 		// may need.
@@ -486,4 +495,36 @@ func needs(t *syntax.Regexp, is func(*syntax.Regexp) bool) bool {
 		return needs(t.Sub[0], is)
 	}
 	return false
+}
+
+// maxUnroll is the longest bounded repetition with a marker taken as its
+// copies.
+const maxUnroll = 4
+
+// unrollable reports whether t, a repetition, is bounded by maxUnroll and
+// holds a marker (not only one: markRepeat has those).
+func unrollable(t *syntax.Regexp) bool {
+	return 0 <= t.Max && t.Max <= maxUnroll && markRepeat(t) == nil && countWordMarks(t) > 0
+}
+
+// unroll returns the repetition t as a sequence: x{2,3} is x x (x)?, and
+// x{0,2} is (x(x)?)?.
+func unroll(t *syntax.Regexp) *syntax.Regexp {
+	x := t.Sub[0]
+	var opt *syntax.Regexp
+	for range t.Max - t.Min {
+		inner := []*syntax.Regexp{cloneRE(x)}
+		if opt != nil {
+			inner = append(inner, opt)
+		}
+		opt = &syntax.Regexp{Op: syntax.OpQuest, Sub: []*syntax.Regexp{mkConcat(inner)}}
+	}
+	var items []*syntax.Regexp
+	for range t.Min {
+		items = append(items, cloneRE(x))
+	}
+	if opt != nil {
+		items = append(items, opt)
+	}
+	return mkConcat(items)
 }
