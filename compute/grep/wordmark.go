@@ -8,16 +8,18 @@ import (
 // GNU's \< matches where a word starts (the byte before is no word
 // character or there is none, the byte after is one), \> where a word
 // ends. RE2 has only \b, either of the two, and no look-around, so
-// translateRE writes them as markers (runes no text holds) and
-// fixWordMarks, once the pattern is parsed, rewrites each marker as \b
-// with the word-character condition it adds moved into what the pattern
-// matches beside it: \<x is \b followed by the strings of x that start
-// with a word character. Only where nothing the pattern matches is
-// beside the marker on either side (\< alone, x*\<y*, ^\< ...) is the
-// condition outside the match, and \b alone stands for it: there it
-// selects the same lines, as a line with a word start has a word end
-// too, save for an anchor on the side that excludes it (\<$ and ^\>
-// match nowhere).
+// translateRE writes them as markers (a group of a rune no text holds)
+// and fixWordMarks, once the pattern is parsed, rewrites each marker as
+// \b with the word-character condition it adds moved into what the
+// pattern matches beside it: \<x is \b followed by the strings of x that
+// start with a word character. A sequence is rewritten at its markers,
+// with an alternative, an optional part or a repetition of at most
+// maxUnroll that holds one taken with what is beside it. Only where
+// nothing the pattern matches is beside the marker on either side
+// (\< alone, x*\<y*, ^\< ...) is the condition outside the match, and
+// \b alone stands for it: there it selects the same lines, as a line
+// with a word start has a word end too, save for an anchor or the other
+// marker beside it that excludes it (\<$, ^\> and \<\> match nowhere).
 
 const (
 	markBegWord = 0x10FFF0 // \<
@@ -37,10 +39,6 @@ var (
 	wordRanges    = []rune{'0', '9', 'A', 'Z', '_', '_', 'a', 'z'}
 	nonWordRanges = []rune{0, '0' - 1, '9' + 1, 'A' - 1, 'Z' + 1, '_' - 1, '_' + 1, 'a' - 1, 'z' + 1, 0x10FFFF}
 )
-
-func inWord(r rune) bool {
-	return '0' <= r && r <= '9' || 'A' <= r && r <= 'Z' || r == '_' || 'a' <= r && r <= 'z'
-}
 
 // countWordMarks counts the markers in t.
 func countWordMarks(t *syntax.Regexp) int {
