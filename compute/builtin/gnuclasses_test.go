@@ -728,3 +728,114 @@ func TestGNUClass30GrepFoldRangeRegex(t *testing.T) {
 	}
 	checkCases(t, cases)
 }
+
+// TestGNUClass31GrepCollatingSuperset: a bracket with a collating symbol
+// or an equivalence class ([[.a.]], [[=a=]]) is a construct GNU's dfa
+// cannot read: it leaves the line to glibc regex, but only among the
+// lines its superset selects, in which that bracket matches any text
+// (and which reads the rest as the dfa does: an ERE '{' that glibc drops
+// is a literal there). We let glibc regex select alone (found by sweep
+// 10: grep -E '{[[.a.]]' selected "a"). Repeated {0} times the bracket is
+// dropped and the dfa decides alone; with no character to match outside
+// such brackets there is no superset.
+func TestGNUClass31GrepCollatingSuperset(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"{a\na\n{\nab\na{\n{b a\nx\n", "ax\nx\nb{a}\n{A\n[a]\n.a\n_a\n{a_\n { a\n"}
+	var cases []diffCase
+	add := func(argv ...string) {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	for _, p := range []string{
+		"{[[.a.]]", "x|{[[.a.]]", "{[[=a=]]b", "^*x[[.a.]]{0}", "^*x[[.a.]]?", "^[[.a.]]$", `\<[[.a.]]`, "{[[.a.]]*",
+		"([[.a.]]|{)b", "[^[.a.]]{", "{[a-[.c.]]", "b|^*[[=a=]]", "{)[[.a.]]", "{[[.a.]]$",
+	} {
+		for _, f := range []string{"-E", "-Eo", "-Ec", "-Ev", "-Ex", "-Ew", "-Ei"} {
+			add("grep", f, p)
+		}
+	}
+	for _, p := range []string{`\{[[.a.]]`, "*[[.a.]]", `x\|{[[.a.]]`, `[[.a.]]\{0\}{`, `\({[[.a.]]\)`} {
+		for _, f := range []string{"-o", "-c", "-x", "-w"} {
+			add("grep", f, p)
+		}
+	}
+	add("grep", "-E", "-e", "x", "-e", "{[[.a.]]")
+	add("grep", "-Ew", "-e", "{[[.a.]]", "-e", "b")
+	// A byte >= 0x80 that the superset matches: the text is widened for
+	// it, also where the pattern is a fixed-length sequence of classes.
+	for _, argv := range [][]string{{"grep", "\\w[^[.a.]]\xe9"}, {"grep", "-v", "\\w[^[.a.]]\xe9"}, {"grep", "-c", "[[=b=]]\xe9"}} {
+		cases = append(cases, diffCase{argv: argv, input: []byte("A\xe9b c\xe9\nA_ \xe9\nb\xe9\n")})
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass32GrepWordStartEnd: \< matches where a word starts, \> where
+// one ends; we took both for \b, which also matches at the other end
+// (grep -o '\<.' printed the blank after each word, grep ' \>' selected
+// "a b"). Each is \b now, with its condition on the byte after or before
+// moved into what the pattern matches beside it, through groups,
+// alternatives and repetitions; anchors that exclude it (\<$, ^\>, \<\>)
+// match nowhere.
+func TestGNUClass32GrepWordStartEnd(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"a b-c\nfoo bar\n-x-\n\n  \nab_cd ef\n(a) [b]\n12 x3\n", "word\n w\nw \n.-.\nx,y\nxx-a a-\n_ _\n"}
+	var cases []diffCase
+	for _, p := range []string{
+		`\<.`, `.\>`, `\<`, `\>`, `\< `, ` \>`, `-\<`, `\>x`, `\<[a-z]*`, `[a-z]*\>`, `\<\w*\>`, `.\<.`,
+		`.\>.`, `\<\(a\|-\)`, `[^ ]\>`, `-*\<`, `^\>`, `\<$`, `\<\>`, `\>\<`, `a\(\>\|_\)`, `[a-z]\<\+`,
+		`\<.\b\(\<\|\w^*[ -]\)`, `\(x\|\(\>\)\).`, `\(\> \)*x`, `\<\{2\}a`, `\(\(\>a\{,2\}\)\{2\}[a-z]\)`,
+		`\(\>\|-\<\)\{1,2\}a`,
+	} {
+		for _, f := range []string{"", "-o", "-c", "-w", "-x", "-E", "-Eo"} {
+			argv := []string{"grep"}
+			if f != "" {
+				argv = append(argv, f)
+			}
+			q := p
+			if strings.Contains(f, "E") {
+				q = strings.NewReplacer(`\(`, "(", `\)`, ")", `\|`, "|", `\{`, "{", `\}`, "}", `\+`, "+").Replace(p)
+			}
+			for _, in := range inputs {
+				cases = append(cases, diffCase{argv: append(argv, "-e", q), input: []byte(in)})
+			}
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUClass33GrepBinaryFiles: -a (--binary-files=text) reads a NUL as
+// any other byte ('.' and [^x] match it), and -I (without-match) makes an
+// input with a NUL select no line, once GNU reads the 96 KiB block that
+// holds it: what was printed before stays, -c says 0, -L names it, and
+// -m, -l or -q that stopped before it stand. We refused the three.
+func TestGNUClass33GrepBinaryFiles(t *testing.T) {
+	t.Parallel()
+	const block = 96 << 10
+	var cases []diffCase
+	add := func(in string, argv ...string) {
+		cases = append(cases, diffCase{argv: append([]string{"grep"}, argv...), input: []byte(in)})
+	}
+	for _, nul := range []int{5, block + 8} {
+		for _, size := range []int{nul + 10, 2*block + 50} {
+			in := []byte(strings.Repeat("abc def\n", size/8+1)[:size])
+			in[nul] = 0
+			for _, bf := range []string{"-a", "-I", "--binary-files=without-match", "--binary-files=binary"} {
+				for _, f := range [][]string{{"a"}, {"-c", "a"}, {"-v", "a"}, {"-o", "a"}, {"-m", "3", "a"}, {"-l", "a"}, {"-L", "a"}, {"-x", "abc def"}, {"-vc", "zzz"}} {
+					add(string(in), append([]string{bf}, f...)...)
+				}
+			}
+		}
+	}
+	for _, in := range []string{"a\x00b\nab\n", "x\x00\n\x00\nz", "\x00", "a\x00"} {
+		for _, p := range []string{"a.b", "a[^x]b", "^.$", `a\Wb`, "."} {
+			add(in, "-a", p)
+			add(in, "-ao", p)
+			add(in, "-I", "-c", p)
+		}
+		add(in, "--binary-files=bogus", "a")
+		add(in, "-I", "-a", "a")
+		add(in, "-a", "--binary-files=without-match", "a")
+	}
+	checkCases(t, cases)
+}

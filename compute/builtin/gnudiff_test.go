@@ -466,7 +466,7 @@ const patAlpha = "aabbcxyzABCZ_19 -/.,:"
 // regex draws a GNU regular expression (basic or extended): atoms,
 // brackets, groups, alternation, anchors, escapes and repetitions, right
 // and wrong. It never draws what docs/protocol.md lists as unsupported
-// (back-references, \< and \>, repeat counts above 1000).
+// (back-references, repeat counts above 1000).
 func (g *gen) regex(ere bool, depth int) string {
 	return g.regexIn(ere, depth)
 }
@@ -520,7 +520,7 @@ func (g *gen) atom(ere bool, depth int) string {
 	case 8:
 		return g.pick("^", "$")
 	case 9:
-		return g.pick(`\w`, `\W`, `\s`, `\S`, `\b`, `\B`, `\.`, `\*`, `\[`, `\]`, `\\`, `\/`, `\a`, `\x`, "\\`", `\'`, `\-`, `\,`, `\d`, `\D`, `\z`, `\Z`)
+		return g.pick(`\w`, `\W`, `\s`, `\S`, `\b`, `\B`, `\<`, `\>`, `\.`, `\*`, `\[`, `\]`, `\\`, `\/`, `\a`, `\x`, "\\`", `\'`, `\-`, `\,`, `\d`, `\D`, `\z`, `\Z`)
 	case 10:
 		if ere {
 			return g.pick("*", "+", "?", "{", "}", "{1}", "{,2}", "(", ")", "()", "|", "a|", "|b")
@@ -709,6 +709,8 @@ var diffGens = []*cmdGen{
 				return g.pick("x", "", "in put")
 			case "color":
 				return g.pick("never", "auto", "always", "bogus", "NEVER", "tty")
+			case "binary-files":
+				return g.pick("binary", "text", "without-match", "bogus", "tex", "")
 			}
 			return g.pick("x", "--", "2")
 		},

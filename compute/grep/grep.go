@@ -13,7 +13,8 @@ import (
 // (translate.go): the errors of both of GNU's parsers (glibc regex and
 // gnulib's dfa), the dfa's reading for selecting lines and glibc regex's
 // for what -o prints. Back-references (\1) and repeat counts above 1000
-// are refused as unsupported; \< and \> are approximated by \b. A newline
+// are refused as unsupported; \< and \> are \b with their condition
+// moved into what is beside them (wordmark.go). A newline
 // in a pattern separates alternatives, as in GNU. Matching is on bytes:
 // '.' and classes match one byte, -i folds ASCII only.
 //
@@ -23,7 +24,8 @@ import (
 // prints "binary file matches" on stderr, which a stream has not), and -c
 // counts NUL-separated lines. GNU's blocks follow its reads, so for a pipe
 // that delivers short reads the two may differ in how many lines before
-// the NUL are printed; we follow GNU reading a regular file.
+// the NUL are printed; we follow GNU reading a regular file. -a reads NULs
+// as any byte, -I makes such an input select no line (Run).
 
 // Register adds grep to r.
 func Register(r *compute.Registry) {
@@ -74,9 +76,9 @@ var grepFlags = func() []compute.FlagSpec {
 		{Short: 'A', Long: "after-context", Value: true, Refuse: compute.RefuseNotImpl},
 		{Short: 'B', Long: "before-context", Value: true, Refuse: compute.RefuseNotImpl},
 		{Short: 'C', Long: "context", Value: true, Refuse: compute.RefuseNotImpl},
-		{Short: 'a', Long: "text", Refuse: compute.RefuseNotImpl},
-		{Long: "binary-files", Value: true, Refuse: compute.RefuseNotImpl},
-		{Short: 'I', Refuse: compute.RefuseNotImpl},
+		{Short: 'a', Long: "text", Summary: "read binary input (with NULs) as text"},
+		{Long: "binary-files", Value: true, Summary: "TYPE of binary input: binary (the default), text (-a) or without-match (-I)"},
+		{Short: 'I', Summary: "binary input selects no line (--binary-files=without-match)"},
 		{Short: 'b', Long: "byte-offset", Refuse: compute.RefuseNotImpl},
 		{Short: 'T', Long: "initial-tab", Refuse: compute.RefuseNotImpl},
 		{Short: 'Z', Long: "null", Refuse: compute.RefuseNotImpl},
@@ -126,6 +128,10 @@ type grepStage struct {
 	// noInvert: -v with a negative -m selects no line (GNU 3.8 prints at
 	// most -m lines of a non-matching run, so none).
 	noInvert bool
+	// binary is what a NUL in the input does (GNU's --binary-files):
+	// binBinary stops the output at its block, binText nothing, and
+	// binWithout makes the input one that selected no line.
+	binary byte
 	// silent: GNU exits before reading (-m 0; -v with only empty
 	// patterns): no output at all.
 	silent bool
@@ -140,6 +146,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		return nil, err
 	}
 	mode, matcher := grepBasic, ""
+	binary := byte(binBinary)
 	fold, list, quiet, withName := false, byte(0), false, 0
 	label := "(standard input)"
 	for _, u := range f.Uses {
@@ -163,6 +170,21 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 			withName = -1
 		case "label":
 			label = u.Value
+		case "a":
+			binary = binText
+		case "I":
+			binary = binWithout
+		case "binary-files":
+			switch u.Value {
+			case "binary":
+				binary = binBinary
+			case "text":
+				binary = binText
+			case "without-match":
+				binary = binWithout
+			default:
+				return nil, compute.Invalidf("grep: unknown binary-files type %q for %s", u.Value, u.Name)
+			}
 		case "color":
 			// No colors on a stream. GNU prints its help for a WHEN it
 			// does not know (an empty one included): refused too.
@@ -190,7 +212,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		f.Operands = f.Operands[1:]
 	}
 	g := &grepStage{invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), lineLimit: env.LineLimit(),
-		maxCount: -1, label: label, inputs: max(1, len(f.Operands))}
+		maxCount: -1, label: label, inputs: max(1, len(f.Operands)), binary: binary}
 	if quiet {
 		list = 0
 	}
@@ -241,6 +263,13 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	return g, nil
 }
+
+// What a NUL in the input does (grepStage.binary).
+const (
+	binBinary  = 'b'
+	binText    = 't'
+	binWithout = 'w'
+)
 
 // grepMatchers are GNU's matcher names: one matcher per command.
 var grepMatchers = map[string]grepMode{"G": grepBasic, "E": grepExtended, "F": grepFixed}

@@ -27,6 +27,9 @@ type grepMatcher struct {
 	// glibc regex reads them, without the -w wrapper.
 	wo   *wordOnly
 	sets []litSet // prefilter candidates: the run picks the rarest
+	// sup, when set, is GNU's dfa's superset (translateSuperset), for one
+	// line: a selected line matches it too.
+	sup *regexp.Regexp
 	// onlyLit, when set, is the pattern as one literal (lower-cased, its
 	// ASCII letters matched in either case when onlyFold): -o prints its
 	// occurrences, found without a regexp. onlyFinder searches for it
@@ -100,9 +103,15 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			oparts = nil
 		}
 	}
+	var sup *string
+	var err error
 	if coll {
 		// glibc regex selects the lines too, and applies -x and -w to
-		// the patterns themselves.
+		// the patterns themselves, among those the dfa's superset
+		// selects.
+		if sup, err = translateSuperset(pats, mode == grepExtended, fold, line, word); err != nil {
+			return nil, err
+		}
 		if oparts != nil {
 			parts = oparts
 		}
@@ -201,6 +210,19 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	// The -w and -o forms hold the patterns once and a class or two more
 	// than full: one bound serves them all.
 	m.insts = max(m.insts, size) + patternOverhead
+	if sup != nil {
+		st, size, err := parseRESized(*sup, fold)
+		if err != nil {
+			return nil, err
+		}
+		m.insts += size
+		m.wide = m.wide || matchesHigh(st)
+		if m.sup, err = regexp.Compile(reString(noCaptures(lineAnchors(st)))); err != nil {
+			return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		}
+		// Every line is checked against it: no fast path decides one.
+		m.isLit, m.sets = false, nil
+	}
 	if err := budget.Take("grep", m.insts); err != nil {
 		return nil, err
 	}
@@ -209,7 +231,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	if m.re, err = compileSrc(m.full); err != nil {
 		return nil, err
 	}
-	m.seq = compileSeq(ft)
+	if m.sup == nil {
+		// (m.sup reads widened text, which seq does not)
+		m.seq = compileSeq(ft)
+	}
 	// Its literals are ASCII, which widening leaves alone: it works on
 	// widened text too.
 	m.lseq = compileLitSeq(ft)
@@ -277,6 +302,15 @@ func parseRESized(s string, fold bool) (*syntax.Regexp, int, error) {
 	t, err := syntax.Parse(s, syntax.PerlX)
 	if err != nil {
 		return nil, 0, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	if countWordMarks(t) > 0 {
+		orig := cloneRE(t)
+		t = fixWordMarks(t)
+		if progSize(t) > 4*progSize(orig)+100 {
+			// \< and \> beside parts that may be empty, many times:
+			// \b for them all, rather than a pattern many times as big.
+			t = marksToB(orig)
+		}
 	}
 	size := progSize(t)
 	if size+patternOverhead > compute.MaxPatternInsts {
@@ -399,6 +433,18 @@ func matchesHigh(t *syntax.Regexp) bool {
 	return slices.ContainsFunc(t.Sub, matchesHigh)
 }
 
+// supMatch reports whether one line (without its newline) matches m.sup,
+// when there is one, searching through in when it is not nil.
+func (m *grepMatcher) supMatch(line []byte, in *interrupt) bool {
+	switch {
+	case m.sup == nil:
+		return true
+	case in != nil:
+		return m.sup.MatchReader(in.reader(line))
+	}
+	return m.sup.Match(line)
+}
+
 // lineMatch reports whether one line (without its newline) matches,
 // searching through in when it is not nil.
 func (m *grepMatcher) lineMatch(line []byte, in *interrupt) bool {
@@ -471,6 +517,19 @@ func distinct(pats []string) (seen map[string]bool, last string) {
 		}
 	}
 	return seen, last
+}
+
+// distinctOrder returns the distinct patterns in the order they first came.
+func distinctOrder(pats []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range pats {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // lastBackslashLiteral returns pats with a backslash that ends the last

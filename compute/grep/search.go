@@ -215,7 +215,9 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 				return err
 			}
 		}
-		if g.count {
+		switch {
+		case g.binary == binText:
+		case g.count && g.binary == binBinary:
 			for i := start; i < n; i++ { // GNU zaps NULs to newlines
 				j := bytes.IndexByte(buf[i:n], 0)
 				if j < 0 {
@@ -224,7 +226,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 				i += j
 				buf[i] = '\n'
 			}
-		} else if nul < 0 {
+		case nul < 0:
 			if j := bytes.IndexByte(buf[start:n], 0); j >= 0 {
 				nul = off + int64(start+j)
 			}
@@ -237,7 +239,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			lim = bytes.LastIndexByte(buf[:max(cut-off, 0)], '\n') + 1
 		} else if !eof {
 			safe := n
-			if !g.count {
+			if !g.count || g.binary == binWithout {
 				safe = int(max((off+int64(n))/grepBlock*grepBlock-off, 0))
 			}
 			lim = bytes.LastIndexByte(buf[:safe], '\n') + 1
@@ -248,7 +250,13 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			}
 		}
 		if binary {
-			break // GNU prints nothing more once it has seen a NUL
+			// GNU prints nothing more once it has seen a NUL; with -I,
+			// unless it stopped before (-m, -l, -q), the input selected
+			// no line.
+			if g.binary == binWithout && !r.done {
+				r.matched = 0
+			}
+			break
 		}
 		copy(buf, buf[lim:n])
 		n -= lim
@@ -497,7 +505,7 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 		}
 		s += pos
 		exact := m.isLit || set == nil || set.exact // the line matches
-		if noStart && exact {
+		if noStart && exact && m.sup == nil {
 			ls = s
 		} else {
 			ls = pos + lastNewline(text[pos:s]) + 1 // text[pos] starts a line
@@ -508,7 +516,7 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 		} else {
 			le += s
 		}
-		if exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in) {
+		if (exact || seq != nil && seq.matchLine(text[ls:le]) || seq == nil && m.lineMatch(text[ls:le], in)) && m.supMatch(text[ls:le], in) {
 			return ls, le
 		}
 		if in != nil && in.hit {

@@ -3,6 +3,8 @@ package grep
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,7 +73,10 @@ type reTranslator struct {
 	nlAlt bool // a newline separates alternatives (the dfa's whole pattern)
 	more  bool // the dfa reads more after p (translateDFA)
 	stray bool // an ERE ')' with no '(' open was taken as a literal
-	coll  bool // a bracket had [.x.] or [=x=]
+	coll  bool // a bracket had [.x.] or [=x=] (one not repeated {0} times)
+	// sup: GNU's dfa's superset, in which such a bracket (which the dfa
+	// cannot read: it leaves the line to glibc regex) matches any text.
+	sup bool
 }
 
 func (t *reTranslator) bad(why string) error {
@@ -119,6 +124,7 @@ type reAtom struct {
 	s          string
 	quantified bool
 	anchor     bool
+	coll       bool // holds a bracket with [.x.] or [=x=]
 }
 
 // branch translates one branch. laststart follows GNU's dfa: true at the
@@ -130,8 +136,20 @@ func (t *reTranslator) branch(depth int) (string, error) {
 	var atoms []reAtom
 	p := t.p
 	laststart := true
+	// t.coll is the branches' before this one; each atom says whether it
+	// holds a collating bracket, which GNU's dfa drops with the atom when
+	// it repeats it {0} times.
+	outerColl := t.coll
+	t.coll = false
+	defer func() {
+		for _, a := range atoms {
+			t.coll = t.coll || a.coll
+		}
+		t.coll = t.coll || outerColl
+	}()
 	add := func(s string) {
-		atoms = append(atoms, reAtom{s: s})
+		atoms = append(atoms, reAtom{s: s, coll: t.coll})
+		t.coll = false
 		laststart = false
 	}
 	// glibcFresh: glibc regex starts an expression at this token (at a
@@ -162,6 +180,9 @@ func (t *reTranslator) branch(depth int) (string, error) {
 		a.s += q
 		a.quantified = true
 		a.anchor = false
+		if q == "{0}" {
+			a.coll = false
+		}
 	}
 	// justDropped: glibc regex dropped the ERE operator just read; a ')'
 	// right after it is then a literal, not the end of a group.
@@ -277,8 +298,10 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				}
 			case '1' <= e && e <= '9':
 				return "", t.unsupported("back-reference")
-			case e == '<' || e == '>':
-				anchor(`\b`)
+			case e == '<':
+				anchor(`(\x{10fff0})`) // markBegWord: fixWordMarks
+			case e == '>':
+				anchor(`(\x{10fff1})`) // markEndWord
 			case e == 'b':
 				anchor(`\b`)
 			case e == 'B':
@@ -593,6 +616,9 @@ func (t *reTranslator) bracket() (string, error) {
 	if colon == 7 {
 		return "", t.bad("character class syntax is [[:space:]], not [:space:]")
 	}
+	if t.sup && hasColl {
+		return "(?:(?s:.)*)", nil
+	}
 	// upper: glibc regex decides (the positions -o prints, or the lines
 	// of a bracket with a collating element), and under -i it reads the
 	// pattern upper-cased, range ends and all ([A-a] is [A-A]), and
@@ -671,16 +697,63 @@ func translateDFA(p string, ere, fold, regex, more bool) (string, bool, error) {
 // from wrapping each pattern only when an ERE holds a ')' with no '('
 // open, which then closes GNU's wrapper group.
 func translateWrapped(pats []string, ere, fold, line bool) (string, error) {
-	pre, post := `^\(`, `\)$`
+	return translateJoined(pats, ere, fold, line, true, false)
+}
+
+// translateSuperset translates the patterns as GNU's dfa reads them (inside
+// the -x or -w wrapper, when line or word) when one has a bracket with a
+// collating symbol or an equivalence class: the dfa cannot read such a
+// bracket (its token is a back-reference's), so it builds its superset, in
+// which the bracket matches any text (dfassbuild), and glibc regex decides
+// the lines that superset selects. A superset that matches no character,
+// only anchors or nothing, is not built: glibc regex alone decides (nil).
+func translateSuperset(pats []string, ere, fold, line, word bool) (*string, error) {
+	s, err := translateJoined(pats, ere, fold, line, line || word, true)
+	if err != nil {
+		return nil, err
+	}
+	t, err := syntax.Parse(s, syntax.PerlX)
+	if err != nil {
+		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	if !matchesChar(t) {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+// matchesChar reports whether t has something that matches a character
+// other than a superset's "any text" ((?s:.), which is only that there).
+func matchesChar(t *syntax.Regexp) bool {
+	switch t.Op {
+	case syntax.OpLiteral:
+		// \< and \> (markers) are no characters to the dfa
+		return slices.ContainsFunc(t.Rune, func(r rune) bool { return !isWordMark(r) })
+	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpNoMatch:
+		return true
+	}
+	return slices.ContainsFunc(t.Sub, matchesChar)
+}
+
+// translateJoined translates the distinct patterns joined by newlines, in
+// GNU's -x (line) or -w wrapper when wrap is set; sup: as the dfa's superset.
+func translateJoined(pats []string, ere, fold, line, wrap, sup bool) (string, error) {
+	pre, post := "", ""
 	switch {
+	case !wrap:
 	case ere && line:
 		pre, post = "^(", ")$"
 	case ere:
 		pre, post = "(^|[^[:alnum:]_])(", ")([^[:alnum:]_]|$)"
-	case !line:
+	case line:
+		pre, post = `^\(`, `\)$`
+	default:
 		pre, post = `\(^\|[^[:alnum:]_]\)\(`, `\)\([^[:alnum:]_]\|$\)`
 	}
-	tr := &reTranslator{p: pre + strings.Join(pats, "\n") + post, ere: ere, fold: fold, nlAlt: true}
+	if sup {
+		pats = distinctOrder(pats)
+	}
+	tr := &reTranslator{p: pre + strings.Join(pats, "\n") + post, ere: ere, fold: fold, nlAlt: true, sup: sup}
 	s, err := tr.alt(0)
 	if err != nil {
 		return "", err

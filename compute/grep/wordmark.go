@@ -1,0 +1,528 @@
+package grep
+
+import (
+	"regexp/syntax"
+	"slices"
+)
+
+// GNU's \< matches where a word starts (the byte before is no word
+// character or there is none, the byte after is one), \> where a word
+// ends. RE2 has only \b, either of the two, and no look-around, so
+// translateRE writes them as markers (a group of a rune no text holds)
+// and fixWordMarks, once the pattern is parsed, rewrites each marker as
+// \b with the word-character condition it adds moved into what the
+// pattern matches beside it: \<x is \b followed by the strings of x that
+// start with a word character. A sequence is rewritten at its markers,
+// with an alternative, an optional part or a repetition of at most
+// maxUnroll that holds one taken with what is beside it. Only where
+// nothing the pattern matches is beside the marker on either side
+// (\< alone, x*\<y*, ^\< ...) is the condition outside the match, and
+// \b alone stands for it: there it selects the same lines, as a line
+// with a word start has a word end too, save for an anchor or the other
+// marker beside it that excludes it (\<$, ^\> and \<\> match nowhere).
+
+const (
+	markBegWord = 0x10FFF0 // \<
+	markEndWord = 0x10FFF1 // \>
+)
+
+// maxWordMarks bounds the markers rewritten in one pattern: each may
+// triple what is beside it when that can be empty; past it every marker
+// is \b (the approximation docs/protocol.md describes).
+const maxWordMarks = 8
+
+func isWordMark(r rune) bool { return r == markBegWord || r == markEndWord }
+
+// wordRanges are the word characters [0-9A-Za-z_] as class ranges, and
+// nonWordRanges the other runes.
+var (
+	wordRanges    = []rune{'0', '9', 'A', 'Z', '_', '_', 'a', 'z'}
+	nonWordRanges = []rune{0, '0' - 1, '9' + 1, 'A' - 1, 'Z' + 1, '_' - 1, '_' + 1, 'a' - 1, 'z' + 1, 0x10FFFF}
+)
+
+// countWordMarks counts the markers in t.
+func countWordMarks(t *syntax.Regexp) int {
+	if isMarkNode(t) {
+		return 1
+	}
+	n := 0
+	for _, s := range t.Sub {
+		n += countWordMarks(s)
+	}
+	return n
+}
+
+// fixWordMarks returns t with its markers rewritten (see above).
+func fixWordMarks(t *syntax.Regexp) *syntax.Regexp {
+	switch n := countWordMarks(t); {
+	case n == 0:
+		return t
+	case n > maxWordMarks:
+		return marksToB(t)
+	}
+	return rewriteMarks(t)
+}
+
+// marksToB rewrites every marker of t as \b.
+func marksToB(t *syntax.Regexp) *syntax.Regexp {
+	if isMarkNode(t) {
+		return &syntax.Regexp{Op: syntax.OpWordBoundary}
+	}
+	for i, s := range t.Sub {
+		t.Sub[i] = marksToB(s)
+	}
+	return t
+}
+
+// isMarkNode reports whether t is a marker: a group of the marker rune
+// (a group, so that RE2's parser never merges it into a class, as it
+// does single characters in an alternation).
+func isMarkNode(t *syntax.Regexp) bool {
+	if t.Op != syntax.OpCapture || len(t.Sub) != 1 {
+		return false
+	}
+	l := t.Sub[0]
+	return l.Op == syntax.OpLiteral && len(l.Rune) == 1 && isWordMark(l.Rune[0])
+}
+
+func markOf(t *syntax.Regexp) rune { return t.Sub[0].Rune[0] }
+
+// markRepeat returns what a repeated marker is (an anchor repeated: the
+// anchor, or nothing when it may repeat no time), or nil when t is not
+// one.
+func markRepeat(t *syntax.Regexp) *syntax.Regexp {
+	switch t.Op {
+	case syntax.OpStar, syntax.OpQuest, syntax.OpPlus, syntax.OpRepeat:
+	default:
+		return nil
+	}
+	s := t.Sub[0]
+	if r := markRepeat(s); r != nil {
+		s = r
+	}
+	switch {
+	case !isMarkNode(s) && s.Op != syntax.OpEmptyMatch:
+		return nil
+	case t.Op == syntax.OpPlus || t.Op == syntax.OpRepeat && t.Min > 0:
+		return s
+	}
+	return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+}
+
+// rewriteMarks rewrites the markers of t, innermost first; a sequence
+// rewrites its own markers with what is beside them in it.
+func rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
+	if countWordMarks(t) == 0 {
+		return t
+	}
+	if r := markRepeat(t); r != nil {
+		t = r
+	}
+	switch {
+	case isMarkNode(t):
+		return rewriteSeq([]*syntax.Regexp{t})
+	case t.Op == syntax.OpRepeat && unrollable(t):
+		return rewriteMarks(unroll(t))
+	case t.Op == syntax.OpConcat:
+		// A bounded repetition with a marker is its copies, which
+		// see each other.
+		for j, s := range t.Sub {
+			if s.Op == syntax.OpRepeat && unrollable(s) {
+				return rewriteMarks(mkConcat(slices.Concat(t.Sub[:j:j], []*syntax.Regexp{unroll(s)}, t.Sub[j+1:])))
+			}
+		}
+		// An alternative with a marker (x?: x or nothing) is taken
+		// with what is beside it in the sequence, which its marker
+		// may need.
+		for j, s := range t.Sub {
+			alts := s.Sub
+			switch {
+			case s.Op == syntax.OpQuest:
+				alts = []*syntax.Regexp{s.Sub[0], {Op: syntax.OpEmptyMatch}}
+			case s.Op != syntax.OpAlternate:
+				continue
+			}
+			if countWordMarks(s) == 0 {
+				continue
+			}
+			seqs := make([]*syntax.Regexp, len(alts))
+			for k, alt := range alts {
+				seqs[k] = mkConcat(slices.Concat(cloneAll(t.Sub[:j]), []*syntax.Regexp{cloneRE(alt)}, cloneAll(t.Sub[j+1:])))
+			}
+			return rewriteMarks(mkAlt(seqs))
+		}
+		var items []*syntax.Regexp
+		for _, s := range t.Sub {
+			if r := markRepeat(s); r != nil {
+				s = r
+			}
+			if !isMarkNode(s) {
+				s = rewriteMarks(s)
+			}
+			items = append(items, s)
+		}
+		return rewriteSeq(items)
+	}
+	for i, s := range t.Sub {
+		t.Sub[i] = rewriteMarks(s)
+	}
+	return t
+}
+
+// rewriteSeq rewrites the sequence items (its markers are items of their
+// own; those nested in an item are rewritten already) at its first
+// marker, and what that leaves.
+func rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
+	i := slices.IndexFunc(items, isMarkNode)
+	if i < 0 {
+		return mkConcat(items)
+	}
+	beg := markOf(items[i]) == markBegWord
+	a, b := mkConcat(cloneAll(items[:i])), mkConcat(cloneAll(items[i+1:]))
+	bnd := func() *syntax.Regexp { return &syntax.Regexp{Op: syntax.OpWordBoundary} }
+	var terms []*syntax.Regexp
+	add := func(parts ...*syntax.Regexp) {
+		if slices.Contains(parts, nil) {
+			return
+		}
+		terms = append(terms, mkConcat(cloneAll(parts)))
+	}
+	ea, eb := emptyPart(a), emptyPart(b)
+	if beg {
+		// \<: the byte after is a word character, or the one before
+		// is not one.
+		add(a, bnd(), restrictFirst(b, wordRanges))
+		add(restrictLast(a, nonWordRanges), bnd(), eb)
+		if ea != nil && eb != nil && !needsEnd(eb, markEndWord) && !needsEnd(ea, markEndWord) {
+			add(ea, bnd(), eb)
+		}
+	} else {
+		// \>: the byte before is a word character, or the one after
+		// is not one.
+		add(restrictLast(a, wordRanges), bnd(), b)
+		add(ea, bnd(), restrictFirst(b, nonWordRanges))
+		if ea != nil && eb != nil && !needsStart(ea, markBegWord) && !needsStart(eb, markBegWord) {
+			add(ea, bnd(), eb)
+		}
+	}
+	alt := mkAlt(terms)
+	if alt == nil {
+		return &syntax.Regexp{Op: syntax.OpNoMatch}
+	}
+	// The markers after the first are in the terms, as items of their
+	// sequences or nested in restricted parts.
+	return rewriteMarks(alt)
+}
+
+func cloneAll(ts []*syntax.Regexp) []*syntax.Regexp {
+	out := make([]*syntax.Regexp, len(ts))
+	for i, t := range ts {
+		if t != nil {
+			out[i] = cloneRE(t)
+		}
+	}
+	return out
+}
+
+func cloneRE(t *syntax.Regexp) *syntax.Regexp {
+	c := *t
+	c.Rune = slices.Clone(t.Rune)
+	c.Sub = cloneAll(t.Sub)
+	return &c
+}
+
+// mkConcat is the sequence of items (flattened), or the empty match.
+func mkConcat(items []*syntax.Regexp) *syntax.Regexp {
+	var subs []*syntax.Regexp
+	for _, it := range items {
+		switch it.Op {
+		case syntax.OpConcat:
+			subs = append(subs, it.Sub...)
+		case syntax.OpEmptyMatch:
+		default:
+			subs = append(subs, it)
+		}
+	}
+	switch len(subs) {
+	case 0:
+		return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+	case 1:
+		return subs[0]
+	}
+	return &syntax.Regexp{Op: syntax.OpConcat, Sub: subs}
+}
+
+// mkAlt is the alternation of ts, or nil (no match) when there is none.
+func mkAlt(ts []*syntax.Regexp) *syntax.Regexp {
+	switch len(ts) {
+	case 0:
+		return nil
+	case 1:
+		return ts[0]
+	}
+	return &syntax.Regexp{Op: syntax.OpAlternate, Sub: ts}
+}
+
+// zeroWidth reports whether t matches no character: an anchor, a
+// boundary, a marker or the empty match.
+func zeroWidth(t *syntax.Regexp) bool {
+	switch t.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true
+	}
+	return isMarkNode(t)
+}
+
+// emptyPart returns what of t matches the empty string (its anchors), or
+// nil when t never does.
+func emptyPart(t *syntax.Regexp) *syntax.Regexp {
+	if zeroWidth(t) {
+		return cloneRE(t)
+	}
+	switch t.Op {
+	case syntax.OpCapture:
+		s := emptyPart(t.Sub[0])
+		if s == nil {
+			return nil
+		}
+		c := *t
+		c.Sub = []*syntax.Regexp{s}
+		return &c
+	case syntax.OpConcat:
+		var parts []*syntax.Regexp
+		for _, s := range t.Sub {
+			e := emptyPart(s)
+			if e == nil {
+				return nil
+			}
+			parts = append(parts, e)
+		}
+		return mkConcat(parts)
+	case syntax.OpAlternate:
+		var alts []*syntax.Regexp
+		for _, s := range t.Sub {
+			if e := emptyPart(s); e != nil {
+				alts = append(alts, e)
+			}
+		}
+		return mkAlt(alts)
+	case syntax.OpStar, syntax.OpQuest:
+		return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+	case syntax.OpRepeat:
+		if t.Min == 0 {
+			return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+		}
+		return emptyPart(t.Sub[0])
+	case syntax.OpPlus:
+		return emptyPart(t.Sub[0])
+	}
+	return nil
+}
+
+// restrictFirst returns the strings of t that are not empty and start
+// with a rune of class (ranges), or nil when there are none.
+func restrictFirst(t *syntax.Regexp, class []rune) *syntax.Regexp {
+	return restrictEnd(t, class, true)
+}
+
+// restrictLast is restrictFirst for the last rune.
+func restrictLast(t *syntax.Regexp, class []rune) *syntax.Regexp {
+	return restrictEnd(t, class, false)
+}
+
+func restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
+	if zeroWidth(t) {
+		return nil
+	}
+	switch t.Op {
+	case syntax.OpNoMatch:
+		return nil
+	case syntax.OpLiteral:
+		r := t.Rune[len(t.Rune)-1]
+		if first {
+			r = t.Rune[0]
+		}
+		if !classHas(class, r) {
+			return nil
+		}
+		return cloneRE(t)
+	case syntax.OpCharClass:
+		rs := intersectClass(t.Rune, class)
+		if len(rs) == 0 {
+			return nil
+		}
+		return &syntax.Regexp{Op: syntax.OpCharClass, Flags: t.Flags, Rune: rs}
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return &syntax.Regexp{Op: syntax.OpCharClass, Rune: slices.Clone(class)}
+	case syntax.OpCapture:
+		s := restrictEnd(t.Sub[0], class, first)
+		if s == nil {
+			return nil
+		}
+		c := *t
+		c.Sub = []*syntax.Regexp{s}
+		return &c
+	case syntax.OpAlternate:
+		var alts []*syntax.Regexp
+		for _, s := range t.Sub {
+			if r := restrictEnd(s, class, first); r != nil {
+				alts = append(alts, r)
+			}
+		}
+		return mkAlt(alts)
+	case syntax.OpConcat:
+		// The end item that matches a character: the items before it
+		// (after it, for the last) match the empty string.
+		subs := t.Sub
+		n := len(subs)
+		var alts []*syntax.Regexp
+		var empties []*syntax.Regexp
+		for k := range n {
+			j := k
+			if !first {
+				j = n - 1 - k
+			}
+			if r := restrictEnd(subs[j], class, first); r != nil {
+				var parts []*syntax.Regexp
+				if first {
+					parts = append(append(cloneAll(empties), r), cloneAll(subs[j+1:])...)
+				} else {
+					parts = append(append(cloneAll(subs[:j]), r), reversed(cloneAll(empties))...)
+				}
+				alts = append(alts, mkConcat(parts))
+			}
+			e := emptyPart(subs[j])
+			if e == nil {
+				break
+			}
+			empties = append(empties, e)
+		}
+		return mkAlt(alts)
+	case syntax.OpStar, syntax.OpPlus:
+		// x* and x+: a first x that is not empty, then any number.
+		r := restrictEnd(t.Sub[0], class, first)
+		if r == nil {
+			return nil
+		}
+		rest := &syntax.Regexp{Op: syntax.OpStar, Flags: t.Flags, Sub: []*syntax.Regexp{cloneRE(t.Sub[0])}}
+		if first {
+			return mkConcat([]*syntax.Regexp{r, rest})
+		}
+		return mkConcat([]*syntax.Regexp{rest, r})
+	case syntax.OpQuest:
+		return restrictEnd(t.Sub[0], class, first)
+	case syntax.OpRepeat:
+		if t.Max == 0 {
+			return nil
+		}
+		r := restrictEnd(t.Sub[0], class, first)
+		if r == nil {
+			return nil
+		}
+		lo, hi := max(t.Min-1, 0), t.Max
+		if hi > 0 {
+			hi--
+		}
+		if emptyPart(t.Sub[0]) != nil {
+			lo = 0 // iterations may match the empty string
+		}
+		rest := &syntax.Regexp{Op: syntax.OpRepeat, Flags: t.Flags, Min: lo, Max: hi, Sub: []*syntax.Regexp{cloneRE(t.Sub[0])}}
+		if first {
+			return mkConcat([]*syntax.Regexp{r, rest})
+		}
+		return mkConcat([]*syntax.Regexp{rest, r})
+	}
+	return nil
+}
+
+func reversed(ts []*syntax.Regexp) []*syntax.Regexp {
+	slices.Reverse(ts)
+	return ts
+}
+
+// classHas reports whether the class ranges hold r.
+func classHas(class []rune, r rune) bool {
+	for i := 0; i+1 < len(class); i += 2 {
+		if class[i] <= r && r <= class[i+1] {
+			return true
+		}
+	}
+	return false
+}
+
+// intersectClass returns the ranges of a that are also in b.
+func intersectClass(a, b []rune) []rune {
+	var out []rune
+	for i := 0; i+1 < len(a); i += 2 {
+		for j := 0; j+1 < len(b); j += 2 {
+			lo, hi := max(a[i], b[j]), min(a[i+1], b[j+1])
+			if lo <= hi {
+				out = append(out, lo, hi)
+			}
+		}
+	}
+	return out
+}
+
+// needsEnd reports whether t (empty-matching) matches only at a line's
+// end, or (opposite) only beside a marker of the other kind: \< and \>
+// at one place never match. needsStart is needsEnd for a line's start.
+func needsEnd(t *syntax.Regexp, opposite rune) bool {
+	return needs(t, func(s *syntax.Regexp) bool {
+		return s.Op == syntax.OpEndLine || s.Op == syntax.OpEndText || isMarkNode(s) && markOf(s) == opposite
+	})
+}
+
+func needsStart(t *syntax.Regexp, opposite rune) bool {
+	return needs(t, func(s *syntax.Regexp) bool {
+		return s.Op == syntax.OpBeginLine || s.Op == syntax.OpBeginText || isMarkNode(s) && markOf(s) == opposite
+	})
+}
+
+// needs reports whether every match of t goes through a node is holds.
+func needs(t *syntax.Regexp, is func(*syntax.Regexp) bool) bool {
+	switch {
+	case is(t):
+		return true
+	case t.Op == syntax.OpConcat:
+		return slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool { return needs(s, is) })
+	case t.Op == syntax.OpAlternate:
+		return !slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool { return !needs(s, is) })
+	case t.Op == syntax.OpCapture, t.Op == syntax.OpPlus, t.Op == syntax.OpRepeat && t.Min > 0:
+		return needs(t.Sub[0], is)
+	}
+	return false
+}
+
+// maxUnroll is the longest bounded repetition with a marker taken as its
+// copies.
+const maxUnroll = 4
+
+// unrollable reports whether t, a repetition, is bounded by maxUnroll and
+// holds a marker (not only one: markRepeat has those).
+func unrollable(t *syntax.Regexp) bool {
+	return 0 <= t.Max && t.Max <= maxUnroll && markRepeat(t) == nil && countWordMarks(t) > 0
+}
+
+// unroll returns the repetition t as a sequence: x{2,3} is x x (x)?, and
+// x{0,2} is (x(x)?)?.
+func unroll(t *syntax.Regexp) *syntax.Regexp {
+	x := t.Sub[0]
+	var opt *syntax.Regexp
+	for range t.Max - t.Min {
+		inner := []*syntax.Regexp{cloneRE(x)}
+		if opt != nil {
+			inner = append(inner, opt)
+		}
+		opt = &syntax.Regexp{Op: syntax.OpQuest, Sub: []*syntax.Regexp{mkConcat(inner)}}
+	}
+	var items []*syntax.Regexp
+	for range t.Min {
+		items = append(items, cloneRE(x))
+	}
+	if opt != nil {
+		items = append(items, opt)
+	}
+	return mkConcat(items)
+}
