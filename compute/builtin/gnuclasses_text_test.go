@@ -42,3 +42,31 @@ func TestGNUText1SortCharOffsetWraps(t *testing.T) {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
 }
+
+// TestGNUText2SortZeroTerminated: sort -z (--zero-terminated) reads and
+// writes lines ended by NUL, a newline inside one being a blank between
+// fields (GNU's field_sep), also through spilled runs. It was refused.
+func TestGNUText2SortZeroTerminated(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"b\x00a\nz\x00a\x00c 1\n\x00", "x\ny\x00x\x00\x00 2\x00\n1\x00-3\x00", "no nul\nat all\n", "",
+		"k 2\x00k\n1\x00K 2\x00k 10\x00last", "a\x00a\x00A\x00b\x00a\x00",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-z"}, {"sort", "--zero-terminated"}, {"sort", "-zr"}, {"sort", "-zu"}, {"sort", "-zn"}, {"sort", "-z", "-k2"},
+		{"sort", "-z", "-k2,2n", "-s"}, {"sort", "-zf", "-u"}, {"sort", "-z", "-t", "\n", "-k2"}, {"sort", "-z", "-b", "-k1.2"},
+		{"sort", "-z", "-t", " ", "-k2,2nr"}, {"sort", "--zero", "-s", "-k1,1f"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	big := bytes.Repeat([]byte("k 2\x00k\n1\x00K 2\x00b\nx\x00\x00 3 a\x00k 10\x00"), 300)
+	for _, argv := range [][]string{{"sort", "-z"}, {"sort", "-zu", "-k2,2n"}, {"sort", "-z", "-s", "-k2"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
+}

@@ -50,7 +50,7 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Short: 'm', Long: "merge", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
-	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "line delimiter is NUL, not newline"},
 	compute.FlagSpec{Short: 'S', Long: "buffer-size", Value: true, Refuse: "memory is set by the server (--spool-mem)"},
 	compute.FlagSpec{Short: 'T', Long: "temporary-directory", Value: true, Refuse: "set by the server (--spool-dir)"},
 	compute.FlagSpec{Long: "parallel", Value: true, Refuse: "set by the server"},
@@ -83,6 +83,7 @@ type sortOpts struct {
 	unique  bool
 	stable  bool
 	reverse bool // global -r: also reverses the last-resort comparison
+	eol     byte // ends a line: '\n', or NUL with -z (a newline is then a blank)
 	// lineCmp: lines compare as whole lines in byte order (reversed by
 	// -r): no key, or one key of the whole line, with neither -n, -f nor
 	// -b. Lines that share a prefix then order by what follows it
@@ -132,7 +133,10 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := compute.NoOperandsButStdin("sort", f); err != nil {
 		return nil, err
 	}
-	o := &sortOpts{tab: -1, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r")}
+	o := &sortOpts{tab: -1, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n'}
+	if f.Has("z") {
+		o.eol = 0
+	}
 	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r")}
 	for _, u := range f.Uses {
 		if u.Key != "t" {
@@ -626,7 +630,8 @@ const (
 // ends it.
 type lineOut struct {
 	w     io.Writer
-	strip int // bytes dropped from the start of each line (sortOpts.pre)
+	strip int  // bytes dropped from the start of each line (sortOpts.pre)
+	eol   byte // ends each line: '\n', or NUL (sort -z)
 	buf   []byte
 	// async
 	full   chan []byte
@@ -637,7 +642,7 @@ type lineOut struct {
 }
 
 func newLineOut(w io.Writer, size int, async bool) *lineOut {
-	o := &lineOut{w: w, buf: make([]byte, 0, size)}
+	o := &lineOut{w: w, buf: make([]byte, 0, size), eol: '\n'}
 	if async {
 		o.full = make(chan []byte, 1)
 		o.free = make(chan []byte, 1)
@@ -661,7 +666,7 @@ func (o *lineOut) run() {
 	}
 }
 
-// line appends b and a newline.
+// line appends b and the line delimiter.
 func (o *lineOut) line(b []byte) error {
 	b = b[o.strip:]
 	if len(o.buf)+len(b)+1 > cap(o.buf) {
@@ -679,11 +684,11 @@ func (o *lineOut) line(b []byte) error {
 		} else {
 			o.buf = append(o.buf, b...)
 		}
-		o.buf = append(o.buf, '\n')
+		o.buf = append(o.buf, o.eol)
 		return nil
 	}
 	o.buf = append(o.buf, b...)
-	o.buf = append(o.buf, '\n')
+	o.buf = append(o.buf, o.eol)
 	return nil
 }
 
@@ -941,6 +946,13 @@ func (s *sorter) sortPart(lines []sortLine) (err error) {
 	return nil
 }
 
+// newOut is newLineOut ending each line in the sort's delimiter.
+func (s *sorter) newOut(w io.Writer, size int, async bool) *lineOut {
+	o := newLineOut(w, size, async)
+	o.eol = s.o.eol
+	return o
+}
+
 // spill sorts the held lines into a new run and frees them.
 func (s *sorter) spill() error {
 	if err := s.sortHeld(); err != nil {
@@ -952,7 +964,7 @@ func (s *sorter) spill() error {
 	}
 	r := &sortRun{f: f, disk: s.spool.Disk}
 	s.runs = append(s.runs, r)
-	w := newLineOut(r, sortRunBuf, false)
+	w := s.newOut(r, sortRunBuf, false)
 	if err := s.writeLines(w); err != nil {
 		return err
 	}
@@ -999,7 +1011,7 @@ func (s *sorter) compact() error {
 			return err
 		}
 		r := &sortRun{f: f, disk: s.spool.Disk, level: group[0].level + 1}
-		err = s.merge(group, newLineOut(r, sortRunBuf, false))
+		err = s.merge(group, s.newOut(r, sortRunBuf, false))
 		for _, g := range group {
 			g.close()
 		}
@@ -1060,6 +1072,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
 	defer s.cleanup()
 	lr := newLineReader("sort", in, int(min(max(s.mem/8, 4<<10), lineBufSize)), st.lineLimit)
+	lr.delim = s.o.eol
 	var full []byte
 	if s.o.pre > 0 {
 		full = make([]byte, s.o.pre)
@@ -1100,7 +1113,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	}
 	// The output is written by a goroutine of its own while the next
 	// buffer fills.
-	bw := newLineOut(out, sortOutBuf, true)
+	bw := s.newOut(out, sortOutBuf, true)
 	bw.strip = s.o.pre
 	defer bw.close()
 	if len(s.runs) == 0 {
@@ -1124,7 +1137,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		r := &sortRun{f: f, disk: s.spool.Disk}
 		group := s.runs[:fanIn]
 		s.runs = append([]*sortRun{r}, s.runs[fanIn:]...) // first: keeps the merge stable
-		err = s.merge(group, newLineOut(r, sortRunBuf, false))
+		err = s.merge(group, s.newOut(r, sortRunBuf, false))
 		for _, g := range group {
 			g.close()
 		}
@@ -1209,6 +1222,7 @@ func (s *sorter) merge(runs []*sortRun, w *lineOut) error {
 			return compute.Internal("sort: spill read failed", err)
 		}
 		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, s: s}
+		src.lr.delim = s.o.eol
 		if err := src.advance(); err != nil {
 			return err
 		}
