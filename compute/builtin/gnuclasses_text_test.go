@@ -70,3 +70,40 @@ func TestGNUText2SortZeroTerminated(t *testing.T) {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
 }
+
+// TestGNUText3SortIgnoreAndMonth: sort -d (--dictionary-order), -i
+// (--ignore-nonprinting) and -M (--month-sort), globally and as the d, i
+// and M of a key, as GNU's C-locale tables and getmonth compare (-d keeps
+// alphanumerics and blanks, -i printable ASCII; -M reads a month's
+// abbreviation after blanks, in any case, other keys before JAN); -i
+// never overrides -d; a key with two of -n, -M and -d/-i is an error.
+// They were refused.
+func TestGNUText3SortIgnoreAndMonth(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"a-b\nab\na_c\n-ab\nA b\na\tb\n\x01ab\nab\x7f\n\xe9a\n\n-\n", "b.2\na.10\n.a.1\na1\nB.1\n_a\n",
+		"x jan 3\ny FEB\nz  mar\nw Janx\nv dec\nu ja\nt Foo\ns \tAPR 1\nr may\n q aug\nJAN\nfeb\n-dec\n",
+		"feb\nFEB\nFeb\njan\nxxx\n\n JUN\nsep\noct\nnov\njul\n\x00jan\n", "", "dec 1\ndec 2\nDEC 1\njan\x00x\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-d"}, {"sort", "--dictionary-order"}, {"sort", "-dr"}, {"sort", "-du"}, {"sort", "-df"}, {"sort", "-dfu"}, {"sort", "-ds"},
+		{"sort", "-i"}, {"sort", "--ignore-nonprinting"}, {"sort", "-iu"}, {"sort", "-if"}, {"sort", "-id"}, {"sort", "-di"},
+		{"sort", "-M"}, {"sort", "--month-sort"}, {"sort", "-Mr"}, {"sort", "-Mu"}, {"sort", "-Ms"}, {"sort", "-Mf"}, {"sort", "-Mb"},
+		{"sort", "-k2M"}, {"sort", "-k2,2M", "-k3,3n"}, {"sort", "-k2,2Mr", "-s"}, {"sort", "-M", "-k2,2"}, {"sort", "-M", "-k2,2n"},
+		{"sort", "-k1,1d"}, {"sort", "-k1d,1", "-u"}, {"sort", "-k1.2i"}, {"sort", "-t", ".", "-k2d"}, {"sort", "-d", "-k2,2", "-k1,1"},
+		{"sort", "-dn"}, {"sort", "-Mn"}, {"sort", "-dM"}, {"sort", "-k1Mi"}, {"sort", "-k1,1dn"}, {"sort", "-dn", "-k1,1"},
+		{"sort", "-dn", "-k1,1r"}, {"sort", "-i", "-k1,1n"}, {"sort", "-z", "-d"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), 200)
+	for _, argv := range [][]string{{"sort", "-d"}, {"sort", "-iu"}, {"sort", "-M", "-s"}, {"sort", "-k2,2Mu"}, {"sort", "-df", "-s"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
+}

@@ -39,11 +39,11 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'c', Refuse: "checking is " + compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'C', Refuse: "checking is " + compute.RefuseNotImpl},
 	compute.FlagSpec{Long: "check", Value: true, Optional: true, Refuse: "checking is " + compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Summary: "consider only blanks and alphanumeric characters"},
 	compute.FlagSpec{Short: 'g', Long: "general-numeric-sort", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'M', Long: "month-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Summary: "consider only printable characters"},
+	compute.FlagSpec{Short: 'M', Long: "month-sort", Summary: "compare (unknown) < 'JAN' < ... < 'DEC'"},
 	compute.FlagSpec{Short: 'R', Long: "random-sort", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'V', Long: "version-sort", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Long: "sort", Value: true, Refuse: compute.RefuseNotImpl},
@@ -70,10 +70,47 @@ type sortKey struct {
 	numeric      bool
 	fold         bool
 	reverse      bool
+	month        bool
+	ignore       *[256]bool // bytes the key's comparison skips (-d, -i), or nil
 }
 
 func (k *sortKey) hasOrdering() bool {
-	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse
+	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse || k.month || k.ignore != nil
+}
+
+// sortNondictionary and sortNonprinting are GNU sort's -d and -i tables
+// in the C locale: -d skips what is neither alphanumeric nor a blank
+// (space, tab, newline), -i what is not printable ASCII.
+var sortNondictionary, sortNonprinting = func() (d, p [256]bool) {
+	for i := range 256 {
+		c := byte(i)
+		alnum := '0' <= c && c <= '9' || 'A' <= upper(c) && upper(c) <= 'Z'
+		d[i] = !alnum && !isBlank(c)
+		p[i] = c < ' ' || c > '~'
+	}
+	return d, p
+}()
+
+// orderingLetters is GNU's key_to_opts without b and r: the letters of
+// k's comparison, for the error on incompatible ones.
+func (k *sortKey) orderingLetters() string {
+	var b []byte
+	if k.ignore == &sortNondictionary {
+		b = append(b, 'd')
+	}
+	if k.fold {
+		b = append(b, 'f')
+	}
+	if k.ignore == &sortNonprinting {
+		b = append(b, 'i')
+	}
+	if k.month {
+		b = append(b, 'M')
+	}
+	if k.numeric {
+		b = append(b, 'n')
+	}
+	return string(b)
 }
 
 // sortOpts is a sort's comparison.
@@ -137,7 +174,13 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if f.Has("z") {
 		o.eol = 0
 	}
-	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r")}
+	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M")}
+	switch {
+	case f.Has("d"): // -i does not override -d, in either order
+		global.ignore = &sortNondictionary
+	case f.Has("i"):
+		global.ignore = &sortNonprinting
+	}
 	for _, u := range f.Uses {
 		if u.Key != "t" {
 			continue
@@ -161,11 +204,19 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	for _, k := range keys {
 		if !k.hasOrdering() {
 			k.skipsb, k.skipeb, k.numeric, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.fold, global.reverse
+			k.month, k.ignore = global.month, global.ignore
 		}
 		o.keys = append(o.keys, k)
 	}
 	if len(o.keys) == 0 && global.hasOrdering() {
 		o.keys = append(o.keys, global)
+	}
+	// GNU's check_ordering_compatibility: at most one of -n, -M and
+	// -d/-i a key (after the keys took the global options).
+	for _, k := range o.keys {
+		if b2i(k.numeric)+b2i(k.month)+b2i(k.ignore != nil) > 1 {
+			return nil, compute.Invalidf("sort: options '-%s' are incompatible", k.orderingLetters())
+		}
 	}
 	o.lineCmp = len(o.keys) == 0
 	for _, k := range o.keys {
@@ -173,7 +224,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
-		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold
+		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold && !k.month && k.ignore == nil
 	}
 	spool := env.Spool
 	spool.Budget()
@@ -334,6 +385,10 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 		switch {
 		case k.numeric:
 			d = numCompare(ka, kb)
+		case k.month:
+			d = sortMonth(ka) - sortMonth(kb)
+		case k.ignore != nil:
+			d = ignoreCompare(ka, kb, k.ignore, k.fold)
 		case k.fold:
 			d = foldCompare(ka, kb)
 		default:
@@ -378,8 +433,23 @@ func (o *sortOpts) entry(line []byte) sortLine {
 	}
 	k := &o.keys[0]
 	span := o.keySpan(k, line)
-	if k.numeric {
+	switch {
+	case k.numeric:
 		return mkLine(line, numKey(span), 0)
+	case k.month:
+		return mkLine(line, uint64(sortMonth(span)), 0)
+	case k.ignore != nil:
+		var kept [8]byte
+		n := 0
+		for _, c := range span {
+			if !k.ignore[c] {
+				kept[n] = c
+				if n++; n == len(kept) {
+					break
+				}
+			}
+		}
+		return mkLine(line, prefixKey(kept[:n], k.fold), 0)
 	}
 	return mkLine(line, prefixKey(span, k.fold), 0)
 }
@@ -516,6 +586,66 @@ func (o *sortOpts) compareEnt(a, b *sortLine) int {
 		return -d
 	}
 	return d
+}
+
+// ignoreCompare compares a and b skipping the bytes ignore marks, folded
+// to upper case with fold (GNU's CMP_WITH_IGNORE): the first kept bytes
+// that differ, else the one with kept bytes left is greater.
+func ignoreCompare(a, b []byte, ignore *[256]bool, fold bool) int {
+	i, j := 0, 0
+	for {
+		for i < len(a) && ignore[a[i]] {
+			i++
+		}
+		for j < len(b) && ignore[b[j]] {
+			j++
+		}
+		if i == len(a) || j == len(b) {
+			return b2i(i < len(a)) - b2i(j < len(b))
+		}
+		ca, cb := a[i], b[j]
+		if fold {
+			ca, cb = upper(ca), upper(cb)
+		}
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+		i++
+		j++
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sortMonths are the C locale's month abbreviations, in GNU's order.
+var sortMonths = [12]string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
+
+// sortMonth is GNU sort's getmonth in the C locale: after leading blanks,
+// the month whose abbreviation the key starts with (any case), 1 to 12;
+// 0 for none.
+func sortMonth(s []byte) int {
+	i := 0
+	for i < len(s) && isBlank(s[i]) {
+		i++
+	}
+	s = s[i:]
+	if len(s) < 3 {
+		return 0
+	}
+	for m, name := range sortMonths {
+		if upper(s[0]) == name[0] && upper(s[1]) == name[1] && upper(s[2]) == name[2] {
+			return m + 1
+		}
+	}
+	return 0
 }
 
 func foldCompare(a, b []byte) int {
@@ -1315,7 +1445,15 @@ func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte)
 			k.fold = true
 		case 'r':
 			k.reverse = true
-		case 'd', 'g', 'h', 'i', 'M', 'R', 'V':
+		case 'd':
+			k.ignore = &sortNondictionary
+		case 'i':
+			if k.ignore == nil { // -i does not override -d
+				k.ignore = &sortNonprinting
+			}
+		case 'M':
+			k.month = true
+		case 'g', 'h', 'R', 'V':
 			if unsupported == 0 {
 				unsupported = s[0]
 			}
