@@ -107,3 +107,26 @@ func TestGNUText3SortIgnoreAndMonth(t *testing.T) {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
 }
+
+// TestGNUText4SortWord: --sort=WORD is the letter of WORD (gnulib's
+// argmatch: the word in full, or a prefix of one word only): month is
+// -M, numeric -n; the others are refused as their letters are, and a
+// word that is no prefix, or of several, is an error. It was refused.
+func TestGNUText4SortWord(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"b\na\n10\n9\n-1\nFEB\njan\n", "x 2\ny 1\nx 10\n", ""}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "--sort=numeric"}, {"sort", "--sort=n"}, {"sort", "--sort=nu"}, {"sort", "--sort", "numeric", "-r"},
+		{"sort", "--so=month"}, {"sort", "--sort=m", "-u"}, {"sort", "--sort=numeric", "-k2,2"}, {"sort", "--sort=month", "--sort=numeric"},
+		{"sort", "--sort="}, {"sort", "--sort=x"}, {"sort", "--sort=N"}, {"sort", "--sort=numericx"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	for _, w := range []string{"general-numeric", "g", "h", "random", "r", "version"} {
+		cases = append(cases, diffCase{argv: []string{"sort", "--sort=" + w}, input: []byte(inputs[0]), refused: true})
+	}
+	checkCases(t, cases)
+}

@@ -46,7 +46,7 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'M', Long: "month-sort", Summary: "compare (unknown) < 'JAN' < ... < 'DEC'"},
 	compute.FlagSpec{Short: 'R', Long: "random-sort", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'V', Long: "version-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Long: "sort", Value: true, Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: month (-M), numeric (-n)"},
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Short: 'm', Long: "merge", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
@@ -60,6 +60,9 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Long: "debug", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'y', Value: true, Refuse: compute.RefuseNotImpl},
 )
+
+// sortWords are GNU's arguments of --sort.
+var sortWords = []string{"general-numeric", "human-numeric", "month", "numeric", "random", "version"}
 
 // sortKey is one -k key, with GNU's zero-based field and character numbers.
 type sortKey struct {
@@ -147,6 +150,21 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		}
 		if it.IsFlag {
 			f.Uses = append(f.Uses, it.Flag)
+			if it.Flag.Key == "sort" {
+				// --sort=WORD is the WORD's letter (GNU's XARGMATCH).
+				w, err := argmatch("sort", it.Flag, sortWords...)
+				if err != nil {
+					return nil, err
+				}
+				switch w {
+				case "month":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "M", Name: it.Flag.Name})
+				case "numeric":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "n", Name: it.Flag.Name})
+				default:
+					return nil, compute.Invalidf("sort: unsupported flag %q (%s)", it.Flag.Name+"="+w, compute.RefuseNotImpl)
+				}
+			}
 			if it.Flag.Key == "k" {
 				k, err := parseSortKey(it.Flag.Value)
 				if err != nil {
