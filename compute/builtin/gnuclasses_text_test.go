@@ -125,8 +125,41 @@ func TestGNUText4SortWord(t *testing.T) {
 			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
 		}
 	}
-	for _, w := range []string{"general-numeric", "g", "h", "random", "r", "version"} {
+	for _, w := range []string{"general-numeric", "g", "random", "r", "version"} {
 		cases = append(cases, diffCase{argv: []string{"sort", "--sort=" + w}, input: []byte(inputs[0]), refused: true})
 	}
 	checkCases(t, cases)
+}
+
+// TestGNUText5SortHumanNumeric: sort -h (--human-numeric-sort, h in a
+// key, --sort=human-numeric) orders by the unit right after the number
+// (none < K or k < M < G < T < P < E < Z < Y; negated for a negative
+// number; none for a number of only zeros), then as -n (GNU's
+// human_numcompare); -h with -n, -M or -d/-i in a key is an error. It was
+// refused.
+func TestGNUText5SortHumanNumeric(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"1K\n2k\n1M\n900\n1.5G\n1G\n-1K\n-2M\n0K\n0.0M\n.5K\n1.K\n1.T\n5Y\n3Z\n2E\n7P\n1KiB\n1 K\n10\n\n-\n1x\n1m\n",
+		"4.0K\tdir/a\n12K\tb\n1.1M\tc\n512\td\n0\te\n4.0K\tdir/b\n1.1M\ta\n", " 2K\n\t1K\n-0K\n00K\n1,5K\n1e3K\n",
+		"", "a 3M\nb 3M\nc 2G\nd -3M\ne 3\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-h"}, {"sort", "--human-numeric-sort"}, {"sort", "-hr"}, {"sort", "-hu"}, {"sort", "-hs"}, {"sort", "-hru"},
+		{"sort", "-k2,2h"}, {"sort", "-k2h", "-k1,1"}, {"sort", "-k1,1hr", "-s"}, {"sort", "-h", "-k2,2"}, {"sort", "-h", "-k2,2f"},
+		{"sort", "--sort=human-numeric"}, {"sort", "--sort=h", "-u"}, {"sort", "-hb"}, {"sort", "-hf"}, {"sort", "-z", "-h"},
+		{"sort", "-t", "\t", "-k1,1h", "-k2"}, {"sort", "-hn"}, {"sort", "-hM"}, {"sort", "-hd"}, {"sort", "-k1hi"}, {"sort", "-h", "-k1,1n"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	big := bytes.Repeat([]byte(inputs[0]+inputs[1]), 150)
+	for _, argv := range [][]string{{"sort", "-h"}, {"sort", "-hu"}, {"sort", "-h", "-s", "-k1,1"}, {"sort", "-rh"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
 }

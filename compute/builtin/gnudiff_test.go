@@ -675,7 +675,7 @@ func (g *gen) sortKeyDef(c *diffCase) string {
 			s += "." + strconv.Itoa(g.n(4))
 		}
 		for range g.n(2) {
-			o := g.pick("b", "n", "f", "r", "d", "i", "M", "x", "V")
+			o := g.pick("b", "n", "f", "r", "d", "i", "M", "h", "x", "V")
 			if o == "V" {
 				c.refused = true
 			}

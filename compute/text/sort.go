@@ -41,12 +41,12 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Long: "check", Value: true, Optional: true, Refuse: "checking is " + compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Summary: "consider only blanks and alphanumeric characters"},
 	compute.FlagSpec{Short: 'g', Long: "general-numeric-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Summary: "compare human readable numbers (e.g., 2K 1G)"},
 	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Summary: "consider only printable characters"},
 	compute.FlagSpec{Short: 'M', Long: "month-sort", Summary: "compare (unknown) < 'JAN' < ... < 'DEC'"},
 	compute.FlagSpec{Short: 'R', Long: "random-sort", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'V', Long: "version-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: month (-M), numeric (-n)"},
+	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: human-numeric (-h), month (-M), numeric (-n)"},
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Short: 'm', Long: "merge", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
@@ -74,11 +74,12 @@ type sortKey struct {
 	fold         bool
 	reverse      bool
 	month        bool
+	human        bool       // -h: the unit after the number, then the number
 	ignore       *[256]bool // bytes the key's comparison skips (-d, -i), or nil
 }
 
 func (k *sortKey) hasOrdering() bool {
-	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse || k.month || k.ignore != nil
+	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse || k.month || k.human || k.ignore != nil
 }
 
 // sortNondictionary and sortNonprinting are GNU sort's -d and -i tables
@@ -103,6 +104,9 @@ func (k *sortKey) orderingLetters() string {
 	}
 	if k.fold {
 		b = append(b, 'f')
+	}
+	if k.human {
+		b = append(b, 'h')
 	}
 	if k.ignore == &sortNonprinting {
 		b = append(b, 'i')
@@ -161,6 +165,8 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "M", Name: it.Flag.Name})
 				case "numeric":
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "n", Name: it.Flag.Name})
+				case "human-numeric":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "h", Name: it.Flag.Name})
 				default:
 					return nil, compute.Invalidf("sort: unsupported flag %q (%s)", it.Flag.Name+"="+w, compute.RefuseNotImpl)
 				}
@@ -192,7 +198,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if f.Has("z") {
 		o.eol = 0
 	}
-	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M")}
+	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h")}
 	switch {
 	case f.Has("d"): // -i does not override -d, in either order
 		global.ignore = &sortNondictionary
@@ -222,17 +228,17 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	for _, k := range keys {
 		if !k.hasOrdering() {
 			k.skipsb, k.skipeb, k.numeric, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.fold, global.reverse
-			k.month, k.ignore = global.month, global.ignore
+			k.month, k.human, k.ignore = global.month, global.human, global.ignore
 		}
 		o.keys = append(o.keys, k)
 	}
 	if len(o.keys) == 0 && global.hasOrdering() {
 		o.keys = append(o.keys, global)
 	}
-	// GNU's check_ordering_compatibility: at most one of -n, -M and
+	// GNU's check_ordering_compatibility: at most one of -n, -h, -M and
 	// -d/-i a key (after the keys took the global options).
 	for _, k := range o.keys {
-		if b2i(k.numeric)+b2i(k.month)+b2i(k.ignore != nil) > 1 {
+		if b2i(k.numeric)+b2i(k.human)+b2i(k.month)+b2i(k.ignore != nil) > 1 {
 			return nil, compute.Invalidf("sort: options '-%s' are incompatible", k.orderingLetters())
 		}
 	}
@@ -242,7 +248,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
-		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold && !k.month && k.ignore == nil
+		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold && !k.month && !k.human && k.ignore == nil
 	}
 	spool := env.Spool
 	spool.Budget()
@@ -403,6 +409,8 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 		switch {
 		case k.numeric:
 			d = numCompare(ka, kb)
+		case k.human:
+			d = humanCompare(ka, kb, k.fold)
 		case k.month:
 			d = sortMonth(ka) - sortMonth(kb)
 		case k.ignore != nil:
@@ -456,6 +464,8 @@ func (o *sortOpts) entry(line []byte) sortLine {
 		return mkLine(line, numKey(span), 0)
 	case k.month:
 		return mkLine(line, uint64(sortMonth(span)), 0)
+	case k.human:
+		return mkLine(line, uint64(unitOrder(span, k.fold)+len(sortUnits)), 0)
 	case k.ignore != nil:
 		var kept [8]byte
 		n := 0
@@ -641,6 +651,60 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// sortUnits are the units -h knows, in order: K (or k) is 1, Y is 8.
+const sortUnits = "KMGTPEZY"
+
+// unitOrder is GNU sort's find_unit_order after leading blanks: the order
+// of the unit right after s's number (digits, then '.' and digits), 0 for
+// none or a number of only zeros, negated for a negative number. With
+// fold the unit is read in upper case (GNU translates the key first: -hf
+// reads 1m as 1M).
+func unitOrder(s []byte, fold bool) int {
+	i := 0
+	for i < len(s) && isBlank(s[i]) {
+		i++
+	}
+	neg := i < len(s) && s[i] == '-'
+	if neg {
+		i++
+	}
+	var top byte
+	digits := func() {
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			top = max(top, s[i])
+		}
+	}
+	digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		digits()
+	}
+	if top <= '0' || i == len(s) {
+		return 0
+	}
+	c := s[i]
+	if fold {
+		c = upper(c)
+	}
+	order := strings.IndexByte(sortUnits, c) + 1
+	if c == 'k' {
+		order = 1
+	}
+	if neg {
+		return -order
+	}
+	return order
+}
+
+// humanCompare is GNU's human_numcompare: the units' orders, then the
+// numbers.
+func humanCompare(a, b []byte, fold bool) int {
+	if d := unitOrder(a, fold) - unitOrder(b, fold); d != 0 {
+		return d
+	}
+	return numCompare(a, b)
 }
 
 // sortMonths are the C locale's month abbreviations, in GNU's order.
@@ -1471,7 +1535,9 @@ func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte)
 			}
 		case 'M':
 			k.month = true
-		case 'g', 'h', 'R', 'V':
+		case 'h':
+			k.human = true
+		case 'g', 'R', 'V':
 			if unsupported == 0 {
 				unsupported = s[0]
 			}
