@@ -45,8 +45,8 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Summary: "consider only printable characters"},
 	compute.FlagSpec{Short: 'M', Long: "month-sort", Summary: "compare (unknown) < 'JAN' < ... < 'DEC'"},
 	compute.FlagSpec{Short: 'R', Long: "random-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'V', Long: "version-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: human-numeric (-h), month (-M), numeric (-n)"},
+	compute.FlagSpec{Short: 'V', Long: "version-sort", Summary: "natural sort of (version) numbers within text"},
+	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: human-numeric (-h), month (-M), numeric (-n), version (-V)"},
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Short: 'm', Long: "merge", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
@@ -75,11 +75,12 @@ type sortKey struct {
 	reverse      bool
 	month        bool
 	human        bool       // -h: the unit after the number, then the number
+	version      bool       // -V: gnulib's filevercmp
 	ignore       *[256]bool // bytes the key's comparison skips (-d, -i), or nil
 }
 
 func (k *sortKey) hasOrdering() bool {
-	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse || k.month || k.human || k.ignore != nil
+	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse || k.month || k.human || k.version || k.ignore != nil
 }
 
 // sortNondictionary and sortNonprinting are GNU sort's -d and -i tables
@@ -116,6 +117,9 @@ func (k *sortKey) orderingLetters() string {
 	}
 	if k.numeric {
 		b = append(b, 'n')
+	}
+	if k.version {
+		b = append(b, 'V')
 	}
 	return string(b)
 }
@@ -167,6 +171,8 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "n", Name: it.Flag.Name})
 				case "human-numeric":
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "h", Name: it.Flag.Name})
+				case "version":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "V", Name: it.Flag.Name})
 				default:
 					return nil, compute.Invalidf("sort: unsupported flag %q (%s)", it.Flag.Name+"="+w, compute.RefuseNotImpl)
 				}
@@ -198,7 +204,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if f.Has("z") {
 		o.eol = 0
 	}
-	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h")}
+	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V")}
 	switch {
 	case f.Has("d"): // -i does not override -d, in either order
 		global.ignore = &sortNondictionary
@@ -228,7 +234,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	for _, k := range keys {
 		if !k.hasOrdering() {
 			k.skipsb, k.skipeb, k.numeric, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.fold, global.reverse
-			k.month, k.human, k.ignore = global.month, global.human, global.ignore
+			k.month, k.human, k.version, k.ignore = global.month, global.human, global.version, global.ignore
 		}
 		o.keys = append(o.keys, k)
 	}
@@ -236,9 +242,9 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		o.keys = append(o.keys, global)
 	}
 	// GNU's check_ordering_compatibility: at most one of -n, -h, -M and
-	// -d/-i a key (after the keys took the global options).
+	// -V or -d/-i (or both) a key, after the keys took the global options.
 	for _, k := range o.keys {
-		if b2i(k.numeric)+b2i(k.human)+b2i(k.month)+b2i(k.ignore != nil) > 1 {
+		if b2i(k.numeric)+b2i(k.human)+b2i(k.month)+b2i(k.version || k.ignore != nil) > 1 {
 			return nil, compute.Invalidf("sort: options '-%s' are incompatible", k.orderingLetters())
 		}
 	}
@@ -248,7 +254,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
-		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold && !k.month && !k.human && k.ignore == nil
+		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold && !k.month && !k.human && !k.version && k.ignore == nil
 	}
 	spool := env.Spool
 	spool.Budget()
@@ -413,6 +419,13 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 			d = humanCompare(ka, kb, k.fold)
 		case k.month:
 			d = sortMonth(ka) - sortMonth(kb)
+		case k.version:
+			if k.ignore != nil || k.fold {
+				// GNU compares copies without the ignored bytes, folded.
+				var ba, bb [256]byte
+				ka, kb = keepBytes(ba[:0], ka, k.ignore, k.fold), keepBytes(bb[:0], kb, k.ignore, k.fold)
+			}
+			d = fileVerCompare(ka, kb)
 		case k.ignore != nil:
 			d = ignoreCompare(ka, kb, k.ignore, k.fold)
 		case k.fold:
@@ -466,6 +479,8 @@ func (o *sortOpts) entry(line []byte) sortLine {
 		return mkLine(line, uint64(sortMonth(span)), 0)
 	case k.human:
 		return mkLine(line, uint64(unitOrder(span, k.fold)+len(sortUnits)), 0)
+	case k.version:
+		return mkLine(line, 0, 0) // every line's: compareEnt compares the keys
 	case k.ignore != nil:
 		var kept [8]byte
 		n := 0
@@ -705,6 +720,128 @@ func humanCompare(a, b []byte, fold bool) int {
 		return d
 	}
 	return numCompare(a, b)
+}
+
+// keepBytes appends to dst the bytes of s that ignore (if not nil) does
+// not mark, folded to upper case with fold.
+func keepBytes(dst, s []byte, ignore *[256]bool, fold bool) []byte {
+	for _, c := range s {
+		if ignore != nil && ignore[c] {
+			continue
+		}
+		if fold {
+			c = upper(c)
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func isAlpha(c byte) bool { return 'A' <= upper(c) && upper(c) <= 'Z' }
+
+// fileVerCompare is gnulib's filenvercmp (coreutils 9.1), sort -V's
+// comparison: an empty string first, then ".", "..", other names starting
+// with "."; then the names without their file suffixes
+// ((\.[A-Za-z~][A-Za-z0-9~]*)*$) as Debian versions, and when those are
+// equal and a suffix is not empty, the whole names.
+func fileVerCompare(a, b []byte) int {
+	switch {
+	case len(a) == 0:
+		return -b2i(len(b) > 0)
+	case len(b) == 0:
+		return 1
+	case a[0] == '.' && b[0] != '.':
+		return -1
+	case a[0] != '.' && b[0] == '.':
+		return 1
+	case a[0] == '.':
+		for _, name := range []string{".", ".."} {
+			ai, bi := string(a) == name, string(b) == name
+			if ai || bi {
+				return b2i(!ai) - b2i(!bi)
+			}
+		}
+	}
+	ap, bp := filePrefixLen(a), filePrefixLen(b)
+	if d := debianVerCompare(a[:ap], b[:bp]); d != 0 || ap == len(a) && bp == len(b) {
+		return d
+	}
+	return debianVerCompare(a, b)
+}
+
+// filePrefixLen is the length of s without its file suffix: the longest
+// tail of ".x…" parts, each a '.', a letter or '~', then letters, digits
+// or '~'.
+func filePrefixLen(s []byte) int {
+	for i := 0; ; i++ {
+		prefix := i
+		for i+1 < len(s) && s[i] == '.' && (isAlpha(s[i+1]) || s[i+1] == '~') {
+			i += 2
+			for i < len(s) && (isAlpha(s[i]) || isDigit(s[i]) || s[i] == '~') {
+				i++
+			}
+		}
+		if i == len(s) {
+			return prefix
+		}
+	}
+}
+
+// verOrder is the weight of s[i] between non-digit parts of versions:
+// '~' before the end, the end before letters, letters before the other
+// bytes (digits weigh 0: they end the part).
+func verOrder(s []byte, i int) int {
+	switch {
+	case i == len(s):
+		return -1
+	case isDigit(s[i]):
+		return 0
+	case isAlpha(s[i]):
+		return int(s[i])
+	case s[i] == '~':
+		return -2
+	}
+	return int(s[i]) + 256
+}
+
+// debianVerCompare is gnulib's verrevcmp: versions compared as
+// alternating non-digit parts (byte by byte, verOrder's weights) and
+// numbers (leading zeros skipped, a longer number greater, else the first
+// digit that differs).
+func debianVerCompare(a, b []byte) int {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		for i < len(a) && !isDigit(a[i]) || j < len(b) && !isDigit(b[j]) {
+			if oa, ob := verOrder(a, i), verOrder(b, j); oa != ob {
+				return oa - ob
+			}
+			i++
+			j++
+		}
+		for i < len(a) && a[i] == '0' {
+			i++
+		}
+		for j < len(b) && b[j] == '0' {
+			j++
+		}
+		first := 0
+		for i < len(a) && j < len(b) && isDigit(a[i]) && isDigit(b[j]) {
+			if first == 0 {
+				first = int(a[i]) - int(b[j])
+			}
+			i++
+			j++
+		}
+		switch {
+		case i < len(a) && isDigit(a[i]):
+			return 1
+		case j < len(b) && isDigit(b[j]):
+			return -1
+		case first != 0:
+			return first
+		}
+	}
+	return 0
 }
 
 // sortMonths are the C locale's month abbreviations, in GNU's order.
@@ -1537,7 +1674,9 @@ func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte)
 			k.month = true
 		case 'h':
 			k.human = true
-		case 'g', 'R', 'V':
+		case 'V':
+			k.version = true
+		case 'g', 'R':
 			if unsupported == 0 {
 				unsupported = s[0]
 			}
