@@ -196,3 +196,27 @@ func TestGNUText6SortVersion(t *testing.T) {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
 }
+
+// TestGNUText7SortMerge: sort -m (--merge) merges its one input, stdin,
+// taken as sorted: the lines as read (nothing checks their order), a last
+// one without its newline given one; under -u only the first of each run
+// of lines comparing equal to it, by the keys and options (GNU's mergefps).
+// It was refused.
+func TestGNUText7SortMerge(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"b\na\na\nA\nb\nb\nB\nc", "1 x\n01 y\n1.0 z\n2 a\n-1 b\n-1 b\n", "", "\n\n\n", "a\x00b\na\x00c\nA\x00b\n",
+		"k 2\nk 10\nK 2\nj 2\nj 2\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-m"}, {"sort", "--merge"}, {"sort", "-mu"}, {"sort", "-m", "-u", "-f"}, {"sort", "-mun"}, {"sort", "-mur"},
+		{"sort", "-m", "-u", "-k2,2"}, {"sort", "-m", "-u", "-k1,1", "-s"}, {"sort", "-m", "-", "-"}, {"sort", "-mz"}, {"sort", "-mzu"},
+		{"sort", "-m", "-u", "-t", `\0`, "-k1,1"}, {"sort", "-m", "-r"}, {"sort", "-m", "-u", "-k2n"}, {"sort", "-mu", "-V"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}

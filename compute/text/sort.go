@@ -48,7 +48,7 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'V', Long: "version-sort", Summary: "natural sort of (version) numbers within text"},
 	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: human-numeric (-h), month (-M), numeric (-n), version (-V)"},
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
-	compute.FlagSpec{Short: 'm', Long: "merge", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'm', Long: "merge", Summary: "merge already sorted input; do not sort"},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
 	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "line delimiter is NUL, not newline"},
 	compute.FlagSpec{Short: 'S', Long: "buffer-size", Value: true, Refuse: "memory is set by the server (--spool-mem)"},
@@ -258,6 +258,14 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	spool := env.Spool
 	spool.Budget()
+	if f.Has("m") {
+		if o.pre > 0 {
+			// GNU's saved line under -u is a copy of its own: the bytes
+			// before it are the heap's.
+			return nil, compute.Invalidf("sort: unsupported -m with a key that starts before its line (GNU reads heap bytes)")
+		}
+		return &sortMergeStage{opts: o, lineLimit: env.LineLimit()}, nil
+	}
 	return &sortStage{opts: o, spool: spool, lineLimit: env.LineLimit()}, nil
 }
 
@@ -949,6 +957,62 @@ func numCompare(a, b []byte) int {
 		return -d
 	}
 	return d
+}
+
+// sortMergeStage is sort -m: the input is one sorted file to merge, so
+// its lines are written in the order read, under -u only the first of
+// each run of lines that compare equal to it (GNU's mergefps over one
+// input; nothing checks the order). It holds two lines at most.
+type sortMergeStage struct {
+	opts      *sortOpts
+	lineLimit int
+}
+
+// Run writes the lines as they are read.
+func (st *sortMergeStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	done, release := compute.DoneFlag(ctx)
+	defer release()
+	o := st.opts
+	lr := newLineReader("sort", in, lineBufSize, st.lineLimit)
+	lr.delim = o.eol
+	w := newLineOut(out, sortRunBuf, false)
+	w.eol = o.eol
+	var saved []byte
+	have := false
+	for {
+		line, _, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if done.Load() {
+			return ctx.Err()
+		}
+		if !o.unique {
+			if err := w.line(line); err != nil {
+				return err
+			}
+			continue
+		}
+		if have && o.compare(saved, line) != 0 {
+			if err := w.line(saved); err != nil {
+				return err
+			}
+			have = false
+		}
+		if !have {
+			saved = append(growLine(saved[:0], len(line), st.lineLimit), line...)
+			have = true
+		}
+	}
+	if have {
+		if err := w.line(saved); err != nil {
+			return err
+		}
+	}
+	return w.flush()
 }
 
 // sortStage sorts with bounded memory: lines collect in blocks up to the
