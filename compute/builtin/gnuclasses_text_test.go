@@ -220,3 +220,23 @@ func TestGNUText7SortMerge(t *testing.T) {
 	}
 	checkCases(t, cases)
 }
+
+// TestGNUText8SortY: GNU sort accepts and ignores -y (Solaris): a value
+// attached (-y0) or a next word of digits only (-y 100, an empty -y "") is taken
+// with it; any other next word is read again (-y -r is -r, -y file a
+// file operand). It was refused.
+func TestGNUText8SortY(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"b\na\n10\n9\n", ""}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-y0"}, {"sort", "-yx"}, {"sort", "-y", "100"}, {"sort", "-y", ""}, {"sort", "-y", "-r"}, {"sort", "-y", "-n", "-r"},
+		{"sort", "-ry", "5"}, {"sort", "-y", "-"}, {"sort", "-y", "file"}, {"sort", "-y", "1x"}, {"sort", "-y"}, {"sort", "-y", "--", "-r"},
+		{"sort", "-n", "-y", "-k2"}, {"sort", "-y", "+1"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}

@@ -58,7 +58,7 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Long: "compress-program", Value: true, Refuse: "set by the server"},
 	compute.FlagSpec{Long: "files0-from", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Long: "debug", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'y', Value: true, Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'y', Value: true, Summary: "ignored (Solaris compatibility)"},
 )
 
 // sortWords are GNU's arguments of --sort.
@@ -158,6 +158,11 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		}
 		if it.IsFlag {
 			f.Uses = append(f.Uses, it.Flag)
+			if it.Flag.Key == "y" && it.Flag.NextWord && strings.Trim(it.Flag.Value, "0123456789") != "" {
+				// GNU ignores -y and a value in the next word that is all
+				// digits; another next word is read again (-y -r is -r).
+				g.Unread()
+			}
 			if it.Flag.Key == "sort" {
 				// --sort=WORD is the WORD's letter (GNU's XARGMATCH).
 				w, err := argmatch("sort", it.Flag, sortWords...)
