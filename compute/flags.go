@@ -88,6 +88,9 @@ type FlagUse struct {
 	Value string // the argument, for flags that take one
 	// HasValue is false when a flag with an optional argument got none.
 	HasValue bool
+	// NextWord: the value is the word after the flag's (GNU's optarg ==
+	// argv[optind - 1]), which Getopt.Unread gives back.
+	NextWord bool
 }
 
 // Flags is the result of ParseFlags.
@@ -221,6 +224,10 @@ func (g *Getopt) Peek() (string, bool) {
 	return g.args[g.i], true
 }
 
+// Unread gives back the word the flag Next just returned took as its
+// value (FlagUse.NextWord), to be read again, as GNU's optind-- does.
+func (g *Getopt) Unread() { g.i-- }
+
 // Skip consumes the word Peek returned.
 func (g *Getopt) Skip() { g.i++ }
 
@@ -253,7 +260,7 @@ func (g *Getopt) short() (Item, bool, error) {
 		it.Flag.Value, it.Flag.HasValue = g.attached(g.cluster), true
 	case s.Optional:
 	case g.i < len(g.args) && g.separate(g.args[g.i]):
-		it.Flag.Value, it.Flag.HasValue = g.args[g.i], true
+		it.Flag.Value, it.Flag.HasValue, it.Flag.NextWord = g.args[g.i], true, true
 		g.i++
 	default:
 		return Item{}, false, Invalidf("%s: flag %q needs a value", g.Cmd, name)
@@ -284,7 +291,7 @@ func (g *Getopt) long(word string) (Item, bool, error) {
 		if g.i >= len(g.args) || !g.separate(g.args[g.i]) {
 			return Item{}, false, Invalidf("%s: flag %q needs a value", g.Cmd, full)
 		}
-		it.Flag.Value, it.Flag.HasValue = g.args[g.i], true
+		it.Flag.Value, it.Flag.HasValue, it.Flag.NextWord = g.args[g.i], true, true
 		g.i++
 	}
 	return it, true, nil

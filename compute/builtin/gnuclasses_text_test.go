@@ -42,3 +42,201 @@ func TestGNUText1SortCharOffsetWraps(t *testing.T) {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
 }
+
+// TestGNUText2SortZeroTerminated: sort -z (--zero-terminated) reads and
+// writes lines ended by NUL, a newline inside one being a blank between
+// fields (GNU's field_sep), also through spilled runs. It was refused.
+func TestGNUText2SortZeroTerminated(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"b\x00a\nz\x00a\x00c 1\n\x00", "x\ny\x00x\x00\x00 2\x00\n1\x00-3\x00", "no nul\nat all\n", "",
+		"k 2\x00k\n1\x00K 2\x00k 10\x00last", "a\x00a\x00A\x00b\x00a\x00",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-z"}, {"sort", "--zero-terminated"}, {"sort", "-zr"}, {"sort", "-zu"}, {"sort", "-zn"}, {"sort", "-z", "-k2"},
+		{"sort", "-z", "-k2,2n", "-s"}, {"sort", "-zf", "-u"}, {"sort", "-z", "-t", "\n", "-k2"}, {"sort", "-z", "-b", "-k1.2"},
+		{"sort", "-z", "-t", " ", "-k2,2nr"}, {"sort", "--zero", "-s", "-k1,1f"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	big := bytes.Repeat([]byte("k 2\x00k\n1\x00K 2\x00b\nx\x00\x00 3 a\x00k 10\x00"), 300)
+	for _, argv := range [][]string{{"sort", "-z"}, {"sort", "-zu", "-k2,2n"}, {"sort", "-z", "-s", "-k2"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
+}
+
+// TestGNUText3SortIgnoreAndMonth: sort -d (--dictionary-order), -i
+// (--ignore-nonprinting) and -M (--month-sort), globally and as the d, i
+// and M of a key, as GNU's C-locale tables and getmonth compare (-d keeps
+// alphanumerics and blanks, -i printable ASCII; -M reads a month's
+// abbreviation after blanks, in any case, other keys before JAN); -i
+// never overrides -d; a key with two of -n, -M and -d/-i is an error.
+// They were refused.
+func TestGNUText3SortIgnoreAndMonth(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"a-b\nab\na_c\n-ab\nA b\na\tb\n\x01ab\nab\x7f\n\xe9a\n\n-\n", "b.2\na.10\n.a.1\na1\nB.1\n_a\n",
+		"x jan 3\ny FEB\nz  mar\nw Janx\nv dec\nu ja\nt Foo\ns \tAPR 1\nr may\n q aug\nJAN\nfeb\n-dec\n",
+		"feb\nFEB\nFeb\njan\nxxx\n\n JUN\nsep\noct\nnov\njul\n\x00jan\n", "", "dec 1\ndec 2\nDEC 1\njan\x00x\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-d"}, {"sort", "--dictionary-order"}, {"sort", "-dr"}, {"sort", "-du"}, {"sort", "-df"}, {"sort", "-dfu"}, {"sort", "-ds"},
+		{"sort", "-i"}, {"sort", "--ignore-nonprinting"}, {"sort", "-iu"}, {"sort", "-if"}, {"sort", "-id"}, {"sort", "-di"},
+		{"sort", "-M"}, {"sort", "--month-sort"}, {"sort", "-Mr"}, {"sort", "-Mu"}, {"sort", "-Ms"}, {"sort", "-Mf"}, {"sort", "-Mb"},
+		{"sort", "-k2M"}, {"sort", "-k2,2M", "-k3,3n"}, {"sort", "-k2,2Mr", "-s"}, {"sort", "-M", "-k2,2"}, {"sort", "-M", "-k2,2n"},
+		{"sort", "-k1,1d"}, {"sort", "-k1d,1", "-u"}, {"sort", "-k1.2i"}, {"sort", "-t", ".", "-k2d"}, {"sort", "-d", "-k2,2", "-k1,1"},
+		{"sort", "-dn"}, {"sort", "-Mn"}, {"sort", "-dM"}, {"sort", "-k1Mi"}, {"sort", "-k1,1dn"}, {"sort", "-dn", "-k1,1"},
+		{"sort", "-dn", "-k1,1r"}, {"sort", "-i", "-k1,1n"}, {"sort", "-z", "-d"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), 200)
+	for _, argv := range [][]string{{"sort", "-d"}, {"sort", "-iu"}, {"sort", "-M", "-s"}, {"sort", "-k2,2Mu"}, {"sort", "-df", "-s"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
+}
+
+// TestGNUText4SortWord: --sort=WORD is the letter of WORD (gnulib's
+// argmatch: the word in full, or a prefix of one word only): month is
+// -M, numeric -n; the others are refused as their letters are, and a
+// word that is no prefix, or of several, is an error. It was refused.
+func TestGNUText4SortWord(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"b\na\n10\n9\n-1\nFEB\njan\n", "x 2\ny 1\nx 10\n", ""}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "--sort=numeric"}, {"sort", "--sort=n"}, {"sort", "--sort=nu"}, {"sort", "--sort", "numeric", "-r"},
+		{"sort", "--so=month"}, {"sort", "--sort=m", "-u"}, {"sort", "--sort=numeric", "-k2,2"}, {"sort", "--sort=month", "--sort=numeric"},
+		{"sort", "--sort="}, {"sort", "--sort=x"}, {"sort", "--sort=N"}, {"sort", "--sort=numericx"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	for _, w := range []string{"general-numeric", "g", "random", "r"} {
+		cases = append(cases, diffCase{argv: []string{"sort", "--sort=" + w}, input: []byte(inputs[0]), refused: true})
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUText5SortHumanNumeric: sort -h (--human-numeric-sort, h in a
+// key, --sort=human-numeric) orders by the unit right after the number
+// (none < K or k < M < G < T < P < E < Z < Y; negated for a negative
+// number; none for a number of only zeros), then as -n (GNU's
+// human_numcompare); -h with -n, -M or -d/-i in a key is an error. It was
+// refused.
+func TestGNUText5SortHumanNumeric(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"1K\n2k\n1M\n900\n1.5G\n1G\n-1K\n-2M\n0K\n0.0M\n.5K\n1.K\n1.T\n5Y\n3Z\n2E\n7P\n1KiB\n1 K\n10\n\n-\n1x\n1m\n",
+		"4.0K\tdir/a\n12K\tb\n1.1M\tc\n512\td\n0\te\n4.0K\tdir/b\n1.1M\ta\n", " 2K\n\t1K\n-0K\n00K\n1,5K\n1e3K\n",
+		"", "a 3M\nb 3M\nc 2G\nd -3M\ne 3\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-h"}, {"sort", "--human-numeric-sort"}, {"sort", "-hr"}, {"sort", "-hu"}, {"sort", "-hs"}, {"sort", "-hru"},
+		{"sort", "-k2,2h"}, {"sort", "-k2h", "-k1,1"}, {"sort", "-k1,1hr", "-s"}, {"sort", "-h", "-k2,2"}, {"sort", "-h", "-k2,2f"},
+		{"sort", "--sort=human-numeric"}, {"sort", "--sort=h", "-u"}, {"sort", "-hb"}, {"sort", "-hf"}, {"sort", "-z", "-h"},
+		{"sort", "-t", "\t", "-k1,1h", "-k2"}, {"sort", "-hn"}, {"sort", "-hM"}, {"sort", "-hd"}, {"sort", "-k1hi"}, {"sort", "-h", "-k1,1n"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	big := bytes.Repeat([]byte(inputs[0]+inputs[1]), 150)
+	for _, argv := range [][]string{{"sort", "-h"}, {"sort", "-hu"}, {"sort", "-h", "-s", "-k1,1"}, {"sort", "-rh"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
+}
+
+// TestGNUText6SortVersion: sort -V (--version-sort, V in a key,
+// --sort=version) compares as gnulib's filenvercmp of coreutils 9.1:
+// empty first, then ".", "..", dot names; Debian version order of the
+// names without their file suffixes, then of the whole names; -V with d,
+// i or f compares the key's kept, folded bytes; -V with -n, -h or -M is
+// an error. It was refused.
+func TestGNUText6SortVersion(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"a-1.10\na-1.2\na-1.2~rc1\na-1.2a\na-1.02\na-1.2.0\nfoo.tar.gz\nfoo.tar\nfoo\nfoo1.tar.gz\n.\n..\n.a\n..b\n\n~\n1~\n1\n1.0\n1.0~\n",
+		"x 1.2\ny 1.10\nz 1.9\nw 1.9b\nv 1.9B\nu 01.9\nt 1.9.\ns 1.9-\n", "lib2.so.10\nlib2.so.9\nlib10.so\nlib2.a\nLib2.so\n#1\n_2\na~b\naB\nab\n",
+		"", "v1.0\x00x\nv1.0\nv1.0\x00a\nv1\x00\n", "1.2.3.4.5.6.7.8.9.10\n1.2.3.4.5.6.7.8.9.9\n000000000000000000000001\n99999999999999999999999\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-V"}, {"sort", "--version-sort"}, {"sort", "-Vr"}, {"sort", "-Vu"}, {"sort", "-Vs"}, {"sort", "-Vf"}, {"sort", "-Vfu"},
+		{"sort", "-Vd"}, {"sort", "-Vi"}, {"sort", "-Vdf"}, {"sort", "-Vb"}, {"sort", "-k2V"}, {"sort", "-k2,2V", "-k1,1r"}, {"sort", "-V", "-k2,2"},
+		{"sort", "--sort=version"}, {"sort", "--sort=v", "-r"}, {"sort", "-z", "-V"}, {"sort", "-t", ".", "-k2V"},
+		{"sort", "-Vn"}, {"sort", "-Vh"}, {"sort", "-VM"}, {"sort", "-k1Vn"}, {"sort", "-V", "-k1,1n"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), 150)
+	for _, argv := range [][]string{{"sort", "-V"}, {"sort", "-Vu"}, {"sort", "-V", "-s", "-k1,1f"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
+}
+
+// TestGNUText7SortMerge: sort -m (--merge) merges its one input, stdin,
+// taken as sorted: the lines as read (nothing checks their order), a last
+// one without its newline given one; under -u only the first of each run
+// of lines comparing equal to it, by the keys and options (GNU's mergefps).
+// It was refused.
+func TestGNUText7SortMerge(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"b\na\na\nA\nb\nb\nB\nc", "1 x\n01 y\n1.0 z\n2 a\n-1 b\n-1 b\n", "", "\n\n\n", "a\x00b\na\x00c\nA\x00b\n",
+		"k 2\nk 10\nK 2\nj 2\nj 2\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-m"}, {"sort", "--merge"}, {"sort", "-mu"}, {"sort", "-m", "-u", "-f"}, {"sort", "-mun"}, {"sort", "-mur"},
+		{"sort", "-m", "-u", "-k2,2"}, {"sort", "-m", "-u", "-k1,1", "-s"}, {"sort", "-m", "-", "-"}, {"sort", "-mz"}, {"sort", "-mzu"},
+		{"sort", "-m", "-u", "-t", `\0`, "-k1,1"}, {"sort", "-m", "-r"}, {"sort", "-m", "-u", "-k2n"}, {"sort", "-mu", "-V"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
+// TestGNUText8SortY: GNU sort accepts and ignores -y (Solaris): a value
+// attached (-y0) or a next word of digits only (-y 100, an empty -y "") is taken
+// with it; any other next word is read again (-y -r is -r, -y file a
+// file operand). It was refused.
+func TestGNUText8SortY(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"b\na\n10\n9\n", ""}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-y0"}, {"sort", "-yx"}, {"sort", "-y", "100"}, {"sort", "-y", ""}, {"sort", "-y", "-r"}, {"sort", "-y", "-n", "-r"},
+		{"sort", "-ry", "5"}, {"sort", "-y", "-"}, {"sort", "-y", "file"}, {"sort", "-y", "1x"}, {"sort", "-y"}, {"sort", "-y", "--", "-r"},
+		{"sort", "-n", "-y", "-k2"}, {"sort", "-y", "+1"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}

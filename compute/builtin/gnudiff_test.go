@@ -675,8 +675,8 @@ func (g *gen) sortKeyDef(c *diffCase) string {
 			s += "." + strconv.Itoa(g.n(4))
 		}
 		for range g.n(2) {
-			o := g.pick("b", "n", "f", "r", "d", "M", "x")
-			if strings.Contains("dM", o) {
+			o := g.pick("b", "n", "f", "r", "d", "i", "M", "h", "x", "V", "g")
+			if o == "g" {
 				c.refused = true
 			}
 			s += o

@@ -39,18 +39,18 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'c', Refuse: "checking is " + compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'C', Refuse: "checking is " + compute.RefuseNotImpl},
 	compute.FlagSpec{Long: "check", Value: true, Optional: true, Refuse: "checking is " + compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Summary: "consider only blanks and alphanumeric characters"},
 	compute.FlagSpec{Short: 'g', Long: "general-numeric-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'M', Long: "month-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Summary: "compare human readable numbers (e.g., 2K 1G)"},
+	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Summary: "consider only printable characters"},
+	compute.FlagSpec{Short: 'M', Long: "month-sort", Summary: "compare (unknown) < 'JAN' < ... < 'DEC'"},
 	compute.FlagSpec{Short: 'R', Long: "random-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'V', Long: "version-sort", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Long: "sort", Value: true, Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'V', Long: "version-sort", Summary: "natural sort of (version) numbers within text"},
+	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: human-numeric (-h), month (-M), numeric (-n), version (-V)"},
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
-	compute.FlagSpec{Short: 'm', Long: "merge", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'm', Long: "merge", Summary: "merge already sorted input; do not sort"},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
-	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "line delimiter is NUL, not newline"},
 	compute.FlagSpec{Short: 'S', Long: "buffer-size", Value: true, Refuse: "memory is set by the server (--spool-mem)"},
 	compute.FlagSpec{Short: 'T', Long: "temporary-directory", Value: true, Refuse: "set by the server (--spool-dir)"},
 	compute.FlagSpec{Long: "parallel", Value: true, Refuse: "set by the server"},
@@ -58,8 +58,11 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Long: "compress-program", Value: true, Refuse: "set by the server"},
 	compute.FlagSpec{Long: "files0-from", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Long: "debug", Refuse: compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'y', Value: true, Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'y', Value: true, Summary: "ignored (Solaris compatibility)"},
 )
+
+// sortWords are GNU's arguments of --sort.
+var sortWords = []string{"general-numeric", "human-numeric", "month", "numeric", "random", "version"}
 
 // sortKey is one -k key, with GNU's zero-based field and character numbers.
 type sortKey struct {
@@ -70,10 +73,55 @@ type sortKey struct {
 	numeric      bool
 	fold         bool
 	reverse      bool
+	month        bool
+	human        bool       // -h: the unit after the number, then the number
+	version      bool       // -V: gnulib's filevercmp
+	ignore       *[256]bool // bytes the key's comparison skips (-d, -i), or nil
 }
 
 func (k *sortKey) hasOrdering() bool {
-	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse
+	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse || k.month || k.human || k.version || k.ignore != nil
+}
+
+// sortNondictionary and sortNonprinting are GNU sort's -d and -i tables
+// in the C locale: -d skips what is neither alphanumeric nor a blank
+// (space, tab, newline), -i what is not printable ASCII.
+var sortNondictionary, sortNonprinting = func() (d, p [256]bool) {
+	for i := range 256 {
+		c := byte(i)
+		alnum := '0' <= c && c <= '9' || 'A' <= upper(c) && upper(c) <= 'Z'
+		d[i] = !alnum && !isBlank(c)
+		p[i] = c < ' ' || c > '~'
+	}
+	return d, p
+}()
+
+// orderingLetters is GNU's key_to_opts without b and r: the letters of
+// k's comparison, for the error on incompatible ones.
+func (k *sortKey) orderingLetters() string {
+	var b []byte
+	if k.ignore == &sortNondictionary {
+		b = append(b, 'd')
+	}
+	if k.fold {
+		b = append(b, 'f')
+	}
+	if k.human {
+		b = append(b, 'h')
+	}
+	if k.ignore == &sortNonprinting {
+		b = append(b, 'i')
+	}
+	if k.month {
+		b = append(b, 'M')
+	}
+	if k.numeric {
+		b = append(b, 'n')
+	}
+	if k.version {
+		b = append(b, 'V')
+	}
+	return string(b)
 }
 
 // sortOpts is a sort's comparison.
@@ -83,6 +131,7 @@ type sortOpts struct {
 	unique  bool
 	stable  bool
 	reverse bool // global -r: also reverses the last-resort comparison
+	eol     byte // ends a line: '\n', or NUL with -z (a newline is then a blank)
 	// lineCmp: lines compare as whole lines in byte order (reversed by
 	// -r): no key, or one key of the whole line, with neither -n, -f nor
 	// -b. Lines that share a prefix then order by what follows it
@@ -109,6 +158,30 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		}
 		if it.IsFlag {
 			f.Uses = append(f.Uses, it.Flag)
+			if it.Flag.Key == "y" && it.Flag.NextWord && strings.Trim(it.Flag.Value, "0123456789") != "" {
+				// GNU ignores -y and a value in the next word that is all
+				// digits; another next word is read again (-y -r is -r).
+				g.Unread()
+			}
+			if it.Flag.Key == "sort" {
+				// --sort=WORD is the WORD's letter (GNU's XARGMATCH).
+				w, err := argmatch("sort", it.Flag, sortWords...)
+				if err != nil {
+					return nil, err
+				}
+				switch w {
+				case "month":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "M", Name: it.Flag.Name})
+				case "numeric":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "n", Name: it.Flag.Name})
+				case "human-numeric":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "h", Name: it.Flag.Name})
+				case "version":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "V", Name: it.Flag.Name})
+				default:
+					return nil, compute.Invalidf("sort: unsupported flag %q (%s)", it.Flag.Name+"="+w, compute.RefuseNotImpl)
+				}
+			}
 			if it.Flag.Key == "k" {
 				k, err := parseSortKey(it.Flag.Value)
 				if err != nil {
@@ -132,8 +205,17 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := compute.NoOperandsButStdin("sort", f); err != nil {
 		return nil, err
 	}
-	o := &sortOpts{tab: -1, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r")}
-	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r")}
+	o := &sortOpts{tab: -1, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n'}
+	if f.Has("z") {
+		o.eol = 0
+	}
+	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V")}
+	switch {
+	case f.Has("d"): // -i does not override -d, in either order
+		global.ignore = &sortNondictionary
+	case f.Has("i"):
+		global.ignore = &sortNonprinting
+	}
 	for _, u := range f.Uses {
 		if u.Key != "t" {
 			continue
@@ -157,11 +239,19 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	for _, k := range keys {
 		if !k.hasOrdering() {
 			k.skipsb, k.skipeb, k.numeric, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.fold, global.reverse
+			k.month, k.human, k.version, k.ignore = global.month, global.human, global.version, global.ignore
 		}
 		o.keys = append(o.keys, k)
 	}
 	if len(o.keys) == 0 && global.hasOrdering() {
 		o.keys = append(o.keys, global)
+	}
+	// GNU's check_ordering_compatibility: at most one of -n, -h, -M and
+	// -V or -d/-i (or both) a key, after the keys took the global options.
+	for _, k := range o.keys {
+		if b2i(k.numeric)+b2i(k.human)+b2i(k.month)+b2i(k.version || k.ignore != nil) > 1 {
+			return nil, compute.Invalidf("sort: options '-%s' are incompatible", k.orderingLetters())
+		}
 	}
 	o.lineCmp = len(o.keys) == 0
 	for _, k := range o.keys {
@@ -169,10 +259,18 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
-		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold
+		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold && !k.month && !k.human && !k.version && k.ignore == nil
 	}
 	spool := env.Spool
 	spool.Budget()
+	if f.Has("m") {
+		if o.pre > 0 {
+			// GNU's saved line under -u is a copy of its own: the bytes
+			// before it are the heap's.
+			return nil, compute.Invalidf("sort: unsupported -m with a key that starts before its line (GNU reads heap bytes)")
+		}
+		return &sortMergeStage{opts: o, lineLimit: env.LineLimit()}, nil
+	}
 	return &sortStage{opts: o, spool: spool, lineLimit: env.LineLimit()}, nil
 }
 
@@ -330,6 +428,19 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 		switch {
 		case k.numeric:
 			d = numCompare(ka, kb)
+		case k.human:
+			d = humanCompare(ka, kb, k.fold)
+		case k.month:
+			d = sortMonth(ka) - sortMonth(kb)
+		case k.version:
+			if k.ignore != nil || k.fold {
+				// GNU compares copies without the ignored bytes, folded.
+				var ba, bb [256]byte
+				ka, kb = keepBytes(ba[:0], ka, k.ignore, k.fold), keepBytes(bb[:0], kb, k.ignore, k.fold)
+			}
+			d = fileVerCompare(ka, kb)
+		case k.ignore != nil:
+			d = ignoreCompare(ka, kb, k.ignore, k.fold)
 		case k.fold:
 			d = foldCompare(ka, kb)
 		default:
@@ -374,8 +485,27 @@ func (o *sortOpts) entry(line []byte) sortLine {
 	}
 	k := &o.keys[0]
 	span := o.keySpan(k, line)
-	if k.numeric {
+	switch {
+	case k.numeric:
 		return mkLine(line, numKey(span), 0)
+	case k.month:
+		return mkLine(line, uint64(sortMonth(span)), 0)
+	case k.human:
+		return mkLine(line, uint64(unitOrder(span, k.fold)+len(sortUnits)), 0)
+	case k.version:
+		return mkLine(line, 0, 0) // every line's: compareEnt compares the keys
+	case k.ignore != nil:
+		var kept [8]byte
+		n := 0
+		for _, c := range span {
+			if !k.ignore[c] {
+				kept[n] = c
+				if n++; n == len(kept) {
+					break
+				}
+			}
+		}
+		return mkLine(line, prefixKey(kept[:n], k.fold), 0)
 	}
 	return mkLine(line, prefixKey(span, k.fold), 0)
 }
@@ -514,6 +644,242 @@ func (o *sortOpts) compareEnt(a, b *sortLine) int {
 	return d
 }
 
+// ignoreCompare compares a and b skipping the bytes ignore marks, folded
+// to upper case with fold (GNU's CMP_WITH_IGNORE): the first kept bytes
+// that differ, else the one with kept bytes left is greater.
+func ignoreCompare(a, b []byte, ignore *[256]bool, fold bool) int {
+	i, j := 0, 0
+	for {
+		for i < len(a) && ignore[a[i]] {
+			i++
+		}
+		for j < len(b) && ignore[b[j]] {
+			j++
+		}
+		if i == len(a) || j == len(b) {
+			return b2i(i < len(a)) - b2i(j < len(b))
+		}
+		ca, cb := a[i], b[j]
+		if fold {
+			ca, cb = upper(ca), upper(cb)
+		}
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+		i++
+		j++
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sortUnits are the units -h knows, in order: K (or k) is 1, Y is 8.
+const sortUnits = "KMGTPEZY"
+
+// unitOrder is GNU sort's find_unit_order after leading blanks: the order
+// of the unit right after s's number (digits, then '.' and digits), 0 for
+// none or a number of only zeros, negated for a negative number. With
+// fold the unit is read in upper case (GNU translates the key first: -hf
+// reads 1m as 1M).
+func unitOrder(s []byte, fold bool) int {
+	i := 0
+	for i < len(s) && isBlank(s[i]) {
+		i++
+	}
+	neg := i < len(s) && s[i] == '-'
+	if neg {
+		i++
+	}
+	var top byte
+	digits := func() {
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			top = max(top, s[i])
+		}
+	}
+	digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		digits()
+	}
+	if top <= '0' || i == len(s) {
+		return 0
+	}
+	c := s[i]
+	if fold {
+		c = upper(c)
+	}
+	order := strings.IndexByte(sortUnits, c) + 1
+	if c == 'k' {
+		order = 1
+	}
+	if neg {
+		return -order
+	}
+	return order
+}
+
+// humanCompare is GNU's human_numcompare: the units' orders, then the
+// numbers.
+func humanCompare(a, b []byte, fold bool) int {
+	if d := unitOrder(a, fold) - unitOrder(b, fold); d != 0 {
+		return d
+	}
+	return numCompare(a, b)
+}
+
+// keepBytes appends to dst the bytes of s that ignore (if not nil) does
+// not mark, folded to upper case with fold.
+func keepBytes(dst, s []byte, ignore *[256]bool, fold bool) []byte {
+	for _, c := range s {
+		if ignore != nil && ignore[c] {
+			continue
+		}
+		if fold {
+			c = upper(c)
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func isAlpha(c byte) bool { return 'A' <= upper(c) && upper(c) <= 'Z' }
+
+// fileVerCompare is gnulib's filenvercmp (coreutils 9.1), sort -V's
+// comparison: an empty string first, then ".", "..", other names starting
+// with "."; then the names without their file suffixes
+// ((\.[A-Za-z~][A-Za-z0-9~]*)*$) as Debian versions, and when those are
+// equal and a suffix is not empty, the whole names.
+func fileVerCompare(a, b []byte) int {
+	switch {
+	case len(a) == 0:
+		return -b2i(len(b) > 0)
+	case len(b) == 0:
+		return 1
+	case a[0] == '.' && b[0] != '.':
+		return -1
+	case a[0] != '.' && b[0] == '.':
+		return 1
+	case a[0] == '.':
+		for _, name := range []string{".", ".."} {
+			ai, bi := string(a) == name, string(b) == name
+			if ai || bi {
+				return b2i(!ai) - b2i(!bi)
+			}
+		}
+	}
+	ap, bp := filePrefixLen(a), filePrefixLen(b)
+	if d := debianVerCompare(a[:ap], b[:bp]); d != 0 || ap == len(a) && bp == len(b) {
+		return d
+	}
+	return debianVerCompare(a, b)
+}
+
+// filePrefixLen is the length of s without its file suffix: the longest
+// tail of ".x…" parts, each a '.', a letter or '~', then letters, digits
+// or '~'.
+func filePrefixLen(s []byte) int {
+	for i := 0; ; i++ {
+		prefix := i
+		for i+1 < len(s) && s[i] == '.' && (isAlpha(s[i+1]) || s[i+1] == '~') {
+			i += 2
+			for i < len(s) && (isAlpha(s[i]) || isDigit(s[i]) || s[i] == '~') {
+				i++
+			}
+		}
+		if i == len(s) {
+			return prefix
+		}
+	}
+}
+
+// verOrder is the weight of s[i] between non-digit parts of versions:
+// '~' before the end, the end before letters, letters before the other
+// bytes (digits weigh 0: they end the part).
+func verOrder(s []byte, i int) int {
+	switch {
+	case i == len(s):
+		return -1
+	case isDigit(s[i]):
+		return 0
+	case isAlpha(s[i]):
+		return int(s[i])
+	case s[i] == '~':
+		return -2
+	}
+	return int(s[i]) + 256
+}
+
+// debianVerCompare is gnulib's verrevcmp: versions compared as
+// alternating non-digit parts (byte by byte, verOrder's weights) and
+// numbers (leading zeros skipped, a longer number greater, else the first
+// digit that differs).
+func debianVerCompare(a, b []byte) int {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		for i < len(a) && !isDigit(a[i]) || j < len(b) && !isDigit(b[j]) {
+			if oa, ob := verOrder(a, i), verOrder(b, j); oa != ob {
+				return oa - ob
+			}
+			i++
+			j++
+		}
+		for i < len(a) && a[i] == '0' {
+			i++
+		}
+		for j < len(b) && b[j] == '0' {
+			j++
+		}
+		first := 0
+		for i < len(a) && j < len(b) && isDigit(a[i]) && isDigit(b[j]) {
+			if first == 0 {
+				first = int(a[i]) - int(b[j])
+			}
+			i++
+			j++
+		}
+		switch {
+		case i < len(a) && isDigit(a[i]):
+			return 1
+		case j < len(b) && isDigit(b[j]):
+			return -1
+		case first != 0:
+			return first
+		}
+	}
+	return 0
+}
+
+// sortMonths are the C locale's month abbreviations, in GNU's order.
+var sortMonths = [12]string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
+
+// sortMonth is GNU sort's getmonth in the C locale: after leading blanks,
+// the month whose abbreviation the key starts with (any case), 1 to 12;
+// 0 for none.
+func sortMonth(s []byte) int {
+	i := 0
+	for i < len(s) && isBlank(s[i]) {
+		i++
+	}
+	s = s[i:]
+	if len(s) < 3 {
+		return 0
+	}
+	for m, name := range sortMonths {
+		if upper(s[0]) == name[0] && upper(s[1]) == name[1] && upper(s[2]) == name[2] {
+			return m + 1
+		}
+	}
+	return 0
+}
+
 func foldCompare(a, b []byte) int {
 	n := min(len(a), len(b))
 	for i := 0; i < n; i++ {
@@ -598,6 +964,62 @@ func numCompare(a, b []byte) int {
 	return d
 }
 
+// sortMergeStage is sort -m: the input is one sorted file to merge, so
+// its lines are written in the order read, under -u only the first of
+// each run of lines that compare equal to it (GNU's mergefps over one
+// input; nothing checks the order). It holds two lines at most.
+type sortMergeStage struct {
+	opts      *sortOpts
+	lineLimit int
+}
+
+// Run writes the lines as they are read.
+func (st *sortMergeStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	done, release := compute.DoneFlag(ctx)
+	defer release()
+	o := st.opts
+	lr := newLineReader("sort", in, lineBufSize, st.lineLimit)
+	lr.delim = o.eol
+	w := newLineOut(out, sortRunBuf, false)
+	w.eol = o.eol
+	var saved []byte
+	have := false
+	for {
+		line, _, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if done.Load() {
+			return ctx.Err()
+		}
+		if !o.unique {
+			if err := w.line(line); err != nil {
+				return err
+			}
+			continue
+		}
+		if have && o.compare(saved, line) != 0 {
+			if err := w.line(saved); err != nil {
+				return err
+			}
+			have = false
+		}
+		if !have {
+			saved = append(growLine(saved[:0], len(line), st.lineLimit), line...)
+			have = true
+		}
+	}
+	if have {
+		if err := w.line(saved); err != nil {
+			return err
+		}
+	}
+	return w.flush()
+}
+
 // sortStage sorts with bounded memory: lines collect in blocks up to the
 // spool's memory budget, then are sorted and written to an unlinked spill
 // file charged to the disk budget; at the end the runs are merged.
@@ -626,7 +1048,8 @@ const (
 // ends it.
 type lineOut struct {
 	w     io.Writer
-	strip int // bytes dropped from the start of each line (sortOpts.pre)
+	strip int  // bytes dropped from the start of each line (sortOpts.pre)
+	eol   byte // ends each line: '\n', or NUL (sort -z)
 	buf   []byte
 	// async
 	full   chan []byte
@@ -637,7 +1060,7 @@ type lineOut struct {
 }
 
 func newLineOut(w io.Writer, size int, async bool) *lineOut {
-	o := &lineOut{w: w, buf: make([]byte, 0, size)}
+	o := &lineOut{w: w, buf: make([]byte, 0, size), eol: '\n'}
 	if async {
 		o.full = make(chan []byte, 1)
 		o.free = make(chan []byte, 1)
@@ -661,7 +1084,7 @@ func (o *lineOut) run() {
 	}
 }
 
-// line appends b and a newline.
+// line appends b and the line delimiter.
 func (o *lineOut) line(b []byte) error {
 	b = b[o.strip:]
 	if len(o.buf)+len(b)+1 > cap(o.buf) {
@@ -679,11 +1102,11 @@ func (o *lineOut) line(b []byte) error {
 		} else {
 			o.buf = append(o.buf, b...)
 		}
-		o.buf = append(o.buf, '\n')
+		o.buf = append(o.buf, o.eol)
 		return nil
 	}
 	o.buf = append(o.buf, b...)
-	o.buf = append(o.buf, '\n')
+	o.buf = append(o.buf, o.eol)
 	return nil
 }
 
@@ -941,6 +1364,13 @@ func (s *sorter) sortPart(lines []sortLine) (err error) {
 	return nil
 }
 
+// newOut is newLineOut ending each line in the sort's delimiter.
+func (s *sorter) newOut(w io.Writer, size int, async bool) *lineOut {
+	o := newLineOut(w, size, async)
+	o.eol = s.o.eol
+	return o
+}
+
 // spill sorts the held lines into a new run and frees them.
 func (s *sorter) spill() error {
 	if err := s.sortHeld(); err != nil {
@@ -952,7 +1382,7 @@ func (s *sorter) spill() error {
 	}
 	r := &sortRun{f: f, disk: s.spool.Disk}
 	s.runs = append(s.runs, r)
-	w := newLineOut(r, sortRunBuf, false)
+	w := s.newOut(r, sortRunBuf, false)
 	if err := s.writeLines(w); err != nil {
 		return err
 	}
@@ -999,7 +1429,7 @@ func (s *sorter) compact() error {
 			return err
 		}
 		r := &sortRun{f: f, disk: s.spool.Disk, level: group[0].level + 1}
-		err = s.merge(group, newLineOut(r, sortRunBuf, false))
+		err = s.merge(group, s.newOut(r, sortRunBuf, false))
 		for _, g := range group {
 			g.close()
 		}
@@ -1060,6 +1490,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
 	defer s.cleanup()
 	lr := newLineReader("sort", in, int(min(max(s.mem/8, 4<<10), lineBufSize)), st.lineLimit)
+	lr.delim = s.o.eol
 	var full []byte
 	if s.o.pre > 0 {
 		full = make([]byte, s.o.pre)
@@ -1100,7 +1531,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	}
 	// The output is written by a goroutine of its own while the next
 	// buffer fills.
-	bw := newLineOut(out, sortOutBuf, true)
+	bw := s.newOut(out, sortOutBuf, true)
 	bw.strip = s.o.pre
 	defer bw.close()
 	if len(s.runs) == 0 {
@@ -1124,7 +1555,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		r := &sortRun{f: f, disk: s.spool.Disk}
 		group := s.runs[:fanIn]
 		s.runs = append([]*sortRun{r}, s.runs[fanIn:]...) // first: keeps the merge stable
-		err = s.merge(group, newLineOut(r, sortRunBuf, false))
+		err = s.merge(group, s.newOut(r, sortRunBuf, false))
 		for _, g := range group {
 			g.close()
 		}
@@ -1209,6 +1640,7 @@ func (s *sorter) merge(runs []*sortRun, w *lineOut) error {
 			return compute.Internal("sort: spill read failed", err)
 		}
 		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, s: s}
+		src.lr.delim = s.o.eol
 		if err := src.advance(); err != nil {
 			return err
 		}
@@ -1301,7 +1733,19 @@ func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte)
 			k.fold = true
 		case 'r':
 			k.reverse = true
-		case 'd', 'g', 'h', 'i', 'M', 'R', 'V':
+		case 'd':
+			k.ignore = &sortNondictionary
+		case 'i':
+			if k.ignore == nil { // -i does not override -d
+				k.ignore = &sortNonprinting
+			}
+		case 'M':
+			k.month = true
+		case 'h':
+			k.human = true
+		case 'V':
+			k.version = true
+		case 'g', 'R':
 			if unsupported == 0 {
 				unsupported = s[0]
 			}
