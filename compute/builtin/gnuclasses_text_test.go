@@ -292,3 +292,16 @@ func TestGNUText9HeadLinesFileSeeksBack(t *testing.T) {
 		{"head", "-c", "3", "-", "-"}, {"head", "-c", "-2", "-", "-"}, {"head", "-n1", "-c2", "-", "-"},
 	}, fileInputs)
 }
+
+// TestGNUText10TacFileEveryOperand: GNU tac seeks a regular file to its
+// end and reads it back to its start for each "-" operand, so every "-"
+// prints the whole file reversed (from a pipe the first takes it all). We
+// printed it once.
+func TestGNUText10TacFileEveryOperand(t *testing.T) {
+	t.Parallel()
+	diffFileInput(t, [][]string{
+		{"tac", "-", "-"}, {"tac", "-", "-", "-"}, {"tac", "-b", "-", "-"}, {"tac", "-s", "a", "-", "-"},
+		{"tac", "-s", "aa", "-", "-"}, {"tac", "-bs", "aa", "-", "-", "-"}, {"tac", "-s", "", "-", "-"},
+		{"tac", "-bs", "\n", "-", "-"}, {"tac", "-"}, {"tac"},
+	}, fileInputs)
+}
