@@ -2,11 +2,13 @@ package builtin_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
 )
 
 // The GNU conformance classes of the text and digest commands found by
@@ -239,4 +241,67 @@ func TestGNUText8SortY(t *testing.T) {
 		}
 	}
 	checkCases(t, cases)
+}
+
+// diffFileInput compares each argv on each input with GNU reading the
+// input as a regular file on its stdin (wc < FILE), the pipeline told so
+// (Pipeline.SetInputFile: the client's input_file_size or @file=N).
+func diffFileInput(t *testing.T, argvs [][]string, inputs []string) {
+	t.Helper()
+	e := computetest.Engine(engine.Config{})
+	for _, argv := range argvs {
+		for _, in := range inputs {
+			want, code := computetest.GNUStatus(t, []byte(in), argv...)
+			if code != 0 {
+				t.Fatalf("GNU %v failed: %d", argv, code)
+			}
+			p, err := e.Compile(shquote.Join(argv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.SetInputFile(int64(len(in)))
+			var out bytes.Buffer
+			if _, err := e.Run(t.Context(), p, strings.NewReader(in), &out); err != nil {
+				t.Fatalf("%v: %v", argv, err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("%s < file %q:\n  ours %q\n  GNU  %q", shquote.Join(argv), computetest.Trunc([]byte(in)), computetest.Trunc(out.Bytes()), computetest.Trunc(want))
+			}
+		}
+	}
+}
+
+// fileInputs are the inputs of the regular-file classes: short ones, and
+// lines across GNU's 8 KiB reads and our 128 KiB blocks.
+var fileInputs = []string{
+	"", "\n", "a", "1\n2\n3\n4\n5\n6\n7", "x\x00y\x00z\n\x00", "a\r\nb\r\n\n",
+	strings.Repeat(strings.Repeat("ab", 5000)+"\n", 3), strings.Repeat("aa\n", 3000),
+	strings.Repeat("x", 200<<10) + "\ny\nz\n",
+}
+
+// TestGNUText9HeadLinesFileSeeksBack: GNU head -n N seeks a regular file
+// back to just after its N-th line, so with several "-" operands each
+// prints the next N lines of a file redirected to stdin (from a pipe the
+// rest of its 8 KiB read is gone). We printed nothing after the first.
+func TestGNUText9HeadLinesFileSeeksBack(t *testing.T) {
+	t.Parallel()
+	diffFileInput(t, [][]string{
+		{"head", "-n2", "-", "-"}, {"head", "-n1", "-", "-", "-"}, {"head", "-1", "-", "-"}, {"head", "-", "-"},
+		{"head", "-z", "-n1", "-", "-", "-"}, {"head", "-q", "-n3", "-", "-"}, {"head", "-v", "-n1", "-"},
+		{"head", "-n", "2000", "-", "-"}, {"head", "-n0", "-", "-"}, {"head", "-n", "-1", "-", "-"},
+		{"head", "-c", "3", "-", "-"}, {"head", "-c", "-2", "-", "-"}, {"head", "-n1", "-c2", "-", "-"},
+	}, fileInputs)
+}
+
+// TestGNUText10TacFileEveryOperand: GNU tac seeks a regular file to its
+// end and reads it back to its start for each "-" operand, so every "-"
+// prints the whole file reversed (from a pipe the first takes it all). We
+// printed it once.
+func TestGNUText10TacFileEveryOperand(t *testing.T) {
+	t.Parallel()
+	diffFileInput(t, [][]string{
+		{"tac", "-", "-"}, {"tac", "-", "-", "-"}, {"tac", "-b", "-", "-"}, {"tac", "-s", "a", "-", "-"},
+		{"tac", "-s", "aa", "-", "-"}, {"tac", "-bs", "aa", "-", "-", "-"}, {"tac", "-s", "", "-", "-"},
+		{"tac", "-bs", "\n", "-", "-"}, {"tac", "-"}, {"tac"},
+	}, fileInputs)
 }

@@ -67,7 +67,15 @@ type headTail struct {
 	eol       byte
 	header    int // -1 never (-q), 1 always (-v), 0 when there are several inputs
 	inputs    int // "-" operands, at least 1: the others read an ended stdin
+	// file: the input is a regular file (SetInputFile), which GNU head -n
+	// seeks back in after its N-th line, so the next "-" reads on from
+	// there; from a pipe the rest of its last read is gone.
+	file bool
 }
+
+// SetInputFile says the input is a regular file: head -n N gives each
+// further "-" the next N lines, as GNU's does after seeking back.
+func (h *headTail) SetInputFile(int64) { h.file = true }
 
 func clampCount(v uint64) int64 {
 	if v > math.MaxInt64 {
@@ -295,12 +303,18 @@ func (h *headTail) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	var err error
 	switch {
 	case !h.tail && !h.elide:
-		if h.lines {
+		if h.lines && !(h.file && h.inputs > 1) {
 			_, err = copyLines(ctx, w, in, h.n, h.eol)
 			break
 		}
-		// GNU reads no more than it prints: each further "-" prints the
-		// next N bytes of stdin.
+		// GNU reads no more than it prints (-c), or seeks a regular file
+		// back to just after the N-th line (-n): each further "-" prints
+		// the next N units of stdin.
+		var rest *unreadReader
+		if h.lines {
+			rest = &unreadReader{r: in}
+			in = rest
+		}
 		for i := range h.inputs {
 			if i > 0 && h.headers() {
 				if err = w.Flush(); err != nil {
@@ -310,7 +324,12 @@ func (h *headTail) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 					return err
 				}
 			}
-			if err = copyBytes(ctx, w, in, h.n); err != nil {
+			if h.lines {
+				_, err = copyLines(ctx, w, rest, h.n, h.eol)
+			} else {
+				err = copyBytes(ctx, w, in, h.n)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -413,7 +432,8 @@ func (h *headTail) runTail(ctx context.Context, in io.Reader, w *blockWriter) er
 }
 
 // copyLines copies the first n lines of r to w and stops reading; it
-// returns how many lines were left to copy.
+// returns how many lines were left to copy. From an *unreadReader, what it
+// read past the n-th line is read again next.
 func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte) (int64, error) {
 	if n <= 0 {
 		return n, nil
@@ -435,6 +455,9 @@ func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte)
 			for ; n > 0; n-- {
 				end += bytes.IndexByte(b[end:], eol) + 1
 			}
+			if u, ok := r.(*unreadReader); ok {
+				u.pending = b[end:]
+			}
 			_, werr := w.Write(b[:end])
 			return 0, werr
 		}
@@ -448,6 +471,22 @@ func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte)
 			return n, err
 		}
 	}
+}
+
+// unreadReader reads what copyLines read past its last line before the
+// rest of r.
+type unreadReader struct {
+	r       io.Reader
+	pending []byte
+}
+
+func (u *unreadReader) Read(p []byte) (int, error) {
+	if len(u.pending) > 0 {
+		n := copy(p, u.pending)
+		u.pending = u.pending[n:]
+		return n, nil
+	}
+	return u.r.Read(p)
 }
 
 // copyBytes copies the first n bytes of r to w and stops reading.

@@ -35,7 +35,7 @@ func buildTac(env *compute.Env, args []string) (compute.Stage, error) {
 			sep = []byte{0}
 		}
 	}
-	t := &tacStage{spool: env.Spool, sep: sep, before: f.Has("b")}
+	t := &tacStage{spool: env.Spool, sep: sep, before: f.Has("b"), inputs: max(1, len(f.Operands))}
 	return t, nil
 }
 
@@ -52,7 +52,17 @@ type tacStage struct {
 	spool  compute.SpoolConfig
 	sep    []byte
 	before bool
+	// inputs is the number of "-" operands (at least 1); file says the
+	// input is a regular file (SetInputFile). GNU tac seeks a regular
+	// file to its end and reads it back to its start for every "-", so
+	// each prints the whole input reversed; from a pipe the first "-"
+	// takes it all and the others read an ended stdin.
+	inputs int
+	file   bool
 }
+
+// SetInputFile says the input is a regular file: every "-" prints it.
+func (t *tacStage) SetInputFile(int64) { t.file = true }
 
 func (t *tacStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	q := newChunkQueue(t.spool)
@@ -70,14 +80,20 @@ func (t *tacStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		}
 	}
 	bw := bufio.NewWriterSize(out, 256<<10)
-	var err error
-	if len(t.sep) == 1 && !t.before {
-		err = t.reverseByte(ctx, q, bw)
-	} else {
-		err = t.reverseString(ctx, q, bw)
+	times := 1
+	if t.file {
+		times = t.inputs
 	}
-	if err != nil {
-		return err
+	for range times {
+		var err error
+		if len(t.sep) == 1 && !t.before {
+			err = t.reverseByte(ctx, q, bw)
+		} else {
+			err = t.reverseString(ctx, q, bw)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return bw.Flush()
 }
