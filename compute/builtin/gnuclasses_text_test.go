@@ -305,3 +305,33 @@ func TestGNUText10TacFileEveryOperand(t *testing.T) {
 		{"tac", "-bs", "\n", "-", "-"}, {"tac", "-"}, {"tac"},
 	}, fileInputs)
 }
+
+// TestGNUText11SortCheck: sort -c, -C and --check[=WORD] write nothing and
+// fail where GNU exits 1 (the first line out of order; under -u also one
+// equal to the line before it, by the keys), with GNU's keys, -r, -f, -n,
+// -z and the last-resort comparison. They were refused.
+func TestGNUText11SortCheck(t *testing.T) {
+	t.Parallel()
+	inputs := []string{
+		"", "a\n", "a\nb\nc\n", "a\nc\nb\n", "a\na\n", "b\na", "B\na\n", "a\nA\n",
+		"1\n10\n9\n", "1\n9\n10\n", "x 2\ny 1\n", "y 1\nx 2\n", "x 1\ny 1\n",
+		"a\x00c\x00b\x00", "2\x001\x00", "\n\n", "a b\na  b\n", "-1\n-2\n",
+		strings.Repeat("k\n", 5000) + "j\n",
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"sort", "-c"}, {"sort", "-C"}, {"sort", "-cu"}, {"sort", "-Cu"}, {"sort", "-cr"}, {"sort", "-cf"}, {"sort", "-cfu"},
+		{"sort", "-cn"}, {"sort", "-cnu"}, {"sort", "-cnr"}, {"sort", "-cs", "-k2"}, {"sort", "-c", "-k2"}, {"sort", "-cu", "-k2,2"},
+		{"sort", "-c", "-k2n"}, {"sort", "-cz"}, {"sort", "-Cz"}, {"sort", "-czr"}, {"sort", "-cb"}, {"sort", "-c", "-t", " ", "-k2"},
+		{"sort", "--check"}, {"sort", "--check=quiet"}, {"sort", "--check=silent"}, {"sort", "--check=diagnose-first"},
+		{"sort", "--check=q"}, {"sort", "--check=d"}, {"sort", "--check=x"}, {"sort", "--check="}, {"sort", "--che"},
+		{"sort", "-c", "-c"}, {"sort", "-cC"}, {"sort", "-Cc"}, {"sort", "-c", "--check=quiet"}, {"sort", "-C", "--check"},
+		{"sort", "-c", "-m"}, {"sort", "-cm", "-u"}, {"sort", "-cV"}, {"sort", "-ch"}, {"sort", "-cM"}, {"sort", "-cd"},
+		{"sort", "-c", "-"}, {"sort", "-c", "-k0"},
+	} {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}

@@ -761,6 +761,8 @@ var diffGens = []*cmdGen{
 				return g.sortKeyDef(c)
 			case "t":
 				return g.pick(",", ":", " ", `\0`, "ab", "", "\t", "a")
+			case "check":
+				return g.pick("quiet", "silent", "diagnose-first", "q", "s", "d", "", "x")
 			}
 			return g.count()
 		},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,9 +37,9 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'b', Long: "ignore-leading-blanks", Summary: "ignore leading blanks"},
 	compute.FlagSpec{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bfnr"},
 	compute.FlagSpec{Short: 't', Long: "field-separator", Value: true, Summary: "use SEP instead of non-blank to blank transition"},
-	compute.FlagSpec{Short: 'c', Refuse: "checking is " + compute.RefuseNotImpl},
-	compute.FlagSpec{Short: 'C', Refuse: "checking is " + compute.RefuseNotImpl},
-	compute.FlagSpec{Long: "check", Value: true, Optional: true, Refuse: "checking is " + compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'c', Summary: "check for sorted input; a disorder fails the job, naming its first line"},
+	compute.FlagSpec{Short: 'C', Summary: "like -c, but the error does not quote the line"},
+	compute.FlagSpec{Long: "check", Value: true, Optional: true, Summary: "-c, or with quiet or silent -C (diagnose-first is -c)"},
 	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Summary: "consider only blanks and alphanumeric characters"},
 	compute.FlagSpec{Short: 'g', Long: "general-numeric-sort", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Summary: "compare human readable numbers (e.g., 2K 1G)"},
@@ -260,6 +261,16 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if len(o.keys) == 1 {
 		k := o.keys[0]
 		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold && !k.month && !k.human && !k.version && k.ignore == nil
+	}
+	check, err := sortCheckMode(f)
+	if err != nil {
+		return nil, err
+	}
+	if check != 0 {
+		if o.pre > 0 {
+			return nil, compute.Invalidf("sort: unsupported -%c with a key that starts before its line (GNU reads heap bytes)", check)
+		}
+		return &sortCheckStage{opts: o, quiet: check == 'C', lineLimit: env.LineLimit()}, nil
 	}
 	spool := env.Spool
 	spool.Budget()
@@ -1018,6 +1029,102 @@ func (st *sortMergeStage) Run(ctx context.Context, in io.Reader, out io.Writer) 
 		}
 	}
 	return w.flush()
+}
+
+// sortCheckMode is GNU's checkonly: 'c' for -c, --check and
+// --check=diagnose-first, 'C' for -C and --check=quiet or silent, 0 for
+// none; two different ones are an error, as in GNU.
+func sortCheckMode(f *compute.Flags) (byte, error) {
+	var mode byte
+	for _, u := range f.Uses {
+		var m byte
+		switch u.Key {
+		case "c":
+			m = 'c'
+		case "C":
+			m = 'C'
+		case "check":
+			m = 'c'
+			if u.HasValue {
+				w, err := argmatch("sort", u, "quiet", "silent", "diagnose-first")
+				if err != nil {
+					return 0, err
+				}
+				if w != "diagnose-first" {
+					m = 'C'
+				}
+			}
+		default:
+			continue
+		}
+		if mode != 0 && mode != m {
+			return 0, compute.Invalidf("sort: options '-cC' are incompatible")
+		}
+		mode = m
+	}
+	return mode, nil
+}
+
+// sortCheckStage is sort -c and -C: it writes nothing, and fails the job
+// at the first line out of order (under -u, also one equal to the line
+// before it), as GNU exits 1 there. GNU's -c names the line on stderr, and
+// so does the job's error; -C's error names only its number. It holds
+// two lines at most.
+type sortCheckStage struct {
+	opts      *sortOpts
+	quiet     bool
+	lineLimit int
+}
+
+// Run reads the lines and compares each with the one before it.
+func (st *sortCheckStage) Run(ctx context.Context, in io.Reader, _ io.Writer) error {
+	done, release := compute.DoneFlag(ctx)
+	defer release()
+	o := st.opts
+	lr := newLineReader("sort", in, lineBufSize, st.lineLimit)
+	lr.delim = o.eol
+	var prev []byte
+	for n := uint64(1); ; n++ {
+		line, _, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if done.Load() {
+			return ctx.Err()
+		}
+		if n > 1 {
+			if d := o.compare(prev, line); d > 0 || (o.unique && d == 0) {
+				if st.quiet {
+					return compute.Invalidf("sort: -:%d: disorder", n)
+				}
+				return compute.Invalidf("sort: -:%d: disorder: %s", n, shownLine(line))
+			}
+		}
+		prev = append(growLine(prev[:0], len(line), st.lineLimit), line...)
+	}
+}
+
+// shownLine is a line for an error message: as it is when it is short
+// printable ASCII, else quoted and cut to 200 bytes.
+func shownLine(b []byte) string {
+	const most = 200
+	plain := len(b) <= most
+	for _, c := range b {
+		if c < ' ' && c != '\t' || c > '~' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(b)
+	}
+	if len(b) > most {
+		return strconv.Quote(string(b[:most])) + "…"
+	}
+	return strconv.Quote(string(b))
 }
 
 // sortStage sorts with bounded memory: lines collect in blocks up to the
