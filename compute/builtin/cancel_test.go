@@ -134,10 +134,22 @@ func cancelCases() []cancelCase {
 	add("grep -oE 'a.{999}x'", long, 256<<10, 1*mib)
 	add("grep -wE 'b.{999}x'", long, 256<<10, 1*mib)
 	add("grep -xE '(a|b)*x(a|b){1000}'", long, 256<<10, 1*mib)
+	// the flags added since: sort's orders, -m, -z; grep's \< \>, -a -I
+	add("sort -m -u", lines, mib/2, 2*mib)
+	add("sort -z -d", bytes.ReplaceAll(lines, []byte("\n"), []byte{0}), mib/2, 2*mib)
+	add("sort -V -k4", lines, mib/2, 2*mib)
+	add("sort -h -k1,1", lines, mib/2, 2*mib)
+	add("sort -M -b -k2", lines, mib/2, 2*mib)
+	add("grep -aI -o '\\<u[0-9]*\\>'", lines, mib/2, 2*mib)
+	add("grep -c -E '(\\<re|ms\\>)+'", lines, mib/2, 2*mib)
+	add("head -n -5 - -", lines, mib/2, 2*mib)
+	add("tac - -", lines, mib/2, 2*mib)
 	// a sort that holds everything and sorts it in memory after the end
 	cs = append(cs, cancelCase{text: "sort -f", block: lines, after: mib, size: 8 * mib, cfg: big})
 	cs = append(cs, cancelCase{text: "sort -s -k2,2 -k1,1n", block: lines, after: mib, size: 8 * mib, cfg: big})
 	cs = append(cs, cancelCase{text: "tac", block: lines, after: mib, size: 8 * mib, cfg: big})
+	cs = append(cs, cancelCase{text: "sort -V", block: lines, after: mib, size: 8 * mib, cfg: big})
+	cs = append(cs, cancelCase{text: "sort -h -r", block: lines, after: mib, size: 8 * mib, cfg: big})
 	return cs
 }
 

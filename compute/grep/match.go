@@ -305,10 +305,12 @@ func parseRESized(s string, fold bool) (*syntax.Regexp, int, error) {
 	}
 	if countWordMarks(t) > 0 {
 		orig := cloneRE(t)
-		t = fixWordMarks(t)
-		if progSize(t) > 4*progSize(orig)+100 {
+		if r, ok := fixWordMarks(t); ok && progSize(r) <= 4*progSize(orig)+100 {
+			t = r
+		} else {
 			// \< and \> beside parts that may be empty, many times:
-			// \b for them all, rather than a pattern many times as big.
+			// \b for them all, rather than a pattern many times as big
+			// (or many steps to make).
 			t = marksToB(orig)
 		}
 	}

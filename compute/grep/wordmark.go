@@ -40,36 +40,76 @@ var (
 	nonWordRanges = []rune{0, '0' - 1, '9' + 1, 'A' - 1, 'Z' + 1, '_' - 1, '_' + 1, 'a' - 1, 'z' + 1, 0x10FFFF}
 )
 
+// maxMarkWork bounds the steps (nodes visited or built) of rewriting the
+// markers of one pattern: parts that may be empty beside several markers
+// make it grow as their product (x?...\<y?...\>z?..., 600 bytes, took 35 s
+// and GiBs before it was refused as too big). Past it every marker is \b,
+// as past maxWordMarks; a rewriting that fits in the pattern budget
+// takes far fewer.
+const maxMarkWork = 1 << 16
+
+// markRewriter rewrites the markers of one pattern, counting its steps
+// against limit (none when 0).
+type markRewriter struct{ work, limit int }
+
+// errMarkWork is what a markRewriter panics with past its limit.
+type errMarkWork struct{}
+
+func (w *markRewriter) step() {
+	w.work++
+	if w.limit > 0 && w.work > w.limit {
+		panic(errMarkWork{})
+	}
+}
+
 // countWordMarks counts the markers in t.
-func countWordMarks(t *syntax.Regexp) int {
+func countWordMarks(t *syntax.Regexp) int { return (&markRewriter{}).countWordMarks(t) }
+
+func (w *markRewriter) countWordMarks(t *syntax.Regexp) int {
+	w.step()
 	if isMarkNode(t) {
 		return 1
 	}
 	n := 0
 	for _, s := range t.Sub {
-		n += countWordMarks(s)
+		n += w.countWordMarks(s)
 	}
 	return n
 }
 
-// fixWordMarks returns t with its markers rewritten (see above).
-func fixWordMarks(t *syntax.Regexp) *syntax.Regexp {
-	switch n := countWordMarks(t); {
+// fixWordMarks returns t with its markers rewritten (see above), or
+// false when that takes more than maxMarkWork steps (t is then partly
+// rewritten: the caller keeps a copy).
+func fixWordMarks(t *syntax.Regexp) (r *syntax.Regexp, ok bool) {
+	w := &markRewriter{limit: maxMarkWork}
+	defer func() {
+		if e := recover(); e != nil {
+			if _, is := e.(errMarkWork); !is {
+				panic(e)
+			}
+			r, ok = nil, false
+		}
+	}()
+	switch n := w.countWordMarks(t); {
 	case n == 0:
-		return t
+		return t, true
 	case n > maxWordMarks:
-		return marksToB(t)
+		return w.marksToB(t), true
 	}
-	return rewriteMarks(t)
+	return w.rewriteMarks(t), true
 }
 
 // marksToB rewrites every marker of t as \b.
-func marksToB(t *syntax.Regexp) *syntax.Regexp {
+func marksToB(t *syntax.Regexp) *syntax.Regexp { return (&markRewriter{}).marksToB(t) }
+
+// marksToB rewrites every marker of t as \b.
+func (w *markRewriter) marksToB(t *syntax.Regexp) *syntax.Regexp {
+	w.step()
 	if isMarkNode(t) {
 		return &syntax.Regexp{Op: syntax.OpWordBoundary}
 	}
 	for i, s := range t.Sub {
-		t.Sub[i] = marksToB(s)
+		t.Sub[i] = w.marksToB(s)
 	}
 	return t
 }
@@ -90,14 +130,14 @@ func markOf(t *syntax.Regexp) rune { return t.Sub[0].Rune[0] }
 // markRepeat returns what a repeated marker is (an anchor repeated: the
 // anchor, or nothing when it may repeat no time), or nil when t is not
 // one.
-func markRepeat(t *syntax.Regexp) *syntax.Regexp {
+func (w *markRewriter) markRepeat(t *syntax.Regexp) *syntax.Regexp {
 	switch t.Op {
 	case syntax.OpStar, syntax.OpQuest, syntax.OpPlus, syntax.OpRepeat:
 	default:
 		return nil
 	}
 	s := t.Sub[0]
-	if r := markRepeat(s); r != nil {
+	if r := w.markRepeat(s); r != nil {
 		s = r
 	}
 	switch {
@@ -111,24 +151,24 @@ func markRepeat(t *syntax.Regexp) *syntax.Regexp {
 
 // rewriteMarks rewrites the markers of t, innermost first; a sequence
 // rewrites its own markers with what is beside them in it.
-func rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
-	if countWordMarks(t) == 0 {
+func (w *markRewriter) rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
+	if w.countWordMarks(t) == 0 {
 		return t
 	}
-	if r := markRepeat(t); r != nil {
+	if r := w.markRepeat(t); r != nil {
 		t = r
 	}
 	switch {
 	case isMarkNode(t):
-		return rewriteSeq([]*syntax.Regexp{t})
-	case t.Op == syntax.OpRepeat && unrollable(t):
-		return rewriteMarks(unroll(t))
+		return w.rewriteSeq([]*syntax.Regexp{t})
+	case t.Op == syntax.OpRepeat && w.unrollable(t):
+		return w.rewriteMarks(w.unroll(t))
 	case t.Op == syntax.OpConcat:
 		// A bounded repetition with a marker is its copies, which
 		// see each other.
 		for j, s := range t.Sub {
-			if s.Op == syntax.OpRepeat && unrollable(s) {
-				return rewriteMarks(mkConcat(slices.Concat(t.Sub[:j:j], []*syntax.Regexp{unroll(s)}, t.Sub[j+1:])))
+			if s.Op == syntax.OpRepeat && w.unrollable(s) {
+				return w.rewriteMarks(w.mkConcat(slices.Concat(t.Sub[:j:j], []*syntax.Regexp{w.unroll(s)}, t.Sub[j+1:])))
 			}
 		}
 		// An alternative with a marker (x?: x or nothing) is taken
@@ -142,29 +182,29 @@ func rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
 			case s.Op != syntax.OpAlternate:
 				continue
 			}
-			if countWordMarks(s) == 0 {
+			if w.countWordMarks(s) == 0 {
 				continue
 			}
 			seqs := make([]*syntax.Regexp, len(alts))
 			for k, alt := range alts {
-				seqs[k] = mkConcat(slices.Concat(cloneAll(t.Sub[:j]), []*syntax.Regexp{cloneRE(alt)}, cloneAll(t.Sub[j+1:])))
+				seqs[k] = w.mkConcat(slices.Concat(w.cloneAll(t.Sub[:j]), []*syntax.Regexp{w.cloneRE(alt)}, w.cloneAll(t.Sub[j+1:])))
 			}
-			return rewriteMarks(mkAlt(seqs))
+			return w.rewriteMarks(mkAlt(seqs))
 		}
 		var items []*syntax.Regexp
 		for _, s := range t.Sub {
-			if r := markRepeat(s); r != nil {
+			if r := w.markRepeat(s); r != nil {
 				s = r
 			}
 			if !isMarkNode(s) {
-				s = rewriteMarks(s)
+				s = w.rewriteMarks(s)
 			}
 			items = append(items, s)
 		}
-		return rewriteSeq(items)
+		return w.rewriteSeq(items)
 	}
 	for i, s := range t.Sub {
-		t.Sub[i] = rewriteMarks(s)
+		t.Sub[i] = w.rewriteMarks(s)
 	}
 	return t
 }
@@ -172,36 +212,36 @@ func rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
 // rewriteSeq rewrites the sequence items (its markers are items of their
 // own; those nested in an item are rewritten already) at its first
 // marker, and what that leaves.
-func rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
+func (w *markRewriter) rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
 	i := slices.IndexFunc(items, isMarkNode)
 	if i < 0 {
-		return mkConcat(items)
+		return w.mkConcat(items)
 	}
 	beg := markOf(items[i]) == markBegWord
-	a, b := mkConcat(cloneAll(items[:i])), mkConcat(cloneAll(items[i+1:]))
+	a, b := w.mkConcat(w.cloneAll(items[:i])), w.mkConcat(w.cloneAll(items[i+1:]))
 	bnd := func() *syntax.Regexp { return &syntax.Regexp{Op: syntax.OpWordBoundary} }
 	var terms []*syntax.Regexp
 	add := func(parts ...*syntax.Regexp) {
 		if slices.Contains(parts, nil) {
 			return
 		}
-		terms = append(terms, mkConcat(cloneAll(parts)))
+		terms = append(terms, w.mkConcat(w.cloneAll(parts)))
 	}
-	ea, eb := emptyPart(a), emptyPart(b)
+	ea, eb := w.emptyPart(a), w.emptyPart(b)
 	if beg {
 		// \<: the byte after is a word character, or the one before
 		// is not one.
-		add(a, bnd(), restrictFirst(b, wordRanges))
-		add(restrictLast(a, nonWordRanges), bnd(), eb)
-		if ea != nil && eb != nil && !needsEnd(eb, markEndWord) && !needsEnd(ea, markEndWord) {
+		add(a, bnd(), w.restrictFirst(b, wordRanges))
+		add(w.restrictLast(a, nonWordRanges), bnd(), eb)
+		if ea != nil && eb != nil && !w.needsEnd(eb, markEndWord) && !w.needsEnd(ea, markEndWord) {
 			add(ea, bnd(), eb)
 		}
 	} else {
 		// \>: the byte before is a word character, or the one after
 		// is not one.
-		add(restrictLast(a, wordRanges), bnd(), b)
-		add(ea, bnd(), restrictFirst(b, nonWordRanges))
-		if ea != nil && eb != nil && !needsStart(ea, markBegWord) && !needsStart(eb, markBegWord) {
+		add(w.restrictLast(a, wordRanges), bnd(), b)
+		add(ea, bnd(), w.restrictFirst(b, nonWordRanges))
+		if ea != nil && eb != nil && !w.needsStart(ea, markBegWord) && !w.needsStart(eb, markBegWord) {
 			add(ea, bnd(), eb)
 		}
 	}
@@ -211,28 +251,33 @@ func rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
 	}
 	// The markers after the first are in the terms, as items of their
 	// sequences or nested in restricted parts.
-	return rewriteMarks(alt)
+	return w.rewriteMarks(alt)
 }
 
-func cloneAll(ts []*syntax.Regexp) []*syntax.Regexp {
+func (w *markRewriter) cloneAll(ts []*syntax.Regexp) []*syntax.Regexp {
 	out := make([]*syntax.Regexp, len(ts))
 	for i, t := range ts {
 		if t != nil {
-			out[i] = cloneRE(t)
+			out[i] = w.cloneRE(t)
 		}
 	}
 	return out
 }
 
-func cloneRE(t *syntax.Regexp) *syntax.Regexp {
+// cloneRE returns a deep copy of t.
+func cloneRE(t *syntax.Regexp) *syntax.Regexp { return (&markRewriter{}).cloneRE(t) }
+
+func (w *markRewriter) cloneRE(t *syntax.Regexp) *syntax.Regexp {
+	w.step()
 	c := *t
 	c.Rune = slices.Clone(t.Rune)
-	c.Sub = cloneAll(t.Sub)
+	c.Sub = w.cloneAll(t.Sub)
 	return &c
 }
 
 // mkConcat is the sequence of items (flattened), or the empty match.
-func mkConcat(items []*syntax.Regexp) *syntax.Regexp {
+func (w *markRewriter) mkConcat(items []*syntax.Regexp) *syntax.Regexp {
+	w.step()
 	var subs []*syntax.Regexp
 	for _, it := range items {
 		switch it.Op {
@@ -276,13 +321,14 @@ func zeroWidth(t *syntax.Regexp) bool {
 
 // emptyPart returns what of t matches the empty string (its anchors), or
 // nil when t never does.
-func emptyPart(t *syntax.Regexp) *syntax.Regexp {
+func (w *markRewriter) emptyPart(t *syntax.Regexp) *syntax.Regexp {
+	w.step()
 	if zeroWidth(t) {
-		return cloneRE(t)
+		return w.cloneRE(t)
 	}
 	switch t.Op {
 	case syntax.OpCapture:
-		s := emptyPart(t.Sub[0])
+		s := w.emptyPart(t.Sub[0])
 		if s == nil {
 			return nil
 		}
@@ -292,17 +338,17 @@ func emptyPart(t *syntax.Regexp) *syntax.Regexp {
 	case syntax.OpConcat:
 		var parts []*syntax.Regexp
 		for _, s := range t.Sub {
-			e := emptyPart(s)
+			e := w.emptyPart(s)
 			if e == nil {
 				return nil
 			}
 			parts = append(parts, e)
 		}
-		return mkConcat(parts)
+		return w.mkConcat(parts)
 	case syntax.OpAlternate:
 		var alts []*syntax.Regexp
 		for _, s := range t.Sub {
-			if e := emptyPart(s); e != nil {
+			if e := w.emptyPart(s); e != nil {
 				alts = append(alts, e)
 			}
 		}
@@ -313,25 +359,26 @@ func emptyPart(t *syntax.Regexp) *syntax.Regexp {
 		if t.Min == 0 {
 			return &syntax.Regexp{Op: syntax.OpEmptyMatch}
 		}
-		return emptyPart(t.Sub[0])
+		return w.emptyPart(t.Sub[0])
 	case syntax.OpPlus:
-		return emptyPart(t.Sub[0])
+		return w.emptyPart(t.Sub[0])
 	}
 	return nil
 }
 
 // restrictFirst returns the strings of t that are not empty and start
 // with a rune of class (ranges), or nil when there are none.
-func restrictFirst(t *syntax.Regexp, class []rune) *syntax.Regexp {
-	return restrictEnd(t, class, true)
+func (w *markRewriter) restrictFirst(t *syntax.Regexp, class []rune) *syntax.Regexp {
+	return w.restrictEnd(t, class, true)
 }
 
 // restrictLast is restrictFirst for the last rune.
-func restrictLast(t *syntax.Regexp, class []rune) *syntax.Regexp {
-	return restrictEnd(t, class, false)
+func (w *markRewriter) restrictLast(t *syntax.Regexp, class []rune) *syntax.Regexp {
+	return w.restrictEnd(t, class, false)
 }
 
-func restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
+func (w *markRewriter) restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
+	w.step()
 	if zeroWidth(t) {
 		return nil
 	}
@@ -346,7 +393,7 @@ func restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
 		if !classHas(class, r) {
 			return nil
 		}
-		return cloneRE(t)
+		return w.cloneRE(t)
 	case syntax.OpCharClass:
 		rs := intersectClass(t.Rune, class)
 		if len(rs) == 0 {
@@ -356,7 +403,7 @@ func restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
 	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
 		return &syntax.Regexp{Op: syntax.OpCharClass, Rune: slices.Clone(class)}
 	case syntax.OpCapture:
-		s := restrictEnd(t.Sub[0], class, first)
+		s := w.restrictEnd(t.Sub[0], class, first)
 		if s == nil {
 			return nil
 		}
@@ -366,7 +413,7 @@ func restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
 	case syntax.OpAlternate:
 		var alts []*syntax.Regexp
 		for _, s := range t.Sub {
-			if r := restrictEnd(s, class, first); r != nil {
+			if r := w.restrictEnd(s, class, first); r != nil {
 				alts = append(alts, r)
 			}
 		}
@@ -383,16 +430,16 @@ func restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
 			if !first {
 				j = n - 1 - k
 			}
-			if r := restrictEnd(subs[j], class, first); r != nil {
+			if r := w.restrictEnd(subs[j], class, first); r != nil {
 				var parts []*syntax.Regexp
 				if first {
-					parts = append(append(cloneAll(empties), r), cloneAll(subs[j+1:])...)
+					parts = append(append(w.cloneAll(empties), r), w.cloneAll(subs[j+1:])...)
 				} else {
-					parts = append(append(cloneAll(subs[:j]), r), reversed(cloneAll(empties))...)
+					parts = append(append(w.cloneAll(subs[:j]), r), reversed(w.cloneAll(empties))...)
 				}
-				alts = append(alts, mkConcat(parts))
+				alts = append(alts, w.mkConcat(parts))
 			}
-			e := emptyPart(subs[j])
+			e := w.emptyPart(subs[j])
 			if e == nil {
 				break
 			}
@@ -401,22 +448,22 @@ func restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
 		return mkAlt(alts)
 	case syntax.OpStar, syntax.OpPlus:
 		// x* and x+: a first x that is not empty, then any number.
-		r := restrictEnd(t.Sub[0], class, first)
+		r := w.restrictEnd(t.Sub[0], class, first)
 		if r == nil {
 			return nil
 		}
-		rest := &syntax.Regexp{Op: syntax.OpStar, Flags: t.Flags, Sub: []*syntax.Regexp{cloneRE(t.Sub[0])}}
+		rest := &syntax.Regexp{Op: syntax.OpStar, Flags: t.Flags, Sub: []*syntax.Regexp{w.cloneRE(t.Sub[0])}}
 		if first {
-			return mkConcat([]*syntax.Regexp{r, rest})
+			return w.mkConcat([]*syntax.Regexp{r, rest})
 		}
-		return mkConcat([]*syntax.Regexp{rest, r})
+		return w.mkConcat([]*syntax.Regexp{rest, r})
 	case syntax.OpQuest:
-		return restrictEnd(t.Sub[0], class, first)
+		return w.restrictEnd(t.Sub[0], class, first)
 	case syntax.OpRepeat:
 		if t.Max == 0 {
 			return nil
 		}
-		r := restrictEnd(t.Sub[0], class, first)
+		r := w.restrictEnd(t.Sub[0], class, first)
 		if r == nil {
 			return nil
 		}
@@ -424,14 +471,14 @@ func restrictEnd(t *syntax.Regexp, class []rune, first bool) *syntax.Regexp {
 		if hi > 0 {
 			hi--
 		}
-		if emptyPart(t.Sub[0]) != nil {
+		if w.emptyPart(t.Sub[0]) != nil {
 			lo = 0 // iterations may match the empty string
 		}
-		rest := &syntax.Regexp{Op: syntax.OpRepeat, Flags: t.Flags, Min: lo, Max: hi, Sub: []*syntax.Regexp{cloneRE(t.Sub[0])}}
+		rest := &syntax.Regexp{Op: syntax.OpRepeat, Flags: t.Flags, Min: lo, Max: hi, Sub: []*syntax.Regexp{w.cloneRE(t.Sub[0])}}
 		if first {
-			return mkConcat([]*syntax.Regexp{r, rest})
+			return w.mkConcat([]*syntax.Regexp{r, rest})
 		}
-		return mkConcat([]*syntax.Regexp{rest, r})
+		return w.mkConcat([]*syntax.Regexp{rest, r})
 	}
 	return nil
 }
@@ -468,29 +515,30 @@ func intersectClass(a, b []rune) []rune {
 // needsEnd reports whether t (empty-matching) matches only at a line's
 // end, or (opposite) only beside a marker of the other kind: \< and \>
 // at one place never match. needsStart is needsEnd for a line's start.
-func needsEnd(t *syntax.Regexp, opposite rune) bool {
-	return needs(t, func(s *syntax.Regexp) bool {
+func (w *markRewriter) needsEnd(t *syntax.Regexp, opposite rune) bool {
+	return w.needs(t, func(s *syntax.Regexp) bool {
 		return s.Op == syntax.OpEndLine || s.Op == syntax.OpEndText || isMarkNode(s) && markOf(s) == opposite
 	})
 }
 
-func needsStart(t *syntax.Regexp, opposite rune) bool {
-	return needs(t, func(s *syntax.Regexp) bool {
+func (w *markRewriter) needsStart(t *syntax.Regexp, opposite rune) bool {
+	return w.needs(t, func(s *syntax.Regexp) bool {
 		return s.Op == syntax.OpBeginLine || s.Op == syntax.OpBeginText || isMarkNode(s) && markOf(s) == opposite
 	})
 }
 
 // needs reports whether every match of t goes through a node is holds.
-func needs(t *syntax.Regexp, is func(*syntax.Regexp) bool) bool {
+func (w *markRewriter) needs(t *syntax.Regexp, is func(*syntax.Regexp) bool) bool {
+	w.step()
 	switch {
 	case is(t):
 		return true
 	case t.Op == syntax.OpConcat:
-		return slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool { return needs(s, is) })
+		return slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool { return w.needs(s, is) })
 	case t.Op == syntax.OpAlternate:
-		return !slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool { return !needs(s, is) })
+		return !slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool { return !w.needs(s, is) })
 	case t.Op == syntax.OpCapture, t.Op == syntax.OpPlus, t.Op == syntax.OpRepeat && t.Min > 0:
-		return needs(t.Sub[0], is)
+		return w.needs(t.Sub[0], is)
 	}
 	return false
 }
@@ -501,28 +549,28 @@ const maxUnroll = 4
 
 // unrollable reports whether t, a repetition, is bounded by maxUnroll and
 // holds a marker (not only one: markRepeat has those).
-func unrollable(t *syntax.Regexp) bool {
-	return 0 <= t.Max && t.Max <= maxUnroll && markRepeat(t) == nil && countWordMarks(t) > 0
+func (w *markRewriter) unrollable(t *syntax.Regexp) bool {
+	return 0 <= t.Max && t.Max <= maxUnroll && w.markRepeat(t) == nil && w.countWordMarks(t) > 0
 }
 
 // unroll returns the repetition t as a sequence: x{2,3} is x x (x)?, and
 // x{0,2} is (x(x)?)?.
-func unroll(t *syntax.Regexp) *syntax.Regexp {
+func (w *markRewriter) unroll(t *syntax.Regexp) *syntax.Regexp {
 	x := t.Sub[0]
 	var opt *syntax.Regexp
 	for range t.Max - t.Min {
-		inner := []*syntax.Regexp{cloneRE(x)}
+		inner := []*syntax.Regexp{w.cloneRE(x)}
 		if opt != nil {
 			inner = append(inner, opt)
 		}
-		opt = &syntax.Regexp{Op: syntax.OpQuest, Sub: []*syntax.Regexp{mkConcat(inner)}}
+		opt = &syntax.Regexp{Op: syntax.OpQuest, Sub: []*syntax.Regexp{w.mkConcat(inner)}}
 	}
 	var items []*syntax.Regexp
 	for range t.Min {
-		items = append(items, cloneRE(x))
+		items = append(items, w.cloneRE(x))
 	}
 	if opt != nil {
 		items = append(items, opt)
 	}
-	return mkConcat(items)
+	return w.mkConcat(items)
 }
