@@ -294,8 +294,7 @@ func TestGNUClass16GrepWordOnly(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"!@#\n", "-a- b\n@\n", "\xe2\x82\xac\n\xf0\x9f\x98\x80 x\n", "\xc3\xa9t\xc3\xa9\n", ".!\n-@-1\n 1-! a\n", "a!-@@_a \n",
 		"@!1  -.1\n -b1!! a\n  @.aaa\n --.b\n-ab_a@a@\n---._ b\nba.@1!!\n", "\xff\xfe!x \xc3\xa9-a\n"}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"grep", "-wo", "."}, {"grep", "-wo", "[^a]"}, {"grep", "-won", "!"}, {"grep", "-wio", "-"}, {"grep", "-wo", "b*!"},
 		{"grep", "-wo", `a\|!`}, {"grep", "-wo", `\W`}, {"grep", "-Ewo", "!|a"}, {"grep", "-Ewo", "[!@-]{2}"},
 		{"grep", "-Fwo", "!"}, {"grep", "-Fwo", " "}, {"grep", "-wo", "[[:punct:]]"}, {"grep", "-Ewo", ".?"}, {"grep", "-wc", "."},
@@ -304,12 +303,7 @@ func TestGNUClass16GrepWordOnly(t *testing.T) {
 		{"grep", "-wo", `[!@].$`}, {"grep", "-wo", "-e", "!", "-e", "a"},
 		{"grep", "-Ewo", "-e", "@", "-e", ")"}, {"grep", "-Ew", "-e", "@", "-e", ")"}, {"grep", "-Ex", "-e", ")", "-e", "a"},
 		{"grep", "-Fwio", "-e", "B", "-e", "!"}, {"grep", "-wo", "-e", "a", "-e", "a!", "-e", `\)`}, {"grep", "-Fwo", "-e", "a", "-e", "-a-"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // TestGNUClass17GrepFoldAlternatives: -i folds patterns that RE2's parser
@@ -319,19 +313,13 @@ func TestGNUClass16GrepWordOnly(t *testing.T) {
 func TestGNUClass17GrepFoldAlternatives(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"b\nB\nx\nX\nxb\nAZ\naz\nnothing\n", "AC\nERRNO\nGET\nPUT\nCAR\nCAT\ncar\nfoo Bar\n"}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"grep", "-i", "-e", "B", "-e", "x"}, {"grep", "-i", "-e", "b", "-e", "X"}, {"grep", "-iF", "-e", "B", "-e", "x"},
 		{"grep", "-iE", "B|x|Z"}, {"grep", "-i", `B\|x`}, {"grep", "-ic", "-e", "b", "-e", "Z"}, {"grep", "-io", "-e", "B", "-e", "x"},
 		{"grep", "-iv", "-e", "B", "-e", "x"}, {"grep", "-iw", "-e", "B", "-e", "x"}, {"grep", "-ix", "-e", "B", "-e", "[x]"},
 		{"grep", "-iE", "ab|ac"}, {"grep", "-i", "-e", "cat", "-e", "car"}, {"grep", "-iF", "-e", "cat", "-e", "car"},
 		{"grep", "-iw", "-e", "cat", "-e", "car"}, {"grep", "-iE", "get|put"}, {"grep", "-io", `ca\(t\|r\)`},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // TestGNUClass18CutHugeListStarts: GNU cut sorts its list by each range's
@@ -342,8 +330,7 @@ func TestGNUClass17GrepFoldAlternatives(t *testing.T) {
 func TestGNUClass18CutHugeListStarts(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"abcd\n", "a:b:c:d\n:x\nnodelim\n", "", "ab\x00c:d\nno newline:x"}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"cut", "-b", "4294967296,1"}, {"cut", "-b", "1,4294967297"}, {"cut", "-b", "4294967297,1"}, {"cut", "-b", "4294967298,1,3"},
 		{"cut", "-b", "4294967299,1-2"}, {"cut", "-b", "2147483648,3"}, {"cut", "-b", "2147483647,3"}, {"cut", "-b", "3,4294967297-"},
 		{"cut", "--complement", "-b", "4294967296,1"}, {"cut", "-b", "4294967300-,2-3", "--output-delimiter=:"},
@@ -351,12 +338,7 @@ func TestGNUClass18CutHugeListStarts(t *testing.T) {
 		{"cut", "-c", "9223372036854775807,1"}, {"cut", "-d:", "-f", "4294967297,1"}, {"cut", "-d:", "-f", "4294967298,1,3"},
 		{"cut", "-d:", "-s", "-f", "2,4294967296-"}, {"cut", "-d:", "--complement", "-f", "4294967296,2"},
 		{"cut", "-b", "4294967296-4294967297,1-2"}, {"cut", "-z", "-d:", "-f", "4294967296,1"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // TestGNUClass19GunzipRefusedHeaders: GNU gunzip refuses a member whose
@@ -400,8 +382,7 @@ func TestGNUClass20UniqSkipAndCheck(t *testing.T) {
 		"abcdef\nabcxyz\nABCxyz\nzbc\nzbd\nzb\n", "k1 A\nk2 a\nk3 a\nk4 b\n\tk5 b", "",
 		"a\x00a\x00b\nx\x00b\ny\x00 c\x00c", "x\nx\ny\nx\nx\nx\n",
 	}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"uniq", "-f", "1"}, {"uniq", "-f1", "-c"}, {"uniq", "-f", "3"}, {"uniq", "-f", "99999999999999999999"}, {"uniq", "-f", "-1"},
 		{"uniq", "-f", "1x"}, {"uniq", "-f", " +1"}, {"uniq", "-s", "1"}, {"uniq", "-s", "3", "-i"}, {"uniq", "-s", "100", "-c"},
 		{"uniq", "-w", "1"}, {"uniq", "-w", "0", "-c"}, {"uniq", "-w", "3", "-i", "-c"}, {"uniq", "-w", "2", "-s", "1"},
@@ -417,12 +398,7 @@ func TestGNUClass20UniqSkipAndCheck(t *testing.T) {
 		{"uniq", "--group"}, {"uniq", "--group=prepend", "-i"}, {"uniq", "--group=append", "-s", "1"}, {"uniq", "--group=both", "-f", "1"},
 		{"uniq", "--group=b"}, {"uniq", "--group="}, {"uniq", "--group", "-c"}, {"uniq", "--group", "-D"}, {"uniq", "--group", "-u"},
 		{"uniq", "-z"}, {"uniq", "-zc", "-i"}, {"uniq", "-z", "-f", "1"}, {"uniq", "-z", "-D"}, {"uniq", "-z", "--group=both"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // gzipMember returns data compressed as one gzip member by Go's writer.
@@ -489,8 +465,7 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 func TestGNUClass22B3sumClapArguments(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"", "abc", "a\nb\n"}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"b3sum", "--no-names", "--no-names"}, {"b3sum", "--raw", "--raw"}, {"b3sum", "--no-mmap", "--no-mmap"}, {"b3sum", "-l", "5", "-l", "6"},
 		{"b3sum", "-l5", "--length=5"}, {"b3sum", "--num-threads", "1", "--num-threads=2"}, {"b3sum", "--derive-key", "a", "--derive-key=b"},
 		{"b3sum", "-l=5"}, {"b3sum", "-l==5"}, {"b3sum", "--length==5"}, {"b3sum", "-l="}, {"b3sum", "--length="}, {"b3sum", "-l=+5"},
@@ -498,12 +473,7 @@ func TestGNUClass22B3sumClapArguments(t *testing.T) {
 		{"b3sum", "--no-names=x"}, {"b3sum", "--raw="}, {"b3sum", "--no-mmap=1", "-"}, {"b3sum", "-l", "-5"}, {"b3sum", "-l", "-"},
 		{"b3sum", "--derive-key", "-x"}, {"b3sum", "--derive-key", "-"}, {"b3sum", "--derive-key", "--raw"}, {"b3sum", "--derive-key=-x"},
 		{"b3sum", "--num-threads", "-1"}, {"b3sum", "--derive-key", "\xff"}, {"b3sum", "--derive-key=\xc3"}, {"b3sum", "--derive-key", "\xc3\xa9"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // TestGNUClass23GzipVerboseAndTTY: GNU gunzip -v warns about zero bytes
@@ -542,19 +512,13 @@ func TestGNUClass23GzipVerboseAndTTY(t *testing.T) {
 func TestGNUClass24GrepLastBackslashLiteral(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"a\nb\n\\\nx\\y\nb\\\n", "", "ab\\\n\\\\\n"}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"grep", "-e", "b", "-e", `\`}, {"grep", "b\n\\"}, {"grep", "-c", "-v", "-x", "-e", "b\n\\"}, {"grep", "-o", "-e", "q\n\\"},
 		{"grep", "-E", "b\n\\"}, {"grep", "-e", "b", "-e", `\`, "-e", "b"}, {"grep", "-e", "", "-e", `\`}, {"grep", "-i", "-e", "B", "-e", `\`},
 		{"grep", "-w", "b\n\\"}, {"grep", "-e", "b", "-e", `a\`}, {"grep", "-e", "b", "-e", `a\\\`}, {"grep", "-o", "-e", "b", "-e", `\\`},
 		{"grep", "-e", `\`}, {"grep", "-e", `\`, "-e", "b"}, {"grep", "-e", `\`, "-e", `\`}, {"grep", "-e", `\`, "-e", "b", "-e", `\`},
 		{"grep", "-e", `\`, "-e", ""}, {"grep", "-e", "a.", "-e", `\`}, {"grep", "-e", `a\`, "-e", `x\`}, {"grep", "b\n[\\"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // TestGNUClass25GrepLineWordOnly: grep -o with both -x and -w takes the
@@ -566,18 +530,12 @@ func TestGNUClass24GrepLastBackslashLiteral(t *testing.T) {
 func TestGNUClass25GrepLineWordOnly(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"a b\n", "\na\nb", "a\r\nab\na\n", "[a]\nA\n"}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"grep", "-xwo", "a"}, {"grep", "-x", "-o", "-w", "-n", "-e", "^a", "-e", "a b"}, {"grep", "-xwo", "a b"}, {"grep", "-xwoF", "a"},
 		{"grep", "-xwoE", "a|b"}, {"grep", "-xwo", "-e", "a", "-e", "b"}, {"grep", "-xwoF", "-e", "a", "-e", "a"}, {"grep", "-xwoi", "A"},
 		{"grep", "-xwo", ""}, {"grep", "-xwo", "a*"}, {"grep", "-xwoH", "-m1", "a."}, {"grep", "-xwov", "c"}, {"grep", "-xwoc", "a"},
 		{"grep", "-xwoF", "-e", "a", "-e", "a b"}, {"grep", "-xwo", "[a]"}, {"grep", "-xwoE", "-e", "a", "-e", "b"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // TestGNUClass26B2LengthLastMax: b2sum and cksum check each -l for its
@@ -652,19 +610,13 @@ func TestGNUClass27TacBlockBoundaries(t *testing.T) {
 func TestGNUClass28GrepFoldEscapedLowercase(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"a]b\n\\d\nd\nD\nab\nxd\nX\n", "dd D\nz Z\n"}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"grep", "-io", `\d`}, {"grep", "-io", `x\d`}, {"grep", "-iEo", `\d+`}, {"grep", "-ion", `\d\|x`}, {"grep", "-iEo", `(\d|a)`},
 		{"grep", "-iox", `\d`}, {"grep", "-iow", `\d`}, {"grep", "-io", "-e", `\d`, "-e", `\d`}, {"grep", "-io", "-e", `\d`, "-e", "x"},
 		{"grep", "-io", `\D`}, {"grep", "-io", `\z`}, {"grep", "-io", `\w`}, {"grep", "-io", `\b.`}, {"grep", "-o", `\d`},
 		{"grep", "-i", `\d`}, {"grep", "-ic", `\d`}, {"grep", "-iw", `\d`}, {"grep", "-ix", `\d`}, {"grep", "-i", `[[.a.]]\d`},
 		{"grep", "-i", `[[.d.]]\|\d`}, {"grep", "-yo", `\d`}, {"grep", "-io", "--no-ignore-case", `\d`}, {"grep", "-iFo", `\d`},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // TestGNUClass29GrepEREBraceAfterAnchor: where glibc regex starts an

@@ -24,19 +24,13 @@ import (
 func TestGNUText1SortCharOffsetWraps(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"ab cd\nab cc\nb a\nab\n", "a\nb\na\nB\nA\n", "a\x00b\na\x00a\na\n", "", "x\n\ny 5\n 3\n1\n", "b 2\na 10\nb 1\n", "zz\nz\nzzz"}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"sort", "-k1.99999999999999999999"}, {"sort", "-k1.18446744073709551614"}, {"sort", "-s", "-k1.18446744073709551612"},
 		{"sort", "-u", "-k2.99999999999999999999"}, {"sort", "-k1.99999999999999999999n"}, {"sort", "-r", "-k1.99999999999999999999n", "-k1,1"},
 		{"sort", "-t", " ", "-k1.99999999999999999999f"}, {"sort", "-bk2.99999999999999999999"}, {"sort", "-k1,2.99999999999999999999"},
 		{"sort", "-s", "-k1,2.18446744073709551614"}, {"sort", "-k2,2.99999999999999999999b"}, {"sort", "-k1,2.9223372036854775808"},
 		{"sort", "+0.18446744073709551615"}, {"sort", "+0", "-2.18446744073709551615"}, {"sort", "-k1.99999999999999999999,1.99999999999999999999"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte("ab cd\nab cc\nb a\nab\nx\n\ny 5\n 3\n1\n"), 300)
@@ -54,17 +48,11 @@ func TestGNUText2SortZeroTerminated(t *testing.T) {
 		"b\x00a\nz\x00a\x00c 1\n\x00", "x\ny\x00x\x00\x00 2\x00\n1\x00-3\x00", "no nul\nat all\n", "",
 		"k 2\x00k\n1\x00K 2\x00k 10\x00last", "a\x00a\x00A\x00b\x00a\x00",
 	}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"sort", "-z"}, {"sort", "--zero-terminated"}, {"sort", "-zr"}, {"sort", "-zu"}, {"sort", "-zn"}, {"sort", "-z", "-k2"},
 		{"sort", "-z", "-k2,2n", "-s"}, {"sort", "-zf", "-u"}, {"sort", "-z", "-t", "\n", "-k2"}, {"sort", "-z", "-b", "-k1.2"},
 		{"sort", "-z", "-t", " ", "-k2,2nr"}, {"sort", "--zero", "-s", "-k1,1f"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte("k 2\x00k\n1\x00K 2\x00b\nx\x00\x00 3 a\x00k 10\x00"), 300)
@@ -87,8 +75,7 @@ func TestGNUText3SortIgnoreAndMonth(t *testing.T) {
 		"x jan 3\ny FEB\nz  mar\nw Janx\nv dec\nu ja\nt Foo\ns \tAPR 1\nr may\n q aug\nJAN\nfeb\n-dec\n",
 		"feb\nFEB\nFeb\njan\nxxx\n\n JUN\nsep\noct\nnov\njul\n\x00jan\n", "", "dec 1\ndec 2\nDEC 1\njan\x00x\n",
 	}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"sort", "-d"}, {"sort", "--dictionary-order"}, {"sort", "-dr"}, {"sort", "-du"}, {"sort", "-df"}, {"sort", "-dfu"}, {"sort", "-ds"},
 		{"sort", "-i"}, {"sort", "--ignore-nonprinting"}, {"sort", "-iu"}, {"sort", "-if"}, {"sort", "-id"}, {"sort", "-di"},
 		{"sort", "-M"}, {"sort", "--month-sort"}, {"sort", "-Mr"}, {"sort", "-Mu"}, {"sort", "-Ms"}, {"sort", "-Mf"}, {"sort", "-Mb"},
@@ -96,12 +83,7 @@ func TestGNUText3SortIgnoreAndMonth(t *testing.T) {
 		{"sort", "-k1,1d"}, {"sort", "-k1d,1", "-u"}, {"sort", "-k1.2i"}, {"sort", "-t", ".", "-k2d"}, {"sort", "-d", "-k2,2", "-k1,1"},
 		{"sort", "-dn"}, {"sort", "-Mn"}, {"sort", "-dM"}, {"sort", "-k1Mi"}, {"sort", "-k1,1dn"}, {"sort", "-dn", "-k1,1"},
 		{"sort", "-dn", "-k1,1r"}, {"sort", "-i", "-k1,1n"}, {"sort", "-z", "-d"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), 200)
@@ -146,18 +128,12 @@ func TestGNUText5SortHumanNumeric(t *testing.T) {
 		"4.0K\tdir/a\n12K\tb\n1.1M\tc\n512\td\n0\te\n4.0K\tdir/b\n1.1M\ta\n", " 2K\n\t1K\n-0K\n00K\n1,5K\n1e3K\n",
 		"", "a 3M\nb 3M\nc 2G\nd -3M\ne 3\n",
 	}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"sort", "-h"}, {"sort", "--human-numeric-sort"}, {"sort", "-hr"}, {"sort", "-hu"}, {"sort", "-hs"}, {"sort", "-hru"},
 		{"sort", "-k2,2h"}, {"sort", "-k2h", "-k1,1"}, {"sort", "-k1,1hr", "-s"}, {"sort", "-h", "-k2,2"}, {"sort", "-h", "-k2,2f"},
 		{"sort", "--sort=human-numeric"}, {"sort", "--sort=h", "-u"}, {"sort", "-hb"}, {"sort", "-hf"}, {"sort", "-z", "-h"},
 		{"sort", "-t", "\t", "-k1,1h", "-k2"}, {"sort", "-hn"}, {"sort", "-hM"}, {"sort", "-hd"}, {"sort", "-k1hi"}, {"sort", "-h", "-k1,1n"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte(inputs[0]+inputs[1]), 150)
@@ -179,18 +155,12 @@ func TestGNUText6SortVersion(t *testing.T) {
 		"x 1.2\ny 1.10\nz 1.9\nw 1.9b\nv 1.9B\nu 01.9\nt 1.9.\ns 1.9-\n", "lib2.so.10\nlib2.so.9\nlib10.so\nlib2.a\nLib2.so\n#1\n_2\na~b\naB\nab\n",
 		"", "v1.0\x00x\nv1.0\nv1.0\x00a\nv1\x00\n", "1.2.3.4.5.6.7.8.9.10\n1.2.3.4.5.6.7.8.9.9\n000000000000000000000001\n99999999999999999999999\n",
 	}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"sort", "-V"}, {"sort", "--version-sort"}, {"sort", "-Vr"}, {"sort", "-Vu"}, {"sort", "-Vs"}, {"sort", "-Vf"}, {"sort", "-Vfu"},
 		{"sort", "-Vd"}, {"sort", "-Vi"}, {"sort", "-Vdf"}, {"sort", "-Vb"}, {"sort", "-k2V"}, {"sort", "-k2,2V", "-k1,1r"}, {"sort", "-V", "-k2,2"},
 		{"sort", "--sort=version"}, {"sort", "--sort=v", "-r"}, {"sort", "-z", "-V"}, {"sort", "-t", ".", "-k2V"},
 		{"sort", "-Vn"}, {"sort", "-Vh"}, {"sort", "-VM"}, {"sort", "-k1Vn"}, {"sort", "-V", "-k1,1n"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), 150)
@@ -210,17 +180,11 @@ func TestGNUText7SortMerge(t *testing.T) {
 		"b\na\na\nA\nb\nb\nB\nc", "1 x\n01 y\n1.0 z\n2 a\n-1 b\n-1 b\n", "", "\n\n\n", "a\x00b\na\x00c\nA\x00b\n",
 		"k 2\nk 10\nK 2\nj 2\nj 2\n",
 	}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"sort", "-m"}, {"sort", "--merge"}, {"sort", "-mu"}, {"sort", "-m", "-u", "-f"}, {"sort", "-mun"}, {"sort", "-mur"},
 		{"sort", "-m", "-u", "-k2,2"}, {"sort", "-m", "-u", "-k1,1", "-s"}, {"sort", "-m", "-", "-"}, {"sort", "-mz"}, {"sort", "-mzu"},
 		{"sort", "-m", "-u", "-t", `\0`, "-k1,1"}, {"sort", "-m", "-r"}, {"sort", "-m", "-u", "-k2n"}, {"sort", "-mu", "-V"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // TestGNUText8SortY: GNU sort accepts and ignores -y (Solaris): a value
@@ -230,17 +194,11 @@ func TestGNUText7SortMerge(t *testing.T) {
 func TestGNUText8SortY(t *testing.T) {
 	t.Parallel()
 	inputs := []string{"b\na\n10\n9\n", ""}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"sort", "-y0"}, {"sort", "-yx"}, {"sort", "-y", "100"}, {"sort", "-y", ""}, {"sort", "-y", "-r"}, {"sort", "-y", "-n", "-r"},
 		{"sort", "-ry", "5"}, {"sort", "-y", "-"}, {"sort", "-y", "file"}, {"sort", "-y", "1x"}, {"sort", "-y"}, {"sort", "-y", "--", "-r"},
 		{"sort", "-n", "-y", "-k2"}, {"sort", "-y", "+1"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }
 
 // diffFileInput compares each argv on each input with GNU reading the
@@ -318,8 +276,7 @@ func TestGNUText11SortCheck(t *testing.T) {
 		"a\x00c\x00b\x00", "2\x001\x00", "\n\n", "a b\na  b\n", "-1\n-2\n",
 		strings.Repeat("k\n", 5000) + "j\n",
 	}
-	var cases []diffCase
-	for _, argv := range [][]string{
+	checkCross(t, inputs, [][]string{
 		{"sort", "-c"}, {"sort", "-C"}, {"sort", "-cu"}, {"sort", "-Cu"}, {"sort", "-cr"}, {"sort", "-cf"}, {"sort", "-cfu"},
 		{"sort", "-cn"}, {"sort", "-cnu"}, {"sort", "-cnr"}, {"sort", "-cs", "-k2"}, {"sort", "-c", "-k2"}, {"sort", "-cu", "-k2,2"},
 		{"sort", "-c", "-k2n"}, {"sort", "-cz"}, {"sort", "-Cz"}, {"sort", "-czr"}, {"sort", "-cb"}, {"sort", "-c", "-t", " ", "-k2"},
@@ -328,10 +285,5 @@ func TestGNUText11SortCheck(t *testing.T) {
 		{"sort", "-c", "-c"}, {"sort", "-cC"}, {"sort", "-Cc"}, {"sort", "-c", "--check=quiet"}, {"sort", "-C", "--check"},
 		{"sort", "-c", "-m"}, {"sort", "-cm", "-u"}, {"sort", "-cV"}, {"sort", "-ch"}, {"sort", "-cM"}, {"sort", "-cd"},
 		{"sort", "-c", "-"}, {"sort", "-c", "-k0"},
-	} {
-		for _, in := range inputs {
-			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
-		}
-	}
-	checkCases(t, cases)
+	})
 }

@@ -223,6 +223,18 @@ func checkCases(t *testing.T, cases []diffCase) {
 	}
 }
 
+// checkCross runs every argv on every input against GNU (checkCases).
+func checkCross(t *testing.T, inputs []string, argvs [][]string) {
+	t.Helper()
+	var cases []diffCase
+	for _, argv := range argvs {
+		for _, in := range inputs {
+			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
+		}
+	}
+	checkCases(t, cases)
+}
+
 // gen draws the parts of a case.
 type gen struct {
 	r *rand.Rand
