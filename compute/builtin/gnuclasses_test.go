@@ -260,27 +260,7 @@ func TestGNUClass15WcRegularFileWidths(t *testing.T) {
 		{"wc"}, {"wc", "-l"}, {"wc", "-lw"}, {"wc", "-c", "-m"}, {"wc", "-L", "-l"}, {"wc", "-"}, {"wc", "-l", "-"},
 		{"wc", "-", "-"}, {"wc", "-c", "-", "-"}, {"wc", "-lwcmL"}, {"wc", "-w", "-", "-", "-"},
 	}
-	e := computetest.Engine(engine.Config{})
-	for _, argv := range argvs {
-		for _, in := range inputs {
-			want, code := computetest.GNUStatus(t, []byte(in), argv...) // stdin is a regular file
-			if code != 0 {
-				t.Fatalf("GNU %v failed: %d", argv, code)
-			}
-			p, err := e.Compile(shquote.Join(argv))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.SetInputFile(int64(len(in)))
-			var out bytes.Buffer
-			if _, err := e.Run(t.Context(), p, strings.NewReader(in), &out); err != nil {
-				t.Fatalf("%v: %v", argv, err)
-			}
-			if out.String() != string(want) {
-				t.Errorf("%s < file of %d bytes: %q, GNU %q", shquote.Join(argv), len(in), out.String(), want)
-			}
-		}
-	}
+	diffFileInput(t, argvs, inputs)
 }
 
 // TestGNUClass16GrepWordOnly: grep -w -o searches as GNU's does (its

@@ -61,7 +61,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	// GNU's dfa reads the distinct patterns joined by newlines, in the
 	// order they first came, inside the -x or -w wrapper: after each but
 	// the last, or with the wrapper, it reads more.
-	_, last := distinct(pats)
+	last := ""
+	if d := distinct(pats); len(d) > 0 {
+		last = d[len(d)-1]
+	}
 	for i, p := range pats {
 		var err error
 		switch mode {
@@ -509,20 +512,10 @@ func strayParen(p string, fold bool) bool {
 	return tr.stray
 }
 
-// distinct returns the set of distinct patterns and the last of them in
-// the order they first came (GNU drops a repeated pattern).
-func distinct(pats []string) (seen map[string]bool, last string) {
-	seen = map[string]bool{}
-	for _, p := range pats {
-		if !seen[p] {
-			seen[p], last = true, p
-		}
-	}
-	return seen, last
-}
-
-// distinctOrder returns the distinct patterns in the order they first came.
-func distinctOrder(pats []string) []string {
+// distinct returns the distinct patterns in the order they first came
+// (GNU drops a repeated pattern); the last of them is the last one GNU
+// reads.
+func distinct(pats []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, p := range pats {
@@ -546,16 +539,17 @@ func lastBackslashLiteral(pats []string, mode grepMode) []string {
 	if mode == grepFixed {
 		return pats
 	}
-	seen, last := distinct(pats)
+	d := distinct(pats)
 	odd := func(p string) bool {
 		n := len(p) - len(strings.TrimRight(p, `\`))
 		return n%2 == 1
 	}
-	if len(seen) < 2 || !odd(last) {
+	if len(d) < 2 || !odd(d[len(d)-1]) {
 		return pats
 	}
-	for p := range seen {
-		if p != last && odd(p) {
+	last := d[len(d)-1]
+	for _, p := range d[:len(d)-1] {
+		if odd(p) {
 			return pats
 		}
 	}

@@ -751,7 +751,7 @@ func translateJoined(pats []string, ere, fold, line, wrap, sup bool) (string, er
 		pre, post = `\(^\|[^[:alnum:]_]\)\(`, `\)\([^[:alnum:]_]\|$\)`
 	}
 	if sup {
-		pats = distinctOrder(pats)
+		pats = distinct(pats)
 	}
 	tr := &reTranslator{p: pre + strings.Join(pats, "\n") + post, ere: ere, fold: fold, nlAlt: true, sup: sup}
 	s, err := tr.alt(0)

@@ -266,22 +266,23 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if check != 0 {
-		if o.pre > 0 {
-			return nil, compute.Invalidf("sort: unsupported -%c with a key that starts before its line (GNU reads heap bytes)", check)
+	if (check != 0 || f.Has("m")) && o.pre > 0 {
+		// GNU's saved line (-m -u's, -c's previous one) is a copy of its
+		// own: the bytes before it are the heap's.
+		flag := "-m"
+		if check != 0 {
+			flag = "-" + string(check)
 		}
+		return nil, compute.Invalidf("sort: unsupported %s with a key that starts before its line (GNU reads heap bytes)", flag)
+	}
+	switch {
+	case check != 0:
 		return &sortCheckStage{opts: o, quiet: check == 'C', lineLimit: env.LineLimit()}, nil
+	case f.Has("m"):
+		return &sortMergeStage{opts: o, lineLimit: env.LineLimit()}, nil
 	}
 	spool := env.Spool
 	spool.Budget()
-	if f.Has("m") {
-		if o.pre > 0 {
-			// GNU's saved line under -u is a copy of its own: the bytes
-			// before it are the heap's.
-			return nil, compute.Invalidf("sort: unsupported -m with a key that starts before its line (GNU reads heap bytes)")
-		}
-		return &sortMergeStage{opts: o, lineLimit: env.LineLimit()}, nil
-	}
 	return &sortStage{opts: o, spool: spool, lineLimit: env.LineLimit()}, nil
 }
 
