@@ -434,7 +434,7 @@ func (g *gen) text() []byte {
 		case 0:
 			b.WriteString(g.pick("", "", " ", "\t", "  x"))
 		case 1:
-			fmt.Fprintf(&b, "%s%d%s", g.pick("", "-", "+", " ", "  ", "0"), g.n(200)-50, g.pick("", ".5", "e3", " x", ",1", "a"))
+			fmt.Fprintf(&b, "%s%d%s", g.pick("", "-", "+", " ", "  ", "0"), g.n(200)-50, g.pick("", ".5", "e3", " x", ",1", "a", "\x8017", "\x80"))
 		case 2:
 			parts := 1 + g.n(4)
 			for i := range parts {

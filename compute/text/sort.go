@@ -911,10 +911,19 @@ func foldCompare(a, b []byte) int {
 	return 0
 }
 
+// thousandsSep is the byte GNU sort 9.1 skips in a number's integer part
+// in the C locale, which has no thousands separator: sort then sets its
+// separator to CHAR_MAX+1, 128, meant to match no char, and gnulib's
+// strnumcmp of that release reads the bytes as unsigned char, so 0x80
+// matches it. It applies to -n and to -h's number (after the units), not
+// to -h's unit, which is found with signed chars.
+const thousandsSep = 0x80
+
 // parseNum splits a GNU -n number (C locale: leading blanks, optional '-',
-// digits, optional '.' and digits; no '+', no exponent, no thousands
-// separator) into its sign, integer digits without leading zeros and
-// fraction digits without trailing zeros. Anything else reads as 0.
+// digits, optional '.' and digits; no '+', no exponent) into its sign,
+// integer digits without leading zeros and fraction digits without
+// trailing zeros. Anything else reads as 0. As in GNU, thousandsSep bytes
+// among the leading zeros and after each integer digit are skipped.
 func parseNum(s []byte) (neg bool, ip, fp []byte) {
 	i := 0
 	for i < len(s) && isBlank(s[i]) {
@@ -924,7 +933,7 @@ func parseNum(s []byte) (neg bool, ip, fp []byte) {
 		neg = true
 		i++
 	}
-	for i < len(s) && s[i] == '0' {
+	for i < len(s) && (s[i] == '0' || s[i] == thousandsSep) {
 		i++
 	}
 	j := i
@@ -932,6 +941,14 @@ func parseNum(s []byte) (neg bool, ip, fp []byte) {
 		j++
 	}
 	ip = s[i:j]
+	if j > i && j < len(s) && s[j] == thousandsSep {
+		ip = nil
+		for j = i; j < len(s) && (isDigit(s[j]) || s[j] == thousandsSep); j++ {
+			if s[j] != thousandsSep {
+				ip = append(ip, s[j])
+			}
+		}
+	}
 	if j < len(s) && s[j] == '.' {
 		k := j + 1
 		for k < len(s) && isDigit(s[k]) {
