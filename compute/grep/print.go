@@ -17,12 +17,12 @@ func (r *grepRun) write(b []byte) {
 func (r *grepRun) prefix() {
 	if r.g.withName {
 		r.w.WriteString(r.g.label)
-		r.w.WriteByte(':')
+		r.w.WriteByte(r.sep)
 	}
 	if r.g.lineNum {
 		var tmp [24]byte
 		r.w.Write(strconv.AppendInt(tmp[:0], r.lineNo, 10))
-		r.w.WriteByte(':')
+		r.w.WriteByte(r.sep)
 	}
 }
 

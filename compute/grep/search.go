@@ -38,6 +38,10 @@ type grepRun struct {
 	lowLine []byte  // a line lower-cased, for -o
 	set     *litSet // the prefilter, once chosen
 	chosen  bool
+	// cx is the context output (context.go), nil without -A, -B, -C.
+	cx     *ctxRun
+	ctxErr error // what failed holding the before-context
+	sep    byte  // ':' after the name and number, '-' on context lines
 	// finds are, for each literal searched for in text that is not
 	// widened (m.lit, or set's lits, lower-cased for a fold set without
 	// finders), how it is searched for (planFinder); nil: none.
@@ -166,9 +170,13 @@ func indexAnchored(hay, lit []byte, k int) int {
 func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	r := &grepRun{ctx: ctx, stop: done, g: g, w: bufio.NewWriterSize(out, 64<<10)}
+	r := &grepRun{ctx: ctx, stop: done, g: g, w: bufio.NewWriterSize(out, 64<<10), sep: ':'}
 	if g.silent {
 		return nil
+	}
+	if !g.count && (g.before >= 0 || g.after >= 0) {
+		r.cx = newCtxRun(g)
+		defer r.cx.ring.close()
 	}
 	if g.maxCount == 0 {
 		// GNU stops before reading: no output, even with -c; -L still
@@ -256,6 +264,11 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			if g.binary == binWithout && !r.done {
 				r.matched = 0
 			}
+			if r.cx != nil && r.cx.pending > 0 && g.binary == binBinary && !r.done {
+				if err := r.binaryTail(in, buf[lim:n], off+int64(lim), nul/grepBlock*grepBlock+grepBlock, eof); err != nil {
+					return err
+				}
+			}
 			break
 		}
 		copy(buf, buf[lim:n])
@@ -293,6 +306,9 @@ func (r *grepRun) processAll(text []byte) error {
 		r.process(text[:end])
 		if r.slow.hit {
 			return r.ctx.Err()
+		}
+		if r.ctxErr != nil {
+			return r.ctxErr
 		}
 		text = text[end:]
 	}
@@ -346,7 +362,7 @@ func (r *grepRun) process(text []byte) {
 	}
 	// Plain output: selected lines as they are, without prefixes; a run of
 	// them that are adjacent in text is written at once, text[runS:runE].
-	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly
+	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly && r.cx == nil
 	runS, runE := 0, 0
 	// noStart: only the count of matching lines is wanted, not where
 	// they start (-c, -l, -L, -q)
@@ -392,6 +408,8 @@ func (r *grepRun) process(text []byte) {
 				runS = ls
 			}
 			runE = min(le+1, len(text))
+		case r.cx != nil:
+			r.ctxLine(text[ls:le], !r.g.invert, true)
 		case !r.g.invert:
 			r.selected(text[ls:le])
 		}
@@ -406,6 +424,10 @@ func (r *grepRun) region(text []byte, from, to int) {
 	}
 	g := r.g
 	seg := text[from:to]
+	if r.cx != nil {
+		r.ctxRegion(seg)
+		return
+	}
 	if !g.invert || g.noInvert {
 		if g.lineNum {
 			r.lineNo += int64(bytes.Count(seg, []byte{'\n'}))
