@@ -173,3 +173,18 @@ func TestGrepContextRefused(t *testing.T) {
 	// where no line is printed, context is ignored, as in GNU
 	checkCases(t, []diffCase{{argv: []string{"grep", "-c", "-v", "-m", "-1", "-A1", "a"}, input: []byte("a\nb\n")}})
 }
+
+// TestGNUGrepNull: -Z (--null) puts a NUL after the input's name, in
+// place of ':', '-' or the newline of -l and -L.
+func TestGNUGrepNull(t *testing.T) {
+	t.Parallel()
+	var argvs [][]string
+	for _, f := range [][]string{
+		{"-HZ", "a"}, {"-Z", "a"}, {"--null", "-H", "-n", "a"}, {"-ZHc", "a"}, {"-Zc", "a", "-", "-"}, {"-lZ", "a"}, {"-LZ", "a"},
+		{"-Zl", "a", "-", "-"}, {"-ZL", "a", "-", "-"}, {"-Z", "--label=in", "-H", "-n", "-C1", "a"}, {"-ZHo", "a"}, {"-ZHv", "-A1", "a"},
+		{"-Z", "-q", "a"}, {"-Z", "-h", "a", "-", "-"}, {"-ZH", "-m1", "-A1", "a"},
+	} {
+		argvs = append(argvs, append([]string{"grep"}, f...))
+	}
+	checkCross(t, []string{"", "a\n", "b\nab\nc\nd\na", "x\n\ny\n"}, argvs)
+}

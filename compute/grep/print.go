@@ -17,7 +17,7 @@ func (r *grepRun) write(b []byte) {
 func (r *grepRun) prefix() {
 	if r.g.withName {
 		r.w.WriteString(r.g.label)
-		r.w.WriteByte(r.sep)
+		r.w.WriteByte(nameEnd(r.g.nullName, r.sep))
 	}
 	if r.g.lineNum {
 		var tmp [24]byte

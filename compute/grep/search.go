@@ -558,7 +558,7 @@ func (r *grepRun) end(matched int64) {
 	if g.showCount {
 		if g.withName {
 			r.w.WriteString(g.label)
-			r.w.WriteByte(':')
+			r.w.WriteByte(nameEnd(g.nullName, ':'))
 		}
 		if g.maxCount >= 0 {
 			matched = min(matched, g.maxCount)
@@ -568,6 +568,14 @@ func (r *grepRun) end(matched int64) {
 	}
 	if g.list == 'l' && matched > 0 || g.list == 'L' && matched == 0 {
 		r.w.WriteString(g.label)
-		r.w.WriteByte('\n')
+		r.w.WriteByte(nameEnd(g.nullName, '\n'))
 	}
+}
+
+// nameEnd is what follows the input's name: c, or a NUL under -Z.
+func nameEnd(null bool, c byte) byte {
+	if null {
+		return 0
+	}
+	return c
 }
