@@ -65,7 +65,44 @@ func (r *grepRun) ctxRegion(seg []byte) {
 		if r.ctxErr != nil {
 			return
 		}
+		if !sel && !r.cx.final && r.cx.pending == 0 && len(seg) > 0 {
+			seg = r.skipToBefore(seg)
+		}
 	}
+}
+
+// skipToBefore passes over the lines of seg (not selected, no context
+// pending) that are more than -B lines before its end: only the last -B
+// of them can be printed. It returns the rest.
+func (r *grepRun) skipToBefore(seg []byte) []byte {
+	b := &r.cx.ring
+	if b.n == 0 {
+		r.lineNo += int64(bytes.Count(seg, []byte{'\n'}))
+		if seg[len(seg)-1] != '\n' {
+			r.lineNo++
+		}
+		b.dropped = true
+		return nil
+	}
+	start := len(seg) // where the last b.n lines start
+	if seg[start-1] == '\n' {
+		start--
+	}
+	for k := int64(0); k < b.n && start > 0; k++ {
+		start = bytes.LastIndexByte(seg[:start], '\n')
+		if start < 0 {
+			return seg // seg has at most b.n lines
+		}
+	}
+	if start == 0 {
+		return seg
+	}
+	// seg[:start+1] ends a line; with the lines after it, more than b.n
+	// follow what the ring holds: it is emptied and those lines skipped.
+	r.lineNo += int64(bytes.Count(seg[:start+1], []byte{'\n'}))
+	b.reset()
+	b.dropped = true
+	return seg[start+1:]
 }
 
 // ctxLine handles one line (r.lineNo is its number): selected or not,
