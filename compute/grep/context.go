@@ -44,8 +44,16 @@ type ctxRun struct {
 
 func newCtxRun(g *grepStage) *ctxRun {
 	c := &ctxRun{after: max(g.after, 0), sep: g.groupSep}
-	c.ring = beforeRing{n: max(g.before, 0), keep: !g.only || g.invert, spool: g.spool, memMax: int(min(g.spool.Mem(), 1<<30)), lineLimit: g.lineLimit}
+	c.ring = beforeRing{n: max(g.before, 0), keep: !g.only || g.invert, spool: g.spool, memMax: ringMem(g.spool.Mem(), g.lineLimit), lineLimit: g.lineLimit}
 	return c
+}
+
+// ringMem is the memory the before-context may hold before it spills:
+// the spool's memory less the line that may come over it, so that a
+// stage holds no more than a spilling one (compute/engine.JobMemory), but
+// at least 64 KiB, so that its batches are not many (one record each).
+func ringMem(spoolMem int64, lineLimit int) int {
+	return int(min(max(spoolMem-int64(lineLimit), 64<<10), 1<<30))
 }
 
 // ctxRegion is region with context: seg's lines, none of which matches,
