@@ -60,7 +60,14 @@ func ringMem(spoolMem int64, lineLimit int) int {
 // one by one.
 func (r *grepRun) ctxRegion(seg []byte) {
 	sel := r.g.invert && !r.g.noInvert
+	skipped := sel // tried skipToBefore: once a region is enough
 	for len(seg) > 0 && !r.done {
+		if !skipped && !r.cx.final && r.cx.pending == 0 {
+			skipped = true
+			if seg = r.skipToBefore(seg); len(seg) == 0 {
+				return
+			}
+		}
 		i := bytes.IndexByte(seg, '\n')
 		line := seg
 		if i >= 0 {
@@ -72,9 +79,6 @@ func (r *grepRun) ctxRegion(seg []byte) {
 		r.ctxLine(line, sel, false)
 		if r.ctxErr != nil {
 			return
-		}
-		if !sel && !r.cx.final && r.cx.pending == 0 && len(seg) > 0 {
-			seg = r.skipToBefore(seg)
 		}
 	}
 }

@@ -24,8 +24,10 @@ import (
 // prints "binary file matches" on stderr, which a stream has not), and -c
 // counts NUL-separated lines. GNU's blocks follow its reads, so for a pipe
 // that delivers short reads the two may differ in how many lines before
-// the NUL are printed; we follow GNU reading a regular file. -a reads NULs
-// as any byte, -I makes such an input select no line (Run).
+// the NUL are printed; we follow GNU reading a regular file (after-context
+// pending at that block is printed from the blocks after it as GNU does,
+// context.go). -a reads NULs as any byte, -I makes such an input select no
+// line (Run).
 
 // Register adds grep to r.
 func Register(r *compute.Registry) {
