@@ -122,6 +122,7 @@ func TestGNUGrepContextBig(t *testing.T) {
 	for _, argv := range [][]string{
 		{"grep", "-n", "-B", "3000", "ERROR"}, {"grep", "-C", "5", "ERROR"}, {"grep", "-A", "2000", "-m", "3", "ERROR"},
 		{"grep", "-v", "-B2", "info"}, {"grep", "-c", "-C3", "ERROR"}, {"grep", "-B", "100000", "ERROR"},
+		{"grep", "-b", "-B", "3000", "ERROR"}, {"grep", "-bo", "-C", "2", "ERROR"}, {"grep", "-bv", "info"},
 	} {
 		want, code, _ := g.gnu(t, "/usr/bin/grep", argv, in)
 		if code >= 2 {
@@ -151,7 +152,7 @@ func TestGNUGrepContextBinary(t *testing.T) {
 			in = in[:block-1] + "\n" + tail
 			for _, more := range []string{"", strings.Repeat("more ERROR\n", 20), strings.Repeat("filler\n", block/7) + "late ERROR\n"} {
 				in := in + more
-				for _, argv := range [][]string{{"-A5", "ERROR"}, {"-nA2", "ERROR"}, {"-A1", "-m1", "ERROR"}, {"-C3", "ERROR"}, {"-vA9", "info"}, {"-oA3", "ERROR"}} {
+				for _, argv := range [][]string{{"-A5", "ERROR"}, {"-nA2", "ERROR"}, {"-A1", "-m1", "ERROR"}, {"-C3", "ERROR"}, {"-vA9", "info"}, {"-oA3", "ERROR"}, {"-bnA5", "ERROR"}} {
 					cases = append(cases, diffCase{argv: append([]string{"grep"}, argv...), input: []byte(in)})
 				}
 			}
@@ -187,4 +188,22 @@ func TestGNUGrepNull(t *testing.T) {
 		argvs = append(argvs, append([]string{"grep"}, f...))
 	}
 	checkCross(t, []string{"", "a\n", "b\nab\nc\nd\na", "x\n\ny\n"}, argvs)
+}
+
+// TestGNUGrepByteOffset: -b prefixes each output line (context lines
+// too) or -o match with its byte offset in the input, after the name and
+// the line number, as GNU grep 3.8.
+func TestGNUGrepByteOffset(t *testing.T) {
+	t.Parallel()
+	var argvs [][]string
+	for _, f := range [][]string{
+		{"-b", "a"}, {"-bo", "a"}, {"-bn", "a"}, {"-bH", "a"}, {"-bv", "a"}, {"-bo", "."}, {"-bo", "[^a]b*"}, {"-bio", "A"},
+		{"-b", "-C1", "a"}, {"-bn", "-B2", "b"}, {"-bnH", "-A1", "-v", "a"}, {"-bo", "-C1", "a"}, {"-bov", "-A1", "a"}, {"-bc", "a"},
+		{"-bl", "a"}, {"-b", "-m1", "-A2", "a"}, {"-bo", "-x", "-w", "ab"}, {"-bwo", "ab"}, {"-bF", "-e", "b", "-e", "ab"},
+		{"-bo", "x.x"}, {"-bZH", "a"}, {"-ub", "a"}, {"--byte-offset", "-E", "a|$"}, {"-bo", "-E", "é|a"},
+	} {
+		argvs = append(argvs, append([]string{"grep"}, f...))
+	}
+	big := strings.Repeat("\xe9a\xe9 line\n\xff\xfeab\nab\xe9ab x.x\nplain text here\n", 6000)
+	checkCross(t, append(contextInputs()[:14], "\xe9a\xe9\n\xff\xfeab\nab\xe9ab\n", "xa\xffx\nx\xe9x ab\n", big), argvs)
 }

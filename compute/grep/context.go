@@ -143,7 +143,11 @@ func (r *grepRun) ctxLine(line []byte, sel, matched bool) {
 		r.contextLine(line, matched)
 		c.pending--
 	default:
-		if err := c.ring.push(line, r.wide); err != nil {
+		var off int64
+		if r.g.byteOff {
+			off = r.offOf(line)
+		}
+		if err := c.ring.push(line, r.wide, off); err != nil {
 			r.ctxErr, r.done = err, true
 		}
 	}
@@ -163,10 +167,10 @@ func (r *grepRun) flushBefore() {
 	}
 	no := r.lineNo
 	r.lineNo -= c.ring.lines + 1
-	err := c.ring.each(func(line []byte) {
+	err := c.ring.each(func(line []byte, off int64) {
 		r.lineNo++
 		// the ring holds lines not selected: with -v, matching ones
-		r.contextRaw(line, r.g.invert)
+		r.contextRaw(line, r.g.invert, off)
 	})
 	r.lineNo = no
 	c.ring.reset()
@@ -175,16 +179,19 @@ func (r *grepRun) flushBefore() {
 	}
 }
 
-// contextRaw is contextLine of a line as the input has it (not widened).
-func (r *grepRun) contextRaw(line []byte, matched bool) {
-	m, wide := r.g.m, r.wide
+// contextRaw is contextLine of a line as the input has it (not widened),
+// which starts at input offset off.
+func (r *grepRun) contextRaw(line []byte, matched bool, off int64) {
+	m, wide, frame := r.g.m, r.wide, r.frame
 	r.wide = false
+	r.frame = textFrame{tcap: cap(line), base: off}
 	if r.g.only && m.wide && !m.isLit && hasHigh(line) {
 		r.cx.wbuf = widen(r.cx.wbuf, line)
 		line, r.wide = r.cx.wbuf, true
+		r.frame = textFrame{tcap: cap(line), base: off, wtext: line}
 	}
 	r.contextLine(line, matched)
-	r.wide = wide
+	r.wide, r.frame = wide, frame
 }
 
 // lineMatches reports whether a line as the input has it matches.
@@ -229,7 +236,7 @@ func (r *grepRun) binaryTail(in io.Reader, data []byte, start, end int64, eof bo
 		if lim == 0 && len(b) > r.g.lineLimit {
 			return compute.LineTooLong("grep", r.g.lineLimit)
 		}
-		if r.binaryBuffer(b[:lim]) {
+		if r.binaryBuffer(b[:lim], start) {
 			return nil
 		}
 		last := eof && len(b) == len(data)
@@ -237,7 +244,7 @@ func (r *grepRun) binaryTail(in io.Reader, data []byte, start, end int64, eof bo
 		if last {
 			// GNU reads the end, then the last line without its newline
 			if len(data) > 0 {
-				r.binaryBuffer(data)
+				r.binaryBuffer(data, start)
 			}
 			return nil
 		}
@@ -247,7 +254,7 @@ func (r *grepRun) binaryTail(in io.Reader, data []byte, start, end int64, eof bo
 
 // binaryBuffer is binaryTail over the lines of one of GNU's buffers: it
 // reports whether the output has ended.
-func (r *grepRun) binaryBuffer(text []byte) bool {
+func (r *grepRun) binaryBuffer(text []byte, base int64) bool {
 	c, g := r.cx, r.g
 	if !c.final {
 		for p := text; len(p) > 0; {
@@ -262,7 +269,7 @@ func (r *grepRun) binaryBuffer(text []byte) bool {
 	for p := text; len(p) > 0 && c.pending > 0; c.pending-- {
 		line, rest, _ := bytes.Cut(p, []byte{'\n'})
 		r.lineNo++
-		r.contextRaw(line, g.only && g.invert && r.lineMatches(line))
+		r.contextRaw(line, g.only && g.invert && r.lineMatches(line), base+int64(len(text)-len(p)))
 		p = rest
 	}
 	return c.pending == 0
@@ -275,13 +282,13 @@ func (r *grepRun) contextLine(line []byte, matched bool) {
 	r.sep = '-'
 	switch {
 	case !g.only:
-		r.prefix()
+		r.prefix(line)
 		r.write(line)
 		r.w.WriteByte('\n')
 	case !g.invert:
 	case g.lineNL:
 		if matched && g.m.wholeO(line, r.in) {
-			r.prefix()
+			r.prefix(line)
 			r.write(line)
 			r.w.WriteString("\n\n")
 		}
@@ -289,7 +296,7 @@ func (r *grepRun) contextLine(line []byte, matched bool) {
 		r.literalMatches(line)
 	default:
 		g.m.eachMatch(line, func(s, e int) {
-			r.prefix()
+			r.prefix(line[s:])
 			r.write(line[s:e])
 			r.w.WriteByte('\n')
 		}, r.in, r.wide)
@@ -315,22 +322,28 @@ type beforeRing struct {
 	lineLimit int
 	mem       []byte // the newest lines, each with its newline, from head
 	head      int
+	memOff    int64 // the input offset of mem[head:] (-b)
 	q         *spool.Queue
 	batches   []ringBatch // what q holds, oldest first
 	skip      int64       // lines of batches[0] that left the window
 }
 
-// ringBatch is a part of beforeRing's queue: its bytes and lines.
-type ringBatch struct{ bytes, lines int64 }
+// ringBatch is a part of beforeRing's queue: its bytes and lines, and
+// the input offset of its first line (-b).
+type ringBatch struct{ bytes, lines, off int64 }
 
-// push adds a line (widened when wide) and drops the oldest past n.
-func (b *beforeRing) push(line []byte, wide bool) error {
+// push adds a line (widened when wide) at input offset off, and drops
+// the oldest past n.
+func (b *beforeRing) push(line []byte, wide bool, off int64) error {
 	if b.n == 0 {
 		b.dropped = true
 		return nil
 	}
 	b.lines++
 	if b.keep {
+		if b.head == len(b.mem) {
+			b.memOff = off
+		}
 		if wide {
 			b.mem = narrow(b.mem, line)
 		} else {
@@ -360,7 +373,9 @@ func (b *beforeRing) dropOldest() error {
 		return nil
 	}
 	if len(b.batches) == 0 {
-		b.head += bytes.IndexByte(b.mem[b.head:], '\n') + 1
+		n := bytes.IndexByte(b.mem[b.head:], '\n') + 1
+		b.head += n
+		b.memOff += int64(n)
 		return nil
 	}
 	b.skip++
@@ -382,7 +397,7 @@ func (b *beforeRing) spill() error {
 	if _, err := b.q.Write(held); err != nil {
 		return err
 	}
-	b.batches = append(b.batches, ringBatch{bytes: int64(len(held)), lines: int64(bytes.Count(held, []byte{'\n'}))})
+	b.batches = append(b.batches, ringBatch{bytes: int64(len(held)), lines: int64(bytes.Count(held, []byte{'\n'})), off: b.memOff})
 	b.mem, b.head = b.mem[:0], 0
 	if cap(b.mem) > 2*b.memMax {
 		b.mem = nil
@@ -390,9 +405,11 @@ func (b *beforeRing) spill() error {
 	return nil
 }
 
-// each calls f with every line held, oldest first, without its newline.
-func (b *beforeRing) each(f func(line []byte)) error {
+// each calls f with every line held, oldest first, without its newline,
+// and its input offset.
+func (b *beforeRing) each(f func(line []byte, off int64)) error {
 	if len(b.batches) > 0 {
+		off := b.batches[0].off
 		br := bufio.NewReaderSize(b.q, 64<<10)
 		var acc []byte
 		for skip := b.skip; ; {
@@ -413,14 +430,17 @@ func (b *beforeRing) each(f func(line []byte)) error {
 			if skip > 0 {
 				skip--
 			} else {
-				f(acc[:len(acc)-1])
+				f(acc[:len(acc)-1], off)
 			}
+			off += int64(len(acc))
 			acc = acc[:0]
 		}
 	}
+	off := b.memOff
 	for p := b.mem[b.head:]; len(p) > 0; {
 		i := bytes.IndexByte(p, '\n')
-		f(p[:i])
+		f(p[:i], off)
+		off += int64(i + 1)
 		p = p[i+1:]
 	}
 	return nil

@@ -81,7 +81,7 @@ var grepFlags = func() []compute.FlagSpec {
 		{Short: 'a', Long: "text", Summary: "read binary input (with NULs) as text"},
 		{Long: "binary-files", Value: true, Summary: "TYPE of binary input: binary (the default), text (-a) or without-match (-I)"},
 		{Short: 'I', Summary: "binary input selects no line (--binary-files=without-match)"},
-		{Short: 'b', Long: "byte-offset", Refuse: compute.RefuseNotImpl},
+		{Short: 'b', Long: "byte-offset", Summary: "prefix each output line (or -o match) with its byte offset in the input"},
 		{Short: 'T', Long: "initial-tab", Refuse: compute.RefuseNotImpl},
 		{Short: 'Z', Long: "null", Summary: "print a NUL after the input's name, not ':', '-' or a newline"},
 		{Short: 'z', Long: "null-data", Refuse: compute.RefuseNotImpl},
@@ -125,6 +125,7 @@ type grepStage struct {
 	firstOnly bool   // -l, -L, -q: stop at the first selected line
 	withName  bool   // prefix output lines with label: -H or several inputs
 	nullName  bool   // -Z: a NUL follows the label, in place of its separator
+	byteOff   bool   // -b: prefix output with its byte offset (textFrame)
 	label     string // the input's name: "(standard input)" or --label
 	inputs    int    // "-" operands (at least 1): the others read an ended stdin
 	maxCount  int64  // -1: no limit
@@ -266,7 +267,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		pats = []string{p}
 		f.Operands = f.Operands[1:]
 	}
-	g := &grepStage{nullName: f.Has("Z"), invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), lineLimit: env.LineLimit(),
+	g := &grepStage{nullName: f.Has("Z"), byteOff: f.Has("b"), invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), lineLimit: env.LineLimit(),
 		maxCount: -1, label: label, inputs: max(1, len(f.Operands)), binary: binary,
 		before: before, after: after, groupSep: groupSep, spool: env.Spool}
 	// -A and -B stand whatever their place; -C and -NUM set the other.

@@ -42,6 +42,7 @@ type grepRun struct {
 	cx     *ctxRun
 	ctxErr error // what failed holding the before-context
 	sep    byte  // ':' after the name and number, '-' on context lines
+	frame  textFrame
 	// finds are, for each literal searched for in text that is not
 	// widened (m.lit, or set's lits, lower-cased for a fold set without
 	// finders), how it is searched for (planFinder); nil: none.
@@ -253,7 +254,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			lim = bytes.LastIndexByte(buf[:safe], '\n') + 1
 		}
 		if lim > 0 {
-			if err := r.processAll(buf[:lim]); err != nil {
+			if err := r.processAll(buf[:lim], off); err != nil {
 				return err
 			}
 		}
@@ -290,7 +291,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 // look at ctx between pieces; a line longer than that is a piece of its
 // own, searched through r.slow. It fails on a line longer than lineLimit,
 // before any of text is processed.
-func (r *grepRun) processAll(text []byte) error {
+func (r *grepRun) processAll(text []byte, base int64) error {
 	if err := checkLines(text, r.g.lineLimit); err != nil {
 		return err
 	}
@@ -303,7 +304,9 @@ func (r *grepRun) processAll(text []byte) error {
 		if slow {
 			r.in = &r.slow
 		}
+		r.frame.base = base
 		r.process(text[:end])
+		base += int64(end)
 		if r.slow.hit {
 			return r.ctx.Err()
 		}
@@ -337,6 +340,10 @@ func (r *grepRun) process(text []byte) {
 		r.scratch = widen(r.scratch, text)
 		text, r.wide = r.scratch, true
 	}
+	r.frame.tcap, r.frame.wtext = cap(text), nil
+	if r.wide {
+		r.frame.wtext, r.frame.mw, r.frame.mo = text, 0, 0
+	}
 	set := r.choose(text)
 	hay := text // where set's literals are searched for
 	var lits [][]byte
@@ -362,7 +369,7 @@ func (r *grepRun) process(text []byte) {
 	}
 	// Plain output: selected lines as they are, without prefixes; a run of
 	// them that are adjacent in text is written at once, text[runS:runE].
-	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly && r.cx == nil
+	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly && r.cx == nil && !r.g.byteOff
 	runS, runE := 0, 0
 	// noStart: only the count of matching lines is wanted, not where
 	// they start (-c, -l, -L, -q)
@@ -437,7 +444,7 @@ func (r *grepRun) region(text []byte, from, to int) {
 		}
 		return
 	}
-	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName {
+	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName && !g.byteOff {
 		if g.count {
 			r.matched += int64(bytes.Count(seg, []byte{'\n'}))
 			if seg[len(seg)-1] != '\n' {
