@@ -91,6 +91,9 @@ type FlagUse struct {
 	// NextWord: the value is the word after the flag's (GNU's optarg ==
 	// argv[optind - 1]), which Getopt.Unread gives back.
 	NextWord bool
+	// Joined: the flag was read from the same word as the flag before it,
+	// a cluster of short flags (-12), which grep's -NUM reads as one number.
+	Joined bool
 }
 
 // Flags is the result of ParseFlags.
@@ -159,6 +162,7 @@ type Getopt struct {
 	args    []string
 	i       int    // next word
 	cluster string // rest of a short-flag cluster being read
+	inWord  bool   // a flag of the cluster being read was returned
 	rest    []string
 	done    bool
 }
@@ -196,7 +200,7 @@ func (g *Getopt) Next() (it Item, ok bool, err error) {
 			return g.long(a[2:])
 		case len(a) > 1 && a[0] == '-':
 			g.i++
-			g.cluster = a[1:]
+			g.cluster, g.inWord = a[1:], false
 			return g.short()
 		default:
 			g.i++
@@ -252,6 +256,7 @@ func (g *Getopt) short() (Item, bool, error) {
 	}
 	name := "-" + string(c)
 	it, ok, err := g.use(s, name)
+	it.Flag.Joined, g.inWord = g.inWord, true
 	if err != nil || !s.Value {
 		return it, ok, err
 	}

@@ -723,12 +723,25 @@ var diffGens = []*cmdGen{
 				return g.pick("never", "auto", "always", "bogus", "NEVER", "tty")
 			case "binary-files":
 				return g.pick("binary", "text", "without-match", "bogus", "tex", "")
+			case "A", "B", "C":
+				if g.chance(0.7) {
+					return strconv.Itoa(g.n(4))
+				}
+				return g.signed()
+			case "group-separator":
+				return g.pick("--", "", "XX", "a b", ":")
 			}
 			return g.pick("x", "--", "2")
 		},
 		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
 			if keys["color"] {
 				c.refused = true // --color=always
+			}
+			if keys["v"] && keys["m"] {
+				for _, k := range []string{"A", "B", "C", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"} {
+					// -v, a negative -m and context are refused
+					c.refused = c.refused || keys[k]
+				}
 			}
 			if keys["e"] && g.chance(0.7) {
 				return nil
@@ -745,8 +758,8 @@ var diffGens = []*cmdGen{
 				}
 				c.refused = c.refused || bigRepeat(p)
 			}
-			// A pattern such as "-3" reads as a flag (here the refused
-			// context -NUM), as in GNU.
+			// A pattern such as "-x" reads as a flag, perhaps a refused
+			// one, as in GNU ("-3" is the context -NUM).
 			c.refused = c.refused || strings.HasPrefix(p, "-")
 			return []string{p}
 		},

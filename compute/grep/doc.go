@@ -24,6 +24,9 @@
 //     a candidate's line is bounded and checked;
 //   - print.go: selected lines, counts, -n and -o output (-o of a literal
 //     without a regexp);
+//   - context.go: context lines (-A, -B, -C), a branch taken only when
+//     they were asked for, and the before-context held (spilling past
+//     the spool's memory);
 //   - benchlog.go: the log text the benchmarks and make bench grep.
 //   - encoding.go: the byte encodings they share (ASCII lower-casing,
 //     widening bytes >= 0x80 for RE2).

@@ -24,8 +24,10 @@ import (
 // prints "binary file matches" on stderr, which a stream has not), and -c
 // counts NUL-separated lines. GNU's blocks follow its reads, so for a pipe
 // that delivers short reads the two may differ in how many lines before
-// the NUL are printed; we follow GNU reading a regular file. -a reads NULs
-// as any byte, -I makes such an input select no line (Run).
+// the NUL are printed; we follow GNU reading a regular file (after-context
+// pending at that block is printed from the blocks after it as GNU does,
+// context.go). -a reads NULs as any byte, -I makes such an input select no
+// line (Run).
 
 // Register adds grep to r.
 func Register(r *compute.Registry) {
@@ -71,17 +73,17 @@ var grepFlags = func() []compute.FlagSpec {
 		{Long: "line-buffered", Summary: "no-op"},
 		{Long: "color", Value: true, Optional: true, Summary: "WHEN: never or auto (no colors on a stream)"},
 		{Long: "colour", Same: "color", Value: true, Optional: true, Summary: "same as --color"},
-		{Long: "group-separator", Value: true, Summary: "no-op (no context lines)"},
-		{Long: "no-group-separator", Same: "group-separator", Summary: "no-op (no context lines)"},
-		{Short: 'A', Long: "after-context", Value: true, Refuse: compute.RefuseNotImpl},
-		{Short: 'B', Long: "before-context", Value: true, Refuse: compute.RefuseNotImpl},
-		{Short: 'C', Long: "context", Value: true, Refuse: compute.RefuseNotImpl},
+		{Long: "group-separator", Value: true, Summary: "print SEP between groups of context (default --)"},
+		{Long: "no-group-separator", Same: "group-separator", Summary: "print no separator between groups of context"},
+		{Short: 'A', Long: "after-context", Value: true, Summary: "print NUM lines of context after each selected line"},
+		{Short: 'B', Long: "before-context", Value: true, Summary: "print NUM lines of context before each selected line"},
+		{Short: 'C', Long: "context", Value: true, Summary: "print NUM lines of context around each selected line"},
 		{Short: 'a', Long: "text", Summary: "read binary input (with NULs) as text"},
 		{Long: "binary-files", Value: true, Summary: "TYPE of binary input: binary (the default), text (-a) or without-match (-I)"},
 		{Short: 'I', Summary: "binary input selects no line (--binary-files=without-match)"},
-		{Short: 'b', Long: "byte-offset", Refuse: compute.RefuseNotImpl},
+		{Short: 'b', Long: "byte-offset", Summary: "prefix each output line (or -o match) with its byte offset in the input"},
 		{Short: 'T', Long: "initial-tab", Refuse: compute.RefuseNotImpl},
-		{Short: 'Z', Long: "null", Refuse: compute.RefuseNotImpl},
+		{Short: 'Z', Long: "null", Summary: "print a NUL after the input's name, not ':', '-' or a newline"},
 		{Short: 'z', Long: "null-data", Refuse: compute.RefuseNotImpl},
 		{Short: 'd', Long: "directories", Value: true, Refuse: compute.RefuseFiles},
 		{Short: 'D', Long: "devices", Value: true, Refuse: compute.RefuseFiles},
@@ -95,7 +97,7 @@ var grepFlags = func() []compute.FlagSpec {
 		{Long: "help", Refuse: compute.RefuseInfo},
 	}
 	for c := byte('0'); c <= '9'; c++ {
-		f = append(f, compute.FlagSpec{Short: c, Refuse: "context lines (-NUM) are " + compute.RefuseNotImpl})
+		f = append(f, compute.FlagSpec{Short: c, Summary: "-NUM is -C NUM (the digits of one word make one number)"})
 	}
 	return f
 }()
@@ -122,6 +124,8 @@ type grepStage struct {
 	list      byte   // 'l' or 'L': print the input's name if a line is (not) selected
 	firstOnly bool   // -l, -L, -q: stop at the first selected line
 	withName  bool   // prefix output lines with label: -H or several inputs
+	nullName  bool   // -Z: a NUL follows the label, in place of its separator
+	byteOff   bool   // -b: prefix output with its byte offset (textFrame)
 	label     string // the input's name: "(standard input)" or --label
 	inputs    int    // "-" operands (at least 1): the others read an ended stdin
 	maxCount  int64  // -1: no limit
@@ -138,6 +142,14 @@ type grepStage struct {
 	m      *grepMatcher
 	// lineLimit is the longest line held (Env.LineLimit).
 	lineLimit int
+	// before and after are the lines of context (-B, -A, -C, -NUM); -1:
+	// not given. Either given turns group separators on (context.go).
+	before, after int64
+	// groupSep is the group separator and its newline; nil: none
+	// (--no-group-separator).
+	groupSep []byte
+	// spool bounds the before-context held (context.go).
+	spool compute.SpoolConfig
 }
 
 func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
@@ -149,8 +161,52 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	binary := byte(binBinary)
 	fold, list, quiet, withName := false, byte(0), false, 0
 	label := "(standard input)"
-	for _, u := range f.Uses {
+	before, after, context := int64(-1), int64(-1), int64(-1)
+	groupSep := []byte("--\n")
+	var digits []byte // a -NUM being read (GNU's get_nondigit_option)
+	for i, u := range f.Uses {
+		if k := u.Key[0]; len(u.Key) == 1 && '0' <= k && k <= '9' {
+			switch {
+			case i == 0 || !u.Joined || !isDigitKey(f.Uses[i-1].Key):
+				digits = digits[:0]
+			case digits[0] == '0':
+				digits = digits[:0] // GNU drops a leading zero
+			}
+			if len(digits) == maxContextDigits {
+				// GNU appends "..." to the digits so far and fails
+				digits = append(digits, "..."...)
+			} else {
+				digits = append(digits, k)
+			}
+			if i+1 < len(f.Uses) && f.Uses[i+1].Joined && isDigitKey(f.Uses[i+1].Key) && len(digits) <= maxContextDigits {
+				continue
+			}
+			n, err := contextArg(string(digits), "-NUM")
+			if err != nil {
+				return nil, err
+			}
+			context = n
+			continue
+		}
 		switch u.Key {
+		case "A", "B", "C":
+			n, err := contextArg(u.Value, u.Name)
+			if err != nil {
+				return nil, err
+			}
+			switch u.Key {
+			case "A":
+				after = n
+			case "B":
+				before = n
+			default:
+				context = n
+			}
+		case "group-separator":
+			groupSep = nil // --no-group-separator
+			if u.HasValue {
+				groupSep = append([]byte(u.Value), '\n')
+			}
 		case "F", "E", "G":
 			if matcher != "" && matcher != u.Key {
 				return nil, compute.Invalidf("grep: conflicting matchers specified (%s)", u.Name)
@@ -211,8 +267,16 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		pats = []string{p}
 		f.Operands = f.Operands[1:]
 	}
-	g := &grepStage{invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), lineLimit: env.LineLimit(),
-		maxCount: -1, label: label, inputs: max(1, len(f.Operands)), binary: binary}
+	g := &grepStage{nullName: f.Has("Z"), byteOff: f.Has("b"), invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), lineLimit: env.LineLimit(),
+		maxCount: -1, label: label, inputs: max(1, len(f.Operands)), binary: binary,
+		before: before, after: after, groupSep: groupSep, spool: env.Spool}
+	// -A and -B stand whatever their place; -C and -NUM set the other.
+	if g.after < 0 {
+		g.after = context
+	}
+	if g.before < 0 {
+		g.before = context
+	}
 	if quiet {
 		list = 0
 	}
@@ -235,6 +299,11 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		if n < 0 {
 			g.maxCount, g.noInvert = -1, g.invert
 		}
+	}
+	if g.noInvert && !g.count && (g.before >= 0 || g.after >= 0) {
+		// GNU then prints context from where its output last stopped in
+		// its read buffer, which follows its reads, not the lines.
+		return nil, compute.Invalidf("grep: unsupported flags: -v with a negative -m and context lines")
 	}
 	var all []string
 	allEmpty := true
@@ -273,3 +342,19 @@ const (
 
 // grepMatchers are GNU's matcher names: one matcher per command.
 var grepMatchers = map[string]grepMode{"G": grepBasic, "E": grepExtended, "F": grepFixed}
+
+// maxContextDigits is how many digits of a -NUM GNU reads: more is an
+// error (its buffer holds an intmax_t's digits and sign).
+const maxContextDigits = 21
+
+func isDigitKey(k string) bool { return len(k) == 1 && '0' <= k[0] && k[0] <= '9' }
+
+// contextArg reads a context length as GNU's context_length_arg: an
+// intmax_t as xstrtoimax reads it, at least 0, the maximum on overflow.
+func contextArg(v, name string) (int64, error) {
+	n, _, e := compute.XStrtoimax(v, 10, "")
+	if e != compute.NumOK && e != compute.NumOverflow || n < 0 {
+		return 0, compute.Invalidf("grep: invalid context length argument %q for %s", v, name)
+	}
+	return n, nil
+}

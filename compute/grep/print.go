@@ -14,15 +14,22 @@ func (r *grepRun) write(b []byte) {
 	r.w.Write(b)
 }
 
-func (r *grepRun) prefix() {
+// prefix writes what comes before an output line or match, which starts
+// where at starts: the input's name, the line number, the byte offset.
+func (r *grepRun) prefix(at []byte) {
 	if r.g.withName {
 		r.w.WriteString(r.g.label)
-		r.w.WriteByte(':')
+		r.w.WriteByte(nameEnd(r.g.nullName, r.sep))
 	}
 	if r.g.lineNum {
 		var tmp [24]byte
 		r.w.Write(strconv.AppendInt(tmp[:0], r.lineNo, 10))
-		r.w.WriteByte(':')
+		r.w.WriteByte(r.sep)
+	}
+	if r.g.byteOff {
+		var tmp [24]byte
+		r.w.Write(strconv.AppendInt(tmp[:0], r.offOf(at), 10))
+		r.w.WriteByte(r.sep)
 	}
 }
 
@@ -37,7 +44,7 @@ func (r *grepRun) selected(line []byte) {
 	case g.count:
 	case g.only && g.lineNL:
 		if !g.invert && g.m.wholeO(line, r.in) {
-			r.prefix()
+			r.prefix(line)
 			r.write(line)
 			r.w.WriteString("\n\n")
 		}
@@ -46,13 +53,13 @@ func (r *grepRun) selected(line []byte) {
 			r.literalMatches(line)
 		} else if !g.invert {
 			g.m.eachMatch(line, func(s, e int) {
-				r.prefix()
+				r.prefix(line[s:])
 				r.write(line[s:e])
 				r.w.WriteByte('\n')
 			}, r.in, r.wide)
 		}
 	default:
-		r.prefix()
+		r.prefix(line)
 		r.write(line)
 		r.w.WriteByte('\n')
 	}
@@ -79,9 +86,41 @@ func (r *grepRun) literalMatches(line []byte) {
 			return
 		}
 		s := pos + j
-		r.prefix()
+		r.prefix(line[s:])
 		r.write(line[s : s+len(lit)])
 		r.w.WriteByte('\n')
 		pos = s + len(lit)
 	}
+}
+
+// textFrame is where the text being printed from lies in the input, for
+// -b: the capacity of the slice holding it (a line or match at is at
+// index tcap-cap(at) in it), the input offset of its first byte, and,
+// when it is widened, its bytes and a cursor that maps its indexes back.
+type textFrame struct {
+	tcap   int
+	base   int64
+	wtext  []byte // the widened text, or nil
+	mw, mo int    // an index in wtext and the input's index it maps to
+}
+
+// offOf returns the input offset of where at starts, at lying in the
+// current frame's text.
+func (r *grepRun) offOf(at []byte) int64 {
+	f := &r.frame
+	i := f.tcap - cap(at)
+	if f.wtext != nil {
+		if i < f.mw {
+			f.mw, f.mo = 0, 0
+		}
+		for f.mw < i {
+			if f.wtext[f.mw] >= 0xC0 { // a widened byte: two
+				f.mw++
+			}
+			f.mw++
+			f.mo++
+		}
+		i = f.mo
+	}
+	return f.base + int64(i)
 }

@@ -38,6 +38,11 @@ type grepRun struct {
 	lowLine []byte  // a line lower-cased, for -o
 	set     *litSet // the prefilter, once chosen
 	chosen  bool
+	// cx is the context output (context.go), nil without -A, -B, -C.
+	cx     *ctxRun
+	ctxErr error // what failed holding the before-context
+	sep    byte  // ':' after the name and number, '-' on context lines
+	frame  textFrame
 	// finds are, for each literal searched for in text that is not
 	// widened (m.lit, or set's lits, lower-cased for a fold set without
 	// finders), how it is searched for (planFinder); nil: none.
@@ -166,9 +171,13 @@ func indexAnchored(hay, lit []byte, k int) int {
 func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	r := &grepRun{ctx: ctx, stop: done, g: g, w: bufio.NewWriterSize(out, 64<<10)}
+	r := &grepRun{ctx: ctx, stop: done, g: g, w: bufio.NewWriterSize(out, 64<<10), sep: ':'}
 	if g.silent {
 		return nil
+	}
+	if !g.count && (g.before >= 0 || g.after >= 0) {
+		r.cx = newCtxRun(g)
+		defer r.cx.ring.close()
 	}
 	if g.maxCount == 0 {
 		// GNU stops before reading: no output, even with -c; -L still
@@ -245,7 +254,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			lim = bytes.LastIndexByte(buf[:safe], '\n') + 1
 		}
 		if lim > 0 {
-			if err := r.processAll(buf[:lim]); err != nil {
+			if err := r.processAll(buf[:lim], off); err != nil {
 				return err
 			}
 		}
@@ -255,6 +264,11 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			// no line.
 			if g.binary == binWithout && !r.done {
 				r.matched = 0
+			}
+			if r.cx != nil && r.cx.pending > 0 && g.binary == binBinary && !r.done {
+				if err := r.binaryTail(in, buf[lim:n], off+int64(lim), nul/grepBlock*grepBlock+grepBlock, eof); err != nil {
+					return err
+				}
 			}
 			break
 		}
@@ -277,7 +291,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 // look at ctx between pieces; a line longer than that is a piece of its
 // own, searched through r.slow. It fails on a line longer than lineLimit,
 // before any of text is processed.
-func (r *grepRun) processAll(text []byte) error {
+func (r *grepRun) processAll(text []byte, base int64) error {
 	if err := checkLines(text, r.g.lineLimit); err != nil {
 		return err
 	}
@@ -290,9 +304,14 @@ func (r *grepRun) processAll(text []byte) error {
 		if slow {
 			r.in = &r.slow
 		}
+		r.frame.base = base
 		r.process(text[:end])
+		base += int64(end)
 		if r.slow.hit {
 			return r.ctx.Err()
+		}
+		if r.ctxErr != nil {
+			return r.ctxErr
 		}
 		text = text[end:]
 	}
@@ -321,6 +340,10 @@ func (r *grepRun) process(text []byte) {
 		r.scratch = widen(r.scratch, text)
 		text, r.wide = r.scratch, true
 	}
+	r.frame.tcap, r.frame.wtext = cap(text), nil
+	if r.wide {
+		r.frame.wtext, r.frame.mw, r.frame.mo = text, 0, 0
+	}
 	set := r.choose(text)
 	hay := text // where set's literals are searched for
 	var lits [][]byte
@@ -346,7 +369,7 @@ func (r *grepRun) process(text []byte) {
 	}
 	// Plain output: selected lines as they are, without prefixes; a run of
 	// them that are adjacent in text is written at once, text[runS:runE].
-	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly
+	plain := !r.wide && !r.g.invert && !r.g.count && !r.g.only && !r.g.lineNum && !r.g.withName && r.g.maxCount < 0 && !r.g.firstOnly && r.cx == nil && !r.g.byteOff
 	runS, runE := 0, 0
 	// noStart: only the count of matching lines is wanted, not where
 	// they start (-c, -l, -L, -q)
@@ -392,6 +415,8 @@ func (r *grepRun) process(text []byte) {
 				runS = ls
 			}
 			runE = min(le+1, len(text))
+		case r.cx != nil:
+			r.ctxLine(text[ls:le], !r.g.invert, true)
 		case !r.g.invert:
 			r.selected(text[ls:le])
 		}
@@ -406,6 +431,10 @@ func (r *grepRun) region(text []byte, from, to int) {
 	}
 	g := r.g
 	seg := text[from:to]
+	if r.cx != nil {
+		r.ctxRegion(seg)
+		return
+	}
 	if !g.invert || g.noInvert {
 		if g.lineNum {
 			r.lineNo += int64(bytes.Count(seg, []byte{'\n'}))
@@ -415,7 +444,7 @@ func (r *grepRun) region(text []byte, from, to int) {
 		}
 		return
 	}
-	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName {
+	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName && !g.byteOff {
 		if g.count {
 			r.matched += int64(bytes.Count(seg, []byte{'\n'}))
 			if seg[len(seg)-1] != '\n' {
@@ -536,7 +565,7 @@ func (r *grepRun) end(matched int64) {
 	if g.showCount {
 		if g.withName {
 			r.w.WriteString(g.label)
-			r.w.WriteByte(':')
+			r.w.WriteByte(nameEnd(g.nullName, ':'))
 		}
 		if g.maxCount >= 0 {
 			matched = min(matched, g.maxCount)
@@ -546,6 +575,14 @@ func (r *grepRun) end(matched int64) {
 	}
 	if g.list == 'l' && matched > 0 || g.list == 'L' && matched == 0 {
 		r.w.WriteString(g.label)
-		r.w.WriteByte('\n')
+		r.w.WriteByte(nameEnd(g.nullName, '\n'))
 	}
+}
+
+// nameEnd is what follows the input's name: c, or a NUL under -Z.
+func nameEnd(null bool, c byte) byte {
+	if null {
+		return 0
+	}
+	return c
 }
