@@ -266,8 +266,9 @@ func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, *heldD
 
 // dataChunks turns the messages after the header into input chunks: a
 // data message is its held bytes (or its data field, when the codec did
-// not hold it), a text chunk is its UTF-8 bytes, and a second header is
-// an error. proof sees every message: the half-close is io.EOF only when
+// not hold it), a text chunk is its UTF-8 bytes, a message with neither
+// is skipped (no input, so no progress against the idle timeout), and a
+// second header is an error. proof sees every message: the half-close is io.EOF only when
 // proof accepts it, and an End message ends the data. A chunk's held
 // bytes are the caller's to release.
 func dataChunks[M request, H comparable](recv func() (M, *heldData, error), header func(M) H, proof *endProof) func() ([]byte, *heldData, error) {
@@ -300,6 +301,11 @@ func dataChunks[M request, H comparable](recv func() (M, *heldData, error), head
 			b := m.GetData()
 			if b == nil {
 				b = []byte(m.GetText())
+			}
+			if len(b) == 0 {
+				// No input: it neither feeds the job nor counts as the
+				// client's progress (the idle timeout runs on).
+				continue
 			}
 			if err := proof.data(len(b)); err != nil {
 				return nil, nil, err
