@@ -353,3 +353,42 @@ func TestDigestAborts(t *testing.T) {
 		}
 	})
 }
+
+// resetAfterEnd is a stream whose client reset it once its input had
+// ended (grpc-js sends END_STREAM, then RST_STREAM, when a call is
+// cancelled or its deadline expires): every send fails as grpc-go's does
+// on a stream the client reset.
+type resetAfterEnd struct{ grpc.ServerStream }
+
+func (resetAfterEnd) SendMsg(any) error { return status.Error(codes.Canceled, "context canceled") }
+
+// TestReplyNotDeliveredIsNoOK: a job whose reply could not be sent, its
+// stream reset after the half-close, is counted as canceled, not ok: its
+// call ends CANCELED, and no result reached the client. Digest sends its
+// one response, and Run its summary, after the job's own work.
+func TestReplyNotDeliveredIsNoOK(t *testing.T) {
+	reset := grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		return h(srv, resetAfterEnd{ss})
+	})
+	env := startEnv(t, envConfig{grpcOpts: []grpc.ServerOption{reset}})
+	t.Run("Digest", func(t *testing.T) {
+		_, err := digestCall(t, env, header(apiv1.Algorithm_ALGORITHM_SHA256), dataMsg([]byte("abc")))
+		if status.Code(err) != codes.Canceled {
+			t.Fatalf("err = %v, want Canceled", err)
+		}
+		if oc := env.obs.nextOutcome(t); oc != "canceled" {
+			t.Fatalf("outcome %q of a Digest whose response was never sent, want canceled", oc)
+		}
+	})
+	t.Run("Run", func(t *testing.T) {
+		// tac of no input prints nothing: the summary is the one message
+		// the job sends.
+		_, _, err := runCall(t, env, runHeader("tac"))
+		if status.Code(err) != codes.Canceled {
+			t.Fatalf("err = %v, want Canceled", err)
+		}
+		if oc := env.obs.nextOutcome(t); oc != "canceled" {
+			t.Fatalf("outcome %q of a Run whose summary was never sent, want canceled", oc)
+		}
+	})
+}

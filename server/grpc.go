@@ -266,8 +266,9 @@ func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, *heldD
 
 // dataChunks turns the messages after the header into input chunks: a
 // data message is its held bytes (or its data field, when the codec did
-// not hold it), a text chunk is its UTF-8 bytes, and a second header is
-// an error. proof sees every message: the half-close is io.EOF only when
+// not hold it), a text chunk is its UTF-8 bytes, a message with neither
+// is skipped (no input, so no progress against the idle timeout), and a
+// second header is an error. proof sees every message: the half-close is io.EOF only when
 // proof accepts it, and an End message ends the data. A chunk's held
 // bytes are the caller's to release.
 func dataChunks[M request, H comparable](recv func() (M, *heldData, error), header func(M) H, proof *endProof) func() ([]byte, *heldData, error) {
@@ -301,6 +302,11 @@ func dataChunks[M request, H comparable](recv func() (M, *heldData, error), head
 			if b == nil {
 				b = []byte(m.GetText())
 			}
+			if len(b) == 0 {
+				// No input: it neither feeds the job nor counts as the
+				// client's progress (the idle timeout runs on).
+				continue
+			}
 			if err := proof.data(len(b)); err != nil {
 				return nil, nil, err
 			}
@@ -309,9 +315,11 @@ func dataChunks[M request, H comparable](recv func() (M, *heldData, error), head
 	}
 }
 
-// Digest implements apiv1.ComputeServiceServer.
+// Digest implements apiv1.ComputeServiceServer. The response is sent
+// within the job, so a job whose response could not be sent (its stream
+// reset after the half-close, as grpc-js does on cancel) is counted and
+// logged as the call ended, not as ok.
 func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
-	var resp *apiv1.DigestResponse
 	ctx := stream.Context()
 	g := guardOf(ctx)
 	recv := receiver(g, stream.Recv)
@@ -362,14 +370,14 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 				return 0, 0, g.why(err)
 			}
 			res, err := s.engine.Digest(ctx, job, src)
-			resp, err = digestResponse(job, order, endSums, res, err)
+			resp, err := digestResponse(job, order, endSums, res, err)
+			if err == nil {
+				err = stream.SendAndClose(resp)
+			}
 			return res.Size, 0, jobErr(g, src, err)
 		}, nil
 	})
-	if err != nil {
-		return toStatus(s.log, err)
-	}
-	return stream.SendAndClose(resp)
+	return toStatus(s.log, err)
 }
 
 // digestResponse checks a Digest job's result against the End message's
@@ -390,9 +398,9 @@ func digestResponse(job engine.DigestJob, order []apiv1.Algorithm, endSums map[i
 	return resp, nil
 }
 
-// Run implements apiv1.ComputeServiceServer.
+// Run implements apiv1.ComputeServiceServer. Its summary is sent within
+// the job, as Digest's response is.
 func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
-	var stats engine.Stats
 	ctx := stream.Context()
 	g := guardOf(ctx)
 	recv := receiver(g, stream.Recv)
@@ -423,21 +431,18 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 				return 0, 0, g.why(err)
 			}
 			out := &outputSender{send: send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
-			var err error
-			stats, err = s.engine.Run(ctx, p, src, out)
+			stats, err := s.engine.Run(ctx, p, src, out)
+			if err == nil {
+				// Only the summary proves the output whole: a job whose
+				// summary could not be sent did not deliver its result.
+				err = send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Summary{Summary: &apiv1.RunSummary{
+					InputBytes: stats.InputBytes, OutputBytes: stats.OutputBytes,
+				}}})
+			}
 			return stats.InputBytes, stats.OutputBytes, jobErr(g, src, err)
 		}, nil
 	})
-	if err != nil {
-		return toStatus(s.log, err)
-	}
-	err = send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Summary{Summary: &apiv1.RunSummary{
-		InputBytes: stats.InputBytes, OutputBytes: stats.OutputBytes,
-	}}})
-	if err != nil {
-		return toStatus(s.log, err)
-	}
-	return nil
+	return toStatus(s.log, err)
 }
 
 // jobErr is the error a job of the stream guarded by g ends with, having

@@ -547,3 +547,51 @@ func TestTCPHeaderTooLongWithoutNewline(t *testing.T) {
 		t.Fatalf("a header line of exactly 100 bytes: %q, want %q", got, want)
 	}
 }
+
+// TestIdleEmptyMessages: --idle-timeout counts input bytes, not messages:
+// a client that keeps sending empty data or text messages (or messages
+// with no field) sends no input and is aborted as idle, as one that sends
+// nothing is; it does not hold its job slot for as long as it likes.
+func TestIdleEmptyMessages(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	for _, c := range []struct {
+		name  string
+		msg   *apiv1.RunRequest
+		after bool // after some input, or from the start
+	}{
+		{"empty data", runData([]byte{}), false},
+		{"empty text", &apiv1.RunRequest{Message: &apiv1.RunRequest_Text{Text: ""}}, false},
+		{"no field", &apiv1.RunRequest{}, false},
+		{"empty data after input", runData([]byte{}), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := startEnv(t, envConfig{idle: idle})
+			// No deadline (the server would take it for the idle timeout):
+			// the call is cancelled if the server never ends it.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer time.AfterFunc(defaultTestTimeout, cancel).Stop()
+			defer cancel()
+			stream, err := env.client.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream.Send(runHeader("testcat"))
+			if c.after {
+				stream.Send(runData([]byte("partial"))) // the input flows, then stalls
+			}
+			// An empty message every idle/10, until the server ends the
+			// stream.
+			for stream.Send(c.msg) == nil {
+				time.Sleep(idle / 10) // the client's pace, not a synchronisation
+			}
+			// The message is grpc-go's when the server stopped a blocked
+			// receive (docs/operations.md); the job's outcome says why.
+			if out, _, err := collectRun(stream); status.Code(err) != codes.DeadlineExceeded || len(out) != 0 {
+				t.Fatalf("err = %v, %d bytes; want DeadlineExceeded and nothing", err, len(out))
+			}
+			if oc := env.obs.nextOutcome(t); oc != "idle" {
+				t.Fatalf("outcome %q, want idle", oc)
+			}
+		})
+	}
+}
