@@ -109,15 +109,11 @@ func TestConnInputHeldBytesEnd(t *testing.T) {
 	for _, end := range []string{"fin", "idle", "tail", "reset", "drip", "close"} {
 		for _, caughtUp := range []bool{false, true} {
 			t.Run(end+"/real_queue="+strconv.FormatBool(caughtUp), func(t *testing.T) {
-				idle := 2 * time.Second
-				switch end {
-				case "idle", "tail":
-					idle = 500 * time.Millisecond
-				case "drip":
-					// The drip outlasts the timeout: a read's deadline comes
-					// with bytes under the mark.
-					idle = time.Second
-				}
+				// The reads wait for the test's writes under this timeout
+				// from the first one on, so it is no shorter than a busy
+				// machine may take between two of them (500 ms failed
+				// the idle timeout early under -race at load 8).
+				const idle = 2 * time.Second
 				cc, sc := loopbackPair(t)
 				c, spy, behind := stressInput(sc, idle)
 				var sent bytes.Buffer
@@ -168,7 +164,9 @@ func TestConnInputHeldBytesEnd(t *testing.T) {
 					cc.SetLinger(0)
 					cc.Close()
 				case "drip":
-					for i := range 15 {
+					// The drip outlasts the timeout: a read's deadline
+					// comes with bytes under the mark.
+					for i := range 25 {
 						time.Sleep(100 * time.Millisecond) // the client's pace, not a synchronisation
 						send([]byte{byte('a' + i)})
 					}
