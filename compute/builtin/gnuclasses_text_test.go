@@ -2,6 +2,8 @@ package builtin_test
 
 import (
 	"bytes"
+	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -94,7 +96,7 @@ func TestGNUText3SortIgnoreAndMonth(t *testing.T) {
 
 // TestGNUText4SortWord: --sort=WORD is the letter of WORD (gnulib's
 // argmatch: the word in full, or a prefix of one word only): month is
-// -M, numeric -n; the others are refused as their letters are, and a
+// -M, numeric -n, general-numeric -g; random is refused as -R is, and a
 // word that is no prefix, or of several, is an error. It was refused.
 func TestGNUText4SortWord(t *testing.T) {
 	t.Parallel()
@@ -104,12 +106,13 @@ func TestGNUText4SortWord(t *testing.T) {
 		{"sort", "--sort=numeric"}, {"sort", "--sort=n"}, {"sort", "--sort=nu"}, {"sort", "--sort", "numeric", "-r"},
 		{"sort", "--so=month"}, {"sort", "--sort=m", "-u"}, {"sort", "--sort=numeric", "-k2,2"}, {"sort", "--sort=month", "--sort=numeric"},
 		{"sort", "--sort="}, {"sort", "--sort=x"}, {"sort", "--sort=N"}, {"sort", "--sort=numericx"},
+		{"sort", "--sort=general-numeric"}, {"sort", "--sort=g"}, {"sort", "--sort=gen", "-r"},
 	} {
 		for _, in := range inputs {
 			cases = append(cases, diffCase{argv: argv, input: []byte(in)})
 		}
 	}
-	for _, w := range []string{"general-numeric", "g", "random", "r"} {
+	for _, w := range []string{"random", "r"} {
 		cases = append(cases, diffCase{argv: []string{"sort", "--sort=" + w}, input: []byte(inputs[0]), refused: true})
 	}
 	checkCases(t, cases)
@@ -267,7 +270,8 @@ func TestGNUText10TacFileEveryOperand(t *testing.T) {
 // TestGNUText11SortCheck: sort -c, -C and --check[=WORD] write nothing and
 // fail where GNU exits 1 (the first line out of order; under -u also one
 // equal to the line before it, by the keys), with GNU's keys, -r, -f, -n,
-// -z and the last-resort comparison. They were refused.
+// -z and the last-resort comparison; "-" twice is an error (GNU checks one
+// file). They were refused.
 func TestGNUText11SortCheck(t *testing.T) {
 	t.Parallel()
 	inputs := []string{
@@ -284,7 +288,7 @@ func TestGNUText11SortCheck(t *testing.T) {
 		{"sort", "--check=q"}, {"sort", "--check=d"}, {"sort", "--check=x"}, {"sort", "--check="}, {"sort", "--che"},
 		{"sort", "-c", "-c"}, {"sort", "-cC"}, {"sort", "-Cc"}, {"sort", "-c", "--check=quiet"}, {"sort", "-C", "--check"},
 		{"sort", "-c", "-m"}, {"sort", "-cm", "-u"}, {"sort", "-cV"}, {"sort", "-ch"}, {"sort", "-cM"}, {"sort", "-cd"},
-		{"sort", "-c", "-"}, {"sort", "-c", "-k0"},
+		{"sort", "-c", "-"}, {"sort", "-c", "-k0"}, {"sort", "-C", "-", "-"}, {"sort", "--check", "-", "-"},
 	})
 }
 
@@ -316,4 +320,105 @@ func TestGNUText12SortThousandsSep(t *testing.T) {
 		{"sort", "-k2n"}, {"sort", "-k2,2n", "-k1"}, {"sort", "-t", "\x80", "-k2n"}, {"sort", "-k1.2n"}, {"sort", "-cn"}, {"sort", "-Cnu"},
 		{"uniq", "-c"},
 	})
+}
+
+// sortGNumLines are number-like keys for sort -g: what strtold reads
+// (blanks it skips, signs, hex floats, exponents, inf, NaNs with payloads
+// and signs), what it does not (garbage, a lone sign or point), and
+// long-double edges: numbers equal as float64s but not as long doubles
+// (2^53+1, 1+2^-63), equal as long doubles but not as text, the largest
+// long double and past it, the least denormals, hex denormals whose 65th
+// bit glibc drops when it rounds. No two are the same NaN: GNU 9.1 orders
+// those by uninitialized stack bytes (docs/protocol.md).
+var sortGNumLines = []string{
+	"1", "-1", "+1", "01", "1.0", "1.", ".5", "-.5", "0", "-0", "+0", "0.0", "-0.0", "0e9", "00", "0x0", "-0x0p3",
+	"1e3", "1E3", "1e+3", "1000", "1e-3", "0.001", "5.e2", "1e", "1e+", "1e-x", "2e3x", "1,5", "1.5.5",
+	" 7", "\t8", "\v9", "\f10", "\r11", "  -12", "- 1", "+-1", "--1", "x", "", "-", "+", ".", "-.", "e5", "abc", " ", "\t",
+	"0x10", "0X1F", "0x1p3", "0x1P-2", "0x.8", "0x1.8p1", "0xAbC.dEp-4", "0x", "0x.", "0xg", "0xp1", "0x1p", "0x1p+", "-0x1p-1",
+	"inf", "INF", "-inf", "+Infinity", "infinit", "in", "-Inf", "infx",
+	"nan", "-nan", "nan(1)", "nan(0x100)", "nan(0777)", "-nan(2)", "nan(0xffffffffffffffffff)", "nan(0x3ffffffffffffffe)",
+	"9007199254740992", "9007199254740993", "9007199254740992.5", "1.0000000000000000001", "1.00000000000000000001",
+	"1.0000000000000000000542101086242752217003726400434970855712890625", "1.0000000000000000000542101086242752217003726400434970855712890626",
+	"18446744073709551615", "18446744073709551616", "18446744073709551617", "36893488147419103231", "36893488147419103233",
+	"1e308", "1e309", "1.7976931348623157e308", "-1e400", "1e-400", "4.9e-324", "2e-324",
+	"1.18973149535723176502e+4932", "1.18973149535723176508e+4932", "1e4933", "-1e4933", "1e99999999999999999999",
+	"3.3621031431120935063e-4932", "3.6451995318824746025e-4951", "1.8e-4951", "1.9e-4951", "5.5e-4951", "1e-4960",
+	"1e-99999999999999999999", "0x1p-16445", "-0x1p-16445", "0x1p-16446", "0x1.8p-16446", "0x1p-16447", "0x1p16383", "0x1p16384",
+	"0x1p-16383", "0x1.0000000000000002p-16383", "0x1.0000000000000003p-16383", "0x1.0000000000000004p-16383",
+	"0x1.0000000000000005p-16383", "0x1.0000000000000006p-16383", "0x1.000000000000000ap-16384", "0x1.000000000000000cp-16384",
+	"0xffffffffffffffff8", "0xffffffffffffffff7", "0x1fffffffffffffffe8p0", "0x10000000000000008.0", "0x1000000000000000180",
+}
+
+// sortGNumNaNs are spellings of NaNs: each of the first is glibc's NAN,
+// each of the rest -NAN; sortGNumNaNOthers are NaNs of other bits.
+var (
+	sortGNumNaNs      = []string{"NAN", "+nan", "nan()", "nan(abc)", "nan(08)", "nan(", "nan(_)", "nan(1", "nan(0x4000000000000000)", "nanx", "nan(0x)", "-NaN", "-nan(x)"}
+	sortGNumNaNOthers = "-nan(1)\nnan(0x100)\nNaN(0X1)\n-nan(2)\nnan(0777)\nnan(0xffffffffffffffffff)\nnan(0x3ffffffffffffffe)\ninf\n-inf\nx\n1\n"
+)
+
+// sortGNumDenormal is (4x+f) * 2^-16447 written out in decimal (16447
+// digits after the point): x quarters of the least denormal and f more.
+func sortGNumDenormal(x uint64, f int64) string {
+	n := new(big.Int).SetUint64(x)
+	n.Lsh(n, 2).Add(n, big.NewInt(f))
+	n.Mul(n, new(big.Int).Exp(big.NewInt(5), big.NewInt(16447), nil))
+	d := fmt.Sprintf("%016448s", n.String())
+	return strings.TrimRight(d[:len(d)-16447]+"."+d[len(d)-16447:], "0")
+}
+
+// TestGNUText13SortGeneralNumeric: sort -g (--general-numeric-sort, g in
+// a key, --sort=general-numeric) compares as GNU's general_numcompare:
+// each key read by glibc's strtold into an x87 long double (64-bit
+// significand, exponents to 16383, denormals to 2^-16445): keys that are
+// no number first, then NaNs by their bytes, then numbers (-0 equal to
+// 0), equal ones by the last-resort comparison; glibc's rounding of
+// denormals (its 65th bit dropped); -g with -n, -h, -M, -V or -d/-i in a
+// key is an error. It was refused.
+func TestGNUText13SortGeneralNumeric(t *testing.T) {
+	t.Parallel()
+	var fields strings.Builder
+	for i, k := range sortGNumLines {
+		fmt.Fprintf(&fields, "%c %s:%d\n", 'a'+i%7, k, i%5)
+	}
+	var denormals []string
+	for _, x := range []uint64{6907735185386448804, 6907735185386448805, 1 << 62, 12345} {
+		for f := range int64(4) {
+			denormals = append(denormals, sortGNumDenormal(x, f))
+		}
+	}
+	inputs := []string{
+		strings.Join(sortGNumLines, "\n") + "\n", fields.String(),
+		"nan 2\n-nan 1\nnan(3) 0\nx 1\n 1\n1 1\n1.0 0\n-0 1\n0 0\n0x1p0 2\ninf 1\nINF 0\n",
+		strings.Join(denormals, "\n") + "\n0x1p-16383\n" + sortGNumDenormal(6907735185386448804, 2) + "0001\n",
+		"", "1\x00-1\n\x000x10\x00nan\x00\n2\x00 3\x00",
+	}
+	checkCross(t, inputs, [][]string{
+		{"sort", "-g"}, {"sort", "--general-numeric-sort"}, {"sort", "--gen"}, {"sort", "--sort=general-numeric"}, {"sort", "--sort=g"},
+		{"sort", "-gr"}, {"sort", "-gu"}, {"sort", "-gs"}, {"sort", "-gru"}, {"sort", "-grs"}, {"sort", "-gf"}, {"sort", "-gb"},
+		{"sort", "-g", "-k2"}, {"sort", "-k2,2g"}, {"sort", "-k2g"}, {"sort", "-k2,2gr", "-k1,1"}, {"sort", "-k2,2g", "-s"},
+		{"sort", "-k2,2gb"}, {"sort", "-b", "-k2,2g"}, {"sort", "-t", ":", "-k2,2g", "-k1,1r"}, {"sort", "-t", ":", "-k1,1g"},
+		{"sort", "-g", "-k2,2n"}, {"sort", "-k1,1", "-k2g"}, {"sort", "-g", "-k1.2"}, {"sort", "+1g"}, {"sort", "-k2.2,2.4g"},
+		{"sort", "-zg"}, {"sort", "-zgu"}, {"sort", "-gm"}, {"sort", "-gmu"}, {"sort", "-gc"}, {"sort", "-gC"}, {"sort", "-gcu"},
+		{"sort", "-cg", "-k2,2"}, {"sort", "-gcr"},
+		{"sort", "-gn"}, {"sort", "-gh"}, {"sort", "-gM"}, {"sort", "-gV"}, {"sort", "-gd"}, {"sort", "-gi"}, {"sort", "-k1gn"},
+		{"sort", "-k1,1gh"}, {"sort", "-n", "-k1,1g"}, {"sort", "-g", "-k1,1M"}, {"sort", "-k2Vg"},
+	})
+	// Each spelling of a NaN among NaNs of other bits and numbers.
+	var nans []string
+	for _, s := range sortGNumNaNs {
+		nans = append(nans, s+"\n"+sortGNumNaNOthers)
+	}
+	checkCross(t, nans, [][]string{{"sort", "-g"}, {"sort", "-gr"}, {"sort", "-gu"}, {"sort", "-gf"}})
+	// The same through runs spilled to disk and merged.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	var nonan []string
+	for _, l := range sortGNumLines {
+		if !strings.Contains(l, "nan") {
+			nonan = append(nonan, l)
+		}
+	}
+	big := bytes.Repeat([]byte(strings.Join(nonan, "\n")+"\n"), 40)
+	for _, argv := range [][]string{{"sort", "-g"}, {"sort", "-gu"}, {"sort", "-gr"}, {"sort", "-g", "-s", "-k1,1"}, {"sort", "-k1,1g", "-k1,1r"}} {
+		computetest.DiffGNUEnv(t, cfg, big, argv...)
+	}
 }

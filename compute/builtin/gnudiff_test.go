@@ -342,7 +342,11 @@ func (cg *cmdGen) generate(g *gen) diffCase {
 			val = cg.value(g, &c, s.Key())
 		}
 		keys[s.Key()] = true
-		flags = append(flags, g.render(s, specs, val))
+		words := g.render(s, specs, val)
+		if refusedName(specs, words[0]) {
+			c.refused = true // --version-sort cut to --version
+		}
+		flags = append(flags, words)
 	}
 	if g.chance(0.02) {
 		flags = append(flags, []string{g.pick("-Q", "--bogus", "--", "-")})
@@ -399,6 +403,23 @@ func (cg *cmdGen) generate(g *gen) diffCase {
 		c.input = c.input[:4096]
 	}
 	return c
+}
+
+// refusedName reports whether w is a long flag whose name is in full
+// that of a flag halfclose refuses: an abbreviation of another flag that
+// happens to be one names that flag (getopt_long prefers an exact match).
+func refusedName(specs []compute.FlagSpec, w string) bool {
+	name, ok := strings.CutPrefix(w, "--")
+	if !ok {
+		return false
+	}
+	name, _, _ = strings.Cut(name, "=")
+	for _, s := range specs {
+		if s.Long == name && s.Refuse != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func slicesCount(xs []string, x string) int {
@@ -464,6 +485,65 @@ func (g *gen) text() []byte {
 		b.WriteString(g.word())
 	}
 	return b.Bytes()
+}
+
+// numbers draws lines of number-like fields for sort -g, -n and -h:
+// decimals with signs, blanks, exponents and garbage after them, hex
+// floats, inf, huge and tiny numbers, numbers equal as float64s but not
+// as long doubles. At most one line holds a NaN: GNU 9.1 orders two keys
+// that are the same NaN by uninitialized bytes (docs/protocol.md).
+func (g *gen) numbers() []byte {
+	var b bytes.Buffer
+	lines := g.n(14)
+	if g.chance(0.05) {
+		lines = 200 + g.n(800)
+	}
+	nan := g.n(max(lines, 1) * 3)
+	for i := range lines {
+		for f := range 1 + g.n(3) {
+			if f > 0 {
+				b.WriteString(g.pick(" ", "\t", ":", ",", "  "))
+			}
+			if i == nan && f == 0 {
+				b.WriteString(g.pick("nan", "-nan", "NaN(1)", "nan(0x10)", "nan(", "+NAN", " nan()"))
+				continue
+			}
+			b.WriteString(g.number())
+		}
+		b.WriteString(g.pick("\n", "\n", "\n", "\n", "\r\n"))
+	}
+	if g.chance(0.2) {
+		b.WriteString(g.number())
+	}
+	return b.Bytes()
+}
+
+// number draws one number-like field.
+func (g *gen) number() string {
+	digits := func(n int) string {
+		d := make([]byte, n)
+		for i := range d {
+			d[i] = byte('0' + g.n(10))
+		}
+		return string(d)
+	}
+	sign := g.pick("", "", "", "-", "+", " ", "\t-", "- ")
+	switch g.n(9) {
+	case 0:
+		return sign + g.pick("inf", "-inf", "Infinity", "INF", "infx", "in", "x", "", ".", "-", "e3", "0x", "0x.", "1e", "1e+", "abc", "1,5", "K", "1K", "2M")
+	case 1:
+		return sign + "0x" + g.pick("1", "A", "ff", "0.8", "1.8", "1p3", "1P-2", ".8p1", "1fffffffffffffffe8", "g", "1p", "10000000000000008.0")
+	case 2:
+		return sign + g.pick("1e4932", "1.18973149535723176502e+4932", "1.2e4932", "1e4933", "1e-4950", "3.6e-4951", "1.8e-4951", "0x1p-16445", "0x1p-16446", "1e308", "1e309", "4.9e-324", "1e99999999999999999999", "1e-99999999999999999999")
+	case 3:
+		return sign + g.pick("9007199254740992", "9007199254740993", "1.0000000000000000001", "1.00000000000000000001", "18446744073709551615", "18446744073709551617", "0.1", "0.10000000000000000001", "1", "1.0", "01")
+	case 4:
+		return sign + digits(1+g.n(25)) + g.pick("", ".", "."+digits(g.n(25))) + g.pick("e", "E", "e+", "e-") + strconv.Itoa(g.n(60))
+	case 5:
+		return sign + digits(1+g.n(4)) + g.pick("", "", ".5", "e3", "e-2", "x", ".0", "K", "e")
+	default:
+		return sign + strconv.Itoa(g.n(30)-10) + g.pick("", "", ".", ".5", ".25", "e1", "e-1", "0")
+	}
 }
 
 func (g *gen) word() string {
@@ -687,11 +767,7 @@ func (g *gen) sortKeyDef(c *diffCase) string {
 			s += "." + strconv.Itoa(g.n(4))
 		}
 		for range g.n(2) {
-			o := g.pick("b", "n", "f", "r", "d", "i", "M", "h", "x", "V", "g")
-			if o == "g" {
-				c.refused = true
-			}
-			s += o
+			s += g.pick("b", "n", "f", "r", "d", "i", "M", "h", "x", "V", "g", "g")
 		}
 		return s
 	}
@@ -788,8 +864,18 @@ var diffGens = []*cmdGen{
 				return g.pick(",", ":", " ", `\0`, "ab", "", "\t", "a")
 			case "check":
 				return g.pick("quiet", "silent", "diagnose-first", "q", "s", "d", "", "x")
+			case "sort":
+				w := g.pick("general-numeric", "g", "gen", "numeric", "human-numeric", "h", "month", "version", "n", "x", "")
+				c.refused = c.refused || w == "r"
+				return w
 			}
 			return g.count()
+		},
+		input: func(g *gen) []byte {
+			if g.chance(0.4) {
+				return g.text()
+			}
+			return g.numbers()
 		},
 		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
 			var ops []string

@@ -35,19 +35,19 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'f', Long: "ignore-case", Summary: "fold lower case to upper case characters"},
 	compute.FlagSpec{Short: 's', Long: "stable", Summary: "disable last-resort comparison"},
 	compute.FlagSpec{Short: 'b', Long: "ignore-leading-blanks", Summary: "ignore leading blanks"},
-	compute.FlagSpec{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bfnr"},
+	compute.FlagSpec{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bdfghiMnrV"},
 	compute.FlagSpec{Short: 't', Long: "field-separator", Value: true, Summary: "use SEP instead of non-blank to blank transition"},
 	compute.FlagSpec{Short: 'c', Summary: "check for sorted input; a disorder fails the job, naming its first line"},
 	compute.FlagSpec{Short: 'C', Summary: "like -c, but the error does not quote the line"},
 	compute.FlagSpec{Long: "check", Value: true, Optional: true, Summary: "-c, or with quiet or silent -C (diagnose-first is -c)"},
 	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Summary: "consider only blanks and alphanumeric characters"},
-	compute.FlagSpec{Short: 'g', Long: "general-numeric-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'g', Long: "general-numeric-sort", Summary: "compare according to general numerical value (strtold's, as a long double)"},
 	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Summary: "compare human readable numbers (e.g., 2K 1G)"},
 	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Summary: "consider only printable characters"},
 	compute.FlagSpec{Short: 'M', Long: "month-sort", Summary: "compare (unknown) < 'JAN' < ... < 'DEC'"},
 	compute.FlagSpec{Short: 'R', Long: "random-sort", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'V', Long: "version-sort", Summary: "natural sort of (version) numbers within text"},
-	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: human-numeric (-h), month (-M), numeric (-n), version (-V)"},
+	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: general-numeric (-g), human-numeric (-h), month (-M), numeric (-n), version (-V)"},
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Short: 'm', Long: "merge", Summary: "merge already sorted input; do not sort"},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
@@ -72,6 +72,7 @@ type sortKey struct {
 	skipsb       bool
 	skipeb       bool
 	numeric      bool
+	general      bool // -g: general_numcompare (gnum.go)
 	fold         bool
 	reverse      bool
 	month        bool
@@ -81,7 +82,7 @@ type sortKey struct {
 }
 
 func (k *sortKey) hasOrdering() bool {
-	return k.skipsb || k.skipeb || k.numeric || k.fold || k.reverse || k.month || k.human || k.version || k.ignore != nil
+	return k.skipsb || k.skipeb || k.numeric || k.general || k.fold || k.reverse || k.month || k.human || k.version || k.ignore != nil
 }
 
 // sortNondictionary and sortNonprinting are GNU sort's -d and -i tables
@@ -106,6 +107,9 @@ func (k *sortKey) orderingLetters() string {
 	}
 	if k.fold {
 		b = append(b, 'f')
+	}
+	if k.general {
+		b = append(b, 'g')
 	}
 	if k.human {
 		b = append(b, 'h')
@@ -175,6 +179,8 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "M", Name: it.Flag.Name})
 				case "numeric":
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "n", Name: it.Flag.Name})
+				case "general-numeric":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "g", Name: it.Flag.Name})
 				case "human-numeric":
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "h", Name: it.Flag.Name})
 				case "version":
@@ -210,7 +216,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if f.Has("z") {
 		o.eol = 0
 	}
-	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V")}
+	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V")}
 	switch {
 	case f.Has("d"): // -i does not override -d, in either order
 		global.ignore = &sortNondictionary
@@ -239,7 +245,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	for _, k := range keys {
 		if !k.hasOrdering() {
-			k.skipsb, k.skipeb, k.numeric, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.fold, global.reverse
+			k.skipsb, k.skipeb, k.numeric, k.general, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.general, global.fold, global.reverse
 			k.month, k.human, k.version, k.ignore = global.month, global.human, global.version, global.ignore
 		}
 		o.keys = append(o.keys, k)
@@ -247,10 +253,11 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if len(o.keys) == 0 && global.hasOrdering() {
 		o.keys = append(o.keys, global)
 	}
-	// GNU's check_ordering_compatibility: at most one of -n, -h, -M and
-	// -V or -d/-i (or both) a key, after the keys took the global options.
+	// GNU's check_ordering_compatibility: at most one of -n, -g, -h, -M
+	// and -V or -d/-i (or both) a key, after the keys took the global
+	// options.
 	for _, k := range o.keys {
-		if b2i(k.numeric)+b2i(k.human)+b2i(k.month)+b2i(k.version || k.ignore != nil) > 1 {
+		if b2i(k.numeric)+b2i(k.general)+b2i(k.human)+b2i(k.month)+b2i(k.version || k.ignore != nil) > 1 {
 			return nil, compute.Invalidf("sort: options '-%s' are incompatible", k.orderingLetters())
 		}
 	}
@@ -260,11 +267,15 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
-		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.fold && !k.month && !k.human && !k.version && k.ignore == nil
+		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.general && !k.fold && !k.month && !k.human && !k.version && k.ignore == nil
 	}
 	check, err := sortCheckMode(f)
 	if err != nil {
 		return nil, err
+	}
+	if check != 0 && len(f.Operands) > 1 {
+		// GNU checks one file: stdin once.
+		return nil, compute.Invalidf("sort: extra operand %q not allowed with -%c", f.Operands[1], check)
 	}
 	if (check != 0 || f.Has("m")) && o.pre > 0 {
 		// GNU's saved line (-m -u's, -c's previous one) is a copy of its
@@ -440,6 +451,8 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 		switch {
 		case k.numeric:
 			d = numCompare(ka, kb)
+		case k.general:
+			d = gnumCompare(ka, kb) // -f changes nothing strtold reads
 		case k.human:
 			d = humanCompare(ka, kb, k.fold)
 		case k.month:
@@ -475,7 +488,7 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 type sortLine struct {
 	p    *byte
 	n    uint32
-	key2 uint32 // lineCmp: the 4 bytes after key's (lineEntry); else 0
+	key2 uint32 // lineCmp: the 4 bytes after key's (lineEntry); -g: the key's low bits (gnumKey); else 0
 	key  uint64 // orders as the first key does, before its reversal
 }
 
@@ -500,6 +513,9 @@ func (o *sortOpts) entry(line []byte) sortLine {
 	switch {
 	case k.numeric:
 		return mkLine(line, numKey(span), 0)
+	case k.general:
+		hi, lo := gnumKey(span)
+		return mkLine(line, hi, lo)
 	case k.month:
 		return mkLine(line, uint64(sortMonth(span)), 0)
 	case k.human:
@@ -633,16 +649,14 @@ func numKeyExact(key uint64) bool {
 // compareEnt is compare, using the precomputed keys.
 func (o *sortOpts) compareEnt(a, b *sortLine) int {
 	if a.key != b.key {
-		d := 1
-		if a.key < b.key {
-			d = -1
-		}
-		if len(o.keys) > 0 && o.keys[0].reverse || len(o.keys) == 0 && o.reverse {
-			d = -d
-		}
-		return d
+		return o.entOrder(a.key < b.key)
 	}
-	if len(o.keys) == 0 || !o.keys[0].numeric || !numKeyExact(a.key) {
+	if a.key2 != b.key2 { // -g's low bits
+		return o.entOrder(a.key2 < b.key2)
+	}
+	// Equal keys: a -g key is the whole comparison, a -n key when it
+	// holds the whole number.
+	if len(o.keys) == 0 || !o.keys[0].general && (!o.keys[0].numeric || !numKeyExact(a.key)) {
 		return o.compare(a.line(), b.line())
 	}
 	// the first keys are equal
@@ -652,6 +666,19 @@ func (o *sortOpts) compareEnt(a, b *sortLine) int {
 	d := bytes.Compare(a.line()[o.pre:], b.line()[o.pre:])
 	if o.reverse {
 		return -d
+	}
+	return d
+}
+
+// entOrder is compareEnt's result for keys that differ, less telling
+// whether a's is the smaller.
+func (o *sortOpts) entOrder(less bool) int {
+	d := 1
+	if less {
+		d = -1
+	}
+	if len(o.keys) > 0 && o.keys[0].reverse || len(o.keys) == 0 && o.reverse {
+		d = -d
 	}
 	return d
 }
@@ -1854,6 +1881,8 @@ func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte)
 			}
 		case 'n':
 			k.numeric = true
+		case 'g':
+			k.general = true
 		case 'f':
 			k.fold = true
 		case 'r':
@@ -1870,7 +1899,7 @@ func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte)
 			k.human = true
 		case 'V':
 			k.version = true
-		case 'g', 'R':
+		case 'R':
 			if unsupported == 0 {
 				unsupported = s[0]
 			}

@@ -415,7 +415,9 @@ func TestSortErrors(t *testing.T) {
 		{"sort -k1.0", []string{"sort", `"1.0"`, "zero"}},
 		{"sort -kx", []string{"sort", `"x"`}},
 		{"sort -k1,x", []string{"sort", `"1,x"`}},
-		{"sort -k1g", []string{"sort", `"1g"`, `"g"`}},
+		{"sort -k1R", []string{"sort", `"1R"`, `"R"`}},
+		{"sort -k1gn", []string{"sort", "-gn", "incompatible"}},
+		{"sort -g -h", []string{"sort", "-gh", "incompatible"}},
 		{"sort -k1Vh", []string{"sort", "-hV", "incompatible"}},
 		{"sort -k1Mn", []string{"sort", "-Mn", "incompatible"}},
 		{"sort -t ab", []string{"sort", "multi-character", `"ab"`}},
@@ -475,6 +477,10 @@ func BenchmarkSortSpill(b *testing.B) {
 func BenchmarkSortNSpill(b *testing.B) {
 	_, nums := sortBenchInputs()
 	benchSort(b, nums, 0, "sort", "-n")
+}
+func BenchmarkSortGSpill(b *testing.B) {
+	_, nums := sortBenchInputs()
+	benchSort(b, nums, 0, "sort", "-g")
 }
 
 // TestSortNumericKeys: random numbers of every shape (long, signed,
