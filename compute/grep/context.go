@@ -68,13 +68,8 @@ func (r *grepRun) ctxRegion(seg []byte) {
 				return
 			}
 		}
-		i := bytes.IndexByte(seg, '\n')
-		line := seg
-		if i >= 0 {
-			line, seg = seg[:i], seg[i+1:]
-		} else {
-			seg = nil
-		}
+		var line []byte
+		line, seg = cutLine(seg)
 		r.lineNo++
 		r.ctxLine(line, sel, false)
 		if r.ctxErr != nil {
@@ -89,10 +84,7 @@ func (r *grepRun) ctxRegion(seg []byte) {
 func (r *grepRun) skipToBefore(seg []byte) []byte {
 	b := &r.cx.ring
 	if b.n == 0 {
-		r.lineNo += int64(bytes.Count(seg, []byte{'\n'}))
-		if seg[len(seg)-1] != '\n' {
-			r.lineNo++
-		}
+		r.lineNo += countLines(seg)
 		b.dropped = true
 		return nil
 	}
@@ -258,7 +250,7 @@ func (r *grepRun) binaryBuffer(text []byte, base int64) bool {
 	c, g := r.cx, r.g
 	if !c.final {
 		for p := text; len(p) > 0; {
-			line, rest, _ := bytes.Cut(p, []byte{'\n'})
+			line, rest := cutLine(p)
 			if r.lineMatches(line) != g.invert {
 				c.pending = 0
 				return true
@@ -267,7 +259,7 @@ func (r *grepRun) binaryBuffer(text []byte, base int64) bool {
 		}
 	}
 	for p := text; len(p) > 0 && c.pending > 0; c.pending-- {
-		line, rest, _ := bytes.Cut(p, []byte{'\n'})
+		line, rest := cutLine(p)
 		r.lineNo++
 		r.contextRaw(line, g.only && g.invert && r.lineMatches(line), base+int64(len(text)-len(p)))
 		p = rest
