@@ -3,6 +3,7 @@ package grep
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"slices"
 
@@ -159,7 +160,7 @@ func (r *grepRun) flushBefore() {
 	}
 	no := r.lineNo
 	r.lineNo -= c.ring.lines + 1
-	err := c.ring.each(func(line []byte, off int64) {
+	err := c.ring.each(r.ctx, func(line []byte, off int64) {
 		r.lineNo++
 		// the ring holds lines not selected: with -v, matching ones
 		r.contextRaw(line, r.g.invert, off)
@@ -320,6 +321,10 @@ type beforeRing struct {
 	skip      int64       // lines of batches[0] that left the window
 }
 
+// ringCheck is how many bytes of the spill file beforeRing.each reads
+// back between two looks at the job's context.
+const ringCheck = 256 << 10
+
 // ringBatch is a part of beforeRing's queue: its bytes and lines, and
 // the input offset of its first line (-b).
 type ringBatch struct{ bytes, lines, off int64 }
@@ -398,13 +403,22 @@ func (b *beforeRing) spill() error {
 }
 
 // each calls f with every line held, oldest first, without its newline,
-// and its input offset.
-func (b *beforeRing) each(f func(line []byte, off int64)) error {
+// and its input offset. It stops with ctx's error once ctx is done,
+// looking at it every ringCheck bytes read back from the spill file
+// (what memory holds is bounded by the spool's memory).
+func (b *beforeRing) each(ctx context.Context, f func(line []byte, off int64)) error {
 	if len(b.batches) > 0 {
 		off := b.batches[0].off
 		br := bufio.NewReaderSize(b.q, 64<<10)
 		var acc []byte
+		check := off + ringCheck
 		for skip := b.skip; ; {
+			if off >= check {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				check = off + ringCheck
+			}
 			part, err := br.ReadSlice('\n')
 			acc = append(acc, part...)
 			if err == bufio.ErrBufferFull {
