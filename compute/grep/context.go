@@ -209,6 +209,9 @@ func (r *grepRun) binaryTail(in io.Reader, data []byte, start, end int64, eof bo
 	c := r.cx
 	data = append([]byte(nil), data...)
 	for c.pending > 0 {
+		if err := r.ctx.Err(); err != nil {
+			return err // one look a block: the input may not end
+		}
 		if want := int(end - start); !eof && len(data) < want {
 			data = slices.Grow(data, want-len(data))
 			for !eof && len(data) < want {
