@@ -194,6 +194,18 @@ func TestTLSEndToEnd(t *testing.T) {
 			t.Fatal("a client without a certificate was served")
 		}
 	})
+	t.Run("cli-no-client-cert", func(t *testing.T) {
+		// Under TLS 1.3 the server refuses the missing certificate after
+		// the client's side of the handshake: the client sees a broken
+		// pipe, a reset or a failed HTTP/2 preface. The CLI says what is
+		// missing, not "does not speak gRPC" or the transport's words.
+		for range 3 {
+			_, err := tlsRun(t, dir, []byte("x"), cli, "--addr", grpcAddr, "--cacert", "ca.pem", "--token-file", "tokens.txt", "sha256sum")
+			if err == nil || !strings.Contains(err.Error(), "client certificate (--cert and --key)") {
+				t.Fatalf("halfclose without a client certificate: %v; want it to name the missing certificate", err)
+			}
+		}
+	})
 	t.Run("socat", func(t *testing.T) {
 		socat := need(t, "socat")
 		// -t: how long socat still reads after sending close_notify.

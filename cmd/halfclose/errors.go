@@ -40,7 +40,16 @@ func (r *runner) describe(err error) string {
 	}
 	msg := s.Message()
 	if s.Code() == codes.Unavailable {
+		tls := r.o.useTLS || r.o.caFile != "" || r.o.certFile != ""
 		switch {
+		case strings.Contains(msg, "tls: certificate required"):
+			return fmt.Sprintf("UNAVAILABLE: %s requires a client certificate (--cert and --key)", addr)
+		case tls && r.o.certFile == "" && !strings.Contains(msg, tcpPortMessage) &&
+			(strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "error reading server preface")):
+			// TLS 1.3: a server that wants a client certificate refuses
+			// it after the client's side of the handshake, which then
+			// sees its writes fail, not the server's alert.
+			return fmt.Sprintf("UNAVAILABLE: %s closed the connection after the TLS handshake: it may require a client certificate (--cert and --key)", addr)
 		case strings.Contains(msg, "produced zero addresses"), strings.Contains(msg, "name resolver error"), strings.Contains(msg, "no such host"),
 			strings.Contains(msg, "no children to pick from"): // round_robin with no resolved address
 			return "UNAVAILABLE: " + resolveError(addr, flagName)

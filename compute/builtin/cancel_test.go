@@ -142,6 +142,10 @@ func cancelCases() []cancelCase {
 	add("sort -M -b -k2", lines, mib/2, 2*mib)
 	add("grep -aI -o '\\<u[0-9]*\\>'", lines, mib/2, 2*mib)
 	add("grep -c -E '(\\<re|ms\\>)+'", lines, mib/2, 2*mib)
+	// grep's after-context pending at the block with a NUL is printed
+	// from the blocks after it; past -m, whatever their lines hold
+	ctxBin := slices.Concat([]byte("ERROR\n"), bytes.Repeat([]byte("y\n"), 100<<10), bytes.Repeat([]byte("x\x00\n"), 1000))
+	add("grep -m1 -A 999999999999 ERROR", ctxBin, mib/2, 2*mib)
 	add("head -n -5 - -", lines, mib/2, 2*mib)
 	add("tac - -", lines, mib/2, 2*mib)
 	// a sort that holds everything and sorts it in memory after the end

@@ -1,6 +1,8 @@
 package builtin_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -206,4 +208,42 @@ func TestGNUGrepByteOffset(t *testing.T) {
 	}
 	big := strings.Repeat("\xe9a\xe9 line\n\xff\xfeab\nab\xe9ab x.x\nplain text here\n", 6000)
 	checkCross(t, append(contextInputs()[:14], "\xe9a\xe9\n\xff\xfeab\nab\xe9ab\n", "xa\xffx\nx\xe9x ab\n", big), argvs)
+}
+
+// cancelOnWrite cancels its job at the first write, and counts the bytes
+// written.
+type cancelOnWrite struct {
+	n      int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) {
+	c.cancel()
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestGrepContextCancelFlush: a job cancelled while it prints the lines
+// -B held in its spill file stops printing them and returns the cancel;
+// it printed all of them (16 MiB here) and returned no error.
+func TestGrepContextCancelFlush(t *testing.T) {
+	t.Parallel()
+	disk := compute.NewDiskBudget(1 << 30)
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir(), Disk: disk}}
+	p, err := computetest.Engine(cfg).Compile("grep -B 100000000 ERROR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 16 << 20
+	in := strings.Repeat("info line of text\n", size/18) + "ERROR\n"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &cancelOnWrite{cancel: cancel}
+	err = p.Stages[0].Run(ctx, strings.NewReader(in), out)
+	if !errors.Is(err, context.Canceled) || out.n > size/4 {
+		t.Errorf("cancelled at its first write: returned %v after writing %d bytes; want the cancel, and well under %d bytes", err, out.n, size)
+	}
+	if u := disk.Used(); u != 0 {
+		t.Errorf("disk budget still holds %d bytes", u)
+	}
 }

@@ -3,6 +3,7 @@ package grep
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"slices"
 
@@ -68,13 +69,8 @@ func (r *grepRun) ctxRegion(seg []byte) {
 				return
 			}
 		}
-		i := bytes.IndexByte(seg, '\n')
-		line := seg
-		if i >= 0 {
-			line, seg = seg[:i], seg[i+1:]
-		} else {
-			seg = nil
-		}
+		var line []byte
+		line, seg = cutLine(seg)
 		r.lineNo++
 		r.ctxLine(line, sel, false)
 		if r.ctxErr != nil {
@@ -89,10 +85,7 @@ func (r *grepRun) ctxRegion(seg []byte) {
 func (r *grepRun) skipToBefore(seg []byte) []byte {
 	b := &r.cx.ring
 	if b.n == 0 {
-		r.lineNo += int64(bytes.Count(seg, []byte{'\n'}))
-		if seg[len(seg)-1] != '\n' {
-			r.lineNo++
-		}
+		r.lineNo += countLines(seg)
 		b.dropped = true
 		return nil
 	}
@@ -167,7 +160,7 @@ func (r *grepRun) flushBefore() {
 	}
 	no := r.lineNo
 	r.lineNo -= c.ring.lines + 1
-	err := c.ring.each(func(line []byte, off int64) {
+	err := c.ring.each(r.ctx, func(line []byte, off int64) {
 		r.lineNo++
 		// the ring holds lines not selected: with -v, matching ones
 		r.contextRaw(line, r.g.invert, off)
@@ -216,6 +209,9 @@ func (r *grepRun) binaryTail(in io.Reader, data []byte, start, end int64, eof bo
 	c := r.cx
 	data = append([]byte(nil), data...)
 	for c.pending > 0 {
+		if err := r.ctx.Err(); err != nil {
+			return err // one look a block: the input may not end
+		}
 		if want := int(end - start); !eof && len(data) < want {
 			data = slices.Grow(data, want-len(data))
 			for !eof && len(data) < want {
@@ -258,7 +254,7 @@ func (r *grepRun) binaryBuffer(text []byte, base int64) bool {
 	c, g := r.cx, r.g
 	if !c.final {
 		for p := text; len(p) > 0; {
-			line, rest, _ := bytes.Cut(p, []byte{'\n'})
+			line, rest := cutLine(p)
 			if r.lineMatches(line) != g.invert {
 				c.pending = 0
 				return true
@@ -267,7 +263,7 @@ func (r *grepRun) binaryBuffer(text []byte, base int64) bool {
 		}
 	}
 	for p := text; len(p) > 0 && c.pending > 0; c.pending-- {
-		line, rest, _ := bytes.Cut(p, []byte{'\n'})
+		line, rest := cutLine(p)
 		r.lineNo++
 		r.contextRaw(line, g.only && g.invert && r.lineMatches(line), base+int64(len(text)-len(p)))
 		p = rest
@@ -327,6 +323,10 @@ type beforeRing struct {
 	batches   []ringBatch // what q holds, oldest first
 	skip      int64       // lines of batches[0] that left the window
 }
+
+// ringCheck is how many bytes of the spill file beforeRing.each reads
+// back between two looks at the job's context.
+const ringCheck = 256 << 10
 
 // ringBatch is a part of beforeRing's queue: its bytes and lines, and
 // the input offset of its first line (-b).
@@ -406,13 +406,22 @@ func (b *beforeRing) spill() error {
 }
 
 // each calls f with every line held, oldest first, without its newline,
-// and its input offset.
-func (b *beforeRing) each(f func(line []byte, off int64)) error {
+// and its input offset. It stops with ctx's error once ctx is done,
+// looking at it every ringCheck bytes read back from the spill file
+// (what memory holds is bounded by the spool's memory).
+func (b *beforeRing) each(ctx context.Context, f func(line []byte, off int64)) error {
 	if len(b.batches) > 0 {
 		off := b.batches[0].off
 		br := bufio.NewReaderSize(b.q, 64<<10)
 		var acc []byte
+		check := off + ringCheck
 		for skip := b.skip; ; {
+			if off >= check {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				check = off + ringCheck
+			}
 			part, err := br.ReadSlice('\n')
 			acc = append(acc, part...)
 			if err == bufio.ErrBufferFull {

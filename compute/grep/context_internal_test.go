@@ -33,7 +33,7 @@ func TestBeforeRingSpills(t *testing.T) {
 		}
 		var got []string
 		var gotOffs []int64
-		if err := b.each(func(l []byte, off int64) { got, gotOffs = append(got, string(l)), append(gotOffs, off) }); err != nil {
+		if err := b.each(t.Context(), func(l []byte, off int64) { got, gotOffs = append(got, string(l)), append(gotOffs, off) }); err != nil {
 			t.Fatal(err)
 		}
 		want := all[max(0, int64(len(all))-n):]

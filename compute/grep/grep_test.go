@@ -444,3 +444,26 @@ func TestLowerASCII(t *testing.T) {
 		}
 	}
 }
+
+// TestGrepPrefixAllocs: the line number and byte offset before each
+// output line are formatted into the output buffer, not into a heap
+// array of their own per line (100,000 lines of grep -n cost 100,000
+// allocations and 2.4 MB of garbage; halfclosed's RSS for grep -n over
+// 312 MB was 100 MiB against 35 MiB without -n).
+func TestGrepPrefixAllocs(t *testing.T) {
+	in := bytes.Repeat([]byte("info line of some text here 0123456789\n"), 10000)
+	for _, text := range []string{"grep -n info", "grep -b info", "grep -nb -H -C1 info", "grep -vn x"} {
+		p, err := computetest.Engine(engine.Config{}).Compile(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(3, func() {
+			if err := p.Stages[0].Run(t.Context(), bytes.NewReader(in), computetest.Discard{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > 1000 {
+			t.Errorf("%s: %.0f allocations over 10,000 lines; want a few per input, not one per line", text, allocs)
+		}
+	}
+}

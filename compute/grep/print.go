@@ -21,14 +21,14 @@ func (r *grepRun) prefix(at []byte) {
 		r.w.WriteString(r.g.label)
 		r.w.WriteByte(nameEnd(r.g.nullName, r.sep))
 	}
+	// The numbers are formatted in the output buffer's free space: an
+	// array of their own would escape, one allocation a line.
 	if r.g.lineNum {
-		var tmp [24]byte
-		r.w.Write(strconv.AppendInt(tmp[:0], r.lineNo, 10))
+		r.w.Write(strconv.AppendInt(r.w.AvailableBuffer(), r.lineNo, 10))
 		r.w.WriteByte(r.sep)
 	}
 	if r.g.byteOff {
-		var tmp [24]byte
-		r.w.Write(strconv.AppendInt(tmp[:0], r.offOf(at), 10))
+		r.w.Write(strconv.AppendInt(r.w.AvailableBuffer(), r.offOf(at), 10))
 		r.w.WriteByte(r.sep)
 	}
 }

@@ -437,19 +437,13 @@ func (r *grepRun) region(text []byte, from, to int) {
 	}
 	if !g.invert || g.noInvert {
 		if g.lineNum {
-			r.lineNo += int64(bytes.Count(seg, []byte{'\n'}))
-			if seg[len(seg)-1] != '\n' {
-				r.lineNo++
-			}
+			r.lineNo += countLines(seg)
 		}
 		return
 	}
 	if !g.lineNum && !g.only && g.maxCount < 0 && !g.firstOnly && !g.withName && !g.byteOff {
 		if g.count {
-			r.matched += int64(bytes.Count(seg, []byte{'\n'}))
-			if seg[len(seg)-1] != '\n' {
-				r.matched++
-			}
+			r.matched += countLines(seg)
 			return
 		}
 		// r.matched is not kept: without -c, -m, -l, -L or -q nothing
@@ -461,16 +455,30 @@ func (r *grepRun) region(text []byte, from, to int) {
 		return
 	}
 	for len(seg) > 0 && !r.done {
-		i := bytes.IndexByte(seg, '\n')
-		line := seg
-		if i >= 0 {
-			line, seg = seg[:i], seg[i+1:]
-		} else {
-			seg = nil
-		}
+		var line []byte
+		line, seg = cutLine(seg)
 		r.lineNo++
 		r.selected(line)
 	}
+}
+
+// countLines returns the number of lines in seg (not empty), its last
+// one counted whether or not a newline ends it.
+func countLines(seg []byte) int64 {
+	n := int64(bytes.Count(seg, []byte{'\n'}))
+	if seg[len(seg)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// cutLine returns the first line of seg, without its newline, and the
+// lines after it (nil after the last).
+func cutLine(seg []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(seg, '\n'); i >= 0 {
+		return seg[:i], seg[i+1:]
+	}
+	return seg, nil
 }
 
 // findLine returns the bounds of the first line of text at or after pos
