@@ -205,6 +205,9 @@ func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, *heldDat
 			}
 			return m, nil, g.why(err)
 		}
+		if g != nil {
+			g.msgs.Add(1)
+		}
 		bad, held := takeNote(m)
 		if bad {
 			return m, nil, errMalformed
@@ -471,7 +474,9 @@ func streamPeer(ctx context.Context) string {
 // no goroutine of its own.
 func (s *computeService) input(ctx context.Context, g *streamGuard, next func() ([]byte, *heldData, error)) *recvAhead {
 	if g != nil {
-		return newRecvAhead(ctx, guardedSource{recv: next, g: g, idle: s.errIdle}, 0, s.opts.IdleTimeout)
+		r := newRecvAhead(ctx, guardedSource{recv: next, g: g, idle: s.errIdle}, 0, s.opts.IdleTimeout)
+		r.watch = g.newInputWatch()
+		return r
 	}
 	return newRecvAhead(ctx, messageSource(next), 0, s.opts.IdleTimeout)
 }

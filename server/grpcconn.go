@@ -68,7 +68,10 @@ type grpcConn struct {
 	size int        // the pool's buffers' size
 	buf  *[]byte    // the pooled buffer holding buf[r:w] unread; nil when empty
 	r, w int
-	err  error // the error of the read that filled buf, returned once it is empty
+	err  error  // the error of the read that filled buf, returned once it is empty
+	scan h2Scan // counts the DATA bytes read (scan.t nil: not counted)
+	// unregister removes the connection's traffic from conns, on Close.
+	unregister func()
 }
 
 func newGRPCConn(c net.Conn, bufSize int, pool *sync.Pool, userTimeout time.Duration) net.Conn {
@@ -76,7 +79,12 @@ func newGRPCConn(c net.Conn, bufSize int, pool *sync.Pool, userTimeout time.Dura
 	if tc != nil && userTimeout > 0 {
 		setUserTimeout(tc, userTimeout)
 	}
-	gc := &grpcConn{Conn: c, rd: c, wr: c, pool: pool, size: bufSize}
+	gc := &grpcConn{Conn: c, rd: c, wr: c, pool: pool, size: bufSize, unregister: func() {}}
+	if tc != nil {
+		// Its streams' idle timeouts see the bytes of messages still
+		// arriving (inputWatch).
+		gc.scan.t, gc.unregister = registerTraffic(c)
+	}
 	// A connection StopAccepting's drain hands out (queuedConn) must see
 	// its reads: only an accepted *net.TCPConn is read raw.
 	if tc, ok := c.(*net.TCPConn); ok {
@@ -103,7 +111,21 @@ func tcpConnOf(c net.Conn) *net.TCPConn {
 
 func (c *grpcConn) Write(p []byte) (int, error) { return c.wr.Write(p) }
 
+// Close removes the connection's traffic from conns.
+func (c *grpcConn) Close() error {
+	c.unregister()
+	return c.Conn.Close()
+}
+
 func (c *grpcConn) Read(p []byte) (int, error) {
+	n, err := c.read(p)
+	if n > 0 && c.scan.t != nil {
+		c.scan.scan(p[:n])
+	}
+	return n, err
+}
+
+func (c *grpcConn) read(p []byte) (int, error) {
 	if c.pool == nil {
 		return c.rd.Read(p)
 	}

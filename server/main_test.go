@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -12,5 +14,18 @@ import (
 const defaultTestTimeout = 30 * time.Second
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(registryCheck{m})
+}
+
+// registryCheck fails a run that left connections in the traffic
+// registry (h2traffic.go): every test's server has stopped by then.
+type registryCheck struct{ m *testing.M }
+
+func (r registryCheck) Run() int {
+	code := r.m.Run()
+	if n := openTraffic(); code == 0 && n != 0 {
+		fmt.Fprintf(os.Stderr, "%d connections left in the traffic registry\n", n)
+		return 1
+	}
+	return code
 }

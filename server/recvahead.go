@@ -40,6 +40,9 @@ type recvAhead struct {
 	src   chunkSource
 	idle  time.Duration // <= 0: no idle timeout here (or enforced by the source)
 	timer *time.Timer
+	// watch renews an idle wait while a message is still arriving (a gRPC
+	// stream's, inputWatch); nil: every wait ends after idle.
+	watch *inputWatch
 
 	full    chan recvChunk // received chunks, in order, and a last error
 	tokens  chan []byte    // free buffers (nil slices for sources without)
@@ -315,6 +318,9 @@ func (r *recvAhead) first() error {
 func (r *recvAhead) wait() (recvChunk, error) {
 	var idleC <-chan time.Time
 	if r.idle > 0 {
+		if r.watch != nil {
+			r.watch.start(time.Now(), r.idle)
+		}
 		if r.timer == nil {
 			r.timer = time.NewTimer(r.idle)
 		} else {
@@ -326,18 +332,26 @@ func (r *recvAhead) wait() (recvChunk, error) {
 		defer r.timer.Stop()
 		idleC = r.timer.C
 	}
-	select {
-	case c := <-r.full:
-		return c, nil
-	case <-r.ctx.Done():
-		return recvChunk{}, r.ctx.Err()
-	case <-r.closed:
-		if err := r.ctx.Err(); err != nil {
-			return recvChunk{}, err
+	for {
+		select {
+		case c := <-r.full:
+			return c, nil
+		case <-r.ctx.Done():
+			return recvChunk{}, r.ctx.Err()
+		case <-r.closed:
+			if err := r.ctx.Err(); err != nil {
+				return recvChunk{}, err
+			}
+			return recvChunk{}, errReaderClosed
+		case <-idleC:
+			if r.watch != nil {
+				if again := r.watch.expired(time.Now()); again > 0 {
+					r.timer.Reset(again)
+					continue
+				}
+			}
+			return recvChunk{}, errIdle(r.idle)
 		}
-		return recvChunk{}, errReaderClosed
-	case <-idleC:
-		return recvChunk{}, errIdle(r.idle)
 	}
 }
 
@@ -447,7 +461,7 @@ type guardedSource struct {
 }
 
 func (s guardedSource) nextWithin(idle time.Duration) ([]byte, *heldData, error) {
-	s.g.arm(idle, s.idle)
+	s.g.armInput(idle, s.idle)
 	b, hd, err := s.recv()
 	s.g.disarm()
 	return b, hd, err

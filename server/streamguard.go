@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -40,9 +41,13 @@ type streamGuard struct {
 
 	mu       sync.Mutex // protects the fields below
 	timer    *time.Timer
-	due      time.Time // when the armed wait expires; zero when none is
-	dueCause error     // the cause of the armed wait's expiry
-	cause    error     // why the guard stopped the stream; nil while it has not
+	due      time.Time   // when the armed wait expires; zero when none is
+	dueCause error       // the cause of the armed wait's expiry
+	cause    error       // why the guard stopped the stream; nil while it has not
+	watch    *inputWatch // the armed wait is for input (armInput): what may renew it; nil when not
+
+	traffic *connTraffic  // the stream's connection's; nil when not of NewGRPCListener
+	msgs    atomic.Uint64 // the messages the stream received (receiver)
 }
 
 type guardKey struct{}
@@ -120,7 +125,38 @@ func (g *streamGuard) arm(d time.Duration, cause error) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.due, g.dueCause = time.Now().Add(d), cause
+	g.due, g.dueCause, g.watch = time.Now().Add(d), cause, nil
+	g.set(d)
+}
+
+// armInput arms the wait for the stream's next message: as arm, but the
+// wait is renewed while the connection receives the bytes of a message
+// (inputWatch).
+func (g *streamGuard) armInput(d time.Duration, cause error) {
+	if g == nil || d <= 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	g.due, g.dueCause, g.watch = now.Add(d), cause, g.newInputWatch()
+	if g.watch != nil {
+		g.watch.start(now, d)
+	}
+	g.set(d)
+}
+
+// newInputWatch returns a watch of the stream's input; nil when its
+// connection's traffic is not known (a stream of another listener).
+func (g *streamGuard) newInputWatch() *inputWatch {
+	if g == nil || g.traffic == nil {
+		return nil
+	}
+	return &inputWatch{t: g.traffic, msgs: &g.msgs}
+}
+
+// set makes the timer fire in d; g.mu is held.
+func (g *streamGuard) set(d time.Duration) {
 	if g.timer == nil {
 		g.timer = time.AfterFunc(d, g.fire)
 	} else {
@@ -149,10 +185,19 @@ func (g *streamGuard) fire() {
 		g.mu.Unlock()
 		return
 	}
-	if left := time.Until(g.due); left > 0 {
+	now := time.Now()
+	if left := g.due.Sub(now); left > 0 {
 		g.timer.Reset(left)
 		g.mu.Unlock()
 		return
+	}
+	if g.watch != nil {
+		if again := g.watch.expired(now); again > 0 {
+			g.due = now.Add(again)
+			g.timer.Reset(again)
+			g.mu.Unlock()
+			return
+		}
 	}
 	cause := g.dueCause
 	g.mu.Unlock()
@@ -218,6 +263,7 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 		release = r
 	}
 	g := newStreamGuard(ctx)
+	g.traffic = trafficOf(ctx)
 	// The stream's context always ends, whatever ends the stream (its
 	// handler, the client, the connection): the peer's place is free then,
 	// and no timer is left armed.

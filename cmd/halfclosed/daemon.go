@@ -241,7 +241,9 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		grpc.NumStreamWorkers(uint32(min(cfg.maxJobs, maxStreamWorkers))),
 	)
 	if sec.tls != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls.Clone())))
+		// The connections count the DATA bytes they decrypt: a message
+		// still arriving renews its stream's --idle-timeout.
+		opts = append(opts, grpc.Creds(server.CountingCreds(credentials.NewTLS(sec.tls.Clone()))))
 	} else {
 		// The connections buffer their own raw reads (server.NewGRPCListener):
 		// grpc-go's buffer would copy every byte once more. Under TLS,
