@@ -502,6 +502,9 @@ func bigDecimalLD(digits []byte, nd int, e10 int64, cut bool) (uint16, uint64) {
 		}
 		buf = append(buf, c)
 	}
+	if gnumDigitsHook != nil {
+		gnumDigitsHook(len(buf))
+	}
 	var d big.Int
 	d.SetString(string(buf), 10)
 	if e10 >= 0 {
@@ -515,6 +518,10 @@ func bigDecimalLD(digits []byte, nd int, e10 int64, cut bool) (uint16, uint64) {
 	d.QuoRem(&d, den, &r)
 	return roundBig(&d, r.Sign() != 0, cut, -int64(s))
 }
+
+// gnumDigitsHook, when set (by a test), is told how many digits each
+// exact conversion reads.
+var gnumDigitsHook func(n int)
 
 // bigPow10Cache holds recent powers of ten bigDecimalLD used, at k mod
 // its size (at most about 2 MiB: k is below 17000): a column of numbers

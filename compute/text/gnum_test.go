@@ -110,3 +110,31 @@ func TestGNumKeyOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestStrtoldLongDigitsBounded: a number of 12000 digits far from a
+// rounding boundary is rounded from a prefix of its digits, as glibc
+// rounds a large integer part from its own digits: converting all of
+// them exactly cost 600 µs a key (40 times glibc's strtold), paid on
+// every comparison of a -g key after the first. Near a boundary the
+// digits needed are read, and the result is the same.
+func TestStrtoldLongDigitsBounded(t *testing.T) {
+	var converted int
+	gnumDigitsHook = func(n int) { converted += n }
+	t.Cleanup(func() { gnumDigitsHook = nil })
+	digits := strings.Repeat("1234567890", 1200)
+	for _, c := range []struct {
+		in   string
+		most int
+	}{
+		{digits + "e-10000", 256},                            // about 1.2e1999
+		{"0." + strings.Repeat("0", 4000) + digits, 256},     // about 1.2e-4001
+		{digits + "e-11900", 256},                            // about 1.2e99, beyond approxLD's powers
+		{"1" + strings.Repeat("0", 11999) + "1e-11000", 256}, // 1e1000 and a tail
+	} {
+		converted = 0
+		class, _, _, _ := strtold([]byte(c.in))
+		if class != gnumNum || converted > c.most {
+			t.Errorf("strtold(%.30q...): class %d, %d digits converted exactly, want at most %d", c.in, class, converted, c.most)
+		}
+	}
+}
