@@ -403,6 +403,18 @@ func TestGNUText13SortGeneralNumeric(t *testing.T) {
 		{"sort", "-gn"}, {"sort", "-gh"}, {"sort", "-gM"}, {"sort", "-gV"}, {"sort", "-gd"}, {"sort", "-gi"}, {"sort", "-k1gn"},
 		{"sort", "-k1,1gh"}, {"sort", "-n", "-k1,1g"}, {"sort", "-g", "-k1,1M"}, {"sort", "-k2Vg"},
 	})
+	// Long keys near a rounding boundary (the tie 1+2^-64, a tail of
+	// digits after it) are rounded from longer and longer prefixes of
+	// their digits: above the tie from the first digit that is not 0,
+	// below it from the first that is not 9. -s keeps each value's lines
+	// in input order: a key rounded the other way moves.
+	const tie = "1.0000000000000000000542101086242752217003726400434970855712890625"
+	var near strings.Builder
+	for i, n := range []int{1, 60, 200, 1000, 4000, 11000, 20000} {
+		fmt.Fprintf(&near, "%s%s1 %d\n%s4%s %d\n1 %d\n1.0000000000000000001 %d\n", tie, strings.Repeat("0", n), i, tie[:len(tie)-1], strings.Repeat("9", n), i, i, i)
+		fmt.Fprintf(&near, "0.0001%s%s1e4 %d\n", strings.TrimPrefix(tie, "1."), strings.Repeat("0", n), i)
+	}
+	checkCross(t, []string{near.String()}, [][]string{{"sort", "-s", "-k1,1g"}, {"sort", "-k2,2", "-k1,1g"}, {"sort", "-k1,1gr"}})
 	// Each spelling of a NaN among NaNs of other bits and numbers.
 	var nans []string
 	for _, s := range sortGNumNaNs {

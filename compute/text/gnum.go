@@ -380,10 +380,79 @@ func decimalLD(s []byte) (uint16, uint64) {
 	// are below a quarter of the least denormal (16447 after the point);
 	// a cut sets its sticky bit.
 	cut := false
+	read := int64(nd) // the digits glibc reads
 	if mag := int64(nd) + e10; mag <= 0 {
-		cut = int64(nd) > min((1-mag)*10/3+1+64, 16447)+mag
+		read = min(read, min((1-mag)*10/3+1+64, 16447)+mag)
+		cut = int64(nd) > read
+	}
+	// A prefix of the digits mostly tells the rounding: try a few, four
+	// times longer each, before all of them.
+	for p := gnumPrefixMin; p < min(nd, gnumDigitsMax) && int64(p) <= read; p *= 4 {
+		if exp, mant, ok := prefixLD(s[first:last+1], p, e10+int64(nd-p), cut); ok {
+			return exp, mant
+		}
 	}
 	return bigDecimalLD(s[first:last+1], nd, e10, cut)
+}
+
+// gnumPrefixMin is the shortest prefix of digits prefixLD tries.
+const gnumPrefixMin = 64
+
+// prefixLD rounds a number of more than p significant digits (digits,
+// perhaps with a '.', the last not 0) from its first p: the number x is
+// above their value L (times 10^ep, the weight of the p'th) and below
+// U = L + 10^ep. When every value in (L, U) has the same bits down to the
+// 65th from the top (the long double, its round bit and the bit glibc
+// drops from a denormal's sticky bit) and a bit below, they all round as
+// x does; ok is false when they do not (x is too close to a boundary).
+// glibc reading fewer digits (cut) changes nothing while p is at most
+// those: what it reads is also in (L, U).
+func prefixLD(digits []byte, p int, ep int64, cut bool) (uint16, uint64, bool) {
+	buf := make([]byte, 0, p)
+	for _, c := range digits {
+		if len(buf) == p {
+			break
+		}
+		if c != '.' {
+			buf = append(buf, c)
+		}
+	}
+	if gnumDigitsHook != nil {
+		gnumDigitsHook(len(buf))
+	}
+	var lo, hi big.Int
+	decimalBig(&lo, buf)
+	hi.Add(&lo, big.NewInt(1))
+	var s uint
+	if ep >= 0 {
+		pw := bigPow10(ep)
+		lo.Mul(&lo, pw)
+		hi.Mul(&hi, pw)
+		hi.Sub(&hi, big.NewInt(1)) // floor of the values below U
+	} else {
+		// floor(L * 2^s) and floor(U * 2^s) less one when exact: the
+		// floors of every value in (L, U) lie between.
+		den := bigPow10(-ep)
+		s = uint(max(0, den.BitLen()-lo.BitLen()+70))
+		var r big.Int
+		lo.Lsh(&lo, s)
+		lo.Quo(&lo, den)
+		hi.Lsh(&hi, s)
+		hi.QuoRem(&hi, den, &r)
+		if r.Sign() == 0 {
+			hi.Sub(&hi, big.NewInt(1))
+		}
+	}
+	n := lo.BitLen()
+	if n < 66 {
+		return 0, 0, false
+	}
+	var a, b big.Int
+	if a.Rsh(&lo, uint(n-65)).Cmp(b.Rsh(&hi, uint(n-65))) != 0 {
+		return 0, 0, false
+	}
+	exp, mant := roundBig(&lo, true, cut, -int64(s))
+	return exp, mant, true
 }
 
 // pow10Max bounds the powers of ten approxLD has (float64's range and
@@ -502,8 +571,11 @@ func bigDecimalLD(digits []byte, nd int, e10 int64, cut bool) (uint16, uint64) {
 		}
 		buf = append(buf, c)
 	}
+	if gnumDigitsHook != nil {
+		gnumDigitsHook(len(buf))
+	}
 	var d big.Int
-	d.SetString(string(buf), 10)
+	decimalBig(&d, buf)
 	if e10 >= 0 {
 		d.Mul(&d, bigPow10(e10))
 		return roundBig(&d, false, cut, 0)
@@ -515,6 +587,33 @@ func bigDecimalLD(digits []byte, nd int, e10 int64, cut bool) (uint16, uint64) {
 	d.QuoRem(&d, den, &r)
 	return roundBig(&d, r.Sign() != 0, cut, -int64(s))
 }
+
+// decimalSplit is the most digits decimalBig hands to SetString, whose
+// cost grows as their square.
+const decimalSplit = 19 * 64
+
+// decimalBig sets z to the decimal digits b: halves of them joined with
+// a power of ten (19 * 2^j digits, as bigPow10 keeps them) once they are
+// many, so 12000 digits cost a fifth of SetString's time.
+func decimalBig(z *big.Int, b []byte) *big.Int {
+	if len(b) <= decimalSplit {
+		z.SetString(string(b), 10)
+		return z
+	}
+	m := 19
+	for 2*m < len(b) {
+		m *= 2
+	}
+	var lo big.Int
+	decimalBig(z, b[:len(b)-m])
+	decimalBig(&lo, b[len(b)-m:])
+	z.Mul(z, bigPow10(int64(m)))
+	return z.Add(z, &lo)
+}
+
+// gnumDigitsHook, when set (by a test), is told how many digits each
+// exact conversion reads.
+var gnumDigitsHook func(n int)
 
 // bigPow10Cache holds recent powers of ten bigDecimalLD used, at k mod
 // its size (at most about 2 MiB: k is below 17000): a column of numbers

@@ -110,3 +110,35 @@ func TestGNumKeyOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestStrtoldLongDigitsBounded: a number of 12000 digits far from a
+// rounding boundary is rounded from a prefix of its digits, as glibc
+// rounds a large integer part from its own digits: converting all of
+// them exactly cost 600 µs a key (40 times glibc's strtold), paid on
+// every comparison of a -g key after the first. Near a boundary the
+// digits needed are read, and the result is the same.
+func TestStrtoldLongDigitsBounded(t *testing.T) {
+	var converted int
+	gnumDigitsHook = func(n int) { converted += n }
+	t.Cleanup(func() { gnumDigitsHook = nil })
+	digits := strings.Repeat("1234567890", 1200)
+	for _, c := range []struct {
+		in   string
+		top  uint16 // glibc's, as in TestStrtold
+		mant uint64
+	}{
+		{digits + "e-10000", 0x59ef, 0xe4d9fb079ab00130},                            // about 1.2e1999
+		{"0." + strings.Repeat("0", 4000) + digits, 0x0c14, 0x9a4fa7bc5d0afa9f},     // about 1.2e-4001
+		{digits + "e-11900", 0x4148, 0x907f05d0bfa34a56},                            // about 1.2e99, beyond approxLD's powers
+		{"1" + strings.Repeat("0", 11999) + "1e-11000", 0x4cf8, 0xf38db1f9dd3dac05}, // 1e1000 and a tail
+	} {
+		converted = 0
+		class, _, exp, mant := strtold([]byte(c.in))
+		if class != gnumNum || exp != c.top || mant != c.mant {
+			t.Errorf("strtold(%.30q...) = %d %04x%016x, glibc 2 %04x%016x", c.in, class, exp, mant, c.top, c.mant)
+		}
+		if converted > 256 {
+			t.Errorf("strtold(%.30q...): %d digits converted exactly, want at most 256", c.in, converted)
+		}
+	}
+}
