@@ -90,11 +90,12 @@ func pacedClient(t *testing.T, addr string, creds credentials.TransportCredentia
 // is whole; the connection's DATA bytes renew the wait (inputWatch).
 // (Before, the stream was aborted as idle after --idle-timeout.)
 func TestGRPCSlowMessageNotIdle(t *testing.T) {
-	// 96 KiB in pieces of 4 KiB idle/10 apart: 2.4 idle timeouts for the
+	// 64 KiB in pieces of 4 KiB idle/10 apart: 1.6 idle timeouts for the
 	// message, and a gap between two pieces may stretch 10 times (a busy
-	// machine) before the server is right to call the client idle.
-	const idle = 300 * time.Millisecond
-	input := randBytes(11, 96<<10)
+	// machine: a full second) before the server is right to call the
+	// client idle.
+	const idle = time.Second
+	input := randBytes(11, 64<<10)
 	want := sha256.Sum256(input)
 	pki := newTestPKI(t)
 	srvTLS, err := LoadServerTLS(pki.ServerCert, pki.ServerKey, "")
@@ -112,6 +113,7 @@ func TestGRPCSlowMessageNotIdle(t *testing.T) {
 		{"tls after input", true, 1000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			var srvCreds credentials.TransportCredentials
 			creds := insecure.NewCredentials()
 			if c.tls {
