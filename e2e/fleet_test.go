@@ -141,6 +141,9 @@ func TestFleet(t *testing.T) {
 	for _, name := range knobs.proxies {
 		t.Run("crash/"+name, func(t *testing.T) { f.checkCrash(t, proxies[name]) })
 	}
+	if len(f.recap) > 0 {
+		t.Logf("the rolling restarts' failures again:\n%s", strings.Join(f.recap, "\n"))
+	}
 }
 
 // checkCrash: the replicas are killed (SIGKILL, a crash) in the middle of
@@ -221,6 +224,21 @@ type fleet struct {
 	replicas  []*replica
 	nginxConf string
 	haCfg     string
+
+	// The rolling restarts' failures, repeated at the end of TestFleet:
+	// a CI log is often cut to its last lines.
+	recapMu sync.Mutex
+	recap   []string
+}
+
+// errorf fails t and keeps the message for TestFleet's recap.
+func (f *fleet) errorf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	t.Error(msg)
+	f.recapMu.Lock()
+	f.recap = append(f.recap, t.Name()+": "+msg)
+	f.recapMu.Unlock()
 }
 
 func newFleet(t *testing.T) *fleet {
@@ -1118,7 +1136,7 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs) {
 		err := log.wait(ctx, nil, func(s *logState) bool { return s.grpcJobs > 0 && s.tcpJobs > 0 })
 		cancel()
 		if err != nil {
-			t.Errorf("%s: no gRPC and TCP job through %s after its restart: %v (%+v)\n%s", r.name, p.name, err, log.snapshot(), p.log.tail())
+			f.errorf(t, "%s: no gRPC and TCP job through %s after its restart: %v (%+v)\n%s", r.name, p.name, err, log.snapshot(), p.log.tail())
 			break
 		}
 		t.Logf("%s: SIGTERM to exit %v; %d jobs refused by its drain (UNAVAILABLE); %d failed gRPC calls seen so far during its restart (ghz counts at the end of each 5 s batch)",
@@ -1132,13 +1150,13 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs) {
 		t.Logf("%s's last errors and warnings:\n%s", p.name, p.log.complaints())
 	}
 	if n := stats.failedCalls(); n > int64(knobs.maxFailed) {
-		t.Errorf("%d failed gRPC calls through %s during the rolling restart (FLEET_MAX_FAILED_CALLS=%d)", n, p.name, knobs.maxFailed)
+		f.errorf(t, "%d failed gRPC calls through %s during the rolling restart (FLEET_MAX_FAILED_CALLS=%d): %v", n, p.name, knobs.maxFailed, &stats)
 	}
 	if n := stats.ghzDataLoss.Load() + stats.cliWrong.Load() + stats.tcpWrong.Load(); n > 0 {
-		t.Errorf("%d wrong results through %s", n, p.name)
+		f.errorf(t, "%d wrong results through %s: %v", n, p.name, &stats)
 	}
 	if n := stats.tcpEmpty.Load(); n > 0 {
-		t.Errorf("%d raw-TCP jobs through %s ended in an empty reply with a clean close (an empty success)", n, p.name)
+		f.errorf(t, "%d raw-TCP jobs through %s ended in an empty reply with a clean close (an empty success): %v", n, p.name, &stats)
 	}
 }
 

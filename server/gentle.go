@@ -14,28 +14,37 @@ import (
 // the connections the kernel has already accepted for it.
 //
 // Closing a listening socket resets every connection still in its accept
-// queue: the kernel completed their handshakes, and their clients may have
-// sent a whole request and its FIN. A client sees that reset as a failure;
-// an L4 proxy that sees it after sending may even turn it into a clean,
-// empty reply. StopAccepting does what it can instead:
+// queue, and every handshake under way: the kernel completed (or is
+// completing) their handshakes, and their clients may have sent a whole
+// request and its FIN. A client sees that reset as a failure; an L4 proxy
+// that sees it after sending may even turn it into a clean, empty reply.
+// StopAccepting does this instead, on Linux:
 //
-//  1. the socket's backlog drops to 0 (listen(2) again): the kernel queues
-//     at most one more connection and drops further SYNs, which their
-//     clients send again a second later, to find the socket closed
+//  1. a socket filter on the listening socket drops every SYN (a segment
+//     with SYN and without ACK): no new handshake begins, and a client
+//     sends its SYN again a second later, to find the socket closed
 //     (refused: nothing sent, safe to try elsewhere);
-//  2. Accept hands out every connection still queued, each to be served
-//     as any other, until the queue is empty;
-//  3. then the socket closes.
+//  2. Accept hands out every connection queued, each to be served as any
+//     other, and waits for the handshakes that were under way when the
+//     filter came (SYN_RECV, as the kernel's sock_diag reports them), which
+//     end within a round trip, up to handshakeWait;
+//  3. then the socket closes, with nothing queued and nothing under way.
 //
-// A connection whose handshake completes in the microseconds between the
-// last accept and the close is still reset: the kernel offers no way to
-// close that window. Elsewhere than Linux, StopAccepting closes at once.
+// Where the filter cannot be attached the backlog drops to 0 instead
+// (listen(2) again: the kernel queues at most one more connection and
+// drops further SYNs), which leaves a window of microseconds between the
+// last accept and the close. Elsewhere than Linux, StopAccepting closes at
+// once.
 type GentleListener struct {
 	net.Listener
 	raw syscall.RawConn // nil: no socket to work on; StopAccepting closes
 
-	stopping atomic.Bool
-	acceptMu sync.Mutex // serializes the accepts of the drain
+	stopOnce sync.Once
+	// Set by StopAccepting before stopping: read after stopping is seen.
+	synBlocked bool      // the SYN filter is attached
+	stopAt     time.Time // when StopAccepting began
+	stopping   atomic.Bool
+	acceptMu   sync.Mutex // serializes the accepts of the drain
 
 	mu     sync.Mutex // protects the fields below
 	closed bool
@@ -45,6 +54,17 @@ type GentleListener struct {
 	// does) has looked before the caller goes on to stop it.
 	unused  int
 	changed chan struct{} // closed and replaced when closed or unused change
+}
+
+// Listen opens a TCP listener on addr ("host:port"), in plain TCP. Go's
+// net.Listen opens Multipath TCP listeners on Linux (since Go 1.24), and
+// Linux refuses a socket filter on an MPTCP socket (EOPNOTSUPP), which
+// GentleListener's stop needs; MPTCP brings nothing to a service reached
+// over one path, through a proxy or a load balancer, anyway.
+func Listen(addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 // NewGentleListener wraps l, which Accept should be serving (a Serve loop
@@ -92,6 +112,9 @@ func (l *GentleListener) acceptQueued() (net.Conn, error) {
 		if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ECONNABORTED) {
 			continue
 		}
+		if errors.Is(err, syscall.EAGAIN) && l.awaitHandshakes() {
+			continue
+		}
 		if err != nil {
 			// EAGAIN: the queue is empty. Any other error (EMFILE, a
 			// closed socket) ends the drain too: what is left is reset.
@@ -107,6 +130,32 @@ func (l *GentleListener) acceptQueued() (net.Conn, error) {
 	return nil, &net.OpError{Op: "accept", Net: l.Addr().Network(), Addr: l.Addr(), Err: net.ErrClosed}
 }
 
+// handshakeWait bounds how long the drain waits for handshakes under way
+// when SYNs began to be dropped: each ends within a round trip, unless its
+// last segment was lost (then the kernel would send its SYN-ACK again a
+// second later), or the listener is under a SYN flood.
+const handshakeWait = time.Second
+
+// awaitHandshakes reports whether the accept queue, found empty, may still
+// receive a connection: SYNs are dropped and some handshake to this
+// listener is under way. It then waits a moment, for the caller to look
+// again.
+func (l *GentleListener) awaitHandshakes() bool {
+	if !l.synBlocked || time.Since(l.stopAt) > handshakeWait {
+		return false
+	}
+	addr, _ := l.Addr().(*net.TCPAddr)
+	if addr == nil {
+		return false
+	}
+	n, ok := handshakesUnderway(addr)
+	if !ok || n == 0 {
+		return false
+	}
+	time.Sleep(time.Millisecond)
+	return true
+}
+
 // StopAccepting stops the kernel queueing new connections, waits until
 // Accept has handed out the queued ones and closed the socket, and until
 // each of those has been used. When ctx ends first, the socket is closed
@@ -115,12 +164,17 @@ func (l *GentleListener) StopAccepting(ctx context.Context) error {
 	if l.raw == nil {
 		return l.Close()
 	}
-	if !l.stopping.Swap(true) {
-		shrinkBacklog(l.raw)
+	l.stopOnce.Do(func() {
+		l.stopAt = time.Now()
+		l.synBlocked = blockSYNs(l.raw)
+		if !l.synBlocked {
+			shrinkBacklog(l.raw)
+		}
+		l.stopping.Store(true)
 		// Wake an Accept waiting in the runtime's poller: it goes on with
 		// acceptQueued.
 		l.Listener.(*net.TCPListener).SetDeadline(time.Unix(1, 0))
-	}
+	})
 	for {
 		l.mu.Lock()
 		done, changed := l.closed && l.unused == 0, l.changed

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 const gentleSupported = true
@@ -40,4 +43,135 @@ func acceptNow(raw syscall.RawConn) (*net.TCPConn, error) {
 		return nil, errors.New("accepted a connection that is not TCP")
 	}
 	return tc, nil
+}
+
+// blockSYNs attaches a classic BPF filter to the listening socket that
+// drops every segment with SYN set and ACK clear, and passes the rest: no
+// handshake begins any more, while those under way complete (their last
+// segment is an ACK). The kernel runs a TCP socket's filter with the
+// packet starting at the TCP header, whose byte 13 holds the flags.
+// Connections accepted later inherit the filter, which passes all they
+// receive. It reports whether the filter is attached.
+func blockSYNs(raw syscall.RawConn) bool {
+	const (
+		flagACK = 0x10
+		flagSYN = 0x02
+	)
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: 13},
+		// Jumps count from the next instruction.
+		{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, K: flagACK, Jt: 1}, // ACK: pass
+		{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, K: flagSYN, Jt: 1}, // SYN: drop
+		{Code: unix.BPF_RET | unix.BPF_K, K: 0xffffffff},                     // pass
+		{Code: unix.BPF_RET | unix.BPF_K, K: 0},                              // drop
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
+	}); err != nil {
+		return false
+	}
+	return serr == nil
+}
+
+// handshakesUnderway counts the connections to addr in SYN_RECV: the
+// kernel answered their SYN and waits for the ACK that queues them for
+// accept. ok is false when the kernel does not say.
+func handshakesUnderway(addr *net.TCPAddr) (n int, ok bool) {
+	n, err := countTCP(tcpSynRecv, func(family uint8, id []byte) bool {
+		return endpointIs(family, id[0:2], id[4:20], addr)
+	})
+	return n, err == nil
+}
+
+const (
+	tcpSynSent      = 2  // TCP_SYN_SENT in the kernel's state numbering
+	tcpSynRecv      = 3  // TCP_SYN_RECV
+	inetDiagReqLen  = 56 // struct inet_diag_req_v2
+	inetDiagMsgLen  = 72 // struct inet_diag_msg
+	inetDiagMsgSock = 4  // offset of the socket id (inet_diag_sockid) in a reply
+)
+
+// countTCP counts the TCP sockets, IPv4 and IPv6, in the kernel state
+// given whose inet_diag_sockid (source port, destination port, source
+// address, destination address; network byte order) match accepts. It asks
+// sock_diag (NETLINK_SOCK_DIAG), as ss does.
+func countTCP(state int, match func(family uint8, id []byte) bool) (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	tv := unix.Timeval{Sec: 1}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		n, err := dumpTCP(fd, family, state, match)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// dumpTCP is countTCP for one address family.
+func dumpTCP(fd int, family uint8, state int, match func(family uint8, id []byte) bool) (int, error) {
+	req := make([]byte, unix.SizeofNlMsghdr+inetDiagReqLen)
+	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(req[8:], 1) // sequence number
+	body := req[unix.SizeofNlMsghdr:]
+	body[0] = family
+	body[1] = unix.IPPROTO_TCP
+	binary.NativeEndian.PutUint32(body[4:], 1<<state)
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, err
+	}
+	n := 0
+	buf := make([]byte, 32<<10)
+	for {
+		m, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return 0, err
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:m])
+		if err != nil {
+			return 0, err
+		}
+		for _, msg := range msgs {
+			switch msg.Header.Type {
+			case unix.NLMSG_DONE:
+				return n, nil
+			case unix.NLMSG_ERROR:
+				return 0, errors.New("sock_diag refused the dump")
+			}
+			if len(msg.Data) < inetDiagMsgLen || int(msg.Data[1]) != state {
+				continue
+			}
+			if match(msg.Data[0], msg.Data[inetDiagMsgSock:]) {
+				n++
+			}
+		}
+	}
+}
+
+// endpointIs reports whether a port and an address of an inet_diag_sockid
+// (network byte order; an IPv4 address in the first 4 of the 16 bytes) are
+// addr's: its port, and its IP unless that is unspecified.
+func endpointIs(family uint8, port, ip []byte, addr *net.TCPAddr) bool {
+	if int(binary.BigEndian.Uint16(port)) != addr.Port {
+		return false
+	}
+	if addr.IP == nil || addr.IP.IsUnspecified() {
+		return true
+	}
+	if family == unix.AF_INET {
+		ip = ip[:4]
+	}
+	return net.IP(ip).Equal(addr.IP)
 }

@@ -16,3 +16,7 @@ func shrinkBacklog(syscall.RawConn) {}
 func acceptNow(syscall.RawConn) (*net.TCPConn, error) {
 	return nil, errors.New("not supported")
 }
+
+func blockSYNs(syscall.RawConn) bool { return false }
+
+func handshakesUnderway(*net.TCPAddr) (int, bool) { return 0, false }

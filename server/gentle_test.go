@@ -94,7 +94,7 @@ func TestGentleServesQueued(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the gentle stop works on Linux only")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestGentleServesQueued(t *testing.T) {
 // TestGentleWakesAccept: an Accept waiting in the runtime's poller when
 // StopAccepting is called returns (net.ErrClosed, the queue being empty).
 func TestGentleWakesAccept(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestGentleWaitsForUse(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the gentle stop works on Linux only")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,31 +162,31 @@ func (c *config) loadSecurity() (security, error) {
 
 // listen opens every listener the flags name.
 func (d *daemon) listen() error {
-	gl, err := net.Listen("tcp", d.cfg.grpcAddr)
+	gl, err := server.Listen(d.cfg.grpcAddr)
 	if err != nil {
 		return err
 	}
 	// Closed gently after the drain delay: see shutdown.
 	d.grpcL = server.NewGentleListener(gl)
 	if d.cfg.tcpAddr != "" {
-		if d.tcpL, err = net.Listen("tcp", d.cfg.tcpAddr); err != nil {
+		if d.tcpL, err = server.Listen(d.cfg.tcpAddr); err != nil {
 			return err
 		}
 	}
 	for _, r := range d.cfg.routes() {
-		l, err := net.Listen("tcp", r.addr)
+		l, err := server.Listen(r.addr)
 		if err != nil {
 			return err
 		}
 		d.routes = append(d.routes, routeListener{l, r})
 	}
 	if d.cfg.metricsAddr != "" {
-		if d.metricsL, err = net.Listen("tcp", d.cfg.metricsAddr); err != nil {
+		if d.metricsL, err = server.Listen(d.cfg.metricsAddr); err != nil {
 			return err
 		}
 	}
 	if d.cfg.healthAddr != "" && !d.cfg.healthOnMetrics() {
-		if d.healthL, err = net.Listen("tcp", d.cfg.healthAddr); err != nil {
+		if d.healthL, err = server.Listen(d.cfg.healthAddr); err != nil {
 			return err
 		}
 	}
