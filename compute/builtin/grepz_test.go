@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -113,6 +114,38 @@ func TestGrepNullDataLineLimit(t *testing.T) {
 			if _, err := computetest.RunPipelineEnv(t, cfg, "grep -c a", in); err != nil {
 				t.Errorf("limit %d, grep -c a, %d bytes: %v", limit, len(in), err)
 			}
+		}
+	}
+}
+
+// TestGNUGrepNullDataContextBig: -z with the before-context spilled to the
+// spool (a small --spool-mem) and read back: its lines are NUL-ended in
+// the input and hold newlines.
+func TestGNUGrepNullDataContextBig(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := range 60000 {
+		switch {
+		case i%7919 == 0 || i%10007 < 2:
+			fmt.Fprintf(&b, "ERROR line\n%d\x00", i)
+		default:
+			fmt.Fprintf(&b, "info line %d\nof some text\x00", i)
+		}
+	}
+	in := []byte(b.String())
+	g := newGNURunner(t)
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir()}}
+	for _, argv := range [][]string{
+		{"grep", "-zn", "-B", "3000", "ERROR"}, {"grep", "-z", "-C", "5", "ERROR"}, {"grep", "-zb", "-B", "100000", "ERROR"},
+		{"grep", "-zv", "-B2", "info"}, {"grep", "-zbo", "-A", "3", "-m", "2", "ERROR"},
+	} {
+		want, code, _ := g.gnu(t, "/usr/bin/grep", argv, in)
+		if code >= 2 {
+			t.Fatalf("%v: GNU fails", argv)
+		}
+		got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(argv), in)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%v: %d bytes, %v; GNU %d bytes", argv, len(got), err, len(want))
 		}
 	}
 }
