@@ -21,7 +21,8 @@ type Stage interface {
 // standard input is a regular file: wc pads its columns to the digits of
 // the file's size then, and to at least 7 for a pipe; head -n N seeks it
 // back after the N-th line and tac reads it back from its end, for each
-// "-" operand. A pipeline's first
+// "-" operand; grep -T pads its numbers to the digits of the size (19
+// for a pipe). A pipeline's first
 // stage is told so when the client says its input is a regular file
 // (engine.Pipeline.SetInputFile); every other stage reads a pipe.
 type FileInputStage interface {

@@ -422,8 +422,8 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 	for _, c := range []struct{ text, want string }{
 		{"grep --rec x", `grep: unsupported flag "--recursive"`},
 		{"grep -r x", `grep: unsupported flag "-r"`},
-		{"grep -T x", `grep: unsupported flag "-T"`},
-		{"grep --null-d x", `grep: unsupported flag "--null-data"`},
+		{"grep -X x", `grep: unsupported flag "-X"`},
+		{"grep --perl x", `grep: unsupported flag "--perl-regexp"`},
 		{"sort --he", `sort: unsupported flag "--help"`},
 		{"tail -f", `tail: unsupported flag "-f"`},
 		{"uniq --vers", `uniq: unsupported flag "--version"`},

@@ -120,7 +120,13 @@ func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
 		}
 		t.Skipf("oracle %s not installed", c.argv[0])
 	}
-	ourOut, ourErr := computetest.RunPipeline(t, shquote.Join(c.argv), c.input)
+	run := computetest.RunPipeline
+	if grepReadsFile(c.argv, c.input) {
+		// as GNU's stdin (gnuRunner.gnu): grep -T pads numbers to the
+		// digits of a regular file's size
+		run = computetest.RunPipelineFile
+	}
+	ourOut, ourErr := run(t, shquote.Join(c.argv), c.input)
 	if c.refused && ourErr != nil && strings.Contains(ourErr.Error(), "unsupported") {
 		// Refused on purpose: the verdict is the same whatever GNU does,
 		// so GNU is not run (grep -E 'a{32767}' costs it a second and a
@@ -164,7 +170,7 @@ func (g *gnuRunner) gnu(t testing.TB, path string, argv []string, input []byte) 
 	// selected, for the next "-" to read (docs/protocol.md). Its input
 	// is at most PIPE_BUF (cmdGen.generate), written at once: GNU's
 	// first read takes all of it, as from a regular file.
-	if argv[0] == "grep" && (slicesCount(argv, "-") < 2 || len(input) > 4096) {
+	if grepReadsFile(argv, input) {
 		// GNU grep's binary-file blocks follow its reads: a regular file
 		// reads in whole blocks (docs/protocol.md).
 		if err := os.WriteFile(g.in, input, 0o600); err != nil {
@@ -200,6 +206,12 @@ func (g *gnuRunner) gnu(t testing.TB, path string, argv []string, input []byte) 
 		t.Fatalf("oracle %v: %v", argv, err)
 	}
 	return stdout.Bytes(), 0, false
+}
+
+// grepReadsFile reports whether gnuRunner.gnu gives GNU grep its input
+// as a regular file (else a pipe).
+func grepReadsFile(argv []string, input []byte) bool {
+	return argv[0] == "grep" && (slicesCount(argv, "-") < 2 || len(input) > 4096)
 }
 
 // gnuGunzip is GNU gunzip -c of what GNU gzip wrote.

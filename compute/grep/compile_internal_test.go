@@ -34,7 +34,7 @@ func BenchmarkCompileGrep(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := compileGrep(c.pats, c.mode, c.fold, c.word, c.line, compute.NewPatternBudget(compute.MaxPatternInsts)); err != nil {
+				if _, err := compileGrep(c.pats, c.mode, c.fold, c.word, c.line, false, compute.NewPatternBudget(compute.MaxPatternInsts)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -93,7 +93,7 @@ func TestREStringSameProgram(t *testing.T) {
 					for _, lineForm := range []bool{false, true} {
 						// (lineAnchors and noCaptures rewrite the tree in
 						// place: a tree of its own.)
-						tr, _, err := parseRESized(full, fold)
+						tr, _, err := parseRESized(full, fold, false)
 						if err != nil {
 							break
 						}

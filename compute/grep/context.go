@@ -278,23 +278,24 @@ func (r *grepRun) contextLine(line []byte, matched bool) {
 	r.sep = '-'
 	switch {
 	case !g.only:
-		r.prefix(line)
+		r.prefix(line, len(line))
 		r.write(line)
-		r.w.WriteByte('\n')
+		r.w.WriteByte(g.eol)
 	case !g.invert:
 	case g.lineNL:
 		if matched && g.m.wholeO(line, r.in) {
-			r.prefix(line)
+			r.prefix(line, len(line)+1)
 			r.write(line)
-			r.w.WriteString("\n\n")
+			r.w.WriteByte(g.eol)
+			r.w.WriteByte(g.eol)
 		}
 	case g.m.onlyLit != nil && !r.wide:
 		r.literalMatches(line)
 	default:
 		g.m.eachMatch(line, func(s, e int) {
-			r.prefix(line[s:])
+			r.prefix(line[s:], e-s)
 			r.write(line[s:e])
-			r.w.WriteByte('\n')
+			r.w.WriteByte(g.eol)
 		}, r.in, r.wide)
 	}
 	r.sep = ':'

@@ -1,6 +1,8 @@
 package grep
 
 import (
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/halfclose/halfclose/compute"
@@ -28,6 +30,13 @@ import (
 // pending at that block is printed from the blocks after it as GNU does,
 // context.go). -a reads NULs as any byte, -I makes such an input select no
 // line (Run).
+//
+// -z reads NUL-ended lines: the input is read with its NULs and newlines
+// swapped (swapNL), so that all of the above runs on newline-ended lines,
+// the patterns compiled for the swapped bytes (fixTree); what is printed
+// of the input is swapped back (writeText). Under -z nothing is binary.
+// -T pads numbers to GNU's width for a pipe, or for a regular file when
+// told (SetInputFile).
 
 // Register adds grep to r.
 func Register(r *compute.Registry) {
@@ -82,9 +91,9 @@ var grepFlags = func() []compute.FlagSpec {
 		{Long: "binary-files", Value: true, Summary: "TYPE of binary input: binary (the default), text (-a) or without-match (-I)"},
 		{Short: 'I', Summary: "binary input selects no line (--binary-files=without-match)"},
 		{Short: 'b', Long: "byte-offset", Summary: "prefix each output line (or -o match) with its byte offset in the input"},
-		{Short: 'T', Long: "initial-tab", Refuse: compute.RefuseNotImpl},
+		{Short: 'T', Long: "initial-tab", Summary: "put a tab before each output line's text, after its prefixes (padded numbers)"},
 		{Short: 'Z', Long: "null", Summary: "print a NUL after the input's name, not ':', '-' or a newline"},
-		{Short: 'z', Long: "null-data", Refuse: compute.RefuseNotImpl},
+		{Short: 'z', Long: "null-data", Summary: "input and output lines end in NUL, not newline"},
 		{Short: 'd', Long: "directories", Value: true, Refuse: compute.RefuseFiles},
 		{Short: 'D', Long: "devices", Value: true, Refuse: compute.RefuseFiles},
 		{Short: 'r', Long: "recursive", Refuse: compute.RefuseFiles},
@@ -150,6 +159,31 @@ type grepStage struct {
 	groupSep []byte
 	// spool bounds the before-context held (context.go).
 	spool compute.SpoolConfig
+	// nul: -z, lines end in NUL. The input is read with its NULs and
+	// newlines swapped (swapNL), so that everything past the read sees
+	// newline-ended lines, and the patterns are compiled to match the
+	// swapped bytes; what is printed of a line is swapped back (write).
+	nul bool
+	// eol ends each output line: '\n', or NUL under -z. (Counts, names
+	// and group separators end in a newline either way, as in GNU.)
+	eol byte
+	// tab: -T, a tab between the prefixes and a line's text, numbers
+	// right-aligned to numWidth.
+	tab bool
+	// numWidth is the width -T pads numbers to: GNU's offset_width, the
+	// digits of a regular file's size (plus one with -n), or of the
+	// largest intmax_t for a pipe (SetInputFile).
+	numWidth int
+}
+
+// SetInputFile says the input is a regular file of size bytes: -T pads
+// the numbers to the digits of its size (with -n, of its size plus one),
+// as GNU does; for a pipe it pads to 19, the digits of INTMAX_MAX.
+func (g *grepStage) SetInputFile(size int64) {
+	if size < math.MaxInt64 && g.lineNum {
+		size++
+	}
+	g.numWidth = len(strconv.FormatInt(size, 10))
 }
 
 func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
@@ -269,7 +303,15 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	g := &grepStage{nullName: f.Has("Z"), byteOff: f.Has("b"), invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), lineLimit: env.LineLimit(),
 		maxCount: -1, label: label, inputs: max(1, len(f.Operands)), binary: binary,
-		before: before, after: after, groupSep: groupSep, spool: env.Spool}
+		before: before, after: after, groupSep: groupSep, spool: env.Spool,
+		nul: f.Has("z"), eol: '\n', tab: f.Has("T"), numWidth: len(strconv.FormatInt(math.MaxInt64, 10))}
+	if g.nul {
+		// GNU's binary detection looks for NULs only when they are not
+		// the line end, and the C locale has no encoding errors: under
+		// -z no input is binary (-a, -I and --binary-files change
+		// nothing).
+		g.eol, g.binary = 0, binText
+	}
 	// -A and -B stand whatever their place; -C and -NUM set the other.
 	if g.after < 0 {
 		g.after = context
@@ -322,7 +364,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := compute.NoOperandsButStdin("grep", f); err != nil {
 		return nil, err
 	}
-	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), env.Patterns)
+	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), g.nul, env.Patterns)
 	if err != nil {
 		return nil, err
 	}

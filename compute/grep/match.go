@@ -53,7 +53,11 @@ const nonWordClass = `[^0-9A-Za-z_]`
 
 // compileGrep compiles the patterns, charging what they compile to to
 // budget (nil: a budget of their own).
-func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *compute.PatternBudget) (*grepMatcher, error) {
+//
+// nul (-z): the text searched has its NULs and newlines swapped (swapNL),
+// and the patterns are compiled to match it as GNU's match the lines as
+// they are (fixTree).
+func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budget *compute.PatternBudget) (*grepMatcher, error) {
 	pats = lastBackslashLiteral(pats, mode)
 	parts := make([]string, len(pats))
 	stray := false // an ERE ')' that would close GNU's -x/-w wrapper
@@ -122,7 +126,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	}
 	user := "(?:" + strings.Join(parts, ")|(?:") + ")"
 	m := &grepMatcher{word: word && !line}
-	t, err := parseRE(user, fold)
+	t, err := parseRE(user, fold, nul)
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +157,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		o := user
 		if word {
 			o = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
-			if m.wo, err = newWordOnly(user, fold); err != nil {
+			if m.wo, err = newWordOnly(user, fold, nul); err != nil {
 				return nil, err
 			}
 		}
-		ot, size, err := parseRESized(o, fold)
+		ot, size, err := parseRESized(o, fold, nul)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +173,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 		full = "^(?:" + user + ")$"
 	case word:
 		full = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
-		if m.wo, err = newWordOnly(user, fold); err != nil {
+		if m.wo, err = newWordOnly(user, fold, nul); err != nil {
 			return nil, err
 		}
 	}
@@ -187,11 +191,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			// is the whole line.
 		case word:
 			ofull = "(?:^|" + nonWordClass + ")(" + ouser + ")(?:" + nonWordClass + "|$)"
-			if m.wo, err = newWordOnly(ouser, fold); err != nil {
+			if m.wo, err = newWordOnly(ouser, fold, nul); err != nil {
 				return nil, err
 			}
 		}
-		ot, size, err := parseRESized(ofull, fold)
+		ot, size, err := parseRESized(ofull, fold, nul)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +210,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 			m.wo.kws, m.wo.fold = kws, fold
 		}
 	}
-	ft, size, err := parseRESized(full, fold)
+	ft, size, err := parseRESized(full, fold, nul)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +218,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line bool, budget *co
 	// than full: one bound serves them all.
 	m.insts = max(m.insts, size) + patternOverhead
 	if sup != nil {
-		st, size, err := parseRESized(*sup, fold)
+		st, size, err := parseRESized(*sup, fold, nul)
 		if err != nil {
 			return nil, err
 		}
@@ -291,9 +295,10 @@ func compileSrc(src string) (*regexp.Regexp, error) {
 }
 
 // parseRE parses RE2 text made by translateRE and rewrites it for grep:
-// nothing matches '\n', and -i folds ASCII letters only.
-func parseRE(s string, fold bool) (*syntax.Regexp, error) {
-	t, _, err := parseRESized(s, fold)
+// nothing matches '\n', and -i folds ASCII letters only; with nul, for
+// text whose NULs and newlines are swapped (fixTree).
+func parseRE(s string, fold, nul bool) (*syntax.Regexp, error) {
+	t, _, err := parseRESized(s, fold, nul)
 	return t, err
 }
 
@@ -301,8 +306,13 @@ func parseRE(s string, fold bool) (*syntax.Regexp, error) {
 // refuses a tree whose size is past compute.MaxPatternInsts before
 // Simplify expands its repetitions (which is what made `.{1000}` written
 // 500 times cost seconds and hundreds of MiB).
-func parseRESized(s string, fold bool) (*syntax.Regexp, int, error) {
-	t, err := syntax.Parse(s, syntax.PerlX)
+func parseRESized(s string, fold, nul bool) (*syntax.Regexp, int, error) {
+	flags := syntax.PerlX
+	if nul {
+		// [^a] matches a newline, which fixTree moves to NUL
+		flags |= syntax.ClassNL
+	}
+	t, err := syntax.Parse(s, flags)
 	if err != nil {
 		return nil, 0, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
@@ -321,14 +331,43 @@ func parseRESized(s string, fold bool) (*syntax.Regexp, int, error) {
 	if size+patternOverhead > compute.MaxPatternInsts {
 		return nil, 0, compute.NewPatternBudget(compute.MaxPatternInsts).Take("grep", size+patternOverhead)
 	}
-	fixTree(t, fold)
+	fixTree(t, fold, nul)
 	return t.Simplify(), size, nil
 }
 
-func fixTree(t *syntax.Regexp, fold bool) {
+// fixTree rewrites t in place for grep's matchers: nothing matches '\n',
+// the line end, and -i folds ASCII letters only.
+//
+// With nul (-z), t is the patterns as GNU reads them, where NUL ends a
+// line and a newline is a byte like others ('.', [^a], \s match it), and
+// the text is read with NULs and newlines swapped (swapNL): a class
+// takes NUL where it had newline, and a literal NUL matches nowhere.
+func fixTree(t *syntax.Regexp, fold, nul bool) {
+	if nul {
+		switch t.Op {
+		case syntax.OpCharClass:
+			t.Rune = swapClassNL(t.Rune)
+		case syntax.OpLiteral:
+			if slices.Contains(t.Rune, 0) {
+				t.Op, t.Rune, t.Flags = syntax.OpNoMatch, nil, 0
+			}
+			for i, r := range t.Rune {
+				if r == '\n' {
+					t.Rune[i] = 0
+				}
+			}
+		}
+	}
 	switch t.Op {
 	case syntax.OpAnyChar:
 		t.Op = syntax.OpAnyCharNotNL
+	case syntax.OpLiteral:
+		if slices.Contains(t.Rune, '\n') {
+			// (no pattern holds one: a newline separates patterns)
+			t.Op, t.Rune, t.Flags = syntax.OpNoMatch, nil, 0
+		}
+	}
+	switch t.Op {
 	case syntax.OpCharClass:
 		// Bracket expressions come folded (before any negation), so
 		// folding them again changes nothing; but RE2's parser makes
@@ -369,8 +408,28 @@ func fixTree(t *syntax.Regexp, fold bool) {
 		}
 	}
 	for _, s := range t.Sub {
-		fixTree(s, fold)
+		fixTree(s, fold, nul)
 	}
+}
+
+// swapClassNL is the class rs (ranges) for text whose NULs and newlines
+// are swapped: NUL, the line end, goes; NUL comes in if newline was in
+// it (newline stays, for fixClass to remove).
+func swapClassNL(rs []rune) []rune {
+	out := make([]rune, 0, len(rs)+2)
+	nl := false
+	for i := 0; i+1 < len(rs); i += 2 {
+		lo, hi := rs[i], rs[i+1]
+		nl = nl || lo <= '\n' && '\n' <= hi
+		lo = max(lo, 1)
+		if lo <= hi {
+			out = append(out, lo, hi)
+		}
+	}
+	if nl {
+		out = append(out, 0, 0)
+	}
+	return out
 }
 
 func isASCIILetter(r rune) bool { return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' }

@@ -6,32 +6,94 @@ import (
 	"strconv"
 )
 
+// write writes b, text of the input (widened when r.wide is set), as the
+// input has it.
 func (r *grepRun) write(b []byte) {
 	if r.wide {
 		r.num = narrow(r.num[:0], b)
 		b = r.num
 	}
-	r.w.Write(b)
+	r.writeText(b)
+}
+
+// writeText writes b, text of the input not widened, as the input has
+// it: under -z its NULs and newlines were swapped (swapNL), and are
+// swapped back a piece at a time in the output buffer's free space.
+func (r *grepRun) writeText(b []byte) {
+	if !r.g.nul {
+		r.w.Write(b)
+		return
+	}
+	for len(b) > 0 {
+		if r.w.Available() == 0 {
+			if err := r.w.Flush(); err != nil {
+				return // the error stays in r.w, for the final Flush
+			}
+		}
+		k := min(len(b), r.w.Available())
+		p := append(r.w.AvailableBuffer(), b[:k]...)
+		swapNL(p)
+		r.w.Write(p)
+		b = b[k:]
+	}
 }
 
 // prefix writes what comes before an output line or match, which starts
-// where at starts: the input's name, the line number, the byte offset.
-func (r *grepRun) prefix(at []byte) {
-	if r.g.withName {
-		r.w.WriteString(r.g.label)
-		r.w.WriteByte(nameEnd(r.g.nullName, r.sep))
+// where at starts: the input's name, the line number, the byte offset;
+// under -T, numbers padded and, if there was a prefix and what follows
+// is not empty (n bytes), a tab.
+func (r *grepRun) prefix(at []byte, n int) {
+	g := r.g
+	if g.withName {
+		r.w.WriteString(g.label)
+		r.w.WriteByte(nameEnd(g.nullName, r.sep))
 	}
 	// The numbers are formatted in the output buffer's free space: an
 	// array of their own would escape, one allocation a line.
-	if r.g.lineNum {
-		r.w.Write(strconv.AppendInt(r.w.AvailableBuffer(), r.lineNo, 10))
+	if g.lineNum {
+		r.w.Write(r.padded(strconv.AppendInt(r.w.AvailableBuffer(), r.lineNo, 10)))
 		r.w.WriteByte(r.sep)
 	}
-	if r.g.byteOff {
-		r.w.Write(strconv.AppendInt(r.w.AvailableBuffer(), r.offOf(at), 10))
+	if g.byteOff {
+		r.w.Write(r.padded(strconv.AppendInt(r.w.AvailableBuffer(), r.offOf(at), 10)))
 		r.w.WriteByte(r.sep)
+	}
+	if g.tab && (g.withName || g.lineNum || g.byteOff) && n > 0 {
+		r.w.WriteByte('\t')
 	}
 }
+
+// padded returns the digits d right-aligned to -T's width (GNU's
+// "%*jd"), or d without -T.
+func (r *grepRun) padded(d []byte) []byte {
+	if !r.g.tab || len(d) >= r.g.numWidth {
+		return d
+	}
+	k := r.g.numWidth - len(d)
+	d = slices.Grow(d, k)[:len(d)+k]
+	copy(d[k:], d)
+	for i := range k {
+		d[i] = ' '
+	}
+	return d
+}
+
+// swapNL swaps the NULs and newlines of b: -z reads its lines as
+// newline-ended, and writes them back.
+func swapNL(b []byte) {
+	for i, c := range b {
+		b[i] = nlSwap[c]
+	}
+}
+
+// nlSwap maps each byte to itself, but NUL and newline to each other.
+var nlSwap = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+	}
+	t[0], t['\n'] = '\n', 0
+	return t
+}()
 
 // selected outputs a selected line (r.lineNo is its number).
 func (r *grepRun) selected(line []byte) {
@@ -44,24 +106,25 @@ func (r *grepRun) selected(line []byte) {
 	case g.count:
 	case g.only && g.lineNL:
 		if !g.invert && g.m.wholeO(line, r.in) {
-			r.prefix(line)
+			r.prefix(line, len(line)+1)
 			r.write(line)
-			r.w.WriteString("\n\n")
+			r.w.WriteByte(g.eol)
+			r.w.WriteByte(g.eol)
 		}
 	case g.only:
 		if !g.invert && g.m.onlyLit != nil && !r.wide {
 			r.literalMatches(line)
 		} else if !g.invert {
 			g.m.eachMatch(line, func(s, e int) {
-				r.prefix(line[s:])
+				r.prefix(line[s:], e-s)
 				r.write(line[s:e])
-				r.w.WriteByte('\n')
+				r.w.WriteByte(g.eol)
 			}, r.in, r.wide)
 		}
 	default:
-		r.prefix(line)
+		r.prefix(line, len(line))
 		r.write(line)
-		r.w.WriteByte('\n')
+		r.w.WriteByte(g.eol)
 	}
 }
 
@@ -86,9 +149,9 @@ func (r *grepRun) literalMatches(line []byte) {
 			return
 		}
 		s := pos + j
-		r.prefix(line[s:])
+		r.prefix(line[s:], len(lit))
 		r.write(line[s : s+len(lit)])
-		r.w.WriteByte('\n')
+		r.w.WriteByte(r.g.eol)
 		pos = s + len(lit)
 	}
 }

@@ -224,6 +224,9 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 				return err
 			}
 		}
+		if g.nul {
+			swapNL(buf[start:n])
+		}
 		switch {
 		case g.binary == binText:
 		case g.count && g.binary == binBinary:
@@ -376,9 +379,9 @@ func (r *grepRun) process(text []byte) {
 	noStart := r.g.count && !r.g.invert && !r.g.lineNum
 	defer func() {
 		if runE > runS {
-			r.w.Write(text[runS:runE])
+			r.writeText(text[runS:runE])
 			if text[runE-1] != '\n' { // the input's last line, unterminated
-				r.w.WriteByte('\n')
+				r.w.WriteByte(r.g.eol)
 			}
 		}
 	}()
@@ -410,7 +413,7 @@ func (r *grepRun) process(text []byte) {
 			r.matched++
 			if ls != runE {
 				if runE > runS {
-					r.w.Write(text[runS:runE])
+					r.writeText(text[runS:runE])
 				}
 				runS = ls
 			}
@@ -450,7 +453,7 @@ func (r *grepRun) region(text []byte, from, to int) {
 		// reads it
 		r.write(seg)
 		if seg[len(seg)-1] != '\n' {
-			r.w.WriteByte('\n')
+			r.w.WriteByte(g.eol)
 		}
 		return
 	}

@@ -658,7 +658,8 @@ func (t *reTranslator) bracket() (string, error) {
 			set[c] = !set[c]
 		}
 	}
-	set['\n'] = false
+	// '\n' stays: it is the line end that fixTree takes out of every
+	// class, or, under -z, a byte as others.
 	return byteClass(&set), nil
 }
 

@@ -20,7 +20,7 @@ func TestWordMarksRewriteBounded(t *testing.T) {
 	for _, p := range pats {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
-		_, err := compileGrep([]string{p}, grepExtended, false, false, false, nil)
+		_, err := compileGrep([]string{p}, grepExtended, false, false, false, false, nil)
 		runtime.ReadMemStats(&m1)
 		if mib := (m1.TotalAlloc - m0.TotalAlloc) >> 20; mib > 64 {
 			t.Errorf("%.40q: compiling allocated %d MiB (err %v)", p, mib, err)

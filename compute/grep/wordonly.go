@@ -27,8 +27,8 @@ type wordOnly struct {
 	kwPlain, kwWide [][]byte
 }
 
-func newWordOnly(user string, fold bool) (*wordOnly, error) {
-	t, err := parseRE(user, fold)
+func newWordOnly(user string, fold, nul bool) (*wordOnly, error) {
+	t, err := parseRE(user, fold, nul)
 	if err != nil {
 		return nil, err
 	}

@@ -43,10 +43,25 @@ func RunPipeline(t testing.TB, text string, input []byte) ([]byte, error) {
 // RunPipelineEnv is RunPipeline on an engine with cfg.
 func RunPipelineEnv(t testing.TB, cfg engine.Config, text string, input []byte) ([]byte, error) {
 	t.Helper()
+	return runPipeline(t, cfg, text, input, false)
+}
+
+// RunPipelineFile is RunPipeline with the pipeline told that its input
+// is a regular file of that size (engine.Pipeline.SetInputFile).
+func RunPipelineFile(t testing.TB, text string, input []byte) ([]byte, error) {
+	t.Helper()
+	return runPipeline(t, engine.Config{}, text, input, true)
+}
+
+func runPipeline(t testing.TB, cfg engine.Config, text string, input []byte, file bool) ([]byte, error) {
+	t.Helper()
 	e := Engine(cfg)
 	p, err := e.Compile(text)
 	if err != nil {
 		return nil, err
+	}
+	if file {
+		p.SetInputFile(int64(len(input)))
 	}
 	ctx, cancel := testenv.Context(t)
 	defer cancel()
