@@ -1127,7 +1127,8 @@ type FlagInfo struct {
 	// flag with a short and a long name ("-b" and "--binary") is two
 	// FlagInfo entries with the same summary.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// takes_value is true when the flag needs an argument.
+	// takes_value is true when the flag needs an argument; false for one
+	// whose argument is optional (grep --color[=WHEN]).
 	TakesValue bool `protobuf:"varint,2,opt,name=takes_value,json=takesValue,proto3" json:"takes_value,omitempty"`
 	// summary is a one-line description.
 	Summary       string `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
