@@ -91,9 +91,13 @@ type FlagUse struct {
 	// NextWord: the value is the word after the flag's (GNU's optarg ==
 	// argv[optind - 1]), which Getopt.Unread gives back.
 	NextWord bool
-	// Joined: the flag was read from the same word as the flag before it,
-	// a cluster of short flags (-12), which grep's -NUM reads as one number.
-	Joined bool
+	// Optind is GNU getopt's optind once the flag is read: the index (in
+	// the words after the command name) of the word it was read from while
+	// more of that word is left, else of the next word to read (past the
+	// flag's value). Operands skipped to reach a flag are counted in, as
+	// GNU's permuting getopt counts them: grep's -NUM reads its digits
+	// by comparing these (get_nondigit_option).
+	Optind int
 }
 
 // Flags is the result of ParseFlags.
@@ -162,7 +166,6 @@ type Getopt struct {
 	args    []string
 	i       int    // next word
 	cluster string // rest of a short-flag cluster being read
-	inWord  bool   // a flag of the cluster being read was returned
 	rest    []string
 	done    bool
 }
@@ -183,6 +186,18 @@ type Item struct {
 // flags, after which Rest holds the remaining operands. A refused flag
 // is an error naming it.
 func (g *Getopt) Next() (it Item, ok bool, err error) {
+	it, ok, err = g.next()
+	if ok && it.IsFlag {
+		it.Flag.Optind = g.i
+		if g.cluster != "" {
+			it.Flag.Optind = g.i - 1
+		}
+	}
+	return it, ok, err
+}
+
+// next is Next without FlagUse.Optind.
+func (g *Getopt) next() (it Item, ok bool, err error) {
 	if g.done {
 		return Item{}, false, nil
 	}
@@ -200,7 +215,7 @@ func (g *Getopt) Next() (it Item, ok bool, err error) {
 			return g.long(a[2:])
 		case len(a) > 1 && a[0] == '-':
 			g.i++
-			g.cluster, g.inWord = a[1:], false
+			g.cluster = a[1:]
 			return g.short()
 		default:
 			g.i++
@@ -256,7 +271,6 @@ func (g *Getopt) short() (Item, bool, error) {
 	}
 	name := "-" + string(c)
 	it, ok, err := g.use(s, name)
-	it.Flag.Joined, g.inWord = g.inWord, true
 	if err != nil || !s.Value {
 		return it, ok, err
 	}

@@ -240,6 +240,7 @@ func TestCapabilitiesFlagNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
+	takesValue := map[string]bool{}
 	for _, c := range resp.GetCommands() {
 		for _, f := range c.GetFlags() {
 			n := f.GetName()
@@ -247,11 +248,19 @@ func TestCapabilitiesFlagNames(t *testing.T) {
 				t.Errorf("%s: flag name %q is not one flag", c.GetName(), n)
 			}
 			seen[c.GetName()+" "+n] = true
+			takesValue[c.GetName()+" "+n] = f.GetTakesValue()
 		}
 	}
 	for _, want := range []string{"sha256sum -b", "sha256sum --binary", "wc -l", "wc --lines", "grep -m", "grep --max-count"} {
 		if !seen[want] {
 			t.Errorf("Capabilities lacks %q", want)
+		}
+	}
+	// takes_value is "needs an argument": GNU's getopt takes -m's from the
+	// next word, never --color's (optional: --color=WHEN only).
+	for flag, want := range map[string]bool{"grep -m": true, "grep --max-count": true, "grep -c": false, "grep --color": false, "sort --check": false, "sort -k": true} {
+		if got, ok := takesValue[flag]; !ok || got != want {
+			t.Errorf("%s: takes_value %v (listed %v), want %v", flag, got, ok, want)
 		}
 	}
 }

@@ -548,7 +548,10 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 			// One FlagInfo per name, as the proto says: "-b" and
 			// "--binary" are two entries with the same summary.
 			for _, name := range f.Names() {
-				ci.Flags = append(ci.Flags, &apiv1.FlagInfo{Name: name, TakesValue: f.Value, Summary: f.Summary})
+				// takes_value: the flag needs an argument. One whose
+				// argument is optional (grep --color[=WHEN], sort
+				// --check[=WORD]) is complete without one.
+				ci.Flags = append(ci.Flags, &apiv1.FlagInfo{Name: name, TakesValue: f.Value && !f.Optional, Summary: f.Summary})
 			}
 		}
 		resp.Commands = append(resp.Commands, ci)

@@ -247,3 +247,29 @@ func TestGrepContextCancelFlush(t *testing.T) {
 		t.Errorf("disk budget still holds %d bytes", u)
 	}
 }
+
+// TestGNUGrepContextDigitWords: how GNU joins the digits of -NUM depends
+// on getopt's optind, not on words alone: after operands getopt skipped,
+// a word's first digit is dropped (grep a -23 is -3), and a run across
+// words restarts (-12 -34 is 34, -12 a -34 is 4).
+func TestGNUGrepContextDigitWords(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := range 80 {
+		if i == 40 {
+			b.WriteString("a\n")
+		}
+		fmt.Fprintf(&b, "line %d\n", i)
+	}
+	var cases []diffCase
+	for _, argv := range [][]string{
+		{"a", "-23"}, {"a", "-234"}, {"a", "-12", "-34"}, {"-12", "a", "-34"}, {"-12", "-34", "a"},
+		{"-2", "a", "-3"}, {"a", "-n23"}, {"a", "-2n3"}, {"a", "-1", "-2"}, {"-e", "a", "-23"},
+		{"-ea", "-23"}, {"a", "-", "-23"}, {"a", "-023"}, {"a", "-0023"}, {"a", "-203"}, {"-1", "a", "-23"},
+		{"a", "-A1", "-23"}, {"a", "-23", "-4"}, {"-n", "a", "-2", "-34"}, {"--", "a", "-23"},
+		{"-2", "a", "-11"}, {"a", "-12n"}, {"a", "-30"},
+	} {
+		cases = append(cases, diffCase{argv: append([]string{"grep"}, argv...), input: []byte(b.String())})
+	}
+	checkCases(t, cases)
+}

@@ -106,7 +106,7 @@ var grepFlags = func() []compute.FlagSpec {
 		{Long: "help", Refuse: compute.RefuseInfo},
 	}
 	for c := byte('0'); c <= '9'; c++ {
-		f = append(f, compute.FlagSpec{Short: c, Summary: "-NUM is -C NUM (the digits of one word make one number)"})
+		f = append(f, compute.FlagSpec{Short: c, Summary: "-NUM is -C NUM (the digits of one word make one number, as GNU reads them)"})
 	}
 	return f
 }()
@@ -197,11 +197,23 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	label := "(standard input)"
 	before, after, context := int64(-1), int64(-1), int64(-1)
 	groupSep := []byte("--\n")
-	var digits []byte // a -NUM being read (GNU's get_nondigit_option)
+	// -NUM, as GNU's get_nondigit_option reads it: the digits of a run of
+	// digit flags make one number, but a digit starts the number again
+	// unless the optind before the digit ahead of it equals the optind
+	// after that digit. So the digits of one word join (-12 is 12), those
+	// of two words do not (-1 -2 is 2), and after operands GNU skipped to
+	// reach the word, its first digit is dropped (grep PAT -23 is 3).
+	var digits []byte
+	wasDigit := false
+	callStart := 0             // optind after the last flag that is no digit
+	prevOptind, optind := 0, 0 // GNU's prev_digit_optind, this_digit_optind
 	for i, u := range f.Uses {
 		if k := u.Key[0]; len(u.Key) == 1 && '0' <= k && k <= '9' {
+			if !wasDigit {
+				optind = callStart
+			}
 			switch {
-			case i == 0 || !u.Joined || !isDigitKey(f.Uses[i-1].Key):
+			case !wasDigit || prevOptind != optind:
 				digits = digits[:0]
 			case digits[0] == '0':
 				digits = digits[:0] // GNU drops a leading zero
@@ -212,7 +224,8 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 			} else {
 				digits = append(digits, k)
 			}
-			if i+1 < len(f.Uses) && f.Uses[i+1].Joined && isDigitKey(f.Uses[i+1].Key) && len(digits) <= maxContextDigits {
+			wasDigit, prevOptind, optind = true, optind, u.Optind
+			if i+1 < len(f.Uses) && isDigitKey(f.Uses[i+1].Key) && len(digits) <= maxContextDigits {
 				continue
 			}
 			n, err := contextArg(string(digits), "-NUM")
@@ -222,6 +235,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 			context = n
 			continue
 		}
+		wasDigit, callStart = false, u.Optind
 		switch u.Key {
 		case "A", "B", "C":
 			n, err := contextArg(u.Value, u.Name)

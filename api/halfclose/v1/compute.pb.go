@@ -679,8 +679,9 @@ type RunHeader struct {
 	// (the CLI sets it when its standard input is a regular file). A command
 	// whose GNU output depends on that prints what GNU prints when its
 	// standard input is such a file: wc's column width is then the number of
-	// digits of the size, not at least 7 as for a pipe. Unset, the input is
-	// a pipe. It checks nothing (expected_size does); a negative value is
+	// digits of the size, not at least 7 as for a pipe (grep -T pads -n and
+	// -b the same way; head and tac read a "-" operand after the first as
+	// GNU's seek on the file lets them). Unset, the input is a pipe. It checks nothing (expected_size does); a negative value is
 	// INVALID_ARGUMENT.
 	InputFileSize *int64 `protobuf:"varint,4,opt,name=input_file_size,json=inputFileSize,proto3,oneof" json:"input_file_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1127,7 +1128,8 @@ type FlagInfo struct {
 	// flag with a short and a long name ("-b" and "--binary") is two
 	// FlagInfo entries with the same summary.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// takes_value is true when the flag needs an argument.
+	// takes_value is true when the flag needs an argument; false for one
+	// whose argument is optional (grep --color[=WHEN]).
 	TakesValue bool `protobuf:"varint,2,opt,name=takes_value,json=takesValue,proto3" json:"takes_value,omitempty"`
 	// summary is a one-line description.
 	Summary       string `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
