@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,12 +363,22 @@ type resetAfterEnd struct{ grpc.ServerStream }
 
 func (resetAfterEnd) SendMsg(any) error { return status.Error(codes.Canceled, "context canceled") }
 
+// connClosed is a stream whose connection closed under it (the client
+// process exited mid-reply): every send fails as grpc-go's does then.
+type connClosed struct{ grpc.ServerStream }
+
+func (connClosed) SendMsg(any) error { return status.Error(codes.Unavailable, "transport is closing") }
+
 // TestReplyNotDeliveredIsNoOK: a job whose reply could not be sent, its
 // stream reset after the half-close, is counted as canceled, not ok: its
 // call ends CANCELED, and no result reached the client. Digest sends its
 // one response, and Run its summary, after the job's own work.
 func TestReplyNotDeliveredIsNoOK(t *testing.T) {
+	var closed atomic.Bool // the next streams' connection closes, not resets
 	reset := grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if closed.Load() {
+			return h(srv, connClosed{ss})
+		}
 		return h(srv, resetAfterEnd{ss})
 	})
 	env := startEnv(t, envConfig{grpcOpts: []grpc.ServerOption{reset}})
@@ -389,6 +400,14 @@ func TestReplyNotDeliveredIsNoOK(t *testing.T) {
 		}
 		if oc := env.obs.nextOutcome(t); oc != "canceled" {
 			t.Fatalf("outcome %q of a Run whose summary was never sent, want canceled", oc)
+		}
+	})
+	t.Run("Run, connection closed", func(t *testing.T) {
+		// Was "unavailable", the outcome of a server shutting down.
+		closed.Store(true)
+		runCall(t, env, runHeader("tac"))
+		if oc := env.obs.nextOutcome(t); oc != "canceled" {
+			t.Fatalf("outcome %q of a Run whose connection closed mid-reply, want canceled", oc)
 		}
 	})
 }

@@ -375,7 +375,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			res, err := s.engine.Digest(ctx, job, src)
 			resp, err := digestResponse(job, order, endSums, res, err)
 			if err == nil {
-				err = stream.SendAndClose(resp)
+				err = clientGone(stream.SendAndClose(resp))
 			}
 			return res.Size, 0, jobErr(g, src, err)
 		}, nil
@@ -407,7 +407,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	ctx := stream.Context()
 	g := guardOf(ctx)
 	recv := receiver(g, stream.Recv)
-	send := s.sender(g, stream.Send)
+	send := s.sender(g, func(m *apiv1.RunResponse) error { return clientGone(stream.Send(m)) })
 	err := s.life.do(ctx, streamPeer(ctx), func() (string, jobFunc, error) {
 		h, err := firstHeader(g, recv, (*apiv1.RunRequest).GetHeader)
 		if err != nil {
@@ -446,6 +446,20 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 		}, nil
 	})
 	return toStatus(s.log, err)
+}
+
+// clientGone is the error of a reply the stream could not carry: grpc-go
+// fails a server's Send with UNAVAILABLE ("transport is closing") when the
+// connection closed under the stream, as when a client process exits
+// mid-reply (halfclose ... | head -c 10). The client left: the job counts
+// as CANCELED, as a reset stream does, not as UNAVAILABLE, which says the
+// server is shutting down (a job the shutdown stopped is given
+// errShuttingDown by the lifecycle whatever its error).
+func clientGone(err error) error {
+	if err != nil && status.Code(err) == codes.Unavailable {
+		return context.Canceled
+	}
+	return err
 }
 
 // jobErr is the error a job of the stream guarded by g ends with, having

@@ -25,12 +25,18 @@ const MaxPipelineBytes = 64 << 10
 // for a '$' that ends a word, literal in every sh: grep ^$, grep "a$"); so is
 // an unquoted newline that would end a command in sh (one before the first
 // word, after a "|" or at the end is blank, as there). A carriage return is
-// a blank (a header line from a CRLF client).
+// a blank (a header line from a CRLF client). A NUL byte is an error.
 // Glob characters have no files to match on the server and stay literal, as
 // an unmatched glob does in sh.
 func SplitPipeline(text string) ([][]string, error) {
 	if len(text) > MaxPipelineBytes {
 		return nil, compute.Exhaustedf("pipeline: %d bytes, at most %d allowed", len(text), MaxPipelineBytes)
+	}
+	// A NUL byte, quoted or not, would reach a command as part of an
+	// argument, which no GNU tool can be given (its argv strings end at
+	// one; bash drops it from a script): refused, as $'\0' is.
+	if i := strings.IndexByte(text, 0); i >= 0 {
+		return nil, compute.Invalidf("pipeline: a NUL byte at offset %d, which an argument cannot hold", i)
 	}
 	var (
 		stages [][]string

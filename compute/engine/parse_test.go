@@ -71,6 +71,8 @@ func TestSplitPipelineErrors(t *testing.T) {
 		{"grep a\n| sort", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"sort\n\nwc", `pipeline: unsupported shell syntax: a newline after "sort" ends a command in sh (there is no shell; join stages with "|")`},
 		{"sort # comment", `pipeline: unsupported shell syntax "#" (there is no shell; quote it)`},
+		{"tr a\x00 x", "pipeline: a NUL byte at offset 4, which an argument cannot hold"},
+		{"grep -c 'a\x00b'", "pipeline: a NUL byte at offset 10, which an argument cannot hold"},
 	}
 	for _, tc := range tests {
 		_, err := engine.SplitPipeline(tc.in)
