@@ -67,7 +67,10 @@ test-tools:
 ## test: unit, integration and end-to-end tests, with the race detector.
 ## The longest packages are named first: go test builds and starts packages in
 ## the order named (two at a time), so they start at once instead of last.
-LONG_PKGS := ./e2e/ ./compute/builtin/ ./compute/text/
+## server and compute/grep come next: in ./...'s order they ran last, server
+## (2 min, mostly waiting on sockets and idle timeouts) alone for its last
+## minutes at the end of the run.
+LONG_PKGS := ./e2e/ ./compute/builtin/ ./server/ ./compute/text/ ./compute/grep/
 test: build test-tools
 	E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m $(LONG_PKGS) ./...
 	$(MAKE) --no-print-directory test-deploy
