@@ -11,7 +11,7 @@ DESTDIR ?=
 SHARE   := $(BIN)/share
 CMDS    := halfclose halfclosed
 
-.PHONY: all run build tools test-tools examples-deps test test-long test-short test-fleet test-deploy generate checkgenerate lint bench fuzz clean completions man install
+.PHONY: all run build tools test-tools examples-deps test test-race test-long test-short test-fleet test-deploy generate checkgenerate lint bench fuzz clean completions man install
 
 all: lint test
 
@@ -67,14 +67,22 @@ test-tools:
 ## test: unit, integration and end-to-end tests, with the race detector.
 ## The longest packages are named first: go test builds and starts packages in
 ## the order named (two at a time), so they start at once instead of last.
-LONG_PKGS := ./e2e/ ./compute/builtin/ ./compute/text/
+## server and compute/grep come next: in ./...'s order they ran last, server
+## (2 min, mostly waiting on sockets and idle timeouts) alone for its last
+## minutes at the end of the run.
+LONG_PKGS := ./e2e/ ./compute/builtin/ ./server/ ./compute/text/ ./compute/grep/
+## test-deploy (seconds, a module of its own) runs alongside, not after; without
+## its build prerequisite (DEPLOY_BUILD=), not to rewrite bin/ while e2e runs it.
 test: build test-tools
+	$(MAKE) --no-print-directory -j2 test-race test-deploy DEPLOY_BUILD=
+
+test-race:
 	E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m $(LONG_PKGS) ./...
-	$(MAKE) --no-print-directory test-deploy
 
 ## test-deploy: deploy/k8s decoded strictly into the Kubernetes API types, and its invariants
 ## (deploy/validate, a module of its own so the library's go.mod stays small)
-test-deploy: build
+DEPLOY_BUILD ?= build
+test-deploy: $(DEPLOY_BUILD)
 	cd deploy/validate && HALFCLOSED=$(BIN)/halfclosed $(GO) test -race -count=1 ./...
 
 ## test-fleet: 3 replicas behind nginx and HAProxy (deploy/): every path, the proxy traps, and

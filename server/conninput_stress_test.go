@@ -109,6 +109,9 @@ func TestConnInputHeldBytesEnd(t *testing.T) {
 	for _, end := range []string{"fin", "idle", "tail", "reset", "drip", "close"} {
 		for _, caughtUp := range []bool{false, true} {
 			t.Run(end+"/real_queue="+strconv.FormatBool(caughtUp), func(t *testing.T) {
+				// Mostly waiting (idle timeouts, the drip): the cases run
+				// side by side, each on a connection of its own.
+				t.Parallel()
 				// The reads wait for the test's writes under this timeout
 				// from the first one on, so it is no shorter than a busy
 				// machine may take between two of them (500 ms failed

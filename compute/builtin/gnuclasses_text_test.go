@@ -35,7 +35,7 @@ func TestGNUText1SortCharOffsetWraps(t *testing.T) {
 	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
-	big := bytes.Repeat([]byte("ab cd\nab cc\nb a\nab\nx\n\ny 5\n 3\n1\n"), 300)
+	big := bytes.Repeat([]byte("ab cd\nab cc\nb a\nab\nx\n\ny 5\n 3\n1\n"), spillCopies(300))
 	for _, argv := range [][]string{{"sort", "-k1.99999999999999999999"}, {"sort", "-u", "-k1.99999999999999999999n"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
@@ -57,7 +57,7 @@ func TestGNUText2SortZeroTerminated(t *testing.T) {
 	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
-	big := bytes.Repeat([]byte("k 2\x00k\n1\x00K 2\x00b\nx\x00\x00 3 a\x00k 10\x00"), 300)
+	big := bytes.Repeat([]byte("k 2\x00k\n1\x00K 2\x00b\nx\x00\x00 3 a\x00k 10\x00"), spillCopies(300))
 	for _, argv := range [][]string{{"sort", "-z"}, {"sort", "-zu", "-k2,2n"}, {"sort", "-z", "-s", "-k2"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
@@ -88,7 +88,7 @@ func TestGNUText3SortIgnoreAndMonth(t *testing.T) {
 	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
-	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), 200)
+	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), spillCopies(200))
 	for _, argv := range [][]string{{"sort", "-d"}, {"sort", "-iu"}, {"sort", "-M", "-s"}, {"sort", "-k2,2Mu"}, {"sort", "-df", "-s"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
@@ -139,7 +139,7 @@ func TestGNUText5SortHumanNumeric(t *testing.T) {
 	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
-	big := bytes.Repeat([]byte(inputs[0]+inputs[1]), 150)
+	big := bytes.Repeat([]byte(inputs[0]+inputs[1]), spillCopies(150))
 	for _, argv := range [][]string{{"sort", "-h"}, {"sort", "-hu"}, {"sort", "-h", "-s", "-k1,1"}, {"sort", "-rh"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
@@ -166,7 +166,7 @@ func TestGNUText6SortVersion(t *testing.T) {
 	})
 	// The same through runs spilled to disk and merged.
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
-	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), 150)
+	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), spillCopies(150))
 	for _, argv := range [][]string{{"sort", "-V"}, {"sort", "-Vu"}, {"sort", "-V", "-s", "-k1,1f"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}
@@ -429,7 +429,7 @@ func TestGNUText13SortGeneralNumeric(t *testing.T) {
 			nonan = append(nonan, l)
 		}
 	}
-	big := bytes.Repeat([]byte(strings.Join(nonan, "\n")+"\n"), 40)
+	big := bytes.Repeat([]byte(strings.Join(nonan, "\n")+"\n"), spillCopies(40))
 	for _, argv := range [][]string{{"sort", "-g"}, {"sort", "-gu"}, {"sort", "-gr"}, {"sort", "-g", "-s", "-k1,1"}, {"sort", "-k1,1g", "-k1,1r"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
 	}

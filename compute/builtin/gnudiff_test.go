@@ -258,6 +258,22 @@ func checkCross(t *testing.T, inputs []string, argvs [][]string) {
 // crossAll is the largest checkCross table make test runs whole.
 const crossAll = 200
 
+// spillCopies is how many copies of its input a check of sort's spilled
+// runs sorts: n in the long variant (make test-long), an eighth (at least
+// 2) under make test. Its budget of 1000 bytes spills every line to a run
+// of its own (the line index alone passes it), so more copies add only
+// runs and merge levels, each a temporary file (the five checks of sort
+// -g's 40 copies, 24,400 runs, cost 10 CPU-s under -race): an eighth still
+// merges 260 to 610 runs over eight levels or more, every line compared
+// with lines of other runs, equal ones among them. (No input of these
+// checks, whole, fills a merge's 64 KiB read buffer.)
+func spillCopies(n int) int {
+	if testenv.Long() {
+		return n
+	}
+	return max(2, n/8)
+}
+
 // gen draws the parts of a case.
 type gen struct {
 	r *rand.Rand
