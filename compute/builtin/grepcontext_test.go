@@ -103,21 +103,29 @@ func TestGNUGrepContextErrors(t *testing.T) {
 	}
 }
 
+// contextLog is 60000 lines, made with errFmt or infoFmt (each given the
+// line's number), the ERROR lines few and some of them on both sides of
+// GNU's 96 KiB blocks: an input of several read blocks for the context
+// tests.
+func contextLog(errFmt, infoFmt string) []byte {
+	var b strings.Builder
+	for i := range 60000 {
+		switch {
+		case i%7919 == 0 || i%10007 < 2:
+			fmt.Fprintf(&b, errFmt, i)
+		default:
+			fmt.Fprintf(&b, infoFmt, i)
+		}
+	}
+	return []byte(b.String())
+}
+
 // TestGNUGrepContextBig: context over inputs of several read blocks, with
 // selected lines on both sides of block boundaries, and -B holding more
 // than the spool's memory (spilled to its file), against GNU.
 func TestGNUGrepContextBig(t *testing.T) {
 	t.Parallel()
-	var b strings.Builder
-	for i := range 60000 {
-		switch {
-		case i%7919 == 0 || i%10007 < 2:
-			fmt.Fprintf(&b, "ERROR line %d\n", i)
-		default:
-			fmt.Fprintf(&b, "info line %d of some text\n", i)
-		}
-	}
-	in := []byte(b.String())
+	in := contextLog("ERROR line %d\n", "info line %d of some text\n")
 	g := newGNURunner(t)
 	cfg := engine.Config{}
 	cfg.Spool = compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir()}

@@ -2,7 +2,6 @@ package builtin_test
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -123,16 +122,7 @@ func TestGrepNullDataLineLimit(t *testing.T) {
 // the input and hold newlines.
 func TestGNUGrepNullDataContextBig(t *testing.T) {
 	t.Parallel()
-	var b strings.Builder
-	for i := range 60000 {
-		switch {
-		case i%7919 == 0 || i%10007 < 2:
-			fmt.Fprintf(&b, "ERROR line\n%d\x00", i)
-		default:
-			fmt.Fprintf(&b, "info line %d\nof some text\x00", i)
-		}
-	}
-	in := []byte(b.String())
+	in := contextLog("ERROR line\n%d\x00", "info line %d\nof some text\x00")
 	g := newGNURunner(t)
 	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir()}}
 	for _, argv := range [][]string{
