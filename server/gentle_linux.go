@@ -86,8 +86,7 @@ func handshakesUnderway(addr *net.TCPAddr) (n int, ok bool) {
 }
 
 const (
-	tcpSynSent      = 2  // TCP_SYN_SENT in the kernel's state numbering
-	tcpSynRecv      = 3  // TCP_SYN_RECV
+	tcpSynRecv      = 3  // TCP_SYN_RECV in the kernel's state numbering
 	inetDiagReqLen  = 56 // struct inet_diag_req_v2
 	inetDiagMsgLen  = 72 // struct inet_diag_msg
 	inetDiagMsgSock = 4  // offset of the socket id (inet_diag_sockid) in a reply

@@ -15,6 +15,10 @@ import (
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
+// tcpSynSent is TCP_SYN_SENT in the kernel's state numbering: a client's
+// socket whose SYN is unanswered.
+const tcpSynSent = 2
+
 // TestGentleRefusesDuringStop: once the stop began, a client's SYN is
 // dropped, so its connect never completes against a socket about to
 // close; when the socket has closed, the SYN sent again is refused.
