@@ -135,8 +135,8 @@ func TestExampleDigest(t *testing.T) {
 // TestExampleRun: `client run PIPELINE` streams stdin in and the output
 // out (9.5 MiB of base64, past the server's 8 MiB of spool memory, passes
 // through in chunks; 27 MiB in the long run, testenv.Long) and prints what
-// sh prints for the same pipeline; a bad pipeline is INVALID_ARGUMENT,
-// exit 1.
+// sh prints for the same pipeline, and exits as sh does (grep's 1); a bad
+// pipeline is INVALID_ARGUMENT, exit 1.
 func TestExampleRun(t *testing.T) {
 	g, _ := startDaemon(t)
 	base64Size := 7 << 20
@@ -148,6 +148,8 @@ func TestExampleRun(t *testing.T) {
 		{"base64", randomFile(t, base64Size)},
 		{"wc -l", randomFile(t, 0)},
 		{"tr -d a-z | sha256sum", textFile(t, "filter-log", 3<<20, 11)},
+		// exit status 1, grep's: no line selected
+		{"sort | grep -c nosuchword", textFile(t, "filter-log", 3<<20, 11)},
 	}
 	for _, lang := range exampleLangs {
 		t.Run(lang, func(t *testing.T) {
@@ -155,10 +157,13 @@ func TestExampleRun(t *testing.T) {
 			client := exampleClient(t, lang)
 			for _, c := range cases {
 				t.Run(c.pipeline, func(t *testing.T) {
-					want := gnu(t, c.input, "sh", "-c", c.pipeline)
+					want := runPiped(t, "", c.input, "sh", "-c", c.pipeline)
+					if want.code > 1 { // grep exits 1 when it selected no line
+						t.Fatalf("oracle %q exited %d: %s", c.pipeline, want.code, want.stderr)
+					}
 					got := runPiped(t, "", c.input, append(client, "--addr", g, "run", c.pipeline)...)
-					if got.code != 0 || !bytes.Equal(got.stdout, want) {
-						t.Errorf("exit %d, stderr %q\n%s", got.code, got.stderr, diff(got.stdout, want))
+					if got.code != want.code || !bytes.Equal(got.stdout, want.stdout) {
+						t.Errorf("exit %d (sh's %d), stderr %q\n%s", got.code, want.code, got.stderr, diff(got.stdout, want.stdout))
 					}
 				})
 			}

@@ -440,6 +440,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 				// summary could not be sent did not deliver its result.
 				err = send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Summary{Summary: &apiv1.RunSummary{
 					InputBytes: stats.InputBytes, OutputBytes: stats.OutputBytes,
+					ExitStatus: int32(stats.ExitStatus),
 				}}})
 			}
 			return stats.InputBytes, stats.OutputBytes, jobErr(g, src, err)

@@ -140,7 +140,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			label = ""
 		}
 		in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
-		err := r.run(ctx, pipeline, in, &out)
+		_, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
 		done()
 		if err != nil {
 			return r.failure(ctx, name, err)

@@ -127,7 +127,10 @@ lists what the server can run.`,
 			{Title: "Exit status", Text: `0: the command ran and its whole output was printed.
 
 1: the server or the connection failed (the error, with its gRPC code, is
-on standard error), or a FILE could not be read (the others still ran).
+on standard error), or a FILE could not be read (the others still ran);
+or, with nothing on standard error, the pipeline's exit status was 1:
+grep selected no line (over gRPC; a pipeline's status is its last
+command's, as in a shell).
 
 2: a bad flag or argument, or a TLS or token file that cannot be used.
 

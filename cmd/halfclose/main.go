@@ -197,7 +197,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return r.failure(ctx, "", err)
 	}
 	in, out, done := r.prog.track(stdin, stdout, stderr, "")
-	err = r.run(ctx, pipeline, in, out)
+	st, err := r.run(ctx, pipeline, in, out)
 	done()
 	if err != nil {
 		return r.failure(ctx, "", err)
@@ -206,7 +206,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// The reply was complete, but the user asked to stop.
 		return r.failure(ctx, "", sc)
 	}
-	return 0
+	return exitStatus(st)
+}
+
+// exitStatus is the exit code that passes on a pipeline's exit status (a
+// shell's: its last command's, grep's 1 when it selected no line): the
+// status itself, or 1 for one no process can exit with.
+func exitStatus(st int32) int {
+	if st < 0 || st > 255 {
+		return 1
+	}
+	return int(st)
 }
 
 type runner struct {
@@ -220,7 +230,9 @@ type runner struct {
 	listing bool
 }
 
-func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.Writer) error {
+// run runs pipeline and returns its exit status, which only gRPC carries:
+// over TCP the reply is the output alone, and the status is 0.
+func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.Writer) (int32, error) {
 	if r.o.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.o.timeout)
@@ -229,10 +241,10 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 	if r.o.tcp {
 		// The probe names one port: not done for a list of them.
 		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil && !strings.Contains(r.o.tcpAddr, ",")}
-		return g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, r.tcpOpts...))
+		return 0, g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, r.tcpOpts...))
 	}
-	_, err := r.c.Run(ctx, pipeline, in, out)
-	return err
+	sum, err := r.c.Run(ctx, pipeline, in, out)
+	return sum.GetExitStatus(), err
 }
 
 // describe renders an error for stderr: a status as "CODE: message",

@@ -205,25 +205,25 @@ func isDigest(name string) bool {
 // gnuStages runs the stages in turn, each over the previous one's
 // output. failed: the first stage that failed, -1 for none, -2 when a
 // stage did not finish in time (no oracle).
-func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out []byte, failed int) {
+func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out []byte, failed, status int) {
 	t.Helper()
 	in := c.input
 	for i, argv := range c.stages {
 		out, code, timedOut := g.gnu(t, testenv.Tool(t, argv[0]), argv, in)
 		switch {
 		case timedOut:
-			return nil, -2
+			return nil, -2, 0
 		case gnuFailed(argv[0], code):
-			return nil, i
+			return nil, i, 0
 		}
-		in = out
+		in, status = out, code // a shell's status: the last command's
 	}
-	return in, -1
+	return in, -1, status
 }
 
 // pipeVerdict returns "" when the engine's answer is GNU's, else what
 // differs.
-func pipeVerdict(c pipeCase, gnuOut []byte, failed int, ours []byte, ourErr error) string {
+func pipeVerdict(c pipeCase, gnuOut []byte, failed, gnuStatus int, ours []byte, ourStatus int, ourErr error) string {
 	if failed >= 0 {
 		for j := failed + 1; j < len(c.stages); j++ {
 			if c.stops[j] {
@@ -247,6 +247,9 @@ func pipeVerdict(c pipeCase, gnuOut []byte, failed int, ours []byte, ourErr erro
 	if !bytes.Equal(ours, gnuOut) {
 		return fmt.Sprintf("output differs:\n  GNU  %q\n  ours %q", computetest.Trunc(gnuOut), computetest.Trunc(ours))
 	}
+	if ourStatus != gnuStatus {
+		return fmt.Sprintf("exit status %d, GNU's %d", ourStatus, gnuStatus)
+	}
 	return ""
 }
 
@@ -265,7 +268,7 @@ func TestGNUPipelinesGenerated(t *testing.T) {
 	small := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir()}}
 	diffs, failedGNU := 0, 0
 	for i, c := range generatePipes(seed, n) {
-		gnuOut, failed := gnuStages(t, runner, c)
+		gnuOut, failed, gnuStatus := gnuStages(t, runner, c)
 		if failed == -2 {
 			continue
 		}
@@ -276,8 +279,8 @@ func TestGNUPipelinesGenerated(t *testing.T) {
 		if i%2 == 1 {
 			cfg = small
 		}
-		ours, err := computetest.RunPipelineEnv(t, cfg, c.text(), c.input)
-		if v := pipeVerdict(c, gnuOut, failed, ours, err); v != "" {
+		ours, status, err := computetest.RunPipelineEnvStatus(t, cfg, c.text(), c.input)
+		if v := pipeVerdict(c, gnuOut, failed, gnuStatus, ours, status, err); v != "" {
 			diffs++
 			if diffs <= 20 {
 				t.Errorf("%s (spool %d)\n  %s", c, cfg.Spool.MemBytes, v)

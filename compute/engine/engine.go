@@ -107,6 +107,9 @@ func (e *Engine) Running() int { return len(e.slots) }
 type Stats struct {
 	InputBytes  int64
 	OutputBytes int64
+	// ExitStatus is the pipeline's exit status when the job succeeded:
+	// its last command's, as a shell's (grep that selected no line: 1).
+	ExitStatus int
 }
 
 // Run runs p over src and writes its output to out. src's io.EOF is the end
@@ -150,12 +153,14 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	}
 
 	done := make(chan error, 1)
+	var status int // the stages' exit status, set before done is sent
 	// The reply is sent while the stages still write (Spool.Release), until
 	// they are done; the caller's cancellation stops it at once. (A stage's
 	// failure does not: what it wrote before goes out first.)
 	defer context.AfterFunc(parent, func() { reply.Abort(parent.Err()) })()
 	go func() {
-		err := p.run(ctx, cancel, stageIn, reply)
+		var err error
+		status, err = p.run(ctx, cancel, stageIn, reply)
 		reply.CloseWrite()
 		done <- err
 	}()
@@ -193,7 +198,11 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 		cancel() // unblocks a read-ahead waiting on src
 	}
 	stageIn.close()
-	return Stats{InputBytes: in.N(), OutputBytes: cw.count()}, err
+	st := Stats{InputBytes: in.N(), OutputBytes: cw.count()}
+	if err == nil {
+		st.ExitStatus = status // err == nil: done was received
+	}
+	return st, err
 }
 
 // ended reports whether in has ended.

@@ -345,3 +345,51 @@ func TestEngineFailureAfterEndReleasesOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineExitStatus: a pipeline's exit status is its last stage's,
+// as a shell's (a status reported by any other stage is dropped), and a
+// job that fails has none.
+func TestPipelineExitStatus(t *testing.T) {
+	status := func(st int) compute.Stage {
+		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			if _, err := io.Copy(out, in); err != nil {
+				return err
+			}
+			if st != 0 {
+				compute.SetExitStatus(ctx, st)
+			}
+			return nil
+		})
+	}
+	failing := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		compute.SetExitStatus(ctx, 3)
+		if _, err := io.Copy(io.Discard, in); err != nil {
+			return err
+		}
+		return compute.Invalidf("boom")
+	})
+	for _, c := range []struct {
+		name    string
+		stages  []compute.Stage
+		want    int
+		wantErr bool
+	}{
+		{"one stage, 0", []compute.Stage{status(0)}, 0, false},
+		{"one stage, 1", []compute.Stage{status(1)}, 1, false},
+		{"the last of three", []compute.Stage{status(0), status(0), status(2)}, 2, false},
+		{"not the first", []compute.Stage{status(1), status(0)}, 0, false},
+		{"not the middle", []compute.Stage{status(0), status(5), status(0)}, 0, false},
+		{"a failure has none", []compute.Stage{status(0), failing}, 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			st, err := engine.New(engine.Config{}).Run(context.Background(), testPipeline(c.stages...), bytes.NewReader([]byte("in\n")), &out)
+			if (err != nil) != c.wantErr || st.ExitStatus != c.want {
+				t.Fatalf("status %d, err %v; want %d, error %v", st.ExitStatus, err, c.want, c.wantErr)
+			}
+			if !c.wantErr && out.String() != "in\n" {
+				t.Fatalf("output %q", out.String())
+			}
+		})
+	}
+}

@@ -18,12 +18,16 @@ import (
 func (p *Pipeline) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	return p.run(ctx, cancel, in, out)
+	_, err := p.run(ctx, cancel, in, out)
+	return err
 }
 
-// run is Run with the cancel a failure calls supplied by the caller.
-func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Reader, out io.Writer) error {
+// run is Run with the cancel a failure calls supplied by the caller. It
+// also returns the pipeline's exit status, the last stage's
+// (compute.SetExitStatus), when no stage failed.
+func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Reader, out io.Writer) (int, error) {
 	var (
+		status   compute.ExitStatus
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error // protected by mu
@@ -44,13 +48,16 @@ func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Rea
 			w      io.Writer = out
 			pw     *io.PipeWriter
 			nextPR *io.PipeReader
+			sctx   = ctx
 		)
 		if i < len(p.Stages)-1 {
 			nextPR, pw = io.Pipe()
 			w = pw
+		} else {
+			sctx = compute.WithExitStatus(ctx, &status)
 		}
 		wg.Add(1)
-		go func(st compute.Stage, in io.Reader, myPR *io.PipeReader, w io.Writer, pw *io.PipeWriter) {
+		go func(ctx context.Context, st compute.Stage, in io.Reader, myPR *io.PipeReader, w io.Writer, pw *io.PipeWriter) {
 			defer wg.Done()
 			err := st.Run(ctx, in, w)
 			if errors.Is(err, compute.ErrDownstreamDone) {
@@ -65,9 +72,12 @@ func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Rea
 			if err != nil {
 				fail(err)
 			}
-		}(st, r, upstream, w, pw)
+		}(sctx, st, r, upstream, w, pw)
 		r, upstream = nextPR, nextPR
 	}
 	wg.Wait()
-	return firstErr
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return status.Get(), nil
 }

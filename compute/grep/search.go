@@ -29,8 +29,11 @@ type grepRun struct {
 	w       *bufio.Writer
 	lineNo  int64 // lines before the text being processed
 	matched int64 // selected lines so far
-	done    bool  // -m reached
-	wide    bool  // the current text is widened: decode before output
+	// some: a line was selected where matched is not kept (-v's run of
+	// lines written whole)
+	some    bool
+	done    bool // -m reached
+	wide    bool // the current text is widened: decode before output
 	scratch []byte
 	num     []byte
 	next    []int   // findLine's cache
@@ -173,6 +176,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	defer release()
 	r := &grepRun{ctx: ctx, stop: done, g: g, w: bufio.NewWriterSize(out, 64<<10), sep: ':'}
 	if g.silent {
+		compute.SetExitStatus(ctx, 1)
 		return nil
 	}
 	if !g.count && (g.before >= 0 || g.after >= 0) {
@@ -187,7 +191,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 				r.end(0)
 			}
 		}
-		return r.w.Flush()
+		return r.finish()
 	}
 	r.slow = interrupt{stop: done, every: max(1, readerCheckWork/g.m.insts)}
 	// The buffer holds a line of lineLimit bytes and the rest of the
@@ -266,12 +270,26 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			// unless it stopped before (-m, -l, -q), the input selected
 			// no line.
 			if g.binary == binWithout && !r.done {
-				r.matched = 0
+				r.matched, r.some = 0, false
 			}
 			if r.cx != nil && r.cx.pending > 0 && g.binary == binBinary && !r.done {
 				if err := r.binaryTail(in, buf[lim:n], off+int64(lim), nul/grepBlock*grepBlock+grepBlock, eof); err != nil {
 					return err
 				}
+			}
+			if g.binary == binBinary && !r.done && r.matched == 0 && !r.some {
+				// GNU goes on quietly, its NULs line ends, up to the
+				// first selected line: its exit status says whether
+				// there was one.
+				rest := io.MultiReader(bytes.NewReader(buf[lim:n]), in)
+				if eof {
+					rest = bytes.NewReader(buf[lim:n])
+				}
+				sel, err := g.selectsAny(ctx, rest)
+				if err != nil {
+					return err
+				}
+				r.some = sel
 			}
 			break
 		}
@@ -287,7 +305,35 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	for range g.inputs - 1 {
 		r.end(0)
 	}
-	return r.w.Flush()
+	return r.finish()
+}
+
+// selectsAny reports whether g selects a line of in, read as GNU reads
+// what follows a NUL: its NULs end lines, nothing is printed, and the
+// search stops at the first line selected.
+func (g *grepStage) selectsAny(ctx context.Context, in io.Reader) (bool, error) {
+	q := *g
+	q.count, q.showCount, q.firstOnly, q.list = true, false, true, 0
+	q.only, q.lineNL, q.withName, q.byteOff, q.tab = false, false, false, false, false
+	q.before, q.after, q.inputs, q.maxCount = -1, -1, 1, -1
+	var st compute.ExitStatus
+	if err := q.Run(compute.WithExitStatus(ctx, &st), in, io.Discard); err != nil {
+		return false, err
+	}
+	return st.Get() == 0, nil
+}
+
+// finish flushes the output and reports GNU's exit status: 0 when a line
+// was selected, else 1 (with -L too: GNU 3.8's status follows the lines,
+// not the names listed).
+func (r *grepRun) finish() error {
+	if err := r.w.Flush(); err != nil {
+		return err
+	}
+	if r.matched == 0 && !r.some {
+		compute.SetExitStatus(r.ctx, 1)
+	}
+	return nil
 }
 
 // processAll is process over text in pieces of at most matchWork, with a
@@ -449,8 +495,9 @@ func (r *grepRun) region(text []byte, from, to int) {
 			r.matched += countLines(seg)
 			return
 		}
-		// r.matched is not kept: without -c, -m, -l, -L or -q nothing
-		// reads it
+		// r.matched is not kept: without -c, -m, -l, -L or -q only the
+		// exit status reads it
+		r.some = true
 		r.write(seg)
 		if seg[len(seg)-1] != '\n' {
 			r.w.WriteByte(g.eol)

@@ -39,3 +39,40 @@ func TestGrepNulAfterBufferEnd(t *testing.T) {
 		computetest.DiffGNUEach(t, map[string][]byte{"nul-after-buffer": b.Bytes()}, argv...)
 	}
 }
+
+// TestGrepStatusAfterNul: once GNU grep has met a NUL it prints nothing
+// more, but still searches the rest (its NULs then end lines) for one
+// selected line: its exit status says whether there was one. The NUL is
+// in a later buffer; the only line selected is after it, in that block or
+// buffers later, or there is none ("b" after the NUL on its line is a line
+// of its own then: grep -x b selects it).
+func TestGrepStatusAfterNul(t *testing.T) {
+	t.Parallel()
+	const bufSize = grep.GrepBufSize
+	input := func(nulAt int, after string, total int) []byte {
+		var b bytes.Buffer
+		for b.Len() < nulAt {
+			b.WriteString("filler line without the word\n")
+		}
+		b.WriteString("a\x00b\n")
+		for b.Len() < total {
+			b.WriteString("filler line without the word\n")
+		}
+		b.WriteString(after)
+		return b.Bytes()
+	}
+	inputs := map[string][]byte{
+		"selected-in-the-nul-block":      append(input(bufSize+500, "", bufSize+700), "ERROR\n"...),
+		"selected-buffers-later":         input(bufSize+500, "ERROR\n", 3*bufSize+12345),
+		"selected-after-nul-on-its-line": input(bufSize+500, "", 2*bufSize)[: bufSize+503 : bufSize+503],
+		"none":                           input(bufSize+500, "", 3*bufSize),
+	}
+	for _, argv := range [][]string{
+		{"grep", "ERROR"}, {"grep", "-n", "ERROR"}, {"grep", "-o", "ERROR"},
+		{"grep", "-x", "ERROR"}, {"grep", "-v", "e"}, {"grep", "-A1", "ERROR"},
+		{"grep", "-I", "ERROR"}, {"grep", "-c", "ERROR"}, {"grep", "-q", "ERROR"},
+		{"grep", "-x", "b"},
+	} {
+		computetest.DiffGNUEach(t, inputs, argv...)
+	}
+}

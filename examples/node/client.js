@@ -129,7 +129,8 @@ async function digest(client, name, input, timeout) {
 }
 
 // run uploads stdin to pipeline and copies the output to stdout as it
-// arrives. The reply is complete only when it ends with a summary.
+// arrives. The reply is complete only when it ends with a summary; its
+// exit status is the pipeline's.
 async function run(client, pipelineText, timeout) {
   const call = client.Run(callOptions(timeout));
   current = call;
@@ -155,6 +156,7 @@ async function run(client, pipelineText, timeout) {
   if (BigInt(sum.input_bytes) !== BigInt(sent)) {
     throw new IncompleteReply(`server read ${sum.input_bytes} bytes, ${sent} were sent`);
   }
+  return sum.exit_status; // the pipeline's (grep that selected no line: 1)
 }
 
 function onSignal() {
@@ -184,8 +186,8 @@ async function main() {
   const client = new ComputeService(values.addr, grpc.credentials.createInsecure());
   try {
     if (cmd === 'run') {
-      await run(client, rest[0], timeout);
-      return 0;
+      // the pipeline's exit status, as ssh passes on a command's
+      return Math.min(await run(client, rest[0], timeout), 255);
     }
     let status = 0;
     for (const name of rest.length ? rest : ['-']) {

@@ -126,7 +126,9 @@ def digest(stub, name, f, timeout):
 
 
 def run(stub, pipeline, timeout):
-    """Run pipeline over stdin and copy its output to stdout as it arrives."""
+    """Run pipeline over stdin and copy its output to stdout as it arrives.
+
+    Returns the pipeline's exit status (grep that selected no line: 1)."""
     sent = 0
 
     def requests():
@@ -148,13 +150,13 @@ def run(stub, pipeline, timeout):
                 out.flush()
                 if resp.summary.input_bytes != sent:
                     raise IncompleteReply(f"server read {resp.summary.input_bytes} bytes, {sent} were sent")
-                return
+                return resp.summary.exit_status
             out.write(resp.output)
             out.flush()
         # The stream ended with OK but no summary: the output may be cut short.
         raise IncompleteReply("reply ended without a summary")
 
-    interruptible(lambda: stub.Run(requests(), timeout=timeout), reply)
+    return interruptible(lambda: stub.Run(requests(), timeout=timeout), reply)
 
 
 def interruptible(start, finish):
@@ -217,8 +219,8 @@ def main():
         stub = pb_grpc.ComputeServiceStub(channel)
         try:
             if args.cmd == "run":
-                run(stub, args.pipeline, args.timeout)
-                return 0
+                # the pipeline's exit status, as ssh passes on a command's
+                return min(run(stub, args.pipeline, args.timeout), 255)
             for name in args.files:
                 try:
                     if name == "-":

@@ -907,7 +907,12 @@ type RunSummary struct {
 	// input_bytes is the number of input bytes received.
 	InputBytes int64 `protobuf:"varint,1,opt,name=input_bytes,json=inputBytes,proto3" json:"input_bytes,omitempty"`
 	// output_bytes is the number of output bytes sent.
-	OutputBytes   int64 `protobuf:"varint,2,opt,name=output_bytes,json=outputBytes,proto3" json:"output_bytes,omitempty"`
+	OutputBytes int64 `protobuf:"varint,2,opt,name=output_bytes,json=outputBytes,proto3" json:"output_bytes,omitempty"`
+	// exit_status is the pipeline's exit status, as a shell reports it: its
+	// last command's. 0 is success; grep that selected no line gives 1, as
+	// GNU grep exits 1. The output is whole either way: a failure is never
+	// an exit status but the call's error status.
+	ExitStatus    int32 `protobuf:"varint,3,opt,name=exit_status,json=exitStatus,proto3" json:"exit_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -952,6 +957,13 @@ func (x *RunSummary) GetInputBytes() int64 {
 func (x *RunSummary) GetOutputBytes() int64 {
 	if x != nil {
 		return x.OutputBytes
+	}
+	return 0
+}
+
+func (x *RunSummary) GetExitStatus() int32 {
+	if x != nil {
+		return x.ExitStatus
 	}
 	return 0
 }
@@ -1315,12 +1327,14 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\vRunResponse\x12\x18\n" +
 	"\x06output\x18\x01 \x01(\fH\x00R\x06output\x124\n" +
 	"\asummary\x18\x02 \x01(\v2\x18.halfclose.v1.RunSummaryH\x00R\asummaryB\t\n" +
-	"\amessage\"P\n" +
+	"\amessage\"q\n" +
 	"\n" +
 	"RunSummary\x12\x1f\n" +
 	"\vinput_bytes\x18\x01 \x01(\x03R\n" +
 	"inputBytes\x12!\n" +
-	"\foutput_bytes\x18\x02 \x01(\x03R\voutputBytes\"\x15\n" +
+	"\foutput_bytes\x18\x02 \x01(\x03R\voutputBytes\x12\x1f\n" +
+	"\vexit_status\x18\x03 \x01(\x05R\n" +
+	"exitStatus\"\x15\n" +
 	"\x13CapabilitiesRequest\"\xb4\x01\n" +
 	"\x14CapabilitiesResponse\x125\n" +
 	"\bcommands\x18\x01 \x03(\v2\x19.halfclose.v1.CommandInfoR\bcommands\x127\n" +

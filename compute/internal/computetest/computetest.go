@@ -53,12 +53,32 @@ func RunPipelineFile(t testing.TB, text string, input []byte) ([]byte, error) {
 	return runPipeline(t, engine.Config{}, text, input, true)
 }
 
+// RunPipelineStatus is RunPipeline (RunPipelineFile when file is set)
+// with the pipeline's exit status, 0 on error.
+func RunPipelineStatus(t testing.TB, text string, input []byte, file bool) ([]byte, int, error) {
+	t.Helper()
+	return runPipelineStatus(t, engine.Config{}, text, input, file)
+}
+
+// RunPipelineEnvStatus is RunPipelineEnv with the pipeline's exit
+// status, 0 on error.
+func RunPipelineEnvStatus(t testing.TB, cfg engine.Config, text string, input []byte) ([]byte, int, error) {
+	t.Helper()
+	return runPipelineStatus(t, cfg, text, input, false)
+}
+
 func runPipeline(t testing.TB, cfg engine.Config, text string, input []byte, file bool) ([]byte, error) {
+	t.Helper()
+	out, _, err := runPipelineStatus(t, cfg, text, input, file)
+	return out, err
+}
+
+func runPipelineStatus(t testing.TB, cfg engine.Config, text string, input []byte, file bool) ([]byte, int, error) {
 	t.Helper()
 	e := Engine(cfg)
 	p, err := e.Compile(text)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if file {
 		p.SetInputFile(int64(len(input)))
@@ -66,8 +86,8 @@ func runPipeline(t testing.TB, cfg engine.Config, text string, input []byte, fil
 	ctx, cancel := testenv.Context(t)
 	defer cancel()
 	var out bytes.Buffer
-	_, err = e.Run(ctx, p, bytes.NewReader(input), &out)
-	return out.Bytes(), err
+	st, err := e.Run(ctx, p, bytes.NewReader(input), &out)
+	return out.Bytes(), st.ExitStatus, err
 }
 
 // GNU runs a real tool with LC_ALL=C, input on stdin (a pipe): the oracle.
@@ -107,8 +127,9 @@ func RandomBytes(seed uint64, n int) []byte {
 }
 
 // DiffGNU runs argv through RunPipeline and through the GNU tool and
-// compares stdout. GNU's exit status 1 (no match) is an empty success for
-// us; a GNU error (status >= 2) must be an error here too.
+// compares stdout and the exit status. GNU's exit status 1 (grep: no line
+// selected) is a success with status 1 for us; a GNU error (status >= 2)
+// must be an error here too.
 func DiffGNU(t *testing.T, input []byte, argv ...string) {
 	t.Helper()
 	DiffGNUEnv(t, engine.Config{}, input, argv...)
@@ -118,7 +139,7 @@ func DiffGNU(t *testing.T, input []byte, argv ...string) {
 func DiffGNUEnv(t *testing.T, cfg engine.Config, input []byte, argv ...string) {
 	t.Helper()
 	want, ok := GNUStatus(t, input, argv...)
-	got, err := RunPipelineEnv(t, cfg, shquote.Join(argv), input)
+	got, status, err := runPipelineStatus(t, cfg, shquote.Join(argv), input, false)
 	if ok >= 2 {
 		if err == nil {
 			t.Fatalf("%s: GNU failed (status %d) but we succeeded with %q", shquote.Join(argv), ok, Trunc(got))
@@ -130,6 +151,9 @@ func DiffGNUEnv(t *testing.T, cfg engine.Config, input []byte, argv ...string) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s on %q:\n got %q\nwant %q", shquote.Join(argv), Trunc(input), Trunc(got), Trunc(want))
+	}
+	if status != ok {
+		t.Fatalf("%s on %q: exit status %d, GNU's %d", shquote.Join(argv), Trunc(input), status, ok)
 	}
 }
 
