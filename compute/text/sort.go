@@ -147,6 +147,9 @@ type sortOpts struct {
 	// buffer, the lines before it each ended by a NUL, zeros before the
 	// first. Output drops them.
 	pre int
+	// general: a key is -g, so -u may keep lines whose keys are the
+	// same NaN (uniqueDup).
+	general bool
 }
 
 func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
@@ -264,6 +267,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	o.lineCmp = len(o.keys) == 0
 	for _, k := range o.keys {
 		o.pre = max(o.pre, -k.schar)
+		o.general = o.general || k.general
 	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
@@ -441,6 +445,26 @@ func (o *sortOpts) compare(a, b []byte) int {
 }
 
 func (o *sortOpts) keyCompare(a, b []byte) int { return o.keyCompareFrom(0, a, b) }
+
+// nanTwin reports whether a -g key of a is a NaN. sort -u asks it of a
+// line that compares equal to the one written before it: GNU 9.1 then
+// writes both, as its write_unique compares two NaNs by 16 bytes of
+// which strtold filled 10, the other 6 left on the stack by the calls
+// before (docs/protocol.md); -m -u and -c -u compare them equal.
+func (o *sortOpts) nanTwin(a []byte) bool {
+	if !o.general {
+		return false
+	}
+	for i := range o.keys {
+		k := &o.keys[i]
+		if k.general {
+			if class, _, _, _ := strtold(o.keySpan(k, a)); class == gnumNaN {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // keyCompareFrom compares by the keys from the i'th on.
 func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
@@ -1616,7 +1640,7 @@ func (s *sorter) writeLines(w *lineOut) error {
 		} else {
 			l, b = &b[0], b[1:]
 		}
-		if s.o.unique && prev != nil && s.cmp(prev, l) == 0 {
+		if s.o.unique && prev != nil && s.cmp(prev, l) == 0 && !s.o.nanTwin(l.line()) {
 			continue
 		}
 		prev = l
@@ -1813,7 +1837,7 @@ func (s *sorter) merge(runs []*sortRun, w *lineOut) error {
 			break
 		}
 		line := top.ent.line()
-		if !s.o.unique || !have || s.o.compare(prev, line) != 0 {
+		if !s.o.unique || !have || s.o.compare(prev, line) != 0 || s.o.nanTwin(line) {
 			if err := w.line(line); err != nil {
 				return err
 			}
