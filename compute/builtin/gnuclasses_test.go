@@ -181,6 +181,7 @@ func TestGNUClass9Numbers(t *testing.T) {
 	t.Parallel()
 	runClass(t, []classCase{
 		cc("grep", "-m", " 1", "a"), cc("grep", "-m", "+1", "a"), cc("grep", "-m", "-1", "a"), cc("grep", "-vm", "-1", "a"),
+		cc("grep", "-vqm", "-1", "a"), cc("grep", "-vq", "-m", "-2", "b"), cc("grep", "-vcm", "-1", "a"), cc("grep", "-vlm", "-1", "a"),
 		cc("grep", "-m", "1k", "a"), cc("grep", "-m", "99999999999999999999", "a"), cc("grep", "-m", "", "a"),
 		cc("sort", "-k", "+2"), cc("sort", "-k", "2, 3"), cc("sort", "-k", " 1.2"), cc("sort", "-k", "1.+2"),
 		cc("sort", "-k", "-2"), cc("sort", "-k", "99999999999999999999"), cc("sort", "+1"), cc("sort", "+1", "-2"),

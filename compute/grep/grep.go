@@ -140,7 +140,7 @@ type grepStage struct {
 	inputs    int    // "-" operands (at least 1): the others read an ended stdin
 	maxCount  int64  // -1: no limit
 	// noInvert: -v with a negative -m selects no line (GNU 3.8 prints at
-	// most -m lines of a non-matching run, so none).
+	// most -m lines of a non-matching run, so none), but with -q.
 	noInvert bool
 	// binary is what a NUL in the input does (GNU's --binary-files):
 	// binBinary stops the output at its block, binText nothing, and
@@ -354,7 +354,9 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		}
 		g.maxCount, g.noInvert = n, false
 		if n < 0 {
-			g.maxCount, g.noInvert = -1, g.invert
+			// Not with -q: GNU 3.8 then exits 0 at the first line -v
+			// selects (grep -vq -m -1 a, over a line without a).
+			g.maxCount, g.noInvert = -1, g.invert && !quiet
 		}
 	}
 	if g.noInvert && !g.count && (g.before >= 0 || g.after >= 0) {
