@@ -8,6 +8,8 @@
 //   - translate.go: a BRE or ERE turned into RE2 syntax text;
 //   - match.go: the RE2 tree fixed for bytes and -i/-w/-x, compiled to the
 //     matcher; per-line matching;
+//   - glibcdup.go: the -o patterns refused because glibc regex, which
+//     GNU's -o follows, gets their assertions wrong;
 //   - literal.go and litseq.go: the fast paths chosen at compile time — a
 //     literal prefilter (litSet), a fixed-length byte-class sequence
 //     (seqMatcher), and a sequence of literals (litSeq);

@@ -14,9 +14,10 @@ import (
 // the default) and extended (-E) syntax are translated with GNU's meaning
 // (translate.go): the errors of both of GNU's parsers (glibc regex and
 // gnulib's dfa), the dfa's reading for selecting lines and glibc regex's
-// for what -o prints. Back-references (\1) and repeat counts above 1000
-// are refused as unsupported; \< and \> are \b with their condition
-// moved into what is beside them (wordmark.go). A newline
+// for what -o prints. Back-references (\1), repeat counts above 1000,
+// and -o where glibc regex gets an assertion in a copied repetition
+// wrong (glibcdup.go) are refused as unsupported; \< and \> are \b with
+// their condition moved into what is beside them (wordmark.go). A newline
 // in a pattern separates alternatives, as in GNU. Matching is on bytes:
 // '.' and classes match one byte, -i folds ASCII only.
 //
@@ -139,7 +140,7 @@ type grepStage struct {
 	inputs    int    // "-" operands (at least 1): the others read an ended stdin
 	maxCount  int64  // -1: no limit
 	// noInvert: -v with a negative -m selects no line (GNU 3.8 prints at
-	// most -m lines of a non-matching run, so none).
+	// most -m lines of a non-matching run, so none), but with -q.
 	noInvert bool
 	// binary is what a NUL in the input does (GNU's --binary-files):
 	// binBinary stops the output at its block, binText nothing, and
@@ -353,7 +354,9 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		}
 		g.maxCount, g.noInvert = n, false
 		if n < 0 {
-			g.maxCount, g.noInvert = -1, g.invert
+			// Not with -q: GNU 3.8 then exits 0 at the first line -v
+			// selects (grep -vq -m -1 a, over a line without a).
+			g.maxCount, g.noInvert = -1, g.invert && !quiet
 		}
 	}
 	if g.noInvert && !g.count && (g.before >= 0 || g.after >= 0) {
@@ -377,6 +380,11 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if err := compute.NoOperandsButStdin("grep", f); err != nil {
 		return nil, err
+	}
+	if g.only && !g.count {
+		if err := checkCopiedAssertions(all, mode, fold); err != nil {
+			return nil, err
+		}
 	}
 	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), g.nul, env.Patterns)
 	if err != nil {
