@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/halfclose/halfclose/compute"
@@ -18,6 +19,16 @@ const grepBlock = 96 << 10
 
 // grepBufSize is the input buffer: a multiple of grepBlock.
 const grepBufSize = 12 * grepBlock
+
+// Each job takes its input buffer and output writer from these pools and
+// gives them back when it returns: a new 1.2 MiB buffer per job (zeroed,
+// faulted in, collected) cost a small job 20 times its search (1 KiB of
+// input: 435–1700 µs against 50 µs for sha256sum). Nothing of them
+// outlives Run: lines kept (context, -o) are copies.
+var (
+	bufPool = sync.Pool{New: func() any { b := make([]byte, grepBufSize); return &b }}
+	outPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+)
 
 // grepRun is the state of one grep over one input.
 type grepRun struct {
@@ -174,7 +185,10 @@ func indexAnchored(hay, lit []byte, k int) int {
 func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	r := &grepRun{ctx: ctx, stop: done, g: g, w: bufio.NewWriterSize(out, 64<<10), sep: ':'}
+	w := outPool.Get().(*bufio.Writer)
+	w.Reset(out)
+	defer func() { w.Reset(nil); outPool.Put(w) }()
+	r := &grepRun{ctx: ctx, stop: done, g: g, w: w, sep: ':'}
 	if g.silent {
 		compute.SetExitStatus(ctx, 1)
 		return nil
@@ -198,7 +212,10 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	// block it ends in (and the block before, when the line does not
 	// start on a block boundary), and grows to that at most.
 	maxBuf := (g.lineLimit/grepBlock + 3) * grepBlock
-	buf := make([]byte, min(grepBufSize, maxBuf))
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	size := min(grepBufSize, maxBuf)
+	buf := (*bp)[:size:size]
 	n := 0           // bytes held in buf
 	var off int64    // input offset of buf[0]
 	nul := int64(-1) // offset of the first NUL, in non-count mode
