@@ -14,7 +14,9 @@ import (
 // pattern matches beside it: \<x is \b followed by the strings of x that
 // start with a word character. A sequence is rewritten at its markers,
 // with an alternative, an optional part or a repetition of at most
-// maxUnroll that holds one taken with what is beside it. Only where
+// maxUnroll that holds one taken with what is beside it; a longer one
+// whose iterations may match nothing has those split out first
+// (splitReps), so that its markers too see what is beside them. Only where
 // nothing the pattern matches is beside the marker on either side
 // (\< alone, x*\<y*, ^\< ...) is the condition outside the match, and
 // \b alone stands for it: there it selects the same lines, as a line
@@ -142,7 +144,10 @@ func (w *markRewriter) splitReps(t *syntax.Regexp) *syntax.Regexp {
 	case syntax.OpConcat:
 		// a split one in it is items of the sequence, which
 		// rewriteMarks takes with their neighbours
-		return w.mkConcat(t.Sub)
+		if slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool { return s.Op == syntax.OpConcat }) {
+			return w.mkConcat(t.Sub)
+		}
+		return t
 	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
 	default:
 		return t
@@ -162,7 +167,7 @@ func (w *markRewriter) splitReps(t *syntax.Regexp) *syntax.Regexp {
 	case syntax.OpRepeat:
 		min, max = t.Min, t.Max
 	}
-	if min > maxSplitMin || max == 0 {
+	if max == 0 || min > maxSplitMin && max >= 0 && max < 2*min-1 {
 		return t
 	}
 	y := w.nonEmpty(x)
@@ -172,17 +177,27 @@ func (w *markRewriter) splitReps(t *syntax.Regexp) *syntax.Regexp {
 		}
 		return mkRep(t.Flags, w.cloneRE(y), lo, hi)
 	}
+	seq := func(items ...*syntax.Regexp) *syntax.Regexp { return w.mkConcat(items) }
 	var alts []*syntax.Regexp
 	if y != nil {
 		alts = append(alts, rep(min, max))
 	}
-	// Fewer than min y: one e is enough (more of them at one place add
-	// nothing; at several, more conditions), before j of them.
-	for j := range min {
-		if y == nil && j > 0 {
-			break
+	// Fewer than min y: one e among them is enough (more of them at one
+	// place add nothing; at several, more conditions).
+	switch {
+	case min == 0:
+	case min == 1 || y == nil:
+		alts = append(alts, w.cloneRE(e))
+	case max < 0:
+		// any number of y around it: min or more are y{min,} too
+		alts = append(alts, seq(rep(0, -1), w.cloneRE(e), rep(0, -1)))
+	case max >= 2*min-1:
+		// up to 2min-2 y around it: within y{min,max} past min-1
+		alts = append(alts, seq(rep(0, min-1), w.cloneRE(e), rep(0, min-1)))
+	default:
+		for j := range min {
+			alts = append(alts, seq(rep(j, j), w.cloneRE(e), rep(0, min-1-j)))
 		}
-		alts = append(alts, w.mkConcat([]*syntax.Regexp{rep(j, j), w.cloneRE(e), rep(0, min-1-j)}))
 	}
 	if r := mkAlt(alts); r != nil {
 		return r
@@ -208,8 +223,9 @@ func mkRep(flags syntax.Flags, x *syntax.Regexp, lo, hi int) *syntax.Regexp {
 	return r
 }
 
-// maxSplitMin is the largest minimum count of a repetition splitReps
-// rewrites (it takes about min² copies of the repeated part).
+// maxSplitMin is the largest minimum count of a bounded repetition
+// x{min,max} with max < 2min-1 that splitReps rewrites (it takes about
+// min² copies of the repeated part).
 const maxSplitMin = 8
 
 // nonEmpty returns the strings of t that are not empty, or nil when
