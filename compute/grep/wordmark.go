@@ -677,7 +677,21 @@ func (w *markRewriter) restrictEnd(t *syntax.Regexp, class []rune, first bool) *
 		if hi > 0 {
 			hi--
 		}
-		if w.emptyPart(t.Sub[0]) != nil {
+		e := w.emptyPart(t.Sub[0])
+		if e != nil && t.Min >= 2 && !w.freeEmpty(e) {
+			// Iterations that match nothing only where a condition
+			// holds ((1|.|\b\B){2,}): the count is kept, x{m-1,n-1}
+			// after the first that matches a character, or one e
+			// (which stands for any number at its place) before it
+			// and fewer after.
+			rest := &syntax.Regexp{Op: syntax.OpRepeat, Flags: t.Flags, Min: lo, Max: hi, Sub: []*syntax.Regexp{w.cloneRE(t.Sub[0])}}
+			fewer := mkRep(t.Flags, w.cloneRE(t.Sub[0]), 0, max(hi-1, -1))
+			if first {
+				return mkAlt([]*syntax.Regexp{w.mkConcat([]*syntax.Regexp{r, rest}), w.mkConcat([]*syntax.Regexp{e, w.cloneRE(r), fewer})})
+			}
+			return mkAlt([]*syntax.Regexp{w.mkConcat([]*syntax.Regexp{rest, r}), w.mkConcat([]*syntax.Regexp{fewer, w.cloneRE(r), e})})
+		}
+		if e != nil {
 			lo = 0 // iterations may match the empty string
 		}
 		rest := &syntax.Regexp{Op: syntax.OpRepeat, Flags: t.Flags, Min: lo, Max: hi, Sub: []*syntax.Regexp{w.cloneRE(t.Sub[0])}}
@@ -687,6 +701,23 @@ func (w *markRewriter) restrictEnd(t *syntax.Regexp, class []rune, first bool) *
 		return w.mkConcat([]*syntax.Regexp{rest, r})
 	}
 	return nil
+}
+
+// freeEmpty reports whether e, what of a part matches the empty string
+// (emptyPart), matches it with no condition.
+func (w *markRewriter) freeEmpty(e *syntax.Regexp) bool {
+	w.step()
+	switch e.Op {
+	case syntax.OpEmptyMatch:
+		return true
+	case syntax.OpCapture:
+		return w.freeEmpty(e.Sub[0])
+	case syntax.OpAlternate:
+		return slices.ContainsFunc(e.Sub, w.freeEmpty)
+	case syntax.OpConcat:
+		return !slices.ContainsFunc(e.Sub, func(s *syntax.Regexp) bool { return !w.freeEmpty(s) })
+	}
+	return false
 }
 
 func reversed(ts []*syntax.Regexp) []*syntax.Regexp {
