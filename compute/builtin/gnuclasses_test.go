@@ -817,3 +817,39 @@ func TestGNUClass34GrepOnlyCopiedAssertions(t *testing.T) {
 	}
 	checkCases(t, cases)
 }
+
+// TestGNUClass35GrepWordMarkInRepetition: a \< or \> that an iteration
+// of an unbounded (or longer than 4) repetition can match alone sees
+// what is beside the repetition. It was a \b that saw nothing: `(x|\>)+b`
+// selected `*b` (GNU: \> needs a word character before the b), and
+// `\(x\|\<\)\+-` selected `a-`.
+func TestGNUClass35GrepWordMarkInRepetition(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"*b\na-\nxb\nxx-\nab\n-a\n- a\nb\n\n", "a b-c\n_x_ -\nx-b x\n1 -1\n--\nxa xb\nax*b\n"}
+	var cases []diffCase
+	for _, p := range []string{
+		`(x|\>)+b`, `(x|\<)+-`, `(x|\>)*b`, `(x|\<)*-`, `-(\<|x)+a`, `(a|\>){2,}b`, `(a|\>){2,}-`,
+		`(\>\>)+a`, `(\<\>|a)+`, `\W(()+\<){5}x`, `x(()+\<){5}`, `(\<a?)+`, `(x*\<)*`, `(-|\<){1,}b`,
+		`( |\<|\>)+[a-]`, `(x?\>)+-`, `b(\<x?|-)+`, `(\<|_)*\>`, `(a|\>){0,6}b`, `(\b|\>)+b`,
+		`b((x-)*\<){2,}`, `(-|\<){3,}x`, `(x|\>){2,7}-`, `-(\<|x){6,}`,
+		`1*\>(-|.+|\b\B){2,}`, `(-|\b\B){3,}\<1*`,
+	} {
+		for _, f := range []string{"", "-c", "-v", "-w", "-x", "-o", "-G"} {
+			argv := []string{"grep", "-E"}
+			q := p
+			if f == "-G" {
+				argv = []string{"grep"}
+				q = strings.NewReplacer("(", `\(`, ")", `\)`, "|", `\|`, "{", `\{`, "}", `\}`, "+", `\+`, "?", `\?`).Replace(p)
+			} else if f != "" {
+				argv = append(argv, f)
+			}
+			// -o over a marker with more after it in a repetition
+			// glibc copies is refused (TestGNUClass34).
+			refused := f == "-o"
+			for _, in := range inputs {
+				cases = append(cases, diffCase{argv: append(argv, "-e", q), input: []byte(in), refused: refused})
+			}
+		}
+	}
+	checkCases(t, cases)
+}

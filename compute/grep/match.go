@@ -317,15 +317,7 @@ func parseRESized(s string, fold, nul bool) (*syntax.Regexp, int, error) {
 		return nil, 0, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
 	if countWordMarks(t) > 0 {
-		orig := cloneRE(t)
-		if r, ok := fixWordMarks(t); ok && progSize(r) <= 4*progSize(orig)+100 {
-			t = r
-		} else {
-			// \< and \> beside parts that may be empty, many times:
-			// \b for them all, rather than a pattern many times as big
-			// (or many steps to make).
-			t = marksToB(orig)
-		}
+		t = rewriteWordMarks(t)
 	}
 	size := progSize(t)
 	if size+patternOverhead > compute.MaxPatternInsts {

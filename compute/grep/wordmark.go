@@ -14,7 +14,9 @@ import (
 // pattern matches beside it: \<x is \b followed by the strings of x that
 // start with a word character. A sequence is rewritten at its markers,
 // with an alternative, an optional part or a repetition of at most
-// maxUnroll that holds one taken with what is beside it. Only where
+// maxUnroll that holds one taken with what is beside it; a longer one
+// whose iterations may match nothing has those split out first
+// (splitReps), so that its markers too see what is beside them. Only where
 // nothing the pattern matches is beside the marker on either side
 // (\< alone, x*\<y*, ^\< ...) is the condition outside the match, and
 // \b alone stands for it: there it selects the same lines, as a line
@@ -77,10 +79,28 @@ func (w *markRewriter) countWordMarks(t *syntax.Regexp) int {
 	return n
 }
 
-// fixWordMarks returns t with its markers rewritten (see above), or
-// false when that takes more than maxMarkWork steps (t is then partly
-// rewritten: the caller keeps a copy).
-func fixWordMarks(t *syntax.Regexp) (r *syntax.Regexp, ok bool) {
+// rewriteWordMarks returns t (which it may change) with its markers
+// rewritten: by fixWordMarks with its repetitions split (splitReps), or
+// where that is too big (more than 4 times t's size) or takes too many
+// steps, without (a marker in a repetition then sees its iteration
+// only), or past that too, \b for them all, rather than a pattern many
+// times as big (or many steps to make).
+func rewriteWordMarks(t *syntax.Regexp) *syntax.Regexp {
+	orig := cloneRE(t)
+	limit := 4*progSize(orig) + 100
+	for _, split := range []bool{true, false} {
+		if r, ok := fixWordMarks(cloneRE(orig), split); ok && progSize(r) <= limit {
+			return r
+		}
+	}
+	return marksToB(orig)
+}
+
+// fixWordMarks returns t with its markers rewritten (see above; split:
+// its repetitions split first), or false when that takes more than
+// maxMarkWork steps (t is then partly rewritten: the caller keeps a
+// copy).
+func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok bool) {
 	w := &markRewriter{limit: maxMarkWork}
 	defer func() {
 		if e := recover(); e != nil {
@@ -96,7 +116,193 @@ func fixWordMarks(t *syntax.Regexp) (r *syntax.Regexp, ok bool) {
 	case n > maxWordMarks:
 		return w.marksToB(t), true
 	}
+	if split {
+		t = w.splitReps(t)
+	}
 	return w.rewriteMarks(t), true
+}
+
+// splitReps rewrites in place, innermost first, each repetition that
+// rewriteMarks would see alone (unbounded, or longer than maxUnroll)
+// whose repeated part holds a marker and may match the empty string, as
+// its iterations that match a character and, apart, what its empty
+// iterations can be. An iteration that matches nothing only adds
+// conditions where it stands, so it can be left out wherever the count
+// allows: x* is y* and x+ is y+|e, where y is x's strings that are not
+// empty and e its empty one (its anchors and markers). A marker in y then
+// has a character of its own iteration beside it, and one in e what is
+// beside the repetition: its condition on the other side is no longer
+// left to a  that sees no neighbour (in (x|\>)+b, \> needs a word
+// character before the b, which a bare  does not; GNU selects nothing
+// for *b). x{m,n} with m > 1 is y{m,n}, or fewer y with e among them.
+func (w *markRewriter) splitReps(t *syntax.Regexp) *syntax.Regexp {
+	w.step()
+	for i, s := range t.Sub {
+		t.Sub[i] = w.splitReps(s)
+	}
+	switch t.Op {
+	case syntax.OpConcat:
+		// a split one in it is items of the sequence, which
+		// rewriteMarks takes with their neighbours
+		if slices.ContainsFunc(t.Sub, func(s *syntax.Regexp) bool { return s.Op == syntax.OpConcat }) {
+			return w.mkConcat(t.Sub)
+		}
+		return t
+	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
+	default:
+		return t
+	}
+	x := t.Sub[0]
+	if w.markRepeat(t) != nil || t.Op == syntax.OpRepeat && w.unrollable(t) || w.countWordMarks(x) == 0 {
+		return t
+	}
+	e := w.emptyPart(x)
+	if e == nil {
+		return t
+	}
+	min, max := 0, -1
+	switch t.Op {
+	case syntax.OpPlus:
+		min = 1
+	case syntax.OpRepeat:
+		min, max = t.Min, t.Max
+	}
+	if max == 0 || min > maxSplitMin && max >= 0 && max < 2*min-1 {
+		return t
+	}
+	y := w.nonEmpty(x)
+	rep := func(lo, hi int) *syntax.Regexp {
+		if y == nil || hi == 0 {
+			return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+		}
+		return mkRep(t.Flags, w.cloneRE(y), lo, hi)
+	}
+	seq := func(items ...*syntax.Regexp) *syntax.Regexp { return w.mkConcat(items) }
+	var alts []*syntax.Regexp
+	if y != nil {
+		alts = append(alts, rep(min, max))
+	}
+	// Fewer than min y: one e among them is enough (more of them at one
+	// place add nothing; at several, more conditions).
+	switch {
+	case min == 0:
+	case min == 1 || y == nil:
+		alts = append(alts, w.cloneRE(e))
+	case max < 0:
+		// any number of y around it: min or more are y{min,} too
+		alts = append(alts, seq(rep(0, -1), w.cloneRE(e), rep(0, -1)))
+	case max >= 2*min-1:
+		// up to 2min-2 y around it: within y{min,max} past min-1
+		alts = append(alts, seq(rep(0, min-1), w.cloneRE(e), rep(0, min-1)))
+	default:
+		for j := range min {
+			alts = append(alts, seq(rep(j, j), w.cloneRE(e), rep(0, min-1-j)))
+		}
+	}
+	if r := mkAlt(alts); r != nil {
+		return r
+	}
+	return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+}
+
+// mkRep is x{lo,hi} (hi -1: no bound), as x*, x+ or x? where it is one.
+func mkRep(flags syntax.Flags, x *syntax.Regexp, lo, hi int) *syntax.Regexp {
+	r := &syntax.Regexp{Op: syntax.OpRepeat, Flags: flags, Min: lo, Max: hi, Sub: []*syntax.Regexp{x}}
+	switch {
+	case hi == 0:
+		return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+	case lo == 1 && hi == 1:
+		return x
+	case lo == 0 && hi == -1:
+		r.Op = syntax.OpStar
+	case lo == 1 && hi == -1:
+		r.Op = syntax.OpPlus
+	case lo == 0 && hi == 1:
+		r.Op = syntax.OpQuest
+	}
+	return r
+}
+
+// maxSplitMin is the largest minimum count of a bounded repetition
+// x{min,max} with max < 2min-1 that splitReps rewrites (it takes about
+// min² copies of the repeated part).
+const maxSplitMin = 8
+
+// nonEmpty returns the strings of t that are not empty, or nil when
+// there are none (a repetition whose parts may be empty: without its
+// empty iterations, as splitReps).
+func (w *markRewriter) nonEmpty(t *syntax.Regexp) *syntax.Regexp {
+	w.step()
+	if zeroWidth(t) {
+		return nil
+	}
+	switch t.Op {
+	case syntax.OpNoMatch:
+		return nil
+	case syntax.OpLiteral, syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return w.cloneRE(t)
+	case syntax.OpCapture:
+		s := w.nonEmpty(t.Sub[0])
+		if s == nil {
+			return nil
+		}
+		c := *t
+		c.Sub = []*syntax.Regexp{s}
+		return &c
+	case syntax.OpAlternate:
+		var alts []*syntax.Regexp
+		for _, s := range t.Sub {
+			if r := w.nonEmpty(s); r != nil {
+				alts = append(alts, r)
+			}
+		}
+		return mkAlt(alts)
+	case syntax.OpConcat:
+		// The first item that matches a character: those before it
+		// match the empty string.
+		var alts, empties []*syntax.Regexp
+		for j, s := range t.Sub {
+			if r := w.nonEmpty(s); r != nil {
+				alts = append(alts, w.mkConcat(slices.Concat(w.cloneAll(empties), []*syntax.Regexp{r}, w.cloneAll(t.Sub[j+1:]))))
+			}
+			e := w.emptyPart(s)
+			if e == nil {
+				break
+			}
+			empties = append(empties, e)
+		}
+		return mkAlt(alts)
+	case syntax.OpQuest:
+		return w.nonEmpty(t.Sub[0])
+	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
+		min, max := 0, -1
+		switch t.Op {
+		case syntax.OpPlus:
+			min = 1
+		case syntax.OpRepeat:
+			min, max = t.Min, t.Max
+		}
+		if max == 0 {
+			return nil
+		}
+		if w.emptyPart(t.Sub[0]) == nil {
+			if min == 0 {
+				min = 1
+			}
+			return mkRep(t.Flags, w.cloneRE(t.Sub[0]), min, max)
+		}
+		y := w.nonEmpty(t.Sub[0])
+		if y == nil {
+			return nil
+		}
+		if min <= 1 {
+			return mkRep(t.Flags, y, 1, max)
+		}
+		// min or more with parts that may be empty: as they are
+		// (rewritten within themselves, as before splitReps).
+		return w.cloneRE(t)
+	}
+	return nil
 }
 
 // marksToB rewrites every marker of t as \b.
@@ -471,7 +677,21 @@ func (w *markRewriter) restrictEnd(t *syntax.Regexp, class []rune, first bool) *
 		if hi > 0 {
 			hi--
 		}
-		if w.emptyPart(t.Sub[0]) != nil {
+		e := w.emptyPart(t.Sub[0])
+		if e != nil && t.Min >= 2 && !w.freeEmpty(e) {
+			// Iterations that match nothing only where a condition
+			// holds ((1|.|\b\B){2,}): the count is kept, x{m-1,n-1}
+			// after the first that matches a character, or one e
+			// (which stands for any number at its place) before it
+			// and fewer after.
+			rest := &syntax.Regexp{Op: syntax.OpRepeat, Flags: t.Flags, Min: lo, Max: hi, Sub: []*syntax.Regexp{w.cloneRE(t.Sub[0])}}
+			fewer := mkRep(t.Flags, w.cloneRE(t.Sub[0]), 0, max(hi-1, -1))
+			if first {
+				return mkAlt([]*syntax.Regexp{w.mkConcat([]*syntax.Regexp{r, rest}), w.mkConcat([]*syntax.Regexp{e, w.cloneRE(r), fewer})})
+			}
+			return mkAlt([]*syntax.Regexp{w.mkConcat([]*syntax.Regexp{rest, r}), w.mkConcat([]*syntax.Regexp{fewer, w.cloneRE(r), e})})
+		}
+		if e != nil {
 			lo = 0 // iterations may match the empty string
 		}
 		rest := &syntax.Regexp{Op: syntax.OpRepeat, Flags: t.Flags, Min: lo, Max: hi, Sub: []*syntax.Regexp{w.cloneRE(t.Sub[0])}}
@@ -481,6 +701,23 @@ func (w *markRewriter) restrictEnd(t *syntax.Regexp, class []rune, first bool) *
 		return w.mkConcat([]*syntax.Regexp{rest, r})
 	}
 	return nil
+}
+
+// freeEmpty reports whether e, what of a part matches the empty string
+// (emptyPart), matches it with no condition.
+func (w *markRewriter) freeEmpty(e *syntax.Regexp) bool {
+	w.step()
+	switch e.Op {
+	case syntax.OpEmptyMatch:
+		return true
+	case syntax.OpCapture:
+		return w.freeEmpty(e.Sub[0])
+	case syntax.OpAlternate:
+		return slices.ContainsFunc(e.Sub, w.freeEmpty)
+	case syntax.OpConcat:
+		return !slices.ContainsFunc(e.Sub, func(s *syntax.Regexp) bool { return !w.freeEmpty(s) })
+	}
+	return false
 }
 
 func reversed(ts []*syntax.Regexp) []*syntax.Regexp {
