@@ -284,7 +284,7 @@ func (s *gzipStage) otherFormat(br *bufio.Reader, first bool) error {
 // GNU warns and exits 2, which here is an error (a failing status never
 // looks like a result).
 func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader, bad func(string, error) error) error {
-	err := eachBlock(ctx, br, make([]byte, 64<<10), func(b []byte) error {
+	err := eachBlock(ctx, br, 64<<10, func(b []byte) error {
 		for _, c := range b {
 			if c != 0 {
 				return bad("trailing garbage after the compressed data", nil)
@@ -308,7 +308,7 @@ func (e writeError) Unwrap() error { return e.err }
 // copyCtx copies r to w until r's io.EOF, checking ctx between blocks.
 // Write errors come back as writeError.
 func copyCtx(ctx context.Context, w io.Writer, r io.Reader) error {
-	return eachBlock(ctx, r, make([]byte, 128<<10), func(b []byte) error {
+	return eachBlock(ctx, r, 128<<10, func(b []byte) error {
 		if _, err := w.Write(b); err != nil {
 			return writeError{err}
 		}
