@@ -3,7 +3,9 @@ package builtin_test
 import (
 	"bytes"
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
@@ -51,8 +53,10 @@ var smallJobs = []string{
 }
 
 // BenchmarkSmallJobs runs each of smallJobs through engine.Run over a
-// small input, reporting the bytes and allocations a job costs: a command
-// that allocates large buffers per job (which Go zeroes, faults in and
+// small input, reporting the bytes and allocations a job costs, and the
+// process's CPU time a job (cpu-ns/op: every goroutine's and the garbage
+// collector's, which wall time on a shared machine hides): a command that
+// allocates large buffers per job (which Go zeroes, faults in and
 // collects) costs far more than its work on small inputs.
 func BenchmarkSmallJobs(b *testing.B) {
 	in := smallJobInput()
@@ -72,11 +76,13 @@ func BenchmarkSmallJobs(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(input)))
+			cpu0 := cpuTime()
 			for b.Loop() {
 				if _, err := e.Run(b.Context(), p, bytes.NewReader(input), computetest.Discard{}); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -93,4 +99,13 @@ func runOnce(b *testing.B, e *engine.Engine, text string, in []byte) []byte {
 		b.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
