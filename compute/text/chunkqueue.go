@@ -173,10 +173,14 @@ func (q *chunkQueue) spillOver() error {
 	return nil
 }
 
-// chunkBytes returns c's bytes, reading them into buf if spilled.
+// chunkBytes returns c's bytes, reading them into buf (scratchBuf's when
+// nil) if spilled.
 func (q *chunkQueue) chunkBytes(c *qchunk, buf []byte) ([]byte, error) {
 	if c.mem != nil {
 		return c.mem[:c.n], nil
+	}
+	if buf == nil {
+		buf = q.scratchBuf()
 	}
 	if _, err := c.seg.f.ReadAt(buf[:c.n], c.off); err != nil {
 		return nil, compute.Internal("spool: read failed", err)
@@ -205,7 +209,7 @@ func (q *chunkQueue) Front() (n int64, lines int64, ok bool) {
 func (q *chunkQueue) DropFront(w io.Writer) error {
 	c := q.chunks[q.head]
 	if w != nil {
-		b, err := q.chunkBytes(c, q.scratchBuf())
+		b, err := q.chunkBytes(c, nil)
 		if err != nil {
 			return err
 		}
