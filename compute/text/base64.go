@@ -83,16 +83,22 @@ func (s *base64Stage) runEncode(ctx context.Context, in io.Reader, w *blockWrite
 	if s.wrap > 0 && s.wrap%4 == 0 && s.wrap <= 1<<16 {
 		lineIn = s.wrap / 4 * 3
 	}
-	block := 3 * 32 << 10 // a multiple of 3: no padding mid-stream
+	unit := 3 // a block is a multiple of 3: no padding mid-stream
 	if lineIn > 0 {
-		block = lineIn * max(1, (96<<10)/lineIn) // whole lines
+		unit = lineIn // whole lines
 	}
-	buf := make([]byte, block)
-	out := make([]byte, 0, enc.EncodedLen(block)+enc.EncodedLen(block)/max(1, s.wrap)+2)
-	scratch := make([]byte, enc.EncodedLen(block))
+	block := unit * max(1, (96<<10)/unit)
+	// The buffers start small and double, in units, up to block while
+	// the input fills them: a small job never allocates block.
+	buf := make([]byte, min(block, unit*max(1, smallBufSize/unit)))
+	var out, scratch []byte
 	col := 0
 	have := 0
 	emit := func(p []byte) error {
+		if n := enc.EncodedLen(len(p)); cap(scratch) < n {
+			scratch = make([]byte, n)
+			out = make([]byte, 0, n+n/max(1, s.wrap)+2)
+		}
 		out = out[:0]
 		if lineIn > 0 && col == 0 {
 			for len(p) >= lineIn {
@@ -131,6 +137,9 @@ func (s *base64Stage) runEncode(ctx context.Context, in io.Reader, w *blockWrite
 				return werr
 			}
 			have = 0
+			if len(buf) < block {
+				buf = make([]byte, min(2*len(buf), block))
+			}
 		}
 		if err == io.EOF {
 			break
@@ -174,12 +183,14 @@ var errBase64 = compute.Invalidf("base64: invalid input")
 // the end is invalid. On invalid input nothing is claimed: the error aborts
 // the job.
 func (s *base64Stage) runDecode(ctx context.Context, in io.Reader, w *blockWriter) error {
-	buf := make([]byte, 128<<10)
-	text := make([]byte, len(buf)) // buf without its newlines
-	dst := make([]byte, len(buf)/4*3+3)
+	var text, dst []byte // a chunk without its newlines; what it decodes to
 	var q [4]byte
 	nq := 0
-	err := eachBlock(ctx, in, buf, func(chunk []byte) error {
+	err := eachBlock(ctx, in, 128<<10, func(chunk []byte) error {
+		if cap(text) < len(chunk) {
+			text = make([]byte, 0, len(chunk))
+			dst = make([]byte, len(chunk)/4*3+3)
+		}
 		t := text[:0]
 		for p := chunk; len(p) > 0; {
 			i := bytes.IndexByte(p, '\n')

@@ -28,9 +28,12 @@ type chunkQueue struct {
 	scratch []byte
 	eol     byte // the terminator counted in qchunk.lines
 	lines   int64
-	free    []byte      // one recycled chunk buffer
-	segs    []*qsegment // every segment, for Close
-	offs    []int64     // cached offsets of live chunks, for locate
+	free    []byte // one recycled chunk buffer
+	// nextSize is the size of the next new chunk: the first is small and
+	// each doubles up to chunkSize, so a small input holds a few KiB.
+	nextSize int
+	segs     []*qsegment // every segment, for Close
+	offs     []int64     // cached offsets of live chunks, for locate
 }
 
 type qchunk struct {
@@ -54,7 +57,7 @@ func newChunkQueue(cfg compute.SpoolConfig) *chunkQueue {
 		cs = max(mem/4, 16)
 	}
 	seg := min(max(mem*4, 1<<20), 64<<20)
-	return &chunkQueue{cfg: cfg, chunkSize: int(cs), segSize: seg, memLimit: mem, eol: '\n'}
+	return &chunkQueue{cfg: cfg, chunkSize: int(cs), segSize: seg, memLimit: mem, eol: '\n', nextSize: int(min(cs, smallBufSize))}
 }
 
 // Len returns the bytes in the queue.
@@ -78,7 +81,8 @@ func (q *chunkQueue) tailRoom() *qchunk {
 	if q.free != nil {
 		c.mem, q.free = q.free, nil
 	} else {
-		c.mem = make([]byte, q.chunkSize)
+		c.mem = make([]byte, q.nextSize)
+		q.nextSize = min(2*q.nextSize, q.chunkSize)
 	}
 	q.memUsed += int64(len(c.mem))
 	q.chunks = append(q.chunks, c)
@@ -169,10 +173,14 @@ func (q *chunkQueue) spillOver() error {
 	return nil
 }
 
-// chunkBytes returns c's bytes, reading them into buf if spilled.
+// chunkBytes returns c's bytes, reading them into buf (scratchBuf's when
+// nil) if spilled.
 func (q *chunkQueue) chunkBytes(c *qchunk, buf []byte) ([]byte, error) {
 	if c.mem != nil {
 		return c.mem[:c.n], nil
+	}
+	if buf == nil {
+		buf = q.scratchBuf()
 	}
 	if _, err := c.seg.f.ReadAt(buf[:c.n], c.off); err != nil {
 		return nil, compute.Internal("spool: read failed", err)
@@ -201,7 +209,7 @@ func (q *chunkQueue) Front() (n int64, lines int64, ok bool) {
 func (q *chunkQueue) DropFront(w io.Writer) error {
 	c := q.chunks[q.head]
 	if w != nil {
-		b, err := q.chunkBytes(c, q.scratchBuf())
+		b, err := q.chunkBytes(c, nil)
 		if err != nil {
 			return err
 		}
@@ -255,12 +263,15 @@ func (q *chunkQueue) Close() {
 // walkBackward calls fn with every chunk's bytes and logical offset
 // (relative to the current front), from the last chunk to the first.
 func (q *chunkQueue) walkBackward(fn func(base int64, b []byte) error) error {
-	buf := make([]byte, q.chunkSize)
+	var buf []byte // for a spilled chunk
 	off := q.total
 	live := q.live()
 	for i := len(live) - 1; i >= 0; i-- {
 		c := live[i]
 		off -= int64(c.n)
+		if c.mem == nil && buf == nil {
+			buf = make([]byte, q.chunkSize)
+		}
 		b, err := q.chunkBytes(c, buf)
 		if err != nil {
 			return err
@@ -353,7 +364,7 @@ func (r *queueReader) Read(p []byte) (int, error) {
 		if r.i >= len(live) {
 			return 0, io.EOF
 		}
-		if r.buf == nil {
+		if r.buf == nil && live[r.i].mem == nil {
 			r.buf = make([]byte, r.q.chunkSize)
 		}
 		b, err := r.q.chunkBytes(live[r.i], r.buf)

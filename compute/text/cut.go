@@ -240,7 +240,7 @@ done:
 
 func (c *cutStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	w := newBlockWriter(out)
-	r := &byteReader{r: in, buf: make([]byte, filterBufSize), ctx: ctx, nextEOL: -1}
+	r := &byteReader{r: in, buf: newGrowBuf(filterBufSize), ctx: ctx, nextEOL: -1}
 	var err error
 	if c.fields && c.delim == c.eol {
 		err = c.cutFieldsOneRecord(r, w)
@@ -275,6 +275,7 @@ func (r *byteReader) fill() bool {
 			r.err = err
 			return false
 		}
+		r.buf = growBuf(r.buf, r.end, filterBufSize) // r.end: the last read's count
 		n, err := r.r.Read(r.buf)
 		r.pos, r.end, r.nextEOL = 0, n, -1
 		if err != nil {

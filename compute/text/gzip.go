@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -132,16 +133,61 @@ func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	return w.Flush()
 }
 
+// gzipWriters recycles compressors across jobs, a pool per level: a new
+// one allocates about 800 KiB of tables and window that Go must zero and
+// fault in, a small job's main cost; Reset clears the tables in place and
+// makes it the same as a new one (nothing of the last job's input can
+// match). A compressor writes to its gzipSink, whose writer is dropped
+// before it goes back, so the pool holds nothing of a job; it goes back
+// only after a successful Close. The pools hold at most the compressors
+// running at once, until the garbage collector empties them.
+var gzipWriters [10]sync.Pool
+
+// pooledGzip is a compressor and the sink it writes to.
+type pooledGzip struct {
+	zw   *gzip.Writer
+	sink gzipSink
+}
+
+// gzipSink is the writer of a pooled compressor: the job's, while it runs.
+type gzipSink struct{ w io.Writer }
+
+func (s *gzipSink) Write(p []byte) (int, error) { return s.w.Write(p) }
+
 func (s *gzipStage) compress(ctx context.Context, in io.Reader, w io.Writer) error {
-	zw, err := gzip.NewWriterLevel(w, s.level)
-	if err != nil {
+	if s.level < 0 || s.level >= len(gzipWriters) {
 		return compute.Invalidf("gzip: bad level %d", s.level)
 	}
-	if err := copyCtx(ctx, zw, in); err != nil {
+	pool := &gzipWriters[s.level]
+	pz, _ := pool.Get().(*pooledGzip)
+	if pz == nil {
+		pz = &pooledGzip{}
+		zw, err := gzip.NewWriterLevel(&pz.sink, s.level)
+		if err != nil {
+			return compute.Invalidf("gzip: bad level %d", s.level)
+		}
+		pz.zw = zw
+	} else {
+		pz.zw.Reset(&pz.sink)
+	}
+	pz.sink.w = w
+	defer func() { pz.sink.w = nil }()
+	if err := copyCtx(ctx, pz.zw, in); err != nil {
 		return err
 	}
-	return zw.Close()
+	if err := pz.zw.Close(); err != nil {
+		return err
+	}
+	pz.sink.w = nil
+	pool.Put(pz)
+	return nil
 }
+
+// gunzipReaders recycles gunzip's read buffers across jobs. A buffer goes
+// back once decompress has returned: nothing refers to it then (what it
+// read was copied out or written on), and a reader Reset to a new input
+// returns only bytes read from it.
+var gunzipReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 128<<10) }}
 
 // abortReader remembers a read error that is not the end of input, so that
 // an abort is told apart from corrupt data.
@@ -160,7 +206,12 @@ func (a *abortReader) Read(p []byte) (int, error) {
 
 func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) error {
 	ar := &abortReader{r: in}
-	br := bufio.NewReaderSize(ar, 128<<10)
+	br := gunzipReaders.Get().(*bufio.Reader)
+	br.Reset(ar)
+	defer func() {
+		br.Reset(nil)
+		gunzipReaders.Put(br)
+	}()
 	bad := func(what string, err error) error {
 		if ar.err != nil {
 			return ar.err
@@ -284,7 +335,7 @@ func (s *gzipStage) otherFormat(br *bufio.Reader, first bool) error {
 // GNU warns and exits 2, which here is an error (a failing status never
 // looks like a result).
 func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader, bad func(string, error) error) error {
-	err := eachBlock(ctx, br, make([]byte, 64<<10), func(b []byte) error {
+	err := eachBlock(ctx, br, 64<<10, func(b []byte) error {
 		for _, c := range b {
 			if c != 0 {
 				return bad("trailing garbage after the compressed data", nil)
@@ -308,7 +359,7 @@ func (e writeError) Unwrap() error { return e.err }
 // copyCtx copies r to w until r's io.EOF, checking ctx between blocks.
 // Write errors come back as writeError.
 func copyCtx(ctx context.Context, w io.Writer, r io.Reader) error {
-	return eachBlock(ctx, r, make([]byte, 128<<10), func(b []byte) error {
+	return eachBlock(ctx, r, 128<<10, func(b []byte) error {
 		if _, err := w.Write(b); err != nil {
 			return writeError{err}
 		}

@@ -438,10 +438,11 @@ func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte)
 	if n <= 0 {
 		return n, nil
 	}
-	buf := make([]byte, filterBufSize)
+	buf := newGrowBuf(filterBufSize)
 	for {
 		k, err := r.Read(buf)
 		b := buf[:k]
+		buf = growBuf(buf, k, filterBufSize)
 		for len(b) > 0 {
 			c := int64(bytes.Count(b, []byte{eol}))
 			if c < n {
@@ -491,7 +492,7 @@ func (u *unreadReader) Read(p []byte) (int, error) {
 
 // copyBytes copies the first n bytes of r to w and stops reading.
 func copyBytes(ctx context.Context, w io.Writer, r io.Reader, n int64) error {
-	buf := make([]byte, filterBufSize)
+	buf := newGrowBuf(filterBufSize)
 	for n > 0 {
 		k, err := r.Read(buf[:min(int64(len(buf)), n)])
 		if k > 0 {
@@ -500,6 +501,7 @@ func copyBytes(ctx context.Context, w io.Writer, r io.Reader, n int64) error {
 			}
 			n -= int64(k)
 		}
+		buf = growBuf(buf, k, filterBufSize)
 		if err == io.EOF {
 			return nil
 		}
@@ -515,7 +517,7 @@ func copyBytes(ctx context.Context, w io.Writer, r io.Reader, n int64) error {
 
 // skipLinesCopy discards the first skip lines of r and copies the rest.
 func skipLinesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64, eol byte) error {
-	return eachBlock(ctx, r, make([]byte, filterBufSize), func(b []byte) error {
+	return eachBlock(ctx, r, filterBufSize, func(b []byte) error {
 		if skip > 0 {
 			c := int64(bytes.Count(b, []byte{eol}))
 			if c < skip {
@@ -534,7 +536,7 @@ func skipLinesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64, eo
 
 // skipBytesCopy discards the first skip bytes of r and copies the rest.
 func skipBytesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64) error {
-	return eachBlock(ctx, r, make([]byte, filterBufSize), func(b []byte) error {
+	return eachBlock(ctx, r, filterBufSize, func(b []byte) error {
 		d := min(skip, int64(len(b)))
 		skip -= d
 		return writeAll(w, b[d:])

@@ -2,14 +2,20 @@ package text
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 
 	"github.com/halfclose/halfclose/compute"
 )
 
-// lineBufSize is the read buffer of a lineReader.
+// lineBufSize is the read buffer of a lineReader, at most.
 const lineBufSize = 256 << 10
+
+// smallBufSize is what a buffer that grows on demand starts with: a small
+// job (a few KiB) then never pays for a buffer sized for a large one,
+// which Go must zero, fault in and collect.
+const smallBufSize = 4 << 10
 
 // lineReader reads '\n'-terminated lines with one large buffer and no copy
 // for lines that fit in it. A longer line is gathered in a buffer of its
@@ -17,14 +23,97 @@ const lineBufSize = 256 << 10
 // the buffer it grows from while it gathers (see growLine).
 type lineReader struct {
 	cmd   string
-	br    *bufio.Reader
+	br    *growReader
 	limit int
 	long  []byte // gathers a line longer than the buffer
 	delim byte   // ends a line: '\n' (uniq -z: NUL)
 }
 
 func newLineReader(cmd string, r io.Reader, size, limit int) *lineReader {
-	return &lineReader{cmd: cmd, br: bufio.NewReaderSize(r, size), limit: limit, delim: '\n'}
+	return &lineReader{cmd: cmd, br: newGrowReader(r, size), limit: limit, delim: '\n'}
+}
+
+// growReader is the part of a bufio.Reader a lineReader uses, ReadSlice,
+// with a buffer that starts small and doubles, up to size, while reads
+// fill it or a line does not fit: large inputs soon read in blocks of
+// size, as with bufio.NewReaderSize(r, size), and a small one never
+// allocates them. A line longer than size is bufio.ErrBufferFull, as there.
+type growReader struct {
+	rd   io.Reader
+	buf  []byte
+	r, w int // buf[r:w] is read and not yet returned
+	size int // the most buf grows to
+	err  error
+	// filled: the last read filled all the room it was given (more is
+	// coming faster than the buffer takes it)
+	filled bool
+}
+
+func newGrowReader(rd io.Reader, size int) *growReader {
+	return &growReader{rd: rd, size: max(size, 16)}
+}
+
+// ReadSlice is bufio.Reader's: the bytes up to and including the first
+// delim, valid until the next call; bufio.ErrBufferFull and a full buffer
+// when none is in size bytes; the bytes left and the reader's error at
+// its end.
+func (b *growReader) ReadSlice(delim byte) ([]byte, error) {
+	searched := 0
+	for {
+		if i := bytes.IndexByte(b.buf[b.r+searched:b.w], delim); i >= 0 {
+			line := b.buf[b.r : b.r+searched+i+1]
+			b.r += searched + i + 1
+			return line, nil
+		}
+		searched = b.w - b.r
+		if b.err != nil {
+			line := b.buf[b.r:b.w]
+			b.r = b.w
+			err := b.err
+			if err != io.EOF {
+				b.err = nil // as bufio: a reader's error is returned once
+			}
+			return line, err
+		}
+		if searched >= b.size {
+			line := b.buf[b.r:b.w]
+			b.r = b.w
+			return line, bufio.ErrBufferFull
+		}
+		b.fill()
+	}
+}
+
+// fill reads once into the buffer, after moving what is unread to its
+// start, and doubles the buffer first when it is full or the last read
+// filled all the room it was given.
+func (b *growReader) fill() {
+	if b.r > 0 {
+		b.w = copy(b.buf, b.buf[b.r:b.w])
+		b.r = 0
+	}
+	if (b.w == len(b.buf) || b.filled) && len(b.buf) < b.size {
+		nb := make([]byte, min(max(2*len(b.buf), smallBufSize), b.size))
+		copy(nb, b.buf[:b.w])
+		b.buf = nb
+	}
+	for range 100 {
+		room := len(b.buf) - b.w
+		n, err := b.rd.Read(b.buf[b.w:])
+		if n < 0 || n > room {
+			panic("text: reader returned a bad count")
+		}
+		b.w += n
+		b.filled = n == room
+		if err != nil {
+			b.err = err
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	b.err = io.ErrNoProgress
 }
 
 // next returns the next line without its '\n', and whether it had one. The

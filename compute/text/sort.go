@@ -1221,12 +1221,14 @@ const (
 
 // lineOut gathers lines into a buffer for w. With async, a goroutine
 // writes each full buffer while the next one fills (two buffers); close
-// ends it.
+// ends it. A buffer starts small and doubles up to size as lines fill it:
+// a small output never allocates size.
 type lineOut struct {
 	w     io.Writer
 	strip int  // bytes dropped from the start of each line (sortOpts.pre)
 	eol   byte // ends each line: '\n', or NUL (sort -z)
 	buf   []byte
+	size  int // the most a buffer grows to
 	// async
 	full   chan []byte
 	free   chan []byte
@@ -1236,11 +1238,11 @@ type lineOut struct {
 }
 
 func newLineOut(w io.Writer, size int, async bool) *lineOut {
-	o := &lineOut{w: w, buf: make([]byte, 0, size), eol: '\n'}
+	o := &lineOut{w: w, buf: make([]byte, 0, min(size, smallBufSize)), eol: '\n', size: size}
 	if async {
 		o.full = make(chan []byte, 1)
 		o.free = make(chan []byte, 1)
-		o.free <- make([]byte, 0, size)
+		o.free <- make([]byte, 0, min(size, smallBufSize))
 		o.done = make(chan struct{})
 		go o.run()
 	}
@@ -1263,11 +1265,14 @@ func (o *lineOut) run() {
 // line appends b and the line delimiter.
 func (o *lineOut) line(b []byte) error {
 	b = b[o.strip:]
+	if len(o.buf)+len(b)+1 > cap(o.buf) && cap(o.buf) < o.size {
+		o.buf = slices.Grow(o.buf, min(max(2*cap(o.buf), len(o.buf)+len(b)+1), o.size)-len(o.buf))
+	}
 	if len(o.buf)+len(b)+1 > cap(o.buf) {
 		if err := o.send(); err != nil {
 			return err
 		}
-		if len(b)+1 > cap(o.buf) {
+		if len(b)+1 > o.size {
 			// Longer than a buffer: written where it is, after the rest.
 			if err := o.wait(); err != nil {
 				return err
@@ -1276,6 +1281,9 @@ func (o *lineOut) line(b []byte) error {
 				return err
 			}
 		} else {
+			if len(b)+1 > cap(o.buf) { // the async pair's other buffer, smaller
+				o.buf = slices.Grow(o.buf, min(max(2*cap(o.buf), len(b)+1), o.size))
+			}
 			o.buf = append(o.buf, b...)
 		}
 		o.buf = append(o.buf, o.eol)
@@ -1369,6 +1377,10 @@ type sorter struct {
 	spool   compute.SpoolConfig
 	mem     int64
 	block   int
+	// nextCap is the capacity of the next new block: the first is
+	// small and each doubles up to block, so a small sort holds a few
+	// KiB, not a budget's eighth.
+	nextCap int
 	// blockBytes is the capacity of blocks: a long line's block counts
 	// what it holds, not a block's size.
 	blockBytes int64
@@ -1429,12 +1441,32 @@ func (s *sorter) held() int64 {
 func (s *sorter) full(n int) bool {
 	need := s.held()
 	if k := len(s.blocks); k == 0 || cap(s.blocks[k-1])-len(s.blocks[k-1]) < n {
-		need += int64(max(n, s.block))
+		need += int64(s.newBlockCap(n))
 	}
 	if len(s.lines) == cap(s.lines) {
-		need += int64(max(1024, cap(s.lines)/4)+cap(s.lines)) * sortLineOverhead
+		need += int64(indexGrowth(cap(s.lines))+cap(s.lines)) * sortLineOverhead
 	}
 	return need > s.mem
+}
+
+// newBlockCap is the capacity of the block add starts for a line of n
+// bytes that does not fit in the current one.
+func (s *sorter) newBlockCap(n int) int {
+	switch {
+	case n > s.block:
+		return n // at least: a long line's own buffer may be larger
+	case len(s.free) > 0:
+		return s.block
+	}
+	return max(n, s.nextCap)
+}
+
+// indexGrowth is how many entries an index of c grows by: doubling while
+// small (a small sort's index stays small), then by a quarter, not
+// double: the old and new index are both live while copying, and count
+// against the budget.
+func indexGrowth(c int) int {
+	return max(32, min(c, 1024), c/4)
 }
 
 // add copies line into the current block and holds it. A line longer
@@ -1453,16 +1485,15 @@ func (s *sorter) add(line, own []byte) {
 		} else if k := len(s.free); k > 0 {
 			b, s.free = s.free[k-1][:0], s.free[:k-1]
 		} else {
-			b = make([]byte, 0, s.block)
+			b = make([]byte, 0, s.newBlockCap(len(line)))
+			s.nextCap = min(2*cap(b), s.block)
 		}
 		s.blocks = append(s.blocks, b)
 		s.blockBytes += int64(cap(b))
 		n++
 	}
 	if len(s.lines) == cap(s.lines) {
-		// Grow by a quarter, not double: the old and new index are both
-		// live while copying, and count against the budget.
-		s.lines = slices.Grow(s.lines, max(1024, cap(s.lines)/4))
+		s.lines = slices.Grow(s.lines, indexGrowth(cap(s.lines)))
 	}
 	b := s.blocks[n-1]
 	start := len(b)
@@ -1664,6 +1695,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	defer release()
 	s := &sorter{ctx: ctx, done: done, o: st.opts, spool: st.spool, mem: st.spool.Mem()}
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
+	s.nextCap = min(smallBufSize, s.block)
 	defer s.cleanup()
 	lr := newLineReader("sort", in, int(min(max(s.mem/8, 4<<10), lineBufSize)), st.lineLimit)
 	lr.delim = s.o.eol

@@ -195,7 +195,9 @@ func TestSortSpillFilesBounded(t *testing.T) {
 	want, _ := computetest.GNU(t, in, args...)
 	dir := t.TempDir()
 	disk := compute.NewDiskBudget(1 << 30)
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 16 << 10, Dir: dir, Disk: disk}}
+	// 4 KiB: a block (4 KiB, the least) and the index pass it, so every
+	// line is a run.
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: dir, Disk: disk}}
 	got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(args), in)
 	if err != nil {
 		t.Fatal(err)

@@ -79,11 +79,13 @@ func (t *tacStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 			return err
 		}
 	}
-	bw := bufio.NewWriterSize(out, 256<<10)
 	times := 1
 	if t.file {
 		times = t.inputs
 	}
+	// The output is the input, times times: a small one needs no large
+	// buffer.
+	bw := bufio.NewWriterSize(out, int(min(256<<10, max(smallBufSize, q.Len()*int64(times)))))
 	for range times {
 		var err error
 		if len(t.sep) == 1 && !t.before {

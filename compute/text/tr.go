@@ -618,7 +618,7 @@ func trPair(s1, s2 *trSet, xlate *[256]byte) {
 
 func (t *trStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	last := -1 // last byte written, for squeezing across reads
-	return eachBlock(ctx, in, make([]byte, filterBufSize), func(b []byte) error {
+	return eachBlock(ctx, in, filterBufSize, func(b []byte) error {
 		if !t.doDel && !t.doSq {
 			for i, c := range b {
 				b[i] = t.xlate[c]

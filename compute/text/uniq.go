@@ -1,7 +1,6 @@
 package text
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -240,7 +239,7 @@ func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	defer release()
 	lr := newLineReader("uniq", in, lineBufSize, u.lineLimit)
 	lr.delim = u.eol
-	bw := bufio.NewWriterSize(out, 64<<10)
+	bw := newBlockWriterSize(out, 64<<10)
 	var (
 		prev     []byte
 		havePrev bool
@@ -335,7 +334,7 @@ func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 
 // writeLine is GNU's writeline: line, with matches lines after it in its
 // group so far, and whether the line read after it matched.
-func (u *uniqStage) writeLine(bw *bufio.Writer, line []byte, match bool, matches int64) {
+func (u *uniqStage) writeLine(bw *blockWriter, line []byte, match bool, matches int64) {
 	switch {
 	case matches == 0 && !u.unique, matches > 0 && !match && !u.firstRepeated, matches > 0 && match && !u.later:
 		return
