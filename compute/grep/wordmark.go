@@ -242,13 +242,7 @@ func (w *markRewriter) nonEmpty(t *syntax.Regexp) *syntax.Regexp {
 	case syntax.OpLiteral, syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
 		return w.cloneRE(t)
 	case syntax.OpCapture:
-		s := w.nonEmpty(t.Sub[0])
-		if s == nil {
-			return nil
-		}
-		c := *t
-		c.Sub = []*syntax.Regexp{s}
-		return &c
+		return withSub(t, w.nonEmpty(t.Sub[0]))
 	case syntax.OpAlternate:
 		var alts []*syntax.Regexp
 		for _, s := range t.Sub {
@@ -525,6 +519,16 @@ func zeroWidth(t *syntax.Regexp) bool {
 	return isMarkNode(t)
 }
 
+// withSub returns a copy of t (a capture) around s, or nil when s is nil.
+func withSub(t, s *syntax.Regexp) *syntax.Regexp {
+	if s == nil {
+		return nil
+	}
+	c := *t
+	c.Sub = []*syntax.Regexp{s}
+	return &c
+}
+
 // emptyPart returns what of t matches the empty string (its anchors), or
 // nil when t never does.
 func (w *markRewriter) emptyPart(t *syntax.Regexp) *syntax.Regexp {
@@ -534,13 +538,7 @@ func (w *markRewriter) emptyPart(t *syntax.Regexp) *syntax.Regexp {
 	}
 	switch t.Op {
 	case syntax.OpCapture:
-		s := w.emptyPart(t.Sub[0])
-		if s == nil {
-			return nil
-		}
-		c := *t
-		c.Sub = []*syntax.Regexp{s}
-		return &c
+		return withSub(t, w.emptyPart(t.Sub[0]))
 	case syntax.OpConcat:
 		var parts []*syntax.Regexp
 		for _, s := range t.Sub {
