@@ -171,14 +171,16 @@ func (s *gzipStage) compress(ctx context.Context, in io.Reader, w io.Writer) err
 		pz.zw.Reset(&pz.sink)
 	}
 	pz.sink.w = w
-	defer func() { pz.sink.w = nil }()
-	if err := copyCtx(ctx, pz.zw, in); err != nil {
-		return err
+	err := copyCtx(ctx, pz.zw, in)
+	if err == nil {
+		err = pz.zw.Close()
 	}
-	if err := pz.zw.Close(); err != nil {
-		return err
-	}
+	// Dropped before the compressor may go back: once in the pool, it is
+	// another job's (a deferred drop raced with that job's Get).
 	pz.sink.w = nil
+	if err != nil {
+		return err
+	}
 	pool.Put(pz)
 	return nil
 }
