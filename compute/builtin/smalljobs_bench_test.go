@@ -66,9 +66,9 @@ func BenchmarkSmallJobs(b *testing.B) {
 			input := in
 			switch text {
 			case "base64 -d":
-				input = runOnce(b, e, "base64", in)
+				input = runOnce(b, "base64", in)
 			case "gunzip -c":
-				input = runOnce(b, e, "gzip -c", in)
+				input = runOnce(b, "gzip -c", in)
 			}
 			p, err := e.Compile(text)
 			if err != nil {
@@ -88,17 +88,13 @@ func BenchmarkSmallJobs(b *testing.B) {
 }
 
 // runOnce runs text over in and returns its output.
-func runOnce(b *testing.B, e *engine.Engine, text string, in []byte) []byte {
+func runOnce(b *testing.B, text string, in []byte) []byte {
 	b.Helper()
-	p, err := e.Compile(text)
+	out, err := computetest.RunPipeline(b, text, in)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var out bytes.Buffer
-	if _, err := e.Run(b.Context(), p, bytes.NewReader(in), &out); err != nil {
-		b.Fatal(err)
-	}
-	return out.Bytes()
+	return out
 }
 
 // cpuTime is the process's user and system CPU time so far.

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/internal/shquote"
 )
@@ -51,18 +50,13 @@ func smallJobLines(seed uint64, n int) []byte {
 // give every job GNU's output, whatever ran before it.
 func TestSmallJobsInSequence(t *testing.T) {
 	t.Parallel()
-	e := computetest.Engine(engine.Config{})
 	run := func(text string, in []byte) []byte {
 		t.Helper()
-		p, err := e.Compile(text)
+		out, err := computetest.RunPipeline(t, text, in)
 		if err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		if _, err := e.Run(t.Context(), p, bytes.NewReader(in), &out); err != nil {
 			t.Fatalf("%s over %d bytes: %v", text, len(in), err)
 		}
-		return out.Bytes()
+		return out
 	}
 	cmds := [][]string{
 		{"sort"}, {"sort", "-n"}, {"sort", "-u", "-k2,2"}, {"sort", "-m"}, {"uniq", "-c"},
