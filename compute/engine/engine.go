@@ -110,6 +110,9 @@ type Stats struct {
 	// ExitStatus is the pipeline's exit status when the job succeeded:
 	// its last command's, as a shell's (grep that selected no line: 1).
 	ExitStatus int
+	// Diagnostics are the lines its commands wrote on standard error
+	// (compute.Diagnose) when the job succeeded.
+	Diagnostics []string
 }
 
 // Run runs p over src and writes its output to out. src's io.EOF is the end
@@ -153,14 +156,17 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	}
 
 	done := make(chan error, 1)
-	var status int // the stages' exit status, set before done is sent
+	var (
+		status int // the stages' exit status, set before done is sent
+		diag   compute.Diagnostics
+	)
 	// The reply is sent while the stages still write (Spool.Release), until
 	// they are done; the caller's cancellation stops it at once. (A stage's
 	// failure does not: what it wrote before goes out first.)
 	defer context.AfterFunc(parent, func() { reply.Abort(parent.Err()) })()
 	go func() {
 		var err error
-		status, err = p.run(ctx, cancel, stageIn, reply)
+		status, err = p.run(ctx, cancel, stageIn, reply, &diag)
 		reply.CloseWrite()
 		done <- err
 	}()
@@ -201,6 +207,7 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	st := Stats{InputBytes: in.N(), OutputBytes: cw.count()}
 	if err == nil {
 		st.ExitStatus = status // err == nil: done was received
+		st.Diagnostics = diag.Lines()
 	}
 	return st, err
 }

@@ -18,14 +18,18 @@ import (
 func (p *Pipeline) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	_, err := p.run(ctx, cancel, in, out)
+	_, err := p.run(ctx, cancel, in, out, nil)
 	return err
 }
 
 // run is Run with the cancel a failure calls supplied by the caller. It
 // also returns the pipeline's exit status, the last stage's
-// (compute.SetExitStatus), when no stage failed.
-func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Reader, out io.Writer) (int, error) {
+// (compute.SetExitStatus), when no stage failed. Every stage reports its
+// diagnostics (compute.Diagnose) to diag when it is not nil.
+func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Reader, out io.Writer, diag *compute.Diagnostics) (int, error) {
+	if diag != nil {
+		ctx = compute.WithDiagnostics(ctx, diag)
+	}
 	var (
 		status   compute.ExitStatus
 		wg       sync.WaitGroup

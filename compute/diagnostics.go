@@ -1,0 +1,81 @@
+package compute
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// What a job's commands write on standard error while they succeed: the
+// line GNU sort -c writes about the first disorder, GNU grep's "binary
+// file matches", gzip's warnings. A failure is an error, never a
+// diagnostic; a diagnostic never changes the output. The engine gives
+// every stage of a pipeline the job's Diagnostics (in a shell every
+// command of a pipeline writes to the same terminal), and the gRPC
+// adapter sends them in the run's summary; the raw-TCP adapter, whose
+// reply is the output alone, drops them.
+
+// Bounds on a job's diagnostics: they travel in one message.
+const (
+	// MaxDiagnostics is how many lines a job keeps; later ones are
+	// counted, not kept.
+	MaxDiagnostics = 16
+	// MaxDiagnosticBytes bounds one line; a longer one is cut there.
+	MaxDiagnosticBytes = 1024
+)
+
+// Diagnostics collects a job's diagnostic lines, in the order they were
+// reported. It is safe for concurrent use.
+type Diagnostics struct {
+	mu      sync.Mutex
+	lines   []string
+	dropped int
+}
+
+// Lines returns the lines reported, each valid UTF-8 with no newline, and
+// a last line saying how many were dropped when there were more than
+// MaxDiagnostics.
+func (d *Diagnostics) Lines() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	lines := append([]string(nil), d.lines...)
+	if d.dropped > 0 {
+		lines = append(lines, "halfclose: "+strconv.Itoa(d.dropped)+" more diagnostic lines not shown")
+	}
+	return lines
+}
+
+func (d *Diagnostics) add(line string) {
+	// One message per line, as GNU tools write them, made safe to carry
+	// as a protobuf string: a newline inside it ends it, a byte that is
+	// not UTF-8 becomes U+FFFD.
+	line, _, _ = strings.Cut(line, "\n")
+	if len(line) > MaxDiagnosticBytes {
+		line = line[:MaxDiagnosticBytes]
+	}
+	line = strings.ToValidUTF8(line, "\uFFFD")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.lines) >= MaxDiagnostics {
+		d.dropped++
+		return
+	}
+	d.lines = append(d.lines, line)
+}
+
+type diagnosticsKey struct{}
+
+// WithDiagnostics returns a context whose stage's diagnostics d collects.
+func WithDiagnostics(ctx context.Context, d *Diagnostics) context.Context {
+	return context.WithValue(ctx, diagnosticsKey{}, d)
+}
+
+// Diagnose reports one line a command writes on standard error while it
+// succeeds, without its newline ("sort: -:2: disorder: a"). It does
+// nothing when ctx holds no Diagnostics.
+func Diagnose(ctx context.Context, line string) {
+	if d, ok := ctx.Value(diagnosticsKey{}).(*Diagnostics); ok {
+		d.add(line)
+	}
+}
