@@ -116,6 +116,12 @@ func TestFilters(t *testing.T) {
 		{"grep -v -c -e '' -e x", []string{"log", "edge"}},
 		{"grep nosuchword | sort", []string{"log", "empty"}},
 		{"sort | grep -c nosuchword", []string{"log", "empty"}},
+		// sort -c: a disorder is exit status 1 and, with -c, GNU's line
+		// on stderr; the pipeline goes on after it
+		{"sort -c", []string{"log", "edge", "empty"}},
+		{"sort -C", []string{"log", "edge"}},
+		{"sort -c | wc -l", []string{"log", "edge"}},
+		{"sort | sort -c", []string{"log"}},
 		{"sort", []string{"log", "edge", "empty"}},
 		{"sort -r", []string{"log", "edge"}},
 		{"sort -u", []string{"log", "edge"}},
@@ -166,12 +172,16 @@ func TestFilters(t *testing.T) {
 				}
 				for _, tr := range trs {
 					got := run(t, "", in, clientArgv(t, g, tcp, tr, c.pipeline)...)
-					code := want.code
+					code, stderr := want.code, strings.ToValidUTF8(string(want.stderr), "\uFFFD")
 					if tr == "tcp" {
-						code = 0 // a TCP reply is the output alone (docs/cli.md)
+						// A TCP reply is the output alone (docs/cli.md).
+						code, stderr = 0, ""
 					}
-					if !bytes.Equal(got.stdout, want.stdout) || got.code != code {
-						t.Errorf("%s, %s: exit %d (want %d), stderr %q\n%s", tr, name, got.code, code, got.stderr, diff(got.stdout, want.stdout))
+					if strings.Contains(c.pipeline, "grep") {
+						stderr = string(got.stderr) // TODO(stderr): grep's binary file line
+					}
+					if !bytes.Equal(got.stdout, want.stdout) || got.code != code || string(got.stderr) != stderr {
+						t.Errorf("%s, %s: exit %d (want %d), stderr %q (want %q)\n%s", tr, name, got.code, code, got.stderr, stderr, diff(got.stdout, want.stdout))
 					}
 				}
 			}
@@ -226,4 +236,41 @@ func TestGzipRoundTrip(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestJobLogExitStatus: the job's log record carries a status other than
+// 0 (job.exit_status), whichever adapter ran it: the TCP reply does not
+// carry it, the log does.
+func TestJobLogExitStatus(t *testing.T) {
+	t.Parallel()
+	d := launch(t)
+	in := writeFile(t, t.TempDir(), "in", []byte("b\na\n"))
+	for _, c := range []struct {
+		transport, pipeline string
+		status              float64 // 0: no exit_status field
+	}{
+		{"grpc", "grep -q nosuchword", 1},
+		{"tcp", "grep -q nosuchword", 1},
+		{"grpc", "sort -C", 1},
+		{"grpc", "grep -q a", 0},
+		{"tcp", "sort -c | wc -l", 0},
+	} {
+		before := len(d.log.records())
+		if r := run(t, "", in, clientArgv(t, d.GRPC, d.TCP, c.transport, c.pipeline)...); len(r.stderr) > 0 {
+			t.Logf("%s over %s: stderr %q", c.pipeline, c.transport, r.stderr)
+		}
+		// A TCP job's record is a "job" line; a gRPC call's, the
+		// logging middleware's "finished call" with the job's fields.
+		j := d.waitRecord(t, d.log.records, before, func(j map[string]any) bool {
+			if c.transport == "tcp" {
+				return j["msg"] == "job" && j["adapter"] == "tcp"
+			}
+			return j["msg"] == "finished call" && j["grpc.method"] == "Run"
+		})
+		job, _ := j["job"].(map[string]any)
+		st, has := job["exit_status"]
+		if job["outcome"] != "ok" || has != (c.status != 0) || (has && st != c.status) {
+			t.Errorf("%s over %s: job record %v; want outcome ok and exit_status %v (none for 0)", c.pipeline, c.transport, job, c.status)
+		}
+	}
 }

@@ -281,9 +281,16 @@ func (d *daemon) jobs() []map[string]any {
 // which match is true.
 func (d *daemon) waitJob(t testing.TB, skip int, match func(map[string]any) bool) map[string]any {
 	t.Helper()
+	return d.waitRecord(t, d.jobs, skip, match)
+}
+
+// waitRecord waits for a record of those list returns, beyond the first
+// skip ones, for which match is true.
+func (d *daemon) waitRecord(t testing.TB, list func() []map[string]any, skip int, match func(map[string]any) bool) map[string]any {
+	t.Helper()
 	deadline := time.Now().Add(defaultTestTimeout)
 	for time.Now().Before(deadline) {
-		js := d.jobs()
+		js := list()
 		if len(js) > skip {
 			for _, j := range js[skip:] {
 				if match(j) {

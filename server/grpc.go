@@ -364,20 +364,20 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			}
 			return nil
 		}
-		return "digest:" + strings.Join(names, ","), func(ctx context.Context) (int64, int64, error) {
+		return "digest:" + strings.Join(names, ","), func(ctx context.Context) (engine.Stats, error) {
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.DigestRequest).GetHeader, proof))
 			// The job has read its last byte when Digest returns: the held
 			// message buffers go back to grpc-go's pool.
 			defer src.release()
 			if err := src.prime(); err != nil {
-				return 0, 0, g.why(err)
+				return engine.Stats{}, g.why(err)
 			}
 			res, err := s.engine.Digest(ctx, job, src)
 			resp, err := digestResponse(job, order, endSums, res, err)
 			if err == nil {
 				err = clientGone(stream.SendAndClose(resp))
 			}
-			return res.Size, 0, jobErr(g, src, err)
+			return engine.Stats{InputBytes: res.Size}, jobErr(g, src, err)
 		}, nil
 	})
 	return toStatus(s.log, err)
@@ -427,11 +427,11 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 			p.SetInputFile(h.GetInputFileSize())
 		}
 		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
-		return strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
+		return strings.Join(p.Names, "|"), func(ctx context.Context) (engine.Stats, error) {
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.RunRequest).GetHeader, proof))
 			defer src.release() // the job reads no more once Run returns
 			if err := src.prime(); err != nil {
-				return 0, 0, g.why(err)
+				return engine.Stats{}, g.why(err)
 			}
 			out := &outputSender{send: send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
 			stats, err := s.engine.Run(ctx, p, src, out)
@@ -440,10 +440,10 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 				// summary could not be sent did not deliver its result.
 				err = send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Summary{Summary: &apiv1.RunSummary{
 					InputBytes: stats.InputBytes, OutputBytes: stats.OutputBytes,
-					ExitStatus: int32(stats.ExitStatus),
+					ExitStatus: int32(stats.ExitStatus), Diagnostics: stats.Diagnostics,
 				}}})
 			}
-			return stats.InputBytes, stats.OutputBytes, jobErr(g, src, err)
+			return stats, jobErr(g, src, err)
 		}, nil
 	})
 	return toStatus(s.log, err)

@@ -10,8 +10,9 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 )
 
-// jobFunc runs a job and says how many bytes went in and out.
-type jobFunc func(context.Context) (in, out int64, err error)
+// jobFunc runs a job and says how many bytes went in and out, and, when it
+// succeeded, its exit status.
+type jobFunc func(context.Context) (engine.Stats, error)
 
 // compileFunc is an adapter's first step of a job: read and check the
 // request, and return the job's name (its command label) and body.
@@ -65,7 +66,7 @@ func (l *lifecycle) do(ctx context.Context, peerIP string, compile compileFunc) 
 // reject records a job refused before it ran (a bad header or pipeline,
 // no slot, a limit) and returns err.
 func (l *lifecycle) reject(ctx context.Context, command string, err error) error {
-	return l.record(ctx, command, func(context.Context) (int64, int64, error) { return 0, 0, err })
+	return l.record(ctx, command, func(context.Context) (engine.Stats, error) { return engine.Stats{}, err })
 }
 
 // record runs fn and records it: the observer's outcome and byte counts,
@@ -78,24 +79,28 @@ func (l *lifecycle) record(ctx context.Context, command string, fn jobFunc) erro
 	if l.obs != nil {
 		done = l.obs.JobStarted(command)
 	}
-	in, out, err := fn(ctx)
+	st, err := fn(ctx)
 	err = l.stopped(err)
-	l.emitJob(ctx, command, start, in, out, err, done)
+	l.emitJob(ctx, command, start, st, err, done)
 	return err
 }
 
 // emitJob tells the observer (done) how the job ended and emits its record.
-func (l *lifecycle) emitJob(ctx context.Context, command string, start time.Time, in, out int64, err error, done func(string, int64, int64)) {
+func (l *lifecycle) emitJob(ctx context.Context, command string, start time.Time, st engine.Stats, err error, done func(string, int64, int64)) {
 	oc := outcome(err)
 	if done != nil {
-		done(oc, in, out)
+		done(oc, st.InputBytes, st.OutputBytes)
 	}
 	attrs := make([]slog.Attr, 0, 7)
 	attrs = append(attrs, slog.String("id", jobID()), slog.String("command", command),
-		slog.Int64("in_bytes", in), slog.Int64("out_bytes", out), slog.Duration("duration", time.Since(start)),
+		slog.Int64("in_bytes", st.InputBytes), slog.Int64("out_bytes", st.OutputBytes), slog.Duration("duration", time.Since(start)),
 		slog.String("outcome", oc))
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
+	} else if st.ExitStatus != 0 {
+		// A job that succeeded with a status (grep that selected no
+		// line): as a shell shows it, only when not 0.
+		attrs = append(attrs, slog.Int("exit_status", st.ExitStatus))
 	}
 	// One group: the text log shows job.id=… job.outcome=…, JSON a "job"
 	// object; and the logging middleware handles one field, not seven.

@@ -557,7 +557,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 				return "", nil, err
 			}
 		}
-		return strings.Join(p.Names, "|"), func(ctx context.Context) (int64, int64, error) {
+		return strings.Join(p.Names, "|"), func(ctx context.Context) (engine.Stats, error) {
 			return s.run(ctx, p, opts, c, br, w, bw)
 		}, nil
 	})
@@ -694,7 +694,7 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 // run runs a connection's job: its input read ahead (through the proof of
 // its end, when the header asked for one), its reply buffered in bw, and
 // the @trailer line.
-func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer) (int64, int64, error) {
+func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer) (engine.Stats, error) {
 	cr := &connReader{ctx: ctx, c: c, r: br, idle: s.IdleTimeout}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if raw := newRawReader(tc); raw != nil {
@@ -746,9 +746,10 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 		err = bw.Flush()
 	}
 	if err == nil {
-		return st.InputBytes, st.OutputBytes, nil // the trailer is not output
+		return st, nil // the trailer is not output
 	}
-	return st.InputBytes, w.n + int64(bw.Buffered()), err
+	st.OutputBytes = w.n + int64(bw.Buffered())
+	return st, err
 }
 
 // checkToken checks a command-port header line's @token, before anything

@@ -128,9 +128,11 @@ lists what the server can run.`,
 
 1: the server or the connection failed (the error, with its gRPC code, is
 on standard error), or a FILE could not be read (the others still ran);
-or, with nothing on standard error, the pipeline's exit status was 1:
-grep selected no line (over gRPC; a pipeline's status is its last
-command's, as in a shell).
+or, with no halfclose: line on standard error, the pipeline's exit
+status was 1: grep selected no line, sort -c found a disorder (over gRPC;
+a pipeline's status is its last command's, as in a shell). What the
+commands write on standard error, sort -c's disorder line, is printed
+there.
 
 2: a bad flag or argument, or a TLS or token file that cannot be used.
 

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/cli"
@@ -197,16 +198,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return r.failure(ctx, "", err)
 	}
 	in, out, done := r.prog.track(stdin, stdout, stderr, "")
-	st, err := r.run(ctx, pipeline, in, out)
+	sum, err := r.run(ctx, pipeline, in, out)
 	done()
 	if err != nil {
 		return r.failure(ctx, "", err)
+	}
+	// What the commands wrote on standard error, as a local pipeline's
+	// would appear: GNU sort -c's disorder line, grep's binary file note.
+	for _, line := range sum.GetDiagnostics() {
+		fmt.Fprintln(stderr, line)
 	}
 	if sc, ok := context.Cause(ctx).(signalCause); ok {
 		// The reply was complete, but the user asked to stop.
 		return r.failure(ctx, "", sc)
 	}
-	return exitStatus(st)
+	return exitStatus(sum.GetExitStatus())
 }
 
 // exitStatus is the exit code that passes on a pipeline's exit status (a
@@ -230,9 +236,10 @@ type runner struct {
 	listing bool
 }
 
-// run runs pipeline and returns its exit status, which only gRPC carries:
-// over TCP the reply is the output alone, and the status is 0.
-func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.Writer) (int32, error) {
+// run runs pipeline and returns its summary, which only gRPC carries: over
+// TCP the reply is the output alone, and the summary nil (exit status 0,
+// no diagnostics).
+func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.Writer) (*apiv1.RunSummary, error) {
 	if r.o.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.o.timeout)
@@ -241,10 +248,9 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 	if r.o.tcp {
 		// The probe names one port: not done for a list of them.
 		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil && !strings.Contains(r.o.tcpAddr, ",")}
-		return 0, g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, r.tcpOpts...))
+		return nil, g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, r.tcpOpts...))
 	}
-	sum, err := r.c.Run(ctx, pipeline, in, out)
-	return sum.GetExitStatus(), err
+	return r.c.Run(ctx, pipeline, in, out)
 }
 
 // describe renders an error for stderr: a status as "CODE: message",

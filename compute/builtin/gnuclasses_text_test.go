@@ -268,10 +268,10 @@ func TestGNUText10TacFileEveryOperand(t *testing.T) {
 }
 
 // TestGNUText11SortCheck: sort -c, -C and --check[=WORD] write nothing and
-// fail where GNU exits 1 (the first line out of order; under -u also one
+// exit 1 where GNU does (the first line out of order; under -u also one
 // equal to the line before it, by the keys), with GNU's keys, -r, -f, -n,
 // -z and the last-resort comparison; "-" twice is an error (GNU checks one
-// file). They were refused.
+// file). They were refused, then failed the job at a disorder.
 func TestGNUText11SortCheck(t *testing.T) {
 	t.Parallel()
 	inputs := []string{

@@ -68,9 +68,10 @@ type diffResult struct {
 }
 
 // gnuFailed reports whether GNU's exit status is a failure (grep's 1, no
-// line selected, is not).
+// line selected, is not; nor is sort -c's 1, a disorder: GNU sort fails
+// with 2).
 func gnuFailed(cmd string, code int) bool {
-	if cmd == "grep" {
+	if cmd == "grep" || cmd == "sort" {
 		return code >= 2
 	}
 	return code != 0
@@ -193,8 +194,9 @@ func (g *gnuRunner) gnu(t testing.TB, path string, argv []string, input []byte) 
 		defer f.Close()
 		cmd.Stdin = f
 	}
-	var stdout bytes.Buffer
+	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
 	err := cmd.Run()
 	// A generated line may make GNU write a file (uniq - OUT): remove
 	// what it made, so no later case reads it as an input.
@@ -211,11 +213,22 @@ func (g *gnuRunner) gnu(t testing.TB, path string, argv []string, input []byte) 
 		t.Logf("not compared: GNU %s did not finish within %v", shquote.Join(argv), gnuWait)
 		return nil, 0, true
 	case errors.As(err, &ee):
-		return stdout.Bytes(), ee.ExitCode(), false
+		return stdout.Bytes(), sortStatus(argv[0], ee.ExitCode(), stderr.Bytes()), false
 	case err != nil:
 		t.Fatalf("oracle %v: %v", argv, err)
 	}
 	return stdout.Bytes(), 0, false
+}
+
+// sortStatus is GNU's status with sort's 1 told apart: sort -c exits 1 at
+// a disorder, an answer (quiet under -C, else a "disorder" line on
+// stderr), but GNU sort also exits 1, not its usual 2, when it rejects
+// the argument of --check. That failure is returned as 2.
+func sortStatus(cmd string, code int, stderr []byte) int {
+	if cmd == "sort" && code == 1 && len(stderr) > 0 && !bytes.Contains(stderr, []byte(": disorder: ")) {
+		return 2
+	}
+	return code
 }
 
 // grepReadsFile reports whether gnuRunner.gnu gives GNU grep its input

@@ -37,8 +37,8 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'b', Long: "ignore-leading-blanks", Summary: "ignore leading blanks"},
 	compute.FlagSpec{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bdfghiMnrV"},
 	compute.FlagSpec{Short: 't', Long: "field-separator", Value: true, Summary: "use SEP instead of non-blank to blank transition"},
-	compute.FlagSpec{Short: 'c', Summary: "check for sorted input; a disorder fails the job, naming its first line"},
-	compute.FlagSpec{Short: 'C', Summary: "like -c, but the error does not quote the line"},
+	compute.FlagSpec{Short: 'c', Summary: "check for sorted input; at a disorder exit 1, naming the line on stderr"},
+	compute.FlagSpec{Short: 'C', Summary: "like -c, but do not report the first bad line"},
 	compute.FlagSpec{Long: "check", Value: true, Optional: true, Summary: "-c, or with quiet or silent -C (diagnose-first is -c)"},
 	compute.FlagSpec{Short: 'd', Long: "dictionary-order", Summary: "consider only blanks and alphanumeric characters"},
 	compute.FlagSpec{Short: 'g', Long: "general-numeric-sort", Summary: "compare according to general numerical value (strtold's, as a long double)"},
@@ -1134,11 +1134,13 @@ func sortCheckMode(f *compute.Flags) (byte, error) {
 	return mode, nil
 }
 
-// sortCheckStage is sort -c and -C: it writes nothing, and fails the job
-// at the first line out of order (under -u, also one equal to the line
-// before it), as GNU exits 1 there. GNU's -c names the line on stderr, and
-// so does the job's error; -C's error names only its number. It holds
-// two lines at most.
+// sortCheckStage is sort -c and -C: it writes nothing, and at the first
+// line out of order (under -u, also one equal to the line before it) it
+// stops reading and exits 1, as GNU does; -c also names the line on stderr
+// (compute.Diagnose), as GNU's "sort: -:N: disorder: LINE". That is the
+// job's answer, not a failure: it comes, as any, once the whole input has
+// arrived (the engine reads what the stage leaves to the end). It holds two
+// lines at most.
 type sortCheckStage struct {
 	opts      *sortOpts
 	quiet     bool
@@ -1166,34 +1168,15 @@ func (st *sortCheckStage) Run(ctx context.Context, in io.Reader, _ io.Writer) er
 		}
 		if n > 1 {
 			if d := o.compare(prev, line); d > 0 || (o.unique && d == 0) {
-				if st.quiet {
-					return compute.Invalidf("sort: -:%d: disorder", n)
+				if !st.quiet {
+					compute.Diagnose(ctx, "sort: -:"+strconv.FormatUint(n, 10)+": disorder: "+string(line[:min(len(line), compute.MaxDiagnosticBytes)]))
 				}
-				return compute.Invalidf("sort: -:%d: disorder: %s", n, shownLine(line))
+				compute.SetExitStatus(ctx, 1)
+				return nil
 			}
 		}
 		prev = append(growLine(prev[:0], len(line), st.lineLimit), line...)
 	}
-}
-
-// shownLine is a line for an error message: as it is when it is short
-// printable ASCII, else quoted and cut to 200 bytes.
-func shownLine(b []byte) string {
-	const most = 200
-	plain := len(b) <= most
-	for _, c := range b {
-		if c < ' ' && c != '\t' || c > '~' {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return string(b)
-	}
-	if len(b) > most {
-		return strconv.Quote(string(b[:most])) + "…"
-	}
-	return strconv.Quote(string(b))
 }
 
 // sortStage sorts with bounded memory: lines collect in blocks up to the

@@ -156,6 +156,8 @@ async function run(client, pipelineText, timeout) {
   if (BigInt(sum.input_bytes) !== BigInt(sent)) {
     throw new IncompleteReply(`server read ${sum.input_bytes} bytes, ${sent} were sent`);
   }
+  // What the commands wrote on stderr (sort -c's disorder line).
+  for (const line of sum.diagnostics || []) process.stderr.write(`${line}\n`);
   return sum.exit_status; // the pipeline's (grep that selected no line: 1)
 }
 

@@ -150,6 +150,9 @@ def run(stub, pipeline, timeout):
                 out.flush()
                 if resp.summary.input_bytes != sent:
                     raise IncompleteReply(f"server read {resp.summary.input_bytes} bytes, {sent} were sent")
+                # What the commands wrote on stderr (sort -c's disorder line).
+                for line in resp.summary.diagnostics:
+                    print(line, file=sys.stderr)
                 return resp.summary.exit_status
             out.write(resp.output)
             out.flush()

@@ -912,7 +912,15 @@ type RunSummary struct {
 	// last command's. 0 is success; grep that selected no line gives 1, as
 	// GNU grep exits 1. The output is whole either way: a failure is never
 	// an exit status but the call's error status.
-	ExitStatus    int32 `protobuf:"varint,3,opt,name=exit_status,json=exitStatus,proto3" json:"exit_status,omitempty"`
+	ExitStatus int32 `protobuf:"varint,3,opt,name=exit_status,json=exitStatus,proto3" json:"exit_status,omitempty"`
+	// diagnostics are the lines the commands wrote on standard error while
+	// they succeeded, without their newlines, in the order written: GNU
+	// sort -c's "sort: -:2: disorder: a", GNU grep's "grep: (standard
+	// input): binary file matches". They never change the output, and a
+	// failure is never one (it is the call's error status). At most 16 lines
+	// of at most 1 KiB each are kept (then one line counts those dropped);
+	// bytes that are not UTF-8 become U+FFFD.
+	Diagnostics   []string `protobuf:"bytes,4,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -966,6 +974,13 @@ func (x *RunSummary) GetExitStatus() int32 {
 		return x.ExitStatus
 	}
 	return 0
+}
+
+func (x *RunSummary) GetDiagnostics() []string {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
 }
 
 // CapabilitiesRequest asks for the server's capabilities.
@@ -1327,14 +1342,15 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\vRunResponse\x12\x18\n" +
 	"\x06output\x18\x01 \x01(\fH\x00R\x06output\x124\n" +
 	"\asummary\x18\x02 \x01(\v2\x18.halfclose.v1.RunSummaryH\x00R\asummaryB\t\n" +
-	"\amessage\"q\n" +
+	"\amessage\"\x93\x01\n" +
 	"\n" +
 	"RunSummary\x12\x1f\n" +
 	"\vinput_bytes\x18\x01 \x01(\x03R\n" +
 	"inputBytes\x12!\n" +
 	"\foutput_bytes\x18\x02 \x01(\x03R\voutputBytes\x12\x1f\n" +
 	"\vexit_status\x18\x03 \x01(\x05R\n" +
-	"exitStatus\"\x15\n" +
+	"exitStatus\x12 \n" +
+	"\vdiagnostics\x18\x04 \x03(\tR\vdiagnostics\"\x15\n" +
 	"\x13CapabilitiesRequest\"\xb4\x01\n" +
 	"\x14CapabilitiesResponse\x125\n" +
 	"\bcommands\x18\x01 \x03(\v2\x19.halfclose.v1.CommandInfoR\bcommands\x127\n" +

@@ -157,14 +157,16 @@ class RunResponse(_message.Message):
     def __init__(self, output: _Optional[bytes] = ..., summary: _Optional[_Union[RunSummary, _Mapping]] = ...) -> None: ...
 
 class RunSummary(_message.Message):
-    __slots__ = ["exit_status", "input_bytes", "output_bytes"]
+    __slots__ = ["diagnostics", "exit_status", "input_bytes", "output_bytes"]
+    DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
     EXIT_STATUS_FIELD_NUMBER: _ClassVar[int]
     INPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    diagnostics: _containers.RepeatedScalarFieldContainer[str]
     exit_status: int
     input_bytes: int
     output_bytes: int
-    def __init__(self, input_bytes: _Optional[int] = ..., output_bytes: _Optional[int] = ..., exit_status: _Optional[int] = ...) -> None: ...
+    def __init__(self, input_bytes: _Optional[int] = ..., output_bytes: _Optional[int] = ..., exit_status: _Optional[int] = ..., diagnostics: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Algorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
