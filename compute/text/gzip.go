@@ -374,7 +374,9 @@ func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader) error {
 
 // warn ends a decompression that succeeded as GNU gzip does when it
 // warns: exit status 2, and its line on standard error unless -q. (GNU's
-// gunzip and zcat are scripts that run gzip: the line names gzip.)
+// gunzip and zcat are scripts that run gzip: the line names gzip.) The
+// rest of the input is not read here; the engine reads it to its end, so
+// an abort there still fails the job.
 func (s *gzipStage) warn(ctx context.Context, what string) {
 	if !s.quiet {
 		compute.Diagnose(ctx, "gzip: stdin: decompression OK, "+what)

@@ -3,14 +3,18 @@ package text_test
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
+	"io"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/halfclose/halfclose/internal/shquote"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
@@ -280,6 +284,37 @@ func BenchmarkGunzip(b *testing.B) {
 	for b.Loop() {
 		if _, err := computetest.RunPipeline(b, "gunzip -c", z.Bytes()); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestGunzipTrailingAbort: an input that aborts after trailing garbage or
+// zeros is an abort, never the data with status 2 (the abort in the
+// read that brought the garbage, or in a later one).
+func TestGunzipTrailingAbort(t *testing.T) {
+	t.Parallel()
+	errAbort := errors.New("connection reset")
+	m, _ := computetest.GNU(t, []byte("hello\n"), "gzip", "-cn")
+	for name, tail := range map[string][]byte{
+		"garbage": []byte("garbage"), "zeros": make([]byte, 10), "zeros-garbage": []byte("\x00\x00x"),
+		"long-garbage": bytes.Repeat([]byte("g"), 1<<20), "long-zeros": make([]byte, 1<<20),
+		"long-zeros-garbage": append(make([]byte, 1<<20), 'x'),
+	} {
+		for _, same := range []bool{true, false} {
+			var in io.Reader = io.MultiReader(bytes.NewReader(m), bytes.NewReader(tail), iotest.ErrReader(errAbort))
+			if same {
+				in = iotest.DataErrReader(in) // the error comes with the last bytes
+			}
+			e := computetest.Engine(engine.Config{})
+			p, err := e.Compile("gunzip -v")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			st, err := e.Run(t.Context(), p, in, &out)
+			if !errors.Is(err, errAbort) {
+				t.Errorf("%s (same read %v): err = %v, status %d, diagnostics %q; want the abort", name, same, err, st.ExitStatus, st.Diagnostics)
+			}
 		}
 	}
 }
