@@ -3,6 +3,7 @@ package text
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -280,7 +281,12 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 		// reserved bit (0xc0); Go's reader ignores them.
 		// Only a gzip member's flags: other data is "not in gzip format"
 		// (gunzip < text said "encrypted" when its fourth byte had 0x20).
-		if h, _ := br.Peek(4); len(h) == 4 && h[0] == 0x1f && h[1] == 0x8b && h[3]&0xe0 != 0 {
+		h, _ := br.Peek(4)
+		if len(h) >= 3 && h[0] == 0x1f && h[1] == 0x8b && h[2] != 8 {
+			// As GNU, the method is looked at before the flags are read.
+			return bad(fmt.Sprintf("unknown method %d -- not supported", h[2]), nil)
+		}
+		if len(h) == 4 && h[0] == 0x1f && h[1] == 0x8b && h[3]&0xe0 != 0 {
 			if h[3]&0x20 != 0 {
 				return bad("encrypted -- not supported", nil)
 			}
@@ -312,6 +318,14 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return bad("unexpected end of file", err)
+			}
+			switch {
+			case errors.Is(err, gzip.ErrChecksum):
+				// GNU checks the CRC, then the length; Go's reader
+				// tells only that one of them is wrong.
+				return bad("crc error or length error", err)
+			case errors.As(err, new(flate.CorruptInputError)):
+				return bad("format violated", err)
 			}
 			return bad("corrupt data", err)
 		}

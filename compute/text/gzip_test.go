@@ -151,6 +151,8 @@ func TestGunzipTrailingGNU(t *testing.T) {
 		"second-cut":       cat(m, m[:len(m)-3]),
 		"second-crc":       cat(m, flip(m, -6)),
 		"second-len":       cat(m, flip(m, -1)),
+		"bad-deflate":      cat(flip(gz(strings.Repeat("xyz", 99)), 12-len(gz(strings.Repeat("xyz", 99)))), []byte("garbage")),
+		"method-only":      cat(m, []byte{0x1f, 0x8b, 7}),
 		"crc-then-garbage": cat(flip(m, -6), []byte("garbage")),
 		"len-then-zeros":   cat(flip(m, -2), zeros(4)),
 		"multi-garbage":    cat(m, e, m, []byte("garbage")),
@@ -182,6 +184,8 @@ func TestGunzipTrailingGNU(t *testing.T) {
 					t.Errorf("%s %s: GNU fails (exit %d, %q), we succeed with %q", text, name, status, wantDiag, computetest.Trunc(got))
 				} else if compute.CodeOf(err) != compute.CodeInvalid {
 					t.Errorf("%s %s: err = %v, want CodeInvalid", text, name, err)
+				} else if r := gunzipReason(wantDiag); !strings.Contains(err.Error(), r) && !strings.Contains(err.Error(), "unsupported input format") {
+					t.Errorf("%s %s: err = %v; GNU says %q", text, name, err, wantDiag)
 				}
 			case err != nil:
 				t.Errorf("%s %s: %v; GNU exits %d with %q", text, name, err, status, computetest.Trunc(want))
@@ -194,6 +198,18 @@ func TestGunzipTrailingGNU(t *testing.T) {
 			}
 		}
 	}
+}
+
+// gunzipReason is the reason GNU gzip's error lines give, as our errors
+// name it.
+func gunzipReason(stderr []string) string {
+	all := strings.Join(stderr, "\n")
+	for _, r := range []string{"unexpected end of file", "crc error", "length error", "format violated", "not in gzip format", "unknown method", "encrypted", "has flags"} {
+		if strings.Contains(all, r) {
+			return r
+		}
+	}
+	return all
 }
 
 // TestGunzipWarningInPipeline: gunzip's warning is written whatever the
