@@ -1087,7 +1087,9 @@ func (g *gen) gzipInput() []byte {
 	case 0:
 		z = append(z, make([]byte, g.pick1(1, 2, 7, 8, 9, 512, 600))...)
 	case 1:
-		z = append(z, g.pick("x", "garbage\n", "\x1f", "\x1f\x8b", "\x1f\x8b\x08", "\x1f\x8b\x08\x00", "\x00\x00x", "\x1f\x8b\x09\x00")...)
+		// GNU: an error, or trailing garbage (a warning, status 2)
+		z = append(z, g.pick("x", "garbage\n", "\x1f", "\x1f\x8b", "\x1f\x8b\x08", "\x1f\x8b\x08\x00", "\x00\x00x", "\x1f\x8b\x09\x00",
+			"PK\x03\x04", "\x00x", "x\x00", "\x00\x1f\x8b\x08", "\x1f\x8c")...)
 	case 2:
 		z = z[:g.n(len(z))]
 	case 3:
