@@ -3,6 +3,7 @@ package text
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -30,9 +31,9 @@ var gzipFlags = func() []compute.FlagSpec {
 		{Short: 'k', Long: "keep", Summary: "ignored (no files)"},
 		{Short: 'n', Long: "no-name", Summary: "do not save a name or time stamp (always the case)"},
 		{Short: 'N', Long: "name", Summary: "ignored (stdin has no name)"},
-		{Short: 'q', Long: "quiet", Summary: "ignored"},
-		{Long: "silent", Same: "q", Summary: "ignored"},
-		{Short: 'v', Long: "verbose", Summary: "ignored"},
+		{Short: 'q', Long: "quiet", Summary: "no warning (the exit status is still 2)"},
+		{Long: "silent", Same: "q", Summary: "same as --quiet"},
+		{Short: 'v', Long: "verbose", Summary: "with -d, warn about trailing zero bytes too (exit status 2)"},
 		{Short: 'm', Summary: "ignored"},
 		{Short: 'M', Summary: "ignored"},
 		{Long: "fast", Same: "1", Summary: "same as -1"},
@@ -66,6 +67,9 @@ type gzipStage struct {
 	// verbose: GNU's -v (and no -q after it), which makes trailing
 	// zeros a warning, exit status 2.
 	verbose bool
+	// quiet: GNU's -q (and no -v after it): a warning is not written,
+	// but its exit status 2 stays.
+	quiet bool
 	// again: a "-" operand after the first, which GNU reads as an ended
 	// stdin (gunzip -c - -).
 	again bool
@@ -91,9 +95,9 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 			case k == "f":
 				s.force = true
 			case k == "v":
-				s.verbose = true
+				s.verbose, s.quiet = true, false
 			case k == "q":
-				s.verbose = false
+				s.verbose, s.quiet = false, true
 			case len(k) == 1 && k[0] >= '1' && k[0] <= '9':
 				s.level = int(k[0] - '0')
 			}
@@ -251,24 +255,38 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			if len(next) == 0 {
 				return nil
 			}
+			// What follows a member, as GNU reads it: another
+			// member; with -f, data passed through; zeros to the end,
+			// ignored; else a warning (exit status 2), and the rest is
+			// not read. GNU reads a second byte before it looks, but
+			// after a zero one the end may come.
+			if err := s.otherFormat(br, false); err != nil {
+				return err
+			}
 			if s.force && !bytes.Equal(next, []byte{0x1f, 0x8b}) {
-				if err := s.otherFormat(br, false); err != nil {
-					return err
-				}
 				return copyCtx(ctx, w, br) // GNU -df passes trailing data through
 			}
 			if next[0] == 0 {
-				return s.trailingZeros(ctx, br, bad)
+				return s.trailingZeros(ctx, br)
 			}
-			if len(next) < 2 || next[0] != 0x1f || next[1] != 0x8b {
-				return bad("trailing garbage after the compressed data", nil)
+			if len(next) < 2 {
+				return bad("unexpected end of file", nil)
+			}
+			if next[0] != 0x1f || next[1] != 0x8b {
+				s.warn(ctx, "trailing garbage ignored")
+				return nil
 			}
 		}
 		// GNU refuses a member whose flags say encrypted (0x20) or set a
 		// reserved bit (0xc0); Go's reader ignores them.
 		// Only a gzip member's flags: other data is "not in gzip format"
 		// (gunzip < text said "encrypted" when its fourth byte had 0x20).
-		if h, _ := br.Peek(4); len(h) == 4 && h[0] == 0x1f && h[1] == 0x8b && h[3]&0xe0 != 0 {
+		h, _ := br.Peek(4)
+		if len(h) >= 3 && h[0] == 0x1f && h[1] == 0x8b && h[2] != 8 {
+			// As GNU, the method is looked at before the flags are read.
+			return bad(fmt.Sprintf("unknown method %d -- not supported", h[2]), nil)
+		}
+		if len(h) == 4 && h[0] == 0x1f && h[1] == 0x8b && h[3]&0xe0 != 0 {
 			if h[3]&0x20 != 0 {
 				return bad("encrypted -- not supported", nil)
 			}
@@ -300,6 +318,14 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return bad("unexpected end of file", err)
+			}
+			switch {
+			case errors.Is(err, gzip.ErrChecksum):
+				// GNU checks the CRC, then the length; Go's reader
+				// tells only that one of them is wrong.
+				return bad("crc error or length error", err)
+			case errors.As(err, new(flate.CorruptInputError)):
+				return bad("format violated", err)
 			}
 			return bad("corrupt data", err)
 		}
@@ -333,22 +359,43 @@ func (s *gzipStage) otherFormat(br *bufio.Reader, first bool) error {
 	return &compute.Error{Code: compute.CodeInvalid, Msg: s.name + ": unsupported input format: " + what + " compressed data (only gzip is read)"}
 }
 
-// trailingZeros accepts zero bytes up to the end, as GNU does; under -v
-// GNU warns and exits 2, which here is an error (a failing status never
-// looks like a result).
-func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader, bad func(string, error) error) error {
+// errGarbage ends trailingZeros' scan at a byte that is not zero.
+var errGarbage = errors.New("trailing garbage")
+
+// trailingZeros reads the zero bytes after the last member to the end of
+// the input, as GNU does: they are ignored (under -v with a warning, exit
+// status 2); a byte that is not zero among them makes them trailing
+// garbage (a warning, exit status 2), and the rest is not read.
+func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader) error {
 	err := eachBlock(ctx, br, 64<<10, func(b []byte) error {
 		for _, c := range b {
 			if c != 0 {
-				return bad("trailing garbage after the compressed data", nil)
+				return errGarbage
 			}
 		}
 		return nil
 	})
-	if err == nil && s.verbose {
-		return bad("trailing zero bytes after the compressed data (GNU's -v warns: exit status 2)", nil)
+	switch {
+	case errors.Is(err, errGarbage):
+		s.warn(ctx, "trailing garbage ignored")
+	case err != nil:
+		return err
+	case s.verbose:
+		s.warn(ctx, "trailing zero bytes ignored")
 	}
-	return err
+	return nil
+}
+
+// warn ends a decompression that succeeded as GNU gzip does when it
+// warns: exit status 2, and its line on standard error unless -q. (GNU's
+// gunzip and zcat are scripts that run gzip: the line names gzip.) The
+// rest of the input is not read here; the engine reads it to its end, so
+// an abort there still fails the job.
+func (s *gzipStage) warn(ctx context.Context, what string) {
+	if !s.quiet {
+		compute.Diagnose(ctx, "gzip: stdin: decompression OK, "+what)
+	}
+	compute.SetExitStatus(ctx, 2)
 }
 
 // writeError marks an error from the writer side of copyCtx.
