@@ -134,7 +134,9 @@ a pipeline's status is its last command's, as in a shell). What the
 commands write on standard error, sort -c's disorder line, is printed
 there.
 
-2: a bad flag or argument, or a TLS or token file that cannot be used.
+2: a bad flag or argument, or a TLS or token file that cannot be used;
+or, with no halfclose: line on standard error, the pipeline's exit
+status was 2: gunzip ignored trailing garbage (GNU gzip's warning).
 
 130: interrupted (SIGINT); the call is cancelled and the server discards
 the input.`},

@@ -387,12 +387,14 @@ func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader) error {
 }
 
 // warn ends a decompression that succeeded as GNU gzip does when it
-// warns: exit status 2, and its line on standard error unless -q. (GNU's
-// gunzip and zcat are scripts that run gzip: the line names gzip.) The
+// warns: exit status 2, and its line on standard error unless -q, after
+// the empty line GNU writes before it. (GNU's gunzip and zcat are scripts
+// that run gzip: the line names gzip.) The
 // rest of the input is not read here; the engine reads it to its end, so
 // an abort there still fails the job.
 func (s *gzipStage) warn(ctx context.Context, what string) {
 	if !s.quiet {
+		compute.Diagnose(ctx, "")
 		compute.Diagnose(ctx, "gzip: stdin: decompression OK, "+what)
 	}
 	compute.SetExitStatus(ctx, 2)

@@ -31,9 +31,9 @@ func RunPipelineStats(t testing.TB, text string, input []byte) ([]byte, engine.S
 }
 
 // GNUStderr runs a real tool as GNU does (LC_ALL=C, input on stdin, at
-// most 10 seconds) and returns its stdout, the lines of its stderr (GNU
-// gzip writes an empty line before each message: empty lines are
-// dropped) and its exit status.
+// most 10 seconds) and returns its stdout, the lines of its stderr
+// (without their newlines; GNU gzip writes an empty line before its
+// warning) and its exit status.
 func GNUStderr(t testing.TB, input []byte, argv ...string) (stdout []byte, stderr []string, status int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -53,10 +53,8 @@ func GNUStderr(t testing.TB, input []byte, argv ...string) (stdout []byte, stder
 	case err != nil:
 		t.Fatalf("oracle %v: %v", argv, err)
 	}
-	for _, l := range strings.Split(errb.String(), "\n") {
-		if l != "" {
-			stderr = append(stderr, l)
-		}
+	if errb.Len() > 0 {
+		stderr = strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n")
 	}
 	return out.Bytes(), stderr, status
 }
