@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/digest"
@@ -107,7 +108,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			switch w {
 			case "--raw":
 				if len(files) > 1 {
-					fmt.Fprintln(r.stderr, "b3sum: Only one filename can be provided when using --raw")
+					fmt.Fprintln(r.stderr, "Error: Only one filename can be provided when using --raw") // the tool's words
 					return 1
 				}
 				bare = true
@@ -121,13 +122,15 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		if name != "-" {
 			f, err := os.Open(name)
 			if err != nil {
-				fmt.Fprintf(r.stderr, "%s: %s\n", cmd[0], describeOpen(name, err))
+				fmt.Fprintf(r.stderr, "%s: %s\n", cmd[0], describeOpen(cmd[0], name, err))
 				code = 1
 				continue
 			}
 			if st, err := f.Stat(); err == nil && st.IsDir() {
+				// An error for every command, also cksum's CRC, where GNU
+				// 9.1 prints the CRC of nothing (docs/cli.md).
 				f.Close()
-				fmt.Fprintf(r.stderr, "%s: %s: Is a directory\n", cmd[0], quotef(name))
+				fmt.Fprintf(r.stderr, "%s: %s\n", cmd[0], describeOpen(cmd[0], name, syscall.EISDIR))
 				code = 1
 				continue
 			}
@@ -157,9 +160,11 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	return code
 }
 
-// describeOpen is GNU's message for a file that cannot be opened: the
-// name quoted as GNU quotes it, and strerror's text.
-func describeOpen(name string, err error) string {
+// describeOpen is the message of cmd for a file that cannot be read:
+// GNU's, the name quoted as GNU quotes it and strerror's text; the b3sum
+// tool's (Rust's), the name as it is and the text followed by the errno,
+// "(os error 2)".
+func describeOpen(cmd, name string, err error) string {
 	why := err.Error()
 	var pe *os.PathError
 	switch {
@@ -167,9 +172,18 @@ func describeOpen(name string, err error) string {
 		why = "No such file or directory"
 	case os.IsPermission(err):
 		why = "Permission denied"
+	case errors.Is(err, syscall.EISDIR):
+		why = "Is a directory"
 	case errors.As(err, &pe):
 		why = pe.Err.Error()
 		why = strings.ToUpper(why[:1]) + why[1:]
+	}
+	if cmd == "b3sum" {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			why += fmt.Sprintf(" (os error %d)", int(errno))
+		}
+		return name + ": " + why
 	}
 	return quotef(name) + ": " + why
 }
