@@ -279,7 +279,12 @@ func (r *readAhead) directLocked() bool {
 // the end of input.
 func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	var buf []byte // as io.Copy's: the writes are what they were before WriteTo
+	var bp *[]byte // as io.Copy's buffer: the writes are what they were before WriteTo
+	defer func() {
+		if bp != nil {
+			copyBufs.Put(bp) // w kept none of it: io.Writer's contract
+		}
+	}()
 	for {
 		r.mu.Lock()
 		direct := r.q.Len() == 0 && r.pending == nil && r.err == nil && !r.active
@@ -314,9 +319,10 @@ func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
 				continue
 			}
 		}
-		if buf == nil {
-			buf = make([]byte, 32<<10)
+		if bp == nil {
+			bp = copyBufs.Get().(*[]byte)
 		}
+		buf := *bp
 		n, err := r.Read(buf)
 		if n > 0 {
 			k, werr := w.Write(buf[:n])
@@ -333,6 +339,11 @@ func (r *readAhead) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 }
+
+// copyBufs hold WriteTo's buffers: a small job's whole input passes
+// through one (a digest's, or the rest after head -n 5 is done), and a
+// new one for each was most of what such a job allocated.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // close stops the read-ahead and waits for its goroutine, which the
 // caller must unblock if it is in a Read of the source (the engine closes
