@@ -261,8 +261,11 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 // reader with a Stat method), the header says so (input_file_size): the
 // commands print what GNU prints reading that file as standard input (wc's
 // column widths). It returns the summary, which a complete
-// reply always ends with; an error after some output means that output is
-// incomplete. An error from r cancels the call.
+// reply always ends with: the pipeline's exit status (grep that selected
+// no line: 1) and the lines its commands wrote on standard error (sort -c's
+// disorder line), which a caller shows as a shell would. An error after
+// some output means that output is incomplete. An error from r cancels
+// the call.
 //
 // A server error is returned as soon as it arrives, even while the input
 // is still being sent; like Digest, Run does not wait for a blocked Read
