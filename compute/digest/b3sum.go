@@ -49,21 +49,27 @@ func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 	g := compute.NewGetopt(cmd, append(append([]compute.FlagSpec(nil), b3Flags...), b3Reject...), compute.Permute, args)
 	g.Exact = true
 	f := &compute.Flags{}
+	var twice error
 	for {
 		it, ok, err := g.Next()
 		if err != nil {
+			// An unknown flag, or -h or -V (refused here), wins over a
+			// flag given twice: clap looks at every word first.
 			return nil, err
 		}
 		if !ok {
 			break
 		}
 		for _, u := range f.Uses {
-			if u.Key == it.Flag.Key {
+			if u.Key == it.Flag.Key && twice == nil {
 				// clap 2: no b3sum flag may be given twice.
-				return nil, compute.Invalidf("%s: flag %q given more than once", cmd, it.Flag.Name)
+				twice = compute.Invalidf("%s: flag %q given more than once", cmd, it.Flag.Name)
 			}
 		}
 		f.Uses = append(f.Uses, it.Flag)
+	}
+	if twice != nil {
+		return nil, twice
 	}
 	f.Operands = g.Rest()
 	outputs, err := stdinOperands(cmd, f)

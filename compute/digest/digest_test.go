@@ -406,6 +406,12 @@ func TestDigestBadArgs(t *testing.T) {
 		{"b3sum --raw - -", []string{"b3sum", "--raw"}},
 		{"b3sum x", []string{"b3sum", `"x"`}},
 		{"b3sum --num-threads many", []string{"b3sum", `"many"`}},
+		// clap reads every word before it finds a flag given twice: -V
+		// (the b3sum tool prints its version; refused here) and an
+		// unknown flag win, a bad value does not
+		{"b3sum --raw --raw -V", []string{"b3sum", "-V", "unsupported"}},
+		{"b3sum --raw --raw --bogus", []string{"b3sum", `"--bogus"`}},
+		{"b3sum -l x --raw --raw", []string{"b3sum", `"--raw"`, "more than once"}},
 		{"crc32c --tag", []string{"crc32c", `"--tag"`}},
 		{"xxh3 /dev/zero", []string{"xxh3", `"/dev/zero"`}},
 		{"wc -x", []string{"wc", `"-x"`}},
