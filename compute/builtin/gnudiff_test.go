@@ -180,6 +180,7 @@ func (g *gnuRunner) gnu(t testing.TB, path string, argv []string, input []byte) 
 	ctx, cancel := context.WithTimeout(context.Background(), gnuWait)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, argv[1:]...)
+	cmd.Args[0] = filepath.Base(argv[0]) // GNU's messages start with it
 	cmd.Dir = g.dir
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
 	cmd.Stdin = bytes.NewReader(input)

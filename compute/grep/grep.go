@@ -175,6 +175,9 @@ type grepStage struct {
 	// digits of a regular file's size (plus one with -n), or of the
 	// largest intmax_t for a pipe (SetInputFile).
 	numWidth int
+	// warnings are what GNU writes on standard error when it compiles
+	// the patterns (warn.go), reported when the stage runs.
+	warnings []string
 }
 
 // SetInputFile says the input is a regular file of size bytes: -T pads
@@ -389,6 +392,9 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), g.nul, env.Patterns)
 	if err != nil {
 		return nil, err
+	}
+	if mode == grepExtended {
+		g.warnings = ereWarnings(all)
 	}
 	if g.only && f.Has("w") && f.Has("x") {
 		_, kws := fgrepKeywords(all, mode)

@@ -229,6 +229,7 @@ func GNUStatus(t testing.TB, input []byte, argv ...string) ([]byte, int) {
 func GNUStatusStderr(t testing.TB, input []byte, argv ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
 	cmd := exec.Command(testenv.Tool(t, argv[0]), argv[1:]...)
+	cmd.Args[0] = filepath.Base(argv[0]) // GNU's messages start with it
 	f := filepath.Join(t.TempDir(), "in")
 	if err := os.WriteFile(f, input, 0o600); err != nil {
 		t.Fatal(err)

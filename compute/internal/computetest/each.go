@@ -57,6 +57,7 @@ func GNUEachStderr(t testing.TB, inputs [][]byte, argv ...string) ([][]byte, []b
 	}
 	args := append(append(b.args(argv[1:]), "--"), names...)
 	cmd := exec.Command(testenv.Tool(t, argv[0]), args...)
+	cmd.Args[0] = filepath.Base(argv[0]) // GNU's messages start with it
 	cmd.Dir = dir
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
 	var stdout, stderr bytes.Buffer
