@@ -1,6 +1,7 @@
 package builtin_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,6 +85,35 @@ func TestGNUDiagnostics(t *testing.T) {
 				computetest.DiffGNU(t, []byte(in), argv...)
 			}
 		}
+	}
+}
+
+// TestGNUDiagnosticsPipeline: every stage of a pipeline reports its
+// lines, as GNU's stages write theirs on one stderr (in an order their
+// timing decides: compared sorted).
+func TestGNUDiagnosticsPipeline(t *testing.T) {
+	t.Parallel()
+	in := []byte("ab\n\x00ab\n")
+	stages := [][]string{{"tr", "-d", "\\"}, {"grep", "-u", "-E", "+a|b"}, {"tr", "\\400", "x"}, {"wc", "-l"}}
+	var text []string
+	var gnuErr []byte
+	data := in
+	for _, argv := range stages {
+		out, stderr, code := computetest.GNUStatusStderr(t, data, argv...)
+		if code != 0 {
+			t.Fatalf("GNU %v fails (%d)", argv, code)
+		}
+		data = out
+		gnuErr = append(gnuErr, stderr...)
+		text = append(text, shquote.Join(argv))
+	}
+	got, _, diag, err := computetest.RunPipelineDiag(t, engine.Config{}, strings.Join(text, " | "), in, false)
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("%s: %q, %v; GNU %q", strings.Join(text, " | "), got, err, data)
+	}
+	want := slices.Sorted(slices.Values(computetest.StderrLines(gnuErr)))
+	if d := slices.Sorted(slices.Values(diag)); !slices.Equal(d, want) || len(want) != 6 {
+		t.Fatalf("diagnostics %q, GNU's %q (6 lines)", d, want)
 	}
 }
 
