@@ -189,8 +189,8 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	w.Reset(out)
 	defer func() { w.Reset(nil); outPool.Put(w) }()
 	r := &grepRun{ctx: ctx, stop: done, g: g, w: w, sep: ':'}
-	for _, w := range g.warnings {
-		compute.Diagnose(ctx, "grep: "+w)
+	for _, line := range g.warnings {
+		compute.Diagnose(ctx, "grep: "+line)
 	}
 	if g.silent {
 		compute.SetExitStatus(ctx, 1)

@@ -175,9 +175,9 @@ func RandomBytes(seed uint64, n int) []byte {
 
 // DiffGNU runs argv through RunPipeline and through the GNU tool and
 // compares stdout, the exit status and, when GNU succeeded, the
-// diagnostics with its standard error (StderrLines). GNU's exit status 1 (grep: no line
-// selected) is a success with status 1 for us; a GNU error (status >= 2)
-// must be an error here too.
+// diagnostics with its standard error (StderrLines). GNU's exit status 1
+// (grep: no line selected) is a success with status 1 for us; a GNU error
+// (status >= 2) must be an error here too.
 func DiffGNU(t *testing.T, input []byte, argv ...string) {
 	t.Helper()
 	DiffGNUEnv(t, engine.Config{}, input, argv...)
