@@ -112,7 +112,8 @@ func runPipelineDiag(t testing.TB, cfg engine.Config, text string, input []byte,
 // diagnostics a job holds for it: one string a line, within the bounds of
 // compute.Diagnostics (each line cut to compute.MaxDiagnosticBytes and
 // made valid UTF-8; past compute.MaxDiagnostics lines, the count of the
-// others), nil for none.
+// others), nil for none. A line GNU ends with a NUL in place of its
+// newline (sort -cz's disorder line) is the job's line without it.
 func StderrLines(stderr []byte) []string {
 	if len(stderr) == 0 {
 		return nil
@@ -121,7 +122,7 @@ func StderrLines(stderr []byte) []string {
 	ctx := compute.WithDiagnostics(context.Background(), &d)
 	for _, l := range strings.SplitAfter(string(stderr), "\n") {
 		if l != "" {
-			compute.Diagnose(ctx, strings.TrimSuffix(l, "\n"))
+			compute.Diagnose(ctx, strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\x00"))
 		}
 	}
 	return d.Lines()
