@@ -121,8 +121,10 @@ func StderrLines(stderr []byte) []string {
 	var d compute.Diagnostics
 	ctx := compute.WithDiagnostics(context.Background(), &d)
 	for _, l := range strings.SplitAfter(string(stderr), "\n") {
-		if l != "" {
-			compute.Diagnose(ctx, strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\x00"))
+		if line, ok := strings.CutSuffix(l, "\n"); ok {
+			compute.Diagnose(ctx, line)
+		} else if l != "" {
+			compute.Diagnose(ctx, strings.TrimSuffix(l, "\x00"))
 		}
 	}
 	return d.Lines()
