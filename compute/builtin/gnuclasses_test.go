@@ -59,8 +59,10 @@ func runClass(t *testing.T, cases []classCase) {
 		}
 		wants := make([][]byte, len(classInputs))
 		have := make([]bool, len(classInputs))
+		var stderr []byte // the batch's: its diagnostics for each input
 		if !c.refused {
-			if outs := computetest.GNUEach(t, batch, c.argv...); outs != nil {
+			var outs [][]byte
+			if outs, stderr = computetest.GNUEachStderr(t, batch, c.argv...); outs != nil {
 				for k, j := range idx {
 					wants[j], have[j] = outs[k], true
 				}
@@ -69,8 +71,8 @@ func runClass(t *testing.T, cases []classCase) {
 		for j, in := range classInputs {
 			dc := diffCase{argv: c.argv, input: []byte(in), refused: c.refused}
 			if have[j] {
-				got, err := computetest.RunPipeline(t, shquote.Join(c.argv), dc.input)
-				if err == nil && bytes.Equal(got, wants[j]) {
+				got, _, diag, err := computetest.RunPipelineDiag(t, engine.Config{}, shquote.Join(c.argv), dc.input, false)
+				if err == nil && bytes.Equal(got, wants[j]) && computetest.DiffDiagnostics(diag, stderr) == "" {
 					continue
 				}
 			}

@@ -134,7 +134,7 @@ func TestGNUGrepContextBig(t *testing.T) {
 		{"grep", "-v", "-B2", "info"}, {"grep", "-c", "-C3", "ERROR"}, {"grep", "-B", "100000", "ERROR"},
 		{"grep", "-b", "-B", "3000", "ERROR"}, {"grep", "-bo", "-C", "2", "ERROR"}, {"grep", "-bv", "info"},
 	} {
-		want, code, _ := g.gnu(t, "/usr/bin/grep", argv, in)
+		want, _, code, _ := g.gnu(t, "/usr/bin/grep", argv, in)
 		if code >= 2 {
 			t.Fatalf("%v: GNU fails", argv)
 		}

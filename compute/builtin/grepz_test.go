@@ -129,7 +129,7 @@ func TestGNUGrepNullDataContextBig(t *testing.T) {
 		{"grep", "-zn", "-B", "3000", "ERROR"}, {"grep", "-z", "-C", "5", "ERROR"}, {"grep", "-zb", "-B", "100000", "ERROR"},
 		{"grep", "-zv", "-B2", "info"}, {"grep", "-zbo", "-A", "3", "-m", "2", "ERROR"},
 	} {
-		want, code, _ := g.gnu(t, "/usr/bin/grep", argv, in)
+		want, _, code, _ := g.gnu(t, "/usr/bin/grep", argv, in)
 		if code >= 2 {
 			t.Fatalf("%v: GNU fails", argv)
 		}

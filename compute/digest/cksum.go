@@ -18,7 +18,7 @@ var cksumFlags = append([]compute.FlagSpec{
 	{Long: "tag", Summary: "BSD-style output (the default for digests)"},
 	{Long: "untagged", Summary: "GNU-style output: HEX  -"},
 	{Short: 'z', Long: "zero", Summary: "end the line with NUL, not newline"},
-	{Long: "debug", Summary: "accepted; has no effect on the output"},
+	{Long: "debug", Summary: "report on standard error which implementation GNU would use for the CRC"},
 }, checkFlags...)
 
 var cksumAlgos = []string{"sysv", "bsd", "crc", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b"}
@@ -82,6 +82,10 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	st := &digestStage{names: names}
 	switch algo {
 	case "crc":
+		if f.Has("debug") {
+			// GNU chooses once, for the first input.
+			st.diag = crcDebugLine()
+		}
 		st.newHash = func() hash.Hash { return new(posixCRC) }
 		st.print = func(w *bufio.Writer, h hash.Hash, n int64, _ string) error {
 			fmt.Fprintf(w, "%d %d%s%c", h.(*posixCRC).sum32(), n, sep, eol)

@@ -71,9 +71,14 @@ type digestStage struct {
 	newHash func() hash.Hash
 	names   []string // one output per name; the first is for the input
 	print   func(w *bufio.Writer, h hash.Hash, n int64, name string) error
+	// diag is a line to report on standard error (cksum --debug).
+	diag string
 }
 
 func (s *digestStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	if s.diag != "" {
+		compute.Diagnose(ctx, s.diag)
+	}
 	h := s.newHash()
 	n, err := readAll(ctx, in, h)
 	if err != nil {

@@ -175,6 +175,10 @@ type grepStage struct {
 	// digits of a regular file's size (plus one with -n), or of the
 	// largest intmax_t for a pipe (SetInputFile).
 	numWidth int
+	// warnings are what GNU writes on standard error as it reads its
+	// flags (-u) and compiles the patterns (warn.go), reported when the
+	// stage runs.
+	warnings []string
 }
 
 // SetInputFile says the input is a regular file of size bytes: -T pads
@@ -198,6 +202,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	label := "(standard input)"
 	before, after, context := int64(-1), int64(-1), int64(-1)
 	groupSep := []byte("--\n")
+	var warnings []string // grepStage.warnings
 	// -NUM, as GNU's get_nondigit_option reads it: the digits of a run of
 	// digit flags make one number, but a digit starts the number again
 	// unless the optind before the digit ahead of it equals the optind
@@ -269,6 +274,9 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 			list = u.Key[0]
 		case "q":
 			quiet = true
+		case "u":
+			// GNU warns as it reads the flag, before anything else.
+			warnings = append(warnings, "warning: --unix-byte-offsets (-u) is obsolete")
 		case "H":
 			withName = 1
 		case "h":
@@ -319,7 +327,8 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	g := &grepStage{nullName: f.Has("Z"), byteOff: f.Has("b"), invert: f.Has("v"), showCount: f.Has("c"), lineNum: f.Has("n"), only: f.Has("o"), lineLimit: env.LineLimit(),
 		maxCount: -1, label: label, inputs: max(1, len(f.Operands)), binary: binary,
 		before: before, after: after, groupSep: groupSep, spool: env.Spool,
-		nul: f.Has("z"), eol: '\n', tab: f.Has("T"), numWidth: len(strconv.FormatInt(math.MaxInt64, 10))}
+		nul: f.Has("z"), eol: '\n', tab: f.Has("T"), numWidth: len(strconv.FormatInt(math.MaxInt64, 10)),
+		warnings: warnings}
 	if g.nul {
 		// GNU's binary detection looks for NULs only when they are not
 		// the line end, and the C locale has no encoding errors: under
@@ -389,6 +398,9 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), g.nul, env.Patterns)
 	if err != nil {
 		return nil, err
+	}
+	if mode == grepExtended {
+		g.warnings = append(g.warnings, ereWarnings(all)...)
 	}
 	if g.only && f.Has("w") && f.Has("x") {
 		_, kws := fgrepKeywords(all, mode)

@@ -189,6 +189,9 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	w.Reset(out)
 	defer func() { w.Reset(nil); outPool.Put(w) }()
 	r := &grepRun{ctx: ctx, stop: done, g: g, w: w, sep: ':'}
+	for _, line := range g.warnings {
+		compute.Diagnose(ctx, "grep: "+line)
+	}
 	if g.silent {
 		compute.SetExitStatus(ctx, 1)
 		return nil
@@ -220,6 +223,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	var off int64    // input offset of buf[0]
 	nul := int64(-1) // offset of the first NUL, in non-count mode
 	eof := false
+	binMatches := false // a line was selected from the NUL's block on
 	for !eof && !r.done {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -294,10 +298,12 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 					return err
 				}
 			}
-			if g.binary == binBinary && !r.done && r.matched == 0 && !r.some {
+			if g.binary == binBinary && !r.done {
 				// GNU goes on quietly, its NULs line ends, up to the
 				// first selected line: its exit status says whether
-				// there was one.
+				// there was one, and it then writes "binary file
+				// matches" on standard error. (Not with -c, -l, -L or
+				// -q, which read no input as binary.)
 				rest := io.MultiReader(bytes.NewReader(buf[lim:n]), in)
 				if eof {
 					rest = bytes.NewReader(buf[lim:n])
@@ -306,7 +312,8 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 				if err != nil {
 					return err
 				}
-				r.some = sel
+				r.some = r.some || sel
+				binMatches = sel
 			}
 			break
 		}
@@ -318,6 +325,9 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		}
 	}
 	r.end(r.matched)
+	if binMatches {
+		compute.Diagnose(ctx, "grep: "+g.label+": binary file matches")
+	}
 	// Every further "-" reads the stdin that has already ended.
 	for range g.inputs - 1 {
 		r.end(0)
@@ -333,6 +343,7 @@ func (g *grepStage) selectsAny(ctx context.Context, in io.Reader) (bool, error) 
 	q.count, q.showCount, q.firstOnly, q.list = true, false, true, 0
 	q.only, q.lineNL, q.withName, q.byteOff, q.tab = false, false, false, false, false
 	q.before, q.after, q.inputs, q.maxCount = -1, -1, 1, -1
+	q.warnings = nil // reported by g's run
 	var st compute.ExitStatus
 	if err := q.Run(compute.WithExitStatus(ctx, &st), in, io.Discard); err != nil {
 		return false, err

@@ -94,7 +94,10 @@ func (e *trElem) caseClass() string {
 
 // trSet is a parsed set and GNU's statistics of it.
 type trSet struct {
-	text       string
+	text string
+	// warnings are the lines GNU writes on standard error as it reads
+	// the set's escapes (trUnescape).
+	warnings   []string
 	elems      []trElem
 	length     uint64
 	indefinite int // [c*] elements (count 0)
@@ -104,11 +107,13 @@ type trSet struct {
 }
 
 type trStage struct {
-	xlate   [256]byte
-	del     [256]bool
-	squeeze [256]bool
-	doDel   bool
-	doSq    bool
+	// warnings: SET1's, then SET2's (trSet.warnings), reported by Run
+	warnings []string
+	xlate    [256]byte
+	del      [256]bool
+	squeeze  [256]bool
+	doDel    bool
+	doSq     bool
 }
 
 func buildTr(env *compute.Env, args []string) (compute.Stage, error) {
@@ -145,7 +150,10 @@ func buildTr(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := validateTr(s1, s2, comp, trunc, translating); err != nil {
 		return nil, err
 	}
-	st := &trStage{}
+	st := &trStage{warnings: s1.warnings}
+	if s2 != nil {
+		st.warnings = append(st.warnings[:len(st.warnings):len(st.warnings)], s2.warnings...)
+	}
 	for i := range st.xlate {
 		st.xlate[i] = byte(i)
 	}
@@ -187,10 +195,13 @@ func buildTr(env *compute.Env, args []string) (compute.Stage, error) {
 
 // trUnescape turns a set's text into bytes as GNU's unquote does, marking
 // the bytes that came from an escape (never syntax). A backslash at the
-// end is a plain backslash.
-func trUnescape(s string) ([]byte, []bool) {
+// end is a plain backslash. It also returns GNU's warnings, in order,
+// each line of them a string: about such a backslash, and about an
+// octal escape of three digits over \377, which is two bytes.
+func trUnescape(s string) ([]byte, []bool, []string) {
 	var out []byte
 	var esc []bool
+	var warns []string
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c != '\\' {
@@ -198,6 +209,7 @@ func trUnescape(s string) ([]byte, []bool) {
 			continue
 		}
 		if i+1 >= len(s) {
+			warns = append(warns, "tr: warning: an unescaped backslash at end of string is not portable")
 			out, esc = append(out, '\\'), append(esc, false)
 			continue
 		}
@@ -223,6 +235,10 @@ func trUnescape(s string) ([]byte, []bool) {
 			for k := 0; k < 2 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '7'; k++ {
 				nv := v*8 + int(s[i+1]-'0')
 				if nv > 255 {
+					d := s[i-1 : i+2]
+					warns = append(warns,
+						`tr: warning: the ambiguous octal escape \`+d+` is being`,
+						`	interpreted as the 2-byte sequence \0`+d[:2]+`, `+d[2:])
 					break
 				}
 				v = nv
@@ -232,13 +248,13 @@ func trUnescape(s string) ([]byte, []bool) {
 		}
 		out, esc = append(out, c), append(esc, true)
 	}
-	return out, esc
+	return out, esc, warns
 }
 
 // parseTrSet parses a set as GNU's build_spec_list does.
 func parseTrSet(text string) (*trSet, error) {
-	b, esc := trUnescape(text)
-	s := &trSet{text: text}
+	b, esc, warns := trUnescape(text)
+	s := &trSet{text: text, warnings: warns}
 	is := func(i int, c byte) bool { return i < len(b) && b[i] == c && !esc[i] }
 	// closing finds the unescaped delim ']' from i.
 	closing := func(i int, delim byte) int {
@@ -617,6 +633,9 @@ func trPair(s1, s2 *trSet, xlate *[256]byte) {
 }
 
 func (t *trStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	for _, w := range t.warnings {
+		compute.Diagnose(ctx, w)
+	}
 	last := -1 // last byte written, for squeezing across reads
 	return eachBlock(ctx, in, filterBufSize, func(b []byte) error {
 		if !t.doDel && !t.doSq {

@@ -6,8 +6,11 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sys/cpu"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -27,7 +30,7 @@ var wcFlags = []compute.FlagSpec{
 
 var wcReject = compute.WithStd(
 	compute.FlagSpec{Long: "files0-from", Value: true, Refuse: compute.RefuseFiles},
-	compute.FlagSpec{Long: "debug", Summary: "no-op"},
+	compute.FlagSpec{Long: "debug", Summary: "report on standard error which line counter GNU would use"},
 )
 
 // wcClass is the word-loop table: bit 0 is set for a word byte (printable,
@@ -56,6 +59,8 @@ type wcStage struct {
 	// fileSize is the size of the regular file that is the input, or -1
 	// for a pipe (SetInputFile).
 	fileSize int64
+	// debug: --debug, GNU's line on standard error (wcDebugLine)
+	debug bool
 }
 
 // SetInputFile makes wc pad as GNU does when its standard input is a
@@ -81,6 +86,8 @@ func buildWc(env *compute.Env, args []string) (compute.Stage, error) {
 			s.words = true
 		case "L":
 			s.maxLen = true
+		case "debug":
+			s.debug = true
 		}
 	}
 	if !(s.bytes || s.chars || s.lines || s.words || s.maxLen) {
@@ -96,6 +103,13 @@ func buildWc(env *compute.Env, args []string) (compute.Stage, error) {
 }
 
 func (s *wcStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	// GNU chooses its line counter for each input it counts lines of
+	// with no words or line lengths (chars are bytes in the C locale).
+	if line := wcDebugLine(); s.debug && line != "" && s.lines && !s.words && !s.maxLen {
+		for range max(1, s.outputs) {
+			compute.Diagnose(ctx, line)
+		}
+	}
 	c, err := s.count(ctx, in)
 	if err != nil {
 		return err
@@ -281,4 +295,19 @@ func registerWc(r *compute.Registry) {
 		Flags:   append(append([]compute.FlagSpec(nil), wcFlags...), wcReject...),
 		Build:   buildWc,
 	})
+}
+
+// wcDebugLine is the line GNU wc 9.1 --debug writes on standard error
+// when it counts lines alone: which counter it chose, by the CPU it runs
+// on (AVX2 on x86; elsewhere it has one and says nothing). We report what
+// GNU would choose on the server's CPU; our count is the same whatever
+// it says.
+func wcDebugLine() string {
+	switch {
+	case runtime.GOARCH != "amd64" && runtime.GOARCH != "386":
+		return ""
+	case cpu.X86.HasAVX2:
+		return "wc: using avx2 hardware support"
+	}
+	return "wc: avx2 support not detected"
 }

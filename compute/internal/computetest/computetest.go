@@ -6,6 +6,7 @@ package computetest
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,12 +14,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/halfclose/halfclose/internal/shquote"
 
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/testenv"
@@ -67,6 +71,14 @@ func RunPipelineEnvStatus(t testing.TB, cfg engine.Config, text string, input []
 	return runPipelineStatus(t, cfg, text, input, false)
 }
 
+// RunPipelineDiag is RunPipelineEnvStatus (told the input is a regular
+// file when file is set) with the lines the job's commands wrote on
+// standard error (engine.Stats.Diagnostics), nil on error.
+func RunPipelineDiag(t testing.TB, cfg engine.Config, text string, input []byte, file bool) ([]byte, int, []string, error) {
+	t.Helper()
+	return runPipelineDiag(t, cfg, text, input, file)
+}
+
 func runPipeline(t testing.TB, cfg engine.Config, text string, input []byte, file bool) ([]byte, error) {
 	t.Helper()
 	out, _, err := runPipelineStatus(t, cfg, text, input, file)
@@ -75,10 +87,16 @@ func runPipeline(t testing.TB, cfg engine.Config, text string, input []byte, fil
 
 func runPipelineStatus(t testing.TB, cfg engine.Config, text string, input []byte, file bool) ([]byte, int, error) {
 	t.Helper()
+	out, status, _, err := runPipelineDiag(t, cfg, text, input, file)
+	return out, status, err
+}
+
+func runPipelineDiag(t testing.TB, cfg engine.Config, text string, input []byte, file bool) ([]byte, int, []string, error) {
+	t.Helper()
 	e := Engine(cfg)
 	p, err := e.Compile(text)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if file {
 		p.SetInputFile(int64(len(input)))
@@ -87,7 +105,39 @@ func runPipelineStatus(t testing.TB, cfg engine.Config, text string, input []byt
 	defer cancel()
 	var out bytes.Buffer
 	st, err := e.Run(ctx, p, bytes.NewReader(input), &out)
-	return out.Bytes(), st.ExitStatus, err
+	return out.Bytes(), st.ExitStatus, st.Diagnostics, err
+}
+
+// StderrLines returns what a GNU tool wrote on standard error as the
+// diagnostics a job holds for it: one string a line, within the bounds of
+// compute.Diagnostics (each line cut to compute.MaxDiagnosticBytes and
+// made valid UTF-8; past compute.MaxDiagnostics lines, the count of the
+// others), nil for none. A line GNU ends with a NUL in place of its
+// newline (sort -cz's disorder line) is the job's line without it.
+func StderrLines(stderr []byte) []string {
+	if len(stderr) == 0 {
+		return nil
+	}
+	var d compute.Diagnostics
+	ctx := compute.WithDiagnostics(context.Background(), &d)
+	for _, l := range strings.SplitAfter(string(stderr), "\n") {
+		if line, ok := strings.CutSuffix(l, "\n"); ok {
+			compute.Diagnose(ctx, line)
+		} else if l != "" {
+			compute.Diagnose(ctx, strings.TrimSuffix(l, "\x00"))
+		}
+	}
+	return d.Lines()
+}
+
+// DiffDiagnostics returns "" when our diagnostics are GNU's stderr lines
+// (StderrLines), in order; else what differs.
+func DiffDiagnostics(ours []string, gnuStderr []byte) string {
+	want := StderrLines(gnuStderr)
+	if slices.Equal(ours, want) {
+		return ""
+	}
+	return fmt.Sprintf("diagnostics differ:\n  GNU  %q\n  ours %q", want, ours)
 }
 
 // GNU runs a real tool with LC_ALL=C, input on stdin (a pipe): the oracle.
@@ -127,9 +177,10 @@ func RandomBytes(seed uint64, n int) []byte {
 }
 
 // DiffGNU runs argv through RunPipeline and through the GNU tool and
-// compares stdout and the exit status. GNU's exit status 1 (grep: no line
-// selected) is a success with status 1 for us; a GNU error (status >= 2)
-// must be an error here too.
+// compares stdout, the exit status and, when GNU succeeded, the
+// diagnostics with its standard error (StderrLines). GNU's exit status 1
+// (grep: no line selected) is a success with status 1 for us; a GNU error
+// (status >= 2) must be an error here too.
 func DiffGNU(t *testing.T, input []byte, argv ...string) {
 	t.Helper()
 	DiffGNUEnv(t, engine.Config{}, input, argv...)
@@ -138,8 +189,8 @@ func DiffGNU(t *testing.T, input []byte, argv ...string) {
 // DiffGNUEnv is DiffGNU on an engine with cfg.
 func DiffGNUEnv(t *testing.T, cfg engine.Config, input []byte, argv ...string) {
 	t.Helper()
-	want, ok := GNUStatus(t, input, argv...)
-	got, status, err := runPipelineStatus(t, cfg, shquote.Join(argv), input, false)
+	want, stderr, ok := GNUStatusStderr(t, input, argv...)
+	got, status, diag, err := runPipelineDiag(t, cfg, shquote.Join(argv), input, false)
 	if ok >= 2 {
 		if err == nil {
 			t.Fatalf("%s: GNU failed (status %d) but we succeeded with %q", shquote.Join(argv), ok, Trunc(got))
@@ -154,6 +205,9 @@ func DiffGNUEnv(t *testing.T, cfg engine.Config, input []byte, argv ...string) {
 	}
 	if status != ok {
 		t.Fatalf("%s on %q: exit status %d, GNU's %d", shquote.Join(argv), Trunc(input), status, ok)
+	}
+	if d := DiffDiagnostics(diag, stderr); d != "" {
+		t.Fatalf("%s on %q: %s", shquote.Join(argv), Trunc(input), d)
 	}
 }
 
@@ -170,7 +224,15 @@ func Trunc(b []byte) []byte {
 // the tool's stdin directly: no shell, one process per call.)
 func GNUStatus(t testing.TB, input []byte, argv ...string) ([]byte, int) {
 	t.Helper()
+	out, _, code := GNUStatusStderr(t, input, argv...)
+	return out, code
+}
+
+// GNUStatusStderr is GNUStatus with what the tool wrote on standard error.
+func GNUStatusStderr(t testing.TB, input []byte, argv ...string) (stdout, stderr []byte, code int) {
+	t.Helper()
 	cmd := exec.Command(testenv.Tool(t, argv[0]), argv[1:]...)
+	cmd.Args[0] = filepath.Base(argv[0]) // GNU's messages start with it
 	f := filepath.Join(t.TempDir(), "in")
 	if err := os.WriteFile(f, input, 0o600); err != nil {
 		t.Fatal(err)
@@ -182,15 +244,15 @@ func GNUStatus(t testing.TB, input []byte, argv ...string) ([]byte, int) {
 	defer in.Close()
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
 	cmd.Stdin = in
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
 	if ee, ok := err.(*exec.ExitError); ok {
-		return stdout.Bytes(), ee.ExitCode()
+		return out.Bytes(), errOut.Bytes(), ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return stdout.Bytes(), 0
+	return out.Bytes(), errOut.Bytes(), 0
 }
 
 var (

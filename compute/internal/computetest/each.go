@@ -33,9 +33,19 @@ import (
 // the tool once per input.
 func GNUEach(t testing.TB, inputs [][]byte, argv ...string) [][]byte {
 	t.Helper()
+	outs, _ := GNUEachStderr(t, inputs, argv...)
+	return outs
+}
+
+// GNUEachStderr is GNUEach with what the tool wrote on standard error in
+// that run: what it would write for each input alone when that is the
+// same for all (grep's pattern warnings, for inputs with no NUL), never
+// what names a file.
+func GNUEachStderr(t testing.TB, inputs [][]byte, argv ...string) ([][]byte, []byte) {
+	t.Helper()
 	b := eachBatcher(argv)
 	if b == nil || len(inputs) < 2 {
-		return nil
+		return nil, nil
 	}
 	dir := t.TempDir()
 	names := make([]string, len(inputs))
@@ -47,20 +57,26 @@ func GNUEach(t testing.TB, inputs [][]byte, argv ...string) [][]byte {
 	}
 	args := append(append(b.args(argv[1:]), "--"), names...)
 	cmd := exec.Command(testenv.Tool(t, argv[0]), args...)
+	cmd.Args[0] = filepath.Base(argv[0]) // GNU's messages start with it
 	cmd.Dir = dir
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
 			t.Fatalf("oracle %v: %v", argv, err)
 		}
 		if ee.ExitCode() > b.okStatus {
-			return nil
+			return nil, nil
 		}
 	}
-	return b.split(stdout.Bytes(), names)
+	for _, n := range names {
+		if bytes.Contains(stderr.Bytes(), []byte(n)) {
+			return nil, nil // a line about one input: not what stdin gets
+		}
+	}
+	return b.split(stdout.Bytes(), names), stderr.Bytes()
 }
 
 // batcher knows how one tool prints several files.
@@ -240,7 +256,8 @@ func DiffGNUEachEnv(t *testing.T, cfg engine.Config, inputs map[string][]byte, a
 	}
 	wants := make([][]byte, len(ins))
 	have := make([]bool, len(ins)) // the batch gave wants[i]
-	if outs := GNUEach(t, batch, argv...); outs != nil {
+	outs, stderr := GNUEachStderr(t, batch, argv...)
+	if outs != nil {
 		for k, i := range text {
 			wants[i], have[i] = outs[k], true
 		}
@@ -248,8 +265,8 @@ func DiffGNUEachEnv(t *testing.T, cfg engine.Config, inputs map[string][]byte, a
 	for i, name := range names {
 		t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
 			if have[i] {
-				got, err := RunPipelineEnv(t, cfg, shquote.Join(argv), ins[i])
-				if err == nil && bytes.Equal(got, wants[i]) {
+				got, _, diag, err := runPipelineDiag(t, cfg, shquote.Join(argv), ins[i], false)
+				if err == nil && bytes.Equal(got, wants[i]) && DiffDiagnostics(diag, stderr) == "" {
 					return
 				}
 			}
