@@ -197,6 +197,13 @@ func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
 // '[x*99999999999]' in SET1; said, not hidden).
 func (g *gnuRunner) gnu(t testing.TB, path string, argv []string, input []byte) (out, stderr []byte, code int, timedOut bool) {
 	t.Helper()
+	return g.gnuFrom(t, path, argv, input, grepReadsFile(argv, input))
+}
+
+// gnuFrom is gnu with the input from a regular file when file is set,
+// else from a pipe.
+func (g *gnuRunner) gnuFrom(t testing.TB, path string, argv []string, input []byte, file bool) (out, stderr []byte, code int, timedOut bool) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), gnuWait)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, argv[1:]...)
@@ -209,7 +216,7 @@ func (g *gnuRunner) gnu(t testing.TB, path string, argv []string, input []byte) 
 	// selected, for the next "-" to read (docs/protocol.md). Its input
 	// is at most PIPE_BUF (cmdGen.generate), written at once: GNU's
 	// first read takes all of it, as from a regular file.
-	if grepReadsFile(argv, input) {
+	if file {
 		// GNU grep's binary-file blocks follow its reads: a regular file
 		// reads in whole blocks (docs/protocol.md).
 		if err := os.WriteFile(g.in, input, 0o600); err != nil {
