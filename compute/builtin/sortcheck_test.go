@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os/exec"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -16,28 +15,8 @@ import (
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
-// gnuSh runs script with sh -c over input (LC_ALL=C), the oracle of a
-// pipeline as a shell runs it: stdout, stderr and the exit status.
-func gnuSh(t *testing.T, script string, input []byte) (stdout, stderr []byte, code int) {
-	t.Helper()
-	cmd := exec.Command("timeout", "10", "sh", "-c", script)
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
-	cmd.Stdin = bytes.NewReader(input)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("sh -c %q: %v", script, err)
-	}
-	return o.Bytes(), e.Bytes(), code
-}
-
-// runStats runs text over input through an engine and returns its output
-// and stats.
+// runStats runs text over src through an engine and returns its output
+// and stats (computetest.RunPipelineStats over a reader that may fail).
 func runStats(t *testing.T, text string, src io.Reader) ([]byte, engine.Stats, error) {
 	t.Helper()
 	e := computetest.Engine(engine.Config{})
@@ -70,25 +49,20 @@ func TestSortCheckAnswers(t *testing.T) {
 	}
 	for _, text := range pipelines {
 		for _, in := range inputs {
-			wantOut, wantErr, wantCode := gnuSh(t, text, []byte(in))
-			out, st, err := runStats(t, text, strings.NewReader(in))
+			// sh -c: the pipeline as a shell runs it, every stage's
+			// stderr in one
+			wantOut, wantErr, wantCode := computetest.GNUStatusStderr(t, []byte(in), "/bin/sh", "-c", text)
+			out, st, err := computetest.RunPipelineStats(t, text, []byte(in))
 			if err != nil {
 				t.Errorf("%s <<< %q: %v; GNU exits %d, stderr %q", text, in, err, wantCode, wantErr)
 				continue
 			}
-			term := "\n"
-			if strings.Contains(text, "-cz") {
-				term = "\x00" // GNU ends the line as -z ends lines
+			if !bytes.Equal(out, wantOut) || st.ExitStatus != wantCode {
+				t.Errorf("%s <<< %q: out %q status %d; GNU's %q, %d", text, computetest.Trunc([]byte(in)), out, st.ExitStatus, wantOut, wantCode)
 			}
-			var gotErr string
-			for _, l := range st.Diagnostics {
-				gotErr += l + term
-			}
-			// Diagnostics are UTF-8: GNU's other bytes show as U+FFFD.
-			want := strings.ToValidUTF8(string(wantErr), "\uFFFD")
-			if !bytes.Equal(out, wantOut) || st.ExitStatus != wantCode || gotErr != want {
-				t.Errorf("%s <<< %q:\n  ours out %q status %d stderr %q\n  GNU  out %q status %d stderr %q",
-					text, computetest.Trunc([]byte(in)), out, st.ExitStatus, gotErr, wantOut, wantCode, want)
+			// GNU's line as a diagnostic: valid UTF-8, without -z's NUL
+			if d := computetest.DiffDiagnostics(st.Diagnostics, wantErr); d != "" {
+				t.Errorf("%s <<< %q: %s", text, computetest.Trunc([]byte(in)), d)
 			}
 		}
 	}
@@ -99,8 +73,8 @@ func TestSortCheckAnswers(t *testing.T) {
 func TestSortCheckLongLine(t *testing.T) {
 	t.Parallel()
 	in := "z\n" + strings.Repeat("y", 5000) + "\n"
-	_, gnuErr, code := gnuSh(t, "sort -c", []byte(in))
-	_, st, err := runStats(t, "sort -c", strings.NewReader(in))
+	_, gnuErr, code := computetest.GNUStatusStderr(t, []byte(in), "sort", "-c")
+	_, st, err := computetest.RunPipelineStats(t, "sort -c", []byte(in))
 	if err != nil || code != 1 || st.ExitStatus != 1 || len(st.Diagnostics) != 1 {
 		t.Fatalf("err %v, status %d, diagnostics %d; GNU's status %d", err, st.ExitStatus, len(st.Diagnostics), code)
 	}

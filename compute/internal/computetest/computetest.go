@@ -145,17 +145,50 @@ func DiffDiagnostics(ours []string, gnuStderr []byte) string {
 // installed fails the test under CI and skips it elsewhere (testenv.Tool).
 func GNU(t testing.TB, input []byte, argv ...string) ([]byte, bool) {
 	t.Helper()
-	cmd := exec.Command(testenv.Tool(t, argv[0]), argv[1:]...)
+	out, _, code := gnuRun(t, input, false, argv...)
+	return out, code == 0
+}
+
+// gnuWait bounds one run of an oracle: far over what any takes, also
+// over the long tests' large inputs on a busy machine.
+const gnuWait = 2 * time.Minute
+
+// gnuRun runs a real tool with LC_ALL=C, named by its base name (GNU's
+// messages start with it), its stdin a regular file holding input when
+// file is set, else a pipe; it returns stdout, stderr and the exit status.
+func gnuRun(t testing.TB, input []byte, file bool, argv ...string) (stdout, stderr []byte, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), gnuWait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenv.Tool(t, argv[0]), argv[1:]...)
+	cmd.Args[0] = filepath.Base(argv[0])
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
 	cmd.Stdin = bytes.NewReader(input)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if file {
+		f := filepath.Join(t.TempDir(), "in")
+		if err := os.WriteFile(f, input, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		cmd.Stdin = in
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("oracle %v: did not finish within %v", argv, gnuWait)
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
 		t.Fatalf("oracle %v: %v", argv, err)
 	}
-	return stdout.Bytes(), err == nil
+	return out.Bytes(), errOut.Bytes(), code
 }
 
 // Sh runs a shell pipeline locally with LC_ALL=C as the oracle for
@@ -231,28 +264,7 @@ func GNUStatus(t testing.TB, input []byte, argv ...string) ([]byte, int) {
 // GNUStatusStderr is GNUStatus with what the tool wrote on standard error.
 func GNUStatusStderr(t testing.TB, input []byte, argv ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
-	cmd := exec.Command(testenv.Tool(t, argv[0]), argv[1:]...)
-	cmd.Args[0] = filepath.Base(argv[0]) // GNU's messages start with it
-	f := filepath.Join(t.TempDir(), "in")
-	if err := os.WriteFile(f, input, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
-	cmd.Stdin = in
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.Bytes(), errOut.Bytes(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes(), errOut.Bytes(), 0
+	return gnuRun(t, input, true, argv...)
 }
 
 var (
