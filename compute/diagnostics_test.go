@@ -21,8 +21,13 @@ func TestDiagnostics(t *testing.T) {
 	compute.Diagnose(ctx, "first\nsecond")
 	compute.Diagnose(ctx, "bad \xff byte")
 	compute.Diagnose(ctx, strings.Repeat("x", compute.MaxDiagnosticBytes+10))
+	// A character the cut would split goes whole, as does a byte that
+	// is not UTF-8 whose U+FFFD would pass the bound.
+	compute.Diagnose(ctx, strings.Repeat("y", compute.MaxDiagnosticBytes-1)+"é")
+	compute.Diagnose(ctx, strings.Repeat("z", compute.MaxDiagnosticBytes-2)+"\xff")
 	got := d.Lines()
-	want := []string{"sort: -:2: disorder: a", "first", "bad \uFFFD byte", strings.Repeat("x", compute.MaxDiagnosticBytes)}
+	want := []string{"sort: -:2: disorder: a", "first", "second", "bad \uFFFD byte", strings.Repeat("x", compute.MaxDiagnosticBytes),
+		strings.Repeat("y", compute.MaxDiagnosticBytes-1), strings.Repeat("z", compute.MaxDiagnosticBytes-2)}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("Lines() = %q, want %q", got, want)
 	}
@@ -34,8 +39,8 @@ func TestDiagnostics(t *testing.T) {
 		t.Fatalf("over the bound: %d lines, last %q; want %d, the count of the 3 dropped", len(got), got[len(got)-1], compute.MaxDiagnostics+1)
 	}
 	for _, l := range got {
-		if !utf8.ValidString(l) || strings.Contains(l, "\n") {
-			t.Errorf("line %q: not one valid UTF-8 line", l)
+		if !utf8.ValidString(l) || strings.Contains(l, "\n") || len(l) > compute.MaxDiagnosticBytes {
+			t.Errorf("line %q: not one valid UTF-8 line within the bound", l)
 		}
 	}
 }
