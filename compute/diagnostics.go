@@ -43,7 +43,14 @@ func (d *Diagnostics) Lines() []string {
 	defer d.mu.Unlock()
 	lines := append([]string(nil), d.lines...)
 	if d.dropped > 0 {
-		lines = append(lines, "halfclose: "+strconv.Itoa(d.dropped)+" more diagnostic lines not shown")
+		// Named for the server, which dropped them: the CLI's own
+		// failures are its "halfclose:" lines, and a script tells a
+		// pipeline's exit status from them by their absence (docs/cli.md).
+		s := "s"
+		if d.dropped == 1 {
+			s = ""
+		}
+		lines = append(lines, "halfclosed: "+strconv.Itoa(d.dropped)+" more diagnostic line"+s+" not shown")
 	}
 	return lines
 }

@@ -35,8 +35,17 @@ func TestDiagnostics(t *testing.T) {
 		compute.Diagnose(ctx, "more")
 	}
 	got = d.Lines()
-	if len(got) != compute.MaxDiagnostics+1 || got[len(got)-1] != "halfclose: 3 more diagnostic lines not shown" {
+	// Not a "halfclose:" line, which the CLI prints for its failures alone.
+	if len(got) != compute.MaxDiagnostics+1 || got[len(got)-1] != "halfclosed: 3 more diagnostic lines not shown" {
 		t.Fatalf("over the bound: %d lines, last %q; want %d, the count of the 3 dropped", len(got), got[len(got)-1], compute.MaxDiagnostics+1)
+	}
+	var one compute.Diagnostics
+	octx := compute.WithDiagnostics(context.Background(), &one)
+	for range compute.MaxDiagnostics + 1 {
+		compute.Diagnose(octx, "more")
+	}
+	if l := one.Lines(); l[len(l)-1] != "halfclosed: 1 more diagnostic line not shown" {
+		t.Errorf("one dropped: last line %q", l[len(l)-1])
 	}
 	for _, l := range got {
 		if !utf8.ValidString(l) || strings.Contains(l, "\n") || len(l) > compute.MaxDiagnosticBytes {
