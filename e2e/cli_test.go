@@ -52,6 +52,8 @@ func TestDigestFiles(t *testing.T) {
 		{"sha256sum"}, {"md5sum"}, {"b2sum", "-l", "256"}, {"sha256sum", "--tag"},
 		{"b3sum"}, {"cksum"}, {"cksum", "-a", "crc", "--tag"}, {"cksum", "-a", "sha256"}, {"cksum", "-a", "sha256", "--untagged"},
 		{"sha512sum", "-z"},
+		// GNU's --debug line, once for all the files
+		{"cksum", "-a", "crc", "--debug"},
 		// binary mode: GNU's untagged line is "HEX *NAME"
 		{"md5sum", "-b"}, {"sha1sum", "-b", "-z"}, {"b2sum", "-l", "128", "--binary"}, {"sha256sum", "-b", "--tag"},
 		// b3sum prints no name with these

@@ -117,6 +117,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			}
 		}
 	}
+	shown := map[string]bool{} // the diagnostics printed
 	for _, name := range files {
 		var in io.Reader = stdin
 		if name != "-" {
@@ -143,10 +144,18 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			label = ""
 		}
 		in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
-		_, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
+		sum, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
 		done()
 		if err != nil {
 			return r.failure(ctx, name, err)
+		}
+		// What the command wrote on standard error (cksum --debug's
+		// line): GNU, one process for all the files, writes it once.
+		for _, line := range sum.GetDiagnostics() {
+			if !shown[line] {
+				shown[line] = true
+				fmt.Fprintln(r.stderr, line)
+			}
 		}
 		res := out.Bytes()
 		if !bare {

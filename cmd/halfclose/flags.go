@@ -136,7 +136,8 @@ there.
 
 2: a bad flag or argument, or a TLS or token file that cannot be used;
 or, with no halfclose: line on standard error, the pipeline's exit
-status was 2: gunzip ignored trailing garbage (GNU gzip's warning).
+status was 2: gunzip ignored trailing garbage (GNU gzip's warning;
+over gRPC).
 
 130: interrupted (SIGINT); the call is cancelled and the server discards
 the input.`},

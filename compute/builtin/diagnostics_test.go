@@ -135,3 +135,23 @@ func diffGNUFile(t *testing.T, input []byte, argv ...string) {
 		t.Fatalf("%s < file %q: %s", shquote.Join(argv), input, d)
 	}
 }
+
+// TestGNUDiagnosticsNewlines: a line GNU writes with newlines in it (sort
+// -cz's disorder line, a record holding newlines; grep's --label) is the
+// lines a terminal shows, each a diagnostic. (Only the first was kept,
+// which dropped "binary file matches" after a label's newline.)
+func TestGNUDiagnosticsNewlines(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		input string
+		argv  []string
+	}{
+		{"b\x00a\nx\x00", []string{"sort", "-cz"}},
+		{"b\x00a\n\x00", []string{"sort", "-cz"}},
+		{"b\x00\na\n\nx\x00", []string{"sort", "-cz"}},
+		{"xa\x00b\n", []string{"grep", "--label=L\nM", "a"}},
+		{"xa\x00b\n", []string{"grep", "--label=\n", "a"}},
+	} {
+		computetest.DiffGNU(t, []byte(c.input), c.argv...)
+	}
+}
