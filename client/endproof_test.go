@@ -210,6 +210,48 @@ func TestRunTCPVerifiesTheReply(t *testing.T) {
 	}
 }
 
+// TestRunTCPStatus: with WithTCPStatus the header asks for @status and the
+// trailer's status is the result's; a trailer without one (a server that
+// ignored the option) or with a bad one is no proof of a whole reply.
+func TestRunTCPStatus(t *testing.T) {
+	in := "some input\n"
+	tests := []struct {
+		name       string
+		reply      string
+		wantOut    string
+		wantStatus int
+		wantErr    string // "" for success
+	}{
+		{"status 1", "halfclose: ok out=0 in=11 status=1\n", "", 1, ""},
+		{"status 0", "out\nhalfclose: ok out=4 in=11 status=0\n", "out\n", 0, ""},
+		{"status 2 after output", "xhalfclose: ok out=1 in=11 status=2\n", "x", 2, ""},
+		{"no status", "out\nhalfclose: ok out=4 in=11\n", "out\nhalfclose: ok out=4 in=11\n", -1, "without its trailer"},
+		{"bad status", "halfclose: ok out=0 in=11 status=x\n", "halfclose: ok out=0 in=11 status=x\n", -1, "without its trailer"},
+		{"input count wrong", "halfclose: ok out=0 in=10 status=1\n", "", -1, "the server received 10 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotHeader string
+			addr := fakeTCP(t, func(h string, input []byte) string {
+				gotHeader = h
+				return tc.reply
+			})
+			var out bytes.Buffer
+			status := -1
+			err := RunTCP(ctxT(t), addr, nil, "sort -c", strings.NewReader(in), &out, WithTCPStatus(&status))
+			if gotHeader != "@size=11 @trailer @status sort -c\n" {
+				t.Errorf("header line %q", gotHeader)
+			}
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if out.String() != tc.wantOut || status != tc.wantStatus {
+				t.Fatalf("output %q, status %d; want %q, %d", out.String(), status, tc.wantOut, tc.wantStatus)
+			}
+		})
+	}
+}
+
 // blockingReader gives n bytes, then blocks until released: an upload in
 // progress.
 type blockingReader struct {

@@ -22,11 +22,13 @@ import (
 const errorLinePrefix = "halfclose: error: "
 
 // trailerPrefix starts the status line that ends a complete reply when the
-// header line asked for @trailer: "halfclose: ok out=N in=M\n".
+// header line asked for @trailer: "halfclose: ok out=N in=M\n", and with
+// @status "halfclose: ok out=N in=M status=S\n".
 const trailerPrefix = "halfclose: ok out="
 
-// maxTrailer is the longest trailer line: two 19-digit counts.
-const maxTrailer = len(trailerPrefix) + 19 + len(" in=") + 19 + 1
+// maxTrailer is the longest trailer line: two 19-digit counts and a
+// 10-digit status.
+const maxTrailer = len(trailerPrefix) + 19 + len(" in=") + 19 + len(" status=") + 10 + 1
 
 // TCPError is an error line from the raw-TCP adapter.
 type TCPError struct {
@@ -120,6 +122,9 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	if fsize, ok := fileSize(r); ok {
 		header = "@file=" + strconv.FormatInt(fsize, 10) + " " + header
 	}
+	if o.status != nil {
+		header += "@status "
+	}
 	if o.token != "" {
 		header = "@token=" + o.token + " " + header
 	}
@@ -135,7 +140,7 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		}
 	}()
 
-	tw := &tailWriter{w: w}
+	tw := &tailWriter{w: w, status: o.status}
 	err = readReply(conn, tw)
 	var te *TCPError
 	switch {
@@ -203,11 +208,20 @@ func dialAny(ctx context.Context, list string) (net.Conn, string, error) {
 // TCPOption is an option of RunTCP.
 type TCPOption func(*tcpOptions)
 
-type tcpOptions struct{ token string }
+type tcpOptions struct {
+	token  string
+	status *int
+}
 
 // WithTCPToken sends token on the header line (@token=TOKEN), for a server
 // that requires tokens (--auth-token-file).
 func WithTCPToken(token string) TCPOption { return func(o *tcpOptions) { o.token = token } }
+
+// WithTCPStatus asks for the pipeline's exit status (@status: the trailer
+// line carries it) and stores it in *status when RunTCP succeeds: grep that
+// selected no line gives 1, as with Run's summary. A server older than
+// @status refuses the header line with an error line.
+func WithTCPStatus(status *int) TCPOption { return func(o *tcpOptions) { o.status = status } }
 
 type sendResult struct {
 	n   int64 // input bytes sent
@@ -362,9 +376,10 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 // tailWriter passes everything to w except its last maxTrailer bytes,
 // which may be the trailer line.
 type tailWriter struct {
-	w    io.Writer
-	tail []byte
-	n    int64 // bytes passed to w
+	w      io.Writer
+	tail   []byte
+	n      int64 // bytes passed to w
+	status *int  // @status asked: the trailer's status goes here
 }
 
 func (t *tailWriter) Write(p []byte) (int, error) {
@@ -406,9 +421,17 @@ func (t *tailWriter) finish(sent int64) error {
 		return t.incomplete()
 	}
 	out, in, ok := strings.Cut(string(t.tail[i+len(trailerPrefix):len(t.tail)-1]), " in=")
+	status, err3 := 0, error(nil)
+	if t.status != nil {
+		var st string
+		var hasStatus bool
+		in, st, hasStatus = strings.Cut(in, " status=")
+		status, err3 = strconv.Atoi(st)
+		ok = ok && hasStatus
+	}
 	outN, err1 := strconv.ParseInt(out, 10, 64)
 	inN, err2 := strconv.ParseInt(in, 10, 64)
-	if !ok || err1 != nil || err2 != nil || outN != t.n+int64(i) {
+	if !ok || err1 != nil || err2 != nil || err3 != nil || outN != t.n+int64(i) {
 		return t.incomplete()
 	}
 	if inN != sent {
@@ -418,6 +441,9 @@ func (t *tailWriter) finish(sent int64) error {
 		return err
 	}
 	t.n += int64(i)
+	if t.status != nil {
+		*t.status = status
+	}
 	return nil
 }
 

@@ -78,7 +78,8 @@ func edgeText(t testing.TB) string {
 
 // TestFilters: pipelines of the filter commands print what sh prints for
 // them (GNU coreutils and grep, LC_ALL=C), over gRPC and raw TCP, and exit
-// as sh does over gRPC (grep's 1: no line selected), 0 over TCP. The long
+// as sh does (grep's 1: no line selected; over TCP the @status trailer
+// carries it), with sh's stderr over gRPC (none over TCP). The long
 // run (testenv.Long) sends each input of each pipeline over both
 // transports; by default the inputs take the transports in turn (the
 // transport carries bytes, the pipeline computes): every pipeline with two
@@ -176,8 +177,8 @@ func TestFilters(t *testing.T) {
 				}
 				trs := transports
 				if !testenv.Long() && want.code == 0 {
-					// (A status other than 0 is checked over both: it
-					// passes only over gRPC.)
+					// (A status other than 0 is checked over both: they
+					// carry it differently.)
 					j := (k + i) % len(transports)
 					trs = transports[j : j+1]
 				}
@@ -185,8 +186,9 @@ func TestFilters(t *testing.T) {
 					got := run(t, "", in, clientArgv(t, g, tcp, tr, c.pipeline)...)
 					code, stderr := want.code, strings.ToValidUTF8(string(want.stderr), "\uFFFD")
 					if tr == "tcp" {
-						// A TCP reply is the output alone (docs/cli.md).
-						code, stderr = 0, ""
+						// A TCP reply is the output and the status
+						// (@status): no diagnostics (docs/cli.md).
+						stderr = ""
 					}
 					if !bytes.Equal(got.stdout, want.stdout) || got.code != code || string(got.stderr) != stderr {
 						t.Errorf("%s, %s: exit %d (want %d), stderr %q (want %q)\n%s", tr, name, got.code, code, got.stderr, stderr, diff(got.stdout, want.stdout))

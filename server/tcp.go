@@ -740,7 +740,11 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 		// The output is complete: say so, and how long it was, so a
 		// client can tell this reply from one cut by a crash (whose FIN
 		// looks the same).
-		fmt.Fprintf(bw, "%s%d in=%d\n", trailerPrefix, st.OutputBytes, st.InputBytes)
+		fmt.Fprintf(bw, "%s%d in=%d", trailerPrefix, st.OutputBytes, st.InputBytes)
+		if opts.status {
+			fmt.Fprintf(bw, " status=%d", st.ExitStatus)
+		}
+		bw.WriteByte('\n')
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -776,7 +780,8 @@ var (
 )
 
 // trailerPrefix starts the @trailer line: "halfclose: ok out=N in=M\n",
-// the output's length in bytes and the input's.
+// the output's length in bytes and the input's, and with @status the
+// pipeline's exit status, "halfclose: ok out=N in=M status=S\n".
 const trailerPrefix = "halfclose: ok out="
 
 var errProofRequired = compute.Invalidf("this server requires a proof of the end of input: start the header line with @size=N or @chunked")

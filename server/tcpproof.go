@@ -18,6 +18,7 @@ type tcpOptions struct {
 	size    int64  // @size=N: the exact input length; -1 when not declared
 	chunked bool   // @chunked: the input is framed in chunks, ended by an empty one
 	trailer bool   // @trailer: a status line follows the output
+	status  bool   // @status: the @trailer line carries the exit status
 	token   string // @token=TOKEN: the client's bearer token; "" when not given
 	file    int64  // @file=N: the input is a regular file of N bytes; -1 when not said
 }
@@ -36,6 +37,9 @@ func (o tcpOptions) String() string {
 	}
 	if o.trailer {
 		w = append(w, "@trailer")
+	}
+	if o.status {
+		w = append(w, "@status")
 	}
 	if o.token != "" {
 		w = append(w, "@token="+o.token)
@@ -62,7 +66,7 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 	for {
 		rest = strings.TrimLeft(rest, " \t")
 		if !strings.HasPrefix(rest, "@") {
-			return o, rest, nil
+			break
 		}
 		end := strings.IndexAny(rest, " \t")
 		if end < 0 {
@@ -88,14 +92,17 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 				return o, "", compute.Invalidf("header option @file wants the file's size: @file=N")
 			}
 			o.file = n
-		case "@chunked", "@trailer":
+		case "@chunked", "@trailer", "@status":
 			if hasValue {
 				return o, "", compute.Invalidf("header option %s takes no value", name)
 			}
-			if name == "@chunked" {
+			switch name {
+			case "@chunked":
 				o.chunked = true
-			} else {
+			case "@trailer":
 				o.trailer = true
+			default:
+				o.status = true
 			}
 		case "@token":
 			// The value is a secret: no message quotes it.
@@ -104,9 +111,13 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 			}
 			o.token = value
 		default:
-			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @token=TOKEN, @file=N)", quoteWord(name))
+			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N)", quoteWord(name))
 		}
 	}
+	if o.status && !o.trailer {
+		return o, "", compute.Invalidf("header option @status needs @trailer: the status is on the trailer line")
+	}
+	return o, rest, nil
 }
 
 // quoteWord quotes a client's word for a message, shortened.

@@ -50,7 +50,12 @@ func TestTCPHeaderOptions(t *testing.T) {
 		{"trailer and chunked", "@chunked @trailer testcat\n", chunk("hello ") + chunk("world") + "0\n", "hello worldhalfclose: ok out=11 in=11\n", OutcomeOK},
 		{"trailer, error line unchanged", "@trailer frob\n", "abc", "halfclose: error: INVALID_ARGUMENT: unknown command \"frob\"\n", OutcomeInvalid},
 		{"tabs and spaces", " @size=3\t@trailer  testcat\n", "abc", "abchalfclose: ok out=3 in=3\n", OutcomeOK},
-		{"unknown option", "@frob sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@frob\" (known: @size=N, @chunked, @trailer, @token=TOKEN, @file=N)\n", OutcomeInvalid},
+		{"unknown option", "@frob sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@frob\" (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N)\n", OutcomeInvalid},
+		// @status: the trailer carries the exit status, 0 too
+		{"status", "@trailer @status grep -c x\n", "abc\n", "0\nhalfclose: ok out=2 in=4 status=1\n", OutcomeOK},
+		{"status 0", "@status @trailer testcat\n", "abc", "abchalfclose: ok out=3 in=3 status=0\n", OutcomeOK},
+		{"status without trailer", "@status testcat\n", "abc", "halfclose: error: INVALID_ARGUMENT: header option @status needs @trailer: the status is on the trailer line\n", OutcomeInvalid},
+		{"status, error line unchanged", "@trailer @status frob\n", "abc", "halfclose: error: INVALID_ARGUMENT: unknown command \"frob\"\n", OutcomeInvalid},
 		// @file: the input is a regular file (wc pads to its size's digits,
 		// as GNU's wc < FILE); without it, a pipe (at least 7).
 		{"file", "@file=4 wc\n", "a b\n", "1 2 4\n", OutcomeOK},

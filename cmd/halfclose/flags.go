@@ -129,15 +129,14 @@ lists what the server can run.`,
 1: the server or the connection failed (the error, with its gRPC code, is
 on standard error), or a FILE could not be read (the others still ran);
 or, with no halfclose: line on standard error, the pipeline's exit
-status was 1: grep selected no line, sort -c found a disorder (over gRPC;
-a pipeline's status is its last command's, as in a shell). What the
+status was 1: grep selected no line, sort -c found a disorder (a
+pipeline's status is its last command's, as in a shell). What the
 commands write on standard error, sort -c's disorder line, is printed
-there.
+there (over gRPC; a --tcp reply carries the status only).
 
 2: a bad flag or argument, or a TLS or token file that cannot be used;
 or, with no halfclose: line on standard error, the pipeline's exit
-status was 2: gunzip ignored trailing garbage (GNU gzip's warning;
-over gRPC).
+status was 2: gunzip ignored trailing garbage (GNU gzip's warning).
 
 130: interrupted (SIGINT); the call is cancelled and the server discards
 the input.`},

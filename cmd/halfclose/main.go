@@ -236,9 +236,9 @@ type runner struct {
 	listing bool
 }
 
-// run runs pipeline and returns its summary, which only gRPC carries: over
-// TCP the reply is the output alone, and the summary nil (exit status 0,
-// no diagnostics).
+// run runs pipeline and returns its summary. Over TCP it holds the exit
+// status alone (the @status trailer): the raw-TCP reply carries no
+// diagnostics.
 func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.Writer) (*apiv1.RunSummary, error) {
 	if r.o.timeout > 0 {
 		var cancel context.CancelFunc
@@ -248,7 +248,10 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 	if r.o.tcp {
 		// The probe names one port: not done for a list of them.
 		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil && !strings.Contains(r.o.tcpAddr, ",")}
-		return nil, g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, r.tcpOpts...))
+		var st int
+		opts := append(r.tcpOpts[:len(r.tcpOpts):len(r.tcpOpts)], client.WithTCPStatus(&st))
+		err := g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, opts...))
+		return &apiv1.RunSummary{ExitStatus: int32(st)}, err
 	}
 	return r.c.Run(ctx, pipeline, in, out)
 }
