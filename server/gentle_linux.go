@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -123,7 +124,7 @@ func countTCP(state int, match func(family uint8, id []byte) bool) (int, error) 
 
 // errDumpRefused is sock_diag's answer to a dump of a family it does not
 // know.
-var errDumpRefused = errors.New("sock_diag refused the dump")
+var errDumpRefused = errors.New("sock_diag knows no such family")
 
 // dumpTCP is countTCP for one address family.
 func dumpTCP(fd int, family uint8, state int, match func(family uint8, id []byte) bool) (int, error) {
@@ -155,7 +156,17 @@ func dumpTCP(fd int, family uint8, state int, match func(family uint8, id []byte
 			case unix.NLMSG_DONE:
 				return n, nil
 			case unix.NLMSG_ERROR:
-				return 0, errDumpRefused
+				// An nlmsgerr: the negated errno first. A family the
+				// kernel has no sock_diag handler for is ENOENT.
+				if len(msg.Data) >= 4 {
+					switch errno := -int32(binary.NativeEndian.Uint32(msg.Data)); unix.Errno(errno) {
+					case unix.ENOENT, unix.EAFNOSUPPORT:
+						return 0, errDumpRefused
+					default:
+						return 0, fmt.Errorf("sock_diag refused the dump: %w", unix.Errno(errno))
+					}
+				}
+				return 0, errors.New("sock_diag refused the dump")
 			}
 			if len(msg.Data) < inetDiagMsgLen || int(msg.Data[1]) != state {
 				continue

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
@@ -167,4 +169,26 @@ func stopUnderConnects(t *testing.T, clients int, replies, refused *atomic.Int64
 	close(stop)
 	cwg.Wait()
 	<-served
+}
+
+// TestSockDiagUnknownFamily: a dump of a family sock_diag has no handler
+// for (a kernel without IPv6 has none for AF_INET6) is errDumpRefused,
+// which countTCP takes for no sockets; any other refusal (an invalid
+// family) stays an error.
+func TestSockDiagUnknownFamily(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		t.Skipf("no sock_diag here: %v", err)
+	}
+	defer unix.Close(fd)
+	all := func(uint8, []byte) bool { return true }
+	if _, err := dumpTCP(fd, unix.AF_DECnet, tcpSynRecv, all); !errors.Is(err, errDumpRefused) {
+		t.Errorf("dump of AF_DECnet: %v; want errDumpRefused (ENOENT)", err)
+	}
+	if _, err := dumpTCP(fd, 250, tcpSynRecv, all); err == nil || errors.Is(err, errDumpRefused) {
+		t.Errorf("dump of family 250: %v; want another error (EINVAL)", err)
+	}
+	if _, err := dumpTCP(fd, unix.AF_INET, tcpSynRecv, all); err != nil {
+		t.Errorf("dump of AF_INET: %v", err)
+	}
 }
