@@ -917,9 +917,10 @@ type RunSummary struct {
 	// they succeeded, without their newlines, in the order written: GNU
 	// sort -c's "sort: -:2: disorder: a", GNU grep's "grep: (standard
 	// input): binary file matches". They never change the output, and a
-	// failure is never one (it is the call's error status). At most 16 lines
-	// of at most 1 KiB each are kept (then one line counts those dropped);
-	// bytes that are not UTF-8 become U+FFFD.
+	// failure is never one (it is the call's error status). A newline in
+	// what a command wrote starts another line. At most 16 lines of at most
+	// 1 KiB each are kept (cut at a character's start; past 16, one last
+	// line counts those dropped); bytes that are not UTF-8 become U+FFFD.
 	Diagnostics   []string `protobuf:"bytes,4,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
