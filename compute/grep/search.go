@@ -14,7 +14,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 )
 
-// grepBlock is GNU grep's read size: binary detection happens per block.
+// grepBlock is GNU grep's first read size (blocks.go models the others).
 const grepBlock = 96 << 10
 
 // grepBufSize is the input buffer: a multiple of grepBlock.
@@ -213,8 +213,12 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	r.slow = interrupt{stop: done, every: max(1, readerCheckWork/g.m.insts)}
 	// The buffer holds a line of lineLimit bytes and the rest of the
 	// block it ends in (and the block before, when the line does not
-	// start on a block boundary), and grows to that at most.
-	maxBuf := (g.lineLimit/grepBlock + 3) * grepBlock
+	// start on a block boundary), and one of GNU's reads after a line
+	// of lineLimit bytes, or what it must know of the input to tell
+	// that read's size (gnuReads.lookahead: half as much again as GNU's
+	// buffer, which grows only when such a line fills it), and grows to
+	// that at most.
+	maxBuf := max((g.lineLimit/grepBlock+3)*grepBlock, (g.lineLimit+2*gnuPage+gnuWord)*3/2+grepBlock)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	size := min(grepBufSize, maxBuf)
@@ -222,6 +226,12 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	n := 0           // bytes held in buf
 	var off int64    // input offset of buf[0]
 	nul := int64(-1) // offset of the first NUL, in non-count mode
+	// Where GNU's reads end matters where it looks for NULs: reads
+	// models them (its read ending at reads.end); the input before
+	// clean has no NUL (the lines that end there may be printed).
+	blocks := g.binary != binText && (!g.count || g.binary == binWithout)
+	reads := newGNUReads()
+	var clean int64
 	eof := false
 	binMatches := false // a line was selected from the NUL's block on
 	for !eof && !r.done {
@@ -270,16 +280,20 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		}
 		// The text to process: complete lines whose fate is known.
 		lim := n
-		binary := nul >= 0
-		if binary {
-			cut := nul / grepBlock * grepBlock
-			lim = bytes.LastIndexByte(buf[:max(cut-off, 0)], '\n') + 1
-		} else if !eof {
-			safe := n
-			if !g.count || g.binary == binWithout {
-				safe = int(max((off+int64(n))/grepBlock*grepBlock-off, 0))
+		binary := false
+		switch {
+		case blocks:
+			limit := off + int64(n)
+			if nul >= 0 {
+				limit = nul
 			}
-			lim = bytes.LastIndexByte(buf[:safe], '\n') + 1
+			known := advanceReads(&reads, &clean, buf[:n], off, limit, eof)
+			binary = nul >= 0 && known
+			if !eof || binary {
+				lim = bytes.LastIndexByte(buf[:clean-off], '\n') + 1
+			}
+		case !eof:
+			lim = bytes.LastIndexByte(buf[:n], '\n') + 1
 		}
 		if lim > 0 {
 			if err := r.processAll(buf[:lim], off); err != nil {
@@ -294,7 +308,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 				r.matched, r.some = 0, false
 			}
 			if r.cx != nil && r.cx.pending > 0 && g.binary == binBinary && !r.done {
-				if err := r.binaryTail(in, buf[lim:n], off+int64(lim), nul/grepBlock*grepBlock+grepBlock, eof); err != nil {
+				if err := r.binaryTail(in, buf[lim:n], off+int64(lim), &reads, eof); err != nil {
 					return err
 				}
 			}
@@ -333,6 +347,24 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		r.end(0)
 	}
 	return r.finish()
+}
+
+// advanceReads moves reads over GNU's reads that end by limit (at most
+// the end of buf, which holds the input from off, a line start), start to
+// the last of their ends. It reports whether it got to limit: not when
+// it must know more of the input to tell the size of GNU's next read.
+func advanceReads(reads *gnuReads, start *int64, buf []byte, off, limit int64, eof bool) bool {
+	for reads.end <= limit {
+		e := reads.end
+		*start = e
+		save := e - off - int64(bytes.LastIndexByte(buf[:e-off], '\n')+1)
+		left := off + int64(len(buf)) - e
+		if !eof && left < reads.lookahead(save) {
+			return false
+		}
+		reads.next(save, left)
+	}
+	return true
 }
 
 // selectsAny reports whether g selects a line of in, read as GNU reads
