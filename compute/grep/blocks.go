@@ -103,4 +103,3 @@ func (r *gnuReads) next(save, left int64) {
 	}
 	r.end += r.readSize(save)
 }
-
