@@ -1,5 +1,7 @@
 package grep
 
+import "bytes"
+
 // GNU grep looks for a NUL in each buffer it reads, and once it has seen
 // one it prints nothing more: the lines it prints of a binary input are
 // those that end before the read holding the first NUL. Where its reads
@@ -102,4 +104,22 @@ func (r *gnuReads) next(save, left int64) {
 		r.grown, r.mapped, r.alloc = true, mapped, n
 	}
 	r.end += r.readSize(save)
+}
+
+// advanceReads moves reads over GNU's reads that end by limit (at most
+// the end of buf, which holds the input from off, a line start), start to
+// the last of their ends. It reports whether it got to limit: not when
+// it must know more of the input to tell the size of GNU's next read.
+func advanceReads(reads *gnuReads, start *int64, buf []byte, off, limit int64, eof bool) bool {
+	for reads.end <= limit {
+		e := reads.end
+		*start = e
+		save := e - off - int64(bytes.LastIndexByte(buf[:e-off], '\n')+1)
+		left := off + int64(len(buf)) - e
+		if !eof && left < reads.lookahead(save) {
+			return false
+		}
+		reads.next(save, left)
+	}
+	return true
 }

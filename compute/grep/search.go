@@ -349,24 +349,6 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	return r.finish()
 }
 
-// advanceReads moves reads over GNU's reads that end by limit (at most
-// the end of buf, which holds the input from off, a line start), start to
-// the last of their ends. It reports whether it got to limit: not when
-// it must know more of the input to tell the size of GNU's next read.
-func advanceReads(reads *gnuReads, start *int64, buf []byte, off, limit int64, eof bool) bool {
-	for reads.end <= limit {
-		e := reads.end
-		*start = e
-		save := e - off - int64(bytes.LastIndexByte(buf[:e-off], '\n')+1)
-		left := off + int64(len(buf)) - e
-		if !eof && left < reads.lookahead(save) {
-			return false
-		}
-		reads.next(save, left)
-	}
-	return true
-}
-
 // selectsAny reports whether g selects a line of in, read as GNU reads
 // what follows a NUL: its NULs end lines, nothing is printed, and the
 // search stops at the first line selected.
