@@ -78,6 +78,17 @@ func TestGrepBinaryGNUReads(t *testing.T) {
 		})
 	}
 	inputs["nul-in-long"] = blocksInput(400_000, map[int]int{50_000: 200_000}, 150_000)
+	// docs/protocol.md's example: reads of 96, 48, then 144 KiB
+	doc := append(bytes.Repeat([]byte("x"), 119_999), '\n')
+	doc = append(doc, bytes.Repeat([]byte("y\n"), 15_000)...)
+	doc = append(doc, "c\n"...)
+	for len(doc) < 210_003 {
+		doc = append(doc, "y\n"...)
+	}
+	doc = append(doc[:210_003], "\x00c\ny\n"...)
+	for _, argv := range [][]string{{"grep", "c"}, {"grep", "-n", "y"}, {"grep", "-c", "y"}} {
+		computetest.DiffGNU(t, doc, argv...)
+	}
 	for _, argv := range [][]string{
 		{"grep", "aB"}, {"grep", "-n", "aB"}, {"grep", "-c", "aB"},
 		{"grep", "-v", "aB"}, {"grep", "-o", "aB"}, {"grep", "-b", "aB"},
