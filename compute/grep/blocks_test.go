@@ -103,3 +103,33 @@ func TestGrepBinaryGNUReads(t *testing.T) {
 		}
 	}
 }
+
+// TestGrepBinaryAfterContextGNUReads: after-context pending at the read
+// with the first NUL is printed from GNU's next reads (binaryTail), here
+// reads after a line that grows GNU's buffer, the NULs in it. After the
+// -m-th selected line GNU counts no line more: no "binary file matches"
+// for the line selected after the NUL.
+func TestGrepBinaryAfterContextGNUReads(t *testing.T) {
+	t.Parallel()
+	for _, longLen := range []int{120_000, 400_000} {
+		for _, nulAt := range []int{10, 110_000} {
+			var b bytes.Buffer
+			for i := 0; b.Len() < 98_000; i++ {
+				fmt.Fprintf(&b, "l%05d xx z\n", i)
+			}
+			b.WriteString("aB\n")
+			long := bytes.Repeat([]byte("y"), longLen)
+			long[nulAt], long[nulAt+5000] = 0, 0
+			b.Write(long)
+			b.WriteString("\nq1\nq2 aB\nq3\n")
+			for i := 0; i < 30_000; i++ {
+				fmt.Fprintf(&b, "t%05d\n", i)
+			}
+			for _, argv := range [][]string{{"grep", "-n", "-A", "3", "aB"}, {"grep", "-m1", "-A", "10", "aB"}} {
+				t.Run(fmt.Sprint(longLen, " ", nulAt, " ", argv[1:]), func(t *testing.T) {
+					computetest.DiffGNU(t, b.Bytes(), argv...)
+				})
+			}
+		}
+	}
+}

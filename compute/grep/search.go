@@ -312,7 +312,9 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 					return err
 				}
 			}
-			if g.binary == binBinary && !r.done {
+			// -m reached, after-context pending: GNU counts no line more
+			final := r.cx != nil && r.cx.final
+			if g.binary == binBinary && !r.done && !final {
 				// GNU goes on quietly, its NULs line ends, up to the
 				// first selected line: its exit status says whether
 				// there was one, and it then writes "binary file
