@@ -32,8 +32,9 @@ import "bytes"
 type gnuReads struct {
 	alloc int64 // GNU's bufalloc
 	align int64 // where the buffer starts in its page
-	// end is the input offset where the read being modelled ends.
-	end int64
+	// end is the input offset where the read being modelled ends, beg
+	// where GNU's buffer then starts (what it kept of the read before).
+	end, beg int64
 	// grown: the first buffer was freed; mapped: the buffer is mmapped
 	grown, mapped bool
 	// mmapMin is glibc's mmap threshold: 128 KiB, raised to the size of
@@ -103,6 +104,7 @@ func (r *gnuReads) next(save, left int64) {
 		}
 		r.grown, r.mapped, r.alloc = true, mapped, n
 	}
+	r.beg = r.end - save
 	r.end += r.readSize(save)
 }
 
@@ -110,16 +112,27 @@ func (r *gnuReads) next(save, left int64) {
 // the end of buf, which holds the input from off, a line start), start to
 // the last of their ends. It reports whether it got to limit: not when
 // it must know more of the input to tell the size of GNU's next read.
-func advanceReads(reads *gnuReads, start *int64, buf []byte, off, limit int64, eof bool) bool {
+// kept, if not nil, is told where the last line ends before each read's
+// end, and the partial line's length after it, and returns the bytes of
+// the lines before that GNU keeps too (-B).
+func advanceReads(reads *gnuReads, start *int64, buf []byte, off, limit int64, eof bool, kept func(lineEnd, partial int64) (int64, error)) (bool, error) {
 	for reads.end <= limit {
 		e := reads.end
 		*start = e
-		save := e - off - int64(bytes.LastIndexByte(buf[:e-off], '\n')+1)
+		lineEnd := off + int64(bytes.LastIndexByte(buf[:e-off], '\n')+1)
+		save := e - lineEnd
+		if kept != nil {
+			k, err := kept(lineEnd, save)
+			if err != nil {
+				return false, err
+			}
+			save += k
+		}
 		left := off + int64(len(buf)) - e
 		if !eof && left < reads.lookahead(save) {
-			return false
+			return false, nil
 		}
 		reads.next(save, left)
 	}
-	return true
+	return true, nil
 }

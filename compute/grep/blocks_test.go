@@ -125,9 +125,38 @@ func TestGrepBinaryAfterContextGNUReads(t *testing.T) {
 			for i := 0; i < 30_000; i++ {
 				fmt.Fprintf(&b, "t%05d\n", i)
 			}
-			for _, argv := range [][]string{{"grep", "-n", "-A", "3", "aB"}, {"grep", "-m1", "-A", "10", "aB"}} {
+			for _, argv := range [][]string{{"grep", "-n", "-A", "3", "aB"}, {"grep", "-m1", "-A", "10", "aB"}, {"grep", "-C", "3", "aB"}} {
 				t.Run(fmt.Sprint(longLen, " ", nulAt, " ", argv[1:]), func(t *testing.T) {
 					computetest.DiffGNU(t, b.Bytes(), argv...)
+				})
+			}
+		}
+	}
+}
+
+// TestGrepBinaryBeforeContextGNUReads: with -B N, GNU keeps in its buffer
+// the last N lines not printed yet, which shortens its next read as a
+// partial line does: the lines printed before a NUL follow.
+func TestGrepBinaryBeforeContextGNUReads(t *testing.T) {
+	t.Parallel()
+	for _, every := range []int{2000, 7} {
+		for _, nulAt := range []int{194_000, 290_000} {
+			var b bytes.Buffer
+			for i := 0; b.Len() < 400_000; i++ {
+				if i%every == 0 {
+					fmt.Fprintf(&b, "l%05d aB z\n", i)
+				} else {
+					fmt.Fprintf(&b, "l%05d xx z\n", i)
+				}
+			}
+			in := b.Bytes()
+			in[nulAt] = 0
+			for _, argv := range [][]string{
+				{"grep", "-B", "400", "aB"}, {"grep", "-B", "3", "aB"},
+				{"grep", "-n", "-C", "5000", "aB"},
+			} {
+				t.Run(fmt.Sprint(every, " ", nulAt, " ", argv[1:]), func(t *testing.T) {
+					computetest.DiffGNU(t, in, argv...)
 				})
 			}
 		}

@@ -15,7 +15,7 @@ func GNUReadEnds(in []byte) []int64 {
 	reads, clean := newGNUReads(), int64(0)
 	for reads.end < int64(len(in)) {
 		ends = append(ends, reads.end)
-		advanceReads(&reads, &clean, in, 0, reads.end, true)
+		advanceReads(&reads, &clean, in, 0, reads.end, true, nil)
 	}
 	return ends
 }

@@ -232,6 +232,33 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	blocks := g.binary != binText && (!g.count || g.binary == binWithout)
 	reads := newGNUReads()
 	var clean int64
+	proc := int64(0) // the input before proc is processed, from off on kept
+	// kept: with -B, GNU keeps in its buffer, before the partial line,
+	// up to -B lines not printed yet (and not from before the buffer),
+	// which shortens its next read. They are kept here too, and lines
+	// processed read by read to know which were printed. (Not where the
+	// kept bytes would come to more than a line of lineLimit: the
+	// buffer's bounds above hold for that at most.)
+	var kept func(lineEnd, partial int64) (int64, error)
+	if blocks && r.cx != nil && g.before > 0 {
+		kept = func(lineEnd, partial int64) (int64, error) {
+			if lineEnd > proc {
+				if err := r.processAll(buf[proc-off:lineEnd-off], proc); err != nil {
+					return 0, err
+				}
+				proc = lineEnd
+			}
+			low := int(max(reads.beg, off) - off)
+			from := int(lineEnd - off)
+			for k := min(g.before, r.cx.ring.lines); k > 0 && from > low; k-- {
+				from = low + bytes.LastIndexByte(buf[low:from-1], '\n') + 1
+			}
+			if b := lineEnd - off - int64(from); b+partial <= int64(g.lineLimit) {
+				return b, nil
+			}
+			return 0, nil
+		}
+	}
 	eof := false
 	binMatches := false // a line was selected from the NUL's block on
 	for !eof && !r.done {
@@ -287,7 +314,10 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			if nul >= 0 {
 				limit = nul
 			}
-			known := advanceReads(&reads, &clean, buf[:n], off, limit, eof)
+			known, err := advanceReads(&reads, &clean, buf[:n], off, limit, eof, kept)
+			if err != nil {
+				return err
+			}
 			binary = nul >= 0 && known
 			if !eof || binary {
 				lim = bytes.LastIndexByte(buf[:clean-off], '\n') + 1
@@ -295,10 +325,11 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		case !eof:
 			lim = bytes.LastIndexByte(buf[:n], '\n') + 1
 		}
-		if lim > 0 {
-			if err := r.processAll(buf[:lim], off); err != nil {
+		if p := int(proc - off); lim > p {
+			if err := r.processAll(buf[p:lim], proc); err != nil {
 				return err
 			}
+			proc = off + int64(lim)
 		}
 		if binary {
 			// GNU prints nothing more once it has seen a NUL; with -I,
@@ -333,9 +364,13 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			}
 			break
 		}
-		copy(buf, buf[lim:n])
-		n -= lim
-		off += int64(lim)
+		cut := lim
+		if kept != nil {
+			cut = min(cut, int(reads.beg-off)) // what GNU keeps
+		}
+		copy(buf, buf[cut:n])
+		n -= cut
+		off += int64(cut)
 		if err := r.w.Flush(); err != nil {
 			return err
 		}
