@@ -250,8 +250,12 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			}
 			low := int(max(reads.beg, off) - off)
 			from := int(lineEnd - off)
-			for k := min(g.before, r.cx.ring.lines); k > 0 && from > low; k-- {
-				from = low + bytes.LastIndexByte(buf[low:from-1], '\n') + 1
+			if k := min(g.before, r.cx.ring.lines); int64(bytes.Count(buf[low:from], []byte{'\n'})) <= k {
+				from = low // all of GNU's buffer (one count, not a walk)
+			} else {
+				for ; k > 0; k-- {
+					from = low + bytes.LastIndexByte(buf[low:from-1], '\n') + 1
+				}
 			}
 			if b := lineEnd - off - int64(from); b+partial <= int64(g.lineLimit) {
 				return b, nil
