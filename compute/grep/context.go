@@ -197,21 +197,23 @@ func (r *grepRun) lineMatches(line []byte) bool {
 	return m.lineMatch(line, r.in) && m.supMatch(line, r.in)
 }
 
-// binaryTail is GNU's output once it has met the read block with the
-// first NUL (start of data: its offset, the first byte after the last
-// line processed; end: where GNU's read ends) while after-context is
-// pending: nothing more is selected, but from each buffer GNU reads next
-// (what the last one left, then a block) in which no line would be
-// selected, it prints the pending lines, its NULs made newlines. A
-// buffer with a line it would select ends the output. Past -m no line
-// is selected and the pending lines are printed whatever they hold.
-func (r *grepRun) binaryTail(in io.Reader, data []byte, start, end int64, eof bool) error {
+// binaryTail is GNU's output once it has met the read with the first
+// NUL (start of data: its offset, the first byte after the last line
+// processed; reads: GNU's reads, at the one with the NUL) while
+// after-context is pending: nothing more is selected, but from each
+// buffer GNU reads next (what the last one left, then a read) in which
+// no line would be selected, it prints the pending lines, its NULs made
+// newlines. A buffer with a line it would select ends the output. Past
+// -m no line is selected and the pending lines are printed whatever
+// they hold.
+func (r *grepRun) binaryTail(in io.Reader, data []byte, start int64, reads *gnuReads, eof bool) error {
 	c := r.cx
 	data = append([]byte(nil), data...)
 	for c.pending > 0 {
 		if err := r.ctx.Err(); err != nil {
-			return err // one look a block: the input may not end
+			return err // one look a read: the input may not end
 		}
+		end := reads.end
 		if want := int(end - start); !eof && len(data) < want {
 			data = slices.Grow(data, want-len(data))
 			for !eof && len(data) < want {
@@ -236,7 +238,22 @@ func (r *grepRun) binaryTail(in io.Reader, data []byte, start, end int64, eof bo
 			return nil
 		}
 		last := eof && len(b) == len(data)
-		data, start, end = data[lim:], start+int64(lim), end+grepBlock
+		data, start = data[lim:], start+int64(lim)
+		save := end - start // the partial line GNU keeps
+		if want := int(save + reads.lookahead(save)); !eof && len(data) < want {
+			// GNU's buffer grows: by how much depends on the input left
+			data = slices.Grow(data, want-len(data))
+			for !eof && len(data) < want {
+				k, err := in.Read(data[len(data):want])
+				data = data[:len(data)+k]
+				if err == io.EOF {
+					eof = true
+				} else if err != nil {
+					return err
+				}
+			}
+		}
+		reads.next(save, int64(len(data))-save)
 		if last {
 			// GNU reads the end, then the last line without its newline
 			if len(data) > 0 {

@@ -19,7 +19,8 @@
 //     the input (planFinder): bytes.Index, bytes.IndexByte on its rarest
 //     byte, or two of its bytes tested eight positions to a word
 //     (indexPair) when every byte of it is common;
-//   - search.go: the read loop over 96 KiB blocks (binary detection),
+//   - search.go: the read loop, over GNU's reads for binary detection
+//     (blocks.go models them),
 //     the prefilter choice (the rarest literal, and each literal's rarest
 //     byte, by a sample of the input) and the search for the next
 //     matching line: the whole text is searched for candidates, and only

@@ -22,11 +22,11 @@ import (
 // '.' and classes match one byte, -i folds ASCII only.
 //
 // Exit status 1 (no line selected) is not an error: the output is empty.
-// Input with a NUL byte is binary: as GNU, output stops at the first
-// 96 KiB block (counted from the start of the input) that holds a NUL (GNU
-// prints "binary file matches" on stderr, which a stream has not), and -c
-// counts NUL-separated lines. GNU's blocks follow its reads, so for a pipe
-// that delivers short reads the two may differ in how many lines before
+// Input with a NUL byte is binary: as GNU, output stops at the first of
+// GNU's reads that holds a NUL (blocks.go models them; GNU prints "binary
+// file matches" on stderr, a diagnostic here), and -c counts
+// NUL-separated lines. GNU's reads of a pipe that delivers short reads
+// are not those of a file, so the two may differ in how many lines before
 // the NUL are printed; we follow GNU reading a regular file (after-context
 // pending at that block is printed from the blocks after it as GNU does,
 // context.go). -a reads NULs as any byte, -I makes such an input select no

@@ -14,7 +14,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 )
 
-// grepBlock is GNU grep's read size: binary detection happens per block.
+// grepBlock is GNU grep's first read size (blocks.go models the others).
 const grepBlock = 96 << 10
 
 // grepBufSize is the input buffer: a multiple of grepBlock.
@@ -213,8 +213,12 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	r.slow = interrupt{stop: done, every: max(1, readerCheckWork/g.m.insts)}
 	// The buffer holds a line of lineLimit bytes and the rest of the
 	// block it ends in (and the block before, when the line does not
-	// start on a block boundary), and grows to that at most.
-	maxBuf := (g.lineLimit/grepBlock + 3) * grepBlock
+	// start on a block boundary), and one of GNU's reads after a line
+	// of lineLimit bytes, or what it must know of the input to tell
+	// that read's size (gnuReads.lookahead: half as much again as GNU's
+	// buffer, which grows only when such a line fills it), and grows to
+	// that at most.
+	maxBuf := max((g.lineLimit/grepBlock+3)*grepBlock, (g.lineLimit+2*gnuPage+gnuWord)*3/2+grepBlock)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	size := min(grepBufSize, maxBuf)
@@ -222,6 +226,43 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	n := 0           // bytes held in buf
 	var off int64    // input offset of buf[0]
 	nul := int64(-1) // offset of the first NUL, in non-count mode
+	// Where GNU's reads end matters where it looks for NULs: reads
+	// models them (its read ending at reads.end); the input before
+	// clean has no NUL (the lines that end there may be printed).
+	blocks := g.binary != binText && (!g.count || g.binary == binWithout)
+	reads := newGNUReads()
+	var clean int64
+	proc := int64(0) // the input before proc is processed, from off on kept
+	// kept: with -B, GNU keeps in its buffer, before the partial line,
+	// up to -B lines not printed yet (and not from before the buffer),
+	// which shortens its next read. They are kept here too, and lines
+	// processed read by read to know which were printed. (Not where the
+	// kept bytes would come to more than a line of lineLimit: the
+	// buffer's bounds above hold for that at most.)
+	var kept func(lineEnd, partial int64) (int64, error)
+	if blocks && r.cx != nil && g.before > 0 {
+		kept = func(lineEnd, partial int64) (int64, error) {
+			if lineEnd > proc {
+				if err := r.processAll(buf[proc-off:lineEnd-off], proc); err != nil {
+					return 0, err
+				}
+				proc = lineEnd
+			}
+			low := int(max(reads.beg, off) - off)
+			from := int(lineEnd - off)
+			if k := min(g.before, r.cx.ring.lines); int64(bytes.Count(buf[low:from], []byte{'\n'})) <= k {
+				from = low // all of GNU's buffer (one count, not a walk)
+			} else {
+				for ; k > 0; k-- {
+					from = low + bytes.LastIndexByte(buf[low:from-1], '\n') + 1
+				}
+			}
+			if b := lineEnd - off - int64(from); b+partial <= int64(g.lineLimit) {
+				return b, nil
+			}
+			return 0, nil
+		}
+	}
 	eof := false
 	binMatches := false // a line was selected from the NUL's block on
 	for !eof && !r.done {
@@ -270,21 +311,29 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		}
 		// The text to process: complete lines whose fate is known.
 		lim := n
-		binary := nul >= 0
-		if binary {
-			cut := nul / grepBlock * grepBlock
-			lim = bytes.LastIndexByte(buf[:max(cut-off, 0)], '\n') + 1
-		} else if !eof {
-			safe := n
-			if !g.count || g.binary == binWithout {
-				safe = int(max((off+int64(n))/grepBlock*grepBlock-off, 0))
+		binary := false
+		switch {
+		case blocks:
+			limit := off + int64(n)
+			if nul >= 0 {
+				limit = nul
 			}
-			lim = bytes.LastIndexByte(buf[:safe], '\n') + 1
-		}
-		if lim > 0 {
-			if err := r.processAll(buf[:lim], off); err != nil {
+			known, err := advanceReads(&reads, &clean, buf[:n], off, limit, eof, kept)
+			if err != nil {
 				return err
 			}
+			binary = nul >= 0 && known
+			if !eof || binary {
+				lim = bytes.LastIndexByte(buf[:clean-off], '\n') + 1
+			}
+		case !eof:
+			lim = bytes.LastIndexByte(buf[:n], '\n') + 1
+		}
+		if p := int(proc - off); lim > p {
+			if err := r.processAll(buf[p:lim], proc); err != nil {
+				return err
+			}
+			proc = off + int64(lim)
 		}
 		if binary {
 			// GNU prints nothing more once it has seen a NUL; with -I,
@@ -294,11 +343,13 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 				r.matched, r.some = 0, false
 			}
 			if r.cx != nil && r.cx.pending > 0 && g.binary == binBinary && !r.done {
-				if err := r.binaryTail(in, buf[lim:n], off+int64(lim), nul/grepBlock*grepBlock+grepBlock, eof); err != nil {
+				if err := r.binaryTail(in, buf[lim:n], off+int64(lim), &reads, eof); err != nil {
 					return err
 				}
 			}
-			if g.binary == binBinary && !r.done {
+			// -m reached, after-context pending: GNU counts no line more
+			final := r.cx != nil && r.cx.final
+			if g.binary == binBinary && !r.done && !final {
 				// GNU goes on quietly, its NULs line ends, up to the
 				// first selected line: its exit status says whether
 				// there was one, and it then writes "binary file
@@ -317,9 +368,13 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 			}
 			break
 		}
-		copy(buf, buf[lim:n])
-		n -= lim
-		off += int64(lim)
+		cut := lim
+		if kept != nil {
+			cut = min(cut, int(reads.beg-off)) // what GNU keeps
+		}
+		copy(buf, buf[cut:n])
+		n -= cut
+		off += int64(cut)
 		if err := r.w.Flush(); err != nil {
 			return err
 		}
