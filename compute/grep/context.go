@@ -197,6 +197,25 @@ func (r *grepRun) lineMatches(line []byte) bool {
 	return m.lineMatch(line, r.in) && m.supMatch(line, r.in)
 }
 
+// readTo reads from in onto data until it holds want bytes or in ends
+// (eof, also when it had ended before).
+func readTo(in io.Reader, data []byte, want int, eof bool) ([]byte, bool, error) {
+	if eof || len(data) >= want {
+		return data, eof, nil
+	}
+	data = slices.Grow(data, want-len(data))
+	for len(data) < want {
+		k, err := in.Read(data[len(data):want])
+		data = data[:len(data)+k]
+		if err == io.EOF {
+			return data, true, nil
+		} else if err != nil {
+			return data, false, err
+		}
+	}
+	return data, false, nil
+}
+
 // binaryTail is GNU's output once it has met the read with the first
 // NUL (start of data: its offset, the first byte after the last line
 // processed; reads: GNU's reads, at the one with the NUL) while
@@ -214,17 +233,9 @@ func (r *grepRun) binaryTail(in io.Reader, data []byte, start int64, reads *gnuR
 			return err // one look a read: the input may not end
 		}
 		end := reads.end
-		if want := int(end - start); !eof && len(data) < want {
-			data = slices.Grow(data, want-len(data))
-			for !eof && len(data) < want {
-				k, err := in.Read(data[len(data):want])
-				data = data[:len(data)+k]
-				if err == io.EOF {
-					eof = true
-				} else if err != nil {
-					return err
-				}
-			}
+		var err error
+		if data, eof, err = readTo(in, data, int(end-start), eof); err != nil {
+			return err
 		}
 		b := data[:min(len(data), int(end-start))] // GNU's buffer
 		for i := bytes.IndexByte(b, 0); i >= 0; i = bytes.IndexByte(b, 0) {
@@ -240,18 +251,9 @@ func (r *grepRun) binaryTail(in io.Reader, data []byte, start int64, reads *gnuR
 		last := eof && len(b) == len(data)
 		data, start = data[lim:], start+int64(lim)
 		save := end - start // the partial line GNU keeps
-		if want := int(save + reads.lookahead(save)); !eof && len(data) < want {
-			// GNU's buffer grows: by how much depends on the input left
-			data = slices.Grow(data, want-len(data))
-			for !eof && len(data) < want {
-				k, err := in.Read(data[len(data):want])
-				data = data[:len(data)+k]
-				if err == io.EOF {
-					eof = true
-				} else if err != nil {
-					return err
-				}
-			}
+		// GNU's buffer grows: by how much depends on the input left
+		if data, eof, err = readTo(in, data, int(save+reads.lookahead(save)), eof); err != nil {
+			return err
 		}
 		reads.next(save, int64(len(data))-save)
 		if last {
