@@ -185,21 +185,9 @@ func TestRunTCPVerifiesTheReply(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var gotHeader string
-			addr := fakeTCP(t, func(h string, input []byte) string {
-				gotHeader = h
-				return tc.reply
-			})
-			var out bytes.Buffer
-			err := RunTCP(ctxT(t), addr, nil, "sort", strings.NewReader(in), &out)
-			if gotHeader != "@size=11 @trailer sort\n" {
-				t.Errorf("header line %q", gotHeader)
-			}
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			}
-			if out.String() != tc.wantOut {
-				t.Fatalf("output %q, want %q", out.String(), tc.wantOut)
+			out, err := runFakeTCP(t, tc.reply, "sort", in, "@size=11 @trailer sort\n", tc.wantErr)
+			if out != tc.wantOut {
+				t.Fatalf("output %q, want %q", out, tc.wantOut)
 			}
 			if strings.Contains(tc.wantErr, "trailer") || strings.Contains(tc.wantErr, "empty") {
 				if !errors.Is(err, ErrIncompleteReply) {
@@ -208,6 +196,27 @@ func TestRunTCPVerifiesTheReply(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runFakeTCP runs pipeline over in with RunTCP against a server that
+// answers reply, checks the header line it sent and its error (wantErr a
+// part of the message, "" for none), and returns the output and error.
+func runFakeTCP(t *testing.T, reply, pipeline, in, wantHeader, wantErr string, opts ...TCPOption) (string, error) {
+	t.Helper()
+	var gotHeader string
+	addr := fakeTCP(t, func(h string, input []byte) string {
+		gotHeader = h
+		return reply
+	})
+	var out bytes.Buffer
+	err := RunTCP(ctxT(t), addr, nil, pipeline, strings.NewReader(in), &out, opts...)
+	if gotHeader != wantHeader {
+		t.Errorf("header line %q, want %q", gotHeader, wantHeader)
+	}
+	if wantErr == "" && err != nil || wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+		t.Fatalf("err = %v, want %q", err, wantErr)
+	}
+	return out.String(), err
 }
 
 // TestRunTCPStatus: with WithTCPStatus the header asks for @status and the
@@ -231,22 +240,10 @@ func TestRunTCPStatus(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var gotHeader string
-			addr := fakeTCP(t, func(h string, input []byte) string {
-				gotHeader = h
-				return tc.reply
-			})
-			var out bytes.Buffer
 			status := -1
-			err := RunTCP(ctxT(t), addr, nil, "sort -c", strings.NewReader(in), &out, WithTCPStatus(&status))
-			if gotHeader != "@size=11 @trailer @status sort -c\n" {
-				t.Errorf("header line %q", gotHeader)
-			}
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			}
-			if out.String() != tc.wantOut || status != tc.wantStatus {
-				t.Fatalf("output %q, status %d; want %q, %d", out.String(), status, tc.wantOut, tc.wantStatus)
+			out, _ := runFakeTCP(t, tc.reply, "sort -c", in, "@size=11 @trailer @status sort -c\n", tc.wantErr, WithTCPStatus(&status))
+			if out != tc.wantOut || status != tc.wantStatus {
+				t.Fatalf("output %q, status %d; want %q, %d", out, status, tc.wantOut, tc.wantStatus)
 			}
 		})
 	}

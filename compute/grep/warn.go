@@ -51,7 +51,7 @@ func ereWarnings(pats []string) []string {
 					i = end
 				}
 				laststart = false // an interval, or a literal '{'
-			case '(', '|', '\n':
+			case '(', '|':
 				laststart = true
 			case '[':
 				t := &reTranslator{p: p, i: i, ere: true}

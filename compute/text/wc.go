@@ -105,9 +105,11 @@ func buildWc(env *compute.Env, args []string) (compute.Stage, error) {
 func (s *wcStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	// GNU chooses its line counter for each input it counts lines of
 	// with no words or line lengths (chars are bytes in the C locale).
-	if line := wcDebugLine(); s.debug && line != "" && s.lines && !s.words && !s.maxLen {
-		for range max(1, s.outputs) {
-			compute.Diagnose(ctx, line)
+	if s.debug && s.lines && !s.words && !s.maxLen {
+		if line := wcDebugLine(); line != "" {
+			for range max(1, s.outputs) {
+				compute.Diagnose(ctx, line)
+			}
 		}
 	}
 	c, err := s.count(ctx, in)
