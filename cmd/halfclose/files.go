@@ -20,11 +20,11 @@ import (
 // The words are read with the command's own option table, as the server
 // and GNU getopt_long read them: abbreviated long flags (cksum --al md5),
 // a value after a cluster (b2sum -bl 8), permuted operands, "--". A line
-// the table refuses is not one either: it goes to the server as it is,
-// which names the bad flag before any file is read, as GNU does (split by
-// its look, a value of a cluster was taken for a file and reported
-// missing in the flag's place: b2sum -bl 8 -x said "b2sum: 8: No such
-// file or directory").
+// the table refuses is not one: it goes to the server as it is, which
+// names the bad flag before any file is read, as GNU does (split by its
+// look, a value of a cluster was taken for a file and reported missing in
+// the flag's place: b2sum -bl 8 -x said "b2sum: 8: No such file or
+// directory").
 func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 	// The digest commands' FILE operands the client uploads itself, one
 	// stream per file, printing what GNU prints for them.
@@ -36,6 +36,18 @@ func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 		return nil, nil, false
 	}
 	return cmd, files, len(files) > 0
+}
+
+// refusedFlags reports whether the digest command refuses the flags of
+// cmd (b2sum -l 7, a b3sum flag given twice), which its option table
+// takes.
+func refusedFlags(cmd []string) bool {
+	c, ok := digestRegistry.Lookup(cmd[0])
+	if !ok {
+		return false
+	}
+	_, err := c.Build(&compute.Env{}, cmd[1:])
+	return err != nil
 }
 
 // digestRegistry holds the digest commands, for their option tables.
@@ -84,6 +96,13 @@ func splitDigestWords(words []string) (cmd, files []string, err error) {
 func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.Reader, stdout io.Writer) int {
 	pipeline := quoteWords(cmd)
 	code := 0
+	if refusedFlags(cmd) {
+		// A bad value (b2sum -l 7) is named before any file is opened,
+		// as GNU names it: the server refuses the flags alone.
+		if _, err := r.run(ctx, pipeline, strings.NewReader(""), io.Discard); err != nil {
+			return r.failure(ctx, "", err)
+		}
+	}
 	// b3sum --raw and --no-names print no name (the b3sum tool takes no
 	// abbreviations of them, nor does the server); --raw takes one file.
 	bare := false
