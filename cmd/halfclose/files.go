@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/digest"
@@ -19,40 +20,35 @@ import (
 // The words are read with the command's own option table, as the server
 // and GNU getopt_long read them: abbreviated long flags (cksum --al md5),
 // a value after a cluster (b2sum -bl 8), permuted operands, "--". A line
-// the table refuses is split by its look alone, and the server names the
-// bad flag.
+// the table refuses is not one: it goes to the server as it is, which
+// names the bad flag before any file is read, as GNU does (split by its
+// look, a value of a cluster was taken for a file and reported missing in
+// the flag's place: b2sum -bl 8 -x said "b2sum: 8: No such file or
+// directory").
 func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 	// The digest commands' FILE operands the client uploads itself, one
 	// stream per file, printing what GNU prints for them.
 	if _, ok := digest.ByCommand(words[0]); !ok {
 		return nil, nil, false
 	}
-	if cmd, files, err := splitDigestWords(words); err == nil {
-		return cmd, files, len(files) > 0
-	}
-	cmd = []string{words[0]}
-	endFlags := false
-	for i := 1; i < len(words); i++ {
-		w := words[i]
-		switch {
-		case endFlags || w == "-" || !strings.HasPrefix(w, "-"):
-			files = append(files, w)
-		case w == "--":
-			endFlags = true
-		default:
-			cmd = append(cmd, w)
-			if valueFlags[w] && i+1 < len(words) {
-				i++
-				cmd = append(cmd, words[i])
-			}
-		}
+	cmd, files, err := splitDigestWords(words)
+	if err != nil {
+		return nil, nil, false
 	}
 	return cmd, files, len(files) > 0
 }
 
-// valueFlags are the digest flags that take the next word, for a line
-// the option table refuses.
-var valueFlags = map[string]bool{"-l": true, "--length": true, "-a": true, "--algorithm": true}
+// refusedFlags reports whether the digest command refuses the flags of
+// cmd (b2sum -l 7, a b3sum flag given twice), which its option table
+// takes.
+func refusedFlags(cmd []string) bool {
+	c, ok := digestRegistry.Lookup(cmd[0])
+	if !ok {
+		return false
+	}
+	_, err := c.Build(&compute.Env{}, cmd[1:])
+	return err != nil
+}
 
 // digestRegistry holds the digest commands, for their option tables.
 var digestRegistry = func() *compute.Registry {
@@ -100,6 +96,13 @@ func splitDigestWords(words []string) (cmd, files []string, err error) {
 func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.Reader, stdout io.Writer) int {
 	pipeline := quoteWords(cmd)
 	code := 0
+	if refusedFlags(cmd) {
+		// A bad value (b2sum -l 7) is named before any file is opened,
+		// as GNU names it: the server refuses the flags alone.
+		if _, err := r.run(ctx, pipeline, strings.NewReader(""), io.Discard); err != nil {
+			return r.failure(ctx, "", err)
+		}
+	}
 	// b3sum --raw and --no-names print no name (the b3sum tool takes no
 	// abbreviations of them, nor does the server); --raw takes one file.
 	bare := false
@@ -192,9 +195,67 @@ func describeOpen(cmd, name string, err error) string {
 		if errors.As(err, &errno) {
 			why += fmt.Sprintf(" (os error %d)", int(errno))
 		}
-		return name + ": " + why
+		return lossyName(name) + ": " + why
 	}
 	return quotef(name) + ": " + why
+}
+
+// lossyName is a file name as the b3sum tool prints it (Rust's
+// to_string_lossy): bytes that are not UTF-8 become U+FFFD, one for each
+// maximal prefix of a valid sequence, or for a byte that starts none
+// ("\xe2\x82" is one, "\xed\xa0\x80" three, as Unicode's "substitution of
+// maximal subparts").
+func lossyName(name string) string {
+	if utf8.ValidString(name) {
+		return name
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); {
+		r, n := utf8.DecodeRuneInString(name[i:])
+		if r == utf8.RuneError && n <= 1 {
+			n = invalidUTF8Prefix(name[i:])
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(name[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// invalidUTF8Prefix is the length of the maximal subpart at the start of
+// s, which does not start with a valid sequence: its lead byte and the
+// continuation bytes after it that a valid sequence could have there
+// (after E0 the second byte is A0..BF, after ED 80..9F, after F0 90..BF,
+// after F4 80..8F), at least 1.
+func invalidUTF8Prefix(s string) int {
+	lo, hi := byte(0x80), byte(0xbf)
+	need := 0
+	switch c := s[0]; {
+	case c >= 0xc2 && c <= 0xdf:
+		need = 1
+	case c == 0xe0:
+		need, lo = 2, 0xa0
+	case c == 0xed:
+		need, hi = 2, 0x9f
+	case c >= 0xe1 && c <= 0xef:
+		need = 2
+	case c == 0xf0:
+		need, lo = 3, 0x90
+	case c == 0xf4:
+		need, hi = 3, 0x8f
+	case c >= 0xf1 && c <= 0xf3:
+		need = 3
+	}
+	n := 1
+	for k := 0; k < need && n < len(s); k++ {
+		if s[n] < lo || s[n] > hi {
+			break
+		}
+		lo, hi = 0x80, 0xbf
+		n++
+	}
+	return n
 }
 
 // renameOutput turns the line a digest command printed for stdin into the
@@ -224,13 +285,14 @@ func renameOutput(cmd string, out []byte, name string) []byte {
 	specials := "\\\n\r"
 	if cmd == "b3sum" {
 		specials = "\\\n" // the b3sum tool leaves \r alone
+		escaped = lossyName(name)
 	}
 	if term == '\n' && strings.ContainsAny(name, specials) {
 		pairs := []string{"\\", `\\`, "\n", `\n`}
 		if strings.ContainsRune(specials, '\r') {
 			pairs = append(pairs, "\r", `\r`)
 		}
-		escaped = strings.NewReplacer(pairs...).Replace(name)
+		escaped = strings.NewReplacer(pairs...).Replace(escaped)
 		prefix = `\`
 	}
 	if untagged {

@@ -58,10 +58,12 @@ func TestDigestFiles(t *testing.T) {
 		{[]string{"b2sum", "-bl", "8", "f", "--le", "16"}, []string{"b2sum", "-b", "-l", "8", "--length=16"}, []string{"f"}, true},
 		{[]string{"md5sum", "--ta", "f", "--", "--tag"}, []string{"md5sum", "--tag"}, []string{"f", "--tag"}, true},
 		{[]string{"cksum", "-za", "sha1", "-"}, []string{"cksum", "-z", "-a", "sha1"}, []string{"-"}, true},
-		// b3sum (clap) takes no abbreviation: the server names it
-		{[]string{"b3sum", "--len", "8", "f"}, []string{"b3sum", "--len"}, []string{"8", "f"}, true},
+		// b3sum (clap) takes no abbreviation: the line goes to the
+		// server as it is, which names it before any file is read
+		{[]string{"b3sum", "--len", "8", "f"}, nil, nil, false},
 		{[]string{"b3sum", "--length", "8", "f"}, []string{"b3sum", "--length=8"}, []string{"f"}, true},
-		{[]string{"md5sum", "--bogus", "f"}, []string{"md5sum", "--bogus"}, []string{"f"}, true},
+		{[]string{"md5sum", "--bogus", "f"}, nil, nil, false},
+		{[]string{"b2sum", "-bl", "8", "-x"}, nil, nil, false}, // not "b2sum: 8: No such file"
 	}
 	for _, tc := range tests {
 		cmd, files, ok := digestFiles(tc.words)

@@ -6,8 +6,10 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
 
@@ -33,7 +35,7 @@ var gzipFlags = func() []compute.FlagSpec {
 		{Short: 'N', Long: "name", Summary: "ignored (stdin has no name)"},
 		{Short: 'q', Long: "quiet", Summary: "no warning (the exit status is still 2)"},
 		{Long: "silent", Same: "q", Summary: "same as --quiet"},
-		{Short: 'v', Long: "verbose", Summary: "with -d, warn about trailing zero bytes too (exit status 2)"},
+		{Short: 'v', Long: "verbose", Summary: "compressing, print the ratio; with -d, report extra fields and warn about trailing zero bytes too (exit status 2)"},
 		{Short: 'm', Summary: "ignored"},
 		{Short: 'M', Summary: "ignored"},
 		{Long: "fast", Same: "1", Summary: "same as -1"},
@@ -73,6 +75,9 @@ type gzipStage struct {
 	// again: a "-" operand after the first, which GNU reads as an ended
 	// stdin (gunzip -c - -).
 	again bool
+	// more: the "-" operands after the first; compressing, GNU writes an
+	// empty member for each (the ended stdin).
+	more int
 }
 
 func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.Stage, error) {
@@ -84,7 +89,7 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 		if err := compute.NoOperandsButStdin(name, f); err != nil {
 			return nil, err
 		}
-		s := &gzipStage{name: name, decomp: decomp, level: 6, again: len(f.Operands) > 1}
+		s := &gzipStage{name: name, decomp: decomp, level: 6, again: len(f.Operands) > 1, more: max(len(f.Operands)-1, 0)}
 		tty := false
 		for _, u := range f.Uses {
 			switch k := u.Key; {
@@ -130,6 +135,9 @@ func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		}
 	} else {
 		err = s.compress(ctx, in, w)
+		for i := 0; i < s.more && err == nil; i++ {
+			err = s.compress(ctx, eofReader{}, w)
+		}
 	}
 	if err != nil {
 		return err
@@ -153,10 +161,30 @@ type pooledGzip struct {
 	sink gzipSink
 }
 
-// gzipSink is the writer of a pooled compressor: the job's, while it runs.
-type gzipSink struct{ w io.Writer }
+// gzipSink is the writer of a pooled compressor: the job's, while it
+// runs. n counts the bytes written, for -v's ratio.
+type gzipSink struct {
+	w io.Writer
+	n int64
+}
 
-func (s *gzipSink) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *gzipSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.n += int64(n)
+	return n, err
+}
+
+// countingReader counts the bytes read through it, for -v's ratio.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
 
 func (s *gzipStage) compress(ctx context.Context, in io.Reader, w io.Writer) error {
 	if s.level < 0 || s.level >= len(gzipWriters) {
@@ -174,11 +202,13 @@ func (s *gzipStage) compress(ctx context.Context, in io.Reader, w io.Writer) err
 	} else {
 		pz.zw.Reset(&pz.sink)
 	}
-	pz.sink.w = w
-	err := copyCtx(ctx, pz.zw, in)
+	pz.sink.w, pz.sink.n = w, 0
+	cr := &countingReader{r: in}
+	err := copyCtx(ctx, pz.zw, cr)
 	if err == nil {
 		err = pz.zw.Close()
 	}
+	out := pz.sink.n
 	// Dropped before the compressor may go back: once in the pool, it is
 	// another job's (a deferred drop raced with that job's Get).
 	pz.sink.w = nil
@@ -186,8 +216,24 @@ func (s *gzipStage) compress(ctx context.Context, in io.Reader, w io.Writer) err
 		return err
 	}
 	pool.Put(pz)
+	if s.verbose {
+		// GNU's -v line for stdin: the share of the input saved by the
+		// deflate data (the output less its 10-byte header and 8-byte
+		// trailer), as printf's "%5.1f%%"; 0 for an empty input. It is
+		// the ratio of this output, whose bytes may differ from GNU's.
+		ratio := 0.0
+		if cr.n > 0 {
+			ratio = 100.0 * float64(cr.n-(out-gzipFrameBytes)) / float64(cr.n)
+		}
+		compute.Diagnose(ctx, fmt.Sprintf("%5.1f%%", ratio))
+	}
 	return nil
 }
+
+// gzipFrameBytes is the size of what Go's gzip.Writer puts around the
+// deflate data with no name, comment or extra field: the 10-byte header
+// and the 8-byte trailer.
+const gzipFrameBytes = 10 + 8
 
 // gunzipReaders recycles gunzip's read buffers across jobs. A buffer goes
 // back once decompress has returned: nothing refers to it then (what it
@@ -245,7 +291,7 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 	if len(magic) == 0 {
 		return bad("unexpected end of file", nil)
 	}
-	var zr *gzip.Reader
+	var fr io.ReadCloser
 	for member := 0; ; member++ {
 		if member > 0 {
 			next, _ := br.Peek(2)
@@ -292,20 +338,26 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			}
 			return bad(fmt.Sprintf("has flags 0x%x -- not supported", h[3]), nil)
 		}
-		var err error
-		if zr == nil {
-			zr, err = gzip.NewReader(br)
-		} else {
-			err = zr.Reset(br)
-		}
-		if err != nil {
+		if err := s.readHeader(ctx, br); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return bad("unexpected end of file", err)
 			}
+			var he headerCRCError
+			if errors.As(err, &he) {
+				if ar.err != nil {
+					return ar.err
+				}
+				return &compute.Error{Code: compute.CodeInvalid, Msg: s.name + ": " + he.Error()}
+			}
 			return bad("not in gzip format", err)
 		}
-		zr.Multistream(false)
-		if err := copyCtx(ctx, w, zr); err != nil {
+		if fr == nil {
+			fr = flate.NewReader(br)
+		} else if err := fr.(flate.Resetter).Reset(br, nil); err != nil {
+			return bad("corrupt data", err)
+		}
+		m := &memberReader{fr: fr, br: br}
+		if err := copyCtx(ctx, w, m); err != nil {
 			if ar.err != nil || errors.Is(err, compute.ErrDownstreamDone) || ctx.Err() != nil {
 				if ar.err != nil {
 					return ar.err
@@ -316,20 +368,129 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			if errors.As(err, &we) {
 				return we.err
 			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return bad("unexpected end of file", err)
-			}
 			switch {
-			case errors.Is(err, gzip.ErrChecksum):
-				// GNU checks the CRC, then the length; Go's reader
-				// tells only that one of them is wrong.
-				return bad("crc error or length error", err)
+			case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+				return bad("unexpected end of file", err)
+			case errors.Is(err, errGunzipCRC):
+				return bad("crc error", err)
+			case errors.Is(err, errGunzipLength):
+				return bad("length error", err)
 			case errors.As(err, new(flate.CorruptInputError)):
 				return bad("format violated", err)
 			}
 			return bad("corrupt data", err)
 		}
 	}
+}
+
+// The two checks of a member's trailer, in GNU's order: the CRC first,
+// then the length.
+var (
+	errGunzipCRC    = errors.New("crc error")
+	errGunzipLength = errors.New("length error")
+)
+
+// headerCRCError is a member whose header CRC (FHCRC) does not match its
+// header, worded as GNU gzip words it.
+type headerCRCError struct{ stored, computed uint16 }
+
+func (e headerCRCError) Error() string {
+	return fmt.Sprintf("header checksum 0x%04x != computed checksum 0x%04x", e.stored, e.computed)
+}
+
+// Flag bits of a gzip member header (RFC 1952).
+const (
+	gzipFHCRC    = 1 << 1
+	gzipFEXTRA   = 1 << 2
+	gzipFNAME    = 1 << 3
+	gzipFCOMMENT = 1 << 4
+)
+
+// readHeader reads a member's header (its magic, method and flags already
+// checked) from br, as GNU gzip 1.12 reads it: an extra field of any
+// length is skipped (under -v with GNU's line "extra field of N bytes
+// ignored"), and a name or comment of any length too. Go's gzip.Reader
+// refuses a name or comment of 512 bytes or more, which GNU takes.
+func (s *gzipStage) readHeader(ctx context.Context, br *bufio.Reader) error {
+	crc := crc32.NewIEEE()
+	var fixed [10]byte
+	if _, err := io.ReadFull(br, fixed[:]); err != nil {
+		return err
+	}
+	crc.Write(fixed[:])
+	flg := fixed[3]
+	if flg&gzipFEXTRA != 0 {
+		var l [2]byte
+		if _, err := io.ReadFull(br, l[:]); err != nil {
+			return err
+		}
+		crc.Write(l[:])
+		n := int64(binary.LittleEndian.Uint16(l[:]))
+		if _, err := io.CopyN(crc, br, n); err != nil {
+			return err
+		}
+		if s.verbose {
+			compute.Diagnose(ctx, fmt.Sprintf("gzip: stdin: extra field of %d bytes ignored", n))
+		}
+	}
+	for _, f := range []byte{gzipFNAME, gzipFCOMMENT} {
+		if flg&f == 0 {
+			continue
+		}
+		for {
+			b, err := br.ReadSlice(0)
+			crc.Write(b)
+			if err == nil {
+				break
+			}
+			if err != bufio.ErrBufferFull {
+				return err
+			}
+		}
+	}
+	if flg&gzipFHCRC != 0 {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return err
+		}
+		stored, computed := binary.LittleEndian.Uint16(h[:]), uint16(crc.Sum32())
+		if stored != computed {
+			return headerCRCError{stored, computed}
+		}
+	}
+	return nil
+}
+
+// memberReader reads a member's data through its deflate stream and, at
+// its end, checks the trailer's CRC and length (modulo 2^32).
+type memberReader struct {
+	fr   io.Reader
+	br   *bufio.Reader
+	crc  uint32
+	size uint32
+}
+
+func (m *memberReader) Read(p []byte) (int, error) {
+	n, err := m.fr.Read(p)
+	m.crc = crc32.Update(m.crc, crc32.IEEETable, p[:n])
+	m.size += uint32(n)
+	if err != io.EOF {
+		return n, err
+	}
+	var t [8]byte
+	if _, err := io.ReadFull(m.br, t[:]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, err
+	}
+	switch {
+	case binary.LittleEndian.Uint32(t[:4]) != m.crc:
+		return n, errGunzipCRC
+	case binary.LittleEndian.Uint32(t[4:]) != m.size:
+		return n, errGunzipLength
+	}
+	return n, io.EOF
 }
 
 // otherFormat refuses, under -f, input that GNU gzip would not pass
@@ -399,6 +560,11 @@ func (s *gzipStage) warn(ctx context.Context, what string) {
 	}
 	compute.SetExitStatus(ctx, 2)
 }
+
+// eofReader is the ended stdin a later "-" operand reads.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // writeError marks an error from the writer side of copyCtx.
 type writeError struct{ err error }

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestHuntFilesB3sumLossyNames: the b3sum tool prints a file name that is
+// not UTF-8 as Rust's to_string_lossy makes it, a U+FFFD for each maximal
+// subpart ("\xe2\x82" one, "\xed\xa0\x80" three), in its lines and in its
+// error for a missing file; halfclose printed the bytes. The coreutils
+// tools print the bytes, as halfclose does.
+func TestHuntFilesB3sumLossyNames(t *testing.T) {
+	t.Parallel()
+	need(t, "b3sum")
+	g, _ := startDaemon(t)
+	dir := t.TempDir()
+	names := []string{"\xff\xfe", "\xe2\x82x", "a\xf0\x90\x80", "\xed\xa0\x80", "\xc0\xaf", "\xff\\\n", "ok \xe2\x82\xac"}
+	for i, name := range names {
+		writeFile(t, dir, name, bytes.Repeat([]byte{'z'}, i*700))
+	}
+	stdin := randomFile(t, 4097)
+	for _, c := range [][]string{{"b3sum"}, {"b3sum", "-l", "8"}, {"md5sum"}, {"sha256sum", "--tag"}} {
+		argv := append(append(append([]string{}, c...), names...), "\xffmissing", "-")
+		want := runPiped(t, dir, stdin, argv...)
+		got := run(t, dir, stdin, append([]string{bin(t, "halfclose"), "--addr", g}, argv...)...)
+		if want.code != 1 {
+			t.Fatalf("%q: the tool exits %d, want 1: %q", c, want.code, want.stderr)
+		}
+		if got.code != want.code || !bytes.Equal(got.stdout, want.stdout) || !bytes.Equal(got.stderr, want.stderr) {
+			t.Errorf("%q: exit %d (the tool's %d), stderr %q (the tool's %q)\n%s", c, got.code, want.code, got.stderr, want.stderr, diff(got.stdout, want.stdout))
+		}
+	}
+}
+
+// TestHuntFilesRefusedLine: a digest line its option table refuses is
+// refused as a whole before any file is read, naming the bad flag, as GNU
+// refuses it (exit 1, nothing on stdout). Split by its look, the value of
+// a cluster (-bl 8) or of an abbreviation (--al md5) was taken for a file
+// and reported missing in place of the bad flag.
+func TestHuntFilesRefusedLine(t *testing.T) {
+	t.Parallel()
+	need(t, "b3sum")
+	g, _ := startDaemon(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "f", []byte("data\n"))
+	stdin := randomFile(t, 10)
+	for _, c := range []struct {
+		argv []string
+		flag string
+	}{
+		{[]string{"b2sum", "-bl", "8", "-x", "f"}, `"-x"`},
+		{[]string{"cksum", "--al", "md5", "-x", "f"}, `"-x"`},
+		{[]string{"sha256sum", "f", "--bogus"}, `"--bogus"`},
+		{[]string{"b3sum", "--len", "8", "f"}, `"--len"`},
+		{[]string{"b2sum", "-l", "7", "missing"}, `"7"`},
+		{[]string{"b3sum", "--no-names", "missing", "--no-names"}, `"--no-names"`},
+	} {
+		want := runPiped(t, dir, stdin, c.argv...)
+		got := run(t, dir, stdin, append([]string{bin(t, "halfclose"), "--addr", g}, c.argv...)...)
+		if want.code == 0 || len(want.stdout) != 0 {
+			t.Fatalf("%q: the tool exits %d with %q", c.argv, want.code, want.stdout)
+		}
+		if got.code != 1 || len(got.stdout) != 0 || !strings.HasPrefix(string(got.stderr), "halfclose: INVALID_ARGUMENT: ") || !strings.Contains(string(got.stderr), c.flag) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1, nothing, INVALID_ARGUMENT naming %s", c.argv, got.code, got.stdout, got.stderr, c.flag)
+		}
+	}
+}
