@@ -397,7 +397,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), g.nul, env.Patterns)
 	if err != nil {
-		return nil, err
+		return nil, re2Limit(err, all, mode, fold)
 	}
 	if mode == grepExtended {
 		g.warnings = append(g.warnings, ereWarnings(all)...)

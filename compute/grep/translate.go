@@ -715,7 +715,7 @@ func translateSuperset(pats []string, ere, fold, line, word bool) (*string, erro
 	}
 	t, err := syntax.Parse(s, syntax.PerlX)
 	if err != nil {
-		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		return nil, invalidRE(err)
 	}
 	if !matchesChar(t) {
 		return nil, nil

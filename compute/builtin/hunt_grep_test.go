@@ -1,0 +1,54 @@
+package builtin_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
+)
+
+// Cases found by a hand-written acceptance hunt over grep (edge cases the
+// generated tests do not draw), each compared with GNU grep.
+
+// TestGrepHuntUnsupported: patterns GNU takes and RE2 cannot are an
+// "unsupported" error naming the pattern (docs/protocol.md, grep), never
+// RE2's own wording: nested repeat counts whose product is past 1000,
+// each of them within RE2's limit.
+func TestGrepHuntUnsupported(t *testing.T) {
+	in := []byte("a\naaaa\n")
+	for _, c := range []struct {
+		argv []string
+		pat  string // the pattern the error names
+	}{
+		{[]string{"grep", "-E", "(a{100}){100}"}, "(a{100}){100}"},
+		{[]string{"grep", "-c", `\(a\{2,\}\)\{2,600\}`}, `\(a\{2,\}\)\{2,600\}`},
+		{[]string{"grep", "-E", "-e", "b", "-e", "((a{10}){10}){11}"}, "((a{10}){10}){11}"},
+		{[]string{"grep", "-xE", "x\n(a{2}){501}"}, "(a{2}){501}"},
+	} {
+		if _, code := computetest.GNUStatus(t, in, c.argv...); code >= 2 {
+			t.Fatalf("%q: GNU refuses it (exit %d): not a case of RE2's limits", c.argv, code)
+		}
+		_, err := computetest.RunPipeline(t, shquote.Join(c.argv), in)
+		if err == nil || !strings.Contains(err.Error(), "grep: unsupported ") || !strings.Contains(err.Error(), strconv.Quote(c.pat)) {
+			t.Errorf("%q: got %v, want an unsupported error naming %q", c.argv, err, c.pat)
+		}
+	}
+}
+
+// huntCheck compares each command line with GNU grep on input: output,
+// exit status and diagnostics (diffCase.verdict).
+func huntCheck(t *testing.T, input string, lines ...[]string) {
+	t.Helper()
+	g := newGNURunner(t)
+	for _, argv := range lines {
+		dc := diffCase{argv: append([]string{"grep"}, argv...), input: []byte(input)}
+		if v := dc.verdict(g.run(t, dc)); v != "" {
+			t.Errorf("%s\n  %s", dc, v)
+		}
+	}
+}
+
+var _ = engine.Config{}
