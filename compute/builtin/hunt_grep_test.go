@@ -38,6 +38,57 @@ func TestGrepHuntUnsupported(t *testing.T) {
 	}
 }
 
+// TestGrepHuntErrors: where GNU fails, the error is GNU's, in GNU's
+// order: a back-reference to a group not closed before it (in its branch,
+// as glibc regex counts) is an invalid pattern, not an unsupported one;
+// a bad -m count is reported as GNU reads it, before a missing pattern or
+// a later conflicting matcher.
+func TestGrepHuntErrors(t *testing.T) {
+	in := []byte("aa\nab\n")
+	for _, argv := range [][]string{
+		{"grep", "a\\1"},
+		{"grep", "-E", "(a)|\\1"},
+		{"grep", "-xE", "(a)|\\1"},
+		{"grep", "-E", "(a\\1)"},
+		{"grep", "-E", "((a)\\1)"},
+		{"grep", "-iE", "(a)(b)\\3"},
+		{"grep", "-E", "\\1(a)"},
+		{"grep", "\\(a\\1\\)"},
+		{"grep", "-E", "-e", "(a)", "-e", "\\1"},
+		{"grep", "-c", "b\na\\2"},
+		{"grep", "-m", "x"},
+		{"grep", "--max-count", "a"},
+		{"grep", "-m", "x", "-E", "-F", "a"},
+	} {
+		_, stderr, code := computetest.GNUStatusStderr(t, in, argv...)
+		if code != 2 {
+			t.Fatalf("%q: GNU exits %d, not 2", argv, code)
+		}
+		want := strings.ToLower(strings.TrimPrefix(computetest.StderrLines(stderr)[0], "grep: "))
+		_, err := computetest.RunPipeline(t, shquote.Join(argv), in)
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), want) {
+			t.Errorf("%q: got %v, want GNU's %q", argv, err, want)
+		}
+	}
+	// and what GNU takes stays an unsupported back-reference
+	for _, argv := range [][]string{
+		{"grep", "\\(a\\)\\1"},
+		{"grep", "-E", "((a)|b)\\2"},
+		{"grep", "-E", "((a)\\2)"},
+		{"grep", "-E", "()\\1"},
+		{"grep", "-E", "(a)\\10"},
+		{"grep", "-w", "a\\|\\(b\\)\\1"},
+	} {
+		if _, code := computetest.GNUStatus(t, in, argv...); code >= 2 {
+			t.Fatalf("%q: GNU refuses it (exit %d)", argv, code)
+		}
+		_, err := computetest.RunPipeline(t, shquote.Join(argv), in)
+		if err == nil || !strings.Contains(err.Error(), "unsupported back-reference") {
+			t.Errorf("%q: got %v, want an unsupported back-reference", argv, err)
+		}
+	}
+}
+
 // huntCheck compares each command line with GNU grep on input: output,
 // exit status and diagnostics (diffCase.verdict).
 func huntCheck(t *testing.T, input string, lines ...[]string) {
