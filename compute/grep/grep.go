@@ -14,10 +14,10 @@ import (
 // the default) and extended (-E) syntax are translated with GNU's meaning
 // (translate.go): the errors of both of GNU's parsers (glibc regex and
 // gnulib's dfa), the dfa's reading for selecting lines and glibc regex's
-// for what -o prints. Back-references (\1), repeat counts above 1000 (also nested ones
-// whose product is: re2Limit),
-// and -o where glibc regex gets an assertion in a copied repetition
-// wrong (glibcdup.go) are refused as unsupported; \< and \> are \b with
+// for what -o prints. Back-references (\1), repeat counts above 1000
+// (also nested ones whose product is: re2Limit), and -o where glibc
+// regex gets an assertion in a copied repetition wrong (glibcdup.go)
+// are refused as unsupported; \< and \> are \b with
 // their condition moved into what is beside them (wordmark.go). A newline
 // in a pattern separates alternatives, as in GNU. Matching is on bytes:
 // '.' and classes match one byte, -i folds ASCII only.
