@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/internal/shquote"
 )
@@ -88,18 +87,3 @@ func TestGrepHuntErrors(t *testing.T) {
 		}
 	}
 }
-
-// huntCheck compares each command line with GNU grep on input: output,
-// exit status and diagnostics (diffCase.verdict).
-func huntCheck(t *testing.T, input string, lines ...[]string) {
-	t.Helper()
-	g := newGNURunner(t)
-	for _, argv := range lines {
-		dc := diffCase{argv: append([]string{"grep"}, argv...), input: []byte(input)}
-		if v := dc.verdict(g.run(t, dc)); v != "" {
-			t.Errorf("%s\n  %s", dc, v)
-		}
-	}
-}
-
-var _ = engine.Config{}
