@@ -14,9 +14,10 @@ import (
 // the default) and extended (-E) syntax are translated with GNU's meaning
 // (translate.go): the errors of both of GNU's parsers (glibc regex and
 // gnulib's dfa), the dfa's reading for selecting lines and glibc regex's
-// for what -o prints. Back-references (\1), repeat counts above 1000,
-// and -o where glibc regex gets an assertion in a copied repetition
-// wrong (glibcdup.go) are refused as unsupported; \< and \> are \b with
+// for what -o prints. Back-references (\1), repeat counts above 1000
+// (also nested ones whose product is: re2Limit), and -o where glibc
+// regex gets an assertion in a copied repetition wrong (glibcdup.go)
+// are refused as unsupported; \< and \> are \b with
 // their condition moved into what is beside them (wordmark.go). A newline
 // in a pattern separates alternatives, as in GNU. Matching is on bytes:
 // '.' and classes match one byte, -i folds ASCII only.
@@ -201,6 +202,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	fold, list, quiet, withName := false, byte(0), false, 0
 	label := "(standard input)"
 	before, after, context := int64(-1), int64(-1), int64(-1)
+	maxCount, negMax := int64(-1), false // the last -m, and whether it was negative
 	groupSep := []byte("--\n")
 	var warnings []string // grepStage.warnings
 	// -NUM, as GNU's get_nondigit_option reads it: the digits of a run of
@@ -261,6 +263,14 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 			if u.HasValue {
 				groupSep = append([]byte(u.Value), '\n')
 			}
+		case "m":
+			// GNU reads the count as it reads the flag: a bad one is
+			// the error before a missing pattern or a later flag's.
+			n, _, e := compute.XStrtoimax(u.Value, 10, "")
+			if e != compute.NumOK && e != compute.NumOverflow {
+				return nil, compute.Invalidf("grep: invalid max count %q for %s", u.Value, u.Name)
+			}
+			maxCount, negMax = n, n < 0
 		case "F", "E", "G":
 			if matcher != "" && matcher != u.Key {
 				return nil, compute.Invalidf("grep: conflicting matchers specified (%s)", u.Name)
@@ -353,20 +363,12 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	if withName == 1 || withName == 0 && len(f.Operands) > 1 {
 		g.withName = true
 	}
-	for _, u := range f.Uses {
-		if u.Key != "m" {
-			continue
-		}
-		n, _, e := compute.XStrtoimax(u.Value, 10, "")
-		if e != compute.NumOK && e != compute.NumOverflow {
-			return nil, compute.Invalidf("grep: invalid max count %q for %s", u.Value, u.Name)
-		}
-		g.maxCount, g.noInvert = n, false
-		if n < 0 {
-			// Not with -q: GNU 3.8 then exits 0 at the first line -v
-			// selects (grep -vq -m -1 a, over a line without a).
-			g.maxCount, g.noInvert = -1, g.invert && !quiet
-		}
+	if maxCount < 0 {
+		// Not with -q: GNU 3.8 then exits 0 at the first line -v
+		// selects (grep -vq -m -1 a, over a line without a).
+		g.maxCount, g.noInvert = -1, negMax && g.invert && !quiet
+	} else {
+		g.maxCount = maxCount
 	}
 	if g.noInvert && !g.count && (g.before >= 0 || g.after >= 0) {
 		// GNU then prints context from where its output last stopped in
@@ -397,7 +399,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), g.nul, env.Patterns)
 	if err != nil {
-		return nil, err
+		return nil, re2Limit(err, all, mode, fold)
 	}
 	if mode == grepExtended {
 		g.warnings = append(g.warnings, ereWarnings(all)...)

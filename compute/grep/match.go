@@ -1,6 +1,8 @@
 package grep
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -225,7 +227,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		m.insts += size
 		m.wide = m.wide || matchesHigh(st)
 		if m.sup, err = regexp.Compile(reString(noCaptures(lineAnchors(st)))); err != nil {
-			return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			return nil, invalidRE(err)
 		}
 		// Every line is checked against it: no fast path decides one.
 		m.isLit, m.sets = false, nil
@@ -248,7 +250,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	// lre only answers "does this line match": leftmost-first semantics
 	// and no capture groups let RE2 stop at the first match it finds.
 	if m.lre, err = regexp.Compile(reString(noCaptures(lineAnchors(ft)))); err != nil {
-		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		return nil, invalidRE(err)
 	}
 	return m, nil
 }
@@ -288,7 +290,7 @@ func noCaptures(t *syntax.Regexp) *syntax.Regexp {
 func compileSrc(src string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile(src)
 	if err != nil {
-		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		return nil, invalidRE(err)
 	}
 	re.Longest()
 	return re, nil
@@ -314,7 +316,7 @@ func parseRESized(s string, fold, nul bool) (*syntax.Regexp, int, error) {
 	}
 	t, err := syntax.Parse(s, flags)
 	if err != nil {
-		return nil, 0, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		return nil, 0, invalidRE(err)
 	}
 	if countWordMarks(t) > 0 {
 		t = rewriteWordMarks(t)
@@ -615,4 +617,51 @@ func lastBackslashLiteral(pats []string, mode grepMode) []string {
 		out[i] = p
 	}
 	return out
+}
+
+// invalidRE is the error for RE2 text made from the patterns that RE2
+// refuses, keeping RE2's error for re2Limit.
+func invalidRE(err error) error {
+	return &compute.Error{
+		Code: compute.CodeInvalid,
+		Msg:  "grep: invalid pattern: " + strings.TrimPrefix(err.Error(), "error parsing regexp: "),
+		Err:  err,
+	}
+}
+
+// re2Limit rewrites an error of compileGrep where RE2 refused the text
+// translated from pats. The translator refuses what GNU refuses, so such a
+// pattern is one GNU takes and RE2 cannot: nested repeat counts whose
+// product is past 1000 (`(a{100}){100}`), or a tree past RE2's size or
+// depth. That is an "unsupported" error naming the pattern (the first
+// that RE2 refuses alone), as for a single count past 1000, not RE2's
+// own wording.
+func re2Limit(err error, pats []string, mode grepMode, fold bool) error {
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	var what string
+	switch se.Code {
+	case syntax.ErrInvalidRepeatSize:
+		what = fmt.Sprintf("nested repeat counts multiplying past %d", reRepeatMax)
+	case syntax.ErrLarge:
+		what = "pattern size (RE2's limit)"
+	case syntax.ErrNestingDepth:
+		what = "nesting depth (RE2's limit)"
+	default:
+		return err
+	}
+	if mode != grepFixed {
+		for _, p := range pats {
+			s, terr := translateRE(p, mode == grepExtended, fold, false)
+			if terr != nil {
+				continue
+			}
+			if _, perr := syntax.Parse(s, syntax.PerlX); perr != nil {
+				return compute.Invalidf("grep: unsupported %s in pattern %q", what, p)
+			}
+		}
+	}
+	return compute.Invalidf("grep: unsupported %s in the patterns", what)
 }

@@ -77,6 +77,12 @@ type reTranslator struct {
 	// sup: GNU's dfa's superset, in which such a bracket (which the dfa
 	// cannot read: it leaves the line to glibc regex) matches any text.
 	sup bool
+	// nsub counts the groups opened so far; done has bit i set when group
+	// i+1 (of the first 9) is closed where a back-reference could see it,
+	// as glibc regex's completed_bkref_map: a reference to another is
+	// GNU's "Invalid back reference".
+	nsub int
+	done uint16
 }
 
 func (t *reTranslator) bad(why string) error {
@@ -101,11 +107,17 @@ func (t *reTranslator) branchEnd(i int, depth int) bool {
 
 func (t *reTranslator) alt(depth int) (string, error) {
 	var branches []string
+	// glibc regex: a branch sees the groups closed before the
+	// alternation, not those of the branches before it.
+	initial := t.done
 	for {
+		acc := t.done
+		t.done = initial
 		b, err := t.branch(depth)
 		if err != nil {
 			return "", err
 		}
+		t.done |= acc
 		branches = append(branches, b)
 		p := t.p
 		if t.ere && t.i < len(p) && p[t.i] == '|' || t.nlAlt && t.i < len(p) && p[t.i] == '\n' {
@@ -297,6 +309,9 @@ func (t *reTranslator) branch(depth int) (string, error) {
 					quant(string(e))
 				}
 			case '1' <= e && e <= '9':
+				if t.done&(1<<(e-'1')) == 0 {
+					return "", t.bad("invalid back reference")
+				}
 				return "", t.unsupported("back-reference")
 			case e == '<':
 				anchor(`(\x{10fff0})`) // markBegWord: fixWordMarks
@@ -344,6 +359,8 @@ func (t *reTranslator) branch(depth int) (string, error) {
 }
 
 func (t *reTranslator) group(depth int, closer string) (string, error) {
+	n := t.nsub
+	t.nsub++
 	s, err := t.alt(depth + 1)
 	if err != nil {
 		return "", err
@@ -352,6 +369,9 @@ func (t *reTranslator) group(depth int, closer string) (string, error) {
 		return "", t.bad(`unmatched ( or \(`)
 	}
 	t.i += len(closer)
+	if n < 9 {
+		t.done |= 1 << n
+	}
 	return "(?:" + s + ")", nil
 }
 
@@ -715,7 +735,7 @@ func translateSuperset(pats []string, ere, fold, line, word bool) (*string, erro
 	}
 	t, err := syntax.Parse(s, syntax.PerlX)
 	if err != nil {
-		return nil, compute.Invalidf("grep: invalid pattern: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		return nil, invalidRE(err)
 	}
 	if !matchesChar(t) {
 		return nil, nil
