@@ -1,12 +1,21 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // TestTCPTimeoutAbortResets: a raw-TCP job aborted by --idle-timeout or
@@ -49,6 +58,67 @@ func TestTCPTimeoutAbortResets(t *testing.T) {
 			}
 			if !errors.Is(err, syscall.ECONNRESET) {
 				t.Errorf("read after the abort: %v, want a connection reset (a clean EOF looks like an empty result)", err)
+			}
+		})
+	}
+}
+
+// bytesObserver keeps the input byte count of each job that ended.
+type bytesObserver struct{ in chan int64 }
+
+func (o bytesObserver) JobStarted(string) func(string, int64, int64) {
+	return func(_ string, in, _ int64) { o.in <- in }
+}
+
+// TestGRPCDigestAbortCountsInput: a gRPC Digest job that fails after
+// reading input (a limit, a cancel, a declared size not met) reports the
+// bytes it read to the job log and metrics, as a Run job and a raw-TCP job
+// do. It reported 0: the engine's result on an error was empty.
+func TestGRPCDigestAbortCountsInput(t *testing.T) {
+	obs := bytesObserver{in: make(chan int64, 10)}
+	eng := engine.New(engine.Config{Registry: testRegistry(), MaxInputBytes: 1000})
+	svc := NewComputeService(eng, Options{Observer: obs})
+	gs := grpc.NewServer(CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := apiv1.NewComputeServiceClient(conn)
+
+	size := int64(900)
+	for _, c := range []struct {
+		name   string
+		header *apiv1.DigestHeader
+		data   int
+		code   codes.Code
+		minIn  int64
+	}{
+		{"over --max-input-bytes", &apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}}, 4000, codes.ResourceExhausted, 1000},
+		{"fewer than expected_size", &apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}, ExpectedSize: &size}, 500, codes.DataLoss, 500},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			stream, err := client.Digest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: c.header}})
+			stream.Send(dataMsg(make([]byte, c.data)))
+			_, err = stream.CloseAndRecv()
+			if status.Code(err) != c.code {
+				t.Fatalf("err %v, want %v", err, c.code)
+			}
+			if in := <-obs.in; in < c.minIn {
+				t.Errorf("the job reported %d input bytes, want at least %d", in, c.minIn)
 			}
 		})
 	}
