@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -121,5 +122,46 @@ func TestGRPCDigestAbortCountsInput(t *testing.T) {
 				t.Errorf("the job reported %d input bytes, want at least %d", in, c.minIn)
 			}
 		})
+	}
+}
+
+// TestTCPTLSTimeoutAbortNoCloseNotify: over TLS an idle-timeout abort
+// sends no close_notify. tls.Conn.Close sends one, and a client then read
+// an authenticated clean end of an empty reply for a job that was aborted.
+func TestTCPTLSTimeoutAbortNoCloseNotify(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), TLSConfig: cfg, Observer: obs, IdleTimeout: 200 * time.Millisecond}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	raw, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(defaultTestTimeout))
+	c := tls.Client(raw, p.ClientTLS(t, false))
+	if _, err := io.WriteString(c, "testcat\nall of the input\n"); err != nil {
+		t.Fatal(err)
+	}
+	if oc := obs.nextOutcome(t); oc != OutcomeIdle {
+		t.Fatalf("outcome %q, want %q", oc, OutcomeIdle)
+	}
+	got, err := io.ReadAll(c)
+	if len(got) != 0 {
+		t.Errorf("an aborted job wrote %q", got)
+	}
+	if err == nil {
+		t.Errorf("the reply ended with close_notify, as a complete (empty) reply does")
 	}
 }
