@@ -2,7 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +90,60 @@ func TestExampleReadErrorNamed(t *testing.T) {
 				t.Errorf("run < %s: exit %d, stdout %q, stderr %q: want the read error", mem, got.code, got.stdout, got.stderr)
 			}
 		})
+	}
+}
+
+// wrongPortScript makes streaming calls of grpcio (Python) to a raw-TCP
+// command port, each on a channel of its own, and prints each call's
+// status.
+const wrongPortScript = `
+import sys
+import grpc
+from halfclose.v1 import compute_pb2 as pb, compute_pb2_grpc as pb_grpc
+
+def requests():
+    yield pb.RunRequest(header=pb.RunHeader(pipeline="wc -l"))
+    yield pb.RunRequest(data=b"a\n" * 1000)
+
+for _ in range(int(sys.argv[2])):
+    with grpc.insecure_channel(sys.argv[1]) as ch:
+        try:
+            for _ in pb_grpc.ComputeServiceStub(ch).Run(requests()):
+                pass
+            print("OK")
+        except grpc.RpcError as e:
+            print(e.code().name, e.details())
+`
+
+// TestPythonWrongPort: a grpcio streaming call to the raw-TCP command port
+// gets the port's UNAVAILABLE message. The port sent its FIN right after
+// the reply and GOAWAY, while grpcio was still writing the call's
+// messages: grpcio failed those writes first and reported "Socket closed"
+// (17 calls in 20).
+func TestPythonWrongPort(t *testing.T) {
+	py, err := findPython()
+	if err != nil {
+		missing(t, "%v", err)
+	}
+	_, tcp := startDaemon(t)
+	script := filepath.Join(t.TempDir(), "wrongport.py")
+	if err := os.WriteFile(script, []byte(wrongPortScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const calls = 10
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, script, tcp, strconv.Itoa(calls))
+	cmd.Env = append(cleanEnv(), "PYTHONPATH="+filepath.Join(examplesDir(t), "python"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", cmd.Args, err, stderr.Bytes())
+	}
+	const msg = "halfclose raw-TCP port: this port speaks the raw-TCP protocol, not gRPC; use the gRPC port"
+	want := strings.Repeat("UNAVAILABLE "+msg+"\n", calls)
+	if string(out) != want {
+		t.Errorf("grpcio's calls to the raw-TCP port:\n%s", diff(out, []byte(want)))
 	}
 }

@@ -662,7 +662,14 @@ func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reade
 				return
 			}
 			fr.WriteGoAway(id, http2.ErrCodeNo, nil)
-			s.finish(ctx, c)
+			// No FIN yet: the client may still be writing the call it
+			// opened (grpcio's streaming calls send their messages after
+			// the HEADERS), and a FIN then failed those writes first:
+			// grpcio reported "Socket closed", not the status above.
+			// A client that read the GOAWAY closes the connection; wait
+			// for that (within the header timeout set above, and
+			// drainBytes), then close.
+			io.CopyN(io.Discard, br, drainBytes)
 			return
 		}
 	}
