@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // errorLinePrefix starts the one line a TCP adapter sends instead of output
@@ -165,8 +166,13 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		default:
 		}
 		reset()
-		if err == nil {
+		switch {
+		case err == nil:
 			err = errors.New("the server closed the connection before the input ended")
+		case errors.Is(err, syscall.ECONNRESET):
+			// How the server aborts a job it stopped reading (an idle
+			// timeout): say so rather than which read saw it.
+			err = errors.New("the server reset the connection before the input ended (it aborted the job: an idle timeout, a stop)")
 		}
 		return fmt.Errorf("%w: %w", ErrIncompleteReply, err)
 	}

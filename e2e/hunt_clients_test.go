@@ -147,3 +147,28 @@ func TestPythonWrongPort(t *testing.T) {
 		t.Errorf("grpcio's calls to the raw-TCP port:\n%s", diff(out, []byte(want)))
 	}
 }
+
+// TestCLITCPIdleAbortSaysReset: `halfclose --tcp` whose input stalls
+// past the server's --idle-timeout reports the server's abort (now a
+// reset) as such, not as the read that saw it.
+func TestCLITCPIdleAbortSaysReset(t *testing.T) {
+	_, tcp := startDaemon(t, "--idle-timeout", "300ms")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close() // held open and empty: the input stalls
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin(t, "halfclose"), "--tcp", "--tcp-addr", tcp, "sort")
+	cmd.Env = cleanEnv()
+	cmd.Stdin = pr
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	const want = "halfclose: incomplete reply: the server reset the connection before the input ended (it aborted the job: an idle timeout, a stop)\n"
+	if err == nil || stdout.Len() != 0 || stderr.String() != want {
+		t.Errorf("err %v, stdout %q, stderr %q, want %q", err, stdout.Bytes(), stderr.Bytes(), want)
+	}
+}
