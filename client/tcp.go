@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // errorLinePrefix starts the one line a TCP adapter sends instead of output
@@ -165,8 +166,13 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		default:
 		}
 		reset()
-		if err == nil {
+		switch {
+		case err == nil:
 			err = errors.New("the server closed the connection before the input ended")
+		case errors.Is(err, syscall.ECONNRESET):
+			// How the server aborts a job it stopped reading (an idle
+			// timeout): say so rather than which read saw it.
+			err = errors.New("the server reset the connection before the input ended (it aborted the job: an idle timeout, a stop)")
 		}
 		return fmt.Errorf("%w: %w", ErrIncompleteReply, err)
 	}
@@ -249,14 +255,17 @@ func fileSize(r io.Reader) (int64, bool) {
 
 // inputSize returns how many bytes r will give, when that is known before
 // reading it: a regular file from its offset on, or a reader with a Len
-// method (bytes.Reader, strings.Reader, bytes.Buffer).
+// method (bytes.Reader, strings.Reader, bytes.Buffer). A regular file of
+// size 0 is not known: the files of /proc and other pseudo file systems
+// say 0 and hold text (/proc/cpuinfo), and declared as @size=0 their
+// input was empty, the reply the digest of nothing.
 func inputSize(r io.Reader) (int64, bool) {
 	switch r := r.(type) {
 	case interface{ Len() int }:
 		return int64(r.Len()), true
 	case *os.File:
 		st, err := r.Stat()
-		if err != nil || !st.Mode().IsRegular() {
+		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
 			return 0, false
 		}
 		off, err := r.Seek(0, io.SeekCurrent)
@@ -291,6 +300,16 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 		}
 		if n < size {
 			return n, fmt.Errorf("%w: input ended after %d of its %d bytes", errReadInput, n, size)
+		}
+		// The size was declared from the file's before reading it: a file
+		// that holds more (it grew, or its file system reports less) is not
+		// whole in those bytes, and a reply over them would be a result for
+		// part of the input.
+		var probe [1]byte
+		if m, err := r.Read(probe[:]); m > 0 {
+			return n, fmt.Errorf("%w: the input holds more than the %d bytes its size said (a file that grew while it was read)", errReadInput, size)
+		} else if err != nil && err != io.EOF {
+			return n, fmt.Errorf("%w: %w", errReadInput, err)
 		}
 	} else {
 		bp := tcpChunkBufs.Get().(*[]byte)

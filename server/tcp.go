@@ -565,7 +565,13 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	case err == nil:
 		s.finish(ctx, c)
 	case isConnReadError(err):
-		// An abort: the client is gone or idle. Nothing is written.
+		// An abort: the client is gone or idle. Nothing is written, and
+		// the connection is reset: a FIN would let a client that sent all
+		// its input but not yet its own FIN (idle, or slow to send the
+		// header) half-close afterwards and read an empty reply that ends
+		// cleanly, as a filter with no output does: a result for an input
+		// the job never finished.
+		resetConn(c)
 	case errors.Is(err, errGRPCClient):
 		s.refuseHTTP2(ctx, c, br)
 	case w.n == 0 && bw.Buffered() == 0:
@@ -656,7 +662,14 @@ func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reade
 				return
 			}
 			fr.WriteGoAway(id, http2.ErrCodeNo, nil)
-			s.finish(ctx, c)
+			// No FIN yet: the client may still be writing the call it
+			// opened (grpcio's streaming calls send their messages after
+			// the HEADERS), and a FIN then failed those writes first:
+			// grpcio reported "Socket closed", not the status above.
+			// A client that read the GOAWAY closes the connection; wait
+			// for that (within the header timeout set above, and
+			// drainBytes), then close.
+			io.CopyN(io.Discard, br, drainBytes)
 			return
 		}
 	}

@@ -44,7 +44,9 @@ func (s digestSink) Write(p []byte) (int, error) {
 // Digest hashes src as it arrives, with every algorithm in one pass, and
 // checks the declared size and digests at the end of input: a mismatch is
 // DATA_LOSS, input past the declared size fails as soon as it arrives. An
-// error from src other than io.EOF aborts the job with that error.
+// error from src other than io.EOF aborts the job with that error. On an
+// error the result has no sums, only Size: the bytes read, which the job's
+// log line and metrics count as those of any other job.
 func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (DigestResult, error) {
 	if len(job.Algos) == 0 {
 		return DigestResult{}, compute.Invalidf("digest: no algorithm")
@@ -55,15 +57,15 @@ func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (Dige
 	// WriteTo hands the adapters' message buffers to the hashes as they
 	// are (no copy, no read buffer of our own).
 	if _, err := in.WriteTo(digestSink{ctx: ctx, expected: job.ExpectedSize, mh: mh}); err != nil {
-		return DigestResult{}, err
+		return DigestResult{Size: in.N()}, err
 	}
 	res := DigestResult{Size: in.N(), Sums: mh.Sums()}
 	if job.ExpectedSize >= 0 && res.Size != job.ExpectedSize {
-		return DigestResult{}, compute.Errorf(compute.CodeDataLoss, "received %d bytes, expected %d", res.Size, job.ExpectedSize)
+		return DigestResult{Size: res.Size}, compute.Errorf(compute.CodeDataLoss, "received %d bytes, expected %d", res.Size, job.ExpectedSize)
 	}
 	for i, a := range job.Algos {
 		if want, ok := job.Expected[a.Name]; ok && !bytes.Equal(want, res.Sums[i]) {
-			return DigestResult{}, compute.Errorf(compute.CodeDataLoss, "%s digest mismatch: received %s, expected %s", a.Name, hex.EncodeToString(res.Sums[i]), hex.EncodeToString(want))
+			return DigestResult{Size: res.Size}, compute.Errorf(compute.CodeDataLoss, "%s digest mismatch: received %s, expected %s", a.Name, hex.EncodeToString(res.Sums[i]), hex.EncodeToString(want))
 		}
 	}
 	return res, nil

@@ -132,6 +132,7 @@ async function digest(client, name, input, timeout) {
 // arrives. The reply is complete only when it ends with a summary; its
 // exit status is the pipeline's.
 async function run(client, pipelineText, timeout) {
+  const input = stdin();
   const call = client.Run(callOptions(timeout));
   current = call;
   let summary = null;
@@ -152,7 +153,7 @@ async function run(client, pipelineText, timeout) {
     call.on('end', () => (summary ? resolve(summary) : reject(new IncompleteReply('reply ended without a summary'))));
   });
   const header = { header: { pipeline: pipelineText, require_end: true } };
-  const [sent, sum] = await both(call, upload(call, header, process.stdin, () => {}, (size) => ({ size })), reply);
+  const [sent, sum] = await both(call, upload(call, header, input, () => {}, (size) => ({ size })), reply);
   if (BigInt(sum.input_bytes) !== BigInt(sent)) {
     throw new IncompleteReply(`server read ${sum.input_bytes} bytes, ${sent} were sent`);
   }
@@ -161,10 +162,26 @@ async function run(client, pipelineText, timeout) {
   return sum.exit_status; // the pipeline's (grep that selected no line: 1)
 }
 
+// stdin returns the standard input as a stream whose read errors reach
+// upload(). Node makes process.stdin an empty stream, with no error, when
+// descriptor 0 is of a kind libuv does not know: a directory (`< dir`), a
+// block device. Uploaded, that empty input was answered with a result, the
+// digest of nothing, for input never read. Such a descriptor is read as a
+// file instead: a directory's read fails (EISDIR) and the call is
+// cancelled; a device's bytes are read.
+let stdinStream = process.stdin; // what onSignal stops reading
+function stdin() {
+  const st = fs.fstatSync(0);
+  if (!(st.isFile() || st.isCharacterDevice() || st.isFIFO() || st.isSocket())) {
+    stdinStream = fs.createReadStream(null, { fd: 0, autoClose: false, highWaterMark: CHUNK });
+  }
+  return stdinStream;
+}
+
 function onSignal() {
   interrupted = true;
   if (current) current.cancel(); // RST_STREAM, with no End before it: an abort
-  process.stdin.destroy();
+  stdinStream.destroy();
 }
 
 async function main() {
@@ -195,7 +212,7 @@ async function main() {
     for (const name of rest.length ? rest : ['-']) {
       try {
         // Open before the call starts, so a missing file never starts one.
-        const input = name === '-' ? process.stdin : (await fs.promises.open(name)).createReadStream({ highWaterMark: CHUNK });
+        const input = name === '-' ? stdin() : (await fs.promises.open(name)).createReadStream({ highWaterMark: CHUNK });
         process.stdout.write(`${await digest(client, values.algorithm, input, timeout)}  ${name}\n`);
       } catch (err) {
         if (!err.syscall) throw err; // not a file error: the call failed

@@ -81,18 +81,37 @@ class IncompleteReply(Exception):
     """The server's reply does not prove that the whole input was used."""
 
 
-def chunks(f):
+def chunks(f, failed):
     """Yields what file f holds, as it arrives.
 
     gRPC pulls these from a thread of its own. os.read on the descriptor
     takes no lock of the file object, so that thread never stops the
     interpreter from exiting on Ctrl-C while it waits for input.
+
+    A read error is kept in the list failed and raised: grpc then cancels
+    the call (never a half-close), and reports only "Exception iterating
+    requests!"; the caller reports the error itself (see input_error).
     """
     while True:
-        b = os.read(f.fileno(), CHUNK)
+        try:
+            b = os.read(f.fileno(), CHUNK)
+        except OSError as e:
+            failed.append(e)
+            raise
         if not b:
             return
         yield b
+
+
+@contextlib.contextmanager
+def input_error(failed):
+    """Turns the call's failure into the input's read error, if there was one."""
+    try:
+        yield
+    except grpc.RpcError:
+        if failed:
+            raise failed[0] from None
+        raise
 
 
 def digest(stub, name, f, timeout):
@@ -104,7 +123,7 @@ def digest(stub, name, f, timeout):
     def requests():
         nonlocal sent
         yield pb.DigestRequest(header=pb.DigestHeader(algorithms=[algo], require_end=True))
-        for b in chunks(f):
+        for b in chunks(f, failed):
             sent += len(b)
             if local:
                 local.update(b)
@@ -115,8 +134,10 @@ def digest(stub, name, f, timeout):
             end.digests.add(algorithm=algo, raw=local.digest())
         yield pb.DigestRequest(end=end)
 
-    resp = interruptible(lambda: stub.Digest.future(requests(), timeout=timeout),
-                         lambda call: call.result())
+    failed = []
+    with input_error(failed):
+        resp = interruptible(lambda: stub.Digest.future(requests(), timeout=timeout),
+                             lambda call: call.result())
     if resp.size != sent or len(resp.digests) != 1:
         raise IncompleteReply(f"server hashed {resp.size} bytes, {sent} were sent")
     got = resp.digests[0].hex
@@ -134,7 +155,7 @@ def run(stub, pipeline, timeout):
     def requests():
         nonlocal sent
         yield pb.RunRequest(header=pb.RunHeader(pipeline=pipeline, require_end=True))
-        for b in chunks(sys.stdin.buffer):
+        for b in chunks(sys.stdin.buffer, failed):
             sent += len(b)
             yield pb.RunRequest(data=b)
         yield pb.RunRequest(end=pb.End(size=sent))
@@ -159,7 +180,9 @@ def run(stub, pipeline, timeout):
         # The stream ended with OK but no summary: the output may be cut short.
         raise IncompleteReply("reply ended without a summary")
 
-    return interruptible(lambda: stub.Run(requests(), timeout=timeout), reply)
+    failed = []
+    with input_error(failed):
+        return interruptible(lambda: stub.Run(requests(), timeout=timeout), reply)
 
 
 def interruptible(start, finish):
@@ -243,6 +266,9 @@ def main():
             return 1
         except IncompleteReply as e:
             print(f"{prog}: incomplete reply: {e}", file=sys.stderr)
+            return 1
+        except OSError as e:  # reading stdin for run: the call was cancelled
+            print(f"{prog}: reading input: {e.strerror}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print(f"{prog}: interrupted: call cancelled", file=sys.stderr)

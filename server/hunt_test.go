@@ -1,0 +1,167 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute/engine"
+)
+
+// TestTCPTimeoutAbortResets: a raw-TCP job aborted by --idle-timeout or
+// --header-timeout ends its connection with an RST, not a FIN. With a FIN
+// (and nothing written), a client that had sent all its input but not yet
+// its own FIN (a producer slow to close its pipe) half-closed afterwards
+// and read an empty reply ending in a clean EOF: exactly what a filter
+// (`grep`, `sort`) with no output answers, a result for an input the job
+// never finished. The reset is what tells it the job was aborted.
+func TestTCPTimeoutAbortResets(t *testing.T) {
+	env := startEnv(t, envConfig{
+		idle:   200 * time.Millisecond,
+		tcp:    tcpSettings{HeaderTimeout: 200 * time.Millisecond},
+		routes: []string{"testcat"},
+	})
+	for _, c := range []struct{ name, addr, send, outcome string }{
+		{"idle input", env.tcpAddr, "testcat\nall of the input\n", OutcomeIdle},
+		{"idle input, route port", env.routes["testcat"], "all of the input\n", OutcomeIdle},
+		{"unfinished header", env.tcpAddr, "testc", OutcomeIdle},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", c.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, c.send); err != nil {
+				t.Fatal(err)
+			}
+			if oc := env.obs.nextOutcome(t); oc != c.outcome {
+				t.Fatalf("outcome %q, want %q", oc, c.outcome)
+			}
+			// The job is over: the client now half-closes, as a client
+			// done with its input does, and reads the reply.
+			conn.(*net.TCPConn).CloseWrite()
+			conn.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+			got, err := io.ReadAll(conn)
+			if len(got) != 0 {
+				t.Errorf("an aborted job wrote %q", got)
+			}
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("read after the abort: %v, want a connection reset (a clean EOF looks like an empty result)", err)
+			}
+		})
+	}
+}
+
+// bytesObserver keeps the input byte count of each job that ended.
+type bytesObserver struct{ in chan int64 }
+
+func (o bytesObserver) JobStarted(string) func(string, int64, int64) {
+	return func(_ string, in, _ int64) { o.in <- in }
+}
+
+// TestGRPCDigestAbortCountsInput: a gRPC Digest job that fails after
+// reading input (a limit, a cancel, a declared size not met) reports the
+// bytes it read to the job log and metrics, as a Run job and a raw-TCP job
+// do. It reported 0: the engine's result on an error was empty.
+func TestGRPCDigestAbortCountsInput(t *testing.T) {
+	obs := bytesObserver{in: make(chan int64, 10)}
+	eng := engine.New(engine.Config{Registry: testRegistry(), MaxInputBytes: 1000})
+	svc := NewComputeService(eng, Options{Observer: obs})
+	gs := grpc.NewServer(CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := apiv1.NewComputeServiceClient(conn)
+
+	size := int64(900)
+	for _, c := range []struct {
+		name   string
+		header *apiv1.DigestHeader
+		data   int
+		code   codes.Code
+		minIn  int64
+	}{
+		{"over --max-input-bytes", &apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}}, 4000, codes.ResourceExhausted, 1000},
+		{"fewer than expected_size", &apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}, ExpectedSize: &size}, 500, codes.DataLoss, 500},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			stream, err := client.Digest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: c.header}})
+			stream.Send(dataMsg(make([]byte, c.data)))
+			_, err = stream.CloseAndRecv()
+			if status.Code(err) != c.code {
+				t.Fatalf("err %v, want %v", err, c.code)
+			}
+			if in := <-obs.in; in < c.minIn {
+				t.Errorf("the job reported %d input bytes, want at least %d", in, c.minIn)
+			}
+		})
+	}
+}
+
+// TestTCPTLSTimeoutAbortNoCloseNotify: over TLS an idle-timeout abort
+// sends no close_notify. tls.Conn.Close sends one, and a client then read
+// an authenticated clean end of an empty reply for a job that was aborted.
+func TestTCPTLSTimeoutAbortNoCloseNotify(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), TLSConfig: cfg, Observer: obs, IdleTimeout: 200 * time.Millisecond}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	raw, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(defaultTestTimeout))
+	c := tls.Client(raw, p.ClientTLS(t, false))
+	if _, err := io.WriteString(c, "testcat\nall of the input\n"); err != nil {
+		t.Fatal(err)
+	}
+	if oc := obs.nextOutcome(t); oc != OutcomeIdle {
+		t.Fatalf("outcome %q, want %q", oc, OutcomeIdle)
+	}
+	got, err := io.ReadAll(c)
+	if len(got) != 0 {
+		t.Errorf("an aborted job wrote %q", got)
+	}
+	if err == nil {
+		t.Errorf("the reply ended with close_notify, as a complete (empty) reply does")
+	}
+}
