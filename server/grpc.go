@@ -301,6 +301,11 @@ func dataChunks[M request, H comparable](recv func() (M, *heldData, error), head
 				}
 				continue
 			}
+			if err := proof.message(); err != nil {
+				// Only the half-close may follow an End: an empty data
+				// or text message, or one with nothing set, too.
+				return nil, nil, err
+			}
 			b := m.GetData()
 			if b == nil {
 				b = []byte(m.GetText())
