@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,6 +157,25 @@ elif mode == "digest-oracle":
         msgs.append(E(size=len(data)))
         digest(path, msgs)
         out(name=path, crc32c=crc32c(data), xxh3=xxh3(data))
+
+elif mode == "stall":
+    # A bare upload (no require_end, no End) that stops in the middle:
+    # "sent" once grpc has taken the data, then nothing, until the test
+    # kills the process or the deadline (argv[3] seconds, 0 for none)
+    # ends the call.
+    import threading
+    def requests():
+        yield H(algorithms=[S])
+        yield D(b"x" * 65536)
+        yield D(b"y" * 65536)
+        print("sent", flush=True)
+        threading.Event().wait()
+    timeout = float(files[0]) or None
+    try:
+        r = stub.Digest(requests(), timeout=timeout)
+        out(name="stall", code="OK", size=r.size)
+    except grpc.RpcError as e:
+        out(name="stall", code=e.code().name, details=e.details())
 
 elif mode == "run-cases":
     data = open(files[0], "rb").read()
@@ -466,5 +487,75 @@ func TestHuntAPIGrpcurlAfterEnd(t *testing.T) {
 		if r.code == 0 || !bytes.Contains(r.stderr, []byte("Code: InvalidArgument")) || !bytes.Contains(r.stderr, []byte("after the End message")) || bytes.Contains(r.stdout, []byte("digests")) {
 			t.Errorf("End then %v: exit %d, stdout %s, stderr %s; want InvalidArgument and no result", last, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestHuntAPIPythonStalledUpload: a grpcio upload that stops in the
+// middle, without require_end, ends by the client's death (SIGKILL: the
+// kernel closes its socket, no END_STREAM was sent) or its deadline:
+// never a result, the job counted as the abort it was.
+func TestHuntAPIPythonStalledUpload(t *testing.T) {
+	t.Parallel()
+	py, err := findPython()
+	if err != nil {
+		missing(t, "%v", err)
+	}
+	d := launch(t)
+	script := writeFile(t, t.TempDir(), "hunt_api.py", []byte("PIPELINES = []\n"+huntAPIScript))
+	for i, c := range []struct {
+		name, deadline string
+		codes          []string // what the client may see
+		outcome        string
+	}{
+		{"killed", "0", nil, "canceled"},
+		// The deadline travels as grpc-timeout: the server's timer or the
+		// client's fires first (docs/clients.md).
+		{"deadline", "0.5", []string{"DEADLINE_EXCEEDED", "CANCELLED"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, py, script, d.GRPC, "stall", c.deadline)
+			cmd.Env = append(cleanEnv(), "PYTHONPATH="+filepath.Join(examplesDir(t), "python"))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			out := bufio.NewReader(stdout)
+			line, err := out.ReadString('\n')
+			if line != "sent\n" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("stall: %q %v\n%s", line, err, stderr.Bytes())
+			}
+			if c.codes == nil {
+				cmd.Process.Kill()
+				rest, _ := io.ReadAll(out)
+				cmd.Wait()
+				if len(rest) != 0 {
+					t.Errorf("the killed client printed %q", rest)
+				}
+			} else {
+				rest, _ := io.ReadAll(out)
+				if err := cmd.Wait(); err != nil {
+					t.Fatalf("%v\n%s", err, stderr.Bytes())
+				}
+				var r map[string]any
+				if err := json.Unmarshal(rest, &r); err != nil || !slices.Contains(c.codes, fmt.Sprint(r["code"])) {
+					t.Errorf("the client saw %s; want one of %v", rest, c.codes)
+				}
+			}
+			rec := d.waitRecord(t, func() []map[string]any { return d.calls("Digest") }, i, func(map[string]any) bool { return true })
+			j, _ := rec["job"].(map[string]any)
+			if j["outcome"] == "ok" || c.outcome != "" && j["outcome"] != c.outcome {
+				t.Errorf("the server's job: %v; want outcome %q, never ok", rec, c.outcome)
+			}
+		})
 	}
 }
