@@ -134,6 +134,8 @@ if mode == "digest-cases":
         ("end size wrong", [H(algorithms=[S]), hello, E(size=5)]),
         ("end digest wrong", [H(algorithms=[S]), hello, E(size=6, digests=[ED(algorithm=S, hex="11" * 32)])]),
         ("end digest not computed", [H(algorithms=[S]), hello, E(size=6, digests=[ED(algorithm=M, hex=m6)])]),
+        ("end digest unspecified algorithm", [H(algorithms=[S]), hello, E(size=6, digests=[ED(algorithm=0, hex=h6)])]),
+        ("end digest unknown algorithm", [H(algorithms=[S]), hello, E(size=6, digests=[ED(algorithm=99, hex=h6)])]),
         ("required end missing", [H(algorithms=[S], require_end=True), hello]),
         ("data after end", [H(algorithms=[S]), hello, E(size=6), hello]),
         ("empty data after end", [H(algorithms=[S]), hello, E(size=6), D(b"")]),
@@ -265,7 +267,8 @@ func apiLeak(msg string) bool {
 // sizes around a block and a MiB, sent in odd chunks, against the
 // oracles. An empty data or text message, or an empty one, after the End
 // was taken as nothing and the call succeeded; the End is the last
-// message, and only the half-close may follow it.
+// message, and only the half-close may follow it. An End digest of an
+// unknown algorithm was blamed on the header.
 func TestHuntAPIDigestPython(t *testing.T) {
 	t.Parallel()
 	g, _ := startDaemon(t)
@@ -277,8 +280,8 @@ func TestHuntAPIDigestPython(t *testing.T) {
 		{"data before header", "INVALID_ARGUMENT", "missing header"},
 		{"end before header", "INVALID_ARGUMENT", "missing header"},
 		{"no algorithm", "INVALID_ARGUMENT", "no algorithm"},
-		{"unspecified algorithm", "INVALID_ARGUMENT", "ALGORITHM_UNSPECIFIED"},
-		{"unknown algorithm", "INVALID_ARGUMENT", "99"},
+		{"unspecified algorithm", "INVALID_ARGUMENT", "header: unsupported algorithm ALGORITHM_UNSPECIFIED"},
+		{"unknown algorithm", "INVALID_ARGUMENT", "header: unsupported algorithm 99"},
 		{"duplicate algorithm", "INVALID_ARGUMENT", "ALGORITHM_SHA256 named twice"},
 		{"size too small", "DATA_LOSS", "expected size of 3 bytes"},
 		{"size too large", "DATA_LOSS", "received 6 bytes, expected 10"},
@@ -298,6 +301,8 @@ func TestHuntAPIDigestPython(t *testing.T) {
 		{"end size wrong", "DATA_LOSS", "the client sent 5 bytes, the server received 6"},
 		{"end digest wrong", "DATA_LOSS", "sha256 digest mismatch"},
 		{"end digest not computed", "INVALID_ARGUMENT", "ALGORITHM_MD5 was not computed"},
+		{"end digest unspecified algorithm", "INVALID_ARGUMENT", "end: unsupported algorithm ALGORITHM_UNSPECIFIED"},
+		{"end digest unknown algorithm", "INVALID_ARGUMENT", "end: unsupported algorithm 99"},
 		{"required end missing", "DATA_LOSS", "without its End message"},
 		{"data after end", "INVALID_ARGUMENT", "after the End message"},
 		{"empty data after end", "INVALID_ARGUMENT", "after the End message"},

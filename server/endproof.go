@@ -113,7 +113,7 @@ func (p *endProof) eof() error {
 // message; where names it in errors) and returns its algorithm and raw
 // value.
 func expectedDigest(e *apiv1.ExpectedDigest, where string) (*digest.Algo, []byte, error) {
-	al, err := lookupAlgo(e.GetAlgorithm())
+	al, err := lookupAlgo(e.GetAlgorithm(), where)
 	if err != nil {
 		return nil, nil, err
 	}
