@@ -564,3 +564,58 @@ func TestHuntAPIPythonStalledUpload(t *testing.T) {
 		})
 	}
 }
+
+// huntNodeAfterEnd sends, with @grpc/grpc-js, an End and then one more
+// message that carries nothing: an empty data chunk, an empty text chunk,
+// a message with nothing set. It prints each call's outcome.
+const huntNodeAfterEnd = `
+const dir = process.env.EXAMPLES_NODE;
+const grpc = require(dir + '/node_modules/@grpc/grpc-js');
+const loader = require(dir + '/node_modules/@grpc/proto-loader');
+const def = loader.loadSync(process.env.PROTO, {keepCase: true, longs: String, enums: String, oneofs: true, defaults: true});
+const pkg = grpc.loadPackageDefinition(def).halfclose.v1;
+const c = new pkg.ComputeService(process.argv[2], grpc.credentials.createInsecure());
+const lasts = [['data', {data: Buffer.alloc(0)}], ['text', {text: ''}], ['nothing', {}]];
+let left = lasts.length;
+for (const [name, last] of lasts) {
+  const call = c.Digest((err, r) => {
+    console.log(name, err ? grpc.status[err.code] + ' ' + err.details : 'OK ' + r.size);
+    if (--left === 0) c.close();
+  });
+  call.write({header: {algorithms: ['ALGORITHM_SHA256'], require_end: true}});
+  call.write({data: Buffer.from('hi\n')});
+  call.write({end: {size: '3'}});
+  call.write(last);
+  call.end();
+}
+`
+
+// TestHuntAPINodeAfterEnd: grpc-js's empty messages after the End are
+// INVALID_ARGUMENT, as any message after it; they were skipped and the
+// call answered.
+func TestHuntAPINodeAfterEnd(t *testing.T) {
+	t.Parallel()
+	node := exampleClient(t, "node")[0]
+	g, _ := startDaemon(t)
+	script := writeFile(t, t.TempDir(), "after_end.js", []byte(huntNodeAfterEnd))
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, g)
+	cmd.Env = append(cleanEnv(), "EXAMPLES_NODE="+filepath.Join(examplesDir(t), "node"), "PROTO="+filepath.Join(root, "proto", "halfclose", "v1", "compute.proto"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.Bytes())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	slices.Sort(lines)
+	const want = "INVALID_ARGUMENT data after the End message: only the half-close may follow it"
+	if fmt.Sprint(lines) != fmt.Sprint([]string{"data " + want, "nothing " + want, "text " + want}) {
+		t.Errorf("grpc-js, End then an empty message:\n%s", out)
+	}
+}
