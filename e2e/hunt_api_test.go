@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // The gRPC API as a generated client in another language uses it: raw
@@ -160,6 +162,62 @@ elif mode == "digest-oracle":
         digest(path, msgs)
         out(name=path, crc32c=crc32c(data), xxh3=xxh3(data))
 
+elif mode in ("caps", "caps-every"):
+    # Every flag Capabilities lists is known to the pipeline language, and
+    # each one that takes no value prints what GNU prints (LC_ALL=C)
+    # with the same exit status (gzip's bytes may differ: its status only).
+    import gzip as gz, os, shlex, subprocess
+    caps = stub.Capabilities(pb.CapabilitiesRequest(), timeout=30)
+    lim = caps.limits
+    out(name="limits", max_input_bytes=lim.max_input_bytes, max_jobs=lim.max_jobs,
+        max_msg_bytes=lim.max_msg_bytes, idle_timeout_ms=lim.idle_timeout_ms,
+        algorithms=[A.Name(a) for a in caps.algorithms])
+    text = b"b 2 x\na 10 y\nB 1 z\na 10 y\n\ncafe 3 ERROR\n"
+    operands = {"grep": ["a"], "tr": ["a", "b"], "cut": ["-f", "1"]}
+    flags = compared = 0
+    every = mode == "caps-every"
+    for c in caps.commands:
+        summaries = set()
+        for f in c.flags:
+            flags += 1
+            # A flag's other names (-b, --binary) share its summary: the
+            # short run checks one name of each.
+            if f.summary in summaries and not every:
+                continue
+            summaries.add(f.summary)
+            argv = [c.name, f.name] + (["1"] if f.takes_value else []) + operands.get(c.name, [])
+            if c.name == "tr" and f.name in ("-d", "--delete", "-s", "--squeeze-repeats"):
+                argv = argv[:-1]
+            p = shlex.join(argv)
+            data = text
+            if c.name in ("gunzip", "zcat") or c.name == "gzip" and f.name in ("-d", "--decompress", "--uncompress"):
+                data = gz.compress(text, mtime=0)
+            if c.name == "base64" and f.name in ("-d", "--decode"):
+                data = b"YWJj\n"
+            got, summary, code, details = b"", None, "OK", ""
+            try:
+                for r in stub.Run(iter([RH(pipeline=p), RD(data)]), timeout=30):
+                    if r.WhichOneof("message") == "output":
+                        got += r.output
+                    else:
+                        summary = r.summary
+            except grpc.RpcError as e:
+                code, details = e.code().name, e.details()
+            if code != "OK":
+                if "unknown flag" in details or "unknown option" in details:
+                    out(name="refused", pipeline=p, details=details)
+                continue
+            if f.takes_value:
+                continue
+            # The GNU tool itself, with no shell (its words are argv).
+            g = subprocess.run(argv, input=data, capture_output=True, timeout=10,
+                               env={"LC_ALL": "C", "PATH": os.environ["PATH"]})
+            compared += 1
+            if (got != g.stdout and c.name != "gzip") or summary.exit_status != g.returncode:
+                out(name="differs", pipeline=p, got=got.decode("latin-1"), gnu=g.stdout.decode("latin-1"),
+                    status=summary.exit_status, gnu_status=g.returncode)
+    out(name="flags", flags=flags, compared=compared)
+
 elif mode == "stall":
     # A bare upload (no require_end, no End) that stops in the middle:
     # "sent" once grpc has taken the data, then nothing, until the test
@@ -199,9 +257,10 @@ elif mode == "run-cases":
     for p in PIPELINES:
         msgs = [RH(pipeline=p, require_end=True)] + [RD(data[i:i + 65537]) for i in range(0, len(data), 65537)] + [RE(size=len(data))]
         run(p, msgs)
-    # 256 MiB of output, far more than the client's and the server's
-    # buffers: the job is still sending when the cancel comes.
-    z = gzip.compress(b"\0" * (256 << 20))
+    # 64 MiB of output, far more than the client's buffers and the
+    # server's spool memory: from the end of input on, gunzip waits for
+    # the client, so the job is still sending when the cancel comes.
+    z = gzip.compress(b"\0" * (64 << 20), 1)
     run("cancel mid-output", [RH(pipeline="gunzip -c", require_end=True), RD(z), RE(size=len(z))], cancel_after=1 << 20)
 `
 
@@ -617,5 +676,40 @@ func TestHuntAPINodeAfterEnd(t *testing.T) {
 	const want = "INVALID_ARGUMENT data after the End message: only the half-close may follow it"
 	if fmt.Sprint(lines) != fmt.Sprint([]string{"data " + want, "nothing " + want, "text " + want}) {
 		t.Errorf("grpc-js, End then an empty message:\n%s", out)
+	}
+}
+
+// TestHuntAPICapabilitiesFlags: what Capabilities lists works. Every
+// flag (one name of each by default, every name in the long run) is known
+// to the pipeline language; each flag that takes no value, alone on its
+// command, prints what GNU prints with the same exit status; the limits
+// are the daemon's flags, the algorithms the API's.
+func TestHuntAPICapabilitiesFlags(t *testing.T) {
+	t.Parallel()
+	need(t, "gzip")
+	g, _ := startDaemon(t, "--max-input-bytes", "7654321", "--max-jobs", "9", "--max-msg-bytes", "2MiB", "--idle-timeout", "42s")
+	mode := "caps"
+	if testenv.Long() {
+		mode = "caps-every"
+	}
+	recs := huntPython(t, g, mode)
+	for _, r := range append(recs["refused"], recs["differs"]...) {
+		t.Errorf("%v", r)
+	}
+	if f := recs["flags"]; len(f) != 1 || f[0]["flags"].(float64) < 100 || f[0]["compared"].(float64) < 100 {
+		t.Errorf("flags listed and compared: %v", f)
+	}
+	lim := recs["limits"]
+	if len(lim) != 1 {
+		t.Fatalf("limits: %v", lim)
+	}
+	want := map[string]float64{"max_input_bytes": 7654321, "max_jobs": 9, "max_msg_bytes": 2 << 20, "idle_timeout_ms": 42000}
+	for k, v := range want {
+		if lim[0][k] != v {
+			t.Errorf("Capabilities limits: %s = %v; want %v, as the daemon was started", k, lim[0][k], v)
+		}
+	}
+	if fmt.Sprint(lim[0]["algorithms"]) != fmt.Sprint(allAlgorithms) {
+		t.Errorf("Capabilities algorithms %v; want %v", lim[0]["algorithms"], allAlgorithms)
 	}
 }
