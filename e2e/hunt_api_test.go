@@ -51,9 +51,9 @@ def RH(**kw): return pb.RunRequest(header=pb.RunHeader(**kw))
 def RD(b): return pb.RunRequest(data=b)
 def RE(**kw): return pb.RunRequest(end=pb.End(**kw))
 
-def digest(name, msgs):
+def digest(name, msgs, via=stub):
     try:
-        r = stub.Digest(iter(msgs), timeout=30)
+        r = via.Digest(iter(msgs), timeout=30)
     except grpc.RpcError as e:
         out(name=name, code=e.code().name, details=e.details())
         return
@@ -145,6 +145,14 @@ if mode == "digest-cases":
         ("empty message after end", [H(algorithms=[S]), hello, E(size=6), pb.DigestRequest()]),
     ]:
         digest(name, msgs)
+    # Messages at --max-msg-bytes (4 MiB: a data field of L bytes is
+    # 1 + 4 + L bytes), and gzip-compressed ones, whose limit holds after
+    # decompression.
+    digest("largest message", [H(algorithms=[S]), D(b"\0" * ((4 << 20) - 5))])
+    digest("message over the limit", [H(algorithms=[S]), D(b"\0" * ((4 << 20) - 4))])
+    gz = pb_grpc.ComputeServiceStub(grpc.insecure_channel(addr, compression=grpc.Compression.Gzip))
+    digest("gzip", [H(algorithms=[S], require_end=True), D(b"hel"), T("lo\n"), E(size=6)], via=gz)
+    digest("gzip, over the limit once decompressed", [H(algorithms=[S]), D(b"\0" * (8 << 20))], via=gz)
 
 elif mode == "digest-oracle":
     algs = [a for a in A.values() if a != 0]
@@ -330,7 +338,8 @@ func apiLeak(msg string) bool {
 // unknown algorithm was blamed on the header.
 func TestHuntAPIDigestPython(t *testing.T) {
 	t.Parallel()
-	g, _ := startDaemon(t)
+	d := launch(t)
+	g := d.GRPC
 
 	cases := []struct{ name, code, msg string }{
 		{"no header", "INVALID_ARGUMENT", "missing header"},
@@ -367,6 +376,10 @@ func TestHuntAPIDigestPython(t *testing.T) {
 		{"empty data after end", "INVALID_ARGUMENT", "after the End message"},
 		{"empty text after end", "INVALID_ARGUMENT", "after the End message"},
 		{"empty message after end", "INVALID_ARGUMENT", "after the End message"},
+		{"largest message", "OK", ""},
+		{"message over the limit", "RESOURCE_EXHAUSTED", "larger than max"},
+		{"gzip", "OK", ""},
+		{"gzip, over the limit once decompressed", "RESOURCE_EXHAUSTED", "larger than max"},
 	}
 	hello := writeFile(t, t.TempDir(), "hello", []byte("hello\n"))
 	empty := writeFile(t, t.TempDir(), "empty", nil)
@@ -389,8 +402,14 @@ func TestHuntAPIDigestPython(t *testing.T) {
 		// Every successful case hashed "hello\n" (or nothing) with SHA-256,
 		// plus MD5 when only an expected digest named it, in that order.
 		in := hello
-		if strings.HasPrefix(c.name, "size zero") || strings.HasPrefix(c.name, "header") {
+		switch {
+		case strings.HasPrefix(c.name, "size zero") || strings.HasPrefix(c.name, "header"):
 			in = empty
+		case c.name == "largest message":
+			in = cachedFile(t, "zeros-4194299", func(w io.Writer) error {
+				_, err := w.Write(make([]byte, 4<<20-5))
+				return err
+			})
 		}
 		want := [][]any{{"ALGORITHM_SHA256", oracleHex(t, in, []string{"sha256sum"})}}
 		if c.name == "expected other algorithm" {
@@ -409,6 +428,18 @@ func TestHuntAPIDigestPython(t *testing.T) {
 			t.Errorf("%s: digests %v; want %v", c.name, got, want)
 		}
 	}
+
+	// The two messages over --max-msg-bytes are counted as the limit they
+	// hit (docs/protocol.md).
+	d.waitRecord(t, func() []map[string]any {
+		var limits []map[string]any
+		for _, c := range d.calls("Digest") {
+			if j, _ := c["job"].(map[string]any); j["outcome"] == "limit" {
+				limits = append(limits, c)
+			}
+		}
+		return limits
+	}, 1, func(map[string]any) bool { return true })
 
 	var files []string
 	for _, n := range []int{0, 1, 63, 64, 65, 1 << 20, 1<<20 + 1} {
