@@ -52,6 +52,15 @@ func newEndProof(required bool, expectedSize *int64) *endProof {
 	return p
 }
 
+// message checks that a message other than an End may come: none may
+// after an End, whatever it carries (nothing, an empty chunk).
+func (p *endProof) message() error {
+	if p.ended {
+		return errDataAfterEnd
+	}
+	return nil
+}
+
 // data accounts for n bytes of input.
 func (p *endProof) data(n int) error {
 	if p.ended {
@@ -104,7 +113,7 @@ func (p *endProof) eof() error {
 // message; where names it in errors) and returns its algorithm and raw
 // value.
 func expectedDigest(e *apiv1.ExpectedDigest, where string) (*digest.Algo, []byte, error) {
-	al, err := lookupAlgo(e.GetAlgorithm())
+	al, err := lookupAlgo(e.GetAlgorithm(), where)
 	if err != nil {
 		return nil, nil, err
 	}

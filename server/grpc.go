@@ -116,11 +116,12 @@ func (s *computeService) Stop() {
 }
 
 // lookupAlgo maps the API's algorithm to the core's, by the enum value's
-// name that compute/digest's table holds.
-func lookupAlgo(a apiv1.Algorithm) (*digest.Algo, error) {
+// name that compute/digest's table holds; where names the message that
+// named it (header, end) in the error.
+func lookupAlgo(a apiv1.Algorithm, where string) (*digest.Algo, error) {
 	al, ok := digest.ByProto(a.String())
 	if !ok {
-		return nil, compute.Invalidf("header: unsupported algorithm %s", a)
+		return nil, compute.Invalidf("%s: unsupported algorithm %s", where, a)
 	}
 	return al, nil
 }
@@ -134,7 +135,7 @@ func digestJob(h *apiv1.DigestHeader) (engine.DigestJob, []apiv1.Algorithm, erro
 		if seen[a] {
 			return nil
 		}
-		al, err := lookupAlgo(a)
+		al, err := lookupAlgo(a, "header")
 		if err != nil {
 			return err
 		}
@@ -300,6 +301,11 @@ func dataChunks[M request, H comparable](recv func() (M, *heldData, error), head
 					return nil, nil, err
 				}
 				continue
+			}
+			if err := proof.message(); err != nil {
+				// Only the half-close may follow an End: an empty data
+				// or text message, or one with nothing set, too.
+				return nil, nil, err
 			}
 			b := m.GetData()
 			if b == nil {
@@ -575,7 +581,7 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		if _, ok := apiv1.Algorithm_name[int32(a)]; !ok {
 			break
 		}
-		if _, err := lookupAlgo(a); err == nil {
+		if _, err := lookupAlgo(a, ""); err == nil {
 			resp.Algorithms = append(resp.Algorithms, a)
 		}
 	}
