@@ -46,3 +46,29 @@ func TestHuntPipeTCPAtWord(t *testing.T) {
 		}
 	}
 }
+
+// TestHuntPipeTCPTrailingCR: text ending in a carriage return means over
+// RunTCP what it means over gRPC: the server drops a "\r" before the
+// header line's "\n", so "tr -d \\<CR>" (a quoted CR) lost its operand's
+// CR and failed ("backslash at end of text"). gRPC's output is the oracle.
+func TestHuntPipeTCPTrailingCR(t *testing.T) {
+	tcp := &server.TCPServer{Engine: engine.New(engine.Config{Registry: builtin.Registry()})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { tcp.Serve(l); close(done) }()
+	t.Cleanup(func() { tcp.Close(); <-done })
+	c := newBufconnClient(t, engine.Config{})
+
+	input := []byte("a\r\nb\r\r\n")
+	for _, text := range []string{"tr -d \\\r", "tr -d \\\r\r", "wc -c\r", "tr -d '\r'"} {
+		var gout, tout bytes.Buffer
+		_, gerr := c.Run(ctxT(t), text, bytes.NewReader(input), &gout)
+		terr := RunTCP(ctxT(t), l.Addr().String(), nil, text, bytes.NewReader(input), &tout)
+		if gerr != nil || terr != nil || gout.String() != tout.String() {
+			t.Errorf("%q: TCP %q, %v; gRPC %q, %v", text, tout.String(), terr, gout.String(), gerr)
+		}
+	}
+}

@@ -81,6 +81,12 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	if p := strings.TrimLeft(pipeline, " \t"); strings.HasPrefix(p, "@") {
 		pipeline = `\` + p
 	}
+	// The server drops a "\r" just before the header's "\n" (a CRLF
+	// client's); one that ends the text is kept by a blank after it (a
+	// backslash quotes it: "tr -d \\<CR>").
+	if strings.HasSuffix(pipeline, "\r") {
+		pipeline += " "
+	}
 	var o tcpOptions
 	for _, opt := range opts {
 		opt(&o)
