@@ -73,6 +73,20 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	if strings.ContainsAny(pipeline, "\n") {
 		return errors.New("pipeline must be one line for the TCP adapter")
 	}
+	// The header line's leading words that start with "@" are its
+	// options: a pipeline whose first word does would be read as options
+	// after this call's own (@file=N silently changed wc's widths), where
+	// gRPC names it an unknown command. A backslash keeps it the word it
+	// is ("\@x" splits to "@x").
+	if p := strings.TrimLeft(pipeline, " \t"); strings.HasPrefix(p, "@") {
+		pipeline = `\` + p
+	}
+	// The server drops a "\r" just before the header's "\n" (a CRLF
+	// client's); one that ends the text is kept by a blank after it (a
+	// backslash quotes it: "tr -d \\<CR>").
+	if strings.HasSuffix(pipeline, "\r") {
+		pipeline += " "
+	}
 	var o tcpOptions
 	for _, opt := range opts {
 		opt(&o)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -78,7 +79,7 @@ func classify(err error) verdict {
 	var ce *compute.Error
 	if errors.As(err, &ce) {
 		if c, ok := coreCodes[ce.Code]; ok {
-			return verdict{code: c, msg: ce.Msg}
+			return verdict{code: c, msg: clientMessage(ce.Msg)}
 		}
 		return internalVerdict
 	}
@@ -90,9 +91,30 @@ func classify(err error) verdict {
 		return verdict{code: codes.DeadlineExceeded, msg: "deadline exceeded"}
 	}
 	if s, ok := status.FromError(err); ok && s.Code() != codes.Internal {
-		return verdict{code: s.Code(), msg: s.Message()}
+		return verdict{code: s.Code(), msg: clientMessage(s.Message())}
 	}
 	return internalVerdict
+}
+
+// maxMessageBytes bounds the message of a verdict. A message may quote a
+// word of the request (an unknown command or flag, a pattern), which the
+// pipeline text lets be 64 KiB long; a gRPC client with a metadata limit
+// failed such a call with INTERNAL instead of its code (grpcio's 8 KiB:
+// "Received RST_STREAM with error code 2"). A longer message is cut at a
+// character's start and ends in "…", as a diagnostic line is cut at
+// compute.MaxDiagnosticBytes.
+const maxMessageBytes = 1024
+
+// clientMessage is msg cut to maxMessageBytes.
+func clientMessage(msg string) string {
+	if len(msg) <= maxMessageBytes {
+		return msg
+	}
+	cut := maxMessageBytes
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
 
 var internalVerdict = verdict{code: codes.Internal, msg: "internal error", internal: true}

@@ -30,6 +30,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/codename"
@@ -301,7 +302,11 @@ func oneLineUTF8(text string) (string, error) {
 	}
 	stages, err := engine.SplitPipeline(text)
 	if err != nil {
-		return "", status.Error(codes.InvalidArgument, err.Error())
+		code := codes.InvalidArgument
+		if compute.CodeOf(err) == compute.CodeResourceExhausted {
+			code = codes.ResourceExhausted // text over engine.MaxPipelineBytes: a limit, as the server says
+		}
+		return "", status.Error(code, err.Error())
 	}
 	q := make([]string, len(stages))
 	for i, words := range stages {

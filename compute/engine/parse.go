@@ -179,10 +179,13 @@ func SplitPipeline(text string) ([][]string, error) {
 // opening quote) into cur, and returns how many bytes of text it took,
 // the closing quote included. The escapes are POSIX.1-2024's: \" \' \\ \a
 // \b \e \f \n \r \t \v, \cX (control-X), \xHH (one or two hex digits) and
-// \ddd (one to three octal digits). What POSIX leaves unspecified is an
-// error here, never a guess: another character after a backslash, an octal
-// value over \377, \c before a character that has no control form, and a
-// NUL byte (an argument of a GNU tool cannot hold one).
+// \ddd (one to three octal digits); and \E, ESC as \e, which POSIX leaves
+// unspecified but bash's own quoting writes for ESC (printf %q, ${x@Q})
+// and every shell with $'...' (bash, ksh93, zsh, mksh) reads so: text
+// quoted by bash splits to the words bash gives. What else POSIX leaves
+// unspecified is an error here, never a guess: another character after a
+// backslash, an octal value over \377, \c before a character that has no
+// control form, and a NUL byte (an argument of a GNU tool cannot hold one).
 func dollarQuote(text string, cur *strings.Builder) (int, error) {
 	isOct := func(c byte) bool { return c >= '0' && c <= '7' }
 	hexVal := func(c byte) (byte, bool) {
@@ -225,7 +228,7 @@ func dollarQuote(text string, cur *strings.Builder) (int, error) {
 			b = 7
 		case 'b':
 			b = 8
-		case 'e':
+		case 'e', 'E':
 			b = 27
 		case 'f':
 			b = 12
