@@ -117,13 +117,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := spec.Flags
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...); err != nil {
-		fmt.Fprintln(stderr, "halfclose:", err)
-		return 2
-	}
 	if err := fs.Parse(args); err != nil {
 		err = cli.ParseError(fs, err)
 		fmt.Fprintf(stderr, "halfclose: %v\nTry 'halfclose --help' for more information.\n", err)
+		return 2
+	}
+	// After the command line, so that a flag given there wins and its
+	// variable is not read.
+	if err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...); err != nil {
+		fmt.Fprintln(stderr, "halfclose:", cli.EnvError(fs, err))
 		return 2
 	}
 	words := fs.Args()

@@ -100,11 +100,13 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs := spec.Flags
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if err := flagenv.Apply(fs, "HALFCLOSE", spec.NoEnvNames()...); err != nil {
-		return nil, err
-	}
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{cli.ParseError(fs, err)}
+	}
+	// After the command line: a flag given there wins, and its variable
+	// is not read (nor added to, for --tcp-route).
+	if err := flagenv.Apply(fs, "HALFCLOSE", spec.NoEnvNames()...); err != nil {
+		return nil, usageError{cli.EnvError(fs, err)}
 	}
 	if c.help || c.version || c.generate != "" {
 		return c, nil
@@ -230,8 +232,16 @@ func (c *config) validate() error {
 	if c.gcPercent < 1 {
 		errs = append(errs, errors.New("--gc-percent must be at least 1"))
 	}
-	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.drainDelay < 0 || c.jobWait < 0 || c.keepaliveMinTime < 0 || c.logFlush < 0 {
-		errs = append(errs, errors.New("durations must not be negative"))
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"idle-timeout", c.idleTimeout}, {"shutdown-grace", c.shutdownGrace}, {"drain-delay", c.drainDelay},
+		{"job-wait", c.jobWait}, {"keepalive-min-time", c.keepaliveMinTime}, {"log-flush", c.logFlush},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("--%s must not be negative", d.name))
+		}
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
@@ -239,7 +249,7 @@ func (c *config) validate() error {
 	if c.tlsClientCA != "" && c.tlsCert == "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
 	}
-	if c.rateLimit < 0 || c.rateBurst < 1 {
+	if !(c.rateLimit >= 0) || c.rateBurst < 1 { // NaN too
 		errs = append(errs, errors.New("--rate-limit must not be negative and --rate-burst must be at least 1"))
 	}
 	if _, err := c.slogLevel(); err != nil {
