@@ -531,6 +531,18 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	if tc, ok := c.(*tls.Conn); ok {
 		tc.SetDeadline(time.Now().Add(s.HeaderTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
+			var re tls.RecordHeaderError
+			if errors.As(err, &re) && re.Conn != nil {
+				// A plaintext client (nc, socat without OPENSSL:): tell
+				// it in plaintext, as net/http tells an HTTP client of an
+				// HTTPS port, rather than closing on it with no word.
+				plain := re.Conn
+				if rc, ok := plain.(*rawConn); ok {
+					plain = rc.Conn
+				}
+				s.fail(ctx, plain, life.reject(ctx, "", errPlaintextOnTLS))
+				return
+			}
 			s.Logger.Debug("tls handshake failed", "peer", c.RemoteAddr(), "err", err)
 			return
 		}
@@ -589,6 +601,10 @@ var (
 	connReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 	connWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
 )
+
+// errPlaintextOnTLS answers a client that does not speak TLS on a TLS
+// port, in plaintext.
+var errPlaintextOnTLS = compute.Invalidf("this port speaks TLS: connect with TLS (socat OPENSSL:, halfclose --tls or --cacert)")
 
 // http2PrefaceLine is the first line of the HTTP/2 client preface
 // ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") as readHeader returns it: what a
@@ -692,6 +708,9 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	}
 	if err == nil && s.RequireEnd && !opts.proven() {
 		err = errProofRequired
+	}
+	if err == nil && opts.size >= 0 {
+		err = s.Engine.CheckDeclaredSize(opts.size)
 	}
 	if err != nil {
 		return nil, opts, err

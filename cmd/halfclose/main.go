@@ -370,10 +370,12 @@ func readToken(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tok, _, _ := strings.Cut(string(b), "\n")
-	tok = strings.TrimSpace(tok)
-	if tok == "" {
-		return "", errors.New("--token-file: empty token")
+	// The first token line: the server's --auth-token-file format, so
+	// one file serves both (blank lines and # comments skipped).
+	for line := range strings.Lines(string(b)) {
+		if tok := strings.TrimSpace(line); tok != "" && !strings.HasPrefix(tok, "#") {
+			return tok, nil
+		}
 	}
-	return tok, nil
+	return "", errors.New("--token-file: empty token")
 }
