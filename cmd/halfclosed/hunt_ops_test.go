@@ -45,6 +45,11 @@ func TestHuntOpsBadValues(t *testing.T) {
 		{env: "HALFCLOSE_SPOOL_DISK", val: "4ib", want: `HALFCLOSE_SPOOL_DISK (--spool-disk): invalid value "4ib": not a byte count`},
 		{env: "HALFCLOSE_MAX_JOBS", val: "x", want: `HALFCLOSE_MAX_JOBS (--max-jobs): invalid value "x": not a whole number`},
 		{env: "HALFCLOSE_HEADER_TIMEOUT", val: "10", want: `HALFCLOSE_HEADER_TIMEOUT (--header-timeout): invalid value "10": not a duration`},
+		// 32-bit HTTP/2 settings wrapped around: 1 stream, 0 bytes.
+		{args: []string{"--grpc-max-streams=4294967297"}, want: "--grpc-max-streams must be at least 1 and at most 4294967295"},
+		{args: []string{"--max-metadata-bytes=4GiB"}, want: "--max-metadata-bytes must be at least 1KiB and under 4GiB"},
+		{args: []string{"--max-jobs=2147483648"}, want: "--max-jobs must be at least 1 and at most 2147483647"},
+		{args: []string{"--max-header-bytes=1025KiB"}, want: "--max-header-bytes must be at least 64 and at most 1MiB"},
 	} {
 		if tc.env != "" {
 			t.Setenv(tc.env, tc.val)
@@ -58,6 +63,12 @@ func TestHuntOpsBadValues(t *testing.T) {
 		}
 		if _, usage := err.(usageError); !usage {
 			t.Errorf("%s=%s %v: %T, want a usage error (status 2)", tc.env, tc.val, tc.args, err)
+		}
+	}
+	// The largest values still start.
+	for _, args := range [][]string{{"--grpc-max-streams=4294967295"}, {"--max-metadata-bytes=4194303KiB"}, {"--max-jobs=2147483647"}, {"--max-header-bytes=1MiB"}} {
+		if _, err := parseConfig(args, io.Discard); err != nil {
+			t.Errorf("%v: %v", args, err)
 		}
 	}
 	// Units that are units still parse.
