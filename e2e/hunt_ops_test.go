@@ -32,8 +32,9 @@ func TestHuntOpsTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(tok))
-	// The server's format: comments, blank lines, CRLF.
-	tokens := writeFile(t, dir, "tokens-ops.txt", []byte("# ops team\r\n\r\n"+token+"\r\n"))
+	// The server's format: comments, blank lines, CRLF, and the byte
+	// order mark a Windows editor writes.
+	tokens := writeFile(t, dir, "tokens-ops.txt", []byte("\ufeff# ops team\r\n\r\n"+token+"\r\n"))
 	p := func(name string) string { return filepath.Join(dir, name) }
 	// --idle-timeout bounds how long an old server kept a client waiting
 	// for input it had refused to take.

@@ -371,8 +371,9 @@ func readToken(path string) (string, error) {
 		return "", err
 	}
 	// The first token line: the server's --auth-token-file format, so
-	// one file serves both (blank lines and # comments skipped).
-	for line := range strings.Lines(string(b)) {
+	// one file serves both (blank lines, # comments and a byte order mark
+	// skipped).
+	for line := range strings.Lines(strings.TrimPrefix(string(b), "\ufeff")) {
 		if tok := strings.TrimSpace(line); tok != "" && !strings.HasPrefix(tok, "#") {
 			return tok, nil
 		}
