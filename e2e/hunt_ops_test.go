@@ -74,10 +74,16 @@ func TestHuntOpsTLS(t *testing.T) {
 			t.Errorf("halfclose --token-file (comment, CRLF): %q, %v; GNU %q", out, err, gnu)
 		}
 	})
-	t.Run("cli-plaintext", func(t *testing.T) {
+	t.Run("plaintext-grpc-on-tls-port", func(t *testing.T) {
+		// Answered in HTTP/2: a status, not "EOF" or "Socket closed".
+		const want = "UNAVAILABLE: halfclose gRPC port: this port speaks TLS; connect with TLS (grpcurl without -plaintext, halfclose --tls or --cacert)"
 		_, err := tlsRun(t, dir, input, cli, "--addr", d.GRPC, "sha256sum")
-		if err == nil || !strings.Contains(err.Error(), "a TLS port? then add --tls or --cacert") {
+		if err == nil || !strings.Contains(err.Error(), "halfclose: "+want+"\n") {
 			t.Errorf("halfclose in plaintext to a TLS port: %v", err)
+		}
+		_, err = tlsRun(t, dir, nil, grpcurl, "-plaintext", d.GRPC, "list")
+		if err == nil || !strings.Contains(err.Error(), "code = Unavailable desc = halfclose gRPC port: this port speaks TLS") {
+			t.Errorf("grpcurl -plaintext list: %v", err)
 		}
 	})
 	t.Run("cli-other-ca", func(t *testing.T) {

@@ -641,6 +641,12 @@ func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reade
 	if _, err := io.ReadFull(br, rest); err != nil || string(rest) != http2PrefaceRest {
 		return
 	}
+	answerHTTP2(c, br, wrongPortMessage)
+}
+
+// answerHTTP2 answers an HTTP/2 client whose preface has been read (under
+// the caller's deadline) with msg: see refuseHTTP2.
+func answerHTTP2(c net.Conn, br *bufio.Reader, msg string) {
 	fr := http2.NewFramer(c, br)
 	fr.SetMaxReadFrameSize(16 << 10)
 	if fr.WriteSettings() != nil {
@@ -650,7 +656,7 @@ func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reade
 	enc := hpack.NewEncoder(&hbuf)
 	for _, hf := range [][2]string{
 		{":status", "200"}, {"content-type", "application/grpc"},
-		{"grpc-status", strconv.Itoa(int(codes.Unavailable))}, {"grpc-message", wrongPortMessage},
+		{"grpc-status", strconv.Itoa(int(codes.Unavailable))}, {"grpc-message", msg},
 		{"grpc-retry-pushback-ms", "-1"},
 	} {
 		enc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
