@@ -896,7 +896,7 @@ func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, reason string, e
 func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 	v := classify(err)
 	if v.internal {
-		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", err)
+		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", logDetail(err))
 	}
 	c.SetWriteDeadline(time.Now().Add(defaultDrainTimeout))
 	io.WriteString(c, v.errorLine())
