@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -199,12 +198,20 @@ const plaintextAnswerTime = 10 * time.Second
 // an HTTP/2 client preface in the clear (grpcurl -plaintext, a client
 // without TLS) is answered in HTTP/2, UNAVAILABLE with tlsPortMessage, so
 // that the client says why instead of "EOF" or "Socket closed"; anything
-// else goes on to the TLS handshake, the bytes read first included (a
-// ClientHello is longer than the preface).
+// else goes on to the TLS handshake, the bytes read first included.
 func refusePlaintextGRPC(raw net.Conn) (net.Conn, error) {
+	// Read no more than it takes to tell: a TLS client's first byte
+	// (0x16) already says it is not the preface.
 	first := make([]byte, len(clientPreface))
-	n, err := io.ReadFull(raw, first)
-	if err == nil && string(first) == clientPreface {
+	n := 0
+	for n < len(first) && clientPreface[:n] == string(first[:n]) {
+		k, err := raw.Read(first[n:])
+		n += k
+		if err != nil {
+			break
+		}
+	}
+	if string(first[:n]) == clientPreface {
 		raw.SetDeadline(time.Now().Add(plaintextAnswerTime))
 		answerHTTP2(raw, bufio.NewReader(raw), tlsPortMessage)
 		return nil, errPlaintextGRPC
