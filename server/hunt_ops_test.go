@@ -12,6 +12,9 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/syncbuf"
+
+	"google.golang.org/grpc/codes"
+	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 )
 
 // TestHuntOpsTokenFileBOM: a token file saved by a Windows editor (a byte
@@ -66,4 +69,36 @@ func TestHuntOpsInternalCauseLogged(t *testing.T) {
 	if log := logs.String(); !strings.Contains(log, "spool: cannot create spill file: open "+dir) || !strings.Contains(log, "no such file or directory") {
 		t.Errorf("the log does not say why:\n%s", log)
 	}
+}
+
+// TestHuntOpsRateLimitSkipsReflection: --rate-limit counts jobs, and
+// grpcurl asks reflection before each call: reflection spent the peer's
+// tokens (a grpcurl job took several), and once they were gone a grpcurl
+// health check failed RESOURCE_EXHAUSTED at its reflection step.
+func TestHuntOpsRateLimitSkipsReflection(t *testing.T) {
+	addr, _ := startTestServer(t, ChainConfig{RateLimit: NewPeerLimiter(0.001, 1)})
+	cc := dial(t, addr, nil)
+	ctx := testCtx(t, "")
+	for range 3 {
+		st, err := rpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Recv(); err != nil {
+			t.Fatalf("reflection under the rate limit: %v", err)
+		}
+		st.CloseSend()
+		if _, err := st.Recv(); err != io.EOF {
+			t.Fatalf("reflection end: %v", err)
+		}
+	}
+	// The token is still there for the call that runs something.
+	if _, err := callEcho(ctx, cc, "x"); err != nil {
+		t.Fatalf("first call after reflection: %v", err)
+	}
+	_, err := callEcho(ctx, cc, "x")
+	wantStatus(t, err, codes.ResourceExhausted, "rate limit exceeded for peer")
 }
