@@ -27,6 +27,20 @@ func TestHuntOpsFlagBeatsEnv(t *testing.T) {
 	}
 }
 
+// TestHuntOpsRouteVariableCRLF: a route variable written with CRLF (an
+// env file from Windows) gives the routes without their CR, and a blank
+// CRLF line is no route (it was one, "\r", refused as not ADDR=PIPELINE).
+func TestHuntOpsRouteVariableCRLF(t *testing.T) {
+	t.Setenv("HALFCLOSE_TCP_ROUTE", "127.0.0.1:0=wc -c\r\n\r\n127.0.0.1:0=sha256sum\r\n")
+	cfg, err := parseConfig(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.routes(); len(r) != 2 || r[0].pipeline != "wc -c" || r[1].pipeline != "sha256sum" {
+		t.Errorf("routes = %+v", r)
+	}
+}
+
 // TestHuntOpsBadValues: a bad value, by flag or variable, is refused with
 // a message naming the flag (and the variable).
 func TestHuntOpsBadValues(t *testing.T) {

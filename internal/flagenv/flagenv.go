@@ -37,7 +37,14 @@ func Apply(fs *flag.FlagSet, prefix string, skip ...string) error {
 		}
 		values := []string{v}
 		if _, multi := f.Value.(*Strings); multi {
-			values = strings.FieldsFunc(v, func(r rune) bool { return r == '\n' })
+			// One value a line, LF or CRLF (an env file written on
+			// Windows); blank lines skipped.
+			values = values[:0]
+			for line := range strings.Lines(v) {
+				if line = strings.TrimRight(line, "\r\n"); line != "" {
+					values = append(values, line)
+				}
+			}
 		}
 		for _, one := range values {
 			if e := f.Value.Set(one); e != nil {
