@@ -26,10 +26,11 @@ type TokenAuth struct {
 	digests [][sha256.Size]byte
 }
 
-// LoadTokenFile reads bearer tokens, one a line. Surrounding white space is
-// trimmed; blank lines and lines starting with '#' are ignored. A file with
-// no token is an error, so a misconfigured server never runs open. Errors
-// name the file and line but never the token.
+// LoadTokenFile reads bearer tokens, one a line. Surrounding white space
+// (CR included) and a leading byte order mark are trimmed; blank lines
+// and lines starting with '#' are ignored. A file with no token is an
+// error, so a misconfigured server never runs open. Errors name the file
+// and line but never the token.
 func LoadTokenFile(path string) (*TokenAuth, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -41,7 +42,13 @@ func LoadTokenFile(path string) (*TokenAuth, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 4096), maxTokenLine)
 	for line := 1; sc.Scan(); line++ {
-		tok := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if line == 1 {
+			// A byte order mark, as Windows editors write: not part of
+			// the token.
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		tok := strings.TrimSpace(text)
 		if tok == "" || strings.HasPrefix(tok, "#") {
 			continue
 		}

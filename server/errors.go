@@ -140,9 +140,21 @@ func toStatus(log *slog.Logger, err error) error {
 		return nil
 	}
 	if v.internal {
-		log.Error("internal error", "err", err)
+		log.Error("internal error", "err", logDetail(err))
 	}
 	return status.Error(v.code, v.msg)
+}
+
+// logDetail is err as the log shows it: a server fault (the core's
+// CodeInternal) with its cause, which compute.Error keeps out of the
+// client's message ("spool: cannot create spill file: open /spool/...:
+// no space left on device"); any other error as it is.
+func logDetail(err error) string {
+	var ce *compute.Error
+	if errors.As(err, &ce) && ce.Code == compute.CodeInternal && ce.Err != nil {
+		return err.Error() + ": " + ce.Err.Error()
+	}
+	return err.Error()
 }
 
 // errorLine is a job's verdict as the raw-TCP adapter's error line.

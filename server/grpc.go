@@ -338,6 +338,9 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			return "", nil, err
 		}
 		job, order, err := digestJob(h)
+		if err == nil && job.ExpectedSize >= 0 {
+			err = s.engine.CheckDeclaredSize(job.ExpectedSize)
+		}
 		if err != nil {
 			return "", nil, err
 		}
@@ -421,6 +424,9 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 		}
 		if h.GetExpectedSize() < 0 {
 			return "", nil, compute.Invalidf("header: negative expected_size %d", h.GetExpectedSize())
+		}
+		if err := s.engine.CheckDeclaredSize(h.GetExpectedSize()); err != nil {
+			return "", nil, err
 		}
 		if h.GetInputFileSize() < 0 {
 			return "", nil, compute.Invalidf("header: negative input_file_size %d", h.GetInputFileSize())

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -162,7 +164,11 @@ type countingCreds struct {
 }
 
 func (c countingCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	conn, ai, err := c.TransportCredentials.ServerHandshake(raw)
+	in, err := refusePlaintextGRPC(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, ai, err := c.TransportCredentials.ServerHandshake(in)
 	if err != nil {
 		return conn, ai, err
 	}
@@ -174,6 +180,58 @@ func (c countingCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.Auth
 
 func (c countingCreds) Clone() credentials.TransportCredentials {
 	return countingCreds{c.TransportCredentials.Clone()}
+}
+
+// tlsPortMessage is the status a plaintext gRPC client gets from a TLS
+// gRPC port.
+const tlsPortMessage = "halfclose gRPC port: this port speaks TLS; connect with TLS (grpcurl without -plaintext, halfclose --tls or --cacert)"
+
+// errPlaintextGRPC fails the handshake of a plaintext gRPC client, once
+// it has been answered.
+var errPlaintextGRPC = errors.New("a plaintext HTTP/2 client on a TLS port")
+
+// plaintextAnswerTime bounds the answer to a plaintext client, and the
+// wait for it to close the connection.
+const plaintextAnswerTime = 10 * time.Second
+
+// refusePlaintextGRPC reads the first bytes of a TLS port's connection:
+// an HTTP/2 client preface in the clear (grpcurl -plaintext, a client
+// without TLS) is answered in HTTP/2, UNAVAILABLE with tlsPortMessage, so
+// that the client says why instead of "EOF" or "Socket closed"; anything
+// else goes on to the TLS handshake, the bytes read first included.
+func refusePlaintextGRPC(raw net.Conn) (net.Conn, error) {
+	// Read no more than it takes to tell: a TLS client's first byte
+	// (0x16) already says it is not the preface.
+	first := make([]byte, len(clientPreface))
+	n := 0
+	for n < len(first) && clientPreface[:n] == string(first[:n]) {
+		k, err := raw.Read(first[n:])
+		n += k
+		if err != nil {
+			break
+		}
+	}
+	if string(first[:n]) == clientPreface {
+		raw.SetDeadline(time.Now().Add(plaintextAnswerTime))
+		answerHTTP2(raw, bufio.NewReader(raw), tlsPortMessage)
+		return nil, errPlaintextGRPC
+	}
+	return &prefixConn{Conn: raw, prefix: first[:n]}, nil
+}
+
+// prefixConn is a connection whose first bytes were read already.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 // scanConn is a decrypted connection whose reads are scanned (h2Scan).

@@ -22,7 +22,7 @@ type ChainConfig struct {
 	Logger    *slog.Logger
 	Metrics   *Metrics     // grpc_server_* metrics (Metrics.ServerMetrics)
 	Auth      *TokenAuth   // bearer tokens; health and reflection skip it
-	RateLimit *PeerLimiter // per peer IP; health skips it
+	RateLimit *PeerLimiter // per peer IP; health and reflection skip it
 }
 
 // ChainOptions returns the server options installing, outermost first:
@@ -34,7 +34,9 @@ type ChainConfig struct {
 //  3. auth (bearer token), except for grpc.health.v1.Health and
 //     grpc.reflection.* so probes and grpcurl work without a token;
 //  4. rate limiting per peer IP (RESOURCE_EXHAUSTED "rate limit exceeded
-//     for peer"), except for health;
+//     for peer"), except for health and reflection: they run no job, and
+//     grpcurl asks reflection before every call, so a grpcurl health check
+//     would be limited, and each grpcurl job would spend several tokens;
 //  5. recovery: a panicking handler gives the client INTERNAL "internal
 //     error" and the log an error line with the panic value and stack.
 //
@@ -129,5 +131,5 @@ func needsAuth(_ context.Context, c interceptors.CallMeta) bool {
 }
 
 func needsRateLimit(_ context.Context, c interceptors.CallMeta) bool {
-	return !isHealth(c)
+	return !isHealth(c) && !isReflection(c)
 }

@@ -96,7 +96,7 @@ func (l *lifecycle) emitJob(ctx context.Context, command string, start time.Time
 		slog.Int64("in_bytes", st.InputBytes), slog.Int64("out_bytes", st.OutputBytes), slog.Duration("duration", time.Since(start)),
 		slog.String("outcome", oc))
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", logDetail(err)))
 	} else if st.ExitStatus != 0 {
 		// A job that succeeded with a status (grep that selected no
 		// line): as a shell shows it, only when not 0.

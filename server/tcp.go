@@ -531,6 +531,18 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	if tc, ok := c.(*tls.Conn); ok {
 		tc.SetDeadline(time.Now().Add(s.HeaderTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
+			var re tls.RecordHeaderError
+			if errors.As(err, &re) && re.Conn != nil {
+				// A plaintext client (nc, socat without OPENSSL:): tell
+				// it in plaintext, as net/http tells an HTTP client of an
+				// HTTPS port, rather than closing on it with no word.
+				plain := re.Conn
+				if rc, ok := plain.(*rawConn); ok {
+					plain = rc.Conn
+				}
+				s.fail(ctx, plain, life.reject(ctx, "", errPlaintextOnTLS))
+				return
+			}
 			s.Logger.Debug("tls handshake failed", "peer", c.RemoteAddr(), "err", err)
 			return
 		}
@@ -590,6 +602,10 @@ var (
 	connWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
 )
 
+// errPlaintextOnTLS answers a client that does not speak TLS on a TLS
+// port, in plaintext.
+var errPlaintextOnTLS = compute.Invalidf("this port speaks TLS: connect with TLS (socat OPENSSL:, halfclose --tls or --cacert)")
+
 // http2PrefaceLine is the first line of the HTTP/2 client preface
 // ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") as readHeader returns it: what a
 // gRPC client sends first when pointed at the command port.
@@ -625,6 +641,12 @@ func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reade
 	if _, err := io.ReadFull(br, rest); err != nil || string(rest) != http2PrefaceRest {
 		return
 	}
+	answerHTTP2(c, br, wrongPortMessage)
+}
+
+// answerHTTP2 answers an HTTP/2 client whose preface has been read (under
+// the caller's deadline) with msg: see refuseHTTP2.
+func answerHTTP2(c net.Conn, br *bufio.Reader, msg string) {
 	fr := http2.NewFramer(c, br)
 	fr.SetMaxReadFrameSize(16 << 10)
 	if fr.WriteSettings() != nil {
@@ -634,7 +656,7 @@ func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reade
 	enc := hpack.NewEncoder(&hbuf)
 	for _, hf := range [][2]string{
 		{":status", "200"}, {"content-type", "application/grpc"},
-		{"grpc-status", strconv.Itoa(int(codes.Unavailable))}, {"grpc-message", wrongPortMessage},
+		{"grpc-status", strconv.Itoa(int(codes.Unavailable))}, {"grpc-message", msg},
 		{"grpc-retry-pushback-ms", "-1"},
 	} {
 		enc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
@@ -692,6 +714,9 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	}
 	if err == nil && s.RequireEnd && !opts.proven() {
 		err = errProofRequired
+	}
+	if err == nil && opts.size >= 0 {
+		err = s.Engine.CheckDeclaredSize(opts.size)
 	}
 	if err != nil {
 		return nil, opts, err
@@ -871,7 +896,7 @@ func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, reason string, e
 func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 	v := classify(err)
 	if v.internal {
-		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", err)
+		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", logDetail(err))
 	}
 	c.SetWriteDeadline(time.Now().Add(defaultDrainTimeout))
 	io.WriteString(c, v.errorLine())

@@ -44,12 +44,28 @@ func (r *runner) describe(err error) string {
 		switch {
 		case strings.Contains(msg, "tls: certificate required"):
 			return fmt.Sprintf("UNAVAILABLE: %s requires a client certificate (--cert and --key)", addr)
+		case strings.Contains(msg, "remote error: tls: "):
+			// The server's alert: a client certificate it does not take
+			// (another CA's, expired, not for client use).
+			_, alert, _ := strings.Cut(msg, "remote error: tls: ")
+			alert, _, _ = strings.Cut(alert, `"`) // grpc-go quotes the cause
+			return fmt.Sprintf("UNAVAILABLE: %s refused the TLS handshake: %s (is --cert signed by the CA the server trusts?)", addr, alert)
+		case !tls && strings.Contains(msg, "error reading server preface") && !strings.Contains(msg, tcpPortMessage):
+			// A TLS port closes on a plaintext client; a raw-TCP port of
+			// halfclosed answers in HTTP/2 with tcpPortMessage.
+			return fmt.Sprintf("UNAVAILABLE: %s closed the connection without speaking gRPC (a TLS port? then add --tls or --cacert; a raw-TCP port of halfclosed? then use --tcp --tcp-addr %s)", addr, addr)
 		case tls && r.o.certFile == "" && !strings.Contains(msg, tcpPortMessage) &&
 			(strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "error reading server preface")):
 			// TLS 1.3: a server that wants a client certificate refuses
 			// it after the client's side of the handshake, which then
 			// sees its writes fail, not the server's alert.
 			return fmt.Sprintf("UNAVAILABLE: %s closed the connection after the TLS handshake: it may require a client certificate (--cert and --key)", addr)
+		case tls && r.o.certFile != "" && !strings.Contains(msg, tcpPortMessage) && !strings.Contains(msg, "remote error: tls: ") &&
+			(strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "error reading server preface")):
+			// The same, for a certificate the server refused: the alert
+			// (below) does not always reach the client before its writes
+			// fail.
+			return fmt.Sprintf("UNAVAILABLE: %s closed the connection after the TLS handshake: it may not accept the client certificate (is --cert signed by the CA the server trusts?)", addr)
 		case strings.Contains(msg, "produced zero addresses"), strings.Contains(msg, "name resolver error"), strings.Contains(msg, "no such host"),
 			strings.Contains(msg, "no children to pick from"): // round_robin with no resolved address
 			return "UNAVAILABLE: " + resolveError(addr, flagName)

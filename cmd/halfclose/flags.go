@@ -76,7 +76,7 @@ func newSpec(o *options) *cli.Spec {
 	fs.StringVar(&o.caFile, "cacert", "", "CA certificate (PEM) to verify the server with")
 	fs.StringVar(&o.certFile, "cert", "", "client certificate (PEM), for mutual TLS")
 	fs.StringVar(&o.keyFile, "key", "", "client key (PEM), for mutual TLS")
-	fs.StringVar(&o.tokenFile, "token-file", "", "file whose first line is the bearer token (gRPC metadata; with --tcp, @token= on the header line)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file whose first token line (not blank, not a # comment) is the bearer token (gRPC metadata; with --tcp, @token= on the header line)")
 	fs.Var(&o.progress, "progress", "show upload progress on stderr: bytes, rate, ETA (default: when stderr is a terminal and the upload is large; --progress=false: never)")
 	fs.Var(&o.progress, "P", "same as --progress")
 	fs.BoolVar(&o.list, "list", false, "list the server's commands and their flags (same as: halfclose commands)")

@@ -118,13 +118,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := spec.Flags
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...); err != nil {
-		fmt.Fprintln(stderr, "halfclose:", err)
-		return 2
-	}
 	if err := fs.Parse(args); err != nil {
 		err = cli.ParseError(fs, err)
 		fmt.Fprintf(stderr, "halfclose: %v\nTry 'halfclose --help' for more information.\n", err)
+		return 2
+	}
+	// After the command line, so that a flag given there wins and its
+	// variable is not read.
+	if err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...); err != nil {
+		fmt.Fprintln(stderr, "halfclose:", cli.EnvError(fs, err))
 		return 2
 	}
 	words := fs.Args()
@@ -373,10 +375,13 @@ func readToken(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tok, _, _ := strings.Cut(string(b), "\n")
-	tok = strings.TrimSpace(tok)
-	if tok == "" {
-		return "", errors.New("--token-file: empty token")
+	// The first token line: the server's --auth-token-file format, so
+	// one file serves both (blank lines, # comments and a byte order mark
+	// skipped).
+	for line := range strings.Lines(strings.TrimPrefix(string(b), "\ufeff")) {
+		if tok := strings.TrimSpace(line); tok != "" && !strings.HasPrefix(tok, "#") {
+			return tok, nil
+		}
 	}
-	return tok, nil
+	return "", errors.New("--token-file: empty token")
 }

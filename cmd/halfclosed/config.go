@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -100,11 +101,13 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs := spec.Flags
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if err := flagenv.Apply(fs, "HALFCLOSE", spec.NoEnvNames()...); err != nil {
-		return nil, err
-	}
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{cli.ParseError(fs, err)}
+	}
+	// After the command line: a flag given there wins, and its variable
+	// is not read (nor added to, for --tcp-route).
+	if err := flagenv.Apply(fs, "HALFCLOSE", spec.NoEnvNames()...); err != nil {
+		return nil, usageError{cli.EnvError(fs, err)}
 	}
 	if c.help || c.version || c.generate != "" {
 		return c, nil
@@ -197,8 +200,9 @@ func (c *config) validate() error {
 	if c.grpcAddr == "" {
 		errs = append(errs, errors.New("--grpc-addr must not be empty"))
 	}
-	if c.maxJobs < 1 {
-		errs = append(errs, errors.New("--max-jobs must be at least 1"))
+	if c.maxJobs < 1 || c.maxJobs > math.MaxInt32 {
+		// Capabilities reports it as an int32.
+		errs = append(errs, errors.New("--max-jobs must be at least 1 and at most 2147483647"))
 	}
 	if c.maxConns < 1 {
 		errs = append(errs, errors.New("--max-conns must be at least 1"))
@@ -212,8 +216,10 @@ func (c *config) validate() error {
 	if c.tcpRecvLowat > server.MaxRecvLowat {
 		errs = append(errs, errors.New("--tcp-recv-lowat must be at most 16MiB"))
 	}
-	if c.maxHeaderBytes < 64 {
-		errs = append(errs, errors.New("--max-header-bytes must be at least 64"))
+	if c.maxHeaderBytes < 64 || c.maxHeaderBytes > maxMaxHeaderBytes {
+		// A header line is held whole while it arrives; past a pipeline's
+		// and a token's largest, a longer one cannot be valid.
+		errs = append(errs, errors.New("--max-header-bytes must be at least 64 and at most 1MiB"))
 	}
 	if c.spoolMem < 1 {
 		errs = append(errs, errors.New("--spool-mem must be at least 1"))
@@ -230,8 +236,16 @@ func (c *config) validate() error {
 	if c.gcPercent < 1 {
 		errs = append(errs, errors.New("--gc-percent must be at least 1"))
 	}
-	if c.idleTimeout < 0 || c.shutdownGrace < 0 || c.drainDelay < 0 || c.jobWait < 0 || c.keepaliveMinTime < 0 || c.logFlush < 0 {
-		errs = append(errs, errors.New("durations must not be negative"))
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"idle-timeout", c.idleTimeout}, {"shutdown-grace", c.shutdownGrace}, {"drain-delay", c.drainDelay},
+		{"job-wait", c.jobWait}, {"keepalive-min-time", c.keepaliveMinTime}, {"log-flush", c.logFlush},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("--%s must not be negative", d.name))
+		}
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
@@ -239,7 +253,7 @@ func (c *config) validate() error {
 	if c.tlsClientCA != "" && c.tlsCert == "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
 	}
-	if c.rateLimit < 0 || c.rateBurst < 1 {
+	if !(c.rateLimit >= 0) || c.rateBurst < 1 { // NaN too
 		errs = append(errs, errors.New("--rate-limit must not be negative and --rate-burst must be at least 1"))
 	}
 	if _, err := c.slogLevel(); err != nil {
@@ -248,11 +262,14 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
 	}
-	if c.grpcMaxStreams < 1 {
-		errs = append(errs, errors.New("--grpc-max-streams must be at least 1"))
+	// Both are HTTP/2 SETTINGS, 32 bits: a larger value wrapped around
+	// (4294967297 streams was 1; 4GiB of metadata was 0, every call
+	// refused).
+	if c.grpcMaxStreams < 1 || c.grpcMaxStreams > math.MaxUint32 {
+		errs = append(errs, errors.New("--grpc-max-streams must be at least 1 and at most 4294967295"))
 	}
-	if c.maxMetadataBytes < 1<<10 {
-		errs = append(errs, errors.New("--max-metadata-bytes must be at least 1KiB"))
+	if c.maxMetadataBytes < 1<<10 || c.maxMetadataBytes > math.MaxUint32 {
+		errs = append(errs, errors.New("--max-metadata-bytes must be at least 1KiB and under 4GiB"))
 	}
 	if c.authTokenFile != "" && len(c.tcpRoutes) > 0 && c.tlsClientCA == "" && !c.tcpInsecure {
 		errs = append(errs, errors.New("--tcp-route with --auth-token-file: a route port has no header line to carry a token; require client certificates with --tls-client-ca, or serve the routes without a credential with --tcp-insecure"))
@@ -284,6 +301,9 @@ const (
 	defaultGRPCMaxStreams = 100
 	// defaultMaxMetadataBytes is ample for tokens and tracing headers.
 	defaultMaxMetadataBytes = 16 << 10
+	// maxMaxHeaderBytes bounds --max-header-bytes: far above the longest
+	// header that can be valid (a 64 KiB pipeline, a 64 KiB token).
+	maxMaxHeaderBytes = 1 << 20
 )
 
 // jobsPerPeer is --max-jobs-per-peer, derived when not set: a quarter of

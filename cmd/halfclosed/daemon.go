@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -103,6 +104,9 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.checkSpoolDir(d.log); err != nil {
+		return nil, err
+	}
 	var (
 		metrics *server.Metrics
 		reg     *prometheus.Registry
@@ -158,6 +162,31 @@ func (c *config) loadSecurity() (security, error) {
 	sec.peerJobs = server.NewPeerCap(c.jobsPerPeer())
 	sec.peerRequests = server.NewPeerCap(c.requestsPerPeer())
 	return sec, nil
+}
+
+// checkSpoolDir creates and removes a file in --spool-dir, so that a
+// directory that is missing, not a directory or not writable fails the
+// start (status 1) rather than every job that spills later (INTERNAL).
+// The default, the system temp dir, only warns: a server whose jobs never
+// spill runs without it.
+func (c *config) checkSpoolDir(log *slog.Logger) error {
+	dir := c.spoolDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, err := os.CreateTemp(dir, "halfclose-spool-check-*")
+	if err == nil {
+		err = os.Remove(f.Name())
+		f.Close()
+	}
+	switch {
+	case err == nil:
+		return nil
+	case c.spoolDir == "":
+		log.Warn("spill files cannot be created in the system temp dir: jobs that spill will fail; set --spool-dir", "dir", dir, "err", err)
+		return nil
+	}
+	return fmt.Errorf("--spool-dir %s: cannot create a spill file: %w", c.spoolDir, err)
 }
 
 // listen opens every listener the flags name.

@@ -162,6 +162,16 @@ func (in *Input) limitError() error {
 	return &compute.Error{Code: compute.CodeResourceExhausted, Msg: "input exceeds the limit of " + strconv.FormatInt(in.limit, 10) + " bytes", Err: ErrInputLimit}
 }
 
+// CheckDeclaredSize refuses an input whose client declared its size (a
+// gRPC expected_size, a raw-TCP @size) over the limit at once, before any
+// of it is sent: it would fail at the limit's byte anyway.
+func (e *Engine) CheckDeclaredSize(n int64) error {
+	if n <= e.cfg.MaxInputBytes {
+		return nil
+	}
+	return &compute.Error{Code: compute.CodeResourceExhausted, Msg: "input exceeds the limit of " + strconv.FormatInt(e.cfg.MaxInputBytes, 10) + " bytes: " + strconv.FormatInt(n, 10) + " declared", Err: ErrInputLimit}
+}
+
 // N returns the bytes read so far (by the goroutine reading).
 func (in *Input) N() int64 { return in.n }
 

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/flagenv"
 )
 
 // ParseError rewrites the errors of the standard flag package in the words
@@ -49,6 +52,24 @@ func ParseError(fs *flag.FlagSet, err error) error {
 			reason = "not " + expected(fs.Lookup(n))
 		}
 		return fmt.Errorf("invalid value %s for %s: %s", value, name(n), reason)
+	}
+	return err
+}
+
+// EnvError rewrites a variable's bad value (flagenv.Apply's error) as
+// ParseError does a flag's: "not a whole number" rather than the flag
+// package's "parse error".
+func EnvError(fs *flag.FlagSet, err error) error {
+	var e *flagenv.EnvError
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch reason := e.Err.Error(); reason {
+	case "parse error", "value out of range":
+		if reason == "parse error" {
+			reason = "not " + expected(fs.Lookup(e.Flag))
+		}
+		return fmt.Errorf("%s (--%s): invalid value %q: %s", e.Name, e.Flag, e.Value, reason)
 	}
 	return err
 }

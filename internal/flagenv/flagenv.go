@@ -18,13 +18,17 @@ func EnvName(prefix, flagName string) string {
 }
 
 // Apply sets each flag from its environment variable, if set. Call it
-// before fs.Parse, so the command line wins. A repeatable flag takes one
-// value per line of its variable. The flags named in skip have no variable
-// (--help, --version, one-letter aliases).
+// after fs.Parse: a flag given on the command line wins, and its variable
+// is then not read at all (neither added to, for a repeatable flag, nor
+// checked). A repeatable flag takes one value per line of its variable.
+// The flags named in skip have no variable (--help, --version, one-letter
+// aliases).
 func Apply(fs *flag.FlagSet, prefix string, skip ...string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if slices.Contains(skip, f.Name) {
+		if slices.Contains(skip, f.Name) || set[f.Name] {
 			return
 		}
 		v, ok := os.LookupEnv(EnvName(prefix, f.Name))
@@ -33,17 +37,38 @@ func Apply(fs *flag.FlagSet, prefix string, skip ...string) error {
 		}
 		values := []string{v}
 		if _, multi := f.Value.(*Strings); multi {
-			values = strings.FieldsFunc(v, func(r rune) bool { return r == '\n' })
+			// One value a line, LF or CRLF (an env file written on
+			// Windows); blank lines skipped.
+			values = values[:0]
+			for line := range strings.Lines(v) {
+				if line = strings.TrimRight(line, "\r\n"); line != "" {
+					values = append(values, line)
+				}
+			}
 		}
 		for _, one := range values {
 			if e := f.Value.Set(one); e != nil {
-				err = fmt.Errorf("%s: invalid value %q: %v", EnvName(prefix, f.Name), one, e)
+				err = &EnvError{Name: EnvName(prefix, f.Name), Flag: f.Name, Value: one, Err: e}
 				return
 			}
 		}
 	})
 	return err
 }
+
+// EnvError is a variable whose value its flag does not take.
+type EnvError struct {
+	Name  string // the variable: HALFCLOSE_MAX_JOBS
+	Flag  string // its flag: max-jobs
+	Value string
+	Err   error // the flag's Set error
+}
+
+func (e *EnvError) Error() string {
+	return fmt.Sprintf("%s (--%s): invalid value %q: %v", e.Name, e.Flag, e.Value, e.Err)
+}
+
+func (e *EnvError) Unwrap() error { return e.Err }
 
 // Strings is a repeatable string flag.
 type Strings []string
@@ -74,6 +99,8 @@ func ParseBytes(v string) (int64, error) {
 	s := strings.TrimSpace(v)
 	upper := strings.ToUpper(s)
 	upper = strings.TrimSuffix(upper, "B")
+	// "i" belongs to a unit (KiB): "4i" and "4iB" are not byte counts.
+	binary := strings.HasSuffix(upper, "I")
 	upper = strings.TrimSuffix(upper, "I")
 	mult := int64(1)
 	if upper != "" {
@@ -90,6 +117,9 @@ func ParseBytes(v string) (int64, error) {
 		if mult > 1 {
 			upper = upper[:len(upper)-1]
 		}
+	}
+	if binary && mult == 1 {
+		return 0, fmt.Errorf("not a byte count: %q (examples: 4096, 64KiB, 16GiB)", v)
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(upper), 10, 64)
 	if err != nil || n < 0 || n > (1<<62)/mult {
