@@ -3,12 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -76,6 +84,7 @@ func (c *changingFile) Read(p []byte) (int, error) {
 // the digest of that, exit 0; --tcp caught only a size that no longer
 // matched.)
 func TestHuntFileChangedDuringUpload(t *testing.T) {
+	t.Parallel()
 	g, tcp := huntServer(t)
 	const size = 3 << 20 // several chunks: the change lands mid-upload
 	for _, tc := range []struct {
@@ -158,4 +167,147 @@ func TestHuntFileChangedDuringUpload(t *testing.T) {
 			t.Errorf("%q: exit %d, %q, stderr %q; want %q", transport, code, out, errs, want)
 		}
 	}
+}
+
+// TestHuntBadFlagValues: a flag value that cannot work is a usage error,
+// exit 2, naming the flag, before anything is dialled or read: an address
+// without a port (gRPC dialled port 443 and said "cannot connect to
+// 127.0.0.1: connection refused"), one gRPC cannot parse (its retry
+// machinery's "max retries exhausted: ... rpc error: ..." with exit 1), a
+// --key without --cert (ignored: the call went out in plaintext), a
+// negative --timeout (taken as none), --list with operands (dropped).
+func TestHuntBadFlagValues(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(key, []byte("not used"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--addr", "127.0.0.1", "wc"}, `halfclose: --addr "127.0.0.1" has no port (want HOST:PORT, e.g. 127.0.0.1:50051)` + "\n"},
+		{[]string{"--addr", "127.0.0.1:", "wc"}, `halfclose: --addr "127.0.0.1:" has no port`},
+		{[]string{"--addr", "h:1:2", "wc"}, `halfclose: --addr "h:1:2" is not HOST:PORT`},
+		{[]string{"--addr", "http://127.0.0.1:1", "wc"}, `halfclose: --addr "http://127.0.0.1:1" is not HOST:PORT`},
+		{[]string{"--addr", "127.0.0.1:65536", "wc"}, `halfclose: --addr "127.0.0.1:65536": port 65536 is not between 1 and 65535`},
+		{[]string{"--addr", "127.0.0.1:1,x", "wc"}, `halfclose: --addr "127.0.0.1:1,x": "x" has no port`},
+		{[]string{"--addr", "127.0.0.1:1,", "wc"}, `halfclose: --addr "127.0.0.1:1,": an empty address in the list`},
+		{[]string{"--tcp", "--tcp-addr", "127.0.0.1", "wc"}, `halfclose: --tcp-addr "127.0.0.1" has no port (want HOST:PORT, e.g. 127.0.0.1:50052)`},
+		{[]string{"--tcp", "--tcp-addr", "dns:///h:1", "wc"}, `halfclose: --tcp-addr "dns:///h:1" is not HOST:PORT`},
+		{[]string{"--key", key, "wc"}, "halfclose: --key needs --cert"},
+		{[]string{"--cert", key, "wc"}, "halfclose: --cert needs --key"},
+		{[]string{"--cacert", filepath.Join(dir, "none"), "wc"}, "halfclose: --cacert: open "},
+		{[]string{"--token-file", filepath.Join(dir, "none"), "wc"}, "halfclose: --token-file: open "},
+		{[]string{"--timeout", "-1s", "wc"}, "halfclose: --timeout -1s: a deadline cannot be negative"},
+		{[]string{"--list", "wc"}, `halfclose: --list and --list-names take no operands (got "wc")`},
+		{[]string{"--list-names", "commands"}, `halfclose: --list and --list-names take no operands (got "commands")`},
+	} {
+		code, out, errs := runCLI(t, tc.args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errs, tc.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+	// What gRPC reads itself still goes to it: a target URI, a list, a
+	// service name for the port, an empty host.
+	for _, addr := range []string{"dns:///localhost:1", "passthrough:///127.0.0.1:1", "unix:///nonexistent", "127.0.0.1:1, 127.0.0.1:2", "localhost:http", ":1", "[::1]:1"} {
+		if err := checkAddr("--addr", addr, true); err != nil {
+			t.Errorf("checkAddr(%q): %v", addr, err)
+		}
+	}
+}
+
+// TestHuntConnectionErrors: the transport's failures are said in the
+// user's terms, on both transports: what is at the other end (a TLS port
+// for a plaintext call, a plaintext port for a TLS one, a certificate
+// from an unknown CA), nothing listening, the client's own --timeout.
+func TestHuntConnectionErrors(t *testing.T) {
+	t.Parallel()
+	g, tcp := huntServer(t)
+	// A TLS port: a listener that completes TLS handshakes (its
+	// certificate is self-signed, so unknown to the client).
+	cert := selfSigned(t)
+	tl, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsDone := make(chan struct{})
+	go func() {
+		defer close(tlsDone)
+		for {
+			c, err := tl.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				// Handshake, read what comes, then close: a TLS
+				// server that does not like what it was sent.
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(defaultWait))
+				c.(*tls.Conn).Handshake()
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { tl.Close(); <-tlsDone })
+	ta := tl.Addr().String()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	closed.Close()
+
+	slow, w := io.Pipe() // an input that never ends: only --timeout stops it
+	defer w.Close()
+	for _, tc := range []struct {
+		args  []string
+		stdin io.Reader
+		want  string
+	}{
+		{[]string{"--addr", ta, "wc"}, nil, "halfclose: UNAVAILABLE: " + ta + " speaks TLS (add --tls, or --cacert FILE to verify it with your CA)\n"},
+		{[]string{"--tcp", "--tcp-addr", ta, "wc"}, nil, "halfclose: " + ta + " speaks TLS (add --tls, or --cacert FILE to verify it with your CA)\n"},
+		{[]string{"--tls", "--addr", ta, "wc"}, nil, "halfclose: UNAVAILABLE: cannot verify the certificate of " + ta + ": x509: "},
+		{[]string{"--tls", "--tcp", "--tcp-addr", ta, "wc"}, nil, "halfclose: cannot verify the certificate of " + ta + ": x509: "},
+		{[]string{"--tls", "--addr", g, "wc"}, nil, "halfclose: UNAVAILABLE: " + g + " does not speak TLS: it is a plaintext port (drop --tls and --cacert)\n"},
+		{[]string{"--tls", "--tcp", "--tcp-addr", tcp, "wc"}, nil, "halfclose: " + tcp + " does not speak TLS: it is a plaintext port (drop --tls and --cacert)\n"},
+		{[]string{"--tcp", "--tcp-addr", refused, "wc"}, nil, "halfclose: cannot connect to " + refused + " (--tcp-addr): connection refused\n"},
+		{[]string{"--addr", refused, "wc"}, nil, "halfclose: UNAVAILABLE: cannot connect to " + refused + " (--addr): connection refused\n"},
+		{[]string{"--addr", g, "--timeout", "10ms", "wc"}, slow, "halfclose: DEADLINE_EXCEEDED: the call took longer than --timeout 10ms, and was aborted\n"},
+		{[]string{"--tcp", "--tcp-addr", tcp, "--timeout", "10ms", "wc"}, slow, "halfclose: DEADLINE_EXCEEDED: the call took longer than --timeout 10ms, and was aborted\n"},
+	} {
+		in := tc.stdin
+		if in == nil {
+			in = strings.NewReader("a\n")
+		}
+		code, out, errs := runCLIIn(t, in, append([]string{"--progress=false"}, tc.args...)...)
+		if code != 1 || out != "" || !strings.HasPrefix(errs, tc.want) || strings.Contains(errs, "rpc error") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1 and %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
+
+// defaultWait bounds what the test's own servers wait for.
+const defaultWait = 30 * time.Second
+
+// selfSigned is a certificate for 127.0.0.1 that no CA signed.
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "hunt"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

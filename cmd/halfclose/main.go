@@ -144,11 +144,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "halfclose: no command given\nUsage: halfclose [flags] COMMAND [ARGS...] < input\nTry 'halfclose --help' for more information.\n")
 		return 2
 	}
+	if o.timeout < 0 {
+		fmt.Fprintf(stderr, "halfclose: --timeout %v: a deadline cannot be negative (0: none)\n", o.timeout)
+		return 2
+	}
+	if (o.list || o.listNames) && len(words) > 0 {
+		// Not a listing with the operands dropped: one or the other.
+		fmt.Fprintf(stderr, "halfclose: --list and --list-names take no operands (got %q)\nTry 'halfclose --help' for more information.\n", words[0])
+		return 2
+	}
 	if o.chunkSize < minChunkSize || o.chunkSize > maxChunkSize {
 		fmt.Fprintf(stderr, "halfclose: --chunk-size must be between %s and %s\n", flagenv.FormatBytes(minChunkSize), flagenv.FormatBytes(maxChunkSize))
 		return 2
 	}
 	listing := o.list || o.listNames || len(words) == 1 && words[0] == "commands"
+	addrErr := checkAddr("--addr", o.addr, true)
+	if o.tcp && !listing {
+		addrErr = checkAddr("--tcp-addr", o.tcpAddr, false)
+	}
+	if addrErr != nil {
+		fmt.Fprintf(stderr, "halfclose: %v\n", addrErr)
+		return 2
+	}
 	tlsCfg, err := o.tlsConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "halfclose:", err)
@@ -338,6 +355,14 @@ func dollarQuote(w string) string {
 }
 
 func (o *options) tlsConfig() (*tls.Config, error) {
+	// One of a pair is a mistake, not a plaintext call: --key alone was
+	// ignored, --cert alone said "open : no such file or directory".
+	switch {
+	case o.certFile != "" && o.keyFile == "":
+		return nil, errors.New("--cert needs --key (the client certificate's private key)")
+	case o.keyFile != "" && o.certFile == "":
+		return nil, errors.New("--key needs --cert (the client certificate)")
+	}
 	if !o.useTLS && o.caFile == "" && o.certFile == "" {
 		return nil, nil
 	}
@@ -345,7 +370,7 @@ func (o *options) tlsConfig() (*tls.Config, error) {
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--cacert: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -366,7 +391,7 @@ func (o *options) tlsConfig() (*tls.Config, error) {
 func readToken(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("--token-file: %w", err)
 	}
 	tok, _, _ := strings.Cut(string(b), "\n")
 	tok = strings.TrimSpace(tok)
