@@ -143,8 +143,8 @@ there (over gRPC; a --tcp reply carries the status only).
 or, with no halfclose: line on standard error, the pipeline's exit
 status was 2: gunzip ignored trailing garbage (GNU gzip's warning).
 
-130: interrupted (SIGINT); the call is cancelled and the server discards
-the input.`},
+130, 143: interrupted by SIGINT (130) or SIGTERM (143); the call is
+cancelled and the server discards the input.`},
 			{Title: "Examples", Text: `  halfclose sha256sum < big.iso
   halfclose sha256sum *.go
   halfclose 'grep -c ERROR' < app.log

@@ -311,3 +311,21 @@ func selfSigned(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// TestHuntManPage: the man page's EXAMPLES are one command a line (they
+// were filled into one paragraph: the first line's indent was trimmed
+// away, so the block was not taken for examples), and its exit statuses
+// are docs/cli.md's, SIGTERM's 143 included.
+func TestHuntManPage(t *testing.T) {
+	t.Parallel()
+	code, man, errs := runCLI(t, "--generate", "man")
+	if code != 0 || errs != "" {
+		t.Fatalf("--generate man: exit %d, %q", code, errs)
+	}
+	if want := ".SH EXAMPLES\n.nf\n.RS 4\nhalfclose sha256sum < big.iso\nhalfclose sha256sum *.go\n"; !strings.Contains(man, want) {
+		t.Errorf("man page: no examples block %q in\n%s", want, man[strings.Index(man, ".SH EXAMPLES"):])
+	}
+	if !strings.Contains(man, "SIGTERM (143)") {
+		t.Error("man page: the exit statuses lack SIGTERM's 143")
+	}
+}
