@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,4 +59,14 @@ func (u *unchangedReader) Read(p []byte) (int, error) {
 		return n, &errFileChanged{before: u.before, after: after}
 	}
 	return n, io.EOF
+}
+
+// IsInputError reports whether err is a failure to read the caller's
+// input, for which the call was aborted (a read error, a file that
+// changed while it was read), not a failure of the server or the
+// connection: a caller reading several files can report it for that
+// file, as GNU's tools do, and go on with the next.
+func IsInputError(err error) bool {
+	var re *readError
+	return errors.As(err, &re) || errors.Is(err, errReadInput)
 }

@@ -9,10 +9,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"io"
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -327,5 +329,50 @@ func TestHuntManPage(t *testing.T) {
 	}
 	if !strings.Contains(man, "SIGTERM (143)") {
 		t.Error("man page: the exit statuses lack SIGTERM's 143")
+	}
+}
+
+// TestHuntFilesReadError: with FILE operands, a file that opens but
+// cannot be read (standard input a directory) is reported as GNU reports
+// it, and the other files still run, on both transports (the CLI stopped
+// at it, "halfclose: -: reading input: read /dev/stdin: is a directory",
+// and printed no digest for the files after it).
+func TestHuntFilesReadError(t *testing.T) {
+	t.Parallel()
+	g, tcp := huntServer(t)
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("q\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{{"md5sum"}, {"sha256sum", "--tag"}, {"b3sum"}} {
+		words := append(append([]string{}, cmd...), "-", plain, "-")
+		gnu := exec.Command(cmd[0], words[1:]...)
+		gnu.Env = append(os.Environ(), "LC_ALL=C")
+		var gout, gerr bytes.Buffer
+		gnu.Stdout, gnu.Stderr = &gout, &gerr
+		stdin, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gnu.Stdin = stdin
+		err = gnu.Run()
+		stdin.Close()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Skipf("%s: %v", cmd[0], err)
+		}
+		for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+			stdin, err := os.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := runCLIIn(t, stdin, append(append([]string{}, transport...), words...)...)
+			stdin.Close()
+			if code != gnu.ProcessState.ExitCode() || out != gout.String() || errs != gerr.String() {
+				t.Errorf("%q %q: exit %d, stdout %q, stderr %q\nGNU: exit %d, stdout %q, stderr %q", transport, words, code, out, errs,
+					gnu.ProcessState.ExitCode(), gout.String(), gerr.String())
+			}
+		}
 	}
 }
