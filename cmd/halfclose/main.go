@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
@@ -69,6 +70,13 @@ func (s signalCause) Error() string {
 // exitCode is the shell's code for a death by the signal: 130, 143.
 func (s signalCause) exitCode() int { return 128 + int(s.sig) }
 
+// signalGrace is how long the CLI waits, after the first SIGINT or
+// SIGTERM has cancelled the call, for the run to return before it exits
+// anyway: a write to a pipe whose reader stopped reading (a pager, a
+// stopped consumer) cannot be interrupted, and the process stayed until
+// a second signal, where GNU's tools die at once.
+const signalGrace = time.Second
+
 // cancelOnSignal cancels ctx on the first SIGINT or SIGTERM, with a
 // signalCause: the call in progress is cancelled (gRPC RST_STREAM, a TCP
 // reset), never ended. After that first signal the default action is
@@ -82,7 +90,17 @@ func cancelOnSignal(parent context.Context) (context.Context, func()) {
 		select {
 		case s := <-sigs:
 			signal.Stop(sigs)
-			cancel(signalCause{s.(syscall.Signal)})
+			sc := signalCause{s.(syscall.Signal)}
+			cancel(sc)
+			select {
+			case <-done:
+			case <-time.After(signalGrace):
+				// The call was cancelled, but the run has not come back:
+				// it is blocked writing output that nobody reads (a full
+				// pipe to a pager). The cancel already aborted the call.
+				fmt.Fprintln(os.Stderr, "halfclose:", sc.Error())
+				os.Exit(sc.exitCode())
+			}
 		case <-done:
 		}
 	}()
