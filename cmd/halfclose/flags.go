@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -61,7 +62,9 @@ func (b *autoBool) String() string {
 func (b *autoBool) Set(v string) error {
 	on, err := strconv.ParseBool(v)
 	if err != nil {
-		return err
+		// Not strconv's wording, which HALFCLOSE_CLIENT_PROGRESS's
+		// error repeated ("strconv.ParseBool: parsing ...").
+		return errors.New("not a boolean (true or false)")
 	}
 	b.set, b.on = true, on
 	return nil
