@@ -29,7 +29,7 @@ tools:
 examples-deps:
 	cd examples/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
-## run: start halfclosed on 127.0.0.1 (gRPC :50051, TCP :50052, route :7001=sha256sum); pass flags with ARGS=...
+## run: start halfclosed on 127.0.0.1 (gRPC :50051, TCP :50052, route :7001=sha256sum, /healthz and /readyz on :50053); pass flags with ARGS=...
 run: build
 	$(BIN)/halfclosed $(DEMO) $(ARGS)
 

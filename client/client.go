@@ -327,6 +327,7 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 // server ended the call: the caller learns why from the status.
 func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size int, data func([]byte, *sendBuf) error, end func(int64) error) <-chan error {
 	done := make(chan error, 1)
+	r = checkUnchanged(r)
 	go func() {
 		n, err := sendChunks(ctx, r, size, data)
 		if err == nil {

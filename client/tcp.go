@@ -146,7 +146,7 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	sent := make(chan sendResult, 1)
 	var ended atomic.Bool // the whole input was sent: the FIN is going out
 	go func() {
-		n, err := sendTCPInput(ctx, conn, header+pipeline+"\n", r, size, sized, &ended)
+		n, err := sendTCPInput(ctx, conn, header+pipeline+"\n", checkUnchanged(r), size, sized, &ended)
 		// The result first: the reset ends the reply, and the input's
 		// error must be there to say why.
 		sent <- sendResult{n, err}

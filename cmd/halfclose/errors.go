@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,20 +29,45 @@ func (r *runner) describe(err error) string {
 	}
 	var dnsErr *net.DNSError
 	var wrong *wrongProtocolError
+	var tlsPort *tlsPortError
+	var notTLS tls.RecordHeaderError
+	var badCert *tls.CertificateVerificationError
 	switch {
 	case errors.As(err, &wrong):
 		return wrong.Error()
+	case errors.As(err, &tlsPort):
+		return tlsPort.Error()
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("cannot resolve host %q (%s %s): %s", dnsErr.Name, flagName, addr, dnsErr.Err)
+	case errors.As(err, &notTLS):
+		return notTLSMessage(addr)
+	case errors.As(err, &badCert):
+		return certMessage(addr, badCert.Err.Error())
+	case r.o.timeout > 0 && errors.Is(err, context.DeadlineExceeded):
+		// --timeout, over TCP (gRPC's is a status, below).
+		return timeoutMessage(r.o.timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("cannot connect to %s (%s): connection refused", addr, flagName)
 	}
 	s, ok := status.FromError(err)
 	if !ok {
 		return err.Error()
 	}
 	msg := s.Message()
+	if s.Code() == codes.DeadlineExceeded && r.o.timeout > 0 && msg == context.DeadlineExceeded.Error() {
+		return timeoutMessage(r.o.timeout)
+	}
 	if s.Code() == codes.Unavailable {
 		tls := r.o.useTLS || r.o.caFile != "" || r.o.certFile != ""
 		switch {
+		case strings.Contains(msg, "first record does not look like a TLS handshake"):
+			return "UNAVAILABLE: " + notTLSMessage(addr)
+		case strings.Contains(msg, "x509: "):
+			why := strings.TrimRight(msg[strings.Index(msg, "x509: "):], `"`)
+			return "UNAVAILABLE: " + certMessage(addr, why)
+		case !tls && strings.Contains(msg, "error reading server preface") && !strings.Contains(msg, tcpPortMessage) &&
+			oneAddress(addr) && probePort(addr) == portTLS:
+			return "UNAVAILABLE: " + (&tlsPortError{addr: addr}).Error()
 		case strings.Contains(msg, "tls: certificate required"):
 			return fmt.Sprintf("UNAVAILABLE: %s requires a client certificate (--cert and --key)", addr)
 		case strings.Contains(msg, "remote error: tls: "):
@@ -74,12 +100,103 @@ func (r *runner) describe(err error) string {
 		case strings.Contains(msg, "connection refused"):
 			return fmt.Sprintf("UNAVAILABLE: cannot connect to %s (%s): connection refused", addr, flagName)
 		}
+		return "UNAVAILABLE: " + transportMessage(msg)
 	}
 	if s.Code() == codes.ResourceExhausted && strings.Contains(msg, "received message larger than max") {
 		// The server's --max-msg-bytes is below this client's data messages.
 		return fmt.Sprintf("RESOURCE_EXHAUSTED: %s (the server takes smaller messages: lower --chunk-size, now %s)", msg, flagenv.FormatBytes(int64(r.o.chunkSize)))
 	}
 	return describe(err)
+}
+
+// timeoutMessage names the client's own deadline: grpc-go and the
+// context said only "context deadline exceeded".
+func timeoutMessage(d time.Duration) string {
+	return fmt.Sprintf("DEADLINE_EXCEEDED: the call took longer than --timeout %v, and was aborted", d)
+}
+
+// transportMessage is msg without the layers of grpc-go's wording around
+// a connection's failure ("max retries exhausted: failed after 4 attempts:
+// rpc error: code = Unavailable desc = connection error: desc =
+// \"transport: Error while dialing: ...\""): what is left says what
+// happened.
+func transportMessage(msg string) string {
+	for {
+		before := msg
+		if rest, ok := strings.CutPrefix(msg, "max retries exhausted: failed after "); ok {
+			if _, after, ok := strings.Cut(rest, " attempts: "); ok {
+				msg = after
+			}
+		}
+		for _, p := range []string{"rpc error: code = Unavailable desc = ", "connection error: desc = ", "transport: ", "Error while dialing: ", "authentication handshake failed: "} {
+			msg = strings.TrimPrefix(msg, p)
+		}
+		if len(msg) >= 2 && msg[0] == '"' && msg[len(msg)-1] == '"' {
+			msg = msg[1 : len(msg)-1]
+		}
+		if msg == before {
+			return msg
+		}
+	}
+}
+
+// notTLSMessage says that addr answered a TLS handshake with something
+// else: a plaintext port.
+func notTLSMessage(addr string) string {
+	return fmt.Sprintf("%s does not speak TLS: it is a plaintext port (drop --tls and --cacert)", addr)
+}
+
+// certMessage says that addr's certificate could not be verified, and why.
+func certMessage(addr, why string) string {
+	return fmt.Sprintf("cannot verify the certificate of %s: %s (--cacert FILE: the CA that signed it)", addr, why)
+}
+
+// tlsPortError is a plaintext call to a port that speaks TLS.
+type tlsPortError struct{ addr string }
+
+func (e *tlsPortError) Error() string {
+	return fmt.Sprintf("%s speaks TLS (add --tls, or --cacert FILE to verify it with your CA)", e.addr)
+}
+
+// oneAddress reports whether addr is one HOST:PORT (not a list, not a
+// gRPC target URI): the only kind a probe can name.
+func oneAddress(addr string) bool {
+	_, _, err := net.SplitHostPort(addr)
+	return err == nil && !strings.Contains(addr, ",")
+}
+
+// portKind is what probePort found at an address.
+type portKind int
+
+const (
+	portUnknown portKind = iota
+	portHTTP2            // a gRPC server: it greets with an HTTP/2 SETTINGS frame
+	portTLS              // a TLS server: it answers a ClientHello
+)
+
+// probePort connects to addr and offers it a TLS handshake, the probe
+// only (nothing else is sent and the server's certificate is not
+// trusted for anything): a TLS server answers it, a gRPC server greets
+// any new connection with an HTTP/2 SETTINGS frame, which the handshake
+// reads as its first record, and a halfclose raw-TCP port says nothing
+// (or an error line) until the probe gives up.
+func probePort(addr string) portKind {
+	c, err := net.DialTimeout("tcp", addr, probeWait)
+	if err != nil {
+		return portUnknown
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(probeWait))
+	host, _, _ := net.SplitHostPort(addr)
+	err = tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: host}).Handshake()
+	var rh tls.RecordHeaderError
+	switch {
+	case err == nil, strings.Contains(err.Error(), "remote error: tls: "):
+		return portTLS
+	case errors.As(err, &rh) && validPrefix(rh.RecordHeader[:], true):
+		return portHTTP2
+	}
+	return portUnknown
 }
 
 // tcpPortMessage starts the status halfclosed's raw-TCP command port sends
@@ -149,23 +266,6 @@ func cutShort(err error) bool {
 // probeWait bounds the probe: a gRPC server's greeting comes at once.
 const probeWait = 2 * time.Second
 
-// probeHTTP2 connects to addr and reports whether it greets with an HTTP/2
-// SETTINGS frame before being sent anything.
-func probeHTTP2(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, probeWait)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(probeWait))
-	head := make([]byte, 9)
-	if _, err := io.ReadFull(c, head); err != nil {
-		return false
-	}
-	_, ok := h2Frames(head)
-	return ok
-}
-
 func (g *h2Guard) Write(p []byte) (int, error) {
 	if g.passing {
 		return g.w.Write(p)
@@ -194,17 +294,24 @@ func (g *h2Guard) release() error {
 // exactly a gRPC greeting is a wrongProtocolError whatever runErr is. A run
 // that failed before any output (a gRPC server resets the connection after
 // reading our first line, and the reset can discard its greeting) with a
-// reset probes the address once: a gRPC server greets a new connection at
-// once, a halfclose port says nothing until it has a header (and logs the
-// probe as a job with no header line).
+// reset probes the address once (probePort): a gRPC server greets a new
+// connection at once, a TLS port (a plaintext call to a halfclosed with
+// --tls-cert closes as soon as the header line fails its handshake)
+// answers a ClientHello, a halfclose port says nothing until it has a
+// header (and logs the probe as a job with no header line).
 func (g *h2Guard) finish(ctx context.Context, runErr error) error {
 	if !g.passing && len(g.held) > 0 {
 		if complete, ok := h2Frames(g.held); ok && complete {
 			return &wrongProtocolError{addr: g.addr}
 		}
 	}
-	if runErr != nil && !g.passing && g.probe && ctx.Err() == nil && cutShort(runErr) && probeHTTP2(g.addr) {
-		return &wrongProtocolError{addr: g.addr}
+	if runErr != nil && !g.passing && g.probe && ctx.Err() == nil && cutShort(runErr) {
+		switch probePort(g.addr) {
+		case portHTTP2:
+			return &wrongProtocolError{addr: g.addr}
+		case portTLS:
+			return &tlsPortError{addr: g.addr}
+		}
 	}
 	if err := g.release(); err != nil && runErr == nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/digest"
 )
@@ -149,6 +150,20 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
 		sum, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
 		done()
+		if err != nil && ctx.Err() == nil && client.IsInputError(err) {
+			// A file that could not be read to its end (standard input
+			// a directory, an I/O error, a file that changed while it
+			// was sent): the call was aborted; reported for this file,
+			// as GNU reports a read error, and the others still run.
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				fmt.Fprintf(r.stderr, "%s: %s\n", cmd[0], describeOpen(cmd[0], name, pe))
+			} else {
+				fmt.Fprintf(r.stderr, "halfclose: %s: %s\n", quotef(name), describe(err))
+			}
+			code = 1
+			continue
+		}
 		if err != nil {
 			return r.failure(ctx, name, err)
 		}

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"fmt"
+	"net"
 	"strconv"
+	"strings"
 	"time"
+
+	"google.golang.org/grpc/resolver"
 
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/internal/cli"
@@ -56,7 +62,9 @@ func (b *autoBool) String() string {
 func (b *autoBool) Set(v string) error {
 	on, err := strconv.ParseBool(v)
 	if err != nil {
-		return err
+		// Not strconv's wording, which HALFCLOSE_CLIENT_PROGRESS's
+		// error repeated ("strconv.ParseBool: parsing ...").
+		return errors.New("not a boolean (true or false)")
 	}
 	b.set, b.on = true, on
 	return nil
@@ -138,8 +146,8 @@ there (over gRPC; a --tcp reply carries the status only).
 or, with no halfclose: line on standard error, the pipeline's exit
 status was 2: gunzip ignored trailing garbage (GNU gzip's warning).
 
-130: interrupted (SIGINT); the call is cancelled and the server discards
-the input.`},
+130, 143: interrupted by SIGINT (130) or SIGTERM (143); the call is
+cancelled and the server discards the input.`},
 			{Title: "Examples", Text: `  halfclose sha256sum < big.iso
   halfclose sha256sum *.go
   halfclose 'grep -c ERROR' < app.log
@@ -149,4 +157,53 @@ the input.`},
 			{Title: "See also", Text: `halfclosed(1); docs/cli.md and docs/protocol.md in the source.`},
 		},
 	}
+}
+
+// checkAddr reports what is wrong with the value of an address flag
+// before anything is dialled: each address of a list must be HOST:PORT
+// with a port that is a number from 1 to 65535 or a service name (gRPC
+// took "127.0.0.1" as port 443 and said "connection refused", and turned
+// "127.0.0.1:" and "h:1:2" into its retry machinery's wording). A gRPC
+// target URI (dns:///host:port, unix:///path) is gRPC's to read, when
+// uri is set (--addr) and its scheme is one gRPC resolves.
+func checkAddr(flagName, value string, uri bool) error {
+	if uri {
+		if scheme, _, ok := strings.Cut(value, ":"); ok && resolver.Get(strings.ToLower(scheme)) != nil {
+			return nil
+		}
+	}
+	for _, a := range strings.Split(value, ",") {
+		a = strings.TrimSpace(a)
+		what := ""
+		if a != value {
+			what = fmt.Sprintf("%q ", a) // which one of the list
+		}
+		why := ""
+		host, port, err := net.SplitHostPort(a)
+		switch {
+		case a == "":
+			why = "an empty address in the list"
+		case err != nil && strings.Contains(err.Error(), "missing port"), err == nil && port == "":
+			why = what + "has no port"
+		case err != nil, strings.Contains(host, "/"):
+			why = what + "is not HOST:PORT"
+		default:
+			if n, err := strconv.Atoi(port); err == nil {
+				if n < 1 || n > 65535 {
+					why = fmt.Sprintf("%sport %s is not between 1 and 65535", what, port)
+				}
+			} else if _, err := net.LookupPort("tcp", port); err != nil {
+				why = fmt.Sprintf("%sport %q is not a number or a known service", what, port)
+			}
+		}
+		if why != "" {
+			example := map[string]string{"--addr": "127.0.0.1:50051", "--tcp-addr": "127.0.0.1:50052"}[flagName]
+			sep := ": "
+			if what == "" && (strings.HasPrefix(why, "has ") || strings.HasPrefix(why, "is ")) {
+				sep = " " // `--addr "h" has no port`
+			}
+			return fmt.Errorf("%s %q%s%s (want HOST:PORT, e.g. %s)", flagName, value, sep, why, example)
+		}
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
@@ -70,6 +71,13 @@ func (s signalCause) Error() string {
 // exitCode is the shell's code for a death by the signal: 130, 143.
 func (s signalCause) exitCode() int { return 128 + int(s.sig) }
 
+// signalGrace is how long the CLI waits, after the first SIGINT or
+// SIGTERM has cancelled the call, for the run to return before it exits
+// anyway: a write to a pipe whose reader stopped reading (a pager, a
+// stopped consumer) cannot be interrupted, and the process stayed until
+// a second signal, where GNU's tools die at once.
+const signalGrace = time.Second
+
 // cancelOnSignal cancels ctx on the first SIGINT or SIGTERM, with a
 // signalCause: the call in progress is cancelled (gRPC RST_STREAM, a TCP
 // reset), never ended. After that first signal the default action is
@@ -83,7 +91,17 @@ func cancelOnSignal(parent context.Context) (context.Context, func()) {
 		select {
 		case s := <-sigs:
 			signal.Stop(sigs)
-			cancel(signalCause{s.(syscall.Signal)})
+			sc := signalCause{s.(syscall.Signal)}
+			cancel(sc)
+			select {
+			case <-done:
+			case <-time.After(signalGrace):
+				// The call was cancelled, but the run has not come back:
+				// it is blocked writing output that nobody reads (a full
+				// pipe to a pager). The cancel already aborted the call.
+				fmt.Fprintln(os.Stderr, "halfclose:", sc.Error())
+				os.Exit(sc.exitCode())
+			}
 		case <-done:
 		}
 	}()
@@ -147,11 +165,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "halfclose: no command given\nUsage: halfclose [flags] COMMAND [ARGS...] < input\nTry 'halfclose --help' for more information.\n")
 		return 2
 	}
+	if o.timeout < 0 {
+		fmt.Fprintf(stderr, "halfclose: --timeout %v: a deadline cannot be negative (0: none)\n", o.timeout)
+		return 2
+	}
+	if (o.list || o.listNames) && len(words) > 0 {
+		// Not a listing with the operands dropped: one or the other.
+		fmt.Fprintf(stderr, "halfclose: --list and --list-names take no operands (got %q)\nTry 'halfclose --help' for more information.\n", words[0])
+		return 2
+	}
 	if o.chunkSize < minChunkSize || o.chunkSize > maxChunkSize {
 		fmt.Fprintf(stderr, "halfclose: --chunk-size must be between %s and %s\n", flagenv.FormatBytes(minChunkSize), flagenv.FormatBytes(maxChunkSize))
 		return 2
 	}
 	listing := o.list || o.listNames || len(words) == 1 && words[0] == "commands"
+	addrErr := checkAddr("--addr", o.addr, true)
+	if o.tcp && !listing {
+		addrErr = checkAddr("--tcp-addr", o.tcpAddr, false)
+	}
+	if addrErr != nil {
+		fmt.Fprintf(stderr, "halfclose: %v\n", addrErr)
+		return 2
+	}
 	tlsCfg, err := o.tlsConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "halfclose:", err)
@@ -345,6 +380,14 @@ func dollarQuote(w string) string {
 }
 
 func (o *options) tlsConfig() (*tls.Config, error) {
+	// One of a pair is a mistake, not a plaintext call: --key alone was
+	// ignored, --cert alone said "open : no such file or directory".
+	switch {
+	case o.certFile != "" && o.keyFile == "":
+		return nil, errors.New("--cert needs --key (the client certificate's private key)")
+	case o.keyFile != "" && o.certFile == "":
+		return nil, errors.New("--key needs --cert (the client certificate)")
+	}
 	if !o.useTLS && o.caFile == "" && o.certFile == "" {
 		return nil, nil
 	}
@@ -352,7 +395,7 @@ func (o *options) tlsConfig() (*tls.Config, error) {
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--cacert: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -373,7 +416,7 @@ func (o *options) tlsConfig() (*tls.Config, error) {
 func readToken(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("--token-file: %w", err)
 	}
 	// The first token line: the server's --auth-token-file format, so
 	// one file serves both (blank lines, # comments and a byte order mark

@@ -87,7 +87,10 @@ func (s *Spec) noEnvFlags() []string {
 
 // manText writes paragraphs: indented ones as examples, others filled.
 func (s *Spec) manText(w io.Writer, text string) {
-	for i, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+	// Only newlines are trimmed: an example's first line keeps its
+	// indent (TrimSpace took it, and the EXAMPLES were filled into one
+	// paragraph).
+	for i, para := range strings.Split(strings.Trim(text, "\n"), "\n\n") {
 		lines := strings.Split(para, "\n")
 		example := true
 		for _, l := range lines {
