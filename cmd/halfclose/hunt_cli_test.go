@@ -383,7 +383,7 @@ func TestHuntFilesReadError(t *testing.T) {
 func TestHuntEnvProgress(t *testing.T) {
 	t.Setenv("HALFCLOSE_CLIENT_PROGRESS", "maybe")
 	code, out, errs := runCLI(t, "wc")
-	if want := "halfclose: HALFCLOSE_CLIENT_PROGRESS: invalid value \"maybe\": not a boolean (true or false)\n"; code != 2 || out != "" || errs != want {
+	if want := "halfclose: HALFCLOSE_CLIENT_PROGRESS (--progress): invalid value \"maybe\": not a boolean (true or false)\n"; code != 2 || out != "" || errs != want {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out, errs, want)
 	}
 }
