@@ -54,7 +54,11 @@ func (r *runner) describe(err error) string {
 		return err.Error()
 	}
 	msg := s.Message()
-	if s.Code() == codes.DeadlineExceeded && r.o.timeout > 0 && msg == context.DeadlineExceeded.Error() {
+	// grpc-go's words for the client's own deadline: "context deadline
+	// exceeded", and "... while waiting for connections to become ready"
+	// when it passed before a connection was (a loaded machine, a 10ms
+	// --timeout).
+	if s.Code() == codes.DeadlineExceeded && r.o.timeout > 0 && strings.HasPrefix(msg, context.DeadlineExceeded.Error()) {
 		return timeoutMessage(r.o.timeout)
 	}
 	if s.Code() == codes.Unavailable {

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // A gRPC server's greeting, as grpc-go sends it: SETTINGS (two settings),
@@ -63,5 +67,26 @@ func TestProgressText(t *testing.T) {
 	p.n.Store(50 << 20)
 	if got := p.lineLocked(false); !bytes.HasPrefix([]byte(got), []byte("f: 50.0 MiB / 100.0 MiB   50%  ")) || !bytes.Contains([]byte(got), []byte("  ETA ")) {
 		t.Errorf("line %q", got)
+	}
+}
+
+// TestTimeoutWording: the CLI's own --timeout is named in the user's
+// terms in each of grpc-go's wordings for it, the one for a deadline that
+// passed before any connection was ready included (a loaded machine);
+// a DEADLINE_EXCEEDED the server chose keeps its message.
+func TestTimeoutWording(t *testing.T) {
+	r := &runner{o: options{timeout: 10 * time.Millisecond, addr: "127.0.0.1:1"}}
+	want := "DEADLINE_EXCEEDED: the call took longer than --timeout 10ms, and was aborted"
+	for _, msg := range []string{
+		"context deadline exceeded",
+		"context deadline exceeded while waiting for connections to become ready",
+	} {
+		if got := r.describe(status.Error(codes.DeadlineExceeded, msg)); got != want {
+			t.Errorf("%q: got %q, want %q", msg, got, want)
+		}
+	}
+	server := "no input for 1m0s (idle timeout)"
+	if got := r.describe(status.Error(codes.DeadlineExceeded, server)); !strings.Contains(got, server) {
+		t.Errorf("the server's own message: got %q", got)
 	}
 }
