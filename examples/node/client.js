@@ -153,14 +153,24 @@ async function digest(client, name, input, metadata, timeout) {
     }
     return end;
   };
+  let call = null;
   const reply = new Promise((resolve, reject) => {
-    current = client.Digest(metadata, callOptions(timeout), (err, resp) => {
-      if (err) input.destroy(); // stop reading: the call is over
+    call = client.Digest(metadata, callOptions(timeout), (err, resp) => {
+      if (err) {
+        // The call is over: stop reading the input, and close the call's
+        // stream. grpc-js drops the writes still pending and never
+        // emits 'finish': a whole input already read and half-closed left
+        // pipeline() waiting forever, and Node exited 0 with nothing said
+        // once its event loop was empty.
+        input.destroy();
+        call.destroy();
+      }
       return err ? reject(err) : resolve(resp);
     });
   });
+  current = call;
   const header = { header: { algorithms: [algorithm], require_end: true } };
-  const [sent, resp] = await both(current, upload(current, header, input, (b) => local && local.update(b), endProof), reply);
+  const [sent, resp] = await both(call, upload(call, header, input, (b) => local && local.update(b), endProof), reply);
   if (BigInt(resp.size) !== BigInt(sent) || resp.digests.length !== 1) {
     throw new IncompleteReply(`server hashed ${resp.size} bytes, ${sent} were sent`);
   }
