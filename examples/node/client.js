@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // A small halfclose client: Digest and Run over gRPC, with the end proved.
 //
-//   node client.js [--addr HOST:PORT] [--timeout SECONDS] digest [-a ALGO] FILE...
-//   node client.js [--addr HOST:PORT] [--timeout SECONDS] run PIPELINE < in > out
+//   node client.js [--addr HOST:PORT] [--timeout SECONDS] [TLS...] digest [-a ALGO] FILE...
+//   node client.js [--addr HOST:PORT] [--timeout SECONDS] [TLS...] run PIPELINE < in > out
+//
+// TLS...: --tls, --cacert FILE, --cert FILE --key FILE, --token-file FILE,
+// as the Go CLI (halfclose) takes them.
 //
 // Every call sets require_end and sends an End message (byte count, and the
 // client's own digest when node:crypto has the algorithm) just before it
@@ -10,7 +13,9 @@
 // RST_STREAM; without the proof the server would take that for the end of
 // the input. With it, the server treats such a stream as an abort, so a
 // cancel never yields a result from partial input. Ctrl-C cancels the call
-// and exits 130; --timeout sets a deadline.
+// and exits 130; --timeout sets a deadline. --tls (or --cacert, or --cert)
+// connects with TLS, and --token-file sends the token as
+// "authorization: Bearer TOKEN" metadata on every call.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -43,6 +48,7 @@ const ALGORITHMS = {
 };
 
 class IncompleteReply extends Error {}
+class UsageError extends Error {} // a TLS or token file that cannot be used: exit 2, nothing sent
 
 // current is the call in progress, cancelled by Ctrl-C or SIGTERM.
 let current = null;
@@ -96,9 +102,48 @@ function callOptions(timeout) {
   return timeout === undefined ? {} : { deadline: Date.now() + timeout * 1000 };
 }
 
+// readFile returns what the file of flag holds, as a UsageError if it cannot.
+function readFile(flag, file) {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`${flag} ${file}: ${err.message}`);
+  }
+}
+
+// readToken returns the first line of file that is not blank or a #
+// comment: the server's --auth-token-file format (a byte order mark, CRLF
+// and surrounding spaces dropped), so one file serves both ends.
+function readToken(file) {
+  const text = readFile('--token-file', file).toString('utf8').replace(/^\uFEFF/, '');
+  const tok = text.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+  if (tok === undefined) throw new UsageError(`--token-file ${file}: empty token`);
+  return tok;
+}
+
+// credentials returns the channel credentials: TLS when --tls, --cacert or
+// --cert asks (without --cacert, verified with Node's CAs), else none.
+function credentials(values) {
+  if (!(values.tls || values.cacert || values.cert)) return grpc.credentials.createInsecure();
+  const pem = (flag) => {
+    if (values[flag] === undefined) return null;
+    const data = readFile(`--${flag}`, values[flag]);
+    if (!data.includes('-----BEGIN ')) throw new UsageError(`--${flag} ${values[flag]}: no PEM data`);
+    return data;
+  };
+  // grpc-js sends the host as the TLS server name even when it is an IP
+  // address (127.0.0.1), which Node warns against (DEP0123) on each call;
+  // the certificate is still checked against the IP address.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = (warning, ...rest) => {
+    if (!rest.includes('DEP0123')) emitWarning.call(process, warning, ...rest);
+  };
+  return grpc.credentials.createSsl(pem('cacert'), pem('key'), pem('cert'));
+}
+
 // digest uploads one file and returns its hex digest, checked against
 // node:crypto when it has the algorithm.
-async function digest(client, name, input, timeout) {
+async function digest(client, name, input, metadata, timeout) {
   const algorithm = 'ALGORITHM_' + name.toUpperCase();
   const local = ALGORITHMS[name] ? crypto.createHash(ALGORITHMS[name]) : null;
   let localRaw = null;
@@ -110,14 +155,24 @@ async function digest(client, name, input, timeout) {
     }
     return end;
   };
+  let call = null;
   const reply = new Promise((resolve, reject) => {
-    current = client.Digest(callOptions(timeout), (err, resp) => {
-      if (err) input.destroy(); // stop reading: the call is over
+    call = client.Digest(metadata, callOptions(timeout), (err, resp) => {
+      if (err) {
+        // The call is over: stop reading the input, and close the call's
+        // stream. grpc-js drops the writes still pending and never
+        // emits 'finish': a whole input already read and half-closed left
+        // pipeline() waiting forever, and Node exited 0 with nothing said
+        // once its event loop was empty.
+        input.destroy();
+        call.destroy();
+      }
       return err ? reject(err) : resolve(resp);
     });
   });
+  current = call;
   const header = { header: { algorithms: [algorithm], require_end: true } };
-  const [sent, resp] = await both(current, upload(current, header, input, (b) => local && local.update(b), endProof), reply);
+  const [sent, resp] = await both(call, upload(call, header, input, (b) => local && local.update(b), endProof), reply);
   if (BigInt(resp.size) !== BigInt(sent) || resp.digests.length !== 1) {
     throw new IncompleteReply(`server hashed ${resp.size} bytes, ${sent} were sent`);
   }
@@ -131,9 +186,9 @@ async function digest(client, name, input, timeout) {
 // run uploads stdin to pipeline and copies the output to stdout as it
 // arrives. The reply is complete only when it ends with a summary; its
 // exit status is the pipeline's.
-async function run(client, pipelineText, timeout) {
+async function run(client, pipelineText, metadata, timeout) {
   const input = stdin();
-  const call = client.Run(callOptions(timeout));
+  const call = client.Run(metadata, callOptions(timeout));
   current = call;
   let summary = null;
   const reply = new Promise((resolve, reject) => {
@@ -184,36 +239,60 @@ function onSignal() {
   stdinStream.destroy();
 }
 
+// tlsHint says what to try when a call failed for want of TLS, or of a
+// client certificate.
+function tlsHint(details, values) {
+  if (!(values.tls || values.cacert || values.cert)) return '';
+  if (details.includes('wrong version number')) return ' (the port may not speak TLS: drop --tls and --cacert)';
+  if (details.includes('certificate required') && !values.cert) return ' (the server wants a client certificate: --cert and --key)';
+  return '';
+}
+
 async function main() {
   const { values, positionals } = parseArgs({
     options: {
       addr: { type: 'string', default: process.env.HALFCLOSE_ADDR || '127.0.0.1:50051' },
       timeout: { type: 'string' },
+      tls: { type: 'boolean', default: false },
+      cacert: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      'token-file': { type: 'string' },
       algorithm: { type: 'string', short: 'a', default: 'sha256' },
     },
     allowPositionals: true,
   });
   const [cmd, ...rest] = positionals;
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (!['digest', 'run'].includes(cmd) || (cmd === 'run' && rest.length !== 1) || !Object.hasOwn(ALGORITHMS, values.algorithm) || Number.isNaN(timeout)) {
-    console.error('usage: client.js [--addr HOST:PORT] [--timeout SECONDS] digest [-a ALGO] FILE... | run PIPELINE');
+  if (!['digest', 'run'].includes(cmd) || (cmd === 'run' && rest.length !== 1) || !Object.hasOwn(ALGORITHMS, values.algorithm) || Number.isNaN(timeout) || (values.cert === undefined) !== (values.key === undefined)) {
+    console.error('usage: client.js [--addr HOST:PORT] [--timeout SECONDS] [--tls] [--cacert FILE] [--cert FILE --key FILE] [--token-file FILE] digest [-a ALGO] FILE... | run PIPELINE');
     console.error('algorithms: ' + Object.keys(ALGORITHMS).join(' '));
+    return 2;
+  }
+  const metadata = new grpc.Metadata();
+  let creds;
+  try {
+    if (values['token-file'] !== undefined) metadata.set('authorization', `Bearer ${readToken(values['token-file'])}`);
+    creds = credentials(values);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`client.js: ${err.message}`);
     return 2;
   }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const client = new ComputeService(values.addr, grpc.credentials.createInsecure());
+  const client = new ComputeService(values.addr, creds);
   try {
     if (cmd === 'run') {
       // the pipeline's exit status, as ssh passes on a command's
-      return Math.min(await run(client, rest[0], timeout), 255);
+      return Math.min(await run(client, rest[0], metadata, timeout), 255);
     }
     let status = 0;
     for (const name of rest.length ? rest : ['-']) {
       try {
         // Open before the call starts, so a missing file never starts one.
         const input = name === '-' ? stdin() : (await fs.promises.open(name)).createReadStream({ highWaterMark: CHUNK });
-        process.stdout.write(`${await digest(client, values.algorithm, input, timeout)}  ${name}\n`);
+        process.stdout.write(`${await digest(client, values.algorithm, input, metadata, timeout)}  ${name}\n`);
       } catch (err) {
         if (!err.syscall) throw err; // not a file error: the call failed
         console.error(`client.js: ${name}: ${err.message}`);
@@ -230,7 +309,10 @@ async function main() {
       console.error(`client.js: incomplete reply: ${err.message}`);
     } else if (err.code !== undefined && err.details !== undefined) {
       const code = Object.keys(grpc.status).find((k) => grpc.status[k] === err.code);
-      console.error(`client.js: ${code}: ${err.details}`);
+      // One line: a TLS error's details carry OpenSSL's newline, and an
+      // empty "Resolution note:" at the end.
+      const details = err.details.replace(/\s*\n\s*/g, ' ').replace(/\.? Resolution note: ?$/, '').trim();
+      console.error(`client.js: ${code}: ${details}${tlsHint(details, values)}`);
     } else {
       console.error(`client.js: ${err.message}`);
     }
