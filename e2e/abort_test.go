@@ -12,6 +12,17 @@ import (
 	"time"
 )
 
+// cliSignals are the signals that cancel the CLI's call, with the exit
+// status and the one line it then prints.
+var cliSignals = []struct {
+	sig  syscall.Signal
+	code int
+	msg  string
+}{
+	{syscall.SIGINT, 130, "halfclose: interrupted (SIGINT): the call was canceled\n"},
+	{syscall.SIGTERM, 143, "halfclose: terminated (SIGTERM): the call was canceled\n"},
+}
+
 // TestCLISignalMidUpload: the CLI interrupted mid-upload (SIGINT, as
 // Ctrl-C; SIGTERM) cancels the call and resets a TCP connection: the
 // server records an abort, never "ok" over the partial input; the CLI
@@ -19,14 +30,7 @@ import (
 func TestCLISignalMidUpload(t *testing.T) {
 	d := launch(t)
 	for _, transport := range []string{"tcp", "grpc"} {
-		for _, sig := range []struct {
-			sig  syscall.Signal
-			code int
-			msg  string
-		}{
-			{syscall.SIGINT, 130, "halfclose: interrupted (SIGINT): the call was canceled\n"},
-			{syscall.SIGTERM, 143, "halfclose: terminated (SIGTERM): the call was canceled\n"},
-		} {
+		for _, sig := range cliSignals {
 			t.Run(transport+" "+sig.sig.String(), func(t *testing.T) {
 				before := len(jobRecords(d))
 				argv := []string{"--addr", d.GRPC, "sha256sum"}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,14 +23,7 @@ func TestHuntCLISignalBlockedOutput(t *testing.T) {
 	d := launch(t)
 	in := randomFile(t, 3<<20) // base64: 4 MiB of output, far more than the pipe holds
 	for _, transport := range []string{"grpc", "tcp"} {
-		for _, sig := range []struct {
-			sig  syscall.Signal
-			code int
-			msg  string
-		}{
-			{syscall.SIGINT, 130, "halfclose: interrupted (SIGINT): the call was canceled\n"},
-			{syscall.SIGTERM, 143, "halfclose: terminated (SIGTERM): the call was canceled\n"},
-		} {
+		for _, sig := range cliSignals {
 			t.Run(transport+" "+sig.sig.String(), func(t *testing.T) {
 				before := len(jobRecords(d))
 				argv := []string{"--addr", d.GRPC, "base64"}
