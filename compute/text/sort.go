@@ -3,6 +3,7 @@ package text
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math"
@@ -1208,10 +1209,15 @@ const (
 // a small output never allocates size.
 type lineOut struct {
 	w     io.Writer
-	strip int  // bytes dropped from the start of each line (sortOpts.pre)
-	eol   byte // ends each line: '\n', or NUL (sort -z)
-	buf   []byte
-	size  int // the most a buffer grows to
+	strip int // bytes dropped from the start of each line (sortOpts.pre)
+	// hexPre: the first hexPre bytes of each line are written in hex (a
+	// spill run's copy of sortOpts.pre under -z, where those bytes hold
+	// NULs, the delimiter; sorter.runLine reads them back).
+	hexPre int
+	tmp    []byte // the line with its hexPre bytes encoded
+	eol    byte   // ends each line: '\n', or NUL (sort -z)
+	buf    []byte
+	size   int // the most a buffer grows to
 	// async
 	full   chan []byte
 	free   chan []byte
@@ -1248,6 +1254,11 @@ func (o *lineOut) run() {
 // line appends b and the line delimiter.
 func (o *lineOut) line(b []byte) error {
 	b = b[o.strip:]
+	if o.hexPre > 0 {
+		o.tmp = hex.AppendEncode(o.tmp[:0], b[:o.hexPre])
+		o.tmp = append(o.tmp, b[o.hexPre:]...)
+		b = o.tmp
+	}
 	if len(o.buf)+len(b)+1 > cap(o.buf) && cap(o.buf) < o.size {
 		o.buf = slices.Grow(o.buf, min(max(2*cap(o.buf), len(o.buf)+len(b)+1), o.size)-len(o.buf))
 	}
@@ -1561,6 +1572,34 @@ func (s *sorter) newOut(w io.Writer, size int, async bool) *lineOut {
 	return o
 }
 
+// runOut is newOut for a spill run: a line's pre bytes (sortOpts.pre)
+// are kept, in hex under -z, whose delimiter they may hold.
+func (s *sorter) runOut(r *sortRun) *lineOut {
+	o := s.newOut(r, sortRunBuf, false)
+	if s.o.eol == 0 {
+		o.hexPre = s.o.pre
+	}
+	return o
+}
+
+// runLine is a line read back from a spill run as it was held: the hex
+// of its pre bytes (runOut) decoded in place.
+func (s *sorter) runLine(line []byte) ([]byte, error) {
+	n := s.o.pre
+	if n == 0 || s.o.eol != 0 {
+		return line, nil
+	}
+	var pre [sortPreMax]byte
+	if len(line) < 2*n {
+		return nil, compute.Internal("sort: spill read failed", io.ErrUnexpectedEOF)
+	}
+	if _, err := hex.Decode(pre[:n], line[:2*n]); err != nil {
+		return nil, compute.Internal("sort: spill read failed", err)
+	}
+	copy(line[n:], pre[:n])
+	return line[n:], nil
+}
+
 // spill sorts the held lines into a new run and frees them.
 func (s *sorter) spill() error {
 	if err := s.sortHeld(); err != nil {
@@ -1572,7 +1611,7 @@ func (s *sorter) spill() error {
 	}
 	r := &sortRun{f: f, disk: s.spool.Disk}
 	s.runs = append(s.runs, r)
-	w := s.newOut(r, sortRunBuf, false)
+	w := s.runOut(r)
 	if err := s.writeLines(w); err != nil {
 		return err
 	}
@@ -1619,7 +1658,7 @@ func (s *sorter) compact() error {
 			return err
 		}
 		r := &sortRun{f: f, disk: s.spool.Disk, level: group[0].level + 1}
-		err = s.merge(group, s.newOut(r, sortRunBuf, false))
+		err = s.merge(group, s.runOut(r))
 		for _, g := range group {
 			g.close()
 		}
@@ -1746,7 +1785,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		r := &sortRun{f: f, disk: s.spool.Disk}
 		group := s.runs[:fanIn]
 		s.runs = append([]*sortRun{r}, s.runs[fanIn:]...) // first: keeps the merge stable
-		err = s.merge(group, s.newOut(r, sortRunBuf, false))
+		err = s.merge(group, s.runOut(r))
 		for _, g := range group {
 			g.close()
 		}
@@ -1830,7 +1869,7 @@ func (s *sorter) merge(runs []*sortRun, w *lineOut) error {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 			return compute.Internal("sort: spill read failed", err)
 		}
-		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+1), idx: i, s: s}
+		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+s.o.pre+1), idx: i, s: s}
 		src.lr.delim = s.o.eol
 		if err := src.advance(); err != nil {
 			return err
@@ -1878,6 +1917,9 @@ func (m *mergeSrc) advance() error {
 	}
 	if err != nil {
 		return compute.Internal("sort: spill read failed", err)
+	}
+	if line, err = m.s.runLine(line); err != nil {
+		return err
 	}
 	if m.s.o.lineCmp {
 		m.ent = lineEntry(line, m.s.off)
