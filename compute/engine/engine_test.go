@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -391,5 +393,33 @@ func TestPipelineExitStatus(t *testing.T) {
 				t.Fatalf("output %q", out.String())
 			}
 		})
+	}
+}
+
+// TestStagePanicIsAnInternalError: a stage that panics, first or last,
+// fails its job as a server fault with nothing written, and the panic
+// dies in its goroutine (before, it ended the process with every job in
+// it); the engine then runs the next job.
+func TestStagePanicIsAnInternalError(t *testing.T) {
+	boom := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		if _, err := io.ReadFull(in, make([]byte, 3)); err != nil {
+			return err
+		}
+		panic("boom")
+	})
+	e := engine.New(engine.Config{})
+	for _, p := range []*engine.Pipeline{testPipeline(boom), testPipeline(copyStage, boom), testPipeline(boom, copyStage)} {
+		var out bytes.Buffer
+		_, err := e.Run(context.Background(), p, strings.NewReader("input\n"), &out)
+		if compute.CodeOf(err) != compute.CodeInternal || out.Len() != 0 {
+			t.Fatalf("%d stages: err %v (code %v), output %q; want an internal error and no output", len(p.Stages), err, compute.CodeOf(err), out.String())
+		}
+		if !strings.Contains(fmt.Sprint(errors.Unwrap(err)), "boom") {
+			t.Errorf("the cause %q does not name the panic", errors.Unwrap(err))
+		}
+	}
+	var out bytes.Buffer
+	if _, err := e.Run(context.Background(), testPipeline(copyStage), strings.NewReader("next\n"), &out); err != nil || out.String() != "next\n" {
+		t.Errorf("the next job: %v, %q", err, out.String())
 	}
 }

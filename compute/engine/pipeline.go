@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 
 	"github.com/halfclose/halfclose/compute"
@@ -63,7 +65,7 @@ func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Rea
 		wg.Add(1)
 		go func(ctx context.Context, st compute.Stage, in io.Reader, myPR *io.PipeReader, w io.Writer, pw *io.PipeWriter) {
 			defer wg.Done()
-			err := st.Run(ctx, in, w)
+			err := runStage(ctx, st, in, w)
 			if errors.Is(err, compute.ErrDownstreamDone) {
 				err = nil
 			}
@@ -84,4 +86,19 @@ func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Rea
 		return 0, firstErr
 	}
 	return status.Get(), nil
+}
+
+// runStage runs st, and turns a panic in it into a server fault: the job
+// fails with an internal error (never a result), the stack goes to the
+// log with the error's cause, and the server and its other jobs go on. A
+// panic in a stage's goroutine dies here: nothing above it could recover
+// it, and it would end the process with every job in it. (A goroutine the
+// stage starts itself must recover its own.)
+func runStage(ctx context.Context, st compute.Stage, in io.Reader, w io.Writer) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = compute.Internal("internal error", fmt.Errorf("stage panic: %v\n%s", v, debug.Stack()))
+		}
+	}()
+	return st.Run(ctx, in, w)
 }
