@@ -122,7 +122,10 @@ func TestServerErrorEndsUpload(t *testing.T) {
 	}
 }
 
-func TestRunTCP(t *testing.T) {
+// serveTCP starts a raw-TCP server with the builtin commands on a
+// loopback port, stopped when the test ends, and returns its listener.
+func serveTCP(t *testing.T) net.Listener {
+	t.Helper()
 	tcp := &server.TCPServer{Engine: engine.New(engine.Config{Registry: builtin.Registry()})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -131,6 +134,11 @@ func TestRunTCP(t *testing.T) {
 	done := make(chan struct{})
 	go func() { tcp.Serve(l); close(done) }()
 	t.Cleanup(func() { tcp.Close(); <-done })
+	return l
+}
+
+func TestRunTCP(t *testing.T) {
+	l := serveTCP(t)
 
 	input := bytes.Repeat([]byte{0, 1, 2, 255, '\n'}, 100000)
 	var out bytes.Buffer
@@ -141,7 +149,7 @@ func TestRunTCP(t *testing.T) {
 		t.Fatalf("got %q, want %q", out.String(), want)
 	}
 	out.Reset()
-	err = RunTCP(ctxT(t), l.Addr().String(), nil, "sha1sum -Z", strings.NewReader("x"), &out)
+	err := RunTCP(ctxT(t), l.Addr().String(), nil, "sha1sum -Z", strings.NewReader("x"), &out)
 	var te *TCPError
 	if !errors.As(err, &te) || te.Code != "INVALID_ARGUMENT" || !strings.Contains(te.Message, `"-Z"`) || out.Len() != 0 {
 		t.Fatalf("err = %#v, out %q; want an INVALID_ARGUMENT TCPError naming -Z", err, out.String())

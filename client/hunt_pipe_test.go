@@ -3,16 +3,13 @@ package client
 import (
 	"bytes"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/status"
 
-	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/codename"
-	"github.com/halfclose/halfclose/server"
 )
 
 // TestHuntPipeTCPAtWord: pipeline text whose first word starts with "@"
@@ -21,14 +18,7 @@ import (
 // so "@file=99 wc" ran wc with a file's widths, "@trailer wc" failed as
 // an option given twice). gRPC's answer is the oracle.
 func TestHuntPipeTCPAtWord(t *testing.T) {
-	tcp := &server.TCPServer{Engine: engine.New(engine.Config{Registry: builtin.Registry()})}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { tcp.Serve(l); close(done) }()
-	t.Cleanup(func() { tcp.Close(); <-done })
+	l := serveTCP(t)
 	c := newBufconnClient(t, engine.Config{})
 
 	input := []byte("abc\n")
@@ -52,14 +42,7 @@ func TestHuntPipeTCPAtWord(t *testing.T) {
 // header line's "\n", so "tr -d \\<CR>" (a quoted CR) lost its operand's
 // CR and failed ("backslash at end of text"). gRPC's output is the oracle.
 func TestHuntPipeTCPTrailingCR(t *testing.T) {
-	tcp := &server.TCPServer{Engine: engine.New(engine.Config{Registry: builtin.Registry()})}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { tcp.Serve(l); close(done) }()
-	t.Cleanup(func() { tcp.Close(); <-done })
+	l := serveTCP(t)
 	c := newBufconnClient(t, engine.Config{})
 
 	input := []byte("a\r\nb\r\r\n")
