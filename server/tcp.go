@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -501,6 +502,18 @@ func (r *sendingWriter) SendFile(f *os.File, off, n int64) (int64, error) {
 
 func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	defer c.Close()
+	defer func() {
+		// A panic in this connection's goroutine (a digest is hashed
+		// here) is a server fault, as grpc's recovery interceptor makes
+		// a handler's: logged with its stack, and the connection reset,
+		// since what it wrote may be the start of a reply, which a FIN
+		// would make look complete. The server and its other
+		// connections go on.
+		if v := recover(); v != nil {
+			s.Logger.Error("tcp connection panic", "peer", c.RemoteAddr(), "panic", v, "stack", string(debug.Stack()))
+			resetConn(c)
+		}
+	}()
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	// A forced stop unblocks a read that waits on the client, and a write
