@@ -426,6 +426,9 @@ const statusFlushWait = time.Second
 //     cancelled (gRPC: the calls fail with UNAVAILABLE, sent before the
 //     connections close; TCP: an error
 //     line, or a reset once output started), never with a partial result.
+//
+// hurry (a second signal) ends the drain delay and the grace at once.
+// cause, when a signal ended Run's context, is named in the log.
 func (d *daemon) shutdown(cause error) {
 	delay, grace := d.cfg.drainDelay, d.cfg.shutdownGrace
 	attrs := []any{"drain_delay", delay, "grace", grace}
