@@ -53,6 +53,13 @@ func TestMain(m *testing.M) {
 	if signal.Ignored(syscall.SIGINT) {
 		signal.Notify(make(chan os.Signal, 1), syscall.SIGINT)
 	}
+	// The same for SIGHUP (a test binary run under nohup): a halfclosed
+	// started with it ignored keeps ignoring it, and
+	// TestServerSignalMidReply/SIGHUP would wait for an exit that never
+	// comes.
+	if signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+	}
 	if err := enterTourNamespace(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: tour namespace:", err)
 		os.Exit(1)

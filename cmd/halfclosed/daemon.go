@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,10 @@ type daemon struct {
 	closing atomic.Bool
 	// endDrainDelay ends --drain-delay early when closed; only tests do.
 	endDrainDelay chan struct{}
+	// hurried is closed by hurry: a second signal ends the drain delay
+	// and the shutdown grace at once.
+	hurried   chan struct{}
+	hurryOnce sync.Once
 
 	grpcL             *server.GentleListener
 	grpcReadBuf       int          // the read buffer of server.NewGRPCListener's connections
@@ -92,7 +97,7 @@ type security struct {
 // that a bad address, certificate or token file fails before anything is
 // served. On error, nothing is left open.
 func newServer(cfg *config) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, endDrainDelay: make(chan struct{})}
+	d := &daemon{cfg: cfg, endDrainDelay: make(chan struct{}), hurried: make(chan struct{})}
 	d.log, d.logBuf = cfg.logger()
 	defer func() {
 		if err != nil {
@@ -381,7 +386,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		d.shutdown()
+		d.shutdown(context.Cause(ctx))
 		// The probes and scrapes are answered to the end.
 		hctx, cancel := context.WithTimeout(context.Background(), httpShutdownWait)
 		defer cancel()
@@ -421,9 +426,17 @@ const statusFlushWait = time.Second
 //     cancelled (gRPC: the calls fail with UNAVAILABLE, sent before the
 //     connections close; TCP: an error
 //     line, or a reset once output started), never with a partial result.
-func (d *daemon) shutdown() {
+//
+// hurry (a second signal) ends the drain delay and the grace at once.
+// cause, when a signal ended Run's context, is named in the log.
+func (d *daemon) shutdown(cause error) {
 	delay, grace := d.cfg.drainDelay, d.cfg.shutdownGrace
-	d.log.Info("shutting down", "drain_delay", delay, "grace", grace)
+	attrs := []any{"drain_delay", delay, "grace", grace}
+	var sc signalCause
+	if errors.As(cause, &sc) {
+		attrs = append(attrs, "signal", sc.sig.String())
+	}
+	d.log.Info("shutting down", attrs...)
 	d.ready.Store(false)
 	d.health.Shutdown() // every service NOT_SERVING
 	if delay > 0 {
@@ -432,6 +445,8 @@ func (d *daemon) shutdown() {
 		case <-t.C:
 		case <-d.endDrainDelay:
 			t.Stop()
+		case <-d.hurried:
+			t.Stop()
 		}
 	}
 	d.log.Info("closing the listeners")
@@ -439,6 +454,16 @@ func (d *daemon) shutdown() {
 
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	// A second signal ends the grace now: the jobs are cut as when it
+	// runs out (an error, or a reset once output started), never by the
+	// process's death, which would end a raw-TCP reply with a FIN.
+	go func() {
+		select {
+		case <-d.hurried:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
 	grpcDone := make(chan struct{})
 	go func() {
 		// The connections the kernel queued go to grpc-go before
@@ -475,6 +500,16 @@ func (d *daemon) shutdown() {
 	if err := <-tcpDone; err != nil {
 		d.log.Warn("shutdown grace over; cancelled running TCP jobs")
 	}
+}
+
+// hurry ends the drain now: what --drain-delay and --shutdown-grace have
+// left is skipped, and the running jobs are cancelled as when the grace
+// runs out. main calls it on a second signal.
+func (d *daemon) hurry() {
+	d.hurryOnce.Do(func() {
+		d.log.Warn("second signal: cancelling the running jobs now")
+		close(d.hurried)
+	})
 }
 
 // Addresses of the listeners, for tests; "" when disabled.

@@ -43,12 +43,41 @@ func main() {
 		os.Exit(1)
 	}
 	cfg.applyGC(d.log) // process-wide, so here rather than in newServer
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// A second signal during the drain kills at once.
-	context.AfterFunc(ctx, stop)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := shutdownSignals()
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		// The first signal drains (see daemon.shutdown); a second ends
+		// the drain at once, every job cut with an error or a reset and
+		// never by the process's death; a third kills.
+		cancel(signalCause{<-ch})
+		<-ch
+		signal.Reset(sigs...)
+		d.hurry()
+	}()
 	if err := d.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "halfclosed:", err)
 		os.Exit(1)
 	}
 }
+
+// shutdownSignals are the signals that drain the server: SIGINT, SIGTERM,
+// and SIGHUP (the terminal went away; there is no configuration to reload),
+// unless the server was started with SIGHUP ignored (nohup), which it then
+// keeps ignoring. Without a handler, Go's SIGHUP killed the process at
+// once: a raw-TCP reply under way ended with a FIN, which a bare client
+// takes for the whole reply.
+func shutdownSignals() []os.Signal {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
+}
+
+// signalCause is the cause of Run's context when a signal ended it.
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string { return c.sig.String() }

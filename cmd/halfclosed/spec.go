@@ -22,8 +22,9 @@ or a limit aborts it and nothing is computed from partial input.
 The raw-TCP command port reads a pipeline on the first line and the input
 after it: (echo sha256sum; cat file) | nc -N 127.0.0.1 50052. A route port
 (--tcp-route) runs one fixed pipeline over its whole stream. halfclosed
-needs no config file; SIGTERM or SIGINT drains it (--drain-delay,
---shutdown-grace).`,
+needs no config file; SIGTERM, SIGINT or SIGHUP drains it (--drain-delay,
+--shutdown-grace), and a second one ends the drain at once, cutting the
+jobs still running with an error.`,
 		Flags: fs,
 		Groups: []cli.Group{
 			{Title: "Listeners", Flags: []string{"grpc-addr", "tcp-addr", "tcp-route", "health-addr", "metrics-addr", "pprof"}},
@@ -60,7 +61,8 @@ needs no config file; SIGTERM or SIGINT drains it (--drain-delay,
 			"spool-dir": "DIR", "log-level": "LEVEL", "log-format": "FORMAT", "generate": "KIND",
 		},
 		Sections: []cli.Section{
-			{Title: "Exit status", Text: `0: stopped by SIGTERM or SIGINT after the drain.
+			{Title: "Exit status", Text: `0: stopped by SIGTERM, SIGINT or SIGHUP after the drain (a second signal
+included).
 
 1: a listener, certificate or token file that cannot be used; nothing was
 served.
