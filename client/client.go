@@ -24,6 +24,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
@@ -134,6 +136,12 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if strings.TrimSpace(target) == "" {
+		return nil, errors.New("no server address: want host:port, a comma-separated list of them, or a gRPC target URI")
+	}
+	if o.chunkSize <= 0 {
+		return nil, fmt.Errorf("chunk size %d: it must be at least 1 byte", o.chunkSize)
+	}
 	creds := insecure.NewCredentials()
 	if o.tls != nil {
 		creds = credentials.NewTLS(o.tls)
@@ -219,6 +227,9 @@ type DigestOptions struct {
 // even while a Read of r is blocked: the goroutine that sends the input
 // then ends when that Read returns, and reads no more.
 func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorithm, opts *DigestOptions) (*apiv1.DigestResponse, error) {
+	if r == nil {
+		return nil, errNilReader
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.api.Digest(ctx, codecOption)
@@ -235,25 +246,50 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 	if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: h}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	// The reply is awaited while the input is sent: a server that fails
+	// the call early (a limit, a bad header, a timeout) is heard at once,
+	// even while a Read of r is blocked.
+	resp := new(apiv1.DigestResponse)
+	replied := make(chan error, 1)
+	go func() { replied <- stream.RecvMsg(resp) }()
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
 		func(b []byte, sb *sendBuf) error {
 			return sendOwned(stream.Send, &apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: b}}, sb)
 		},
 		func(n int64) error {
 			end.Size = n
-			return stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_End{End: end}})
+			if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_End{End: end}}); err != nil {
+				return err
+			}
+			return stream.CloseSend()
 		})
 	select {
 	case err := <-sent:
 		if err != nil {
 			return nil, err
 		}
+	case err := <-replied:
+		if err == nil {
+			// A reply to a stream whose end the server has not seen is
+			// no result for the whole input.
+			return nil, status.Error(codes.Internal, "the server replied before the input ended")
+		}
+		return nil, lostStatus(inputErr(sent, err))
 	case <-ctx.Done():
 		return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
 	}
-	resp, err := stream.CloseAndRecv()
-	return resp, lostStatus(err)
+	if err := <-replied; err != nil {
+		return nil, lostStatus(err)
+	}
+	return resp, nil
 }
+
+// errNilReader and errNilWriter are the errors of a call given a nil
+// reader or writer: nothing is sent.
+var (
+	errNilReader = status.Error(codes.InvalidArgument, "client: nil io.Reader for the input (an empty input is strings.NewReader(\"\"))")
+	errNilWriter = status.Error(codes.InvalidArgument, "client: nil io.Writer for the output (io.Discard drops it)")
+)
 
 // Run streams r as the input of pipeline, proves the end of input (an End
 // message with the byte count, require_end in the header), half-closes,
@@ -277,6 +313,12 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Writer) (*apiv1.RunSummary, error) {
 	if !utf8.ValidString(pipeline) {
 		return nil, status.Error(codes.InvalidArgument, "pipeline text is not valid UTF-8 (gRPC carries it as a string): write other bytes as $'\\xHH'")
+	}
+	if r == nil {
+		return nil, errNilReader
+	}
+	if w == nil {
+		return nil, errNilWriter
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -311,8 +353,12 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 		}
 		switch m := resp.GetMessage().(type) {
 		case *apiv1.RunResponse_Output:
-			if _, err := w.Write(m.Output); err != nil {
+			if n, err := w.Write(m.Output); err != nil {
 				return nil, err
+			} else if n != len(m.Output) {
+				// A Writer that took part and said nothing (io.Copy's
+				// check): the output would be cut short unseen.
+				return nil, io.ErrShortWrite
 			}
 		case *apiv1.RunResponse_Summary:
 			return m.Summary, nil
@@ -331,10 +377,12 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 	go func() {
 		n, err := sendChunks(ctx, r, size, data)
 		if err == nil {
-			err = end(n)
-		}
-		if errors.Is(err, io.EOF) {
-			err = nil
+			// A send that fails with io.EOF: the server ended the call.
+			// (Only a send's: an error of r that wraps io.EOF is an
+			// input error, no end.)
+			if err = end(n); errors.Is(err, io.EOF) {
+				err = nil
+			}
 		}
 		done <- err // before the cancel, for inputErr
 		if err != nil {
@@ -351,7 +399,7 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 // the server's status is lost. Only UNAVAILABLE is retried
 // (DefaultServiceConfig), so that was the code.
 func lostStatus(err error) error {
-	if err == nil || err == io.EOF || !errors.Is(err, io.EOF) {
+	if err == nil || err == io.EOF || !errors.Is(err, io.EOF) || IsInputError(err) {
 		return err
 	}
 	if _, ok := status.FromError(err); ok {
@@ -382,46 +430,196 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 // sendChunks reads r in chunks of size and sends each, and returns how
 // many bytes it sent. Each chunk is read into a buffer that the message
 // sends as it is (sendCodec): send is given the bytes and the message's
-// owner of them, to register before sending. A send that fails with
-// io.EOF means the server ended the call early: the caller learns why from
-// the status, so that error is not returned here. An error from r is
-// returned wrapped, and the caller's cancel aborts the stream; so does ctx
-// ending (a signal, a deadline) just as r ends, so that a proof of the end
-// is never sent for an aborted call.
+// owner of them, to register before sending (nil: the bytes are copied
+// as the message is marshalled). Bytes read wait for their chunk to fill
+// at most flushDelay: a source slower than that (a pipe fed a line a
+// second) has what it gave sent while its next Read waits, so that the
+// server, whose --idle-timeout counts from the bytes it received, sees a
+// moving client (chunkSender.flush). A send that fails with io.EOF means
+// the server ended the call early: the caller learns why from the status,
+// so that error is not returned here. An error from r is returned
+// wrapped, and the caller's cancel aborts the stream; so does ctx ending
+// (a signal, a deadline) just as r ends, so that a proof of the end is
+// never sent for an aborted call. Reading stops at r's first io.EOF, even
+// one that came with bytes; a reader that gives no bytes and no error
+// maxEmptyReads times in a row fails with io.ErrNoProgress, as bufio's
+// readers do, instead of being read forever.
 func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte, *sendBuf) error) (int64, error) {
 	bufs := defaultSendBufs
 	if size != DefaultChunkSize {
 		bufs = newSendBufs(size)
 	}
-	var sent int64
+	s := &chunkSender{send: send, bufs: bufs, bp: bufs.get()}
+	defer s.close()
+	empty := 0
 	for {
-		bp := bufs.get()
-		n, err := io.ReadFull(r, *bp)
-		if n > 0 {
-			*bp = (*bp)[:n]
-			if serr := send(*bp, &sendBuf{b: bp, pool: bufs}); errors.Is(serr, io.EOF) {
-				return sent, nil
-			} else if serr != nil {
-				return sent, serr
+		buf := *s.bp
+		n, err := r.Read(buf[s.filled:])
+		if n < 0 || n > len(buf)-s.filled {
+			return s.result(&readError{fmt.Errorf("the reader returned %d from a Read of %d bytes", n, len(buf)-s.filled)})
+		}
+		if n == 0 && err == nil {
+			if empty++; empty >= maxEmptyReads {
+				err = io.ErrNoProgress
 			}
-			sent += int64(n)
 		} else {
-			bufs.Put(bp)
+			empty = 0
+		}
+		if serr := s.add(n); serr != nil {
+			return s.result(serr)
 		}
 		switch err {
 		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
-			return sent, ctx.Err()
+		case io.EOF:
+			if serr := s.sendPending(); serr != nil {
+				return s.result(serr)
+			}
+			return s.result(ctx.Err())
 		default:
-			return sent, &readError{err}
+			return s.result(&readError{err})
 		}
 	}
+}
+
+// flushDelay is the longest that bytes read wait for their chunk to fill
+// before they are sent in a smaller one.
+const flushDelay = 100 * time.Millisecond
+
+// maxEmptyReads is how many Reads in a row may return no bytes and no
+// error (bufio's limit).
+const maxEmptyReads = 100
+
+// chunkSender is the state of sendChunks: the chunk being read, and the
+// timer that sends what it holds when the source is slow.
+type chunkSender struct {
+	send func([]byte, *sendBuf) error
+	bufs *sendBufs
+	bp   *[]byte // the chunk being read into; replaced only by sendChunks' goroutine
+	// filled is how much of *bp was read; written by sendChunks'
+	// goroutine only, under mu.
+	filled int
+
+	mu      sync.Mutex // protects the fields below, and serializes send
+	flushed int        // *bp's first flushed bytes were sent by a flush
+	sent    int64      // bytes sent
+	err     error      // a flush's failed send
+	epoch   uint64     // counts the times pending bytes were all sent: a flush timer's epoch is the one it was armed in
+	done    bool       // sendChunks returned: no more sends
+}
+
+// add counts n more bytes read into the chunk: a full chunk is sent; the
+// first bytes pending since the last send arm a flush.
+func (s *chunkSender) add(n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if n == 0 {
+		return nil
+	}
+	first := s.filled == s.flushed
+	s.filled += n
+	if s.filled == len(*s.bp) {
+		return s.sendPendingLocked()
+	}
+	if first {
+		epoch := s.epoch
+		time.AfterFunc(flushDelay, func() { s.flush(epoch) })
+	}
+	return nil
+}
+
+// sendPending sends the bytes read and not yet sent.
+func (s *chunkSender) sendPending() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	return s.sendPendingLocked()
+}
+
+func (s *chunkSender) sendPendingLocked() error {
+	if s.filled == s.flushed {
+		return nil
+	}
+	var err error
+	n := s.filled - s.flushed
+	if s.flushed == 0 {
+		// The whole chunk: lend the buffer to the message, read into the
+		// next one.
+		*s.bp = (*s.bp)[:s.filled]
+		err = s.send(*s.bp, &sendBuf{b: s.bp, pool: s.bufs})
+		s.bp = s.bufs.get()
+	} else {
+		// The rest of a chunk part of which a flush sent: copied, and
+		// the buffer read into again.
+		err = s.send((*s.bp)[s.flushed:s.filled], nil)
+	}
+	s.filled, s.flushed = 0, 0
+	s.epoch++
+	if err != nil {
+		return sendErr(err)
+	}
+	s.sent += int64(n)
+	return nil
+}
+
+// flush sends what the chunk holds, when it held it since epoch: the
+// source was slow to fill it. The bytes are copied as they are sent;
+// sendChunks' goroutine may be reading into the chunk after them.
+func (s *chunkSender) flush(epoch uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done || s.err != nil || s.epoch != epoch || s.filled == s.flushed {
+		return
+	}
+	if err := s.send((*s.bp)[s.flushed:s.filled], nil); err != nil {
+		s.err = sendErr(err)
+		return
+	}
+	s.sent += int64(s.filled - s.flushed)
+	s.flushed = s.filled
+	s.epoch++
+}
+
+// close stops the flushes.
+func (s *chunkSender) close() {
+	s.mu.Lock()
+	s.done = true
+	s.mu.Unlock()
+}
+
+// errCallEnded is a send that failed with io.EOF: the server ended the
+// call, and its status says why.
+var errCallEnded = errors.New("the server ended the call")
+
+func sendErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errCallEnded
+	}
+	return err
+}
+
+// result is sendChunks' return: the bytes sent and err, where a send
+// that the server's end of the call failed is no error.
+func (s *chunkSender) result(err error) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == errCallEnded {
+		err = nil
+	}
+	return s.sent, err
 }
 
 // sendOwned sends m, whose data is sb's buffer, lending the buffer to
 // grpc-go (sendCodec). If the send failed before the codec took it, the
 // buffer is not lent: nothing else refers to it then, and it is dropped.
 func sendOwned[M any](send func(M) error, m M, sb *sendBuf) error {
+	if sb == nil {
+		return send(m)
+	}
 	ownedData.Store(m, sb)
 	err := send(m)
 	ownedData.Delete(m)

@@ -73,6 +73,12 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	if strings.ContainsAny(pipeline, "\n") {
 		return errors.New("pipeline must be one line for the TCP adapter")
 	}
+	if r == nil {
+		return errors.New("client: nil io.Reader for the input (an empty input is strings.NewReader(\"\"))")
+	}
+	if w == nil {
+		return errors.New("client: nil io.Writer for the output (io.Discard drops it)")
+	}
 	// The header line's leading words that start with "@" are its
 	// options: a pipeline whose first word does would be read as options
 	// after this call's own (@file=N silently changed wc's widths), where
@@ -401,6 +407,10 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 		return fmt.Errorf("reading reply: %w", rerr)
 	}
 	if _, err := br.WriteTo(tw); err != nil {
+		var we *writeError
+		if errors.As(err, &we) {
+			return fmt.Errorf("writing output (the output is incomplete): %w", we.err)
+		}
 		return fmt.Errorf("reading reply (the output is incomplete): %w", err)
 	}
 	return nil
@@ -427,14 +437,14 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	flush := len(t.tail) + len(p) - maxTrailer
 	fromTail := min(flush, len(t.tail))
 	if fromTail > 0 {
-		if _, err := t.w.Write(t.tail[:fromTail]); err != nil {
+		if err := t.write(t.tail[:fromTail]); err != nil {
 			return 0, err
 		}
 		t.n += int64(fromTail)
 		t.tail = append(t.tail[:0], t.tail[fromTail:]...)
 	}
 	if fromP := len(p) - keep; fromP > 0 {
-		if _, err := t.w.Write(p[:fromP]); err != nil {
+		if err := t.write(p[:fromP]); err != nil {
 			return 0, err
 		}
 		t.n += int64(fromP)
@@ -443,6 +453,26 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	t.tail = append(t.tail, p...)
 	return total, nil
 }
+
+// write writes b to the caller's writer. A Writer that takes part of b
+// without an error fails with io.ErrShortWrite (io.Copy's check), so that
+// the output is never cut short unseen.
+func (t *tailWriter) write(b []byte) error {
+	n, err := t.w.Write(b)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+// writeError is a failure of the caller's writer.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "writing output: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
 
 // finish checks that the held tail is the trailer of a reply whose
 // output had every byte before it and whose input had sent bytes, and
@@ -470,8 +500,8 @@ func (t *tailWriter) finish(sent int64) error {
 	if inN != sent {
 		return fmt.Errorf("%w: the server received %d bytes of input, the client sent %d", ErrIncompleteReply, inN, sent)
 	}
-	if _, err := t.w.Write(t.tail[:i]); err != nil {
-		return err
+	if err := t.write(t.tail[:i]); err != nil {
+		return fmt.Errorf("writing output (the output is incomplete): %w", err.(*writeError).err)
 	}
 	t.n += int64(i)
 	if t.status != nil {

@@ -1,0 +1,345 @@
+package client
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/oracle"
+	"github.com/halfclose/halfclose/server"
+)
+
+// The tests of this file use the library as a program that imports it
+// would: Dial against a real server on a loopback port, readers and
+// writers that bend the io contracts, and GNU's tools as the oracle.
+
+// libServer serves gRPC on a loopback port with the builtin commands,
+// as halfclosed does (its tap handle: header and idle timeouts), and
+// returns its address and the outcomes of its jobs.
+func libServer(t *testing.T, cfg engine.Config, opts server.Options) (string, *outcomes) {
+	t.Helper()
+	obs := newOutcomes()
+	cfg.Registry = builtin.Registry()
+	opts.Observer = obs
+	svc := server.NewComputeService(engine.New(cfg), opts)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.InTapHandle(svc.TapHandle), server.CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	return l.Addr().String(), obs
+}
+
+func sha256Of(t *testing.T, b []byte) string {
+	t.Helper()
+	return strings.Fields(oracle.Output(t, b, "sha256sum"))[0]
+}
+
+var sha256Algo = []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}
+
+// TestHuntLibDigestReturnsOnServerError: Digest returns the server's
+// error as soon as it comes, while a Read of the input is blocked (its
+// doc said so; it waited for the Read, which may be a terminal).
+func TestHuntLibDigestReturnsOnServerError(t *testing.T) {
+	addr, obs := libServer(t, engine.Config{MaxInputBytes: 10000}, server.Options{})
+	c := dialT(t, addr)
+	in := &blockingReader{n: 50000, release: make(chan struct{})}
+	defer close(in.release)
+	_, err := c.Digest(ctxT(t), in, sha256Algo, nil)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("err = %v, want ResourceExhausted while the input blocks", err)
+	}
+	<-obs.started
+	if oc := <-obs.ended; oc != server.OutcomeLimit {
+		t.Fatalf("server outcome %q, want %q", oc, server.OutcomeLimit)
+	}
+}
+
+// TestHuntLibChunkSize: a chunk size that is not positive is an error
+// of Dial (0 made every call spin reading into an empty buffer, a
+// negative one panicked in the sending goroutine).
+func TestHuntLibChunkSize(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		c, err := Dial("127.0.0.1:1", WithChunkSize(n))
+		if err == nil {
+			c.Close()
+			t.Errorf("WithChunkSize(%d): Dial succeeded", n)
+		} else if !strings.Contains(err.Error(), "chunk size") {
+			t.Errorf("WithChunkSize(%d): %v, want an error naming the chunk size", n, err)
+		}
+	}
+}
+
+// TestHuntLibNilReader: a nil reader (or, for Run, writer) is an
+// InvalidArgument error before anything is sent, not a panic in a
+// goroutine the caller cannot recover from.
+func TestHuntLibNilReader(t *testing.T) {
+	addr, _ := libServer(t, engine.Config{}, server.Options{})
+	c := dialT(t, addr)
+	if _, err := c.Digest(ctxT(t), nil, sha256Algo, nil); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("Digest(nil): %v, want InvalidArgument", err)
+	}
+	if _, err := c.Run(ctxT(t), "wc", nil, io.Discard); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("Run(nil reader): %v, want InvalidArgument", err)
+	}
+	if _, err := c.Run(ctxT(t), "wc", strings.NewReader("x"), nil); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("Run(nil writer): %v, want InvalidArgument", err)
+	}
+	if err := RunTCP(ctxT(t), "127.0.0.1:1", nil, "wc", nil, io.Discard); err == nil || !strings.Contains(err.Error(), "nil") {
+		t.Errorf("RunTCP(nil reader): %v, want an error naming it", err)
+	}
+	if err := RunTCP(ctxT(t), "127.0.0.1:1", nil, "wc", strings.NewReader("x"), nil); err == nil || !strings.Contains(err.Error(), "nil") {
+		t.Errorf("RunTCP(nil writer): %v, want an error naming it", err)
+	}
+}
+
+// shortWriter takes at most max bytes of each Write and says nothing of
+// the rest: a Writer that breaks io.Writer's contract.
+type shortWriter struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	n := min(len(p), w.max)
+	w.buf.Write(p[:n])
+	return n, nil
+}
+
+// TestHuntLibShortWrite: a Writer that takes part of a Write without an
+// error is io.ErrShortWrite, as io.Copy says, never a success over
+// truncated output.
+func TestHuntLibShortWrite(t *testing.T) {
+	addr, _ := libServer(t, engine.Config{}, server.Options{})
+	c := dialT(t, addr)
+	tl := serveTCP(t)
+	input := bytes.Repeat([]byte("a line of output\n"), 1000)
+	w := &shortWriter{max: 100}
+	if _, err := c.Run(ctxT(t), "head -n 100000", bytes.NewReader(input), w); !errors.Is(err, io.ErrShortWrite) {
+		t.Errorf("Run: %v after %d of %d bytes, want io.ErrShortWrite", err, w.buf.Len(), len(input))
+	}
+	w = &shortWriter{max: 100}
+	if err := RunTCP(ctxT(t), tl.Addr().String(), nil, "head -n 100000", bytes.NewReader(input), w); !errors.Is(err, io.ErrShortWrite) {
+		t.Errorf("RunTCP: %v after %d of %d bytes, want io.ErrShortWrite", err, w.buf.Len(), len(input))
+	}
+}
+
+// firstDataServer is a ComputeService that tells when the first data
+// message of a Digest arrives, then digests nothing and answers after
+// the end.
+type firstDataServer struct {
+	apiv1.UnimplementedComputeServiceServer
+	gotData chan struct{}
+	once    sync.Once
+}
+
+func (s *firstDataServer) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return stream.SendAndClose(&apiv1.DigestResponse{})
+		}
+		if err != nil {
+			return err
+		}
+		if len(m.GetData()) > 0 {
+			s.once.Do(func() { close(s.gotData) })
+		}
+	}
+}
+
+// TestHuntLibSlowSourceIsSent: bytes read from a slow source reach the
+// server while the next Read waits, as over raw TCP; the client held
+// them until it had a whole chunk (1 MiB), so a source slower than a
+// chunk per --idle-timeout (a line a second) was aborted by the server
+// as idle though it kept sending.
+func TestHuntLibSlowSourceIsSent(t *testing.T) {
+	srv := &firstDataServer{gotData: make(chan struct{})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	apiv1.RegisterComputeServiceServer(gs, srv)
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	c := dialT(t, l.Addr().String())
+
+	ctx := ctxT(t)
+	in := &blockingReader{n: 10, release: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Digest(ctx, io.MultiReader(in, strings.NewReader("")), sha256Algo, nil)
+		errc <- err
+	}()
+	select {
+	case <-srv.gotData:
+	case <-ctx.Done():
+		t.Error("the 10 bytes read were not sent while the next Read waited")
+	}
+	close(in.release)
+	<-errc
+}
+
+// wrappedEOFReader gives n bytes, then an error that wraps io.EOF: by
+// io.Reader's contract not an end (Read returns io.EOF itself), but the
+// error of a source that broke (a sub-reader's end reported with
+// context).
+type wrappedEOFReader struct{ n int }
+
+func (r *wrappedEOFReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, fmt.Errorf("source cut short: %w", io.EOF)
+	}
+	n := min(len(p), r.n)
+	r.n -= n
+	return n, nil
+}
+
+// TestHuntLibWrappedEOFIsAnAbort: an error that wraps io.EOF is an input
+// error that cancels the call at once (the client took it for a send's
+// io.EOF: it neither ended nor cancelled the call, and Run waited for
+// the server's idle timeout or the caller's deadline).
+func TestHuntLibWrappedEOFIsAnAbort(t *testing.T) {
+	addr, obs := libServer(t, engine.Config{}, server.Options{})
+	c := dialT(t, addr)
+	for _, name := range []string{"Run", "Digest"} {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			if name == "Run" {
+				_, err = c.Run(ctxT(t), "sha256sum", &wrappedEOFReader{n: 5000}, io.Discard)
+			} else {
+				_, err = c.Digest(ctxT(t), &wrappedEOFReader{n: 5000}, sha256Algo, nil)
+			}
+			if !IsInputError(err) || !strings.Contains(fmt.Sprint(err), "source cut short") {
+				t.Fatalf("err = %v, want the input error", err)
+			}
+			<-obs.started
+			if oc := <-obs.ended; oc != server.OutcomeCanceled {
+				t.Fatalf("server outcome %q, want %q", oc, server.OutcomeCanceled)
+			}
+		})
+	}
+	tl := serveTCP(t)
+	err := RunTCP(ctxT(t), tl.Addr().String(), nil, "sha256sum", &wrappedEOFReader{n: 5000}, io.Discard)
+	if !IsInputError(err) {
+		t.Fatalf("RunTCP: %v, want the input error", err)
+	}
+}
+
+// eofOnceReader gives data in reads of at most step bytes, the last
+// with io.EOF, and fails a Read after that: a reader that must not be
+// read past its end (a framed body whose next Read would wait on the
+// connection).
+type eofOnceReader struct {
+	data  []byte
+	step  int
+	ended bool
+}
+
+func (r *eofOnceReader) Read(p []byte) (int, error) {
+	if r.ended {
+		return 0, errors.New("read after io.EOF")
+	}
+	n := copy(p, r.data[:min(len(r.data), r.step)])
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		r.ended = true
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestHuntLibEOFWithData: a Read that returns bytes and io.EOF together
+// ends the input with those bytes, and the reader is not read again
+// (when the EOF filled a chunk exactly, the client read once more).
+// Reads of no bytes and no error are skipped; a reader that makes no
+// progress in 100 of them fails with io.ErrNoProgress (it was read
+// forever, one CPU busy, until the context ended).
+func TestHuntLibEOFWithData(t *testing.T) {
+	addr, obs := libServer(t, engine.Config{}, server.Options{})
+	c, err := Dial(addr, WithChunkSize(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	input := randomInput(t, 3000)
+	want := sha256Of(t, input)
+	for _, step := range []int{1000, 3000, 500, 999} {
+		resp, err := c.Digest(ctxT(t), &eofOnceReader{data: input, step: step}, sha256Algo, nil)
+		if err != nil || resp.GetDigests()[0].GetHex() != want {
+			t.Errorf("reads of %d bytes: %v %v, want %s", step, resp, err, want)
+		}
+		<-obs.started
+		<-obs.ended
+		var out bytes.Buffer
+		if _, err := c.Run(ctxT(t), "sha256sum", &eofOnceReader{data: input, step: step}, &out); err != nil || out.String() != want+"  -\n" {
+			t.Errorf("Run, reads of %d bytes: %q %v", step, out.String(), err)
+		}
+		<-obs.started
+		<-obs.ended
+	}
+
+	// Some empty reads between the bytes: the input is whole.
+	resp, err := c.Digest(ctxT(t), &emptyReads{r: bytes.NewReader(input), empty: 50}, sha256Algo, nil)
+	if err != nil || resp.GetDigests()[0].GetHex() != want {
+		t.Errorf("50 empty reads before each read: %v %v, want %s", resp, err, want)
+	}
+	<-obs.started
+	<-obs.ended
+	// Only empty reads: an input error, the call cancelled.
+	_, err = c.Digest(ctxT(t), &emptyReads{r: bytes.NewReader(input), empty: -1}, sha256Algo, nil)
+	if !IsInputError(err) || !errors.Is(err, io.ErrNoProgress) {
+		t.Errorf("empty reads for ever: %v, want io.ErrNoProgress as an input error", err)
+	}
+	<-obs.started
+	if oc := <-obs.ended; oc != server.OutcomeCanceled {
+		t.Fatalf("server outcome %q, want %q", oc, server.OutcomeCanceled)
+	}
+}
+
+// emptyReads returns (0, nil) empty times before each Read of r; for
+// ever when empty is negative.
+type emptyReads struct {
+	r     io.Reader
+	empty int
+	left  int
+}
+
+func (e *emptyReads) Read(p []byte) (int, error) {
+	if e.empty < 0 {
+		return 0, nil
+	}
+	if e.left > 0 {
+		e.left--
+		return 0, nil
+	}
+	e.left = e.empty
+	return e.r.Read(p)
+}
+
+// TestHuntLibEmptyDialTarget: an empty target is Dial's error, not an
+// UNAVAILABLE on each call after four attempts.
+func TestHuntLibEmptyDialTarget(t *testing.T) {
+	for _, target := range []string{"", " "} {
+		if c, err := Dial(target); err == nil {
+			c.Close()
+			t.Errorf("Dial(%q) succeeded", target)
+		}
+	}
+}
