@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -341,5 +343,263 @@ func TestHuntLibEmptyDialTarget(t *testing.T) {
 			c.Close()
 			t.Errorf("Dial(%q) succeeded", target)
 		}
+	}
+}
+
+// endBlockingReader gives data, then blocks where its io.EOF would be
+// until released: an input whose end is just coming.
+type endBlockingReader struct {
+	data    []byte
+	release chan struct{}
+}
+
+func (r *endBlockingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		<-r.release
+		return 0, io.EOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// cancelWriter cancels the call at its first Write: a caller that gives
+// up while the output is arriving.
+type cancelWriter struct {
+	cancel context.CancelFunc
+	n      int
+}
+
+func (w *cancelWriter) Write(p []byte) (int, error) {
+	w.cancel()
+	w.n += len(p)
+	return len(p), nil
+}
+
+// TestHuntLibCancelPhases: a call cancelled before it starts, while its
+// input is ending, or while its output arrives fails with CANCELED, and
+// the server's job (when there is one) ends cancelled, never with a
+// result.
+func TestHuntLibCancelPhases(t *testing.T) {
+	addr, obs := libServer(t, engine.Config{}, server.Options{})
+	c := dialT(t, addr)
+
+	ctx, cancel := context.WithCancel(ctxT(t))
+	cancel()
+	if _, err := c.Run(ctx, "wc", strings.NewReader("x\n"), io.Discard); status.Code(err) != codes.Canceled {
+		t.Errorf("Run, cancelled before: %v, want Canceled", err)
+	}
+	if _, err := c.Digest(ctx, strings.NewReader("x\n"), sha256Algo, nil); status.Code(err) != codes.Canceled {
+		t.Errorf("Digest, cancelled before: %v, want Canceled", err)
+	}
+
+	// Cancelled as the input ends: no End goes out.
+	for _, name := range []string{"Run", "Digest"} {
+		ctx, cancel := context.WithCancel(ctxT(t))
+		in := &endBlockingReader{data: randomInput(t, 3000), release: make(chan struct{})}
+		errc := make(chan error, 1)
+		go func() {
+			var err error
+			if name == "Run" {
+				_, err = c.Run(ctx, "sha256sum", in, io.Discard)
+			} else {
+				_, err = c.Digest(ctx, in, sha256Algo, nil)
+			}
+			errc <- err
+		}()
+		<-obs.started
+		cancel()
+		close(in.release)
+		if err := <-errc; status.Code(err) != codes.Canceled {
+			t.Errorf("%s, cancelled as the input ends: %v, want Canceled", name, err)
+		}
+		if oc := <-obs.ended; oc != server.OutcomeCanceled {
+			t.Errorf("%s, cancelled as the input ends: server outcome %q, want %q", name, oc, server.OutcomeCanceled)
+		}
+	}
+
+	// Cancelled while the output arrives: 20 MiB of it, more than the
+	// flow-control window holds, so the summary cannot have come yet.
+	ctx, cancel = context.WithCancel(ctxT(t))
+	defer cancel()
+	w := &cancelWriter{cancel: cancel}
+	_, err := c.Run(ctx, "tr a b", bytes.NewReader(make([]byte, 20<<20)), w)
+	if status.Code(err) != codes.Canceled {
+		t.Errorf("Run, cancelled mid-output: %v after %d bytes, want Canceled", err, w.n)
+	}
+	<-obs.started
+	if oc := <-obs.ended; oc != server.OutcomeCanceled {
+		t.Errorf("Run, cancelled mid-output: server outcome %q, want %q", oc, server.OutcomeCanceled)
+	}
+}
+
+// TestHuntLibDeadline: a deadline that passes while the input is being
+// read ends the call with DEADLINE_EXCEEDED (or CANCELED, the server's
+// reset when its copy of the deadline fired first), and the server's job
+// with no result.
+func TestHuntLibDeadline(t *testing.T) {
+	addr, obs := libServer(t, engine.Config{}, server.Options{})
+	c := dialT(t, addr)
+	ctx, cancel := context.WithTimeout(ctxT(t), 500*time.Millisecond)
+	defer cancel()
+	in := &blockingReader{n: 5000, release: make(chan struct{})}
+	defer close(in.release)
+	_, err := c.Run(ctx, "sha256sum", in, io.Discard)
+	if code := status.Code(err); code != codes.DeadlineExceeded && code != codes.Canceled {
+		t.Fatalf("err = %v, want DeadlineExceeded", err)
+	}
+	<-obs.started
+	if oc := <-obs.ended; oc != server.OutcomeIdle && oc != server.OutcomeCanceled {
+		t.Fatalf("server outcome %q, want %q or %q", oc, server.OutcomeIdle, server.OutcomeCanceled)
+	}
+}
+
+// TestHuntLibConcurrentUse: one Client serves many goroutines at once,
+// each call with its own input and answer (run it under -race).
+func TestHuntLibConcurrentUse(t *testing.T) {
+	addr, _ := libServer(t, engine.Config{}, server.Options{})
+	c, err := Dial(addr, WithChunkSize(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const workers = 12
+	inputs := make([][]byte, workers)
+	sums := make([]string, workers)
+	for i := range inputs {
+		inputs[i] = randomInput(t, 10000+i*7919)
+		sums[i] = sha256Of(t, inputs[i])
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*3)
+	for i := range workers {
+		wg.Go(func() {
+			for range 3 {
+				var out bytes.Buffer
+				if _, err := c.Run(ctxT(t), "sha256sum", bytes.NewReader(inputs[i]), &out); err != nil || out.String() != sums[i]+"  -\n" {
+					errs <- fmt.Errorf("worker %d Run: %q %v", i, out.String(), err)
+				}
+				resp, err := c.Digest(ctxT(t), struct{ io.Reader }{bytes.NewReader(inputs[i])}, sha256Algo, nil)
+				if err != nil || resp.GetDigests()[0].GetHex() != sums[i] || resp.GetSize() != int64(len(inputs[i])) {
+					errs <- fmt.Errorf("worker %d Digest: %v %v", i, resp, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestHuntLibClose: a call after Close fails with CANCELED and sends
+// nothing; Close again says the connection is closing. A Client of New
+// leaves its caller's connection open.
+func TestHuntLibClose(t *testing.T) {
+	addr, _ := libServer(t, engine.Config{}, server.Options{})
+	c, err := Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Capabilities(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(ctxT(t), "wc", strings.NewReader("x\n"), io.Discard); status.Code(err) != codes.Canceled {
+		t.Errorf("Run after Close: %v, want Canceled", err)
+	}
+	if _, err := c.Digest(ctxT(t), strings.NewReader("x\n"), sha256Algo, nil); status.Code(err) != codes.Canceled {
+		t.Errorf("Digest after Close: %v, want Canceled", err)
+	}
+	if err := c.Close(); status.Code(err) != codes.Canceled {
+		t.Errorf("second Close: %v, want Canceled", err)
+	}
+}
+
+// TestHuntLibUnreachable: a server that is not there is UNAVAILABLE,
+// naming the address, once gRPC's retries gave up.
+func TestHuntLibUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	c := dialT(t, addr)
+	_, err = c.Digest(ctxT(t), strings.NewReader("x"), sha256Algo, nil)
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), addr) {
+		t.Errorf("err = %v, want Unavailable naming %s", err, addr)
+	}
+	for _, target := range []string{"a,b", "127.0.0.1:1,"} {
+		if _, err := Dial(target); err == nil || !strings.Contains(err.Error(), "host:port") {
+			t.Errorf("Dial(%q): %v, want an error saying host:port", target, err)
+		}
+	}
+}
+
+// TestHuntLibExpectations: a declared size or digest the input does not
+// match is DATA_LOSS, and the server counts the job aborted.
+func TestHuntLibExpectations(t *testing.T) {
+	addr, obs := libServer(t, engine.Config{}, server.Options{})
+	c := dialT(t, addr)
+	input := randomInput(t, 100000)
+	sum := sha256Of(t, input)
+	size := func(n int64) *int64 { return &n }
+	hex := func(h string) []*apiv1.ExpectedDigest {
+		return []*apiv1.ExpectedDigest{{Algorithm: apiv1.Algorithm_ALGORITHM_SHA256, Value: &apiv1.ExpectedDigest_Hex{Hex: h}}}
+	}
+	zeros := strings.Repeat("0", 64)
+	for _, tc := range []struct {
+		name string
+		opts *DigestOptions
+		want codes.Code
+	}{
+		{"right size and digest", &DigestOptions{ExpectedSize: size(100000), ExpectedDigests: hex(sum), EndDigests: hex(sum)}, codes.OK},
+		{"size too small", &DigestOptions{ExpectedSize: size(99999)}, codes.DataLoss},
+		{"size too large", &DigestOptions{ExpectedSize: size(100001)}, codes.DataLoss},
+		{"wrong expected digest", &DigestOptions{ExpectedDigests: hex(zeros)}, codes.DataLoss},
+		{"wrong End digest", &DigestOptions{EndDigests: hex(zeros)}, codes.DataLoss},
+	} {
+		resp, err := c.Digest(ctxT(t), bytes.NewReader(input), sha256Algo, tc.opts)
+		if status.Code(err) != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if tc.want == codes.OK && resp.GetDigests()[0].GetHex() != sum {
+			t.Errorf("%s: %s, want %s", tc.name, resp.GetDigests()[0].GetHex(), sum)
+		}
+		if tc.want != codes.OK && resp != nil {
+			t.Errorf("%s: a response with the error: %v", tc.name, resp)
+		}
+		<-obs.started
+		oc := <-obs.ended
+		if (tc.want == codes.OK) != (oc == server.OutcomeOK) {
+			t.Errorf("%s: server outcome %q", tc.name, oc)
+		}
+	}
+}
+
+var errDiskFull = errors.New("disk full")
+
+// failWriter fails every Write.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errDiskFull }
+
+// TestHuntLibWriterError: the output writer's error is the call's error
+// (errors.Is finds it), never a success.
+func TestHuntLibWriterError(t *testing.T) {
+	addr, _ := libServer(t, engine.Config{}, server.Options{})
+	c := dialT(t, addr)
+	tl := serveTCP(t)
+	input := bytes.Repeat([]byte("line\n"), 100000)
+	if _, err := c.Run(ctxT(t), "head -n 100000", bytes.NewReader(input), failWriter{}); !errors.Is(err, errDiskFull) {
+		t.Errorf("Run: %v, want the writer's error", err)
+	}
+	err := RunTCP(ctxT(t), tl.Addr().String(), nil, "head -n 100000", bytes.NewReader(input), failWriter{})
+	if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "writing output") {
+		t.Errorf("RunTCP: %v, want the writer's error, saying it was writing", err)
 	}
 }
