@@ -7,13 +7,42 @@
 // sends its header with require_end and, after the input, an End message
 // with the byte count (and, for Digest, the digests), then half-closes; a
 // cancelled context resets the stream, so an aborted upload is never taken
-// for a whole one. Errors are gRPC statuses (status.Code).
+// for a whole one. A Client is safe for concurrent use: each call is a
+// stream of its own on the Client's connections.
+//
+// The input is any io.Reader. Its io.EOF, and only that (not an error
+// wrapping it), is the end of the input; any other error is an abort: the
+// call is cancelled and its error is the reader's, for which IsInputError
+// is true and errors.Is finds the reader's own error. Bytes read are sent
+// in chunks of up to DefaultChunkSize (WithChunkSize), and within 100 ms
+// of their Read however slow the reader is, so that a slow but moving
+// source is never taken by the server for an idle one. Reading stops at
+// the first io.EOF, even one returned with bytes; a reader that returns
+// no bytes and no error 100 times in a row fails with io.ErrNoProgress.
+//
+// The errors of Digest, Run and Capabilities are, besides input errors:
+//
+//   - gRPC statuses (status.Code, status.Convert): the server's
+//     (INVALID_ARGUMENT for a bad pipeline, RESOURCE_EXHAUSTED for a
+//     limit, DATA_LOSS for a declared size or digest the input did not
+//     match, UNAUTHENTICATED and PERMISSION_DENIED for tokens,
+//     UNAVAILABLE for a server that is not there or is stopping), and the
+//     context's: CANCELED, DEADLINE_EXCEEDED. A nil reader or writer, or
+//     pipeline text that is not UTF-8, is an INVALID_ARGUMENT status made
+//     by the client, before anything is sent;
+//   - for Run, the writer's error, as the writer returned it (or
+//     io.ErrShortWrite for a Write that took part of its bytes without an
+//     error): the call is cancelled.
+//
+// A call returns a result only when the server answered the whole input;
+// on any error there is none (Digest returns a nil response, Run a nil
+// summary, and what Run wrote to its writer is not the whole output).
 //
 // Over raw TCP, RunTCP speaks the command port's protocol: a header line
 // declaring the input's length (@size) or framing it (@chunked) and asking
 // for a @trailer, the input, the half-close, and a reply checked against
-// its trailer. Errors are *TCPError, carrying the
-// same code names as the gRPC statuses.
+// its trailer. The server's errors are *TCPError, carrying the same code
+// names as the gRPC statuses; RunTCP lists the others.
 package client
 
 import (
@@ -65,16 +94,28 @@ type dialOptions struct {
 	grpcOpts  []grpc.DialOption
 }
 
-// WithTLS uses TLS with cfg instead of plaintext.
+// WithTLS uses TLS with cfg instead of plaintext (WithTLS(nil) is
+// plaintext). cfg.RootCAs nil trusts the system's CAs; cfg.Certificates
+// is the client certificate of mutual TLS. A failed handshake shows at
+// each call, as UNAVAILABLE.
 func WithTLS(cfg *tls.Config) Option { return func(o *dialOptions) { o.tls = cfg } }
 
-// WithToken sends "authorization: Bearer token" on every call.
+// WithToken sends "authorization: Bearer token" on every call, for a
+// server with --auth-token-file: a call without a token fails with
+// UNAUTHENTICATED, one with a token the server does not have with
+// PERMISSION_DENIED. Without WithTLS the token travels in the clear. An
+// empty token sends none.
 func WithToken(token string) Option { return func(o *dialOptions) { o.token = token } }
 
-// WithChunkSize sets the size of data messages.
+// WithChunkSize sets the largest data message, in bytes (DefaultChunkSize
+// by default). It must be at least 1 (Dial fails otherwise), and below the
+// server's --max-msg-bytes (4 MiB by default) by a few bytes: a larger
+// chunk makes the server fail the call with RESOURCE_EXHAUSTED.
 func WithChunkSize(n int) Option { return func(o *dialOptions) { o.chunkSize = n } }
 
-// WithDialOptions adds raw gRPC dial options.
+// WithDialOptions adds raw gRPC dial options, after Dial's own: an
+// option given here overrides Dial's (grpc.WithDefaultServiceConfig
+// replaces DefaultServiceConfig).
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *dialOptions) { o.grpcOpts = append(o.grpcOpts, opts...) }
 }
@@ -130,7 +171,13 @@ const staticScheme = "halfclose-static"
 //   - a gRPC target URI: dns:///host:port (every address of the name, as
 //     a Kubernetes headless Service gives them), unix:///path, ...
 //
-// Calls are balanced and retried as DefaultServiceConfig says.
+// Calls are balanced and retried as DefaultServiceConfig says. A host
+// without a port is gRPC's default port, 443 (halfclosed's is 50051).
+//
+// Dial does not connect: it fails only for a target it cannot parse (an
+// empty one, a list with an entry that is not host:port) or a bad option.
+// A server that cannot be reached fails each call with UNAVAILABLE, after
+// the retries. Close the Client when done with it.
 func Dial(target string, opts ...Option) (*Client, error) {
 	o := dialOptions{chunkSize: DefaultChunkSize}
 	for _, opt := range opts {
@@ -192,12 +239,15 @@ func addressList(target string) (addrs []string, ok bool, err error) {
 	return addrs, true, nil
 }
 
-// New returns a Client on an existing connection.
+// New returns a Client on an existing connection (a *grpc.ClientConn of
+// your own, with your dial options), sending chunks of DefaultChunkSize.
+// Its Close does nothing: the connection is the caller's to close.
 func New(conn grpc.ClientConnInterface) *Client {
 	return &Client{api: apiv1.NewComputeServiceClient(conn), chunkSize: DefaultChunkSize}
 }
 
-// Close closes the connection Dial made.
+// Close closes the connection Dial made, ending the calls in progress.
+// Calls after Close fail with CANCELED, as does a second Close.
 func (c *Client) Close() error {
 	if c.conn == nil {
 		return nil
@@ -226,6 +276,10 @@ type DigestOptions struct {
 // Digest returns as soon as the call fails (ctx done, a server error),
 // even while a Read of r is blocked: the goroutine that sends the input
 // then ends when that Read returns, and reads no more.
+//
+// The response has a digest for each of algos, and the size the server
+// received. Errors: see the package doc; a wrong opts.ExpectedSize,
+// opts.ExpectedDigests or opts.EndDigests is DATA_LOSS.
 func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorithm, opts *DigestOptions) (*apiv1.DigestResponse, error) {
 	if r == nil {
 		return nil, errNilReader
@@ -306,6 +360,9 @@ var (
 // A server error is returned as soon as it arrives, even while the input
 // is still being sent; like Digest, Run does not wait for a blocked Read
 // of r once the call has failed.
+//
+// Errors: see the package doc. A reply that ends without a summary (a
+// server that is not halfclose's) is an error too.
 //
 // The pipeline text is a protobuf string, which must be valid UTF-8: other
 // bytes (a pattern in Latin-1) are written as $'\xHH' in the text. Text
@@ -422,7 +479,8 @@ func inputErr(sent <-chan error, err error) error {
 	return err
 }
 
-// Capabilities asks the server what it can do.
+// Capabilities asks the server what it can do: its commands and their
+// flags, its digest algorithms and its limits. Errors are gRPC statuses.
 func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse, error) {
 	return c.api.Capabilities(ctx, &apiv1.CapabilitiesRequest{})
 }

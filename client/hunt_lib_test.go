@@ -297,6 +297,21 @@ func TestHuntLibEOFWithData(t *testing.T) {
 		<-obs.ended
 	}
 
+	tl := serveTCP(t)
+	for _, step := range []int{1000, 3000, 500} {
+		var out bytes.Buffer
+		if err := RunTCP(ctxT(t), tl.Addr().String(), nil, "sha256sum", &eofOnceReader{data: input, step: step}, &out); err != nil || out.String() != want+"  -\n" {
+			t.Errorf("RunTCP, reads of %d bytes: %q %v", step, out.String(), err)
+		}
+	}
+	var out bytes.Buffer
+	if err := RunTCP(ctxT(t), tl.Addr().String(), nil, "sha256sum", &emptyReads{r: bytes.NewReader(input), empty: 50}, &out); err != nil || out.String() != want+"  -\n" {
+		t.Errorf("RunTCP, 50 empty reads before each read: %q %v", out.String(), err)
+	}
+	if err := RunTCP(ctxT(t), tl.Addr().String(), nil, "sha256sum", &emptyReads{r: bytes.NewReader(input), empty: -1}, &out); !IsInputError(err) || !errors.Is(err, io.ErrNoProgress) {
+		t.Errorf("RunTCP, empty reads for ever: %v, want io.ErrNoProgress as an input error", err)
+	}
+
 	// Some empty reads between the bytes: the input is whole.
 	resp, err := c.Digest(ctxT(t), &emptyReads{r: bytes.NewReader(input), empty: 50}, sha256Algo, nil)
 	if err != nil || resp.GetDigests()[0].GetHex() != want {

@@ -31,7 +31,9 @@ const trailerPrefix = "halfclose: ok out="
 // 10-digit status.
 const maxTrailer = len(trailerPrefix) + 19 + len(" in=") + 19 + len(" status=") + 10 + 1
 
-// TCPError is an error line from the raw-TCP adapter.
+// TCPError is an error line from the raw-TCP adapter: the server refused
+// the job, or failed it before its output started. Nothing was written to
+// the caller's writer. Find it with errors.As.
 type TCPError struct {
 	Code    string // gRPC code name, e.g. "INVALID_ARGUMENT"
 	Message string
@@ -66,6 +68,15 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // When ctx ends, or reading r fails, RunTCP resets the connection (RST,
 // never a FIN), so the server aborts the job instead of computing over
 // partial input.
+//
+// Errors: ctx.Err() when ctx ended (context.Canceled or
+// context.DeadlineExceeded, not gRPC statuses); the input's error, for
+// which IsInputError is true; a *TCPError; ErrIncompleteReply (wrapped);
+// an error of w (wrapped, "writing output: ...", io.ErrShortWrite for a
+// Write that took part of its bytes without an error); a connect or TLS
+// handshake error; a nil r or w, a pipeline of several lines, or a token
+// with white space, before anything is sent. On any error, what was
+// written to w is not the whole output.
 //
 // An error line that arrives while the input is still being sent ends the
 // call at once: RunTCP returns it without waiting for r to end.
@@ -336,7 +347,7 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 		defer tcpChunkBufs.Put(bp)
 		buf := *bp
 		for {
-			m, err := io.ReadAtLeast(r, buf, 1)
+			m, err := readSome(r, buf)
 			if m > 0 {
 				bw.WriteString(strconv.Itoa(m))
 				bw.WriteByte('\n')
@@ -369,6 +380,24 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 	}
 	ended.Store(true)
 	return n, conn.(interface{ CloseWrite() error }).CloseWrite()
+}
+
+// readSome reads r into buf once, skipping reads of no bytes and no
+// error: at most maxEmptyReads of them in a row, then io.ErrNoProgress
+// (bufio's rule; a reader that never gives anything is not read for
+// ever). An io.EOF that comes with bytes is kept, so that r is not read
+// past its end.
+func readSome(r io.Reader, buf []byte) (int, error) {
+	for range maxEmptyReads {
+		n, err := r.Read(buf)
+		if n < 0 || n > len(buf) {
+			return 0, fmt.Errorf("the reader returned %d from a Read of %d bytes", n, len(buf))
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, io.ErrNoProgress
 }
 
 // tcpChunkBufs recycles the read buffers of chunked uploads, so that
