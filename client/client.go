@@ -34,7 +34,8 @@
 //     io.ErrShortWrite for a Write that took part of its bytes without an
 //     error): the call is cancelled.
 //
-// A call returns a result only when the server answered the whole input;
+// A call returns a result only when the server answered the whole input
+// (a reply that counts other input bytes than were sent is DATA_LOSS);
 // on any error there is none (Digest returns a nil response, Run a nil
 // summary, and what Run wrote to its writer is not the whole output).
 //
@@ -54,6 +55,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -306,6 +308,7 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 	resp := new(apiv1.DigestResponse)
 	replied := make(chan error, 1)
 	go func() { replied <- stream.RecvMsg(resp) }()
+	var ended atomic.Bool // the End was sent and the stream half-closed
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
 		func(b []byte, sb *sendBuf) error {
 			return sendOwned(stream.Send, &apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: b}}, sb)
@@ -315,25 +318,40 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 			if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_End{End: end}}); err != nil {
 				return err
 			}
-			return stream.CloseSend()
+			if err := stream.CloseSend(); err != nil {
+				return err
+			}
+			ended.Store(true)
+			return nil
 		})
+	var rerr error
 	select {
 	case err := <-sent:
 		if err != nil {
 			return nil, err
 		}
-	case err := <-replied:
-		if err == nil {
-			// A reply to a stream whose end the server has not seen is
-			// no result for the whole input.
-			return nil, status.Error(codes.Internal, "the server replied before the input ended")
+		rerr = <-replied
+	case rerr = <-replied:
+		if rerr != nil {
+			return nil, lostStatus(inputErr(sent, rerr))
 		}
-		return nil, lostStatus(inputErr(sent, err))
+		// The reply came as the input's sender was finishing: wait for it.
+		select {
+		case err := <-sent:
+			if err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
+		}
 	case <-ctx.Done():
 		return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
 	}
-	if err := <-replied; err != nil {
-		return nil, lostStatus(err)
+	if rerr != nil {
+		return nil, lostStatus(rerr)
+	}
+	if err := checkReply(ended.Load(), end.Size, resp.GetSize()); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -390,6 +408,8 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: h}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	var ended atomic.Bool // the End was sent and the stream half-closed
+	var size int64        // the bytes sent, once ended
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
 		func(b []byte, sb *sendBuf) error {
 			return sendOwned(stream.Send, &apiv1.RunRequest{Message: &apiv1.RunRequest_Data{Data: b}}, sb)
@@ -398,7 +418,12 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 			if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_End{End: &apiv1.End{Size: n}}}); err != nil {
 				return err
 			}
-			return stream.CloseSend()
+			if err := stream.CloseSend(); err != nil {
+				return err
+			}
+			size = n
+			ended.Store(true)
+			return nil
 		})
 	for {
 		resp, err := stream.Recv()
@@ -418,9 +443,36 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 				return nil, io.ErrShortWrite
 			}
 		case *apiv1.RunResponse_Summary:
+			// The summary comes after the End: wait for the input's
+			// sender to be done with it.
+			select {
+			case err := <-sent:
+				if err != nil {
+					return nil, err
+				}
+			case <-ctx.Done():
+				return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
+			}
+			if err := checkReply(ended.Load(), size, m.Summary.GetInputBytes()); err != nil {
+				return nil, err
+			}
 			return m.Summary, nil
 		}
 	}
+}
+
+// checkReply checks a reply against what was sent: a reply to a stream
+// whose end the server had not been sent, or one that counts other input
+// than what was sent (a server or proxy at fault), is no result for the
+// whole input.
+func checkReply(ended bool, sent, received int64) error {
+	if !ended {
+		return status.Error(codes.Internal, "the server replied before the input ended")
+	}
+	if sent != received {
+		return status.Errorf(codes.DataLoss, "the server received %d bytes of input, the client sent %d", received, sent)
+	}
+	return nil
 }
 
 // sendInput sends r in a goroutine: its chunks with data, then, at r's

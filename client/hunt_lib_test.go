@@ -618,3 +618,66 @@ func TestHuntLibWriterError(t *testing.T) {
 		t.Errorf("RunTCP: %v, want the writer's error, saying it was writing", err)
 	}
 }
+
+// miscountingServer reads each call's input to its end and answers as if
+// it had received off bytes more: a server or proxy at fault.
+type miscountingServer struct {
+	apiv1.UnimplementedComputeServiceServer
+	off int64
+}
+
+func (s *miscountingServer) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
+	var n int64
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return stream.SendAndClose(&apiv1.DigestResponse{Size: n + s.off})
+		}
+		if err != nil {
+			return err
+		}
+		n += int64(len(m.GetData()))
+	}
+}
+
+func (s *miscountingServer) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
+	var n int64
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return stream.Send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Summary{Summary: &apiv1.RunSummary{InputBytes: n + s.off}}})
+		}
+		if err != nil {
+			return err
+		}
+		n += int64(len(m.GetData()))
+	}
+}
+
+// TestHuntLibReplyCountsTheInput: a reply that counts other input than
+// what was sent is DATA_LOSS, not a result (docs/clients.md asks every
+// client to check it, RunTCP did; Digest and Run took it).
+func TestHuntLibReplyCountsTheInput(t *testing.T) {
+	for _, off := range []int64{0, -1, 1} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs := grpc.NewServer()
+		apiv1.RegisterComputeServiceServer(gs, &miscountingServer{off: off})
+		go gs.Serve(l)
+		t.Cleanup(gs.Stop)
+		c := dialT(t, l.Addr().String())
+		want := codes.DataLoss
+		if off == 0 {
+			want = codes.OK
+		}
+		input := randomInput(t, 5000)
+		if _, err := c.Digest(ctxT(t), bytes.NewReader(input), sha256Algo, nil); status.Code(err) != want {
+			t.Errorf("Digest, off by %d: %v, want %v", off, err, want)
+		}
+		if _, err := c.Run(ctxT(t), "wc", bytes.NewReader(input), io.Discard); status.Code(err) != want {
+			t.Errorf("Run, off by %d: %v, want %v", off, err, want)
+		}
+	}
+}
