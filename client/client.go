@@ -79,7 +79,8 @@ import (
 // 1 MiB needs WithChunkSize.
 const DefaultChunkSize = 1 << 20
 
-// Client calls a halfclose server over gRPC.
+// Client calls a halfclose server over gRPC. It is safe for concurrent
+// use by many goroutines.
 type Client struct {
 	conn      *grpc.ClientConn // nil when built from a caller's connection
 	api       apiv1.ComputeServiceClient

@@ -50,7 +50,8 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // RunTCP runs pipeline over r through the raw-TCP adapter's command port at
 // addr (TLS when tlsConfig is set), copying the reply to w. addr may list
 // several servers, comma-separated: RunTCP connects to one of them, and
-// to another when a connect fails (see dialAny). A job that reached a
+// to another when a connect fails (starting from a random one, so that many
+// clients spread over them). A job that reached a
 // server is not tried again: its input is gone.
 //
 // It proves the end of its input and verifies the reply, as docs/protocol.md
