@@ -381,7 +381,7 @@ var (
 // of r once the call has failed.
 //
 // Errors: see the package doc. A reply that ends without a summary (a
-// server that is not halfclose's) is an error too.
+// server that is not halfclose's) is INTERNAL.
 //
 // The pipeline text is a protobuf string, which must be valid UTF-8: other
 // bytes (a pattern in Latin-1) are written as $'\xHH' in the text. Text
@@ -429,7 +429,10 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 	for {
 		resp, err := stream.Recv()
 		if err == io.EOF {
-			return nil, errors.New("reply ended without a summary")
+			// The summary alone proves the output whole: a status
+			// (INTERNAL: the server broke the protocol), as any other
+			// failure of the call.
+			return nil, status.Error(codes.Internal, "reply ended without a summary: the output may be incomplete")
 		}
 		if err != nil {
 			return nil, lostStatus(inputErr(sent, err))

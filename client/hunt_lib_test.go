@@ -681,3 +681,41 @@ func TestHuntLibReplyCountsTheInput(t *testing.T) {
 		}
 	}
 }
+
+// noSummaryServer answers Run with output and a status OK, but no
+// summary: a server that is not halfclose's, or a proxy that lost the
+// last message.
+type noSummaryServer struct {
+	apiv1.UnimplementedComputeServiceServer
+}
+
+func (noSummaryServer) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
+	for {
+		if _, err := stream.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			return err
+		}
+	}
+	return stream.Send(&apiv1.RunResponse{Message: &apiv1.RunResponse_Output{Output: []byte("part of it\n")}})
+}
+
+// TestHuntLibNoSummary: a Run reply without its summary is an error, and
+// a gRPC status as the package doc says (INTERNAL; it was a plain error,
+// status.Code UNKNOWN).
+func TestHuntLibNoSummary(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	apiv1.RegisterComputeServiceServer(gs, noSummaryServer{})
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	c := dialT(t, l.Addr().String())
+	var out bytes.Buffer
+	sum, err := c.Run(ctxT(t), "wc", strings.NewReader("x\n"), &out)
+	if status.Code(err) != codes.Internal || sum != nil || !strings.Contains(err.Error(), "without a summary") {
+		t.Fatalf("Run: %v, %v (output %q); want INTERNAL saying the summary is missing", sum, err, out.String())
+	}
+}
