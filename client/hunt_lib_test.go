@@ -719,3 +719,33 @@ func TestHuntLibNoSummary(t *testing.T) {
 		t.Fatalf("Run: %v, %v (output %q); want INTERNAL saying the summary is missing", sum, err, out.String())
 	}
 }
+
+// badCountReader returns a count outside 0..len(p): a broken Reader.
+type badCountReader struct{ extra int }
+
+func (r badCountReader) Read(p []byte) (int, error) {
+	if r.extra < 0 {
+		return -1, nil
+	}
+	return len(p) + r.extra, nil
+}
+
+// TestHuntLibBadReadCount: a Read that returns a count outside 0..len(p)
+// is an input error that aborts the call, not a panic in the goroutine
+// sending the input (which took the caller's whole program down).
+func TestHuntLibBadReadCount(t *testing.T) {
+	addr, _ := libServer(t, engine.Config{}, server.Options{})
+	c := dialT(t, addr)
+	tl := serveTCP(t)
+	for _, extra := range []int{1, -1} {
+		if _, err := c.Digest(ctxT(t), badCountReader{extra}, sha256Algo, nil); !IsInputError(err) {
+			t.Errorf("Digest, extra %d: %v, want an input error", extra, err)
+		}
+		if _, err := c.Run(ctxT(t), "wc", badCountReader{extra}, io.Discard); !IsInputError(err) {
+			t.Errorf("Run, extra %d: %v, want an input error", extra, err)
+		}
+		if err := RunTCP(ctxT(t), tl.Addr().String(), nil, "wc", badCountReader{extra}, io.Discard); !IsInputError(err) {
+			t.Errorf("RunTCP, extra %d: %v, want an input error", extra, err)
+		}
+	}
+}
