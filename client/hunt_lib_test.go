@@ -433,12 +433,18 @@ func TestHuntLibCancelPhases(t *testing.T) {
 		}
 	}
 
-	// Cancelled while the output arrives: 20 MiB of it, more than the
-	// flow-control window holds, so the summary cannot have come yet.
+	// Cancelled while the output arrives: 2 MiB of it, more than the
+	// flow-control windows of this client hold (64 KiB), so the summary
+	// cannot have come yet.
+	small, err := Dial(addr, WithDialOptions(grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
 	ctx, cancel = context.WithCancel(ctxT(t))
 	defer cancel()
 	w := &cancelWriter{cancel: cancel}
-	_, err := c.Run(ctx, "tr a b", bytes.NewReader(make([]byte, 20<<20)), w)
+	_, err = small.Run(ctx, "tr a b", bytes.NewReader(make([]byte, 2<<20)), w)
 	if status.Code(err) != codes.Canceled {
 		t.Errorf("Run, cancelled mid-output: %v after %d bytes, want Canceled", err, w.n)
 	}
@@ -748,4 +754,34 @@ func TestHuntLibBadReadCount(t *testing.T) {
 			t.Errorf("RunTCP, extra %d: %v, want an input error", extra, err)
 		}
 	}
+}
+
+// TestHuntLibCancelPhasesTCP: RunTCP cancelled as its input ends, or while
+// its output arrives, returns context.Canceled, and the server's job
+// (cancelled as the input ended) is reset, never answered.
+func TestHuntLibCancelPhasesTCP(t *testing.T) {
+	_, tcpAddr, obs := strictServers(t)
+
+	ctx, cancel := context.WithCancel(ctxT(t))
+	in := &endBlockingReader{data: randomInput(t, 3000), release: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() { errc <- RunTCP(ctx, tcpAddr, nil, "sha256sum", in, io.Discard) }()
+	<-obs.started
+	cancel()
+	close(in.release)
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled as the input ends: %v, want context.Canceled", err)
+	}
+	if oc := <-obs.ended; oc != server.OutcomeReset {
+		t.Errorf("cancelled as the input ends: server outcome %q, want %q", oc, server.OutcomeReset)
+	}
+
+	ctx, cancel = context.WithCancel(ctxT(t))
+	defer cancel()
+	w := &cancelWriter{cancel: cancel}
+	if err := RunTCP(ctx, tcpAddr, nil, "tr a b", bytes.NewReader(make([]byte, 4<<20)), w); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled mid-output: %v after %d bytes, want context.Canceled", err, w.n)
+	}
+	<-obs.started
+	<-obs.ended
 }
