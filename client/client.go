@@ -7,13 +7,43 @@
 // sends its header with require_end and, after the input, an End message
 // with the byte count (and, for Digest, the digests), then half-closes; a
 // cancelled context resets the stream, so an aborted upload is never taken
-// for a whole one. Errors are gRPC statuses (status.Code).
+// for a whole one. A Client is safe for concurrent use: each call is a
+// stream of its own on the Client's connections.
+//
+// The input is any io.Reader. Its io.EOF, and only that (not an error
+// wrapping it), is the end of the input; any other error is an abort: the
+// call is cancelled and its error is the reader's, for which IsInputError
+// is true and errors.Is finds the reader's own error. Bytes read are sent
+// in chunks of up to DefaultChunkSize (WithChunkSize), and within 100 ms
+// of their Read however slow the reader is, so that a slow but moving
+// source is never taken by the server for an idle one. Reading stops at
+// the first io.EOF, even one returned with bytes; a reader that returns
+// no bytes and no error 100 times in a row fails with io.ErrNoProgress.
+//
+// The errors of Digest, Run and Capabilities are, besides input errors:
+//
+//   - gRPC statuses (status.Code, status.Convert): the server's
+//     (INVALID_ARGUMENT for a bad pipeline, RESOURCE_EXHAUSTED for a
+//     limit, DATA_LOSS for a declared size or digest the input did not
+//     match, UNAUTHENTICATED and PERMISSION_DENIED for tokens,
+//     UNAVAILABLE for a server that is not there or is stopping), and the
+//     context's: CANCELED, DEADLINE_EXCEEDED. A nil reader or writer, or
+//     pipeline text that is not UTF-8, is an INVALID_ARGUMENT status made
+//     by the client, before anything is sent;
+//   - for Run, the writer's error, as the writer returned it (or
+//     io.ErrShortWrite for a Write that took part of its bytes without an
+//     error): the call is cancelled.
+//
+// A call returns a result only when the server answered the whole input
+// (a reply that counts other input bytes than were sent is DATA_LOSS);
+// on any error there is none (Digest returns a nil response, Run a nil
+// summary, and what Run wrote to its writer is not the whole output).
 //
 // Over raw TCP, RunTCP speaks the command port's protocol: a header line
 // declaring the input's length (@size) or framing it (@chunked) and asking
 // for a @trailer, the input, the half-close, and a reply checked against
-// its trailer. Errors are *TCPError, carrying the
-// same code names as the gRPC statuses.
+// its trailer. The server's errors are *TCPError, carrying the same code
+// names as the gRPC statuses; RunTCP lists the others.
 package client
 
 import (
@@ -24,6 +54,9 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
@@ -46,7 +79,8 @@ import (
 // 1 MiB needs WithChunkSize.
 const DefaultChunkSize = 1 << 20
 
-// Client calls a halfclose server over gRPC.
+// Client calls a halfclose server over gRPC. It is safe for concurrent
+// use by many goroutines.
 type Client struct {
 	conn      *grpc.ClientConn // nil when built from a caller's connection
 	api       apiv1.ComputeServiceClient
@@ -63,16 +97,28 @@ type dialOptions struct {
 	grpcOpts  []grpc.DialOption
 }
 
-// WithTLS uses TLS with cfg instead of plaintext.
+// WithTLS uses TLS with cfg instead of plaintext (WithTLS(nil) is
+// plaintext). cfg.RootCAs nil trusts the system's CAs; cfg.Certificates
+// is the client certificate of mutual TLS. A failed handshake shows at
+// each call, as UNAVAILABLE.
 func WithTLS(cfg *tls.Config) Option { return func(o *dialOptions) { o.tls = cfg } }
 
-// WithToken sends "authorization: Bearer token" on every call.
+// WithToken sends "authorization: Bearer token" on every call, for a
+// server with --auth-token-file: a call without a token fails with
+// UNAUTHENTICATED, one with a token the server does not have with
+// PERMISSION_DENIED. Without WithTLS the token travels in the clear. An
+// empty token sends none.
 func WithToken(token string) Option { return func(o *dialOptions) { o.token = token } }
 
-// WithChunkSize sets the size of data messages.
+// WithChunkSize sets the largest data message, in bytes (DefaultChunkSize
+// by default). It must be at least 1 (Dial fails otherwise), and below the
+// server's --max-msg-bytes (4 MiB by default) by a few bytes: a larger
+// chunk makes the server fail the call with RESOURCE_EXHAUSTED.
 func WithChunkSize(n int) Option { return func(o *dialOptions) { o.chunkSize = n } }
 
-// WithDialOptions adds raw gRPC dial options.
+// WithDialOptions adds raw gRPC dial options, after Dial's own: an
+// option given here overrides Dial's (grpc.WithDefaultServiceConfig
+// replaces DefaultServiceConfig).
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *dialOptions) { o.grpcOpts = append(o.grpcOpts, opts...) }
 }
@@ -128,11 +174,23 @@ const staticScheme = "halfclose-static"
 //   - a gRPC target URI: dns:///host:port (every address of the name, as
 //     a Kubernetes headless Service gives them), unix:///path, ...
 //
-// Calls are balanced and retried as DefaultServiceConfig says.
+// Calls are balanced and retried as DefaultServiceConfig says. A host
+// without a port is gRPC's default port, 443 (halfclosed's is 50051).
+//
+// Dial does not connect: it fails only for a target it cannot parse (an
+// empty one, a list with an entry that is not host:port) or a bad option.
+// A server that cannot be reached fails each call with UNAVAILABLE, after
+// the retries. Close the Client when done with it.
 func Dial(target string, opts ...Option) (*Client, error) {
 	o := dialOptions{chunkSize: DefaultChunkSize}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if strings.TrimSpace(target) == "" {
+		return nil, errors.New("no server address: want host:port, a comma-separated list of them, or a gRPC target URI")
+	}
+	if o.chunkSize <= 0 {
+		return nil, fmt.Errorf("chunk size %d: it must be at least 1 byte", o.chunkSize)
 	}
 	creds := insecure.NewCredentials()
 	if o.tls != nil {
@@ -184,12 +242,15 @@ func addressList(target string) (addrs []string, ok bool, err error) {
 	return addrs, true, nil
 }
 
-// New returns a Client on an existing connection.
+// New returns a Client on an existing connection (a *grpc.ClientConn of
+// your own, with your dial options), sending chunks of DefaultChunkSize.
+// Its Close does nothing: the connection is the caller's to close.
 func New(conn grpc.ClientConnInterface) *Client {
 	return &Client{api: apiv1.NewComputeServiceClient(conn), chunkSize: DefaultChunkSize}
 }
 
-// Close closes the connection Dial made.
+// Close closes the connection Dial made, ending the calls in progress.
+// Calls after Close fail with CANCELED, as does a second Close.
 func (c *Client) Close() error {
 	if c.conn == nil {
 		return nil
@@ -218,7 +279,14 @@ type DigestOptions struct {
 // Digest returns as soon as the call fails (ctx done, a server error),
 // even while a Read of r is blocked: the goroutine that sends the input
 // then ends when that Read returns, and reads no more.
+//
+// The response has a digest for each of algos, and the size the server
+// received. Errors: see the package doc; a wrong opts.ExpectedSize,
+// opts.ExpectedDigests or opts.EndDigests is DATA_LOSS.
 func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorithm, opts *DigestOptions) (*apiv1.DigestResponse, error) {
+	if r == nil {
+		return nil, errNilReader
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.api.Digest(ctx, codecOption)
@@ -235,25 +303,66 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 	if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: h}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	// The reply is awaited while the input is sent: a server that fails
+	// the call early (a limit, a bad header, a timeout) is heard at once,
+	// even while a Read of r is blocked.
+	resp := new(apiv1.DigestResponse)
+	replied := make(chan error, 1)
+	go func() { replied <- stream.RecvMsg(resp) }()
+	var ended atomic.Bool // the End was sent and the stream half-closed
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
 		func(b []byte, sb *sendBuf) error {
 			return sendOwned(stream.Send, &apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: b}}, sb)
 		},
 		func(n int64) error {
 			end.Size = n
-			return stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_End{End: end}})
+			if err := stream.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_End{End: end}}); err != nil {
+				return err
+			}
+			if err := stream.CloseSend(); err != nil {
+				return err
+			}
+			ended.Store(true)
+			return nil
 		})
+	var rerr error
 	select {
 	case err := <-sent:
 		if err != nil {
 			return nil, err
 		}
+		rerr = <-replied
+	case rerr = <-replied:
+		if rerr != nil {
+			return nil, lostStatus(inputErr(sent, rerr))
+		}
+		// The reply came as the input's sender was finishing: wait for it.
+		select {
+		case err := <-sent:
+			if err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
+		}
 	case <-ctx.Done():
 		return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
 	}
-	resp, err := stream.CloseAndRecv()
-	return resp, lostStatus(err)
+	if rerr != nil {
+		return nil, lostStatus(rerr)
+	}
+	if err := checkReply(ended.Load(), end.Size, resp.GetSize()); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
+
+// errNilReader and errNilWriter are the errors of a call given a nil
+// reader or writer: nothing is sent.
+var (
+	errNilReader = status.Error(codes.InvalidArgument, "client: nil io.Reader for the input (an empty input is strings.NewReader(\"\"))")
+	errNilWriter = status.Error(codes.InvalidArgument, "client: nil io.Writer for the output (io.Discard drops it)")
+)
 
 // Run streams r as the input of pipeline, proves the end of input (an End
 // message with the byte count, require_end in the header), half-closes,
@@ -271,12 +380,21 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 // is still being sent; like Digest, Run does not wait for a blocked Read
 // of r once the call has failed.
 //
+// Errors: see the package doc. A reply that ends without a summary (a
+// server that is not halfclose's) is INTERNAL.
+//
 // The pipeline text is a protobuf string, which must be valid UTF-8: other
 // bytes (a pattern in Latin-1) are written as $'\xHH' in the text. Text
 // that is not UTF-8 is an InvalidArgument error, nothing sent.
 func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Writer) (*apiv1.RunSummary, error) {
 	if !utf8.ValidString(pipeline) {
 		return nil, status.Error(codes.InvalidArgument, "pipeline text is not valid UTF-8 (gRPC carries it as a string): write other bytes as $'\\xHH'")
+	}
+	if r == nil {
+		return nil, errNilReader
+	}
+	if w == nil {
+		return nil, errNilWriter
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -291,6 +409,8 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: h}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	var ended atomic.Bool // the End was sent and the stream half-closed
+	var size int64        // the bytes sent, once ended
 	sent := sendInput(ctx, cancel, r, c.chunkSize,
 		func(b []byte, sb *sendBuf) error {
 			return sendOwned(stream.Send, &apiv1.RunRequest{Message: &apiv1.RunRequest_Data{Data: b}}, sb)
@@ -299,25 +419,64 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 			if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_End{End: &apiv1.End{Size: n}}}); err != nil {
 				return err
 			}
-			return stream.CloseSend()
+			if err := stream.CloseSend(); err != nil {
+				return err
+			}
+			size = n
+			ended.Store(true)
+			return nil
 		})
 	for {
 		resp, err := stream.Recv()
 		if err == io.EOF {
-			return nil, errors.New("reply ended without a summary")
+			// The summary alone proves the output whole: a status
+			// (INTERNAL: the server broke the protocol), as any other
+			// failure of the call.
+			return nil, status.Error(codes.Internal, "reply ended without a summary: the output may be incomplete")
 		}
 		if err != nil {
 			return nil, lostStatus(inputErr(sent, err))
 		}
 		switch m := resp.GetMessage().(type) {
 		case *apiv1.RunResponse_Output:
-			if _, err := w.Write(m.Output); err != nil {
+			if n, err := w.Write(m.Output); err != nil {
 				return nil, err
+			} else if n != len(m.Output) {
+				// A Writer that took part and said nothing (io.Copy's
+				// check): the output would be cut short unseen.
+				return nil, io.ErrShortWrite
 			}
 		case *apiv1.RunResponse_Summary:
+			// The summary comes after the End: wait for the input's
+			// sender to be done with it.
+			select {
+			case err := <-sent:
+				if err != nil {
+					return nil, err
+				}
+			case <-ctx.Done():
+				return nil, inputErr(sent, status.FromContextError(ctx.Err()).Err())
+			}
+			if err := checkReply(ended.Load(), size, m.Summary.GetInputBytes()); err != nil {
+				return nil, err
+			}
 			return m.Summary, nil
 		}
 	}
+}
+
+// checkReply checks a reply against what was sent: a reply to a stream
+// whose end the server had not been sent, or one that counts other input
+// than what was sent (a server or proxy at fault), is no result for the
+// whole input.
+func checkReply(ended bool, sent, received int64) error {
+	if !ended {
+		return status.Error(codes.Internal, "the server replied before the input ended")
+	}
+	if sent != received {
+		return status.Errorf(codes.DataLoss, "the server received %d bytes of input, the client sent %d", received, sent)
+	}
+	return nil
 }
 
 // sendInput sends r in a goroutine: its chunks with data, then, at r's
@@ -331,10 +490,12 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 	go func() {
 		n, err := sendChunks(ctx, r, size, data)
 		if err == nil {
-			err = end(n)
-		}
-		if errors.Is(err, io.EOF) {
-			err = nil
+			// A send that fails with io.EOF: the server ended the call.
+			// (Only a send's: an error of r that wraps io.EOF is an
+			// input error, no end.)
+			if err = end(n); errors.Is(err, io.EOF) {
+				err = nil
+			}
 		}
 		done <- err // before the cancel, for inputErr
 		if err != nil {
@@ -351,7 +512,7 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 // the server's status is lost. Only UNAVAILABLE is retried
 // (DefaultServiceConfig), so that was the code.
 func lostStatus(err error) error {
-	if err == nil || err == io.EOF || !errors.Is(err, io.EOF) {
+	if err == nil || err == io.EOF || !errors.Is(err, io.EOF) || IsInputError(err) {
 		return err
 	}
 	if _, ok := status.FromError(err); ok {
@@ -374,7 +535,8 @@ func inputErr(sent <-chan error, err error) error {
 	return err
 }
 
-// Capabilities asks the server what it can do.
+// Capabilities asks the server what it can do: its commands and their
+// flags, its digest algorithms and its limits. Errors are gRPC statuses.
 func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse, error) {
 	return c.api.Capabilities(ctx, &apiv1.CapabilitiesRequest{})
 }
@@ -382,46 +544,196 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 // sendChunks reads r in chunks of size and sends each, and returns how
 // many bytes it sent. Each chunk is read into a buffer that the message
 // sends as it is (sendCodec): send is given the bytes and the message's
-// owner of them, to register before sending. A send that fails with
-// io.EOF means the server ended the call early: the caller learns why from
-// the status, so that error is not returned here. An error from r is
-// returned wrapped, and the caller's cancel aborts the stream; so does ctx
-// ending (a signal, a deadline) just as r ends, so that a proof of the end
-// is never sent for an aborted call.
+// owner of them, to register before sending (nil: the bytes are copied
+// as the message is marshalled). Bytes read wait for their chunk to fill
+// at most flushDelay: a source slower than that (a pipe fed a line a
+// second) has what it gave sent while its next Read waits, so that the
+// server, whose --idle-timeout counts from the bytes it received, sees a
+// moving client (chunkSender.flush). A send that fails with io.EOF means
+// the server ended the call early: the caller learns why from the status,
+// so that error is not returned here. An error from r is returned
+// wrapped, and the caller's cancel aborts the stream; so does ctx ending
+// (a signal, a deadline) just as r ends, so that a proof of the end is
+// never sent for an aborted call. Reading stops at r's first io.EOF, even
+// one that came with bytes; a reader that gives no bytes and no error
+// maxEmptyReads times in a row fails with io.ErrNoProgress, as bufio's
+// readers do, instead of being read forever.
 func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte, *sendBuf) error) (int64, error) {
 	bufs := defaultSendBufs
 	if size != DefaultChunkSize {
 		bufs = newSendBufs(size)
 	}
-	var sent int64
+	s := &chunkSender{send: send, bufs: bufs, bp: bufs.get()}
+	defer s.close()
+	empty := 0
 	for {
-		bp := bufs.get()
-		n, err := io.ReadFull(r, *bp)
-		if n > 0 {
-			*bp = (*bp)[:n]
-			if serr := send(*bp, &sendBuf{b: bp, pool: bufs}); errors.Is(serr, io.EOF) {
-				return sent, nil
-			} else if serr != nil {
-				return sent, serr
+		buf := *s.bp
+		n, err := r.Read(buf[s.filled:])
+		if n < 0 || n > len(buf)-s.filled {
+			return s.result(&readError{fmt.Errorf("the reader returned %d from a Read of %d bytes", n, len(buf)-s.filled)})
+		}
+		if n == 0 && err == nil {
+			if empty++; empty >= maxEmptyReads {
+				err = io.ErrNoProgress
 			}
-			sent += int64(n)
 		} else {
-			bufs.Put(bp)
+			empty = 0
+		}
+		if serr := s.add(n); serr != nil {
+			return s.result(serr)
 		}
 		switch err {
 		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
-			return sent, ctx.Err()
+		case io.EOF:
+			if serr := s.sendPending(); serr != nil {
+				return s.result(serr)
+			}
+			return s.result(ctx.Err())
 		default:
-			return sent, &readError{err}
+			return s.result(&readError{err})
 		}
 	}
+}
+
+// flushDelay is the longest that bytes read wait for their chunk to fill
+// before they are sent in a smaller one.
+const flushDelay = 100 * time.Millisecond
+
+// maxEmptyReads is how many Reads in a row may return no bytes and no
+// error (bufio's limit).
+const maxEmptyReads = 100
+
+// chunkSender is the state of sendChunks: the chunk being read, and the
+// timer that sends what it holds when the source is slow.
+type chunkSender struct {
+	send func([]byte, *sendBuf) error
+	bufs *sendBufs
+	bp   *[]byte // the chunk being read into; replaced only by sendChunks' goroutine
+	// filled is how much of *bp was read; written by sendChunks'
+	// goroutine only, under mu.
+	filled int
+
+	mu      sync.Mutex // protects the fields below, and serializes send
+	flushed int        // *bp's first flushed bytes were sent by a flush
+	sent    int64      // bytes sent
+	err     error      // a flush's failed send
+	epoch   uint64     // counts the times pending bytes were all sent: a flush timer's epoch is the one it was armed in
+	done    bool       // sendChunks returned: no more sends
+}
+
+// add counts n more bytes read into the chunk: a full chunk is sent; the
+// first bytes pending since the last send arm a flush.
+func (s *chunkSender) add(n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if n == 0 {
+		return nil
+	}
+	first := s.filled == s.flushed
+	s.filled += n
+	if s.filled == len(*s.bp) {
+		return s.sendPendingLocked()
+	}
+	if first {
+		epoch := s.epoch
+		time.AfterFunc(flushDelay, func() { s.flush(epoch) })
+	}
+	return nil
+}
+
+// sendPending sends the bytes read and not yet sent.
+func (s *chunkSender) sendPending() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	return s.sendPendingLocked()
+}
+
+func (s *chunkSender) sendPendingLocked() error {
+	if s.filled == s.flushed {
+		return nil
+	}
+	var err error
+	n := s.filled - s.flushed
+	if s.flushed == 0 {
+		// The whole chunk: lend the buffer to the message, read into the
+		// next one.
+		*s.bp = (*s.bp)[:s.filled]
+		err = s.send(*s.bp, &sendBuf{b: s.bp, pool: s.bufs})
+		s.bp = s.bufs.get()
+	} else {
+		// The rest of a chunk part of which a flush sent: copied, and
+		// the buffer read into again.
+		err = s.send((*s.bp)[s.flushed:s.filled], nil)
+	}
+	s.filled, s.flushed = 0, 0
+	s.epoch++
+	if err != nil {
+		return sendErr(err)
+	}
+	s.sent += int64(n)
+	return nil
+}
+
+// flush sends what the chunk holds, when it held it since epoch: the
+// source was slow to fill it. The bytes are copied as they are sent;
+// sendChunks' goroutine may be reading into the chunk after them.
+func (s *chunkSender) flush(epoch uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done || s.err != nil || s.epoch != epoch || s.filled == s.flushed {
+		return
+	}
+	if err := s.send((*s.bp)[s.flushed:s.filled], nil); err != nil {
+		s.err = sendErr(err)
+		return
+	}
+	s.sent += int64(s.filled - s.flushed)
+	s.flushed = s.filled
+	s.epoch++
+}
+
+// close stops the flushes.
+func (s *chunkSender) close() {
+	s.mu.Lock()
+	s.done = true
+	s.mu.Unlock()
+}
+
+// errCallEnded is a send that failed with io.EOF: the server ended the
+// call, and its status says why.
+var errCallEnded = errors.New("the server ended the call")
+
+func sendErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errCallEnded
+	}
+	return err
+}
+
+// result is sendChunks' return: the bytes sent and err, where a send
+// that the server's end of the call failed is no error.
+func (s *chunkSender) result(err error) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == errCallEnded {
+		err = nil
+	}
+	return s.sent, err
 }
 
 // sendOwned sends m, whose data is sb's buffer, lending the buffer to
 // grpc-go (sendCodec). If the send failed before the codec took it, the
 // buffer is not lent: nothing else refers to it then, and it is dropped.
 func sendOwned[M any](send func(M) error, m M, sb *sendBuf) error {
+	if sb == nil {
+		return send(m)
+	}
 	ownedData.Store(m, sb)
 	err := send(m)
 	ownedData.Delete(m)

@@ -31,7 +31,9 @@ const trailerPrefix = "halfclose: ok out="
 // 10-digit status.
 const maxTrailer = len(trailerPrefix) + 19 + len(" in=") + 19 + len(" status=") + 10 + 1
 
-// TCPError is an error line from the raw-TCP adapter.
+// TCPError is an error line from the raw-TCP adapter: the server refused
+// the job, or failed it before its output started. Nothing was written to
+// the caller's writer. Find it with errors.As.
 type TCPError struct {
 	Code    string // gRPC code name, e.g. "INVALID_ARGUMENT"
 	Message string
@@ -48,7 +50,8 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // RunTCP runs pipeline over r through the raw-TCP adapter's command port at
 // addr (TLS when tlsConfig is set), copying the reply to w. addr may list
 // several servers, comma-separated: RunTCP connects to one of them, and
-// to another when a connect fails (see dialAny). A job that reached a
+// to another when a connect fails (starting from a random one, so that many
+// clients spread over them). A job that reached a
 // server is not tried again: its input is gone.
 //
 // It proves the end of its input and verifies the reply, as docs/protocol.md
@@ -67,11 +70,26 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // never a FIN), so the server aborts the job instead of computing over
 // partial input.
 //
+// Errors: ctx.Err() when ctx ended (context.Canceled or
+// context.DeadlineExceeded, not gRPC statuses); the input's error, for
+// which IsInputError is true; a *TCPError; ErrIncompleteReply (wrapped);
+// an error of w (wrapped, "writing output: ...", io.ErrShortWrite for a
+// Write that took part of its bytes without an error); a connect or TLS
+// handshake error; a nil r or w, a pipeline of several lines, or a token
+// with white space, before anything is sent. On any error, what was
+// written to w is not the whole output.
+//
 // An error line that arrives while the input is still being sent ends the
 // call at once: RunTCP returns it without waiting for r to end.
 func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline string, r io.Reader, w io.Writer, opts ...TCPOption) error {
 	if strings.ContainsAny(pipeline, "\n") {
 		return errors.New("pipeline must be one line for the TCP adapter")
+	}
+	if r == nil {
+		return errors.New("client: nil io.Reader for the input (an empty input is strings.NewReader(\"\"))")
+	}
+	if w == nil {
+		return errors.New("client: nil io.Writer for the output (io.Discard drops it)")
 	}
 	// The header line's leading words that start with "@" are its
 	// options: a pipeline whose first word does would be read as options
@@ -330,7 +348,7 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 		defer tcpChunkBufs.Put(bp)
 		buf := *bp
 		for {
-			m, err := io.ReadAtLeast(r, buf, 1)
+			m, err := readSome(r, buf)
 			if m > 0 {
 				bw.WriteString(strconv.Itoa(m))
 				bw.WriteByte('\n')
@@ -363,6 +381,24 @@ func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader
 	}
 	ended.Store(true)
 	return n, conn.(interface{ CloseWrite() error }).CloseWrite()
+}
+
+// readSome reads r into buf once, skipping reads of no bytes and no
+// error: at most maxEmptyReads of them in a row, then io.ErrNoProgress
+// (bufio's rule; a reader that never gives anything is not read for
+// ever). An io.EOF that comes with bytes is kept, so that r is not read
+// past its end.
+func readSome(r io.Reader, buf []byte) (int, error) {
+	for range maxEmptyReads {
+		n, err := r.Read(buf)
+		if n < 0 || n > len(buf) {
+			return 0, fmt.Errorf("the reader returned %d from a Read of %d bytes", n, len(buf))
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, io.ErrNoProgress
 }
 
 // tcpChunkBufs recycles the read buffers of chunked uploads, so that
@@ -401,6 +437,10 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 		return fmt.Errorf("reading reply: %w", rerr)
 	}
 	if _, err := br.WriteTo(tw); err != nil {
+		var we *writeError
+		if errors.As(err, &we) {
+			return fmt.Errorf("writing output (the output is incomplete): %w", we.err)
+		}
 		return fmt.Errorf("reading reply (the output is incomplete): %w", err)
 	}
 	return nil
@@ -427,14 +467,14 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	flush := len(t.tail) + len(p) - maxTrailer
 	fromTail := min(flush, len(t.tail))
 	if fromTail > 0 {
-		if _, err := t.w.Write(t.tail[:fromTail]); err != nil {
+		if err := t.write(t.tail[:fromTail]); err != nil {
 			return 0, err
 		}
 		t.n += int64(fromTail)
 		t.tail = append(t.tail[:0], t.tail[fromTail:]...)
 	}
 	if fromP := len(p) - keep; fromP > 0 {
-		if _, err := t.w.Write(p[:fromP]); err != nil {
+		if err := t.write(p[:fromP]); err != nil {
 			return 0, err
 		}
 		t.n += int64(fromP)
@@ -443,6 +483,26 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	t.tail = append(t.tail, p...)
 	return total, nil
 }
+
+// write writes b to the caller's writer. A Writer that takes part of b
+// without an error fails with io.ErrShortWrite (io.Copy's check), so that
+// the output is never cut short unseen.
+func (t *tailWriter) write(b []byte) error {
+	n, err := t.w.Write(b)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+// writeError is a failure of the caller's writer.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "writing output: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
 
 // finish checks that the held tail is the trailer of a reply whose
 // output had every byte before it and whose input had sent bytes, and
@@ -470,8 +530,8 @@ func (t *tailWriter) finish(sent int64) error {
 	if inN != sent {
 		return fmt.Errorf("%w: the server received %d bytes of input, the client sent %d", ErrIncompleteReply, inN, sent)
 	}
-	if _, err := t.w.Write(t.tail[:i]); err != nil {
-		return err
+	if err := t.write(t.tail[:i]); err != nil {
+		return fmt.Errorf("writing output (the output is incomplete): %w", err.(*writeError).err)
 	}
 	t.n += int64(i)
 	if t.status != nil {

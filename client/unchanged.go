@@ -62,7 +62,8 @@ func (u *unchangedReader) Read(p []byte) (int, error) {
 }
 
 // IsInputError reports whether err is a failure to read the caller's
-// input, for which the call was aborted (a read error, a file that
+// input, for which the call was aborted (a read error, an error wrapping
+// io.EOF, io.ErrNoProgress, a Read count out of range, a file that
 // changed while it was read), not a failure of the server or the
 // connection: a caller reading several files can report it for that
 // file, as GNU's tools do, and go on with the next.
