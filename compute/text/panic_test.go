@@ -38,4 +38,3 @@ func TestSortOutputPanicFailsTheJob(t *testing.T) {
 	}
 	assertEmptyDir(t, dir)
 }
-
