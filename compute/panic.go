@@ -25,3 +25,24 @@ func Recover(where string, err *error) {
 		*err = Panicked(where, v)
 	}
 }
+
+// HelperPanic is a panic recovered on a helper goroutine whose owner
+// cannot take an error from it (a hash's helpers: hash.Hash.Write never
+// fails). The helper records it and goes on with its protocol (so the
+// owner never waits for it in vain); the owner panics again with it on
+// its own goroutine, where its stage's or its job's recover fails the job
+// (Panicked, whose cause then holds both stacks).
+type HelperPanic struct {
+	Value any
+	Stack []byte // the helper's, where it panicked
+}
+
+// NewHelperPanic is the HelperPanic of v, recovered by the deferred
+// function that calls it.
+func NewHelperPanic(v any) *HelperPanic {
+	return &HelperPanic{Value: v, Stack: debug.Stack()}
+}
+
+func (p *HelperPanic) Error() string {
+	return fmt.Sprintf("%v (on a helper goroutine)\n%s", p.Value, p.Stack)
+}
