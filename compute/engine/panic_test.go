@@ -2,10 +2,13 @@ package engine_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
+	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -41,5 +44,52 @@ func TestDigestPanicIsAnInternalError(t *testing.T) {
 	res, err := e.Digest(t.Context(), engine.DigestJob{Algos: []*digest.Algo{sha}, ExpectedSize: -1}, strings.NewReader("abc"))
 	if want := sha256.Sum256([]byte("abc")); err != nil || len(res.Sums) != 1 || !bytes.Equal(res.Sums[0], want[:]) {
 		t.Errorf("the next job: %x, %v", res.Sums, err)
+	}
+}
+
+// panicAfterFirst gives one byte, then panics on every read.
+type panicAfterFirst struct{ read bool }
+
+func (p *panicAfterFirst) Read(b []byte) (int, error) {
+	if p.read {
+		panic("boom in the source")
+	}
+	p.read = true
+	b[0] = 'x'
+	return 1, nil
+}
+
+// TestReadAheadPanicIsAnInternalError: a stage that writes more than it
+// read (here 4 MiB for one byte) past the spool's memory makes the
+// engine read its input ahead, on a goroutine of its own; a panic in the
+// source's Read there fails the job with an internal error and no
+// output, the spill file gone. Before, it ended the process.
+func TestReadAheadPanicIsAnInternalError(t *testing.T) {
+	grow := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+		if _, err := io.ReadFull(in, make([]byte, 1)); err != nil {
+			return err
+		}
+		if _, err := out.Write(make([]byte, 4<<20)); err != nil {
+			return err
+		}
+		_, err := io.Copy(out, in)
+		return err
+	})
+	dir := t.TempDir()
+	disk := compute.NewDiskBudget(1 << 30)
+	e := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: 1 << 20, Dir: dir, Disk: disk}})
+	var out bytes.Buffer
+	_, err := e.Run(t.Context(), testPipeline(grow), &panicAfterFirst{}, &out)
+	if compute.CodeOf(err) != compute.CodeInternal || out.Len() != 0 {
+		t.Fatalf("err %v (code %v), %d bytes of output; want an internal error and none", err, compute.CodeOf(err), out.Len())
+	}
+	if !strings.Contains(fmt.Sprint(errors.Unwrap(err)), "boom in the source") {
+		t.Errorf("the cause %q does not name the panic", errors.Unwrap(err))
+	}
+	if disk.Used() != 0 {
+		t.Errorf("the disk budget still holds %d bytes", disk.Used())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("%s holds %d files", dir, len(ents))
 	}
 }
