@@ -50,7 +50,8 @@ func (s digestSink) Write(p []byte) (int, error) {
 func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (res DigestResult, err error) {
 	// A panic in a hash (on this goroutine, or raised again here from a
 	// hash's goroutine) fails this job alone, as a stage's does: this
-	// goroutine is a gRPC handler's, which nothing else recovers.
+	// goroutine is an adapter's: a gRPC handler's or a TCP connection's,
+	// whose recover would fail the call without the job's log line.
 	defer func() {
 		if v := recover(); v != nil {
 			res, err = DigestResult{}, compute.Panicked("digest", v)
