@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -488,6 +489,19 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 	done := make(chan error, 1)
 	r = checkUnchanged(r)
 	go func() {
+		defer func() {
+			// A panic in r's Read (the caller's code, on our goroutine,
+			// where the caller could not recover it) or in the sending
+			// is the input's error: the call is cancelled, never its
+			// end proven, and the caller gets the panic with its stack.
+			if v := recover(); v != nil {
+				select {
+				case done <- &readError{panicError(v)}:
+				default: // the outcome was sent before
+				}
+				cancel()
+			}
+		}()
 		n, err := sendChunks(ctx, r, size, data)
 		if err == nil {
 			// A send that fails with io.EOF: the server ended the call.
@@ -742,6 +756,12 @@ func sendOwned[M any](send func(M) error, m M, sb *sendBuf) error {
 
 // readError is a failure to read the caller's input.
 type readError struct{ err error }
+
+// panicError is the error of a panic recovered on a goroutine of the
+// client's: the value and the goroutine's stack.
+func panicError(v any) error {
+	return fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+}
 
 func (e *readError) Error() string { return "reading input: " + e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }

@@ -164,6 +164,18 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	sent := make(chan sendResult, 1)
 	var ended atomic.Bool // the whole input was sent: the FIN is going out
 	go func() {
+		defer func() {
+			// A panic in r's Read or in the sending is the input's
+			// error, as in sendInput: the connection is reset, never
+			// half-closed.
+			if v := recover(); v != nil {
+				select {
+				case sent <- sendResult{0, fmt.Errorf("%w: %w", errReadInput, panicError(v))}:
+				default: // the result was sent before
+				}
+				reset()
+			}
+		}()
 		n, err := sendTCPInput(ctx, conn, header+pipeline+"\n", checkUnchanged(r), size, sized, &ended)
 		// The result first: the reset ends the reply, and the input's
 		// error must be there to say why.

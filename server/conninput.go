@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 )
 
@@ -264,7 +265,7 @@ func (c *connInput) readAhead() {
 		var n int
 		var err error
 		if !starved || c.queued() > 0 {
-			n, err = c.fill(buf)
+			n, err = c.fillAhead(buf)
 		}
 
 		c.mu.Lock()
@@ -287,6 +288,14 @@ func (c *connInput) readAhead() {
 			return
 		}
 	}
+}
+
+// fillAhead is the goroutine's fill: a panic in the source's Read (the
+// connection's, TLS's) is the source's error, which fails the job, not
+// the process.
+func (c *connInput) fillAhead(buf []byte) (n int, err error) {
+	defer compute.Recover("tcp read-ahead", &err)
+	return c.fill(buf)
 }
 
 // fill reads the source into buf until buf is full or the source's

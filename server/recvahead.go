@@ -151,7 +151,7 @@ func (r *recvAhead) loop() {
 		if token == nil && r.bufSize > 0 {
 			token = getConnBuf(r.bufSize)
 		}
-		b, hd, err := r.src.next(token)
+		b, hd, err := r.next(token)
 		// full has room for every token's chunk and a last error, and
 		// tokens for every token, so these sends never block.
 		r.dropMu.Lock()
@@ -174,6 +174,14 @@ func (r *recvAhead) loop() {
 			return
 		}
 	}
+}
+
+// next is the goroutine's receive: a panic in the source (grpc-go's
+// RecvMsg, the message's checks) is the source's error, which fails the
+// job, not the process.
+func (r *recvAhead) next(token []byte) (b []byte, hd *heldData, err error) {
+	defer compute.Recover("receive-ahead", &err)
+	return r.src.next(token)
 }
 
 // Read returns the next bytes received, and the source's error after them.

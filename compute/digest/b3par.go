@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"lukechampine.com/blake3/guts"
+
+	"github.com/halfclose/halfclose/compute"
 )
 
 // BLAKE3 on every core, as a tree of our own over lukechampine's SIMD
@@ -99,6 +101,10 @@ type b3Job struct {
 	flags uint32
 	next  atomic.Int64
 	wg    sync.WaitGroup
+	// fault is a helper's panic, raised again on the caller's goroutine
+	// once every helper is done (run): on a helper it would end the
+	// process.
+	fault atomic.Pointer[compute.HelperPanic]
 }
 
 func (j *b3Job) work() {
@@ -120,6 +126,11 @@ func (j *b3Job) start(helpers int) {
 	for range helpers {
 		go func() {
 			defer j.wg.Done()
+			defer func() {
+				if v := recover(); v != nil {
+					j.fault.CompareAndSwap(nil, compute.NewHelperPanic(v))
+				}
+			}()
 			j.work()
 		}()
 	}
@@ -134,6 +145,9 @@ func (j *b3Job) run(parallel bool) {
 	}
 	j.work()
 	j.wg.Wait()
+	if p := j.fault.Swap(nil); p != nil {
+		panic(p)
+	}
 }
 
 // b3SubtreeCV is the chaining value of the aligned subtree of 2^height

@@ -4,6 +4,8 @@ import (
 	"hash"
 	"sync"
 	"sync/atomic"
+
+	"github.com/halfclose/halfclose/compute"
 )
 
 // multiHashParallelMin is the input below which MultiHash hashes
@@ -37,6 +39,10 @@ type MultiHash struct {
 	wg      sync.WaitGroup  // the hash goroutines
 	started bool            // the goroutines run
 	made    int             // blocks allocated (≤ mhBlocks)
+	// fault is the first panic of a hash goroutine: that hash is then
+	// skipped (its blocks still go back), and the owner's next Write,
+	// Sums or Close panics with it on its own goroutine.
+	fault atomic.Pointer[compute.HelperPanic]
 }
 
 type mhBlock struct {
@@ -80,6 +86,7 @@ func (m *MultiHash) Write(p []byte) (int, error) {
 		p = p[k:]
 		if len(m.cur.buf) == mhBlockSize {
 			m.dispatch()
+			m.check()
 		}
 	}
 	return total, nil
@@ -109,8 +116,11 @@ func (m *MultiHash) dispatch() {
 			ch := make(chan *mhBlock, mhBlocks)
 			m.work[i] = ch
 			m.wg.Go(func() {
+				ok := true
 				for b := range ch {
-					h.Write(b.buf)
+					if ok {
+						ok = m.hash(h, b.buf)
+					}
 					if b.left.Add(-1) == 0 {
 						b.buf = b.buf[:0]
 						m.free <- b
@@ -124,6 +134,26 @@ func (m *MultiHash) dispatch() {
 	b.left.Store(int32(len(m.hashes)))
 	for _, ch := range m.work {
 		ch <- b
+	}
+}
+
+// hash writes p to h on h's goroutine, and reports whether h did not
+// panic (a panic is recorded in fault: it must not end the process).
+func (m *MultiHash) hash(h hash.Hash, p []byte) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			m.fault.CompareAndSwap(nil, compute.NewHelperPanic(v))
+			ok = false
+		}
+	}()
+	h.Write(p)
+	return true
+}
+
+// check panics with a hash goroutine's panic on the owner's goroutine.
+func (m *MultiHash) check() {
+	if p := m.fault.Load(); p != nil {
+		panic(p)
 	}
 }
 
@@ -163,6 +193,7 @@ func (m *MultiHash) N() int64 { return m.n }
 // NewMultiHash. It does not change the state: more may be written after.
 func (m *MultiHash) Sums() [][]byte {
 	m.flush()
+	m.check()
 	out := make([][]byte, len(m.hashes))
 	for i, h := range m.hashes {
 		out[i] = h.Sum(nil)

@@ -47,7 +47,16 @@ func (s digestSink) Write(p []byte) (int, error) {
 // error from src other than io.EOF aborts the job with that error. On an
 // error the result has no sums, only Size: the bytes read, which the job's
 // log line and metrics count as those of any other job.
-func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (DigestResult, error) {
+func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (res DigestResult, err error) {
+	// A panic in a hash (on this goroutine, or raised again here from a
+	// hash's goroutine) fails this job alone, as a stage's does: this
+	// goroutine is an adapter's: a gRPC handler's or a TCP connection's,
+	// whose recover would fail the call without the job's log line.
+	defer func() {
+		if v := recover(); v != nil {
+			res, err = DigestResult{}, compute.Panicked("digest", v)
+		}
+	}()
 	if len(job.Algos) == 0 {
 		return DigestResult{}, compute.Invalidf("digest: no algorithm")
 	}
@@ -59,7 +68,7 @@ func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (Dige
 	if _, err := in.WriteTo(digestSink{ctx: ctx, expected: job.ExpectedSize, mh: mh}); err != nil {
 		return DigestResult{Size: in.N()}, err
 	}
-	res := DigestResult{Size: in.N(), Sums: mh.Sums()}
+	res = DigestResult{Size: in.N(), Sums: mh.Sums()}
 	if job.ExpectedSize >= 0 && res.Size != job.ExpectedSize {
 		return DigestResult{Size: res.Size}, compute.Errorf(compute.CodeDataLoss, "received %d bytes, expected %d", res.Size, job.ExpectedSize)
 	}

@@ -151,6 +151,22 @@ func (r *readAhead) room() bool {
 	return r.q.Len() < max(readAheadBuf, r.reply.Held(), r.want)
 }
 
+// read is the goroutine's read of the source (an adapter's reader): a
+// panic in it fails the job (as the error the stages then read), not
+// the process.
+func (r *readAhead) read(buf []byte) (n int, err error) {
+	defer compute.Recover("read-ahead", &err)
+	return r.src.Read(buf)
+}
+
+// queue is the goroutine's write to the queue; a panic in it is fault,
+// which fails the job as in read. Called with mu held.
+func (r *readAhead) queue(p []byte) (n int, err, fault error) {
+	defer compute.Recover("read-ahead queue", &fault)
+	n, err = r.q.Write(p)
+	return n, err, nil
+}
+
 func (r *readAhead) loop() {
 	defer r.loops.Done()
 	buf := make([]byte, readAheadBuf)
@@ -173,14 +189,17 @@ func (r *readAhead) loop() {
 			r.srcMu.Unlock()
 			return
 		}
-		n, err := r.src.Read(buf)
+		n, err := r.read(buf)
 		r.srcMu.Unlock()
 
 		r.mu.Lock()
 		r.ahead += int64(n)
 		stopped := false
 		if n > 0 {
-			if m, werr := r.q.Write(buf[:n]); werr != nil {
+			if m, werr, fault := r.queue(buf[:n]); fault != nil {
+				// A panic in the queue: the job fails with it.
+				err = fault
+			} else if werr != nil {
 				// No room on disk: keep what was read, and stop reading
 				// ahead (the reply may still fit). This goroutine ends
 				// here, under the lock that shows pending: once the stage

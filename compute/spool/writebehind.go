@@ -154,28 +154,38 @@ func (w *writeBehind) loop(done chan struct{}) {
 	for len(w.queue) > 0 && !w.closed && w.err == nil {
 		b := w.queue[0]
 		w.mu.Unlock()
-		var err error
-		pos := int64(0)
-		for _, r := range b.runs {
-			for k := int64(0); k < r.n && err == nil; k += wbMaxWrite {
-				m := min(wbMaxWrite, r.n-k)
-				_, err = w.f.WriteAt(b.data[pos+k:pos+k+m], r.off+k)
-			}
-			if err != nil {
-				break
-			}
-			pos += r.n
-		}
+		err := w.write(b)
 		w.mu.Lock()
 		w.queue = w.queue[1:]
 		w.put(b)
 		if err != nil && w.err == nil {
-			w.err = compute.Internal("spool: write failed", err)
+			if compute.CodeOf(err) == 0 {
+				err = compute.Internal("spool: write failed", err)
+			}
+			w.err = err
 		}
 		w.cond.Broadcast()
 	}
 	w.running = false
 	w.cond.Broadcast()
+}
+
+// write writes b's runs to the file. A panic in it (a bookkeeping fault
+// of the runs) is its error: the goroutine goes on, and the job fails as
+// on a failed write, not the process.
+func (w *writeBehind) write(b *wbBuf) (err error) {
+	defer compute.Recover("spool write-behind", &err)
+	pos := int64(0)
+	for _, r := range b.runs {
+		for k := int64(0); k < r.n; k += wbMaxWrite {
+			m := min(wbMaxWrite, r.n-k)
+			if _, err := w.f.WriteAt(b.data[pos+k:pos+k+m], r.off+k); err != nil {
+				return err
+			}
+		}
+		pos += r.n
+	}
+	return nil
 }
 
 // put gives a buffer back. Called with mu held.

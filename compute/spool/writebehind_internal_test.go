@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/halfclose/halfclose/compute"
 )
 
 // TestWriteBehindRuns: bytes queued at any offsets land where they were
@@ -77,5 +79,30 @@ func TestWriteBehindSyncWaitsForItsRange(t *testing.T) {
 		if _, err := f.ReadAt(got, int64(i*300)); err != nil || !bytes.Equal(got, p) {
 			t.Fatalf("after sync of write %d: %q, %v", i, got, err)
 		}
+	}
+}
+
+// TestWriteBehindPanicIsAnError: a panic on the write-behind goroutine
+// (here a run longer than its buffer's bytes, a bookkeeping fault) is the
+// error sync and the next WriteAt return, an internal one, and close
+// still ends the goroutine. Before, it ended the process.
+func TestWriteBehindPanicIsAnError(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "spill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := newWriteBehind(f, 100, 1<<20)
+	defer w.close()
+	w.mu.Lock()
+	w.free--
+	w.fill = &wbBuf{data: make([]byte, 10, 100), runs: []wbRun{{0, 500}}}
+	w.push()
+	w.mu.Unlock()
+	if err := w.sync(0, 500); compute.CodeOf(err) != compute.CodeInternal {
+		t.Fatalf("sync: %v; want an internal error", err)
+	}
+	if _, err := w.WriteAt([]byte("x"), 600); compute.CodeOf(err) != compute.CodeInternal {
+		t.Errorf("WriteAt after it: %v; want the internal error", err)
 	}
 }

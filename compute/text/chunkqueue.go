@@ -36,6 +36,12 @@ type chunkQueue struct {
 	offs     []int64     // cached offsets of live chunks, for locate
 }
 
+// queueReadSize is the buffer spilled bytes are read back through, in
+// pieces: a spilled chunk may be as long as its segment (spillOver merges
+// the chunks it spills one after another into one), so no read takes a
+// whole chunk.
+const queueReadSize = 128 << 10
+
 type qchunk struct {
 	mem   []byte    // the bytes, while in memory
 	seg   *qsegment // where they are, once spilled
@@ -56,7 +62,10 @@ func newChunkQueue(cfg compute.SpoolConfig) *chunkQueue {
 	if mem/4 < cs {
 		cs = max(mem/4, 16)
 	}
-	seg := min(max(mem*4, 1<<20), 64<<20)
+	// A segment is a file: at least 8 MiB, so that a long input spills
+	// into few of them, whatever --spool-mem is (the fds and the index
+	// grow with the spilled bytes over the segment size).
+	seg := min(max(mem*4, 8<<20), 64<<20)
 	return &chunkQueue{cfg: cfg, chunkSize: int(cs), segSize: seg, memLimit: mem, eol: '\n', nextSize: int(min(cs, smallBufSize))}
 }
 
@@ -133,9 +142,10 @@ func (q *chunkQueue) Write(p []byte) error {
 func (q *chunkQueue) spillOver() error {
 	for q.memUsed > q.memLimit {
 		var c *qchunk
-		for _, x := range q.live() {
+		ci := -1
+		for i, x := range q.live() {
 			if x.mem != nil {
-				c = x
+				c, ci = x, q.head+i
 				break
 			}
 		}
@@ -161,36 +171,75 @@ func (q *chunkQueue) spillOver() error {
 			q.cfg.Budget().Release(int64(c.n))
 			return compute.Internal("spool: write failed", err)
 		}
-		c.seg, c.off = s, s.size
-		s.size += int64(c.n)
-		s.live++
 		q.memUsed -= int64(len(c.mem))
 		if q.free == nil {
 			q.free = c.mem
 		}
 		c.mem = nil
+		if p := q.prevSpilled(ci); p != nil && p.seg == s && p.off+int64(p.n) == s.size {
+			// Right after the chunk before it, in the same file: one
+			// chunk of the two, so that the index of what was spilled
+			// grows with the segments, not with the chunks (a chunk is
+			// --spool-mem/4, as small as 16 bytes).
+			p.n += c.n
+			p.lines += c.lines
+			s.size += int64(c.n)
+			q.chunks = append(q.chunks[:ci], q.chunks[ci+1:]...)
+			q.chunks[len(q.chunks):cap(q.chunks)][0] = nil
+			q.offs = q.offs[:0]
+			continue
+		}
+		c.seg, c.off = s, s.size
+		s.size += int64(c.n)
+		s.live++
 	}
 	return nil
 }
 
-// chunkBytes returns c's bytes, reading them into buf (scratchBuf's when
-// nil) if spilled.
-func (q *chunkQueue) chunkBytes(c *qchunk, buf []byte) ([]byte, error) {
-	if c.mem != nil {
-		return c.mem[:c.n], nil
+// prevSpilled returns the live chunk before chunks[i] when it is spilled.
+func (q *chunkQueue) prevSpilled(i int) *qchunk {
+	if i <= q.head {
+		return nil
 	}
-	if buf == nil {
-		buf = q.scratchBuf()
+	if p := q.chunks[i-1]; p.mem == nil {
+		return p
 	}
-	if _, err := c.seg.f.ReadAt(buf[:c.n], c.off); err != nil {
+	return nil
+}
+
+// readSpilled reads the bytes [lo, hi) of the spilled chunk c into buf
+// (at least hi-lo long).
+func (q *chunkQueue) readSpilled(c *qchunk, buf []byte, lo, hi int64) ([]byte, error) {
+	if _, err := c.seg.f.ReadAt(buf[:hi-lo], c.off+lo); err != nil {
 		return nil, compute.Internal("spool: read failed", err)
 	}
-	return buf[:c.n], nil
+	return buf[:hi-lo], nil
+}
+
+// writeChunk writes the bytes [lo, hi) of c to w, a spilled chunk's in
+// pieces of the scratch buffer.
+func (q *chunkQueue) writeChunk(w io.Writer, c *qchunk, lo, hi int64) error {
+	if c.mem != nil {
+		_, err := w.Write(c.mem[lo:hi])
+		return err
+	}
+	buf := q.scratchBuf()
+	for lo < hi {
+		b, err := q.readSpilled(c, buf, lo, min(hi, lo+int64(len(buf))))
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		lo += int64(len(b))
+	}
+	return nil
 }
 
 func (q *chunkQueue) scratchBuf() []byte {
 	if q.scratch == nil {
-		q.scratch = make([]byte, q.chunkSize)
+		q.scratch = make([]byte, queueReadSize)
 	}
 	return q.scratch
 }
@@ -209,11 +258,7 @@ func (q *chunkQueue) Front() (n int64, lines int64, ok bool) {
 func (q *chunkQueue) DropFront(w io.Writer) error {
 	c := q.chunks[q.head]
 	if w != nil {
-		b, err := q.chunkBytes(c, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := w.Write(b); err != nil {
+		if err := q.writeChunk(w, c, 0, int64(c.n)); err != nil {
 			return err
 		}
 	}
@@ -260,8 +305,10 @@ func (q *chunkQueue) Close() {
 	q.chunks, q.head, q.scratch, q.free = nil, 0, nil, nil
 }
 
-// walkBackward calls fn with every chunk's bytes and logical offset
-// (relative to the current front), from the last chunk to the first.
+// walkBackward calls fn with the queue's bytes and their logical offset
+// (relative to the current front), in pieces from the last to the first:
+// an in-memory chunk whole, a spilled one in pieces of queueReadSize from
+// its end.
 func (q *chunkQueue) walkBackward(fn func(base int64, b []byte) error) error {
 	var buf []byte // for a spilled chunk
 	off := q.total
@@ -269,15 +316,25 @@ func (q *chunkQueue) walkBackward(fn func(base int64, b []byte) error) error {
 	for i := len(live) - 1; i >= 0; i-- {
 		c := live[i]
 		off -= int64(c.n)
-		if c.mem == nil && buf == nil {
-			buf = make([]byte, q.chunkSize)
+		if c.mem != nil {
+			if err := fn(off, c.mem[:c.n]); err != nil {
+				return err
+			}
+			continue
 		}
-		b, err := q.chunkBytes(c, buf)
-		if err != nil {
-			return err
+		if buf == nil {
+			buf = make([]byte, queueReadSize)
 		}
-		if err := fn(off, b); err != nil {
-			return err
+		for hi := int64(c.n); hi > 0; {
+			lo := max(hi-int64(len(buf)), 0)
+			b, err := q.readSpilled(c, buf, lo, hi)
+			if err != nil {
+				return err
+			}
+			if err := fn(off+lo, b); err != nil {
+				return err
+			}
+			hi = lo
 		}
 	}
 	return nil
@@ -297,18 +354,8 @@ func (q *chunkQueue) writeRange(w io.Writer, a, b int64) error {
 		lo := max(a-off, 0)
 		hi := min(b-off, int64(c.n))
 		if lo < hi {
-			if c.mem != nil {
-				if _, err := w.Write(c.mem[lo:hi]); err != nil {
-					return err
-				}
-			} else {
-				buf := q.scratchBuf()[:hi-lo]
-				if _, err := c.seg.f.ReadAt(buf, c.off+lo); err != nil {
-					return compute.Internal("spool: read failed", err)
-				}
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
+			if err := q.writeChunk(w, c, lo, hi); err != nil {
+				return err
 			}
 		}
 		off += int64(c.n)
@@ -353,7 +400,8 @@ func (q *chunkQueue) Reader() io.Reader {
 
 type queueReader struct {
 	q   *chunkQueue
-	i   int
+	i   int   // the live chunk read next
+	at  int64 // what of it was read
 	buf []byte
 	cur []byte
 }
@@ -364,15 +412,23 @@ func (r *queueReader) Read(p []byte) (int, error) {
 		if r.i >= len(live) {
 			return 0, io.EOF
 		}
-		if r.buf == nil && live[r.i].mem == nil {
-			r.buf = make([]byte, r.q.chunkSize)
+		c := live[r.i]
+		if c.mem != nil {
+			r.cur = c.mem[:c.n]
+			r.i++
+			continue
 		}
-		b, err := r.q.chunkBytes(live[r.i], r.buf)
+		if r.buf == nil {
+			r.buf = make([]byte, queueReadSize)
+		}
+		b, err := r.q.readSpilled(c, r.buf, r.at, min(int64(c.n), r.at+int64(len(r.buf))))
 		if err != nil {
 			return 0, err
 		}
 		r.cur = b
-		r.i++
+		if r.at += int64(len(b)); r.at == int64(c.n) {
+			r.i, r.at = r.i+1, 0
+		}
 	}
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]

@@ -1242,13 +1242,22 @@ func (o *lineOut) run() {
 	defer close(o.done)
 	for b := range o.full {
 		if o.err == nil {
-			if _, err := o.w.Write(b); err != nil {
+			if err := o.write(b); err != nil {
 				o.err = err
 				o.failed.Store(true)
 			}
 		}
 		o.free <- b[:0]
 	}
+}
+
+// write is the goroutine's write of b: a panic in w (the next stage's
+// pipe, the reply spool) fails the job, and the goroutine goes on taking
+// buffers, so that line and close never wait for it in vain.
+func (o *lineOut) write(b []byte) (err error) {
+	defer compute.Recover("sort: output", &err)
+	_, err = o.w.Write(b)
+	return err
 }
 
 // line appends b and the line delimiter.
@@ -1552,7 +1561,11 @@ func (s *sorter) sortPart(lines []sortLine) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if r != errSortCanceled { //nolint:errorlint // our own sentinel, never wrapped
-				panic(r)
+				// A fault of the comparison: sortHeld runs half the
+				// lines on a goroutine of its own, where a panic would
+				// end the process.
+				err = compute.Panicked("sort", r)
+				return
 			}
 			err = s.ctx.Err()
 		}

@@ -1,0 +1,59 @@
+package digest
+
+import (
+	"crypto/sha256"
+	"hash"
+	"runtime"
+	"testing"
+
+	"github.com/halfclose/halfclose/compute"
+)
+
+// TestB3HelperPanicReachesTheCaller: a panic on one of BLAKE3's helper
+// goroutines (here a task whose data is missing) is raised again on the
+// goroutine that ran the job, where a stage's or a job's recover fails
+// the job; on the helper it ended the process. No helper is left.
+func TestB3HelperPanicReachesTheCaller(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	j := &b3Job{tasks: make([]b3Task, 64), key: &[8]uint32{}}
+	v := func() (v any) {
+		defer func() { v = recover() }()
+		j.run(true)
+		return nil
+	}()
+	if v == nil {
+		t.Fatal("run returned; want a panic")
+	}
+	j.wg.Wait() // the helpers end (goleak checks none is left)
+}
+
+// panicHash panics on every write.
+type panicHash struct{ hash.Hash }
+
+func (panicHash) Write([]byte) (int, error) { panic("boom in a hash") }
+
+// TestMultiHashPanicReachesTheOwner: a hash that panics on its goroutine
+// of a MultiHash no longer ends the process: the owner's Write or Sums
+// panics with it (a *compute.HelperPanic), never returning sums, and
+// Close still ends every goroutine.
+func TestMultiHashPanicReachesTheOwner(t *testing.T) {
+	algos := []*Algo{
+		{Name: "boom", New: func() hash.Hash { return panicHash{sha256.New()} }},
+		{Name: "sha256", New: sha256.New},
+	}
+	m := NewMultiHash(algos)
+	defer m.Close()
+	v := func() (v any) {
+		defer func() { v = recover() }()
+		for range 8 {
+			m.Write(make([]byte, mhBlockSize))
+		}
+		m.Sums()
+		return nil
+	}()
+	if _, ok := v.(*compute.HelperPanic); !ok {
+		t.Fatalf("recovered %v; want a *compute.HelperPanic", v)
+	}
+}
