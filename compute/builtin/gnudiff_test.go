@@ -370,6 +370,14 @@ func (g *gen) signed() string {
 // render writes one flag use: short or long, abbreviated, value attached
 // or not.
 func (g *gen) render(s compute.FlagSpec, specs []compute.FlagSpec, val string) []string {
+	if s.Long != "" && g.chance(0.03) {
+		// spellings getopt_long does not take as the long flag: one
+		// dash (short flags clustered, "-lines"), or upper case
+		if g.chance(0.7) {
+			return []string{"-" + s.Long}
+		}
+		return []string{"--" + strings.ToUpper(s.Long)}
+	}
 	useShort := s.Short != 0 && (s.Long == "" || g.chance(0.5))
 	if useShort {
 		w := "-" + string(s.Short)
@@ -448,8 +456,8 @@ func (cg *cmdGen) generate(g *gen) diffCase {
 		}
 		keys[s.Key()] = true
 		words := g.render(s, specs, val)
-		if refusedName(specs, words[0]) {
-			c.refused = true // --version-sort cut to --version
+		if refusedName(specs, words[0]) || refusedCluster(specs, words[0]) {
+			c.refused = true // --version-sort cut to --version; -recursive
 		}
 		flags = append(flags, words)
 	}
@@ -522,6 +530,27 @@ func refusedName(specs []compute.FlagSpec, w string) bool {
 	for _, s := range specs {
 		if s.Long == name && s.Refuse != "" {
 			return true
+		}
+	}
+	return false
+}
+
+// refusedCluster reports whether w, read as clustered short flags, holds
+// one halfclose refuses before the first that takes a value.
+func refusedCluster(specs []compute.FlagSpec, w string) bool {
+	if len(w) < 2 || w[0] != '-' || w[1] == '-' {
+		return false
+	}
+	for i := 1; i < len(w); i++ {
+		for _, s := range specs {
+			if s.Short == w[i] {
+				if s.Refuse != "" {
+					return true
+				}
+				if s.Value {
+					return false
+				}
+			}
 		}
 	}
 	return false
