@@ -36,7 +36,7 @@ var registry = builtin.Registry()
 // signs, suffixes and overflow; grep patterns with brackets, classes,
 // ranges, intervals, anchors and escapes; tr sets; cut lists; sort keys),
 // and inputs from edge-case generators (NUL, \r, no final newline, long
-// lines, invalid UTF-8). Each case must give GNU's bytes, or an error
+// lines, invalid UTF-8; and the shapes of gen.shape). Each case must give GNU's bytes, or an error
 // where GNU fails. A flag halfclose refuses may be an error ("unsupported")
 // where GNU succeeds: that is the documented difference.
 //
