@@ -253,8 +253,10 @@ func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out, stderr []byte, fail
 		// once, so its binary-file blocks are a regular file's (and -T
 		// pads numbers as for a pipe); a longer input is a file.
 		// grep -T pads -n and -b to a regular file's size: it reads a
-		// pipe, as a stage does, where no NUL makes its reads matter.
-		file := argv[0] == "grep" && len(in) > 4096 && !(grepInitialTab(argv) && bytes.IndexByte(in, 0) < 0)
+		// pipe, as a stage does, where no NUL makes its reads matter
+		// (none does under -z).
+		tab, z := grepTabNull(argv)
+		file := argv[0] == "grep" && len(in) > 4096 && !(tab && (z || bytes.IndexByte(in, 0) < 0))
 		out, errOut, code, timedOut := g.gnuFrom(t, testenv.Tool(t, argv[0]), argv, in, file)
 		switch {
 		case timedOut:
@@ -268,18 +270,21 @@ func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out, stderr []byte, fail
 	return in, stderr, -1, status
 }
 
-// grepInitialTab reports whether grep's words hold -T (--initial-tab).
-func grepInitialTab(argv []string) bool {
+// grepTabNull reports whether grep's words hold -T (--initial-tab) and
+// -z (--null-data).
+func grepTabNull(argv []string) (tab, z bool) {
+	if argv[0] != "grep" {
+		return false, false
+	}
 	cmd, _ := registry.Lookup("grep")
 	g := compute.NewGetopt("grep", cmd.Flags, compute.Permute, argv[1:])
 	for {
 		it, ok, err := g.Next()
 		if err != nil || !ok {
-			return false
+			return tab, z
 		}
-		if it.IsFlag && it.Flag.Key == "T" {
-			return true
-		}
+		tab = tab || it.IsFlag && it.Flag.Key == "T"
+		z = z || it.IsFlag && it.Flag.Key == "z"
 	}
 }
 
