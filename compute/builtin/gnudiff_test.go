@@ -36,7 +36,7 @@ var registry = builtin.Registry()
 // signs, suffixes and overflow; grep patterns with brackets, classes,
 // ranges, intervals, anchors and escapes; tr sets; cut lists; sort keys),
 // and inputs from edge-case generators (NUL, \r, no final newline, long
-// lines, invalid UTF-8). Each case must give GNU's bytes, or an error
+// lines, invalid UTF-8; and the shapes of gen.shape). Each case must give GNU's bytes, or an error
 // where GNU fails. A flag halfclose refuses may be an error ("unsupported")
 // where GNU succeeds: that is the documented difference.
 //
@@ -351,6 +351,12 @@ func (g *gen) count() string {
 		return g.pick("99999999999999999999", "18446744073709551615", "18446744073709551616", "9223372036854775807", "9223372036854775808", "4294967296", "2147483648", "1Y", "99999999999E", "1000000000000000000000000")
 	case 3:
 		return g.pick("K", "M", "b", "kB")
+	case 4:
+		// edges of each reading: zero and one in every spelling, the
+		// suffixes of 2^60 and over, an overflow inside a suffix, bytes
+		// strtol does not take
+		return g.pick("0", "1", "+0", "00", "01", "1KiB", "1kiB", "1Ki", "1MiB", "1GB", "1E", "7E", "8E", "15E", "16E", "1EiB", "1EB",
+			"9223372036854775807k", "18446744073709551615b", "1e", "0x", "+", "-", " ", "\t1", "1\n", "\xd9\xa3", "1\xff", "\t", "1 2")
 	default:
 		return strconv.Itoa(g.n(8))
 	}
@@ -364,6 +370,14 @@ func (g *gen) signed() string {
 // render writes one flag use: short or long, abbreviated, value attached
 // or not.
 func (g *gen) render(s compute.FlagSpec, specs []compute.FlagSpec, val string) []string {
+	if s.Long != "" && g.chance(0.03) {
+		// spellings getopt_long does not take as the long flag: one
+		// dash (short flags clustered, "-lines"), or upper case
+		if g.chance(0.7) {
+			return []string{"-" + s.Long}
+		}
+		return []string{"--" + strings.ToUpper(s.Long)}
+	}
 	useShort := s.Short != 0 && (s.Long == "" || g.chance(0.5))
 	if useShort {
 		w := "-" + string(s.Short)
@@ -425,6 +439,9 @@ func (cg *cmdGen) generate(g *gen) diffCase {
 	var flags [][]string
 	keys := map[string]bool{}
 	nflags := g.n(4)
+	if g.chance(0.15) {
+		nflags = 3 + g.n(5) // combinations of many flags
+	}
 	for range nflags {
 		s := specs[g.n(len(specs))]
 		if s.Refuse != "" && !g.chance(0.15) || slicesContains(cg.skip, s.Key()) {
@@ -439,8 +456,8 @@ func (cg *cmdGen) generate(g *gen) diffCase {
 		}
 		keys[s.Key()] = true
 		words := g.render(s, specs, val)
-		if refusedName(specs, words[0]) {
-			c.refused = true // --version-sort cut to --version
+		if refusedName(specs, words[0]) || refusedCluster(specs, words[0]) {
+			c.refused = true // --version-sort cut to --version; -recursive
 		}
 		flags = append(flags, words)
 	}
@@ -518,6 +535,27 @@ func refusedName(specs []compute.FlagSpec, w string) bool {
 	return false
 }
 
+// refusedCluster reports whether w, read as clustered short flags, holds
+// one halfclose refuses before the first that takes a value.
+func refusedCluster(specs []compute.FlagSpec, w string) bool {
+	if len(w) < 2 || w[0] != '-' || w[1] == '-' {
+		return false
+	}
+	for i := 1; i < len(w); i++ {
+		for _, s := range specs {
+			if s.Short == w[i] {
+				if s.Refuse != "" {
+					return true
+				}
+				if s.Value {
+					return false
+				}
+			}
+		}
+	}
+	return false
+}
+
 func slicesCount(xs []string, x string) int {
 	n := 0
 	for _, y := range xs {
@@ -539,8 +577,16 @@ func slicesContains(xs []string, x string) bool {
 
 // text draws an input: short lines of words, numbers, fields, blanks and
 // punctuation; sometimes NULs, \r, invalid UTF-8, a long line, no final
-// newline.
+// newline; a fifth of the time one of the edge shapes (shape).
 func (g *gen) text() []byte {
+	if g.chance(0.2) {
+		return g.shape()
+	}
+	return g.textLines()
+}
+
+// textLines draws the lines of text.
+func (g *gen) textLines() []byte {
 	var b bytes.Buffer
 	lines := g.n(12)
 	if g.chance(0.05) {
@@ -579,6 +625,104 @@ func (g *gen) text() []byte {
 	}
 	if g.chance(0.25) {
 		b.WriteString(g.word())
+	}
+	return b.Bytes()
+}
+
+// shape draws an input of an edge shape the line generator (text) rarely
+// makes: nothing, one byte, only newlines or carriage returns, NUL-ended
+// records, any bytes, runs of one line (some differing only in case or
+// in trailing blanks), a line whose length sits on a buffer size, blank
+// padded fields, bytes >= 0x80 in every field.
+func (g *gen) shape() []byte {
+	var b bytes.Buffer
+	switch g.n(10) {
+	case 0:
+		b.WriteString(g.pick("", "\n", "a", "\x00", "\r", " ", "\t", "\xff", "\n\n", "\r\n", "a\n", "\x00\n", "\n\x00"))
+	case 1:
+		b.Write(bytes.Repeat([]byte(g.pick("\n", "\r", "\r\n", "\n\r", " \n", "\t\n", "\x00")), 1+g.n(g.pick1(3, 20, 5000))))
+	case 2:
+		// records ended by NUL (-z), newlines inside them
+		for range 1 + g.n(8) {
+			b.WriteString(g.pick(g.word(), "", "a\nb", "\n", " x", "x y", "B", "b"))
+			b.WriteByte(0)
+		}
+		if g.chance(0.3) {
+			b.WriteString(g.word())
+		}
+	case 3:
+		// any bytes, newlines and NULs among them
+		n := g.pick1(1, 7, 63, 200, 4097, 70000)
+		for range n {
+			switch g.n(6) {
+			case 0:
+				b.WriteByte('\n')
+			case 1:
+				b.WriteByte(byte(g.n(256)))
+			default:
+				const soup = "ab \t,:\x00\r\xff\x80AZ09"
+				b.WriteByte(soup[g.n(len(soup))])
+			}
+		}
+	case 4, 5:
+		// runs of lines equal, or equal but for case or trailing blanks
+		base := g.pick("a", "abc", "x y", "A b", "", " a", "a\tb", "\xff", "é", "1")
+		variants := []string{base, base, strings.ToUpper(base), base + " ", base + "\t", base + "  ", strings.ToLower(base), " " + base}
+		for range 1 + g.n(6) {
+			line := variants[g.n(len(variants))]
+			if g.chance(0.2) {
+				line = g.word()
+			}
+			for range 1 + g.n(g.pick1(3, 3, 40, 3000)) {
+				b.WriteString(line)
+				b.WriteByte('\n')
+			}
+		}
+		if g.chance(0.2) {
+			b.Truncate(b.Len() - 1)
+		}
+	case 6:
+		// a line whose length sits on a buffer size
+		n := g.pick1(1023, 1024, 1025, 4095, 4096, 4097, 8191, 8192, 8193, 32768, 65535, 65536, 65537, 131072, 131073)
+		fill := g.pick("x", "ab", "a b", "a,b:", "\t", " ", "\xff")
+		for b.Len() < n {
+			b.WriteString(fill)
+		}
+		b.Truncate(n - g.n(2))
+		if g.chance(0.7) {
+			b.WriteByte('\n')
+		}
+		if g.chance(0.4) {
+			b.WriteString("a,b c\n")
+		}
+	case 7:
+		// blanks around and between fields
+		for range 1 + g.n(8) {
+			for f := range 1 + g.n(4) {
+				if f > 0 {
+					b.WriteString(g.pick(" ", "  ", "\t", " \t", ",", ":", ", "))
+				}
+				b.WriteString(g.pick("", " ", "\t") + g.word())
+			}
+			b.WriteString(g.pick("", " ", "\t", "  ") + g.pick("\n", "\n", "\r\n"))
+		}
+	case 8:
+		// bytes >= 0x80 in words, fields and numbers
+		for range 1 + g.n(8) {
+			b.WriteString(g.pick("\xff", "\x80", "\xc3\xa9", "\xe9", "\xa0", "a\xffb", "1\x802", "\xfe,\xfd", "\xff \xfe", "\xc3", "\x9b1m", "\x85"))
+			if g.chance(0.5) {
+				b.WriteString(g.pick(" ", ",", ":", "\t") + g.word())
+			}
+			b.WriteByte('\n')
+		}
+	default:
+		// the line generator's text without its last newline, or with
+		// \r line ends throughout
+		t := g.textLines()
+		if g.chance(0.5) {
+			t = bytes.ReplaceAll(t, []byte("\n"), []byte("\r\n"))
+		}
+		b.Write(bytes.TrimSuffix(t, []byte("\n")))
 	}
 	return b.Bytes()
 }
@@ -649,7 +793,7 @@ func (g *gen) word() string {
 }
 
 // patAlpha are the literal bytes patterns draw from: the words' letters.
-const patAlpha = "aabbcxyzABCZ_19 -/.,:"
+const patAlpha = "aabbcxyzABCZ_19 -/.,:\xff\xe9\x80\t"
 
 // regex draws a GNU regular expression (basic or extended): atoms,
 // brackets, groups, alternation, anchors, escapes and repetitions, right
@@ -821,11 +965,17 @@ func (g *gen) trSet() string {
 		case 3:
 			b.WriteString("[:" + g.pick("alpha", "digit", "alnum", "upper", "lower", "upper", "lower", "space", "blank", "punct", "print", "graph", "cntrl", "xdigit", "foo", "") + ":]")
 		case 4:
-			b.WriteString("[" + g.pick("a", "x", "\\n", "-", "]", "*", "\\\\") + "*" + g.pick("", "", "0", "1", "3", "010", "08", "+2", " 2", "\\9", "x", "99999999999", "18446744073709551617", "16777217") + "]")
+			n := g.pick("", "", "0", "1", "3", "010", "08", "+2", " 2", "\\9", "x", "16777217", "18446744073709551617")
+			if g.chance(0.01) {
+				// GNU walks such a set for minutes (not compared, gnuWait
+				// of CPU lost): rare
+				n = "99999999999"
+			}
+			b.WriteString("[" + g.pick("a", "x", "\\n", "-", "]", "*", "\\\\") + "*" + n + "]")
 		case 5:
 			b.WriteString(g.pick("[=a=]", "[=ab=]", "[==]", "[::]", "[:", "[=", "[a", "[", "]", "\\", "\\-", "a\\-z"))
 		case 6:
-			b.WriteString(g.pick(`\n`, `\t`, `\\`, `\0`, `\101`, `\400`, `\18`, `\x`, `\a`, `\r`, `\-`, `\[`, `\]`))
+			b.WriteString(g.pick(`\n`, `\t`, `\\`, `\0`, `\101`, `\400`, `\18`, `\x`, `\a`, `\r`, `\-`, `\[`, `\]`, `\200`, `\377`, `\177-\377`, "\xff", "\x80-\xff", `\f\v\b`))
 		default:
 			b.WriteByte("abcxyz"[g.n(6)])
 		}
@@ -957,7 +1107,7 @@ var diffGens = []*cmdGen{
 			case "k":
 				return g.sortKeyDef(c)
 			case "t":
-				return g.pick(",", ":", " ", `\0`, "ab", "", "\t", "a")
+				return g.pick(",", ":", " ", `\0`, "ab", "", "\t", "a", "\xff", "\r", `\t`, "\n")
 			case "check":
 				return g.pick("quiet", "silent", "diagnose-first", "q", "s", "d", "", "x")
 			case "sort":
@@ -988,7 +1138,14 @@ var diffGens = []*cmdGen{
 		},
 	},
 	{name: "uniq", weight: 6,
-		value: func(g *gen, c *diffCase, key string) string { return g.count() },
+		value: func(g *gen, c *diffCase, key string) string {
+			switch key {
+			case "all-repeated", "group":
+				// the methods, abbreviated, in the wrong case, or another's
+				return g.pick("none", "prepend", "separate", "append", "both", "n", "p", "s", "a", "b", "sep", "", "x", "NONE", "prepend ")
+			}
+			return g.count()
+		},
 		operands: func(g *gen, c *diffCase, keys map[string]bool) []string {
 			if g.chance(0.1) {
 				c.refused = true
@@ -1018,14 +1175,14 @@ var diffGens = []*cmdGen{
 	},
 	{name: "tac", weight: 4,
 		value: func(g *gen, c *diffCase, key string) string {
-			return g.pick("", "\n", ",", "a", "ab", "\n\n", "x\n", " ")
+			return g.pick("", "\n", ",", "a", "ab", "\n\n", "x\n", " ", "\xff", "\r\n", "aa", "aba", "\t")
 		},
 	},
 	{name: "cut", weight: 8,
 		value: func(g *gen, c *diffCase, key string) string {
 			switch key {
 			case "d":
-				return g.pick(",", ":", " ", "", "ab", "\n", "\t", "a")
+				return g.pick(",", ":", " ", "", "ab", "\n", "\t", "a", "\xff", "\r")
 			case "output-delimiter":
 				return g.pick("", "|", "::", ",", "\n")
 			}

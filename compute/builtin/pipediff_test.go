@@ -76,6 +76,9 @@ func (g *gen) pipeStage(last bool) (argv []string, stops bool) {
 	case 0, 1, 2:
 		argv = append([]string{"grep"}, flags("-i", "-v", "-n", "-w", "-x", "-c")...)
 		if g.chance(0.2) {
+			argv = append(argv, flags("-b", "-A1", "-B2", "-C1", "-H", "-a", "-z", "-T")...)
+		}
+		if g.chance(0.2) {
 			argv = append(argv, "-m", n)
 			stops = true
 		}
@@ -97,29 +100,41 @@ func (g *gen) pipeStage(last bool) (argv []string, stops bool) {
 		}
 	case 3, 4:
 		argv = append([]string{"sort"}, flags("-r", "-n", "-u", "-f", "-s")...)
+		if g.chance(0.2) {
+			argv = append(argv, g.pick("-b", "-d", "-h", "-V", "-M", "-i", "-z", "-g"))
+		}
 		if g.chance(0.4) {
 			argv = append(argv, "-t", g.pick(",", ":", " "), "-k", g.pick("1", "2", "2,2", "1,1n", "3r", "2.2,2.3"))
 		}
 	case 5, 6:
 		argv = append([]string{"uniq"}, flags("-i")...)
-		if c := g.pick("", "-c", "-d", "-u", "-cd"); c != "" {
+		if c := g.pick("", "-c", "-d", "-u", "-cd", "-D", "--group", "--all-repeated=separate"); c != "" {
 			argv = append(argv, c)
 		}
+		if g.chance(0.2) {
+			argv = append(argv, g.pick("-f1", "-s1", "-w2", "-z", "-f1 -s2"))
+			argv = append(argv[:len(argv)-1], strings.Fields(argv[len(argv)-1])...)
+		}
 	case 7:
-		argv = []string{"head", g.pick("-n", "-c"), g.pick("", "-") + n}
+		argv = []string{"head", g.pick("-n", "-c"), g.pick("", "-") + n + g.pick("", "", "", "K", "b")}
 		stops = !strings.HasPrefix(argv[2], "-")
 	case 8:
-		argv = []string{"tail", g.pick("-n", "-c"), g.pick("", "+") + n}
+		argv = []string{"tail", g.pick("-n", "-c"), g.pick("", "+") + n + g.pick("", "", "", "K", "b")}
 	case 9:
 		argv = []string{"tac"}
 	case 10:
 		argv = []string{"cut", "-d", g.pick(",", ":", " "), "-f", g.pick("1", "2", "1,3", "2-", "-2")}
-		argv = append(argv, flags("-s")...)
+		argv = append(argv, flags("-s", "--complement", "--output-delimiter=|")...)
 		if g.chance(0.3) {
 			argv = []string{"cut", g.pick("-c", "-b"), g.pick("1-3", "2", "3-", "1,5-7")}
 		}
 	case 11:
-		switch g.n(4) {
+		switch g.n(5) {
+		case 4:
+			argv = []string{"tr", g.pick("-c", "-cs", "-cd"), g.pick("a-z", "[:alnum:]", "\\n", "[:print:]"), "\\n"}
+			if argv[1] == "-cd" {
+				argv = argv[:3]
+			}
 		case 0:
 			argv = []string{"tr", "a-z", "A-Z"}
 		case 1:
@@ -140,7 +155,7 @@ func (g *gen) pipeStage(last bool) (argv []string, stops bool) {
 	case 14:
 		argv = []string{"gunzip", "-c"} // after a gzip stage, or on text: an error
 	case 15:
-		argv = append([]string{"wc"}, flags("-l", "-w", "-c", "-m")...)
+		argv = append([]string{"wc"}, flags("-l", "-w", "-c", "-m", "-L")...)
 	default:
 		argv = []string{g.pick("sha256sum", "md5sum", "sha1sum", "b3sum", "cksum", "sha512sum")}
 		if argv[0] == "cksum" && g.chance(0.5) {
@@ -176,7 +191,7 @@ func generatePipes(seed uint64, n int) []pipeCase {
 		}
 		// Now and then a stage is a generated command line of the
 		// single-command run: odd flags, odd values.
-		if g.chance(0.2) {
+		if g.chance(0.3) {
 			j := g.n(k)
 			one := generateCases(g.r.Uint64(), 1)[0]
 			// head or grep with several "-" would read them from a pipe
@@ -192,6 +207,28 @@ func generatePipes(seed uint64, n int) []pipeCase {
 		if j := g.n(k + 2); j < k-1 {
 			c.stages[j], c.stops[j] = []string{"gzip", "-c", g.pick("-1", "-6", "-9")}, false
 			c.stages[j+1], c.stops[j+1] = []string{g.pick("gunzip", "zcat"), "-c"}, false
+		}
+		// A decoder after text fails at once, GNU's too (a third of the
+		// pipelines did): most of them decode what the stage before
+		// encoded, so the stages after them see output.
+		// (The stage replaced is no coder, nor one a gzip stage feeds.)
+		for j := 1; j < k; j++ {
+			switch prev := c.stages[j-1][0]; {
+			case prev == "base64" || prev == "gzip" || prev == "gunzip" || prev == "zcat":
+				continue
+			case j >= 2 && c.stages[j-2][0] == "gzip":
+				continue
+			}
+			switch c.stages[j][0] {
+			case "base64":
+				if slices.Contains(c.stages[j], "-d") && g.chance(0.75) {
+					c.stages[j-1], c.stops[j-1] = []string{"base64", "-w", g.pick("0", "76", "5")}, false
+				}
+			case "gunzip", "zcat":
+				if g.chance(0.75) {
+					c.stages[j-1], c.stops[j-1] = []string{"gzip", "-c", g.pick("-1", "-6", "-9")}, false
+				}
+			}
 		}
 		c.input = g.pipeInput()
 		cases[i] = c
@@ -215,7 +252,12 @@ func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out, stderr []byte, fail
 		// before it): GNU's too, where a pipe written at once is read at
 		// once, so its binary-file blocks are a regular file's (and -T
 		// pads numbers as for a pipe); a longer input is a file.
-		out, errOut, code, timedOut := g.gnuFrom(t, testenv.Tool(t, argv[0]), argv, in, argv[0] == "grep" && len(in) > 4096)
+		// grep -T pads -n and -b to a regular file's size: it reads a
+		// pipe, as a stage does, where no NUL makes its reads matter
+		// (none does under -z).
+		tab, z := grepTabNull(argv)
+		file := argv[0] == "grep" && len(in) > 4096 && !(tab && (z || bytes.IndexByte(in, 0) < 0))
+		out, errOut, code, timedOut := g.gnuFrom(t, testenv.Tool(t, argv[0]), argv, in, file)
 		switch {
 		case timedOut:
 			return nil, nil, -2, 0
@@ -226,6 +268,24 @@ func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out, stderr []byte, fail
 		stderr = append(stderr, errOut...)
 	}
 	return in, stderr, -1, status
+}
+
+// grepTabNull reports whether grep's words hold -T (--initial-tab) and
+// -z (--null-data).
+func grepTabNull(argv []string) (tab, z bool) {
+	if argv[0] != "grep" {
+		return false, false
+	}
+	cmd, _ := registry.Lookup("grep")
+	g := compute.NewGetopt("grep", cmd.Flags, compute.Permute, argv[1:])
+	for {
+		it, ok, err := g.Next()
+		if err != nil || !ok {
+			return tab, z
+		}
+		tab = tab || it.IsFlag && it.Flag.Key == "T"
+		z = z || it.IsFlag && it.Flag.Key == "z"
+	}
 }
 
 // pipeDiagnostics returns "" when ours are the lines the GNU stages wrote

@@ -494,13 +494,22 @@ func matchesHigh(t *syntax.Regexp) bool {
 // supMatch reports whether one line (without its newline) matches m.sup,
 // when there is one, searching through in when it is not nil.
 func (m *grepMatcher) supMatch(line []byte, in *interrupt) bool {
+	ok := false
 	switch {
 	case m.sup == nil:
 		return true
 	case in != nil:
-		return m.sup.MatchReader(in.reader(line))
+		ok = m.sup.MatchReader(in.reader(line))
+	default:
+		ok = m.sup.Match(line)
 	}
-	return m.sup.Match(line)
+	if ok && m.word && m.wo != nil {
+		// -w: glibc regex's word search decides, not the wrapper. The
+		// line is widened text when it holds a byte >= 0x80 and the
+		// patterns can match one (grepRun.process).
+		ok = m.wordSelects(line, in, m.wide && hasHigh(line))
+	}
+	return ok
 }
 
 // lineMatch reports whether one line (without its newline) matches,

@@ -144,6 +144,30 @@ func (m *grepMatcher) eachWordMatch(line []byte, f func(s, e int), in *interrupt
 		eachKeywordMatch(line, kws, w.fold, wide, f)
 		return
 	}
+	emitMatches(line, wide, m.wordSearch(line, in, wide), f)
+}
+
+// wordSelects reports whether GNU's word search (wordSearch) finds a
+// match in line, empty or not: how GNU grep -w selects a line when glibc
+// regex decides (a bracket with a collating symbol or an equivalence
+// class, which its dfa cannot read), instead of the -w wrapper its dfa
+// reads. The two differ where the search's leftmost-longest match
+// touches a word character and no shorter one at its place is non-empty:
+// GNU then moves on, and never takes the empty match the wrapper finds
+// between two blanks.
+func (m *grepMatcher) wordSelects(line []byte, in *interrupt, wide bool) bool {
+	m.wo.compile()
+	if m.wo.kws != nil {
+		return true // literals: GNU's -F matcher, which the wrapper reads
+	}
+	_, _, ok := m.wordSearch(line, in, wide)(0)
+	return ok
+}
+
+// wordSearch returns GNU's search in line for -w from a position cur: the
+// match EGexecute takes, or ok false (see eachWordMatch).
+func (m *grepMatcher) wordSearch(line []byte, in *interrupt, wide bool) func(cur int) (s, e int, ok bool) {
+	w := m.wo
 	hit := func() bool { return in != nil && in.hit }
 	// search returns P's leftmost-longest match at or after from.
 	search := func(from int) (int, int, bool) {
@@ -221,7 +245,7 @@ func (m *grepMatcher) eachWordMatch(line []byte, f func(s, e int), in *interrupt
 			}
 		}
 	}
-	emitMatches(line, wide, next, f)
+	return next
 }
 
 // emitMatches calls f for each non-empty match next finds, as grep -o
