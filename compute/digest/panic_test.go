@@ -57,3 +57,27 @@ func TestMultiHashPanicReachesTheOwner(t *testing.T) {
 		t.Fatalf("recovered %v; want a *compute.HelperPanic", v)
 	}
 }
+
+// TestMultiHashPanicRaisedByClose: a hash's panic that no Write or Sums
+// raised (the input ended in an error right after the block was
+// dispatched) is raised by Close, after every goroutine ended, so that the
+// job's recover logs it. Before, Close dropped it: a server fault that
+// left no trace when the job failed for another reason.
+func TestMultiHashPanicRaisedByClose(t *testing.T) {
+	algos := []*Algo{
+		{Name: "boom", New: func() hash.Hash { return panicHash{sha256.New()} }},
+		{Name: "sha256", New: sha256.New},
+	}
+	m := NewMultiHash(algos)
+	m.Write(make([]byte, mhBlockSize-1)) // held: not dispatched
+	m.cur.buf = append(m.cur.buf, 0)
+	m.dispatch() // to the hashes' goroutines; no Write checks after it
+	v := func() (v any) {
+		defer func() { v = recover() }()
+		m.Close()
+		return nil
+	}()
+	if _, ok := v.(*compute.HelperPanic); !ok {
+		t.Fatalf("Close recovered %v; want a *compute.HelperPanic", v)
+	}
+}
