@@ -646,12 +646,13 @@ type chunkSender struct {
 	// goroutine only, under mu.
 	filled int
 
-	mu      sync.Mutex // protects the fields below, and serializes send
-	flushed int        // *bp's first flushed bytes were sent by a flush
-	sent    int64      // bytes sent
-	err     error      // a flush's failed send
-	epoch   uint64     // counts the times pending bytes were all sent: a flush timer's epoch is the one it was armed in
-	done    bool       // sendChunks returned: no more sends
+	mu      sync.Mutex  // protects the fields below, and serializes send
+	flushed int         // *bp's first flushed bytes were sent by a flush
+	sent    int64       // bytes sent
+	err     error       // a flush's failed send
+	epoch   uint64      // counts the times pending bytes were all sent: a flush timer's epoch is the one it was armed in
+	done    bool        // sendChunks returned: no more sends
+	timer   *time.Timer // the flush armed last, stopped once its bytes are sent
 }
 
 // add counts n more bytes read into the chunk: a full chunk is sent; the
@@ -672,7 +673,7 @@ func (s *chunkSender) add(n int) error {
 	}
 	if first {
 		epoch := s.epoch
-		time.AfterFunc(flushDelay, func() { s.flush(epoch) })
+		s.timer = time.AfterFunc(flushDelay, func() { s.flush(epoch) })
 	}
 	return nil
 }
@@ -708,6 +709,7 @@ func (s *chunkSender) sendPendingLocked() error {
 	}
 	s.filled, s.flushed = 0, 0
 	s.epoch++
+	s.stopTimer()
 	if err != nil {
 		return sendErr(err)
 	}
@@ -741,12 +743,22 @@ func (s *chunkSender) flush(epoch uint64) {
 	s.epoch++
 }
 
+// stopTimer stops the flush armed last, whose bytes were sent: it would
+// do nothing. Called with mu held.
+func (s *chunkSender) stopTimer() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
 // close stops the flushes, and gives back the buffer being read into
 // (no flush sends from it any more): else each call would take a buffer
 // from the free list for good, and allocate DefaultChunkSize.
 func (s *chunkSender) close() {
 	s.mu.Lock()
 	s.done = true
+	s.stopTimer()
 	s.bufs.Put(s.bp)
 	s.bp = nil
 	s.mu.Unlock()
