@@ -502,7 +502,16 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 				cancel()
 			}
 		}()
-		n, err := sendChunks(ctx, r, size, data)
+		// A flush's panic (chunkSender.flush, on a timer's goroutine)
+		// fails the call at once: r's Read may be blocked.
+		fail := func(err error) {
+			select {
+			case done <- err:
+			default:
+			}
+			cancel()
+		}
+		n, err := sendChunks(ctx, r, sendBufsOf(size), data, fail)
 		if err == nil {
 			// A send that fails with io.EOF: the server ended the call.
 			// (Only a send's: an error of r that wraps io.EOF is an
@@ -511,7 +520,10 @@ func sendInput(ctx context.Context, cancel context.CancelFunc, r io.Reader, size
 				err = nil
 			}
 		}
-		done <- err // before the cancel, for inputErr
+		select {
+		case done <- err: // before the cancel, for inputErr
+		default: // a flush's panic failed the call before
+		}
 		if err != nil {
 			cancel()
 		}
@@ -555,7 +567,7 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 	return c.api.Capabilities(ctx, &apiv1.CapabilitiesRequest{})
 }
 
-// sendChunks reads r in chunks of size and sends each, and returns how
+// sendChunks reads r in chunks of bufs' size and sends each, and returns how
 // many bytes it sent. Each chunk is read into a buffer that the message
 // sends as it is (sendCodec): send is given the bytes and the message's
 // owner of them, to register before sending (nil: the bytes are copied
@@ -571,13 +583,11 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 // never sent for an aborted call. Reading stops at r's first io.EOF, even
 // one that came with bytes; a reader that gives no bytes and no error
 // maxEmptyReads times in a row fails with io.ErrNoProgress, as bufio's
-// readers do, instead of being read forever.
-func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte, *sendBuf) error) (int64, error) {
-	bufs := defaultSendBufs
-	if size != DefaultChunkSize {
-		bufs = newSendBufs(size)
-	}
-	s := &chunkSender{send: send, bufs: bufs, bp: bufs.get()}
+// readers do, instead of being read forever. A panic in a flush's send
+// (the caller's stream interceptor, say) is given to fail, and fails the
+// reading too.
+func sendChunks(ctx context.Context, r io.Reader, bufs *sendBufs, send func([]byte, *sendBuf) error, fail func(error)) (int64, error) {
+	s := &chunkSender{send: send, fail: fail, bufs: bufs, bp: bufs.get()}
 	defer s.close()
 	empty := 0
 	for {
@@ -609,6 +619,14 @@ func sendChunks(ctx context.Context, r io.Reader, size int, send func([]byte, *s
 	}
 }
 
+// sendBufsOf returns the free list of read buffers of size bytes.
+func sendBufsOf(size int) *sendBufs {
+	if size == DefaultChunkSize {
+		return defaultSendBufs
+	}
+	return newSendBufs(size)
+}
+
 // flushDelay is the longest that bytes read wait for their chunk to fill
 // before they are sent in a smaller one.
 const flushDelay = 100 * time.Millisecond
@@ -621,18 +639,20 @@ const maxEmptyReads = 100
 // timer that sends what it holds when the source is slow.
 type chunkSender struct {
 	send func([]byte, *sendBuf) error
+	fail func(error) // a flush's panic, as the call's error
 	bufs *sendBufs
 	bp   *[]byte // the chunk being read into; replaced only by sendChunks' goroutine
 	// filled is how much of *bp was read; written by sendChunks'
 	// goroutine only, under mu.
 	filled int
 
-	mu      sync.Mutex // protects the fields below, and serializes send
-	flushed int        // *bp's first flushed bytes were sent by a flush
-	sent    int64      // bytes sent
-	err     error      // a flush's failed send
-	epoch   uint64     // counts the times pending bytes were all sent: a flush timer's epoch is the one it was armed in
-	done    bool       // sendChunks returned: no more sends
+	mu      sync.Mutex  // protects the fields below, and serializes send
+	flushed int         // *bp's first flushed bytes were sent by a flush
+	sent    int64       // bytes sent
+	err     error       // a flush's failed send
+	epoch   uint64      // counts the times pending bytes were all sent: a flush timer's epoch is the one it was armed in
+	done    bool        // sendChunks returned: no more sends
+	timer   *time.Timer // the flush armed last, stopped once its bytes are sent
 }
 
 // add counts n more bytes read into the chunk: a full chunk is sent; the
@@ -653,7 +673,7 @@ func (s *chunkSender) add(n int) error {
 	}
 	if first {
 		epoch := s.epoch
-		time.AfterFunc(flushDelay, func() { s.flush(epoch) })
+		s.timer = time.AfterFunc(flushDelay, func() { s.flush(epoch) })
 	}
 	return nil
 }
@@ -676,10 +696,12 @@ func (s *chunkSender) sendPendingLocked() error {
 	n := s.filled - s.flushed
 	if s.flushed == 0 {
 		// The whole chunk: lend the buffer to the message, read into the
-		// next one.
-		*s.bp = (*s.bp)[:s.filled]
-		err = s.send(*s.bp, &sendBuf{b: s.bp, pool: s.bufs})
+		// next one (taken first: s.bp is never a lent buffer, which
+		// close gives back).
+		bp := s.bp
 		s.bp = s.bufs.get()
+		*bp = (*bp)[:s.filled]
+		err = s.send(*bp, &sendBuf{b: bp, pool: s.bufs})
 	} else {
 		// The rest of a chunk part of which a flush sent: copied, and
 		// the buffer read into again.
@@ -687,6 +709,7 @@ func (s *chunkSender) sendPendingLocked() error {
 	}
 	s.filled, s.flushed = 0, 0
 	s.epoch++
+	s.stopTimer()
 	if err != nil {
 		return sendErr(err)
 	}
@@ -703,6 +726,14 @@ func (s *chunkSender) flush(epoch uint64) {
 	if s.done || s.err != nil || s.epoch != epoch || s.filled == s.flushed {
 		return
 	}
+	defer func() {
+		// On this timer's goroutine a panic would end the caller's
+		// process: it is the input's error, as on sendInput's.
+		if v := recover(); v != nil {
+			s.err = &readError{panicError(v)}
+			s.fail(s.err)
+		}
+	}()
 	if err := s.send((*s.bp)[s.flushed:s.filled], nil); err != nil {
 		s.err = sendErr(err)
 		return
@@ -712,10 +743,24 @@ func (s *chunkSender) flush(epoch uint64) {
 	s.epoch++
 }
 
-// close stops the flushes.
+// stopTimer stops the flush armed last, whose bytes were sent: it would
+// do nothing. Called with mu held.
+func (s *chunkSender) stopTimer() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
+// close stops the flushes, and gives back the buffer being read into
+// (no flush sends from it any more): else each call would take a buffer
+// from the free list for good, and allocate DefaultChunkSize.
 func (s *chunkSender) close() {
 	s.mu.Lock()
 	s.done = true
+	s.stopTimer()
+	s.bufs.Put(s.bp)
+	s.bp = nil
 	s.mu.Unlock()
 }
 

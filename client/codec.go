@@ -2,6 +2,7 @@ package client
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -66,6 +67,7 @@ func (c sendCodec) Marshal(v any) (mem.BufferSlice, error) {
 type sendBufs struct {
 	size int
 	pool sync.Pool
+	out  atomic.Int64 // buffers taken by get and not yet Put back: none is lost (tests)
 }
 
 var defaultSendBufs = newSendBufs(DefaultChunkSize)
@@ -74,6 +76,7 @@ func newSendBufs(size int) *sendBufs { return &sendBufs{size: size} }
 
 // get returns a buffer of len size.
 func (p *sendBufs) get() *[]byte {
+	p.out.Add(1)
 	if b, ok := p.pool.Get().(*[]byte); ok {
 		*b = (*b)[:p.size]
 		return b
@@ -88,6 +91,7 @@ func (p *sendBufs) Get(n int) *[]byte { b := make([]byte, n); return &b }
 // Put takes back a buffer grpc-go is done with.
 func (p *sendBufs) Put(b *[]byte) {
 	if cap(*b) == p.size {
+		p.out.Add(-1)
 		p.pool.Put(b)
 	}
 }

@@ -143,11 +143,19 @@ func (j *b3Job) run(parallel bool) {
 	if parallel {
 		j.start(min(runtime.GOMAXPROCS(0), len(j.tasks)) - 1)
 	}
-	j.work()
-	j.wg.Wait()
+	j.workAndWait()
 	if p := j.fault.Swap(nil); p != nil {
 		panic(p)
 	}
+}
+
+// workAndWait lends the caller to the tasks, then waits for the helpers,
+// even when a task panics on the caller: a helper left running would read
+// the caller's data after it was handed back (an adapter's message buffer,
+// MultiHash's block), and write into the job's tasks.
+func (j *b3Job) workAndWait() {
+	defer j.wg.Wait()
+	j.work()
 }
 
 // b3SubtreeCV is the chaining value of the aligned subtree of 2^height

@@ -42,7 +42,8 @@ type MultiHash struct {
 	// fault is the first panic of a hash goroutine: that hash is then
 	// skipped (its blocks still go back), and the owner's next Write,
 	// Sums or Close panics with it on its own goroutine.
-	fault atomic.Pointer[compute.HelperPanic]
+	fault  atomic.Pointer[compute.HelperPanic]
+	raised bool // the owner panicked with fault: Close does not again
 }
 
 type mhBlock struct {
@@ -150,9 +151,11 @@ func (m *MultiHash) hash(h hash.Hash, p []byte) (ok bool) {
 	return true
 }
 
-// check panics with a hash goroutine's panic on the owner's goroutine.
+// check panics with a hash goroutine's panic on the owner's goroutine
+// (again at each call: no sums ever come from a hash that skipped blocks).
 func (m *MultiHash) check() {
 	if p := m.fault.Load(); p != nil {
+		m.raised = true
 		panic(p)
 	}
 }
@@ -202,7 +205,9 @@ func (m *MultiHash) Sums() [][]byte {
 }
 
 // Close ends the hash goroutines, after they have read what was
-// dispatched. The MultiHash may not be written after.
+// dispatched. The MultiHash may not be written after. A hash's panic that
+// no Write or Sums raised (the input failed first) is raised here, so
+// that the job's recover logs it rather than nothing.
 func (m *MultiHash) Close() {
 	if !m.started {
 		return
@@ -213,4 +218,7 @@ func (m *MultiHash) Close() {
 	m.wg.Wait()
 	m.started = false
 	m.work = nil
+	if !m.raised {
+		m.check()
+	}
 }

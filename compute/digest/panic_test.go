@@ -57,3 +57,52 @@ func TestMultiHashPanicReachesTheOwner(t *testing.T) {
 		t.Fatalf("recovered %v; want a *compute.HelperPanic", v)
 	}
 }
+
+// TestMultiHashPanicRaisedByClose: a hash's panic that no Write or Sums
+// raised (the input ended in an error right after the block was
+// dispatched) is raised by Close, after every goroutine ended, so that the
+// job's recover logs it. Before, Close dropped it: a server fault that
+// left no trace when the job failed for another reason.
+func TestMultiHashPanicRaisedByClose(t *testing.T) {
+	algos := []*Algo{
+		{Name: "boom", New: func() hash.Hash { return panicHash{sha256.New()} }},
+		{Name: "sha256", New: sha256.New},
+	}
+	m := NewMultiHash(algos)
+	m.Write(make([]byte, mhBlockSize-1)) // held: not dispatched
+	m.cur.buf = append(m.cur.buf, 0)
+	m.dispatch() // to the hashes' goroutines; no Write checks after it
+	v := func() (v any) {
+		defer func() { v = recover() }()
+		m.Close()
+		return nil
+	}()
+	if _, ok := v.(*compute.HelperPanic); !ok {
+		t.Fatalf("Close recovered %v; want a *compute.HelperPanic", v)
+	}
+}
+
+// TestB3CallerPanicWaitsForHelpers: when a task panics on the goroutine
+// that ran the job, run still waits for its helpers before the panic goes
+// on (each helper here took a task that panicked too, which it recorded):
+// a helper left running read the caller's data after the job had
+// given it back. Before, run panicked at once, its helpers still at work.
+func TestB3CallerPanicWaitsForHelpers(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	j := &b3Job{tasks: make([]b3Task, 64), key: &[8]uint32{}}
+	v := func() (v any) {
+		defer func() { v = recover() }()
+		j.run(true)
+		return nil
+	}()
+	if _, helper := v.(*compute.HelperPanic); v == nil || helper {
+		t.Fatalf("run panicked with %v; want the caller's own panic", v)
+	}
+	done := j.fault.Load() != nil // a helper's panic: it ran, and is done
+	j.wg.Wait()                   // for goleak, when it is not
+	if !done {
+		t.Error("run's panic went on before its helpers were done")
+	}
+}

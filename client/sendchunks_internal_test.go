@@ -1,0 +1,123 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/server"
+)
+
+// TestSendChunksGivesBuffersBack: every read buffer sendChunks takes from
+// its free list goes back, the ones it lent to a message once grpc-go
+// frees them (here at once) and the one it was reading into when the
+// input ended. Before, that last one was dropped: every call took a
+// buffer for good, and a small Digest or Run allocated a whole
+// DefaultChunkSize (1 MiB) of garbage.
+func TestSendChunksGivesBuffersBack(t *testing.T) {
+	const size = 64
+	for _, n := range []int{0, 1, size - 1, size, size + 1, 5*size + 3} {
+		bufs := newSendBufs(size)
+		input := bytes.Repeat([]byte("x"), n)
+		var got []byte
+		send := func(b []byte, sb *sendBuf) error {
+			got = append(got, b...)
+			if sb != nil {
+				sb.pool.Put(sb.b) // grpc-go done with it
+			}
+			return nil
+		}
+		sent, err := sendChunks(context.Background(), bytes.NewReader(input), bufs, send, func(error) {})
+		if err != nil || sent != int64(n) || !bytes.Equal(got, input) {
+			t.Fatalf("%d bytes: sent %d, %v; want all of them", n, sent, err)
+		}
+		if out := bufs.out.Load(); out != 0 {
+			t.Errorf("%d bytes: %d read buffers not given back to the free list", n, out)
+		}
+	}
+}
+
+// slowReader gives its bytes, then blocks until unblock is closed (a
+// slow source whose next bytes have not come yet).
+type slowReader struct {
+	b       []byte
+	unblock chan struct{}
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if len(r.b) > 0 {
+		n := copy(p, r.b)
+		r.b = r.b[n:]
+		return n, nil
+	}
+	<-r.unblock
+	return 0, errors.New("unblocked")
+}
+
+// panicOnData is a caller's stream: its SendMsg panics on a data message.
+type panicOnData struct{ grpc.ClientStream }
+
+func (s panicOnData) SendMsg(m any) error {
+	if r, ok := m.(*apiv1.DigestRequest); ok && r.GetData() != nil {
+		panic("boom in the caller's interceptor")
+	}
+	if r, ok := m.(*apiv1.RunRequest); ok && r.GetData() != nil {
+		panic("boom in the caller's interceptor")
+	}
+	return s.ClientStream.SendMsg(m)
+}
+
+// TestFlushPanicIsAnInputError: the bytes of a slow source are sent by a
+// flush, on a timer's goroutine (chunkSender.flush); a panic there (in the
+// caller's stream interceptor) fails the call at once, even while the
+// source's next Read is blocked, as the input's error naming the panic,
+// as sendInput's recover does on the input's goroutine. Before, it ended
+// the caller's process.
+func TestFlushPanicIsAnInputError(t *testing.T) {
+	lis := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer()
+	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(engine.New(engine.Config{Registry: builtin.Registry()}), server.Options{}))
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			cs, err := streamer(ctx, desc, cc, method, opts...)
+			return panicOnData{cs}, err
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := New(conn)
+	calls := map[string]func(r io.Reader) error{
+		"Digest": func(r io.Reader) error {
+			_, err := c.Digest(ctxT(t), r, []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_MD5}, nil)
+			return err
+		},
+		"Run": func(r io.Reader) error {
+			_, err := c.Run(ctxT(t), "wc -c", r, io.Discard)
+			return err
+		},
+	}
+	for name, call := range calls {
+		r := &slowReader{b: []byte("a line\n"), unblock: make(chan struct{})}
+		err := call(r)
+		close(r.unblock)
+		if !IsInputError(err) || !strings.Contains(err.Error(), "boom in the caller's interceptor") {
+			t.Errorf("%s: %v; want the input error naming the panic", name, err)
+		}
+	}
+}
