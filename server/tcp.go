@@ -455,33 +455,57 @@ func (w *connWriter) begin() error {
 	return nil
 }
 
+// Write writes p, the idle timeout renewed each time it runs out after
+// the client read some of the reply: the timeout drops a client that
+// stops reading, not one that reads slowly. A deadline on the whole write
+// (256 KiB, or a spill file's megabytes by sendfile) dropped a client
+// that read steadily but less than that per timeout. A TLS connection's
+// writes cannot go on after a timeout: its raw connection renews the
+// deadline itself (rawConn.Write), so its writes time out only when the
+// client read nothing.
 func (w *connWriter) Write(p []byte) (int, error) {
-	if err := w.begin(); err != nil {
-		return 0, err
+	var done int
+	for {
+		if err := w.begin(); err != nil {
+			return done, err
+		}
+		n, err := w.c.Write(p[done:])
+		done += n
+		w.n += int64(n)
+		if n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return done, err
+		}
+		if _, ok := w.c.(*tls.Conn); ok {
+			return done, err
+		}
 	}
-	n, err := w.c.Write(p)
-	w.n += int64(n)
-	return n, err
 }
 
 // sendFile sends the n bytes of f at off to the connection with
 // sendfile(2) (spool.FileSender), under Write's rules: the idle timeout
 // for progress, and a stop fails it.
 func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64, error) {
-	if err := w.begin(); err != nil {
-		return 0, err
+	var sent int64
+	for {
+		if err := w.begin(); err != nil {
+			return sent, err
+		}
+		// Linux's sendfile sends from the file's offset, which nothing
+		// else uses (the spool reads and writes at explicit offsets).
+		if _, err := f.Seek(off+sent, io.SeekStart); err != nil {
+			return sent, compute.Internal("reply: seek of the spill file", err)
+		}
+		k, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n - sent})
+		sent += k
+		w.n += k
+		if err == nil && sent < n {
+			err = compute.Internal("reply: the spill file is shorter than it holds", io.ErrUnexpectedEOF)
+		}
+		// As Write: the timeout ran out while the client was reading.
+		if k == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return sent, err
+		}
 	}
-	// Linux's sendfile sends from the file's offset, which nothing else
-	// uses (the spool reads and writes at explicit offsets).
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return 0, compute.Internal("reply: seek of the spill file", err)
-	}
-	k, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n})
-	w.n += k
-	if err == nil && k < n {
-		err = compute.Internal("reply: the spill file is shorter than it holds", io.ErrUnexpectedEOF)
-	}
-	return k, err
 }
 
 // sendingWriter is a TCP connection's reply: buffered writes, and the
@@ -560,6 +584,10 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 			return
 		}
 		tc.SetDeadline(time.Time{})
+		if rc, ok := tc.NetConn().(*rawConn); ok {
+			renew := w.begin
+			rc.renew.Store(&renew)
+		}
 	}
 
 	// A connection's buffers are recycled: a small job would otherwise
@@ -951,7 +979,8 @@ func resetConn(c net.Conn) {
 // like a close_notify (when the FIN falls between records).
 type rawConn struct {
 	net.Conn
-	fin atomic.Bool
+	fin   atomic.Bool
+	renew atomic.Pointer[func() error] // the reply's deadline renewal; nil before it
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
@@ -960,6 +989,31 @@ func (c *rawConn) Read(p []byte) (int, error) {
 		c.fin.Store(true)
 	}
 	return n, err
+}
+
+// Write writes p, the write deadline renewed by renew (once set: the
+// reply's connWriter.begin) before it and each time it runs out after
+// some of p went. crypto/tls cannot go on with a write that timed out,
+// and writes a reply as records, several to one connWriter.Write: so a
+// TLS reply's deadline is renewed here, under it, and a record times out
+// only when the client read nothing of it for the idle timeout (see
+// connWriter.Write).
+func (c *rawConn) Write(p []byte) (int, error) {
+	renew := c.renew.Load()
+	if renew == nil {
+		return c.Conn.Write(p)
+	}
+	var done int
+	for {
+		if err := (*renew)(); err != nil {
+			return done, err
+		}
+		n, err := c.Conn.Write(p[done:])
+		done += n
+		if n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return done, err
+		}
+	}
 }
 
 // SetLinger lets resetConn reset the connection.

@@ -195,6 +195,8 @@ func (p *tcpProof) Read(b []byte) (int, error) {
 	return n, err
 }
 
+var errLongLengthLine = compute.Invalidf("@chunked: chunk length line longer than %d bytes", maxSizeDigits+1)
+
 var errNoLastChunk = unprovenEnd("input ended without its last chunk (@chunked: a zero-length chunk ends the input)")
 
 // readChunked returns data of the current chunk, reading the next chunk's
@@ -216,10 +218,20 @@ func (p *tcpProof) readChunked(b []byte) (int, error) {
 		}
 		line, err := p.br.ReadSlice('\n')
 		if err == io.EOF {
+			// The FIN came inside a length line: an end without the last
+			// chunk, unless what came of the line cannot start a length.
+			// Then the framing is wrong (input sent without it, say), and
+			// the message says so rather than blame the FIN.
+			if len(line) > maxSizeDigits {
+				return 0, errLongLengthLine
+			}
+			if _, ok := parseCount(string(line)); len(line) > 0 && !ok {
+				return 0, compute.Invalidf("@chunked: bad chunk length %s: want decimal digits and a newline", quoteWord(string(line)))
+			}
 			return 0, errNoLastChunk
 		}
 		if err == bufio.ErrBufferFull || err == nil && len(line) > maxSizeDigits+1 {
-			return 0, compute.Invalidf("@chunked: chunk length line longer than %d bytes", maxSizeDigits+1)
+			return 0, errLongLengthLine
 		}
 		if err != nil {
 			return 0, err

@@ -44,6 +44,8 @@ func TestTCPHeaderOptions(t *testing.T) {
 		{"chunked, data after the last chunk", "@chunked sha256sum\n", chunk("abc") + "0\nx", "halfclose: error: INVALID_ARGUMENT: @chunked: data after the last (zero-length) chunk\n", OutcomeInvalid},
 		{"chunked, bad length", "@chunked sha256sum\n", "x\nabc", "halfclose: error: INVALID_ARGUMENT: @chunked: bad chunk length \"x\\n\": want decimal digits and a newline\n", OutcomeInvalid},
 		{"chunked, signed length", "@chunked sha256sum\n", "-1\n", "halfclose: error: INVALID_ARGUMENT: @chunked: bad chunk length \"-1\\n\": want decimal digits and a newline\n", OutcomeInvalid},
+		{"chunked, FIN in a bad length line", "@chunked testcat\n", "hello world", "halfclose: error: INVALID_ARGUMENT: @chunked: bad chunk length \"hello world\": want decimal digits and a newline\n", OutcomeInvalid},
+		{"chunked, FIN in a long length line", "@chunked testcat\n", chunk("ab") + "0000000000000000001", "halfclose: error: INVALID_ARGUMENT: @chunked: chunk length line longer than 19 bytes\n", OutcomeInvalid},
 		{"chunked, long length line", "@chunked sha256sum\n", "0000000000000000000001\na0\n", "halfclose: error: INVALID_ARGUMENT: @chunked: chunk length line longer than 19 bytes\n", OutcomeInvalid},
 		{"trailer", "@trailer sha256sum\n", "abc", abcSum + fmt.Sprintf("halfclose: ok out=%d in=3\n", len(abcSum)), OutcomeOK},
 		{"trailer, empty output", "@trailer testcat\n", "", "halfclose: ok out=0 in=0\n", OutcomeOK},
