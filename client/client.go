@@ -359,10 +359,16 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 }
 
 // errNilReader and errNilWriter are the errors of a call given a nil
-// reader or writer: nothing is sent.
+// reader or writer: nothing is sent. RunTCP returns their messages as
+// plain errors.
+const (
+	nilReaderMsg = "client: nil io.Reader for the input (an empty input is strings.NewReader(\"\"))"
+	nilWriterMsg = "client: nil io.Writer for the output (io.Discard drops it)"
+)
+
 var (
-	errNilReader = status.Error(codes.InvalidArgument, "client: nil io.Reader for the input (an empty input is strings.NewReader(\"\"))")
-	errNilWriter = status.Error(codes.InvalidArgument, "client: nil io.Writer for the output (io.Discard drops it)")
+	errNilReader = status.Error(codes.InvalidArgument, nilReaderMsg)
+	errNilWriter = status.Error(codes.InvalidArgument, nilWriterMsg)
 )
 
 // Run streams r as the input of pipeline, proves the end of input (an End
@@ -594,7 +600,7 @@ func sendChunks(ctx context.Context, r io.Reader, bufs *sendBufs, send func([]by
 		buf := *s.bp
 		n, err := r.Read(buf[s.filled:])
 		if n < 0 || n > len(buf)-s.filled {
-			return s.result(&readError{fmt.Errorf("the reader returned %d from a Read of %d bytes", n, len(buf)-s.filled)})
+			return s.result(&readError{errReadCount(n, len(buf)-s.filled)})
 		}
 		if n == 0 && err == nil {
 			if empty++; empty >= maxEmptyReads {

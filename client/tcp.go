@@ -86,10 +86,10 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		return errors.New("pipeline must be one line for the TCP adapter")
 	}
 	if r == nil {
-		return errors.New("client: nil io.Reader for the input (an empty input is strings.NewReader(\"\"))")
+		return errors.New(nilReaderMsg)
 	}
 	if w == nil {
-		return errors.New("client: nil io.Writer for the output (io.Discard drops it)")
+		return errors.New(nilWriterMsg)
 	}
 	// The header line's leading words that start with "@" are its
 	// options: a pipeline whose first word does would be read as options
@@ -404,13 +404,19 @@ func readSome(r io.Reader, buf []byte) (int, error) {
 	for range maxEmptyReads {
 		n, err := r.Read(buf)
 		if n < 0 || n > len(buf) {
-			return 0, fmt.Errorf("the reader returned %d from a Read of %d bytes", n, len(buf))
+			return 0, errReadCount(n, len(buf))
 		}
 		if n > 0 || err != nil {
 			return n, err
 		}
 	}
 	return 0, io.ErrNoProgress
+}
+
+// errReadCount is the error of a Read of size bytes that returned n
+// outside 0..size (a broken io.Reader), on both transports.
+func errReadCount(n, size int) error {
+	return fmt.Errorf("the reader returned %d from a Read of %d bytes", n, size)
 }
 
 // tcpChunkBufs recycles the read buffers of chunked uploads, so that
