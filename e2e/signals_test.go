@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -82,6 +83,14 @@ func TestServerSignalMidReply(t *testing.T) {
 			}
 			if d.err != nil {
 				t.Errorf("halfclosed exited with %v after %s; want 0\n%s", d.err, tc.name, d.log.String())
+			}
+			// The log names what cut the job: the second signal, not the
+			// end of a grace of an hour.
+			cut := slices.ContainsFunc(d.log.records(), func(r map[string]any) bool {
+				return r["msg"] == "second signal; cancelled running TCP jobs"
+			})
+			if cut == tc.whole || strings.Contains(d.log.String(), "grace over") {
+				t.Errorf("%s: the log does not name the second signal as what cut the job (or names the grace):\n%s", tc.name, d.log.String())
 			}
 		})
 	}

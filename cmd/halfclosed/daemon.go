@@ -478,7 +478,7 @@ func (d *daemon) shutdown(cause error) {
 	select {
 	case <-grpcDone:
 	case <-sctx.Done():
-		d.log.Warn("shutdown grace over; cancelling running gRPC jobs")
+		d.log.Warn(d.cutReason() + "; cancelling running gRPC jobs")
 		d.svc.Stop() // the jobs end with UNAVAILABLE
 		// Their statuses must reach the clients before the connections
 		// close, or a client (and a proxy, which turns the cut into a 502
@@ -498,7 +498,18 @@ func (d *daemon) shutdown(cause error) {
 		t.Stop()
 	}
 	if err := <-tcpDone; err != nil {
-		d.log.Warn("shutdown grace over; cancelled running TCP jobs")
+		d.log.Warn(d.cutReason() + "; cancelled running TCP jobs")
+	}
+}
+
+// cutReason names what ended the grace, for the log line of the jobs it
+// cut: its end, or a second signal.
+func (d *daemon) cutReason() string {
+	select {
+	case <-d.hurried:
+		return "second signal"
+	default:
+		return "shutdown grace over"
 	}
 }
 
