@@ -24,10 +24,13 @@ trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 G=127.0.0.1:$(port) T=127.0.0.1:$(port)
 
-# Each scenario starts a fresh server so that each peak is its own.
+# Each scenario starts a fresh server so that each peak is its own. Every
+# load here comes from one address (127.0.0.1), where a pod's comes from
+# many: --max-jobs-per-peer 0 lifts the per-peer cap (by default a quarter of
+# --max-jobs), which would refuse all but $JOBS/4 of the jobs run at once.
 start() {
-  "$BIN/halfclosed" --grpc-addr "$G" --tcp-addr "$T" --health-addr "" --max-jobs "$JOBS" --spool-mem "$SPOOL_MEM" \
-    --spool-dir "$work" --log-level warn ${ARGS:-} &
+  "$BIN/halfclosed" --grpc-addr "$G" --tcp-addr "$T" --health-addr "" --max-jobs "$JOBS" --max-jobs-per-peer 0 \
+    --spool-mem "$SPOOL_MEM" --spool-dir "$work" --log-level warn ${ARGS:-} &
   pid=$!
   for _ in $(seq 100); do nc -z 127.0.0.1 "${G##*:}" 2>/dev/null && return; sleep 0.05; done
   echo "halfclosed did not start" >&2; exit 1
@@ -56,6 +59,10 @@ for scenario in "sort" "base64" "sha256sum"; do
   start
   in="$work/lines"; [ "$scenario" = base64 ] && in="$work/24m"
   for _ in $(seq "$JOBS"); do "$BIN/halfclose" --addr "$G" "$scenario" < "$in" > /dev/null & done
-  wait $(jobs -p | grep -v "^$pid\$")
+  # Every job must succeed: a refused or failed one would leave a peak
+  # measured with fewer jobs (wait with several ids returns only the last's).
+  for j in $(jobs -p | grep -v "^$pid\$"); do
+    wait "$j" || { echo "a $scenario job failed: the figures would be wrong" >&2; exit 1; }
+  done
   mem "$JOBS × $scenario at once ($(du -m "$in" | cut -f1) MiB in each)"; stop
 done

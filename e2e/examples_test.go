@@ -128,6 +128,16 @@ func TestExampleDigest(t *testing.T) {
 					t.Errorf("exit %d, stderr %q\n%s", got.code, got.stderr, diff(got.stdout, want))
 				}
 			})
+			// Without --addr the address is the Go CLI's variable's
+			// (docs/clients.md), before the example's older name.
+			t.Run("env", func(t *testing.T) {
+				want := gnu(t, stdin, "sha256sum")
+				env := []string{"env", "HALFCLOSE_CLIENT_ADDR=" + g, "HALFCLOSE_ADDR=127.0.0.1:1"}
+				got := run(t, "", stdin, append(append(env, client...), "digest")...)
+				if got.code != 0 || !bytes.Equal(got.stdout, want) {
+					t.Errorf("exit %d, stderr %q\n%s", got.code, got.stderr, diff(got.stdout, want))
+				}
+			})
 		})
 	}
 }

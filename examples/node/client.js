@@ -251,7 +251,8 @@ function tlsHint(details, values) {
 async function main() {
   const { values, positionals } = parseArgs({
     options: {
-      addr: { type: 'string', default: process.env.HALFCLOSE_ADDR || '127.0.0.1:50051' },
+      // The Go CLI's variable; HALFCLOSE_ADDR is the name this example read first.
+      addr: { type: 'string', default: process.env.HALFCLOSE_CLIENT_ADDR || process.env.HALFCLOSE_ADDR || '127.0.0.1:50051' },
       timeout: { type: 'string' },
       tls: { type: 'boolean', default: false },
       cacert: { type: 'string' },

@@ -299,7 +299,8 @@ def open_channel(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--addr", default=os.environ.get("HALFCLOSE_ADDR", "127.0.0.1:50051"))
+    # The Go CLI's variable; HALFCLOSE_ADDR is the name this example read first.
+    p.add_argument("--addr", default=os.environ.get("HALFCLOSE_CLIENT_ADDR") or os.environ.get("HALFCLOSE_ADDR") or "127.0.0.1:50051")
     p.add_argument("--timeout", type=float, help="deadline of each call, in seconds")
     p.add_argument("--tls", action="store_true", help="TLS, verifying the server with the system's CAs")
     p.add_argument("--cacert", metavar="FILE", help="TLS, verifying the server with this CA (PEM); implies --tls")

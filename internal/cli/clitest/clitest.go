@@ -2,10 +2,14 @@
 package clitest
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/internal/cli"
+	"github.com/halfclose/halfclose/internal/flagenv"
 )
 
 // CheckNamesEveryFlag fails t when text, generated as kind, does not name
@@ -38,4 +42,138 @@ func CheckNamesEveryFlag(t testing.TB, s *cli.Spec, kind, text string) {
 			}
 		}
 	}
+}
+
+// CheckDocTable fails t when the flag table under the heading section
+// (a line "## Flags and environment", say) of the Markdown doc does not
+// match s: a visible flag without a row (omit names the flags the table
+// leaves to the text), a row naming a flag s does not have, a default
+// that is not the flag's (a table with a "variable" column: a variable
+// that is not the flag's, "—" for none). A row is "| `--flag VALUE` |"
+// (or "| `-P`, `--progress` |", one flag and its alias) followed by its
+// cells; a default is the cell's first `code` (a byte count or duration
+// as the flag parses it: `1m` is 1m0s, `16GiB` 17179869184), and a cell
+// without code ("none", "off", "auto", empty) stands for a flag whose
+// default is empty, false, or not set.
+func CheckDocTable(t testing.TB, s *cli.Spec, doc []byte, section string, omit ...string) {
+	t.Helper()
+	rows, header := docTable(string(doc), section)
+	if len(rows) == 0 {
+		t.Errorf("no flag table under %q", section)
+		return
+	}
+	varCol := slices.Index(header, "variable")
+	defCol := slices.Index(header, "default")
+	if defCol < 1 {
+		t.Errorf("the flag table under %q has no default column: %q", section, header)
+		return
+	}
+	visible := map[string]cli.Flag{}
+	for _, f := range s.AllFlags() {
+		visible[f.Name] = f
+	}
+	documented := map[string]bool{}
+	for _, cells := range rows {
+		names := flagNames.FindAllStringSubmatch(cells[0], -1)
+		if len(names) == 0 || len(cells) <= max(defCol, varCol) {
+			t.Errorf("flag table under %q: bad row %q", section, cells)
+			continue
+		}
+		for _, n := range names {
+			name := n[1]
+			f, ok := visible[name]
+			if !ok {
+				if !isShort(s, name) {
+					t.Errorf("flag table under %q: --%s is not a flag of %s", section, name, s.Name)
+				}
+				continue
+			}
+			documented[name] = true
+			if got := cells[defCol]; !SameDefault(got, f.DefValue) {
+				t.Errorf("flag table under %q: --%s default %q, the flag's is %q", section, name, got, f.DefValue)
+			}
+			if varCol > 0 {
+				want := "`" + f.Env + "`"
+				if f.Env == "" {
+					want = "—"
+				}
+				if cells[varCol] != want {
+					t.Errorf("flag table under %q: --%s variable %s, want %s", section, name, cells[varCol], want)
+				}
+			}
+		}
+	}
+	for name := range visible {
+		if !documented[name] && !slices.Contains(omit, name) {
+			t.Errorf("flag table under %q has no row for --%s", section, name)
+		}
+	}
+}
+
+var flagNames = regexp.MustCompile("`--?([a-zA-Z0-9][a-z0-9-]*)")
+
+func isShort(s *cli.Spec, name string) bool {
+	for _, short := range s.Short {
+		if short == name {
+			return true
+		}
+	}
+	return false
+}
+
+// docTable returns the cells of the rows of the first table under the
+// heading section whose first cell is a flag, and that table's header.
+func docTable(doc, section string) (rows [][]string, header []string) {
+	in := false
+	for line := range strings.Lines(doc) {
+		line = strings.TrimRight(line, "\n")
+		if strings.HasPrefix(line, "#") {
+			if in && len(rows) > 0 {
+				break
+			}
+			in = line == section
+			continue
+		}
+		if !in || !strings.HasPrefix(line, "| ") {
+			if in && len(rows) > 0 {
+				break
+			}
+			continue
+		}
+		// Only the first cells are read, before any "|" in a meaning's code.
+		var cells []string
+		for c := range strings.SplitSeq(strings.Trim(line, "|"), "|") {
+			cells = append(cells, strings.TrimSpace(c))
+		}
+		switch {
+		case strings.HasPrefix(cells[0], "`-"):
+			rows = append(rows, cells)
+		case cells[0] == "flag":
+			header = cells
+		}
+	}
+	return rows, header
+}
+
+// SameDefault reports whether a table's default cell says def, a flag's
+// DefValue.
+func SameDefault(cell, def string) bool {
+	i := strings.Index(cell, "`")
+	j := strings.Index(cell[i+1:], "`")
+	if i < 0 || j < 0 {
+		return def == "" || def == "false" || def == "auto"
+	}
+	doc := cell[i+1 : i+1+j]
+	if doc == def || def == "" && strings.Contains(doc, "--") {
+		return true // a default derived from other flags: max(1, --max-jobs/4)
+	}
+	if a, err := time.ParseDuration(doc); err == nil {
+		b, err := time.ParseDuration(def)
+		return err == nil && a == b
+	}
+	if a, err := flagenv.ParseBytes(doc); err == nil {
+		b, err := flagenv.ParseBytes(def)
+		return err == nil && a == b
+	}
+	return false
 }

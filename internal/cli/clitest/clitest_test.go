@@ -3,7 +3,9 @@ package clitest
 import (
 	"bytes"
 	"flag"
+	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -41,3 +43,38 @@ type recorder struct {
 
 func (r *recorder) Helper()               {}
 func (r *recorder) Errorf(string, ...any) { r.errors++ }
+
+// CheckDocTable passes a table that matches the flags and counts each
+// difference in one that does not.
+func TestCheckDocTable(t *testing.T) {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.String("some-addr", "127.0.0.1:1", "where")
+	fs.Duration("wait", time.Minute, "how long")
+	fs.Bool("P", false, "alias")
+	fs.Bool("progress", false, "show progress")
+	fs.Bool("help", false, "help")
+	s := &cli.Spec{Name: "demo", Flags: fs, Short: map[string]string{"progress": "P"},
+		EnvPrefix: "DEMO", NoEnv: map[string]bool{"help": true, "P": true}}
+	good := "# demo\n\n## Flags\n\ntext\n\n| flag | variable | default | meaning |\n|---|---|---|---|\n" +
+		"| `--some-addr HOST:PORT` | `DEMO_SOME_ADDR` | `127.0.0.1:1` | where, `a | b` |\n" +
+		"| `--wait DURATION` | `DEMO_WAIT` | `1m` | how long |\n" +
+		"| `-P`, `--progress` | `DEMO_PROGRESS` | off | |\n\n## Next\n\n| flag | default |\n|---|---|\n| `--nothing` | x |\n"
+	CheckDocTable(t, s, []byte(good), "## Flags", "help")
+	for _, c := range []struct {
+		old, new string
+		errors   int
+	}{
+		{"`1m`", "`2m`", 1},
+		{"`DEMO_WAIT`", "`DEMO_WAITS`", 1},
+		{"| `-P`, `--progress` | `DEMO_PROGRESS` | off | |\n", "", 1},
+		{"`--wait DURATION`", "`--wait`, `--waiting`", 1},
+		{"off", "`true`", 1},
+		{"## Flags\n", "## Flags here\n", 1},
+	} {
+		rec := &recorder{}
+		CheckDocTable(rec, s, []byte(strings.Replace(good, c.old, c.new, 1)), "## Flags", "help")
+		if rec.errors != c.errors {
+			t.Errorf("%q -> %q: %d errors, want %d", c.old, c.new, rec.errors, c.errors)
+		}
+	}
+}
