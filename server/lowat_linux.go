@@ -46,6 +46,22 @@ func recvQueued(c *net.TCPConn) int {
 	return int(n)
 }
 
+// sendQueued returns the bytes written to the connection that its peer
+// has not acknowledged yet (SIOCOUTQ), and false when it cannot tell.
+func sendQueued(c *net.TCPConn) (int, bool) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var n int32
+	ok := false
+	rc.Control(func(fd uintptr) {
+		_, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, unix.SIOCOUTQ, uintptr(unsafe.Pointer(&n)))
+		ok = e == 0
+	})
+	return int(n), ok
+}
+
 // rawReader reads a TCP connection with read(2) as a raw system call
 // (no entersyscall/exitsyscall), waiting in the netpoller when nothing
 // waits, under the connection's read deadline.

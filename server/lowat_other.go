@@ -13,6 +13,8 @@ func setRecvLowat(*net.TCPConn, int) bool { return false }
 
 func recvQueued(*net.TCPConn) int { return 0 }
 
+func sendQueued(*net.TCPConn) (int, bool) { return 0, false }
+
 func newRawReader(*net.TCPConn) io.Reader { return nil }
 
 func setUserTimeout(*net.TCPConn, time.Duration) {}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -123,5 +125,72 @@ func TestTCPSlowReaderKeepsReply(t *testing.T) {
 				t.Fatalf("outcome %q, want %q", oc, OutcomeOK)
 			}
 		})
+	}
+}
+
+// stalledConn is a connection whose first write takes nothing and runs
+// out of time, as a write on a full socket does when the kernel does not
+// wake the writer (it waits for a third of the send buffer to be free);
+// meanwhile the client acknowledged acked bytes of what was queued.
+type stalledConn struct {
+	net.Conn
+	queued, acked int
+	writes        int
+	got           bytes.Buffer
+}
+
+func (c *stalledConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *stalledConn) SendQueued() (int, bool)          { return c.queued, true }
+
+func (c *stalledConn) Write(p []byte) (int, error) {
+	c.writes++
+	if c.writes == 1 {
+		c.queued -= c.acked
+		return 0, os.ErrDeadlineExceeded
+	}
+	return c.got.Write(p)
+}
+
+// TestTCPWriteWaitsOnAReadingClient: a reply write that took nothing for
+// the idle timeout goes on when the client acknowledged some of what was
+// queued (it is reading, more slowly than the kernel wakes the writer),
+// and fails when it acknowledged nothing (it stopped reading), on plain
+// TCP (connWriter) and under TLS (rawConn). Such a write once always
+// failed: a client reading 8 KiB every 100 ms lost a 6 MB reply to a 1 s
+// idle timeout (the send buffer autotuned to megabytes; an end-to-end
+// test depends on the kernel's wake-up rules and buffer sizes too much
+// to be reliable, so this one fakes the socket).
+func TestTCPWriteWaitsOnAReadingClient(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		acked   int
+		wantErr bool
+	}{
+		{"reading", 1, false},
+		{"stopped", 0, true},
+	} {
+		for _, layer := range []string{"plain", "tls"} {
+			t.Run(c.name+"/"+layer, func(t *testing.T) {
+				conn := &stalledConn{queued: 64 << 10, acked: c.acked}
+				cw := &connWriter{c: conn, idle: time.Minute}
+				var w io.Writer = cw
+				if layer == "tls" {
+					rc := &rawConn{Conn: conn}
+					renew := cw.begin
+					rc.renew.Store(&renew)
+					w = rc
+				}
+				n, err := w.Write([]byte("reply"))
+				if c.wantErr {
+					if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+						t.Fatalf("Write = %d, %v; want 0 and the deadline's error", n, err)
+					}
+					return
+				}
+				if n != 5 || err != nil || conn.got.String() != "reply" {
+					t.Fatalf("Write = %d, %v (wrote %q); want 5, nil", n, err, conn.got.String())
+				}
+			})
+		}
 	}
 }

@@ -459,26 +459,71 @@ func (w *connWriter) begin() error {
 // the client read some of the reply: the timeout drops a client that
 // stops reading, not one that reads slowly. A deadline on the whole write
 // (256 KiB, or a spill file's megabytes by sendfile) dropped a client
-// that read steadily but less than that per timeout. A TLS connection's
-// writes cannot go on after a timeout: its raw connection renews the
-// deadline itself (rawConn.Write), so its writes time out only when the
-// client read nothing.
+// that read steadily but less than that per timeout, and so did one
+// whose write took nothing in a timeout while the client read (sendWatch).
+// A TLS connection's writes cannot go on after a timeout: its raw
+// connection renews the deadline itself (rawConn.Write), so its writes
+// time out only when the client read nothing.
 func (w *connWriter) Write(p []byte) (int, error) {
 	var done int
 	for {
 		if err := w.begin(); err != nil {
 			return done, err
 		}
+		watch := watchSend(w.c)
 		n, err := w.c.Write(p[done:])
 		done += n
 		w.n += int64(n)
-		if n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 && !watch.moved() {
 			return done, err
 		}
 		if _, ok := w.c.(*tls.Conn); ok {
 			return done, err
 		}
 	}
+}
+
+// sendWatch tells whether a write that timed out with nothing written
+// still waited on a client that was reading. Linux wakes a writer blocked
+// on a full socket only once a good part of the send buffer is free
+// (megabytes when autotuned), so a client that reads steadily, but less
+// than that per idle timeout, leaves a write that took nothing: the bytes
+// it acknowledged meanwhile (SIOCOUTQ fell) show it read. A client that
+// stops reading acknowledges nothing once its window is shut.
+type sendWatch struct {
+	c      net.Conn
+	queued int
+	ok     bool
+}
+
+func watchSend(c net.Conn) sendWatch {
+	q, ok := queuedOf(c)
+	return sendWatch{c: c, queued: q, ok: ok}
+}
+
+// moved reports whether the peer acknowledged bytes since watchSend.
+func (s sendWatch) moved() bool {
+	if !s.ok {
+		return false
+	}
+	q, ok := queuedOf(s.c)
+	return ok && q < s.queued
+}
+
+// sendQueuer is a connection that can tell its unacknowledged bytes
+// itself (a test's).
+type sendQueuer interface {
+	SendQueued() (int, bool)
+}
+
+func queuedOf(c net.Conn) (int, bool) {
+	switch c := c.(type) {
+	case *net.TCPConn:
+		return sendQueued(c)
+	case sendQueuer:
+		return c.SendQueued()
+	}
+	return 0, false
 }
 
 // sendFile sends the n bytes of f at off to the connection with
@@ -495,6 +540,7 @@ func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64,
 		if _, err := f.Seek(off+sent, io.SeekStart); err != nil {
 			return sent, compute.Internal("reply: seek of the spill file", err)
 		}
+		watch := watchSend(tc)
 		k, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n - sent})
 		sent += k
 		w.n += k
@@ -502,7 +548,7 @@ func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64,
 			err = compute.Internal("reply: the spill file is shorter than it holds", io.ErrUnexpectedEOF)
 		}
 		// As Write: the timeout ran out while the client was reading.
-		if k == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if !errors.Is(err, os.ErrDeadlineExceeded) || k == 0 && !watch.moved() {
 			return sent, err
 		}
 	}
@@ -1008,9 +1054,10 @@ func (c *rawConn) Write(p []byte) (int, error) {
 		if err := (*renew)(); err != nil {
 			return done, err
 		}
+		watch := watchSend(c.Conn)
 		n, err := c.Conn.Write(p[done:])
 		done += n
-		if n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 && !watch.moved() {
 			return done, err
 		}
 	}
