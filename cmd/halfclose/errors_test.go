@@ -89,4 +89,25 @@ func TestTimeoutWording(t *testing.T) {
 	if got := r.describe(status.Error(codes.DeadlineExceeded, server)); !strings.Contains(got, server) {
 		t.Errorf("the server's own message: got %q", got)
 	}
+
+	// grpc-go's words when the server's RST_STREAM for the same deadline
+	// came before the client's own timer fired (seen under load): the
+	// deadline had passed, so it is --timeout's. Before it, and without
+	// one, the server's words stay.
+	rst := status.Error(codes.DeadlineExceeded, "stream terminated by RST_STREAM with error code: CANCEL")
+	passed, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if got := r.describe(ownDeadline(passed, rst)); got != want {
+		t.Errorf("RST_STREAM after the deadline: got %q, want %q", got, want)
+	}
+	ahead, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
+	for _, ctx := range []context.Context{ahead, context.Background()} {
+		if got := r.describe(ownDeadline(ctx, status.Error(codes.DeadlineExceeded, server))); !strings.Contains(got, server) {
+			t.Errorf("the server's own message before the deadline: got %q", got)
+		}
+	}
+	if err := ownDeadline(passed, status.Error(codes.Internal, "x")); status.Code(err) != codes.Internal {
+		t.Errorf("another code after the deadline became %v", err)
+	}
 }

@@ -291,7 +291,21 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 		err := g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, opts...))
 		return &apiv1.RunSummary{ExitStatus: int32(st)}, err
 	}
-	return r.c.Run(ctx, pipeline, in, out)
+	sum, err := r.c.Run(ctx, pipeline, in, out)
+	return sum, ownDeadline(ctx, err)
+}
+
+// ownDeadline gives a DEADLINE_EXCEEDED that came once ctx's deadline had
+// passed grpc-go's words for the client's own deadline, which describe
+// names as --timeout. grpc-go uses them when its timer fired first; when
+// the server's RST_STREAM for the same deadline arrived first, it says
+// "stream terminated by RST_STREAM with error code: CANCEL" (a loaded
+// machine, a short --timeout).
+func ownDeadline(ctx context.Context, err error) error {
+	if d, ok := ctx.Deadline(); ok && status.Code(err) == codes.DeadlineExceeded && !time.Now().Before(d) {
+		return status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+	}
+	return err
 }
 
 // describe renders an error for stderr: a status as "CODE: message",
