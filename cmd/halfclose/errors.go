@@ -61,6 +61,13 @@ func (r *runner) describe(err error) string {
 	if s.Code() == codes.DeadlineExceeded && r.o.timeout > 0 && strings.HasPrefix(msg, context.DeadlineExceeded.Error()) {
 		return timeoutMessage(r.o.timeout)
 	}
+	if s.Code() == codes.DeadlineExceeded && msg == context.DeadlineExceeded.Error() {
+		// With no --timeout, these words are the server's: grpc-go's
+		// own status for a wait its --idle-timeout stopped (a stream
+		// with no data message yet, a reply not read), sent before the
+		// server's message could be (docs/protocol.md).
+		return serverIdleMessage
+	}
 	if s.Code() == codes.Unavailable {
 		tls := r.o.useTLS || r.o.caFile != "" || r.o.certFile != ""
 		switch {
@@ -112,6 +119,10 @@ func (r *runner) describe(err error) string {
 	}
 	return describe(err)
 }
+
+// serverIdleMessage explains grpc-go's bare "context deadline exceeded"
+// when the call had no deadline of its own: the server's idle timeout.
+const serverIdleMessage = "DEADLINE_EXCEEDED: the server's --idle-timeout ended the call: no input came, or the output was not read, for that long (context deadline exceeded)"
 
 // timeoutMessage names the client's own deadline: grpc-go and the
 // context said only "context deadline exceeded".

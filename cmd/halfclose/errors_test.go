@@ -107,6 +107,12 @@ func TestTimeoutWording(t *testing.T) {
 			t.Errorf("the server's own message before the deadline: got %q", got)
 		}
 	}
+	// With no --timeout, grpc-go's bare words are the server's reply
+	// idle timeout.
+	none := &runner{o: options{addr: "127.0.0.1:1"}}
+	if got := none.describe(status.Error(codes.DeadlineExceeded, "context deadline exceeded")); got != serverIdleMessage {
+		t.Errorf("no --timeout: got %q, want %q", got, serverIdleMessage)
+	}
 	if err := ownDeadline(passed, status.Error(codes.Internal, "x")); status.Code(err) != codes.Internal {
 		t.Errorf("another code after the deadline became %v", err)
 	}
