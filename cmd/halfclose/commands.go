@@ -27,6 +27,7 @@ func (r *runner) listCommands(ctx context.Context, stdout io.Writer) int {
 	defer cancel()
 	caps, err := r.c.Capabilities(ctx)
 	if err != nil {
+		err = ownDeadline(ctx, err)
 		fmt.Fprintln(r.stderr, "halfclose:", r.describe(err))
 		return 1
 	}

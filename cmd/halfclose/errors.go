@@ -54,19 +54,29 @@ func (r *runner) describe(err error) string {
 		return err.Error()
 	}
 	msg := s.Message()
-	// grpc-go's words for the client's own deadline: "context deadline
-	// exceeded", and "... while waiting for connections to become ready"
-	// when it passed before a connection was (a loaded machine, a 10ms
+	// The client's own deadline had passed (ownDeadline): --timeout's,
+	// or a listing's own limit.
+	var own *ownDeadlineError
+	if errors.As(err, &own) {
+		if r.listing && r.o.timeout <= 0 {
+			return fmt.Sprintf("DEADLINE_EXCEEDED: the server did not answer within %v (a listing's limit; --timeout sets another)", listTimeout)
+		}
+		return timeoutMessage(r.o.timeout)
+	}
+	if s.Code() == codes.DeadlineExceeded && msg == context.DeadlineExceeded.Error() && !r.listing {
+		// Before the client's deadline (or with none), these words are
+		// the server's: grpc-go's own status for a wait its
+		// --idle-timeout stopped (a stream with no data message yet, a
+		// reply not read), sent before the server's message could be
+		// (docs/protocol.md).
+		return serverIdleMessage
+	}
+	// grpc-go's words for the client's own deadline when it passed
+	// before a connection was ready: "context deadline exceeded while
+	// waiting for connections to become ready" (a loaded machine, a 10ms
 	// --timeout).
 	if s.Code() == codes.DeadlineExceeded && r.o.timeout > 0 && strings.HasPrefix(msg, context.DeadlineExceeded.Error()) {
 		return timeoutMessage(r.o.timeout)
-	}
-	if s.Code() == codes.DeadlineExceeded && msg == context.DeadlineExceeded.Error() {
-		// With no --timeout, these words are the server's: grpc-go's
-		// own status for a wait its --idle-timeout stopped (a stream
-		// with no data message yet, a reply not read), sent before the
-		// server's message could be (docs/protocol.md).
-		return serverIdleMessage
 	}
 	if s.Code() == codes.Unavailable {
 		tls := r.o.useTLS || r.o.caFile != "" || r.o.certFile != ""
@@ -120,8 +130,21 @@ func (r *runner) describe(err error) string {
 	return describe(err)
 }
 
+// ownDeadlineError is a DEADLINE_EXCEEDED that came once the call's own
+// deadline had passed (ownDeadline): the client's, whatever grpc-go said.
+type ownDeadlineError struct{}
+
+func (*ownDeadlineError) Error() string {
+	return "rpc error: code = DeadlineExceeded desc = " + context.DeadlineExceeded.Error()
+}
+
+func (*ownDeadlineError) GRPCStatus() *status.Status {
+	return status.New(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+}
+
 // serverIdleMessage explains grpc-go's bare "context deadline exceeded"
-// when the call had no deadline of its own: the server's idle timeout.
+// when the call's own deadline, if any, had not passed: the server's idle
+// timeout.
 const serverIdleMessage = "DEADLINE_EXCEEDED: the server's --idle-timeout ended the call: no input came, or the output was not read, for that long (context deadline exceeded)"
 
 // timeoutMessage names the client's own deadline: grpc-go and the

@@ -4,12 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/server"
 )
 
 // A gRPC server's greeting, as grpc-go sends it: SETTINGS (two settings),
@@ -77,13 +85,18 @@ func TestProgressText(t *testing.T) {
 func TestTimeoutWording(t *testing.T) {
 	r := &runner{o: options{timeout: 10 * time.Millisecond, addr: "127.0.0.1:1"}}
 	want := "DEADLINE_EXCEEDED: the call took longer than --timeout 10ms, and was aborted"
+	passed, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
 	for _, msg := range []string{
 		"context deadline exceeded",
 		"context deadline exceeded while waiting for connections to become ready",
 	} {
-		if got := r.describe(status.Error(codes.DeadlineExceeded, msg)); got != want {
+		if got := r.describe(ownDeadline(passed, status.Error(codes.DeadlineExceeded, msg))); got != want {
 			t.Errorf("%q: got %q, want %q", msg, got, want)
 		}
+	}
+	if got := r.describe(status.Error(codes.DeadlineExceeded, "context deadline exceeded while waiting for connections to become ready")); got != want {
+		t.Errorf("waiting for connections: got %q, want %q", got, want)
 	}
 	server := "no input for 1m0s (idle timeout)"
 	if got := r.describe(status.Error(codes.DeadlineExceeded, server)); !strings.Contains(got, server) {
@@ -95,8 +108,6 @@ func TestTimeoutWording(t *testing.T) {
 	// deadline had passed, so it is --timeout's. Before it, and without
 	// one, the server's words stay.
 	rst := status.Error(codes.DeadlineExceeded, "stream terminated by RST_STREAM with error code: CANCEL")
-	passed, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer cancel()
 	if got := r.describe(ownDeadline(passed, rst)); got != want {
 		t.Errorf("RST_STREAM after the deadline: got %q, want %q", got, want)
 	}
@@ -113,7 +124,45 @@ func TestTimeoutWording(t *testing.T) {
 	if got := none.describe(status.Error(codes.DeadlineExceeded, "context deadline exceeded")); got != serverIdleMessage {
 		t.Errorf("no --timeout: got %q, want %q", got, serverIdleMessage)
 	}
+	// With a --timeout that had not passed, too: the server's idle
+	// timeout fired first (it once said "took longer than --timeout 1h").
+	bare := status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+	if got := r.describe(ownDeadline(ahead, bare)); got != serverIdleMessage {
+		t.Errorf("--timeout not passed: got %q, want %q", got, serverIdleMessage)
+	}
+	// A listing (Capabilities) has a deadline of its own without
+	// --timeout, and the server's idle timeout does not guard it.
+	list := &runner{o: options{addr: "127.0.0.1:1"}, listing: true}
+	if got := list.describe(ownDeadline(passed, bare)); !strings.Contains(got, "did not answer within "+listTimeout.String()) {
+		t.Errorf("listing past its own limit: got %q", got)
+	}
+	if got := list.describe(bare); strings.Contains(got, "idle-timeout") {
+		t.Errorf("listing: got %q", got)
+	}
 	if err := ownDeadline(passed, status.Error(codes.Internal, "x")); status.Code(err) != codes.Internal {
 		t.Errorf("another code after the deadline became %v", err)
+	}
+}
+
+// TestServerIdleNotTimeout: a call with a --timeout far off whose input
+// stalls past the server's --idle-timeout reports the server's timeout,
+// not its own --timeout (it said "took longer than --timeout 1h").
+func TestServerIdleNotTimeout(t *testing.T) {
+	t.Parallel()
+	eng := engine.New(engine.Config{Registry: builtin.Registry()})
+	svc := server.NewComputeService(eng, server.Options{IdleTimeout: 200 * time.Millisecond})
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.InTapHandle(svc.TapHandle))
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	go gs.Serve(gl)
+	t.Cleanup(gs.Stop)
+	stalled, w := io.Pipe() // no byte, no end
+	defer w.Close()
+	code, out, errs := runCLIIn(t, stalled, "--progress=false", "--addr", gl.Addr().String(), "--timeout", "1h", "wc", "-c")
+	if code != 1 || out != "" || !strings.HasPrefix(errs, "halfclose: DEADLINE_EXCEEDED: ") || strings.Contains(errs, "--timeout") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and the server's idle timeout named", code, out, errs)
 	}
 }

@@ -295,15 +295,19 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 	return sum, ownDeadline(ctx, err)
 }
 
-// ownDeadline gives a DEADLINE_EXCEEDED that came once ctx's deadline had
-// passed grpc-go's words for the client's own deadline, which describe
-// names as --timeout. grpc-go uses them when its timer fired first; when
-// the server's RST_STREAM for the same deadline arrived first, it says
-// "stream terminated by RST_STREAM with error code: CANCEL" (a loaded
-// machine, a short --timeout).
+// ownDeadline marks a DEADLINE_EXCEEDED that came once ctx's deadline had
+// passed as the client's own (ownDeadlineError), which describe names as
+// --timeout. grpc-go says "context deadline exceeded" when its timer
+// fired first; when the server's RST_STREAM for the same deadline arrived
+// first, "stream terminated by RST_STREAM with error code: CANCEL" (a
+// loaded machine, a short --timeout). Before the deadline the same bare
+// words are the server's idle timeout's (serverIdleMessage).
 func ownDeadline(ctx context.Context, err error) error {
-	if d, ok := ctx.Deadline(); ok && status.Code(err) == codes.DeadlineExceeded && !time.Now().Before(d) {
-		return status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+	if status.Code(err) != codes.DeadlineExceeded {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && (!time.Now().Before(d) || errors.Is(ctx.Err(), context.DeadlineExceeded)) {
+		return &ownDeadlineError{}
 	}
 	return err
 }
