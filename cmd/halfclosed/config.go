@@ -265,10 +265,10 @@ func (c *config) validate() error {
 	// Both are HTTP/2 SETTINGS, 32 bits: a larger value wrapped around
 	// (4294967297 streams was 1; 4GiB of metadata was 0, every call
 	// refused).
-	if c.grpcMaxStreams < 1 || c.grpcMaxStreams > math.MaxUint32 {
+	if c.grpcMaxStreams < 1 || int64(c.grpcMaxStreams) > math.MaxUint32 {
 		errs = append(errs, errors.New("--grpc-max-streams must be at least 1 and at most 4294967295"))
 	}
-	if c.maxMetadataBytes < 1<<10 || c.maxMetadataBytes > math.MaxUint32 {
+	if c.maxMetadataBytes < 1<<10 || int64(c.maxMetadataBytes) > math.MaxUint32 {
 		errs = append(errs, errors.New("--max-metadata-bytes must be at least 1KiB and under 4GiB"))
 	}
 	if c.authTokenFile != "" && len(c.tcpRoutes) > 0 && c.tlsClientCA == "" && !c.tcpInsecure {

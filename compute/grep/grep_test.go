@@ -303,7 +303,7 @@ func makeTookInput() []byte {
 	var log bytes.Buffer
 	for i := 0; log.Len() < 64<<20; i++ {
 		fmt.Fprintf(&log, "2024-05-01T12:%02d:%02d.%03dZ %s svc=api req=%08x path=/v1/items/%d took %dms\n",
-			i/60%60, i%60, i%1000, []string{"INFO", "DEBUG", "WARN", "ERROR", "INFO"}[i%5], i*2654435761, i%5000, i%997)
+			i/60%60, i%60, i%1000, []string{"INFO", "DEBUG", "WARN", "ERROR", "INFO"}[i%5], uint32(i)*2654435761, i%5000, i%997)
 	}
 	return log.Bytes()
 }

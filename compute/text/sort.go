@@ -1943,8 +1943,9 @@ func (m *mergeSrc) advance() error {
 }
 
 // sortFieldMax stands for GNU's SIZE_MAX field and character numbers: an
-// overflowing count, far past any line.
-const sortFieldMax = 1 << 40
+// overflowing count, far past any line (a quarter of the int range where
+// int has 32 bits, so that it builds there).
+const sortFieldMax = min(1<<40, math.MaxInt>>2)
 
 // sortFieldCount reads a count at the start of s as GNU sort's
 // parse_field_count (xstrtoumax: leading blanks and '+' allowed, what
