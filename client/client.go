@@ -595,20 +595,8 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 func sendChunks(ctx context.Context, r io.Reader, bufs *sendBufs, send func([]byte, *sendBuf) error, fail func(error)) (int64, error) {
 	s := &chunkSender{send: send, fail: fail, bufs: bufs, bp: bufs.get()}
 	defer s.close()
-	empty := 0
 	for {
-		buf := *s.bp
-		n, err := r.Read(buf[s.filled:])
-		if n < 0 || n > len(buf)-s.filled {
-			return s.result(&readError{errReadCount(n, len(buf)-s.filled)})
-		}
-		if n == 0 && err == nil {
-			if empty++; empty >= maxEmptyReads {
-				err = io.ErrNoProgress
-			}
-		} else {
-			empty = 0
-		}
+		n, err := readSome(r, (*s.bp)[s.filled:])
 		if serr := s.add(n); serr != nil {
 			return s.result(serr)
 		}

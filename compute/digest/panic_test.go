@@ -18,11 +18,7 @@ func TestB3HelperPanicReachesTheCaller(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
 	j := &b3Job{tasks: make([]b3Task, 64), key: &[8]uint32{}}
-	v := func() (v any) {
-		defer func() { v = recover() }()
-		j.run(true)
-		return nil
-	}()
+	v := recovered(func() { j.run(true) })
 	if v == nil {
 		t.Fatal("run returned; want a panic")
 	}
@@ -34,25 +30,35 @@ type panicHash struct{ hash.Hash }
 
 func (panicHash) Write([]byte) (int, error) { panic("boom in a hash") }
 
+// boomAndSHA256 is a MultiHash's algorithms: one that panics, one that
+// does not.
+func boomAndSHA256() []*Algo {
+	return []*Algo{
+		{Name: "boom", New: func() hash.Hash { return panicHash{sha256.New()} }},
+		{Name: "sha256", New: sha256.New},
+	}
+}
+
+// recovered runs f and returns what it panicked with (nil: it returned).
+func recovered(f func()) (v any) {
+	defer func() { v = recover() }()
+	f()
+	return nil
+}
+
 // TestMultiHashPanicReachesTheOwner: a hash that panics on its goroutine
 // of a MultiHash no longer ends the process: the owner's Write or Sums
 // panics with it (a *compute.HelperPanic), never returning sums, and
 // Close still ends every goroutine.
 func TestMultiHashPanicReachesTheOwner(t *testing.T) {
-	algos := []*Algo{
-		{Name: "boom", New: func() hash.Hash { return panicHash{sha256.New()} }},
-		{Name: "sha256", New: sha256.New},
-	}
-	m := NewMultiHash(algos)
+	m := NewMultiHash(boomAndSHA256())
 	defer m.Close()
-	v := func() (v any) {
-		defer func() { v = recover() }()
+	v := recovered(func() {
 		for range 8 {
 			m.Write(make([]byte, mhBlockSize))
 		}
 		m.Sums()
-		return nil
-	}()
+	})
 	if _, ok := v.(*compute.HelperPanic); !ok {
 		t.Fatalf("recovered %v; want a *compute.HelperPanic", v)
 	}
@@ -64,19 +70,11 @@ func TestMultiHashPanicReachesTheOwner(t *testing.T) {
 // job's recover logs it. Before, Close dropped it: a server fault that
 // left no trace when the job failed for another reason.
 func TestMultiHashPanicRaisedByClose(t *testing.T) {
-	algos := []*Algo{
-		{Name: "boom", New: func() hash.Hash { return panicHash{sha256.New()} }},
-		{Name: "sha256", New: sha256.New},
-	}
-	m := NewMultiHash(algos)
+	m := NewMultiHash(boomAndSHA256())
 	m.Write(make([]byte, mhBlockSize-1)) // held: not dispatched
 	m.cur.buf = append(m.cur.buf, 0)
 	m.dispatch() // to the hashes' goroutines; no Write checks after it
-	v := func() (v any) {
-		defer func() { v = recover() }()
-		m.Close()
-		return nil
-	}()
+	v := recovered(m.Close)
 	if _, ok := v.(*compute.HelperPanic); !ok {
 		t.Fatalf("Close recovered %v; want a *compute.HelperPanic", v)
 	}
@@ -92,11 +90,7 @@ func TestB3CallerPanicWaitsForHelpers(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
 	j := &b3Job{tasks: make([]b3Task, 64), key: &[8]uint32{}}
-	v := func() (v any) {
-		defer func() { v = recover() }()
-		j.run(true)
-		return nil
-	}()
+	v := recovered(func() { j.run(true) })
 	if _, helper := v.(*compute.HelperPanic); v == nil || helper {
 		t.Fatalf("run panicked with %v; want the caller's own panic", v)
 	}

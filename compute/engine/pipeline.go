@@ -3,9 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"runtime/debug"
 	"sync"
 
 	"github.com/halfclose/halfclose/compute"
@@ -95,10 +93,6 @@ func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Rea
 // it, and it would end the process with every job in it. (A goroutine the
 // stage starts itself must recover its own.)
 func runStage(ctx context.Context, st compute.Stage, in io.Reader, w io.Writer) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = compute.Internal("internal error", fmt.Errorf("stage panic: %v\n%s", v, debug.Stack()))
-		}
-	}()
+	defer compute.Recover("stage", &err)
 	return st.Run(ctx, in, w)
 }
