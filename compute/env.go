@@ -31,6 +31,14 @@ func (e *Env) LineLimit() int {
 const (
 	DefaultSpoolMem  = 8 << 20 // bytes a job holds in memory before spilling
 	DefaultSpoolDisk = 4 << 30 // bytes all jobs may spill to disk together
+
+	// MinSortMem is the least memory budget sort works with: a smaller
+	// Mem is rounded up to it. Below it sort's runs get so small (at
+	// 4 KiB, a line each) that its spill files and merge passes, not its
+	// comparisons, cost the CPU: 50 MB at 4 KiB once took 160 times the
+	// default's. (GNU sort's floor is lower, a few hundred bytes, but it
+	// reads each run it merges through a 256 KiB buffer whatever its -S.)
+	MinSortMem = 512 << 10
 )
 
 // SpoolConfig says how much a job may hold in memory and where and how much

@@ -1,5 +1,7 @@
 package text
 
+import "github.com/halfclose/halfclose/compute"
+
 // Internals for the tests of package text_test.
 const LineBufSize = lineBufSize
 
@@ -12,3 +14,16 @@ var (
 // SetSortRunsHook sets the function told how many spill runs a sort has
 // open after each spill (nil: none).
 func SetSortRunsHook(f func(open int)) { sortRunsHook = f }
+
+// SetSortMergeHook sets the function told of each merge of spill runs
+// into a spill run: how many it read and the new run's level (nil: none).
+func SetSortMergeHook(f func(runs, level int)) { sortMergeHook = f }
+
+// SetSortMinMem sets the least budget sort works with (0:
+// compute.MinSortMem).
+func SetSortMinMem(n int64) {
+	if n == 0 {
+		n = compute.MinSortMem
+	}
+	sortMinMem = n
+}
