@@ -47,6 +47,10 @@ type SpoolConfig struct {
 	MemBytes int64       // memory per buffer before spilling; 0 = DefaultSpoolMem
 	Dir      string      // where spill files go; "" = os.TempDir()
 	Disk     *DiskBudget // shared disk budget; nil = DefaultSpoolDisk of its own
+	// SortMinBytes is the least memory budget sort works with (SortMem):
+	// 0 = MinSortMem; negative = none, Mem as it is (for tests of sort's
+	// spill and merge: many runs of a small input).
+	SortMinBytes int64
 }
 
 // Mem returns the memory a buffer may hold before it spills.
@@ -55,6 +59,16 @@ func (c *SpoolConfig) Mem() int64 {
 		return DefaultSpoolMem
 	}
 	return c.MemBytes
+}
+
+// SortMem returns the memory budget of a sort: Mem, rounded up to
+// SortMinBytes.
+func (c *SpoolConfig) SortMem() int64 {
+	floor := c.SortMinBytes
+	if floor == 0 {
+		floor = MinSortMem
+	}
+	return max(c.Mem(), floor)
 }
 
 // Budget returns the disk budget, making one of DefaultSpoolDisk when

@@ -1,7 +1,5 @@
 package text
 
-import "github.com/halfclose/halfclose/compute"
-
 // Internals for the tests of package text_test.
 const LineBufSize = lineBufSize
 
@@ -18,12 +16,3 @@ func SetSortRunsHook(f func(open int)) { sortRunsHook = f }
 // SetSortMergeHook sets the function told of each merge of spill runs
 // into a spill run: how many it read and the new run's level (nil: none).
 func SetSortMergeHook(f func(runs, level int)) { sortMergeHook = f }
-
-// SetSortMinMem sets the least budget sort works with (0:
-// compute.MinSortMem).
-func SetSortMinMem(n int64) {
-	if n == 0 {
-		n = compute.MinSortMem
-	}
-	sortMinMem = n
-}

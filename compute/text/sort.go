@@ -1190,8 +1190,8 @@ func (st *sortCheckStage) Run(ctx context.Context, in io.Reader, _ io.Writer) er
 // being gathered — so the budget plus two lines of lineLimit, plus buffers
 // of a few hundred KiB. The merge holds a buffer and a line per run it
 // reads: 16 to 64 runs at once (fanIn), fewer only when 16 of the longest
-// line seen pass half the budget. A budget under sortMinMem (512 KiB) is
-// rounded up to it.
+// line seen pass half the budget. A budget under compute.MinSortMem
+// (512 KiB) is rounded up to it (SpoolConfig.SortMem).
 type sortStage struct {
 	opts      *sortOpts
 	spool     compute.SpoolConfig
@@ -1209,12 +1209,6 @@ const (
 	sortFanMin = 16
 	sortFanMax = 64
 )
-
-// sortMinMem is the least memory budget sort works with, a smaller
-// --spool-mem rounded up to it: compute.MinSortMem, but in the tests of
-// the merge, which lower it to make many small runs of a small input
-// (serially: it is the package's).
-var sortMinMem int64 = compute.MinSortMem
 
 // lineOut gathers lines into a buffer for w. With async, a goroutine
 // writes each full buffer while the next one fills (two buffers); close
@@ -1765,7 +1759,7 @@ func (s *sorter) cleanup() {
 func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	s := &sorter{ctx: ctx, done: done, o: st.opts, spool: st.spool, mem: max(st.spool.Mem(), sortMinMem)}
+	s := &sorter{ctx: ctx, done: done, o: st.opts, spool: st.spool, mem: st.spool.SortMem()}
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
 	s.nextCap = min(smallBufSize, s.block)
 	defer s.cleanup()

@@ -188,7 +188,7 @@ type sortSpillStats struct {
 	spills, most, merges, mostRead, fewestRead, level int
 }
 
-func sortSpillRun(t *testing.T, mem int64, in []byte, args ...string) sortSpillStats {
+func sortSpillRun(t *testing.T, spool compute.SpoolConfig, in []byte, args ...string) sortSpillStats {
 	t.Helper()
 	var st sortSpillStats
 	st.fewestRead = 1 << 30
@@ -201,20 +201,18 @@ func sortSpillRun(t *testing.T, mem int64, in []byte, args ...string) sortSpillS
 	})
 	defer text.SetSortMergeHook(nil)
 	want, _ := computetest.GNU(t, in, args...)
-	dir := t.TempDir()
-	disk := compute.NewDiskBudget(1 << 30)
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: dir, Disk: disk}}
-	got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(args), in)
+	spool.Dir, spool.Disk = t.TempDir(), compute.NewDiskBudget(1<<30)
+	got, err := computetest.RunPipelineEnv(t, engine.Config{Spool: spool}, shquote.Join(args), in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("output differs from GNU (%d vs %d bytes)", len(got), len(want))
 	}
-	if disk.Used() != 0 {
-		t.Errorf("disk budget still holds %d bytes", disk.Used())
+	if spool.Disk.Used() != 0 {
+		t.Errorf("disk budget still holds %d bytes", spool.Disk.Used())
 	}
-	assertEmptyDir(t, dir)
+	assertEmptyDir(t, spool.Dir)
 	t.Logf("%+v", st)
 	return st
 }
@@ -237,7 +235,7 @@ func TestSortSmallBudget(t *testing.T) {
 	lines := bytes.Count(in, []byte("\n"))
 	for _, args := range [][]string{{"sort", "-k2,2", "-s"}, {"sort", "-u", "-k1,1n"}} {
 		t.Run(fmt.Sprintf("%q", args), func(t *testing.T) {
-			st := sortSpillRun(t, 4<<10, in, args...)
+			st := sortSpillRun(t, compute.SpoolConfig{MemBytes: 4 << 10}, in, args...)
 			// A run holds at least an eighth of the budget's worth of
 			// input (the index of a line costs 24 bytes besides it,
 			// and it grows by a quarter, old and new both counted).
@@ -251,23 +249,21 @@ func TestSortSmallBudget(t *testing.T) {
 	}
 }
 
-// TestSortMergeLevels: with the budget's floor lowered so far that every
-// line is a run (4 KiB: a block and the index pass it), a few thousand
+// TestSortMergeLevels: with no floor to the budget (SortMinBytes), so
+// small that every line is a run (4 KiB: a block and the index pass it), a few thousand
 // runs are merged sixteen at a time as they are made, so each line is
 // rewritten once a level, log16(runs) levels (plus one, merging the
 // newest runs that the final merge cannot also read), and the spill files
 // open at once stay under 16 a level (once, 20,000 lines failed with "too
 // many open files", and the fan-in of 2 at 4 KiB rewrote each line once a
 // doubling). The output is still GNU's, ties in input order (-s) across
-// the merges. Serial: the hooks and the floor are the package's.
+// the merges. Serial: the hooks are the package's.
 func TestSortMergeLevels(t *testing.T) {
-	text.SetSortMinMem(4 << 10)
-	defer text.SetSortMinMem(0)
 	in := randomLines(3, 48<<10, true) // about 3,000 lines
 	lines := bytes.Count(in, []byte("\n"))
 	for _, args := range [][]string{{"sort", "-k2,2", "-s"}, {"sort", "-u", "-k2,2"}, {"sort", "-rn"}, {"sort"}} {
 		t.Run(fmt.Sprintf("%q", args), func(t *testing.T) {
-			st := sortSpillRun(t, 4<<10, in, args...)
+			st := sortSpillRun(t, compute.SpoolConfig{MemBytes: 4 << 10, SortMinBytes: -1}, in, args...)
 			levels := log16(st.spills)
 			if st.spills < lines/2 {
 				t.Errorf("%d spills of %d lines; want a spill a line or so", st.spills, lines)
@@ -600,7 +596,7 @@ func TestSortNumericKeys(t *testing.T) {
 		want, _ := computetest.GNU(t, in.Bytes(), argv...) // one oracle run for both budgets
 		for _, mem := range []int64{0, 64 << 10} {
 			t.Run(fmt.Sprintf("%d/%q", mem, argv[1:]), func(t *testing.T) {
-				cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: t.TempDir()}}
+				cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, SortMinBytes: -1, Dir: t.TempDir()}}
 				got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(argv), in.Bytes())
 				if err != nil {
 					t.Fatal(err)
@@ -683,7 +679,7 @@ func TestSortSharedPrefix(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%q/%d", name, a[1:], mem), func(t *testing.T) {
 					disk := compute.NewDiskBudget(1 << 30)
-					cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: t.TempDir(), Disk: disk}}
+					cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, SortMinBytes: -1, Dir: t.TempDir(), Disk: disk}}
 					got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(a), in)
 					if err != nil {
 						t.Fatal(err)
