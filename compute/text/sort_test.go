@@ -229,8 +229,8 @@ func TestSortSmallBudget(t *testing.T) {
 	in := randomLines(4, 1<<20, true) // about 60,000 lines
 	levels := 0                       // a single merge, of the few runs
 	if testenv.Long() {
-		in = randomLines(4, 24<<20, true)
-		levels = 2 // runs of runs (16), and one merge of the newest
+		in = randomLines(4, 12<<20, true)
+		levels = 1 // about 100 runs: every 16 merged into one as they come
 	}
 	lines := bytes.Count(in, []byte("\n"))
 	for _, args := range [][]string{{"sort", "-k2,2", "-s"}, {"sort", "-u", "-k1,1n"}} {
@@ -549,6 +549,17 @@ func BenchmarkSortNSpill(b *testing.B) {
 func BenchmarkSortGSpill(b *testing.B) {
 	_, nums := sortBenchInputs()
 	benchSort(b, nums, 0, "sort", "-g")
+}
+
+// Small budgets: 4 KiB is rounded up to compute.MinSortMem (512 KiB, 16
+// runs a merge), 1 MiB merges 16 runs at once through 32 KiB buffers.
+func BenchmarkSortSpill4K(b *testing.B) {
+	text, _ := sortBenchInputs()
+	benchSort(b, text, 4<<10, "sort")
+}
+func BenchmarkSortSpill1M(b *testing.B) {
+	text, _ := sortBenchInputs()
+	benchSort(b, text, 1<<20, "sort")
 }
 
 // TestSortNumericKeys: random numbers of every shape (long, signed,
