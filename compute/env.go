@@ -31,6 +31,14 @@ func (e *Env) LineLimit() int {
 const (
 	DefaultSpoolMem  = 8 << 20 // bytes a job holds in memory before spilling
 	DefaultSpoolDisk = 4 << 30 // bytes all jobs may spill to disk together
+
+	// MinSortMem is the least memory budget sort works with: a smaller
+	// Mem is rounded up to it. Below it sort's runs get so small (at
+	// 4 KiB, a line each) that its spill files and merge passes, not its
+	// comparisons, cost the CPU: 50 MB at 4 KiB once took 160 times the
+	// default's. (GNU sort's floor is lower, a few hundred bytes, but it
+	// reads each run it merges through a 256 KiB buffer whatever its -S.)
+	MinSortMem = 512 << 10
 )
 
 // SpoolConfig says how much a job may hold in memory and where and how much
@@ -39,6 +47,10 @@ type SpoolConfig struct {
 	MemBytes int64       // memory per buffer before spilling; 0 = DefaultSpoolMem
 	Dir      string      // where spill files go; "" = os.TempDir()
 	Disk     *DiskBudget // shared disk budget; nil = DefaultSpoolDisk of its own
+	// SortMinBytes is the least memory budget sort works with (SortMem):
+	// 0 = MinSortMem; negative = none, Mem as it is (for tests of sort's
+	// spill and merge: many runs of a small input).
+	SortMinBytes int64
 }
 
 // Mem returns the memory a buffer may hold before it spills.
@@ -47,6 +59,16 @@ func (c *SpoolConfig) Mem() int64 {
 		return DefaultSpoolMem
 	}
 	return c.MemBytes
+}
+
+// SortMem returns the memory budget of a sort: Mem, rounded up to
+// SortMinBytes.
+func (c *SpoolConfig) SortMem() int64 {
+	floor := c.SortMinBytes
+	if floor == 0 {
+		floor = MinSortMem
+	}
+	return max(c.Mem(), floor)
 }
 
 // Budget returns the disk budget, making one of DefaultSpoolDisk when

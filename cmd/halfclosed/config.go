@@ -162,7 +162,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.Var(&c.maxHeaderBytes, "max-header-bytes", "longest TCP header line")
 	fs.Var(&c.maxMsgBytes, "max-msg-bytes", "largest gRPC message")
 	fs.Var(&c.maxLineBytes, "max-line-bytes", "longest line grep, sort and uniq hold (a longer one fails the job with RESOURCE_EXHAUSTED)")
-	fs.Var(&c.spoolMem, "spool-mem", "memory a job's reply or sort buffer holds before spilling to disk")
+	fs.Var(&c.spoolMem, "spool-mem", "memory a job's reply or sort buffer holds before spilling to disk (sort rounds a smaller one up to 512KiB)")
 	fs.StringVar(&c.spoolDir, "spool-dir", "", "directory for spill files (default: the system temp dir)")
 	fs.Var(&c.spoolDisk, "spool-disk", "disk all jobs' spill files may use together")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "after SIGTERM, how long to keep serving with /readyz and gRPC health NOT_SERVING before the listeners close (e.g. 5s behind a load balancer)")

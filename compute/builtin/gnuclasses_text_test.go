@@ -33,8 +33,9 @@ func TestGNUText1SortCharOffsetWraps(t *testing.T) {
 		{"sort", "-s", "-k1,2.18446744073709551614"}, {"sort", "-k2,2.99999999999999999999b"}, {"sort", "-k1,2.9223372036854775808"},
 		{"sort", "+0.18446744073709551615"}, {"sort", "+0", "-2.18446744073709551615"}, {"sort", "-k1.99999999999999999999,1.99999999999999999999"},
 	})
-	// The same through runs spilled to disk and merged.
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	// The same through runs spilled to disk and merged (SortMinBytes: no
+	// floor to sort's budget, so that these small inputs spill).
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, SortMinBytes: -1, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte("ab cd\nab cc\nb a\nab\nx\n\ny 5\n 3\n1\n"), spillCopies(300))
 	for _, argv := range [][]string{{"sort", "-k1.99999999999999999999"}, {"sort", "-u", "-k1.99999999999999999999n"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
@@ -56,7 +57,7 @@ func TestGNUText2SortZeroTerminated(t *testing.T) {
 		{"sort", "-z", "-t", " ", "-k2,2nr"}, {"sort", "--zero", "-s", "-k1,1f"},
 	})
 	// The same through runs spilled to disk and merged.
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, SortMinBytes: -1, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte("k 2\x00k\n1\x00K 2\x00b\nx\x00\x00 3 a\x00k 10\x00"), spillCopies(300))
 	for _, argv := range [][]string{{"sort", "-z"}, {"sort", "-zu", "-k2,2n"}, {"sort", "-z", "-s", "-k2"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
@@ -87,7 +88,7 @@ func TestGNUText3SortIgnoreAndMonth(t *testing.T) {
 		{"sort", "-dn", "-k1,1r"}, {"sort", "-i", "-k1,1n"}, {"sort", "-z", "-d"},
 	})
 	// The same through runs spilled to disk and merged.
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, SortMinBytes: -1, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), spillCopies(200))
 	for _, argv := range [][]string{{"sort", "-d"}, {"sort", "-iu"}, {"sort", "-M", "-s"}, {"sort", "-k2,2Mu"}, {"sort", "-df", "-s"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
@@ -138,7 +139,7 @@ func TestGNUText5SortHumanNumeric(t *testing.T) {
 		{"sort", "-t", "\t", "-k1,1h", "-k2"}, {"sort", "-hn"}, {"sort", "-hM"}, {"sort", "-hd"}, {"sort", "-k1hi"}, {"sort", "-h", "-k1,1n"},
 	})
 	// The same through runs spilled to disk and merged.
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, SortMinBytes: -1, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte(inputs[0]+inputs[1]), spillCopies(150))
 	for _, argv := range [][]string{{"sort", "-h"}, {"sort", "-hu"}, {"sort", "-h", "-s", "-k1,1"}, {"sort", "-rh"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
@@ -165,7 +166,7 @@ func TestGNUText6SortVersion(t *testing.T) {
 		{"sort", "-Vn"}, {"sort", "-Vh"}, {"sort", "-VM"}, {"sort", "-k1Vn"}, {"sort", "-V", "-k1,1n"},
 	})
 	// The same through runs spilled to disk and merged.
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, SortMinBytes: -1, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte(inputs[0]+inputs[2]), spillCopies(150))
 	for _, argv := range [][]string{{"sort", "-V"}, {"sort", "-Vu"}, {"sort", "-V", "-s", "-k1,1f"}} {
 		computetest.DiffGNUEnv(t, cfg, big, argv...)
@@ -422,7 +423,7 @@ func TestGNUText13SortGeneralNumeric(t *testing.T) {
 	}
 	checkCross(t, nans, [][]string{{"sort", "-g"}, {"sort", "-gr"}, {"sort", "-gu"}, {"sort", "-gf"}})
 	// The same through runs spilled to disk and merged.
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, SortMinBytes: -1, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	var nonan []string
 	for _, l := range sortGNumLines {
 		if !strings.Contains(l, "nan") {
@@ -457,7 +458,7 @@ func TestGNUText14SortUniqueNaNTwins(t *testing.T) {
 	})
 	// The same through runs spilled to disk and merged: every NaN line
 	// is written, as GNU writes them from one buffer.
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
+	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 1000, SortMinBytes: -1, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 30)}}
 	big := bytes.Repeat([]byte("nan\n1\nNAN\nx\nnan\n"), spillCopies(4000))
 	computetest.DiffGNUEnv(t, cfg, big, "sort", "-gu")
 }

@@ -30,7 +30,8 @@ const (
 // read ahead of the stages (readAheadMem), its patterns (PatternBytes),
 // and for each stage its buffers (StageBufferBytes), what a stage that
 // must see all of its input keeps before spilling (Spool.Mem: sort, tac,
-// tail, head -n -N, cut's first field) and LineCopies lines of
+// tail, head -n -N, cut's first field; sort rounds a Spool.Mem under
+// compute.MinSortMem up to it, Spool.SortMem) and LineCopies lines of
 // MaxLineBytes. It counts every stage as the worst of them. What the
 // adapter buffers comes on top.
 func JobMemory(cfg Config, stages int) int64 {
@@ -39,7 +40,7 @@ func JobMemory(cfg Config, stages int) int64 {
 	if line <= 0 {
 		line = compute.DefaultMaxLineBytes
 	}
-	perStage := StageBufferBytes + mem + LineCopies*line
+	perStage := StageBufferBytes + cfg.Spool.SortMem() + LineCopies*line
 	reply := mem + spool.WriteBehindBytes + spool.ReadBackBytes
 	return reply + readAheadMem + PatternBytes + int64(stages)*perStage
 }

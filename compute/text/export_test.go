@@ -12,3 +12,7 @@ var (
 // SetSortRunsHook sets the function told how many spill runs a sort has
 // open after each spill (nil: none).
 func SetSortRunsHook(f func(open int)) { sortRunsHook = f }
+
+// SetSortMergeHook sets the function told of each merge of spill runs
+// into a spill run: how many it read and the new run's level (nil: none).
+func SetSortMergeHook(f func(runs, level int)) { sortMergeHook = f }

@@ -1188,9 +1188,10 @@ func (st *sortCheckStage) Run(ctx context.Context, in io.Reader, _ io.Writer) er
 // a block is held in the buffer it was read into, not copied, and counts
 // against the budget like a block), the read buffer, and the next line
 // being gathered — so the budget plus two lines of lineLimit, plus buffers
-// of a few hundred KiB. The merge holds one line per run it reads, and
-// reads at most as many runs at once as the longest line seen fits in half
-// the budget.
+// of a few hundred KiB. The merge holds a buffer and a line per run it
+// reads: 16 to 64 runs at once (fanIn), fewer only when 16 of the longest
+// line seen pass half the budget. A budget under compute.MinSortMem
+// (512 KiB) is rounded up to it (SpoolConfig.SortMem).
 type sortStage struct {
 	opts      *sortOpts
 	spool     compute.SpoolConfig
@@ -1199,8 +1200,14 @@ type sortStage struct {
 
 const (
 	sortLineOverhead = int64(unsafe.Sizeof(sortLine{})) // bytes charged per held line
-	sortRunBuf       = 64 << 10
-	sortOutBuf       = 256 << 10 // two for the output
+	sortRunBuf       = 64 << 10                         // a spill run's write buffer; the most a merge reads a run through
+	sortOutBuf       = 256 << 10                        // two for the output
+
+	// sortFanMin and sortFanMax bound how many runs a merge reads at
+	// once (GNU's --batch-size is 16): fewer only for lines so long that
+	// sortFanMin of them do not fit in half the budget.
+	sortFanMin = 16
+	sortFanMax = 64
 )
 
 // lineOut gathers lines into a buffer for w. With async, a goroutine
@@ -1641,11 +1648,21 @@ func (s *sorter) spill() error {
 	return s.compact()
 }
 
-// fanIn is how many runs one merge reads at once: each holds a buffer and
-// its current line, half the budget for the buffers and half for the
-// lines (the longest seen, when longer than a buffer).
+// fanIn is how many runs one merge reads at once: each holds a buffer
+// (mergeBuf) and its current line, half the budget for the buffers and
+// half for the lines (the longest seen, when longer than a buffer). It
+// is sortFanMin to sortFanMax, the buffers shrinking below sortRunBuf to
+// fit (at compute.MinSortMem, 16 KiB each), and fewer only when
+// sortFanMin of the longest line seen pass half the budget (at least 2).
 func (s *sorter) fanIn() int {
-	return int(max(2, min(s.mem/(2*sortRunBuf), s.mem/(2*int64(max(s.maxLine, sortRunBuf))))))
+	n := min(max(s.mem/(2*sortRunBuf), sortFanMin), sortFanMax)
+	return int(max(2, min(n, s.mem/(2*int64(max(s.maxLine, 1))))))
+}
+
+// mergeBuf is the size of the buffer a merge of fanIn runs reads each
+// run through.
+func (s *sorter) mergeBuf(fanIn int) int {
+	return int(min(max(s.mem/int64(2*fanIn), smallBufSize), sortRunBuf))
 }
 
 // compact merges the newest runs into one while fanIn of them have the
@@ -1661,22 +1678,11 @@ func (s *sorter) compact() error {
 		if n < fanIn {
 			break
 		}
-		group := s.runs[n-fanIn:]
-		if group[0].level != group[fanIn-1].level {
+		if s.runs[n-fanIn].level != s.runs[n-1].level {
 			break // levels only fall from the first run to the last
 		}
 		s.free = nil // the merge's buffers take the place of the blocks
-		f, err := s.spool.TempFile()
-		if err != nil {
-			return err
-		}
-		r := &sortRun{f: f, disk: s.spool.Disk, level: group[0].level + 1}
-		err = s.merge(group, s.runOut(r))
-		for _, g := range group {
-			g.close()
-		}
-		s.runs = append(s.runs[:n-fanIn], r)
-		if err != nil {
+		if err := s.mergeTail(n - fanIn); err != nil {
 			return err
 		}
 	}
@@ -1686,9 +1692,34 @@ func (s *sorter) compact() error {
 	return nil
 }
 
+// mergeTail merges s.runs[i:] into one run in their place, a level
+// above the first of them.
+func (s *sorter) mergeTail(i int) error {
+	group := s.runs[i:]
+	f, err := s.spool.TempFile()
+	if err != nil {
+		return err
+	}
+	r := &sortRun{f: f, disk: s.spool.Disk, level: group[0].level + 1}
+	err = s.merge(group, s.runOut(r))
+	for _, g := range group {
+		g.close()
+	}
+	if sortMergeHook != nil {
+		sortMergeHook(len(group), r.level)
+	}
+	clear(group)
+	s.runs = append(s.runs[:i], r)
+	return err
+}
+
 // sortRunsHook, when set (by a test), is told how many runs are open after
 // each spill.
 var sortRunsHook func(open int)
+
+// sortMergeHook, when set (by a test), is told of each merge into a spill
+// run: how many runs it read and the new run's level.
+var sortMergeHook func(runs, level int)
 
 // writeLines writes the held lines sorted (merging the halves sortHeld
 // sorted; on a tie the first half's, the earlier input, goes first),
@@ -1728,7 +1759,7 @@ func (s *sorter) cleanup() {
 func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	s := &sorter{ctx: ctx, done: done, o: st.opts, spool: st.spool, mem: st.spool.Mem()}
+	s := &sorter{ctx: ctx, done: done, o: st.opts, spool: st.spool, mem: st.spool.SortMem()}
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
 	s.nextCap = min(smallBufSize, s.block)
 	defer s.cleanup()
@@ -1789,20 +1820,14 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 		}
 	}
 	s.blocks, s.free, s.lines = nil, nil, nil
+	// Too many runs for one merge: merge the newest (the smallest: the
+	// levels fall from the first run to the last) into one, as few as
+	// leave fanIn, fanIn at a time. Merging neighbours keeps the runs in
+	// input order (-s).
 	fanIn := s.fanIn()
-	for len(s.runs) > fanIn {
-		f, err := s.spool.TempFile()
-		if err != nil {
-			return err
-		}
-		r := &sortRun{f: f, disk: s.spool.Disk}
-		group := s.runs[:fanIn]
-		s.runs = append([]*sortRun{r}, s.runs[fanIn:]...) // first: keeps the merge stable
-		err = s.merge(group, s.runOut(r))
-		for _, g := range group {
-			g.close()
-		}
-		if err != nil {
+	for n := len(s.runs); n > fanIn; n = len(s.runs) {
+		k := min(fanIn, n-fanIn+1)
+		if err := s.mergeTail(n - k); err != nil {
 			return err
 		}
 	}
@@ -1878,11 +1903,12 @@ func (s *sorter) merge(runs []*sortRun, w *lineOut) error {
 		s.off = s.allLCP
 	}
 	t := &loserTree{s: s}
+	buf := s.mergeBuf(len(runs))
 	for i, r := range runs {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 			return compute.Internal("sort: spill read failed", err)
 		}
-		src := &mergeSrc{lr: newLineReader("sort", r.f, sortRunBuf, s.maxLine+s.o.pre+1), idx: i, s: s}
+		src := &mergeSrc{lr: newLineReader("sort", r.f, buf, s.maxLine+s.o.pre+1), idx: i, s: s}
 		src.lr.delim = s.o.eol
 		if err := src.advance(); err != nil {
 			return err

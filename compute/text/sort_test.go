@@ -134,19 +134,17 @@ func randomLines(seed uint64, n int, fields bool) []byte {
 }
 
 // TestSortSpill sorts inputs several times the memory budget: the output
-// is GNU's and the runs are merged (also through a second merge level).
-//
-// By default the input is a quarter of the long run's (testenv.Long) and
-// every budget is 64 KiB: about 12 runs, merged two at a time (fan-in 2)
-// through several levels. (Under 64 KiB the sorter's minimum index growth
-// alone passes the budget, and every line becomes a run of its own.)
+// is GNU's and the runs are merged. The budgets are under
+// compute.MinSortMem, which they are rounded up to: by default the input
+// (a quarter of the long run's, testenv.Long) makes 3 runs, the long
+// run's about 12. TestSortMergeLevels merges many runs through several
+// levels.
 func TestSortSpill(t *testing.T) {
 	t.Parallel()
 	in := randomLines(1, 3<<20/4, true)
-	small, smaller := int64(64<<10), int64(64<<10)
+	small, smaller := int64(64<<10), int64(4<<10)
 	if testenv.Long() {
 		in = randomLines(1, 3<<20, true)
-		small, smaller = 256<<10, 64<<10
 	}
 	for _, c := range []struct {
 		mem  int64
@@ -156,7 +154,7 @@ func TestSortSpill(t *testing.T) {
 		{small, []string{"sort", "-n"}},
 		{small, []string{"sort", "-k2,2", "-s"}},
 		{small, []string{"sort", "-k2,2f", "-u"}},
-		{smaller, []string{"sort", "-rn", "-k1,1"}}, // fan-in 2: many merge levels
+		{smaller, []string{"sort", "-rn", "-k1,1"}},
 		{smaller, []string{"sort", "-u", "-k2,2"}},
 	} {
 		t.Run(fmt.Sprintf("%d/%q", c.mem, c.args), func(t *testing.T) {
@@ -180,39 +178,107 @@ func TestSortSpill(t *testing.T) {
 	}
 }
 
-// TestSortSpillFilesBounded: a budget so small that every line is a run
-// of its own keeps few spill files open at once, merging as it reads
-// (once, 20,000 lines failed with "too many open files"), and the output is
-// still GNU's, ties in input order (-s) across the merges. Serial: the
-// hook is the package's.
-func TestSortSpillFilesBounded(t *testing.T) {
-	in := randomLines(3, 48<<10, true) // about 3,000 lines
-	lines := bytes.Count(in, []byte("\n"))
-	var most, spills int
-	text.SetSortRunsHook(func(open int) { most = max(most, open); spills++ })
+// sortSpillStats runs args over in with a memory budget of mem and
+// checks the output against GNU's and that no spill is left behind. It
+// counts the spills, the most runs open at once after one, the merges
+// into a spill run and the most runs one of them read, and the highest
+// level a run reached (how many times its lines were rewritten). Serial:
+// the hooks are the package's.
+type sortSpillStats struct {
+	spills, most, merges, mostRead, fewestRead, level int
+}
+
+func sortSpillRun(t *testing.T, spool compute.SpoolConfig, in []byte, args ...string) sortSpillStats {
+	t.Helper()
+	var st sortSpillStats
+	st.fewestRead = 1 << 30
+	text.SetSortRunsHook(func(open int) { st.most = max(st.most, open); st.spills++ })
 	defer text.SetSortRunsHook(nil)
-	args := []string{"sort", "-k2,2", "-s"}
+	text.SetSortMergeHook(func(runs, level int) {
+		st.merges++
+		st.mostRead, st.fewestRead = max(st.mostRead, runs), min(st.fewestRead, runs)
+		st.level = max(st.level, level)
+	})
+	defer text.SetSortMergeHook(nil)
 	want, _ := computetest.GNU(t, in, args...)
-	dir := t.TempDir()
-	disk := compute.NewDiskBudget(1 << 30)
-	// 4 KiB: a block (4 KiB, the least) and the index pass it, so every
-	// line is a run.
-	cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: dir, Disk: disk}}
-	got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(args), in)
+	spool.Dir, spool.Disk = t.TempDir(), compute.NewDiskBudget(1<<30)
+	got, err := computetest.RunPipelineEnv(t, engine.Config{Spool: spool}, shquote.Join(args), in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("output differs from GNU (%d vs %d bytes)", len(got), len(want))
 	}
-	// Fan-in 2 at this budget: a level per doubling, one open run each.
-	if spills < lines/2 || most > 2*bits.Len(uint(spills)) {
-		t.Errorf("%d spills of %d lines, up to %d runs open at once; want a spill a line or so, and at most %d open", spills, lines, most, 2*bits.Len(uint(spills)))
+	if spool.Disk.Used() != 0 {
+		t.Errorf("disk budget still holds %d bytes", spool.Disk.Used())
 	}
-	if disk.Used() != 0 {
-		t.Errorf("disk budget still holds %d bytes", disk.Used())
+	assertEmptyDir(t, spool.Dir)
+	t.Logf("%+v", st)
+	return st
+}
+
+// log16 is the number of base-16 digits of n: the merge levels n runs
+// need at a fan-in of 16.
+func log16(n int) int { return (bits.Len(uint(n)) + 3) / 4 }
+
+// TestSortSmallBudget: a --spool-mem far under compute.MinSortMem is rounded
+// up to it, so a run holds a good part of it, not a line (at 4 KiB, it
+// once was a spill file and a merge level per doubling of the line count
+// for every line: 93 CPU-s for 50 MB). Counted, not timed. Serial.
+func TestSortSmallBudget(t *testing.T) {
+	in := randomLines(4, 1<<20, true) // about 60,000 lines
+	levels := 0                       // a single merge, of the few runs
+	if testenv.Long() {
+		in = randomLines(4, 12<<20, true)
+		levels = 1 // about 100 runs: every 16 merged into one as they come
 	}
-	assertEmptyDir(t, dir)
+	lines := bytes.Count(in, []byte("\n"))
+	for _, args := range [][]string{{"sort", "-k2,2", "-s"}, {"sort", "-u", "-k1,1n"}} {
+		t.Run(fmt.Sprintf("%q", args), func(t *testing.T) {
+			st := sortSpillRun(t, compute.SpoolConfig{MemBytes: 4 << 10}, in, args...)
+			// A run holds at least an eighth of the budget's worth of
+			// input (the index of a line costs 24 bytes besides it,
+			// and it grows by a quarter, old and new both counted).
+			if most := len(in)/(compute.MinSortMem/8) + 1; st.spills > most || st.spills < 2 {
+				t.Errorf("%d spills of %d lines (%d bytes); want 2 to %d", st.spills, lines, len(in), most)
+			}
+			if st.level > levels || st.merges > 0 && st.mostRead < 16 {
+				t.Errorf("runs rewritten up to %d times (%d merges reading up to %d runs); want %d, 16 at a time", st.level, st.merges, st.mostRead, levels)
+			}
+		})
+	}
+}
+
+// TestSortMergeLevels: with no floor to the budget (SortMinBytes), so
+// small that every line is a run (4 KiB: a block and the index pass it), a few thousand
+// runs are merged sixteen at a time as they are made, so each line is
+// rewritten once a level, log16(runs) levels (plus one, merging the
+// newest runs that the final merge cannot also read), and the spill files
+// open at once stay under 16 a level (once, 20,000 lines failed with "too
+// many open files", and the fan-in of 2 at 4 KiB rewrote each line once a
+// doubling). The output is still GNU's, ties in input order (-s) across
+// the merges. Serial: the hooks are the package's.
+func TestSortMergeLevels(t *testing.T) {
+	in := randomLines(3, 48<<10, true) // about 3,000 lines
+	lines := bytes.Count(in, []byte("\n"))
+	for _, args := range [][]string{{"sort", "-k2,2", "-s"}, {"sort", "-u", "-k2,2"}, {"sort", "-rn"}, {"sort"}} {
+		t.Run(fmt.Sprintf("%q", args), func(t *testing.T) {
+			st := sortSpillRun(t, compute.SpoolConfig{MemBytes: 4 << 10, SortMinBytes: -1}, in, args...)
+			levels := log16(st.spills)
+			if st.spills < lines/2 {
+				t.Errorf("%d spills of %d lines; want a spill a line or so", st.spills, lines)
+			}
+			if st.mostRead != 16 || st.level > levels || st.most > 15*levels+1 {
+				t.Errorf("%d spills, merges read up to %d runs, rewrote lines up to %d times, left up to %d runs open; want 16 at a time, at most %d times, %d open",
+					st.spills, st.mostRead, st.level, st.most, levels, 15*levels+1)
+			}
+			// The newest runs were merged down to what the last merge
+			// reads: fewer than 16.
+			if st.fewestRead >= 16 {
+				t.Errorf("no merge of fewer than 16 runs: the last merges were not exercised (%d spills)", st.spills)
+			}
+		})
+	}
 }
 
 func assertEmptyDir(t *testing.T, dir string) {
@@ -485,6 +551,17 @@ func BenchmarkSortGSpill(b *testing.B) {
 	benchSort(b, nums, 0, "sort", "-g")
 }
 
+// Small budgets: 4 KiB is rounded up to compute.MinSortMem (512 KiB, 16
+// runs a merge), 1 MiB merges 16 runs at once through 32 KiB buffers.
+func BenchmarkSortSpill4K(b *testing.B) {
+	text, _ := sortBenchInputs()
+	benchSort(b, text, 4<<10, "sort")
+}
+func BenchmarkSortSpill1M(b *testing.B) {
+	text, _ := sortBenchInputs()
+	benchSort(b, text, 1<<20, "sort")
+}
+
 // TestSortNumericKeys: random numbers of every shape (long, signed,
 // fractions, leading zeros, many equal), in memory and spilled, against GNU.
 func TestSortNumericKeys(t *testing.T) {
@@ -530,7 +607,7 @@ func TestSortNumericKeys(t *testing.T) {
 		want, _ := computetest.GNU(t, in.Bytes(), argv...) // one oracle run for both budgets
 		for _, mem := range []int64{0, 64 << 10} {
 			t.Run(fmt.Sprintf("%d/%q", mem, argv[1:]), func(t *testing.T) {
-				cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: t.TempDir()}}
+				cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, SortMinBytes: -1, Dir: t.TempDir()}}
 				got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(argv), in.Bytes())
 				if err != nil {
 					t.Fatal(err)
@@ -613,7 +690,7 @@ func TestSortSharedPrefix(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%q/%d", name, a[1:], mem), func(t *testing.T) {
 					disk := compute.NewDiskBudget(1 << 30)
-					cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, Dir: t.TempDir(), Disk: disk}}
+					cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: mem, SortMinBytes: -1, Dir: t.TempDir(), Disk: disk}}
 					got, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(a), in)
 					if err != nil {
 						t.Fatal(err)
