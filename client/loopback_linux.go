@@ -13,10 +13,10 @@ import (
 // loopback address gets Reno congestion control instead of the system's
 // default. A loopback connection has no network to be fair to, and a
 // pacing congestion control (BBR, a common default) paces it anyway: the
-// kernel holds each send back with a timer and cuts it into smaller
-// segments. On the 2-core VM, with BBR the default, a GiB of `halfclose
-// sha256sum` over gRPC cost the client a quarter less CPU with Reno and
-// the server a tenth less (docs/operations.md). Reno is built into Linux
+// kernel holds sends back with a pacing timer. On the 2-core VM, with BBR
+// the default, a GiB of `halfclose sha256sum` over gRPC cost the client
+// a fifth to a quarter less CPU with Reno, and the server up to a tenth
+// less (docs/operations.md, "Throughput"). Reno is built into Linux
 // and open to every user; a failure (a sandbox's filter) leaves the
 // default, as does any other address.
 func renoOnLoopback(_, address string, c syscall.RawConn) error {
