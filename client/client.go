@@ -202,9 +202,11 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	if o.token != "" {
 		dopts = append(dopts, grpc.WithPerRPCCredentials(tokenCreds{token: o.token, secure: o.tls != nil}))
 	}
-	if addrs, ok, err := addressList(target); err != nil {
+	addrs, ok, err := addressList(target)
+	if err != nil {
 		return nil, err
-	} else if ok {
+	}
+	if ok {
 		r := manual.NewBuilderWithScheme(staticScheme)
 		state := resolver.State{}
 		for _, a := range addrs {
@@ -215,6 +217,12 @@ func Dial(target string, opts ...Option) (*Client, error) {
 		r.InitialState(state)
 		dopts = append(dopts, grpc.WithResolvers(r))
 		target = staticScheme + ":///" + strings.Join(addrs, ",")
+	} else if !strings.Contains(target, "://") {
+		addrs = []string{target} // host:port, or a URI without "//" (not loopbackOnly)
+	}
+	if loopbackOnly(addrs) {
+		// Before the caller's options: a dialer of theirs wins.
+		dopts = append(dopts, loopbackDialOptions()...)
 	}
 	dopts = append(dopts, o.grpcOpts...)
 	conn, err := grpc.NewClient(target, dopts...)

@@ -239,7 +239,7 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 func dialAny(ctx context.Context, list string) (net.Conn, string, error) {
 	addrs := strings.Split(list, ",")
 	start := rand.IntN(len(addrs))
-	var d net.Dialer
+	d := net.Dialer{Control: tcpDialControl}
 	var errs []error
 	for i := range addrs {
 		addr := strings.TrimSpace(addrs[(start+i)%len(addrs)])

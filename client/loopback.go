@@ -1,0 +1,36 @@
+package client
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// loopbackOnly reports whether every host:port of addrs is on this
+// machine: a loopback IP address or "localhost". grpc-go never sends such
+// an address through an HTTP CONNECT proxy (Go's rule for
+// HTTPS_PROXY/NO_PROXY exempts them), so a dialer of the client's own,
+// which turns grpc-go's proxy support off, changes nothing else for them.
+func loopbackOnly(addrs []string) bool {
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return false
+		}
+		if strings.EqualFold(host, "localhost") {
+			continue
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return len(addrs) > 0
+}
+
+// isLoopbackAddr reports whether address, an IP:port as a net.Dialer's
+// Control gets it, is a loopback one.
+func isLoopbackAddr(address string) bool {
+	ap, err := netip.ParseAddrPort(address)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
