@@ -27,10 +27,3 @@ func loopbackOnly(addrs []string) bool {
 	}
 	return len(addrs) > 0
 }
-
-// isLoopbackAddr reports whether address, an IP:port as a net.Dialer's
-// Control gets it, is a loopback one.
-func isLoopbackAddr(address string) bool {
-	ap, err := netip.ParseAddrPort(address)
-	return err == nil && ap.Addr().Unmap().IsLoopback()
-}

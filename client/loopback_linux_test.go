@@ -3,14 +3,11 @@ package client
 import (
 	"bytes"
 	"io"
-	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 func TestLoopbackOnly(t *testing.T) {
@@ -35,55 +32,6 @@ func TestLoopbackOnly(t *testing.T) {
 	}
 }
 
-// defaultCongestion is the system's TCP congestion control; a test that
-// tells Reno from it skips when it is Reno.
-func defaultCongestion(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
-	if err != nil {
-		t.Skipf("no default congestion control: %v", err)
-	}
-	cc := strings.TrimSpace(string(b))
-	if cc == "reno" {
-		t.Skip("the system's default congestion control is reno already")
-	}
-	return cc
-}
-
-// peerCongestion returns the congestion control of each of this
-// process's sockets connected to peer (IP:port).
-func peerCongestion(peer string) []string {
-	want := netip.MustParseAddrPort(peer)
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var out []string
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		sa, err := unix.Getpeername(fd)
-		if err != nil {
-			continue
-		}
-		var ap netip.AddrPort
-		switch sa := sa.(type) {
-		case *unix.SockaddrInet4:
-			ap = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-		case *unix.SockaddrInet6:
-			ap = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-		default:
-			continue
-		}
-		if ap != want {
-			continue
-		}
-		if cc, err := unix.GetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION); err == nil {
-			out = append(out, cc)
-		}
-	}
-	return out
-}
-
 // probeReader gives data and, at its first Read (the connection is up
 // then), records the congestion control of the sockets to peer.
 type probeReader struct {
@@ -94,7 +42,7 @@ type probeReader struct {
 }
 
 func (p *probeReader) Read(b []byte) (int, error) {
-	p.once.Do(func() { p.got = peerCongestion(p.peer) })
+	p.once.Do(func() { p.got = testenv.PeerCongestion(p.peer) })
 	return p.r.Read(b)
 }
 
@@ -103,7 +51,7 @@ func (p *probeReader) Read(b []byte) (int, error) {
 // target that also names a remote address keeps the system's default
 // (and grpc-go's dialer, with its proxy support). The digest is right.
 func TestRenoOnLoopback(t *testing.T) {
-	def := defaultCongestion(t)
+	def := testenv.DefaultCongestion(t)
 	input := randomInput(t, 3<<20)
 	want := gnuSHA256(t, input)
 	srv := startServers(t, 1, nil)[0]

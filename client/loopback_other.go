@@ -2,15 +2,7 @@
 
 package client
 
-import (
-	"syscall"
-
-	"google.golang.org/grpc"
-)
-
-// tcpDialControl is the Control of the raw-TCP client's dialer: none
-// outside Linux.
-var tcpDialControl func(network, address string, c syscall.RawConn) error
+import "google.golang.org/grpc"
 
 // loopbackDialOptions: grpc-go's own dialer outside Linux.
 func loopbackDialOptions() []grpc.DialOption { return nil }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/halfclose/halfclose/internal/loopcc"
 )
 
 // errorLinePrefix starts the one line a TCP adapter sends instead of output
@@ -239,7 +241,7 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 func dialAny(ctx context.Context, list string) (net.Conn, string, error) {
 	addrs := strings.Split(list, ",")
 	start := rand.IntN(len(addrs))
-	d := net.Dialer{Control: tcpDialControl}
+	d := net.Dialer{Control: loopcc.Control} // Reno to a loopback address
 	var errs []error
 	for i := range addrs {
 		addr := strings.TrimSpace(addrs[(start+i)%len(addrs)])

@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/loopcc"
 )
 
 // GRPCReadBufSize is the read buffer of a gRPC connection the listener of
@@ -78,6 +80,9 @@ func newGRPCConn(c net.Conn, bufSize int, pool *sync.Pool, userTimeout time.Dura
 	tc := tcpConnOf(c)
 	if tc != nil && userTimeout > 0 {
 		setUserTimeout(tc, userTimeout)
+	}
+	if tc != nil {
+		loopcc.Accepted(tc) // a client or proxy on this machine: Reno
 	}
 	gc := &grpcConn{Conn: c, rd: c, wr: c, pool: pool, size: bufSize, unregister: func() {}}
 	if tc != nil {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/loopcc"
 )
 
 // ErrServerClosed is returned by TCPServer.Serve after Shutdown or Close.
@@ -182,6 +183,7 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 		backoff = 0
 		// Every connection accepted is served, during a shutdown too:
 		// the client has connected, and may have sent its whole input.
+		loopcc.Accepted(c) // a client or proxy on this machine: Reno
 		if s.TLSConfig != nil {
 			c = tls.Server(&rawConn{Conn: c}, s.TLSConfig)
 		}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package loopcc
+
+func setReno(uintptr) {}
