@@ -22,6 +22,9 @@ import (
 // \b alone stands for it: there it selects the same lines, as a line
 // with a word start has a word end too, save for an anchor or the other
 // marker beside it that excludes it (\<$, ^\> and \<\> match nowhere).
+// A repetition that is not split, or longer than maxUnroll, would be
+// rewritten within its iteration, where such a \b sees nothing of what is
+// beside the repetition: those go to wordVM.
 
 const (
 	markBegWord = 0x10FFF0 // \<
@@ -29,8 +32,8 @@ const (
 )
 
 // maxWordMarks bounds the markers rewritten in one pattern: each may
-// triple what is beside it when that can be empty; past it every marker
-// is \b (the approximation docs/protocol.md describes).
+// triple what is beside it when that can be empty; past it the pattern
+// runs on wordVM.
 const maxWordMarks = 8
 
 func isWordMark(r rune) bool { return r == markBegWord || r == markEndWord }
@@ -45,14 +48,19 @@ var (
 // maxMarkWork bounds the steps (nodes visited or built) of rewriting the
 // markers of one pattern: parts that may be empty beside several markers
 // make it grow as their product (x?...\<y?...\>z?..., 600 bytes, took 35 s
-// and GiBs before it was refused as too big). Past it every marker is \b,
-// as past maxWordMarks; a rewriting that fits in the pattern budget
-// takes far fewer.
+// and GiBs before it was refused as too big). Past it the pattern runs
+// on wordVM, as past maxWordMarks; a rewriting that fits in the pattern
+// budget takes far fewer.
 const maxMarkWork = 1 << 16
 
 // markRewriter rewrites the markers of one pattern, counting its steps
-// against limit (none when 0).
-type markRewriter struct{ work, limit int }
+// against limit (none when 0). within: a repetition holding a marker was
+// rewritten within its iteration only, where a marker with nothing
+// beside it in the iteration became \b: not exact.
+type markRewriter struct {
+	work, limit int
+	within      bool
+}
 
 // errMarkWork is what a markRewriter panics with past its limit.
 type errMarkWork struct{}
@@ -82,9 +90,10 @@ func (w *markRewriter) countWordMarks(t *syntax.Regexp) int {
 // rewriteWordMarks returns t (which it may change) with its markers
 // rewritten: by fixWordMarks with its repetitions split (splitReps), or
 // where that is too big (more than 4 times t's size) or takes too many
-// steps, without (a marker in a repetition then sees its iteration
-// only), or past that too, \b for them all, rather than a pattern many
-// times as big (or many steps to make).
+// steps, without. Where neither is exact (a marker in a repetition that
+// would be rewritten within its iteration only, more than maxWordMarks
+// markers, a rewriting too big or too long to make), it returns t with
+// its markers as assertions of their own (wordAsserts), for wordVM.
 func rewriteWordMarks(t *syntax.Regexp) *syntax.Regexp {
 	orig := cloneRE(t)
 	limit := 4*progSize(orig) + 100
@@ -93,13 +102,13 @@ func rewriteWordMarks(t *syntax.Regexp) *syntax.Regexp {
 			return r
 		}
 	}
-	return marksToB(orig)
+	return wordAsserts(orig)
 }
 
 // fixWordMarks returns t with its markers rewritten (see above; split:
-// its repetitions split first), or false when that takes more than
-// maxMarkWork steps (t is then partly rewritten: the caller keeps a
-// copy).
+// its repetitions split first), or false when that is not exact or
+// takes more than maxMarkWork steps (t is then partly rewritten: the
+// caller keeps a copy).
 func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok bool) {
 	w := &markRewriter{limit: maxMarkWork}
 	defer func() {
@@ -114,12 +123,13 @@ func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok bool) {
 	case n == 0:
 		return t, true
 	case n > maxWordMarks:
-		return w.marksToB(t), true
+		return nil, false
 	}
 	if split {
 		t = w.splitReps(t)
 	}
-	return w.rewriteMarks(t), true
+	r = w.rewriteMarks(t)
+	return r, !w.within
 }
 
 // splitReps rewrites in place, innermost first, each repetition that
@@ -299,21 +309,6 @@ func (w *markRewriter) nonEmpty(t *syntax.Regexp) *syntax.Regexp {
 	return nil
 }
 
-// marksToB rewrites every marker of t as \b.
-func marksToB(t *syntax.Regexp) *syntax.Regexp { return (&markRewriter{}).marksToB(t) }
-
-// marksToB rewrites every marker of t as \b.
-func (w *markRewriter) marksToB(t *syntax.Regexp) *syntax.Regexp {
-	w.step()
-	if isMarkNode(t) {
-		return &syntax.Regexp{Op: syntax.OpWordBoundary}
-	}
-	for i, s := range t.Sub {
-		t.Sub[i] = w.marksToB(s)
-	}
-	return t
-}
-
 // isMarkNode reports whether t is a marker: a group of the marker rune
 // (a group, so that RE2's parser never merges it into a class, as it
 // does single characters in an alternation).
@@ -402,6 +397,10 @@ func (w *markRewriter) rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
 			items = append(items, s)
 		}
 		return w.rewriteSeq(items)
+	}
+	switch t.Op {
+	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
+		w.within = true
 	}
 	for i, s := range t.Sub {
 		t.Sub[i] = w.rewriteMarks(s)
