@@ -14,12 +14,12 @@ import (
 // grepMatcher finds lines that match. The regexp is in multi-line mode and
 // never matches a newline, so it can run over many lines at once.
 type grepMatcher struct {
-	lit   []byte         // when set, the pattern is this one literal: bytes.Index
-	isLit bool           //
-	re    reMatcher  // selection: the patterns with -x or -w applied
-	lre   reMatcher  // re for one line: ^ and $ are \A and \z
-	seq   *seqMatcher    // re as a byte-class sequence, or nil
-	lseq  *litSeq        // lre as literal sets with ".*" gaps, or nil
+	lit   []byte      // when set, the pattern is this one literal: bytes.Index
+	isLit bool        //
+	re    reMatcher   // selection: the patterns with -x or -w applied
+	lre   reMatcher   // re for one line: ^ and $ are \A and \z
+	seq   *seqMatcher // re as a byte-class sequence, or nil
+	lseq  *litSeq     // lre as literal sets with ".*" gaps, or nil
 	word  bool
 	// ore is re for -o when glibc regex reads the patterns otherwise than
 	// the dfa (nil: the same).
