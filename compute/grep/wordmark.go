@@ -54,11 +54,14 @@ var (
 const maxMarkWork = 1 << 16
 
 // markRewriter rewrites the markers of one pattern, counting its steps
-// against limit (none when 0). within: a repetition holding a marker was
-// rewritten within its iteration only, where a marker with nothing
-// beside it in the iteration became \b: not exact.
+// against limit (none when 0). inRep counts the repetitions rewritten
+// within their iteration only that hold the node being rewritten; within
+// is set where a marker there became \b with nothing beside it in the
+// iteration, which sees nothing of what is beside the repetition: not
+// exact.
 type markRewriter struct {
 	work, limit int
+	inRep       int
 	within      bool
 }
 
@@ -398,12 +401,17 @@ func (w *markRewriter) rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
 		}
 		return w.rewriteSeq(items)
 	}
+	rep := false
 	switch t.Op {
 	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
-		w.within = true
+		rep = true
+		w.inRep++
 	}
 	for i, s := range t.Sub {
 		t.Sub[i] = w.rewriteMarks(s)
+	}
+	if rep {
+		w.inRep--
 	}
 	return t
 }
@@ -434,6 +442,7 @@ func (w *markRewriter) rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
 		add(w.restrictLast(a, nonWordRanges), bnd(), eb)
 		if ea != nil && eb != nil && !w.needsEnd(eb, markEndWord) && !w.needsEnd(ea, markEndWord) {
 			add(ea, bnd(), eb)
+			w.within = w.within || w.inRep > 0
 		}
 	} else {
 		// \>: the byte before is a word character, or the one after
@@ -442,6 +451,7 @@ func (w *markRewriter) rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
 		add(ea, bnd(), w.restrictFirst(b, nonWordRanges))
 		if ea != nil && eb != nil && !w.needsStart(ea, markBegWord) && !w.needsStart(eb, markBegWord) {
 			add(ea, bnd(), eb)
+			w.within = w.within || w.inRep > 0
 		}
 	}
 	alt := mkAlt(terms)
