@@ -55,18 +55,28 @@ const maxMarkWork = 1 << 16
 
 // markRewriter rewrites the markers of one pattern, counting its steps
 // against limit (none when 0). inRep counts the repetitions rewritten
-// within their iteration only that hold the node being rewritten; within
-// is set where a marker there became \b with nothing beside it in the
-// iteration, which sees nothing of what is beside the repetition: not
-// exact.
+// within their iteration only that hold the node being rewritten.
 type markRewriter struct {
 	work, limit int
 	inRep       int
-	within      bool
 }
 
 // errMarkWork is what a markRewriter panics with past its limit.
 type errMarkWork struct{}
+
+// errMarkWithin is what a markRewriter panics with where a marker in a
+// repetition rewritten within its iteration becomes \b with nothing
+// beside it in the iteration: that \b sees nothing of what is beside the
+// repetition, which GNU's condition checks. Not exact: the pattern runs
+// on wordVM.
+type errMarkWithin struct{}
+
+// inexact panics with errMarkWithin inside such a repetition.
+func (w *markRewriter) inexact() {
+	if w.inRep > 0 {
+		panic(errMarkWithin{})
+	}
+}
 
 func (w *markRewriter) step() {
 	w.work++
@@ -101,22 +111,31 @@ func rewriteWordMarks(t *syntax.Regexp) *syntax.Regexp {
 	orig := cloneRE(t)
 	limit := 4*progSize(orig) + 100
 	for _, split := range []bool{true, false} {
-		if r, ok := fixWordMarks(cloneRE(orig), split); ok && progSize(r) <= limit {
+		r, ok, within := fixWordMarks(cloneRE(orig), split)
+		if ok && progSize(r) <= limit {
 			return r
+		}
+		if within {
+			break // without splitting, the same repetitions are not split
 		}
 	}
 	return wordAsserts(orig)
 }
 
 // fixWordMarks returns t with its markers rewritten (see above; split:
-// its repetitions split first), or false when that is not exact or
-// takes more than maxMarkWork steps (t is then partly rewritten: the
-// caller keeps a copy).
-func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok bool) {
+// its repetitions split first), or false when that is not exact (within:
+// a repetition is rewritten within itself) or takes more than
+// maxMarkWork steps (t is then partly rewritten: the caller keeps a
+// copy).
+func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok, within bool) {
 	w := &markRewriter{limit: maxMarkWork}
 	defer func() {
 		if e := recover(); e != nil {
-			if _, is := e.(errMarkWork); !is {
+			switch e.(type) {
+			case errMarkWork:
+			case errMarkWithin:
+				within = true
+			default:
 				panic(e)
 			}
 			r, ok = nil, false
@@ -124,15 +143,14 @@ func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok bool) {
 	}()
 	switch n := w.countWordMarks(t); {
 	case n == 0:
-		return t, true
+		return t, true, false
 	case n > maxWordMarks:
-		return nil, false
+		return nil, false, true
 	}
 	if split {
 		t = w.splitReps(t)
 	}
-	r = w.rewriteMarks(t)
-	return r, !w.within
+	return w.rewriteMarks(t), true, false
 }
 
 // splitReps rewrites in place, innermost first, each repetition that
@@ -442,7 +460,7 @@ func (w *markRewriter) rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
 		add(w.restrictLast(a, nonWordRanges), bnd(), eb)
 		if ea != nil && eb != nil && !w.needsEnd(eb, markEndWord) && !w.needsEnd(ea, markEndWord) {
 			add(ea, bnd(), eb)
-			w.within = w.within || w.inRep > 0
+			w.inexact()
 		}
 	} else {
 		// \>: the byte before is a word character, or the one after
@@ -451,7 +469,7 @@ func (w *markRewriter) rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
 		add(ea, bnd(), w.restrictFirst(b, nonWordRanges))
 		if ea != nil && eb != nil && !w.needsStart(ea, markBegWord) && !w.needsStart(eb, markBegWord) {
 			add(ea, bnd(), eb)
-			w.within = w.within || w.inRep > 0
+			w.inexact()
 		}
 	}
 	alt := mkAlt(terms)
