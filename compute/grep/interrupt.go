@@ -106,12 +106,12 @@ func (m *grepMatcher) findIndex(text []byte, in *interrupt) []int {
 // before the search position, so that ^ and \b see what they would in
 // the line.
 func (m *grepMatcher) eachMatchSlow(line []byte, f func(s, e int), in *interrupt) {
-	re, src := m.re, m.full
+	re, ctx := m.re, m.full
 	if m.ore != nil {
-		re, src = m.ore, m.ofull
+		re, ctx = m.ore, m.ofull
 	}
 	if in.ctxRe == nil {
-		in.ctxRe = compileCtx(src)
+		in.ctxRe = ctx()
 	}
 	for pos := 0; pos <= len(line) && !in.hit; {
 		var s, e int

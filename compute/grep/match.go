@@ -42,10 +42,10 @@ type grepMatcher struct {
 	// insts bounds the instructions of the regexps above: the cost of
 	// matching one byte with them (see progSize).
 	insts int
-	// full and ofull are the trees of re and ore, for the form -o needs
-	// past a line's start when it cannot run on the line as a slice (see
+	// full and ofull compile the forms of re and ore -o needs past a
+	// line's start when it cannot run on the line as a slice (see
 	// interrupt.go).
-	full, ofull *syntax.Regexp
+	full, ofull func() reMatcher
 }
 
 const wordClass = `[0-9A-Za-z_]`
@@ -166,8 +166,8 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		if err != nil {
 			return nil, err
 		}
-		m.insts, m.ofull = size, ot
-		if m.ore, err = compileTree(ot, true); err != nil {
+		m.insts = size
+		if m.ore, m.ofull, err = compileTree(ot, true); err != nil {
 			return nil, err
 		}
 	case line:
@@ -200,8 +200,8 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		if err != nil {
 			return nil, err
 		}
-		m.insts, m.ofull = size, ot
-		if m.ore, err = compileTree(ot, true); err != nil {
+		m.insts = size
+		if m.ore, m.ofull, err = compileTree(ot, true); err != nil {
 			return nil, err
 		}
 		m.wide = matchesHigh(ot)
@@ -225,7 +225,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		}
 		m.insts += size
 		m.wide = m.wide || matchesHigh(st)
-		if m.sup, err = compileTree(noCaptures(lineAnchors(st)), false); err != nil {
+		if m.sup, _, err = compileTree(noCaptures(lineAnchors(st)), false); err != nil {
 			return nil, err
 		}
 		// Every line is checked against it: no fast path decides one.
@@ -235,8 +235,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		return nil, err
 	}
 	m.wide = m.wide || matchesHigh(ft)
-	m.full = ft
-	if m.re, err = compileTree(ft, true); err != nil {
+	if m.re, m.full, err = compileTree(ft, true); err != nil {
 		return nil, err
 	}
 	if m.sup == nil {
@@ -248,7 +247,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	m.lseq = compileLitSeq(ft)
 	// lre only answers "does this line match": leftmost-first semantics
 	// and no capture groups let RE2 stop at the first match it finds.
-	if m.lre, err = compileTree(noCaptures(lineAnchors(cloneRE(ft))), false); err != nil {
+	lt := ft
+	if hasWordAsserts(ft) {
+		lt = cloneRE(ft) // m.full holds ft
+	}
+	if m.lre, _, err = compileTree(noCaptures(lineAnchors(lt)), false); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -51,16 +51,15 @@ func (w *wordOnly) compile() {
 		}
 		return
 	}
-	mk := func(t *syntax.Regexp) reMatcher {
-		re, err := compileTree(t, true)
+	mk := func(t *syntax.Regexp) (reMatcher, reMatcher) {
+		re, ctx, err := compileTree(t, true)
 		if err != nil {
 			panic(err) // compiled once already
 		}
-		return re
+		return re, ctx()
 	}
-	noEOL := withoutEOL(w.t)
-	w.p, w.cp = mk(w.t), compileCtx(w.t)
-	w.pe, w.cpe = mk(noEOL), compileCtx(noEOL)
+	w.p, w.cp = mk(w.t)
+	w.pe, w.cpe = mk(withoutEOL(w.t))
 }
 
 // withoutEOL returns a copy of t in which $ matches nowhere.

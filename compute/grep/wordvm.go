@@ -70,33 +70,32 @@ func hasWordAsserts(t *syntax.Regexp) bool {
 
 // compileTree compiles t (parsed, rewritten for grep and simplified), for
 // leftmost-longest matches when longest is set: on RE2, or on wordVM
-// where t holds markers kept for it.
-func compileTree(t *syntax.Regexp, longest bool) (reMatcher, error) {
+// where t holds markers kept for it. ctx compiles (?s:.)(t) for
+// leftmost-longest matches, when asked: t's matches past the position
+// after the first rune, which gives ^, \b, \< and \> the rune before it
+// (interrupt.go, wordonly.go). A tree on wordVM must not change after.
+func compileTree(t *syntax.Regexp, longest bool) (re reMatcher, ctx func() reMatcher, err error) {
 	if hasWordAsserts(t) {
-		return newWordVM(t, false), nil
+		ctx = func() reMatcher {
+			return newWordVM(&syntax.Regexp{Op: syntax.OpConcat, Sub: []*syntax.Regexp{{Op: syntax.OpAnyChar}, t}}, true)
+		}
+		return newWordVM(t, false), ctx, nil
 	}
-	re, err := regexp.Compile(reString(t))
+	src := reString(t)
+	rx, err := regexp.Compile(src)
 	if err != nil {
-		return nil, invalidRE(err)
+		return nil, nil, invalidRE(err)
 	}
 	if longest {
-		re.Longest()
+		rx.Longest()
 	}
-	return re, nil
-}
-
-// compileCtx compiles (?s:.)(t) for leftmost-longest matches: t's matches
-// past the position after the first rune, which gives ^, \b, \< and \>
-// the rune before it. t compiled once already (compileTree), so this
-// cannot fail.
-func compileCtx(t *syntax.Regexp) reMatcher {
-	if hasWordAsserts(t) {
-		ct := &syntax.Regexp{Op: syntax.OpConcat, Sub: []*syntax.Regexp{{Op: syntax.OpAnyChar}, t}}
-		return newWordVM(ct, true)
+	ctx = func() reMatcher {
+		// src compiled already: this cannot fail
+		c := regexp.MustCompile(`(?s:.)(` + src + `)`)
+		c.Longest()
+		return c
 	}
-	re := regexp.MustCompile(`(?s:.)(` + reString(t) + `)`)
-	re.Longest()
-	return re
+	return rx, ctx, nil
 }
 
 // Empty-width conditions at a position, from the runes before and after
