@@ -3,7 +3,6 @@ package grep
 import (
 	"bytes"
 	"io"
-	"regexp"
 	"sync/atomic"
 	"unicode/utf8"
 )
@@ -53,7 +52,7 @@ type interrupt struct {
 	wide  bool // the text is widened: bytes >= 0x80 are two-byte runes
 	hit   bool // a search was cut short
 	rd    runeText
-	ctxRe *regexp.Regexp // `(?s:.)(re)`: re's matches past a line's start
+	ctxRe reMatcher // `(?s:.)(re)`: re's matches past a line's start
 }
 
 // reader returns b as a RuneReader for one search.
@@ -107,13 +106,12 @@ func (m *grepMatcher) findIndex(text []byte, in *interrupt) []int {
 // before the search position, so that ^ and \b see what they would in
 // the line.
 func (m *grepMatcher) eachMatchSlow(line []byte, f func(s, e int), in *interrupt) {
-	re, src := m.re, m.full
+	re, ctx := m.re, m.full
 	if m.ore != nil {
-		re, src = m.ore, m.ofull
+		re, ctx = m.ore, m.ofull
 	}
 	if in.ctxRe == nil {
-		in.ctxRe = regexp.MustCompile(`(?s:.)(` + src + `)`)
-		in.ctxRe.Longest()
+		in.ctxRe = ctx()
 	}
 	for pos := 0; pos <= len(line) && !in.hit; {
 		var s, e int

@@ -3,7 +3,6 @@ package grep
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"regexp/syntax"
 	"slices"
 	"strings"
@@ -15,23 +14,23 @@ import (
 // grepMatcher finds lines that match. The regexp is in multi-line mode and
 // never matches a newline, so it can run over many lines at once.
 type grepMatcher struct {
-	lit   []byte         // when set, the pattern is this one literal: bytes.Index
-	isLit bool           //
-	re    *regexp.Regexp // selection: the patterns with -x or -w applied
-	lre   *regexp.Regexp // re for one line: ^ and $ are \A and \z
-	seq   *seqMatcher    // re as a byte-class sequence, or nil
-	lseq  *litSeq        // lre as literal sets with ".*" gaps, or nil
+	lit   []byte      // when set, the pattern is this one literal: bytes.Index
+	isLit bool        //
+	re    reMatcher   // selection: the patterns with -x or -w applied
+	lre   reMatcher   // re for one line: ^ and $ are \A and \z
+	seq   *seqMatcher // re as a byte-class sequence, or nil
+	lseq  *litSeq     // lre as literal sets with ".*" gaps, or nil
 	word  bool
 	// ore is re for -o when glibc regex reads the patterns otherwise than
 	// the dfa (nil: the same).
-	ore *regexp.Regexp
+	ore reMatcher
 	// wo is what -w -o searches with (eachWordMatch): the patterns as
 	// glibc regex reads them, without the -w wrapper.
 	wo   *wordOnly
 	sets []litSet // prefilter candidates: the run picks the rarest
 	// sup, when set, is GNU's dfa's superset (translateSuperset), for one
 	// line: a selected line matches it too.
-	sup *regexp.Regexp
+	sup reMatcher
 	// onlyLit, when set, is the pattern as one literal (lower-cased, its
 	// ASCII letters matched in either case when onlyFold): -o prints its
 	// occurrences, found without a regexp. onlyFinder searches for it
@@ -43,10 +42,10 @@ type grepMatcher struct {
 	// insts bounds the instructions of the regexps above: the cost of
 	// matching one byte with them (see progSize).
 	insts int
-	// full and ofull are the sources of re and ore, for the form -o needs
-	// past a line's start when it cannot run on the line as a slice (see
+	// full and ofull compile the forms of re and ore -o needs past a
+	// line's start when it cannot run on the line as a slice (see
 	// interrupt.go).
-	full, ofull string
+	full, ofull func() reMatcher
 }
 
 const wordClass = `[0-9A-Za-z_]`
@@ -167,8 +166,8 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		if err != nil {
 			return nil, err
 		}
-		m.insts, m.ofull = size, reString(ot)
-		if m.ore, err = compileSrc(m.ofull); err != nil {
+		m.insts = size
+		if m.ore, m.ofull, err = compileTree(ot, true); err != nil {
 			return nil, err
 		}
 	case line:
@@ -201,8 +200,8 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		if err != nil {
 			return nil, err
 		}
-		m.insts, m.ofull = size, reString(ot)
-		if m.ore, err = compileSrc(m.ofull); err != nil {
+		m.insts = size
+		if m.ore, m.ofull, err = compileTree(ot, true); err != nil {
 			return nil, err
 		}
 		m.wide = matchesHigh(ot)
@@ -226,8 +225,8 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		}
 		m.insts += size
 		m.wide = m.wide || matchesHigh(st)
-		if m.sup, err = regexp.Compile(reString(noCaptures(lineAnchors(st)))); err != nil {
-			return nil, invalidRE(err)
+		if m.sup, _, err = compileTree(noCaptures(lineAnchors(st)), false); err != nil {
+			return nil, err
 		}
 		// Every line is checked against it: no fast path decides one.
 		m.isLit, m.sets = false, nil
@@ -236,8 +235,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		return nil, err
 	}
 	m.wide = m.wide || matchesHigh(ft)
-	m.full = reString(ft)
-	if m.re, err = compileSrc(m.full); err != nil {
+	if m.re, m.full, err = compileTree(ft, true); err != nil {
 		return nil, err
 	}
 	if m.sup == nil {
@@ -249,8 +247,12 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	m.lseq = compileLitSeq(ft)
 	// lre only answers "does this line match": leftmost-first semantics
 	// and no capture groups let RE2 stop at the first match it finds.
-	if m.lre, err = regexp.Compile(reString(noCaptures(lineAnchors(ft)))); err != nil {
-		return nil, invalidRE(err)
+	lt := ft
+	if hasWordAsserts(ft) {
+		lt = cloneRE(ft) // m.full holds ft
+	}
+	if m.lre, _, err = compileTree(noCaptures(lineAnchors(lt)), false); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -283,17 +285,6 @@ func noCaptures(t *syntax.Regexp) *syntax.Regexp {
 		*t = *t.Sub[0]
 	}
 	return t
-}
-
-// compileSrc compiles the text of a tree (reString) for leftmost-longest
-// matches.
-func compileSrc(src string) (*regexp.Regexp, error) {
-	re, err := regexp.Compile(src)
-	if err != nil {
-		return nil, invalidRE(err)
-	}
-	re.Longest()
-	return re, nil
 }
 
 // parseRE parses RE2 text made by translateRE and rewrites it for grep:
@@ -525,7 +516,7 @@ func (m *grepMatcher) lineMatch(line []byte, in *interrupt) bool {
 }
 
 // submatch is re.FindSubmatchIndex(b), through in when it is not nil.
-func submatch(re *regexp.Regexp, b []byte, in *interrupt) []int {
+func submatch(re reMatcher, b []byte, in *interrupt) []int {
 	if in == nil {
 		return re.FindSubmatchIndex(b)
 	}

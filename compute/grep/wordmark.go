@@ -22,6 +22,9 @@ import (
 // \b alone stands for it: there it selects the same lines, as a line
 // with a word start has a word end too, save for an anchor or the other
 // marker beside it that excludes it (\<$, ^\> and \<\> match nowhere).
+// A repetition that is not split, or longer than maxUnroll, would be
+// rewritten within its iteration, where such a \b sees nothing of what is
+// beside the repetition: those go to wordVM.
 
 const (
 	markBegWord = 0x10FFF0 // \<
@@ -29,8 +32,8 @@ const (
 )
 
 // maxWordMarks bounds the markers rewritten in one pattern: each may
-// triple what is beside it when that can be empty; past it every marker
-// is \b (the approximation docs/protocol.md describes).
+// triple what is beside it when that can be empty; past it the pattern
+// runs on wordVM.
 const maxWordMarks = 8
 
 func isWordMark(r rune) bool { return r == markBegWord || r == markEndWord }
@@ -45,17 +48,35 @@ var (
 // maxMarkWork bounds the steps (nodes visited or built) of rewriting the
 // markers of one pattern: parts that may be empty beside several markers
 // make it grow as their product (x?...\<y?...\>z?..., 600 bytes, took 35 s
-// and GiBs before it was refused as too big). Past it every marker is \b,
-// as past maxWordMarks; a rewriting that fits in the pattern budget
-// takes far fewer.
+// and GiBs before it was refused as too big). Past it the pattern runs
+// on wordVM, as past maxWordMarks; a rewriting that fits in the pattern
+// budget takes far fewer.
 const maxMarkWork = 1 << 16
 
 // markRewriter rewrites the markers of one pattern, counting its steps
-// against limit (none when 0).
-type markRewriter struct{ work, limit int }
+// against limit (none when 0). inRep counts the repetitions rewritten
+// within their iteration only that hold the node being rewritten.
+type markRewriter struct {
+	work, limit int
+	inRep       int
+}
 
 // errMarkWork is what a markRewriter panics with past its limit.
 type errMarkWork struct{}
+
+// errMarkWithin is what a markRewriter panics with where a marker in a
+// repetition rewritten within its iteration becomes \b with nothing
+// beside it in the iteration: that \b sees nothing of what is beside the
+// repetition, which GNU's condition checks. Not exact: the pattern runs
+// on wordVM.
+type errMarkWithin struct{}
+
+// inexact panics with errMarkWithin inside such a repetition.
+func (w *markRewriter) inexact() {
+	if w.inRep > 0 {
+		panic(errMarkWithin{})
+	}
+}
 
 func (w *markRewriter) step() {
 	w.work++
@@ -82,29 +103,39 @@ func (w *markRewriter) countWordMarks(t *syntax.Regexp) int {
 // rewriteWordMarks returns t (which it may change) with its markers
 // rewritten: by fixWordMarks with its repetitions split (splitReps), or
 // where that is too big (more than 4 times t's size) or takes too many
-// steps, without (a marker in a repetition then sees its iteration
-// only), or past that too, \b for them all, rather than a pattern many
-// times as big (or many steps to make).
+// steps, without. Where neither is exact (a marker in a repetition that
+// would be rewritten within its iteration only, more than maxWordMarks
+// markers, a rewriting too big or too long to make), it returns t with
+// its markers as assertions of their own (wordAsserts), for wordVM.
 func rewriteWordMarks(t *syntax.Regexp) *syntax.Regexp {
 	orig := cloneRE(t)
 	limit := 4*progSize(orig) + 100
 	for _, split := range []bool{true, false} {
-		if r, ok := fixWordMarks(cloneRE(orig), split); ok && progSize(r) <= limit {
+		r, ok, within := fixWordMarks(cloneRE(orig), split)
+		if ok && progSize(r) <= limit {
 			return r
 		}
+		if within {
+			break // without splitting, the same repetitions are not split
+		}
 	}
-	return marksToB(orig)
+	return wordAsserts(orig)
 }
 
 // fixWordMarks returns t with its markers rewritten (see above; split:
-// its repetitions split first), or false when that takes more than
+// its repetitions split first), or false when that is not exact (within:
+// a repetition is rewritten within itself) or takes more than
 // maxMarkWork steps (t is then partly rewritten: the caller keeps a
 // copy).
-func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok bool) {
+func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok, within bool) {
 	w := &markRewriter{limit: maxMarkWork}
 	defer func() {
 		if e := recover(); e != nil {
-			if _, is := e.(errMarkWork); !is {
+			switch e.(type) {
+			case errMarkWork:
+			case errMarkWithin:
+				within = true
+			default:
 				panic(e)
 			}
 			r, ok = nil, false
@@ -112,14 +143,14 @@ func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok bool) {
 	}()
 	switch n := w.countWordMarks(t); {
 	case n == 0:
-		return t, true
+		return t, true, false
 	case n > maxWordMarks:
-		return w.marksToB(t), true
+		return nil, false, true
 	}
 	if split {
 		t = w.splitReps(t)
 	}
-	return w.rewriteMarks(t), true
+	return w.rewriteMarks(t), true, false
 }
 
 // splitReps rewrites in place, innermost first, each repetition that
@@ -299,21 +330,6 @@ func (w *markRewriter) nonEmpty(t *syntax.Regexp) *syntax.Regexp {
 	return nil
 }
 
-// marksToB rewrites every marker of t as \b.
-func marksToB(t *syntax.Regexp) *syntax.Regexp { return (&markRewriter{}).marksToB(t) }
-
-// marksToB rewrites every marker of t as \b.
-func (w *markRewriter) marksToB(t *syntax.Regexp) *syntax.Regexp {
-	w.step()
-	if isMarkNode(t) {
-		return &syntax.Regexp{Op: syntax.OpWordBoundary}
-	}
-	for i, s := range t.Sub {
-		t.Sub[i] = w.marksToB(s)
-	}
-	return t
-}
-
 // isMarkNode reports whether t is a marker: a group of the marker rune
 // (a group, so that RE2's parser never merges it into a class, as it
 // does single characters in an alternation).
@@ -403,8 +419,17 @@ func (w *markRewriter) rewriteMarks(t *syntax.Regexp) *syntax.Regexp {
 		}
 		return w.rewriteSeq(items)
 	}
+	rep := false
+	switch t.Op {
+	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
+		rep = true
+		w.inRep++
+	}
 	for i, s := range t.Sub {
 		t.Sub[i] = w.rewriteMarks(s)
+	}
+	if rep {
+		w.inRep--
 	}
 	return t
 }
@@ -435,6 +460,7 @@ func (w *markRewriter) rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
 		add(w.restrictLast(a, nonWordRanges), bnd(), eb)
 		if ea != nil && eb != nil && !w.needsEnd(eb, markEndWord) && !w.needsEnd(ea, markEndWord) {
 			add(ea, bnd(), eb)
+			w.inexact()
 		}
 	} else {
 		// \>: the byte before is a word character, or the one after
@@ -443,6 +469,7 @@ func (w *markRewriter) rewriteSeq(items []*syntax.Regexp) *syntax.Regexp {
 		add(ea, bnd(), w.restrictFirst(b, nonWordRanges))
 		if ea != nil && eb != nil && !w.needsStart(ea, markBegWord) && !w.needsStart(eb, markBegWord) {
 			add(ea, bnd(), eb)
+			w.inexact()
 		}
 	}
 	alt := mkAlt(terms)

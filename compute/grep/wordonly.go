@@ -2,7 +2,6 @@ package grep
 
 import (
 	"bytes"
-	"regexp"
 	"regexp/syntax"
 )
 
@@ -17,7 +16,7 @@ type wordOnly struct {
 	// the position (the rune gives ^ and \b their context). pe and cpe
 	// are the same with $ matching nowhere: glibc's re_match with
 	// REG_NOTEOL on a line cut short.
-	p, cp, pe, cpe *regexp.Regexp
+	p, cp, pe, cpe reMatcher
 	// kws, when set, are the keywords GNU searches with instead
 	// (fgrepKeywords); fold: they match in either case. kwPlain and
 	// kwWide are them as they appear in text and in widened text
@@ -52,14 +51,15 @@ func (w *wordOnly) compile() {
 		}
 		return
 	}
-	mk := func(src string) *regexp.Regexp {
-		re := regexp.MustCompile(src)
-		re.Longest()
-		return re
+	mk := func(t *syntax.Regexp) (reMatcher, reMatcher) {
+		re, ctx, err := compileTree(t, true)
+		if err != nil {
+			panic(err) // compiled once already
+		}
+		return re, ctx()
 	}
-	src, noEOL := reString(w.t), reString(withoutEOL(w.t))
-	w.p, w.cp = mk(src), mk(`(?s:.)(`+src+`)`)
-	w.pe, w.cpe = mk(noEOL), mk(`(?s:.)(`+noEOL+`)`)
+	w.p, w.cp = mk(w.t)
+	w.pe, w.cpe = mk(withoutEOL(w.t))
 }
 
 // withoutEOL returns a copy of t in which $ matches nowhere.
