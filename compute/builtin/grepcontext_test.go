@@ -11,6 +11,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // contextInputs are grep inputs for the context flags: selected lines
@@ -151,7 +152,7 @@ func TestGNUGrepContextBig(t *testing.T) {
 func TestGNUGrepContextBinary(t *testing.T) {
 	t.Parallel()
 	const block = 96 << 10
-	var cases []diffCase
+	var inputs []string
 	for _, tail := range []string{"x\ny\x00z\nw\n", "x\x00\nERROR\nw\n", "\x00\x00\nq\n", "p\nq\nr\ns\nt\nu\nv\n\x00"} {
 		for _, at := range []int{0, 3, 40} {
 			head := strings.Repeat("info line\n", (block-at-30)/10)
@@ -161,14 +162,16 @@ func TestGNUGrepContextBinary(t *testing.T) {
 			}
 			in = in[:block-1] + "\n" + tail
 			for _, more := range []string{"", strings.Repeat("more ERROR\n", 20), strings.Repeat("filler\n", block/7) + "late ERROR\n"} {
-				in := in + more
-				for _, argv := range [][]string{{"-A5", "ERROR"}, {"-nA2", "ERROR"}, {"-A1", "-m1", "ERROR"}, {"-C3", "ERROR"}, {"-vA9", "info"}, {"-oA3", "ERROR"}, {"-bnA5", "ERROR"}} {
-					cases = append(cases, diffCase{argv: append([]string{"grep"}, argv...), input: []byte(in)})
-				}
+				inputs = append(inputs, in+more)
 			}
 		}
 	}
-	checkCases(t, cases)
+	// 36 inputs of 96 KiB and more by 7 argvs: half of them under make
+	// test (checkCross), every argv over every input under make test-long
+	checkCross(t, inputs, [][]string{
+		{"grep", "-A5", "ERROR"}, {"grep", "-nA2", "ERROR"}, {"grep", "-A1", "-m1", "ERROR"}, {"grep", "-C3", "ERROR"},
+		{"grep", "-vA9", "info"}, {"grep", "-oA3", "ERROR"}, {"grep", "-bnA5", "ERROR"},
+	})
 }
 
 // TestGrepContextRefused: -v with a negative -m and context lines, where
@@ -214,7 +217,13 @@ func TestGNUGrepByteOffset(t *testing.T) {
 	} {
 		argvs = append(argvs, append([]string{"grep"}, f...))
 	}
-	big := strings.Repeat("\xe9a\xe9 line\n\xff\xfeab\nab\xe9ab x.x\nplain text here\n", 6000)
+	// past GNU's 96 KiB read block: once under make test (107 KB), twice
+	// under make test-long (258 KB)
+	reps := 2500
+	if testenv.Long() {
+		reps = 6000
+	}
+	big := strings.Repeat("\xe9a\xe9 line\n\xff\xfeab\nab\xe9ab x.x\nplain text here\n", reps)
 	checkCross(t, append(contextInputs()[:14], "\xe9a\xe9\n\xff\xfeab\nab\xe9ab\n", "xa\xffx\nx\xe9x ab\n", big), argvs)
 }
 
