@@ -40,7 +40,7 @@ func TestHuntOpsInternalCauseLogged(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "gone")
 	logs := &syncbuf.Buffer{}
 	s := &TCPServer{
-		Engine: engine.New(engine.Config{Registry: testRegistry(), Spool: compute.SpoolConfig{MemBytes: 1 << 10, Dir: dir}}),
+		Engine: engine.New(engine.Config{Registry: testRegistry(), Spool: compute.SpoolConfig{MemBytes: 1 << 10, SortMinBytes: -1, Dir: dir}}),
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
