@@ -15,7 +15,7 @@ func TestLoopbackOnlyNoProxy(t *testing.T) {
 	proxy := (&httpproxy.Config{HTTPSProxy: "http://192.0.2.7:3128"}).ProxyFunc()
 	for _, a := range []string{
 		"127.0.0.1:1", "127.3.4.5:1", "[::1]:1", "[::ffff:127.0.0.1]:1",
-		"localhost:1", "LocalHost:1", "LOCALHOST:1", "localhost.:1",
+		"localhost:1", "LocalHost:1", "LOCALHOST:1", "localhost.:1", "[::1%lo]:1", "[::1%25lo]:1", "127.1:1", "[0:0:0:0:0:0:0:1]:1",
 		"10.0.0.1:1", "0.0.0.0:1", "[::]:1", "example.com:1",
 	} {
 		u, err := proxy(&url.URL{Scheme: "https", Host: a})
