@@ -16,7 +16,8 @@ func TestLoopbackOnly(t *testing.T) {
 		want  bool
 	}{
 		{[]string{"127.0.0.1:50051"}, true},
-		{[]string{"127.3.4.5:1", "[::1]:2", "localhost:3", "LocalHost:4"}, true},
+		{[]string{"127.3.4.5:1", "[::1]:2", "localhost:3"}, true},
+		{[]string{"LocalHost:4"}, false}, // Go's proxy rule: "localhost" exactly
 		{[]string{"[::ffff:127.0.0.1]:1"}, true},
 		{[]string{"127.0.0.1:1", "10.0.0.1:2"}, false},
 		{[]string{"example.com:1"}, false},

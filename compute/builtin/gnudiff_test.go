@@ -345,14 +345,7 @@ func checkCases(t *testing.T, cases []diffCase) {
 // process's exec).
 func checkCross(t *testing.T, inputs []string, argvs [][]string) {
 	t.Helper()
-	step := 1
-	switch n := len(inputs) * len(argvs); {
-	case testenv.Long():
-	case n > crossThird && len(inputs) > 2:
-		step = 3
-	case n > crossAll && len(inputs) > 1:
-		step = 2
-	}
+	step := crossStep(len(inputs), len(argvs), testenv.Long())
 	var cases []diffCase
 	for i, argv := range argvs {
 		for j, in := range inputs {
@@ -363,6 +356,22 @@ func checkCross(t *testing.T, inputs []string, argvs [][]string) {
 		}
 	}
 	checkCases(t, cases)
+}
+
+// crossStep is the fraction (1/step) of a table of inputs × argvs that
+// checkCross runs: the pairs whose index sum is a multiple of step. A
+// step is taken only when both sides have that many entries, so that
+// every input meets some argv and every argv some input.
+func crossStep(inputs, argvs int, long bool) int {
+	n, least := inputs*argvs, min(inputs, argvs)
+	switch {
+	case long:
+	case n > crossThird && least >= 3:
+		return 3
+	case n > crossAll && least >= 2:
+		return 2
+	}
+	return 1
 }
 
 // crossAll is the largest checkCross table make test runs whole, and

@@ -1652,8 +1652,9 @@ func (s *sorter) spill() error {
 // (mergeBuf) and its current line, half the budget for the buffers and
 // half for the lines (the longest seen, when longer than a buffer). It
 // is sortFanMin to sortFanMax, the buffers shrinking below sortRunBuf to
-// fit (at compute.MinSortMem, 16 KiB each), and fewer only when
-// sortFanMin of the longest line seen pass half the budget (at least 2).
+// fit (at compute.MinSortMem, 16 KiB each), and fewer when that many of
+// the longest line seen pass half the budget: under sortFanMin only when
+// sortFanMin of them do (at least 2).
 func (s *sorter) fanIn() int {
 	n := min(max(s.mem/(2*sortRunBuf), sortFanMin), sortFanMax)
 	return int(max(2, min(n, s.mem/(2*int64(max(s.maxLine, 1))))))
