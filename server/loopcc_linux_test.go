@@ -31,6 +31,7 @@ func TestRenoOnLoopbackPeers(t *testing.T) {
 	if got := resp.GetDigests()[0].GetHex(); got != want {
 		t.Fatalf("gRPC digest %s, want %s", got, want)
 	}
+	env.obs.waitStarted(t) // the Digest job's start, so that the wait below is the TCP job's
 	// The call is over, its connection still open.
 	if got := testenv.AcceptedCongestion(env.grpcAddr); len(got) != 1 || got[0] != "reno" {
 		t.Errorf("gRPC: the server's connections use %q, want [reno]", got)
