@@ -142,7 +142,8 @@ lint:
 ## cross: go vet ./... (which compiles every package and its test files) for the other
 ## platforms the client and the library are used on, and the server built for (docs/deploy.md,
 ## "Platforms"); -tags fleet adds the fleet test where it builds (Linux). Not part of make lint:
-## cold (an empty build cache) it took CROSS_COLD, warm CROSS_WARM.
+## cold (an empty GOCACHE) five of its six targets took 16 CPU-min (30 min at load 20); with this
+## module's packages changed since the last run, 4.3 CPU-min (10 min).
 CROSS := linux/386 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 freebsd/amd64
 cross:
 	@for t in $(CROSS); do \
