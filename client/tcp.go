@@ -15,9 +15,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/halfclose/halfclose/internal/loopcc"
+	"github.com/halfclose/halfclose/internal/sockerr"
 )
 
 // errorLinePrefix starts the one line a TCP adapter sends instead of output
@@ -215,7 +215,7 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		switch {
 		case err == nil:
 			err = errors.New("the server closed the connection before the input ended")
-		case errors.Is(err, syscall.ECONNRESET):
+		case sockerr.Reset(err):
 			// How the server aborts a job it stopped reading (an idle
 			// timeout): say so rather than which read saw it.
 			err = errors.New("the server reset the connection before the input ended (it aborted the job: an idle timeout, a stop)")

@@ -80,16 +80,13 @@ func (c *SpoolConfig) Budget() *DiskBudget {
 	return c.Disk
 }
 
-// TempFile creates a spill file in Dir and unlinks it at once, so it
-// vanishes with its descriptor even if the process dies. Bytes written to it
+// TempFile creates a spill file in Dir that vanishes with its descriptor,
+// even if the process dies: unlinked at once on Unix, opened
+// delete-on-close on Windows (tempfile_windows.go). Bytes written to it
 // must be reserved with Disk first.
 func (c *SpoolConfig) TempFile() (*os.File, error) {
-	f, err := os.CreateTemp(c.Dir, "halfclose-spool-*")
+	f, err := createUnlinked(c.Dir)
 	if err != nil {
-		return nil, Internal("spool: cannot create spill file", err)
-	}
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
 		return nil, Internal("spool: cannot create spill file", err)
 	}
 	return f, nil

@@ -1,11 +1,12 @@
-//go:build fleet
+//go:build fleet && linux
 
 // The fleet test: three halfclosed replicas behind the Debian nginx and
 // HAProxy, configured with deploy/nginx and deploy/haproxy as shipped. It
 // checks every path against the GNU tools, shows that each proxy trap named
 // in docs/deploy.md is real, and restarts the replicas one by one under
 // load. Run it with make test-fleet (it needs nginx, the nginx stream
-// module, haproxy, nc and ghz; .ci/run installs them).
+// module, haproxy, nc and ghz; .ci/run installs them). Linux only: its
+// replicas die with the test (Pdeathsig), and the deploy files are Debian's.
 //
 // Knobs (environment):
 //

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/internal/codename"
+	"github.com/halfclose/halfclose/internal/sockerr"
 )
 
 // errShuttingDown is the error of a job the server stopped when its
@@ -44,7 +44,7 @@ func isConnReadError(err error) bool {
 // isConnBroken reports a connection the client broke: a read error, a
 // reset, a write to a closed peer.
 func isConnBroken(err error) bool {
-	return isConnReadError(err) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return isConnReadError(err) || sockerr.Broken(err)
 }
 
 // errIdle is the abort of a client that sent nothing for d.

@@ -22,9 +22,9 @@ import (
 func smallBuffers(_, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
+		serr = setSockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
 		if serr == nil {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			serr = setSockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
 		}
 	})
 	if err != nil {

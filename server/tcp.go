@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -27,6 +26,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/loopcc"
+	"github.com/halfclose/halfclose/internal/sockerr"
 )
 
 // ErrServerClosed is returned by TCPServer.Serve after Shutdown or Close.
@@ -166,7 +166,7 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 				return ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+			if errors.As(err, &ne) && ne.Timeout() || sockerr.TooManyFiles(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.Logger.Warn("tcp accept error; retrying", "err", err, "backoff", backoff)
 				t := time.NewTimer(backoff)

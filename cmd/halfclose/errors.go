@@ -9,11 +9,11 @@ import (
 	"io"
 	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/internal/flagenv"
+	"github.com/halfclose/halfclose/internal/sockerr"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -46,7 +46,7 @@ func (r *runner) describe(err error) string {
 	case r.o.timeout > 0 && errors.Is(err, context.DeadlineExceeded):
 		// --timeout, over TCP (gRPC's is a status, below).
 		return timeoutMessage(r.o.timeout)
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case sockerr.Refused(err):
 		return fmt.Sprintf("cannot connect to %s (%s): connection refused", addr, flagName)
 	}
 	s, ok := status.FromError(err)
@@ -291,7 +291,7 @@ type h2Guard struct {
 // connection under us: what a gRPC server does to a client that does not
 // speak HTTP/2. (A cancelled call is not probed: the user stopped it.)
 func peerReset(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return sockerr.Broken(err)
 }
 
 // cutShort reports whether a run that wrote nothing failed the way a

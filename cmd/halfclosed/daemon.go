@@ -181,8 +181,9 @@ func (c *config) checkSpoolDir(log *slog.Logger) error {
 	}
 	f, err := os.CreateTemp(dir, "halfclose-spool-check-*")
 	if err == nil {
-		err = os.Remove(f.Name())
+		// Closed first: Windows cannot remove an open file.
 		f.Close()
+		err = os.Remove(f.Name())
 	}
 	switch {
 	case err == nil:

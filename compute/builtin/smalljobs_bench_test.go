@@ -3,12 +3,12 @@ package builtin_test
 import (
 	"bytes"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/cputime"
 )
 
 // smallJobInput is a log of about 1 KiB (27 lines): the size of a typical
@@ -99,9 +99,9 @@ func runOnce(b *testing.B, text string, in []byte) []byte {
 
 // cpuTime is the process's user and system CPU time so far.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := cputime.Process()
+	if err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }

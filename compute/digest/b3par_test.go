@@ -11,10 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/cputime"
 	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/zeebo/blake3"
 	lblake3 "lukechampine.com/blake3"
@@ -281,11 +281,11 @@ func (l *lukeBlocks) Write(b []byte) (int, error) {
 func (l *lukeBlocks) Sum(b []byte) []byte { l.h.Write(l.buf); return l.h.Sum(b) }
 
 func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := cputime.Process()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // BenchmarkMultiHash4 is the CPU per GiB of the Digest of issue 14's row

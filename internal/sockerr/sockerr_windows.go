@@ -1,0 +1,24 @@
+package sockerr
+
+import (
+	"errors"
+
+	"golang.org/x/sys/windows"
+)
+
+// refused: ConnectEx reports WSAECONNREFUSED or ERROR_CONNECTION_REFUSED.
+func refused(err error) bool {
+	return errors.Is(err, windows.WSAECONNREFUSED) || errors.Is(err, windows.ERROR_CONNECTION_REFUSED)
+}
+
+func reset(err error) bool { return errors.Is(err, windows.WSAECONNRESET) }
+
+// broken: a write to a connection the peer reset or closed fails with
+// WSAECONNRESET or WSAECONNABORTED (what Go's net takes for a broken
+// connection on Windows), or WSAESHUTDOWN.
+func broken(err error) bool {
+	return errors.Is(err, windows.WSAECONNRESET) || errors.Is(err, windows.WSAECONNABORTED) ||
+		errors.Is(err, windows.WSAESHUTDOWN)
+}
+
+func tooManyFiles(err error) bool { return errors.Is(err, windows.WSAEMFILE) }

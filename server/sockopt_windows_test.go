@@ -1,0 +1,9 @@
+package server
+
+import "syscall"
+
+// setSockoptInt sets a socket option on a RawConn's descriptor: a Handle
+// here, an int on Unix.
+func setSockoptInt(fd uintptr, level, opt, value int) error {
+	return syscall.SetsockoptInt(syscall.Handle(fd), level, opt, value)
+}
