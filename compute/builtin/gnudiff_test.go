@@ -157,14 +157,9 @@ type gnuRunner struct {
 func newGNURunner(t testing.TB) *gnuRunner {
 	dir := t.TempDir()
 	out := t.TempDir()
-	g := &gnuRunner{dir: dir, in: filepath.Join(dir, ".stdin")}
-	var err error
-	if g.stdout, err = os.Create(filepath.Join(out, "stdout")); err != nil {
-		t.Fatal(err)
-	}
-	if g.stderr, err = os.Create(filepath.Join(out, "stderr")); err != nil {
-		t.Fatal(err)
-	}
+	g := &gnuRunner{dir: dir, in: filepath.Join(dir, ".stdin"),
+		stdout: computetest.Create(t, filepath.Join(out, "stdout")),
+		stderr: computetest.Create(t, filepath.Join(out, "stderr"))}
 	t.Cleanup(func() {
 		g.stdout.Close()
 		g.stderr.Close()
@@ -181,16 +176,6 @@ func rewind(t testing.TB, f *os.File) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// contents is what a run wrote to f.
-func contents(t testing.TB, f *os.File) []byte {
-	t.Helper()
-	b, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
@@ -274,7 +259,7 @@ func (g *gnuRunner) gnuFrom(t testing.TB, path string, argv []string, input []by
 	rewind(t, g.stderr)
 	cmd.Stdout, cmd.Stderr = g.stdout, g.stderr
 	err := cmd.Run()
-	stdout, errOut := contents(t, g.stdout), contents(t, g.stderr)
+	stdout, errOut := computetest.ReadBack(t, g.stdout), computetest.ReadBack(t, g.stderr)
 	// A generated line may make GNU write a file (uniq - OUT): remove
 	// what it made, so no later case reads it as an input.
 	if ents, derr := os.ReadDir(g.dir); derr == nil {

@@ -123,10 +123,11 @@ func rewriteWordMarks(t *syntax.Regexp) *syntax.Regexp {
 }
 
 // fixWordMarks returns t with its markers rewritten (see above; split:
-// its repetitions split first), or false when that is not exact (within:
-// a repetition is rewritten within itself) or takes more than
-// maxMarkWork steps (t is then partly rewritten: the caller keeps a
-// copy).
+// its repetitions split first), or false when that is not exact or takes
+// more than maxMarkWork steps (t is then partly rewritten: the caller
+// keeps a copy). within tells that no other split would be exact either:
+// a repetition is rewritten within itself, or there are more than
+// maxWordMarks markers.
 func fixWordMarks(t *syntax.Regexp, split bool) (r *syntax.Regexp, ok, within bool) {
 	w := &markRewriter{limit: maxMarkWork}
 	defer func() {

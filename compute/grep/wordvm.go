@@ -190,8 +190,7 @@ func newWordVM(t *syntax.Regexp, ctx bool) *wordVM {
 	f := c.compile(t)
 	m := c.emit(vmInst{op: vmMatch})
 	c.patch(f.holes, m)
-	v := &wordVM{prog: c.prog, start: f.start, ctx: ctx}
-	return v
+	return &wordVM{prog: c.prog, start: f.start, ctx: ctx}
 }
 
 // vmFrag is a compiled part: where it starts, and the out fields (inst<<1,

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/cputime"
 )
 
 // CPU is the CPU time (user + system) of one repetition, by side. The
@@ -94,14 +96,11 @@ func (r *Rep) cpu(self time.Duration, daemon time.Duration, hasDaemon bool) CPU 
 	return c
 }
 
-// selfCPU is this process's CPU time so far (getrusage RUSAGE_SELF: all
-// its threads).
+// selfCPU is this process's CPU time so far (all its threads; 0 when it
+// cannot be read).
 func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := cputime.Process()
+	return d
 }
 
 // command is exec.CommandContext for every process the table starts: it

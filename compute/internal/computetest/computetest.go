@@ -181,7 +181,7 @@ func gnuRun(t testing.TB, input []byte, file bool, argv ...string) (stdout, stde
 		defer in.Close()
 		cmd.Stdin = in
 	}
-	out, errOut := create(t, filepath.Join(dir, "stdout")), create(t, filepath.Join(dir, "stderr"))
+	out, errOut := Create(t, filepath.Join(dir, "stdout")), Create(t, filepath.Join(dir, "stderr"))
 	defer out.Close()
 	defer errOut.Close()
 	cmd.Stdout, cmd.Stderr = out, errOut
@@ -195,11 +195,11 @@ func gnuRun(t testing.TB, input []byte, file bool, argv ...string) (stdout, stde
 	case err != nil:
 		t.Fatalf("oracle %v: %v", argv, err)
 	}
-	return readAll(t, out), readAll(t, errOut), code
+	return ReadBack(t, out), ReadBack(t, errOut), code
 }
 
-// create is os.Create, failing t.
-func create(t testing.TB, name string) *os.File {
+// Create is os.Create, failing t: a file for a tool's stdout or stderr.
+func Create(t testing.TB, name string) *os.File {
 	t.Helper()
 	f, err := os.Create(name)
 	if err != nil {
@@ -208,8 +208,8 @@ func create(t testing.TB, name string) *os.File {
 	return f
 }
 
-// readAll is what a tool wrote to f, a file it had as stdout or stderr.
-func readAll(t testing.TB, f *os.File) []byte {
+// ReadBack is what a tool wrote to f, a file it had as stdout or stderr.
+func ReadBack(t testing.TB, f *os.File) []byte {
 	t.Helper()
 	b, err := os.ReadFile(f.Name())
 	if err != nil {
