@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
@@ -478,45 +477,5 @@ func BenchmarkDigestCommand(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// TestMultiHashWriteChunk: chunks lent with WriteChunk, between copies
-// given to Write, keep the input's order, and each is given back once,
-// after every hash has read it (done spoils the chunk, as an adapter
-// reusing the buffer would).
-func TestMultiHashWriteChunk(t *testing.T) {
-	data := computetest.RandomBytes(13, 6<<20+333)
-	algos := digest.Algos()
-	m := digest.NewMultiHash(algos)
-	defer m.Close()
-	lent, back := 0, atomic.Int32{}
-	p := data
-	for i, k := range []int{100 << 10, 1 << 20, 5000, 1 << 20, 3 << 20, 7, 100, len(data)} {
-		k = min(k, len(p))
-		if i%2 == 0 {
-			m.Write(p[:k])
-		} else {
-			buf := bytes.Clone(p[:k])
-			lent++
-			m.WriteChunk([][]byte{buf[:k/3], buf[k/3:]}, func() {
-				back.Add(1)
-				for j := range buf {
-					buf[j] = 0xEE
-				}
-			})
-		}
-		p = p[k:]
-	}
-	sums := m.Sums()
-	if int(back.Load()) != lent {
-		t.Fatalf("%d chunks lent, %d given back after Sums", lent, back.Load())
-	}
-	for i, s := range sums {
-		h := algos[i].New()
-		h.Write(data)
-		if !bytes.Equal(s, h.Sum(nil)) {
-			t.Errorf("%s differs", algos[i].Name)
-		}
 	}
 }

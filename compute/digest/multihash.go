@@ -23,15 +23,12 @@ const (
 )
 
 // MultiHash computes several digests in one pass over the data. With more
-// than one algorithm, every hash reads the input concurrently, each in a
-// goroutine of its own and at its own pace: the slowest hash sets the
-// pace, and the others run beside it. What Write is given is copied into
-// blocks, shared read-only and bounded (mhBlocks): a block goes back to
-// the free list once every hash is done with it. What WriteChunk is lent
-// (an adapter's message buffers) is shared as it lies, no copy, and given
-// back once every hash is done with it; the lender bounds how many it
-// lends. Close ends the goroutines; until the input passes one block,
-// there are none.
+// than one algorithm, the input is copied into blocks that every hash
+// reads concurrently, each in a goroutine of its own and at its own pace:
+// the slowest hash sets the pace, and the others run beside it. The
+// blocks are shared read-only and bounded (mhBlocks): a block goes back
+// to the free list once every hash is done with it. Close ends the
+// goroutines; until the input passes one block, there are none.
 type MultiHash struct {
 	hashes []hash.Hash
 	n      int64
@@ -42,7 +39,6 @@ type MultiHash struct {
 	wg      sync.WaitGroup  // the hash goroutines
 	started bool            // the goroutines run
 	made    int             // blocks allocated (≤ mhBlocks)
-	lent    sync.WaitGroup  // lent chunks not yet given back
 	// fault is the first panic of a hash goroutine: that hash is then
 	// skipped (its blocks still go back), and the owner's next Write,
 	// Sums or Close panics with it on its own goroutine.
@@ -50,14 +46,9 @@ type MultiHash struct {
 	raised bool // the owner panicked with fault: Close does not again
 }
 
-// mhBlock is what the hashes read: a block of copies (buf), or a lent
-// chunk (segs, given back with done).
 type mhBlock struct {
 	buf  []byte
-	segs [][]byte
-	done func()
-	lend bool
-	left atomic.Int32 // hashes still to read it
+	left atomic.Int32 // hashes still to read buf
 }
 
 var mhSerialBlake3 = true
@@ -102,42 +93,6 @@ func (m *MultiHash) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// WriteChunk feeds segs to every hash, as Write does, and calls done
-// (when not nil) once no hash reads them any more. With several hashes
-// and past the first block, the hashes read segs where they lie, each at
-// its own pace, and the last to finish calls done, on its goroutine:
-// the caller must leave segs untouched until then, and bound what it
-// lends (an adapter's receive-ahead lends at most its few messages).
-// Otherwise segs are written as by Write and done is called before
-// WriteChunk returns.
-func (m *MultiHash) WriteChunk(segs [][]byte, done func()) {
-	size := 0
-	for _, b := range segs {
-		size += len(b)
-	}
-	held := 0
-	if m.cur != nil {
-		held = len(m.cur.buf)
-	}
-	if len(m.hashes) < 2 || (!m.started && held+size < mhBlockSize) {
-		if done != nil {
-			defer done()
-		}
-		for _, b := range segs {
-			m.Write(b)
-		}
-		return
-	}
-	if held > 0 {
-		// What was copied before goes first.
-		m.dispatch()
-	}
-	m.n += int64(size)
-	m.lent.Add(1)
-	m.send(&mhBlock{segs: segs, done: done, lend: true})
-	m.check()
-}
-
 // block returns a free block, waiting for one when all are being read.
 func (m *MultiHash) block() *mhBlock {
 	if m.made < mhBlocks {
@@ -154,13 +109,6 @@ func (m *MultiHash) block() *mhBlock {
 
 // dispatch hands the current block to every hash.
 func (m *MultiHash) dispatch() {
-	b := m.cur
-	m.cur = nil
-	m.send(b)
-}
-
-// send hands b to every hash, starting their goroutines first.
-func (m *MultiHash) send(b *mhBlock) {
 	if !m.started {
 		m.started = true
 		m.free = make(chan *mhBlock, mhBlocks)
@@ -172,51 +120,34 @@ func (m *MultiHash) send(b *mhBlock) {
 				ok := true
 				for b := range ch {
 					if ok {
-						ok = m.hash(h, b)
+						ok = m.hash(h, b.buf)
 					}
 					if b.left.Add(-1) == 0 {
-						m.release(b)
+						b.buf = b.buf[:0]
+						m.free <- b
 					}
 				}
 			})
 		}
 	}
+	b := m.cur
+	m.cur = nil
 	b.left.Store(int32(len(m.hashes)))
 	for _, ch := range m.work {
 		ch <- b
 	}
 }
 
-// release gives b back once every hash has read it: a lent chunk to its
-// lender, a block to the free list.
-func (m *MultiHash) release(b *mhBlock) {
-	if b.lend {
-		if b.done != nil {
-			b.done()
-		}
-		m.lent.Done()
-		return
-	}
-	b.buf = b.buf[:0]
-	m.free <- b
-}
-
-// hash writes b to h on h's goroutine, and reports whether h did not
+// hash writes p to h on h's goroutine, and reports whether h did not
 // panic (a panic is recorded in fault: it must not end the process).
-func (m *MultiHash) hash(h hash.Hash, b *mhBlock) (ok bool) {
+func (m *MultiHash) hash(h hash.Hash, p []byte) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			m.fault.CompareAndSwap(nil, compute.NewHelperPanic(v))
 			ok = false
 		}
 	}()
-	if !b.lend {
-		h.Write(b.buf)
-		return true
-	}
-	for _, s := range b.segs {
-		h.Write(s)
-	}
+	h.Write(p)
 	return true
 }
 
@@ -248,9 +179,7 @@ func (m *MultiHash) flush() {
 		m.free <- m.cur
 		m.cur = nil
 	}
-	// Every block made is back, and every lent chunk given back, once
-	// every hash is done.
-	m.lent.Wait()
+	// Every block made is back once every hash is done.
 	held := make([]*mhBlock, 0, m.made)
 	for len(held) < m.made {
 		held = append(held, <-m.free)

@@ -3,16 +3,11 @@ package engine_test
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"errors"
 	"io"
 	"sync"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
-	"github.com/halfclose/halfclose/compute/digest"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 )
@@ -112,65 +107,6 @@ func TestEngineTakesChunks(t *testing.T) {
 		}
 		if taken, done := src.counts(); taken != done {
 			t.Fatalf("%d chunks taken, %d given back", taken, done)
-		}
-	})
-}
-
-// A Digest of several algorithms lends the source's chunks to every hash
-// as they lie (no copy into blocks of its own) and gives each back once,
-// after every hash has read it (the source spoils a chunk given back, so
-// a hash reading it later would get another digest); cancellation, a
-// size past the declared one and the input limit give every chunk back
-// too. The oracles are Go's crypto packages, one hash at a time.
-func TestDigestLendsChunks(t *testing.T) {
-	input := computetest.RandomBytes(11, 5<<20+17)
-	var algos []*digest.Algo
-	for _, n := range []string{"sha256", "sha1", "md5", "blake3"} {
-		a, ok := digest.Lookup(n)
-		if !ok {
-			t.Fatal(n)
-		}
-		algos = append(algos, a)
-	}
-	s256, s1, m5 := sha256.Sum256(input), sha1.Sum(input), md5.Sum(input)
-	want := [][]byte{s256[:], s1[:], m5[:]}
-	for _, k := range []int{1 << 20, 100 << 10, 1000} {
-		src := &takerSource{data: input, k: k}
-		res, err := engine.New(engine.Config{}).Digest(t.Context(), engine.DigestJob{Algos: algos, ExpectedSize: -1}, src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, w := range want {
-			if !bytes.Equal(res.Sums[i], w) {
-				t.Errorf("chunks of %d: %s %x, want %x", k, algos[i].Name, res.Sums[i], w)
-			}
-		}
-		if taken, done := src.counts(); taken != (len(input)+k-1)/k || done != taken {
-			t.Errorf("chunks of %d: %d taken, %d given back, want %d each", k, taken, done, (len(input)+k-1)/k)
-		}
-	}
-	t.Run("aborts", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(t.Context())
-		cancel()
-		for _, c := range []struct {
-			ctx   context.Context
-			job   engine.DigestJob
-			limit int64
-			want  error // or the error's code
-			code  compute.Code
-		}{
-			{ctx, engine.DigestJob{Algos: algos, ExpectedSize: -1}, 0, context.Canceled, 0},
-			{t.Context(), engine.DigestJob{Algos: algos, ExpectedSize: 3 << 20}, 0, nil, compute.CodeDataLoss},
-			{t.Context(), engine.DigestJob{Algos: algos, ExpectedSize: -1}, 4 << 20, nil, compute.CodeResourceExhausted},
-		} {
-			src := &takerSource{data: input, k: 1 << 20}
-			res, err := engine.New(engine.Config{MaxInputBytes: c.limit}).Digest(c.ctx, c.job, src)
-			if err == nil || res.Sums != nil || (c.want != nil && !errors.Is(err, c.want)) || compute.CodeOf(err) != c.code {
-				t.Errorf("%+v: err %v, sums %x; want %v (code %v) and none", c.job, err, res.Sums, c.want, c.code)
-			}
-			if taken, done := src.counts(); taken != done {
-				t.Errorf("%+v: %d taken, %d given back", c.job, taken, done)
-			}
 		}
 	})
 }

@@ -32,57 +32,13 @@ type digestSink struct {
 }
 
 func (s digestSink) Write(p []byte) (int, error) {
-	if err := s.check(int64(len(p))); err != nil {
+	if err := s.ctx.Err(); err != nil {
 		return 0, err
 	}
+	if s.expected >= 0 && s.mh.N()+int64(len(p)) > s.expected {
+		return 0, compute.Errorf(compute.CodeDataLoss, "input exceeds the expected size of %d bytes", s.expected)
+	}
 	return s.mh.Write(p)
-}
-
-// check fails a write of n more bytes once the job is cancelled or they
-// pass the declared size.
-func (s digestSink) check(n int64) error {
-	if err := s.ctx.Err(); err != nil {
-		return err
-	}
-	if s.expected >= 0 && s.mh.N()+n > s.expected {
-		return compute.Errorf(compute.CodeDataLoss, "input exceeds the expected size of %d bytes", s.expected)
-	}
-	return nil
-}
-
-// feed hands the input to the hashes until its end: the source's chunks
-// as they lie when it can lend them (ChunkTaker: the adapters' message
-// buffers, which every hash then reads in place, no copy), else through
-// WriteTo.
-func (s digestSink) feed(in *Input) error {
-	for {
-		segs, done, err, ok := in.takeChunk()
-		if !ok {
-			_, err := in.WriteTo(s)
-			return err
-		}
-		if len(segs) > 0 {
-			var n int64
-			for _, b := range segs {
-				n += int64(len(b))
-			}
-			if cerr := s.check(n); cerr != nil {
-				if done != nil {
-					done()
-				}
-				return cerr
-			}
-			s.mh.WriteChunk(segs, done)
-		} else if done != nil {
-			done()
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 // Digest hashes src as it arrives, with every algorithm in one pass, and
@@ -107,7 +63,9 @@ func (e *Engine) Digest(ctx context.Context, job DigestJob, src io.Reader) (res 
 	in := NewInput(src, e.cfg.MaxInputBytes)
 	mh := digest.NewMultiHash(job.Algos)
 	defer mh.Close()
-	if err := (digestSink{ctx: ctx, expected: job.ExpectedSize, mh: mh}).feed(in); err != nil {
+	// WriteTo hands the adapters' message buffers to the hashes as they
+	// are (no copy, no read buffer of our own).
+	if _, err := in.WriteTo(digestSink{ctx: ctx, expected: job.ExpectedSize, mh: mh}); err != nil {
 		return DigestResult{Size: in.N()}, err
 	}
 	res = DigestResult{Size: in.N(), Sums: mh.Sums()}
