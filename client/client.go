@@ -602,9 +602,10 @@ func (c *Client) Capabilities(ctx context.Context) (*apiv1.CapabilitiesResponse,
 // reading too.
 func sendChunks(ctx context.Context, r io.Reader, bufs *sendBufs, send func([]byte, *sendBuf) error, fail func(error)) (int64, error) {
 	s := &chunkSender{send: send, fail: fail, bufs: bufs, bp: bufs.get()}
+	s.limit = leadBytes(len(*s.bp))
 	defer s.close()
 	for {
-		n, err := readSome(r, (*s.bp)[s.filled:])
+		n, err := readSome(r, (*s.bp)[s.filled:s.limit])
 		if serr := s.add(n); serr != nil {
 			return s.result(serr)
 		}
@@ -647,6 +648,9 @@ type chunkSender struct {
 	// filled is how much of *bp was read; written by sendChunks'
 	// goroutine only, under mu.
 	filled int
+	// limit is the size of the chunk being read: leadBytes for a call's
+	// first, then the buffer's; written by sendChunks' goroutine, under mu.
+	limit int
 
 	mu      sync.Mutex  // protects the fields below, and serializes send
 	flushed int         // *bp's first flushed bytes were sent by a flush
@@ -670,7 +674,7 @@ func (s *chunkSender) add(n int) error {
 	}
 	first := s.filled == s.flushed
 	s.filled += n
-	if s.filled == len(*s.bp) {
+	if s.filled == s.limit {
 		return s.sendPendingLocked()
 	}
 	if first {
@@ -710,6 +714,7 @@ func (s *chunkSender) sendPendingLocked() error {
 		err = s.send((*s.bp)[s.flushed:s.filled], nil)
 	}
 	s.filled, s.flushed = 0, 0
+	s.limit = len(*s.bp)
 	s.epoch++
 	s.stopTimer()
 	if err != nil {

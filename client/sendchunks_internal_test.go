@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute/builtin"
@@ -118,6 +119,67 @@ func TestFlushPanicIsAnInputError(t *testing.T) {
 		close(r.unblock)
 		if !IsInputError(err) || !strings.Contains(err.Error(), "boom in the caller's interceptor") {
 			t.Errorf("%s: %v; want the input error naming the panic", name, err)
+		}
+	}
+}
+
+// TestSendChunksAlignsFrames: with chunks of a multiple of 16 KiB, the
+// messages sendChunks sends, cut into frames as grpc-go cuts them (16 KiB
+// of gRPC prefix, the data field's tag and length, then data), put every
+// frame's data of a whole chunk but each message's first frame's on a
+// 16 KiB boundary of the input, so a server's BLAKE3 hashes them where
+// they lie (the last, shorter message may have a shorter length). Before, the
+// first message was a whole chunk, and every frame started 9 bytes short
+// of a boundary. The input arrives whole and in order (the sum of the
+// messages), and the first message is the lead alone.
+func TestSendChunksAlignsFrames(t *testing.T) {
+	for _, c := range []struct{ chunk, n int }{
+		{DefaultChunkSize, 5*DefaultChunkSize + 12345},
+		{256 << 10, 3<<20 + 1},
+		{4 << 20, 9 << 20},
+		{16 << 10, 200 << 10},
+	} {
+		bufs := newSendBufs(c.chunk)
+		input := make([]byte, c.n)
+		for i := range input {
+			input[i] = byte(i * 31)
+		}
+		var got []byte
+		var sizes []int
+		send := func(b []byte, sb *sendBuf) error {
+			got = append(got, b...)
+			sizes = append(sizes, len(b))
+			if sb != nil {
+				sb.pool.Put(sb.b)
+			}
+			return nil
+		}
+		if _, err := sendChunks(context.Background(), bytes.NewReader(input), bufs, send, func(error) {}); err != nil || !bytes.Equal(got, input) {
+			t.Fatalf("chunk %d: %v, or the input differs", c.chunk, err)
+		}
+		if want := 5 + 1 + protowire.SizeVarint(uint64(c.chunk)); sizes[0] != want {
+			t.Errorf("chunk %d: first message of %d bytes, want %d", c.chunk, sizes[0], want)
+		}
+		off, misaligned, frames := 0, 0, 0
+		for i, size := range sizes {
+			prefix := 5 + 1 + protowire.SizeVarint(uint64(size))
+			data := off
+			// The first frame carries the prefix and the data up to 16 KiB.
+			data += min(size, frameData-prefix)
+			for size == c.chunk && data < off+size {
+				frames++
+				if data%frameData != 0 {
+					misaligned++
+					if misaligned == 1 {
+						t.Errorf("chunk %d: message %d (of %d bytes at %d) has a frame at %d", c.chunk, i, size, off, data)
+					}
+				}
+				data += frameData
+			}
+			off += size
+		}
+		if frames == 0 || misaligned != 0 {
+			t.Errorf("chunk %d: %d of %d frames after the first of their message off a 16 KiB boundary", c.chunk, misaligned, frames)
 		}
 	}
 }

@@ -108,6 +108,10 @@ func TestParallelBlake3Vectors(t *testing.T) {
 	})
 }
 
+// b3parBlock is 1 MiB, an edge of the lengths and writes tested (the
+// block small writes were gathered into before).
+const b3parBlock = 1 << 20
+
 // b3Lengths are around the chunk (1 KiB), 16-chunk, task (64 KiB) and
 // block (1 MiB) edges, and several blocks.
 var b3Lengths = []int{0, 1, 64, 1023, 1024, 1025, 2047, 2048, 3073, 16<<10 - 1, 16 << 10, 16<<10 + 1,
@@ -318,5 +322,47 @@ func BenchmarkMultiHash4(b *testing.B) {
 			cpu := cpuTime(b) - cpu0
 			b.ReportMetric(cpu.Seconds()/float64(b.N)/total*(1<<30), "cpu-s/GiB")
 		})
+	}
+}
+
+// grpcSegments cuts in as a gRPC stage hands a b3sum its input: each
+// 1 MiB message's data as its 16 KiB frames carry it, starting 9 bytes
+// into the first (16375 bytes, 63 of 16384, then 9).
+func grpcSegments(in []byte) [][]byte {
+	var segs [][]byte
+	for len(in) > 0 {
+		for _, n := range append(append([]int{16375}, repeatInt(16384, 63)...), 9) {
+			n = min(n, len(in))
+			segs = append(segs, in[:n])
+			in = in[n:]
+		}
+	}
+	return segs
+}
+
+// TestParallelBlake3GRPCFrames: writes of a gRPC stage's frames (16 KiB,
+// 9 bytes off the 16-chunk groups) give b3sum's digest, start no helper
+// goroutine (the receiving goroutine and the client use the other core)
+// and are gathered into no more than one group: a 1 MiB block missed the
+// cache. The oracle is zeebo/blake3.
+func TestParallelBlake3GRPCFrames(t *testing.T) {
+	in := make([]byte, 3*b3parBlock+777)
+	for i := range in {
+		in[i] = byte(i*7 + i>>11)
+	}
+	old := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(old)
+	h := newParallelBlake3()
+	for _, s := range grpcSegments(in) {
+		h.Write(s)
+		if cap(h.buf) > b3InPlace {
+			t.Fatalf("after %d bytes the hash holds a buffer of %d", len(s), cap(h.buf))
+		}
+	}
+	if n := h.job.helpers; n != 0 {
+		t.Errorf("%d helper goroutines started", n)
+	}
+	if got, want := h.Sum(nil), blake3.Sum256(in); !bytes.Equal(got, want[:]) {
+		t.Fatalf("digest %x, want %x", got, want)
 	}
 }
