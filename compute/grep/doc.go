@@ -25,6 +25,9 @@
 //     byte, by a sample of the input) and the search for the next
 //     matching line: the whole text is searched for candidates, and only
 //     a candidate's line is bounded and checked;
+//   - litloop.go: that search for one literal in one loop per text, in
+//     the common cases where a selected line is only counted or written
+//     (-c, no flag, -v);
 //   - print.go: selected lines, counts, -n and -o output (-o of a literal
 //     without a regexp);
 //   - context.go: context lines (-A, -B, -C), a branch taken only when

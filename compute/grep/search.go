@@ -57,6 +57,9 @@ type grepRun struct {
 	ctxErr error // what failed holding the before-context
 	sep    byte  // ':' after the name and number, '-' on context lines
 	frame  textFrame
+	// lit is what processLit does with the lines selected (litNone:
+	// process runs).
+	lit litMode
 	// finds are, for each literal searched for in text that is not
 	// widened (m.lit, or set's lits, lower-cased for a fold set without
 	// finders), how it is searched for (planFinder); nil: none.
@@ -200,6 +203,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		r.cx = newCtxRun(g)
 		defer r.cx.ring.close()
 	}
+	r.lit = litModeOf(g, r.cx != nil)
 	if g.maxCount == 0 {
 		// GNU stops before reading: no output, even with -c; -L still
 		// names every input.
@@ -498,6 +502,10 @@ func (r *grepRun) process(text []byte) {
 	end := len(text) // where the search text ends: before the final '\n'
 	if end > 0 && text[end-1] == '\n' {
 		end--
+	}
+	if r.lit != litNone && r.finds != nil {
+		r.processLit(text, end, &r.finds[0])
+		return
 	}
 	// Plain output: selected lines as they are, without prefixes; a run of
 	// them that are adjacent in text is written at once, text[runS:runE].
