@@ -125,3 +125,26 @@ func sockError(t *testing.T, c *net.TCPConn) error {
 	}
 	return nil
 }
+
+// TestTCPChunkedEndNeedsFIN: after @chunked's zero-length chunk only the
+// FIN ends the input (docs/protocol.md); a client that goes idle there
+// instead is aborted as any idle one, with nothing written, not answered
+// as if it had half-closed.
+func TestTCPChunkedEndNeedsFIN(t *testing.T) {
+	env := startEnv(t, envConfig{idle: 300 * time.Millisecond})
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := io.WriteString(conn, "@chunked testcat\n"+chunk("abc")+"0\n"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(conn); len(b) != 0 {
+		t.Fatalf("server wrote %q to a client idle after its last chunk", b)
+	}
+	if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+		t.Fatalf("outcome %q, want %q", oc, OutcomeIdle)
+	}
+}
