@@ -1,12 +1,15 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/server"
 )
@@ -90,5 +93,46 @@ func TestRunTCPCancelAtEndResets(t *testing.T) {
 	}
 	if oc := <-obs.ended; oc != server.OutcomeReset {
 		t.Fatalf("server outcome %q, want %q", oc, server.OutcomeReset)
+	}
+}
+
+// TestRunTCPReplyBeforeTheEnd: a reply that ends (the server's FIN) while
+// the input is still being sent, however complete it looks (its trailer
+// counts what the server got), is ErrIncompleteReply at once: RunTCP does
+// not wait for the input's reader, which here blocks until the test ends.
+// The fake server reads the header and 1000 bytes, answers, half-closes,
+// and reads on (no reset).
+func TestRunTCPReplyBeforeTheEnd(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		br.ReadString('\n')
+		io.CopyN(io.Discard, br, 1000)
+		io.WriteString(c, "halfclose: ok out=0 in=1000\n")
+		c.(*net.TCPConn).CloseWrite()
+		io.Copy(io.Discard, br)
+	}()
+	t.Cleanup(func() { l.Close(); <-served })
+	in := &blockingReader{n: 1000, release: make(chan struct{})}
+	defer close(in.release)
+	errc := make(chan error, 1)
+	go func() { errc <- RunTCP(ctxT(t), l.Addr().String(), nil, "wc -c", in, io.Discard) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrIncompleteReply) {
+			t.Fatalf("err = %v, want ErrIncompleteReply", err)
+		}
+	case <-time.After(defaultTestTimeout):
+		t.Fatal("RunTCP waited for the input after the reply ended")
 	}
 }
