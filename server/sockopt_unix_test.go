@@ -14,3 +14,6 @@ func setSockoptInt(fd uintptr, level, opt, value int) error {
 func getSockoptInt(fd uintptr, level, opt int) (int, error) {
 	return syscall.GetsockoptInt(int(fd), level, opt)
 }
+
+// soError is SO_ERROR.
+const soError = syscall.SO_ERROR

@@ -12,3 +12,7 @@ func setSockoptInt(fd uintptr, level, opt, value int) error {
 func getSockoptInt(fd uintptr, level, opt int) (int, error) {
 	return syscall.GetsockoptInt(syscall.Handle(fd), level, opt)
 }
+
+// soError is SO_ERROR, which package syscall does not define on Windows
+// (Winsock's value).
+const soError = 0x1007

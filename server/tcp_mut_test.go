@@ -114,7 +114,7 @@ func sockError(t *testing.T, c *net.TCPConn) error {
 	}
 	var v int
 	var gerr error
-	if err := rc.Control(func(fd uintptr) { v, gerr = getSockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { v, gerr = getSockoptInt(fd, syscall.SOL_SOCKET, soError) }); err != nil {
 		t.Fatal(err)
 	}
 	if gerr != nil {
@@ -146,5 +146,51 @@ func TestTCPChunkedEndNeedsFIN(t *testing.T) {
 	}
 	if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
 		t.Fatalf("outcome %q, want %q", oc, OutcomeIdle)
+	}
+}
+
+// TestTCPHeaderTimeoutOverWithHeader: --header-timeout bounds the header
+// line only: with no idle timeout, a connection whose header came in time
+// is not aborted once the header timeout has passed (readHeader clears
+// its deadline), however long its input then takes. The clock is a second
+// connection, opened after the first one's header, that sends nothing:
+// once its header timeout has aborted it, the first one's deadline would
+// have passed too, had it stayed set.
+func TestTCPHeaderTimeoutOverWithHeader(t *testing.T) {
+	env := startEnv(t, envConfig{tcp: tcpSettings{HeaderTimeout: shortTimeout}})
+	conn, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := io.WriteString(conn, "testcat\nfirst part, "); err != nil {
+		t.Fatal(err)
+	}
+	env.obs.waitStarted(t) // the header is in
+
+	clock, err := net.Dial("tcp", env.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clock.Close()
+	clock.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if b, _ := io.ReadAll(clock); len(b) != 0 {
+		t.Fatalf("the header-less connection got %q", b)
+	}
+	if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+		t.Fatalf("the header-less connection's outcome %q, want %q", oc, OutcomeIdle)
+	}
+
+	if _, err := io.WriteString(conn, "second part"); err != nil {
+		t.Fatalf("sending after the header timeout: %v", err)
+	}
+	conn.(*net.TCPConn).CloseWrite()
+	reply, err := io.ReadAll(conn)
+	if err != nil || string(reply) != "first part, second part" {
+		t.Fatalf("reply %q, %v; want the input back", reply, err)
+	}
+	if oc := env.obs.nextOutcome(t); oc != OutcomeOK {
+		t.Fatalf("outcome %q, want %q", oc, OutcomeOK)
 	}
 }
