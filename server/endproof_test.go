@@ -70,6 +70,10 @@ func TestDigestEndProof(t *testing.T) {
 		{"negative end size", []*apiv1.DigestRequest{plain, digestEnd(-1)}, codes.InvalidArgument, "end: negative size", OutcomeInvalid},
 		{"data after end", []*apiv1.DigestRequest{plain, dataMsg(abc), digestEnd(3), dataMsg(abc)}, codes.InvalidArgument, "data after the End message", OutcomeInvalid},
 		{"two ends", []*apiv1.DigestRequest{plain, digestEnd(0), digestEnd(0)}, codes.InvalidArgument, "data after the End message", OutcomeInvalid},
+		// docs/protocol.md: an empty chunk or a message with nothing set
+		// (grpcurl's {}) after the End is refused too.
+		{"empty text after end", []*apiv1.DigestRequest{plain, dataMsg(abc), digestEnd(3), {Message: &apiv1.DigestRequest_Text{}}}, codes.InvalidArgument, "data after the End message", OutcomeInvalid},
+		{"nothing set after end", []*apiv1.DigestRequest{plain, dataMsg(abc), digestEnd(3), {}}, codes.InvalidArgument, "data after the End message", OutcomeInvalid},
 		{"header after end", []*apiv1.DigestRequest{plain, digestEnd(0), plain}, codes.InvalidArgument, "unexpected header", OutcomeInvalid},
 		{"expected size and end disagree", []*apiv1.DigestRequest{digestHdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: i64(3)}), dataMsg(abc), digestEnd(2)}, codes.DataLoss, "the client sent 2 bytes", OutcomeDataLoss},
 	}
@@ -132,6 +136,7 @@ func TestRunEndProof(t *testing.T) {
 		{"end size short", []*apiv1.RunRequest{hdr("testcat", false, nil), runData(abc), runEnd(5)}, codes.DataLoss, "the client sent 5 bytes, the server received 4", OutcomeDataLoss},
 		{"end with digests", []*apiv1.RunRequest{hdr("testcat", false, nil), runData(abc), runEnd(4, hexDigest(apiv1.Algorithm_ALGORITHM_CRC32C, "00000000"))}, codes.InvalidArgument, "digests are checked by Digest only", OutcomeInvalid},
 		{"data after end", []*apiv1.RunRequest{hdr("testcat", false, nil), runEnd(0), runData(abc)}, codes.InvalidArgument, "data after the End message", OutcomeInvalid},
+		{"nothing set after end", []*apiv1.RunRequest{hdr("testcat", false, nil), runData(abc), runEnd(4), {}}, codes.InvalidArgument, "data after the End message", OutcomeInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

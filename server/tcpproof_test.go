@@ -30,6 +30,7 @@ func TestTCPHeaderOptions(t *testing.T) {
 	}{
 		{"size", "@size=3 sha256sum\n", "abc", abcSum, OutcomeOK},
 		{"size zero", "@size=0 wc -c\n", "", "0\n", OutcomeOK},
+		{"size zero, data sent", "@size=0 testcat\n", "x", "halfclose: error: DATA_LOSS: input exceeds the 0 bytes declared by @size\n", OutcomeDataLoss},
 		{"size short at FIN", "@size=4 sha256sum\n", "abc", "halfclose: error: DATA_LOSS: input ended after 3 of the 4 bytes declared by @size\n", OutcomeAborted},
 		{"size short, nothing sent", "@size=10 testcat\n", "", "halfclose: error: DATA_LOSS: input ended after 0 of the 10 bytes declared by @size\n", OutcomeAborted},
 		{"size over", "@size=2 sha256sum\n", "abc", "halfclose: error: DATA_LOSS: input exceeds the 2 bytes declared by @size\n", OutcomeDataLoss},
@@ -51,6 +52,10 @@ func TestTCPHeaderOptions(t *testing.T) {
 		{"trailer, empty output", "@trailer testcat\n", "", "halfclose: ok out=0 in=0\n", OutcomeOK},
 		{"trailer and chunked", "@chunked @trailer testcat\n", chunk("hello ") + chunk("world") + "0\n", "hello worldhalfclose: ok out=11 in=11\n", OutcomeOK},
 		{"trailer, error line unchanged", "@trailer frob\n", "abc", "halfclose: error: INVALID_ARGUMENT: unknown command \"frob\"\n", OutcomeInvalid},
+		// A job that fails before its output: the error line, no trailer
+		// (and no reset for the trailer's bytes left in the buffer).
+		{"trailer, size short", "@size=4 @trailer testcat\n", "abc", "halfclose: error: DATA_LOSS: input ended after 3 of the 4 bytes declared by @size\n", OutcomeAborted},
+		{"trailer, chunked, no last chunk", "@chunked @trailer @status testcat\n", chunk("abc"), "halfclose: error: DATA_LOSS: input ended without its last chunk (@chunked: a zero-length chunk ends the input)\n", OutcomeAborted},
 		{"tabs and spaces", " @size=3\t@trailer  testcat\n", "abc", "abchalfclose: ok out=3 in=3\n", OutcomeOK},
 		{"unknown option", "@frob sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@frob\" (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N)\n", OutcomeInvalid},
 		// @status: the trailer carries the exit status, 0 too
