@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,6 +82,13 @@ func (o *recordingObserver) JobStarted(cmd string) func(string, int64, int64) {
 		default:
 		}
 	}
+}
+
+// outcomesNow returns the outcomes recorded so far.
+func (o *recordingObserver) outcomesNow() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.outcomes)
 }
 
 // waitStarted waits for a job to start.

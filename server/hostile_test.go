@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -144,7 +145,9 @@ func TestGRPCHeaderTimeout(t *testing.T) {
 // TestPeerRequestsCap: one address can have at most --max-requests-per-peer
 // open requests, gRPC streams (with a header or not) and raw-TCP
 // connections together; another address is not affected, and a request
-// that ends frees its place.
+// that ends frees its place. A refused request is counted as a job refused
+// before it ran (outcome limit), on both adapters (docs/operations.md,
+// "Logs"): the refusal is recorded before the client sees it.
 func TestPeerRequestsCap(t *testing.T) {
 	reqs := NewPeerCap(2)
 	env := startEnv(t, envConfig{peerRequests: reqs, tcp: tcpSettings{HeaderTimeout: defaultTestTimeout}})
@@ -166,8 +169,14 @@ func TestPeerRequestsCap(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted || status.Convert(err).Message() != msg {
 		t.Fatalf("third stream: %v, want RESOURCE_EXHAUSTED %q", err, msg)
 	}
+	if got := env.obs.outcomesNow(); !slices.Equal(got, []string{OutcomeLimit}) {
+		t.Fatalf("jobs recorded after the refused stream: %q, want one %q", got, OutcomeLimit)
+	}
 	if reply := tcpCall(t, env.tcpAddr, "wc -c\n", []byte("abc")); reply != "halfclose: error: RESOURCE_EXHAUSTED: "+msg+"\n" {
 		t.Fatalf("TCP from the same address: %q", reply)
+	}
+	if got := env.obs.outcomesNow(); !slices.Equal(got, []string{OutcomeLimit, OutcomeLimit}) {
+		t.Fatalf("jobs recorded after the refused connection: %q, want two %q", got, OutcomeLimit)
 	}
 	// Another address is served, on both adapters.
 	other := grpcFrom(t, env.grpcAddr, "127.0.0.2")

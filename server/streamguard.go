@@ -2,14 +2,13 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
 	"github.com/halfclose/halfclose/compute"
@@ -257,8 +256,16 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 		}
 		r, ok := s.opts.PeerRequests.TryAcquire(ip)
 		if !ok {
+			// Counted as the raw-TCP adapter counts a refused connection
+			// (refuseConn): in halfclose_refused_total and, as a job
+			// refused before it ran, in halfclose_jobs_total, with no log
+			// line of its own (the refusal log aggregates them). The
+			// stream never reaches the interceptors, so nothing else
+			// counts it.
 			s.refused.add(ReasonPeerRequests, "grpc")
-			return nil, status.Error(codes.ResourceExhausted, errPeerRequests(s.opts.PeerRequests.Limit()).Error())
+			quiet := s.life
+			quiet.emit = func(context.Context, slog.Attr) {}
+			return nil, toStatus(s.log, quiet.reject(ctx, "", errPeerRequests(s.opts.PeerRequests.Limit())))
 		}
 		release = r
 	}

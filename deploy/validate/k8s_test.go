@@ -466,7 +466,7 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("--memory-limit and GOMEMLIMIT: set one (GOMEMLIMIT, which wins)")
 	}
 	if gomemlimit == 0 {
-		t.Fatalf("GOMEMLIMIT is not set: halfclosed's default (4 × --max-jobs × --spool-mem + 256 MiB) ignores the container's limit")
+		t.Fatalf("GOMEMLIMIT is not set: halfclosed's default (twice what --max-jobs one-stage gRPC jobs may hold, + 256 MiB) ignores the container's limit")
 	}
 	jobs := int64(64)
 	if v, ok := flags["max-jobs"]; ok {
