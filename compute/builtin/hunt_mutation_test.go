@@ -56,3 +56,13 @@ func TestMutationSysvSumFolds(t *testing.T) {
 	checkCases(t, mutCases([][]string{{"cksum", "-a", "sysv"}, {"cksum", "-a", "sysv", "-"}},
 		carry, strings.Repeat("\xff", 257), strings.Repeat("\xff", 70000)))
 }
+
+// TestMutationTrOneByteRanges: a range whose ends are the same byte is
+// that byte (GNU refuses only a reversed one), in SET1, SET2, -d and -s.
+func TestMutationTrOneByteRanges(t *testing.T) {
+	t.Parallel()
+	checkCases(t, mutCases([][]string{
+		{"tr", "a-a", "x"}, {"tr", "ab", "x-x"}, {"tr", "-d", "b-b"}, {"tr", "-s", "a-ab-b"}, {"tr", "a-ac-c", "x-xz"},
+		{"tr", "-d", "\\000-\\000"}, {"tr", "b-a", "x"},
+	}, "aabbcc\x00\n"))
+}
