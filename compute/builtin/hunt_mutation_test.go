@@ -66,3 +66,13 @@ func TestMutationTrOneByteRanges(t *testing.T) {
 		{"tr", "-d", "\\000-\\000"}, {"tr", "b-a", "x"},
 	}, "aabbcc\x00\n"))
 }
+
+// TestMutationTrSet2Extended: a SET2 shorter than SET1 is extended with
+// its last byte: a range's upper end, a repeat's byte, an escape's.
+func TestMutationTrSet2Extended(t *testing.T) {
+	t.Parallel()
+	checkCases(t, mutCases([][]string{
+		{"tr", "a-f", "x-y"}, {"tr", "abcdef", "A-C"}, {"tr", "a-f", "[x*2]y-z"}, {"tr", "a-f", "p[q*2]"}, {"tr", "a-f", "\\101-\\103"},
+		{"tr", "-s", "a-f", "x-y"}, {"tr", "-c", "a", "x-z"},
+	}, "abcdefg\n"))
+}
