@@ -76,3 +76,12 @@ func TestMutationTrSet2Extended(t *testing.T) {
 		{"tr", "-s", "a-f", "x-y"}, {"tr", "-c", "a", "x-z"},
 	}, "abcdefg\n"))
 }
+
+// TestMutationTrDeleteSqueezeComplement: with -d -s -c the complement is
+// SET1's (what is deleted); SET2, the bytes squeezed, is taken as given.
+func TestMutationTrDeleteSqueezeComplement(t *testing.T) {
+	t.Parallel()
+	checkCases(t, mutCases([][]string{
+		{"tr", "-dcs", "a", "b"}, {"tr", "-dcs", "a-c", "b"}, {"tr", "-d", "-s", "-c", "[:lower:]", "[:lower:]"}, {"tr", "-cds", "\\n", "x"},
+	}, "aabbbccdd  xx\n\n", "bbaa\x00\x00b"))
+}
