@@ -85,3 +85,11 @@ func TestMutationTrDeleteSqueezeComplement(t *testing.T) {
 		{"tr", "-dcs", "a", "b"}, {"tr", "-dcs", "a-c", "b"}, {"tr", "-d", "-s", "-c", "[:lower:]", "[:lower:]"}, {"tr", "-cds", "\\n", "x"},
 	}, "aabbbccdd  xx\n\n", "bbaa\x00\x00b"))
 }
+
+// TestMutationTrEscapes: each of tr's backslash escapes names its byte.
+func TestMutationTrEscapes(t *testing.T) {
+	t.Parallel()
+	checkCases(t, mutCases([][]string{
+		{"tr", "\\a\\b\\f\\n\\r\\t\\v", "abfnrtv"}, {"tr", "-d", "\\v"}, {"tr", "abfnrtv", "\\a\\b\\f\\n\\r\\t\\v"}, {"tr", "-d", "\\q\\\\"},
+	}, "\a\b\f\n\r\t\v abfnrtvq\\"))
+}
