@@ -93,3 +93,13 @@ func TestMutationTrEscapes(t *testing.T) {
 		{"tr", "\\a\\b\\f\\n\\r\\t\\v", "abfnrtv"}, {"tr", "-d", "\\v"}, {"tr", "abfnrtv", "\\a\\b\\f\\n\\r\\t\\v"}, {"tr", "-d", "\\q\\\\"},
 	}, "\a\b\f\n\r\t\v abfnrtvq\\"))
 }
+
+// TestMutationSortEndSkipsBlanks: a key's end character is counted after
+// the blanks that start its field when b applies to the end (the end's
+// own b, or a global -b with no letters on the key).
+func TestMutationSortEndSkipsBlanks(t *testing.T) {
+	t.Parallel()
+	checkCases(t, mutCases([][]string{
+		{"sort", "-k2,2.1b"}, {"sort", "-b", "-k2,2.1"}, {"sort", "-k2b,2.2b"}, {"sort", "-t,", "-k2,2.2b"}, {"sort", "-k2,2.1"},
+	}, "a  zb\nb  ya\nc \txc\nd ,  wd\ne\n", "a,  b\nb, a\nc,\t c\n"))
+}
