@@ -103,3 +103,15 @@ func TestMutationSortEndSkipsBlanks(t *testing.T) {
 		{"sort", "-k2,2.1b"}, {"sort", "-b", "-k2,2.1"}, {"sort", "-k2b,2.2b"}, {"sort", "-t,", "-k2,2.2b"}, {"sort", "-k2,2.1"},
 	}, "a  zb\nb  ya\nc \txc\nd ,  wd\ne\n", "a,  b\nb, a\nc,\t c\n"))
 }
+
+// TestMutationCutComplementAdjacent: --complement of ranges that touch
+// (1-2,3-4: GNU merges overlapping ranges only) leaves no empty range
+// between them: no field of it printed, no output delimiter for it.
+func TestMutationCutComplementAdjacent(t *testing.T) {
+	t.Parallel()
+	checkCases(t, mutCases([][]string{
+		{"cut", "-b", "1-2,3-4", "--complement"}, {"cut", "-b", "1-2,3-4", "--complement", "--output-delimiter=:"},
+		{"cut", "-f", "1-2,3-4", "--complement"}, {"cut", "-f", "2,3,5", "--complement", "-d", ","},
+		{"cut", "-b", "2,3", "--complement", "--output-delimiter=::"}, {"cut", "-c", "3-4,1-2,6", "--complement"},
+	}, "abcdefgh\nab\n", "a\tb\tc\td\te\tf\n", "a,b,c,d,e,f\n"))
+}
