@@ -115,3 +115,12 @@ func TestMutationCutComplementAdjacent(t *testing.T) {
 		{"cut", "-b", "2,3", "--complement", "--output-delimiter=::"}, {"cut", "-c", "3-4,1-2,6", "--complement"},
 	}, "abcdefgh\nab\n", "a\tb\tc\td\te\tf\n", "a,b,c,d,e,f\n"))
 }
+
+// TestMutationUniqZeroFieldsNewline: under -z a newline inside a record
+// is a blank that separates the fields -f skips, as GNU's field_sep.
+func TestMutationUniqZeroFieldsNewline(t *testing.T) {
+	t.Parallel()
+	checkCases(t, mutCases([][]string{
+		{"uniq", "-z", "-f", "1"}, {"uniq", "-z", "-f1", "-c"}, {"uniq", "-z", "-f", "2", "-d"}, {"uniq", "-z", "-f1", "-s1"},
+	}, "x\na\x00y\nb\x00z\nb\x00w\n\nb\x00", "1\n2\n3\x004\n2\n3\x00"))
+}
