@@ -124,3 +124,21 @@ func TestMutationUniqZeroFieldsNewline(t *testing.T) {
 		{"uniq", "-z", "-f", "1"}, {"uniq", "-z", "-f1", "-c"}, {"uniq", "-z", "-f", "2", "-d"}, {"uniq", "-z", "-f1", "-s1"},
 	}, "x\na\x00y\nb\x00z\nb\x00w\n\nb\x00", "1\n2\n3\x004\n2\n3\x00"))
 }
+
+// TestMutationSortFoldPunctuation: -f folds lower case to upper case
+// only, so '_' (between 'Z' and 'a') sorts before '`', '{', '|', '}',
+// '~', DEL and the bytes over 0x7f, and after every letter: in the first
+// 8 bytes (which sort orders by a precomputed prefix), past them, and in
+// a second key.
+func TestMutationSortFoldPunctuation(t *testing.T) {
+	t.Parallel()
+	var short, long, keyed strings.Builder
+	for _, c := range []string{"_", "~", "`", "{", "|", "}", "\x7f", "\x80", "a", "Z", "^", "[", "_a", "_{"} {
+		short.WriteString(c + "\n")
+		long.WriteString("prefix-Of-8:" + c + "\n")
+		keyed.WriteString("k " + c + "\n")
+	}
+	checkCases(t, mutCases([][]string{
+		{"sort", "-f"}, {"sort", "-fu"}, {"sort", "-k1f"}, {"sort", "-fr"}, {"sort", "-f", "-s"}, {"sort", "-k1,1", "-k2f"},
+	}, short.String(), long.String(), keyed.String()))
+}
