@@ -142,3 +142,13 @@ func TestMutationSortFoldPunctuation(t *testing.T) {
 		{"sort", "-f"}, {"sort", "-fu"}, {"sort", "-k1f"}, {"sort", "-fr"}, {"sort", "-f", "-s"}, {"sort", "-k1,1", "-k2f"},
 	}, short.String(), long.String(), keyed.String()))
 }
+
+// TestMutationBase64LastWrap: of several -w the last one counts, and
+// every one must be a valid size.
+func TestMutationBase64LastWrap(t *testing.T) {
+	t.Parallel()
+	checkCases(t, mutCases([][]string{
+		{"base64", "-w", "4", "-w", "10"}, {"base64", "-w", "0", "-w", "5"}, {"base64", "-w5", "--wrap=0"}, {"base64", "-w", "3", "-w", "x"},
+		{"base64", "-w", "-1", "-w", "8"},
+	}, "0123456789abcdefghijklmnopqrstuvwxyz"))
+}
