@@ -160,3 +160,15 @@ func FuzzSplitPipeline(f *testing.F) {
 		}
 	})
 }
+
+// TestSplitPipelineStageBound: MaxPipelineStages stages split, one more
+// is INVALID_ARGUMENT.
+func TestSplitPipelineStageBound(t *testing.T) {
+	text := "cat" + strings.Repeat(" | cat", engine.MaxPipelineStages-1)
+	if stages, err := engine.SplitPipeline(text); err != nil || len(stages) != engine.MaxPipelineStages {
+		t.Fatalf("%d stages: %d, %v", engine.MaxPipelineStages, len(stages), err)
+	}
+	if _, err := engine.SplitPipeline(text + " | cat"); compute.CodeOf(err) != compute.CodeInvalid {
+		t.Fatalf("%d stages: err = %v, want INVALID_ARGUMENT", engine.MaxPipelineStages+1, err)
+	}
+}

@@ -19,12 +19,19 @@ import (
 type tcpSender struct {
 	c     *net.TCPConn
 	calls chan struct{} // one value at the start of each SendFile
+	// hold, when not nil, keeps every SendFile after the first from
+	// sending until it is closed.
+	hold chan struct{}
+	sent int // SendFile calls so far
 }
 
 func (s *tcpSender) Write(p []byte) (int, error) { return s.c.Write(p) }
 
 func (s *tcpSender) SendFile(f *os.File, off, n int64) (int64, error) {
 	s.calls <- struct{}{}
+	if s.sent++; s.hold != nil && s.sent > 1 {
+		<-s.hold
+	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return 0, err
 	}
@@ -57,8 +64,19 @@ func loopback(t *testing.T) (*net.TCPConn, *net.TCPConn) {
 // written again while their pages still wait, unread, in the socket's
 // queue. Without care (the spare segment rewritten in place) the client
 // would read the newer bytes instead; it must read exactly what was
-// written, in order (the bytes themselves are the oracle).
+// written, in order (the bytes themselves are the oracle). Without the
+// write-behind the rewrite reaches the file before the client reads: a
+// spool that reused the sent segment as its spare fails there every time
+// (with it, when the client reads after the write-behind wrote).
 func TestSpoolSendFileReusesNoSentPage(t *testing.T) {
+	for _, wb := range []bool{true, false} {
+		t.Run(map[bool]string{true: "writebehind", false: "direct"}[wb], func(t *testing.T) {
+			sendFileReusesNoSentPage(t, wb)
+		})
+	}
+}
+
+func sendFileReusesNoSentPage(t *testing.T, writeBehind bool) {
 	dir := t.TempDir()
 	if !spool.PunchHoles(dir) {
 		t.Log("no hole punching here: sent segments stay charged, unused, until the file empties")
@@ -67,6 +85,9 @@ func TestSpoolSendFileReusesNoSentPage(t *testing.T) {
 	disk := compute.NewDiskBudget(1 << 20)
 	s := spool.New(compute.SpoolConfig{MemBytes: mem, Dir: dir, Disk: disk})
 	s.SetSegSize(seg)
+	if !writeBehind {
+		s.SetWriteBehind(0)
+	}
 	defer s.Close()
 	// The memory, then 8 whole segments: the next write takes a new
 	// segment, the spare one if there is one.
@@ -76,7 +97,7 @@ func TestSpoolSendFileReusesNoSentPage(t *testing.T) {
 		t.Fatalf("Write = %d, %v", n, err)
 	}
 	srv, cli := loopback(t)
-	out := &tcpSender{c: srv, calls: make(chan struct{}, 1024)}
+	out := &tcpSender{c: srv, calls: make(chan struct{}, 1024), hold: make(chan struct{})}
 	released := make(chan error, 1)
 	go func() {
 		err := s.Release(out)
@@ -84,7 +105,10 @@ func TestSpoolSendFileReusesNoSentPage(t *testing.T) {
 		released <- err
 	}()
 	// The second SendFile starts once the first segment is sent (in the
-	// socket's queue: nothing reads it yet) and dropped from the spool.
+	// socket's queue: nothing reads it yet) and dropped from the spool;
+	// it waits (hold) so that the other segments stay in the file: sent
+	// at once, the file would empty and start over, and no segment would
+	// be reused.
 	<-out.calls
 	<-out.calls
 	// The memory the first segment's drop gave room for: written to a
@@ -93,6 +117,7 @@ func TestSpoolSendFileReusesNoSentPage(t *testing.T) {
 	if n, err := s.Write(more); n != len(more) || err != nil {
 		t.Fatalf("Write after the first send = %d, %v", n, err)
 	}
+	close(out.hold)
 	wrote := make(chan error, 1)
 	go func() {
 		_, err := s.Write(rest)
