@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measures halfclosed's resident memory (VmRSS, and the peak VmHWM from
 # /proc) idle and under the loads that bound a pod's memory, with the
-# Deployment's own flags. docs/deploy.md ("Sizing") has the figures it
-# printed and the requests/limits taken from them.
+# Deployment's own flags (set GOMEMLIMIT as the Deployment does to see
+# its pods'). docs/deploy.md ("Sizing") has the figures it printed; the
+# requests and limits come from the per-job bound (halfclosed
+# --print-limits), which these loads stay well under.
 #
 #   make build tools && deploy/measure-memory.sh
 #

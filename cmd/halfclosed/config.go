@@ -70,6 +70,9 @@ type config struct {
 	// help, version and generate ask for text instead of a server.
 	help, version bool
 	generate      string
+	// printLimits asks for the memory bounds of a checked configuration
+	// instead of a server (gc.go, writeLimits).
+	printLimits bool
 
 	// logOut receives the log; nil is os.Stderr. Not a flag: tests set it.
 	logOut io.Writer
@@ -192,6 +195,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.BoolVar(&c.help, "h", false, "same as --help")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	fs.StringVar(&c.generate, "generate", "", "print the man page or a completion script and exit")
+	fs.BoolVar(&c.printLimits, "print-limits", false, "check the other flags, print the memory bounds they set (bytes: a one-stage gRPC job's, the Go heap's soft limit) and exit, opening nothing")
 	return serverSpec(fs)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -168,5 +169,49 @@ func TestGCDefaults(t *testing.T) {
 	}
 	if cfg.memoryLimit != 3<<30 || cfg.gcPercent != 150 {
 		t.Errorf("from the environment: --memory-limit %d, --gc-percent %d", cfg.memoryLimit, cfg.gcPercent)
+	}
+}
+
+// TestPrintLimits: --print-limits checks the flags and prints the bounds
+// the documents give by hand: job(1) of a one-stage gRPC job is 67 MiB at
+// the defaults (docs/operations.md, "Memory": 21 + 14 + 32 MiB), 12 MiB
+// less at --max-msg-bytes 2MiB (6 messages of 2 MiB fewer), 3 MiB less at
+// --max-line-bytes 256KiB (a stage's 4 lines); the derived heap limit of
+// 16 jobs is 2400 MiB (docs/deploy.md, "Sizing").
+func TestPrintLimits(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 9261023232\nmemory_limit_from --memory-limit\n"},
+		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 67*mib, 2400*mib)},
+		{[]string{"--max-msg-bytes=2MiB"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 55*mib, 64*2*55*mib+256*mib)},
+		{[]string{"--max-line-bytes=256KiB", "--memory-limit=1GiB"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 64*mib, 1024*mib)},
+	} {
+		c, err := parseConfig(append([]string{"--print-limits"}, tc.args...), io.Discard)
+		if err != nil || !c.printLimits {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		var b strings.Builder
+		c.writeLimits(&b)
+		if b.String() != tc.want {
+			t.Errorf("%v:\n%s\nwant\n%s", tc.args, b.String(), tc.want)
+		}
+	}
+	// The flags are checked as for a start: a bad one is a usage error.
+	if _, err := parseConfig([]string{"--print-limits", "--max-jobs=0"}, io.Discard); err == nil {
+		t.Errorf("--print-limits --max-jobs=0: no error")
+	}
+	// GOMEMLIMIT wins over the flags, as at a start.
+	t.Setenv("GOMEMLIMIT", "400MiB")
+	c, err := parseConfig([]string{"--print-limits", "--memory-limit=1GiB"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	c.writeLimits(&b)
+	if !strings.HasSuffix(b.String(), "memory_limit_from GOMEMLIMIT\n") {
+		t.Errorf("with GOMEMLIMIT set:\n%s", b.String())
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -46,25 +48,46 @@ func (c *config) defaultMemoryLimit() int64 {
 	return int64(c.maxJobs)*per + serverItself
 }
 
+// heapLimit returns the Go heap's soft limit the configuration sets, and
+// where it comes from: GOMEMLIMIT in the environment (which the runtime
+// has applied already), --memory-limit, or its derived default.
+func (c *config) heapLimit() (int64, string) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return debug.SetMemoryLimit(-1), "GOMEMLIMIT"
+	}
+	if c.memoryLimit != 0 {
+		return int64(c.memoryLimit), "--memory-limit"
+	}
+	return c.defaultMemoryLimit(), "--memory-limit"
+}
+
 // applyGC sets the collector's target and soft memory limit from the
 // flags, unless GOGC or GOMEMLIMIT are set in the environment, which the
 // runtime has applied already.
 func (c *config) applyGC(log *slog.Logger) {
-	gc, limit := "GOGC", "GOMEMLIMIT"
+	gc := "GOGC"
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(c.gcPercent)
 		gc = "--gc-percent"
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		l := int64(c.memoryLimit)
-		if l == 0 {
-			l = c.defaultMemoryLimit()
-		}
-		debug.SetMemoryLimit(l)
-		limit = "--memory-limit"
-	}
+	l, limit := c.heapLimit()
+	debug.SetMemoryLimit(l)
 	cur := debug.SetGCPercent(-1)
 	debug.SetGCPercent(cur)
 	log.Debug("go runtime", "gc_percent", cur, "gc_percent_from", gc,
 		"memory_limit", flagenv.FormatBytes(debug.SetMemoryLimit(-1)), "memory_limit_from", limit)
+}
+
+// writeLimits answers --print-limits: the bounds docs/operations.md
+// ("Memory") sizes a server by, as the program computes them, so that a
+// deployment can be checked against them (deploy/validate does) without a
+// copy of the formulas. One "name value" line each, byte counts in bytes:
+// max_jobs; job_memory, what one job of one stage holds at the most on
+// gRPC, job(1) (TCP jobs hold less); memory_limit and memory_limit_from,
+// the soft limit of the heap that would be applied and where it comes
+// from.
+func (c *config) writeLimits(w io.Writer) {
+	l, from := c.heapLimit()
+	fmt.Fprintf(w, "max_jobs %d\njob_memory %d\nmemory_limit %d\nmemory_limit_from %s\n",
+		c.maxJobs, c.jobHeapBytes(), l, from)
 }

@@ -36,6 +36,9 @@ func main() {
 			os.Exit(2)
 		}
 		os.Exit(0)
+	case cfg.printLimits:
+		cfg.writeLimits(os.Stdout)
+		os.Exit(0)
 	}
 	d, err := newServer(cfg)
 	if err != nil {

@@ -247,8 +247,8 @@ func bytesFlag(t *testing.T, flags map[string]string, name string, def int64) in
 
 // Sizing figures (docs/deploy.md, "Sizing"; deploy/measure-memory.sh).
 const (
-	// baseHeap is the server's own live memory besides its jobs: 16 MiB
-	// idle, 35 MiB after a burst of small calls, rounded up.
+	// baseHeap is the server's own memory besides its jobs: 15 MiB idle,
+	// 37 MiB after a burst of small calls (RSS), rounded up.
 	baseHeap = 64 << 20
 	// nonHeap is what RSS needs above GOMEMLIMIT: stacks, runtime, the GC's
 	// overshoot. Measured: 17 MiB over a 400 MiB limit at the peak.
@@ -442,8 +442,8 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("spool emptyDir sizeLimit %v: want more than --spool-disk (%d bytes), so halfclosed refuses a job before the kubelet evicts the pod", ed.SizeLimit, spoolDisk)
 	}
 
-	// Memory: a limit, GOMEMLIMIT under it with room for what is not heap,
-	// and above what the jobs hold live.
+	// Memory: a limit, GOMEMLIMIT under it with room for what is not heap
+	// (and, TestMemoryCoversJobs, above what the jobs may hold live).
 	limit, ok := c.Resources.Limits[corev1.ResourceMemory]
 	if !ok {
 		t.Fatalf("no memory limit")
@@ -454,30 +454,12 @@ func TestDeployment(t *testing.T) {
 	if _, ok := c.Resources.Requests[corev1.ResourceCPU]; !ok {
 		t.Errorf("no CPU request")
 	}
-	var gomemlimit int64
-	for _, e := range c.Env {
-		if e.Name == "GOMEMLIMIT" {
-			if gomemlimit, err = parseBytes(e.Value); err != nil {
-				t.Fatalf("GOMEMLIMIT: %v", err)
-			}
-		}
-	}
+	gomemlimit := goMemLimit(t, c)
 	if flags["memory-limit"] != "" {
 		t.Errorf("--memory-limit and GOMEMLIMIT: set one (GOMEMLIMIT, which wins)")
 	}
 	if gomemlimit == 0 {
 		t.Fatalf("GOMEMLIMIT is not set: halfclosed's default (twice what --max-jobs one-stage gRPC jobs may hold, + 256 MiB) ignores the container's limit")
-	}
-	jobs := int64(64)
-	if v, ok := flags["max-jobs"]; ok {
-		if jobs, err = strconv.ParseInt(v, 10, 64); err != nil {
-			t.Fatalf("--max-jobs: %v", err)
-		}
-	}
-	live := jobs*2*bytesFlag(t, flags, "spool-mem", 8<<20) + baseHeap
-	if gomemlimit < live {
-		t.Errorf("GOMEMLIMIT %d MiB is below what %d jobs hold live (%d MiB: 2 × --spool-mem each, and %d MiB): the GC would thrash",
-			gomemlimit>>20, jobs, live>>20, baseHeap>>20)
 	}
 	if gomemlimit+nonHeap > limit.Value() {
 		t.Errorf("GOMEMLIMIT %d MiB + %d MiB not heap > the memory limit %v: the kernel would kill the pod before the GC holds it back",
@@ -573,10 +555,11 @@ func TestPodDisruptionBudget(t *testing.T) {
 	}
 }
 
-// TestFlagsExist: every flag the Deployment passes is one halfclosed knows
-// (a typo, or a flag a release removed, would stop the pod at start).
-// $HALFCLOSED names the binary (make test-deploy sets it).
-func TestFlagsExist(t *testing.T) {
+// halfclosedBin returns $HALFCLOSED, the halfclosed binary the tests ask
+// (make test-deploy sets it); without it a test is skipped, and fails in
+// CI.
+func halfclosedBin(t *testing.T) string {
+	t.Helper()
 	bin := os.Getenv("HALFCLOSED")
 	if bin == "" {
 		if os.Getenv("CI") != "" {
@@ -584,6 +567,103 @@ func TestFlagsExist(t *testing.T) {
 		}
 		t.Skip("HALFCLOSED is not set (make test-deploy sets it)")
 	}
+	return bin
+}
+
+// goMemLimit returns the container's GOMEMLIMIT in bytes, 0 if unset.
+func goMemLimit(t *testing.T, c corev1.Container) int64 {
+	t.Helper()
+	var n int64
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			var err error
+			if n, err = parseBytes(e.Value); err != nil {
+				t.Fatalf("GOMEMLIMIT: %v", err)
+			}
+		}
+	}
+	return n
+}
+
+// TestMemoryCoversJobs: GOMEMLIMIT holds --max-jobs one-stage gRPC jobs
+// each holding all it may, job(1) of docs/operations.md ("Memory"), and
+// the server's own heap (docs/deploy.md, "Sizing"). job(1) is the
+// program's own figure: halfclosed --print-limits with the Deployment's
+// args and HALFCLOSE_* variables, GOMEMLIMIT unset (it opens nothing, so
+// the pod's addresses and --spool-dir need not exist here).
+func TestMemoryCoversJobs(t *testing.T) {
+	bin := halfclosedBin(t)
+	deps := byKind[*appsv1.Deployment](loadManifests(t))
+	if len(deps) != 1 {
+		t.Fatalf("%d Deployments, want 1", len(deps))
+	}
+	c := deps[0].Spec.Template.Spec.Containers[0]
+	gomemlimit := goMemLimit(t, c)
+	if gomemlimit == 0 {
+		t.Fatalf("GOMEMLIMIT is not set (TestDeployment)")
+	}
+	cmd := exec.Command(bin, append(slices.Clone(c.Args), "--print-limits")...)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "HALFCLOSE_") && !strings.HasPrefix(e, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	for _, e := range c.Env {
+		if strings.HasPrefix(e.Name, "HALFCLOSE_") {
+			cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+		}
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s --print-limits: %v\n%s", bin, strings.Join(c.Args, " "), err, stderr.Bytes())
+	}
+	limits := map[string]int64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, value, _ := strings.Cut(line, " ")
+		if n, err := strconv.ParseInt(value, 10, 64); err == nil {
+			limits[name] = n
+		}
+	}
+	jobs, job := limits["max_jobs"], limits["job_memory"]
+	if jobs < 1 || job < 1 {
+		t.Fatalf("halfclosed --print-limits printed no max_jobs or job_memory:\n%s", out)
+	}
+	if err := coversJobs(gomemlimit, jobs, job); err != nil {
+		t.Error(err)
+	}
+}
+
+// coversJobs returns an error unless a heap limit holds jobs jobs of job
+// bytes each and baseHeap.
+func coversJobs(gomemlimit, jobs, job int64) error {
+	if need := jobs*job + baseHeap; gomemlimit < need {
+		return fmt.Errorf("GOMEMLIMIT %d MiB is below what --max-jobs=%d one-stage gRPC jobs may hold live with the server's own heap (%d × %d MiB + %d MiB = %d MiB; docs/deploy.md, Sizing): the GC would thrash, and the pod be killed, before the jobs reach their bound",
+			gomemlimit>>20, jobs, jobs, job>>20, baseHeap>>20, need>>20)
+	}
+	return nil
+}
+
+// TestCoversJobs: the rule refuses the Deployment's sizing before it
+// followed it (GOMEMLIMIT 400MiB for 16 jobs of 67 MiB).
+func TestCoversJobs(t *testing.T) {
+	const mib = 1 << 20
+	if err := coversJobs(400*mib, 16, 67*mib); err == nil {
+		t.Errorf("400 MiB covers 16 jobs of 67 MiB")
+	}
+	if err := coversJobs(1136*mib-1, 16, 67*mib); err == nil {
+		t.Errorf("1136 MiB less a byte covers 16 jobs of 67 MiB and 64 MiB")
+	}
+	if err := coversJobs(1136*mib, 16, 67*mib); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFlagsExist: every flag the Deployment passes is one halfclosed knows
+// (a typo, or a flag a release removed, would stop the pod at start).
+func TestFlagsExist(t *testing.T) {
+	bin := halfclosedBin(t)
 	out, err := exec.Command(bin, "-h").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s -h: %v\n%s", bin, err, out)
