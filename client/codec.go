@@ -111,7 +111,9 @@ const frameData = 16 << 10
 // the input in 16 KiB pieces on 16 KiB boundaries: BLAKE3 hashes 16 of
 // its 1 KiB chunks at once where they lie (the server's b3sum gathered
 // every frame into a buffer of its own before: 0.09 CPU-s a GiB), and
-// the 64-byte blocks of MD5 and the SHAs no longer straddle frames. Any
+// the 64-byte blocks of MD5 and the SHAs straddle frames once a message
+// (its last frame holds the 9 bytes up to the next one's data), not in
+// every frame. Any
 // other chunk size (not a multiple of 16 KiB) keeps a whole first chunk.
 func leadBytes(chunk int) int {
 	if chunk%frameData != 0 {

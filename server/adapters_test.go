@@ -91,13 +91,16 @@ func (o *recordingObserver) outcomesNow() []string {
 	return slices.Clone(o.outcomes)
 }
 
-// waitStarted waits for a job to start.
-func (o *recordingObserver) waitStarted(t *testing.T) {
+// waitStarted waits for a job to start and returns its command ("" for
+// one refused before its header came).
+func (o *recordingObserver) waitStarted(t *testing.T) string {
 	t.Helper()
 	select {
-	case <-o.started:
+	case cmd := <-o.started:
+		return cmd
 	case <-time.After(defaultTestTimeout):
 		t.Fatal("no job started")
+		return ""
 	}
 }
 

@@ -73,6 +73,13 @@ func TestGrepLiteralEdges(t *testing.T) {
 		{"grep", "-iE", "connection reset|timed out|refused"},
 		{"grep", "-vc", "INFO"},
 		{"grep", "-o", "INFO"},
+		// processLit's modes over buffers, NULs, the unterminated last
+		// line: -v written, -z swapped back, -I's binary verdict
+		{"grep", "-v", "INFO"},
+		{"grep", "-zv", "INFO"},
+		{"grep", "-zc", "INFO"},
+		{"grep", "-Iv", "INFO"},
+		{"grep", "-a", needle},
 	}
 	argvs := [][]string{
 		{"grep", "-F", needle},

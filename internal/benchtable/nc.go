@@ -339,6 +339,13 @@ func (e *Env) gnuOutput(in string, argv []string) (string, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err = cmd.Run()
+	if err == nil {
+		// Written back before the timing, as File's inputs: a reply of
+		// half a GiB (grep -v INFO, grep -F INFO: 535 and 539 MB) was
+		// written back by the kernel 30 s later, during this row's
+		// uploads or the next row's run.
+		err = out.Sync()
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
