@@ -31,6 +31,19 @@ type FileInputStage interface {
 	SetInputFile(size int64)
 }
 
+// BufferTaker is a stage's output that can take a full buffer itself
+// rather than copy it (the reply spool, once it spills: the buffer is
+// written to the spill file as it is). A stage that buffers its output
+// may hand its buffer over instead of writing it.
+type BufferTaker interface {
+	io.Writer
+	// TakeBuffer writes p as Write does, and may keep p itself rather
+	// than copy it: then it returns another empty buffer of p's capacity
+	// to fill next, and the caller must not touch p again; otherwise it
+	// returns p[:0]. n and err are Write's.
+	TakeBuffer(p []byte) (next []byte, n int, err error)
+}
+
 // StageFunc adapts a function to Stage.
 type StageFunc func(ctx context.Context, in io.Reader, out io.Writer) error
 

@@ -467,3 +467,56 @@ func TestGrepPrefixAllocs(t *testing.T) {
 		}
 	}
 }
+
+// takingWriter is a compute.BufferTaker that takes every buffer handed
+// to it, keeps it and a copy of it as it was then, and gives a new one.
+type takingWriter struct {
+	out          bytes.Buffer
+	taken, snaps [][]byte
+	partial      int // buffers handed over before they were full
+}
+
+func (w *takingWriter) Write(p []byte) (int, error) { return w.out.Write(p) }
+
+func (w *takingWriter) TakeBuffer(p []byte) ([]byte, int, error) {
+	if len(p) < cap(p) {
+		w.partial++
+	}
+	w.out.Write(p)
+	w.taken, w.snaps = append(w.taken, p), append(w.snaps, bytes.Clone(p))
+	return make([]byte, 0, cap(p)), len(p), nil
+}
+
+// TestGrepHandsOverFullBuffers: grep hands its output buffers to a
+// destination that takes them (the reply spool), full but for the last,
+// never touches one again, and writes GNU's output.
+func TestGrepHandsOverFullBuffers(t *testing.T) {
+	t.Parallel()
+	in := logInput(3 << 20)
+	for _, argv := range [][]string{{"grep", "-F", "INFO"}, {"grep", "-v", "INFO"}, {"grep", "-n", "ERROR"}} {
+		text := strings.Join(argv, " ")
+		p, err := computetest.Engine(engine.Config{}).Compile(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w takingWriter
+		if err := p.Run(t.Context(), bytes.NewReader(in), &w); err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		want, ok := computetest.GNU(t, in, argv...)
+		if ok && !bytes.Equal(w.out.Bytes(), want) {
+			t.Errorf("%s: %d bytes out, GNU %d", text, w.out.Len(), len(want))
+		}
+		if len(w.taken) < w.out.Len()/(64<<10) {
+			t.Errorf("%s: %d buffers taken of %d bytes out", text, len(w.taken), w.out.Len())
+		}
+		if w.partial > 1 {
+			t.Errorf("%s: %d buffers handed over before they were full", text, w.partial)
+		}
+		for i, b := range w.taken {
+			if !bytes.Equal(b, w.snaps[i]) {
+				t.Fatalf("%s: buffer %d written after it was handed over", text, i)
+			}
+		}
+	}
+}
