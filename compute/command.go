@@ -42,6 +42,11 @@ type BufferTaker interface {
 	// to fill next, and the caller must not touch p again; otherwise it
 	// returns p[:0]. n and err are Write's.
 	TakeBuffer(p []byte) (next []byte, n int, err error)
+	// Holding reports whether what is written now is held rather than
+	// passed on (the reply spool before its release): only then may the
+	// stage keep what it selected until its buffer is full. Once it is
+	// false, the stage passes its output on as it would to a pipe.
+	Holding() bool
 }
 
 // StageFunc adapts a function to Stage.

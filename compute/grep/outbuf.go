@@ -66,14 +66,15 @@ func (w *outBuf) Flush() error {
 }
 
 // flushRead is the flush after each read of the input: what it selected
-// goes on at once to a stage that reads it. A destination that takes
-// buffers (the reply spool) gets only full ones, until the last: it holds
-// the reply until the input ends anyway, and its spill file is then
-// written in whole buffers at offsets that are multiples of their size,
-// whole pages (a part of a page written twice costs the file system a
-// second pass over it).
+// goes on at once to a stage that reads it, or to the client once the
+// reply spool is released. A destination that takes buffers and holds
+// what it is written (the reply spool before its release) gets only full
+// ones, until the last: it holds the reply until the input ends anyway,
+// and its spill file is then written in whole buffers at offsets that are
+// multiples of their size, whole pages (a part of a page written twice
+// costs the file system a second pass over it).
 func (w *outBuf) flushRead() error {
-	if w.taker != nil {
+	if w.taker != nil && w.taker.Holding() {
 		return w.err
 	}
 	return w.Flush()

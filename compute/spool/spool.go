@@ -126,6 +126,11 @@ func (s *Spool) TakeBuffer(p []byte) ([]byte, int, error) {
 	return next, n, err
 }
 
+// Holding reports whether the spool holds what is written until Release
+// (compute.BufferTaker): once Release has started, what is written goes
+// on to the destination, and a stage should pass its output on at once.
+func (s *Spool) Holding() bool { return !s.released.Load() }
+
 // gateWait asks the gate before a write of n bytes that would take the
 // spool past its memory, before Release.
 func (s *Spool) gateWait(n int) error {
