@@ -4,12 +4,13 @@ import (
 	"io"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/spool"
 )
 
 // outSize is the output buffer's size: the reply spool's TakeSize, so
 // that a spilling spool takes the buffer itself (compute.BufferTaker)
 // rather than copying it into its own.
-const outSize = 64 << 10
+const outSize = spool.TakeSize
 
 // outBuf is grep's output buffer, bufio.Writer's methods that grep uses.
 // Unlike bufio.Writer, when its destination is a compute.BufferTaker a
