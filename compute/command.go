@@ -31,6 +31,24 @@ type FileInputStage interface {
 	SetInputFile(size int64)
 }
 
+// BufferTaker is a stage's output that can take a full buffer itself
+// rather than copy it (the reply spool, once it spills: the buffer is
+// written to the spill file as it is). A stage that buffers its output
+// may hand its buffer over instead of writing it.
+type BufferTaker interface {
+	io.Writer
+	// TakeBuffer writes p as Write does, and may keep p itself rather
+	// than copy it: then it returns another empty buffer of p's capacity
+	// to fill next, and the caller must not touch p again; otherwise it
+	// returns p[:0]. n and err are Write's.
+	TakeBuffer(p []byte) (next []byte, n int, err error)
+	// Holding reports whether what is written now is held rather than
+	// passed on (the reply spool before its release): only then may the
+	// stage keep what it selected until its buffer is full. Once it is
+	// false, the stage passes its output on as it would to a pipe.
+	Holding() bool
+}
+
 // StageFunc adapts a function to Stage.
 type StageFunc func(ctx context.Context, in io.Reader, out io.Writer) error
 

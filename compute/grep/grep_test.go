@@ -3,6 +3,7 @@ package grep_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/grep"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/compute/spool"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
@@ -466,4 +468,149 @@ func TestGrepPrefixAllocs(t *testing.T) {
 			t.Errorf("%s: %.0f allocations over 10,000 lines; want a few per input, not one per line", text, allocs)
 		}
 	}
+}
+
+// takingWriter is a compute.BufferTaker that takes every buffer handed
+// to it, keeps it and a copy of it as it was then, and gives a new one.
+type takingWriter struct {
+	out          bytes.Buffer
+	taken, snaps [][]byte
+	partial      int // buffers handed over before they were full
+}
+
+func (w *takingWriter) Write(p []byte) (int, error) { return w.out.Write(p) }
+
+func (w *takingWriter) Holding() bool { return true }
+
+func (w *takingWriter) TakeBuffer(p []byte) ([]byte, int, error) {
+	if len(p) < cap(p) {
+		w.partial++
+	}
+	w.out.Write(p)
+	w.taken, w.snaps = append(w.taken, p), append(w.snaps, bytes.Clone(p))
+	return make([]byte, 0, cap(p)), len(p), nil
+}
+
+// TestGrepHandsOverFullBuffers: grep hands its output buffers to a
+// destination that takes them (the reply spool), full but for the last,
+// never touches one again, and writes GNU's output.
+func TestGrepHandsOverFullBuffers(t *testing.T) {
+	t.Parallel()
+	in := logInput(3 << 20)
+	for _, argv := range [][]string{{"grep", "-F", "INFO"}, {"grep", "-v", "INFO"}, {"grep", "-n", "ERROR"}} {
+		text := strings.Join(argv, " ")
+		p, err := computetest.Engine(engine.Config{}).Compile(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w takingWriter
+		if err := p.Run(t.Context(), bytes.NewReader(in), &w); err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		want, ok := computetest.GNU(t, in, argv...)
+		if ok && !bytes.Equal(w.out.Bytes(), want) {
+			t.Errorf("%s: %d bytes out, GNU %d", text, w.out.Len(), len(want))
+		}
+		if len(w.taken) < w.out.Len()/(64<<10) {
+			t.Errorf("%s: %d buffers taken of %d bytes out", text, len(w.taken), w.out.Len())
+		}
+		if w.partial > 1 {
+			t.Errorf("%s: %d buffers handed over before they were full", text, w.partial)
+		}
+		for i, b := range w.taken {
+			if !bytes.Equal(b, w.snaps[i]) {
+				t.Fatalf("%s: buffer %d written after it was handed over", text, i)
+			}
+		}
+	}
+}
+
+// TestGrepFlushesToReleasedSpool: once the reply spool is released (the
+// input has ended, and the reply goes out while the stages still run:
+// `sort | grep`), grep passes on what each read of its input selected, as
+// to a pipe, rather than keeping it until its 64 KiB buffer fills: the
+// line selected in the first read is in the spool, or sent, when grep
+// asks for more input megabytes later.
+func TestGrepFlushesToReleasedSpool(t *testing.T) {
+	t.Parallel()
+	s := spool.New(compute.SpoolConfig{MemBytes: 1 << 20, Dir: t.TempDir(), Disk: compute.NewDiskBudget(4 << 20)})
+	defer s.Close()
+	g := &releaseGate{started: make(chan struct{})}
+	s.SetGate(g)
+	out := &lockedBuffer{}
+	released := make(chan error, 1)
+	go func() { released <- s.Release(out) }()
+	<-g.started
+	in := append([]byte("a match\n"), bytes.Repeat([]byte("filler line\n"), 4<<20/12)...)
+	var passed bool
+	r := &endReader{data: in, atEnd: func() {
+		// Held first: Release drops what it sent only after out took it.
+		passed = s.Held() > 0 || out.Len() > 0
+	}}
+	p, err := computetest.Engine(engine.Config{}).Compile("grep match")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(t.Context(), r, s); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseWrite()
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	if !passed {
+		t.Error("the line selected megabytes before the end was still in grep's buffer at the end of its input")
+	}
+	if got := out.String(); got != "a match\n" {
+		t.Errorf("sent %q", got)
+	}
+}
+
+// releaseGate is a spool.Gate that closes started when Release starts.
+type releaseGate struct{ started chan struct{} }
+
+func (g *releaseGate) Wait(held, n int64) error { return nil }
+func (g *releaseGate) Released()                { close(g.started) }
+
+// endReader reads data, then calls atEnd at the first read past it.
+type endReader struct {
+	data  []byte
+	atEnd func()
+}
+
+func (r *endReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		if r.atEnd != nil {
+			r.atEnd()
+			r.atEnd = nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

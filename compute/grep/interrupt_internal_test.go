@@ -1,7 +1,6 @@
 package grep
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -44,7 +43,7 @@ func TestLongLineSearchIsCancellable(t *testing.T) {
 		var stop atomic.Bool
 		stop.Store(true)
 		var out bytes.Buffer
-		r := &grepRun{ctx: ctx, stop: &stop, g: g, w: bufio.NewWriter(&out)}
+		r := &grepRun{ctx: ctx, stop: &stop, g: g, w: newOutBufTo(&out)}
 		r.slow = interrupt{stop: &stop, every: 64}
 		r.in = &r.slow
 		r.process(line)
@@ -84,7 +83,7 @@ func TestSlowSearchMatchesFast(t *testing.T) {
 		run := func(slow bool) string {
 			var stop atomic.Bool
 			var out bytes.Buffer
-			r := &grepRun{ctx: context.Background(), stop: &stop, g: g, w: bufio.NewWriter(&out)}
+			r := &grepRun{ctx: context.Background(), stop: &stop, g: g, w: newOutBufTo(&out)}
 			r.slow = interrupt{stop: &stop, every: 3}
 			for _, l := range bytes.SplitAfter(in, []byte("\n")) {
 				if len(l) == 0 {

@@ -1,7 +1,6 @@
 package grep
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -27,7 +26,7 @@ const grepBufSize = 12 * grepBlock
 // outlives Run: lines kept (context, -o) are copies.
 var (
 	bufPool = sync.Pool{New: func() any { b := make([]byte, grepBufSize); return &b }}
-	outPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+	outPool = sync.Pool{New: func() any { return newOutBuf() }}
 )
 
 // grepRun is the state of one grep over one input.
@@ -37,7 +36,7 @@ type grepRun struct {
 	in      *interrupt   // set while a long line is searched through slow
 	slow    interrupt
 	g       *grepStage
-	w       *bufio.Writer
+	w       *outBuf
 	lineNo  int64 // lines before the text being processed
 	matched int64 // selected lines so far
 	// some: a line was selected where matched is not kept (-v's run of
@@ -188,9 +187,9 @@ func indexAnchored(hay, lit []byte, k int) int {
 func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	w := outPool.Get().(*bufio.Writer)
-	w.Reset(out)
-	defer func() { w.Reset(nil); outPool.Put(w) }()
+	w := outPool.Get().(*outBuf)
+	w.reset(out)
+	defer func() { w.reset(nil); outPool.Put(w) }()
 	r := &grepRun{ctx: ctx, stop: done, g: g, w: w, sep: ':'}
 	for _, line := range g.warnings {
 		compute.Diagnose(ctx, "grep: "+line)
@@ -379,7 +378,7 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		copy(buf, buf[cut:n])
 		n -= cut
 		off += int64(cut)
-		if err := r.w.Flush(); err != nil {
+		if err := r.w.flushRead(); err != nil {
 			return err
 		}
 	}

@@ -177,6 +177,45 @@ func (q *Queue) writeFile(p []byte) (int, error) {
 	return n, nil
 }
 
+// canTake reports whether takeFile may take p: the queue spills (all
+// it is written goes to the file) through a write-behind, and p is a
+// buffer of TakeSize.
+func (q *Queue) canTake(p []byte) bool {
+	return q.spilled > 0 && q.wb != nil && len(p) > 0 && cap(p) == TakeSize && q.wb.canTake()
+}
+
+// takeFile is writeFile for a p that canTake: the write-behind writes p
+// itself, not a copy, and it returns an empty buffer of TakeSize in
+// exchange (on an error, p[:0]: p stays the caller's).
+func (q *Queue) takeFile(p []byte) ([]byte, int, error) {
+	if err := q.cfg.Disk.Reserve(int64(len(p))); err != nil {
+		return p[:0], 0, err
+	}
+	if err := q.wb.waitTake(); err != nil {
+		q.cfg.Disk.Release(int64(len(p)))
+		return p[:0], 0, compute.Internal("spool: write failed", err)
+	}
+	q.reserved += int64(len(p))
+	var rs [4]wbRun
+	runs := rs[:0]
+	for n := 0; n < len(p); {
+		if len(q.segs) == 0 || q.wIn == q.seg {
+			q.takeSegment()
+		}
+		k := min(len(p)-n, int(q.seg-q.wIn))
+		// Each run in a segment of its own, as writeBehind.WriteAt
+		// cuts them.
+		runs = append(runs, wbRun{q.segs[len(q.segs)-1] + q.wIn, int64(k)})
+		q.wIn += int64(k)
+		q.spilled += int64(k)
+		if q.paid {
+			q.giveBack(int64(k))
+		}
+		n += k
+	}
+	return q.wb.give(p, runs), len(p), nil
+}
+
 // writeAt writes p to the file at off, through the write-behind if the
 // queue has one.
 func (q *Queue) writeAt(p []byte, off int64) (int, error) {

@@ -97,15 +97,53 @@ func (s *Spool) writeErr() error {
 // Write holds p, or once released queues it for the destination, waiting
 // for room.
 func (s *Spool) Write(p []byte) (int, error) {
-	if s.gate != nil && !s.released.Load() {
-		if held := s.held.Load(); held+int64(len(p)) > s.mem {
-			if err := s.gate.Wait(held, int64(len(p))); err != nil {
-				return 0, err
-			}
-		}
+	if err := s.gateWait(len(p)); err != nil {
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.write(p)
+}
+
+// TakeBuffer is Write, but once the spool spills (before Release) it
+// writes a buffer of TakeSize itself to the spill file instead of a copy
+// of it, and returns another in exchange (compute.BufferTaker): the
+// stage's output buffer becomes the write-behind's, and the copy between
+// them is saved. The write-behind holds no more than it does for copies
+// (WriteBehindBytes).
+func (s *Spool) TakeBuffer(p []byte) ([]byte, int, error) {
+	if err := s.gateWait(len(p)); err != nil {
+		return p[:0], 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining || s.writeErr() != nil || !s.q.canTake(p) {
+		n, err := s.write(p)
+		return p[:0], n, err
+	}
+	next, n, err := s.q.takeFile(p)
+	s.held.Store(s.q.Len())
+	return next, n, err
+}
+
+// Holding reports whether the spool holds what is written until Release
+// (compute.BufferTaker): once Release has started, what is written goes
+// on to the destination, and a stage should pass its output on at once.
+func (s *Spool) Holding() bool { return !s.released.Load() }
+
+// gateWait asks the gate before a write of n bytes that would take the
+// spool past its memory, before Release.
+func (s *Spool) gateWait(n int) error {
+	if s.gate != nil && !s.released.Load() {
+		if held := s.held.Load(); held+int64(n) > s.mem {
+			return s.gate.Wait(held, int64(n))
+		}
+	}
+	return nil
+}
+
+// write is Write, with s.mu held.
+func (s *Spool) write(p []byte) (int, error) {
 	n := 0
 	for {
 		if err := s.writeErr(); err != nil {
@@ -292,3 +330,5 @@ func (s *Spool) Close() error {
 	s.cond.Broadcast()
 	return nil
 }
+
+var _ compute.BufferTaker = (*Spool)(nil)

@@ -460,3 +460,97 @@ func TestSpoolReleaseDiskFull(t *testing.T) {
 	}
 	computetest.EmptyDir(t, dir)
 }
+
+// TestSpoolTakeBuffer: once the spool spills, a buffer of TakeSize is
+// taken as it is (another given back) and written to the spill file;
+// before it spills, after Release, and for other buffers, TakeBuffer
+// copies as Write does. The disk budget is charged exactly what the file
+// holds, the reply is every byte in order, and Close after an abort gives
+// everything back.
+func TestSpoolTakeBuffer(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		dir := t.TempDir()
+		disk := compute.NewDiskBudget(4 << 20)
+		s := spool.New(compute.SpoolConfig{MemBytes: 8 << 10, Dir: dir, Disk: disk})
+		s.SetWriteBehind(spool.TakeSize / 2) // room for one taken buffer: writes wait for the file
+		s.SetSegSize(24 << 10)               // buffers cross segments
+		var want bytes.Buffer
+		taken := 0
+		write := func(n int) {
+			t.Helper()
+			p := append(make([]byte, 0, spool.TakeSize), pattern(want.Len(), n)...)
+			next, k, err := s.TakeBuffer(p)
+			if k != n || err != nil {
+				t.Fatalf("TakeBuffer = %d, %v; want %d", k, err, n)
+			}
+			if cap(next) != spool.TakeSize || len(next) != 0 {
+				t.Fatalf("TakeBuffer gave back len %d cap %d", len(next), cap(next))
+			}
+			if &next[:1][0] != &p[:1][0] {
+				taken++
+			}
+			want.Write(p)
+		}
+		write(5000) // in memory
+		if taken != 0 {
+			t.Fatal("a buffer was taken before the spool spilled")
+		}
+		for i := range 40 {
+			write(spool.TakeSize - i%3*1000)
+		}
+		if taken < 39 {
+			t.Fatalf("%d buffers of 40 taken while spilling", taken)
+		}
+		odd := pattern(want.Len(), 3000) // not of TakeSize: copied
+		if next, k, err := s.TakeBuffer(odd); k != len(odd) || err != nil || &next[:1][0] != &odd[0] {
+			t.Fatalf("TakeBuffer of %d bytes = %d, %v, taken %v", cap(odd), k, err, &next[:1][0] != &odd[0])
+		}
+		want.Write(odd)
+		if spilled := int64(want.Len()) - 8<<10; disk.Used() < spilled || disk.Used() > spilled+24<<10 {
+			t.Fatalf("disk budget %d for %d bytes spilled", disk.Used(), spilled)
+		}
+		if abort {
+			s.Abort(errors.New("aborted"))
+			s.Close()
+			if disk.Used() != 0 {
+				t.Fatalf("after an abort: disk %d", disk.Used())
+			}
+			computetest.EmptyDir(t, dir)
+			continue
+		}
+		out := &signalWriter{started: make(chan struct{})}
+		released := make(chan error, 1)
+		go func() { released <- s.Release(out) }()
+		<-out.started // Release has started
+		before := taken
+		write(spool.TakeSize) // released: copied
+		if taken != before {
+			t.Fatal("a buffer was taken after Release")
+		}
+		s.CloseWrite()
+		if err := <-released; err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.buf.Bytes(), want.Bytes()) {
+			t.Fatalf("released %d bytes, differ from the %d written", out.buf.Len(), want.Len())
+		}
+		if s.Held() != 0 || disk.Used() != 0 {
+			t.Fatalf("after Release: Held %d, disk %d", s.Held(), disk.Used())
+		}
+		s.Close()
+		computetest.EmptyDir(t, dir)
+	}
+}
+
+// signalWriter is a bytes.Buffer that closes started at its first write.
+type signalWriter struct {
+	buf     bytes.Buffer
+	started chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	if w.buf.Len() == 0 {
+		close(w.started)
+	}
+	return w.buf.Write(p)
+}

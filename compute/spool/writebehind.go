@@ -39,11 +39,21 @@ const wbMaxWrite = 64 << 10
 // MiB each time.
 var wbPool = sync.Pool{New: func() any { return new(wbBuf) }}
 
+// TakeSize is the capacity of the buffers a spool takes from its writer
+// (Spool.TakeBuffer) and gives back in exchange: a stage's output buffer.
+const TakeSize = 64 << 10
+
+// takePool keeps the buffers of TakeSize a write-behind has written
+// (their wbBuf holds them), to give to the writer in exchange for the next
+// one it hands over.
+var takePool = sync.Pool{New: func() any { return &wbBuf{data: make([]byte, 0, TakeSize)} }}
+
 // wbBuf is a buffer of bytes to write and where they go: runs of
 // consecutive file offsets, in the order of the buffer.
 type wbBuf struct {
-	data []byte
-	runs []wbRun
+	data  []byte
+	runs  []wbRun
+	taken bool // data is a writer's buffer of TakeSize, taken (give)
 }
 
 type wbRun struct{ off, n int64 }
@@ -68,7 +78,7 @@ type writeBehind struct {
 	cond    sync.Cond  // signalled on every change of them
 	fill    *wbBuf     // the buffer WriteAt fills, if any
 	queue   []*wbBuf   // full buffers, oldest first; the goroutine writes queue[0]
-	free    int        // buffers that may still be taken (of wbBufs)
+	room    int        // bytes of buffers that may still be taken (of wbBufs × size)
 	running bool       // the goroutine runs
 	closed  bool
 	err     error // the first failed write's: the file lost bytes
@@ -76,7 +86,7 @@ type writeBehind struct {
 }
 
 func newWriteBehind(f *os.File, size int, seg int64) *writeBehind {
-	w := &writeBehind{f: f, size: size, seg: seg, free: wbBufs}
+	w := &writeBehind{f: f, size: size, seg: seg, room: wbBufs * size}
 	w.cond.L = &w.mu
 	return w
 }
@@ -95,11 +105,12 @@ func (w *writeBehind) WriteAt(p []byte, off int64) (int, error) {
 			return n, os.ErrClosed
 		}
 		if w.fill == nil {
-			if w.free == 0 {
+			if w.room < w.size {
+				w.start()
 				w.cond.Wait()
 				continue
 			}
-			w.free--
+			w.room -= w.size
 			w.fill = w.take()
 		}
 		b := w.fill
@@ -138,12 +149,70 @@ func (w *writeBehind) take() *wbBuf {
 func (w *writeBehind) push() {
 	w.queue = append(w.queue, w.fill)
 	w.fill = nil
-	if !w.running {
+	w.start()
+}
+
+// start starts the goroutine if it does not run and a buffer is queued.
+// Called with mu held.
+func (w *writeBehind) start() {
+	if !w.running && len(w.queue) > 0 {
 		w.running = true
 		w.done = make(chan struct{})
 		go w.loop(w.done)
 	}
 	w.cond.Broadcast()
+}
+
+// canTake reports whether the write-behind can hold a taken buffer (the
+// buffers it may hold are not smaller: tests make them so).
+func (w *writeBehind) canTake() bool { return wbBufs*w.size >= TakeSize }
+
+// waitTake waits until a buffer of TakeSize may be taken, and holds its
+// room: give must follow. An error is that of an earlier write.
+func (w *writeBehind) waitTake() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fill != nil {
+		// The bytes copied before go first: the file is written in
+		// order.
+		w.push()
+	}
+	for {
+		switch {
+		case w.err != nil:
+			return w.err
+		case w.closed:
+			return os.ErrClosed
+		case w.room >= TakeSize:
+			w.room -= TakeSize
+			return nil
+		}
+		w.start()
+		w.cond.Wait()
+	}
+}
+
+// give queues p, a buffer of TakeSize that waitTake made room for, to be
+// written at runs (consecutive parts of p, in order), and returns an empty
+// buffer of TakeSize in exchange. The goroutine is started once a buffer's
+// worth (size) is queued, or when a writer or a sync waits for it.
+func (w *writeBehind) give(p []byte, runs []wbRun) []byte {
+	// The pool's buffer is swapped for p under the same header.
+	b := takePool.Get().(*wbBuf)
+	next := b.data[:0]
+	b.data, b.taken = p, true
+	b.runs = append(b.runs[:0], runs...)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		w.put(b)
+		return next
+	}
+	w.queue = append(w.queue, b)
+	if queued := len(w.queue) * TakeSize; queued >= w.size || w.room < TakeSize {
+		w.start()
+	}
+	return next
 }
 
 // loop writes the queued buffers in order, and ends when none is left.
@@ -190,9 +259,14 @@ func (w *writeBehind) write(b *wbBuf) (err error) {
 
 // put gives a buffer back. Called with mu held.
 func (w *writeBehind) put(b *wbBuf) {
+	w.room += cap(b.data)
 	b.data, b.runs = b.data[:0], b.runs[:0]
+	if b.taken {
+		b.taken = false
+		takePool.Put(b)
+		return
+	}
 	wbPool.Put(b)
-	w.free++
 }
 
 // sync waits until the bytes queued for [off, off+n) are in the file, and
@@ -204,6 +278,7 @@ func (w *writeBehind) sync(off, n int64) error {
 	if w.fill != nil && w.fill.overlaps(off, n) {
 		w.push()
 	}
+	w.start()
 	for w.err == nil && !w.closed && w.pending(off, n) {
 		w.cond.Wait()
 	}

@@ -95,7 +95,7 @@ func TestWriteBehindPanicIsAnError(t *testing.T) {
 	w := newWriteBehind(f, 100, 1<<20)
 	defer w.close()
 	w.mu.Lock()
-	w.free--
+	w.room -= w.size
 	w.fill = &wbBuf{data: make([]byte, 10, 100), runs: []wbRun{{0, 500}}}
 	w.push()
 	w.mu.Unlock()
