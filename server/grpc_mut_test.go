@@ -24,19 +24,24 @@ import (
 // late (a loaded machine: the stream was refused before it, a job with no
 // command) tests nothing: the case runs again with a longer timeout.
 func TestGRPCHeaderTimeoutOverWithHeader(t *testing.T) {
-	for _, timeout := range headerTimeouts {
-		if grpcHeaderTimeoutOverWithHeader(t, timeout) {
+	withHeaderTimeouts(t, func(timeout time.Duration) bool {
+		return grpcHeaderTimeoutOverWithHeader(t, timeout)
+	})
+}
+
+// withHeaderTimeouts runs a test whose header must come in time with
+// header timeouts in turn, until run reports its header came in time: the
+// first keeps it short, the others hold on a loaded machine.
+func withHeaderTimeouts(t *testing.T, run func(timeout time.Duration) bool) {
+	t.Helper()
+	for _, timeout := range []time.Duration{shortTimeout, 2 * time.Second, 10 * time.Second} {
+		if run(timeout) {
 			return
 		}
 		t.Logf("the header came after %s: again with a longer timeout", timeout)
 	}
 	t.Fatal("no header came within the longest timeout")
 }
-
-// headerTimeouts are the header timeouts a test whose header must come
-// in time tries in turn: the first keeps it short, the others hold on a
-// loaded machine.
-var headerTimeouts = []time.Duration{shortTimeout, 2 * time.Second, 10 * time.Second}
 
 // grpcHeaderTimeoutOverWithHeader runs the test with timeout; false when
 // the first stream's header came too late to test anything.

@@ -157,15 +157,11 @@ func TestTCPChunkedEndNeedsFIN(t *testing.T) {
 // once its header timeout has aborted it, the first one's deadline would
 // have passed too, had it stayed set. A header that came late (a loaded
 // machine) tests nothing: the case runs again with a longer timeout
-// (headerTimeouts).
+// (withHeaderTimeouts).
 func TestTCPHeaderTimeoutOverWithHeader(t *testing.T) {
-	for _, timeout := range headerTimeouts {
-		if tcpHeaderTimeoutOverWithHeader(t, timeout) {
-			return
-		}
-		t.Logf("the header came after %s: again with a longer timeout", timeout)
-	}
-	t.Fatal("no header came within the longest timeout")
+	withHeaderTimeouts(t, func(timeout time.Duration) bool {
+		return tcpHeaderTimeoutOverWithHeader(t, timeout)
+	})
 }
 
 // tcpHeaderTimeoutOverWithHeader runs the test with timeout; false when

@@ -14,6 +14,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/syncbuf"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
@@ -48,30 +49,6 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 	case <-g.ctx.Done():
 		return 0, g.ctx.Err()
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while the engine writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }
 
 // copyStage is cat: it echoes its input as it arrives.
@@ -109,7 +86,7 @@ func TestEngineRepliesOnlyAfterEOF(t *testing.T) {
 		_, err := io.Copy(out, in)
 		return err
 	})
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := e.Run(ctx, testPipeline(copyStage, echo), src, &out)

@@ -13,6 +13,7 @@ import (
 	"github.com/halfclose/halfclose/compute/grep"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/compute/spool"
+	"github.com/halfclose/halfclose/internal/syncbuf"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
@@ -537,7 +538,7 @@ func TestGrepFlushesToReleasedSpool(t *testing.T) {
 	defer s.Close()
 	g := &releaseGate{started: make(chan struct{})}
 	s.SetGate(g)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	released := make(chan error, 1)
 	go func() { released <- s.Release(out) }()
 	<-g.started
@@ -589,28 +590,4 @@ func (r *endReader) Read(p []byte) (int, error) {
 	n := copy(p, r.data)
 	r.data = r.data[n:]
 	return n, nil
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
