@@ -153,6 +153,9 @@ func (s *TCPServer) ServeRoute(l net.Listener, p *engine.Pipeline) error {
 
 func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 	s.init()
+	// On a loopback address every peer is on this machine: the listener
+	// has Reno, and its connections inherit it.
+	perConnCC := !loopcc.Listening(ln)
 	l := NewGentleListener(ln)
 	if !s.track(l, true) {
 		l.Close()
@@ -186,7 +189,9 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 		backoff = 0
 		// Every connection accepted is served, during a shutdown too:
 		// the client has connected, and may have sent its whole input.
-		loopcc.Accepted(c) // a client or proxy on this machine: Reno
+		if perConnCC {
+			loopcc.Accepted(c) // a client or proxy on this machine: Reno
+		}
 		if s.TLSConfig != nil {
 			c = tls.Server(&rawConn{Conn: c}, s.TLSConfig)
 		}
