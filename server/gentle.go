@@ -61,9 +61,18 @@ type GentleListener struct {
 // Linux refuses a socket filter on an MPTCP socket (EOPNOTSUPP), which
 // GentleListener's stop needs; MPTCP brings nothing to a service reached
 // over one path, through a proxy or a load balancer, anyway.
+//
+// The accepted connections get Go's default keepalive (15 s idle, 15 s
+// between probes, 9 probes). On Linux the listening socket has it and
+// every accepted one inherits it, instead of 4 setsockopt calls per
+// connection (issue 14: a tenth of the system calls of a small job).
 func Listen(addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
+	if inheritKeepAlive {
+		lc.KeepAlive = -1 // set once, on the listener
+		lc.Control = listenKeepAlive
+	}
 	return lc.Listen(context.Background(), "tcp", addr)
 }
 

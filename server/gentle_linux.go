@@ -193,3 +193,29 @@ func endpointIs(family uint8, port, ip []byte, addr *net.TCPAddr) bool {
 	}
 	return net.IP(ip).Equal(addr.IP)
 }
+
+// inheritKeepAlive: Linux gives an accepted socket its listener's
+// SO_KEEPALIVE and TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT.
+const inheritKeepAlive = true
+
+// listenKeepAlive gives a listening socket Go's default keepalive for
+// accepted connections (net.KeepAliveConfig's defaults).
+func listenKeepAlive(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		for _, o := range [][3]int{
+			{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
+			{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15},
+			{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15},
+			{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 9},
+		} {
+			if serr = unix.SetsockoptInt(int(fd), o[0], o[1], o[2]); serr != nil {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}

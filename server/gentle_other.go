@@ -20,3 +20,8 @@ func acceptNow(syscall.RawConn) (*net.TCPConn, error) {
 func blockSYNs(syscall.RawConn) bool { return false }
 
 func handshakesUnderway(*net.TCPAddr) (int, bool) { return 0, false }
+
+// inheritKeepAlive: elsewhere Go sets each accepted connection's keepalive.
+const inheritKeepAlive = false
+
+func listenKeepAlive(string, string, syscall.RawConn) error { return nil }

@@ -95,7 +95,9 @@ type TCPServer struct {
 	ctx        context.Context // cancelled to abort every job (forced stop)
 	cancel     context.CancelFunc
 	inShutdown atomic.Bool
-	quit       chan struct{} // closed when the shutdown starts: ends accept backoffs
+	quit       chan struct{} // closed when the shutdown starts: ends accept backoffs and idle connection goroutines
+	idle       chan idleConn // to a connection goroutine waiting for another connection (serveConns)
+	idleConns  atomic.Int32  // connection goroutines waiting, or about to, on idle
 	life       lifecycle
 	refused    *refusalLog
 	// drainTimeout is how long a connection waits for the client's FIN
@@ -131,6 +133,7 @@ func (s *TCPServer) init() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[*GentleListener]struct{}{}
 		s.quit = make(chan struct{})
+		s.idle = make(chan idleConn)
 		// A connection's job record is emitted by handle, which knows the
 		// peer; see recorder.
 		s.life = lifecycle{engine: s.Engine, obs: s.Observer, adapter: "tcp", peerJobs: s.PeerJobs, stopping: s.ctx}
@@ -150,6 +153,9 @@ func (s *TCPServer) ServeRoute(l net.Listener, p *engine.Pipeline) error {
 
 func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 	s.init()
+	// On a loopback address every peer is on this machine: the listener
+	// has Reno, and its connections inherit it.
+	perConnCC := !loopcc.Listening(ln)
 	l := NewGentleListener(ln)
 	if !s.track(l, true) {
 		l.Close()
@@ -183,17 +189,53 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 		backoff = 0
 		// Every connection accepted is served, during a shutdown too:
 		// the client has connected, and may have sent its whole input.
-		loopcc.Accepted(c) // a client or proxy on this machine: Reno
+		if perConnCC {
+			loopcc.Accepted(c) // a client or proxy on this machine: Reno
+		}
 		if s.TLSConfig != nil {
 			c = tls.Server(&rawConn{Conn: c}, s.TLSConfig)
 		}
 		s.connHook(1)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.connHook(-1)
-			s.handle(c, route)
-		}()
+		select {
+		case s.idle <- idleConn{c, route}: // a goroutine that served one before
+		default:
+			s.wg.Add(1)
+			go s.serveConns(idleConn{c, route})
+		}
+	}
+}
+
+// idleConn is an accepted connection handed to a connection goroutine.
+type idleConn struct {
+	c     net.Conn
+	route *engine.Pipeline
+}
+
+// maxIdleConnGoroutines caps the connection goroutines that wait for the
+// next connection after serving one.
+const maxIdleConnGoroutines = 64
+
+// serveConns serves c, then, while fewer than maxIdleConnGoroutines wait,
+// waits for another connection from the accept loops until the shutdown
+// begins. A new goroutine starts with a small stack that a job grows by
+// copying it several times; reused, it has the grown stack already: that
+// copying was a tenth of the server's CPU on small jobs (issue 14).
+func (s *TCPServer) serveConns(ic idleConn) {
+	defer s.wg.Done()
+	for {
+		s.handle(ic.c, ic.route)
+		s.connHook(-1)
+		if s.idleConns.Add(1) > maxIdleConnGoroutines {
+			s.idleConns.Add(-1)
+			return
+		}
+		select {
+		case ic = <-s.idle:
+			s.idleConns.Add(-1)
+		case <-s.quit:
+			s.idleConns.Add(-1)
+			return
+		}
 	}
 }
 

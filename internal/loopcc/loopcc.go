@@ -47,3 +47,25 @@ func Accepted(c net.Conn) {
 		raw.Control(setReno)
 	}
 }
+
+// Listening gives l, a listener on a loopback address, Reno for the
+// connections it accepts, and reports whether it did: each then has it
+// from its listener (Linux copies TCP_CONGESTION to an accepted socket),
+// and Accepted, a system call per connection, is not needed. It does
+// nothing for any other listener, whose peers may be anywhere.
+func Listening(l net.Listener) bool {
+	ta, ok := l.Addr().(*net.TCPAddr)
+	sc, ok2 := l.(syscall.Conn)
+	if !ok || !ok2 || !ta.IP.IsLoopback() {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	set := false
+	if raw.Control(func(fd uintptr) { set = trySetReno(fd) }) != nil {
+		return false
+	}
+	return set
+}

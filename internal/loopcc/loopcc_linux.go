@@ -5,3 +5,8 @@ import "golang.org/x/sys/unix"
 func setReno(fd uintptr) {
 	_ = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "reno")
 }
+
+// trySetReno sets Reno and reports whether it could.
+func trySetReno(fd uintptr) bool {
+	return unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "reno") == nil
+}

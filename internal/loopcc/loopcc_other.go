@@ -3,3 +3,5 @@
 package loopcc
 
 func setReno(uintptr) {}
+
+func trySetReno(uintptr) bool { return false }
