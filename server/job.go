@@ -69,6 +69,15 @@ func (l *lifecycle) reject(ctx context.Context, command string, err error) error
 	return l.record(ctx, command, func(context.Context) (engine.Stats, error) { return engine.Stats{}, err })
 }
 
+// refuse records a connection or stream refused by a limit before it
+// carried a job (--max-conns, --max-requests-per-peer, the rate limit):
+// a job refused before it ran, counted with its outcome but with no log
+// line of its own (the refusal log aggregates them), and returns err.
+func (l lifecycle) refuse(ctx context.Context, err error) error {
+	l.emit = func(context.Context, slog.Attr) {}
+	return l.reject(ctx, "", err)
+}
+
 // record runs fn and records it: the observer's outcome and byte counts,
 // and one "job" group of log fields. Its frame is small (the record is
 // made by emitJob): a job that waits for input waits inside fn, and every

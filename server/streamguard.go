@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,15 +256,11 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 		r, ok := s.opts.PeerRequests.TryAcquire(ip)
 		if !ok {
 			// Counted as the raw-TCP adapter counts a refused connection
-			// (refuseConn): in halfclose_refused_total and, as a job
-			// refused before it ran, in halfclose_jobs_total, with no log
-			// line of its own (the refusal log aggregates them). The
-			// stream never reaches the interceptors, so nothing else
-			// counts it.
+			// (refuseConn): in halfclose_refused_total and in
+			// halfclose_jobs_total (lifecycle.refuse). The stream never
+			// reaches the interceptors, so nothing else counts it.
 			s.refused.add(ReasonPeerRequests, "grpc")
-			quiet := s.life
-			quiet.emit = func(context.Context, slog.Attr) {}
-			return nil, toStatus(s.log, quiet.reject(ctx, "", errPeerRequests(s.opts.PeerRequests.Limit())))
+			return nil, toStatus(s.log, s.life.refuse(ctx, errPeerRequests(s.opts.PeerRequests.Limit())))
 		}
 		release = r
 	}

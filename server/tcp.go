@@ -1017,9 +1017,7 @@ func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 // line per reason and interval rather than one per connection.
 func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, reason string, err error) {
 	s.refused.add(reason, "tcp")
-	quiet := s.life
-	quiet.emit = func(context.Context, slog.Attr) {}
-	s.fail(ctx, c, quiet.reject(ctx, "", err))
+	s.fail(ctx, c, s.life.refuse(ctx, err))
 }
 
 // fail writes err's verdict as the error line, then ends the connection

@@ -2,9 +2,7 @@ package loopcc
 
 import "golang.org/x/sys/unix"
 
-func setReno(fd uintptr) {
-	_ = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "reno")
-}
+func setReno(fd uintptr) { trySetReno(fd) }
 
 // trySetReno sets Reno and reports whether it could.
 func trySetReno(fd uintptr) bool {
