@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
 )
 
 // The differences a GNU-oracle sweep of the text filters and digests
@@ -181,4 +182,35 @@ func TestHuntText3SumBlocks(t *testing.T) {
 		{"cksum", "-a", "bsd", "-z"}, {"cksum", "-a", "sysv", "-", "-"}, {"cksum", "-a", "crc", "--tag"},
 		{"cksum", "-a", "blake2b", "-l", "8", "--tag"}, {"cksum", "-a", "sha384", "-z", "--untagged"},
 	})
+}
+
+// TestHuntText3TailFollowWord: GNU takes a first word ending in f as the
+// obsolete form (follow: refused here) only when nothing follows the f;
+// -fn3 and -cfq are getopt's (-f then -n 3; -c with the value "fq", an
+// invalid count), so the error names -f, or the count, as GNU's does,
+// not the whole word as a following flag.
+func TestHuntText3TailFollowWord(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		argv []string
+		want string // in our error
+	}{
+		{[]string{"tail", "-fn3"}, `unsupported flag "-f"`},
+		{[]string{"tail", "-vf"}, `unsupported flag "-f"`},
+		{[]string{"tail", "-cfq"}, `invalid number of bytes "fq"`},
+		{[]string{"tail", "-nfz"}, `invalid number of lines "fz"`},
+		{[]string{"tail", "-3f"}, `unsupported flag "-3f"`},
+		{[]string{"tail", "+f"}, `unsupported flag "+f"`},
+	} {
+		_, err := computetest.RunPipeline(t, shquote.Join(c.argv), []byte("a\n"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %s", c.argv, err, c.want)
+		}
+		if !strings.Contains(c.want, "invalid") {
+			continue // GNU follows (its stdin here is a regular file): not run
+		}
+		if _, gnuErr, gnuCode := computetest.GNUStatusStderr(t, []byte("a\n"), c.argv...); gnuCode == 0 || !strings.Contains(string(gnuErr), "invalid number of") {
+			t.Errorf("%q: GNU exit %d, %q: not the invalid count this test names", c.argv, gnuCode, gnuErr)
+		}
+	}
 }
