@@ -44,10 +44,9 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 		switch u.Key {
 		case "a":
 			algo = u.Value
-			if algo == "sm3" {
-				return nil, compute.Invalidf("%s: unsupported algorithm %q (%s)", cmd, algo, compute.RefuseNotImpl)
-			}
-			known := false
+			// sm3 is GNU's too: refused below only if no later -a
+			// replaces it (GNU's last -a wins).
+			known := algo == "sm3"
 			for _, a := range cksumAlgos {
 				known = known || a == algo
 			}
@@ -72,6 +71,9 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if err := checkB2Max(cmd, lenUse, bits); err != nil {
 		return nil, err
+	}
+	if algo == "sm3" {
+		return nil, compute.Invalidf("%s: unsupported algorithm %q (%s)", cmd, algo, compute.RefuseNotImpl)
 	}
 	// With no operand the legacy sums print no name; the digests print "-".
 	names := repeatName("-", outputs)

@@ -272,7 +272,10 @@ func (t *headTail) parseObsolete(a string) (bool, error) {
 			rest = rest[1:]
 		}
 	}
-	if strings.HasPrefix(rest, "f") {
+	if rest == "f" {
+		// -Nf, +Nf, -f alone...: GNU follows. A word with more after
+		// the f (-fn3, -cfq) is no obsolete form for GNU: getopt reads
+		// it (-f and -n 3; -c with the value "fq").
 		return false, compute.Invalidf("tail: unsupported flag %q (%s)", a, refuseFollow)
 	}
 	if rest != "" {
