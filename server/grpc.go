@@ -209,9 +209,9 @@ func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, *heldDat
 		if g != nil {
 			g.msgs.Add(1)
 		}
-		bad, held := takeNote(m)
-		if bad {
-			return m, nil, errMalformed
+		held, bad := takeNote(m)
+		if bad != nil {
+			return m, nil, bad
 		}
 		return m, held, nil
 	}
@@ -561,8 +561,8 @@ func (o *outputSender) Write(p []byte) (int, error) {
 
 // Capabilities implements apiv1.ComputeServiceServer.
 func (s *computeService) Capabilities(_ context.Context, req *apiv1.CapabilitiesRequest) (*apiv1.CapabilitiesResponse, error) {
-	if malformed(req) {
-		return nil, toStatus(s.log, errMalformed)
+	if err := malformed(req); err != nil {
+		return nil, toStatus(s.log, err)
 	}
 	cfg := s.engine.Config()
 	resp := &apiv1.CapabilitiesResponse{Limits: &apiv1.Limits{
