@@ -568,5 +568,5 @@ func (t *tailWriter) incomplete() error {
 	if t.n == 0 {
 		return fmt.Errorf("%w: the reply was empty (the server failed or the connection was cut)", ErrIncompleteReply)
 	}
-	return fmt.Errorf("%w: the reply ended after %d bytes without its trailer (the server failed or the connection was cut)", ErrIncompleteReply, t.n)
+	return fmt.Errorf("%w: the reply ended after %d bytes without its trailer (the server failed, the connection was cut, or the port is a --tcp-route port, which sends none)", ErrIncompleteReply, t.n)
 }

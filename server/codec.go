@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	protov2 "google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
@@ -42,7 +44,7 @@ func CodecOption() grpc.ServerOption {
 }
 
 // codecNotes holds, per request pointer, what the codec tells the handler:
-// errMalformed for a request it could not parse, or the *heldData of a
+// the verdict on a request it could not parse (malformedError), or the *heldData of a
 // data message. The handler takes the note at once: unmarshalling happens
 // inside its Recv.
 var codecNotes sync.Map // request pointer → error or *heldData
@@ -85,11 +87,62 @@ func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	switch m := v.(type) {
 	case *apiv1.DigestRequest, *apiv1.RunRequest, *apiv1.CapabilitiesRequest:
-		protov2.Reset(m.(protov2.Message))
-		codecNotes.Store(v, errMalformed)
+		pm := m.(protov2.Message)
+		protov2.Reset(pm)
+		codecNotes.Store(v, malformedError(data, pm.ProtoReflect().Descriptor()))
 		return nil
 	}
 	return err
+}
+
+// malformedError is the verdict on a request of descriptor md that did
+// not parse: errMalformed, or, when a string field is not UTF-8 (which
+// protobuf refuses), a message naming that field.
+func malformedError(data mem.BufferSlice, md protoreflect.MessageDescriptor) error {
+	if path := badUTF8(data.Materialize(), md, 0); path != "" {
+		return compute.Invalidf("malformed message: %s is not valid UTF-8", path)
+	}
+	return errMalformed
+}
+
+// badUTF8 returns the path of the first string field that is not UTF-8
+// in b, a message of descriptor md ("text", "header.pipeline",
+// "end.digests.hex"), or "" when there is none or b does not parse.
+func badUTF8(b []byte, md protoreflect.MessageDescriptor, depth int) string {
+	if depth > 8 { // the API nests 3 deep
+		return ""
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		if fd := md.Fields().ByNumber(num); fd != nil && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return ""
+			}
+			b = b[n:]
+			switch fd.Kind() {
+			case protoreflect.StringKind:
+				if !utf8.Valid(v) {
+					return string(fd.Name())
+				}
+			case protoreflect.MessageKind:
+				if p := badUTF8(v, fd.Message(), depth+1); p != "" {
+					return string(fd.Name()) + "." + p
+				}
+			}
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+	}
+	return ""
 }
 
 // dataTag is the key of field 2 (data), length-delimited, in both
@@ -136,38 +189,38 @@ func holdData(data mem.BufferSlice) *heldData {
 // errMalformed is the verdict on a request that did not parse.
 var errMalformed = compute.Invalidf("malformed message: not a valid protobuf request")
 
-// takeNote returns what the codec noted about m, and forgets it: whether
-// it could not parse m, and the held bytes of a data message. Only a
-// message whose oneof is empty or data can have a note.
-func takeNote(m any) (malformed bool, held *heldData) {
+// takeNote returns what the codec noted about m, and forgets it: the
+// held bytes of a data message, and the verdict on m when it could not
+// parse it. Only a message whose oneof is empty or data can have a note.
+func takeNote(m any) (held *heldData, malformed error) {
 	switch m := m.(type) {
 	case *apiv1.DigestRequest:
 		switch m.GetMessage().(type) {
 		case nil, *apiv1.DigestRequest_Data:
 		default:
-			return false, nil
+			return nil, nil
 		}
 	case *apiv1.RunRequest:
 		switch m.GetMessage().(type) {
 		case nil, *apiv1.RunRequest_Data:
 		default:
-			return false, nil
+			return nil, nil
 		}
 	}
 	note, ok := codecNotes.LoadAndDelete(m)
 	if !ok {
-		return false, nil
+		return nil, nil
 	}
 	if h, ok := note.(*heldData); ok {
-		return false, h
+		return h, nil
 	}
-	return true, nil
+	return nil, note.(error)
 }
 
-// malformed reports whether the codec could not parse m (a unary
-// request), and forgets it.
-func malformed(m any) bool {
-	bad, held := takeNote(m)
+// malformed returns the verdict on m (a unary request) when the codec
+// could not parse it, and forgets it.
+func malformed(m any) error {
+	held, bad := takeNote(m)
 	held.release()
 	return bad
 }

@@ -89,8 +89,8 @@ func TestCodecHoldsData(t *testing.T) {
 				if _, puts := pool.total(); puts != 0 {
 					t.Fatalf("cuts %d,%d: %d buffers back in the pool while held", c1, c2, puts)
 				}
-				bad, held := takeNote(into)
-				if bad || held == nil {
+				held, bad := takeNote(into)
+				if bad != nil || held == nil {
 					t.Fatalf("cuts %d,%d: malformed %v, held %v", c1, c2, bad, held)
 				}
 				if got := bytes.Join(held.segs, nil); !bytes.Equal(got, payload) || held.n != len(payload) {
@@ -144,24 +144,24 @@ func TestCodecOtherMessages(t *testing.T) {
 			if _, puts := pool.total(); puts != 2 {
 				t.Errorf("%d buffers given back, want 2: the codec kept a reference", puts)
 			}
-			bad, held := takeNote(got)
+			held, bad := takeNote(got)
 			if held != nil {
 				t.Fatalf("held %d bytes", held.n)
 			}
 			if tc.name == "data with an unknown field" {
 				// Unknown fields are kept by protobuf, not an error.
-				if bad || !bytes.Equal(got.GetData(), []byte("abc")) {
+				if bad != nil || !bytes.Equal(got.GetData(), []byte("abc")) {
 					t.Fatalf("malformed %v, data %q", bad, got.GetData())
 				}
 				return
 			}
 			if tc.want == nil {
-				if !bad {
+				if bad == nil {
 					t.Fatalf("not noted malformed: %v", got)
 				}
 				return
 			}
-			if bad || !protov2.Equal(got, tc.want) {
+			if bad != nil || !protov2.Equal(got, tc.want) {
 				t.Fatalf("got %v (malformed %v), want %v", got, bad, tc.want)
 			}
 		})

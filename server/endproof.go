@@ -85,6 +85,11 @@ func (p *endProof) end(e *apiv1.End) error {
 	if e.GetSize() != p.n {
 		return compute.Errorf(compute.CodeDataLoss, "end: the client sent %d bytes, the server received %d", e.GetSize(), p.n)
 	}
+	if err := p.short(); err != nil {
+		// The End agrees with what arrived, but the header promised
+		// more: the input is still short (Run answered over it).
+		return err
+	}
 	if len(e.GetDigests()) > 0 {
 		if p.digests == nil {
 			return compute.Invalidf("end: digests are checked by Digest only; Run checks the size")
@@ -103,10 +108,19 @@ func (p *endProof) eof() error {
 	if p.required {
 		return errNoEnd
 	}
+	if err := p.short(); err != nil {
+		return err
+	}
+	return io.EOF
+}
+
+// short is the DATA_LOSS of an input that ended before the header's
+// expected_size; a longer one failed as its bytes came (data).
+func (p *endProof) short() error {
 	if p.expected >= 0 && p.n != p.expected {
 		return compute.Errorf(compute.CodeDataLoss, "received %d bytes, expected %d", p.n, p.expected)
 	}
-	return io.EOF
+	return nil
 }
 
 // expectedDigest checks one expected digest (of a header or an End

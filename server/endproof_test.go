@@ -75,6 +75,7 @@ func TestDigestEndProof(t *testing.T) {
 		{"empty text after end", []*apiv1.DigestRequest{plain, dataMsg(abc), digestEnd(3), {Message: &apiv1.DigestRequest_Text{}}}, codes.InvalidArgument, "data after the End message", OutcomeInvalid},
 		{"nothing set after end", []*apiv1.DigestRequest{plain, dataMsg(abc), digestEnd(3), {}}, codes.InvalidArgument, "data after the End message", OutcomeInvalid},
 		{"header after end", []*apiv1.DigestRequest{plain, digestEnd(0), plain}, codes.InvalidArgument, "unexpected header", OutcomeInvalid},
+		{"expected size short, end agrees with what arrived", []*apiv1.DigestRequest{digestHdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: i64(4)}), dataMsg(abc), digestEnd(3)}, codes.DataLoss, "received 3 bytes, expected 4", OutcomeDataLoss},
 		{"expected size and end disagree", []*apiv1.DigestRequest{digestHdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: i64(3)}), dataMsg(abc), digestEnd(2)}, codes.DataLoss, "the client sent 2 bytes", OutcomeDataLoss},
 	}
 	for _, tc := range tests {
@@ -132,6 +133,11 @@ func TestRunEndProof(t *testing.T) {
 		{"required, no end, pipeline", []*apiv1.RunRequest{hdr("sort | uniq -c | sha256sum", true, nil), runData(abc)}, codes.DataLoss, "input ended without its End message", OutcomeAborted},
 		{"expected size short", []*apiv1.RunRequest{hdr("testcat", false, i64(5)), runData(abc)}, codes.DataLoss, "received 4 bytes, expected 5", OutcomeDataLoss},
 		{"expected size over", []*apiv1.RunRequest{hdr("testcat", false, i64(3)), runData(abc)}, codes.DataLoss, "input exceeds the expected size of 3 bytes", OutcomeDataLoss},
+		// An End whose size is what arrived does not make up for the
+		// bytes expected_size promised and the stream did not carry: the
+		// job ran over 4 of 5 bytes and answered.
+		{"expected size short, end agrees with what arrived", []*apiv1.RunRequest{hdr("testcat", false, i64(5)), runData(abc), runEnd(4)}, codes.DataLoss, "received 4 bytes, expected 5", OutcomeDataLoss},
+		{"expected size short, required end", []*apiv1.RunRequest{hdr("testcat", true, i64(5)), runData(abc), runEnd(4)}, codes.DataLoss, "received 4 bytes, expected 5", OutcomeDataLoss},
 		{"negative expected size", []*apiv1.RunRequest{hdr("testcat", false, i64(-1))}, codes.InvalidArgument, "negative expected_size", OutcomeInvalid},
 		{"end size short", []*apiv1.RunRequest{hdr("testcat", false, nil), runData(abc), runEnd(5)}, codes.DataLoss, "the client sent 5 bytes, the server received 4", OutcomeDataLoss},
 		{"end with digests", []*apiv1.RunRequest{hdr("testcat", false, nil), runData(abc), runEnd(4, hexDigest(apiv1.Algorithm_ALGORITHM_CRC32C, "00000000"))}, codes.InvalidArgument, "digests are checked by Digest only", OutcomeInvalid},

@@ -209,9 +209,9 @@ func receiver[M any](g *streamGuard, recv func() (M, error)) func() (M, *heldDat
 		if g != nil {
 			g.msgs.Add(1)
 		}
-		bad, held := takeNote(m)
-		if bad {
-			return m, nil, errMalformed
+		held, bad := takeNote(m)
+		if bad != nil {
+			return m, nil, bad
 		}
 		return m, held, nil
 	}
@@ -331,6 +331,7 @@ func dataChunks[M request, H comparable](recv func() (M, *heldData, error), head
 func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]) error {
 	ctx := stream.Context()
 	g := guardOf(ctx)
+	defer g.done() // before the status goes out
 	recv := receiver(g, stream.Recv)
 	err := s.life.do(ctx, streamPeer(ctx), func() (string, jobFunc, error) {
 		h, err := firstHeader(g, recv, (*apiv1.DigestRequest).GetHeader)
@@ -415,6 +416,7 @@ func digestResponse(job engine.DigestJob, order []apiv1.Algorithm, endSums map[i
 func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, apiv1.RunResponse]) error {
 	ctx := stream.Context()
 	g := guardOf(ctx)
+	defer g.done() // before the status goes out
 	recv := receiver(g, stream.Recv)
 	send := s.sender(g, func(m *apiv1.RunResponse) error { return clientGone(stream.Send(m)) })
 	err := s.life.do(ctx, streamPeer(ctx), func() (string, jobFunc, error) {
@@ -559,8 +561,8 @@ func (o *outputSender) Write(p []byte) (int, error) {
 
 // Capabilities implements apiv1.ComputeServiceServer.
 func (s *computeService) Capabilities(_ context.Context, req *apiv1.CapabilitiesRequest) (*apiv1.CapabilitiesResponse, error) {
-	if malformed(req) {
-		return nil, toStatus(s.log, errMalformed)
+	if err := malformed(req); err != nil {
+		return nil, toStatus(s.log, err)
 	}
 	cfg := s.engine.Config()
 	resp := &apiv1.CapabilitiesResponse{Limits: &apiv1.Limits{

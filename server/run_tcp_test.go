@@ -419,6 +419,62 @@ func TestTCPMaxConns(t *testing.T) {
 	}
 }
 
+// TestTCPSlotsFreedBeforeFIN: a connection whose reply is complete (an
+// error line, or output) holds no place of --max-conns or of its
+// address's --max-requests-per-peer while the server waits for its
+// client's FIN, and neither does a connection refused for its address's
+// cap. Both held them for the whole drain (up to 5 s): with --max-conns 1
+// a client that had read its error line and its EOF and opened the next
+// connection was refused "too many connections" (2 runs in 200 of
+// sequential `nc -N` with a bad pipeline), and one address past its own
+// cap filled --max-conns for every other address with the connections it
+// was refused, which is what the cap is there to prevent.
+func TestTCPSlotsFreedBeforeFIN(t *testing.T) {
+	// readReply reads c's reply up to the server's FIN, without closing
+	// c's own side: the server is then waiting for c's FIN.
+	readReply := func(t *testing.T, c net.Conn) string {
+		t.Helper()
+		reply, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("reading reply: %v", err)
+		}
+		return string(reply)
+	}
+	t.Run("after an error line", func(t *testing.T) {
+		env := startEnv(t, envConfig{tcp: tcpSettings{MaxConns: 1, drainTimeout: 10 * defaultTestTimeout}})
+		c := tcpFrom(t, env.tcpAddr, "127.0.0.1")
+		io.WriteString(c, "frob\n")
+		if got := readReply(t, c); !strings.Contains(got, `unknown command "frob"`) {
+			t.Fatalf("bad pipeline: %q", got)
+		}
+		if got := tcpCall(t, env.tcpAddr, "wc -c\n", []byte("abc")); got != "3\n" {
+			t.Fatalf("the next connection, the first still open (no FIN yet): %q", got)
+		}
+	})
+	t.Run("refused for its address", func(t *testing.T) {
+		env := startEnv(t, envConfig{peerRequests: NewPeerCap(1), tcp: tcpSettings{MaxConns: 2, drainTimeout: 10 * defaultTestTimeout}})
+		held := tcpFrom(t, env.tcpAddr, "127.0.0.1")
+		io.WriteString(held, "wc -c\n")
+		env.obs.waitStarted(t)
+		extra := tcpFrom(t, env.tcpAddr, "127.0.0.1")
+		const refused = "halfclose: error: RESOURCE_EXHAUSTED: too many open requests from this address: limit 1\n"
+		if got := readReply(t, extra); got != refused {
+			t.Fatalf("127.0.0.1's second connection: %q, want %q", got, refused)
+		}
+		other := tcpFrom(t, env.tcpAddr, "127.0.0.2")
+		io.WriteString(other, "wc -c\nabcd")
+		other.CloseWrite()
+		if got := readReply(t, other); got != "4\n" {
+			t.Fatalf("127.0.0.2, with 127.0.0.1 at its cap (its refused connection still open): %q", got)
+		}
+		io.WriteString(held, "ab")
+		held.CloseWrite()
+		if got := readReply(t, held); got != "2\n" {
+			t.Fatalf("the held job: %q", got)
+		}
+	})
+}
+
 func TestTCPShutdownLetsJobsFinish(t *testing.T) {
 	env := startEnv(t, envConfig{})
 	conn, err := net.Dial("tcp", env.tcpAddr)

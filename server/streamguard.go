@@ -46,6 +46,23 @@ type streamGuard struct {
 
 	traffic *connTraffic  // the stream's connection's; nil when not of NewGRPCListener
 	msgs    atomic.Uint64 // the messages the stream received (receiver)
+
+	// place gives the stream's place under --max-requests-per-peer back;
+	// placeOnce makes that happen once, when the handler returns (done)
+	// or the stream's context ends, whichever is first.
+	place     func()
+	placeOnce sync.Once
+}
+
+// done frees the stream's place under --max-requests-per-peer. A handler
+// calls it as it returns, before grpc-go writes the status: freed only
+// when the stream's context ended (as grpc-go queues the status, and on
+// a goroutine of its own), a client that called again at once could find
+// it still taken. Safe on a nil guard.
+func (g *streamGuard) done() {
+	if g != nil && g.place != nil {
+		g.placeOnce.Do(g.place)
+	}
 }
 
 type guardKey struct{}
@@ -269,8 +286,9 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 	// The stream's context always ends, whatever ends the stream (its
 	// handler, the client, the connection): the peer's place is free then,
 	// and no timer is left armed.
+	g.place = release
 	context.AfterFunc(g.Context, func() {
-		release()
+		g.done()
 		g.disarm()
 	})
 	if s.opts.HeaderTimeout > 0 {

@@ -640,18 +640,36 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	ip := PeerIP(c.RemoteAddr())
 	select {
 	case s.connSlots <- struct{}{}:
-		defer func() { <-s.connSlots }()
 	default:
 		s.refuseConn(ctx, c, ReasonMaxConns, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
 		return
 	}
 	release, ok := s.PeerRequests.TryAcquire(ip)
 	if !ok {
+		// A refused connection holds no place while its error line goes
+		// out and its client's FIN is awaited (finish: up to 5 s), as
+		// one refused for --max-conns: else one address past its own cap
+		// filled --max-conns for every other.
+		<-s.connSlots
 		s.refuseConn(ctx, c, ReasonPeerRequests, errPeerRequests(s.PeerRequests.Limit()))
 		return
 	}
-	defer release()
+	// free gives the connection's places back (--max-conns, its
+	// address's --max-requests-per-peer), once: when its job is over,
+	// before its error line or FIN tells the client so, not after the
+	// wait for the client's FIN, so that a client that has read its reply
+	// to the end finds them free for its next connection.
+	freed := false
+	free := func() {
+		if !freed {
+			freed = true
+			release()
+			<-s.connSlots
+		}
+	}
+	defer free()
 	if s.Allow != nil && !s.Allow(ip) {
+		free()
 		s.refuseConn(ctx, c, ReasonRateLimit, compute.Exhaustedf("rate limit exceeded for peer"))
 		return
 	}
@@ -667,7 +685,9 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 				if rc, ok := plain.(*rawConn); ok {
 					plain = rc.Conn
 				}
-				s.fail(ctx, plain, life.reject(ctx, "", errPlaintextOnTLS))
+				err := life.reject(ctx, "", errPlaintextOnTLS)
+				free()
+				s.fail(ctx, plain, err)
 				return
 			}
 			s.Logger.Debug("tls handshake failed", "peer", c.RemoteAddr(), "err", err)
@@ -706,6 +726,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	})
 	switch {
 	case err == nil:
+		free()
 		s.finish(ctx, c)
 	case isConnReadError(err):
 		// An abort: the client is gone or idle. Nothing is written, and
@@ -718,6 +739,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	case errors.Is(err, errGRPCClient):
 		s.refuseHTTP2(ctx, c, br)
 	case w.n == 0 && bw.Buffered() == 0:
+		free()
 		s.fail(ctx, c, err)
 	default:
 		// Output started and then the job failed: reset, so a truncated

@@ -107,9 +107,6 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 				s.level = int(k[0] - '0')
 			}
 		}
-		if s.decomp {
-			s.name = "gunzip"
-		}
 		if tty && !s.force {
 			// GNU refuses compressed data to or from a terminal without
 			// -f, and ---presume-input-tty says stdin is one.

@@ -1225,8 +1225,9 @@ type Limits struct {
 	MaxJobs int32 `protobuf:"varint,2,opt,name=max_jobs,json=maxJobs,proto3" json:"max_jobs,omitempty"`
 	// max_msg_bytes is the largest gRPC message accepted.
 	MaxMsgBytes int64 `protobuf:"varint,3,opt,name=max_msg_bytes,json=maxMsgBytes,proto3" json:"max_msg_bytes,omitempty"`
-	// idle_timeout_ms is how long a job may go without input before it is
-	// aborted.
+	// idle_timeout_ms is how long a job may go without input (or without its
+	// client reading any of its reply) before it is aborted; 0 when the
+	// server has no idle timeout (--idle-timeout 0).
 	IdleTimeoutMs int64 `protobuf:"varint,4,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
