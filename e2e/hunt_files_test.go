@@ -67,3 +67,37 @@ func TestHuntFilesRefusedLine(t *testing.T) {
 		}
 	}
 }
+
+// TestHuntFilesPosixlyCorrect: with POSIXLY_CORRECT in the environment,
+// GNU getopt_long ends the flags at the first operand, so the words after
+// it are files ("sha256sum f --tag" sums a file named --tag, and says it
+// is missing); the CLI permuted them and printed f's tagged line, exit 0.
+// The b3sum tool (clap) permutes all the same.
+func TestHuntFilesPosixlyCorrect(t *testing.T) {
+	t.Parallel()
+	need(t, "b3sum")
+	g, tcp := startDaemon(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "f", []byte("data\n"))
+	writeFile(t, dir, "-l", []byte("dash\n"))
+	stdin := randomFile(t, 100)
+	for _, argv := range [][]string{
+		{"sha256sum", "f", "--tag"},
+		{"cksum", "-a", "md5", "f", "-a", "sha1"},
+		{"md5sum", "--tag", "f", "--", "-", "-l"},
+		{"b2sum", "f", "-l", "16"},
+		{"b3sum", "f", "-l", "8", "-"},
+	} {
+		env := []string{"env", "POSIXLY_CORRECT=1"}
+		want := runPiped(t, dir, stdin, append(env, argv...)...)
+		if argv[0] != "b3sum" && want.code != 1 {
+			t.Fatalf("%q: GNU exits %d, want 1 (a missing file): %q", argv, want.code, want.stderr)
+		}
+		for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+			got := runPiped(t, dir, stdin, append(append(append(env, bin(t, "halfclose")), transport...), argv...)...)
+			if got.code != want.code || !bytes.Equal(got.stdout, want.stdout) || !bytes.Equal(got.stderr, want.stderr) {
+				t.Errorf("%q %q: exit %d (GNU %d), stderr %q (GNU %q)\n%s", transport, argv, got.code, want.code, got.stderr, want.stderr, diff(got.stdout, want.stdout))
+			}
+		}
+	}
+}

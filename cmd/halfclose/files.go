@@ -66,8 +66,16 @@ func splitDigestWords(words []string) (cmd, files []string, err error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: no option table", words[0])
 	}
-	g := compute.NewGetopt(words[0], c.Flags, compute.InOrder, words[1:])
-	g.Exact = words[0] == "b3sum" // clap: long flags are never abbreviated
+	exact := words[0] == "b3sum" // clap: long flags are never abbreviated
+	order := compute.InOrder
+	if _, posix := os.LookupEnv("POSIXLY_CORRECT"); posix && !exact {
+		// GNU getopt_long then ends the flags at the first operand:
+		// "sha256sum f --tag" sums a file named --tag (clap, b3sum's
+		// parser, permutes all the same).
+		order = compute.RequireOrder
+	}
+	g := compute.NewGetopt(words[0], c.Flags, order, words[1:])
+	g.Exact = exact
 	cmd = []string{words[0]}
 	for {
 		it, ok, err := g.Next()
