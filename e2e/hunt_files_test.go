@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -97,6 +98,37 @@ func TestHuntFilesPosixlyCorrect(t *testing.T) {
 			got := runPiped(t, dir, stdin, append(append(append(env, bin(t, "halfclose")), transport...), argv...)...)
 			if got.code != want.code || !bytes.Equal(got.stdout, want.stdout) || !bytes.Equal(got.stderr, want.stderr) {
 				t.Errorf("%q %q: exit %d (GNU %d), stderr %q (GNU %q)\n%s", transport, argv, got.code, want.code, got.stderr, want.stderr, diff(got.stdout, want.stdout))
+			}
+		}
+	}
+}
+
+// TestHuntFilesReadFails: a file that opens and whose read fails
+// (/proc/self/mem: EIO at address 0, in whichever process reads it) is
+// reported as GNU reports it, and the others still run; cksum's CRC too,
+// where coreutils 9.1 prints the CRC of nothing with exit 0 (docs/cli.md).
+func TestHuntFilesReadFails(t *testing.T) {
+	t.Parallel()
+	need(t, "b3sum")
+	if _, err := os.Stat("/proc/self/mem"); err != nil {
+		t.Skip(err)
+	}
+	g, tcp := startDaemon(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "f", []byte("data\n"))
+	for _, c := range [][]string{{"md5sum"}, {"sha256sum", "--tag"}, {"b3sum"}, {"cksum", "-a", "sha1"}, {"cksum"}} {
+		argv := append(append([]string{}, c...), "f", "/proc/self/mem", "f")
+		want := run(t, dir, "", argv...)
+		if len(c) == 1 && c[0] == "cksum" {
+			want = result{stdout: bytes.Repeat([]byte("2797087131 5 f\n"), 2), stderr: []byte("cksum: /proc/self/mem: Input/output error\n"), code: 1}
+		}
+		if want.code != 1 {
+			t.Fatalf("%q: the tool exits %d, want 1: %q", argv, want.code, want.stderr)
+		}
+		for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+			got := run(t, dir, "", append(append([]string{bin(t, "halfclose")}, transport...), argv...)...)
+			if got.code != want.code || !bytes.Equal(got.stdout, want.stdout) || !bytes.Equal(got.stderr, want.stderr) {
+				t.Errorf("%q %q: exit %d (want %d), stderr %q (want %q)\n%s", transport, argv, got.code, want.code, got.stderr, want.stderr, diff(got.stdout, want.stdout))
 			}
 		}
 	}
