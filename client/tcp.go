@@ -304,14 +304,17 @@ func fileSize(r io.Reader) (int64, bool) {
 // method (bytes.Reader, strings.Reader, bytes.Buffer). A regular file of
 // size 0 is not known: the files of /proc and other pseudo file systems
 // say 0 and hold text (/proc/cpuinfo), and declared as @size=0 their
-// input was empty, the reply the digest of nothing.
+// input was empty, the reply the digest of nothing. Nor is one whose size
+// its blocks do not hold (sizeHeld): the files of /sys say 4096 and hold
+// a line, and declared as @size=4096 they failed ("input ended after 4 of
+// its 4096 bytes") where GNU and the gRPC path read them to their end.
 func inputSize(r io.Reader) (int64, bool) {
 	switch r := r.(type) {
 	case interface{ Len() int }:
 		return int64(r.Len()), true
 	case *os.File:
 		st, err := r.Stat()
-		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 || !sizeHeld(st) {
 			return 0, false
 		}
 		off, err := r.Seek(0, io.SeekCurrent)

@@ -133,3 +133,48 @@ func TestHuntFilesReadFails(t *testing.T) {
 		}
 	}
 }
+
+// TestHuntFilesSysTCP: a file of /sys says 4096 bytes and holds a line.
+// halfclose --tcp declared @size=4096 for it, as an operand or as
+// standard input, and failed ("input ended after 4 of its 4096 bytes",
+// exit 1); it now reads it to its end, as GNU and the gRPC path do (wc
+// still pads to the digits of the size it says, as GNU's wc < FILE).
+func TestHuntFilesSysTCP(t *testing.T) {
+	t.Parallel()
+	var name string
+	for _, n := range []string{"/sys/devices/system/cpu/possible", "/sys/devices/system/cpu/online"} {
+		if st, err := os.Stat(n); err == nil && st.Mode().IsRegular() && st.Size() == 4096 {
+			name = n
+			break
+		}
+	}
+	if name == "" {
+		t.Skip("no file of /sys that says 4096 bytes")
+	}
+	g, tcp := startDaemon(t)
+	for _, c := range []struct {
+		stdin string
+		argv  []string
+	}{
+		{"", []string{"sha256sum", name, "-"}},
+		{"", []string{"cksum", name}},
+		{name, []string{"b2sum", "-l", "64", "--tag", "-"}},
+		{name, []string{"wc"}},
+		{name, []string{"head -n1 - -"}},
+	} {
+		gnu := c.argv
+		if len(gnu) == 1 {
+			gnu = []string{"sh", "-c", gnu[0]} // pipeline text
+		}
+		want := run(t, "", c.stdin, gnu...)
+		if want.code != 0 {
+			t.Fatalf("%q: GNU exits %d: %q", c.argv, want.code, want.stderr)
+		}
+		for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+			got := run(t, "", c.stdin, append(append([]string{bin(t, "halfclose")}, transport...), c.argv...)...)
+			if got.code != 0 || !bytes.Equal(got.stdout, want.stdout) || len(got.stderr) != 0 {
+				t.Errorf("%q %q < %q: exit %d, stderr %q\n%s", transport, c.argv, c.stdin, got.code, got.stderr, diff(got.stdout, want.stdout))
+			}
+		}
+	}
+}
