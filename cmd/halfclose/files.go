@@ -151,7 +151,10 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			defer f.Close()
 		}
 		var out bytes.Buffer
-		label := name
+		// Named as the error lines name it (quotef): a newline in the
+		// name broke the progress line in two, an escape sequence went
+		// to the terminal as it was.
+		label := quotef(name)
 		if name == "-" {
 			label = ""
 		}
