@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -175,6 +176,34 @@ func TestHuntFilesSysTCP(t *testing.T) {
 			if got.code != 0 || !bytes.Equal(got.stdout, want.stdout) || len(got.stderr) != 0 {
 				t.Errorf("%q %q < %q: exit %d, stderr %q\n%s", transport, c.argv, c.stdin, got.code, got.stderr, diff(got.stdout, want.stdout))
 			}
+		}
+	}
+}
+
+// TestHuntFilesOpenLimit: FILE operands are opened one at a time, as GNU
+// opens them, so a run of more files than ulimit -n allows open at once
+// sums them all. The CLI closed each file when the run ended: under
+// ulimit -n 40, the 31st of 100 files and all after it said "Too many
+// open files" (with --tcp, the dial of the next connection failed).
+func TestHuntFilesOpenLimit(t *testing.T) {
+	t.Parallel()
+	g, tcp := startDaemon(t)
+	dir := t.TempDir()
+	names := make([]string, 100)
+	for i := range names {
+		names[i] = "f" + strconv.Itoa(i)
+		writeFile(t, dir, names[i], []byte(names[i]+"\n"))
+	}
+	limited := []string{"sh", "-c", `ulimit -n 40 && exec "$@"`, "sh"} // the hard limit too: Go cannot raise it
+	want := run(t, dir, "", append(append(limited, "sha256sum"), names...)...)
+	if want.code != 0 || bytes.Count(want.stdout, []byte("\n")) != len(names) {
+		t.Fatalf("GNU under ulimit -n 40: exit %d, stderr %q", want.code, want.stderr)
+	}
+	for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+		argv := append(append(append(append(limited, bin(t, "halfclose")), transport...), "sha256sum"), names...)
+		got := run(t, dir, "", argv...)
+		if got.code != 0 || !bytes.Equal(got.stdout, want.stdout) || len(got.stderr) != 0 {
+			t.Errorf("%q under ulimit -n 40: exit %d, stderr %.200q\n%s", transport, got.code, got.stderr, diff(got.stdout, want.stdout))
 		}
 	}
 }

@@ -132,6 +132,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	shown := map[string]bool{} // the diagnostics printed
 	for _, name := range files {
 		var in io.Reader = stdin
+		var file *os.File // the FILE operand's, closed after its call
 		if name != "-" {
 			f, err := os.Open(name)
 			if err != nil {
@@ -147,8 +148,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 				code = 1
 				continue
 			}
-			in = f
-			defer f.Close()
+			in, file = f, f
 		}
 		var out bytes.Buffer
 		// Named as the error lines name it (quotef): a newline in the
@@ -161,6 +161,13 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
 		sum, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
 		done()
+		if file != nil {
+			// Closed now, not when the run ends: GNU holds one file
+			// open at a time, and with a deferred close "sha256sum *"
+			// over more files than ulimit -n said "Too many open files"
+			// for the rest of them.
+			file.Close()
+		}
 		if err != nil && ctx.Err() == nil && client.IsInputError(err) {
 			// A file that could not be read to its end (standard input
 			// a directory, an I/O error, a file that changed while it
