@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // TestHuntProgressLabelQuoted: the progress line names a FILE operand as
@@ -40,6 +42,21 @@ func TestHuntProgressLabelQuoted(t *testing.T) {
 			if !strings.Contains(errs, q+": 1 B / 1 B  100%") {
 				t.Errorf("%q: stderr %q lacks %q's line, quoted as %s", transport, errs, name, q)
 			}
+		}
+	}
+}
+
+// TestHuntProgressCutWhole: on a terminal the line is cut to its width
+// at a character's start: a name in UTF-8 cut inside a character left a
+// broken byte on the screen.
+func TestHuntProgressCutWhole(t *testing.T) {
+	for width := 2; width < 40; width++ {
+		var b strings.Builder
+		p := &progress{mode: progressMode{tty: true, width: width}, w: &b, label: "日本語のファイル", total: 100, start: time.Now()}
+		p.drawLocked(false)
+		line := strings.TrimSuffix(strings.TrimPrefix(b.String(), "\r"), "\x1b[K")
+		if !utf8.ValidString(line) || len(line) >= width {
+			t.Errorf("width %d: line %q: want whole characters, at most %d bytes", width, line, width-1)
 		}
 	}
 }
