@@ -58,7 +58,8 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 //
 // It proves the end of its input and verifies the reply, as docs/protocol.md
 // describes: the header line declares the input's length (@size=N, when r
-// is a regular file or has a Len method) or frames it in chunks (@chunked),
+// is a regular file whose size is data, or has a Len method) or frames it
+// in chunks (@chunked),
 // and asks for a trailer line (@trailer) after the output. When r is a
 // regular file, the header says so (@file=N): commands print what GNU
 // prints reading that file as standard input. A reply that is
