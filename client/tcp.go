@@ -58,7 +58,8 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 //
 // It proves the end of its input and verifies the reply, as docs/protocol.md
 // describes: the header line declares the input's length (@size=N, when r
-// is a regular file or has a Len method) or frames it in chunks (@chunked),
+// is a regular file whose size is data, or has a Len method) or frames it
+// in chunks (@chunked),
 // and asks for a trailer line (@trailer) after the output. When r is a
 // regular file, the header says so (@file=N): commands print what GNU
 // prints reading that file as standard input. A reply that is
@@ -304,14 +305,17 @@ func fileSize(r io.Reader) (int64, bool) {
 // method (bytes.Reader, strings.Reader, bytes.Buffer). A regular file of
 // size 0 is not known: the files of /proc and other pseudo file systems
 // say 0 and hold text (/proc/cpuinfo), and declared as @size=0 their
-// input was empty, the reply the digest of nothing.
+// input was empty, the reply the digest of nothing. Nor is one whose size
+// its blocks do not hold (sizeHeld): the files of /sys say 4096 and hold
+// a line, and declared as @size=4096 they failed ("input ended after 4 of
+// its 4096 bytes") where GNU and the gRPC path read them to their end.
 func inputSize(r io.Reader) (int64, bool) {
 	switch r := r.(type) {
 	case interface{ Len() int }:
 		return int64(r.Len()), true
 	case *os.File:
 		st, err := r.Stat()
-		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+		if err != nil || !st.Mode().IsRegular() || st.Size() == 0 || !sizeHeld(st) {
 			return 0, false
 		}
 		off, err := r.Seek(0, io.SeekCurrent)

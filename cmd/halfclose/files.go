@@ -66,8 +66,16 @@ func splitDigestWords(words []string) (cmd, files []string, err error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: no option table", words[0])
 	}
-	g := compute.NewGetopt(words[0], c.Flags, compute.InOrder, words[1:])
-	g.Exact = words[0] == "b3sum" // clap: long flags are never abbreviated
+	exact := words[0] == "b3sum" // clap: long flags are never abbreviated
+	order := compute.InOrder
+	if _, posix := os.LookupEnv("POSIXLY_CORRECT"); posix && !exact {
+		// GNU getopt_long then ends the flags at the first operand:
+		// "sha256sum f --tag" sums a file named --tag (clap, b3sum's
+		// parser, permutes all the same).
+		order = compute.RequireOrder
+	}
+	g := compute.NewGetopt(words[0], c.Flags, order, words[1:])
+	g.Exact = exact
 	cmd = []string{words[0]}
 	for {
 		it, ok, err := g.Next()
@@ -124,6 +132,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	shown := map[string]bool{} // the diagnostics printed
 	for _, name := range files {
 		var in io.Reader = stdin
+		var file *os.File // the FILE operand's, closed after its call
 		if name != "-" {
 			f, err := os.Open(name)
 			if err != nil {
@@ -139,17 +148,26 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 				code = 1
 				continue
 			}
-			in = f
-			defer f.Close()
+			in, file = f, f
 		}
 		var out bytes.Buffer
-		label := name
+		// Named as the error lines name it (quotef): a newline in the
+		// name broke the progress line in two, an escape sequence went
+		// to the terminal as it was.
+		label := quotef(name)
 		if name == "-" {
 			label = ""
 		}
 		in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
 		sum, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
 		done()
+		if file != nil {
+			// Closed now, not when the run ends: GNU holds one file
+			// open at a time, and with a deferred close "sha256sum *"
+			// over more files than ulimit -n said "Too many open files"
+			// for the rest of them.
+			file.Close()
+		}
 		if err != nil && ctx.Err() == nil && client.IsInputError(err) {
 			// A file that could not be read to its end (standard input
 			// a directory, an I/O error, a file that changed while it

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Progress is shown for an upload of at least progressThreshold bytes
@@ -227,7 +228,14 @@ func (p *progress) drawLocked(final bool) {
 	line := p.lineLocked(final)
 	if p.mode.tty {
 		if p.mode.width > 1 && len(line) >= p.mode.width {
-			line = line[:p.mode.width-1]
+			// Cut by bytes (no wider than the columns, for characters
+			// of two columns too), but not inside a UTF-8 character of
+			// the file's name, which left a broken byte on the screen.
+			cut := p.mode.width - 1
+			for cut > 0 && !utf8.RuneStart(line[cut]) {
+				cut--
+			}
+			line = line[:cut]
 		}
 		io.WriteString(p.w, "\r"+line+"\x1b[K")
 		return

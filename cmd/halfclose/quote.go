@@ -158,7 +158,12 @@ func decodePrintable(s string, utf8ok bool) (rune, int) {
 	if r == utf8.RuneError && size <= 1 {
 		return -1, 1
 	}
-	if !unicode.IsPrint(r) && !unicode.Is(unicode.Cf, r) {
+	// glibc's iswprint: Go's graphic characters and the ASCII space,
+	// and also the format characters (Cf), the other spaces (Zs: U+00A0,
+	// U+3000) and private use (Co), which Go's IsPrint leaves out. A
+	// character assigned in a Unicode version newer than the system's
+	// glibc data (U+0CF3, Unicode 15) is printed here and escaped by GNU.
+	if !unicode.IsPrint(r) && !unicode.In(r, unicode.Cf, unicode.Zs, unicode.Co) {
 		return -1, size
 	}
 	return r, size

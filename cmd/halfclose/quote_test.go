@@ -30,6 +30,13 @@ func quoteCorpus() []string {
 	names = append(names, "*.go", "'", "''", "a'b c", "a\n'b", "\n'", "'\n", "a\n\nb", "a\x01'b",
 		"{", "}", "{}", "]", "#", "~", "#a'", "~a'", "a#", "plain.txt", "with space", "a:b",
 		"caf\xc3\xa9", "caf\xc3\xa9 x", "caf\xc3\xa9'x", "\xe2\x80\x8b", "\xc2\x85", "a\xffb", "\xe6\x97\xa5\xe6\x9c\xac")
+	// glibc's printable characters that Go's unicode.IsPrint is not:
+	// the spaces (Zs) and private use (Co); and next to them the line and
+	// paragraph separators and noncharacters, which neither prints
+	for _, r := range []rune{0xa0, 0x1680, 0x2000, 0x200a, 0x202f, 0x205f, 0x3000, 0xe000, 0xf8ff, 0xf0000, 0x10fffd, 0x2028, 0x2029, 0xfdd0, 0xfffe} {
+		ch := string(r)
+		names = append(names, "a"+ch+"b", ch, ch+" x", "a'"+ch, ch+"\n")
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := "ab '\"$\\\n\t\x01#~{}:=%é\xff"
 	for range 300 {

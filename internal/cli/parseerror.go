@@ -35,8 +35,14 @@ func ParseError(fs *flag.FlagSet, err error) error {
 	// invalid boolean value "x" for -name: parse error
 	if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
 		if value, n, ok := strings.Cut(rest, " for -"); ok {
-			n, _, _ = strings.Cut(n, ": ")
-			return fmt.Errorf("invalid value %s for %s: not %s", value, name(n), expected(fs.Lookup(n)))
+			n, reason, _ := strings.Cut(n, ": ")
+			if reason == "" || reason == "parse error" {
+				reason = "not " + expected(fs.Lookup(n))
+			}
+			// A Value's own reason is kept, as below: a tri-state
+			// boolean (halfclose --progress) has no Get to say what
+			// it wants, and said "not a valid value".
+			return fmt.Errorf("invalid value %s for %s: %s", value, name(n), reason)
 		}
 		return err
 	}

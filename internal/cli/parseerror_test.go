@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"testing"
@@ -21,6 +22,9 @@ func TestParseError(t *testing.T) {
 		{[]string{"--ratio", "half"}, `invalid value "half" for --ratio: not a number`},
 		{[]string{"--quiet=maybe"}, `invalid value "maybe" for --quiet: not a boolean (true or false)`},
 		{[]string{"--name", "ok"}, ""},
+		// a boolean Value of its own, with its own reason and no Get
+		{[]string{"--auto=maybe"}, `invalid value "maybe" for --auto: not yes or no`},
+		{[]string{"-a=2"}, `invalid value "2" for -a: not yes or no`},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
@@ -29,6 +33,8 @@ func TestParseError(t *testing.T) {
 		fs.Float64("ratio", 1, "")
 		fs.Bool("quiet", false, "")
 		fs.String("name", "", "")
+		fs.Var(ownBool{}, "auto", "")
+		fs.Var(ownBool{}, "a", "")
 		err := ParseError(fs, fs.Parse(tc.args))
 		got := ""
 		if err != nil {
@@ -38,4 +44,17 @@ func TestParseError(t *testing.T) {
 			t.Errorf("%q: got %q, want %q", tc.args, got, tc.want)
 		}
 	}
+}
+
+// ownBool is a boolean flag.Value that is no flag.Getter, with an error of
+// its own.
+type ownBool struct{}
+
+func (ownBool) IsBoolFlag() bool { return true }
+func (ownBool) String() string   { return "" }
+func (ownBool) Set(v string) error {
+	if v != "true" {
+		return errors.New("not yes or no")
+	}
+	return nil
 }
