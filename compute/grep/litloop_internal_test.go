@@ -103,3 +103,37 @@ func TestIndexWord(t *testing.T) {
 		}
 	}
 }
+
+// TestLineAfter: lineAfter bounds the line of s as a search back from s
+// and forward from it does, wherever s lies after a line's start pos: on
+// pos's line, lines after it, the text's last line unterminated.
+func TestLineAfter(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 3))
+	for range 20000 {
+		hay := make([]byte, 1+r.IntN(150))
+		for i := range hay {
+			hay[i] = "ab\n"[r.IntN(2+r.IntN(2))]
+		}
+		starts := []int{0}
+		for i, c := range hay {
+			if c == '\n' && i+1 < len(hay) {
+				starts = append(starts, i+1)
+			}
+		}
+		pos := starts[r.IntN(len(starts))]
+		s := pos + r.IntN(len(hay)-pos)
+		if hay[s] == '\n' {
+			continue // s is in the literal: never its line's end
+		}
+		wantS := pos + lastNewline(hay[pos:s]) + 1
+		wantE := bytes.IndexByte(hay[s:], '\n')
+		if wantE < 0 {
+			wantE = len(hay)
+		} else {
+			wantE += s
+		}
+		if ls, le := lineAfter(hay, pos, s); ls != wantS || le != wantE {
+			t.Fatalf("lineAfter(%q, %d, %d) = %d, %d, want %d, %d", hay, pos, s, ls, le, wantS, wantE)
+		}
+	}
+}
