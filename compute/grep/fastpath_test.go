@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute/engine"
@@ -204,5 +206,70 @@ func TestGrepBenchLogPaths(t *testing.T) {
 			delete(in, []string{"log-noeol", "log"}[k%2])
 		}
 		computetest.DiffGNUEach(t, in, argv...)
+	}
+}
+
+// TestGrepDenseLiteral: processLit's modes over text dense with the
+// literal, against GNU grep: lines of every length with the literal at
+// any place, one line in two or more, adjacent and apart, short lines
+// without it between long ones that have it (where a line's start is
+// guessed from the last selected line's length and the guess is wrong),
+// several in a line, lines across the buffer's end, no final newline,
+// the literal ending the text, near misses (its first or last 3 bytes),
+// and -z (NULs end the lines, newlines inside them). A literal of 4 bytes
+// (searched for as a word) and of 11.
+func TestGrepDenseLiteral(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 4))
+	line := func(b *bytes.Buffer, lit string, nl byte) {
+		n := r.IntN(90)
+		if r.IntN(4) == 0 {
+			n = r.IntN(4) // short lines between long ones
+		}
+		// the literal's letters only in it and its near misses (or
+		// the search is by pairs of bytes); -z's lines hold newlines
+		abc := "xyz abcxyn!\n"[:11+int(1-min(nl, 1))]
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = abc[r.IntN(len(abc))]
+		}
+		for k, w := range []string{lit, lit[:3], lit[len(lit)-3:], lit[:3] + lit} { // and near misses
+			if r.IntN(2+2*min(k, 1)) == 0 {
+				at := r.IntN(len(body) + 1)
+				body = append(body[:at], append([]byte(w), body[at:]...)...)
+			}
+		}
+		b.Write(body)
+		b.WriteByte(nl)
+	}
+	inputs := map[string][]byte{}
+	for _, lit := range []string{"INFO", "connection!"} {
+		for _, nl := range []byte{'\n', 0} {
+			var small, big bytes.Buffer
+			for range 40 {
+				line(&small, lit, nl)
+			}
+			for big.Len() < grep.GrepBufSize+3*grep.GrepBlock {
+				line(&big, lit, nl)
+			}
+			name := fmt.Sprintf("%s-%d", lit, nl)
+			inputs[name+"-small"] = small.Bytes()
+			inputs[name+"-small-noeol"] = small.Bytes()[:small.Len()-1]
+			inputs[name+"-big"] = big.Bytes()
+			inputs[name+"-big-noeol"] = big.Bytes()[:big.Len()-1]
+			inputs[name+"-small-last"] = append(small.Bytes(), lit...) // in the last word
+		}
+	}
+	for _, args := range [][]string{{"-F"}, {"-v"}, {"-c"}, {"-vc"}, {"-z"}, {"-zv"}, {"-zc"}} {
+		for _, lit := range []string{"INFO", "connection!"} {
+			in := map[string][]byte{}
+			for name, b := range inputs {
+				// GNU reads text with NULs as binary: -z's inputs only
+				// under -z, and the others only without it
+				if strings.HasPrefix(lit, name[:2]) && (bytes.IndexByte(b, 0) >= 0) == (args[0][1] == 'z') {
+					in[name] = b
+				}
+			}
+			computetest.DiffGNUEach(t, in, append(append([]string{"grep"}, args...), lit)...)
+		}
 	}
 }

@@ -11,7 +11,10 @@ import "bytes"
 // costs (the literal, then the newline that ends its line) and nothing
 // else per line: with half the lines selected (grep -c INFO over the
 // bench log) the calls of the general path (findLine, region, selected)
-// and their tests cost about as much as the searches.
+// and their tests cost about as much as the searches. A selected line
+// right after the one before (s - pos under that line's length) is
+// bounded by one search forward from its start (lineAfter), not one back
+// from the literal and one forward.
 
 // litMode is what processLit does with the selected lines, or litNone
 // when the general path must run.
@@ -81,6 +84,7 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 		// a run of adjacent selected lines is written at once,
 		// text[runS:runE]
 		runS, runE := 0, 0
+		last := 0 // the length of the last selected line
 		for pos <= len(hay) {
 			s := f.index(hay[pos:], lit)
 			if s < 0 {
@@ -88,13 +92,19 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 			}
 			s += pos
 			n++
-			ls := pos + lastNewline(hay[pos:s]) + 1
-			le := bytes.IndexByte(hay[s:], '\n')
-			if le < 0 {
-				le = len(hay)
+			var ls, le int
+			if s-pos < last { // s is likely on the line at pos
+				ls, le = lineAfter(hay, pos, s)
 			} else {
-				le += s
+				ls = pos + lastNewline(hay[pos:s]) + 1
+				le = bytes.IndexByte(hay[s:], '\n')
+				if le < 0 {
+					le = len(hay)
+				} else {
+					le += s
+				}
 			}
+			last = le - ls
 			if ls != runE {
 				if runE > runS {
 					r.writeText(text[runS:runE])
@@ -112,6 +122,7 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 		}
 		r.matched += n
 	case litInvert:
+		last := 0
 		for pos < len(text) {
 			s := f.index(hay[pos:], lit)
 			if s < 0 {
@@ -119,6 +130,16 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 			}
 			s += pos
 			n++
+			if s-pos < last {
+				ls, le := lineAfter(hay, pos, s)
+				last = le - ls
+				if ls > pos {
+					r.some = true
+					r.writeText(text[pos:ls])
+				}
+				pos = le + 1
+				continue
+			}
 			ls := pos + lastNewline(hay[pos:s]) + 1
 			if ls > pos {
 				// text[pos:ls] is whole lines, each ending in a newline
@@ -131,6 +152,7 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 				break
 			}
 			pos = s + le + 1
+			last = pos - 1 - ls
 		}
 		if pos < len(text) {
 			r.some = true
@@ -141,4 +163,24 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 		}
 	}
 	r.lineNo += n
+}
+
+// lineAfter returns the bounds of the line holding hay[s], ls and le
+// (its newline, or len(hay)), where pos <= s is a line's start and the
+// line that starts there is likely to hold s: the first newline from pos
+// on is searched for, forward, and when it lies at or after s it ends
+// s's line, which starts at pos.
+func lineAfter(hay []byte, pos, s int) (ls, le int) {
+	e := bytes.IndexByte(hay[pos:], '\n')
+	if e < 0 {
+		return pos, len(hay)
+	}
+	if e += pos; e >= s {
+		return pos, e
+	}
+	ls = e + 1 + lastNewline(hay[e+1:s]) + 1
+	if le = bytes.IndexByte(hay[s:], '\n'); le < 0 {
+		return ls, len(hay)
+	}
+	return ls, s + le
 }

@@ -71,3 +71,69 @@ func runStage(t *testing.T, g *grepStage, in []byte) ([]byte, int) {
 	}
 	return out.Bytes(), st.Get()
 }
+
+// TestIndexWord: a literal of 2 to 8 bytes searched for as a word
+// (indexWord) is found where bytes.Index finds it: in random text of a
+// few letters (candidates on every other byte, which brings the brute
+// force in), near the text's end (the last 7 bytes, compared without a
+// whole word), and not at all.
+func TestIndexWord(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 2))
+	for range 20000 {
+		lit := make([]byte, 2+r.IntN(8)) // 9: no word, bytes.Index
+		for i := range lit {
+			lit[i] = "abc\n\x00\xff"[r.IntN(3+r.IntN(4))]
+		}
+		hay := make([]byte, r.IntN(200))
+		for i := range hay {
+			hay[i] = "abcx\n\x00\xff"[r.IntN(3+r.IntN(5))]
+		}
+		if r.IntN(3) == 0 && len(hay) >= len(lit) {
+			copy(hay[len(hay)-len(lit)-r.IntN(min(8, len(hay)-len(lit)+1)):], lit)
+		}
+		var f litFinder
+		f.setWord(lit)
+		if (f.mask != 0) != (len(lit) <= 8) {
+			t.Fatalf("setWord(%q): mask %#x", lit, f.mask)
+		}
+		for from := range min(len(hay), 3) {
+			if got, want := f.index(hay[from:], lit), bytes.Index(hay[from:], lit); got != want {
+				t.Fatalf("index(%q, %q) = %d, want %d", hay[from:], lit, got, want)
+			}
+		}
+	}
+}
+
+// TestLineAfter: lineAfter bounds the line of s as a search back from s
+// and forward from it does, wherever s lies after a line's start pos: on
+// pos's line, lines after it, the text's last line unterminated.
+func TestLineAfter(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 3))
+	for range 20000 {
+		hay := make([]byte, 1+r.IntN(150))
+		for i := range hay {
+			hay[i] = "ab\n"[r.IntN(2+r.IntN(2))]
+		}
+		starts := []int{0}
+		for i, c := range hay {
+			if c == '\n' && i+1 < len(hay) {
+				starts = append(starts, i+1)
+			}
+		}
+		pos := starts[r.IntN(len(starts))]
+		s := pos + r.IntN(len(hay)-pos)
+		if hay[s] == '\n' {
+			continue // s is in the literal: never its line's end
+		}
+		wantS := pos + lastNewline(hay[pos:s]) + 1
+		wantE := bytes.IndexByte(hay[s:], '\n')
+		if wantE < 0 {
+			wantE = len(hay)
+		} else {
+			wantE += s
+		}
+		if ls, le := lineAfter(hay, pos, s); ls != wantS || le != wantE {
+			t.Fatalf("lineAfter(%q, %d, %d) = %d, %d, want %d, %d", hay, pos, s, ls, le, wantS, wantE)
+		}
+	}
+}

@@ -131,6 +131,9 @@ type litFinder struct {
 	// in text that is not: its letters match in either case, by ff or,
 	// when pair, by indexPairFold.
 	ff *foldFinder
+	// word is lit (2 to 8 bytes, led by lit[0]) as a little-endian word
+	// under mask, for indexWord; mask is 0 when bytes.Index runs.
+	word, mask uint64
 }
 
 // index is small enough to be inlined: it runs once per match.
@@ -142,6 +145,8 @@ func (f *litFinder) index(hay, lit []byte) int {
 		return f.ff.index(hay)
 	case f.pair:
 		return indexPair(hay, lit, f.i, f.j)
+	case f.k == 0 && f.mask != 0:
+		return indexWord(hay, lit, f.word, f.mask)
 	case f.k == 0:
 		return bytes.Index(hay, lit)
 	}
@@ -172,7 +177,22 @@ const (
 // each way are counted in the sample.
 func planFinder(lit, sample []byte, h *[256]int) litFinder {
 	k := anchorOf(lit, h)
-	return bestPair(litFinder{k: k}, len(sample)/30*costByteScan+h[lit[k]]*costByteHit, lit, sample, h)
+	f := bestPair(litFinder{k: k}, len(sample)/30*costByteScan+h[lit[k]]*costByteHit, lit, sample, h)
+	if !f.pair && f.k == 0 {
+		f.setWord(lit)
+	}
+	return f
+}
+
+// setWord sets f.word and f.mask for lit, when it is 2 to 8 bytes.
+func (f *litFinder) setWord(lit []byte) {
+	if len(lit) < 2 || len(lit) > 8 {
+		return
+	}
+	var b [8]byte
+	copy(b[:], lit)
+	f.word = binary.LittleEndian.Uint64(b[:])
+	f.mask = ^uint64(0) >> (64 - 8*len(lit))
 }
 
 // planFoldFinder is planFinder for a literal of a fold set searched for
@@ -264,4 +284,39 @@ func lastNewline(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// indexWord is bytes.Index(hay, lit) for a lit of 2 to 8 bytes, word
+// its bytes as a little-endian word under mask: the candidates are where
+// IndexByte finds lit[0], each compared as one word, not by bytes.Index's
+// call of Equal (a frequent literal, INFO on every other line of the
+// bench log, has a candidate per line: bytes.Index, IndexByte and
+// memequal were three calls for each, now one).
+func indexWord(hay, lit []byte, word, mask uint64) int {
+	c := lit[0]
+	for i, fails := 0, 0; ; {
+		j := bytes.IndexByte(hay[i:], c)
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if i+8 <= len(hay) {
+			if (binary.LittleEndian.Uint64(hay[i:i+8])^word)&mask == 0 {
+				return i
+			}
+		} else if k := bytes.Index(hay[i:], lit); k >= 0 { // the last 7 bytes
+			return i + k
+		} else {
+			return -1
+		}
+		i++
+		if fails++; fails > 16 && fails > i>>4 {
+			// more than one candidate in 16 bytes: bytes.Index's
+			// brute force is faster
+			if k := bytes.Index(hay[i:], lit); k >= 0 {
+				return i + k
+			}
+			return -1
+		}
+	}
 }
