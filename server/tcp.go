@@ -1028,8 +1028,17 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 // lines of their own, with the peer.
 func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 	l := s.life
-	l.emit = func(_ context.Context, job slog.Attr) {
-		s.Logger.Info("job", job, "adapter", "tcp", "peer", c.RemoteAddr().String())
+	l.emit = func(ctx context.Context, job slog.Attr) {
+		// The record is made here rather than by Logger.Info, which would
+		// read the caller's frames for a source no line shows, and box and
+		// parse its arguments; the peer's string is the one PeerIP made.
+		h := s.Logger.Handler()
+		if !h.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, "job", 0)
+		r.AddAttrs(job, slog.String("adapter", "tcp"), slog.String("peer", addrString(c.RemoteAddr())))
+		_ = h.Handle(ctx, r)
 	}
 	return &l
 }
