@@ -118,6 +118,25 @@ func setUserTimeout(c *net.TCPConn, d time.Duration) {
 	})
 }
 
+// closeWrite is c.CloseWrite with shutdown(2) as a raw system call (see
+// rawWriter): on loopback it runs the peer's receipt of the FIN.
+func closeWrite(c *net.TCPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var errno syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
+	}); err != nil {
+		return err
+	}
+	if errno != 0 {
+		return &net.OpError{Op: "shutdown", Net: "tcp", Err: os.NewSyscallError("shutdown", errno)}
+	}
+	return nil
+}
+
 // rawWriter writes a TCP connection with write(2) as a raw system call:
 // a write of the non-blocking socket never blocks (a full socket waits in
 // the netpoller, under the connection's write deadline), and a Syscall

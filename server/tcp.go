@@ -136,7 +136,7 @@ func (s *TCPServer) init() {
 		s.idle = make(chan idleConn)
 		// A connection's job record is emitted by handle, which knows the
 		// peer; see recorder.
-		s.life = lifecycle{engine: s.Engine, obs: s.Observer, adapter: "tcp", peerJobs: s.PeerJobs, stopping: s.ctx}
+		s.life = lifecycle{engine: s.Engine, obs: s.Observer, adapter: "tcp", peerJobs: s.PeerJobs, stopping: s.ctx, inStopping: true}
 		s.refused = newRefusalLog(s.Logger, s.Observer)
 	})
 }
@@ -471,6 +471,12 @@ type connWriter struct {
 	c    net.Conn
 	idle time.Duration
 	n    int64
+	// raw writes c with raw system calls where it can (a plain TCP
+	// connection on Linux: rawWriter), or is nil: a Syscall's
+	// entersyscall lets the runtime hand the connection's P to another
+	// thread while a loopback write runs the peer's receive path, and
+	// keeps its sysmon thread waking every 20 µs.
+	raw io.Writer
 
 	mu      sync.Mutex // protects stopped and the write deadline
 	stopped bool
@@ -515,7 +521,15 @@ func (w *connWriter) Write(p []byte) (int, error) {
 			return done, err
 		}
 		watch := watchSend(w.c)
-		n, err := w.c.Write(p[done:])
+		var (
+			n   int
+			err error
+		)
+		if w.raw != nil {
+			n, err = w.raw.Write(p[done:])
+		} else {
+			n, err = w.c.Write(p[done:])
+		}
 		done += n
 		w.n += int64(n)
 		if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 && !watch.moved() {
@@ -628,11 +642,15 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 			resetConn(c)
 		}
 	}()
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
+	// The connection's context is the server's: what the connection
+	// starts with it (the job's context, lifecycle.do) ends itself.
+	ctx := s.ctx
 	// A forced stop unblocks a read that waits on the client, and a write
 	// of the reply that waits on it.
 	w := &connWriter{c: c, idle: s.IdleTimeout}
+	if tc, ok := c.(*net.TCPConn); ok {
+		w.raw = newRawWriter(tc)
+	}
 	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()); w.stop() })
 	defer stop()
 	life := s.lifecycle(c)
@@ -1066,19 +1084,23 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 // finish sends FIN and reads what the client still sends until its FIN,
 // bounded in time and bytes, so that closing does not reset the reply. The
 // wait ends with ctx too: once a shutdown's grace is over (--shutdown-grace)
-// nothing waits for a client any more.
+// nothing waits for a client any more. ctx is the connection's (handle's),
+// whose end sets c's read deadline to now: the deadline is tested after it
+// is set, so an end that came before is not overwritten.
 func (s *TCPServer) finish(ctx context.Context, c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := closeWrite(tc); err != nil {
+			return
+		}
+	} else if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); err != nil {
 			return
 		}
 	}
+	c.SetReadDeadline(time.Now().Add(s.drainTimeout))
 	if ctx.Err() != nil {
 		return
 	}
-	c.SetReadDeadline(time.Now().Add(s.drainTimeout))
-	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
-	defer stop()
 	io.CopyN(io.Discard, c, drainBytes)
 }
 
