@@ -349,6 +349,9 @@ type connReader struct {
 	mark    int          // SO_RCVLOWAT now, when lowatOn
 	lowatOn bool         // SO_RCVLOWAT is set (to mark)
 	n       int64        // bytes read
+	// plain is set for a plain TCP connection, and fin once a read of it
+	// returned io.EOF: the client's FIN came, and nothing can follow it.
+	plain, fin bool
 }
 
 // bigMarkFactor is how much higher the mark of a job that keeps up with
@@ -425,6 +428,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 		}
 		n, err := r.r.Read(p)
 		r.n += int64(n)
+		if err == io.EOF && r.plain {
+			r.fin = true
+		}
 		if err != nil && r.closed.Load() {
 			return n, errReaderClosed
 		}
@@ -730,6 +736,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		bw.Reset(nil)
 		connWriters.Put(bw)
 	}()
+	var fin bool // the job's input ended with the client's FIN
 	err := life.do(ctx, ip, func() (string, jobFunc, error) {
 		p, opts := route, tcpOptions{size: -1, file: -1}
 		if p == nil {
@@ -739,13 +746,13 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 			}
 		}
 		return strings.Join(p.Names, "|"), func(ctx context.Context) (engine.Stats, error) {
-			return s.run(ctx, p, opts, c, br, w, bw)
+			return s.run(ctx, p, opts, c, br, w, bw, &fin)
 		}, nil
 	})
 	switch {
 	case err == nil:
 		free()
-		s.finish(ctx, c)
+		s.finish(ctx, c, fin)
 	case isConnReadError(err):
 		// An abort: the client is gone or idle. Nothing is written, and
 		// the connection is reset: a FIN would let a client that sent all
@@ -903,9 +910,11 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 // run runs a connection's job: its input read ahead (through the proof of
 // its end, when the header asked for one), its reply buffered in bw, and
 // the @trailer line.
-func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer) (engine.Stats, error) {
+func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer, fin *bool) (engine.Stats, error) {
 	cr := &connReader{ctx: ctx, c: c, r: br, idle: s.IdleTimeout}
+	defer func() { *fin = cr.fin }() // after src.Wait: nothing reads c
 	if tc, ok := c.(*net.TCPConn); ok {
+		cr.plain = true
 		if raw := newRawReader(tc); raw != nil {
 			cr.r = &bufferedThen{br: br, raw: raw}
 		}
@@ -1078,7 +1087,7 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 	}
 	c.SetWriteDeadline(time.Now().Add(defaultDrainTimeout))
 	io.WriteString(c, v.errorLine())
-	s.finish(ctx, c)
+	s.finish(ctx, c, false)
 }
 
 // finish sends FIN and reads what the client still sends until its FIN,
@@ -1086,8 +1095,9 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 // wait ends with ctx too: once a shutdown's grace is over (--shutdown-grace)
 // nothing waits for a client any more. ctx is the connection's (handle's),
 // whose end sets c's read deadline to now: the deadline is tested after it
-// is set, so an end that came before is not overwritten.
-func (s *TCPServer) finish(ctx context.Context, c net.Conn) {
+// is set, so an end that came before is not overwritten. fin says the
+// client's FIN has been read already: there is nothing to wait for.
+func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		if err := closeWrite(tc); err != nil {
 			return
@@ -1096,6 +1106,9 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn) {
 		if err := cw.CloseWrite(); err != nil {
 			return
 		}
+	}
+	if fin {
+		return
 	}
 	c.SetReadDeadline(time.Now().Add(s.drainTimeout))
 	if ctx.Err() != nil {
