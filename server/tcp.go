@@ -526,14 +526,19 @@ func (w *connWriter) Write(p []byte) (int, error) {
 		if err := w.begin(); err != nil {
 			return done, err
 		}
-		watch := watchSend(w.c)
 		var (
-			n   int
-			err error
+			n     int
+			err   error
+			watch sendWatch
 		)
-		if w.raw != nil {
+		if ww, ok := w.raw.(watchedWriter); ok {
+			watch.c = w.c
+			n, err = ww.writeWatched(p[done:], &watch)
+		} else if w.raw != nil {
+			watch = watchSend(w.c)
 			n, err = w.raw.Write(p[done:])
 		} else {
+			watch = watchSend(w.c)
 			n, err = w.c.Write(p[done:])
 		}
 		done += n
@@ -572,6 +577,15 @@ func (s sendWatch) moved() bool {
 	}
 	q, ok := queuedOf(s.c)
 	return ok && q < s.queued
+}
+
+// watchedWriter writes p to a connection, and takes watch itself the
+// first time it finds the socket full with nothing of p written yet
+// (rawWriter): what the connection had queued then is what it had when
+// the write began, and a write that does not wait (a small reply) asks
+// nothing of the kernel.
+type watchedWriter interface {
+	writeWatched(p []byte, watch *sendWatch) (int, error)
 }
 
 // sendQueuer is a connection that can tell its unacknowledged bytes
