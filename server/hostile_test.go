@@ -905,3 +905,28 @@ func TestConcurrentAbortsLeaveNothing(t *testing.T) {
 		t.Fatalf("%d descriptors open after %d aborts and the TCP server's Close, %d before", after, 3*n, before)
 	}
 }
+
+// TestTCPShutdownGraceEndsDrain: a connection whose error line has gone
+// out waits for its client's FIN (finish's drain); when the shutdown's
+// grace ends, so does that wait, however long the drain timeout.
+func TestTCPShutdownGraceEndsDrain(t *testing.T) {
+	env := startEnv(t, envConfig{idle: defaultTestTimeout, tcp: tcpSettings{drainTimeout: 10 * defaultTestTimeout}})
+	c := tcpFrom(t, env.tcpAddr, "127.0.0.1")
+	io.WriteString(c, "nosuchcommand\n") // and no FIN: the server drains
+	reply, _ := io.ReadAll(c)            // to the server's FIN
+	if !strings.HasPrefix(string(reply), "halfclose: error: INVALID_ARGUMENT: ") {
+		t.Fatalf("reply %q", reply)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shortTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- env.tcp.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != context.DeadlineExceeded {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(defaultTestTimeout):
+		t.Fatal("Shutdown waited for the client's FIN past its grace")
+	}
+}

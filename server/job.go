@@ -40,6 +40,10 @@ type lifecycle struct {
 	// shutdown grace is over): every job's context ends with it, and a job
 	// that fails once it is done failed because of it (errShuttingDown).
 	stopping context.Context
+	// inStopping says that every context do is given ends with stopping
+	// already (the TCP adapter's: its connections' contexts derive from
+	// it), so do need not watch stopping itself.
+	inStopping bool
 	// emit writes a job's record: the adapter's log line or fields.
 	emit func(ctx context.Context, job slog.Attr)
 }
@@ -49,7 +53,9 @@ type lifecycle struct {
 func (l *lifecycle) do(ctx context.Context, peerIP string, compile compileFunc) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(l.stopping, cancel)()
+	if !l.inStopping {
+		defer context.AfterFunc(l.stopping, cancel)()
+	}
 
 	command, run, err := compile()
 	if err != nil {

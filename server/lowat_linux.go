@@ -118,6 +118,25 @@ func setUserTimeout(c *net.TCPConn, d time.Duration) {
 	})
 }
 
+// closeWrite is c.CloseWrite with shutdown(2) as a raw system call (see
+// rawWriter): on loopback it runs the peer's receipt of the FIN.
+func closeWrite(c *net.TCPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var errno syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
+	}); err != nil {
+		return err
+	}
+	if errno != 0 {
+		return &net.OpError{Op: "shutdown", Net: "tcp", Err: os.NewSyscallError("shutdown", errno)}
+	}
+	return nil
+}
+
 // rawWriter writes a TCP connection with write(2) as a raw system call:
 // a write of the non-blocking socket never blocks (a full socket waits in
 // the netpoller, under the connection's write deadline), and a Syscall
@@ -133,6 +152,12 @@ func newRawWriter(c *net.TCPConn) io.Writer {
 }
 
 func (w rawWriter) Write(p []byte) (int, error) {
+	return w.writeWatched(p, nil)
+}
+
+// writeWatched is Write, taking watch (when not nil) at the first time
+// the socket is full while nothing of p is written (watchedWriter).
+func (w rawWriter) writeWatched(p []byte, watch *sendWatch) (int, error) {
 	// One RawConn.Write for the whole of p: it holds the connection's
 	// write lock throughout, so that concurrent writes do not interleave
 	// their parts (as net.Conn's Write does not).
@@ -150,6 +175,11 @@ func (w rawWriter) Write(p []byte) (int, error) {
 				written += int(r0)
 			case syscall.EINTR:
 			case syscall.EAGAIN:
+				if watch != nil && written == 0 && !watch.ok {
+					var q int32
+					_, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, unix.SIOCOUTQ, uintptr(unsafe.Pointer(&q)))
+					watch.queued, watch.ok = int(q), e == 0
+				}
 				return false // wait in the netpoller for room
 			default:
 				errno = e

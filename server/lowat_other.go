@@ -20,3 +20,5 @@ func newRawReader(*net.TCPConn) io.Reader { return nil }
 func setUserTimeout(*net.TCPConn, time.Duration) {}
 
 func newRawWriter(*net.TCPConn) io.Writer { return nil }
+
+func closeWrite(c *net.TCPConn) error { return c.CloseWrite() }

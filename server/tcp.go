@@ -136,7 +136,7 @@ func (s *TCPServer) init() {
 		s.idle = make(chan idleConn)
 		// A connection's job record is emitted by handle, which knows the
 		// peer; see recorder.
-		s.life = lifecycle{engine: s.Engine, obs: s.Observer, adapter: "tcp", peerJobs: s.PeerJobs, stopping: s.ctx}
+		s.life = lifecycle{engine: s.Engine, obs: s.Observer, adapter: "tcp", peerJobs: s.PeerJobs, stopping: s.ctx, inStopping: true}
 		s.refused = newRefusalLog(s.Logger, s.Observer)
 	})
 }
@@ -349,6 +349,9 @@ type connReader struct {
 	mark    int          // SO_RCVLOWAT now, when lowatOn
 	lowatOn bool         // SO_RCVLOWAT is set (to mark)
 	n       int64        // bytes read
+	// plain is set for a plain TCP connection, and fin once a read of it
+	// returned io.EOF: the client's FIN came, and nothing can follow it.
+	plain, fin bool
 }
 
 // bigMarkFactor is how much higher the mark of a job that keeps up with
@@ -425,6 +428,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 		}
 		n, err := r.r.Read(p)
 		r.n += int64(n)
+		if err == io.EOF && r.plain {
+			r.fin = true
+		}
 		if err != nil && r.closed.Load() {
 			return n, errReaderClosed
 		}
@@ -471,6 +477,12 @@ type connWriter struct {
 	c    net.Conn
 	idle time.Duration
 	n    int64
+	// raw writes c with raw system calls where it can (a plain TCP
+	// connection on Linux: rawWriter), or is nil: a Syscall's
+	// entersyscall lets the runtime hand the connection's P to another
+	// thread while a loopback write runs the peer's receive path, and
+	// keeps its sysmon thread waking every 20 µs.
+	raw io.Writer
 
 	mu      sync.Mutex // protects stopped and the write deadline
 	stopped bool
@@ -514,8 +526,21 @@ func (w *connWriter) Write(p []byte) (int, error) {
 		if err := w.begin(); err != nil {
 			return done, err
 		}
-		watch := watchSend(w.c)
-		n, err := w.c.Write(p[done:])
+		var (
+			n     int
+			err   error
+			watch sendWatch
+		)
+		if ww, ok := w.raw.(watchedWriter); ok {
+			watch.c = w.c
+			n, err = ww.writeWatched(p[done:], &watch)
+		} else if w.raw != nil {
+			watch = watchSend(w.c)
+			n, err = w.raw.Write(p[done:])
+		} else {
+			watch = watchSend(w.c)
+			n, err = w.c.Write(p[done:])
+		}
 		done += n
 		w.n += int64(n)
 		if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 && !watch.moved() {
@@ -552,6 +577,15 @@ func (s sendWatch) moved() bool {
 	}
 	q, ok := queuedOf(s.c)
 	return ok && q < s.queued
+}
+
+// watchedWriter writes p to a connection, and takes watch itself the
+// first time it finds the socket full with nothing of p written yet
+// (rawWriter): what the connection had queued then is what it had when
+// the write began, and a write that does not wait (a small reply) asks
+// nothing of the kernel.
+type watchedWriter interface {
+	writeWatched(p []byte, watch *sendWatch) (int, error)
 }
 
 // sendQueuer is a connection that can tell its unacknowledged bytes
@@ -628,11 +662,15 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 			resetConn(c)
 		}
 	}()
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
+	// The connection's context is the server's: what the connection
+	// starts with it (the job's context, lifecycle.do) ends itself.
+	ctx := s.ctx
 	// A forced stop unblocks a read that waits on the client, and a write
 	// of the reply that waits on it.
 	w := &connWriter{c: c, idle: s.IdleTimeout}
+	if tc, ok := c.(*net.TCPConn); ok {
+		w.raw = newRawWriter(tc)
+	}
 	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()); w.stop() })
 	defer stop()
 	life := s.lifecycle(c)
@@ -712,6 +750,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		bw.Reset(nil)
 		connWriters.Put(bw)
 	}()
+	var fin bool // the job's input ended with the client's FIN
 	err := life.do(ctx, ip, func() (string, jobFunc, error) {
 		p, opts := route, tcpOptions{size: -1, file: -1}
 		if p == nil {
@@ -721,13 +760,13 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 			}
 		}
 		return strings.Join(p.Names, "|"), func(ctx context.Context) (engine.Stats, error) {
-			return s.run(ctx, p, opts, c, br, w, bw)
+			return s.run(ctx, p, opts, c, br, w, bw, &fin)
 		}, nil
 	})
 	switch {
 	case err == nil:
 		free()
-		s.finish(ctx, c)
+		s.finish(ctx, c, fin)
 	case isConnReadError(err):
 		// An abort: the client is gone or idle. Nothing is written, and
 		// the connection is reset: a FIN would let a client that sent all
@@ -885,9 +924,11 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 // run runs a connection's job: its input read ahead (through the proof of
 // its end, when the header asked for one), its reply buffered in bw, and
 // the @trailer line.
-func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer) (engine.Stats, error) {
+func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer, fin *bool) (engine.Stats, error) {
 	cr := &connReader{ctx: ctx, c: c, r: br, idle: s.IdleTimeout}
+	defer func() { *fin = cr.fin }() // after src.Wait: nothing reads c
 	if tc, ok := c.(*net.TCPConn); ok {
+		cr.plain = true
 		if raw := newRawReader(tc); raw != nil {
 			cr.r = &bufferedThen{br: br, raw: raw}
 		}
@@ -1028,8 +1069,17 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 // lines of their own, with the peer.
 func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 	l := s.life
-	l.emit = func(_ context.Context, job slog.Attr) {
-		s.Logger.Info("job", job, "adapter", "tcp", "peer", c.RemoteAddr().String())
+	l.emit = func(ctx context.Context, job slog.Attr) {
+		// The record is made here rather than by Logger.Info, which would
+		// read the caller's frames for a source no line shows, and box and
+		// parse its arguments; the peer's string is the one PeerIP made.
+		h := s.Logger.Handler()
+		if !h.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, "job", 0)
+		r.AddAttrs(job, slog.String("adapter", "tcp"), slog.String("peer", addrString(c.RemoteAddr())))
+		_ = h.Handle(ctx, r)
 	}
 	return &l
 }
@@ -1051,25 +1101,33 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 	}
 	c.SetWriteDeadline(time.Now().Add(defaultDrainTimeout))
 	io.WriteString(c, v.errorLine())
-	s.finish(ctx, c)
+	s.finish(ctx, c, false)
 }
 
 // finish sends FIN and reads what the client still sends until its FIN,
 // bounded in time and bytes, so that closing does not reset the reply. The
 // wait ends with ctx too: once a shutdown's grace is over (--shutdown-grace)
-// nothing waits for a client any more.
-func (s *TCPServer) finish(ctx context.Context, c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+// nothing waits for a client any more. ctx is the connection's (handle's),
+// whose end sets c's read deadline to now: the deadline is tested after it
+// is set, so an end that came before is not overwritten. fin says the
+// client's FIN has been read already: there is nothing to wait for.
+func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := closeWrite(tc); err != nil {
+			return
+		}
+	} else if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); err != nil {
 			return
 		}
 	}
-	if ctx.Err() != nil {
+	if fin {
 		return
 	}
 	c.SetReadDeadline(time.Now().Add(s.drainTimeout))
-	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
-	defer stop()
+	if ctx.Err() != nil {
+		return
+	}
 	io.CopyN(io.Discard, c, drainBytes)
 }
 

@@ -559,12 +559,9 @@ func (c *config) logger() (*slog.Logger, *logBuffer) {
 		buf = newLogBuffer(out, c.logFlush)
 		out = buf
 	}
-	var h slog.Handler
-	if c.logFormat == "json" {
-		h = slog.NewJSONHandler(out, hopts)
-	} else {
-		h = slog.NewTextHandler(out, hopts)
-	}
+	// slog's JSON or text handler's lines, the per-job ones encoded
+	// without it (loghandler.go).
+	h := newLineHandler(out, c.logFormat == "json", hopts)
 	if buf != nil {
 		h = flushHandler{h, buf}
 	}

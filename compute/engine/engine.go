@@ -137,18 +137,23 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := func() bool { return false }
-	if c, ok := src.(io.Closer); ok {
-		stop = context.AfterFunc(ctx, func() { c.Close() })
-	}
-	defer stop()
 
 	in := NewInput(src, e.cfg.MaxInputBytes)
 	reply := spool.New(e.cfg.Spool)
 	defer reply.Close()
 	stageIn := newReadAhead(ctx, in, reply, e.cfg.Spool)
 	reply.SetGate(stageIn)
-	defer context.AfterFunc(ctx, stageIn.abort)()
+	// When ctx ends: the read-ahead is aborted, and src closed (a Read
+	// blocked on a client that sends nothing returns). One AfterFunc for
+	// both (each costs allocations and a registration with ctx); abort
+	// first, as it never waits.
+	closer, _ := src.(io.Closer)
+	defer context.AfterFunc(ctx, func() {
+		stageIn.abort()
+		if closer != nil {
+			closer.Close()
+		}
+	})()
 	var cw replyWriter = &countingWriter{w: out}
 	if fs, ok := out.(spool.FileSender); ok {
 		// The spilled reply goes out by reference (sendfile).

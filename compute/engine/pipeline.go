@@ -60,9 +60,7 @@ func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Rea
 		} else {
 			sctx = compute.WithExitStatus(ctx, &status)
 		}
-		wg.Add(1)
-		go func(ctx context.Context, st compute.Stage, in io.Reader, myPR *io.PipeReader, w io.Writer, pw *io.PipeWriter) {
-			defer wg.Done()
+		stage := func(ctx context.Context, st compute.Stage, in io.Reader, myPR *io.PipeReader, w io.Writer, pw *io.PipeWriter) {
 			err := runStage(ctx, st, in, w)
 			if errors.Is(err, compute.ErrDownstreamDone) {
 				err = nil
@@ -76,6 +74,18 @@ func (p *Pipeline) run(ctx context.Context, cancel context.CancelFunc, in io.Rea
 			if err != nil {
 				fail(err)
 			}
+		}
+		if i == len(p.Stages)-1 {
+			// The last stage runs on this goroutine, which would only
+			// wait for it: a job of one stage (most small jobs) starts
+			// no goroutine here, and no hand-off wakes this one.
+			stage(sctx, st, r, upstream, w, pw)
+			break
+		}
+		wg.Add(1)
+		go func(ctx context.Context, st compute.Stage, in io.Reader, myPR *io.PipeReader, w io.Writer, pw *io.PipeWriter) {
+			defer wg.Done()
+			stage(ctx, st, in, myPR, w, pw)
 		}(sctx, st, r, upstream, w, pw)
 		r, upstream = nextPR, nextPR
 	}

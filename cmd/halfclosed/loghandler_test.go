@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// hostileStrings are strings whose encoding slog's handlers treat apart:
+// quotes, backslashes, the separators of the text format, control
+// characters, DEL, invalid UTF-8, the JSON line separators, non-ASCII
+// letters and spaces.
+var hostileStrings = []string{
+	"", "ok", "sha256sum", "grep -F 'a b' | sort", `say "hi"`, `back\slash`, `\`, `"`,
+	"a=b", "=", " ", "tab\there", "new\nline", "cr\rx", "\x00", "\x1f", "\x7f",
+	"bell\a", "\xff", "ab\xc3", "\xc3\x28", "\u2028", "\u2029", "é", "日本",
+	"nbsp\u00a0x", "\u200b", "<tag>&amp;", "127.0.0.2:41234", "[::1]:7001",
+	"job.id", "key with space", "-", "+", "{}", "{\"a\":1}",
+}
+
+// hostileKeys are keys, hostile ones among them (an empty key is elided,
+// or inlines its group).
+var hostileKeys = []string{"id", "command", "in_bytes", "grpc.code", "peer.address", "", "a b", "a=b", `q"`, `b\s`, "é", "\n", "\u2028"}
+
+// randomValue is a value of any kind, groups nested up to depth.
+func randomValue(r *rand.Rand, depth int) slog.Value {
+	switch n := r.IntN(12); {
+	case n < 4:
+		return slog.StringValue(hostileStrings[r.IntN(len(hostileStrings))])
+	case n == 4:
+		return slog.Int64Value(r.Int64() - r.Int64())
+	case n == 5:
+		return slog.Uint64Value(r.Uint64())
+	case n == 6:
+		return slog.BoolValue(r.IntN(2) == 0)
+	case n == 7:
+		return slog.DurationValue(time.Duration(r.Int64N(int64(3*time.Hour)) - int64(time.Hour)))
+	case n == 8 && depth > 0:
+		attrs := make([]slog.Attr, r.IntN(4))
+		for i := range attrs {
+			attrs[i] = randomAttr(r, depth-1)
+		}
+		return slog.GroupValue(attrs...)
+	case n == 9:
+		return slog.Float64Value(r.NormFloat64())
+	case n == 10:
+		return slog.AnyValue(errors.New(hostileStrings[r.IntN(len(hostileStrings))]))
+	default:
+		return slog.TimeValue(time.Unix(r.Int64N(1<<33), r.Int64N(1e9)))
+	}
+}
+
+func randomAttr(r *rand.Rand, depth int) slog.Attr {
+	k := hostileKeys[r.IntN(len(hostileKeys))]
+	if r.IntN(2) == 0 {
+		k = hostileKeys[r.IntN(5)] // mostly plain keys
+	}
+	return slog.Attr{Key: k, Value: randomValue(r, depth)}
+}
+
+var zones = []*time.Location{time.UTC, time.Local, time.FixedZone("X", -(3*3600 + 30*60)), time.FixedZone("Y", 5*3600+45*60+7)}
+
+func randomTime(r *rand.Rand) time.Time {
+	switch r.IntN(8) {
+	case 0:
+		return time.Time{}
+	case 1:
+		return time.Date(10000+r.IntN(5), 1, 1, 0, 0, 0, 0, time.UTC) // slog writes an error
+	case 2:
+		// whole milliseconds and seconds: the text format's trailing zeros
+		return time.Unix(r.Int64N(1<<32), int64(r.IntN(1000))*int64(time.Millisecond)).In(zones[r.IntN(len(zones))])
+	}
+	t := time.Unix(r.Int64N(1<<35), r.Int64N(1e9)).In(zones[r.IntN(len(zones))])
+	if r.IntN(2) == 0 {
+		t = time.Now() // with a monotonic reading
+	}
+	return t
+}
+
+var levels = []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError, slog.LevelInfo + 2, slog.LevelError + 4, slog.LevelDebug - 3}
+
+// checkSame writes r through slog's handler and lineHandler, in both
+// formats, and fails if the lines differ.
+func checkSame(t *testing.T, r slog.Record) {
+	t.Helper()
+	for _, json := range []bool{true, false} {
+		var want, got bytes.Buffer
+		opts := &slog.HandlerOptions{Level: slog.LevelDebug - 10}
+		var oracle slog.Handler
+		if json {
+			oracle = slog.NewJSONHandler(&want, opts)
+		} else {
+			oracle = slog.NewTextHandler(&want, opts)
+		}
+		h := newLineHandler(&got, json, opts)
+		if err := oracle.Handle(context.Background(), r.Clone()); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Handle(context.Background(), r.Clone()); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("json=%v:\n got %q\nwant %q", json, got.Bytes(), want.Bytes())
+		}
+	}
+}
+
+// TestLineHandlerMatchesSlog: lineHandler writes what slog's JSON and text
+// handlers write, for random records of every kind of value, with hostile
+// strings and keys (those it does not encode itself go to slog's).
+func TestLineHandlerMatchesSlog(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, uint64(time.Now().UnixNano())))
+	for range 20000 {
+		rec := slog.NewRecord(randomTime(r), levels[r.IntN(len(levels))], hostileStrings[r.IntN(len(hostileStrings))], 0)
+		for range r.IntN(8) {
+			rec.AddAttrs(randomAttr(r, 3))
+		}
+		checkSame(t, rec)
+	}
+}
+
+// jobRecord is a raw-TCP job line as the server logs it (server/job.go,
+// server/tcp.go), with the given strings.
+func jobRecord(tm time.Time, command, outcome, errText, peer string) slog.Record {
+	rec := slog.NewRecord(tm, slog.LevelInfo, "job", 0)
+	attrs := []slog.Attr{slog.String("id", "ABCDEFGHIJKLMNOP"), slog.String("command", command),
+		slog.Int64("in_bytes", 1024), slog.Int64("out_bytes", 67), slog.Duration("duration", 1234567*time.Nanosecond),
+		slog.String("outcome", outcome)}
+	if errText != "" {
+		attrs = append(attrs, slog.String("error", errText))
+	} else {
+		attrs = append(attrs, slog.Int("exit_status", 1))
+	}
+	rec.AddAttrs(slog.Attr{Key: "job", Value: slog.GroupValue(attrs...)}, slog.String("adapter", "tcp"), slog.String("peer", peer))
+	return rec
+}
+
+// TestLineHandlerEncodesJobLines: the lines logged per job are encoded by
+// lineHandler itself (not handed to slog's handler), and are slog's bytes.
+func TestLineHandlerEncodesJobLines(t *testing.T) {
+	for _, command := range []string{"sha256sum", "grep -F 'connection reset'|sort|uniq -c", `grep "a\b"`, ""} {
+		for _, json := range []bool{true, false} {
+			rec := jobRecord(time.Now(), command, "invalid_argument", `bad flag "-Q": see grep --help`, "127.0.0.2:41234")
+			checkSame(t, rec)
+			h := newLineHandler(nil, json, nil).(*lineHandler)
+			if _, ok := h.appendRecord(nil, rec); !ok {
+				t.Errorf("json=%v: the job line of %q went to slog's handler", json, command)
+			}
+		}
+	}
+}
+
+// FuzzLineHandler: a job line with any strings is written as slog writes
+// it.
+func FuzzLineHandler(f *testing.F) {
+	for _, s := range hostileStrings {
+		f.Add(s, "ok", "", "127.0.0.1:5", int64(0))
+	}
+	f.Add("sha256sum", "internal", "spool: cannot create spill file: open /spool/x: no space left on device", "[::1]:7001", int64(1700000000123456789))
+	f.Fuzz(func(t *testing.T, command, outcome, errText, peer string, ns int64) {
+		checkSame(t, jobRecord(time.Unix(0, ns), command, outcome, errText, peer))
+	})
+}
+
+// BenchmarkJobLine is what writing a job line costs, through slog's JSON
+// handler and through lineHandler.
+func BenchmarkJobLine(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		h    slog.Handler
+	}{
+		{"slog-json", slog.NewJSONHandler(discard{}, nil)},
+		{"line-json", newLineHandler(discard{}, true, nil)},
+		{"slog-text", slog.NewTextHandler(discard{}, nil)},
+		{"line-text", newLineHandler(discard{}, false, nil)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			rec := jobRecord(time.Now(), "sha256sum", "ok", "", "127.0.0.2:41234")
+			for b.Loop() {
+				bc.h.Handle(context.Background(), rec)
+			}
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
