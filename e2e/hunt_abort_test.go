@@ -25,7 +25,7 @@ import (
 // with an abort and no job running.
 func TestExampleCtrlCPipeline(t *testing.T) {
 	need(t, "cat")
-	tries := map[string]int{"python": 4, "node": 6}
+	tries := map[string]int{"python": 8, "node": 8}
 	for _, lang := range exampleLangs {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
