@@ -124,7 +124,10 @@ func TestFleet(t *testing.T) {
 	})
 	t.Run("aborts", func(t *testing.T) {
 		for _, name := range knobs.proxies {
-			t.Run(name, func(t *testing.T) { f.checkAborts(t, proxies[name]) })
+			t.Run(name, func(t *testing.T) {
+				f.checkAborts(t, proxies[name])
+				f.checkExampleAborts(t, proxies[name])
+			})
 		}
 	})
 	if t.Failed() {
@@ -255,17 +258,18 @@ func newFleet(t *testing.T) *fleet {
 	delay := readFleetKnobs(t).drainDelay
 	t.Logf("replicas: --drain-delay %s, /readyz on --health-addr", delay)
 
-	addrs := freeAddrs(t, 3*3)
+	addrs := freeAddrs(t, 3*4)
 	for i := range 3 {
 		r := &replica{
-			name:   fmt.Sprintf("r%d", i+1),
-			grpc:   addrs[3*i],
-			tcp:    addrs[3*i+1],
-			health: addrs[3*i+2],
+			name:    fmt.Sprintf("r%d", i+1),
+			grpc:    addrs[4*i],
+			tcp:     addrs[4*i+1],
+			health:  addrs[4*i+2],
+			metrics: addrs[4*i+3],
 		}
 		// Behind the proxies every client has the proxy's address: the
 		// per-peer caps are off, as docs/operations.md ("Fairness") says.
-		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health,
+		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
 			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0",
 			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0"}
 		f.replicas = append(f.replicas, r)
@@ -306,6 +310,7 @@ func freeAddrs(t *testing.T, n int) []string {
 type replica struct {
 	name              string
 	grpc, tcp, health string
+	metrics           string // --metrics-addr (checkExampleAborts)
 	args              []string
 
 	mu     sync.Mutex // protects the fields below
@@ -315,7 +320,7 @@ type replica struct {
 	err    error // from Wait, once exited is closed
 }
 
-// start runs the replica and waits for its three listeners.
+// start runs the replica and waits for its four listeners.
 func (r *replica) start(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command(bin(t, "halfclosed"), r.args...)
@@ -339,7 +344,7 @@ func (r *replica) start(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	err := log.wait(ctx, exited, func(s *logState) bool { return s.listening >= 3 })
+	err := log.wait(ctx, exited, func(s *logState) bool { return s.listening >= 4 })
 	if err != nil {
 		t.Fatalf("%s not listening: %v\n%s", r.name, err, log.tail())
 	}

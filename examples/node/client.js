@@ -69,7 +69,18 @@ async function upload(call, header, input, onChunk, endProof) {
       done(null, { data: chunk });
     },
     flush(done) {
-      done(null, { end: endProof(size) });
+      // An EOF that comes with a signal is no end: Ctrl-C on
+      // `producer | client.js` kills the producer too, and its pipe's EOF
+      // was handled before the SIGINT in the same turn of the event loop
+      // (the End went out, and the server computed a result over a part
+      // of the input, 2 times in 4). libuv hands a signal to the loop
+      // through a pipe its handler writes to at once, so a signal that
+      // came before the EOF is seen in the next poll phase: the End waits
+      // for it, past two check phases (microseconds).
+      setImmediate(() => setImmediate(() => {
+        if (interrupted) done(new Error('interrupted'));
+        else done(null, { end: endProof(size) });
+      }));
     },
   });
   call.write(header);

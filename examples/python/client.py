@@ -42,9 +42,30 @@ def _interrupt(signum, frame):  # pylint: disable=unused-argument
         raise KeyboardInterrupt
 
 
-for _sig in (signal.SIGINT, signal.SIGTERM):
-    if signal.getsignal(_sig) != signal.SIG_IGN:
-        signal.signal(_sig, _interrupt)
+HANDLED = {s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) != signal.SIG_IGN}
+for _sig in HANDLED:
+    signal.signal(_sig, _interrupt)
+
+# Elsewhere than in raising(), the signals are blocked in every thread
+# (the threads grpc and this program start inherit the mask): one that
+# comes stays pending until the main thread takes it in poll_signals(),
+# under _SIGNAL_LOCK, so that gRPC's thread, at the input's EOF, sees it
+# either still pending or taken (signalled()). With the signals delivered
+# at once, the main thread could have taken one and not yet set
+# INTERRUPTED when that thread looked, and the End went out.
+_SIGNAL_LOCK = threading.Lock()
+_MASKED = bool(HANDLED) and hasattr(signal, "pthread_sigmask")  # POSIX
+if _MASKED:
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+
+
+def poll_signals():
+    """Takes a pending SIGINT or SIGTERM, if any; whether one has come."""
+    if _MASKED:
+        with _SIGNAL_LOCK:
+            if signal.sigtimedwait(HANDLED, 0) is not None:
+                INTERRUPTED.set()
+    return INTERRUPTED.is_set()
 
 # pylint: disable=wrong-import-position,wrong-import-order
 import argparse  # noqa: E402
@@ -76,12 +97,16 @@ ALGORITHMS = {
 def raising():
     """A block a signal interrupts with KeyboardInterrupt (an earlier one too)."""
     global _raising  # pylint: disable=global-statement
-    if INTERRUPTED.is_set():
+    if poll_signals():
         raise KeyboardInterrupt
     _raising = True
     try:
+        if _MASKED:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
         yield
     finally:
+        if _MASKED:
+            signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
         _raising = False
 
 
@@ -91,6 +116,20 @@ class UsageError(Exception):
 
 class IncompleteReply(Exception):
     """The server's reply does not prove that the whole input was used."""
+
+
+class Interrupted(Exception):
+    """A signal came before the input's end was sent: no End, a cancel."""
+
+
+def signalled():
+    """Whether SIGINT or SIGTERM has come, taken by the main thread or not.
+
+    Called at the input's EOF on gRPC's thread (see poll_signals)."""
+    if not _MASKED:
+        return INTERRUPTED.is_set()
+    with _SIGNAL_LOCK:
+        return INTERRUPTED.is_set() or bool(signal.sigpending() & HANDLED)
 
 
 def chunks(f, failed):
@@ -103,6 +142,13 @@ def chunks(f, failed):
     A read error is kept in the list failed and raised: grpc then cancels
     the call (never a half-close), and reports only "Exception iterating
     requests!"; the caller reports the error itself (see input_error).
+
+    An EOF that comes with a signal is no end either: Ctrl-C on
+    `producer | client.py` kills the producer too, and its pipe's EOF
+    reached this thread before the main thread saw the signal (the End
+    went out, and the server computed a result over a part of the input,
+    2 times in 3). So the EOF counts only when no SIGINT or SIGTERM has
+    come: signalled() looks.
     """
     while True:
         try:
@@ -111,6 +157,9 @@ def chunks(f, failed):
             failed.append(e)
             raise
         if not b:
+            if signalled():
+                failed.append(Interrupted())
+                raise failed[-1]
             return
         yield b
 
@@ -121,6 +170,8 @@ def input_error(failed):
     try:
         yield
     except grpc.RpcError:
+        if failed and isinstance(failed[0], Interrupted):
+            raise KeyboardInterrupt from None
         if failed:
             raise failed[0] from None
         raise
@@ -206,7 +257,7 @@ def interruptible(start, finish):
     Ctrl-C or SIGTERM has set INTERRUPTED it cancels the call (an
     RST_STREAM, never an end of input) and raises KeyboardInterrupt.
     """
-    if INTERRUPTED.is_set():
+    if poll_signals():
         raise KeyboardInterrupt
     box = {}
     stop = threading.Event()
@@ -227,7 +278,7 @@ def interruptible(start, finish):
     t.start()
     while t.is_alive():
         t.join(0.1)
-        if INTERRUPTED.is_set():
+        if poll_signals():
             with lock:
                 stop.set()
                 call = box.get("call")
