@@ -1,0 +1,76 @@
+package server
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute/engine"
+)
+
+// startDrainTCP serves a command port of at most maxConns connections
+// whose wait for a client's FIN lasts far longer than a test: the
+// connections of a test that sends none stay in it. Closes of
+// connections are reported on the returned channel (ConnHook).
+func startDrainTCP(t *testing.T, maxConns int) (*TCPServer, string, <-chan struct{}) {
+	t.Helper()
+	closed := make(chan struct{}, 64)
+	s := &TCPServer{
+		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
+		MaxConns:     maxConns,
+		drainTimeout: time.Hour,
+		ConnHook: func(delta int) {
+			if delta < 0 {
+				closed <- struct{}{}
+			}
+		},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { s.Serve(l); close(served) }()
+	t.Cleanup(func() { s.Close(); <-served })
+	return s, l.Addr().String(), closed
+}
+
+// replyNoFIN dials addr, sends msg, and reads the reply up to the
+// server's FIN without sending its own: the server then waits for it.
+func replyNoFIN(t *testing.T, addr, msg string) (net.Conn, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading the reply: %v", err)
+	}
+	return c, string(reply)
+}
+
+// TestTCPDrainHoldsNoBuffers: a connection waiting for its client's FIN
+// after its error line holds no reader or writer buffer (320 KiB) of the
+// pools. It holds no place of --max-conns either, so nothing bounded the
+// buffers held so: 3,000 connections that sent a bad header line and no
+// FIN held 1 GB of heap.
+func TestTCPDrainHoldsNoBuffers(t *testing.T) {
+	s, addr, _ := startDrainTCP(t, 1)
+	for range 3 {
+		if _, reply := replyNoFIN(t, addr, "frob\n"); reply != frobLine {
+			t.Fatalf("reply %q, want %q", reply, frobLine)
+		}
+		// The buffers went back before the server's FIN, which the
+		// client has read.
+		if n := s.buffersHeld.Load(); n != 0 {
+			t.Fatalf("%d connections waiting for their FIN hold buffers", n)
+		}
+	}
+}
