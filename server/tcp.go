@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"container/list"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -103,6 +104,11 @@ type TCPServer struct {
 	// drainTimeout is how long a connection waits for the client's FIN
 	// after its reply (defaultDrainTimeout; tests set it).
 	drainTimeout time.Duration
+	// drains are the connections waiting for their client's FIN
+	// (finish), oldest first, at most MaxConns: such a connection holds
+	// no place of MaxConns, and they were bounded by nothing else.
+	drainMu sync.Mutex
+	drains  list.List // of net.Conn; protected by drainMu
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
 	buffersHeld atomic.Int64
@@ -1129,6 +1135,14 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 // is set, so an end that came before is not overwritten. fin says the
 // client's FIN has been read already: there is nothing to wait for.
 func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
+	if !fin {
+		// Counted among the waiting before the FIN tells the client
+		// that its reply is complete: the waiting are then in the order
+		// their clients learnt it, and a client's next connection is
+		// newer.
+		c.SetReadDeadline(time.Now().Add(s.drainTimeout))
+		defer s.draining(c)()
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if err := closeWrite(tc); err != nil {
 			return
@@ -1138,14 +1152,33 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 			return
 		}
 	}
-	if fin {
-		return
-	}
-	c.SetReadDeadline(time.Now().Add(s.drainTimeout))
-	if ctx.Err() != nil {
+	if fin || ctx.Err() != nil {
 		return
 	}
 	io.CopyN(io.Discard, c, drainBytes)
+}
+
+// draining counts c among the connections waiting for their client's
+// FIN until the returned func is called. Past MaxConns of them the one
+// that has waited longest stops waiting: its reply went out first, so a
+// close is least likely to reset it before it is read. Without a bound,
+// connections that never send their FIN held a descriptor and a goroutine
+// each for the whole wait, however many came (3,000 at --max-conns 8
+// held 3,012 descriptors).
+func (s *TCPServer) draining(c net.Conn) (done func()) {
+	s.drainMu.Lock()
+	if s.drains.Len() >= s.MaxConns {
+		oldest := s.drains.Front()
+		s.drains.Remove(oldest)
+		oldest.Value.(net.Conn).SetReadDeadline(time.Now())
+	}
+	e := s.drains.PushBack(c)
+	s.drainMu.Unlock()
+	return func() {
+		s.drainMu.Lock()
+		s.drains.Remove(e) // a no-op once it has been cut
+		s.drainMu.Unlock()
+	}
 }
 
 // resetConn closes c with an RST.

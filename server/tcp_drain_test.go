@@ -74,3 +74,39 @@ func TestTCPDrainHoldsNoBuffers(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPDrainsBounded: at most --max-conns connections wait for their
+// client's FIN after their reply; past that the oldest stops waiting and
+// is closed. Such a connection holds no place of --max-conns, and
+// nothing else bounded them: every connection that read its error line
+// and sent no FIN kept a descriptor and a goroutine for the whole wait
+// (5 s; an hour here). The two left are the newest: their FINs end them.
+func TestTCPDrainsBounded(t *testing.T) {
+	const maxConns, conns = 2, 5
+	_, addr, closed := startDrainTCP(t, maxConns)
+	var cs []net.Conn
+	for range conns {
+		c, reply := replyNoFIN(t, addr, "frob\n")
+		if reply != frobLine {
+			t.Fatalf("reply %q, want %q", reply, frobLine)
+		}
+		cs = append(cs, c)
+	}
+	waitClosed := func(n int, what string) {
+		t.Helper()
+		for i := range n {
+			select {
+			case <-closed:
+			case <-time.After(defaultTestTimeout):
+				t.Fatalf("%s: %d of %d connections closed", what, i, n)
+			}
+		}
+	}
+	waitClosed(conns-maxConns, "the oldest past --max-conns, no FIN sent")
+	for _, c := range cs[conns-maxConns:] {
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitClosed(maxConns, "the newest, after their FIN")
+}
