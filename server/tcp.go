@@ -105,10 +105,14 @@ type TCPServer struct {
 	// after its reply (defaultDrainTimeout; tests set it).
 	drainTimeout time.Duration
 	// drains are the connections waiting for their client's FIN
-	// (finish), oldest first, at most MaxConns: such a connection holds
+	// (finish), oldest first, at most maxDrains: such a connection holds
 	// no place of MaxConns, and they were bounded by nothing else.
-	drainMu sync.Mutex
-	drains  list.List // of net.Conn; protected by drainMu
+	// maxDrains is max(MaxConns, DefaultMaxConns), so that a burst
+	// refused by a small MaxConns still gets its error lines whole (tests
+	// set it).
+	drainMu   sync.Mutex
+	drains    list.List // of net.Conn; protected by drainMu
+	maxDrains int
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
 	buffersHeld atomic.Int64
@@ -137,6 +141,9 @@ func (s *TCPServer) init() {
 		}
 		if s.drainTimeout <= 0 {
 			s.drainTimeout = defaultDrainTimeout
+		}
+		if s.maxDrains <= 0 {
+			s.maxDrains = max(s.MaxConns, DefaultMaxConns)
 		}
 		s.connSlots = make(chan struct{}, s.MaxConns)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -1159,7 +1166,7 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 }
 
 // draining counts c among the connections waiting for their client's
-// FIN until the returned func is called. Past MaxConns of them the one
+// FIN until the returned func is called. Past maxDrains of them the one
 // that has waited longest stops waiting: its reply went out first, so a
 // close is least likely to reset it before it is read. Without a bound,
 // connections that never send their FIN held a descriptor and a goroutine
@@ -1167,7 +1174,7 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 // held 3,012 descriptors).
 func (s *TCPServer) draining(c net.Conn) (done func()) {
 	s.drainMu.Lock()
-	if s.drains.Len() >= s.MaxConns {
+	if s.drains.Len() >= s.maxDrains {
 		oldest := s.drains.Front()
 		s.drains.Remove(oldest)
 		oldest.Value.(net.Conn).SetReadDeadline(time.Now())

@@ -9,16 +9,18 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 )
 
-// startDrainTCP serves a command port of at most maxConns connections
-// whose wait for a client's FIN lasts far longer than a test: the
-// connections of a test that sends none stay in it. Closes of
-// connections are reported on the returned channel (ConnHook).
-func startDrainTCP(t *testing.T, maxConns int) (*TCPServer, string, <-chan struct{}) {
+// startDrainTCP serves a command port of one connection at a time, with
+// at most maxDrains (0: the default) waiting for their client's FIN, a
+// wait far longer than a test: the connections of a test that sends no
+// FIN stay in it. Closes of connections are reported on the returned
+// channel (ConnHook).
+func startDrainTCP(t *testing.T, maxDrains int) (*TCPServer, string, <-chan struct{}) {
 	t.Helper()
 	closed := make(chan struct{}, 64)
 	s := &TCPServer{
 		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
-		MaxConns:     maxConns,
+		MaxConns:     1,
+		maxDrains:    maxDrains,
 		drainTimeout: time.Hour,
 		ConnHook: func(delta int) {
 			if delta < 0 {
@@ -62,7 +64,7 @@ func replyNoFIN(t *testing.T, addr, msg string) (net.Conn, string) {
 // buffers held so: 3,000 connections that sent a bad header line and no
 // FIN held 1 GB of heap.
 func TestTCPDrainHoldsNoBuffers(t *testing.T) {
-	s, addr, _ := startDrainTCP(t, 1)
+	s, addr, _ := startDrainTCP(t, 0)
 	for range 3 {
 		if _, reply := replyNoFIN(t, addr, "frob\n"); reply != frobLine {
 			t.Fatalf("reply %q, want %q", reply, frobLine)
@@ -75,15 +77,15 @@ func TestTCPDrainHoldsNoBuffers(t *testing.T) {
 	}
 }
 
-// TestTCPDrainsBounded: at most --max-conns connections wait for their
-// client's FIN after their reply; past that the oldest stops waiting and
-// is closed. Such a connection holds no place of --max-conns, and
+// TestTCPDrainsBounded: at most max(--max-conns, 1024) connections wait
+// for their client's FIN after their reply (2 here); past that the oldest
+// stops waiting and is closed. Such a connection holds no place of --max-conns, and
 // nothing else bounded them: every connection that read its error line
 // and sent no FIN kept a descriptor and a goroutine for the whole wait
 // (5 s; an hour here). The two left are the newest: their FINs end them.
 func TestTCPDrainsBounded(t *testing.T) {
-	const maxConns, conns = 2, 5
-	_, addr, closed := startDrainTCP(t, maxConns)
+	const maxDrains, conns = 2, 5
+	_, addr, closed := startDrainTCP(t, maxDrains)
 	var cs []net.Conn
 	for range conns {
 		c, reply := replyNoFIN(t, addr, "frob\n")
@@ -102,11 +104,11 @@ func TestTCPDrainsBounded(t *testing.T) {
 			}
 		}
 	}
-	waitClosed(conns-maxConns, "the oldest past --max-conns, no FIN sent")
-	for _, c := range cs[conns-maxConns:] {
+	waitClosed(conns-maxDrains, "the oldest past the bound, no FIN sent")
+	for _, c := range cs[conns-maxDrains:] {
 		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitClosed(maxConns, "the newest, after their FIN")
+	waitClosed(maxDrains, "the newest, after their FIN")
 }
