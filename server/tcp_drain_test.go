@@ -1,0 +1,114 @@
+package server
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute/engine"
+)
+
+// startDrainTCP serves a command port of one connection at a time, with
+// at most maxDrains (0: the default) waiting for their client's FIN, a
+// wait far longer than a test: the connections of a test that sends no
+// FIN stay in it. Closes of connections are reported on the returned
+// channel (ConnHook).
+func startDrainTCP(t *testing.T, maxDrains int) (*TCPServer, string, <-chan struct{}) {
+	t.Helper()
+	closed := make(chan struct{}, 64)
+	s := &TCPServer{
+		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
+		MaxConns:     1,
+		maxDrains:    maxDrains,
+		drainTimeout: time.Hour,
+		ConnHook: func(delta int) {
+			if delta < 0 {
+				closed <- struct{}{}
+			}
+		},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { s.Serve(l); close(served) }()
+	t.Cleanup(func() { s.Close(); <-served })
+	return s, l.Addr().String(), closed
+}
+
+// replyNoFIN dials addr, sends msg, and reads the reply up to the
+// server's FIN without sending its own: the server then waits for it.
+func replyNoFIN(t *testing.T, addr, msg string) (net.Conn, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading the reply: %v", err)
+	}
+	return c, string(reply)
+}
+
+// TestTCPDrainHoldsNoBuffers: a connection waiting for its client's FIN
+// after its error line holds no reader or writer buffer (320 KiB) of the
+// pools. It holds no place of --max-conns either, so nothing bounded the
+// buffers held so: 3,000 connections that sent a bad header line and no
+// FIN held 1 GB of heap.
+func TestTCPDrainHoldsNoBuffers(t *testing.T) {
+	s, addr, _ := startDrainTCP(t, 0)
+	for range 3 {
+		if _, reply := replyNoFIN(t, addr, "frob\n"); reply != frobLine {
+			t.Fatalf("reply %q, want %q", reply, frobLine)
+		}
+		// The buffers went back before the server's FIN, which the
+		// client has read.
+		if n := s.buffersHeld.Load(); n != 0 {
+			t.Fatalf("%d connections waiting for their FIN hold buffers", n)
+		}
+	}
+}
+
+// TestTCPDrainsBounded: at most max(--max-conns, 1024) connections wait
+// for their client's FIN after their reply (2 here); past that the oldest
+// stops waiting and is closed. Such a connection holds no place of --max-conns, and
+// nothing else bounded them: every connection that read its error line
+// and sent no FIN kept a descriptor and a goroutine for the whole wait
+// (5 s; an hour here). The two left are the newest: their FINs end them.
+func TestTCPDrainsBounded(t *testing.T) {
+	const maxDrains, conns = 2, 5
+	_, addr, closed := startDrainTCP(t, maxDrains)
+	var cs []net.Conn
+	for range conns {
+		c, reply := replyNoFIN(t, addr, "frob\n")
+		if reply != frobLine {
+			t.Fatalf("reply %q, want %q", reply, frobLine)
+		}
+		cs = append(cs, c)
+	}
+	waitClosed := func(n int, what string) {
+		t.Helper()
+		for i := range n {
+			select {
+			case <-closed:
+			case <-time.After(defaultTestTimeout):
+				t.Fatalf("%s: %d of %d connections closed", what, i, n)
+			}
+		}
+	}
+	waitClosed(conns-maxDrains, "the oldest past the bound, no FIN sent")
+	for _, c := range cs[conns-maxDrains:] {
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitClosed(maxDrains, "the newest, after their FIN")
+}
