@@ -125,6 +125,9 @@ func TestGrepHuntErrorWording(t *testing.T) {
 		{"grep", "[[.ab.]-[:foo:]]"},
 		{"grep", "[a-[..]]"},
 		// glibc's error before the dfa's
+		{"grep", "-E", `{32768}\1`},
+		{"grep", "-E", "x|{1,32768}("},
+		{"grep", `a\b\{32768\}\(`},
 		{"grep", `[:space:]\(`},
 		{"grep", `[:alpha:]\`},
 		{"grep", "-E", "[:alpha:]a{2,1}"},
@@ -159,5 +162,20 @@ func TestGrepHuntErrorWording(t *testing.T) {
 	}
 	if _, err := computetest.RunPipeline(t, shquote.Join(argv), in); err == nil || !strings.Contains(err.Error(), "unsupported back-reference") {
 		t.Errorf("%q: got %v, want an unsupported back-reference", argv, err)
+	}
+}
+
+// TestGrepHuntEmptyRepeat: an ERE interval where a branch starts repeats
+// nothing in GNU's dfa (with a warning), whatever its count: one past
+// RE2's 1000 is no reason to refuse it.
+func TestGrepHuntEmptyRepeat(t *testing.T) {
+	in := []byte("a\n{32767}\nx{1001}\n")
+	for _, argv := range [][]string{
+		{"grep", "-E", "{32767}"},
+		{"grep", "-Ec", "x|{1001}"},
+		{"grep", "-Eo", "({2000}x)"},
+		{"grep", "-Ex", "{1001}|a"},
+	} {
+		computetest.DiffGNU(t, in, argv...)
 	}
 }

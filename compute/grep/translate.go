@@ -480,12 +480,18 @@ func (t *reTranslator) interval(bre, empty, glibcDrops bool) (q string, ok bool,
 		return "", true, nil
 	case !valid:
 		return "", false, t.bad(`invalid content of \{\}`)
+	case max(lo, hi) > reDupMax && glibcDrops:
+		// only GNU's dfa reads this interval: glibc regex reads what
+		// follows the '{' as more of the pattern
+		t.dfaBad("regular expression too big")
+		t.i = start
+		return "", true, nil
 	case max(lo, hi) > reDupMax:
 		return "", false, t.bad("regular expression too big")
+	case empty:
+		return "", true, nil // it repeats nothing: its count does not matter
 	case max(lo, hi) > reRepeatMax:
 		t.unsupported(fmt.Sprintf("repeat count above %d", reRepeatMax))
-		return "", true, nil
-	case empty:
 		return "", true, nil
 	case hi < 0:
 		return "{" + strconv.Itoa(lo) + ",}", true, nil
