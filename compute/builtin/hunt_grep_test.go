@@ -165,16 +165,22 @@ func TestGrepHuntErrorWording(t *testing.T) {
 	}
 }
 
-// TestGrepHuntEmptyRepeat: an ERE interval where a branch starts repeats
-// nothing in GNU's dfa (with a warning), whatever its count: one past
-// RE2's 1000 is no reason to refuse it.
-func TestGrepHuntEmptyRepeat(t *testing.T) {
-	in := []byte("a\n{32767}\nx{1001}\n")
+// TestGrepHuntZeroWidthRepeat: an ERE interval where a branch starts
+// repeats nothing in GNU's dfa (with a warning), and one after an anchor
+// repeats what matches the same however often: a count past RE2's 1000
+// is no reason to refuse them.
+func TestGrepHuntZeroWidthRepeat(t *testing.T) {
+	in := []byte("a\n{32767}\nx{1001}\nb a\na{1001}\n")
 	for _, argv := range [][]string{
 		{"grep", "-E", "{32767}"},
 		{"grep", "-Ec", "x|{1001}"},
 		{"grep", "-Eo", "({2000}x)"},
 		{"grep", "-Ex", "{1001}|a"},
+		{"grep", "-E", `a\b{1001}`},
+		{"grep", "-Eo", "^{1001}a"},
+		{"grep", "-Ew", `a\>{0,1001}`},
+		{"grep", "-c", `a\b\{1001\}`},
+		{"grep", "-o", `\(a\)\>\{1001,\}`},
 	} {
 		computetest.DiffGNU(t, in, argv...)
 	}

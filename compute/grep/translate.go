@@ -297,7 +297,8 @@ func (t *reTranslator) branch(depth int) (string, error) {
 			// and reads what follows as literals: it checks no
 			// interval there. At a branch's start the interval repeats
 			// nothing (GNU's dfa); after an anchor, the anchor.
-			q, ok, err := t.interval(false, len(atoms) == 0, wasFresh)
+			afterAnchor := len(atoms) > 0 && atoms[len(atoms)-1].anchor
+			q, ok, err := t.interval(false, len(atoms) == 0, wasFresh, afterAnchor)
 			glibcFresh = wasFresh && !ok
 			switch {
 			case err != nil:
@@ -334,7 +335,7 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				// glibc regex reads a "\{" after an anchor as a
 				// literal: it checks no interval there.
 				afterAnchor := len(atoms) > 0 && atoms[len(atoms)-1].anchor
-				q, _, err := t.interval(true, false, afterAnchor)
+				q, _, err := t.interval(true, false, afterAnchor, afterAnchor)
 				if err != nil {
 					return "", err
 				}
@@ -422,7 +423,11 @@ func (t *reTranslator) group(depth int, closer string) (string, error) {
 // For a BRE: glibc regex reads this "\{" as a literal '{' (and what
 // follows as more of the pattern), and GNU's dfa fails on an interval it
 // cannot read.
-func (t *reTranslator) interval(bre, empty, glibcDrops bool) (q string, ok bool, err error) {
+//
+// anchor: the interval repeats an anchor (or word boundary), which
+// matches the same however often it is repeated, so a count past RE2's
+// 1000 is taken: once if the minimum is not 0, else optionally.
+func (t *reTranslator) interval(bre, empty, glibcDrops, anchor bool) (q string, ok bool, err error) {
 	start := t.i
 	p := t.p
 	glibcEnd := -1 // where glibc regex's interval ends (bre)
@@ -490,6 +495,10 @@ func (t *reTranslator) interval(bre, empty, glibcDrops bool) (q string, ok bool,
 		return "", false, t.bad("regular expression too big")
 	case empty:
 		return "", true, nil // it repeats nothing: its count does not matter
+	case anchor && max(lo, hi) > reRepeatMax && lo == 0:
+		return "?", true, nil
+	case anchor && max(lo, hi) > reRepeatMax:
+		return "", true, nil
 	case max(lo, hi) > reRepeatMax:
 		t.unsupported(fmt.Sprintf("repeat count above %d", reRepeatMax))
 		return "", true, nil
