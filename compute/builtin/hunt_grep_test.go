@@ -87,3 +87,101 @@ func TestGrepHuntErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestGrepHuntErrorWording: an invalid pattern fails with GNU's message
+// (its first line but warnings), found as GNU finds it: glibc regex reads
+// every pattern before GNU's dfa reads any, so glibc's error, wherever it
+// is, comes before the dfa's ("[:space:]", a BRE interval only glibc
+// reads, as "\{1\,2\}" or after an anchor), and either before an
+// unsupported back-reference; glibc's own errors are those of its parser,
+// in its order (a BRE interval's "Unmatched \{" only at the pattern's
+// end, a bracket's elements one by one).
+func TestGrepHuntErrorWording(t *testing.T) {
+	in := []byte("a\na{1}\n")
+	for _, argv := range [][]string{
+		// BRE intervals: glibc's parse_dup_op
+		{"grep", `a\{x\}`},
+		{"grep", `a\{1,2,3\}`},
+		{"grep", `a\{1x\}`},
+		{"grep", `a\{ 1\}`},
+		{"grep", `a\{\1\}`},
+		{"grep", `a\{1`},
+		{"grep", `a\{1,x`},
+		// only the dfa refuses these
+		{"grep", `a\{1\,2\}`},
+		{"grep", `a\b\{2`},
+		{"grep", `a\'\{1,x\}`},
+		// brackets: glibc's parse_bracket_exp
+		{"grep", "["},
+		{"grep", "a[^"},
+		{"grep", "-E", "(["},
+		{"grep", "[a-"},
+		{"grep", `[:\-`},
+		{"grep", "[[.ab.]"},
+		{"grep", "[[.ab.]-"},
+		{"grep", "[[:foo:]]"},
+		{"grep", "[[::]]"},
+		{"grep", "-E", "[[:foo:]z-a]"},
+		{"grep", "[[.ab.]-[:foo:]]"},
+		{"grep", "[a-[..]]"},
+		// glibc's error before the dfa's
+		{"grep", "-E", `{32768}\1`},
+		{"grep", "-E", "x|{1,32768}("},
+		{"grep", `a\b\{32768\}\(`},
+		{"grep", `[:space:]\(`},
+		{"grep", `[:alpha:]\`},
+		{"grep", "-E", "[:alpha:]a{2,1}"},
+		{"grep", "-e", "[:space:]", "-e", `\(`},
+		{"grep", "-e", `a\{1\,2\}`, "-e", "["},
+		// the dfa's before an unsupported back-reference
+		{"grep", `\(a\)\1[:space:]`},
+		{"grep", "-e", `\(a\)\1`, "-e", "[:alpha:]"},
+		{"grep", "-e", `\(a\)\1`, "-e", `\(`},
+	} {
+		_, stderr, code := computetest.GNUStatusStderr(t, in, argv...)
+		if code != 2 {
+			t.Fatalf("%q: GNU exits %d, not 2", argv, code)
+		}
+		var want string
+		for _, l := range computetest.StderrLines(stderr) {
+			if !strings.HasPrefix(l, "grep: warning: ") {
+				want = strings.ToLower(strings.TrimPrefix(l, "grep: "))
+				break
+			}
+		}
+		_, err := computetest.RunPipeline(t, shquote.Join(argv), in)
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), want) {
+			t.Errorf("%q: got %v, want GNU's %q", argv, err, want)
+		}
+	}
+	// GNU takes an ERE '{' before a back-reference as a literal: the
+	// pattern is valid, its back-reference unsupported.
+	argv := []string{"grep", "-E", `(a){\1,0}`}
+	if _, code := computetest.GNUStatus(t, in, argv...); code >= 2 {
+		t.Fatalf("%q: GNU refuses it (exit %d)", argv, code)
+	}
+	if _, err := computetest.RunPipeline(t, shquote.Join(argv), in); err == nil || !strings.Contains(err.Error(), "unsupported back-reference") {
+		t.Errorf("%q: got %v, want an unsupported back-reference", argv, err)
+	}
+}
+
+// TestGrepHuntZeroWidthRepeat: an ERE interval where a branch starts
+// repeats nothing in GNU's dfa (with a warning), and one after an anchor
+// repeats what matches the same however often: a count past RE2's 1000
+// is no reason to refuse them.
+func TestGrepHuntZeroWidthRepeat(t *testing.T) {
+	in := []byte("a\n{32767}\nx{1001}\nb a\na{1001}\n")
+	for _, argv := range [][]string{
+		{"grep", "-E", "{32767}"},
+		{"grep", "-Ec", "x|{1001}"},
+		{"grep", "-Eo", "({2000}x)"},
+		{"grep", "-Ex", "{1001}|a"},
+		{"grep", "-E", `a\b{1001}`},
+		{"grep", "-Eo", "^{1001}a"},
+		{"grep", "-Ew", `a\>{0,1001}`},
+		{"grep", "-c", `a\b\{1001\}`},
+		{"grep", "-o", `\(a\)\>\{1001,\}`},
+	} {
+		computetest.DiffGNU(t, in, argv...)
+	}
+}

@@ -52,6 +52,29 @@ const wordClass = `[0-9A-Za-z_]`
 
 const nonWordClass = `[^0-9A-Za-z_]`
 
+// laterError ranks err, a pattern's error, against pending, the
+// error of an earlier pattern that can wait (the dfa's, an unsupported
+// one): it returns the error to keep waiting with, or the one to report
+// now (glibc regex's, which outranks both).
+func laterError(pending, err error) (error, error) {
+	var d dfaError
+	var u unsupportedError
+	switch {
+	case errors.As(err, &d):
+		var pd dfaError
+		if pending == nil || !errors.As(pending, &pd) {
+			return err, nil
+		}
+	case errors.As(err, &u):
+		if pending == nil {
+			return err, nil
+		}
+	default:
+		return nil, err
+	}
+	return pending, nil
+}
+
 // compileGrep compiles the patterns, charging what they compile to to
 // budget (nil: a budget of their own).
 //
@@ -70,6 +93,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	if d := distinct(pats); len(d) > 0 {
 		last = d[len(d)-1]
 	}
+	// GNU compiles every pattern with glibc regex before its dfa reads
+	// any: glibc's error in a later pattern is the one it reports, before
+	// the dfa's in an earlier one; either fails where we only refuse.
+	var pending error
 	for i, p := range pats {
 		var err error
 		switch mode {
@@ -86,8 +113,13 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 			coll = coll || c
 		}
 		if err != nil {
-			return nil, err
+			if pending, err = laterError(pending, err); err != nil {
+				return nil, err
+			}
 		}
+	}
+	if pending != nil {
+		return nil, pending
 	}
 	if _, ok := fgrepKeywords(pats, mode); ok && stray {
 		// Two literal patterns or more: GNU runs its -F matcher, which

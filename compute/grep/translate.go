@@ -83,11 +83,45 @@ type reTranslator struct {
 	// GNU's "Invalid back reference".
 	nsub int
 	done uint16
+	// dfaErr is the first error of GNU's dfa that glibc regex does not
+	// share ("[:space:]", "\{1\,2\}"): GNU compiles every pattern with
+	// glibc regex first, so it is reported only when glibc's parser finds
+	// no error in the rest of the pattern. unsupErr is the first thing
+	// GNU takes and we refuse (a back-reference), reported only when
+	// neither GNU parser fails.
+	dfaErr   error
+	unsupErr error
 }
 
 func (t *reTranslator) bad(why string) error {
 	return compute.Invalidf("grep: invalid pattern %q: %s", t.p, why)
 }
+
+// dfaBad records an error of GNU's dfa (see dfaErr); translating goes on.
+func (t *reTranslator) dfaBad(why string) {
+	if t.dfaErr == nil {
+		t.dfaErr = dfaError{t.bad(why)}
+	}
+}
+
+// finish is the translation's error: err (glibc regex's) before the
+// dfa's, and the dfa's before an unsupported one.
+func (t *reTranslator) finish(err error) error {
+	switch {
+	case err != nil:
+		return err
+	case t.dfaErr != nil:
+		return t.dfaErr
+	}
+	return t.unsupErr
+}
+
+// dfaError is an invalid pattern that only GNU's dfa refuses: with
+// several patterns, an error of glibc regex in a later one is GNU's
+// message (compileGrep).
+type dfaError struct{ error }
+
+func (e dfaError) Unwrap() error { return e.error }
 
 // branchEnd reports whether a branch ends at i: end of pattern, '|' or
 // (inside a group) ')'; for a BRE, \| and \).
@@ -263,7 +297,8 @@ func (t *reTranslator) branch(depth int) (string, error) {
 			// and reads what follows as literals: it checks no
 			// interval there. At a branch's start the interval repeats
 			// nothing (GNU's dfa); after an anchor, the anchor.
-			q, ok, err := t.interval(false, len(atoms) == 0, wasFresh)
+			afterAnchor := len(atoms) > 0 && atoms[len(atoms)-1].anchor
+			q, ok, err := t.interval(false, len(atoms) == 0, wasFresh, afterAnchor)
 			glibcFresh = wasFresh && !ok
 			switch {
 			case err != nil:
@@ -297,7 +332,10 @@ func (t *reTranslator) branch(depth int) (string, error) {
 					add(`\{`)
 					break
 				}
-				q, _, err := t.interval(true, false, false)
+				// glibc regex reads a "\{" after an anchor as a
+				// literal: it checks no interval there.
+				afterAnchor := len(atoms) > 0 && atoms[len(atoms)-1].anchor
+				q, _, err := t.interval(true, false, afterAnchor, afterAnchor)
 				if err != nil {
 					return "", err
 				}
@@ -312,7 +350,8 @@ func (t *reTranslator) branch(depth int) (string, error) {
 				if t.done&(1<<(e-'1')) == 0 {
 					return "", t.bad("invalid back reference")
 				}
-				return "", t.unsupported("back-reference")
+				t.unsupported("back-reference")
+				add("(?:)")
 			case e == '<':
 				anchor(`(\x{10fff0})`) // markBegWord: fixWordMarks
 			case e == '>':
@@ -381,10 +420,27 @@ func (t *reTranslator) group(depth int, closer string) (string, error) {
 // ERE branch (the interval then repeats nothing, as GNU's dfa has it).
 // glibcDrops: glibc regex drops this ERE '{' and checks nothing; only
 // GNU's dfa reads it, and takes an interval it cannot read as a literal.
-func (t *reTranslator) interval(bre, empty, glibcDrops bool) (q string, ok bool, err error) {
+// For a BRE: glibc regex reads this "\{" as a literal '{' (and what
+// follows as more of the pattern), and GNU's dfa fails on an interval it
+// cannot read.
+//
+// anchor: the interval repeats an anchor (or word boundary), which
+// matches the same however often it is repeated, so a count past RE2's
+// 1000 is taken: once if the minimum is not 0, else optionally.
+func (t *reTranslator) interval(bre, empty, glibcDrops, anchor bool) (q string, ok bool, err error) {
 	start := t.i
 	p := t.p
-	if !bre && !glibcDrops {
+	glibcEnd := -1 // where glibc regex's interval ends (bre)
+	switch {
+	case bre && glibcDrops:
+		glibcEnd = start // what follows the '{', read as literals
+	case bre:
+		end, err := t.glibcBREInterval()
+		if err != nil {
+			return "", false, err
+		}
+		glibcEnd = end
+	case !glibcDrops:
 		if err := t.glibcInterval(); err != nil {
 			return "", false, err
 		}
@@ -420,15 +476,31 @@ func (t *reTranslator) interval(bre, empty, glibcDrops bool) (q string, ok bool,
 	case !bre && !wellFormed, !bre && glibcDrops && !valid:
 		t.i = start
 		return "", false, nil
-	case !valid && bre && !closed:
-		return "", false, t.bad(`unmatched \{`)
+	case !valid && bre:
+		// glibc regex took it (a "\," is its comma); GNU's dfa, which
+		// reads digits, a ',' and "\}", does not: its error comes after
+		// any of glibc's in the rest of the pattern.
+		t.dfaBad(`invalid content of \{\}`)
+		t.i = glibcEnd
+		return "", true, nil
 	case !valid:
 		return "", false, t.bad(`invalid content of \{\}`)
+	case max(lo, hi) > reDupMax && glibcDrops:
+		// only GNU's dfa reads this interval: glibc regex reads what
+		// follows the '{' as more of the pattern
+		t.dfaBad("regular expression too big")
+		t.i = start
+		return "", true, nil
 	case max(lo, hi) > reDupMax:
 		return "", false, t.bad("regular expression too big")
-	case max(lo, hi) > reRepeatMax:
-		return "", false, t.unsupported(fmt.Sprintf("repeat count above %d", reRepeatMax))
 	case empty:
+		return "", true, nil // it repeats nothing: its count does not matter
+	case anchor && max(lo, hi) > reRepeatMax && lo == 0:
+		return "?", true, nil
+	case anchor && max(lo, hi) > reRepeatMax:
+		return "", true, nil
+	case max(lo, hi) > reRepeatMax:
+		t.unsupported(fmt.Sprintf("repeat count above %d", reRepeatMax))
 		return "", true, nil
 	case hi < 0:
 		return "{" + strconv.Itoa(lo) + ",}", true, nil
@@ -436,6 +508,77 @@ func (t *reTranslator) interval(bre, empty, glibcDrops bool) (q string, ok bool,
 		return "{" + strconv.Itoa(lo) + "}", true, nil
 	}
 	return "{" + strconv.Itoa(lo) + "," + strconv.Itoa(hi) + "}", true, nil
+}
+
+// glibcBREInterval checks a BRE interval after "\{" as glibc's
+// parse_dup_op reads it, token by token (fetch_number): a count is digits
+// up to "\}" or a comma (',' or "\,"); any other token makes it invalid.
+// The pattern ending before "\}" is "Unmatched \{"; an invalid count, a
+// third number, "\{\}" and a minimum over the maximum are "Invalid
+// content of \{\}"; a count past RE_DUP_MAX is "Regular expression too
+// big". It returns the index after the "\}" and leaves t.i alone.
+func (t *reTranslator) glibcBREInterval() (int, error) {
+	p, i := t.p, t.i
+	const (
+		end   = -3 // the pattern ended
+		close = -4 // the token was "\}"
+		comma = -5 // the token was ',' or "\,"
+	)
+	// number reads tokens up to "\}" or a comma; -2 when one is not a
+	// digit, -1 when there was none.
+	number := func() (n, stop int) {
+		n = -1
+		for {
+			if i >= len(p) {
+				return -2, end
+			}
+			c, digit := p[i], isDigit(p[i])
+			i++
+			if c == '\\' && i < len(p) {
+				// "\1" to "\9" are back-references, "\0" a '0'
+				c, digit = p[i], p[i] == '0'
+				i++
+				if c == '}' {
+					return n, close
+				}
+			}
+			switch {
+			case c == ',':
+				return n, comma
+			case !digit || n == -2:
+				n = -2
+			case n == -1:
+				n = int(c - '0')
+			default:
+				n = min(reDupMax+1, n*10+int(c-'0'))
+			}
+		}
+	}
+	lo, stop := number()
+	if lo == -1 {
+		if stop != comma {
+			return 0, t.bad(`invalid content of \{\}`)
+		}
+		lo = 0
+	}
+	hi := -2
+	if lo != -2 {
+		switch stop {
+		case close:
+			hi = lo
+		case comma:
+			hi, stop = number()
+		}
+	}
+	switch {
+	case (lo == -2 || hi == -2) && stop == end:
+		return 0, t.bad(`unmatched \{`)
+	case lo == -2 || hi == -2, hi != -1 && lo > hi, stop != close:
+		return 0, t.bad(`invalid content of \{\}`)
+	case max(lo, hi) > reDupMax:
+		return 0, t.bad("regular expression too big")
+	}
+	return i, nil
 }
 
 // glibcInterval checks an ERE interval after '{' as glibc's parse_dup_op
@@ -461,7 +604,9 @@ func (t *reTranslator) glibcInterval() error {
 			i++
 			switch {
 			case c == '\\' && i < len(p):
-				c = p[i] // an escaped byte is a character token
+				// an escaped byte is a character token, but "\1" to
+				// "\9", back-references
+				c, char = p[i], p[i] < '1' || p[i] > '9'
 				i++
 			case c == '}':
 				return n, close
@@ -508,12 +653,156 @@ func (t *reTranslator) glibcInterval() error {
 	return nil
 }
 
+// glibcBracket checks a bracket expression after '[' as glibc's
+// parse_bracket_exp reads it, so that its first error is GNU's message:
+// the pattern ending right after "[" or "[^" is "Invalid regular
+// expression"; it ending elsewhere, or a "[:", "[." or "[=" without its
+// end within 32 bytes, "Unmatched [..."; a '-' that neither starts nor
+// ends the list and is no range's, a class or equivalence class as a
+// range end (or start) and a range whose ends are reversed (compared
+// upper-cased under -i) "Invalid range end"; a collating symbol (a
+// range's end too) or an equivalence class of other than one byte
+// "Invalid collation character"; an unknown class "Invalid character class name", each
+// found element by element, in that order. It leaves t.i alone.
+func (t *reTranslator) glibcBracket() error {
+	p, i := t.p, t.i
+	badpat := func() error { return t.bad("invalid regular expression") }
+	ebrack := func() error { return t.bad("unmatched [, [^, [:, [., or [=") }
+	// token is peek_token_bracket: kind ':', '.' or '=' for an opening
+	// "[:", "[." or "[="; '-' a range sign, ']' the end, else 'c'.
+	token := func(j int) (kind byte, n int) {
+		switch {
+		case j >= len(p):
+			return 0, 0
+		case p[j] == '[' && j+1 < len(p) && strings.IndexByte(":.=", p[j+1]) >= 0:
+			return p[j+1], 2
+		case p[j] == '-' || p[j] == ']':
+			return p[j], 1
+		}
+		return 'c', 1
+	}
+	type elem struct {
+		kind byte // 'c', ':', '.' or '='
+		c    byte
+		name string
+	}
+	// element is parse_bracket_element at j (kind, n: its token).
+	element := func(j int, kind byte, n int, acceptHyphen bool) (elem, int, error) {
+		j += n
+		switch kind {
+		case ':', '.', '=':
+			// parse_bracket_symbol
+			k := j
+			for ; ; k++ {
+				if k-j >= 32 || k+1 >= len(p) {
+					return elem{}, 0, ebrack()
+				}
+				if p[k] == kind && p[k+1] == ']' {
+					break
+				}
+			}
+			return elem{kind: kind, name: p[j:k]}, k + 2, nil
+		case '-':
+			if !acceptHyphen {
+				if next, _ := token(j); next != ']' {
+					return elem{}, 0, t.bad("invalid range end")
+				}
+			}
+		}
+		return elem{kind: 'c', c: p[j-1]}, j, nil
+	}
+	kind, n := token(i)
+	if kind == 0 {
+		return badpat()
+	}
+	if p[i] == '^' {
+		i++
+		if kind, n = token(i); kind == 0 {
+			return badpat()
+		}
+	}
+	if kind == ']' {
+		kind = 'c' // a first ']' is a character
+	}
+	for first := true; ; first = false {
+		start, j, err := element(i, kind, n, first)
+		if err != nil {
+			return err
+		}
+		i = j
+		kind, n = token(i)
+		var end elem
+		isRange := false
+		if start.kind != ':' && start.kind != '=' {
+			if kind == 0 {
+				return ebrack()
+			}
+			if kind == '-' {
+				k2, n2 := token(i + 1)
+				switch k2 {
+				case 0:
+					return ebrack()
+				case ']': // a last '-' is a character
+				default:
+					isRange = true
+					if end, i, err = element(i+1, k2, n2, true); err != nil {
+						return err
+					}
+					kind, n = token(i)
+				}
+			}
+		}
+		switch {
+		case isRange:
+			// build_range_exp
+			switch {
+			case start.kind == ':' || start.kind == '=' || end.kind == ':' || end.kind == '=':
+				return t.bad("invalid range end")
+			case start.kind == '.' && len(start.name) != 1:
+				return t.bad("invalid collation character " + strconv.Quote(start.name))
+			case end.kind == '.' && len(end.name) != 1:
+				return t.bad("invalid collation character " + strconv.Quote(end.name))
+			}
+			lo, hi := start.c, end.c
+			if start.kind == '.' {
+				lo = start.name[0]
+			}
+			if end.kind == '.' {
+				hi = end.name[0]
+			}
+			if t.fold {
+				lo, hi = toUpperASCII(lo), toUpperASCII(hi)
+			}
+			if lo > hi {
+				return t.bad("invalid range end")
+			}
+		case start.kind == '.' || start.kind == '=':
+			if len(start.name) != 1 {
+				return t.bad("invalid collation character " + strconv.Quote(start.name))
+			}
+		case start.kind == ':':
+			if _, ok := compute.CClass(start.name); !ok {
+				return t.bad("invalid character class name " + strconv.Quote(start.name))
+			}
+		}
+		switch kind {
+		case 0:
+			return ebrack()
+		case ']':
+			return nil
+		}
+	}
+}
+
 // bracket translates a POSIX bracket expression after '[': the errors of
 // glibc's parse_bracket_exp and dfa's "[:space:]" check; the set of the
 // dfa's parse_bracket_exp (ranges by byte value, each byte folded with -i,
 // then negated).
 func (t *reTranslator) bracket() (string, error) {
 	p := t.p
+	if err := t.glibcBracket(); err != nil {
+		return "", err
+	}
 	var set [256]bool
 	invert := false
 	if t.i < len(p) && p[t.i] == '^' {
@@ -577,7 +866,7 @@ func (t *reTranslator) bracket() (string, error) {
 			}
 			fn, ok := compute.CClass(name)
 			if !ok {
-				return "", t.bad("invalid character class " + strconv.Quote(start.name))
+				return "", t.bad("invalid character class name " + strconv.Quote(start.name))
 			}
 			for c := range 256 {
 				if fn(byte(c)) {
@@ -634,7 +923,7 @@ func (t *reTranslator) bracket() (string, error) {
 	}
 	t.coll = t.coll || hasColl
 	if colon == 7 {
-		return "", t.bad("character class syntax is [[:space:]], not [:space:]")
+		t.dfaBad("character class syntax is [[:space:]], not [:space:]")
 	}
 	if t.sup && hasColl {
 		return "(?:(?s:.)*)", nil
@@ -704,11 +993,11 @@ func translateREColl(p string, ere, fold, regex bool) (string, bool, error) {
 func translateDFA(p string, ere, fold, regex, more bool) (string, bool, error) {
 	tr := &reTranslator{p: p, ere: ere, fold: fold, regex: regex, more: more}
 	s, err := tr.alt(0)
-	if err != nil {
-		return "", false, err
+	if err == nil && tr.i < len(tr.p) { // an unmatched \) in a BRE
+		err = tr.bad(`unmatched ) or \)`)
 	}
-	if t := tr.p[tr.i:]; t != "" { // an unmatched \) in a BRE
-		return "", false, tr.bad(`unmatched ) or \)`)
+	if err = tr.finish(err); err != nil {
+		return "", false, err
 	}
 	return s, tr.coll, nil
 }
@@ -776,19 +1065,30 @@ func translateJoined(pats []string, ere, fold, line, wrap, sup bool) (string, er
 	}
 	tr := &reTranslator{p: pre + strings.Join(pats, "\n") + post, ere: ere, fold: fold, nlAlt: true, sup: sup}
 	s, err := tr.alt(0)
-	if err != nil {
-		return "", err
+	if err == nil && tr.i < len(tr.p) {
+		err = tr.bad(`unmatched ) or \)`)
 	}
-	if tr.i < len(tr.p) {
-		return "", tr.bad(`unmatched ) or \)`)
+	if err = tr.finish(err); err != nil {
+		return "", err
 	}
 	return s, nil
 }
 
 // unsupported is an error for what RE2 cannot do (docs/protocol.md).
-func (t *reTranslator) unsupported(what string) error {
-	return compute.Invalidf("grep: unsupported %s in pattern %q", what, t.p)
+// It is recorded (the first one), and translating goes on: an invalid
+// pattern after it is GNU's error (finish).
+func (t *reTranslator) unsupported(what string) {
+	if t.unsupErr == nil {
+		t.unsupErr = unsupportedError{compute.Invalidf("grep: unsupported %s in pattern %q", what, t.p)}
+	}
 }
+
+// unsupportedError is a pattern GNU takes and halfclose refuses: an
+// invalid pattern among the others is GNU's error, reported instead
+// (compileGrep).
+type unsupportedError struct{ error }
+
+func (e unsupportedError) Unwrap() error { return e.error }
 
 // reDupMax is GNU's RE_DUP_MAX; RE2 stops at reRepeatMax.
 const (
