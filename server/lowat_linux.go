@@ -119,7 +119,10 @@ func setUserTimeout(c *net.TCPConn, d time.Duration) {
 }
 
 // closeWrite is c.CloseWrite with shutdown(2) as a raw system call (see
-// rawWriter): on loopback it runs the peer's receipt of the FIN.
+// rawWriter): on loopback it runs the peer's receipt of the FIN. The
+// number is x/sys/unix's: package syscall has none on linux/386, where
+// the socket calls went through socketcall(2) before Linux 4.3 gave them
+// their own; a kernel older than that (ENOSYS) gets c.CloseWrite.
 func closeWrite(c *net.TCPConn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -127,9 +130,12 @@ func closeWrite(c *net.TCPConn) error {
 	}
 	var errno syscall.Errno
 	if err := rc.Control(func(fd uintptr) {
-		_, _, errno = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
+		_, _, errno = syscall.RawSyscall(unix.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
 	}); err != nil {
 		return err
+	}
+	if errno == syscall.ENOSYS {
+		return c.CloseWrite()
 	}
 	if errno != 0 {
 		return &net.OpError{Op: "shutdown", Net: "tcp", Err: os.NewSyscallError("shutdown", errno)}

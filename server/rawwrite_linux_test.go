@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -63,5 +64,37 @@ func TestRawWriterTakesWatchWhenFull(t *testing.T) {
 	}
 	if full.moved() {
 		t.Fatal("moved, with a client that reads nothing")
+	}
+}
+
+// TestCloseWriteHalfCloses: closeWrite sends the FIN after what was
+// written (the client reads the reply, then io.EOF) and leaves the read
+// side open (the server still reads what the client sends after it), and
+// fails on a closed connection. It once named syscall.SYS_SHUTDOWN, which
+// linux/386 has not: the server did not build there (GOARCH=386 go vet
+// ./server/, which make cross runs; this test runs there as it is).
+func TestCloseWriteHalfCloses(t *testing.T) {
+	cc, sc := loopbackPair(t)
+	cc.SetDeadline(time.Now().Add(defaultTestTimeout))
+	sc.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := newRawWriter(sc).Write([]byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	if err := closeWrite(sc); err != nil {
+		t.Fatalf("closeWrite: %v", err)
+	}
+	if got, err := io.ReadAll(cc); string(got) != "reply" || err != nil {
+		t.Fatalf("the client read %q, %v; want the reply, then the FIN", got, err)
+	}
+	if _, err := cc.Write([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	cc.CloseWrite()
+	if got, err := io.ReadAll(sc); string(got) != "late" || err != nil {
+		t.Fatalf("the server read %q, %v after its FIN; want what the client sent", got, err)
+	}
+	sc.Close()
+	if err := closeWrite(sc); err == nil {
+		t.Fatal("closeWrite of a closed connection succeeded")
 	}
 }

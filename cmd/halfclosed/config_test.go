@@ -179,7 +179,7 @@ func TestGCDefaults(t *testing.T) {
 // --max-line-bytes 256KiB (a stage's 4 lines); the derived heap limit of
 // 16 jobs is 2400 MiB (docs/deploy.md, "Sizing").
 func TestPrintLimits(t *testing.T) {
-	const mib = 1 << 20
+	const mib int64 = 1 << 20 // int64: the limits overflow int on linux/386
 	for _, tc := range []struct {
 		args []string
 		want string

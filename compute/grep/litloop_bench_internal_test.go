@@ -5,10 +5,10 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/cputime"
 )
 
 var (
@@ -65,13 +65,15 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// rusageCPU is the process's user and system CPU time so far, in ns.
+// rusageCPU is the process's user and system CPU time so far, in ns
+// (internal/cputime: syscall.Getrusage kept the package's tests from
+// compiling for Windows, which make cross vets).
 func rusageCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := cputime.Process()
+	if err != nil {
 		panic(err)
 	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	return int64(d)
 }
 
 type discardWriter struct{}
