@@ -731,12 +731,13 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		tc.SetDeadline(time.Now().Add(s.HeaderTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			var re tls.RecordHeaderError
-			if errors.As(err, &re) && re.Conn != nil {
+			rc, _ := tc.NetConn().(*rawConn)
+			if errors.As(err, &re) && re.Conn != nil || rc != nil && rc.plaintext(err) {
 				// A plaintext client (nc, socat without OPENSSL:): tell
 				// it in plaintext, as net/http tells an HTTP client of an
 				// HTTPS port, rather than closing on it with no word.
-				plain := re.Conn
-				if rc, ok := plain.(*rawConn); ok {
+				plain := tc.NetConn()
+				if rc != nil {
 					plain = rc.Conn
 				}
 				err := life.reject(ctx, "", errPlaintextOnTLS)
@@ -1206,10 +1207,27 @@ type rawConn struct {
 	net.Conn
 	fin   atomic.Bool
 	renew atomic.Pointer[func() error] // the reply's deadline renewal; nil before it
+	first atomic.Int32                 // the first byte read, plus 1; 0 before it
+}
+
+// tlsHandshakeRecord is the first byte of every TLS ClientHello: the
+// record type "handshake".
+const tlsHandshakeRecord = 0x16
+
+// plaintext reports whether the handshake failed with err because the
+// client sent fewer bytes than a record header (5) and then its FIN, the
+// first of them not a TLS record's: crypto/tls says only "unexpected
+// EOF" then, not a tls.RecordHeaderError (echo | nc -N to a route port).
+func (c *rawConn) plaintext(err error) bool {
+	first := c.first.Load()
+	return errors.Is(err, io.ErrUnexpectedEOF) && first != 0 && first-1 != tlsHandshakeRecord
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 && c.first.Load() == 0 {
+		c.first.Store(int32(p[0]) + 1)
+	}
 	if err == io.EOF {
 		c.fin.Store(true)
 	}

@@ -215,3 +215,65 @@ func TestTCPTLSEndIsCloseNotify(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPTLSShortPlaintext: a plaintext client on a TLS raw-TCP port
+// gets the plaintext error line however little it sent: 1 to 4 bytes
+// and a FIN (echo | nc -N to a route port) are less than a TLS record
+// header, and crypto/tls says only "unexpected EOF" then; the server
+// closed with no word (logged at debug), where 5 bytes or more got the
+// line. A TLS client that stops within its ClientHello's header (first
+// byte 0x16) is not answered in plaintext.
+func TestTCPTLSShortPlaintext(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Config{Registry: testRegistry()})
+	srv := &TCPServer{Engine: eng, TLSConfig: cfg}
+	cl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route, err := eng.Compile("sha256sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 2)
+	go func() { srv.Serve(cl); done <- struct{}{} }()
+	go func() { srv.ServeRoute(rl, route); done <- struct{}{} }()
+	t.Cleanup(func() { srv.Close(); <-done; <-done })
+
+	const line = "halfclose: error: INVALID_ARGUMENT: this port speaks TLS: connect with TLS (socat OPENSSL:, halfclose --tls or --cacert)\n"
+	for _, tc := range []struct {
+		addr, sent, want string
+	}{
+		{rl.Addr().String(), "\n", line},
+		{rl.Addr().String(), "ab", line},
+		{rl.Addr().String(), "abcd", line},
+		{rl.Addr().String(), "abcde\n", line},
+		{cl.Addr().String(), "wc\n", line},
+		{rl.Addr().String(), "\x16\x03\x01", ""},
+	} {
+		raw, err := net.Dial("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.SetDeadline(time.Now().Add(defaultTestTimeout))
+		if _, err := io.WriteString(raw, tc.sent); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		reply, _ := io.ReadAll(raw)
+		raw.Close()
+		if string(reply) != tc.want {
+			t.Errorf("%q to %s: reply %q, want %q", tc.sent, tc.addr, reply, tc.want)
+		}
+	}
+}
