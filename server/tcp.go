@@ -1070,7 +1070,11 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 			}
 			br.Discard(len(frag))
 		}
+		first := len(line) < 3
 		line = append(line, frag...)
+		if first && clientHello(line) {
+			return "", errTLSOnPlaintext
+		}
 		if len(line) > max {
 			return "", compute.Invalidf("header line longer than %d bytes", max)
 		}
@@ -1094,6 +1098,19 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 	}
 	line = bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))
 	return string(line), nil
+}
+
+// errTLSOnPlaintext answers a TLS client on a plaintext command port. The
+// client cannot read it (it wants a ServerHello), but it fails at once
+// instead of after --header-timeout (a ClientHello has no newline but
+// by chance), and the log says what happened, not "a NUL byte at offset 6".
+var errTLSOnPlaintext = compute.Invalidf("this port does not speak TLS: connect without it (nc -N, socat TCP:, halfclose without --tls or --cacert)")
+
+// clientHello reports whether b starts as a TLS ClientHello record does:
+// type handshake (0x16), protocol version 3.x (SSL 3.0 to TLS 1.3). No
+// pipeline starts with a control character.
+func clientHello(b []byte) bool {
+	return len(b) >= 3 && b[0] == tlsHandshakeRecord && b[1] == 3 && b[2] <= 4
 }
 
 // lifecycle is the jobs' lifecycle for connection c: its records are log

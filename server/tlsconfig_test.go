@@ -277,3 +277,40 @@ func TestTCPTLSShortPlaintext(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSClientOnPlaintextPort: a TLS ClientHello on a plaintext command
+// port is answered at once as what it is, whether or not it holds a
+// newline: the server read it as a header line, and then said "a NUL
+// byte at offset 6" (log and reply), or, without a newline, waited for
+// the header timeout while the client waited for a ServerHello.
+func TestTLSClientOnPlaintextPort(t *testing.T) {
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), HeaderTimeout: time.Hour}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { srv.Serve(l); close(done) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	const want = "halfclose: error: INVALID_ARGUMENT: this port does not speak TLS: connect without it (nc -N, socat TCP:, halfclose without --tls or --cacert)\n"
+	for _, hello := range []string{
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",                 // a record header and the start of a ClientHello, no newline
+		"\x16\x03\x01\x00\x0a\x01\x00\x00\x06\x03\x03\x00\x0a\x00\x00", // with a newline and a NUL
+	} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		// No FIN: the server must answer the bytes themselves.
+		if _, err := io.WriteString(c, hello); err != nil {
+			t.Fatal(err)
+		}
+		reply := make([]byte, len(want))
+		n, err := io.ReadFull(c, reply)
+		c.Close()
+		if string(reply[:n]) != want {
+			t.Errorf("%q: reply %q (%v), want %q", hello, reply[:n], err, want)
+		}
+	}
+}
