@@ -278,6 +278,11 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		// (a new goroutine per call grows its stack anew: a few percent of
 		// the CPU of small calls); calls past the workers get their own.
 		grpc.NumStreamWorkers(uint32(min(cfg.maxJobs, maxStreamWorkers))),
+		// A new connection's TLS handshake and HTTP/2 preface must come
+		// within --header-timeout, as a TCP connection's handshake and
+		// header line: grpc-go's default held a client that sent nothing
+		// (or stalled mid-handshake) for 120 s.
+		grpc.ConnectionTimeout(cfg.headerTimeout),
 	)
 	if sec.tls != nil {
 		// The connections count the DATA bytes they decrypt: a message

@@ -412,3 +412,39 @@ func TestTLSCertDatesWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCHandshakeTimeout: a client that connects to the gRPC port and
+// sends nothing, or stops inside its TLS ClientHello, is closed after
+// --header-timeout, as on the raw-TCP ports (grpc-go's own default held
+// it 120 s). The bound checked, the test's 30 s, is far from both.
+func TestGRPCHandshakeTimeout(t *testing.T) {
+	pki := newTestPKI(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		sent string
+	}{
+		{"plaintext, nothing", nil, ""},
+		{"TLS, nothing", []string{"--tls-cert=" + pki.ServerCert, "--tls-key=" + pki.ServerKey}, ""},
+		{"TLS, part of a ClientHello", []string{"--tls-cert=" + pki.ServerCert, "--tls-key=" + pki.ServerKey}, "\x16\x03\x01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := startDaemon(t, append([]string{"--header-timeout=1s"}, tc.args...)...)
+			c, err := net.Dial("tcp", d.grpcAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(defaultTestTimeout))
+			if _, err := io.WriteString(c, tc.sent); err != nil {
+				t.Fatal(err)
+			}
+			// The server's SETTINGS (plaintext) may come first; then EOF
+			// or a reset, not the test's deadline.
+			_, err = io.Copy(io.Discard, c)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the server still held the connection after %v: %v", defaultTestTimeout, err)
+			}
+		})
+	}
+}
