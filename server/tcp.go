@@ -1101,9 +1101,9 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 }
 
 // errTLSOnPlaintext answers a TLS client on a plaintext command port. The
-// client cannot read it (it wants a ServerHello), but it fails at once
-// instead of after --header-timeout (a ClientHello has no newline but
-// by chance), and the log says what happened, not "a NUL byte at offset 6".
+// client cannot read it (it wants a ServerHello), but it fails at once,
+// not after --header-timeout (a ClientHello holds a newline only by
+// chance), and the log says what happened, not "a NUL byte at offset 6".
 var errTLSOnPlaintext = compute.Invalidf("this port does not speak TLS: connect without it (nc -N, socat TCP:, halfclose without --tls or --cacert)")
 
 // clientHello reports whether b starts as a TLS ClientHello record does:
