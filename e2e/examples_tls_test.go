@@ -3,10 +3,12 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/internal/testpki"
 )
@@ -30,7 +32,15 @@ func TestExampleTLS(t *testing.T) {
 	clientToken := writeFile(t, dir, "client-token.txt", []byte("\ufeff# mine\r\n\r\n  "+token+"  \r\n# another\r\n"))
 	wrongToken := writeFile(t, dir, "wrong-token.txt", []byte("# not one of the server's\nnot-the-token\n"))
 	noToken := writeFile(t, dir, "no-token.txt", []byte("# nothing but comments\n\n"))
+	// Tokens halfclosed refuses in its file (no client can send them):
+	// the clients crashed with a stack trace that printed the token
+	// (grpc's "metadata was invalid", grpc-js's "contains illegal
+	// characters"), or sent one with a space and got PERMISSION_DENIED.
+	spacedToken := writeFile(t, dir, "spaced-token.txt", []byte("secret value\n"))
+	nbspToken := writeFile(t, dir, "nbsp-token.txt", []byte("secret\u00a0value\n"))
 
+	expired, expiredKey := pki.Issue(t, testpki.Cert{Name: "expired", Usage: x509.ExtKeyUsageClientAuth,
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
 	serverTLS := []string{"--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey}
 	plain := launch(t).GRPC
 	withTLS := launch(t, serverTLS...).GRPC
@@ -66,6 +76,9 @@ func TestExampleTLS(t *testing.T) {
 		run   bool   // Run as well as Digest (each client process costs)
 	}{
 		{"mtls without cert", mtls, ca, 1, "UNAVAILABLE: ", true},
+		// The server's alert (Node) or a failed read (Python) said
+		// nothing of the certificate.
+		{"mtls with an expired cert", mtls, cat(ca, []string{"--cert", expired, "--key", expiredKey}), 1, "the client certificate: is --cert signed by the CA it trusts, within its dates, for client use?)", false},
 		{"wrong token", tokened, cat(ca, []string{"--token-file", wrongToken}), 1, "PERMISSION_DENIED: invalid token", true},
 		{"no token", tokened, ca, 1, "UNAUTHENTICATED: missing bearer token", false},
 		{"plaintext to TLS", withTLS, nil, 1, "UNAVAILABLE: halfclose gRPC port: this port speaks TLS", false},
@@ -73,6 +86,8 @@ func TestExampleTLS(t *testing.T) {
 		{"untrusted cert", withTLS, []string{"--tls"}, 1, "UNAVAILABLE: ", false},
 		{"cert without key", withTLS, cat(ca, []string{"--cert", pki.ClientCert}), 2, "--key", false},
 		{"empty token file", tokened, cat(ca, []string{"--token-file", noToken}), 2, "--token-file", false},
+		{"token with a space", tokened, cat(ca, []string{"--token-file", spacedToken}), 2, "--token-file " + spacedToken + ": the token contains white space", false},
+		{"token not ASCII", tokened, cat(ca, []string{"--token-file", nbspToken}), 2, "--token-file " + nbspToken + ": the token contains a character that is not printable ASCII", false},
 	}
 	for _, lang := range exampleLangs {
 		t.Run(lang, func(t *testing.T) {
@@ -104,6 +119,9 @@ func TestExampleTLS(t *testing.T) {
 						oneLine := bytes.Count(got.stderr, []byte("\n")) == 1
 						if c.code == 2 {
 							oneLine = true // a usage message may take more lines
+						}
+						if bytes.Contains(got.stderr, []byte("secret")) {
+							t.Errorf("%s: stderr repeats the token: %q", call[0], got.stderr)
 						}
 						if got.code != c.code || !said || !oneLine || len(got.stdout) != 0 {
 							t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d, no output, one line saying %q", call[0], got.code, got.stdout, got.stderr, c.code, c.want)

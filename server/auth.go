@@ -55,6 +55,11 @@ func LoadTokenFile(path string) (*TokenAuth, error) {
 		if strings.ContainsAny(tok, " \t\v\f\r") {
 			return nil, fmt.Errorf("auth token file %s:%d: token contains white space", path, line)
 		}
+		if strings.IndexFunc(tok, notTokenByte) >= 0 {
+			// gRPC metadata carries printable ASCII only: a client could
+			// never send this token, and every call would be denied.
+			return nil, fmt.Errorf("auth token file %s:%d: token contains a byte that is not printable ASCII (gRPC metadata cannot carry it)", path, line)
+		}
 		a.digests = append(a.digests, sha256.Sum256([]byte(tok)))
 	}
 	if err := sc.Err(); err != nil {
@@ -68,6 +73,11 @@ func LoadTokenFile(path string) (*TokenAuth, error) {
 	}
 	return a, nil
 }
+
+// notTokenByte reports whether r cannot be in a token: anything but
+// printable ASCII other than the space (a byte of invalid UTF-8 is
+// utf8.RuneError, so refused too).
+func notTokenByte(r rune) bool { return r <= ' ' || r > '~' }
 
 // Len returns how many tokens are accepted.
 func (a *TokenAuth) Len() int { return len(a.digests) }

@@ -23,6 +23,13 @@ func TestLoadTokenFile(t *testing.T) {
 		{"empty file", "", 0, "no tokens"},
 		{"only comments", "# a\n#b\n\n", 0, "no tokens"},
 		{"inner space", "ok\nsecret value\n", 0, ":2: token contains white space"},
+		{"byte order mark", "\ufeffabc\r\n", 1, ""},
+		// gRPC metadata carries printable ASCII only: no client could
+		// send these, and the server ran denying every call.
+		{"no-break space", "ok\nsecret\u00a0value\n", 0, ":2: token contains a byte that is not printable ASCII"},
+		{"NUL", "secret\x00value\n", 0, ":1: token contains a byte that is not printable ASCII"},
+		{"DEL", "secret\x7fvalue\n", 0, ":1: token contains a byte that is not printable ASCII"},
+		{"invalid UTF-8", "secret\xffvalue\n", 0, ":1: token contains a byte that is not printable ASCII"},
 		{"too long line", strings.Repeat("x", maxTokenLine+1), 0, "line longer than"},
 	}
 	for _, tc := range tests {

@@ -731,12 +731,13 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		tc.SetDeadline(time.Now().Add(s.HeaderTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			var re tls.RecordHeaderError
-			if errors.As(err, &re) && re.Conn != nil {
+			rc, _ := tc.NetConn().(*rawConn)
+			if errors.As(err, &re) && re.Conn != nil || rc != nil && rc.plaintext(err) {
 				// A plaintext client (nc, socat without OPENSSL:): tell
 				// it in plaintext, as net/http tells an HTTP client of an
 				// HTTPS port, rather than closing on it with no word.
-				plain := re.Conn
-				if rc, ok := plain.(*rawConn); ok {
+				plain := tc.NetConn()
+				if rc != nil {
 					plain = rc.Conn
 				}
 				err := life.reject(ctx, "", errPlaintextOnTLS)
@@ -1069,7 +1070,11 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 			}
 			br.Discard(len(frag))
 		}
+		first := len(line) < 3
 		line = append(line, frag...)
+		if first && clientHello(line) {
+			return "", errTLSOnPlaintext
+		}
 		if len(line) > max {
 			return "", compute.Invalidf("header line longer than %d bytes", max)
 		}
@@ -1093,6 +1098,19 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 	}
 	line = bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))
 	return string(line), nil
+}
+
+// errTLSOnPlaintext answers a TLS client on a plaintext command port. The
+// client cannot read it (it wants a ServerHello), but it fails at once,
+// not after --header-timeout (a ClientHello holds a newline only by
+// chance), and the log says what happened, not "a NUL byte at offset 6".
+var errTLSOnPlaintext = compute.Invalidf("this port does not speak TLS: connect without it (nc -N, socat TCP:, halfclose without --tls or --cacert)")
+
+// clientHello reports whether b starts as a TLS ClientHello record does:
+// type handshake (0x16), protocol version 3.x (SSL 3.0 to TLS 1.3). No
+// pipeline starts with a control character.
+func clientHello(b []byte) bool {
+	return len(b) >= 3 && b[0] == tlsHandshakeRecord && b[1] == 3 && b[2] <= 4
 }
 
 // lifecycle is the jobs' lifecycle for connection c: its records are log
@@ -1206,10 +1224,27 @@ type rawConn struct {
 	net.Conn
 	fin   atomic.Bool
 	renew atomic.Pointer[func() error] // the reply's deadline renewal; nil before it
+	first atomic.Int32                 // the first byte read, plus 1; 0 before it
+}
+
+// tlsHandshakeRecord is the first byte of every TLS ClientHello: the
+// record type "handshake".
+const tlsHandshakeRecord = 0x16
+
+// plaintext reports whether the handshake failed with err because the
+// client sent fewer bytes than a record header (5) and then its FIN, the
+// first of them not a TLS record's: crypto/tls says only "unexpected
+// EOF" then, not a tls.RecordHeaderError (echo | nc -N to a route port).
+func (c *rawConn) plaintext(err error) bool {
+	first := c.first.Load()
+	return errors.Is(err, io.ErrUnexpectedEOF) && first != 0 && first-1 != tlsHandshakeRecord
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 && c.first.Load() == 0 {
+		c.first.Store(int32(p[0]) + 1)
+	}
 	if err == io.EOF {
 		c.fin.Store(true)
 	}

@@ -215,3 +215,102 @@ func TestTCPTLSEndIsCloseNotify(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPTLSShortPlaintext: a plaintext client on a TLS raw-TCP port
+// gets the plaintext error line however little it sent: 1 to 4 bytes
+// and a FIN (echo | nc -N to a route port) are less than a TLS record
+// header, and crypto/tls says only "unexpected EOF" then; the server
+// closed with no word (logged at debug), where 5 bytes or more got the
+// line. A TLS client that stops within its ClientHello's header (first
+// byte 0x16) is not answered in plaintext.
+func TestTCPTLSShortPlaintext(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Config{Registry: testRegistry()})
+	srv := &TCPServer{Engine: eng, TLSConfig: cfg}
+	cl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route, err := eng.Compile("sha256sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 2)
+	go func() { srv.Serve(cl); done <- struct{}{} }()
+	go func() { srv.ServeRoute(rl, route); done <- struct{}{} }()
+	t.Cleanup(func() { srv.Close(); <-done; <-done })
+
+	const line = "halfclose: error: INVALID_ARGUMENT: this port speaks TLS: connect with TLS (socat OPENSSL:, halfclose --tls or --cacert)\n"
+	for _, tc := range []struct {
+		addr, sent, want string
+	}{
+		{rl.Addr().String(), "\n", line},
+		{rl.Addr().String(), "ab", line},
+		{rl.Addr().String(), "abcd", line},
+		{rl.Addr().String(), "abcde\n", line},
+		{cl.Addr().String(), "wc\n", line},
+		{rl.Addr().String(), "\x16\x03\x01", ""},
+	} {
+		raw, err := net.Dial("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.SetDeadline(time.Now().Add(defaultTestTimeout))
+		if _, err := io.WriteString(raw, tc.sent); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		reply, _ := io.ReadAll(raw)
+		raw.Close()
+		if string(reply) != tc.want {
+			t.Errorf("%q to %s: reply %q, want %q", tc.sent, tc.addr, reply, tc.want)
+		}
+	}
+}
+
+// TestTLSClientOnPlaintextPort: a TLS ClientHello on a plaintext command
+// port is answered at once as what it is, whether or not it holds a
+// newline: the server read it as a header line, and then said "a NUL
+// byte at offset 6" (log and reply), or, without a newline, waited for
+// the header timeout while the client waited for a ServerHello.
+func TestTLSClientOnPlaintextPort(t *testing.T) {
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), HeaderTimeout: time.Hour}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { srv.Serve(l); close(done) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	const want = "halfclose: error: INVALID_ARGUMENT: this port does not speak TLS: connect without it (nc -N, socat TCP:, halfclose without --tls or --cacert)\n"
+	for _, hello := range []string{
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",                 // a record header and the start of a ClientHello, no newline
+		"\x16\x03\x01\x00\x0a\x01\x00\x00\x06\x03\x03\x00\x0a\x00\x00", // with a newline and a NUL
+	} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		// No FIN: the server must answer the bytes themselves.
+		if _, err := io.WriteString(c, hello); err != nil {
+			t.Fatal(err)
+		}
+		reply := make([]byte, len(want))
+		n, err := io.ReadFull(c, reply)
+		c.Close()
+		if string(reply[:n]) != want {
+			t.Errorf("%q: reply %q (%v), want %q", hello, reply[:n], err, want)
+		}
+	}
+}

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +55,10 @@ func (r *runner) describe(err error) string {
 	}
 	s, ok := status.FromError(err)
 	if !ok {
+		if msg := err.Error(); strings.Contains(msg, "remote error: tls: ") {
+			// The raw-TCP port's TLS alert, as the gRPC port's below.
+			return alertMessage(addr, msg, r.o.certFile)
+		}
 		return err.Error()
 	}
 	msg := s.Message()
@@ -89,14 +97,8 @@ func (r *runner) describe(err error) string {
 		case !tls && strings.Contains(msg, "error reading server preface") && !strings.Contains(msg, tcpPortMessage) &&
 			oneAddress(addr) && probePort(addr) == portTLS:
 			return "UNAVAILABLE: " + (&tlsPortError{addr: addr}).Error()
-		case strings.Contains(msg, "tls: certificate required"):
-			return fmt.Sprintf("UNAVAILABLE: %s requires a client certificate (--cert and --key)", addr)
 		case strings.Contains(msg, "remote error: tls: "):
-			// The server's alert: a client certificate it does not take
-			// (another CA's, expired, not for client use).
-			_, alert, _ := strings.Cut(msg, "remote error: tls: ")
-			alert, _, _ = strings.Cut(alert, `"`) // grpc-go quotes the cause
-			return fmt.Sprintf("UNAVAILABLE: %s refused the TLS handshake: %s (is --cert signed by the CA the server trusts?)", addr, alert)
+			return "UNAVAILABLE: " + alertMessage(addr, msg, r.o.certFile)
 		case !tls && strings.Contains(msg, "error reading server preface") && !strings.Contains(msg, tcpPortMessage):
 			// A TLS port closes on a plaintext client; a raw-TCP port of
 			// halfclosed answers in HTTP/2 with tcpPortMessage.
@@ -107,11 +109,14 @@ func (r *runner) describe(err error) string {
 			// it after the client's side of the handshake, which then
 			// sees its writes fail, not the server's alert.
 			return fmt.Sprintf("UNAVAILABLE: %s closed the connection after the TLS handshake: it may require a client certificate (--cert and --key)", addr)
-		case tls && r.o.certFile != "" && !strings.Contains(msg, tcpPortMessage) && !strings.Contains(msg, "remote error: tls: ") &&
+		case tls && r.o.certFile != "" && !strings.Contains(msg, tcpPortMessage) &&
 			(strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "error reading server preface")):
 			// The same, for a certificate the server refused: the alert
-			// (below) does not always reach the client before its writes
+			// (above) does not always reach the client before its writes
 			// fail.
+			if why := clientCertProblem(r.o.certFile); why != "" {
+				return fmt.Sprintf("UNAVAILABLE: %s closed the connection after the TLS handshake: %s", addr, why)
+			}
 			return fmt.Sprintf("UNAVAILABLE: %s closed the connection after the TLS handshake: it may not accept the client certificate (is --cert signed by the CA the server trusts?)", addr)
 		case strings.Contains(msg, "produced zero addresses"), strings.Contains(msg, "name resolver error"), strings.Contains(msg, "no such host"),
 			strings.Contains(msg, "no children to pick from"): // round_robin with no resolved address
@@ -184,9 +189,80 @@ func notTLSMessage(addr string) string {
 	return fmt.Sprintf("%s does not speak TLS: it is a plaintext port (drop --tls and --cacert)", addr)
 }
 
-// certMessage says that addr's certificate could not be verified, and why.
+// certMessage says that addr's certificate could not be verified, and
+// why, with what to do about it: the CA to trust for an unknown one
+// (--cacert), but for a certificate a trusted CA signed that names
+// another host, or is out of its dates, the server's certificate is at
+// fault (or the dialled name, or this machine's clock), not --cacert.
 func certMessage(addr, why string) string {
-	return fmt.Sprintf("cannot verify the certificate of %s: %s (--cacert FILE: the CA that signed it)", addr, why)
+	hint := "--cacert FILE: the CA that signed it"
+	switch {
+	case strings.Contains(why, "cannot validate certificate for"), strings.Contains(why, "certificate is valid for"),
+		strings.Contains(why, "certificate is not valid for any names"):
+		hint = "the certificate does not name the host dialled: dial a name it holds, or give the server a certificate for this one"
+	case strings.Contains(why, "has expired or is not yet valid"):
+		hint = "the server's certificate is outside its dates: renew it, or check this machine's clock"
+	}
+	return fmt.Sprintf("cannot verify the certificate of %s: %s (%s)", addr, why, hint)
+}
+
+// alertMessage says what the TLS alert in msg (the server's "remote
+// error: tls: ALERT"), sent by addr during the handshake, means for the
+// client: most often that it refused the client certificate, certFile
+// (empty: none given). What the client can tell of its own certificate
+// (out of its dates, not for client use) is named; crypto/tls sends "expired
+// certificate" for one not yet valid too.
+func alertMessage(addr, msg, certFile string) string {
+	_, alert, _ := strings.Cut(msg, "remote error: tls: ")
+	alert, _, _ = strings.Cut(alert, `"`) // grpc-go quotes the cause
+	if certFile == "" && alert == "certificate required" {
+		return fmt.Sprintf("%s requires a client certificate (--cert and --key)", addr)
+	}
+	if certFile != "" {
+		if why := clientCertProblem(certFile); why != "" {
+			return fmt.Sprintf("%s refused the TLS handshake: %s: %s", addr, alert, why)
+		}
+		if alert == "certificate required" || alert == "unknown certificate authority" {
+			// crypto/tls sends no certificate whose issuer is not one
+			// of the CAs the server asked for: then it is "required".
+			return fmt.Sprintf("%s refused the TLS handshake: %s: --cert %s is not signed by a CA the server trusts", addr, alert, certFile)
+		}
+		return fmt.Sprintf("%s refused the TLS handshake: %s (is --cert signed by the CA the server trusts?)", addr, alert)
+	}
+	return fmt.Sprintf("%s refused the TLS handshake: %s", addr, alert)
+}
+
+// clientCertProblem says what is wrong with the client certificate in
+// certFile that the client can see itself: out of its dates, or not for
+// client authentication. It is "" when nothing is, or the file cannot be
+// read again.
+func clientCertProblem(certFile string) string {
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		return ""
+	}
+	block, rest := pem.Decode(data)
+	for block != nil && block.Type != "CERTIFICATE" {
+		block, rest = pem.Decode(rest)
+	}
+	if block == nil {
+		return ""
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return ""
+	}
+	now := time.Now()
+	switch {
+	case now.After(cert.NotAfter):
+		return fmt.Sprintf("--cert %s expired at %s", certFile, cert.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(cert.NotBefore):
+		return fmt.Sprintf("--cert %s is not valid before %s (or this machine's clock is behind)", certFile, cert.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if len(cert.ExtKeyUsage) > 0 && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageAny) {
+		return fmt.Sprintf("--cert %s is not for client authentication (its extended key usage lacks clientAuth)", certFile)
+	}
+	return ""
 }
 
 // tlsPortError is a plaintext call to a port that speaks TLS.

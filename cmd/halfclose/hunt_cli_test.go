@@ -185,6 +185,14 @@ func TestHuntBadFlagValues(t *testing.T) {
 	if err := os.WriteFile(key, []byte("not used"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	spaced := filepath.Join(dir, "spaced")
+	nbsp := filepath.Join(dir, "nbsp")
+	if err := os.WriteFile(spaced, []byte("# the token\nsecret value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nbsp, []byte("secret\u00a0value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -202,6 +210,13 @@ func TestHuntBadFlagValues(t *testing.T) {
 		{[]string{"--cert", key, "wc"}, "halfclose: --cert needs --key"},
 		{[]string{"--cacert", filepath.Join(dir, "none"), "wc"}, "halfclose: --cacert: open "},
 		{[]string{"--token-file", filepath.Join(dir, "none"), "wc"}, "halfclose: --token-file: open "},
+		// Tokens halfclosed refuses in its file: they could never match
+		// (a gRPC call sent "Bearer secret value" and got
+		// PERMISSION_DENIED, exit 1; one with U+00A0 failed as
+		// "INTERNAL: header key "authorization" contains value with
+		// non-printable ASCII characters").
+		{[]string{"--token-file", spaced, "wc"}, "halfclose: --token-file " + spaced + ": the token contains white space\n"},
+		{[]string{"--token-file", nbsp, "wc"}, "halfclose: --token-file " + nbsp + ": the token contains a byte that is not printable ASCII (gRPC metadata cannot carry it)\n"},
 		{[]string{"--timeout", "-1s", "wc"}, "halfclose: --timeout -1s: a deadline cannot be negative"},
 		{[]string{"--list", "wc"}, `halfclose: --list and --list-names take no operands (got "wc")`},
 		{[]string{"--list-names", "commands"}, `halfclose: --list and --list-names take no operands (got "commands")`},

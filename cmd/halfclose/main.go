@@ -441,6 +441,15 @@ func readToken(path string) (string, error) {
 	// skipped).
 	for line := range strings.Lines(strings.TrimPrefix(string(b), "\ufeff")) {
 		if tok := strings.TrimSpace(line); tok != "" && !strings.HasPrefix(tok, "#") {
+			// halfclosed refuses such tokens in its file at start: they
+			// could never match (gRPC metadata carries printable ASCII
+			// only; @token ends at white space).
+			if strings.ContainsAny(tok, " \t\v\f\r") {
+				return "", fmt.Errorf("--token-file %s: the token contains white space", path)
+			}
+			if strings.IndexFunc(tok, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+				return "", fmt.Errorf("--token-file %s: the token contains a byte that is not printable ASCII (gRPC metadata cannot carry it)", path)
+			}
 			return tok, nil
 		}
 	}

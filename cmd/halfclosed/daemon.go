@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -136,6 +137,9 @@ func newServer(cfg *config) (_ *daemon, err error) {
 			Handler:           server.NewHealthHandler(d.ready.Load),
 			ReadHeaderTimeout: httpReadHeaderTimeout,
 		}})
+	}
+	if sec.tls != nil {
+		warnCertDates(d.log, cfg.tlsCert, sec.tls.Certificates[0].Leaf, time.Now())
 	}
 	if sec.auth != nil && cfg.tcpInsecure && (d.tcpL != nil || len(d.routes) > 0) {
 		d.log.Warn("--tcp-insecure: the raw-TCP ports serve anyone who can connect, without a token or client certificate")
@@ -274,6 +278,11 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		// (a new goroutine per call grows its stack anew: a few percent of
 		// the CPU of small calls); calls past the workers get their own.
 		grpc.NumStreamWorkers(uint32(min(cfg.maxJobs, maxStreamWorkers))),
+		// A new connection's TLS handshake and HTTP/2 preface must come
+		// within --header-timeout, as a TCP connection's handshake and
+		// header line: grpc-go's default held a client that sent nothing
+		// (or stalled mid-handshake) for 120 s.
+		grpc.ConnectionTimeout(cfg.headerTimeout),
 	)
 	if sec.tls != nil {
 		// The connections count the DATA bytes they decrypt: a message
@@ -572,5 +581,20 @@ func (c *config) logger() (*slog.Logger, *logBuffer) {
 func (d *daemon) closeLog() {
 	if d.logBuf != nil {
 		d.logBuf.Close()
+	}
+}
+
+// warnCertDates logs a warning when the server's certificate (leaf, from
+// file) is out of its dates at start: every client refuses it ("certificate
+// has expired or is not yet valid"), while the server's own log said
+// nothing. Not a refusal to start: a certificate valid from a minute ahead
+// (a clock behind, a fresh renewal) soon is.
+func warnCertDates(log *slog.Logger, file string, leaf *x509.Certificate, now time.Time) {
+	switch {
+	case leaf == nil:
+	case now.After(leaf.NotAfter):
+		log.Warn("--tls-cert: the certificate has expired: clients will refuse it", "file", file, "not_after", leaf.NotAfter.UTC())
+	case now.Before(leaf.NotBefore):
+		log.Warn("--tls-cert: the certificate is not valid yet: clients will refuse it until then", "file", file, "not_before", leaf.NotBefore.UTC())
 	}
 }

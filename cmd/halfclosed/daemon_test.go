@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"io"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -15,6 +17,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/testpki"
 )
 
 var sha256Algo = []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}
@@ -383,4 +386,65 @@ func TestLimitsTCP(t *testing.T) {
 			t.Fatalf("over the limit: %q", reply)
 		}
 	})
+}
+
+// TestTLSCertDatesWarned: a server certificate out of its dates at start
+// is logged as a warning naming the file (every client refuses it; the
+// server's log said nothing, at any level), and a valid one is not.
+func TestTLSCertDatesWarned(t *testing.T) {
+	pki := newTestPKI(t)
+	day := 24 * time.Hour
+	expired, expiredKey := pki.Issue(t, testpki.Cert{Name: "expired", Usage: x509.ExtKeyUsageServerAuth,
+		NotBefore: time.Now().Add(-2 * day), NotAfter: time.Now().Add(-day), DNS: []string{"localhost"}})
+	future, futureKey := pki.Issue(t, testpki.Cert{Name: "future", Usage: x509.ExtKeyUsageServerAuth,
+		NotBefore: time.Now().Add(day), NotAfter: time.Now().Add(2 * day), DNS: []string{"localhost"}})
+	for _, tc := range []struct {
+		cert, key, want string
+	}{
+		{expired, expiredKey, `"level":"WARN","msg":"--tls-cert: the certificate has expired: clients will refuse it","file":"` + expired + `"`},
+		{future, futureKey, `"level":"WARN","msg":"--tls-cert: the certificate is not valid yet: clients will refuse it until then","file":"` + future + `"`},
+		{pki.ServerCert, pki.ServerKey, ""},
+	} {
+		d := startDaemon(t, "--tls-cert="+tc.cert, "--tls-key="+tc.key)
+		logs := d.logs.String()
+		if tc.want == "" && strings.Contains(logs, "--tls-cert: the certificate") || tc.want != "" && !strings.Contains(logs, tc.want) {
+			t.Errorf("%s: want %q in the start-up log:\n%s", tc.cert, tc.want, logs)
+		}
+	}
+}
+
+// TestGRPCHandshakeTimeout: a client that connects to the gRPC port and
+// sends nothing, or stops inside its TLS ClientHello, is closed after
+// --header-timeout, as on the raw-TCP ports (grpc-go's own default held
+// it 120 s). The bound checked, the test's 30 s, is far from both.
+func TestGRPCHandshakeTimeout(t *testing.T) {
+	pki := newTestPKI(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		sent string
+	}{
+		{"plaintext, nothing", nil, ""},
+		{"TLS, nothing", []string{"--tls-cert=" + pki.ServerCert, "--tls-key=" + pki.ServerKey}, ""},
+		{"TLS, part of a ClientHello", []string{"--tls-cert=" + pki.ServerCert, "--tls-key=" + pki.ServerKey}, "\x16\x03\x01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := startDaemon(t, append([]string{"--header-timeout=1s"}, tc.args...)...)
+			c, err := net.Dial("tcp", d.grpcAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(defaultTestTimeout))
+			if _, err := io.WriteString(c, tc.sent); err != nil {
+				t.Fatal(err)
+			}
+			// The server's SETTINGS (plaintext) may come first; then EOF
+			// or a reset, not the test's deadline.
+			_, err = io.Copy(io.Discard, c)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the server still held the connection after %v: %v", defaultTestTimeout, err)
+			}
+		})
+	}
 }

@@ -129,6 +129,12 @@ function readToken(file) {
   const text = readFile('--token-file', file).toString('utf8').replace(/^\uFEFF/, '');
   const tok = text.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
   if (tok === undefined) throw new UsageError(`--token-file ${file}: empty token`);
+  // What halfclosed refuses in its token file (gRPC metadata cannot carry
+  // it); the message never repeats the token.
+  if (/[ \t\v\f\r]/.test(tok)) throw new UsageError(`--token-file ${file}: the token contains white space`);
+  if (/[^\x21-\x7e]/.test(tok)) {
+    throw new UsageError(`--token-file ${file}: the token contains a character that is not printable ASCII (gRPC metadata cannot carry it)`);
+  }
   return tok;
 }
 
@@ -256,6 +262,9 @@ function tlsHint(details, values) {
   if (!(values.tls || values.cacert || values.cert)) return '';
   if (details.includes('wrong version number')) return ' (the port may not speak TLS: drop --tls and --cacert)';
   if (details.includes('certificate required') && !values.cert) return ' (the server wants a client certificate: --cert and --key)';
+  if (values.cert && /alert (certificate expired|bad certificate|unknown ca|certificate required|unsupported certificate)/.test(details)) {
+    return ' (the server refused the client certificate: is --cert signed by the CA it trusts, within its dates, for client use?)';
+  }
   return '';
 }
 

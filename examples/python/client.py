@@ -300,10 +300,22 @@ def read_token(path):
             for line in f:
                 tok = line.strip()
                 if tok and not tok.startswith("#"):
-                    return tok
+                    return check_token(path, tok)
     except (OSError, ValueError) as e:
         raise UsageError(f"--token-file {path}: {getattr(e, 'strerror', None) or e}") from None
     raise UsageError(f"--token-file {path}: empty token")
+
+
+def check_token(path, tok):
+    """Returns tok, or refuses what halfclosed refuses in its token file:
+    white space, or anything but printable ASCII (gRPC metadata cannot
+    carry it). The message never repeats the token."""
+    if any(c in " \t\v\f\r" for c in tok):
+        raise UsageError(f"--token-file {path}: the token contains white space")
+    if any(not "!" <= c <= "~" for c in tok):
+        raise UsageError(f"--token-file {path}: the token contains a character that is not printable ASCII"
+                         " (gRPC metadata cannot carry it)")
+    return tok
 
 
 def channel_tls(args):
@@ -321,6 +333,11 @@ def tls_hint(details, args):
         # TLS 1.3: the server's certificate_required alert comes after
         # the handshake, and gRPC reports only the failed read.
         return " (a server that requires client certificates wants --cert and --key)"
+    if "Endpoint read failed" in details:
+        # The same for a certificate the server refused: gRPC hides its
+        # alert (expired, unknown CA, not for client use) too.
+        return (" (the server may refuse the client certificate: is --cert signed by the CA it trusts,"
+                " within its dates, for client use?)")
     return ""
 
 

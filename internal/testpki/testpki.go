@@ -27,13 +27,62 @@ type PKI struct {
 	ServerCert, ServerKey string
 	ClientCert, ClientKey string
 	CAPool                *x509.CertPool
+
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	serial int64
+}
+
+// Cert describes a certificate for Issue. Zero times mean valid from an
+// hour ago for a day.
+type Cert struct {
+	Name      string // common name, and the files' base name
+	Usage     x509.ExtKeyUsage
+	NotBefore time.Time
+	NotAfter  time.Time
+	IPs       []net.IP
+	DNS       []string
+}
+
+// Issue writes a certificate the CA signs as c describes (an expired one,
+// one for the wrong name or use) and its key, and returns their files.
+func (p *PKI) Issue(t testing.TB, c Cert) (certFile, keyFile string) {
+	t.Helper()
+	if c.NotBefore.IsZero() {
+		c.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if c.NotAfter.IsZero() {
+		c.NotAfter = time.Now().Add(24 * time.Hour)
+	}
+	p.serial++
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(p.serial),
+		Subject:      pkix.Name{CommonName: c.Name},
+		NotBefore:    c.NotBefore,
+		NotAfter:     c.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{c.Usage},
+		IPAddresses:  c.IPs,
+		DNSNames:     c.DNS,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writePEM(t, p.Dir, c.Name+".pem", "CERTIFICATE", der),
+		writePEM(t, p.Dir, c.Name+"-key.pem", "PRIVATE KEY", keyDER)
 }
 
 // New generates a CA, a server and a client certificate in t.TempDir().
 func New(t testing.TB) *PKI {
 	t.Helper()
 	dir := t.TempDir()
-	p := &PKI{Dir: dir, CAPool: x509.NewCertPool()}
+	p := &PKI{Dir: dir, CAPool: x509.NewCertPool(), serial: 3}
 
 	caKey := newKey(t)
 	caTmpl := &x509.Certificate{
@@ -56,32 +105,10 @@ func New(t testing.TB) *PKI {
 	p.CAPool.AddCert(caCert)
 	p.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 
-	issue := func(name string, serial int64, usage x509.ExtKeyUsage, ips []net.IP, dns []string) (string, string) {
-		key := newKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: name},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			IPAddresses:  ips,
-			DNSNames:     dns,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return writePEM(t, dir, name+".pem", "CERTIFICATE", der),
-			writePEM(t, dir, name+"-key.pem", "PRIVATE KEY", keyDER)
-	}
-	p.ServerCert, p.ServerKey = issue("server", 2, x509.ExtKeyUsageServerAuth,
-		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, []string{"localhost"})
-	p.ClientCert, p.ClientKey = issue("client", 3, x509.ExtKeyUsageClientAuth, nil, nil)
+	p.caCert, p.caKey = caCert, caKey
+	p.ServerCert, p.ServerKey = p.Issue(t, Cert{Name: "server", Usage: x509.ExtKeyUsageServerAuth,
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, DNS: []string{"localhost"}})
+	p.ClientCert, p.ClientKey = p.Issue(t, Cert{Name: "client", Usage: x509.ExtKeyUsageClientAuth})
 	return p
 }
 
