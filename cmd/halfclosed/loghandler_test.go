@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -113,7 +115,20 @@ func checkSame(t *testing.T, r slog.Record) {
 // handlers write, for random records of every kind of value, with hostile
 // strings and keys (those it does not encode itself go to slog's).
 func TestLineHandlerMatchesSlog(t *testing.T) {
-	r := rand.New(rand.NewPCG(14, uint64(time.Now().UnixNano())))
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("LINEHANDLER_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("LINEHANDLER_SEED=%q: %v", v, err)
+		}
+		seed = n
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replay with LINEHANDLER_SEED=%d", seed)
+		}
+	})
+	r := rand.New(rand.NewPCG(14, seed))
 	for range 20000 {
 		rec := slog.NewRecord(randomTime(r), levels[r.IntN(len(levels))], hostileStrings[r.IntN(len(hostileStrings))], 0)
 		for range r.IntN(8) {
