@@ -168,7 +168,8 @@ func TestGrepHuntErrorWording(t *testing.T) {
 // TestGrepHuntZeroWidthRepeat: an ERE interval where a branch starts
 // repeats nothing in GNU's dfa (with a warning), and one after an anchor
 // repeats what matches the same however often: a count past RE2's 1000
-// is no reason to refuse them.
+// is no reason to refuse them; nor is a minimum past RE_DUP_MAX without a
+// maximum where only GNU's dfa reads the interval (it checks the maximum).
 func TestGrepHuntZeroWidthRepeat(t *testing.T) {
 	in := []byte("a\n{32767}\nx{1001}\nb a\na{1001}\n")
 	for _, argv := range [][]string{
@@ -181,6 +182,16 @@ func TestGrepHuntZeroWidthRepeat(t *testing.T) {
 		{"grep", "-Ew", `a\>{0,1001}`},
 		{"grep", "-c", `a\b\{1001\}`},
 		{"grep", "-o", `\(a\)\>\{1001,\}`},
+		// only GNU's dfa reads these, and it checks the maximum alone
+		// against RE_DUP_MAX: a minimum past it with none is taken
+		{"grep", "-Ec", `a\<{32768,}`},
+		{"grep", "-E", `{32768,}`},
+		{"grep", "-Eo", `^{32768,}a`},
+		{"grep", "-Ec", `x|{40000,}`},
+		{"grep", "-E", `\<{99999999,}a`},
+		{"grep", "-c", `a\b\{32768,\}`},
+		{"grep", "-Ec", `^{32768}a`},
+		{"grep", "-Ec", `^{1,32768}a`},
 	} {
 		computetest.DiffGNU(t, in, argv...)
 	}
