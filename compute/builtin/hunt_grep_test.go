@@ -137,6 +137,14 @@ func TestGrepHuntErrorWording(t *testing.T) {
 		{"grep", `\(a\)\1[:space:]`},
 		{"grep", "-e", `\(a\)\1`, "-e", "[:alpha:]"},
 		{"grep", "-e", `\(a\)\1`, "-e", `\(`},
+		// glibc's error in an earlier pattern, where only glibc fails
+		// (it drops the '*' in "(*)", the dfa repeats nothing), before
+		// glibc's in a later one, and before the dfa's
+		{"grep", "-E", "-e", "(*)", "-e", "a{32768}"},
+		{"grep", "-Ex", "-e", "}*(*)?** ", "-e", "(a){32768}"},
+		{"grep", "-E", "-e", "(+)", "-e", "(a){2,1}"},
+		{"grep", "-E", "(*)[:space:]"},
+		{"grep", "-E", "-e", "(*)", "-e", "[:space:]"},
 	} {
 		_, stderr, code := computetest.GNUStatusStderr(t, in, argv...)
 		if code != 2 {
