@@ -169,3 +169,48 @@ func ctrlCPipeline(t *testing.T, argv []string, underway func(exited <-chan stru
 	}
 	return waitExit(t, argv, exited, &waitErr, &stdout, &stderr)
 }
+
+// TestExampleClosedStdout: an example client whose stdout has no reader
+// (`client digest FILE | true`, its pipe closed first) says so in its own
+// words and exits 1, for digest and run. The Node client threw the EPIPE as an
+// unhandled 'error' event: a stack trace of 20 lines.
+func TestExampleClosedStdout(t *testing.T) {
+	g, _ := startDaemon(t)
+	file := randomFile(t, 1<<20)
+	for _, lang := range exampleLangs {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			client := exampleClient(t, lang)
+			for _, args := range [][]string{{"digest", file, file}, {"run", "head -c 1000000"}} {
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				pr.Close() // no reader: a write is EPIPE
+				in, err := os.Open(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				argv := append(append(client, "--addr", g), args...)
+				cmd := exec.Command(argv[0], argv[1:]...)
+				cmd.Env = cleanEnv()
+				var stderr bytes.Buffer
+				cmd.Stdin, cmd.Stdout, cmd.Stderr = in, pw, &stderr
+				err = cmd.Run()
+				pw.Close()
+				in.Close()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+					t.Errorf("%v: %v, want exit 1; stderr %q", args, err, stderr.Bytes())
+				}
+				// the client's own lines (Python's: one a file), no trace
+				for _, l := range bytes.Split(bytes.TrimSuffix(stderr.Bytes(), []byte("\n")), []byte("\n")) {
+					if !bytes.HasPrefix(l, []byte("client.")) {
+						t.Errorf("%v: stderr %q, want only the client's own error lines", args, stderr.Bytes())
+						break
+					}
+				}
+			}
+		})
+	}
+}

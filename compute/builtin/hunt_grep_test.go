@@ -137,6 +137,14 @@ func TestGrepHuntErrorWording(t *testing.T) {
 		{"grep", `\(a\)\1[:space:]`},
 		{"grep", "-e", `\(a\)\1`, "-e", "[:alpha:]"},
 		{"grep", "-e", `\(a\)\1`, "-e", `\(`},
+		// glibc's error in an earlier pattern, where only glibc fails
+		// (it drops the '*' in "(*)", the dfa repeats nothing), before
+		// glibc's in a later one, and before the dfa's
+		{"grep", "-E", "-e", "(*)", "-e", "a{32768}"},
+		{"grep", "-Ex", "-e", "}*(*)?** ", "-e", "(a){32768}"},
+		{"grep", "-E", "-e", "(+)", "-e", "(a){2,1}"},
+		{"grep", "-E", "(*)[:space:]"},
+		{"grep", "-E", "-e", "(*)", "-e", "[:space:]"},
 	} {
 		_, stderr, code := computetest.GNUStatusStderr(t, in, argv...)
 		if code != 2 {
@@ -168,7 +176,8 @@ func TestGrepHuntErrorWording(t *testing.T) {
 // TestGrepHuntZeroWidthRepeat: an ERE interval where a branch starts
 // repeats nothing in GNU's dfa (with a warning), and one after an anchor
 // repeats what matches the same however often: a count past RE2's 1000
-// is no reason to refuse them.
+// is no reason to refuse them; nor is a minimum past RE_DUP_MAX without a
+// maximum where only GNU's dfa reads the interval (it checks the maximum).
 func TestGrepHuntZeroWidthRepeat(t *testing.T) {
 	in := []byte("a\n{32767}\nx{1001}\nb a\na{1001}\n")
 	for _, argv := range [][]string{
@@ -181,6 +190,16 @@ func TestGrepHuntZeroWidthRepeat(t *testing.T) {
 		{"grep", "-Ew", `a\>{0,1001}`},
 		{"grep", "-c", `a\b\{1001\}`},
 		{"grep", "-o", `\(a\)\>\{1001,\}`},
+		// only GNU's dfa reads these, and it checks the maximum alone
+		// against RE_DUP_MAX: a minimum past it with none is taken
+		{"grep", "-Ec", `a\<{32768,}`},
+		{"grep", "-E", `{32768,}`},
+		{"grep", "-Eo", `^{32768,}a`},
+		{"grep", "-Ec", `x|{40000,}`},
+		{"grep", "-E", `\<{99999999,}a`},
+		{"grep", "-c", `a\b\{32768,\}`},
+		{"grep", "-Ec", `^{32768}a`},
+		{"grep", "-Ec", `^{1,32768}a`},
 	} {
 		computetest.DiffGNU(t, in, argv...)
 	}

@@ -75,6 +75,15 @@ func laterError(pending, err error) (error, error) {
 	return pending, nil
 }
 
+// deferred reports whether err, a pattern's error, is one GNU reports
+// only when glibc regex finds none in any pattern: the dfa's, or
+// something it takes and halfclose refuses.
+func deferred(err error) bool {
+	var d dfaError
+	var u unsupportedError
+	return errors.As(err, &d) || errors.As(err, &u)
+}
+
 // compileGrep compiles the patterns, charging what they compile to to
 // budget (nil: a budget of their own).
 //
@@ -97,7 +106,19 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	// any: glibc's error in a later pattern is the one it reports, before
 	// the dfa's in an earlier one; either fails where we only refuse.
 	var pending error
+	// rparts, rerrs: each pattern as glibc regex reads it (translateRE
+	// with regex set), for -o; an error there is glibc's, in this
+	// pattern, before any in a later one ("(*)" is "Unmatched ( or \(",
+	// where the dfa repeats nothing).
+	rparts := make([]string, len(pats))
+	rerrs := make([]error, len(pats))
 	for i, p := range pats {
+		if mode != grepFixed {
+			rparts[i], rerrs[i] = translateRE(p, mode == grepExtended, fold, true)
+			if rerrs[i] != nil && !deferred(rerrs[i]) {
+				return nil, rerrs[i]
+			}
+		}
 		var err error
 		switch mode {
 		case grepFixed:
@@ -132,11 +153,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	if _, lits := fgrepKeywords(pats, mode); mode != grepFixed && !lits {
 		oparts = make([]string, len(pats))
 		differ := false
-		for i, p := range pats {
-			var err error
-			if oparts[i], err = translateRE(p, mode == grepExtended, fold, true); err != nil {
-				return nil, err
+		for i := range pats {
+			if rerrs[i] != nil {
+				return nil, rerrs[i]
 			}
+			oparts[i] = rparts[i]
 			differ = differ || oparts[i] != parts[i]
 		}
 		if !differ {

@@ -485,13 +485,15 @@ func (t *reTranslator) interval(bre, empty, glibcDrops, anchor bool) (q string, 
 		return "", true, nil
 	case !valid:
 		return "", false, t.bad(`invalid content of \{\}`)
-	case max(lo, hi) > reDupMax && glibcDrops:
+	case hi > reDupMax && glibcDrops:
 		// only GNU's dfa reads this interval: glibc regex reads what
-		// follows the '{' as more of the pattern
+		// follows the '{' as more of the pattern. The dfa checks only
+		// the maximum: "{32768,}" is taken (and repeats an anchor, or
+		// nothing, as any count does).
 		t.dfaBad("regular expression too big")
 		t.i = start
 		return "", true, nil
-	case max(lo, hi) > reDupMax:
+	case max(lo, hi) > reDupMax && !glibcDrops:
 		return "", false, t.bad("regular expression too big")
 	case empty:
 		return "", true, nil // it repeats nothing: its count does not matter

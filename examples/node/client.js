@@ -250,6 +250,20 @@ function stdin() {
   return stdinStream;
 }
 
+// stdoutError is a failed write to stdout (EPIPE: its reader is gone).
+// Without this listener Node threw it as an unhandled 'error' event: a
+// stack trace and exit 1. The call in progress is cancelled (no End), the
+// error said once, and the exit status is 1, as the Python client's.
+let stdoutError = null;
+function onStdoutError(err) {
+  if (stdoutError) return;
+  stdoutError = err;
+  if (current) current.cancel();
+  stdinStream.destroy();
+  console.error(`client.js: stdout: ${err.message}`);
+  process.exitCode = 1;
+}
+
 function onSignal() {
   interrupted = true;
   if (current) current.cancel(); // RST_STREAM, with no End before it: an abort
@@ -302,6 +316,7 @@ async function main() {
   }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.stdout.on('error', onStdoutError);
   const client = new ComputeService(values.addr, creds);
   try {
     if (cmd === 'run') {
@@ -310,6 +325,7 @@ async function main() {
     }
     let status = 0;
     for (const name of rest.length ? rest : ['-']) {
+      if (stdoutError) return 1;
       try {
         // Open before the call starts, so a missing file never starts one.
         const input = name === '-' ? stdin() : (await fs.promises.open(name)).createReadStream({ highWaterMark: CHUNK });
@@ -322,6 +338,7 @@ async function main() {
     }
     return status;
   } catch (err) {
+    if (stdoutError) return 1; // said by onStdoutError
     if (interrupted) {
       console.error('client.js: interrupted: call cancelled');
       return 130;
@@ -344,5 +361,5 @@ async function main() {
 }
 
 main().then((code) => {
-  process.exitCode = code;
+  process.exitCode = stdoutError ? 1 : code;
 });
