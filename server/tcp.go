@@ -926,6 +926,10 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	c.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
 	line, err := readHeader(br, s.MaxHeaderBytes)
 	if err != nil {
+		if _, ok := c.(*tls.Conn); ok && err == errTLSOnPlaintext {
+			// This port speaks TLS: the ClientHello came inside it.
+			err = errTLSInTLS
+		}
 		return nil, tcpOptions{}, err
 	}
 	if line == http2PrefaceLine {
@@ -1105,6 +1109,11 @@ func readHeader(br *bufio.Reader, max int) (string, error) {
 // not after --header-timeout (a ClientHello holds a newline only by
 // chance), and the log says what happened, not "a NUL byte at offset 6".
 var errTLSOnPlaintext = compute.Invalidf("this port does not speak TLS: connect without it (nc -N, socat TCP:, halfclose without --tls or --cacert)")
+
+// errTLSInTLS answers a ClientHello that came inside a TLS command port's
+// TLS (a client that wraps its TLS connection in TLS again): "connect
+// without it" would be wrong there.
+var errTLSInTLS = compute.Invalidf("the header line is a TLS ClientHello inside this port's TLS: connect with TLS once, then send the pipeline")
 
 // clientHello reports whether b starts as a TLS ClientHello record does:
 // type handshake (0x16), protocol version 3.x (SSL 3.0 to TLS 1.3). No

@@ -314,3 +314,37 @@ func TestTLSClientOnPlaintextPort(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSClientInTLSPort: a ClientHello that comes inside a TLS command
+// port's TLS (TLS twice) is not told "this port does not speak TLS:
+// connect without it", which is untrue of that port, as it was.
+func TestTLSClientInTLSPort(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), TLSConfig: cfg, HeaderTimeout: time.Hour}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { srv.Serve(l); close(done) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	c, err := tls.Dial("tcp", l.Addr().String(), p.ClientTLS(t, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := io.WriteString(c, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"); err != nil {
+		t.Fatal(err)
+	}
+	const want = "halfclose: error: INVALID_ARGUMENT: the header line is a TLS ClientHello inside this port's TLS: connect with TLS once, then send the pipeline\n"
+	reply := make([]byte, len(want))
+	n, err := io.ReadFull(c, reply)
+	if string(reply[:n]) != want {
+		t.Errorf("reply %q (%v), want %q", reply[:n], err, want)
+	}
+}

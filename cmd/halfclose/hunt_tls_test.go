@@ -59,6 +59,7 @@ func TestHuntTLSErrors(t *testing.T) {
 	t.Parallel()
 	p := testpki.New(t)
 	other := testpki.New(t)
+	otherName := testpki.NewNamed(t, "another CA")
 	day := 24 * time.Hour
 	expired, expiredKey := p.Issue(t, testpki.Cert{Name: "expired", Usage: x509.ExtKeyUsageClientAuth,
 		NotBefore: time.Now().Add(-2 * day), NotAfter: time.Now().Add(-day)})
@@ -86,6 +87,9 @@ func TestHuntTLSErrors(t *testing.T) {
 		{"not yet valid", future, futureKey, g, tcp, "ADDR (refused the TLS handshake: expired certificate|closed the connection after the TLS handshake): --cert " + future + " is not valid before 20[^ ]*Z \\(or this machine's clock is behind\\)\n$"},
 		{"server use only", serverOnly, serverOnlyKey, g, tcp, "ADDR (refused the TLS handshake: bad certificate|closed the connection after the TLS handshake): --cert " + serverOnly + " is not for client authentication \\(its extended key usage lacks clientAuth\\)\n$"},
 		{"another CA", other.ClientCert, other.ClientKey, g, tcp, "ADDR (refused the TLS handshake: unknown certificate authority: --cert " + other.ClientCert + " is not signed by a CA the server trusts|closed the connection after the TLS handshake: it may not accept the client certificate \\(is --cert signed by the CA the server trusts\\?\\))\n$"},
+		// A CA named otherwise: crypto/tls sends no certificate, and
+		// the server's alert is "certificate required".
+		{"another CA, named otherwise", otherName.ClientCert, otherName.ClientKey, g, tcp, "ADDR (refused the TLS handshake: certificate required: --cert " + otherName.ClientCert + " is not signed by a CA the server trusts|closed the connection after the TLS handshake: it may not accept the client certificate \\(is --cert signed by the CA the server trusts\\?\\))\n$"},
 		{"server certificate for another name", "", "", gNoName, tcpNoName, "cannot verify the certificate of ADDR: x509: .* \\(the certificate does not name the host dialled: dial a name it holds, or give the server a certificate for this one\\)\n$"},
 		{"server certificate expired", "", "", gOld, tcpOld, "cannot verify the certificate of ADDR: x509: .* \\(the server's certificate is outside its dates: renew it, or check this machine's clock\\)\n$"},
 	} {

@@ -160,7 +160,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.IntVar(&c.maxJobs, "max-jobs", engine.DefaultMaxJobs, "jobs running at once")
 	fs.DurationVar(&c.jobWait, "job-wait", engine.DefaultQueueWait, "how long a job over --max-jobs waits for a slot")
 	fs.IntVar(&c.maxConns, "max-conns", server.DefaultMaxConns, "open connections on the TCP adapter")
-	fs.DurationVar(&c.headerTimeout, "header-timeout", server.DefaultHeaderTimeout, "time to receive the TCP header line, or a gRPC stream's first message")
+	fs.DurationVar(&c.headerTimeout, "header-timeout", server.DefaultHeaderTimeout, "time for a new connection's TLS handshake and its TCP header line or gRPC HTTP/2 preface, and for a gRPC stream's first message")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "abort a job whose client sends nothing (or reads nothing of its reply) for this long")
 	fs.Var(&c.maxHeaderBytes, "max-header-bytes", "longest TCP header line")
 	fs.Var(&c.maxMsgBytes, "max-msg-bytes", "largest gRPC message")

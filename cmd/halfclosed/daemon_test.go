@@ -413,6 +413,18 @@ func TestTLSCertDatesWarned(t *testing.T) {
 	}
 }
 
+// TestHeaderTimeoutUsage: --help says what --header-timeout bounds, the
+// gRPC connection's handshake and preface too (grpc.ConnectionTimeout);
+// it named only the TCP header line and a stream's first message.
+func TestHeaderTimeoutUsage(t *testing.T) {
+	usage := newSpec(defaultConfig()).Flags.Lookup("header-timeout").Usage
+	for _, want := range []string{"TLS handshake", "TCP header line", "HTTP/2 preface", "gRPC stream's first message"} {
+		if !strings.Contains(usage, want) {
+			t.Errorf("--header-timeout's usage %q does not name %q", usage, want)
+		}
+	}
+}
+
 // TestGRPCHandshakeTimeout: a client that connects to the gRPC port and
 // sends nothing, or stops inside its TLS ClientHello, is closed after
 // --header-timeout, as on the raw-TCP ports (grpc-go's own default held

@@ -31,3 +31,15 @@ func TestOperationsDocFlags(t *testing.T) {
 		}
 	}
 }
+
+// docs/operations.md's and docs/protocol.md's tables show every cell: a
+// row with more cells than its header loses the rest.
+func TestOperationsDocTables(t *testing.T) {
+	for _, name := range []string{"../../docs/operations.md", "../../docs/protocol.md"} {
+		doc, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clitest.CheckTables(t, name, doc)
+	}
+}

@@ -81,13 +81,22 @@ func (p *PKI) Issue(t testing.TB, c Cert) (certFile, keyFile string) {
 // New generates a CA, a server and a client certificate in t.TempDir().
 func New(t testing.TB) *PKI {
 	t.Helper()
+	return NewNamed(t, "halfclose test CA")
+}
+
+// NewNamed is New with a CA of that common name. Two PKIs of New share
+// their CA's name, so a TLS client offers one's certificate to a server
+// that asks for the other's CA (crypto/tls matches the issuer's name); a
+// CA named otherwise is one the client's certificate cannot match.
+func NewNamed(t testing.TB, caName string) *PKI {
+	t.Helper()
 	dir := t.TempDir()
 	p := &PKI{Dir: dir, CAPool: x509.NewCertPool(), serial: 3}
 
 	caKey := newKey(t)
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "halfclose test CA"},
+		Subject:               pkix.Name{CommonName: caName},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IsCA:                  true,

@@ -177,3 +177,48 @@ func SameDefault(cell, def string) bool {
 	}
 	return false
 }
+
+// CheckTables fails t for each row of a Markdown table in doc (named
+// name) with more or fewer cells than its header: GitHub drops a row's
+// cells past the header's, so the text after a stray "|" is never shown
+// (a "|" in a cell's code must be escaped, "\|"). Fenced code is skipped.
+func CheckTables(t testing.TB, name string, doc []byte) {
+	t.Helper()
+	fenced, header, n := false, 0, 0
+	for line := range strings.Lines(string(doc)) {
+		n++
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+		}
+		if fenced || !strings.HasPrefix(line, "|") {
+			header = 0
+			continue
+		}
+		cells := tableCells(line)
+		if header == 0 {
+			header = cells
+		} else if cells != header {
+			t.Errorf("%s:%d: a table row of %d cells under a header of %d", name, n, cells, header)
+		}
+	}
+}
+
+// tableCells counts the cells of a table row: its "|" not escaped, the
+// outer ones excepted.
+func tableCells(row string) int {
+	row = strings.TrimPrefix(row, "|")
+	if strings.HasSuffix(row, "|") && !strings.HasSuffix(row, `\|`) {
+		row = row[:len(row)-1]
+	}
+	cells := 1
+	for i := 0; i < len(row); i++ {
+		switch row[i] {
+		case '\\':
+			i++
+		case '|':
+			cells++
+		}
+	}
+	return cells
+}

@@ -78,3 +78,27 @@ func TestCheckDocTable(t *testing.T) {
 		}
 	}
 }
+
+// CheckTables passes tables whose rows have their header's cells, an
+// escaped "|" in code and fenced code included, and counts each row that
+// has more or fewer.
+func TestCheckTables(t *testing.T) {
+	good := "| a | b |\n|---|---|\n| `x \\| y` | z |\n\ntext | not a row\n\n```\n| one |\n| two | cells |\n```\n| c |\n| d |\n"
+	CheckTables(t, "good", []byte(good))
+	for _, c := range []struct {
+		old, new string
+		errors   int
+	}{
+		{"| `x \\| y` | z |", "| `x | y` | z |", 1},
+		{"| `x \\| y` | z |", "| `x` |; more | z |", 1},
+		{"| `x \\| y` | z |", "| x |", 1},
+		{"|---|---|", "|---|---|---|", 1},
+		{"| d |", "| d | e |", 1},
+	} {
+		rec := &recorder{}
+		CheckTables(rec, "doc", []byte(strings.Replace(good, c.old, c.new, 1)))
+		if rec.errors != c.errors {
+			t.Errorf("%q -> %q: %d errors, want %d", c.old, c.new, rec.errors, c.errors)
+		}
+	}
+}
