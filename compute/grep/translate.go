@@ -512,6 +512,40 @@ func (t *reTranslator) interval(bre, empty, glibcDrops, anchor bool) (q string, 
 	return "{" + strconv.Itoa(lo) + "," + strconv.Itoa(hi) + "}", true, nil
 }
 
+// The tokens that end a count of an interval as glibc's parse_dup_op reads
+// it (glibcBREInterval, glibcInterval).
+const (
+	intervalEnd   = -3 // the pattern ended
+	intervalClose = -4 // the token was the interval's end ("\}" or '}')
+	intervalComma = -5 // the token was ',' (or "\," in a BRE)
+)
+
+// intervalBounds reads an interval's counts with number, as parse_dup_op
+// does: a missing minimum is 0 when a comma follows ("{,5}"), else the
+// interval is empty ("{}") and ok is false; one count ended by the
+// interval's end is both bounds; after a comma comes the maximum (-1 for
+// none). A bound of -2 is not a count; stop is the token that ended the
+// last count read.
+func intervalBounds(number func() (n, stop int)) (lo, hi, stop int, ok bool) {
+	lo, stop = number()
+	if lo == -1 {
+		if stop != intervalComma {
+			return lo, -2, stop, false
+		}
+		lo = 0
+	}
+	hi = -2
+	if lo != -2 {
+		switch stop {
+		case intervalClose:
+			hi = lo
+		case intervalComma:
+			hi, stop = number()
+		}
+	}
+	return lo, hi, stop, true
+}
+
 // glibcBREInterval checks a BRE interval after "\{" as glibc's
 // parse_dup_op reads it, token by token (fetch_number): a count is digits
 // up to "\}" or a comma (',' or "\,"); any other token makes it invalid.
@@ -521,11 +555,7 @@ func (t *reTranslator) interval(bre, empty, glibcDrops, anchor bool) (q string, 
 // big". It returns the index after the "\}" and leaves t.i alone.
 func (t *reTranslator) glibcBREInterval() (int, error) {
 	p, i := t.p, t.i
-	const (
-		end   = -3 // the pattern ended
-		close = -4 // the token was "\}"
-		comma = -5 // the token was ',' or "\,"
-	)
+	const end, close, comma = intervalEnd, intervalClose, intervalComma
 	// number reads tokens up to "\}" or a comma; -2 when one is not a
 	// digit, -1 when there was none.
 	number := func() (n, stop int) {
@@ -556,21 +586,9 @@ func (t *reTranslator) glibcBREInterval() (int, error) {
 			}
 		}
 	}
-	lo, stop := number()
-	if lo == -1 {
-		if stop != comma {
-			return 0, t.bad(`invalid content of \{\}`)
-		}
-		lo = 0
-	}
-	hi := -2
-	if lo != -2 {
-		switch stop {
-		case close:
-			hi = lo
-		case comma:
-			hi, stop = number()
-		}
+	lo, hi, stop, ok := intervalBounds(number)
+	if !ok {
+		return 0, t.bad(`invalid content of \{\}`)
 	}
 	switch {
 	case (lo == -2 || hi == -2) && stop == end:
@@ -590,11 +608,7 @@ func (t *reTranslator) glibcBREInterval() (int, error) {
 // (nil here). It leaves t.i alone.
 func (t *reTranslator) glibcInterval() error {
 	p, i := t.p, t.i
-	const (
-		end   = -3 // the pattern ended
-		close = -4 // the token was '}'
-		comma = -5 // the token was ','
-	)
+	const end, close, comma = intervalEnd, intervalClose, intervalComma
 	// number reads tokens up to '}' or ','; -2 when one is not a digit.
 	number := func() (n, stop int) {
 		n = -1
@@ -628,21 +642,9 @@ func (t *reTranslator) glibcInterval() error {
 			}
 		}
 	}
-	lo, stop := number()
-	if lo == -1 {
-		if stop != comma {
-			return t.bad(`invalid content of \{\}`)
-		}
-		lo = 0
-	}
-	hi := -2
-	if lo != -2 {
-		switch stop {
-		case close:
-			hi = lo
-		case comma:
-			hi, stop = number()
-		}
+	lo, hi, stop, ok := intervalBounds(number)
+	if !ok {
+		return t.bad(`invalid content of \{\}`)
 	}
 	switch {
 	case lo == -2 || hi == -2:
