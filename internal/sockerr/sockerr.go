@@ -20,10 +20,14 @@ func Reset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || reset(err)
 }
 
-// Broken reports a connection the peer broke: a reset, or a write after the
-// peer closed (EPIPE).
+// Broken reports a connection the peer broke: a reset, a write after the
+// peer closed (EPIPE), or a shutdown or write on a connection whose reset
+// a read has already reported (ENOTCONN: the socket is closed by then, so
+// the half-close that ends a raw-TCP upload fails so when the server
+// reset the connection while the client's input ran out).
 func Broken(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || broken(err)
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ENOTCONN) || broken(err)
 }
 
 // TooManyFiles reports a process out of descriptors (an accept's EMFILE).

@@ -23,6 +23,7 @@ func TestKinds(t *testing.T) {
 		{wrap("dial", syscall.ECONNREFUSED), true, false, false, false},
 		{wrap("read", syscall.ECONNRESET), false, true, true, false},
 		{wrap("write", syscall.EPIPE), false, false, true, false},
+		{wrap("shutdown", syscall.ENOTCONN), false, false, true, false},
 		{wrap("accept", syscall.EMFILE), false, false, false, true},
 		{io.EOF, false, false, false, false},
 		{errors.New("connection reset by peer"), false, false, false, false},
@@ -60,5 +61,40 @@ func TestRefusedDial(t *testing.T) {
 	}
 	if !Refused(err) {
 		t.Errorf("Refused(%v) = false", err)
+	}
+}
+
+// TestBrokenShutdownAfterReset: the half-close of a connection whose peer
+// reset it, once a read has reported the reset, fails as Broken. This is
+// what halfclose --tcp saw when a TLS port reset its plaintext call while
+// the input ended: "shutdown: transport endpoint is not connected" was
+// not taken for a broken connection, so the client printed it instead of
+// probing the port and saying it speaks TLS.
+func TestBrokenShutdownAfterReset(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.(*net.TCPConn).SetLinger(0)
+	s.Close() // an RST
+	if _, err := c.Read(make([]byte, 1)); !Reset(err) {
+		t.Fatalf("read after the peer's RST: %v, want a reset", err)
+	}
+	err = c.(*net.TCPConn).CloseWrite()
+	if err == nil {
+		t.Skip("this system half-closes a reset connection without an error")
+	}
+	if !Broken(err) {
+		t.Fatalf("half-close after the reset: %v, not Broken", err)
 	}
 }

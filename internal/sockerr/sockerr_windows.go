@@ -15,10 +15,11 @@ func reset(err error) bool { return errors.Is(err, windows.WSAECONNRESET) }
 
 // broken: a write to a connection the peer reset or closed fails with
 // WSAECONNRESET or WSAECONNABORTED (what Go's net takes for a broken
-// connection on Windows), or WSAESHUTDOWN.
+// connection on Windows), or WSAESHUTDOWN; a shutdown after the reset,
+// WSAENOTCONN.
 func broken(err error) bool {
 	return errors.Is(err, windows.WSAECONNRESET) || errors.Is(err, windows.WSAECONNABORTED) ||
-		errors.Is(err, windows.WSAESHUTDOWN)
+		errors.Is(err, windows.WSAESHUTDOWN) || errors.Is(err, windows.WSAENOTCONN)
 }
 
 func tooManyFiles(err error) bool { return errors.Is(err, windows.WSAEMFILE) }
