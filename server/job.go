@@ -40,10 +40,6 @@ type lifecycle struct {
 	// shutdown grace is over): every job's context ends with it, and a job
 	// that fails once it is done failed because of it (errShuttingDown).
 	stopping context.Context
-	// inStopping says that every context do is given ends with stopping
-	// already (the TCP adapter's: its connections' contexts derive from
-	// it), so do need not watch stopping itself.
-	inStopping bool
 	// emit writes a job's record: the adapter's log line or fields.
 	emit func(ctx context.Context, job slog.Attr)
 }
@@ -51,9 +47,12 @@ type lifecycle struct {
 // do runs one job of the peer at peerIP through the lifecycle and returns
 // its error.
 func (l *lifecycle) do(ctx context.Context, peerIP string, compile compileFunc) error {
+	// A job given stopping itself (the TCP adapter's connections) ends
+	// with it already: no watch of it is needed.
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if !l.inStopping {
+	if parent != l.stopping {
 		defer context.AfterFunc(l.stopping, cancel)()
 	}
 

@@ -152,7 +152,7 @@ func (s *TCPServer) init() {
 		s.idle = make(chan idleConn)
 		// A connection's job record is emitted by handle, which knows the
 		// peer; see recorder.
-		s.life = lifecycle{engine: s.Engine, obs: s.Observer, adapter: "tcp", peerJobs: s.PeerJobs, stopping: s.ctx, inStopping: true}
+		s.life = lifecycle{engine: s.Engine, obs: s.Observer, adapter: "tcp", peerJobs: s.PeerJobs, stopping: s.ctx}
 		s.refused = newRefusalLog(s.Logger, s.Observer)
 	})
 }

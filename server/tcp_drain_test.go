@@ -16,26 +16,14 @@ import (
 // channel (ConnHook).
 func startDrainTCP(t *testing.T, maxDrains int) (*TCPServer, string, <-chan struct{}) {
 	t.Helper()
-	closed := make(chan struct{}, 64)
 	s := &TCPServer{
 		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
 		MaxConns:     1,
 		maxDrains:    maxDrains,
 		drainTimeout: time.Hour,
-		ConnHook: func(delta int) {
-			if delta < 0 {
-				closed <- struct{}{}
-			}
-		},
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { s.Serve(l); close(served) }()
-	t.Cleanup(func() { s.Close(); <-served })
-	return s, l.Addr().String(), closed
+	addr, closed := serveReportingCloses(t, s, 64)
+	return s, addr, closed
 }
 
 // replyNoFIN dials addr, sends msg, and reads the reply up to the

@@ -17,15 +17,22 @@ import (
 // on the returned channel (ConnHook), with the given drain timeout.
 func startMutTCP(t *testing.T, drain time.Duration) (addr string, closed <-chan struct{}) {
 	t.Helper()
-	done := make(chan struct{}, 16)
-	s := &TCPServer{
+	return serveReportingCloses(t, &TCPServer{
 		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
 		drainTimeout: drain,
-		ConnHook: func(delta int) {
-			if delta < 0 {
-				done <- struct{}{}
-			}
-		},
+	}, 16)
+}
+
+// serveReportingCloses serves s's command port on 127.0.0.1 until the
+// test ends; each connection's close is sent on the returned channel
+// (ConnHook; room for buffered of them unread).
+func serveReportingCloses(t *testing.T, s *TCPServer, buffered int) (addr string, closed <-chan struct{}) {
+	t.Helper()
+	done := make(chan struct{}, buffered)
+	s.ConnHook = func(delta int) {
+		if delta < 0 {
+			done <- struct{}{}
+		}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
