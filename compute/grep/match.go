@@ -57,20 +57,12 @@ const nonWordClass = `[^0-9A-Za-z_]`
 // one): it returns the error to keep waiting with, or the one to report
 // now (glibc regex's, which outranks both).
 func laterError(pending, err error) (error, error) {
-	var d dfaError
-	var u unsupportedError
-	switch {
-	case errors.As(err, &d):
-		var pd dfaError
-		if pending == nil || !errors.As(pending, &pd) {
-			return err, nil
-		}
-	case errors.As(err, &u):
-		if pending == nil {
-			return err, nil
-		}
-	default:
+	if !deferred(err) {
 		return nil, err
+	}
+	var d, pd dfaError
+	if pending == nil || errors.As(err, &d) && !errors.As(pending, &pd) {
+		return err, nil // the first to wait, or the dfa's before an unsupported one
 	}
 	return pending, nil
 }
