@@ -493,6 +493,10 @@ type connWriter struct {
 	c    net.Conn
 	idle time.Duration
 	n    int64
+	// last is set for the reply's last write: the FIN (closeWrite)
+	// follows it at once, and a raw write leaves its last short segment
+	// to go with that FIN (rawWriter.writeWatched).
+	last bool
 	// raw writes c with raw system calls where it can (a plain TCP
 	// connection on Linux: rawWriter), or is nil: a Syscall's
 	// entersyscall lets the runtime hand the connection's P to another
@@ -549,7 +553,7 @@ func (w *connWriter) Write(p []byte) (int, error) {
 		)
 		if ww, ok := w.raw.(watchedWriter); ok {
 			watch.c = w.c
-			n, err = ww.writeWatched(p[done:], &watch)
+			n, err = ww.writeWatched(p[done:], &watch, w.last)
 		} else if w.raw != nil {
 			watch = watchSend(w.c)
 			n, err = w.raw.Write(p[done:])
@@ -601,7 +605,7 @@ func (s sendWatch) moved() bool {
 // the write began, and a write that does not wait (a small reply) asks
 // nothing of the kernel.
 type watchedWriter interface {
-	writeWatched(p []byte, watch *sendWatch) (int, error)
+	writeWatched(p []byte, watch *sendWatch, more bool) (int, error)
 }
 
 // sendQueuer is a connection that can tell its unacknowledged bytes
@@ -1014,7 +1018,11 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 		bw.WriteByte('\n')
 	}
 	if err == nil {
+		// The reply is complete: its FIN (finish) follows this write
+		// with nothing between them that waits.
+		w.last = true
 		err = bw.Flush()
+		w.last = false
 	}
 	if err == nil {
 		return st, nil // the trailer is not output

@@ -9,18 +9,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
-	"golang.org/x/sys/unix"
 )
 
 // grpcTransport is `halfclose head -c 0 < file` over gRPC: the transport
@@ -221,93 +216,46 @@ func smallTCPRows() []Row {
 }
 
 // smallJobs loads addr with 1 KiB jobs from smallJobClients connections at
-// a time for smallJobDuration, checks every reply, and returns the rate
-// (as 1 KiB per job).
+// a time for smallJobDuration (smallLoad), checks every reply against the
+// first, and returns the rate (as 1 KiB per job).
 func smallJobs(env *Env, addr string) (Result, error) {
 	input := bytes.Repeat([]byte("0123456789abcdef"), 64)
-	var (
-		jobs  atomic.Int64
-		first atomic.Value
-		errMu sync.Mutex
-		ferr  error
-	)
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return Result{}, err
+	}
+	var first []byte
+	deadline := time.Now().Add(smallJobDuration)
+	load := &smallLoad{
+		addr:  ta,
+		input: input,
+		conns: smallJobClients,
+		more:  func() bool { return time.Now().Before(deadline) },
+		check: func(reply []byte) error {
+			if first == nil {
+				first = bytes.Clone(reply)
+			} else if !bytes.Equal(first, reply) {
+				return fmt.Errorf("replies differ: %q, %q", first, reply)
+			}
+			return nil
+		},
+		stall: 30 * time.Second,
+	}
 	self0 := selfCPU()
 	d0, derr0 := env.daemonCPU()
-	deadline := time.Now().Add(smallJobDuration)
-	var wg sync.WaitGroup
-	for range smallJobClients {
-		wg.Go(func() {
-			for time.Now().Before(deadline) && env.Context().Err() == nil {
-				reply, err := smallJob(addr, input)
-				if err == nil {
-					if f, ok := first.Load().(string); !ok {
-						first.Store(reply)
-					} else if f != reply {
-						err = fmt.Errorf("replies differ: %q, %q", f, reply)
-					}
-				}
-				if err != nil {
-					errMu.Lock()
-					ferr = err
-					errMu.Unlock()
-					return
-				}
-				jobs.Add(1)
-			}
-		})
-	}
-	wg.Wait()
+	t0 := time.Now()
+	n, err := load.run(env.Context())
+	elapsed := time.Since(t0)
 	d1, derr1 := env.daemonCPU()
 	self1 := selfCPU()
-	if ferr != nil {
-		return Result{}, ferr
-	}
-	n := jobs.Load()
-	var rep Rep // the clients ran in this process
-	return Result{Bytes: n * int64(len(input)), Elapsed: smallJobDuration, CPU: rep.cpu(self1-self0, d1-d0, derr0 == nil && derr1 == nil),
-		OutputSum: SumOf([]byte(first.Load().(string))),
-		Note:      fmt.Sprintf("%.0f jobs/s, %d connections at a time", float64(n)/smallJobDuration.Seconds(), smallJobClients)}, nil
-}
-
-// smallJobDialer dials the small jobs from 127.0.0.2. A halfclose client
-// sends the first FIN, so each job leaves its client socket in TIME_WAIT
-// for a minute: ~20000 of them from 127.0.0.1 would hold ports of the
-// ephemeral range (which holds 50051–50053) on 127.0.0.1 against a later
-// bind, e.g. `make run` right after `make bench`. From another loopback
-// address they do not.
-//
-// IP_BIND_ADDRESS_NO_PORT leaves the choice of the port to connect: a
-// bind to port 0 must find a port free for every destination, and with
-// tens of thousands of TIME_WAIT sockets from the runs before (a second
-// make bench within the minute) that search took the client's CPU and cut
-// the rate tenfold; connect needs the port free only for this destination,
-// and may reuse one in TIME_WAIT on loopback (tcp_tw_reuse's default).
-var smallJobDialer = net.Dialer{
-	Timeout:   10 * time.Second,
-	LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)},
-	Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	},
-}
-
-// smallJob sends input, half-closes, and reads the reply.
-func smallJob(addr string, input []byte) (string, error) {
-	c, err := smallJobDialer.Dial("tcp", addr)
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.Write(input); err != nil {
-		return "", err
+	if n == 0 {
+		return Result{}, fmt.Errorf("no job done")
 	}
-	c.(*net.TCPConn).CloseWrite()
-	b, err := io.ReadAll(c)
-	return string(b), err
+	var rep Rep // the generator ran in this process
+	return Result{Bytes: n * int64(len(input)), Elapsed: elapsed, CPU: rep.cpu(self1-self0, d1-d0, derr0 == nil && derr1 == nil),
+		OutputSum: SumOf(first),
+		Note:      fmt.Sprintf("%.0f jobs/s, %d connections at a time", float64(n)/elapsed.Seconds(), smallJobClients)}, nil
 }
