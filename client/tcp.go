@@ -479,7 +479,8 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 
 // replyReset is a reply the server cut with a reset: how the raw-TCP
 // adapter ends a job that fails after its output started (a gunzip that
-// finds its input cut short), so that its output never looks whole. It
+// finds its input cut short), or a reply its client did not read for
+// the idle timeout, so that its output never looks whole. It
 // is an ErrIncompleteReply, as a reply cut by a FIN is (a proxy passes
 // the reset on so), and its message says so rather than which read saw
 // it ("writeto tcp A->B: read tcp A->B: read: connection reset by
@@ -490,7 +491,7 @@ type replyReset struct {
 }
 
 func (e *replyReset) Error() string {
-	return fmt.Sprintf("%v: the server reset the connection after %d bytes of the reply (the job failed after its output started, or the server was stopped)", ErrIncompleteReply, e.n)
+	return fmt.Sprintf("%v: the server reset the connection after %d bytes of the reply (the job failed after its output started, the reply was not read for the server's --idle-timeout, or the server was stopped)", ErrIncompleteReply, e.n)
 }
 
 func (e *replyReset) Unwrap() []error { return []error{ErrIncompleteReply, e.err} }

@@ -61,7 +61,7 @@ func TestHuntReplyCutAfterOutput(t *testing.T) {
 			t.Fatalf("%v; want exit 1 (stderr %q)", err, stderr.Bytes())
 		}
 		const prefix = "halfclose: incomplete reply: the server reset the connection after "
-		const suffix = " bytes of the reply (the job failed after its output started, or the server was stopped)\n"
+		const suffix = " bytes of the reply (the job failed after its output started, the reply was not read for the server's --idle-timeout, or the server was stopped)\n"
 		if msg := stderr.String(); !strings.HasPrefix(msg, prefix) || !strings.HasSuffix(msg, suffix) {
 			t.Errorf("stderr %q, want %q N %q", msg, prefix, suffix)
 		}
