@@ -66,8 +66,9 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // exactly one error line becomes a *TCPError; one without a trailer that
 // matches what was received and sent (a server that crashed mid-reply
 // sends a FIN all the same; a digest's empty reply) is an ErrIncompleteReply,
-// a reset after output started is an error too: in both cases the output
-// already written to w is incomplete.
+// and so is a reply the server reset (how it ends a job that failed after
+// its output started; errors.Is finds the reset too): in both cases the
+// output already written to w, every byte received, is incomplete.
 //
 // When ctx ends, or reading r fails, RunTCP resets the connection (RST,
 // never a FIN), so the server aborts the job instead of computing over
@@ -458,6 +459,9 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 		rerr = nil
 	}
 	if rerr != nil && rerr != io.EOF {
+		if sockerr.Reset(rerr) {
+			return tw.reset(rerr)
+		}
 		return fmt.Errorf("reading reply: %w", rerr)
 	}
 	if _, err := br.WriteTo(tw); err != nil {
@@ -465,10 +469,32 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 		if errors.As(err, &we) {
 			return fmt.Errorf("writing output (the output is incomplete): %w", we.err)
 		}
+		if sockerr.Reset(err) {
+			return tw.reset(err)
+		}
 		return fmt.Errorf("reading reply (the output is incomplete): %w", err)
 	}
 	return nil
 }
+
+// replyReset is a reply the server cut with a reset: how the raw-TCP
+// adapter ends a job that fails after its output started (a gunzip that
+// finds its input cut short), or a reply its client did not read for
+// the idle timeout, so that its output never looks whole. It
+// is an ErrIncompleteReply, as a reply cut by a FIN is (a proxy passes
+// the reset on so), and its message says so rather than which read saw
+// it ("writeto tcp A->B: read tcp A->B: read: connection reset by
+// peer"). errors.Is finds the socket's error too.
+type replyReset struct {
+	n   int64 // the bytes of the reply received
+	err error
+}
+
+func (e *replyReset) Error() string {
+	return fmt.Sprintf("%v: the server reset the connection after %d bytes of the reply (the job failed after its output started, the reply was not read for the server's --idle-timeout, or the server was stopped)", ErrIncompleteReply, e.n)
+}
+
+func (e *replyReset) Unwrap() []error { return []error{ErrIncompleteReply, e.err} }
 
 // tailWriter passes everything to w except its last maxTrailer bytes,
 // which may be the trailer line.
@@ -562,6 +588,15 @@ func (t *tailWriter) finish(sent int64) error {
 		*t.status = status
 	}
 	return nil
+}
+
+// reset passes on what was held back, as incomplete does, and returns
+// the error of a reply the server reset (err, the read's).
+func (t *tailWriter) reset(err error) error {
+	t.w.Write(t.tail)
+	t.n += int64(len(t.tail))
+	t.tail = t.tail[:0]
+	return &replyReset{n: t.n, err: err}
 }
 
 // incomplete passes on what was held back (it is output too: the caller

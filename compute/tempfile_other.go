@@ -4,9 +4,10 @@ package compute
 
 import "os"
 
-// createUnlinked creates a file in dir (the system's temp dir when empty)
-// and unlinks it: its space is freed when its descriptor closes.
-func createUnlinked(dir string) (*os.File, error) {
+// createThenUnlink creates a file in dir (the system's temp dir when
+// empty) and unlinks it: its space is freed when its descriptor closes.
+// A process killed between the two leaves the file behind.
+func createThenUnlink(dir string) (*os.File, error) {
 	f, err := os.CreateTemp(dir, "halfclose-spool-*")
 	if err != nil {
 		return nil, err

@@ -564,12 +564,30 @@ func (w *connWriter) Write(p []byte) (int, error) {
 		done += n
 		w.n += int64(n)
 		if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 && !watch.moved() {
-			return done, err
+			return done, w.why(err)
 		}
 		if _, ok := w.c.(*tls.Conn); ok {
-			return done, err
+			return done, w.why(err)
 		}
 	}
+}
+
+// why is the job's error for a write of the reply that failed with err.
+// One that ran out of time, unless stop ended it (the lifecycle then
+// makes the job's error errShuttingDown), took nothing of the reply for
+// the idle timeout: the job's log line says so, as a gRPC reply's does
+// (errReplyIdle), not "readfrom tcp A->B: i/o timeout"; err stays its
+// cause.
+func (w *connWriter) why(err error) error {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return err
+	}
+	return &compute.Error{Code: compute.CodeDeadline, Msg: errReplyIdle(w.idle).Error(), Err: err}
 }
 
 // sendWatch tells whether a write that timed out with nothing written
@@ -647,7 +665,7 @@ func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64,
 		}
 		// As Write: the timeout ran out while the client was reading.
 		if !errors.Is(err, os.ErrDeadlineExceeded) || k == 0 && !watch.moved() {
-			return sent, err
+			return sent, w.why(err)
 		}
 	}
 }
