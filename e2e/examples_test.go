@@ -142,6 +142,36 @@ func TestExampleDigest(t *testing.T) {
 	}
 }
 
+// TestExampleUsage: a flag the example does not know, or one missing its
+// value, is a usage error that names it (exit 2, the usage on stderr, no
+// stack trace), and --help prints the usage and exits 0, in both
+// languages (Node's parseArgs threw its error as an uncaught exception).
+func TestExampleUsage(t *testing.T) {
+	for _, lang := range exampleLangs {
+		t.Run(lang, func(t *testing.T) {
+			client := exampleClient(t, lang)
+			for _, args := range [][]string{{"digest", "--bogus"}, {"--bogus-flag", "digest"}, {"--addr"}} {
+				got := run(t, "", "", append(client, args...)...)
+				named := args[len(args)-1]
+				if args[0] == "--bogus-flag" {
+					named = args[0]
+				}
+				stderr := string(got.stderr)
+				if got.code != 2 || !strings.Contains(stderr, "usage:") || strings.Contains(stderr, "Traceback") || strings.Contains(stderr, "    at ") {
+					t.Errorf("%q: exit %d, stderr %q; want 2 and the usage, no stack trace", args, got.code, stderr)
+				}
+				if named != "--bogus-flag" && !strings.Contains(stderr, named) {
+					t.Errorf("%q: stderr %q does not name %s", args, stderr, named)
+				}
+			}
+			got := run(t, "", "", append(client, "--help")...)
+			if got.code != 0 || !strings.Contains(string(got.stdout), "usage:") {
+				t.Errorf("--help: exit %d, stdout %q, stderr %q; want 0 and the usage", got.code, got.stdout, got.stderr)
+			}
+		})
+	}
+}
+
 // TestExampleRun: `client run PIPELINE` streams stdin in and the output
 // out (9.5 MiB of base64, past the server's 8 MiB of spool memory, passes
 // through in chunks; 27 MiB in the long run, testenv.Long) and prints what

@@ -282,25 +282,43 @@ function tlsHint(details, values) {
   return '';
 }
 
+const USAGE = 'usage: client.js [--addr HOST:PORT] [--timeout SECONDS] [--tls] [--cacert FILE] [--cert FILE --key FILE] [--token-file FILE] digest [-a ALGO] FILE... | run PIPELINE';
+
 async function main() {
-  const { values, positionals } = parseArgs({
-    options: {
-      // The Go CLI's variable; HALFCLOSE_ADDR is the name this example read first.
-      addr: { type: 'string', default: process.env.HALFCLOSE_CLIENT_ADDR || process.env.HALFCLOSE_ADDR || '127.0.0.1:50051' },
-      timeout: { type: 'string' },
-      tls: { type: 'boolean', default: false },
-      cacert: { type: 'string' },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-      'token-file': { type: 'string' },
-      algorithm: { type: 'string', short: 'a', default: 'sha256' },
-    },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        // The Go CLI's variable; HALFCLOSE_ADDR is the name this example read first.
+        addr: { type: 'string', default: process.env.HALFCLOSE_CLIENT_ADDR || process.env.HALFCLOSE_ADDR || '127.0.0.1:50051' },
+        timeout: { type: 'string' },
+        tls: { type: 'boolean', default: false },
+        cacert: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        'token-file': { type: 'string' },
+        algorithm: { type: 'string', short: 'a', default: 'sha256' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    // An unknown flag, or one missing its value: say which, as a usage
+    // error (exit 2), not a stack trace.
+    console.error(`client.js: ${err.message}`);
+    console.error(USAGE);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    console.log('algorithms: ' + Object.keys(ALGORITHMS).join(' '));
+    return 0;
+  }
   const [cmd, ...rest] = positionals;
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (!['digest', 'run'].includes(cmd) || (cmd === 'run' && rest.length !== 1) || !Object.hasOwn(ALGORITHMS, values.algorithm) || Number.isNaN(timeout) || (values.cert === undefined) !== (values.key === undefined)) {
-    console.error('usage: client.js [--addr HOST:PORT] [--timeout SECONDS] [--tls] [--cacert FILE] [--cert FILE --key FILE] [--token-file FILE] digest [-a ALGO] FILE... | run PIPELINE');
+    console.error(USAGE);
     console.error('algorithms: ' + Object.keys(ALGORITHMS).join(' '));
     return 2;
   }
