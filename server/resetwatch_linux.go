@@ -10,6 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// resetWatchMinInput is the input below which a job is not watched for a
+// reset after its FIN: what such a job computes after its FIN costs less
+// than the watch's goroutine and wake-ups would (a 1 KiB route job's CPU
+// is ~35 µs, issue 14), and its reset is found at the reply's first write.
+// A pipeline can still turn a small input into much work (gunzip -c of
+// 64 KiB inflates to at most ~66 MB), a fraction of a CPU-second.
+const resetWatchMinInput = 64 << 10
+
 // watchReset waits, on a plain TCP connection whose client has sent its
 // FIN, for the client to break the connection (an RST: a cancelled
 // halfclose --tcp, a client killed with SO_LINGER 0), and calls abort with

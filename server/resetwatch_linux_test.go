@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
@@ -12,13 +13,14 @@ import (
 )
 
 // TestTCPResetAfterFINAborts: a client that resets its connection after
-// its FIN, while the job still computes (a halfclose --tcp cancelled
+// its FIN (of an input of resetWatchMinInput bytes), while the job still computes (a halfclose --tcp cancelled
 // while it waits for its reply), aborts the job: outcome reset, the
 // stage's context cancelled. Nothing read the socket after the FIN, so
 // the job went on to its end, and this one, which computes until it is
 // cancelled, never ended.
 func TestTCPResetAfterFINAborts(t *testing.T) {
-	for _, header := range []string{"testhold\n", "@size=5 testhold\n", "@chunked testhold\n"} {
+	data := strings.Repeat("x", resetWatchMinInput)
+	for _, header := range []string{"testhold\n", fmt.Sprintf("@size=%d testhold\n", len(data)), "@chunked testhold\n"} {
 		t.Run(header[:len(header)-1], func(t *testing.T) {
 			ended := make(chan struct{}, 1) // the stage read its input's end
 			release := make(chan struct{})  // the test is over: stop holding
@@ -44,9 +46,11 @@ func TestTCPResetAfterFINAborts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			input := "hello"
+			// A job's input of resetWatchMinInput bytes or more is
+			// watched; a smaller one's reset is found at its reply.
+			input := data
 			if header == "@chunked testhold\n" {
-				input = "5\nhello0\n"
+				input = fmt.Sprintf("%d\n%s0\n", len(data), data)
 			}
 			fmt.Fprintf(conn, "%s%s", header, input)
 			conn.(*net.TCPConn).CloseWrite()

@@ -1004,7 +1004,8 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	}
 	defer cr.endLowat() // after src.Wait: nothing reads c
 	// After the FIN, a reset of the connection aborts the job (watchReset):
-	// its cause replaces the context error the engine returns.
+	// its cause replaces the context error the engine returns. Only a job
+	// of resetWatchMinInput bytes or more is watched.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var stopWatch func() // set by the read that found the FIN
@@ -1015,6 +1016,9 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	}()
 	if tc, ok := c.(*net.TCPConn); ok {
 		cr.onFIN = func() {
+			if cr.n < resetWatchMinInput {
+				return
+			}
 			stopWatch = watchReset(tc, func(err error) { cancel(&connReadError{err}) })
 		}
 	}
