@@ -368,6 +368,9 @@ type connReader struct {
 	// plain is set for a plain TCP connection, and fin once a read of it
 	// returned io.EOF: the client's FIN came, and nothing can follow it.
 	plain, fin bool
+	// onFIN, when not nil, is called once, by the read that found the FIN;
+	// no later Read touches the connection (watchReset then owns it).
+	onFIN func()
 }
 
 // bigMarkFactor is how much higher the mark of a job that keeps up with
@@ -433,6 +436,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 	if r.idle > 0 {
 		start = time.Now()
 	}
+	if r.fin {
+		return 0, io.EOF
+	}
 	for {
 		if r.closed.Load() {
 			return 0, errReaderClosed
@@ -446,6 +452,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 		r.n += int64(n)
 		if err == io.EOF && r.plain {
 			r.fin = true
+			if r.onFIN != nil {
+				r.onFIN()
+			}
 		}
 		if err != nil && r.closed.Load() {
 			return n, errReaderClosed
@@ -994,6 +1003,25 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 		}
 	}
 	defer cr.endLowat() // after src.Wait: nothing reads c
+	// After the FIN, a reset of the connection aborts the job (watchReset):
+	// its cause replaces the context error the engine returns. Only a job
+	// of resetWatchMinInput bytes or more is watched.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var stopWatch func() // set by the read that found the FIN
+	defer func() {
+		if stopWatch != nil {
+			stopWatch() // after src.Wait: the read that set it is over
+		}
+	}()
+	if tc, ok := c.(*net.TCPConn); ok {
+		cr.onFIN = func() {
+			if cr.n < resetWatchMinInput {
+				return
+			}
+			stopWatch = watchReset(tc, func(err error) { cancel(&connReadError{err}) })
+		}
+	}
 	var in io.ReadCloser = cr
 	if tc, ok := c.(*tls.Conn); ok && !opts.proven() {
 		// Over TLS the end is close_notify, unless the header's proof
@@ -1025,6 +1053,9 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 		out = &sendingWriter{Writer: bw, w: w, tc: tc}
 	}
 	st, err := s.Engine.Run(ctx, p, src, out)
+	if cause := context.Cause(ctx); err != nil && isConnReadError(cause) {
+		err = cause
+	}
 	if err == nil && opts.trailer {
 		// The output is complete: say so, and how long it was, so a
 		// client can tell this reply from one cut by a crash (whose FIN

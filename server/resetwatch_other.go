@@ -1,0 +1,12 @@
+//go:build !linux
+
+package server
+
+import "net"
+
+// resetWatchMinInput: see resetwatch_linux.go; nothing is watched here.
+const resetWatchMinInput = 0
+
+// watchReset does nothing here: a reset after the FIN is found when the
+// reply is written.
+func watchReset(*net.TCPConn, func(error)) (stop func()) { return func() {} }
