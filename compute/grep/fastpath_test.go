@@ -273,3 +273,90 @@ func TestGrepDenseLiteral(t *testing.T) {
 		}
 	}
 }
+
+// TestGrepColumnLiteral: processLit compares the literal first where it
+// was in the line selected before (its column), as in log lines of a fixed
+// layout, against GNU grep: runs of lines with the literal at one column,
+// lines shorter than the column (the literal at that offset lies on a
+// later line), the literal or a near miss at the column of the next line,
+// at another column, twice on a line, in a line's last bytes and the
+// input's last word, across the buffer's blocks and end, with and without
+// a final newline, under -c, -v, -vc, -z and the general path's -n, -o
+// and -m; literals of 1, 4, 8 (the compared word's edges) and 9 bytes.
+func TestGrepColumnLiteral(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 25))
+	line := func(b *bytes.Buffer, lit string, col int, nl byte) {
+		fill := func(n int) {
+			for range n {
+				b.WriteByte("xyz ab.-"[r.IntN(8)])
+			}
+		}
+		miss := lit[:len(lit)-1] + "#"
+		switch k := r.IntN(16); {
+		case k < 7: // at the column
+			fill(col)
+			b.WriteString(lit)
+			fill(r.IntN(40))
+		case k == 7: // shorter than the column: the next line's bytes there
+			fill(r.IntN(col))
+		case k == 8: // the literal early, the column past the line's end
+			fill(r.IntN(max(1, col-len(lit))))
+			b.WriteString(lit)
+		case k == 9: // a near miss at the column, the literal later
+			fill(col)
+			b.WriteString(miss)
+			fill(r.IntN(20))
+			b.WriteString(lit)
+		case k == 10: // a near miss alone
+			fill(col)
+			b.WriteString(miss)
+			fill(r.IntN(20))
+		case k == 11: // the literal twice
+			fill(col)
+			b.WriteString(lit + lit)
+		case k == 12: // the literal ends the line
+			fill(col + r.IntN(30))
+			b.WriteString(lit)
+		default:
+			fill(r.IntN(2 * col))
+		}
+		b.WriteByte(nl)
+	}
+	lits := []string{"I", "INFO", "INFOWARN", "INFOWARNS"}
+	inputs := map[string][]byte{}
+	for _, lit := range lits {
+		for _, nl := range []byte{'\n', 0} {
+			col := 5 + r.IntN(30)
+			var small, big bytes.Buffer
+			for range 300 {
+				line(&small, lit, col, nl)
+			}
+			for big.Len() < grep.GrepBufSize+3*grep.GrepBlock {
+				line(&big, lit, col, nl)
+			}
+			name := fmt.Sprintf("%s-%d", lit, nl)
+			inputs[name+"-small"] = small.Bytes()
+			inputs[name+"-small-noeol"] = small.Bytes()[:small.Len()-1]
+			inputs[name+"-big"] = big.Bytes()
+			inputs[name+"-big-noeol"] = big.Bytes()[:big.Len()-1]
+			// the literal at the column of a last line too short for
+			// the compared word
+			last := append(bytes.Repeat([]byte{'x'}, col), lit...)
+			inputs[name+"-last"] = append(append(small.Bytes()[:small.Len():small.Len()], last...), nl)
+			inputs[name+"-last-noeol"] = append(small.Bytes()[:small.Len():small.Len()], last...)
+		}
+	}
+	for _, args := range [][]string{{"-F"}, {"-v"}, {"-c"}, {"-vc"}, {"-z"}, {"-zv"}, {"-zc"}, {"-n"}, {"-o"}, {"-m", "100"}, {"-cm", "100"}} {
+		for _, lit := range lits {
+			in := map[string][]byte{}
+			for name, b := range inputs {
+				// GNU reads text with NULs as binary: -z's inputs only
+				// under -z, and the others only without it
+				if strings.HasPrefix(name, lit+"-") && (bytes.IndexByte(b, 0) >= 0) == strings.Contains(args[0], "z") {
+					in[name] = b
+				}
+			}
+			computetest.DiffGNUEach(t, in, append(append([]string{"grep"}, args...), lit)...)
+		}
+	}
+}

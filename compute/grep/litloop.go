@@ -1,6 +1,9 @@
 package grep
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // A pattern that is one literal selects its lines where it occurs, and in
 // the common cases what becomes of a selected line needs neither its
@@ -15,6 +18,14 @@ import "bytes"
 // right after the one before (s - pos under that line's length) is
 // bounded by one search forward from its start (lineAfter), not one back
 // from the literal and one forward.
+//
+// Lines of a log share a layout: the literal a line was selected for is
+// often at the same column of the next line (INFO after a timestamp of
+// fixed width). A literal of up to 8 bytes is therefore compared first,
+// as one word, at that column of the line that follows a selected one;
+// when it is there and that line ends after it, the line is selected with
+// one search (its newline) instead of two. Elsewhere the compare fails
+// and the search runs as before: a guess costs one load and compare.
 
 // litMode is what processLit does with the selected lines, or litNone
 // when the general path must run.
@@ -59,52 +70,58 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 	lit := r.g.m.lit
 	hay := text[:end]
 	var n int64 // selected lines
+	// The literal (up to 8 bytes) is first compared where it was in the
+	// line selected before, col bytes into the line, as word under mask.
+	var word, mask uint64
+	if len(lit) <= 8 {
+		var b [8]byte
+		copy(b[:], lit)
+		word, mask = binary.LittleEndian.Uint64(b[:]), ^uint64(0)>>(64-8*len(lit))
+	}
+	col := -1
+	last := 0 // the length of the last selected line
+	// litPlain: a run of adjacent selected lines is written at once,
+	// text[runS:runE]
+	runS, runE := 0, 0
 	pos := 0
-	switch r.lit {
-	case litCount, litInvCount:
-		for pos <= len(hay) {
+	for pos < len(hay) {
+		ls, le := -1, 0 // the selected line, hay[ls:le]
+		if g := pos + col; col >= 0 && g+8 <= len(hay) && (binary.LittleEndian.Uint64(hay[g:g+8])^word)&mask == 0 {
+			// the literal is at g: on the line at pos if that line
+			// ends after g (the literal holds no newline)
+			if le = bytes.IndexByte(hay[pos:], '\n'); le < 0 {
+				le = len(hay)
+			} else {
+				le += pos
+			}
+			if le > g {
+				ls = pos
+			}
+		}
+		if ls < 0 {
 			s := f.index(hay[pos:], lit)
 			if s < 0 {
 				break
 			}
 			s += pos
-			n++
-			e := bytes.IndexByte(hay[s:], '\n')
-			if e < 0 {
-				break
-			}
-			pos = s + e + 1
-		}
-		if r.lit == litCount {
-			r.matched += n
-		} else if len(text) > 0 {
-			r.matched += countLines(text) - n
-		}
-	case litPlain:
-		// a run of adjacent selected lines is written at once,
-		// text[runS:runE]
-		runS, runE := 0, 0
-		last := 0 // the length of the last selected line
-		for pos <= len(hay) {
-			s := f.index(hay[pos:], lit)
-			if s < 0 {
-				break
-			}
-			s += pos
-			n++
-			var ls, le int
 			if s-pos < last { // s is likely on the line at pos
 				ls, le = lineAfter(hay, pos, s)
 			} else {
 				ls = pos + lastNewline(hay[pos:s]) + 1
-				le = bytes.IndexByte(hay[s:], '\n')
-				if le < 0 {
+				if le = bytes.IndexByte(hay[s:], '\n'); le < 0 {
 					le = len(hay)
 				} else {
 					le += s
 				}
 			}
-			last = le - ls
+			if mask != 0 {
+				col = s - ls
+			}
+		}
+		n++
+		last = le - ls
+		switch r.lit {
+		case litPlain:
 			if ls != runE {
 				if runE > runS {
 					r.writeText(text[runS:runE])
@@ -112,8 +129,23 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 				runS = ls
 			}
 			runE = min(le+1, len(text))
-			pos = le + 1
+		case litInvert:
+			if ls > pos {
+				// text[pos:ls] is whole lines, each ending in a newline
+				r.some = true
+				r.writeText(text[pos:ls])
+			}
 		}
+		pos = le + 1
+	}
+	switch r.lit {
+	case litCount:
+		r.matched += n
+	case litInvCount:
+		if len(text) > 0 {
+			r.matched += countLines(text) - n
+		}
+	case litPlain:
 		if runE > runS {
 			r.writeText(text[runS:runE])
 			if text[runE-1] != '\n' { // the input's last line, unterminated
@@ -122,38 +154,6 @@ func (r *grepRun) processLit(text []byte, end int, f *litFinder) {
 		}
 		r.matched += n
 	case litInvert:
-		last := 0
-		for pos < len(text) {
-			s := f.index(hay[pos:], lit)
-			if s < 0 {
-				break
-			}
-			s += pos
-			n++
-			if s-pos < last {
-				ls, le := lineAfter(hay, pos, s)
-				last = le - ls
-				if ls > pos {
-					r.some = true
-					r.writeText(text[pos:ls])
-				}
-				pos = le + 1
-				continue
-			}
-			ls := pos + lastNewline(hay[pos:s]) + 1
-			if ls > pos {
-				// text[pos:ls] is whole lines, each ending in a newline
-				r.some = true
-				r.writeText(text[pos:ls])
-			}
-			le := bytes.IndexByte(hay[s:], '\n')
-			if le < 0 {
-				pos = len(text)
-				break
-			}
-			pos = s + le + 1
-			last = pos - 1 - ls
-		}
 		if pos < len(text) {
 			r.some = true
 			r.writeText(text[pos:])
