@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,39 @@ func TestHuntOpsSpoolDir(t *testing.T) {
 	startDaemon(t, "--spool-dir="+dir)
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("the check left %v in the spool dir", left)
+	}
+}
+
+// TestHuntOpsListenErrorsNameFlag: an address that cannot be listened on
+// fails the start with the flag and its value named. It said only "listen
+// tcp 127.0.0.1:50053: bind: address already in use", and a second server
+// on one host clashes on --health-addr's default, a port its user never
+// typed.
+func TestHuntOpsListenErrorsNameFlag(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	busy := held.Addr().String()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--health-addr=" + busy}, "--health-addr " + busy + ": listen tcp " + busy + ": bind: address already in use"},
+		{[]string{"--metrics-addr=" + busy}, "--metrics-addr " + busy + ": listen tcp " + busy + ": bind: address already in use"},
+		{[]string{"--tcp-addr=" + busy}, "--tcp-addr " + busy + ": listen tcp " + busy},
+		{[]string{"--grpc-addr=" + busy}, "--grpc-addr " + busy + ": listen tcp " + busy},
+		{[]string{"--tcp-route=" + busy + "=wc -l"}, `--tcp-route "` + busy + `=wc -l": listen tcp ` + busy},
+		{[]string{"--health-addr=127.0.0.1:99999"}, "--health-addr 127.0.0.1:99999: listen tcp: address 99999: invalid port"},
+	} {
+		cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0"}, tc.args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.logOut = io.Discard
+		if _, err := newServer(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
 	}
 }
