@@ -160,3 +160,23 @@ func TestHuntOpsListenErrorsNameFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestHuntOpsInfoIgnoresBadVariable: --help, --version and --generate
+// answer whatever the HALFCLOSE_* variables hold; a bad one made them fail
+// (exit status 2, "Try 'halfclosed --help'", which failed the same way).
+// --print-limits checks the flags as a start would, variables included.
+func TestHuntOpsInfoIgnoresBadVariable(t *testing.T) {
+	t.Setenv("HALFCLOSE_MAX_JOBS", "lots")
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"--version"}, {"--generate=man"}} {
+		if cfg, err := parseConfig(args, io.Discard); err != nil {
+			t.Errorf("%v with a bad HALFCLOSE_MAX_JOBS: %v", args, err)
+		} else if !cfg.help && !cfg.version && cfg.generate == "" {
+			t.Errorf("%v: nothing to answer", args)
+		}
+	}
+	for _, args := range [][]string{nil, {"--print-limits"}} {
+		if _, err := parseConfig(args, io.Discard); err == nil || !strings.Contains(err.Error(), "HALFCLOSE_MAX_JOBS (--max-jobs)") {
+			t.Errorf("%v with a bad HALFCLOSE_MAX_JOBS: %v", args, err)
+		}
+	}
+}
