@@ -40,6 +40,13 @@ const (
 	httpShutdownWait = 2 * time.Second
 	// httpReadHeaderTimeout bounds a probe's or scrape's request header.
 	httpReadHeaderTimeout = 10 * time.Second
+	// httpIdleTimeout closes a keep-alive connection of the health or
+	// metrics port that has sent no request for this long; net/http's
+	// default (none) kept every one open for good, a descriptor and a
+	// goroutine each, on a port with no connection limit. Longer than a
+	// Prometheus scrape interval (1m by default), so a scraper keeps its
+	// connection.
+	httpIdleTimeout = 2 * time.Minute
 )
 
 // daemon is a configured halfclosed: its listeners are open, nothing is
@@ -130,12 +137,14 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		d.https = append(d.https, httpEndpoint{"metrics", d.metricsL, &http.Server{
 			Handler:           server.NewHTTPHandler(reg, d.ready.Load, cfg.pprof),
 			ReadHeaderTimeout: httpReadHeaderTimeout,
+			IdleTimeout:       httpIdleTimeout,
 		}})
 	}
 	if d.healthL != nil {
 		d.https = append(d.https, httpEndpoint{"health", d.healthL, &http.Server{
 			Handler:           server.NewHealthHandler(d.ready.Load),
 			ReadHeaderTimeout: httpReadHeaderTimeout,
+			IdleTimeout:       httpIdleTimeout,
 		}})
 	}
 	if sec.tls != nil {

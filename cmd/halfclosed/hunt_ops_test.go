@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHuntOpsFlagBeatsEnv: a flag given on the command line wins over its
@@ -177,6 +178,26 @@ func TestHuntOpsInfoIgnoresBadVariable(t *testing.T) {
 	for _, args := range [][]string{nil, {"--print-limits"}} {
 		if _, err := parseConfig(args, io.Discard); err == nil || !strings.Contains(err.Error(), "HALFCLOSE_MAX_JOBS (--max-jobs)") {
 			t.Errorf("%v with a bad HALFCLOSE_MAX_JOBS: %v", args, err)
+		}
+	}
+}
+
+// TestHuntOpsHTTPIdleBounded: the health and metrics ports close a
+// keep-alive connection that sends no further request, as the gRPC and
+// TCP ports bound theirs: net/http's default kept it open for good (a
+// client that sent one probe and then nothing was still connected 25 s
+// later, and would have been forever), a descriptor and a goroutine each
+// on ports with no connection limit.
+func TestHuntOpsHTTPIdleBounded(t *testing.T) {
+	d := startDaemon(t)
+	if len(d.https) != 2 {
+		t.Fatalf("%d HTTP endpoints, want metrics and health", len(d.https))
+	}
+	for _, h := range d.https {
+		if h.srv.IdleTimeout <= 0 || h.srv.IdleTimeout < time.Minute {
+			// At least a Prometheus scrape interval, so a scraper keeps
+			// its connection.
+			t.Errorf("%s port: IdleTimeout %v; want at least a minute, and a bound", h.name, h.srv.IdleTimeout)
 		}
 	}
 }
