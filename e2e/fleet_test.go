@@ -136,9 +136,14 @@ func TestFleet(t *testing.T) {
 	for round := 1; round <= knobs.rounds; round++ {
 		for _, name := range knobs.proxies {
 			t.Run(fmt.Sprintf("rolling/%s/round%d", name, round), func(t *testing.T) {
-				f.rollingRestart(t, proxies[name], knobs)
+				f.rollingRestart(t, proxies[name], knobs, false)
 			})
 		}
+	}
+	// Then a restart where each replica gets a second SIGTERM as soon as
+	// it starts to drain: its running jobs are cut.
+	for _, name := range knobs.proxies {
+		t.Run("hurried/"+name, func(t *testing.T) { f.rollingRestart(t, proxies[name], knobs, true) })
 	}
 	// Last: it kills the replicas, and the proxies take a while to route
 	// to their restarted selves again.
@@ -279,7 +284,7 @@ func newFleet(t *testing.T) *fleet {
 	}
 	t.Cleanup(func() {
 		for _, r := range f.replicas {
-			r.stop(t)
+			r.stop(t, false)
 		}
 	})
 	return f
@@ -350,9 +355,10 @@ func (r *replica) start(t *testing.T) {
 	}
 }
 
-// stop sends SIGTERM and waits for a clean exit (status 0) within
-// defaultTestTimeout; it returns how long the exit took.
-func (r *replica) stop(t *testing.T) time.Duration {
+// stop sends SIGTERM (and, when hurried, a second one once the drain has
+// begun) and waits for a clean exit (status 0) within defaultTestTimeout;
+// it returns how long the exit took.
+func (r *replica) stop(t *testing.T, hurried bool) time.Duration {
 	t.Helper()
 	r.mu.Lock()
 	cmd, exited, log := r.cmd, r.exited, r.log
@@ -364,6 +370,15 @@ func (r *replica) stop(t *testing.T) time.Duration {
 	}
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
+	if hurried {
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		err := log.waitText(ctx, `"msg":"shutting down"`)
+		cancel()
+		if err != nil {
+			t.Errorf("%s: %v", r.name, err)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+	}
 	select {
 	case <-exited:
 	case <-time.After(defaultTestTimeout):
@@ -967,7 +982,12 @@ func (s *loadStats) String() string {
 // meanwhile SIGTERMs and restarts each replica in turn, waiting each time
 // until the restarted replica serves gRPC and TCP jobs through the proxy
 // again. No call is cut by the test: the loops stop between calls.
-func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs) {
+//
+// hurried sends each replica a second SIGTERM once its drain has begun
+// (docs/operations.md, "Shutdown"): its running jobs are cut, so calls
+// may fail, but only with a visible error (UNAVAILABLE, an error line, a
+// reset), never a wrong result or an empty reply with a clean close.
+func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried bool) {
 	ghz := bin(t, "ghz")
 	small := randomFile(t, 1024)
 	mid := randomFile(t, 256<<10)
@@ -1132,7 +1152,7 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs) {
 	for _, r := range f.replicas {
 		before := stats.failedCalls()
 		old := r.currentLog()
-		took := r.stop(t)
+		took := r.stop(t, hurried)
 		refused := old.snapshot().unavailable
 		r.start(t)
 		// Back in rotation: the restarted replica serves a gRPC call and a
@@ -1155,7 +1175,15 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs) {
 	if stats.failedCalls() > 0 || stats.tcpEmpty.Load() > 0 || stats.tcpVisibleErr.Load() > 0 {
 		t.Logf("%s's last errors and warnings:\n%s", p.name, p.log.complaints())
 	}
-	if n := stats.failedCalls(); n > int64(knobs.maxFailed) {
+	if hurried {
+		stats.mu.Lock()
+		for msg, n := range stats.errors {
+			if !strings.Contains(msg, "UNAVAILABLE") && !strings.Contains(msg, "Unavailable") && !strings.Contains(msg, "reset by peer") {
+				f.errorf(t, "%d× %q through %s with a second SIGTERM: want UNAVAILABLE (a status, an error line) or a reset", n, msg, p.name)
+			}
+		}
+		stats.mu.Unlock()
+	} else if n := stats.failedCalls(); n > int64(knobs.maxFailed) {
 		f.errorf(t, "%d failed gRPC calls through %s during the rolling restart (FLEET_MAX_FAILED_CALLS=%d): %v", n, p.name, knobs.maxFailed, &stats)
 	}
 	if n := stats.ghzDataLoss.Load() + stats.cliWrong.Load() + stats.tcpWrong.Load(); n > 0 {

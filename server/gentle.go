@@ -44,7 +44,10 @@ type GentleListener struct {
 	synBlocked bool      // the SYN filter is attached
 	stopAt     time.Time // when StopAccepting began
 	stopping   atomic.Bool
-	acceptMu   sync.Mutex // serializes the accepts of the drain
+	// cut is set when StopAccepting's ctx ended: the handshakes under
+	// way are no longer waited for.
+	cut      atomic.Bool
+	acceptMu sync.Mutex // serializes the accepts of the drain
 
 	mu     sync.Mutex // protects the fields below
 	closed bool
@@ -150,7 +153,7 @@ const handshakeWait = time.Second
 // listener is under way. It then waits a moment, for the caller to look
 // again.
 func (l *GentleListener) awaitHandshakes() bool {
-	if !l.synBlocked || time.Since(l.stopAt) > handshakeWait {
+	if !l.synBlocked || l.cut.Load() || time.Since(l.stopAt) > handshakeWait {
 		return false
 	}
 	addr, _ := l.Addr().(*net.TCPAddr)
@@ -167,8 +170,9 @@ func (l *GentleListener) awaitHandshakes() bool {
 
 // StopAccepting stops the kernel queueing new connections, waits until
 // Accept has handed out the queued ones and closed the socket, and until
-// each of those has been used. When ctx ends first, the socket is closed
-// at once and ctx's error returned.
+// each of those has been used. When ctx ends first, the queued ones still
+// go to Accept, but nothing more is waited for (cutStop), and ctx's error
+// is returned.
 func (l *GentleListener) StopAccepting(ctx context.Context) error {
 	if l.raw == nil {
 		return l.Close()
@@ -194,6 +198,38 @@ func (l *GentleListener) StopAccepting(ctx context.Context) error {
 		select {
 		case <-changed:
 		case <-ctx.Done():
+			return l.cutStop(ctx)
+		}
+	}
+}
+
+// cutAcceptWait bounds how long a cut StopAccepting waits for Accept to
+// take the connections still queued.
+const cutAcceptWait = time.Second
+
+// cutStop ends a StopAccepting whose ctx ended (the shutdown's grace
+// over, or a second signal): the handshakes under way are no longer waited
+// for, nor the use of the connections handed out, but the ones the kernel
+// queued are still handed to Accept, whose server answers each as it does
+// a job cut (the shutdown's error line, a gRPC GOAWAY) rather than have
+// the close reset them: through nginx such a reset came to a raw-TCP
+// client as an empty reply with a clean close. Accept closes the socket
+// once the queue is empty; if nothing calls Accept, it is closed after
+// cutAcceptWait.
+func (l *GentleListener) cutStop(ctx context.Context) error {
+	l.cut.Store(true)
+	t := time.NewTimer(cutAcceptWait)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		closed, changed := l.closed, l.changed
+		l.mu.Unlock()
+		if closed {
+			return ctx.Err()
+		}
+		select {
+		case <-changed:
+		case <-t.C:
 			l.Close()
 			return ctx.Err()
 		}

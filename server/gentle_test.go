@@ -203,3 +203,46 @@ func TestGentleWaitsForUse(t *testing.T) {
 		t.Fatalf("reply %q", r)
 	}
 }
+
+// TestGentleCutServesQueued: a StopAccepting whose ctx has ended (the
+// shutdown's grace over, a second signal) waits for no handshake and no
+// use, but still hands the queued connections to Accept rather than reset
+// them: their server answers them (halfclosed with the shutdown's error
+// line), where the reset reached a raw-TCP client through nginx as an
+// empty reply with a clean close.
+func TestGentleCutServesQueued(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the gentle stop works on Linux only")
+	}
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGentleListener(ln)
+	const n = 5
+	replies := queueClients(t, ln.Addr().String(), n)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- gl.StopAccepting(ctx) }()
+	// Accept only once the stop has begun, as a server busy elsewhere
+	// would: the old stop closed the socket at once, queue and all.
+	for !gl.stopping.Load() {
+		runtime.Gosched()
+	}
+	served := make(chan error, 1)
+	go func() { served <- echoServe(gl) }()
+
+	for range n {
+		if r := <-replies; !strings.HasPrefix(r, "reply to request ") {
+			t.Errorf("a queued client after a cut stop: %q; want its reply", r)
+		}
+	}
+	if err := <-stopped; !errors.Is(err, context.Canceled) {
+		t.Fatalf("StopAccepting: %v; want ctx's error", err)
+	}
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after the drain: %v; want net.ErrClosed", err)
+	}
+}

@@ -47,6 +47,12 @@ const (
 	// reply in flight.
 	defaultDrainTimeout = 5 * time.Second
 	drainBytes          = 4 << 20
+	// cutDrainWait is how long a connection whose job a shutdown cut (the
+	// grace over, or a second signal) still reads its client's input
+	// after the error line, for the same reason: the cut must not turn
+	// the line into a reset. It matches the second the daemon gives cut
+	// gRPC calls to send their status.
+	cutDrainWait = time.Second
 )
 
 // TCPServer is the raw-TCP adapter: the socket's half-close is the end of
@@ -1219,19 +1225,22 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 }
 
 // finish sends FIN and reads what the client still sends until its FIN,
-// bounded in time and bytes, so that closing does not reset the reply. The
-// wait ends with ctx too: once a shutdown's grace is over (--shutdown-grace)
-// nothing waits for a client any more. ctx is the connection's (handle's),
-// whose end sets c's read deadline to now: the deadline is tested after it
-// is set, so an end that came before is not overwritten. fin says the
+// bounded in time and bytes, so that closing does not reset the reply. Once
+// a shutdown's grace is over (--shutdown-grace, or a second signal: ctx is
+// the connection's, handle's, whose end sets c's read deadline to now) the
+// wait is cut short to cutDrainWait, not to nothing: a job cut while its
+// client was still sending had its error line reset away, and HAProxy
+// passed the reset on, so nc printed nothing and exited 0. fin says the
 // client's FIN has been read already: there is nothing to wait for.
 func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
+	var deadline time.Time
 	if !fin {
 		// Counted among the waiting before the FIN tells the client
 		// that its reply is complete: the waiting are then in the order
 		// their clients learnt it, and a client's next connection is
 		// newer.
-		c.SetReadDeadline(time.Now().Add(s.drainTimeout))
+		deadline = time.Now().Add(s.drainTimeout)
+		c.SetReadDeadline(deadline)
 		defer s.draining(c)()
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
@@ -1243,10 +1252,34 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 			return
 		}
 	}
-	if fin || ctx.Err() != nil {
+	if fin {
 		return
 	}
-	io.CopyN(io.Discard, c, drainBytes)
+	var cutEnd time.Time // when the wait ends, once the shutdown cut it
+	for left := int64(drainBytes); left > 0; {
+		if ctx.Err() != nil {
+			// The cut sets the deadline to now: before the deadline
+			// above was set (which then hid it), during the wait, or
+			// after the deadline below is set (which is then set
+			// again).
+			now := time.Now()
+			if cutEnd.IsZero() {
+				cutEnd = now.Add(cutDrainWait)
+				if deadline.Before(cutEnd) {
+					cutEnd = deadline
+				}
+			}
+			if !now.Before(cutEnd) {
+				return
+			}
+			c.SetReadDeadline(cutEnd)
+		}
+		n, err := io.CopyN(io.Discard, c, left)
+		left -= n
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() == nil {
+			return
+		}
+	}
 }
 
 // draining counts c among the connections waiting for their client's

@@ -141,13 +141,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "halfclose: %v\nTry 'halfclose --help' for more information.\n", err)
 		return 2
 	}
-	// After the command line, so that a flag given there wins and its
-	// variable is not read.
-	if err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...); err != nil {
-		fmt.Fprintln(stderr, "halfclose:", cli.EnvError(fs, err))
-		return 2
-	}
-	words := fs.Args()
+	// --help, --version and --generate read no variable: a bad one
+	// failed them, and its error's hint was --help.
 	switch {
 	case o.help:
 		spec.Usage(stdout)
@@ -161,6 +156,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return 2
 		}
 		return 0
+	}
+	// After the command line, so that a flag given there wins and its
+	// variable is not read.
+	if err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...); err != nil {
+		fmt.Fprintln(stderr, "halfclose:", cli.EnvError(fs, err))
+		return 2
+	}
+	words := fs.Args()
+	switch {
 	case len(words) == 0 && !o.list && !o.listNames:
 		fmt.Fprintf(stderr, "halfclose: no command given\nUsage: halfclose [flags] COMMAND [ARGS...] < input\nTry 'halfclose --help' for more information.\n")
 		return 2

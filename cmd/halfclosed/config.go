@@ -107,13 +107,15 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{cli.ParseError(fs, err)}
 	}
+	// --help, --version and --generate read no variable: a bad one
+	// failed them, and its error's hint was --help.
+	if c.help || c.version || c.generate != "" {
+		return c, nil
+	}
 	// After the command line: a flag given there wins, and its variable
 	// is not read (nor added to, for --tcp-route).
 	if err := flagenv.Apply(fs, "HALFCLOSE", spec.NoEnvNames()...); err != nil {
 		return nil, usageError{cli.EnvError(fs, err)}
-	}
-	if c.help || c.version || c.generate != "" {
-		return c, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Errorf("unexpected argument %q (halfclosed takes only flags)", fs.Arg(0))}

@@ -40,6 +40,13 @@ const (
 	httpShutdownWait = 2 * time.Second
 	// httpReadHeaderTimeout bounds a probe's or scrape's request header.
 	httpReadHeaderTimeout = 10 * time.Second
+	// httpIdleTimeout closes a keep-alive connection of the health or
+	// metrics port that has sent no request for this long; net/http's
+	// default (none) kept every one open for good, a descriptor and a
+	// goroutine each, on a port with no connection limit. Longer than a
+	// Prometheus scrape interval (1m by default), so a scraper keeps its
+	// connection.
+	httpIdleTimeout = 2 * time.Minute
 )
 
 // daemon is a configured halfclosed: its listeners are open, nothing is
@@ -130,12 +137,14 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		d.https = append(d.https, httpEndpoint{"metrics", d.metricsL, &http.Server{
 			Handler:           server.NewHTTPHandler(reg, d.ready.Load, cfg.pprof),
 			ReadHeaderTimeout: httpReadHeaderTimeout,
+			IdleTimeout:       httpIdleTimeout,
 		}})
 	}
 	if d.healthL != nil {
 		d.https = append(d.https, httpEndpoint{"health", d.healthL, &http.Server{
 			Handler:           server.NewHealthHandler(d.ready.Load),
 			ReadHeaderTimeout: httpReadHeaderTimeout,
+			IdleTimeout:       httpIdleTimeout,
 		}})
 	}
 	if sec.tls != nil {
@@ -199,37 +208,51 @@ func (c *config) checkSpoolDir(log *slog.Logger) error {
 	return fmt.Errorf("--spool-dir %s: cannot create a spill file: %w", c.spoolDir, err)
 }
 
-// listen opens every listener the flags name.
+// listen opens every listener the flags name. An error names the flag
+// and its value: a port in use, or one that is not a port, is otherwise
+// told as "listen tcp 127.0.0.1:50053: bind: address already in use",
+// which does not say that this is --health-addr's default, the usual
+// clash of a second server on one host.
 func (d *daemon) listen() error {
-	gl, err := server.Listen(d.cfg.grpcAddr)
+	gl, err := listenFlag("--grpc-addr", d.cfg.grpcAddr)
 	if err != nil {
 		return err
 	}
 	// Closed gently after the drain delay: see shutdown.
 	d.grpcL = server.NewGentleListener(gl)
 	if d.cfg.tcpAddr != "" {
-		if d.tcpL, err = server.Listen(d.cfg.tcpAddr); err != nil {
+		if d.tcpL, err = listenFlag("--tcp-addr", d.cfg.tcpAddr); err != nil {
 			return err
 		}
 	}
 	for _, r := range d.cfg.routes() {
 		l, err := server.Listen(r.addr)
 		if err != nil {
-			return err
+			return fmt.Errorf("--tcp-route %q: %w", r.addr+"="+r.pipeline, err)
 		}
 		d.routes = append(d.routes, routeListener{l, r})
 	}
 	if d.cfg.metricsAddr != "" {
-		if d.metricsL, err = server.Listen(d.cfg.metricsAddr); err != nil {
+		if d.metricsL, err = listenFlag("--metrics-addr", d.cfg.metricsAddr); err != nil {
 			return err
 		}
 	}
 	if d.cfg.healthAddr != "" && !d.cfg.healthOnMetrics() {
-		if d.healthL, err = server.Listen(d.cfg.healthAddr); err != nil {
+		if d.healthL, err = listenFlag("--health-addr", d.cfg.healthAddr); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// listenFlag listens on addr, the value of flag, and names both in an
+// error.
+func listenFlag(flag, addr string) (net.Listener, error) {
+	l, err := server.Listen(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, addr, err)
+	}
+	return l, nil
 }
 
 // closeListeners closes the listeners listen opened.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHuntOpsFlagBeatsEnv: a flag given on the command line wins over its
@@ -123,5 +125,79 @@ func TestHuntOpsSpoolDir(t *testing.T) {
 	startDaemon(t, "--spool-dir="+dir)
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("the check left %v in the spool dir", left)
+	}
+}
+
+// TestHuntOpsListenErrorsNameFlag: an address that cannot be listened on
+// fails the start with the flag and its value named. It said only "listen
+// tcp 127.0.0.1:50053: bind: address already in use", and a second server
+// on one host clashes on --health-addr's default, a port its user never
+// typed.
+func TestHuntOpsListenErrorsNameFlag(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	busy := held.Addr().String()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--health-addr=" + busy}, "--health-addr " + busy + ": listen tcp " + busy + ": bind: address already in use"},
+		{[]string{"--metrics-addr=" + busy}, "--metrics-addr " + busy + ": listen tcp " + busy + ": bind: address already in use"},
+		{[]string{"--tcp-addr=" + busy}, "--tcp-addr " + busy + ": listen tcp " + busy},
+		{[]string{"--grpc-addr=" + busy}, "--grpc-addr " + busy + ": listen tcp " + busy},
+		{[]string{"--tcp-route=" + busy + "=wc -l"}, `--tcp-route "` + busy + `=wc -l": listen tcp ` + busy},
+		{[]string{"--health-addr=127.0.0.1:99999"}, "--health-addr 127.0.0.1:99999: listen tcp: address 99999: invalid port"},
+	} {
+		cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0"}, tc.args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.logOut = io.Discard
+		if _, err := newServer(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestHuntOpsInfoIgnoresBadVariable: --help, --version and --generate
+// answer whatever the HALFCLOSE_* variables hold; a bad one made them fail
+// (exit status 2, "Try 'halfclosed --help'", which failed the same way).
+// --print-limits checks the flags as a start would, variables included.
+func TestHuntOpsInfoIgnoresBadVariable(t *testing.T) {
+	t.Setenv("HALFCLOSE_MAX_JOBS", "lots")
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"--version"}, {"--generate=man"}} {
+		if cfg, err := parseConfig(args, io.Discard); err != nil {
+			t.Errorf("%v with a bad HALFCLOSE_MAX_JOBS: %v", args, err)
+		} else if !cfg.help && !cfg.version && cfg.generate == "" {
+			t.Errorf("%v: nothing to answer", args)
+		}
+	}
+	for _, args := range [][]string{nil, {"--print-limits"}} {
+		if _, err := parseConfig(args, io.Discard); err == nil || !strings.Contains(err.Error(), "HALFCLOSE_MAX_JOBS (--max-jobs)") {
+			t.Errorf("%v with a bad HALFCLOSE_MAX_JOBS: %v", args, err)
+		}
+	}
+}
+
+// TestHuntOpsHTTPIdleBounded: the health and metrics ports close a
+// keep-alive connection that sends no further request, as the gRPC and
+// TCP ports bound theirs: net/http's default kept it open for good (a
+// client that sent one probe and then nothing was still connected 25 s
+// later, and would have been forever), a descriptor and a goroutine each
+// on ports with no connection limit.
+func TestHuntOpsHTTPIdleBounded(t *testing.T) {
+	d := startDaemon(t)
+	if len(d.https) != 2 {
+		t.Fatalf("%d HTTP endpoints, want metrics and health", len(d.https))
+	}
+	for _, h := range d.https {
+		if h.srv.IdleTimeout <= 0 || h.srv.IdleTimeout < time.Minute {
+			// At least a Prometheus scrape interval, so a scraper keeps
+			// its connection.
+			t.Errorf("%s port: IdleTimeout %v; want at least a minute, and a bound", h.name, h.srv.IdleTimeout)
+		}
 	}
 }

@@ -2,10 +2,12 @@ package validate
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -135,4 +137,66 @@ func TestStaticBinary(t *testing.T) {
 		t.Errorf("the binary contains the build path %s", root)
 	}
 	t.Logf("file: %s", bytes.TrimSpace(f))
+}
+
+// TestImageCmd: the run stage's default CMD, what `docker run` starts
+// with no arguments, listens where a container can be reached and where
+// the image EXPOSEs, and is a command line halfclosed takes
+// (--print-limits checks the flags as a start would, opening nothing).
+// Kubernetes replaces it (TestDeployment checks the Deployment's args),
+// so nothing else would notice a flag renamed under it, or an address
+// left at the binary's loopback default.
+func TestImageCmd(t *testing.T) {
+	ins := instructions(t)
+	last := 0
+	for i, in := range ins {
+		if in[0] == "FROM" {
+			last = i
+		}
+	}
+	var cmd []string
+	exposed := map[int32]bool{}
+	for _, in := range ins[last+1:] {
+		switch in[0] {
+		case "CMD":
+			if err := json.Unmarshal([]byte(in[1]), &cmd); err != nil {
+				t.Fatalf("CMD %s: want the exec form (a JSON array of flags): %v", in[1], err)
+			}
+		case "EXPOSE":
+			for _, p := range strings.Fields(in[1]) {
+				n, err := strconv.ParseInt(strings.TrimSuffix(p, "/tcp"), 10, 32)
+				if err != nil {
+					t.Fatalf("EXPOSE %s: %v", p, err)
+				}
+				exposed[int32(n)] = true
+			}
+		}
+	}
+	if cmd == nil {
+		t.Fatal("no CMD: the binary's defaults listen on loopback, unreachable from outside the container")
+	}
+	flags := flagArgs(t, cmd)
+	for _, f := range []string{"grpc-addr", "tcp-addr", "health-addr", "metrics-addr"} {
+		addr, ok := flags[f]
+		switch {
+		case !ok && f != "metrics-addr":
+			// --metrics-addr is off by default; the others are on, on
+			// loopback.
+			t.Errorf("CMD has no --%s: its default listens on loopback, unreachable from outside the container", f)
+		case ok && addr != "":
+			if p := portOf(t, f, addr); !exposed[p] {
+				t.Errorf("CMD --%s=%s: port %d is not EXPOSEd", f, addr, p)
+			}
+		}
+	}
+	bin := halfclosedBin(t)
+	run := exec.Command(bin, append(cmd, "--print-limits")...)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "HALFCLOSE_") { // the image sets none
+			run.Env = append(run.Env, e)
+		}
+	}
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Errorf("halfclosed %s: %v\n%s", strings.Join(cmd, " "), err, out)
+	}
 }

@@ -350,6 +350,10 @@ func TestDeployment(t *testing.T) {
 			if p.HTTPGet.Path != want || !httpPorts[port] {
 				t.Errorf("%s probe: GET %s on port %v; want %s on --metrics-addr or --health-addr", name, p.HTTPGet.Path, p.HTTPGet.Port.String(), want)
 			}
+			if p.HTTPGet.Scheme != "" && p.HTTPGet.Scheme != corev1.URISchemeHTTP {
+				// Whatever --tls-cert says: every probe would fail.
+				t.Errorf("%s probe: scheme %s; the health and metrics ports speak plain HTTP", name, p.HTTPGet.Scheme)
+			}
 		default:
 			t.Errorf("%s probe: want gRPC health or an HTTP GET", name)
 		}
