@@ -1074,7 +1074,11 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	}
 	if err == nil {
 		// The reply is complete: its FIN (finish) follows this write
-		// with nothing between them that waits.
+		// with nothing between them that waits for the client (the
+		// job's record and the release of its slots come between).
+		// Were the FIN late, the kernel sends the held tail alone at
+		// its probe timer (tcp_rto_min, 200 ms), or with the next
+		// acknowledgement of the reply's earlier segments.
 		w.last = true
 		err = bw.Flush()
 		w.last = false

@@ -205,10 +205,15 @@ func (l *smallLoad) progress(c *smallConn) error {
 		return fmt.Errorf("sending the input: %w", e)
 	}
 	if !c.shut {
-		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
-			if err == unix.ENOTCONN { // still connecting (no input to send)
-				return nil
+		if len(l.input) == 0 {
+			// No input whose send waited for the connection (EAGAIN):
+			// a shutdown of a socket still connecting (SYN_SENT) aborts
+			// it, and the reply's read fails with ECONNRESET.
+			if connected, err := connectDone(c.fd); !connected {
+				return err // nil: still connecting, EPOLLOUT comes
 			}
+		}
+		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
 		}
 		c.shut = true
@@ -234,4 +239,21 @@ func (l *smallLoad) progress(c *smallConn) error {
 		}
 		c.reply = append(c.reply, buf[:n]...)
 	}
+}
+
+// connectDone reports whether fd's connect has completed, and its error
+// if it failed.
+func connectDone(fd int) (bool, error) {
+	if _, err := unix.Getpeername(fd); err == nil {
+		return true, nil
+	} else if err != unix.ENOTCONN {
+		return false, err
+	}
+	switch e, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); {
+	case err != nil:
+		return false, err
+	case e != 0:
+		return false, fmt.Errorf("connect: %w", unix.Errno(e))
+	}
+	return false, nil
 }

@@ -11,11 +11,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // jobServer is a small-jobs server for smallLoad's tests: it reads each
@@ -125,8 +128,9 @@ func TestSmallLoad(t *testing.T) {
 	}
 }
 
-// TestSmallLoadFails: a reply the check refuses, or a reset in place of
-// a reply, ends the load with an error.
+// TestSmallLoadFails: a reply the check refuses, a reset in place of a
+// reply, or a refused connection (with input or none: no wait for the
+// stall) ends the load with an error.
 func TestSmallLoadFails(t *testing.T) {
 	input := []byte("input")
 	t.Run("wrong reply", func(t *testing.T) {
@@ -166,8 +170,92 @@ func TestSmallLoadFails(t *testing.T) {
 		}
 		addr := l.Addr().(*net.TCPAddr)
 		l.Close()
-		if _, err := loadJobs(addr, input, 5, func([]byte) error { return nil }); err == nil {
-			t.Fatal("no error from a port that refuses")
+		for _, in := range [][]byte{input, nil} {
+			if _, err := loadJobs(addr, in, 5, func([]byte) error { return nil }); !errors.Is(err, unix.ECONNREFUSED) {
+				t.Fatalf("input %q: err %v from a port that refuses, want ECONNREFUSED", in, err)
+			}
 		}
 	})
+}
+
+// TestSmallLoadWaitsForConnect: a job with no input half-closes only once
+// connected. Its SYN goes unanswered here (the listener's accept queue is
+// full) until the load has tried the job once; a shutdown then aborted the
+// connecting socket (Linux's inet_shutdown disconnects one in SYN_SENT),
+// and the job failed reading its reply (ENOTCONN).
+func TestSmallLoadWaitsForConnect(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil { // one connection fills the queue
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "listener")
+	l, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := l.Addr().(*net.TCPAddr)
+	filler, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer filler.Close()
+
+	accept := make(chan struct{})
+	served := make(chan error, 1)
+	go func() {
+		<-accept
+		for range 2 { // the filler, then the job
+			c, err := l.Accept()
+			if err != nil {
+				served <- err
+				return
+			}
+			if c.RemoteAddr().String() == filler.LocalAddr().String() {
+				defer c.Close()
+				continue
+			}
+			c.SetDeadline(time.Now().Add(defaultTestTimeout))
+			in, err := io.ReadAll(c)
+			if err == nil {
+				_, err = c.Write(sha256Line(in))
+			}
+			c.(*net.TCPConn).CloseWrite()
+			io.Copy(io.Discard, c)
+			c.Close()
+			served <- err
+			return
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	started := 0
+	load := &smallLoad{addr: addr, conns: 2, stall: defaultTestTimeout,
+		more: func() bool {
+			started++
+			if started == 2 { // the job has been tried once: let it in
+				close(accept)
+			}
+			return started == 1
+		},
+		check: func(reply []byte) error {
+			if want := sha256Line(nil); !bytes.Equal(reply, want) {
+				return fmt.Errorf("reply %q, want %q", reply, want)
+			}
+			return nil
+		}}
+	n, err := load.run(ctx)
+	if n != 1 || err != nil {
+		t.Fatalf("%d jobs, %v; want 1, nil", n, err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
 }
