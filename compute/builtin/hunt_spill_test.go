@@ -2,12 +2,14 @@ package builtin_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
 )
 
 // Hand-written acceptance cases for the commands' spill paths (hunt
@@ -69,4 +71,44 @@ func TestHuntSpillSortRuns(t *testing.T) {
 		computetest.DiffGNUEnv(t, cfg, in, argv...)
 	}
 	computetest.EmptyDir(t, cfg.Spool.Dir)
+}
+
+// TestHuntSpillLimitNoPartial: a job whose reply passes the disk budget
+// (--spool-disk) fails with RESOURCE_EXHAUSTED alone, no part of its
+// reply before it (on the raw-TCP port: the error line, not the reply's
+// first megabytes and a reset). uniq went on reading after its write had
+// failed and so ended the input: its first 1.1 MB went out, then the
+// error (uniq -c of 6 MB under a budget of 1 MiB). With the budget it
+// needs, each is GNU's output.
+func TestHuntSpillLimitNoPartial(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	for i := range 150000 {
+		fmt.Fprintf(&b, "%d %x line\n", i%7919, i*2654435761%1000003)
+	}
+	in := b.Bytes() // 2.8 MB, every line its own group
+	for _, argv := range [][]string{
+		{"uniq", "-c"}, {"uniq", "--group"}, {"uniq", "-D", "-w", "1"}, {"uniq", "--all-repeated=prepend", "-w", "2"},
+		{"base64"}, {"cut", "-c1-"}, {"tac"}, {"sort", "-k2"},
+	} {
+		cfg := engine.Config{Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: t.TempDir(), Disk: compute.NewDiskBudget(256 << 10)}}
+		e := computetest.Engine(cfg)
+		p, err := e.Compile(shquote.Join(argv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		st, err := e.Run(t.Context(), p, bytes.NewReader(in), &out)
+		if compute.CodeOf(err) != compute.CodeResourceExhausted || out.Len() != 0 {
+			t.Errorf("%s past the disk budget: %d bytes of output, then %v; want RESOURCE_EXHAUSTED alone", shquote.Join(argv), out.Len(), err)
+		}
+		// A stage whose write failed stops: the rest of the input is
+		// not read for nothing (uniq read on to its end).
+		if st.InputBytes == int64(len(in)) {
+			t.Errorf("%s past the disk budget read all of its input", shquote.Join(argv))
+		}
+		computetest.EmptyDir(t, cfg.Spool.Dir)
+		cfg.Spool.Disk = compute.NewDiskBudget(64 << 20)
+		computetest.DiffGNUEnv(t, cfg, in, argv...)
+	}
 }

@@ -36,6 +36,14 @@ type Spool struct {
 	writeClosed bool  // CloseWrite was called
 	closed      bool
 	err         error // Abort's
+	// lost is the first error of a write held before Release (the disk
+	// budget full, the spill file's write failed): what the spool holds is
+	// not all that was written, so Release sends none of it and returns
+	// this. A stage that goes on after a failed write (uniq kept reading
+	// to its end of input, its later writes failing too) ended the input,
+	// and its first megabytes went out before the error, where the limit
+	// must be the whole answer: RESOURCE_EXHAUSTED, the raw-TCP error line.
+	lost error
 }
 
 // New returns an empty spool.
@@ -123,6 +131,7 @@ func (s *Spool) TakeBuffer(p []byte) ([]byte, int, error) {
 	}
 	next, n, err := s.q.takeFile(p)
 	s.held.Store(s.q.Len())
+	s.lose(err)
 	return next, n, err
 }
 
@@ -153,6 +162,7 @@ func (s *Spool) write(p []byte) (int, error) {
 			// Not released, or its Release failed: hold it all.
 			m, err := s.q.Write(p[n:])
 			s.held.Store(s.q.Len())
+			s.lose(err)
 			return n + m, err
 		}
 		if n == len(p) {
@@ -190,6 +200,14 @@ func (s *Spool) write(p []byte) (int, error) {
 			continue
 		}
 		s.cond.Wait()
+	}
+}
+
+// lose records err, a held write's, as the reply's loss (Spool.lost);
+// called with s.mu held.
+func (s *Spool) lose(err error) {
+	if err != nil && s.lost == nil {
+		s.lost = err
 	}
 }
 
@@ -233,6 +251,9 @@ func (s *Spool) Release(out io.Writer) error {
 		s.gate.Released()
 	}
 	s.released.Store(true)
+	if s.lost != nil {
+		return s.lost
+	}
 	s.draining, s.limit = true, max(s.mem, s.q.charged())
 	var rb readBack
 	defer func() {

@@ -93,6 +93,44 @@ func TestSpoolDiskBudget(t *testing.T) {
 	computetest.EmptyDir(t, dir)
 }
 
+// TestSpoolLostWriteReleasesNothing: once a write held before Release
+// has failed (the disk budget), what the spool holds is not the whole
+// reply, and Release sends none of it: it returns the write's error, so
+// the job's answer is the limit alone (RESOURCE_EXHAUSTED, the raw-TCP
+// error line), not the reply's first part and then the error (uniq went
+// on after its failed write and ended its input: 1.1 MB of output went
+// out before the error).
+func TestSpoolLostWriteReleasesNothing(t *testing.T) {
+	for _, take := range []bool{false, true} {
+		disk := compute.NewDiskBudget(spool.TakeSize + 8<<10)
+		s := spool.New(compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir(), Disk: disk})
+		if _, err := s.Write(make([]byte, 8<<10)); err != nil {
+			t.Fatalf("a write within memory and disk: %v", err)
+		}
+		var err error
+		if take {
+			// What grep's output buffers go through once the spool spills.
+			for i := 0; err == nil && i < 4; i++ {
+				_, _, err = s.TakeBuffer(make([]byte, spool.TakeSize))
+			}
+		} else {
+			_, err = s.Write(make([]byte, 2*spool.TakeSize))
+		}
+		if compute.CodeOf(err) != compute.CodeResourceExhausted {
+			t.Fatalf("a write past the disk budget (take %v): %v, want RESOURCE_EXHAUSTED", take, err)
+		}
+		s.CloseWrite()
+		var out bytes.Buffer
+		if err := s.Release(&out); compute.CodeOf(err) != compute.CodeResourceExhausted || out.Len() != 0 {
+			t.Errorf("Release after a lost write (take %v) = %v, wrote %d bytes; want RESOURCE_EXHAUSTED and nothing", take, err, out.Len())
+		}
+		s.Close()
+		if disk.Used() != 0 {
+			t.Errorf("after Close: disk %d", disk.Used())
+		}
+	}
+}
+
 // TestSpoolClosed: after Close, writes and Release fail and nothing is
 // written to the destination.
 func TestSpoolClosed(t *testing.T) {

@@ -256,6 +256,12 @@ func (u *uniqStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		havePrev = true
 	}
 	next := func() ([]byte, error) {
+		if bw.err != nil {
+			// A write failed (the reply's disk budget): stop, as GNU
+			// uniq dies at a write error, rather than read the rest of
+			// the input for nothing.
+			return nil, bw.err
+		}
 		line, _, err := lr.next()
 		if err == nil && done.Load() {
 			return nil, ctx.Err()
