@@ -449,17 +449,24 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 	if bytes.Equal(head, []byte(errorLinePrefix)) {
 		line, err := br.ReadString('\n')
 		if err == nil {
-			if _, err := br.Peek(1); err == io.EOF {
+			if _, err = br.Peek(1); err == io.EOF {
 				code, msg, _ := strings.Cut(strings.TrimSuffix(line[len(errorLinePrefix):], "\n"), ": ")
 				return &TCPError{Code: code, Message: msg}
 			}
 		}
-		// Output that starts like an error line.
+		// Output that starts like an error line (and may have been
+		// reset: in the line, or just after it).
 		tw.Write([]byte(line))
+		if sockerr.Reset(err) {
+			return tw.reset(err)
+		}
 		rerr = nil
 	}
 	if rerr != nil && rerr != io.EOF {
 		if sockerr.Reset(rerr) {
+			// What came before the reset (under the prefix's length:
+			// Peek holds it) is output too.
+			tw.Write(head)
 			return tw.reset(rerr)
 		}
 		return fmt.Errorf("reading reply: %w", rerr)
