@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -72,5 +73,46 @@ func waitAcked(c *net.TCPConn) {
 	}
 	for queued := 1; queued > 0 && err == nil; runtime.Gosched() {
 		rc.Control(func(fd uintptr) { queued, err = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
+	}
+}
+
+// TestHuntResetBeforeTheEndWritesNothing: what comes before a reset
+// that ends the call while its input is still being sent is no output (a
+// server replies only after the end of the input): none of it is written,
+// as with a FIN there, and the error says the input had not ended.
+// RunTCP passed the last bytes it held back (up to a trailer's length)
+// to the caller's writer when a reset ended them, though not when a FIN
+// did.
+func TestHuntResetBeforeTheEndWritesNothing(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		tc := c.(*net.TCPConn)
+		br := bufio.NewReader(tc)
+		br.ReadString('\n')
+		io.CopyN(io.Discard, br, 1000)
+		io.WriteString(tc, "halfclose: ok out=0 in=1000\n")
+		waitAcked(tc)
+		tc.SetLinger(0)
+		tc.Close()
+	}()
+	in := &blockingReader{n: 1000, release: make(chan struct{})}
+	defer close(in.release)
+	var w strings.Builder
+	err = RunTCP(ctxT(t), l.Addr().String(), nil, "wc -c", in, &w)
+	if !errors.Is(err, ErrIncompleteReply) || !strings.Contains(err.Error(), "before the input ended") {
+		t.Fatalf("err = %v, want an ErrIncompleteReply before the input ended", err)
+	}
+	if w.Len() != 0 {
+		t.Errorf("wrote %q, want nothing", w.String())
 	}
 }

@@ -225,9 +225,12 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		return fmt.Errorf("%w: %w", ErrIncompleteReply, err)
 	}
 	res := <-sent
+	var rr *readReset
 	switch {
 	case errors.Is(res.err, errReadInput):
 		return res.err
+	case errors.As(err, &rr):
+		return tw.reset(rr.err)
 	case err != nil:
 		return err
 	case res.err != nil:
@@ -458,7 +461,7 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 		// reset: in the line, or just after it).
 		tw.Write([]byte(line))
 		if sockerr.Reset(err) {
-			return tw.reset(err)
+			return &readReset{err}
 		}
 		rerr = nil
 	}
@@ -467,7 +470,7 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 			// What came before the reset (under the prefix's length:
 			// Peek holds it) is output too.
 			tw.Write(head)
-			return tw.reset(rerr)
+			return &readReset{rerr}
 		}
 		return fmt.Errorf("reading reply: %w", rerr)
 	}
@@ -477,12 +480,21 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 			return fmt.Errorf("writing output (the output is incomplete): %w", we.err)
 		}
 		if sockerr.Reset(err) {
-			return tw.reset(err)
+			return &readReset{err}
 		}
 		return fmt.Errorf("reading reply (the output is incomplete): %w", err)
 	}
 	return nil
 }
+
+// readReset is readReply's error for a reply the server reset: RunTCP
+// makes it a replyReset (tailWriter.reset) when the input had ended, and
+// else the abort of a job whose input had not, with none of what came
+// passed on (a server replies only after the end).
+type readReset struct{ err error }
+
+func (e *readReset) Error() string { return "reading reply: " + e.err.Error() }
+func (e *readReset) Unwrap() error { return e.err }
 
 // replyReset is a reply the server cut with a reset: how the raw-TCP
 // adapter ends a job that fails after its output started (a gunzip that
