@@ -225,9 +225,12 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		return fmt.Errorf("%w: %w", ErrIncompleteReply, err)
 	}
 	res := <-sent
+	var rr *readReset
 	switch {
 	case errors.Is(res.err, errReadInput):
 		return res.err
+	case errors.As(err, &rr):
+		return tw.reset(rr.err)
 	case err != nil:
 		return err
 	case res.err != nil:
@@ -449,18 +452,25 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 	if bytes.Equal(head, []byte(errorLinePrefix)) {
 		line, err := br.ReadString('\n')
 		if err == nil {
-			if _, err := br.Peek(1); err == io.EOF {
+			if _, err = br.Peek(1); err == io.EOF {
 				code, msg, _ := strings.Cut(strings.TrimSuffix(line[len(errorLinePrefix):], "\n"), ": ")
 				return &TCPError{Code: code, Message: msg}
 			}
 		}
-		// Output that starts like an error line.
+		// Output that starts like an error line (and may have been
+		// reset: in the line, or just after it).
 		tw.Write([]byte(line))
+		if sockerr.Reset(err) {
+			return &readReset{err}
+		}
 		rerr = nil
 	}
 	if rerr != nil && rerr != io.EOF {
 		if sockerr.Reset(rerr) {
-			return tw.reset(rerr)
+			// What came before the reset (under the prefix's length:
+			// Peek holds it) is output too.
+			tw.Write(head)
+			return &readReset{rerr}
 		}
 		return fmt.Errorf("reading reply: %w", rerr)
 	}
@@ -470,12 +480,21 @@ func readReply(conn net.Conn, tw *tailWriter) error {
 			return fmt.Errorf("writing output (the output is incomplete): %w", we.err)
 		}
 		if sockerr.Reset(err) {
-			return tw.reset(err)
+			return &readReset{err}
 		}
 		return fmt.Errorf("reading reply (the output is incomplete): %w", err)
 	}
 	return nil
 }
+
+// readReset is readReply's error for a reply the server reset: RunTCP
+// makes it a replyReset (tailWriter.reset) when the input had ended, and
+// else the abort of a job whose input had not, with none of what came
+// passed on (a server replies only after the end).
+type readReset struct{ err error }
+
+func (e *readReset) Error() string { return "reading reply: " + e.err.Error() }
+func (e *readReset) Unwrap() error { return e.err }
 
 // replyReset is a reply the server cut with a reset: how the raw-TCP
 // adapter ends a job that fails after its output started (a gunzip that

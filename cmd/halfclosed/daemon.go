@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/internal/grpcopts"
 	"github.com/halfclose/halfclose/server"
 )
@@ -182,21 +183,24 @@ func (c *config) loadSecurity() (security, error) {
 	return sec, nil
 }
 
-// checkSpoolDir creates and removes a file in --spool-dir, so that a
-// directory that is missing, not a directory or not writable fails the
-// start (status 1) rather than every job that spills later (INTERNAL).
-// The default, the system temp dir, only warns: a server whose jobs never
-// spill runs without it.
+// checkSpoolDir creates a spill file in --spool-dir as a job does
+// (compute.SpoolConfig.TempFile: on Linux one that never has a name), so
+// that a directory that is missing, not a directory or not writable fails
+// the start (status 1) rather than every job that spills later
+// (INTERNAL). The check created and removed a named file, which a server
+// killed between the two left there, and which did not try the jobs' way
+// (O_TMPFILE). The default, the system temp dir, only warns: a server
+// whose jobs never spill runs without it.
 func (c *config) checkSpoolDir(log *slog.Logger) error {
 	dir := c.spoolDir
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	f, err := os.CreateTemp(dir, "halfclose-spool-check-*")
+	f, err := (&compute.SpoolConfig{Dir: dir}).TempFile()
 	if err == nil {
-		// Closed first: Windows cannot remove an open file.
 		f.Close()
-		err = os.Remove(f.Name())
+	} else if cause := errors.Unwrap(err); cause != nil {
+		err = cause // the system's reason, not the job's "spool: ..."
 	}
 	switch {
 	case err == nil:
