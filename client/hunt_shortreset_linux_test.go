@@ -21,12 +21,15 @@ import (
 // and counted, as a longer reply's is. readReply's first Peek held the
 // short one: the reset returned with none written ("after 0 bytes of
 // the reply"); the others lost the reset (the read after it found an
-// end: "the reply ended after N bytes without its trailer").
+// end: "the reply ended after N bytes without its trailer"). A reset
+// before any of the reply says so, not that the job failed after its
+// output started.
 func TestHuntShortReplyReset(t *testing.T) {
 	for _, tc := range []struct{ name, output string }{
 		{"under the prefix", "0123456789"},
 		{"in a line like an error line", "halfclose: error: INTERNAL: cut"},
 		{"after a line like an error line", "halfclose: error: INTERNAL: x\n"},
+		{"before any of the reply", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -53,7 +56,12 @@ func TestHuntShortReplyReset(t *testing.T) {
 			if !errors.Is(err, ErrIncompleteReply) || !errors.Is(err, syscall.ECONNRESET) {
 				t.Fatalf("err = %v, want an ErrIncompleteReply holding the reset", err)
 			}
-			if want := fmt.Sprintf("reset the connection after %d bytes of the reply", len(tc.output)); !strings.Contains(err.Error(), want) {
+			want := fmt.Sprintf("reset the connection after %d bytes of the reply", len(tc.output))
+			if tc.output == "" {
+				// No output started: no "failed after its output started".
+				want = "reset the connection before any of the reply (the server was stopped, or it aborted the job before all of the input had arrived)"
+			}
+			if !strings.Contains(err.Error(), want) {
 				t.Errorf("message %q lacks %q", err, want)
 			}
 			if w.String() != tc.output {

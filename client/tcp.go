@@ -510,6 +510,10 @@ type replyReset struct {
 }
 
 func (e *replyReset) Error() string {
+	if e.n == 0 {
+		// No output ever started: the job cannot have failed after it.
+		return fmt.Sprintf("%v: the server reset the connection before any of the reply (the server was stopped, or it aborted the job before all of the input had arrived)", ErrIncompleteReply)
+	}
 	return fmt.Sprintf("%v: the server reset the connection after %d bytes of the reply (the job failed after its output started, the reply was not read for the server's --idle-timeout, or the server was stopped)", ErrIncompleteReply, e.n)
 }
 
