@@ -87,6 +87,13 @@ func writeRE(b *strings.Builder, t *syntax.Regexp) {
 		b.WriteByte(')')
 	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
 		sub := t.Sub[0]
+		if x, k := questChain(t); k > 1 {
+			// Simplify's x{0,k}, written as such: RE2 text of the
+			// nested form nests two levels a copy, and past 1000 levels
+			// (x{1,501}) regexp.Compile refused it as too deep.
+			t = &syntax.Regexp{Op: syntax.OpRepeat, Flags: t.Flags, Min: 0, Max: k}
+			sub = x
+		}
 		if sub.Op > syntax.OpCapture || sub.Op == syntax.OpLiteral && len(sub.Rune) > 1 {
 			b.WriteString(`(?:`)
 			writeRE(b, sub)
@@ -200,5 +207,39 @@ func escapeRune(b *strings.Builder, r rune, force bool) {
 		b.WriteString(`\x{`)
 		b.WriteString(strconv.FormatInt(int64(r), 16))
 		b.WriteByte('}')
+	}
+}
+
+// questChain returns x and k when t is the form Simplify gives x{0,k}
+// (the optional copies of x{n,m}): (x(x(x)?)?)?, k quests of one x (the
+// same node: Simplify shares it), each with t's flags, the innermost x
+// itself where x is a quest or empty; k is 0 otherwise.
+// Parsed again, x{0,k} simplifies to that very tree.
+func questChain(t *syntax.Regexp) (x *syntax.Regexp, k int) {
+	if t.Op != syntax.OpQuest {
+		return nil, 0
+	}
+	in := t.Sub[0]
+	if in.Op != syntax.OpConcat || len(in.Sub) != 2 || in.Sub[1].Op != syntax.OpQuest {
+		return nil, 0
+	}
+	x = in.Sub[0]
+	for q := t; ; k++ {
+		if q == x {
+			// the innermost copy, where x is a quest or empty: Simplify's
+			// x? is then x itself
+			return x, k + 1
+		}
+		if q.Op != syntax.OpQuest || q.Flags != t.Flags {
+			return nil, 0
+		}
+		in := q.Sub[0]
+		if in == x {
+			return x, k + 1
+		}
+		if in.Op != syntax.OpConcat || len(in.Sub) != 2 || in.Sub[0] != x {
+			return nil, 0
+		}
+		q = in.Sub[1]
 	}
 }
