@@ -34,13 +34,17 @@ func smallBuffers(_, _ string, c syscall.RawConn) error {
 }
 
 // TestTCPSlowReaderKeepsReply: a client that has sent its input and reads
-// the reply slowly but without pause (a little every fiftieth of the idle
+// the reply slowly but without pause (a little every hundredth of the idle
 // timeout) gets all of it, over plain TCP (written, or sent by sendfile
 // from the spill file) and over TLS. The idle timeout was a deadline on a
 // whole write (256 KiB, or the spill file's megabytes): such a client was
 // dropped (reset) while it was reading, its reply cut short.
 func TestTCPSlowReaderKeepsReply(t *testing.T) {
-	const idle = 500 * time.Millisecond
+	// The pace below leaves the client a whole idle timeout, less 15 ms,
+	// of being descheduled (a loaded machine) before the server may take
+	// it for idle, while the 256 KiB write the old code bounded by one
+	// timeout takes 1.9 s of reads: 320 KiB, 2 KiB a read.
+	const idle = 1500 * time.Millisecond
 	input := randBytes(21, 320<<10)
 	for _, c := range []struct {
 		name       string
@@ -101,7 +105,7 @@ func TestTCPSlowReaderKeepsReply(t *testing.T) {
 				sent <- err
 			}()
 			// The client's pace (not a synchronisation): 2 KiB every
-			// fiftieth of the idle timeout.
+			// hundredth of the idle timeout.
 			var got bytes.Buffer
 			buf := make([]byte, 2<<10)
 			for {
@@ -113,7 +117,7 @@ func TestTCPSlowReaderKeepsReply(t *testing.T) {
 				if err != nil {
 					t.Fatalf("after %d of %d bytes of the reply: %v", got.Len(), len(input), err)
 				}
-				time.Sleep(idle / 50)
+				time.Sleep(idle / 100)
 			}
 			if err := <-sent; err != nil {
 				t.Fatal(err)
