@@ -134,6 +134,9 @@ type Stats struct {
 // src is an io.Closer, the engine then calls Close, which must make such a
 // Read return. Run returns only once nothing reads src any more.
 func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Writer) (Stats, error) {
+	if e.inline(p) {
+		return e.runInline(ctx, p, src, out)
+	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -212,6 +215,70 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	st := Stats{InputBytes: in.N(), OutputBytes: cw.count()}
 	if err == nil {
 		st.ExitStatus = status // err == nil: done was received
+		st.Diagnostics = diag.Lines()
+	}
+	return st, err
+}
+
+// inline reports whether p is one stage whose output fits the reply
+// spool's memory whatever its input (compute.BoundedStage: a digest).
+// Such a job runs on Run's goroutine (runInline): its writes never reach
+// the spool's gate, so nothing has to release the reply or read the input
+// ahead while it runs.
+func (e *Engine) inline(p *Pipeline) bool {
+	if len(p.Stages) != 1 {
+		return false
+	}
+	b, ok := p.Stages[0].(compute.BoundedStage)
+	if !ok {
+		return false
+	}
+	n := b.MaxOutput()
+	return n >= 0 && n <= e.cfg.Spool.Mem()
+}
+
+// runInline is Run for a job that inline accepts, with Run's contract,
+// on the caller's goroutine: no goroutine for the stage, no hand-off of
+// its end back to Run's, and no context of the job's own. The stage
+// reads the source itself, so a read error (a reset, the idle timeout)
+// fails it and so the job, as in Run; when ctx ends, the source is
+// closed, which makes a read blocked on a client that sends nothing
+// return. Its output is held in the spool until the input has ended,
+// which the stage finds itself (it reads to io.EOF) or the drain after
+// it does.
+func (e *Engine) runInline(ctx context.Context, p *Pipeline, src io.Reader, out io.Writer) (Stats, error) {
+	in := NewInput(src, e.cfg.MaxInputBytes)
+	reply := spool.New(e.cfg.Spool)
+	defer reply.Close()
+	closer, _ := src.(io.Closer)
+	defer context.AfterFunc(ctx, func() {
+		reply.Abort(ctx.Err())
+		if closer != nil {
+			closer.Close()
+		}
+	})()
+	var cw replyWriter = &countingWriter{w: out}
+	if fs, ok := out.(spool.FileSender); ok {
+		cw = &countingSender{countingWriter{w: out}, fs}
+	}
+	var diag compute.Diagnostics
+	status, err := p.run(ctx, func() {}, in, reply, &diag)
+	reply.CloseWrite()
+	switch {
+	case err != nil && ended(in):
+		// As in Run: the output made before a failure after the end
+		// goes out first.
+		_ = reply.Release(cw)
+	case err == nil:
+		// The stage is done but the input may not be: it must still
+		// end, or this is an abort.
+		if _, err = io.Copy(io.Discard, in); err == nil {
+			err = reply.Release(cw)
+		}
+	}
+	st := Stats{InputBytes: in.N(), OutputBytes: cw.count()}
+	if err == nil {
+		st.ExitStatus = status
 		st.Diagnostics = diag.Lines()
 	}
 	return st, err
