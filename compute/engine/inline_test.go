@@ -142,4 +142,13 @@ func TestEngineInlineAbort(t *testing.T) {
 	if !errors.Is(err, boom) || out.String() != string(data) || st.OutputBytes != int64(len(data)) {
 		t.Errorf("failure after the end: err %v, output %q (%d counted); want the output, then the failure", err, out.String(), st.OutputBytes)
 	}
+
+	over := boundedStage{func(ctx context.Context, in io.Reader, out io.Writer) error {
+		_, err := io.Copy(out, in)
+		return err
+	}, int64(len(data) - 1)}
+	out.Reset()
+	if _, err = e.Run(t.Context(), testPipeline(over), bytes.NewReader(data), &out); compute.CodeOf(err) != compute.CodeInternal || out.Len() != 0 {
+		t.Errorf("a stage past its bound: output %q, err %v; want nothing and an internal error", out.String(), err)
+	}
 }
