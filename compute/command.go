@@ -19,7 +19,7 @@ type Stage interface {
 
 // BoundedStage is a Stage that knows the most it can write, whatever its
 // input: a digest prints a line per operand. The engine runs a job of one
-// such stage, whose bound fits the reply spool's memory, on the caller's
+// such stage, whose bound is small (engine.Engine.Run), on the caller's
 // goroutine: its output never waits for the reply to be released, so
 // nothing else has to release it meanwhile.
 type BoundedStage interface {

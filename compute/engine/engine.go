@@ -221,9 +221,9 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	return st, err
 }
 
-// inline reports whether p is one stage whose output fits the reply
-// spool's memory whatever its input (compute.BoundedStage: a digest),
-// and that bound.
+// inline reports whether p is one stage whose output is small whatever
+// its input (compute.BoundedStage: a digest), within maxInlineOutput and
+// the reply spool's memory, and that bound.
 // Such a job runs on Run's goroutine (runInline): its writes never reach
 // the spool's gate, so nothing has to release the reply or read the input
 // ahead while it runs.
@@ -236,8 +236,15 @@ func (e *Engine) inline(p *Pipeline) (bound int64, ok bool) {
 		return 0, false
 	}
 	n := b.MaxOutput()
-	return n, n >= 0 && n <= e.cfg.Spool.Mem()
+	return n, n >= 0 && n <= min(e.cfg.Spool.Mem(), maxInlineOutput)
 }
+
+// maxInlineOutput bounds the output of a job run inline: its reply goes
+// to out in one Write once the input has ended, where a spool's Release
+// writes it a part at a time and stops at the caller's cancellation
+// between parts (a gRPC client that stops reading a b3sum -l 1000000
+// would have had all of its 2 MB queued in the transport, not part).
+const maxInlineOutput = 64 << 10
 
 // runInline is Run for a job that inline accepts, with Run's contract,
 // on the caller's goroutine: no goroutine for the stage, no hand-off of
@@ -276,6 +283,11 @@ func (e *Engine) runInline(ctx context.Context, p *Pipeline, bound int64, src io
 		if _, err = io.Copy(io.Discard, in); err == nil {
 			err = reply.release(ctx, &cw)
 		}
+	}
+	if err != nil && closer != nil {
+		// As Run's cancel does: the adapter's source may read ahead on a
+		// goroutine of its own, which its Close stops.
+		closer.Close()
 	}
 	st := Stats{InputBytes: in.N(), OutputBytes: cw.n}
 	if err == nil {

@@ -35,10 +35,10 @@ func goroutineID() string {
 }
 
 // TestEngineInlineJob: a job of one stage with a bound on its output
-// that fits the reply spool's memory runs on Run's goroutine (no
-// hand-off between goroutines a job); a job whose stage states no bound,
-// or one past the spool's memory, or of two stages, runs on a goroutine of
-// its own, as any other.
+// of at most 64 KiB that fits the reply spool's memory runs on Run's
+// goroutine (no hand-off between goroutines a job); a job whose stage
+// states no bound, or one past those, or of two stages, runs on a
+// goroutine of its own, as any other.
 func TestEngineInlineJob(t *testing.T) {
 	var at string
 	record := compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
@@ -46,20 +46,24 @@ func TestEngineInlineJob(t *testing.T) {
 		_, err := io.Copy(out, in)
 		return err
 	})
-	e := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: 1024, Dir: t.TempDir()}})
+	small := engine.New(engine.Config{Spool: compute.SpoolConfig{MemBytes: 1024, Dir: t.TempDir()}})
+	big := engine.New(engine.Config{}) // a spool memory of MiBs
 	for _, tc := range []struct {
 		name   string
+		e      *engine.Engine
 		p      *engine.Pipeline
 		inline bool
 	}{
-		{"bounded", testPipeline(boundedStage{record, 1024}), true},
-		{"no bound", testPipeline(boundedStage{record, -1}), false},
-		{"bound past the spool's memory", testPipeline(boundedStage{record, 1025}), false},
-		{"unbounded stage", testPipeline(record), false},
-		{"two stages", testPipeline(copyStage, boundedStage{record, 10}), false},
+		{"bounded", small, testPipeline(boundedStage{record, 1024}), true},
+		{"no bound", small, testPipeline(boundedStage{record, -1}), false},
+		{"bound past the spool's memory", small, testPipeline(boundedStage{record, 1025}), false},
+		{"bound of 64 KiB", big, testPipeline(boundedStage{record, 64 << 10}), true},
+		{"bound past 64 KiB", big, testPipeline(boundedStage{record, 64<<10 + 1}), false},
+		{"unbounded stage", small, testPipeline(record), false},
+		{"two stages", small, testPipeline(copyStage, boundedStage{record, 10}), false},
 	} {
 		var out bytes.Buffer
-		if _, err := e.Run(t.Context(), tc.p, strings.NewReader("hello\n"), &out); err != nil || out.String() != "hello\n" {
+		if _, err := tc.e.Run(t.Context(), tc.p, strings.NewReader("hello\n"), &out); err != nil || out.String() != "hello\n" {
 			t.Fatalf("%s: output %q, err %v", tc.name, out.String(), err)
 		}
 		if inline := at == goroutineID(); inline != tc.inline {
