@@ -17,6 +17,18 @@ type Stage interface {
 	Run(ctx context.Context, in io.Reader, out io.Writer) error
 }
 
+// BoundedStage is a Stage that knows the most it can write, whatever its
+// input: a digest prints a line per operand. The engine runs a job of one
+// such stage, whose bound is small (engine.Engine.Run), on the caller's
+// goroutine: its output never waits for the reply to be released, so
+// nothing else has to release it meanwhile.
+type BoundedStage interface {
+	Stage
+	// MaxOutput returns the most bytes Run writes, or a negative number
+	// when there is no bound.
+	MaxOutput() int64
+}
+
 // FileInputStage is a Stage whose GNU output depends on whether its
 // standard input is a regular file: wc pads its columns to the digits of
 // the file's size then, and to at least 7 for a pipe; head -n N seeks it

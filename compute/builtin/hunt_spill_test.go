@@ -84,7 +84,7 @@ func TestHuntSpillLimitNoPartial(t *testing.T) {
 	t.Parallel()
 	var b bytes.Buffer
 	for i := range 150000 {
-		fmt.Fprintf(&b, "%d %x line\n", i%7919, i*2654435761%1000003)
+		fmt.Fprintf(&b, "%d %x line\n", i%7919, int64(i)*2654435761%1000003)
 	}
 	in := b.Bytes() // 2.8 MB, every line its own group
 	for _, argv := range [][]string{

@@ -116,6 +116,7 @@ func buildB3sum(env *compute.Env, args []string) (compute.Stage, error) {
 	return &digestStage{
 		newHash: newHash,
 		names:   repeatName("-", outputs),
+		lineMax: digestLineMax(int(size), ""), // --raw: size alone
 		print: func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
 			d := h.(*parallelBlake3).XOF()
 			var buf [4096]byte

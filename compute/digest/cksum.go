@@ -81,7 +81,9 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	if len(f.Operands) == 0 {
 		sep = ""
 	}
-	st := &digestStage{names: names}
+	// The legacy sums' lines are two numbers of at most 20 digits, " -"
+	// and the end of line.
+	st := &digestStage{names: names, lineMax: 64}
 	switch algo {
 	case "crc":
 		if f.Has("debug") {
@@ -116,6 +118,11 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 			st.newHash = func() hash.Hash { return newBlake2b(bits / 8) }
 			tag = blake2bTag(bits)
 		}
+		size := a.Size
+		if algo == "blake2b" {
+			size = bits / 8
+		}
+		st.lineMax = digestLineMax(size, tag)
 		st.print = func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
 			gnuLine(w, tag, h.Sum(nil), name, tagged, false, eol)
 			return nil

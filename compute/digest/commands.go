@@ -73,6 +73,23 @@ type digestStage struct {
 	print   func(w *bufio.Writer, h hash.Hash, n int64, name string) error
 	// diag is a line to report on standard error (cksum --debug).
 	diag string
+	// lineMax bounds the bytes print writes for one name (0: unknown).
+	lineMax int64
+}
+
+// digestLineMax bounds a digest line of a sum of size bytes: its hex,
+// the tag, "-" and the punctuation around them ("TAG (-) = HEX\n").
+func digestLineMax(size int, tag string) int64 {
+	return int64(2*size+len(tag)) + 16
+}
+
+// MaxOutput bounds the stage's output (compute.BoundedStage): a line per
+// name.
+func (s *digestStage) MaxOutput() int64 {
+	if s.lineMax <= 0 {
+		return -1
+	}
+	return int64(len(s.names)) * s.lineMax
 }
 
 func (s *digestStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
@@ -236,6 +253,7 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 				eol     = byte('\n')
 				newHash = algo.New
 				tag     = algo.Tag
+				size    = algo.Size
 				lenBits int             // the last -l
 				lenUse  compute.FlagUse // the last -l, if any
 			)
@@ -266,6 +284,7 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 				}
 				newHash = func() hash.Hash { return newBlake2b(lenBits / 8) }
 				tag = blake2bTag(lenBits)
+				size = lenBits / 8
 			}
 			if tagged && binMode == 0 {
 				return nil, compute.Invalidf("%s: --tag does not support --text mode", algo.Command)
@@ -273,6 +292,7 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 			return &digestStage{
 				newHash: newHash,
 				names:   repeatName("-", outputs),
+				lineMax: digestLineMax(size, tag),
 				print: func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
 					gnuLine(w, tag, h.Sum(nil), name, tagged, binMode == 1, eol)
 					return nil
@@ -300,6 +320,7 @@ func hexSumCommand(algo *Algo) *compute.Command {
 			return &digestStage{
 				newHash: algo.New,
 				names:   repeatName("-", outputs),
+				lineMax: digestLineMax(algo.Size, ""),
 				print: func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
 					gnuLine(w, "", h.Sum(nil), name, false, false, '\n')
 					return nil

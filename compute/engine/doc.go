@@ -9,6 +9,10 @@
 // runs the stages concurrently joined by pipes (Pipeline.Run), and writes
 // their output into a spool.Spool, released to the adapter's writer only
 // once the Input has ended: a job that fails earlier has written nothing.
+// A job of one stage with a small bound on its output (at most 64 KiB
+// and the spool's memory; compute.BoundedStage: the digest commands)
+// runs on Run's goroutine instead, its output held in a buffer of that
+// bound.
 //
 // A Digest job (Engine.Digest) hashes the Input with every requested
 // digest.Algo in one pass (digest.MultiHash) and checks the declared size

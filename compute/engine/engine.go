@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -134,6 +135,9 @@ type Stats struct {
 // src is an io.Closer, the engine then calls Close, which must make such a
 // Read return. Run returns only once nothing reads src any more.
 func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Writer) (Stats, error) {
+	if bound, ok := e.inline(p); ok {
+		return e.runInline(ctx, p, bound, src, out)
+	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -215,6 +219,112 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 		st.Diagnostics = diag.Lines()
 	}
 	return st, err
+}
+
+// inline reports whether p is one stage whose output is small whatever
+// its input (compute.BoundedStage: a digest), within maxInlineOutput and
+// the reply spool's memory, and that bound.
+// Such a job runs on Run's goroutine (runInline): its writes never reach
+// the spool's gate, so nothing has to release the reply or read the input
+// ahead while it runs.
+func (e *Engine) inline(p *Pipeline) (bound int64, ok bool) {
+	if len(p.Stages) != 1 {
+		return 0, false
+	}
+	b, ok := p.Stages[0].(compute.BoundedStage)
+	if !ok {
+		return 0, false
+	}
+	n := b.MaxOutput()
+	return n, n >= 0 && n <= min(e.cfg.Spool.Mem(), maxInlineOutput)
+}
+
+// maxInlineOutput bounds the output of a job run inline: its reply goes
+// to out in one Write once the input has ended, where a spool's Release
+// writes it a part at a time and stops at the caller's cancellation
+// between parts (a gRPC client that stops reading a b3sum -l 1000000
+// would have had all of its 2 MB queued in the transport, not part).
+const maxInlineOutput = 64 << 10
+
+// runInline is Run for a job that inline accepts, with Run's contract,
+// on the caller's goroutine: no goroutine for the stage, no hand-off of
+// its end back to Run's, and no context of the job's own. The stage
+// reads the source itself, so a read error (a reset, the idle timeout)
+// fails it and so the job, as in Run; when ctx ends, the source is
+// closed, which makes a read blocked on a client that sends nothing
+// return. Its output is held (heldReply: no spool, whose memory it
+// fits) until the input has ended, which the stage finds itself (it reads
+// to io.EOF) or the drain after it does.
+func (e *Engine) runInline(ctx context.Context, p *Pipeline, bound int64, src io.Reader, out io.Writer) (Stats, error) {
+	in := NewInput(src, e.cfg.MaxInputBytes)
+	closer, _ := src.(io.Closer)
+	if closer != nil {
+		defer context.AfterFunc(ctx, func() { closer.Close() })()
+	}
+	// The reply is held here, not in a spool: it fits its memory.
+	reply := heldReply{max: bound}
+	var (
+		diag   compute.Diagnostics
+		status compute.ExitStatus
+	)
+	err := runStage(compute.WithExitStatus(compute.WithDiagnostics(ctx, &diag), &status), p.Stages[0], in, &reply)
+	if errors.Is(err, compute.ErrDownstreamDone) {
+		err = nil
+	}
+	cw := countingWriter{w: out}
+	switch {
+	case err != nil && ended(in):
+		// As in Run: the output made before a failure after the end
+		// goes out first.
+		_ = reply.release(ctx, &cw)
+	case err == nil:
+		// The stage is done but the input may not be: it must still
+		// end, or this is an abort.
+		if _, err = io.Copy(io.Discard, in); err == nil {
+			err = reply.release(ctx, &cw)
+		}
+	}
+	if err != nil && closer != nil {
+		// As Run's cancel does: the adapter's source may read ahead on a
+		// goroutine of its own, which its Close stops.
+		closer.Close()
+	}
+	st := Stats{InputBytes: in.N(), OutputBytes: cw.n}
+	if err == nil {
+		st.ExitStatus = status.Get()
+		st.Diagnostics = diag.Lines()
+	}
+	return st, err
+}
+
+// heldReply holds the output of a job run inline until its input has
+// ended: at most max bytes (the stage's bound, which the spool's memory
+// would have held). A stage that writes more breaks its bound: the job
+// fails, as a server fault.
+type heldReply struct {
+	b   []byte
+	max int64
+}
+
+func (h *heldReply) Write(p []byte) (int, error) {
+	if int64(len(h.b)+len(p)) > h.max {
+		return 0, compute.Internal("reply: a stage wrote more than its bound", nil)
+	}
+	h.b = append(h.b, p...)
+	return len(p), nil
+}
+
+// release writes what h holds to out, unless ctx has ended (the caller's
+// cancellation: no reply then, as Run's spool is aborted).
+func (h *heldReply) release(ctx context.Context, out io.Writer) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(h.b) == 0 {
+		return nil
+	}
+	_, err := out.Write(h.b)
+	return err
 }
 
 // ended reports whether in has ended.
