@@ -18,6 +18,10 @@ import (
 // 64 KiB inflates to at most ~66 MB), a fraction of a CPU-second.
 const resetWatchMinInput = 64 << 10
 
+// watchesReset: this platform watches a plain TCP connection for a reset
+// after its FIN (watchReset).
+const watchesReset = true
+
 // watchReset waits, on a plain TCP connection whose client has sent its
 // FIN, for the client to break the connection (an RST: a cancelled
 // halfclose --tcp, a client killed with SO_LINGER 0), and calls abort with

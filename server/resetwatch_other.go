@@ -7,6 +7,9 @@ import "net"
 // resetWatchMinInput: see resetwatch_linux.go; nothing is watched here.
 const resetWatchMinInput = 0
 
+// watchesReset: nothing is watched here.
+const watchesReset = false
+
 // watchReset does nothing here: a reset after the FIN is found when the
 // reply is written.
 func watchReset(*net.TCPConn, func(error)) (stop func()) { return func() {} }

@@ -221,6 +221,14 @@ func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Wri
 	return st, err
 }
 
+// Inline reports whether Run runs p on its caller's goroutine (inline):
+// one stage whose output is small whatever its input, a digest. Such a job
+// has nothing left to compute once its input has ended.
+func (e *Engine) Inline(p *Pipeline) bool {
+	_, ok := e.inline(p)
+	return ok
+}
+
 // inline reports whether p is one stage whose output is small whatever
 // its input (compute.BoundedStage: a digest), within maxInlineOutput and
 // the reply spool's memory, and that bound.
