@@ -110,6 +110,11 @@ type TCPServer struct {
 	// drainTimeout is how long a connection waits for the client's FIN
 	// after its reply (defaultDrainTimeout; tests set it).
 	drainTimeout time.Duration
+	// cutDrain is cutDrainWait (tests set it).
+	cutDrain time.Duration
+	// closed is set by Close before it aborts the jobs: a connection
+	// whose job it cut does not wait cutDrain for its client.
+	closed atomic.Bool
 	// drains are the connections waiting for their client's FIN
 	// (finish), oldest first, at most maxDrains: such a connection holds
 	// no place of MaxConns, and they were bounded by nothing else.
@@ -147,6 +152,9 @@ func (s *TCPServer) init() {
 		}
 		if s.drainTimeout <= 0 {
 			s.drainTimeout = defaultDrainTimeout
+		}
+		if s.cutDrain <= 0 {
+			s.cutDrain = cutDrainWait
 		}
 		if s.maxDrains <= 0 {
 			s.maxDrains = max(s.MaxConns, DefaultMaxConns)
@@ -309,9 +317,11 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close stops at once: listeners close and every job is aborted.
+// Close stops at once: listeners close and every job is aborted; a
+// connection waiting for its client's FIN closes without waiting more.
 func (s *TCPServer) Close() error {
 	s.init()
+	s.closed.Store(true)
 	for _, l := range s.beginShutdown() {
 		l.Close()
 	}
@@ -1262,13 +1272,16 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 	var cutEnd time.Time // when the wait ends, once the shutdown cut it
 	for left := int64(drainBytes); left > 0; {
 		if ctx.Err() != nil {
+			if s.closed.Load() {
+				return // Close: at once (stored before ctx was cancelled)
+			}
 			// The cut sets the deadline to now: before the deadline
 			// above was set (which then hid it), during the wait, or
 			// after the deadline below is set (which is then set
 			// again).
 			now := time.Now()
 			if cutEnd.IsZero() {
-				cutEnd = now.Add(cutDrainWait)
+				cutEnd = now.Add(s.cutDrain)
 				if deadline.Before(cutEnd) {
 					cutEnd = deadline
 				}

@@ -100,3 +100,27 @@ func TestTCPDrainsBounded(t *testing.T) {
 	}
 	waitClosed(maxDrains, "the newest, after their FIN")
 }
+
+// TestTCPCloseEndsDrainAtOnce: Close ends the wait for a client's FIN at
+// once, as before a shutdown's cut read on (cutDrainWait) after the error
+// line: Close is the forced stop, and waited on every client that sent no
+// FIN (a second each; an hour here).
+func TestTCPCloseEndsDrainAtOnce(t *testing.T) {
+	s := &TCPServer{
+		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
+		drainTimeout: time.Hour,
+		cutDrain:     time.Hour,
+	}
+	addr, closed := serveReportingCloses(t, s, 1)
+	if _, reply := replyNoFIN(t, addr, "frob\n"); reply != frobLine {
+		t.Fatalf("reply %q, want %q", reply, frobLine)
+	}
+	stopped := make(chan struct{})
+	go func() { s.Close(); close(stopped) }()
+	select {
+	case <-closed:
+	case <-time.After(defaultTestTimeout):
+		t.Fatal("Close left the connection waiting for its client's FIN")
+	}
+	<-stopped
+}
