@@ -219,8 +219,8 @@ const cutAcceptWait = time.Second
 // cutAcceptWait. The connections handed out are waited for until their
 // first use, within the same cutAcceptWait, as an uncut stop waits for
 // them: grpc-go closes a new connection that it has not begun to serve
-// when its GracefulStop comes, which reset 41 of 100 queued gRPC clients
-// of a second SIGTERM, where each should have had its GOAWAY.
+// when its GracefulStop comes, unread, which resets it where its client
+// should have had GOAWAY.
 func (l *GentleListener) cutStop(ctx context.Context) error {
 	l.cut.Store(true)
 	wait := cutAcceptWait
