@@ -219,6 +219,12 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 		backoff = 0
 		// Every connection accepted is served, during a shutdown too:
 		// the client has connected, and may have sent its whole input.
+		// So a queued one counts as used at once: the listener's stop
+		// need not wait for its first read, which a route-port job
+		// waiting for a slot (--job-wait) puts off.
+		if qc, ok := c.(*queuedConn); ok {
+			qc.used()
+		}
 		if perConnCC {
 			loopcc.Accepted(c) // a client or proxy on this machine: Reno
 		}
