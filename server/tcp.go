@@ -122,7 +122,7 @@ type TCPServer struct {
 	// refused by a small MaxConns still gets its error lines whole (tests
 	// set it).
 	drainMu   sync.Mutex
-	drains    list.List // of net.Conn; protected by drainMu
+	drains    list.List // of *drainingConn; protected by drainMu
 	maxDrains int
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
@@ -1254,6 +1254,7 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 // client's FIN has been read already: there is nothing to wait for.
 func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 	var deadline time.Time
+	var dc *drainingConn
 	if !fin {
 		// Counted among the waiting before the FIN tells the client
 		// that its reply is complete: the waiting are then in the order
@@ -1261,7 +1262,9 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 		// newer.
 		deadline = time.Now().Add(s.drainTimeout)
 		c.SetReadDeadline(deadline)
-		defer s.draining(c)()
+		var done func()
+		dc, done = s.draining(c)
+		defer done()
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if err := closeWrite(tc); err != nil {
@@ -1296,6 +1299,11 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 				return
 			}
 			c.SetReadDeadline(cutEnd)
+			if dc.evicted.Load() {
+				// Stored before the eviction's deadline: either
+				// seen here, or that deadline comes after this one.
+				return
+			}
 		}
 		n, err := io.CopyN(io.Discard, c, left)
 		left -= n
@@ -1311,21 +1319,31 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 // close is least likely to reset it before it is read. Without a bound,
 // connections that never send their FIN held a descriptor and a goroutine
 // each for the whole wait, however many came (3,000 at --max-conns 8
-// held 3,012 descriptors).
-func (s *TCPServer) draining(c net.Conn) (done func()) {
+// held 3,012 descriptors). The returned drainingConn says whether c was
+// so evicted, which finish's read-on after a shutdown's cut must not undo.
+func (s *TCPServer) draining(c net.Conn) (*drainingConn, func()) {
+	dc := &drainingConn{c: c}
 	s.drainMu.Lock()
 	if s.drains.Len() >= s.maxDrains {
 		oldest := s.drains.Front()
 		s.drains.Remove(oldest)
-		oldest.Value.(net.Conn).SetReadDeadline(time.Now())
+		o := oldest.Value.(*drainingConn)
+		o.evicted.Store(true)
+		o.c.SetReadDeadline(time.Now())
 	}
-	e := s.drains.PushBack(c)
+	e := s.drains.PushBack(dc)
 	s.drainMu.Unlock()
-	return func() {
+	return dc, func() {
 		s.drainMu.Lock()
 		s.drains.Remove(e) // a no-op once it has been cut
 		s.drainMu.Unlock()
 	}
+}
+
+// drainingConn is a connection waiting for its client's FIN (draining).
+type drainingConn struct {
+	c       net.Conn
+	evicted atomic.Bool // past maxDrains: it stops waiting
 }
 
 // resetConn closes c with an RST.
