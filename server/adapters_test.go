@@ -42,6 +42,7 @@ type tcpSettings struct {
 	MaxHeaderBytes int
 	MaxConns       int
 	drainTimeout   time.Duration
+	cutDrain       time.Duration
 	NoSendFile     bool
 }
 
@@ -151,7 +152,7 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		HeaderTimeout: ts.HeaderTimeout, MaxHeaderBytes: ts.MaxHeaderBytes, MaxConns: ts.MaxConns,
 		RequireEnd: cfg.requireEnd, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests,
 		Auth: cfg.tcpAuth, RequireToken: cfg.tcpAuth != nil, drainTimeout: ts.drainTimeout,
-		NoSendFile: ts.NoSendFile,
+		cutDrain: ts.cutDrain, NoSendFile: ts.NoSendFile,
 	}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

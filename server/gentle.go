@@ -47,7 +47,8 @@ type GentleListener struct {
 	// cut is set when StopAccepting's ctx ended: the handshakes under
 	// way are no longer waited for.
 	cut      atomic.Bool
-	acceptMu sync.Mutex // serializes the accepts of the drain
+	cutWait  time.Duration // cutAcceptWait, unless a test set it
+	acceptMu sync.Mutex    // serializes the accepts of the drain
 
 	mu     sync.Mutex // protects the fields below
 	closed bool
@@ -171,8 +172,8 @@ func (l *GentleListener) awaitHandshakes() bool {
 // StopAccepting stops the kernel queueing new connections, waits until
 // Accept has handed out the queued ones and closed the socket, and until
 // each of those has been used. When ctx ends first, the queued ones still
-// go to Accept, but nothing more is waited for (cutStop), and ctx's error
-// is returned.
+// go to Accept and are waited for, for at most cutAcceptWait, but the
+// handshakes under way are not (cutStop), and ctx's error is returned.
 func (l *GentleListener) StopAccepting(ctx context.Context) error {
 	if l.raw == nil {
 		return l.Close()
@@ -204,27 +205,35 @@ func (l *GentleListener) StopAccepting(ctx context.Context) error {
 }
 
 // cutAcceptWait bounds how long a cut StopAccepting waits for Accept to
-// take the connections still queued.
+// take the connections still queued, and for their first use.
 const cutAcceptWait = time.Second
 
 // cutStop ends a StopAccepting whose ctx ended (the shutdown's grace
 // over, or a second signal): the handshakes under way are no longer waited
-// for, nor the use of the connections handed out, but the ones the kernel
+// for, but the connections the kernel
 // queued are still handed to Accept, whose server answers each as it does
 // a job cut (the shutdown's error line, a gRPC GOAWAY) rather than have
 // the close reset them: through nginx such a reset came to a raw-TCP
 // client as an empty reply with a clean close. Accept closes the socket
 // once the queue is empty; if nothing calls Accept, it is closed after
-// cutAcceptWait.
+// cutAcceptWait. The connections handed out are waited for until their
+// first use, within the same cutAcceptWait, as an uncut stop waits for
+// them: grpc-go closes a new connection that it has not begun to serve
+// when its GracefulStop comes, unread, which resets it where its client
+// should have had GOAWAY.
 func (l *GentleListener) cutStop(ctx context.Context) error {
 	l.cut.Store(true)
-	t := time.NewTimer(cutAcceptWait)
+	wait := cutAcceptWait
+	if l.cutWait > 0 {
+		wait = l.cutWait
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		l.mu.Lock()
-		closed, changed := l.closed, l.changed
+		done, changed := l.closed && l.unused == 0, l.changed
 		l.mu.Unlock()
-		if closed {
+		if done {
 			return ctx.Err()
 		}
 		select {

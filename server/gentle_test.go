@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // queueClients connects n clients to addr that nobody accepts yet: the
@@ -245,4 +247,108 @@ func TestGentleCutServesQueued(t *testing.T) {
 	if err := <-served; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after the drain: %v; want net.ErrClosed", err)
 	}
+}
+
+// TestGentleCutWaitsForUse: a cut StopAccepting (its ctx ended) still
+// waits for the queued connections it handed out to be used, as an uncut
+// one does: grpc-go closes a new connection it has not begun to serve
+// once GracefulStop has begun, which the caller starts when StopAccepting
+// returns. Returning once the queue was empty let such a connection be
+// closed unread, a reset where its client should have had GOAWAY.
+func TestGentleCutWaitsForUse(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the gentle stop works on Linux only")
+	}
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGentleListener(ln)
+	gl.cutWait = time.Hour // only the use ends the wait
+	replies := queueClients(t, ln.Addr().String(), 1)
+	gl.stopping.Store(true) // as StopAccepting starts: Accept drains the queue
+	c, err := gl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gl.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("second Accept: %v; want net.ErrClosed (queue empty)", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- gl.StopAccepting(ctx) }()
+	for range 1000 {
+		runtime.Gosched()
+		select {
+		case err := <-stopped:
+			t.Fatalf("cut StopAccepting returned (%v) with a handed-out connection unused", err)
+		default:
+		}
+	}
+	io.ReadAll(c) // the use
+	io.WriteString(c, "ok")
+	c.Close()
+	if err := <-stopped; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cut StopAccepting: %v; want ctx's error", err)
+	}
+	if r := <-replies; r != "ok" {
+		t.Fatalf("reply %q", r)
+	}
+}
+
+// TestGentleCutTCPNeedsNoUse: the raw-TCP server serves every connection
+// it accepts, so a queued one it takes counts as used at once: a cut stop
+// does not wait for its first read, which a route-port job put off while
+// it waited for a slot (--job-wait), and so put off the cancelling of
+// every running TCP job of a second SIGTERM (by up to the cut stop's
+// second: 2.1 s to exit where 1.1 s without).
+func TestGentleCutTCPNeedsNoUse(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the gentle stop works on Linux only")
+	}
+	eng := engine.New(engine.Config{Registry: testRegistry(), MaxJobs: 1, QueueWait: time.Hour})
+	release, err := eng.Acquire(context.Background()) // every job waits for a slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Compile("wc -c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &TCPServer{Engine: eng}
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := NewGentleListener(ln)
+	gl.cutWait = time.Hour // only the use (or the server's word) ends the wait
+	replies := queueClients(t, ln.Addr().String(), 1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- gl.StopAccepting(ctx) }()
+	for !gl.stopping.Load() {
+		runtime.Gosched()
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.ServeRoute(gl, p) }()
+	select {
+	case err := <-stopped:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cut StopAccepting: %v; want ctx's error", err)
+		}
+	case <-time.After(defaultTestTimeout):
+		t.Error("the cut stop waited for the first read of a connection waiting for a job slot")
+	}
+	release()
+	if r := <-replies; r != "9\n" {
+		t.Errorf("the queued job's reply %q; want wc -c's", r)
+	}
+	// The listener closed under it, outside a shutdown of its own.
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("ServeRoute: %v; want net.ErrClosed", err)
+	}
+	s.Close()
 }

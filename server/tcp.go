@@ -110,6 +110,11 @@ type TCPServer struct {
 	// drainTimeout is how long a connection waits for the client's FIN
 	// after its reply (defaultDrainTimeout; tests set it).
 	drainTimeout time.Duration
+	// cutDrain is cutDrainWait (tests set it).
+	cutDrain time.Duration
+	// closed is set by Close before it aborts the jobs: a connection
+	// whose job it cut does not wait cutDrain for its client.
+	closed atomic.Bool
 	// drains are the connections waiting for their client's FIN
 	// (finish), oldest first, at most maxDrains: such a connection holds
 	// no place of MaxConns, and they were bounded by nothing else.
@@ -117,7 +122,7 @@ type TCPServer struct {
 	// refused by a small MaxConns still gets its error lines whole (tests
 	// set it).
 	drainMu   sync.Mutex
-	drains    list.List // of net.Conn; protected by drainMu
+	drains    list.List // of *drainingConn; protected by drainMu
 	maxDrains int
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
@@ -147,6 +152,9 @@ func (s *TCPServer) init() {
 		}
 		if s.drainTimeout <= 0 {
 			s.drainTimeout = defaultDrainTimeout
+		}
+		if s.cutDrain <= 0 {
+			s.cutDrain = cutDrainWait
 		}
 		if s.maxDrains <= 0 {
 			s.maxDrains = max(s.MaxConns, DefaultMaxConns)
@@ -211,6 +219,12 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 		backoff = 0
 		// Every connection accepted is served, during a shutdown too:
 		// the client has connected, and may have sent its whole input.
+		// So a queued one counts as used at once: the listener's stop
+		// need not wait for its first read, which a route-port job
+		// waiting for a slot (--job-wait) puts off.
+		if qc, ok := c.(*queuedConn); ok {
+			qc.used()
+		}
 		if perConnCC {
 			loopcc.Accepted(c) // a client or proxy on this machine: Reno
 		}
@@ -309,9 +323,11 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close stops at once: listeners close and every job is aborted.
+// Close stops at once: listeners close and every job is aborted; a
+// connection waiting for its client's FIN closes without waiting more.
 func (s *TCPServer) Close() error {
 	s.init()
+	s.closed.Store(true)
 	for _, l := range s.beginShutdown() {
 		l.Close()
 	}
@@ -1242,6 +1258,7 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 // client's FIN has been read already: there is nothing to wait for.
 func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 	var deadline time.Time
+	var dc *drainingConn
 	if !fin {
 		// Counted among the waiting before the FIN tells the client
 		// that its reply is complete: the waiting are then in the order
@@ -1249,7 +1266,9 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 		// newer.
 		deadline = time.Now().Add(s.drainTimeout)
 		c.SetReadDeadline(deadline)
-		defer s.draining(c)()
+		var done func()
+		dc, done = s.draining(c)
+		defer done()
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if err := closeWrite(tc); err != nil {
@@ -1266,13 +1285,16 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 	var cutEnd time.Time // when the wait ends, once the shutdown cut it
 	for left := int64(drainBytes); left > 0; {
 		if ctx.Err() != nil {
+			if s.closed.Load() {
+				return // Close: at once (stored before ctx was cancelled)
+			}
 			// The cut sets the deadline to now: before the deadline
 			// above was set (which then hid it), during the wait, or
 			// after the deadline below is set (which is then set
 			// again).
 			now := time.Now()
 			if cutEnd.IsZero() {
-				cutEnd = now.Add(cutDrainWait)
+				cutEnd = now.Add(s.cutDrain)
 				if deadline.Before(cutEnd) {
 					cutEnd = deadline
 				}
@@ -1281,6 +1303,11 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 				return
 			}
 			c.SetReadDeadline(cutEnd)
+			if dc.evicted.Load() {
+				// Stored before the eviction's deadline: either
+				// seen here, or that deadline comes after this one.
+				return
+			}
 		}
 		n, err := io.CopyN(io.Discard, c, left)
 		left -= n
@@ -1296,21 +1323,31 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 // close is least likely to reset it before it is read. Without a bound,
 // connections that never send their FIN held a descriptor and a goroutine
 // each for the whole wait, however many came (3,000 at --max-conns 8
-// held 3,012 descriptors).
-func (s *TCPServer) draining(c net.Conn) (done func()) {
+// held 3,012 descriptors). The returned drainingConn says whether c was
+// so evicted, which finish's read-on after a shutdown's cut must not undo.
+func (s *TCPServer) draining(c net.Conn) (*drainingConn, func()) {
+	dc := &drainingConn{c: c}
 	s.drainMu.Lock()
 	if s.drains.Len() >= s.maxDrains {
 		oldest := s.drains.Front()
 		s.drains.Remove(oldest)
-		oldest.Value.(net.Conn).SetReadDeadline(time.Now())
+		o := oldest.Value.(*drainingConn)
+		o.evicted.Store(true)
+		o.c.SetReadDeadline(time.Now())
 	}
-	e := s.drains.PushBack(c)
+	e := s.drains.PushBack(dc)
 	s.drainMu.Unlock()
-	return func() {
+	return dc, func() {
 		s.drainMu.Lock()
 		s.drains.Remove(e) // a no-op once it has been cut
 		s.drainMu.Unlock()
 	}
+}
+
+// drainingConn is a connection waiting for its client's FIN (draining).
+type drainingConn struct {
+	c       net.Conn
+	evicted atomic.Bool // past maxDrains: it stops waiting
 }
 
 // resetConn closes c with an RST.

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +102,78 @@ func TestTCPDrainsBounded(t *testing.T) {
 		}
 	}
 	waitClosed(maxDrains, "the newest, after their FIN")
+}
+
+// TestTCPCloseEndsDrainAtOnce: Close ends the wait for a client's FIN at
+// once, as before a shutdown's cut read on (cutDrainWait) after the error
+// line: Close is the forced stop, and waited on every client that sent no
+// FIN (a second each; an hour here).
+func TestTCPCloseEndsDrainAtOnce(t *testing.T) {
+	s := &TCPServer{
+		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
+		drainTimeout: time.Hour,
+		cutDrain:     time.Hour,
+	}
+	addr, closed := serveReportingCloses(t, s, 1)
+	if _, reply := replyNoFIN(t, addr, "frob\n"); reply != frobLine {
+		t.Fatalf("reply %q, want %q", reply, frobLine)
+	}
+	stopped := make(chan struct{})
+	go func() { s.Close(); close(stopped) }()
+	select {
+	case <-closed:
+	case <-time.After(defaultTestTimeout):
+		t.Fatal("Close left the connection waiting for its client's FIN")
+	}
+	<-stopped
+}
+
+// TestTCPDrainsBoundedInCut: the bound on the connections waiting for
+// their client's FIN holds in a shutdown's cut too: a job the cut ends
+// (its error line, then the read-on of cutDrainWait) evicts the oldest
+// waiting connection as any other does. The read-on took the eviction's
+// deadline for the cut's and waited again, so every connection waited.
+// The waits are made longer than the test can take: only the eviction
+// (or a FIN) ends one.
+func TestTCPDrainsBoundedInCut(t *testing.T) {
+	s := &TCPServer{
+		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
+		MaxConns:     1,
+		maxDrains:    1,
+		drainTimeout: time.Hour,
+		cutDrain:     time.Hour,
+	}
+	addr, closed := serveReportingCloses(t, s, 4)
+	// a: its error line out, waiting for its FIN, which never comes.
+	if _, reply := replyNoFIN(t, addr, "frob\n"); reply != frobLine {
+		t.Fatalf("reply %q, want %q", reply, frobLine)
+	}
+	// b: a job still reading its input when the cut comes.
+	b, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.SetDeadline(time.Now().Add(defaultTestTimeout))
+	io.WriteString(b, "testcat\npartial")
+	// Whether the cut finds b's job running or still being accepted or
+	// reading its header, b gets an error line and waits for its FIN.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	reply, err := io.ReadAll(b) // b's error line, then its FIN
+	if err != nil || !strings.HasPrefix(string(reply), "halfclose: error: ") {
+		t.Fatalf("b: %q, %v", reply, err)
+	}
+	// b waits for its FIN now; a, the oldest, must be evicted.
+	select {
+	case <-closed:
+	case <-time.After(defaultTestTimeout):
+		t.Fatal("in the cut, the oldest waiting connection past maxDrains was not closed")
+	}
+	b.(*net.TCPConn).CloseWrite()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown: %v", err)
+	}
 }
