@@ -132,6 +132,12 @@ func TestRunEndProof(t *testing.T) {
 		{"required, no end, head done early", []*apiv1.RunRequest{hdr("head -n 1", true, nil), runData(abc)}, codes.DataLoss, "input ended without its End message", OutcomeAborted},
 		{"required, no end, pipeline", []*apiv1.RunRequest{hdr("sort | uniq -c | sha256sum", true, nil), runData(abc)}, codes.DataLoss, "input ended without its End message", OutcomeAborted},
 		{"expected size short", []*apiv1.RunRequest{hdr("testcat", false, i64(5)), runData(abc)}, codes.DataLoss, "received 4 bytes, expected 5", OutcomeDataLoss},
+		// A lone digest runs inline (on the engine's goroutine, its reply
+		// held, engine.Engine.Inline): its proofs are the same.
+		{"required, no end, lone digest", []*apiv1.RunRequest{hdr("sha256sum", true, nil), runData(abc)}, codes.DataLoss, "input ended without its End message", OutcomeAborted},
+		{"expected size short, lone digest", []*apiv1.RunRequest{hdr("b3sum", false, i64(5)), runData(abc), runEnd(4)}, codes.DataLoss, "received 4 bytes, expected 5", OutcomeDataLoss},
+		{"expected size over, lone digest", []*apiv1.RunRequest{hdr("cksum", false, i64(3)), runData(abc)}, codes.DataLoss, "input exceeds the expected size of 3 bytes", OutcomeDataLoss},
+		{"end size short, lone digest", []*apiv1.RunRequest{hdr("md5sum", false, nil), runData(abc), runEnd(5)}, codes.DataLoss, "the client sent 5 bytes, the server received 4", OutcomeDataLoss},
 		{"expected size over", []*apiv1.RunRequest{hdr("testcat", false, i64(3)), runData(abc)}, codes.DataLoss, "input exceeds the expected size of 3 bytes", OutcomeDataLoss},
 		// An End whose size is what arrived does not make up for the
 		// bytes expected_size promised and the stream did not carry: the
