@@ -50,14 +50,20 @@ type GentleListener struct {
 	cutWait  time.Duration // cutAcceptWait, unless a test set it
 	acceptMu sync.Mutex    // serializes the accepts of the drain
 
+	// onWait, when set (tests), is called with the count of unused
+	// connections each time StopAccepting is about to wait for a change.
+	onWait func(unused int)
+
 	mu     sync.Mutex // protects the fields below
 	closed bool
 	// unused counts the queued connections Accept handed out that nobody
-	// has used yet: StopAccepting waits for them, so that a server that
-	// looks at its own shutdown before using a new connection (grpc-go
-	// does) has looked before the caller goes on to stop it.
+	// has used yet, and those handed out before the stop that a caller
+	// holds (hold: NewGRPCListener's): StopAccepting waits for them, so
+	// that a server that looks at its own shutdown before using a new
+	// connection (grpc-go does) has looked before the caller goes on to
+	// stop it.
 	unused  int
-	changed chan struct{} // closed and replaced when closed or unused change
+	changed chan struct{} // closed and replaced when closed changes, or unused once stopping
 }
 
 // Listen opens a TCP listener on addr ("host:port"), in plain TCP. Go's
@@ -174,12 +180,25 @@ func (l *GentleListener) awaitHandshakes() bool {
 // each of those has been used. When ctx ends first, the queued ones still
 // go to Accept and are waited for, for at most cutAcceptWait, but the
 // handshakes under way are not (cutStop), and ctx's error is returned.
+//
+// The connections Accept handed out before the stop that a caller holds
+// (hold) are waited for as the queued ones are. Once the socket is
+// closed, the wait for the first use of those still unused lasts at most
+// useWait, ctx or not: grpc-go begins to serve a new connection within
+// microseconds, and GracefulStop, which the caller starts next, must not
+// be put off for the whole grace by one that is never used.
 func (l *GentleListener) StopAccepting(ctx context.Context) error {
-	if l.raw == nil {
-		return l.Close()
-	}
 	l.stopOnce.Do(func() {
 		l.stopAt = time.Now()
+		if l.raw == nil {
+			// Nothing to work on (not Linux): the socket closes at once,
+			// and only the connections held are waited for. (Closed
+			// before stopping is set: Accept never drains a socket it
+			// cannot work on.)
+			l.Close()
+			l.stopping.Store(true)
+			return
+		}
 		l.synBlocked = blockSYNs(l.raw)
 		if !l.synBlocked {
 			shrinkBacklog(l.raw)
@@ -189,19 +208,43 @@ func (l *GentleListener) StopAccepting(ctx context.Context) error {
 		// acceptQueued.
 		l.Listener.(*net.TCPListener).SetDeadline(time.Unix(1, 0))
 	})
+	var useTimer <-chan time.Time // runs once the socket is closed
 	for {
 		l.mu.Lock()
-		done, changed := l.closed && l.unused == 0, l.changed
+		closed, unused, changed := l.closed, l.unused, l.changed
 		l.mu.Unlock()
-		if done {
+		if closed && unused == 0 {
 			return nil
+		}
+		if closed && useTimer == nil {
+			t := time.NewTimer(l.useWaitFor())
+			defer t.Stop()
+			useTimer = t.C
+		}
+		if l.onWait != nil {
+			l.onWait(unused)
 		}
 		select {
 		case <-changed:
+		case <-useTimer:
+			return nil
 		case <-ctx.Done():
 			return l.cutStop(ctx)
 		}
 	}
+}
+
+// useWait bounds how long StopAccepting waits, once the socket is closed,
+// for the first use of the connections it handed out (or that are held)
+// and nobody has used yet; a cut StopAccepting has cutAcceptWait for
+// everything.
+const useWait = time.Second
+
+func (l *GentleListener) useWaitFor() time.Duration {
+	if l.cutWait > 0 {
+		return l.cutWait
+	}
+	return useWait
 }
 
 // cutAcceptWait bounds how long a cut StopAccepting waits for Accept to
@@ -218,9 +261,9 @@ const cutAcceptWait = time.Second
 // once the queue is empty; if nothing calls Accept, it is closed after
 // cutAcceptWait. The connections handed out are waited for until their
 // first use, within the same cutAcceptWait, as an uncut stop waits for
-// them: grpc-go closes a new connection that it has not begun to serve
-// when its GracefulStop comes, unread, which resets it where its client
-// should have had GOAWAY.
+// them, and so are those held (hold): grpc-go closes a new connection
+// that it has not begun to serve when its GracefulStop comes, unread,
+// which resets it where its client should have had GOAWAY.
 func (l *GentleListener) cutStop(ctx context.Context) error {
 	l.cut.Store(true)
 	wait := cutAcceptWait
@@ -231,10 +274,13 @@ func (l *GentleListener) cutStop(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		l.mu.Lock()
-		done, changed := l.closed && l.unused == 0, l.changed
+		done, unused, changed := l.closed && l.unused == 0, l.unused, l.changed
 		l.mu.Unlock()
 		if done {
 			return ctx.Err()
+		}
+		if l.onWait != nil {
+			l.onWait(unused)
 		}
 		select {
 		case <-changed:
@@ -264,7 +310,10 @@ func (l *GentleListener) isClosed() bool {
 }
 
 // addUnused counts a handed-out connection in (+1, unless the listener is
-// closed: then it returns false) or out (-1).
+// closed: then it returns false) or out (-1). Only a stopping listener
+// has a waiter to tell: StopAccepting sets stopping before it first
+// looks at unused, so a change it has not seen is told to it, and the
+// connections held in normal service cost no channel each.
 func (l *GentleListener) addUnused(delta int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -272,9 +321,25 @@ func (l *GentleListener) addUnused(delta int) bool {
 		return false
 	}
 	l.unused += delta
-	l.notifyLocked()
+	if l.stopping.Load() {
+		l.notifyLocked()
+	}
 	return true
 }
+
+// hold counts a connection Accept returned, not a queued one (those are
+// counted already), as unused until the caller calls release at its first
+// use; StopAccepting waits for it as for the queued ones. grpc-go's Serve
+// hands each accepted connection to a goroutine that closes it unread if
+// GracefulStop has begun by the time it looks: a connection Accept took
+// just before the stop, whose goroutine had not run yet, was reset where
+// its client should have had GOAWAY (a server stopped with SIGSTOP, 100
+// connections accepted after SIGCONT, then SIGTERM: 40 of them reset).
+// It reports false, and nothing is counted, when the listener is closed.
+func (l *GentleListener) hold() bool { return l.addUnused(1) }
+
+// release ends a hold.
+func (l *GentleListener) release() { l.addUnused(-1) }
 
 func (l *GentleListener) notifyLocked() {
 	close(l.changed)

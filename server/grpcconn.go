@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/halfclose/halfclose/internal/loopcc"
@@ -36,8 +37,14 @@ const GRPCReadBufSize = 256 << 10
 //
 // grpc-go sets TCP_USER_TIMEOUT to its keepalive timeout only on a
 // *net.TCPConn; the listener sets userTimeout itself (0: not set).
+//
+// When l is a GentleListener, each connection Accept hands out counts as
+// unused there until grpc-go first uses it (GentleListener.hold), so that
+// StopAccepting, and the GracefulStop after it, waits for grpc-go to have
+// begun serving every connection accepted before the stop; see hold.
 func NewGRPCListener(l net.Listener, bufSize int, userTimeout time.Duration) net.Listener {
 	gl := &grpcListener{Listener: l, bufSize: bufSize, userTimeout: userTimeout}
+	gl.gentle, _ = l.(*GentleListener)
 	if bufSize > 0 {
 		gl.pool = &sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 	}
@@ -46,6 +53,7 @@ func NewGRPCListener(l net.Listener, bufSize int, userTimeout time.Duration) net
 
 type grpcListener struct {
 	net.Listener
+	gentle      *GentleListener // l when it is one; nil otherwise
 	bufSize     int
 	userTimeout time.Duration
 	pool        *sync.Pool // of *[]byte of len bufSize; nil when bufSize is 0
@@ -56,7 +64,14 @@ func (l *grpcListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newGRPCConn(c, l.bufSize, l.pool, l.userTimeout), nil
+	gc := newGRPCConn(c, l.bufSize, l.pool, l.userTimeout)
+	// A queued connection of the stop's drain counts as unused already
+	// (queuedConn); one taken before the stop is held until its use.
+	if _, queued := c.(*queuedConn); !queued && l.gentle != nil && l.gentle.hold() {
+		gc.gentle = l.gentle
+		gc.held.Store(true)
+	}
+	return gc, nil
 }
 
 // grpcConn is a server connection whose reads and writes are raw system
@@ -74,9 +89,44 @@ type grpcConn struct {
 	scan h2Scan // counts the DATA bytes read (scan.t nil: not counted)
 	// unregister removes the connection's traffic from conns, on Close.
 	unregister func()
+	// held is true until the connection's first use (a method grpc-go
+	// calls: SetDeadline first, or Close when it is stopping), which
+	// releases gentle's hold on it.
+	held   atomic.Bool
+	gentle *GentleListener
 }
 
-func newGRPCConn(c net.Conn, bufSize int, pool *sync.Pool, userTimeout time.Duration) net.Conn {
+// used releases the listener's hold at the connection's first use.
+// grpc-go's Serve hands an accepted connection to a goroutine
+// (handleRawConn) that first looks whether the server is stopping, and
+// closes the connection if so; else it sets the deadline of the
+// handshake (SetDeadline) before any read or write, then reads the
+// client's preface and settings (NewServerTransport), while
+// GracefulStop waits for that goroutine, and a transport added after
+// the drain began is drained (GOAWAY) at once (grpc-go v1.85.0,
+// server.go: Serve, handleRawConn, stop, addConn).
+func (c *grpcConn) used() {
+	if c.held.Load() && c.held.Swap(false) {
+		c.gentle.release()
+	}
+}
+
+func (c *grpcConn) SetDeadline(t time.Time) error {
+	c.used()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *grpcConn) SetReadDeadline(t time.Time) error {
+	c.used()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *grpcConn) SetWriteDeadline(t time.Time) error {
+	c.used()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func newGRPCConn(c net.Conn, bufSize int, pool *sync.Pool, userTimeout time.Duration) *grpcConn {
 	tc := tcpConnOf(c)
 	if tc != nil && userTimeout > 0 {
 		setUserTimeout(tc, userTimeout)
@@ -114,15 +164,20 @@ func tcpConnOf(c net.Conn) *net.TCPConn {
 	return nil
 }
 
-func (c *grpcConn) Write(p []byte) (int, error) { return c.wr.Write(p) }
+func (c *grpcConn) Write(p []byte) (int, error) {
+	c.used()
+	return c.wr.Write(p)
+}
 
 // Close removes the connection's traffic from conns.
 func (c *grpcConn) Close() error {
+	c.used()
 	c.unregister()
 	return c.Conn.Close()
 }
 
 func (c *grpcConn) Read(p []byte) (int, error) {
+	c.used()
 	n, err := c.read(p)
 	if n > 0 && c.scan.t != nil {
 		c.scan.scan(p[:n])

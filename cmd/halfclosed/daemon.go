@@ -504,7 +504,9 @@ func (d *daemon) shutdown(cause error) {
 	grpcDone := make(chan struct{})
 	go func() {
 		// The connections the kernel queued go to grpc-go before
-		// GracefulStop, which would close (reset) any it is handed after.
+		// GracefulStop, which would close (reset) any it is handed after,
+		// and StopAccepting waits for grpc-go to begin serving those and
+		// the ones it accepted just before (NewGRPCListener holds them).
 		d.grpcL.StopAccepting(sctx)
 		d.grpc.GracefulStop()
 		close(grpcDone)

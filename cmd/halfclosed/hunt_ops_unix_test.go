@@ -19,27 +19,39 @@ import (
 // passed the reset on with the line unsent (its log: 55 bytes, "SD"), and
 // nc through it printed nothing and exited 0 (a second SIGTERM during a
 // rolling restart under load).
+//
+// The client's bytes are in the kernel before the cut, unread: its job
+// waits for a slot (--max-jobs 1, held by another job), and a route-port
+// job reads nothing before it has one. The client sends no FIN, so the
+// read-on ends with its second (cutDrainWait) and needs no move of the
+// client's: the test used to send the bytes after reading the line, then
+// its FIN, and passed only if it did so within that second, which a
+// client stalled under load did not. (A client FIN sent before the cut
+// would hide the reset: a socket that has sent its FIN and read the
+// server's is in TIME_WAIT, and a reset then sets no error on it. The
+// server's TestTCPCutLineNotReset covers a client that sends late.)
 func TestHuntOpsCutLineNotReset(t *testing.T) {
-	d := startDaemon(t, "--shutdown-grace=0s")
-	c := holdTCP(t, d.tcpAddr(), "sha256sum\n", []byte("the first part"))
+	d := startDaemon(t, "--shutdown-grace=0s", "--max-jobs=1", "--max-jobs-per-peer=0", "--job-wait=1h",
+		"--tcp-route=127.0.0.1:0=sha256sum")
+	route := d.routes[0].l.Addr().String()
+	holder := holdTCP(t, route, "", []byte("the first part"))
 	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 1)
+	// Sent, and never its FIN: the read-on reads the bytes and ends with
+	// its second, with nothing left unread.
+	c := holdTCP(t, route, "", make([]byte, 32<<10))
+	waitMetric(t, d.httpAddr(), "halfclose_jobs_waiting", nil, 1)
 	d.stop()
 
-	br := bufio.NewReader(c)
-	if line, err := br.ReadString('\n'); err != nil || line != errorLine("UNAVAILABLE", "server is shutting down") {
-		t.Fatalf("cut job: %q, %v", line, err)
+	for _, conn := range []net.Conn{c, holder} {
+		br := bufio.NewReader(conn)
+		if line, err := br.ReadString('\n'); err != nil || line != errorLine("UNAVAILABLE", "server is shutting down") {
+			t.Fatalf("cut job: %q, %v", line, err)
+		}
+		if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+			t.Fatalf("after the error line: %q, %v; want the server's FIN", rest, err)
+		}
 	}
-	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
-		t.Fatalf("after the error line: %q, %v; want the server's FIN", rest, err)
-	}
-	// The client goes on sending what it had, then half-closes: the
-	// server reads it all, so it closes without a reset.
-	if _, err := c.Write(make([]byte, 64<<10)); err != nil {
-		t.Errorf("sending the rest after the error line: %v", err)
-	}
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Errorf("half-close after the error line: %v", err)
-	}
+	holder.(*net.TCPConn).CloseWrite() // its job read all it sent
 	if err := d.wait(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
