@@ -216,9 +216,15 @@ func Dial(target string, opts ...Option) (*Client, error) {
 		}
 		r.InitialState(state)
 		dopts = append(dopts, grpc.WithResolvers(r))
-		target = staticScheme + ":///" + strings.Join(addrs, ",")
+		target = staticScheme + ":///" + escapeZone(strings.Join(addrs, ","))
 	} else if !strings.Contains(target, "://") {
 		addrs = []string{target} // host:port, or a URI without "//" (not loopbackOnly)
+		if _, _, err := net.SplitHostPort(target); err == nil && strings.Contains(target, "%") {
+			// gRPC parses a target as a URI: an IPv6 zone ([fe80::1%eth0]:50051)
+			// was an "invalid URL escape". Its dns resolver reads the path
+			// unescaped, so the zone reaches the dialer as given.
+			target = "dns:///" + escapeZone(target)
+		}
 	}
 	if loopbackOnly(addrs) {
 		// Before the caller's options: a dialer of theirs wins.
@@ -234,6 +240,9 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	c.chunkSize = o.chunkSize
 	return c, nil
 }
+
+// escapeZone escapes the '%' of IPv6 zones for a gRPC target URI.
+func escapeZone(s string) string { return strings.ReplaceAll(s, "%", "%25") }
 
 // addressList splits a comma-separated list of host:port addresses; ok is
 // false for anything else (one address, a URI), which gRPC resolves.
