@@ -14,6 +14,7 @@ import (
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/flagenv"
+	"github.com/halfclose/halfclose/internal/hostport"
 )
 
 // envPrefix names the client's variables: HALFCLOSE_CLIENT_ADDR for --addr.
@@ -183,6 +184,8 @@ func checkAddr(flagName, value string, uri bool) error {
 		switch {
 		case a == "":
 			why = "an empty address in the list"
+		case err != nil && hostport.BracketHint(a) != "":
+			why = what + "is not HOST:PORT: " + hostport.BracketHint(a)
 		case err != nil && strings.Contains(err.Error(), "missing port"), err == nil && port == "":
 			why = what + "has no port"
 		case err != nil, strings.Contains(host, "/"):

@@ -17,6 +17,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/flagenv"
+	"github.com/halfclose/halfclose/internal/hostport"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -205,6 +206,18 @@ func (c *config) validate() error {
 	var errs []error
 	if c.grpcAddr == "" {
 		errs = append(errs, errors.New("--grpc-addr must not be empty"))
+	}
+	// An IPv6 address without its brackets failed at listen, exit 1, with
+	// "too many colons in address": a bad flag value, named with the fix.
+	for _, a := range []struct{ flag, v string }{{"--grpc-addr", c.grpcAddr}, {"--tcp-addr", c.tcpAddr}, {"--health-addr", c.healthAddr}, {"--metrics-addr", c.metricsAddr}} {
+		if h := hostport.BracketHint(a.v); h != "" {
+			errs = append(errs, fmt.Errorf("%s %q is not HOST:PORT: %s", a.flag, a.v, h))
+		}
+	}
+	for _, r := range c.tcpRoutes {
+		if a, _, _ := strings.Cut(r, "="); hostport.BracketHint(a) != "" {
+			errs = append(errs, fmt.Errorf("--tcp-route %q: %q is not HOST:PORT: %s", r, a, hostport.BracketHint(a)))
+		}
 	}
 	if c.maxJobs < 1 || c.maxJobs > math.MaxInt32 {
 		// Capabilities reports it as an int32.

@@ -46,6 +46,14 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--tcp-route=127.0.0.1:0=sha256sum --bogus"}, `sha256sum: unknown flag "--bogus"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--require-end", "--tcp-route=127.0.0.1:0=sha256sum"}, "--require-end cannot be used with --tcp-route"},
+		// An IPv6 address without brackets: named with the fix before
+		// anything listens (it was "too many colons in address" at
+		// listen, exit 1).
+		{[]string{"--grpc-addr=::1:23011"}, `--grpc-addr "::1:23011" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:23011`},
+		{[]string{"--tcp-addr=::1:70000"}, `--tcp-addr "::1:70000" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:70000`},
+		{[]string{"--health-addr=::"}, `--health-addr "::" is not HOST:PORT: an IPv6 address goes in brackets: [::]:PORT`},
+		{[]string{"--metrics-addr=fe80::1%lo:9"}, `--metrics-addr "fe80::1%lo:9" is not HOST:PORT: an IPv6 address goes in brackets: [fe80::1%lo]:9`},
+		{[]string{"--tcp-route=::1:7001=wc"}, `--tcp-route "::1:7001=wc": "::1:7001" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:7001 (or [::1:7001]:PORT)`},
 	} {
 		_, err := parseConfig(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
