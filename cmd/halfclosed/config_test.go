@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/server"
 )
 
 func TestConfigEnv(t *testing.T) {
@@ -23,6 +25,19 @@ func TestConfigEnv(t *testing.T) {
 	}
 	if cfg.keepaliveMinTime != 30*time.Second || cfg.maxJobs != 9 {
 		t.Errorf("keepalive %v, max jobs %d (the flag must win over the variable)", cfg.keepaliveMinTime, cfg.maxJobs)
+	}
+}
+
+// TestConfigPeerIPv6Prefix: IPv6 peers are keyed by /64 by default,
+// by --peer-ipv6-prefix or its variable otherwise.
+func TestConfigPeerIPv6Prefix(t *testing.T) {
+	cfg, err := parseConfig(nil, io.Discard)
+	if err != nil || cfg.peerKeys() != (server.PeerKeys{IPv6Prefix: 64}) {
+		t.Fatalf("default: %v, %v", cfg.peerKeys(), err)
+	}
+	t.Setenv("HALFCLOSE_PEER_IPV6_PREFIX", "128")
+	if cfg, err = parseConfig(nil, io.Discard); err != nil || cfg.peerKeys() != (server.PeerKeys{IPv6Prefix: 128}) {
+		t.Fatalf("variable 128: %v, %v", cfg.peerKeys(), err)
 	}
 }
 
@@ -49,6 +64,8 @@ func TestConfigErrors(t *testing.T) {
 		// An IPv6 address without brackets: named with the fix before
 		// anything listens (it was "too many colons in address" at
 		// listen, exit 1).
+		{[]string{"--peer-ipv6-prefix=0"}, "--peer-ipv6-prefix must be at least 1 and at most 128"},
+		{[]string{"--peer-ipv6-prefix=129"}, "--peer-ipv6-prefix must be at least 1 and at most 128"},
 		{[]string{"--grpc-addr=::1:23011"}, `--grpc-addr "::1:23011" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:23011`},
 		{[]string{"--tcp-addr=::1:70000"}, `--tcp-addr "::1:70000" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:70000`},
 		{[]string{"--health-addr=::"}, `--health-addr "::" is not HOST:PORT: an IPv6 address goes in brackets: [::]:PORT`},
