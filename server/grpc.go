@@ -573,6 +573,12 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		MaxJobs:       int32(cfg.MaxJobs),
 		MaxMsgBytes:   int64(s.opts.MaxMsgBytes),
 		IdleTimeoutMs: s.opts.IdleTimeout.Milliseconds(),
+		// The per-peer caps in force (each 0 when off, as a nil PeerCap's
+		// Limit is); a client sizing its parallelism needs them more than
+		// --max-jobs.
+		MaxJobsPerPeer:     int64(s.opts.PeerJobs.Limit()),
+		MaxRequestsPerPeer: int64(s.opts.PeerRequests.Limit()),
+		PeerIpv6Prefix:     int32(s.opts.PeerKeys.prefix()),
 	}}
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}

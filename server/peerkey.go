@@ -18,6 +18,14 @@ type PeerKeys struct {
 	IPv6Prefix int
 }
 
+// prefix is IPv6Prefix, or 0 when each address is its own.
+func (k PeerKeys) prefix() int {
+	if k.IPv6Prefix <= 0 || k.IPv6Prefix >= 128 {
+		return 0
+	}
+	return k.IPv6Prefix
+}
+
 // Key returns the peer key of a: PeerIP(a), or for an IPv6 address under
 // IPv6Prefix its prefix, "2001:db8:1:2::/64".
 func (k PeerKeys) Key(a net.Addr) string {

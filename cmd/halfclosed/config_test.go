@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -238,5 +241,39 @@ func TestPrintLimits(t *testing.T) {
 	c.writeLimits(&b)
 	if !strings.HasSuffix(b.String(), "memory_limit_from GOMEMLIMIT\n") {
 		t.Errorf("with GOMEMLIMIT set:\n%s", b.String())
+	}
+}
+
+// TestCapabilitiesLimitsInEffect: the limits Capabilities reports are the
+// ones in force, however they were set: a flag, a HALFCLOSE_* variable, a
+// default derived from another flag (the per-peer caps from --max-jobs
+// and --max-conns), 0 for a cap turned off. It reported no per-peer cap
+// at all, though a client running many jobs meets that one first.
+func TestCapabilitiesLimitsInEffect(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want *apiv1.Limits
+	}{
+		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64}},
+		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128"},
+			[]string{"--max-msg-bytes=64KiB"},
+			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1}},
+		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56"},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56}},
+	} {
+		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			d := startDaemon(t, tc.args...)
+			caps, err := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil)).Capabilities(testCtx(t), &apiv1.CapabilitiesRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(caps.Limits, tc.want) {
+				t.Errorf("Capabilities limits %v, want %v", caps.Limits, tc.want)
+			}
+		})
 	}
 }
