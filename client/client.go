@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -195,7 +196,14 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	}
 	creds := insecure.NewCredentials()
 	if o.tls != nil {
-		creds = credentials.NewTLS(o.tls)
+		tlsCfg := o.tls
+		if host, _, err := net.SplitHostPort(target); err == nil && tlsCfg.ServerName == "" && tlsName(host) != host {
+			// grpc-go verifies the target's host, zone and all ("::1%25lo"),
+			// which no certificate names.
+			tlsCfg = tlsCfg.Clone()
+			tlsCfg.ServerName = tlsName(host)
+		}
+		creds = credentials.NewTLS(tlsCfg)
 	}
 	dopts := append(grpcopts.DialOptions(), grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultServiceConfig(DefaultServiceConfig))
@@ -212,13 +220,23 @@ func Dial(target string, opts ...Option) (*Client, error) {
 		for _, a := range addrs {
 			// ServerName: each server's TLS name and :authority are its
 			// own, as if it alone had been dialed.
-			state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: a, ServerName: a}}})
+			name := a
+			if host, port, err := net.SplitHostPort(a); err == nil {
+				name = net.JoinHostPort(tlsName(host), port)
+			}
+			state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: a, ServerName: name}}})
 		}
 		r.InitialState(state)
 		dopts = append(dopts, grpc.WithResolvers(r))
-		target = staticScheme + ":///" + strings.Join(addrs, ",")
+		target = staticScheme + ":///" + escapeZone(strings.Join(addrs, ","))
 	} else if !strings.Contains(target, "://") {
 		addrs = []string{target} // host:port, or a URI without "//" (not loopbackOnly)
+		if _, _, err := net.SplitHostPort(target); err == nil && strings.Contains(target, "%") {
+			// gRPC parses a target as a URI: an IPv6 zone ([fe80::1%eth0]:50051)
+			// was an "invalid URL escape". Its dns resolver reads the path
+			// unescaped, so the zone reaches the dialer as given.
+			target = "dns:///" + escapeZone(target)
+		}
 	}
 	if loopbackOnly(addrs) {
 		// Before the caller's options: a dialer of theirs wins.
@@ -234,6 +252,18 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	c.chunkSize = o.chunkSize
 	return c, nil
 }
+
+// tlsName is the name a certificate must hold for host: an IPv6 address
+// without its zone (fe80::1%eth0 is verified as fe80::1, its IP SAN).
+func tlsName(host string) string {
+	if a, err := netip.ParseAddr(host); err == nil && a.Zone() != "" {
+		return a.WithZone("").String()
+	}
+	return host
+}
+
+// escapeZone escapes the '%' of IPv6 zones for a gRPC target URI.
+func escapeZone(s string) string { return strings.ReplaceAll(s, "%", "%25") }
 
 // addressList splits a comma-separated list of host:port addresses; ok is
 // false for anything else (one address, a URI), which gRPC resolves.

@@ -130,7 +130,7 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 				return err
 			}
 			tlsConfig = tlsConfig.Clone()
-			tlsConfig.ServerName = host
+			tlsConfig.ServerName = tlsName(host)
 		}
 		tc := tls.Client(conn, tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {

@@ -107,7 +107,7 @@ func TestListCommands(t *testing.T) {
 			t.Errorf("commands lacks %s", want)
 		}
 	}
-	for _, flag := range []string{"\n  --line-number ", "\n  --tag ", "\n  --length N ", "\nLimits: input up to 16GiB per job"} {
+	for _, flag := range []string{"\n  --line-number ", "\n  --tag ", "\n  --length N ", "\nLimits: input up to 16GiB per job", ", 64 jobs at once (16 from one address), "} {
 		if !strings.Contains(string(list.stdout), flag) {
 			t.Errorf("commands lacks %q:\n%s", flag, list.stdout)
 		}

@@ -46,6 +46,9 @@ type Options struct {
 	// PeerRequests caps the Digest and Run streams one peer IP has open
 	// (shared with the raw-TCP adapter's connections); nil caps nothing.
 	PeerRequests *PeerCap
+	// PeerKeys says which addresses are one peer for PeerJobs and
+	// PeerRequests.
+	PeerKeys PeerKeys
 }
 
 // Observer is told when jobs start and end, for metrics.
@@ -333,7 +336,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 	g := guardOf(ctx)
 	defer g.done() // before the status goes out
 	recv := receiver(g, stream.Recv)
-	err := s.life.do(ctx, streamPeer(ctx), func() (string, jobFunc, error) {
+	err := s.life.do(ctx, s.streamPeer(ctx), func() (string, jobFunc, error) {
 		h, err := firstHeader(g, recv, (*apiv1.DigestRequest).GetHeader)
 		if err != nil {
 			return "", nil, err
@@ -419,7 +422,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	defer g.done() // before the status goes out
 	recv := receiver(g, stream.Recv)
 	send := s.sender(g, func(m *apiv1.RunResponse) error { return clientGone(stream.Send(m)) })
-	err := s.life.do(ctx, streamPeer(ctx), func() (string, jobFunc, error) {
+	err := s.life.do(ctx, s.streamPeer(ctx), func() (string, jobFunc, error) {
 		h, err := firstHeader(g, recv, (*apiv1.RunRequest).GetHeader)
 		if err != nil {
 			return "", nil, err
@@ -489,10 +492,10 @@ func jobErr(g *streamGuard, src *recvAhead, err error) error {
 	return g.why(err)
 }
 
-// streamPeer is the IP address of a stream's peer.
-func streamPeer(ctx context.Context) string {
+// streamPeer is the peer key (PeerKeys) of a stream's peer.
+func (s *computeService) streamPeer(ctx context.Context) string {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return PeerIP(p.Addr)
+		return s.opts.PeerKeys.Key(p.Addr)
 	}
 	return ""
 }
@@ -570,6 +573,12 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		MaxJobs:       int32(cfg.MaxJobs),
 		MaxMsgBytes:   int64(s.opts.MaxMsgBytes),
 		IdleTimeoutMs: s.opts.IdleTimeout.Milliseconds(),
+		// The per-peer caps in force (each 0 when off, as a nil PeerCap's
+		// Limit is); a client sizing its parallelism needs them more than
+		// --max-jobs.
+		MaxJobsPerPeer:     int64(s.opts.PeerJobs.Limit()),
+		MaxRequestsPerPeer: int64(s.opts.PeerRequests.Limit()),
+		PeerIpv6Prefix:     int32(s.opts.PeerKeys.prefix()),
 	}}
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}

@@ -35,6 +35,8 @@ type PeerLimiter struct {
 	refill   time.Duration // time for an empty bucket to fill up
 	maxPeers int
 	now      func() time.Time // for tests
+	// Keys says which addresses are one peer; set before use.
+	Keys PeerKeys
 
 	mu    sync.Mutex               // protects peers and lru
 	peers map[string]*list.Element // value: *peerEntry
@@ -74,7 +76,7 @@ func (l *PeerLimiter) Limit(ctx context.Context) error {
 	if !ok || p.Addr == nil {
 		return errors.New("rate limit: no peer address")
 	}
-	if !l.Allow(PeerIP(p.Addr)) {
+	if !l.Allow(l.Keys.Key(p.Addr)) {
 		return errRateLimited
 	}
 	return nil

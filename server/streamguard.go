@@ -268,7 +268,7 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 	if s.opts.PeerRequests != nil {
 		ip := ""
 		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-			ip = PeerIP(p.Addr)
+			ip = s.opts.PeerKeys.Key(p.Addr)
 		}
 		r, ok := s.opts.PeerRequests.TryAcquire(ip)
 		if !ok {

@@ -89,6 +89,9 @@ type TCPServer struct {
 	// PeerRequests caps the open connections of one peer IP (shared with
 	// gRPC's streams); nil caps nothing.
 	PeerRequests *PeerCap
+	// PeerKeys says which addresses are one peer for PeerJobs,
+	// PeerRequests and Allow.
+	PeerKeys PeerKeys
 	// NoSendFile reads the spilled part of a reply into the process to
 	// write it, instead of sending it from the spill file with
 	// sendfile(2), as plain TCP connections do (--tcp-sendfile=false).
@@ -744,7 +747,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	defer stop()
 	life := s.lifecycle(c)
 
-	ip := PeerIP(c.RemoteAddr())
+	ip := s.PeerKeys.Key(c.RemoteAddr())
 	select {
 	case s.connSlots <- struct{}{}:
 	default:

@@ -70,7 +70,12 @@ func (r *runner) listCommands(ctx context.Context, stdout io.Writer) int {
 			parts = append(parts, "input up to "+flagenv.FormatBytes(l.GetMaxInputBytes())+" per job")
 		}
 		if l.GetMaxJobs() > 0 {
-			parts = append(parts, fmt.Sprintf("%d jobs at once", l.GetMaxJobs()))
+			jobs := fmt.Sprintf("%d jobs at once", l.GetMaxJobs())
+			if n := l.GetMaxJobsPerPeer(); n > 0 {
+				// The cap a client running calls in parallel meets first.
+				jobs += fmt.Sprintf(" (%d from one address)", n)
+			}
+			parts = append(parts, jobs)
 		}
 		if l.GetIdleTimeoutMs() > 0 {
 			parts = append(parts, "idle timeout "+(time.Duration(l.GetIdleTimeoutMs())*time.Millisecond).String())

@@ -51,7 +51,13 @@ func (r *runner) describe(err error) string {
 		// --timeout, over TCP (gRPC's is a status, below).
 		return timeoutMessage(r.o.timeout)
 	case sockerr.Refused(err):
-		return fmt.Sprintf("cannot connect to %s (%s): connection refused", addr, flagName)
+		msg := fmt.Sprintf("cannot connect to %s (%s): connection refused", addr, flagName)
+		if flagName == "--tcp-addr" && r.o.tcpAddr == defaultTCPAddr && r.o.addr != defaultAddr {
+			// halfclose --tcp --addr [::1]:7002 dialled the default
+			// command port, --addr being gRPC's, and said only that.
+			msg += fmt.Sprintf("; --addr (%s) is the gRPC address: with --tcp, give the command port as --tcp-addr", r.o.addr)
+		}
+		return msg
 	}
 	s, ok := status.FromError(err)
 	if !ok {

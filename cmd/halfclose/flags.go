@@ -14,6 +14,7 @@ import (
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/flagenv"
+	"github.com/halfclose/halfclose/internal/hostport"
 )
 
 // envPrefix names the client's variables: HALFCLOSE_CLIENT_ADDR for --addr.
@@ -27,6 +28,12 @@ const envPrefix = "HALFCLOSE_CLIENT"
 const (
 	minChunkSize = 16 << 10
 	maxChunkSize = 16 << 20
+)
+
+// The defaults of --addr and --tcp-addr.
+const (
+	defaultAddr    = "127.0.0.1:50051"
+	defaultTCPAddr = "127.0.0.1:50052"
 )
 
 type options struct {
@@ -74,9 +81,9 @@ func (b *autoBool) Set(v string) error {
 // the man page and the completions.
 func newSpec(o *options) *cli.Spec {
 	fs := flag.NewFlagSet("halfclose", flag.ContinueOnError)
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:50051", "gRPC server: host:port; several as host:port,host:port,... (calls go round-robin, and a call refused with UNAVAILABLE is retried on another); or a gRPC target such as dns:///host:port")
+	fs.StringVar(&o.addr, "addr", defaultAddr, "gRPC server: host:port; several as host:port,host:port,... (calls go round-robin, and a call refused with UNAVAILABLE is retried on another); or a gRPC target such as dns:///host:port")
 	fs.BoolVar(&o.tcp, "tcp", false, "use the raw-TCP command port (--tcp-addr) instead of gRPC")
-	fs.StringVar(&o.tcpAddr, "tcp-addr", "127.0.0.1:50052", "raw-TCP command port, with --tcp; several as host:port,host:port,... (one at random, the next when a connect fails)")
+	fs.StringVar(&o.tcpAddr, "tcp-addr", defaultTCPAddr, "raw-TCP command port, with --tcp; several as host:port,host:port,... (one at random, the next when a connect fails)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "deadline for each call, e.g. 30s or 5m (0: none)")
 	o.chunkSize = flagenv.Bytes(client.DefaultChunkSize)
 	fs.Var(&o.chunkSize, "chunk-size", "size of the gRPC data messages the input is sent in (at most the server's --max-msg-bytes less 16 bytes)")
@@ -183,6 +190,8 @@ func checkAddr(flagName, value string, uri bool) error {
 		switch {
 		case a == "":
 			why = "an empty address in the list"
+		case err != nil && hostport.BracketHint(a) != "":
+			why = what + "is not HOST:PORT: " + hostport.BracketHint(a)
 		case err != nil && strings.Contains(err.Error(), "missing port"), err == nil && port == "":
 			why = what + "has no port"
 		case err != nil, strings.Contains(host, "/"):

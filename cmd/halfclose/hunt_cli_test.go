@@ -206,6 +206,10 @@ func TestHuntBadFlagValues(t *testing.T) {
 		{[]string{"--addr", "127.0.0.1:1,", "wc"}, `halfclose: --addr "127.0.0.1:1,": an empty address in the list`},
 		{[]string{"--tcp", "--tcp-addr", "127.0.0.1", "wc"}, `halfclose: --tcp-addr "127.0.0.1" has no port (want HOST:PORT, e.g. 127.0.0.1:50052)`},
 		{[]string{"--tcp", "--tcp-addr", "dns:///h:1", "wc"}, `halfclose: --tcp-addr "dns:///h:1" is not HOST:PORT`},
+		// An IPv6 address without brackets: said how to write it ("is not
+		// HOST:PORT", "has no port").
+		{[]string{"--addr", "::1:50051", "wc"}, `halfclose: --addr "::1:50051" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:50051 (want HOST:PORT`},
+		{[]string{"--tcp", "--tcp-addr", "::1", "wc"}, `halfclose: --tcp-addr "::1" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:PORT`},
 		{[]string{"--key", key, "wc"}, "halfclose: --key needs --cert"},
 		{[]string{"--cert", key, "wc"}, "halfclose: --cert needs --key"},
 		{[]string{"--cacert", filepath.Join(dir, "none"), "wc"}, "halfclose: --cacert: open "},

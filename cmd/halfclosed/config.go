@@ -17,6 +17,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/flagenv"
+	"github.com/halfclose/halfclose/internal/hostport"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -24,6 +25,7 @@ import (
 type config struct {
 	grpcAddr       string
 	tcpAddr        string
+	peerIPv6Prefix int
 	tcpRoutes      flagenv.Strings
 	metricsAddr    string
 	healthAddr     string
@@ -189,6 +191,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
 	fs.Var(&c.maxJobsPerPeer, "max-jobs-per-peer", "jobs one peer IP address may run at once, on both adapters; one over it waits --job-wait for one of its own (default max(1, --max-jobs/4); 0: no cap)")
+	fs.IntVar(&c.peerIPv6Prefix, "peer-ipv6-prefix", 64, "IPv6 clients are one peer per this prefix length for the per-peer caps and --rate-limit (1-128; 128: each address)")
 	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
 	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
@@ -205,6 +208,18 @@ func (c *config) validate() error {
 	var errs []error
 	if c.grpcAddr == "" {
 		errs = append(errs, errors.New("--grpc-addr must not be empty"))
+	}
+	// An IPv6 address without its brackets failed at listen, exit 1, with
+	// "too many colons in address": a bad flag value, named with the fix.
+	for _, a := range []struct{ flag, v string }{{"--grpc-addr", c.grpcAddr}, {"--tcp-addr", c.tcpAddr}, {"--health-addr", c.healthAddr}, {"--metrics-addr", c.metricsAddr}} {
+		if h := hostport.BracketHint(a.v); h != "" {
+			errs = append(errs, fmt.Errorf("%s %q is not HOST:PORT: %s", a.flag, a.v, h))
+		}
+	}
+	for _, r := range c.tcpRoutes {
+		if a, _, _ := strings.Cut(r, "="); hostport.BracketHint(a) != "" {
+			errs = append(errs, fmt.Errorf("--tcp-route %q: %q is not HOST:PORT: %s", r, a, hostport.BracketHint(a)))
+		}
 	}
 	if c.maxJobs < 1 || c.maxJobs > math.MaxInt32 {
 		// Capabilities reports it as an int32.
@@ -238,6 +253,9 @@ func (c *config) validate() error {
 	}
 	if c.pprof && c.metricsAddr == "" {
 		errs = append(errs, errors.New("--pprof needs --metrics-addr"))
+	}
+	if c.peerIPv6Prefix < 1 || c.peerIPv6Prefix > 128 {
+		errs = append(errs, errors.New("--peer-ipv6-prefix must be at least 1 and at most 128"))
 	}
 	if c.gcPercent < 1 {
 		errs = append(errs, errors.New("--gc-percent must be at least 1"))
@@ -319,6 +337,11 @@ func (c *config) jobsPerPeer() int {
 		return c.maxJobsPerPeer.n
 	}
 	return max(1, c.maxJobs/4)
+}
+
+// peerKeys is which addresses are one peer: --peer-ipv6-prefix.
+func (c *config) peerKeys() server.PeerKeys {
+	return server.PeerKeys{IPv6Prefix: c.peerIPv6Prefix}
 }
 
 // requestsPerPeer is --max-requests-per-peer, derived when not set.

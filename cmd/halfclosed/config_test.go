@@ -8,6 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/server"
 )
 
 func TestConfigEnv(t *testing.T) {
@@ -23,6 +28,19 @@ func TestConfigEnv(t *testing.T) {
 	}
 	if cfg.keepaliveMinTime != 30*time.Second || cfg.maxJobs != 9 {
 		t.Errorf("keepalive %v, max jobs %d (the flag must win over the variable)", cfg.keepaliveMinTime, cfg.maxJobs)
+	}
+}
+
+// TestConfigPeerIPv6Prefix: IPv6 peers are keyed by /64 by default,
+// by --peer-ipv6-prefix or its variable otherwise.
+func TestConfigPeerIPv6Prefix(t *testing.T) {
+	cfg, err := parseConfig(nil, io.Discard)
+	if err != nil || cfg.peerKeys() != (server.PeerKeys{IPv6Prefix: 64}) {
+		t.Fatalf("default: %v, %v", cfg.peerKeys(), err)
+	}
+	t.Setenv("HALFCLOSE_PEER_IPV6_PREFIX", "128")
+	if cfg, err = parseConfig(nil, io.Discard); err != nil || cfg.peerKeys() != (server.PeerKeys{IPv6Prefix: 128}) {
+		t.Fatalf("variable 128: %v, %v", cfg.peerKeys(), err)
 	}
 }
 
@@ -46,6 +64,16 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--tcp-route=127.0.0.1:0=sha256sum --bogus"}, `sha256sum: unknown flag "--bogus"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--require-end", "--tcp-route=127.0.0.1:0=sha256sum"}, "--require-end cannot be used with --tcp-route"},
+		// An IPv6 address without brackets: named with the fix before
+		// anything listens (it was "too many colons in address" at
+		// listen, exit 1).
+		{[]string{"--peer-ipv6-prefix=0"}, "--peer-ipv6-prefix must be at least 1 and at most 128"},
+		{[]string{"--peer-ipv6-prefix=129"}, "--peer-ipv6-prefix must be at least 1 and at most 128"},
+		{[]string{"--grpc-addr=::1:23011"}, `--grpc-addr "::1:23011" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:23011`},
+		{[]string{"--tcp-addr=::1:70000"}, `--tcp-addr "::1:70000" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:70000`},
+		{[]string{"--health-addr=::"}, `--health-addr "::" is not HOST:PORT: an IPv6 address goes in brackets: [::]:PORT`},
+		{[]string{"--metrics-addr=fe80::1%lo:9"}, `--metrics-addr "fe80::1%lo:9" is not HOST:PORT: an IPv6 address goes in brackets: [fe80::1%lo]:9`},
+		{[]string{"--tcp-route=::1:7001=wc"}, `--tcp-route "::1:7001=wc": "::1:7001" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:7001 (or [::1:7001]:PORT)`},
 	} {
 		_, err := parseConfig(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -213,5 +241,39 @@ func TestPrintLimits(t *testing.T) {
 	c.writeLimits(&b)
 	if !strings.HasSuffix(b.String(), "memory_limit_from GOMEMLIMIT\n") {
 		t.Errorf("with GOMEMLIMIT set:\n%s", b.String())
+	}
+}
+
+// TestCapabilitiesLimitsInEffect: the limits Capabilities reports are the
+// ones in force, however they were set: a flag, a HALFCLOSE_* variable, a
+// default derived from another flag (the per-peer caps from --max-jobs
+// and --max-conns), 0 for a cap turned off. It reported no per-peer cap
+// at all, though a client running many jobs meets that one first.
+func TestCapabilitiesLimitsInEffect(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want *apiv1.Limits
+	}{
+		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64}},
+		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128"},
+			[]string{"--max-msg-bytes=64KiB"},
+			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1}},
+		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56"},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56}},
+	} {
+		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			d := startDaemon(t, tc.args...)
+			caps, err := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil)).Capabilities(testCtx(t), &apiv1.CapabilitiesRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(caps.Limits, tc.want) {
+				t.Errorf("Capabilities limits %v, want %v", caps.Limits, tc.want)
+			}
+		})
 	}
 }

@@ -177,6 +177,7 @@ func (c *config) loadSecurity() (security, error) {
 	}
 	if c.rateLimit > 0 {
 		sec.limiter = server.NewPeerLimiter(c.rateLimit, c.rateBurst)
+		sec.limiter.Keys = c.peerKeys()
 	}
 	sec.peerJobs = server.NewPeerCap(c.jobsPerPeer())
 	sec.peerRequests = server.NewPeerCap(c.requestsPerPeer())
@@ -288,6 +289,7 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		HeaderTimeout: cfg.headerTimeout,
 		PeerJobs:      sec.peerJobs,
 		PeerRequests:  sec.peerRequests,
+		PeerKeys:      cfg.peerKeys(),
 	})
 	opts := append(grpcopts.ServerOptions(),
 		grpc.InTapHandle(d.svc.TapHandle),
@@ -360,6 +362,7 @@ func (d *daemon) newTCP(sec security, metrics *server.Metrics) {
 		RecvLowat:      recvLowat(cfg.tcpRecvLowat),
 		PeerJobs:       sec.peerJobs,
 		PeerRequests:   sec.peerRequests,
+		PeerKeys:       cfg.peerKeys(),
 		// With tokens on gRPC, the command port wants one too (@token),
 		// unless client certificates are its credential (mTLS) or the
 		// operator said --tcp-insecure. (Route ports have no header: the

@@ -1229,8 +1229,19 @@ type Limits struct {
 	// client reading any of its reply) before it is aborted; 0 when the
 	// server has no idle timeout (--idle-timeout 0).
 	IdleTimeoutMs int64 `protobuf:"varint,4,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// max_jobs_per_peer is how many jobs one client address may run at
+	// once (--max-jobs-per-peer); 0 when there is no such cap.
+	MaxJobsPerPeer int64 `protobuf:"varint,5,opt,name=max_jobs_per_peer,json=maxJobsPerPeer,proto3" json:"max_jobs_per_peer,omitempty"`
+	// max_requests_per_peer is how many requests (Digest and Run streams,
+	// raw-TCP connections) one client address may have open at once
+	// (--max-requests-per-peer); 0 when there is no such cap.
+	MaxRequestsPerPeer int64 `protobuf:"varint,6,opt,name=max_requests_per_peer,json=maxRequestsPerPeer,proto3" json:"max_requests_per_peer,omitempty"`
+	// peer_ipv6_prefix is the prefix length by which IPv6 client addresses
+	// are one address for the per-peer caps (--peer-ipv6-prefix: 64 keys a
+	// /64 as one client); 0 when each address is its own.
+	PeerIpv6Prefix int32 `protobuf:"varint,7,opt,name=peer_ipv6_prefix,json=peerIpv6Prefix,proto3" json:"peer_ipv6_prefix,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1287,6 +1298,27 @@ func (x *Limits) GetMaxMsgBytes() int64 {
 func (x *Limits) GetIdleTimeoutMs() int64 {
 	if x != nil {
 		return x.IdleTimeoutMs
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxJobsPerPeer() int64 {
+	if x != nil {
+		return x.MaxJobsPerPeer
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxRequestsPerPeer() int64 {
+	if x != nil {
+		return x.MaxRequestsPerPeer
+	}
+	return 0
+}
+
+func (x *Limits) GetPeerIpv6Prefix() int32 {
+	if x != nil {
+		return x.PeerIpv6Prefix
 	}
 	return 0
 }
@@ -1368,12 +1400,15 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vtakes_value\x18\x02 \x01(\bR\n" +
 	"takesValue\x12\x18\n" +
-	"\asummary\x18\x03 \x01(\tR\asummary\"\x97\x01\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\"\x9f\x02\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_input_bytes\x18\x01 \x01(\x03R\rmaxInputBytes\x12\x19\n" +
 	"\bmax_jobs\x18\x02 \x01(\x05R\amaxJobs\x12\"\n" +
 	"\rmax_msg_bytes\x18\x03 \x01(\x03R\vmaxMsgBytes\x12&\n" +
-	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs*\x91\x02\n" +
+	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs\x12)\n" +
+	"\x11max_jobs_per_peer\x18\x05 \x01(\x03R\x0emaxJobsPerPeer\x121\n" +
+	"\x15max_requests_per_peer\x18\x06 \x01(\x03R\x12maxRequestsPerPeer\x12(\n" +
+	"\x10peer_ipv6_prefix\x18\a \x01(\x05R\x0epeerIpv6Prefix*\x91\x02\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rALGORITHM_MD5\x10\x01\x12\x12\n" +

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute/engine"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// TestPeerKeys: an IPv4-mapped IPv6 address (a dual-stack listener's view
+// of an IPv4 client) is the same peer as the IPv4 address; IPv6 peers are
+// keyed by their prefix, a zone dropped; 0 and 128 key each address.
+func TestPeerKeys(t *testing.T) {
+	tcp := func(s string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(s), Port: 1234} }
+	for _, tc := range []struct {
+		bits int
+		addr net.Addr
+		want string
+	}{
+		{64, tcp("127.0.0.1"), "127.0.0.1"},
+		{64, tcp("::ffff:127.0.0.1"), "127.0.0.1"},
+		{0, tcp("::ffff:127.0.0.1"), "127.0.0.1"},
+		{64, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64"},
+		{56, tcp("2001:db8:1:2ff:3:4:5:6"), "2001:db8:1:200::/56"},
+		{128, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6"},
+		{0, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6"},
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::/64"},
+		{64, tcp("::1"), "::/64"},
+		{64, &net.UnixAddr{Name: "/s", Net: "unix"}, "/s"},
+	} {
+		if got := (PeerKeys{IPv6Prefix: tc.bits}).Key(tc.addr); got != tc.want {
+			t.Errorf("PeerKeys{%d}.Key(%v) = %q, want %q", tc.bits, tc.addr, got, tc.want)
+		}
+	}
+}
+
+// remoteAs is a real connection that says it comes from remote.
+type remoteAs struct {
+	*net.TCPConn
+	remote net.Addr
+}
+
+func (c remoteAs) RemoteAddr() net.Addr { return c.remote }
+
+// remoteListener gives the connections it accepts, in order, the remote
+// addresses sent on next: the clients of other addresses than loopback's.
+type remoteListener struct {
+	net.Listener
+	next chan net.Addr
+}
+
+func (l remoteListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return remoteAs{TCPConn: c.(*net.TCPConn), remote: <-l.next}, nil
+}
+
+// TestTCPPeerCapIPv6Prefix: under --max-requests-per-peer 1, a client of
+// a /64 holding one request is refused a second from another address of
+// the same /64 (keyed by address, it had one place per address: 2^64),
+// a client of another /64 is served, and an IPv4-mapped client is the
+// same peer as its IPv4 address.
+func TestTCPPeerCapIPv6Prefix(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := remoteListener{Listener: raw, next: make(chan net.Addr, 8)}
+	reqs := NewPeerCap(1)
+	s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), PeerRequests: reqs, PeerKeys: PeerKeys{IPv6Prefix: 64}}
+	done := make(chan struct{})
+	go func() { s.Serve(l); close(done) }()
+	t.Cleanup(func() { s.Close(); <-done })
+
+	dial := func(from string) *net.TCPConn {
+		t.Helper()
+		l.next <- &net.TCPAddr{IP: net.ParseIP(from), Port: 40000}
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.(*net.TCPConn)
+	}
+	reply := func(c *net.TCPConn, input string) string {
+		t.Helper()
+		if _, err := io.WriteString(c, input); err != nil {
+			t.Fatal(err)
+		}
+		c.CloseWrite()
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	for _, tc := range []struct{ holder, same, other, key string }{
+		{"2001:db8:0:1::1", "2001:db8:0:1:ffff::2", "2001:db8:0:2::1", "2001:db8:0:1::/64"},
+		{"::ffff:127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.1"},
+	} {
+		holder := dial(tc.holder)
+		if _, err := io.WriteString(holder, "wc -l\n"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return reqs.Held(tc.key) == 1 })
+		if got := reply(dial(tc.same), "wc -l\na\n"); !strings.Contains(got, "RESOURCE_EXHAUSTED: too many open requests from this address") {
+			t.Errorf("%s while %s holds a request: %q, want it refused", tc.same, tc.holder, got)
+		}
+		if got := reply(dial(tc.other), "wc -l\na\n"); got != "1\n" {
+			t.Errorf("%s while %s holds a request: %q, want it served", tc.other, tc.holder, got)
+		}
+		if got := reply(holder, "a\nb\n"); got != "2\n" {
+			t.Errorf("%s: %q", tc.holder, got)
+		}
+	}
+}
+
+// TestGRPCPeerCapIPv6Prefix: gRPC streams are keyed as raw-TCP
+// connections are: under --max-requests-per-peer 1, a stream open from
+// one address of a /64 refuses a stream from another of its addresses.
+func TestGRPCPeerCapIPv6Prefix(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := remoteListener{Listener: raw, next: make(chan net.Addr, 4)}
+	reqs := NewPeerCap(1)
+	svc := NewComputeService(engine.New(engine.Config{Registry: testRegistry()}), Options{PeerRequests: reqs, PeerKeys: PeerKeys{IPv6Prefix: 64}})
+	gs := grpc.NewServer(grpc.InTapHandle(svc.TapHandle), CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	stream := func(from string) apiv1.ComputeService_DigestClient {
+		t.Helper()
+		l.next <- &net.TCPAddr{IP: net.ParseIP(from), Port: 40000}
+		conn, err := grpc.NewClient(raw.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		st, err := apiv1.NewComputeServiceClient(conn).Digest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	sha := digestHdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}})
+	holder := stream("2001:db8:0:1::1")
+	if err := holder.Send(sha); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return reqs.Held("2001:db8:0:1::/64") == 1 })
+	other := stream("2001:db8:0:1::2")
+	other.Send(sha)
+	other.CloseSend()
+	if _, err := other.CloseAndRecv(); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a second address of the /64: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if err := holder.Send(dataMsg([]byte("abc"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.CloseAndRecv(); err != nil {
+		t.Errorf("the holder: %v", err)
+	}
+}
+
+// TestPeerLimiterIPv6Prefix: --rate-limit's bucket is the /64's.
+func TestPeerLimiterIPv6Prefix(t *testing.T) {
+	l := NewPeerLimiter(0.001, 1)
+	l.Keys = PeerKeys{IPv6Prefix: 64}
+	from := func(s string) context.Context {
+		return peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(s), Port: 1}})
+	}
+	if err := l.Limit(from("2001:db8::1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Limit(from("2001:db8::2")); !errors.Is(err, errRateLimited) {
+		t.Errorf("another address of the /64, its bucket empty: %v", err)
+	}
+	if err := l.Limit(from("2001:db8:0:1::1")); err != nil {
+		t.Errorf("another /64: %v", err)
+	}
+}

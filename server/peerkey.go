@@ -1,0 +1,48 @@
+package server
+
+import (
+	"net"
+	"net/netip"
+)
+
+// PeerKeys says which client addresses count as one peer for the
+// per-peer caps and the rate limit. An IPv4 address (also as an
+// IPv4-mapped IPv6 address, as a dual-stack listener sees an IPv4 client)
+// is a peer of its own. An IPv6 host is usually given a whole /64, so
+// keyed by address one client could take a cap's share as many times
+// over as it has addresses; IPv6Prefix keys IPv6 peers by their first
+// IPv6Prefix bits. The zero value keys each address apart.
+type PeerKeys struct {
+	// IPv6Prefix is the prefix length IPv6 peers are keyed by, 1 to 128;
+	// 0 or 128: each address.
+	IPv6Prefix int
+}
+
+// prefix is IPv6Prefix, or 0 when each address is its own.
+func (k PeerKeys) prefix() int {
+	if k.IPv6Prefix <= 0 || k.IPv6Prefix >= 128 {
+		return 0
+	}
+	return k.IPv6Prefix
+}
+
+// Key returns the peer key of a: PeerIP(a), or for an IPv6 address under
+// IPv6Prefix its prefix, "2001:db8:1:2::/64".
+func (k PeerKeys) Key(a net.Addr) string {
+	if k.IPv6Prefix <= 0 || k.IPv6Prefix >= 128 {
+		return PeerIP(a)
+	}
+	t, ok := a.(*net.TCPAddr)
+	if !ok || t == nil {
+		return PeerIP(a)
+	}
+	ip, ok := netip.AddrFromSlice(t.IP)
+	if !ok || ip.Unmap().Is4() {
+		return PeerIP(a)
+	}
+	p, err := ip.WithZone("").Prefix(k.IPv6Prefix)
+	if err != nil {
+		return PeerIP(a)
+	}
+	return p.String()
+}
