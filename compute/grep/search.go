@@ -471,6 +471,9 @@ func checkLines(text []byte, limit int) error {
 func (r *grepRun) process(text []byte) {
 	m := r.g.m
 	r.wide = false
+	if m.every && r.cx == nil && r.processEvery(text) {
+		return
+	}
 	if m.wide && !m.isLit && (m.seq == nil || r.g.only) && hasHigh(text) {
 		r.scratch = widen(r.scratch, text)
 		text, r.wide = r.scratch, true
@@ -635,6 +638,8 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 	for pos <= len(text) {
 		var s int
 		switch {
+		case m.every:
+			s = 0 // the line at pos matches (every.go)
 		case m.isLit:
 			if finds != nil {
 				s = finds[0].index(text[pos:], m.lit)
@@ -671,11 +676,7 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 			}
 			s -= pos
 		default:
-			loc := m.findIndex(text[pos:], in)
-			s = -1
-			if loc != nil {
-				s = loc[0]
-			}
+			s = m.findWindowed(text, pos, in)
 		}
 		if s < 0 {
 			return -1, -1
