@@ -299,13 +299,16 @@ func (g *grepStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		switch {
 		case g.binary == binText:
 		case g.count && g.binary == binBinary:
-			for i := start; i < n; i++ { // GNU zaps NULs to newlines
+			// GNU zaps NULs to newlines; a run of them a byte at a
+			// time (one IndexByte a NUL cost 256 MiB of NULs 1.9 s)
+			for i := start; i < n; {
 				j := bytes.IndexByte(buf[i:n], 0)
 				if j < 0 {
 					break
 				}
-				i += j
-				buf[i] = '\n'
+				for i += j; i < n && buf[i] == 0; i++ {
+					buf[i] = '\n'
+				}
 			}
 		case nul < 0:
 			if j := bytes.IndexByte(buf[start:n], 0); j >= 0 {
