@@ -45,3 +45,57 @@ func BenchmarkLogV(b *testing.B)         { benchLogGrep(b, "-v", "INFO") }
 func BenchmarkLogVC(b *testing.B)        { benchLogGrep(b, "-vc", "INFO") }
 func BenchmarkLogO(b *testing.B)         { benchLogGrep(b, "-o", "timed out") }
 func BenchmarkLogOFrequent(b *testing.B) { benchLogGrep(b, "-o", "INFO") }
+
+// Many short lines with patterns that every line matches (or that are
+// tried on every line): GNU's dfa passes over such a line in a few
+// nanoseconds, where one regexp call a line cost about 115 ns.
+
+var (
+	shortLinesOnce sync.Once
+	shortLines     []byte // 4 MiB of lines of 0 to 7 bytes, a third empty
+	emptyLines     []byte // 4 MiB of empty lines
+)
+
+func shortLineInputs() {
+	shortLinesOnce.Do(func() {
+		emptyLines = bytes.Repeat([]byte{'\n'}, 4<<20)
+		words := []string{"", "x", "xx", "ab", "a1b2", "", "hello", "", "x y", "0123456"}
+		var b bytes.Buffer
+		for i := 0; b.Len() < 4<<20; i++ {
+			b.WriteString(words[i*7%len(words)])
+			b.WriteByte('\n')
+		}
+		shortLines = b.Bytes()
+	})
+}
+
+func BenchmarkShortLines(b *testing.B) {
+	shortLineInputs()
+	for _, c := range []struct {
+		name string
+		in   []byte
+		argv []string
+	}{
+		{"empty/''", emptyLines, []string{""}},
+		{"empty/-c^", emptyLines, []string{"-c", "^"}},
+		{"empty/-cx*", emptyLines, []string{"-c", "x*"}},
+		{"empty/.*", emptyLines, []string{".*"}},
+		{"empty/-v$", emptyLines, []string{"-v", "$"}},
+		{"short/''", shortLines, []string{""}},
+		{"short/-cx*", shortLines, []string{"-c", "x*"}},
+		{"short/-n^", shortLines, []string{"-n", "^"}},
+		{"short/-xx*", shortLines, []string{"-x", "x*"}},
+		{"short/-cx[ab]*", shortLines, []string{"-cx", "[ab]*"}},
+		{"short/-c[0-9]", shortLines, []string{"-c", "[0-9]"}},
+		{"short/-cEx|b", shortLines, []string{"-cE", "x|b"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			computetest.BenchVsGNU(b, c.in, append([]string{"grep"}, c.argv...)...)
+		})
+	}
+}
+
+// BenchmarkLogXSparse is a regexp with no literal to search for that
+// selects no line of the log: the whole text is searched (findWindowed's
+// windows grow to it).
+func BenchmarkLogXSparse(b *testing.B) { benchLogGrep(b, "-cx", "a*") }

@@ -25,6 +25,9 @@
 //     byte, by a sample of the input) and the search for the next
 //     matching line: the whole text is searched for candidates, and only
 //     a candidate's line is bounded and checked;
+//   - every.go: patterns that match in every line (the empty one, ^, x*),
+//     whose lines are selected without the regexp, and the regexp's
+//     search for the next line where no literal leads it (findWindowed);
 //   - litloop.go: that search for one literal in one loop per text, in
 //     the common cases where a selected line is only counted or written
 //     (-c, no flag, -v);

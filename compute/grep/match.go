@@ -28,6 +28,10 @@ type grepMatcher struct {
 	// glibc regex reads them, without the -w wrapper.
 	wo   *wordOnly
 	sets []litSet // prefilter candidates: the run picks the rarest
+	// every: re matches in every line (every.go): lines are selected
+	// without running it. oEmpty: what -o prints with re (or ore) is
+	// always empty, so nothing (every.go).
+	every, oEmpty bool
 	// sup, when set, is GNU's dfa's superset (translateSuperset), for one
 	// line: a selected line matches it too.
 	sup reMatcher
@@ -192,6 +196,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		s.prepare()
 	}
 	full := user
+	var oTree *syntax.Regexp // what m.ore is compiled from
 	switch {
 	case stray && (line || word):
 		// GNU's dfa reads the wrapper and the patterns as one text.
@@ -212,6 +217,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 			return nil, err
 		}
 		m.insts = size
+		oTree = ot
 		if m.ore, m.ofull, err = compileTree(ot, true); err != nil {
 			return nil, err
 		}
@@ -246,6 +252,7 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 			return nil, err
 		}
 		m.insts = size
+		oTree = ot
 		if m.ore, m.ofull, err = compileTree(ot, true); err != nil {
 			return nil, err
 		}
@@ -286,6 +293,15 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	if m.sup == nil {
 		// (m.sup reads widened text, which seq does not)
 		m.seq = compileSeq(ft)
+		m.every = !m.isLit && matchesEveryLine(ft)
+		ot := ft
+		if m.ore != nil {
+			ot = oTree
+		}
+		m.oEmpty = !m.word && ot != nil && onlyEmpty(ot)
+	}
+	if m.every {
+		m.sets, m.seq = nil, nil // nothing to search for
 	}
 	// Its literals are ASCII, which widening leaves alone: it works on
 	// widened text too.

@@ -114,7 +114,7 @@ func (r *grepRun) selected(line []byte) {
 	case g.only:
 		if !g.invert && g.m.onlyLit != nil && !r.wide {
 			r.literalMatches(line)
-		} else if !g.invert {
+		} else if !g.invert && !g.m.oEmpty {
 			g.m.eachMatch(line, func(s, e int) {
 				r.prefix(line[s:], e-s)
 				r.write(line[s:e])
