@@ -34,7 +34,11 @@ func TestPeerKeys(t *testing.T) {
 		{56, tcp("2001:db8:1:2ff:3:4:5:6"), "2001:db8:1:200::/56"},
 		{128, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6"},
 		{0, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6"},
-		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::/64"},
+		// Link-local: every host of every link is in fe80::/64, so each
+		// address is its own peer (the zone is not part of the key).
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::1"},
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::2"), Zone: "eth1", Port: 1}, "fe80::2"},
+		{48, tcp("febf::1:2:3"), "febf::1:2:3"},
 		{64, tcp("::1"), "::/64"},
 		{64, &net.UnixAddr{Name: "/s", Net: "unix"}, "/s"},
 	} {
