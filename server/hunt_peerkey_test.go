@@ -196,3 +196,30 @@ func TestPeerLimiterIPv6Prefix(t *testing.T) {
 		t.Errorf("another /64: %v", err)
 	}
 }
+
+// TestPeerKeyCached: the key of an IPv6 peer under a prefix is made once
+// per address, as its IP string is (addrcache.go): each stream asks for
+// it up to three times (TapHandle, its job, the rate limit), and it cost
+// two allocations each time. The same key comes back for the same bits,
+// and a change of bits is not served the old key.
+func TestPeerKeyCached(t *testing.T) {
+	a := &net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:3:4:5:6"), Port: 61234}
+	k := PeerKeys{IPv6Prefix: 64}
+	if got := k.Key(a); got != "2001:db8:1:2::/64" {
+		t.Fatalf("Key = %q", got)
+	}
+	// Averaged over many runs: a stray allocation of another goroutine,
+	// or an eviction of the slot by another port, does not count.
+	if n := testing.AllocsPerRun(1000, func() { k.Key(a) }); n >= 1 {
+		t.Errorf("Key of a known address: %.0f allocations a call; want 0", n)
+	}
+	if got := (PeerKeys{IPv6Prefix: 48}).Key(a); got != "2001:db8:1::/48" {
+		t.Errorf("Key with 48 bits after 64 = %q", got)
+	}
+	if got := k.Key(a); got != "2001:db8:1:2::/64" {
+		t.Errorf("Key with 64 bits after 48 = %q", got)
+	}
+	if got := PeerIP(a); got != "2001:db8:1:2:3:4:5:6" {
+		t.Errorf("PeerIP after Key = %q", got)
+	}
+}

@@ -32,18 +32,23 @@ func (k PeerKeys) prefix() int {
 // Key returns the peer key of a: PeerIP(a), or for an IPv6 address under
 // IPv6Prefix its prefix, "2001:db8:1:2::/64".
 func (k PeerKeys) Key(a net.Addr) string {
-	if k.IPv6Prefix <= 0 || k.IPv6Prefix >= 128 {
-		return PeerIP(a)
-	}
+	bits := k.prefix()
 	t, ok := a.(*net.TCPAddr)
-	if !ok || t == nil {
+	if bits == 0 || !ok || t == nil {
 		return PeerIP(a)
 	}
 	ip, ok := netip.AddrFromSlice(t.IP)
 	if !ok || ip.Unmap().Is4() || ip.IsLinkLocalUnicast() {
 		return PeerIP(a)
 	}
-	p, err := ip.WithZone("").Prefix(k.IPv6Prefix)
+	return tcpPeerKey(t, bits)
+}
+
+// prefixKey is the key of the IPv6 address a under a prefix of bits:
+// "2001:db8:1:2::/64".
+func prefixKey(a *net.TCPAddr, bits int) string {
+	ip, _ := netip.AddrFromSlice(a.IP)
+	p, err := ip.Prefix(bits)
 	if err != nil {
 		return PeerIP(a)
 	}
