@@ -16,6 +16,12 @@ import (
 type addrEntry struct {
 	addr     *net.TCPAddr
 	full, ip string
+	// key is PeerKeys{IPv6Prefix: keyBits}.Key(addr) of an IPv6 address
+	// under a prefix ("" until asked for): two allocations a call
+	// otherwise, and every stream asks up to three times (TapHandle, its
+	// job, the rate limit).
+	key     string
+	keyBits int
 }
 
 const addrSlots = 256
@@ -31,6 +37,24 @@ func tcpAddrStrings(a *net.TCPAddr) (full, ip string) {
 	e := &addrEntry{addr: a, full: a.String(), ip: a.IP.String()}
 	slot.Store(e)
 	return e.full, e.ip
+}
+
+// tcpPeerKey returns prefixKey(a, bits), cached with a's strings.
+func tcpPeerKey(a *net.TCPAddr, bits int) string {
+	slot := &addrCache[uint(a.Port)%addrSlots]
+	e := slot.Load()
+	if e != nil && e.addr == a && e.keyBits == bits {
+		return e.key
+	}
+	var ne addrEntry
+	if e != nil && e.addr == a {
+		ne = *e
+	} else {
+		ne = addrEntry{addr: a, full: a.String(), ip: a.IP.String()}
+	}
+	ne.key, ne.keyBits = prefixKey(a, bits), bits
+	slot.Store(&ne)
+	return ne.key
 }
 
 // addrString is a.String(), cached for TCP addresses.

@@ -34,7 +34,11 @@ func TestPeerKeys(t *testing.T) {
 		{56, tcp("2001:db8:1:2ff:3:4:5:6"), "2001:db8:1:200::/56"},
 		{128, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6"},
 		{0, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6"},
-		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::/64"},
+		// Link-local: every host of every link is in fe80::/64, so each
+		// address is its own peer (the zone is not part of the key).
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::1"},
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::2"), Zone: "eth1", Port: 1}, "fe80::2"},
+		{48, tcp("febf::1:2:3"), "febf::1:2:3"},
 		{64, tcp("::1"), "::/64"},
 		{64, &net.UnixAddr{Name: "/s", Net: "unix"}, "/s"},
 	} {
@@ -190,5 +194,32 @@ func TestPeerLimiterIPv6Prefix(t *testing.T) {
 	}
 	if err := l.Limit(from("2001:db8:0:1::1")); err != nil {
 		t.Errorf("another /64: %v", err)
+	}
+}
+
+// TestPeerKeyCached: the key of an IPv6 peer under a prefix is made once
+// per address, as its IP string is (addrcache.go): each stream asks for
+// it up to three times (TapHandle, its job, the rate limit), and it cost
+// two allocations each time. The same key comes back for the same bits,
+// and a change of bits is not served the old key.
+func TestPeerKeyCached(t *testing.T) {
+	a := &net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:3:4:5:6"), Port: 61234}
+	k := PeerKeys{IPv6Prefix: 64}
+	if got := k.Key(a); got != "2001:db8:1:2::/64" {
+		t.Fatalf("Key = %q", got)
+	}
+	// Averaged over many runs: a stray allocation of another goroutine,
+	// or an eviction of the slot by another port, does not count.
+	if n := testing.AllocsPerRun(1000, func() { k.Key(a) }); n >= 1 {
+		t.Errorf("Key of a known address: %.0f allocations a call; want 0", n)
+	}
+	if got := (PeerKeys{IPv6Prefix: 48}).Key(a); got != "2001:db8:1::/48" {
+		t.Errorf("Key with 48 bits after 64 = %q", got)
+	}
+	if got := k.Key(a); got != "2001:db8:1:2::/64" {
+		t.Errorf("Key with 64 bits after 48 = %q", got)
+	}
+	if got := PeerIP(a); got != "2001:db8:1:2:3:4:5:6" {
+		t.Errorf("PeerIP after Key = %q", got)
 	}
 }
