@@ -396,6 +396,11 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 		if err := checkCopiedAssertions(all, mode, fold); err != nil {
 			return nil, err
 		}
+		if g.nul {
+			if err := checkNewlineAnchors(all, mode, fold); err != nil {
+				return nil, err
+			}
+		}
 	}
 	g.m, err = compileGrep(all, mode, fold, f.Has("w"), f.Has("x"), g.nul, env.Patterns)
 	if err != nil {
