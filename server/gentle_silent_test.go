@@ -149,3 +149,52 @@ func testSilentGRPCConns(t *testing.T, useTLS bool, sends []string) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestGRPCHandshakeCut: after cutHandshakes, a handshake grpc-go begins
+// gets the cut's deadline instead of its own (its read ends at once, with
+// a zero wait), and a connection past its handshake before the cut keeps
+// no deadline (it reads what its client sends after the cut).
+func TestGRPCHandshakeCut(t *testing.T) {
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := NewGRPCListener(ln, GRPCReadBufSize, 0).(*grpcListener)
+	defer lis.Close()
+	accept := func() (server, client net.Conn) {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		server, err = lis.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { server.Close() })
+		return server, client
+	}
+	up, upClient := accept()
+	up.SetDeadline(time.Now().Add(time.Hour)) // as handleRawConn does
+	up.SetDeadline(time.Time{})               // its handshake done
+	lis.cutHandshakes(0)
+
+	late, _ := accept()
+	late.SetDeadline(time.Now().Add(time.Hour)) // begun after the cut
+	read := make(chan error, 1)
+	go func() { _, err := late.Read(make([]byte, 1)); read <- err }()
+	select {
+	case err := <-read:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("a handshake begun after the cut: read %v, want its deadline exceeded", err)
+		}
+	case <-time.After(defaultTestTimeout):
+		t.Errorf("a handshake begun after the cut: read still waiting, its deadline not cut")
+	}
+	if _, err := upClient.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := up.Read(make([]byte, 1)); n != 1 || err != nil {
+		t.Errorf("a connection past its handshake: read %d, %v; want its byte", n, err)
+	}
+}
