@@ -64,6 +64,10 @@ type GentleListener struct {
 	// stop it.
 	unused  int
 	changed chan struct{} // closed and replaced when closed changes, or unused once stopping
+	// afterStop, when set (NewGRPCListener's), runs once StopAccepting
+	// is over, with the time grpc-go's handshakes under way may still take.
+	afterStop func(wait time.Duration)
+	afterOnce sync.Once
 }
 
 // Listen opens a TCP listener on addr ("host:port"), in plain TCP. Go's
@@ -188,6 +192,7 @@ func (l *GentleListener) awaitHandshakes() bool {
 // microseconds, and GracefulStop, which the caller starts next, must not
 // be put off for the whole grace by one that is never used.
 func (l *GentleListener) StopAccepting(ctx context.Context) error {
+	defer l.stopped()
 	l.stopOnce.Do(func() {
 		l.stopAt = time.Now()
 		if l.raw == nil {
@@ -232,6 +237,26 @@ func (l *GentleListener) StopAccepting(ctx context.Context) error {
 			return l.cutStop(ctx)
 		}
 	}
+}
+
+// stopped runs afterStop, once: a handshake grpc-go has begun may take
+// useWait more (a client whose connection was accepted just before the
+// stop sends its preface within a round trip), not the rest of
+// grpc.ConnectionTimeout.
+func (l *GentleListener) stopped() {
+	l.mu.Lock()
+	f := l.afterStop
+	l.mu.Unlock()
+	if f != nil {
+		l.afterOnce.Do(func() { f(l.useWaitFor()) })
+	}
+}
+
+// setAfterStop sets afterStop.
+func (l *GentleListener) setAfterStop(f func(wait time.Duration)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.afterStop = f
 }
 
 // useWait bounds how long StopAccepting waits, once the socket is closed,

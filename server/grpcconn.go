@@ -45,6 +45,9 @@ const GRPCReadBufSize = 256 << 10
 func NewGRPCListener(l net.Listener, bufSize int, userTimeout time.Duration) net.Listener {
 	gl := &grpcListener{Listener: l, bufSize: bufSize, userTimeout: userTimeout}
 	gl.gentle, _ = l.(*GentleListener)
+	if gl.gentle != nil {
+		gl.gentle.setAfterStop(gl.cutHandshakes)
+	}
 	if bufSize > 0 {
 		gl.pool = &sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 	}
@@ -57,6 +60,87 @@ type grpcListener struct {
 	bufSize     int
 	userTimeout time.Duration
 	pool        *sync.Pool // of *[]byte of len bufSize; nil when bufSize is 0
+
+	hsMu sync.Mutex // protects the fields below, and orders the deadlines of the connections in handshake
+	// handshaking holds the connections whose handshake grpc-go has
+	// begun and not ended (see setDeadline).
+	handshaking map[*grpcConn]struct{}
+	// cutAt, once the listener's stop is over, is the deadline of every
+	// handshake still under way; zero before.
+	cutAt time.Time
+	// onHandshake, when set (tests), is called as grpc-go begins a
+	// connection's handshake.
+	onHandshake func()
+}
+
+// Handshake phases of a grpcConn (grpcConn.hs).
+const (
+	hsNone  = iota // grpc-go has not begun its handshake
+	hsUnder        // grpc-go is reading the client's TLS handshake or preface
+	hsDone         // the transport is up, or the connection closed
+)
+
+// setDeadline follows grpc-go's handshake on c: handleRawConn sets the
+// connection's deadline to grpc.ConnectionTimeout (--header-timeout)
+// before its TLS handshake and the client's HTTP/2 preface and SETTINGS
+// (NewServerTransport), and clears it after; nothing else in grpc-go or
+// halfclose calls SetDeadline on it (grpc-go v1.85.0, server.go,
+// handleRawConn). Once the stop is over (cutAt), a handshake's deadline
+// is cutAt at the latest.
+func (l *grpcListener) setDeadline(c *grpcConn, t time.Time) error {
+	l.hsMu.Lock()
+	defer l.hsMu.Unlock()
+	switch {
+	case c.hs == hsNone && !t.IsZero():
+		c.hs = hsUnder
+		if l.handshaking == nil {
+			l.handshaking = make(map[*grpcConn]struct{})
+		}
+		l.handshaking[c] = struct{}{}
+		if l.onHandshake != nil {
+			l.onHandshake()
+		}
+	case c.hs == hsUnder && t.IsZero():
+		c.hs = hsDone
+		delete(l.handshaking, c)
+	}
+	if c.hs == hsUnder && !l.cutAt.IsZero() && l.cutAt.Before(t) {
+		t = l.cutAt
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// closed forgets c's handshake.
+func (l *grpcListener) closed(c *grpcConn) {
+	l.hsMu.Lock()
+	defer l.hsMu.Unlock()
+	if c.hs == hsUnder {
+		delete(l.handshaking, c)
+	}
+	c.hs = hsDone
+}
+
+// cutHandshakes runs when the listener's stop is over (GentleListener's
+// afterStop), before GracefulStop: every handshake grpc-go has begun and
+// not ended, and every one it begins later, must end within wait. grpc-go's
+// GracefulStop (and Stop) first waits for the goroutine of every
+// connection still in its handshake (Serve's serveWG), and only then sends
+// GOAWAY to the others: one connection that sent nothing (a port scanner,
+// an L4 health check that holds its connection, a client stalled in its
+// TLS handshake) kept a stopping server up, and its other connections
+// taking new streams, for --header-timeout (9.8 s of 10 s measured).
+// wait (useWait, 1 s) lets a client accepted just before the stop, whose
+// preface is a round trip away, be served and get GOAWAY rather than a
+// closed connection; the handshake of a client that sends nothing in it
+// fails on its deadline, and grpc-go closes the connection, unread, so
+// with a FIN. Connections past their handshake are untouched.
+func (l *grpcListener) cutHandshakes(wait time.Duration) {
+	l.hsMu.Lock()
+	defer l.hsMu.Unlock()
+	l.cutAt = time.Now().Add(wait)
+	for c := range l.handshaking {
+		c.Conn.SetDeadline(l.cutAt)
+	}
 }
 
 func (l *grpcListener) Accept() (net.Conn, error) {
@@ -65,6 +149,7 @@ func (l *grpcListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	gc := newGRPCConn(c, l.bufSize, l.pool, l.userTimeout)
+	gc.owner = l
 	// A queued connection of the stop's drain counts as unused already
 	// (queuedConn); one taken before the stop is held until its use.
 	if _, queued := c.(*queuedConn); !queued && l.gentle != nil && l.gentle.hold() {
@@ -94,6 +179,10 @@ type grpcConn struct {
 	// releases gentle's hold on it.
 	held   atomic.Bool
 	gentle *GentleListener
+	// owner follows the connection's handshake (setDeadline); nil in
+	// tests that make a grpcConn alone.
+	owner *grpcListener
+	hs    int // handshake phase (hsNone...); owner.hsMu protects it
 }
 
 // used releases the listener's hold at the connection's first use.
@@ -113,6 +202,9 @@ func (c *grpcConn) used() {
 
 func (c *grpcConn) SetDeadline(t time.Time) error {
 	c.used()
+	if c.owner != nil {
+		return c.owner.setDeadline(c, t)
+	}
 	return c.Conn.SetDeadline(t)
 }
 
@@ -173,6 +265,9 @@ func (c *grpcConn) Write(p []byte) (int, error) {
 func (c *grpcConn) Close() error {
 	c.used()
 	c.unregister()
+	if c.owner != nil {
+		c.owner.closed(c)
+	}
 	return c.Conn.Close()
 }
 
