@@ -1,6 +1,7 @@
 package grep
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
@@ -14,6 +15,7 @@ func TestEveryLineAnalysis(t *testing.T) {
 		pat              string
 		mode             grepMode
 		word, line, nul  bool
+		fold             bool
 		every, onlyEmpty bool
 	}{
 		{pat: "", every: true, onlyEmpty: true},
@@ -32,6 +34,17 @@ func TestEveryLineAnalysis(t *testing.T) {
 		{pat: ".*", line: true, every: true},
 		{pat: ".*", line: true, nul: true, every: true},
 		{pat: "[^a]*", line: false, every: true},
+		{pat: `\(\)`, every: true, onlyEmpty: true},
+		{pat: `a\{0\}`, every: true, onlyEmpty: true},
+		{pat: `x\{0,\}`, every: true},
+		{pat: `$\|a`, every: true},
+		{pat: "a*$", every: true},
+		{pat: "(|a)", mode: grepExtended, every: true},
+		{pat: "()*", mode: grepExtended, every: true, onlyEmpty: true},
+		{pat: ".*", line: true, fold: true, every: true},
+		{pat: "a\n", every: true},                                     // two patterns, the second empty
+		{pat: "^*", mode: grepExtended, every: true, onlyEmpty: true}, // ^ repeated (GNU: every line)
+		{pat: "\\`", every: true, onlyEmpty: true},                    // GNU's dfa: a line's start
 		// not every line
 		{pat: "^$", onlyEmpty: true},
 		{pat: "x*", line: true},
@@ -48,8 +61,11 @@ func TestEveryLineAnalysis(t *testing.T) {
 		{pat: "$^"},
 		{pat: "x*y"},
 		{pat: "^x*$"},
+		{pat: "^*"}, // a BRE's '*' after '^' is a literal
+		{pat: "a*", mode: grepFixed},
+		{pat: "[^a]*", line: true, nul: true},
 	} {
-		m, err := compileGrep([]string{c.pat}, c.mode, false, c.word, c.line, c.nul, compute.NewPatternBudget(compute.MaxPatternInsts))
+		m, err := compileGrep(strings.Split(c.pat, "\n"), c.mode, c.fold, c.word, c.line, c.nul, compute.NewPatternBudget(compute.MaxPatternInsts))
 		if err != nil {
 			t.Fatalf("%q: %v", c.pat, err)
 		}

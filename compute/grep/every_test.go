@@ -150,3 +150,83 @@ func TestGrepEveryLine(t *testing.T) {
 		}
 	}
 }
+
+// shapeItems are the pieces TestGrepEveryLineShapes builds BREs of: the
+// every-line pieces and, beside them, pieces with no literal (findWindowed
+// searches their lines), classes that hold a newline (\s: a match must
+// still end at a line's end) and -z's record ends.
+var shapeItems = []string{
+	"", "^", "$", ".*", "x*", `\(^\)*`, `a\{0\}`, `[^a]*`,
+	"[ab]", "[^ x]", ".", `\w`, `\W`, `\s`, "[[:space:]]", `\<`, `\b`, `[ab]\{2\}`,
+}
+
+// TestGrepEveryLineShapes covers what TestGrepEveryLine does not draw:
+// several patterns (-e twice, a newline within one -e: an empty one
+// selects every line), -F -i -a -I -b -H -l -L -q, literal-less patterns
+// over lines longer than findWindowed's window with rare matches, and -c
+// over runs of NULs between newlines (zapped to newlines in one pass),
+// against GNU grep.
+func TestGrepEveryLineShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(2026, 1204))
+	lines := func(abc string, minLen, maxLen, n int) []byte {
+		var b bytes.Buffer
+		for range n {
+			for range minLen + r.IntN(maxLen-minLen+1) {
+				b.WriteByte(abc[r.IntN(len(abc))])
+			}
+			b.WriteByte('\n')
+		}
+		return b.Bytes()
+	}
+	sparse := lines(strings.Repeat("x", 120)+"a b", 0, 700, 400)
+	nuls := lines("ab x\x00\x00\x00\x00\n", 0, 30, 600)
+	inputs := map[string][]byte{
+		"short":        lines("xab _\x80", 0, 8, 300),
+		"sparse-noeol": sparse[:len(sparse)-1],
+		"nuls":         nuls,
+		"nuls-noeol":   nuls[:len(nuls)-1],
+	}
+	cases := 60
+	if testenv.Long() {
+		cases = 300
+	}
+	pattern := func() string {
+		var b strings.Builder
+		for range 1 + r.IntN(3) {
+			b.WriteString(shapeItems[r.IntN(len(shapeItems))])
+		}
+		if r.IntN(4) == 0 {
+			b.WriteString(`\|` + shapeItems[r.IntN(len(shapeItems))])
+		}
+		return b.String()
+	}
+	for range cases {
+		argv := []string{"grep"}
+		for _, f := range []string{"-v", "-c", "-n", "-o", "-x", "-z", "-i", "-a", "-I", "-b", "-H"} {
+			if r.IntN(5) == 0 {
+				argv = append(argv, f)
+			}
+		}
+		if r.IntN(4) == 0 {
+			argv = append(argv, []string{"-l", "-L", "-q"}[r.IntN(3)])
+		}
+		if r.IntN(5) == 0 {
+			argv = append(argv, "-m", fmt.Sprint([]int{1, 3, 100}[r.IntN(3)]))
+		}
+		switch r.IntN(6) {
+		case 0: // an every-line pattern among others
+			argv = append(argv, "-e", pattern(), "-e", pattern())
+		case 1: // a newline within -e: two patterns, one maybe empty
+			argv = append(argv, "-e", pattern()+"\n"+pattern())
+		case 2:
+			argv = append(argv, "-F", "-e", []string{"", "a", "x\n", "\na b"}[r.IntN(4)])
+		default:
+			argv = append(argv, "-e", pattern())
+		}
+		for name, in := range inputs {
+			t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
+				computetest.DiffGNUEnv(t, engine.Config{MaxLineBytes: 4 << 20}, in, argv...)
+			})
+		}
+	}
+}
