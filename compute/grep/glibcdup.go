@@ -20,23 +20,34 @@ import (
 // is not refused: there glibc agreed with the dfa in every case tried.
 // -F and literal patterns have no assertions.
 func checkCopiedAssertions(pats []string, mode grepMode, fold bool) error {
+	if p, ok := anyPatternTree(pats, mode, fold, syntax.PerlX, func(t *syntax.Regexp) bool { return copiesAssertion(t, false) }); ok {
+		return compute.Invalidf("grep: unsupported with -o: an anchor or word boundary followed by more inside a repetition that glibc regex copies (+ or {m,n}) in pattern %q", p)
+	}
+	return nil
+}
+
+// anyPatternTree returns the first of pats (not -F: literals have no
+// assertions) whose parsed translation (with flags) bad holds for. At a
+// pattern that does not translate or parse it stops with none:
+// compileGrep reports that error first.
+func anyPatternTree(pats []string, mode grepMode, fold bool, flags syntax.Flags, bad func(*syntax.Regexp) bool) (string, bool) {
 	if mode == grepFixed {
-		return nil
+		return "", false
 	}
 	for _, p := range pats {
 		s, err := translateRE(p, mode == grepExtended, fold, true)
 		if err != nil {
-			return nil // compileGrep reports it
+			return "", false
 		}
-		t, err := syntax.Parse(s, syntax.PerlX)
+		t, err := syntax.Parse(s, flags)
 		if err != nil {
-			return nil
+			return "", false
 		}
-		if copiesAssertion(t, false) {
-			return compute.Invalidf("grep: unsupported with -o: an anchor or word boundary followed by more inside a repetition that glibc regex copies (+ or {m,n}) in pattern %q", p)
+		if bad(t) {
+			return p, true
 		}
 	}
-	return nil
+	return "", false
 }
 
 // copiesAssertion reports whether t holds an assertion followed by more

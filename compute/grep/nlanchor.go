@@ -23,24 +23,13 @@ import (
 // one (\` and \' too: they are ^ and $ here). GNU's dfa selects the lines
 // with ^ and $ at the line's ends only, as halfclose does without -o.
 func checkNewlineAnchors(pats []string, mode grepMode, fold bool) error {
-	if mode == grepFixed {
-		return nil
+	bad := func(t *syntax.Regexp) bool {
+		_, forward := nlAnchorWalk(t, false, false)
+		_, backward := nlAnchorWalk(t, false, true)
+		return forward || backward
 	}
-	for _, p := range pats {
-		s, err := translateRE(p, mode == grepExtended, fold, true)
-		if err != nil {
-			return nil // compileGrep reports it
-		}
-		t, err := syntax.Parse(s, syntax.PerlX|syntax.ClassNL)
-		if err != nil {
-			return nil
-		}
-		if _, bad := nlAnchorWalk(t, false, false); bad {
-			return compute.Invalidf("grep: unsupported with -z -o: a ^ after or a $ before what can match a newline in pattern %q", p)
-		}
-		if _, bad := nlAnchorWalk(t, false, true); bad {
-			return compute.Invalidf("grep: unsupported with -z -o: a ^ after or a $ before what can match a newline in pattern %q", p)
-		}
+	if p, ok := anyPatternTree(pats, mode, fold, syntax.PerlX|syntax.ClassNL, bad); ok {
+		return compute.Invalidf("grep: unsupported with -z -o: a ^ after or a $ before what can match a newline in pattern %q", p)
 	}
 	return nil
 }
