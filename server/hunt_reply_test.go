@@ -1,16 +1,12 @@
 package server
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
@@ -47,36 +43,7 @@ func TestHuntReplyNeverReadTCP(t *testing.T) {
 				Observer: obs, IdleTimeout: idle, NoSendFile: c.noSendFile,
 				Logger: slog.New(slog.NewTextHandler(logs, nil)),
 			}
-			var clientTLS *tls.Config
-			if c.tls {
-				p := newTestPKI(t)
-				cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv.TLSConfig, clientTLS = cfg, p.ClientTLS(t, false)
-			}
-			l, err := (&net.ListenConfig{Control: smallBuffers}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			serveDone := make(chan struct{})
-			go func() { srv.Serve(l); close(serveDone) }()
-			t.Cleanup(func() { srv.Close(); <-serveDone })
-
-			raw, err := (&net.Dialer{Control: smallBuffers}).Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			raw.SetDeadline(time.Now().Add(defaultTestTimeout))
-			var conn interface {
-				io.ReadWriter
-				CloseWrite() error
-			} = raw.(*net.TCPConn)
-			if c.tls {
-				conn = tls.Client(raw, clientTLS)
-			}
+			conn := serveSmallBuffers(t, srv, c.tls)
 			if _, err := io.WriteString(conn, "testcat\n"); err != nil {
 				t.Fatal(err)
 			}

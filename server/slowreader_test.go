@@ -33,6 +33,48 @@ func smallBuffers(_, _ string, c syscall.RawConn) error {
 	return serr
 }
 
+// halfConn is a client connection to a TCP server that can half-close:
+// plain TCP (FIN) or TLS (close_notify).
+type halfConn interface {
+	io.ReadWriter
+	CloseWrite() error
+}
+
+// serveSmallBuffers serves srv (with the test PKI's TLS when useTLS) on a
+// loopback listener whose sockets have the smallest buffers, and returns a
+// client connection to it with small buffers too: a reply waits on the
+// client's reads, not in the kernel. The connection is closed and srv
+// stopped when t ends.
+func serveSmallBuffers(t *testing.T, srv *TCPServer, useTLS bool) halfConn {
+	t.Helper()
+	var clientTLS *tls.Config
+	if useTLS {
+		p := newTestPKI(t)
+		cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.TLSConfig, clientTLS = cfg, p.ClientTLS(t, false)
+	}
+	l, err := (&net.ListenConfig{Control: smallBuffers}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+	raw, err := (&net.Dialer{Control: smallBuffers}).Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	raw.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if useTLS {
+		return tls.Client(raw, clientTLS)
+	}
+	return raw.(*net.TCPConn)
+}
+
 // TestTCPSlowReaderKeepsReply: a client that has sent its input and reads
 // the reply slowly but without pause (a little every hundredth of the idle
 // timeout) gets all of it, over plain TCP (written, or sent by sendfile
@@ -63,36 +105,7 @@ func TestTCPSlowReaderKeepsReply(t *testing.T) {
 					Spool: compute.SpoolConfig{MemBytes: 64 << 10, Dir: t.TempDir(), Disk: compute.NewDiskBudget(64 << 20)}}),
 				Observer: obs, IdleTimeout: idle, NoSendFile: c.noSendFile,
 			}
-			var clientTLS *tls.Config
-			if c.tls {
-				p := newTestPKI(t)
-				cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv.TLSConfig, clientTLS = cfg, p.ClientTLS(t, false)
-			}
-			l, err := (&net.ListenConfig{Control: smallBuffers}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			serveDone := make(chan struct{})
-			go func() { srv.Serve(l); close(serveDone) }()
-			t.Cleanup(func() { srv.Close(); <-serveDone })
-
-			raw, err := (&net.Dialer{Control: smallBuffers}).Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			raw.SetDeadline(time.Now().Add(defaultTestTimeout))
-			var conn interface {
-				io.ReadWriter
-				CloseWrite() error
-			} = raw.(*net.TCPConn)
-			if c.tls {
-				conn = tls.Client(raw, clientTLS)
-			}
+			conn := serveSmallBuffers(t, srv, c.tls)
 			sent := make(chan error, 1)
 			go func() {
 				_, err := io.WriteString(conn, "testcat\n")
