@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // TestJobID: 16 characters of crypto/rand.Text's base32 alphabet, as
@@ -64,4 +67,48 @@ func TestLifecycleStopped(t *testing.T) {
 	if l.stopped(nil) != nil {
 		t.Error("after the stop: stopped(nil) is not nil")
 	}
+}
+
+// TestLifecycleJobContext: a job given the server's stopping context (a
+// TCP connection's) runs on it as it is, with no context of its own made
+// per job; any other job (a gRPC stream's) runs on a context of its own
+// that ends with do and with the stop.
+func TestLifecycleJobContext(t *testing.T) {
+	stopping, stop := context.WithCancel(context.Background())
+	defer stop()
+	l := &lifecycle{engine: engine.New(engine.Config{Registry: builtin.Registry()}), stopping: stopping,
+		emit: func(context.Context, slog.Attr) {}}
+	run := func(parent context.Context, during func(context.Context)) context.Context {
+		var got context.Context
+		err := l.do(parent, "192.0.2.1", func() (string, jobFunc, error) {
+			return "sha256sum", func(ctx context.Context) (engine.Stats, error) {
+				got = ctx
+				if during != nil {
+					during(ctx)
+				}
+				return engine.Stats{}, nil
+			}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := run(stopping, nil); got != stopping {
+		t.Errorf("a job given the stopping context ran on %v, not on it", got)
+	}
+	stream, endStream := context.WithCancel(context.Background())
+	defer endStream()
+	got := run(stream, func(ctx context.Context) {
+		if ctx == stream || ctx.Err() != nil {
+			t.Errorf("a stream's job runs on %v (err %v), not a live context of its own", ctx, ctx.Err())
+		}
+	})
+	if got.Err() == nil {
+		t.Error("a stream's job context outlived do")
+	}
+	run(stream, func(ctx context.Context) {
+		stop()
+		<-ctx.Done() // the stop ends it
+	})
 }

@@ -67,9 +67,22 @@ func sendQueued(c *net.TCPConn) (int, bool) {
 // waits, under the connection's read deadline.
 type rawReader struct{ rc syscall.RawConn }
 
-func newRawReader(c *net.TCPConn) io.Reader {
+func newRawReader(c *net.TCPConn) io.Reader { return rawReaderOf(rawConnOf(c)) }
+
+// rawConnOf returns c's RawConn, or nil. A connection's raw reads, writes
+// and half-close share one (rawReaderOf, rawWriterOf, closeWriteRaw):
+// SyscallConn allocates one at each call.
+func rawConnOf(c *net.TCPConn) syscall.RawConn {
 	rc, err := c.SyscallConn()
 	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// rawReaderOf is newRawReader for a connection's rc (nil: nil).
+func rawReaderOf(rc syscall.RawConn) io.Reader {
+	if rc == nil {
 		return nil
 	}
 	return rawReader{rc}
@@ -128,6 +141,14 @@ func closeWrite(c *net.TCPConn) error {
 	if err != nil {
 		return err
 	}
+	return closeWriteRaw(c, rc)
+}
+
+// closeWriteRaw is closeWrite through c's RawConn rc (nil: one made now).
+func closeWriteRaw(c *net.TCPConn, rc syscall.RawConn) error {
+	if rc == nil {
+		return closeWrite(c)
+	}
 	var errno syscall.Errno
 	if err := rc.Control(func(fd uintptr) {
 		_, _, errno = syscall.RawSyscall(unix.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
@@ -149,9 +170,11 @@ func closeWrite(c *net.TCPConn) error {
 // would wake the runtime's sysmon thread.
 type rawWriter struct{ rc syscall.RawConn }
 
-func newRawWriter(c *net.TCPConn) io.Writer {
-	rc, err := c.SyscallConn()
-	if err != nil {
+func newRawWriter(c *net.TCPConn) io.Writer { return rawWriterOf(rawConnOf(c)) }
+
+// rawWriterOf is newRawWriter for a connection's rc (nil: nil).
+func rawWriterOf(rc syscall.RawConn) io.Writer {
+	if rc == nil {
 		return nil
 	}
 	return rawWriter{rc}

@@ -5,6 +5,7 @@ package server
 import (
 	"io"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -22,3 +23,12 @@ func setUserTimeout(*net.TCPConn, time.Duration) {}
 func newRawWriter(*net.TCPConn) io.Writer { return nil }
 
 func closeWrite(c *net.TCPConn) error { return c.CloseWrite() }
+
+// rawConnOf returns nil: raw system calls are Linux's here.
+func rawConnOf(*net.TCPConn) syscall.RawConn { return nil }
+
+func rawReaderOf(syscall.RawConn) io.Reader { return nil }
+
+func rawWriterOf(syscall.RawConn) io.Writer { return nil }
+
+func closeWriteRaw(c *net.TCPConn, _ syscall.RawConn) error { return c.CloseWrite() }

@@ -316,3 +316,52 @@ func peek(t *testing.T, c *net.TCPConn) int {
 	}
 	return n
 }
+
+// TestRawConnShared: a connection's raw reads, writes and half-close go
+// through the one RawConn it was given (rawConnOf), making none of their
+// own (SyscallConn allocates one at each call), and do what the calls
+// that make their own do.
+func TestRawConnShared(t *testing.T) {
+	cc, sc := loopbackPair(t)
+	cc.SetDeadline(time.Now().Add(defaultTestTimeout))
+	sc.SetDeadline(time.Now().Add(defaultTestTimeout))
+	rc := rawConnOf(sc)
+	if rc == nil {
+		t.Fatal("no RawConn")
+	}
+	r, w := rawReaderOf(rc), rawWriterOf(rc)
+	if _, err := w.Write([]byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	// shutdown(SHUT_WR) again, before the client's FIN, is no error.
+	allocs := func(f func(*net.TCPConn) error) float64 {
+		return testing.AllocsPerRun(10, func() {
+			if err := f(sc); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	shared := allocs(func(c *net.TCPConn) error { return closeWriteRaw(c, rc) })
+	own := allocs(closeWrite)
+	t.Logf("shared %v own %v", shared, own)
+	if shared >= own {
+		t.Errorf("closeWriteRaw made %v allocations, closeWrite %v: a RawConn of its own", shared, own)
+	}
+	if got, err := io.ReadAll(cc); string(got) != "reply" || err != nil {
+		t.Fatalf("the client read %q, %v; want the reply, then the FIN", got, err)
+	}
+	if _, err := cc.Write([]byte("input")); err != nil {
+		t.Fatal(err)
+	}
+	cc.CloseWrite()
+	if got, err := io.ReadAll(r); string(got) != "input" || err != nil {
+		t.Fatalf("read %q, %v; want the input, then io.EOF", got, err)
+	}
+	sc.Close()
+	if err := closeWriteRaw(sc, rc); err == nil {
+		t.Fatal("closeWriteRaw of a closed connection succeeded")
+	}
+	if rawReaderOf(nil) != nil || rawWriterOf(nil) != nil {
+		t.Fatal("a raw reader or writer of no RawConn")
+	}
+}

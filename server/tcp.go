@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -537,6 +538,9 @@ type connWriter struct {
 	// thread while a loopback write runs the peer's receive path, and
 	// keeps its sysmon thread waking every 20 µs.
 	raw io.Writer
+	// rc is the connection's RawConn (nil: none), for its raw reads and
+	// its half-close as well: made once a connection (rawConnOf).
+	rc syscall.RawConn
 
 	mu      sync.Mutex // protects stopped and the write deadline
 	stopped bool
@@ -741,7 +745,8 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	// of the reply that waits on it.
 	w := &connWriter{c: c, idle: s.IdleTimeout}
 	if tc, ok := c.(*net.TCPConn); ok {
-		w.raw = newRawWriter(tc)
+		w.rc = rawConnOf(tc)
+		w.raw = rawWriterOf(w.rc)
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()); w.stop() })
 	defer stop()
@@ -852,7 +857,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	case err == nil:
 		free()
 		putBuffers()
-		s.finish(ctx, c, fin)
+		s.finish(ctx, c, w.rc, fin)
 	case isConnReadError(err):
 		// An abort: the client is gone or idle. Nothing is written, and
 		// the connection is reset: a FIN would let a client that sent all
@@ -1020,7 +1025,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	defer func() { *fin = cr.fin }() // after src.Wait: nothing reads c
 	if tc, ok := c.(*net.TCPConn); ok {
 		cr.plain = true
-		if raw := newRawReader(tc); raw != nil {
+		if raw := rawReaderOf(w.rc); raw != nil {
 			cr.r = &bufferedThen{br: br, raw: raw}
 		}
 		if s.RecvLowat > 0 {
@@ -1248,7 +1253,7 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 	}
 	c.SetWriteDeadline(time.Now().Add(defaultDrainTimeout))
 	io.WriteString(c, v.errorLine())
-	s.finish(ctx, c, false)
+	s.finish(ctx, c, nil, false)
 }
 
 // finish sends FIN and reads what the client still sends until its FIN,
@@ -1259,7 +1264,7 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 // client was still sending had its error line reset away, and HAProxy
 // passed the reset on, so nc printed nothing and exited 0. fin says the
 // client's FIN has been read already: there is nothing to wait for.
-func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
+func (s *TCPServer) finish(ctx context.Context, c net.Conn, rc syscall.RawConn, fin bool) {
 	var deadline time.Time
 	var dc *drainingConn
 	if !fin {
@@ -1274,7 +1279,7 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, fin bool) {
 		defer done()
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
-		if err := closeWrite(tc); err != nil {
+		if err := closeWriteRaw(tc, rc); err != nil {
 			return
 		}
 	} else if cw, ok := c.(interface{ CloseWrite() error }); ok {
