@@ -55,18 +55,7 @@ func TestHuntReplyResetIsIncomplete(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &notifyWriter{n: tc.after, reached: make(chan struct{})}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			t.Cleanup(func() { l.Close(); <-done })
-			go func() {
-				defer close(done)
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
+			addr := serveOne(t, func(c *net.TCPConn) {
 				// The input to its end (the client's FIN), then part of
 				// the reply, then the reset.
 				io.Copy(io.Discard, bufio.NewReader(c))
@@ -74,10 +63,10 @@ func TestHuntReplyResetIsIncomplete(t *testing.T) {
 					io.WriteString(c, output)
 					<-w.reached
 				}
-				c.(*net.TCPConn).SetLinger(0)
+				c.SetLinger(0)
 				c.Close()
-			}()
-			err = RunTCP(ctxT(t), l.Addr().String(), nil, "gunzip -c", strings.NewReader("input"), w)
+			})
+			err := RunTCP(ctxT(t), addr, nil, "gunzip -c", strings.NewReader("input"), w)
 			if !errors.Is(err, ErrIncompleteReply) {
 				t.Fatalf("err = %v, want an ErrIncompleteReply", err)
 			}
@@ -97,4 +86,26 @@ func TestHuntReplyResetIsIncomplete(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveOne listens on loopback and runs serve with the first connection
+// accepted, on a goroutine that t's cleanup waits for, and returns the
+// listener's address.
+func serveOne(t *testing.T, serve func(c *net.TCPConn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		serve(c.(*net.TCPConn))
+	}()
+	return l.Addr().String()
 }

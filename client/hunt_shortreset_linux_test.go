@@ -32,27 +32,15 @@ func TestHuntShortReplyReset(t *testing.T) {
 		{"before any of the reply", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			t.Cleanup(func() { l.Close(); <-done })
-			go func() {
-				defer close(done)
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				tc1 := c.(*net.TCPConn)
-				io.Copy(io.Discard, tc1) // the input, to the client's FIN
-				io.WriteString(tc1, tc.output)
-				waitAcked(tc1)
-				tc1.SetLinger(0)
-				tc1.Close()
-			}()
+			addr := serveOne(t, func(c *net.TCPConn) {
+				io.Copy(io.Discard, c) // the input, to the client's FIN
+				io.WriteString(c, tc.output)
+				waitAcked(c)
+				c.SetLinger(0)
+				c.Close()
+			})
 			var w strings.Builder
-			err = RunTCP(ctxT(t), l.Addr().String(), nil, "gunzip -c", strings.NewReader("input"), &w)
+			err := RunTCP(ctxT(t), addr, nil, "gunzip -c", strings.NewReader("input"), &w)
 			if !errors.Is(err, ErrIncompleteReply) || !errors.Is(err, syscall.ECONNRESET) {
 				t.Fatalf("err = %v, want an ErrIncompleteReply holding the reset", err)
 			}
@@ -92,31 +80,19 @@ func waitAcked(c *net.TCPConn) {
 // to the caller's writer when a reset ended them, though not when a FIN
 // did.
 func TestHuntResetBeforeTheEndWritesNothing(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { l.Close(); <-done })
-	go func() {
-		defer close(done)
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		tc := c.(*net.TCPConn)
-		br := bufio.NewReader(tc)
+	addr := serveOne(t, func(c *net.TCPConn) {
+		br := bufio.NewReader(c)
 		br.ReadString('\n')
 		io.CopyN(io.Discard, br, 1000)
-		io.WriteString(tc, "halfclose: ok out=0 in=1000\n")
-		waitAcked(tc)
-		tc.SetLinger(0)
-		tc.Close()
-	}()
+		io.WriteString(c, "halfclose: ok out=0 in=1000\n")
+		waitAcked(c)
+		c.SetLinger(0)
+		c.Close()
+	})
 	in := &blockingReader{n: 1000, release: make(chan struct{})}
 	defer close(in.release)
 	var w strings.Builder
-	err = RunTCP(ctxT(t), l.Addr().String(), nil, "wc -c", in, &w)
+	err := RunTCP(ctxT(t), addr, nil, "wc -c", in, &w)
 	if !errors.Is(err, ErrIncompleteReply) || !strings.Contains(err.Error(), "before the input ended") {
 		t.Fatalf("err = %v, want an ErrIncompleteReply before the input ended", err)
 	}
