@@ -167,22 +167,9 @@ func TestGentleWaitsForUse(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the gentle stop works on Linux only")
 	}
-	ln, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gl := NewGentleListener(ln)
-	replies := queueClients(t, ln.Addr().String(), 1)
-	gl.stopping.Store(true) // as StopAccepting starts: Accept drains the queue
-	c, err := gl.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	gl, c, replies := oneQueued(t, 0)
 	if _, ok := c.(*queuedConn); !ok {
 		t.Fatalf("Accept gave a %T, want a *queuedConn", c)
-	}
-	if _, err := gl.Accept(); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("second Accept: %v; want net.ErrClosed (queue empty)", err)
 	}
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -204,6 +191,30 @@ func TestGentleWaitsForUse(t *testing.T) {
 	if r := <-replies; r != "ok" {
 		t.Fatalf("reply %q", r)
 	}
+}
+
+// oneQueued queues one client's connection on a gentle listener (with
+// cutWait, when not 0) and takes it as StopAccepting's drain of the queue
+// does, the queue then empty; replies is what the client reads.
+func oneQueued(t *testing.T, cutWait time.Duration) (gl *GentleListener, c net.Conn, replies <-chan string) {
+	t.Helper()
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl = NewGentleListener(ln)
+	if cutWait != 0 {
+		gl.cutWait = cutWait
+	}
+	replies = queueClients(t, ln.Addr().String(), 1)
+	gl.stopping.Store(true) // as StopAccepting starts: Accept drains the queue
+	if c, err = gl.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gl.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("second Accept: %v; want net.ErrClosed (queue empty)", err)
+	}
+	return gl, c, replies
 }
 
 // TestGentleCutServesQueued: a StopAccepting whose ctx has ended (the
@@ -259,21 +270,7 @@ func TestGentleCutWaitsForUse(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the gentle stop works on Linux only")
 	}
-	ln, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gl := NewGentleListener(ln)
-	gl.cutWait = time.Hour // only the use ends the wait
-	replies := queueClients(t, ln.Addr().String(), 1)
-	gl.stopping.Store(true) // as StopAccepting starts: Accept drains the queue
-	c, err := gl.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := gl.Accept(); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("second Accept: %v; want net.ErrClosed (queue empty)", err)
-	}
+	gl, c, replies := oneQueued(t, time.Hour) // only the use ends the wait
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	stopped := make(chan error, 1)

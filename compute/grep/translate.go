@@ -574,16 +574,10 @@ func (t *reTranslator) glibcBREInterval() (int, error) {
 					return n, close
 				}
 			}
-			switch {
-			case c == ',':
+			if c == ',' {
 				return n, comma
-			case !digit || n == -2:
-				n = -2
-			case n == -1:
-				n = int(c - '0')
-			default:
-				n = min(reDupMax+1, n*10+int(c-'0'))
 			}
+			n = countDigit(n, c, digit)
 		}
 	}
 	lo, hi, stop, ok := intervalBounds(number)
@@ -599,6 +593,20 @@ func (t *reTranslator) glibcBREInterval() (int, error) {
 		return 0, t.bad("regular expression too big")
 	}
 	return i, nil
+}
+
+// countDigit adds c to n, an interval's count as glibc reads it a token
+// at a time: -1 before its first digit, -2 once a token was not a digit
+// (it stays so), and capped past reDupMax so that it cannot overflow.
+func countDigit(n int, c byte, digit bool) int {
+	switch {
+	case !digit || n == -2:
+		return -2
+	case n == -1:
+		return int(c - '0')
+	default:
+		return min(reDupMax+1, n*10+int(c-'0'))
+	}
 }
 
 // glibcInterval checks an ERE interval after '{' as glibc's parse_dup_op
@@ -632,14 +640,7 @@ func (t *reTranslator) glibcInterval() error {
 			if c == ',' {
 				return n, comma
 			}
-			switch {
-			case !char || !isDigit(c) || n == -2:
-				n = -2
-			case n == -1:
-				n = int(c - '0')
-			default:
-				n = min(reDupMax+1, n*10+int(c-'0'))
-			}
+			n = countDigit(n, c, char && isDigit(c))
 		}
 	}
 	lo, hi, stop, ok := intervalBounds(number)
