@@ -17,7 +17,7 @@ import (
 // the client's bytes go on arriving into it while the job computes.
 //
 // A job that takes its input in chunks (TakeChunk, WriteTo: the digests)
-// reads the socket itself too, in buffers of aheadBufSize once its input
+// reads the socket itself too, in buffers of bulkBufSize once its input
 // is bulky (takeSize), and hashes each where it lies. The goroutine below
 // reads ahead only where readsAhead is set (tests): on the server it cost
 // more CPU than its overlap saved wall time (takeSize).
@@ -345,35 +345,43 @@ func (c *connInput) getLocked() []byte {
 	return *aheadBufs.Get().(*[]byte)
 }
 
-// getDirect returns a buffer for the job's own read: a free one of
-// aheadBufSize if there is one, one from the pool once the input is bulky
-// (takeSize), else one of connBufSize. Called with mu held.
+// getDirect returns a buffer for the job's own read: one of bulkBufSize
+// once the input is bulky (takeSize), else a free one of aheadBufSize if
+// the goroutine left one, else one of connBufSize. Called with mu held.
 func (c *connInput) getDirect() []byte {
-	if len(c.free) > 0 || c.takeSize() > connBufSize {
+	switch {
+	case c.takeSize() == bulkBufSize:
+		return *bulkBufs.Get().(*[]byte)
+	case len(c.free) > 0:
 		return c.getLocked()
 	}
 	return getConnBuf(connBufSize)
 }
 
 // bulkAfter is how much input a job's TakeChunks read in buffers of
-// connBufSize before they read in buffers of aheadBufSize: a small job,
-// and one waiting for its first bytes, holds a quarter of the memory.
+// connBufSize before they read in buffers of bulkBufSize: a small job,
+// and one waiting for its first bytes, holds a sixteenth of the memory.
 const bulkAfter = 1 << 20
 
+// bulkBufSize is the size of a bulky job's own reads (takeSize).
+const bulkBufSize = 4 << 20
+
+// bulkBufs recycles the buffers of bulkBufSize.
+var bulkBufs = sync.Pool{New: func() any { b := make([]byte, bulkBufSize); return &b }}
+
 // takeSize is how much a TakeChunk of the job's own reads at most: once
-// past bulkAfter, a whole buffer of aheadBufSize, which the hash then
-// takes in one go while it is still in the cache of the core that copied
-// it. A digest job reads its socket itself however far behind its client
-// it is, as a stage that reads into its own buffer does. A goroutine
-// reading ahead, so that the kernel's copy overlapped with the hash, made
-// a GiB through a sha256sum route cost the server about 0.96 CPU-s
-// against 0.835, with ten times the context switches, and on the 2-core
-// VM no shorter wall time (docs/operations.md, "Throughput"). Where the
-// goroutine reads ahead (readsAhead), the job's own reads stay
-// connBufSize: the goroutine's buffers are the large ones.
+// past bulkAfter, a buffer of bulkBufSize, which the hash then takes in
+// one go. A digest job reads its socket itself however far behind its
+// client it is, as a stage that reads into its own buffer does: a
+// goroutine reading ahead into buffers of 1 MiB, so that the kernel's
+// copy overlapped with the hash, made a GiB through a sha256sum route
+// cost the server 1.06 CPU-s against 0.87 for the job's own reads of
+// 1 MiB and 0.79 for reads of 4 MiB, and took longer (docs/operations.md,
+// "Throughput"). Where the goroutine reads ahead (readsAhead), the job's
+// own reads stay connBufSize: the goroutine's buffers are the large ones.
 func (c *connInput) takeSize() int {
 	if c.took >= bulkAfter && !c.readsAhead {
-		return aheadBufSize
+		return bulkBufSize
 	}
 	return connBufSize
 }
@@ -382,7 +390,7 @@ func (c *connInput) takeSize() int {
 // held.
 func (c *connInput) putLocked(b []byte) {
 	if cap(b) != aheadBufSize {
-		putConnBuf(b)
+		putAheadBuf(b)
 		return
 	}
 	if len(c.free) < maxFree {
@@ -395,8 +403,13 @@ func (c *connInput) putLocked(b []byte) {
 // aheadBufs recycles the buffers of aheadBufSize.
 var aheadBufs = sync.Pool{New: func() any { b := make([]byte, aheadBufSize); return &b }}
 
-// putAheadBuf returns b to its pool (aheadBufs, or connBufs).
+// putAheadBuf returns b to its pool (aheadBufs, bulkBufs, or connBufs).
 func putAheadBuf(b []byte) {
+	if cap(b) == bulkBufSize {
+		b = b[:bulkBufSize]
+		bulkBufs.Put(&b)
+		return
+	}
 	if cap(b) != aheadBufSize {
 		putConnBuf(b)
 		return

@@ -392,9 +392,9 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // behind it is, whether it reads into its own buffer (Read) or takes
 // chunks (the digests). The chunks a job takes from a source that fills
 // every read hold connBufSize until it has taken bulkAfter, then
-// aheadBufSize.
+// bulkBufSize.
 func TestConnInputReadsNotAhead(t *testing.T) {
-	data := randBytes(46, 3<<20)
+	data := randBytes(46, 10<<20)
 	t.Run("read", func(t *testing.T) {
 		cc, sc := loopbackPair(t)
 		sent := sendAll(cc, data)
@@ -437,8 +437,9 @@ func TestConnInputReadsNotAhead(t *testing.T) {
 		for n := 0; n < len(data); {
 			size := connBufSize
 			if n >= bulkAfter {
-				size = aheadBufSize
+				size = bulkBufSize
 			}
+			size = min(size, len(data)-n)
 			want = append(want, size)
 			n += size
 		}
