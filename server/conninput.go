@@ -16,9 +16,14 @@ import (
 // netpoller itself. The socket's receive buffer is then the read-ahead:
 // the client's bytes go on arriving into it while the job computes.
 //
-// Once a job that takes its input in chunks (TakeChunk, WriteTo: the
-// digests) falls behind (a read of a whole buffer leaves at least
-// aheadMin bytes waiting in the socket), a goroutine reads ahead into
+// A job that takes its input in chunks (TakeChunk, WriteTo: the digests)
+// reads the socket itself too, in buffers of bulkBufSize once its input
+// is bulky (takeSize), and hashes each where it lies. The goroutine below
+// reads ahead only where readsAhead is set (tests): on the server it cost
+// more CPU than its overlap saved wall time (takeSize).
+//
+// With readsAhead, once a job falls behind (a read of a whole buffer
+// leaves at least aheadMin bytes waiting in the socket), a goroutine reads ahead into
 // buffers of aheadBufSize, so that the kernel's copy into the process
 // overlaps with the job's work on the bytes before, up to
 // recvAheadChunks buffers; a full queue lets it go on once the job has
@@ -65,9 +70,13 @@ type connInput struct {
 	setMark func(big bool)
 	big     bool  // the mark is raised
 	kept    int64 // bytes the job has read itself since it was last behind
-	// readsAhead: a Read that finds the job behind starts reading ahead
-	// too, not only a TakeChunk (tests; the server never sets it).
+	// readsAhead: a read by the job (Read or TakeChunk) that finds it
+	// behind starts reading ahead (tests; the server never sets it: see
+	// takeSize).
 	readsAhead bool
+	// took is how many bytes the job's own TakeChunks have read: past
+	// bulkAfter, they read into buffers of aheadBufSize.
+	took int64
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
@@ -336,21 +345,52 @@ func (c *connInput) getLocked() []byte {
 	return *aheadBufs.Get().(*[]byte)
 }
 
-// getDirect returns a buffer for the job's own read: a free one of
-// aheadBufSize if the goroutine left one, else one of connBufSize.
-// Called with mu held.
+// getDirect returns a buffer for the job's own read: one of bulkBufSize
+// once the input is bulky (takeSize), else a free one of aheadBufSize if
+// the goroutine left one, else one of connBufSize. Called with mu held.
 func (c *connInput) getDirect() []byte {
-	if len(c.free) > 0 {
+	switch {
+	case c.takeSize() == bulkBufSize:
+		return *bulkBufs.Get().(*[]byte)
+	case len(c.free) > 0:
 		return c.getLocked()
 	}
 	return getConnBuf(connBufSize)
+}
+
+// bulkAfter is how much input a job's TakeChunks read in buffers of
+// connBufSize before they read in buffers of bulkBufSize: a small job,
+// and one waiting for its first bytes, holds a sixteenth of the memory.
+const bulkAfter = 1 << 20
+
+// bulkBufSize is the size of a bulky job's own reads (takeSize).
+const bulkBufSize = 4 << 20
+
+// bulkBufs recycles the buffers of bulkBufSize.
+var bulkBufs = sync.Pool{New: func() any { b := make([]byte, bulkBufSize); return &b }}
+
+// takeSize is how much a TakeChunk of the job's own reads at most: once
+// past bulkAfter, a buffer of bulkBufSize, which the hash then takes in
+// one go. A digest job reads its socket itself however far behind its
+// client it is, as a stage that reads into its own buffer does: a
+// goroutine reading ahead into buffers of 1 MiB, so that the kernel's
+// copy overlapped with the hash, made a GiB through a sha256sum route
+// cost the server 1.06 CPU-s against 0.87 for the job's own reads of
+// 1 MiB and 0.79 for reads of 4 MiB, and took longer (docs/operations.md,
+// "Throughput"). Where the goroutine reads ahead (readsAhead), the job's
+// own reads stay connBufSize: the goroutine's buffers are the large ones.
+func (c *connInput) takeSize() int {
+	if c.took >= bulkAfter && !c.readsAhead {
+		return bulkBufSize
+	}
+	return connBufSize
 }
 
 // putLocked keeps b for reuse, or returns it to its pool. Called with mu
 // held.
 func (c *connInput) putLocked(b []byte) {
 	if cap(b) != aheadBufSize {
-		putConnBuf(b)
+		putAheadBuf(b)
 		return
 	}
 	if len(c.free) < maxFree {
@@ -363,8 +403,13 @@ func (c *connInput) putLocked(b []byte) {
 // aheadBufs recycles the buffers of aheadBufSize.
 var aheadBufs = sync.Pool{New: func() any { b := make([]byte, aheadBufSize); return &b }}
 
-// putAheadBuf returns b to its pool (aheadBufs, or connBufs).
+// putAheadBuf returns b to its pool (aheadBufs, bulkBufs, or connBufs).
 func putAheadBuf(b []byte) {
+	if cap(b) == bulkBufSize {
+		b = b[:bulkBufSize]
+		bulkBufs.Put(&b)
+		return
+	}
 	if cap(b) != aheadBufSize {
 		putConnBuf(b)
 		return
@@ -404,11 +449,12 @@ func (c *connInput) TakeChunk() ([][]byte, func(), error) {
 		return [][]byte{b.data}, done, nil
 	}
 	var n int
-	p := b.buf[:min(len(b.buf), connBufSize)]
+	p := b.buf[:min(len(b.buf), c.takeSize())]
 	for n == 0 && err == nil {
 		n, err = c.r.Read(p)
 	}
-	c.direct(n, len(p), err, true)
+	c.took += int64(n)
+	c.direct(n, len(p), err, c.readsAhead)
 	if n == 0 {
 		done()
 		return nil, nil, err

@@ -388,26 +388,65 @@ type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
-// As the server builds it, a job that reads into its own buffer (Read) is
-// never read ahead for, however far behind it is; one that takes chunks
-// is.
+// As the server builds it, a job is never read ahead for, however far
+// behind it is, whether it reads into its own buffer (Read) or takes
+// chunks (the digests). The chunks a job takes from a source that fills
+// every read hold connBufSize until it has taken bulkAfter, then
+// bulkBufSize.
 func TestConnInputReadsNotAhead(t *testing.T) {
-	data := randBytes(46, 3<<20)
-	for _, way := range []string{"read", "takechunk"} {
-		t.Run(way, func(t *testing.T) {
-			cc, sc := loopbackPair(t)
-			sent := sendAll(cc, data)
-			c := newConnInput(&connReader{ctx: context.Background(), c: sc, r: sc, idle: time.Minute}, sc)
-			c.queued = func() int { return 1 << 30 } // always behind
-			readSent(t, c, way, sent, data)
-			switch {
-			case way == "read" && c.bursts != 0:
-				t.Errorf("Reads started reading ahead %d times", c.bursts)
-			case way == "takechunk" && c.bursts == 0:
-				t.Error("TakeChunks of whole buffers with bytes waiting did not start reading ahead")
+	data := randBytes(46, 10<<20)
+	t.Run("read", func(t *testing.T) {
+		cc, sc := loopbackPair(t)
+		sent := sendAll(cc, data)
+		c := newConnInput(&connReader{ctx: context.Background(), c: sc, r: sc, idle: time.Minute}, sc)
+		c.queued = func() int { return 1 << 30 } // always behind
+		readSent(t, c, "read", sent, data)
+		if c.bursts != 0 {
+			t.Errorf("Reads started reading ahead %d times", c.bursts)
+		}
+	})
+	t.Run("takechunk", func(t *testing.T) {
+		c := newConnInput(io.NopCloser(bytes.NewReader(data)), nil)
+		c.queued = func() int { return 1 << 30 } // always behind
+		var got []byte
+		var sizes []int
+		for {
+			segs, done, err := c.TakeChunk()
+			for _, s := range segs {
+				sizes = append(sizes, len(s))
+				got = append(got, s...)
 			}
-		})
-	}
+			if done != nil {
+				done()
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Wait()
+		if !bytes.Equal(got, data) {
+			t.Fatal("the input differs from what was read")
+		}
+		if c.bursts != 0 {
+			t.Errorf("TakeChunks started reading ahead %d times", c.bursts)
+		}
+		var want []int
+		for n := 0; n < len(data); {
+			size := connBufSize
+			if n >= bulkAfter {
+				size = bulkBufSize
+			}
+			size = min(size, len(data)-n)
+			want = append(want, size)
+			n += size
+		}
+		if !slices.Equal(sizes, want) {
+			t.Errorf("chunk sizes %v, want %v", sizes, want)
+		}
+	})
 }
 
 // chanReader is a source whose reads return the pieces a test sends, one
@@ -449,6 +488,7 @@ func TestConnInputFillsWhileJobBusy(t *testing.T) {
 				src.err = end
 			}
 			c := newConnInput(src, nil)
+			c.readsAhead = true
 			c.queued = func() int { return 1 << 30 } // always behind
 			var sent bytes.Buffer
 			send := func(n int) {
