@@ -153,6 +153,15 @@ if mode == "digest-cases":
     # decompression.
     digest("largest message", [H(algorithms=[S]), D(b"\0" * ((4 << 20) - 5))])
     digest("message over the limit", [H(algorithms=[S]), D(b"\0" * ((4 << 20) - 4))])
+    # Metadata over --max-metadata-bytes (16 KiB): several values, and one
+    # alone (which closed the connection: "Socket closed").
+    for name, md in [("metadata over the limit", [("x-a", "a" * 9000), ("x-b", "b" * 9000)]),
+                     ("one metadata value over the limit", [("x-a", "a" * 20000)])]:
+        try:
+            stub.Digest(iter([H(algorithms=[S])]), timeout=30, metadata=md)
+            out(name=name, code="OK")
+        except grpc.RpcError as e:
+            out(name=name, code=e.code().name, details=e.details())
     gz = pb_grpc.ComputeServiceStub(grpc.insecure_channel(addr, compression=grpc.Compression.Gzip))
     digest("gzip", [H(algorithms=[S], require_end=True), D(b"hel"), T("lo\n"), E(size=6)], via=gz)
     digest("gzip, over the limit once decompressed", [H(algorithms=[S]), D(b"\0" * (8 << 20))], via=gz)
@@ -384,6 +393,8 @@ func TestHuntAPIDigestPython(t *testing.T) {
 		{"empty message after end", "INVALID_ARGUMENT", "after the End message"},
 		{"largest message", "OK", ""},
 		{"message over the limit", "RESOURCE_EXHAUSTED", "larger than max"},
+		{"metadata over the limit", "RESOURCE_EXHAUSTED", "exceeds the limit of 16384 bytes"},
+		{"one metadata value over the limit", "RESOURCE_EXHAUSTED", "exceeds the limit of 16384 bytes"},
 		{"gzip", "OK", ""},
 		{"gzip, over the limit once decompressed", "RESOURCE_EXHAUSTED", "larger than max"},
 	}

@@ -53,6 +53,9 @@ type envConfig struct {
 	routes     []string
 	requireEnd bool // Options.RequireEnd and TCPServer.RequireEnd
 	maxMsg     int  // --max-msg-bytes (0: the default)
+	// maxMetadata is --max-metadata-bytes (0: no limit), with the HTTP/2
+	// header list size halfclosed sets for it.
+	maxMetadata int
 	// peerJobs and peerRequests are shared by both adapters.
 	peerJobs, peerRequests *PeerCap
 	tcpAuth                *TokenAuth // TCPServer.Auth, with RequireToken
@@ -131,8 +134,11 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		t.Fatal(err)
 	}
 	env.svc = NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg,
-		HeaderTimeout: cfg.tcp.HeaderTimeout, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests})
+		HeaderTimeout: cfg.tcp.HeaderTimeout, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests, MaxMetadataBytes: cfg.maxMetadata})
 	gopts := append([]grpc.ServerOption{grpc.InTapHandle(env.svc.TapHandle), CodecOption()}, cfg.grpcOpts...)
+	if cfg.maxMetadata > 0 {
+		gopts = append(gopts, grpc.MaxHeaderListSize(MetadataTransportLimit(cfg.maxMetadata)))
+	}
 	if cfg.maxMsg > 0 {
 		gopts = append(gopts, grpc.MaxRecvMsgSize(cfg.maxMsg), grpc.MaxSendMsgSize(cfg.maxMsg))
 	}

@@ -49,6 +49,12 @@ type Options struct {
 	// PeerKeys says which addresses are one peer for PeerJobs and
 	// PeerRequests.
 	PeerKeys PeerKeys
+	// MaxMetadataBytes refuses, in TapHandle, a call of any method whose
+	// metadata is larger (MetadataSize) with RESOURCE_EXHAUSTED naming
+	// the limit; 0 refuses none. The server's grpc.MaxHeaderListSize
+	// must leave room above it (MetadataTransportLimit): what is over
+	// that is refused by the HTTP/2 layer, with no gRPC status.
+	MaxMetadataBytes int
 }
 
 // Observer is told when jobs start and end, for metrics.

@@ -290,12 +290,16 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		PeerJobs:      sec.peerJobs,
 		PeerRequests:  sec.peerRequests,
 		PeerKeys:      cfg.peerKeys(),
+		// Metadata over --max-metadata-bytes is refused with a status
+		// naming the limit; the HTTP/2 layer refuses only what is far
+		// over it (MetadataTransportLimit).
+		MaxMetadataBytes: int(cfg.maxMetadataBytes),
 	})
 	opts := append(grpcopts.ServerOptions(),
 		grpc.InTapHandle(d.svc.TapHandle),
 		server.CodecOption(),
 		grpc.MaxConcurrentStreams(uint32(cfg.grpcMaxStreams)),
-		grpc.MaxHeaderListSize(uint32(cfg.maxMetadataBytes)),
+		grpc.MaxHeaderListSize(server.MetadataTransportLimit(int(cfg.maxMetadataBytes))),
 		grpc.MaxRecvMsgSize(int(cfg.maxMsgBytes)),
 		grpc.MaxSendMsgSize(int(cfg.maxMsgBytes)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
