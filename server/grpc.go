@@ -234,7 +234,8 @@ var errCutMessage = unprovenEnd("input ended inside a message")
 // recvFailure is the verdict on a receive that grpc-go failed because of
 // the bytes the client sent: INTERNAL (a message cut by the end of the
 // stream, a compressed flag without an encoding, a payload format or
-// compressed message that does not decode), not a fault of ours, and
+// compressed message that does not decode, a zstd window over the
+// server's limit, recorded as that limit), not a fault of ours, and
 // RESOURCE_EXHAUSTED (a message over --max-msg-bytes, before or after
 // decompression). grpc-go has already answered the client with that
 // status and ended the stream, so this is only what the job is recorded
@@ -253,6 +254,8 @@ func recvFailure(err error) error {
 		return nil
 	case s.Message() == io.ErrUnexpectedEOF.Error():
 		return errCutMessage
+	case strings.HasSuffix(s.Message(), errZstdWindow.Error()):
+		return compute.Exhaustedf("%s", errZstdWindow)
 	}
 	return compute.Invalidf("malformed message: %s", s.Message())
 }
