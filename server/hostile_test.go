@@ -517,6 +517,29 @@ func TestMaxHeaderListSize(t *testing.T) {
 	}
 }
 
+// TestGRPCTimeoutEdges: grpc-timeout values at and past their edges, as
+// a client may send them. An expired one (0n, 1n) is DEADLINE_EXCEEDED
+// before any handler runs, a malformed one grpc-go's INTERNAL, the largest
+// (99999999H, 8 digits) no deadline to speak of; none of them keeps the
+// stream's place under --max-requests-per-peer (1 here), so the next call
+// is served.
+func TestGRPCTimeoutEdges(t *testing.T) {
+	env := startEnv(t, envConfig{peerRequests: NewPeerCap(1)})
+	for _, tc := range []struct{ timeout, status string }{
+		{"0n", "4"}, {"1n", "4"}, {"1u", "4"},
+		{"99999999H", "3"}, // an empty first message: missing header
+		{"100000000H", "13"}, {"abc", "13"}, {"-1S", "13"}, {"1", "13"}, {"", "13"},
+	} {
+		status, msg := metadataCall(t, env.grpcAddr, computePrefix+"Digest", [][2]string{{"grpc-timeout", tc.timeout}})
+		if status != tc.status {
+			t.Errorf("grpc-timeout %q: grpc-status %q %q; want %q", tc.timeout, status, msg, tc.status)
+		}
+		if status, msg := metadataCall(t, env.grpcAddr, computePrefix+"Digest", nil); status != "3" {
+			t.Fatalf("after grpc-timeout %q: grpc-status %q %q; want 3 (missing header): its place is still taken", tc.timeout, status, msg)
+		}
+	}
+}
+
 // metadataCall makes a call of method with the metadata md, a field to a
 // frame of at most 16 KiB, and returns its grpc-status and grpc-message,
 // or "" when the server refused it with no status (reset the stream,
