@@ -105,6 +105,10 @@ func TestCompressedRequests(t *testing.T) {
 			if h.StreamEnded() {
 				t.Fatalf("trailers only: %v", h.Fields)
 			}
+			// The reply is compressed as the request was (docs/protocol.md).
+			if got := headerValue(h, "grpc-encoding"); got != tc.name {
+				t.Errorf("reply grpc-encoding %q; want %q", got, tc.name)
+			}
 			for _, f := range h.Fields {
 				if f.Name == "grpc-status" || strings.HasPrefix(f.Name, "grpc-message") {
 					t.Fatalf("error: %v", h.Fields)
