@@ -68,12 +68,15 @@ type Observer interface {
 type computeService struct {
 	apiv1.UnimplementedComputeServiceServer
 
-	engine  *engine.Engine
-	opts    Options
-	log     *slog.Logger
-	life    lifecycle
-	stop    context.CancelFunc
-	refused *refusalLog
+	engine *engine.Engine
+	opts   Options
+	log    *slog.Logger
+	life   lifecycle
+	stop   context.CancelFunc
+	// draining is done once Drain was called (drain).
+	draining context.Context
+	drain    context.CancelFunc
+	refused  *refusalLog
 	// The timeouts' errors, made once (not per stream).
 	errHeaderTimeout, errIdle, errReplyIdle error
 }
@@ -90,6 +93,13 @@ type Service interface {
 	// cap, and the guard behind the header and idle timeouts of every
 	// Digest and Run stream (streamguard.go).
 	TapHandle(ctx context.Context, info *tap.Info) (context.Context, error)
+	// Drain ends the calls that run no job and would hold a graceful
+	// stop (grpc.Server.GracefulStop) until its client leaves: health
+	// Watch streams, with UNAVAILABLE "server is shutting down" when
+	// health is registered through DrainingHealth, and server reflection
+	// streams (CANCELED). Call it as the graceful stop begins; the calls
+	// that start after it end at once. It needs the service's TapHandle.
+	Drain()
 }
 
 // NewComputeService returns the ComputeService for engine.
@@ -103,6 +113,7 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	s := &computeService{engine: eng, opts: opts, log: opts.Logger, refused: newRefusalLog(opts.Logger, opts.Observer)}
 	stopping, stop := context.WithCancel(context.Background())
 	s.stop = stop
+	s.draining, s.drain = context.WithCancel(context.Background())
 	s.errHeaderTimeout, s.errIdle, s.errReplyIdle = errHeaderTimeout(opts.HeaderTimeout), errIdle(opts.IdleTimeout), errReplyIdle(opts.IdleTimeout)
 	// The job's fields go on the logging interceptor's one line for the
 	// call (and on a debug line of their own, for servers without it).

@@ -305,6 +305,9 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 			return nil, toStatus(s.log, errMetadata(n, limit))
 		}
 	}
+	if endsAtDrain(info.FullMethodName) {
+		return s.untilDrain(ctx), nil
+	}
 	if !guarded(info.FullMethodName) || ctx.Err() != nil {
 		// A stream whose deadline has passed already (grpc-timeout 0n)
 		// is ended by grpc-go as the tap returns, with DEADLINE_EXCEEDED:
