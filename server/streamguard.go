@@ -260,8 +260,9 @@ func guarded(method string) bool {
 // MetadataSize is the size of a call's metadata as HTTP/2 counts a
 // header list (RFC 9113, SETTINGS_MAX_HEADER_LIST_SIZE): each field's
 // name and value, plus 32. A binary ("-bin") value counts as sent, in
-// base64. The pseudo-headers and the fields grpc-go keeps to itself
-// (content-type, te, grpc-timeout, grpc-encoding) are not in md.
+// base64. grpc-go leaves out of md the pseudo-headers but :authority and
+// the fields it keeps to itself (te, grpc-timeout, grpc-encoding), a few
+// dozen bytes.
 func MetadataSize(md metadata.MD) int {
 	n := 0
 	for k, vs := range md {
