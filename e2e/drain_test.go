@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -99,6 +103,54 @@ func TestSIGTERMMidUpload(t *testing.T) {
 		d.cmd.Process.Kill()
 		<-d.exited
 		t.Fatalf("halfclosed did not stop within %v of SIGTERM", defaultTestTimeout)
+	}
+	if d.err != nil {
+		t.Fatalf("halfclosed exited with %v after SIGTERM\n%s", d.err, d.log.String())
+	}
+}
+
+// TestSIGTERMGrpcurlWatch: grpcurl watching the server's health while it
+// drains, with no job running. The watch shows NOT_SERVING, then ends with
+// UNAVAILABLE "server is shutting down", and the server exits at once,
+// not at the end of its hour of grace: the watch held the drain to the
+// end of the grace (30 s by default), then was cut.
+func TestSIGTERMGrpcurlWatch(t *testing.T) {
+	d := launch(t, "--shutdown-grace", "1h", "--drain-delay", "0")
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin(t, "grpcurl"), "-plaintext", "-d", `{"service":"halfclose.v1.ComputeService"}`,
+		d.GRPC, "grpc.health.v1.Health/Watch")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !strings.Contains(sc.Text(), `"SERVING"`) {
+	}
+	d.killed.Store(true)
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var rest strings.Builder
+	for sc.Scan() {
+		rest.WriteString(sc.Text() + "\n")
+	}
+	err = cmd.Wait()
+	if !strings.Contains(rest.String(), `"NOT_SERVING"`) || err == nil ||
+		!strings.Contains(stderr.String(), "Code: Unavailable") || !strings.Contains(stderr.String(), "Message: server is shutting down") {
+		t.Errorf("grpcurl Health/Watch across SIGTERM: %v\nstdout after SERVING:\n%s\nstderr:\n%s", err, rest.String(), stderr.String())
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(defaultTestTimeout):
+		d.cmd.Process.Kill()
+		<-d.exited
+		t.Fatalf("halfclosed did not stop within %v of SIGTERM: the watch held the drain", defaultTestTimeout)
 	}
 	if d.err != nil {
 		t.Fatalf("halfclosed exited with %v after SIGTERM\n%s", d.err, d.log.String())

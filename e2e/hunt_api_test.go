@@ -128,12 +128,15 @@ if mode == "digest-cases":
         ("expected raw", [H(algorithms=[S], expected_digests=[ED(algorithm=S, raw=bytes.fromhex(h6))]), hello]),
         ("expected bad hex", [H(algorithms=[S], expected_digests=[ED(algorithm=S, hex="zz" * 32)]), hello]),
         ("expected short", [H(algorithms=[S], expected_digests=[ED(algorithm=S, hex=h6[:32])]), hello]),
+        ("expected a hex digit short", [H(algorithms=[S], expected_digests=[ED(algorithm=S, hex=h6[:63])]), hello]),
+        ("expected raw short", [H(algorithms=[S], expected_digests=[ED(algorithm=S, raw=bytes.fromhex(h6)[:16])]), hello]),
         ("expected other algorithm", [H(algorithms=[S], expected_digests=[ED(algorithm=M, hex=m6)]), hello]),
         ("expected other algorithm wrong", [H(algorithms=[S], expected_digests=[ED(algorithm=M, hex="00" * 16)]), hello]),
         ("bytes, text and empty chunks", [H(algorithms=[S]), D(b""), T("hel"), D(b""), T(""), D(b"lo\n"), E(size=6)]),
         ("header only", [H(algorithms=[S])]),
         ("header and empty chunks only", [H(algorithms=[S], require_end=True), D(b""), T(""), E(size=0)]),
         ("end size wrong", [H(algorithms=[S]), hello, E(size=5)]),
+        ("end digest a hex digit short", [H(algorithms=[S]), hello, E(size=6, digests=[ED(algorithm=S, hex=h6[:63])])]),
         ("end digest wrong", [H(algorithms=[S]), hello, E(size=6, digests=[ED(algorithm=S, hex="11" * 32)])]),
         ("end digest not computed", [H(algorithms=[S]), hello, E(size=6, digests=[ED(algorithm=M, hex=m6)])]),
         ("end digest unspecified algorithm", [H(algorithms=[S]), hello, E(size=6, digests=[ED(algorithm=0, hex=h6)])]),
@@ -150,6 +153,15 @@ if mode == "digest-cases":
     # decompression.
     digest("largest message", [H(algorithms=[S]), D(b"\0" * ((4 << 20) - 5))])
     digest("message over the limit", [H(algorithms=[S]), D(b"\0" * ((4 << 20) - 4))])
+    # Metadata over --max-metadata-bytes (16 KiB): several values, and one
+    # alone (which closed the connection: "Socket closed").
+    for name, md in [("metadata over the limit", [("x-a", "a" * 9000), ("x-b", "b" * 9000)]),
+                     ("one metadata value over the limit", [("x-a", "a" * 20000)])]:
+        try:
+            stub.Digest(iter([H(algorithms=[S])]), timeout=30, metadata=md)
+            out(name=name, code="OK")
+        except grpc.RpcError as e:
+            out(name=name, code=e.code().name, details=e.details())
     gz = pb_grpc.ComputeServiceStub(grpc.insecure_channel(addr, compression=grpc.Compression.Gzip))
     digest("gzip", [H(algorithms=[S], require_end=True), D(b"hel"), T("lo\n"), E(size=6)], via=gz)
     digest("gzip, over the limit once decompressed", [H(algorithms=[S]), D(b"\0" * (8 << 20))], via=gz)
@@ -360,7 +372,10 @@ func TestHuntAPIDigestPython(t *testing.T) {
 		{"expected upper-case hex", "OK", ""},
 		{"expected raw", "OK", ""},
 		{"expected bad hex", "INVALID_ARGUMENT", "not hexadecimal"},
-		{"expected short", "INVALID_ARGUMENT", "has 16 bytes, want 32"},
+		{"expected short", "INVALID_ARGUMENT", "has 32 hex digits, want 64"},
+		{"expected a hex digit short", "INVALID_ARGUMENT", "expected ALGORITHM_SHA256 digest has 63 hex digits, want 64"},
+		{"expected raw short", "INVALID_ARGUMENT", "has 16 bytes, want 32"},
+		{"end digest a hex digit short", "INVALID_ARGUMENT", "end: expected ALGORITHM_SHA256 digest has 63 hex digits, want 64"},
 		{"expected other algorithm", "OK", ""},
 		{"expected other algorithm wrong", "DATA_LOSS", "md5 digest mismatch"},
 		{"bytes, text and empty chunks", "OK", ""},
@@ -378,6 +393,8 @@ func TestHuntAPIDigestPython(t *testing.T) {
 		{"empty message after end", "INVALID_ARGUMENT", "after the End message"},
 		{"largest message", "OK", ""},
 		{"message over the limit", "RESOURCE_EXHAUSTED", "larger than max"},
+		{"metadata over the limit", "RESOURCE_EXHAUSTED", "exceeds the limit of 16384 bytes"},
+		{"one metadata value over the limit", "RESOURCE_EXHAUSTED", "exceeds the limit of 16384 bytes"},
 		{"gzip", "OK", ""},
 		{"gzip, over the limit once decompressed", "RESOURCE_EXHAUSTED", "larger than max"},
 	}

@@ -188,6 +188,21 @@ func TestTLSEndToEnd(t *testing.T) {
 			t.Fatalf("wrong token: %v", err)
 		}
 	})
+	t.Run("grpcurl-token-without-scheme", func(t *testing.T) {
+		// The usual slip: the token alone. It was "missing bearer token",
+		// which it is not; the message says what to send, never the token.
+		args := append(append([]string{}, mtls...), "-H", "authorization: "+token,
+			"-d", `{"header":{"algorithms":["ALGORITHM_SHA256"]}}`, grpcAddr, "halfclose.v1.ComputeService/Digest")
+		_, err := tlsRun(t, dir, nil, grpcurl, args...)
+		if err == nil {
+			t.Fatal("token without its scheme: served")
+		}
+		_, stderr, _ := strings.Cut(err.Error(), ": exit status ") // past the command line, which has the token
+		if !strings.Contains(stderr, "Unauthenticated") ||
+			!strings.Contains(stderr, `malformed authorization metadata: want "Bearer TOKEN"`) || strings.Contains(stderr, token) {
+			t.Fatalf("token without its scheme: %v", stderr)
+		}
+	})
 	t.Run("grpcurl-no-client-cert", func(t *testing.T) {
 		_, err := tlsRun(t, dir, nil, grpcurl, "-cacert", "ca.pem", grpcAddr, "list")
 		if err == nil {

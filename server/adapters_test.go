@@ -53,6 +53,9 @@ type envConfig struct {
 	routes     []string
 	requireEnd bool // Options.RequireEnd and TCPServer.RequireEnd
 	maxMsg     int  // --max-msg-bytes (0: the default)
+	// maxMetadata is --max-metadata-bytes (0: no limit), with the HTTP/2
+	// header list size halfclosed sets for it.
+	maxMetadata int
 	// peerJobs and peerRequests are shared by both adapters.
 	peerJobs, peerRequests *PeerCap
 	tcpAuth                *TokenAuth // TCPServer.Auth, with RequireToken
@@ -131,8 +134,11 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		t.Fatal(err)
 	}
 	env.svc = NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg,
-		HeaderTimeout: cfg.tcp.HeaderTimeout, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests})
+		HeaderTimeout: cfg.tcp.HeaderTimeout, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests, MaxMetadataBytes: cfg.maxMetadata})
 	gopts := append([]grpc.ServerOption{grpc.InTapHandle(env.svc.TapHandle), CodecOption()}, cfg.grpcOpts...)
+	if cfg.maxMetadata > 0 {
+		gopts = append(gopts, grpc.MaxHeaderListSize(MetadataTransportLimit(cfg.maxMetadata)))
+	}
 	if cfg.maxMsg > 0 {
 		gopts = append(gopts, grpc.MaxRecvMsgSize(cfg.maxMsg), grpc.MaxSendMsgSize(cfg.maxMsg))
 	}
@@ -309,7 +315,11 @@ func TestDigestErrors(t *testing.T) {
 		{"second header", []*apiv1.DigestRequest{header(sha), dataMsg([]byte("a")), header(sha)}, codes.InvalidArgument, "unexpected header"},
 		{"negative size", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: size(-1)})}, codes.InvalidArgument, "expected_size"},
 		{"bad hex", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, "xyz")})}, codes.InvalidArgument, "not hexadecimal"},
-		{"short digest", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, "abcd")})}, codes.InvalidArgument, "has 2 bytes, want 32"},
+		{"short digest", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, "abcd")})}, codes.InvalidArgument, "has 4 hex digits, want 64"},
+		{"digest a hex digit short", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, strings.Repeat("a", 63))})}, codes.InvalidArgument, "expected ALGORITHM_SHA256 digest has 63 hex digits, want 64"},
+		{"digest a hex digit long", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, strings.Repeat("A", 65))})}, codes.InvalidArgument, "has 65 hex digits, want 64"},
+		{"digest of 64 non-hex", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, strings.Repeat("g", 64))})}, codes.InvalidArgument, "not hexadecimal"},
+		{"digest short raw", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: []*apiv1.ExpectedDigest{{Algorithm: sha, Value: &apiv1.ExpectedDigest_Raw{Raw: []byte("ab")}}}})}, codes.InvalidArgument, "has 2 bytes, want 32"},
 		{"size short", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: size(4)}), dataMsg([]byte("abc"))}, codes.DataLoss, "received 3 bytes, expected 4"},
 		{"size over", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{sha}, ExpectedSize: size(2)}), dataMsg([]byte("abc"))}, codes.DataLoss, "exceeds the expected size of 2"},
 		{"digest mismatch", []*apiv1.DigestRequest{hdr(&apiv1.DigestHeader{ExpectedDigests: expect(sha, strings.Repeat("0", 64))}), dataMsg([]byte("abc"))}, codes.DataLoss, "sha256 digest mismatch"},

@@ -18,10 +18,11 @@ const (
 	ReasonMaxConns     = "max_conns"     // --max-conns (raw TCP)
 	ReasonPeerRequests = "peer_requests" // --max-requests-per-peer
 	ReasonRateLimit    = "rate_limit"    // --rate-limit (raw TCP; gRPC's is an interceptor)
+	ReasonMetadata     = "metadata"      // --max-metadata-bytes (gRPC)
 )
 
 // Reasons lists every refusal reason, for metrics.
-var Reasons = []string{ReasonMaxJobs, ReasonPeerJobs, ReasonMaxConns, ReasonPeerRequests, ReasonRateLimit}
+var Reasons = []string{ReasonMaxJobs, ReasonPeerJobs, ReasonMaxConns, ReasonPeerRequests, ReasonRateLimit, ReasonMetadata}
 
 // AdmissionObserver is told how jobs are admitted, for metrics; an
 // Observer may implement it too.

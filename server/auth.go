@@ -89,13 +89,24 @@ func (a *TokenAuth) Len() int { return len(a.digests) }
 func (a *TokenAuth) AuthFunc(ctx context.Context) (context.Context, error) {
 	tok, ok := bearerToken(ctx)
 	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "missing bearer token")
+		if len(metadata.ValueFromIncomingContext(ctx, "authorization")) > 0 {
+			return nil, errMalformedAuth
+		}
+		return nil, errMissingAuth
 	}
 	if !a.valid(tok) {
 		return nil, status.Error(codes.PermissionDenied, "invalid token")
 	}
 	return ctx, nil
 }
+
+var (
+	errMissingAuth = status.Error(codes.Unauthenticated, "missing bearer token")
+	// errMalformedAuth: a client that sent the token alone (grpcurl -H
+	// "authorization: $TOKEN"), or under another scheme, is told so, not
+	// that its token is missing. The value is never repeated.
+	errMalformedAuth = status.Error(codes.Unauthenticated, `malformed authorization metadata: want "Bearer TOKEN"`)
+)
 
 // valid reports whether tok is one of the tokens. It compares against every
 // digest without stopping early, so timing tells nothing about which token

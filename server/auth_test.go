@@ -75,6 +75,8 @@ func TestAuthFunc(t *testing.T) {
 		{"scheme only", []string{"Bearer"}, codes.Unauthenticated},
 		{"scheme and space", []string{"Bearer   "}, codes.Unauthenticated},
 		{"other scheme", []string{"Basic alpha"}, codes.Unauthenticated},
+		{"token alone", []string{"alpha"}, codes.Unauthenticated},
+		{"tab after scheme", []string{"Bearer\talpha"}, codes.Unauthenticated},
 		{"ok", []string{"Bearer alpha"}, codes.OK},
 		{"ok upper scheme", []string{"BEARER beta"}, codes.OK},
 		{"ok extra spaces", []string{"  Bearer   beta "}, codes.OK},
@@ -95,8 +97,11 @@ func TestAuthFunc(t *testing.T) {
 			}
 			got, err := a.AuthFunc(ctx)
 			msg := map[codes.Code]string{
-				codes.Unauthenticated: "missing bearer token", codes.PermissionDenied: "invalid token",
+				codes.Unauthenticated: `malformed authorization metadata: want "Bearer TOKEN"`, codes.PermissionDenied: "invalid token",
 			}[tc.code]
+			if tc.md == nil {
+				msg = "missing bearer token" // only when no value was sent
+			}
 			wantStatus(t, err, tc.code, msg)
 			if err == nil && got != ctx {
 				t.Fatal("AuthFunc changed the context")

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -96,6 +98,18 @@ func (r *zstdReader) Read(p []byte) (int, error) {
 		r.dec.Reset(nil)
 		r.pool.Put(r.dec)
 		r.dec = nil
+		if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			// The decoder's words ("window size exceeded", "decompressed
+			// size exceeds configured limit") name neither the window
+			// nor the limit. A single-segment frame's window is its
+			// content size; nothing else fails with these when streaming.
+			err = errZstdWindow
+		}
 	}
 	return n, err
 }
+
+// errZstdWindow is the refusal of a zstd frame whose window is over
+// zstdMaxWindow. grpc-go answers the client INTERNAL "grpc: failed to read
+// decompressed data: " and this; recvFailure records it as the limit.
+var errZstdWindow = fmt.Errorf("zstd frame window over the server's limit of %d bytes", zstdMaxWindow)

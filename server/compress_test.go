@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -104,10 +105,88 @@ func TestCompressedRequests(t *testing.T) {
 			if h.StreamEnded() {
 				t.Fatalf("trailers only: %v", h.Fields)
 			}
+			// The reply is compressed as the request was (docs/protocol.md).
+			if got := headerValue(h, "grpc-encoding"); got != tc.name {
+				t.Errorf("reply grpc-encoding %q; want %q", got, tc.name)
+			}
 			for _, f := range h.Fields {
 				if f.Name == "grpc-status" || strings.HasPrefix(f.Name, "grpc-message") {
 					t.Fatalf("error: %v", h.Fields)
 				}
+			}
+		})
+	}
+}
+
+// TestZstdWindowRefused: a zstd message whose frame needs a window over
+// 8 MiB (one that says so, or a single-segment frame of that much
+// content) is refused, and the status names that limit: grpc-go makes it
+// INTERNAL "grpc: failed to read decompressed data: ..." whatever the
+// decompressor says, and the decoder's own words were "window size
+// exceeded" and "decompressed size exceeds configured limit". The job is
+// recorded as the limit it hit. A window of 8 MiB is taken.
+func TestZstdWindowRefused(t *testing.T) {
+	const want = "grpc: failed to read decompressed data: zstd frame window over the server's limit of 8388608 bytes"
+	env := startEnv(t, envConfig{maxMsg: 32 << 20})
+	for _, tc := range []struct {
+		name   string
+		n      int // bytes of data
+		opts   []zstd.EOption
+		status string
+	}{
+		{"window of 16 MiB", 16 << 20, []zstd.EOption{zstd.WithWindowSize(16 << 20), zstd.WithSingleSegment(false)}, "13"},
+		{"single segment of 9 MB", 9_000_000, []zstd.EOption{zstd.WithSingleSegment(true)}, "13"},
+		{"window of 8 MiB", 16 << 20, []zstd.EOption{zstd.WithWindowSize(8 << 20), zstd.WithSingleSegment(false)}, "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, err := zstd.NewWriter(nil, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := proto.Marshal(dataMsg(make([]byte, tc.n)))
+			z := enc.EncodeAll(b, nil)
+			enc.Close()
+			var h zstd.Header
+			if err := h.Decode(z); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("frame: window %d, single segment %v, content %d; %d bytes compressed", h.WindowSize, h.SingleSegment, h.FrameContentSize, len(z))
+
+			c := dialH2(t, env.grpcAddr)
+			c.hbuf.Reset()
+			for _, f := range [][2]string{
+				{":method", "POST"}, {":scheme", "http"}, {":path", "/halfclose.v1.ComputeService/Digest"},
+				{":authority", "halfclose"}, {"content-type", "application/grpc"}, {"te", "trailers"},
+				{"grpc-encoding", "zstd"},
+			} {
+				c.henc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+			}
+			if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.hbuf.Bytes(), EndHeaders: true}); err != nil {
+				t.Fatal(err)
+			}
+			hb, _ := proto.Marshal(header(apiv1.Algorithm_ALGORITHM_SHA256))
+			msgs := append(binary.BigEndian.AppendUint32([]byte{0}, uint32(len(hb))), hb...)
+			msgs = append(binary.BigEndian.AppendUint32(append(msgs, 1), uint32(len(z))), z...)
+			for len(msgs) > 0 {
+				n := min(len(msgs), 16<<10)
+				if err := c.fr.WriteData(1, n == len(msgs), msgs[:n]); err != nil {
+					t.Fatal(err)
+				}
+				msgs = msgs[n:]
+			}
+			var got *http2.MetaHeadersFrame
+			for got == nil || !got.StreamEnded() {
+				got, _ = c.firstHeaders(1)
+			}
+			msg, _ := url.PathUnescape(headerValue(got, "grpc-message"))
+			if st := headerValue(got, "grpc-status"); st != tc.status || st != "0" && msg != want {
+				t.Fatalf("grpc-status %s %q; want %s %q", st, msg, tc.status, want)
+			}
+			if tc.status == "0" {
+				return
+			}
+			if oc := <-env.obs.ended; oc != OutcomeLimit {
+				t.Errorf("outcome %s; want %s", oc, OutcomeLimit)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strings"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
@@ -132,13 +133,24 @@ func expectedDigest(e *apiv1.ExpectedDigest, where string) (*digest.Algo, []byte
 		return nil, nil, err
 	}
 	raw := e.GetRaw()
-	if _, isHex := e.GetValue().(*apiv1.ExpectedDigest_Hex); isHex {
-		if raw, err = hex.DecodeString(e.GetHex()); err != nil {
+	if h, isHex := e.GetValue().(*apiv1.ExpectedDigest_Hex); isHex {
+		// Hex digits of the wrong count (a digest cut or padded when it
+		// was pasted) are named as such, not as "not hexadecimal".
+		if strings.IndexFunc(h.Hex, notHexDigit) >= 0 {
 			return nil, nil, compute.Invalidf("%s: expected %s digest is not hexadecimal", where, e.GetAlgorithm())
 		}
+		if len(h.Hex) != 2*al.Size {
+			return nil, nil, compute.Invalidf("%s: expected %s digest has %d hex digits, want %d", where, e.GetAlgorithm(), len(h.Hex), 2*al.Size)
+		}
+		raw, _ = hex.DecodeString(h.Hex) // even count of hex digits: cannot fail
 	}
 	if len(raw) != al.Size {
 		return nil, nil, compute.Invalidf("%s: expected %s digest has %d bytes, want %d", where, e.GetAlgorithm(), len(raw), al.Size)
 	}
 	return al, raw, nil
+}
+
+// notHexDigit reports whether r is not a hexadecimal digit (either case).
+func notHexDigit(r rune) bool {
+	return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F')
 }

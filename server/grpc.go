@@ -49,6 +49,12 @@ type Options struct {
 	// PeerKeys says which addresses are one peer for PeerJobs and
 	// PeerRequests.
 	PeerKeys PeerKeys
+	// MaxMetadataBytes refuses, in TapHandle, a call of any method whose
+	// metadata is larger (MetadataSize) with RESOURCE_EXHAUSTED naming
+	// the limit; 0 refuses none. The server's grpc.MaxHeaderListSize
+	// must leave room above it (MetadataTransportLimit): what is over
+	// that is refused by the HTTP/2 layer, with no gRPC status.
+	MaxMetadataBytes int
 }
 
 // Observer is told when jobs start and end, for metrics.
@@ -62,12 +68,15 @@ type Observer interface {
 type computeService struct {
 	apiv1.UnimplementedComputeServiceServer
 
-	engine  *engine.Engine
-	opts    Options
-	log     *slog.Logger
-	life    lifecycle
-	stop    context.CancelFunc
-	refused *refusalLog
+	engine *engine.Engine
+	opts   Options
+	log    *slog.Logger
+	life   lifecycle
+	stop   context.CancelFunc
+	// draining is done once Drain was called (drain).
+	draining context.Context
+	drain    context.CancelFunc
+	refused  *refusalLog
 	// The timeouts' errors, made once (not per stream).
 	errHeaderTimeout, errIdle, errReplyIdle error
 }
@@ -84,6 +93,13 @@ type Service interface {
 	// cap, and the guard behind the header and idle timeouts of every
 	// Digest and Run stream (streamguard.go).
 	TapHandle(ctx context.Context, info *tap.Info) (context.Context, error)
+	// Drain ends the calls that run no job and would hold a graceful
+	// stop (grpc.Server.GracefulStop) until its client leaves: health
+	// Watch streams, with UNAVAILABLE "server is shutting down" when
+	// health is registered through DrainingHealth, and server reflection
+	// streams (CANCELED). Call it as the graceful stop begins; the calls
+	// that start after it end at once. It needs the service's TapHandle.
+	Drain()
 }
 
 // NewComputeService returns the ComputeService for engine.
@@ -97,6 +113,7 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	s := &computeService{engine: eng, opts: opts, log: opts.Logger, refused: newRefusalLog(opts.Logger, opts.Observer)}
 	stopping, stop := context.WithCancel(context.Background())
 	s.stop = stop
+	s.draining, s.drain = context.WithCancel(context.Background())
 	s.errHeaderTimeout, s.errIdle, s.errReplyIdle = errHeaderTimeout(opts.HeaderTimeout), errIdle(opts.IdleTimeout), errReplyIdle(opts.IdleTimeout)
 	// The job's fields go on the logging interceptor's one line for the
 	// call (and on a debug line of their own, for servers without it).
@@ -228,7 +245,8 @@ var errCutMessage = unprovenEnd("input ended inside a message")
 // recvFailure is the verdict on a receive that grpc-go failed because of
 // the bytes the client sent: INTERNAL (a message cut by the end of the
 // stream, a compressed flag without an encoding, a payload format or
-// compressed message that does not decode), not a fault of ours, and
+// compressed message that does not decode, a zstd window over the
+// server's limit, recorded as that limit), not a fault of ours, and
 // RESOURCE_EXHAUSTED (a message over --max-msg-bytes, before or after
 // decompression). grpc-go has already answered the client with that
 // status and ended the stream, so this is only what the job is recorded
@@ -247,6 +265,8 @@ func recvFailure(err error) error {
 		return nil
 	case s.Message() == io.ErrUnexpectedEOF.Error():
 		return errCutMessage
+	case strings.HasSuffix(s.Message(), errZstdWindow.Error()):
+		return compute.Exhaustedf("%s", errZstdWindow)
 	}
 	return compute.Invalidf("malformed message: %s", s.Message())
 }

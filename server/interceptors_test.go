@@ -225,9 +225,9 @@ func TestChainAuth(t *testing.T) {
 		msg         string
 	}{
 		{"no metadata", "", codes.Unauthenticated, "missing bearer token"},
-		{"basic scheme", "Basic secret-one", codes.Unauthenticated, "missing bearer token"},
-		{"no scheme", "secret-one", codes.Unauthenticated, "missing bearer token"},
-		{"empty token", "Bearer ", codes.Unauthenticated, "missing bearer token"},
+		{"basic scheme", "Basic secret-one", codes.Unauthenticated, `malformed authorization metadata: want "Bearer TOKEN"`},
+		{"no scheme", "secret-one", codes.Unauthenticated, `malformed authorization metadata: want "Bearer TOKEN"`},
+		{"empty token", "Bearer ", codes.Unauthenticated, `malformed authorization metadata: want "Bearer TOKEN"`},
 		{"wrong token", "Bearer wrong-token-xyz", codes.PermissionDenied, "invalid token"},
 		{"token prefix", "Bearer secret-on", codes.PermissionDenied, "invalid token"},
 		{"comment as token", "Bearer # ops", codes.PermissionDenied, "invalid token"},

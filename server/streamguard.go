@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/tap"
 
@@ -254,14 +257,62 @@ func guarded(method string) bool {
 	return ok && (m == "Digest" || m == "Run")
 }
 
+// MetadataSize is the size of a call's metadata as HTTP/2 counts a
+// header list (RFC 9113, SETTINGS_MAX_HEADER_LIST_SIZE): each field's
+// name and value, plus 32. A binary ("-bin") value counts as sent, in
+// base64. grpc-go leaves out of md the pseudo-headers but :authority and
+// the fields it keeps to itself (te, grpc-timeout, grpc-encoding), a few
+// dozen bytes.
+func MetadataSize(md metadata.MD) int {
+	n := 0
+	for k, vs := range md {
+		bin := strings.HasSuffix(k, "-bin")
+		for _, v := range vs {
+			l := len(v)
+			if bin {
+				l = base64.RawStdEncoding.EncodedLen(l)
+			}
+			n += len(k) + l + 32
+		}
+	}
+	return n
+}
+
+// MetadataTransportLimit is the HTTP/2 header list size (grpc.MaxHeaderListSize)
+// for a server whose metadata limit is limit: twice it, so that metadata up to
+// that far over the limit gets TapHandle's RESOURCE_EXHAUSTED naming the limit
+// (grpcio saw "Received RST_STREAM with error code 6", grpc-js "Connection
+// dropped"), and only what is over that is refused by the HTTP/2 layer.
+func MetadataTransportLimit(limit int) uint32 {
+	return uint32(min(2*int64(limit), math.MaxUint32))
+}
+
+// errMetadata is the refusal of a call whose metadata has n bytes, over limit.
+func errMetadata(n, limit int) error {
+	return compute.Exhaustedf("request metadata of %d bytes exceeds the limit of %d bytes", n, limit)
+}
+
 // TapHandle implements tap.ServerInHandle; install it with
-// grpc.InTapHandle. For each Digest and Run stream it counts the stream
+// grpc.InTapHandle. A call of any method whose metadata is over
+// Options.MaxMetadataBytes is refused. For each Digest and Run stream it counts the stream
 // against the peer's --max-requests-per-peer (a stream over it is refused
 // at once with RESOURCE_EXHAUSTED, before a handler runs), and installs
 // the stream's guard with the header timeout armed. Without it these
 // limits and timeouts are off on gRPC.
 func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
-	if !guarded(info.FullMethodName) {
+	if limit := s.opts.MaxMetadataBytes; limit > 0 {
+		if n := MetadataSize(info.Header); n > limit {
+			s.refused.add(ReasonMetadata, "grpc")
+			return nil, toStatus(s.log, errMetadata(n, limit))
+		}
+	}
+	if endsAtDrain(info.FullMethodName) {
+		return s.untilDrain(ctx), nil
+	}
+	if !guarded(info.FullMethodName) || ctx.Err() != nil {
+		// A stream whose deadline has passed already (grpc-timeout 0n)
+		// is ended by grpc-go as the tap returns, with DEADLINE_EXCEEDED:
+		// it takes no place, so none is held while that end runs.
 		return ctx, nil
 	}
 	release := func() {}

@@ -290,12 +290,16 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		PeerJobs:      sec.peerJobs,
 		PeerRequests:  sec.peerRequests,
 		PeerKeys:      cfg.peerKeys(),
+		// Metadata over --max-metadata-bytes is refused with a status
+		// naming the limit; the HTTP/2 layer refuses only what is far
+		// over it (MetadataTransportLimit).
+		MaxMetadataBytes: int(cfg.maxMetadataBytes),
 	})
 	opts := append(grpcopts.ServerOptions(),
 		grpc.InTapHandle(d.svc.TapHandle),
 		server.CodecOption(),
 		grpc.MaxConcurrentStreams(uint32(cfg.grpcMaxStreams)),
-		grpc.MaxHeaderListSize(uint32(cfg.maxMetadataBytes)),
+		grpc.MaxHeaderListSize(server.MetadataTransportLimit(int(cfg.maxMetadataBytes))),
 		grpc.MaxRecvMsgSize(int(cfg.maxMsgBytes)),
 		grpc.MaxSendMsgSize(int(cfg.maxMsgBytes)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -338,7 +342,9 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 	// The server ("") and the service by name, as clients that check
 	// their service's health ask; the drain turns both NOT_SERVING.
 	d.health.SetServingStatus(apiv1.ComputeService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(d.grpc, d.health)
+	// Its Watch calls end with UNAVAILABLE when the drain ends them
+	// (shutdown), not to hold the graceful stop for the whole grace.
+	healthpb.RegisterHealthServer(d.grpc, server.DrainingHealth(d.health))
 	reflection.Register(d.grpc) // v1 and v1alpha
 	if sm := metrics.ServerMetrics(); sm != nil {
 		sm.InitializeMetrics(d.grpc)
@@ -511,6 +517,11 @@ func (d *daemon) shutdown(cause error) {
 		// and StopAccepting waits for grpc-go to begin serving those and
 		// the ones it accepted just before (NewGRPCListener holds them).
 		d.grpcL.StopAccepting(sctx)
+		// Health Watch and reflection calls run no job and last as
+		// long as their clients like: ended now, they do not hold the
+		// graceful stop to the end of the grace (grpcurl's Watch did,
+		// then was cut by the forced stop).
+		d.svc.Drain()
 		d.grpc.GracefulStop()
 		close(grpcDone)
 	}()

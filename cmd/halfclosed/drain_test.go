@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
@@ -79,7 +80,8 @@ func TestDrain(t *testing.T) {
 	d.stop() // SIGTERM
 
 	wantNotServing(t, watch, watchName)
-	// A watch is a running call too: end it, or the drain waits for it.
+	// The client ends its watches here; the drain would end them too
+	// (TestDrainEndsWatches).
 	endWatch()
 
 	// New jobs cannot reach the server: the listeners close, and the
@@ -97,6 +99,42 @@ func TestDrain(t *testing.T) {
 
 	// The running jobs finish, with their results.
 	finishInFlight(t, d, finishGRPC, heldTCP, a1, a2, b1, b2)
+}
+
+// TestDrainEndsWatches: health Watch and reflection streams, which run no
+// job and last as long as their clients like, do not hold the drain: the
+// watches see NOT_SERVING, then end with UNAVAILABLE "server is shutting
+// down", the reflection stream ends, and the server stops at once, well
+// within its hour of grace. They held it to the end of the grace (and one
+// second more), after which the forced stop cut them ("shutdown grace
+// over; cancelling running gRPC jobs" with no job running).
+func TestDrainEndsWatches(t *testing.T) {
+	d := startDaemon(t, "--shutdown-grace=1h")
+	cc := rawGRPC(t, d.grpcAddr(), nil)
+	watch, watchName := watchHealth(t, testCtx(t), cc)
+	rs, err := rpb.NewServerReflectionClient(cc).ServerReflectionInfo(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{}})
+	if _, err := rs.Recv(); err != nil {
+		t.Fatal(err)
+	}
+
+	d.stop() // SIGTERM
+	wantNotServing(t, watch, watchName)
+	for _, w := range []healthpb.Health_WatchClient{watch, watchName} {
+		if hr, err := w.Recv(); status.Code(err) != codes.Unavailable || status.Convert(err).Message() != "server is shutting down" {
+			t.Errorf("watch after NOT_SERVING: %v, %v; want UNAVAILABLE server is shutting down", hr, err)
+		}
+	}
+	if _, err := rs.Recv(); err == nil {
+		t.Error("the reflection stream is still open")
+	}
+	if err := d.wait(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	wantCleanStop(t, d)
 }
 
 // TestDrainDelay: during --drain-delay readiness and health say
