@@ -1,8 +1,10 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -127,5 +129,31 @@ func TestTCPErrorLineReadFirst(t *testing.T) {
 	case <-closed:
 	case <-time.After(defaultTestTimeout):
 		t.Fatal("the server did not close after its client's FIN")
+	}
+}
+
+// TestTCPFinWaitBounded: a client that sends on after its error line and
+// never ends is closed once --tcp-fin-wait is over (here at once): its
+// writes fail. Without the bound the server read it for as long as it
+// sent.
+func TestTCPFinWaitBounded(t *testing.T) {
+	env := startEnv(t, envConfig{idle: defaultTestTimeout, tcp: tcpSettings{drainTimeout: time.Nanosecond}})
+	c := tcpFrom(t, env.tcpAddr, "127.0.0.1")
+	if _, err := io.WriteString(c, "frob\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := c.Write(buf); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("still taking the upload after %v", defaultTestTimeout)
+			}
+			break // reset: the server closed with input unread
+		}
+	}
+	// The line came before the reset, and is still readable.
+	reply, _ := io.ReadAll(c)
+	if string(reply) != frobLine {
+		t.Fatalf("reply %q, want %q", reply, frobLine)
 	}
 }
