@@ -42,12 +42,13 @@ const (
 	DefaultMaxConns       = 1024
 	DefaultRecvLowat      = 64 << 10
 	MaxRecvLowat          = 16 << 20 // the highest RecvLowat
-	// drainTimeout and drainBytes bound how long and how much a connection
-	// still reads, after its reply, to see the client's FIN: closing with
-	// unread input would make the kernel send an RST that can destroy the
-	// reply in flight.
-	defaultDrainTimeout = 5 * time.Second
-	drainBytes          = 4 << 20
+	// DefaultFinWait bounds how long a connection still reads, after its
+	// reply or error line, to see the client's FIN: closing with unread
+	// input would make the kernel send an RST that can destroy the reply
+	// in flight (FinWait).
+	DefaultFinWait = 5 * time.Second
+	// drainBytes bounds what answerHTTP2 reads after its GOAWAY.
+	drainBytes = 4 << 20
 	// cutDrainWait is how long a connection whose job a shutdown cut (the
 	// grace over, or a second signal) still reads its client's input
 	// after the error line, for the same reason: the cut must not turn
@@ -100,6 +101,14 @@ type TCPServer struct {
 	// RecvLowat is the SO_RCVLOWAT a job's connection gets once its input
 	// is past 1 MiB (--tcp-recv-lowat; 0: DefaultRecvLowat; < 0: never).
 	RecvLowat int
+	// FinWait is how long a connection, its reply or error line sent
+	// and half-closed, reads and drops what its client still sends,
+	// waiting for the client's FIN, before it closes (--tcp-fin-wait; 0:
+	// DefaultFinWait). It is bounded in time only, not in bytes: a client
+	// that is still uploading when the server decided its error goes on
+	// until its FIN, and a close with its input unread would reset the
+	// line away (see finish).
+	FinWait time.Duration
 
 	initOnce   sync.Once
 	connSlots  chan struct{}
@@ -112,7 +121,7 @@ type TCPServer struct {
 	life       lifecycle
 	refused    *refusalLog
 	// drainTimeout is how long a connection waits for the client's FIN
-	// after its reply (defaultDrainTimeout; tests set it).
+	// after its reply (FinWait; tests set it).
 	drainTimeout time.Duration
 	// cutDrain is cutDrainWait (tests set it).
 	cutDrain time.Duration
@@ -155,7 +164,10 @@ func (s *TCPServer) init() {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
 		if s.drainTimeout <= 0 {
-			s.drainTimeout = defaultDrainTimeout
+			s.drainTimeout = s.FinWait
+		}
+		if s.drainTimeout <= 0 {
+			s.drainTimeout = DefaultFinWait
 		}
 		if s.cutDrain <= 0 {
 			s.cutDrain = cutDrainWait
@@ -1251,13 +1263,27 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 	if v.internal {
 		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", logDetail(err))
 	}
-	c.SetWriteDeadline(time.Now().Add(defaultDrainTimeout))
+	c.SetWriteDeadline(time.Now().Add(DefaultFinWait))
 	io.WriteString(c, v.errorLine())
 	s.finish(ctx, c, nil, false)
 }
 
 // finish sends FIN and reads what the client still sends until its FIN,
-// bounded in time and bytes, so that closing does not reset the reply. Once
+// for at most drainTimeout (--tcp-fin-wait), so that closing does not
+// reset the reply. It is bounded in time, not in bytes: it used to stop
+// after 4 MiB, which a client still uploading when its error was decided
+// (a limit hit early in a large upload, a refused connection, a job that
+// waited for a slot while the kernels' buffers filled) sent within
+// milliseconds, often from those buffers alone, and the close then reset
+// the connection right behind the error line. netcat-openbsd stops
+// reading a socket that reports an error, the line still unread in it:
+// nc printed nothing and exited 0, directly (1 run in 10 of a gzip job
+// over its limit) and most often through a proxy, whose buffers add to
+// the kernels' (14 runs in 20 through nginx, 12 through HAProxy, nc
+// descheduled now and then). Read to the client's FIN, the upload ends
+// and nc exits 0 with the line; a client that sends for longer than the
+// wait has been reading (nc polls the socket between its writes) for
+// that long when the reset comes. Once
 // a shutdown's grace is over (--shutdown-grace, or a second signal: ctx is
 // the connection's, handle's, whose end sets c's read deadline to now) the
 // wait is cut short to cutDrainWait, not to nothing: a job cut while its
@@ -1291,7 +1317,8 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, rc syscall.RawConn, 
 		return
 	}
 	var cutEnd time.Time // when the wait ends, once the shutdown cut it
-	for left := int64(drainBytes); left > 0; {
+	end := deadline      // when the wait ends
+	for {
 		if ctx.Err() != nil {
 			if s.closed.Load() {
 				return // Close: at once (stored before ctx was cancelled)
@@ -1300,27 +1327,32 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, rc syscall.RawConn, 
 			// above was set (which then hid it), during the wait, or
 			// after the deadline below is set (which is then set
 			// again).
-			now := time.Now()
 			if cutEnd.IsZero() {
-				cutEnd = now.Add(s.cutDrain)
+				cutEnd = time.Now().Add(s.cutDrain)
 				if deadline.Before(cutEnd) {
 					cutEnd = deadline
 				}
 			}
-			if !now.Before(cutEnd) {
-				return
-			}
-			c.SetReadDeadline(cutEnd)
-			if dc.evicted.Load() {
-				// Stored before the eviction's deadline: either
-				// seen here, or that deadline comes after this one.
-				return
-			}
+			end = cutEnd
 		}
-		n, err := io.CopyN(io.Discard, c, left)
-		left -= n
-		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() == nil {
+		if !time.Now().Before(end) {
 			return
+		}
+		// Set again after any other deadline: the cut's, and the one
+		// the job's reader sets when the engine closes it (connReader's
+		// Close, which a job that failed before its input ended may run
+		// on a goroutine of the engine after the job has returned): that
+		// one ended the wait at once, and the close reset the line away
+		// (1 run in 3 of a route job over --max-input-bytes).
+		c.SetReadDeadline(end)
+		if dc.evicted.Load() {
+			// Stored before the eviction's deadline: either seen
+			// here, or that deadline comes after this one.
+			return
+		}
+		_, err := io.Copy(io.Discard, c)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return // the client's FIN, or its reset
 		}
 	}
 }

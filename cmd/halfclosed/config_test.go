@@ -57,6 +57,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--log-flush=-1s"}, "--log-flush must not be negative"},
 		{[]string{"--drain-delay=-1s"}, "--drain-delay must not be negative"},
 		{[]string{"--gc-percent=0"}, "--gc-percent must be at least 1"},
+		{[]string{"--tcp-fin-wait=0"}, "--tcp-fin-wait must be positive"},
+		{[]string{"--tcp-fin-wait=-1s"}, "--tcp-fin-wait must be positive"},
 		{[]string{"--memory-limit=-1"}, "-memory-limit: not a byte count"},
 		{[]string{"--max-line-bytes=0"}, "--max-line-bytes must be at least 1 and at most 1GiB"},
 		{[]string{"--max-line-bytes=2GiB"}, "--max-line-bytes must be at least 1 and at most 1GiB"},

@@ -366,6 +366,7 @@ func (d *daemon) newTCP(sec security, metrics *server.Metrics) {
 		RequireEnd:     cfg.requireEnd,
 		NoSendFile:     !cfg.tcpSendfile,
 		RecvLowat:      recvLowat(cfg.tcpRecvLowat),
+		FinWait:        cfg.tcpFinWait,
 		PeerJobs:       sec.peerJobs,
 		PeerRequests:   sec.peerRequests,
 		PeerKeys:       cfg.peerKeys(),
