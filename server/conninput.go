@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
@@ -77,6 +78,11 @@ type connInput struct {
 	// took is how many bytes the job's own TakeChunks have read: past
 	// bulkAfter, they read into buffers of aheadBufSize.
 	took int64
+	// ends, when not nil, is a context whose end makes every read fail
+	// by itself (EndsWith): the connection's, whose end sets its read
+	// deadline (handle), while its reader fails a read that meets a
+	// deadline once its context has ended.
+	ends context.Context
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
@@ -119,6 +125,12 @@ const bigMarkAfter = 16 << 20
 
 // maxFree bounds the buffers kept for reuse; more go back to the pool.
 const maxFree = 2
+
+// EndsWith reports whether c's reads fail by themselves once ctx ends
+// (engine.SelfEnding).
+func (c *connInput) EndsWith(ctx context.Context) bool {
+	return c.ends != nil && ctx == c.ends
+}
 
 func newConnInput(r io.ReadCloser, tc *net.TCPConn) *connInput {
 	c := &connInput{r: r}

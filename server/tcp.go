@@ -1158,6 +1158,12 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	if tc, ok := c.(*net.TCPConn); ok {
 		ci := newConnInput(in, tc)
 		ci.setMark = cr.setMark
+		if ctx == s.ctx {
+			// The end of s.ctx sets c's read deadline (handle's
+			// AfterFunc), which fails cr's read once its context, the
+			// same, has ended: the engine need not close ci for it.
+			ci.ends = ctx
+		}
 		src = ci
 	} else {
 		src = newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
