@@ -1,10 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
+	"log/slog"
 	"net"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -57,5 +63,56 @@ func BenchmarkGRPCRunSha256(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkTCPRouteSmallJob runs 1 KiB sha256sum jobs through a route
+// port as `nc -N` does (connect, the input, shutdown(SHUT_WR), the reply
+// to the server's FIN), one at a time, with the daemon's observer (its
+// metrics), a JSON log of every job (discarded) and its per-peer caps:
+// issue 14's small jobs. Its allocations a job are the server's and this
+// client's (net.Dial, the reply): compare them between commits, not with
+// the daemon's go_memstats_mallocs_total.
+func BenchmarkTCPRouteSmallJob(b *testing.B) {
+	eng := engine.New(engine.Config{Registry: builtin.Registry()})
+	s := &TCPServer{
+		Engine:       eng,
+		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Observer:     NewObserver(NewMetrics(prometheus.NewRegistry())),
+		PeerJobs:     NewPeerCap(4),
+		PeerRequests: NewPeerCap(256),
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := eng.Compile("sha256sum")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.ServeRoute(l, p); close(done) }()
+	defer func() { s.Close(); <-done }()
+	input := bytes.Repeat([]byte("0123456789abcdef"), 64)
+	sum := sha256.Sum256(input)
+	want := hex.EncodeToString(sum[:]) + "  -\n"
+	addr := l.Addr().String()
+	reply := make([]byte, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Write(input)
+		c.(*net.TCPConn).CloseWrite()
+		n, err := io.ReadFull(c, reply[:len(want)])
+		if err != nil || string(reply[:n]) != want {
+			b.Fatalf("reply %q, %v", reply[:n], err)
+		}
+		if n, err := c.Read(reply); n != 0 || err != io.EOF {
+			b.Fatalf("after the reply: %d bytes, %v; want its FIN", n, err)
+		}
+		c.Close()
 	}
 }

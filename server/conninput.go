@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
@@ -77,6 +78,11 @@ type connInput struct {
 	// took is how many bytes the job's own TakeChunks have read: past
 	// bulkAfter, they read into buffers of aheadBufSize.
 	took int64
+	// ends, when not nil, is a context whose end makes every read fail
+	// by itself (EndsWith): the connection's, whose end sets its read
+	// deadline (handle), while its reader fails a read that meets a
+	// deadline once its context has ended.
+	ends context.Context
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when queue, ahead or closed change as a waiter needs
@@ -119,6 +125,12 @@ const bigMarkAfter = 16 << 20
 
 // maxFree bounds the buffers kept for reuse; more go back to the pool.
 const maxFree = 2
+
+// EndsWith reports whether c's reads fail by themselves once ctx ends
+// (engine.SelfEnding).
+func (c *connInput) EndsWith(ctx context.Context) bool {
+	return c.ends != nil && ctx == c.ends
+}
 
 func newConnInput(r io.ReadCloser, tc *net.TCPConn) *connInput {
 	c := &connInput{r: r}
@@ -342,7 +354,7 @@ func (c *connInput) getLocked() []byte {
 		c.free = c.free[:k-1]
 		return b
 	}
-	return *aheadBufs.Get().(*[]byte)
+	return aheadBufs.Get().(*[aheadBufSize]byte)[:]
 }
 
 // getDirect returns a buffer for the job's own read: one of bulkBufSize
@@ -351,7 +363,7 @@ func (c *connInput) getLocked() []byte {
 func (c *connInput) getDirect() []byte {
 	switch {
 	case c.takeSize() == bulkBufSize:
-		return *bulkBufs.Get().(*[]byte)
+		return bulkBufs.Get().(*[bulkBufSize]byte)[:]
 	case len(c.free) > 0:
 		return c.getLocked()
 	}
@@ -367,7 +379,7 @@ const bulkAfter = 1 << 20
 const bulkBufSize = 4 << 20
 
 // bulkBufs recycles the buffers of bulkBufSize.
-var bulkBufs = sync.Pool{New: func() any { b := make([]byte, bulkBufSize); return &b }}
+var bulkBufs = sync.Pool{New: func() any { return new([bulkBufSize]byte) }}
 
 // takeSize is how much a TakeChunk of the job's own reads at most: once
 // past bulkAfter, a buffer of bulkBufSize, which the hash then takes in
@@ -401,21 +413,19 @@ func (c *connInput) putLocked(b []byte) {
 }
 
 // aheadBufs recycles the buffers of aheadBufSize.
-var aheadBufs = sync.Pool{New: func() any { b := make([]byte, aheadBufSize); return &b }}
+var aheadBufs = sync.Pool{New: func() any { return new([aheadBufSize]byte) }}
 
-// putAheadBuf returns b to its pool (aheadBufs, bulkBufs, or connBufs).
+// putAheadBuf returns b to its pool (aheadBufs, bulkBufs, or connBufs),
+// as the array it is a whole slice of (see connBufs).
 func putAheadBuf(b []byte) {
-	if cap(b) == bulkBufSize {
-		b = b[:bulkBufSize]
-		bulkBufs.Put(&b)
-		return
-	}
-	if cap(b) != aheadBufSize {
+	switch cap(b) {
+	case bulkBufSize:
+		bulkBufs.Put((*[bulkBufSize]byte)(b[:bulkBufSize]))
+	case aheadBufSize:
+		aheadBufs.Put((*[aheadBufSize]byte)(b[:aheadBufSize]))
+	default:
 		putConnBuf(b)
-		return
 	}
-	b = b[:aheadBufSize]
-	aheadBufs.Put(&b)
 }
 
 // TakeChunk hands over the next bytes in a buffer (engine.ChunkTaker):

@@ -29,6 +29,8 @@ func rawConnOf(*net.TCPConn) syscall.RawConn { return nil }
 
 func rawReaderOf(syscall.RawConn) io.Reader { return nil }
 
+func rawReaderArmed(syscall.RawConn, waitArmer) io.Reader { return nil }
+
 func rawWriterOf(syscall.RawConn) io.Writer { return nil }
 
 func closeWriteRaw(c *net.TCPConn, _ syscall.RawConn) error { return c.CloseWrite() }

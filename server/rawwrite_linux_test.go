@@ -29,7 +29,7 @@ func TestRawWriterTakesWatchWhenFull(t *testing.T) {
 	// is first full.
 	cc.SetReadBuffer(64 << 10)
 	sc.SetWriteBuffer(64 << 10)
-	w := newRawWriter(sc).(watchedWriter)
+	w := newRawWriter(sc).(rawWriter)
 
 	var small sendWatch
 	if n, err := w.writeWatched([]byte("reply"), &small, false); n != 5 || err != nil {
@@ -127,7 +127,7 @@ func TestRawWriterLastWaitsForFIN(t *testing.T) {
 		}
 		cc, sc := loopbackPair(t)
 		cc.SetDeadline(time.Now().Add(defaultTestTimeout))
-		w := newRawWriter(sc).(watchedWriter)
+		w := newRawWriter(sc).(rawWriter)
 		if n, err := w.writeWatched([]byte("head "), nil, false); n != 5 || err != nil {
 			t.Fatalf("write: %d, %v", n, err)
 		}

@@ -409,6 +409,29 @@ type connReader struct {
 	// onFIN, when not nil, is called once, by the read that found the FIN;
 	// no later Read touches the connection (watchReset then owns it).
 	onFIN func()
+	// lazy is set when r reads the connection with raw reads that call
+	// armWait before they wait: the first read deadline is then set only
+	// by a read that waits (start is when it began), not before every
+	// job's first read. Setting one and clearing it at the close cost a
+	// small job two updates of the runtime's timer heap (issue 14).
+	lazy  bool
+	start time.Time
+}
+
+// waitArmer is told by a raw read or write of a connection that it is
+// about to wait in the netpoller: it sets the deadline that wait needs,
+// or returns the error that ends the read or write instead.
+type waitArmer interface {
+	armWait() error
+}
+
+// armWait sets the read deadline of a read that is to wait, when none
+// was set before (lazy): the idle timeout after the read began.
+func (r *connReader) armWait() error {
+	if !r.deadline.IsZero() {
+		return nil
+	}
+	return r.setDeadline(r.start.Add(r.idle))
 }
 
 // bigMarkFactor is how much higher the mark of a job that keeps up with
@@ -481,7 +504,15 @@ func (r *connReader) Read(p []byte) (int, error) {
 		if r.closed.Load() {
 			return 0, errReaderClosed
 		}
-		if r.idle > 0 && r.deadline.Sub(start) < r.idle-r.idle/4 {
+		if r.idle > 0 && r.lazy && r.deadline.IsZero() {
+			// No deadline yet: the read sets one if it is to wait
+			// (armWait). What setDeadline checks after setting it is
+			// checked here.
+			if err := r.ctx.Err(); err != nil {
+				return 0, &connReadError{err}
+			}
+			r.start = start
+		} else if r.idle > 0 && r.deadline.Sub(start) < r.idle-r.idle/4 {
 			if err := r.setDeadline(start.Add(r.idle)); err != nil {
 				return 0, err
 			}
@@ -554,6 +585,13 @@ type connWriter struct {
 	// its half-close as well: made once a connection (rawConnOf).
 	rc syscall.RawConn
 
+	// armed is set once a write deadline has been set by this writer
+	// (begin, armWait): until then a raw write (a watchedWriter) sets
+	// none unless it has to wait for room (armWait), so that a small
+	// reply, which a socket takes at once, costs no timer. Only the
+	// writing goroutine reads or sets it.
+	armed bool
+
 	mu      sync.Mutex // protects stopped and the write deadline
 	stopped bool
 }
@@ -576,9 +614,28 @@ func (w *connWriter) begin() error {
 		return errShuttingDown
 	}
 	if w.idle > 0 {
+		w.armed = true
 		w.c.SetWriteDeadline(time.Now().Add(w.idle))
 	}
 	return nil
+}
+
+// check is begin for a write that sets its deadline only when it is to
+// wait (armWait).
+func (w *connWriter) check() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return errShuttingDown
+	}
+	return nil
+}
+
+// armWait is begin for a raw write that found the socket full and is to
+// wait for room: the idle timeout from now. Write's next round sets it
+// again before each try (armed).
+func (w *connWriter) armWait() error {
+	return w.begin()
 }
 
 // Write writes p, the idle timeout renewed each time it runs out after
@@ -593,17 +650,28 @@ func (w *connWriter) begin() error {
 func (w *connWriter) Write(p []byte) (int, error) {
 	var done int
 	for {
-		if err := w.begin(); err != nil {
+		ww, watched := w.raw.(watchedWriter)
+		lazy := watched && !w.armed
+		var err error
+		if lazy {
+			err = w.check()
+		} else {
+			err = w.begin()
+		}
+		if err != nil {
 			return done, err
 		}
 		var (
 			n     int
-			err   error
 			watch sendWatch
 		)
-		if ww, ok := w.raw.(watchedWriter); ok {
+		if watched {
 			watch.c = w.c
-			n, err = ww.writeWatched(p[done:], &watch, w.last)
+			var arm waitArmer
+			if lazy {
+				arm = w
+			}
+			n, err = ww.writeArmed(p[done:], &watch, w.last, arm)
 		} else if w.raw != nil {
 			watch = watchSend(w.c)
 			n, err = w.raw.Write(p[done:])
@@ -673,7 +741,7 @@ func (s sendWatch) moved() bool {
 // the write began, and a write that does not wait (a small reply) asks
 // nothing of the kernel.
 type watchedWriter interface {
-	writeWatched(p []byte, watch *sendWatch, more bool) (int, error)
+	writeArmed(p []byte, watch *sendWatch, more bool, arm waitArmer) (int, error)
 }
 
 // sendQueuer is a connection that can tell its unacknowledged bytes
@@ -1037,8 +1105,9 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	defer func() { *fin = cr.fin }() // after src.Wait: nothing reads c
 	if tc, ok := c.(*net.TCPConn); ok {
 		cr.plain = true
-		if raw := rawReaderOf(w.rc); raw != nil {
+		if raw := rawReaderArmed(w.rc, cr); raw != nil {
 			cr.r = &bufferedThen{br: br, raw: raw}
+			cr.lazy = true
 		}
 		if s.RecvLowat > 0 {
 			cr.tc, cr.lowat = tc, s.RecvLowat
@@ -1089,6 +1158,12 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	if tc, ok := c.(*net.TCPConn); ok {
 		ci := newConnInput(in, tc)
 		ci.setMark = cr.setMark
+		if ctx == s.ctx {
+			// The end of s.ctx sets c's read deadline (handle's
+			// AfterFunc), which fails cr's read once its context, the
+			// same, has ended: the engine need not close ci for it.
+			ci.ends = ctx
+		}
 		src = ci
 	} else {
 		src = newRecvAhead(ctx, readerSource{in}, connBufSize, 0)

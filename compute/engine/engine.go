@@ -134,6 +134,9 @@ type Stats struct {
 // done), a Read of src may be blocked on a client that sends nothing: if
 // src is an io.Closer, the engine then calls Close, which must make such a
 // Read return. Run returns only once nothing reads src any more.
+//
+// A src that is a SelfEnding whose EndsWith(ctx) is true is not closed
+// for ctx's end by a job run inline: its reads fail by themselves then.
 func (e *Engine) Run(ctx context.Context, p *Pipeline, src io.Reader, out io.Writer) (Stats, error) {
 	if bound, ok := e.inline(p); ok {
 		return e.runInline(ctx, p, bound, src, out)
@@ -266,7 +269,7 @@ const maxInlineOutput = 64 << 10
 func (e *Engine) runInline(ctx context.Context, p *Pipeline, bound int64, src io.Reader, out io.Writer) (Stats, error) {
 	in := NewInput(src, e.cfg.MaxInputBytes)
 	closer, _ := src.(io.Closer)
-	if closer != nil {
+	if se, ok := src.(SelfEnding); closer != nil && (!ok || !se.EndsWith(ctx)) {
 		defer context.AfterFunc(ctx, func() { closer.Close() })()
 	}
 	// The reply is held here, not in a spool: it fits its memory.
@@ -303,6 +306,16 @@ func (e *Engine) runInline(ctx context.Context, p *Pipeline, bound int64, src io
 		st.Diagnostics = diag.Lines()
 	}
 	return st, err
+}
+
+// SelfEnding is a source that can tell that its reads end by themselves,
+// with an error (never io.EOF), once a context ends: a job run inline on
+// that context then registers no AfterFunc to close it (a registration
+// with the context and its removal, and their allocations, a job: issue
+// 14). The raw-TCP adapter's plain connections are such sources for the
+// server's stopping context: its end sets their read deadline.
+type SelfEnding interface {
+	EndsWith(ctx context.Context) bool
 }
 
 // heldReply holds the output of a job run inline until its input has

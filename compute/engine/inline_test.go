@@ -156,3 +156,67 @@ func TestEngineInlineAbort(t *testing.T) {
 		t.Errorf("a stage past its bound: output %q, err %v; want nothing and an internal error", out.String(), err)
 	}
 }
+
+// selfEnding is a source whose reads end only with its context
+// (engine.SelfEnding for it): its Close does nothing.
+type selfEnding struct{ *gatedReader }
+
+func (s *selfEnding) EndsWith(ctx context.Context) bool { return ctx == s.ctx }
+
+func (s *selfEnding) Close() error { return nil }
+
+// closeCounter is selfEnding without EndsWith.
+type closeCounter struct{ s *selfEnding }
+
+func (c closeCounter) Read(p []byte) (int, error) { return c.s.Read(p) }
+func (c closeCounter) Close() error               { return c.s.Close() }
+
+// TestEngineInlineSelfEnding: a job run inline whose source says its
+// reads end with the job's context registers nothing with that context
+// to close it (fewer allocations a job than the same source without
+// EndsWith); when the context ends, the source's read ends the job with
+// nothing written, as a Close would have.
+func TestEngineInlineSelfEnding(t *testing.T) {
+	e := engine.New(engine.Config{})
+	data := []byte("input")
+	st := boundedStage{func(ctx context.Context, in io.Reader, out io.Writer) error {
+		if _, err := io.Copy(io.Discard, in); err != nil {
+			return err
+		}
+		_, err := io.WriteString(out, "done\n")
+		return err
+	}, 100}
+	ctx := t.Context()
+	newSrc := func() *selfEnding {
+		return &selfEnding{gatedReader: &gatedReader{closed: make(chan struct{}), ctx: ctx, data: data, gate: make(chan struct{}), end: io.EOF}}
+	}
+	allocs := func(wrap func(*selfEnding) io.Reader) float64 {
+		return testing.AllocsPerRun(50, func() {
+			s := newSrc()
+			close(s.gate)
+			if _, err := e.Run(ctx, testPipeline(st), wrap(s), io.Discard); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	self := allocs(func(s *selfEnding) io.Reader { return s })
+	plain := allocs(func(s *selfEnding) io.Reader { return closeCounter{s} })
+	t.Logf("allocations a job: %v self-ending, %v not", self, plain)
+	if self >= plain {
+		t.Errorf("a self-ending source's job made %v allocations, %v without EndsWith: the engine watched its context", self, plain)
+	}
+
+	jctx, cancel := context.WithCancel(ctx)
+	s := newSrc()
+	s.ctx = jctx
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		_, err := e.Run(jctx, testPipeline(st), s, &out)
+		done <- err
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || out.Len() != 0 {
+		t.Errorf("context ended while the source waited: %d bytes written, err %v; want nothing and the context's error", out.Len(), err)
+	}
+}
