@@ -403,14 +403,16 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			// message buffers go back to grpc-go's pool.
 			defer src.release()
 			if err := src.prime(); err != nil {
-				return engine.Stats{}, g.why(err)
+				err = g.why(err)
+				return proof.countReceived(engine.Stats{}, err), err
 			}
 			res, err := s.engine.Digest(ctx, job, src)
 			resp, err := digestResponse(job, order, endSums, res, err)
 			if err == nil {
 				err = clientGone(stream.SendAndClose(resp))
 			}
-			return engine.Stats{InputBytes: res.Size}, jobErr(g, src, err)
+			err = jobErr(g, src, err)
+			return proof.countReceived(engine.Stats{InputBytes: res.Size}, err), err
 		}, nil
 	})
 	return toStatus(s.log, err)
@@ -468,7 +470,8 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.RunRequest).GetHeader, proof))
 			defer src.release() // the job reads no more once Run returns
 			if err := src.prime(); err != nil {
-				return engine.Stats{}, g.why(err)
+				err = g.why(err)
+				return proof.countReceived(engine.Stats{}, err), err
 			}
 			out := &outputSender{send: send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
 			stats, err := s.engine.Run(ctx, p, src, out)
@@ -480,7 +483,8 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 					ExitStatus: int32(stats.ExitStatus), Diagnostics: stats.Diagnostics,
 				}}})
 			}
-			return stats, jobErr(g, src, err)
+			err = jobErr(g, src, err)
+			return proof.countReceived(stats, err), err
 		}, nil
 	})
 	return toStatus(s.log, err)

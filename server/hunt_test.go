@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -163,5 +164,95 @@ func TestTCPTLSTimeoutAbortNoCloseNotify(t *testing.T) {
 	}
 	if err == nil {
 		t.Errorf("the reply ended with close_notify, as a complete (empty) reply does")
+	}
+}
+
+// TestDeclaredSizeOverflowCountsInput: a job whose input passes its
+// declared size (gRPC expected_size, raw-TCP @size) fails DATA_LOSS and
+// reports the bytes its client sent, at least those up to the one past
+// the size, to the job log and metrics. It reported 0 when the bytes came
+// in one gRPC message or one read: they failed before the job read them.
+func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
+	obs := bytesObserver{in: make(chan int64, 10)}
+	eng := engine.New(engine.Config{Registry: testRegistry()})
+	svc := NewComputeService(eng, Options{Observer: obs})
+	gs := grpc.NewServer(CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := apiv1.NewComputeServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+
+	size := int64(1000)
+	data := make([]byte, 4000)
+	check := func(name string, err error, minIn int64) {
+		t.Helper()
+		if status.Code(err) != codes.DataLoss {
+			t.Fatalf("%s: err %v, want DATA_LOSS", name, err)
+		}
+		if in := <-obs.in; in < minIn {
+			t.Errorf("%s: the job reported %d input bytes, want at least %d", name, in, minIn)
+		}
+	}
+
+	ds, err := client.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: &apiv1.DigestHeader{
+		Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}, ExpectedSize: &size}}})
+	ds.Send(dataMsg(data))
+	_, err = ds.CloseAndRecv()
+	check("Digest", err, size+1)
+
+	rs, err := client.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: "wc -c", ExpectedSize: &size}}})
+	rs.Send(runData(data))
+	rs.CloseSend()
+	for err == nil || status.Code(err) == codes.OK {
+		_, err = rs.Recv()
+	}
+	check("Run", err, size+1)
+
+	srv := &TCPServer{Engine: eng, Observer: obs}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(tl); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+	for _, cmd := range []string{"sha256sum", "wc -c"} {
+		c, err := net.Dial("tcp", tl.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		// One write: the header, the declared 10 bytes and 10 more.
+		if _, err := io.WriteString(c, "@size=10 "+cmd+"\n"+strings.Repeat("x", 20)); err != nil {
+			t.Fatal(err)
+		}
+		c.(*net.TCPConn).CloseWrite()
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(got), "halfclose: error: DATA_LOSS: ") {
+			t.Fatalf("TCP %s: reply %q, want the DATA_LOSS line", cmd, got)
+		}
+		if in := <-obs.in; in < 11 {
+			t.Errorf("TCP %s: the job reported %d input bytes, want at least 11", cmd, in)
+		}
 	}
 }
