@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -254,5 +255,48 @@ func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
 		if in := <-obs.in; in < 11 {
 			t.Errorf("TCP %s: the job reported %d input bytes, want at least 11", cmd, in)
 		}
+	}
+}
+
+// outObserver keeps the outcome and output byte count of each job.
+type outObserver struct{ ended chan [2]string }
+
+func (o outObserver) JobStarted(string) func(string, int64, int64) {
+	return func(oc string, _, out int64) { o.ended <- [2]string{oc, strconv.FormatInt(out, 10)} }
+}
+
+// TestTCPCutReplyCountsSent: a raw-TCP job that fails once its output has
+// started is reset, and what its buffer held then never goes out: the job
+// log and halfclose_output_bytes_total count the bytes written to the
+// connection, not those. A testfail whose 11 bytes of output were all in
+// the buffer when it failed counted 11, and the client got none.
+func TestTCPCutReplyCountsSent(t *testing.T) {
+	obs := outObserver{ended: make(chan [2]string, 10)}
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), Observer: obs}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := io.WriteString(c, "testfail\nsome output"); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(c)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("reply %q, %v: want a reset", got, err)
+	}
+	e := <-obs.ended
+	if e[0] != OutcomeInvalid || e[1] != strconv.Itoa(len(got)) {
+		t.Errorf("the job counted %s output bytes (outcome %s); the client received %d", e[1], e[0], len(got))
 	}
 }

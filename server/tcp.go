@@ -1126,7 +1126,10 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	if err == nil {
 		return st, nil // the trailer is not output
 	}
-	st.OutputBytes = w.n + int64(bw.Buffered())
+	// The reply failed: what the buffer holds never goes out (the
+	// connection is reset, or gets the error line if nothing was
+	// written), and the job counts what reached the connection.
+	st.OutputBytes = w.n
 	return st, err
 }
 
