@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 )
 
@@ -298,5 +299,71 @@ func TestTCPCutReplyCountsSent(t *testing.T) {
 	e := <-obs.ended
 	if e[0] != OutcomeInvalid || e[1] != strconv.Itoa(len(got)) {
 		t.Errorf("the job counted %s output bytes (outcome %s); the client received %d", e[1], e[0], len(got))
+	}
+}
+
+// TestGRPCClientDeadlineIsIdle: a call whose client's deadline expires
+// (here before its input ended) is counted as a deadline, outcome idle,
+// as docs/operations.md says, on Digest and Run. The client's reset of
+// the stream comes at the deadline, and before the server's own timer
+// (started when the headers arrived): it counted as canceled.
+func TestGRPCClientDeadlineIsIdle(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	for _, method := range []string{"Digest", "Run"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		var recv func() error
+		if method == "Digest" {
+			s, err := env.client.Digest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+			s.Send(dataMsg([]byte("part of the input")))
+			recv = func() error { return s.RecvMsg(new(apiv1.DigestResponse)) }
+		} else {
+			s, err := env.client.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Send(runHeader("wc -c"))
+			s.Send(runData([]byte("part of the input")))
+			recv = func() error { _, err := s.Recv(); return err }
+		}
+		env.obs.waitStarted(t)
+		// No end of input: the call ends at its deadline.
+		if err := recv(); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("%s: %v, want DEADLINE_EXCEEDED", method, err)
+		}
+		cancel()
+		if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+			t.Errorf("%s: outcome %q at the client's deadline, want %q", method, oc, OutcomeIdle)
+		}
+	}
+}
+
+// TestClientDeadline: a client's cancel counts as its deadline from
+// deadlineSlack before it; other errors, and calls with no deadline, are
+// as they were.
+func TestClientDeadline(t *testing.T) {
+	d := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithDeadline(context.Background(), d)
+	defer cancel()
+	for _, c := range []struct {
+		ctx  context.Context
+		err  error
+		now  time.Time
+		want codes.Code
+	}{
+		{ctx, context.Canceled, d.Add(-deadlineSlack - time.Millisecond), codes.Canceled},
+		{ctx, context.Canceled, d.Add(-deadlineSlack), codes.DeadlineExceeded},
+		{ctx, context.Canceled, d.Add(time.Second), codes.DeadlineExceeded},
+		{ctx, &connReadError{syscall.ECONNRESET}, d, codes.DeadlineExceeded},
+		{context.Background(), context.Canceled, d, codes.Canceled},
+		{ctx, compute.Invalidf("bad"), d, codes.InvalidArgument},
+		{ctx, nil, d, codes.OK},
+	} {
+		if got := codeOf(clientDeadline(c.ctx, c.err, c.now)); got != c.want {
+			t.Errorf("clientDeadline(%v at %v) = %v, want %v", c.err, c.now.Sub(d), got, c.want)
+		}
 	}
 }
