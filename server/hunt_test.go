@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -366,4 +369,113 @@ func TestClientDeadline(t *testing.T) {
 			t.Errorf("clientDeadline(%v at %v) = %v, want %v", c.err, c.now.Sub(d), got, c.want)
 		}
 	}
+}
+
+// TestStagePanicRecordedOnce: a job whose stage panics after its output
+// has started is one job, ended internal, on the raw-TCP command port and
+// on gRPC Run: one log line, jobs_total by one, in flight back to 0, and
+// its client gets an error (a reset, a status), never an end.
+func TestStagePanicRecordedOnce(t *testing.T) {
+	reg := testRegistry()
+	reg.Register(&compute.Command{Name: "testpanic", Build: func(*compute.Env, []string) (compute.Stage, error) {
+		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			if _, err := io.Copy(out, in); err != nil {
+				return err
+			}
+			panic("testpanic")
+		}), nil
+	}})
+	eng := engine.New(engine.Config{Registry: reg})
+	preg := NewRegistry()
+	m := NewMetrics(preg)
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, nil))
+	svc := NewComputeService(eng, Options{Observer: NewObserver(m), Logger: logger})
+	gs := grpc.NewServer(CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(gl)
+	t.Cleanup(gs.Stop)
+	srv := &TCPServer{Engine: eng, Observer: NewObserver(m), Logger: logger}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(tl); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	c, err := net.Dial("tcp", tl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	io.WriteString(c, "testpanic\nsome output")
+	c.(*net.TCPConn).CloseWrite()
+	if got, err := io.ReadAll(c); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("TCP: reply %q, %v: want a reset", got, err)
+	}
+
+	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	rs, err := apiv1.NewComputeServiceClient(conn).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Send(runHeader("testpanic"))
+	rs.Send(runData([]byte("some output")))
+	rs.CloseSend()
+	for {
+		r, err := rs.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Internal {
+				t.Errorf("Run: %v, want INTERNAL", err)
+			}
+			break
+		}
+		if r.GetSummary() != nil {
+			t.Fatal("Run: a summary for a job whose stage panicked")
+		}
+	}
+	// The gRPC job is recorded before its status goes out; the TCP job
+	// before its reset.
+	fams := scrape(t, preg)
+	if v := metricValue(t, fams, "halfclose_jobs_total", map[string]string{"outcome": OutcomeInternal}); v != 2 {
+		t.Errorf("jobs_total{outcome=internal} = %v, want 2", v)
+	}
+	if n := len(fams["halfclose_jobs_total"].GetMetric()); n != 1 {
+		t.Errorf("%d jobs_total series, want the one", n)
+	}
+	if v := metricValue(t, fams, "halfclose_jobs_in_flight", nil); v != 0 {
+		t.Errorf("in flight %v, want 0", v)
+	}
+	logMu.Lock()
+	lines := strings.Count(logs.String(), `"job":{`)
+	panics := strings.Count(logs.String(), "testpanic")
+	logMu.Unlock()
+	if lines != 1 || panics < 1 {
+		t.Errorf("%d TCP job lines (%d naming the panic), want 1:\n%s", lines, panics, logs.String())
+	}
+}
+
+// lockedWriter is w under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
