@@ -36,15 +36,16 @@ var errDataAfterEnd = compute.Invalidf("data after the End message: only the hal
 // endProof checks the proof of the end of one gRPC stream's input as its
 // messages arrive: the bytes counted against the header's expected_size
 // and the End message's size, and whether an End message came last when
-// one is required. It is used by the stream's receiving goroutine only.
+// one is required. It is used by the stream's receiving goroutine only,
+// but for received.
 type endProof struct {
 	required bool  // the header's require_end or the server's --require-end
 	expected int64 // the header's expected_size, or -1
 	n        int64 // data and text bytes received
+	ended    bool  // an End message arrived
 	// got is n for the handler's goroutine (received), which may read
 	// it while the receiving goroutine still runs.
 	got atomic.Int64
-	ended    bool  // an End message arrived
 	// digests checks an End message's digests and keeps them for the
 	// handler; nil refuses any (Run).
 	digests func([]*apiv1.ExpectedDigest) error
