@@ -479,3 +479,44 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestTCPResetReplyCountsDelivered: a raw-TCP reply reset before its
+// client read it (the idle timeout of a client that reads nothing) counts
+// what reached the client, not what the kernel had taken: the reset drops
+// the send queue. It counted the megabytes queued, the client got its
+// receive buffer's worth.
+func TestTCPResetReplyCountsDelivered(t *testing.T) {
+	obs := outObserver{ended: make(chan [2]string, 10)}
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), Observer: obs, IdleTimeout: 200 * time.Millisecond}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tc := c.(*net.TCPConn)
+	tc.SetReadBuffer(64 << 10)
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	go func() {
+		io.WriteString(c, "testcat\n")
+		c.Write(make([]byte, 8<<20))
+		tc.CloseWrite()
+	}()
+	// Nothing is read until the job has ended (the idle timeout).
+	e := <-obs.ended
+	got, err := io.Copy(io.Discard, c)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read %d bytes, %v: want a reset", got, err)
+	}
+	out, _ := strconv.ParseInt(e[1], 10, 64)
+	if e[0] != OutcomeIdle || out > got || got > 0 && out == 0 {
+		t.Errorf("the job counted %d output bytes (outcome %s); the client received %d", out, e[0], got)
+	}
+}
