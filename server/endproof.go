@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/digest"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // errUnprovenEnd marks the abort of a stream whose input ended (a gRPC
@@ -34,12 +36,16 @@ var errDataAfterEnd = compute.Invalidf("data after the End message: only the hal
 // endProof checks the proof of the end of one gRPC stream's input as its
 // messages arrive: the bytes counted against the header's expected_size
 // and the End message's size, and whether an End message came last when
-// one is required. It is used by the stream's receiving goroutine only.
+// one is required. It is used by the stream's receiving goroutine only,
+// but for received.
 type endProof struct {
 	required bool  // the header's require_end or the server's --require-end
 	expected int64 // the header's expected_size, or -1
 	n        int64 // data and text bytes received
 	ended    bool  // an End message arrived
+	// got is n for the handler's goroutine (received), which may read
+	// it while the receiving goroutine still runs.
+	got atomic.Int64
 	// digests checks an End message's digests and keeps them for the
 	// handler; nil refuses any (Run).
 	digests func([]*apiv1.ExpectedDigest) error
@@ -68,10 +74,28 @@ func (p *endProof) data(n int) error {
 		return errDataAfterEnd
 	}
 	p.n += int64(n)
+	p.got.Store(p.n)
 	if p.expected >= 0 && p.n > p.expected {
 		return compute.Errorf(compute.CodeDataLoss, "input exceeds the expected size of %d bytes", p.expected)
 	}
 	return nil
+}
+
+// received returns the data and text bytes received so far, from any
+// goroutine.
+func (p *endProof) received() int64 { return p.got.Load() }
+
+// countReceived makes a failed job's input count what its stream
+// received (st.InputBytes at least): the message that took the input past
+// its expected_size failed before the job read it (the job counted 0 of
+// a first message of 64 KiB over an expected_size of 1000), and the job's
+// log line and metrics count the bytes the client sent, as a raw-TCP
+// job's do.
+func (p *endProof) countReceived(st engine.Stats, err error) engine.Stats {
+	if err != nil {
+		st.InputBytes = max(st.InputBytes, p.received())
+	}
+	return st
 }
 
 // end checks an End message against what was received.

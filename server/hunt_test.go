@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 )
 
@@ -163,5 +169,354 @@ func TestTCPTLSTimeoutAbortNoCloseNotify(t *testing.T) {
 	}
 	if err == nil {
 		t.Errorf("the reply ended with close_notify, as a complete (empty) reply does")
+	}
+}
+
+// TestDeclaredSizeOverflowCountsInput: a job whose input passes its
+// declared size (gRPC expected_size, raw-TCP @size) fails DATA_LOSS and
+// reports the bytes its client sent, at least those up to the one past
+// the size, to the job log and metrics. It reported 0 when the bytes came
+// in one gRPC message or one read: they failed before the job read them.
+func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
+	obs := bytesObserver{in: make(chan int64, 10)}
+	eng := engine.New(engine.Config{Registry: testRegistry()})
+	svc := NewComputeService(eng, Options{Observer: obs})
+	gs := grpc.NewServer(CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := apiv1.NewComputeServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+
+	size := int64(1000)
+	data := make([]byte, 4000)
+	check := func(name string, err error, minIn int64) {
+		t.Helper()
+		if status.Code(err) != codes.DataLoss {
+			t.Fatalf("%s: err %v, want DATA_LOSS", name, err)
+		}
+		if in := <-obs.in; in < minIn {
+			t.Errorf("%s: the job reported %d input bytes, want at least %d", name, in, minIn)
+		}
+	}
+
+	ds, err := client.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: &apiv1.DigestHeader{
+		Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}, ExpectedSize: &size}}})
+	ds.Send(dataMsg(data))
+	_, err = ds.CloseAndRecv()
+	check("Digest", err, size+1)
+
+	rs, err := client.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: "wc -c", ExpectedSize: &size}}})
+	rs.Send(runData(data))
+	rs.CloseSend()
+	for err == nil || status.Code(err) == codes.OK {
+		_, err = rs.Recv()
+	}
+	check("Run", err, size+1)
+
+	srv := &TCPServer{Engine: eng, Observer: obs}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(tl); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+	for _, cmd := range []string{"sha256sum", "wc -c"} {
+		c, err := net.Dial("tcp", tl.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		// One write: the header, the declared 10 bytes and 10 more.
+		if _, err := io.WriteString(c, "@size=10 "+cmd+"\n"+strings.Repeat("x", 20)); err != nil {
+			t.Fatal(err)
+		}
+		c.(*net.TCPConn).CloseWrite()
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(got), "halfclose: error: DATA_LOSS: ") {
+			t.Fatalf("TCP %s: reply %q, want the DATA_LOSS line", cmd, got)
+		}
+		if in := <-obs.in; in < 11 {
+			t.Errorf("TCP %s: the job reported %d input bytes, want at least 11", cmd, in)
+		}
+	}
+}
+
+// outObserver keeps the outcome and output byte count of each job.
+type outObserver struct{ ended chan [2]string }
+
+func (o outObserver) JobStarted(string) func(string, int64, int64) {
+	return func(oc string, _, out int64) { o.ended <- [2]string{oc, strconv.FormatInt(out, 10)} }
+}
+
+// TestTCPCutReplyCountsSent: a raw-TCP job that fails once its output has
+// started is reset, and what its buffer held then never goes out: the job
+// log and halfclose_output_bytes_total count the bytes written to the
+// connection, not those. A testfail whose 11 bytes of output were all in
+// the buffer when it failed counted 11, and the client got none.
+func TestTCPCutReplyCountsSent(t *testing.T) {
+	obs := outObserver{ended: make(chan [2]string, 10)}
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), Observer: obs}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := io.WriteString(c, "testfail\nsome output"); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(c)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("reply %q, %v: want a reset", got, err)
+	}
+	e := <-obs.ended
+	if e[0] != OutcomeInvalid || e[1] != strconv.Itoa(len(got)) {
+		t.Errorf("the job counted %s output bytes (outcome %s); the client received %d", e[1], e[0], len(got))
+	}
+}
+
+// TestGRPCClientDeadlineIsIdle: a call whose client's deadline expires
+// (here before its input ended) is counted as a deadline, outcome idle,
+// as docs/operations.md says, on Digest and Run. The client's reset of
+// the stream comes at the deadline, and before the server's own timer
+// (started when the headers arrived): it counted as canceled.
+func TestGRPCClientDeadlineIsIdle(t *testing.T) {
+	env := startEnv(t, envConfig{})
+	for _, method := range []string{"Digest", "Run"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		var recv func() error
+		if method == "Digest" {
+			s, err := env.client.Digest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+			s.Send(dataMsg([]byte("part of the input")))
+			recv = func() error { return s.RecvMsg(new(apiv1.DigestResponse)) }
+		} else {
+			s, err := env.client.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Send(runHeader("wc -c"))
+			s.Send(runData([]byte("part of the input")))
+			recv = func() error { _, err := s.Recv(); return err }
+		}
+		env.obs.waitStarted(t)
+		// No end of input: the call ends at its deadline.
+		if err := recv(); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("%s: %v, want DEADLINE_EXCEEDED", method, err)
+		}
+		cancel()
+		if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+			t.Errorf("%s: outcome %q at the client's deadline, want %q", method, oc, OutcomeIdle)
+		}
+	}
+}
+
+// TestClientDeadline: a client's cancel counts as its deadline from
+// deadlineSlack before it; other errors, and calls with no deadline, are
+// as they were.
+func TestClientDeadline(t *testing.T) {
+	d := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithDeadline(context.Background(), d)
+	defer cancel()
+	for _, c := range []struct {
+		ctx  context.Context
+		err  error
+		now  time.Time
+		want codes.Code
+	}{
+		{ctx, context.Canceled, d.Add(-deadlineSlack - time.Millisecond), codes.Canceled},
+		{ctx, context.Canceled, d.Add(-deadlineSlack), codes.DeadlineExceeded},
+		{ctx, context.Canceled, d.Add(time.Second), codes.DeadlineExceeded},
+		{ctx, &connReadError{syscall.ECONNRESET}, d, codes.DeadlineExceeded},
+		{context.Background(), context.Canceled, d, codes.Canceled},
+		{ctx, compute.Invalidf("bad"), d, codes.InvalidArgument},
+		{ctx, nil, d, codes.OK},
+	} {
+		if got := codeOf(clientDeadline(c.ctx, c.err, c.now)); got != c.want {
+			t.Errorf("clientDeadline(%v at %v) = %v, want %v", c.err, c.now.Sub(d), got, c.want)
+		}
+	}
+}
+
+// TestStagePanicRecordedOnce: a job whose stage panics after its output
+// has started is one job, ended internal, on the raw-TCP command port and
+// on gRPC Run: one log line, jobs_total by one, in flight back to 0, and
+// its client gets an error (a reset, a status), never an end.
+func TestStagePanicRecordedOnce(t *testing.T) {
+	reg := testRegistry()
+	reg.Register(&compute.Command{Name: "testpanic", Build: func(*compute.Env, []string) (compute.Stage, error) {
+		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			if _, err := io.Copy(out, in); err != nil {
+				return err
+			}
+			panic("testpanic")
+		}), nil
+	}})
+	eng := engine.New(engine.Config{Registry: reg})
+	preg := NewRegistry()
+	m := NewMetrics(preg)
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, nil))
+	svc := NewComputeService(eng, Options{Observer: NewObserver(m), Logger: logger})
+	gs := grpc.NewServer(CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(gl)
+	t.Cleanup(gs.Stop)
+	srv := &TCPServer{Engine: eng, Observer: NewObserver(m), Logger: logger}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(tl); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	c, err := net.Dial("tcp", tl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	io.WriteString(c, "testpanic\nsome output")
+	c.(*net.TCPConn).CloseWrite()
+	if got, err := io.ReadAll(c); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("TCP: reply %q, %v: want a reset", got, err)
+	}
+
+	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	rs, err := apiv1.NewComputeServiceClient(conn).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Send(runHeader("testpanic"))
+	rs.Send(runData([]byte("some output")))
+	rs.CloseSend()
+	for {
+		r, err := rs.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Internal {
+				t.Errorf("Run: %v, want INTERNAL", err)
+			}
+			break
+		}
+		if r.GetSummary() != nil {
+			t.Fatal("Run: a summary for a job whose stage panicked")
+		}
+	}
+	// The gRPC job is recorded before its status goes out; the TCP job
+	// before its reset.
+	fams := scrape(t, preg)
+	if v := metricValue(t, fams, "halfclose_jobs_total", map[string]string{"outcome": OutcomeInternal}); v != 2 {
+		t.Errorf("jobs_total{outcome=internal} = %v, want 2", v)
+	}
+	if n := len(fams["halfclose_jobs_total"].GetMetric()); n != 1 {
+		t.Errorf("%d jobs_total series, want the one", n)
+	}
+	if v := metricValue(t, fams, "halfclose_jobs_in_flight", nil); v != 0 {
+		t.Errorf("in flight %v, want 0", v)
+	}
+	logMu.Lock()
+	lines := strings.Count(logs.String(), `"job":{`)
+	panics := strings.Count(logs.String(), "testpanic")
+	logMu.Unlock()
+	if lines != 1 || panics < 1 {
+		t.Errorf("%d TCP job lines (%d naming the panic), want 1:\n%s", lines, panics, logs.String())
+	}
+}
+
+// lockedWriter is w under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestTCPResetReplyCountsDelivered: a raw-TCP reply reset before its
+// client read it (the idle timeout of a client that reads nothing) counts
+// what reached the client, not what the kernel had taken: the reset drops
+// the send queue. It counted the megabytes queued, the client got its
+// receive buffer's worth.
+func TestTCPResetReplyCountsDelivered(t *testing.T) {
+	obs := outObserver{ended: make(chan [2]string, 10)}
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), Observer: obs, IdleTimeout: 200 * time.Millisecond}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tc := c.(*net.TCPConn)
+	tc.SetReadBuffer(64 << 10)
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	go func() {
+		io.WriteString(c, "testcat\n")
+		c.Write(make([]byte, 8<<20))
+		tc.CloseWrite()
+	}()
+	// Nothing is read until the job has ended (the idle timeout).
+	e := <-obs.ended
+	got, err := io.Copy(io.Discard, c)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read %d bytes, %v: want a reset", got, err)
+	}
+	out, _ := strconv.ParseInt(e[1], 10, 64)
+	if e[0] != OutcomeIdle || out > got || got > 0 && out == 0 {
+		t.Errorf("the job counted %d output bytes (outcome %s); the client received %d", out, e[0], got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -83,7 +84,12 @@ type Metrics struct {
 	refused     *prometheus.CounterVec
 	wait        *prometheus.HistogramVec
 	waiting     prometheus.Gauge
+	spoolDisk   prometheus.GaugeFunc
 	grpc        *GRPCMetrics
+
+	// disk is the spill files' disk budget halfclose_spool_disk_bytes
+	// reads (SpoolDisk); nil reads 0.
+	disk atomic.Pointer[compute.DiskBudget]
 
 	knownCommand func(string) bool // for tests; default: a builtin command
 
@@ -191,14 +197,31 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		grpc:         newGRPCMetrics(prometheus.ExponentialBuckets(0.001, 4, 10)),
 		knownCommand: func(name string) bool { _, ok := builtinCommands.Lookup(name); return ok },
 	}
+	m.spoolDisk = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "halfclose_spool_disk_bytes",
+		Help: "Disk the spill files of running jobs (reply spools, sort runs) hold now, of --spool-disk.",
+	}, func() float64 {
+		if b := m.disk.Load(); b != nil {
+			return float64(b.Used())
+		}
+		return 0
+	})
 	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.tcpTotal,
-		m.refused, m.wait, m.waiting, m.grpc)
+		m.refused, m.wait, m.waiting, m.spoolDisk, m.grpc)
 	for _, a := range []string{"grpc", "tcp"} {
 		for _, r := range Reasons {
 			m.refused.WithLabelValues(a, r)
 		}
 	}
 	return m
+}
+
+// SpoolDisk makes halfclose_spool_disk_bytes show what b, the jobs'
+// shared disk budget (--spool-disk), holds: it is read at each scrape.
+func (m *Metrics) SpoolDisk(b *compute.DiskBudget) {
+	if m != nil {
+		m.disk.Store(b)
+	}
 }
 
 // ServerMetrics returns the grpc_server_* metrics for the interceptors

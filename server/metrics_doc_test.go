@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // docs/operations.md's metrics table names every halfclose_ metric
@@ -90,6 +91,13 @@ func metricType(c prometheus.Collector) string {
 	}
 	if _, ok := c.(*prometheus.GaugeVec); ok {
 		return "gauge"
+	}
+	if f, ok := c.(prometheus.Metric); ok {
+		// A GaugeFunc: no Set, but it writes a gauge.
+		var d dto.Metric
+		if f.Write(&d) == nil && d.Gauge != nil {
+			return "gauge"
+		}
 	}
 	return "unknown"
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/halfclose/halfclose/compute"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -200,5 +201,28 @@ func BenchmarkJobRecord(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.JobStart("sha256sum").Done(OutcomeOK, 4096, 65)
+	}
+}
+
+// TestSpoolDiskGauge: halfclose_spool_disk_bytes is what the jobs' shared
+// disk budget holds at the scrape (0 before it is set), and back to 0
+// once the spill files give their space back.
+func TestSpoolDiskGauge(t *testing.T) {
+	reg := NewRegistry()
+	m := NewMetrics(reg)
+	if v := metricValue(t, scrape(t, reg), "halfclose_spool_disk_bytes", nil); v != 0 {
+		t.Fatalf("with no budget: %v, want 0", v)
+	}
+	b := compute.NewDiskBudget(1 << 20)
+	m.SpoolDisk(b)
+	if err := b.Reserve(300 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if v := metricValue(t, scrape(t, reg), "halfclose_spool_disk_bytes", nil); v != 300<<10 {
+		t.Fatalf("with 300 KiB reserved: %v", v)
+	}
+	b.Release(300 << 10)
+	if v := metricValue(t, scrape(t, reg), "halfclose_spool_disk_bytes", nil); v != 0 {
+		t.Fatalf("after the release: %v, want 0", v)
 	}
 }

@@ -1201,7 +1201,19 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	if err == nil {
 		return st, nil // the trailer is not output
 	}
-	st.OutputBytes = w.n + int64(bw.Buffered())
+	// The reply failed: what the buffer holds never goes out (the
+	// connection is reset, or gets the error line if nothing was
+	// written), and the job counts what reached the connection. Of that,
+	// what the client has not acknowledged yet goes with the reset too
+	// (the kernel drops its send queue): a client that read nothing of a
+	// base64 reply until the idle timeout got 128000 bytes, and the job
+	// counted the 4 MB the kernel had taken.
+	st.OutputBytes = w.n
+	if tc, ok := c.(*net.TCPConn); ok && w.n > 0 {
+		if q, ok := sendQueued(tc); ok {
+			st.OutputBytes = max(0, w.n-int64(q))
+		}
+	}
 	return st, err
 }
 

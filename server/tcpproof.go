@@ -190,7 +190,11 @@ func (p *tcpProof) Read(b []byte) (int, error) {
 	}
 	p.n += int64(n)
 	if p.opts.size >= 0 && p.n > p.opts.size {
-		return 0, compute.Errorf(compute.CodeDataLoss, "input exceeds the %d bytes declared by @size", p.opts.size)
+		// The bytes read go on with the error, which aborts the job:
+		// its input count is what it read (it was 0 for a read that
+		// brought the declared bytes and one more at once), as for
+		// --max-input-bytes.
+		return n, compute.Errorf(compute.CodeDataLoss, "input exceeds the %d bytes declared by @size", p.opts.size)
 	}
 	return n, err
 }

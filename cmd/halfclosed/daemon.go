@@ -128,6 +128,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	if cfg.metricsAddr != "" {
 		reg = server.NewRegistry()
 		metrics = server.NewMetrics(reg)
+		metrics.SpoolDisk(cfg.engine.Config().Spool.Disk)
 	}
 	if err := d.listen(); err != nil {
 		return nil, err

@@ -43,5 +43,7 @@ func (s *Spool) SetWriteBehind(n int) { s.q.wbSize = n }
 // first spill would create; call it before the first write.
 func (s *Spool) SpillTo(f *os.File) {
 	s.q.file = f
-	s.q.wb = newWriteBehind(f, s.q.wbSize, s.q.seg)
+	if s.q.wbSize > 0 {
+		s.q.wb = newWriteBehind(f, s.q.wbSize, s.q.seg)
+	}
 }

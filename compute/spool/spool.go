@@ -39,7 +39,10 @@ type Spool struct {
 	// lost is the first error of a write held before Release (the disk
 	// budget full, the spill file's write failed): what the spool holds is
 	// not all that was written, so Release sends none of it and returns
-	// this. A stage that goes on after a failed write (uniq kept reading
+	// this. A write that fails once Release has begun (the spill file's,
+	// not the budget: that one waits for the destination) is lost too:
+	// Release stops there and returns it, and later writes fail with it,
+	// so a reply with a hole never ends as if whole. A stage that goes on after a failed write (uniq kept reading
 	// to its end of input, its later writes failing too) ended the input,
 	// and its first megabytes went out before the error, where the limit
 	// must be the whole answer: RESOURCE_EXHAUSTED, the raw-TCP error line.
@@ -98,6 +101,8 @@ func (s *Spool) writeErr() error {
 		return s.err
 	case s.closed, s.writeClosed:
 		return io.ErrClosedPipe
+	case s.draining && s.lost != nil:
+		return s.lost // a write of the released reply failed
 	}
 	return nil
 }
@@ -188,7 +193,13 @@ func (s *Spool) write(p []byte) (int, error) {
 					s.noSpill, err = true, nil
 				}
 				if err != nil {
+					// The released reply lost these bytes (the spill
+					// file's write failed): it is cut here, and Release
+					// fails rather than send on past the hole, whatever
+					// the writer does next.
 					s.held.Store(s.q.Len())
+					s.lose(err)
+					s.cond.Broadcast()
 					return n + m, err
 				}
 			}
@@ -262,7 +273,7 @@ func (s *Spool) Release(out io.Writer) error {
 		s.cond.Broadcast()
 	}()
 	for {
-		for s.q.Len() == 0 && !s.writeClosed && !s.closed && s.err == nil {
+		for s.q.Len() == 0 && !s.writeClosed && !s.closed && s.err == nil && s.lost == nil {
 			s.cond.Wait()
 		}
 		switch {
@@ -270,6 +281,10 @@ func (s *Spool) Release(out io.Writer) error {
 			return io.ErrClosedPipe
 		case s.err != nil:
 			return s.err
+		case s.lost != nil:
+			// A write failed after the release began: what follows
+			// the bytes out so far is not all that was written.
+			return s.lost
 		case s.q.Len() == 0: // write-closed, and all of it is out
 			s.q.Close()
 			return nil
