@@ -98,7 +98,8 @@ type Service interface {
 	// Watch streams, with UNAVAILABLE "server is shutting down" when
 	// health is registered through DrainingHealth, and server reflection
 	// streams (CANCELED). Call it as the graceful stop begins; the calls
-	// that start after it end at once. It needs the service's TapHandle.
+	// that start after it are refused with UNAVAILABLE. It needs the
+	// service's TapHandle.
 	Drain()
 }
 
