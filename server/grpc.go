@@ -629,6 +629,7 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		MaxJobsPerPeer:     int64(s.opts.PeerJobs.Limit()),
 		MaxRequestsPerPeer: int64(s.opts.PeerRequests.Limit()),
 		PeerIpv6Prefix:     int32(s.opts.PeerKeys.prefix()),
+		MaxMetadataBytes:   int64(s.opts.MaxMetadataBytes),
 	}}
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}
