@@ -191,6 +191,7 @@ elif mode in ("caps", "caps-every"):
     lim = caps.limits
     out(name="limits", max_input_bytes=lim.max_input_bytes, max_jobs=lim.max_jobs,
         max_msg_bytes=lim.max_msg_bytes, idle_timeout_ms=lim.idle_timeout_ms,
+        max_metadata_bytes=lim.max_metadata_bytes,
         algorithms=[A.Name(a) for a in caps.algorithms])
     text = b"b 2 x\na 10 y\nB 1 z\na 10 y\n\ncafe 3 ERROR\n"
     operands = {"grep": ["a"], "tr": ["a", "b"], "cut": ["-f", "1"]}
@@ -736,7 +737,7 @@ func TestHuntAPINodeAfterEnd(t *testing.T) {
 func TestHuntAPICapabilitiesFlags(t *testing.T) {
 	t.Parallel()
 	need(t, "gzip")
-	g, _ := startDaemon(t, "--max-input-bytes", "7654321", "--max-jobs", "9", "--max-msg-bytes", "2MiB", "--idle-timeout", "42s")
+	g, _ := startDaemon(t, "--max-input-bytes", "7654321", "--max-jobs", "9", "--max-msg-bytes", "2MiB", "--idle-timeout", "42s", "--max-metadata-bytes", "3KiB")
 	mode := "caps"
 	if testenv.Long() {
 		mode = "caps-every"
@@ -752,7 +753,7 @@ func TestHuntAPICapabilitiesFlags(t *testing.T) {
 	if len(lim) != 1 {
 		t.Fatalf("limits: %v", lim)
 	}
-	want := map[string]float64{"max_input_bytes": 7654321, "max_jobs": 9, "max_msg_bytes": 2 << 20, "idle_timeout_ms": 42000}
+	want := map[string]float64{"max_input_bytes": 7654321, "max_jobs": 9, "max_msg_bytes": 2 << 20, "idle_timeout_ms": 42000, "max_metadata_bytes": 3 << 10}
 	for k, v := range want {
 		if lim[0][k] != v {
 			t.Errorf("Capabilities limits: %s = %v; want %v, as the daemon was started", k, lim[0][k], v)

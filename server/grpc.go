@@ -98,7 +98,8 @@ type Service interface {
 	// Watch streams, with UNAVAILABLE "server is shutting down" when
 	// health is registered through DrainingHealth, and server reflection
 	// streams (CANCELED). Call it as the graceful stop begins; the calls
-	// that start after it end at once. It needs the service's TapHandle.
+	// that start after it are refused with UNAVAILABLE. It needs the
+	// service's TapHandle.
 	Drain()
 }
 
@@ -628,6 +629,7 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		MaxJobsPerPeer:     int64(s.opts.PeerJobs.Limit()),
 		MaxRequestsPerPeer: int64(s.opts.PeerRequests.Limit()),
 		PeerIpv6Prefix:     int32(s.opts.PeerKeys.prefix()),
+		MaxMetadataBytes:   int64(s.opts.MaxMetadataBytes),
 	}}
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}

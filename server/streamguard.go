@@ -307,7 +307,7 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 		}
 	}
 	if endsAtDrain(info.FullMethodName) {
-		return s.untilDrain(ctx), nil
+		return s.untilDrain(ctx)
 	}
 	if !guarded(info.FullMethodName) || ctx.Err() != nil {
 		// A stream whose deadline has passed already (grpc-timeout 0n)

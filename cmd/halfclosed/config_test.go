@@ -250,19 +250,21 @@ func TestPrintLimits(t *testing.T) {
 // ones in force, however they were set: a flag, a HALFCLOSE_* variable, a
 // default derived from another flag (the per-peer caps from --max-jobs
 // and --max-conns), 0 for a cap turned off. It reported no per-peer cap
-// at all, though a client running many jobs meets that one first.
+// at all, though a client running many jobs meets that one first, nor
+// --max-metadata-bytes, which a client sending tokens and tracing
+// headers meets.
 func TestCapabilitiesLimitsInEffect(t *testing.T) {
 	for _, tc := range []struct {
 		env  map[string]string
 		args []string
 		want *apiv1.Limits
 	}{
-		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64}},
-		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128"},
+		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10}},
+		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128", "HALFCLOSE_MAX_METADATA_BYTES": "2KiB"},
 			[]string{"--max-msg-bytes=64KiB"},
-			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1}},
-		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56"},
-			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56}},
+			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10}},
+		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56", "--max-metadata-bytes=1KiB"},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10}},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {

@@ -1240,8 +1240,12 @@ type Limits struct {
 	// are one address for the per-peer caps (--peer-ipv6-prefix: 64 keys a
 	// /64 as one client); 0 when each address is its own.
 	PeerIpv6Prefix int32 `protobuf:"varint,7,opt,name=peer_ipv6_prefix,json=peerIpv6Prefix,proto3" json:"peer_ipv6_prefix,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// max_metadata_bytes is the most request metadata a call may carry
+	// (--max-metadata-bytes), each field counted as HTTP/2 counts a header
+	// list: its name, its value (a -bin value in base64) and 32.
+	MaxMetadataBytes int64 `protobuf:"varint,8,opt,name=max_metadata_bytes,json=maxMetadataBytes,proto3" json:"max_metadata_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1323,6 +1327,13 @@ func (x *Limits) GetPeerIpv6Prefix() int32 {
 	return 0
 }
 
+func (x *Limits) GetMaxMetadataBytes() int64 {
+	if x != nil {
+		return x.MaxMetadataBytes
+	}
+	return 0
+}
+
 var File_halfclose_v1_compute_proto protoreflect.FileDescriptor
 
 const file_halfclose_v1_compute_proto_rawDesc = "" +
@@ -1400,7 +1411,7 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vtakes_value\x18\x02 \x01(\bR\n" +
 	"takesValue\x12\x18\n" +
-	"\asummary\x18\x03 \x01(\tR\asummary\"\x9f\x02\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\"\xcd\x02\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_input_bytes\x18\x01 \x01(\x03R\rmaxInputBytes\x12\x19\n" +
 	"\bmax_jobs\x18\x02 \x01(\x05R\amaxJobs\x12\"\n" +
@@ -1408,7 +1419,8 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs\x12)\n" +
 	"\x11max_jobs_per_peer\x18\x05 \x01(\x03R\x0emaxJobsPerPeer\x121\n" +
 	"\x15max_requests_per_peer\x18\x06 \x01(\x03R\x12maxRequestsPerPeer\x12(\n" +
-	"\x10peer_ipv6_prefix\x18\a \x01(\x05R\x0epeerIpv6Prefix*\x91\x02\n" +
+	"\x10peer_ipv6_prefix\x18\a \x01(\x05R\x0epeerIpv6Prefix\x12,\n" +
+	"\x12max_metadata_bytes\x18\b \x01(\x03R\x10maxMetadataBytes*\x91\x02\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rALGORITHM_MD5\x10\x01\x12\x12\n" +
