@@ -250,7 +250,7 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 		Summary: algo.summary,
 		Flags:   parse,
 		Build: func(env *compute.Env, args []string) (compute.Stage, error) {
-			f, err := compute.ParseFlags(algo.Command, parse, args)
+			f, err := compute.ParseFlagsCheck(algo.Command, parse, compute.Permute, args, checkDigestFlag(algo.Command))
 			if err != nil {
 				return nil, err
 			}

@@ -140,7 +140,7 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 		h.n = n
 		args = args[1:]
 	}
-	f, err := compute.ParseFlags("head", headFlags, args)
+	f, err := compute.ParseFlagsCheck("head", headFlags, compute.Permute, args, checkCount("head"))
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +179,19 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 	return h, nil
 }
 
+// checkCount judges a -n or -c count as it is read, as GNU's option
+// loop does (head -n x -Q names the count, not the flag after it); the
+// last one is the one used, once all are read.
+func checkCount(cmd string) func(compute.FlagUse) error {
+	return func(u compute.FlagUse) error {
+		if u.Key != "n" && u.Key != "c" {
+			return nil
+		}
+		_, err := countValue(cmd, u.Key == "n", strings.TrimPrefix(u.Value, "-"), u.Name)
+		return err
+	}
+}
+
 func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 	t := &headTail{spool: env.Spool, lines: true, n: 10, eol: '\n', tail: true}
 	// GNU: the obsolete form is the only option, with at most one file
@@ -193,7 +206,7 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 			args = args[1:]
 		}
 	}
-	f, err := compute.ParseFlags("tail", tailFlags, args)
+	f, err := compute.ParseFlagsCheck("tail", tailFlags, compute.Permute, args, checkCount("tail"))
 	if err != nil {
 		return nil, err
 	}
