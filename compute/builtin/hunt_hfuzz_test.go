@@ -769,6 +769,13 @@ func TestHuntHfuzzFirstError(t *testing.T) {
 		{`"9"`, []string{"b2sum", "-l", "9", "-Q"}}, {`"x"`, []string{"b2sum", "-l", "x", "--bogus"}},
 		{"max count", []string{"grep", "-m", "x", "-Q", "a"}}, {`"x"`, []string{"grep", "-A", "x", "-Q", "a"}}, {`"-1"`, []string{"grep", "-C", "-1", "-Q", "a"}},
 		{`"x"`, []string{"grep", "--binary-files=x", "-Q", "a"}}, {"conflicting matchers", []string{"grep", "-E", "-F", "-Q", "a"}},
+		// what GNU judges after its option loop, before it opens a file
+		{`"b"`, []string{"tr", "-d", "a", "b", "c"}}, {`"b"`, []string{"tr", "-d", "a", "b", "-s"}}, {`"c"`, []string{"tr", "a", "b", "c", "d"}},
+		{"-gV", []string{"sort", "-gV", "FILE"}}, {`"b"`, []string{"sort", "-c", "a", "b"}}, {`"-"`, []string{"sort", "-c", "-", "-"}},
+		{"meaningless", []string{"uniq", "-D", "-c", "FILE"}}, {"mutually exclusive", []string{"uniq", "--group", "-u", "FILE"}},
+		{"specify a list", []string{"cut", "FILE"}}, {"only when operating on fields", []string{"cut", "-b1", "-d,", "FILE"}},
+		{"--text", []string{"md5sum", "--tag", "-t", "FILE"}}, {"--algorithm=blake2b", []string{"cksum", "-l", "8", "FILE"}},
+		{`"b"`, []string{"base64", "a", "b"}}, {"8E", []string{"head", "-c", "-8E", "FILE"}}, {`"a"`, []string{"tac", "-s", "", "a", "b"}},
 	}
 	g := newGNURunner(t)
 	for _, l := range lines {

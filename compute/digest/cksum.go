@@ -50,10 +50,6 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	outputs, err := stdinOperands(cmd, f)
-	if err != nil {
-		return nil, err
-	}
 	var (
 		algo   = "crc"
 		bits   = 0
@@ -95,6 +91,11 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if algo == "sm3" {
 		return nil, compute.Invalidf("%s: unsupported algorithm %q (%s)", cmd, algo, compute.RefuseNotImpl)
+	}
+	// Files are GNU's last concern, after the flags' checks.
+	outputs, err := stdinOperands(cmd, f)
+	if err != nil {
+		return nil, err
 	}
 	// With no operand the legacy sums print no name; the digests print "-".
 	names := repeatName("-", outputs)

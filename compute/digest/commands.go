@@ -254,10 +254,6 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 			if err != nil {
 				return nil, err
 			}
-			outputs, err := stdinOperands(algo.Command, f)
-			if err != nil {
-				return nil, err
-			}
 			var (
 				tagged  bool
 				binMode = -1 // -1 unset, 0 text, 1 binary, as GNU
@@ -299,6 +295,11 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 			}
 			if tagged && binMode == 0 {
 				return nil, compute.Invalidf("%s: --tag does not support --text mode", algo.Command)
+			}
+			// Files are GNU's last concern, after the flags' checks.
+			outputs, err := stdinOperands(algo.Command, f)
+			if err != nil {
+				return nil, err
 			}
 			return &digestStage{
 				newHash: newHash,

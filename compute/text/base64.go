@@ -55,11 +55,11 @@ func buildBase64(env *compute.Env, args []string) (compute.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := compute.NoOperandsButStdin("base64", f); err != nil {
-		return nil, err
-	}
 	if len(f.Operands) > 1 {
 		return nil, compute.Invalidf("base64: extra operand %q", f.Operands[1])
+	}
+	if err := compute.NoOperandsButStdin("base64", f); err != nil {
+		return nil, err
 	}
 	s.decode, s.ignore = f.Has("d"), f.Has("i")
 	return s, nil

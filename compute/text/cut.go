@@ -85,9 +85,6 @@ func buildCut(env *compute.Env, args []string) (compute.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := compute.NoOperandsButStdin("cut", f); err != nil {
-		return nil, err
-	}
 	if listFlag == "" {
 		return nil, compute.Invalidf("cut: you must specify a list of bytes, characters, or fields (-b, -c or -f)")
 	}
@@ -102,6 +99,10 @@ func buildCut(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if c.fields && !c.outDelimSet {
 		c.outDelim = []byte{c.delim}
+	}
+	// Files are GNU's last concern, after the list and the flags' checks.
+	if err := compute.NoOperandsButStdin("cut", f); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

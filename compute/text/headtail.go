@@ -144,9 +144,6 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := compute.NoOperandsButStdin("head", f); err != nil {
-		return nil, err
-	}
 	h.inputs = max(1, len(f.Operands))
 	// big: the last count is over the largest file offset (2^63-1), which
 	// GNU refuses for -c -N only, once all flags are read.
@@ -175,6 +172,10 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if big && h.elide && !h.lines {
 		return nil, compute.Invalidf("head: invalid number of bytes %q for -c -N: value too large (at most %d)", bigVal, int64(math.MaxInt64))
+	}
+	// Files are GNU's last concern, after the counts.
+	if err := compute.NoOperandsButStdin("head", f); err != nil {
+		return nil, err
 	}
 	return h, nil
 }

@@ -224,9 +224,6 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		f.Operands = append(f.Operands, it.Operand)
 	}
 	f.Operands = append(f.Operands, g.Rest()...)
-	if err := compute.NoOperandsButStdin("sort", f); err != nil {
-		return nil, err
-	}
 	o := &sortOpts{tab: tab, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n'}
 	if f.Has("z") {
 		o.eol = 0
@@ -268,6 +265,11 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if check != 0 && len(f.Operands) > 1 {
 		// GNU checks one file: stdin once.
 		return nil, compute.Invalidf("sort: extra operand %q not allowed with -%c", f.Operands[1], check)
+	}
+	// Files are GNU's last concern: after the keys' letters and -c's one
+	// operand (sort -gV FILE names -gV).
+	if err := compute.NoOperandsButStdin("sort", f); err != nil {
+		return nil, err
 	}
 	if (check != 0 || f.Has("m")) && o.pre > 0 {
 		// GNU's saved line (-m -u's, -c's previous one) is a copy of its

@@ -177,17 +177,18 @@ func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
 			return nil, err
 		}
 	}
-	if len(files) > 0 && files[0] != "-" {
-		return nil, compute.NoOperands(cmd, &compute.Flags{Operands: files[:1]})
-	}
-	if len(files) > 1 && files[1] != "-" {
-		return nil, compute.Invalidf("%s: unsupported output operand %q (%s)", cmd, files[1], compute.RefuseOutput)
-	}
+	// GNU judges the output options before it opens a file.
 	switch {
 	case u.grouping != "" && outputOption:
 		return nil, compute.Invalidf("%s: --group is mutually exclusive with -c/-d/-D/-u", cmd)
 	case u.count && u.later:
 		return nil, compute.Invalidf("%s: printing all duplicated lines and repeat counts is meaningless", cmd)
+	}
+	if len(files) > 0 && files[0] != "-" {
+		return nil, compute.NoOperands(cmd, &compute.Flags{Operands: files[:1]})
+	}
+	if len(files) > 1 && files[1] != "-" {
+		return nil, compute.Invalidf("%s: unsupported output operand %q (%s)", cmd, files[1], compute.RefuseOutput)
 	}
 	return u, nil
 }
