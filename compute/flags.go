@@ -267,9 +267,9 @@ func (g *Getopt) short() (Item, bool, error) {
 	s := lookupShort(g.Specs, c)
 	if s == nil {
 		g.cluster = ""
-		return Item{}, false, Invalidf("%s: unknown flag %q", g.Cmd, "-"+string(c))
+		return Item{}, false, Invalidf("%s: unknown flag %q", g.Cmd, "-"+string([]byte{c}))
 	}
-	name := "-" + string(c)
+	name := "-" + string([]byte{c})
 	it, ok, err := g.use(s, name)
 	if err != nil || !s.Value {
 		return it, ok, err

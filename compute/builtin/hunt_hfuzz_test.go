@@ -708,7 +708,13 @@ func (g *gen) hfGrep() diffCase {
 	} else {
 		in = g.text()
 	}
-	return diffCase{argv: argv, input: in}
+	// -v with a negative -m and context is refused (docs/protocol.md)
+	ctx := false
+	for _, w := range argv {
+		ctx = ctx || len(w) > 2 && strings.Contains("ABC", w[1:2]) && w[0] == '-'
+	}
+	refused := ctx && slicesContains(argv, "-v") && slicesContains(argv, "-1")
+	return diffCase{argv: argv, input: in, refused: refused}
 }
 
 // refusalVerdict checks our error where GNU failed: INVALID_ARGUMENT (or
@@ -775,6 +781,9 @@ func TestHuntHfuzzFirstError(t *testing.T) {
 		{"meaningless", []string{"uniq", "-D", "-c", "FILE"}}, {"mutually exclusive", []string{"uniq", "--group", "-u", "FILE"}},
 		{"specify a list", []string{"cut", "FILE"}}, {"only when operating on fields", []string{"cut", "-b1", "-d,", "FILE"}},
 		{"--text", []string{"md5sum", "--tag", "-t", "FILE"}}, {"--algorithm=blake2b", []string{"cksum", "-l", "8", "FILE"}},
+		// the flag as GNU names it: the first of its table an
+		// abbreviation matches; a byte over 0x7f as itself
+		{"--fixed-regexp", []string{"grep", "--fixed-=x", "a"}}, {`\x80`, []string{"tr", "-\x80", "a", "b"}}, {`\xff`, []string{"cut", "-f1", "-\xff"}},
 		{`"b"`, []string{"base64", "a", "b"}}, {"8E", []string{"head", "-c", "-8E", "FILE"}}, {`"a"`, []string{"tac", "-s", "", "a", "b"}},
 	}
 	g := newGNURunner(t)

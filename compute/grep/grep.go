@@ -53,8 +53,10 @@ func Register(r *compute.Registry) {
 // grepFlags is GNU grep 3.8's option table. The digits are -NUM (context).
 var grepFlags = func() []compute.FlagSpec {
 	f := []compute.FlagSpec{
-		{Short: 'F', Long: "fixed-strings", Summary: "patterns are strings"},
+		// before --fixed-strings, as in GNU's table: an abbreviation of
+		// both (--fixed-) is the first, in its messages too
 		{Long: "fixed-regexp", Same: "F", Summary: "same as --fixed-strings"},
+		{Short: 'F', Long: "fixed-strings", Summary: "patterns are strings"},
 		{Short: 'E', Long: "extended-regexp", Summary: "patterns are extended regular expressions"},
 		{Short: 'G', Long: "basic-regexp", Summary: "patterns are basic regular expressions (default)"},
 		{Short: 'P', Long: "perl-regexp", Refuse: "patterns are RE2, use -E"},
