@@ -802,3 +802,33 @@ func TestHuntHfuzzFirstError(t *testing.T) {
 		}
 	}
 }
+
+// TestHuntHfuzzNaming runs HFUZZ_NAMING_N of gnudiff_test.go's generated
+// cases (seed HFUZZ_SEED) and checks every error where GNU fails with
+// refusalVerdict: the error names a part GNU's message names (b3sum's
+// clap messages aside). Off unless set: the generated run (make fuzz)
+// already compares the outcomes; this is for a hunt.
+func TestHuntHfuzzNaming(t *testing.T) {
+	n := int(envUint(t, "HFUZZ_NAMING_N", 0))
+	if n == 0 {
+		t.Skip("HFUZZ_NAMING_N not set")
+	}
+	g := newGNURunner(t)
+	bad := 0
+	for _, c := range generateCases(envUint(t, "HFUZZ_SEED", 1), n) {
+		if c.argv[0] == "b3sum" {
+			continue
+		}
+		r := g.run(t, c)
+		if !gnuFailed(c.argv[0], r.gnuCode) || r.ourErr == nil {
+			continue
+		}
+		if v := refusalVerdict(r); v != "" {
+			bad++
+			if bad <= 40 {
+				t.Errorf("%s\n  %s", c, v)
+			}
+		}
+	}
+	t.Logf("%d cases, %d errors naming none of GNU's parts", n, bad)
+}
