@@ -806,7 +806,8 @@ func TestHuntHfuzzFirstError(t *testing.T) {
 // TestHuntHfuzzNaming runs HFUZZ_NAMING_N of gnudiff_test.go's generated
 // cases (seed HFUZZ_SEED) and checks every error where GNU fails with
 // refusalVerdict: the error names a part GNU's message names (b3sum's
-// clap messages aside). Off unless set: the generated run (make fuzz)
+// clap messages aside); and each case again with its input read in
+// pieces (chunkedReader). Off unless set: the generated run (make fuzz)
 // already compares the outcomes; this is for a hunt.
 func TestHuntHfuzzNaming(t *testing.T) {
 	n := int(envUint(t, "HFUZZ_NAMING_N", 0))
@@ -820,6 +821,15 @@ func TestHuntHfuzzNaming(t *testing.T) {
 			continue
 		}
 		r := g.run(t, c)
+		if !r.skipped && !c.roundTrip {
+			// the same case read in random pieces (chunkedReader)
+			cr := r
+			cr.ourOut, cr.ourCode, cr.ourDiag, cr.ourErr = runChunked(t, c, uint64(bad))
+			if v := c.verdict(cr); v != "" {
+				bad++
+				t.Errorf("%s (read in pieces)\n  %s", c, v)
+			}
+		}
 		if !gnuFailed(c.argv[0], r.gnuCode) || r.ourErr == nil {
 			continue
 		}
@@ -830,5 +840,5 @@ func TestHuntHfuzzNaming(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cases, %d errors naming none of GNU's parts", n, bad)
+	t.Logf("%d cases, %d errors naming none of GNU's parts or differences read in pieces", n, bad)
 }
