@@ -156,10 +156,12 @@ bench: build tools
 	E2E_BIN_DIR=$(BIN) $(GO) run ./internal/benchtable $(ARGS)
 
 ## fuzz: a short run of each fuzz target, and a long generated run against the GNU tools
-## (GNUDIFF_N cases, default 20000; GNUDIFF_SEED, default the time), and of pipelines
+## (GNUDIFF_N cases, default 20000; GNUDIFF_SEED, default the time), of the focused
+## generators (HFUZZ_N cases each, default 1000; HFUZZ_SEED), and of pipelines
 ## (PIPEDIFF_N, default 3000; PIPEDIFF_SEED)
 fuzz:
 	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
+	HFUZZ_N=$${HFUZZ_N:-1000} HFUZZ_SEED=$${HFUZZ_SEED:-$$(date +%s)} $(GO) test -run='^TestHuntHfuzz$$' -count=1 -timeout 120m -v ./compute/builtin/
 	PIPEDIFF_N=$${PIPEDIFF_N:-3000} PIPEDIFF_SEED=$${PIPEDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUPipelinesGenerated -count=1 -timeout 60m -v ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/

@@ -267,9 +267,9 @@ func (g *Getopt) short() (Item, bool, error) {
 	s := lookupShort(g.Specs, c)
 	if s == nil {
 		g.cluster = ""
-		return Item{}, false, Invalidf("%s: unknown flag %q", g.Cmd, "-"+string(c))
+		return Item{}, false, Invalidf("%s: unknown flag %q", g.Cmd, "-"+string([]byte{c}))
 	}
-	name := "-" + string(c)
+	name := "-" + string([]byte{c})
 	it, ok, err := g.use(s, name)
 	if err != nil || !s.Value {
 		return it, ok, err
@@ -389,6 +389,15 @@ func ParseFlags(cmd string, specs []FlagSpec, args []string) (*Flags, error) {
 // ParseFlagsOrder is ParseFlags with the given operand order; with
 // InOrder, operands are collected like the others.
 func ParseFlagsOrder(cmd string, specs []FlagSpec, order Order, args []string) (*Flags, error) {
+	return ParseFlagsCheck(cmd, specs, order, args, nil)
+}
+
+// ParseFlagsCheck is ParseFlagsOrder calling check, when not nil, on
+// each flag as it is read: the values GNU's option loop judges (head -n,
+// base64 -w, grep -m ...) are judged in the same place, so that of two
+// errors on a line the one named is the first, as in GNU (head -n x -Q:
+// the number, not the unknown flag after it).
+func ParseFlagsCheck(cmd string, specs []FlagSpec, order Order, args []string, check func(FlagUse) error) (*Flags, error) {
 	g := NewGetopt(cmd, specs, order, args)
 	f := &Flags{}
 	for {
@@ -400,6 +409,11 @@ func ParseFlagsOrder(cmd string, specs []FlagSpec, order Order, args []string) (
 			break
 		}
 		if it.IsFlag {
+			if check != nil {
+				if err := check(it.Flag); err != nil {
+					return nil, err
+				}
+			}
 			f.Uses = append(f.Uses, it.Flag)
 		} else {
 			f.Operands = append(f.Operands, it.Operand)

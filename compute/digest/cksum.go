@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
+	"slices"
 	"strings"
 
 	"github.com/halfclose/halfclose/compute"
@@ -23,13 +24,29 @@ var cksumFlags = append([]compute.FlagSpec{
 
 var cksumAlgos = []string{"sysv", "bsd", "crc", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b"}
 
+// checkDigestFlag judges, as each flag is read, the values GNU's option
+// loop judges (-l, cksum's -a), so that of two errors on a line the first
+// is named, as in GNU (b2sum -l 9 -Q: the length). The builders read
+// them again once all are read.
+func checkDigestFlag(cmd string) func(compute.FlagUse) error {
+	return func(u compute.FlagUse) error {
+		switch u.Key {
+		case "a":
+			if u.Value == "sm3" || slices.Contains(cksumAlgos, u.Value) {
+				return nil
+			}
+			return compute.Invalidf("%s: invalid algorithm %q for %s (valid: %s)", cmd, u.Value, u.Name, strings.Join(cksumAlgos, ", "))
+		case "l":
+			_, err := parseB2Length(cmd, u)
+			return err
+		}
+		return nil
+	}
+}
+
 func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	const cmd = "cksum"
-	f, err := compute.ParseFlags(cmd, cksumFlags, args)
-	if err != nil {
-		return nil, err
-	}
-	outputs, err := stdinOperands(cmd, f)
+	f, err := compute.ParseFlagsCheck(cmd, cksumFlags, compute.Permute, args, checkDigestFlag(cmd))
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +91,11 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if algo == "sm3" {
 		return nil, compute.Invalidf("%s: unsupported algorithm %q (%s)", cmd, algo, compute.RefuseNotImpl)
+	}
+	// Files are GNU's last concern, after the flags' checks.
+	outputs, err := stdinOperands(cmd, f)
+	if err != nil {
+		return nil, err
 	}
 	// With no operand the legacy sums print no name; the digests print "-".
 	names := repeatName("-", outputs)

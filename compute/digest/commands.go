@@ -250,11 +250,7 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 		Summary: algo.summary,
 		Flags:   parse,
 		Build: func(env *compute.Env, args []string) (compute.Stage, error) {
-			f, err := compute.ParseFlags(algo.Command, parse, args)
-			if err != nil {
-				return nil, err
-			}
-			outputs, err := stdinOperands(algo.Command, f)
+			f, err := compute.ParseFlagsCheck(algo.Command, parse, compute.Permute, args, checkDigestFlag(algo.Command))
 			if err != nil {
 				return nil, err
 			}
@@ -299,6 +295,11 @@ func gnuSumCommand(algo *Algo) *compute.Command {
 			}
 			if tagged && binMode == 0 {
 				return nil, compute.Invalidf("%s: --tag does not support --text mode", algo.Command)
+			}
+			// Files are GNU's last concern, after the flags' checks.
+			outputs, err := stdinOperands(algo.Command, f)
+			if err != nil {
+				return nil, err
 			}
 			return &digestStage{
 				newHash: newHash,

@@ -53,8 +53,10 @@ func Register(r *compute.Registry) {
 // grepFlags is GNU grep 3.8's option table. The digits are -NUM (context).
 var grepFlags = func() []compute.FlagSpec {
 	f := []compute.FlagSpec{
-		{Short: 'F', Long: "fixed-strings", Summary: "patterns are strings"},
+		// before --fixed-strings, as in GNU's table: an abbreviation of
+		// both (--fixed-) is the first, in its messages too
 		{Long: "fixed-regexp", Same: "F", Summary: "same as --fixed-strings"},
+		{Short: 'F', Long: "fixed-strings", Summary: "patterns are strings"},
 		{Short: 'E', Long: "extended-regexp", Summary: "patterns are extended regular expressions"},
 		{Short: 'G', Long: "basic-regexp", Summary: "patterns are basic regular expressions (default)"},
 		{Short: 'P', Long: "perl-regexp", Refuse: "patterns are RE2, use -E"},
@@ -193,7 +195,7 @@ func (g *grepStage) SetInputFile(size int64) {
 }
 
 func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
-	f, err := compute.ParseFlags("grep", grepFlags, args)
+	f, err := compute.ParseFlagsCheck("grep", grepFlags, compute.Permute, args, grepFlagCheck())
 	if err != nil {
 		return nil, err
 	}
@@ -422,6 +424,37 @@ const (
 	binText    = 't'
 	binWithout = 'w'
 )
+
+// grepFlagCheck judges, as each flag is read, the values GNU's option
+// loop judges (context lengths, -m, --binary-files, a second matcher),
+// so that of two errors on a line the first is named, as in GNU (grep -m
+// x -Q: the count). buildGrep reads them again, in the same order.
+func grepFlagCheck() func(compute.FlagUse) error {
+	matcher := ""
+	return func(u compute.FlagUse) error {
+		switch u.Key {
+		case "A", "B", "C":
+			_, err := contextArg(u.Value, u.Name)
+			return err
+		case "m":
+			if _, _, e := compute.XStrtoimax(u.Value, 10, ""); e != compute.NumOK && e != compute.NumOverflow {
+				return compute.Invalidf("grep: invalid max count %q for %s", u.Value, u.Name)
+			}
+		case "binary-files":
+			switch u.Value {
+			case "binary", "text", "without-match":
+			default:
+				return compute.Invalidf("grep: unknown binary-files type %q for %s", u.Value, u.Name)
+			}
+		case "F", "E", "G":
+			if matcher != "" && matcher != u.Key {
+				return compute.Invalidf("grep: conflicting matchers specified (%s)", u.Name)
+			}
+			matcher = u.Key
+		}
+		return nil
+	}
+}
 
 // grepMatchers are GNU's matcher names: one matcher per command.
 var grepMatchers = map[string]grepMode{"G": grepBasic, "E": grepExtended, "F": grepFixed}

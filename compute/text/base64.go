@@ -32,32 +32,36 @@ type base64Stage struct {
 }
 
 func buildBase64(env *compute.Env, args []string) (compute.Stage, error) {
-	f, err := compute.ParseFlags("base64", base64Flags, args)
-	if err != nil {
-		return nil, err
-	}
-	if err := compute.NoOperandsButStdin("base64", f); err != nil {
-		return nil, err
-	}
-	if len(f.Operands) > 1 {
-		return nil, compute.Invalidf("base64: extra operand %q", f.Operands[1])
-	}
-	s := &base64Stage{decode: f.Has("d"), ignore: f.Has("i"), wrap: 76}
-	for _, u := range f.Uses {
+	s := &base64Stage{wrap: 76}
+	// Each -w is judged as it is read, as GNU's option loop does; the
+	// last one counts.
+	wrap := func(u compute.FlagUse) error {
 		if u.Key != "w" {
-			continue
+			return nil
 		}
 		// GNU: xstrtoimax; negative is an error, an overflow means no
-		// wrapping. Each -w is checked; the last one counts.
+		// wrapping.
 		n, _, e := compute.XStrtoimax(u.Value, 10, "")
 		if e != compute.NumOK && e != compute.NumOverflow || n < 0 {
-			return nil, compute.Invalidf("base64: invalid wrap size %q for %s", u.Value, u.Name)
+			return compute.Invalidf("base64: invalid wrap size %q for %s", u.Value, u.Name)
 		}
 		if e == compute.NumOverflow {
 			n = 0
 		}
 		s.wrap = int(min(n, math.MaxInt32))
+		return nil
 	}
+	f, err := compute.ParseFlagsCheck("base64", base64Flags, compute.Permute, args, wrap)
+	if err != nil {
+		return nil, err
+	}
+	if len(f.Operands) > 1 {
+		return nil, compute.Invalidf("base64: extra operand %q", f.Operands[1])
+	}
+	if err := compute.NoOperandsButStdin("base64", f); err != nil {
+		return nil, err
+	}
+	s.decode, s.ignore = f.Has("d"), f.Has("i")
 	return s, nil
 }
 

@@ -46,29 +46,24 @@ type cutStage struct {
 }
 
 func buildCut(env *compute.Env, args []string) (compute.Stage, error) {
-	f, err := compute.ParseFlags("cut", cutFlags, args)
-	if err != nil {
-		return nil, err
-	}
-	if err := compute.NoOperandsButStdin("cut", f); err != nil {
-		return nil, err
-	}
 	c := &cutStage{spool: env.Spool, delim: '\t', eol: '\n'}
 	var (
 		list     string
 		listFlag string
 		delimSet bool
 	)
-	for _, u := range f.Uses {
+	// Each flag is taken as it is read, as GNU's option loop does (cut
+	// -d ab -Q names the delimiter, not the flag after it).
+	apply := func(u compute.FlagUse) error {
 		switch u.Key {
 		case "b", "c", "f":
 			if listFlag != "" {
-				return nil, compute.Invalidf("cut: only one list may be specified (%s and %s)", listFlag, u.Name)
+				return compute.Invalidf("cut: only one list may be specified (%s and %s)", listFlag, u.Name)
 			}
 			list, listFlag, c.fields = u.Value, u.Name, u.Key == "f"
 		case "d":
 			if len(u.Value) > 1 {
-				return nil, compute.Invalidf("cut: the delimiter must be a single character, not %q for %s", u.Value, u.Name)
+				return compute.Invalidf("cut: the delimiter must be a single character, not %q for %s", u.Value, u.Name)
 			}
 			c.delim, delimSet = 0, true
 			if u.Value != "" {
@@ -84,6 +79,11 @@ func buildCut(env *compute.Env, args []string) (compute.Stage, error) {
 		case "z":
 			c.eol = 0
 		}
+		return nil
+	}
+	f, err := compute.ParseFlagsCheck("cut", cutFlags, compute.Permute, args, apply)
+	if err != nil {
+		return nil, err
 	}
 	if listFlag == "" {
 		return nil, compute.Invalidf("cut: you must specify a list of bytes, characters, or fields (-b, -c or -f)")
@@ -99,6 +99,10 @@ func buildCut(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if c.fields && !c.outDelimSet {
 		c.outDelim = []byte{c.delim}
+	}
+	// Files are GNU's last concern, after the list and the flags' checks.
+	if err := compute.NoOperandsButStdin("cut", f); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

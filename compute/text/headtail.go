@@ -140,11 +140,8 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 		h.n = n
 		args = args[1:]
 	}
-	f, err := compute.ParseFlags("head", headFlags, args)
+	f, err := compute.ParseFlagsCheck("head", headFlags, compute.Permute, args, checkCount("head"))
 	if err != nil {
-		return nil, err
-	}
-	if err := compute.NoOperandsButStdin("head", f); err != nil {
 		return nil, err
 	}
 	h.inputs = max(1, len(f.Operands))
@@ -176,7 +173,24 @@ func buildHead(env *compute.Env, args []string) (compute.Stage, error) {
 	if big && h.elide && !h.lines {
 		return nil, compute.Invalidf("head: invalid number of bytes %q for -c -N: value too large (at most %d)", bigVal, int64(math.MaxInt64))
 	}
+	// Files are GNU's last concern, after the counts.
+	if err := compute.NoOperandsButStdin("head", f); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// checkCount judges a -n or -c count as it is read, as GNU's option
+// loop does (head -n x -Q names the count, not the flag after it); the
+// last one is the one used, once all are read.
+func checkCount(cmd string) func(compute.FlagUse) error {
+	return func(u compute.FlagUse) error {
+		if u.Key != "n" && u.Key != "c" {
+			return nil
+		}
+		_, err := countValue(cmd, u.Key == "n", strings.TrimPrefix(u.Value, "-"), u.Name)
+		return err
+	}
 }
 
 func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
@@ -193,7 +207,7 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 			args = args[1:]
 		}
 	}
-	f, err := compute.ParseFlags("tail", tailFlags, args)
+	f, err := compute.ParseFlagsCheck("tail", tailFlags, compute.Permute, args, checkCount("tail"))
 	if err != nil {
 		return nil, err
 	}

@@ -157,6 +157,8 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	g := compute.NewGetopt("sort", sortFlags, compute.InOrder, args)
 	f := &compute.Flags{}
 	var keys []sortKey
+	tab := -1      // -t's byte, -1 for none
+	var check byte // sortCheckMode's answer so far
 	for {
 		it, ok, err := g.Next()
 		if err != nil {
@@ -200,6 +202,15 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 				}
 				keys = append(keys, k)
 			}
+			// -t and the check modes are judged where GNU's option loop
+			// judges them, so that of two errors on a line the first in
+			// it is the one named, as GNU's (sort -c -C -k1dn: '-cC').
+			if tab, err = sortTab(tab, it.Flag); err != nil {
+				return nil, err
+			}
+			if check, err = sortCheckMode(check, it.Flag); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		// An operand +POS1 [-POS2] is an obsolete key (GNU's traditional
@@ -213,10 +224,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		f.Operands = append(f.Operands, it.Operand)
 	}
 	f.Operands = append(f.Operands, g.Rest()...)
-	if err := compute.NoOperandsButStdin("sort", f); err != nil {
-		return nil, err
-	}
-	o := &sortOpts{tab: -1, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n'}
+	o := &sortOpts{tab: tab, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n'}
 	if f.Has("z") {
 		o.eol = 0
 	}
@@ -226,26 +234,6 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		global.ignore = &sortNondictionary
 	case f.Has("i"):
 		global.ignore = &sortNonprinting
-	}
-	for _, u := range f.Uses {
-		if u.Key != "t" {
-			continue
-		}
-		var tab int
-		switch {
-		case u.Value == "":
-			return nil, compute.Invalidf("sort: empty tab for %s", u.Name)
-		case len(u.Value) == 1:
-			tab = int(u.Value[0])
-		case u.Value == `\0`:
-			tab = 0
-		default:
-			return nil, compute.Invalidf("sort: multi-character tab %q for %s", u.Value, u.Name)
-		}
-		if o.tab >= 0 && o.tab != tab {
-			return nil, compute.Invalidf("sort: incompatible tabs for %s", u.Name)
-		}
-		o.tab = tab
 	}
 	for _, k := range keys {
 		if !k.hasOrdering() {
@@ -274,13 +262,14 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		k := o.keys[0]
 		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.general && !k.fold && !k.month && !k.human && !k.version && k.ignore == nil
 	}
-	check, err := sortCheckMode(f)
-	if err != nil {
-		return nil, err
-	}
 	if check != 0 && len(f.Operands) > 1 {
 		// GNU checks one file: stdin once.
 		return nil, compute.Invalidf("sort: extra operand %q not allowed with -%c", f.Operands[1], check)
+	}
+	// Files are GNU's last concern: after the keys' letters and -c's one
+	// operand (sort -gV FILE names -gV).
+	if err := compute.NoOperandsButStdin("sort", f); err != nil {
+		return nil, err
 	}
 	if (check != 0 || f.Has("m")) && o.pre > 0 {
 		// GNU's saved line (-m -u's, -c's previous one) is a copy of its
@@ -1101,38 +1090,58 @@ func (st *sortMergeStage) Run(ctx context.Context, in io.Reader, out io.Writer) 
 	return w.flush()
 }
 
-// sortCheckMode is GNU's checkonly: 'c' for -c, --check and
-// --check=diagnose-first, 'C' for -C and --check=quiet or silent, 0 for
-// none; two different ones are an error, as in GNU.
-func sortCheckMode(f *compute.Flags) (byte, error) {
-	var mode byte
-	for _, u := range f.Uses {
-		var m byte
-		switch u.Key {
-		case "c":
-			m = 'c'
-		case "C":
-			m = 'C'
-		case "check":
-			m = 'c'
-			if u.HasValue {
-				w, err := argmatch("sort", u, "quiet", "silent", "diagnose-first")
-				if err != nil {
-					return 0, err
-				}
-				if w != "diagnose-first" {
-					m = 'C'
-				}
-			}
-		default:
-			continue
-		}
-		if mode != 0 && mode != m {
-			return 0, compute.Invalidf("sort: options '-cC' are incompatible")
-		}
-		mode = m
+// sortTab is the -t byte after u, given the one before (-1 for none):
+// u's byte when u is -t, as GNU reads it (one byte, or "\\0" for NUL).
+func sortTab(tab int, u compute.FlagUse) (int, error) {
+	if u.Key != "t" {
+		return tab, nil
 	}
-	return mode, nil
+	var t int
+	switch {
+	case u.Value == "":
+		return 0, compute.Invalidf("sort: empty tab for %s", u.Name)
+	case len(u.Value) == 1:
+		t = int(u.Value[0])
+	case u.Value == `\0`:
+		t = 0
+	default:
+		return 0, compute.Invalidf("sort: multi-character tab %q for %s", u.Value, u.Name)
+	}
+	if tab >= 0 && tab != t {
+		return 0, compute.Invalidf("sort: incompatible tabs for %s", u.Name)
+	}
+	return t, nil
+}
+
+// sortCheckMode is GNU's checkonly after u, given the mode before: 'c'
+// for -c, --check and --check=diagnose-first, 'C' for -C and
+// --check=quiet or silent, 0 for none; two different ones are an error,
+// as in GNU.
+func sortCheckMode(mode byte, u compute.FlagUse) (byte, error) {
+	var m byte
+	switch u.Key {
+	case "c":
+		m = 'c'
+	case "C":
+		m = 'C'
+	case "check":
+		m = 'c'
+		if u.HasValue {
+			w, err := argmatch("sort", u, "quiet", "silent", "diagnose-first")
+			if err != nil {
+				return 0, err
+			}
+			if w != "diagnose-first" {
+				m = 'C'
+			}
+		}
+	default:
+		return mode, nil
+	}
+	if mode != 0 && mode != m {
+		return 0, compute.Invalidf("sort: options '-cC' are incompatible")
+	}
+	return m, nil
 }
 
 // sortCheckStage is sort -c and -C: it writes nothing, and at the first

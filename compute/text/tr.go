@@ -133,6 +133,9 @@ func buildTr(env *compute.Env, args []string) (compute.Stage, error) {
 		return nil, compute.Invalidf("tr: missing operand after %q: two sets must be given when translating", ops[0])
 	case len(ops) == 2 && del && !sq:
 		return nil, compute.Invalidf("tr: extra operand %q: only one set may be given when deleting without squeezing", ops[1])
+	case len(ops) > 2 && del && !sq:
+		// GNU names the first operand past its most, one set here.
+		return nil, compute.Invalidf("tr: extra operand %q", ops[1])
 	case len(ops) > 2:
 		return nil, compute.Invalidf("tr: extra operand %q", ops[2])
 	}

@@ -61,7 +61,82 @@ type uniqStage struct {
 func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
 	const cmd = "uniq"
 	g := compute.NewGetopt(cmd, uniqFlags, compute.InOrder, args)
-	f := &compute.Flags{}
+	u := &uniqStage{unique: true, firstRepeated: true, eol: '\n', delimit: "none", lineLimit: env.LineLimit(), checkChars: math.MaxUint64}
+	outputOption := false // one of -c -d -D -u
+	obsolete := false     // the last field count was GNU's obsolete -N
+	// apply takes each flag as it is read, as GNU's option loop does (a
+	// bad value is named before a bad flag after it).
+	apply := func(use compute.FlagUse) error {
+		var dst *uint64
+		var what string
+		switch k := use.Key; {
+		case k == "c":
+			u.count, outputOption = true, true
+			return nil
+		case k == "d":
+			u.unique, outputOption = false, true
+			return nil
+		case k == "u":
+			u.firstRepeated, outputOption = false, true
+			return nil
+		case k == "z":
+			u.eol = 0
+			return nil
+		case k == "D":
+			u.unique, u.later, outputOption = false, true, true
+			u.delimit = "none"
+			if use.HasValue {
+				m, err := argmatch(cmd, use, "none", "prepend", "separate")
+				if err != nil {
+					return err
+				}
+				u.delimit = m
+			}
+			return nil
+		case k == "group":
+			u.grouping = "separate"
+			if use.HasValue {
+				m, err := argmatch(cmd, use, "separate", "prepend", "append", "both")
+				if err != nil {
+					return err
+				}
+				u.grouping = m
+			}
+			return nil
+		case len(k) == 1 && k[0] >= '0' && k[0] <= '9':
+			// -N: digits accumulate, also over several flags (-1 -2 is
+			// -f 12), from 0 after a -f; an overflow is the maximum.
+			if !obsolete {
+				u.skipFields = 0
+			}
+			obsolete = true
+			d := uint64(k[0] - '0')
+			if u.skipFields > (math.MaxUint64-d)/10 {
+				u.skipFields = math.MaxUint64
+			} else {
+				u.skipFields = u.skipFields*10 + d
+			}
+			return nil
+		case k == "f":
+			obsolete = false
+			dst, what = &u.skipFields, "invalid number of fields to skip"
+		case k == "s": // also the obsolete +N
+			dst, what = &u.skipChars, "invalid number of bytes to skip"
+		case k == "w":
+			dst, what = &u.checkChars, "invalid number of bytes to compare"
+		case k == "i":
+			u.fold = true
+			return nil
+		default:
+			return nil
+		}
+		v, _, e := compute.XStrtoumax(use.Value, 10, "")
+		if e > compute.NumOverflow {
+			return compute.Invalidf("%s: %s: %q for %s", cmd, what, use.Value, use.Name)
+		}
+		*dst = v // NumOverflow leaves the maximum
+		return nil
+	}
 	var files []string // GNU's INPUT and OUTPUT operands
 	file := func(op string) error {
 		if len(files) == 2 {
@@ -79,13 +154,17 @@ func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
 			break
 		}
 		if it.IsFlag {
-			f.Uses = append(f.Uses, it.Flag)
+			if err := apply(it.Flag); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		// Before "--", an operand +N is the obsolete form of -s N.
 		if strings.HasPrefix(it.Operand, "+") {
 			if _, _, e := compute.XStrtoumax(it.Operand, 10, ""); e == compute.NumOK {
-				f.Uses = append(f.Uses, compute.FlagUse{Key: "s", Name: it.Operand, Value: it.Operand})
+				if err := apply(compute.FlagUse{Key: "s", Name: it.Operand, Value: it.Operand}); err != nil {
+					return nil, err
+				}
 				continue
 			}
 		}
@@ -98,87 +177,18 @@ func buildUniq(env *compute.Env, args []string) (compute.Stage, error) {
 			return nil, err
 		}
 	}
-	if len(files) > 0 && files[0] != "-" {
-		return nil, compute.NoOperands(cmd, &compute.Flags{Operands: files[:1]})
-	}
-	if len(files) > 1 && files[1] != "-" {
-		return nil, compute.Invalidf("%s: unsupported output operand %q (%s)", cmd, files[1], compute.RefuseOutput)
-	}
-	u := &uniqStage{unique: true, firstRepeated: true, fold: f.Has("i"), eol: '\n', delimit: "none", lineLimit: env.LineLimit(), checkChars: math.MaxUint64}
-	outputOption := false // one of -c -d -D -u
-	obsolete := false     // the last field count was GNU's obsolete -N
-	for _, use := range f.Uses {
-		var dst *uint64
-		var what string
-		switch k := use.Key; {
-		case k == "c":
-			u.count, outputOption = true, true
-			continue
-		case k == "d":
-			u.unique, outputOption = false, true
-			continue
-		case k == "u":
-			u.firstRepeated, outputOption = false, true
-			continue
-		case k == "z":
-			u.eol = 0
-			continue
-		case k == "D":
-			u.unique, u.later, outputOption = false, true, true
-			u.delimit = "none"
-			if use.HasValue {
-				m, err := argmatch(cmd, use, "none", "prepend", "separate")
-				if err != nil {
-					return nil, err
-				}
-				u.delimit = m
-			}
-			continue
-		case k == "group":
-			u.grouping = "separate"
-			if use.HasValue {
-				m, err := argmatch(cmd, use, "separate", "prepend", "append", "both")
-				if err != nil {
-					return nil, err
-				}
-				u.grouping = m
-			}
-			continue
-		case len(k) == 1 && k[0] >= '0' && k[0] <= '9':
-			// -N: digits accumulate, also over several flags (-1 -2 is
-			// -f 12), from 0 after a -f; an overflow is the maximum.
-			if !obsolete {
-				u.skipFields = 0
-			}
-			obsolete = true
-			d := uint64(k[0] - '0')
-			if u.skipFields > (math.MaxUint64-d)/10 {
-				u.skipFields = math.MaxUint64
-			} else {
-				u.skipFields = u.skipFields*10 + d
-			}
-			continue
-		case k == "f":
-			obsolete = false
-			dst, what = &u.skipFields, "invalid number of fields to skip"
-		case k == "s": // also the obsolete +N
-			dst, what = &u.skipChars, "invalid number of bytes to skip"
-		case k == "w":
-			dst, what = &u.checkChars, "invalid number of bytes to compare"
-		default:
-			continue
-		}
-		v, _, e := compute.XStrtoumax(use.Value, 10, "")
-		if e > compute.NumOverflow {
-			return nil, compute.Invalidf("%s: %s: %q for %s", cmd, what, use.Value, use.Name)
-		}
-		*dst = v // NumOverflow leaves the maximum
-	}
+	// GNU judges the output options before it opens a file.
 	switch {
 	case u.grouping != "" && outputOption:
 		return nil, compute.Invalidf("%s: --group is mutually exclusive with -c/-d/-D/-u", cmd)
 	case u.count && u.later:
 		return nil, compute.Invalidf("%s: printing all duplicated lines and repeat counts is meaningless", cmd)
+	}
+	if len(files) > 0 && files[0] != "-" {
+		return nil, compute.NoOperands(cmd, &compute.Flags{Operands: files[:1]})
+	}
+	if len(files) > 1 && files[1] != "-" {
+		return nil, compute.Invalidf("%s: unsupported output operand %q (%s)", cmd, files[1], compute.RefuseOutput)
 	}
 	return u, nil
 }
