@@ -1432,10 +1432,18 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, rc syscall.RawConn, 
 		// one ended the wait at once, and the close reset the line away
 		// (1 run in 3 of a route job over --max-input-bytes).
 		c.SetReadDeadline(end)
+		// Looked at after that: the eviction stores evicted, and a
+		// shutdown's cut and Close cancel ctx, before they set their
+		// deadline of now, so either they are seen here or their
+		// deadline comes after this one. Looked at only before it, a
+		// stop in between had its deadline overwritten by this one,
+		// and Close or the end of a shutdown waited the whole
+		// --tcp-fin-wait on a client that sent no FIN.
 		if dc.evicted.Load() {
-			// Stored before the eviction's deadline: either seen
-			// here, or that deadline comes after this one.
 			return
+		}
+		if ctx.Err() != nil && (cutEnd.IsZero() || s.closed.Load()) {
+			continue // the stop came since the look above
 		}
 		_, err := io.Copy(io.Discard, c)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
