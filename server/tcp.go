@@ -1445,7 +1445,7 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, rc syscall.RawConn, 
 		if ctx.Err() != nil && (cutEnd.IsZero() || s.closed.Load()) {
 			continue // the stop came since the look above
 		}
-		_, err := io.Copy(io.Discard, c)
+		err := discard(c, rc)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return // the client's FIN, or its reset
 		}
