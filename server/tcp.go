@@ -348,6 +348,15 @@ func (s *TCPServer) Close() error {
 		l.Close()
 	}
 	s.cancel()
+	// A wait that a shutdown's cut shortened already is woken too: the
+	// cut cancelled the context, and the cancel above woke nothing (it
+	// waited the rest of cutDrainWait). closed is stored first, and
+	// finish looks at it after setting its deadline.
+	s.drainMu.Lock()
+	for e := s.drains.Front(); e != nil; e = e.Next() {
+		e.Value.(*drainingConn).c.SetReadDeadline(time.Now())
+	}
+	s.drainMu.Unlock()
 	s.wg.Wait()
 	s.refused.stop()
 	return nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -83,4 +84,35 @@ func TestTCPFinWaitStopRace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTCPCloseAfterCut: Close ends at once the wait of a connection that
+// a shutdown's cut had already shortened to cutDrain (an hour here): the
+// cut had cancelled the connections' context, so Close's cancel woke
+// nothing, and Close waited the rest of cutDrainWait on every client of
+// a cut job that sent no FIN.
+func TestTCPCloseAfterCut(t *testing.T) {
+	env := startEnv(t, envConfig{idle: defaultTestTimeout, tcp: tcpSettings{drainTimeout: time.Hour, cutDrain: time.Hour}})
+	c := tcpFrom(t, env.tcpAddr, "127.0.0.1")
+	io.WriteString(c, "sha256sum\nthe first part")
+	env.obs.waitStarted(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // no grace: the job is cut
+	shut := make(chan error, 1)
+	go func() { shut <- env.tcp.Shutdown(ctx) }()
+	// The cut job's error line and FIN: its connection waits for the
+	// client's FIN, which never comes, for cutDrain.
+	if reply, err := io.ReadAll(c); err != nil || string(reply) != "halfclose: error: UNAVAILABLE: server is shutting down\n" {
+		t.Fatalf("cut job: %q, %v", reply, err)
+	}
+	closed := make(chan struct{})
+	go func() { env.tcp.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(defaultTestTimeout):
+		c.CloseWrite() // ends the wait
+		<-closed
+		t.Fatalf("Close still waited for the cut job's client after %v", defaultTestTimeout)
+	}
+	<-shut
 }
