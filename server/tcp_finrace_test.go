@@ -70,7 +70,7 @@ func TestTCPFinWaitStopRace(t *testing.T) {
 			go func() {
 				defer close(done)
 				defer server.Close()
-				s.finish(ctx, c, nil, false)
+				s.finish(ctx, c, "", nil, false)
 			}()
 			select {
 			case <-done:
