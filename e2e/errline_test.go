@@ -22,8 +22,8 @@ import (
 // stopped (SIGSTOP) for 1-5 ms at a time and let run for 1 ms in between:
 // what a loaded machine does to it now and then, made frequent. It is
 // fault injection, not synchronisation: nothing waits on it, and a
-// server that keeps the error line readable for longer than a stop (the
-// --tcp-fin-wait of 5 s) passes whatever the stops' lengths. A server
+// server that reads the upload to its FIN (--tcp-fin-wait) passes
+// whatever the stops' lengths. A server
 // that closed a few milliseconds after the line, with input unread, lost
 // the line in most runs through a proxy: nc, continued, finds the reset
 // and the line together, and stops reading on the reset.
@@ -87,7 +87,11 @@ stalls:
 // (socat: "write(5, ...): Broken pipe", exit 1, in every run).
 func TestNcErrorLineWhileUploading(t *testing.T) {
 	t.Parallel()
-	d := launch(t, "--max-input-bytes", "1MiB", "--tcp-route", "127.0.0.1:0=sha256sum")
+	// The wait for the client's FIN is made longer than the test may
+	// take: a client that is slow to send the rest (socat, nc stopped
+	// often, on a loaded machine) is not reset at 5 s, which would fail
+	// socat's last writes (exit 1) for want of CPU, not of the server.
+	d := launch(t, "--max-input-bytes", "1MiB", "--tcp-route", "127.0.0.1:0=sha256sum", "--tcp-fin-wait", "10m")
 	in := randomFile(t, 64<<20)
 	const want = "halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of 1048576 bytes\n"
 	for _, target := range []struct{ name, addr, header string }{

@@ -134,9 +134,14 @@ type TCPServer struct {
 	// maxDrains is max(MaxConns, DefaultMaxConns), so that a burst
 	// refused by a small MaxConns still gets its error lines whole (tests
 	// set it).
-	drainMu   sync.Mutex
-	drains    list.List // of *drainingConn; protected by drainMu
-	maxDrains int
+	// One address holds at most PeerRequests' limit of them (its
+	// oldest stops waiting past that), so that it cannot evict every
+	// other address's with its own: refused connections wait too, and
+	// cost it no more than a handshake each.
+	drainMu    sync.Mutex
+	drains     list.List             // of *drainingConn; protected by drainMu
+	peerDrains map[string]*list.List // drains by address key, of *drainingConn; protected by drainMu
+	maxDrains  int
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
 	buffersHeld atomic.Int64
@@ -348,6 +353,15 @@ func (s *TCPServer) Close() error {
 		l.Close()
 	}
 	s.cancel()
+	// A wait that a shutdown's cut shortened already is woken too: the
+	// cut cancelled the context, and the cancel above woke nothing (it
+	// waited the rest of cutDrainWait). closed is stored first, and
+	// finish looks at it after setting its deadline.
+	s.drainMu.Lock()
+	for e := s.drains.Front(); e != nil; e = e.Next() {
+		e.Value.(*drainingConn).c.SetReadDeadline(time.Now())
+	}
+	s.drainMu.Unlock()
 	s.wg.Wait()
 	s.refused.stop()
 	return nil
@@ -836,7 +850,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	select {
 	case s.connSlots <- struct{}{}:
 	default:
-		s.refuseConn(ctx, c, ReasonMaxConns, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
+		s.refuseConn(ctx, c, ip, ReasonMaxConns, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
 		return
 	}
 	release, ok := s.PeerRequests.TryAcquire(ip)
@@ -846,7 +860,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		// one refused for --max-conns: else one address past its own cap
 		// filled --max-conns for every other.
 		<-s.connSlots
-		s.refuseConn(ctx, c, ReasonPeerRequests, errPeerRequests(s.PeerRequests.Limit()))
+		s.refuseConn(ctx, c, ip, ReasonPeerRequests, errPeerRequests(s.PeerRequests.Limit()))
 		return
 	}
 	// free gives the connection's places back (--max-conns, its
@@ -865,7 +879,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	defer free()
 	if s.Allow != nil && !s.Allow(ip) {
 		free()
-		s.refuseConn(ctx, c, ReasonRateLimit, compute.Exhaustedf("rate limit exceeded for peer"))
+		s.refuseConn(ctx, c, ip, ReasonRateLimit, compute.Exhaustedf("rate limit exceeded for peer"))
 		return
 	}
 	if tc, ok := c.(*tls.Conn); ok {
@@ -883,7 +897,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 				}
 				err := life.reject(ctx, "", errPlaintextOnTLS)
 				free()
-				s.fail(ctx, plain, err)
+				s.fail(ctx, plain, ip, err)
 				return
 			}
 			s.Logger.Debug("tls handshake failed", "peer", c.RemoteAddr(), "err", err)
@@ -937,7 +951,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	case err == nil:
 		free()
 		putBuffers()
-		s.finish(ctx, c, w.rc, fin)
+		s.finish(ctx, c, ip, w.rc, fin)
 	case isConnReadError(err):
 		// An abort: the client is gone or idle. Nothing is written, and
 		// the connection is reset: a FIN would let a client that sent all
@@ -951,7 +965,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	case w.n == 0 && bw.Buffered() == 0:
 		free()
 		putBuffers()
-		s.fail(ctx, c, err)
+		s.fail(ctx, c, ip, err)
 	default:
 		// Output started and then the job failed: reset, so a truncated
 		// reply never looks complete.
@@ -1338,21 +1352,21 @@ func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 // refuseConn refuses a connection before anything is read from it: the
 // error line, a job counted in the metrics (outcome limit), and one log
 // line per reason and interval rather than one per connection.
-func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, reason string, err error) {
+func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, peer, reason string, err error) {
 	s.refused.add(reason, "tcp")
-	s.fail(ctx, c, s.life.refuse(ctx, err))
+	s.fail(ctx, c, peer, s.life.refuse(ctx, err))
 }
 
 // fail writes err's verdict as the error line, then ends the connection
-// politely.
-func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
+// politely. peer is c's address key.
+func (s *TCPServer) fail(ctx context.Context, c net.Conn, peer string, err error) {
 	v := classify(err)
 	if v.internal {
 		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", logDetail(err))
 	}
 	c.SetWriteDeadline(time.Now().Add(DefaultFinWait))
 	io.WriteString(c, v.errorLine())
-	s.finish(ctx, c, nil, false)
+	s.finish(ctx, c, peer, nil, false)
 }
 
 // finish sends FIN and reads what the client still sends until its FIN,
@@ -1376,8 +1390,9 @@ func (s *TCPServer) fail(ctx context.Context, c net.Conn, err error) {
 // wait is cut short to cutDrainWait, not to nothing: a job cut while its
 // client was still sending had its error line reset away, and HAProxy
 // passed the reset on, so nc printed nothing and exited 0. fin says the
-// client's FIN has been read already: there is nothing to wait for.
-func (s *TCPServer) finish(ctx context.Context, c net.Conn, rc syscall.RawConn, fin bool) {
+// client's FIN has been read already: there is nothing to wait for. peer
+// is c's address key.
+func (s *TCPServer) finish(ctx context.Context, c net.Conn, peer string, rc syscall.RawConn, fin bool) {
 	var deadline time.Time
 	var dc *drainingConn
 	if !fin {
@@ -1388,7 +1403,7 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, rc syscall.RawConn, 
 		deadline = time.Now().Add(s.drainTimeout)
 		c.SetReadDeadline(deadline)
 		var done func()
-		dc, done = s.draining(c)
+		dc, done = s.draining(c, peer)
 		defer done()
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
@@ -1432,49 +1447,97 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, rc syscall.RawConn, 
 		// one ended the wait at once, and the close reset the line away
 		// (1 run in 3 of a route job over --max-input-bytes).
 		c.SetReadDeadline(end)
+		// Looked at after that: the eviction stores evicted, and a
+		// shutdown's cut and Close cancel ctx, before they set their
+		// deadline of now, so either they are seen here or their
+		// deadline comes after this one. Looked at only before it, a
+		// stop in between had its deadline overwritten by this one,
+		// and Close or the end of a shutdown waited the whole
+		// --tcp-fin-wait on a client that sent no FIN.
 		if dc.evicted.Load() {
-			// Stored before the eviction's deadline: either seen
-			// here, or that deadline comes after this one.
 			return
 		}
-		_, err := io.Copy(io.Discard, c)
+		if ctx.Err() != nil && (cutEnd.IsZero() || s.closed.Load()) {
+			continue // the stop came since the look above
+		}
+		err := discard(c, rc)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return // the client's FIN, or its reset
 		}
 	}
 }
 
-// draining counts c among the connections waiting for their client's
-// FIN until the returned func is called. Past maxDrains of them the one
-// that has waited longest stops waiting: its reply went out first, so a
-// close is least likely to reset it before it is read. Without a bound,
-// connections that never send their FIN held a descriptor and a goroutine
-// each for the whole wait, however many came (3,000 at --max-conns 8
-// held 3,012 descriptors). The returned drainingConn says whether c was
-// so evicted, which finish's read-on after a shutdown's cut must not undo.
-func (s *TCPServer) draining(c net.Conn) (*drainingConn, func()) {
+// draining counts c, of address key peer, among the connections waiting
+// for their client's FIN until the returned func is called. Past
+// maxDrains of them the one that has waited longest stops waiting: its
+// reply went out first, so a close is least likely to reset it before
+// it is read. Without a bound, connections that never send their FIN
+// held a descriptor and a goroutine each for the whole wait, however
+// many came (3,000 at --max-conns 8 held 3,012 descriptors). Past
+// PeerRequests' limit of them from peer, peer's own oldest stops waiting
+// instead: one address sending no FIN on connections refused for its
+// own cap (a handshake each) evicted every other address's wait, and
+// reset their error lines behind them. The returned drainingConn says
+// whether c was so evicted, which finish's read-on after a shutdown's
+// cut must not undo.
+func (s *TCPServer) draining(c net.Conn, peer string) (*drainingConn, func()) {
 	dc := &drainingConn{c: c}
 	s.drainMu.Lock()
-	if s.drains.Len() >= s.maxDrains {
-		oldest := s.drains.Front()
-		s.drains.Remove(oldest)
-		o := oldest.Value.(*drainingConn)
-		o.evicted.Store(true)
-		o.c.SetReadDeadline(time.Now())
+	if s.peerDrains == nil {
+		s.peerDrains = map[string]*list.List{}
 	}
-	e := s.drains.PushBack(dc)
+	own := s.peerDrains[peer]
+	switch limit := s.PeerRequests.Limit(); {
+	case limit > 0 && own != nil && own.Len() >= limit:
+		s.evictDrain(own.Front().Value.(*drainingConn))
+	case s.drains.Len() >= s.maxDrains:
+		s.evictDrain(s.drains.Front().Value.(*drainingConn))
+	}
+	// (An eviction may have emptied and dropped peer's list.)
+	if own = s.peerDrains[peer]; own == nil {
+		own = list.New()
+		s.peerDrains[peer] = own
+	}
+	dc.peer = peer
+	dc.all = s.drains.PushBack(dc)
+	dc.own = own.PushBack(dc)
 	s.drainMu.Unlock()
 	return dc, func() {
 		s.drainMu.Lock()
-		s.drains.Remove(e) // a no-op once it has been cut
+		s.dropDrain(dc) // a no-op once it has been cut
 		s.drainMu.Unlock()
 	}
+}
+
+// evictDrain makes o stop waiting for its client's FIN. s.drainMu is held.
+func (s *TCPServer) evictDrain(o *drainingConn) {
+	s.dropDrain(o)
+	o.evicted.Store(true)
+	o.c.SetReadDeadline(time.Now())
+}
+
+// dropDrain takes o off the lists of waiting connections, if it is on
+// them. s.drainMu is held.
+func (s *TCPServer) dropDrain(o *drainingConn) {
+	if o.all == nil {
+		return
+	}
+	s.drains.Remove(o.all)
+	own := s.peerDrains[o.peer]
+	own.Remove(o.own)
+	if own.Len() == 0 {
+		delete(s.peerDrains, o.peer)
+	}
+	o.all, o.own = nil, nil
 }
 
 // drainingConn is a connection waiting for its client's FIN (draining).
 type drainingConn struct {
 	c       net.Conn
-	evicted atomic.Bool // past maxDrains: it stops waiting
+	peer    string        // c's address key
+	all     *list.Element // in drains; nil once off it (protected by drainMu)
+	own     *list.Element // in peerDrains[peer] (protected by drainMu)
+	evicted atomic.Bool   // past maxDrains: it stops waiting
 }
 
 // resetConn closes c with an RST.

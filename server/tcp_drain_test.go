@@ -177,3 +177,50 @@ func TestTCPDrainsBoundedInCut(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
+
+// TestTCPDrainsPerPeer: one address holds at most its
+// --max-requests-per-peer (2 here) of the connections waiting for their
+// client's FIN: past that its own oldest stops waiting, not another
+// address's. Its connections refused for that cap wait too, a handshake
+// each, and the oldest of all was evicted: one address that sent no FIN
+// on max(--max-conns, 1024) connections within --tcp-fin-wait ended
+// every other address's wait, and reset its error line behind it.
+func TestTCPDrainsPerPeer(t *testing.T) {
+	s := &TCPServer{
+		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
+		MaxConns:     1,
+		maxDrains:    4,
+		drainTimeout: time.Hour,
+		PeerRequests: NewPeerCap(2),
+	}
+	addr, _ := serveReportingCloses(t, s, 64)
+	// replyFrom reads the error line and FIN of a connection from src
+	// that sends a bad header line and no FIN.
+	replyFrom := func(src string) net.Conn {
+		t.Helper()
+		c := tcpFrom(t, addr, src)
+		io.WriteString(c, "frob\n")
+		if reply, err := io.ReadAll(c); err != nil || string(reply) != frobLine {
+			t.Fatalf("from %s: %q, %v; want %q", src, reply, err, frobLine)
+		}
+		return c
+	}
+	victim := replyFrom("127.0.0.2")
+	for range 10 {
+		replyFrom("127.0.0.3")
+	}
+	// Each connection was counted among the waiting, and any eviction
+	// done, before its FIN was sent.
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
+	waiting := map[string]int{}
+	victimWaits := false
+	for e := s.drains.Front(); e != nil; e = e.Next() {
+		dc := e.Value.(*drainingConn)
+		waiting[PeerIP(dc.c.RemoteAddr())]++
+		victimWaits = victimWaits || dc.c.RemoteAddr().String() == victim.LocalAddr().String()
+	}
+	if !victimWaits || waiting["127.0.0.2"] != 1 || waiting["127.0.0.3"] != 2 {
+		t.Fatalf("waiting for their FIN: %v (127.0.0.2's still waiting: %v); want 127.0.0.2's one and 127.0.0.3's newest 2", waiting, victimWaits)
+	}
+}
