@@ -440,9 +440,11 @@ type waitArmer interface {
 }
 
 // armWait sets the read deadline of a read that is to wait, when none
-// was set before (lazy): the idle timeout after the read began.
+// was set before (lazy): the idle timeout after the read began. With no
+// idle timeout there is none to set: a stop's deadline (Close, the forced
+// stop's) is then the only one, and ends the wait as it is.
 func (r *connReader) armWait() error {
-	if !r.deadline.IsZero() {
+	if r.idle <= 0 || !r.deadline.IsZero() {
 		return nil
 	}
 	return r.setDeadline(r.start.Add(r.idle))
