@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -399,12 +400,14 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			return nil
 		}
 		return "digest:" + strings.Join(names, ","), func(ctx context.Context) (engine.Stats, error) {
+			clk := newCancelClock(ctx)
+			defer clk.done()
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.DigestRequest).GetHeader, proof))
 			// The job has read its last byte when Digest returns: the held
 			// message buffers go back to grpc-go's pool.
 			defer src.release()
 			if err := src.prime(); err != nil {
-				err = clientDeadline(ctx, g.why(err), time.Now())
+				err = clientDeadline(ctx, g.why(err), clk.when(time.Now()))
 				return proof.countReceived(engine.Stats{}, err), err
 			}
 			res, err := s.engine.Digest(ctx, job, src)
@@ -412,7 +415,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			if err == nil {
 				err = clientGone(stream.SendAndClose(resp))
 			}
-			err = clientDeadline(ctx, jobErr(g, src, err), time.Now())
+			err = clientDeadline(ctx, jobErr(g, src, err), clk.when(time.Now()))
 			return proof.countReceived(engine.Stats{InputBytes: res.Size}, err), err
 		}, nil
 	})
@@ -468,10 +471,12 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 		}
 		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
 		return strings.Join(p.Names, "|"), func(ctx context.Context) (engine.Stats, error) {
+			clk := newCancelClock(ctx)
+			defer clk.done()
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.RunRequest).GetHeader, proof))
 			defer src.release() // the job reads no more once Run returns
 			if err := src.prime(); err != nil {
-				err = clientDeadline(ctx, g.why(err), time.Now())
+				err = clientDeadline(ctx, g.why(err), clk.when(time.Now()))
 				return proof.countReceived(engine.Stats{}, err), err
 			}
 			out := &outputSender{send: send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
@@ -484,7 +489,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 					ExitStatus: int32(stats.ExitStatus), Diagnostics: stats.Diagnostics,
 				}}})
 			}
-			err = clientDeadline(ctx, jobErr(g, src, err), time.Now())
+			err = clientDeadline(ctx, jobErr(g, src, err), clk.when(time.Now()))
 			return proof.countReceived(stats, err), err
 		}, nil
 	})
@@ -528,6 +533,58 @@ func clientDeadline(ctx context.Context, err error, now time.Time) error {
 		return context.DeadlineExceeded
 	}
 	return err
+}
+
+// cancelClock records when a call's context ended, for clientDeadline: a
+// job may return well after its client's cancel (a stage slow to stop
+// that is cancelled; grpc-go cancels the stream's context as the client's
+// reset arrives), and the time it returned made a cancel long before the
+// deadline look like the deadline (a Run cancelled 1 s before its
+// deadline, whose stage returned at it: outcome idle). Only a call with a
+// deadline has one: one AfterFunc a job; nil (nothing recorded) for the
+// others, which clientDeadline leaves as they are.
+type cancelClock struct {
+	stop func() bool
+	mu   sync.Mutex // protects at
+	at   time.Time  // when ctx ended; zero until then
+}
+
+func newCancelClock(ctx context.Context) *cancelClock {
+	if _, ok := ctx.Deadline(); !ok {
+		return nil
+	}
+	c := &cancelClock{}
+	c.stop = context.AfterFunc(ctx, c.record)
+	return c
+}
+
+func (c *cancelClock) record() {
+	now := time.Now()
+	c.mu.Lock()
+	c.at = now
+	c.mu.Unlock()
+}
+
+// when returns when the context ended, or now when that is not recorded
+// (yet: the AfterFunc may not have run when the job saw the end first,
+// and then now is about as early).
+func (c *cancelClock) when(now time.Time) time.Time {
+	if c == nil {
+		return now
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() || now.Before(c.at) {
+		return now
+	}
+	return c.at
+}
+
+// done unregisters the AfterFunc: the job is over.
+func (c *cancelClock) done() {
+	if c != nil {
+		c.stop()
+	}
 }
 
 // jobErr is the error a job of the stream guarded by g ends with, having

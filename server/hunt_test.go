@@ -520,3 +520,44 @@ func TestTCPResetReplyCountsDelivered(t *testing.T) {
 		t.Errorf("the job counted %d output bytes (outcome %s); the client received %d", out, e[0], got)
 	}
 }
+
+// TestGRPCEarlyCancelNotDeadline: a client that cancels its call well
+// before its deadline is counted canceled, even when the job ends only at
+// the deadline (a stage slow to stop: here one that, cancelled, returns
+// at its context's deadline). clientDeadline took the time the job
+// returned for the time of the cancel, and counted it idle.
+func TestGRPCEarlyCancelNotDeadline(t *testing.T) {
+	reg := testRegistry()
+	stopped := make(chan bool, 1)
+	reg.Register(&compute.Command{Name: "testslowstop", Build: func(*compute.Env, []string) (compute.Stage, error) {
+		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			<-ctx.Done()
+			d, ok := ctx.Deadline()
+			stopped <- ok
+			if ok {
+				<-time.After(time.Until(d)) // the work it does before it looks at ctx again
+			}
+			return ctx.Err()
+		}), nil
+	}})
+	env := startEnv(t, envConfig{engine: engine.Config{Registry: reg}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s, err := env.client.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Send(runHeader("testslowstop"))
+	s.Send(runData([]byte("part of the input")))
+	env.obs.waitStarted(t)
+	cancel() // long before the deadline
+	if _, err := s.Recv(); status.Code(err) != codes.Canceled {
+		t.Fatalf("Recv: %v, want CANCELED", err)
+	}
+	if !<-stopped {
+		t.Fatal("the stage's context has no deadline")
+	}
+	if oc := env.obs.nextOutcome(t); oc != OutcomeCanceled {
+		t.Errorf("outcome %q for a call cancelled long before its deadline, want %q", oc, OutcomeCanceled)
+	}
+}

@@ -122,3 +122,18 @@ func TestMetrics(t *testing.T) {
 		t.Error("no job duration histogram")
 	}
 }
+
+// TestMetricsSpoolDisk: the daemon's halfclose_spool_disk_bytes reads the
+// disk budget its jobs' spill files charge (--spool-disk), not one of its
+// own.
+func TestMetricsSpoolDisk(t *testing.T) {
+	d := startDaemon(t, "--spool-disk=1MiB")
+	disk := d.cfg.engine.Config().Spool.Disk
+	if err := disk.Reserve(12345); err != nil {
+		t.Fatal(err)
+	}
+	defer disk.Release(12345)
+	if v := metricValue(scrape(t, d.httpAddr()), "halfclose_spool_disk_bytes", nil); v != 12345 {
+		t.Errorf("halfclose_spool_disk_bytes = %v with 12345 bytes of the budget held, want 12345", v)
+	}
+}
