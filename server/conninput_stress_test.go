@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
 )
 
@@ -207,4 +209,28 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 			t.Fatalf("%d descriptors open after %d resets and Close, %d before", after, resets, before)
 		}
 	})
+}
+
+// TestTCPRouteDigestLimit: a digest job past its first MiB reads 4 MiB at
+// a time, up to a read past --max-input-bytes, but hashes nothing over
+// it: an input of the limit gets GNU's digest; one a byte or a read over
+// it gets RESOURCE_EXHAUSTED and no digest, on a route and on the command
+// port.
+func TestTCPRouteDigestLimit(t *testing.T) {
+	const limit = 3<<20 + 123
+	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: limit}, routes: []string{"sha256sum"}})
+	over := fmt.Sprintf("halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of %d bytes\n", limit)
+	for _, n := range []int{limit, limit + 1, limit + bulkBufSize} {
+		input := randBytes(uint64(90+n-limit), n)
+		want := over
+		if n <= limit {
+			want = oracle.Output(t, input, "sha256sum")
+		}
+		if got := tcpCall(t, env.routes["sha256sum"], "", input); got != want {
+			t.Errorf("route, %d bytes: reply %q, want %q", n, got, want)
+		}
+		if got := tcpCall(t, env.tcpAddr, "sha256sum\n", input); got != want {
+			t.Errorf("command port, %d bytes: reply %q, want %q", n, got, want)
+		}
+	}
 }
