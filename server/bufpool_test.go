@@ -12,21 +12,20 @@ func TestBufPoolsAllocateNothing(t *testing.T) {
 		size int
 		get  func() []byte
 	}{
-		{"conn", connBufSize, func() []byte { return getConnBuf(connBufSize) }},
-		{"ahead", aheadBufSize, func() []byte { return (&connInput{}).getLocked() }},
-		{"bulk", bulkBufSize, func() []byte { return (&connInput{took: bulkAfter}).getDirect() }},
+		{"conn", connBufSize, func() []byte { return getTakeBuf((&connInput{}).takeSize()) }},
+		{"bulk", bulkBufSize, func() []byte { return getTakeBuf((&connInput{took: bulkAfter}).takeSize()) }},
 	} {
 		b := c.get()
 		if len(b) != c.size || cap(b) != c.size {
 			t.Fatalf("%s: a buffer of %d (cap %d), want %d", c.name, len(b), cap(b), c.size)
 		}
-		putAheadBuf(b[:10])
-		if n := testing.AllocsPerRun(100, func() { putAheadBuf(c.get()[:1]) }); n >= 1 {
+		putTakeBuf(b[:10])
+		if n := testing.AllocsPerRun(100, func() { putTakeBuf(c.get()[:1]) }); n >= 1 {
 			t.Errorf("%s: %v allocations a buffer taken and given back, want none", c.name, n)
 		}
 	}
 	// A buffer that is not a whole one of a pool's size is not taken.
 	putConnBuf(make([]byte, 10, connBufSize+1))
 	b := getConnBuf(connBufSize)
-	putAheadBuf(b[1:])
+	putTakeBuf(b[1:])
 }

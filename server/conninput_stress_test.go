@@ -5,110 +5,44 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
 )
 
-// readSpy passes reads to the connReader and tells the test, as each read
-// begins, its size and how many bytes the reads before it returned: a
-// read of less than aheadBufSize by the goroutine reading ahead is fill
-// waiting for the client with bytes held.
-type readSpy struct {
-	io.ReadCloser
-	total atomic.Int64
-	calls chan spyCall
-}
-
-type spyCall struct {
-	size  int
-	total int64
-}
-
-func (s *readSpy) Read(p []byte) (int, error) {
-	s.calls <- spyCall{len(p), s.total.Load()}
-	n, err := s.ReadCloser.Read(p)
-	s.total.Add(int64(n))
-	return n, err
-}
-
-// waitCall waits for a read that begins after total bytes and is smaller
-// than a whole buffer read ahead (fill's, with bytes held), or for any
-// read beginning after total when whole.
-func (s *readSpy) waitCall(t *testing.T, total int64, whole bool) {
-	t.Helper()
-	timeout := time.After(defaultTestTimeout)
-	for {
-		select {
-		case c := <-s.calls:
-			if c.total == total && (whole || c.size < aheadBufSize) {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("no read began after %d bytes (held: %v)", total, !whole)
-		}
-	}
-}
-
-// drain takes the spy's records from now on, so that reads never block.
-func (s *readSpy) drain() (stop func()) {
-	done := make(chan struct{})
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		for {
-			select {
-			case <-s.calls:
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { close(done); <-ended }
-}
-
 // stressInput is a digest job's input over the server end of a loopback
 // connection, built as run builds it (raw reads, SO_RCVLOWAT of the
-// default once past 1 MiB, the mark raised by connInput), with reads
-// spied on; behind, while true, makes the socket look full.
-func stressInput(sc *net.TCPConn, idle time.Duration) (*connInput, *readSpy, *atomic.Bool) {
+// default once past 1 MiB, the mark raised by connInput).
+func stressInput(sc *net.TCPConn, idle time.Duration) *connInput {
 	cr := &connReader{ctx: context.Background(), c: sc, r: sc, idle: idle, tc: sc, lowat: DefaultRecvLowat}
 	if raw := newRawReader(sc); raw != nil {
 		cr.r = raw
 	}
-	spy := &readSpy{ReadCloser: cr, calls: make(chan spyCall, 1<<16)}
-	c := newConnInput(spy, sc)
+	c := newConnInput(cr, sc)
 	c.setMark = cr.setMark
-	var behind atomic.Bool
-	c.queued = func() int {
-		if behind.Load() {
-			return 1 << 30
-		}
-		return recvQueued(sc)
-	}
-	return c, spy, &behind
+	return c
 }
 
-// TestConnInputHeldBytesEnd: the goroutine reading ahead waits for its
-// client (under the raised mark) holding part of a buffer while the job
-// has a whole one queued, over a real socket; then the client ends the
-// input (FIN), stops (idle timeout), sends a few bytes (under the mark)
-// and stops, resets, or drips a byte a tenth of a second for longer than
-// the idle timeout before its FIN; or the engine closes the input. The
-// job gets exactly the bytes sent, in order, and the end only after a FIN
-// (the digest then that of every byte); any other end is an error after
-// a prefix of them. Wait returns and gives every buffer back; goleak
-// checks no goroutine is left.
-func TestConnInputHeldBytesEnd(t *testing.T) {
+// TestConnInputEnds: a digest job reads its socket itself (1 MiB and a
+// byte, the mark then on), in buffers of 4 MiB from then on, under the
+// base mark or the raised one, while its client sends more; then the
+// client ends the input (FIN), stops (idle timeout), sends a few bytes
+// (under the mark) and stops, resets, or drips a byte a tenth of a second
+// for longer than the idle timeout before its FIN; or the engine closes
+// the input. The job gets exactly the bytes sent, in order, and the end
+// only after a FIN (the digest then that of every byte); any other end is
+// an error after a prefix of them.
+func TestConnInputEnds(t *testing.T) {
 	for _, end := range []string{"fin", "idle", "tail", "reset", "drip", "close"} {
-		for _, caughtUp := range []bool{false, true} {
-			t.Run(end+"/real_queue="+strconv.FormatBool(caughtUp), func(t *testing.T) {
+		for _, big := range []bool{false, true} {
+			t.Run(end+"/raised="+strconv.FormatBool(big), func(t *testing.T) {
 				// Mostly waiting (idle timeouts, the drip): the cases run
 				// side by side, each on a connection of its own.
 				t.Parallel()
@@ -117,8 +51,13 @@ func TestConnInputHeldBytesEnd(t *testing.T) {
 				// machine may take between two of them (500 ms failed
 				// the idle timeout early under -race at load 8).
 				const idle = 2 * time.Second
+				// The input is made before the job waits for it: 5 MiB
+				// of randBytes took over 2 s under -race beside the
+				// other cases, and the job was rightly idle.
+				p0 := randBytes(50, lowatAfter+1)
+				bulk := randBytes(51, 5<<20+300<<10)
 				cc, sc := loopbackPair(t)
-				c, spy, behind := stressInput(sc, idle)
+				c := stressInput(sc, idle)
 				var sent bytes.Buffer
 				send := func(b []byte) {
 					t.Helper()
@@ -128,7 +67,6 @@ func TestConnInputHeldBytesEnd(t *testing.T) {
 					}
 				}
 				// 1 MiB and a byte, read by the job itself: the mark is on.
-				p0 := randBytes(50, lowatAfter+1)
 				go cc.Write(p0)
 				sent.Write(p0)
 				h := sha256.New()
@@ -136,27 +74,13 @@ func TestConnInputHeldBytesEnd(t *testing.T) {
 				if _, err := io.CopyN(io.MultiWriter(h, &got), c, int64(len(p0))); err != nil {
 					t.Fatal(err)
 				}
-				// The job's read of a whole buffer finds it behind: the
-				// goroutine reads ahead, under the raised mark.
-				behind.Store(true)
-				c.direct(connBufSize, connBufSize, nil, true)
-				behind.Store(caughtUp) // the goroutine then sees the real queue
-				if !c.big {
-					t.Fatal("the mark is not raised while reading ahead")
-				}
-				spy.waitCall(t, int64(sent.Len()), true)
-				send(randBytes(51, 256<<10)) // the first buffer, handed over
-				spy.waitCall(t, int64(sent.Len()), true)
-				send(randBytes(52, 300<<10)) // held, the job busy
-				spy.waitCall(t, int64(sent.Len()), false)
-				stop := spy.drain()
-				defer stop()
-
+				c.raiseMark(big)
 				result := make(chan error, 1)
 				go func() {
 					_, err := c.WriteTo(io.MultiWriter(h, &got))
 					result <- err
 				}()
+				send(bulk)
 				switch end {
 				case "fin":
 					send(randBytes(53, 12345))
@@ -182,10 +106,6 @@ func TestConnInputHeldBytesEnd(t *testing.T) {
 				case err = <-result:
 				case <-time.After(defaultTestTimeout):
 					t.Fatal("the job's read never returned")
-				}
-				c.Wait()
-				if c.ahead || len(c.queue) != 0 || len(c.free) != 0 || c.lent != 0 {
-					t.Fatalf("after Wait: ahead %v, %d queued, %d kept, %d lent", c.ahead, len(c.queue), len(c.free), c.lent)
 				}
 				if end == "fin" || end == "drip" {
 					if err != nil {
@@ -237,10 +157,10 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// TestTCPRouteDigestEnds: on a sha256sum route (a digest job, read ahead
-// for whenever it falls behind), an input that ends right after a partial
-// buffer (of the job's 256 KiB reads, or of the 1 MiB buffers read ahead)
-// gets GNU's digest of every byte; so does one that, after a bulk start
+// TestTCPRouteDigestEnds: on a sha256sum route (a digest job, reading
+// its socket in buffers of 256 KiB, then of 4 MiB past its first MiB), an
+// input that ends right after a partial buffer gets GNU's digest of every
+// byte; so does one that, after a bulk start
 // (the mark set), drips a byte a tenth of a second for longer than the
 // idle timeout. A client that resets mid-upload gets no result, and the
 // server keeps no descriptor of it.
@@ -248,7 +168,7 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 	env := startEnv(t, envConfig{idle: time.Second, routes: []string{"sha256sum"}})
 	addr := env.routes["sha256sum"]
 	t.Run("fin", func(t *testing.T) {
-		for i, n := range []int{1, 256<<10 - 1, 256<<10 + 1, 1<<20 - 1, 1<<20 + 1, 2<<20 + 1, 5<<20 - 7, 9<<20 + 12345} {
+		for i, n := range []int{1, 256<<10 - 1, 256<<10 + 1, 1<<20 - 1, 1<<20 + 1, 2<<20 + 1, 5<<20 - 7, 5<<20 + 1, 9<<20 + 12345} {
 			input := randBytes(uint64(60+i), n)
 			if got, want := tcpCall(t, addr, "", input), oracle.Output(t, input, "sha256sum"); got != want {
 				t.Fatalf("%d bytes: reply %q, want %q", n, got, want)
@@ -289,4 +209,28 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 			t.Fatalf("%d descriptors open after %d resets and Close, %d before", after, resets, before)
 		}
 	})
+}
+
+// TestTCPRouteDigestLimit: a digest job past its first MiB reads 4 MiB at
+// a time, up to a read past --max-input-bytes, but hashes nothing over
+// it: an input of the limit gets GNU's digest; one a byte or a read over
+// it gets RESOURCE_EXHAUSTED and no digest, on a route and on the command
+// port.
+func TestTCPRouteDigestLimit(t *testing.T) {
+	const limit = 3<<20 + 123
+	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: limit}, routes: []string{"sha256sum"}})
+	over := fmt.Sprintf("halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of %d bytes\n", limit)
+	for _, n := range []int{limit, limit + 1, limit + bulkBufSize} {
+		input := randBytes(uint64(90+n-limit), n)
+		want := over
+		if n <= limit {
+			want = oracle.Output(t, input, "sha256sum")
+		}
+		if got := tcpCall(t, env.routes["sha256sum"], "", input); got != want {
+			t.Errorf("route, %d bytes: reply %q, want %q", n, got, want)
+		}
+		if got := tcpCall(t, env.tcpAddr, "sha256sum\n", input); got != want {
+			t.Errorf("command port, %d bytes: reply %q, want %q", n, got, want)
+		}
+	}
 }

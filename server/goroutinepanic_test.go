@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // TestRecvAheadPanicIsAnError: a panic in the source a recvAhead
@@ -47,20 +50,26 @@ func (f *fullThenPanic) Read(p []byte) (int, error) {
 
 func (f *fullThenPanic) Close() error { return nil }
 
-// TestConnInputReadAheadPanicIsAnError: a panic in the connection's Read
-// on the goroutine that reads a TCP job's input ahead is the error the
-// job reads after the bytes before it; Wait returns. Before, it ended the
+// TestConnInputPanicIsAnError: a panic in the connection's Read, which a
+// plain TCP job's own goroutine calls (a digest's TakeChunk, a filter's
+// Read), fails that job with an internal error naming the panic, not the
 // process.
-func TestConnInputReadAheadPanicIsAnError(t *testing.T) {
-	c := newConnInput(&fullThenPanic{}, nil)
-	c.readsAhead = true
-	c.queued = func() int { return 1 << 30 } // the socket always has more: read ahead
-	defer c.Wait()
-	got, err := io.ReadAll(c)
-	if len(got) == 0 || strings.Trim(string(got), "x") != "" || compute.CodeOf(err) != compute.CodeInternal || !strings.Contains(fmt.Sprint(err.(*compute.Error).Err), "boom in the connection") {
-		t.Fatalf("read %d bytes, %v; want x's and an internal error naming the panic", len(got), err)
-	}
-	if c.bursts == 0 {
-		t.Error("nothing was read ahead")
+func TestConnInputPanicIsAnError(t *testing.T) {
+	eng := engine.New(engine.Config{Registry: builtin.Registry()})
+	for _, text := range []string{"sha256sum", "grep -c y"} {
+		t.Run(text, func(t *testing.T) {
+			p, err := eng.Compile(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newConnInput(&fullThenPanic{}, nil)
+			c.queued = func() int { return 1 << 30 } // the socket always has more
+			var out strings.Builder
+			_, err = eng.Run(context.Background(), p, c, &out)
+			var ce *compute.Error
+			if !errors.As(err, &ce) || ce.Code != compute.CodeInternal || !strings.Contains(fmt.Sprint(ce.Err), "boom in the connection") || out.Len() != 0 {
+				t.Fatalf("reply %q, %v; want none and an internal error naming the panic", out.String(), err)
+			}
+		})
 	}
 }

@@ -1113,12 +1113,12 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	return p, opts, err
 }
 
-// run runs a connection's job: its input read ahead (through the proof of
-// its end, when the header asked for one), its reply buffered in bw, and
-// the @trailer line.
+// run runs a connection's job: its input (through the proof of its end,
+// when the header asked for one), its reply buffered in bw, and the
+// @trailer line.
 func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer, fin *bool) (engine.Stats, error) {
 	cr := &connReader{ctx: ctx, c: c, r: br, idle: s.IdleTimeout}
-	defer func() { *fin = cr.fin }() // after src.Wait: nothing reads c
+	defer func() { *fin = cr.fin }() // after the input's last read (Run, the TLS Wait)
 	if tc, ok := c.(*net.TCPConn); ok {
 		cr.plain = true
 		if raw := rawReaderArmed(w.rc, cr); raw != nil {
@@ -1129,7 +1129,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 			cr.tc, cr.lowat = tc, s.RecvLowat
 		}
 	}
-	defer cr.endLowat() // after src.Wait: nothing reads c
+	defer cr.endLowat() // after the input's last read (Run, the TLS Wait)
 	// After the FIN, a reset of the connection aborts the job (watchReset):
 	// its cause replaces the context error the engine returns. Only a job
 	// of resetWatchMinInput bytes or more is watched, and not one the
@@ -1139,7 +1139,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	var stopWatch func() // set by the read that found the FIN
 	defer func() {
 		if stopWatch != nil {
-			stopWatch() // after src.Wait: the read that set it is over
+			stopWatch() // after the input's last read: the read that set it is over
 		}
 	}()
 	if tc, ok := c.(*net.TCPConn); ok && watchesReset && !s.Engine.Inline(p) {
@@ -1164,13 +1164,10 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	if opts.proven() {
 		in = newTCPProof(in, opts)
 	}
-	// A plain connection is read by the job itself, and ahead only while
-	// the job is behind (connInput); a TLS connection, whose reads decrypt,
-	// always ahead, so that the decryption overlaps with the job.
-	var src interface {
-		io.Reader
-		Wait()
-	}
+	// A plain connection is read by the job itself (connInput); a TLS
+	// connection, whose reads decrypt, ahead by a goroutine, so that the
+	// decryption overlaps with the job.
+	var src io.Reader
 	if tc, ok := c.(*net.TCPConn); ok {
 		ci := newConnInput(in, tc)
 		ci.setMark = cr.setMark
@@ -1182,9 +1179,10 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 		}
 		src = ci
 	} else {
-		src = newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
+		ra := newRecvAhead(ctx, readerSource{in}, connBufSize, 0)
+		defer ra.Wait() // before the connection is read again
+		src = ra
 	}
-	defer src.Wait() // before the connection is read again
 	var out io.Writer = bw
 	if tc, ok := c.(*net.TCPConn); ok && !s.NoSendFile {
 		out = &sendingWriter{Writer: bw, w: w, tc: tc}

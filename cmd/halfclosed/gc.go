@@ -23,7 +23,8 @@ const defaultGCPercent = 400
 // (docs/operations.md, "Memory"): on gRPC the stream's flow-control
 // window (8 MiB), the messages received ahead (4), the one being decoded
 // and the output message being sent, of --max-msg-bytes each; on TCP
-// 1.3 MiB of receive-ahead, read and reply buffers, always less.
+// 4.3 MiB (a digest job's 4 MiB input buffer, the read and reply
+// buffers), always less.
 func (c *config) adapterJobBytes() int64 {
 	return 8<<20 + 6*int64(c.maxMsgBytes)
 }
