@@ -57,8 +57,12 @@ func TestFormatTCPAddrMatchesNet(t *testing.T) {
 	zones := []string{"", "", "eth0", "1", "a:b", "lo%x", strings.Repeat("z", 40)}
 	ports := []int{0, 1, 80, 65535, 70000, -1}
 	shapes := []func() net.IP{
-		func() net.IP { return net.IPv4(byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))) },
-		func() net.IP { return net.IPv4(byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))).To4() },
+		func() net.IP {
+			return net.IPv4(byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)))
+		},
+		func() net.IP {
+			return net.IPv4(byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))).To4()
+		},
 		func() net.IP { // IPv6 with runs of zeros
 			ip := make(net.IP, net.IPv6len)
 			for i := range ip {
