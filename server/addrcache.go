@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -34,9 +36,39 @@ func tcpAddrStrings(a *net.TCPAddr) (full, ip string) {
 	if e := slot.Load(); e != nil && e.addr == a {
 		return e.full, e.ip
 	}
-	e := &addrEntry{addr: a, full: a.String(), ip: a.IP.String()}
+	e := &addrEntry{addr: a}
+	e.full, e.ip = formatTCPAddr(a)
 	slot.Store(e)
 	return e.full, e.ip
+}
+
+// formatTCPAddr returns a.String() and a.IP.String() in one allocation, the
+// IP a substring of the whole: a.String() alone is four (the IP's text, the
+// port's, the join and, with a zone, its concatenation), and a.IP.String()
+// one more, for every connection a route job comes on (issue 14).
+func formatTCPAddr(a *net.TCPAddr) (full, ip string) {
+	if len(a.IP) != net.IPv4len && len(a.IP) != net.IPv6len {
+		return a.String(), a.IP.String() // "<nil>", "?hex": as net has them
+	}
+	// "[" IP ["%" zone] "]:" port, the brackets when the host holds a
+	// colon, as net.JoinHostPort puts them.
+	var buf [64]byte
+	b := append(buf[:0], '[')
+	b, _ = a.IP.AppendText(b) // valid length: no error
+	end := len(b)
+	if a.Zone != "" {
+		b = append(b, '%')
+		b = append(b, a.Zone...)
+	}
+	start := 1
+	if bytes.IndexByte(b[1:], ':') >= 0 {
+		start = 0
+		b = append(b, ']')
+	}
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(a.Port), 10)
+	full = string(b[start:])
+	return full, full[1-start : end-start]
 }
 
 // tcpPeerKey returns prefixKey(a, bits), cached with a's strings.
@@ -50,7 +82,8 @@ func tcpPeerKey(a *net.TCPAddr, bits int) string {
 	if e != nil && e.addr == a {
 		ne = *e
 	} else {
-		ne = addrEntry{addr: a, full: a.String(), ip: a.IP.String()}
+		ne = addrEntry{addr: a}
+		ne.full, ne.ip = formatTCPAddr(a)
 	}
 	ne.key, ne.keyBits = prefixKey(a, bits), bits
 	slot.Store(&ne)

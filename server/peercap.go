@@ -14,13 +14,23 @@ import (
 // limit, since a peer may use both.
 //
 // Memory is bounded by what is held: a peer's entry exists only while it
-// holds or waits for something.
+// holds or waits for something (and up to maxSpare entries wait for the
+// next new peers).
 type PeerCap struct {
 	limit int
 
-	mu    sync.Mutex // protects peers
+	mu    sync.Mutex // protects peers and spare
 	peers map[string]*peerHold
+	// spare holds entries of peers that held and awaited nothing any
+	// more, for the next new peer: most jobs come from a peer that holds
+	// nothing else at the time, and its entry was an allocation a cap a
+	// job (issue 14). A released entry is no longer reachable but from
+	// its release funcs, each of which has run its one effect by then.
+	spare []*peerHold
 }
+
+// maxSpare bounds PeerCap.spare.
+const maxSpare = 64
 
 type peerHold struct {
 	n       int           // held
@@ -53,11 +63,7 @@ func (c *PeerCap) TryAcquire(ip string) (release func(), ok bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h := c.peers[ip]
-	if h == nil {
-		h = &peerHold{}
-		c.peers[ip] = h
-	}
+	h := c.hold(ip)
 	if h.n >= c.limit {
 		c.dropIfIdle(ip, h)
 		return nil, false
@@ -80,11 +86,7 @@ func (c *PeerCap) Acquire(ctx context.Context, ip string, wait time.Duration) (r
 		}
 	}()
 	c.mu.Lock()
-	h := c.peers[ip]
-	if h == nil {
-		h = &peerHold{}
-		c.peers[ip] = h
-	}
+	h := c.hold(ip)
 	for h.n >= c.limit {
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -133,10 +135,30 @@ func (c *PeerCap) releaser(ip string, h *peerHold) func() {
 	}
 }
 
+// hold returns ip's entry, made (or taken from spare) if it has none.
+// c.mu is held.
+func (c *PeerCap) hold(ip string) *peerHold {
+	h := c.peers[ip]
+	if h == nil {
+		if n := len(c.spare); n > 0 {
+			h = c.spare[n-1]
+			c.spare = c.spare[:n-1]
+		} else {
+			h = &peerHold{}
+		}
+		c.peers[ip] = h
+	}
+	return h
+}
+
 // dropIfIdle forgets ip when it holds and awaits nothing. c.mu is held.
 func (c *PeerCap) dropIfIdle(ip string, h *peerHold) {
 	if h.n == 0 && h.waiters == 0 {
 		delete(c.peers, ip)
+		if len(c.spare) < maxSpare {
+			*h = peerHold{}
+			c.spare = append(c.spare, h)
+		}
 	}
 }
 

@@ -114,6 +114,7 @@ type TCPServer struct {
 	connSlots  chan struct{}
 	ctx        context.Context // cancelled to abort every job (forced stop)
 	cancel     context.CancelFunc
+	live       liveConns // the connections handle serves, which the end of ctx stops
 	inShutdown atomic.Bool
 	quit       chan struct{} // closed when the shutdown starts: ends accept backoffs and idle connection goroutines
 	idle       chan idleConn // to a connection goroutine waiting for another connection (serveConns)
@@ -182,6 +183,7 @@ func (s *TCPServer) init() {
 		}
 		s.connSlots = make(chan struct{}, s.MaxConns)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
+		context.AfterFunc(s.ctx, s.live.stopAll)
 		s.listeners = map[*GentleListener]struct{}{}
 		s.quit = make(chan struct{})
 		s.idle = make(chan idleConn)
@@ -610,6 +612,67 @@ type connWriter struct {
 
 	mu      sync.Mutex // protects stopped and the write deadline
 	stopped bool
+
+	prev, next *connWriter // in liveConns' list, under its mu
+}
+
+// liveConns is the set of connections handle serves, in a list through
+// their writers, so that a forced stop (the end of the server's context)
+// unblocks each one's read and write: a context.AfterFunc a connection
+// cost three allocations and its registration and removal in the
+// context's map (issue 14); a place in this list costs neither.
+type liveConns struct {
+	mu      sync.Mutex // protects head, stopped and the writers' prev and next
+	head    *connWriter
+	stopped bool
+}
+
+// add puts w in the set; once the set is stopped, it stops w at once.
+func (l *liveConns) add(w *connWriter) {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		w.stopConn()
+		return
+	}
+	w.next = l.head
+	if l.head != nil {
+		l.head.prev = w
+	}
+	l.head = w
+	l.mu.Unlock()
+}
+
+// remove takes w out of the set, if it is in it.
+func (l *liveConns) remove(w *connWriter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else if l.head == w {
+		l.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next = nil, nil
+}
+
+// stopAll stops every connection of the set, and those added later.
+func (l *liveConns) stopAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+	for w := l.head; w != nil; w = w.next {
+		w.stopConn()
+	}
+}
+
+// stopConn unblocks a read that waits on the client, and fails the
+// reply's write in progress and every later one.
+func (w *connWriter) stopConn() {
+	w.c.SetReadDeadline(time.Now())
+	w.stop()
 }
 
 // stop fails the write in progress, if any, and every later one: a forced
@@ -844,8 +907,8 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		w.rc = rawConnOf(tc)
 		w.raw = rawWriterOf(w.rc)
 	}
-	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()); w.stop() })
-	defer stop()
+	s.live.add(w)
+	defer s.live.remove(w)
 	life := s.lifecycle(c)
 
 	ip := s.PeerKeys.Key(c.RemoteAddr())
@@ -1173,7 +1236,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 		ci.setMark = cr.setMark
 		if ctx == s.ctx {
 			// The end of s.ctx sets c's read deadline (handle's
-			// AfterFunc), which fails cr's read once its context, the
+			// liveConns), which fails cr's read once its context, the
 			// same, has ended: the engine need not close ci for it.
 			ci.ends = ctx
 		}
