@@ -775,6 +775,11 @@ func TestHuntHfuzzFirstError(t *testing.T) {
 		{`"9"`, []string{"b2sum", "-l", "9", "-Q"}}, {`"x"`, []string{"b2sum", "-l", "x", "--bogus"}},
 		{"max count", []string{"grep", "-m", "x", "-Q", "a"}}, {`"x"`, []string{"grep", "-A", "x", "-Q", "a"}}, {`"-1"`, []string{"grep", "-C", "-1", "-Q", "a"}},
 		{`"x"`, []string{"grep", "--binary-files=x", "-Q", "a"}}, {"conflicting matchers", []string{"grep", "-E", "-F", "-Q", "a"}},
+		// a -NUM of more digits than GNU reads: GNU stops at the digit
+		// past them, no flag after it is read
+		{"999999999999999999999...", []string{"grep", "-9999999999999999999999", "-Q", "a"}},
+		{"999999999999999999999...", []string{"grep", "-1", "-99999999999999999999999", "-m", "x", "a"}},
+		{"999999999999999999999...", []string{"grep", "-9999999999999999999999", "-P", "a"}},
 		// what GNU judges after its option loop, before it opens a file
 		{`"b"`, []string{"tr", "-d", "a", "b", "c"}}, {`"b"`, []string{"tr", "-d", "a", "b", "-s"}}, {`"c"`, []string{"tr", "a", "b", "c", "d"}},
 		{"-gV", []string{"sort", "-gV", "FILE"}}, {`"b"`, []string{"sort", "-c", "a", "b"}}, {`"-"`, []string{"sort", "-c", "-", "-"}},

@@ -207,45 +207,19 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	maxCount, negMax := int64(-1), false // the last -m, and whether it was negative
 	groupSep := []byte("--\n")
 	var warnings []string // grepStage.warnings
-	// -NUM, as GNU's get_nondigit_option reads it: the digits of a run of
-	// digit flags make one number, but a digit starts the number again
-	// unless the optind before the digit ahead of it equals the optind
-	// after that digit. So the digits of one word join (-12 is 12), those
-	// of two words do not (-1 -2 is 2), and after operands GNU skipped to
-	// reach the word, its first digit is dropped (grep PAT -23 is 3).
-	var digits []byte
-	wasDigit := false
-	callStart := 0             // optind after the last flag that is no digit
-	prevOptind, optind := 0, 0 // GNU's prev_digit_optind, this_digit_optind
+	var num contextDigits // -NUM
 	for i, u := range f.Uses {
-		if k := u.Key[0]; len(u.Key) == 1 && '0' <= k && k <= '9' {
-			if !wasDigit {
-				optind = callStart
-			}
-			switch {
-			case !wasDigit || prevOptind != optind:
-				digits = digits[:0]
-			case digits[0] == '0':
-				digits = digits[:0] // GNU drops a leading zero
-			}
-			if len(digits) == maxContextDigits {
-				// GNU appends "..." to the digits so far and fails
-				digits = append(digits, "..."...)
-			} else {
-				digits = append(digits, k)
-			}
-			wasDigit, prevOptind, optind = true, optind, u.Optind
-			if i+1 < len(f.Uses) && isDigitKey(f.Uses[i+1].Key) && len(digits) <= maxContextDigits {
+		if num.add(u) {
+			if i+1 < len(f.Uses) && isDigitKey(f.Uses[i+1].Key) && !num.tooLong() {
 				continue
 			}
-			n, err := contextArg(string(digits), "-NUM")
+			n, err := num.value()
 			if err != nil {
 				return nil, err
 			}
 			context = n
 			continue
 		}
-		wasDigit, callStart = false, u.Optind
 		switch u.Key {
 		case "A", "B", "C":
 			n, err := contextArg(u.Value, u.Name)
@@ -426,12 +400,22 @@ const (
 )
 
 // grepFlagCheck judges, as each flag is read, the values GNU's option
-// loop judges (context lengths, -m, --binary-files, a second matcher),
-// so that of two errors on a line the first is named, as in GNU (grep -m
-// x -Q: the count). buildGrep reads them again, in the same order.
+// loop judges (context lengths, -NUM's too many digits, -m,
+// --binary-files, a second matcher), so that of two errors on a line the
+// first is named, as in GNU (grep -m x -Q: the count). buildGrep reads
+// them again, in the same order.
 func grepFlagCheck() func(compute.FlagUse) error {
 	matcher := ""
+	var num contextDigits
 	return func(u compute.FlagUse) error {
+		if num.add(u) {
+			if num.tooLong() {
+				// GNU gives up at this digit: no flag after it is read
+				_, err := num.value()
+				return err
+			}
+			return nil
+		}
 		switch u.Key {
 		case "A", "B", "C":
 			_, err := contextArg(u.Value, u.Name)
@@ -464,6 +448,55 @@ var grepMatchers = map[string]grepMode{"G": grepBasic, "E": grepExtended, "F": g
 const maxContextDigits = 21
 
 func isDigitKey(k string) bool { return len(k) == 1 && '0' <= k[0] && k[0] <= '9' }
+
+// contextDigits reads -NUM as GNU's get_nondigit_option does: the digits
+// of a run of digit flags make one number, but a digit starts the number
+// again unless the optind before the digit ahead of it equals the optind
+// after that digit. So the digits of one word join (-12 is 12), those of
+// two words do not (-1 -2 is 2), and after operands GNU skipped to reach
+// the word, its first digit is dropped (grep PAT -23 is 3). One past
+// maxContextDigits, GNU stops reading flags and fails on the digits so
+// far and "...": buildGrep and grepFlagCheck both read the flags through
+// one, so that error comes before any flag after it, as in GNU.
+type contextDigits struct {
+	digits     []byte
+	wasDigit   bool
+	callStart  int // optind after the last flag that is no digit
+	prevOptind int // GNU's prev_digit_optind
+	optind     int // GNU's this_digit_optind
+}
+
+// add takes the next flag, u, and reports whether it is a digit, which
+// joins the number or starts a new one.
+func (d *contextDigits) add(u compute.FlagUse) bool {
+	if !isDigitKey(u.Key) {
+		d.wasDigit, d.callStart = false, u.Optind
+		return false
+	}
+	if !d.wasDigit {
+		d.optind = d.callStart
+	}
+	switch {
+	case !d.wasDigit || d.prevOptind != d.optind:
+		d.digits = d.digits[:0]
+	case d.digits[0] == '0':
+		d.digits = d.digits[:0] // GNU drops a leading zero
+	}
+	if len(d.digits) == maxContextDigits {
+		// GNU appends "..." to the digits so far and fails
+		d.digits = append(d.digits, "..."...)
+	} else {
+		d.digits = append(d.digits, u.Key[0])
+	}
+	d.wasDigit, d.prevOptind, d.optind = true, d.optind, u.Optind
+	return true
+}
+
+// tooLong reports whether the number has more digits than GNU reads.
+func (d *contextDigits) tooLong() bool { return len(d.digits) > maxContextDigits }
+
+// value is the number so far, as GNU's context_length_arg reads it.
+func (d *contextDigits) value() (int64, error) { return contextArg(string(d.digits), "-NUM") }
 
 // contextArg reads a context length as GNU's context_length_arg: an
 // intmax_t as xstrtoimax reads it, at least 0, the maximum on overflow.
