@@ -1,8 +1,11 @@
 package server
 
 import (
+	"io"
 	"net"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // TestLiveConns: a forced stop stops every connection in the set and each
@@ -37,4 +40,55 @@ func TestLiveConns(t *testing.T) {
 	if !ws[0].stopped {
 		t.Error("a connection added after the stop is not stopped")
 	}
+}
+
+// TestTCPStoppedConnWaitsNoHeader: a command-port connection that reaches
+// handle after the forced stop (accepted just before Close or the end of
+// Shutdown's grace) is stopped at once, not given --header-timeout to send
+// its header: liveConns.add set its read deadline to now, then readHeader
+// set it to the header timeout, and Close waited an hour here.
+func TestTCPStoppedConnWaitsNoHeader(t *testing.T) {
+	env := startEnv(t, envConfig{tcp: tcpSettings{HeaderTimeout: time.Hour}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.tcp.Close()
+	for !env.tcp.live.isStopped() {
+		runtime.Gosched() // until the context's AfterFunc has run
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		env.tcp.handle(sc, nil) // no header, no FIN: the client waits
+	}()
+	select {
+	case <-done:
+	case <-time.After(defaultTestTimeout):
+		client.Close() // the read ends (or the deadline of an hour)
+		<-done
+		t.Fatal("a connection served after the forced stop waited for its header")
+	}
+	client.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	reply, _ := io.ReadAll(client)
+	if want := "halfclose: error: UNAVAILABLE: server is shutting down\n"; string(reply) != want {
+		t.Fatalf("reply %q, want %q", reply, want)
+	}
+}
+
+// isStopped tells whether stopAll has run, for tests.
+func (l *liveConns) isStopped() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stopped
 }
