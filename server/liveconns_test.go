@@ -1,11 +1,16 @@
 package server
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // TestLiveConns: a forced stop stops every connection in the set and each
@@ -91,4 +96,82 @@ func (l *liveConns) isStopped() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.stopped
+}
+
+// TestLiveConnsEmptyAfterEveryEnd: a connection leaves the live list
+// however it ends: a panic in its goroutine, a failed TLS handshake, a
+// plaintext client on the TLS port, a job done; the list does not grow
+// with the connections served.
+func TestLiveConnsEmptyAfterEveryEnd(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	ended := make(chan struct{}, 10)
+	srv := &TCPServer{
+		Engine:    engine.New(engine.Config{Registry: testRegistry()}),
+		TLSConfig: cfg,
+		Allow: func(string) bool {
+			if calls.Add(1) == 1 {
+				panic("boom")
+			}
+			return true
+		},
+		ConnHook: func(d int) {
+			if d < 0 {
+				ended <- struct{}{} // handle has returned
+			}
+		},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+
+	raw := func(send string) {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			return // the reset of the panic can come before Dial returns
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		io.WriteString(c, send)
+		c.(*net.TCPConn).CloseWrite()
+		io.ReadAll(c)
+	}
+	for _, tc := range []struct {
+		name string
+		run  func()
+	}{
+		{"panic", func() { raw("sha256sum\nabc") }},
+		{"TLS handshake cut", func() { raw("\x16\x03\x01\x00") }},
+		{"plaintext on TLS", func() { raw("sha256sum\nabc") }},
+		{"job", func() {
+			c, err := tls.Dial("tcp", l.Addr().String(), p.ClientTLS(t, false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(defaultTestTimeout))
+			io.WriteString(c, "sha256sum\nabc")
+			c.CloseWrite()
+			if reply, _ := io.ReadAll(c); !strings.HasSuffix(string(reply), "  -\n") {
+				t.Fatalf("job reply %q", reply)
+			}
+		}},
+	} {
+		tc.run()
+		<-ended
+		srv.live.mu.Lock()
+		head := srv.live.head
+		srv.live.mu.Unlock()
+		if head != nil {
+			t.Fatalf("%s: the connection is still in the live list after it ended", tc.name)
+		}
+	}
 }
