@@ -2,7 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -79,4 +83,90 @@ func (c *PeerCap) waiting(ip string) int {
 		return h.waiters
 	}
 	return 0
+}
+
+// TestPeerCapStress: goroutines take and give back places of a few
+// peers at once, through TryAcquire and Acquire (some given up), each
+// release called twice, the second often after its entry went to another
+// peer. No peer ever holds more than its cap (counted apart), and after
+// it all no entry is left and each peer can take its cap again, not more.
+func TestPeerCapStress(t *testing.T) {
+	const limit, peers, workers, rounds = 2, 6, 12, 3000
+	c := NewPeerCap(limit)
+	var held [peers]atomic.Int32
+	ips := make([]string, peers)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("10.0.0.%d", i)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stale []func()
+	var staleMu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 14))
+			for range rounds {
+				i := r.IntN(peers)
+				var release func()
+				var ok bool
+				switch r.IntN(3) {
+				case 0:
+					release, ok = c.TryAcquire(ips[i])
+				case 1:
+					release, ok, _ = c.Acquire(context.Background(), ips[i], time.Millisecond)
+				default:
+					release, ok, _ = c.Acquire(cancelled, ips[i], time.Hour)
+				}
+				if !ok {
+					continue
+				}
+				if n := held[i].Add(1); n > limit {
+					t.Errorf("%s holds %d places, cap %d", ips[i], n, limit)
+				}
+				runtime.Gosched()
+				held[i].Add(-1)
+				release()
+				if r.IntN(2) == 0 {
+					release() // at once
+				} else {
+					staleMu.Lock()
+					stale = append(stale, release) // later, from another goroutine
+					if len(stale) > 50 {
+						for _, f := range stale {
+							f()
+						}
+						stale = stale[:0]
+					}
+					staleMu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, f := range stale {
+		f()
+	}
+	if n := c.Peers(); n != 0 {
+		t.Fatalf("%d peers left after every place was released", n)
+	}
+	if n := len(c.spare); n > maxSpare {
+		t.Fatalf("%d spare entries, at most %d", n, maxSpare)
+	}
+	for _, ip := range ips {
+		var rs []func()
+		for range limit {
+			r, ok := c.TryAcquire(ip)
+			if !ok {
+				t.Fatalf("%s refused under its cap after the stress", ip)
+			}
+			rs = append(rs, r)
+		}
+		if _, ok := c.TryAcquire(ip); ok {
+			t.Fatalf("%s got a place past its cap of %d after the stress", ip, limit)
+		}
+		for _, r := range rs {
+			r()
+		}
+	}
 }

@@ -312,9 +312,8 @@ func (s *TCPServer) track(l *GentleListener, add bool) bool {
 	return true
 }
 
-// connHook counts a connection in or out, for metrics. (The connections
-// need no registry: a forced stop reaches each through the server's
-// context.)
+// connHook counts a connection in or out, for metrics. (A forced stop
+// reaches the connections through s.live, not through this.)
 func (s *TCPServer) connHook(delta int) {
 	if s.ConnHook != nil {
 		s.ConnHook(delta)
@@ -1144,6 +1143,15 @@ func answerHTTP2(c net.Conn, br *bufio.Reader, msg string) {
 // and pipeline.
 func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, tcpOptions, error) {
 	c.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+	// Looked at after that: a forced stop cancels s.ctx before it sets
+	// its deadline of now (liveConns), so either it is seen here or its
+	// deadline comes after this one. A connection served after the stop
+	// (accepted just before Close, or the end of Shutdown's grace) had
+	// its stop's deadline, set as handle added it, overwritten by this
+	// one, and waited --header-timeout for a header.
+	if s.ctx.Err() != nil {
+		c.SetReadDeadline(time.Now())
+	}
 	line, err := readHeader(br, s.MaxHeaderBytes)
 	if err != nil {
 		if _, ok := c.(*tls.Conn); ok && err == errTLSOnPlaintext {
