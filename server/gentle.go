@@ -184,6 +184,10 @@ func (l *GentleListener) awaitHandshakes() bool {
 // each of those has been used. When ctx ends first, the queued ones still
 // go to Accept and are waited for, for at most cutAcceptWait, but the
 // handshakes under way are not (cutStop), and ctx's error is returned.
+// A ctx ended when nothing is left to wait for (the socket closed, every
+// connection used) cuts nothing: the stop returns nil, as
+// http.Server.Shutdown does; and when the last use and ctx's end both
+// come while it waits, either may end it.
 //
 // The connections Accept handed out before the stop that a caller holds
 // (hold) are waited for as the queued ones are. Once the socket is

@@ -31,10 +31,15 @@ func TestGentleWaitsForHeldUse(t *testing.T) {
 			}
 			gl := NewGentleListener(ln)
 			gl.cutWait = time.Hour // only the use ends the wait
+			// The use comes once the stop waits for it alone, the socket
+			// closed; a cut stop, once it waits as one (cutStop): a use
+			// seen by the stop's first wait, whose ctx has ended, left it
+			// to choose between that change and its ctx, and to return
+			// nil, nothing cut, half the time.
 			waiting := make(chan struct{})
 			var once sync.Once
 			gl.onWait = func(unused int) {
-				if unused > 0 {
+				if unused > 0 && gl.isClosed() && gl.cut.Load() == cut {
 					once.Do(func() { close(waiting) })
 				}
 			}

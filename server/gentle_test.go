@@ -211,6 +211,9 @@ func oneQueued(t *testing.T, cutWait time.Duration) (gl *GentleListener, c net.C
 	if c, err = gl.Accept(); err != nil {
 		t.Fatal(err)
 	}
+	// Closed before queueClients waits for its client, should the test
+	// end without closing it.
+	t.Cleanup(func() { c.Close() })
 	if _, err := gl.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("second Accept: %v; want net.ErrClosed (queue empty)", err)
 	}
@@ -271,17 +274,25 @@ func TestGentleCutWaitsForUse(t *testing.T) {
 		t.Skip("the gentle stop works on Linux only")
 	}
 	gl, c, replies := oneQueued(t, time.Hour) // only the use ends the wait
+	// The use must come once the cut stop waits for it: a use before the
+	// stop looked left nothing to wait for, nothing cut, and the stop
+	// returned nil (1 in 30 runs under load, when the test went on
+	// before the stop's goroutine ran).
+	cutWaiting := make(chan struct{})
+	var once sync.Once
+	gl.onWait = func(unused int) {
+		if gl.cut.Load() && unused == 1 {
+			once.Do(func() { close(cutWaiting) })
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	stopped := make(chan error, 1)
 	go func() { stopped <- gl.StopAccepting(ctx) }()
-	for range 1000 {
-		runtime.Gosched()
-		select {
-		case err := <-stopped:
-			t.Fatalf("cut StopAccepting returned (%v) with a handed-out connection unused", err)
-		default:
-		}
+	select {
+	case err := <-stopped:
+		t.Fatalf("cut StopAccepting returned (%v) with a handed-out connection unused", err)
+	case <-cutWaiting:
 	}
 	io.ReadAll(c) // the use
 	io.WriteString(c, "ok")
