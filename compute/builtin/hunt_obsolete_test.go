@@ -3,6 +3,8 @@ package builtin_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/halfclose/halfclose/compute/internal/computetest"
 )
 
 // The obsolete and undocumented GNU spellings of the commands' flags
@@ -100,5 +102,45 @@ func TestHuntObsoleteGrepMatcher(t *testing.T) {
 		{argv: []string{"grep", "-X", "awk", "a"}, input: []byte("a\n"), refused: true},
 		{argv: []string{"grep", "-X", "gawk", "a"}, input: []byte("a\n"), refused: true},
 		{argv: []string{"grep", "-X", "posixawk", "a"}, input: []byte("a\n"), refused: true},
+	})
+}
+
+// TestHuntObsoleteSortKeyWord: an R (refused) in the -POS2 of an
+// obsolete sort key is named in that word: sort +1 -2R named "+1".
+func TestHuntObsoleteSortKeyWord(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ line, want string }{
+		{"sort +1 -2R", `unsupported key option "R" in "-2R"`},
+		{"sort +1R -2", `unsupported key option "R" in "+1R"`},
+		{"sort +1R", `unsupported key option "R" in "+1R"`},
+	} {
+		_, err := computetest.RunPipeline(t, c.line, []byte("a\n"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one with %s", c.line, err, c.want)
+		}
+	}
+}
+
+// TestHuntObsoleteForms: the obsolete and undocumented spellings the
+// sweep checked that needed no change, kept as its coverage: sort's
+// +POS1 -POS2 keys (with letters, overflowing counts, a stray -POS2),
+// uniq's -N +N, cut with no list, base64's empty --wrap=, the
+// undocumented ---presume-input-pipe and ---disable-inotify, "--".
+func TestHuntObsoleteForms(t *testing.T) {
+	t.Parallel()
+	checkCross(t, []string{"b 2 x\na 10 y\nc 1 z\nb 2 x\n", "x"}, [][]string{
+		{"sort", "+1", "-2"}, {"sort", "+0.1", "-1.2"}, {"sort", "+1n"}, {"sort", "-r", "+1"}, {"sort", "+1", "-2", "-r"},
+		{"sort", "--", "+1"}, {"sort", "+1", "-x"}, {"sort", "+1."}, {"sort", "+1", "-2", "+0"}, {"sort", "+1", "--", "-2"},
+		{"sort", "+18446744073709551616"}, {"sort", "+1", "-18446744073709551616"}, {"sort", "+0.18446744073709551616"},
+		{"sort", "+1", "-2", "-2"}, {"sort", "+1", "-2,3"}, {"sort", "+1", "-2."}, {"sort", "+1", "-2.x"}, {"sort", "+1n", "-2M"},
+		{"sort", "+0", "-1", "-k1n,1g"}, {"sort", "+1", "-1c"}, {"sort", "+1", "-1.0b"}, {"sort", "+0.1", "-0.0"}, {"sort", "-c", "+1"},
+		{"uniq", "-1"}, {"uniq", "+1"}, {"uniq", "-1", "+1"}, {"uniq", "-f1", "-2"}, {"uniq", "--", "+1"}, {"uniq", "-1x"},
+		{"uniq", "-1", "-2"}, {"uniq", "+"}, {"uniq", "+1x"}, {"uniq", "-99999999999999999999"}, {"uniq", "-", "+1"},
+		{"cut"}, {"cut", "-d,"}, {"cut", "-s"}, {"cut", "--"}, {"base64", "--wrap="}, {"base64", "--wrap=-1"}, {"base64", "-w"},
+		{"head", "---presume-input-pipe"}, {"head", "---pre", "-n", "2"}, {"tail", "---dis"}, {"tail", "---"}, {"head", "---"},
+		{"head", "--bytes=-0"}, {"tail", "-c", "+0"}, {"tail", "+5", "-n", "2"}, {"tail", "-5", "--", "x"}, {"tail", "-5cc"},
+		{"tail", "-5bc"}, {"tail", "+"}, {"tail", "+5b"}, {"head", "-5x"}, {"head", "-5kk"}, {"head", "-05"}, {"head", "-5", "-v"},
+		{"wc", "--"}, {"wc", "--", "-"}, {"wc", "--total=only"}, {"tac", "--", "-"}, {"cut", "-f1", "--"}, {"grep", "--", "-a"},
+		{"grep", "-y", "A"}, {"grep", "-Y", "a"}, {"grep", "--mmap", "a"}, {"cksum", "--base64"}, {"cksum", "-a", "crc32b"},
 	})
 }
