@@ -21,8 +21,14 @@ type FlagSpec struct {
 	Same string
 	// Refuse, when set, is why halfclose does not support this GNU flag;
 	// using it is an error naming the flag and the reason.
-	Refuse  string
-	Summary string // one line, for Capabilities
+	Refuse string
+	// Misplaced, when set, is GNU's message for a flag its option loop
+	// rejects wherever it meets it: a form GNU reads only in one place,
+	// which the command reads itself before its flags (head's and tail's
+	// obsolete -N, the first word). Using it is an error with that
+	// message; it is not advertised (Supported).
+	Misplaced string
+	Summary   string // one line, for Capabilities
 }
 
 // Key is how a parsed flag is looked up: Same when set, else the short
@@ -54,7 +60,7 @@ func (s FlagSpec) Names() []string {
 func Supported(specs []FlagSpec) []FlagSpec {
 	var out []FlagSpec
 	for _, s := range specs {
-		if s.Refuse == "" {
+		if s.Refuse == "" && s.Misplaced == "" {
 			out = append(out, s)
 		}
 	}
@@ -257,6 +263,9 @@ func (g *Getopt) Rest() []string { return g.rest }
 func (g *Getopt) use(s *FlagSpec, name string) (Item, bool, error) {
 	if s.Refuse != "" {
 		return Item{}, false, Invalidf("%s: unsupported flag %q (%s)", g.Cmd, name, s.Refuse)
+	}
+	if s.Misplaced != "" {
+		return Item{}, false, Invalidf("%s: %s -- %s (flag %q)", g.Cmd, s.Misplaced, strings.TrimLeft(name, "-"), name)
 	}
 	return Item{IsFlag: true, Flag: FlagUse{Key: s.Key(), Name: name}}, true, nil
 }

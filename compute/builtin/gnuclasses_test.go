@@ -425,7 +425,7 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 	for _, c := range []struct{ text, want string }{
 		{"grep --rec x", `grep: unsupported flag "--recursive"`},
 		{"grep -r x", `grep: unsupported flag "-r"`},
-		{"grep -X x", `grep: unsupported flag "-X"`},
+		{"grep -X perl x", `grep: unsupported flag "-X perl"`},
 		{"grep --perl x", `grep: unsupported flag "--perl-regexp"`},
 		{"sort --he", `sort: unsupported flag "--help"`},
 		{"tail -f", `tail: unsupported flag "-f"`},

@@ -1103,6 +1103,10 @@ var diffGens = []*cmdGen{
 				return g.signed()
 			case "group-separator":
 				return g.pick("--", "", "XX", "a b", ":")
+			case "X":
+				m := g.pick("grep", "egrep", "fgrep", "perl", "awk", "Egrep")
+				c.refused = c.refused || m == "perl" || m == "awk"
+				return m
 			}
 			return g.pick("x", "--", "2")
 		},

@@ -60,7 +60,7 @@ var grepFlags = func() []compute.FlagSpec {
 		{Short: 'E', Long: "extended-regexp", Summary: "patterns are extended regular expressions"},
 		{Short: 'G', Long: "basic-regexp", Summary: "patterns are basic regular expressions (default)"},
 		{Short: 'P', Long: "perl-regexp", Refuse: "patterns are RE2, use -E"},
-		{Short: 'X', Value: true, Refuse: compute.RefuseNotImpl},
+		{Short: 'X', Value: true, Summary: "MATCHER (undocumented GNU): grep, egrep or fgrep is -G, -E or -F (awk, gawk, posixawk and perl are refused)"},
 		{Short: 'e', Long: "regexp", Value: true, Summary: "use PATTERN for matching (repeatable)"},
 		{Short: 'f', Long: "file", Value: true, Refuse: "no files: give patterns with -e"},
 		{Short: 'i', Long: "ignore-case", Summary: "ignore ASCII case distinctions"},
@@ -247,11 +247,12 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 				return nil, compute.Invalidf("grep: invalid max count %q for %s", u.Value, u.Name)
 			}
 			maxCount, negMax = n, n < 0
-		case "F", "E", "G":
-			if matcher != "" && matcher != u.Key {
-				return nil, compute.Invalidf("grep: conflicting matchers specified (%s)", u.Name)
+		case "F", "E", "G", "X":
+			k, err := setMatcher(matcher, u)
+			if err != nil {
+				return nil, err
 			}
-			matcher, mode = u.Key, grepMatchers[u.Key]
+			matcher, mode = k, grepMatchers[k]
 		case "i":
 			fold = true
 		case "no-ignore-case":
@@ -430,11 +431,12 @@ func grepFlagCheck() func(compute.FlagUse) error {
 			default:
 				return compute.Invalidf("grep: unknown binary-files type %q for %s", u.Value, u.Name)
 			}
-		case "F", "E", "G":
-			if matcher != "" && matcher != u.Key {
-				return compute.Invalidf("grep: conflicting matchers specified (%s)", u.Name)
+		case "F", "E", "G", "X":
+			k, err := setMatcher(matcher, u)
+			if err != nil {
+				return err
 			}
-			matcher = u.Key
+			matcher = k
 		}
 		return nil
 	}
@@ -442,6 +444,51 @@ func grepFlagCheck() func(compute.FlagUse) error {
 
 // grepMatchers are GNU's matcher names: one matcher per command.
 var grepMatchers = map[string]grepMode{"G": grepBasic, "E": grepExtended, "F": grepFixed}
+
+// xMatchers are the names GNU's undocumented -X MATCHER takes (its
+// matchers table, compared whole: no abbreviation), as the key of the
+// flag each is (-X egrep is -E), or a reason it is refused here.
+var xMatchers = map[string]struct{ key, refuse string }{
+	"grep":     {key: "G"},
+	"egrep":    {key: "E"},
+	"fgrep":    {key: "F"},
+	"awk":      {key: "awk", refuse: "awk regular expressions are not implemented"},
+	"gawk":     {key: "gawk", refuse: "awk regular expressions are not implemented"},
+	"posixawk": {key: "posixawk", refuse: "awk regular expressions are not implemented"},
+	"perl":     {key: "P", refuse: "patterns are RE2, use -E"},
+}
+
+// setMatcher is GNU's setmatcher for the flag u (-E, -F, -G or -X NAME)
+// after the matcher (a key, "" for none) set so far: a second matcher
+// that is not the same one is a conflict (-E -X egrep is none), judged
+// before whether this one is supported; a -X name GNU does not know is
+// an invalid matcher.
+func setMatcher(matcher string, u compute.FlagUse) (string, error) {
+	k, why := u.Key, ""
+	if k == "X" {
+		m, ok := xMatchers[u.Value]
+		if !ok {
+			return "", compute.Invalidf("grep: invalid matcher %q for -X", u.Value)
+		}
+		k, why = m.key, m.refuse
+	}
+	if matcher != "" && matcher != k {
+		return "", compute.Invalidf("grep: conflicting matchers specified (%s)", matcherName(u))
+	}
+	if why != "" {
+		return "", compute.Invalidf("grep: unsupported flag %q (%s)", matcherName(u), why)
+	}
+	return k, nil
+}
+
+// matcherName is how an error names a matcher flag: -E, or -X and its
+// name.
+func matcherName(u compute.FlagUse) string {
+	if u.Key == "X" {
+		return u.Name + " " + u.Value
+	}
+	return u.Name
+}
 
 // maxContextDigits is how many digits of a -NUM GNU reads: more is an
 // error (its buffer holds an intmax_t's digits and sign).

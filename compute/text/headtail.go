@@ -25,7 +25,7 @@ func registerHeadTail(r *compute.Registry) {
 	})
 }
 
-var headFlags = compute.WithStd(
+var headFlags = append(compute.WithStd(
 	compute.FlagSpec{Short: 'c', Long: "bytes", Value: true, Summary: "print the first N bytes; -N: all but the last N"},
 	compute.FlagSpec{Short: 'n', Long: "lines", Value: true, Summary: "print the first N lines; -N: all but the last N"},
 	compute.FlagSpec{Short: 'q', Long: "quiet", Summary: "never print a header"},
@@ -33,9 +33,9 @@ var headFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'v', Long: "verbose", Summary: "always print a header"},
 	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
 	compute.FlagSpec{Long: "-presume-input-pipe", Summary: "no-op"},
-)
+), obsoleteDigits("invalid trailing option")...)
 
-var tailFlags = compute.WithStd(
+var tailFlags = append(compute.WithStd(
 	compute.FlagSpec{Short: 'c', Long: "bytes", Value: true, Summary: "print the last N bytes; +N: from byte N"},
 	compute.FlagSpec{Short: 'n', Long: "lines", Value: true, Summary: "print the last N lines; +N: from line N"},
 	compute.FlagSpec{Short: 'q', Long: "quiet", Summary: "never print a header"},
@@ -51,7 +51,20 @@ var tailFlags = compute.WithStd(
 	compute.FlagSpec{Long: "pid", Value: true, Refuse: refuseFollow},
 	compute.FlagSpec{Long: "max-unchanged-stats", Value: true, Refuse: refuseFollow},
 	compute.FlagSpec{Short: 's', Long: "sleep-interval", Value: true, Refuse: refuseFollow},
-)
+), obsoleteDigits("option used in invalid context")...)
+
+// obsoleteDigits are the digits GNU's head and tail have among their
+// short options for the obsolete -N: taken as that form in the first
+// word (buildHead, parseObsolete), anywhere else getopt reads them as
+// flags that fail with GNU's message, before any flag after them
+// (tail -5 -Q, head -n 2 -5).
+func obsoleteDigits(msg string) []compute.FlagSpec {
+	var f []compute.FlagSpec
+	for c := byte('0'); c <= '9'; c++ {
+		f = append(f, compute.FlagSpec{Short: c, Misplaced: msg})
+	}
+	return f
+}
 
 // headerLine is what -v prints before the output of stdin.
 const headerLine = "==> standard input <==\n"

@@ -2147,8 +2147,12 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 	if s != "" {
 		return bad("stray character in field spec")
 	}
-	if u := max(u1, u2); u != 0 {
-		return sortKey{}, false, unsupportedKeyOpt(op, u)
+	// the word the refused letter is in: +1R, or -2R of +1 -2R
+	if u1 != 0 {
+		return sortKey{}, false, unsupportedKeyOpt(op, u1)
+	}
+	if u2 != 0 {
+		return sortKey{}, false, unsupportedKeyOpt(next, u2)
 	}
 	return k, true, nil
 }
