@@ -277,13 +277,16 @@ func CheckDocEnvMentions(t testing.TB, s *cli.Spec, name string, doc []byte, ski
 var (
 	docRef     = regexp.MustCompile(`(?:docs/)?\b([a-z]+\.md)` + "`?" + `\]?(?:\([^)]*\))?,? "([^"]+)"`)
 	docHeading = regexp.MustCompile(`^#{1,6}\s+(.*?)\s*$`)
+	seeRef     = regexp.MustCompile(`\b[Ss]ee "([^"]+)"`)
 )
 
 // CheckDocRefs fails t when a reference of the form docs/NAME.md,
 // "Section" (or [`NAME.md`](NAME.md), "Section") in one of docs (file
 // name to text; lines joined, so a reference may wrap) names a section
 // that is not a heading of NAME.md, or the start of one ("Sizing" for
-// "Sizing the pods"). A heading is a # line outside code fences.
+// "Sizing the pods"), and when a doc's own see "Section" names neither
+// one of its headings nor a **Section** paragraph lead of it. A heading
+// is a # line outside code fences.
 func CheckDocRefs(t testing.TB, docs map[string][]byte) {
 	t.Helper()
 	headings := map[string][]string{}
@@ -301,6 +304,13 @@ func CheckDocRefs(t testing.TB, docs map[string][]byte) {
 	}
 	for name, doc := range docs {
 		flat := strings.Join(strings.Fields(string(doc)), " ")
+		for _, m := range seeRef.FindAllStringSubmatch(flat, -1) {
+			section := m[1]
+			if !slices.ContainsFunc(headings[name], func(h string) bool { return strings.HasPrefix(h, section) }) &&
+				!strings.Contains(flat, "**"+section+"**") {
+				t.Errorf("%s says see %q: no such heading (or **bold** paragraph lead) in it", name, section)
+			}
+		}
 		for _, m := range docRef.FindAllStringSubmatch(flat, -1) {
 			target, section := m[1], m[2]
 			hs, ok := headings[target]
