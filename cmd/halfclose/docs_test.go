@@ -29,3 +29,26 @@ func TestCLIDocTables(t *testing.T) {
 		clitest.CheckTables(t, name, doc)
 	}
 }
+
+// Every flag docs/cli.md names, in prose and examples too, is
+// halfclose's, or one of the server's or the commands' it quotes; every
+// HALFCLOSE_CLIENT_ variable the docs name is a flag's.
+func TestCLIDocMentions(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := newSpec(&options{})
+	clitest.CheckDocFlagMentions(t, spec, "docs/cli.md", doc,
+		// halfclosed's
+		"auth-token-file", "idle-timeout", "max-input-bytes", "max-msg-bytes", "tcp-route", "tls-client-ca",
+		// the commands' (cksum, sha256sum, sort), and a misspelling quoted
+		"al", "check", "tag", "debug", "reverse", "revrese")
+	for _, name := range []string{"README.md", "docs/cli.md", "docs/clients.md", "docs/deploy.md", "docs/operations.md", "docs/protocol.md"} {
+		doc, err := os.ReadFile("../../" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clitest.CheckDocEnvMentions(t, spec, name, doc, nil)
+	}
+}

@@ -188,7 +188,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info and debug lines in batches at most this old (warnings and errors at once; 0: every line at once)")
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.DurationVar(&c.tcpFinWait, "tcp-fin-wait", server.DefaultFinWait, "after a raw-TCP reply or error line and the server's FIN, how long to read and drop what the client still sends, waiting for its FIN, before closing (a close with input unread resets the connection, and the reply with it)")
-	fs.Var(&c.tcpRecvLowat, "tcp-recv-lowat", "once a raw-TCP job's input is past 1MiB, wake its reader only when this much has arrived, 4 times this while the job keeps up with its client or is read ahead for (SO_RCVLOWAT; Linux; 0: at every arrival)")
+	fs.Var(&c.tcpRecvLowat, "tcp-recv-lowat", "once a raw-TCP job's input is past 1MiB, wake its reader only when this much has arrived, 4 times this while the job keeps up with its client (SO_RCVLOWAT; Linux, plain TCP; 0: at every arrival)")
 	fs.BoolVar(&c.tcpSendfile, "tcp-sendfile", true, "send the spilled part of a raw-TCP reply from its spill file with sendfile(2) (plain TCP; false: read it into the process and write it)")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")

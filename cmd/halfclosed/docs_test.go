@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,4 +43,49 @@ func TestOperationsDocTables(t *testing.T) {
 		}
 		clitest.CheckTables(t, name, doc)
 	}
+}
+
+// Every flag docs/operations.md names, in prose and examples too, is
+// halfclosed's, or one of the client's or the tools' it quotes; every
+// HALFCLOSE_ variable the docs name (the client's HALFCLOSE_CLIENT_ ones
+// and the pattern HALFCLOSE_CLIENT_* aside: cmd/halfclose checks them) is a flag's.
+func TestOperationsDocMentions(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := newSpec(defaultConfig())
+	clitest.CheckDocFlagMentions(t, spec, "docs/operations.md", doc,
+		"some-flag", // the naming rule's placeholder
+		// the halfclose client's, in its examples
+		"addr", "tcp", "tls", "cacert", "cert", "key", "token-file", "chunk-size",
+		// sort's, b3sum's, zstd's, ghz's
+		"batch-size", "sort", "num-threads", "long", "connections")
+	for _, name := range docNames {
+		doc, err := os.ReadFile("../../" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clitest.CheckDocEnvMentions(t, spec, name, doc, []string{"HALFCLOSE_CLIENT"},
+			"HALFCLOSE_SOME_FLAG", // the naming rule's placeholder
+			"HALFCLOSE_ADDR",      // the examples' old name for --addr
+			"HALFCLOSE_TEST_LONG") // the tests' switch, make test-long
+	}
+}
+
+var docNames = []string{"README.md", "docs/cli.md", "docs/clients.md", "docs/deploy.md", "docs/operations.md", "docs/protocol.md"}
+
+// A reference to a section of another doc (docs/protocol.md, "Commands")
+// names a heading that is there: docs/cli.md sent readers to a paragraph
+// of protocol.md's as if it were one.
+func TestDocsCrossReferences(t *testing.T) {
+	docs := map[string][]byte{}
+	for _, name := range docNames {
+		doc, err := os.ReadFile("../../" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[filepath.Base(name)] = doc
+	}
+	clitest.CheckDocRefs(t, docs)
 }

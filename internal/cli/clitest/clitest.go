@@ -222,3 +222,104 @@ func tableCells(row string) int {
 	}
 	return cells
 }
+
+var (
+	docFlag = regexp.MustCompile(`(^|[^\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)`)
+	docEnv  = regexp.MustCompile(`\bHALFCLOSE_[A-Z0-9_]*[A-Z0-9]`)
+)
+
+// CheckDocFlagMentions fails t when the Markdown doc name (its text doc)
+// mentions a flag, anywhere (prose, a table, an example), that is not a
+// flag of s, hidden ones included, nor one of others: the flags of the
+// other binary and of the commands or tools the doc quotes. A renamed or
+// dropped flag then fails the doc that still names it, not only its table.
+func CheckDocFlagMentions(t testing.TB, s *cli.Spec, name string, doc []byte, others ...string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range docFlag.FindAllStringSubmatch(string(doc), -1) {
+		f := m[2]
+		if seen[f] {
+			continue
+		}
+		seen[f] = true
+		if s.Flags.Lookup(f) == nil && !slices.Contains(others, f) {
+			t.Errorf("%s mentions --%s, which is not a flag of %s (nor one of the others it quotes)", name, f, s.Name)
+		}
+	}
+}
+
+// CheckDocEnvMentions fails t when a doc names a variable under s's
+// prefix (s.EnvPrefix + "_") that is not the variable of one of s's flags,
+// nor one of others (full names). Names under a longer prefix in skip
+// (the client's HALFCLOSE_CLIENT_ for the server's HALFCLOSE_) are left to
+// the spec they belong to.
+func CheckDocEnvMentions(t testing.TB, s *cli.Spec, name string, doc []byte, skip []string, others ...string) {
+	t.Helper()
+	known := map[string]bool{}
+	for _, o := range others {
+		known[o] = true
+	}
+	for _, f := range s.AllFlags() {
+		if f.Env != "" {
+			known[f.Env] = true
+		}
+	}
+	prefix := s.EnvPrefix + "_"
+	for _, v := range docEnv.FindAllString(string(doc), -1) {
+		if !strings.HasPrefix(v, prefix) || known[v] || slices.ContainsFunc(skip, func(p string) bool { return strings.HasPrefix(v, p) }) {
+			continue
+		}
+		known[v] = true // once
+		t.Errorf("%s names %s, which is not the variable of a flag of %s (%s<FLAG>)", name, v, s.Name, prefix)
+	}
+}
+
+var (
+	docRef     = regexp.MustCompile(`(?:docs/)?\b([a-z]+\.md)` + "`?" + `\]?(?:\([^)]*\))?,? "([^"]+)"`)
+	docHeading = regexp.MustCompile(`^#{1,6}\s+(.*?)\s*$`)
+	seeRef     = regexp.MustCompile(`\b[Ss]ee "([^"]+)"`)
+)
+
+// CheckDocRefs fails t when a reference of the form docs/NAME.md,
+// "Section" (or [`NAME.md`](NAME.md), "Section") in one of docs (file
+// name to text; lines joined, so a reference may wrap) names a section
+// that is not a heading of NAME.md, or the start of one ("Sizing" for
+// "Sizing the pods"), and when a doc's own see "Section" names neither
+// one of its headings nor a **Section** paragraph lead of it. A heading
+// is a # line outside code fences.
+func CheckDocRefs(t testing.TB, docs map[string][]byte) {
+	t.Helper()
+	headings := map[string][]string{}
+	for name, doc := range docs {
+		fenced := false
+		for _, l := range strings.Split(string(doc), "\n") {
+			if strings.HasPrefix(l, "```") {
+				fenced = !fenced
+				continue
+			}
+			if m := docHeading.FindStringSubmatch(l); m != nil && !fenced {
+				headings[name] = append(headings[name], m[1])
+			}
+		}
+	}
+	for name, doc := range docs {
+		flat := strings.Join(strings.Fields(string(doc)), " ")
+		for _, m := range seeRef.FindAllStringSubmatch(flat, -1) {
+			section := m[1]
+			if !slices.ContainsFunc(headings[name], func(h string) bool { return strings.HasPrefix(h, section) }) &&
+				!strings.Contains(flat, "**"+section+"**") {
+				t.Errorf("%s says see %q: no such heading (or **bold** paragraph lead) in it", name, section)
+			}
+		}
+		for _, m := range docRef.FindAllStringSubmatch(flat, -1) {
+			target, section := m[1], m[2]
+			hs, ok := headings[target]
+			if !ok {
+				continue // not one of docs (README.md's own, a tool's)
+			}
+			if !slices.ContainsFunc(hs, func(h string) bool { return strings.HasPrefix(h, section) }) {
+				t.Errorf("%s refers to %s, %q: no such heading there", name, target, section)
+			}
+		}
+	}
+}
