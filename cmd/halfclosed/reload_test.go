@@ -300,8 +300,28 @@ func TestReloadClientCA(t *testing.T) {
 	if reply, _ := tcpJob(t, d.tcpAddr(), stranger, "sha256sum\n", input); reply == sha256Line(input) {
 		t.Fatal("a client certificate of another CA was accepted")
 	}
+	// A client of the old CA that keeps its sessions: it may not resume
+	// one after the CA changed (crypto/tls declines a session whose chain
+	// the new CA does not verify: CVE-2025-68121, fixed in Go 1.26.0).
+	resumer := pki.ClientTLS(t, true)
+	resumer.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i := range 2 {
+		c := rawConn(t, d.tcpAddr(), resumer)
+		if resumed := c.(*tls.Conn).ConnectionState().DidResume; resumed != (i == 1) {
+			t.Fatalf("connection %d: resumed %v", i, resumed)
+		}
+		io.WriteString(c, "sha256sum\n")
+		c.(*tls.Conn).CloseWrite()
+		if reply, err := io.ReadAll(c); string(reply) != sha256Line(nil) {
+			t.Fatalf("old CA's client before the rotation: %q, %v", reply, err)
+		}
+	}
+
 	replaceFile(t, caFile, readFile(t, other.CAFile))
 	d.reloader.Check()
+	if reply, _ := tcpJob(t, d.tcpAddr(), resumer, "sha256sum\n", nil); reply == sha256Line(nil) {
+		t.Fatal("the old CA's client resumed its session after the CA rotation")
+	}
 	if reply, err := tcpJob(t, d.tcpAddr(), stranger, "sha256sum\n", input); reply != sha256Line(input) {
 		t.Fatalf("after the CA rotation: %q, %v", reply, err)
 	}
