@@ -64,14 +64,29 @@ func statStamp(path string) fileStamp {
 	return fileStamp{dev: dev, ino: ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 }
 
-// Watch adds an item whose files were just loaded: their stamps now are
-// the ones a change is measured against. load returns the attributes its
-// INFO line adds, or an error naming the file and the problem.
-func (r *Reloader) Watch(file string, paths []string, load func() ([]any, error)) {
-	it := &reloadItem{file: file, paths: paths, load: load, seen: make([]fileStamp, len(paths))}
+// FileStamps is what stats said of some files at one moment: taken
+// before the files are first read (Stamps), so that a change landing
+// between that read and Watch is seen at the first Check.
+type FileStamps struct{ s []fileStamp }
+
+// Stamps stats paths now.
+func Stamps(paths ...string) FileStamps {
+	st := FileStamps{s: make([]fileStamp, len(paths))}
 	for i, p := range paths {
-		it.seen[i] = statStamp(p)
+		st.s[i] = statStamp(p)
 	}
+	return st
+}
+
+// Watch adds an item whose files were loaded after since was taken
+// (Stamps of the same paths): a change is measured against since. load
+// returns the attributes its INFO line adds, or an error naming the file
+// and the problem.
+func (r *Reloader) Watch(file string, paths []string, since FileStamps, load func() ([]any, error)) {
+	if len(since.s) != len(paths) {
+		since = Stamps(paths...)
+	}
+	it := &reloadItem{file: file, paths: paths, load: load, seen: since.s}
 	r.mu.Lock()
 	r.items = append(r.items, it)
 	r.mu.Unlock()

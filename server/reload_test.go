@@ -27,7 +27,7 @@ func TestReloaderChanges(t *testing.T) {
 	r := &Reloader{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	loads := 0
 	var fail error
-	r.Watch("pair", []string{a, b}, func() ([]any, error) { loads++; return nil, fail })
+	r.Watch("pair", []string{a, b}, Stamps(a, b), func() ([]any, error) { loads++; return nil, fail })
 
 	if n := r.Check(); n != 0 || loads != 0 {
 		t.Fatalf("no change: Check reloaded %d, loads %d", n, loads)
@@ -58,5 +58,26 @@ func TestReloaderChanges(t *testing.T) {
 	r.Check()
 	if loads != 3 || !strings.Contains(logs.String(), "level=INFO msg=\"reloaded pair\"") {
 		t.Fatalf("a good change: %d loads, log:\n%s", loads, logs.String())
+	}
+}
+
+// TestReloaderChangeDuringStart: a file that changes after the stamps
+// taken before its first read, and before Watch (a rotation landing while
+// the server starts), is reloaded at the first Check; Watch's own stat
+// would have taken the new file for the one read.
+func TestReloaderChangeDuringStart(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "cert")
+	if err := os.WriteFile(f, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	since := Stamps(f)
+	if err := os.WriteFile(f, []byte("newer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &Reloader{}
+	loads := 0
+	r.Watch("cert", []string{f}, since, func() ([]any, error) { loads++; return nil, nil })
+	if r.Check(); loads != 1 {
+		t.Fatalf("%d loads of a file changed during the start, want 1", loads)
 	}
 }

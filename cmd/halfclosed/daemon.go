@@ -99,11 +99,14 @@ type routeListener struct {
 // security is what --tls-*, --auth-token-file and --rate-limit load, and
 // the per-peer caps both adapters share.
 type security struct {
-	tls          *server.ServerTLS // nil: plaintext
-	auth         *server.TokenAuth
-	limiter      *server.PeerLimiter
-	peerJobs     *server.PeerCap
-	peerRequests *server.PeerCap
+	tls  *server.ServerTLS // nil: plaintext
+	auth *server.TokenAuth
+	// The stats of the files tls and auth were read from, taken before
+	// the read: a change landing during the start is reloaded.
+	tlsStamps, caStamps, authStamps server.FileStamps
+	limiter                         *server.PeerLimiter
+	peerJobs                        *server.PeerCap
+	peerRequests                    *server.PeerCap
 }
 
 // newServer builds the servers cfg describes and opens every listener, so
@@ -173,11 +176,16 @@ func (c *config) loadSecurity() (security, error) {
 		err error
 	)
 	if c.tlsCert != "" {
+		sec.tlsStamps = server.Stamps(c.tlsCert, c.tlsKey)
+		if c.tlsClientCA != "" {
+			sec.caStamps = server.Stamps(c.tlsClientCA)
+		}
 		if sec.tls, err = server.NewServerTLS(c.tlsCert, c.tlsKey, c.tlsClientCA); err != nil {
 			return sec, err
 		}
 	}
 	if c.authTokenFile != "" {
+		sec.authStamps = server.Stamps(c.authTokenFile)
 		if sec.auth, err = server.LoadTokenFile(c.authTokenFile); err != nil {
 			return sec, err
 		}
@@ -204,7 +212,7 @@ func (d *daemon) newReloader(sec security, metrics *server.Metrics) *server.Relo
 	}
 	if sec.tls != nil {
 		certFile, keyFile, caFile := sec.tls.Files()
-		r.Watch(server.ReloadCert, []string{certFile, keyFile}, func() ([]any, error) {
+		r.Watch(server.ReloadCert, []string{certFile, keyFile}, sec.tlsStamps, func() ([]any, error) {
 			leaf, err := sec.tls.ReloadCert()
 			if err != nil {
 				return nil, err
@@ -213,13 +221,13 @@ func (d *daemon) newReloader(sec security, metrics *server.Metrics) *server.Relo
 			return []any{"serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter.UTC()}, nil
 		})
 		if caFile != "" {
-			r.Watch(server.ReloadClientCA, []string{caFile}, func() ([]any, error) {
+			r.Watch(server.ReloadClientCA, []string{caFile}, sec.caStamps, func() ([]any, error) {
 				return nil, sec.tls.ReloadClientCA()
 			})
 		}
 	}
 	if sec.auth != nil {
-		r.Watch(server.ReloadToken, []string{sec.auth.Path()}, func() ([]any, error) {
+		r.Watch(server.ReloadToken, []string{sec.auth.Path()}, sec.authStamps, func() ([]any, error) {
 			if err := sec.auth.Reload(); err != nil {
 				return nil, err
 			}
