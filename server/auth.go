@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -19,10 +20,16 @@ import (
 // a log) fails fast instead of being read whole into memory.
 const maxTokenLine = 64 << 10
 
-// TokenAuth checks gRPC bearer tokens against a fixed set loaded from a
-// file. Only SHA-256 digests of the tokens are kept, so every comparison
-// is over equal-length values and runs in constant time.
+// TokenAuth checks gRPC bearer tokens against the set loaded from a
+// file, swapped whole when Reload reads a good new one. Only SHA-256
+// digests of the tokens are kept, so every comparison is over
+// equal-length values and runs in constant time.
 type TokenAuth struct {
+	path string
+	set  atomic.Pointer[tokenSet]
+}
+
+type tokenSet struct {
 	digests [][sha256.Size]byte
 }
 
@@ -32,13 +39,36 @@ type TokenAuth struct {
 // error, so a misconfigured server never runs open. Errors name the file
 // and line but never the token.
 func LoadTokenFile(path string) (*TokenAuth, error) {
+	a := &TokenAuth{path: path}
+	if err := a.Reload(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Path returns the token file.
+func (a *TokenAuth) Path() string { return a.path }
+
+// Reload reads the token file again with LoadTokenFile's rules; if it is
+// good, calls checked from now on use its tokens, otherwise the old ones
+// stay.
+func (a *TokenAuth) Reload() error {
+	set, err := readTokenFile(a.path)
+	if err != nil {
+		return err
+	}
+	a.set.Store(set)
+	return nil
+}
+
+func readTokenFile(path string) (*tokenSet, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth token file: %w", err)
 	}
 	defer f.Close()
 
-	a := &TokenAuth{}
+	a := &tokenSet{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 4096), maxTokenLine)
 	for line := 1; sc.Scan(); line++ {
@@ -80,7 +110,7 @@ func LoadTokenFile(path string) (*TokenAuth, error) {
 func notTokenByte(r rune) bool { return r <= ' ' || r > '~' }
 
 // Len returns how many tokens are accepted.
-func (a *TokenAuth) Len() int { return len(a.digests) }
+func (a *TokenAuth) Len() int { return len(a.set.Load().digests) }
 
 // AuthFunc is an auth.AuthFunc (go-grpc-middleware interceptors/auth): it
 // wants metadata "authorization: Bearer TOKEN". Missing or malformed →
@@ -113,9 +143,10 @@ var (
 // or how much of one matched.
 func (a *TokenAuth) valid(tok string) bool {
 	d := sha256.Sum256([]byte(tok))
+	set := a.set.Load()
 	match := 0
-	for i := range a.digests {
-		match |= subtle.ConstantTimeCompare(d[:], a.digests[i][:])
+	for i := range set.digests {
+		match |= subtle.ConstantTimeCompare(d[:], set.digests[i][:])
 	}
 	return match == 1
 }

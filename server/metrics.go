@@ -85,11 +85,16 @@ type Metrics struct {
 	wait        *prometheus.HistogramVec
 	waiting     prometheus.Gauge
 	spoolDisk   prometheus.GaugeFunc
+	reloads     *prometheus.CounterVec
+	certExpiry  prometheus.GaugeFunc
 	grpc        *GRPCMetrics
 
 	// disk is the spill files' disk budget halfclose_spool_disk_bytes
 	// reads (SpoolDisk); nil reads 0.
 	disk atomic.Pointer[compute.DiskBudget]
+	// tls is the key pair halfclose_tls_cert_not_after_seconds reads
+	// (TLSCert); nil reads 0.
+	tls atomic.Pointer[ServerTLS]
 
 	knownCommand func(string) bool // for tests; default: a builtin command
 
@@ -194,6 +199,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "halfclose_jobs_waiting",
 			Help: "Jobs waiting for a slot now.",
 		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "halfclose_reloads_total",
+			Help: "Reloads of a changed certificate, client CA or token file, by file (cert, client_ca, token) and result (ok, error: the previous one is still served).",
+		}, []string{"file", "result"}),
 		grpc:         newGRPCMetrics(prometheus.ExponentialBuckets(0.001, 4, 10)),
 		knownCommand: func(name string) bool { _, ok := builtinCommands.Lookup(name); return ok },
 	}
@@ -206,8 +215,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
+	m.certExpiry = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "halfclose_tls_cert_not_after_seconds",
+		Help: "When the TLS certificate served now expires, in seconds since the Unix epoch (0 without TLS).",
+	}, func() float64 {
+		if t := m.tls.Load().NotAfter(); !t.IsZero() {
+			return float64(t.Unix())
+		}
+		return 0
+	})
 	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.tcpTotal,
-		m.refused, m.wait, m.waiting, m.spoolDisk, m.grpc)
+		m.refused, m.wait, m.waiting, m.spoolDisk, m.reloads, m.certExpiry, m.grpc)
 	for _, a := range []string{"grpc", "tcp"} {
 		for _, r := range Reasons {
 			m.refused.WithLabelValues(a, r)
@@ -222,6 +240,26 @@ func (m *Metrics) SpoolDisk(b *compute.DiskBudget) {
 	if m != nil {
 		m.disk.Store(b)
 	}
+}
+
+// TLSCert makes halfclose_tls_cert_not_after_seconds show the expiry of
+// the certificate s serves, read at each scrape (so a reload shows).
+func (m *Metrics) TLSCert(s *ServerTLS) {
+	if m != nil {
+		m.tls.Store(s)
+	}
+}
+
+// Reloaded counts a reload of file (ReloadCert, ...): ok when err is nil.
+func (m *Metrics) Reloaded(file string, err error) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.reloads.WithLabelValues(file, result).Inc()
 }
 
 // ServerMetrics returns the grpc_server_* metrics for the interceptors

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -77,6 +76,11 @@ type daemon struct {
 	tcpL              net.Listener // nil when --tcp-addr is empty
 	metricsL, healthL net.Listener // nil when disabled (or shared)
 	routes            []routeListener
+
+	// reloader re-reads the certificate, client CA and token files when
+	// they change, every server.ReloadInterval while Run runs; nil when
+	// there are none.
+	reloader *server.Reloader
 }
 
 // httpEndpoint is one of the HTTP servers: metrics (with health), or
@@ -95,11 +99,14 @@ type routeListener struct {
 // security is what --tls-*, --auth-token-file and --rate-limit load, and
 // the per-peer caps both adapters share.
 type security struct {
-	tls          *tls.Config // nil: plaintext
-	auth         *server.TokenAuth
-	limiter      *server.PeerLimiter
-	peerJobs     *server.PeerCap
-	peerRequests *server.PeerCap
+	tls  *server.ServerTLS // nil: plaintext
+	auth *server.TokenAuth
+	// The stats of the files tls and auth were read from, taken before
+	// the read: a change landing during the start is reloaded.
+	tlsStamps, caStamps, authStamps server.FileStamps
+	limiter                         *server.PeerLimiter
+	peerJobs                        *server.PeerCap
+	peerRequests                    *server.PeerCap
 }
 
 // newServer builds the servers cfg describes and opens every listener, so
@@ -150,8 +157,10 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		}})
 	}
 	if sec.tls != nil {
-		warnCertDates(d.log, cfg.tlsCert, sec.tls.Certificates[0].Leaf, time.Now())
+		warnCertDates(d.log, cfg.tlsCert, sec.tls.Leaf(), time.Now())
+		metrics.TLSCert(sec.tls)
 	}
+	d.reloader = d.newReloader(sec, metrics)
 	if sec.auth != nil && cfg.tcpInsecure && (d.tcpL != nil || len(d.routes) > 0) {
 		d.log.Warn("--tcp-insecure: the raw-TCP ports serve anyone who can connect, without a token or client certificate")
 	}
@@ -167,11 +176,16 @@ func (c *config) loadSecurity() (security, error) {
 		err error
 	)
 	if c.tlsCert != "" {
-		if sec.tls, err = server.LoadServerTLS(c.tlsCert, c.tlsKey, c.tlsClientCA); err != nil {
+		sec.tlsStamps = server.Stamps(c.tlsCert, c.tlsKey)
+		if c.tlsClientCA != "" {
+			sec.caStamps = server.Stamps(c.tlsClientCA)
+		}
+		if sec.tls, err = server.NewServerTLS(c.tlsCert, c.tlsKey, c.tlsClientCA); err != nil {
 			return sec, err
 		}
 	}
 	if c.authTokenFile != "" {
+		sec.authStamps = server.Stamps(c.authTokenFile)
 		if sec.auth, err = server.LoadTokenFile(c.authTokenFile); err != nil {
 			return sec, err
 		}
@@ -183,6 +197,44 @@ func (c *config) loadSecurity() (security, error) {
 	sec.peerJobs = server.NewPeerCap(c.jobsPerPeer())
 	sec.peerRequests = server.NewPeerCap(c.requestsPerPeer())
 	return sec, nil
+}
+
+// newReloader watches the files sec was loaded from: a change is read,
+// checked and logged as at start, and served only when good (see
+// server.Reloader). Nil when there are none.
+func (d *daemon) newReloader(sec security, metrics *server.Metrics) *server.Reloader {
+	if sec.tls == nil && sec.auth == nil {
+		return nil
+	}
+	r := &server.Reloader{Log: d.log, Metrics: metrics}
+	if d.logBuf != nil {
+		r.Flush = func() { d.logBuf.Flush() }
+	}
+	if sec.tls != nil {
+		certFile, keyFile, caFile := sec.tls.Files()
+		r.Watch(server.ReloadCert, []string{certFile, keyFile}, sec.tlsStamps, func() ([]any, error) {
+			leaf, err := sec.tls.ReloadCert()
+			if err != nil {
+				return nil, err
+			}
+			warnCertDates(d.log, certFile, leaf, time.Now())
+			return []any{"serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter.UTC()}, nil
+		})
+		if caFile != "" {
+			r.Watch(server.ReloadClientCA, []string{caFile}, sec.caStamps, func() ([]any, error) {
+				return nil, sec.tls.ReloadClientCA()
+			})
+		}
+	}
+	if sec.auth != nil {
+		r.Watch(server.ReloadToken, []string{sec.auth.Path()}, sec.authStamps, func() ([]any, error) {
+			if err := sec.auth.Reload(); err != nil {
+				return nil, err
+			}
+			return []any{"tokens", sec.auth.Len()}, nil
+		})
+	}
+	return r
 }
 
 // checkSpoolDir creates a spill file in --spool-dir as a job does
@@ -321,7 +373,7 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 	if sec.tls != nil {
 		// The connections count the DATA bytes they decrypt: a message
 		// still arriving renews its stream's --idle-timeout.
-		opts = append(opts, grpc.Creds(server.CountingCreds(credentials.NewTLS(sec.tls.Clone()))))
+		opts = append(opts, grpc.Creds(server.CountingCreds(credentials.NewTLS(sec.tls.Config("h2")))))
 	} else {
 		// The connections buffer their own raw reads (server.NewGRPCListener):
 		// grpc-go's buffer would copy every byte once more. Under TLS,
@@ -379,7 +431,7 @@ func (d *daemon) newTCP(sec security, metrics *server.Metrics) {
 		RequireToken: sec.auth != nil && cfg.tlsClientCA == "" && !cfg.tcpInsecure,
 	}
 	if sec.tls != nil {
-		d.tcp.TLSConfig = sec.tls.Clone()
+		d.tcp.TLSConfig = sec.tls.Config()
 	}
 	if sec.limiter != nil {
 		d.tcp.Allow = sec.limiter.Allow
@@ -411,6 +463,20 @@ func (d *daemon) Run(ctx context.Context) error {
 		d.logBuf.Flush()
 	}
 
+	if d.reloader != nil {
+		// Until Run returns: connections are accepted through the drain
+		// delay, and get the newest certificate.
+		rctx, stopReload := context.WithCancel(context.Background())
+		reloadDone := make(chan struct{})
+		go func() {
+			defer close(reloadDone)
+			d.reloader.Run(rctx, server.ReloadInterval)
+		}()
+		defer func() {
+			stopReload()
+			<-reloadDone
+		}()
+	}
 	g.Go(func() error {
 		err := d.grpc.Serve(server.NewGRPCListener(d.grpcL, d.grpcReadBuf, keepaliveTimeout))
 		if d.closing.Load() {

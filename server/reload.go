@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ReloadInterval is how often a running server looks at its certificate,
+// client CA and token files (Reloader.Run): a stat of each, so a rotation
+// is served within about a second and costs nothing per call.
+const ReloadInterval = time.Second
+
+// Reload file labels: the "file" label of halfclose_reloads_total.
+const (
+	ReloadCert     = "cert"      // --tls-cert and --tls-key, as a pair
+	ReloadClientCA = "client_ca" // --tls-client-ca
+	ReloadToken    = "token"     // --auth-token-file
+)
+
+// Reloader re-reads files that change under a running server (a renewed
+// certificate, a Kubernetes Secret's symlink swap, a token added). Each
+// watched item is a set of paths and a load function that parses and
+// validates them as at start and swaps the result in only when it is good.
+// A change is a path's stat (following symlinks: device, inode, size,
+// modification time, or the stat's error) differing from the last one
+// seen. A bad load keeps what is served, is logged once, and is retried at
+// the next change, not at every check.
+type Reloader struct {
+	Log     *slog.Logger
+	Metrics *Metrics // nil: no metrics
+	// Flush, when set, is called after a Check that logged: a reload is
+	// rare and worth seeing when it happens in a log written in batches.
+	Flush func()
+
+	mu    sync.Mutex // protects items (Check runs them one at a time)
+	items []*reloadItem
+}
+
+type reloadItem struct {
+	file  string // ReloadCert, ...
+	paths []string
+	seen  []fileStamp
+	load  func() (attrs []any, err error)
+}
+
+// fileStamp is what a stat says of a path; equal stamps mean unchanged.
+type fileStamp struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+	err      string
+}
+
+func statStamp(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{err: err.Error()}
+	}
+	dev, ino := fileID(fi)
+	return fileStamp{dev: dev, ino: ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+}
+
+// FileStamps is what stats said of some files at one moment: taken
+// before the files are first read (Stamps), so that a change landing
+// between that read and Watch is seen at the first Check.
+type FileStamps struct{ s []fileStamp }
+
+// Stamps stats paths now.
+func Stamps(paths ...string) FileStamps {
+	st := FileStamps{s: make([]fileStamp, len(paths))}
+	for i, p := range paths {
+		st.s[i] = statStamp(p)
+	}
+	return st
+}
+
+// Watch adds an item whose files were loaded after since was taken
+// (Stamps of the same paths): a change is measured against since. load
+// returns the attributes its INFO line adds, or an error naming the file
+// and the problem.
+func (r *Reloader) Watch(file string, paths []string, since FileStamps, load func() ([]any, error)) {
+	if len(since.s) != len(paths) {
+		since = Stamps(paths...)
+	}
+	it := &reloadItem{file: file, paths: paths, load: load, seen: since.s}
+	r.mu.Lock()
+	r.items = append(r.items, it)
+	r.mu.Unlock()
+}
+
+// Check stats every watched path once and reloads the items whose files
+// changed. It reports how many items it reloaded, good or bad.
+func (r *Reloader) Check() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, it := range r.items {
+		changed := false
+		for i, p := range it.paths {
+			// The stamp is taken before the read: a file still being
+			// written when it is read changes again, and is read again.
+			if s := statStamp(p); s != it.seen[i] {
+				it.seen[i] = s
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		n++
+		attrs, err := it.load()
+		r.Metrics.Reloaded(it.file, err)
+		if r.Log == nil {
+			continue
+		}
+		if err != nil {
+			r.Log.Warn("reload failed: still serving the previous "+reloadWhat(it.file), "file", strings.Join(it.paths, ","), "err", err.Error())
+			continue
+		}
+		r.Log.Info("reloaded "+reloadWhat(it.file), append([]any{"file", strings.Join(it.paths, ",")}, attrs...)...)
+	}
+	if n > 0 && r.Flush != nil {
+		r.Flush()
+	}
+	return n
+}
+
+func reloadWhat(file string) string {
+	switch file {
+	case ReloadCert:
+		return "TLS certificate and key"
+	case ReloadClientCA:
+		return "TLS client CA"
+	case ReloadToken:
+		return "auth tokens"
+	}
+	return file
+}
+
+// Run calls Check every interval until ctx is done.
+func (r *Reloader) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.Check()
+		}
+	}
+}
