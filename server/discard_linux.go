@@ -1,3 +1,5 @@
+//go:build linux && !386
+
 package server
 
 import (
@@ -16,7 +18,8 @@ const discardChunk = 1 << 30
 // MSG_TRUNC, tcp(7)): nothing is copied into the process, and no buffer
 // is held for the wait; io.Copy to io.Discard read them 8 KiB at a time
 // into a buffer it held for the whole wait (1 GiB dropped: 0.35-0.39
-// CPU-s of the process, 0.17-0.21 so).
+// CPU-s of the process, 0.17-0.21 so). Not on linux/386, whose
+// recvfrom goes through socketcall (discard_other.go).
 func discard(c net.Conn, rc syscall.RawConn) error {
 	if rc == nil {
 		tc, ok := c.(*net.TCPConn)

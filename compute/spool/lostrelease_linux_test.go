@@ -43,7 +43,7 @@ func TestSpoolLostWriteAfterRelease(t *testing.T) {
 		}
 		// From here the spill file takes no write: what reads it still
 		// works.
-		if err := syscall.Dup2(int(ro.Fd()), int(f.Fd())); err != nil {
+		if err := syscall.Dup3(int(ro.Fd()), int(f.Fd()), 0); err != nil {
 			t.Fatal(err)
 		}
 		// The destination takes the part in memory, then waits for the
