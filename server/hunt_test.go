@@ -84,21 +84,7 @@ func (o bytesObserver) JobStarted(string) func(string, int64, int64) {
 func TestGRPCDigestAbortCountsInput(t *testing.T) {
 	obs := bytesObserver{in: make(chan int64, 10)}
 	eng := engine.New(engine.Config{Registry: testRegistry(), MaxInputBytes: 1000})
-	svc := NewComputeService(eng, Options{Observer: obs})
-	gs := grpc.NewServer(CodecOption())
-	apiv1.RegisterComputeServiceServer(gs, svc)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(l)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	client := apiv1.NewComputeServiceClient(conn)
+	client := apiv1.NewComputeServiceClient(dialTest(t, serveService(t, NewComputeService(eng, Options{Observer: obs}))))
 
 	size := int64(900)
 	for _, c := range []struct {
@@ -180,21 +166,7 @@ func TestTCPTLSTimeoutAbortNoCloseNotify(t *testing.T) {
 func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
 	obs := bytesObserver{in: make(chan int64, 10)}
 	eng := engine.New(engine.Config{Registry: testRegistry()})
-	svc := NewComputeService(eng, Options{Observer: obs})
-	gs := grpc.NewServer(CodecOption())
-	apiv1.RegisterComputeServiceServer(gs, svc)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(l)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	client := apiv1.NewComputeServiceClient(conn)
+	client := apiv1.NewComputeServiceClient(dialTest(t, serveService(t, NewComputeService(eng, Options{Observer: obs}))))
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 
@@ -391,15 +363,7 @@ func TestStagePanicRecordedOnce(t *testing.T) {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, nil))
-	svc := NewComputeService(eng, Options{Observer: NewObserver(m), Logger: logger})
-	gs := grpc.NewServer(CodecOption())
-	apiv1.RegisterComputeServiceServer(gs, svc)
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(gl)
-	t.Cleanup(gs.Stop)
+	gaddr := serveService(t, NewComputeService(eng, Options{Observer: NewObserver(m), Logger: logger}))
 	srv := &TCPServer{Engine: eng, Observer: NewObserver(m), Logger: logger}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -421,14 +385,9 @@ func TestStagePanicRecordedOnce(t *testing.T) {
 		t.Errorf("TCP: reply %q, %v: want a reset", got, err)
 	}
 
-	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	rs, err := apiv1.NewComputeServiceClient(conn).Run(ctx)
+	rs, err := apiv1.NewComputeServiceClient(dialTest(t, gaddr)).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,4 +519,30 @@ func TestGRPCEarlyCancelNotDeadline(t *testing.T) {
 	if oc := env.obs.nextOutcome(t); oc != OutcomeCanceled {
 		t.Errorf("outcome %q for a call cancelled long before its deadline, want %q", oc, OutcomeCanceled)
 	}
+}
+
+// serveService serves svc over gRPC on a loopback port for the test and
+// returns its address.
+func serveService(t *testing.T, svc apiv1.ComputeServiceServer) string {
+	t.Helper()
+	gs := grpc.NewServer(CodecOption())
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	return l.Addr().String()
+}
+
+// dialTest is a plaintext client connection to addr, closed with the test.
+func dialTest(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

@@ -791,21 +791,7 @@ func TestHuntHfuzzFirstError(t *testing.T) {
 		{"--fixed-regexp", []string{"grep", "--fixed-=x", "a"}}, {`\x80`, []string{"tr", "-\x80", "a", "b"}}, {`\xff`, []string{"cut", "-f1", "-\xff"}},
 		{`"b"`, []string{"base64", "a", "b"}}, {"8E", []string{"head", "-c", "-8E", "FILE"}}, {`"a"`, []string{"tac", "-s", "", "a", "b"}},
 	}
-	g := newGNURunner(t)
-	for _, l := range lines {
-		c := diffCase{argv: l.argv, input: []byte("a\n")}
-		r := g.run(t, c)
-		switch {
-		case !gnuFailed(l.argv[0], r.gnuCode):
-			t.Errorf("%s: GNU succeeds (exit %d)", c, r.gnuCode)
-		case r.ourErr == nil || !strings.Contains(r.ourErr.Error(), l.want):
-			t.Errorf("%s: error %v, want one naming %s, as GNU's %q", c, r.ourErr, l.want, r.gnuErr)
-		default:
-			if v := refusalVerdict(r); v != "" {
-				t.Errorf("%s\n  %s", c, v)
-			}
-		}
-	}
+	checkFirstErrors(t, lines)
 }
 
 // TestHuntHfuzzNaming runs HFUZZ_NAMING_N of gnudiff_test.go's generated
