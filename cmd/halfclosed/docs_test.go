@@ -89,3 +89,38 @@ func TestDocsCrossReferences(t *testing.T) {
 	}
 	clitest.CheckDocRefs(t, docs)
 }
+
+// Every flag README.md and docs/protocol.md name is halfclosed's, a
+// command's (refused ones too: protocol.md lists them), or one of the few
+// others they quote. TestOperationsDocMentions and TestCLIDocMentions
+// checked only operations.md and cli.md: a flag renamed in the server or
+// dropped from a command could still be named in these two.
+func TestProtocolDocMentions(t *testing.T) {
+	var commands []string
+	for _, c := range defaultConfig().commands.Commands() {
+		for _, f := range c.Flags {
+			if f.Long != "" {
+				commands = append(commands, f.Long)
+			}
+		}
+	}
+	spec := newSpec(defaultConfig())
+	for _, d := range []struct {
+		name   string
+		others []string
+	}{
+		// the halfclose client's, in its examples
+		{"README.md", []string{"addr", "tcp"}},
+		{"docs/protocol.md", []string{
+			"addr", "tcp", "token-file", "chunk-size", // the halfclose client's
+			"ver", "in", "fixed", // abbreviations, quoted (--version, grep's ambiguous --in, --fixed-)
+			"revrese", // a misspelling, quoted
+		}},
+	} {
+		doc, err := os.ReadFile("../../" + d.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clitest.CheckDocFlagMentions(t, spec, d.name, doc, append(commands, d.others...)...)
+	}
+}

@@ -275,14 +275,15 @@ func CheckDocEnvMentions(t testing.TB, s *cli.Spec, name string, doc []byte, ski
 }
 
 var (
-	docRef     = regexp.MustCompile(`(?:docs/)?\b([a-z]+\.md)` + "`?" + `\]?(?:\([^)]*\))?,? "([^"]+)"`)
+	docRef     = regexp.MustCompile(`(?:docs/)?\b([A-Za-z][\w-]*\.md)` + "`?" + `\]?(?:\([^)]*\))?,? "([^"]+)"`)
 	docHeading = regexp.MustCompile(`^#{1,6}\s+(.*?)\s*$`)
 	seeRef     = regexp.MustCompile(`\b[Ss]ee "([^"]+)"`)
 )
 
 // CheckDocRefs fails t when a reference of the form docs/NAME.md,
-// "Section" (or [`NAME.md`](NAME.md), "Section") in one of docs (file
-// name to text; lines joined, so a reference may wrap) names a section
+// "Section" (or [`NAME.md`](NAME.md), "Section"; README.md, "Section"
+// too) in one of docs (file name to text; lines joined, so a reference
+// may wrap) names a section
 // that is not a heading of NAME.md, or the start of one ("Sizing" for
 // "Sizing the pods"), and when a doc's own see "Section" names neither
 // one of its headings nor a **Section** paragraph lead of it. A heading

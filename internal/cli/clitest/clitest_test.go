@@ -102,3 +102,77 @@ func TestCheckTables(t *testing.T) {
 		}
 	}
 }
+
+// CheckDocRefs passes references to headings that are there (a prefix of
+// one, a wrapped line, a **bold** lead for see "..."), and counts each
+// that is not: to another doc, README.md included, and within one.
+func TestCheckDocRefs(t *testing.T) {
+	docs := map[string]string{
+		"a.md":      "# A\n\n## Sizing the pods\n\n**Lead.** text; see \"Lead.\"\n\n```\n# not a heading\n```\n",
+		"README.md": "# halfclose\n\n## Quick start\n\nsee docs/a.md, \"Sizing\", and\n[`a.md`](a.md),\n\"A\"; see \"Quick start\"; README.md, \"Quick start\".\n",
+		"b.md":      "# B\n\nsee README.md, \"Quick\" and docs/c.md, \"Anything\".\n",
+	}
+	run := func(t testing.TB, docs map[string]string) {
+		b := map[string][]byte{}
+		for k, v := range docs {
+			b[k] = []byte(v)
+		}
+		CheckDocRefs(t, b)
+	}
+	run(t, docs)
+	for _, c := range []struct {
+		doc, old, new string
+	}{
+		{"README.md", `"Sizing"`, `"Sizing pods"`},
+		{"README.md", `"A"`, `"B"`},
+		{"README.md", `see "Quick start"`, `see "Slow start"`},
+		{"README.md", `README.md, "Quick start"`, `README.md, "Slow start"`},
+		{"b.md", `README.md, "Quick"`, `README.md, "Slow"`},
+		{"a.md", `see "Lead."`, `see "not a heading"`},
+	} {
+		changed := map[string]string{}
+		for k, v := range docs {
+			changed[k] = v
+		}
+		changed[c.doc] = strings.Replace(docs[c.doc], c.old, c.new, 1)
+		rec := &recorder{}
+		run(rec, changed)
+		if rec.errors != 1 {
+			t.Errorf("%s: %s -> %s: %d errors, want 1", c.doc, c.old, c.new, rec.errors)
+		}
+	}
+}
+
+// CheckDocFlagMentions and CheckDocEnvMentions pass a doc naming only
+// the spec's flags and variables (and the others given), and count each
+// other name once.
+func TestCheckDocMentions(t *testing.T) {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.String("some-addr", "", "where")
+	fs.Bool("wait", false, "wait")
+	s := &cli.Spec{Name: "demo", Flags: fs, EnvPrefix: "HALFCLOSE"}
+	good := "Use `--some-addr` (`HALFCLOSE_SOME_ADDR`) or --wait; sort's --reverse; a--b is no flag; HALFCLOSE_CLIENT_X is the client's.\n"
+	CheckDocFlagMentions(t, s, "doc", []byte(good), "reverse")
+	CheckDocEnvMentions(t, s, "doc", []byte(good), []string{"HALFCLOSE_CLIENT_"})
+	for _, c := range []struct {
+		old, new    string
+		flags, envs int
+	}{
+		{"--wait", "--waits and --waits", 1, 0},
+		{"`--some-addr`", "`--some-adr`", 1, 0},
+		{"HALFCLOSE_SOME_ADDR", "HALFCLOSE_SOME_ADR", 0, 1},
+		{"HALFCLOSE_CLIENT_X", "HALFCLOSE_CLIENTX", 0, 1},
+	} {
+		doc := []byte(strings.Replace(good, c.old, c.new, 1))
+		rec := &recorder{}
+		CheckDocFlagMentions(rec, s, "doc", doc, "reverse")
+		if rec.errors != c.flags {
+			t.Errorf("%q -> %q: %d flag errors, want %d", c.old, c.new, rec.errors, c.flags)
+		}
+		rec = &recorder{}
+		CheckDocEnvMentions(rec, s, "doc", doc, []string{"HALFCLOSE_CLIENT_"})
+		if rec.errors != c.envs {
+			t.Errorf("%q -> %q: %d variable errors, want %d", c.old, c.new, rec.errors, c.envs)
+		}
+	}
+}
