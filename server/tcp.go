@@ -1079,6 +1079,15 @@ const wrongPortMessage = "halfclose raw-TCP port: this port speaks the raw-TCP p
 // instead of this message.
 func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	c.SetDeadline(time.Now().Add(s.HeaderTimeout))
+	// Looked at after that, as readHeader does: a forced stop cancels ctx
+	// (the server's) before it sets its deadlines of now (liveConns), so
+	// either it is seen here or its deadlines come after these. A stop
+	// between readHeader's return and the line above had its deadlines
+	// overwritten, and the wait for the rest of the preface lasted
+	// --header-timeout.
+	if ctx.Err() != nil {
+		return
+	}
 	rest := make([]byte, len(http2PrefaceRest))
 	if _, err := io.ReadFull(br, rest); err != nil || string(rest) != http2PrefaceRest {
 		return
