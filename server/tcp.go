@@ -146,6 +146,9 @@ type TCPServer struct {
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
 	buffersHeld atomic.Int64
+	// onHeaderRead, when set (tests), is called by readHeader once it has
+	// read and checked a header, before it clears the header's deadline.
+	onHeaderRead func()
 
 	mu        sync.Mutex // protects listeners and inShutdown's transitions
 	listeners map[*GentleListener]struct{}
@@ -1185,7 +1188,18 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	if err != nil {
 		return nil, opts, err
 	}
+	if s.onHeaderRead != nil {
+		s.onHeaderRead()
+	}
 	c.SetReadDeadline(time.Time{})
+	// Looked at after that, as above: a stop since the look above had its
+	// deadline of now cleared, and a plain connection's inline job (a
+	// digest), whose input relies on that deadline to end (connInput's
+	// ends: the engine does not close it), waited with --idle-timeout 0
+	// on its silent client until its FIN.
+	if s.ctx.Err() != nil {
+		c.SetReadDeadline(time.Now())
+	}
 	p, err := s.Engine.Compile(text)
 	if err == nil && opts.file >= 0 {
 		p.SetInputFile(opts.file)

@@ -68,3 +68,52 @@ func TestTCPRefuseHTTP2StopRace(t *testing.T) {
 		t.Fatalf("a stopped connection got %q, want nothing", reply)
 	}
 }
+
+// TestTCPStopBeforeHeaderDeadlineCleared: a forced stop that lands after
+// readHeader has read the header and before it clears its deadline ends
+// the job at once, with --idle-timeout 0. The clear overwrote the stop's
+// deadline of now, and a plain connection's inline job (a digest) relies
+// on that deadline to end (connInput's ends: the engine does not close
+// its input for it), while its reader, with no idle timeout, sets and
+// checks nothing: the job waited on its silent client until its FIN.
+func TestTCPStopBeforeHeaderDeadlineCleared(t *testing.T) {
+	env := startEnv(t, envConfig{tcp: tcpSettings{HeaderTimeout: time.Hour}})
+	env.tcp.init() // (Serve's goroutine may not have run it yet)
+	stopped := false
+	env.tcp.onHeaderRead = func() {
+		stopped = true
+		env.tcp.cancel()
+		for !env.tcp.live.isStopped() {
+			runtime.Gosched() // until the context's AfterFunc has run
+		}
+	}
+	// A plain *net.TCPConn, as Serve hands it: a wrapper would not take
+	// connInput's path.
+	client, server := loopbackPair(t)
+	// The header, and no input and no FIN: the digest's first read waits
+	// (it looks at its context after each read that brought bytes).
+	if _, err := io.WriteString(client, "sha256sum\n"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer server.Close()
+		env.tcp.handle(server, nil)
+	}()
+	select {
+	case <-done:
+	case <-time.After(defaultTestTimeout):
+		client.CloseWrite() // the job's input ends
+		<-done
+		t.Fatalf("the job still waited for its input %v after the stop", defaultTestTimeout)
+	}
+	if !stopped {
+		t.Fatal("readHeader did not reach onHeaderRead")
+	}
+	client.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	reply, _ := io.ReadAll(client)
+	if want := "halfclose: error: UNAVAILABLE: server is shutting down\n"; string(reply) != want {
+		t.Fatalf("reply %q, want %q", reply, want)
+	}
+}
