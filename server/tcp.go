@@ -146,6 +146,9 @@ type TCPServer struct {
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
 	buffersHeld atomic.Int64
+	// onHeaderRead, when set (tests), is called by readHeader once it has
+	// read and checked a header, before it clears the header's deadline.
+	onHeaderRead func()
 
 	mu        sync.Mutex // protects listeners and inShutdown's transitions
 	listeners map[*GentleListener]struct{}
@@ -1079,6 +1082,15 @@ const wrongPortMessage = "halfclose raw-TCP port: this port speaks the raw-TCP p
 // instead of this message.
 func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	c.SetDeadline(time.Now().Add(s.HeaderTimeout))
+	// Looked at after that, as readHeader does: a forced stop cancels ctx
+	// (the server's) before it sets its deadlines of now (liveConns), so
+	// either it is seen here or its deadlines come after these. A stop
+	// between readHeader's return and the line above had its deadlines
+	// overwritten, and the wait for the rest of the preface lasted
+	// --header-timeout.
+	if ctx.Err() != nil {
+		return
+	}
 	rest := make([]byte, len(http2PrefaceRest))
 	if _, err := io.ReadFull(br, rest); err != nil || string(rest) != http2PrefaceRest {
 		return
@@ -1176,7 +1188,18 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	if err != nil {
 		return nil, opts, err
 	}
+	if s.onHeaderRead != nil {
+		s.onHeaderRead()
+	}
 	c.SetReadDeadline(time.Time{})
+	// Looked at after that, as above: a stop since the look above had its
+	// deadline of now cleared, and a plain connection's inline job (a
+	// digest), whose input relies on that deadline to end (connInput's
+	// ends: the engine does not close it), waited with --idle-timeout 0
+	// on its silent client until its FIN.
+	if s.ctx.Err() != nil {
+		c.SetReadDeadline(time.Now())
+	}
 	p, err := s.Engine.Compile(text)
 	if err == nil && opts.file >= 0 {
 		p.SetInputFile(opts.file)
