@@ -329,3 +329,39 @@ func TestReloadClientCA(t *testing.T) {
 		t.Fatalf("gRPC after the CA rotation: %q, %v", got, err)
 	}
 }
+
+// TestReloadCertLeafGodebug: with GODEBUG=x509keypairleaf=0 (Go 1.22's
+// behaviour, which crypto/tls still offers) tls.LoadX509KeyPair leaves
+// Leaf nil. A reload then took the process down (a nil dereference in
+// the reload goroutine: the serial it logs), and the expiry gauge read 0.
+func TestReloadCertLeafGodebug(t *testing.T) {
+	pki := newTestPKI(t)
+	day := 24 * time.Hour
+	oldCert, oldKey, oldSerial := issueServer(t, pki, "old", time.Now().Add(day).Truncate(time.Second))
+	newCert, newKey, newSerial := issueServer(t, pki, "new", time.Now().Add(3*day).Truncate(time.Second))
+	certFile, keyFile := tlsPair(t, t.TempDir(), oldCert, oldKey)
+	t.Setenv("GODEBUG", "x509keypairleaf=0")
+	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil || c.Leaf != nil {
+		t.Skipf("GODEBUG=x509keypairleaf=0 not in effect (leaf %v, %v)", c.Leaf != nil, err)
+	}
+	d := startDaemon(t, "--tls-cert="+certFile, "--tls-key="+keyFile)
+	clientTLS := pki.ClientTLS(t, false)
+	wantSerial(t, d, clientTLS, oldSerial)
+	notAfter := func() float64 {
+		return metricValue(scrape(t, d.httpAddr()), "halfclose_tls_cert_not_after_seconds", nil)
+	}
+	if got, want := notAfter(), float64(time.Now().Add(day).Truncate(time.Second).Unix()); got != want {
+		t.Errorf("halfclose_tls_cert_not_after_seconds = %v before the rotation, want %v", got, want)
+	}
+
+	replaceFile(t, keyFile, readFile(t, newKey))
+	replaceFile(t, certFile, readFile(t, newCert))
+	d.reloader.Check()
+	wantSerial(t, d, clientTLS, newSerial)
+	if !strings.Contains(d.logs.String(), `"serial":"`+newSerial.String()+`"`) {
+		t.Errorf("no INFO line with the new serial:\n%s", d.logs)
+	}
+	if got, want := notAfter(), float64(time.Now().Add(3*day).Truncate(time.Second).Unix()); got != want {
+		t.Errorf("halfclose_tls_cert_not_after_seconds = %v after the rotation, want %v", got, want)
+	}
+}
