@@ -279,6 +279,28 @@ func TestReloadTokens(t *testing.T) {
 	if !strings.Contains(d.logs.String(), "auth token file "+tokens+": no tokens") {
 		t.Fatalf("no warning naming the empty token file:\n%s", d.logs)
 	}
+
+	// Deleted (a mistake, a volume being swapped): beta still works, on
+	// both adapters; the file put back is served.
+	if err := os.Remove(tokens); err != nil {
+		t.Fatal(err)
+	}
+	d.reloader.Check()
+	if err := call("beta"); err != nil {
+		t.Fatalf("beta after the file was deleted: %v", err)
+	}
+	if got := tcp("beta"); got != sha256Line(input) {
+		t.Fatalf("TCP beta after the file was deleted: %q", got)
+	}
+	if !strings.Contains(d.logs.String(), "no such file or directory") {
+		t.Fatalf("no warning for the deleted token file:\n%s", d.logs)
+	}
+	replaceFile(t, tokens, []byte("gamma\n"))
+	d.reloader.Check()
+	if err := call("gamma"); err != nil {
+		t.Fatalf("gamma after the file was put back: %v", err)
+	}
+	wantCode(t, call("beta"), codes.PermissionDenied, "invalid token")
 }
 
 // TestReloadClientCA: a client CA file replaced under a running server
