@@ -27,8 +27,12 @@ const (
 // validates them as at start and swaps the result in only when it is good.
 // A change is a path's stat (following symlinks: device, inode, size,
 // modification time, or the stat's error) differing from the last one
-// seen. A bad load keeps what is served, is logged once, and is retried at
-// the next change, not at every check.
+// seen. A bad load keeps what is served and is logged once; it is tried
+// again at every check until one is good, logged and counted again only
+// when its error changes or the files change: a failure that is not the
+// files' content (a permission fixed with chmod, which no stamp shows; too
+// many open files) must not leave the old certificate served until the
+// next renewal.
 type Reloader struct {
 	Log     *slog.Logger
 	Metrics *Metrics // nil: no metrics
@@ -45,6 +49,9 @@ type reloadItem struct {
 	paths []string
 	seen  []fileStamp
 	load  func() (attrs []any, err error)
+	// failed is the error of the last load when it failed ("" when it
+	// was good): the item is loaded at every check until it is good.
+	failed string
 }
 
 // fileStamp is what a stat says of a path; equal stamps mean unchanged.
@@ -93,7 +100,8 @@ func (r *Reloader) Watch(file string, paths []string, since FileStamps, load fun
 }
 
 // Check stats every watched path once and reloads the items whose files
-// changed. It reports how many items it reloaded, good or bad.
+// changed, and those whose last load failed. It reports how many loads it
+// logged, good or bad (a failure as the last one is not logged again).
 func (r *Reloader) Check() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -108,11 +116,19 @@ func (r *Reloader) Check() int {
 				changed = true
 			}
 		}
-		if !changed {
+		if !changed && it.failed == "" {
 			continue
 		}
-		n++
 		attrs, err := it.load()
+		if err != nil {
+			if !changed && err.Error() == it.failed {
+				continue // logged and counted when it first failed
+			}
+			it.failed = err.Error()
+		} else {
+			it.failed = ""
+		}
+		n++
 		r.Metrics.Reloaded(it.file, err)
 		if r.Log == nil {
 			continue

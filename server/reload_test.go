@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// TestReloaderChanges: Check loads an item only when one of its files
-// changed since the last look (a failed load is not retried until the
-// next change, and is logged once), a file that disappears and comes
-// back is a change each time, and a good load after a bad one is logged
-// at INFO.
+// TestReloaderChanges: Check loads an item when one of its files
+// changed since the last look, or its last load failed (a failure is
+// logged once, and again when the files change), a file that disappears
+// and comes back is a change each time, and a good load after a bad one
+// is logged at INFO.
 func TestReloaderChanges(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
@@ -39,25 +41,77 @@ func TestReloaderChanges(t *testing.T) {
 	for range 3 {
 		r.Check()
 	}
-	if loads != 1 || strings.Count(logs.String(), "level=WARN") != 1 || !strings.Contains(logs.String(), "half done") {
+	if loads != 3 || strings.Count(logs.String(), "level=WARN") != 1 || !strings.Contains(logs.String(), "half done") {
 		t.Fatalf("a bad change: %d loads, log:\n%s", loads, logs.String())
 	}
-	// Gone (a rename in progress, an unmounted volume): a change.
+	// Gone (a rename in progress, an unmounted volume): a change, logged.
 	if err := os.Remove(a); err != nil {
 		t.Fatal(err)
 	}
-	r.Check()
-	r.Check()
-	if loads != 2 {
-		t.Fatalf("a file removed: %d loads, want 2", loads)
+	if n := r.Check(); n != 1 || strings.Count(logs.String(), "level=WARN") != 2 {
+		t.Fatalf("a file removed: Check logged %d, log:\n%s", n, logs.String())
 	}
 	fail = nil
 	if err := os.WriteFile(a, []byte("1"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r.Check()
-	if loads != 3 || !strings.Contains(logs.String(), "level=INFO msg=\"reloaded pair\"") {
+	if !strings.Contains(logs.String(), "level=INFO msg=\"reloaded pair\"") {
 		t.Fatalf("a good change: %d loads, log:\n%s", loads, logs.String())
+	}
+	loads = 0
+	r.Check()
+	if loads != 0 {
+		t.Fatalf("good and unchanged: %d loads", loads)
+	}
+}
+
+// TestReloaderRetriesFailure: a load that failed for a reason the files'
+// stats do not show (too many open files; a permission fixed with chmod,
+// which changes only the ctime) is tried again at the next check, so the
+// new certificate is served then, not at the next renewal; a failure that
+// stays is logged and counted once, a new error again.
+func TestReloaderRetriesFailure(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "cert")
+	if err := os.WriteFile(f, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
+	r := &Reloader{Log: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: NewMetrics(reg)}
+	served := "old"
+	errs := []error{
+		errors.New("open cert: too many open files"),
+		errors.New("open cert: too many open files"),
+		errors.New("open cert: permission denied"),
+		nil,
+	}
+	r.Watch(ReloadCert, []string{f}, Stamps(f), func() ([]any, error) {
+		err := errs[0]
+		errs = errs[1:]
+		if err == nil {
+			served = "new"
+		}
+		return nil, err
+	})
+	if err := os.WriteFile(f, []byte("new"+strings.Repeat(" ", 10)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		r.Check()
+	}
+	if served != "new" {
+		t.Fatalf("after 4 checks, %d loads left: still serving the %s file", len(errs), served)
+	}
+	out := logs.String()
+	if strings.Count(out, "too many open files") != 1 || strings.Count(out, "permission denied") != 1 || strings.Count(out, "level=INFO") != 1 {
+		t.Fatalf("want one warning per error and one INFO line:\n%s", out)
+	}
+	fams := scrape(t, reg)
+	for result, want := range map[string]float64{"error": 2, "ok": 1} {
+		if got := metricValue(t, fams, "halfclose_reloads_total", map[string]string{"file": ReloadCert, "result": result}); got != want {
+			t.Errorf("halfclose_reloads_total{result=%q} = %v, want %v", result, got, want)
+		}
 	}
 }
 

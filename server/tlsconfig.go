@@ -49,6 +49,13 @@ func loadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls: certificate %s with key %s: %w", certFile, keyFile, err)
 	}
+	if cert.Leaf == nil {
+		// GODEBUG=x509keypairleaf=0 leaves it out; the expiry warning,
+		// the reload's log line and the expiry gauge read it.
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("tls: certificate %s: %w", certFile, err)
+		}
+	}
 	return &cert, nil
 }
 

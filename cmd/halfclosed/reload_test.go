@@ -279,6 +279,28 @@ func TestReloadTokens(t *testing.T) {
 	if !strings.Contains(d.logs.String(), "auth token file "+tokens+": no tokens") {
 		t.Fatalf("no warning naming the empty token file:\n%s", d.logs)
 	}
+
+	// Deleted (a mistake, a volume being swapped): beta still works, on
+	// both adapters; the file put back is served.
+	if err := os.Remove(tokens); err != nil {
+		t.Fatal(err)
+	}
+	d.reloader.Check()
+	if err := call("beta"); err != nil {
+		t.Fatalf("beta after the file was deleted: %v", err)
+	}
+	if got := tcp("beta"); got != sha256Line(input) {
+		t.Fatalf("TCP beta after the file was deleted: %q", got)
+	}
+	if !strings.Contains(d.logs.String(), "no such file or directory") {
+		t.Fatalf("no warning for the deleted token file:\n%s", d.logs)
+	}
+	replaceFile(t, tokens, []byte("gamma\n"))
+	d.reloader.Check()
+	if err := call("gamma"); err != nil {
+		t.Fatalf("gamma after the file was put back: %v", err)
+	}
+	wantCode(t, call("beta"), codes.PermissionDenied, "invalid token")
 }
 
 // TestReloadClientCA: a client CA file replaced under a running server
@@ -327,5 +349,41 @@ func TestReloadClientCA(t *testing.T) {
 	}
 	if got, err := digest(t, grpcClient(t, d.grpcAddr(), client.WithTLS(stranger)), input); err != nil || got != sha256Hex(input) {
 		t.Fatalf("gRPC after the CA rotation: %q, %v", got, err)
+	}
+}
+
+// TestReloadCertLeafGodebug: with GODEBUG=x509keypairleaf=0 (Go 1.22's
+// behaviour, which crypto/tls still offers) tls.LoadX509KeyPair leaves
+// Leaf nil. A reload then took the process down (a nil dereference in
+// the reload goroutine: the serial it logs), and the expiry gauge read 0.
+func TestReloadCertLeafGodebug(t *testing.T) {
+	pki := newTestPKI(t)
+	day := 24 * time.Hour
+	oldCert, oldKey, oldSerial := issueServer(t, pki, "old", time.Now().Add(day).Truncate(time.Second))
+	newCert, newKey, newSerial := issueServer(t, pki, "new", time.Now().Add(3*day).Truncate(time.Second))
+	certFile, keyFile := tlsPair(t, t.TempDir(), oldCert, oldKey)
+	t.Setenv("GODEBUG", "x509keypairleaf=0")
+	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil || c.Leaf != nil {
+		t.Skipf("GODEBUG=x509keypairleaf=0 not in effect (leaf %v, %v)", c.Leaf != nil, err)
+	}
+	d := startDaemon(t, "--tls-cert="+certFile, "--tls-key="+keyFile)
+	clientTLS := pki.ClientTLS(t, false)
+	wantSerial(t, d, clientTLS, oldSerial)
+	notAfter := func() float64 {
+		return metricValue(scrape(t, d.httpAddr()), "halfclose_tls_cert_not_after_seconds", nil)
+	}
+	if got, want := notAfter(), float64(time.Now().Add(day).Truncate(time.Second).Unix()); got != want {
+		t.Errorf("halfclose_tls_cert_not_after_seconds = %v before the rotation, want %v", got, want)
+	}
+
+	replaceFile(t, keyFile, readFile(t, newKey))
+	replaceFile(t, certFile, readFile(t, newCert))
+	d.reloader.Check()
+	wantSerial(t, d, clientTLS, newSerial)
+	if !strings.Contains(d.logs.String(), `"serial":"`+newSerial.String()+`"`) {
+		t.Errorf("no INFO line with the new serial:\n%s", d.logs)
+	}
+	if got, want := notAfter(), float64(time.Now().Add(3*day).Truncate(time.Second).Unix()); got != want {
+		t.Errorf("halfclose_tls_cert_not_after_seconds = %v after the rotation, want %v", got, want)
 	}
 }
