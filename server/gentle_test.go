@@ -344,8 +344,10 @@ func TestGentleCutTCPNeedsNoUse(t *testing.T) {
 	go func() { served <- s.ServeRoute(gl, p) }()
 	select {
 	case err := <-stopped:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("cut StopAccepting: %v; want ctx's error", err)
+		// nil when ServeRoute took the queued connection before the
+		// stop looked: nothing was left to cut (StopAccepting).
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("cut StopAccepting: %v; want ctx's error or nil", err)
 		}
 	case <-time.After(defaultTestTimeout):
 		t.Error("the cut stop waited for the first read of a connection waiting for a job slot")

@@ -128,15 +128,9 @@ func TestTCPTLSTimeoutAbortNoCloseNotify(t *testing.T) {
 	}
 	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
 	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), TLSConfig: cfg, Observer: obs, IdleTimeout: 200 * time.Millisecond}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveDone := make(chan struct{})
-	go func() { srv.Serve(l); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	addr := serveTCP(t, srv)
 
-	raw, err := net.Dial("tcp", l.Addr().String())
+	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,15 +243,9 @@ func (o outObserver) JobStarted(string) func(string, int64, int64) {
 func TestTCPCutReplyCountsSent(t *testing.T) {
 	obs := outObserver{ended: make(chan [2]string, 10)}
 	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), Observer: obs}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveDone := make(chan struct{})
-	go func() { srv.Serve(l); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	addr := serveTCP(t, srv)
 
-	c, err := net.Dial("tcp", l.Addr().String())
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,15 +435,9 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 func TestTCPResetReplyCountsDelivered(t *testing.T) {
 	obs := outObserver{ended: make(chan [2]string, 10)}
 	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), Observer: obs, IdleTimeout: 200 * time.Millisecond}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveDone := make(chan struct{})
-	go func() { srv.Serve(l); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	addr := serveTCP(t, srv)
 
-	c, err := net.Dial("tcp", l.Addr().String())
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,16 +125,10 @@ func TestLiveConnsEmptyAfterEveryEnd(t *testing.T) {
 			}
 		},
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveDone := make(chan struct{})
-	go func() { srv.Serve(l); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	addr := serveTCP(t, srv)
 
 	raw := func(send string) {
-		c, err := net.Dial("tcp", l.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return // the reset of the panic can come before Dial returns
 		}
@@ -152,7 +146,7 @@ func TestLiveConnsEmptyAfterEveryEnd(t *testing.T) {
 		{"TLS handshake cut", func() { raw("\x16\x03\x01\x00") }},
 		{"plaintext on TLS", func() { raw("sha256sum\nabc") }},
 		{"job", func() {
-			c, err := tls.Dial("tcp", l.Addr().String(), p.ClientTLS(t, false))
+			c, err := tls.Dial("tcp", addr, p.ClientTLS(t, false))
 			if err != nil {
 				t.Fatal(err)
 			}

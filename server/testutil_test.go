@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,3 +25,17 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 func writeFileB(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// serveTCP serves srv on a loopback port until the test ends (Close, and
+// Serve returned) and returns its address.
+func serveTCP(t *testing.T, srv *TCPServer) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { srv.Serve(l); close(serveDone) }()
+	t.Cleanup(func() { srv.Close(); <-serveDone })
+	return l.Addr().String()
+}

@@ -164,13 +164,7 @@ func TestTCPTLSEndIsCloseNotify(t *testing.T) {
 	}
 	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
 	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), TLSConfig: cfg, Observer: obs}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveDone := make(chan struct{})
-	go func() { srv.Serve(l); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	addr := serveTCP(t, srv)
 
 	input := []byte("all of the input\n")
 	for _, tc := range []struct {
@@ -187,7 +181,7 @@ func TestTCPTLSEndIsCloseNotify(t *testing.T) {
 		{"FIN alone, @size short", fmt.Sprintf("@size=%d sha256sum\n", len(input)+1), false, fmt.Sprintf("halfclose: error: DATA_LOSS: input ended after %d of the %d bytes declared by @size\n", len(input), len(input)+1), OutcomeAborted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, err := net.Dial("tcp", l.Addr().String())
+			raw, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
