@@ -359,8 +359,11 @@ func TestReloadClientCA(t *testing.T) {
 func TestReloadCertLeafGodebug(t *testing.T) {
 	pki := newTestPKI(t)
 	day := 24 * time.Hour
-	oldCert, oldKey, oldSerial := issueServer(t, pki, "old", time.Now().Add(day).Truncate(time.Second))
-	newCert, newKey, newSerial := issueServer(t, pki, "new", time.Now().Add(3*day).Truncate(time.Second))
+	// The expiries are fixed once: a time.Now() read again for the
+	// check could fall in the next second.
+	oldEnd, newEnd := time.Now().Add(day).Truncate(time.Second), time.Now().Add(3*day).Truncate(time.Second)
+	oldCert, oldKey, oldSerial := issueServer(t, pki, "old", oldEnd)
+	newCert, newKey, newSerial := issueServer(t, pki, "new", newEnd)
 	certFile, keyFile := tlsPair(t, t.TempDir(), oldCert, oldKey)
 	t.Setenv("GODEBUG", "x509keypairleaf=0")
 	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil || c.Leaf != nil {
@@ -372,7 +375,7 @@ func TestReloadCertLeafGodebug(t *testing.T) {
 	notAfter := func() float64 {
 		return metricValue(scrape(t, d.httpAddr()), "halfclose_tls_cert_not_after_seconds", nil)
 	}
-	if got, want := notAfter(), float64(time.Now().Add(day).Truncate(time.Second).Unix()); got != want {
+	if got, want := notAfter(), float64(oldEnd.Unix()); got != want {
 		t.Errorf("halfclose_tls_cert_not_after_seconds = %v before the rotation, want %v", got, want)
 	}
 
@@ -383,7 +386,7 @@ func TestReloadCertLeafGodebug(t *testing.T) {
 	if !strings.Contains(d.logs.String(), `"serial":"`+newSerial.String()+`"`) {
 		t.Errorf("no INFO line with the new serial:\n%s", d.logs)
 	}
-	if got, want := notAfter(), float64(time.Now().Add(3*day).Truncate(time.Second).Unix()); got != want {
+	if got, want := notAfter(), float64(newEnd.Unix()); got != want {
 		t.Errorf("halfclose_tls_cert_not_after_seconds = %v after the rotation, want %v", got, want)
 	}
 }

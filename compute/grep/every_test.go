@@ -40,20 +40,29 @@ var everyItems = [][2]string{
 // everyPattern returns a random pattern of everyItems: one to three
 // pieces, or two such sequences as alternatives.
 func everyPattern(r *rand.Rand, ere bool) string {
+	return randomPattern(r, ere, 3, 4, func() [2]string {
+		// the empty-matching pieces more often
+		return everyItems[r.IntN(len(everyItems)-r.IntN(2)*8)]
+	})
+}
+
+// randomPattern returns a BRE (ERE if ere) of one to maxPieces pieces
+// piece draws, its BRE and ERE spellings, and one time in altOneIn a
+// second such sequence as an alternative.
+func randomPattern(r *rand.Rand, ere bool, maxPieces, altOneIn int, piece func() [2]string) string {
 	k := 0
 	if ere {
 		k = 1
 	}
 	seq := func() string {
 		var b strings.Builder
-		for range 1 + r.IntN(3) {
-			// the empty-matching pieces more often
-			b.WriteString(everyItems[r.IntN(len(everyItems)-r.IntN(2)*8)][k])
+		for range 1 + r.IntN(maxPieces) {
+			b.WriteString(piece()[k])
 		}
 		return b.String()
 	}
 	p := seq()
-	if r.IntN(4) == 0 {
+	if r.IntN(altOneIn) == 0 {
 		p += []string{`\|`, "|"}[k] + seq()
 	}
 	return p

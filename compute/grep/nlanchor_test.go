@@ -37,22 +37,9 @@ var nlAnchorItems = [][2]string{
 // nlAnchorPattern returns a random pattern of one to four
 // nlAnchorItems, or two such sequences as alternatives.
 func nlAnchorPattern(r *rand.Rand, ere bool) string {
-	k := 0
-	if ere {
-		k = 1
-	}
-	seq := func() string {
-		var b strings.Builder
-		for range 1 + r.IntN(4) {
-			b.WriteString(nlAnchorItems[r.IntN(len(nlAnchorItems))][k])
-		}
-		return b.String()
-	}
-	p := seq()
-	if r.IntN(3) == 0 {
-		p += []string{`\|`, "|"}[k] + seq()
-	}
-	return p
+	return randomPattern(r, ere, 4, 3, func() [2]string {
+		return nlAnchorItems[r.IntN(len(nlAnchorItems))]
+	})
 }
 
 // TestGrepZAnchors: under -z a line (NUL-ended) holds newlines, where GNU's
