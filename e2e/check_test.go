@@ -17,6 +17,7 @@ type checkCase struct {
 	argv  []string          // the command and its words
 	lists map[string]string // file name → content
 	stdin string
+	file  bool // stdin is the file, not a pipe
 }
 
 // checkFixture is a directory of files to list, and their lines as the
@@ -46,6 +47,9 @@ func newCheckFixture(t *testing.T) *checkFixture {
 		t.Fatal(err)
 	}
 	if err := os.Symlink("nowhere", filepath.Join(dir, "dangle")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("loop", filepath.Join(dir, "loop")); err != nil {
 		t.Fatal(err)
 	}
 	return fx
@@ -79,9 +83,13 @@ func compareCheck(t *testing.T, dir, grpcAddr, tcpAddr string, c checkCase) {
 		writeFile(t, dir, name, []byte(content))
 	}
 	stdin := writeFile(t, t.TempDir(), "stdin", []byte(c.stdin))
-	want := runPiped(t, dir, stdin, append([]string{"timeout", "10"}, c.argv...)...)
+	runner := runPiped
+	if c.file {
+		runner = run
+	}
+	want := runner(t, dir, stdin, append([]string{"timeout", "10"}, c.argv...)...)
 	for _, transport := range [][]string{{"--addr", grpcAddr}, {"--tcp", "--tcp-addr", tcpAddr}} {
-		got := runPiped(t, dir, stdin, append(append([]string{bin(t, "halfclose")}, transport...), c.argv...)...)
+		got := runner(t, dir, stdin, append(append([]string{bin(t, "halfclose")}, transport...), c.argv...)...)
 		if got.code != want.code || !bytes.Equal(got.stdout, want.stdout) || !bytes.Equal(got.stderr, want.stderr) {
 			t.Errorf("%s %q %q: exit %d (the tool's %d)\nstderr %q\n  tool %q\nstdout %s\nlists %q", c.name, transport, c.argv, got.code, want.code, got.stderr, want.stderr, diff(got.stdout, want.stdout), c.lists)
 		}
@@ -142,6 +150,11 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/no-final-newline", strings.TrimSuffix(a, "\n"), "", cmd, "-c", "L")
 		add(cmd+"/reversed", hexA+" a\n"+hexA+" missing\n"+a, "", cmd, "-c", "L")
 		add(cmd+"/reversed-after-gnu", a+hexA+" a\n", "", cmd, "-c", "L")
+		add(cmd+"/unreadable", hexA+"  loop\n"+hexA+"  a/x\n"+hexA+"  \n"+hexA+"  "+strings.Repeat("n", 300)+"\n"+aTag[:strings.Index(aTag, "(")+1]+") = "+hexA+"\n", "", cmd, "-c", "L", "a/x", "loop")
+		add(cmd+"/abbrev", good, "", cmd, "--che", "--stat", "L")
+		add(cmd+"/cluster", good+"x\n", "", cmd, "-cw", "--ign", "--stri", "L", "--", "-w")
+		cases = append(cases, checkCase{name: cmd + "/stdin-file", argv: []string{cmd, "-c", "-", "M", "M"}, file: true,
+			lists: map[string]string{"M": a + hexA + "  -\n"}, stdin: good})
 		add(cmd+"/short-names", hexA+"  \n"+hexA+" *\n"+hexA+" \n"+hexA+"\n", "", cmd, "-c", "L")
 		add(cmd+"/short-names-gnu", a+hexA+"  \n"+hexA+" *\n", "", cmd, "-c", "L")
 		add(cmd+"/escapes", `\`+hexA+"  \\x\n"+`\`+hexA+"  a\\\n"+`\`+hexA+"  \\a\n"+`\`+hexA+"  b\\\\s\n", "", cmd, "-c", "L")
@@ -239,6 +252,7 @@ func TestCheckRefused(t *testing.T) {
 		{[]string{"cksum", "-c", "-a", "sysv", "-z", "L"}, true},
 		{[]string{"b2sum", "-c", "-l", "7", "L"}, false},
 		{[]string{"sha256sum", "-c", "--bogus", "L"}, false},
+		{[]string{"sha256sum", "-c", "--s", "L"}, false},
 		{[]string{"b3sum", "-c", "-l", "8", "L"}, false},
 		{[]string{"b3sum", "-c", "--no-names", "L"}, false},
 	} {
