@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -364,5 +366,49 @@ func TestCheckRandom(t *testing.T) {
 		}
 		argv := append(append(append([]string{}, tl.argv...), flagSets[rng.IntN(len(flagSets))]...), "-c", "L")
 		compareCheck(t, fx.dir, g, tcp, checkCase{name: fmt.Sprint("random ", i), argv: argv, lists: map[string]string{"L": list.String()}})
+	}
+}
+
+// TestCheckServerDies: a server killed while a listed file is being sent
+// stops the check at that file: the file before it is OK, nothing is
+// printed for it (neither OK nor FAILED) or for the file after it, and
+// the error names it. The file is a FIFO, so the server dies while the
+// client reads it.
+func TestCheckServerDies(t *testing.T) {
+	t.Parallel()
+	for _, tcp := range []bool{false, true} {
+		d := launch(t)
+		dir := t.TempDir()
+		writeFile(t, dir, "a", []byte("hello\n"))
+		const hexA = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+		writeFile(t, dir, "L", []byte(hexA+"  a\n"+hexA+"  fifo\n"+hexA+"  a\n"))
+		fifo := filepath.Join(dir, "fifo")
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		argv := []string{"--addr", d.GRPC}
+		if tcp {
+			argv = []string{"--tcp", "--tcp-addr", d.TCP}
+		}
+		cmd := exec.Command(bin(t, "halfclose"), append(argv, "sha256sum", "-c", "L")...)
+		cmd.Dir, cmd.Env = dir, cleanEnv()
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // once the client opens it: a is checked
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal(err)
+		}
+		w.Write(bytes.Repeat([]byte("x"), 100000))
+		d.kill(t)
+		w.Close()
+		err = cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || out.String() != "a: OK\n" || !strings.HasPrefix(errb.String(), "halfclose: fifo: ") || strings.Count(errb.String(), "\n") != 1 {
+			t.Errorf("tcp %v: exit %d (%v), stdout %q, stderr %q; want 1, a: OK alone, one line naming fifo", tcp, code, err, out.String(), errb.String())
+		}
 	}
 }
