@@ -349,7 +349,7 @@ func (c *checker) verify(ctx context.Context, l checkLine) (int, error) {
 	// GNU compares the first hex digits the line has (cksum's
 	// "SHA256-128 (f) = …" checks half of the digest), in either case.
 	res := verifyOK
-	if !strings.EqualFold(got[:len(l.hex)], l.hex) {
+	if len(l.hex) > len(got) || !strings.EqualFold(got[:len(l.hex)], l.hex) {
 		res = verifyMismatch
 	}
 	if !c.cr.status {
