@@ -232,6 +232,25 @@ func TestCheckB3sum(t *testing.T) {
 	} {
 		compareCheck(t, fx.dir, g, tcp, c)
 	}
+	// Generated lists, as TestCheckRandom's.
+	rng := rand.New(rand.NewPCG(0x6233, 2026))
+	lines := strings.SplitAfter(good, "\n")
+	lines = lines[:len(lines)-1]
+	for i := 0; i < 40; i++ {
+		var list strings.Builder
+		for n := rng.IntN(6); n >= 0; n-- {
+			l := lines[rng.IntN(len(lines))]
+			if rng.IntN(2) == 0 {
+				l = mutateLine(rng, l)
+			}
+			list.WriteString(l)
+		}
+		argv := []string{"b3sum", "-c", "L"}
+		if rng.IntN(3) == 0 {
+			argv = []string{"b3sum", "--quiet", "-c", "L"}
+		}
+		compareCheck(t, fx.dir, g, tcp, checkCase{name: fmt.Sprint("random ", i), argv: argv, lists: map[string]string{"L": list.String()}})
+	}
 }
 
 // TestCheckRefused: a check line GNU refuses is refused before any list
@@ -326,29 +345,6 @@ func TestCheckRandom(t *testing.T) {
 		}
 		tools = append(tools, tool{c.argv, sums})
 	}
-	mutate := func(l string) string {
-		b := []byte(l)
-		switch rng.IntN(9) {
-		case 0: // a byte changed
-			const set = " \t*\\()=-0aF\n\r\x00x"
-			b[rng.IntN(len(b))] = set[rng.IntN(len(set))]
-		case 1: // a byte dropped
-			i := rng.IntN(len(b))
-			b = append(b[:i], b[i+1:]...)
-		case 2: // a byte doubled
-			i := rng.IntN(len(b))
-			b = append(b[:i+1], b[i:]...)
-		case 3:
-			return strings.ToUpper(l)
-		case 4:
-			return "\\" + l
-		case 5:
-			return " " + l
-		case 6:
-			return strings.Replace(l, "\n", "\r\n", 1)
-		}
-		return string(b)
-	}
 	flagSets := [][]string{{}, {"--quiet"}, {"--status"}, {"-w"}, {"--strict"}, {"--ignore-missing"}, {"-w", "--strict"}}
 	for i := 0; i < 150; i++ {
 		tl := tools[rng.IntN(len(tools))]
@@ -356,7 +352,7 @@ func TestCheckRandom(t *testing.T) {
 		for n := rng.IntN(8); n >= 0; n-- {
 			l := tl.sums[rng.IntN(len(tl.sums))]
 			if rng.IntN(3) == 0 {
-				l = mutate(l)
+				l = mutateLine(rng, l)
 			}
 			list.WriteString(l)
 		}
@@ -368,6 +364,32 @@ func TestCheckRandom(t *testing.T) {
 		argv := append(append(append([]string{}, tl.argv...), flagSets[rng.IntN(len(flagSets))]...), "-c", "L")
 		compareCheck(t, fx.dir, g, tcp, checkCase{name: fmt.Sprint("random ", i), argv: argv, lists: map[string]string{"L": list.String()}})
 	}
+}
+
+// mutateLine changes a line of a list at random, as a hand edit or a
+// damaged copy would.
+func mutateLine(rng *rand.Rand, l string) string {
+	b := []byte(l)
+	switch rng.IntN(9) {
+	case 0: // a byte changed
+		const set = " \t*\\()=-0aF\n\r\x00x"
+		b[rng.IntN(len(b))] = set[rng.IntN(len(set))]
+	case 1: // a byte dropped
+		i := rng.IntN(len(b))
+		b = append(b[:i], b[i+1:]...)
+	case 2: // a byte doubled
+		i := rng.IntN(len(b))
+		b = append(b[:i+1], b[i:]...)
+	case 3:
+		return strings.ToUpper(l)
+	case 4:
+		return "\\" + l
+	case 5:
+		return " " + l
+	case 6:
+		return strings.Replace(l, "\n", "\r\n", 1)
+	}
+	return string(b)
 }
 
 // TestCheckServerDies: a server killed while a listed file is being sent
