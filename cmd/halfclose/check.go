@@ -36,10 +36,10 @@ type checkRun struct {
 	status, warn, quiet, strict, ignoreMissing bool
 	algo                                       string // cksum -a, when given
 	// usage is the refusal of the line (a flag that means nothing when
-	// checking), GNU's words; refused is the line without the check
+	// checking), GNU's words; flagWords is the line without the check
 	// flags, which the server judges first (an unknown flag, b2sum -l 7).
-	usage   string
-	refused []string
+	usage     string
+	flagWords []string
 }
 
 // checkWords reads words (a command and its words) as the command's
@@ -123,7 +123,7 @@ func checkWords(words []string) (cr *checkRun, ok bool, err error) {
 	if len(cr.lists) == 0 {
 		cr.lists = []string{"-"}
 	}
-	cr.refused = rest
+	cr.flagWords = rest
 	cr.usage = checkUsage(words[0], cr.algo, uses)
 	return cr, true, nil
 }
@@ -168,10 +168,10 @@ func checkUsage(cmd, algo string, uses []compute.FlagUse) string {
 // or fails (a lost connection) stops the run there, as in FILE mode:
 // nothing it did not verify is reported OK (or FAILED).
 func (r *runner) checkLists(ctx context.Context, cr *checkRun, stdin io.Reader, stdout io.Writer) int {
-	if refusedFlags(cr.refused) {
+	if refusedFlags(cr.flagWords) {
 		// A bad value (b2sum -l 7) is named before any list is read,
 		// as GNU names it: the server refuses the flags alone.
-		if _, err := r.run(ctx, quoteWords(cr.refused), strings.NewReader(""), io.Discard); err != nil {
+		if _, err := r.run(ctx, quoteWords(cr.flagWords), strings.NewReader(""), io.Discard); err != nil {
 			return r.failure(ctx, "", err)
 		}
 	}
