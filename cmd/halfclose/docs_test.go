@@ -42,8 +42,9 @@ func TestCLIDocMentions(t *testing.T) {
 	clitest.CheckDocFlagMentions(t, spec, "docs/cli.md", doc,
 		// halfclosed's
 		"auth-token-file", "idle-timeout", "max-input-bytes", "max-msg-bytes", "tcp-route", "tls-client-ca",
-		// the commands' (cksum, sha256sum, sort), and a misspelling quoted
-		"al", "check", "tag", "debug", "reverse", "revrese")
+		// the commands' (cksum, sha256sum and its check mode, sort), and
+		// a misspelling quoted
+		"al", "check", "tag", "debug", "quiet", "status", "warn", "strict", "ignore-missing", "reverse", "revrese")
 	for _, name := range []string{"README.md", "docs/cli.md", "docs/clients.md", "docs/deploy.md", "docs/operations.md", "docs/protocol.md"} {
 		doc, err := os.ReadFile("../../" + name)
 		if err != nil {

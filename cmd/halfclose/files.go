@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/digest"
@@ -131,54 +132,9 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	}
 	shown := map[string]bool{} // the diagnostics printed
 	for _, name := range files {
-		var in io.Reader = stdin
-		var file *os.File // the FILE operand's, closed after its call
-		if name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				fmt.Fprintf(r.stderr, "%s: %s\n", cmd[0], describeOpen(cmd[0], name, err))
-				code = 1
-				continue
-			}
-			if st, err := f.Stat(); err == nil && st.IsDir() {
-				// An error for every command, also cksum's CRC, where GNU
-				// 9.1 prints the CRC of nothing (docs/cli.md).
-				f.Close()
-				fmt.Fprintf(r.stderr, "%s: %s\n", cmd[0], describeOpen(cmd[0], name, syscall.EISDIR))
-				code = 1
-				continue
-			}
-			in, file = f, f
-		}
-		var out bytes.Buffer
-		// Named as the error lines name it (quotef): a newline in the
-		// name broke the progress line in two, an escape sequence went
-		// to the terminal as it was.
-		label := quotef(name)
-		if name == "-" {
-			label = ""
-		}
-		in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
-		sum, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
-		done()
-		if file != nil {
-			// Closed now, not when the run ends: GNU holds one file
-			// open at a time, and with a deferred close "sha256sum *"
-			// over more files than ulimit -n said "Too many open files"
-			// for the rest of them.
-			file.Close()
-		}
-		if err != nil && ctx.Err() == nil && client.IsInputError(err) {
-			// A file that could not be read to its end (standard input
-			// a directory, an I/O error, a file that changed while it
-			// was sent): the call was aborted; reported for this file,
-			// as GNU reports a read error, and the others still run.
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				fmt.Fprintf(r.stderr, "%s: %s\n", cmd[0], describeOpen(cmd[0], name, pe))
-			} else {
-				fmt.Fprintf(r.stderr, "halfclose: %s: %s\n", quotef(name), describe(err))
-			}
+		res, sum, ferr, err := r.sumFile(ctx, cmd[0], pipeline, name, stdin)
+		if ferr != nil {
+			fmt.Fprintln(r.stderr, ferr.line)
 			code = 1
 			continue
 		}
@@ -187,13 +143,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		}
 		// What the command wrote on standard error (cksum --debug's
 		// line): GNU, one process for all the files, writes it once.
-		for _, line := range sum.GetDiagnostics() {
-			if !shown[line] {
-				shown[line] = true
-				fmt.Fprintln(r.stderr, line)
-			}
-		}
-		res := out.Bytes()
+		r.diagnose(sum, shown)
 		if !bare {
 			res = renameOutput(cmd[0], res, name)
 		}
@@ -205,11 +155,96 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	return code
 }
 
+// diagnose prints the lines the command wrote on standard error that
+// shown does not hold yet, and adds them to it.
+func (r *runner) diagnose(sum *apiv1.RunSummary, shown map[string]bool) {
+	for _, line := range sum.GetDiagnostics() {
+		if !shown[line] {
+			shown[line] = true
+			fmt.Fprintln(r.stderr, line)
+		}
+	}
+}
+
+// fileError is a file that could not be read: GNU reports it and goes on
+// with the others.
+type fileError struct {
+	err     error  // the open or read error
+	line    string // the stderr line, as the tool prints it, without its newline
+	missing bool   // the open said ENOENT (GNU's --ignore-missing skips it)
+}
+
+// sumFile uploads the file name ("-": stdin) as the input of pipeline,
+// in its own stream, and returns the command's output and summary. A
+// file that cannot be opened or read to its end (a directory, an I/O
+// error, a file that changed while it was sent) is a *fileError, and the
+// call, if any, was aborted; any other error (the server's, the
+// connection's) is err, and stops a run.
+func (r *runner) sumFile(ctx context.Context, cmd, pipeline, name string, stdin io.Reader) ([]byte, *apiv1.RunSummary, *fileError, error) {
+	var in io.Reader = stdin
+	var file *os.File // the FILE operand's, closed after its call
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, nil, &fileError{err: err, line: cmd + ": " + describeOpen(cmd, name, err), missing: errors.Is(err, syscall.ENOENT)}, nil
+		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			// An error for every command, also cksum's CRC, where GNU
+			// 9.1 prints the CRC of nothing (docs/cli.md).
+			f.Close()
+			return nil, nil, &fileError{err: syscall.EISDIR, line: cmd + ": " + describeOpen(cmd, name, syscall.EISDIR)}, nil
+		}
+		in, file = f, f
+	}
+	var out bytes.Buffer
+	// Named as the error lines name it (quotef): a newline in the
+	// name broke the progress line in two, an escape sequence went
+	// to the terminal as it was.
+	label := quotef(name)
+	if name == "-" {
+		label = ""
+	}
+	in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
+	sum, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
+	done()
+	if file != nil {
+		// Closed now, not when the run ends: GNU holds one file
+		// open at a time, and with a deferred close "sha256sum *"
+		// over more files than ulimit -n said "Too many open files"
+		// for the rest of them.
+		file.Close()
+	}
+	if err != nil && ctx.Err() == nil && client.IsInputError(err) {
+		// A file that could not be read to its end (standard input
+		// a directory, an I/O error, a file that changed while it
+		// was sent): the call was aborted; reported for this file,
+		// as GNU reports a read error.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, nil, &fileError{err: pe, line: cmd + ": " + describeOpen(cmd, name, pe)}, nil
+		}
+		return nil, nil, &fileError{err: err, line: fmt.Sprintf("halfclose: %s: %s", quotef(name), describe(err))}, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return out.Bytes(), sum, nil, nil
+}
+
 // describeOpen is the message of cmd for a file that cannot be read:
 // GNU's, the name quoted as GNU quotes it and strerror's text; the b3sum
 // tool's (Rust's), the name as it is and the text followed by the errno,
 // "(os error 2)".
 func describeOpen(cmd, name string, err error) string {
+	if cmd == "b3sum" {
+		return lossyName(name) + ": " + openWhy(cmd, err)
+	}
+	return quotef(name) + ": " + openWhy(cmd, err)
+}
+
+// openWhy is the text of err as the tool prints it: strerror's, and for
+// b3sum (Rust's io::Error) followed by the errno, "(os error 2)".
+func openWhy(cmd string, err error) string {
 	why := err.Error()
 	var pe *os.PathError
 	switch {
@@ -228,9 +263,8 @@ func describeOpen(cmd, name string, err error) string {
 		if errors.As(err, &errno) {
 			why += fmt.Sprintf(" (os error %d)", int(errno))
 		}
-		return lossyName(name) + ": " + why
 	}
-	return quotef(name) + ": " + why
+	return why
 }
 
 // lossyName is a file name as the b3sum tool prints it (Rust's

@@ -107,6 +107,7 @@ func newSpec(o *options) *cli.Spec {
 			"[flags] COMMAND [ARGS...] < input",
 			"[flags] 'COMMAND [ARGS...] | COMMAND ...' < input",
 			"[flags] DIGEST [DIGEST-FLAGS] FILE...",
+			"[flags] DIGEST -c|--check [CHECK-FLAGS] [LIST...]",
 			"commands | --list",
 		},
 		Description: `Sends standard input to the server, ends it (a gRPC CloseSend, or a TCP
@@ -117,8 +118,13 @@ One operand is pipeline text, split by the server with sh-style quoting:
 quote it, as in halfclose 'grep ERROR | sort | uniq -c' < log. Several
 operands are words, passed exactly as given. A digest command with FILE
 operands (halfclose sha256sum *.go) uploads each file in its own stream and
-prints what the GNU tool prints; - is standard input. halfclose commands
-lists what the server can run.`,
+prints what the GNU tool prints; - is standard input. With -c (--check)
+it checks checksum lists as GNU's DIGEST -c does: the client reads each
+LIST (none or -: standard input), uploads each file a line names, and
+prints NAME: OK, NAME: FAILED or NAME: FAILED open or read, GNU's
+warnings and exit status (--quiet, --status, --warn, --strict,
+--ignore-missing as GNU's). halfclose commands lists what the server can
+run.`,
 		Flags: fs,
 		Groups: []cli.Group{
 			{Title: "Connection", Flags: []string{"addr", "tcp", "tcp-addr", "timeout", "chunk-size"}},
@@ -142,7 +148,8 @@ lists what the server can run.`,
 			{Title: "Exit status", Text: `0: the command ran and its whole output was printed.
 
 1: the server or the connection failed (the error, with its gRPC code, is
-on standard error), or a FILE could not be read (the others still ran);
+on standard error), or a FILE could not be read (the others still ran),
+or a check (-c) found a file that failed or could not be read;
 or, with no halfclose: line on standard error, the pipeline's exit
 status was 1: grep selected no line, sort -c found a disorder (a
 pipeline's status is its last command's, as in a shell). What the
@@ -157,6 +164,7 @@ status was 2: gunzip ignored trailing garbage (GNU gzip's warning).
 cancelled and the server discards the input.`},
 			{Title: "Examples", Text: `  halfclose sha256sum < big.iso
   halfclose sha256sum *.go
+  halfclose sha256sum -c SHA256SUMS
   halfclose 'grep -c ERROR' < app.log
   halfclose --tcp wc -l < README.md
   halfclose --addr build.example:50051 --cacert ca.pem 'sort | uniq -c' < words

@@ -229,6 +229,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return r.listCommands(ctx, stdout)
 	}
 	if len(words) > 1 {
+		if cr, ok, err := checkWords(words); err != nil {
+			return r.failure(ctx, "", err)
+		} else if ok {
+			return r.checkLists(ctx, cr, stdin, stdout)
+		}
 		if cmd, files, ok := digestFiles(words); ok {
 			return r.digestFiles(ctx, cmd, files, stdin, stdout)
 		}

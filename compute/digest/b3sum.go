@@ -27,7 +27,7 @@ var b3Flags = []compute.FlagSpec{
 
 var b3Reject = []compute.FlagSpec{
 	{Short: 'c', Long: "check", Refuse: refuseCheck},
-	{Long: "quiet", Refuse: refuseCheck},
+	{Long: "quiet", Refuse: refuseCheckOnly},
 	{Long: "keyed", Refuse: "the key would be read from the input"},
 	{Short: 'h', Long: "help", Refuse: compute.RefuseInfo},
 	{Short: 'V', Long: "version", Refuse: compute.RefuseInfo},

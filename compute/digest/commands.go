@@ -143,19 +143,31 @@ func repeatName(name string, n int) []string {
 	return s
 }
 
-// refuseCheck is why the check-mode flags are refused.
-const refuseCheck = "there are no checksum files to verify"
+// refuseCheck and refuseCheckOnly are why the check-mode flags are
+// refused: checking opens the files a list names, which a server never
+// does; the halfclose client reads the lists and uploads each file
+// (docs/cli.md).
+const (
+	refuseCheck     = "the server opens no files: the halfclose client checks lists itself (halfclose CMD -c LIST)"
+	refuseCheckOnly = "meaningful only when verifying checksums, which the halfclose client does (-c)"
+)
 
-// checkFlags are GNU's check-mode flags, refused: a server has no
-// checksum files to verify. With --help and --version.
+// checkFlags are GNU's check-mode flags, refused. With --help and
+// --version.
 var checkFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'c', Long: "check", Refuse: refuseCheck},
-	compute.FlagSpec{Long: "ignore-missing", Refuse: refuseCheck},
-	compute.FlagSpec{Long: "quiet", Refuse: refuseCheck},
-	compute.FlagSpec{Long: "status", Refuse: refuseCheck},
-	compute.FlagSpec{Long: "strict", Refuse: refuseCheck},
-	compute.FlagSpec{Short: 'w', Long: "warn", Refuse: refuseCheck},
+	compute.FlagSpec{Long: "ignore-missing", Refuse: refuseCheckOnly},
+	compute.FlagSpec{Long: "quiet", Refuse: refuseCheckOnly},
+	compute.FlagSpec{Long: "status", Refuse: refuseCheckOnly},
+	compute.FlagSpec{Long: "strict", Refuse: refuseCheckOnly},
+	compute.FlagSpec{Short: 'w', Long: "warn", Refuse: refuseCheckOnly},
 )
+
+// IsCheckFlag reports whether s is one of the check-mode flags (-c,
+// --quiet, …), which the server refuses and the halfclose client runs.
+func IsCheckFlag(s compute.FlagSpec) bool {
+	return s.Refuse == refuseCheck || s.Refuse == refuseCheckOnly
+}
 
 // gnuLine writes a GNU digest line: "HEX  NAME" (or "HEX *NAME" in binary
 // mode) or, tagged, "TAG (NAME) = HEX".
