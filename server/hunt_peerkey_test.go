@@ -19,7 +19,8 @@ import (
 
 // TestPeerKeys: an IPv4-mapped IPv6 address (a dual-stack listener's view
 // of an IPv4 client) is the same peer as the IPv4 address; IPv6 peers are
-// keyed by their prefix, a zone dropped; 0 and 128 key each address.
+// keyed by their prefix, a link-local one by its address and zone; 0 and
+// 128 key each address.
 func TestPeerKeys(t *testing.T) {
 	tcp := func(s string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(s), Port: 1234} }
 	for _, tc := range []struct {
@@ -35,9 +36,18 @@ func TestPeerKeys(t *testing.T) {
 		{128, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6"},
 		{0, tcp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6"},
 		// Link-local: every host of every link is in fe80::/64, so each
-		// address is its own peer (the zone is not part of the key).
-		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::1"},
-		{64, &net.TCPAddr{IP: net.ParseIP("fe80::2"), Zone: "eth1", Port: 1}, "fe80::2"},
+		// address is its own peer, on its own link: the zone is part of
+		// the key (two links' hosts may have one address).
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::1%eth0"},
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth1", Port: 1}, "fe80::1%eth1"},
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::2"), Zone: "eth1", Port: 1}, "fe80::2%eth1"},
+		{0, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::1%eth0"},
+		{128, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::1%eth0"},
+		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "3", Port: 1}, "fe80::1%3"},
+		{64, tcp("fe80::1"), "fe80::1"},
+		// A zone on an IPv4 address (net gives none) is dropped.
+		{64, &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Zone: "eth0", Port: 1}, "127.0.0.1"},
+		{64, &net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Zone: "eth0", Port: 1}, "127.0.0.1"},
 		{48, tcp("febf::1:2:3"), "febf::1:2:3"},
 		{64, tcp("::1"), "::/64"},
 		{64, &net.UnixAddr{Name: "/s", Net: "unix"}, "/s"},
@@ -46,6 +56,12 @@ func TestPeerKeys(t *testing.T) {
 			t.Errorf("PeerKeys{%d}.Key(%v) = %q, want %q", tc.bits, tc.addr, got, tc.want)
 		}
 	}
+}
+
+// zonedTCPAddr is the address "ip" or "ip%zone" with port.
+func zonedTCPAddr(s string, port int) *net.TCPAddr {
+	ip, zone, _ := strings.Cut(s, "%")
+	return &net.TCPAddr{IP: net.ParseIP(ip), Zone: zone, Port: port}
 }
 
 // remoteAs is a real connection that says it comes from remote.
@@ -74,8 +90,9 @@ func (l remoteListener) Accept() (net.Conn, error) {
 // TestTCPPeerCapIPv6Prefix: under --max-requests-per-peer 1, a client of
 // a /64 holding one request is refused a second from another address of
 // the same /64 (keyed by address, it had one place per address: 2^64),
-// a client of another /64 is served, and an IPv4-mapped client is the
-// same peer as its IPv4 address.
+// a client of another /64 is served, an IPv4-mapped client is the same
+// peer as its IPv4 address, and a link-local client is its address on
+// its link (its zone).
 func TestTCPPeerCapIPv6Prefix(t *testing.T) {
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -90,7 +107,7 @@ func TestTCPPeerCapIPv6Prefix(t *testing.T) {
 
 	dial := func(from string) *net.TCPConn {
 		t.Helper()
-		l.next <- &net.TCPAddr{IP: net.ParseIP(from), Port: 40000}
+		l.next <- zonedTCPAddr(from, 40000)
 		c, err := net.Dial("tcp", raw.Addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -110,12 +127,18 @@ func TestTCPPeerCapIPv6Prefix(t *testing.T) {
 	for _, tc := range []struct{ holder, same, other, key string }{
 		{"2001:db8:0:1::1", "2001:db8:0:1:ffff::2", "2001:db8:0:2::1", "2001:db8:0:1::/64"},
 		{"::ffff:127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.1"},
+		// Link-local: one address on one link; the same address on
+		// another link is another host (it was refused as the same).
+		{"fe80::1%eth0", "fe80::1%eth0", "fe80::1%eth1", "fe80::1%eth0"},
 	} {
 		holder := dial(tc.holder)
 		if _, err := io.WriteString(holder, "wc -l\n"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return reqs.Held(tc.key) == 1 })
+		waitFor(t, func() bool { return reqs.Peers() == 1 })
+		if n := reqs.Held(tc.key); n != 1 {
+			t.Errorf("%s holds a request: %d held by %q, want 1", tc.holder, n, tc.key)
+		}
 		if got := reply(dial(tc.same), "wc -l\na\n"); !strings.Contains(got, "RESOURCE_EXHAUSTED: too many open requests from this address") {
 			t.Errorf("%s while %s holds a request: %q, want it refused", tc.same, tc.holder, got)
 		}
