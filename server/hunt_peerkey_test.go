@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute/engine"
@@ -244,5 +247,98 @@ func TestPeerKeyCached(t *testing.T) {
 	}
 	if got := PeerIP(a); got != "2001:db8:1:2:3:4:5:6" {
 		t.Errorf("PeerIP after Key = %q", got)
+	}
+}
+
+// TestTCPDrainsPerPeerIPv6Prefix: the connections waiting for their
+// client's FIN are capped per peer as the other per-peer caps are, an
+// IPv6 client by its --peer-ipv6-prefix: ten connections from ten
+// addresses of one /64 that send no FIN keep its --max-requests-per-peer
+// (2) of waits, and another /64's wait is kept at maxDrains 4 (keyed by
+// address, the ten were ten peers of one wait each, and the global cap
+// evicted the other /64's). Then the same on real sockets: ten from ::1
+// (the /64 ::/64) and one from 127.0.0.1 on a second listener.
+func TestTCPDrainsPerPeerIPv6Prefix(t *testing.T) {
+	s := &TCPServer{
+		Engine:       engine.New(engine.Config{Registry: testRegistry()}),
+		MaxConns:     1,
+		maxDrains:    4,
+		drainTimeout: time.Hour,
+		PeerRequests: NewPeerCap(2),
+		PeerKeys:     PeerKeys{IPv6Prefix: 64},
+	}
+	listen := func(addr string) net.Listener {
+		t.Helper()
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("no %s: %v", addr, err)
+		}
+		return l
+	}
+	raw := listen("127.0.0.1:0")
+	fake := remoteListener{Listener: raw, next: make(chan net.Addr, 1)}
+	v6 := listen("[::1]:0")
+	v4 := listen("127.0.0.1:0")
+	done := make(chan struct{}, 3)
+	for _, l := range []net.Listener{fake, v6, v4} {
+		go func() { s.Serve(l); done <- struct{}{} }()
+	}
+	t.Cleanup(func() {
+		s.Close()
+		for range 3 {
+			<-done
+		}
+	})
+	// frob sends a bad header line and no FIN on a connection to addr
+	// (from the address next gives it, when next is not ""), and reads
+	// the error line and the server's FIN: the server waits for its FIN.
+	frob := func(addr, from string) net.Conn {
+		t.Helper()
+		if from != "" {
+			fake.next <- zonedTCPAddr(from, 40000)
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		io.WriteString(c, "frob\n")
+		if reply, err := io.ReadAll(c); err != nil || string(reply) != frobLine {
+			t.Fatalf("from %s: %q, %v; want %q", from, reply, err, frobLine)
+		}
+		return c
+	}
+	waiting := func() map[string]int {
+		s.drainMu.Lock()
+		defer s.drainMu.Unlock()
+		n := map[string]int{}
+		for e := s.drains.Front(); e != nil; e = e.Next() {
+			n[e.Value.(*drainingConn).peer]++
+		}
+		return n
+	}
+
+	conns := []net.Conn{frob(raw.Addr().String(), "2001:db8:0:2::1")}
+	for i := range 10 {
+		conns = append(conns, frob(raw.Addr().String(), fmt.Sprintf("2001:db8:0:1::%x", i+1)))
+	}
+	// Each connection was counted among the waiting, and any eviction
+	// done, before its FIN was sent.
+	if got, want := waiting(), map[string]int{"2001:db8:0:2::/64": 1, "2001:db8:0:1::/64": 2}; !maps.Equal(got, want) {
+		t.Errorf("injected addresses: waiting for their FIN by peer: %v, want %v", got, want)
+	}
+	// Their FINs end the waits.
+	for _, c := range conns {
+		c.(*net.TCPConn).CloseWrite()
+	}
+	waitFor(t, func() bool { return len(waiting()) == 0 })
+
+	frob(v4.Addr().String(), "")
+	for range 10 {
+		frob(v6.Addr().String(), "")
+	}
+	if got, want := waiting(), map[string]int{"127.0.0.1": 1, "::/64": 2}; !maps.Equal(got, want) {
+		t.Errorf("::1 and 127.0.0.1: waiting for their FIN by peer: %v, want %v", got, want)
 	}
 }
