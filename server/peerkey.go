@@ -13,8 +13,11 @@ import (
 // over as it has addresses; IPv6Prefix keys IPv6 peers by their first
 // IPv6Prefix bits. A link-local IPv6 address (fe80::/10) is a peer of
 // its own: every host of every link has one in fe80::/64, so keyed by
-// prefix all the clients of the server's links were one peer. The zero
-// value keys each address apart.
+// prefix all the clients of the server's links were one peer. Its zone
+// (the interface it came on, "fe80::1%eth0") is part of its key: a
+// link-local address names a host on one link only, and two hosts of two
+// links may have the same one (fe80::1 is a router's on many links),
+// which were one peer without it. The zero value keys each address apart.
 type PeerKeys struct {
 	// IPv6Prefix is the prefix length IPv6 peers are keyed by, 1 to 128;
 	// 0 or 128: each address.
@@ -29,12 +32,19 @@ func (k PeerKeys) prefix() int {
 	return k.IPv6Prefix
 }
 
-// Key returns the peer key of a: PeerIP(a), or for an IPv6 address under
-// IPv6Prefix its prefix, "2001:db8:1:2::/64".
+// Key returns the peer key of a: PeerIP(a), with its zone when it has one
+// ("fe80::1%eth0"), or for an IPv6 address under IPv6Prefix its prefix,
+// "2001:db8:1:2::/64".
 func (k PeerKeys) Key(a net.Addr) string {
-	bits := k.prefix()
 	t, ok := a.(*net.TCPAddr)
-	if bits == 0 || !ok || t == nil {
+	if !ok || t == nil {
+		return PeerIP(a)
+	}
+	if t.Zone != "" {
+		return zonedIP(t)
+	}
+	bits := k.prefix()
+	if bits == 0 {
 		return PeerIP(a)
 	}
 	ip, ok := netip.AddrFromSlice(t.IP)
@@ -42,6 +52,16 @@ func (k PeerKeys) Key(a net.Addr) string {
 		return PeerIP(a)
 	}
 	return tcpPeerKey(t, bits)
+}
+
+// zonedIP is a's IP and zone, "fe80::1%eth0": its cached string,
+// "[fe80::1%eth0]:port", without the brackets and port.
+func zonedIP(a *net.TCPAddr) string {
+	full, ip := tcpAddrStrings(a)
+	if len(full) < len(ip)+len(a.Zone)+2 || full[0] != '[' {
+		return PeerIP(a) // not an IPv6 address: net gives IPv4 no zone
+	}
+	return full[1 : 1+len(ip)+1+len(a.Zone)]
 }
 
 // prefixKey is the key of the IPv6 address a under a prefix of bits:

@@ -183,8 +183,15 @@ cancelled and the server discards the input.`},
 // uri is set (--addr) and its scheme is one gRPC resolves.
 func checkAddr(flagName, value string, uri bool) error {
 	if uri {
-		if scheme, _, ok := strings.Cut(value, ":"); ok && resolver.Get(strings.ToLower(scheme)) != nil {
+		scheme, rest, ok := strings.Cut(value, ":")
+		if ok && resolver.Get(strings.ToLower(scheme)) != nil {
 			return nil
+		}
+		// gRPC core's (grpcio's, grpc-js's) address-list targets,
+		// ipv4:127.0.0.1:50051 and ipv6:[::1]:50051, which grpc-go does
+		// not resolve: the list itself is what this client takes.
+		if s := strings.ToLower(scheme); ok && (s == "ipv4" || s == "ipv6") {
+			return fmt.Errorf("%s %q: %s: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, %s %s", flagName, value, scheme, flagName, strings.TrimLeft(rest, "/"))
 		}
 	}
 	for _, a := range strings.Split(value, ",") {

@@ -210,6 +210,12 @@ func TestHuntBadFlagValues(t *testing.T) {
 		// HOST:PORT", "has no port").
 		{[]string{"--addr", "::1:50051", "wc"}, `halfclose: --addr "::1:50051" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:50051 (want HOST:PORT`},
 		{[]string{"--tcp", "--tcp-addr", "::1", "wc"}, `halfclose: --tcp-addr "::1" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:PORT`},
+		// gRPC core's address-list targets (grpcio and grpc-js take
+		// them; grpc-go has no resolver for them): said what to give
+		// instead (they were "is not HOST:PORT").
+		{[]string{"--addr", "ipv6:[::1]:50051", "wc"}, `halfclose: --addr "ipv6:[::1]:50051": ipv6: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, --addr [::1]:50051` + "\n"},
+		{[]string{"--addr", "IPv4:127.0.0.1:1,127.0.0.2:1", "wc"}, `halfclose: --addr "IPv4:127.0.0.1:1,127.0.0.2:1": IPv4: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, --addr 127.0.0.1:1,127.0.0.2:1` + "\n"},
+		{[]string{"--addr", "ipv4:///127.0.0.1:1", "wc"}, `halfclose: --addr "ipv4:///127.0.0.1:1": ipv4: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, --addr 127.0.0.1:1` + "\n"},
 		{[]string{"--key", key, "wc"}, "halfclose: --key needs --cert"},
 		{[]string{"--cert", key, "wc"}, "halfclose: --cert needs --key"},
 		{[]string{"--cacert", filepath.Join(dir, "none"), "wc"}, "halfclose: --cacert: open "},

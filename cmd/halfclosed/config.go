@@ -206,6 +206,12 @@ func newSpec(c *config) *cli.Spec {
 	return serverSpec(fs)
 }
 
+// notURL says what a listen address with a slash is not: a URL or a
+// gRPC target (unix:///path, dns:///host:port, http://host:port) was
+// split at its last colon and failed at listen, exit 1, as "lookup
+// tcp///path: unknown port"; halfclosed listens on TCP alone.
+const notURL = "a listen address is a TCP HOST:PORT, not a URL, target or socket path (e.g. 127.0.0.1:50051, [::1]:50051, :50051)"
+
 func (c *config) validate() error {
 	var errs []error
 	if c.grpcAddr == "" {
@@ -216,11 +222,15 @@ func (c *config) validate() error {
 	for _, a := range []struct{ flag, v string }{{"--grpc-addr", c.grpcAddr}, {"--tcp-addr", c.tcpAddr}, {"--health-addr", c.healthAddr}, {"--metrics-addr", c.metricsAddr}} {
 		if h := hostport.BracketHint(a.v); h != "" {
 			errs = append(errs, fmt.Errorf("%s %q is not HOST:PORT: %s", a.flag, a.v, h))
+		} else if strings.Contains(a.v, "/") {
+			errs = append(errs, fmt.Errorf("%s %q is not HOST:PORT: %s", a.flag, a.v, notURL))
 		}
 	}
 	for _, r := range c.tcpRoutes {
 		if a, _, _ := strings.Cut(r, "="); hostport.BracketHint(a) != "" {
 			errs = append(errs, fmt.Errorf("--tcp-route %q: %q is not HOST:PORT: %s", r, a, hostport.BracketHint(a)))
+		} else if strings.Contains(a, "/") {
+			errs = append(errs, fmt.Errorf("--tcp-route %q: %q is not HOST:PORT: %s", r, a, notURL))
 		}
 	}
 	if c.maxJobs < 1 || c.maxJobs > math.MaxInt32 {

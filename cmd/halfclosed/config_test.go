@@ -76,6 +76,11 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--health-addr=::"}, `--health-addr "::" is not HOST:PORT: an IPv6 address goes in brackets: [::]:PORT`},
 		{[]string{"--metrics-addr=fe80::1%lo:9"}, `--metrics-addr "fe80::1%lo:9" is not HOST:PORT: an IPv6 address goes in brackets: [fe80::1%lo]:9`},
 		{[]string{"--tcp-route=::1:7001=wc"}, `--tcp-route "::1:7001=wc": "::1:7001" is not HOST:PORT: an IPv6 address goes in brackets: [::1]:7001 (or [::1:7001]:PORT)`},
+		// A URL or gRPC target: halfclosed listens on TCP alone (it
+		// failed at listen, exit 1, "lookup tcp///x.sock: unknown port").
+		{[]string{"--grpc-addr=unix:///run/h.sock"}, `--grpc-addr "unix:///run/h.sock" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL, target or socket path (e.g. 127.0.0.1:50051, [::1]:50051, :50051)`},
+		{[]string{"--metrics-addr=http://127.0.0.1:9090"}, `--metrics-addr "http://127.0.0.1:9090" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL`},
+		{[]string{"--tcp-route=dns:///localhost:7001=wc"}, `--tcp-route "dns:///localhost:7001=wc": "dns:///localhost:7001" is not HOST:PORT: a listen address is a TCP HOST:PORT`},
 	} {
 		_, err := parseConfig(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

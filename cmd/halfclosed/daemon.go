@@ -8,7 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -276,29 +280,34 @@ func (d *daemon) listen() error {
 	if err != nil {
 		return err
 	}
+	warnUnbound(d.log, "--grpc-addr", d.cfg.grpcAddr, gl)
 	// Closed gently after the drain delay: see shutdown.
 	d.grpcL = server.NewGentleListener(gl)
 	if d.cfg.tcpAddr != "" {
 		if d.tcpL, err = listenFlag("--tcp-addr", d.cfg.tcpAddr); err != nil {
 			return err
 		}
+		warnUnbound(d.log, "--tcp-addr", d.cfg.tcpAddr, d.tcpL)
 	}
 	for _, r := range d.cfg.routes() {
 		l, err := server.Listen(r.addr)
 		if err != nil {
 			return fmt.Errorf("--tcp-route %q: %w", r.addr+"="+r.pipeline, err)
 		}
+		warnUnbound(d.log, "--tcp-route", r.addr, l)
 		d.routes = append(d.routes, routeListener{l, r})
 	}
 	if d.cfg.metricsAddr != "" {
 		if d.metricsL, err = listenFlag("--metrics-addr", d.cfg.metricsAddr); err != nil {
 			return err
 		}
+		warnUnbound(d.log, "--metrics-addr", d.cfg.metricsAddr, d.metricsL)
 	}
 	if d.cfg.healthAddr != "" && !d.cfg.healthOnMetrics() {
 		if d.healthL, err = listenFlag("--health-addr", d.cfg.healthAddr); err != nil {
 			return err
 		}
+		warnUnbound(d.log, "--health-addr", d.cfg.healthAddr, d.healthL)
 	}
 	return nil
 }
@@ -311,6 +320,64 @@ func listenFlag(flag, addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("%s %s: %w", flag, addr, err)
 	}
 	return l, nil
+}
+
+// lookupHost is the resolver warnUnbound asks (tests replace it).
+var lookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+}
+
+// warnUnbound warns when addr, the value of flag, names a host whose
+// other addresses l does not listen on. Go listens on one address of a
+// name, its first IPv4 one: localhost:50051 is 127.0.0.1:50051 alone
+// where localhost is also ::1 (Debian's /etc/hosts), and clients of
+// localhost (grpc-go, grpcio, grpc-js, nc, curl) try ::1 first. Refused
+// there, they try 127.0.0.1, but another server listening on
+// [::1]:50051 gets them all (a second halfclosed given [::1]:50051
+// started without a word, and took every localhost call of the first).
+func warnUnbound(log *slog.Logger, flag, addr string, l net.Listener) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return // an address: that one was meant
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	addrs, err := lookupHost(ctx, host)
+	if err != nil {
+		return // Listen resolved it: a second lookup failing says nothing
+	}
+	if others := unboundAddrs(l.Addr(), addrs); len(others) > 0 {
+		if t, ok := l.Addr().(*net.TCPAddr); ok {
+			port = strconv.Itoa(t.Port) // port 0's
+		}
+		var not []string
+		for _, a := range others {
+			not = append(not, net.JoinHostPort(a.String(), port))
+		}
+		log.Warn(flag+": "+host+" names more addresses than the one listened on: clients of "+host+" may try the others first, and reach whatever listens there; give an address to say which",
+			"value", addr, "addr", l.Addr().String(), "not", strings.Join(not, " "))
+	}
+}
+
+// unboundAddrs returns the addresses of addrs other than bound's, in
+// order, IPv4-mapped ones as IPv4, each once.
+func unboundAddrs(bound net.Addr, addrs []netip.Addr) []netip.Addr {
+	var b netip.Addr
+	if t, ok := bound.(*net.TCPAddr); ok {
+		b, _ = netip.AddrFromSlice(t.IP)
+		b = b.Unmap()
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		a = a.Unmap().WithZone("")
+		if a != b && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // closeListeners closes the listeners listen opened.
