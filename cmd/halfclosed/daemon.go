@@ -76,9 +76,10 @@ type daemon struct {
 	hurryOnce sync.Once
 
 	grpcL             *server.GentleListener
-	grpcReadBuf       int          // the read buffer of server.NewGRPCListener's connections
-	tcpL              net.Listener // nil when --tcp-addr is empty
-	metricsL, healthL net.Listener // nil when disabled (or shared)
+	grpcReadBuf       int                   // the read buffer of server.NewGRPCListener's connections
+	grpcConns         server.GRPCConnLimits // the caps of server.NewGRPCListener's connections
+	tcpL              net.Listener          // nil when --tcp-addr is empty
+	metricsL, healthL net.Listener          // nil when disabled (or shared)
 	routes            []routeListener
 
 	// reloader re-reads the certificate, client CA and token files when
@@ -457,6 +458,13 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		})...)
 	}
 	d.grpc = grpc.NewServer(opts...)
+	d.grpcConns = server.GRPCConnLimits{
+		Max:      cfg.grpcMaxConns,
+		PerPeer:  server.NewPeerCap(cfg.grpcConnsPerPeerCap()),
+		Keys:     cfg.peerKeys(),
+		Logger:   d.log,
+		Observer: server.NewObserver(metrics),
+	}
 	apiv1.RegisterComputeServiceServer(d.grpc, d.svc)
 	d.health = health.NewServer()
 	// The server ("") and the service by name, as clients that check
@@ -545,7 +553,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		}()
 	}
 	g.Go(func() error {
-		err := d.grpc.Serve(server.NewGRPCListener(d.grpcL, d.grpcReadBuf, keepaliveTimeout))
+		err := d.grpc.Serve(server.NewGRPCListener(d.grpcL, d.grpcReadBuf, keepaliveTimeout, d.grpcConns))
 		if d.closing.Load() {
 			return nil // the listener's drain is over: Accept said closed
 		}
