@@ -52,8 +52,8 @@ func (l *connLimits) admit(c net.Conn) (release func()) {
 	}
 	if l.Max > 0 && l.open.Add(1) > int64(l.Max) {
 		l.open.Add(-1)
+		l.refused.add(ReasonMaxConns, "grpc") // counted before its client sees the close
 		c.Close()
-		l.refused.add(ReasonMaxConns, "grpc")
 		return nil
 	}
 	peer, ok := l.PerPeer.TryAcquire(l.Keys.Key(c.RemoteAddr()))
@@ -61,8 +61,8 @@ func (l *connLimits) admit(c net.Conn) (release func()) {
 		if l.Max > 0 {
 			l.open.Add(-1)
 		}
-		c.Close()
 		l.refused.add(ReasonPeerConns, "grpc")
+		c.Close()
 		return nil
 	}
 	return sync.OnceFunc(func() {
