@@ -26,6 +26,9 @@ type GRPCConnLimits struct {
 	// raw-TCP adapter's (refusalLog: one line per reason and interval).
 	Logger   *slog.Logger
 	Observer Observer
+	// Conns, when set, is told of each connection admitted (+1) and
+	// closed (-1): halfclose_grpc_connections.
+	Conns func(delta int)
 }
 
 // connLimits is GRPCConnLimits in force.
@@ -65,10 +68,16 @@ func (l *connLimits) admit(c net.Conn) (release func()) {
 		c.Close()
 		return nil
 	}
+	if l.Conns != nil {
+		l.Conns(1)
+	}
 	return sync.OnceFunc(func() {
 		peer()
 		if l.Max > 0 {
 			l.open.Add(-1)
+		}
+		if l.Conns != nil {
+			l.Conns(-1)
 		}
 	})
 }

@@ -65,6 +65,7 @@ type config struct {
 	grpcMaxStreams     int
 	grpcMaxConns       int
 	grpcConnsPerPeer   derivedInt // unset: derived from --grpc-max-conns
+	grpcConnIdle       time.Duration
 	maxMetadataBytes   flagenv.Bytes
 	tcpInsecure        bool
 
@@ -199,6 +200,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
 	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
 	fs.IntVar(&c.grpcMaxConns, "grpc-max-conns", server.DefaultMaxConns, "open gRPC connections; one over it is closed at once")
+	fs.DurationVar(&c.grpcConnIdle, "grpc-conn-idle", defaultGRPCConnIdle, "close a gRPC connection that has had no call for this long (GOAWAY; clients reconnect at their next call); 0 disables")
 	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(1, --grpc-max-conns/4); 0: no cap)")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
 	fs.BoolVar(&c.tcpInsecure, "tcp-insecure", false, "with --auth-token-file: serve the raw-TCP ports without a credential (no @token on the command port; route ports without mTLS)")
@@ -243,6 +245,9 @@ func (c *config) validate() error {
 	}
 	if c.maxConns < 1 {
 		errs = append(errs, errors.New("--max-conns must be at least 1"))
+	}
+	if c.grpcConnIdle < 0 {
+		errs = append(errs, errors.New("--grpc-conn-idle must not be negative"))
 	}
 	if c.grpcMaxConns < 1 {
 		errs = append(errs, errors.New("--grpc-max-conns must be at least 1"))
@@ -345,6 +350,10 @@ const (
 	// defaultGRPCMaxStreams is HTTP/2's recommended least value of
 	// SETTINGS_MAX_CONCURRENT_STREAMS.
 	defaultGRPCMaxStreams = 100
+	// defaultGRPCConnIdle is how long a gRPC connection may go without a
+	// call: longer than a client's pause between calls, short enough that
+	// connections a client leaked give their places back.
+	defaultGRPCConnIdle = 5 * time.Minute
 	// defaultMaxMetadataBytes is ample for tokens and tracing headers.
 	defaultMaxMetadataBytes = 16 << 10
 	// maxMaxHeaderBytes bounds --max-header-bytes: far above the longest

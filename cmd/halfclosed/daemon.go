@@ -427,7 +427,12 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 			MinTime:             cfg.keepaliveMinTime,
 			PermitWithoutStream: true,
 		}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
+		// A connection with no call for --grpc-conn-idle is
+		// closed (GOAWAY): it holds a place of --grpc-max-conns and of
+		// its address's --grpc-max-conns-per-peer, and a client that
+		// leaks connections (a channel made per call, never closed)
+		// would otherwise fill its share for good.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, MaxConnectionIdle: cfg.grpcConnIdle}),
 		// Calls run on long-lived goroutines whose stacks have grown already
 		// (a new goroutine per call grows its stack anew: a few percent of
 		// the CPU of small calls); calls past the workers get their own.
@@ -464,6 +469,7 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		Keys:     cfg.peerKeys(),
 		Logger:   d.log,
 		Observer: server.NewObserver(metrics),
+		Conns:    metrics.GRPCConns(),
 	}
 	apiv1.RegisterComputeServiceServer(d.grpc, d.svc)
 	d.health = health.NewServer()
