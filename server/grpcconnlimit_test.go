@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -10,6 +11,10 @@ import (
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 )
 
 // refusalCounter is an Observer that counts refusals by reason.
@@ -132,5 +137,68 @@ func TestGRPCConnLimits(t *testing.T) {
 			c.Close()
 			break
 		}
+	}
+}
+
+// TestStreamCap: the gRPC Digest and Run streams open on the server are
+// capped (--grpc-max-requests), a quarter of the cap per address. Every
+// open stream may hold its flow-control window (8 MiB) of what its client
+// sent, read by a job or not: 200 streams from one address waiting for a
+// job slot held 1.77 GB of halfclosed's memory. A stream over a cap is
+// refused before its handler, as one over --max-requests-per-peer, and
+// a stream that ends gives its place back.
+func TestStreamCap(t *testing.T) {
+	streams := NewStreamCap(4, true)
+	env := startEnv(t, envConfig{streams: streams, tcp: tcpSettings{HeaderTimeout: defaultTestTimeout}})
+	held := func(n int) func() bool { return func() bool { return streams.all.Held("") == n } }
+	refused := func(c apiv1.ComputeServiceClient, ctx context.Context, msg string) {
+		t.Helper()
+		s, err := c.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = collectRun(s)
+		if status.Code(err) != codes.ResourceExhausted || status.Convert(err).Message() != msg {
+			t.Fatalf("stream: %v, want RESOURCE_EXHAUSTED %q", err, msg)
+		}
+	}
+	ctx, cancel := context.WithCancel(jobCtx(t))
+	defer cancel()
+	// A header-less stream holds 127.0.0.1's one place; its second is
+	// refused.
+	if _, err := env.client.Digest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, held(1))
+	refused(env.client, ctx, "too many open requests from this address: limit 1")
+	// Three other addresses take the rest.
+	var last context.CancelFunc
+	for i, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		sctx, scancel := context.WithCancel(ctx)
+		defer scancel()
+		last = scancel
+		if _, err := grpcFrom(t, env.grpcAddr, ip).Digest(sctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, held(2+i))
+	}
+	fifth := grpcFrom(t, env.grpcAddr, "127.0.0.5")
+	refused(fifth, ctx, "too many open requests: limit 4")
+	// A stream that ends frees its place.
+	last()
+	waitFor(t, held(3))
+	s, err := fifth.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: &apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.CloseAndRecv()
+	if err != nil || resp.GetSize() != 0 {
+		t.Fatalf("127.0.0.5 after a place was freed: %v, %v", resp, err)
+	}
+	if got := env.obs.outcomesNow(); len(got) < 2 || got[0] != OutcomeLimit || got[1] != OutcomeLimit {
+		t.Errorf("outcomes %q: want the two refusals first, %q", got, OutcomeLimit)
 	}
 }

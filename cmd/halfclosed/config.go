@@ -66,6 +66,7 @@ type config struct {
 	grpcMaxConns       int
 	grpcConnsPerPeer   derivedInt // unset: derived from --grpc-max-conns
 	grpcConnIdle       time.Duration
+	grpcMaxRequests    derivedInt // unset: derived from --max-jobs
 	maxMetadataBytes   flagenv.Bytes
 	tcpInsecure        bool
 
@@ -200,6 +201,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
 	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
 	fs.IntVar(&c.grpcMaxConns, "grpc-max-conns", server.DefaultMaxConns, "open gRPC connections; one over it is closed at once")
+	fs.Var(&c.grpcMaxRequests, "grpc-max-requests", "gRPC Digest/Run streams open on the server, header or not, a quarter of them per peer IP address (none with --max-requests-per-peer 0); each may hold 8MiB its client sent (default max(64, 4 times --max-jobs); 0: no cap)")
 	fs.DurationVar(&c.grpcConnIdle, "grpc-conn-idle", defaultGRPCConnIdle, "close a gRPC connection that has had no call for this long (GOAWAY; clients reconnect at their next call); 0 disables")
 	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(1, --grpc-max-conns/4); 0: no cap)")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
@@ -381,6 +383,14 @@ func (c *config) requestsPerPeer() int {
 		return c.maxRequestsPerPeer.n
 	}
 	return max(1, c.maxConns/4)
+}
+
+// grpcRequests is --grpc-max-requests, derived when not set.
+func (c *config) grpcRequests() int {
+	if c.grpcMaxRequests.set {
+		return c.grpcMaxRequests.n
+	}
+	return max(64, 4*c.maxJobs)
 }
 
 // grpcConnsPerPeerCap is --grpc-max-conns-per-peer, derived when not set.

@@ -410,7 +410,10 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		HeaderTimeout: cfg.headerTimeout,
 		PeerJobs:      sec.peerJobs,
 		PeerRequests:  sec.peerRequests,
-		PeerKeys:      cfg.peerKeys(),
+		// An address's share of it is off where --max-requests-per-peer
+		// is (behind a proxy).
+		Streams:  server.NewStreamCap(cfg.grpcRequests(), cfg.requestsPerPeer() > 0),
+		PeerKeys: cfg.peerKeys(),
 		// Metadata over --max-metadata-bytes is refused with a status
 		// naming the limit; the HTTP/2 layer refuses only what is far
 		// over it (MetadataTransportLimit).
