@@ -276,7 +276,7 @@ func newFleet(t *testing.T) *fleet {
 		// per-peer caps are off, as docs/operations.md ("Fairness") says.
 		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
 			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0",
-			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0"}
+			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0", "--grpc-max-conns-per-peer", "0"}
 		f.replicas = append(f.replicas, r)
 	}
 	for _, r := range f.replicas {

@@ -52,6 +52,7 @@ func TestIdleStreamsMemory(t *testing.T) {
 			d := launch(t, "--metrics-addr", "127.0.0.1:0", "--pprof",
 				"--max-jobs", strconv.Itoa(idleStreams),
 				"--max-requests-per-peer", strconv.Itoa(2*idleStreams),
+				"--grpc-max-requests", strconv.Itoa(8*idleStreams), // a quarter an address
 				"--max-jobs-per-peer", "0",
 				"--grpc-max-streams", strconv.Itoa(idleStreams/idleConns),
 				// Long enough that none of them ends while measured.

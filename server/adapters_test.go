@@ -58,6 +58,7 @@ type envConfig struct {
 	maxMetadata int
 	// peerJobs and peerRequests are shared by both adapters.
 	peerJobs, peerRequests *PeerCap
+	streams                *StreamCap // Options.Streams (--grpc-max-requests)
 	tcpAuth                *TokenAuth // TCPServer.Auth, with RequireToken
 	grpcOpts               []grpc.ServerOption
 	// grpcListener wraps the gRPC listener (NewGRPCListener); nil: none.
@@ -134,7 +135,7 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		t.Fatal(err)
 	}
 	env.svc = NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg,
-		HeaderTimeout: cfg.tcp.HeaderTimeout, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests, MaxMetadataBytes: cfg.maxMetadata})
+		HeaderTimeout: cfg.tcp.HeaderTimeout, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests, Streams: cfg.streams, MaxMetadataBytes: cfg.maxMetadata})
 	gopts := append([]grpc.ServerOption{grpc.InTapHandle(env.svc.TapHandle), CodecOption()}, cfg.grpcOpts...)
 	if cfg.maxMetadata > 0 {
 		gopts = append(gopts, grpc.MaxHeaderListSize(MetadataTransportLimit(cfg.maxMetadata)))

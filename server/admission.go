@@ -15,14 +15,16 @@ import (
 const (
 	ReasonMaxJobs      = "max_jobs"      // --max-jobs, after --job-wait
 	ReasonPeerJobs     = "peer_jobs"     // --max-jobs-per-peer, after --job-wait
-	ReasonMaxConns     = "max_conns"     // --max-conns (raw TCP)
-	ReasonPeerRequests = "peer_requests" // --max-requests-per-peer
+	ReasonMaxConns     = "max_conns"     // --max-conns (raw TCP), --grpc-max-conns (gRPC)
+	ReasonPeerConns    = "peer_conns"    // --grpc-max-conns-per-peer (gRPC)
+	ReasonPeerRequests = "peer_requests" // --max-requests-per-peer; a peer's share of --grpc-max-requests
+	ReasonMaxRequests  = "max_requests"  // --grpc-max-requests (gRPC)
 	ReasonRateLimit    = "rate_limit"    // --rate-limit (raw TCP; gRPC's is an interceptor)
 	ReasonMetadata     = "metadata"      // --max-metadata-bytes (gRPC)
 )
 
 // Reasons lists every refusal reason, for metrics.
-var Reasons = []string{ReasonMaxJobs, ReasonPeerJobs, ReasonMaxConns, ReasonPeerRequests, ReasonRateLimit, ReasonMetadata}
+var Reasons = []string{ReasonMaxJobs, ReasonPeerJobs, ReasonMaxConns, ReasonPeerConns, ReasonPeerRequests, ReasonMaxRequests, ReasonRateLimit, ReasonMetadata}
 
 // AdmissionObserver is told how jobs are admitted, for metrics; an
 // Observer may implement it too.

@@ -47,8 +47,15 @@ type Options struct {
 	// PeerRequests caps the Digest and Run streams one peer IP has open
 	// (shared with the raw-TCP adapter's connections); nil caps nothing.
 	PeerRequests *PeerCap
-	// PeerKeys says which addresses are one peer for PeerJobs and
-	// PeerRequests.
+	// Streams caps the Digest and Run streams open on the server, and
+	// each peer's share of them (--grpc-max-requests): grpc-go holds
+	// what a stream's client sends, up to the stream's flow-control
+	// window, whether a job reads it or not, so every stream open counts
+	// for that much memory, a job's or not (one waiting for a slot, one
+	// whose header is still arriving); nil caps nothing.
+	Streams *StreamCap
+	// PeerKeys says which addresses are one peer for PeerJobs,
+	// PeerRequests and Streams.
 	PeerKeys PeerKeys
 	// MaxMetadataBytes refuses, in TapHandle, a call of any method whose
 	// metadata is larger (MetadataSize) with RESOURCE_EXHAUSTED naming

@@ -42,8 +42,14 @@ const GRPCReadBufSize = 256 << 10
 // unused there until grpc-go first uses it (GentleListener.hold), so that
 // StopAccepting, and the GracefulStop after it, waits for grpc-go to have
 // begun serving every connection accepted before the stop; see hold.
-func NewGRPCListener(l net.Listener, bufSize int, userTimeout time.Duration) net.Listener {
+//
+// limits, when given (at most one), caps the connections it hands out
+// (GRPCConnLimits).
+func NewGRPCListener(l net.Listener, bufSize int, userTimeout time.Duration, limits ...GRPCConnLimits) net.Listener {
 	gl := &grpcListener{Listener: l, bufSize: bufSize, userTimeout: userTimeout}
+	if len(limits) > 0 {
+		gl.limits = newConnLimits(limits[0])
+	}
 	gl.gentle, _ = l.(*GentleListener)
 	if gl.gentle != nil {
 		gl.gentle.setAfterStop(gl.cutHandshakes)
@@ -59,7 +65,8 @@ type grpcListener struct {
 	gentle      *GentleListener // l when it is one; nil otherwise
 	bufSize     int
 	userTimeout time.Duration
-	pool        *sync.Pool // of *[]byte of len bufSize; nil when bufSize is 0
+	pool        *sync.Pool  // of *[]byte of len bufSize; nil when bufSize is 0
+	limits      *connLimits // nil: no cap
 
 	hsMu sync.Mutex // protects the fields below, and orders the deadlines of the connections in handshake
 	// handshaking holds the connections whose handshake grpc-go has
@@ -143,13 +150,29 @@ func (l *grpcListener) cutHandshakes(wait time.Duration) {
 	}
 }
 
+// Close stops accepting, and logs the refusals not logged yet.
+func (l *grpcListener) Close() error {
+	l.limits.stop()
+	return l.Listener.Close()
+}
+
 func (l *grpcListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	var (
+		c       net.Conn
+		release func()
+	)
+	for {
+		var err error
+		if c, err = l.Listener.Accept(); err != nil {
+			return nil, err
+		}
+		if release = l.limits.admit(c); release != nil {
+			break
+		}
 	}
 	gc := newGRPCConn(c, l.bufSize, l.pool, l.userTimeout)
 	gc.owner = l
+	gc.release = release
 	// A queued connection of the stop's drain counts as unused already
 	// (queuedConn); one taken before the stop is held until its use.
 	if _, queued := c.(*queuedConn); !queued && l.gentle != nil && l.gentle.hold() {
@@ -183,6 +206,9 @@ type grpcConn struct {
 	// tests that make a grpcConn alone.
 	owner *grpcListener
 	hs    int // handshake phase (hsNone...); owner.hsMu protects it
+	// release gives back the connection's places of the listener's
+	// limits, once, on Close; nil when none.
+	release func()
 }
 
 // used releases the listener's hold at the connection's first use.
@@ -265,6 +291,9 @@ func (c *grpcConn) Write(p []byte) (int, error) {
 func (c *grpcConn) Close() error {
 	c.used()
 	c.unregister()
+	if c.release != nil {
+		c.release()
+	}
 	if c.owner != nil {
 		c.owner.closed(c)
 	}

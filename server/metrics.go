@@ -80,6 +80,7 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	inFlight    prometheus.Gauge
 	tcpConns    prometheus.Gauge
+	grpcConns   prometheus.Gauge
 	tcpTotal    prometheus.Counter
 	refused     *prometheus.CounterVec
 	wait        *prometheus.HistogramVec
@@ -182,6 +183,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "halfclose_tcp_connections",
 			Help: "Open connections on the raw-TCP adapter.",
 		}),
+		grpcConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "halfclose_grpc_connections",
+			Help: "Open gRPC connections (of --grpc-max-conns).",
+		}),
 		tcpTotal: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "halfclose_tcp_connections_total",
 			Help: "Connections accepted by the raw-TCP adapter.",
@@ -224,7 +229,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.tcpTotal,
+	reg.MustRegister(m.jobs, m.inputBytes, m.outputBytes, m.duration, m.inFlight, m.tcpConns, m.grpcConns, m.tcpTotal,
 		m.refused, m.wait, m.waiting, m.spoolDisk, m.reloads, m.certExpiry, m.grpc)
 	for _, a := range []string{"grpc", "tcp"} {
 		for _, r := range Reasons {
@@ -344,6 +349,15 @@ func (m *Metrics) TCPConnClosed() {
 		return
 	}
 	m.tcpConns.Dec()
+}
+
+// GRPCConns counts gRPC connections opened (+1) and closed (-1); nil
+// without metrics (GRPCConnLimits.Conns).
+func (m *Metrics) GRPCConns() func(delta int) {
+	if m == nil {
+		return nil
+	}
+	return func(delta int) { m.grpcConns.Add(float64(delta)) }
 }
 
 // Refused counts a request refused before its job ran (a Reason*).

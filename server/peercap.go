@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/halfclose/halfclose/compute"
 )
 
 // PeerCap caps what one peer IP address holds at once, so that no single
@@ -183,4 +185,58 @@ func (c *PeerCap) Peers() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.peers)
+}
+
+// StreamCap caps the gRPC Digest and Run streams open on the server
+// (--grpc-max-requests), and gives each peer a quarter of them at most,
+// so that one address cannot take them all. Each open stream may hold its
+// flow-control window of data its client sent, read by a job or not:
+// 200 streams from one address waiting for a job slot (--max-jobs 2) held
+// 1.77 GB before the cap.
+type StreamCap struct {
+	all   *PeerCap // one key: the whole server
+	peers *PeerCap // nil: no share per peer
+}
+
+// NewStreamCap returns a cap of limit streams, and of max(1, limit/4) a
+// peer when perPeer (off behind a proxy, where every client is the
+// proxy's address, as --max-requests-per-peer 0 says); limit <= 0
+// returns nil, which is valid and caps nothing.
+func NewStreamCap(limit int, perPeer bool) *StreamCap {
+	if limit <= 0 {
+		return nil
+	}
+	c := &StreamCap{all: NewPeerCap(limit)}
+	if perPeer {
+		c.peers = NewPeerCap(max(1, limit/4))
+	}
+	return c
+}
+
+// Limit returns the cap (0 for a nil StreamCap: none).
+func (c *StreamCap) Limit() int {
+	if c == nil {
+		return 0
+	}
+	return c.all.Limit()
+}
+
+// TryAcquire takes a place for a stream of ip at once, or returns the
+// refusal: the peer's share is full (ReasonPeerRequests) or the server's
+// (ReasonMaxRequests). release must be called once (extra calls are
+// ignored).
+func (c *StreamCap) TryAcquire(ip string) (release func(), err error) {
+	if c == nil {
+		return func() {}, nil
+	}
+	peer, ok := c.peers.TryAcquire(ip)
+	if !ok {
+		return nil, errPeerRequests(c.peers.Limit())
+	}
+	all, ok := c.all.TryAcquire("")
+	if !ok {
+		peer()
+		return nil, refuse(ReasonMaxRequests, compute.Exhaustedf("too many open requests: limit %d", c.all.Limit()))
+	}
+	return func() { all(); peer() }, nil
 }

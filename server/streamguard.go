@@ -316,13 +316,24 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 		return ctx, nil
 	}
 	release := func() {}
-	if s.opts.PeerRequests != nil {
-		ip := ""
+	ip := ""
+	if s.opts.PeerRequests != nil || s.opts.Streams != nil {
 		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 			ip = s.opts.PeerKeys.Key(p.Addr)
 		}
+	}
+	if s.opts.Streams != nil {
+		r, err := s.opts.Streams.TryAcquire(ip)
+		if err != nil {
+			s.refused.add(refusalReason(err), "grpc")
+			return nil, toStatus(s.log, s.life.refuse(ctx, err))
+		}
+		release = r
+	}
+	if s.opts.PeerRequests != nil {
 		r, ok := s.opts.PeerRequests.TryAcquire(ip)
 		if !ok {
+			release()
 			// Counted as the raw-TCP adapter counts a refused connection
 			// (refuseConn): in halfclose_refused_total and in
 			// halfclose_jobs_total (lifecycle.refuse). The stream never
@@ -330,7 +341,8 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 			s.refused.add(ReasonPeerRequests, "grpc")
 			return nil, toStatus(s.log, s.life.refuse(ctx, errPeerRequests(s.opts.PeerRequests.Limit())))
 		}
-		release = r
+		streams := release
+		release = func() { r(); streams() }
 	}
 	g := newStreamGuard(ctx)
 	g.traffic = trafficOf(ctx)

@@ -63,6 +63,10 @@ type config struct {
 	maxJobsPerPeer     derivedInt // unset: derived from --max-jobs
 	maxRequestsPerPeer derivedInt // unset: derived from --max-conns
 	grpcMaxStreams     int
+	grpcMaxConns       int
+	grpcConnsPerPeer   derivedInt // unset: derived from --grpc-max-conns
+	grpcConnIdle       time.Duration
+	grpcMaxRequests    derivedInt // unset: derived from --max-jobs
 	maxMetadataBytes   flagenv.Bytes
 	tcpInsecure        bool
 
@@ -196,6 +200,10 @@ func newSpec(c *config) *cli.Spec {
 	fs.IntVar(&c.peerIPv6Prefix, "peer-ipv6-prefix", 64, "IPv6 clients are one peer per this prefix length for the per-peer caps and --rate-limit (1-128; 128: each address)")
 	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
 	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
+	fs.IntVar(&c.grpcMaxConns, "grpc-max-conns", server.DefaultMaxConns, "open gRPC connections; one over it is closed at once")
+	fs.Var(&c.grpcMaxRequests, "grpc-max-requests", "gRPC Digest/Run streams open on the server, header or not, a quarter of them per peer IP address (none with --max-requests-per-peer 0); each may hold 8MiB its client sent (default max(64, 4 times --max-jobs); 0: no cap)")
+	fs.DurationVar(&c.grpcConnIdle, "grpc-conn-idle", defaultGRPCConnIdle, "close a gRPC connection that has had no call for this long (GOAWAY; clients reconnect at their next call); 0 disables")
+	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(1, --grpc-max-conns/4); 0: no cap)")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
 	fs.BoolVar(&c.tcpInsecure, "tcp-insecure", false, "with --auth-token-file: serve the raw-TCP ports without a credential (no @token on the command port; route ports without mTLS)")
 	fs.BoolVar(&c.help, "help", false, "show this help and exit")
@@ -239,6 +247,12 @@ func (c *config) validate() error {
 	}
 	if c.maxConns < 1 {
 		errs = append(errs, errors.New("--max-conns must be at least 1"))
+	}
+	if c.grpcConnIdle < 0 {
+		errs = append(errs, errors.New("--grpc-conn-idle must not be negative"))
+	}
+	if c.grpcMaxConns < 1 {
+		errs = append(errs, errors.New("--grpc-max-conns must be at least 1"))
 	}
 	if c.maxInputBytes < 1 {
 		errs = append(errs, errors.New("--max-input-bytes must be at least 1"))
@@ -338,6 +352,10 @@ const (
 	// defaultGRPCMaxStreams is HTTP/2's recommended least value of
 	// SETTINGS_MAX_CONCURRENT_STREAMS.
 	defaultGRPCMaxStreams = 100
+	// defaultGRPCConnIdle is how long a gRPC connection may go without a
+	// call: longer than a client's pause between calls, short enough that
+	// connections a client leaked give their places back.
+	defaultGRPCConnIdle = 5 * time.Minute
 	// defaultMaxMetadataBytes is ample for tokens and tracing headers.
 	defaultMaxMetadataBytes = 16 << 10
 	// maxMaxHeaderBytes bounds --max-header-bytes: far above the longest
@@ -365,6 +383,22 @@ func (c *config) requestsPerPeer() int {
 		return c.maxRequestsPerPeer.n
 	}
 	return max(1, c.maxConns/4)
+}
+
+// grpcRequests is --grpc-max-requests, derived when not set.
+func (c *config) grpcRequests() int {
+	if c.grpcMaxRequests.set {
+		return c.grpcMaxRequests.n
+	}
+	return max(64, 4*c.maxJobs)
+}
+
+// grpcConnsPerPeerCap is --grpc-max-conns-per-peer, derived when not set.
+func (c *config) grpcConnsPerPeerCap() int {
+	if c.grpcConnsPerPeer.set {
+		return c.grpcConnsPerPeer.n
+	}
+	return max(1, c.grpcMaxConns/4)
 }
 
 // engineConfig is the engine the flags describe.

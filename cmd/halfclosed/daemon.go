@@ -76,9 +76,10 @@ type daemon struct {
 	hurryOnce sync.Once
 
 	grpcL             *server.GentleListener
-	grpcReadBuf       int          // the read buffer of server.NewGRPCListener's connections
-	tcpL              net.Listener // nil when --tcp-addr is empty
-	metricsL, healthL net.Listener // nil when disabled (or shared)
+	grpcReadBuf       int                   // the read buffer of server.NewGRPCListener's connections
+	grpcConns         server.GRPCConnLimits // the caps of server.NewGRPCListener's connections
+	tcpL              net.Listener          // nil when --tcp-addr is empty
+	metricsL, healthL net.Listener          // nil when disabled (or shared)
 	routes            []routeListener
 
 	// reloader re-reads the certificate, client CA and token files when
@@ -409,7 +410,10 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		HeaderTimeout: cfg.headerTimeout,
 		PeerJobs:      sec.peerJobs,
 		PeerRequests:  sec.peerRequests,
-		PeerKeys:      cfg.peerKeys(),
+		// An address's share of it is off where --max-requests-per-peer
+		// is (behind a proxy).
+		Streams:  server.NewStreamCap(cfg.grpcRequests(), cfg.requestsPerPeer() > 0),
+		PeerKeys: cfg.peerKeys(),
 		// Metadata over --max-metadata-bytes is refused with a status
 		// naming the limit; the HTTP/2 layer refuses only what is far
 		// over it (MetadataTransportLimit).
@@ -426,7 +430,12 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 			MinTime:             cfg.keepaliveMinTime,
 			PermitWithoutStream: true,
 		}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
+		// A connection with no call for --grpc-conn-idle is
+		// closed (GOAWAY): it holds a place of --grpc-max-conns and of
+		// its address's --grpc-max-conns-per-peer, and a client that
+		// leaks connections (a channel made per call, never closed)
+		// would otherwise fill its share for good.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, MaxConnectionIdle: cfg.grpcConnIdle}),
 		// Calls run on long-lived goroutines whose stacks have grown already
 		// (a new goroutine per call grows its stack anew: a few percent of
 		// the CPU of small calls); calls past the workers get their own.
@@ -457,6 +466,14 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		})...)
 	}
 	d.grpc = grpc.NewServer(opts...)
+	d.grpcConns = server.GRPCConnLimits{
+		Max:      cfg.grpcMaxConns,
+		PerPeer:  server.NewPeerCap(cfg.grpcConnsPerPeerCap()),
+		Keys:     cfg.peerKeys(),
+		Logger:   d.log,
+		Observer: server.NewObserver(metrics),
+		Conns:    metrics.GRPCConns(),
+	}
 	apiv1.RegisterComputeServiceServer(d.grpc, d.svc)
 	d.health = health.NewServer()
 	// The server ("") and the service by name, as clients that check
@@ -545,7 +562,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		}()
 	}
 	g.Go(func() error {
-		err := d.grpc.Serve(server.NewGRPCListener(d.grpcL, d.grpcReadBuf, keepaliveTimeout))
+		err := d.grpc.Serve(server.NewGRPCListener(d.grpcL, d.grpcReadBuf, keepaliveTimeout, d.grpcConns))
 		if d.closing.Load() {
 			return nil // the listener's drain is over: Accept said closed
 		}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+)
+
+// refusalCounter is an Observer that counts refusals by reason.
+type refusalCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *refusalCounter) JobStarted(string) func(string, int64, int64) {
+	return func(string, int64, int64) {}
+}
+func (o *refusalCounter) Waited(string, time.Duration, bool) {}
+func (o *refusalCounter) Waiting(int)                        {}
+func (o *refusalCounter) Refused(adapter, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.n[adapter+"/"+reason]++
+}
+func (o *refusalCounter) get(key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n[key]
+}
+
+// h2Open connects to addr from the loopback address from, sends the
+// HTTP/2 client preface and its SETTINGS, and reads the server's first
+// frame: the connection is open (ok) when that is the server's SETTINGS,
+// refused when the server closed it instead.
+func h2Open(t *testing.T, addr, from string) (net.Conn, bool) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl, ok := t.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	// The server may have closed it already: a write can fail (reset).
+	if _, err := io.WriteString(c, http2.ClientPreface); err == nil {
+		http2.NewFramer(c, nil).WriteSettings()
+	}
+	f, err := http2.NewFramer(nil, c).ReadFrame()
+	if err != nil {
+		if errors.Is(err, io.EOF) || isReset(err) {
+			c.Close()
+			return nil, false
+		}
+		t.Fatalf("from %s: %v", from, err)
+	}
+	if _, ok := f.(*http2.SettingsFrame); !ok {
+		t.Fatalf("from %s: first frame %v, want SETTINGS", from, f)
+	}
+	c.SetDeadline(time.Time{})
+	return c, true
+}
+
+func isReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne) && !ne.Timeout()
+}
+
+// TestGRPCConnLimits: gRPC connections are capped in all
+// (--grpc-max-conns) and per peer address (--grpc-max-conns-per-peer).
+// An HTTP/2 connection that opens no stream was counted by nothing: one
+// client holding 20,000 idle ones took every descriptor of halfclosed
+// (527 MiB, 54,503 goroutines). One over a cap is closed at once,
+// counted by reason, and a connection closed gives its places back.
+func TestGRPCConnLimits(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &refusalCounter{n: map[string]int{}}
+	srv := grpc.NewServer(grpc.ReadBufferSize(0))
+	served := make(chan error, 1)
+	go func() {
+		served <- srv.Serve(NewGRPCListener(l, GRPCReadBufSize, 0, GRPCConnLimits{
+			Max: 3, PerPeer: NewPeerCap(2), Observer: obs,
+		}))
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+	addr := l.Addr().String()
+
+	a1, ok := h2Open(t, addr, "127.0.0.1")
+	if !ok {
+		t.Fatal("first connection refused")
+	}
+	a2, ok := h2Open(t, addr, "127.0.0.1")
+	if !ok {
+		t.Fatal("second connection of 127.0.0.1 refused (per peer 2)")
+	}
+	defer a2.Close()
+	if _, ok := h2Open(t, addr, "127.0.0.1"); ok {
+		t.Fatal("third connection of 127.0.0.1 open: over --grpc-max-conns-per-peer 2")
+	}
+	b1, ok := h2Open(t, addr, "127.0.0.2")
+	if !ok {
+		t.Fatal("127.0.0.2 refused while 127.0.0.1 holds its 2 places")
+	}
+	defer b1.Close()
+	if _, ok := h2Open(t, addr, "127.0.0.3"); ok {
+		t.Fatal("fourth connection open: over --grpc-max-conns 3")
+	}
+	if n := obs.get("grpc/" + ReasonPeerConns); n != 1 {
+		t.Errorf("refused for %s: %d, want 1", ReasonPeerConns, n)
+	}
+	if n := obs.get("grpc/" + ReasonMaxConns); n != 1 {
+		t.Errorf("refused for %s: %d, want 1", ReasonMaxConns, n)
+	}
+	// a1's client leaves: its places come back once grpc-go has closed
+	// it, which the server does at once (it reads the client's EOF).
+	a1.Close()
+	for {
+		c, ok := h2Open(t, addr, "127.0.0.3")
+		if ok {
+			c.Close()
+			break
+		}
+	}
+}
+
+// TestStreamCap: the gRPC Digest and Run streams open on the server are
+// capped (--grpc-max-requests), a quarter of the cap per address. Every
+// open stream may hold its flow-control window (8 MiB) of what its client
+// sent, read by a job or not: 200 streams from one address waiting for a
+// job slot held 1.77 GB of halfclosed's memory. A stream over a cap is
+// refused before its handler, as one over --max-requests-per-peer, and
+// a stream that ends gives its place back.
+func TestStreamCap(t *testing.T) {
+	streams := NewStreamCap(4, true)
+	env := startEnv(t, envConfig{streams: streams, tcp: tcpSettings{HeaderTimeout: defaultTestTimeout}})
+	held := func(n int) func() bool { return func() bool { return streams.all.Held("") == n } }
+	refused := func(c apiv1.ComputeServiceClient, ctx context.Context, msg string) {
+		t.Helper()
+		s, err := c.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = collectRun(s)
+		if status.Code(err) != codes.ResourceExhausted || status.Convert(err).Message() != msg {
+			t.Fatalf("stream: %v, want RESOURCE_EXHAUSTED %q", err, msg)
+		}
+	}
+	ctx, cancel := context.WithCancel(jobCtx(t))
+	defer cancel()
+	// A header-less stream holds 127.0.0.1's one place; its second is
+	// refused.
+	if _, err := env.client.Digest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, held(1))
+	refused(env.client, ctx, "too many open requests from this address: limit 1")
+	// Three other addresses take the rest.
+	var last context.CancelFunc
+	for i, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		sctx, scancel := context.WithCancel(ctx)
+		defer scancel()
+		last = scancel
+		if _, err := grpcFrom(t, env.grpcAddr, ip).Digest(sctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, held(2+i))
+	}
+	fifth := grpcFrom(t, env.grpcAddr, "127.0.0.5")
+	refused(fifth, ctx, "too many open requests: limit 4")
+	// A stream that ends frees its place.
+	last()
+	waitFor(t, held(3))
+	s, err := fifth.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: &apiv1.DigestHeader{Algorithms: []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.CloseAndRecv()
+	if err != nil || resp.GetSize() != 0 {
+		t.Fatalf("127.0.0.5 after a place was freed: %v, %v", resp, err)
+	}
+	if got := env.obs.outcomesNow(); len(got) < 2 || got[0] != OutcomeLimit || got[1] != OutcomeLimit {
+		t.Errorf("outcomes %q: want the two refusals first, %q", got, OutcomeLimit)
+	}
+}
