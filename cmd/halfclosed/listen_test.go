@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -76,6 +77,58 @@ func TestWarnUnbound(t *testing.T) {
 		warnUnbound(log, "--grpc-addr", tc.addr, l)
 		if got := buf.String(); got != tc.want {
 			t.Errorf("%s: logged %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// TestListenAddrForms: the forms a listen address takes are accepted by
+// every address flag, and listened on where they are loopback: an IPv6
+// address in brackets, a name, a service name, no host, an empty port
+// (Go's 0), and empty for disabled (not --grpc-addr). The check that
+// refuses targets and values that are not HOST:PORT (listenAddrProblem)
+// must let each through.
+func TestListenAddrForms(t *testing.T) {
+	for _, v := range []string{"[::1]:0", "localhost:0", ":0", "0.0.0.0:0", "[::]:0", "127.0.0.1:", "localhost:http", "[fe80::1%lo]:0", "unix:0", ""} {
+		for _, flag := range []string{"--grpc-addr", "--tcp-addr", "--health-addr", "--metrics-addr", "--tcp-route"} {
+			arg := flag + "=" + v
+			if flag == "--tcp-route" {
+				if v == "" {
+					continue // ADDR=PIPELINE: an empty ADDR is its own error
+				}
+				arg += "=wc -l"
+			}
+			_, err := parseConfig([]string{arg}, io.Discard)
+			if flag == "--grpc-addr" && v == "" {
+				if err == nil {
+					t.Errorf("%s: accepted", arg)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: %v", arg, err)
+			}
+		}
+	}
+	for _, v := range []string{"[::1]:0", "localhost:0"} {
+		if v == "[::1]:0" {
+			l, err := net.Listen("tcp", v)
+			if err != nil {
+				t.Logf("no IPv6 loopback: %v", err)
+				continue
+			}
+			l.Close()
+		}
+		td := startDaemon(t, "--grpc-addr="+v, "--tcp-addr="+v, "--tcp-route="+v+"=wc -l", "--metrics-addr="+v, "--health-addr="+v)
+		for name, l := range map[string]net.Listener{"grpc": td.grpcL, "tcp": td.tcpL, "route": td.routes[0].l, "metrics": td.metricsL, "health": td.healthL} {
+			if l == nil {
+				t.Errorf("%s %s: not listening", v, name)
+				continue
+			}
+			if c, err := net.Dial("tcp", l.Addr().String()); err != nil {
+				t.Errorf("%s %s: %v", v, name, err)
+			} else {
+				c.Close()
+			}
 		}
 	}
 }
