@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -406,9 +405,7 @@ func TestCheckServerDies(t *testing.T) {
 		const hexA = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
 		writeFile(t, dir, "L", []byte(hexA+"  a\n"+hexA+"  fifo\n"+hexA+"  a\n"))
 		fifo := filepath.Join(dir, "fifo")
-		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		mkfifo(t, fifo)
 		argv := []string{"--addr", d.GRPC}
 		if tcp {
 			argv = []string{"--tcp", "--tcp-addr", d.TCP}

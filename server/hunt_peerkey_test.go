@@ -48,9 +48,17 @@ func TestPeerKeys(t *testing.T) {
 		{128, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}, "fe80::1%eth0"},
 		{64, &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "3", Port: 1}, "fe80::1%3"},
 		{64, tcp("fe80::1"), "fe80::1"},
-		// A zone on an IPv4 address (net gives none) is dropped.
+		// A zone on an IPv4 address (net gives none) is dropped, also
+		// one with a colon (which brackets the cached string).
 		{64, &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Zone: "eth0", Port: 1}, "127.0.0.1"},
 		{64, &net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Zone: "eth0", Port: 1}, "127.0.0.1"},
+		{64, &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Zone: "a:b", Port: 1}, "127.0.0.1"},
+		// A zone on an address that is not link-local (Linux and the
+		// BSDs give none) leaves its key as without: its prefix, or the
+		// address (it was the address and zone, out of its /64's peer).
+		{64, &net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:3:4:5:6"), Zone: "eth0", Port: 1}, "2001:db8:1:2::/64"},
+		{0, &net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:3:4:5:6"), Zone: "eth0", Port: 1}, "2001:db8:1:2:3:4:5:6"},
+		{64, &net.TCPAddr{IP: net.ParseIP("::1"), Zone: "lo", Port: 1}, "::/64"},
 		{48, tcp("febf::1:2:3"), "febf::1:2:3"},
 		{64, tcp("::1"), "::/64"},
 		{64, &net.UnixAddr{Name: "/s", Net: "unix"}, "/s"},
@@ -247,6 +255,14 @@ func TestPeerKeyCached(t *testing.T) {
 	}
 	if got := PeerIP(a); got != "2001:db8:1:2:3:4:5:6" {
 		t.Errorf("PeerIP after Key = %q", got)
+	}
+	// A link-local peer's key is its cached string's slice.
+	ll := &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 61235}
+	if got := k.Key(ll); got != "fe80::1%eth0" {
+		t.Fatalf("Key = %q", got)
+	}
+	if n := testing.AllocsPerRun(1000, func() { k.Key(ll) }); n >= 1 {
+		t.Errorf("Key of a known link-local address: %.0f allocations a call; want 0", n)
 	}
 }
 

@@ -40,15 +40,21 @@ func (k PeerKeys) Key(a net.Addr) string {
 	if !ok || t == nil {
 		return PeerIP(a)
 	}
-	if t.Zone != "" {
-		return zonedIP(t)
-	}
-	bits := k.prefix()
-	if bits == 0 {
+	ip, ok := netip.AddrFromSlice(t.IP)
+	if !ok || ip.Unmap().Is4() {
 		return PeerIP(a)
 	}
-	ip, ok := netip.AddrFromSlice(t.IP)
-	if !ok || ip.Unmap().Is4() || ip.IsLinkLocalUnicast() {
+	if ip.IsLinkLocalUnicast() {
+		if t.Zone != "" {
+			return zonedIP(t)
+		}
+		return PeerIP(a)
+	}
+	// A zone on any other address (Linux and the BSDs give none; one
+	// given anyway) keys it by its prefix still: keyed with its zone, it
+	// left its /64's peer.
+	bits := k.prefix()
+	if bits == 0 {
 		return PeerIP(a)
 	}
 	return tcpPeerKey(t, bits)
@@ -59,7 +65,7 @@ func (k PeerKeys) Key(a net.Addr) string {
 func zonedIP(a *net.TCPAddr) string {
 	full, ip := tcpAddrStrings(a)
 	if len(full) < len(ip)+len(a.Zone)+2 || full[0] != '[' {
-		return PeerIP(a) // not an IPv6 address: net gives IPv4 no zone
+		return PeerIP(a) // not bracketed: cannot be, a's IP is IPv6
 	}
 	return full[1 : 1+len(ip)+1+len(a.Zone)]
 }

@@ -191,7 +191,11 @@ func checkAddr(flagName, value string, uri bool) error {
 		// ipv4:127.0.0.1:50051 and ipv6:[::1]:50051, which grpc-go does
 		// not resolve: the list itself is what this client takes.
 		if s := strings.ToLower(scheme); ok && (s == "ipv4" || s == "ipv6") {
-			return fmt.Errorf("%s %q: %s: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, %s %s", flagName, value, scheme, flagName, strings.TrimLeft(rest, "/"))
+			alone := strings.TrimLeft(rest, "/")
+			if alone == "" { // "ipv6:": an example, not an empty value
+				alone = map[string]string{"ipv4": "127.0.0.1:50051", "ipv6": "[::1]:50051"}[s]
+			}
+			return fmt.Errorf("%s %q: %s: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, %s %s", flagName, value, scheme, flagName, alone)
 		}
 	}
 	for _, a := range strings.Split(value, ",") {

@@ -216,6 +216,9 @@ func TestHuntBadFlagValues(t *testing.T) {
 		{[]string{"--addr", "ipv6:[::1]:50051", "wc"}, `halfclose: --addr "ipv6:[::1]:50051": ipv6: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, --addr [::1]:50051` + "\n"},
 		{[]string{"--addr", "IPv4:127.0.0.1:1,127.0.0.2:1", "wc"}, `halfclose: --addr "IPv4:127.0.0.1:1,127.0.0.2:1": IPv4: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, --addr 127.0.0.1:1,127.0.0.2:1` + "\n"},
 		{[]string{"--addr", "ipv4:///127.0.0.1:1", "wc"}, `halfclose: --addr "ipv4:///127.0.0.1:1": ipv4: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, --addr 127.0.0.1:1` + "\n"},
+		// Nothing after the scheme: an example, not "--addr " and nothing.
+		{[]string{"--addr", "ipv6:", "wc"}, `halfclose: --addr "ipv6:": ipv6: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, --addr [::1]:50051` + "\n"},
+		{[]string{"--addr", "ipv4:///", "wc"}, `halfclose: --addr "ipv4:///": ipv4: targets are gRPC core's (Python, Node), not this client's: give the addresses alone, --addr 127.0.0.1:50051` + "\n"},
 		{[]string{"--key", key, "wc"}, "halfclose: --key needs --cert"},
 		{[]string{"--cert", key, "wc"}, "halfclose: --cert needs --key"},
 		{[]string{"--cacert", filepath.Join(dir, "none"), "wc"}, "halfclose: --cacert: open "},

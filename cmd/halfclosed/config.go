@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +221,44 @@ func newSpec(c *config) *cli.Spec {
 // tcp///path: unknown port"; halfclosed listens on TCP alone.
 const notURL = "a listen address is a TCP HOST:PORT, not a URL, target or socket path (e.g. 127.0.0.1:50051, [::1]:50051, :50051)"
 
+// targetSchemes are gRPC target and URL schemes that have a form with no
+// slash: unix:relative.sock, unix-abstract:name, dns:host:port,
+// ipv4:1.2.3.4:50051, ipv6:[::1]:50051. Such a value is named as one
+// (notURL) only when it is not a HOST:PORT: unix:50051 is the host unix.
+var targetSchemes = []string{"dns", "grpc", "http", "https", "ipv4", "ipv6", "passthrough", "tcp", "unix", "unix-abstract", "vsock", "xds"}
+
+// listenAddrProblem says why v, a listen address, is not a TCP HOST:PORT
+// that Listen takes, or "" when it is one: before, a value that did not
+// split or whose port was no port failed at listen, exit 1, as "too many
+// colons in address" (ipv6:[::1]:50051, dns:localhost:50051), "lookup
+// tcp/h.sock: unknown port" (unix:h.sock) or "missing port in address".
+// The port is checked as Listen checks it (a number up to 65535 or a
+// service name, from /etc/services: no DNS).
+func listenAddrProblem(v string) string {
+	if h := hostport.BracketHint(v); h != "" {
+		return h
+	}
+	if strings.Contains(v, "/") {
+		return notURL
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err == nil {
+		if _, perr := net.LookupPort("tcp", port); perr == nil {
+			return ""
+		}
+	}
+	if scheme, _, ok := strings.Cut(v, ":"); ok && slices.Contains(targetSchemes, strings.ToLower(scheme)) {
+		return notURL
+	}
+	if ae := (*net.AddrError)(nil); errors.As(err, &ae) {
+		return ae.Err // "missing port in address", "too many colons in address"
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("port %q is not a port number (0 to 65535) or a service name", port)
+}
+
 func (c *config) validate() error {
 	var errs []error
 	if c.grpcAddr == "" {
@@ -228,17 +267,18 @@ func (c *config) validate() error {
 	// An IPv6 address without its brackets failed at listen, exit 1, with
 	// "too many colons in address": a bad flag value, named with the fix.
 	for _, a := range []struct{ flag, v string }{{"--grpc-addr", c.grpcAddr}, {"--tcp-addr", c.tcpAddr}, {"--health-addr", c.healthAddr}, {"--metrics-addr", c.metricsAddr}} {
-		if h := hostport.BracketHint(a.v); h != "" {
+		if a.v == "" {
+			continue // disabled (--grpc-addr's is refused above)
+		}
+		if h := listenAddrProblem(a.v); h != "" {
 			errs = append(errs, fmt.Errorf("%s %q is not HOST:PORT: %s", a.flag, a.v, h))
-		} else if strings.Contains(a.v, "/") {
-			errs = append(errs, fmt.Errorf("%s %q is not HOST:PORT: %s", a.flag, a.v, notURL))
 		}
 	}
 	for _, r := range c.tcpRoutes {
-		if a, _, _ := strings.Cut(r, "="); hostport.BracketHint(a) != "" {
-			errs = append(errs, fmt.Errorf("--tcp-route %q: %q is not HOST:PORT: %s", r, a, hostport.BracketHint(a)))
-		} else if strings.Contains(a, "/") {
-			errs = append(errs, fmt.Errorf("--tcp-route %q: %q is not HOST:PORT: %s", r, a, notURL))
+		if a, _, ok := strings.Cut(r, "="); ok && a != "" { // else parseRoute says ADDR=PIPELINE
+			if h := listenAddrProblem(a); h != "" {
+				errs = append(errs, fmt.Errorf("--tcp-route %q: %q is not HOST:PORT: %s", r, a, h))
+			}
 		}
 	}
 	if c.maxJobs < 1 || c.maxJobs > math.MaxInt32 {

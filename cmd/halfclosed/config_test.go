@@ -81,6 +81,19 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--grpc-addr=unix:///run/h.sock"}, `--grpc-addr "unix:///run/h.sock" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL, target or socket path (e.g. 127.0.0.1:50051, [::1]:50051, :50051)`},
 		{[]string{"--metrics-addr=http://127.0.0.1:9090"}, `--metrics-addr "http://127.0.0.1:9090" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL`},
 		{[]string{"--tcp-route=dns:///localhost:7001=wc"}, `--tcp-route "dns:///localhost:7001=wc": "dns:///localhost:7001" is not HOST:PORT: a listen address is a TCP HOST:PORT`},
+		// The target forms with no slash, and values that do not split
+		// or whose port is no port: they failed at listen, exit 1, as
+		// "too many colons in address", "lookup tcp/h.sock: unknown
+		// port", "missing port in address", "address 99999: invalid port".
+		{[]string{"--grpc-addr=ipv6:[::1]:50051"}, `--grpc-addr "ipv6:[::1]:50051" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL`},
+		{[]string{"--tcp-addr=IPv4:127.0.0.1:50052"}, `--tcp-addr "IPv4:127.0.0.1:50052" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL`},
+		{[]string{"--health-addr=dns:localhost:50053"}, `--health-addr "dns:localhost:50053" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL`},
+		{[]string{"--metrics-addr=unix:h.sock"}, `--metrics-addr "unix:h.sock" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL`},
+		{[]string{"--tcp-route=unix-abstract:h=wc"}, `--tcp-route "unix-abstract:h=wc": "unix-abstract:h" is not HOST:PORT: a listen address is a TCP HOST:PORT, not a URL`},
+		{[]string{"--grpc-addr=localhost"}, `--grpc-addr "localhost" is not HOST:PORT: missing port in address`},
+		{[]string{"--tcp-route=127.0.0.1=wc"}, `--tcp-route "127.0.0.1=wc": "127.0.0.1" is not HOST:PORT: missing port in address`},
+		{[]string{"--health-addr=127.0.0.1:99999"}, `--health-addr "127.0.0.1:99999" is not HOST:PORT: port "99999" is not a port number (0 to 65535) or a service name`},
+		{[]string{"--tcp-addr=localhost:nosuchservice"}, `--tcp-addr "localhost:nosuchservice" is not HOST:PORT: port "nosuchservice" is not a port number (0 to 65535) or a service name`},
 	} {
 		_, err := parseConfig(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

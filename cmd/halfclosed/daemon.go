@@ -277,78 +277,102 @@ func (c *config) checkSpoolDir(log *slog.Logger) error {
 // which does not say that this is --health-addr's default, the usual
 // clash of a second server on one host.
 func (d *daemon) listen() error {
-	gl, err := listenFlag("--grpc-addr", d.cfg.grpcAddr)
+	gl, err := listenFlag(d.log, "--grpc-addr", d.cfg.grpcAddr)
 	if err != nil {
 		return err
 	}
-	warnUnbound(d.log, "--grpc-addr", d.cfg.grpcAddr, gl)
 	// Closed gently after the drain delay: see shutdown.
 	d.grpcL = server.NewGentleListener(gl)
 	if d.cfg.tcpAddr != "" {
-		if d.tcpL, err = listenFlag("--tcp-addr", d.cfg.tcpAddr); err != nil {
+		if d.tcpL, err = listenFlag(d.log, "--tcp-addr", d.cfg.tcpAddr); err != nil {
 			return err
 		}
-		warnUnbound(d.log, "--tcp-addr", d.cfg.tcpAddr, d.tcpL)
 	}
 	for _, r := range d.cfg.routes() {
-		l, err := server.Listen(r.addr)
+		l, addrs, err := listenName(r.addr)
 		if err != nil {
 			return fmt.Errorf("--tcp-route %q: %w", r.addr+"="+r.pipeline, err)
 		}
-		warnUnbound(d.log, "--tcp-route", r.addr, l)
+		warnUnbound(d.log, "--tcp-route", r.addr, l, addrs)
 		d.routes = append(d.routes, routeListener{l, r})
 	}
 	if d.cfg.metricsAddr != "" {
-		if d.metricsL, err = listenFlag("--metrics-addr", d.cfg.metricsAddr); err != nil {
+		if d.metricsL, err = listenFlag(d.log, "--metrics-addr", d.cfg.metricsAddr); err != nil {
 			return err
 		}
-		warnUnbound(d.log, "--metrics-addr", d.cfg.metricsAddr, d.metricsL)
 	}
 	if d.cfg.healthAddr != "" && !d.cfg.healthOnMetrics() {
-		if d.healthL, err = listenFlag("--health-addr", d.cfg.healthAddr); err != nil {
+		if d.healthL, err = listenFlag(d.log, "--health-addr", d.cfg.healthAddr); err != nil {
 			return err
 		}
-		warnUnbound(d.log, "--health-addr", d.cfg.healthAddr, d.healthL)
 	}
 	return nil
 }
 
-// listenFlag listens on addr, the value of flag, and names both in an
-// error.
-func listenFlag(flag, addr string) (net.Listener, error) {
-	l, err := server.Listen(addr)
+// listenFlag listens on addr, the value of flag, names both in an
+// error, and warns (warnUnbound) when addr names a host of more addresses
+// than the one listened on.
+func listenFlag(log *slog.Logger, flag, addr string) (net.Listener, error) {
+	l, addrs, err := listenName(addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", flag, addr, err)
 	}
+	warnUnbound(log, flag, addr, l, addrs)
 	return l, nil
 }
 
-// lookupHost is the resolver warnUnbound asks (tests replace it).
+// lookupHost is the resolver listenName asks (tests replace it).
 var lookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
 	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 }
 
-// warnUnbound warns when addr, the value of flag, names a host whose
-// other addresses l does not listen on. Go listens on one address of a
-// name, its first IPv4 one: localhost:50051 is 127.0.0.1:50051 alone
-// where localhost is also ::1 (Debian's /etc/hosts), and clients of
-// localhost (grpc-go, grpcio, grpc-js, nc, curl) try ::1 first. Refused
-// there, they try 127.0.0.1, but another server listening on
-// [::1]:50051 gets them all (a second halfclosed given [::1]:50051
-// started without a word, and took every localhost call of the first).
-func warnUnbound(log *slog.Logger, flag, addr string, l net.Listener) {
+// listenName listens on addr as server.Listen does, but a host that is a
+// name is looked up here, once, and its addresses returned with the
+// listener: on the first IPv4 one, or the first when it has none, as Go's
+// Listen chooses. warnUnbound needs them; a second lookup of its own (the
+// first build's) asked DNS again for a name not in /etc/hosts, for up to
+// 2 s a listener at start, and could be answered otherwise than Listen was.
+func listenName(addr string) (net.Listener, []netip.Addr, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" {
-		return
+		l, err := server.Listen(addr)
+		return l, nil, err
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
-		return // an address: that one was meant
+		l, err := server.Listen(addr) // an address: that one was meant
+		return l, nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	addrs, err := lookupHost(ctx, host)
+	addrs, err := lookupHost(context.Background(), host)
+	if err == nil && len(addrs) == 0 {
+		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
 	if err != nil {
-		return // Listen resolved it: a second lookup failing says nothing
+		return nil, nil, &net.OpError{Op: "listen", Net: "tcp", Err: err}
+	}
+	pick := addrs[0]
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			pick = a
+			break
+		}
+	}
+	l, err := server.Listen(net.JoinHostPort(pick.Unmap().String(), port))
+	return l, addrs, err
+}
+
+// warnUnbound warns when addr, the value of flag, names a host whose
+// other addresses (addrs, its lookup's) l does not listen on. Go listens
+// on one address of a name, its first IPv4 one: localhost:50051 is
+// 127.0.0.1:50051 alone where localhost is also ::1 (Debian's
+// /etc/hosts), and clients of localhost (grpc-go, grpcio, grpc-js, nc,
+// curl) try ::1 first. Refused there, they try 127.0.0.1, but another
+// server listening on [::1]:50051 gets them all (a second halfclosed
+// given [::1]:50051 started without a word, and took every localhost
+// call of the first).
+func warnUnbound(log *slog.Logger, flag, addr string, l net.Listener, addrs []netip.Addr) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return
 	}
 	if others := unboundAddrs(l.Addr(), addrs); len(others) > 0 {
 		if t, ok := l.Addr().(*net.TCPAddr); ok {

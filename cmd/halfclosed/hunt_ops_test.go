@@ -149,7 +149,6 @@ func TestHuntOpsListenErrorsNameFlag(t *testing.T) {
 		{[]string{"--tcp-addr=" + busy}, "--tcp-addr " + busy + ": listen tcp " + busy},
 		{[]string{"--grpc-addr=" + busy}, "--grpc-addr " + busy + ": listen tcp " + busy},
 		{[]string{"--tcp-route=" + busy + "=wc -l"}, `--tcp-route "` + busy + `=wc -l": listen tcp ` + busy},
-		{[]string{"--health-addr=127.0.0.1:99999"}, "--health-addr 127.0.0.1:99999: listen tcp: address 99999: invalid port"},
 	} {
 		cfg, err := parseConfig(append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=127.0.0.1:0", "--health-addr=127.0.0.1:0"}, tc.args...), io.Discard)
 		if err != nil {
