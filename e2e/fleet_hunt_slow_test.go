@@ -136,11 +136,13 @@ func TestFleetHuntSlow(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := f.startProxy(t, name, nil)
 			uploaders := map[string]func() (string, string){
-				"go stub bare":      func() (string, string) { return slowGRPC(p.grpc, false) },
-				"go stub size":      func() (string, string) { return slowGRPC(p.grpc, true) },
-				"tcp bare":          func() (string, string) { return slowTCP(p.tcp, "sha256sum\n") },
-				"tcp @trailer":      func() (string, string) { return slowTCP(p.tcp, "@trailer sha256sum\n") },
-				"tcp @size@trailer": func() (string, string) { return slowTCP(p.tcp, fmt.Sprintf("@size=%d @trailer sha256sum\n", slowPieces*len(slowPiece))) },
+				"go stub bare": func() (string, string) { return slowGRPC(p.grpc, false) },
+				"go stub size": func() (string, string) { return slowGRPC(p.grpc, true) },
+				"tcp bare":     func() (string, string) { return slowTCP(p.tcp, "sha256sum\n") },
+				"tcp @trailer": func() (string, string) { return slowTCP(p.tcp, "@trailer sha256sum\n") },
+				"tcp @size@trailer": func() (string, string) {
+					return slowTCP(p.tcp, fmt.Sprintf("@size=%d @trailer sha256sum\n", slowPieces*len(slowPiece)))
+				},
 				"python stub bare": func() (string, string) {
 					return slowPy(py, stub, filepath.Join(examplesDir(t), "python"), p.grpc, "bare")
 				},
