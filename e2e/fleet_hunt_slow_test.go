@@ -124,7 +124,7 @@ func TestFleetHuntSlow(t *testing.T) {
 	f := newFleetArgs(t, "1s", "--shutdown-grace", "1s")
 	py := exampleClient(t, "python")[0]
 	stub := writeFile(t, t.TempDir(), "slow.py", []byte(huntPySlow))
-	rounds := 3
+	rounds := 1
 	if v := os.Getenv("HUNT_ROUNDS"); v != "" {
 		rounds, _ = strconv.Atoi(v)
 	}

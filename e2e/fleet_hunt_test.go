@@ -40,10 +40,7 @@ const (
 )
 
 func firstLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
+	s := strings.Join(strings.Fields(string(b)), " ")
 	if len(s) > 160 {
 		s = s[:160]
 	}
@@ -258,12 +255,12 @@ func (s *huntStats) add(kind, class, msg string) {
 // replicas are stopped in a hurry (SIGTERM, a short --shutdown-grace),
 // killed (SIGKILL) and restarted, and the proxy itself reloads. Every
 // result a client printed with exit 0 is compared with GNU's over what it
-// sent. HUNT_SECONDS (default 60) per proxy.
+// sent. HUNT_SECONDS (default 30) per proxy; HUNT_BIG=1 adds a 128 MiB input, HUNT_KINDS (a regexp) picks clients.
 func TestFleetHunt(t *testing.T) {
 	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst", "socat"} {
 		need(t, tool)
 	}
-	secs := 60
+	secs := 30
 	if v := os.Getenv("HUNT_SECONDS"); v != "" {
 		secs, _ = strconv.Atoi(v)
 	}
@@ -286,6 +283,10 @@ func TestFleetHunt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := f.startProxy(t, name, nil)
 			calls := f.huntCalls(t, p, files, []string{py, pyStub})
+			if v := os.Getenv("HUNT_KINDS"); v != "" {
+				re := regexp.MustCompile(v)
+				calls = slices.DeleteFunc(calls, func(c huntCall) bool { return !re.MatchString(c.kind) })
+			}
 			var stats huntStats
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
@@ -408,29 +409,3 @@ except grpc.RpcError as e:
 print(r.digests[0].hex, r.size)
 `
 
-// TestFleetHuntCut: checkCrash's clients, their replies cut by a SIGTERM
-// whose grace (1 s) runs out, by a second SIGTERM, and by SIGKILL.
-func TestFleetHuntCut(t *testing.T) {
-	for _, tool := range []string{"nginx", "haproxy", "envsubst"} {
-		need(t, tool)
-	}
-	f := newFleetArgs(t, "1s", "--shutdown-grace", "1s")
-	stopAll := func(hurried bool) func(t *testing.T) {
-		return func(t *testing.T) {
-			var wg sync.WaitGroup
-			for _, r := range f.replicas {
-				wg.Add(1)
-				go func() { defer wg.Done(); r.stop(t, hurried) }()
-			}
-			wg.Wait()
-		}
-	}
-	for _, name := range []string{"nginx", "haproxy"} {
-		t.Run(name, func(t *testing.T) {
-			p := f.startProxy(t, name, nil)
-			t.Run("grace", func(t *testing.T) { f.checkCut(t, p, "stopped (grace 1s)", stopAll(false)) })
-			t.Run("hurried", func(t *testing.T) { f.checkCut(t, p, "stopped twice", stopAll(true)) })
-			t.Run("killed", func(t *testing.T) { f.checkCrash(t, p) })
-		})
-	}
-}

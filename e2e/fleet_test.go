@@ -164,15 +164,6 @@ func TestFleet(t *testing.T) {
 // never 0 with part of the output; so must the Python and Node example
 // clients (no summary), whatever status their library makes of the cut.
 func (f *fleet) checkCrash(t *testing.T, p *proxy) {
-	f.checkCut(t, p, "killed", func(t *testing.T) {
-		for _, r := range f.replicas {
-			r.kill(t)
-		}
-	})
-}
-
-// checkCut is checkCrash with another way to cut the replicas (cut).
-func (f *fleet) checkCut(t *testing.T, p *proxy, how string, cut func(t *testing.T)) {
 	in := randomFile(t, 24<<20) // 32 MiB of base64 out: more than the sockets and the proxy hold
 	hc := bin(t, "halfclose")
 	for _, c := range []struct {
@@ -220,7 +211,9 @@ func (f *fleet) checkCut(t *testing.T, p *proxy, how string, cut func(t *testing
 					t.Fatalf("%s base64 through %s: no output within %v: %s", c.name, p.name, defaultTestTimeout, stderr.Bytes())
 				}
 			}
-			cut(t)
+			for _, r := range f.replicas {
+				r.kill(t)
+			}
 			n, _ := io.Copy(io.Discard, stdout)
 			err := cmd.Wait()
 			for _, r := range f.replicas {
@@ -228,12 +221,12 @@ func (f *fleet) checkCut(t *testing.T, p *proxy, how string, cut func(t *testing
 			}
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-				t.Fatalf("%s base64 through %s, replicas %s after 1 MiB of the reply: %v after %d more bytes, stderr %q; want exit 1", c.name, p.name, how, err, n, stderr.Bytes())
+				t.Fatalf("%s base64 through %s, replicas killed after 1 MiB of the reply: %v after %d more bytes, stderr %q; want exit 1", c.name, p.name, err, n, stderr.Bytes())
 			}
 			if c.name == "tcp" && !bytes.Contains(stderr.Bytes(), []byte("incomplete reply")) {
-				t.Errorf("halfclose --tcp through %s, replicas %s: stderr %q; want an incomplete reply", p.name, how, stderr.Bytes())
+				t.Errorf("halfclose --tcp through %s, replicas killed: stderr %q; want an incomplete reply", p.name, stderr.Bytes())
 			}
-			t.Logf("%s through %s, replicas %s after 1 MiB of the reply: exit 1 after %d more bytes: %s", c.name, p.name, how, n, bytes.TrimSpace(stderr.Bytes()))
+			t.Logf("%s through %s, replicas killed after 1 MiB of the reply: exit 1 after %d more bytes: %s", c.name, p.name, n, bytes.TrimSpace(stderr.Bytes()))
 		})
 	}
 }
