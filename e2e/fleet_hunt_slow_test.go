@@ -114,9 +114,12 @@ func slowTCP(addr, header string) (string, string) {
 }
 
 // TestFleetHuntSlow: slow uploads (bare ends and proved ones, gRPC and raw
-// TCP, Go and Python stubs) are under way when the proxy reloads, or every
-// replica is killed, or stopped in a hurry; each then ends its upload.
-// A success must be the digest of everything sent.
+// TCP; grpc-go and Python stubs, the Python and Node example clients and
+// the CLI fed by a slow pipe) are under way when the proxy reloads, one
+// replica or every one is killed, or every one is stopped (a 1 s grace);
+// each then ends its upload. A client that succeeds must print the digest
+// of everything it sent. HUNT_ROUNDS (default 1) rounds of
+// HUNT_DISRUPTIONS (default none,reload,kill1,kill,term).
 func TestFleetHuntSlow(t *testing.T) {
 	for _, tool := range []string{"nginx", "haproxy", "envsubst"} {
 		need(t, tool)
@@ -174,7 +177,9 @@ func TestFleetHuntSlow(t *testing.T) {
 							stats.add(dis+" "+kind, class, msg)
 						}()
 					}
-					time.Sleep(700 * time.Millisecond) // under way: a third of the upload sent
+					// About a third of each upload sent (pacing: an
+					// upload at any other point must end as well).
+					time.Sleep(700 * time.Millisecond)
 					switch dis {
 					case "reload":
 						p.reload(t)
@@ -214,7 +219,6 @@ func TestFleetHuntSlow(t *testing.T) {
 						}
 						time.Sleep(200 * time.Millisecond)
 					}
-					_ = round
 				}
 			}
 			wrong := 0
@@ -305,3 +309,28 @@ func slowCmd(argv []string) (string, string) {
 	}
 	return huntOK, ""
 }
+
+// huntPySlow is a raw-stub Python client that uploads slowly: a header
+// (bare, or with expected_size), then pieces of 4 KiB every 100 ms, then a
+// bare half-close; it prints the hex digest and the size it was told.
+const huntPySlow = `import sys, time
+sys.path.insert(0, sys.argv[1])
+import grpc
+from halfclose.v1 import compute_pb2 as pb, compute_pb2_grpc as pbg
+addr, mode, pieces = sys.argv[2], sys.argv[3], int(sys.argv[4])
+data = bytes((i * 7 + 3) % 251 for i in range(4096))
+def reqs():
+    h = pb.DigestHeader(algorithms=[pb.ALGORITHM_SHA256])
+    if mode == "size":
+        h.expected_size = 4096 * pieces
+    yield pb.DigestRequest(header=h)
+    for _ in range(pieces):
+        yield pb.DigestRequest(data=data)
+        time.sleep(0.1)
+try:
+    r = pbg.ComputeServiceStub(grpc.insecure_channel(addr)).Digest(reqs())
+except grpc.RpcError as e:
+    print("%s: %s" % (e.code().name, e.details()), file=sys.stderr)
+    sys.exit(1)
+print(r.digests[0].hex, r.size)
+`

@@ -256,6 +256,13 @@ func (f *fleet) errorf(t *testing.T, format string, args ...any) {
 
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
+	return newFleetArgs(t, readFleetKnobs(t).drainDelay)
+}
+
+// newFleetArgs is newFleet with replicas of another --drain-delay, and
+// extra flags.
+func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
+	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -264,8 +271,7 @@ func newFleet(t *testing.T) *fleet {
 		nginxConf: filepath.Join(root, "deploy/nginx/nginx.conf.template"),
 		haCfg:     filepath.Join(root, "deploy/haproxy/haproxy.cfg"),
 	}
-	delay := readFleetKnobs(t).drainDelay
-	t.Logf("replicas: --drain-delay %s, /readyz on --health-addr", delay)
+	t.Logf("replicas: --drain-delay %s %s, /readyz on --health-addr", delay, strings.Join(extra, " "))
 
 	addrs := freeAddrs(t, 3*4)
 	for i := range 3 {
@@ -281,6 +287,7 @@ func newFleet(t *testing.T) *fleet {
 		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
 			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0",
 			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0", "--grpc-max-conns-per-peer", "0"}
+		r.args = append(r.args, extra...)
 		f.replicas = append(f.replicas, r)
 	}
 	for _, r := range f.replicas {
