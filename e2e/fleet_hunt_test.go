@@ -236,6 +236,19 @@ type huntStats struct {
 	mu     sync.Mutex     // protects counts and msgs
 	counts map[string]int // "kind|class" → calls
 	msgs   map[string]int // "kind|class|msg" → calls
+	// longest is the longest call of each kind: a stalled call is a
+	// failure too, if not a wrong result.
+	longest map[string]time.Duration
+}
+
+// took notes how long a call of kind took.
+func (s *huntStats) took(kind string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.longest == nil {
+		s.longest = map[string]time.Duration{}
+	}
+	s.longest[kind] = max(s.longest[kind], d)
 }
 
 func (s *huntStats) add(kind, class, msg string) {
@@ -255,7 +268,7 @@ func (s *huntStats) add(kind, class, msg string) {
 // replicas are stopped in a hurry (SIGTERM, a short --shutdown-grace),
 // killed (SIGKILL) and restarted, and the proxy itself reloads. Every
 // result a client printed with exit 0 is compared with GNU's over what it
-// sent. HUNT_SECONDS (default 30) per proxy; HUNT_BIG=1 adds a 128 MiB input, HUNT_KINDS (a regexp) picks clients.
+// sent. HUNT_SECONDS (default 30) per proxy; HUNT_BIG=1 adds a 128 MiB input, HUNT_KINDS (a regexp) picks clients, HUNT_ACTIONS the disruptions (term,kill,reload).
 func TestFleetHunt(t *testing.T) {
 	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst", "socat"} {
 		need(t, tool)
@@ -267,6 +280,10 @@ func TestFleetHunt(t *testing.T) {
 	workers := 4
 	if v := os.Getenv("HUNT_WORKERS"); v != "" {
 		workers, _ = strconv.Atoi(v)
+	}
+	kinds := []string{"term", "kill", "reload"}
+	if v := os.Getenv("HUNT_ACTIONS"); v != "" {
+		kinds = strings.Split(v, ",")
 	}
 	f := newFleetArgs(t, "1s", "--shutdown-grace", "1s")
 	pyStub := writeFile(t, t.TempDir(), "stub.py", []byte(huntPyStub))
@@ -302,7 +319,9 @@ func TestFleetHunt(t *testing.T) {
 						default:
 						}
 						c := calls[rng.IntN(len(calls))]
+						began := time.Now()
 						r, err := runQuiet(c.stdin, c.argv...)
+						stats.took(c.kind, time.Since(began))
 						if err != nil {
 							stats.add(c.kind, huntErr, err.Error())
 							continue
@@ -319,20 +338,21 @@ func TestFleetHunt(t *testing.T) {
 				// when the next disruption lands, its result must be GNU's
 				// or an error.
 				time.Sleep(1500 * time.Millisecond)
-				r := f.replicas[i%len(f.replicas)]
-				switch i % 3 {
-				case 0:
+				// Each replica meets each kind of disruption in turn.
+				r := f.replicas[(i/len(kinds))%len(f.replicas)]
+				switch kind := kinds[i%len(kinds)]; kind {
+				case "term":
 					r.stop(t, false)
 					r.start(t)
-					actions = append(actions, "term "+r.name)
-				case 1:
+				case "kill":
 					r.kill(t)
 					r.start(t)
-					actions = append(actions, "kill "+r.name)
-				case 2:
+				case "reload":
 					p.reload(t)
-					actions = append(actions, "reload")
+				default:
+					t.Fatalf("HUNT_ACTIONS: unknown %q (term, kill, reload)", kind)
 				}
+				actions = append(actions, kinds[i%len(kinds)])
 			}
 			close(stop)
 			wg.Wait()
@@ -364,7 +384,14 @@ func TestFleetHunt(t *testing.T) {
 			}) {
 				t.Logf("  %d× %s", stats.msgs[k], k)
 			}
-			t.Logf("%s: %d calls, %d wrong", name, total, wrong)
+			var slowest []string
+			for k, d := range stats.longest {
+				if d > 10*time.Second {
+					slowest = append(slowest, fmt.Sprintf("%s %v", k, d.Round(time.Second)))
+				}
+			}
+			slices.Sort(slowest)
+			t.Logf("%s: %d calls, %d wrong; calls longer than 10 s: %v", name, total, wrong, slowest)
 			if wrong > 0 {
 				t.Errorf("%d wrong results through %s", wrong, name)
 			}
