@@ -730,17 +730,19 @@ func (s *chunkSender) sendPendingLocked() error {
 	}
 	var err error
 	n := s.filled - s.flushed
-	if s.flushed == 0 {
+	if s.flushed == 0 && s.limit == len(*s.bp) {
 		// The whole chunk: lend the buffer to the message, read into the
 		// next one (taken first: s.bp is never a lent buffer, which
-		// close gives back).
+		// close gives back). The lead and ramp messages, a few KiB, are
+		// copied instead: a buffer taken for each would cost its
+		// allocation (a buffer of a whole chunk, zeroed) in every call.
 		bp := s.bp
 		s.bp = s.bufs.get()
 		*bp = (*bp)[:s.filled]
 		err = s.send(*bp, &sendBuf{b: bp, pool: s.bufs})
 	} else {
-		// The rest of a chunk part of which a flush sent: copied, and
-		// the buffer read into again.
+		// The rest of a chunk part of which a flush sent, or a lead or
+		// ramp message: copied, and the buffer read into again.
 		err = s.send((*s.bp)[s.flushed:s.filled], nil)
 	}
 	s.filled, s.flushed = 0, 0
