@@ -268,7 +268,9 @@ func (s *huntStats) add(kind, class, msg string) {
 // replicas are stopped in a hurry (SIGTERM, a short --shutdown-grace),
 // killed (SIGKILL) and restarted, and the proxy itself reloads. Every
 // result a client printed with exit 0 is compared with GNU's over what it
-// sent. HUNT_SECONDS (default 30) per proxy; HUNT_BIG=1 adds a 128 MiB input, HUNT_KINDS (a regexp) picks clients, HUNT_ACTIONS the disruptions (term,kill,reload).
+// sent. Knobs: HUNT_SECONDS (default 30) per proxy, HUNT_WORKERS (4)
+// calls at once, HUNT_BIG=1 adds a 128 MiB input, HUNT_KINDS (a regexp)
+// picks the clients, HUNT_ACTIONS the disruptions (term,kill,reload).
 func TestFleetHunt(t *testing.T) {
 	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst", "socat"} {
 		need(t, tool)
