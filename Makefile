@@ -88,13 +88,15 @@ DEPLOY_BUILD ?= build
 test-deploy: $(DEPLOY_BUILD)
 	cd deploy/validate && HALFCLOSED=$(BIN)/halfclosed $(GO) test -race -count=1 ./...
 
-## test-fleet: 3 replicas behind nginx and HAProxy (deploy/): every path, the proxy traps, and
-## FLEET_ROUNDS rolling restarts under load per proxy (CI: 5). Needs nginx, libnginx-mod-stream, haproxy.
+## test-fleet: 3 replicas behind nginx and HAProxy (deploy/): every path, the proxy traps,
+## FLEET_ROUNDS rolling restarts under load per proxy (CI: 5), and the hunt for a wrong result with
+## Python, Node, grpcurl, nc and socat clients while replicas stop, crash and the proxies reload
+## (HUNT_SECONDS, docs/deploy.md). Needs nginx, libnginx-mod-stream, haproxy.
 ## No -race: what it tests are the binaries (not race builds), and the detector makes the test
 ## process's own 64 MiB copies and comparisons 4x slower; make test runs every package with -race.
 FLEET_ROUNDS ?= 1
 test-fleet: build tools
-	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine)?$$' -timeout 60m ./e2e/
+	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine|Hunt|HuntSlow)?$$' -timeout 60m ./e2e/
 
 ## test-long: the same with the long variants (large inputs, every GNU combination)
 test-long: build test-tools

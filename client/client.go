@@ -730,29 +730,51 @@ func (s *chunkSender) sendPendingLocked() error {
 	}
 	var err error
 	n := s.filled - s.flushed
-	if s.flushed == 0 {
+	if s.flushed == 0 && s.limit == len(*s.bp) {
 		// The whole chunk: lend the buffer to the message, read into the
 		// next one (taken first: s.bp is never a lent buffer, which
-		// close gives back).
+		// close gives back). The lead and ramp messages, a few KiB, are
+		// copied instead: a buffer taken for each would cost its
+		// allocation (a buffer of a whole chunk, zeroed) in every call.
 		bp := s.bp
 		s.bp = s.bufs.get()
 		*bp = (*bp)[:s.filled]
 		err = s.send(*bp, &sendBuf{b: bp, pool: s.bufs})
 	} else {
-		// The rest of a chunk part of which a flush sent: copied, and
-		// the buffer read into again.
+		// The rest of a chunk part of which a flush sent, or a lead or
+		// ramp message: copied, and the buffer read into again.
 		err = s.send((*s.bp)[s.flushed:s.filled], nil)
 	}
 	s.filled, s.flushed = 0, 0
-	s.limit = len(*s.bp)
 	s.epoch++
 	s.stopTimer()
 	if err != nil {
 		return sendErr(err)
 	}
 	s.sent += int64(n)
+	s.limit = len(*s.bp)
+	if s.sent < rampBytes {
+		s.limit = min(s.limit, rampChunk)
+	}
 	return nil
 }
+
+// A call's first data messages are of rampChunk bytes at most, until
+// rampBytes have been sent: what a call sends before its stream is
+// accepted (an HTTP/2 peer's first window, 64 KiB, and grpc-go's write
+// quota of as much again) then stays within gRPC's retry buffer (256 KiB,
+// grpc.MaxRetryRPCBufferSize), and a stream a GOAWAY refuses (a proxy
+// reloading, a server stopping, a connection accepted just before) is
+// sent again by grpc-go at once, on another connection. A first message
+// of a whole chunk (1 MiB) exceeded the buffer: the call could not be
+// replayed, and failed with UNAVAILABLE "the connection is draining"
+// (docs/deploy.md, "Reloads, stops and crashes, client by client").
+// Their gRPC headers are as long as a 1 MiB message's (9 bytes), so the
+// frames of the later messages keep their alignment (leadBytes).
+const (
+	rampChunk = 64 << 10
+	rampBytes = 192 << 10
+)
 
 // flush sends what the chunk holds, when it held it since epoch: the
 // source was slow to fill it. The bytes are copied as they are sent;

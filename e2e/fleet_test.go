@@ -161,15 +161,19 @@ func TestFleet(t *testing.T) {
 // clean end of the reply (docs/protocol.md, "What a bare nc can tell"):
 // only the client's own check can tell the reply is incomplete. The CLI
 // must exit non-zero, on gRPC (no summary) and on raw TCP (no @trailer),
-// never 0 with part of the output.
+// never 0 with part of the output; so must the Python and Node example
+// clients (no summary), whatever status their library makes of the cut.
 func (f *fleet) checkCrash(t *testing.T, p *proxy) {
 	in := randomFile(t, 24<<20) // 32 MiB of base64 out: more than the sockets and the proxy hold
+	hc := bin(t, "halfclose")
 	for _, c := range []struct {
 		name string
-		args []string
+		argv []string
 	}{
-		{"grpc", []string{"--addr", p.grpc}},
-		{"tcp", []string{"--tcp", "--tcp-addr", p.tcp}},
+		{"grpc", []string{hc, "--addr", p.grpc, "base64"}},
+		{"tcp", []string{hc, "--tcp", "--tcp-addr", p.tcp, "base64"}},
+		{"python", append(exampleClient(t, "python"), "--addr", p.grpc, "run", "base64")},
+		{"node", append(exampleClient(t, "node"), "--addr", p.grpc, "run", "base64")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			// The reply has started once its first MiB is read; the CLI then
@@ -181,7 +185,7 @@ func (f *fleet) checkCrash(t *testing.T, p *proxy) {
 			var stderr bytes.Buffer
 			deadline := time.Now().Add(defaultTestTimeout)
 			for {
-				cmd = exec.Command(bin(t, "halfclose"), append(c.args, "base64")...)
+				cmd = exec.Command(c.argv[0], c.argv[1:]...)
 				cmd.Env = cleanEnv()
 				stdin, err := os.Open(in)
 				if err != nil {
@@ -204,7 +208,7 @@ func (f *fleet) checkCrash(t *testing.T, p *proxy) {
 				io.Copy(io.Discard, stdout)
 				cmd.Wait()
 				if time.Now().After(deadline) {
-					t.Fatalf("halfclose %s base64 through %s: no output within %v: %s", c.name, p.name, defaultTestTimeout, stderr.Bytes())
+					t.Fatalf("%s base64 through %s: no output within %v: %s", c.name, p.name, defaultTestTimeout, stderr.Bytes())
 				}
 			}
 			for _, r := range f.replicas {
@@ -217,7 +221,7 @@ func (f *fleet) checkCrash(t *testing.T, p *proxy) {
 			}
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-				t.Fatalf("halfclose %s base64 through %s, replicas killed after 1 MiB of the reply: %v after %d more bytes, stderr %q; want exit 1", c.name, p.name, err, n, stderr.Bytes())
+				t.Fatalf("%s base64 through %s, replicas killed after 1 MiB of the reply: %v after %d more bytes, stderr %q; want exit 1", c.name, p.name, err, n, stderr.Bytes())
 			}
 			if c.name == "tcp" && !bytes.Contains(stderr.Bytes(), []byte("incomplete reply")) {
 				t.Errorf("halfclose --tcp through %s, replicas killed: stderr %q; want an incomplete reply", p.name, stderr.Bytes())
@@ -252,6 +256,13 @@ func (f *fleet) errorf(t *testing.T, format string, args ...any) {
 
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
+	return newFleetArgs(t, readFleetKnobs(t).drainDelay)
+}
+
+// newFleetArgs is newFleet with replicas of another --drain-delay, and
+// extra flags.
+func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
+	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -260,8 +271,7 @@ func newFleet(t *testing.T) *fleet {
 		nginxConf: filepath.Join(root, "deploy/nginx/nginx.conf.template"),
 		haCfg:     filepath.Join(root, "deploy/haproxy/haproxy.cfg"),
 	}
-	delay := readFleetKnobs(t).drainDelay
-	t.Logf("replicas: --drain-delay %s, /readyz on --health-addr", delay)
+	t.Logf("replicas: --drain-delay %s %s, /readyz on --health-addr", delay, strings.Join(extra, " "))
 
 	addrs := freeAddrs(t, 3*4)
 	for i := range 3 {
@@ -277,6 +287,7 @@ func newFleet(t *testing.T) *fleet {
 		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
 			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0",
 			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0", "--grpc-max-conns-per-peer", "0"}
+		r.args = append(r.args, extra...)
 		f.replicas = append(f.replicas, r)
 	}
 	for _, r := range f.replicas {
@@ -551,6 +562,10 @@ type proxy struct {
 	name      string
 	grpc, tcp string // where it listens
 	log       *eventLog
+	// reload reloads the proxy's configuration as an operator does
+	// (nginx: SIGHUP to the master; HAProxy: a new process with -sf):
+	// connections open stay with the old workers until they end.
+	reload func(t *testing.T)
 }
 
 // proxyEnv is the HC_* environment of deploy/nginx and deploy/haproxy.
@@ -629,26 +644,56 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 		}
 		argv = []string{"haproxy", "-db", "-f", cfg}
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = cmdEnv
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	exited := make(chan struct{})
+	// Every process started, the reloads' too: each is stopped at the end.
+	var procsMu sync.Mutex // protects procs
+	var procs []*exec.Cmd
 	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(defaultTestTimeout):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("%s did not stop within %v\n%s", name, defaultTestTimeout, p.log.tail())
+	startProc := func(argv []string) (*exec.Cmd, chan struct{}) {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = cmdEnv
+		cmd.Stdout, cmd.Stderr = p.log, p.log
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-	})
+		exited := make(chan struct{})
+		go func() {
+			err := cmd.Wait()
+			procsMu.Lock()
+			waitErr = err
+			procsMu.Unlock()
+			close(exited)
+		}()
+		procsMu.Lock()
+		procs = append(procs, cmd)
+		procsMu.Unlock()
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(defaultTestTimeout):
+				cmd.Process.Kill()
+				<-exited
+				t.Errorf("%s did not stop within %v\n%s", name, defaultTestTimeout, p.log.tail())
+			}
+		})
+		return cmd, exited
+	}
+	_, exited := startProc(argv)
+	p.reload = func(t *testing.T) {
+		procsMu.Lock()
+		last := procs[len(procs)-1]
+		procsMu.Unlock()
+		switch name {
+		case "nginx":
+			last.Process.Signal(syscall.SIGHUP)
+		case "haproxy":
+			// The new process binds the same ports (SO_REUSEPORT) and
+			// tells the old one to stop listening and finish its
+			// connections (-sf), as the packaged reload does.
+			startProc(append(slices.Clone(argv), "-sf", strconv.Itoa(last.Process.Pid)))
+		}
+	}
 	// Neither proxy says when it listens: dial until both ports answer.
 	deadline := time.Now().Add(defaultTestTimeout)
 	for _, a := range []string{p.grpc, p.tcp} {
@@ -660,7 +705,10 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 			}
 			select {
 			case <-exited:
-				t.Fatalf("%s exited at start: %v\n%s", name, waitErr, p.log.tail())
+				procsMu.Lock()
+				err := waitErr
+				procsMu.Unlock()
+				t.Fatalf("%s exited at start: %v\n%s", name, err, p.log.tail())
 			case <-time.After(20 * time.Millisecond):
 			}
 			if time.Now().After(deadline) {
