@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -153,6 +155,9 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/reversed", hexA+" a\n"+hexA+" missing\n"+a, "", cmd, "-c", "L")
 		add(cmd+"/reversed-after-gnu", a+hexA+" a\n", "", cmd, "-c", "L")
 		add(cmd+"/unreadable", hexA+"  /proc/self/mem\n"+hexA+"  loop\n"+hexA+"  a/x\n"+hexA+"  \n"+hexA+"  "+strings.Repeat("n", 300)+"\n"+aTag[:strings.Index(aTag, "(")+1]+") = "+hexA+"\n", "", cmd, "-c", "L", "a/x", "loop")
+		// --ignore-missing skips a file that does not exist (ENOENT)
+		// alone: the other open errors are reported.
+		add(cmd+"/unreadable-ignore-missing", hexA+"  loop\n"+hexA+"  a/x\n"+hexA+"  "+strings.Repeat("n", 300)+"\n"+hexA+"  dangle\n"+a, "", cmd, "-c", "--ignore-missing", "L")
 		add(cmd+"/abbrev", good, "", cmd, "--che", "--stat", "L")
 		add(cmd+"/cluster", good+"x\n", "", cmd, "-cw", "--ign", "--stri", "L", "--", "-w")
 		cases = append(cases, checkCase{name: cmd + "/stdin-file", argv: []string{cmd, "-c", "-", "M", "M"}, file: true,
@@ -429,6 +434,38 @@ func TestCheckServerDies(t *testing.T) {
 		err = cmd.Wait()
 		if code := cmd.ProcessState.ExitCode(); code != 1 || out.String() != "a: OK\n" || !strings.HasPrefix(errb.String(), "halfclose: fifo: ") || strings.Count(errb.String(), "\n") != 1 {
 			t.Errorf("tcp %v: exit %d (%v), stdout %q, stderr %q; want 1, a: OK alone, one line naming fifo", tcp, code, err, out.String(), errb.String())
+		}
+	}
+}
+
+// TestCheckOpenLimit: the files a list names, and the lists, are opened
+// one at a time, as GNU opens them, so a check of more files (or lists)
+// than ulimit -n allows open at once reads them all.
+func TestCheckOpenLimit(t *testing.T) {
+	t.Parallel()
+	g, tcp := startDaemon(t)
+	dir := t.TempDir()
+	var list strings.Builder
+	for i := range 100 {
+		name := "f" + strconv.Itoa(i)
+		writeFile(t, dir, name, []byte(name+"\n"))
+		list.WriteString(fmt.Sprintf("%x  %s\n", sha256.Sum256([]byte(name+"\n")), name))
+	}
+	writeFile(t, dir, "L", []byte(list.String()))
+	writeFile(t, dir, "S", []byte(fmt.Sprintf("%x  f0\n", sha256.Sum256([]byte("f0\n")))))
+	argv := []string{"sha256sum", "-c", "L"}
+	for range 50 {
+		argv = append(argv, "S")
+	}
+	limited := []string{"sh", "-c", `ulimit -n 40 && exec "$@"`, "sh"} // the hard limit too: Go cannot raise it
+	want := run(t, dir, "", append(limited, argv...)...)
+	if want.code != 0 || bytes.Count(want.stdout, []byte(": OK\n")) != 150 {
+		t.Fatalf("GNU under ulimit -n 40: exit %d, stderr %q", want.code, want.stderr)
+	}
+	for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+		got := run(t, dir, "", append(append(append(limited, bin(t, "halfclose")), transport...), argv...)...)
+		if got.code != 0 || !bytes.Equal(got.stdout, want.stdout) || len(got.stderr) != 0 {
+			t.Errorf("%q under ulimit -n 40: exit %d, stderr %.200q\n%s", transport, got.code, got.stderr, diff(got.stdout, want.stdout))
 		}
 	}
 }
