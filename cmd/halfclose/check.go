@@ -61,13 +61,7 @@ func checkWords(words []string) (cr *checkRun, ok bool, err error) {
 			specs[i].Refuse = ""
 		}
 	}
-	exact := words[0] == "b3sum"
-	order := compute.InOrder
-	if _, posix := os.LookupEnv("POSIXLY_CORRECT"); posix && !exact {
-		order = compute.RequireOrder
-	}
-	g := compute.NewGetopt(words[0], specs, order, words[1:])
-	g.Exact = exact
+	g := digestGetopt(words, specs)
 	cr = &checkRun{cmd: words[0]}
 	check := false
 	rest := []string{words[0]} // the words but the check flags
@@ -106,14 +100,7 @@ func checkWords(words []string) (cr *checkRun, ok bool, err error) {
 			if f.Key == "a" {
 				cr.algo = f.Value
 			}
-			switch {
-			case !f.HasValue:
-				rest = append(rest, f.Name)
-			case strings.HasPrefix(f.Name, "--"):
-				rest = append(rest, f.Name+"="+f.Value)
-			default:
-				rest = append(rest, f.Name, f.Value)
-			}
+			rest = appendFlag(rest, f)
 		}
 	}
 	if !check {
