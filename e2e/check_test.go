@@ -469,3 +469,34 @@ func TestCheckOpenLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckStdoutFails: a write to stdout that fails (a full disk) ends
+// the check at once, exit 1 as GNU's, with one line on stderr: nothing
+// more is uploaded for a report that cannot be written.
+func TestCheckStdoutFails(t *testing.T) {
+	t.Parallel()
+	need(t, "b3sum")
+	g, tcp := startDaemon(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "a", []byte("hello\n"))
+	const (
+		sha = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  a\n"
+		bad = "0000000000000000000000000000000000000000000000000000000000000000  a\n"
+		b3  = "8e4c7c1b99dbfd50e7a95185fead5ee1448fa904a2fdd778eaf5f2dbfd629a99  a\n"
+	)
+	writeFile(t, dir, "L", []byte(sha+sha))
+	writeFile(t, dir, "Q", []byte(sha+bad+sha))
+	writeFile(t, dir, "B", []byte(b3+b3))
+	full := []string{"sh", "-c", `exec "$@" >/dev/full`, "sh"}
+	if want := run(t, dir, "", append(full, "sha256sum", "-c", "L")...); want.code != 1 {
+		t.Fatalf("GNU to /dev/full: exit %d, stderr %q", want.code, want.stderr)
+	}
+	for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+		for _, argv := range [][]string{{"sha256sum", "-c", "L"}, {"sha256sum", "--quiet", "-c", "Q"}, {"b3sum", "-c", "B"}} {
+			got := run(t, dir, "", append(append(append(full, bin(t, "halfclose")), transport...), argv...)...)
+			if got.code != 1 || string(got.stderr) != "halfclose: write /dev/stdout: no space left on device\n" {
+				t.Errorf("%q %q to /dev/full: exit %d, stderr %q; want 1 and one line", transport, argv, got.code, got.stderr)
+			}
+		}
+	}
+}

@@ -206,6 +206,18 @@ func (c *checker) print(s string) error {
 
 func (e errOut) Error() string { return e.err.Error() }
 
+// stop reports err, which ends the run at the file name, and returns the
+// run's exit code: stdout's failure (errOut), or the server's or the
+// connection's.
+func (c *checker) stop(ctx context.Context, name string, err error) int {
+	var eo errOut
+	if errors.As(err, &eo) {
+		fmt.Fprintln(c.r.stderr, "halfclose:", eo.err)
+		return 1
+	}
+	return c.r.failure(ctx, name, err)
+}
+
 // gnuList checks one list as GNU's digest_check does. code is -1, or the
 // exit code of a run that must stop.
 func (c *checker) gnuList(ctx context.Context, list string) (ok bool, code int) {
@@ -256,12 +268,7 @@ func (c *checker) gnuList(ctx context.Context, list string) (ok bool, code int) 
 		properly = true
 		res, err := c.verify(ctx, l)
 		if err != nil {
-			var eo errOut
-			if errors.As(err, &eo) {
-				fmt.Fprintln(c.r.stderr, "halfclose:", eo.err)
-				return false, 1
-			}
-			return false, c.r.failure(ctx, l.name, err)
+			return false, c.stop(ctx, l.name, err)
 		}
 		switch res {
 		case verifyUnread:
@@ -439,12 +446,7 @@ func (c *checker) b3List(ctx context.Context, list string) (ok bool, code int) {
 		}
 		good, err := c.b3Verify(ctx, l, shown)
 		if err != nil {
-			var eo errOut
-			if errors.As(err, &eo) {
-				fmt.Fprintln(c.r.stderr, "halfclose:", eo.err)
-				return false, 1
-			}
-			return false, c.r.failure(ctx, l.name, err)
+			return false, c.stop(ctx, l.name, err)
 		}
 		ok = ok && good
 	}
