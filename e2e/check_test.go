@@ -137,7 +137,7 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/good", good, "", cmd, "-c", "L")
 		add(cmd+"/tagged", tagged, "", cmd, "--check", "L")
 		add(cmd+"/binary", fx.sums(t, cmd, "-b"), "", cmd, "-c", "L")
-		for _, flags := range [][]string{{"--quiet"}, {"--status"}, {"-w"}, {"--strict"}, {"--warn", "--strict"}, {"--quiet", "--status", "-w"}, {"--status", "--quiet"}, {"--ignore-missing"}} {
+		for _, flags := range [][]string{{"--quiet"}, {"--status"}, {"-w"}, {"--strict"}, {"--warn", "--strict"}, {"--quiet", "--status", "-w"}, {"--status", "--quiet"}, {"-w", "--status"}, {"--ignore-missing"}} {
 			mixed := good + "\n# comment\n\ngarbage\n" + flipHex(aTag) + hexA + "  missing\n" + hexA + "  d\n" + hexA + "  dangle\n" + strings.ToUpper(hexA) + "  a\n" + hexA[2:] + "  a\n" + hexA + "  a\r\n"
 			add(cmd+"/mixed"+strings.Join(flags, ""), mixed, "", append(append([]string{cmd}, flags...), "-c", "L")...)
 			add(cmd+"/allmissing"+strings.Join(flags, ""), hexA+"  missing\n"+hexA+"  gone\n", "", append(append([]string{cmd}, flags...), "-c", "L")...)
@@ -167,7 +167,7 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/escapes", `\`+hexA+"  \\x\n"+`\`+hexA+"  a\\\n"+`\`+hexA+"  \\a\n"+`\`+hexA+"  b\\\\s\n", "", cmd, "-c", "L")
 		add(cmd+"/blanks-tabs", "  "+a+"\t"+a+hexA+"\ta\n"+hexA+" \ta\n", "", cmd, "-c", "L")
 		add(cmd+"/nul", hexA+"  a\x00junk\n"+`\`+hexA+"  a\x00\n"+aTag[:len(aTag)-3]+"\x00x\n", "", cmd, "-c", "L")
-		add(cmd+"/tag-variants", strings.Replace(aTag, " (", "(", 1)+strings.Replace(aTag, ") = ", ")=", 1)+strings.Replace(aTag, " (", "  (", 1)+strings.Replace(aTag, " = ", " \t= \t", 1)+strings.Replace(aTag, " (", "\t(", 1), "", cmd, "-c", "L")
+		add(cmd+"/tag-variants", strings.Replace(aTag, " (", "(", 1)+strings.Replace(aTag, ") = ", ")=", 1)+strings.Replace(aTag, " (", "  (", 1)+strings.Replace(aTag, " = ", " \t= \t", 1)+strings.Replace(aTag, " (", "\t(", 1)+strings.Replace(aTag, " = ", " - ", 1)+strings.Replace(aTag, " = ", " ", 1), "", cmd, "-c", "L")
 		add(cmd+"/two-lists", good, "", cmd, "-c", "L", "nolist", "d", "L", "-")
 		cases = append(cases, checkCase{name: cmd + "/ignore-missing-two", argv: []string{cmd, "-c", "--ignore-missing", "L", "M"},
 			lists: map[string]string{"L": hexA + "  missing\n", "M": a}})
@@ -182,7 +182,7 @@ func TestCheckGNU(t *testing.T) {
 	b2a := fx.line(t, "a", "b2sum", "-l", "256", "--tag")
 	add("b2sum/odd-tags", strings.Replace(b2a, "-256", "-0x100", 1)+strings.Replace(b2a, "-256", "-0400", 1)+strings.Replace(b2a, "-256", "- 256", 1)+
 		strings.Replace(b2a, "-256", "-+256", 1)+strings.Replace(b2a, "-256", "--256", 1)+strings.Replace(b2a, "-256", "-255", 1)+
-		strings.Replace(b2a, "-256", "-0", 1)+strings.Replace(b2a, "-256", "-520", 1)+strings.Replace(b2a, "-256 (", "X(", 1)+
+		strings.Replace(b2a, "-256", "-0", 1)+strings.Replace(b2a, "-256", "-520", 1)+strings.Replace(b2a, "-256", "-12", 1)+"BLAKE2b-12 (a) = abc\n"+strings.Replace(b2a, "-256 (", "X(", 1)+
 		strings.Replace(b2a, "-256 (", "-256(", 1)+strings.Replace(b2a, "-256", "-99999999999999999999999", 1), "", "b2sum", "-c", "L")
 	// cksum: tagged lines of any algorithm without -a; -a for untagged.
 	var mixed strings.Builder
@@ -203,6 +203,8 @@ func TestCheckGNU(t *testing.T) {
 	sha := fx.line(t, "a", "sha256sum")
 	add("cksum/truncated", "SHA256-128 (a) = "+sha[:32]+"\nSHA256-128 (a) = "+sha[32:64]+"\nSHA256-8 (a) = "+sha[:2]+"\n", "", "cksum", "-c", "L")
 	add("cksum/leak", "SHA256-128 (a) = "+sha[:32]+"\n"+sha[:32]+"  a\n"+sha[:64]+"  a\n", "", "cksum", "-a", "sha256", "-c", "L")
+	b2 := fx.line(t, "a", "b2sum")
+	add("b2sum/too-long", b2[:128]+"00"+b2[128:]+b2[:128]+"0000"+b2[128:]+b2, "", "b2sum", "-c", "L")
 	add("cksum/blake2b-untagged", fx.sums(t, "b2sum", "-l", "64")+fx.sums(t, "b2sum"), "", "cksum", "-a", "blake2b", "-c", "L")
 	for _, c := range cases {
 		compareCheck(t, fx.dir, g, tcp, c)
@@ -281,6 +283,7 @@ func TestCheckRefused(t *testing.T) {
 		{[]string{"sha256sum", "-c", "--s", "L"}, false},
 		{[]string{"b3sum", "-c", "-l", "8", "L"}, false},
 		{[]string{"b3sum", "-c", "--no-names", "L"}, false},
+		{[]string{"b3sum", "-c", "--quiet", "--quiet", "L"}, false},
 	} {
 		want := run(t, dir, "", append([]string{"timeout", "10"}, c.argv...)...)
 		got := run(t, dir, "", append([]string{bin(t, "halfclose"), "--addr", g}, c.argv...)...)
