@@ -335,7 +335,9 @@ func inputSize(r io.Reader) (int64, bool) {
 // sized, else @chunked frames ended by an empty chunk; then half-closes.
 // A file that ends before size is an abort (the caller resets).
 func sendTCPInput(ctx context.Context, conn net.Conn, header string, r io.Reader, size int64, sized bool, ended *atomic.Bool) (int64, error) {
-	bw := bufio.NewWriterSize(conn, DefaultChunkSize+32)
+	bw := tcpWriters.Get().(*bufio.Writer)
+	bw.Reset(conn)
+	defer func() { bw.Reset(nil); tcpWriters.Put(bw) }()
 	// The header goes at once, before any input is read: a server that
 	// refuses it (a bad pipeline, a missing token) says so even while the
 	// input has yet to come.
@@ -428,6 +430,11 @@ func readSome(r io.Reader, buf []byte) (int, error) {
 func errReadCount(n, size int) error {
 	return fmt.Errorf("the reader returned %d from a Read of %d bytes", n, size)
 }
+
+// tcpWriters recycles the uploads' write buffers (a chunk and its frame
+// header), so that many small calls (a checksum list of small files) do
+// not each allocate and clear 1 MiB.
+var tcpWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, DefaultChunkSize+32) }}
 
 // tcpChunkBufs recycles the read buffers of chunked uploads, so that
 // many small calls do not each allocate one.

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -135,7 +137,7 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/good", good, "", cmd, "-c", "L")
 		add(cmd+"/tagged", tagged, "", cmd, "--check", "L")
 		add(cmd+"/binary", fx.sums(t, cmd, "-b"), "", cmd, "-c", "L")
-		for _, flags := range [][]string{{"--quiet"}, {"--status"}, {"-w"}, {"--strict"}, {"--warn", "--strict"}, {"--quiet", "--status", "-w"}, {"--status", "--quiet"}, {"--ignore-missing"}} {
+		for _, flags := range [][]string{{"--quiet"}, {"--status"}, {"-w"}, {"--strict"}, {"--warn", "--strict"}, {"--quiet", "--status", "-w"}, {"--status", "--quiet"}, {"-w", "--status"}, {"--ignore-missing"}} {
 			mixed := good + "\n# comment\n\ngarbage\n" + flipHex(aTag) + hexA + "  missing\n" + hexA + "  d\n" + hexA + "  dangle\n" + strings.ToUpper(hexA) + "  a\n" + hexA[2:] + "  a\n" + hexA + "  a\r\n"
 			add(cmd+"/mixed"+strings.Join(flags, ""), mixed, "", append(append([]string{cmd}, flags...), "-c", "L")...)
 			add(cmd+"/allmissing"+strings.Join(flags, ""), hexA+"  missing\n"+hexA+"  gone\n", "", append(append([]string{cmd}, flags...), "-c", "L")...)
@@ -153,6 +155,9 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/reversed", hexA+" a\n"+hexA+" missing\n"+a, "", cmd, "-c", "L")
 		add(cmd+"/reversed-after-gnu", a+hexA+" a\n", "", cmd, "-c", "L")
 		add(cmd+"/unreadable", hexA+"  /proc/self/mem\n"+hexA+"  loop\n"+hexA+"  a/x\n"+hexA+"  \n"+hexA+"  "+strings.Repeat("n", 300)+"\n"+aTag[:strings.Index(aTag, "(")+1]+") = "+hexA+"\n", "", cmd, "-c", "L", "a/x", "loop")
+		// --ignore-missing skips a file that does not exist (ENOENT)
+		// alone: the other open errors are reported.
+		add(cmd+"/unreadable-ignore-missing", hexA+"  loop\n"+hexA+"  a/x\n"+hexA+"  "+strings.Repeat("n", 300)+"\n"+hexA+"  dangle\n"+a, "", cmd, "-c", "--ignore-missing", "L")
 		add(cmd+"/abbrev", good, "", cmd, "--che", "--stat", "L")
 		add(cmd+"/cluster", good+"x\n", "", cmd, "-cw", "--ign", "--stri", "L", "--", "-w")
 		cases = append(cases, checkCase{name: cmd + "/stdin-file", argv: []string{cmd, "-c", "-", "M", "M"}, file: true,
@@ -162,7 +167,7 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/escapes", `\`+hexA+"  \\x\n"+`\`+hexA+"  a\\\n"+`\`+hexA+"  \\a\n"+`\`+hexA+"  b\\\\s\n", "", cmd, "-c", "L")
 		add(cmd+"/blanks-tabs", "  "+a+"\t"+a+hexA+"\ta\n"+hexA+" \ta\n", "", cmd, "-c", "L")
 		add(cmd+"/nul", hexA+"  a\x00junk\n"+`\`+hexA+"  a\x00\n"+aTag[:len(aTag)-3]+"\x00x\n", "", cmd, "-c", "L")
-		add(cmd+"/tag-variants", strings.Replace(aTag, " (", "(", 1)+strings.Replace(aTag, ") = ", ")=", 1)+strings.Replace(aTag, " (", "  (", 1)+strings.Replace(aTag, " = ", " \t= \t", 1)+strings.Replace(aTag, " (", "\t(", 1), "", cmd, "-c", "L")
+		add(cmd+"/tag-variants", strings.Replace(aTag, " (", "(", 1)+strings.Replace(aTag, ") = ", ")=", 1)+strings.Replace(aTag, " (", "  (", 1)+strings.Replace(aTag, " = ", " \t= \t", 1)+strings.Replace(aTag, " (", "\t(", 1)+strings.Replace(aTag, " = ", " - ", 1)+strings.Replace(aTag, " = ", " ", 1), "", cmd, "-c", "L")
 		add(cmd+"/two-lists", good, "", cmd, "-c", "L", "nolist", "d", "L", "-")
 		cases = append(cases, checkCase{name: cmd + "/ignore-missing-two", argv: []string{cmd, "-c", "--ignore-missing", "L", "M"},
 			lists: map[string]string{"L": hexA + "  missing\n", "M": a}})
@@ -177,7 +182,7 @@ func TestCheckGNU(t *testing.T) {
 	b2a := fx.line(t, "a", "b2sum", "-l", "256", "--tag")
 	add("b2sum/odd-tags", strings.Replace(b2a, "-256", "-0x100", 1)+strings.Replace(b2a, "-256", "-0400", 1)+strings.Replace(b2a, "-256", "- 256", 1)+
 		strings.Replace(b2a, "-256", "-+256", 1)+strings.Replace(b2a, "-256", "--256", 1)+strings.Replace(b2a, "-256", "-255", 1)+
-		strings.Replace(b2a, "-256", "-0", 1)+strings.Replace(b2a, "-256", "-520", 1)+strings.Replace(b2a, "-256 (", "X(", 1)+
+		strings.Replace(b2a, "-256", "-0", 1)+strings.Replace(b2a, "-256", "-520", 1)+strings.Replace(b2a, "-256", "-12", 1)+"BLAKE2b-12 (a) = abc\n"+strings.Replace(b2a, "-256 (", "X(", 1)+
 		strings.Replace(b2a, "-256 (", "-256(", 1)+strings.Replace(b2a, "-256", "-99999999999999999999999", 1), "", "b2sum", "-c", "L")
 	// cksum: tagged lines of any algorithm without -a; -a for untagged.
 	var mixed strings.Builder
@@ -198,6 +203,8 @@ func TestCheckGNU(t *testing.T) {
 	sha := fx.line(t, "a", "sha256sum")
 	add("cksum/truncated", "SHA256-128 (a) = "+sha[:32]+"\nSHA256-128 (a) = "+sha[32:64]+"\nSHA256-8 (a) = "+sha[:2]+"\n", "", "cksum", "-c", "L")
 	add("cksum/leak", "SHA256-128 (a) = "+sha[:32]+"\n"+sha[:32]+"  a\n"+sha[:64]+"  a\n", "", "cksum", "-a", "sha256", "-c", "L")
+	b2 := fx.line(t, "a", "b2sum")
+	add("b2sum/too-long", b2[:128]+"00"+b2[128:]+b2[:128]+"0000"+b2[128:]+b2, "", "b2sum", "-c", "L")
 	add("cksum/blake2b-untagged", fx.sums(t, "b2sum", "-l", "64")+fx.sums(t, "b2sum"), "", "cksum", "-a", "blake2b", "-c", "L")
 	for _, c := range cases {
 		compareCheck(t, fx.dir, g, tcp, c)
@@ -276,6 +283,7 @@ func TestCheckRefused(t *testing.T) {
 		{[]string{"sha256sum", "-c", "--s", "L"}, false},
 		{[]string{"b3sum", "-c", "-l", "8", "L"}, false},
 		{[]string{"b3sum", "-c", "--no-names", "L"}, false},
+		{[]string{"b3sum", "-c", "--quiet", "--quiet", "L"}, false},
 	} {
 		want := run(t, dir, "", append([]string{"timeout", "10"}, c.argv...)...)
 		got := run(t, dir, "", append([]string{bin(t, "halfclose"), "--addr", g}, c.argv...)...)
@@ -429,6 +437,69 @@ func TestCheckServerDies(t *testing.T) {
 		err = cmd.Wait()
 		if code := cmd.ProcessState.ExitCode(); code != 1 || out.String() != "a: OK\n" || !strings.HasPrefix(errb.String(), "halfclose: fifo: ") || strings.Count(errb.String(), "\n") != 1 {
 			t.Errorf("tcp %v: exit %d (%v), stdout %q, stderr %q; want 1, a: OK alone, one line naming fifo", tcp, code, err, out.String(), errb.String())
+		}
+	}
+}
+
+// TestCheckOpenLimit: the files a list names, and the lists, are opened
+// one at a time, as GNU opens them, so a check of more files (or lists)
+// than ulimit -n allows open at once reads them all.
+func TestCheckOpenLimit(t *testing.T) {
+	t.Parallel()
+	g, tcp := startDaemon(t)
+	dir := t.TempDir()
+	var list strings.Builder
+	for i := range 100 {
+		name := "f" + strconv.Itoa(i)
+		writeFile(t, dir, name, []byte(name+"\n"))
+		list.WriteString(fmt.Sprintf("%x  %s\n", sha256.Sum256([]byte(name+"\n")), name))
+	}
+	writeFile(t, dir, "L", []byte(list.String()))
+	writeFile(t, dir, "S", []byte(fmt.Sprintf("%x  f0\n", sha256.Sum256([]byte("f0\n")))))
+	argv := []string{"sha256sum", "-c", "L"}
+	for range 50 {
+		argv = append(argv, "S")
+	}
+	limited := []string{"sh", "-c", `ulimit -n 40 && exec "$@"`, "sh"} // the hard limit too: Go cannot raise it
+	want := run(t, dir, "", append(limited, argv...)...)
+	if want.code != 0 || bytes.Count(want.stdout, []byte(": OK\n")) != 150 {
+		t.Fatalf("GNU under ulimit -n 40: exit %d, stderr %q", want.code, want.stderr)
+	}
+	for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+		got := run(t, dir, "", append(append(append(limited, bin(t, "halfclose")), transport...), argv...)...)
+		if got.code != 0 || !bytes.Equal(got.stdout, want.stdout) || len(got.stderr) != 0 {
+			t.Errorf("%q under ulimit -n 40: exit %d, stderr %.200q\n%s", transport, got.code, got.stderr, diff(got.stdout, want.stdout))
+		}
+	}
+}
+
+// TestCheckStdoutFails: a write to stdout that fails (a full disk) ends
+// the check at once, exit 1 as GNU's, with one line on stderr: nothing
+// more is uploaded for a report that cannot be written.
+func TestCheckStdoutFails(t *testing.T) {
+	t.Parallel()
+	need(t, "b3sum")
+	g, tcp := startDaemon(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "a", []byte("hello\n"))
+	const (
+		sha = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  a\n"
+		bad = "0000000000000000000000000000000000000000000000000000000000000000  a\n"
+		b3  = "8e4c7c1b99dbfd50e7a95185fead5ee1448fa904a2fdd778eaf5f2dbfd629a99  a\n"
+	)
+	writeFile(t, dir, "L", []byte(sha+sha))
+	writeFile(t, dir, "Q", []byte(sha+bad+sha))
+	writeFile(t, dir, "B", []byte(b3+b3))
+	full := []string{"sh", "-c", `exec "$@" >/dev/full`, "sh"}
+	if want := run(t, dir, "", append(full, "sha256sum", "-c", "L")...); want.code != 1 {
+		t.Fatalf("GNU to /dev/full: exit %d, stderr %q", want.code, want.stderr)
+	}
+	for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
+		for _, argv := range [][]string{{"sha256sum", "-c", "L"}, {"sha256sum", "--quiet", "-c", "Q"}, {"b3sum", "-c", "B"}} {
+			got := run(t, dir, "", append(append(append(full, bin(t, "halfclose")), transport...), argv...)...)
+			if got.code != 1 || string(got.stderr) != "halfclose: write /dev/stdout: no space left on device\n" {
+				t.Errorf("%q %q to /dev/full: exit %d, stderr %q; want 1 and one line", transport, argv, got.code, got.stderr)
+			}
 		}
 	}
 }

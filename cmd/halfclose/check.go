@@ -61,13 +61,7 @@ func checkWords(words []string) (cr *checkRun, ok bool, err error) {
 			specs[i].Refuse = ""
 		}
 	}
-	exact := words[0] == "b3sum"
-	order := compute.InOrder
-	if _, posix := os.LookupEnv("POSIXLY_CORRECT"); posix && !exact {
-		order = compute.RequireOrder
-	}
-	g := compute.NewGetopt(words[0], specs, order, words[1:])
-	g.Exact = exact
+	g := digestGetopt(words, specs)
 	cr = &checkRun{cmd: words[0]}
 	check := false
 	rest := []string{words[0]} // the words but the check flags
@@ -106,14 +100,7 @@ func checkWords(words []string) (cr *checkRun, ok bool, err error) {
 			if f.Key == "a" {
 				cr.algo = f.Value
 			}
-			switch {
-			case !f.HasValue:
-				rest = append(rest, f.Name)
-			case strings.HasPrefix(f.Name, "--"):
-				rest = append(rest, f.Name+"="+f.Value)
-			default:
-				rest = append(rest, f.Name, f.Value)
-			}
+			rest = appendFlag(rest, f)
 		}
 	}
 	if !check {
@@ -219,6 +206,18 @@ func (c *checker) print(s string) error {
 
 func (e errOut) Error() string { return e.err.Error() }
 
+// stop reports err, which ends the run at the file name, and returns the
+// run's exit code: stdout's failure (errOut), or the server's or the
+// connection's.
+func (c *checker) stop(ctx context.Context, name string, err error) int {
+	var eo errOut
+	if errors.As(err, &eo) {
+		fmt.Fprintln(c.r.stderr, "halfclose:", eo.err)
+		return 1
+	}
+	return c.r.failure(ctx, name, err)
+}
+
 // gnuList checks one list as GNU's digest_check does. code is -1, or the
 // exit code of a run that must stop.
 func (c *checker) gnuList(ctx context.Context, list string) (ok bool, code int) {
@@ -269,12 +268,7 @@ func (c *checker) gnuList(ctx context.Context, list string) (ok bool, code int) 
 		properly = true
 		res, err := c.verify(ctx, l)
 		if err != nil {
-			var eo errOut
-			if errors.As(err, &eo) {
-				fmt.Fprintln(c.r.stderr, "halfclose:", eo.err)
-				return false, 1
-			}
-			return false, c.r.failure(ctx, l.name, err)
+			return false, c.stop(ctx, l.name, err)
 		}
 		switch res {
 		case verifyUnread:
@@ -452,12 +446,7 @@ func (c *checker) b3List(ctx context.Context, list string) (ok bool, code int) {
 		}
 		good, err := c.b3Verify(ctx, l, shown)
 		if err != nil {
-			var eo errOut
-			if errors.As(err, &eo) {
-				fmt.Fprintln(c.r.stderr, "halfclose:", eo.err)
-				return false, 1
-			}
-			return false, c.r.failure(ctx, l.name, err)
+			return false, c.stop(ctx, l.name, err)
 		}
 		ok = ok && good
 	}

@@ -67,16 +67,7 @@ func splitDigestWords(words []string) (cmd, files []string, err error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: no option table", words[0])
 	}
-	exact := words[0] == "b3sum" // clap: long flags are never abbreviated
-	order := compute.InOrder
-	if _, posix := os.LookupEnv("POSIXLY_CORRECT"); posix && !exact {
-		// GNU getopt_long then ends the flags at the first operand:
-		// "sha256sum f --tag" sums a file named --tag (clap, b3sum's
-		// parser, permutes all the same).
-		order = compute.RequireOrder
-	}
-	g := compute.NewGetopt(words[0], c.Flags, order, words[1:])
-	g.Exact = exact
+	g := digestGetopt(words, c.Flags)
 	cmd = []string{words[0]}
 	for {
 		it, ok, err := g.Next()
@@ -86,18 +77,41 @@ func splitDigestWords(words []string) (cmd, files []string, err error) {
 		if !ok {
 			break
 		}
-		switch f := it.Flag; {
-		case !it.IsFlag:
+		if !it.IsFlag {
 			files = append(files, it.Operand)
-		case !f.HasValue:
-			cmd = append(cmd, f.Name)
-		case strings.HasPrefix(f.Name, "--"):
-			cmd = append(cmd, f.Name+"="+f.Value)
-		default:
-			cmd = append(cmd, f.Name, f.Value)
+			continue
 		}
+		cmd = appendFlag(cmd, it.Flag)
 	}
 	return cmd, append(files, g.Rest()...), nil
+}
+
+// digestGetopt reads the words of a digest command (words[0]) with specs
+// as the command's own parser does: GNU getopt_long, whose flags end at
+// the first operand under POSIXLY_CORRECT ("sha256sum f --tag" sums a
+// file named --tag); b3sum's clap permutes all the same, and never
+// abbreviates a long flag.
+func digestGetopt(words []string, specs []compute.FlagSpec) *compute.Getopt {
+	exact := words[0] == "b3sum"
+	order := compute.InOrder
+	if _, posix := os.LookupEnv("POSIXLY_CORRECT"); posix && !exact {
+		order = compute.RequireOrder
+	}
+	g := compute.NewGetopt(words[0], specs, order, words[1:])
+	g.Exact = exact
+	return g
+}
+
+// appendFlag appends f to cmd as it is sent to the server: in full, its
+// value a word of its own, or after "=".
+func appendFlag(cmd []string, f compute.FlagUse) []string {
+	switch {
+	case !f.HasValue:
+		return append(cmd, f.Name)
+	case strings.HasPrefix(f.Name, "--"):
+		return append(cmd, f.Name+"="+f.Value)
+	}
+	return append(cmd, f.Name, f.Value)
 }
 
 // digestFiles uploads each file in its own stream and prints the line the
