@@ -299,3 +299,39 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigProxyTurnsOffGRPCShares: behind a proxy every connection and
+// stream comes from the proxy's address, and the docs' setting for it,
+// --max-requests-per-peer=0, turns off the per-address shares of the gRPC
+// caps too, unless they are set: nginx's grpc_pass opens an upstream
+// connection per call in flight, and with the old derivation a fleet
+// configured as the docs said before --grpc-max-conns-per-peer refused
+// its 257th call in flight (a quarter of --grpc-max-conns) while the
+// other caps allowed it.
+func TestConfigProxyTurnsOffGRPCShares(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		env   string // HALFCLOSE_MAX_REQUESTS_PER_PEER
+		conns int
+	}{
+		{nil, "", 256},
+		{[]string{"--max-requests-per-peer=0"}, "", 0},
+		{nil, "0", 0},
+		{[]string{"--max-requests-per-peer=0", "--grpc-max-conns-per-peer=7"}, "", 7},
+		{[]string{"--max-requests-per-peer=5"}, "", 256},
+	} {
+		if tc.env != "" {
+			t.Setenv("HALFCLOSE_MAX_REQUESTS_PER_PEER", tc.env)
+		}
+		c, err := parseConfig(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.grpcConnsPerPeerCap(); got != tc.conns {
+			t.Errorf("%q env %q: --grpc-max-conns-per-peer %d, want %d", tc.args, tc.env, got, tc.conns)
+		}
+		if tc.env != "" {
+			t.Setenv("HALFCLOSE_MAX_REQUESTS_PER_PEER", "")
+		}
+	}
+}
