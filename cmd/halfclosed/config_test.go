@@ -232,10 +232,10 @@ func TestPrintLimits(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 9261023232\nmemory_limit_from --memory-limit\n"},
-		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 67*mib, 2400*mib)},
-		{[]string{"--max-msg-bytes=2MiB"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 55*mib, 64*2*55*mib+256*mib)},
-		{[]string{"--max-line-bytes=256KiB", "--memory-limit=1GiB"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 64*mib, 1024*mib)},
+		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 9261023232\nmemory_limit_from --memory-limit\ngrpc_max_requests 256\nstream_memory 8388608\n"},
+		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 64\nstream_memory %d\n", 67*mib, 2400*mib, 8*mib)},
+		{[]string{"--max-msg-bytes=2MiB", "--grpc-max-requests=0"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 0\nstream_memory %d\n", 55*mib, 64*2*55*mib+256*mib, 8*mib)},
+		{[]string{"--max-line-bytes=256KiB", "--memory-limit=1GiB", "--grpc-max-requests=80"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 80\nstream_memory %d\n", 64*mib, 1024*mib, 8*mib)},
 	} {
 		c, err := parseConfig(append([]string{"--print-limits"}, tc.args...), io.Discard)
 		if err != nil || !c.printLimits {
@@ -259,7 +259,7 @@ func TestPrintLimits(t *testing.T) {
 	}
 	var b strings.Builder
 	c.writeLimits(&b)
-	if !strings.HasSuffix(b.String(), "memory_limit_from GOMEMLIMIT\n") {
+	if !strings.Contains(b.String(), "\nmemory_limit_from GOMEMLIMIT\n") {
 		t.Errorf("with GOMEMLIMIT set:\n%s", b.String())
 	}
 }
