@@ -259,6 +259,14 @@ func (c *StreamCap) Limit() int {
 	return int(c.limit)
 }
 
+// PeerLimit returns a peer's share of the cap (0: none, or no cap).
+func (c *StreamCap) PeerLimit() int {
+	if c == nil {
+		return 0
+	}
+	return c.peers.Limit()
+}
+
 // TryTake takes a place for a stream of ip at once, or returns the
 // refusal: the peer's share is full (ReasonPeerRequests) or the server's
 // (ReasonMaxRequests). Give(ip) gives it back, once; a refusal takes

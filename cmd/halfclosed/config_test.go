@@ -277,12 +277,17 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 		args []string
 		want *apiv1.Limits
 	}{
-		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10}},
+		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64}},
 		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128", "HALFCLOSE_MAX_METADATA_BYTES": "2KiB"},
 			[]string{"--max-msg-bytes=64KiB"},
-			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10}},
+			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10, MaxGrpcRequests: 64, MaxGrpcRequestsPerPeer: 16}},
 		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56", "--max-metadata-bytes=1KiB"},
-			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10}},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64}},
+		// Behind a proxy: no share per address; the Deployment's cap.
+		{map[string]string{"HALFCLOSE_GRPC_MAX_REQUESTS": "24"}, []string{"--max-requests-per-peer=0", "--max-jobs-per-peer=0"},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 24}},
+		{nil, []string{"--grpc-max-requests=0"},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10}},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {
