@@ -340,3 +340,20 @@ func TestConfigProxyTurnsOffGRPCShares(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCRequestsKeepWait: by default --grpc-max-requests leaves room
+// over --max-jobs, and an address's share of it over
+// --max-jobs-per-peer, for calls to wait --job-wait for a slot, as DESIGN
+// says a job over --max-jobs does; a cap at --max-jobs refused them at
+// once (the Deployment's first setting).
+func TestGRPCRequestsKeepWait(t *testing.T) {
+	for _, jobs := range []int{1, 3, 16, 64, 1000} {
+		c, err := parseConfig([]string{"--max-jobs=" + fmt.Sprint(jobs)}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := c.grpcRequests(); n <= jobs || max(1, n/4) <= c.jobsPerPeer() {
+			t.Errorf("--max-jobs=%d: --grpc-max-requests %d (a quarter an address) leaves no call waiting (--max-jobs-per-peer %d)", jobs, n, c.jobsPerPeer())
+		}
+	}
+}
