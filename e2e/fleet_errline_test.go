@@ -38,7 +38,7 @@ func TestFleetErrorLine(t *testing.T) {
 	addrs := freeAddrs(t, 4)
 	r := &replica{name: "r1", grpc: addrs[0], tcp: addrs[1], health: addrs[2], metrics: addrs[3]}
 	r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
-		"--log-format", "json", "--log-flush", "0", "--max-jobs-per-peer", "0", "--max-requests-per-peer", "0", "--grpc-max-conns-per-peer", "0",
+		"--log-format", "json", "--log-flush", "0", "--max-jobs-per-peer", "0", "--max-requests-per-peer", "0",
 		"--max-jobs", "1", "--job-wait", "200ms"}
 	r.start(t)
 	t.Cleanup(func() { r.stop(t, false) })

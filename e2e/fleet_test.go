@@ -286,7 +286,7 @@ func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
 		// per-peer caps are off, as docs/operations.md ("Fairness") says.
 		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
 			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0",
-			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0", "--grpc-max-conns-per-peer", "0"}
+			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0"}
 		r.args = append(r.args, extra...)
 		f.replicas = append(f.replicas, r)
 	}

@@ -37,7 +37,11 @@ func BenchmarkDigestChain(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		chain bool
-	}{{"bare", false}, {"full", true}} {
+		// caps: the caps halfclosed's defaults set in the tap handle,
+		// --max-requests-per-peer (peer) and --grpc-max-requests
+		// (streams).
+		peer, streams bool
+	}{{"bare", false, false, false}, {"full", true, false, false}, {"full-peer", true, true, false}, {"full-peer-streams", true, true, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			// The lines are encoded, not written: halfclosed writes them
 			// in batches (--log-flush), while a write(2) per line under
@@ -49,8 +53,14 @@ func BenchmarkDigestChain(b *testing.B) {
 				metrics = NewMetrics(prometheus.NewRegistry())
 				opts = append(opts, ChainOptions(ChainConfig{Logger: logger, Metrics: metrics, Auth: ta})...)
 			}
-			svc := NewComputeService(engine.New(engine.Config{MaxJobs: 1024, Registry: builtin.Registry()}),
-				Options{Logger: logger, Observer: NewObserver(metrics)})
+			svcOpts := Options{Logger: logger, Observer: NewObserver(metrics)}
+			if tc.peer {
+				svcOpts.PeerRequests = NewPeerCap(256)
+			}
+			if tc.streams {
+				svcOpts.Streams = NewStreamCap(256, true)
+			}
+			svc := NewComputeService(engine.New(engine.Config{MaxJobs: 1024, Registry: builtin.Registry()}), svcOpts)
 			gs := grpc.NewServer(append(opts, grpc.InTapHandle(svc.TapHandle))...)
 			apiv1.RegisterComputeServiceServer(gs, svc)
 			if sm := metrics.ServerMetrics(); sm != nil {

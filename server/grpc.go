@@ -694,6 +694,10 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		MaxRequestsPerPeer: int64(s.opts.PeerRequests.Limit()),
 		PeerIpv6Prefix:     int32(s.opts.PeerKeys.prefix()),
 		MaxMetadataBytes:   int64(s.opts.MaxMetadataBytes),
+		// --grpc-max-requests and an address's share of it: a client's
+		// calls over the share are refused at once.
+		MaxGrpcRequests:        int64(s.opts.Streams.Limit()),
+		MaxGrpcRequestsPerPeer: int64(s.opts.Streams.PeerLimit()),
 	}}
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/halfclose/halfclose/compute"
@@ -127,13 +128,49 @@ func (c *PeerCap) releaser(ip string, h *peerHold) func() {
 		once.Do(func() {
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			h.n--
-			if h.freed != nil {
-				close(h.freed)
-				h.freed = nil
-			}
-			c.dropIfIdle(ip, h)
+			c.give(ip, h)
 		})
+	}
+}
+
+// give gives back one of h's places, ip's. c.mu is held.
+func (c *PeerCap) give(ip string, h *peerHold) {
+	h.n--
+	if h.freed != nil {
+		close(h.freed)
+		h.freed = nil
+	}
+	c.dropIfIdle(ip, h)
+}
+
+// TryTake takes one of ip's places at once, as TryAcquire, but with no
+// release func: Give(ip) gives it back, once for each TryTake that
+// returned true. For a caller that keeps ip anyway (a stream's guard),
+// it saves TryAcquire's allocations on every call.
+func (c *PeerCap) TryTake(ip string) bool {
+	if c == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.hold(ip)
+	if h.n >= c.limit {
+		c.dropIfIdle(ip, h)
+		return false
+	}
+	h.n++
+	return true
+}
+
+// Give gives back a place TryTake took for ip.
+func (c *PeerCap) Give(ip string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h := c.peers[ip]; h != nil && h.n > 0 {
+		c.give(ip, h)
 	}
 }
 
@@ -194,8 +231,9 @@ func (c *PeerCap) Peers() int {
 // 200 streams from one address waiting for a job slot (--max-jobs 2) held
 // 1.77 GB before the cap.
 type StreamCap struct {
-	all   *PeerCap // one key: the whole server
-	peers *PeerCap // nil: no share per peer
+	limit int64
+	open  atomic.Int64 // streams holding a place of limit
+	peers *PeerCap     // nil: no share per peer
 }
 
 // NewStreamCap returns a cap of limit streams, and of max(1, limit/4) a
@@ -206,7 +244,7 @@ func NewStreamCap(limit int, perPeer bool) *StreamCap {
 	if limit <= 0 {
 		return nil
 	}
-	c := &StreamCap{all: NewPeerCap(limit)}
+	c := &StreamCap{limit: int64(limit)}
 	if perPeer {
 		c.peers = NewPeerCap(max(1, limit/4))
 	}
@@ -218,25 +256,44 @@ func (c *StreamCap) Limit() int {
 	if c == nil {
 		return 0
 	}
-	return c.all.Limit()
+	return int(c.limit)
 }
 
-// TryAcquire takes a place for a stream of ip at once, or returns the
-// refusal: the peer's share is full (ReasonPeerRequests) or the server's
-// (ReasonMaxRequests). release must be called once (extra calls are
-// ignored).
-func (c *StreamCap) TryAcquire(ip string) (release func(), err error) {
+// PeerLimit returns a peer's share of the cap (0: none, or no cap).
+func (c *StreamCap) PeerLimit() int {
 	if c == nil {
-		return func() {}, nil
+		return 0
 	}
-	peer, ok := c.peers.TryAcquire(ip)
-	if !ok {
-		return nil, errPeerRequests(c.peers.Limit())
-	}
-	all, ok := c.all.TryAcquire("")
-	if !ok {
-		peer()
-		return nil, refuse(ReasonMaxRequests, compute.Exhaustedf("too many open requests: limit %d", c.all.Limit()))
-	}
-	return func() { all(); peer() }, nil
+	return c.peers.Limit()
 }
+
+// TryTake takes a place for a stream of ip at once, or returns the
+// refusal: the peer's share is full (ReasonPeerRequests) or the server's
+// (ReasonMaxRequests). Give(ip) gives it back, once; a refusal takes
+// nothing. Neither allocates: it runs on every call.
+func (c *StreamCap) TryTake(ip string) error {
+	if c == nil {
+		return nil
+	}
+	if !c.peers.TryTake(ip) {
+		return errPeerRequests(c.peers.Limit())
+	}
+	if c.open.Add(1) > c.limit {
+		c.open.Add(-1)
+		c.peers.Give(ip)
+		return refuse(ReasonMaxRequests, compute.Exhaustedf("too many open requests: limit %d", c.limit))
+	}
+	return nil
+}
+
+// Give gives back the place TryTake took for a stream of ip.
+func (c *StreamCap) Give(ip string) {
+	if c == nil {
+		return
+	}
+	c.open.Add(-1)
+	c.peers.Give(ip)
+}
+
+// Open returns how many streams hold a place, for tests.
+func (c *StreamCap) Open() int { return int(c.open.Load()) }

@@ -50,11 +50,22 @@ type streamGuard struct {
 	traffic *connTraffic  // the stream's connection's; nil when not of NewGRPCListener
 	msgs    atomic.Uint64 // the messages the stream received (receiver)
 
-	// place gives the stream's place under --max-requests-per-peer back;
-	// placeOnce makes that happen once, when the handler returns (done)
-	// or the stream's context ends, whichever is first.
-	place     func()
-	placeOnce sync.Once
+	// The stream's places, taken by the tap handle for ip: under
+	// --max-requests-per-peer (peerRequests) and --grpc-max-requests
+	// (streams), each nil when not taken. placeOnce gives them back once,
+	// when the handler returns (done) or the stream's context ends,
+	// whichever is first. Fields, not a release func: a func per stream
+	// was allocations on every call.
+	peerRequests *PeerCap
+	streams      *StreamCap
+	ip           string
+	placeOnce    sync.Once
+}
+
+// givePlaces gives back the stream's places (see placeOnce).
+func (g *streamGuard) givePlaces() {
+	g.peerRequests.Give(g.ip)
+	g.streams.Give(g.ip)
 }
 
 // done frees the stream's place under --max-requests-per-peer. A handler
@@ -63,8 +74,8 @@ type streamGuard struct {
 // a goroutine of its own), a client that called again at once could find
 // it still taken. Safe on a nil guard.
 func (g *streamGuard) done() {
-	if g != nil && g.place != nil {
-		g.placeOnce.Do(g.place)
+	if g != nil && (g.peerRequests != nil || g.streams != nil) {
+		g.placeOnce.Do(g.givePlaces)
 	}
 }
 
@@ -315,41 +326,31 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 		// it takes no place, so none is held while that end runs.
 		return ctx, nil
 	}
-	release := func() {}
 	ip := ""
 	if s.opts.PeerRequests != nil || s.opts.Streams != nil {
 		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 			ip = s.opts.PeerKeys.Key(p.Addr)
 		}
 	}
-	if s.opts.Streams != nil {
-		r, err := s.opts.Streams.TryAcquire(ip)
-		if err != nil {
-			s.refused.add(refusalReason(err), "grpc")
-			return nil, toStatus(s.log, s.life.refuse(ctx, err))
-		}
-		release = r
+	if err := s.opts.Streams.TryTake(ip); err != nil {
+		s.refused.add(refusalReason(err), "grpc")
+		return nil, toStatus(s.log, s.life.refuse(ctx, err))
 	}
-	if s.opts.PeerRequests != nil {
-		r, ok := s.opts.PeerRequests.TryAcquire(ip)
-		if !ok {
-			release()
-			// Counted as the raw-TCP adapter counts a refused connection
-			// (refuseConn): in halfclose_refused_total and in
-			// halfclose_jobs_total (lifecycle.refuse). The stream never
-			// reaches the interceptors, so nothing else counts it.
-			s.refused.add(ReasonPeerRequests, "grpc")
-			return nil, toStatus(s.log, s.life.refuse(ctx, errPeerRequests(s.opts.PeerRequests.Limit())))
-		}
-		streams := release
-		release = func() { r(); streams() }
+	if !s.opts.PeerRequests.TryTake(ip) {
+		s.opts.Streams.Give(ip)
+		// Counted as the raw-TCP adapter counts a refused connection
+		// (refuseConn): in halfclose_refused_total and in
+		// halfclose_jobs_total (lifecycle.refuse). The stream never
+		// reaches the interceptors, so nothing else counts it.
+		s.refused.add(ReasonPeerRequests, "grpc")
+		return nil, toStatus(s.log, s.life.refuse(ctx, errPeerRequests(s.opts.PeerRequests.Limit())))
 	}
 	g := newStreamGuard(ctx)
 	g.traffic = trafficOf(ctx)
 	// The stream's context always ends, whatever ends the stream (its
 	// handler, the client, the connection): the peer's place is free then,
 	// and no timer is left armed.
-	g.place = release
+	g.peerRequests, g.streams, g.ip = s.opts.PeerRequests, s.opts.Streams, ip
 	context.AfterFunc(g.Context, func() {
 		g.done()
 		g.disarm()

@@ -107,8 +107,12 @@ func (r *runner) describe(err error) string {
 			return "UNAVAILABLE: " + alertMessage(addr, msg, r.o.certFile)
 		case !tls && strings.Contains(msg, "error reading server preface") && !strings.Contains(msg, tcpPortMessage):
 			// A TLS port closes on a plaintext client; a raw-TCP port of
-			// halfclosed answers in HTTP/2 with tcpPortMessage.
-			return fmt.Sprintf("UNAVAILABLE: %s closed the connection without speaking gRPC (a TLS port? then add --tls or --cacert; a raw-TCP port of halfclosed? then use --tcp --tcp-addr %s)", addr, addr)
+			// halfclosed answers in HTTP/2 with tcpPortMessage; halfclosed
+			// closes a connection over --grpc-max-conns or
+			// --grpc-max-conns-per-peer unread (so that a proxy or a
+			// round-robin client tries another server), and then the
+			// port is the right one.
+			return fmt.Sprintf("UNAVAILABLE: %s closed the connection without speaking gRPC (a TLS port? then add --tls or --cacert; a raw-TCP port of halfclosed? then use --tcp --tcp-addr %s; or halfclosed at its cap of connections, --grpc-max-conns or --grpc-max-conns-per-peer: try again later)", addr, addr)
 		case tls && r.o.certFile == "" && !strings.Contains(msg, tcpPortMessage) &&
 			(strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "error reading server preface")):
 			// TLS 1.3: a server that wants a client certificate refuses

@@ -204,7 +204,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.IntVar(&c.grpcMaxConns, "grpc-max-conns", server.DefaultMaxConns, "open gRPC connections; one over it is closed at once")
 	fs.Var(&c.grpcMaxRequests, "grpc-max-requests", "gRPC Digest/Run streams open on the server, header or not, a quarter of them per peer IP address (none with --max-requests-per-peer 0); each may hold 8MiB its client sent (default max(64, 4 times --max-jobs); 0: no cap)")
 	fs.DurationVar(&c.grpcConnIdle, "grpc-conn-idle", defaultGRPCConnIdle, "close a gRPC connection that has had no call for this long (GOAWAY; clients reconnect at their next call); 0 disables")
-	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(1, --grpc-max-conns/4); 0: no cap)")
+	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(1, --grpc-max-conns/4), none with --max-requests-per-peer 0; 0: no cap)")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
 	fs.BoolVar(&c.tcpInsecure, "tcp-insecure", false, "with --auth-token-file: serve the raw-TCP ports without a credential (no @token on the command port; route ports without mTLS)")
 	fs.BoolVar(&c.help, "help", false, "show this help and exit")
@@ -433,10 +433,16 @@ func (c *config) grpcRequests() int {
 	return max(64, 4*c.maxJobs)
 }
 
-// grpcConnsPerPeerCap is --grpc-max-conns-per-peer, derived when not set.
+// grpcConnsPerPeerCap is --grpc-max-conns-per-peer, derived when not set:
+// none where --max-requests-per-peer is 0, the docs' setting behind a
+// proxy, whose one address opens every connection (nginx's grpc_pass one
+// per call in flight), as the share of --grpc-max-requests is.
 func (c *config) grpcConnsPerPeerCap() int {
 	if c.grpcConnsPerPeer.set {
 		return c.grpcConnsPerPeer.n
+	}
+	if c.requestsPerPeer() == 0 {
+		return 0
 	}
 	return max(1, c.grpcMaxConns/4)
 }

@@ -232,10 +232,10 @@ func TestPrintLimits(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 9261023232\nmemory_limit_from --memory-limit\n"},
-		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 67*mib, 2400*mib)},
-		{[]string{"--max-msg-bytes=2MiB"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 55*mib, 64*2*55*mib+256*mib)},
-		{[]string{"--max-line-bytes=256KiB", "--memory-limit=1GiB"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\n", 64*mib, 1024*mib)},
+		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 9261023232\nmemory_limit_from --memory-limit\ngrpc_max_requests 256\nstream_memory 8388608\n"},
+		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 64\nstream_memory %d\n", 67*mib, 2400*mib, 8*mib)},
+		{[]string{"--max-msg-bytes=2MiB", "--grpc-max-requests=0"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 0\nstream_memory %d\n", 55*mib, 64*2*55*mib+256*mib, 8*mib)},
+		{[]string{"--max-line-bytes=256KiB", "--memory-limit=1GiB", "--grpc-max-requests=80"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 80\nstream_memory %d\n", 64*mib, 1024*mib, 8*mib)},
 	} {
 		c, err := parseConfig(append([]string{"--print-limits"}, tc.args...), io.Discard)
 		if err != nil || !c.printLimits {
@@ -259,7 +259,7 @@ func TestPrintLimits(t *testing.T) {
 	}
 	var b strings.Builder
 	c.writeLimits(&b)
-	if !strings.HasSuffix(b.String(), "memory_limit_from GOMEMLIMIT\n") {
+	if !strings.Contains(b.String(), "\nmemory_limit_from GOMEMLIMIT\n") {
 		t.Errorf("with GOMEMLIMIT set:\n%s", b.String())
 	}
 }
@@ -277,12 +277,17 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 		args []string
 		want *apiv1.Limits
 	}{
-		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10}},
+		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64}},
 		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128", "HALFCLOSE_MAX_METADATA_BYTES": "2KiB"},
 			[]string{"--max-msg-bytes=64KiB"},
-			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10}},
+			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10, MaxGrpcRequests: 64, MaxGrpcRequestsPerPeer: 16}},
 		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56", "--max-metadata-bytes=1KiB"},
-			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10}},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64}},
+		// Behind a proxy: no share per address; the Deployment's cap.
+		{map[string]string{"HALFCLOSE_GRPC_MAX_REQUESTS": "24"}, []string{"--max-requests-per-peer=0", "--max-jobs-per-peer=0"},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 24}},
+		{nil, []string{"--grpc-max-requests=0"},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10}},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {
@@ -297,5 +302,58 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 				t.Errorf("Capabilities limits %v, want %v", caps.Limits, tc.want)
 			}
 		})
+	}
+}
+
+// TestConfigProxyTurnsOffGRPCShares: behind a proxy every connection and
+// stream comes from the proxy's address, and the docs' setting for it,
+// --max-requests-per-peer=0, turns off the per-address shares of the gRPC
+// caps too, unless they are set: nginx's grpc_pass opens an upstream
+// connection per call in flight, and with the old derivation a fleet
+// configured as the docs said before --grpc-max-conns-per-peer refused
+// its 257th call in flight (a quarter of --grpc-max-conns) while the
+// other caps allowed it.
+func TestConfigProxyTurnsOffGRPCShares(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		env   string // HALFCLOSE_MAX_REQUESTS_PER_PEER
+		conns int
+	}{
+		{nil, "", 256},
+		{[]string{"--max-requests-per-peer=0"}, "", 0},
+		{nil, "0", 0},
+		{[]string{"--max-requests-per-peer=0", "--grpc-max-conns-per-peer=7"}, "", 7},
+		{[]string{"--max-requests-per-peer=5"}, "", 256},
+	} {
+		if tc.env != "" {
+			t.Setenv("HALFCLOSE_MAX_REQUESTS_PER_PEER", tc.env)
+		}
+		c, err := parseConfig(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.grpcConnsPerPeerCap(); got != tc.conns {
+			t.Errorf("%q env %q: --grpc-max-conns-per-peer %d, want %d", tc.args, tc.env, got, tc.conns)
+		}
+		if tc.env != "" {
+			t.Setenv("HALFCLOSE_MAX_REQUESTS_PER_PEER", "")
+		}
+	}
+}
+
+// TestGRPCRequestsKeepWait: by default --grpc-max-requests leaves room
+// over --max-jobs, and an address's share of it over
+// --max-jobs-per-peer, for calls to wait --job-wait for a slot, as DESIGN
+// says a job over --max-jobs does; a cap at --max-jobs refused them at
+// once (the Deployment's first setting).
+func TestGRPCRequestsKeepWait(t *testing.T) {
+	for _, jobs := range []int{1, 3, 16, 64, 1000} {
+		c, err := parseConfig([]string{"--max-jobs=" + fmt.Sprint(jobs)}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := c.grpcRequests(); n <= jobs || max(1, n/4) <= c.jobsPerPeer() {
+			t.Errorf("--max-jobs=%d: --grpc-max-requests %d (a quarter an address) leaves no call waiting (--max-jobs-per-peer %d)", jobs, n, c.jobsPerPeer())
+		}
 	}
 }

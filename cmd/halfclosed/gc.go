@@ -26,8 +26,14 @@ const defaultGCPercent = 400
 // 4.3 MiB (a digest job's 4 MiB input buffer, the read and reply
 // buffers), always less.
 func (c *config) adapterJobBytes() int64 {
-	return 8<<20 + 6*int64(c.maxMsgBytes)
+	return grpcStreamWindow + 6*int64(c.maxMsgBytes)
 }
+
+// grpcStreamWindow is what grpc-go holds of a stream's received data at
+// the most, its flow-control window, whether a job reads it or not: a
+// stream waiting for its header or for a job slot holds that much
+// (docs/operations.md, "Memory"; --grpc-max-requests caps such streams).
+const grpcStreamWindow = 8 << 20
 
 // jobHeapBytes is what one job of one stage may hold in memory at the
 // most: the engine's bound (engine.JobMemory) and its adapter's buffers.
@@ -86,9 +92,11 @@ func (c *config) applyGC(log *slog.Logger) {
 // max_jobs; job_memory, what one job of one stage holds at the most on
 // gRPC, job(1) (TCP jobs hold less); memory_limit and memory_limit_from,
 // the soft limit of the heap that would be applied and where it comes
-// from.
+// from; grpc_max_requests, the gRPC streams open at once (0: no cap), and
+// stream_memory, what one of them holds before it has a job (the
+// streams over --max-jobs wait for a slot, each holding that much).
 func (c *config) writeLimits(w io.Writer) {
 	l, from := c.heapLimit()
-	fmt.Fprintf(w, "max_jobs %d\njob_memory %d\nmemory_limit %d\nmemory_limit_from %s\n",
-		c.maxJobs, c.jobHeapBytes(), l, from)
+	fmt.Fprintf(w, "max_jobs %d\njob_memory %d\nmemory_limit %d\nmemory_limit_from %s\ngrpc_max_requests %d\nstream_memory %d\n",
+		c.maxJobs, c.jobHeapBytes(), l, from, c.grpcRequests(), grpcStreamWindow)
 }

@@ -634,17 +634,32 @@ func TestMemoryCoversJobs(t *testing.T) {
 	if jobs < 1 || job < 1 {
 		t.Fatalf("halfclosed --print-limits printed no max_jobs or job_memory:\n%s", out)
 	}
-	if err := coversJobs(gomemlimit, jobs, job); err != nil {
+	streams, stream := limits["grpc_max_requests"], limits["stream_memory"]
+	if stream < 1 {
+		t.Fatalf("halfclosed --print-limits printed no grpc_max_requests or stream_memory:\n%s", out)
+	}
+	if err := coversJobs(gomemlimit, jobs, job, streams, stream); err != nil {
 		t.Error(err)
 	}
 }
 
 // coversJobs returns an error unless a heap limit holds jobs jobs of job
-// bytes each and baseHeap.
-func coversJobs(gomemlimit, jobs, job int64) error {
-	if need := jobs*job + baseHeap; gomemlimit < need {
-		return fmt.Errorf("GOMEMLIMIT %d MiB is below what --max-jobs=%d one-stage gRPC jobs may hold live with the server's own heap (%d × %d MiB + %d MiB = %d MiB; docs/deploy.md, Sizing): the GC would thrash, and the pod be killed, before the jobs reach their bound",
-			gomemlimit>>20, jobs, jobs, job>>20, baseHeap>>20, need>>20)
+// bytes each, the gRPC streams waiting for their slots (streams, the cap
+// of open ones, less the jobs) of stream bytes each, and baseHeap; and
+// unless some streams may wait: DESIGN's --max-jobs, "a job over it
+// waits briefly, then RESOURCE_EXHAUSTED", but a gRPC call over
+// --grpc-max-requests is refused at once.
+func coversJobs(gomemlimit, jobs, job, streams, stream int64) error {
+	if streams == 0 {
+		return fmt.Errorf("--grpc-max-requests=0: the gRPC streams open at once are not capped, and each may hold %d MiB its client sent (docs/operations.md, Memory)", stream>>20)
+	}
+	if streams <= jobs {
+		return fmt.Errorf("--grpc-max-requests=%d is not above --max-jobs=%d: a gRPC call over --max-jobs is refused at once, where DESIGN says it waits (--job-wait); leave room for the calls that wait (docs/deploy.md, Sizing)", streams, jobs)
+	}
+	waiting := streams - jobs
+	if need := jobs*job + waiting*stream + baseHeap; gomemlimit < need {
+		return fmt.Errorf("GOMEMLIMIT %d MiB is below what --max-jobs=%d one-stage gRPC jobs, the %d gRPC streams that may wait for them (--grpc-max-requests) and the server's own heap may hold live (%d × %d MiB + %d × %d MiB + %d MiB = %d MiB; docs/deploy.md, Sizing): the GC would thrash, and the pod be killed, before the jobs reach their bound",
+			gomemlimit>>20, jobs, waiting, jobs, job>>20, waiting, stream>>20, baseHeap>>20, need>>20)
 	}
 	return nil
 }
@@ -653,14 +668,21 @@ func coversJobs(gomemlimit, jobs, job int64) error {
 // followed it (GOMEMLIMIT 400MiB for 16 jobs of 67 MiB).
 func TestCoversJobs(t *testing.T) {
 	const mib = 1 << 20
-	if err := coversJobs(400*mib, 16, 67*mib); err == nil {
-		t.Errorf("400 MiB covers 16 jobs of 67 MiB")
-	}
-	if err := coversJobs(1136*mib-1, 16, 67*mib); err == nil {
-		t.Errorf("1136 MiB less a byte covers 16 jobs of 67 MiB and 64 MiB")
-	}
-	if err := coversJobs(1136*mib, 16, 67*mib); err != nil {
-		t.Error(err)
+	for _, tc := range []struct {
+		gomemlimit, streams int64
+		ok                  bool
+	}{
+		{400 * mib, 24, false},
+		// 16 jobs of 67 MiB, 8 streams waiting of 8 MiB, 64 MiB.
+		{1200*mib - 1, 24, false},
+		{1200 * mib, 24, true},
+		// The Deployment before: no gRPC call over --max-jobs waited.
+		{1152 * mib, 16, false},
+		{4096 * mib, 0, false},
+	} {
+		if err := coversJobs(tc.gomemlimit, 16, 67*mib, tc.streams, 8*mib); (err == nil) != tc.ok {
+			t.Errorf("GOMEMLIMIT %d MiB, 16 jobs of 67 MiB, --grpc-max-requests=%d: %v, want ok %v", tc.gomemlimit>>20, tc.streams, err, tc.ok)
+		}
 	}
 }
 

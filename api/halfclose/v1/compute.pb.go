@@ -1244,8 +1244,18 @@ type Limits struct {
 	// (--max-metadata-bytes), each field counted as HTTP/2 counts a header
 	// list: its name, its value (a -bin value in base64) and 32.
 	MaxMetadataBytes int64 `protobuf:"varint,8,opt,name=max_metadata_bytes,json=maxMetadataBytes,proto3" json:"max_metadata_bytes,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// max_grpc_requests is how many Digest and Run streams the server has
+	// open at once, from every client, waiting for a job slot or running
+	// (--grpc-max-requests); a call over it is refused at once with
+	// RESOURCE_EXHAUSTED; 0 when there is no such cap.
+	MaxGrpcRequests int64 `protobuf:"varint,9,opt,name=max_grpc_requests,json=maxGrpcRequests,proto3" json:"max_grpc_requests,omitempty"`
+	// max_grpc_requests_per_peer is how many of those one client address
+	// may have open (a quarter of max_grpc_requests); 0 when there is no
+	// such share (behind a proxy). A client running calls in parallel meets
+	// the lower of it and max_requests_per_peer first.
+	MaxGrpcRequestsPerPeer int64 `protobuf:"varint,10,opt,name=max_grpc_requests_per_peer,json=maxGrpcRequestsPerPeer,proto3" json:"max_grpc_requests_per_peer,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1334,6 +1344,20 @@ func (x *Limits) GetMaxMetadataBytes() int64 {
 	return 0
 }
 
+func (x *Limits) GetMaxGrpcRequests() int64 {
+	if x != nil {
+		return x.MaxGrpcRequests
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxGrpcRequestsPerPeer() int64 {
+	if x != nil {
+		return x.MaxGrpcRequestsPerPeer
+	}
+	return 0
+}
+
 var File_halfclose_v1_compute_proto protoreflect.FileDescriptor
 
 const file_halfclose_v1_compute_proto_rawDesc = "" +
@@ -1411,7 +1435,7 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vtakes_value\x18\x02 \x01(\bR\n" +
 	"takesValue\x12\x18\n" +
-	"\asummary\x18\x03 \x01(\tR\asummary\"\xcd\x02\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\"\xb5\x03\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_input_bytes\x18\x01 \x01(\x03R\rmaxInputBytes\x12\x19\n" +
 	"\bmax_jobs\x18\x02 \x01(\x05R\amaxJobs\x12\"\n" +
@@ -1420,7 +1444,10 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x11max_jobs_per_peer\x18\x05 \x01(\x03R\x0emaxJobsPerPeer\x121\n" +
 	"\x15max_requests_per_peer\x18\x06 \x01(\x03R\x12maxRequestsPerPeer\x12(\n" +
 	"\x10peer_ipv6_prefix\x18\a \x01(\x05R\x0epeerIpv6Prefix\x12,\n" +
-	"\x12max_metadata_bytes\x18\b \x01(\x03R\x10maxMetadataBytes*\x91\x02\n" +
+	"\x12max_metadata_bytes\x18\b \x01(\x03R\x10maxMetadataBytes\x12*\n" +
+	"\x11max_grpc_requests\x18\t \x01(\x03R\x0fmaxGrpcRequests\x12:\n" +
+	"\x1amax_grpc_requests_per_peer\x18\n" +
+	" \x01(\x03R\x16maxGrpcRequestsPerPeer*\x91\x02\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rALGORITHM_MD5\x10\x01\x12\x12\n" +

@@ -113,8 +113,10 @@ class FlagInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., takes_value: bool = ..., summary: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ["idle_timeout_ms", "max_input_bytes", "max_jobs", "max_jobs_per_peer", "max_metadata_bytes", "max_msg_bytes", "max_requests_per_peer", "peer_ipv6_prefix"]
+    __slots__ = ["idle_timeout_ms", "max_grpc_requests", "max_grpc_requests_per_peer", "max_input_bytes", "max_jobs", "max_jobs_per_peer", "max_metadata_bytes", "max_msg_bytes", "max_requests_per_peer", "peer_ipv6_prefix"]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_GRPC_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_GRPC_REQUESTS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
     MAX_INPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +125,8 @@ class Limits(_message.Message):
     MAX_REQUESTS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
     PEER_IPV6_PREFIX_FIELD_NUMBER: _ClassVar[int]
     idle_timeout_ms: int
+    max_grpc_requests: int
+    max_grpc_requests_per_peer: int
     max_input_bytes: int
     max_jobs: int
     max_jobs_per_peer: int
@@ -130,7 +134,7 @@ class Limits(_message.Message):
     max_msg_bytes: int
     max_requests_per_peer: int
     peer_ipv6_prefix: int
-    def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_jobs_per_peer: _Optional[int] = ..., max_requests_per_peer: _Optional[int] = ..., peer_ipv6_prefix: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ...) -> None: ...
+    def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_jobs_per_peer: _Optional[int] = ..., max_requests_per_peer: _Optional[int] = ..., peer_ipv6_prefix: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_grpc_requests: _Optional[int] = ..., max_grpc_requests_per_peer: _Optional[int] = ...) -> None: ...
 
 class RunHeader(_message.Message):
     __slots__ = ["expected_size", "input_file_size", "pipeline", "require_end"]
