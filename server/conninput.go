@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 
@@ -84,7 +83,7 @@ func (c *connInput) EndsWith(ctx context.Context) bool {
 	return c.ends != nil && ctx == c.ends
 }
 
-func newConnInput(r io.ReadCloser, tc *net.TCPConn) *connInput {
+func newConnInput(r io.ReadCloser, tc tcpConn) *connInput {
 	c := &connInput{r: r}
 	if tc != nil {
 		c.queued = func() int { return recvQueued(tc) }

@@ -22,7 +22,7 @@ const discardChunk = 1 << 30
 // recvfrom goes through socketcall (discard_other.go).
 func discard(c net.Conn, rc syscall.RawConn) error {
 	if rc == nil {
-		tc, ok := c.(*net.TCPConn)
+		tc, ok := plainOf(c)
 		if !ok {
 			_, err := io.Copy(io.Discard, c)
 			return err

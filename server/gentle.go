@@ -38,6 +38,11 @@ import (
 type GentleListener struct {
 	net.Listener
 	raw syscall.RawConn // nil: no socket to work on; StopAccepting closes
+	// rawAccept, when set (TCPServer.serve's, before its first Accept),
+	// accepts in Accept's place until the stop: raw accept4, then the
+	// listener's wait in the netpoller (rawaccept_linux.go). The stop's
+	// acceptQueued keeps net's accept.
+	rawAccept *rawAccepter
 
 	stopOnce sync.Once
 	// Set by StopAccepting before stopping: read after stopping is seen.
@@ -113,7 +118,15 @@ func (l *GentleListener) Accept() (net.Conn, error) {
 		if l.stopping.Load() {
 			return l.acceptQueued()
 		}
-		c, err := l.Listener.Accept()
+		var (
+			c   net.Conn
+			err error
+		)
+		if l.rawAccept != nil {
+			c, err = l.rawAccept.accept()
+		} else {
+			c, err = l.Listener.Accept()
+		}
 		if err == nil {
 			return c, nil // even when stopping now: accepted, so served
 		}
@@ -216,6 +229,9 @@ func (l *GentleListener) StopAccepting(ctx context.Context) error {
 		// Wake an Accept waiting in the runtime's poller: it goes on with
 		// acceptQueued.
 		l.Listener.(*net.TCPListener).SetDeadline(time.Unix(1, 0))
+		if l.rawAccept != nil {
+			l.rawAccept.wake()
+		}
 	})
 	var useTimer <-chan time.Time // runs once the socket is closed
 	for {
@@ -329,6 +345,9 @@ func (l *GentleListener) Close() error {
 	}
 	l.closed = true
 	l.notifyLocked()
+	if l.rawAccept != nil {
+		l.rawAccept.close()
+	}
 	return l.Listener.Close()
 }
 

@@ -15,7 +15,7 @@ import (
 // readable only once n bytes wait (or its end, or an error), so a reader
 // that keeps up with its client wakes once per n bytes, not once per
 // segment. A read still returns what waits, however little.
-func setRecvLowat(c *net.TCPConn, n int) bool {
+func setRecvLowat(c tcpConn, n int) bool {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return false
@@ -30,7 +30,7 @@ func setRecvLowat(c *net.TCPConn, n int) bool {
 }
 
 // recvQueued returns the bytes received and not read yet (SIOCINQ).
-func recvQueued(c *net.TCPConn) int {
+func recvQueued(c tcpConn) int {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return 0
@@ -48,7 +48,7 @@ func recvQueued(c *net.TCPConn) int {
 
 // sendQueued returns the bytes written to the connection that its peer
 // has not acknowledged yet (SIOCOUTQ), and false when it cannot tell.
-func sendQueued(c *net.TCPConn) (int, bool) {
+func sendQueued(c tcpConn) (int, bool) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return 0, false
@@ -74,12 +74,12 @@ type rawReader struct {
 	arm waitArmer
 }
 
-func newRawReader(c *net.TCPConn) io.Reader { return rawReaderOf(rawConnOf(c)) }
+func newRawReader(c tcpConn) io.Reader { return rawReaderOf(rawConnOf(c)) }
 
 // rawConnOf returns c's RawConn, or nil. A connection's raw reads, writes
 // and half-close share one (rawReaderOf, rawWriterOf, closeWriteRaw):
 // SyscallConn allocates one at each call.
-func rawConnOf(c *net.TCPConn) syscall.RawConn {
+func rawConnOf(c tcpConn) syscall.RawConn {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil
@@ -163,7 +163,7 @@ func setUserTimeout(c *net.TCPConn, d time.Duration) {
 // number is x/sys/unix's: package syscall has none on linux/386, where
 // the socket calls went through socketcall(2) before Linux 4.3 gave them
 // their own; a kernel older than that (ENOSYS) gets c.CloseWrite.
-func closeWrite(c *net.TCPConn) error {
+func closeWrite(c tcpConn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
@@ -172,7 +172,7 @@ func closeWrite(c *net.TCPConn) error {
 }
 
 // closeWriteRaw is closeWrite through c's RawConn rc (nil: one made now).
-func closeWriteRaw(c *net.TCPConn, rc syscall.RawConn) error {
+func closeWriteRaw(c tcpConn, rc syscall.RawConn) error {
 	if rc == nil {
 		return closeWrite(c)
 	}
@@ -197,7 +197,7 @@ func closeWriteRaw(c *net.TCPConn, rc syscall.RawConn) error {
 // would wake the runtime's sysmon thread.
 type rawWriter struct{ rc syscall.RawConn }
 
-func newRawWriter(c *net.TCPConn) io.Writer { return rawWriterOf(rawConnOf(c)) }
+func newRawWriter(c tcpConn) io.Writer { return rawWriterOf(rawConnOf(c)) }
 
 // rawWriterOf is newRawWriter for a connection's rc (nil: nil).
 func rawWriterOf(rc syscall.RawConn) io.Writer {

@@ -10,22 +10,22 @@ import (
 )
 
 // setRecvLowat does nothing here: SO_RCVLOWAT's wake-ups are Linux's.
-func setRecvLowat(*net.TCPConn, int) bool { return false }
+func setRecvLowat(tcpConn, int) bool { return false }
 
-func recvQueued(*net.TCPConn) int { return 0 }
+func recvQueued(tcpConn) int { return 0 }
 
-func sendQueued(*net.TCPConn) (int, bool) { return 0, false }
+func sendQueued(tcpConn) (int, bool) { return 0, false }
 
-func newRawReader(*net.TCPConn) io.Reader { return nil }
+func newRawReader(tcpConn) io.Reader { return nil }
 
 func setUserTimeout(*net.TCPConn, time.Duration) {}
 
-func newRawWriter(*net.TCPConn) io.Writer { return nil }
+func newRawWriter(tcpConn) io.Writer { return nil }
 
-func closeWrite(c *net.TCPConn) error { return c.CloseWrite() }
+func closeWrite(c tcpConn) error { return c.CloseWrite() }
 
 // rawConnOf returns nil: raw system calls are Linux's here.
-func rawConnOf(*net.TCPConn) syscall.RawConn { return nil }
+func rawConnOf(tcpConn) syscall.RawConn { return nil }
 
 func rawReaderOf(syscall.RawConn) io.Reader { return nil }
 
@@ -33,4 +33,4 @@ func rawReaderArmed(syscall.RawConn, waitArmer) io.Reader { return nil }
 
 func rawWriterOf(syscall.RawConn) io.Writer { return nil }
 
-func closeWriteRaw(c *net.TCPConn, _ syscall.RawConn) error { return c.CloseWrite() }
+func closeWriteRaw(c tcpConn, _ syscall.RawConn) error { return c.CloseWrite() }

@@ -342,7 +342,7 @@ func TestRawConnShared(t *testing.T) {
 		})
 	}
 	shared := allocs(func(c *net.TCPConn) error { return closeWriteRaw(c, rc) })
-	own := allocs(closeWrite)
+	own := allocs(func(c *net.TCPConn) error { return closeWrite(c) })
 	t.Logf("shared %v own %v", shared, own)
 	if shared >= own {
 		t.Errorf("closeWriteRaw made %v allocations, closeWrite %v: a RawConn of its own", shared, own)

@@ -38,7 +38,7 @@ const watchesReset = true
 //
 // The caller must read the connection no more until stop has returned:
 // the wait holds its read lock.
-func watchReset(tc *net.TCPConn, abort func(error)) (stop func()) {
+func watchReset(tc tcpConn, abort func(error)) (stop func()) {
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return func() {}

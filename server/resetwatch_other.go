@@ -2,8 +2,6 @@
 
 package server
 
-import "net"
-
 // resetWatchMinInput: see resetwatch_linux.go; nothing is watched here.
 const resetWatchMinInput = 0
 
@@ -12,4 +10,4 @@ const watchesReset = false
 
 // watchReset does nothing here: a reset after the FIN is found when the
 // reply is written.
-func watchReset(*net.TCPConn, func(error)) (stop func()) { return func() {} }
+func watchReset(tcpConn, func(error)) (stop func()) { return func() {} }

@@ -146,6 +146,12 @@ type TCPServer struct {
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
 	buffersHeld atomic.Int64
+	// rawAccept, when set (tests), replaces rawAcceptMode for this
+	// server (acceptsRaw).
+	rawAccept string
+	// accepted, when set (tests), is called with each connection serve
+	// accepts, before it is served.
+	accepted func(net.Conn)
 	// onHeaderRead, when set (tests), is called by readHeader once it has
 	// read and checked a header, before it clears the header's deadline.
 	onHeaderRead func()
@@ -213,6 +219,15 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 	// has Reno, and its connections inherit it.
 	perConnCC := !loopcc.Listening(ln)
 	l := NewGentleListener(ln)
+	if s.acceptsRaw(route) {
+		// Set before track: Close and Shutdown reach l through it. (A
+		// GentleListener handed to serve is no *net.TCPListener: its
+		// Accept is net's.)
+		if a := newRawAccepter(ln); a != nil {
+			l.rawAccept = a
+			defer a.close() // serve is its only user
+		}
+	}
 	if !s.track(l, true) {
 		l.Close()
 		return ErrServerClosed
@@ -254,6 +269,9 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 		if perConnCC {
 			loopcc.Accepted(c) // a client or proxy on this machine: Reno
 		}
+		if s.accepted != nil {
+			s.accepted(c)
+		}
 		if s.TLSConfig != nil {
 			c = tls.Server(&rawConn{Conn: c}, s.TLSConfig)
 		}
@@ -265,6 +283,61 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 			go s.serveConns(idleConn{c, route})
 		}
 	}
+}
+
+// tcpConn is a plain TCP connection as the adapter serves it: a
+// *net.TCPConn, or a rawTCPConn of the raw accept (rawaccept_linux.go),
+// served alike (plainOf).
+type tcpConn interface {
+	net.Conn
+	syscall.Conn
+	CloseWrite() error
+	SetLinger(sec int) error
+}
+
+// plainOf returns c as a tcpConn when it is a plain TCP connection: a
+// *net.TCPConn, or a rawTCPConn. (A queuedConn, of a listener's stop, is
+// served as any other net.Conn.)
+func plainOf(c net.Conn) (tcpConn, bool) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		return tc, true
+	}
+	return rawTCPOf(c)
+}
+
+// rawAcceptEnv names the environment variable that says which listeners
+// accept raw (rawAccept): unset, empty or any other value, the inline
+// routes'; "off", none; "all", every plain listener's (a test switch, so that the
+// suites exercise the raw connections on every path: the command port's
+// too, and routes whose replies spill, which then go without sendfile).
+const rawAcceptEnv = "HALFCLOSED_RAW_ACCEPT"
+
+// rawAcceptMode is rawAcceptEnv's value.
+var rawAcceptMode = os.Getenv(rawAcceptEnv)
+
+// acceptsRaw reports whether a listener serving route (nil: the command
+// port) accepts with raw system calls (rawAccepter): on Linux, on amd64
+// and arm64, a plain route port whose pipeline runs inline (a digest:
+// Engine.Inline, a bounded reply, never spilled to be sent with
+// sendfile, and no reset watch), unless rawAcceptEnv says otherwise.
+// Those are the small jobs whose accept, TCP_NODELAY and close through
+// net woke the runtime's sysmon thread (issue 14); other connections
+// keep net's.
+func (s *TCPServer) acceptsRaw(route *engine.Pipeline) bool {
+	if !rawAcceptSupported || s.TLSConfig != nil {
+		return false
+	}
+	mode := rawAcceptMode
+	if s.rawAccept != "" {
+		mode = s.rawAccept
+	}
+	switch mode {
+	case "off":
+		return false
+	case "all":
+		return true
+	}
+	return route != nil && s.Engine.Inline(route)
 }
 
 // idleConn is an accepted connection handed to a connection goroutine.
@@ -415,12 +488,12 @@ type connReader struct {
 	// deadline is the read deadline last set by Read (zero: none yet).
 	deadline time.Time
 
-	tc      *net.TCPConn // c, when SO_RCVLOWAT is to be set
-	lowat   int          // the mark to set past lowatAfter (0: none, or set)
-	base    int          // the mark set then
-	mark    int          // SO_RCVLOWAT now, when lowatOn
-	lowatOn bool         // SO_RCVLOWAT is set (to mark)
-	n       int64        // bytes read
+	tc      tcpConn // c, when SO_RCVLOWAT is to be set
+	lowat   int     // the mark to set past lowatAfter (0: none, or set)
+	base    int     // the mark set then
+	mark    int     // SO_RCVLOWAT now, when lowatOn
+	lowatOn bool    // SO_RCVLOWAT is set (to mark)
+	n       int64   // bytes read
 	// plain is set for a plain TCP connection, and fin once a read of it
 	// returned io.EOF: the client's FIN came, and nothing can follow it.
 	plain, fin bool
@@ -832,11 +905,11 @@ type sendQueuer interface {
 }
 
 func queuedOf(c net.Conn) (int, bool) {
-	switch c := c.(type) {
-	case *net.TCPConn:
-		return sendQueued(c)
-	case sendQueuer:
-		return c.SendQueued()
+	if tc, ok := plainOf(c); ok {
+		return sendQueued(tc)
+	}
+	if q, ok := c.(sendQueuer); ok {
+		return q.SendQueued()
 	}
 	return 0, false
 }
@@ -905,7 +978,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	// A forced stop unblocks a read that waits on the client, and a write
 	// of the reply that waits on it.
 	w := &connWriter{c: c, idle: s.IdleTimeout}
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := plainOf(c); ok {
 		w.rc = rawConnOf(tc)
 		w.raw = rawWriterOf(w.rc)
 	}
@@ -1213,7 +1286,8 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer, fin *bool) (engine.Stats, error) {
 	cr := &connReader{ctx: ctx, c: c, r: br, idle: s.IdleTimeout}
 	defer func() { *fin = cr.fin }() // after the input's last read (Run, the TLS Wait)
-	if tc, ok := c.(*net.TCPConn); ok {
+	plain, isPlain := plainOf(c)
+	if tc, ok := plain, isPlain; ok {
 		cr.plain = true
 		if raw := rawReaderArmed(w.rc, cr); raw != nil {
 			cr.r = &bufferedThen{br: br, raw: raw}
@@ -1236,7 +1310,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 			stopWatch() // after the input's last read: the read that set it is over
 		}
 	}()
-	if tc, ok := c.(*net.TCPConn); ok && watchesReset && !s.Engine.Inline(p) {
+	if tc, ok := plain, isPlain; ok && watchesReset && !s.Engine.Inline(p) {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
@@ -1262,7 +1336,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	// connection, whose reads decrypt, ahead by a goroutine, so that the
 	// decryption overlaps with the job.
 	var src io.Reader
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := plain, isPlain; ok {
 		ci := newConnInput(in, tc)
 		ci.setMark = cr.setMark
 		if ctx == s.ctx {
@@ -1317,7 +1391,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	// base64 reply until the idle timeout got 128000 bytes, and the job
 	// counted the 4 MB the kernel had taken.
 	st.OutputBytes = w.n
-	if tc, ok := c.(*net.TCPConn); ok && w.n > 0 {
+	if tc, ok := plain, isPlain; ok && w.n > 0 {
 		if q, ok := sendQueued(tc); ok {
 			st.OutputBytes = max(0, w.n-int64(q))
 		}
@@ -1500,7 +1574,7 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, peer string, rc sysc
 		dc, done = s.draining(c, peer)
 		defer done()
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := plainOf(c); ok {
 		if err := closeWriteRaw(tc, rc); err != nil {
 			return
 		}
