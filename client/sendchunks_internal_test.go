@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -181,5 +182,45 @@ func TestSendChunksAlignsFrames(t *testing.T) {
 		if frames == 0 || misaligned != 0 {
 			t.Errorf("chunk %d: %d of %d frames after the first of their message off a 16 KiB boundary", c.chunk, misaligned, frames)
 		}
+	}
+}
+
+// TestRampMessagesAreLentCopies: a call's lead message is a few bytes,
+// then come messages of rampChunk bytes up to rampBytes (the retry
+// buffer: TestRefusedCallIsReplayedByteForByte), each a copy in a buffer
+// of rampChunk bytes that the client lends to the message; then whole
+// chunks. The ramp's messages were copied by grpc-go's codec instead,
+// each into a buffer of the 1 MiB tier of grpc-go's default pool, which
+// clears the whole buffer as it hands it out: 3 MiB cleared a call, and
+// a warm client's CPU per Digest of 200 KiB went from 0.26 to 0.50 ms.
+func TestRampMessagesAreLentCopies(t *testing.T) {
+	input := bytes.Repeat([]byte("0123456789abcdef"), (3<<20)/16)
+	type msg struct {
+		n, cap int
+		lent   bool
+	}
+	var msgs []msg
+	var got []byte
+	send := func(b []byte, sb *sendBuf) error {
+		got = append(got, b...)
+		m := msg{n: len(b)}
+		if sb != nil {
+			m.lent, m.cap = true, cap(*sb.b)
+			sb.pool.Put(sb.b) // grpc-go done with it
+		}
+		msgs = append(msgs, m)
+		return nil
+	}
+	sent, err := sendChunks(context.Background(), bytes.NewReader(input), newSendBufs(DefaultChunkSize), send, func(error) {})
+	if err != nil || sent != int64(len(input)) || !bytes.Equal(got, input) {
+		t.Fatalf("sent %d, %v; want all %d bytes", sent, err, len(input))
+	}
+	lead := leadBytes(DefaultChunkSize)
+	want := []msg{{n: lead}, {rampChunk, rampChunk, true}, {rampChunk, rampChunk, true}, {rampChunk, rampChunk, true}}
+	for off := lead + 3*rampChunk; off < len(input); off += DefaultChunkSize {
+		want = append(want, msg{min(DefaultChunkSize, len(input)-off), DefaultChunkSize, true})
+	}
+	if fmt.Sprint(msgs) != fmt.Sprint(want) {
+		t.Fatalf("messages (bytes, buffer, lent): %v\nwant %v", msgs, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,6 +234,17 @@ func TestFleetHuntSlow(t *testing.T) {
 			}
 			if wrong > 0 {
 				t.Errorf("%d wrong results through %s", wrong, name)
+			}
+			// The control: with no disruption every upload succeeds.
+			// Else an uploader that cannot run at all fails in every
+			// round, and the hunt, which fails only on a wrong result,
+			// passes.
+			if slices.Contains(huntDisruptions(), "none") {
+				for kind := range uploaders {
+					if n := stats.counts["none "+kind+"|"+huntOK]; n != rounds {
+						t.Errorf("control, no disruption: %s: %d of %d uploads succeeded", kind, n, rounds)
+					}
+				}
 			}
 		})
 	}

@@ -306,6 +306,22 @@ func TestFleetHunt(t *testing.T) {
 				re := regexp.MustCompile(v)
 				calls = slices.DeleteFunc(calls, func(c huntCall) bool { return !re.MatchString(c.kind) })
 			}
+			// The control: each client's call on the smallest input, with
+			// no disruption, must succeed. Else a client that cannot run
+			// at all (a missing module, a broken stub) fails every call
+			// of the hunt, and the hunt, which fails only on a wrong
+			// result, passes.
+			for _, c := range calls {
+				if !strings.HasSuffix(c.kind, " "+sizeName(200<<10)) {
+					continue
+				}
+				r, err := runQuiet(c.stdin, c.argv...)
+				if err != nil {
+					t.Errorf("control, no disruption: %s: %v", c.kind, err)
+				} else if class, msg := c.check(r.code, r.stdout, r.stderr); class != huntOK {
+					t.Errorf("control, no disruption: %s: %s %s", c.kind, class, msg)
+				}
+			}
 			var stats huntStats
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
