@@ -189,7 +189,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.IntVar(&c.gcPercent, "gc-percent", defaultGCPercent, "Go GC target: heap growth over live data, in percent, before a collection (GOGC in the environment wins)")
-	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs one-stage gRPC jobs may hold, plus 256MiB: see Memory in docs/operations.md; GOMEMLIMIT in the environment wins)")
+	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs one-stage gRPC jobs and the gRPC streams waiting for them may hold, plus 256MiB: see Memory in docs/operations.md; GOMEMLIMIT in the environment wins)")
 	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info and debug lines in batches at most this old (warnings and errors at once; 0: every line at once)")
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.DurationVar(&c.tcpFinWait, "tcp-fin-wait", server.DefaultFinWait, "after a raw-TCP reply or error line and the server's FIN, how long to read and drop what the client still sends, waiting for its FIN, before closing (a close with input unread resets the connection, and the reply with it)")

@@ -183,9 +183,9 @@ func TestHealthAddr(t *testing.T) {
 	}
 }
 
-// The default memory limit is what the jobs' own bounds would make the
-// heap reach at GOGC=100, plus room for the server; --memory-limit and the
-// variable override it.
+// The default memory limit is what the jobs' own bounds, and the gRPC
+// streams waiting for them, would make the heap reach at GOGC=100, plus
+// room for the server; --memory-limit and the variable override it.
 func TestGCDefaults(t *testing.T) {
 	cfg, err := parseConfig([]string{"--max-jobs=10", "--spool-mem=1MiB"}, io.Discard)
 	if err != nil {
@@ -198,9 +198,11 @@ func TestGCDefaults(t *testing.T) {
 	// spool (1 MiB) and its file buffers (4 MiB), the read-ahead (1 MiB),
 	// patterns (8 MiB), a stage's buffers (2 MiB), spool budget (1 MiB)
 	// and 4 lines of 1 MiB; the gRPC adapter's 8 MiB window and 6 messages
-	// of 4 MiB.
+	// of 4 MiB. --grpc-max-requests is 64 (max(64, 4 × 10)): 54 streams
+	// may wait for a slot, with their 8 MiB windows (the limit counted
+	// only the jobs: 1 GiB of streams more than --max-jobs=1 jobs).
 	const job = (1 + 4 + 1 + 8 + 2 + 1 + 4 + 8 + 6*4) << 20
-	if got, want := cfg.defaultMemoryLimit(), int64(2*10*job+256<<20); got != want {
+	if got, want := cfg.defaultMemoryLimit(), int64(2*(10*job+54*8<<20)+256<<20); got != want {
 		t.Errorf("default memory limit %d, want %d", got, want)
 	}
 	huge, err := parseConfig([]string{"--max-jobs=1000000000", "--spool-mem=1TiB"}, io.Discard)
@@ -224,16 +226,19 @@ func TestGCDefaults(t *testing.T) {
 // the documents give by hand: job(1) of a one-stage gRPC job is 67 MiB at
 // the defaults (docs/operations.md, "Memory": 21 + 14 + 32 MiB), 12 MiB
 // less at --max-msg-bytes 2MiB (6 messages of 2 MiB fewer), 3 MiB less at
-// --max-line-bytes 256KiB (a stage's 4 lines); the derived heap limit of
-// 16 jobs is 2400 MiB (docs/deploy.md, "Sizing").
+// --max-line-bytes 256KiB (a stage's 4 lines); the derived heap limit is
+// twice the jobs' and the waiting streams' (--grpc-max-requests less
+// --max-jobs, 8 MiB each) bound plus 256 MiB: 16 jobs of 67 MiB and 48
+// streams, 3168 MiB (it was 2400 MiB, the jobs alone); with no cap on the
+// streams, the jobs alone.
 func TestPrintLimits(t *testing.T) {
 	const mib int64 = 1 << 20 // int64: the limits overflow int on linux/386
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 9261023232\nmemory_limit_from --memory-limit\ngrpc_max_requests 256\nstream_memory 8388608\n"},
-		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 64\nstream_memory %d\n", 67*mib, 2400*mib, 8*mib)},
+		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 12482248704\nmemory_limit_from --memory-limit\ngrpc_max_requests 256\nstream_memory 8388608\n"},
+		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 64\nstream_memory %d\n", 67*mib, 2*(16*67+48*8)*mib+256*mib, 8*mib)},
 		{[]string{"--max-msg-bytes=2MiB", "--grpc-max-requests=0"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 0\nstream_memory %d\n", 55*mib, 64*2*55*mib+256*mib, 8*mib)},
 		{[]string{"--max-line-bytes=256KiB", "--memory-limit=1GiB", "--grpc-max-requests=80"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 80\nstream_memory %d\n", 64*mib, 1024*mib, 8*mib)},
 	} {
