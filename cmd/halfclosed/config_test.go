@@ -286,8 +286,10 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128", "HALFCLOSE_MAX_METADATA_BYTES": "2KiB"},
 			[]string{"--max-msg-bytes=64KiB"},
 			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10, MaxGrpcRequests: 64, MaxGrpcRequestsPerPeer: 16}},
+		// No cap on an address's jobs: its share of the streams is the 64
+		// jobs and a quarter of the 192 places over them.
 		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56", "--max-metadata-bytes=1KiB"},
-			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64}},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 112}},
 		// Behind a proxy: no share per address; the Deployment's cap.
 		{map[string]string{"HALFCLOSE_GRPC_MAX_REQUESTS": "24"}, []string{"--max-requests-per-peer=0", "--max-jobs-per-peer=0"},
 			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 24}},
@@ -347,18 +349,55 @@ func TestConfigProxyTurnsOffGRPCShares(t *testing.T) {
 }
 
 // TestGRPCRequestsKeepWait: by default --grpc-max-requests leaves room
-// over --max-jobs, and an address's share of it over
-// --max-jobs-per-peer, for calls to wait --job-wait for a slot, as DESIGN
-// says a job over --max-jobs does; a cap at --max-jobs refused them at
-// once (the Deployment's first setting).
+// over --max-jobs, and an address's share of it over the jobs the address
+// may run (--max-jobs-per-peer, or --max-jobs where that is 0), for calls
+// to wait --job-wait for a slot, as DESIGN says a job over --max-jobs
+// does; a cap at --max-jobs refused them at once (the Deployment's first
+// setting), and so did a share of a quarter with --max-jobs-per-peer 0
+// and --max-jobs 16 or more (16 of 64: the 17th call of an address was
+// refused).
 func TestGRPCRequestsKeepWait(t *testing.T) {
-	for _, jobs := range []int{1, 3, 16, 64, 1000} {
-		c, err := parseConfig([]string{"--max-jobs=" + fmt.Sprint(jobs)}, io.Discard)
+	for _, jobs := range []int{1, 3, 15, 16, 17, 64, 1000} {
+		for _, perPeer := range []string{"", "0", "1", "1000000"} {
+			args := []string{"--max-jobs=" + fmt.Sprint(jobs)}
+			if perPeer != "" {
+				args = append(args, "--max-jobs-per-peer="+perPeer)
+			}
+			c, err := parseConfig(args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			peerJobs := c.jobsPerPeer()
+			if peerJobs == 0 || peerJobs > jobs {
+				peerJobs = jobs
+			}
+			n, share := c.grpcRequests(), c.grpcRequestsPerPeer()
+			if n <= jobs || share <= peerJobs || share > n {
+				t.Errorf("%v: --grpc-max-requests %d, %d an address, leaves no call waiting (%d jobs an address)", args, n, share, peerJobs)
+			}
+			if share < max(1, n/4) {
+				t.Errorf("%v: %d an address of --grpc-max-requests %d, less than a quarter", args, share, n)
+			}
+		}
+	}
+	// The Deployment's: 6 an address (a quarter), 2 over its 4 jobs; no
+	// share behind a proxy, or without a cap.
+	for _, tc := range []struct {
+		args  []string
+		share int
+	}{
+		{[]string{"--max-jobs=16", "--grpc-max-requests=24"}, 6},
+		{[]string{"--max-jobs=16", "--max-jobs-per-peer=0"}, 28},
+		{[]string{"--max-jobs=16", "--grpc-max-requests=16", "--max-jobs-per-peer=0"}, 16},
+		{[]string{"--max-requests-per-peer=0"}, 0},
+		{[]string{"--grpc-max-requests=0"}, 0},
+	} {
+		c, err := parseConfig(tc.args, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := c.grpcRequests(); n <= jobs || max(1, n/4) <= c.jobsPerPeer() {
-			t.Errorf("--max-jobs=%d: --grpc-max-requests %d (a quarter an address) leaves no call waiting (--max-jobs-per-peer %d)", jobs, n, c.jobsPerPeer())
+		if got := c.grpcRequestsPerPeer(); got != tc.share {
+			t.Errorf("%v: %d an address, want %d", tc.args, got, tc.share)
 		}
 	}
 }
