@@ -58,7 +58,7 @@ func BenchmarkDigestChain(b *testing.B) {
 				svcOpts.PeerRequests = NewPeerCap(256)
 			}
 			if tc.streams {
-				svcOpts.Streams = NewStreamCap(256, true)
+				svcOpts.Streams = NewStreamCap(256, 64)
 			}
 			svc := NewComputeService(engine.New(engine.Config{MaxJobs: 1024, Registry: builtin.Registry()}), svcOpts)
 			gs := grpc.NewServer(append(opts, grpc.InTapHandle(svc.TapHandle))...)

@@ -149,7 +149,7 @@ func TestGRPCConnLimits(t *testing.T) {
 // refused before its handler, as one over --max-requests-per-peer, and
 // a stream that ends gives its place back.
 func TestStreamCap(t *testing.T) {
-	streams := NewStreamCap(4, true)
+	streams := NewStreamCap(4, 1)
 	env := startEnv(t, envConfig{streams: streams, tcp: tcpSettings{HeaderTimeout: defaultTestTimeout}})
 	held := func(n int) func() bool { return func() bool { return streams.Open() == n } }
 	refused := func(c apiv1.ComputeServiceClient, ctx context.Context, msg string) {
@@ -259,7 +259,7 @@ func TestGRPCConnPlacesComeBack(t *testing.T) {
 // neither; TestStreamCap frees a stream of one address and opens one of
 // another, so a share kept by an ended stream went unseen.
 func TestStreamCapPlacesComeBack(t *testing.T) {
-	c := NewStreamCap(4, true) // 1 an address
+	c := NewStreamCap(4, 1) // 1 an address
 	for round := range 3 {
 		var taken []string
 		for _, ip := range []string{"a", "a", "b", "c", "d", "e"} {
@@ -287,7 +287,7 @@ func TestStreamCapPlacesComeBack(t *testing.T) {
 // call (BenchmarkDigestChain: 261 allocs/op with both caps, 252 without;
 // 253 now).
 func TestStreamCapNoAllocs(t *testing.T) {
-	streams, peers := NewStreamCap(8, true), NewPeerCap(2)
+	streams, peers := NewStreamCap(8, 2), NewPeerCap(2)
 	ips := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"}
 	i := 0
 	n := testing.AllocsPerRun(200, func() {

@@ -225,8 +225,8 @@ func (c *PeerCap) Peers() int {
 }
 
 // StreamCap caps the gRPC Digest and Run streams open on the server
-// (--grpc-max-requests), and gives each peer a quarter of them at most,
-// so that one address cannot take them all. Each open stream may hold its
+// (--grpc-max-requests), and gives each peer a share of them at most, so
+// that one address cannot take them all. Each open stream may hold its
 // flow-control window of data its client sent, read by a job or not:
 // 200 streams from one address waiting for a job slot (--max-jobs 2) held
 // 1.77 GB before the cap.
@@ -236,17 +236,18 @@ type StreamCap struct {
 	peers *PeerCap     // nil: no share per peer
 }
 
-// NewStreamCap returns a cap of limit streams, and of max(1, limit/4) a
-// peer when perPeer (off behind a proxy, where every client is the
-// proxy's address, as --max-requests-per-peer 0 says); limit <= 0
-// returns nil, which is valid and caps nothing.
-func NewStreamCap(limit int, perPeer bool) *StreamCap {
+// NewStreamCap returns a cap of limit streams, and of peerShare a peer
+// (0: no share, as behind a proxy, where every client is the proxy's
+// address); limit <= 0 returns nil, which is valid and caps nothing.
+// cmd/halfclosed sizes the share so that a peer's calls over its jobs
+// still wait for a slot.
+func NewStreamCap(limit, peerShare int) *StreamCap {
 	if limit <= 0 {
 		return nil
 	}
 	c := &StreamCap{limit: int64(limit)}
-	if perPeer {
-		c.peers = NewPeerCap(max(1, limit/4))
+	if peerShare > 0 {
+		c.peers = NewPeerCap(min(peerShare, limit))
 	}
 	return c
 }

@@ -189,7 +189,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.IntVar(&c.gcPercent, "gc-percent", defaultGCPercent, "Go GC target: heap growth over live data, in percent, before a collection (GOGC in the environment wins)")
-	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs one-stage gRPC jobs may hold, plus 256MiB: see Memory in docs/operations.md; GOMEMLIMIT in the environment wins)")
+	fs.Var(&c.memoryLimit, "memory-limit", "soft limit of the Go heap; the GC works harder near it (0: twice what --max-jobs one-stage gRPC jobs and the gRPC streams waiting for them may hold, plus 256MiB: see Memory in docs/operations.md; GOMEMLIMIT in the environment wins)")
 	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info and debug lines in batches at most this old (warnings and errors at once; 0: every line at once)")
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.DurationVar(&c.tcpFinWait, "tcp-fin-wait", server.DefaultFinWait, "after a raw-TCP reply or error line and the server's FIN, how long to read and drop what the client still sends, waiting for its FIN, before closing (a close with input unread resets the connection, and the reply with it)")
@@ -202,7 +202,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
 	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
 	fs.IntVar(&c.grpcMaxConns, "grpc-max-conns", server.DefaultMaxConns, "open gRPC connections; one over it is closed at once")
-	fs.Var(&c.grpcMaxRequests, "grpc-max-requests", "gRPC Digest/Run streams open on the server, header or not, a quarter of them per peer IP address (none with --max-requests-per-peer 0); each may hold 8MiB its client sent (default max(64, 4 times --max-jobs); 0: no cap)")
+	fs.Var(&c.grpcMaxRequests, "grpc-max-requests", "gRPC Digest/Run streams open on the server, header or not, a quarter of them per peer IP address, or a peer's jobs and a quarter of those over --max-jobs if more (none with --max-requests-per-peer 0); each may hold 8MiB its client sent (default max(64, 4 times --max-jobs); 0: no cap)")
 	fs.DurationVar(&c.grpcConnIdle, "grpc-conn-idle", defaultGRPCConnIdle, "close a gRPC connection that has had no call for this long (GOAWAY; clients reconnect at their next call); 0 disables")
 	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(1, --grpc-max-conns/4), none with --max-requests-per-peer 0; 0: no cap)")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
@@ -431,6 +431,28 @@ func (c *config) grpcRequests() int {
 		return c.grpcMaxRequests.n
 	}
 	return max(64, 4*c.maxJobs)
+}
+
+// grpcRequestsPerPeer is an address's share of --grpc-max-requests: a
+// quarter of it, or, if more, the jobs the address may run
+// (--max-jobs-per-peer, or --max-jobs where that is 0) and a quarter of
+// the places over --max-jobs (at least one), so that a call over the
+// address's jobs waits --job-wait for a slot, as DESIGN says a job over
+// --max-jobs does, where a share of exactly its jobs refused it at once
+// (--max-jobs 16 or more with --max-jobs-per-peer 0: the quarter was
+// --max-jobs); never more than the cap. 0: no share, where
+// --max-requests-per-peer is 0 (behind a proxy) or there is no cap.
+func (c *config) grpcRequestsPerPeer() int {
+	n := int64(c.grpcRequests())
+	if n <= 0 || c.requestsPerPeer() == 0 {
+		return 0
+	}
+	jobs := int64(c.jobsPerPeer())
+	if jobs <= 0 || jobs > int64(c.maxJobs) {
+		jobs = int64(c.maxJobs)
+	}
+	queue := max(1, (n-int64(c.maxJobs))/4)
+	return int(min(n, max(1, n/4, jobs+queue)))
 }
 
 // grpcConnsPerPeerCap is --grpc-max-conns-per-peer, derived when not set:

@@ -183,9 +183,9 @@ func TestHealthAddr(t *testing.T) {
 	}
 }
 
-// The default memory limit is what the jobs' own bounds would make the
-// heap reach at GOGC=100, plus room for the server; --memory-limit and the
-// variable override it.
+// The default memory limit is what the jobs' own bounds, and the gRPC
+// streams waiting for them, would make the heap reach at GOGC=100, plus
+// room for the server; --memory-limit and the variable override it.
 func TestGCDefaults(t *testing.T) {
 	cfg, err := parseConfig([]string{"--max-jobs=10", "--spool-mem=1MiB"}, io.Discard)
 	if err != nil {
@@ -198,9 +198,11 @@ func TestGCDefaults(t *testing.T) {
 	// spool (1 MiB) and its file buffers (4 MiB), the read-ahead (1 MiB),
 	// patterns (8 MiB), a stage's buffers (2 MiB), spool budget (1 MiB)
 	// and 4 lines of 1 MiB; the gRPC adapter's 8 MiB window and 6 messages
-	// of 4 MiB.
+	// of 4 MiB. --grpc-max-requests is 64 (max(64, 4 × 10)): 54 streams
+	// may wait for a slot, with their 8 MiB windows (the limit counted
+	// only the jobs: 1 GiB of streams more than --max-jobs=1 jobs).
 	const job = (1 + 4 + 1 + 8 + 2 + 1 + 4 + 8 + 6*4) << 20
-	if got, want := cfg.defaultMemoryLimit(), int64(2*10*job+256<<20); got != want {
+	if got, want := cfg.defaultMemoryLimit(), int64(2*(10*job+54*8<<20)+256<<20); got != want {
 		t.Errorf("default memory limit %d, want %d", got, want)
 	}
 	huge, err := parseConfig([]string{"--max-jobs=1000000000", "--spool-mem=1TiB"}, io.Discard)
@@ -224,16 +226,19 @@ func TestGCDefaults(t *testing.T) {
 // the documents give by hand: job(1) of a one-stage gRPC job is 67 MiB at
 // the defaults (docs/operations.md, "Memory": 21 + 14 + 32 MiB), 12 MiB
 // less at --max-msg-bytes 2MiB (6 messages of 2 MiB fewer), 3 MiB less at
-// --max-line-bytes 256KiB (a stage's 4 lines); the derived heap limit of
-// 16 jobs is 2400 MiB (docs/deploy.md, "Sizing").
+// --max-line-bytes 256KiB (a stage's 4 lines); the derived heap limit is
+// twice the jobs' and the waiting streams' (--grpc-max-requests less
+// --max-jobs, 8 MiB each) bound plus 256 MiB: 16 jobs of 67 MiB and 48
+// streams, 3168 MiB (it was 2400 MiB, the jobs alone); with no cap on the
+// streams, the jobs alone.
 func TestPrintLimits(t *testing.T) {
 	const mib int64 = 1 << 20 // int64: the limits overflow int on linux/386
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 9261023232\nmemory_limit_from --memory-limit\ngrpc_max_requests 256\nstream_memory 8388608\n"},
-		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 64\nstream_memory %d\n", 67*mib, 2400*mib, 8*mib)},
+		{nil, "max_jobs 64\njob_memory 70254592\nmemory_limit 12482248704\nmemory_limit_from --memory-limit\ngrpc_max_requests 256\nstream_memory 8388608\n"},
+		{[]string{"--max-jobs=16", "--spool-mem=8MiB"}, fmt.Sprintf("max_jobs 16\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 64\nstream_memory %d\n", 67*mib, 2*(16*67+48*8)*mib+256*mib, 8*mib)},
 		{[]string{"--max-msg-bytes=2MiB", "--grpc-max-requests=0"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 0\nstream_memory %d\n", 55*mib, 64*2*55*mib+256*mib, 8*mib)},
 		{[]string{"--max-line-bytes=256KiB", "--memory-limit=1GiB", "--grpc-max-requests=80"}, fmt.Sprintf("max_jobs 64\njob_memory %d\nmemory_limit %d\nmemory_limit_from --memory-limit\ngrpc_max_requests 80\nstream_memory %d\n", 64*mib, 1024*mib, 8*mib)},
 	} {
@@ -281,8 +286,10 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128", "HALFCLOSE_MAX_METADATA_BYTES": "2KiB"},
 			[]string{"--max-msg-bytes=64KiB"},
 			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10, MaxGrpcRequests: 64, MaxGrpcRequestsPerPeer: 16}},
+		// No cap on an address's jobs: its share of the streams is the 64
+		// jobs and a quarter of the 192 places over them.
 		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56", "--max-metadata-bytes=1KiB"},
-			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64}},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 112}},
 		// Behind a proxy: no share per address; the Deployment's cap.
 		{map[string]string{"HALFCLOSE_GRPC_MAX_REQUESTS": "24"}, []string{"--max-requests-per-peer=0", "--max-jobs-per-peer=0"},
 			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 24}},
@@ -342,18 +349,55 @@ func TestConfigProxyTurnsOffGRPCShares(t *testing.T) {
 }
 
 // TestGRPCRequestsKeepWait: by default --grpc-max-requests leaves room
-// over --max-jobs, and an address's share of it over
-// --max-jobs-per-peer, for calls to wait --job-wait for a slot, as DESIGN
-// says a job over --max-jobs does; a cap at --max-jobs refused them at
-// once (the Deployment's first setting).
+// over --max-jobs, and an address's share of it over the jobs the address
+// may run (--max-jobs-per-peer, or --max-jobs where that is 0), for calls
+// to wait --job-wait for a slot, as DESIGN says a job over --max-jobs
+// does; a cap at --max-jobs refused them at once (the Deployment's first
+// setting), and so did a share of a quarter with --max-jobs-per-peer 0
+// and --max-jobs 16 or more (16 of 64: the 17th call of an address was
+// refused).
 func TestGRPCRequestsKeepWait(t *testing.T) {
-	for _, jobs := range []int{1, 3, 16, 64, 1000} {
-		c, err := parseConfig([]string{"--max-jobs=" + fmt.Sprint(jobs)}, io.Discard)
+	for _, jobs := range []int{1, 3, 15, 16, 17, 64, 1000} {
+		for _, perPeer := range []string{"", "0", "1", "1000000"} {
+			args := []string{"--max-jobs=" + fmt.Sprint(jobs)}
+			if perPeer != "" {
+				args = append(args, "--max-jobs-per-peer="+perPeer)
+			}
+			c, err := parseConfig(args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			peerJobs := c.jobsPerPeer()
+			if peerJobs == 0 || peerJobs > jobs {
+				peerJobs = jobs
+			}
+			n, share := c.grpcRequests(), c.grpcRequestsPerPeer()
+			if n <= jobs || share <= peerJobs || share > n {
+				t.Errorf("%v: --grpc-max-requests %d, %d an address, leaves no call waiting (%d jobs an address)", args, n, share, peerJobs)
+			}
+			if share < max(1, n/4) {
+				t.Errorf("%v: %d an address of --grpc-max-requests %d, less than a quarter", args, share, n)
+			}
+		}
+	}
+	// The Deployment's: 6 an address (a quarter), 2 over its 4 jobs; no
+	// share behind a proxy, or without a cap.
+	for _, tc := range []struct {
+		args  []string
+		share int
+	}{
+		{[]string{"--max-jobs=16", "--grpc-max-requests=24"}, 6},
+		{[]string{"--max-jobs=16", "--max-jobs-per-peer=0"}, 28},
+		{[]string{"--max-jobs=16", "--grpc-max-requests=16", "--max-jobs-per-peer=0"}, 16},
+		{[]string{"--max-requests-per-peer=0"}, 0},
+		{[]string{"--grpc-max-requests=0"}, 0},
+	} {
+		c, err := parseConfig(tc.args, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := c.grpcRequests(); n <= jobs || max(1, n/4) <= c.jobsPerPeer() {
-			t.Errorf("--max-jobs=%d: --grpc-max-requests %d (a quarter an address) leaves no call waiting (--max-jobs-per-peer %d)", jobs, n, c.jobsPerPeer())
+		if got := c.grpcRequestsPerPeer(); got != tc.share {
+			t.Errorf("%v: %d an address, want %d", tc.args, got, tc.share)
 		}
 	}
 }

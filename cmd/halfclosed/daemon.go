@@ -435,8 +435,9 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		PeerJobs:      sec.peerJobs,
 		PeerRequests:  sec.peerRequests,
 		// An address's share of it is off where --max-requests-per-peer
-		// is (behind a proxy).
-		Streams:  server.NewStreamCap(cfg.grpcRequests(), cfg.requestsPerPeer() > 0),
+		// is (behind a proxy), and leaves its calls over its jobs room to
+		// wait for a slot.
+		Streams:  server.NewStreamCap(cfg.grpcRequests(), cfg.grpcRequestsPerPeer()),
 		PeerKeys: cfg.peerKeys(),
 		// Metadata over --max-metadata-bytes is refused with a status
 		// naming the limit; the HTTP/2 layer refuses only what is far

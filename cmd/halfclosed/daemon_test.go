@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -462,5 +463,67 @@ func TestGRPCHandshakeTimeout(t *testing.T) {
 				t.Fatalf("the server still held the connection after %v: %v", defaultTestTimeout, err)
 			}
 		})
+	}
+}
+
+// TestGRPCPeerCallOverJobsWaits: with no cap on an address's jobs
+// (--max-jobs-per-peer 0, as for one client not behind a proxy) and
+// --max-jobs 16, one address's call over --max-jobs waits --job-wait for
+// a slot and runs when one frees, as DESIGN says; its share of
+// --grpc-max-requests (a quarter of 64: 16, --max-jobs) refused it at
+// once.
+func TestGRPCPeerCallOverJobsWaits(t *testing.T) {
+	const jobs = 16
+	d := startDaemon(t, fmt.Sprintf("--max-jobs=%d", jobs), "--max-jobs-per-peer=0", "--job-wait=1m")
+	api := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil))
+	var held []func([]byte) (*apiv1.DigestResponse, error)
+	for range jobs {
+		held = append(held, holdGRPC(t, api, []byte("a")))
+	}
+	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, jobs)
+
+	over, err := api.Digest(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := over.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: &apiv1.DigestHeader{Algorithms: sha256Algo}}})
+		if err == nil {
+			err = over.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Data{Data: []byte("b")}})
+		}
+		if err != nil && err != io.EOF {
+			done <- err
+			return
+		}
+		resp, err := over.CloseAndRecv()
+		if err == nil && resp.GetDigests()[0].GetHex() != sha256Hex([]byte("b")) {
+			err = fmt.Errorf("digest %v, want sha256 of %q", resp.GetDigests(), "b")
+		}
+		done <- err
+	}()
+	// It waits for a slot; a refusal ends it first.
+	deadline := time.Now().Add(defaultTestTimeout)
+	for metricValue(scrape(t, d.httpAddr()), "halfclose_jobs_waiting", nil) != 1 {
+		select {
+		case err := <-done:
+			t.Fatalf("call %d of an address, over --max-jobs=%d: %v before it waited", jobs+1, jobs, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %d of an address is not waiting for a slot", jobs+1)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if resp, err := held[0](nil); err != nil || resp.GetDigests()[0].GetHex() != sha256Hex([]byte("a")) {
+		t.Fatalf("held job: %v, %v", resp, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("call %d of an address, once a slot freed: %v", jobs+1, err)
+	}
+	for _, finish := range held[1:] {
+		if _, err := finish(nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -41,18 +41,45 @@ func (c *config) jobHeapBytes() int64 {
 	return engine.JobMemory(c.engineConfig(), 1) + c.adapterJobBytes()
 }
 
+// waitingStreams is how many gRPC streams may be open without a job at
+// once: those of --grpc-max-requests over --max-jobs, waiting for a slot
+// (--job-wait) or for their header, each holding its window
+// (grpcStreamWindow). 0 where the cap is off: they are not bounded then,
+// and no derived limit counts them.
+func (c *config) waitingStreams() int64 {
+	if n := c.grpcRequests(); n > c.maxJobs {
+		return int64(n - c.maxJobs)
+	}
+	return 0
+}
+
+// liveBytes is what the server's jobs and waiting streams may hold live
+// at the most: --max-jobs jobs of one stage (jobHeapBytes) and the
+// waitingStreams' windows; math.MaxInt64 past any heap.
+func (c *config) liveBytes() int64 {
+	job, jobs, waiting := c.jobHeapBytes(), int64(c.maxJobs), c.waitingStreams()
+	if job <= 0 || jobs > math.MaxInt64/job {
+		return math.MaxInt64
+	}
+	if waiting > (math.MaxInt64-jobs*job)/grpcStreamWindow {
+		return math.MaxInt64
+	}
+	return jobs*job + waiting*grpcStreamWindow
+}
+
 // defaultMemoryLimit is --memory-limit's default: what --max-jobs jobs of
-// one stage holding all they may would make the heap reach at Go's default
-// GC target (twice the live data), plus room for the server itself. The
-// higher --gc-percent thus never lets the heap grow past what GOGC=100
-// would for such jobs.
+// one stage holding all they may, and the gRPC streams waiting for them
+// (liveBytes), would make the heap reach at Go's default GC target (twice
+// the live data), plus room for the server itself. The higher
+// --gc-percent thus never lets the heap grow past what GOGC=100 would for
+// such a load.
 func (c *config) defaultMemoryLimit() int64 {
 	const serverItself = 256 << 20
-	per := 2 * c.jobHeapBytes()
-	if per <= 0 || int64(c.maxJobs) > (math.MaxInt64-serverItself)/per {
+	live := c.liveBytes()
+	if live > (math.MaxInt64-serverItself)/2 {
 		return math.MaxInt64 // no limit: the bounds are past any heap
 	}
-	return int64(c.maxJobs)*per + serverItself
+	return 2*live + serverItself
 }
 
 // heapLimit returns the Go heap's soft limit the configuration sets, and

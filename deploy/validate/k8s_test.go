@@ -463,7 +463,7 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("--memory-limit and GOMEMLIMIT: set one (GOMEMLIMIT, which wins)")
 	}
 	if gomemlimit == 0 {
-		t.Fatalf("GOMEMLIMIT is not set: halfclosed's default (twice what --max-jobs one-stage gRPC jobs may hold, + 256 MiB) ignores the container's limit")
+		t.Fatalf("GOMEMLIMIT is not set: halfclosed's default (twice what --max-jobs one-stage gRPC jobs and the gRPC streams waiting for them may hold, + 256 MiB) ignores the container's limit")
 	}
 	if gomemlimit+nonHeap > limit.Value() {
 		t.Errorf("GOMEMLIMIT %d MiB + %d MiB not heap > the memory limit %v: the kernel would kill the pod before the GC holds it back",

@@ -1250,8 +1250,10 @@ type Limits struct {
 	// RESOURCE_EXHAUSTED; 0 when there is no such cap.
 	MaxGrpcRequests int64 `protobuf:"varint,9,opt,name=max_grpc_requests,json=maxGrpcRequests,proto3" json:"max_grpc_requests,omitempty"`
 	// max_grpc_requests_per_peer is how many of those one client address
-	// may have open (a quarter of max_grpc_requests); 0 when there is no
-	// such share (behind a proxy). A client running calls in parallel meets
+	// may have open (a quarter of max_grpc_requests, or, where it is more,
+	// the jobs one address may run and a quarter of the places over
+	// max_jobs, so that a call over its jobs waits for a slot); 0 when
+	// there is no such share (behind a proxy). A client running calls in parallel meets
 	// the lower of it and max_requests_per_peer first.
 	MaxGrpcRequestsPerPeer int64 `protobuf:"varint,10,opt,name=max_grpc_requests_per_peer,json=maxGrpcRequestsPerPeer,proto3" json:"max_grpc_requests_per_peer,omitempty"`
 	unknownFields          protoimpl.UnknownFields
