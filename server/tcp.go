@@ -243,7 +243,7 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 				return ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || sockerr.TooManyFiles(err) {
+			if errors.As(err, &ne) && ne.Timeout() || acceptShortage(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.Logger.Warn("tcp accept error; retrying", "err", err, "backoff", backoff)
 				t := time.NewTimer(backoff)
@@ -283,6 +283,16 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 			go s.serveConns(idleConn{c, route})
 		}
 	}
+}
+
+// acceptShortage reports an accept that failed for want of descriptors
+// or memory, the process's (EMFILE) or the system's (ENFILE, ENOBUFS,
+// ENOMEM: accept4(2)): serve backs off and accepts again, as net/http's
+// Serve does. Returned, such an error ended the port's serving for good
+// (TestServeAcceptOutOfResources).
+func acceptShortage(err error) bool {
+	return sockerr.TooManyFiles(err) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 // tcpConn is a plain TCP connection as the adapter serves it: a
