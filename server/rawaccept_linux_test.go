@@ -79,7 +79,7 @@ func TestRawAcceptInlineRouteOnly(t *testing.T) {
 		raw      bool
 	}{{"sha256sum", true}, {"sort", false}} {
 		t.Run(tc.pipeline, func(t *testing.T) {
-			s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), rawAccept: "inline"}
+			s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), RawAccept: RawAcceptInline}
 			got := make(chan net.Conn, 1)
 			s.accepted = func(c net.Conn) {
 				if _, raw := c.(*rawTCPConn); raw != tc.raw {
@@ -213,7 +213,7 @@ func TestRawAcceptListenerClose(t *testing.T) {
 // A gentle stop wakes the raw accept's wait, serves what is queued, and
 // returns; a connection served before it gets its reply.
 func TestRawAcceptGentleStop(t *testing.T) {
-	s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), rawAccept: "inline"}
+	s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), RawAccept: RawAcceptInline}
 	addr, served := serveRawRoute(t, s, "sha256sum")
 	input := []byte("abc\n")
 	want := oracle.Output(t, input, "sha256sum")
@@ -237,7 +237,7 @@ func TestRawAcceptGentleStop(t *testing.T) {
 func TestRawAcceptHurriedStop(t *testing.T) {
 	for _, mode := range []string{"inline", "off"} {
 		t.Run(mode, func(t *testing.T) {
-			s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), rawAccept: mode}
+			s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), RawAccept: mode}
 			started := make(chan net.Conn, 1)
 			s.accepted = func(c net.Conn) { started <- c }
 			addr, served := serveRawRoute(t, s, "sha256sum")
@@ -432,7 +432,7 @@ func TestRawAcceptNoFDLeak(t *testing.T) {
 		for _, mode := range []string{"inline", "off"} {
 			t.Run(name+"/"+mode, func(t *testing.T) {
 				before := fdCount(t)
-				s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), rawAccept: mode}
+				s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), RawAccept: mode}
 				p, err := s.Engine.Compile("sha256sum")
 				if err != nil {
 					t.Fatal(err)
