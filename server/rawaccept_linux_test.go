@@ -468,3 +468,34 @@ func TestRawAcceptNoFDLeak(t *testing.T) {
 		}
 	}
 }
+
+// A client's reset is a raw read's error, ECONNRESET, never its io.EOF
+// (an abort, not an end): the first error a read returns, whether the
+// reset came before the read or while it waited.
+func TestRawTCPConnResetIsNotEOF(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		c, d := rawPair(t)
+		if wait {
+			go func() {
+				waitParked(t, "(*rawTCPConn).Read", "runtime_pollWait")
+				d.Write([]byte("some input"))
+				d.SetLinger(0)
+				d.Close()
+			}()
+		} else {
+			d.Write([]byte("some input"))
+			d.SetLinger(0)
+			d.Close()
+		}
+		// No deadline: it would take the read through the os.File; a
+		// reset always ends the read.
+		var err error
+		for err == nil {
+			_, err = c.Read(make([]byte, 64))
+		}
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("wait %v: a read after the client's reset: %v; want ECONNRESET", wait, err)
+		}
+		c.Close()
+	}
+}
