@@ -327,9 +327,14 @@ func (l *logSink) records() []map[string]any {
 }
 
 // cleanEnv is the environment without HALFCLOSE_* variables (so a
-// developer's settings do not change the tests), in the C locale.
+// developer's settings do not change the tests), in the C locale; but
+// HALFCLOSE_TCP_RAW_ACCEPT stays, to run the suites with each
+// --tcp-raw-accept (docs/operations.md, "Small TCP jobs").
 func cleanEnv() []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		if strings.HasPrefix(kv, "HALFCLOSE_TCP_RAW_ACCEPT=") {
+			return false
+		}
 		return strings.HasPrefix(kv, "HALFCLOSE_") || strings.HasPrefix(kv, "LC_") || strings.HasPrefix(kv, "LANG=")
 	})
 	return append(env, "LC_ALL=C")

@@ -14,6 +14,11 @@ import (
 const defaultTestTimeout = 30 * time.Second
 
 func TestMain(m *testing.M) {
+	// HALFCLOSE_TCP_RAW_ACCEPT=all (or off) runs every test's plain
+	// listeners with that --tcp-raw-accept.
+	if v := os.Getenv("HALFCLOSE_TCP_RAW_ACCEPT"); v != "" {
+		rawAcceptDefault = v
+	}
 	goleak.VerifyTestMain(registryCheck{m})
 }
 

@@ -430,6 +430,10 @@ func (c *rawTCPConn) CloseWrite() error {
 }
 
 // SetLinger is net.TCPConn's: sec 0 makes Close reset the connection.
+// (A positive sec would make Close's raw close block for up to sec
+// seconds, O_NONBLOCK or not, on a P the scheduler thinks running, and a
+// preemption signal would cut the linger short: nothing sets one here,
+// resetConn sets 0. One that needs it must close through the os.File.)
 func (c *rawTCPConn) SetLinger(sec int) error {
 	l := unix.Linger{Onoff: 1, Linger: int32(sec)}
 	if sec < 0 {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -78,7 +79,7 @@ func TestRawAcceptInlineRouteOnly(t *testing.T) {
 		raw      bool
 	}{{"sha256sum", true}, {"sort", false}} {
 		t.Run(tc.pipeline, func(t *testing.T) {
-			s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), rawAccept: "inline"}
+			s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), RawAccept: RawAcceptInline}
 			got := make(chan net.Conn, 1)
 			s.accepted = func(c net.Conn) {
 				if _, raw := c.(*rawTCPConn); raw != tc.raw {
@@ -212,7 +213,7 @@ func TestRawAcceptListenerClose(t *testing.T) {
 // A gentle stop wakes the raw accept's wait, serves what is queued, and
 // returns; a connection served before it gets its reply.
 func TestRawAcceptGentleStop(t *testing.T) {
-	s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), rawAccept: "inline"}
+	s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), RawAccept: RawAcceptInline}
 	addr, served := serveRawRoute(t, s, "sha256sum")
 	input := []byte("abc\n")
 	want := oracle.Output(t, input, "sha256sum")
@@ -236,7 +237,7 @@ func TestRawAcceptGentleStop(t *testing.T) {
 func TestRawAcceptHurriedStop(t *testing.T) {
 	for _, mode := range []string{"inline", "off"} {
 		t.Run(mode, func(t *testing.T) {
-			s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), rawAccept: mode}
+			s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), RawAccept: mode}
 			started := make(chan net.Conn, 1)
 			s.accepted = func(c net.Conn) { started <- c }
 			addr, served := serveRawRoute(t, s, "sha256sum")
@@ -394,5 +395,107 @@ func TestRawTCPConnStopRacesClose(t *testing.T) {
 		if err := c.Close(); !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("second Close: %v", err)
 		}
+	}
+}
+
+// fdCount is the number of descriptors the process has open.
+func fdCount(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// A raw route port leaves no descriptor behind (the listener's
+// duplicate, an accepted connection's) however serve ends: a gentle stop,
+// a hurried one, or an accept error it returns (the listening socket shut
+// down: EINVAL), whose caller then closes its listener.
+func TestRawAcceptNoFDLeak(t *testing.T) {
+	stops := map[string]func(s *TCPServer, ln net.Listener){
+		"Shutdown": func(s *TCPServer, _ net.Listener) {
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			s.Shutdown(ctx)
+		},
+		"Close": func(s *TCPServer, _ net.Listener) { s.Close() },
+		"accept error": func(_ *TCPServer, ln net.Listener) {
+			rc, err := ln.(*net.TCPListener).SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RD) })
+		},
+	}
+	for name, stop := range stops {
+		for _, mode := range []string{"inline", "off"} {
+			t.Run(name+"/"+mode, func(t *testing.T) {
+				before := fdCount(t)
+				s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), RawAccept: mode}
+				p, err := s.Engine.Compile("sha256sum")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln, err := Listen("127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- s.ServeRoute(ln, p) }()
+				input := []byte("abc\n")
+				if reply, err := sendRoute(t, ln.Addr().String(), input); reply != oracle.Output(t, input, "sha256sum") || err != nil {
+					t.Fatalf("reply %q, %v", reply, err)
+				}
+				if mode == "inline" {
+					waitParked(t, "rawAccepter).accept", "runtime_pollWait")
+				}
+				stop(s, ln)
+				select {
+				case err := <-done:
+					if name == "accept error" && err == nil || name != "accept error" && !errors.Is(err, ErrServerClosed) {
+						t.Errorf("ServeRoute: %v", err)
+					}
+				case <-time.After(defaultTestTimeout):
+					t.Fatal("ServeRoute did not return")
+				}
+				ln.Close()
+				s.Close()
+				if after := fdCount(t); after != before {
+					t.Errorf("%d descriptors open after the stop, %d before", after, before)
+				}
+			})
+		}
+	}
+}
+
+// A client's reset is a raw read's error, ECONNRESET, never its io.EOF
+// (an abort, not an end): the first error a read returns, whether the
+// reset came before the read or while it waited.
+func TestRawTCPConnResetIsNotEOF(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		c, d := rawPair(t)
+		if wait {
+			go func() {
+				waitParked(t, "(*rawTCPConn).Read", "runtime_pollWait")
+				d.Write([]byte("some input"))
+				d.SetLinger(0)
+				d.Close()
+			}()
+		} else {
+			d.Write([]byte("some input"))
+			d.SetLinger(0)
+			d.Close()
+		}
+		// No deadline: it would take the read through the os.File; a
+		// reset always ends the read.
+		var err error
+		for err == nil {
+			_, err = c.Read(make([]byte, 64))
+		}
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("wait %v: a read after the client's reset: %v; want ECONNRESET", wait, err)
+		}
+		c.Close()
 	}
 }

@@ -98,6 +98,11 @@ type TCPServer struct {
 	// write it, instead of sending it from the spill file with
 	// sendfile(2), as plain TCP connections do (--tcp-sendfile=false).
 	NoSendFile bool
+	// RawAccept says which plain listeners accept with raw system calls
+	// and serve rawTCPConns (rawaccept_linux.go; --tcp-raw-accept):
+	// RawAcceptInline (or ""), RawAcceptOff, RawAcceptAll. Linux amd64
+	// and arm64 only; elsewhere, and with TLS, net's accept serves all.
+	RawAccept string
 	// RecvLowat is the SO_RCVLOWAT a job's connection gets once its input
 	// is past 1 MiB (--tcp-recv-lowat; 0: DefaultRecvLowat; < 0: never).
 	RecvLowat int
@@ -146,9 +151,6 @@ type TCPServer struct {
 	// buffersHeld counts the connections holding a reader and a writer
 	// of connReaders and connWriters (tests read it).
 	buffersHeld atomic.Int64
-	// rawAccept, when set (tests), replaces rawAcceptMode for this
-	// server (acceptsRaw).
-	rawAccept string
 	// accepted, when set (tests), is called with each connection serve
 	// accepts, before it is served.
 	accepted func(net.Conn)
@@ -243,7 +245,7 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 				return ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || sockerr.TooManyFiles(err) {
+			if errors.As(err, &ne) && ne.Timeout() || acceptShortage(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.Logger.Warn("tcp accept error; retrying", "err", err, "backoff", backoff)
 				t := time.NewTimer(backoff)
@@ -285,6 +287,16 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 	}
 }
 
+// acceptShortage reports an accept that failed for want of descriptors
+// or memory, the process's (EMFILE) or the system's (ENFILE, ENOBUFS,
+// ENOMEM: accept4(2)): serve backs off and accepts again, as net/http's
+// Serve does. Returned, such an error ended the port's serving for good
+// (TestServeAcceptOutOfResources).
+func acceptShortage(err error) bool {
+	return sockerr.TooManyFiles(err) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
 // tcpConn is a plain TCP connection as the adapter serves it: a
 // *net.TCPConn, or a rawTCPConn of the raw accept (rawaccept_linux.go),
 // served alike (plainOf).
@@ -305,21 +317,29 @@ func plainOf(c net.Conn) (tcpConn, bool) {
 	return rawTCPOf(c)
 }
 
-// rawAcceptEnv names the environment variable that says which listeners
-// accept raw (rawAccept): unset, empty or any other value, the inline
-// routes'; "off", none; "all", every plain listener's (a test switch, so that the
-// suites exercise the raw connections on every path: the command port's
-// too, and routes whose replies spill, which then go without sendfile).
-const rawAcceptEnv = "HALFCLOSED_RAW_ACCEPT"
+// RawAccept's values: which plain listeners accept raw (acceptsRaw).
+const (
+	// RawAcceptInline: the route ports whose pipeline runs inline (the
+	// default).
+	RawAcceptInline = "inline"
+	// RawAcceptOff: none; net's accept serves every listener.
+	RawAcceptOff = "off"
+	// RawAcceptAll: every plain listener, the command port's too, whose
+	// spilled replies then go without sendfile (a test setting: the
+	// suites exercise the raw connections on every path with it).
+	RawAcceptAll = "all"
+)
 
-// rawAcceptMode is rawAcceptEnv's value.
-var rawAcceptMode = os.Getenv(rawAcceptEnv)
+// rawAcceptDefault is the RawAccept of a server whose RawAccept is ""
+// (RawAcceptInline; this package's tests set it from
+// HALFCLOSE_TCP_RAW_ACCEPT, to run every test with a setting).
+var rawAcceptDefault = RawAcceptInline
 
 // acceptsRaw reports whether a listener serving route (nil: the command
 // port) accepts with raw system calls (rawAccepter): on Linux, on amd64
 // and arm64, a plain route port whose pipeline runs inline (a digest:
 // Engine.Inline, a bounded reply, never spilled to be sent with
-// sendfile, and no reset watch), unless rawAcceptEnv says otherwise.
+// sendfile, and no reset watch), unless RawAccept says otherwise.
 // Those are the small jobs whose accept, TCP_NODELAY and close through
 // net woke the runtime's sysmon thread (issue 14); other connections
 // keep net's.
@@ -327,14 +347,14 @@ func (s *TCPServer) acceptsRaw(route *engine.Pipeline) bool {
 	if !rawAcceptSupported || s.TLSConfig != nil {
 		return false
 	}
-	mode := rawAcceptMode
-	if s.rawAccept != "" {
-		mode = s.rawAccept
+	mode := s.RawAccept
+	if mode == "" {
+		mode = rawAcceptDefault
 	}
 	switch mode {
-	case "off":
+	case RawAcceptOff:
 		return false
-	case "all":
+	case RawAcceptAll:
 		return true
 	}
 	return route != nil && s.Engine.Inline(route)

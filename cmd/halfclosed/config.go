@@ -58,6 +58,7 @@ type config struct {
 	memoryLimit    flagenv.Bytes
 	requireEnd     bool
 	tcpSendfile    bool
+	tcpRawAccept   string
 	tcpRecvLowat   flagenv.Bytes
 	tcpFinWait     time.Duration
 	// Fairness and the gRPC edge (issue 13).
@@ -194,6 +195,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.DurationVar(&c.keepaliveMinTime, "keepalive-min-time", 10*time.Second, "shortest interval between a gRPC client's keepalive pings; a client pinging more often is disconnected")
 	fs.DurationVar(&c.tcpFinWait, "tcp-fin-wait", server.DefaultFinWait, "after a raw-TCP reply or error line and the server's FIN, how long to read and drop what the client still sends, waiting for its FIN, before closing (a close with input unread resets the connection, and the reply with it)")
 	fs.Var(&c.tcpRecvLowat, "tcp-recv-lowat", "once a raw-TCP job's input is past 1MiB, wake its reader only when this much has arrived, 4 times this while the job keeps up with its client (SO_RCVLOWAT; Linux, plain TCP; 0: at every arrival)")
+	fs.StringVar(&c.tcpRawAccept, "tcp-raw-accept", server.RawAcceptInline, "which plain raw-TCP ports accept and serve their connections with raw system calls, not through Go's net (Linux amd64 and arm64): inline (route ports whose pipeline is a digest), off, or all (every port; spilled replies then go without sendfile)")
 	fs.BoolVar(&c.tcpSendfile, "tcp-sendfile", true, "send the spilled part of a raw-TCP reply from its spill file with sendfile(2) (plain TCP; false: read it into the process and write it)")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
@@ -351,6 +353,11 @@ func (c *config) validate() error {
 	}
 	if _, err := c.slogLevel(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.tcpRawAccept {
+	case server.RawAcceptInline, server.RawAcceptOff, server.RawAcceptAll:
+	default:
+		errs = append(errs, fmt.Errorf("--tcp-raw-accept must be inline, off or all, not %q", c.tcpRawAccept))
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))

@@ -19,6 +19,7 @@ func TestConfigEnv(t *testing.T) {
 	t.Setenv("HALFCLOSE_TCP_ROUTE", "127.0.0.1:0=sha256sum\n127.0.0.1:0=wc -l")
 	t.Setenv("HALFCLOSE_KEEPALIVE_MIN_TIME", "30s")
 	t.Setenv("HALFCLOSE_MAX_JOBS", "7")
+	t.Setenv("HALFCLOSE_TCP_RAW_ACCEPT", "off")
 	cfg, err := parseConfig([]string{"--max-jobs=9"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,9 @@ func TestConfigEnv(t *testing.T) {
 	}
 	if cfg.keepaliveMinTime != 30*time.Second || cfg.maxJobs != 9 {
 		t.Errorf("keepalive %v, max jobs %d (the flag must win over the variable)", cfg.keepaliveMinTime, cfg.maxJobs)
+	}
+	if cfg.tcpRawAccept != server.RawAcceptOff {
+		t.Errorf("--tcp-raw-accept %q from HALFCLOSE_TCP_RAW_ACCEPT=off", cfg.tcpRawAccept)
 	}
 }
 
@@ -57,6 +61,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--log-flush=-1s"}, "--log-flush must not be negative"},
 		{[]string{"--drain-delay=-1s"}, "--drain-delay must not be negative"},
 		{[]string{"--gc-percent=0"}, "--gc-percent must be at least 1"},
+		{[]string{"--tcp-raw-accept=on"}, `--tcp-raw-accept must be inline, off or all, not "on"`},
 		{[]string{"--tcp-fin-wait=0"}, "--tcp-fin-wait must be positive"},
 		{[]string{"--tcp-fin-wait=-1s"}, "--tcp-fin-wait must be positive"},
 		{[]string{"--memory-limit=-1"}, "-memory-limit: not a byte count"},

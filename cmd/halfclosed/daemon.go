@@ -527,6 +527,7 @@ func (d *daemon) newTCP(sec security, metrics *server.Metrics) {
 		ConnHook:       metrics.ConnHook(),
 		RequireEnd:     cfg.requireEnd,
 		NoSendFile:     !cfg.tcpSendfile,
+		RawAccept:      cfg.tcpRawAccept,
 		RecvLowat:      recvLowat(cfg.tcpRecvLowat),
 		FinWait:        cfg.tcpFinWait,
 		PeerJobs:       sec.peerJobs,
