@@ -374,7 +374,7 @@ func TestConfigProxyTurnsOffGRPCShares(t *testing.T) {
 // and --max-jobs 16 or more (16 of 64: the 17th call of an address was
 // refused).
 func TestGRPCRequestsKeepWait(t *testing.T) {
-	for _, jobs := range []int{1, 3, 15, 16, 17, 64, 1000} {
+	for _, jobs := range []int{1, 3, 15, 16, 17, 64, 1000, 1 << 30} { // 1 << 30: 4 × it wrapped an int of 32 bits
 		for _, perPeer := range []string{"", "0", "1", "1000000"} {
 			args := []string{"--max-jobs=" + fmt.Sprint(jobs)}
 			if perPeer != "" {
