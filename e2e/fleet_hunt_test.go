@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -236,9 +237,24 @@ type huntStats struct {
 	mu     sync.Mutex     // protects counts and msgs
 	counts map[string]int // "kind|class" → calls
 	msgs   map[string]int // "kind|class|msg" → calls
-	// longest is the longest call of each kind: a stalled call is a
-	// failure too, if not a wrong result.
+	// longest is the longest call of each kind, logged: a call over 10 s
+	// is slow, not wrong, and CI's load alone can make one so.
 	longest map[string]time.Duration
+	// stalled counts the calls of each kind runQuiet killed at
+	// defaultTestTimeout (errTimedOut): a stalled call is a failure too,
+	// if not a wrong result (every disruption ends within seconds: a
+	// --shutdown-grace of 1 s, a restart, a reload).
+	stalled map[string]int
+}
+
+// stall notes a call of kind that runQuiet killed.
+func (s *huntStats) stall(kind string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled == nil {
+		s.stalled = map[string]int{}
+	}
+	s.stalled[kind]++
 }
 
 // took notes how long a call of kind took.
@@ -303,8 +319,19 @@ func TestFleetHunt(t *testing.T) {
 			p := f.startProxy(t, name, nil)
 			calls := f.huntCalls(t, p, files, []string{py, pyStub})
 			if v := os.Getenv("HUNT_KINDS"); v != "" {
-				re := regexp.MustCompile(v)
-				calls = slices.DeleteFunc(calls, func(c huntCall) bool { return !re.MatchString(c.kind) })
+				re, err := regexp.Compile(v)
+				if err != nil {
+					t.Fatalf("HUNT_KINDS: %v", err)
+				}
+				all := calls
+				calls = slices.DeleteFunc(slices.Clone(calls), func(c huntCall) bool { return !re.MatchString(c.kind) })
+				if len(calls) == 0 {
+					var kinds []string
+					for _, c := range all {
+						kinds = append(kinds, c.kind)
+					}
+					t.Fatalf("HUNT_KINDS %q matches no call; the kinds: %q", v, kinds)
+				}
 			}
 			// The control: each client's call on the smallest input, with
 			// no disruption, must succeed. Else a client that cannot run
@@ -340,6 +367,9 @@ func TestFleetHunt(t *testing.T) {
 						began := time.Now()
 						r, err := runQuiet(c.stdin, c.argv...)
 						stats.took(c.kind, time.Since(began))
+						if errors.Is(err, errTimedOut) {
+							stats.stall(c.kind)
+						}
 						if err != nil {
 							stats.add(c.kind, huntErr, err.Error())
 							continue
@@ -412,6 +442,9 @@ func TestFleetHunt(t *testing.T) {
 			t.Logf("%s: %d calls, %d wrong; calls longer than 10 s: %v", name, total, wrong, slowest)
 			if wrong > 0 {
 				t.Errorf("%d wrong results through %s", wrong, name)
+			}
+			if len(stats.stalled) > 0 {
+				t.Errorf("calls through %s stalled, killed after %v: %v", name, defaultTestTimeout, stats.stalled)
 			}
 		})
 	}

@@ -1242,6 +1242,10 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 	}
 }
 
+// errTimedOut is runQuiet's error for a process it killed at
+// defaultTestTimeout: a call that stalled.
+var errTimedOut = errors.New("timed out")
+
 // runQuiet runs argv with stdin from the file stdinPath ("" for none), for
 // the load loops: it returns errors rather than failing the test, since it
 // runs on other goroutines than the test's.
@@ -1264,7 +1268,7 @@ func runQuiet(stdinPath string, argv ...string) (result, error) {
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		return result{}, fmt.Errorf("%s: timed out after %v", filepath.Base(argv[0]), defaultTestTimeout)
+		return result{}, fmt.Errorf("%s: %w after %v", filepath.Base(argv[0]), errTimedOut, defaultTestTimeout)
 	case errors.As(err, &ee):
 		return result{stdout: out.Bytes(), stderr: errb.Bytes(), code: ee.ExitCode()}, nil
 	case err != nil:

@@ -327,7 +327,10 @@ func (l *logSink) records() []map[string]any {
 }
 
 // cleanEnv is the environment without HALFCLOSE_* variables (so a
-// developer's settings do not change the tests), in the C locale; but
+// developer's settings do not change the tests), without GOGC and
+// GOMEMLIMIT (they win over --gc-percent and --memory-limit: a CI
+// runner's GOMEMLIMIT changed what --print-limits prints, and
+// TestWaitingStreamsMemory failed), in the C locale; but
 // HALFCLOSE_TCP_RAW_ACCEPT stays, to run the suites with each
 // --tcp-raw-accept (docs/operations.md, "Small TCP jobs").
 func cleanEnv() []string {
@@ -335,7 +338,8 @@ func cleanEnv() []string {
 		if strings.HasPrefix(kv, "HALFCLOSE_TCP_RAW_ACCEPT=") {
 			return false
 		}
-		return strings.HasPrefix(kv, "HALFCLOSE_") || strings.HasPrefix(kv, "LC_") || strings.HasPrefix(kv, "LANG=")
+		return strings.HasPrefix(kv, "HALFCLOSE_") || strings.HasPrefix(kv, "LC_") || strings.HasPrefix(kv, "LANG=") ||
+			strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "GOMEMLIMIT=")
 	})
 	return append(env, "LC_ALL=C")
 }

@@ -168,14 +168,62 @@ func tcpAddrOf(sa *unix.RawSockaddrAny) *net.TCPAddr {
 		copy(ip, a.Addr[:])
 		t := &net.TCPAddr{IP: ip, Port: int(p[0])<<8 | int(p[1])}
 		if a.Scope_id != 0 {
-			t.Zone = strconv.Itoa(int(a.Scope_id))
-			if ifi, err := net.InterfaceByIndex(int(a.Scope_id)); err == nil {
-				t.Zone = ifi.Name
-			}
+			t.Zone = zoneNames.name(int(a.Scope_id), time.Now())
 		}
 		return t
 	}
 	return nil
+}
+
+// zoneNames names the interfaces of link-local peers' scope ids for
+// tcpAddrOf, as net's own zone cache (unexported) does for the
+// connections net accepts: net.InterfaceByIndex is a netlink request
+// (socket, sendto, recvfrom and close, and a parse of every interface's
+// attributes), which every accept of a link-local peer made.
+var zoneNames = zoneCache{lookup: net.InterfaceByIndex}
+
+// Bounds of a zoneCache: an interface renamed, or an index reused, is
+// named anew within zoneCacheAge (net waits as long); at most
+// zoneCacheMax indexes are held, far more than a host has interfaces.
+const (
+	zoneCacheAge = 60 * time.Second
+	zoneCacheMax = 64
+)
+
+// zoneCache maps an interface index to its name, as a zone of an IPv6
+// address: the index in decimal where there is no such interface, as
+// net writes it.
+type zoneCache struct {
+	lookup func(index int) (*net.Interface, error)
+
+	mu    sync.Mutex // protects names
+	names map[int]zoneName
+}
+
+// zoneName is a zoneCache's entry.
+type zoneName struct {
+	name    string
+	fetched time.Time
+}
+
+// name is the zone of index at now: the one cached, if fetched less than
+// zoneCacheAge before, else looked up (under mu: a lookup is rare, and
+// one at a time is enough).
+func (z *zoneCache) name(index int, now time.Time) string {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if e, ok := z.names[index]; ok && now.Sub(e.fetched) < zoneCacheAge && !now.Before(e.fetched) {
+		return e.name
+	}
+	name := strconv.Itoa(index)
+	if ifi, err := z.lookup(index); err == nil {
+		name = ifi.Name
+	}
+	if z.names == nil || len(z.names) >= zoneCacheMax {
+		z.names = make(map[int]zoneName)
+	}
+	z.names[index] = zoneName{name, now}
+	return name
 }
 
 // rawTCPConn is an accepted TCP connection that handle serves as it

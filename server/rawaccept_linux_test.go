@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -497,5 +498,85 @@ func TestRawTCPConnResetIsNotEOF(t *testing.T) {
 			t.Errorf("wait %v: a read after the client's reset: %v; want ECONNRESET", wait, err)
 		}
 		c.Close()
+	}
+}
+
+// TestTCPAddrOfLinkLocalCached: a link-local IPv6 peer's zone is its
+// interface's name, as net writes it, and naming it costs an accept no
+// more allocations than an IPv4 peer's address does (it made a netlink
+// request, net.InterfaceByIndex, at every accept: 29 allocations
+// for lo against 2); an index with no interface is named in decimal.
+func TestTCPAddrOfLinkLocalCached(t *testing.T) {
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		t.Skipf("no interfaces: %v", err)
+	}
+	ifi := ifs[0]
+	v6 := func(ip string, scope uint32) *unix.RawSockaddrAny {
+		var sa unix.RawSockaddrAny
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(&sa))
+		a.Family, a.Scope_id = unix.AF_INET6, scope
+		copy(a.Addr[:], net.ParseIP(ip).To16())
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		p[0], p[1] = 0x12, 0x34
+		return &sa
+	}
+	var v4 unix.RawSockaddrAny
+	a4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&v4))
+	a4.Family, a4.Addr = unix.AF_INET, [4]byte{127, 0, 0, 1}
+	ll, global := v6("fe80::1", uint32(ifi.Index)), v6("2001:db8::1", 0)
+	if got, want := tcpAddrOf(ll).String(), (&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 0x1234, Zone: ifi.Name}).String(); got != want {
+		t.Errorf("link-local peer on %s (index %d): %s, want %s", ifi.Name, ifi.Index, got, want)
+	}
+	if got, want := tcpAddrOf(v6("fe80::1", 1<<30)).Zone, "1073741824"; got != want {
+		t.Errorf("index with no interface: zone %q, want %q", got, want)
+	}
+	common := testing.AllocsPerRun(100, func() { tcpAddrOf(&v4) })
+	for name, sa := range map[string]*unix.RawSockaddrAny{"IPv6": global, "link-local IPv6": ll} {
+		if n := testing.AllocsPerRun(100, func() { tcpAddrOf(sa) }); n > common {
+			t.Errorf("%s peer: %v allocations an accept, an IPv4 peer's %v", name, n, common)
+		}
+	}
+}
+
+// TestZoneCache: a zoneCache looks an index up once per zoneCacheAge (and
+// again should the clock go back), names an index with no interface in
+// decimal, and holds at most zoneCacheMax indexes.
+func TestZoneCache(t *testing.T) {
+	lookups, names := 0, map[int]string{3: "eth0"}
+	z := zoneCache{lookup: func(i int) (*net.Interface, error) {
+		lookups++
+		if n, ok := names[i]; ok {
+			return &net.Interface{Index: i, Name: n}, nil
+		}
+		return nil, errors.New("no such interface")
+	}}
+	t0 := time.Unix(1e9, 0)
+	for _, step := range []struct {
+		index   int
+		at      time.Duration
+		rename  string
+		want    string
+		lookups int
+	}{
+		{3, 0, "", "eth0", 1},
+		{3, zoneCacheAge - 1, "wlan0", "eth0", 1}, // renamed, not seen yet
+		{3, zoneCacheAge, "", "wlan0", 2},
+		{3, zoneCacheAge - 1, "", "wlan0", 3}, // the clock went back
+		{9, 0, "", "9", 4},
+		{9, 1, "", "9", 4},
+	} {
+		if step.rename != "" {
+			names[step.index] = step.rename
+		}
+		if got := z.name(step.index, t0.Add(step.at)); got != step.want || lookups != step.lookups {
+			t.Errorf("index %d at %v: %q after %d lookups, want %q after %d", step.index, step.at, got, lookups, step.want, step.lookups)
+		}
+	}
+	for i := range 10 * zoneCacheMax {
+		z.name(100+i, t0)
+		if len(z.names) > zoneCacheMax {
+			t.Fatalf("%d indexes held, at most %d", len(z.names), zoneCacheMax)
+		}
 	}
 }

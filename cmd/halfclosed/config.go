@@ -432,10 +432,15 @@ func (c *config) requestsPerPeer() int {
 	return max(1, c.maxConns/4)
 }
 
-// grpcRequests is --grpc-max-requests, derived when not set.
+// grpcRequests is --grpc-max-requests, derived when not set; at most
+// math.MaxInt (on 32-bit platforms 4 × a --max-jobs of 2^30 wrapped to
+// 0, a cap of 64 under the jobs).
 func (c *config) grpcRequests() int {
 	if c.grpcMaxRequests.set {
 		return c.grpcMaxRequests.n
+	}
+	if c.maxJobs > math.MaxInt/4 {
+		return math.MaxInt
 	}
 	return max(64, 4*c.maxJobs)
 }

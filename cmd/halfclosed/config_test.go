@@ -217,6 +217,18 @@ func TestGCDefaults(t *testing.T) {
 	if got := huge.defaultMemoryLimit(); got != math.MaxInt64 {
 		t.Errorf("bounds past any heap: limit %d, want none", got)
 	}
+	// Byte flags near their largest (4 EiB): the bounds saturate, never
+	// wrap (6 messages of 3 EiB wrapped to 2 bytes, a job under the
+	// default's; a --spool-mem of 4 EiB to a negative job).
+	for _, args := range [][]string{{"--max-msg-bytes=3074457345618258603"}, {"--spool-mem=4194304TiB"}, {"--max-msg-bytes=4194304TiB", "--spool-mem=4194304TiB"}} {
+		c, err := parseConfig(args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job, limit := c.jobHeapBytes(), c.defaultMemoryLimit(); job != math.MaxInt64 || limit != math.MaxInt64 {
+			t.Errorf("%v: job memory %d, limit %d, want none (%d)", args, job, limit, int64(math.MaxInt64))
+		}
+	}
 	t.Setenv("HALFCLOSE_MEMORY_LIMIT", "3GiB")
 	t.Setenv("HALFCLOSE_GC_PERCENT", "150")
 	if cfg, err = parseConfig(nil, io.Discard); err != nil {
@@ -362,7 +374,7 @@ func TestConfigProxyTurnsOffGRPCShares(t *testing.T) {
 // and --max-jobs 16 or more (16 of 64: the 17th call of an address was
 // refused).
 func TestGRPCRequestsKeepWait(t *testing.T) {
-	for _, jobs := range []int{1, 3, 15, 16, 17, 64, 1000} {
+	for _, jobs := range []int{1, 3, 15, 16, 17, 64, 1000, 1 << 30} { // 1 << 30: 4 × it wrapped an int of 32 bits
 		for _, perPeer := range []string{"", "0", "1", "1000000"} {
 			args := []string{"--max-jobs=" + fmt.Sprint(jobs)}
 			if perPeer != "" {

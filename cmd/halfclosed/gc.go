@@ -24,9 +24,14 @@ const defaultGCPercent = 400
 // window (8 MiB), the messages received ahead (4), the one being decoded
 // and the output message being sent, of --max-msg-bytes each; on TCP
 // 4.3 MiB (a digest job's 4 MiB input buffer, the read and reply
-// buffers), always less.
+// buffers), always less. math.MaxInt64 past it: a --max-msg-bytes
+// between 2.67 and 4 EiB wrapped 6 messages to a few bytes (3 EiB: a
+// job_memory of 43 MiB, under the default's 67 MiB).
 func (c *config) adapterJobBytes() int64 {
-	return grpcStreamWindow + 6*int64(c.maxMsgBytes)
+	if msg := int64(c.maxMsgBytes); msg <= (math.MaxInt64-grpcStreamWindow)/6 {
+		return grpcStreamWindow + 6*msg
+	}
+	return math.MaxInt64
 }
 
 // grpcStreamWindow is what grpc-go holds of a stream's received data at
@@ -37,8 +42,14 @@ const grpcStreamWindow = 8 << 20
 
 // jobHeapBytes is what one job of one stage may hold in memory at the
 // most: the engine's bound (engine.JobMemory) and its adapter's buffers.
+// math.MaxInt64 where that is past any count (--print-limits printed a
+// negative job_memory for a --spool-mem or --max-msg-bytes near 4 EiB).
 func (c *config) jobHeapBytes() int64 {
-	return engine.JobMemory(c.engineConfig(), 1) + c.adapterJobBytes()
+	job, adapter := engine.JobMemory(c.engineConfig(), 1), c.adapterJobBytes()
+	if job > math.MaxInt64-adapter {
+		return math.MaxInt64
+	}
+	return job + adapter
 }
 
 // waitingStreams is how many gRPC streams may be open without a job at

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"math"
+
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/spool"
 )
@@ -32,15 +34,34 @@ const (
 // must see all of its input keeps before spilling (Spool.Mem: sort, tac,
 // tail, head -n -N, cut's first field; sort rounds a Spool.Mem under
 // compute.MinSortMem up to it, Spool.SortMem) and LineCopies lines of
-// MaxLineBytes. It counts every stage as the worst of them. What the
-// adapter buffers comes on top.
+// MaxLineBytes. It counts every stage as the worst of them, and is
+// math.MaxInt64 where the bound is past it. What the adapter buffers
+// comes on top.
 func JobMemory(cfg Config, stages int) int64 {
 	mem := cfg.Spool.Mem()
 	line := int64(cfg.MaxLineBytes)
 	if line <= 0 {
 		line = compute.DefaultMaxLineBytes
 	}
-	perStage := StageBufferBytes + cfg.Spool.SortMem() + LineCopies*line
-	reply := mem + spool.WriteBehindBytes + spool.ReadBackBytes
-	return reply + readAheadMem + PatternBytes + int64(stages)*perStage
+	perStage := addSat(StageBufferBytes+LineCopies*line, cfg.Spool.SortMem())
+	reply := addSat(mem, spool.WriteBehindBytes+spool.ReadBackBytes)
+	return addSat(addSat(reply, readAheadMem+PatternBytes), mulSat(int64(stages), perStage))
+}
+
+// addSat is a+b of two byte counts >= 0, math.MaxInt64 past it: a
+// --spool-mem near its largest (4 EiB) wrapped JobMemory's sum negative,
+// a bound that meant none.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// mulSat is n*b of counts >= 0, math.MaxInt64 past it.
+func mulSat(n, b int64) int64 {
+	if n > 0 && b > math.MaxInt64/n {
+		return math.MaxInt64
+	}
+	return n * b
 }
