@@ -5,14 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
@@ -22,44 +20,6 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/server"
 )
-
-// refuseWithGoaway plays a peer that is going away as the call starts (a
-// proxy's old worker at a reload, a server stopping): it takes the
-// client's HEADERS and as much DATA as its first window lets through,
-// and answers GOAWAY with a last stream ID of 0, so the stream was never
-// processed. It returns the DATA bytes it saw.
-func refuseWithGoaway(c net.Conn) int {
-	defer c.Close()
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(c, preface); err != nil {
-		return 0
-	}
-	fr := http2.NewFramer(c, c)
-	if fr.WriteSettings() != nil {
-		return 0
-	}
-	data, sent := 0, false
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return data
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.DataFrame:
-			data += len(f.Data())
-		}
-		// The window (65535 bytes, HTTP/2's default) is used up: the
-		// client has sent what it could before the stream is accepted.
-		if data >= 65535 && !sent {
-			sent = true
-			fr.WriteGoAway(0, http2.ErrCodeNo, nil)
-		}
-	}
-}
 
 // TestGoawayRefusedCallIsSentAgain: a call whose stream a GOAWAY refuses
 // before it was processed is sent again on a new connection, and its
@@ -86,7 +46,7 @@ func TestGoawayRefusedCallIsSentAgain(t *testing.T) {
 		refused.Add(1)
 		go func() {
 			defer refused.Done()
-			refusedData = refuseWithGoaway(b)
+			refusedData = refuse(b, refusal{after: 65535}) // HTTP/2's default first window, used up
 		}()
 		return a, nil
 	}
