@@ -957,9 +957,13 @@ func (f *fleet) checkTraps(t *testing.T, name string) {
 			if err := p.log.waitText(ctx, "backend halfclose_grpc has no server available"); err != nil {
 				t.Fatalf("HAProxy without check-proto h1: %v\n%s", err, p.log.tail())
 			}
+			// The CLI retries UNAVAILABLE while its first 192 KiB are in
+			// gRPC's retry buffer; when every attempt meets the 503 while
+			// sending, grpc-go's retries give "EOF" with no status, which
+			// the client names (lostStatus): either message is the trap's.
 			r := cli(t, p.grpc, in, "sha256sum")
-			if r.code == 0 || !bytes.Contains(r.stderr, []byte("503")) {
-				t.Errorf("without check-proto h1: exit %d, stderr %q; want an error naming HTTP 503", r.code, r.stderr)
+			if r.code == 0 || !bytes.Contains(r.stderr, []byte("503")) && !bytes.Contains(r.stderr, []byte("every attempt was ended by the server while sending")) {
+				t.Errorf("without check-proto h1: exit %d, stderr %q; want an error naming HTTP 503, or the attempts ended while sending", r.code, r.stderr)
 			}
 		})
 	}
