@@ -128,15 +128,8 @@ func TestFleetHuntSlow(t *testing.T) {
 	f := newFleetArgs(t, "1s", "--shutdown-grace", "1s")
 	py := exampleClient(t, "python")[0]
 	stub := writeFile(t, t.TempDir(), "slow.py", []byte(huntPySlow))
-	rounds := 1
-	if v := os.Getenv("HUNT_ROUNDS"); v != "" {
-		rounds, _ = strconv.Atoi(v)
-	}
-	proxies := []string{"nginx", "haproxy"}
-	if v := os.Getenv("FLEET_PROXIES"); v != "" {
-		proxies = strings.Split(v, ",")
-	}
-	for _, name := range proxies {
+	rounds := envInt(t, "HUNT_ROUNDS", 1, 1)
+	for _, name := range readFleetKnobs(t).proxies {
 		t.Run(name, func(t *testing.T) {
 			p := f.startProxy(t, name, nil)
 			uploaders := map[string]func() (string, string){

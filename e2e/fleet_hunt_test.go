@@ -292,14 +292,8 @@ func TestFleetHunt(t *testing.T) {
 	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst", "socat"} {
 		need(t, tool)
 	}
-	secs := 30
-	if v := os.Getenv("HUNT_SECONDS"); v != "" {
-		secs, _ = strconv.Atoi(v)
-	}
-	workers := 4
-	if v := os.Getenv("HUNT_WORKERS"); v != "" {
-		workers, _ = strconv.Atoi(v)
-	}
+	secs := envInt(t, "HUNT_SECONDS", 30, 1)
+	workers := envInt(t, "HUNT_WORKERS", 4, 1)
 	kinds := []string{"term", "kill", "reload"}
 	if v := os.Getenv("HUNT_ACTIONS"); v != "" {
 		kinds = strings.Split(v, ",")
@@ -311,11 +305,7 @@ func TestFleetHunt(t *testing.T) {
 	if os.Getenv("HUNT_BIG") != "" {
 		files = append(files, randomFile(t, 128<<20))
 	}
-	proxies := []string{"nginx", "haproxy"}
-	if v := os.Getenv("FLEET_PROXIES"); v != "" {
-		proxies = strings.Split(v, ",")
-	}
-	for _, name := range proxies {
+	for _, name := range readFleetKnobs(t).proxies {
 		t.Run(name, func(t *testing.T) {
 			p := f.startProxy(t, name, nil)
 			calls := f.huntCalls(t, p, files, []string{py, pyStub})

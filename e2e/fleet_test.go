@@ -62,18 +62,9 @@ type fleetKnobs struct {
 func readFleetKnobs(t *testing.T) fleetKnobs {
 	t.Helper()
 	k := fleetKnobs{rounds: 1, rps: 300, proxies: []string{"nginx", "haproxy"}, drainDelay: "4s"}
-	num := func(name string, dst *int, lo int) {
-		if v := os.Getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < lo {
-				t.Fatalf("%s=%q: want an integer >= %d", name, v, lo)
-			}
-			*dst = n
-		}
-	}
-	num("FLEET_ROUNDS", &k.rounds, 1)
-	num("FLEET_MAX_FAILED_CALLS", &k.maxFailed, 0)
-	num("FLEET_RPS", &k.rps, 1)
+	k.rounds = envInt(t, "FLEET_ROUNDS", k.rounds, 1)
+	k.maxFailed = envInt(t, "FLEET_MAX_FAILED_CALLS", k.maxFailed, 0)
+	k.rps = envInt(t, "FLEET_RPS", k.rps, 1)
 	if v := os.Getenv("FLEET_PROXIES"); v != "" {
 		k.proxies = strings.Split(v, ",")
 		for _, p := range k.proxies {
@@ -89,6 +80,21 @@ func readFleetKnobs(t *testing.T) fleetKnobs {
 		k.drainDelay = v
 	}
 	return k
+}
+
+// envInt is the integer knob name, def when it is unset; a value that is
+// not an integer >= lo fails the test (never a silent 0 rounds).
+func envInt(t *testing.T, name string, def, lo int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo {
+		t.Fatalf("%s=%q: want an integer >= %d", name, v, lo)
+	}
+	return n
 }
 
 // TestFleet is the whole fleet check: paths, traps, rolling restarts.
