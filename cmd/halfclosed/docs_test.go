@@ -3,10 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/internal/cli/clitest"
 )
 
@@ -125,4 +128,80 @@ func TestProtocolDocMentions(t *testing.T) {
 		}
 		clitest.CheckDocFlagMentions(t, spec, d.name, doc, append(commands, d.others...)...)
 	}
+}
+
+// docs/protocol.md's table of commands ("## Commands") names every
+// command the daemon serves and no other, and each one-letter flag its
+// flags column gives is one its commands take (-N and -NUM stand for a
+// count): a command added, or a flag dropped or refused, fails the table
+// users read, not only Capabilities.
+func TestProtocolDocCommands(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]*compute.Command{}
+	for _, c := range defaultConfig().commands.Commands() {
+		served[c.Name] = c
+	}
+	rows := commandRows(string(doc))
+	if len(rows) == 0 {
+		t.Fatal(`docs/protocol.md: no table of commands under "## Commands"`)
+	}
+	named := map[string]bool{}
+	name := regexp.MustCompile("`([a-z0-9]+)`")
+	short := regexp.MustCompile("(?:^|[\\s`(,/])-([A-Za-z0-9]+)")
+	for _, cells := range rows {
+		var cmds []*compute.Command
+		for _, m := range name.FindAllStringSubmatch(cells[0], -1) {
+			named[m[1]] = true
+			if c := served[m[1]]; c != nil {
+				cmds = append(cmds, c)
+			} else {
+				t.Errorf("docs/protocol.md lists the command %q, which the daemon does not serve", m[1])
+			}
+		}
+		for _, m := range short.FindAllStringSubmatch(cells[1], -1) {
+			f := m[1]
+			if f == "N" || f == "NUM" || len(f) != 1 {
+				continue // a count, or a word (-NUM, --long: TestProtocolDocMentions)
+			}
+			for _, c := range cmds {
+				if !slices.ContainsFunc(c.Flags, func(s compute.FlagSpec) bool { return s.Short == f[0] && s.Refuse == "" }) {
+					t.Errorf("docs/protocol.md gives %s the flag -%s, which it does not take", c.Name, f)
+				}
+			}
+		}
+	}
+	for n := range served {
+		if !named[n] {
+			t.Errorf("docs/protocol.md's table of commands has no row for %s", n)
+		}
+	}
+}
+
+// commandRows returns the cells of the rows of the table under
+// "## Commands" ("\|" in a cell is not a separator).
+func commandRows(doc string) [][]string {
+	var rows [][]string
+	in := false
+	for line := range strings.Lines(doc) {
+		line = strings.TrimRight(line, "\n")
+		if strings.HasPrefix(line, "## ") {
+			in = line == "## Commands"
+			continue
+		}
+		if !in || !strings.HasPrefix(line, "| `") {
+			if in && len(rows) > 0 && !strings.HasPrefix(line, "|") {
+				break
+			}
+			continue
+		}
+		var cells []string
+		for c := range strings.SplitSeq(strings.ReplaceAll(strings.Trim(line, "|"), `\|`, "\x00"), "|") {
+			cells = append(cells, strings.TrimSpace(strings.ReplaceAll(c, "\x00", "|")))
+		}
+		rows = append(rows, cells)
+	}
+	return rows
 }
