@@ -205,3 +205,28 @@ func commandRows(doc string) [][]string {
 	}
 	return rows
 }
+
+// The man page's and --help's exit status 1 names what docs/operations.md
+// says exits 1 ("A listener, certificate, ... that cannot be used exits
+// with status 1"): the man page left out --spool-dir.
+func TestExitStatusMatchesOperationsDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`A (listener, [^.]*?) that\s+cannot be used exits with status 1`).FindStringSubmatch(string(doc))
+	if m == nil {
+		t.Fatal("docs/operations.md does not say what exits with status 1")
+	}
+	want := strings.Join(strings.Fields(strings.ReplaceAll(m[1], "`", "")), " ")
+	for _, s := range newSpec(defaultConfig()).Sections {
+		if s.Title != "Exit status" {
+			continue
+		}
+		if got := strings.Join(strings.Fields(s.Text), " "); !strings.Contains(got, "1: a "+want+" that cannot be used") {
+			t.Errorf("the exit status section says %q; docs/operations.md: status 1 for a %s", got, want)
+		}
+		return
+	}
+	t.Error("halfclosed's spec has no exit status section")
+}
