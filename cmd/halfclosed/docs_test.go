@@ -230,3 +230,60 @@ func TestExitStatusMatchesOperationsDoc(t *testing.T) {
 	}
 	t.Error("halfclosed's spec has no exit status section")
 }
+
+// Every test, benchmark or fuzz target the docs cite as evidence
+// (`TestMemoryBound`, `go test -run X -bench BenchmarkStreamLayers`) is
+// one the repository has, and every path they name under its own
+// directories (server/codec.go, e2e/waitmem_test.go) is there: a renamed
+// test or moved file left the docs pointing at nothing.
+func TestDocsNameRealTestsAndFiles(t *testing.T) {
+	removed := map[string]bool{
+		"TestConnInputFillsWhileJobBusy": true, // operations.md tells of its removal
+	}
+	funcs := map[string]bool{}
+	decl := regexp.MustCompile(`(?m)^func ((?:Test|Benchmark|Fuzz|Example)\w*)\(`)
+	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".git" || d.Name() == "bin") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range decl.FindAllSubmatch(src, -1) {
+			funcs[string(m[1])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`\b(?:Test|Benchmark|Fuzz)[A-Z]\w*`)
+	path := regexp.MustCompile("(?:^|[\\s`(])((?:cmd|server|client|compute|internal|e2e|deploy|examples|proto|api|tools|docs)/[\\w./-]*[\\w/])")
+	for _, doc := range docNames {
+		text, err := os.ReadFile("../../" + doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range name.FindAllString(string(text), -1) {
+			if !funcs[n] && !removed[n] {
+				t.Errorf("%s cites %s, which no test file declares", doc, n)
+			}
+		}
+		for _, m := range path.FindAllStringSubmatch(string(text), -1) {
+			p := m[1]
+			if p == "internal/poll" { // Go's own, not the repository's
+				continue
+			}
+			if _, err := os.Stat("../../" + p); err != nil {
+				t.Errorf("%s names %s, which is not in the repository", doc, p)
+			}
+		}
+	}
+}
