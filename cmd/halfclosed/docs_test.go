@@ -38,10 +38,11 @@ func TestOperationsDocFlags(t *testing.T) {
 	}
 }
 
-// docs/operations.md's and docs/protocol.md's tables show every cell: a
-// row with more cells than its header loses the rest.
+// docs/operations.md's, docs/protocol.md's, docs/deploy.md's and the
+// README's tables show every cell: a row with more cells than its header
+// loses the rest (docs/cli.md and docs/clients.md: cmd/halfclose).
 func TestOperationsDocTables(t *testing.T) {
-	for _, name := range []string{"../../docs/operations.md", "../../docs/protocol.md"} {
+	for _, name := range []string{"../../docs/operations.md", "../../docs/protocol.md", "../../docs/deploy.md", "../../README.md"} {
 		doc, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
