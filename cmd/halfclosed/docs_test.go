@@ -96,11 +96,16 @@ func TestDocsCrossReferences(t *testing.T) {
 	clitest.CheckDocRefs(t, docs)
 }
 
-// Every flag README.md and docs/protocol.md name is halfclosed's, a
+// clientFlags are the halfclose client's flags the docs quote (also the
+// example clients' names).
+var clientFlags = []string{"addr", "tcp", "tcp-addr", "timeout", "tls", "cacert", "cert", "key", "token-file", "chunk-size"}
+
+// Every flag README.md, docs/protocol.md, docs/clients.md, docs/deploy.md
+// and deploy/'s files (their comments too) name is halfclosed's, a
 // command's (refused ones too: protocol.md lists them), or one of the few
 // others they quote. TestOperationsDocMentions and TestCLIDocMentions
 // checked only operations.md and cli.md: a flag renamed in the server or
-// dropped from a command could still be named in these two.
+// dropped from a command could still be named in the others.
 func TestProtocolDocMentions(t *testing.T) {
 	var commands []string
 	for _, c := range defaultConfig().commands.Commands() {
@@ -122,6 +127,16 @@ func TestProtocolDocMentions(t *testing.T) {
 			"ver", "in", "fixed", // abbreviations, quoted (--version, grep's ambiguous --in, --fixed-)
 			"revrese", // a misspelling, quoted
 		}},
+		{"docs/clients.md", append(slices.Clone(clientFlags),
+			"pyi", "python", "grpc", "plugin", "experimental", // protoc's (--python_out...)
+			"protocol", "http2-prior-knowledge", "list-methods")}, // buf curl's
+		{"docs/deploy.md", append(slices.Clone(clientFlags), "rm")},                                        // docker's
+		{"deploy/measure-memory.sh", append(slices.Clone(clientFlags), "call", "connections", "insecure")}, // and ghz's
+		{"deploy/Dockerfile", []string{"from"}},
+		{"deploy/k8s/deployment.yaml", nil},
+		{"deploy/k8s/service.yaml", clientFlags},
+		{"deploy/nginx/nginx.conf.template", nil},
+		{"deploy/haproxy/haproxy.cfg", nil},
 	} {
 		doc, err := os.ReadFile("../../" + d.name)
 		if err != nil {
