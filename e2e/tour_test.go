@@ -36,6 +36,17 @@ type tourCheck struct {
 	gnu   string
 	check func(t *testing.T, r result)
 	skip  string // why the command is not run here (what runs it instead)
+	// pre, when set, says whether what the command needs is installed:
+	// its error skips the command (fails it under CI).
+	pre func() error
+}
+
+// debianPython is the python3 docs/clients.md names: one with grpc.
+func debianPython() error {
+	if err := exec.Command("/usr/bin/python3", "-c", "import grpc, google.protobuf").Run(); err != nil {
+		return fmt.Errorf("/usr/bin/python3 cannot import grpc and google.protobuf (apt-get install python3-grpcio python3-protobuf): %v", err)
+	}
+	return nil
 }
 
 // tourDocBlocks are the first sh block under each heading of a doc whose
@@ -44,6 +55,7 @@ var tourDocBlocks = []struct{ doc, heading string }{
 	{"docs/protocol.md", "### Header options: proving the end, verifying the reply"},
 	{"docs/clients.md", "## grpcurl"},
 	{"docs/clients.md", "## buf curl"},
+	{"docs/clients.md", "## Python"},
 }
 
 var tourChecks = map[string]tourCheck{
@@ -74,6 +86,9 @@ var tourChecks = map[string]tourCheck{
 		gnu: `printf 'hello\nworld\n' | wc -l | tr -d '\n'; printf '\nhalfclose: ok out=%d in=12\n' "$(printf 'hello\nworld\n' | wc -l | wc -c)"`},
 	// docs/clients.md, "grpcurl" and "buf curl"
 	`bin/grpcurl -plaintext -d '{"header":{"algorithms":["ALGORITHM_SHA256"],"require_end":true}} {"text":"hello\n"} {"end":{"size":6}}' 127.0.0.1:50051 halfclose.v1.ComputeService/Digest`:                                             {check: checkTourDigest},
+	`/usr/bin/python3 examples/python/client.py --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                                                             {gnu: "sha256sum /tmp/data README.md", pre: debianPython},
+	`/usr/bin/python3 examples/python/client.py run 'grep -c halfclose' < README.md`:                                                                                                                                                     {gnu: "grep -c halfclose < README.md", pre: debianPython},
+	`/usr/bin/python3 examples/python/client.py --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                                                                           {gnu: "sort < README.md | uniq -c", pre: debianPython},
 	`go tool -modfile=tools/go.mod buf curl --protocol grpc --http2-prior-knowledge -d '{"header":{"pipeline":"wc -l","require_end":true}} {"text":"a\nb\n"} {"end":{"size":4}}' http://127.0.0.1:50051/halfclose.v1.ComputeService/Run`: {check: checkTourRun},
 }
 
@@ -333,20 +348,34 @@ func runTour(t *testing.T, root string, cmds []string) {
 			t.Logf("not run here: %s: %s", c, check.skip)
 			continue
 		}
-		r := runBash(t, root, env, c)
-		if r.code != 0 {
-			t.Errorf("%s\nexit %d, stderr:\n%s", c, r.code, r.stderr)
+		if check.pre != nil {
+			t.Run(tourKey(c), func(t *testing.T) {
+				if err := check.pre(); err != nil {
+					missing(t, "%v", err)
+				}
+				runTourCommand(t, root, env, c, check)
+			})
 			continue
 		}
-		if check.gnu != "" {
-			want := runBash(t, root, env, check.gnu)
-			if want.code != 0 || !bytes.Equal(r.stdout, want.stdout) {
-				t.Errorf("%s\n%s\n(oracle: %s, exit %d)", c, diff(r.stdout, want.stdout), check.gnu, want.code)
-			}
-			continue
-		}
-		t.Run(tourKey(c), func(t *testing.T) { check.check(t, r) })
+		runTourCommand(t, root, env, c, check)
 	}
+}
+
+// runTourCommand runs one command and checks it with its oracle.
+func runTourCommand(t *testing.T, root string, env []string, c string, check tourCheck) {
+	r := runBash(t, root, env, c)
+	if r.code != 0 {
+		t.Errorf("%s\nexit %d, stderr:\n%s", c, r.code, r.stderr)
+		return
+	}
+	if check.gnu != "" {
+		want := runBash(t, root, env, check.gnu)
+		if want.code != 0 || !bytes.Equal(r.stdout, want.stdout) {
+			t.Errorf("%s\n%s\n(oracle: %s, exit %d)", c, diff(r.stdout, want.stdout), check.gnu, want.code)
+		}
+		return
+	}
+	t.Run(tourKey(c), func(t *testing.T) { check.check(t, r) })
 }
 
 // tourEnv is what a user's shell has: no HALFCLOSE_* settings, no make
