@@ -41,6 +41,19 @@ type tourCheck struct {
 	pre func() error
 }
 
+// nodeModules says whether make examples-deps has run: the tour's own
+// namespace has no network for npm.
+func nodeModules() error {
+	if _, err := exec.LookPath("node"); err != nil {
+		return err
+	}
+	_, err := os.Stat("../examples/node/node_modules/@grpc/grpc-js/package.json")
+	if err != nil {
+		return fmt.Errorf("@grpc/grpc-js not installed: run make examples-deps: %v", err)
+	}
+	return nil
+}
+
 // debianPython is the python3 docs/clients.md names: one with grpc.
 func debianPython() error {
 	if err := exec.Command("/usr/bin/python3", "-c", "import grpc, google.protobuf").Run(); err != nil {
@@ -56,6 +69,7 @@ var tourDocBlocks = []struct{ doc, heading string }{
 	{"docs/clients.md", "## grpcurl"},
 	{"docs/clients.md", "## buf curl"},
 	{"docs/clients.md", "## Python"},
+	{"docs/clients.md", "## Node"},
 }
 
 var tourChecks = map[string]tourCheck{
@@ -85,10 +99,15 @@ var tourChecks = map[string]tourCheck{
 	`printf '@chunked @trailer wc -l\n6\nhello\n6\nworld\n0\n' | nc -N 127.0.0.1 50052`: {
 		gnu: `printf 'hello\nworld\n' | wc -l | tr -d '\n'; printf '\nhalfclose: ok out=%d in=12\n' "$(printf 'hello\nworld\n' | wc -l | wc -c)"`},
 	// docs/clients.md, "grpcurl" and "buf curl"
-	`bin/grpcurl -plaintext -d '{"header":{"algorithms":["ALGORITHM_SHA256"],"require_end":true}} {"text":"hello\n"} {"end":{"size":6}}' 127.0.0.1:50051 halfclose.v1.ComputeService/Digest`:                                             {check: checkTourDigest},
-	`/usr/bin/python3 examples/python/client.py --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                                                             {gnu: "sha256sum /tmp/data README.md", pre: debianPython},
-	`/usr/bin/python3 examples/python/client.py run 'grep -c halfclose' < README.md`:                                                                                                                                                     {gnu: "grep -c halfclose < README.md", pre: debianPython},
-	`/usr/bin/python3 examples/python/client.py --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                                                                           {gnu: "sort < README.md | uniq -c", pre: debianPython},
+	`bin/grpcurl -plaintext -d '{"header":{"algorithms":["ALGORITHM_SHA256"],"require_end":true}} {"text":"hello\n"} {"end":{"size":6}}' 127.0.0.1:50051 halfclose.v1.ComputeService/Digest`: {check: checkTourDigest},
+	`/usr/bin/python3 examples/python/client.py --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                 {gnu: "sha256sum /tmp/data README.md", pre: debianPython},
+	`/usr/bin/python3 examples/python/client.py run 'grep -c halfclose' < README.md`:                                                                                                         {gnu: "grep -c halfclose < README.md", pre: debianPython},
+	`/usr/bin/python3 examples/python/client.py --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                               {gnu: "sort < README.md | uniq -c", pre: debianPython},
+	"make examples-deps": {skip: "npm needs the network, which the tour's namespace has not: the node lines below need it run before"},
+	`node examples/node/client.js --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                                                                           {gnu: "sha256sum /tmp/data README.md", pre: nodeModules},
+	`node examples/node/client.js run 'grep -c halfclose' < README.md`:                                                                                                                                                                   {gnu: "grep -c halfclose < README.md", pre: nodeModules},
+	`node examples/node/client.js --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                                                                                         {gnu: "sort < README.md | uniq -c", pre: nodeModules},
+	`node examples/node/client.js --addr 127.0.0.1:50051 --cacert ca.pem --cert client.pem --key client-key.pem --token-file tokens.txt run 'sort | uniq -c' < README.md`:                                                                {skip: "needs a TLS server with client certificates and tokens (TestExampleTLS)"},
 	`go tool -modfile=tools/go.mod buf curl --protocol grpc --http2-prior-knowledge -d '{"header":{"pipeline":"wc -l","require_end":true}} {"text":"a\nb\n"} {"end":{"size":4}}' http://127.0.0.1:50051/halfclose.v1.ComputeService/Run`: {check: checkTourRun},
 }
 
