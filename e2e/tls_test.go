@@ -258,3 +258,16 @@ func slicesChunk(b []byte, n int) func(func([]byte) bool) {
 		}
 	}
 }
+
+// tlsPKIScript is docs/operations.md's block, word for word: the doc says
+// this test runs exactly its commands, and a copy could drift from it.
+func TestTLSScriptIsTheDocs(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := "```sh\n" + strings.TrimPrefix(tlsPKIScript, "set -e\n") + "```\n"
+	if !strings.Contains(string(doc), block) {
+		t.Errorf("docs/operations.md, \"TLS, mTLS and tokens: an example\", has no block of tlsPKIScript's commands:\n%s", block)
+	}
+}

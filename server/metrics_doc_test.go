@@ -101,3 +101,103 @@ func metricType(c prometheus.Collector) string {
 	}
 	return "unknown"
 }
+
+// docs/operations.md names every value of the labels whose values are the
+// server's own (outcome, reason, file), each in code, and no value the
+// server does not use: a new outcome or refusal reason must be explained
+// where operators look its series up. The table's rows and the paragraph
+// after it are the metrics section, up to "## Logs".
+func TestOperationsDocMetricLabels(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "## Health, readiness and metrics")
+	end := strings.Index(text, "## Logs")
+	if start < 0 || end < start {
+		t.Fatal("docs/operations.md: no metrics section before ## Logs")
+	}
+	section := text[start:end]
+	row := func(metric string) string {
+		m := regexp.MustCompile("(?m)^\\| `" + metric + "` \\|.*$").FindString(section)
+		if m == "" {
+			t.Fatalf("docs/operations.md has no row for %s", metric)
+		}
+		return m
+	}
+	for _, c := range []struct {
+		where  string // the row or paragraph that lists the values
+		label  string
+		values []string
+	}{
+		{outcomeParagraph(t, section), "outcome", outcomes[:]},
+		{row("halfclose_refused_total"), "reason", Reasons},
+		{row("halfclose_reloads_total"), "file", []string{ReloadCert, ReloadClientCA, ReloadToken}},
+		{row("halfclose_reloads_total"), "result", []string{"ok", "error"}},
+	} {
+		named := map[string]bool{}
+		for _, m := range regexp.MustCompile("`(?:"+c.label+`=")?([a-z_]+)"?`+"`").FindAllStringSubmatch(c.where, -1) {
+			named[m[1]] = true
+		}
+		for _, v := range c.values {
+			if !named[v] {
+				t.Errorf("docs/operations.md does not name the %s value `%s`", c.label, v)
+			}
+		}
+	}
+	// Every `word` of the outcome paragraph's list is an outcome.
+	list := outcomeParagraph(t, section)
+	list = list[strings.Index(list, "`outcome` is one of"):]
+	for _, m := range regexp.MustCompile("(?:^|, |or )`([a-z_]+)`(?: \\(|,|\\.)").FindAllStringSubmatch(list, -1) {
+		if !slices.Contains(outcomes[:], m[1]) {
+			t.Errorf("docs/operations.md lists the outcome `%s`, which the server does not use", m[1])
+		}
+	}
+}
+
+// outcomeParagraph returns the paragraph of the metrics section that
+// lists the outcomes.
+func outcomeParagraph(t *testing.T, section string) string {
+	for _, p := range strings.Split(section, "\n\n") {
+		if strings.Contains(p, "`outcome` is one of") {
+			return p
+		}
+	}
+	t.Fatal("docs/operations.md: no paragraph says \"`outcome` is one of\"")
+	return ""
+}
+
+// Every metric the docs name anywhere (a query, an alert, the prose) is
+// one NewMetrics registers: a renamed metric fails the docs that still
+// name it, not only the table. halfclose_grpc and halfclose_tcp are the
+// proxies' upstream names in docs/deploy.md.
+func TestDocsMetricMentions(t *testing.T) {
+	var rec collectorRecorder
+	NewMetrics(&rec)
+	registered := map[string]bool{}
+	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for _, c := range rec {
+		ch := make(chan *prometheus.Desc, 8)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			if m := fqName.FindStringSubmatch(d.String()); m != nil {
+				registered[m[1]] = true
+			}
+		}
+	}
+	mention := regexp.MustCompile(`\b(?:halfclose|grpc_server)_[a-z_]*[a-z]`)
+	for _, name := range []string{"README.md", "docs/cli.md", "docs/clients.md", "docs/deploy.md", "docs/operations.md", "docs/protocol.md"} {
+		doc, err := os.ReadFile("../" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mention.FindAllString(string(doc), -1) {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+			if !registered[m] && !registered[base] && m != "halfclose_grpc" && m != "halfclose_tcp" {
+				t.Errorf("%s names the metric %s, which is not registered", name, m)
+			}
+		}
+	}
+}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"maps"
 	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/internal/cli/clitest"
@@ -52,4 +56,39 @@ func TestCLIDocMentions(t *testing.T) {
 		}
 		clitest.CheckDocEnvMentions(t, spec, name, doc, nil)
 	}
+}
+
+// The man page's and --help's exit statuses are docs/cli.md's, no more
+// and no fewer: a status added to one of them alone fails.
+func TestExitStatusesMatchCLIDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(doc), "## Exit status")
+	if !ok {
+		t.Fatal("docs/cli.md has no ## Exit status")
+	}
+	table, _, _ = strings.Cut(strings.TrimLeft(table, "\n"), "\n\n") // the table, up to its end
+	documented := statuses(regexp.MustCompile(`(?m)^\| ([0-9, ]+)[ |(]`), table)
+	var man map[string]bool
+	for _, s := range newSpec(&options{}).Sections {
+		if s.Title == "Exit status" {
+			man = statuses(regexp.MustCompile(`(?m)^([0-9, ]+):`), s.Text)
+		}
+	}
+	if len(documented) == 0 || !maps.Equal(documented, man) {
+		t.Errorf("exit statuses: docs/cli.md %v, the man page %v", slices.Sorted(maps.Keys(documented)), slices.Sorted(maps.Keys(man)))
+	}
+}
+
+// statuses returns the numbers of the first group of re's matches in text.
+func statuses(re *regexp.Regexp, text string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		for _, n := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == ' ' }) {
+			out[n] = true
+		}
+	}
+	return out
 }

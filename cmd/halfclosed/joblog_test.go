@@ -3,6 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +94,36 @@ func TestJobLogLines(t *testing.T) {
 	}
 	if !strings.Contains(jobs[2].Job.Error, `unknown command "nosuchcmd"`) {
 		t.Errorf("invalid job error %q", jobs[2].Job.Error)
+	}
+
+	// docs/operations.md, "Logs", lists the fields of a call's line: those
+	// of the two lines above, an ok one and a failed one, both with a
+	// deadline, and no other (it left out grpc.method_type and
+	// grpc.request.deadline).
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("\\(`msg=\"finished call\"`: ([a-z._,\\s]+?) —").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal(`docs/operations.md does not list the fields of a "finished call" line`)
+	}
+	documented := strings.Fields(strings.ReplaceAll(string(m[1]), ",", " "))
+	slices.Sort(documented)
+	keys := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(d.logs.String()))
+	for sc.Scan() {
+		var l map[string]any
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l["msg"] == "finished call" && l["grpc.service"] == "halfclose.v1.ComputeService" {
+			for k := range l {
+				keys[k] = true
+			}
+		}
+	}
+	for _, k := range []string{"time", "level", "msg", "job"} {
+		delete(keys, k)
+	}
+	if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, documented) {
+		t.Errorf("a call's log line has the fields %q; docs/operations.md lists %q", got, documented)
 	}
 }

@@ -65,8 +65,8 @@ jobs still running with an error.`,
 			{Title: "Exit status", Text: `0: stopped by SIGTERM, SIGINT or SIGHUP after the drain (a second signal
 included).
 
-1: a listener, certificate or token file that cannot be used; nothing was
-served.
+1: a listener, certificate, token file or --spool-dir that cannot be used;
+nothing was served.
 
 2: a bad flag or flag value (a route whose pipeline does not compile
 included).`},

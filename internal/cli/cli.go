@@ -158,8 +158,12 @@ func (f Flag) Spelling() string {
 	return b
 }
 
-// DefaultText is the default worth showing, or "".
+// DefaultText is the default worth showing, or "": a boolean's only when
+// it is on (an off one is the flag's absence).
 func (f Flag) DefaultText() string {
+	if f.Bool && f.DefValue == "true" {
+		return "true"
+	}
 	if f.Bool || f.DefValue == "" || f.DefValue == "0" || f.DefValue == "0s" || f.DefValue == "[]" {
 		return ""
 	}

@@ -122,3 +122,27 @@ func TestWrap(t *testing.T) {
 		t.Errorf("wrap = %q, want %q", got, want)
 	}
 }
+
+// A boolean that is on by default says so in --help and the man page:
+// halfclosed's --tcp-sendfile read as off ("false: read it into the
+// process") with nothing to tell it is on unless turned off. One that is
+// off says nothing (its absence is the default).
+func TestUsageShowsTrueBoolDefault(t *testing.T) {
+	s := testSpec()
+	s.Flags.Bool("quick", true, "go quick")
+	s.Groups[1].Flags = append(s.Groups[1].Flags, "quick")
+	var usage, man bytes.Buffer
+	s.Usage(&usage)
+	if err := s.Generate(&man, "man"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(usage.String(), "--quick           go quick (default true)\n") {
+		t.Errorf("usage does not show --quick's default true:\n%s", usage.String())
+	}
+	if !strings.Contains(man.String(), `go quick (default true); variable DEMO_QUICK.`) {
+		t.Errorf("man page does not show --quick's default true:\n%s", man.String())
+	}
+	if strings.Contains(usage.String(), "default false") || strings.Contains(man.String(), "default false") {
+		t.Errorf("a false boolean's default is shown")
+	}
+}
