@@ -31,6 +31,10 @@ func (r *runner) describe(err error) string {
 	if r.o.tcp && !r.listing {
 		flagName, addr = "--tcp-addr", r.o.tcpAddr
 	}
+	var outErr *outputError
+	if errors.As(err, &outErr) {
+		return outErr.Error() // GNU's words, whatever wrapped it
+	}
 	var dnsErr *net.DNSError
 	var wrong *wrongProtocolError
 	var tlsPort *tlsPortError
