@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
 )
 
@@ -229,8 +231,9 @@ func TestListenPortTakenOnOne(t *testing.T) {
 // --health-addr) serves both, over TLS and through the raw accept
 // (--tcp-raw-accept=all); the "listening" lines name both; the caps
 // count both sockets' connections together (--grpc-max-conns 1: a
-// connection held on 127.0.0.1 refuses one on ::1); a drain serves a
-// job begun on ::1 to its end and then closes both.
+// connection held on 127.0.0.1 refuses one on ::1, and --max-conns 1 a
+// TCP one on 127.0.0.1 while a job runs on ::1); a drain serves a job
+// begun on ::1 to its end and then closes both.
 func TestDaemonListensOnEveryAddress(t *testing.T) {
 	needIPv6(t)
 	a := netip.MustParseAddr
@@ -238,7 +241,7 @@ func TestDaemonListensOnEveryAddress(t *testing.T) {
 	pki := newTestPKI(t)
 	const v = "dual.test:0"
 	d := startDaemon(t, "--grpc-addr="+v, "--tcp-addr="+v, "--tcp-route="+v+"=sha256sum", "--metrics-addr="+v, "--health-addr="+v,
-		"--tls-cert="+pki.ServerCert, "--tls-key="+pki.ServerKey, "--tcp-raw-accept=all", "--grpc-max-conns=1")
+		"--tls-cert="+pki.ServerCert, "--tls-key="+pki.ServerKey, "--tcp-raw-accept=all", "--grpc-max-conns=1", "--max-conns=1")
 	tlsCfg := pki.ClientTLS(t, false)
 	input := randomBytes(t, 100<<10)
 	all := map[string]listeners{"grpc": d.grpcListeners(), "tcp": d.tcpL, "route": d.routes[0].l, "metrics": d.metricsL, "health": d.healthL}
@@ -288,8 +291,9 @@ func TestDaemonListensOnEveryAddress(t *testing.T) {
 		t.Errorf("gRPC %s after the first closed: %v", d.grpcL[1].Addr(), err)
 	}
 
-	// The drain: a job begun on [::1] runs to its end, then both
-	// families of every port refuse.
+	// A job begun on [::1] is the one connection of --max-conns 1: one
+	// on 127.0.0.1 is refused. Then the drain: the job runs to its end,
+	// and both families of every port refuse.
 	c := rawConn(t, d.tcpL[1].Addr().String(), tlsCfg)
 	if _, err := io.WriteString(c, "sha256sum\n"); err != nil {
 		t.Fatal(err)
@@ -298,6 +302,9 @@ func TestDaemonListensOnEveryAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 1)
+	if got, err := tcpJob(t, d.tcpL[0].Addr().String(), tlsCfg, "sha256sum\n", input); err != nil || got != errorLine("RESOURCE_EXHAUSTED", "too many connections: limit 1") {
+		t.Errorf("%s past --max-conns 1: %q, %v", d.tcpL[0].Addr(), got, err)
+	}
 	d.stop()
 	if _, err := c.Write(input[1000:]); err != nil {
 		t.Fatal(err)
@@ -370,6 +377,52 @@ func TestListenAddrForms(t *testing.T) {
 			} else {
 				c.Close()
 			}
+		}
+	}
+}
+
+// TestDaemonEveryAddressGraceOver: the forced stop reaches the jobs of
+// every socket of a name: jobs held on ::1 and on 127.0.0.1, over gRPC
+// and TCP, are cancelled with UNAVAILABLE when --shutdown-grace ends,
+// never a result, and Run returns.
+func TestDaemonEveryAddressGraceOver(t *testing.T) {
+	needIPv6(t)
+	a := netip.MustParseAddr
+	withHosts(t, map[string][]netip.Addr{"dual.test": {a("::1"), a("127.0.0.1")}})
+	d := startDaemon(t, "--grpc-addr=dual.test:0", "--tcp-addr=dual.test:0", "--shutdown-grace=100ms")
+	var grpcs []func([]byte) (*apiv1.DigestResponse, error)
+	var tcps []net.Conn
+	for i := range 2 {
+		api := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcL[i].Addr().String(), nil))
+		grpcs = append(grpcs, holdGRPC(t, api, []byte("never finished")))
+		tcps = append(tcps, holdTCP(t, d.tcpL[i].Addr().String(), "sha256sum\n", []byte("never finished")))
+	}
+	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 4)
+	lines := make(chan string, len(tcps))
+	for _, c := range tcps {
+		go func() {
+			line, err := bufio.NewReader(c).ReadString('\n')
+			c.(*net.TCPConn).CloseWrite()
+			if err != nil {
+				line += " (" + err.Error() + ")"
+			}
+			lines <- line
+		}()
+	}
+	d.stop()
+	if err := d.wait(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for i, finish := range grpcs {
+		if resp, err := finish(nil); err == nil {
+			t.Errorf("gRPC job on %s got a result: %v", d.grpcL[i].Addr(), resp)
+		} else if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != "server is shutting down" {
+			t.Errorf("gRPC job on %s: %v; want UNAVAILABLE server is shutting down", d.grpcL[i].Addr(), err)
+		}
+	}
+	for range tcps {
+		if line := <-lines; line != errorLine("UNAVAILABLE", "server is shutting down") {
+			t.Errorf("TCP job: %q", line)
 		}
 	}
 }
