@@ -206,7 +206,9 @@ func Dial(target string, opts ...Option) (*Client, error) {
 		}
 		creds = credentials.NewTLS(tlsCfg)
 	}
-	dopts := append(grpcopts.DialOptions(), grpc.WithTransportCredentials(creds),
+	// A write to a connection its server closed before it sent anything
+	// says so (ClosedUnspoken), not a bare "write: broken pipe".
+	dopts := append(grpcopts.DialOptions(), grpc.WithTransportCredentials(unspokenCreds{creds}),
 		grpc.WithDefaultServiceConfig(DefaultServiceConfig))
 	if o.token != "" {
 		dopts = append(dopts, grpc.WithPerRPCCredentials(tokenCreds{token: o.token, secure: o.tls != nil}))

@@ -46,10 +46,29 @@ const GRPCReadBufSize = 256 << 10
 // limits, when given (at most one), caps the connections it hands out
 // (GRPCConnLimits).
 func NewGRPCListener(l net.Listener, bufSize int, userTimeout time.Duration, limits ...GRPCConnLimits) net.Listener {
-	gl := &grpcListener{Listener: l, bufSize: bufSize, userTimeout: userTimeout}
+	var cl *connLimits
 	if len(limits) > 0 {
-		gl.limits = newConnLimits(limits[0])
+		cl = newConnLimits(limits[0])
 	}
+	return newGRPCListener(l, bufSize, userTimeout, cl)
+}
+
+// NewGRPCListeners is NewGRPCListener for the sockets of one listen
+// address (one on each address of a host name): their connections
+// count against one GRPCConnLimits, as those of one socket do, so a
+// name of two addresses does not double --grpc-max-conns.
+func NewGRPCListeners[L net.Listener](ls []L, bufSize int, userTimeout time.Duration, limits GRPCConnLimits) []net.Listener {
+	cl := newConnLimits(limits)
+	out := make([]net.Listener, len(ls))
+	for i, l := range ls {
+		out[i] = newGRPCListener(l, bufSize, userTimeout, cl)
+	}
+	return out
+}
+
+func newGRPCListener(l net.Listener, bufSize int, userTimeout time.Duration, limits *connLimits) *grpcListener {
+	gl := &grpcListener{Listener: l, bufSize: bufSize, userTimeout: userTimeout, limits: limits}
+	limits.use()
 	gl.gentle, _ = l.(*GentleListener)
 	if gl.gentle != nil {
 		gl.gentle.setAfterStop(gl.cutHandshakes)
@@ -66,7 +85,8 @@ type grpcListener struct {
 	bufSize     int
 	userTimeout time.Duration
 	pool        *sync.Pool  // of *[]byte of len bufSize; nil when bufSize is 0
-	limits      *connLimits // nil: no cap
+	limits      *connLimits // nil: no cap; shared by NewGRPCListeners' listeners
+	closeOnce   sync.Once   // the listener's stop of limits
 
 	hsMu sync.Mutex // protects the fields below, and orders the deadlines of the connections in handshake
 	// handshaking holds the connections whose handshake grpc-go has
@@ -150,9 +170,10 @@ func (l *grpcListener) cutHandshakes(wait time.Duration) {
 	}
 }
 
-// Close stops accepting, and logs the refusals not logged yet.
+// Close stops accepting, and logs the refusals not logged yet once the
+// last listener sharing its limits is closed.
 func (l *grpcListener) Close() error {
-	l.limits.stop()
+	l.closeOnce.Do(l.limits.stop)
 	return l.Listener.Close()
 }
 

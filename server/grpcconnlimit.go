@@ -36,6 +36,7 @@ type connLimits struct {
 	GRPCConnLimits
 	open    atomic.Int64 // connections holding a place of Max
 	refused *refusalLog
+	users   atomic.Int32 // the listeners not closed that share these limits
 }
 
 func newConnLimits(g GRPCConnLimits) *connLimits {
@@ -85,8 +86,17 @@ func (l *connLimits) admit(c net.Conn) (release func()) {
 // Open returns how many connections hold a place, for tests.
 func (l *connLimits) Open() int64 { return l.open.Load() }
 
-func (l *connLimits) stop() {
+// use counts a listener in; its stop counts it out.
+func (l *connLimits) use() {
 	if l != nil {
+		l.users.Add(1)
+	}
+}
+
+// stop logs the refusals not logged yet once the last listener sharing
+// the limits has stopped: until then another may still refuse.
+func (l *connLimits) stop() {
+	if l != nil && l.users.Add(-1) <= 0 {
 		l.refused.stop()
 	}
 }

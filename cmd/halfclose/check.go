@@ -212,7 +212,7 @@ func (e errOut) Error() string { return e.err.Error() }
 func (c *checker) stop(ctx context.Context, name string, err error) int {
 	var eo errOut
 	if errors.As(err, &eo) {
-		fmt.Fprintln(c.r.stderr, "halfclose:", eo.err)
+		fmt.Fprintln(c.r.stderr, "halfclose:", c.r.describe(eo.err))
 		return 1
 	}
 	return c.r.failure(ctx, name, err)

@@ -5,8 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/compute/builtin"
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/server"
 )
 
 // TestDescribeConnCapRefusal: halfclosed closes a gRPC connection over
@@ -22,8 +29,52 @@ func TestDescribeConnCapRefusal(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	r := &runner{o: options{addr: addr}}
-	got := r.describe(status.Error(codes.Unavailable, `connection error: desc = "error reading server preface: EOF"`))
-	if !strings.HasPrefix(got, "UNAVAILABLE: "+addr+" closed the connection without speaking gRPC") || !strings.Contains(got, "--grpc-max-conns") {
-		t.Errorf("describe: %q; want the connection caps named", got)
+	for _, msg := range []string{
+		`connection error: desc = "error reading server preface: EOF"`,
+		// grpc-go's writer saw the close first.
+		client.ClosedUnspoken + ": write tcp 127.0.0.1:40000->" + addr + ": write: broken pipe",
+	} {
+		got := r.describe(status.Error(codes.Unavailable, msg))
+		if !strings.HasPrefix(got, "UNAVAILABLE: "+addr+" closed the connection without speaking gRPC") || !strings.Contains(got, "--grpc-max-conns") {
+			t.Errorf("describe(%q): %q; want the connection caps named", msg, got)
+		}
+	}
+	// A write that fails after the server spoke is not a refusal: its
+	// words are kept.
+	msg := "write tcp 127.0.0.1:40000->" + addr + ": write: broken pipe"
+	if got := r.describe(status.Error(codes.Unavailable, msg)); strings.Contains(got, "--grpc-max-conns") || !strings.Contains(got, "broken pipe") {
+		t.Errorf("describe(%q): %q; want the system's words", msg, got)
+	}
+}
+
+// TestConnCapRefusalNamed: a call to a gRPC server at --grpc-max-conns
+// (a connection held, the CLI's refused: closed unread, so reset once
+// the CLI has written) names the cap whichever of grpc-go's reader and
+// writer saw the close first. The writer's was told as the system's
+// words alone ("UNAVAILABLE: write tcp A->B: write: broken pipe"), in 2
+// runs of 3 with the real binaries.
+func TestConnCapRefusalNamed(t *testing.T) {
+	eng := engine.New(engine.Config{Registry: builtin.Registry()})
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(eng, server.Options{}))
+	go gs.Serve(server.NewGRPCListener(gl, 0, 0, server.GRPCConnLimits{Max: 1}))
+	t.Cleanup(gs.Stop)
+	addr := gl.Addr().String()
+	// The one connection of the cap: queued first, so admitted first.
+	held, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	input := strings.Repeat("refused\n", 8<<10)
+	for i := range 4 {
+		code, out, errs := runCLIIn(t, strings.NewReader(input), "--progress=false", "--addr", addr, "sha256sum")
+		if code != 1 || out != "" || !strings.Contains(errs, "--grpc-max-conns") || strings.Contains(errs, "broken pipe") || strings.Contains(errs, "connection reset") {
+			t.Fatalf("run %d: exit %d, stdout %q, stderr %q; want exit 1 naming --grpc-max-conns", i, code, out, errs)
+		}
 	}
 }

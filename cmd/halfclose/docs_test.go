@@ -46,6 +46,7 @@ func TestCLIDocMentions(t *testing.T) {
 	clitest.CheckDocFlagMentions(t, spec, "docs/cli.md", doc,
 		// halfclosed's
 		"auth-token-file", "idle-timeout", "max-input-bytes", "max-msg-bytes", "tcp-route", "tls-client-ca",
+		"grpc-max-conns", "grpc-max-conns-per-peer", "max-conns",
 		// the commands' (cksum, sha256sum and its check mode, sort), and
 		// a misspelling quoted
 		"al", "check", "tag", "debug", "quiet", "status", "warn", "strict", "ignore-missing", "reverse", "revrese")

@@ -31,6 +31,10 @@ func (r *runner) describe(err error) string {
 	if r.o.tcp && !r.listing {
 		flagName, addr = "--tcp-addr", r.o.tcpAddr
 	}
+	var outErr *outputError
+	if errors.As(err, &outErr) {
+		return outErr.Error() // GNU's words, whatever wrapped it
+	}
 	var dnsErr *net.DNSError
 	var wrong *wrongProtocolError
 	var tlsPort *tlsPortError
@@ -94,24 +98,32 @@ func (r *runner) describe(err error) string {
 	}
 	if s.Code() == codes.Unavailable {
 		tls := r.o.useTLS || r.o.caFile != "" || r.o.certFile != ""
+		// The server closed the connection before it sent a byte.
+		unspoken := (strings.Contains(msg, "error reading server preface") || client.IsClosedUnspoken(msg)) && !strings.Contains(msg, tcpPortMessage)
 		switch {
 		case strings.Contains(msg, "first record does not look like a TLS handshake"):
 			return "UNAVAILABLE: " + notTLSMessage(addr)
 		case strings.Contains(msg, "x509: "):
 			why := strings.TrimRight(msg[strings.Index(msg, "x509: "):], `"`)
 			return "UNAVAILABLE: " + certMessage(addr, why)
-		case !tls && strings.Contains(msg, "error reading server preface") && !strings.Contains(msg, tcpPortMessage) &&
-			oneAddress(addr) && probePort(addr) == portTLS:
+		case !tls && unspoken && oneAddress(addr) && probePort(addr) == portTLS:
 			return "UNAVAILABLE: " + (&tlsPortError{addr: addr}).Error()
 		case strings.Contains(msg, "remote error: tls: "):
 			return "UNAVAILABLE: " + alertMessage(addr, msg, r.o.certFile)
-		case !tls && strings.Contains(msg, "error reading server preface") && !strings.Contains(msg, tcpPortMessage):
+		case tls && client.IsClosedUnspoken(msg):
+			// Closed before the server's side of the TLS handshake: the
+			// client's hello, or what followed it, met the close.
+			return fmt.Sprintf("UNAVAILABLE: %s closed the connection before its TLS handshake (halfclosed at its cap of connections, --grpc-max-conns or --grpc-max-conns-per-peer: try again later)", addr)
+		case !tls && unspoken:
 			// A TLS port closes on a plaintext client; a raw-TCP port of
 			// halfclosed answers in HTTP/2 with tcpPortMessage; halfclosed
 			// closes a connection over --grpc-max-conns or
 			// --grpc-max-conns-per-peer unread (so that a proxy or a
 			// round-robin client tries another server), and then the
-			// port is the right one.
+			// port is the right one. grpc-go tells it as its reader
+			// saw it (no server preface) or as its writer did (a write
+			// to the closed connection: client.ClosedUnspoken, where it
+			// said "write tcp A->B: write: broken pipe").
 			return fmt.Sprintf("UNAVAILABLE: %s closed the connection without speaking gRPC (a TLS port? then add --tls or --cacert; a raw-TCP port of halfclosed? then use --tcp --tcp-addr %s; or halfclosed at its cap of connections, --grpc-max-conns or --grpc-max-conns-per-peer: try again later)", addr, addr)
 		case tls && r.o.certFile == "" && !strings.Contains(msg, tcpPortMessage) &&
 			(strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "error reading server preface")):

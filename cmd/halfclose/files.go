@@ -162,7 +162,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			res = renameOutput(cmd[0], res, name)
 		}
 		if _, err := stdout.Write(res); err != nil {
-			fmt.Fprintln(r.stderr, "halfclose:", err)
+			fmt.Fprintln(r.stderr, "halfclose:", r.describe(err))
 			return 1
 		}
 	}

@@ -131,6 +131,9 @@ func (r *runner) failure(ctx context.Context, what string, err error) int {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// A failed write to it is reported as GNU's tools report it, in
+	// every mode.
+	stdout = &outWriter{stdout}
 	var o options
 	spec := newSpec(&o)
 	fs := spec.Flags

@@ -132,7 +132,7 @@ func TestStartErrors(t *testing.T) {
 func TestRoutesAndOps(t *testing.T) {
 	d := startDaemon(t, "--tcp-route=127.0.0.1:0=wc -c", "--pprof")
 	input := randomBytes(t, 12345)
-	reply, err := tcpJob(t, d.routes[0].l.Addr().String(), nil, "", input)
+	reply, err := tcpJob(t, d.routes[0].l.addr(), nil, "", input)
 	if err != nil || reply != "12345\n" {
 		t.Fatalf("route: %q, %v", reply, err)
 	}

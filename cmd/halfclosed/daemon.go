@@ -6,13 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,11 +70,14 @@ type daemon struct {
 	hurried   chan struct{}
 	hurryOnce sync.Once
 
-	grpcL             *server.GentleListener
+	// Each listen address is a socket on each address its host names
+	// (listenName): the listeners of one address are served alike, and
+	// share every cap.
+	grpcL             []*server.GentleListener
 	grpcReadBuf       int                   // the read buffer of server.NewGRPCListener's connections
 	grpcConns         server.GRPCConnLimits // the caps of server.NewGRPCListener's connections
-	tcpL              net.Listener          // nil when --tcp-addr is empty
-	metricsL, healthL net.Listener          // nil when disabled (or shared)
+	tcpL              listeners             // nil when --tcp-addr is empty
+	metricsL, healthL listeners             // nil when disabled (or shared)
 	routes            []routeListener
 
 	// reloader re-reads the certificate, client CA and token files when
@@ -92,12 +90,12 @@ type daemon struct {
 // health alone.
 type httpEndpoint struct {
 	name string // for the "listening" log line
-	l    net.Listener
+	l    listeners
 	srv  *http.Server
 }
 
 type routeListener struct {
-	l     net.Listener
+	l     listeners
 	route route
 }
 
@@ -282,19 +280,21 @@ func (d *daemon) listen() error {
 		return err
 	}
 	// Closed gently after the drain delay: see shutdown.
-	d.grpcL = server.NewGentleListener(gl)
+	for _, l := range gl {
+		d.grpcL = append(d.grpcL, server.NewGentleListener(l))
+	}
 	if d.cfg.tcpAddr != "" {
 		if d.tcpL, err = listenFlag(d.log, "--tcp-addr", d.cfg.tcpAddr); err != nil {
 			return err
 		}
 	}
 	for _, r := range d.cfg.routes() {
-		l, addrs, err := listenName(r.addr)
+		ls, skipped, err := listenName(r.addr)
 		if err != nil {
 			return fmt.Errorf("--tcp-route %q: %w", r.addr+"="+r.pipeline, err)
 		}
-		warnUnbound(d.log, "--tcp-route", r.addr, l, addrs)
-		d.routes = append(d.routes, routeListener{l, r})
+		d.routes = append(d.routes, routeListener{ls, r})
+		warnSkipped(d.log, "--tcp-route", r.addr, ls, skipped)
 	}
 	if d.cfg.metricsAddr != "" {
 		if d.metricsL, err = listenFlag(d.log, "--metrics-addr", d.cfg.metricsAddr); err != nil {
@@ -309,114 +309,16 @@ func (d *daemon) listen() error {
 	return nil
 }
 
-// listenFlag listens on addr, the value of flag, names both in an
-// error, and warns (warnUnbound) when addr names a host of more addresses
-// than the one listened on.
-func listenFlag(log *slog.Logger, flag, addr string) (net.Listener, error) {
-	l, addrs, err := listenName(addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", flag, addr, err)
-	}
-	warnUnbound(log, flag, addr, l, addrs)
-	return l, nil
-}
-
-// lookupHost is the resolver listenName asks (tests replace it).
-var lookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
-	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-}
-
-// listenName listens on addr as server.Listen does, but a host that is a
-// name is looked up here, once, and its addresses returned with the
-// listener: on the first IPv4 one, or the first when it has none, as Go's
-// Listen chooses. warnUnbound needs them; a second lookup of its own (the
-// first build's) asked DNS again for a name not in /etc/hosts, for up to
-// 2 s a listener at start, and could be answered otherwise than Listen was.
-func listenName(addr string) (net.Listener, []netip.Addr, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		l, err := server.Listen(addr)
-		return l, nil, err
-	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		l, err := server.Listen(addr) // an address: that one was meant
-		return l, nil, err
-	}
-	addrs, err := lookupHost(context.Background(), host)
-	if err == nil && len(addrs) == 0 {
-		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	if err != nil {
-		return nil, nil, &net.OpError{Op: "listen", Net: "tcp", Err: err}
-	}
-	pick := addrs[0]
-	for _, a := range addrs {
-		if a.Unmap().Is4() {
-			pick = a
-			break
-		}
-	}
-	l, err := server.Listen(net.JoinHostPort(pick.Unmap().String(), port))
-	return l, addrs, err
-}
-
-// warnUnbound warns when addr, the value of flag, names a host whose
-// other addresses (addrs, its lookup's) l does not listen on. Go listens
-// on one address of a name, its first IPv4 one: localhost:50051 is
-// 127.0.0.1:50051 alone where localhost is also ::1 (Debian's
-// /etc/hosts), and clients of localhost (grpc-go, grpcio, grpc-js, nc,
-// curl) try ::1 first. Refused there, they try 127.0.0.1, but another
-// server listening on [::1]:50051 gets them all (a second halfclosed
-// given [::1]:50051 started without a word, and took every localhost
-// call of the first).
-func warnUnbound(log *slog.Logger, flag, addr string, l net.Listener, addrs []netip.Addr) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return
-	}
-	if others := unboundAddrs(l.Addr(), addrs); len(others) > 0 {
-		if t, ok := l.Addr().(*net.TCPAddr); ok {
-			port = strconv.Itoa(t.Port) // port 0's
-		}
-		var not []string
-		for _, a := range others {
-			not = append(not, net.JoinHostPort(a.String(), port))
-		}
-		log.Warn(flag+": "+host+" names more addresses than the one listened on: clients of "+host+" may try the others first, and reach whatever listens there; give an address to say which",
-			"value", addr, "addr", l.Addr().String(), "not", strings.Join(not, " "))
-	}
-}
-
-// unboundAddrs returns the addresses of addrs other than bound's, in
-// order, IPv4-mapped ones as IPv4, each once.
-func unboundAddrs(bound net.Addr, addrs []netip.Addr) []netip.Addr {
-	var b netip.Addr
-	if t, ok := bound.(*net.TCPAddr); ok {
-		b, _ = netip.AddrFromSlice(t.IP)
-		b = b.Unmap()
-	}
-	var out []netip.Addr
-	for _, a := range addrs {
-		a = a.Unmap().WithZone("")
-		if a != b && !slices.Contains(out, a) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // closeListeners closes the listeners listen opened.
 func (d *daemon) closeListeners() {
-	if d.grpcL != nil {
-		d.grpcL.Close()
+	for _, l := range d.grpcL {
+		l.Close()
 	}
-	for _, l := range []net.Listener{d.tcpL, d.metricsL, d.healthL} {
-		if l != nil {
-			l.Close()
-		}
+	for _, ls := range []listeners{d.tcpL, d.metricsL, d.healthL} {
+		ls.close()
 	}
 	for _, r := range d.routes {
-		r.l.Close()
+		r.l.close()
 	}
 }
 
@@ -555,15 +457,15 @@ func (d *daemon) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	// The listeners are open: say so at once (the log is otherwise
 	// written in batches), for the operator and for scripts waiting on it.
-	d.log.Info("grpc listening", "addr", d.grpcL.Addr().String(), "tls", d.cfg.tlsCert != "")
+	d.log.Info("grpc listening", append(d.grpcListeners().logAttrs(), "tls", d.cfg.tlsCert != "")...)
 	if d.tcpL != nil {
-		d.log.Info("tcp command port listening", "addr", d.tcpL.Addr().String(), "tls", d.cfg.tlsCert != "")
+		d.log.Info("tcp command port listening", append(d.tcpL.logAttrs(), "tls", d.cfg.tlsCert != "")...)
 	}
 	for _, r := range d.routes {
-		d.log.Info("tcp route listening", "addr", r.l.Addr().String(), "pipeline", r.route.pipeline)
+		d.log.Info("tcp route listening", append(r.l.logAttrs(), "pipeline", r.route.pipeline)...)
 	}
 	for _, h := range d.https {
-		attrs := []any{"addr", h.l.Addr().String()}
+		attrs := h.l.logAttrs()
 		if h.name == "metrics" {
 			attrs = append(attrs, "pprof", d.cfg.pprof)
 		}
@@ -587,26 +489,36 @@ func (d *daemon) Run(ctx context.Context) error {
 			<-reloadDone
 		}()
 	}
-	g.Go(func() error {
-		err := d.grpc.Serve(server.NewGRPCListener(d.grpcL, d.grpcReadBuf, keepaliveTimeout, d.grpcConns))
-		if d.closing.Load() {
-			return nil // the listener's drain is over: Accept said closed
-		}
-		return err
-	})
-	if d.tcpL != nil {
-		g.Go(func() error { return ignoreClosed(d.tcp.Serve(d.tcpL)) })
+	// One grpc-go server serves every socket of --grpc-addr, and their
+	// connections share the caps (--grpc-max-conns and its share).
+	for _, l := range server.NewGRPCListeners(d.grpcL, d.grpcReadBuf, keepaliveTimeout, d.grpcConns) {
+		g.Go(func() error {
+			err := d.grpc.Serve(l)
+			if d.closing.Load() {
+				return nil // the listener's drain is over: Accept said closed
+			}
+			return err
+		})
+	}
+	// The TCP server counts the connections of all its sockets
+	// (--max-conns) and stops them all.
+	for _, l := range d.tcpL {
+		g.Go(func() error { return ignoreClosed(d.tcp.Serve(l)) })
 	}
 	for _, r := range d.routes {
-		g.Go(func() error { return ignoreClosed(d.tcp.ServeRoute(r.l, r.route.compiled)) })
+		for _, l := range r.l {
+			g.Go(func() error { return ignoreClosed(d.tcp.ServeRoute(l, r.route.compiled)) })
+		}
 	}
 	for _, h := range d.https {
-		g.Go(func() error {
-			if err := h.srv.Serve(h.l); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
+		for _, l := range h.l {
+			g.Go(func() error {
+				if err := h.srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			})
+		}
 	}
 	g.Go(func() error {
 		<-gctx.Done()
@@ -694,7 +606,11 @@ func (d *daemon) shutdown(cause error) {
 		// GracefulStop, which would close (reset) any it is handed after,
 		// and StopAccepting waits for grpc-go to begin serving those and
 		// the ones it accepted just before (NewGRPCListener holds them).
-		d.grpcL.StopAccepting(sctx)
+		var stopping sync.WaitGroup
+		for _, l := range d.grpcL {
+			stopping.Go(func() { l.StopAccepting(sctx) })
+		}
+		stopping.Wait()
 		// Health Watch and reflection calls run no job and last as
 		// long as their clients like: ended now, they do not hold the
 		// graceful stop to the end of the grace (grpcurl's Watch did,
@@ -755,16 +671,18 @@ func (d *daemon) hurry() {
 }
 
 // Addresses of the listeners, for tests; "" when disabled.
-func (d *daemon) grpcAddr() string   { return d.grpcL.Addr().String() }
-func (d *daemon) tcpAddr() string    { return addrOf(d.tcpL) }
-func (d *daemon) httpAddr() string   { return addrOf(d.metricsL) }
-func (d *daemon) healthAddr() string { return addrOf(d.healthL) }
+func (d *daemon) grpcAddr() string   { return d.grpcL[0].Addr().String() }
+func (d *daemon) tcpAddr() string    { return d.tcpL.addr() }
+func (d *daemon) httpAddr() string   { return d.metricsL.addr() }
+func (d *daemon) healthAddr() string { return d.healthL.addr() }
 
-func addrOf(l net.Listener) string {
-	if l == nil {
-		return ""
+// grpcListeners are grpcL as listeners.
+func (d *daemon) grpcListeners() listeners {
+	ls := make(listeners, len(d.grpcL))
+	for i, l := range d.grpcL {
+		ls[i] = l
 	}
-	return l.Addr().String()
+	return ls
 }
 
 func ignoreClosed(err error) error {

@@ -33,7 +33,7 @@ import (
 func TestHuntOpsCutLineNotReset(t *testing.T) {
 	d := startDaemon(t, "--shutdown-grace=0s", "--max-jobs=1", "--max-jobs-per-peer=0", "--job-wait=1h",
 		"--tcp-route=127.0.0.1:0=sha256sum")
-	route := d.routes[0].l.Addr().String()
+	route := d.routes[0].l.addr()
 	holder := holdTCP(t, route, "", []byte("the first part"))
 	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 1)
 	// Sent, and never its FIN: the read-on reads the bytes and ends with

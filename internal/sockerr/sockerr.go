@@ -34,3 +34,17 @@ func Broken(err error) bool {
 func TooManyFiles(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || tooManyFiles(err)
 }
+
+// AddrUnavailable reports a listen address this host cannot listen on:
+// not one of its addresses (EADDRNOTAVAIL: ::1 on a host whose loopback
+// has no IPv6, a name's address that belongs to another host), or of a
+// family the system does not have (EAFNOSUPPORT: IPv6 disabled).
+func AddrUnavailable(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) ||
+		errors.Is(err, syscall.EPROTONOSUPPORT) || addrUnavailable(err)
+}
+
+// AddrInUse reports a bind to an address and port something else holds.
+func AddrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || addrInUse(err)
+}

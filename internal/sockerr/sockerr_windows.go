@@ -23,3 +23,10 @@ func broken(err error) bool {
 }
 
 func tooManyFiles(err error) bool { return errors.Is(err, windows.WSAEMFILE) }
+
+func addrUnavailable(err error) bool {
+	return errors.Is(err, windows.WSAEADDRNOTAVAIL) || errors.Is(err, windows.WSAEAFNOSUPPORT) ||
+		errors.Is(err, windows.WSAEPROTONOSUPPORT)
+}
+
+func addrInUse(err error) bool { return errors.Is(err, windows.WSAEADDRINUSE) }

@@ -1,0 +1,72 @@
+package client
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+
+	"google.golang.org/grpc/credentials"
+)
+
+// ClosedUnspoken is the start of the error of a write to a connection
+// that its server closed, or reset, before it sent a single byte: what
+// halfclosed does to a gRPC connection over --grpc-max-conns or
+// --grpc-max-conns-per-peer (closed unread, so that a proxy or a
+// round-robin client tries another server), what a TLS port does to a
+// plaintext client, and what a port that is not a gRPC server may do.
+// grpc-go reports which of its reads and writes failed first: the reader's
+// "error reading server preface", or the writer's bare "write tcp
+// A->B: write: broken pipe", which said nothing of the cause. Reported
+// by a call as UNAVAILABLE with this text before the system's.
+const ClosedUnspoken = "the server closed the connection before it sent anything"
+
+// IsClosedUnspoken reports whether a status message says the server
+// closed the connection before it sent anything (ClosedUnspoken).
+func IsClosedUnspoken(msg string) bool { return strings.Contains(msg, ClosedUnspoken) }
+
+// unspokenCreds wraps transport credentials so that a write to a
+// connection whose server has sent nothing fails with an error saying so
+// (unspokenError). A write after the server spoke, its SETTINGS or its
+// TLS handshake, is a broken connection as any other and keeps its words.
+type unspokenCreds struct {
+	credentials.TransportCredentials
+}
+
+func (c unspokenCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	return c.TransportCredentials.ClientHandshake(ctx, authority, &unspokenConn{Conn: raw})
+}
+
+func (c unspokenCreds) Clone() credentials.TransportCredentials {
+	return unspokenCreds{c.TransportCredentials.Clone()}
+}
+
+// unspokenConn is a client connection that knows whether its server has
+// sent a byte yet.
+type unspokenConn struct {
+	net.Conn
+	spoke atomic.Bool // a read has returned a byte
+}
+
+func (c *unspokenConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.spoke.Load() {
+		c.spoke.Store(true)
+	}
+	return n, err
+}
+
+func (c *unspokenConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && !c.spoke.Load() {
+		err = &unspokenError{err}
+	}
+	return n, err
+}
+
+// unspokenError is the error of a write to a connection whose server
+// closed it before it sent anything.
+type unspokenError struct{ err error }
+
+func (e *unspokenError) Error() string { return ClosedUnspoken + ": " + e.err.Error() }
+func (e *unspokenError) Unwrap() error { return e.err }

@@ -1,0 +1,75 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/halfclose/halfclose/internal/sockerr"
+)
+
+// TestUnspokenWrite: a write to a connection its server reset before
+// sending a byte (what halfclosed does to a gRPC connection over
+// --grpc-max-conns) fails with ClosedUnspoken before the system's words;
+// grpc-go made its status of the bare "write: broken pipe". A write to
+// one whose server spoke first keeps the system's error alone.
+func TestUnspokenWrite(t *testing.T) {
+	for _, spoke := range []bool{false, true} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		dialed := make(chan struct{})
+		go func() {
+			c, err := l.Accept()
+			<-dialed // the client's connect has returned
+			if err == nil {
+				if spoke {
+					_, err = c.Write([]byte("x"))
+				}
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close() // a reset
+			}
+			served <- err
+		}()
+		raw, err := net.Dial("tcp", l.Addr().String())
+		close(dialed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := unspokenCreds{insecure.NewCredentials()}.ClientHandshake(context.Background(), "", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		// Read until the reset: the byte, if any, then the error.
+		buf := make([]byte, 8)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				break
+			}
+		}
+		_, err = c.Write([]byte("PRI * HTTP/2.0"))
+		c.Close()
+		switch {
+		case err == nil || !sockerr.Broken(err):
+			t.Errorf("spoke %v: write after the reset: %v, want a broken connection", spoke, err)
+		case !spoke && (!strings.HasPrefix(err.Error(), ClosedUnspoken+": write tcp ") || !IsClosedUnspoken(err.Error())):
+			t.Errorf("write to a server that sent nothing: %q, want %q first", err, ClosedUnspoken)
+		case spoke && IsClosedUnspoken(err.Error()):
+			t.Errorf("write to a server that spoke: %q", err)
+		}
+		var ue *unspokenError
+		if errors.As(err, &ue) == spoke {
+			t.Errorf("spoke %v: %T", spoke, err)
+		}
+	}
+}
