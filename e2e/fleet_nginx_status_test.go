@@ -64,8 +64,8 @@ func goneUpstream(t *testing.T) string {
 // the call now and then: neither its status nor its pending write ever
 // completed, and the raw Python stub of TestFleetHunt hung until killed
 // (1 call in 1,288 of a hunt under load; 1 in 600 with this test's
-// upstream; 8 in 800 from an HTTP/2 peer sending nginx's frames,
-// 0 in 800 with the trailers-only status; docs/deploy.md, "Traps").
+// upstream, 0 in 600 with the error_page; docs/deploy.md, "Traps").
+// That is too rare to test here: the test checks the status instead.
 func TestFleetNginxStatus(t *testing.T) {
 	for _, tool := range []string{"nginx", "envsubst"} {
 		need(t, tool)
