@@ -1278,7 +1278,9 @@ func runQuiet(stdinPath string, argv ...string) (result, error) {
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		return result{}, fmt.Errorf("%s: %w after %v", filepath.Base(argv[0]), errTimedOut, defaultTestTimeout)
+		// What it had said tells where it stopped: before its reply, or
+		// after printing it (on its way out).
+		return result{}, fmt.Errorf("%s: %w after %v (stdout %q, stderr %q)", filepath.Base(argv[0]), errTimedOut, defaultTestTimeout, firstLine(out.Bytes()), firstLine(errb.Bytes()))
 	case errors.As(err, &ee):
 		return result{stdout: out.Bytes(), stderr: errb.Bytes(), code: ee.ExitCode()}, nil
 	case err != nil:
