@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc/credentials"
+
+	"github.com/halfclose/halfclose/internal/sockerr"
 )
 
 // ClosedUnspoken is the start of the error of a write to a connection
@@ -56,12 +58,26 @@ func (c *unspokenConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write fails with an unspokenError when the server closed or reset the
+// connection (sockerr.Broken: not a timeout, an unreachable host or a
+// close of the client's own) and has sent nothing: no read returned a
+// byte, and none waits unread. A server that sent its SETTINGS (or a
+// banner) and then reset the connection before grpc-go's reader took
+// them was named as one that sent nothing: the bytes stay readable after
+// the reset, and the writer's failure may come first.
 func (c *unspokenConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
-	if err != nil && !c.spoke.Load() {
+	if err != nil && !c.spoke.Load() && sockerr.Broken(err) && !c.spokeSince() {
 		err = &unspokenError{err}
 	}
 	return n, err
+}
+
+// spokeSince reports whether the server's bytes wait unread, or a read
+// (grpc-go's reader, running alongside) took some since spoke was
+// looked at.
+func (c *unspokenConn) spokeSince() bool {
+	return unreadBytes(c.Conn) || c.spoke.Load()
 }
 
 // unspokenError is the error of a write to a connection whose server

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"google.golang.org/grpc/credentials/insecure"
@@ -73,3 +75,28 @@ func TestUnspokenWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestUnspokenWriteNotClosed: only a close or reset by the server is
+// taken for one: a write that failed otherwise (a timeout, an
+// unreachable host, the client's own close) before the server spoke
+// keeps its words.
+func TestUnspokenWriteNotClosed(t *testing.T) {
+	for _, werr := range []error{syscall.ETIMEDOUT, syscall.EHOSTUNREACH, net.ErrClosed, os.ErrDeadlineExceeded} {
+		c := &unspokenConn{Conn: failConn{err: &net.OpError{Op: "write", Net: "tcp", Err: werr}}}
+		if _, err := c.Write([]byte("x")); IsClosedUnspoken(err.Error()) {
+			t.Errorf("write failing with %v: %q", werr, err)
+		}
+	}
+	c := &unspokenConn{Conn: failConn{err: &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}}}
+	if _, err := c.Write([]byte("x")); !IsClosedUnspoken(err.Error()) {
+		t.Errorf("write failing with EPIPE: %q, want %q", err, ClosedUnspoken)
+	}
+}
+
+// failConn is a connection whose writes fail with err.
+type failConn struct {
+	net.Conn
+	err error
+}
+
+func (c failConn) Write([]byte) (int, error) { return 0, c.err }
