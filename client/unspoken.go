@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -11,23 +13,25 @@ import (
 	"github.com/halfclose/halfclose/internal/sockerr"
 )
 
-// ClosedUnspoken is the start of the error of a write to a connection
-// that its server closed, or reset, before it sent a single byte: what
+// ClosedUnspoken is the start of the error of a read or write of a
+// connection that its server closed, or reset, before it sent a single
+// byte: what
 // halfclosed does to a gRPC connection over --grpc-max-conns or
 // --grpc-max-conns-per-peer (closed unread, so that a proxy or a
 // round-robin client tries another server), what a TLS port does to a
 // plaintext client, and what a port that is not a gRPC server may do.
 // grpc-go reports which of its reads and writes failed first: the reader's
 // "error reading server preface", or the writer's bare "write tcp
-// A->B: write: broken pipe", which said nothing of the cause. Reported
-// by a call as UNAVAILABLE with this text before the system's.
+// A->B: write: broken pipe", which said nothing of the cause; a TLS
+// handshake's read, a bare "EOF". Reported by a call as UNAVAILABLE with
+// this text before the system's.
 const ClosedUnspoken = "the server closed the connection before it sent anything"
 
 // IsClosedUnspoken reports whether a status message says the server
 // closed the connection before it sent anything (ClosedUnspoken).
 func IsClosedUnspoken(msg string) bool { return strings.Contains(msg, ClosedUnspoken) }
 
-// unspokenCreds wraps transport credentials so that a write to a
+// unspokenCreds wraps transport credentials so that a read or write of a
 // connection whose server has sent nothing fails with an error saying so
 // (unspokenError). A write after the server spoke, its SETTINGS or its
 // TLS handshake, is a broken connection as any other and keeps its words.
@@ -50,10 +54,21 @@ type unspokenConn struct {
 	spoke atomic.Bool // a read has returned a byte
 }
 
+// Read fails with an unspokenError when the server closed (EOF) or reset
+// the connection before a read returned a byte: a TLS client's handshake
+// read meets the close of a server at its cap of connections, and
+// grpc-go said only "EOF" (the CLI: "UNAVAILABLE: EOF"). A gRPC or TLS
+// server always speaks first after the client's hello: an EOF there is
+// never a clean end.
 func (c *unspokenConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.spoke.Load() {
-		c.spoke.Store(true)
+	switch {
+	case n > 0:
+		if !c.spoke.Load() {
+			c.spoke.Store(true)
+		}
+	case err != nil && !c.spoke.Load() && (errors.Is(err, io.EOF) || sockerr.Broken(err)):
+		err = &unspokenError{err}
 	}
 	return n, err
 }
@@ -80,8 +95,8 @@ func (c *unspokenConn) spokeSince() bool {
 	return unreadBytes(c.Conn) || c.spoke.Load()
 }
 
-// unspokenError is the error of a write to a connection whose server
-// closed it before it sent anything.
+// unspokenError is the error of a read or write of a connection whose
+// server closed it before it sent anything.
 type unspokenError struct{ err error }
 
 func (e *unspokenError) Error() string { return ClosedUnspoken + ": " + e.err.Error() }
