@@ -2,11 +2,16 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/halfclose/halfclose/internal/sockerr"
@@ -71,5 +76,106 @@ func TestUnspokenWrite(t *testing.T) {
 		if errors.As(err, &ue) == spoke {
 			t.Errorf("spoke %v: %T", spoke, err)
 		}
+	}
+}
+
+// TestUnspokenWriteNotClosed: only a close or reset by the server is
+// taken for one: a write that failed otherwise (a timeout, an
+// unreachable host, the client's own close) before the server spoke
+// keeps its words.
+func TestUnspokenWriteNotClosed(t *testing.T) {
+	for _, werr := range []error{syscall.ETIMEDOUT, syscall.EHOSTUNREACH, net.ErrClosed, os.ErrDeadlineExceeded} {
+		c := &unspokenConn{Conn: failConn{err: &net.OpError{Op: "write", Net: "tcp", Err: werr}}}
+		if _, err := c.Write([]byte("x")); IsClosedUnspoken(err.Error()) {
+			t.Errorf("write failing with %v: %q", werr, err)
+		}
+	}
+	c := &unspokenConn{Conn: failConn{err: &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}}}
+	if _, err := c.Write([]byte("x")); !IsClosedUnspoken(err.Error()) {
+		t.Errorf("write failing with EPIPE: %q, want %q", err, ClosedUnspoken)
+	}
+}
+
+// failConn is a connection whose writes fail with err.
+type failConn struct {
+	net.Conn
+	err error
+}
+
+func (c failConn) Write([]byte) (int, error) { return 0, c.err }
+
+// TestUnspokenRead: a read that meets the server's close before any byte
+// came (a TLS handshake's, at a server over its cap of connections)
+// fails with ClosedUnspoken, io.EOF under it; grpc-go said a bare "EOF".
+// After a byte, the close is io.EOF itself, a clean end.
+func TestUnspokenRead(t *testing.T) {
+	for _, spoke := range []bool{false, true} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() {
+			c, err := l.Accept()
+			if err == nil {
+				if spoke {
+					_, err = c.Write([]byte("x"))
+				}
+				c.Close() // a FIN: nothing was sent to it
+			}
+			served <- err
+		}()
+		raw, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := unspokenCreds{insecure.NewCredentials()}.ClientHandshake(context.Background(), "", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		n, err := io.ReadFull(c, make([]byte, 1))
+		if spoke != (n == 1) {
+			t.Fatalf("spoke %v: read %d bytes, %v", spoke, n, err)
+		}
+		if spoke {
+			_, err = c.Read(make([]byte, 1))
+		}
+		c.Close()
+		switch {
+		case spoke && err != io.EOF:
+			t.Errorf("read after the server's byte and close: %v, want io.EOF", err)
+		case !spoke && (!IsClosedUnspoken(err.Error()) || !errors.Is(err, io.EOF)):
+			t.Errorf("read of a server that closed before a byte: %v, want %q and io.EOF", err, ClosedUnspoken)
+		}
+	}
+}
+
+// TestUnspokenTLSHandshake: a TLS handshake with a server that closed
+// the connection before its hello fails naming it (ClosedUnspoken), where
+// crypto/tls said "EOF".
+func TestUnspokenTLSHandshake(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	raw, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := unspokenCreds{credentials.NewTLS(&tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS12})}
+	_, _, err = creds.ClientHandshake(context.Background(), "localhost", raw)
+	raw.Close()
+	if err == nil || !IsClosedUnspoken(err.Error()) {
+		t.Errorf("TLS handshake with a server that closed at once: %v, want %q", err, ClosedUnspoken)
 	}
 }

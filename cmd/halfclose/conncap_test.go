@@ -7,12 +7,14 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testpki"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -76,5 +78,37 @@ func TestConnCapRefusalNamed(t *testing.T) {
 		if code != 1 || out != "" || !strings.Contains(errs, "--grpc-max-conns") || strings.Contains(errs, "broken pipe") || strings.Contains(errs, "connection reset") {
 			t.Fatalf("run %d: exit %d, stdout %q, stderr %q; want exit 1 naming --grpc-max-conns", i, code, out, errs)
 		}
+	}
+}
+
+// TestConnCapRefusalNamedTLS: over TLS, a call to a gRPC server at
+// --grpc-max-conns names the cap: the server closes the connection
+// before its TLS hello, and the CLI printed "UNAVAILABLE: EOF" (5 runs
+// of 5 with the real binaries), the handshake's read of the close.
+func TestConnCapRefusalNamedTLS(t *testing.T) {
+	p := testpki.New(t)
+	cfg, err := server.LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Config{Registry: builtin.Registry()})
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(cfg)))
+	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(eng, server.Options{}))
+	go gs.Serve(server.NewGRPCListener(gl, 0, 0, server.GRPCConnLimits{Max: 1}))
+	t.Cleanup(gs.Stop)
+	addr := gl.Addr().String()
+	// The one connection of the cap: queued first, so admitted first.
+	held, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	code, out, errs := runCLIIn(t, strings.NewReader("refused\n"), "--progress=false", "--addr", addr, "--cacert", p.CAFile, "sha256sum")
+	if want := "halfclose: UNAVAILABLE: " + addr + " closed the connection before its TLS handshake (halfclosed at its cap of connections"; code != 1 || out != "" || !strings.HasPrefix(errs, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, %q...", code, out, errs, want)
 	}
 }

@@ -148,17 +148,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// failed them, and its error's hint was --help.
 	switch {
 	case o.help:
-		spec.Usage(stdout)
-		return 0
+		return printOut(stdout, stderr, func(w io.Writer) error { spec.Usage(w); return nil })
 	case o.version:
-		fmt.Fprintln(stdout, cli.Version("halfclose"))
-		return 0
+		return printOut(stdout, stderr, func(w io.Writer) error {
+			_, err := fmt.Fprintln(w, cli.Version("halfclose"))
+			return err
+		})
 	case o.generate != "":
-		if err := spec.Generate(stdout, o.generate); err != nil {
-			fmt.Fprintln(stderr, "halfclose:", err)
-			return 2
-		}
-		return 0
+		return printOut(stdout, stderr, func(w io.Writer) error { return spec.Generate(w, o.generate) })
 	}
 	// After the command line, so that a flag given there wins and its
 	// variable is not read.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"syscall"
 	"unicode"
@@ -44,4 +45,42 @@ func writeErrorMessage(err error) string {
 		return "write error: " + pe.Unwrap().Error()
 	}
 	return "write error: " + err.Error()
+}
+
+// printOut runs print, which writes to stdout and may ignore the errors
+// of its writes (--help's Usage does), and returns the exit status: 0, or
+// 1 after GNU's words when a write to stdout failed (GNU's --help and
+// --version exit 1 so: "cat: write error: No space left on device" for
+// >/dev/full; they exited 0 and said nothing), or 2 after print's own
+// error (--generate's unknown kind).
+func printOut(stdout, stderr io.Writer, print func(io.Writer) error) int {
+	w := &firstErrWriter{w: stdout}
+	err := print(w)
+	if w.err != nil {
+		err = w.err
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "halfclose:", err)
+	var oe *outputError
+	if errors.As(err, &oe) {
+		return 1
+	}
+	return 2
+}
+
+// firstErrWriter writes to w until a write fails, and keeps that error.
+type firstErrWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (f *firstErrWriter) Write(p []byte) (int, error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	n, err := f.w.Write(p)
+	f.err = err
+	return n, err
 }

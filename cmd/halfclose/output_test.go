@@ -58,3 +58,42 @@ func TestWriteErrorAsGNU(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpWriteErrorAsGNU: --help, --version and --generate to a standard
+// output that cannot be written (/dev/full) exit 1 with GNU's words, as
+// GNU cat --help and --version do ("cat: write error: No space left on
+// device"); --help and --version exited 0 and said nothing, --generate
+// exited 2, the status of a bad flag. A --generate of an unknown kind
+// stays 2.
+func TestHelpWriteErrorAsGNU(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	for _, args := range [][]string{{"--help"}, {"--version"}, {"--generate", "man"}, {"--generate", "complete-bash"}} {
+		gnuArgs := args
+		if args[0] == "--generate" {
+			gnuArgs = []string{"--help"}
+		}
+		cmd := exec.Command(testenv.Tool(t, "cat"), gnuArgs...)
+		cmd.Env = []string{"LC_ALL=C"}
+		cmd.Stdout = full
+		var gnu bytes.Buffer
+		cmd.Stderr = &gnu
+		err := cmd.Run()
+		i := strings.Index(gnu.String(), ": write error")
+		if err == nil || cmd.ProcessState.ExitCode() != 1 || i < 0 {
+			t.Fatalf("GNU cat %s >/dev/full: %v, %q; want exit 1, a write error", gnuArgs[0], err, &gnu)
+		}
+		want := "halfclose" + gnu.String()[i:]
+		var errb bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(""), full, &errb); code != 1 || errb.String() != want {
+			t.Errorf("%q >/dev/full: exit %d, stderr %q; want exit 1, %q", args, code, errb.String(), want)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--generate", "nroff"}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown kind") {
+		t.Errorf("--generate nroff: exit %d, stderr %q; want exit 2, unknown kind", code, errb.String())
+	}
+}
