@@ -474,8 +474,9 @@ func TestCheckOpenLimit(t *testing.T) {
 }
 
 // TestCheckStdoutFails: a write to stdout that fails (a full disk) ends
-// the check at once, exit 1 as GNU's, with one line on stderr: nothing
-// more is uploaded for a report that cannot be written.
+// the check at once, exit 1 as GNU's, with one line on stderr in GNU
+// cat's words: nothing more is uploaded for a report that cannot be
+// written.
 func TestCheckStdoutFails(t *testing.T) {
 	t.Parallel()
 	need(t, "b3sum")
@@ -497,7 +498,7 @@ func TestCheckStdoutFails(t *testing.T) {
 	for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
 		for _, argv := range [][]string{{"sha256sum", "-c", "L"}, {"sha256sum", "--quiet", "-c", "Q"}, {"b3sum", "-c", "B"}} {
 			got := run(t, dir, "", append(append(append(full, bin(t, "halfclose")), transport...), argv...)...)
-			if got.code != 1 || string(got.stderr) != "halfclose: write /dev/stdout: no space left on device\n" {
+			if got.code != 1 || string(got.stderr) != "halfclose: write error: No space left on device\n" {
 				t.Errorf("%q %q to /dev/full: exit %d, stderr %q; want 1 and one line", transport, argv, got.code, got.stderr)
 			}
 		}
