@@ -353,18 +353,7 @@ func TestTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmds := tourCommands(t, readme)
-	for _, b := range tourDocBlocks {
-		doc, err := os.ReadFile(filepath.Join(root, b.doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, blockCommands(t, b.doc, doc, b.heading)...)
-	}
+	cmds := allTourCommands(t, root)
 	seen := map[string]bool{}
 	for _, c := range cmds {
 		if _, ok := tourChecks[tourKey(c)]; !ok {
@@ -383,9 +372,17 @@ func TestTour(t *testing.T) {
 
 	if os.Getenv(tourNSEnv) == "" {
 		// Build what the tour builds first, on this machine (the child
-		// has no network for module downloads).
+		// has no network for module downloads): make's targets, and the
+		// tools its lines run with go tool (make build tools downloads
+		// none of buf's modules: on a fresh machine docs/clients.md's buf
+		// curl failed offline in the child).
 		if r := run(t, root, "", "make", "-s", "build", "tools"); r.code != 0 {
 			t.Fatalf("make build tools: %s%s", r.stdout, r.stderr)
+		}
+		for _, argv := range goToolBuilds(cmds) {
+			if r := run(t, root, "", argv...); r.code != 0 {
+				t.Fatalf("%s: %s%s", strings.Join(argv, " "), r.stdout, r.stderr)
+			}
 		}
 		if out, err := runTourChild(t); err == nil {
 			t.Logf("tour ran in its own namespaces:\n%s", out)
@@ -406,6 +403,79 @@ func TestTour(t *testing.T) {
 		t.Log("no user namespaces: the tour runs on this machine's loopback and writes /tmp/data")
 	}
 	runTour(t, root, cmds)
+}
+
+// allTourCommands returns the README's tour and then the blocks of
+// tourDocBlocks, the commands TestTour runs.
+func allTourCommands(t *testing.T, root string) []string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := tourCommands(t, readme)
+	for _, b := range tourDocBlocks {
+		doc, err := os.ReadFile(filepath.Join(root, b.doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, blockCommands(t, b.doc, doc, b.heading)...)
+	}
+	return cmds
+}
+
+// Every tool a tour line runs with go tool is built before the tour's
+// network namespace, where go cannot download it: the buf curl line of
+// docs/clients.md failed there on a machine whose module cache had
+// only what make build tools fetched.
+func TestTourGoToolsBuiltFirst(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds := map[string]bool{}
+	for _, argv := range goToolBuilds(allTourCommands(t, root)) {
+		builds[strings.Join(argv, " ")] = true
+	}
+	n := 0
+	for _, c := range allTourCommands(t, root) {
+		if !strings.HasPrefix(c, "go tool ") {
+			continue
+		}
+		n++
+		w := strings.Fields(c)
+		if want := "go tool -modfile=tools/go.mod -n " + w[3]; w[2] != "-modfile=tools/go.mod" || !builds[want] {
+			t.Errorf("%s: the tour does not run %q before it", c, want)
+		}
+	}
+	if n == 0 {
+		t.Skip("no tour line runs go tool")
+	}
+}
+
+// goToolBuilds returns the commands that download and build, without
+// running them, the tools the tour's lines run with go tool ("go tool
+// -modfile=tools/go.mod buf curl ..." gives "go tool
+// -modfile=tools/go.mod -n buf"), once each.
+func goToolBuilds(cmds []string) [][]string {
+	var out [][]string
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		w := strings.Fields(c)
+		if len(w) < 3 || w[0] != "go" || w[1] != "tool" {
+			continue
+		}
+		i := 2
+		for i < len(w)-1 && strings.HasPrefix(w[i], "-") {
+			i++
+		}
+		argv := append(append([]string{"go", "tool"}, w[2:i]...), "-n", w[i])
+		if k := strings.Join(argv, " "); !seen[k] {
+			seen[k] = true
+			out = append(out, argv)
+		}
+	}
+	return out
 }
 
 // runTour starts `make run`, runs the commands and checks each.
