@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,7 +38,7 @@ import (
 // directory), or check inspects the result itself.
 type tourCheck struct {
 	gnu   string
-	check func(t *testing.T, r result)
+	check func(t testing.TB, r result)
 	skip  string // why the command is not run here (what runs it instead)
 	// pre, when set, says whether what the command needs is installed:
 	// its error skips the command (fails it under CI).
@@ -73,8 +77,8 @@ var tourDocBlocks = []struct{ doc, heading string }{
 }
 
 var tourChecks = map[string]tourCheck{
-	"make build tools": {check: func(t *testing.T, r result) {}},
-	"head -c 10000000 /dev/urandom > /tmp/data": {check: func(t *testing.T, r result) {
+	"make build tools": {check: func(t testing.TB, r result) {}},
+	"head -c 10000000 /dev/urandom > /tmp/data": {check: func(t testing.TB, r result) {
 		if st, err := os.Stat("/tmp/data"); err != nil || st.Size() != 10000000 {
 			t.Errorf("/tmp/data: %v", err)
 		}
@@ -87,7 +91,7 @@ var tourChecks = map[string]tourCheck{
 	"(echo sha256sum; cat /tmp/data) | nc -N 127.0.0.1 50052": {gnu: "sha256sum < /tmp/data"},
 	"nc -N 127.0.0.1 7001 < /tmp/data":                        {gnu: "sha256sum < /tmp/data"},
 	"bin/grpcurl -plaintext 127.0.0.1:50051 list":             {check: containsAll("halfclose.v1.ComputeService\n", "grpc.health.v1.Health\n", "grpc.reflection.v1.ServerReflection\n")},
-	`bin/grpcurl -plaintext -d '{"header":{"algorithms":["ALGORITHM_SHA256","ALGORITHM_MD5"]}} {"text":"hello\n"}' 127.0.0.1:50051 halfclose.v1.ComputeService/Digest`:                          {check: checkTourDigest},
+	`bin/grpcurl -plaintext -d '{"header":{"algorithms":["ALGORITHM_SHA256","ALGORITHM_MD5"]}} {"text":"hello\n"}' 127.0.0.1:50051 halfclose.v1.ComputeService/Digest`:                          {check: checkTourDigest("ALGORITHM_SHA256", "ALGORITHM_MD5")},
 	`bin/grpcurl -plaintext -d '{"header":{"pipeline":"wc -l"}} {"text":"a\nb\n"}' 127.0.0.1:50051 halfclose.v1.ComputeService/Run`:                                                             {check: checkTourRun},
 	`bin/grpcurl -plaintext -d '{"header":{"pipeline":"wc -l"}} {"text":"a\nb\n"}' 127.0.0.1:50051 halfclose.v1.ComputeService/Run | grep -o '"output": "[^"]*"' | cut -d '"' -f 4 | base64 -d`: {gnu: `printf 'a\nb\n' | wc -l`},
 	"bin/grpcurl -plaintext 127.0.0.1:50051 halfclose.v1.ComputeService/Capabilities":                                                                                                           {check: containsAll(`"name": "sha256sum"`, `"name": "grep"`, `"ALGORITHM_BLAKE3"`, `"maxInputBytes": "17179869184"`)},
@@ -99,7 +103,7 @@ var tourChecks = map[string]tourCheck{
 	`printf '@chunked @trailer wc -l\n6\nhello\n6\nworld\n0\n' | nc -N 127.0.0.1 50052`: {
 		gnu: `printf 'hello\nworld\n' | wc -l | tr -d '\n'; printf '\nhalfclose: ok out=%d in=12\n' "$(printf 'hello\nworld\n' | wc -l | wc -c)"`},
 	// docs/clients.md, "grpcurl" and "buf curl"
-	`bin/grpcurl -plaintext -d '{"header":{"algorithms":["ALGORITHM_SHA256"],"require_end":true}} {"text":"hello\n"} {"end":{"size":6}}' 127.0.0.1:50051 halfclose.v1.ComputeService/Digest`: {check: checkTourDigest},
+	`bin/grpcurl -plaintext -d '{"header":{"algorithms":["ALGORITHM_SHA256"],"require_end":true}} {"text":"hello\n"} {"end":{"size":6}}' 127.0.0.1:50051 halfclose.v1.ComputeService/Digest`: {check: checkTourDigest("ALGORITHM_SHA256")},
 	`/usr/bin/python3 examples/python/client.py --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                 {gnu: "sha256sum /tmp/data README.md", pre: debianPython},
 	`/usr/bin/python3 examples/python/client.py run 'grep -c halfclose' < README.md`:                                                                                                         {gnu: "grep -c halfclose < README.md", pre: debianPython},
 	`/usr/bin/python3 examples/python/client.py --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                               {gnu: "sort < README.md | uniq -c", pre: debianPython},
@@ -111,8 +115,8 @@ var tourChecks = map[string]tourCheck{
 	`go tool -modfile=tools/go.mod buf curl --protocol grpc --http2-prior-knowledge -d '{"header":{"pipeline":"wc -l","require_end":true}} {"text":"a\nb\n"} {"end":{"size":4}}' http://127.0.0.1:50051/halfclose.v1.ComputeService/Run`: {check: checkTourRun},
 }
 
-func containsAll(parts ...string) func(*testing.T, result) {
-	return func(t *testing.T, r result) {
+func containsAll(parts ...string) func(testing.TB, result) {
+	return func(t testing.TB, r result) {
 		for _, p := range parts {
 			if !bytes.Contains(r.stdout, []byte(p)) {
 				t.Errorf("output lacks %q:\n%s", p, r.stdout)
@@ -121,32 +125,122 @@ func containsAll(parts ...string) func(*testing.T, result) {
 	}
 }
 
-// checkTourDigest: the digests of "hello\n" (SHA-256, MD5), as GNU
-// computes them.
-func checkTourDigest(t *testing.T, r result) {
-	var resp struct {
-		Size    string
-		Digests []struct{ Algorithm, Raw, Hex string }
-	}
-	if err := json.Unmarshal(r.stdout, &resp); err != nil {
-		t.Fatalf("%v: %s", err, r.stdout)
-	}
-	want := map[string]string{
-		"ALGORITHM_SHA256": gnuHex(t, "sha256sum"),
-		"ALGORITHM_MD5":    gnuHex(t, "md5sum"),
-	}
-	if resp.Size != "6" || len(resp.Digests) == 0 {
-		t.Fatalf("reply %s", r.stdout)
-	}
-	for _, d := range resp.Digests {
-		raw, err := base64.StdEncoding.DecodeString(d.Raw)
-		if d.Hex != want[d.Algorithm] || err != nil || fmt.Sprintf("%x", raw) != d.Hex {
-			t.Errorf("%s: hex %s raw %s, want %s", d.Algorithm, d.Hex, d.Raw, want[d.Algorithm])
+// checkTourDigest returns the check of a Digest reply for "hello\n": the
+// digests of algs, no more and no fewer, each as GNU computes it. (A
+// check that took any non-empty subset passed the README's call for
+// SHA-256 and MD5 with one digest.)
+func checkTourDigest(algs ...string) func(testing.TB, result) {
+	return func(t testing.TB, r result) {
+		var resp struct {
+			Size    string
+			Digests []struct{ Algorithm, Raw, Hex string }
+		}
+		if err := json.Unmarshal(r.stdout, &resp); err != nil {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+		gnu := map[string]string{"ALGORITHM_SHA256": "sha256sum", "ALGORITHM_MD5": "md5sum"}
+		var got []string
+		for _, d := range resp.Digests {
+			got = append(got, d.Algorithm)
+			tool, ok := gnu[d.Algorithm]
+			if !ok {
+				continue // not asked for: below
+			}
+			want := gnuHex(t, tool)
+			raw, err := base64.StdEncoding.DecodeString(d.Raw)
+			if d.Hex != want || err != nil || fmt.Sprintf("%x", raw) != d.Hex {
+				t.Errorf("%s: hex %s raw %s, want %s", d.Algorithm, d.Hex, d.Raw, want)
+			}
+		}
+		if resp.Size != "6" || !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(algs))) {
+			t.Errorf("reply of size %q with the digests %v, want 6 and %v: %s", resp.Size, got, algs, r.stdout)
 		}
 	}
 }
 
-func gnuHex(t *testing.T, tool string) string {
+// Each Digest call of the tour is checked for the digests it asks for,
+// no more and no fewer: a reply that lacks one of them, or has one more,
+// fails its check (the README's call for SHA-256 and MD5 passed with the
+// SHA-256 digest alone).
+func TestTourDigestChecks(t *testing.T) {
+	need(t, "sha256sum")
+	need(t, "md5sum")
+	reply := func(algs ...string) result {
+		type digest struct{ Algorithm, Raw, Hex string }
+		var resp struct {
+			Size    string   `json:"size"`
+			Digests []digest `json:"digests"`
+		}
+		resp.Size = "6"
+		for _, a := range algs {
+			h := gnuHex(t, map[string]string{"ALGORITHM_SHA256": "sha256sum", "ALGORITHM_MD5": "md5sum"}[a])
+			raw, err := hex.DecodeString(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Digests = append(resp.Digests, digest{a, base64.StdEncoding.EncodeToString(raw), h})
+		}
+		b, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return result{stdout: b}
+	}
+	asked := regexp.MustCompile(`"algorithms":\[([^\]]*)\]`)
+	n := 0
+	for cmd, c := range tourChecks {
+		m := asked.FindStringSubmatch(cmd)
+		if m == nil || !strings.Contains(cmd, "ComputeService/Digest") {
+			continue
+		}
+		n++
+		algs := strings.Split(strings.ReplaceAll(m[1], `"`, ""), ",")
+		if checkFails(t, c.check, reply(algs...)) {
+			t.Errorf("%s: the check fails the reply with the digests %v", cmd, algs)
+		}
+		if !checkFails(t, c.check, reply(algs[1:]...)) {
+			t.Errorf("%s: the check passes a reply without the %s digest", cmd, algs[0])
+		}
+		other := "ALGORITHM_MD5"
+		if slices.Contains(algs, other) {
+			other = "ALGORITHM_SHA256"
+		}
+		if !slices.Contains(algs, other) && !checkFails(t, c.check, reply(append(slices.Clone(algs), other)...)) {
+			t.Errorf("%s: the check passes a reply with a %s digest it did not ask for", cmd, other)
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d Digest calls with algorithms in the tour's checks, want the README's and docs/clients.md's", n)
+	}
+}
+
+// checkFails runs check on r and says whether it failed, without failing
+// t: its Fatal ends the goroutine the check runs on.
+func checkFails(t *testing.T, check func(testing.TB, result), r result) bool {
+	rec := &failRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		check(rec, r)
+	}()
+	<-done
+	return rec.failed
+}
+
+// failRecorder is a testing.TB that records a failure instead of
+// reporting it.
+type failRecorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *failRecorder) Helper()               {}
+func (r *failRecorder) Error(...any)          { r.failed = true }
+func (r *failRecorder) Errorf(string, ...any) { r.failed = true }
+func (r *failRecorder) Fatal(...any)          { r.failed = true; runtime.Goexit() }
+func (r *failRecorder) Fatalf(string, ...any) { r.failed = true; runtime.Goexit() }
+
+func gnuHex(t testing.TB, tool string) string {
 	out, err := exec.Command("sh", "-c", `printf 'hello\n' | `+tool).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +249,7 @@ func gnuHex(t *testing.T, tool string) string {
 }
 
 // checkTourRun: the output message is base64 of what GNU wc -l prints.
-func checkTourRun(t *testing.T, r result) {
+func checkTourRun(t testing.TB, r result) {
 	dec := json.NewDecoder(bytes.NewReader(r.stdout))
 	var out []byte
 	var summary bool
@@ -259,18 +353,7 @@ func TestTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmds := tourCommands(t, readme)
-	for _, b := range tourDocBlocks {
-		doc, err := os.ReadFile(filepath.Join(root, b.doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, blockCommands(t, b.doc, doc, b.heading)...)
-	}
+	cmds := allTourCommands(t, root)
 	seen := map[string]bool{}
 	for _, c := range cmds {
 		if _, ok := tourChecks[tourKey(c)]; !ok {
@@ -289,9 +372,17 @@ func TestTour(t *testing.T) {
 
 	if os.Getenv(tourNSEnv) == "" {
 		// Build what the tour builds first, on this machine (the child
-		// has no network for module downloads).
+		// has no network for module downloads): make's targets, and the
+		// tools its lines run with go tool (make build tools downloads
+		// none of buf's modules: on a fresh machine docs/clients.md's buf
+		// curl failed offline in the child).
 		if r := run(t, root, "", "make", "-s", "build", "tools"); r.code != 0 {
 			t.Fatalf("make build tools: %s%s", r.stdout, r.stderr)
+		}
+		for _, argv := range goToolBuilds(cmds) {
+			if r := run(t, root, "", argv...); r.code != 0 {
+				t.Fatalf("%s: %s%s", strings.Join(argv, " "), r.stdout, r.stderr)
+			}
 		}
 		if out, err := runTourChild(t); err == nil {
 			t.Logf("tour ran in its own namespaces:\n%s", out)
@@ -312,6 +403,79 @@ func TestTour(t *testing.T) {
 		t.Log("no user namespaces: the tour runs on this machine's loopback and writes /tmp/data")
 	}
 	runTour(t, root, cmds)
+}
+
+// allTourCommands returns the README's tour and then the blocks of
+// tourDocBlocks, the commands TestTour runs.
+func allTourCommands(t *testing.T, root string) []string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := tourCommands(t, readme)
+	for _, b := range tourDocBlocks {
+		doc, err := os.ReadFile(filepath.Join(root, b.doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, blockCommands(t, b.doc, doc, b.heading)...)
+	}
+	return cmds
+}
+
+// Every tool a tour line runs with go tool is built before the tour's
+// network namespace, where go cannot download it: the buf curl line of
+// docs/clients.md failed there on a machine whose module cache had
+// only what make build tools fetched.
+func TestTourGoToolsBuiltFirst(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds := map[string]bool{}
+	for _, argv := range goToolBuilds(allTourCommands(t, root)) {
+		builds[strings.Join(argv, " ")] = true
+	}
+	n := 0
+	for _, c := range allTourCommands(t, root) {
+		if !strings.HasPrefix(c, "go tool ") {
+			continue
+		}
+		n++
+		w := strings.Fields(c)
+		if want := "go tool -modfile=tools/go.mod -n " + w[3]; w[2] != "-modfile=tools/go.mod" || !builds[want] {
+			t.Errorf("%s: the tour does not run %q before it", c, want)
+		}
+	}
+	if n == 0 {
+		t.Skip("no tour line runs go tool")
+	}
+}
+
+// goToolBuilds returns the commands that download and build, without
+// running them, the tools the tour's lines run with go tool ("go tool
+// -modfile=tools/go.mod buf curl ..." gives "go tool
+// -modfile=tools/go.mod -n buf"), once each.
+func goToolBuilds(cmds []string) [][]string {
+	var out [][]string
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		w := strings.Fields(c)
+		if len(w) < 3 || w[0] != "go" || w[1] != "tool" {
+			continue
+		}
+		i := 2
+		for i < len(w)-1 && strings.HasPrefix(w[i], "-") {
+			i++
+		}
+		argv := append(append([]string{"go", "tool"}, w[2:i]...), "-n", w[i])
+		if k := strings.Join(argv, " "); !seen[k] {
+			seen[k] = true
+			out = append(out, argv)
+		}
+	}
+	return out
 }
 
 // runTour starts `make run`, runs the commands and checks each.

@@ -126,34 +126,72 @@ func TestOperationsDocMetricLabels(t *testing.T) {
 		}
 		return m
 	}
-	for _, c := range []struct {
-		where  string // the row or paragraph that lists the values
-		label  string
-		values []string
-	}{
-		{outcomeParagraph(t, section), "outcome", outcomes[:]},
-		{row("halfclose_refused_total"), "reason", Reasons},
-		{row("halfclose_reloads_total"), "file", []string{ReloadCert, ReloadClientCA, ReloadToken}},
-		{row("halfclose_reloads_total"), "result", []string{"ok", "error"}},
-	} {
-		named := map[string]bool{}
-		for _, m := range regexp.MustCompile("`(?:"+c.label+`=")?([a-z_]+)"?`+"`").FindAllStringSubmatch(c.where, -1) {
-			named[m[1]] = true
+	after := func(text, marker string) string {
+		i := strings.Index(text, marker)
+		if i < 0 {
+			t.Fatalf("docs/operations.md: no %q in the metrics section", marker)
 		}
+		return text[i+len(marker):]
+	}
+	reloads := row("halfclose_reloads_total")
+	// The files are each in parentheses, after their flags:
+	// (`file="cert"`), (`client_ca`).
+	var files []string
+	for _, m := range regexp.MustCompile("\\(`(?:file=\")?([a-z_]+)\"?`\\)").FindAllStringSubmatch(reloads, -1) {
+		files = append(files, m[1])
+	}
+	for _, c := range []struct {
+		label          string
+		listed, values []string
+	}{
+		{"outcome", listedValues(after(outcomeParagraph(t, section), "`outcome` is one of")), outcomes[:]},
+		{"reason", listedValues(after(row("halfclose_refused_total"), "before their job ran:")), Reasons},
+		{"file", files, []string{ReloadCert, ReloadClientCA, ReloadToken}},
+		{"result", listedValues(after(reloads, "`result` is")), []string{"ok", "error"}},
+	} {
 		for _, v := range c.values {
-			if !named[v] {
+			if !slices.Contains(c.listed, v) {
 				t.Errorf("docs/operations.md does not name the %s value `%s`", c.label, v)
 			}
 		}
-	}
-	// Every `word` of the outcome paragraph's list is an outcome.
-	list := outcomeParagraph(t, section)
-	list = list[strings.Index(list, "`outcome` is one of"):]
-	for _, m := range regexp.MustCompile("(?:^|, |or )`([a-z_]+)`(?: \\(|,|\\.)").FindAllStringSubmatch(list, -1) {
-		if !slices.Contains(outcomes[:], m[1]) {
-			t.Errorf("docs/operations.md lists the outcome `%s`, which the server does not use", m[1])
+		for _, v := range c.listed {
+			if !slices.Contains(c.values, v) {
+				t.Errorf("docs/operations.md lists the %s value `%s`, which the server does not use", c.label, v)
+			}
 		}
 	}
+}
+
+// listedValues returns the items of a list of code spans (`ok`, `invalid`
+// (a remark with `code`), `limit`.): the spans outside parentheses, up to
+// the end of the sentence (a "." outside them) or of the text. Every other
+// item went unchecked when a regexp matched each with the separator on
+// both sides (", `x`,": the comma after one was the one before the next).
+func listedValues(list string) []string {
+	var out []string
+	depth := 0
+	for i := 0; i < len(list); i++ {
+		switch list[i] {
+		case '`':
+			j := strings.IndexByte(list[i+1:], '`')
+			if j < 0 {
+				return out
+			}
+			if depth == 0 {
+				out = append(out, list[i+1:i+1+j])
+			}
+			i += j + 1
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case '.':
+			if depth == 0 {
+				return out
+			}
+		}
+	}
+	return out
 }
 
 // outcomeParagraph returns the paragraph of the metrics section that

@@ -281,6 +281,7 @@ func TestDocsNameRealTestsAndFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := regexp.MustCompile(`\b(?:Test|Benchmark|Fuzz)[A-Z]\w*`)
+	link := regexp.MustCompile(`\]\(([^)\s#]+)(?:#[^)]*)?\)`)
 	path := regexp.MustCompile("(?:^|[\\s`(])((?:cmd|server|client|compute|internal|e2e|deploy|examples|proto|api|tools|docs)/[\\w./-]*[\\w/])")
 	for _, doc := range docNames {
 		text, err := os.ReadFile("../../" + doc)
@@ -299,6 +300,18 @@ func TestDocsNameRealTestsAndFiles(t *testing.T) {
 			}
 			if _, err := os.Stat("../../" + p); err != nil {
 				t.Errorf("%s names %s, which is not in the repository", doc, p)
+			}
+		}
+		// A link's target, relative to the doc ([client](../client/client.go),
+		// [protocol](protocol.md#commands)): the paths above are the ones
+		// written under the repository's directories, which ../ is not.
+		for _, m := range link.FindAllStringSubmatch(string(text), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join("../..", filepath.Dir(doc), target)); err != nil {
+				t.Errorf("%s links to %s, which is not in the repository", doc, target)
 			}
 		}
 	}
