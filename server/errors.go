@@ -145,13 +145,14 @@ func toStatus(log *slog.Logger, err error) error {
 	return status.Error(v.code, v.msg)
 }
 
-// logDetail is err as the log shows it: a server fault (the core's
-// CodeInternal) with its cause, which compute.Error keeps out of the
-// client's message ("spool: cannot create spill file: open /spool/...:
-// no space left on device"); any other error as it is.
+// logDetail is err as the log shows it: a core error with its cause,
+// which compute.Error keeps out of the client's message (a server fault:
+// "internal error"; a spill file's failure: "spool: no space left for
+// spill files on the server: write failed: write /spool/...: no space
+// left on device"); any other error as it is.
 func logDetail(err error) string {
 	var ce *compute.Error
-	if errors.As(err, &ce) && ce.Code == compute.CodeInternal && ce.Err != nil {
+	if errors.As(err, &ce) && ce.Err != nil {
 		return err.Error() + ": " + ce.Err.Error()
 	}
 	return err.Error()
@@ -173,6 +174,11 @@ func outcome(err error) string {
 	}
 	if errors.Is(err, errUnprovenEnd) {
 		return OutcomeAborted
+	}
+	if compute.IsFault(err) {
+		// The server's own failure (its spool's disk), whatever code
+		// told the client: what an operator must see.
+		return OutcomeInternal
 	}
 	code := codeOf(err)
 	if code != codes.DeadlineExceeded && isConnBroken(err) {
