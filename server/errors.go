@@ -145,14 +145,15 @@ func toStatus(log *slog.Logger, err error) error {
 	return status.Error(v.code, v.msg)
 }
 
-// logDetail is err as the log shows it: a core error with its cause,
-// which compute.Error keeps out of the client's message (a server fault:
-// "internal error"; a spill file's failure: "spool: no space left for
-// spill files on the server: write failed: write /spool/...: no space
-// left on device"); any other error as it is.
+// logDetail is err as the log shows it: a server fault with its cause,
+// which compute.Error keeps out of the client's message (the core's
+// CodeInternal: "internal error"; a spill file's failure, whatever its
+// code: "spool: no space left for spill files on the server: write
+// failed: write /spool/...: no space left on device"); any other error
+// as it is.
 func logDetail(err error) string {
 	var ce *compute.Error
-	if errors.As(err, &ce) && ce.Err != nil {
+	if errors.As(err, &ce) && (ce.Code == compute.CodeInternal || ce.Fault) && ce.Err != nil {
 		return err.Error() + ": " + ce.Err.Error()
 	}
 	return err.Error()
