@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -29,16 +30,16 @@ import (
 // names the spool, with the code docs/operations.md gives ("When the
 // spool's disk fails"); never a result from part of its spill.
 
-// mountTmpfs mounts a tmpfs of size ("4m") on a new directory, unmounted
+// mountTmpfs mounts a tmpfs with opts ("size=4m") on a new directory, unmounted
 // at cleanup; it skips the test when that cannot be done (not root: CI
 // runs as root).
-func mountTmpfs(t *testing.T, size string) string {
+func mountTmpfs(t *testing.T, opts string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs for the spool needs root")
 	}
 	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, opts+",mode=0700"); err != nil {
 		t.Skipf("cannot mount a tmpfs for the spool: %v", err)
 	}
 	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
@@ -145,6 +146,13 @@ func checkWhole(t *testing.T, pipeline string, out, want []byte) bool {
 // files in dir, descriptors of spill files.
 func spoolFaultCheck(t *testing.T, env *testEnv, disk *compute.DiskBudget, dir string, sizes []int, code codes.Code, msg string) int {
 	t.Helper()
+	return spoolFaultCheckFiles(t, env, disk, dir, 0, sizes, code, msg)
+}
+
+// spoolFaultCheckFiles is spoolFaultCheck for a dir that holds files of
+// its own (none of the jobs').
+func spoolFaultCheckFiles(t *testing.T, env *testEnv, disk *compute.DiskBudget, dir string, files int, sizes []int, code codes.Code, msg string) int {
+	t.Helper()
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -208,15 +216,16 @@ func spoolFaultCheck(t *testing.T, env *testEnv, disk *compute.DiskBudget, dir s
 	if n := disk.Used(); n != 0 {
 		t.Errorf("the jobs are over and %d bytes of --spool-disk are still taken", n)
 	}
-	checkNoSpillLeft(t, dir)
+	checkNoSpillLeft(t, dir, files)
 	return failures
 }
 
-// checkNoSpillLeft fails when dir holds a file, or the process a
-// descriptor of a file in it (an unlinked spill file not closed).
-func checkNoSpillLeft(t *testing.T, dir string) {
+// checkNoSpillLeft fails when dir holds a file but its own (files), or
+// the process a descriptor of a file in it (an unlinked spill file not
+// closed).
+func checkNoSpillLeft(t *testing.T, dir string, files int) {
 	t.Helper()
-	if left, _ := os.ReadDir(dir); len(left) != 0 {
+	if left, _ := os.ReadDir(dir); len(left) != files {
 		t.Errorf("%s holds %v", dir, left)
 	}
 	fds, err := os.ReadDir("/proc/self/fd")
@@ -229,7 +238,7 @@ func checkNoSpillLeft(t *testing.T, dir string) {
 		}
 	}
 	var st unix.Statfs_t
-	if unix.Statfs(dir, &st) == nil && st.Bfree != st.Blocks && st.Type == unix.TMPFS_MAGIC {
+	if unix.Statfs(dir, &st) == nil && st.Bfree != st.Blocks && st.Type == unix.TMPFS_MAGIC && files == 0 {
 		t.Errorf("%s: %d of %d blocks still used", dir, st.Blocks-st.Bfree, st.Blocks)
 	}
 }
@@ -271,7 +280,7 @@ func checkSpoolServes(t *testing.T, env *testEnv) {
 // "internal error", and the log said "spool: write failed: spool: write
 // failed" (the write-behind's error, wrapped twice, lost its cause).
 func TestSpoolDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "2m")
+	dir := mountTmpfs(t, "size=2m")
 	env, disk, logs := spoolEnv(t, dir)
 	failed := spoolFaultCheck(t, env, disk, dir, []int{128 << 10, 3 << 20}, codes.ResourceExhausted,
 		"spool: no space left for spill files on the server")
@@ -283,6 +292,41 @@ func TestSpoolDiskFull(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "write failed: spool: write failed") {
 		t.Errorf("the log wraps the error in itself:\n%.2000s", logs)
+	}
+	checkSpoolServes(t, env)
+}
+
+// TestSpoolNoInodes: a spool whose file system has no inode left fails
+// at the spill file's create (ENOSPC, with no byte written): the same
+// RESOURCE_EXHAUSTED as a full disk; once an inode is free, jobs spill
+// again. It was INTERNAL "internal error".
+func TestSpoolNoInodes(t *testing.T) {
+	dir := mountTmpfs(t, "size=64m,nr_inodes=16")
+	var fill []string
+	for i := 0; ; i++ {
+		name := filepath.Join(dir, fmt.Sprint("fill", i))
+		f, err := os.Create(name)
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+		f.Close()
+		fill = append(fill, name)
+	}
+	env, disk, logs := spoolEnv(t, dir)
+	if spoolFaultCheckFiles(t, env, disk, dir, len(fill), []int{1 << 20}, codes.ResourceExhausted,
+		"spool: no space left for spill files on the server") == 0 {
+		t.Error("no job failed")
+	}
+	if !strings.Contains(logs.String(), "cannot create spill file: open "+dir+": no space left on device") {
+		t.Errorf("the log does not name the cause:\n%.2000s", logs)
+	}
+	for _, name := range fill {
+		if err := os.Remove(name); err != nil {
+			t.Fatal(err)
+		}
 	}
 	checkSpoolServes(t, env)
 }
@@ -348,7 +392,7 @@ func TestSpoolDirBroken(t *testing.T) {
 // does on I/O errors: errors=remount-ro) fails the jobs that spill
 // UNAVAILABLE, and they run again once it is writable.
 func TestSpoolReadOnly(t *testing.T) {
-	dir := mountTmpfs(t, "64m")
+	dir := mountTmpfs(t, "size=64m")
 	env, disk, logs := spoolEnv(t, dir)
 	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 		t.Skipf("cannot remount the tmpfs read-only: %v", err)
