@@ -58,8 +58,9 @@ func errIdle(d time.Duration) error {
 type verdict struct {
 	code codes.Code
 	msg  string
-	// internal marks a server fault: msg is generic, and the error is
-	// logged where the verdict is given.
+	// internal marks a server fault: the error is logged, at error
+	// level, where the verdict is given. msg is generic, but for a
+	// spill file's failure (compute.SpoolError), which names the spool.
 	internal bool
 }
 
@@ -79,7 +80,7 @@ func classify(err error) verdict {
 	var ce *compute.Error
 	if errors.As(err, &ce) {
 		if c, ok := coreCodes[ce.Code]; ok {
-			return verdict{code: c, msg: clientMessage(ce.Msg)}
+			return verdict{code: c, msg: clientMessage(ce.Msg), internal: ce.Fault}
 		}
 		return internalVerdict
 	}

@@ -51,7 +51,7 @@ func TestClassify(t *testing.T) {
 		{errors.New("disk on fire"), codes.Internal, "internal error"},
 	} {
 		v := classify(tc.err)
-		if v.code != tc.code || !strings.Contains(v.msg, tc.msg) || v.internal != (tc.code == codes.Internal) {
+		if v.code != tc.code || !strings.Contains(v.msg, tc.msg) || v.internal != (tc.code == codes.Internal || compute.IsFault(tc.err)) {
 			t.Errorf("classify(%v) = %+v, want %v with %q", tc.err, v, tc.code, tc.msg)
 		}
 		if tc.err == nil {

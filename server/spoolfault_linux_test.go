@@ -386,6 +386,11 @@ func TestSpoolDirBroken(t *testing.T) {
 	if log := logs.String(); !strings.Contains(log, "open "+dir+": no such file or directory") || !strings.Contains(log, "not a directory") {
 		t.Errorf("the log does not name the causes:\n%.2000s", log)
 	}
+	// A fault of the server's is logged at error level, as INTERNAL is.
+	if log := logs.String(); !strings.Contains(log, `level=ERROR msg="internal error" err="spool: spill files cannot be written`) ||
+		!strings.Contains(log, `level=ERROR msg="tcp job failed"`) {
+		t.Errorf("no error-level line for the fault:\n%.2000s", log)
+	}
 }
 
 // TestSpoolReadOnly: a spool whose file system turns read-only (as ext4
