@@ -254,17 +254,18 @@ func spoolEnv(t *testing.T, dir string) (*testEnv, *compute.DiskBudget, *syncbuf
 	return env, disk, logs
 }
 
-// checkSpoolServes runs a job that spills a few MiB, on both adapters,
-// and wants its whole result: the spool works again.
+// checkSpoolServes runs a job that spills (tac of 384 KiB, under a
+// 1 MiB tmpfs), on both adapters, and wants its whole result: the spool
+// works again.
 func checkSpoolServes(t *testing.T, env *testEnv) {
 	t.Helper()
-	input := spoolLines(7, 512<<10)
-	want := oracle.Output(t, input, "timeout", "10", "sort")
-	if out, err := runSpillJob(t, env, "sort", input); err != nil || string(out) != want {
-		t.Errorf("gRPC sort once the spool is back: %v, %d bytes (want %d)", err, len(out), len(want))
+	input := spoolLines(7, 384<<10)
+	want := oracle.Output(t, input, "timeout", "10", "tac")
+	if out, err := runSpillJob(t, env, "tac", input); err != nil || string(out) != want {
+		t.Errorf("gRPC tac once the spool is back: %v, %d bytes (want %d)", err, len(out), len(want))
 	}
-	if out, err := tcpSpillJob(t, env.tcpAddr, "sort", input); err != nil || string(out) != want {
-		t.Errorf("TCP sort once the spool is back: %v, %.80q", err, out)
+	if out, err := tcpSpillJob(t, env.tcpAddr, "tac", input); err != nil || string(out) != want {
+		t.Errorf("TCP tac once the spool is back: %v, %.80q", err, out)
 	}
 	for range 2 {
 		if oc := env.obs.nextOutcome(t); oc != OutcomeOK {
@@ -273,16 +274,16 @@ func checkSpoolServes(t *testing.T, env *testEnv) {
 	}
 }
 
-// TestSpoolDiskFull: the file system of the spool holds 2 MiB, the
+// TestSpoolDiskFull: the file system of the spool holds 1 MiB, the
 // budget 1 GiB: jobs whose spills do not fit, alone or together, fail
 // RESOURCE_EXHAUSTED "spool: no space left ...", never with part of
 // their result, and the cause (ENOSPC) is in the log. It was INTERNAL
 // "internal error", and the log said "spool: write failed: spool: write
 // failed" (the write-behind's error, wrapped twice, lost its cause).
 func TestSpoolDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "size=2m")
+	dir := mountTmpfs(t, "size=1m")
 	env, disk, logs := spoolEnv(t, dir)
-	failed := spoolFaultCheck(t, env, disk, dir, []int{128 << 10, 3 << 20}, codes.ResourceExhausted,
+	failed := spoolFaultCheck(t, env, disk, dir, []int{96 << 10, 3 << 19}, codes.ResourceExhausted,
 		"spool: no space left for spill files on the server")
 	if failed == 0 {
 		t.Error("no job failed: the tmpfs did not fill")
@@ -316,7 +317,7 @@ func TestSpoolNoInodes(t *testing.T) {
 		fill = append(fill, name)
 	}
 	env, disk, logs := spoolEnv(t, dir)
-	if spoolFaultCheckFiles(t, env, disk, dir, len(fill), []int{1 << 20}, codes.ResourceExhausted,
+	if spoolFaultCheckFiles(t, env, disk, dir, len(fill), []int{512 << 10}, codes.ResourceExhausted,
 		"spool: no space left for spill files on the server") == 0 {
 		t.Error("no job failed")
 	}
@@ -367,7 +368,7 @@ func TestSpoolDirBroken(t *testing.T) {
 			if err := b.brk(); err != nil {
 				t.Fatal(err)
 			}
-			failed := spoolFaultCheck(t, env, disk, dir, []int{512 << 10}, codes.Unavailable, msg)
+			failed := spoolFaultCheck(t, env, disk, dir, []int{256 << 10}, codes.Unavailable, msg)
 			if failed == 0 {
 				t.Error("no job failed")
 			}
@@ -402,7 +403,7 @@ func TestSpoolReadOnly(t *testing.T) {
 	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 		t.Skipf("cannot remount the tmpfs read-only: %v", err)
 	}
-	failed := spoolFaultCheck(t, env, disk, dir, []int{512 << 10}, codes.Unavailable, "spool: spill files cannot be written on this server")
+	failed := spoolFaultCheck(t, env, disk, dir, []int{256 << 10}, codes.Unavailable, "spool: spill files cannot be written on this server")
 	if failed == 0 {
 		t.Error("no job failed")
 	}
