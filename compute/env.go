@@ -87,7 +87,14 @@ func (c *SpoolConfig) Budget() *DiskBudget {
 func (c *SpoolConfig) TempFile() (*os.File, error) {
 	f, err := createUnlinked(c.Dir)
 	if err != nil {
-		return nil, Internal("spool: cannot create spill file", err)
+		err = SpoolError("cannot create spill file", err)
+		if spoolUnusable(err) {
+			c.Budget().unusable.Store(true)
+		}
+		return nil, err
+	}
+	if b := c.Budget(); b.unusable.Load() {
+		b.unusable.Store(false)
 	}
 	return f, nil
 }
@@ -96,6 +103,11 @@ func (c *SpoolConfig) TempFile() (*os.File, error) {
 type DiskBudget struct {
 	limit int64
 	used  atomic.Int64
+	// unusable: the last spill file that was tried could not be created
+	// for a reason other than room (SpoolError's UNAVAILABLE: the
+	// directory removed, read-only, failing); the next one created
+	// clears it. The server's readiness asks it (Unusable).
+	unusable atomic.Bool
 }
 
 // NewDiskBudget returns a budget of limit bytes.
@@ -115,6 +127,11 @@ func (b *DiskBudget) Release(n int64) { b.used.Add(-n) }
 
 // Used returns the bytes reserved now.
 func (b *DiskBudget) Used() int64 { return b.used.Load() }
+
+// Unusable reports whether the last spill file tried under this budget
+// could not be created for a reason other than room: the spool's
+// directory is broken until a spill file is created again.
+func (b *DiskBudget) Unusable() bool { return b.unusable.Load() }
 
 // Limit returns the budget's size.
 func (b *DiskBudget) Limit() int64 { return b.limit }

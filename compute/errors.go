@@ -21,8 +21,9 @@ const (
 	CodeUnavailable
 	// CodeDeadline is an idle or header timeout.
 	CodeDeadline
-	// CodeInternal is a failure of the server itself (e.g. a spool file that
-	// cannot be written). Its message is generic; details are logged.
+	// CodeInternal is a failure of the server itself (e.g. a broken
+	// invariant). Its message is generic; details are logged. (A spill
+	// file that cannot be written is not: SpoolError.)
 	CodeInternal
 )
 
@@ -33,6 +34,10 @@ type Error struct {
 	Code Code
 	Msg  string
 	Err  error
+	// Fault marks a failure of the server's own (a spill file's, see
+	// SpoolError) told to the client with another code than
+	// CodeInternal: logs and metrics count it as the server's fault.
+	Fault bool
 }
 
 func (e *Error) Error() string { return e.Msg }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
+	"github.com/halfclose/halfclose/internal/syncbuf"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -63,6 +65,8 @@ type envConfig struct {
 	grpcOpts               []grpc.ServerOption
 	// grpcListener wraps the gRPC listener (NewGRPCListener); nil: none.
 	grpcListener func(net.Listener) net.Listener
+	// logs receives both adapters' log lines (text); nil: none.
+	logs *syncbuf.Buffer
 }
 
 // recordingObserver keeps the outcome of every job.
@@ -129,12 +133,16 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	eng := engine.New(cfg.engine)
 	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
 	env := &testEnv{obs: obs, routes: map[string]string{}}
+	var logger *slog.Logger
+	if cfg.logs != nil {
+		logger = slog.New(slog.NewTextHandler(cfg.logs, nil))
+	}
 
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.svc = NewComputeService(eng, Options{IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg,
+	env.svc = NewComputeService(eng, Options{Logger: logger, IdleTimeout: cfg.idle, Observer: obs, RequireEnd: cfg.requireEnd, MaxMsgBytes: cfg.maxMsg,
 		HeaderTimeout: cfg.tcp.HeaderTimeout, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests, Streams: cfg.streams, MaxMetadataBytes: cfg.maxMetadata})
 	gopts := append([]grpc.ServerOption{grpc.InTapHandle(env.svc.TapHandle), CodecOption()}, cfg.grpcOpts...)
 	if cfg.maxMetadata > 0 {
@@ -155,7 +163,7 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 
 	ts := cfg.tcp
 	env.tcp = &TCPServer{
-		Engine: eng, IdleTimeout: cfg.idle, Observer: obs,
+		Engine: eng, IdleTimeout: cfg.idle, Observer: obs, Logger: logger,
 		HeaderTimeout: ts.HeaderTimeout, MaxHeaderBytes: ts.MaxHeaderBytes, MaxConns: ts.MaxConns,
 		RequireEnd: cfg.requireEnd, PeerJobs: cfg.peerJobs, PeerRequests: cfg.peerRequests,
 		Auth: cfg.tcpAuth, RequireToken: cfg.tcpAuth != nil, drainTimeout: ts.drainTimeout,

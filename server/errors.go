@@ -58,8 +58,9 @@ func errIdle(d time.Duration) error {
 type verdict struct {
 	code codes.Code
 	msg  string
-	// internal marks a server fault: msg is generic, and the error is
-	// logged where the verdict is given.
+	// internal marks a server fault: the error is logged, at error
+	// level, where the verdict is given. msg is generic, but for a
+	// spill file's failure (compute.SpoolError), which names the spool.
 	internal bool
 }
 
@@ -79,7 +80,7 @@ func classify(err error) verdict {
 	var ce *compute.Error
 	if errors.As(err, &ce) {
 		if c, ok := coreCodes[ce.Code]; ok {
-			return verdict{code: c, msg: clientMessage(ce.Msg)}
+			return verdict{code: c, msg: clientMessage(ce.Msg), internal: ce.Fault}
 		}
 		return internalVerdict
 	}
@@ -145,13 +146,15 @@ func toStatus(log *slog.Logger, err error) error {
 	return status.Error(v.code, v.msg)
 }
 
-// logDetail is err as the log shows it: a server fault (the core's
-// CodeInternal) with its cause, which compute.Error keeps out of the
-// client's message ("spool: cannot create spill file: open /spool/...:
-// no space left on device"); any other error as it is.
+// logDetail is err as the log shows it: a server fault with its cause,
+// which compute.Error keeps out of the client's message (the core's
+// CodeInternal: "internal error"; a spill file's failure, whatever its
+// code: "spool: no space left for spill files on the server: write
+// failed: write /spool/...: no space left on device"); any other error
+// as it is.
 func logDetail(err error) string {
 	var ce *compute.Error
-	if errors.As(err, &ce) && ce.Code == compute.CodeInternal && ce.Err != nil {
+	if errors.As(err, &ce) && (ce.Code == compute.CodeInternal || ce.Fault) && ce.Err != nil {
 		return err.Error() + ": " + ce.Err.Error()
 	}
 	return err.Error()
@@ -173,6 +176,11 @@ func outcome(err error) string {
 	}
 	if errors.Is(err, errUnprovenEnd) {
 		return OutcomeAborted
+	}
+	if compute.IsFault(err) {
+		// The server's own failure (its spool's disk), whatever code
+		// told the client: what an operator must see.
+		return OutcomeInternal
 	}
 	code := codeOf(err)
 	if code != codes.DeadlineExceeded && isConnBroken(err) {

@@ -46,10 +46,12 @@ func TestClassify(t *testing.T) {
 		{status.Error(codes.Canceled, "context canceled"), codes.Canceled, "context canceled"},
 		{status.Error(codes.Internal, "grpc: detail"), codes.Internal, "internal error"},
 		{compute.Internal("spool: write failed", errors.New("ENOSPC")), codes.Internal, "internal error"},
+		{compute.SpoolError("write failed", &os.PathError{Op: "write", Path: "/spool/x", Err: syscall.ENOSPC}), codes.ResourceExhausted, "spool: no space left for spill files on the server"},
+		{compute.SpoolError("cannot create spill file", &os.PathError{Op: "open", Path: "/spool", Err: syscall.EROFS}), codes.Unavailable, "spool: spill files cannot be written on this server"},
 		{errors.New("disk on fire"), codes.Internal, "internal error"},
 	} {
 		v := classify(tc.err)
-		if v.code != tc.code || !strings.Contains(v.msg, tc.msg) || v.internal != (tc.code == codes.Internal) {
+		if v.code != tc.code || !strings.Contains(v.msg, tc.msg) || v.internal != (tc.code == codes.Internal || compute.IsFault(tc.err)) {
 			t.Errorf("classify(%v) = %+v, want %v with %q", tc.err, v, tc.code, tc.msg)
 		}
 		if tc.err == nil {

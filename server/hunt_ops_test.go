@@ -33,9 +33,10 @@ func TestHuntOpsTokenFileBOM(t *testing.T) {
 }
 
 // TestHuntOpsInternalCauseLogged: a server fault's cause reaches the log
-// (the client sees INTERNAL "internal error" only): a spool dir removed
-// under a running server logged "spool: cannot create spill file" and
-// not why.
+// (the client sees that the spool failed, never its path): a spool dir
+// removed under a running server logged "spool: cannot create spill
+// file" and not why. (The client saw INTERNAL "internal error"; it is
+// UNAVAILABLE now, see TestSpoolDirBroken.)
 func TestHuntOpsInternalCauseLogged(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "gone")
 	logs := &syncbuf.Buffer{}
@@ -62,11 +63,11 @@ func TestHuntOpsInternalCauseLogged(t *testing.T) {
 		c.(*net.TCPConn).CloseWrite()
 	}()
 	got, _ := io.ReadAll(c)
-	if string(got) != "halfclose: error: INTERNAL: internal error\n" {
+	if string(got) != "halfclose: error: UNAVAILABLE: spool: spill files cannot be written on this server\n" {
 		t.Fatalf("reply %q", got)
 	}
 	// The job's line is written before the connection closes.
-	if log := logs.String(); !strings.Contains(log, "spool: cannot create spill file: open "+dir) || !strings.Contains(log, "no such file or directory") {
+	if log := logs.String(); !strings.Contains(log, "cannot create spill file: open "+dir) || !strings.Contains(log, "no such file or directory") {
 		t.Errorf("the log does not say why:\n%s", log)
 	}
 }

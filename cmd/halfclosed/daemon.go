@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -60,6 +61,11 @@ type daemon struct {
 	tcp    *server.TCPServer
 	https  []httpEndpoint // --metrics-addr, --health-addr
 	ready  atomic.Bool    // /readyz; false from the start of the drain
+	// spoolWatched: the start made a spill file, so /readyz also says
+	// whether the spool still can (spoolReady); spoolDown is what it
+	// said last, for the log lines of its changes.
+	spoolWatched bool
+	spoolDown    atomic.Bool
 	// closing is set when the listeners start to close: a Serve that
 	// returns then has not failed.
 	closing atomic.Bool
@@ -131,6 +137,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	if err := cfg.checkSpoolDir(d.log); err != nil {
 		return nil, err
 	}
+	d.spoolWatched = !cfg.engine.Config().Spool.Disk.Unusable()
 	var (
 		metrics *server.Metrics
 		reg     *prometheus.Registry
@@ -147,14 +154,14 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	d.newTCP(sec, metrics)
 	if d.metricsL != nil {
 		d.https = append(d.https, httpEndpoint{"metrics", d.metricsL, &http.Server{
-			Handler:           server.NewHTTPHandler(reg, d.ready.Load, cfg.pprof),
+			Handler:           server.NewHTTPHandler(reg, d.readyNow, cfg.pprof),
 			ReadHeaderTimeout: httpReadHeaderTimeout,
 			IdleTimeout:       httpIdleTimeout,
 		}})
 	}
 	if d.healthL != nil {
 		d.https = append(d.https, httpEndpoint{"health", d.healthL, &http.Server{
-			Handler:           server.NewHealthHandler(d.ready.Load),
+			Handler:           server.NewHealthHandler(d.readyNow),
 			ReadHeaderTimeout: httpReadHeaderTimeout,
 			IdleTimeout:       httpIdleTimeout,
 		}})
@@ -244,20 +251,22 @@ func (d *daemon) newReloader(sec security, metrics *server.Metrics) *server.Relo
 // (compute.SpoolConfig.TempFile: on Linux one that never has a name), so
 // that a directory that is missing, not a directory or not writable fails
 // the start (status 1) rather than every job that spills later
-// (INTERNAL). The check created and removed a named file, which a server
+// (UNAVAILABLE). The check created and removed a named file, which a server
 // killed between the two left there, and which did not try the jobs' way
 // (O_TMPFILE). The default, the system temp dir, only warns: a server
-// whose jobs never spill runs without it.
+// whose jobs never spill runs without it (and its /readyz does not ask
+// the spool: readyNow).
 func (c *config) checkSpoolDir(log *slog.Logger) error {
-	dir := c.spoolDir
-	if dir == "" {
-		dir = os.TempDir()
+	sc := compute.SpoolConfig{Dir: c.spoolDir}
+	if c.engine != nil {
+		sc = c.engine.Config().Spool // its disk budget records the result
 	}
-	f, err := (&compute.SpoolConfig{Dir: dir}).TempFile()
+	dir := cmp.Or(sc.Dir, os.TempDir())
+	f, err := sc.TempFile()
 	if err == nil {
 		f.Close()
-	} else if cause := errors.Unwrap(err); cause != nil {
-		err = cause // the system's reason, not the job's "spool: ..."
+	} else {
+		err = spoolCause(err) // the system's reason, not the job's "spool: ..."
 	}
 	switch {
 	case err == nil:
@@ -267,6 +276,52 @@ func (c *config) checkSpoolDir(log *slog.Logger) error {
 		return nil
 	}
 	return fmt.Errorf("--spool-dir %s: cannot create a spill file: %w", c.spoolDir, err)
+}
+
+// spoolCause is the system's reason of a spill file's failure (the
+// *os.PathError: "open /spool: no such file or directory"), or err.
+func spoolCause(err error) error {
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+		return pe
+	}
+	return err
+}
+
+// readyNow is /readyz: ready until the drain starts, and while the
+// spool can make spill files, if it could at the start. A spool whose
+// last spill file could not be created for a reason other than room (the
+// directory removed or replaced, the file system read-only or failing:
+// compute.DiskBudget.Unusable) fails every job that spills, UNAVAILABLE,
+// where another server would run it: a balancer should send the jobs
+// elsewhere until it is mended. Each call then tries a spill file, and
+// the first that can be made makes the server ready again; a full disk,
+// or a lack of descriptors, passes and is no reason (RESOURCE_EXHAUSTED,
+// as the --spool-disk budget). The changes are logged.
+func (d *daemon) readyNow() bool {
+	if !d.ready.Load() {
+		return false
+	}
+	if !d.spoolWatched {
+		return true
+	}
+	sc := d.cfg.engine.Config().Spool
+	ok := !sc.Disk.Unusable()
+	var err error
+	if !ok {
+		var f *os.File
+		if f, err = sc.TempFile(); err == nil {
+			f.Close()
+			ok = true
+		}
+	}
+	if d.spoolDown.Swap(!ok) != !ok {
+		if ok {
+			d.log.Info("spill files can be created again: ready", "dir", cmp.Or(sc.Dir, os.TempDir()))
+		} else {
+			d.log.Error("spill files cannot be created: not ready until they can", "dir", cmp.Or(sc.Dir, os.TempDir()), "err", spoolCause(err))
+		}
+	}
+	return ok
 }
 
 // listen opens every listener the flags name. An error names the flag

@@ -171,7 +171,7 @@ func (q *Queue) writeFile(p []byte) (int, error) {
 		n += m
 		if err != nil {
 			q.giveBack(int64(len(p) - n))
-			return n, compute.Internal("spool: write failed", err)
+			return n, compute.SpoolError("write failed", err)
 		}
 	}
 	return n, nil
@@ -193,7 +193,7 @@ func (q *Queue) takeFile(p []byte) ([]byte, int, error) {
 	}
 	if err := q.wb.waitTake(); err != nil {
 		q.cfg.Disk.Release(int64(len(p)))
-		return p[:0], 0, compute.Internal("spool: write failed", err)
+		return p[:0], 0, compute.SpoolError("write failed", err)
 	}
 	q.reserved += int64(len(p))
 	var rs [4]wbRun
@@ -290,7 +290,7 @@ func (q *Queue) Read(p []byte) (int, error) {
 		n += m
 		q.consumeFile(int64(m))
 		if err != nil && !(err == io.EOF && int64(m) == k) {
-			return n, compute.Internal("spool: read failed", err)
+			return n, compute.SpoolError("read failed", err)
 		}
 	}
 	return n, nil
@@ -321,7 +321,7 @@ func (q *Queue) WriteTo(w io.Writer) (int64, error) {
 		b := q.buf[:k]
 		m, err := q.file.ReadAt(b, off)
 		if err != nil && !(err == io.EOF && m == len(b)) {
-			return total, compute.Internal("spool: read failed", err)
+			return total, compute.SpoolError("read failed", err)
 		}
 		n, err := w.Write(b[:m])
 		total += int64(n)

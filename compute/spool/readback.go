@@ -52,7 +52,7 @@ func (r *readBack) start(f *os.File, off int64, n int) *fileRead {
 		defer close(fr.done)
 		m, err := f.ReadAt(fr.buf, off)
 		if err != nil && !(err == io.EOF && m == n) {
-			fr.err = compute.Internal("spool: read failed", err)
+			fr.err = compute.SpoolError("read failed", err)
 		}
 	}()
 	return fr

@@ -187,9 +187,11 @@ func (s *Spool) write(p []byte) (int, error) {
 			} else {
 				var err error
 				m, err = s.q.Write(part)
-				if compute.CodeOf(err) == compute.CodeResourceExhausted {
+				if compute.CodeOf(err) == compute.CodeResourceExhausted && !compute.IsFault(err) {
 					// The disk the spool gave back went to others: wait
-					// for the destination instead.
+					// for the destination instead. (Not a full file
+					// system's: behind a write-behind, the bytes it did
+					// not take were taken already, and are lost.)
 					s.noSpill, err = true, nil
 				}
 				if err != nil {

@@ -229,7 +229,7 @@ func (w *writeBehind) loop(done chan struct{}) {
 		w.put(b)
 		if err != nil && w.err == nil {
 			if compute.CodeOf(err) == 0 {
-				err = compute.Internal("spool: write failed", err)
+				err = compute.SpoolError("write failed", err)
 			}
 			w.err = err
 		}

@@ -99,10 +99,10 @@ func TestWriteBehindPanicIsAnError(t *testing.T) {
 	w.fill = &wbBuf{data: make([]byte, 10, 100), runs: []wbRun{{0, 500}}}
 	w.push()
 	w.mu.Unlock()
-	if err := w.sync(0, 500); compute.CodeOf(err) != compute.CodeInternal {
-		t.Fatalf("sync: %v; want an internal error", err)
+	if err := w.sync(0, 500); !compute.IsFault(err) {
+		t.Fatalf("sync: %v; want a spool fault", err)
 	}
-	if _, err := w.WriteAt([]byte("x"), 600); compute.CodeOf(err) != compute.CodeInternal {
-		t.Errorf("WriteAt after it: %v; want the internal error", err)
+	if _, err := w.WriteAt([]byte("x"), 600); !compute.IsFault(err) {
+		t.Errorf("WriteAt after it: %v; want the spool fault", err)
 	}
 }

@@ -169,7 +169,7 @@ func (q *chunkQueue) spillOver() error {
 		s := q.seg
 		if _, err := s.f.WriteAt(c.mem[:c.n], s.size); err != nil {
 			q.cfg.Budget().Release(int64(c.n))
-			return compute.Internal("spool: write failed", err)
+			return compute.SpoolError("write failed", err)
 		}
 		q.memUsed -= int64(len(c.mem))
 		if q.free == nil {
@@ -211,7 +211,7 @@ func (q *chunkQueue) prevSpilled(i int) *qchunk {
 // (at least hi-lo long).
 func (q *chunkQueue) readSpilled(c *qchunk, buf []byte, lo, hi int64) ([]byte, error) {
 	if _, err := c.seg.f.ReadAt(buf[:hi-lo], c.off+lo); err != nil {
-		return nil, compute.Internal("spool: read failed", err)
+		return nil, compute.SpoolError("read failed", err)
 	}
 	return buf[:hi-lo], nil
 }

@@ -1383,7 +1383,7 @@ func (r *sortRun) Write(p []byte) (int, error) {
 	r.reserved += int64(len(p))
 	n, err := r.f.Write(p)
 	if err != nil {
-		return n, compute.Internal("sort: spill write failed", err)
+		return n, compute.SpoolError("sort: spill write failed", err)
 	}
 	return n, nil
 }
@@ -1916,7 +1916,7 @@ func (s *sorter) merge(runs []*sortRun, w *lineOut) error {
 	buf := s.mergeBuf(len(runs))
 	for i, r := range runs {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
-			return compute.Internal("sort: spill read failed", err)
+			return compute.SpoolError("sort: spill read failed", err)
 		}
 		src := &mergeSrc{lr: newLineReader("sort", r.f, buf, s.maxLine+s.o.pre+1), idx: i, s: s}
 		src.lr.delim = s.o.eol
@@ -1965,7 +1965,7 @@ func (m *mergeSrc) advance() error {
 		return nil
 	}
 	if err != nil {
-		return compute.Internal("sort: spill read failed", err)
+		return compute.SpoolError("sort: spill read failed", err)
 	}
 	if line, err = m.s.runLine(line); err != nil {
 		return err
