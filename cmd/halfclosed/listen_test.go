@@ -284,6 +284,9 @@ func TestDaemonListensOnEveryAddress(t *testing.T) {
 	if _, err := digest(t, c6, input); status.Code(err) != codes.Unavailable {
 		t.Errorf("gRPC %s past --grpc-max-conns 1: %v, want UNAVAILABLE", d.grpcL[1].Addr(), err)
 	}
+	// The refused channel goes on reconnecting in the background: left
+	// open, it can take the place c4 frees before the new c6 does.
+	c6.Close()
 	c4.Close()
 	waitMetric(t, d.httpAddr(), "halfclose_grpc_connections", nil, 0)
 	c6 = grpcClient(t, d.grpcL[1].Addr().String(), v4) // not the first's backoff
