@@ -355,8 +355,9 @@ func TestSoak(t *testing.T) {
 		label := fmt.Sprintf("phase %d quiet", ph+1)
 		sm := soakTake(t, pid, maddr, spool, label)
 		// The server closes the metrics scrapes' connections after
-		// their replies: wait for their descriptors to go.
-		for deadline := time.Now().Add(10 * time.Second); sm.fds > base.fds && time.Now().Before(deadline); {
+		// their replies, and a timer's goroutine (the refusals' log
+		// line) may be running: wait for them to go.
+		for deadline := time.Now().Add(10 * time.Second); (sm.fds > base.fds || sm.own > base.own) && time.Now().Before(deadline); {
 			time.Sleep(100 * time.Millisecond)
 			sm = soakTake(t, pid, maddr, spool, label)
 		}
@@ -383,7 +384,7 @@ func TestSoak(t *testing.T) {
 	// pools' (gRPC's workers, the TCP connection workers, which a load
 	// grows), and no more descriptors.
 	last := quiet[len(quiet)-1]
-	if last.own != base.own || last.fds > base.fds || last.spill != 0 {
+	if last.own > base.own || last.fds > base.fds || last.spill != 0 {
 		t.Errorf("a quiet server holds more after the load than at its start:\n%s %v\n%s %v", base, base.fdNames, last, last.fdNames)
 		if resp, err := metricsClient.Get("http://" + maddr + "/debug/pprof/goroutine?debug=1"); err == nil {
 			b, _ := io.ReadAll(resp.Body)
