@@ -1084,8 +1084,20 @@ func (s *soaker) check(maddr, spool string) {
 	}
 	// The other processes' calls, in aggregate.
 	left := map[string]int{}
+	unmatched := 0
 	var leftIn int64
 	for i, l := range lines {
+		if !used[i] && strings.HasPrefix(l.peer, "127.0.0.2:") {
+			// A line of a call made here that no call took: a reset's
+			// job that began after the next call from its address
+			// (the port is free again at once after a reset) is the
+			// only one known.
+			unmatched++
+			if unmatched <= 3 {
+				t.Logf("a line no call made here took: %s", l.raw)
+			}
+			continue
+		}
 		if !used[i] {
 			left[l.adapter+" "+l.outcome]++
 			if l.outcome == "ok" {
@@ -1237,7 +1249,7 @@ func (s *soaker) check(maddr, spool string) {
 	}
 
 	t.Logf("calls by kind (%d): %v", len(recs), kinds)
-	t.Logf("deadlines the server counted as cancels: %d of %d", lateDeadline, kinds["go-deadline"])
+	t.Logf("deadlines the server counted as cancels: %d of %d; lines of calls made here that none took: %d", lateDeadline, kinds["go-deadline"], unmatched)
 	t.Logf("gRPC codes: clients %v, server %v", clientCodes, serverCodes)
 	t.Logf("job lines by adapter and outcome: %v", soakCount(lines))
 	for _, w := range wrong {
