@@ -11,7 +11,7 @@ DESTDIR ?=
 SHARE   := $(BIN)/share
 CMDS    := halfclose halfclosed
 
-.PHONY: all run build tools test-tools examples-deps test test-race test-long test-short test-fleet test-deploy generate checkgenerate lint cross bench fuzz clean completions man install
+.PHONY: all run build tools test-tools examples-deps test test-race test-long test-short test-fleet soak test-deploy generate checkgenerate lint cross bench fuzz clean completions man install
 
 all: lint test
 
@@ -97,6 +97,16 @@ test-deploy: $(DEPLOY_BUILD)
 FLEET_ROUNDS ?= 1
 test-fleet: build tools
 	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus)?$$' -timeout 60m ./e2e/
+
+## soak: one halfclosed for SOAK_SECONDS (default 900) under a mixed load of every client (Go, Python,
+## Node, grpcurl, the CLI, nc, socat) and every abort and limit, its token file rotated; then its log
+## and metrics held to what each client saw, every gauge back to 0, and its RSS, heap, goroutines,
+## threads and descriptors sampled every SOAK_SAMPLE seconds over SOAK_PHASES phases
+## (docs/operations.md, "Soak"). Opt-in: TestSoak skips without SOAK_SECONDS. No -race: the server
+## under test is the binary.
+SOAK_SECONDS ?= 900
+soak: build tools
+	E2E_BIN_DIR=$(BIN) SOAK_SECONDS=$(SOAK_SECONDS) $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 60m ./e2e/
 
 ## test-long: the same with the long variants (large inputs, every GNU combination)
 test-long: build test-tools

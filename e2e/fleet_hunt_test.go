@@ -40,14 +40,6 @@ const (
 	huntBare    = "bare-short" // a bare nc/socat reply cut short or empty, exit 0: docs/protocol.md, "What a bare nc can tell"
 )
 
-func firstLine(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 160 {
-		s = s[:160]
-	}
-	return s
-}
-
 // checkExact: exit 0 must print want.
 func checkExact(want []byte) func(int, []byte, []byte) (string, string) {
 	return func(code int, out, errb []byte) (string, string) {

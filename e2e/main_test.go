@@ -539,3 +539,49 @@ func freeAddr(t testing.TB) string {
 	l.Close()
 	return addr
 }
+
+// errTimedOut is runQuiet's error for a process it killed at
+// defaultTestTimeout: a call that stalled.
+var errTimedOut = errors.New("timed out")
+
+// runQuiet runs argv with stdin from the file stdinPath ("" for none), for
+// the load loops: it returns errors rather than failing the test, since it
+// runs on other goroutines than the test's.
+func runQuiet(stdinPath string, argv ...string) (result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = cleanEnv()
+	if stdinPath != "" {
+		f, err := os.Open(stdinPath)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		// What it had said tells where it stopped: before its reply, or
+		// after printing it (on its way out).
+		return result{}, fmt.Errorf("%s: %w after %v (stdout %q, stderr %q)", filepath.Base(argv[0]), errTimedOut, defaultTestTimeout, firstLine(out.Bytes()), firstLine(errb.Bytes()))
+	case errors.As(err, &ee):
+		return result{stdout: out.Bytes(), stderr: errb.Bytes(), code: ee.ExitCode()}, nil
+	case err != nil:
+		return result{}, err
+	}
+	return result{stdout: out.Bytes(), stderr: errb.Bytes()}, nil
+}
+
+// firstLine is b on one line, white space squeezed, at most 160 bytes.
+func firstLine(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 160 {
+		s = s[:160]
+	}
+	return s
+}
