@@ -96,7 +96,7 @@ test-deploy: $(DEPLOY_BUILD)
 ## process's own 64 MiB copies and comparisons 4x slower; make test runs every package with -race.
 FLEET_ROUNDS ?= 1
 test-fleet: build tools
-	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus)?$$' -timeout 60m ./e2e/
+	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus|HAProxyStatus)?$$' -timeout 60m ./e2e/
 
 ## soak: one halfclosed for SOAK_SECONDS (default 900) under a mixed load of every client (Go, Python,
 ## Node, grpcurl, the CLI, nc, socat) and every abort and limit, its token file rotated; then its log
