@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/flagenv"
 	"github.com/halfclose/halfclose/internal/sockerr"
 
@@ -31,7 +32,7 @@ func (r *runner) describe(err error) string {
 	if r.o.tcp && !r.listing {
 		flagName, addr = "--tcp-addr", r.o.tcpAddr
 	}
-	var outErr *outputError
+	var outErr *cli.OutputError
 	if errors.As(err, &outErr) {
 		return outErr.Error() // GNU's words, whatever wrapped it
 	}

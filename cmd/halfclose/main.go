@@ -133,7 +133,7 @@ func (r *runner) failure(ctx context.Context, what string, err error) int {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// A failed write to it is reported as GNU's tools report it, in
 	// every mode.
-	stdout = &outWriter{stdout}
+	stdout = &cli.Stdout{W: stdout}
 	var o options
 	spec := newSpec(&o)
 	fs := spec.Flags
@@ -148,14 +148,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// failed them, and its error's hint was --help.
 	switch {
 	case o.help:
-		return printOut(stdout, stderr, func(w io.Writer) error { spec.Usage(w); return nil })
+		return cli.PrintOut("halfclose", stdout, stderr, func(w io.Writer) error { spec.Usage(w); return nil })
 	case o.version:
-		return printOut(stdout, stderr, func(w io.Writer) error {
+		return cli.PrintOut("halfclose", stdout, stderr, func(w io.Writer) error {
 			_, err := fmt.Fprintln(w, cli.Version("halfclose"))
 			return err
 		})
 	case o.generate != "":
-		return printOut(stdout, stderr, func(w io.Writer) error { return spec.Generate(w, o.generate) })
+		return cli.PrintOut("halfclose", stdout, stderr, func(w io.Writer) error { return spec.Generate(w, o.generate) })
 	}
 	// After the command line, so that a flag given there wins and its
 	// variable is not read.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,21 +25,8 @@ func main() {
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "halfclosed:", err)
 		os.Exit(2)
-	case cfg.help:
-		newSpec(defaultConfig()).Usage(os.Stdout)
-		os.Exit(0)
-	case cfg.version:
-		fmt.Println(cli.Version("halfclosed"))
-		os.Exit(0)
-	case cfg.generate != "":
-		if err := newSpec(defaultConfig()).Generate(os.Stdout, cfg.generate); err != nil {
-			fmt.Fprintln(os.Stderr, "halfclosed:", err)
-			os.Exit(2)
-		}
-		os.Exit(0)
-	case cfg.printLimits:
-		cfg.writeLimits(os.Stdout)
-		os.Exit(0)
+	case cfg.help, cfg.version, cfg.generate != "", cfg.printLimits:
+		os.Exit(printInfo(cfg, os.Stdout, os.Stderr))
 	}
 	d, err := newServer(cfg)
 	if err != nil {
@@ -64,6 +52,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "halfclosed:", err)
 		os.Exit(1)
 	}
+}
+
+// printInfo prints what --help, --version, --generate or --print-limits
+// asks for and returns the exit status: 1 with GNU's words when stdout
+// cannot be written ("halfclosed: write error: No space left on device"
+// for >/dev/full, as GNU cat --help prints; it exited 0 and said
+// nothing), 2 for --generate's unknown kind.
+func printInfo(cfg *config, stdout, stderr io.Writer) int {
+	return cli.PrintOut("halfclosed", stdout, stderr, func(w io.Writer) error {
+		switch {
+		case cfg.help:
+			newSpec(defaultConfig()).Usage(w)
+		case cfg.version:
+			_, err := fmt.Fprintln(w, cli.Version("halfclosed"))
+			return err
+		case cfg.generate != "":
+			return newSpec(defaultConfig()).Generate(w, cfg.generate)
+		default:
+			cfg.writeLimits(w)
+		}
+		return nil
+	})
 }
 
 // shutdownSignals are the signals that drain the server: SIGINT, SIGTERM,

@@ -66,7 +66,8 @@ jobs still running with an error.`,
 included).
 
 1: a listener, certificate, token file or --spool-dir that cannot be used;
-nothing was served.
+nothing was served. Or the output of --help, --version, --generate or
+--print-limits could not be written.
 
 2: a bad flag or flag value (a route whose pipeline does not compile
 included).`},
