@@ -2,6 +2,7 @@ package compute_test
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -47,6 +48,16 @@ func TestSpoolErrorClasses(t *testing.T) {
 		}
 		if !compute.IsFault(err) {
 			t.Errorf("%v: not a fault", tc.errno)
+		}
+	}
+	// No errno: a spill file's user broke its own invariant (a short
+	// read, a file closed under it), a bug and not the disk: INTERNAL,
+	// never UNAVAILABLE (which the Go client replays on another server).
+	// It was UNAVAILABLE "spill files cannot be written".
+	for _, cause := range []error{io.ErrUnexpectedEOF, io.EOF, os.ErrClosed, errors.New("bad run line")} {
+		err := compute.SpoolError("read failed", cause)
+		if compute.CodeOf(err) != compute.CodeInternal || !compute.IsFault(err) || !errors.Is(err, cause) {
+			t.Errorf("%v: %#v, want an internal error", cause, err)
 		}
 	}
 	budget := compute.NewDiskBudget(1).Reserve(2)
