@@ -70,6 +70,7 @@ func TestReadyzSpoolHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	td := startDaemon(t, "--spool-dir="+dir, "--spool-mem=64KiB", "--log-flush=0")
+	t.Cleanup(release) // before the daemon stops: a /readyz may wait on the spool
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
