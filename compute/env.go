@@ -1,8 +1,10 @@
 package compute
 
 import (
+	"errors"
 	"os"
 	"sync/atomic"
+	"syscall"
 )
 
 // Env is what a stage may use from its server: the spool settings for
@@ -88,8 +90,14 @@ func (c *SpoolConfig) TempFile() (*os.File, error) {
 	f, err := createUnlinked(c.Dir)
 	if err != nil {
 		err = SpoolError("cannot create spill file", err)
-		if spoolUnusable(err) {
+		switch {
+		case spoolUnusable(err):
 			c.Budget().unusable.Store(true)
+		case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+			// The directory is there and writable, only full (no
+			// inode left): no longer broken, whatever it was (a
+			// full disk leaves /readyz alone).
+			c.Budget().unusable.Store(false)
 		}
 		return nil, err
 	}

@@ -25,10 +25,12 @@ const (
 //     spill now;
 //   - the process or system is out of descriptors or kernel memory
 //     (EMFILE, ENFILE, ENOMEM): RESOURCE_EXHAUSTED too;
-//   - anything else (the directory removed or replaced, a read-only or
+//   - any other errno (the directory removed or replaced, a read-only or
 //     failing file system: ENOENT, ENOTDIR, EROFS, EACCES, EIO):
 //     UNAVAILABLE, a fault of this server that another one may not have
-//     (the Go client retries UNAVAILABLE on another server).
+//     (the Go client retries UNAVAILABLE on another server);
+//   - an error without an errno (io.EOF of a short read, os.ErrClosed):
+//     CodeInternal, a bug of the server's, not of its disk.
 //
 // Every one is marked Fault: the server's own failure, whatever the code,
 // counted as outcome internal. An error that is a compute.Error already
@@ -38,6 +40,15 @@ func SpoolError(what string, err error) error {
 	var ce *Error
 	if errors.As(err, &ce) {
 		return err
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		// No reason from the system: not the disk's fault but a broken
+		// invariant of the spill file's user (a read past what it wrote,
+		// a file closed under it). INTERNAL, as before: UNAVAILABLE
+		// would have the Go client replay a job on a bug, and mark
+		// nothing the operator could mend.
+		return Internal("spool: "+what, err)
 	}
 	cause := fmt.Errorf("%s: %w", what, err)
 	switch {

@@ -62,10 +62,12 @@ type daemon struct {
 	https  []httpEndpoint // --metrics-addr, --health-addr
 	ready  atomic.Bool    // /readyz; false from the start of the drain
 	// spoolWatched: the start made a spill file, so /readyz also says
-	// whether the spool still can (spoolReady); spoolDown is what it
-	// said last, for the log lines of its changes.
+	// whether the spool still can (readyNow); spoolDown is what it
+	// said last, for the log lines of its changes; spoolProbing is set
+	// while a /readyz tries a spill file.
 	spoolWatched bool
 	spoolDown    atomic.Bool
+	spoolProbing atomic.Bool
 	// closing is set when the listeners start to close: a Serve that
 	// returns then has not failed.
 	closing atomic.Bool
@@ -287,6 +289,10 @@ func spoolCause(err error) error {
 	return err
 }
 
+// errSpoolProbing is why /readyz says not ready while another /readyz
+// still tries a spill file.
+var errSpoolProbing = errors.New("the last try to create a spill file has not returned")
+
 // readyNow is /readyz: ready until the drain starts, and while the
 // spool can make spill files, if it could at the start. A spool whose
 // last spill file could not be created for a reason other than room (the
@@ -297,6 +303,12 @@ func spoolCause(err error) error {
 // the first that can be made makes the server ready again; a full disk,
 // or a lack of descriptors, passes and is no reason (RESOURCE_EXHAUSTED,
 // as the --spool-disk budget). The changes are logged.
+//
+// One /readyz tries at a time; the others meanwhile say not ready, as
+// the spool was when the try began. On a spool whose disk hangs (an NFS
+// server gone, a disk failing in D state) each try's open waits
+// forever, holding a thread: every probe of a kubelet and a balancer
+// added one, until the runtime's 10000 threads ended the process.
 func (d *daemon) readyNow() bool {
 	if !d.ready.Load() {
 		return false
@@ -308,10 +320,15 @@ func (d *daemon) readyNow() bool {
 	ok := !sc.Disk.Unusable()
 	var err error
 	if !ok {
-		var f *os.File
-		if f, err = sc.TempFile(); err == nil {
-			f.Close()
-			ok = true
+		if d.spoolProbing.CompareAndSwap(false, true) {
+			defer d.spoolProbing.Store(false)
+			var f *os.File
+			if f, err = sc.TempFile(); err == nil {
+				f.Close()
+				ok = true
+			}
+		} else {
+			err = errSpoolProbing
 		}
 	}
 	if d.spoolDown.Swap(!ok) != !ok {

@@ -74,7 +74,7 @@ func TestSpoolLostWriteAfterRelease(t *testing.T) {
 		if failed == 0 && err == nil && bytes.Equal(w.out.Bytes(), want) {
 			// Every write went through (behind the writer, the
 			// failed ones were not asked for): whole.
-		} else if !compute.IsFault(err) {
+		} else if !isSpoolFault(err) {
 			t.Errorf("wb %d: Release = %v after %d failed writes, want a spool fault: a cut reply ended as if whole (%d of %d bytes out)", wb, err, failed, w.out.Len(), len(want))
 		}
 		if !bytes.Equal(w.out.Bytes(), want[:w.out.Len()]) {
