@@ -149,28 +149,7 @@ func TestFleetNginxStatus(t *testing.T) {
 		wantStatus(t, grpcGoDigest(t, p.grpc, in), codes.Unavailable, nginxUnavailable)
 	})
 
-	py := exampleClient(t, "python")
-	node := exampleClient(t, "node")
-	stub := writeFile(t, t.TempDir(), "stub.py", []byte(huntPyStub))
-	for _, c := range []struct {
-		name string
-		argv []string
-	}{
-		{"python stub", []string{py[0], stub, filepath.Join(examplesDir(t), "python"), p.grpc, in}},
-		{"python example", append(slices.Clone(py), "--addr", p.grpc, "digest", in)},
-		{"node example", append(slices.Clone(node), "--addr", p.grpc, "digest", in)},
-		{"cli", []string{bin(t, "halfclose"), "--addr", p.grpc, "sha256sum", in}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			r, err := runQuiet("", c.argv...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.code == 0 || len(r.stdout) > 0 || !strings.Contains(string(r.stderr), "UNAVAILABLE: "+nginxUnavailable) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want an error, UNAVAILABLE: %s", r.code, r.stdout, r.stderr, nginxUnavailable)
-			}
-		})
-	}
+	clientsSeeStatus(t, p.grpc, in, "UNAVAILABLE: "+nginxUnavailable)
 
 	// A replica that connected and then outlived grpc_read_timeout may
 	// have run the job all that time: DEADLINE_EXCEEDED, not retried as
@@ -236,28 +215,7 @@ func TestFleetHAProxyStatus(t *testing.T) {
 		wantStatus(t, grpcGoDigest(t, p.grpc, in), codes.DeadlineExceeded, haproxyTimeout)
 	})
 
-	py := exampleClient(t, "python")
-	node := exampleClient(t, "node")
-	stub := writeFile(t, t.TempDir(), "stub.py", []byte(huntPyStub))
-	for _, c := range []struct {
-		name string
-		argv []string
-	}{
-		{"python stub", []string{py[0], stub, filepath.Join(examplesDir(t), "python"), p.grpc, in}},
-		{"python example", append(slices.Clone(py), "--addr", p.grpc, "digest", in)},
-		{"node example", append(slices.Clone(node), "--addr", p.grpc, "digest", in)},
-		{"cli", []string{bin(t, "halfclose"), "--addr", p.grpc, "sha256sum", in}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			r, err := runQuiet("", c.argv...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.code == 0 || len(r.stdout) > 0 || !strings.Contains(string(r.stderr), "DEADLINE_EXCEEDED: "+haproxyTimeout) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want an error, DEADLINE_EXCEEDED: %s", r.code, r.stdout, r.stderr, haproxyTimeout)
-			}
-		})
-	}
+	clientsSeeStatus(t, p.grpc, in, "DEADLINE_EXCEEDED: "+haproxyTimeout)
 
 	// The trap: without the http-error line, HAProxy's HTML page and HTTP
 	// 504, UNAVAILABLE in gRPC's mapping.
@@ -274,4 +232,32 @@ func TestFleetHAProxyStatus(t *testing.T) {
 			t.Errorf("got %v, want UNAVAILABLE with HTTP 504", err)
 		}
 	})
+}
+
+// clientsSeeStatus runs the Python stub, the Python and Node examples and
+// the CLI on in through the proxy at addr, each in a subtest: each must
+// fail with nothing on stdout and want ("CODE: message") on stderr.
+func clientsSeeStatus(t *testing.T, addr, in, want string) {
+	py := exampleClient(t, "python")
+	node := exampleClient(t, "node")
+	stub := writeFile(t, t.TempDir(), "stub.py", []byte(huntPyStub))
+	for _, c := range []struct {
+		name string
+		argv []string
+	}{
+		{"python stub", []string{py[0], stub, filepath.Join(examplesDir(t), "python"), addr, in}},
+		{"python example", append(slices.Clone(py), "--addr", addr, "digest", in)},
+		{"node example", append(slices.Clone(node), "--addr", addr, "digest", in)},
+		{"cli", []string{bin(t, "halfclose"), "--addr", addr, "sha256sum", in}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := runQuiet("", c.argv...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.code == 0 || len(r.stdout) > 0 || !strings.Contains(string(r.stderr), want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want an error, %s", r.code, r.stdout, r.stderr, want)
+			}
+		})
+	}
 }

@@ -56,22 +56,7 @@ func TestDescribeConnCapRefusal(t *testing.T) {
 // words alone ("UNAVAILABLE: write tcp A->B: write: broken pipe"), in 2
 // runs of 3 with the real binaries.
 func TestConnCapRefusalNamed(t *testing.T) {
-	eng := engine.New(engine.Config{Registry: builtin.Registry()})
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(eng, server.Options{}))
-	go gs.Serve(server.NewGRPCListener(gl, 0, 0, server.GRPCConnLimits{Max: 1}))
-	t.Cleanup(gs.Stop)
-	addr := gl.Addr().String()
-	// The one connection of the cap: queued first, so admitted first.
-	held, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
+	addr := cappedServer(t)
 	input := strings.Repeat("refused\n", 8<<10)
 	for i := range 4 {
 		code, out, errs := runCLIIn(t, strings.NewReader(input), "--progress=false", "--addr", addr, "sha256sum")
@@ -91,24 +76,31 @@ func TestConnCapRefusalNamedTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := cappedServer(t, grpc.Creds(credentials.NewTLS(cfg)))
+	code, out, errs := runCLIIn(t, strings.NewReader("refused\n"), "--progress=false", "--addr", addr, "--cacert", p.CAFile, "sha256sum")
+	if want := "halfclose: UNAVAILABLE: " + addr + " closed the connection before its TLS handshake (halfclosed at its cap of connections"; code != 1 || out != "" || !strings.HasPrefix(errs, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, %q...", code, out, errs, want)
+	}
+}
+
+// cappedServer serves ComputeService on 127.0.0.1 with --grpc-max-conns
+// 1, that one place taken by a connection of its own (queued first, so
+// admitted first), and returns its address.
+func cappedServer(t *testing.T, opts ...grpc.ServerOption) string {
+	t.Helper()
 	eng := engine.New(engine.Config{Registry: builtin.Registry()})
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(cfg)))
+	gs := grpc.NewServer(opts...)
 	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(eng, server.Options{}))
 	go gs.Serve(server.NewGRPCListener(gl, 0, 0, server.GRPCConnLimits{Max: 1}))
 	t.Cleanup(gs.Stop)
-	addr := gl.Addr().String()
-	// The one connection of the cap: queued first, so admitted first.
-	held, err := net.Dial("tcp", addr)
+	held, err := net.Dial("tcp", gl.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer held.Close()
-	code, out, errs := runCLIIn(t, strings.NewReader("refused\n"), "--progress=false", "--addr", addr, "--cacert", p.CAFile, "sha256sum")
-	if want := "halfclose: UNAVAILABLE: " + addr + " closed the connection before its TLS handshake (halfclosed at its cap of connections"; code != 1 || out != "" || !strings.HasPrefix(errs, want) {
-		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, %q...", code, out, errs, want)
-	}
+	t.Cleanup(func() { held.Close() })
+	return gl.Addr().String()
 }
