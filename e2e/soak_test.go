@@ -1395,7 +1395,10 @@ func soakTake(t *testing.T, pid int, maddr, spool, label string) soakSample {
 	if resp, err := metricsClient.Get("http://" + maddr + "/debug/pprof/goroutine?debug=1"); err == nil {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		sm.own = soakOwnGoroutines(string(b))
+		var err error
+		if sm.own, err = soakOwnGoroutines(string(b)); err != nil {
+			t.Error(err)
+		}
 	}
 	m := soakMetrics(t, maddr)
 	sm.heap = int64(m["go_memstats_heap_alloc_bytes"])
@@ -1431,19 +1434,31 @@ func soakTake(t *testing.T, pid int, maddr, spool, label string) soakSample {
 var soakPools = []string{"grpc.(*Server).serverWorker", "server.(*TCPServer).serveConns", "net/http.(*conn).serve", "net/http.(*connReader).backgroundRead"}
 
 // soakOwnGoroutines counts the goroutines of a goroutine profile
-// (debug=1) outside soakPools.
-func soakOwnGoroutines(profile string) int {
-	n := 0
-	for _, block := range strings.Split(profile, "\n\n") {
+// (debug=1) outside soakPools. The profile's first line is its total, and
+// the first block (the largest: a leak of many goroutines at one place)
+// follows it with no blank line: the blocks' counts must add up to the
+// total, or the profile was not read whole.
+func soakOwnGoroutines(profile string) (int, error) {
+	head, body, _ := strings.Cut(profile, "\n")
+	var total int
+	if _, err := fmt.Sscanf(head, "goroutine profile: total %d", &total); err != nil {
+		return 0, fmt.Errorf("goroutine profile: first line %q: %v", head, err)
+	}
+	n, sum := 0, 0
+	for _, block := range strings.Split(body, "\n\n") {
 		var count int
 		if _, err := fmt.Sscanf(block, "%d @", &count); err != nil {
 			continue
 		}
+		sum += count
 		if !slices.ContainsFunc(soakPools, func(p string) bool { return strings.Contains(block, p) }) {
 			n += count
 		}
 	}
-	return n
+	if sum != total {
+		return 0, fmt.Errorf("goroutine profile: blocks of %d goroutines, total %d", sum, total)
+	}
+	return n, nil
 }
 
 // TestSoakCodeMismatches: the soak's code check lets a killed client's
@@ -1472,5 +1487,31 @@ func TestSoakCodeMismatches(t *testing.T) {
 		if got := soakCodeMismatches(tc.server, tc.clients, tc.neverCame, tc.kills); len(got) != tc.want {
 			t.Errorf("%s: %d mismatches %v, want %d", tc.name, len(got), got, tc.want)
 		}
+	}
+}
+
+// TestSoakOwnGoroutines: every block of a goroutine profile counts,
+// the first (the largest, right after the total) too.
+func TestSoakOwnGoroutines(t *testing.T) {
+	profile := `goroutine profile: total 75
+64 @ 0x48fece 0x41e7ae 0x41e2d2 0xadb71c 0x497881
+#	0xadb71b	github.com/halfclose/halfclose/server.leak.func1+0x1b	/x/server/leak.go:34
+
+6 @ 0x48fece 0x41e7ae 0x41e2f2 0x9bbf3a 0x497881
+#	0x9bbf39	google.golang.org/grpc.(*Server).serverWorker+0x59	/x/grpc/server.go:689
+
+4 @ 0x48fece 0x451397 0x48f0a5 0x500c67 0x497881
+#	0x8e00af	net/http.(*conn).serve+0x68f		/usr/local/go/src/net/http/server.go:2067
+
+1 @ 0x424d09 0x492198 0xae5a93 0x497881
+#	0x492197	os/signal.signal_recv+0x97	/usr/local/go/src/runtime/sigqueue.go:152
+
+`
+	if n, err := soakOwnGoroutines(profile); n != 65 || err != nil {
+		t.Errorf("soakOwnGoroutines = %d, %v; want 65 (64 leaked, 1 signal loop)", n, err)
+	}
+	cut := profile[:strings.Index(profile, "4 @")]
+	if _, err := soakOwnGoroutines(cut); err == nil {
+		t.Errorf("a profile of 70 goroutines of 75 read as whole")
 	}
 }
