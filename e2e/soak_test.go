@@ -305,8 +305,9 @@ func TestSoak(t *testing.T) {
 	}
 	base := sample("start")
 
-	rotations := 0
+	rotations, lastRotation := 0, base.at
 	var quiet []soakSample
+	var callsAt []int // the calls made by each quiet sample
 	per := time.Duration(secs) * time.Second / time.Duration(phases)
 	for ph := range phases {
 		stop := make(chan struct{})
@@ -353,9 +354,14 @@ func TestSoak(t *testing.T) {
 				sample(fmt.Sprintf("phase %d load", ph+1))
 				next = time.Now().Add(sampleEvery)
 			}
-			if rotations < int(time.Since(base.at)/(20*time.Second)) {
+			// Every 20 s of load: counted from the last rotation, not
+			// the start, so that a phase never begins with a burst of
+			// the rotations its quiet gap missed, a second apart, which
+			// the server's 1 s poll may see as one.
+			if time.Since(lastRotation) >= 20*time.Second {
 				rotations++
 				writeTokens(fmt.Sprintf("rotated-%d", rotations))
+				lastRotation = time.Now()
 			}
 		}
 		close(stop)
@@ -373,6 +379,9 @@ func TestSoak(t *testing.T) {
 		samples = append(samples, sm)
 		t.Logf("%s", sm)
 		quiet = append(quiet, sm)
+		tally.mu.Lock()
+		callsAt = append(callsAt, len(tally.recs))
+		tally.mu.Unlock()
 	}
 
 	// Every rotation was served (each is a change of size or inode).
@@ -399,6 +408,15 @@ func TestSoak(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			t.Logf("goroutines:\n%s", b)
+		}
+	}
+	// The heap at rest holds the caches a first load fills; after that
+	// it may not grow with the calls: a leak of 512 bytes a call shows
+	// over the later phases (4 KiB a job kept: 6 MiB in a 45 s phase).
+	if len(quiet) > 1 {
+		grew, calls := last.heap-quiet[0].heap, callsAt[len(callsAt)-1]-callsAt[0]
+		if allowed := int64(soakHeapSlack + soakHeapPerCall*calls); grew > allowed {
+			t.Errorf("the heap at rest grew %.1f MiB over %d calls after the first phase (%s; %s), more than %.1f MiB", float64(grew)/(1<<20), calls, quiet[0], last, float64(allowed)/(1<<20))
 		}
 	}
 	peak := base
@@ -1199,11 +1217,14 @@ func (s *soaker) check(maddr, spool string) {
 		}
 		r := sum("halfclose_refused_total{", `adapter="`+a+`"`, `reason="max_jobs"`)
 		w := sum("halfclose_job_wait_seconds_count{", `adapter="`+a+`"`, `admitted="false"`)
-		// A job whose client gave up while it waited (a cancel, a
+		// A gRPC job whose client gave up while it waited (a cancel, a
 		// deadline) was not admitted either: admitted="false" counts it.
+		// A raw-TCP job waits on the server's context, whatever its
+		// client does (a reset is met once admitted): only its refusals
+		// (90 s run: 43 and 43; gRPC 109 for 104 refusals).
 		gaveUp := 0
 		for _, l := range lines {
-			if l.adapter == a && (l.outcome == "canceled" || l.outcome == "idle" || l.outcome == "reset") {
+			if a == "grpc" && l.adapter == a && (l.outcome == "canceled" || l.outcome == "idle") {
 				gaveUp++
 			}
 		}
@@ -1388,9 +1409,15 @@ func (s soakSample) String() string {
 func soakTake(t *testing.T, pid int, maddr, spool, label string) soakSample {
 	t.Helper()
 	sm := soakSample{label: label, at: time.Now()}
-	if resp, err := metricsClient.Get("http://" + maddr + "/debug/pprof/heap?gc=1"); err == nil {
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+	// Two GCs: the first moves the sync.Pools' buffers (the raw-TCP
+	// connections' 256 KiB readers, gRPC's) to their victim caches, where
+	// they are still in use; the second frees them. After one GC a server
+	// at rest read 16.9 MiB, after the second 2.5 MiB, and stayed there.
+	for range 2 {
+		if resp, err := metricsClient.Get("http://" + maddr + "/debug/pprof/heap?gc=1"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
 	}
 	if resp, err := metricsClient.Get("http://" + maddr + "/debug/pprof/goroutine?debug=1"); err == nil {
 		b, _ := io.ReadAll(resp.Body)
@@ -1427,6 +1454,13 @@ func soakTake(t *testing.T, pid int, maddr, spool, label string) soakSample {
 	sm.spill = len(ents)
 	return sm
 }
+
+// The heap at rest may grow by soakHeapSlack, and soakHeapPerCall bytes
+// a call, from the first phase's end to the last's.
+const (
+	soakHeapSlack   = 2 << 20
+	soakHeapPerCall = 512
+)
 
 // soakPools are the stacks of goroutines a load may leave waiting for
 // work (gRPC's server workers, the raw-TCP connection workers), and
