@@ -235,12 +235,17 @@ func TestFleetHAProxyStatus(t *testing.T) {
 }
 
 // clientsSeeStatus runs the Python stub, the Python and Node examples and
-// the CLI on in through the proxy at addr, each in a subtest: each must
+// the CLI on in through the proxy at addr, each in a subtest of its own,
+// at once (HAProxy's 504 takes its "timeout server" for each): each must
 // fail with nothing on stdout and want ("CODE: message") on stderr.
 func clientsSeeStatus(t *testing.T, addr, in, want string) {
 	py := exampleClient(t, "python")
 	node := exampleClient(t, "node")
 	stub := writeFile(t, t.TempDir(), "stub.py", []byte(huntPyStub))
+	t.Run("clients", func(t *testing.T) { clientsSeeStatusAtOnce(t, addr, in, want, py, node, stub) })
+}
+
+func clientsSeeStatusAtOnce(t *testing.T, addr, in, want string, py, node []string, stub string) {
 	for _, c := range []struct {
 		name string
 		argv []string
@@ -251,6 +256,7 @@ func clientsSeeStatus(t *testing.T, addr, in, want string) {
 		{"cli", []string{bin(t, "halfclose"), "--addr", addr, "sha256sum", in}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			r, err := runQuiet("", c.argv...)
 			if err != nil {
 				t.Fatal(err)
