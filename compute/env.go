@@ -1,10 +1,8 @@
 package compute
 
 import (
-	"errors"
 	"os"
 	"sync/atomic"
-	"syscall"
 )
 
 // Env is what a stage may use from its server: the spool settings for
@@ -93,7 +91,7 @@ func (c *SpoolConfig) TempFile() (*os.File, error) {
 		switch {
 		case spoolUnusable(err):
 			c.Budget().unusable.Store(true)
-		case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		case spoolFull(err):
 			// The directory is there and writable, only full (no
 			// inode left): no longer broken, whatever it was (a
 			// full disk leaves /readyz alone).

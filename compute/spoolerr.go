@@ -74,3 +74,10 @@ func spoolUnusable(err error) bool {
 	var ce *Error
 	return errors.As(err, &ce) && ce.Fault && ce.Code == CodeUnavailable
 }
+
+// spoolFull reports whether err, a SpoolError, says that the spool's file
+// system is full (RESOURCE_EXHAUSTED, msgSpoolFull): its directory works.
+func spoolFull(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce) && ce.Fault && ce.Msg == msgSpoolFull
+}

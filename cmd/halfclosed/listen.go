@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -126,7 +127,7 @@ func hostOrder(addrs []netip.Addr) []netip.Addr {
 	first := -1
 	for _, a := range addrs {
 		a = a.Unmap()
-		if !containsAddr(out, a) {
+		if !slices.Contains(out, a) {
 			if first < 0 && a.Is4() {
 				first = len(out)
 			}
@@ -139,15 +140,6 @@ func hostOrder(addrs []netip.Addr) []netip.Addr {
 		out[0] = v4
 	}
 	return out
-}
-
-func containsAddr(as []netip.Addr, a netip.Addr) bool {
-	for _, b := range as {
-		if a == b {
-			return true
-		}
-	}
-	return false
 }
 
 // listenAll opens a socket on each of addrs at port. Port 0 is the port
