@@ -2,6 +2,7 @@ package compute
 
 import (
 	"os"
+	"sync"
 	"sync/atomic"
 )
 
@@ -90,17 +91,17 @@ func (c *SpoolConfig) TempFile() (*os.File, error) {
 		err = SpoolError("cannot create spill file", err)
 		switch {
 		case spoolUnusable(err):
-			c.Budget().unusable.Store(true)
+			c.Budget().setUnusable(err)
 		case spoolFull(err):
 			// The directory is there and writable, only full (no
 			// inode left): no longer broken, whatever it was (a
 			// full disk leaves /readyz alone).
-			c.Budget().unusable.Store(false)
+			c.Budget().setUnusable(nil)
 		}
 		return nil, err
 	}
 	if b := c.Budget(); b.unusable.Load() {
-		b.unusable.Store(false)
+		b.setUnusable(nil)
 	}
 	return f, nil
 }
@@ -112,8 +113,13 @@ type DiskBudget struct {
 	// unusable: the last spill file that was tried could not be created
 	// for a reason other than room (SpoolError's UNAVAILABLE: the
 	// directory removed, read-only, failing); the next one created
-	// clears it. The server's readiness asks it (Unusable).
+	// clears it. The server's readiness asks it (Unusable), and its
+	// gRPC health waits for its changes (Changed).
 	unusable atomic.Bool
+
+	mu      sync.Mutex    // protects changed and cause
+	changed chan struct{} // closed when unusable changes; nil: none made since
+	cause   error         // the create's error that set unusable
 }
 
 // NewDiskBudget returns a budget of limit bytes.
@@ -138,6 +144,41 @@ func (b *DiskBudget) Used() int64 { return b.used.Load() }
 // could not be created for a reason other than room: the spool's
 // directory is broken until a spill file is created again.
 func (b *DiskBudget) Unusable() bool { return b.unusable.Load() }
+
+// Changed returns a channel closed when Unusable next changes. Ask it
+// before Unusable: a change between the two closes it.
+func (b *DiskBudget) Changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed == nil {
+		b.changed = make(chan struct{})
+	}
+	return b.changed
+}
+
+// Cause returns the error of the spill file's create that made the
+// spool unusable, or nil while it is not.
+func (b *DiskBudget) Cause() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cause
+}
+
+// setUnusable marks the spool unusable for cause, or not (nil), and
+// closes Changed's channel when Unusable changes.
+func (b *DiskBudget) setUnusable(cause error) {
+	v := cause != nil
+	if b.unusable.Swap(v) == v {
+		return
+	}
+	b.mu.Lock()
+	b.cause = cause
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
+	b.mu.Unlock()
+}
 
 // Limit returns the budget's size.
 func (b *DiskBudget) Limit() int64 { return b.limit }

@@ -104,15 +104,37 @@ func TestSpoolOutOfDescriptors(t *testing.T) {
 
 // TestSpoolUnusableUntilMended: a spill file that cannot be made in a
 // removed directory marks the budget Unusable (the server's /readyz says
-// so), and the next one made clears it.
+// so), with its create's error as the Cause, and the next one made
+// clears it; each change closes the channel Changed gave before it (the
+// server's gRPC health waits on it), and only a change does.
 func TestSpoolUnusableUntilMended(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	c := compute.SpoolConfig{Dir: dir}
-	if _, err := c.TempFile(); compute.CodeOf(err) != compute.CodeUnavailable || !errors.Is(err, syscall.ENOENT) {
+	changed := c.Budget().Changed()
+	_, err := c.TempFile()
+	if compute.CodeOf(err) != compute.CodeUnavailable || !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("TempFile in a missing dir: %v", err)
 	}
 	if !c.Budget().Unusable() {
 		t.Fatal("not marked unusable")
+	}
+	if cause := c.Budget().Cause(); cause != err {
+		t.Errorf("Cause %v, want %v", cause, err)
+	}
+	isClosed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	if !isClosed(changed) {
+		t.Error("Changed not closed when the spool was marked")
+	}
+	changed = c.Budget().Changed()
+	if _, err := c.TempFile(); err == nil || isClosed(changed) {
+		t.Errorf("a second failure (%v) closed Changed, or made a file", err)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -122,8 +144,11 @@ func TestSpoolUnusableUntilMended(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if c.Budget().Unusable() {
-		t.Fatal("still marked unusable once a spill file was made")
+	if c.Budget().Unusable() || c.Budget().Cause() != nil {
+		t.Fatalf("still marked unusable once a spill file was made: %v", c.Budget().Cause())
+	}
+	if !isClosed(changed) {
+		t.Error("Changed not closed when the spool was mended")
 	}
 }
 

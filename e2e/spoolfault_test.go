@@ -13,9 +13,11 @@ import (
 // TestSpoolDirRemoved: a --spool-dir removed under the running server,
 // with real clients: `nc -N` on a route and the command port gets the
 // error line, the halfclose CLI and grpcurl UNAVAILABLE, each naming the
-// spool and never its directory; /readyz says 503; once the directory is
-// back, /readyz says 200 and the same jobs print what GNU prints. (They
-// got INTERNAL "internal error", and /readyz stayed 200.)
+// spool and never its directory; /readyz says 503, and gRPC health
+// NOT_SERVING to grpcurl (it said SERVING); once the directory is back,
+// /readyz says 200, gRPC health SERVING, and the same jobs print what
+// GNU prints. (They got INTERNAL "internal error", and /readyz stayed
+// 200.)
 func TestSpoolDirRemoved(t *testing.T) {
 	t.Parallel()
 	need(t, "nc")
@@ -77,6 +79,16 @@ func TestSpoolDirRemoved(t *testing.T) {
 	if code := readyz(); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with the spool dir removed: %d", code)
 	}
+	grpcHealth := func(want string) {
+		t.Helper()
+		for _, svc := range []string{"", "halfclose.v1.ComputeService"} {
+			r := grpcurl(t, d.GRPC, "grpc.health.v1.Health/Check", []any{map[string]any{"service": svc}})
+			if vs := jsonStream(t, r.stdout); r.code != 0 || len(vs) != 1 || vs[0]["status"] != want {
+				t.Errorf("grpcurl Health/Check %q: exit %d, %s %s; want %s", svc, r.code, r.stdout, r.stderr, want)
+			}
+		}
+	}
+	grpcHealth("NOT_SERVING")
 
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -84,6 +96,7 @@ func TestSpoolDirRemoved(t *testing.T) {
 	if code := readyz(); code != http.StatusOK {
 		t.Errorf("/readyz with the spool dir back: %d", code)
 	}
+	grpcHealth("SERVING")
 	if got, want := run(t, "", in, ncArgv(t, d.Routes["tac"])...), gnu(t, in, "timeout", "10", "tac"); !bytes.Equal(got.stdout, want) {
 		t.Errorf("nc -N tac, the spool back: %s", diff(got.stdout, want))
 	}

@@ -86,13 +86,22 @@ type GentleListener struct {
 // every accepted one inherits it, instead of 4 setsockopt calls per
 // connection (issue 14: a tenth of the system calls of a small job).
 func Listen(addr string) (net.Listener, error) {
+	return ListenNet("tcp", addr)
+}
+
+// ListenNet is Listen on network "tcp", "tcp4" or "tcp6": "tcp4" makes
+// 0.0.0.0 IPv4's wildcard alone (Go's "tcp" listens on it as [::], one
+// dual-stack socket), "tcp6" an IPv6 socket that serves no IPv4 client
+// (IPV6_V6ONLY, which Go sets for "tcp6" before bind), so that [::] and
+// 0.0.0.0 can both be listened on at one port.
+func ListenNet(network, addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
 	if inheritKeepAlive {
 		lc.KeepAlive = -1 // set once, on the listener
 		lc.Control = listenKeepAlive
 	}
-	return lc.Listen(context.Background(), "tcp", addr)
+	return lc.Listen(context.Background(), network, addr)
 }
 
 // NewGentleListener wraps l, which Accept should be serving (a Serve loop

@@ -936,9 +936,12 @@ func queuedOf(c net.Conn) (int, bool) {
 
 // sendFile sends the n bytes of f at off to the connection with
 // sendfile(2) (spool.FileSender), under Write's rules: the idle timeout
-// for progress, and a stop fails it.
+// for progress, and a stop fails it. A failure of the file (spillFault)
+// is the spool's, not the connection's.
 func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64, error) {
 	var sent int64
+	f = sendFrom(f)
+	src := &spillSource{File: f}
 	for {
 		if err := w.begin(); err != nil {
 			return sent, err
@@ -949,17 +952,64 @@ func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64,
 			return sent, compute.Internal("reply: seek of the spill file", err)
 		}
 		watch := watchSend(tc)
-		k, err := tc.ReadFrom(&io.LimitedReader{R: f, N: n - sent})
+		k, err := tc.ReadFrom(&io.LimitedReader{R: src, N: n - sent})
 		sent += k
 		w.n += k
 		if err == nil && sent < n {
 			err = compute.Internal("reply: the spill file is shorter than it holds", io.ErrUnexpectedEOF)
+		}
+		if ferr := spillFault(err, src.err); ferr != nil {
+			return sent, ferr
 		}
 		// As Write: the timeout ran out while the client was reading.
 		if !errors.Is(err, os.ErrDeadlineExceeded) || k == 0 && !watch.moved() {
 			return sent, w.why(err)
 		}
 	}
+}
+
+// sendFrom is the file sendFile sends a spill file's bytes from: the
+// file itself (tests give one whose reads fail).
+var sendFrom = func(f *os.File) *os.File { return f }
+
+// spillSource is a spill file as the source of a TCPConn.ReadFrom: it
+// takes sendfile's way (the file's SyscallConn), and where Go copies
+// instead (a file sendfile cannot send from), its reads record their
+// failure, which is the file's and not the connection's.
+type spillSource struct {
+	*os.File
+	err error // the last read's failure, but io.EOF
+}
+
+func (s *spillSource) Read(p []byte) (int, error) {
+	n, err := s.File.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// spillFault is the spool's error (compute.SpoolError: UNAVAILABLE, a
+// server fault, outcome internal) for err, a ReadFrom of a spill file
+// that failed, when the failure was the file's: readErr, a read of Go's
+// copy that failed; or an errno of sendfile(2) that no send on a socket
+// gives (sockerr.Peer): EIO, EBADF, EINVAL, ENOMEM, EOVERFLOW, ESPIPE
+// (its man page's in_fd errors), a file system's own (ESTALE). Else it is
+// nil, and err the connection's: a reset, a broken pipe, a timeout (the
+// client gone: outcome reset), the idle timeout or a stop. sendfile gave
+// both kinds as one error, and the file's EIO was told as the
+// connection's ("readfrom tcp A->B: sendfile: input/output error", and
+// no error line in the log), where the spill file's read by the spool
+// (no sendfile: TLS, --tcp-sendfile=false) was the spool's failure.
+func spillFault(err, readErr error) error {
+	if readErr != nil {
+		return compute.SpoolError("read failed", readErr)
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) && se.Syscall == "sendfile" && !sockerr.Peer(se) {
+		return compute.SpoolError("read failed", se)
+	}
+	return nil
 }
 
 // sendingWriter is a TCP connection's reply: buffered writes, and the
@@ -1128,7 +1178,11 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		s.fail(ctx, c, ip, err)
 	default:
 		// Output started and then the job failed: reset, so a truncated
-		// reply never looks complete.
+		// reply never looks complete. A server fault (the spill file's
+		// read failed) is logged with its cause, as an error line's is.
+		if classify(err).internal {
+			s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", logDetail(err))
+		}
 		resetConn(c)
 	}
 }

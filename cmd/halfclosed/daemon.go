@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,12 +63,15 @@ type daemon struct {
 	https  []httpEndpoint // --metrics-addr, --health-addr
 	ready  atomic.Bool    // /readyz; false from the start of the drain
 	// spoolWatched: the start made a spill file, so /readyz also says
-	// whether the spool still can (readyNow); spoolDown is what it
-	// said last, for the log lines of its changes; spoolProbing is set
-	// while a /readyz tries a spill file.
-	spoolWatched bool
-	spoolDown    atomic.Bool
-	spoolProbing atomic.Bool
+	// whether the spool still can (readyNow), and gRPC health follows it
+	// (watchSpool); spoolDown is what they saw last, for the log lines
+	// of its changes; spoolProbing is set while a /readyz tries a spill
+	// file, spoolRetrying while watchSpool does.
+	spoolWatched  bool
+	spoolMu       sync.Mutex // protects spoolDown, and orders its log lines
+	spoolDown     bool
+	spoolProbing  atomic.Bool
+	spoolRetrying atomic.Bool
 	// closing is set when the listeners start to close: a Serve that
 	// returns then has not failed.
 	closing atomic.Bool
@@ -316,29 +320,133 @@ func (d *daemon) readyNow() bool {
 	if !d.spoolWatched {
 		return true
 	}
-	sc := d.cfg.engine.Config().Spool
-	ok := !sc.Disk.Unusable()
+	if !d.cfg.engine.Config().Spool.Disk.Unusable() {
+		d.noteSpool(true, nil)
+		return true
+	}
 	var err error
-	if !ok {
-		if d.spoolProbing.CompareAndSwap(false, true) {
-			defer d.spoolProbing.Store(false)
-			var f *os.File
-			if f, err = sc.TempFile(); err == nil {
-				f.Close()
-				ok = true
+	if d.spoolProbing.CompareAndSwap(false, true) {
+		err = d.trySpool(&d.spoolProbing)
+	} else {
+		err = errSpoolProbing
+	}
+	d.noteSpool(err == nil, err)
+	return err == nil
+}
+
+// trySpool creates and closes a spill file, which clears the spool's
+// unusable mark when it can (compute.SpoolConfig.TempFile), and then
+// ends the try the caller began (trying, which it set).
+func (d *daemon) trySpool(trying *atomic.Bool) error {
+	defer trying.Store(false)
+	sc := d.cfg.engine.Config().Spool
+	f, err := sc.TempFile()
+	if err == nil {
+		f.Close()
+	}
+	return err
+}
+
+// noteSpool logs the spool's changes, ok being whether spill files can
+// be created now (err: why not). Once it returns, the line of the change
+// it saw is written, whoever wrote it (a /readyz, or watchSpool's try).
+func (d *daemon) noteSpool(ok bool, err error) {
+	d.spoolMu.Lock()
+	defer d.spoolMu.Unlock()
+	if d.spoolDown == !ok {
+		return
+	}
+	d.spoolDown = !ok
+	dir := cmp.Or(d.cfg.engine.Config().Spool.Dir, os.TempDir())
+	if ok {
+		d.log.Info("spill files can be created again: ready", "dir", dir)
+	} else {
+		d.log.Error("spill files cannot be created: not ready until they can", "dir", dir, "err", spoolCause(err))
+	}
+}
+
+// spoolRetryEvery is how often watchSpool tries a spill file while the
+// spool is unusable.
+const spoolRetryEvery = time.Second
+
+// watchSpool keeps gRPC health in step with /readyz's spool, until stop
+// is closed: the server ("") and halfclose.v1.ComputeService are
+// NOT_SERVING while the spool is unusable (compute.DiskBudget.Unusable),
+// and SERVING again once a spill file can be created, so that clients
+// and balancers that ask gRPC health (grpc-go's health checking Watches;
+// grpc_health_probe, a kubelet's grpc probe Check) stop sending jobs
+// that would fail UNAVAILABLE here. A Watch gets each change as it
+// happens: a job's spill file that could not be created marks the spool
+// and wakes this (Changed). While it is marked, a spill file is tried
+// every spoolRetryEvery, in a goroutine of its own and only when its
+// last try has returned: on a disk that hangs, that goroutine waits in
+// its open (a thread; a /readyz's try may hold one more), and no health
+// call ever waits on it. Its tries are apart from /readyz's, whose own
+// try is its answer: one under way here would have made a /readyz that
+// came meanwhile answer 503 on a mended spool. A drain's NOT_SERVING
+// (health.Shutdown) stays: grpc-go ignores the statuses set after it.
+func (d *daemon) watchSpool(stop <-chan struct{}) {
+	disk := d.cfg.engine.Config().Spool.Disk
+	down := false // as newGRPC set the statuses
+	for {
+		changed := disk.Changed()
+		if now := disk.Unusable(); now != down {
+			down = now
+			st := healthpb.HealthCheckResponse_SERVING
+			if down {
+				st = healthpb.HealthCheckResponse_NOT_SERVING
 			}
-		} else {
-			err = errSpoolProbing
+			d.noteSpool(!down, disk.Cause()) // logged before a Watch is told
+			for _, name := range healthServices {
+				d.health.SetServingStatus(name, st)
+			}
 		}
-	}
-	if d.spoolDown.Swap(!ok) != !ok {
-		if ok {
-			d.log.Info("spill files can be created again: ready", "dir", cmp.Or(sc.Dir, os.TempDir()))
-		} else {
-			d.log.Error("spill files cannot be created: not ready until they can", "dir", cmp.Or(sc.Dir, os.TempDir()), "err", spoolCause(err))
+		if !down {
+			select {
+			case <-changed:
+				continue
+			case <-stop:
+				return
+			}
 		}
+		if d.spoolRetrying.CompareAndSwap(false, true) {
+			go func() {
+				err := d.trySpool(&d.spoolRetrying)
+				d.noteSpool(err == nil, err)
+			}()
+		}
+		t := time.NewTimer(spoolRetryEvery)
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+			return
+		}
+		t.Stop()
 	}
-	return ok
+}
+
+// healthServices are the services gRPC health tells of: the server ("")
+// and ComputeService by name, as clients that check their service's
+// health ask.
+var healthServices = []string{"", apiv1.ComputeService_ServiceDesc.ServiceName}
+
+// spoolHealth is gRPC health whose Check of healthServices says
+// NOT_SERVING while the spool is unusable (down), without waiting for
+// watchSpool to have set it: a job's spill file that could not be
+// created has marked it, whatever a Check asks next.
+type spoolHealth struct {
+	healthpb.HealthServer
+	down func() bool
+}
+
+func (h spoolHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	r, err := h.HealthServer.Check(ctx, req)
+	if err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING && slices.Contains(healthServices, req.GetService()) && h.down() {
+		return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING}, nil
+	}
+	return r, err
 }
 
 // listen opens every listener the flags name. An error names the flag
@@ -475,12 +583,15 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 	}
 	apiv1.RegisterComputeServiceServer(d.grpc, d.svc)
 	d.health = health.NewServer()
-	// The server ("") and the service by name, as clients that check
-	// their service's health ask; the drain turns both NOT_SERVING.
+	// The server ("") and the service by name (healthServices); the
+	// drain turns both NOT_SERVING, and so does an unusable spool
+	// (watchSpool).
 	d.health.SetServingStatus(apiv1.ComputeService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	// Its Watch calls end with UNAVAILABLE when the drain ends them
 	// (shutdown), not to hold the graceful stop for the whole grace.
-	healthpb.RegisterHealthServer(d.grpc, server.DrainingHealth(d.health))
+	healthpb.RegisterHealthServer(d.grpc, server.DrainingHealth(spoolHealth{d.health, func() bool {
+		return d.spoolWatched && d.cfg.engine.Config().Spool.Disk.Unusable()
+	}}))
 	reflection.Register(d.grpc) // v1 and v1alpha
 	if sm := metrics.ServerMetrics(); sm != nil {
 		sm.InitializeMetrics(d.grpc)
@@ -559,6 +670,20 @@ func (d *daemon) Run(ctx context.Context) error {
 		defer func() {
 			stopReload()
 			<-reloadDone
+		}()
+	}
+	if d.spoolWatched {
+		// Until Run returns: an unusable spool is NOT_SERVING through
+		// the drain delay too, as the drain made it.
+		stopWatch := make(chan struct{})
+		watchDone := make(chan struct{})
+		go func() {
+			defer close(watchDone)
+			d.watchSpool(stopWatch)
+		}()
+		defer func() {
+			close(stopWatch)
+			<-watchDone
 		}()
 	}
 	// One grpc-go server serves every socket of --grpc-addr, and their

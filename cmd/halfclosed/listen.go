@@ -67,8 +67,9 @@ var lookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
 	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 }
 
-// listenAt opens one socket (tests replace it).
-var listenAt = server.Listen
+// listenAt opens one socket on network "tcp", "tcp4" or "tcp6" (tests
+// replace it).
+var listenAt = server.ListenNet
 
 // maxPortTries bounds how often a port-0 address of several sockets picks
 // a new port because another process holds the first one's port on one of
@@ -89,11 +90,11 @@ const maxPortTries = 32
 func listenName(addr string) (_ listeners, skipped []error, _ error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" {
-		l, err := listenAt(addr)
+		l, err := listenAt("tcp", addr)
 		return listenersOf(l), nil, err
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
-		l, err := listenAt(addr) // an address: that one was meant
+		l, err := listenAt("tcp", addr) // an address: that one was meant
 		return listenersOf(l), nil, err
 	}
 	addrs, err := lookupHost(context.Background(), host)
@@ -107,7 +108,8 @@ func listenName(addr string) (_ listeners, skipped []error, _ error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return listenAll(hostOrder(addrs), p)
+	addrs = hostOrder(addrs)
+	return listenAll(hostOrder(uncovered(addrs)), p, len(addrs) > 1)
 }
 
 func listenersOf(l net.Listener) listeners {
@@ -142,17 +144,52 @@ func hostOrder(addrs []netip.Addr) []netip.Addr {
 	return out
 }
 
-// listenAll opens a socket on each of addrs at port. Port 0 is the port
-// the first socket gets, which the others are then bound to; when
+// uncovered returns addrs without the ones a wildcard among them covers:
+// 0.0.0.0 covers every IPv4 address, :: every IPv6 one, and a socket on
+// one of them would clash with the wildcard's (address in use) for
+// clients it serves anyway.
+func uncovered(addrs []netip.Addr) []netip.Addr {
+	v4 := slices.Contains(addrs, netip.IPv4Unspecified())
+	v6 := slices.Contains(addrs, netip.IPv6Unspecified())
+	return slices.DeleteFunc(slices.Clone(addrs), func(a netip.Addr) bool {
+		return !a.IsUnspecified() && (a.Is4() && v4 || a.Is6() && v6)
+	})
+}
+
+// familyNet is the network a name's address a is listened on as. When
+// the name has several addresses (several, also where a wildcard covered
+// the others), its wildcards serve their own family alone: 0.0.0.0 as
+// "tcp4", :: as "tcp6" (IPV6_V6ONLY). Go's "tcp" listens on either as
+// one dual-stack [::] socket, which serves IPv4 clients on every
+// interface: a name of 0.0.0.0 and :: (both wildcards) failed to start
+// (address in use: the second socket clashed with the first's other
+// family), as did 0.0.0.0 with ::1, and :: with 127.0.0.1; and a :: that
+// took IPv4 clients everywhere would serve more than the name has. Any
+// other address is "tcp", whose socket serves its one address. A name of
+// one address is that address, as given literally: [::]:P or 0.0.0.0:P
+// is then one dual-stack socket.
+func familyNet(a netip.Addr, several bool) string {
+	switch {
+	case !several || !a.IsUnspecified():
+		return "tcp"
+	case a.Is4():
+		return "tcp4"
+	}
+	return "tcp6"
+}
+
+// listenAll opens a socket on each of addrs at port, of its own family
+// alone when several (familyNet). Port 0 is the port the first socket
+// gets, which the others are then bound to; when
 // another process holds it on one of them, every socket is closed and a
 // new port tried, up to maxPortTries times. An address the host cannot
 // listen on (sockerr.AddrUnavailable) is skipped and returned in
 // skipped, unless none is left; any other error (a port in use: the
 // other process would serve that address's clients) fails it all.
-func listenAll(addrs []netip.Addr, port int) (ls listeners, skipped []error, err error) {
+func listenAll(addrs []netip.Addr, port int, several bool) (ls listeners, skipped []error, err error) {
 	for try := 1; ; try++ {
 		var retry bool
-		ls, skipped, retry, err = listenOnce(addrs, port)
+		ls, skipped, retry, err = listenOnce(addrs, port, several)
 		if !retry || try == maxPortTries {
 			return ls, skipped, err
 		}
@@ -161,10 +198,10 @@ func listenAll(addrs []netip.Addr, port int) (ls listeners, skipped []error, err
 
 // listenOnce is one try of listenAll; retry asks for another (port 0,
 // the first socket's port held on another address).
-func listenOnce(addrs []netip.Addr, port int) (ls listeners, skipped []error, retry bool, err error) {
+func listenOnce(addrs []netip.Addr, port int, several bool) (ls listeners, skipped []error, retry bool, err error) {
 	p := port
 	for _, a := range addrs {
-		l, err := listenAt(net.JoinHostPort(a.String(), strconv.Itoa(p)))
+		l, err := listenAt(familyNet(a, several), net.JoinHostPort(a.String(), strconv.Itoa(p)))
 		switch {
 		case err == nil:
 			if p == 0 {

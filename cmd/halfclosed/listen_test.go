@@ -187,7 +187,7 @@ func TestListenPortTakenOnOne(t *testing.T) {
 			l.Close()
 		}
 	})
-	listenAt = func(addr string) (net.Listener, error) {
+	listenAt = func(network, addr string) (net.Listener, error) {
 		if host, port, _ := net.SplitHostPort(addr); host == "::1" && len(taken) == 0 {
 			// Another process takes the port the first socket got.
 			l, err := net.Listen("tcp", net.JoinHostPort(host, port))
@@ -196,7 +196,7 @@ func TestListenPortTakenOnOne(t *testing.T) {
 			}
 			taken = append(taken, l)
 		}
-		return old(addr)
+		return old(network, addr)
 	}
 	ls, err := listenFlag(slog.New(slog.DiscardHandler), "--grpc-addr", "dual.test:0")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // hungDir returns the root of a FUSE file system that never answers
@@ -62,7 +63,8 @@ func hungDir(t *testing.T) (dir string, release func()) {
 // only try: every other /readyz meanwhile answers 503 at once. Each
 // waited on a spill file of its own, a thread each, so a kubelet's and
 // a balancer's probes piled up threads (10000 end the process) and never
-// answered.
+// answered. gRPC health's Checks meanwhile answer NOT_SERVING at once
+// (they said SERVING).
 func TestReadyzSpoolHangs(t *testing.T) {
 	hung, release := hungDir(t)
 	dir := filepath.Join(t.TempDir(), "spool")
@@ -103,6 +105,24 @@ func TestReadyzSpoolHangs(t *testing.T) {
 			}
 		case <-time.After(defaultTestTimeout):
 			t.Fatalf("%d of %d /readyz answered while one waits on the spool", i, probes)
+		}
+	}
+	// gRPC health never waits on the spool: every Check answers
+	// NOT_SERVING while the try waits.
+	hc := healthpb.NewHealthClient(rawGRPC(t, td.grpcAddr(), nil))
+	checks := make(chan error, probes)
+	for range probes {
+		go func() {
+			hr, err := hc.Check(testCtx(t), &healthpb.HealthCheckRequest{})
+			if err == nil && hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+				err = fmt.Errorf("status %v", hr.GetStatus())
+			}
+			checks <- err
+		}()
+	}
+	for range probes {
+		if err := <-checks; err != nil {
+			t.Errorf("gRPC health Check while a try waits on the spool: %v, want NOT_SERVING", err)
 		}
 	}
 	release()

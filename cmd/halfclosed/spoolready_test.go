@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // spillInput is sort's input that spills under --spool-mem 64KiB.
@@ -78,5 +80,63 @@ func TestReadyzIgnoresDefaultSpool(t *testing.T) {
 	}
 	if got := httpStatus(t, td.healthAddr(), "/readyz"); got != http.StatusOK {
 		t.Fatalf("/readyz: %d, want 200", got)
+	}
+}
+
+// wantHealth checks that gRPC health's Check says want of the server
+// ("") and of ComputeService by name.
+func wantHealth(t *testing.T, hc healthpb.HealthClient, want healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	for _, svc := range []string{"", "halfclose.v1.ComputeService"} {
+		if hr, err := hc.Check(testCtx(t), &healthpb.HealthCheckRequest{Service: svc}); err != nil || hr.GetStatus() != want {
+			t.Fatalf("Check of %q: %v, %v; want %v", svc, hr, err, want)
+		}
+	}
+}
+
+// TestGRPCHealthFollowsSpool: gRPC health says NOT_SERVING of the server
+// and of ComputeService while the spool is broken (its directory
+// removed: a job that spills fails UNAVAILABLE), to a Check at once and
+// to the Watch streams open before, and SERVING again once spill files
+// can be made, with no /readyz asked (the server tries a spill file
+// itself while the spool is broken), and no job run. It said SERVING
+// throughout, /readyz alone turned 503, and a client or balancer that
+// asks gRPC health sent every job that spills to the broken server.
+func TestGRPCHealthFollowsSpool(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	td := startDaemon(t, "--spool-dir="+dir, "--spool-mem=64KiB", "--log-flush=0")
+	cc := rawGRPC(t, td.grpcAddr(), nil)
+	hc := healthpb.NewHealthClient(cc)
+	watches := [2]healthpb.Health_WatchClient{}
+	watches[0], watches[1] = watchHealth(t, testCtx(t), cc)
+	wantHealth(t, hc, healthpb.HealthCheckResponse_SERVING)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := tcpJob(t, td.tcpAddr(), nil, "sort\n", spillInput); err != nil || reply != spoolBroken {
+		t.Fatalf("sort with the spool dir removed: %q, %v", reply, err)
+	}
+	wantHealth(t, hc, healthpb.HealthCheckResponse_NOT_SERVING)
+	wantNotServing(t, watches[:]...)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range watches {
+		if hr, err := w.Recv(); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("health with the spool dir back: %v, %v; want SERVING", hr, err)
+		}
+	}
+	wantHealth(t, hc, healthpb.HealthCheckResponse_SERVING)
+	if got := httpStatus(t, td.healthAddr(), "/readyz"); got != http.StatusOK {
+		t.Fatalf("/readyz with the spool dir back: %d, want 200", got)
+	}
+	// Once /readyz has answered, the line of the change it saw is written.
+	for _, line := range []string{"spill files cannot be created: not ready", "spill files can be created again: ready"} {
+		if n := strings.Count(td.logs.String(), line); n != 1 {
+			t.Errorf("%d log lines say %q, want 1:\n%s", n, line, td.logs)
+		}
 	}
 }

@@ -30,6 +30,19 @@ func Broken(err error) bool {
 		errors.Is(err, syscall.ENOTCONN) || broken(err)
 }
 
+// Peer reports an error a send on a TCP socket gives for its connection
+// or the path to its peer: Broken, or the connection timed out
+// (ETIMEDOUT: retransmissions or keepalive unanswered), the peer or its
+// network unreachable or down (an ICMP error: EHOSTUNREACH, ENETUNREACH,
+// EHOSTDOWN, ENETDOWN), the connection aborted or refused. None is an
+// error of a file a send takes its bytes from (sendfile(2)'s in_fd: EIO,
+// EBADF, EINVAL, ENOMEM, EOVERFLOW, ESPIPE, or its file system's).
+func Peer(err error) bool {
+	return Broken(err) || errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTDOWN) || errors.Is(err, syscall.ENETDOWN) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ECONNREFUSED) || peer(err)
+}
+
 // TooManyFiles reports a process out of descriptors (an accept's EMFILE).
 func TooManyFiles(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || tooManyFiles(err)

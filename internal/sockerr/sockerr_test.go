@@ -98,3 +98,22 @@ func TestBrokenShutdownAfterReset(t *testing.T) {
 		t.Fatalf("half-close after the reset: %v, not Broken", err)
 	}
 }
+
+// TestPeer: the errors a send on a socket gives for its connection or
+// its path are Peer; a file's errors, which sendfile(2) gives as its
+// own, are not.
+func TestPeer(t *testing.T) {
+	wrap := func(e error) error {
+		return &net.OpError{Op: "readfrom", Net: "tcp", Err: os.NewSyscallError("sendfile", e)}
+	}
+	for _, e := range []syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ENOTCONN, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN, syscall.ECONNABORTED, syscall.ECONNREFUSED} {
+		if !Peer(wrap(e)) {
+			t.Errorf("Peer(%v) = false", e)
+		}
+	}
+	for _, e := range []error{syscall.EIO, syscall.EBADF, syscall.EINVAL, syscall.ENOMEM, syscall.EOVERFLOW, syscall.ESPIPE, io.EOF} {
+		if Peer(wrap(e)) {
+			t.Errorf("Peer(%v) = true", e)
+		}
+	}
+}

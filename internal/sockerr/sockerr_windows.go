@@ -22,6 +22,15 @@ func broken(err error) bool {
 		errors.Is(err, windows.WSAESHUTDOWN) || errors.Is(err, windows.WSAENOTCONN)
 }
 
+// peer: a send that timed out, or whose peer or network cannot be
+// reached or is down, or whose connection was aborted or refused.
+func peer(err error) bool {
+	return errors.Is(err, windows.WSAETIMEDOUT) || errors.Is(err, windows.WSAEHOSTUNREACH) ||
+		errors.Is(err, windows.WSAENETUNREACH) || errors.Is(err, windows.WSAEHOSTDOWN) ||
+		errors.Is(err, windows.WSAENETDOWN) || errors.Is(err, windows.WSAENETRESET) ||
+		errors.Is(err, windows.WSAECONNREFUSED)
+}
+
 func tooManyFiles(err error) bool { return errors.Is(err, windows.WSAEMFILE) }
 
 func addrUnavailable(err error) bool {
