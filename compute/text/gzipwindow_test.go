@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/halfclose/halfclose/compute/internal/computetest"
@@ -177,3 +178,62 @@ func diffGunzipStatus(t *testing.T, in []byte, argv ...string) {
 
 // gnuWindowSize is GNU gzip's WSIZE.
 const gnuWindowSize = 32 << 10
+
+// TestGunzipLeadingRepeat pins the one deflate quirk of GNU gzip's not
+// followed (docs/protocol.md): a dynamic block whose code lengths begin
+// with code 16, a repeat of the previous length where there is none,
+// which GNU 1.12 reads as a repeat of 0 and zlib and Go's inflate refuse.
+// The same block with 18 (zeros) in its place is read alike by both.
+func TestGunzipLeadingRepeat(t *testing.T) {
+	t.Parallel()
+	block := func(leading16 bool) []byte {
+		var w deflateBits
+		w.bits(1, 1)  // the last block
+		w.bits(2, 2)  // dynamic Huffman codes
+		w.bits(0, 5)  // 257 literal/length codes
+		w.bits(0, 5)  // 1 distance code
+		w.bits(14, 4) // 18 code length codes, in the order 16 17 18 0 8 7 9 6 10 5 11 4 12 3 13 2 14 1
+		for _, sym := range []int{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1} {
+			l := uint32(0)
+			if sym == 0 || sym == 1 || sym == 16 || sym == 18 {
+				l = 2 // codes 00, 01, 10, 11 for 0, 1, 16, 18
+			}
+			w.bits(l, 3)
+		}
+		if leading16 {
+			w.code(2, 2) // 16: repeat the previous length 3 times
+			w.bits(0, 2)
+			w.code(3, 2) // 18: 94 zeros
+			w.bits(94-11, 7)
+		} else {
+			w.code(3, 2) // 18: 97 zeros
+			w.bits(97-11, 7)
+		}
+		w.code(1, 2) // 'a' (97): length 1
+		w.code(3, 2) // 158 zeros
+		w.bits(138-11, 7)
+		w.code(3, 2)
+		w.bits(20-11, 7)
+		w.code(1, 2) // end of block (256): length 1
+		w.code(0, 2) // the distance code: unused
+		w.code(0, 1) // 'a'
+		w.code(0, 1) // 'a'
+		w.code(1, 1) // end of block
+		w.bits(0, 7)
+		return gzipMember(w.out, []byte("aa"))
+	}
+	for _, leading16 := range []bool{false, true} {
+		in := block(leading16)
+		want, _, status := computetest.GNUStderr(t, in, "gunzip", "-c")
+		if status != 0 || string(want) != "aa" {
+			t.Fatalf("leading 16 %v: GNU exits %d with %q; want 0 and \"aa\"", leading16, status, want)
+		}
+		got, err := computetest.RunPipeline(t, "gunzip -c", in)
+		switch {
+		case !leading16 && (err != nil || string(got) != "aa"):
+			t.Errorf("no leading 16: %q, %v; want \"aa\"", got, err)
+		case leading16 && (err == nil || !strings.Contains(err.Error(), "format violated")):
+			t.Errorf("leading 16: %q, %v; want the refusal documented, format violated", got, err)
+		}
+	}
+}
