@@ -332,6 +332,9 @@ func TestTCPErrorLines(t *testing.T) {
 	}
 }
 
+// TestTCPFailureAfterOutputResets: a job that fails once some of its
+// output has reached the connection resets it (testfail's 1 MiB is more
+// than the connection's 256 KiB reply buffer).
 func TestTCPFailureAfterOutputResets(t *testing.T) {
 	env := startEnv(t, envConfig{})
 	conn, err := net.Dial("tcp", env.tcpAddr)
@@ -340,11 +343,41 @@ func TestTCPFailureAfterOutputResets(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
-	fmt.Fprintf(conn, "testfail\nsome output")
-	conn.(*net.TCPConn).CloseWrite()
-	_, err = io.ReadAll(conn)
+	go func() {
+		fmt.Fprintf(conn, "testfail\n%s", bytes.Repeat([]byte("some output\n"), 1<<20/12))
+		conn.(*net.TCPConn).CloseWrite()
+	}()
+	got, err := io.ReadAll(conn)
 	if err == nil || !errors.Is(err, syscall.ECONNRESET) {
-		t.Fatalf("read error %v, want a connection reset", err)
+		t.Fatalf("read %d bytes, then %v; want a connection reset", len(got), err)
+	}
+}
+
+// TestTCPFailureBeforeOutputSent: a job that fails after its input ended
+// with its output all still in the connection's reply buffer, none sent,
+// gets the error line and the server's FIN, on the command port and a
+// route port: the buffer is dropped. The connection was reset, and the
+// client got nothing: nc an empty reply, exit 0.
+func TestTCPFailureBeforeOutputSent(t *testing.T) {
+	env := startEnv(t, envConfig{routes: []string{"testfail"}})
+	const want = "halfclose: error: INVALID_ARGUMENT: testfail: failed after its output\n"
+	for _, c := range []struct{ name, addr, header string }{
+		{"command port", env.tcpAddr, "testfail\n"},
+		{"route", env.routes["testfail"], ""},
+		{"trailer", env.tcpAddr, "@trailer @size=11 testfail\n"},
+	} {
+		conn, err := net.Dial("tcp", c.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(defaultTestTimeout))
+		fmt.Fprintf(conn, "%ssome output", c.header)
+		conn.(*net.TCPConn).CloseWrite()
+		got, err := io.ReadAll(conn)
+		conn.Close()
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %q, %v; want %q and the server's FIN", c.name, got, err, want)
+		}
 	}
 }
 

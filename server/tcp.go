@@ -1172,7 +1172,14 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		resetConn(c)
 	case errors.Is(err, errGRPCClient):
 		s.refuseHTTP2(ctx, c, br)
-	case w.n == 0 && bw.Buffered() == 0:
+	case w.n == 0:
+		// Nothing of the reply reached the connection: what the buffer
+		// holds (the output a stage wrote before it failed, after the
+		// input had ended) is dropped with it (putBuffers), and the
+		// client gets the error line. A reset here left nc an empty
+		// reply, exit 0, and halfclose --tcp "reset ... before any of
+		// the reply": gunzip -c of a 300 KB gzip stream cut short
+		// named its reason to no TCP client.
 		free()
 		putBuffers()
 		s.fail(ctx, c, ip, err)

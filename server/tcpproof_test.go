@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -122,8 +123,11 @@ func TestTCPTrailerFailureAfterOutputResets(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(defaultTestTimeout))
-	fmt.Fprintf(conn, "@trailer @size=11 testfail\nsome output")
-	conn.(*net.TCPConn).CloseWrite()
+	out := strings.Repeat("some output\n", 1<<20/12) // over the 256 KiB reply buffer: output reaches the connection
+	go func() {
+		fmt.Fprintf(conn, "@trailer @size=%d testfail\n%s", len(out), out)
+		conn.(*net.TCPConn).CloseWrite()
+	}()
 	got, err := io.ReadAll(conn)
 	if !errors.Is(err, syscall.ECONNRESET) || bytes.Contains(got, []byte("halfclose: ok")) {
 		t.Fatalf("read %q, %v; want a connection reset and no trailer", got, err)

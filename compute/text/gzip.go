@@ -232,11 +232,32 @@ func (s *gzipStage) compress(ctx context.Context, in io.Reader, w io.Writer) err
 // and the 8-byte trailer.
 const gzipFrameBytes = 10 + 8
 
-// gunzipReaders recycles gunzip's read buffers across jobs. A buffer goes
-// back once decompress has returned: nothing refers to it then (what it
-// read was copied out or written on), and a reader Reset to a new input
-// returns only bytes read from it.
-var gunzipReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 128<<10) }}
+// gunzipReaders recycles gunzip's read buffers and windows across jobs
+// (*gunzipBuffers). They go back once decompress has returned: nothing
+// refers to them then (what the reader read was copied out or written
+// on), a reader Reset to a new input returns only bytes read from it, and
+// the window is cleared.
+var gunzipReaders = sync.Pool{New: func() any { return &gunzipBuffers{br: bufio.NewReaderSize(nil, 128<<10)} }}
+
+// gunzipBuffers are a gunzip job's input buffer and its GNU window.
+type gunzipBuffers struct {
+	br *bufio.Reader
+	// window is GNU gzip's 32 KiB sliding window as its inflate leaves
+	// it: the byte a member put out at its position p (from 0, each
+	// member its own) is at window[p%32768], zeros where none was ever
+	// put. GNU never clears it, and a match whose distance reaches back
+	// before its member's first byte reads it (at p-distance, modulo
+	// 32768) where zlib and Go's flate refuse "too far back": GNU prints
+	// zeros for it in a first member, bytes of earlier members in a
+	// later one, and exits 0 if the CRC agrees. Each member is inflated
+	// with the window as its preset dictionary, whose byte at
+	// distance d before the member's start is window[32768-d]: what GNU
+	// reads there.
+	window [gnuWindow]byte
+}
+
+// gnuWindow is GNU gzip's WSIZE, the reach of a deflate match.
+const gnuWindow = 32 << 10
 
 // abortReader remembers a read error that is not the end of input, so that
 // an abort is told apart from corrupt data.
@@ -255,11 +276,13 @@ func (a *abortReader) Read(p []byte) (int, error) {
 
 func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) error {
 	ar := &abortReader{r: in}
-	br := gunzipReaders.Get().(*bufio.Reader)
+	bufs := gunzipReaders.Get().(*gunzipBuffers)
+	br, window := bufs.br, &bufs.window
 	br.Reset(ar)
 	defer func() {
 		br.Reset(nil)
-		gunzipReaders.Put(br)
+		clear(window[:])
+		gunzipReaders.Put(bufs)
 	}()
 	bad := func(what string, err error) error {
 		if ar.err != nil {
@@ -349,12 +372,11 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			return bad("not in gzip format", err)
 		}
 		if fr == nil {
-			fr = flate.NewReader(br)
-		} else if err := fr.(flate.Resetter).Reset(br, nil); err != nil {
+			fr = flate.NewReaderDict(br, window[:])
+		} else if err := fr.(flate.Resetter).Reset(br, window[:]); err != nil {
 			return bad("corrupt data", err)
 		}
-		m := &memberReader{fr: fr, br: br}
-		if err := copyCtx(ctx, w, m); err != nil {
+		if err := inflateMember(ctx, w, fr, br, window); err != nil {
 			if ar.err != nil || errors.Is(err, compute.ErrDownstreamDone) || ctx.Err() != nil {
 				if ar.err != nil {
 					return ar.err
@@ -458,36 +480,48 @@ func (s *gzipStage) readHeader(ctx context.Context, br *bufio.Reader) error {
 	return nil
 }
 
-// memberReader reads a member's data through its deflate stream and, at
-// its end, checks the trailer's CRC and length (modulo 2^32).
-type memberReader struct {
-	fr   io.Reader
-	br   *bufio.Reader
-	crc  uint32
-	size uint32
-}
-
-func (m *memberReader) Read(p []byte) (int, error) {
-	n, err := m.fr.Read(p)
-	m.crc = crc32.Update(m.crc, crc32.IEEETable, p[:n])
-	m.size += uint32(n)
-	if err != io.EOF {
-		return n, err
+// inflateMember writes a member's data, read through its deflate stream
+// fr, to w and, at its end, checks the trailer's CRC and length (modulo
+// 2^32) from br. The data passes through GNU's window (gunzipBuffers):
+// each byte is read into its place there and written from it, so that
+// keeping the window costs no copy. Write errors come back as writeError.
+func inflateMember(ctx context.Context, w io.Writer, fr io.Reader, br *bufio.Reader, window *[gnuWindow]byte) error {
+	var crc, size uint32 // size: the member's position, modulo 2^32 (a multiple of gnuWindow)
+	for {
+		at := size % gnuWindow
+		n, err := fr.Read(window[at:])
+		if n > 0 {
+			b := window[at : int(at)+n]
+			crc = crc32.Update(crc, crc32.IEEETable, b)
+			size += uint32(n)
+			if _, werr := w.Write(b); werr != nil {
+				return writeError{werr}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
 	var t [8]byte
-	if _, err := io.ReadFull(m.br, t[:]); err != nil {
+	if _, err := io.ReadFull(br, t[:]); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return n, err
+		return err
 	}
 	switch {
-	case binary.LittleEndian.Uint32(t[:4]) != m.crc:
-		return n, errGunzipCRC
-	case binary.LittleEndian.Uint32(t[4:]) != m.size:
-		return n, errGunzipLength
+	case binary.LittleEndian.Uint32(t[:4]) != crc:
+		return errGunzipCRC
+	case binary.LittleEndian.Uint32(t[4:]) != size:
+		return errGunzipLength
 	}
-	return n, io.EOF
+	return nil
 }
 
 // otherFormat refuses, under -f, input that GNU gzip would not pass
