@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 
 	"github.com/halfclose/halfclose/compute"
@@ -168,7 +169,7 @@ func (t *tacStage) reverseString(ctx context.Context, q *chunkQueue, w *bufio.Wr
 		valid = total          // GNU's buffer holds the input below valid
 		win   = tacWindow{ctx: ctx, q: q}
 		mem   = newTacMemory(q, sl, r, f, total)
-		cand  []byte
+		cand  prefixMatch
 	)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -178,19 +179,26 @@ func (t *tacStage) reverseString(ctx context.Context, q *chunkQueue, w *bufio.Wr
 		// input below.
 		c := int64(-1)
 		for k := limit - 1; k >= max(f, valid-sl+1) && c < 0; k-- {
-			cand = cand[:0]
-			var err error
-			if cand, err = win.appendRange(cand, k, valid); err != nil {
+			// The candidate is the input's [k, valid) and then what GNU's
+			// buffer holds; compared as it comes, it stops at its first
+			// byte unlike sep's (no copy of it: a separator of 60 KB made
+			// 60,000 copies of up to 60 KB at a block boundary).
+			if k > valid { // longer than sep: never it
+				continue
+			}
+			cand.want, cand.ok = sep[:valid-k], true
+			if err := win.write(&cand, k, valid); err != nil && !errors.Is(err, errPrefixDiffers) {
 				return err
 			}
-			for p := valid; p < k+sl; p++ {
+			match := cand.ok
+			for p := valid; p < k+sl && match; p++ {
 				b, err := mem.at(p - f)
 				if err != nil {
 					return err
 				}
-				cand = append(cand, b)
+				match = b == sep[p-k]
 			}
-			if bytes.Equal(cand, sep) {
+			if match {
 				c = k
 			}
 		}
@@ -285,16 +293,33 @@ func (tw *tacWindow) write(w io.Writer, a, b int64) error {
 	return tw.q.writeRange(w, a, b)
 }
 
-// appendRange appends the input's bytes [a, b) to dst.
-func (tw *tacWindow) appendRange(dst []byte, a, b int64) ([]byte, error) {
-	if a >= b {
-		return dst, nil
+// prefixMatch is a writer that checks that what it is written is want,
+// from its start: the first write that differs (or goes past want) sets
+// ok false and fails with errPrefixDiffers, so the writer stops early.
+type prefixMatch struct {
+	want []byte
+	ok   bool
+}
+
+var errPrefixDiffers = errors.New("tac: prefix differs")
+
+func (m *prefixMatch) Write(p []byte) (int, error) {
+	if !m.ok || len(p) > len(m.want) || !bytes.Equal(p, m.want[:len(p)]) {
+		m.ok = false
+		return 0, errPrefixDiffers
 	}
-	var buf bytes.Buffer
-	if err := tw.q.writeRange(&buf, a, b); err != nil {
-		return dst, err
+	m.want = m.want[len(p):]
+	return len(p), nil
+}
+
+// byteAt is a writer that keeps the one byte written to it.
+type byteAt struct{ b byte }
+
+func (w *byteAt) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		w.b = p[0]
 	}
-	return append(dst, buf.Bytes()...), nil
+	return len(p), nil
 }
 
 // tacMemory is what GNU tac's buffer holds past the pending record, at the
@@ -351,11 +376,11 @@ func (m *tacMemory) moved(f, r, s, oldR int64) error {
 // (a short last block), else the window at base, else zero.
 func (m *tacMemory) at(p int64) (byte, error) {
 	if p < m.prevLen {
-		var buf bytes.Buffer
-		if err := m.q.writeRange(&buf, m.prevF+p, m.prevF+p+1); err != nil {
+		var w byteAt
+		if err := m.q.writeRange(&w, m.prevF+p, m.prevF+p+1); err != nil {
 			return 0, err
 		}
-		return buf.Bytes()[0], nil
+		return w.b, nil
 	}
 	if win, ok := m.wins[m.base]; ok && p >= m.base && p < m.base+m.n {
 		return win[p-m.base], nil
