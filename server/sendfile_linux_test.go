@@ -98,7 +98,7 @@ func TestSendFileFileFault(t *testing.T) {
 		err := &net.OpError{Op: "readfrom", Net: "tcp", Err: os.NewSyscallError("sendfile", errno)}
 		wantSpoolFault(t, "sendfile "+errno.Error(), spillFault(err, nil), errno)
 	}
-	for _, errno := range []syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ENOTCONN, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENOBUFS} {
+	for _, errno := range []syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ENOTCONN, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENOBUFS, syscall.EPROTOTYPE} {
 		err := &net.OpError{Op: "readfrom", Net: "tcp", Err: os.NewSyscallError("sendfile", errno)}
 		if f := spillFault(err, nil); f != nil {
 			t.Errorf("sendfile %v: %v, want the connection's", errno, f)
