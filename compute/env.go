@@ -117,7 +117,7 @@ type DiskBudget struct {
 	// gRPC health waits for its changes (Changed).
 	unusable atomic.Bool
 
-	mu      sync.Mutex    // protects changed and cause
+	mu      sync.Mutex    // protects changed and cause, and orders unusable's changes
 	changed chan struct{} // closed when unusable changes; nil: none made since
 	cause   error         // the create's error that set unusable
 }
@@ -165,19 +165,23 @@ func (b *DiskBudget) Cause() error {
 }
 
 // setUnusable marks the spool unusable for cause, or not (nil), and
-// closes Changed's channel when Unusable changes.
+// closes Changed's channel when Unusable changes. The mark changes under
+// mu with its cause: swapped before it, a mark and a clear that crossed
+// took mu in the other order and left the cause of the one that lost
+// (usable with a Cause, unusable with none).
 func (b *DiskBudget) setUnusable(cause error) {
 	v := cause != nil
-	if b.unusable.Swap(v) == v {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.unusable.Load() == v {
 		return
 	}
-	b.mu.Lock()
+	b.unusable.Store(v)
 	b.cause = cause
 	if b.changed != nil {
 		close(b.changed)
 		b.changed = nil
 	}
-	b.mu.Unlock()
 }
 
 // Limit returns the budget's size.

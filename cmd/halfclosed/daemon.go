@@ -321,17 +321,17 @@ func (d *daemon) readyNow() bool {
 		return true
 	}
 	if !d.cfg.engine.Config().Spool.Disk.Unusable() {
-		d.noteSpool(true, nil)
+		d.noteSpool(nil)
 		return true
 	}
-	var err error
-	if d.spoolProbing.CompareAndSwap(false, true) {
-		err = d.trySpool(&d.spoolProbing)
-	} else {
-		err = errSpoolProbing
+	if !d.spoolProbing.CompareAndSwap(false, true) {
+		d.noteSpool(errSpoolProbing)
+		return false
 	}
-	d.noteSpool(err == nil, err)
-	return err == nil
+	// The try's answer is the mark it leaves: a create that fails for
+	// room (ENOSPC: the directory is back, only full) ends it, as one
+	// that succeeds does, and a full disk leaves /readyz alone.
+	return !d.noteSpool(d.trySpool(&d.spoolProbing))
 }
 
 // trySpool creates and closes a spill file, which clears the spool's
@@ -347,22 +347,34 @@ func (d *daemon) trySpool(trying *atomic.Bool) error {
 	return err
 }
 
-// noteSpool logs the spool's changes, ok being whether spill files can
-// be created now (err: why not). Once it returns, the line of the change
-// it saw is written, whoever wrote it (a /readyz, or watchSpool's try).
-func (d *daemon) noteSpool(ok bool, err error) {
+// noteSpool logs the spool's changes and reports whether it is down
+// (compute.DiskBudget.Unusable). It reads the mark itself, under spoolMu,
+// rather than trust its caller's try: a try's result may be stale by
+// then (a job's spill file has mended the spool since), and a failure
+// may have ended the mark (ENOSPC: full, not broken), so a caller's
+// failure logged "not ready" last while the spool was ready. Once it
+// returns, the line of the change it saw is written, whoever wrote it
+// (a /readyz, watchSpool or its try). err, a try's failure, is the
+// cause named when the mark has none.
+func (d *daemon) noteSpool(err error) (down bool) {
+	disk := d.cfg.engine.Config().Spool.Disk
 	d.spoolMu.Lock()
 	defer d.spoolMu.Unlock()
-	if d.spoolDown == !ok {
-		return
+	down = disk.Unusable()
+	if d.spoolDown == down {
+		return down
 	}
-	d.spoolDown = !ok
+	d.spoolDown = down
 	dir := cmp.Or(d.cfg.engine.Config().Spool.Dir, os.TempDir())
-	if ok {
+	if !down {
 		d.log.Info("spill files can be created again: ready", "dir", dir)
-	} else {
-		d.log.Error("spill files cannot be created: not ready until they can", "dir", dir, "err", spoolCause(err))
+		return down
 	}
+	if cause := disk.Cause(); cause != nil {
+		err = cause
+	}
+	d.log.Error("spill files cannot be created: not ready until they can", "dir", dir, "err", spoolCause(err))
+	return down
 }
 
 // spoolRetryEvery is how often watchSpool tries a spill file while the
@@ -396,7 +408,7 @@ func (d *daemon) watchSpool(stop <-chan struct{}) {
 			if down {
 				st = healthpb.HealthCheckResponse_NOT_SERVING
 			}
-			d.noteSpool(!down, disk.Cause()) // logged before a Watch is told
+			d.noteSpool(nil) // logged before a Watch is told
 			for _, name := range healthServices {
 				d.health.SetServingStatus(name, st)
 			}
@@ -411,8 +423,7 @@ func (d *daemon) watchSpool(stop <-chan struct{}) {
 		}
 		if d.spoolRetrying.CompareAndSwap(false, true) {
 			go func() {
-				err := d.trySpool(&d.spoolRetrying)
-				d.noteSpool(err == nil, err)
+				d.noteSpool(d.trySpool(&d.spoolRetrying))
 			}()
 		}
 		t := time.NewTimer(spoolRetryEvery)

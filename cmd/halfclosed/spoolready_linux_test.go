@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/halfclose/halfclose/internal/syncbuf"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -140,5 +144,91 @@ func TestReadyzSpoolHangs(t *testing.T) {
 	}
 	if got := httpStatus(t, td.healthAddr(), "/readyz"); got != http.StatusOK {
 		t.Fatalf("/readyz with the spool dir back: %d, want 200", got)
+	}
+}
+
+// fullDir returns the root of a tmpfs with no inode left, mounted
+// nowhere: a spill file's create there fails ENOSPC. It skips the test
+// without root.
+func fullDir(t *testing.T) string {
+	t.Helper()
+	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		t.Skipf("cannot make a tmpfs (root, fsopen): %v", err)
+	}
+	defer unix.Close(fs)
+	for _, kv := range [][2]string{{"size", "1m"}, {"nr_inodes", "4"}, {"mode", "0700"}} {
+		if err := unix.FsconfigSetString(fs, kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		t.Skipf("cannot make a tmpfs: %v", err)
+	}
+	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(mfd) })
+	dir := fmt.Sprintf("/proc/self/fd/%d", mfd)
+	for i := 0; ; i++ {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatal(err)
+			}
+			return dir
+		}
+		f.Close()
+	}
+}
+
+// TestReadyzSpoolFull: a spool marked broken (its directory removed)
+// whose directory comes back full (no inode left) is full, not broken: the
+// /readyz whose try meets ENOSPC, which ends the mark, says ready, and the
+// log's last word is that it is (docs/operations.md: a full disk leaves
+// /readyz alone). That /readyz said 503, and its log line "not ready
+// until they can" (err: no space left) was the last: the server was
+// ready, its gRPC health SERVING. The daemon is not Run: no try but the
+// /readyz's.
+func TestReadyzSpoolFull(t *testing.T) {
+	full := fullDir(t)
+	dir := filepath.Join(t.TempDir(), "spool")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--metrics-addr=", "--health-addr=", "--log-format=json", "--log-flush=0", "--spool-dir=" + dir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncbuf.Buffer{}
+	cfg.logOut = logs
+	d, err := newServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.grpc.Stop() // its stream workers
+		d.closeListeners()
+	})
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	sc := cfg.engine.Config().Spool
+	if _, err := sc.TempFile(); !errors.Is(err, unix.ENOENT) || !sc.Disk.Unusable() {
+		t.Fatalf("a spill file with the spool dir removed: %v, unusable %v", err, sc.Disk.Unusable())
+	}
+	if d.readyNow() {
+		t.Fatal("ready with the spool dir removed")
+	}
+	if err := os.Symlink(full, dir); err != nil {
+		t.Fatal(err)
+	}
+	if !d.readyNow() || sc.Disk.Unusable() {
+		t.Errorf("/readyz with the spool dir back, full: not ready (unusable %v); want ready", sc.Disk.Unusable())
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "spill files can be created again: ready") {
+		t.Errorf("the log's last line: %s\nwant that the spool is ready:\n%s", last, logs)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -139,4 +140,53 @@ func TestGRPCHealthFollowsSpool(t *testing.T) {
 			t.Errorf("%d log lines say %q, want 1:\n%s", n, line, td.logs)
 		}
 	}
+}
+
+// TestGRPCHealthCheckFromMark: a gRPC health Check of the server and of
+// ComputeService answers from the spool's mark itself, not from what
+// watchSpool has set yet: NOT_SERVING as soon as a spill file's create
+// has marked the spool, SERVING once one has cleared it. The daemon is
+// not Run, so no watchSpool sets any status: the tests that Run one
+// passed with the Check's own look at the mark taken out, watchSpool
+// having set NOT_SERVING before their Checks came.
+func TestGRPCHealthCheckFromMark(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--metrics-addr=", "--health-addr=", "--log-flush=0", "--spool-dir=" + dir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.logOut = io.Discard
+	d, err := newServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.grpc.Serve(d.grpcL[0]) }()
+	t.Cleanup(func() {
+		d.grpc.Stop()
+		<-served
+		d.closeListeners()
+	})
+	hc := healthpb.NewHealthClient(rawGRPC(t, d.grpcAddr(), nil))
+	wantHealth(t, hc, healthpb.HealthCheckResponse_SERVING)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	sc := cfg.engine.Config().Spool
+	if _, err := sc.TempFile(); err == nil || !sc.Disk.Unusable() {
+		t.Fatalf("a spill file with the spool dir removed: %v, unusable %v", err, sc.Disk.Unusable())
+	}
+	wantHealth(t, hc, healthpb.HealthCheckResponse_NOT_SERVING)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := sc.TempFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	wantHealth(t, hc, healthpb.HealthCheckResponse_SERVING)
 }

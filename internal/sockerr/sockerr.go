@@ -34,13 +34,19 @@ func Broken(err error) bool {
 // or the path to its peer: Broken, or the connection timed out
 // (ETIMEDOUT: retransmissions or keepalive unanswered), the peer or its
 // network unreachable or down (an ICMP error: EHOSTUNREACH, ENETUNREACH,
-// EHOSTDOWN, ENETDOWN), the connection aborted or refused. None is an
+// EHOSTDOWN, ENETDOWN), the connection aborted or refused, or the
+// kernel out of buffers for the socket (ENOBUFS: send(2)'s "output
+// queue for a network interface was full", and FreeBSD's sendfile(2)
+// and Darwin's sends out of mbufs; it is not a file's), or Darwin's
+// EPROTOTYPE, which its sends give for a connection the peer is tearing
+// down (golang/go#51538; no system gives it for a file). None is an
 // error of a file a send takes its bytes from (sendfile(2)'s in_fd: EIO,
 // EBADF, EINVAL, ENOMEM, EOVERFLOW, ESPIPE, or its file system's).
 func Peer(err error) bool {
 	return Broken(err) || errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EHOSTUNREACH) ||
 		errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTDOWN) || errors.Is(err, syscall.ENETDOWN) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ECONNREFUSED) || peer(err)
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOBUFS) ||
+		errors.Is(err, syscall.EPROTOTYPE) || peer(err)
 }
 
 // TooManyFiles reports a process out of descriptors (an accept's EMFILE).

@@ -106,7 +106,7 @@ func TestPeer(t *testing.T) {
 	wrap := func(e error) error {
 		return &net.OpError{Op: "readfrom", Net: "tcp", Err: os.NewSyscallError("sendfile", e)}
 	}
-	for _, e := range []syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ENOTCONN, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN, syscall.ECONNABORTED, syscall.ECONNREFUSED} {
+	for _, e := range []syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ENOTCONN, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN, syscall.ECONNABORTED, syscall.ECONNREFUSED, syscall.ENOBUFS, syscall.EPROTOTYPE} {
 		if !Peer(wrap(e)) {
 			t.Errorf("Peer(%v) = false", e)
 		}

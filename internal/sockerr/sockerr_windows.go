@@ -23,12 +23,13 @@ func broken(err error) bool {
 }
 
 // peer: a send that timed out, or whose peer or network cannot be
-// reached or is down, or whose connection was aborted or refused.
+// reached or is down, or whose connection was aborted or refused, or
+// that Winsock had no buffer for (WSAENOBUFS).
 func peer(err error) bool {
 	return errors.Is(err, windows.WSAETIMEDOUT) || errors.Is(err, windows.WSAEHOSTUNREACH) ||
 		errors.Is(err, windows.WSAENETUNREACH) || errors.Is(err, windows.WSAEHOSTDOWN) ||
 		errors.Is(err, windows.WSAENETDOWN) || errors.Is(err, windows.WSAENETRESET) ||
-		errors.Is(err, windows.WSAECONNREFUSED)
+		errors.Is(err, windows.WSAECONNREFUSED) || errors.Is(err, windows.WSAENOBUFS)
 }
 
 func tooManyFiles(err error) bool { return errors.Is(err, windows.WSAEMFILE) }
