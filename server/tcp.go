@@ -1607,14 +1607,32 @@ func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, peer, reason str
 }
 
 // fail writes err's verdict as the error line, then ends the connection
-// politely. peer is c's address key.
+// politely; if the line cannot be written, it resets it. peer is c's
+// address key.
 func (s *TCPServer) fail(ctx context.Context, c net.Conn, peer string, err error) {
 	v := classify(err)
 	if v.internal {
 		s.Logger.Error("tcp job failed", "peer", c.RemoteAddr(), "err", logDetail(err))
 	}
+	if tc, ok := c.(*tls.Conn); ok {
+		if rc, ok := tc.NetConn().(*rawConn); ok {
+			// The line and the close_notify go under the deadline
+			// below, as on a plain connection, not the reply's
+			// renewal (connWriter.begin), which a stop fails: a TLS
+			// job cut by a shutdown sent neither, and its client read
+			// an empty reply ended by a FIN, which crypto/tls reads
+			// as a clean end (TestTCPTLSStopCutsJob).
+			rc.renew.Store(nil)
+		}
+	}
 	c.SetWriteDeadline(time.Now().Add(DefaultFinWait))
-	io.WriteString(c, v.errorLine())
+	if _, err := io.WriteString(c, v.errorLine()); err != nil {
+		// The line did not go out (a TLS connection whose reply's
+		// write failed takes no more): a FIN would end the reply as
+		// a job with no output ends, so the connection is reset.
+		resetConn(c)
+		return
+	}
 	s.finish(ctx, c, peer, nil, false)
 }
 

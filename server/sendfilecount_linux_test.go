@@ -1,0 +1,52 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+)
+
+// TestTCPResetSpilledReplyCountsDelivered: a spilled raw-TCP reply, all
+// but its first 4 KiB sent by sendfile(2), reset at the idle timeout of a
+// client that read nothing, counts what reached the client, the bytes
+// sendfile sent among them, as TestTCPResetReplyCountsDelivered's
+// buffered reply does. (Not exactly: the client may read on between the
+// job's end and the reset.) With sendfile's bytes left out of the count,
+// the job counted 0: what it counted was less than the kernel held.
+func TestTCPResetSpilledReplyCountsDelivered(t *testing.T) {
+	obs := outObserver{ended: make(chan [2]string, 10)}
+	srv := &TCPServer{
+		Engine: engine.New(engine.Config{Registry: testRegistry(),
+			Spool: compute.SpoolConfig{MemBytes: 4 << 10, Dir: t.TempDir(), Disk: compute.NewDiskBudget(64 << 20)}}),
+		Observer: obs, IdleTimeout: 200 * time.Millisecond,
+	}
+	addr := serveTCP(t, srv)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tc := c.(*net.TCPConn)
+	tc.SetReadBuffer(1 << 20)
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	go func() {
+		io.WriteString(c, "testcat\n")
+		c.Write(make([]byte, 16<<20))
+		tc.CloseWrite()
+	}()
+	e := <-obs.ended // nothing is read until the job has ended
+	got, err := io.Copy(io.Discard, c)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read %d bytes, %v: want a reset", got, err)
+	}
+	if out, _ := strconv.ParseInt(e[1], 10, 64); e[0] != OutcomeIdle || out > got || out == 0 {
+		t.Errorf("the job counted %d output bytes (outcome %s); the client received %d", out, e[0], got)
+	}
+}

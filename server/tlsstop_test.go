@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
+)
+
+// TestTCPTLSStopCutsJob: a TLS job cut by a shutdown's end, its input
+// ended and some of its output in the reply buffer or none, nothing of
+// it sent, gets the error line (UNAVAILABLE), as a plain connection's
+// does. Its line was written under the reply's renewal of the write
+// deadline, which a stop fails, so neither it nor the close_notify went
+// out, and the client read an empty reply ended by a FIN, which
+// crypto/tls reads as a clean end: a job with no output (the one with
+// output was reset before the errhunt merge).
+func TestTCPTLSStopCutsJob(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := testRegistry()
+	started := make(chan struct{}, 1)
+	// testwaitstop copies its input to its output (with an operand,
+	// drops it), then waits for the job's end.
+	reg.Register(&compute.Command{Name: "testwaitstop", Build: func(_ *compute.Env, args []string) (compute.Stage, error) {
+		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			if len(args) > 0 {
+				out = io.Discard
+			}
+			if _, err := io.Copy(out, in); err != nil {
+				return err
+			}
+			started <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		}), nil
+	}})
+	for _, tc := range []struct {
+		tls    bool
+		header string
+	}{{false, "testwaitstop"}, {true, "testwaitstop"}, {true, "testwaitstop quiet"}} {
+		srv := &TCPServer{Engine: engine.New(engine.Config{Registry: reg})}
+		if tc.tls {
+			srv.TLSConfig = cfg
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var serving sync.WaitGroup
+		serving.Go(func() { srv.Serve(l) })
+		var c net.Conn
+		if tc.tls {
+			c, err = tls.Dial("tcp", l.Addr().String(), p.ClientTLS(t, false))
+		} else {
+			c, err = net.Dial("tcp", l.Addr().String())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		io.WriteString(c, tc.header+"\nsome output")
+		c.(interface{ CloseWrite() error }).CloseWrite()
+		<-started
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no grace: the job is cut at once
+		serving.Go(func() { srv.Shutdown(ctx) })
+		got, err := io.ReadAll(c)
+		c.Close()
+		srv.Close()
+		serving.Wait()
+		const want = "halfclose: error: UNAVAILABLE: server is shutting down\n"
+		if string(got) != want && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("tls %v, %s: reply %q, %v; want %q or a reset", tc.tls, tc.header, got, err, want)
+		}
+	}
+}
+
+// failDataListener's connections fail their first write of a TLS
+// application data record (type 23) with nothing of it sent, and pass
+// every other write.
+type failDataListener struct{ net.Listener }
+
+func (l failDataListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &failDataConn{TCPConn: c.(*net.TCPConn)}, nil
+}
+
+type failDataConn struct {
+	*net.TCPConn
+	failed bool // only the connection's goroutine writes
+}
+
+func (c *failDataConn) Write(p []byte) (int, error) {
+	if !c.failed && len(p) > 0 && p[0] == 23 {
+		c.failed = true
+		return 0, errors.New("injected write failure")
+	}
+	return c.TCPConn.Write(p)
+}
+
+// TestTCPTLSReplyWriteFailedResets: a TLS reply whose first write failed,
+// none of it counted as sent, cannot take the error line (crypto/tls
+// fails every write after one has failed, and cannot say how much of its
+// record went out), so the connection is reset. It got the FIN and a
+// close_notify out of sequence, and the client "bad record MAC".
+func TestTCPTLSReplyWriteFailedResets(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxVersion = tls.VersionTLS12 // the handshake's records are not application data
+	srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()}), TLSConfig: cfg}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serving sync.WaitGroup
+	serving.Go(func() { srv.Serve(failDataListener{l}) })
+	t.Cleanup(func() { srv.Close(); serving.Wait() })
+
+	c, err := tls.Dial("tcp", l.Addr().String(), p.ClientTLS(t, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	io.WriteString(c, "testcat\nsome output")
+	c.CloseWrite()
+	got, err := io.ReadAll(c)
+	if !errors.Is(err, syscall.ECONNRESET) || strings.Contains(string(got), "some output") {
+		t.Fatalf("reply %q, %v; want a connection reset", got, err)
+	}
+}
