@@ -24,7 +24,10 @@ import (
 // bulkBufSize after (takeSize). A goroutine reading ahead of either, so
 // that the kernel's copy overlapped with the job's work, cost more CPU
 // than its overlap saved wall time on a busy machine, and was removed
-// (docs/operations.md, "Throughput").
+// (docs/operations.md, "Throughput"). Past turnsAfter, a job's WriteTo
+// (a digest's) reads and hashes on two goroutines that take turns, each
+// hashing what it read itself (writeToInTurns, connturns.go): a small
+// job never starts the second.
 //
 // A job that keeps up with its client for bigMarkAfter bytes gets a higher
 // SO_RCVLOWAT (setMark), so it wakes less often; one that falls behind
@@ -55,6 +58,15 @@ type connInput struct {
 	ends   context.Context
 	err    error       // the source's first error
 	closed atomic.Bool // Close was called
+	// turnsAfter is how much a job's WriteTo takes alone before it takes
+	// turns with a helper (writeToInTurns): turnsAfter, or in tests less;
+	// negative: never.
+	turnsAfter int64
+	turnsTaken int // times WriteTo took turns (tests)
+	// pend is input the turns read and did not write (their writer
+	// failed first), in pendBuf: the next read's.
+	pend    []byte
+	pendBuf *[turnBufSize]byte
 }
 
 // behindMin is how many bytes must wait in the socket, after a read that
@@ -84,7 +96,7 @@ func (c *connInput) EndsWith(ctx context.Context) bool {
 }
 
 func newConnInput(r io.ReadCloser, tc tcpConn) *connInput {
-	c := &connInput{r: r}
+	c := &connInput{r: r, turnsAfter: turnsAfter}
 	if tc != nil {
 		c.queued = func() int { return recvQueued(tc) }
 	}
@@ -104,6 +116,11 @@ func (c *connInput) before() error {
 func (c *connInput) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if len(c.pend) > 0 && !c.closed.Load() {
+		n := copy(p, c.pend)
+		c.takePend(n)
+		return n, nil
 	}
 	if err := c.before(); err != nil {
 		return 0, err
@@ -178,6 +195,11 @@ func putTakeBuf(b []byte) {
 // (engine.ChunkTaker); done gives the buffer back. err is the source's
 // error after the bytes (io.EOF at the end).
 func (c *connInput) TakeChunk() ([][]byte, func(), error) {
+	if len(c.pend) > 0 && !c.closed.Load() {
+		b := c.pend
+		c.takePend(len(b))
+		return [][]byte{b}, nil, nil
+	}
 	if err := c.before(); err != nil {
 		return nil, nil, err
 	}
@@ -201,6 +223,10 @@ func (c *connInput) TakeChunk() ([][]byte, func(), error) {
 func (c *connInput) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
+		if c.turnsAfter >= 0 && c.took >= c.turnsAfter && len(c.pend) == 0 && c.before() == nil {
+			n, err := c.writeToInTurns(w)
+			return total + n, err
+		}
 		segs, done, err := c.TakeChunk()
 		n, werr := engine.WriteChunk(w, segs, done)
 		total += n
@@ -212,6 +238,14 @@ func (c *connInput) WriteTo(w io.Writer) (int64, error) {
 		case err != nil:
 			return total, err
 		}
+	}
+}
+
+// takePend marks n bytes of pend read. Its buffer is left to the
+// collector (a rare path: the turns' writer failed first).
+func (c *connInput) takePend(n int) {
+	if c.pend = c.pend[n:]; len(c.pend) == 0 {
+		c.pend, c.pendBuf = nil, nil
 	}
 }
 

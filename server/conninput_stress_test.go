@@ -31,8 +31,9 @@ func stressInput(sc *net.TCPConn, idle time.Duration) *connInput {
 }
 
 // TestConnInputEnds: a digest job reads its socket itself (1 MiB and a
-// byte, the mark then on), in buffers of 4 MiB from then on, under the
-// base mark or the raised one, while its client sends more; then the
+// byte, the mark then on), in buffers of 4 MiB from then on, or in turns
+// with a helper goroutine (as a large job does), under the base mark or
+// the raised one, while its client sends more; then the
 // client ends the input (FIN), stops (idle timeout), sends a few bytes
 // (under the mark) and stops, resets, or drips a byte a tenth of a second
 // for longer than the idle timeout before its FIN; or the engine closes
@@ -41,8 +42,9 @@ func stressInput(sc *net.TCPConn, idle time.Duration) *connInput {
 // an error after a prefix of them.
 func TestConnInputEnds(t *testing.T) {
 	for _, end := range []string{"fin", "idle", "tail", "reset", "drip", "close"} {
-		for _, big := range []bool{false, true} {
-			t.Run(end+"/raised="+strconv.FormatBool(big), func(t *testing.T) {
+		for _, v := range []struct{ big, turns bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			big := v.big
+			t.Run(end+"/raised="+strconv.FormatBool(big)+"/turns="+strconv.FormatBool(v.turns), func(t *testing.T) {
 				// Mostly waiting (idle timeouts, the drip): the cases run
 				// side by side, each on a connection of its own.
 				t.Parallel()
@@ -75,6 +77,9 @@ func TestConnInputEnds(t *testing.T) {
 					t.Fatal(err)
 				}
 				c.raiseMark(big)
+				if v.turns {
+					c.turnsAfter = 0 // the bulk is read and hashed in turns
+				}
 				result := make(chan error, 1)
 				go func() {
 					_, err := c.WriteTo(io.MultiWriter(h, &got))
@@ -106,6 +111,9 @@ func TestConnInputEnds(t *testing.T) {
 				case err = <-result:
 				case <-time.After(defaultTestTimeout):
 					t.Fatal("the job's read never returned")
+				}
+				if took := c.turnsTaken == 1; took != v.turns {
+					t.Fatalf("took turns %d times, want turns=%v", c.turnsTaken, v.turns)
 				}
 				if end == "fin" || end == "drip" {
 					if err != nil {
@@ -168,7 +176,7 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 	env := startEnv(t, envConfig{idle: time.Second, routes: []string{"sha256sum"}})
 	addr := env.routes["sha256sum"]
 	t.Run("fin", func(t *testing.T) {
-		for i, n := range []int{1, 256<<10 - 1, 256<<10 + 1, 1<<20 - 1, 1<<20 + 1, 2<<20 + 1, 5<<20 - 7, 5<<20 + 1, 9<<20 + 12345} {
+		for i, n := range []int{1, 256<<10 - 1, 256<<10 + 1, 1<<20 - 1, 1<<20 + 1, 2<<20 + 1, 5<<20 - 7, 5<<20 + 1, turnsAfter - 1, turnsAfter + 1, 9<<20 + 12345, 21<<20 + 3} {
 			input := randBytes(uint64(60+i), n)
 			if got, want := tcpCall(t, addr, "", input), oracle.Output(t, input, "sha256sum"); got != want {
 				t.Fatalf("%d bytes: reply %q, want %q", n, got, want)
@@ -193,7 +201,11 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 		const resets = 8
 		for i := range resets {
 			conn := tcpFrom(t, addr, "127.0.0.1")
-			if _, err := conn.Write(randBytes(uint64(80+i), 3<<20+i*100003)); err != nil {
+			n := 3<<20 + i*100003
+			if i%2 == 1 {
+				n += turnsAfter + 2<<20 // reset while the job takes turns
+			}
+			if _, err := conn.Write(randBytes(uint64(80+i), n)); err != nil {
 				t.Fatal(err)
 			}
 			conn.SetLinger(0)
@@ -217,20 +229,22 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 // it gets RESOURCE_EXHAUSTED and no digest, on a route and on the command
 // port.
 func TestTCPRouteDigestLimit(t *testing.T) {
-	const limit = 3<<20 + 123
-	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: limit}, routes: []string{"sha256sum"}})
-	over := fmt.Sprintf("halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of %d bytes\n", limit)
-	for _, n := range []int{limit, limit + 1, limit + bulkBufSize} {
-		input := randBytes(uint64(90+n-limit), n)
-		want := over
-		if n <= limit {
-			want = oracle.Output(t, input, "sha256sum")
-		}
-		if got := tcpCall(t, env.routes["sha256sum"], "", input); got != want {
-			t.Errorf("route, %d bytes: reply %q, want %q", n, got, want)
-		}
-		if got := tcpCall(t, env.tcpAddr, "sha256sum\n", input); got != want {
-			t.Errorf("command port, %d bytes: reply %q, want %q", n, got, want)
+	// 3 MiB: the job's own 4 MiB reads; 11 MiB: past turnsAfter, in turns.
+	for _, limit := range []int{3<<20 + 123, turnsAfter + 3<<20 + 123} {
+		env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: int64(limit)}, routes: []string{"sha256sum"}})
+		over := fmt.Sprintf("halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of %d bytes\n", limit)
+		for _, n := range []int{limit, limit + 1, limit + bulkBufSize} {
+			input := randBytes(uint64(90+n-limit), n)
+			want := over
+			if n <= limit {
+				want = oracle.Output(t, input, "sha256sum")
+			}
+			if got := tcpCall(t, env.routes["sha256sum"], "", input); got != want {
+				t.Errorf("route, %d bytes: reply %q, want %q", n, got, want)
+			}
+			if got := tcpCall(t, env.tcpAddr, "sha256sum\n", input); got != want {
+				t.Errorf("command port, %d bytes: reply %q, want %q", n, got, want)
+			}
 		}
 	}
 }

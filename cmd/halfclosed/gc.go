@@ -23,7 +23,7 @@ const defaultGCPercent = 400
 // (docs/operations.md, "Memory"): on gRPC the stream's flow-control
 // window (8 MiB), the messages received ahead (4), the one being decoded
 // and the output message being sent, of --max-msg-bytes each; on TCP
-// 4.3 MiB (a digest job's 4 MiB input buffer, the read and reply
+// 4.3 MiB (a digest job's 4 MiB of input buffers, the read and reply
 // buffers), always less. math.MaxInt64 past it: a --max-msg-bytes
 // between 2.67 and 4 EiB wrapped 6 messages to a few bytes (3 EiB: a
 // job_memory of 43 MiB, under the default's 67 MiB).
