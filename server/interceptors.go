@@ -75,7 +75,7 @@ func interceptorChain(cfg ChainConfig) ([]grpc.UnaryServerInterceptor, []grpc.St
 	if cfg.Auth != nil {
 		m := selector.MatchFunc(needsAuth)
 		unary = append(unary, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(cfg.Auth.AuthFunc), m))
-		stream = append(stream, selector.StreamServerInterceptor(auth.StreamServerInterceptor(cfg.Auth.AuthFunc), m))
+		stream = append(stream, cfg.Auth.streamInterceptor()) // the same, less a wrapped stream
 	}
 
 	if cfg.RateLimit != nil {
