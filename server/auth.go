@@ -11,6 +11,10 @@ import (
 	"strings"
 	"sync/atomic"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -167,4 +171,33 @@ func bearerToken(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	return tok, true
+}
+
+// streamInterceptor is the chain's auth layer for streams:
+// selector.StreamServerInterceptor(auth.StreamServerInterceptor(a.AuthFunc),
+// selector.MatchFunc(needsAuth)) without the wrapped stream the middleware
+// makes for every call to hand on AuthFunc's context, which is the one it
+// was given: an allocation a call, and a layer each message and
+// Context() went through. A service with its own AuthFuncOverride gets it
+// as from the middleware, its context in a wrapped stream.
+func (a *TokenAuth) streamInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx := ss.Context()
+		if !needsAuth(ctx, interceptors.NewServerCallMeta(info.FullMethod, info, nil)) {
+			return handler(srv, ss)
+		}
+		if o, ok := srv.(auth.ServiceAuthFuncOverride); ok {
+			newCtx, err := o.AuthFuncOverride(ctx, info.FullMethod)
+			if err != nil {
+				return err
+			}
+			w := middleware.WrapServerStream(ss)
+			w.WrappedContext = newCtx
+			return handler(srv, w)
+		}
+		if _, err := a.AuthFunc(ctx); err != nil { // on success, ctx itself
+			return err
+		}
+		return handler(srv, ss)
+	}
 }

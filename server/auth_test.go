@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 func TestLoadTokenFile(t *testing.T) {
@@ -131,4 +133,72 @@ func BenchmarkAuthFunc(b *testing.B) {
 			b.Fatal("accepted")
 		}
 	}
+}
+
+// TestAuthStreamInterceptor holds the chain's stream auth layer to the
+// middleware's (selector and auth.StreamServerInterceptor): the same
+// codes, health and reflection skipped, a service's AuthFuncOverride
+// used with its context; and a call it lets through gets its own stream,
+// not a wrapper around it (the middleware wrapped every one).
+func TestAuthStreamInterceptor(t *testing.T) {
+	a := loadTokens(t, "alpha\n")
+	ic := a.streamInterceptor()
+	digest := &grpc.StreamServerInfo{FullMethod: "/halfclose.v1.ComputeService/Digest", IsClientStream: true}
+	health := &grpc.StreamServerInfo{FullMethod: "/grpc.health.v1.Health/Watch", IsServerStream: true}
+	stream := func(tok string) *benchStream {
+		ctx := context.Background()
+		if tok != "" {
+			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", tok))
+		}
+		return &benchStream{ctx: ctx}
+	}
+	for _, tc := range []struct {
+		name string
+		srv  any
+		info *grpc.StreamServerInfo
+		tok  string
+		code codes.Code
+		same bool // the handler gets the stream as given
+	}{
+		{"ok", nil, digest, "Bearer alpha", codes.OK, true},
+		{"missing", nil, digest, "", codes.Unauthenticated, false},
+		{"malformed", nil, digest, "alpha", codes.Unauthenticated, false},
+		{"wrong", nil, digest, "Bearer beta", codes.PermissionDenied, false},
+		{"health without token", nil, health, "", codes.OK, true},
+		{"override ok", overrideAuth{}, digest, "", codes.OK, false},
+		{"override refuses", overrideAuth{}, digest, "Bearer alpha", codes.PermissionDenied, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss := stream(tc.tok)
+			called := false
+			err := ic(tc.srv, ss, tc.info, func(_ any, got grpc.ServerStream) error {
+				called = true
+				if tc.same && got != grpc.ServerStream(ss) {
+					t.Errorf("handler got %T, want the stream given", got)
+				}
+				if _, ok := tc.srv.(overrideAuth); ok && got.Context().Value(overrideKey{}) != "set" {
+					t.Error("handler's context is not the override's")
+				}
+				return nil
+			})
+			if got := status.Code(err); got != tc.code {
+				t.Fatalf("code %v, want %v (%v)", got, tc.code, err)
+			}
+			if called != (tc.code == codes.OK) {
+				t.Errorf("handler called: %v", called)
+			}
+		})
+	}
+}
+
+type overrideKey struct{}
+
+// overrideAuth is a service with its own auth: it refuses any token.
+type overrideAuth struct{}
+
+func (overrideAuth) AuthFuncOverride(ctx context.Context, _ string) (context.Context, error) {
+	if len(metadata.ValueFromIncomingContext(ctx, "authorization")) > 0 {
+		return nil, status.Error(codes.PermissionDenied, "no tokens here")
+	}
+	return context.WithValue(ctx, overrideKey{}, "set"), nil
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/peer"
 )
 
@@ -64,18 +66,33 @@ type callReport struct {
 	// nCtx of them are the context's fields until a handler adds some.
 	own  []slog.Attr
 	nCtx int
-	// added are the context's fields once a handler has added to them
-	// (logging.AddFields's order: the latest first, then the earlier
-	// fields whose keys they do not have).
-	added []slog.Attr
-	// The arrays own and added use while they fit.
+	// added are the fields handlers added, the latest call's (nLatest of
+	// them) first, then the earlier calls', latest first; nil until a
+	// handler adds. The context's fields are then merged from them and
+	// own[:nCtx] when read (ctxAttrs), as logging.AddFields merged them
+	// at each call.
+	added   []slog.Attr
+	nLatest int
+	// The arrays own and added use while they fit: the reporter's 8
+	// fields, and the handler's one (the job, added once). So sized, a
+	// reportedStream is 504 bytes: a 512-byte object, the largest the
+	// allocator makes without a header (576 with two added fields).
 	ownBuf   [8]slog.Attr
-	addedBuf [8]slog.Attr
+	addedBuf [1]slog.Attr
 }
 
 // ServerReporter implements interceptors.ServerReportable.
 func (l *CallLog) ServerReporter(ctx context.Context, c interceptors.CallMeta) (interceptors.Reporter, context.Context) {
-	r := &callReport{h: l.h}
+	r := &callReport{}
+	l.begin(r, ctx, c)
+	r.ctx = context.WithValue(ctx, callLogKey{}, r)
+	return r, r.ctx
+}
+
+// begin fills in r's fields for the call c, whose context is ctx; r.ctx is
+// the caller's to set, to a context whose callLogKey value is r.
+func (l *CallLog) begin(r *callReport, ctx context.Context, c interceptors.CallMeta) {
+	r.h = l.h
 	f := append(r.ownBuf[:0],
 		slog.String(logging.SystemTag[0], logging.SystemTag[1]),
 		slog.String(logging.ComponentFieldKey, logging.KindServerFieldValue),
@@ -96,33 +113,47 @@ func (l *CallLog) ServerReporter(ctx context.Context, c interceptors.CallMeta) (
 		f = append(f, slog.String(deadlineField, ""))
 	}
 	r.own = f
-	r.ctx = context.WithValue(ctx, callLogKey{}, r)
-	return r, r.ctx
 }
 
-// ctxAttrs are the call's context fields: what logging.ExtractFields gave.
-func (r *callReport) ctxAttrs() []slog.Attr {
-	if r.added != nil {
-		return r.added
+// ctxAttrs appends to buf the call's context fields: what
+// logging.ExtractFields gave. Until a handler adds fields, they are
+// own[:nCtx], and buf is not used.
+func (r *callReport) ctxAttrs(buf []slog.Attr) []slog.Attr {
+	if r.added == nil {
+		return r.own[:r.nCtx]
 	}
-	return r.own[:r.nCtx]
-}
-
-// add merges attrs into the context fields as logging.AddFields did: attrs,
-// then each earlier field whose key is not among those before it.
-func (r *callReport) add(attrs []slog.Attr) {
-	var buf [24]slog.Attr
-	merged := append(buf[:0], attrs...)
-	for _, a := range r.ctxAttrs() {
-		if !hasAttr(merged, a.Key) {
-			merged = append(merged, a)
+	// logging.AddFields put the new fields first, as they came, then each
+	// earlier field whose key is not among those before it. Merged at
+	// each call or once at the end, that is the same list: the latest
+	// fields, then the earlier calls' and the reporter's, each but the
+	// first of a key.
+	n := len(buf)
+	buf = append(buf, r.added[:r.nLatest]...)
+	for _, a := range r.added[r.nLatest:] {
+		if !hasAttr(buf[n:], a.Key) {
+			buf = append(buf, a)
 		}
 	}
-	r.added = append(r.addedBuf[:0], merged...)
+	for _, a := range r.own[:r.nCtx] {
+		if !hasAttr(buf[n:], a.Key) {
+			buf = append(buf, a)
+		}
+	}
+	return buf
 }
 
-// log writes the "finished call" line.
-func (r *callReport) log(err error, d time.Duration) {
+// add adds attrs to the context fields as logging.AddFields did (merged
+// when read: ctxAttrs).
+func (r *callReport) add(attrs []slog.Attr) {
+	if r.added == nil {
+		r.added = r.addedBuf[:0]
+	}
+	r.added = slices.Insert(r.added, 0, attrs...)
+	r.nLatest = len(attrs)
+}
+
+// log writes the "finished call" line, of a call that ended at now after d.
+func (r *callReport) log(err error, d time.Duration, now time.Time) {
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
@@ -136,8 +167,9 @@ func (r *callReport) log(err error, d time.Duration) {
 	// the duration unless a field has its key already: the middleware's
 	// WithUnique and AppendUnique.
 	var buf [32]slog.Attr
+	var cbuf [16]slog.Attr
 	attrs := append(buf[:0], r.own...)
-	for _, a := range r.ctxAttrs() {
+	for _, a := range r.ctxAttrs(cbuf[:0]) {
 		if !hasAttr(attrs[:len(r.own)], a.Key) {
 			attrs = append(attrs, a)
 		}
@@ -165,7 +197,7 @@ func (r *callReport) log(err error, d time.Duration) {
 		}
 		out = append(out, a)
 	}
-	rec := slog.NewRecord(time.Now(), lvl, "finished call", 0)
+	rec := slog.NewRecord(now, lvl, "finished call", 0)
 	rec.AddAttrs(out...)
 	_ = r.h.Handle(r.ctx, rec)
 }
@@ -173,7 +205,12 @@ func (r *callReport) log(err error, d time.Duration) {
 // PostCall implements interceptors.Reporter: the "finished call" line,
 // then the metrics (the order of the two layers before).
 func (r *callReport) PostCall(err error, d time.Duration) {
-	r.log(err, d)
+	r.finish(err, d, time.Now())
+}
+
+// finish is PostCall for a call that ended at now: the line's time.
+func (r *callReport) finish(err error, d time.Duration, now time.Time) {
+	r.log(err, d, now)
 	if r.series != nil {
 		r.series.PostCall(err, d)
 	}
@@ -216,6 +253,68 @@ func (c callReporter) ServerReporter(ctx context.Context, cm interceptors.CallMe
 	return r, ctx
 }
 
+// stream is interceptors.StreamServerInterceptor(c) in one allocation a
+// call: the stream the handler gets, its context and the call's report
+// are one object (reportedStream), where the middleware allocated its
+// wrapped stream, a context value and the report apart. The reporters are
+// called as the middleware calls them, but with no duration for a message:
+// neither reporter uses it, and timing each message was two clock readings
+// a message. The clock reading that ends the call is also its line's time.
+func (c callReporter) stream() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		start := time.Now()
+		cm := interceptors.NewServerCallMeta(info.FullMethod, info, nil)
+		ctx := ss.Context()
+		s := &reportedStream{ServerStream: ss}
+		if c.m != nil {
+			s.rep.series = c.m.series(cm)
+		}
+		c.l.begin(&s.rep, ctx, cm)
+		s.ctx = reportCtx{Context: ctx, r: &s.rep}
+		s.rep.ctx = &s.ctx
+		err := handler(srv, s)
+		now := time.Now() // the call's end, and its line's time
+		s.rep.finish(err, now.Sub(start), now)
+		return err
+	}
+}
+
+// reportedStream is a stream call under callReporter: the stream its
+// handler gets, which reports each message.
+type reportedStream struct {
+	grpc.ServerStream
+	ctx reportCtx
+	rep callReport
+}
+
+func (s *reportedStream) Context() context.Context { return &s.ctx }
+
+func (s *reportedStream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	s.rep.PostMsgSend(m, err, 0)
+	return err
+}
+
+func (s *reportedStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	s.rep.PostMsgReceive(m, err, 0)
+	return err
+}
+
+// reportCtx is a call's context with its report as the callLogKey value,
+// as context.WithValue(Context, callLogKey{}, r) would be.
+type reportCtx struct {
+	context.Context
+	r *callReport
+}
+
+func (c *reportCtx) Value(key any) any {
+	if _, ok := key.(callLogKey); ok {
+		return c.r
+	}
+	return c.Context.Value(key)
+}
+
 // addLogAttrs adds attrs to the log line of the call whose context is ctx
 // (AddLogFields without the boxing of each value into an interface).
 func addLogAttrs(ctx context.Context, attrs ...slog.Attr) {
@@ -228,7 +327,7 @@ func addLogAttrs(ctx context.Context, attrs ...slog.Attr) {
 // common ones, the peer's, the handler's), or nil outside a logged call.
 func callLogAttrs(ctx context.Context) []slog.Attr {
 	if r, ok := ctx.Value(callLogKey{}).(*callReport); ok {
-		return r.ctxAttrs()
+		return r.ctxAttrs(nil)
 	}
 	return nil
 }

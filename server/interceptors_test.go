@@ -45,6 +45,7 @@ func echoBehave(ctx context.Context, v string) error {
 	case "fields":
 		// Keys added twice, and keys of the chain's own fields: the
 		// chain merges them as go-grpc-middleware's logging did.
+		AddLogFields(ctx, "echo.c", 0, "echo.c", 1) // twice in one add, then older
 		AddLogFields(ctx, "echo.a", 1)
 		AddLogFields(ctx, "echo.b", 2, "echo.a", 3, "grpc.method", "shadow", "grpc.code", "shadow", "grpc.start_time", "x")
 	case "fail":

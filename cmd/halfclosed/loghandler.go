@@ -146,26 +146,27 @@ func (h *lineHandler) appendRecord(b []byte, r slog.Record) ([]byte, bool) {
 // appendAttr appends a, within the text format's group prefix (the
 // groups' keys, each followed by '.'), or reports false.
 func (h *lineHandler) appendAttr(b []byte, prefix string, a slog.Attr) ([]byte, bool) {
-	if a.Key == "" || !plain(a.Key) {
+	kc := classOf(a.Key)
+	if a.Key == "" || kc&notPlain != 0 {
 		return b, false // an empty key: slog leaves it out or inlines its group
 	}
 	v := a.Value
 	var ok bool
 	switch v.Kind() {
 	case slog.KindString:
-		b = h.appendKey(b, prefix, a.Key)
+		b = h.appendKeyClass(b, prefix, a.Key, kc)
 		return h.appendString(b, v.String())
 	case slog.KindInt64:
-		b = h.appendKey(b, prefix, a.Key)
+		b = h.appendKeyClass(b, prefix, a.Key, kc)
 		return strconv.AppendInt(b, v.Int64(), 10), true
 	case slog.KindUint64:
-		b = h.appendKey(b, prefix, a.Key)
+		b = h.appendKeyClass(b, prefix, a.Key, kc)
 		return strconv.AppendUint(b, v.Uint64(), 10), true
 	case slog.KindBool:
-		b = h.appendKey(b, prefix, a.Key)
+		b = h.appendKeyClass(b, prefix, a.Key, kc)
 		return strconv.AppendBool(b, v.Bool()), true
 	case slog.KindDuration:
-		b = h.appendKey(b, prefix, a.Key)
+		b = h.appendKeyClass(b, prefix, a.Key, kc)
 		if h.json {
 			return strconv.AppendInt(b, int64(v.Duration()), 10), true
 		}
@@ -176,7 +177,7 @@ func (h *lineHandler) appendAttr(b []byte, prefix string, a slog.Attr) ([]byte, 
 			return b, false // slog leaves it out
 		}
 		if h.json {
-			b = h.appendKey(b, "", a.Key)
+			b = h.appendKeyClass(b, "", a.Key, kc)
 			b = append(b, '{')
 			for _, g := range attrs {
 				if b, ok = h.appendAttr(b, "", g); !ok {
@@ -200,18 +201,23 @@ func (h *lineHandler) appendAttr(b []byte, prefix string, a slog.Attr) ([]byte, 
 // line's or a JSON object's start), prefix+key (plain: checked by the
 // caller, or constants) and the separator of a key and its value.
 func (h *lineHandler) appendKey(b []byte, prefix, key string) []byte {
+	return h.appendKeyClass(b, prefix, key, classOf(key))
+}
+
+// appendKeyClass is appendKey for a key of class kc (classOf(key)).
+func (h *lineHandler) appendKeyClass(b []byte, prefix, key string, kc uint8) []byte {
 	if h.json {
 		if b[len(b)-1] != '{' {
 			b = append(b, ',')
 		}
 		b = append(b, '"')
-		b = appendJSONPlain(b, key)
+		b = appendJSONClass(b, key, kc)
 		return append(b, '"', ':')
 	}
 	if len(b) > 0 {
 		b = append(b, ' ')
 	}
-	if textNeedsQuote(prefix) || textNeedsQuote(key) {
+	if (classOf(prefix)|kc)&textQuote != 0 {
 		b = strconv.AppendQuote(b, prefix+key)
 	} else {
 		b = append(b, prefix...)
@@ -222,29 +228,59 @@ func (h *lineHandler) appendKey(b []byte, prefix, key string) []byte {
 
 // appendString appends s as a value, or reports false if it is not plain.
 func (h *lineHandler) appendString(b []byte, s string) ([]byte, bool) {
-	if !plain(s) {
+	c := classOf(s)
+	if c&notPlain != 0 {
 		return b, false
 	}
 	if h.json {
 		b = append(b, '"')
-		b = appendJSONPlain(b, s)
+		b = appendJSONClass(b, s, c)
 		return append(b, '"'), true
 	}
-	if s == "" || textNeedsQuote(s) {
+	if s == "" || c&textQuote != 0 {
 		return strconv.AppendQuote(b, s), true
 	}
 	return append(b, s...), true
 }
 
-// plain reports whether s is printable ASCII, the strings lineHandler
-// encodes itself.
-func plain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e {
-			return false
+// The classes of a byte of a string lineHandler encodes. Each string is
+// read once, for the union of its bytes' classes (classOf), where checking
+// it was plain, escaping it for JSON and telling whether the text format
+// quotes it read it once each.
+const (
+	notPlain  = 1 << iota // not printable ASCII (0x20–0x7e): slog's handler encodes it
+	jsonEsc               // '"' or '\\', which JSON escapes
+	textQuote             // ' ', '=' or '"', for which the text format quotes a string
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range t {
+		if c < 0x20 || c > 0x7e {
+			t[c] = notPlain
 		}
 	}
-	return true
+	t['"'] |= jsonEsc | textQuote
+	t['\\'] |= jsonEsc
+	t[' '] |= textQuote
+	t['='] |= textQuote
+	return t
+}()
+
+// classOf is the union of the classes of s's bytes.
+func classOf(s string) uint8 {
+	var c uint8
+	for i := 0; i < len(s); i++ {
+		c |= byteClass[s[i]]
+	}
+	return c
+}
+
+// appendJSONClass appends plain s, of class c, escaped as in a JSON string.
+func appendJSONClass(b []byte, s string, c uint8) []byte {
+	if c&jsonEsc == 0 {
+		return append(b, s...)
+	}
+	return appendJSONPlain(b, s)
 }
 
 // appendJSONPlain appends plain s escaped as in a JSON string: of
@@ -259,17 +295,6 @@ func appendJSONPlain(b []byte, s string) []byte {
 		}
 	}
 	return append(b, s[start:]...)
-}
-
-// textNeedsQuote reports whether the text format quotes plain s (a
-// non-empty s: the caller tests that): when it holds a space, '=' or '"'.
-func textNeedsQuote(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == ' ' || c == '=' || c == '"' {
-			return true
-		}
-	}
-	return false
 }
 
 // appendRFC3339Millis appends t as slog's text handler does: RFC 3339 with
