@@ -460,6 +460,22 @@ func (h spoolHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest
 	return r, err
 }
 
+// List tells healthServices NOT_SERVING while the spool is unusable, as
+// Check does: a client that lists the statuses sees what one that checks
+// them sees.
+func (h spoolHealth) List(ctx context.Context, req *healthpb.HealthListRequest) (*healthpb.HealthListResponse, error) {
+	r, err := h.HealthServer.List(ctx, req)
+	if err != nil || !h.down() {
+		return r, err
+	}
+	for _, svc := range healthServices {
+		if st := r.GetStatuses()[svc]; st.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			r.Statuses[svc] = &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING}
+		}
+	}
+	return r, nil
+}
+
 // listen opens every listener the flags name. An error names the flag
 // and its value: a port in use, or one that is not a port, is otherwise
 // told as "listen tcp 127.0.0.1:50053: bind: address already in use",

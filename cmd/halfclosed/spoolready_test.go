@@ -93,6 +93,15 @@ func wantHealth(t *testing.T, hc healthpb.HealthClient, want healthpb.HealthChec
 			t.Fatalf("Check of %q: %v, %v; want %v", svc, hr, err, want)
 		}
 	}
+	lr, err := hc.List(testCtx(t), &healthpb.HealthListRequest{})
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	for _, svc := range []string{"", "halfclose.v1.ComputeService"} {
+		if got := lr.GetStatuses()[svc].GetStatus(); got != want {
+			t.Fatalf("List: %q is %v; want %v", svc, got, want)
+		}
+	}
 }
 
 // TestGRPCHealthFollowsSpool: gRPC health says NOT_SERVING of the server
