@@ -267,7 +267,7 @@ func TestTacGNU(t *testing.T) {
 // is checked at a block boundary one candidate at a time, up to len(sep)
 // of them; each was copied whole. With 16,384 bytes (GNU's blocks are
 // then 64 KiB) that allocated 690 to 3964 times each input below (260 MB
-// for the first, of 64 KiB; with 60,000 bytes, 2.4 GB over 1.2 MB), where
+// for the first, of 64 KiB; with 60,000 bytes, 2.5 GB over 1.2 MB), where
 // a candidate compared as it is read, and dropped at its first byte
 // unlike the separator's, allocates 7 to 14 times the input. Each input,
 // the separator overlapping itself across a block boundary, is also
