@@ -340,8 +340,15 @@ func (q *chunkQueue) walkBackward(fn func(base int64, b []byte) error) error {
 	return nil
 }
 
+// queueRangeHook, when set (by a test), is told of each writeRange: a
+// reader that calls it a byte at a time shows in the count.
+var queueRangeHook func()
+
 // writeRange writes the bytes at logical offsets [a, b) to w.
 func (q *chunkQueue) writeRange(w io.Writer, a, b int64) error {
+	if queueRangeHook != nil {
+		queueRangeHook()
+	}
 	if a >= b {
 		return nil
 	}

@@ -191,12 +191,11 @@ func (t *tacStage) reverseString(ctx context.Context, q *chunkQueue, w *bufio.Wr
 				return err
 			}
 			match := cand.ok
-			for p := valid; p < k+sl && match; p++ {
-				b, err := mem.at(p - f)
-				if err != nil {
+			if match && k+sl > valid {
+				var err error
+				if match, err = mem.equal(valid-f, sep[valid-k:]); err != nil {
 					return err
 				}
-				match = b == sep[p-k]
 			}
 			if match {
 				c = k
@@ -312,16 +311,6 @@ func (m *prefixMatch) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// byteAt is a writer that keeps the one byte written to it.
-type byteAt struct{ b byte }
-
-func (w *byteAt) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		w.b = p[0]
-	}
-	return len(p), nil
-}
-
 // tacMemory is what GNU tac's buffer holds past the pending record, at the
 // few positions a separator search can read there: len(sep)-1 bytes at
 // each position the block size may take (r, 2r, 4r, ...). GNU writes them
@@ -371,21 +360,44 @@ func (m *tacMemory) moved(f, r, s, oldR int64) error {
 	return nil
 }
 
-// at returns what GNU's buffer holds at position p past the pending record
-// after the last move: the block read before, where it reached that far
-// (a short last block), else the window at base, else zero.
-func (m *tacMemory) at(p int64) (byte, error) {
-	if p < m.prevLen {
-		var w byteAt
-		if err := m.q.writeRange(&w, m.prevF+p, m.prevF+p+1); err != nil {
-			return 0, err
+// equal reports whether what GNU's buffer holds from position p past the
+// pending record on is want: the block read before, where it reached that
+// far (a short last block), else the window at base, else zeros. It
+// compares a range at a time: a candidate separator may read tens of KB
+// there, at each of tens of thousands of candidates (a byte at a time,
+// a 60,000-byte separator over 534 KB took 304 million reads, 1.2 s).
+func (m *tacMemory) equal(p int64, want []byte) (bool, error) {
+	if n := min(int64(len(want)), m.prevLen-p); n > 0 {
+		pm := prefixMatch{want: want[:n], ok: true}
+		if err := m.q.writeRange(&pm, m.prevF+p, m.prevF+p+n); err != nil && !errors.Is(err, errPrefixDiffers) {
+			return false, err
 		}
-		return w.b, nil
+		if !pm.ok || len(pm.want) > 0 {
+			return false, nil
+		}
+		p, want = p+n, want[n:]
 	}
-	if win, ok := m.wins[m.base]; ok && p >= m.base && p < m.base+m.n {
-		return win[p-m.base], nil
+	win, ok := m.wins[m.base]
+	for len(want) > 0 {
+		n := int64(len(want))
+		if ok && p >= m.base && p < m.base+m.n {
+			n = min(n, m.base+m.n-p)
+			if !bytes.Equal(win[p-m.base:p-m.base+n], want[:n]) {
+				return false, nil
+			}
+		} else {
+			if ok && p < m.base {
+				n = min(n, m.base-p)
+			}
+			for _, c := range want[:n] {
+				if c != 0 {
+					return false, nil
+				}
+			}
+		}
+		p, want = p+n, want[n:]
 	}
-	return 0, nil
+	return true, nil
 }
 
 // writeRecord writes the bytes at [start, end) taking what lies in the
