@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/internal/syncbuf"
 
@@ -93,11 +94,17 @@ var echoDesc = grpc.ServiceDesc{
 				}
 				if in.GetValue() == "hold" {
 					// The client learns its stream has reached the
-					// handler, and cancels it (callHold).
+					// handler, and cancels it (callHold); the handler's
+					// context ends, and a send fails.
 					if err := ss.SendHeader(metadata.Pairs("held", "1")); err != nil {
 						return err
 					}
-					continue
+					select {
+					case <-ss.Context().Done():
+					case <-time.After(defaultTestTimeout): // a failure only, never a wait
+						return status.Error(codes.FailedPrecondition, "the handler's context is not done")
+					}
+					return ss.SendMsg(wrapperspb.String("late"))
 				}
 				if err := echoBehave(ss.Context(), in.GetValue()); err != nil {
 					return err
