@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/internal/syncbuf"
 
@@ -90,6 +91,20 @@ var echoDesc = grpc.ServiceDesc{
 				}
 				if err != nil {
 					return err
+				}
+				if in.GetValue() == "hold" {
+					// The client learns its stream has reached the
+					// handler, and cancels it (callHold); the handler's
+					// context ends, and a send fails.
+					if err := ss.SendHeader(metadata.Pairs("held", "1")); err != nil {
+						return err
+					}
+					select {
+					case <-ss.Context().Done():
+					case <-time.After(defaultTestTimeout): // a failure only, never a wait
+						return status.Error(codes.FailedPrecondition, "the handler's context is not done")
+					}
+					return ss.SendMsg(wrapperspb.String("late"))
 				}
 				if err := echoBehave(ss.Context(), in.GetValue()); err != nil {
 					return err
@@ -180,6 +195,25 @@ func callCollect(ctx context.Context, cc *grpc.ClientConn, vs ...string) (string
 		return "", err
 	}
 	return out.GetValue(), nil
+}
+
+// callHold is a Collect call its client cancels once the handler has its
+// first message.
+func callHold(ctx context.Context, cc *grpc.ClientConn) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := cc.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true}, "/test.Echo/Collect")
+	if err != nil {
+		return err
+	}
+	if err := st.SendMsg(wrapperspb.String("hold")); err != nil {
+		return err
+	}
+	if _, err := st.Header(); err != nil {
+		return err
+	}
+	cancel()
+	return st.RecvMsg(new(wrapperspb.StringValue))
 }
 
 func wantStatus(t *testing.T, err error, code codes.Code, msgPart string) {

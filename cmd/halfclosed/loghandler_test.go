@@ -181,6 +181,58 @@ func FuzzLineHandler(f *testing.F) {
 	})
 }
 
+// byteStrings are strings of every byte 0x00–0xff, alone, between
+// letters and twice, and of the sequences slog's handlers treat apart:
+// invalid UTF-8, U+2028 and U+2029, U+FFFD, DEL.
+func byteStrings() []string {
+	var out []string
+	for c := range 256 {
+		b := string([]byte{byte(c)})
+		out = append(out, b, "a"+b+"z", b+b)
+	}
+	return append(out, "", "\xc3", "\xc3\x28", "\xe2\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+		"\u2028", "\u2029", "x\u2028y", "\ufffd", "\x7f", "a b", "a=b", `a"b`, `a\b`, `\"`, "= ", `"`)
+}
+
+// TestLineHandlerEveryByte: lineHandler writes slog's bytes, JSON and
+// text, for each of byteStrings as a value, a key, a group's key, a key
+// within a group and the message.
+func TestLineHandlerEveryByte(t *testing.T) {
+	tm := time.Date(2026, 12, 5, 9, 20, 24, 123456789, time.UTC)
+	for _, s := range byteStrings() {
+		recs := []slog.Record{
+			slog.NewRecord(tm, slog.LevelInfo, s, 0),
+			slog.NewRecord(tm, slog.LevelInfo, "m", 0),
+			slog.NewRecord(tm, slog.LevelWarn, "m", 0),
+			slog.NewRecord(tm, slog.LevelInfo, "m", 0),
+			slog.NewRecord(tm, slog.LevelInfo, "m", 0),
+		}
+		recs[1].AddAttrs(slog.String("k", s), slog.String("peer", "127.0.0.1:5"))
+		recs[2].AddAttrs(slog.Int("n", 1), slog.String(s, "v"), slog.Bool(s, true))
+		recs[3].AddAttrs(slog.Group(s, slog.String("id", "x"), slog.String("in", s)))
+		recs[4].AddAttrs(slog.Group("job", slog.Group("g", slog.Duration(s, time.Second), slog.String("s", s)), slog.String(s+"=", s)))
+		for _, r := range recs {
+			checkSame(t, r)
+		}
+	}
+}
+
+// FuzzLineHandlerAttrs: a record with any message, keys (plain, in a
+// group, a group's) and string values is written as slog writes it.
+func FuzzLineHandlerAttrs(f *testing.F) {
+	for _, s := range byteStrings() {
+		f.Add(s, "k", "g", s)
+		f.Add("m", s, "g", "v")
+		f.Add("m", "k", s, "v")
+	}
+	f.Fuzz(func(t *testing.T, msg, key, group, value string) {
+		r := slog.NewRecord(time.Unix(0, 1700000000123456789), slog.LevelInfo, msg, 0)
+		r.AddAttrs(slog.String(key, value), slog.Group(group, slog.String(key, value), slog.Int64(value, 7)),
+			slog.Group("job", slog.Group(group, slog.String("id", value)), slog.String(key, "x")))
+		checkSame(t, r)
+	})
+}
+
 // BenchmarkJobLine is what writing a job line costs, through slog's JSON
 // handler and through lineHandler.
 func BenchmarkJobLine(b *testing.B) {
