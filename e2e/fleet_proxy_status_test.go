@@ -28,6 +28,10 @@ import (
 const (
 	nginxUnavailable = "nginx: no replica answered the call"
 	nginxTimeout     = "nginx: the replica did not answer in time (grpc_send_timeout, grpc_read_timeout)"
+	nginxLimited     = "nginx: too many calls (limit_req, limit_conn)"
+	nginxTooLarge    = "nginx: the call's input is over the proxy's client_max_body_size"
+	nginxBadRequest  = "nginx: bad request (HTTP 400; nginx's error log says why)"
+	nginxInternal    = "nginx: internal error (HTTP 500; nginx's error log says why)"
 	haproxyTimeout   = "haproxy: the replica did not answer within timeout server"
 )
 
@@ -166,10 +170,70 @@ func TestFleetNginxStatus(t *testing.T) {
 		wantStatus(t, grpcGoDigest(t, q.grpc, randomFile(t, 1000)), codes.DeadlineExceeded, nginxTimeout)
 	})
 
+	// nginx's other errors on a call, each in a proxy of its own, at once:
+	// the operator's limits (a client_max_body_size, a limit_req) and what
+	// nginx answers with 400 or 500 (here by "return", in place of the
+	// grpc_pass). Each is a gRPC status with the configuration's message in
+	// grpc-go and the Python stub (grpcio 1.51, which could hang on an HTML
+	// page mid-upload), and in every client for the two limits.
+	silent := silentUpstream(t)
+	limitReq := func(status string) func(t *testing.T, cfg string) string {
+		return func(t *testing.T, cfg string) string {
+			// 1 call a minute from an address, no burst: the first passes
+			// (and meets the gone replica), the others are refused.
+			cfg = replaceOnce(t, cfg, "    upstream halfclose_grpc {", "    limit_req_zone $binary_remote_addr zone=calls:1m rate=1r/m;\n    upstream halfclose_grpc {")
+			return replaceOnce(t, cfg, "location / {", "location / {\n            limit_req zone=calls;"+status)
+		}
+	}
+	noPass := func(code string) func(t *testing.T, cfg string) string {
+		return func(t *testing.T, cfg string) string {
+			return replaceOnce(t, cfg, "grpc_pass grpc://halfclose_grpc;", "return "+code+";")
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		upstream string
+		edit     func(t *testing.T, cfg string) string
+		warm     bool // a first call, which the limit lets through
+		code     codes.Code
+		msg      string
+		all      bool // every client, not only grpc-go and the Python stub
+	}{
+		{"413", silent, func(t *testing.T, cfg string) string {
+			return replaceOnce(t, cfg, "client_max_body_size 0;", "client_max_body_size 16k;")
+		}, false, codes.ResourceExhausted, nginxTooLarge, true},
+		{"429", up, limitReq(" limit_req_status 429;"), true, codes.Unavailable, nginxLimited, true},
+		{"503", up, limitReq(""), true, codes.Unavailable, nginxLimited, false},
+		{"400", up, noPass("400"), false, codes.Internal, nginxBadRequest, false},
+		{"500", up, noPass("500"), false, codes.Internal, nginxInternal, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			g := &fleet{nginxConf: f.nginxConf}
+			for range 3 {
+				g.replicas = append(g.replicas, &replica{grpc: c.upstream, tcp: spare[0], health: spare[1]})
+			}
+			q := g.startProxy(t, "nginx", c.edit)
+			if c.warm {
+				wantStatus(t, grpcGoDigest(t, q.grpc, in), codes.Unavailable, nginxUnavailable)
+			}
+			t.Run("grpc-go", func(t *testing.T) {
+				t.Parallel()
+				wantStatus(t, grpcGoDigest(t, q.grpc, in), c.code, c.msg)
+			})
+			want := map[codes.Code]string{codes.Unavailable: "UNAVAILABLE", codes.ResourceExhausted: "RESOURCE_EXHAUSTED", codes.Internal: "INTERNAL"}[c.code] + ": " + c.msg
+			if c.all {
+				clientsSeeStatus(t, q.grpc, in, want)
+			} else {
+				clientsSeeStatus(t, q.grpc, in, want, "python stub")
+			}
+		})
+	}
+
 	// The trap: without the error_page, nginx's HTML page and HTTP 502.
 	t.Run("trap", func(t *testing.T) {
 		q := f.startProxy(t, "nginx", func(t *testing.T, cfg string) string {
-			cfg = replaceOnce(t, cfg, "error_page 502 503 = @grpc_unavailable;", "")
+			cfg = replaceOnce(t, cfg, "error_page 502 503 429 = @grpc_unavailable;", "")
 			return replaceOnce(t, cfg, "error_page 504 = @grpc_timeout;", "")
 		})
 		r, err := runQuiet("", bin(t, "halfclose"), "--addr", q.grpc, "sha256sum", in)
@@ -238,14 +302,15 @@ func TestFleetHAProxyStatus(t *testing.T) {
 // the CLI on in through the proxy at addr, each in a subtest of its own,
 // at once (HAProxy's 504 takes its "timeout server" for each): each must
 // fail with nothing on stdout and want ("CODE: message") on stderr.
-func clientsSeeStatus(t *testing.T, addr, in, want string) {
+// Given names, only those clients run.
+func clientsSeeStatus(t *testing.T, addr, in, want string, names ...string) {
 	py := exampleClient(t, "python")
 	node := exampleClient(t, "node")
 	stub := writeFile(t, t.TempDir(), "stub.py", []byte(huntPyStub))
-	t.Run("clients", func(t *testing.T) { clientsSeeStatusAtOnce(t, addr, in, want, py, node, stub) })
+	t.Run("clients", func(t *testing.T) { clientsSeeStatusAtOnce(t, addr, in, want, py, node, stub, names) })
 }
 
-func clientsSeeStatusAtOnce(t *testing.T, addr, in, want string, py, node []string, stub string) {
+func clientsSeeStatusAtOnce(t *testing.T, addr, in, want string, py, node []string, stub string, names []string) {
 	for _, c := range []struct {
 		name string
 		argv []string
@@ -255,6 +320,9 @@ func clientsSeeStatusAtOnce(t *testing.T, addr, in, want string, py, node []stri
 		{"node example", append(slices.Clone(node), "--addr", addr, "digest", in)},
 		{"cli", []string{bin(t, "halfclose"), "--addr", addr, "sha256sum", in}},
 	} {
+		if len(names) > 0 && !slices.Contains(names, c.name) {
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			r, err := runQuiet("", c.argv...)
