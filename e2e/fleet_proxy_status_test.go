@@ -86,10 +86,11 @@ func silentUpstream(t *testing.T) string {
 }
 
 // grpcGoDigest makes a Digest call of in through addr with grpc-go,
-// sending all of in (until a send fails) and then its end.
-func grpcGoDigest(t *testing.T, addr, in string) error {
+// sending all of in (until a send fails) and then its end, dialled with
+// opts too.
+func grpcGoDigest(t *testing.T, addr, in string, opts ...grpc.DialOption) error {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +230,31 @@ func TestFleetNginxStatus(t *testing.T) {
 			}
 		})
 	}
+
+	// The error_page lines are the server's, not one location's: nginx's
+	// 400 for a request it rejects before choosing a location (here an
+	// :authority with a "/") uses the server's error_page alone, and a
+	// location an operator adds (one service, a limit of its own) inherits
+	// them. In location / they were HTML pages: grpc-go "unexpected HTTP
+	// status code received from server: 400 (Bad Request)" and "502 (Bad
+	// Gateway)", the Python stub "Received http2 header with status".
+	t.Run("server", func(t *testing.T) {
+		q := f.startProxy(t, "nginx", func(t *testing.T, cfg string) string {
+			return replaceOnce(t, cfg, "        location @grpc_unavailable {", "        location /halfclose.v1.ComputeService/ {\n            grpc_pass grpc://halfclose_grpc;\n        }\n\n        location @grpc_unavailable {")
+		})
+		t.Run("authority", func(t *testing.T) {
+			t.Parallel()
+			wantStatus(t, grpcGoDigest(t, q.grpc, in, grpc.WithAuthority("bad/authority")), codes.Internal, nginxBadRequest)
+		})
+		t.Run("location", func(t *testing.T) {
+			t.Parallel()
+			wantStatus(t, grpcGoDigest(t, q.grpc, in), codes.Unavailable, nginxUnavailable)
+		})
+		t.Run("location python stub", func(t *testing.T) {
+			t.Parallel()
+			clientsSeeStatus(t, q.grpc, in, "UNAVAILABLE: "+nginxUnavailable, "python stub")
+		})
+	})
 
 	// The trap: without the error_page, nginx's HTML page and HTTP 502.
 	t.Run("trap", func(t *testing.T) {
