@@ -248,3 +248,24 @@ func TestTCPRouteDigestLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPRouteDigestLimitSilent: a client that sends a byte over
+// --max-input-bytes, past turnsAfter, and then waits without its FIN
+// gets RESOURCE_EXHAUSTED at once, as under the limit's serial reads: the
+// turn that hashes the byte over the limit fails the job, and the other
+// goroutine's read, waiting on that client, does not hold the reply back
+// (it did until the client's next byte, FIN, or --idle-timeout; none
+// here).
+func TestTCPRouteDigestLimitSilent(t *testing.T) {
+	const limit = turnsAfter + 3<<20 + 123
+	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: limit}, routes: []string{"sha256sum"}})
+	conn := tcpFrom(t, env.routes["sha256sum"], "127.0.0.1")
+	go conn.Write(randBytes(95, limit+1)) // no FIN: the client waits
+	reply, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("reading the reply: %v (after %q)", err, reply)
+	}
+	if want := fmt.Sprintf("halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of %d bytes\n", limit); string(reply) != want {
+		t.Fatalf("reply %q, want %q", reply, want)
+	}
+}

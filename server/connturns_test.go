@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -71,13 +72,13 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// When the writer fails in its turn (a stage that needs no more input),
-// WriteTo returns its error, and the job's later reads get the rest of
-// the input exactly (what the other goroutine had read in its turn
-// first), then the end.
+// When the writer stops in its turn with compute.ErrDownstreamDone (a
+// stage that needs no more input), WriteTo returns its error, and the
+// job's later reads get the rest of the input exactly (what the other
+// goroutine had read in its turn first), then the end.
 func TestConnInputTurnsWriterFails(t *testing.T) {
 	data := randBytes(102, 9<<20+777)
-	stop := errors.New("downstream done")
+	stop := fmt.Errorf("head: %w", compute.ErrDownstreamDone)
 	for i := range 6 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			cc, sc := loopbackPair(t)
@@ -122,5 +123,73 @@ func TestConnInputTurnsPanic(t *testing.T) {
 			sc.Close() // the client's write may wait for a reader
 			<-sent
 		})
+	}
+}
+
+// enteredReader counts the reads begun on its source, on entered.
+type enteredReader struct {
+	io.ReadCloser
+	entered chan int
+	n       int
+}
+
+func (e *enteredReader) Read(p []byte) (int, error) {
+	e.n++
+	e.entered <- e.n
+	return e.ReadCloser.Read(p)
+}
+
+// blockedWriter fails its first write with err, once the source's second
+// read has begun (the other goroutine's, on a client that has sent one
+// byte and nothing since: it waits).
+type blockedWriter struct {
+	entered chan int
+	err     error
+}
+
+func (b blockedWriter) Write(p []byte) (int, error) {
+	for n := range b.entered {
+		if n == 2 {
+			break
+		}
+	}
+	return 0, b.err
+}
+
+// When the writer fails its turn with the job's failure (the input limit,
+// a panic, the job's end), while the other goroutine waits in a read on a
+// client that sends nothing more and no FIN, WriteTo returns the failure
+// at once: the input is closed, as the engine closes a failed job's next,
+// so that read returns. It waited for the client's next byte, FIN or
+// --idle-timeout before (forever with none: a limit's RESOURCE_EXHAUSTED
+// came a minute late by default).
+func TestConnInputTurnsWriterFailsOnSilentClient(t *testing.T) {
+	cc, sc := loopbackPair(t)
+	if _, err := cc.Write([]byte{'x'}); err != nil {
+		t.Fatal(err)
+	}
+	c, cr := testInput(context.Background(), sc, "never")
+	cr.idle = 0 // no idle timeout: only the client or the job ends a read
+	entered := make(chan int, 4)
+	c.r = &enteredReader{ReadCloser: cr, entered: entered}
+	c.turnsAfter = 0
+	fail := &compute.Error{Code: compute.CodeResourceExhausted, Msg: "input exceeds the limit"}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.WriteTo(blockedWriter{entered: entered, err: fail})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != fail {
+			t.Fatalf("WriteTo: %v, want the writer's error", err)
+		}
+	case <-time.After(defaultTestTimeout):
+		sc.Close() // ends the read, and the test's goroutines
+		<-done
+		t.Fatal("WriteTo waited on the other goroutine's read after its writer failed")
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("Read after the failure: no error, want the input closed")
 	}
 }
