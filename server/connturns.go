@@ -40,8 +40,16 @@ const turnsAfter = 8 << 20
 // hold the bulkBufSize one goroutine held.
 const turnBufSize = bulkBufSize / 2
 
-// turnBufs recycles the turns' buffers (as arrays: see connBufs).
-var turnBufs = sync.Pool{New: func() any { return new([turnBufSize]byte) }}
+// turnBufs recycles the turns' buffers (as arrays: see connBufs). An
+// interface, so that a test can check that each goes back exactly once
+// (twice, and two jobs would share it).
+var turnBufs bufPool = &sync.Pool{New: func() any { return new([turnBufSize]byte) }}
+
+// bufPool is a sync.Pool's Get and Put.
+type bufPool interface {
+	Get() any
+	Put(any)
+}
 
 // turns is the state the two goroutines share, each field under the
 // turn that says so.
