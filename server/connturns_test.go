@@ -20,7 +20,7 @@ import (
 // order, whether the turns start at once or after some chunks, over a
 // real socket; the end then repeats, with no more turns.
 func TestConnInputTurnsOrder(t *testing.T) {
-	data := randBytes(101, 5<<20+12345)
+	data := bulkRandBytes(101, 5<<20+12345)
 	for _, after := range []int64{0, 300 << 10} {
 		for _, mode := range []string{"never", "real"} {
 			t.Run(fmt.Sprintf("after=%d/behind=%s", after, mode), func(t *testing.T) {
@@ -79,7 +79,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 // job's later reads get the rest of the input exactly (what the other
 // goroutine had read in its turn first), then the end.
 func TestConnInputTurnsWriterFails(t *testing.T) {
-	data := randBytes(102, 9<<20+777)
+	data := bulkRandBytes(102, 9<<20+777)
 	stop := fmt.Errorf("head: %w", compute.ErrDownstreamDone)
 	for i := range 6 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestConnInputTurnsWriterFails(t *testing.T) {
 // internal error naming it (not the process), and leaves no goroutine
 // (goleak).
 func TestConnInputTurnsPanic(t *testing.T) {
-	data := randBytes(103, 3<<20)
+	data := bulkRandBytes(103, 3<<20)
 	for _, fail := range []int{1, 2, 3} {
 		t.Run(fmt.Sprint(fail), func(t *testing.T) {
 			cc, sc := loopbackPair(t)
@@ -305,7 +305,7 @@ func trackTurnBufs(t *testing.T) *trackingPool {
 func TestConnInputTurnsShortReads(t *testing.T) {
 	pool := trackTurnBufs(t)
 	reset := errors.New("connection reset by peer")
-	all := randBytes(200, 7<<20)
+	all := bulkRandBytes(200, 7<<20)
 	for i := range 48 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			pool.t = t
