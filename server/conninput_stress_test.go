@@ -41,6 +41,11 @@ func stressInput(sc *net.TCPConn, idle time.Duration) *connInput {
 // only after a FIN (the digest then that of every byte); any other end is
 // an error after a prefix of them.
 func TestConnInputEnds(t *testing.T) {
+	// The input is made before the jobs wait for it, once for all the
+	// cases (they only read it): 5 MiB of randBytes took over 2 s under
+	// -race beside the other cases, and the job was rightly idle.
+	p0 := bulkRandBytes(50, lowatAfter+1)
+	bulk := bulkRandBytes(51, 5<<20+300<<10)
 	for _, end := range []string{"fin", "idle", "tail", "reset", "drip", "close"} {
 		for _, v := range []struct{ big, turns bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 			big := v.big
@@ -53,11 +58,6 @@ func TestConnInputEnds(t *testing.T) {
 				// machine may take between two of them (500 ms failed
 				// the idle timeout early under -race at load 8).
 				const idle = 2 * time.Second
-				// The input is made before the job waits for it: 5 MiB
-				// of randBytes took over 2 s under -race beside the
-				// other cases, and the job was rightly idle.
-				p0 := randBytes(50, lowatAfter+1)
-				bulk := randBytes(51, 5<<20+300<<10)
 				cc, sc := loopbackPair(t)
 				c := stressInput(sc, idle)
 				var sent bytes.Buffer
@@ -177,7 +177,7 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 	addr := env.routes["sha256sum"]
 	t.Run("fin", func(t *testing.T) {
 		for i, n := range []int{1, 256<<10 - 1, 256<<10 + 1, 1<<20 - 1, 1<<20 + 1, 2<<20 + 1, 5<<20 - 7, 5<<20 + 1, turnsAfter - 1, turnsAfter + 1, 9<<20 + 12345, 21<<20 + 3} {
-			input := randBytes(uint64(60+i), n)
+			input := bulkRandBytes(uint64(60+i), n)
 			if got, want := tcpCall(t, addr, "", input), oracle.Output(t, input, "sha256sum"); got != want {
 				t.Fatalf("%d bytes: reply %q, want %q", n, got, want)
 			}
@@ -205,7 +205,7 @@ func TestTCPRouteDigestEnds(t *testing.T) {
 			if i%2 == 1 {
 				n += turnsAfter + 2<<20 // reset while the job takes turns
 			}
-			if _, err := conn.Write(randBytes(uint64(80+i), n)); err != nil {
+			if _, err := conn.Write(bulkRandBytes(uint64(80+i), n)); err != nil {
 				t.Fatal(err)
 			}
 			conn.SetLinger(0)
@@ -234,7 +234,7 @@ func TestTCPRouteDigestLimit(t *testing.T) {
 		env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: int64(limit)}, routes: []string{"sha256sum"}})
 		over := fmt.Sprintf("halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of %d bytes\n", limit)
 		for _, n := range []int{limit, limit + 1, limit + bulkBufSize} {
-			input := randBytes(uint64(90+n-limit), n)
+			input := bulkRandBytes(uint64(90+n-limit), n)
 			want := over
 			if n <= limit {
 				want = oracle.Output(t, input, "sha256sum")
@@ -246,5 +246,26 @@ func TestTCPRouteDigestLimit(t *testing.T) {
 				t.Errorf("command port, %d bytes: reply %q, want %q", n, got, want)
 			}
 		}
+	}
+}
+
+// TestTCPRouteDigestLimitSilent: a client that sends a byte over
+// --max-input-bytes, past turnsAfter, and then waits without its FIN
+// gets RESOURCE_EXHAUSTED at once, as under the limit's serial reads: the
+// turn that hashes the byte over the limit fails the job, and the other
+// goroutine's read, waiting on that client, does not hold the reply back
+// (it did until the client's next byte, FIN, or --idle-timeout; none
+// here).
+func TestTCPRouteDigestLimitSilent(t *testing.T) {
+	const limit = turnsAfter + 3<<20 + 123
+	env := startEnv(t, envConfig{engine: engine.Config{MaxInputBytes: limit}, routes: []string{"sha256sum"}})
+	conn := tcpFrom(t, env.routes["sha256sum"], "127.0.0.1")
+	go conn.Write(bulkRandBytes(95, limit+1)) // no FIN: the client waits
+	reply, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("reading the reply: %v (after %q)", err, reply)
+	}
+	if want := fmt.Sprintf("halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of %d bytes\n", limit); string(reply) != want {
+		t.Fatalf("reply %q, want %q", reply, want)
 	}
 }

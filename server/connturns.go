@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"sync"
 
@@ -22,9 +23,14 @@ import (
 // A job only takes turns once its WriteTo has taken turnsAfter bytes on
 // its own (TakeChunk): a small job never starts the second goroutine.
 // WriteTo returns only once the helper has returned: no read of the
-// connection outlives it. Bytes the helper read but could not write
-// (the other's write failed first: a stage that needs no more input) are
-// kept, with the error after them, for the job's next read.
+// connection outlives it. So a writer's error that fails the job (the
+// input limit, a panic, the job's end) closes the input, as the engine
+// does next (Run's contract), or WriteTo would wait for the other
+// goroutine's read on a client that sends nothing more (until its FIN or
+// --idle-timeout). After compute.ErrDownstreamDone (a stage that needs
+// no more input: the job reads on to the end) the input stays open, and
+// bytes the other goroutine read but could not write are kept, with the
+// error after them, for the job's next read.
 
 // turnsAfter is how much input a job's WriteTo takes alone before it
 // takes turns with a helper goroutine.
@@ -34,8 +40,16 @@ const turnsAfter = 8 << 20
 // hold the bulkBufSize one goroutine held.
 const turnBufSize = bulkBufSize / 2
 
-// turnBufs recycles the turns' buffers (as arrays: see connBufs).
-var turnBufs = sync.Pool{New: func() any { return new([turnBufSize]byte) }}
+// turnBufs recycles the turns' buffers (as arrays: see connBufs). An
+// interface, so that a test can check that each goes back exactly once
+// (twice, and two jobs would share it).
+var turnBufs bufPool = &sync.Pool{New: func() any { return new([turnBufSize]byte) }}
+
+// bufPool is a sync.Pool's Get and Put.
+type bufPool interface {
+	Get() any
+	Put(any)
+}
 
 // turns is the state the two goroutines share, each field under the
 // turn that says so.
@@ -131,6 +145,13 @@ func (t *turns) take(i int) {
 			t.total += int64(k)
 			if werr != nil {
 				t.err = werr
+				if !errors.Is(werr, compute.ErrDownstreamDone) {
+					// The job has failed: its input is closed now, as
+					// the engine closes it next, so that the other's
+					// read, pending on a client that sends nothing
+					// more, returns.
+					t.c.Close()
+				}
 			}
 		}
 		if rerr != nil {
