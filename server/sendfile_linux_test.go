@@ -102,16 +102,16 @@ func TestSendFileFileFault(t *testing.T) {
 	// sendfile's errno alone: the file's, unless a socket gives it.
 	for _, errno := range []syscall.Errno{syscall.EIO, syscall.EBADF, syscall.EINVAL, syscall.ENOMEM, syscall.EOVERFLOW, syscall.ESPIPE, syscall.ESTALE} {
 		err := &net.OpError{Op: "readfrom", Net: "tcp", Err: os.NewSyscallError("sendfile", errno)}
-		wantSpoolFault(t, "sendfile "+errno.Error(), spillFault(err, nil), errno)
+		wantSpoolFault(t, "sendfile "+errno.Error(), spillFault(err, nil, nil), errno)
 	}
 	for _, errno := range []syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ENOTCONN, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENOBUFS, syscall.EPROTOTYPE} {
 		err := &net.OpError{Op: "readfrom", Net: "tcp", Err: os.NewSyscallError("sendfile", errno)}
-		if f := spillFault(err, nil); f != nil {
+		if f := spillFault(err, nil, nil); f != nil {
 			t.Errorf("sendfile %v: %v, want the connection's", errno, f)
 		}
 	}
 	for _, err := range []error{os.ErrDeadlineExceeded, net.ErrClosed, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EIO)}} {
-		if f := spillFault(err, nil); f != nil {
+		if f := spillFault(err, nil, nil); f != nil {
 			t.Errorf("%v: %v, want the connection's", err, f)
 		}
 	}
@@ -201,4 +201,87 @@ func TestTCPSpillReadFails(t *testing.T) {
 	}
 	env.tcp.Close()
 	emptyDir(t, dir)
+}
+
+// TestSendFileAmbiguousErrno: sendfile(2)'s ETIMEDOUT and ENOMEM are
+// either end's (a socket's retransmission timeout or an NFS soft mount's
+// read timeout; the kernel's memory for either), told by the socket: with
+// the connection healthy they are the spool's failure (ETIMEDOUT was the
+// connection's, the client blamed for the spool's disk, outcome reset),
+// with it broken (the client reset it) the connection's (ENOMEM was the
+// spool's). No socket to ask keeps the default sides.
+func TestSendFileAmbiguousErrno(t *testing.T) {
+	ambiguous := []syscall.Errno{syscall.ETIMEDOUT, syscall.ENOMEM}
+	sendfileErr := func(e syscall.Errno) error {
+		return &net.OpError{Op: "readfrom", Net: "tcp", Err: os.NewSyscallError("sendfile", e)}
+	}
+
+	cc, sc := loopbackPair(t)
+	if broken, known := socketBroken(sc); broken || !known {
+		t.Fatalf("a healthy connection: broken %v, known %v", broken, known)
+	}
+	for _, e := range ambiguous {
+		wantSpoolFault(t, "sendfile "+e.Error()+" on a healthy connection", spillFault(sendfileErr(e), nil, sc), e)
+	}
+	// The client's FIN ends only its half: a reply still goes.
+	cc.CloseWrite()
+	if _, err := sc.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read after the client's FIN: %v", err)
+	}
+	for _, e := range ambiguous {
+		wantSpoolFault(t, "sendfile "+e.Error()+" after the client's FIN", spillFault(sendfileErr(e), nil, sc), e)
+	}
+
+	cc, sc = loopbackPair(t)
+	cc.SetLinger(0)
+	cc.Close()
+	if _, err := sc.Read(make([]byte, 1)); !sockerr.Reset(err) {
+		t.Fatalf("read after the client's reset: %v", err)
+	}
+	if broken, known := socketBroken(sc); !broken || !known {
+		t.Fatalf("a reset connection: broken %v, known %v", broken, known)
+	}
+	for _, e := range ambiguous {
+		if f := spillFault(sendfileErr(e), nil, sc); f != nil {
+			t.Errorf("sendfile %v on a reset connection: %v, want the connection's", e, f)
+		}
+	}
+
+	if f := spillFault(sendfileErr(syscall.ETIMEDOUT), nil, nil); f != nil {
+		t.Errorf("sendfile ETIMEDOUT, no socket: %v, want the connection's", f)
+	}
+	wantSpoolFault(t, "sendfile ENOMEM, no socket", spillFault(sendfileErr(syscall.ENOMEM), nil, nil), syscall.ENOMEM)
+}
+
+// TestSendFileSocketTimeout: a real socket timeout in sendfile(2) stays
+// the connection's, not the spool's: a client that stops reading, under
+// a TCP_USER_TIMEOUT of 100 ms, times the connection out (ETIMEDOUT, its
+// state CLOSE, SO_ERROR already taken by the send).
+func TestSendFileSocketTimeout(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "spill")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 64 << 20 // past any socket buffers: a hole, no disk
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	cc, sc := loopbackPair(t)
+	cc.SetReadBuffer(4096)
+	setUserTimeout(sc, 100*time.Millisecond)
+	w := replyWriter(sc)
+	w.w.idle = time.Minute // a backstop for a kernel whose zero-window probes never time out
+	k, err := w.SendFile(f, 0, size)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Skipf("the connection did not time out (%v): no TCP_USER_TIMEOUT on zero-window probes here", err)
+	}
+	if !errors.Is(err, syscall.ETIMEDOUT) || compute.IsFault(err) {
+		t.Fatalf("sendfile to a client that stopped reading: %d bytes, %v (outcome %s); want the connection's ETIMEDOUT", k, err, outcome(err))
+	}
+	if broken, known := socketBroken(sc); !broken || !known {
+		t.Errorf("the timed-out connection: broken %v, known %v", broken, known)
+	}
+	t.Logf("%d bytes, %v, outcome %s", k, err, outcome(err))
 }

@@ -958,7 +958,7 @@ func (w *connWriter) sendFile(tc *net.TCPConn, f *os.File, off, n int64) (int64,
 		if err == nil && sent < n {
 			err = compute.Internal("reply: the spill file is shorter than it holds", io.ErrUnexpectedEOF)
 		}
-		if ferr := spillFault(err, src.err); ferr != nil {
+		if ferr := spillFault(err, src.err, tc); ferr != nil {
 			return sent, ferr
 		}
 		// As Write: the timeout ran out while the client was reading.
@@ -990,10 +990,10 @@ func (s *spillSource) Read(p []byte) (int, error) {
 }
 
 // spillFault is the spool's error (compute.SpoolError: UNAVAILABLE, a
-// server fault, outcome internal) for err, a ReadFrom of a spill file
-// that failed, when the failure was the file's: readErr, a read of Go's
-// copy that failed; or an errno of sendfile(2) that no send on a socket
-// gives (sockerr.Peer): EIO, EBADF, EINVAL, ENOMEM, EOVERFLOW, ESPIPE
+// server fault, outcome internal) for err, a ReadFrom of a spill file to
+// tc that failed, when the failure was the file's: readErr, a read of
+// Go's copy that failed; or an errno of sendfile(2) that no send on a
+// socket gives (sockerr.Peer): EIO, EBADF, EINVAL, EOVERFLOW, ESPIPE
 // (its man page's in_fd errors), a file system's own (ESTALE). Else it is
 // nil, and err the connection's: a reset, a broken pipe, a timeout (the
 // client gone: outcome reset), the idle timeout or a stop. sendfile gave
@@ -1001,12 +1001,29 @@ func (s *spillSource) Read(p []byte) (int, error) {
 // connection's ("readfrom tcp A->B: sendfile: input/output error", and
 // no error line in the log), where the spill file's read by the spool
 // (no sendfile: TLS, --tcp-sendfile=false) was the spool's failure.
-func spillFault(err, readErr error) error {
+//
+// Two errnos either end gives (ambiguous) are told by asking the socket
+// (socketBroken): ETIMEDOUT, a socket's retransmission or keepalive
+// timeout but also a read's on an NFS soft mount, and ENOMEM, the
+// kernel's memory for either. They are the connection's when its socket
+// is broken, else the file's; where the socket cannot tell (not Linux),
+// ETIMEDOUT stays the connection's and ENOMEM the file's. An NFS spool's
+// read timeout was a reset, the client blamed (outcome reset).
+func spillFault(err, readErr error, tc *net.TCPConn) error {
 	if readErr != nil {
 		return compute.SpoolError("read failed", readErr)
 	}
 	var se *os.SyscallError
-	if errors.As(err, &se) && se.Syscall == "sendfile" && !sockerr.Peer(se) {
+	if !errors.As(err, &se) || se.Syscall != "sendfile" {
+		return nil
+	}
+	peer := sockerr.Peer(se)
+	if errors.Is(se, syscall.ETIMEDOUT) || errors.Is(se, syscall.ENOMEM) {
+		if broken, known := socketBroken(tc); known {
+			peer = broken
+		}
+	}
+	if !peer {
 		return compute.SpoolError("read failed", se)
 	}
 	return nil
