@@ -41,10 +41,14 @@ func isConnReadError(err error) bool {
 	return errors.As(err, &e)
 }
 
-// isConnBroken reports a connection the client broke: a read error, a
-// reset, a write to a closed peer.
+// isConnBroken reports a connection the client broke or lost: a read
+// error, a reset, a write to a closed peer, or a send failed for the
+// connection or the path to its peer (sockerr.Peer: a write that timed
+// out unacknowledged, an unreachable peer). A reply the server could not
+// deliver for such an error is the client's loss, outcome reset, not a
+// server fault; a spill file's errors are compute.SpoolError by then.
 func isConnBroken(err error) bool {
-	return isConnReadError(err) || sockerr.Broken(err)
+	return isConnReadError(err) || sockerr.Peer(err)
 }
 
 // errIdle is the abort of a client that sent nothing for d.

@@ -42,6 +42,7 @@ func TestClassify(t *testing.T) {
 		{os.ErrDeadlineExceeded, codes.DeadlineExceeded, "deadline exceeded"},
 		{&connReadError{syscall.ECONNRESET}, codes.Canceled, "canceled"},
 		{fmt.Errorf("write: %w", syscall.EPIPE), codes.Canceled, "canceled"},
+		{fmt.Errorf("write: %w", syscall.ETIMEDOUT), codes.Canceled, "canceled"},
 		{io.ErrUnexpectedEOF, codes.Canceled, "canceled"},
 		{status.Error(codes.Canceled, "context canceled"), codes.Canceled, "context canceled"},
 		{status.Error(codes.Internal, "grpc: detail"), codes.Internal, "internal error"},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"syscall"
 	"testing"
 
@@ -33,6 +35,8 @@ func TestOutcome(t *testing.T) {
 		{&connReadError{fmt.Errorf("read: %w", syscall.ECONNRESET)}, OutcomeReset},
 		{&connReadError{io.ErrClosedPipe}, OutcomeReset},
 		{fmt.Errorf("write: %w", syscall.EPIPE), OutcomeReset},
+		{fmt.Errorf("write: %w", syscall.ETIMEDOUT), OutcomeReset},
+		{&net.OpError{Op: "readfrom", Net: "tcp", Err: os.NewSyscallError("sendfile", syscall.EHOSTUNREACH)}, OutcomeReset},
 		{errors.New("something else"), OutcomeInternal},
 	} {
 		if got := outcome(tc.err); got != tc.want {
