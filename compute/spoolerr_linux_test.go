@@ -2,7 +2,6 @@ package compute_test
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestSpoolErrorClasses: a spill file's failure is told by its cause:
@@ -158,35 +158,7 @@ func TestSpoolUnusableUntilMended(t *testing.T) {
 // (docs/operations.md): the mark goes. It stayed until an inode was
 // free: /readyz 503 for a full disk.
 func TestSpoolFullIsNotBroken(t *testing.T) {
-	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		t.Skipf("cannot make a tmpfs (root, fsopen): %v", err)
-	}
-	defer unix.Close(fs)
-	for _, kv := range [][2]string{{"size", "1m"}, {"nr_inodes", "4"}, {"mode", "0700"}} {
-		if err := unix.FsconfigSetString(fs, kv[0], kv[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := unix.FsconfigCreate(fs); err != nil {
-		t.Skipf("cannot make a tmpfs: %v", err)
-	}
-	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
-	if err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	defer unix.Close(mfd)
-	full := fmt.Sprintf("/proc/self/fd/%d", mfd)
-	for i := 0; ; i++ {
-		f, err := os.Create(filepath.Join(full, fmt.Sprint(i)))
-		if err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-		f.Close()
-	}
+	full := testenv.FullTmpfs(t)
 	dir := filepath.Join(t.TempDir(), "spool")
 	c := compute.SpoolConfig{Dir: dir}
 	if _, err := c.TempFile(); !errors.Is(err, syscall.ENOENT) || !c.Budget().Unusable() {

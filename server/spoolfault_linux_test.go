@@ -23,6 +23,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
 	"github.com/halfclose/halfclose/internal/syncbuf"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // Spill-file faults under a running server: the file system of
@@ -31,37 +32,10 @@ import (
 // names the spool, with the code docs/operations.md gives ("When the
 // spool's disk fails"); never a result from part of its spill.
 
-// mountTmpfs makes a tmpfs of opts ("size", "256k", ...), mounted
-// nowhere (fsopen, fsmount: a detached mount, in no mount table), and
-// returns its root as a path (/proc/self/fd/N) and the mount's
-// descriptor. The mount lives as long as the descriptor: closed at
-// cleanup, or by the kernel when the process ends, so a test that fails,
-// times out or is killed leaves no mount behind (a tmpfs mounted on a
-// directory outlived a killed test binary). It skips the test when that
-// cannot be done (not root, no CAP_SYS_ADMIN, a kernel before 5.2 or a
-// seccomp profile without fsopen): CI runs as root.
+// mountTmpfs is testenv.MountTmpfs: the spool's tmpfs, mounted nowhere.
 func mountTmpfs(t *testing.T, opts ...string) (string, int) {
 	t.Helper()
-	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		t.Skipf("cannot make a tmpfs for the spool (root, fsopen): %v", err)
-	}
-	defer unix.Close(fs)
-	opts = append(opts, "mode", "0700")
-	for i := 0; i+1 < len(opts); i += 2 {
-		if err := unix.FsconfigSetString(fs, opts[i], opts[i+1]); err != nil {
-			t.Fatalf("tmpfs %s=%s: %v", opts[i], opts[i+1], err)
-		}
-	}
-	if err := unix.FsconfigCreate(fs); err != nil {
-		t.Skipf("cannot make a tmpfs for the spool: %v", err)
-	}
-	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
-	if err != nil {
-		t.Skipf("cannot mount a tmpfs for the spool: %v", err)
-	}
-	t.Cleanup(func() { unix.Close(mfd) })
-	return fmt.Sprintf("/proc/self/fd/%d", mfd), mfd
+	return testenv.MountTmpfs(t, opts...)
 }
 
 // remountTmpfs makes the tmpfs of mfd (mountTmpfs) read-only or

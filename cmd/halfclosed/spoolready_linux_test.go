@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/halfclose/halfclose/internal/syncbuf"
+	"github.com/halfclose/halfclose/internal/testenv"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -147,40 +148,11 @@ func TestReadyzSpoolHangs(t *testing.T) {
 	}
 }
 
-// fullDir returns the root of a tmpfs with no inode left, mounted
-// nowhere: a spill file's create there fails ENOSPC. It skips the test
-// without root.
+// fullDir is testenv.FullTmpfs: a spill file's create there fails
+// ENOSPC. It skips the test without root.
 func fullDir(t *testing.T) string {
 	t.Helper()
-	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		t.Skipf("cannot make a tmpfs (root, fsopen): %v", err)
-	}
-	defer unix.Close(fs)
-	for _, kv := range [][2]string{{"size", "1m"}, {"nr_inodes", "4"}, {"mode", "0700"}} {
-		if err := unix.FsconfigSetString(fs, kv[0], kv[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := unix.FsconfigCreate(fs); err != nil {
-		t.Skipf("cannot make a tmpfs: %v", err)
-	}
-	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
-	if err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Close(mfd) })
-	dir := fmt.Sprintf("/proc/self/fd/%d", mfd)
-	for i := 0; ; i++ {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
-		if err != nil {
-			if !errors.Is(err, unix.ENOSPC) {
-				t.Fatal(err)
-			}
-			return dir
-		}
-		f.Close()
-	}
+	return testenv.FullTmpfs(t)
 }
 
 // TestReadyzSpoolFull: a spool marked broken (its directory removed)
