@@ -36,22 +36,7 @@ func (w *deflateBits) anyMatch(length, d int, long258 bool) {
 			}
 		}
 	}
-	code, base := 0, 1
-	for c := 0; c < 30; c++ {
-		extra := 0
-		if c >= 4 {
-			extra = c/2 - 1
-		}
-		if d < base+1<<extra {
-			code = c
-			break
-		}
-		base += 1 << extra
-	}
-	w.code(uint32(code), 5)
-	if code >= 4 {
-		w.bits(uint32(d-base), uint(code/2-1))
-	}
+	w.distance(d)
 }
 
 // align pads w to a byte boundary.

@@ -58,6 +58,12 @@ func (w *deflateBits) match(length, d int) {
 	} else {
 		w.fixedSym(254 + length) // 257 is length 3, no extra bits to 264
 	}
+	w.distance(d)
+}
+
+// distance writes distance d (1..32768) with the fixed code: its 5-bit
+// code, then its extra bits.
+func (w *deflateBits) distance(d int) {
 	code, base := 0, 1
 	for c := 0; c < 30; c++ {
 		extra := 0
