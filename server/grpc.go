@@ -415,7 +415,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			// message buffers go back to grpc-go's pool.
 			defer src.release()
 			if err := src.prime(); err != nil {
-				err = clientDeadline(ctx, g.why(err), clk.when(time.Now()))
+				err = clientCanceled(clientDeadline(ctx, g.why(err), clk.when(time.Now())))
 				return proof.countReceived(engine.Stats{}, err), err
 			}
 			res, err := s.engine.Digest(ctx, job, src)
@@ -423,7 +423,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			if err == nil {
 				err = clientGone(stream.SendAndClose(resp))
 			}
-			err = clientDeadline(ctx, jobErr(g, src, err), clk.when(time.Now()))
+			err = clientCanceled(clientDeadline(ctx, jobErr(g, src, err), clk.when(time.Now())))
 			return proof.countReceived(engine.Stats{InputBytes: res.Size}, err), err
 		}, nil
 	})
@@ -484,7 +484,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.RunRequest).GetHeader, proof))
 			defer src.release() // the job reads no more once Run returns
 			if err := src.prime(); err != nil {
-				err = clientDeadline(ctx, g.why(err), clk.when(time.Now()))
+				err = clientCanceled(clientDeadline(ctx, g.why(err), clk.when(time.Now())))
 				return proof.countReceived(engine.Stats{}, err), err
 			}
 			out := &outputSender{send: send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
@@ -505,12 +505,16 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 }
 
 // clientCanceled is err, a job's end, with a client's cancel said one way:
-// grpc-go's status for it (CANCELED "context canceled", what a Send the
-// cancel failed returns). A Run cancelled while its output was sent ended
-// with either that status or the bare context.Canceled, as the job's
-// stage or its Send saw the cancel first, and its log line's job.error
-// was "context canceled" in 2 of 60 such calls, "rpc error: code =
-// Canceled desc = context canceled" in the rest (review5: 1 in 58).
+// grpc-go's status for it (CANCELED "context canceled", what a Send or
+// Recv the cancel failed returns). A Run cancelled while its output was
+// sent ended with either that status or the bare context.Canceled, as the
+// job's stage or its Send saw the cancel first, and its log line's
+// job.error was "context canceled" in 2 of 60 such calls, "rpc error:
+// code = Canceled desc = context canceled" in the rest (review5: 1 in
+// 58). A Run or Digest cancelled while it waited for its first input
+// byte (recvAhead.prime) always ended with the bare one: job.error
+// "context canceled" and grpc.error "rpc error: code = Canceled desc =
+// canceled" (toStatus's message for it).
 func clientCanceled(err error) error {
 	if err == nil || !errors.Is(err, context.Canceled) {
 		return err

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"hash/maphash"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -10,8 +12,9 @@ import (
 )
 
 // ReloadInterval is how often a running server looks at its certificate,
-// client CA and token files (Reloader.Run): a stat of each, so a rotation
-// is served within about a second and costs nothing per call.
+// client CA and token files (Reloader.Run): a stat of each and a hash of
+// its content (files of a few KiB), so a rotation is served within about
+// a second and costs nothing per call.
 const ReloadInterval = time.Second
 
 // Reload file labels: the "file" label of halfclose_reloads_total.
@@ -25,9 +28,9 @@ const (
 // certificate, a Kubernetes Secret's symlink swap, a token added). Each
 // watched item is a set of paths and a load function that parses and
 // validates them as at start and swaps the result in only when it is good.
-// A change is a path's stat (following symlinks: device, inode, size,
-// modification time, or the stat's error) differing from the last one
-// seen. A bad load keeps what is served and is logged once; it is tried
+// A change is a path's stamp (following symlinks: device, inode, size,
+// modification time and a hash of the content, or the error of opening,
+// stating or reading it) differing from the last one seen. A bad load keeps what is served and is logged once; it is tried
 // again at every check until one is good, logged and counted again only
 // when its error changes or the files change: a failure that is not the
 // files' content (a permission fixed with chmod, which no stamp shows; too
@@ -54,29 +57,73 @@ type reloadItem struct {
 	failed string
 }
 
-// fileStamp is what a stat says of a path; equal stamps mean unchanged.
+// fileStamp is what a stat and a read say of a path; equal stamps mean
+// unchanged.
 type fileStamp struct {
 	dev, ino uint64
 	size     int64
 	mtime    int64
-	err      string
+	// sum hashes the content (its first maxStampBytes): a file rewritten
+	// in place with the same size and modification time (a write within
+	// the file system's timestamp granularity of the last look, a copy
+	// or an archive that keeps the old time) has a new content, which a
+	// stat does not show: such a token file went on being refused until
+	// its next change.
+	sum uint64
+	err string
 }
 
+// maxStampBytes bounds the content a stamp hashes: certificates, keys,
+// CA bundles (Mozilla's: about 220 KiB) and token files are far smaller,
+// and a wrong path (a log, a binary) costs no more than this a look. A
+// larger file's change past its first maxStampBytes shows in its stat
+// alone.
+const maxStampBytes = 1 << 20
+
+// stampSeed seeds the stamps' hash: one per process, as stamps are
+// compared within one.
+var stampSeed = maphash.MakeSeed()
+
+// statStamp stamps the file at path: the open file's stat and content,
+// so that both are of the same file when the path is swapped between
+// them.
 func statStamp(path string) fileStamp {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return fileStamp{err: err.Error()}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return fileStamp{err: err.Error()}
 	}
 	dev, ino := fileID(fi)
-	return fileStamp{dev: dev, ino: ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	st := fileStamp{dev: dev, ino: ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	var h maphash.Hash
+	h.SetSeed(stampSeed)
+	var buf [4096]byte // io.Copy's 32 KiB, made at each look, was most of its cost
+	for left := maxStampBytes; left > 0; {
+		n, err := f.Read(buf[:min(left, len(buf))])
+		h.Write(buf[:n])
+		left -= n
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			st.err = err.Error() // a directory, an I/O error: read again next time
+			break
+		}
+	}
+	st.sum = h.Sum64()
+	return st
 }
 
-// FileStamps is what stats said of some files at one moment: taken
+// FileStamps is what stamps said of some files at one moment: taken
 // before the files are first read (Stamps), so that a change landing
 // between that read and Watch is seen at the first Check.
 type FileStamps struct{ s []fileStamp }
 
-// Stamps stats paths now.
+// Stamps stamps paths now.
 func Stamps(paths ...string) FileStamps {
 	st := FileStamps{s: make([]fileStamp, len(paths))}
 	for i, p := range paths {
@@ -99,7 +146,7 @@ func (r *Reloader) Watch(file string, paths []string, since FileStamps, load fun
 	r.mu.Unlock()
 }
 
-// Check stats every watched path once and reloads the items whose files
+// Check stamps every watched path once and reloads the items whose files
 // changed, and those whose last load failed. It reports how many loads it
 // logged, good or bad (a failure as the last one is not logged again).
 func (r *Reloader) Check() int {

@@ -135,3 +135,40 @@ func TestReloaderChangeDuringStart(t *testing.T) {
 		t.Fatalf("%d loads of a file changed during the start, want 1", loads)
 	}
 }
+
+// TestReloaderSameSizeAndTime: a file rewritten in place with content of
+// the same size and the same modification time (a write within the file
+// system's timestamp granularity of the last look; a copy that keeps the
+// time) is a change: its stat alone, the same, left it unread.
+func TestReloaderSameSizeAndTime(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(f, []byte("alpha\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Reloader{}
+	loads := 0
+	r.Watch(ReloadToken, []string{f}, Stamps(f), func() ([]any, error) { loads++; return nil, nil })
+	if err := os.WriteFile(f, []byte("gamma\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(f, before.ModTime(), before.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("the rewrite changed the stat: %v %d %v, was %d %v", os.SameFile(before, after), after.Size(), after.ModTime(), before.Size(), before.ModTime())
+	}
+	if r.Check(); loads != 1 {
+		t.Fatalf("%d loads of a file rewritten with the same size and time, want 1", loads)
+	}
+	if r.Check(); loads != 1 {
+		t.Fatalf("%d loads after a look with no change, want 1", loads)
+	}
+}

@@ -3,9 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
@@ -71,6 +76,82 @@ func TestRunCancelMidOutputLine(t *testing.T) {
 		got := <-lines
 		if want := (map[string]string{"outcome": OutcomeCanceled, "error": "rpc error: code = Canceled desc = context canceled"}); got["outcome"] != want["outcome"] || got["error"] != want["error"] {
 			t.Errorf("%s cancelled mid-output: job %v, want %v", cmd, got, want)
+		}
+	}
+}
+
+// lineWriter hands each write (a JSON handler's line) to a channel.
+type lineWriter chan []byte
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	w <- bytes.Clone(p)
+	return len(p), nil
+}
+
+// TestCancelWaitingForInputLine: a Run or Digest its client cancels
+// while the server waits for its first input byte (the job started, its
+// header read) logs the call line every other client cancel does:
+// grpc.code Canceled, grpc.error and job.error "rpc error: code =
+// Canceled desc = context canceled". The wait's end was the bare
+// context.Canceled: job.error "context canceled", grpc.error "rpc error:
+// code = Canceled desc = canceled".
+func TestCancelWaitingForInputLine(t *testing.T) {
+	obs := &recordingObserver{started: make(chan string, 1), ended: make(chan string, 1)}
+	svc := NewComputeService(engine.New(engine.Config{Registry: testRegistry()}), Options{Observer: obs})
+	lines := make(lineWriter, 16)
+	logger := slog.New(slog.NewJSONHandler(lines, nil))
+	gs := grpc.NewServer(append([]grpc.ServerOption{grpc.InTapHandle(svc.TapHandle), CodecOption()}, ChainOptions(ChainConfig{Logger: logger})...)...)
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	cl := apiv1.NewComputeServiceClient(dialTest(t, l.Addr().String()))
+
+	const want = "rpc error: code = Canceled desc = context canceled"
+	for _, method := range []string{"Run", "Digest"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var err error
+		if method == "Run" {
+			var rs apiv1.ComputeService_RunClient
+			if rs, err = cl.Run(ctx); err == nil {
+				err = rs.Send(runHeader("testcat"))
+			}
+		} else {
+			var ds apiv1.ComputeService_DigestClient
+			if ds, err = cl.Digest(ctx); err == nil {
+				err = ds.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+			}
+		}
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		obs.waitStarted(t) // its header read: it waits for input
+		cancel()
+		type callLine struct {
+			Method string `json:"grpc.method"`
+			Code   string `json:"grpc.code"`
+			Error  string `json:"grpc.error"`
+			Job    struct{ Outcome, Error string }
+		}
+		var line callLine
+		for line.Method != method {
+			line = callLine{}
+			select {
+			case b := <-lines:
+				if err := json.Unmarshal(b, &line); err != nil {
+					t.Fatalf("%s: %q: %v", method, b, err)
+				}
+			case <-time.After(defaultTestTimeout): // a failure only, never a wait
+				t.Fatalf("%s: no call line", method)
+			}
+		}
+		if line.Code != "Canceled" || line.Error != want || line.Job.Outcome != OutcomeCanceled || line.Job.Error != want {
+			t.Errorf("%s cancelled waiting for input: grpc.code %q, grpc.error %q, job %+v; want Canceled, %q, outcome %s and error %[5]q",
+				method, line.Code, line.Error, line.Job, want, OutcomeCanceled)
 		}
 	}
 }

@@ -303,6 +303,43 @@ func TestReloadTokens(t *testing.T) {
 	wantCode(t, call("beta"), codes.PermissionDenied, "invalid token")
 }
 
+// TestReloadTokensSameSizeAndTime: a token file rewritten in place with
+// a token of the same length, its modification time kept (a write within
+// the file system's timestamp granularity of the last look, a copy that
+// keeps the time), is served at the next look: the new token accepted,
+// the old one refused. Its stat, the same, left the old token served.
+func TestReloadTokensSameSizeAndTime(t *testing.T) {
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	replaceFile(t, tokens, []byte("alpha\n"))
+	before, err := os.Stat(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--auth-token-file="+tokens)
+	input := []byte("tokens\n")
+	call := func(tok string) error {
+		_, err := digest(t, grpcClient(t, d.grpcAddr(), client.WithToken(tok)), input)
+		return err
+	}
+	if err := call("alpha"); err != nil {
+		t.Fatalf("alpha at start: %v", err)
+	}
+	if err := os.WriteFile(tokens, []byte("gamma\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(tokens, before.ModTime(), before.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(tokens); err != nil || !os.SameFile(before, after) || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("the rewrite changed the stat (%v): %v, was %v", err, after, before)
+	}
+	d.reloader.Check()
+	if err := call("gamma"); err != nil {
+		t.Fatalf("gamma after the rewrite: %v", err)
+	}
+	wantCode(t, call("alpha"), codes.PermissionDenied, "invalid token")
+}
+
 // TestReloadClientCA: a client CA file replaced under a running server
 // (a CA rotation) decides which client certificates new handshakes take.
 func TestReloadClientCA(t *testing.T) {

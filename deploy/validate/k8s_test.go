@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/bits"
 	"net"
 	"os"
 	"os/exec"
@@ -198,7 +200,34 @@ func parseBytes(s string) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("byte count %q: unknown unit", s)
 	}
+	if n < 0 {
+		return 0, fmt.Errorf("byte count %q: negative", s)
+	}
+	if n > math.MaxInt64>>sh {
+		// The shift would wrap (8388608TiB is 0): a limit the checks
+		// below would compare as small, or negative.
+		return 0, fmt.Errorf("byte count %q: over %d bytes", s, int64(math.MaxInt64))
+	}
 	return n << sh, nil
+}
+
+// mulBytes is a×b for a and b not negative, and false when it is over
+// math.MaxInt64: a product that wrapped would pass for a small need.
+func mulBytes(a, b int64) (int64, bool) {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi != 0 || lo > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(lo), true
+}
+
+// addBytes is a+b for a and b not negative, and false when it is over
+// math.MaxInt64.
+func addBytes(a, b int64) (int64, bool) {
+	if a > math.MaxInt64-b {
+		return 0, false
+	}
+	return a + b, true
 }
 
 // portOf returns the port of a listen address, and fails when the address
@@ -465,9 +494,8 @@ func TestDeployment(t *testing.T) {
 	if gomemlimit == 0 {
 		t.Fatalf("GOMEMLIMIT is not set: halfclosed's default (twice what --max-jobs one-stage gRPC jobs and the gRPC streams waiting for them may hold, + 256 MiB) ignores the container's limit")
 	}
-	if gomemlimit+nonHeap > limit.Value() {
-		t.Errorf("GOMEMLIMIT %d MiB + %d MiB not heap > the memory limit %v: the kernel would kill the pod before the GC holds it back",
-			gomemlimit>>20, nonHeap>>20, limit.String())
+	if err := limitCoversHeap(limit.Value(), gomemlimit); err != nil {
+		t.Errorf("%v (limit %v)", err, limit.String())
 	}
 	ephemeral, ok := c.Resources.Limits[corev1.ResourceEphemeralStorage]
 	if ok && ed != nil && ed.SizeLimit != nil && ephemeral.Cmp(*ed.SizeLimit) < 0 {
@@ -643,13 +671,31 @@ func TestMemoryCoversJobs(t *testing.T) {
 	}
 }
 
+// limitCoversHeap returns an error unless a container's memory limit
+// holds GOMEMLIMIT and nonHeap above it. It subtracts, so a GOMEMLIMIT
+// near math.MaxInt64 cannot wrap the sum below the limit.
+func limitCoversHeap(limit, gomemlimit int64) error {
+	if gomemlimit > limit-nonHeap {
+		return fmt.Errorf("GOMEMLIMIT %d MiB + %d MiB not heap > the memory limit of %d MiB: the kernel would kill the pod before the GC holds it back",
+			gomemlimit>>20, nonHeap>>20, limit>>20)
+	}
+	return nil
+}
+
 // coversJobs returns an error unless a heap limit holds jobs jobs of job
 // bytes each, the gRPC streams waiting for their slots (streams, the cap
 // of open ones, less the jobs) of stream bytes each, and baseHeap; and
 // unless some streams may wait: DESIGN's --max-jobs, "a job over it
 // waits briefly, then RESOURCE_EXHAUSTED", but a gRPC call over
 // --grpc-max-requests is refused at once.
+//
+// The figures come from flags (halfclosed --print-limits): a need over
+// math.MaxInt64 bytes is an error, not a product that wrapped to a
+// small or negative number every GOMEMLIMIT covers.
 func coversJobs(gomemlimit, jobs, job, streams, stream int64) error {
+	if jobs < 1 || job < 0 || streams < 0 || stream < 0 {
+		return fmt.Errorf("--max-jobs=%d, job(1) %d bytes, --grpc-max-requests=%d, a stream's %d bytes: want --max-jobs at least 1 and no figure negative", jobs, job, streams, stream)
+	}
 	if streams == 0 {
 		return fmt.Errorf("--grpc-max-requests=0: the gRPC streams open at once are not capped, and each may hold %d MiB its client sent (docs/operations.md, Memory)", stream>>20)
 	}
@@ -657,7 +703,15 @@ func coversJobs(gomemlimit, jobs, job, streams, stream int64) error {
 		return fmt.Errorf("--grpc-max-requests=%d is not above --max-jobs=%d: a gRPC call over --max-jobs is refused at once, where DESIGN says it waits (--job-wait); leave room for the calls that wait (docs/deploy.md, Sizing)", streams, jobs)
 	}
 	waiting := streams - jobs
-	if need := jobs*job + waiting*stream + baseHeap; gomemlimit < need {
+	held, ok1 := mulBytes(jobs, job)
+	queued, ok2 := mulBytes(waiting, stream)
+	need, ok3 := addBytes(held, queued)
+	need, ok4 := addBytes(need, baseHeap)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return fmt.Errorf("--max-jobs=%d one-stage gRPC jobs of %d MiB and the %d gRPC streams that may wait for them (--grpc-max-requests) of %d MiB each may hold more than %d bytes live: no GOMEMLIMIT holds that (docs/deploy.md, Sizing)",
+			jobs, job>>20, waiting, stream>>20, int64(math.MaxInt64))
+	}
+	if gomemlimit < need {
 		return fmt.Errorf("GOMEMLIMIT %d MiB is below what --max-jobs=%d one-stage gRPC jobs, the %d gRPC streams that may wait for them (--grpc-max-requests) and the server's own heap may hold live (%d × %d MiB + %d × %d MiB + %d MiB = %d MiB; docs/deploy.md, Sizing): the GC would thrash, and the pod be killed, before the jobs reach their bound",
 			gomemlimit>>20, jobs, waiting, jobs, job>>20, waiting, stream>>20, baseHeap>>20, need>>20)
 	}
@@ -682,6 +736,61 @@ func TestCoversJobs(t *testing.T) {
 	} {
 		if err := coversJobs(tc.gomemlimit, 16, 67*mib, tc.streams, 8*mib); (err == nil) != tc.ok {
 			t.Errorf("GOMEMLIMIT %d MiB, 16 jobs of 67 MiB, --grpc-max-requests=%d: %v, want ok %v", tc.gomemlimit>>20, tc.streams, err, tc.ok)
+		}
+	}
+}
+
+// TestCoversJobsHuge: figures whose need is over math.MaxInt64 bytes
+// (--max-jobs and --grpc-max-requests at their largest, a product or a
+// sum that wraps) are refused whatever GOMEMLIMIT says, as negative ones
+// are; the products wrapped to a small or negative need every GOMEMLIMIT
+// covered.
+func TestCoversJobsHuge(t *testing.T) {
+	const (
+		mib  = 1 << 20
+		maxI = math.MaxInt64
+	)
+	for _, tc := range []struct {
+		name                                   string
+		gomemlimit, jobs, job, streams, stream int64
+		ok                                     bool
+	}{
+		{"the largest that fits", maxI, 1, maxI - baseHeap - 8*mib, 2, 8 * mib, true},
+		{"a byte over", maxI, 1, maxI - baseHeap - 8*mib + 1, 2, 8 * mib, false},
+		// jobs × job is 2^64, 0 wrapped.
+		{"jobs × job wraps to 0", 1 << 30, 1 << 32, 1 << 32, 1<<32 + 1, 1, false},
+		// halfclosed --print-limits --max-jobs 2147483647
+		// --grpc-max-requests 9223372036854775807 --max-line-bytes 1GiB.
+		{"--max-jobs and --grpc-max-requests at their largest", maxI, 2147483647, 10778312704, maxI, 8 * mib, false},
+		{"waiting × stream wraps negative", 1 << 30, 1, 1, maxI, mib, false},
+		{"--max-jobs 1e18", maxI, 1e18, 67 * mib, 1e18 + 8, 8 * mib, false},
+		{"the sum wraps", 1 << 30, 1, maxI, 2, 0, false},
+		{"negative job", 1 << 30, 16, -67 * mib, 24, 8 * mib, false},
+		{"negative stream", 1 << 30, 16, 1, 24, -8 * mib, false},
+		{"no jobs", 1 << 30, 0, 67 * mib, 24, 8 * mib, false},
+	} {
+		if err := coversJobs(tc.gomemlimit, tc.jobs, tc.job, tc.streams, tc.stream); (err == nil) != tc.ok {
+			t.Errorf("%s: coversJobs(%d, %d, %d, %d, %d) = %v, want ok %v", tc.name, tc.gomemlimit, tc.jobs, tc.job, tc.streams, tc.stream, err, tc.ok)
+		}
+	}
+}
+
+// TestLimitCoversHeap: the memory limit holds GOMEMLIMIT and nonHeap; a
+// GOMEMLIMIT near math.MaxInt64 wrapped the sum negative, under any limit.
+func TestLimitCoversHeap(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		limit, gomemlimit int64
+		ok                bool
+	}{
+		{1280 * mib, 1216 * mib, true},
+		{1280 * mib, 1216*mib + 1, false},
+		{1280 * mib, math.MaxInt64, false},
+		{1280 * mib, math.MaxInt64 - nonHeap + 1, false},
+		{math.MaxInt64, math.MaxInt64 - nonHeap, true},
+	} {
+		if err := limitCoversHeap(tc.limit, tc.gomemlimit); (err == nil) != tc.ok {
+			t.Errorf("limit %d, GOMEMLIMIT %d: %v, want ok %v", tc.limit, tc.gomemlimit, err, tc.ok)
 		}
 	}
 }
@@ -725,12 +834,16 @@ var pendingFlags = map[string]string{}
 
 // TestParseBytes: the sizes the invariants compare.
 func TestParseBytes(t *testing.T) {
-	for in, want := range map[string]int64{"4096": 4096, "64KiB": 64 << 10, "64K": 64 << 10, "8MiB": 8 << 20, "400MiB": 400 << 20, "2GiB": 2 << 30, "1TiB": 1 << 40, "5B": 5} {
+	for in, want := range map[string]int64{"4096": 4096, "64KiB": 64 << 10, "64K": 64 << 10, "8MiB": 8 << 20, "400MiB": 400 << 20, "2GiB": 2 << 30, "1TiB": 1 << 40, "5B": 5,
+		"8388607TiB": 8388607 << 40, "9223372036854775807": math.MaxInt64} {
 		if got, err := parseBytes(in); err != nil || got != want {
 			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "MiB", "8XiB", "8 MiB", "-"} {
+	for _, in := range []string{"", "MiB", "8XiB", "8 MiB", "-", "-1MiB", "-5",
+		"8388608TiB",             // 2^63: wrapped to math.MinInt64
+		"16777216TiB",            // 2^64: wrapped to 0
+		"9223372036854775807K"} { // wrapped to -1024
 		if _, err := parseBytes(in); err == nil {
 			t.Errorf("parseBytes(%q): no error", in)
 		}
