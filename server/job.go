@@ -60,13 +60,18 @@ func (l *lifecycle) do(ctx context.Context, peerIP string, compile compileFunc) 
 		defer context.AfterFunc(l.stopping, cancel)()
 	}
 
+	// A gRPC client's deadline that expires before the job runs (no
+	// header yet, or waiting for a slot) is that deadline, as in the job
+	// (clientDeadline): its reset made it a cancel. Both return as the
+	// context ends, so now is when it ended. No-op without a deadline
+	// (the raw-TCP adapter).
 	command, run, err := compile()
 	if err != nil {
-		return l.reject(ctx, command, err)
+		return l.reject(ctx, command, clientDeadline(ctx, err, time.Now()))
 	}
 	release, err := l.admit(ctx, peerIP)
 	if err != nil {
-		return l.reject(ctx, command, err)
+		return l.reject(ctx, command, clientDeadline(ctx, err, time.Now()))
 	}
 	defer release()
 	return l.record(ctx, command, run)
