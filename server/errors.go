@@ -107,19 +107,21 @@ func classify(err error) verdict {
 // failed such a call with INTERNAL instead of its code (grpcio's 8 KiB:
 // "Received RST_STREAM with error code 2"). A longer message is cut at a
 // character's start and ends in "…", as a diagnostic line is cut at
-// compute.MaxDiagnosticBytes.
+// compute.MaxDiagnosticBytes. The "…" is within the bound, as
+// docs/protocol.md says (it was after 1024 bytes: a message of 1027).
 const maxMessageBytes = 1024
 
-// clientMessage is msg cut to maxMessageBytes.
+// clientMessage is msg cut to maxMessageBytes, its "…" included.
 func clientMessage(msg string) string {
 	if len(msg) <= maxMessageBytes {
 		return msg
 	}
-	cut := maxMessageBytes
+	const ellipsis = "…"
+	cut := maxMessageBytes - len(ellipsis)
 	for cut > 0 && !utf8.RuneStart(msg[cut]) {
 		cut--
 	}
-	return msg[:cut] + "…"
+	return msg[:cut] + ellipsis
 }
 
 var internalVerdict = verdict{code: codes.Internal, msg: "internal error", internal: true}

@@ -306,6 +306,75 @@ func TestGRPCClientDeadlineIsIdle(t *testing.T) {
 	}
 }
 
+// TestGRPCClientDeadlineBeforeJobIsIdle: a client's deadline that expires
+// before its job runs (no header yet; waiting for a --max-jobs slot) is a
+// deadline too, outcome idle, as it is once the job runs: both counted
+// as canceled (the client's RST_STREAM at its deadline), so the metrics
+// and the log said the client cancelled where grpcio, grpc-js and grpcurl
+// had each reported DEADLINE_EXCEEDED.
+func TestGRPCClientDeadlineBeforeJobIsIdle(t *testing.T) {
+	env := startEnv(t, envConfig{engine: engine.Config{MaxJobs: 1, QueueWait: time.Hour}})
+
+	// No header: the stream waits for its first message until the deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	s, err := env.client.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("no header: %v, want DEADLINE_EXCEEDED", err)
+	}
+	cancel()
+	if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+		t.Errorf("no header: outcome %q at the client's deadline, want %q", oc, OutcomeIdle)
+	}
+	env.obs.waitStarted(t) // that refused job's start, recorded before its end
+
+	// A job holds the only slot; the next waits for it until its deadline.
+	hold, err := env.client.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold.Send(runHeader("wc -c"))
+	env.obs.waitStarted(t)
+	for _, method := range []string{"Digest", "Run"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		var callErr error
+		if method == "Digest" {
+			s, err := env.client.Digest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+			_, callErr = s.CloseAndRecv()
+		} else {
+			s, err := env.client.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Send(runHeader("wc -c"))
+			s.CloseSend()
+			_, callErr = s.Recv()
+		}
+		if status.Code(callErr) != codes.DeadlineExceeded {
+			t.Fatalf("%s waiting for a slot: %v, want DEADLINE_EXCEEDED", method, callErr)
+		}
+		cancel()
+		if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+			t.Errorf("%s: outcome %q at the client's deadline while waiting for a slot, want %q", method, oc, OutcomeIdle)
+		}
+	}
+	hold.CloseSend()
+	for {
+		if _, err := hold.Recv(); err != nil {
+			if err != io.EOF {
+				t.Fatalf("the job holding the slot: %v", err)
+			}
+			break
+		}
+	}
+}
+
 // TestClientDeadline: a client's cancel counts as its deadline from
 // deadlineSlack before it; other errors, and calls with no deadline, are
 // as they were.

@@ -155,3 +155,71 @@ func TestCancelWaitingForInputLine(t *testing.T) {
 		}
 	}
 }
+
+// slotWaitObserver signals each job that starts to wait for its slots.
+type slotWaitObserver struct{ waiting chan struct{} }
+
+func (slotWaitObserver) JobStarted(string) func(string, int64, int64) {
+	return func(string, int64, int64) {}
+}
+func (slotWaitObserver) Refused(string, string)             {}
+func (slotWaitObserver) Waited(string, time.Duration, bool) {}
+func (o slotWaitObserver) Waiting(delta int) {
+	if delta > 0 {
+		o.waiting <- struct{}{}
+	}
+}
+
+// TestGRPCCancelWaitingForSlotLine: a call its client cancels while it
+// waits for a --max-jobs slot logs the cancel as a job cancelled at any
+// other point does, job.error "rpc error: code = Canceled desc = context
+// canceled", outcome canceled; it logged the bare "context canceled".
+func TestGRPCCancelWaitingForSlotLine(t *testing.T) {
+	obs := slotWaitObserver{waiting: make(chan struct{}, 2)}
+	svc := NewComputeService(engine.New(engine.Config{Registry: testRegistry(), MaxJobs: 1, QueueWait: time.Hour}), Options{Observer: obs})
+	lines := make(chan map[string]string, 2)
+	svc.(*computeService).life.emit = func(_ context.Context, a slog.Attr) {
+		m := map[string]string{}
+		for _, f := range a.Value.Group() {
+			if f.Key == "outcome" || f.Key == "error" {
+				m[f.Key] = f.Value.String()
+			}
+		}
+		lines <- m
+	}
+	cl := apiv1.NewComputeServiceClient(dialTest(t, serveService(t, svc)))
+	hold, err := cl.Run(context.Background()) // holds the only slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold.Send(runHeader("wc -c"))
+	<-obs.waiting
+	for _, method := range []string{"Digest", "Run"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		if method == "Digest" {
+			s, err := cl.Digest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+		} else {
+			s, err := cl.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Send(runHeader("wc -c"))
+		}
+		<-obs.waiting
+		cancel()
+		got := <-lines
+		if want := (map[string]string{"outcome": OutcomeCanceled, "error": "rpc error: code = Canceled desc = context canceled"}); got["outcome"] != want["outcome"] || got["error"] != want["error"] {
+			t.Errorf("%s cancelled waiting for a slot: job %v, want %v", method, got, want)
+		}
+	}
+	hold.CloseSend()
+	for {
+		if _, err := hold.Recv(); err != nil {
+			break
+		}
+	}
+}
