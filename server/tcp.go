@@ -705,8 +705,11 @@ type connWriter struct {
 	// writing goroutine reads or sets it.
 	armed bool
 
-	mu      sync.Mutex // protects stopped and the write deadline
+	mu      sync.Mutex // protects stopped, ending and the write deadline
 	stopped bool
+	// ending: the connection's last words are going out (fail's error
+	// line and FIN), under their own deadline, which a stop leaves.
+	ending bool
 
 	prev, next *connWriter // in liveConns' list, under its mu
 }
@@ -771,12 +774,28 @@ func (w *connWriter) stopConn() {
 }
 
 // stop fails the write in progress, if any, and every later one: a forced
-// stop must not wait for a client that does not read its reply.
+// stop must not wait for a client that does not read its reply. Once the
+// connection is ending (end), the write deadline is left as it is: the
+// error line goes out under DefaultFinWait, which bounds it.
 func (w *connWriter) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true
-	w.c.SetWriteDeadline(time.Now())
+	if !w.ending {
+		w.c.SetWriteDeadline(time.Now())
+	}
+}
+
+// end marks the reply over before fail writes the error line: a forced
+// stop that comes after it (its stopAll runs on a goroutine of its own,
+// and a job cut by it may reach fail first) no longer sets the write
+// deadline to now under the line's. It did, and the line's write failed
+// (i/o timeout) and the connection was reset: a TLS job cut by a
+// shutdown, 2 runs in 300 of TestTCPTLSStopCutsJob.
+func (w *connWriter) end() {
+	w.mu.Lock()
+	w.ending = true
+	w.mu.Unlock()
 }
 
 // begin starts a write: it fails once the writer is stopped, and else
@@ -1077,6 +1096,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	select {
 	case s.connSlots <- struct{}{}:
 	default:
+		w.end()
 		s.refuseConn(ctx, c, ip, ReasonMaxConns, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
 		return
 	}
@@ -1087,6 +1107,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		// one refused for --max-conns: else one address past its own cap
 		// filled --max-conns for every other.
 		<-s.connSlots
+		w.end()
 		s.refuseConn(ctx, c, ip, ReasonPeerRequests, errPeerRequests(s.PeerRequests.Limit()))
 		return
 	}
@@ -1106,6 +1127,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	defer free()
 	if s.Allow != nil && !s.Allow(ip) {
 		free()
+		w.end()
 		s.refuseConn(ctx, c, ip, ReasonRateLimit, compute.Exhaustedf("rate limit exceeded for peer"))
 		return
 	}
@@ -1124,6 +1146,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 				}
 				err := life.reject(ctx, "", errPlaintextOnTLS)
 				free()
+				w.end()
 				s.fail(ctx, plain, ip, err)
 				return
 			}
@@ -1199,6 +1222,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		// named its reason to no TCP client.
 		free()
 		putBuffers()
+		w.end()
 		s.fail(ctx, c, ip, err)
 	default:
 		// Output started and then the job failed: reset, so a truncated

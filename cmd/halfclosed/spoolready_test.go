@@ -68,8 +68,10 @@ func TestReadyzFollowsSpool(t *testing.T) {
 
 // TestReadyzIgnoresDefaultSpool: without --spool-dir, a system temp dir
 // where no spill file could be made at the start (a warning then) is not
-// asked by /readyz: the server was started knowing its jobs cannot
-// spill, and stays ready for those that do not.
+// asked by /readyz, nor by gRPC health (its Check and List): the server
+// was started knowing its jobs cannot spill, and stays ready for those
+// that do not. (gRPC health's own look at the mark, without the start's
+// spool watched, passed every test: Check then said NOT_SERVING here.)
 func TestReadyzIgnoresDefaultSpool(t *testing.T) {
 	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
 	td := startDaemon(t, "--spool-mem=64KiB")
@@ -82,6 +84,7 @@ func TestReadyzIgnoresDefaultSpool(t *testing.T) {
 	if got := httpStatus(t, td.healthAddr(), "/readyz"); got != http.StatusOK {
 		t.Fatalf("/readyz: %d, want 200", got)
 	}
+	wantHealth(t, healthpb.NewHealthClient(rawGRPC(t, td.grpcAddr(), nil)), healthpb.HealthCheckResponse_SERVING)
 }
 
 // wantHealth checks that gRPC health's Check says want of the server
