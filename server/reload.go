@@ -29,13 +29,15 @@ const (
 // watched item is a set of paths and a load function that parses and
 // validates them as at start and swaps the result in only when it is good.
 // A change is a path's stamp (following symlinks: device, inode, size,
-// modification time and a hash of the content, or the error of opening,
-// stating or reading it) differing from the last one seen. A bad load keeps what is served and is logged once; it is tried
-// again at every check until one is good, logged and counted again only
-// when its error changes or the files change: a failure that is not the
-// files' content (a permission fixed with chmod, which no stamp shows; too
-// many open files) must not leave the old certificate served until the
-// next renewal.
+// modification time and, for a regular file, a hash of its content; or
+// the stat's error) differing from the last one seen; a look that could
+// not read the content (too many open files) goes by the stat alone, and
+// a pipe or a device is never read. A bad load keeps what is served and
+// is logged once; it is tried again at every check until one is good,
+// logged and counted again only when its error changes or the files
+// change: a failure that is not the files' content (a permission fixed
+// with chmod, which no stamp shows; too many open files) must not leave
+// the old certificate served until the next renewal.
 type Reloader struct {
 	Log     *slog.Logger
 	Metrics *Metrics // nil: no metrics
@@ -70,7 +72,29 @@ type fileStamp struct {
 	// stat does not show: such a token file went on being refused until
 	// its next change.
 	sum uint64
-	err string
+	// unread: the content could not be read (an open or a read that
+	// failed: too many open files, a permission, an I/O error), sum is 0
+	// and the stat alone tells a change (sameStat).
+	unread bool
+	err    string
+}
+
+// sameStat reports whether s and t say the same of their paths but,
+// maybe, the content.
+func (s fileStamp) sameStat(t fileStamp) bool {
+	return s.dev == t.dev && s.ino == t.ino && s.size == t.size && s.mtime == t.mtime && s.err == t.err
+}
+
+// changedFrom reports whether s, a new look, shows a change from seen. A
+// look that could not read the content shows none unless the stat
+// differs: too many open files at one look and not at the next made two
+// loads, a failure logged and counted and then a reload, of a file nobody
+// touched.
+func (s fileStamp) changedFrom(seen fileStamp) bool {
+	if s.unread {
+		return !s.sameStat(seen)
+	}
+	return s != seen
 }
 
 // maxStampBytes bounds the content a stamp hashes: certificates, keys,
@@ -84,21 +108,45 @@ const maxStampBytes = 1 << 20
 // compared within one.
 var stampSeed = maphash.MakeSeed()
 
-// statStamp stamps the file at path: the open file's stat and content,
-// so that both are of the same file when the path is swapped between
-// them.
+// statStamp stamps the file at path: its stat and, for a regular file
+// that opens, a hash of its content.
 func statStamp(path string) fileStamp {
-	f, err := os.Open(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return fileStamp{err: err.Error()}
+	}
+	if fi.Mode()&os.ModeNamedPipe != 0 {
+		// A pipe (--auth-token-file=<(...): /dev/fd/N; a named one) is
+		// read once, at start, and never by a look: a look read its
+		// content before the load, which found it empty, and waited in
+		// open(2) for a named pipe's writer. Its writes are no change:
+		// they set its modification time, and the load that followed
+		// waited for a writer in open(2) for ever, holding every later
+		// look and the shutdown. Another file put at the path is.
+		dev, ino := fileID(fi)
+		return fileStamp{dev: dev, ino: ino}
+	}
+	if !fi.Mode().IsRegular() {
+		// A device, a directory: never opened nor read.
+		return stampOf(fi)
+	}
+	// The open file's stat and content, so that both are of the same
+	// file when the path is swapped between the two; O_NONBLOCK (on
+	// Unix) so that not even a pipe swapped in then holds the open.
+	f, err := openNoWait(path)
+	if err != nil {
+		st := stampOf(fi)
+		st.unread = true
+		return st
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fileStamp{err: err.Error()}
+	ofi, err := f.Stat()
+	if err != nil || !ofi.Mode().IsRegular() {
+		st := stampOf(fi)
+		st.unread = true
+		return st
 	}
-	dev, ino := fileID(fi)
-	st := fileStamp{dev: dev, ino: ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	st := stampOf(ofi)
 	var h maphash.Hash
 	h.SetSeed(stampSeed)
 	var buf [4096]byte // io.Copy's 32 KiB, made at each look, was most of its cost
@@ -110,12 +158,18 @@ func statStamp(path string) fileStamp {
 			break
 		}
 		if err != nil {
-			st.err = err.Error() // a directory, an I/O error: read again next time
-			break
+			st.unread = true // an I/O error: the stat tells, and the next look reads again
+			return st
 		}
 	}
 	st.sum = h.Sum64()
 	return st
+}
+
+// stampOf is the stamp of fi's stat alone.
+func stampOf(fi os.FileInfo) fileStamp {
+	dev, ino := fileID(fi)
+	return fileStamp{dev: dev, ino: ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 }
 
 // FileStamps is what stamps said of some files at one moment: taken
@@ -158,7 +212,7 @@ func (r *Reloader) Check() int {
 		for i, p := range it.paths {
 			// The stamp is taken before the read: a file still being
 			// written when it is read changes again, and is read again.
-			if s := statStamp(p); s != it.seen[i] {
+			if s := statStamp(p); s.changedFrom(it.seen[i]) {
 				it.seen[i] = s
 				changed = true
 			}

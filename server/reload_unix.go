@@ -16,3 +16,10 @@ func fileID(fi os.FileInfo) (dev, ino uint64) {
 	}
 	return 0, 0
 }
+
+// openNoWait opens path to read with O_NONBLOCK: a pipe put at the path
+// after its stat opens at once, where open(2) waits for a writer. A
+// regular file's reads do not heed the flag.
+func openNoWait(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}

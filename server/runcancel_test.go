@@ -223,3 +223,72 @@ func TestGRPCCancelWaitingForSlotLine(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestCancelMidInputLine: a Digest its client cancels once its
+// input flows (the server has received some: the client sent more than
+// the stream's 64 KiB window and its own 64 KiB write quota hold unread)
+// logs the call line every client cancel does (grpc.code Canceled,
+// job.error and grpc.error "rpc error: code = Canceled desc = context
+// canceled"): the job's end goes through clientCanceled, as Run's does.
+func TestDigestCancelMidInputLine(t *testing.T) {
+	svc := NewComputeService(engine.New(engine.Config{Registry: testRegistry()}), Options{})
+	lines := make(lineWriter, 16)
+	logger := slog.New(slog.NewJSONHandler(lines, nil))
+	opts := []grpc.ServerOption{grpc.InTapHandle(svc.TapHandle), CodecOption(),
+		// A fixed window: no BDP estimate grows it past what the client
+		// may have sent unread.
+		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10)}
+	gs := grpc.NewServer(append(opts, ChainOptions(ChainConfig{Logger: logger})...)...)
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	cl := apiv1.NewComputeServiceClient(dialTest(t, l.Addr().String()))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ds, err := cl.Digest(ctx)
+	if err == nil {
+		err = ds.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+	}
+	chunk := make([]byte, 32<<10)
+	for i := 0; err == nil && i < 8; i++ { // 256 KiB: at least 96 KiB received
+		err = ds.Send(dataMsg(chunk))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	const want = "rpc error: code = Canceled desc = context canceled"
+	type callLine struct {
+		Method string `json:"grpc.method"`
+		Code   string `json:"grpc.code"`
+		Error  string `json:"grpc.error"`
+		Job    struct {
+			Outcome, Error string
+			InBytes        int64 `json:"in_bytes"`
+		}
+	}
+	var line callLine
+	for line.Method != "Digest" {
+		line = callLine{}
+		select {
+		case b := <-lines:
+			if err := json.Unmarshal(b, &line); err != nil {
+				t.Fatalf("%q: %v", b, err)
+			}
+		case <-time.After(defaultTestTimeout): // a failure only, never a wait
+			t.Fatal("no call line")
+		}
+	}
+	if line.Job.InBytes == 0 {
+		t.Fatalf("the job received no input before the cancel: %+v", line)
+	}
+	if line.Code != "Canceled" || line.Error != want || line.Job.Outcome != OutcomeCanceled || line.Job.Error != want {
+		t.Errorf("Digest cancelled mid-input: grpc.code %q, grpc.error %q, job %+v; want Canceled, %q, outcome %s and error %[4]q",
+			line.Code, line.Error, line.Job, want, OutcomeCanceled)
+	}
+}

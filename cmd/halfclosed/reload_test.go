@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -338,6 +339,32 @@ func TestReloadTokensSameSizeAndTime(t *testing.T) {
 		t.Fatalf("gamma after the rewrite: %v", err)
 	}
 	wantCode(t, call("alpha"), codes.PermissionDenied, "invalid token")
+}
+
+// TestReloadTokensPipe: a token file given as a pipe, as a process
+// substitution gives it (--auth-token-file=<(vault read ...): /dev/fd/N),
+// is read once, at start, and its tokens served while the looks go on: a
+// look read the pipe before the first load, which found it empty, and
+// the server did not start ("auth token file /dev/fd/N: no tokens").
+func TestReloadTokensPipe(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	if _, err := pw.WriteString("alpha\n"); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	d := startDaemon(t, fmt.Sprintf("--auth-token-file=/dev/fd/%d", pr.Fd()))
+	for i := range 2 {
+		if _, err := digest(t, grpcClient(t, d.grpcAddr(), client.WithToken("alpha")), []byte("pipe\n")); err != nil {
+			t.Fatalf("alpha after %d looks: %v", i, err)
+		}
+		if n := d.reloader.Check(); n != 0 {
+			t.Fatalf("%d reloads of a pipe nobody wrote to", n)
+		}
+	}
 }
 
 // TestReloadClientCA: a client CA file replaced under a running server

@@ -761,7 +761,7 @@ func TestCoversJobsHuge(t *testing.T) {
 		{"jobs × job wraps to 0", 1 << 30, 1 << 32, 1 << 32, 1<<32 + 1, 1, false},
 		// halfclosed --print-limits --max-jobs 2147483647
 		// --grpc-max-requests 9223372036854775807 --max-line-bytes 1GiB.
-		{"--max-jobs and --grpc-max-requests at their largest", maxI, 2147483647, 10778312704, maxI, 8 * mib, false},
+		{"--max-jobs and --grpc-max-requests at their largest", maxI, 2147483647, 4361027584, maxI, 8 * mib, false},
 		{"waiting × stream wraps negative", 1 << 30, 1, 1, maxI, mib, false},
 		{"--max-jobs 1e18", maxI, 1e18, 67 * mib, 1e18 + 8, 8 * mib, false},
 		{"the sum wraps", 1 << 30, 1, maxI, 2, 0, false},
