@@ -158,3 +158,32 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestChainRow: a row is its baseline's median calls/s times the median
+// ratio of its loads to the baseline's load of the same round, and its
+// note names the server's and ghz's CPU a call.
+func TestChainRow(t *testing.T) {
+	chainRuns.once.Do(func() {}) // measured: the loads below
+	chainRuns.loads[chainBareGRPC] = chainLoads{rps: []float64{100, 200, 300}, cpu: []float64{30, 31, 29}, ghzCPU: []float64{50, 49, 51}}
+	chainRuns.loads[chainFull] = chainLoads{rps: []float64{90, 150, 330}, cpu: []float64{38, 37, 39}, ghzCPU: []float64{53, 52, 54}}
+	base, err := chainRow(nil, chainBareGRPC, chainBareGRPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := chainRow(nil, chainFull, chainBareGRPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ratios 0.9, 0.75, 1.1: median 0.9, times the baseline's median 200.
+	if base.Bytes != 200*1024 || full.Bytes != 180*1024 {
+		t.Errorf("bytes %d and %d, want %d and %d", base.Bytes, full.Bytes, 200*1024, 180*1024)
+	}
+	for _, want := range []string{"median 0.90, 0.75–1.10", "server CPU 38 µs (37–39) per call, ghz's 53 µs (52–54)"} {
+		if !strings.Contains(full.Note, want) {
+			t.Errorf("note %q lacks %q", full.Note, want)
+		}
+	}
+	if want := "server CPU 30 µs (29–31) per call, ghz's 50 µs (49–51)"; !strings.Contains(base.Note, want) {
+		t.Errorf("note %q lacks %q", base.Note, want)
+	}
+}

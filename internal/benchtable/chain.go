@@ -80,9 +80,9 @@ var chainRuns struct {
 	err   error
 }
 
-// chainLoads are one server's loads: calls/s, and the server's CPU time
-// per call (from /proc), of each.
-type chainLoads struct{ rps, cpu []float64 }
+// chainLoads are one server's loads: calls/s, the server's CPU time per
+// call (from /proc), and ghz's (wait4's rusage), of each.
+type chainLoads struct{ rps, cpu, ghzCPU []float64 }
 
 // chainRow returns server, one of those that chainMeasure loads in
 // turn, against base, its group's baseline. Its throughput is calls/s
@@ -103,7 +103,7 @@ func chainRow(env *Env, server, base int) (Result, error) {
 	}
 	b, l := chainRuns.loads[base], chainRuns.loads[server]
 	rps := median(b.rps)
-	note := fmt.Sprintf("%.0f calls/s, median of %d loads; server CPU %s per call", rps, len(b.rps), cpuPerCall(b.cpu))
+	note := fmt.Sprintf("%.0f calls/s, median of %d loads; server CPU %s per call, ghz's %s", rps, len(b.rps), cpuPerCall(b.cpu), cpuPerCall(b.ghzCPU))
 	if server != base {
 		ratios := make([]float64, len(l.rps))
 		for i, f := range l.rps {
@@ -111,8 +111,8 @@ func chainRow(env *Env, server, base int) (Result, error) {
 		}
 		slices.Sort(ratios)
 		rps *= median(ratios)
-		note = fmt.Sprintf("%.0f calls/s, median of %d loads; ratio to the baseline's load of its round: median %.2f, %.2f–%.2f; server CPU %s per call",
-			median(l.rps), len(l.rps), median(ratios), ratios[0], ratios[len(ratios)-1], cpuPerCall(l.cpu))
+		note = fmt.Sprintf("%.0f calls/s, median of %d loads; ratio to the baseline's load of its round: median %.2f, %.2f–%.2f; server CPU %s per call, ghz's %s",
+			median(l.rps), len(l.rps), median(ratios), ratios[0], ratios[len(ratios)-1], cpuPerCall(l.cpu), cpuPerCall(l.ghzCPU))
 	}
 	return Result{Bytes: int64(rps * 1024), Elapsed: time.Second, Rate: true, Note: note}, nil
 }
@@ -193,7 +193,7 @@ func chainMeasure(env *Env) (loads [chainServers]chainLoads, err error) {
 	}
 	// A first short load of each warms it up (connections, pools, stacks).
 	for _, srv := range srvs {
-		if _, _, err := ghzLoad(ctx, env.BinDir, gargs(time.Second), srv.addr); err != nil {
+		if _, _, _, err := ghzLoad(ctx, env.BinDir, gargs(time.Second), srv.addr); err != nil {
 			return loads, err
 		}
 	}
@@ -202,7 +202,7 @@ func chainMeasure(env *Env) (loads [chainServers]chainLoads, err error) {
 		for _, k := range chainOrders[i%len(chainOrders)] {
 			srv := srvs[k]
 			cpu0, cpuErr := procCPU(srv.pid)
-			rps, calls, err := ghzLoad(ctx, env.BinDir, args, srv.addr)
+			rps, calls, ghzCPU, err := ghzLoad(ctx, env.BinDir, args, srv.addr)
 			if err != nil {
 				return loads, err
 			}
@@ -210,6 +210,9 @@ func chainMeasure(env *Env) (loads [chainServers]chainLoads, err error) {
 			loads[k].rps = append(loads[k].rps, rps)
 			if cpuErr == nil && cpuErr1 == nil && calls > 0 {
 				loads[k].cpu = append(loads[k].cpu, float64((cpu1-cpu0).Microseconds())/float64(calls))
+			}
+			if calls > 0 {
+				loads[k].ghzCPU = append(loads[k].ghzCPU, float64(ghzCPU.Microseconds())/float64(calls))
 			}
 		}
 	}
@@ -270,13 +273,18 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// ghzLoad runs ghz once and returns the calls per second and the calls
-// made.
-func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (rps float64, calls int64, err error) {
-	out, err := command(ctx, filepath.Join(binDir, "ghz"), append(gargs, addr)...).Output()
+// ghzLoad runs ghz once and returns the calls per second, the calls
+// made and ghz's CPU time (user and system). ghz shares the machine with
+// the server: a server that makes ghz spend more a call (its replies'
+// timing changes how ghz's goroutines sleep and wake) lowers the calls/s
+// too.
+func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (rps float64, calls int64, cpu time.Duration, err error) {
+	cmd := command(ctx, filepath.Join(binDir, "ghz"), append(gargs, addr)...)
+	out, err := cmd.Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("ghz: %w", err)
+		return 0, 0, 0, fmt.Errorf("ghz: %w", err)
 	}
+	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	var rep struct {
 		Count        int64          `json:"count"`
 		RPS          float64        `json:"rps"`
@@ -284,7 +292,7 @@ func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (r
 		ErrorSummary map[string]int `json:"errorDistribution"`
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return 0, 0, fmt.Errorf("ghz output: %w", err)
+		return 0, 0, 0, fmt.Errorf("ghz output: %w", err)
 	}
 	// ghz cancels the calls in flight when the time is up (Canceled, or
 	// Unavailable "transport is closing"): about chainConcurrency of them
@@ -296,13 +304,13 @@ func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (r
 		case "Canceled", "Unavailable":
 			cut += n
 		default:
-			return 0, 0, fmt.Errorf("ghz: %d calls ended %s: %v", n, code, rep.ErrorSummary)
+			return 0, 0, 0, fmt.Errorf("ghz: %d calls ended %s: %v", n, code, rep.ErrorSummary)
 		}
 	}
 	if cut > 2*chainConcurrency {
-		return 0, 0, fmt.Errorf("ghz: %d calls cut short: %v", cut, rep.ErrorSummary)
+		return 0, 0, 0, fmt.Errorf("ghz: %d calls cut short: %v", cut, rep.ErrorSummary)
 	}
-	return rep.RPS, rep.Count, nil
+	return rep.RPS, rep.Count, cpu, nil
 }
 
 // chainAddr reads a server's JSON log file until it names its gRPC address.
