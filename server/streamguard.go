@@ -64,6 +64,10 @@ type streamGuard struct {
 	// unwatch stops the watch of the stream's context's end (TapHandle):
 	// once the handler is done, the guard has nothing left to do there.
 	unwatch func() bool
+	// clock records when the stream's context ended, for the stream's
+	// job (newCancelClock): the watch records it, so that the job needs
+	// no watch of its own.
+	clock cancelClock
 }
 
 // givePlaces gives back the stream's places (see placeOnce).
@@ -85,7 +89,7 @@ func (g *streamGuard) done() {
 		return
 	}
 	if g.unwatch != nil && g.unwatch() {
-		g.ended()
+		g.release()
 		return
 	}
 	g.givePlacesOnce()
@@ -98,10 +102,16 @@ func (g *streamGuard) givePlacesOnce() {
 	}
 }
 
-// ended is the end of the stream, whatever ended it (its handler, the
-// client, the connection): the places are free, and no timer is left
-// armed.
+// ended is the watch of the end of the stream's context, whatever ended
+// it (its handler, the client, the connection): the clock records it,
+// then release.
 func (g *streamGuard) ended() {
+	g.clock.record()
+	g.release()
+}
+
+// release frees the stream's places, and leaves no timer armed.
+func (g *streamGuard) release() {
 	g.givePlacesOnce()
 	g.disarm()
 }

@@ -73,3 +73,41 @@ func TestStreamGuardEnd(t *testing.T) {
 		t.Errorf("done after the end: %d held, %d open; want 0, 0", peers.Held(ip), streams.Open())
 	}
 }
+
+// A guarded stream's job reads the end of its context from the guard's
+// clock, which the guard's watch of that end records: no AfterFunc of the
+// job's own (it was 7 allocations a call). Before the end the clock says
+// now; after it, the time of the end.
+func TestStreamGuardClock(t *testing.T) {
+	peers := NewPeerCap(4)
+	svc := NewComputeService(engine.New(engine.Config{Registry: testRegistry()}), Options{PeerRequests: peers}).(*computeService)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour) // a deadline, as ghz's calls have
+	defer cancel()
+	ctx = peer.NewContext(ctx, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 4242}})
+	gctx, err := svc.TapHandle(ctx, &tap.Info{FullMethodName: apiv1.ComputeService_Run_FullMethodName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gctx.(*streamGuard)
+	if n := testing.AllocsPerRun(100, func() { newCancelClock(g, g).done() }); n != 0 {
+		t.Errorf("a guarded job's clock: %v allocations, want 0", n)
+	}
+	clk := newCancelClock(g, g)
+	now := time.Now()
+	if got := clk.when(now); !got.Equal(now) {
+		t.Errorf("before the end: when %v, want now %v", got, now)
+	}
+	before := time.Now()
+	cancel()
+	<-g.Done()
+	// The watch runs on a goroutine of its own, at some time after the
+	// end: run here, it records the end now unless the watch did first.
+	g.ended()
+	after := time.Now()
+	later := after.Add(time.Minute)
+	if got := clk.when(later); got.Before(before) || got.After(after) {
+		t.Errorf("after the end: when %v, want between %v and %v", got, before, after)
+	}
+	clk.done()
+	g.done()
+}
