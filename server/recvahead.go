@@ -290,10 +290,18 @@ func (r *recvAhead) prime() error {
 // to flow; once some has come, the goroutine receives the rest ahead.
 func (r *recvAhead) first() error {
 	ws := r.src.(waitingSource)
-	// The job's end (its context) unblocks the receive, as Close does.
-	stop := context.AfterFunc(r.ctx, r.src.close)
+	// The job's end (its context) unblocks the receive, as Close does,
+	// where the source can be unblocked: a gRPC stream's receive cannot
+	// (guardedSource.close does nothing), and watching the context for
+	// it was an AfterFunc a call, two allocations and the context's lock.
+	var stop func() bool
+	if _, guarded := r.src.(guardedSource); !guarded {
+		stop = context.AfterFunc(r.ctx, r.src.close)
+	}
 	b, hd, err := ws.nextWithin(r.idle)
-	stop()
+	if stop != nil {
+		stop()
+	}
 	select {
 	case <-r.closed:
 		hd.release()

@@ -82,3 +82,34 @@ func TestRecvAheadContext(t *testing.T) {
 	}
 	r.Wait()
 }
+
+// A gRPC stream's first receive, which nothing but the stream's end can
+// unblock (guardedSource.close does nothing), does not watch the job's
+// context for it: the AfterFunc was two allocations and the context's
+// lock a call, for nothing. The input is as received, the empty one and
+// an error alike.
+func TestRecvAheadGuardedFirstNoWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, end := range []error{io.EOF, errIdle(time.Second)} {
+		src := func() guardedSource {
+			return guardedSource{recv: func() ([]byte, *heldData, error) { return nil, nil, end }}
+		}
+		made := testing.AllocsPerRun(100, func() { newRecvAhead(ctx, src(), 0, time.Minute) })
+		primed := testing.AllocsPerRun(100, func() {
+			r := newRecvAhead(ctx, src(), 0, time.Minute)
+			if err := r.prime(); err != nil && end == io.EOF || err != end && end != io.EOF {
+				t.Fatalf("prime: %v, want %v", err, end)
+			}
+		})
+		// One allocation is compute.CodeOf's (errors.As) of the end, an
+		// AfterFunc two more.
+		if primed-made > 1 {
+			t.Errorf("end %v: a reader allocates %v, %v with its first receive", end, made, primed)
+		}
+		r := newRecvAhead(ctx, src(), 0, time.Minute)
+		if n, err := r.Read(make([]byte, 1)); n != 0 || err != end {
+			t.Errorf("Read: %d, %v; want 0, %v", n, err, end)
+		}
+	}
+}

@@ -60,6 +60,14 @@ type streamGuard struct {
 	streams      *StreamCap
 	ip           string
 	placeOnce    sync.Once
+
+	// unwatch stops the watch of the stream's context's end (TapHandle):
+	// once the handler is done, the guard has nothing left to do there.
+	unwatch func() bool
+	// clock records when the stream's context ended, for the stream's
+	// job (newCancelClock): the watch records it, so that the job needs
+	// no watch of its own.
+	clock cancelClock
 }
 
 // givePlaces gives back the stream's places (see placeOnce).
@@ -72,11 +80,40 @@ func (g *streamGuard) givePlaces() {
 // calls it as it returns, before grpc-go writes the status: freed only
 // when the stream's context ended (as grpc-go queues the status, and on
 // a goroutine of its own), a client that called again at once could find
-// it still taken. Safe on a nil guard.
+// it still taken. It also does now what the watch of the context's end
+// would do then (ended), and stops that watch: the watch's goroutine,
+// started as every stream's context ends, was one a call. Safe on a nil
+// guard.
 func (g *streamGuard) done() {
-	if g != nil && (g.peerRequests != nil || g.streams != nil) {
+	if g == nil {
+		return
+	}
+	if g.unwatch != nil && g.unwatch() {
+		g.release()
+		return
+	}
+	g.givePlacesOnce()
+}
+
+// givePlacesOnce gives back the stream's places, if it took any, once.
+func (g *streamGuard) givePlacesOnce() {
+	if g.peerRequests != nil || g.streams != nil {
 		g.placeOnce.Do(g.givePlaces)
 	}
+}
+
+// ended is the watch of the end of the stream's context, whatever ended
+// it (its handler, the client, the connection): the clock records it,
+// then release.
+func (g *streamGuard) ended() {
+	g.clock.record()
+	g.release()
+}
+
+// release frees the stream's places, and leaves no timer armed.
+func (g *streamGuard) release() {
+	g.givePlacesOnce()
+	g.disarm()
 }
 
 type guardKey struct{}
@@ -351,10 +388,7 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 	// handler, the client, the connection): the peer's place is free then,
 	// and no timer is left armed.
 	g.peerRequests, g.streams, g.ip = s.opts.PeerRequests, s.opts.Streams, ip
-	context.AfterFunc(g.Context, func() {
-		g.done()
-		g.disarm()
-	})
+	g.unwatch = context.AfterFunc(g.Context, g.ended)
 	if s.opts.HeaderTimeout > 0 {
 		g.arm(s.opts.HeaderTimeout, s.errHeaderTimeout)
 	}

@@ -30,60 +30,89 @@ var chainDuration = 2 * time.Second
 
 const chainConcurrency = 32
 
-// chainRows are the rows of the interceptor chain's cost.
+// chainServers are the servers the chain rows load, in chainRuns.loads'
+// order: a bare grpc-go Digest handler (bare.go), halfclosed without its
+// interceptors, and halfclosed with them.
+const (
+	chainBareGRPC = iota
+	chainNone
+	chainFull
+	chainServers
+)
+
+// chainRows are the rows of the interceptor chain's cost: against
+// halfclosed --no-interceptors (the same daemon but for the chain), and
+// against a bare grpc-go handler (grpc.NewServer() and a Digest that
+// hashes, bare.go), the comparison issue 14 names.
 func chainRows() []Row {
 	var rs []Row
 	const group = "grpc chain: 1 KiB Digest calls"
+	const full = "full chain (metrics, logging, auth, recovery)"
 	rs = append(rs, Row{
 		Group: group, Name: "halfclosed --no-interceptors", Baseline: true,
-		Run: func(env *Env) (Result, error) { return chainRow(env, false) },
+		Run: func(env *Env) (Result, error) { return chainRow(env, chainNone, chainNone) },
 	})
 	rs = append(rs, Row{
-		Group: group, Name: "full chain (metrics, logging, auth, recovery)", Bar: chainBar,
-		Run: func(env *Env) (Result, error) { return chainRow(env, true) },
+		Group: group, Name: full, Bar: chainBar,
+		Run: func(env *Env) (Result, error) { return chainRow(env, chainFull, chainNone) },
+	})
+	const bareGroup = "grpc chain vs bare grpc-go: 1 KiB Digest calls"
+	rs = append(rs, Row{
+		Group: bareGroup, Name: "bare grpc-go handler (grpc.NewServer(), sha256)", Baseline: true,
+		Run: func(env *Env) (Result, error) { return chainRow(env, chainBareGRPC, chainBareGRPC) },
+	})
+	rs = append(rs, Row{
+		Group: bareGroup, Name: "halfclosed --no-interceptors",
+		Run: func(env *Env) (Result, error) { return chainRow(env, chainNone, chainBareGRPC) },
+	})
+	rs = append(rs, Row{
+		Group: bareGroup, Name: full, Bar: chainBar,
+		Run: func(env *Env) (Result, error) { return chainRow(env, chainFull, chainBareGRPC) },
 	})
 	return rs
 }
 
-// chainRuns is what both rows show: they are measured together, once.
+// chainRuns is what the chain rows show: their servers are measured
+// together, once.
 var chainRuns struct {
-	once       sync.Once
-	bare, full chainLoads
-	err        error
+	once  sync.Once
+	loads [chainServers]chainLoads
+	err   error
 }
 
-// chainLoads are one server's loads: calls/s, and the server's CPU time
-// per call (from /proc), of each.
-type chainLoads struct{ rps, cpu []float64 }
+// chainLoads are one server's loads: calls/s, the server's CPU time per
+// call (from /proc), and ghz's (wait4's rusage), of each.
+type chainLoads struct{ rps, cpu, ghzCPU []float64 }
 
-// chainRow returns one of the two servers that chainMeasure loads in turn.
-// Its throughput is calls/s times 1 KiB, so the ratio of the two rows is
-// the ratio of calls per second.
+// chainRow returns server, one of those that chainMeasure loads in
+// turn, against base, its group's baseline. Its throughput is calls/s
+// times 1 KiB, so the ratio of two rows is the ratio of calls per second.
 //
-// The bare row is the median of its loads. The chain's row is that median
-// times the median ratio of each chain load to the bare load next to it
-// (paired, as benchstat would): the machine drifts between loads, and the
-// paired ratio varied ±0.01 between runs where the ratio of the two
-// medians varied ±0.03. The median of its own loads is in the note.
-func chainRow(env *Env, chain bool) (Result, error) {
+// The baseline row is the median of its loads. Another row is that median
+// times the median ratio of each of its loads to the baseline's load of
+// the same round (paired, as benchstat would): the machine drifts between
+// loads, and the paired ratio varied ±0.01 between runs where the ratio
+// of the two medians varied ±0.03. The median of its own loads is in the
+// note.
+func chainRow(env *Env, server, base int) (Result, error) {
 	chainRuns.once.Do(func() {
-		chainRuns.bare, chainRuns.full, chainRuns.err = chainMeasure(env)
+		chainRuns.loads, chainRuns.err = chainMeasure(env)
 	})
 	if chainRuns.err != nil {
 		return Result{}, chainRuns.err
 	}
-	bare, full := chainRuns.bare, chainRuns.full
-	rps := median(bare.rps)
-	note := fmt.Sprintf("%.0f calls/s, median of %d loads; server CPU %s per call", rps, len(bare.rps), cpuPerCall(bare.cpu))
-	if chain {
-		ratios := make([]float64, len(full.rps))
-		for i, f := range full.rps {
-			ratios[i] = f / bare.rps[i]
+	b, l := chainRuns.loads[base], chainRuns.loads[server]
+	rps := median(b.rps)
+	note := fmt.Sprintf("%.0f calls/s, median of %d loads; server CPU %s per call, ghz's %s", rps, len(b.rps), cpuPerCall(b.cpu), cpuPerCall(b.ghzCPU))
+	if server != base {
+		ratios := make([]float64, len(l.rps))
+		for i, f := range l.rps {
+			ratios[i] = f / b.rps[i]
 		}
 		slices.Sort(ratios)
 		rps *= median(ratios)
-		note = fmt.Sprintf("%.0f calls/s, median of %d loads; ratio to the bare load next to it: median %.2f, %.2f–%.2f; server CPU %s per call",
-			median(full.rps), len(full.rps), median(ratios), ratios[0], ratios[len(ratios)-1], cpuPerCall(full.cpu))
+		note = fmt.Sprintf("%.0f calls/s, median of %d loads; ratio to the baseline's load of its round: median %.2f, %.2f–%.2f; server CPU %s per call, ghz's %s",
+			median(l.rps), len(l.rps), median(ratios), ratios[0], ratios[len(ratios)-1], cpuPerCall(l.cpu), cpuPerCall(l.ghzCPU))
 	}
 	return Result{Bytes: int64(rps * 1024), Elapsed: time.Second, Rate: true, Note: note}, nil
 }
@@ -97,41 +126,65 @@ func cpuPerCall(us []float64) string {
 	return fmt.Sprintf("%.0f µs (%.0f–%.0f)", median(s), s[0], s[len(s)-1])
 }
 
-// chainMeasure starts two halfclosed of its own on loopback, one with
-// --no-interceptors and one with the production chain (metrics, logging at
-// info to a file, bearer auth; rate limit off), then loads them with ghz in
-// turn — bare, full, full, bare, bare, full… — 6×-runs short loads each, so that
-// the machine's drift (it is shared) falls on both alike. Each load also
-// reads the server's CPU time (user and system, /proc/PID/stat) before and
-// after, for its CPU per call: what the chain costs the server, which
-// the calls/s of a machine shared with ghz (and, here, with others) only
-// show diluted and noisy.
-func chainMeasure(env *Env) (bare, full chainLoads, err error) {
+// chainOrders are the orders of the servers' loads in a round, taken in
+// turn: each of the six orders of the three, so that each server follows
+// and precedes each other as often, and the machine's drift (it is
+// shared) falls on all alike.
+var chainOrders = [6][chainServers]int{
+	{chainBareGRPC, chainNone, chainFull},
+	{chainFull, chainNone, chainBareGRPC},
+	{chainNone, chainFull, chainBareGRPC},
+	{chainBareGRPC, chainFull, chainNone},
+	{chainFull, chainBareGRPC, chainNone},
+	{chainNone, chainBareGRPC, chainFull},
+}
+
+// chainMeasure starts three servers of its own on loopback — the bare
+// grpc-go handler (this program, as serveBare), halfclosed with
+// --no-interceptors and halfclosed with the production chain (metrics,
+// logging at info to a file, bearer auth; rate limit off) — then loads
+// them with ghz in turn, 6×-runs rounds of one short load each, in the
+// orders of chainOrders. Each load also reads the server's CPU time (user
+// and system, /proc/PID/stat) before and after, for its CPU per call:
+// what the chain costs the server, which the calls/s of a machine shared
+// with ghz (and, here, with others) only show diluted and noisy.
+func chainMeasure(env *Env) (loads [chainServers]chainLoads, err error) {
 	const token = "benchmark-token"
 	tokens := filepath.Join(env.DataDir, "chain-tokens")
 	if err := os.WriteFile(tokens, []byte(token+"\n"), 0o600); err != nil {
-		return bare, full, err
+		return loads, err
 	}
-	pairs := 6 * max(env.Runs, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(pairs)*2*(chainDuration+30*time.Second))
+	rounds := 6 * max(env.Runs, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rounds)*chainServers*(chainDuration+30*time.Second))
 	defer cancel()
 
-	bareSrv, err := startChainServer(ctx, env.BinDir, filepath.Join(env.DataDir, "chain-bare.log"), "--no-interceptors")
+	self, err := os.Executable()
 	if err != nil {
-		return bare, full, err
+		return loads, err
 	}
-	defer bareSrv.stop()
-	fullSrv, err := startChainServer(ctx, env.BinDir, filepath.Join(env.DataDir, "chain-full.log"),
-		"--metrics-addr=127.0.0.1:0", "--auth-token-file="+tokens)
-	if err != nil {
-		return bare, full, err
+	halfclosed := filepath.Join(env.BinDir, "halfclosed")
+	var srvs [chainServers]*chainServer
+	for i, argv := range [chainServers][]string{
+		chainBareGRPC: {self},
+		chainNone:     chainDaemonArgs(halfclosed, "--no-interceptors"),
+		chainFull:     chainDaemonArgs(halfclosed, "--metrics-addr=127.0.0.1:0", "--auth-token-file="+tokens),
+	} {
+		var extraEnv []string
+		if i == chainBareGRPC {
+			extraEnv = []string{bareEnv + "=127.0.0.1:0"}
+		}
+		srv, err := startChainServer(ctx, filepath.Join(env.DataDir, fmt.Sprintf("chain-%d.log", i)), extraEnv, argv...)
+		if err != nil {
+			return loads, err
+		}
+		defer srv.stop()
+		srvs[i] = srv
 	}
-	defer fullSrv.stop()
 
 	data := fmt.Sprintf(`[{"header":{"algorithms":["ALGORITHM_SHA256"]}},{"data":%q}]`,
 		base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), 1024)))
-	// Both servers get the same calls, token included (the bare one
-	// ignores it): only the server differs, not what ghz does per call.
+	// Every server gets the same calls, token included (the others
+	// ignore it): only the server differs, not what ghz does per call.
 	md, _ := json.Marshal(map[string]string{"authorization": "Bearer " + token})
 	gargs := func(d time.Duration) []string {
 		return []string{"--insecure", "--call", "halfclose.v1.ComputeService.Digest", "-d", data, "-m", string(md),
@@ -139,53 +192,58 @@ func chainMeasure(env *Env) (bare, full chainLoads, err error) {
 			"--format", "json", "--disable-template-functions", "--disable-template-data"}
 	}
 	// A first short load of each warms it up (connections, pools, stacks).
-	for _, srv := range []*chainServer{bareSrv, fullSrv} {
-		if _, _, err := ghzLoad(ctx, env.BinDir, gargs(time.Second), srv.addr); err != nil {
-			return bare, full, err
+	for _, srv := range srvs {
+		if _, _, _, err := ghzLoad(ctx, env.BinDir, gargs(time.Second), srv.addr); err != nil {
+			return loads, err
 		}
 	}
 	args := gargs(chainDuration)
-	for i := range pairs {
-		order := []bool{false, true}
-		if i%2 == 1 {
-			order = []bool{true, false}
-		}
-		for _, chain := range order {
-			srv, loads := bareSrv, &bare
-			if chain {
-				srv, loads = fullSrv, &full
-			}
+	for i := range rounds {
+		for _, k := range chainOrders[i%len(chainOrders)] {
+			srv := srvs[k]
 			cpu0, cpuErr := procCPU(srv.pid)
-			rps, calls, err := ghzLoad(ctx, env.BinDir, args, srv.addr)
+			rps, calls, ghzCPU, err := ghzLoad(ctx, env.BinDir, args, srv.addr)
 			if err != nil {
-				return bare, full, err
+				return loads, err
 			}
 			cpu1, cpuErr1 := procCPU(srv.pid)
-			loads.rps = append(loads.rps, rps)
+			loads[k].rps = append(loads[k].rps, rps)
 			if cpuErr == nil && cpuErr1 == nil && calls > 0 {
-				loads.cpu = append(loads.cpu, float64((cpu1-cpu0).Microseconds())/float64(calls))
+				loads[k].cpu = append(loads[k].cpu, float64((cpu1-cpu0).Microseconds())/float64(calls))
+			}
+			if calls > 0 {
+				loads[k].ghzCPU = append(loads[k].ghzCPU, float64(ghzCPU.Microseconds())/float64(calls))
 			}
 		}
 	}
-	return bare, full, nil
+	return loads, nil
 }
 
-// chainServer is a halfclosed that chainMeasure loads.
+// chainDaemonArgs is the command line of a halfclosed that chainMeasure
+// loads: args after the settings common to both. ghz's calls all come
+// from 127.0.0.1: the per-peer caps are off, so that the load measures
+// the server, not the fairness policy.
+func chainDaemonArgs(halfclosed string, args ...string) []string {
+	return append([]string{halfclosed, "--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--health-addr=", "--log-format=json",
+		"--max-jobs-per-peer=0", "--max-requests-per-peer=0"}, args...)
+}
+
+// chainServer is a server that chainMeasure loads.
 type chainServer struct {
 	addr string
 	pid  int
 	stop func()
 }
 
-// startChainServer starts halfclosed with args, logging JSON to logPath
-// (a file, as an operator's would be: a pipe read by this process would
-// bill the reader's CPU to the logging under test), and returns it. ghz's calls all come from 127.0.0.1: the
-// per-peer caps are off, so that the load measures the server, not the
-// fairness policy.
-func startChainServer(ctx context.Context, binDir, logPath string, args ...string) (*chainServer, error) {
-	d := command(ctx, filepath.Join(binDir, "halfclosed"),
-		append([]string{"--grpc-addr=127.0.0.1:0", "--tcp-addr=", "--health-addr=", "--log-format=json",
-			"--max-jobs-per-peer=0", "--max-requests-per-peer=0"}, args...)...)
+// startChainServer starts argv with extraEnv added to its environment,
+// its stderr to logPath (a file, as an operator's log would be: a pipe
+// read by this process would bill the reader's CPU to the logging under
+// test), and returns it once its log names its gRPC address.
+func startChainServer(ctx context.Context, logPath string, extraEnv []string, argv ...string) (*chainServer, error) {
+	d := command(ctx, argv[0], argv[1:]...)
+	if extraEnv != nil {
+		d.Env = append(os.Environ(), extraEnv...)
+	}
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -215,13 +273,18 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// ghzLoad runs ghz once and returns the calls per second and the calls
-// made.
-func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (rps float64, calls int64, err error) {
-	out, err := command(ctx, filepath.Join(binDir, "ghz"), append(gargs, addr)...).Output()
+// ghzLoad runs ghz once and returns the calls per second, the calls
+// made and ghz's CPU time (user and system). ghz shares the machine with
+// the server: a server that makes ghz spend more a call (its replies'
+// timing changes how ghz's goroutines sleep and wake) lowers the calls/s
+// too.
+func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (rps float64, calls int64, cpu time.Duration, err error) {
+	cmd := command(ctx, filepath.Join(binDir, "ghz"), append(gargs, addr)...)
+	out, err := cmd.Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("ghz: %w", err)
+		return 0, 0, 0, fmt.Errorf("ghz: %w", err)
 	}
+	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	var rep struct {
 		Count        int64          `json:"count"`
 		RPS          float64        `json:"rps"`
@@ -229,7 +292,7 @@ func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (r
 		ErrorSummary map[string]int `json:"errorDistribution"`
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return 0, 0, fmt.Errorf("ghz output: %w", err)
+		return 0, 0, 0, fmt.Errorf("ghz output: %w", err)
 	}
 	// ghz cancels the calls in flight when the time is up (Canceled, or
 	// Unavailable "transport is closing"): about chainConcurrency of them
@@ -241,16 +304,16 @@ func ghzLoad(ctx context.Context, binDir string, gargs []string, addr string) (r
 		case "Canceled", "Unavailable":
 			cut += n
 		default:
-			return 0, 0, fmt.Errorf("ghz: %d calls ended %s: %v", n, code, rep.ErrorSummary)
+			return 0, 0, 0, fmt.Errorf("ghz: %d calls ended %s: %v", n, code, rep.ErrorSummary)
 		}
 	}
 	if cut > 2*chainConcurrency {
-		return 0, 0, fmt.Errorf("ghz: %d calls cut short: %v", cut, rep.ErrorSummary)
+		return 0, 0, 0, fmt.Errorf("ghz: %d calls cut short: %v", cut, rep.ErrorSummary)
 	}
-	return rep.RPS, rep.Count, nil
+	return rep.RPS, rep.Count, cpu, nil
 }
 
-// chainAddr reads halfclosed's JSON log file until it names its gRPC address.
+// chainAddr reads a server's JSON log file until it names its gRPC address.
 func chainAddr(logPath string, exited <-chan struct{}) (string, error) {
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		b, err := os.ReadFile(logPath)
@@ -269,9 +332,9 @@ func chainAddr(logPath string, exited <-chan struct{}) (string, error) {
 		}
 		select {
 		case <-exited:
-			return "", fmt.Errorf("halfclosed exited before listening: %s", b)
+			return "", fmt.Errorf("%s: exited before listening: %s", logPath, b)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return "", errors.New("halfclosed did not listen within 30s")
+	return "", fmt.Errorf("%s: no listening within 30s", logPath)
 }

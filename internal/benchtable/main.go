@@ -427,6 +427,14 @@ func (e *Env) withHeader(header []byte, path string) (string, error) {
 func SumOf(output []byte) []byte { s := sha256.Sum256(output); return s[:] }
 
 func main() {
+	if addr := os.Getenv(bareEnv); addr != "" {
+		// A child of chainMeasure: the chain rows' bare server.
+		if err := serveBare(addr); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable: bare server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
