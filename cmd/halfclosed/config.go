@@ -505,6 +505,15 @@ func (c *config) healthOnMetrics() bool {
 	return c.healthAddr == c.metricsAddr && port != "0"
 }
 
+// tcpMaxHeaderBytes is --max-header-bytes where a command port serves
+// (--tcp-addr), 0 where none does: route ports read no header line.
+func (c *config) tcpMaxHeaderBytes() int {
+	if c.tcpAddr == "" {
+		return 0
+	}
+	return int(c.maxHeaderBytes)
+}
+
 // routes are the --tcp-route ports, their pipelines compiled by validate.
 func (c *config) routes() []route { return c.routeList }
 

@@ -552,6 +552,8 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		// naming the limit; the HTTP/2 layer refuses only what is far
 		// over it (MetadataTransportLimit).
 		MaxMetadataBytes: int(cfg.maxMetadataBytes),
+		// For Capabilities: the line a TCP client's header must fit.
+		TCPMaxHeaderBytes: cfg.tcpMaxHeaderBytes(),
 	})
 	opts := append(grpcopts.ServerOptions(),
 		grpc.InTapHandle(d.svc.TapHandle),
