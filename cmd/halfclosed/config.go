@@ -89,6 +89,10 @@ type config struct {
 	// tests add their own commands to it.
 	commands *compute.Registry
 
+	// envVars are the flags set from their variables, for errors found
+	// at start to name them (a listener, a certificate).
+	envVars flagenv.Vars
+
 	// Made by validate from the flags above.
 	engine    *engine.Engine
 	routeList []route // --tcp-route, each pipeline compiled once
@@ -123,17 +127,25 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	}
 	// After the command line: a flag given there wins, and its variable
 	// is not read (nor added to, for --tcp-route).
-	if err := flagenv.Apply(fs, "HALFCLOSE", spec.NoEnvNames()...); err != nil {
+	vars, err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...)
+	if err != nil {
 		return nil, usageError{cli.EnvError(fs, err)}
 	}
+	c.envVars = vars
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Errorf("unexpected argument %q (halfclosed takes only flags)", fs.Arg(0))}
 	}
 	if err := c.validate(); err != nil {
-		return nil, usageError{err}
+		// A value from a variable is named by it: the flag alone sent
+		// the reader to a command line without it.
+		return nil, usageError{vars.Name(err)}
 	}
 	return c, nil
 }
+
+// envPrefix begins halfclosed's variables: HALFCLOSE_MAX_JOBS for
+// --max-jobs.
+const envPrefix = "HALFCLOSE"
 
 // defaultConfig holds the defaults of the flags whose type has no default
 // argument (byte counts), and the commands served.

@@ -134,6 +134,9 @@ func newServer(cfg *config) (_ *daemon, err error) {
 		if err != nil {
 			d.closeListeners()
 			d.closeLog()
+			// A listener, certificate or spool dir from a variable
+			// is named by it.
+			err = cfg.envVars.Name(err)
 		}
 	}()
 	sec, err := cfg.loadSecurity()
