@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -93,5 +94,59 @@ func TestEnvStartErrorNamesVariable(t *testing.T) {
 	}
 	if want := "HALFCLOSE_HEALTH_ADDR (--health-addr) " + l.Addr().String() + ": listen"; !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("newServer: %q, want it to begin %q", err, want)
+	}
+}
+
+// TestUnknownEnvWarned: a HALFCLOSE_ variable no flag reads (misspelt,
+// or a flag that does not exist) is warned of at start, once, named with
+// the variable it probably meant when one is close, and the start goes
+// on; the client's (HALFCLOSE_CLIENT_*, whatever follows), the project's
+// others (otherEnv) and every flag's variable are not. Such a variable
+// was ignored without a word: HALFCLOSE_MAX_JOB=4 served 64 jobs.
+// --print-limits, which checks a configuration as a start would, says
+// the same on stderr.
+func TestUnknownEnvWarned(t *testing.T) {
+	t.Setenv("HALFCLOSE_MAX_JOB", "4")
+	t.Setenv("HALFCLOSE_IDLE_TIMOUT", "5s")
+	t.Setenv("HALFCLOSE_FROBNICATE", "1")
+	t.Setenv("HALFCLOSE_CLIENT_ADDR", "127.0.0.1:1")
+	t.Setenv("HALFCLOSE_CLIENT_ADR", "127.0.0.1:1") // the client's to check
+	t.Setenv("HALFCLOSE_MAX_JOBS", "5")
+	for _, name := range otherEnv {
+		t.Setenv(name, "1")
+	}
+	want := []string{
+		`"level":"WARN","msg":"environment variable ignored: no flag of halfclosed reads it (did you mean \"HALFCLOSE_MAX_JOBS\"?)","variable":"HALFCLOSE_MAX_JOB"`,
+		`"level":"WARN","msg":"environment variable ignored: no flag of halfclosed reads it (did you mean \"HALFCLOSE_IDLE_TIMEOUT\"?)","variable":"HALFCLOSE_IDLE_TIMOUT"`,
+		`"level":"WARN","msg":"environment variable ignored: no flag of halfclosed reads it","variable":"HALFCLOSE_FROBNICATE"`,
+	}
+	d := startDaemon(t)
+	if d.cfg.maxJobs != 5 {
+		t.Errorf("--max-jobs %d, want HALFCLOSE_MAX_JOBS's 5", d.cfg.maxJobs)
+	}
+	var warned []string
+	for _, line := range strings.Split(d.logs.String(), "\n") {
+		if strings.Contains(line, "environment variable") {
+			_, rest, _ := strings.Cut(line, `"level"`)
+			warned = append(warned, `"level"`+strings.TrimSuffix(rest, "}"))
+		}
+	}
+	slices.Sort(warned)
+	slices.Sort(want)
+	if !slices.Equal(warned, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warned, "\n"), strings.Join(want, "\n"))
+	}
+
+	cfg, err := parseConfig([]string{"--print-limits"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if code := printInfo(cfg, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "max_jobs 5\n") {
+		t.Errorf("--print-limits: exit %d, %q", code, stdout.String())
+	}
+	wantErr := `halfclosed: warning: HALFCLOSE_MAX_JOB: environment variable ignored: no flag of halfclosed reads it (did you mean "HALFCLOSE_MAX_JOBS"?)` + "\n"
+	if !strings.Contains(stderr.String(), wantErr) || strings.Count(stderr.String(), "\n") != 3 {
+		t.Errorf("--print-limits stderr:\n%s\nwant 3 lines, one:\n%s", stderr.String(), wantErr)
 	}
 }

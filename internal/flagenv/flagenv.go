@@ -220,3 +220,21 @@ func FormatBytes(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
+
+// Unknown returns the variables of environ (os.Environ's NAME=VALUE
+// lines) whose name begins with prefix and "_", in any case, and that
+// known does not take, each once, in environ's order: a misspelt
+// variable (HALFCLOSE_MAX_JOB) was ignored without a word.
+func Unknown(environ []string, prefix string, known func(name string) bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if len(name) <= len(prefix) || !strings.EqualFold(name[:len(prefix)+1], prefix+"_") || known(name) || seen[name] {
+			continue
+		}
+		seen[name] = true
+		out = append(out, name)
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,5 +84,16 @@ func TestApplyVars(t *testing.T) {
 	}
 	if len(vars) != 1 || vars["a-b"] != "P_A_B" || a != 1 || b != 5 || c != 0 {
 		t.Errorf("vars %v, a %d b %d c %d", vars, a, b, c)
+	}
+}
+
+// TestUnknown: the variables under the prefix, in any case, that known
+// does not take, each once, in the environment's order.
+func TestUnknown(t *testing.T) {
+	env := []string{"P_A=1", "PATH=/bin", "P_B=2", "P_X=1", "p_a=3", "PX=1", "P_X=2", "P_CLIENT_Z=1", "P_", "Q_A=1"}
+	known := func(n string) bool { return n == "P_A" || n == "P_B" || n == "P_CLIENT_Z" }
+	got := Unknown(env, "P", known)
+	if want := []string{"P_X", "p_a", "P_"}; !slices.Equal(got, want) {
+		t.Errorf("Unknown = %q, want %q", got, want)
 	}
 }
