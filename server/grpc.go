@@ -64,6 +64,10 @@ type Options struct {
 	// must leave room above it (MetadataTransportLimit): what is over
 	// that is refused by the HTTP/2 layer, with no gRPC status.
 	MaxMetadataBytes int
+	// TCPMaxHeaderBytes is the raw-TCP command port's longest header
+	// line (--max-header-bytes), for Capabilities only; 0: no command
+	// port.
+	TCPMaxHeaderBytes int
 }
 
 // Observer is told when jobs start and end, for metrics.
@@ -731,6 +735,12 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		// calls over the share are refused at once.
 		MaxGrpcRequests:        int64(s.opts.Streams.Limit()),
 		MaxGrpcRequestsPerPeer: int64(s.opts.Streams.PeerLimit()),
+		// The timeouts and sizes a client meets before or while its job
+		// runs.
+		HeaderTimeoutMs:   s.opts.HeaderTimeout.Milliseconds(),
+		JobWaitMs:         cfg.QueueWait.Milliseconds(),
+		MaxLineBytes:      int64(cfg.MaxLineBytes),
+		MaxTcpHeaderBytes: int64(s.opts.TCPMaxHeaderBytes),
 	}}
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}

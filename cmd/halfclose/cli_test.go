@@ -75,10 +75,49 @@ func TestClientEnvironment(t *testing.T) {
 	t.Setenv("HALFCLOSE_CLIENT_VERSION", "true")
 	var o options
 	spec := newSpec(&o)
-	if err := flagenv.Apply(spec.Flags, envPrefix, spec.NoEnvNames()...); err != nil {
+	if _, err := flagenv.Apply(spec.Flags, envPrefix, spec.NoEnvNames()...); err != nil {
 		t.Fatal(err)
 	}
 	if o.addr != "127.0.0.2:3" || o.tcpAddr != "127.0.0.1:50052" || !o.progress.set || o.progress.on || o.version {
 		t.Errorf("addr %q, tcp-addr %q, progress %+v, version %v", o.addr, o.tcpAddr, o.progress, o.version)
+	}
+}
+
+// A value refused after it parsed (a range, a flag it needs) names its
+// variable when it came from one, and the flag alone when it was given
+// as one: a negative HALFCLOSE_CLIENT_TIMEOUT said "--timeout -1s: ...",
+// a flag the command line did not have. Each case fails before any
+// connection is made.
+func TestClientEnvValueErrorsNameVariable(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ flag, value string }{
+		{"timeout", "-1s"},
+		{"chunk-size", "1"},
+		{"addr", "::1:50051"},
+		{"tcp-addr", "127.0.0.1"},
+		{"key", dir + "/k.pem"},
+		{"cacert", dir + "/none.pem"},
+		{"token-file", dir + "/none"},
+	} {
+		env := envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(tc.flag, "-", "_"))
+		t.Run(env, func(t *testing.T) {
+			// A port of this test's range, should a case reach a dial.
+			args := []string{"--addr=127.0.0.1:23001", "--tcp-addr=127.0.0.1:23001", "wc"}
+			switch tc.flag {
+			case "addr":
+				args = args[1:]
+			case "tcp-addr":
+				args = []string{"--tcp", "--addr=127.0.0.1:23001", "wc"}
+			}
+			code, _, errs := runCLI(t, append([]string{"--" + tc.flag + "=" + tc.value}, args...)...)
+			if code != 2 || strings.Contains(errs, "HALFCLOSE_") {
+				t.Errorf("as a flag: exit %d, %q; want 2 and no variable named", code, errs)
+			}
+			t.Setenv(env, tc.value)
+			code, _, errs = runCLI(t, args...)
+			if want := "halfclose: " + env + " (--" + tc.flag + ")"; code != 2 || !strings.HasPrefix(errs, want) {
+				t.Errorf("from %s: exit %d, %q; want 2 and %q", env, code, errs, want)
+			}
+		})
 	}
 }

@@ -55,7 +55,8 @@ func TestCLIDocMentions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		clitest.CheckDocEnvMentions(t, spec, name, doc, nil)
+		clitest.CheckDocEnvMentions(t, spec, name, doc, nil,
+			"HALFCLOSE_CLIENT_ADR") // a misspelling quoted
 	}
 }
 

@@ -159,7 +159,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	// After the command line, so that a flag given there wins and its
 	// variable is not read.
-	if err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...); err != nil {
+	vars, err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...)
+	if err != nil {
 		fmt.Fprintln(stderr, "halfclose:", cli.EnvError(fs, err))
 		return 2
 	}
@@ -170,7 +171,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	if o.timeout < 0 {
-		fmt.Fprintf(stderr, "halfclose: --timeout %v: a deadline cannot be negative (0: none)\n", o.timeout)
+		fmt.Fprintln(stderr, "halfclose:", vars.Name(fmt.Errorf("--timeout %v: a deadline cannot be negative (0: none)", o.timeout)))
 		return 2
 	}
 	if (o.list || o.listNames) && len(words) > 0 {
@@ -179,7 +180,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	if o.chunkSize < minChunkSize || o.chunkSize > maxChunkSize {
-		fmt.Fprintf(stderr, "halfclose: --chunk-size must be between %s and %s\n", flagenv.FormatBytes(minChunkSize), flagenv.FormatBytes(maxChunkSize))
+		fmt.Fprintln(stderr, "halfclose:", vars.Name(fmt.Errorf("--chunk-size must be between %s and %s", flagenv.FormatBytes(minChunkSize), flagenv.FormatBytes(maxChunkSize))))
 		return 2
 	}
 	listing := o.list || o.listNames || len(words) == 1 && words[0] == "commands"
@@ -188,19 +189,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		addrErr = checkAddr("--tcp-addr", o.tcpAddr, false)
 	}
 	if addrErr != nil {
-		fmt.Fprintf(stderr, "halfclose: %v\n", addrErr)
+		fmt.Fprintf(stderr, "halfclose: %v\n", vars.Name(addrErr))
 		return 2
 	}
 	tlsCfg, err := o.tlsConfig()
 	if err != nil {
-		fmt.Fprintln(stderr, "halfclose:", err)
+		fmt.Fprintln(stderr, "halfclose:", vars.Name(err))
 		return 2
 	}
 	r := &runner{o: o, tls: tlsCfg, stderr: stderr, prog: decideProgress(o.progress, stdin, stderr), listing: listing}
 	var token string
 	if o.tokenFile != "" {
 		if token, err = readToken(o.tokenFile); err != nil {
-			fmt.Fprintln(stderr, "halfclose:", err)
+			fmt.Fprintln(stderr, "halfclose:", vars.Name(err))
 			return 2
 		}
 		r.tcpOpts = append(r.tcpOpts, client.WithTCPToken(token))

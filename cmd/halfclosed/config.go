@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,6 +90,13 @@ type config struct {
 	// tests add their own commands to it.
 	commands *compute.Registry
 
+	// envVars are the flags set from their variables, for errors found
+	// at start to name them (a listener, a certificate).
+	envVars flagenv.Vars
+	// unknownEnv are the HALFCLOSE_ variables no flag reads, warned of
+	// at start.
+	unknownEnv []envWarning
+
 	// Made by validate from the flags above.
 	engine    *engine.Engine
 	routeList []route // --tcp-route, each pipeline compiled once
@@ -123,16 +131,72 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	}
 	// After the command line: a flag given there wins, and its variable
 	// is not read (nor added to, for --tcp-route).
-	if err := flagenv.Apply(fs, "HALFCLOSE", spec.NoEnvNames()...); err != nil {
+	vars, err := flagenv.Apply(fs, envPrefix, spec.NoEnvNames()...)
+	if err != nil {
 		return nil, usageError{cli.EnvError(fs, err)}
 	}
+	c.envVars = vars
+	c.unknownEnv = unknownEnv(spec, os.Environ())
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Errorf("unexpected argument %q (halfclosed takes only flags)", fs.Arg(0))}
 	}
 	if err := c.validate(); err != nil {
-		return nil, usageError{err}
+		// A value from a variable is named by it: the flag alone sent
+		// the reader to a command line without it.
+		return nil, usageError{vars.Name(err)}
 	}
 	return c, nil
+}
+
+// envPrefix begins halfclosed's variables: HALFCLOSE_MAX_JOBS for
+// --max-jobs.
+const envPrefix = "HALFCLOSE"
+
+// clientEnvPrefix begins the halfclose client's variables
+// (HALFCLOSE_CLIENT_ADDR): the client's own, which it checks itself.
+const clientEnvPrefix = "HALFCLOSE_CLIENT_"
+
+// otherEnv are the HALFCLOSE_ variables that no flag of halfclosed
+// reads but the project's other programs do: the example clients'
+// former name for the client's --addr, and the tests' switches. A
+// server started with them must not warn.
+var otherEnv = []string{
+	"HALFCLOSE_ADDR",               // examples/: --addr's former name
+	"HALFCLOSE_TEST_LONG",          // make test-long (internal/testenv)
+	"HALFCLOSE_E2E_TOUR_NAMESPACE", // e2e: the tour's namespace
+	"HALFCLOSE_GREP_SEED",          // compute/grep: a random test's seed
+	"HALFCLOSE_GUNZIP_CASES",       // compute/text: gunzip window cases
+	"HALFCLOSE_GUNZIP_SEED",        // compute/text: their seed
+	"HALFCLOSE_PPROF_DIR",          // e2e: profiles of the streams test
+}
+
+// envWarning is a HALFCLOSE_ variable of the environment that no flag
+// reads, and the variables it may have meant.
+type envWarning struct {
+	name, hint string // hint: compute.DidYouMean's, or ""
+}
+
+// unknownEnv lists the HALFCLOSE_ variables of environ that halfclosed
+// ignores: none of its flags' (spec), the client's (HALFCLOSE_CLIENT_*)
+// or otherEnv. A misspelt one (HALFCLOSE_MAX_JOB=4) was ignored without
+// a word and the server started with the default; it is warned of at
+// start, the start going on: tools may set such variables.
+func unknownEnv(spec *cli.Spec, environ []string) []envWarning {
+	skip := spec.NoEnvNames()
+	var names []string
+	spec.Flags.VisitAll(func(f *flag.Flag) {
+		if !slices.Contains(skip, f.Name) {
+			names = append(names, flagenv.EnvName(envPrefix, f.Name))
+		}
+	})
+	known := func(name string) bool {
+		return slices.Contains(names, name) || slices.Contains(otherEnv, name) || len(name) >= len(clientEnvPrefix) && strings.EqualFold(name[:len(clientEnvPrefix)], clientEnvPrefix)
+	}
+	var out []envWarning
+	for _, name := range flagenv.Unknown(environ, envPrefix, known) {
+		out = append(out, envWarning{name: name, hint: compute.DidYouMean(name, names)})
+	}
+	return out
 }
 
 // defaultConfig holds the defaults of the flags whose type has no default
@@ -503,6 +567,15 @@ func (c *config) engineConfig() engine.Config {
 func (c *config) healthOnMetrics() bool {
 	_, port, _ := net.SplitHostPort(c.healthAddr)
 	return c.healthAddr == c.metricsAddr && port != "0"
+}
+
+// tcpMaxHeaderBytes is --max-header-bytes where a command port serves
+// (--tcp-addr), 0 where none does: route ports read no header line.
+func (c *config) tcpMaxHeaderBytes() int {
+	if c.tcpAddr == "" {
+		return 0
+	}
+	return int(c.maxHeaderBytes)
 }
 
 // routes are the --tcp-route ports, their pipelines compiled by validate.

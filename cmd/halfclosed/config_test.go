@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,19 +300,19 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 		args []string
 		want *apiv1.Limits
 	}{
-		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64}},
+		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64, HeaderTimeoutMs: 10000, JobWaitMs: 2000, MaxLineBytes: 1 << 20, MaxTcpHeaderBytes: 4 << 10}},
 		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128", "HALFCLOSE_MAX_METADATA_BYTES": "2KiB"},
 			[]string{"--max-msg-bytes=64KiB"},
-			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10, MaxGrpcRequests: 64, MaxGrpcRequestsPerPeer: 16}},
+			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10, MaxGrpcRequests: 64, MaxGrpcRequestsPerPeer: 16, HeaderTimeoutMs: 10000, JobWaitMs: 2000, MaxLineBytes: 1 << 20, MaxTcpHeaderBytes: 4 << 10}},
 		// No cap on an address's jobs: its share of the streams is the 64
 		// jobs and a quarter of the 192 places over them.
 		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56", "--max-metadata-bytes=1KiB"},
-			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 112}},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxRequestsPerPeer: 3, PeerIpv6Prefix: 56, MaxMetadataBytes: 1 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 112, HeaderTimeoutMs: 10000, JobWaitMs: 2000, MaxLineBytes: 1 << 20, MaxTcpHeaderBytes: 4 << 10}},
 		// Behind a proxy: no share per address; the Deployment's cap.
 		{map[string]string{"HALFCLOSE_GRPC_MAX_REQUESTS": "24"}, []string{"--max-requests-per-peer=0", "--max-jobs-per-peer=0"},
-			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 24}},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 24, HeaderTimeoutMs: 10000, JobWaitMs: 2000, MaxLineBytes: 1 << 20, MaxTcpHeaderBytes: 4 << 10}},
 		{nil, []string{"--grpc-max-requests=0"},
-			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10}},
+			&apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, HeaderTimeoutMs: 10000, JobWaitMs: 2000, MaxLineBytes: 1 << 20, MaxTcpHeaderBytes: 4 << 10}},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {
@@ -324,6 +325,43 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 			}
 			if !proto.Equal(caps.Limits, tc.want) {
 				t.Errorf("Capabilities limits %v, want %v", caps.Limits, tc.want)
+			}
+		})
+	}
+}
+
+// TestCapabilitiesReportsTimeoutsAndLines: Capabilities reports the
+// limits a client meets before or while its job runs, each the value its
+// flag or variable gave: --header-timeout (a stream's header message, a
+// TCP header line), --job-wait, --max-line-bytes (grep, sort and uniq),
+// --max-header-bytes (the command port's header line; 0 without a command
+// port). It reported none of them: a client learnt them from a failed
+// call.
+func TestCapabilitiesReportsTimeoutsAndLines(t *testing.T) {
+	for _, tc := range []struct {
+		env                         map[string]string
+		args                        []string
+		header, wait, line, tcpLine int64
+	}{
+		{nil, []string{"--header-timeout=3500ms", "--job-wait=750ms", "--max-line-bytes=5000", "--max-header-bytes=200"}, 3500, 750, 5000, 200},
+		{map[string]string{"HALFCLOSE_HEADER_TIMEOUT": "1m30s", "HALFCLOSE_JOB_WAIT": "12s", "HALFCLOSE_MAX_LINE_BYTES": "64MiB", "HALFCLOSE_MAX_HEADER_BYTES": "64KiB"}, nil, 90000, 12000, 64 << 20, 64 << 10},
+		// Routes only: no header line to measure.
+		{nil, []string{"--tcp-addr=", "--tcp-route=127.0.0.1:0=wc -c", "--max-header-bytes=300", "--max-line-bytes=1GiB"}, 10000, 2000, 1 << 30, 0},
+	} {
+		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			d := startDaemon(t, tc.args...)
+			caps, err := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil)).Capabilities(testCtx(t), &apiv1.CapabilitiesRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := caps.GetLimits()
+			got := []int64{l.GetHeaderTimeoutMs(), l.GetJobWaitMs(), l.GetMaxLineBytes(), l.GetMaxTcpHeaderBytes()}
+			want := []int64{tc.header, tc.wait, tc.line, tc.tcpLine}
+			if !slices.Equal(got, want) {
+				t.Errorf("header_timeout_ms, job_wait_ms, max_line_bytes, max_tcp_header_bytes = %v, want %v", got, want)
 			}
 		})
 	}

@@ -130,10 +130,16 @@ type security struct {
 func newServer(cfg *config) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, endDrainDelay: make(chan struct{}), hurried: make(chan struct{})}
 	d.log, d.logBuf = cfg.logger()
+	for _, w := range cfg.unknownEnv {
+		d.log.Warn("environment variable ignored: no flag of halfclosed reads it"+w.hint, "variable", w.name)
+	}
 	defer func() {
 		if err != nil {
 			d.closeListeners()
 			d.closeLog()
+			// A listener, certificate or spool dir from a variable
+			// is named by it.
+			err = cfg.envVars.Name(err)
 		}
 	}()
 	sec, err := cfg.loadSecurity()
@@ -552,6 +558,8 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		// naming the limit; the HTTP/2 layer refuses only what is far
 		// over it (MetadataTransportLimit).
 		MaxMetadataBytes: int(cfg.maxMetadataBytes),
+		// For Capabilities: the line a TCP client's header must fit.
+		TCPMaxHeaderBytes: cfg.tcpMaxHeaderBytes(),
 	})
 	opts := append(grpcopts.ServerOptions(),
 		grpc.InTapHandle(d.svc.TapHandle),

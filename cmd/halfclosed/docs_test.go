@@ -73,9 +73,10 @@ func TestOperationsDocMentions(t *testing.T) {
 			t.Fatal(err)
 		}
 		clitest.CheckDocEnvMentions(t, spec, name, doc, []string{"HALFCLOSE_CLIENT"},
-			"HALFCLOSE_SOME_FLAG", // the naming rule's placeholder
-			"HALFCLOSE_ADDR",      // the examples' old name for --addr
-			"HALFCLOSE_TEST_LONG") // the tests' switch, make test-long
+			append([]string{
+				"HALFCLOSE_SOME_FLAG", // the naming rule's placeholder
+				"HALFCLOSE_MAX_JOB",   // a misspelling quoted
+			}, otherEnv...)...) // the examples' old name for --addr, the tests' switches
 	}
 }
 

@@ -70,6 +70,11 @@ func printInfo(cfg *config, stdout, stderr io.Writer) int {
 		case cfg.generate != "":
 			return newSpec(defaultConfig()).Generate(w, cfg.generate)
 		default:
+			// It checks a configuration as a start would: the
+			// start's warnings of ignored variables, on stderr.
+			for _, u := range cfg.unknownEnv {
+				fmt.Fprintf(stderr, "halfclosed: warning: %s: environment variable ignored: no flag of halfclosed reads it%s\n", u.name, u.hint)
+			}
 			cfg.writeLimits(w)
 		}
 		return nil

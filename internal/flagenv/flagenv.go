@@ -3,6 +3,7 @@
 package flagenv
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -22,11 +23,13 @@ func EnvName(prefix, flagName string) string {
 // is then not read at all (neither added to, for a repeatable flag, nor
 // checked). A repeatable flag takes one value per line of its variable.
 // The flags named in skip have no variable (--help, --version, one-letter
-// aliases).
-func Apply(fs *flag.FlagSet, prefix string, skip ...string) error {
+// aliases). It returns the flags it set, for errors found later in their
+// values to name the variable (Vars.Name).
+func Apply(fs *flag.FlagSet, prefix string, skip ...string) (Vars, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
+	vars := Vars{}
 	fs.VisitAll(func(f *flag.Flag) {
 		if slices.Contains(skip, f.Name) || set[f.Name] {
 			return
@@ -52,9 +55,86 @@ func Apply(fs *flag.FlagSet, prefix string, skip ...string) error {
 				return
 			}
 		}
+		vars[f.Name] = EnvName(prefix, f.Name)
 	})
-	return err
+	return vars, err
 }
+
+// Vars maps each flag Apply set from the environment to its variable.
+type Vars map[string]string
+
+// Name rewrites the mentions of flags set from a variable in err, an
+// error found in their values after Apply (a range, a pair of flags that
+// go together), so that it names the variable the value came from: the
+// first "--max-header-bytes" of a message becomes
+// "HALFCLOSE_MAX_HEADER_BYTES (--max-header-bytes)", as EnvError names a
+// value that does not parse. The flag alone sent the reader to a command
+// line that had no such flag. The errors of errors.Join are rewritten
+// each, and err stays what the result unwraps to.
+func (v Vars) Name(err error) error {
+	if err == nil || len(v) == 0 {
+		return err
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := j.Unwrap()
+		named := make([]error, len(errs))
+		changed := false
+		for i, e := range errs {
+			named[i] = v.Name(e)
+			changed = changed || named[i] != e
+		}
+		if !changed {
+			return err
+		}
+		return errors.Join(named...)
+	}
+	msg := err.Error()
+	var b strings.Builder
+	done := map[string]bool{}
+	i := 0
+	for i < len(msg) {
+		j := strings.Index(msg[i:], "--")
+		if j < 0 {
+			break
+		}
+		j += i
+		k := j + 2
+		for k < len(msg) && isFlagByte(msg[k]) {
+			k++
+		}
+		name := msg[j+2 : k]
+		env, ok := v[name]
+		// A flag's mention starts a word ("a--b" is none) and is already
+		// named where its variable is in the message (EnvError's).
+		if ok && !done[name] && (j == 0 || !isFlagByte(msg[j-1])) && !strings.Contains(msg, env) {
+			done[name] = true
+			b.WriteString(msg[i:j])
+			b.WriteString(env + " (--" + name + ")")
+		} else {
+			b.WriteString(msg[i:k])
+		}
+		i = k
+	}
+	if len(done) == 0 {
+		return err
+	}
+	b.WriteString(msg[i:])
+	return &namedError{msg: b.String(), err: err}
+}
+
+// isFlagByte reports whether c may be part of a flag's name.
+func isFlagByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c >= 'A' && c <= 'Z'
+}
+
+// namedError is an error whose message Vars.Name rewrote.
+type namedError struct {
+	msg string
+	err error
+}
+
+func (e *namedError) Error() string { return e.msg }
+func (e *namedError) Unwrap() error { return e.err }
 
 // EnvError is a variable whose value its flag does not take.
 type EnvError struct {
@@ -139,4 +219,22 @@ func FormatBytes(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// Unknown returns the variables of environ (os.Environ's NAME=VALUE
+// lines) whose name begins with prefix and "_", in any case, and that
+// known does not take, each once, in environ's order: a misspelt
+// variable (HALFCLOSE_MAX_JOB) was ignored without a word.
+func Unknown(environ []string, prefix string, known func(name string) bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if len(name) <= len(prefix) || !strings.EqualFold(name[:len(prefix)+1], prefix+"_") || known(name) || seen[name] {
+			continue
+		}
+		seen[name] = true
+		out = append(out, name)
+	}
+	return out
 }

@@ -1256,8 +1256,27 @@ type Limits struct {
 	// there is no such share (behind a proxy). A client running calls in parallel meets
 	// the lower of it and max_requests_per_peer first.
 	MaxGrpcRequestsPerPeer int64 `protobuf:"varint,10,opt,name=max_grpc_requests_per_peer,json=maxGrpcRequestsPerPeer,proto3" json:"max_grpc_requests_per_peer,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// header_timeout_ms is how long a Digest or Run stream's first message
+	// (its header) may take to arrive after the stream starts, and a new
+	// connection's TLS handshake and HTTP/2 preface (--header-timeout); a
+	// stream over it ends with DEADLINE_EXCEEDED. On the raw-TCP ports it
+	// bounds the handshake and the header line.
+	HeaderTimeoutMs int64 `protobuf:"varint,11,opt,name=header_timeout_ms,json=headerTimeoutMs,proto3" json:"header_timeout_ms,omitempty"`
+	// job_wait_ms is how long a job over max_jobs or max_jobs_per_peer
+	// waits for a slot before it is refused with RESOURCE_EXHAUSTED
+	// (--job-wait).
+	JobWaitMs int64 `protobuf:"varint,12,opt,name=job_wait_ms,json=jobWaitMs,proto3" json:"job_wait_ms,omitempty"`
+	// max_line_bytes is the longest line, without its newline, that grep,
+	// sort and uniq hold (--max-line-bytes); an input with a longer one
+	// fails the job with RESOURCE_EXHAUSTED.
+	MaxLineBytes int64 `protobuf:"varint,13,opt,name=max_line_bytes,json=maxLineBytes,proto3" json:"max_line_bytes,omitempty"`
+	// max_tcp_header_bytes is the longest header line, its newline
+	// included, that the raw-TCP command port takes (--max-header-bytes);
+	// a longer one is refused with INVALID_ARGUMENT. 0 when the server
+	// has no command port.
+	MaxTcpHeaderBytes int64 `protobuf:"varint,14,opt,name=max_tcp_header_bytes,json=maxTcpHeaderBytes,proto3" json:"max_tcp_header_bytes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1360,6 +1379,34 @@ func (x *Limits) GetMaxGrpcRequestsPerPeer() int64 {
 	return 0
 }
 
+func (x *Limits) GetHeaderTimeoutMs() int64 {
+	if x != nil {
+		return x.HeaderTimeoutMs
+	}
+	return 0
+}
+
+func (x *Limits) GetJobWaitMs() int64 {
+	if x != nil {
+		return x.JobWaitMs
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxLineBytes() int64 {
+	if x != nil {
+		return x.MaxLineBytes
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxTcpHeaderBytes() int64 {
+	if x != nil {
+		return x.MaxTcpHeaderBytes
+	}
+	return 0
+}
+
 var File_halfclose_v1_compute_proto protoreflect.FileDescriptor
 
 const file_halfclose_v1_compute_proto_rawDesc = "" +
@@ -1437,7 +1484,7 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vtakes_value\x18\x02 \x01(\bR\n" +
 	"takesValue\x12\x18\n" +
-	"\asummary\x18\x03 \x01(\tR\asummary\"\xb5\x03\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\"\xd8\x04\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_input_bytes\x18\x01 \x01(\x03R\rmaxInputBytes\x12\x19\n" +
 	"\bmax_jobs\x18\x02 \x01(\x05R\amaxJobs\x12\"\n" +
@@ -1449,7 +1496,11 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x12max_metadata_bytes\x18\b \x01(\x03R\x10maxMetadataBytes\x12*\n" +
 	"\x11max_grpc_requests\x18\t \x01(\x03R\x0fmaxGrpcRequests\x12:\n" +
 	"\x1amax_grpc_requests_per_peer\x18\n" +
-	" \x01(\x03R\x16maxGrpcRequestsPerPeer*\x91\x02\n" +
+	" \x01(\x03R\x16maxGrpcRequestsPerPeer\x12*\n" +
+	"\x11header_timeout_ms\x18\v \x01(\x03R\x0fheaderTimeoutMs\x12\x1e\n" +
+	"\vjob_wait_ms\x18\f \x01(\x03R\tjobWaitMs\x12$\n" +
+	"\x0emax_line_bytes\x18\r \x01(\x03R\fmaxLineBytes\x12/\n" +
+	"\x14max_tcp_header_bytes\x18\x0e \x01(\x03R\x11maxTcpHeaderBytes*\x91\x02\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rALGORITHM_MD5\x10\x01\x12\x12\n" +

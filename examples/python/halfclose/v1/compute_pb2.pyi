@@ -113,28 +113,36 @@ class FlagInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., takes_value: bool = ..., summary: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ["idle_timeout_ms", "max_grpc_requests", "max_grpc_requests_per_peer", "max_input_bytes", "max_jobs", "max_jobs_per_peer", "max_metadata_bytes", "max_msg_bytes", "max_requests_per_peer", "peer_ipv6_prefix"]
+    __slots__ = ["header_timeout_ms", "idle_timeout_ms", "job_wait_ms", "max_grpc_requests", "max_grpc_requests_per_peer", "max_input_bytes", "max_jobs", "max_jobs_per_peer", "max_line_bytes", "max_metadata_bytes", "max_msg_bytes", "max_requests_per_peer", "max_tcp_header_bytes", "peer_ipv6_prefix"]
+    HEADER_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    JOB_WAIT_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_GRPC_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     MAX_GRPC_REQUESTS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
     MAX_INPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
+    MAX_LINE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_METADATA_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_MSG_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUESTS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
+    MAX_TCP_HEADER_BYTES_FIELD_NUMBER: _ClassVar[int]
     PEER_IPV6_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    header_timeout_ms: int
     idle_timeout_ms: int
+    job_wait_ms: int
     max_grpc_requests: int
     max_grpc_requests_per_peer: int
     max_input_bytes: int
     max_jobs: int
     max_jobs_per_peer: int
+    max_line_bytes: int
     max_metadata_bytes: int
     max_msg_bytes: int
     max_requests_per_peer: int
+    max_tcp_header_bytes: int
     peer_ipv6_prefix: int
-    def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_jobs_per_peer: _Optional[int] = ..., max_requests_per_peer: _Optional[int] = ..., peer_ipv6_prefix: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_grpc_requests: _Optional[int] = ..., max_grpc_requests_per_peer: _Optional[int] = ...) -> None: ...
+    def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_jobs_per_peer: _Optional[int] = ..., max_requests_per_peer: _Optional[int] = ..., peer_ipv6_prefix: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_grpc_requests: _Optional[int] = ..., max_grpc_requests_per_peer: _Optional[int] = ..., header_timeout_ms: _Optional[int] = ..., job_wait_ms: _Optional[int] = ..., max_line_bytes: _Optional[int] = ..., max_tcp_header_bytes: _Optional[int] = ...) -> None: ...
 
 class RunHeader(_message.Message):
     __slots__ = ["expected_size", "input_file_size", "pipeline", "require_end"]
