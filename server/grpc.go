@@ -738,7 +738,7 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		// The timeouts and sizes a client meets before or while its job
 		// runs.
 		HeaderTimeoutMs:   s.opts.HeaderTimeout.Milliseconds(),
-		JobWaitMs:         cfg.QueueWait.Milliseconds(),
+		JobWaitMs:         max(0, cfg.QueueWait.Milliseconds()), // negative: refused at once
 		MaxLineBytes:      int64(cfg.MaxLineBytes),
 		MaxTcpHeaderBytes: int64(s.opts.TCPMaxHeaderBytes),
 	}}

@@ -233,7 +233,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the metrics address")
 	fs.Var(&c.maxInputBytes, "max-input-bytes", "input bytes per job")
 	fs.IntVar(&c.maxJobs, "max-jobs", engine.DefaultMaxJobs, "jobs running at once")
-	fs.DurationVar(&c.jobWait, "job-wait", engine.DefaultQueueWait, "how long a job over --max-jobs waits for a slot")
+	fs.DurationVar(&c.jobWait, "job-wait", engine.DefaultQueueWait, "how long a job over --max-jobs waits for a slot (0: refused at once)")
 	fs.IntVar(&c.maxConns, "max-conns", server.DefaultMaxConns, "open connections on the TCP adapter")
 	fs.DurationVar(&c.headerTimeout, "header-timeout", server.DefaultHeaderTimeout, "time for a new connection's TLS handshake and its TCP header line or gRPC HTTP/2 preface, and for a gRPC stream's first message")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "abort a job whose client sends nothing (or reads nothing of its reply) for this long")
@@ -545,11 +545,20 @@ func (c *config) grpcConnsPerPeerCap() int {
 	return max(1, c.grpcMaxConns/4)
 }
 
+// queueWait is --job-wait as the engine takes it: there a zero wait is
+// the default, and --job-wait 0 (refuse at once) is a negative one.
+func queueWait(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
 // engineConfig is the engine the flags describe.
 func (c *config) engineConfig() engine.Config {
 	return engine.Config{
 		MaxJobs:       c.maxJobs,
-		QueueWait:     c.jobWait,
+		QueueWait:     queueWait(c.jobWait),
 		MaxInputBytes: int64(c.maxInputBytes),
 		MaxLineBytes:  int(c.maxLineBytes),
 		Spool: compute.SpoolConfig{

@@ -347,6 +347,9 @@ func TestCapabilitiesReportsTimeoutsAndLines(t *testing.T) {
 		{map[string]string{"HALFCLOSE_HEADER_TIMEOUT": "1m30s", "HALFCLOSE_JOB_WAIT": "12s", "HALFCLOSE_MAX_LINE_BYTES": "64MiB", "HALFCLOSE_MAX_HEADER_BYTES": "64KiB"}, nil, 90000, 12000, 64 << 20, 64 << 10},
 		// Routes only: no header line to measure.
 		{nil, []string{"--tcp-addr=", "--tcp-route=127.0.0.1:0=wc -c", "--max-header-bytes=300", "--max-line-bytes=1GiB"}, 10000, 2000, 1 << 30, 0},
+		// --job-wait 0 refuses at once (the engine took 0 for its 2 s
+		// default).
+		{map[string]string{"HALFCLOSE_JOB_WAIT": "0"}, nil, 10000, 0, 1 << 20, 4 << 10},
 	} {
 		t.Run(fmt.Sprint(tc.args, tc.env), func(t *testing.T) {
 			for k, v := range tc.env {

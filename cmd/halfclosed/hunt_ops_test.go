@@ -54,7 +54,7 @@ func TestHuntOpsBadValues(t *testing.T) {
 		{args: []string{"--idle-timeout=-1s"}, want: "--idle-timeout must not be negative"},
 		{args: []string{"--shutdown-grace=-1s"}, want: "--shutdown-grace must not be negative"},
 		{args: []string{"--job-wait=-1ms"}, want: "--job-wait must not be negative"},
-		{env: "HALFCLOSE_IDLE_TIMEOUT", val: "-1s", want: "--idle-timeout must not be negative"},
+		{env: "HALFCLOSE_IDLE_TIMEOUT", val: "-1s", want: "HALFCLOSE_IDLE_TIMEOUT (--idle-timeout) must not be negative"},
 		{args: []string{"--rate-limit=NaN"}, want: "--rate-limit"},
 		{args: []string{"--max-input-bytes=4i"}, want: "--max-input-bytes: not a byte count"},
 		{args: []string{"--max-input-bytes=4iB"}, want: "--max-input-bytes: not a byte count"},

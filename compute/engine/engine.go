@@ -22,7 +22,7 @@ const (
 // Config is the engine's limits. Zero fields take the defaults.
 type Config struct {
 	MaxJobs       int                 // jobs running at once
-	QueueWait     time.Duration       // how long a job over MaxJobs waits for a slot
+	QueueWait     time.Duration       // how long a job over MaxJobs waits for a slot; negative: none, refused at once
 	MaxInputBytes int64               // input bytes per job
 	MaxLineBytes  int                 // longest line a stage holds; 0 = compute.DefaultMaxLineBytes
 	Spool         compute.SpoolConfig // reply spool and sort buffers
@@ -44,7 +44,7 @@ func New(cfg Config) *Engine {
 	if cfg.MaxJobs <= 0 {
 		cfg.MaxJobs = DefaultMaxJobs
 	}
-	if cfg.QueueWait <= 0 {
+	if cfg.QueueWait == 0 {
 		cfg.QueueWait = DefaultQueueWait
 	}
 	if cfg.MaxInputBytes <= 0 {
@@ -87,6 +87,9 @@ func (e *Engine) Acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case e.slots <- struct{}{}:
 	default:
+		if e.cfg.QueueWait < 0 {
+			return nil, compute.Exhaustedf("too many jobs: %d running, limit %d", len(e.slots), cap(e.slots))
+		}
 		t := time.NewTimer(e.cfg.QueueWait)
 		defer t.Stop()
 		select {

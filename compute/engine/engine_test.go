@@ -400,3 +400,24 @@ func TestStagePanicIsAnInternalError(t *testing.T) {
 		t.Errorf("the next job: %v, %q", err, out.String())
 	}
 }
+
+// TestEngineAcquireNoWait: a negative QueueWait (--job-wait 0) refuses a
+// job over MaxJobs at once, before it looks at its context: a cancelled
+// one still gets RESOURCE_EXHAUSTED, where a job that waits (the 2 s
+// default New put in place of any wait under 1 ns) sees the cancel.
+func TestEngineAcquireNoWait(t *testing.T) {
+	e := engine.New(engine.Config{MaxJobs: 1, QueueWait: -1})
+	if got := e.Config().QueueWait; got >= 0 {
+		t.Fatalf("QueueWait = %v, want the negative one given", got)
+	}
+	release, err := e.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Acquire(ctx); compute.CodeOf(err) != compute.CodeResourceExhausted {
+		t.Fatalf("second job: %v, want RESOURCE_EXHAUSTED at once", err)
+	}
+}
