@@ -126,22 +126,33 @@ type pastDeadline struct {
 func (c pastDeadline) Deadline() (time.Time, bool) { return c.d, true }
 
 // TestLifecycleStopAtClientDeadline: a job the server's stop ends before
-// it runs (waiting for its header, or for a --max-jobs slot) is the stop,
-// outcome unavailable, even when the call's deadline has come: the end
-// of its context is not the client's deadline (clientDeadline, applied
-// there since bbproto), which it is without the stop.
+// it runs (waiting for its header, or for a --max-jobs or
+// --max-jobs-per-peer slot) is the stop, outcome unavailable, even when
+// the call's deadline has come: the end of its context is not the
+// client's deadline (clientDeadline, applied there since bbproto), which
+// it is without the stop.
 func TestLifecycleStopAtClientDeadline(t *testing.T) {
-	for _, where := range []string{"header", "slot"} {
+	for _, where := range []string{"header", "slot", "peer slot"} {
 		for _, stopped := range []bool{false, true} {
 			stopping, stop := context.WithCancel(context.Background())
 			eng := engine.New(engine.Config{Registry: builtin.Registry(), MaxJobs: 1, QueueWait: time.Hour})
-			hold, err := eng.Acquire(context.Background())
-			if err != nil {
-				t.Fatal(err)
+			var peers *PeerCap
+			var err error
+			hold := func() {}
+			switch where {
+			case "slot":
+				if hold, err = eng.Acquire(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			case "peer slot":
+				peers = NewPeerCap(1)
+				if hold, _, err = peers.Acquire(context.Background(), "192.0.2.1", 0); err != nil {
+					t.Fatal(err)
+				}
 			}
 			obs := slotWaitObserver{waiting: make(chan struct{}, 1)}
 			var outcomes []string
-			l := &lifecycle{engine: eng, stopping: stopping, obs: outcomeObserver{slotWaitObserver: obs, outcomes: &outcomes},
+			l := &lifecycle{engine: eng, stopping: stopping, peerJobs: peers, obs: outcomeObserver{slotWaitObserver: obs, outcomes: &outcomes},
 				emit: func(context.Context, slog.Attr) {}}
 			parent, cancel := context.WithCancel(context.Background())
 			ctx := pastDeadline{parent, time.Now().Add(-time.Millisecond)}
@@ -163,7 +174,7 @@ func TestLifecycleStopAtClientDeadline(t *testing.T) {
 					return "sha256sum", func(context.Context) (engine.Stats, error) { return engine.Stats{}, nil }, nil
 				})
 			}()
-			if where == "slot" {
+			if where != "header" {
 				<-obs.waiting
 				end()
 			}
