@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/status"
+
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
@@ -111,4 +113,92 @@ func TestLifecycleJobContext(t *testing.T) {
 		stop()
 		<-ctx.Done() // the stop ends it
 	})
+}
+
+// pastDeadline is a context whose deadline is d, whatever ends it: a
+// gRPC call whose client's deadline came (or is within deadlineSlack),
+// with no timer of the test's to race.
+type pastDeadline struct {
+	context.Context
+	d time.Time
+}
+
+func (c pastDeadline) Deadline() (time.Time, bool) { return c.d, true }
+
+// TestLifecycleStopAtClientDeadline: a job the server's stop ends before
+// it runs (waiting for its header, or for a --max-jobs or
+// --max-jobs-per-peer slot) is the stop, outcome unavailable, even when
+// the call's deadline has come: the end of its context is not the
+// client's deadline (clientDeadline, applied there since bbproto), which
+// it is without the stop.
+func TestLifecycleStopAtClientDeadline(t *testing.T) {
+	for _, where := range []string{"header", "slot", "peer slot"} {
+		for _, stopped := range []bool{false, true} {
+			stopping, stop := context.WithCancel(context.Background())
+			eng := engine.New(engine.Config{Registry: builtin.Registry(), MaxJobs: 1, QueueWait: time.Hour})
+			var peers *PeerCap
+			var err error
+			hold := func() {}
+			switch where {
+			case "slot":
+				if hold, err = eng.Acquire(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			case "peer slot":
+				peers = NewPeerCap(1)
+				if hold, _, err = peers.Acquire(context.Background(), "192.0.2.1", 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			obs := slotWaitObserver{waiting: make(chan struct{}, 1)}
+			var outcomes []string
+			l := &lifecycle{engine: eng, stopping: stopping, peerJobs: peers, obs: outcomeObserver{slotWaitObserver: obs, outcomes: &outcomes},
+				emit: func(context.Context, slog.Attr) {}}
+			parent, cancel := context.WithCancel(context.Background())
+			ctx := pastDeadline{parent, time.Now().Add(-time.Millisecond)}
+			// The client's reset, or the stop, ends the call.
+			end := cancel
+			if stopped {
+				end = stop
+			}
+			errc := make(chan error, 1)
+			go func() {
+				errc <- l.do(ctx, "192.0.2.1", func() (string, jobFunc, error) {
+					if where == "header" {
+						// A Recv waits on the stream's context, which the
+						// stop ends with grpc.Server.Stop, after it.
+						end()
+						cancel()
+						return "", nil, status.FromContextError(ctx.Err()).Err()
+					}
+					return "sha256sum", func(context.Context) (engine.Stats, error) { return engine.Stats{}, nil }, nil
+				})
+			}()
+			if where != "header" {
+				<-obs.waiting
+				end()
+			}
+			err = <-errc
+			want, wantOutcome := error(context.DeadlineExceeded), OutcomeIdle
+			if stopped {
+				want, wantOutcome = errShuttingDown, OutcomeUnavailable
+			}
+			if err != want || len(outcomes) != 1 || outcomes[0] != wantOutcome {
+				t.Errorf("%s, stopped %v: %v, outcomes %v; want %v, %s", where, stopped, err, outcomes, want, wantOutcome)
+			}
+			hold()
+			cancel()
+			stop()
+		}
+	}
+}
+
+// outcomeObserver records the outcome of each job.
+type outcomeObserver struct {
+	slotWaitObserver
+	outcomes *[]string
+}
+
+func (o outcomeObserver) JobStarted(string) func(string, int64, int64) {
+	return func(oc string, _, _ int64) { *o.outcomes = append(*o.outcomes, oc) }
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -120,13 +121,28 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 	return o, rest, nil
 }
 
-// quoteWord quotes a client's word for a message, shortened.
+// quoteWord quotes a client's word for a message, shortened to
+// maxQuotedWord bytes at a character's start: cut inside one, the quote
+// showed its first bytes escaped ("@ééé\xc3…"). A byte that is not UTF-8
+// is a character of its own, escaped as before.
 func quoteWord(w string) string {
-	if len(w) > 32 {
-		w = w[:32] + "…"
+	if len(w) > maxQuotedWord {
+		cut := maxQuotedWord
+		for i := cut - 1; i >= 0 && i > cut-utf8.UTFMax; i-- {
+			if utf8.RuneStart(w[i]) {
+				if _, n := utf8.DecodeRuneInString(w[i:]); i+n > cut {
+					cut = i
+				}
+				break
+			}
+		}
+		w = w[:cut] + "…"
 	}
 	return strconv.Quote(w)
 }
+
+// maxQuotedWord is how much of a client's word quoteWord keeps.
+const maxQuotedWord = 32
 
 // parseCount parses a decimal byte count: ASCII digits only, at most
 // maxSizeDigits of them.

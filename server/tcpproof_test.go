@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/halfclose/halfclose/internal/oracle"
 )
@@ -75,6 +76,9 @@ func TestTCPHeaderOptions(t *testing.T) {
 		{"negative file", "@file=-4 wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option @file wants the file's size: @file=N\n", OutcomeInvalid},
 		{"size without value", "@size sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: header option @size wants a byte count: @size=N\n", OutcomeInvalid},
 		{"negative size", "@size=-1 sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: header option @size wants a byte count: @size=N\n", OutcomeInvalid},
+		// A long option is quoted to 32 bytes at a character's start:
+		// "@" and 15 "é" (it showed the 16th's first byte, "\xc3").
+		{"long option of two-byte characters", "@" + strings.Repeat("\u00e9", 20) + " wc\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@" + strings.Repeat("\u00e9", 15) + "…\" (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N)\n", OutcomeInvalid},
 		{"option twice", "@trailer @trailer wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option \"@trailer\" given twice\n", OutcomeInvalid},
 		{"value on a flag option", "@chunked=1 wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option @chunked takes no value\n", OutcomeInvalid},
 		{"options only", "@trailer\n", "", "halfclose: error: INVALID_ARGUMENT: pipeline: empty\n", OutcomeInvalid},
@@ -157,5 +161,37 @@ func TestTCPRouteHasNoOptions(t *testing.T) {
 	in := "@trailer @size=3\nabc"
 	if got := tcpCall(t, env.routes["testcat"], "", []byte(in)); got != in {
 		t.Fatalf("route reply %q, want %q", got, in)
+	}
+}
+
+// TestQuoteWordCutsAtCharacter: a long word is quoted with the most of its
+// whole characters that fit in maxQuotedWord bytes, wherever characters
+// of 1 to 4 bytes fall around the cut; a byte that is not UTF-8 counts
+// as one character, escaped. The oracle walks the word a character at a
+// time. It quoted the first maxQuotedWord bytes, the first bytes of a
+// character cut there escaped ("\xc3").
+func TestQuoteWordCutsAtCharacter(t *testing.T) {
+	for _, r := range []string{"a", "\u00e9", "\u20ac", "\U0001F600", "\xff", "\x80"} {
+		for pad := range 2 * utf8.UTFMax {
+			for size := maxQuotedWord - 8; size <= maxQuotedWord+8; size++ {
+				w := strings.Repeat("@", pad)
+				w += strings.Repeat(r, max(0, size-len(w))/len(r))
+				want := w
+				if len(w) > maxQuotedWord {
+					n := 0
+					for n < len(w) {
+						_, m := utf8.DecodeRuneInString(w[n:])
+						if n+m > maxQuotedWord {
+							break
+						}
+						n += m
+					}
+					want = w[:n] + "…"
+				}
+				if got := quoteWord(w); got != strconv.Quote(want) {
+					t.Fatalf("%q after %d bytes, %d in all: %s, want %s", r, pad, len(w), got, strconv.Quote(want))
+				}
+			}
+		}
 	}
 }
