@@ -1644,6 +1644,20 @@ func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 // line per reason and interval rather than one per connection.
 func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, peer, reason string, err error) {
 	s.refused.add(reason, "tcp")
+	if tc, ok := c.(*tls.Conn); ok {
+		// The error line's write (fail) runs the TLS handshake first, and
+		// its reads of the client had no deadline: a refused client that
+		// sent nothing, or half a ClientHello, held its goroutine and
+		// descriptor, outside --max-conns, until it left or a forced stop
+		// (TestTCPTLSRefusedHandshakeTimeout). It gets --header-timeout,
+		// as every other handshake. Looked at after that, as readHeader
+		// does: a forced stop cancels ctx before it sets its deadline of
+		// now (liveConns), so either it is seen here or it comes after.
+		tc.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		if ctx.Err() != nil {
+			tc.SetReadDeadline(time.Now())
+		}
+	}
 	s.fail(ctx, c, peer, s.life.refuse(ctx, err))
 }
 

@@ -228,3 +228,38 @@ func TestTCPStopAfterFailKeepsLine(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPTLSRefusedHandshakeTimeout: a connection refused before its TLS
+// handshake (--max-conns, a per-peer cap, --rate-limit) whose client
+// sends nothing is closed at --header-timeout, as one that was not
+// refused. The error line's write runs the handshake, whose reads had no
+// deadline: the connection's goroutine and descriptor, which no
+// --max-conns counts, waited for the client for ever (or until a forced
+// stop), and this read ran into the test's deadline.
+func TestTCPTLSRefusedHandshakeTimeout(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &TCPServer{
+		Engine:        engine.New(engine.Config{Registry: testRegistry()}),
+		TLSConfig:     cfg,
+		HeaderTimeout: time.Millisecond,
+		Allow:         func(string) bool { return false },
+	}
+	addr := serveTCP(t, srv)
+	for _, send := range []string{"", "\x16\x03\x01"} { // nothing; part of a ClientHello
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		io.WriteString(c, send)
+		_, err = io.ReadAll(c)
+		c.Close()
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Errorf("sent %q: the refused connection was still open after %v: %v", send, defaultTestTimeout, err)
+		}
+	}
+}
