@@ -185,20 +185,39 @@ func (c *stopAtLineConn) SetWriteDeadline(t time.Time) error {
 // TestTCPStopAfterFailKeepsLine: a forced stop that reaches a connection
 // after its job has failed, as fail sets the error line's deadline, does
 // not cut the line: the client reads it whole and a clean end, on a plain
-// port and a TLS one. The stop set the write deadline to now under the
-// line's, the line's write failed (i/o timeout) and the connection was
-// reset: TestTCPTLSStopCutsJob's job cut by a shutdown got a reset in 2
-// runs of 300, when the job's end outran the stop's goroutine.
+// port and a TLS one, for a connection refused before its job (the
+// --rate-limit's refusal; --max-conns and the per-peer cap take the same
+// path) and for a plaintext client on a TLS port too. The stop set the
+// write deadline to now under the line's, the line's write failed (i/o
+// timeout) and the connection was reset: TestTCPTLSStopCutsJob's job cut
+// by a shutdown got a reset in 2 runs of 300, when the job's end outran
+// the stop's goroutine. (A refusal on a TLS port is not here: its line's
+// write runs the handshake, whose reads a stop cuts, as it cuts every
+// handshake.)
 func TestTCPStopAfterFailKeepsLine(t *testing.T) {
 	p := newTestPKI(t)
 	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, useTLS := range []bool{false, true} {
+	for _, tc := range []struct {
+		name         string
+		tlsPort      bool // the server speaks TLS
+		tlsClient    bool // the client does
+		refuse       bool
+		header, want string
+	}{
+		{"plain, job fails", false, false, false, "nosuchcommand\n", "halfclose: error: INVALID_ARGUMENT: unknown command"},
+		{"tls, job fails", true, true, false, "nosuchcommand\n", "halfclose: error: INVALID_ARGUMENT: unknown command"},
+		{"plain, refused", false, false, true, "sha256sum\n", "halfclose: error: RESOURCE_EXHAUSTED: rate limit exceeded"},
+		{"plaintext on the tls port", true, false, false, "sha256sum\n", "halfclose: error: INVALID_ARGUMENT: this port speaks TLS"},
+	} {
 		srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()})}
-		if useTLS {
+		if tc.tlsPort {
 			srv.TLSConfig = cfg
+		}
+		if tc.refuse {
+			srv.Allow = func(string) bool { return false }
 		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -207,7 +226,7 @@ func TestTCPStopAfterFailKeepsLine(t *testing.T) {
 		var serving sync.WaitGroup
 		serving.Go(func() { srv.Serve(stopAtLineListener{l, srv.live.stopAll}) })
 		var c net.Conn
-		if useTLS {
+		if tc.tlsClient {
 			c, err = tls.Dial("tcp", l.Addr().String(), p.ClientTLS(t, false))
 		} else {
 			c, err = net.Dial("tcp", l.Addr().String())
@@ -216,15 +235,14 @@ func TestTCPStopAfterFailKeepsLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.SetDeadline(time.Now().Add(defaultTestTimeout))
-		io.WriteString(c, "nosuchcommand\nsome input")
+		io.WriteString(c, tc.header+"some input")
 		c.(interface{ CloseWrite() error }).CloseWrite()
 		got, err := io.ReadAll(c)
 		c.Close()
 		srv.Close()
 		serving.Wait()
-		const want = "halfclose: error: INVALID_ARGUMENT: "
-		if !strings.HasPrefix(string(got), want) || !strings.HasSuffix(string(got), "\n") || err != nil {
-			t.Errorf("tls %v: reply %q, %v; want a line %q... and a clean end", useTLS, got, err, want)
+		if !strings.HasPrefix(string(got), tc.want) || !strings.HasSuffix(string(got), "\n") || err != nil {
+			t.Errorf("%s: reply %q, %v; want a line %q... and a clean end", tc.name, got, err, tc.want)
 		}
 	}
 }
