@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,5 +283,55 @@ func TestTCPTLSRefusedHandshakeTimeout(t *testing.T) {
 		if ne, ok := err.(net.Error); ok && ne.Timeout() {
 			t.Errorf("sent %q: the refused connection was still open after %v: %v", send, defaultTestTimeout, err)
 		}
+	}
+}
+
+// TestTCPTLSRefusedAfterStopWaitsNoHandshake: a connection refused
+// before its TLS handshake and served after the forced stop (accepted
+// just before Close, or the end of the grace) is ended at once, not given
+// --header-timeout for its handshake: the refusal's deadline must not
+// hide the stop's deadline of now, set as handle added it to the live
+// connections (as TestTCPStoppedConnWaitsNoHeader for a header).
+func TestTCPTLSRefusedAfterStopWaitsNoHandshake(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &TCPServer{
+		Engine:        engine.New(engine.Config{Registry: testRegistry()}),
+		TLSConfig:     cfg,
+		HeaderTimeout: time.Hour,
+		Allow:         func(string) bool { return false },
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	for !srv.live.isStopped() {
+		runtime.Gosched() // until the context's AfterFunc has run
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.handle(tls.Server(&rawConn{Conn: sc}, cfg), nil) // the client sends nothing
+	}()
+	select {
+	case <-done:
+	case <-time.After(defaultTestTimeout):
+		client.Close() // the handshake's read ends (or its deadline of an hour)
+		<-done
+		t.Fatal("a refused TLS connection served after the forced stop waited for its handshake")
 	}
 }
