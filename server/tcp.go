@@ -1096,8 +1096,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	select {
 	case s.connSlots <- struct{}{}:
 	default:
-		w.end()
-		s.refuseConn(ctx, c, ip, ReasonMaxConns, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
+		s.refuseConn(ctx, c, w, ip, ReasonMaxConns, compute.Exhaustedf("too many connections: limit %d", s.MaxConns))
 		return
 	}
 	release, ok := s.PeerRequests.TryAcquire(ip)
@@ -1107,8 +1106,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 		// one refused for --max-conns: else one address past its own cap
 		// filled --max-conns for every other.
 		<-s.connSlots
-		w.end()
-		s.refuseConn(ctx, c, ip, ReasonPeerRequests, errPeerRequests(s.PeerRequests.Limit()))
+		s.refuseConn(ctx, c, w, ip, ReasonPeerRequests, errPeerRequests(s.PeerRequests.Limit()))
 		return
 	}
 	// free gives the connection's places back (--max-conns, its
@@ -1127,8 +1125,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	defer free()
 	if s.Allow != nil && !s.Allow(ip) {
 		free()
-		w.end()
-		s.refuseConn(ctx, c, ip, ReasonRateLimit, compute.Exhaustedf("rate limit exceeded for peer"))
+		s.refuseConn(ctx, c, w, ip, ReasonRateLimit, compute.Exhaustedf("rate limit exceeded for peer"))
 		return
 	}
 	if tc, ok := c.(*tls.Conn); ok {
@@ -1641,9 +1638,25 @@ func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 
 // refuseConn refuses a connection before anything is read from it: the
 // error line, a job counted in the metrics (outcome limit), and one log
-// line per reason and interval rather than one per connection.
-func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, peer, reason string, err error) {
+// line per reason and interval rather than one per connection. w is c's
+// writer.
+func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, w *connWriter, peer, reason string, err error) {
 	s.refused.add(reason, "tcp")
+	w.end() // the error line is its last words, which a stop leaves
+	if tc, ok := c.(*tls.Conn); ok {
+		// The error line's write (fail) runs the TLS handshake first, and
+		// its reads of the client had no deadline: a refused client that
+		// sent nothing, or half a ClientHello, held its goroutine and
+		// descriptor, outside --max-conns, until it left or a forced stop
+		// (TestTCPTLSRefusedHandshakeTimeout). It gets --header-timeout,
+		// as every other handshake. Looked at after that, as readHeader
+		// does: a forced stop cancels ctx before it sets its deadline of
+		// now (liveConns), so either it is seen here or it comes after.
+		tc.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		if ctx.Err() != nil {
+			tc.SetReadDeadline(time.Now())
+		}
+	}
 	s.fail(ctx, c, peer, s.life.refuse(ctx, err))
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -185,20 +186,39 @@ func (c *stopAtLineConn) SetWriteDeadline(t time.Time) error {
 // TestTCPStopAfterFailKeepsLine: a forced stop that reaches a connection
 // after its job has failed, as fail sets the error line's deadline, does
 // not cut the line: the client reads it whole and a clean end, on a plain
-// port and a TLS one. The stop set the write deadline to now under the
-// line's, the line's write failed (i/o timeout) and the connection was
-// reset: TestTCPTLSStopCutsJob's job cut by a shutdown got a reset in 2
-// runs of 300, when the job's end outran the stop's goroutine.
+// port and a TLS one, for a connection refused before its job (the
+// --rate-limit's refusal; --max-conns and the per-peer cap take the same
+// path) and for a plaintext client on a TLS port too. The stop set the
+// write deadline to now under the line's, the line's write failed (i/o
+// timeout) and the connection was reset: TestTCPTLSStopCutsJob's job cut
+// by a shutdown got a reset in 2 runs of 300, when the job's end outran
+// the stop's goroutine. (A refusal on a TLS port is not here: its line's
+// write runs the handshake, whose reads a stop cuts, as it cuts every
+// handshake.)
 func TestTCPStopAfterFailKeepsLine(t *testing.T) {
 	p := newTestPKI(t)
 	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, useTLS := range []bool{false, true} {
+	for _, tc := range []struct {
+		name         string
+		tlsPort      bool // the server speaks TLS
+		tlsClient    bool // the client does
+		refuse       bool
+		header, want string
+	}{
+		{"plain, job fails", false, false, false, "nosuchcommand\n", "halfclose: error: INVALID_ARGUMENT: unknown command"},
+		{"tls, job fails", true, true, false, "nosuchcommand\n", "halfclose: error: INVALID_ARGUMENT: unknown command"},
+		{"plain, refused", false, false, true, "sha256sum\n", "halfclose: error: RESOURCE_EXHAUSTED: rate limit exceeded"},
+		{"plaintext on the tls port", true, false, false, "sha256sum\n", "halfclose: error: INVALID_ARGUMENT: this port speaks TLS"},
+	} {
 		srv := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()})}
-		if useTLS {
+		if tc.tlsPort {
 			srv.TLSConfig = cfg
+		}
+		if tc.refuse {
+			srv.Allow = func(string) bool { return false }
 		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -207,7 +227,7 @@ func TestTCPStopAfterFailKeepsLine(t *testing.T) {
 		var serving sync.WaitGroup
 		serving.Go(func() { srv.Serve(stopAtLineListener{l, srv.live.stopAll}) })
 		var c net.Conn
-		if useTLS {
+		if tc.tlsClient {
 			c, err = tls.Dial("tcp", l.Addr().String(), p.ClientTLS(t, false))
 		} else {
 			c, err = net.Dial("tcp", l.Addr().String())
@@ -216,15 +236,102 @@ func TestTCPStopAfterFailKeepsLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.SetDeadline(time.Now().Add(defaultTestTimeout))
-		io.WriteString(c, "nosuchcommand\nsome input")
+		io.WriteString(c, tc.header+"some input")
 		c.(interface{ CloseWrite() error }).CloseWrite()
 		got, err := io.ReadAll(c)
 		c.Close()
 		srv.Close()
 		serving.Wait()
-		const want = "halfclose: error: INVALID_ARGUMENT: "
-		if !strings.HasPrefix(string(got), want) || !strings.HasSuffix(string(got), "\n") || err != nil {
-			t.Errorf("tls %v: reply %q, %v; want a line %q... and a clean end", useTLS, got, err, want)
+		if !strings.HasPrefix(string(got), tc.want) || !strings.HasSuffix(string(got), "\n") || err != nil {
+			t.Errorf("%s: reply %q, %v; want a line %q... and a clean end", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// TestTCPTLSRefusedHandshakeTimeout: a connection refused before its TLS
+// handshake (--max-conns, a per-peer cap, --rate-limit) whose client
+// sends nothing is closed at --header-timeout, as one that was not
+// refused. The error line's write runs the handshake, whose reads had no
+// deadline: the connection's goroutine and descriptor, which no
+// --max-conns counts, waited for the client for ever (or until a forced
+// stop), and this read ran into the test's deadline.
+func TestTCPTLSRefusedHandshakeTimeout(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &TCPServer{
+		Engine:        engine.New(engine.Config{Registry: testRegistry()}),
+		TLSConfig:     cfg,
+		HeaderTimeout: time.Millisecond,
+		Allow:         func(string) bool { return false },
+	}
+	addr := serveTCP(t, srv)
+	for _, send := range []string{"", "\x16\x03\x01"} { // nothing; part of a ClientHello
+		c, err := net.Dial("tcp", addr)
+		if errors.Is(err, syscall.ECONNRESET) {
+			continue // closed already, before Dial looked (1 ms)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		io.WriteString(c, send)
+		_, err = io.ReadAll(c)
+		c.Close()
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Errorf("sent %q: the refused connection was still open after %v: %v", send, defaultTestTimeout, err)
+		}
+	}
+}
+
+// TestTCPTLSRefusedAfterStopWaitsNoHandshake: a connection refused
+// before its TLS handshake and served after the forced stop (accepted
+// just before Close, or the end of the grace) is ended at once, not given
+// --header-timeout for its handshake: the refusal's deadline must not
+// hide the stop's deadline of now, set as handle added it to the live
+// connections (as TestTCPStoppedConnWaitsNoHeader for a header).
+func TestTCPTLSRefusedAfterStopWaitsNoHandshake(t *testing.T) {
+	p := newTestPKI(t)
+	cfg, err := LoadServerTLS(p.ServerCert, p.ServerKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &TCPServer{
+		Engine:        engine.New(engine.Config{Registry: testRegistry()}),
+		TLSConfig:     cfg,
+		HeaderTimeout: time.Hour,
+		Allow:         func(string) bool { return false },
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	for !srv.live.isStopped() {
+		runtime.Gosched() // until the context's AfterFunc has run
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.handle(tls.Server(&rawConn{Conn: sc}, cfg), nil) // the client sends nothing
+	}()
+	select {
+	case <-done:
+	case <-time.After(defaultTestTimeout):
+		client.Close() // the handshake's read ends (or its deadline of an hour)
+		<-done
+		t.Fatal("a refused TLS connection served after the forced stop waited for its handshake")
 	}
 }
