@@ -315,4 +315,3 @@ func BenchmarkJobLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
