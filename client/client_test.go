@@ -13,6 +13,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/leakcheck"
 	"github.com/halfclose/halfclose/internal/oracle"
 
 	"go.uber.org/goleak"
@@ -28,7 +29,7 @@ import (
 
 const defaultTestTimeout = 30 * time.Second
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // newBufconnClient serves a ComputeService over an in-memory listener.
 func newBufconnClient(t *testing.T, cfg engine.Config) *Client {

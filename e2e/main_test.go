@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/leakcheck"
 	"github.com/halfclose/halfclose/internal/syncbuf"
 	"github.com/halfclose/halfclose/internal/testenv"
 
@@ -70,10 +71,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tmpRoot = dir
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+	goleak.VerifyTestMain(m, leakcheck.Options(goleak.Cleanup(func(code int) {
 		os.RemoveAll(dir)
 		os.Exit(code)
-	}))
+	}))...)
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
@@ -152,6 +153,17 @@ func (r *callReport) add(attrs []slog.Attr) {
 	r.nLatest = len(attrs)
 }
 
+// lineAttrBufs holds the arrays a "finished call" line's attributes are
+// assembled in.
+var lineAttrBufs = sync.Pool{New: func() any { return new([32]slog.Attr) }}
+
+// putLineAttrs clears buf, which held a line's attributes (their strings
+// are the call's), and puts it back in lineAttrBufs.
+func putLineAttrs(buf *[32]slog.Attr) {
+	clear(buf[:])
+	lineAttrBufs.Put(buf)
+}
+
 // log writes the "finished call" line, of a call that ended at now after d.
 func (r *callReport) log(err error, d time.Duration, now time.Time) {
 	if errors.Is(err, io.EOF) {
@@ -166,7 +178,10 @@ func (r *callReport) log(err error, d time.Duration, now time.Time) {
 	// whose keys are not among them; then each of the code, the error and
 	// the duration unless a field has its key already: the middleware's
 	// WithUnique and AppendUnique.
-	var buf [32]slog.Attr
+	// The line's attributes go to a handler through an interface, which
+	// makes an array on the stack escape: one of a pool instead.
+	buf := lineAttrBufs.Get().(*[32]slog.Attr)
+	defer putLineAttrs(buf)
 	var cbuf [16]slog.Attr
 	attrs := append(buf[:0], r.own...)
 	for _, a := range r.ctxAttrs(cbuf[:0]) {
@@ -197,9 +212,25 @@ func (r *callReport) log(err error, d time.Duration, now time.Time) {
 		}
 		out = append(out, a)
 	}
+	if ah, ok := r.h.(AttrsHandler); ok {
+		_ = ah.HandleAttrs(r.ctx, now, lvl, "finished call", out)
+		return
+	}
 	rec := slog.NewRecord(now, lvl, "finished call", 0)
 	rec.AddAttrs(out...)
 	_ = r.h.Handle(r.ctx, rec)
+}
+
+// AttrsHandler is a slog.Handler that also writes a record given by its
+// parts: a caller with its attributes in a slice then builds no
+// slog.Record, whose attributes past the fifth are copied to a slice of
+// their own, an allocation a line, and which is copied whole at each
+// handler it goes through. cmd/halfclosed's handler is one. HandleAttrs
+// writes what Handle writes of slog.NewRecord(t, level, msg, 0) with
+// attrs added; it must not keep attrs.
+type AttrsHandler interface {
+	slog.Handler
+	HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error
 }
 
 // PostCall implements interceptors.Reporter: the "finished call" line,

@@ -16,8 +16,8 @@ import (
 // TestRecvAheadPanicIsAnError: a panic in the source a recvAhead
 // receives from on its own goroutine (grpc-go's RecvMsg, a message's
 // checks) is the error the job reads after the bytes received before it,
-// an internal one naming the panic; Wait returns (goleak checks the
-// goroutine is gone). Before, it ended the process.
+// an internal one naming the panic; Wait returns (goleak checks the loop ended: its
+// goroutine is gone or parked, aheadworkers.go). Before, it ended the process.
 func TestRecvAheadPanicIsAnError(t *testing.T) {
 	calls := 0
 	r := newRecvAhead(context.Background(), messageSource(func() ([]byte, *heldData, error) {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,14 +297,19 @@ func TestChainMatchesMiddleware(t *testing.T) {
 	newLogs := &syncbuf.Buffer{}
 	newReg := prometheus.NewRegistry()
 	m := NewMetrics(newReg)
+	// The line's parts go through HandleAttrs, as to halfclosed's handler.
+	ph := &partsHandler{Handler: slog.NewJSONHandler(newLogs, &slog.HandlerOptions{Level: slog.LevelDebug})}
 	got := runChainCalls(t, newLogs, newReg, func(s *grpc.Server) { m.ServerMetrics().InitializeMetrics(s) },
 		ChainOptions(ChainConfig{
-			Logger:    slog.New(slog.NewJSONHandler(newLogs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Logger:    slog.New(ph),
 			Metrics:   m,
 			Auth:      ta,
 			RateLimit: NewPeerLimiter(0.001, 11),
 		})...)
 
+	if n := ph.calls.Load(); n != 17 {
+		t.Errorf("%d lines through HandleAttrs, want 17 (a line per call)", n)
+	}
 	if len(old.lines) != 17+2 { // a line per call, and one per panic
 		t.Fatalf("the oracle logged %d lines:\n%s", len(old.lines), strings.Join(old.lines, "\n"))
 	}
@@ -366,4 +372,18 @@ func diffMaps(got, want map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// partsHandler is an AttrsHandler that writes the record of the parts
+// through its slog.Handler, counting the lines so written.
+type partsHandler struct {
+	slog.Handler
+	calls atomic.Int64
+}
+
+func (h *partsHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	h.calls.Add(1)
+	r := slog.NewRecord(t, level, msg, 0)
+	r.AddAttrs(attrs...)
+	return h.Handler.Handle(ctx, r)
 }

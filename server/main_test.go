@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/halfclose/halfclose/internal/leakcheck"
 )
 
 // defaultTestTimeout bounds every RPC and request a test makes, so a hang
@@ -19,7 +21,7 @@ func TestMain(m *testing.M) {
 	if v := os.Getenv("HALFCLOSE_TCP_RAW_ACCEPT"); v != "" {
 		rawAcceptDefault = v
 	}
-	goleak.VerifyTestMain(registryCheck{m})
+	goleak.VerifyTestMain(registryCheck{m}, leakcheck.Options()...)
 }
 
 // registryCheck fails a run that left connections in the traffic

@@ -34,7 +34,8 @@ import (
 // A source that can time out a receive of its own (a gRPC stream with its
 // guard: a waitingSource) is received from in Read until its first data
 // arrives, and the goroutine starts only then: a job whose client sends
-// nothing costs no goroutine here.
+// nothing costs no goroutine here. The goroutine is one of aheadWorkers',
+// kept between streams with its grown stack (aheadworkers.go).
 type recvAhead struct {
 	ctx   context.Context
 	src   chunkSource
@@ -134,7 +135,7 @@ func (r *recvAhead) start() {
 		r.tokens <- nil
 	}
 	r.started.Store(true)
-	go r.loop()
+	aheadPool.run(r) // on a goroutine of its own, reused (aheadworkers.go)
 }
 
 func (r *recvAhead) loop() {

@@ -11,9 +11,10 @@ import (
 	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/cli/clitest"
 	"github.com/halfclose/halfclose/internal/flagenv"
+	"github.com/halfclose/halfclose/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // runCLI runs the CLI with no input and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (int, string, string) {

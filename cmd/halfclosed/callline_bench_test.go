@@ -45,3 +45,31 @@ func BenchmarkCallLine(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCallLineParts is what writing a gRPC call's line costs
+// lineHandler behind the log buffer (halfclosed's way), made and handed
+// over as a slog.Record (the chain's way before) and as its parts
+// (server.AttrsHandler).
+func BenchmarkCallLineParts(b *testing.B) {
+	var attrs []slog.Attr
+	callRecord(time.Time{}).Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+	for _, parts := range []bool{false, true} {
+		b.Run(map[bool]string{false: "record", true: "parts"}[parts], func(b *testing.B) {
+			b.ReportAllocs()
+			buf := newLogBuffer(discard{}, time.Hour)
+			defer buf.Close()
+			h := flushHandler{newLineHandler(buf, true, nil), buf}
+			ctx := context.Background()
+			for b.Loop() {
+				now := time.Now()
+				if parts {
+					h.HandleAttrs(ctx, now, slog.LevelInfo, "finished call", attrs)
+				} else {
+					r := slog.NewRecord(now, slog.LevelInfo, "finished call", 0)
+					r.AddAttrs(attrs...)
+					h.Handle(ctx, r)
+				}
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/leakcheck"
 	"github.com/halfclose/halfclose/internal/syncbuf"
 
 	dto "github.com/prometheus/client_model/go"
@@ -33,7 +34,7 @@ import (
 // the test instead of the whole run.
 const defaultTestTimeout = 30 * time.Second
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // testDaemon is a halfclosed running in-process on 127.0.0.1:0 ports.
 type testDaemon struct {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/halfclose/halfclose/server"
 )
 
 // logBuffer batches log lines: at a line per call, a write(2) per line is
@@ -88,6 +90,29 @@ type flushHandler struct {
 func (h flushHandler) Handle(ctx context.Context, r slog.Record) error {
 	err := h.Handler.Handle(ctx, r)
 	if r.Level >= slog.LevelWarn {
+		if ferr := h.buf.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+var (
+	_ server.AttrsHandler = flushHandler{}
+	_ server.AttrsHandler = (*lineHandler)(nil)
+)
+
+// HandleAttrs implements server.AttrsHandler, as Handle.
+func (h flushHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	var err error
+	if ah, ok := h.Handler.(server.AttrsHandler); ok {
+		err = ah.HandleAttrs(ctx, t, level, msg, attrs)
+	} else {
+		r := slog.NewRecord(t, level, msg, 0)
+		r.AddAttrs(attrs...)
+		err = h.Handler.Handle(ctx, r)
+	}
+	if level >= slog.LevelWarn {
 		if ferr := h.buf.Flush(); err == nil {
 			err = ferr
 		}

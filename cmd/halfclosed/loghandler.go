@@ -101,14 +101,63 @@ func (h *lineHandler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
+// HandleAttrs implements server.AttrsHandler: Handle of the record of
+// these parts, without the record (the "finished call" line).
+func (h *lineHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	bp := lineBufs.Get().(*[]byte)
+	b, ok := h.appendHead((*bp)[:0], t, level, msg)
+	for i := 0; ok && i < len(attrs); i++ {
+		b, ok = h.appendAttr(b, "", attrs[i])
+	}
+	if !ok {
+		lineBufs.Put(bp)
+		r := slog.NewRecord(t, level, msg, 0)
+		r.AddAttrs(attrs...)
+		return h.slow.Handle(ctx, r)
+	}
+	b = h.appendTail(b)
+	h.mu.Lock()
+	_, err := h.w.Write(b)
+	h.mu.Unlock()
+	if cap(b) <= 16<<10 {
+		*bp = b
+		lineBufs.Put(bp)
+	}
+	return err
+}
+
 // appendRecord appends r's line to b, or reports false if it holds
 // anything lineHandler does not encode.
 func (h *lineHandler) appendRecord(b []byte, r slog.Record) ([]byte, bool) {
+	b, ok := h.appendHead(b, r.Time, r.Level, r.Message)
+	if !ok {
+		return b, false
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		b, ok = h.appendAttr(b, "", a)
+		return ok
+	})
+	if !ok {
+		return b, false
+	}
+	return h.appendTail(b), true
+}
+
+// appendTail ends a line.
+func (h *lineHandler) appendTail(b []byte) []byte {
+	if h.json {
+		b = append(b, '}')
+	}
+	return append(b, '\n')
+}
+
+// appendHead appends a line's time, level and message, or reports false.
+func (h *lineHandler) appendHead(b []byte, rt time.Time, level slog.Level, msg string) ([]byte, bool) {
 	if h.json {
 		b = append(b, '{')
 	}
-	if !r.Time.IsZero() {
-		t := r.Time.Round(0)
+	if !rt.IsZero() {
+		t := rt.Round(0)
 		if y := t.Year(); y < 0 || y >= 10000 {
 			return b, false
 		}
@@ -123,24 +172,11 @@ func (h *lineHandler) appendRecord(b []byte, r slog.Record) ([]byte, bool) {
 	}
 	b = h.appendKey(b, "", slog.LevelKey)
 	var ok bool
-	if b, ok = h.appendString(b, r.Level.String()); !ok {
+	if b, ok = h.appendString(b, level.String()); !ok {
 		return b, false
 	}
 	b = h.appendKey(b, "", slog.MessageKey)
-	if b, ok = h.appendString(b, r.Message); !ok {
-		return b, false
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		b, ok = h.appendAttr(b, "", a)
-		return ok
-	})
-	if !ok {
-		return b, false
-	}
-	if h.json {
-		b = append(b, '}')
-	}
-	return append(b, '\n'), true
+	return h.appendString(b, msg)
 }
 
 // appendAttr appends a, within the text format's group prefix (the

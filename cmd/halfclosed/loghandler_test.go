@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/server"
 )
 
 // hostileStrings are strings whose encoding slog's handlers treat apart:
@@ -108,6 +110,60 @@ func checkSame(t *testing.T, r slog.Record) {
 		if !bytes.Equal(got.Bytes(), want.Bytes()) {
 			t.Fatalf("json=%v:\n got %q\nwant %q", json, got.Bytes(), want.Bytes())
 		}
+		// The same record's parts through HandleAttrs (the "finished
+		// call" line's way), plain and behind flushHandler.
+		var attrs []slog.Attr
+		r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+		checkAttrs(t, json, want.Bytes(), r.Time, r.Level, r.Message, attrs)
+	}
+}
+
+// checkAttrs fails unless HandleAttrs of lineHandler, and of a
+// flushHandler around one, write want for the record of these parts.
+func checkAttrs(t *testing.T, json bool, want []byte, tm time.Time, level slog.Level, msg string, attrs []slog.Attr) {
+	t.Helper()
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug - 10}
+	var got bytes.Buffer
+	h := newLineHandler(&got, json, opts)
+	if err := h.(server.AttrsHandler).HandleAttrs(context.Background(), tm, level, msg, attrs); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("json=%v, HandleAttrs:\n got %q\nwant %q", json, got.Bytes(), want)
+	}
+	got.Reset()
+	buf := newLogBuffer(&got, time.Hour)
+	fh := flushHandler{newLineHandler(buf, json, opts), buf}
+	if err := fh.HandleAttrs(context.Background(), tm, level, msg, attrs); err != nil {
+		t.Fatal(err)
+	}
+	buf.Close()
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("json=%v, flushHandler's HandleAttrs:\n got %q\nwant %q", json, got.Bytes(), want)
+	}
+}
+
+// checkSameAttrs is checkSame of the record of these parts, made as the
+// "finished call" line made it before HandleAttrs (NewRecord, AddAttrs),
+// and HandleAttrs of the parts as they are (AddAttrs drops empty groups).
+func checkSameAttrs(t *testing.T, tm time.Time, level slog.Level, msg string, attrs []slog.Attr) {
+	t.Helper()
+	rec := slog.NewRecord(tm, level, msg, 0)
+	rec.AddAttrs(attrs...)
+	checkSame(t, rec)
+	for _, json := range []bool{true, false} {
+		var want bytes.Buffer
+		opts := &slog.HandlerOptions{Level: slog.LevelDebug - 10}
+		var oracle slog.Handler
+		if json {
+			oracle = slog.NewJSONHandler(&want, opts)
+		} else {
+			oracle = slog.NewTextHandler(&want, opts)
+		}
+		if err := oracle.Handle(context.Background(), rec.Clone()); err != nil {
+			t.Fatal(err)
+		}
+		checkAttrs(t, json, want.Bytes(), tm, level, msg, attrs)
 	}
 }
 
@@ -130,11 +186,12 @@ func TestLineHandlerMatchesSlog(t *testing.T) {
 	})
 	r := rand.New(rand.NewPCG(14, seed))
 	for range 20000 {
-		rec := slog.NewRecord(randomTime(r), levels[r.IntN(len(levels))], hostileStrings[r.IntN(len(hostileStrings))], 0)
-		for range r.IntN(8) {
-			rec.AddAttrs(randomAttr(r, 3))
+		tm, level, msg := randomTime(r), levels[r.IntN(len(levels))], hostileStrings[r.IntN(len(hostileStrings))]
+		attrs := make([]slog.Attr, r.IntN(10))
+		for i := range attrs {
+			attrs[i] = randomAttr(r, 3)
 		}
-		checkSame(t, rec)
+		checkSameAttrs(t, tm, level, msg, attrs)
 	}
 }
 
