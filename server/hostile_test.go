@@ -311,43 +311,72 @@ func TestPeerJobsCapFairness(t *testing.T) {
 func TestSlowButMovingInput(t *testing.T) {
 	// 16 pieces idle/8 apart: twice the idle timeout in all, and a gap
 	// between two pieces may stretch 7 times (a busy machine) before the
-	// server is right to call the client idle.
-	const idle = time.Second
+	// server is right to call the client idle. A run that failed is run
+	// again under a longer timeout, at the same pace relative to it (a
+	// machine that stalled the test's sends past 1 s at load 10): a
+	// server that takes moving input for idle fails every run.
 	const pieces = 16
-	env := startEnv(t, envConfig{idle: idle})
 	input := randBytes(3, pieces*1000)
 	want := oracle.Output(t, input, "sha256sum")
-	pace := func(send func([]byte) error) {
+	for _, adapter := range []string{"tcp", "grpc"} {
+		t.Run(adapter, func(t *testing.T) {
+			for idle := time.Second; ; idle *= 4 {
+				err := slowButMoving(t, adapter, idle, input, pieces, want)
+				if err == nil {
+					return
+				}
+				if idle >= 16*time.Second {
+					t.Fatalf("idle timeout %v: %v", idle, err)
+				}
+				t.Logf("idle timeout %v: %v; again with %v", idle, err, 4*idle)
+			}
+		})
+	}
+}
+
+// slowButMoving sends input in pieces idle/8 apart to a server whose idle
+// timeout is idle, through adapter, and reports how the reply differs
+// from want.
+func slowButMoving(t *testing.T, adapter string, idle time.Duration, input []byte, pieces int, want string) error {
+	env := startEnv(t, envConfig{idle: idle})
+	n := len(input) / pieces
+	pace := func(send func([]byte) error) error {
 		tick := time.NewTicker(idle / 8)
 		defer tick.Stop()
 		for i := range pieces {
 			<-tick.C
-			if err := send(input[i*1000 : (i+1)*1000]); err != nil {
-				t.Fatal(err)
+			if err := send(input[i*n : (i+1)*n]); err != nil {
+				return fmt.Errorf("piece %d: %w", i, err)
 			}
 		}
+		return nil
 	}
-	t.Run("tcp", func(t *testing.T) {
+	if adapter == "tcp" {
 		c := tcpFrom(t, env.tcpAddr, "127.0.0.1")
 		io.WriteString(c, "sha256sum\n")
-		pace(func(b []byte) error { _, err := c.Write(b); return err })
+		if err := pace(func(b []byte) error { _, err := c.Write(b); return err }); err != nil {
+			return err
+		}
 		c.CloseWrite()
 		if reply, _ := io.ReadAll(c); string(reply) != want {
-			t.Fatalf("reply %q, want %q", reply, want)
+			return fmt.Errorf("reply %q, want %q", reply, want)
 		}
-	})
-	t.Run("grpc", func(t *testing.T) {
-		stream, err := env.client.Run(jobCtx(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		stream.Send(runHeader("sha256sum"))
-		pace(func(b []byte) error { return stream.Send(runData(b)) })
-		stream.CloseSend()
-		if out, _, err := collectRun(stream); err != nil || string(out) != want {
-			t.Fatalf("reply %q, %v; want %q", out, err, want)
-		}
-	})
+		return nil
+	}
+	stream, err := env.client.Run(jobCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(runHeader("sha256sum"))
+	if err := pace(func(b []byte) error { return stream.Send(runData(b)) }); err != nil {
+		_, _, rerr := collectRun(stream)
+		return fmt.Errorf("%w (the call: %v)", err, rerr)
+	}
+	stream.CloseSend()
+	if out, _, err := collectRun(stream); err != nil || string(out) != want {
+		return fmt.Errorf("reply %q, %v; want %q", out, err, want)
+	}
+	return nil
 }
 
 // TestMalformedMessage: a request that is not valid protobuf is the
