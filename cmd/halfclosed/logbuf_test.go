@@ -118,6 +118,32 @@ func TestFlushHandlerWritesWarningsAtOnce(t *testing.T) {
 	}
 }
 
+// The same of a line handed over as its parts (server.AttrsHandler, the
+// "finished call" line's way): a failed call's line is written at once.
+func TestFlushHandlerWritesWarningAttrsAtOnce(t *testing.T) {
+	for _, json := range []bool{true, false} {
+		var out writes
+		b := newLogBuffer(&out, time.Hour)
+		h := flushHandler{newLineHandler(b, json, nil), b}
+		attrs := []slog.Attr{slog.String("grpc.code", "OK")}
+		if err := h.HandleAttrs(context.Background(), time.Time{}, slog.LevelInfo, "first", attrs); err != nil {
+			t.Fatal(err)
+		}
+		if len(out.get()) != 0 {
+			t.Fatalf("json=%v: an info line was written at once", json)
+		}
+		attrs = []slog.Attr{slog.String("grpc.code", "Internal")}
+		if err := h.HandleAttrs(context.Background(), time.Time{}, slog.LevelError, "finished call", attrs); err != nil {
+			t.Fatal(err)
+		}
+		got := out.joined()
+		if !strings.Contains(got, "first") || !strings.Contains(got, "Internal") || strings.Index(got, "first") > strings.Index(got, "Internal") {
+			t.Fatalf("json=%v: after an error line: %q", json, got)
+		}
+		b.Close()
+	}
+}
+
 // --log-flush=0 writes every line at once.
 func TestLogFlushZero(t *testing.T) {
 	cfg, err := parseConfig([]string{"--log-flush=0"}, &bytes.Buffer{})
