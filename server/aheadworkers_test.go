@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -31,10 +32,20 @@ func aheadWorkerGoroutines() int {
 	}
 }
 
-// waitAheadParked waits until n workers of p have parked.
-func waitAheadParked(p *aheadWorkers, n int32) {
-	for p.parked.Load() != n {
+// waitAheadParked waits until n workers of p have parked, and fails t when
+// more have (a pool that starts a goroutine where it had one parked spun
+// here for ever) or none came within the test timeout.
+func waitAheadParked(t *testing.T, p *aheadWorkers, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(defaultTestTimeout)
+	for p.parked.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers parked after %v, want %d", p.parked.Load(), defaultTestTimeout, n)
+		}
 		runtime.Gosched()
+	}
+	if got := p.parked.Load(); got != n {
+		t.Fatalf("%d workers parked, want %d", got, n)
 	}
 }
 
@@ -47,14 +58,14 @@ func TestAheadWorkersReuse(t *testing.T) {
 	r1 := endedAhead()
 	p.run(r1)
 	<-r1.done
-	waitAheadParked(p, 1)
+	waitAheadParked(t, p, 1)
 	if got := aheadWorkerGoroutines() - base; got != 1 {
 		t.Fatalf("%d workers after the first loop, want 1", got)
 	}
 	r2 := endedAhead()
 	p.run(r2) // taken by the parked worker: the send blocks until it is
 	<-r2.done
-	waitAheadParked(p, 1)
+	waitAheadParked(t, p, 1)
 	if got := aheadWorkerGoroutines() - base; got != 1 {
 		t.Fatalf("%d workers after the second loop, want 1 (reused)", got)
 	}
@@ -82,7 +93,7 @@ func TestAheadWorkersCap(t *testing.T) {
 	for _, r := range rs {
 		<-r.done
 	}
-	waitAheadParked(p, maxIdleAheadWorkers)
+	waitAheadParked(t, p, maxIdleAheadWorkers)
 	for aheadWorkerGoroutines()-base != maxIdleAheadWorkers {
 		runtime.Gosched() // the ones past the cap end
 	}
@@ -103,7 +114,7 @@ func TestAheadWorkersParkedIgnored(t *testing.T) {
 	r := endedAhead()
 	p.run(r)
 	<-r.done
-	waitAheadParked(p, 1)
+	waitAheadParked(t, p, 1)
 	if err := goleak.Find(before); err == nil {
 		t.Fatal("goleak sees no parked worker: the test checks nothing")
 	}
