@@ -91,6 +91,12 @@ func (h *lineHandler) Handle(ctx context.Context, r slog.Record) error {
 		lineBufs.Put(bp)
 		return h.slow.Handle(ctx, r)
 	}
+	return h.write(bp, b)
+}
+
+// write writes the line b, made in the pooled buffer bp, in one Write,
+// and gives the buffer back unless it grew past 16 KiB.
+func (h *lineHandler) write(bp *[]byte, b []byte) error {
 	h.mu.Lock()
 	_, err := h.w.Write(b)
 	h.mu.Unlock()
@@ -116,14 +122,7 @@ func (h *lineHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.L
 		return h.slow.Handle(ctx, r)
 	}
 	b = h.appendTail(b)
-	h.mu.Lock()
-	_, err := h.w.Write(b)
-	h.mu.Unlock()
-	if cap(b) <= 16<<10 {
-		*bp = b
-		lineBufs.Put(bp)
-	}
-	return err
+	return h.write(bp, b)
 }
 
 // appendRecord appends r's line to b, or reports false if it holds
