@@ -107,7 +107,7 @@ func TestReloaderOpenFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	low := lim
-	low.Cur = uint64(null.Fd())
+	setRlimit(&low.Cur, null.Fd())
 	null.Close()
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
 		t.Fatal(err)
@@ -132,3 +132,7 @@ func TestReloaderOpenFails(t *testing.T) {
 		t.Fatalf("%d loads after a change, want 1", loads)
 	}
 }
+
+// setRlimit sets an rlimit field to v: the field is a uint64 on Linux and
+// Darwin, an int64 on FreeBSD.
+func setRlimit[T int64 | uint64](field *T, v uintptr) { *field = T(v) }
