@@ -376,7 +376,7 @@ func TestGRPCClientDeadlineBeforeJobIsIdle(t *testing.T) {
 }
 
 // TestClientDeadline: a client's cancel counts as its deadline from
-// deadlineSlack before it; other errors, and calls with no deadline, are
+// deadlineSlack (100 ms, as the docs say) before it; other errors, and calls with no deadline, are
 // as they were.
 func TestClientDeadline(t *testing.T) {
 	d := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -390,6 +390,11 @@ func TestClientDeadline(t *testing.T) {
 	}{
 		{ctx, context.Canceled, d.Add(-deadlineSlack - time.Millisecond), codes.Canceled},
 		{ctx, context.Canceled, d.Add(-deadlineSlack), codes.DeadlineExceeded},
+		// The figures docs/operations.md and docs/clients.md give, not
+		// the constant: a cancel from 100 ms before counts.
+		{ctx, context.Canceled, d.Add(-100 * time.Millisecond), codes.DeadlineExceeded},
+		{ctx, context.Canceled, d.Add(-50 * time.Millisecond), codes.DeadlineExceeded},
+		{ctx, context.Canceled, d.Add(-101 * time.Millisecond), codes.Canceled},
 		{ctx, context.Canceled, d.Add(time.Second), codes.DeadlineExceeded},
 		{ctx, &connReadError{syscall.ECONNRESET}, d, codes.DeadlineExceeded},
 		{context.Background(), context.Canceled, d, codes.Canceled},

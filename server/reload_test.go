@@ -136,6 +136,55 @@ func TestReloaderChangeDuringStart(t *testing.T) {
 	}
 }
 
+// TestReloaderLastByte: the stamp hashes the whole content (below
+// maxStampBytes), not its first read: a 10000-byte file whose last byte
+// alone is rewritten, size and time kept, is a change.
+func TestReloaderLastByte(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "bundle")
+	content := bytes.Repeat([]byte("x"), 10000)
+	if err := os.WriteFile(f, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Reloader{}
+	loads := 0
+	r.Watch(ReloadToken, []string{f}, Stamps(f), func() ([]any, error) { loads++; return nil, nil })
+	content[len(content)-1] = 'y'
+	if err := os.WriteFile(f, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(f, before.ModTime(), before.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if r.Check(); loads != 1 {
+		t.Fatalf("%d loads of a file whose last byte changed, want 1", loads)
+	}
+}
+
+// TestStampUnreadStat: a look that could not read the content tells a
+// change by each field of its stat, the modification time too.
+func TestStampUnreadStat(t *testing.T) {
+	seen := fileStamp{dev: 1, ino: 2, size: 3, mtime: 4, sum: 5}
+	for _, c := range []struct {
+		s    fileStamp
+		want bool
+	}{
+		{fileStamp{dev: 1, ino: 2, size: 3, mtime: 4, unread: true}, false},
+		{fileStamp{dev: 1, ino: 2, size: 3, mtime: 6, unread: true}, true},
+		{fileStamp{dev: 1, ino: 2, size: 6, mtime: 4, unread: true}, true},
+		{fileStamp{dev: 1, ino: 6, size: 3, mtime: 4, unread: true}, true},
+		{fileStamp{dev: 6, ino: 2, size: 3, mtime: 4, unread: true}, true},
+		{fileStamp{dev: 1, ino: 2, size: 3, mtime: 4, sum: 6}, true},
+	} {
+		if got := c.s.changedFrom(seen); got != c.want {
+			t.Errorf("%+v changed from %+v: %v, want %v", c.s, seen, got, c.want)
+		}
+	}
+}
+
 // TestReloaderSameSizeAndTime: a file rewritten in place with content of
 // the same size and the same modification time (a write within the file
 // system's timestamp granularity of the last look; a copy that keeps the

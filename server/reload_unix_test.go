@@ -77,6 +77,37 @@ func TestReloaderPipe(t *testing.T) {
 	}
 }
 
+// TestReloaderPipeReplaced: a pipe's stamp is its device and inode
+// alone, so that a new pipe put at the path (made beside it and renamed
+// over it: a new inode) is a change, loaded once, and the look opens
+// neither.
+func TestReloaderPipeReplaced(t *testing.T) {
+	dir := t.TempDir()
+	named := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(named, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &Reloader{}
+	loads := 0
+	r.Watch(ReloadToken, []string{named}, Stamps(named), func() ([]any, error) { loads++; return nil, nil })
+	if r.Check(); loads != 0 {
+		t.Fatalf("%d loads of a pipe nobody touched, want 0", loads)
+	}
+	next := filepath.Join(dir, "fifo2")
+	if err := syscall.Mkfifo(next, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, named); err != nil {
+		t.Fatal(err)
+	}
+	if r.Check(); loads != 1 {
+		t.Fatalf("%d loads after a new pipe was put at the path, want 1", loads)
+	}
+	if r.Check(); loads != 1 {
+		t.Fatalf("%d loads after a look with no change, want 1", loads)
+	}
+}
+
 // TestReloaderOpenFails: a file whose stat works but which cannot be
 // opened now (too many open files, under a flood of connections) has not
 // changed: it is not loaded, no failure is logged or counted, and nothing

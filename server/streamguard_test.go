@@ -118,6 +118,23 @@ func TestStreamGuardClock(t *testing.T) {
 	g.done()
 }
 
+// TestCancelClockKeepsFirstEnd: the clock keeps the first end recorded
+// (a second record, the guard's watch after the job's, does not move it
+// later), and a time asked for from before that end is that time: the
+// end cannot be after the moment the job saw it.
+func TestCancelClockKeepsFirstEnd(t *testing.T) {
+	first := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &cancelClock{at: first}
+	c.record()
+	if got := c.when(first.Add(time.Hour)); !got.Equal(first) {
+		t.Errorf("after a second record: when %v, want the first end %v", got, first)
+	}
+	earlier := first.Add(-time.Second)
+	if got := c.when(earlier); !got.Equal(earlier) {
+		t.Errorf("when(%v), before the recorded end: %v, want %v", earlier, got, earlier)
+	}
+}
+
 // TestGuardPlacesEveryEnd: a stream's places under --max-requests-per-peer
 // and --grpc-max-requests come back once, whichever way its call ends:
 // its handler's end gives them back and stops the watch of its context's

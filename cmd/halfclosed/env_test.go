@@ -111,6 +111,7 @@ func TestUnknownEnvWarned(t *testing.T) {
 	t.Setenv("HALFCLOSE_FROBNICATE", "1")
 	t.Setenv("HALFCLOSE_CLIENT_ADDR", "127.0.0.1:1")
 	t.Setenv("HALFCLOSE_CLIENT_ADR", "127.0.0.1:1") // the client's to check
+	t.Setenv("HALFCLOSE_CLIENT_", "1")              // the client's prefix alone: HALFCLOSE_CLIENT_* too
 	t.Setenv("HALFCLOSE_MAX_JOBS", "5")
 	for _, name := range otherEnv {
 		t.Setenv(name, "1")

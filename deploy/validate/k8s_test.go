@@ -759,6 +759,8 @@ func TestCoversJobsHuge(t *testing.T) {
 		{"a byte over", maxI, 1, maxI - baseHeap - 8*mib + 1, 2, 8 * mib, false},
 		// jobs × job is 2^64, 0 wrapped.
 		{"jobs × job wraps to 0", 1 << 30, 1 << 32, 1 << 32, 1<<32 + 1, 1, false},
+		// jobs × job is 2^63: no high word, a negative int64.
+		{"jobs × job wraps to math.MinInt64", maxI, 1 << 31, 1 << 32, 1<<31 + 1, 1, false},
 		// halfclosed --print-limits --max-jobs 2147483647
 		// --grpc-max-requests 9223372036854775807 --max-line-bytes 1GiB.
 		{"--max-jobs and --grpc-max-requests at their largest", maxI, 2147483647, 4361027584, maxI, 8 * mib, false},

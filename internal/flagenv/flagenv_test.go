@@ -90,7 +90,7 @@ func TestApplyVars(t *testing.T) {
 // TestUnknown: the variables under the prefix, in any case, that known
 // does not take, each once, in the environment's order.
 func TestUnknown(t *testing.T) {
-	env := []string{"P_A=1", "PATH=/bin", "P_B=2", "P_X=1", "p_a=3", "PX=1", "P_X=2", "P_CLIENT_Z=1", "P_", "Q_A=1"}
+	env := []string{"P_A=1", "PATH=/bin", "P_B=2", "P_X=1", "p_a=3", "PX=1", "P_X=2", "P_CLIENT_Z=1", "P_", "Q_A=1", "P=1", "p"}
 	known := func(n string) bool { return n == "P_A" || n == "P_B" || n == "P_CLIENT_Z" }
 	got := Unknown(env, "P", known)
 	if want := []string{"P_X", "p_a", "P_"}; !slices.Equal(got, want) {
