@@ -117,11 +117,22 @@ func clientMessage(msg string) string {
 		return msg
 	}
 	const ellipsis = "…"
-	cut := maxMessageBytes - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
+	return msg[:runeCut(msg, maxMessageBytes-len(ellipsis))] + ellipsis
+}
+
+// runeCut is where to cut s, longer than n bytes, to keep at most n
+// without splitting a character: n, or the start of the character n
+// falls inside. A byte that is not UTF-8 is a character of its own.
+func runeCut(s string, n int) int {
+	for i := n - 1; i >= 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if _, size := utf8.DecodeRuneInString(s[i:]); i+size > n {
+				return i
+			}
+			return n
+		}
 	}
-	return msg[:cut] + ellipsis
+	return n
 }
 
 var internalVerdict = verdict{code: codes.Internal, msg: "internal error", internal: true}

@@ -419,7 +419,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			// message buffers go back to grpc-go's pool.
 			defer src.release()
 			if err := src.prime(); err != nil {
-				err = clientCanceled(clientDeadline(ctx, g.why(err), clk.when(time.Now())))
+				err = clientEnd(ctx, g.why(err), clk.when(time.Now()))
 				return proof.countReceived(engine.Stats{}, err), err
 			}
 			res, err := s.engine.Digest(ctx, job, src)
@@ -427,7 +427,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 			if err == nil {
 				err = clientGone(stream.SendAndClose(resp))
 			}
-			err = clientCanceled(clientDeadline(ctx, jobErr(g, src, err), clk.when(time.Now())))
+			err = clientEnd(ctx, jobErr(g, src, err), clk.when(time.Now()))
 			return proof.countReceived(engine.Stats{InputBytes: res.Size}, err), err
 		}, nil
 	})
@@ -488,7 +488,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 			src := s.input(ctx, g, dataChunks(recv, (*apiv1.RunRequest).GetHeader, proof))
 			defer src.release() // the job reads no more once Run returns
 			if err := src.prime(); err != nil {
-				err = clientCanceled(clientDeadline(ctx, g.why(err), clk.when(time.Now())))
+				err = clientEnd(ctx, g.why(err), clk.when(time.Now()))
 				return proof.countReceived(engine.Stats{}, err), err
 			}
 			out := &outputSender{send: send, max: outputChunkBytes(s.opts.MaxMsgBytes)}
@@ -501,11 +501,18 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 					ExitStatus: int32(stats.ExitStatus), Diagnostics: stats.Diagnostics,
 				}}})
 			}
-			err = clientCanceled(clientDeadline(ctx, jobErr(g, src, err), clk.when(time.Now())))
+			err = clientEnd(ctx, jobErr(g, src, err), clk.when(time.Now()))
 			return proof.countReceived(stats, err), err
 		}, nil
 	})
 	return toStatus(s.log, err)
+}
+
+// clientEnd is err, the end of a job whose context ended at at, as its
+// client's doing is said: a cancel at the deadline is the deadline
+// (clientDeadline), any other cancel grpc-go's status (clientCanceled).
+func clientEnd(ctx context.Context, err error, at time.Time) error {
+	return clientCanceled(clientDeadline(ctx, err, at))
 }
 
 // clientCanceled is err, a job's end, with a client's cancel said one way:

@@ -62,18 +62,17 @@ func (l *lifecycle) do(ctx context.Context, peerIP string, compile compileFunc) 
 
 	// A gRPC client's deadline that expires before the job runs (no
 	// header yet, or waiting for a slot) is that deadline, as in the job
-	// (clientDeadline): its reset made it a cancel; and its cancel is said
-	// as in the job (clientCanceled: the slot's wait gave the bare
-	// context.Canceled). Both return as the context ends, so now is when
+	// (clientEnd): its reset made it a cancel; and its cancel is said as
+	// in the job (the slot's wait gave the bare context.Canceled). Both return as the context ends, so now is when
 	// it ended. The raw-TCP adapter's context has no deadline, and ends
 	// only with the stop, which stopped() names.
 	command, run, err := compile()
 	if err != nil {
-		return l.reject(ctx, command, clientCanceled(clientDeadline(ctx, err, time.Now())))
+		return l.reject(ctx, command, clientEnd(ctx, err, time.Now()))
 	}
 	release, err := l.admit(ctx, peerIP)
 	if err != nil {
-		return l.reject(ctx, command, clientCanceled(clientDeadline(ctx, err, time.Now())))
+		return l.reject(ctx, command, clientEnd(ctx, err, time.Now()))
 	}
 	defer release()
 	return l.record(ctx, command, run)

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -127,16 +126,7 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 // is a character of its own, escaped as before.
 func quoteWord(w string) string {
 	if len(w) > maxQuotedWord {
-		cut := maxQuotedWord
-		for i := cut - 1; i >= 0 && i > cut-utf8.UTFMax; i-- {
-			if utf8.RuneStart(w[i]) {
-				if _, n := utf8.DecodeRuneInString(w[i:]); i+n > cut {
-					cut = i
-				}
-				break
-			}
-		}
-		w = w[:cut] + "…"
+		w = w[:runeCut(w, maxQuotedWord)] + "…"
 	}
 	return strconv.Quote(w)
 }

@@ -176,6 +176,12 @@ type envWarning struct {
 	name, hint string // hint: compute.DidYouMean's, or ""
 }
 
+// text is the warning's words, with its hint: the start's log line and
+// --print-limits' stderr say the same.
+func (w envWarning) text() string {
+	return "environment variable ignored: no flag of halfclosed reads it" + w.hint
+}
+
 // unknownEnv lists the HALFCLOSE_ variables of environ that halfclosed
 // ignores: none of its flags' (spec), the client's (HALFCLOSE_CLIENT_*)
 // or otherEnv. A misspelt one (HALFCLOSE_MAX_JOB=4) was ignored without

@@ -131,7 +131,7 @@ func newServer(cfg *config) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, endDrainDelay: make(chan struct{}), hurried: make(chan struct{})}
 	d.log, d.logBuf = cfg.logger()
 	for _, w := range cfg.unknownEnv {
-		d.log.Warn("environment variable ignored: no flag of halfclosed reads it"+w.hint, "variable", w.name)
+		d.log.Warn(w.text(), "variable", w.name)
 	}
 	defer func() {
 		if err != nil {

@@ -73,7 +73,7 @@ func printInfo(cfg *config, stdout, stderr io.Writer) int {
 			// It checks a configuration as a start would: the
 			// start's warnings of ignored variables, on stderr.
 			for _, u := range cfg.unknownEnv {
-				fmt.Fprintf(stderr, "halfclosed: warning: %s: environment variable ignored: no flag of halfclosed reads it%s\n", u.name, u.hint)
+				fmt.Fprintf(stderr, "halfclosed: warning: %s: %s\n", u.name, u.text())
 			}
 			cfg.writeLimits(w)
 		}
