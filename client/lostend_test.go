@@ -3,14 +3,12 @@ package client
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
-	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/server"
 )
@@ -47,18 +45,10 @@ func (d endDropper) SendMsg(m any) error {
 // A header without require_end passed every other test (strictServers
 // require the End server-wide).
 func TestLostEndIsNoResult(t *testing.T) {
-	eng := engine.New(engine.Config{Registry: builtin.Registry()})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(eng, server.Options{}))
-	go gs.Serve(l)
-	t.Cleanup(gs.Stop)
+	addr, _ := libServer(t, engine.Config{}, server.Options{})
 	input := []byte(strings.Repeat("the end is proven\n", 1000))
 
-	plain, err := Dial(l.Addr().String())
+	plain, err := Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +61,7 @@ func TestLostEndIsNoResult(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 
-	c, err := Dial(l.Addr().String(), WithDialOptions(grpc.WithStreamInterceptor(dropEnd)))
+	c, err := Dial(addr, WithDialOptions(grpc.WithStreamInterceptor(dropEnd)))
 	if err != nil {
 		t.Fatal(err)
 	}
