@@ -136,3 +136,42 @@ func TestCancelAtEndSendsNoEnd(t *testing.T) {
 		})
 	}
 }
+
+// failingLen is a reader with a Len (so RunTCP declares @size) whose Read
+// fails after its first n bytes: a sized source with an I/O error.
+type failingLen struct {
+	r   *bytes.Reader
+	n   int
+	err error
+}
+
+func (f *failingLen) Len() int { return f.r.Len() }
+
+func (f *failingLen) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, f.err
+	}
+	k, err := f.r.Read(p[:min(len(p), f.n)])
+	f.n -= k
+	return k, err
+}
+
+// TestRunTCPSizedReadErrorResets: a read error of an input RunTCP
+// declared with @size is an input error, at once, and the connection is
+// reset: the server records an abort by reset. Without its input errors
+// marked (readErrors), the declared input stopped short with neither a
+// reset nor a FIN, and RunTCP waited for the server's idle timeout
+// (mutation run).
+func TestRunTCPSizedReadErrorResets(t *testing.T) {
+	_, tcpAddr, obs := strictServers(t)
+	eio := errors.New("input/output error on the sized source")
+	r := &failingLen{r: bytes.NewReader(bytes.Repeat([]byte("sized\n"), 10000)), n: 1000, err: eio}
+	var out bytes.Buffer
+	err := RunTCP(ctxT(t), tcpAddr, nil, "sha256sum", r, &out)
+	if !IsInputError(err) || !errors.Is(err, eio) || out.Len() != 0 {
+		t.Fatalf("RunTCP: %v, output %q; want the input error and no output", err, out.String())
+	}
+	if oc := <-obs.ended; oc != server.OutcomeReset {
+		t.Fatalf("server outcome %q, want %q", oc, server.OutcomeReset)
+	}
+}
