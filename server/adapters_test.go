@@ -19,6 +19,7 @@ import (
 	"github.com/halfclose/halfclose/internal/oracle"
 	"github.com/halfclose/halfclose/internal/syncbuf"
 
+	"github.com/halfclose/halfclose/internal/testenv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -192,7 +193,7 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 	}
 	t.Cleanup(func() {
 		env.tcp.Close()
-		<-serveDone
+		testenv.Recv(t, defaultTestTimeout, "the TCP Serve's return after Close", serveDone)
 	})
 
 	conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))

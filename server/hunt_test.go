@@ -24,6 +24,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestTCPTimeoutAbortResets: a raw-TCP job aborted by --idle-timeout or
@@ -111,7 +112,7 @@ func TestGRPCDigestAbortCountsInput(t *testing.T) {
 			if status.Code(err) != c.code {
 				t.Fatalf("err %v, want %v", err, c.code)
 			}
-			if in := <-obs.in; in < c.minIn {
+			if in := testenv.Recv(t, defaultTestTimeout, "the job's input count", obs.in); in < c.minIn {
 				t.Errorf("the job reported %d input bytes, want at least %d", in, c.minIn)
 			}
 		})
@@ -172,7 +173,7 @@ func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
 		if status.Code(err) != codes.DataLoss {
 			t.Fatalf("%s: err %v, want DATA_LOSS", name, err)
 		}
-		if in := <-obs.in; in < minIn {
+		if in := testenv.Recv(t, defaultTestTimeout, "the job's input count", obs.in); in < minIn {
 			t.Errorf("%s: the job reported %d input bytes, want at least %d", name, in, minIn)
 		}
 	}
@@ -223,7 +224,7 @@ func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
 		if !strings.HasPrefix(string(got), "halfclose: error: DATA_LOSS: ") {
 			t.Fatalf("TCP %s: reply %q, want the DATA_LOSS line", cmd, got)
 		}
-		if in := <-obs.in; in < 11 {
+		if in := testenv.Recv(t, defaultTestTimeout, "the job's input count", obs.in); in < 11 {
 			t.Errorf("TCP %s: the job reported %d input bytes, want at least 11", cmd, in)
 		}
 	}
@@ -261,7 +262,7 @@ func TestTCPCutReplyCountsSent(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(got), "halfclose: error: ") {
 		t.Fatalf("reply %q, %v: want the error line", got, err)
 	}
-	e := <-obs.ended
+	e := testenv.Recv(t, defaultTestTimeout, "the job's end", obs.ended)
 	if e[0] != OutcomeInvalid || e[1] != "0" {
 		t.Errorf("the job counted %s output bytes (outcome %s); the client received none of the output", e[1], e[0])
 	}
@@ -530,7 +531,7 @@ func TestTCPResetReplyCountsDelivered(t *testing.T) {
 		tc.CloseWrite()
 	}()
 	// Nothing is read until the job has ended (the idle timeout).
-	e := <-obs.ended
+	e := testenv.Recv(t, defaultTestTimeout, "the job's end", obs.ended)
 	got, err := io.Copy(io.Discard, c)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("read %d bytes, %v: want a reset", got, err)

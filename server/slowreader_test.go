@@ -14,6 +14,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // smallBuffers sets a socket's send and receive buffers to their
@@ -132,7 +133,7 @@ func TestTCPSlowReaderKeepsReply(t *testing.T) {
 				}
 				time.Sleep(idle / 100)
 			}
-			if err := <-sent; err != nil {
+			if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got.Bytes(), input) {

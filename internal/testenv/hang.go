@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 )
@@ -80,8 +79,18 @@ func Within(t testing.TB, bound time.Duration, what string, f func()) {
 	Recv(t, bound, what, done)
 }
 
-// Wait is wg.Wait bounded as Within is.
-func Wait(t testing.TB, bound time.Duration, what string, wg *sync.WaitGroup) {
+// Until polls cond, yielding the processor between looks
+// (runtime.Gosched: for a state another goroutine reaches at once, such
+// as a context's AfterFunc having run), until it holds, and fails t with
+// Stuck when it has not within bound.
+func Until(t testing.TB, bound time.Duration, what string, cond func() bool) {
 	t.Helper()
-	Within(t, bound, what, wg.Wait)
+	bound = bounded(t, bound)
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > bound {
+			Stuck(t, what, bound)
+		}
+		runtime.Gosched()
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -61,14 +60,11 @@ func TestWithinReportsHang(t *testing.T) {
 	}
 }
 
-func TestWaitReportsHang(t *testing.T) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	defer wg.Done()
+func TestUntilReportsHang(t *testing.T) {
 	msg := run(t, func(tb testing.TB) {
-		Wait(tb, time.Millisecond, "the helpers", &wg)
+		Until(tb, time.Millisecond, "a state never reached", func() bool { return false })
 	})
-	if !strings.Contains(msg, "the helpers: still waiting after") {
-		t.Fatalf("Wait's failure: %q", msg)
+	if !strings.Contains(msg, "a state never reached: still waiting after") {
+		t.Fatalf("Until's failure: %q", msg)
 	}
 }
