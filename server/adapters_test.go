@@ -192,8 +192,10 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		env.routes[p] = rl.Addr().String()
 	}
 	t.Cleanup(func() {
-		env.tcp.Close()
-		testenv.Recv(t, defaultTestTimeout, "the TCP Serve's return after Close", serveDone)
+		testenv.Within(t, defaultTestTimeout, "the TCP server's Close and Serve's return", func() {
+			env.tcp.Close()
+			<-serveDone
+		})
 	})
 
 	conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))

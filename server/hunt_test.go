@@ -207,7 +207,9 @@ func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
 	}
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(tl); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	t.Cleanup(func() {
+		testenv.Within(t, defaultTestTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+	})
 	for _, cmd := range []string{"sha256sum", "wc -c"} {
 		c, err := net.Dial("tcp", tl.Addr().String())
 		if err != nil {
@@ -436,7 +438,9 @@ func TestStagePanicRecordedOnce(t *testing.T) {
 	}
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(tl); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	t.Cleanup(func() {
+		testenv.Within(t, defaultTestTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+	})
 
 	c, err := net.Dial("tcp", tl.Addr().String())
 	if err != nil {

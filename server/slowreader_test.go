@@ -63,7 +63,9 @@ func serveSmallBuffers(t *testing.T, srv *TCPServer, useTLS bool) halfConn {
 	}
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(l); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	t.Cleanup(func() {
+		testenv.Within(t, defaultTestTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+	})
 	raw, err := (&net.Dialer{Control: smallBuffers}).Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
