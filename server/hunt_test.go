@@ -579,7 +579,7 @@ func TestGRPCEarlyCancelNotDeadline(t *testing.T) {
 	if _, err := s.Recv(); status.Code(err) != codes.Canceled {
 		t.Fatalf("Recv: %v, want CANCELED", err)
 	}
-	if !<-stopped {
+	if !testenv.Recv(t, defaultTestTimeout, "the stage's end", stopped) {
 		t.Fatal("the stage's context has no deadline")
 	}
 	if oc := env.obs.nextOutcome(t); oc != OutcomeCanceled {

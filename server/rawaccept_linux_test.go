@@ -249,7 +249,7 @@ func TestRawAcceptHurriedStop(t *testing.T) {
 			}
 			defer c.Close()
 			c.Write([]byte("partial input, no FIN"))
-			if _, raw := (<-started).(*rawTCPConn); raw != (mode == "inline") {
+			if _, raw := testenv.Recv(t, defaultTestTimeout, "the accepted connection", started).(*rawTCPConn); raw != (mode == "inline") {
 				t.Fatalf("raw accept %v in mode %s", raw, mode)
 			}
 			// The job waits for more input in the netpoller (a raw
