@@ -147,7 +147,7 @@ func TestGentleWakesAccept(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- echoServe(gl) }()
 	// A served connection: the Accept loop runs.
-	if r := <-queueClients(t, ln.Addr().String(), 1); r != "reply to request 0" {
+	if r := testenv.Recv(t, defaultTestTimeout, "the client's reply", queueClients(t, ln.Addr().String(), 1)); r != "reply to request 0" {
 		t.Fatalf("reply %q", r)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
