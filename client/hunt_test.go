@@ -41,7 +41,7 @@ func TestSendTCPInputMoreThanSize(t *testing.T) {
 	var ended atomic.Bool
 	_, err = sendTCPInput(context.Background(), conn, "@size=5 @trailer sha256sum\n", strings.NewReader("hello, world"), 5, true, &ended)
 	conn.Close()
-	testenv.Recv(t, defaultTestTimeout, "the fake server's return after the close", done)
+	testenv.Recv(t, hangTimeout, "the fake server's return after the close", done)
 	if !errors.Is(err, errReadInput) {
 		t.Fatalf("err = %v, want an input error", err)
 	}
@@ -103,5 +103,5 @@ func TestSendTCPInputAllocates(t *testing.T) {
 		}
 	}
 	l.Close()
-	testenv.Recv(t, defaultTestTimeout, "the fake server's return after Close", done)
+	testenv.Recv(t, hangTimeout, "the fake server's return after Close", done)
 }

@@ -64,7 +64,7 @@ func TestGoawayRefusedCallIsSentAgain(t *testing.T) {
 	want := sha256.Sum256(in)
 	resp, err := New(conn).Digest(ctxT(t), bytes.NewReader(in), []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}, nil)
 	conn.Close()
-	testenv.Within(t, defaultTestTimeout, "the refusing listener's connections", refused.Wait)
+	testenv.Within(t, hangTimeout, "the refusing listener's connections", refused.Wait)
 	if refusedData == 0 {
 		t.Fatalf("no data reached the refusing connection: the refusal was not met")
 	}

@@ -207,5 +207,5 @@ func TestRefusedCallIsReplayedByteForByte(t *testing.T) {
 			}()
 		}
 	}
-	testenv.Within(t, defaultTestTimeout, "the replays", wg.Wait)
+	testenv.Within(t, hangTimeout, "the replays", wg.Wait)
 }

@@ -62,7 +62,7 @@ func TestUnspokenWriteUnread(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(arrived)
-	if err := testenv.Recv(t, defaultTestTimeout, "the fake server's return", served); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the fake server's return", served); err != nil {
 		t.Fatal(err)
 	}
 	// Write until the reset has come: the first write after it fails.

@@ -52,7 +52,7 @@ func TestUnspokenWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := testenv.Recv(t, defaultTestTimeout, "the fake server's return", served); err != nil {
+		if err := testenv.Recv(t, hangTimeout, "the fake server's return", served); err != nil {
 			t.Fatal(err)
 		}
 		l.Close()
@@ -134,7 +134,7 @@ func TestUnspokenRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := testenv.Recv(t, defaultTestTimeout, "the fake server's return", served); err != nil {
+		if err := testenv.Recv(t, hangTimeout, "the fake server's return", served); err != nil {
 			t.Fatal(err)
 		}
 		l.Close()

@@ -66,7 +66,7 @@ func TestServeAcceptOutOfResources(t *testing.T) {
 				t.Fatal("no accept after the back-off")
 			}
 			s.Close()
-			if err := testenv.Recv(t, defaultTestTimeout, "Serve's return after Close", done); !errors.Is(err, ErrServerClosed) {
+			if err := testenv.Recv(t, hangTimeout, "Serve's return after Close", done); !errors.Is(err, ErrServerClosed) {
 				t.Errorf("Serve: %v; want ErrServerClosed", err)
 			}
 		})

@@ -192,7 +192,7 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		env.routes[p] = rl.Addr().String()
 	}
 	t.Cleanup(func() {
-		testenv.Within(t, defaultTestTimeout, "the TCP server's Close and Serve's return", func() {
+		testenv.Within(t, hangTimeout, "the TCP server's Close and Serve's return", func() {
 			env.tcp.Close()
 			<-serveDone
 		})

@@ -118,7 +118,7 @@ func readAllWays(t *testing.T, c *connInput, way string) []byte {
 func readSent(t *testing.T, c *connInput, way string, sent <-chan error, data []byte) {
 	t.Helper()
 	got := readAllWays(t, c, way)
-	if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, data) {
@@ -265,7 +265,7 @@ func TestConnReaderRenewsDeadlineLazily(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes, %v", len(got), err)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	if n := dc.set.Load(); n != 1 {
@@ -383,7 +383,7 @@ func TestConnInputRaisesMark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(append(got, tail...), data) {

@@ -33,7 +33,7 @@ func TestConnInputTurnsOrder(t *testing.T) {
 				if _, err := c.WriteTo(&got); err != nil {
 					t.Fatal(err)
 				}
-				if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
+				if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(got.Bytes(), data) {
@@ -96,7 +96,7 @@ func TestConnInputTurnsWriterFails(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
+			if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 				t.Fatal(err)
 			}
 			if got := append(w.got.Bytes(), rest...); !bytes.Equal(got, data) {
@@ -124,7 +124,7 @@ func TestConnInputTurnsPanic(t *testing.T) {
 			}
 			c.Close()
 			sc.Close() // the client's write may wait for a reader
-			testenv.Recv(t, defaultTestTimeout, "the client's send after the close", sent)
+			testenv.Recv(t, hangTimeout, "the client's send after the close", sent)
 		})
 	}
 }
@@ -189,7 +189,7 @@ func TestConnInputTurnsWriterFailsOnSilentClient(t *testing.T) {
 		}
 	case <-time.After(defaultTestTimeout):
 		sc.Close() // ends the read, and the test's goroutines
-		testenv.Recv(t, defaultTestTimeout, "WriteTo's return after the close", done)
+		testenv.Recv(t, hangTimeout, "WriteTo's return after the close", done)
 		t.Fatal("WriteTo waited on the other goroutine's read after its writer failed")
 	}
 	if _, err := c.Read(make([]byte, 1)); err == nil {

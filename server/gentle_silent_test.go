@@ -92,7 +92,7 @@ func testSilentGRPCConns(t *testing.T, useTLS bool, sends []string) {
 		t.Fatal(err)
 	}
 	obs.waitStarted(t)
-	testenv.Recv(t, defaultTestTimeout, "the call's connection's handshake", handshakes)
+	testenv.Recv(t, hangTimeout, "the call's connection's handshake", handshakes)
 
 	// The silent ones, in grpc-go's handshake.
 	var silent []net.Conn
@@ -106,7 +106,7 @@ func testSilentGRPCConns(t *testing.T, useTLS bool, sends []string) {
 			t.Fatal(err)
 		}
 		silent = append(silent, c)
-		testenv.Recv(t, defaultTestTimeout, "a silent connection's handshake", handshakes)
+		testenv.Recv(t, hangTimeout, "a silent connection's handshake", handshakes)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
@@ -146,7 +146,7 @@ func testSilentGRPCConns(t *testing.T, useTLS bool, sends []string) {
 	case <-time.After(defaultTestTimeout):
 		t.Fatal("GracefulStop still waiting")
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "Serve's return after GracefulStop", served); err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := testenv.Recv(t, hangTimeout, "Serve's return after GracefulStop", served); err != nil && !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Serve: %v", err)
 	}
 }

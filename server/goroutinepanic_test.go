@@ -32,7 +32,7 @@ func TestRecvAheadPanicIsAnError(t *testing.T) {
 	if string(got) != "abc" || compute.CodeOf(err) != compute.CodeInternal || !strings.Contains(fmt.Sprint(err.(*compute.Error).Err), "boom in the source") {
 		t.Fatalf("read %q, %v; want abc and an internal error naming the panic", got, err)
 	}
-	testenv.Within(t, defaultTestTimeout, "the reader goroutine's end", r.Wait)
+	testenv.Within(t, hangTimeout, "the reader goroutine's end", r.Wait)
 }
 
 // fullThenPanic fills the first read, then panics on every read.

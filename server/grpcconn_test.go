@@ -98,7 +98,7 @@ func TestGRPCConnReadsWhatWasSent(t *testing.T) {
 			errs <- fmt.Errorf("a connection read %d bytes whose SHA-256 %s is no client's", n, got)
 		}()
 	}
-	testenv.Within(t, defaultTestTimeout, "the connections' checks", wg.Wait)
+	testenv.Within(t, hangTimeout, "the connections' checks", wg.Wait)
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -140,7 +140,7 @@ func TestGRPCConnWritesWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "the client's send", errc); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send", errc); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := hex.EncodeToString(h.Sum(nil)), sha256.Sum256(data); got != hex.EncodeToString(want[:]) {
@@ -295,5 +295,5 @@ func TestGRPCListenerCalls(t *testing.T) {
 			}
 		}()
 	}
-	testenv.Within(t, defaultTestTimeout, "the connections' checks", wg.Wait)
+	testenv.Within(t, hangTimeout, "the connections' checks", wg.Wait)
 }

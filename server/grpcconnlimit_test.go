@@ -100,7 +100,7 @@ func TestGRPCConnLimits(t *testing.T) {
 	}()
 	t.Cleanup(func() {
 		srv.Stop()
-		testenv.Recv(t, defaultTestTimeout, "Serve's return after Stop", served)
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
 	})
 	addr := l.Addr().String()
 
@@ -229,7 +229,7 @@ func TestGRPCConnPlacesComeBack(t *testing.T) {
 	go func() { served <- srv.Serve(gl) }()
 	t.Cleanup(func() {
 		srv.Stop()
-		testenv.Recv(t, defaultTestTimeout, "Serve's return after Stop", served)
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
 	})
 	addr := l.Addr().String()
 	for round := range 3 {

@@ -228,7 +228,7 @@ func TestGRPCStalledStreamIdle(t *testing.T) {
 			}
 			code, msg := h2.status(1)
 			close(stop)
-			testenv.Within(t, defaultTestTimeout, "the connection's goroutines", wg.Wait)
+			testenv.Within(t, hangTimeout, "the connection's goroutines", wg.Wait)
 			if code != codes.DeadlineExceeded {
 				t.Fatalf("status %v %q, want DEADLINE_EXCEEDED", code, msg)
 			}
@@ -277,7 +277,7 @@ func TestGRPCTrafficRegistry(t *testing.T) {
 		t.Fatalf("%d connections known, want %d", n, clients)
 	}
 	srv.Stop()
-	testenv.Recv(t, defaultTestTimeout, "Serve's return after Stop", served)
+	testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
 	if n := openTraffic() - before; n != 0 {
 		t.Fatalf("%d connections still known after Stop", n)
 	}

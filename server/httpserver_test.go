@@ -34,7 +34,7 @@ func startHTTP(t *testing.T, h http.Handler) (string, *http.Client) {
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("http shutdown: %v", err)
 		}
-		if err := testenv.Recv(t, defaultTestTimeout, "ListenAndServe's return after Shutdown", done); !errors.Is(err, http.ErrServerClosed) {
+		if err := testenv.Recv(t, hangTimeout, "ListenAndServe's return after Shutdown", done); !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("http serve: %v", err)
 		}
 	})

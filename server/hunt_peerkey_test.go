@@ -303,7 +303,7 @@ func TestTCPDrainsPerPeerIPv6Prefix(t *testing.T) {
 	t.Cleanup(func() {
 		s.Close()
 		for range 3 {
-			testenv.Recv(t, defaultTestTimeout, "a connection's end after Close", done)
+			testenv.Recv(t, hangTimeout, "a connection's end after Close", done)
 		}
 	})
 	// frob sends a bad header line and no FIN on a connection to addr

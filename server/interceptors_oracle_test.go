@@ -116,7 +116,7 @@ func runChainCalls(t *testing.T, logs *syncbuf.Buffer, reg *prometheus.Registry,
 		if !stopped {
 			stopped = true
 			s.Stop()
-			testenv.Recv(t, defaultTestTimeout, "Serve's return after Stop", done)
+			testenv.Recv(t, hangTimeout, "Serve's return after Stop", done)
 		}
 	}
 	defer stop()

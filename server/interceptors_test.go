@@ -151,7 +151,7 @@ func startTestServer(t *testing.T, cfg ChainConfig, opts ...grpc.ServerOption) (
 	}()
 	t.Cleanup(func() {
 		s.Stop()
-		testenv.Recv(t, defaultTestTimeout, "Serve's return after Stop", done)
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", done)
 	})
 	return lis.Addr().String(), logs
 }

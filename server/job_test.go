@@ -176,10 +176,10 @@ func TestLifecycleStopAtClientDeadline(t *testing.T) {
 				})
 			}()
 			if where != "header" {
-				testenv.Recv(t, defaultTestTimeout, "the job's wait for a slot", obs.waiting)
+				testenv.Recv(t, hangTimeout, "the job's wait for a slot", obs.waiting)
 				end()
 			}
-			err = testenv.Recv(t, defaultTestTimeout, "the job's return", errc)
+			err = testenv.Recv(t, hangTimeout, "the job's return", errc)
 			want, wantOutcome := error(context.DeadlineExceeded), OutcomeIdle
 			if stopped {
 				want, wantOutcome = errShuttingDown, OutcomeUnavailable

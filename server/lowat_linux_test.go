@@ -56,7 +56,7 @@ func TestConnReaderMark(t *testing.T) {
 	if _, err := io.Copy(io.Discard, cr); err != nil {
 		t.Fatal(err)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 }

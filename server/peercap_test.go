@@ -65,9 +65,9 @@ func TestPeerCapStaleReleaseOfReusedEntry(t *testing.T) {
 		}
 		done <- ok
 	}()
-	testenv.Until(t, defaultTestTimeout, "the waiter's count", func() bool { return c.waiting("b") != 0 })
+	testenv.Until(t, hangTimeout, "the waiter's count", func() bool { return c.waiting("b") != 0 })
 	rb()
-	if !testenv.Recv(t, defaultTestTimeout, "the waiter's place once b's was released", done) {
+	if !testenv.Recv(t, hangTimeout, "the waiter's place once b's was released", done) {
 		t.Fatal("the waiter got no place once b's was released")
 	}
 	if c.Peers() != 0 || c.Held("a") != 0 || c.Held("b") != 0 {

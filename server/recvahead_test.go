@@ -70,7 +70,7 @@ func TestRecvAheadReaderSource(t *testing.T) {
 	if _, err := r.Read(got); !errors.Is(err, errReaderClosed) {
 		t.Fatalf("Read after Close: %v, want errReaderClosed", err)
 	}
-	testenv.Within(t, defaultTestTimeout, "the receive-ahead goroutine's end after Close", r.Wait)
+	testenv.Within(t, hangTimeout, "the receive-ahead goroutine's end after Close", r.Wait)
 }
 
 // The end of a job's context fails a Read that waits.
@@ -82,7 +82,7 @@ func TestRecvAheadContext(t *testing.T) {
 	if _, err := r.Read(make([]byte, 1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Read: %v, want context.Canceled", err)
 	}
-	testenv.Within(t, defaultTestTimeout, "the receive-ahead goroutine's end after Close", r.Wait)
+	testenv.Within(t, hangTimeout, "the receive-ahead goroutine's end after Close", r.Wait)
 }
 
 // A gRPC stream's first receive, which nothing but the stream's end can

@@ -183,7 +183,7 @@ func TestTCPSpillReadFails(t *testing.T) {
 	}()
 	conn.SetReadDeadline(time.Now().Add(defaultTestTimeout))
 	got, err := io.ReadAll(conn)
-	if err := testenv.Recv(t, defaultTestTimeout, "the client's send", sent); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send", sent); err != nil {
 		t.Fatal(err)
 	}
 	if !sockerr.Reset(err) || len(got) >= len(text) {

@@ -42,7 +42,7 @@ func TestTCPResetSpilledReplyCountsDelivered(t *testing.T) {
 		c.Write(make([]byte, 16<<20))
 		tc.CloseWrite()
 	}()
-	e := testenv.Recv(t, defaultTestTimeout, "the job's end", obs.ended) // nothing is read until the job has ended
+	e := testenv.Recv(t, hangTimeout, "the job's end", obs.ended) // nothing is read until the job has ended
 	got, err := io.Copy(io.Discard, c)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("read %d bytes, %v: want a reset", got, err)

@@ -64,7 +64,7 @@ func serveSmallBuffers(t *testing.T, srv *TCPServer, useTLS bool) halfConn {
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(l); close(serveDone) }()
 	t.Cleanup(func() {
-		testenv.Within(t, defaultTestTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+		testenv.Within(t, hangTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
 	})
 	raw, err := (&net.Dialer{Control: smallBuffers}).Dial("tcp", l.Addr().String())
 	if err != nil {
@@ -135,7 +135,7 @@ func TestTCPSlowReaderKeepsReply(t *testing.T) {
 				}
 				time.Sleep(idle / 100)
 			}
-			if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
+			if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got.Bytes(), input) {

@@ -43,7 +43,7 @@ func TestTCPCutLineNotReset(t *testing.T) {
 	if err := c.CloseWrite(); err != nil {
 		t.Errorf("half-close after the error line: %v", err)
 	}
-	testenv.Recv(t, defaultTestTimeout, "the server's close of the connection", done)
+	testenv.Recv(t, hangTimeout, "the server's close of the connection", done)
 	raw, err := c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)

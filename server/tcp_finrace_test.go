@@ -111,7 +111,7 @@ func TestTCPFinWaitStopRace(t *testing.T) {
 			// A wait the stop did not end fails at once (overwritten); the
 			// bound is for any other, and the cleanup's close of the
 			// client then ends it.
-			testenv.Recv(t, defaultTestTimeout, "finish's return after the stop", done)
+			testenv.Recv(t, hangTimeout, "finish's return after the stop", done)
 			if c.stop != nil {
 				t.Fatal("finish set no read deadline after its FIN")
 			}
@@ -148,8 +148,8 @@ func TestTCPCloseAfterCut(t *testing.T) {
 	case <-closed:
 	case <-time.After(defaultTestTimeout):
 		c.CloseWrite() // ends the wait
-		testenv.Recv(t, defaultTestTimeout, "Close's return after the client's FIN", closed)
+		testenv.Recv(t, hangTimeout, "Close's return after the client's FIN", closed)
 		t.Fatalf("Close still waited for the cut job's client after %v", defaultTestTimeout)
 	}
-	testenv.Recv(t, defaultTestTimeout, "Shutdown's return after Close", shut)
+	testenv.Recv(t, hangTimeout, "Shutdown's return after Close", shut)
 }

@@ -42,7 +42,7 @@ func uploadAfterError(t *testing.T, c *net.TCPConn, first string) (reply string,
 		up <- c.CloseWrite()
 	}()
 	b, readErr := io.ReadAll(c)
-	return string(b), testenv.Recv(t, defaultTestTimeout, "the upload's end", up), readErr
+	return string(b), testenv.Recv(t, hangTimeout, "the upload's end", up), readErr
 }
 
 // TestTCPErrorLineWhileUploading: a client still uploading when the server

@@ -112,7 +112,7 @@ func TestTCPResetMidReply(t *testing.T) {
 			if _, err := io.ReadFull(conn, got); err != nil {
 				t.Fatal(err)
 			}
-			if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
+			if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, text[:len(got)]) {
@@ -191,7 +191,7 @@ func slowCall(t *testing.T, conn *net.TCPConn, head string, input []byte, bulk, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	return string(reply)

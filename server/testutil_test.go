@@ -38,7 +38,7 @@ func serveTCP(t *testing.T, srv *TCPServer) string {
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(l); close(serveDone) }()
 	t.Cleanup(func() {
-		testenv.Within(t, defaultTestTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+		testenv.Within(t, hangTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
 	})
 	return l.Addr().String()
 }

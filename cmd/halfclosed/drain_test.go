@@ -322,7 +322,7 @@ func TestDrainGraceOver(t *testing.T) {
 		// the status must reach the client before the connection closes.
 		t.Fatalf("stuck gRPC job: %v; want UNAVAILABLE server is shutting down", err)
 	}
-	if line := testenv.Recv(t, defaultTestTimeout, "the stuck TCP job's error line", stuckLine); line != errorLine("UNAVAILABLE", "server is shutting down") {
+	if line := testenv.Recv(t, hangTimeout, "the stuck TCP job's error line", stuckLine); line != errorLine("UNAVAILABLE", "server is shutting down") {
 		t.Fatalf("stuck TCP job: %q", line)
 	}
 	for {

@@ -425,7 +425,7 @@ func TestDaemonEveryAddressGraceOver(t *testing.T) {
 		}
 	}
 	for range tcps {
-		if line := testenv.Recv(t, defaultTestTimeout, "a TCP job's error line after the stop", lines); line != errorLine("UNAVAILABLE", "server is shutting down") {
+		if line := testenv.Recv(t, hangTimeout, "a TCP job's error line after the stop", lines); line != errorLine("UNAVAILABLE", "server is shutting down") {
 			t.Errorf("TCP job: %q", line)
 		}
 	}

@@ -181,7 +181,7 @@ func TestGRPCHealthCheckFromMark(t *testing.T) {
 	go func() { served <- d.grpc.Serve(d.grpcL[0]) }()
 	t.Cleanup(func() {
 		d.grpc.Stop()
-		testenv.Recv(t, defaultTestTimeout, "Serve's return after Stop", served)
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
 		d.closeListeners()
 	})
 	hc := healthpb.NewHealthClient(rawGRPC(t, d.grpcAddr(), nil))

@@ -71,7 +71,7 @@ func TestSpoolLostWriteAfterRelease(t *testing.T) {
 			t.Fatalf("no write failed")
 		}
 		s.CloseWrite()
-		err = testenv.Recv(t, defaultTestTimeout, "Release's return after CloseWrite", released)
+		err = testenv.Recv(t, hangTimeout, "Release's return after CloseWrite", released)
 		if failed == 0 && err == nil && bytes.Equal(w.out.Bytes(), want) {
 			// Every write went through (behind the writer, the
 			// failed ones were not asked for): whole.

@@ -71,12 +71,12 @@ func TestSpoolSpillReadBack(t *testing.T) {
 			s.CloseWrite()
 			wrote <- nil
 		}()
-		err := testenv.Recv(t, defaultTestTimeout, "Release's return", released)
+		err := testenv.Recv(t, hangTimeout, "Release's return", released)
 		if limit < 0 {
 			if err != nil {
 				t.Fatalf("Release = %v", err)
 			}
-			if werr := testenv.Recv(t, defaultTestTimeout, "the writer's return", wrote); werr != nil {
+			if werr := testenv.Recv(t, hangTimeout, "the writer's return", wrote); werr != nil {
 				t.Fatal(werr)
 			}
 			if !bytes.Equal(w.out.Bytes(), want) {
@@ -87,7 +87,7 @@ func TestSpoolSpillReadBack(t *testing.T) {
 				t.Fatalf("limit %d: Release = %v, want %v", limit, err, broken)
 			}
 			s.Abort(err) // as the engine: the job is over, the writer stops
-			testenv.Recv(t, defaultTestTimeout, "the writer's return after the abort", wrote)
+			testenv.Recv(t, hangTimeout, "the writer's return after the abort", wrote)
 			if got := w.out.Bytes(); !bytes.Equal(got, want[:len(got)]) || len(got) != limit {
 				t.Fatalf("limit %d: the destination took %d bytes, not the first %d written", limit, len(got), limit)
 			}
@@ -139,7 +139,7 @@ func TestSpoolSpillWriteFails(t *testing.T) {
 		}
 	}
 	w := &recordWriter{limit: -1}
-	err = testenv.Recv(t, defaultTestTimeout, "Release's return", startRelease(t, s, g, w))
+	err = testenv.Recv(t, hangTimeout, "Release's return", startRelease(t, s, g, w))
 	if !isSpoolFault(err) {
 		t.Fatalf("Release = %v, want the spool's UNAVAILABLE of its errno", err)
 	}

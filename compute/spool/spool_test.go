@@ -60,7 +60,7 @@ func TestSpoolHoldsUntilRelease(t *testing.T) {
 	}
 	want.Write(p)
 	s.CloseWrite()
-	if err := testenv.Recv(t, defaultTestTimeout, "Release's return", released); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(out.Bytes(), want.Bytes()) {
@@ -265,13 +265,13 @@ func TestSpoolGate(t *testing.T) {
 	var out bytes.Buffer
 	released := make(chan error, 1)
 	go func() { released <- s.Release(&out) }()
-	testenv.Recv(t, defaultTestTimeout, "Release's start", g.started)
+	testenv.Recv(t, hangTimeout, "Release's start", g.started)
 	before := len(g.waits)
 	if err := write(1000); err != nil {
 		t.Fatalf("a write after Release (the gate still fails): %v", err)
 	}
 	s.CloseWrite()
-	if err := testenv.Recv(t, defaultTestTimeout, "Release's return", released); err != nil || out.Len() != 1101 {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil || out.Len() != 1101 {
 		t.Fatalf("Release = %v, %d bytes", err, out.Len())
 	}
 	if g.released != 1 {
@@ -304,11 +304,11 @@ func TestSpoolWriteDuringRelease(t *testing.T) {
 		}
 		s.CloseWrite()
 	})
-	testenv.Recv(t, defaultTestTimeout, "the writer's start", started)
+	testenv.Recv(t, hangTimeout, "the writer's start", started)
 	if err := s.Release(&out); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Within(t, defaultTestTimeout, "the writer's return", wg.Wait)
+	testenv.Within(t, hangTimeout, "the writer's return", wg.Wait)
 	if want := pattern(0, parts*size); !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("%d bytes out, differ from the %d written", out.Len(), len(want))
 	}
@@ -352,7 +352,7 @@ func startRelease(t *testing.T, s *spool.Spool, g *startGate, w io.Writer) <-cha
 	t.Helper()
 	released := make(chan error, 1)
 	go func() { released <- s.Release(w) }()
-	testenv.Recv(t, defaultTestTimeout, "Release's start", g.started)
+	testenv.Recv(t, hangTimeout, "Release's start", g.started)
 	return released
 }
 
@@ -405,10 +405,10 @@ func TestSpoolReleaseBound(t *testing.T) {
 	released := startRelease(t, s, g, w)
 	wrote := fillUntil(s, atRelease, total, 3000)
 	close(w.proceed) // the writer may not even have started: the bound is checked all along
-	if err := testenv.Recv(t, defaultTestTimeout, "the writer's return", wrote); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err != nil {
 		t.Fatal(err)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "Release's return", released); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
@@ -436,10 +436,10 @@ func TestSpoolReleaseWaitsForBound(t *testing.T) {
 	// the writer writes what fits and no more (Held never passes it: see
 	// TestSpoolReleaseBound); let everything go
 	close(w.proceed)
-	if err := testenv.Recv(t, defaultTestTimeout, "the writer's return", wrote); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err != nil {
 		t.Fatal(err)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "Release's return", released); err != nil || !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil || !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
 		t.Fatalf("Release = %v, %d bytes out, want %d in order", err, w.out.Len(), total)
 	}
 }
@@ -459,10 +459,10 @@ func TestSpoolAbort(t *testing.T) {
 	cause := errors.New("job cancelled")
 	s.Abort(cause)
 	close(w.proceed)
-	if err := testenv.Recv(t, defaultTestTimeout, "Release's return", released); !errors.Is(err, cause) {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); !errors.Is(err, cause) {
 		t.Fatalf("Release = %v, want %v", err, cause)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "the writer's return", wrote); !errors.Is(err, cause) {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); !errors.Is(err, cause) {
 		t.Fatalf("Write = %v, want %v", err, cause)
 	}
 	if w.out.Len() >= 1<<20 {
@@ -489,10 +489,10 @@ func TestSpoolReleaseDiskFull(t *testing.T) {
 	released := startRelease(t, s, g, w)
 	wrote := fillUntil(s, atRelease, total, 5000)
 	close(w.proceed)
-	if err := testenv.Recv(t, defaultTestTimeout, "the writer's return", wrote); err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err != nil {
 		t.Fatalf("a write to a released spool with the disk full: %v", err)
 	}
-	if err := testenv.Recv(t, defaultTestTimeout, "Release's return", released); err != nil || !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil || !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
 		t.Fatalf("Release = %v, %d bytes out, want %d in order", err, w.out.Len(), total)
 	}
 	if disk.Used() != 0 {
@@ -561,14 +561,14 @@ func TestSpoolTakeBuffer(t *testing.T) {
 		out := &signalWriter{started: make(chan struct{})}
 		released := make(chan error, 1)
 		go func() { released <- s.Release(out) }()
-		testenv.Recv(t, defaultTestTimeout, "Release's start", out.started) // Release has started
+		testenv.Recv(t, hangTimeout, "Release's start", out.started) // Release has started
 		before := taken
 		write(spool.TakeSize) // released: copied
 		if taken != before {
 			t.Fatal("a buffer was taken after Release")
 		}
 		s.CloseWrite()
-		if err := testenv.Recv(t, defaultTestTimeout, "Release's return", released); err != nil {
+		if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(out.buf.Bytes(), want.Bytes()) {

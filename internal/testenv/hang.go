@@ -13,8 +13,9 @@ import (
 // stack, instead of the test binary's -timeout (15 minutes under make
 // test), whose panic ends the whole package and names only the test.
 // Their bound is not a timing threshold: it is far above anything the
-// awaited step takes on a busy machine (a package's defaultTestTimeout,
-// tens of seconds), so only a step that would never end reaches it.
+// awaited step takes on a busy machine (a package's hangTimeout, twice
+// its defaultTestTimeout: a minute), so only a step that would never end
+// reaches it.
 
 // Stuck fails t for a wait on what that has lasted waited: it writes
 // every goroutine's stack to stderr at once (a test's own output is
