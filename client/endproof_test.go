@@ -142,7 +142,7 @@ func fakeTCP(t *testing.T, reply func(header string, input []byte) string) strin
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
+	t.Cleanup(func() { l.Close(); testenv.Within(t, hangTimeout, "the fake server's connections", wg.Wait) })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -287,13 +287,13 @@ func TestRunTCPCancelResets(t *testing.T) {
 			}
 			errc := make(chan error, 1)
 			go func() { errc <- RunTCP(ctx, tcpAddr, nil, "sha256sum", r, io.Discard) }()
-			<-obs.started
+			testenv.Recv(t, hangTimeout, "the job's start", obs.started)
 			if name == "cancel" {
 				cancel()
 			}
-			err := <-errc
+			err := testenv.Recv(t, hangTimeout, "the call's return", errc)
 			close(in.release)
-			if oc := <-obs.ended; oc != server.OutcomeReset {
+			if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeReset {
 				t.Fatalf("server outcome %q, want %q", oc, server.OutcomeReset)
 			}
 			switch name {
@@ -340,12 +340,12 @@ func TestCancelWhileInputBlocks(t *testing.T) {
 				}
 				errc <- err
 			}()
-			<-obs.started
+			testenv.Recv(t, hangTimeout, "the job's start", obs.started)
 			cancel()
-			if err := <-errc; status.Code(err) != codes.Canceled {
+			if err := testenv.Recv(t, hangTimeout, "the call's return after the cancel", errc); status.Code(err) != codes.Canceled {
 				t.Fatalf("err = %v, want Canceled", err)
 			}
-			if oc := <-obs.ended; oc != server.OutcomeCanceled {
+			if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeCanceled {
 				t.Fatalf("server outcome %q, want %q", oc, server.OutcomeCanceled)
 			}
 		})

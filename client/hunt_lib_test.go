@@ -20,6 +20,7 @@ import (
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -66,8 +67,8 @@ func TestHuntLibDigestReturnsOnServerError(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("err = %v, want ResourceExhausted while the input blocks", err)
 	}
-	<-obs.started
-	if oc := <-obs.ended; oc != server.OutcomeLimit {
+	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+	if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeLimit {
 		t.Fatalf("server outcome %q, want %q", oc, server.OutcomeLimit)
 	}
 }
@@ -195,7 +196,7 @@ func TestHuntLibSlowSourceIsSent(t *testing.T) {
 		t.Error("the 10 bytes read were not sent while the next Read waited")
 	}
 	close(in.release)
-	<-errc
+	testenv.Recv(t, hangTimeout, "the call's return after the release", errc)
 }
 
 // wrappedEOFReader gives n bytes, then an error that wraps io.EOF: by
@@ -231,8 +232,8 @@ func TestHuntLibWrappedEOFIsAnAbort(t *testing.T) {
 			if !IsInputError(err) || !strings.Contains(fmt.Sprint(err), "source cut short") {
 				t.Fatalf("err = %v, want the input error", err)
 			}
-			<-obs.started
-			if oc := <-obs.ended; oc != server.OutcomeCanceled {
+			testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+			if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeCanceled {
 				t.Fatalf("server outcome %q, want %q", oc, server.OutcomeCanceled)
 			}
 		})
@@ -287,14 +288,14 @@ func TestHuntLibEOFWithData(t *testing.T) {
 		if err != nil || resp.GetDigests()[0].GetHex() != want {
 			t.Errorf("reads of %d bytes: %v %v, want %s", step, resp, err, want)
 		}
-		<-obs.started
-		<-obs.ended
+		testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+		testenv.Recv(t, hangTimeout, "the job's end", obs.ended)
 		var out bytes.Buffer
 		if _, err := c.Run(ctxT(t), "sha256sum", &eofOnceReader{data: input, step: step}, &out); err != nil || out.String() != want+"  -\n" {
 			t.Errorf("Run, reads of %d bytes: %q %v", step, out.String(), err)
 		}
-		<-obs.started
-		<-obs.ended
+		testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+		testenv.Recv(t, hangTimeout, "the job's end", obs.ended)
 	}
 
 	tl := serveTCP(t)
@@ -317,15 +318,15 @@ func TestHuntLibEOFWithData(t *testing.T) {
 	if err != nil || resp.GetDigests()[0].GetHex() != want {
 		t.Errorf("50 empty reads before each read: %v %v, want %s", resp, err, want)
 	}
-	<-obs.started
-	<-obs.ended
+	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+	testenv.Recv(t, hangTimeout, "the job's end", obs.ended)
 	// Only empty reads: an input error, the call cancelled.
 	_, err = c.Digest(ctxT(t), &emptyReads{r: bytes.NewReader(input), empty: -1}, sha256Algo, nil)
 	if !IsInputError(err) || !errors.Is(err, io.ErrNoProgress) {
 		t.Errorf("empty reads for ever: %v, want io.ErrNoProgress as an input error", err)
 	}
-	<-obs.started
-	if oc := <-obs.ended; oc != server.OutcomeCanceled {
+	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+	if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeCanceled {
 		t.Fatalf("server outcome %q, want %q", oc, server.OutcomeCanceled)
 	}
 }
@@ -422,13 +423,13 @@ func TestHuntLibCancelPhases(t *testing.T) {
 			}
 			errc <- err
 		}()
-		<-obs.started
+		testenv.Recv(t, hangTimeout, "the job's start", obs.started)
 		cancel()
 		close(in.release)
-		if err := <-errc; status.Code(err) != codes.Canceled {
+		if err := testenv.Recv(t, hangTimeout, "the call's return after the cancel", errc); status.Code(err) != codes.Canceled {
 			t.Errorf("%s, cancelled as the input ends: %v, want Canceled", name, err)
 		}
-		if oc := <-obs.ended; oc != server.OutcomeCanceled {
+		if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeCanceled {
 			t.Errorf("%s, cancelled as the input ends: server outcome %q, want %q", name, oc, server.OutcomeCanceled)
 		}
 	}
@@ -448,8 +449,8 @@ func TestHuntLibCancelPhases(t *testing.T) {
 	if status.Code(err) != codes.Canceled {
 		t.Errorf("Run, cancelled mid-output: %v after %d bytes, want Canceled", err, w.n)
 	}
-	<-obs.started
-	if oc := <-obs.ended; oc != server.OutcomeCanceled {
+	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+	if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeCanceled {
 		t.Errorf("Run, cancelled mid-output: server outcome %q, want %q", oc, server.OutcomeCanceled)
 	}
 }
@@ -469,8 +470,8 @@ func TestHuntLibDeadline(t *testing.T) {
 	if code := status.Code(err); code != codes.DeadlineExceeded && code != codes.Canceled {
 		t.Fatalf("err = %v, want DeadlineExceeded", err)
 	}
-	<-obs.started
-	if oc := <-obs.ended; oc != server.OutcomeIdle && oc != server.OutcomeCanceled {
+	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+	if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeIdle && oc != server.OutcomeCanceled {
 		t.Fatalf("server outcome %q, want %q or %q", oc, server.OutcomeIdle, server.OutcomeCanceled)
 	}
 }
@@ -507,7 +508,7 @@ func TestHuntLibConcurrentUse(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	testenv.Within(t, hangTimeout, "the calls", wg.Wait)
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -594,8 +595,8 @@ func TestHuntLibExpectations(t *testing.T) {
 		if tc.want != codes.OK && resp != nil {
 			t.Errorf("%s: a response with the error: %v", tc.name, resp)
 		}
-		<-obs.started
-		oc := <-obs.ended
+		testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+		oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended)
 		if (tc.want == codes.OK) != (oc == server.OutcomeOK) {
 			t.Errorf("%s: server outcome %q", tc.name, oc)
 		}
@@ -766,13 +767,13 @@ func TestHuntLibCancelPhasesTCP(t *testing.T) {
 	in := &endBlockingReader{data: randomInput(t, 3000), release: make(chan struct{})}
 	errc := make(chan error, 1)
 	go func() { errc <- RunTCP(ctx, tcpAddr, nil, "sha256sum", in, io.Discard) }()
-	<-obs.started
+	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
 	cancel()
 	close(in.release)
-	if err := <-errc; !errors.Is(err, context.Canceled) {
+	if err := testenv.Recv(t, hangTimeout, "the call's return after the cancel", errc); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled as the input ends: %v, want context.Canceled", err)
 	}
-	if oc := <-obs.ended; oc != server.OutcomeReset {
+	if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeReset {
 		t.Errorf("cancelled as the input ends: server outcome %q, want %q", oc, server.OutcomeReset)
 	}
 
@@ -782,6 +783,6 @@ func TestHuntLibCancelPhasesTCP(t *testing.T) {
 	if err := RunTCP(ctx, tcpAddr, nil, "tr a b", bytes.NewReader(make([]byte, 4<<20)), w); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled mid-output: %v after %d bytes, want context.Canceled", err, w.n)
 	}
-	<-obs.started
-	<-obs.ended
+	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+	testenv.Recv(t, hangTimeout, "the job's end", obs.ended)
 }

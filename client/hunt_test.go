@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestSendTCPInputMoreThanSize: an input that holds more than the size
@@ -39,7 +41,7 @@ func TestSendTCPInputMoreThanSize(t *testing.T) {
 	var ended atomic.Bool
 	_, err = sendTCPInput(context.Background(), conn, "@size=5 @trailer sha256sum\n", strings.NewReader("hello, world"), 5, true, &ended)
 	conn.Close()
-	<-done
+	testenv.Recv(t, hangTimeout, "the fake server's return after the close", done)
 	if !errors.Is(err, errReadInput) {
 		t.Fatalf("err = %v, want an input error", err)
 	}
@@ -101,5 +103,5 @@ func TestSendTCPInputAllocates(t *testing.T) {
 		}
 	}
 	l.Close()
-	<-done
+	testenv.Recv(t, hangTimeout, "the fake server's return after Close", done)
 }

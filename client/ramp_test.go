@@ -18,6 +18,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -63,7 +64,7 @@ func TestGoawayRefusedCallIsSentAgain(t *testing.T) {
 	want := sha256.Sum256(in)
 	resp, err := New(conn).Digest(ctxT(t), bytes.NewReader(in), []apiv1.Algorithm{apiv1.Algorithm_ALGORITHM_SHA256}, nil)
 	conn.Close()
-	refused.Wait()
+	testenv.Within(t, hangTimeout, "the refusing listener's connections", refused.Wait)
 	if refusedData == 0 {
 		t.Fatalf("no data reached the refusing connection: the refusal was not met")
 	}

@@ -21,6 +21,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -206,5 +207,5 @@ func TestRefusedCallIsReplayedByteForByte(t *testing.T) {
 			}()
 		}
 	}
-	wg.Wait()
+	testenv.Within(t, hangTimeout, "the replays", wg.Wait)
 }

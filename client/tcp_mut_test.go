@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -50,7 +51,7 @@ func TestRunTCPSizeMismatchResets(t *testing.T) {
 			if out.Len() != 0 {
 				t.Fatalf("output %q after an input error", out.String())
 			}
-			if oc := <-obs.ended; oc != server.OutcomeReset {
+			if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeReset {
 				t.Fatalf("server outcome %q, want %q", oc, server.OutcomeReset)
 			}
 		})
@@ -91,7 +92,7 @@ func TestRunTCPCancelAtEndResets(t *testing.T) {
 	if out.Len() != 0 {
 		t.Fatalf("output %q after a cancel", out.String())
 	}
-	if oc := <-obs.ended; oc != server.OutcomeReset {
+	if oc := testenv.Recv(t, hangTimeout, "the job's end", obs.ended); oc != server.OutcomeReset {
 		t.Fatalf("server outcome %q, want %q", oc, server.OutcomeReset)
 	}
 }

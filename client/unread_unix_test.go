@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/halfclose/halfclose/internal/sockerr"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestUnspokenWriteUnread: a server that sent bytes (its SETTINGS, a
@@ -61,7 +62,7 @@ func TestUnspokenWriteUnread(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(arrived)
-	if err := <-served; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the fake server's return", served); err != nil {
 		t.Fatal(err)
 	}
 	// Write until the reset has come: the first write after it fails.

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/halfclose/halfclose/internal/sockerr"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestUnspokenWrite: a write to a connection its server reset before
@@ -51,7 +52,7 @@ func TestUnspokenWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := <-served; err != nil {
+		if err := testenv.Recv(t, hangTimeout, "the fake server's return", served); err != nil {
 			t.Fatal(err)
 		}
 		l.Close()
@@ -133,7 +134,7 @@ func TestUnspokenRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := <-served; err != nil {
+		if err := testenv.Recv(t, hangTimeout, "the fake server's return", served); err != nil {
 			t.Fatal(err)
 		}
 		l.Close()

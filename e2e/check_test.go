@@ -434,7 +434,7 @@ func TestCheckServerDies(t *testing.T) {
 		w.Write(bytes.Repeat([]byte("x"), 100000))
 		d.kill(t)
 		w.Close()
-		err = cmd.Wait()
+		err = waitTimeout(t, cmd)
 		if code := cmd.ProcessState.ExitCode(); code != 1 || out.String() != "a: OK\n" || !strings.HasPrefix(errb.String(), "halfclose: fifo: ") || strings.Count(errb.String(), "\n") != 1 {
 			t.Errorf("tcp %v: exit %d (%v), stdout %q, stderr %q; want 1, a: OK alone, one line naming fifo", tcp, code, err, out.String(), errb.String())
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // errListener returns errs from its first Accepts, then net's accept of
@@ -65,7 +66,7 @@ func TestServeAcceptOutOfResources(t *testing.T) {
 				t.Fatal("no accept after the back-off")
 			}
 			s.Close()
-			if err := <-done; !errors.Is(err, ErrServerClosed) {
+			if err := testenv.Recv(t, hangTimeout, "Serve's return after Close", done); !errors.Is(err, ErrServerClosed) {
 				t.Errorf("Serve: %v; want ErrServerClosed", err)
 			}
 		})

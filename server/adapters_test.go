@@ -19,6 +19,7 @@ import (
 	"github.com/halfclose/halfclose/internal/oracle"
 	"github.com/halfclose/halfclose/internal/syncbuf"
 
+	"github.com/halfclose/halfclose/internal/testenv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -191,8 +192,10 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		env.routes[p] = rl.Addr().String()
 	}
 	t.Cleanup(func() {
-		env.tcp.Close()
-		<-serveDone
+		testenv.Within(t, hangTimeout, "the TCP server's Close and Serve's return", func() {
+			env.tcp.Close()
+			<-serveDone
+		})
 	})
 
 	conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))

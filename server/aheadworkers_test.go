@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/halfclose/halfclose/internal/leakcheck"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // endedAhead is a recvAhead whose loop returns at once (it was closed).
@@ -57,14 +58,14 @@ func TestAheadWorkersReuse(t *testing.T) {
 	base := aheadWorkerGoroutines()
 	r1 := endedAhead()
 	p.run(r1)
-	<-r1.done
+	testenv.Recv(t, hangTimeout, "the first reader's end", r1.done)
 	waitAheadParked(t, p, 1)
 	if got := aheadWorkerGoroutines() - base; got != 1 {
 		t.Fatalf("%d workers after the first loop, want 1", got)
 	}
 	r2 := endedAhead()
 	p.run(r2) // taken by the parked worker: the send blocks until it is
-	<-r2.done
+	testenv.Recv(t, hangTimeout, "the second reader's end", r2.done)
 	waitAheadParked(t, p, 1)
 	if got := aheadWorkerGoroutines() - base; got != 1 {
 		t.Fatalf("%d workers after the second loop, want 1 (reused)", got)
@@ -91,7 +92,7 @@ func TestAheadWorkersCap(t *testing.T) {
 	}
 	close(release)
 	for _, r := range rs {
-		<-r.done
+		testenv.Recv(t, hangTimeout, "a reader's end", r.done)
 	}
 	waitAheadParked(t, p, maxIdleAheadWorkers)
 	for aheadWorkerGoroutines()-base != maxIdleAheadWorkers {
@@ -113,7 +114,7 @@ func TestAheadWorkersParkedIgnored(t *testing.T) {
 	p := &aheadWorkers{next: make(chan *recvAhead)}
 	r := endedAhead()
 	p.run(r)
-	<-r.done
+	testenv.Recv(t, hangTimeout, "the reader's end", r.done)
 	waitAheadParked(t, p, 1)
 	if err := goleak.Find(before); err == nil {
 		t.Fatal("goleak sees no parked worker: the test checks nothing")

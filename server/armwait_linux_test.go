@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // hookArmer runs before, then the armer it wraps: what happens to the
@@ -162,7 +164,7 @@ func TestTCPCutInlineRouteJob(t *testing.T) {
 				t.Fatalf("cut job replied %q (%v)", got, err)
 			}
 			conn.(*net.TCPConn).CloseWrite() // ends the server's wait for it
-			if err := <-shut; !errors.Is(err, context.Canceled) {
+			if err := testenv.Recv(t, hangTimeout, "Shutdown's return after the client's FIN", shut); !errors.Is(err, context.Canceled) {
 				t.Errorf("Shutdown: %v", err)
 			}
 		})

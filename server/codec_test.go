@@ -15,6 +15,7 @@ import (
 	protov2 "google.golang.org/protobuf/proto"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // countingPool is a mem.BufferPool that counts, per buffer, how often it
@@ -195,7 +196,7 @@ func TestRecvAheadReleasesHeld(t *testing.T) {
 			t.Fatalf("read %q, %v", got.String(), err)
 		}
 		r.release()
-		r.Wait()
+		testenv.Within(t, hangTimeout, "the reader goroutine's end", r.Wait)
 		if bufs, puts := pool.total(); bufs != 9 || puts != 9 {
 			t.Fatalf("%d buffers given back %d times, want 9 once each", bufs, puts)
 		}
@@ -224,7 +225,7 @@ func TestRecvAheadReleasesHeld(t *testing.T) {
 			t.Fatalf("took %q", got)
 		}
 		r.release()
-		r.Wait()
+		testenv.Within(t, hangTimeout, "the reader goroutine's end", r.Wait)
 		if bufs, puts := pool.total(); bufs != 6 || puts != 6 {
 			t.Fatalf("%d buffers given back %d times, want 6 once each", bufs, puts)
 		}
@@ -237,7 +238,7 @@ func TestRecvAheadReleasesHeld(t *testing.T) {
 			t.Fatalf("read %q, %v", b, err)
 		}
 		r.release()
-		r.Wait()
+		testenv.Within(t, hangTimeout, "the reader goroutine's end", r.Wait)
 		r.release()
 		bufs, puts := pool.total()
 		if puts != bufs || bufs < 6 {

@@ -185,7 +185,7 @@ func TestZstdWindowRefused(t *testing.T) {
 			if tc.status == "0" {
 				return
 			}
-			if oc := <-env.obs.ended; oc != OutcomeLimit {
+			if oc := env.obs.nextOutcome(t); oc != OutcomeLimit {
 				t.Errorf("outcome %s; want %s", oc, OutcomeLimit)
 			}
 		})

@@ -37,6 +37,10 @@ func loopbackPair(t *testing.T) (client, server *net.TCPConn) {
 		t.Fatal("accept failed")
 	}
 	t.Cleanup(func() { cc.Close(); sc.Close() })
+	// The client's end is the test's: a send to a server end that never
+	// reads, or a read of one that never answers, fails in time. The
+	// server's end is the code under test's, which sets its own.
+	cc.SetDeadline(time.Now().Add(defaultTestTimeout))
 	return cc.(*net.TCPConn), sc.(*net.TCPConn)
 }
 
@@ -114,7 +118,7 @@ func readAllWays(t *testing.T, c *connInput, way string) []byte {
 func readSent(t *testing.T, c *connInput, way string, sent <-chan error, data []byte) {
 	t.Helper()
 	got := readAllWays(t, c, way)
-	if err := <-sent; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, data) {
@@ -261,7 +265,7 @@ func TestConnReaderRenewsDeadlineLazily(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes, %v", len(got), err)
 	}
-	if err := <-sent; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	if n := dc.set.Load(); n != 1 {
@@ -379,7 +383,7 @@ func TestConnInputRaisesMark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-sent; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(append(got, tail...), data) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // A large job's WriteTo takes turns with a helper (reads and writes
@@ -32,7 +33,7 @@ func TestConnInputTurnsOrder(t *testing.T) {
 				if _, err := c.WriteTo(&got); err != nil {
 					t.Fatal(err)
 				}
-				if err := <-sent; err != nil {
+				if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(got.Bytes(), data) {
@@ -95,7 +96,7 @@ func TestConnInputTurnsWriterFails(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := <-sent; err != nil {
+			if err := testenv.Recv(t, hangTimeout, "the client's send (the job stopped reading?)", sent); err != nil {
 				t.Fatal(err)
 			}
 			if got := append(w.got.Bytes(), rest...); !bytes.Equal(got, data) {
@@ -123,7 +124,7 @@ func TestConnInputTurnsPanic(t *testing.T) {
 			}
 			c.Close()
 			sc.Close() // the client's write may wait for a reader
-			<-sent
+			testenv.Recv(t, hangTimeout, "the client's send after the close", sent)
 		})
 	}
 }
@@ -188,7 +189,7 @@ func TestConnInputTurnsWriterFailsOnSilentClient(t *testing.T) {
 		}
 	case <-time.After(defaultTestTimeout):
 		sc.Close() // ends the read, and the test's goroutines
-		<-done
+		testenv.Recv(t, hangTimeout, "WriteTo's return after the close", done)
 		t.Fatal("WriteTo waited on the other goroutine's read after its writer failed")
 	}
 	if _, err := c.Read(make([]byte, 1)); err == nil {

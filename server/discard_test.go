@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestDiscard: discard ends at the read deadline with
@@ -35,7 +37,7 @@ func TestDiscard(t *testing.T) {
 		if err := discard(server, rc); err != nil {
 			t.Fatalf("raw %v: at the FIN: %v, want nil", withRaw, err)
 		}
-		if err := <-sent; err != nil {
+		if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 			t.Fatal(err)
 		}
 

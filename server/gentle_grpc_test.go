@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestGentleWaitsForHeldUse: a connection NewGRPCListener's Accept took
@@ -78,10 +80,10 @@ func TestGentleWaitsForHeldUse(t *testing.T) {
 			if cut {
 				want = context.Canceled
 			}
-			if err := <-stopped; !errors.Is(err, want) {
+			if err := testenv.Recv(t, hangTimeout, "the stop's return", stopped); !errors.Is(err, want) {
 				t.Fatalf("StopAccepting: %v; want %v", err, want)
 			}
-			if err := <-served; !errors.Is(err, net.ErrClosed) {
+			if err := testenv.Recv(t, hangTimeout, "Serve's return after the stop", served); !errors.Is(err, net.ErrClosed) {
 				t.Fatalf("Accept after the stop: %v; want net.ErrClosed", err)
 			}
 			c.Close()
@@ -139,7 +141,7 @@ func TestGentleHeldGRPCGetsGOAWAY(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	<-accepted
+	testenv.Recv(t, hangTimeout, "the server's accept of the client", accepted)
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	if err := gl.StopAccepting(ctx); err != nil {
@@ -169,10 +171,10 @@ func TestGentleHeldGRPCGetsGOAWAY(t *testing.T) {
 		}
 	}
 	client.Close()
-	<-stopped
+	testenv.Recv(t, hangTimeout, "the stop's return after the client's close", stopped)
 	// The drain closed the socket: Serve ends with that, or nil if
 	// GracefulStop had begun.
-	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := testenv.Recv(t, hangTimeout, "Serve's return after the stop", served); err != nil && !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Serve: %v", err)
 	}
 }

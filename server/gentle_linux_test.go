@@ -78,7 +78,7 @@ func TestGentleRefusesDuringStop(t *testing.T) {
 		t.Fatalf("handshakes under way: %d, %v; want 0 (the SYN was dropped)", n, ok)
 	}
 	ln.Close()
-	if err := <-dialed; !errors.Is(err, syscall.ECONNREFUSED) {
+	if err := testenv.Recv(t, hangTimeout, "the dial's result", dialed); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("connect after the close: %v; want refused", err)
 	}
 }
@@ -160,15 +160,15 @@ func stopUnderConnects(t *testing.T, clients int, replies, refused *atomic.Int64
 			}
 		})
 	}
-	first.Wait() // every client is in its loop
+	testenv.Within(t, hangTimeout, "every client in its loop", first.Wait)
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	if err := gl.StopAccepting(ctx); err != nil {
 		t.Errorf("StopAccepting: %v", err)
 	}
 	close(stop)
-	cwg.Wait()
-	<-served
+	testenv.Within(t, hangTimeout, "the clients' return after the stop", cwg.Wait)
+	testenv.Recv(t, hangTimeout, "Serve's return after the stop", served)
 }
 
 // TestSockDiagUnknownFamily: a dump of a family sock_diag has no handler

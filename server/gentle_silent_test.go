@@ -16,6 +16,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestGentleSilentGRPCConnsDoNotHoldStop: connections to the gRPC port
@@ -91,7 +92,7 @@ func testSilentGRPCConns(t *testing.T, useTLS bool, sends []string) {
 		t.Fatal(err)
 	}
 	obs.waitStarted(t)
-	<-handshakes // the call's connection's
+	testenv.Recv(t, hangTimeout, "the call's connection's handshake", handshakes)
 
 	// The silent ones, in grpc-go's handshake.
 	var silent []net.Conn
@@ -105,7 +106,7 @@ func testSilentGRPCConns(t *testing.T, useTLS bool, sends []string) {
 			t.Fatal(err)
 		}
 		silent = append(silent, c)
-		<-handshakes
+		testenv.Recv(t, hangTimeout, "a silent connection's handshake", handshakes)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
@@ -145,7 +146,7 @@ func testSilentGRPCConns(t *testing.T, useTLS bool, sends []string) {
 	case <-time.After(defaultTestTimeout):
 		t.Fatal("GracefulStop still waiting")
 	}
-	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := testenv.Recv(t, hangTimeout, "Serve's return after GracefulStop", served); err != nil && !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Serve: %v", err)
 	}
 }

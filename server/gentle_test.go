@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // queueClients connects n clients to addr that nobody accepts yet: the
@@ -83,7 +84,7 @@ func TestCloseResetsQueued(t *testing.T) {
 	replies := queueClients(t, l.Addr().String(), 3)
 	l.Close()
 	for range 3 {
-		if r := <-replies; !strings.HasPrefix(r, "error: ") || !strings.Contains(r, "connection reset by peer") {
+		if r := testenv.Recv(t, hangTimeout, "a queued client's reply", replies); !strings.HasPrefix(r, "error: ") || !strings.Contains(r, "connection reset by peer") {
 			t.Fatalf("a queued client after Close: %q; want a reset", r)
 		}
 	}
@@ -114,17 +115,17 @@ func TestGentleServesQueued(t *testing.T) {
 
 	got := map[string]bool{}
 	for range n {
-		got[<-replies] = true
+		got[testenv.Recv(t, hangTimeout, "a queued client's reply", replies)] = true
 	}
 	for i := range n {
 		if want := fmt.Sprintf("reply to request %d", i); !got[want] {
 			t.Errorf("no %q among the replies: %v", want, got)
 		}
 	}
-	if err := <-stopped; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "StopAccepting's return", stopped); err != nil {
 		t.Fatalf("StopAccepting: %v", err)
 	}
-	if err := <-served; !errors.Is(err, net.ErrClosed) {
+	if err := testenv.Recv(t, hangTimeout, "Serve's return after the stop", served); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after the drain: %v; want net.ErrClosed", err)
 	}
 	if c, err := net.Dial("tcp", addr); err == nil {
@@ -146,7 +147,7 @@ func TestGentleWakesAccept(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- echoServe(gl) }()
 	// A served connection: the Accept loop runs.
-	if r := <-queueClients(t, ln.Addr().String(), 1); r != "reply to request 0" {
+	if r := testenv.Recv(t, hangTimeout, "the client's reply", queueClients(t, ln.Addr().String(), 1)); r != "reply to request 0" {
 		t.Fatalf("reply %q", r)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
@@ -154,7 +155,7 @@ func TestGentleWakesAccept(t *testing.T) {
 	if err := gl.StopAccepting(ctx); err != nil {
 		t.Fatalf("StopAccepting: %v", err)
 	}
-	if err := <-served; !errors.Is(err, net.ErrClosed) {
+	if err := testenv.Recv(t, hangTimeout, "Serve's return after the stop", served); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept: %v; want net.ErrClosed", err)
 	}
 }
@@ -188,7 +189,7 @@ func TestGentleWaitsForUse(t *testing.T) {
 	if err := gl.StopAccepting(ctx); err != nil {
 		t.Fatalf("StopAccepting once used: %v", err)
 	}
-	if r := <-replies; r != "ok" {
+	if r := testenv.Recv(t, hangTimeout, "the client's reply", replies); r != "ok" {
 		t.Fatalf("reply %q", r)
 	}
 }
@@ -244,21 +245,19 @@ func TestGentleCutServesQueued(t *testing.T) {
 	go func() { stopped <- gl.StopAccepting(ctx) }()
 	// Accept only once the stop has begun, as a server busy elsewhere
 	// would: the old stop closed the socket at once, queue and all.
-	for !gl.stopping.Load() {
-		runtime.Gosched()
-	}
+	testenv.Until(t, hangTimeout, "StopAccepting's start", func() bool { return gl.stopping.Load() })
 	served := make(chan error, 1)
 	go func() { served <- echoServe(gl) }()
 
 	for range n {
-		if r := <-replies; !strings.HasPrefix(r, "reply to request ") {
+		if r := testenv.Recv(t, hangTimeout, "a queued client's reply", replies); !strings.HasPrefix(r, "reply to request ") {
 			t.Errorf("a queued client after a cut stop: %q; want its reply", r)
 		}
 	}
-	if err := <-stopped; !errors.Is(err, context.Canceled) {
+	if err := testenv.Recv(t, hangTimeout, "StopAccepting's return", stopped); !errors.Is(err, context.Canceled) {
 		t.Fatalf("StopAccepting: %v; want ctx's error", err)
 	}
-	if err := <-served; !errors.Is(err, net.ErrClosed) {
+	if err := testenv.Recv(t, hangTimeout, "Serve's return after the stop", served); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after the drain: %v; want net.ErrClosed", err)
 	}
 }
@@ -297,10 +296,10 @@ func TestGentleCutWaitsForUse(t *testing.T) {
 	io.ReadAll(c) // the use
 	io.WriteString(c, "ok")
 	c.Close()
-	if err := <-stopped; !errors.Is(err, context.Canceled) {
+	if err := testenv.Recv(t, hangTimeout, "StopAccepting's return", stopped); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cut StopAccepting: %v; want ctx's error", err)
 	}
-	if r := <-replies; r != "ok" {
+	if r := testenv.Recv(t, hangTimeout, "the client's reply", replies); r != "ok" {
 		t.Fatalf("reply %q", r)
 	}
 }
@@ -337,9 +336,7 @@ func TestGentleCutTCPNeedsNoUse(t *testing.T) {
 	cancel()
 	stopped := make(chan error, 1)
 	go func() { stopped <- gl.StopAccepting(ctx) }()
-	for !gl.stopping.Load() {
-		runtime.Gosched()
-	}
+	testenv.Until(t, hangTimeout, "StopAccepting's start", func() bool { return gl.stopping.Load() })
 	served := make(chan error, 1)
 	go func() { served <- s.ServeRoute(gl, p) }()
 	select {
@@ -353,11 +350,11 @@ func TestGentleCutTCPNeedsNoUse(t *testing.T) {
 		t.Error("the cut stop waited for the first read of a connection waiting for a job slot")
 	}
 	release()
-	if r := <-replies; r != "9\n" {
+	if r := testenv.Recv(t, hangTimeout, "the client's reply", replies); r != "9\n" {
 		t.Errorf("the queued job's reply %q; want wc -c's", r)
 	}
 	// The listener closed under it, outside a shutdown of its own.
-	if err := <-served; !errors.Is(err, net.ErrClosed) {
+	if err := testenv.Recv(t, hangTimeout, "Serve's return after the stop", served); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ServeRoute: %v; want net.ErrClosed", err)
 	}
 	s.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestRecvAheadPanicIsAnError: a panic in the source a recvAhead
@@ -31,7 +32,7 @@ func TestRecvAheadPanicIsAnError(t *testing.T) {
 	if string(got) != "abc" || compute.CodeOf(err) != compute.CodeInternal || !strings.Contains(fmt.Sprint(err.(*compute.Error).Err), "boom in the source") {
 		t.Fatalf("read %q, %v; want abc and an internal error naming the panic", got, err)
 	}
-	r.Wait()
+	testenv.Within(t, hangTimeout, "the reader goroutine's end", r.Wait)
 }
 
 // fullThenPanic fills the first read, then panics on every read.

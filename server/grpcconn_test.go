@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // Connections of one listener share its pool of read buffers, each
@@ -97,7 +98,7 @@ func TestGRPCConnReadsWhatWasSent(t *testing.T) {
 			errs <- fmt.Errorf("a connection read %d bytes whose SHA-256 %s is no client's", n, got)
 		}()
 	}
-	wg.Wait()
+	testenv.Within(t, hangTimeout, "the connections' checks", wg.Wait)
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -139,7 +140,7 @@ func TestGRPCConnWritesWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-errc; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send", errc); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := hex.EncodeToString(h.Sum(nil)), sha256.Sum256(data); got != hex.EncodeToString(want[:]) {
@@ -294,5 +295,5 @@ func TestGRPCListenerCalls(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testenv.Within(t, hangTimeout, "the connections' checks", wg.Wait)
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // refusalCounter is an Observer that counts refusals by reason.
@@ -99,7 +100,7 @@ func TestGRPCConnLimits(t *testing.T) {
 	}()
 	t.Cleanup(func() {
 		srv.Stop()
-		<-served
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
 	})
 	addr := l.Addr().String()
 
@@ -228,7 +229,7 @@ func TestGRPCConnPlacesComeBack(t *testing.T) {
 	go func() { served <- srv.Serve(gl) }()
 	t.Cleanup(func() {
 		srv.Stop()
-		<-served
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
 	})
 	addr := l.Addr().String()
 	for round := range 3 {

@@ -20,6 +20,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // listenerEnv is a test server whose gRPC connections are
@@ -227,7 +228,7 @@ func TestGRPCStalledStreamIdle(t *testing.T) {
 			}
 			code, msg := h2.status(1)
 			close(stop)
-			wg.Wait()
+			testenv.Within(t, hangTimeout, "the connection's goroutines", wg.Wait)
 			if code != codes.DeadlineExceeded {
 				t.Fatalf("status %v %q, want DEADLINE_EXCEEDED", code, msg)
 			}
@@ -276,7 +277,7 @@ func TestGRPCTrafficRegistry(t *testing.T) {
 		t.Fatalf("%d connections known, want %d", n, clients)
 	}
 	srv.Stop()
-	<-served
+	testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
 	if n := openTraffic() - before; n != 0 {
 		t.Fatalf("%d connections still known after Stop", n)
 	}

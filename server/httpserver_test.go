@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // startHTTP serves h on 127.0.0.1:0 and returns its base URL and a client;
@@ -32,7 +34,7 @@ func startHTTP(t *testing.T, h http.Handler) (string, *http.Client) {
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("http shutdown: %v", err)
 		}
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		if err := testenv.Recv(t, hangTimeout, "ListenAndServe's return after Shutdown", done); !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("http serve: %v", err)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -302,7 +303,7 @@ func TestTCPDrainsPerPeerIPv6Prefix(t *testing.T) {
 	t.Cleanup(func() {
 		s.Close()
 		for range 3 {
-			<-done
+			testenv.Recv(t, hangTimeout, "a connection's end after Close", done)
 		}
 	})
 	// frob sends a bad header line and no FIN on a connection to addr

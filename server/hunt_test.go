@@ -24,6 +24,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestTCPTimeoutAbortResets: a raw-TCP job aborted by --idle-timeout or
@@ -111,7 +112,7 @@ func TestGRPCDigestAbortCountsInput(t *testing.T) {
 			if status.Code(err) != c.code {
 				t.Fatalf("err %v, want %v", err, c.code)
 			}
-			if in := <-obs.in; in < c.minIn {
+			if in := testenv.Recv(t, hangTimeout, "the job's input count", obs.in); in < c.minIn {
 				t.Errorf("the job reported %d input bytes, want at least %d", in, c.minIn)
 			}
 		})
@@ -172,7 +173,7 @@ func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
 		if status.Code(err) != codes.DataLoss {
 			t.Fatalf("%s: err %v, want DATA_LOSS", name, err)
 		}
-		if in := <-obs.in; in < minIn {
+		if in := testenv.Recv(t, hangTimeout, "the job's input count", obs.in); in < minIn {
 			t.Errorf("%s: the job reported %d input bytes, want at least %d", name, in, minIn)
 		}
 	}
@@ -206,7 +207,9 @@ func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
 	}
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(tl); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	t.Cleanup(func() {
+		testenv.Within(t, hangTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+	})
 	for _, cmd := range []string{"sha256sum", "wc -c"} {
 		c, err := net.Dial("tcp", tl.Addr().String())
 		if err != nil {
@@ -223,7 +226,7 @@ func TestDeclaredSizeOverflowCountsInput(t *testing.T) {
 		if !strings.HasPrefix(string(got), "halfclose: error: DATA_LOSS: ") {
 			t.Fatalf("TCP %s: reply %q, want the DATA_LOSS line", cmd, got)
 		}
-		if in := <-obs.in; in < 11 {
+		if in := testenv.Recv(t, hangTimeout, "the job's input count", obs.in); in < 11 {
 			t.Errorf("TCP %s: the job reported %d input bytes, want at least 11", cmd, in)
 		}
 	}
@@ -261,7 +264,7 @@ func TestTCPCutReplyCountsSent(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(got), "halfclose: error: ") {
 		t.Fatalf("reply %q, %v: want the error line", got, err)
 	}
-	e := <-obs.ended
+	e := testenv.Recv(t, hangTimeout, "the job's end", obs.ended)
 	if e[0] != OutcomeInvalid || e[1] != "0" {
 		t.Errorf("the job counted %s output bytes (outcome %s); the client received none of the output", e[1], e[0])
 	}
@@ -435,7 +438,9 @@ func TestStagePanicRecordedOnce(t *testing.T) {
 	}
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(tl); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	t.Cleanup(func() {
+		testenv.Within(t, hangTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+	})
 
 	c, err := net.Dial("tcp", tl.Addr().String())
 	if err != nil {
@@ -530,7 +535,7 @@ func TestTCPResetReplyCountsDelivered(t *testing.T) {
 		tc.CloseWrite()
 	}()
 	// Nothing is read until the job has ended (the idle timeout).
-	e := <-obs.ended
+	e := testenv.Recv(t, hangTimeout, "the job's end", obs.ended)
 	got, err := io.Copy(io.Discard, c)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("read %d bytes, %v: want a reset", got, err)
@@ -574,7 +579,7 @@ func TestGRPCEarlyCancelNotDeadline(t *testing.T) {
 	if _, err := s.Recv(); status.Code(err) != codes.Canceled {
 		t.Fatalf("Recv: %v, want CANCELED", err)
 	}
-	if !<-stopped {
+	if !testenv.Recv(t, hangTimeout, "the stage's end", stopped) {
 		t.Fatal("the stage's context has no deadline")
 	}
 	if oc := env.obs.nextOutcome(t); oc != OutcomeCanceled {

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/halfclose/halfclose/internal/syncbuf"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // The chain (interceptors.go) has its own metrics reporter (in place of
@@ -115,7 +116,7 @@ func runChainCalls(t *testing.T, logs *syncbuf.Buffer, reg *prometheus.Registry,
 		if !stopped {
 			stopped = true
 			s.Stop()
-			<-done
+			testenv.Recv(t, hangTimeout, "Serve's return after Stop", done)
 		}
 	}
 	defer stop()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/internal/syncbuf"
+	"github.com/halfclose/halfclose/internal/testenv"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -150,7 +151,7 @@ func startTestServer(t *testing.T, cfg ChainConfig, opts ...grpc.ServerOption) (
 	}()
 	t.Cleanup(func() {
 		s.Stop()
-		<-done
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", done)
 	})
 	return lis.Addr().String(), logs
 }

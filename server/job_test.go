@@ -12,6 +12,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestJobID: 16 characters of crypto/rand.Text's base32 alphabet, as
@@ -175,10 +176,10 @@ func TestLifecycleStopAtClientDeadline(t *testing.T) {
 				})
 			}()
 			if where != "header" {
-				<-obs.waiting
+				testenv.Recv(t, hangTimeout, "the job's wait for a slot", obs.waiting)
 				end()
 			}
-			err = <-errc
+			err = testenv.Recv(t, hangTimeout, "the job's return", errc)
 			want, wantOutcome := error(context.DeadlineExceeded), OutcomeIdle
 			if stopped {
 				want, wantOutcome = errShuttingDown, OutcomeUnavailable

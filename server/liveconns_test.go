@@ -4,13 +4,13 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestLiveConns: a forced stop stops every connection in the set and each
@@ -69,9 +69,7 @@ func TestTCPStoppedConnWaitsNoHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.tcp.Close()
-	for !env.tcp.live.isStopped() {
-		runtime.Gosched() // until the context's AfterFunc has run
-	}
+	testenv.Until(t, hangTimeout, "the forced stop's mark (live.isStopped) after Close", func() bool { return env.tcp.live.isStopped() }) // until the context's AfterFunc has run
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -81,7 +79,7 @@ func TestTCPStoppedConnWaitsNoHeader(t *testing.T) {
 	case <-done:
 	case <-time.After(defaultTestTimeout):
 		client.Close() // the read ends (or the deadline of an hour)
-		<-done
+		testenv.Recv(t, hangTimeout, "handle's return after the client's close", done)
 		t.Fatal("a connection served after the forced stop waited for its header")
 	}
 	client.SetReadDeadline(time.Now().Add(defaultTestTimeout))
@@ -160,7 +158,7 @@ func TestLiveConnsEmptyAfterEveryEnd(t *testing.T) {
 		}},
 	} {
 		tc.run()
-		<-ended
+		testenv.Recv(t, hangTimeout, "the job's end as the connection registry saw it", ended)
 		srv.live.mu.Lock()
 		head := srv.live.head
 		srv.live.mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // The mark is set past lowatAfter, raised and lowered by setMark, and
@@ -54,7 +56,7 @@ func TestConnReaderMark(t *testing.T) {
 	if _, err := io.Copy(io.Discard, cr); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-sent; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 }

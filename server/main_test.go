@@ -15,6 +15,13 @@ import (
 // fails the test instead of the whole run.
 const defaultTestTimeout = 30 * time.Second
 
+// hangTimeout bounds a wait on the code under test that nothing else
+// bounds (testenv.Recv, Within, Until): twice defaultTestTimeout, so that
+// the work awaited, whose own calls and deadlines run under
+// defaultTestTimeout, fails with its own error first on a slow machine,
+// and only a step that would never end reaches this one.
+const hangTimeout = 2 * defaultTestTimeout
+
 func TestMain(m *testing.M) {
 	// HALFCLOSE_TCP_RAW_ACCEPT=all (or off) runs every test's plain
 	// listeners with that --tcp-raw-accept.

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestPeerCapReusesEntries: a peer that holds nothing else takes a place
@@ -63,11 +65,9 @@ func TestPeerCapStaleReleaseOfReusedEntry(t *testing.T) {
 		}
 		done <- ok
 	}()
-	for c.waiting("b") == 0 {
-		runtime.Gosched() // until the waiter counts itself
-	}
+	testenv.Until(t, hangTimeout, "the waiter's count", func() bool { return c.waiting("b") != 0 })
 	rb()
-	if !<-done {
+	if !testenv.Recv(t, hangTimeout, "the waiter's place once b's was released", done) {
 		t.Fatal("the waiter got no place once b's was released")
 	}
 	if c.Peers() != 0 || c.Held("a") != 0 || c.Held("b") != 0 {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // serveRawRoute serves pipeline on a route port of s (Listen's listener)
@@ -96,7 +97,7 @@ func TestRawAcceptInlineRouteOnly(t *testing.T) {
 			}
 			addr, _ := serveRawRoute(t, s, tc.pipeline)
 			reply, err := sendRoute(t, addr, input)
-			<-got
+			testenv.Recv(t, hangTimeout, "the route's accepted connection", got)
 			if want := oracle.Output(t, input, tc.pipeline); reply != want || err != nil {
 				t.Errorf("reply %q, %v; want %q", reply, err, want)
 			}
@@ -142,7 +143,7 @@ func TestRawAcceptWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	r := <-got
+	r := testenv.Recv(t, hangTimeout, "accept's return after the dial", got)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -248,7 +249,7 @@ func TestRawAcceptHurriedStop(t *testing.T) {
 			}
 			defer c.Close()
 			c.Write([]byte("partial input, no FIN"))
-			if _, raw := (<-started).(*rawTCPConn); raw != (mode == "inline") {
+			if _, raw := testenv.Recv(t, hangTimeout, "the accepted connection", started).(*rawTCPConn); raw != (mode == "inline") {
 				t.Fatalf("raw accept %v in mode %s", raw, mode)
 			}
 			// The job waits for more input in the netpoller (a raw
@@ -303,7 +304,7 @@ func TestRawTCPConnCloseWaitsForCall(t *testing.T) {
 			_, valid = unix.FcntlInt(fd, unix.F_GETFD, 0) // still this socket's
 		})
 	}()
-	<-inside
+	testenv.Recv(t, hangTimeout, "the raw call's start", inside)
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close() }()
 	for {
@@ -321,10 +322,10 @@ func TestRawTCPConnCloseWaitsForCall(t *testing.T) {
 	default:
 	}
 	close(proceed)
-	if err := <-ctlDone; err != nil || valid != nil {
+	if err := testenv.Recv(t, hangTimeout, "the raw call's return", ctlDone); err != nil || valid != nil {
 		t.Errorf("the raw call: %v, descriptor %v", err, valid)
 	}
-	if err := <-closed; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Close's return after the raw call", closed); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 }
@@ -389,7 +390,7 @@ func TestRawTCPConnStopRacesClose(t *testing.T) {
 		})
 		d.Write([]byte("x"))
 		c.Close()
-		wg.Wait()
+		testenv.Within(t, hangTimeout, "the accepted connection's goroutines", wg.Wait)
 		if err := c.SetReadDeadline(time.Now()); !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("SetReadDeadline after Close: %v", err)
 		}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // A raw read returns the client's bytes in order, then io.EOF at its FIN,
@@ -24,7 +26,7 @@ func TestRawReaderBytesThenEOF(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes, not the %d sent", len(got), len(data))
 	}
-	if err := <-sent; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := r.Read(make([]byte, 10)); n != 0 || err != io.EOF {
@@ -81,7 +83,7 @@ func TestBufferedThen(t *testing.T) {
 	if !bytes.Equal(got, data[len(line):]) {
 		t.Fatalf("read %d bytes after the header, want %d, or not the same", len(got), len(data)-len(line))
 	}
-	if err := <-sent; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 }

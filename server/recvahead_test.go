@@ -6,6 +6,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // A reader's idle timer is stopped whenever a wait is over: a timer left
@@ -68,7 +70,7 @@ func TestRecvAheadReaderSource(t *testing.T) {
 	if _, err := r.Read(got); !errors.Is(err, errReaderClosed) {
 		t.Fatalf("Read after Close: %v, want errReaderClosed", err)
 	}
-	r.Wait()
+	testenv.Within(t, hangTimeout, "the receive-ahead goroutine's end after Close", r.Wait)
 }
 
 // The end of a job's context fails a Read that waits.
@@ -80,7 +82,7 @@ func TestRecvAheadContext(t *testing.T) {
 	if _, err := r.Read(make([]byte, 1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Read: %v, want context.Canceled", err)
 	}
-	r.Wait()
+	testenv.Within(t, hangTimeout, "the receive-ahead goroutine's end after Close", r.Wait)
 }
 
 // A gRPC stream's first receive, which nothing but the stream's end can

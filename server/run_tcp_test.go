@@ -19,6 +19,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
 
+	"github.com/halfclose/halfclose/internal/testenv"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -99,7 +100,7 @@ func TestRunSendsNothingBeforeCloseSend(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	stream.CloseSend()
-	if err := <-got; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the reply after CloseSend", got); err != nil {
 		t.Fatal(err)
 	}
 	rest, sum, err := collectRun(stream)
@@ -532,7 +533,7 @@ func TestTCPShutdownLetsJobsFinish(t *testing.T) {
 	if want := oracle.Output(t, []byte("first half second half"), "sha256sum"); string(reply) != want {
 		t.Fatalf("in-flight job: %q, want %q", reply, want)
 	}
-	if err := <-shut; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Shutdown's return", shut); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestRunCancelMidOutputLine: a Run cancelled by its client while its
@@ -68,12 +69,12 @@ func TestRunCancelMidOutputLine(t *testing.T) {
 		rs.Send(runHeader(cmd))
 		rs.CloseSend()
 		if cmd == "teststall" {
-			<-stalled // its output written, held by the engine
+			testenv.Recv(t, hangTimeout, "the stalled job's output held by the engine", stalled)
 		} else if r, err := rs.Recv(); err != nil || len(r.GetOutput()) == 0 {
 			t.Fatalf("%s: %v, %v; want output", cmd, r, err)
 		}
 		cancel()
-		got := <-lines
+		got := testenv.Recv(t, hangTimeout, "the job's log line after the cancel", lines)
 		if want := (map[string]string{"outcome": OutcomeCanceled, "error": "rpc error: code = Canceled desc = context canceled"}); got["outcome"] != want["outcome"] || got["error"] != want["error"] {
 			t.Errorf("%s cancelled mid-output: job %v, want %v", cmd, got, want)
 		}
@@ -193,7 +194,7 @@ func TestGRPCCancelWaitingForSlotLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	hold.Send(runHeader("wc -c"))
-	<-obs.waiting
+	testenv.Recv(t, hangTimeout, "the held job's wait for a slot", obs.waiting)
 	for _, method := range []string{"Digest", "Run"} {
 		ctx, cancel := context.WithCancel(context.Background())
 		if method == "Digest" {
@@ -209,9 +210,9 @@ func TestGRPCCancelWaitingForSlotLine(t *testing.T) {
 			}
 			s.Send(runHeader("wc -c"))
 		}
-		<-obs.waiting
+		testenv.Recv(t, hangTimeout, "the job's wait for a slot", obs.waiting)
 		cancel()
-		got := <-lines
+		got := testenv.Recv(t, hangTimeout, "the job's log line after the cancel", lines)
 		if want := (map[string]string{"outcome": OutcomeCanceled, "error": "rpc error: code = Canceled desc = context canceled"}); got["outcome"] != want["outcome"] || got["error"] != want["error"] {
 			t.Errorf("%s cancelled waiting for a slot: job %v, want %v", method, got, want)
 		}

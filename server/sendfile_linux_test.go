@@ -19,6 +19,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/sockerr"
 	"github.com/halfclose/halfclose/internal/syncbuf"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 const spoolUnusableMsg = "spool: spill files cannot be written on this server"
@@ -182,7 +183,7 @@ func TestTCPSpillReadFails(t *testing.T) {
 	}()
 	conn.SetReadDeadline(time.Now().Add(defaultTestTimeout))
 	got, err := io.ReadAll(conn)
-	if err := <-sent; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send", sent); err != nil {
 		t.Fatal(err)
 	}
 	if !sockerr.Reset(err) || len(got) >= len(text) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestTCPResetSpilledReplyCountsDelivered: a spilled raw-TCP reply, all
@@ -41,7 +42,7 @@ func TestTCPResetSpilledReplyCountsDelivered(t *testing.T) {
 		c.Write(make([]byte, 16<<20))
 		tc.CloseWrite()
 	}()
-	e := <-obs.ended // nothing is read until the job has ended
+	e := testenv.Recv(t, hangTimeout, "the job's end", obs.ended) // nothing is read until the job has ended
 	got, err := io.Copy(io.Discard, c)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("read %d bytes, %v: want a reset", got, err)

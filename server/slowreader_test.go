@@ -14,6 +14,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // smallBuffers sets a socket's send and receive buffers to their
@@ -62,7 +63,9 @@ func serveSmallBuffers(t *testing.T, srv *TCPServer, useTLS bool) halfConn {
 	}
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(l); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	t.Cleanup(func() {
+		testenv.Within(t, hangTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+	})
 	raw, err := (&net.Dialer{Control: smallBuffers}).Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +135,7 @@ func TestTCPSlowReaderKeepsReply(t *testing.T) {
 				}
 				time.Sleep(idle / 100)
 			}
-			if err := <-sent; err != nil {
+			if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got.Bytes(), input) {

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // stopAtSetDeadlineConn is the server's end of a connection on which the
@@ -57,7 +59,7 @@ func TestTCPRefuseHTTP2StopRace(t *testing.T) {
 	case <-done:
 	case <-time.After(defaultTestTimeout):
 		client.Close() // the read ends (a reset, or the hour's deadline)
-		<-done
+		testenv.Recv(t, hangTimeout, "the connection's end after the client's close", done)
 		t.Fatalf("refuseHTTP2 still waited for the preface %v after the stop", defaultTestTimeout)
 	}
 	if c.stop != nil {
@@ -105,7 +107,7 @@ func TestTCPStopBeforeHeaderDeadlineCleared(t *testing.T) {
 	case <-done:
 	case <-time.After(defaultTestTimeout):
 		client.CloseWrite() // the job's input ends
-		<-done
+		testenv.Recv(t, hangTimeout, "the connection's end after the client's FIN", done)
 		t.Fatalf("the job still waited for its input %v after the stop", defaultTestTimeout)
 	}
 	if !stopped {

@@ -17,6 +17,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // A stream's guard whose handler is done gives back the stream's places
@@ -73,7 +74,7 @@ func TestStreamGuardEnd(t *testing.T) {
 	// the watch started; the places are given back once, by either.
 	g, cancel = tapped()
 	cancel()
-	<-g.Done()
+	testenv.Recv(t, hangTimeout, "the guard's end after the cancel", g.Done())
 	g.done() // returns once the places are back, whoever gave them
 	if peers.Held(ip) != 0 || streams.Open() != 0 {
 		t.Errorf("done after the end: %d held, %d open; want 0, 0", peers.Held(ip), streams.Open())
@@ -105,7 +106,7 @@ func TestStreamGuardClock(t *testing.T) {
 	}
 	before := time.Now()
 	cancel()
-	<-g.Done()
+	testenv.Recv(t, hangTimeout, "the guard's end", g.Done())
 	// The watch runs on a goroutine of its own, at some time after the
 	// end: run here, it records the end now unless the watch did first.
 	g.ended()

@@ -8,6 +8,8 @@ import (
 	"io"
 	"syscall"
 	"testing"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestTCPCutLineNotReset: a job cut by the shutdown while its client is
@@ -41,7 +43,7 @@ func TestTCPCutLineNotReset(t *testing.T) {
 	if err := c.CloseWrite(); err != nil {
 		t.Errorf("half-close after the error line: %v", err)
 	}
-	<-done // the connection is closed
+	testenv.Recv(t, hangTimeout, "the server's close of the connection", done)
 	raw, err := c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // startDrainTCP serves a command port of one connection at a time, with
@@ -125,7 +126,7 @@ func TestTCPCloseEndsDrainAtOnce(t *testing.T) {
 	case <-time.After(defaultTestTimeout):
 		t.Fatal("Close left the connection waiting for its client's FIN")
 	}
-	<-stopped
+	testenv.Recv(t, hangTimeout, "Shutdown's return after Close", stopped)
 }
 
 // TestTCPDrainsBoundedInCut: the bound on the connections waiting for
@@ -173,7 +174,7 @@ func TestTCPDrainsBoundedInCut(t *testing.T) {
 		t.Fatal("in the cut, the oldest waiting connection past maxDrains was not closed")
 	}
 	b.(*net.TCPConn).CloseWrite()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := testenv.Recv(t, hangTimeout, "Shutdown's return after the client's FIN", done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }

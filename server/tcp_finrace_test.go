@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // stopBetweenConn is the server's end of a connection on which a stop
@@ -13,11 +15,17 @@ import (
 // first time finish sets the read deadline after its FIN, stop runs
 // first (the context cancelled, the stop's deadline of now set, as
 // handle's context.AfterFunc does), so the stop's deadline comes just
-// before finish's own.
+// before finish's own. A read after the stop under a deadline still an
+// hour away (the wait's own, which overwrote the stop's) is the hang
+// itself: it is recorded in overwritten and ends at once, as the
+// client's FIN, so that the test fails with it instead of waiting.
 type stopBetweenConn struct {
 	*net.TCPConn
-	halfClosed bool
-	stop       func()
+	halfClosed  bool
+	stop        func()
+	stopAt      time.Time // when stop ran
+	deadline    time.Time // the last read deadline finish set
+	overwritten time.Time // the deadline of a read after the stop that waits on
 }
 
 func (c *stopBetweenConn) CloseWrite() error {
@@ -30,8 +38,36 @@ func (c *stopBetweenConn) SetReadDeadline(t time.Time) error {
 		stop := c.stop
 		c.stop = nil
 		stop()
+		c.stopAt = time.Now()
 	}
+	c.deadline = t
 	return c.TCPConn.SetReadDeadline(t)
+}
+
+// waitsOn reports whether a read now would wait on the client past the
+// stop: the deadline in force is more than a minute after it (the cut's
+// is a nanosecond, the wait's own an hour), and records it.
+func (c *stopBetweenConn) waitsOn() bool {
+	if c.stopAt.IsZero() || !c.deadline.After(c.stopAt.Add(time.Minute)) {
+		return false
+	}
+	c.overwritten = c.deadline
+	return true
+}
+
+func (c *stopBetweenConn) Read(b []byte) (int, error) {
+	if c.waitsOn() {
+		return 0, io.EOF
+	}
+	return c.TCPConn.Read(b)
+}
+
+// WriteTo is discard's read (io.Copy's, through *net.TCPConn's WriteTo).
+func (c *stopBetweenConn) WriteTo(w io.Writer) (int64, error) {
+	if c.waitsOn() {
+		return 0, nil
+	}
+	return c.TCPConn.WriteTo(w)
 }
 
 // TestTCPFinWaitStopRace: a stop that lands while finish waits for its
@@ -56,7 +92,7 @@ func TestTCPFinWaitStopRace(t *testing.T) {
 			if tc.closed {
 				s.cutDrain = time.Hour
 			}
-			client, server := loopbackPair(t) // the client sends no FIN
+			_, server := loopbackPair(t) // the client sends no FIN (until the cleanup closes it)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			c := &stopBetweenConn{TCPConn: server, stop: func() {
@@ -72,15 +108,16 @@ func TestTCPFinWaitStopRace(t *testing.T) {
 				defer server.Close()
 				s.finish(ctx, c, "", nil, false)
 			}()
-			select {
-			case <-done:
-			case <-time.After(defaultTestTimeout):
-				client.Close() // ends the wait: the client's FIN
-				<-done
-				t.Fatalf("finish still waited for the client's FIN %v after the stop", defaultTestTimeout)
-			}
+			// A wait the stop did not end fails at once (overwritten); the
+			// bound is for any other, and the cleanup's close of the
+			// client then ends it.
+			testenv.Recv(t, hangTimeout, "finish's return after the stop", done)
 			if c.stop != nil {
 				t.Fatal("finish set no read deadline after its FIN")
+			}
+			if !c.overwritten.IsZero() {
+				t.Fatalf("finish waited for the client's FIN after the stop, its read deadline %v away: the stop's deadline of now was overwritten",
+					c.overwritten.Sub(c.stopAt).Round(time.Second))
 			}
 		})
 	}
@@ -111,8 +148,8 @@ func TestTCPCloseAfterCut(t *testing.T) {
 	case <-closed:
 	case <-time.After(defaultTestTimeout):
 		c.CloseWrite() // ends the wait
-		<-closed
+		testenv.Recv(t, hangTimeout, "Close's return after the client's FIN", closed)
 		t.Fatalf("Close still waited for the cut job's client after %v", defaultTestTimeout)
 	}
-	<-shut
+	testenv.Recv(t, hangTimeout, "Shutdown's return after Close", shut)
 }

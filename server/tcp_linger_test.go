@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // lingerUpload is what the clients of TestTCPErrorLineWhileUploading send
@@ -41,7 +42,7 @@ func uploadAfterError(t *testing.T, c *net.TCPConn, first string) (reply string,
 		up <- c.CloseWrite()
 	}()
 	b, readErr := io.ReadAll(c)
-	return string(b), <-up, readErr
+	return string(b), testenv.Recv(t, hangTimeout, "the upload's end", up), readErr
 }
 
 // TestTCPErrorLineWhileUploading: a client still uploading when the server

@@ -12,6 +12,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/oracle"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // logText is n bytes of log lines, about half of them with INFO.
@@ -111,7 +112,7 @@ func TestTCPResetMidReply(t *testing.T) {
 			if _, err := io.ReadFull(conn, got); err != nil {
 				t.Fatal(err)
 			}
-			if err := <-sent; err != nil {
+			if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, text[:len(got)]) {
@@ -190,7 +191,7 @@ func slowCall(t *testing.T, conn *net.TCPConn, head string, input []byte, bulk, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-sent; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the client's send (the server stopped reading?)", sent); err != nil {
 		t.Fatal(err)
 	}
 	return string(reply)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/internal/testpki"
 )
 
@@ -36,6 +37,8 @@ func serveTCP(t *testing.T, srv *TCPServer) string {
 	}
 	serveDone := make(chan struct{})
 	go func() { srv.Serve(l); close(serveDone) }()
-	t.Cleanup(func() { srv.Close(); <-serveDone })
+	t.Cleanup(func() {
+		testenv.Within(t, hangTimeout, "the TCP server's Close and Serve's return", func() { srv.Close(); <-serveDone })
+	})
 	return l.Addr().String()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestTCPTLSStopCutsJob: a TLS job cut by a shutdown's end, its input
@@ -76,14 +76,14 @@ func TestTCPTLSStopCutsJob(t *testing.T) {
 		c.SetDeadline(time.Now().Add(defaultTestTimeout))
 		io.WriteString(c, tc.header+"\nsome output")
 		c.(interface{ CloseWrite() error }).CloseWrite()
-		<-started
+		testenv.Recv(t, hangTimeout, "the job's start", started)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // no grace: the job is cut at once
 		serving.Go(func() { srv.Shutdown(ctx) })
 		got, err := io.ReadAll(c)
 		c.Close()
 		srv.Close()
-		serving.Wait()
+		testenv.Within(t, hangTimeout, "Serve's return after Close", serving.Wait)
 		const want = "halfclose: error: UNAVAILABLE: server is shutting down\n"
 		if string(got) != want || err != nil {
 			t.Errorf("tls %v, %s: reply %q, %v; want %q", tc.tls, tc.header, got, err, want)
@@ -136,7 +136,7 @@ func TestTCPTLSReplyWriteFailedResets(t *testing.T) {
 	}
 	var serving sync.WaitGroup
 	serving.Go(func() { srv.Serve(failDataListener{l}) })
-	t.Cleanup(func() { srv.Close(); serving.Wait() })
+	t.Cleanup(func() { srv.Close(); testenv.Within(t, hangTimeout, "Serve's return after Close", serving.Wait) })
 
 	c, err := tls.Dial("tcp", l.Addr().String(), p.ClientTLS(t, false))
 	if err != nil {
@@ -241,7 +241,7 @@ func TestTCPStopAfterFailKeepsLine(t *testing.T) {
 		got, err := io.ReadAll(c)
 		c.Close()
 		srv.Close()
-		serving.Wait()
+		testenv.Within(t, hangTimeout, "Serve's return after Close", serving.Wait)
 		if !strings.HasPrefix(string(got), tc.want) || !strings.HasSuffix(string(got), "\n") || err != nil {
 			t.Errorf("%s: reply %q, %v; want a line %q... and a clean end", tc.name, got, err, tc.want)
 		}
@@ -319,9 +319,7 @@ func TestTCPTLSRefusedAfterStopWaitsNoHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Close()
-	for !srv.live.isStopped() {
-		runtime.Gosched() // until the context's AfterFunc has run
-	}
+	testenv.Until(t, hangTimeout, "the forced stop's mark (live.isStopped) after Close", func() bool { return srv.live.isStopped() }) // until the context's AfterFunc has run
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -331,7 +329,7 @@ func TestTCPTLSRefusedAfterStopWaitsNoHandshake(t *testing.T) {
 	case <-done:
 	case <-time.After(defaultTestTimeout):
 		client.Close() // the handshake's read ends (or its deadline of an hour)
-		<-done
+		testenv.Recv(t, hangTimeout, "the TLS handshake's return after the client's close", done)
 		t.Fatal("a refused TLS connection served after the forced stop waited for its handshake")
 	}
 }

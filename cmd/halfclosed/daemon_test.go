@@ -18,6 +18,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/internal/testpki"
 )
 
@@ -518,7 +519,7 @@ func TestGRPCPeerCallOverJobsWaits(t *testing.T) {
 	if resp, err := held[0](nil); err != nil || resp.GetDigests()[0].GetHex() != sha256Hex([]byte("a")) {
 		t.Fatalf("held job: %v, %v", resp, err)
 	}
-	if err := <-done; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the second call's return", done); err != nil {
 		t.Fatalf("call %d of an address, once a slot freed: %v", jobs+1, err)
 	}
 	for _, finish := range held[1:] {

@@ -21,6 +21,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // fillCommand is a test-only command: after its input ends it writes
@@ -321,7 +322,7 @@ func TestDrainGraceOver(t *testing.T) {
 		// the status must reach the client before the connection closes.
 		t.Fatalf("stuck gRPC job: %v; want UNAVAILABLE server is shutting down", err)
 	}
-	if line := <-stuckLine; line != errorLine("UNAVAILABLE", "server is shutting down") {
+	if line := testenv.Recv(t, hangTimeout, "the stuck TCP job's error line", stuckLine); line != errorLine("UNAVAILABLE", "server is shutting down") {
 		t.Fatalf("stuck TCP job: %q", line)
 	}
 	for {

@@ -34,6 +34,13 @@ import (
 // the test instead of the whole run.
 const defaultTestTimeout = 30 * time.Second
 
+// hangTimeout bounds a wait on the code under test that nothing else
+// bounds (testenv.Recv, Within, Until): twice defaultTestTimeout, so that
+// the work awaited, whose own calls and deadlines run under
+// defaultTestTimeout, fails with its own error first on a slow machine,
+// and only a step that would never end reaches this one.
+const hangTimeout = 2 * defaultTestTimeout
+
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // testDaemon is a halfclosed running in-process on 127.0.0.1:0 ports.

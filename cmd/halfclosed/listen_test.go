@@ -21,6 +21,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // withHosts makes lookupHost answer from hosts for the test, and returns
@@ -424,7 +425,7 @@ func TestDaemonEveryAddressGraceOver(t *testing.T) {
 		}
 	}
 	for range tcps {
-		if line := <-lines; line != errorLine("UNAVAILABLE", "server is shutting down") {
+		if line := testenv.Recv(t, hangTimeout, "a TCP job's error line after the stop", lines); line != errorLine("UNAVAILABLE", "server is shutting down") {
 			t.Errorf("TCP job: %q", line)
 		}
 	}

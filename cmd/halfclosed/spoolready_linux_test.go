@@ -126,12 +126,12 @@ func TestReadyzSpoolHangs(t *testing.T) {
 		}()
 	}
 	for range probes {
-		if err := <-checks; err != nil {
+		if err := testenv.Recv(t, hangTimeout, "a health check's answer", checks); err != nil {
 			t.Errorf("gRPC health Check while a try waits on the spool: %v, want NOT_SERVING", err)
 		}
 	}
 	release()
-	if code := <-codes; code != http.StatusServiceUnavailable {
+	if code := testenv.Recv(t, hangTimeout, "the HTTP readiness probe's answer", codes); code != http.StatusServiceUnavailable {
 		t.Errorf("the /readyz that waited: %d, want 503", code)
 	}
 	if !strings.Contains(td.logs.String(), "spill files cannot be created: not ready") {

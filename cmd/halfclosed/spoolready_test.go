@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // spillInput is sort's input that spills under --spool-mem 64KiB.
@@ -179,7 +181,7 @@ func TestGRPCHealthCheckFromMark(t *testing.T) {
 	go func() { served <- d.grpc.Serve(d.grpcL[0]) }()
 	t.Cleanup(func() {
 		d.grpc.Stop()
-		<-served
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
 		d.closeListeners()
 	})
 	hc := healthpb.NewHealthClient(rawGRPC(t, d.grpcAddr(), nil))

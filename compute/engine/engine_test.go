@@ -103,7 +103,7 @@ func TestEngineRepliesOnlyAfterEOF(t *testing.T) {
 		t.Fatalf("%d bytes written before end of input", n)
 	}
 	close(src.gate)
-	if err := <-done; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Run's return after the input's end", done); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(out.Bytes()); got != "hello\n" {
@@ -236,7 +236,7 @@ func TestEngineAcquire(t *testing.T) {
 		got <- err
 	}()
 	r2()
-	if err := <-got; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the second job's return", got); err != nil {
 		t.Fatalf("waiting job: %v", err)
 	}
 	release()

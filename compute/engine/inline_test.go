@@ -11,6 +11,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // boundedStage is fn with a bound on its output (compute.BoundedStage):
@@ -128,9 +129,9 @@ func TestEngineInlineAbort(t *testing.T) {
 		_, err := e.Run(ctx, testPipeline(waiting), src, &out)
 		done <- err
 	}()
-	<-reading
+	testenv.Recv(t, hangTimeout, "the job's first read", reading)
 	cancel()
-	if err := <-done; err == nil || out.Len() != 0 {
+	if err := testenv.Recv(t, hangTimeout, "Run's return after the cancel", done); err == nil || out.Len() != 0 {
 		t.Errorf("context ended while the source waited: %d bytes written, err %v; want nothing and an error", out.Len(), err)
 	}
 
@@ -216,7 +217,7 @@ func TestEngineInlineSelfEnding(t *testing.T) {
 		done <- err
 	}()
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) || out.Len() != 0 {
+	if err := testenv.Recv(t, hangTimeout, "Run's return after the cancel", done); !errors.Is(err, context.Canceled) || out.Len() != 0 {
 		t.Errorf("context ended while the source waited: %d bytes written, err %v; want nothing and the context's error", out.Len(), err)
 	}
 }

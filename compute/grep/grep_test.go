@@ -541,7 +541,7 @@ func TestGrepFlushesToReleasedSpool(t *testing.T) {
 	out := &syncbuf.Buffer{}
 	released := make(chan error, 1)
 	go func() { released <- s.Release(out) }()
-	<-g.started
+	testenv.Recv(t, hangTimeout, "Release's start", g.started)
 	in := append([]byte("a match\n"), bytes.Repeat([]byte("filler line\n"), 4<<20/12)...)
 	var passed bool
 	r := &endReader{data: in, atEnd: func() {
@@ -556,7 +556,7 @@ func TestGrepFlushesToReleasedSpool(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.CloseWrite()
-	if err := <-released; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil {
 		t.Fatal(err)
 	}
 	if !passed {

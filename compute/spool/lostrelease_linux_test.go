@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestSpoolLostWriteAfterRelease: a write of the spill file that fails
@@ -56,7 +57,7 @@ func TestSpoolLostWriteAfterRelease(t *testing.T) {
 		if wb > 0 {
 			close(w.open)
 		}
-		released := startRelease(s, g, w)
+		released := startRelease(t, s, g, w)
 		failed := 0
 		for i := half; i < len(want); i += 1000 {
 			if _, err := s.Write(want[i:min(i+1000, len(want))]); err != nil {
@@ -70,7 +71,7 @@ func TestSpoolLostWriteAfterRelease(t *testing.T) {
 			t.Fatalf("no write failed")
 		}
 		s.CloseWrite()
-		err = <-released
+		err = testenv.Recv(t, hangTimeout, "Release's return after CloseWrite", released)
 		if failed == 0 && err == nil && bytes.Equal(w.out.Bytes(), want) {
 			// Every write went through (behind the writer, the
 			// failed ones were not asked for): whole.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // recordWriter keeps what it is given, and fails once it has taken limit
@@ -55,7 +56,7 @@ func TestSpoolSpillReadBack(t *testing.T) {
 		}
 		broken := errors.New("broken pipe")
 		w := &recordWriter{limit: limit, err: broken}
-		released := startRelease(s, g, w)
+		released := startRelease(t, s, g, w)
 		// The rest while it is released.
 		wrote := make(chan error, 1)
 		go func() {
@@ -70,12 +71,12 @@ func TestSpoolSpillReadBack(t *testing.T) {
 			s.CloseWrite()
 			wrote <- nil
 		}()
-		err := <-released
+		err := testenv.Recv(t, hangTimeout, "Release's return", released)
 		if limit < 0 {
 			if err != nil {
 				t.Fatalf("Release = %v", err)
 			}
-			if werr := <-wrote; werr != nil {
+			if werr := testenv.Recv(t, hangTimeout, "the writer's return", wrote); werr != nil {
 				t.Fatal(werr)
 			}
 			if !bytes.Equal(w.out.Bytes(), want) {
@@ -86,7 +87,7 @@ func TestSpoolSpillReadBack(t *testing.T) {
 				t.Fatalf("limit %d: Release = %v, want %v", limit, err, broken)
 			}
 			s.Abort(err) // as the engine: the job is over, the writer stops
-			<-wrote
+			testenv.Recv(t, hangTimeout, "the writer's return after the abort", wrote)
 			if got := w.out.Bytes(); !bytes.Equal(got, want[:len(got)]) || len(got) != limit {
 				t.Fatalf("limit %d: the destination took %d bytes, not the first %d written", limit, len(got), limit)
 			}
@@ -138,7 +139,7 @@ func TestSpoolSpillWriteFails(t *testing.T) {
 		}
 	}
 	w := &recordWriter{limit: -1}
-	err = <-startRelease(s, g, w)
+	err = testenv.Recv(t, hangTimeout, "Release's return", startRelease(t, s, g, w))
 	if !isSpoolFault(err) {
 		t.Fatalf("Release = %v, want the spool's UNAVAILABLE of its errno", err)
 	}

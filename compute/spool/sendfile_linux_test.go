@@ -10,6 +10,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/compute/spool"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // tcpSender is a spool.FileSender over a loopback TCP connection: it sends
@@ -109,8 +110,8 @@ func sendFileReusesNoSentPage(t *testing.T, writeBehind bool) {
 	// it waits (hold) so that the other segments stay in the file: sent
 	// at once, the file would empty and start over, and no segment would
 	// be reused.
-	<-out.calls
-	<-out.calls
+	testenv.Recv(t, hangTimeout, "the first sendfile call", out.calls)
+	testenv.Recv(t, hangTimeout, "the second sendfile call", out.calls)
 	// The memory the first segment's drop gave room for: written to a
 	// segment of the file — the sent one's pages, if it were rewritten in
 	// place.
@@ -128,10 +129,10 @@ func sendFileReusesNoSentPage(t *testing.T, writeBehind bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-wrote; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-released; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {

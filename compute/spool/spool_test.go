@@ -11,6 +11,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/compute/spool"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // pattern returns n bytes that differ from those of any other offset
@@ -59,7 +60,7 @@ func TestSpoolHoldsUntilRelease(t *testing.T) {
 	}
 	want.Write(p)
 	s.CloseWrite()
-	if err := <-released; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(out.Bytes(), want.Bytes()) {
@@ -264,13 +265,13 @@ func TestSpoolGate(t *testing.T) {
 	var out bytes.Buffer
 	released := make(chan error, 1)
 	go func() { released <- s.Release(&out) }()
-	<-g.started
+	testenv.Recv(t, hangTimeout, "Release's start", g.started)
 	before := len(g.waits)
 	if err := write(1000); err != nil {
 		t.Fatalf("a write after Release (the gate still fails): %v", err)
 	}
 	s.CloseWrite()
-	if err := <-released; err != nil || out.Len() != 1101 {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil || out.Len() != 1101 {
 		t.Fatalf("Release = %v, %d bytes", err, out.Len())
 	}
 	if g.released != 1 {
@@ -303,11 +304,11 @@ func TestSpoolWriteDuringRelease(t *testing.T) {
 		}
 		s.CloseWrite()
 	})
-	<-started
+	testenv.Recv(t, hangTimeout, "the writer's start", started)
 	if err := s.Release(&out); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	testenv.Within(t, hangTimeout, "the writer's return", wg.Wait)
 	if want := pattern(0, parts*size); !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("%d bytes out, differ from the %d written", out.Len(), len(want))
 	}
@@ -347,10 +348,11 @@ func newSpool(cfg compute.SpoolConfig) (*spool.Spool, *startGate) {
 
 // startRelease runs s.Release(w) in a goroutine, returning once it has
 // started, and its result.
-func startRelease(s *spool.Spool, g *startGate, w io.Writer) <-chan error {
+func startRelease(t *testing.T, s *spool.Spool, g *startGate, w io.Writer) <-chan error {
+	t.Helper()
 	released := make(chan error, 1)
 	go func() { released <- s.Release(w) }()
-	<-g.started
+	testenv.Recv(t, hangTimeout, "Release's start", g.started)
 	return released
 }
 
@@ -400,13 +402,13 @@ func TestSpoolReleaseBound(t *testing.T) {
 			t.Errorf("released spool charges %d bytes of disk, more than the %d it held", d, atRelease)
 		}
 	}
-	released := startRelease(s, g, w)
+	released := startRelease(t, s, g, w)
 	wrote := fillUntil(s, atRelease, total, 3000)
 	close(w.proceed) // the writer may not even have started: the bound is checked all along
-	if err := <-wrote; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-released; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
@@ -428,16 +430,16 @@ func TestSpoolReleaseWaitsForBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &gatedWriter{proceed: make(chan struct{})}
-	released := startRelease(s, g, w)
+	released := startRelease(t, s, g, w)
 	wrote := fillUntil(s, atRelease, total, 3000)
 	waitHeld(s, atRelease) // the releaser has not dropped a byte: proceed is open
 	// the writer writes what fits and no more (Held never passes it: see
 	// TestSpoolReleaseBound); let everything go
 	close(w.proceed)
-	if err := <-wrote; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-released; err != nil || !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil || !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
 		t.Fatalf("Release = %v, %d bytes out, want %d in order", err, w.out.Len(), total)
 	}
 }
@@ -451,16 +453,16 @@ func TestSpoolAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &gatedWriter{proceed: make(chan struct{})}
-	released := startRelease(s, g, w)
+	released := startRelease(t, s, g, w)
 	wrote := fillUntil(s, 8<<10, 1<<20, 1000)
 	waitHeld(s, 8<<10)
 	cause := errors.New("job cancelled")
 	s.Abort(cause)
 	close(w.proceed)
-	if err := <-released; !errors.Is(err, cause) {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); !errors.Is(err, cause) {
 		t.Fatalf("Release = %v, want %v", err, cause)
 	}
-	if err := <-wrote; !errors.Is(err, cause) {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); !errors.Is(err, cause) {
 		t.Fatalf("Write = %v, want %v", err, cause)
 	}
 	if w.out.Len() >= 1<<20 {
@@ -484,13 +486,13 @@ func TestSpoolReleaseDiskFull(t *testing.T) {
 		t.Fatalf("disk %d, want all of it", disk.Used())
 	}
 	w := &gatedWriter{proceed: make(chan struct{})}
-	released := startRelease(s, g, w)
+	released := startRelease(t, s, g, w)
 	wrote := fillUntil(s, atRelease, total, 5000)
 	close(w.proceed)
-	if err := <-wrote; err != nil {
+	if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err != nil {
 		t.Fatalf("a write to a released spool with the disk full: %v", err)
 	}
-	if err := <-released; err != nil || !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
+	if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil || !bytes.Equal(w.out.Bytes(), pattern(0, total)) {
 		t.Fatalf("Release = %v, %d bytes out, want %d in order", err, w.out.Len(), total)
 	}
 	if disk.Used() != 0 {
@@ -559,14 +561,14 @@ func TestSpoolTakeBuffer(t *testing.T) {
 		out := &signalWriter{started: make(chan struct{})}
 		released := make(chan error, 1)
 		go func() { released <- s.Release(out) }()
-		<-out.started // Release has started
+		testenv.Recv(t, hangTimeout, "Release's start", out.started) // Release has started
 		before := taken
 		write(spool.TakeSize) // released: copied
 		if taken != before {
 			t.Fatal("a buffer was taken after Release")
 		}
 		s.CloseWrite()
-		if err := <-released; err != nil {
+		if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(out.buf.Bytes(), want.Bytes()) {
