@@ -1641,7 +1641,7 @@ func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 // line per reason and interval rather than one per connection. w is c's
 // writer.
 func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, w *connWriter, peer, reason string, err error) {
-	s.refused.add(reason, "tcp")
+	s.refused.add(refusedReq{adapter: "tcp", reason: reason, peer: c.RemoteAddr(), code: codeOf(err).String()})
 	w.end() // the error line is its last words, which a stop leaves
 	if tc, ok := c.(*tls.Conn); ok {
 		// The error line's write (fail) runs the TLS handshake first, and

@@ -21,7 +21,8 @@ import (
 // tap before any interceptor, for any method) has neither: it counts in
 // halfclose_refused_total{reason="metadata"} and the "requests refused"
 // summary, as the connection and stream caps do, and is no job
-// (docs/operations.md, "Logs"). Neither kind of refusal is a job.
+// (docs/operations.md, "Logs"). Neither kind of refusal is a job. The
+// summary's first line names the refused call's peer, method and code.
 func TestRefusalsLoggedAndCounted(t *testing.T) {
 	d := startDaemon(t, "--auth-token-file="+writeFile(t, "tok\n"), "--max-metadata-bytes=1KiB")
 	cl := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil))
@@ -53,7 +54,9 @@ func TestRefusalsLoggedAndCounted(t *testing.T) {
 		d.logBuf.Flush()
 	}
 	var calls []string
+	var peers []string // the call lines' peer.address: one connection
 	summary := 0
+	var refusal map[string]any
 	sc := bufio.NewScanner(strings.NewReader(d.logs.String()))
 	for sc.Scan() {
 		var l map[string]any
@@ -64,10 +67,12 @@ func TestRefusalsLoggedAndCounted(t *testing.T) {
 		case "finished call":
 			if l["grpc.method"] == "Digest" {
 				calls = append(calls, l["grpc.code"].(string))
+				peers = append(peers, l["peer.address"].(string))
 			}
 		case "requests refused":
 			if l["reason"] == "metadata" && l["adapter"] == "grpc" {
 				summary++
+				refusal = l
 			}
 		}
 	}
@@ -76,6 +81,12 @@ func TestRefusalsLoggedAndCounted(t *testing.T) {
 	}
 	if summary != 1 {
 		t.Errorf("%d \"requests refused\" lines for the metadata, want 1", summary)
+	}
+	// The refusal's line names the peer (every call here came on one
+	// connection, whose address the call lines name), the method and
+	// the code, as a call's line does. It named none of them.
+	if len(peers) == 0 || refusal["peer"] != peers[0] || refusal["method"] != "/halfclose.v1.ComputeService/Digest" || refusal["code"] != "ResourceExhausted" || refusal["count"] != float64(1) {
+		t.Errorf("the metadata refusal's line %v; want peer %v (the call lines'), method /halfclose.v1.ComputeService/Digest, code ResourceExhausted, count 1", refusal, peers)
 	}
 	fams := scrape(t, d.httpAddr())
 	for code, want := range map[string]float64{"Unauthenticated": 1, "PermissionDenied": 1, "ResourceExhausted": 0, "OK": 1} {
