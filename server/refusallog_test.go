@@ -37,8 +37,8 @@ func TestRefusalLogNamesPeer(t *testing.T) {
 		lines = append(lines, l)
 	}
 	want := map[string]map[string]any{
-		"first": {"level": "WARN", "msg": "requests refused", "adapter": "grpc", "reason": "metadata", "peer": "127.0.0.1:1001", "method": "/halfclose.v1.ComputeService/Run", "code": "ResourceExhausted", "count": 1.0},
-		"metadata": {"level": "WARN", "msg": "requests refused", "adapter": "grpc", "reason": "metadata", "last_peer": "[::1]:1002", "last_method": "/halfclose.v1.ComputeService/Digest", "code": "ResourceExhausted", "count": 2.0, "interval": float64(time.Hour)},
+		"first":     {"level": "WARN", "msg": "requests refused", "adapter": "grpc", "reason": "metadata", "peer": "127.0.0.1:1001", "method": "/halfclose.v1.ComputeService/Run", "code": "ResourceExhausted", "count": 1.0},
+		"metadata":  {"level": "WARN", "msg": "requests refused", "adapter": "grpc", "reason": "metadata", "last_peer": "[::1]:1002", "last_method": "/halfclose.v1.ComputeService/Digest", "code": "ResourceExhausted", "count": 2.0, "interval": float64(time.Hour)},
 		"max_conns": {"level": "WARN", "msg": "requests refused", "adapter": "grpc", "reason": "max_conns", "last_peer": "[::1]:1002", "count": 1.0, "interval": float64(time.Hour)},
 	}
 	if len(lines) != 3 {
