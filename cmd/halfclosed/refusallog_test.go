@@ -109,3 +109,66 @@ func TestRefusalsLoggedAndCounted(t *testing.T) {
 		t.Errorf("halfclose_refused_total: %v for the metadata, %v in all; want 1 and 1", got, refused)
 	}
 }
+
+// TestTCPJobLineCodeAndLevel: a raw-TCP job's line names the code of its
+// verdict (the error line's CODE) and has the level a gRPC call's line
+// has for that code: the same refusal on both adapters is one warning
+// with code ResourceExhausted, a bad pipeline info with
+// InvalidArgument, a result info with OK. The TCP line was info with no
+// code whatever the job's end.
+func TestTCPJobLineCodeAndLevel(t *testing.T) {
+	d := startDaemon(t, "--max-input-bytes=10")
+	big := []byte(strings.Repeat("x", 20))
+	for _, tc := range []struct{ header, reply string }{
+		{"wc -c\n", "halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of 10 bytes\n"},
+		{"nosuch\n", "halfclose: error: INVALID_ARGUMENT: unknown command \"nosuch\"\n"},
+		{"wc -l\n", "0\n"},
+	} {
+		in := big
+		if tc.reply == "0\n" {
+			in = []byte("abc")
+		}
+		if reply, err := tcpJob(t, d.tcpAddr(), nil, tc.header, in); reply != tc.reply {
+			t.Errorf("%q: %q, %v; want %q", tc.header, reply, err, tc.reply)
+		}
+	}
+	var out strings.Builder
+	if _, err := grpcClient(t, d.grpcAddr()).Run(testCtx(t), "sha256sum", strings.NewReader(string(big)), &out); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("gRPC over --max-input-bytes: %v", err)
+	}
+	// Each line is written before its reply or status goes out.
+	if d.logBuf != nil {
+		d.logBuf.Flush()
+	}
+	type line struct{ level, code string }
+	got := map[string]line{} // by command and outcome
+	sc := bufio.NewScanner(strings.NewReader(d.logs.String()))
+	for sc.Scan() {
+		var l struct {
+			Level, Msg string
+			Adapter    string
+			Code       string `json:"code"`
+			GRPCCode   string `json:"grpc.code"`
+			Job        *struct{ Command, Outcome string }
+		}
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Job == nil {
+			continue
+		}
+		code := l.Code
+		if l.Adapter != "tcp" {
+			code = l.GRPCCode
+		}
+		got[l.Job.Command+" "+l.Job.Outcome] = line{l.Level, code}
+	}
+	want := map[string]line{
+		"wc limit":        {"WARN", "ResourceExhausted"},
+		" invalid":        {"INFO", "InvalidArgument"},
+		"wc ok":           {"INFO", "OK"},
+		"sha256sum limit": {"WARN", "ResourceExhausted"}, // gRPC's, the oracle
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("job %q: line at %q with code %q, want %q and %q", k, got[k].level, got[k].code, w.level, w.code)
+		}
+	}
+}
