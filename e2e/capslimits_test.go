@@ -25,8 +25,10 @@ import (
 func TestGrpcurlCapabilitiesLimits(t *testing.T) {
 	t.Parallel()
 	flags := map[string]string{
-		"--rate-limit": "0.001", "--rate-burst": "4", "--grpc-max-streams": "7", "--grpc-max-conns": "9",
-		"--grpc-max-conns-per-peer": "2", "--grpc-conn-idle": "77s", "--keepalive-min-time": "21s",
+		"--rate-limit": "0.001", "--rate-burst": "4", "--grpc-max-streams": "7", "--grpc-max-conns": "90",
+		// Above the grpcurl calls' connections, which the server may
+		// not have seen closed when the next one comes.
+		"--grpc-max-conns-per-peer": "50", "--grpc-conn-idle": "77s", "--keepalive-min-time": "21s",
 		"--tcp-fin-wait": "4s", "--spool-disk": "5MiB", "--max-metadata-bytes": "2KiB", "--max-conns": "1",
 		// Only --max-conns caps the raw-TCP connections; the held
 		// connection's header may take all the test's time.
@@ -40,8 +42,8 @@ func TestGrpcurlCapabilitiesLimits(t *testing.T) {
 	// What grpcurl prints (proto3 JSON: 64-bit integers as strings,
 	// doubles as numbers), for the flags above.
 	want := map[string]any{
-		"rateLimitPerSecond": 0.001, "rateBurst": "4", "maxGrpcStreamsPerConn": "7", "maxGrpcConns": "9",
-		"maxGrpcConnsPerPeer": "2", "grpcConnIdleMs": "77000", "keepaliveMinTimeMs": "21000",
+		"rateLimitPerSecond": 0.001, "rateBurst": "4", "maxGrpcStreamsPerConn": "7", "maxGrpcConns": "90",
+		"maxGrpcConnsPerPeer": "50", "grpcConnIdleMs": "77000", "keepaliveMinTimeMs": "21000",
 		"tcpFinWaitMs": "4000", "spoolDiskBytes": strconv.Itoa(5 << 20), "maxMetadataBytes": "2048", "maxTcpConns": "1",
 		"headerTimeoutMs": "3600000",
 	}
@@ -92,10 +94,13 @@ func TestGrpcurlCapabilitiesLimits(t *testing.T) {
 	}
 
 	// The HTTP/2 settings of the gRPC port, on as many connections as
-	// one address may have; the next one is closed before any.
-	perPeer, _ := strconv.Atoi(caps.Limits["maxGrpcConnsPerPeer"].(string))
+	// one address may have; the next one is closed before any. On a
+	// server of its own, with the same streams and metadata limits, and
+	// no connection before these.
+	const perPeer = 2
+	d3 := launch(t, "--grpc-max-conns-per-peer", strconv.Itoa(perPeer), "--grpc-max-streams", flags["--grpc-max-streams"], "--max-metadata-bytes", flags["--max-metadata-bytes"])
 	for i := range perPeer + 1 {
-		c, err := net.Dial("tcp", d.GRPC)
+		c, err := net.Dial("tcp", d3.GRPC)
 		if err != nil {
 			t.Fatal(err)
 		}
