@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -74,45 +75,87 @@ func errPeerJobs(limit int) error {
 // connection over --max-conns, --max-requests-per-peer or the rate limit;
 // a gRPC stream over --max-requests-per-peer) as one line per reason and
 // interval, with a count, instead of a line each: a flood of refused
-// connections must not become a flood of log lines. It also counts them
-// in the AdmissionObserver.
+// connections must not become a flood of log lines. The first line of a
+// quiet period names its refusal's peer, method and code, as a job's or
+// a call's line does; a summary names the last one it counts
+// (last_peer, last_method). It also counts them in the
+// AdmissionObserver.
 type refusalLog struct {
 	log   *slog.Logger
 	obs   AdmissionObserver // nil: not counted
 	every time.Duration
 
 	mu      sync.Mutex // protects pending and timer
-	pending map[refusalKey]int
+	pending map[refusalKey]*refusalCount
 	timer   *time.Timer // runs while pending is not empty
 }
 
 type refusalKey struct{ adapter, reason string }
+
+// refusedReq is one refused connection or stream.
+type refusedReq struct {
+	adapter, reason string
+	// peer is the client's address (with its port, as the job and call
+	// lines have it); nil when unknown.
+	peer net.Addr
+	// method is the gRPC call's full method; "" for a connection.
+	method string
+	// code is the status the client was sent; "" for a connection
+	// closed unread (no status).
+	code string
+}
+
+// refusalCount is the refusals of one key in an interval: how many, and
+// the last one's peer and method.
+type refusalCount struct {
+	n            int
+	peer, method string
+	code         string
+}
 
 // refusalLogInterval is how often refusals are logged, at most, per reason.
 const refusalLogInterval = 10 * time.Second
 
 func newRefusalLog(log *slog.Logger, obs Observer) *refusalLog {
 	ao, _ := obs.(AdmissionObserver)
-	return &refusalLog{log: log, obs: ao, every: refusalLogInterval, pending: map[refusalKey]int{}}
+	return &refusalLog{log: log, obs: ao, every: refusalLogInterval, pending: map[refusalKey]*refusalCount{}}
 }
 
 // add counts one refusal. The first refusal of a quiet period is logged at
 // once; the next ones in the interval are summed into one line at its end.
-func (r *refusalLog) add(reason, adapter string) {
+func (r *refusalLog) add(f refusedReq) {
 	if r == nil {
 		return
 	}
 	if r.obs != nil {
-		r.obs.Refused(adapter, reason)
+		r.obs.Refused(f.adapter, f.reason)
+	}
+	peer := ""
+	if f.peer != nil {
+		peer = addrString(f.peer)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.timer == nil {
 		r.timer = time.AfterFunc(r.every, r.flush)
-		r.log.Warn("requests refused", "adapter", adapter, "reason", reason, "count", 1)
+		attrs := []slog.Attr{slog.String("adapter", f.adapter), slog.String("reason", f.reason), slog.String("peer", peer)}
+		if f.method != "" {
+			attrs = append(attrs, slog.String("method", f.method))
+		}
+		if f.code != "" {
+			attrs = append(attrs, slog.String("code", f.code))
+		}
+		r.log.LogAttrs(context.Background(), slog.LevelWarn, "requests refused", append(attrs, slog.Int("count", 1))...)
 		return
 	}
-	r.pending[refusalKey{adapter, reason}]++
+	k := refusalKey{f.adapter, f.reason}
+	c := r.pending[k]
+	if c == nil {
+		c = &refusalCount{}
+		r.pending[k] = c
+	}
+	c.n++
+	c.peer, c.method, c.code = peer, f.method, f.code
 }
 
 // flush logs the refusals counted since the last line, and stops the timer
@@ -133,8 +176,15 @@ func (r *refusalLog) flush() {
 
 // logPending writes a line per reason counted. r.mu is held.
 func (r *refusalLog) logPending() {
-	for k, n := range r.pending {
-		r.log.Warn("requests refused", "adapter", k.adapter, "reason", k.reason, "count", n, "interval", r.every)
+	for k, c := range r.pending {
+		attrs := []slog.Attr{slog.String("adapter", k.adapter), slog.String("reason", k.reason), slog.String("last_peer", c.peer)}
+		if c.method != "" {
+			attrs = append(attrs, slog.String("last_method", c.method))
+		}
+		if c.code != "" {
+			attrs = append(attrs, slog.String("code", c.code))
+		}
+		r.log.LogAttrs(context.Background(), slog.LevelWarn, "requests refused", append(attrs, slog.Int("count", c.n), slog.Duration("interval", r.every))...)
 		delete(r.pending, k)
 	}
 }

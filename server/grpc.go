@@ -68,6 +68,26 @@ type Options struct {
 	// line (--max-header-bytes), for Capabilities only; 0: no command
 	// port.
 	TCPMaxHeaderBytes int
+	// Edge are the limits other parts of the server enforce, for
+	// Capabilities only.
+	Edge EdgeLimits
+}
+
+// EdgeLimits are the limits that the grpc.Server's options, the gRPC
+// connection limiter, the rate limiter and the raw-TCP adapter enforce,
+// which the service does not see but reports in Capabilities: a client
+// sizing its parallelism or its pings needs them. Each is 0 when off, as
+// the proto's Limits says.
+type EdgeLimits struct {
+	TCPMaxConns         int           // --max-conns; 0: no raw-TCP port
+	RateLimit           float64       // --rate-limit, per second; 0: none
+	RateBurst           int           // --rate-burst; 0 without RateLimit
+	GRPCStreamsPerConn  int           // --grpc-max-streams
+	GRPCMaxConns        int           // --grpc-max-conns
+	GRPCMaxConnsPerPeer int           // --grpc-max-conns-per-peer
+	GRPCConnIdle        time.Duration // --grpc-conn-idle
+	KeepaliveMinTime    time.Duration // --keepalive-min-time
+	TCPFinWait          time.Duration // --tcp-fin-wait; 0: no raw-TCP port
 }
 
 // Observer is told when jobs start and end, for metrics.
@@ -132,7 +152,7 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	// The job's fields go on the logging interceptor's one line for the
 	// call (and on a debug line of their own, for servers without it).
 	s.life = lifecycle{engine: eng, obs: opts.Observer, adapter: "grpc", peerJobs: opts.PeerJobs, stopping: stopping,
-		emit: func(ctx context.Context, job slog.Attr) {
+		emit: func(ctx context.Context, job slog.Attr, _ error) {
 			addLogAttrs(ctx, job)
 			if s.log.Enabled(ctx, slog.LevelDebug) {
 				s.log.LogAttrs(ctx, slog.LevelDebug, "job", job)
@@ -693,6 +713,15 @@ func (s *computeService) sender(g *streamGuard, send func(*apiv1.RunResponse) er
 	}
 }
 
+// spoolDisk is the disk budget all jobs' spill files share (a nil one
+// is the engine's own of compute.DefaultSpoolDisk).
+func spoolDisk(b *compute.DiskBudget) int64 {
+	if b == nil {
+		return compute.DefaultSpoolDisk
+	}
+	return b.Limit()
+}
+
 // maxOutputChunk bounds a Run output message whatever --max-msg-bytes is:
 // gRPC clients receive at most 4 MiB messages by default, and a server
 // allowed larger requests must not make its replies unreadable to them.
@@ -730,6 +759,7 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		return nil, toStatus(s.log, err)
 	}
 	cfg := s.engine.Config()
+	e := s.opts.Edge
 	resp := &apiv1.CapabilitiesResponse{Limits: &apiv1.Limits{
 		MaxInputBytes: cfg.MaxInputBytes,
 		MaxJobs:       int32(cfg.MaxJobs),
@@ -752,6 +782,19 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		JobWaitMs:         max(0, cfg.QueueWait.Milliseconds()), // negative: refused at once
 		MaxLineBytes:      int64(cfg.MaxLineBytes),
 		MaxTcpHeaderBytes: int64(s.opts.TCPMaxHeaderBytes),
+		// What the edge enforces: connections, streams per connection,
+		// pings, the rate limit; and what all jobs share.
+		MaxTcpConns:           int64(e.TCPMaxConns),
+		RateLimitPerSecond:    e.RateLimit,
+		RateBurst:             int64(e.RateBurst),
+		MaxGrpcStreamsPerConn: int64(e.GRPCStreamsPerConn),
+		MaxGrpcConns:          int64(e.GRPCMaxConns),
+		MaxGrpcConnsPerPeer:   int64(e.GRPCMaxConnsPerPeer),
+		GrpcConnIdleMs:        e.GRPCConnIdle.Milliseconds(),
+		KeepaliveMinTimeMs:    e.KeepaliveMinTime.Milliseconds(),
+		TcpFinWaitMs:          e.TCPFinWait.Milliseconds(),
+		SpoolDiskBytes:        spoolDisk(cfg.Spool.Disk),
+		RequireEnd:            s.opts.RequireEnd,
 	}}
 	for _, c := range cfg.Registry.Commands() {
 		ci := &apiv1.CommandInfo{Name: c.Name, Summary: c.Summary}

@@ -56,7 +56,9 @@ func (l *connLimits) admit(c net.Conn) (release func()) {
 	}
 	if l.Max > 0 && l.open.Add(1) > int64(l.Max) {
 		l.open.Add(-1)
-		l.refused.add(ReasonMaxConns, "grpc") // counted before its client sees the close
+		// Counted before its client sees the close; closed unread, with
+		// no status: no code.
+		l.refused.add(refusedReq{adapter: "grpc", reason: ReasonMaxConns, peer: c.RemoteAddr()})
 		c.Close()
 		return nil
 	}
@@ -65,7 +67,7 @@ func (l *connLimits) admit(c net.Conn) (release func()) {
 		if l.Max > 0 {
 			l.open.Add(-1)
 		}
-		l.refused.add(ReasonPeerConns, "grpc")
+		l.refused.add(refusedReq{adapter: "grpc", reason: ReasonPeerConns, peer: c.RemoteAddr()})
 		c.Close()
 		return nil
 	}

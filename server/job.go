@@ -40,8 +40,10 @@ type lifecycle struct {
 	// shutdown grace is over): every job's context ends with it, and a job
 	// that fails once it is done failed because of it (errShuttingDown).
 	stopping context.Context
-	// emit writes a job's record: the adapter's log line or fields.
-	emit func(ctx context.Context, job slog.Attr)
+	// emit writes a job's record: the adapter's log line or fields; err
+	// is the job's error (nil: it succeeded), for the line's code and
+	// level.
+	emit func(ctx context.Context, job slog.Attr, err error)
 }
 
 // do runs one job of the peer at peerIP through the lifecycle and returns
@@ -89,7 +91,7 @@ func (l *lifecycle) reject(ctx context.Context, command string, err error) error
 // a job refused before it ran, counted with its outcome but with no log
 // line of its own (the refusal log aggregates them), and returns err.
 func (l lifecycle) refuse(ctx context.Context, err error) error {
-	l.emit = func(context.Context, slog.Attr) {}
+	l.emit = func(context.Context, slog.Attr, error) {}
 	return l.reject(ctx, "", err)
 }
 
@@ -128,7 +130,7 @@ func (l *lifecycle) emitJob(ctx context.Context, command string, start time.Time
 	}
 	// One group: the text log shows job.id=… job.outcome=…, JSON a "job"
 	// object; and the logging middleware handles one field, not seven.
-	l.emit(ctx, slog.Attr{Key: "job", Value: slog.GroupValue(attrs...)})
+	l.emit(ctx, slog.Attr{Key: "job", Value: slog.GroupValue(attrs...)}, err)
 }
 
 // jobID returns a job's random id: 16 characters of crypto/rand.Text's

@@ -80,7 +80,7 @@ func TestLifecycleJobContext(t *testing.T) {
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
 	l := &lifecycle{engine: engine.New(engine.Config{Registry: builtin.Registry()}), stopping: stopping,
-		emit: func(context.Context, slog.Attr) {}}
+		emit: func(context.Context, slog.Attr, error) {}}
 	run := func(parent context.Context, during func(context.Context)) context.Context {
 		var got context.Context
 		err := l.do(parent, "192.0.2.1", func() (string, jobFunc, error) {
@@ -154,7 +154,7 @@ func TestLifecycleStopAtClientDeadline(t *testing.T) {
 			obs := slotWaitObserver{waiting: make(chan struct{}, 1)}
 			var outcomes []string
 			l := &lifecycle{engine: eng, stopping: stopping, peerJobs: peers, obs: outcomeObserver{slotWaitObserver: obs, outcomes: &outcomes},
-				emit: func(context.Context, slog.Attr) {}}
+				emit: func(context.Context, slog.Attr, error) {}}
 			parent, cancel := context.WithCancel(context.Background())
 			ctx := pastDeadline{parent, time.Now().Add(-time.Millisecond)}
 			// The client's reset, or the stop, ends the call.

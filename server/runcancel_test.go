@@ -50,7 +50,7 @@ func TestRunCancelMidOutputLine(t *testing.T) {
 	}})
 	svc := NewComputeService(engine.New(engine.Config{Registry: reg}), Options{})
 	lines := make(chan map[string]string, 1)
-	svc.(*computeService).life.emit = func(_ context.Context, a slog.Attr) {
+	svc.(*computeService).life.emit = func(_ context.Context, a slog.Attr, _ error) {
 		m := map[string]string{}
 		for _, f := range a.Value.Group() {
 			if f.Key == "outcome" || f.Key == "error" {
@@ -179,7 +179,7 @@ func TestGRPCCancelWaitingForSlotLine(t *testing.T) {
 	obs := slotWaitObserver{waiting: make(chan struct{}, 2)}
 	svc := NewComputeService(engine.New(engine.Config{Registry: testRegistry(), MaxJobs: 1, QueueWait: time.Hour}), Options{Observer: obs})
 	lines := make(chan map[string]string, 2)
-	svc.(*computeService).life.emit = func(_ context.Context, a slog.Attr) {
+	svc.(*computeService).life.emit = func(_ context.Context, a slog.Attr, _ error) {
 		m := map[string]string{}
 		for _, f := range a.Value.Group() {
 			if f.Key == "outcome" || f.Key == "error" {

@@ -340,6 +340,16 @@ func errMetadata(n, limit int) error {
 	return compute.Exhaustedf("request metadata of %d bytes exceeds the limit of %d bytes", n, limit)
 }
 
+// tapRefusal is a stream TapHandle refuses with err, for the refusal
+// log: its peer, its method and the code its client is sent.
+func tapRefusal(ctx context.Context, info *tap.Info, reason string, err error) refusedReq {
+	f := refusedReq{adapter: "grpc", reason: reason, method: info.FullMethodName, code: codeOf(err).String()}
+	if p, ok := peer.FromContext(ctx); ok {
+		f.peer = p.Addr
+	}
+	return f
+}
+
 // TapHandle implements tap.ServerInHandle; install it with
 // grpc.InTapHandle. A call of any method whose metadata is over
 // Options.MaxMetadataBytes is refused. For each Digest and Run stream it counts the stream
@@ -350,8 +360,9 @@ func errMetadata(n, limit int) error {
 func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
 	if limit := s.opts.MaxMetadataBytes; limit > 0 {
 		if n := MetadataSize(info.Header); n > limit {
-			s.refused.add(ReasonMetadata, "grpc")
-			return nil, toStatus(s.log, errMetadata(n, limit))
+			err := errMetadata(n, limit)
+			s.refused.add(tapRefusal(ctx, info, ReasonMetadata, err))
+			return nil, toStatus(s.log, err)
 		}
 	}
 	if endsAtDrain(info.FullMethodName) {
@@ -370,7 +381,7 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 		}
 	}
 	if err := s.opts.Streams.TryTake(ip); err != nil {
-		s.refused.add(refusalReason(err), "grpc")
+		s.refused.add(tapRefusal(ctx, info, refusalReason(err), err))
 		return nil, toStatus(s.log, s.life.refuse(ctx, err))
 	}
 	if !s.opts.PeerRequests.TryTake(ip) {
@@ -379,8 +390,9 @@ func (s *computeService) TapHandle(ctx context.Context, info *tap.Info) (context
 		// (refuseConn): in halfclose_refused_total and in
 		// halfclose_jobs_total (lifecycle.refuse). The stream never
 		// reaches the interceptors, so nothing else counts it.
-		s.refused.add(ReasonPeerRequests, "grpc")
-		return nil, toStatus(s.log, s.life.refuse(ctx, errPeerRequests(s.opts.PeerRequests.Limit())))
+		err := errPeerRequests(s.opts.PeerRequests.Limit())
+		s.refused.add(tapRefusal(ctx, info, ReasonPeerRequests, err))
+		return nil, toStatus(s.log, s.life.refuse(ctx, err))
 	}
 	g := newStreamGuard(ctx)
 	g.traffic = trafficOf(ctx)

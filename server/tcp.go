@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc/codes"
@@ -1618,19 +1619,26 @@ func clientHello(b []byte) bool {
 }
 
 // lifecycle is the jobs' lifecycle for connection c: its records are log
-// lines of their own, with the peer.
+// lines of their own, with the peer, and the code of the job's verdict
+// (the error line's CODE, as a gRPC client would get it) at the level
+// gRPC's call line has for that code: a refused or failed raw-TCP job was
+// logged at info level with no code, where the same job on gRPC was a
+// warning (ResourceExhausted, DeadlineExceeded) or an error (DataLoss,
+// Internal) naming its code.
 func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 	l := s.life
-	l.emit = func(ctx context.Context, job slog.Attr) {
+	l.emit = func(ctx context.Context, job slog.Attr, err error) {
 		// The record is made here rather than by Logger.Info, which would
 		// read the caller's frames for a source no line shows, and box and
 		// parse its arguments; the peer's string is the one PeerIP made.
+		code := codeOf(err)
+		level := slog.Level(logging.DefaultServerCodeToLevel(code))
 		h := s.Logger.Handler()
-		if !h.Enabled(ctx, slog.LevelInfo) {
+		if !h.Enabled(ctx, level) {
 			return
 		}
-		r := slog.NewRecord(time.Now(), slog.LevelInfo, "job", 0)
-		r.AddAttrs(job, slog.String("adapter", "tcp"), slog.String("peer", addrString(c.RemoteAddr())))
+		r := slog.NewRecord(time.Now(), level, "job", 0)
+		r.AddAttrs(job, slog.String("adapter", "tcp"), slog.String("peer", addrString(c.RemoteAddr())), slog.String("code", code.String()))
 		_ = h.Handle(ctx, r)
 	}
 	return &l
@@ -1641,7 +1649,7 @@ func (s *TCPServer) lifecycle(c net.Conn) *lifecycle {
 // line per reason and interval rather than one per connection. w is c's
 // writer.
 func (s *TCPServer) refuseConn(ctx context.Context, c net.Conn, w *connWriter, peer, reason string, err error) {
-	s.refused.add(reason, "tcp")
+	s.refused.add(refusedReq{adapter: "tcp", reason: reason, peer: c.RemoteAddr(), code: codeOf(err).String()})
 	w.end() // the error line is its last words, which a stop leaves
 	if tc, ok := c.(*tls.Conn); ok {
 		// The error line's write (fail) runs the TLS handshake first, and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,10 @@ func (r *runner) listCommands(ctx context.Context, stdout io.Writer) int {
 				jobs += fmt.Sprintf(" (%d from one address)", n)
 			}
 			parts = append(parts, jobs)
+		}
+		if r := l.GetRateLimitPerSecond(); r > 0 {
+			// A client starting calls in a loop meets it first.
+			parts = append(parts, fmt.Sprintf("%s calls a second from one address (bursts of %d)", strconv.FormatFloat(r, 'g', -1, 64), l.GetRateBurst()))
 		}
 		if l.GetIdleTimeoutMs() > 0 {
 			parts = append(parts, "idle timeout "+(time.Duration(l.GetIdleTimeoutMs())*time.Millisecond).String())

@@ -593,6 +593,26 @@ func (c *config) tcpMaxHeaderBytes() int {
 	return int(c.maxHeaderBytes)
 }
 
+// edgeLimits are the limits Capabilities reports that the service does
+// not enforce itself, each 0 where it is off: the raw-TCP ones without a
+// raw-TCP port, the burst without a rate limit.
+func (c *config) edgeLimits() server.EdgeLimits {
+	e := server.EdgeLimits{
+		GRPCStreamsPerConn:  c.grpcMaxStreams,
+		GRPCMaxConns:        c.grpcMaxConns,
+		GRPCMaxConnsPerPeer: c.grpcConnsPerPeerCap(),
+		GRPCConnIdle:        c.grpcConnIdle,
+		KeepaliveMinTime:    c.keepaliveMinTime,
+	}
+	if c.rateLimit > 0 {
+		e.RateLimit, e.RateBurst = c.rateLimit, c.rateBurst
+	}
+	if c.tcpAddr != "" || len(c.tcpRoutes) > 0 {
+		e.TCPMaxConns, e.TCPFinWait = c.maxConns, c.tcpFinWait
+	}
+	return e
+}
+
 // routes are the --tcp-route ports, their pipelines compiled by validate.
 func (c *config) routes() []route { return c.routeList }
 

@@ -560,6 +560,9 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		MaxMetadataBytes: int(cfg.maxMetadataBytes),
 		// For Capabilities: the line a TCP client's header must fit.
 		TCPMaxHeaderBytes: cfg.tcpMaxHeaderBytes(),
+		// For Capabilities: what the options below, the connection
+		// limiter, the rate limiter and the raw-TCP adapter enforce.
+		Edge: cfg.edgeLimits(),
 	})
 	opts := append(grpcopts.ServerOptions(),
 		grpc.InTapHandle(d.svc.TapHandle),

@@ -21,7 +21,8 @@ import (
 // tap before any interceptor, for any method) has neither: it counts in
 // halfclose_refused_total{reason="metadata"} and the "requests refused"
 // summary, as the connection and stream caps do, and is no job
-// (docs/operations.md, "Logs"). Neither kind of refusal is a job.
+// (docs/operations.md, "Logs"). Neither kind of refusal is a job. The
+// summary's first line names the refused call's peer, method and code.
 func TestRefusalsLoggedAndCounted(t *testing.T) {
 	d := startDaemon(t, "--auth-token-file="+writeFile(t, "tok\n"), "--max-metadata-bytes=1KiB")
 	cl := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil))
@@ -53,7 +54,9 @@ func TestRefusalsLoggedAndCounted(t *testing.T) {
 		d.logBuf.Flush()
 	}
 	var calls []string
+	var peers []string // the call lines' peer.address: one connection
 	summary := 0
+	var refusal map[string]any
 	sc := bufio.NewScanner(strings.NewReader(d.logs.String()))
 	for sc.Scan() {
 		var l map[string]any
@@ -64,10 +67,12 @@ func TestRefusalsLoggedAndCounted(t *testing.T) {
 		case "finished call":
 			if l["grpc.method"] == "Digest" {
 				calls = append(calls, l["grpc.code"].(string))
+				peers = append(peers, l["peer.address"].(string))
 			}
 		case "requests refused":
 			if l["reason"] == "metadata" && l["adapter"] == "grpc" {
 				summary++
+				refusal = l
 			}
 		}
 	}
@@ -76,6 +81,12 @@ func TestRefusalsLoggedAndCounted(t *testing.T) {
 	}
 	if summary != 1 {
 		t.Errorf("%d \"requests refused\" lines for the metadata, want 1", summary)
+	}
+	// The refusal's line names the peer (every call here came on one
+	// connection, whose address the call lines name), the method and
+	// the code, as a call's line does. It named none of them.
+	if len(peers) == 0 || refusal["peer"] != peers[0] || refusal["method"] != "/halfclose.v1.ComputeService/Digest" || refusal["code"] != "ResourceExhausted" || refusal["count"] != float64(1) {
+		t.Errorf("the metadata refusal's line %v; want peer %v (the call lines'), method /halfclose.v1.ComputeService/Digest, code ResourceExhausted, count 1", refusal, peers)
 	}
 	fams := scrape(t, d.httpAddr())
 	for code, want := range map[string]float64{"Unauthenticated": 1, "PermissionDenied": 1, "ResourceExhausted": 0, "OK": 1} {
@@ -96,5 +107,68 @@ func TestRefusalsLoggedAndCounted(t *testing.T) {
 	}
 	if got := metricValue(fams, "halfclose_refused_total", map[string]string{"adapter": "grpc", "reason": "metadata"}); got != 1 || refused != 1 {
 		t.Errorf("halfclose_refused_total: %v for the metadata, %v in all; want 1 and 1", got, refused)
+	}
+}
+
+// TestTCPJobLineCodeAndLevel: a raw-TCP job's line names the code of its
+// verdict (the error line's CODE) and has the level a gRPC call's line
+// has for that code: the same refusal on both adapters is one warning
+// with code ResourceExhausted, a bad pipeline info with
+// InvalidArgument, a result info with OK. The TCP line was info with no
+// code whatever the job's end.
+func TestTCPJobLineCodeAndLevel(t *testing.T) {
+	d := startDaemon(t, "--max-input-bytes=10")
+	big := []byte(strings.Repeat("x", 20))
+	for _, tc := range []struct{ header, reply string }{
+		{"wc -c\n", "halfclose: error: RESOURCE_EXHAUSTED: input exceeds the limit of 10 bytes\n"},
+		{"nosuch\n", "halfclose: error: INVALID_ARGUMENT: unknown command \"nosuch\"\n"},
+		{"wc -l\n", "0\n"},
+	} {
+		in := big
+		if tc.reply == "0\n" {
+			in = []byte("abc")
+		}
+		if reply, err := tcpJob(t, d.tcpAddr(), nil, tc.header, in); reply != tc.reply {
+			t.Errorf("%q: %q, %v; want %q", tc.header, reply, err, tc.reply)
+		}
+	}
+	var out strings.Builder
+	if _, err := grpcClient(t, d.grpcAddr()).Run(testCtx(t), "sha256sum", strings.NewReader(string(big)), &out); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("gRPC over --max-input-bytes: %v", err)
+	}
+	// Each line is written before its reply or status goes out.
+	if d.logBuf != nil {
+		d.logBuf.Flush()
+	}
+	type line struct{ level, code string }
+	got := map[string]line{} // by command and outcome
+	sc := bufio.NewScanner(strings.NewReader(d.logs.String()))
+	for sc.Scan() {
+		var l struct {
+			Level, Msg string
+			Adapter    string
+			Code       string `json:"code"`
+			GRPCCode   string `json:"grpc.code"`
+			Job        *struct{ Command, Outcome string }
+		}
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Job == nil {
+			continue
+		}
+		code := l.Code
+		if l.Adapter != "tcp" {
+			code = l.GRPCCode
+		}
+		got[l.Job.Command+" "+l.Job.Outcome] = line{l.Level, code}
+	}
+	want := map[string]line{
+		"wc limit":        {"WARN", "ResourceExhausted"},
+		" invalid":        {"INFO", "InvalidArgument"},
+		"wc ok":           {"INFO", "OK"},
+		"sha256sum limit": {"WARN", "ResourceExhausted"}, // gRPC's, the oracle
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("job %q: line at %q with code %q, want %q and %q", k, got[k].level, got[k].code, w.level, w.code)
+		}
 	}
 }

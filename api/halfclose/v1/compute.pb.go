@@ -1275,8 +1275,67 @@ type Limits struct {
 	// a longer one is refused with INVALID_ARGUMENT. 0 when the server
 	// has no command port.
 	MaxTcpHeaderBytes int64 `protobuf:"varint,14,opt,name=max_tcp_header_bytes,json=maxTcpHeaderBytes,proto3" json:"max_tcp_header_bytes,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// max_tcp_conns is how many connections the raw-TCP adapter (its
+	// command port and route ports together) has open at once
+	// (--max-conns); one over it gets the error line RESOURCE_EXHAUSTED
+	// "too many connections: limit N". 0 when the server has no raw-TCP
+	// port.
+	MaxTcpConns int64 `protobuf:"varint,15,opt,name=max_tcp_conns,json=maxTcpConns,proto3" json:"max_tcp_conns,omitempty"`
+	// rate_limit_per_second is how many Capabilities, Digest and Run calls
+	// and raw-TCP connections one client address (IPv6: per
+	// peer_ipv6_prefix) may start a second, on both adapters together, as
+	// a token bucket of rate_burst tokens refilled at this rate
+	// (--rate-limit); one over it is refused with RESOURCE_EXHAUSTED "rate
+	// limit exceeded for peer". 0 when there is no rate limit.
+	RateLimitPerSecond float64 `protobuf:"fixed64,16,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
+	// rate_burst is the token bucket's size: how many calls one address
+	// may start at once before rate_limit_per_second paces it
+	// (--rate-burst); 0 when there is no rate limit.
+	RateBurst int64 `protobuf:"varint,17,opt,name=rate_burst,json=rateBurst,proto3" json:"rate_burst,omitempty"`
+	// max_grpc_streams_per_conn is how many streams one gRPC connection
+	// may have open at once (--grpc-max-streams, HTTP/2
+	// SETTINGS_MAX_CONCURRENT_STREAMS); a stream over it is refused by
+	// HTTP/2 (REFUSED_STREAM, which gRPC clients retry or report as
+	// UNAVAILABLE). Never 0.
+	MaxGrpcStreamsPerConn int64 `protobuf:"varint,18,opt,name=max_grpc_streams_per_conn,json=maxGrpcStreamsPerConn,proto3" json:"max_grpc_streams_per_conn,omitempty"`
+	// max_grpc_conns is how many gRPC connections the server has open at
+	// once (--grpc-max-conns); one over it is closed unread, before the
+	// server's HTTP/2 preface (clients see UNAVAILABLE). Never 0.
+	MaxGrpcConns int64 `protobuf:"varint,19,opt,name=max_grpc_conns,json=maxGrpcConns,proto3" json:"max_grpc_conns,omitempty"`
+	// max_grpc_conns_per_peer is how many of those one client address may
+	// have open (--grpc-max-conns-per-peer), refused as above; 0 when
+	// there is no such cap.
+	MaxGrpcConnsPerPeer int64 `protobuf:"varint,20,opt,name=max_grpc_conns_per_peer,json=maxGrpcConnsPerPeer,proto3" json:"max_grpc_conns_per_peer,omitempty"`
+	// grpc_conn_idle_ms is how long a gRPC connection may go without a
+	// call before the server closes it with a GOAWAY (--grpc-conn-idle;
+	// clients reconnect at their next call); 0 when connections are never
+	// closed for being idle.
+	GrpcConnIdleMs int64 `protobuf:"varint,21,opt,name=grpc_conn_idle_ms,json=grpcConnIdleMs,proto3" json:"grpc_conn_idle_ms,omitempty"`
+	// keepalive_min_time_ms is the shortest interval between a gRPC
+	// client's keepalive pings (--keepalive-min-time); a client pinging
+	// more often is disconnected (GOAWAY ENHANCE_YOUR_CALM). 0 when pings
+	// may come at any interval.
+	KeepaliveMinTimeMs int64 `protobuf:"varint,22,opt,name=keepalive_min_time_ms,json=keepaliveMinTimeMs,proto3" json:"keepalive_min_time_ms,omitempty"`
+	// tcp_fin_wait_ms is how long, after a raw-TCP reply or error line and
+	// the server's FIN, the server reads and drops what the client still
+	// sends, waiting for its FIN, before it closes (--tcp-fin-wait): a
+	// client still sending after that is reset. 0 when the server has no
+	// raw-TCP port.
+	TcpFinWaitMs int64 `protobuf:"varint,23,opt,name=tcp_fin_wait_ms,json=tcpFinWaitMs,proto3" json:"tcp_fin_wait_ms,omitempty"`
+	// spool_disk_bytes is the disk all jobs' spill files (replies and sort
+	// buffers over the server's memory per job) may use together
+	// (--spool-disk); a job whose spill would pass what is left fails with
+	// RESOURCE_EXHAUSTED "spool: disk budget of N bytes exhausted". 0 when
+	// no job may spill to disk.
+	SpoolDiskBytes int64 `protobuf:"varint,24,opt,name=spool_disk_bytes,json=spoolDiskBytes,proto3" json:"spool_disk_bytes,omitempty"`
+	// require_end is true when every Digest and Run stream must prove the
+	// end of its input with an End message, as if its header set
+	// require_end, and every raw-TCP command port header line must carry
+	// @size or @chunked (--require-end); a stream without that proof ends
+	// with DATA_LOSS.
+	RequireEnd    bool `protobuf:"varint,25,opt,name=require_end,json=requireEnd,proto3" json:"require_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1407,6 +1466,83 @@ func (x *Limits) GetMaxTcpHeaderBytes() int64 {
 	return 0
 }
 
+func (x *Limits) GetMaxTcpConns() int64 {
+	if x != nil {
+		return x.MaxTcpConns
+	}
+	return 0
+}
+
+func (x *Limits) GetRateLimitPerSecond() float64 {
+	if x != nil {
+		return x.RateLimitPerSecond
+	}
+	return 0
+}
+
+func (x *Limits) GetRateBurst() int64 {
+	if x != nil {
+		return x.RateBurst
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxGrpcStreamsPerConn() int64 {
+	if x != nil {
+		return x.MaxGrpcStreamsPerConn
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxGrpcConns() int64 {
+	if x != nil {
+		return x.MaxGrpcConns
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxGrpcConnsPerPeer() int64 {
+	if x != nil {
+		return x.MaxGrpcConnsPerPeer
+	}
+	return 0
+}
+
+func (x *Limits) GetGrpcConnIdleMs() int64 {
+	if x != nil {
+		return x.GrpcConnIdleMs
+	}
+	return 0
+}
+
+func (x *Limits) GetKeepaliveMinTimeMs() int64 {
+	if x != nil {
+		return x.KeepaliveMinTimeMs
+	}
+	return 0
+}
+
+func (x *Limits) GetTcpFinWaitMs() int64 {
+	if x != nil {
+		return x.TcpFinWaitMs
+	}
+	return 0
+}
+
+func (x *Limits) GetSpoolDiskBytes() int64 {
+	if x != nil {
+		return x.SpoolDiskBytes
+	}
+	return 0
+}
+
+func (x *Limits) GetRequireEnd() bool {
+	if x != nil {
+		return x.RequireEnd
+	}
+	return false
+}
+
 var File_halfclose_v1_compute_proto protoreflect.FileDescriptor
 
 const file_halfclose_v1_compute_proto_rawDesc = "" +
@@ -1484,7 +1620,7 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vtakes_value\x18\x02 \x01(\bR\n" +
 	"takesValue\x12\x18\n" +
-	"\asummary\x18\x03 \x01(\tR\asummary\"\xd8\x04\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\"\xb4\b\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_input_bytes\x18\x01 \x01(\x03R\rmaxInputBytes\x12\x19\n" +
 	"\bmax_jobs\x18\x02 \x01(\x05R\amaxJobs\x12\"\n" +
@@ -1500,7 +1636,20 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x11header_timeout_ms\x18\v \x01(\x03R\x0fheaderTimeoutMs\x12\x1e\n" +
 	"\vjob_wait_ms\x18\f \x01(\x03R\tjobWaitMs\x12$\n" +
 	"\x0emax_line_bytes\x18\r \x01(\x03R\fmaxLineBytes\x12/\n" +
-	"\x14max_tcp_header_bytes\x18\x0e \x01(\x03R\x11maxTcpHeaderBytes*\x91\x02\n" +
+	"\x14max_tcp_header_bytes\x18\x0e \x01(\x03R\x11maxTcpHeaderBytes\x12\"\n" +
+	"\rmax_tcp_conns\x18\x0f \x01(\x03R\vmaxTcpConns\x121\n" +
+	"\x15rate_limit_per_second\x18\x10 \x01(\x01R\x12rateLimitPerSecond\x12\x1d\n" +
+	"\n" +
+	"rate_burst\x18\x11 \x01(\x03R\trateBurst\x128\n" +
+	"\x19max_grpc_streams_per_conn\x18\x12 \x01(\x03R\x15maxGrpcStreamsPerConn\x12$\n" +
+	"\x0emax_grpc_conns\x18\x13 \x01(\x03R\fmaxGrpcConns\x124\n" +
+	"\x17max_grpc_conns_per_peer\x18\x14 \x01(\x03R\x13maxGrpcConnsPerPeer\x12)\n" +
+	"\x11grpc_conn_idle_ms\x18\x15 \x01(\x03R\x0egrpcConnIdleMs\x121\n" +
+	"\x15keepalive_min_time_ms\x18\x16 \x01(\x03R\x12keepaliveMinTimeMs\x12%\n" +
+	"\x0ftcp_fin_wait_ms\x18\x17 \x01(\x03R\ftcpFinWaitMs\x12(\n" +
+	"\x10spool_disk_bytes\x18\x18 \x01(\x03R\x0espoolDiskBytes\x12\x1f\n" +
+	"\vrequire_end\x18\x19 \x01(\bR\n" +
+	"requireEnd*\x91\x02\n" +
 	"\tAlgorithm\x12\x19\n" +
 	"\x15ALGORITHM_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rALGORITHM_MD5\x10\x01\x12\x12\n" +

@@ -113,12 +113,17 @@ class FlagInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., takes_value: bool = ..., summary: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ["header_timeout_ms", "idle_timeout_ms", "job_wait_ms", "max_grpc_requests", "max_grpc_requests_per_peer", "max_input_bytes", "max_jobs", "max_jobs_per_peer", "max_line_bytes", "max_metadata_bytes", "max_msg_bytes", "max_requests_per_peer", "max_tcp_header_bytes", "peer_ipv6_prefix"]
+    __slots__ = ["grpc_conn_idle_ms", "header_timeout_ms", "idle_timeout_ms", "job_wait_ms", "keepalive_min_time_ms", "max_grpc_conns", "max_grpc_conns_per_peer", "max_grpc_requests", "max_grpc_requests_per_peer", "max_grpc_streams_per_conn", "max_input_bytes", "max_jobs", "max_jobs_per_peer", "max_line_bytes", "max_metadata_bytes", "max_msg_bytes", "max_requests_per_peer", "max_tcp_conns", "max_tcp_header_bytes", "peer_ipv6_prefix", "rate_burst", "rate_limit_per_second", "require_end", "spool_disk_bytes", "tcp_fin_wait_ms"]
+    GRPC_CONN_IDLE_MS_FIELD_NUMBER: _ClassVar[int]
     HEADER_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     JOB_WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    KEEPALIVE_MIN_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_GRPC_CONNS_FIELD_NUMBER: _ClassVar[int]
+    MAX_GRPC_CONNS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
     MAX_GRPC_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     MAX_GRPC_REQUESTS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
+    MAX_GRPC_STREAMS_PER_CONN_FIELD_NUMBER: _ClassVar[int]
     MAX_INPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
@@ -126,13 +131,24 @@ class Limits(_message.Message):
     MAX_METADATA_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_MSG_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUESTS_PER_PEER_FIELD_NUMBER: _ClassVar[int]
+    MAX_TCP_CONNS_FIELD_NUMBER: _ClassVar[int]
     MAX_TCP_HEADER_BYTES_FIELD_NUMBER: _ClassVar[int]
     PEER_IPV6_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    RATE_BURST_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMIT_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_END_FIELD_NUMBER: _ClassVar[int]
+    SPOOL_DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TCP_FIN_WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    grpc_conn_idle_ms: int
     header_timeout_ms: int
     idle_timeout_ms: int
     job_wait_ms: int
+    keepalive_min_time_ms: int
+    max_grpc_conns: int
+    max_grpc_conns_per_peer: int
     max_grpc_requests: int
     max_grpc_requests_per_peer: int
+    max_grpc_streams_per_conn: int
     max_input_bytes: int
     max_jobs: int
     max_jobs_per_peer: int
@@ -140,9 +156,15 @@ class Limits(_message.Message):
     max_metadata_bytes: int
     max_msg_bytes: int
     max_requests_per_peer: int
+    max_tcp_conns: int
     max_tcp_header_bytes: int
     peer_ipv6_prefix: int
-    def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_jobs_per_peer: _Optional[int] = ..., max_requests_per_peer: _Optional[int] = ..., peer_ipv6_prefix: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_grpc_requests: _Optional[int] = ..., max_grpc_requests_per_peer: _Optional[int] = ..., header_timeout_ms: _Optional[int] = ..., job_wait_ms: _Optional[int] = ..., max_line_bytes: _Optional[int] = ..., max_tcp_header_bytes: _Optional[int] = ...) -> None: ...
+    rate_burst: int
+    rate_limit_per_second: float
+    require_end: bool
+    spool_disk_bytes: int
+    tcp_fin_wait_ms: int
+    def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_jobs_per_peer: _Optional[int] = ..., max_requests_per_peer: _Optional[int] = ..., peer_ipv6_prefix: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_grpc_requests: _Optional[int] = ..., max_grpc_requests_per_peer: _Optional[int] = ..., header_timeout_ms: _Optional[int] = ..., job_wait_ms: _Optional[int] = ..., max_line_bytes: _Optional[int] = ..., max_tcp_header_bytes: _Optional[int] = ..., max_tcp_conns: _Optional[int] = ..., rate_limit_per_second: _Optional[float] = ..., rate_burst: _Optional[int] = ..., max_grpc_streams_per_conn: _Optional[int] = ..., max_grpc_conns: _Optional[int] = ..., max_grpc_conns_per_peer: _Optional[int] = ..., grpc_conn_idle_ms: _Optional[int] = ..., keepalive_min_time_ms: _Optional[int] = ..., tcp_fin_wait_ms: _Optional[int] = ..., spool_disk_bytes: _Optional[int] = ..., require_end: bool = ...) -> None: ...
 
 class RunHeader(_message.Message):
     __slots__ = ["expected_size", "input_file_size", "pipeline", "require_end"]
