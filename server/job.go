@@ -42,6 +42,9 @@ type lifecycle struct {
 	stopping context.Context
 	// emit writes a job's record: the adapter's log line or fields.
 	emit func(ctx context.Context, job slog.Attr)
+	// waiter, when not nil, is watched while the job waits for its slots
+	// (a raw-TCP connection, for its client's reset: acquireWatched).
+	waiter slotWaiter
 }
 
 // do runs one job of the peer at peerIP through the lifecycle and returns
