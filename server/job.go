@@ -42,6 +42,10 @@ type lifecycle struct {
 	stopping context.Context
 	// emit writes a job's record: the adapter's log line or fields.
 	emit func(ctx context.Context, job slog.Attr)
+	// onStop, when not nil, is called with a job's context when the
+	// server stops it (stopping ends) while do runs: the gRPC adapter's
+	// ends a receive that its job's context cannot (streamGuard.shutdown).
+	onStop func(ctx context.Context)
 	// waiter, when not nil, is watched while the job waits for its slots
 	// (a raw-TCP connection, for its client's reset: acquireWatched).
 	waiter slotWaiter
@@ -60,7 +64,12 @@ func (l *lifecycle) do(ctx context.Context, peerIP string, compile compileFunc) 
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
-		defer context.AfterFunc(l.stopping, cancel)()
+		stop := cancel
+		if l.onStop != nil {
+			jobCtx := ctx
+			stop = func() { cancel(); l.onStop(jobCtx) }
+		}
+		defer context.AfterFunc(l.stopping, stop)()
 	}
 
 	// A gRPC client's deadline that expires before the job runs (no
