@@ -198,7 +198,7 @@ func (l *lifecycle) acquireWatched(ctx context.Context, peerIP string) (release 
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := l.waiter.watchWait(ctx, func(err error) { cancel(err) })
+	stop := l.waiter.watchWait(ctx, cancel)
 	release, err = l.acquire(wctx, peerIP)
 	if stop != nil {
 		stop()
