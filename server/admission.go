@@ -178,11 +178,14 @@ func (l *lifecycle) admit(ctx context.Context, peerIP string) (release func(), e
 // for its slots (lifecycle.waiter): its connection, for a reset.
 type slotWaiter interface {
 	// watchWait watches the client until stop is called, and calls abort
-	// (not after stop has begun) with the error of a client that is gone:
-	// the job is then refused with it. stop is nil when there is nothing
-	// to watch. ctx is the job's: stop leaves the connection ready for
-	// the job's reads, unless ctx has ended.
-	watchWait(ctx context.Context, abort func(error)) (stop func())
+	// (not after stop has begun) with the error of a client that is gone,
+	// to end the wait at once. stop returns that error whether or not
+	// abort was called for it (the watch may find it as stop begins, and
+	// having found it the job's reads may not: watchReset), and the job is
+	// then refused with it, even when its slots were taken meanwhile. stop
+	// is nil when there is nothing to watch. ctx is the job's: stop leaves
+	// the connection ready for the job's reads, unless ctx has ended.
+	watchWait(ctx context.Context, abort func(error)) (stop func() (gone error))
 }
 
 // acquireWatched is acquire for a job whose client is watched while it
@@ -200,13 +203,16 @@ func (l *lifecycle) acquireWatched(ctx context.Context, peerIP string) (release 
 	defer cancel(nil)
 	stop := l.waiter.watchWait(ctx, cancel)
 	release, err = l.acquire(wctx, peerIP)
-	if stop != nil {
-		stop()
+	if stop == nil {
+		return release, err
 	}
-	if err != nil && ctx.Err() == nil {
-		if cause := context.Cause(wctx); cause != nil && cause != context.Canceled {
-			err = cause // the watch's: the client left
+	if gone := stop(); gone != nil && ctx.Err() == nil {
+		// The client left: refused with its error, the slots given back
+		// if the wait took them as the client's end was found.
+		if release != nil {
+			release()
 		}
+		return nil, gone
 	}
 	return release, err
 }

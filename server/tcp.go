@@ -798,7 +798,7 @@ func (w *connWriter) stop() {
 // input ended, and the job runs when a slot frees. On a TLS connection
 // the TCP connection under it is watched. Where watchesReset is false
 // (not Linux) nothing is watched: stop is nil.
-func (w *connWriter) watchWait(ctx context.Context, abort func(error)) (stop func()) {
+func (w *connWriter) watchWait(ctx context.Context, abort func(error)) (stop func() (gone error)) {
 	c := w.c
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
@@ -811,8 +811,8 @@ func (w *connWriter) watchWait(ctx context.Context, abort func(error)) (stop fun
 		return nil
 	}
 	stopWatch := watchReset(tc, func(err error) { abort(&connReadError{err}) })
-	return func() {
-		stopWatch()
+	return func() error {
+		reset := stopWatch()
 		// The watch's stop ends its wait with a read deadline of now;
 		// the job's reads set their own (a raw read only once it has to
 		// wait, none with --idle-timeout 0), so it is cleared. Looked at
@@ -823,6 +823,10 @@ func (w *connWriter) watchWait(ctx context.Context, abort func(error)) (stop fun
 		if ctx.Err() != nil {
 			tc.SetReadDeadline(time.Now())
 		}
+		if reset != nil {
+			return &connReadError{reset}
+		}
+		return nil
 	}
 }
 
@@ -1464,7 +1468,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	// engine runs inline (a digest: it is done when its input is, and a
 	// 1 KiB route job's cancel context and closure were 7 of its ~100
 	// allocations).
-	var stopWatch func() // set by the read that found the FIN
+	var stopWatch func() error // set by the read that found the FIN
 	defer func() {
 		if stopWatch != nil {
 			stopWatch() // after the input's last read: the read that set it is over
