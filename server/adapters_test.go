@@ -77,6 +77,44 @@ type recordingObserver struct {
 	outcomes []string // protected by mu
 	started  chan string
 	ended    chan string
+	// waiting gets a value as each job starts to wait for its slots
+	// (AdmissionObserver.Waiting), when there is room.
+	waiting chan struct{}
+	refused []string // reasons of AdmissionObserver.Refused, protected by mu
+}
+
+func (o *recordingObserver) Refused(_, reason string) {
+	o.mu.Lock()
+	o.refused = append(o.refused, reason)
+	o.mu.Unlock()
+}
+
+func (o *recordingObserver) Waited(string, time.Duration, bool) {}
+
+func (o *recordingObserver) Waiting(delta int) {
+	if delta > 0 {
+		select {
+		case o.waiting <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// refusedNow returns the refusal reasons counted so far.
+func (o *recordingObserver) refusedNow() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.refused)
+}
+
+// waitWaiting waits for a job to start to wait for its slots.
+func (o *recordingObserver) waitWaiting(t *testing.T) {
+	t.Helper()
+	select {
+	case <-o.waiting:
+	case <-time.After(defaultTestTimeout): // a failure only, never a wait
+		t.Fatal("no job waited for a slot")
+	}
 }
 
 func (o *recordingObserver) JobStarted(cmd string) func(string, int64, int64) {
@@ -133,7 +171,7 @@ func startEnv(t *testing.T, cfg envConfig) *testEnv {
 		cfg.engine.Registry = testRegistry()
 	}
 	eng := engine.New(cfg.engine)
-	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100)}
+	obs := &recordingObserver{started: make(chan string, 100), ended: make(chan string, 100), waiting: make(chan struct{}, 100)}
 	env := &testEnv{obs: obs, routes: map[string]string{}}
 	var logger *slog.Logger
 	if cfg.logs != nil {

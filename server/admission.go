@@ -218,6 +218,57 @@ func (l *lifecycle) admit(ctx context.Context, peerIP string) (release func(), e
 			}
 		}()
 	}
+	if l.waiter != nil {
+		return l.acquireWatched(ctx, peerIP)
+	}
+	return l.acquire(ctx, peerIP)
+}
+
+// slotWaiter is what a job's client gives to watch while the job waits
+// for its slots (lifecycle.waiter): its connection, for a reset.
+type slotWaiter interface {
+	// watchWait watches the client until stop is called, and calls abort
+	// (not after stop has begun) with the error of a client that is gone,
+	// to end the wait at once. stop returns that error whether or not
+	// abort was called for it (the watch may find it as stop begins, and
+	// having found it the job's reads may not: watchReset), and the job is
+	// then refused with it, even when its slots were taken meanwhile. stop
+	// is nil when there is nothing to watch. ctx is the job's: stop leaves
+	// the connection ready for the job's reads, unless ctx has ended.
+	watchWait(ctx context.Context, abort func(error)) (stop func() (gone error))
+}
+
+// acquireWatched is acquire for a job whose client is watched while it
+// waits: only when a slot is not free at once (a watch is a goroutine and
+// a context), and the client's end found meanwhile refuses the job with
+// its error at once, rather than when a slot frees or --job-wait ends.
+func (l *lifecycle) acquireWatched(ctx context.Context, peerIP string) (release func(), err error) {
+	if peerRelease, ok := l.peerJobs.TryAcquire(peerIP); ok {
+		if engineRelease, ok := l.engine.TryAcquire(); ok {
+			return func() { engineRelease(); peerRelease() }, nil
+		}
+		peerRelease()
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := l.waiter.watchWait(ctx, cancel)
+	release, err = l.acquire(wctx, peerIP)
+	if stop == nil {
+		return release, err
+	}
+	if gone := stop(); gone != nil && ctx.Err() == nil {
+		// The client left: refused with its error, the slots given back
+		// if the wait took them as the client's end was found.
+		if release != nil {
+			release()
+		}
+		return nil, gone
+	}
+	return release, err
+}
+
+// acquire takes the job's slots, each waited for at most --job-wait.
+func (l *lifecycle) acquire(ctx context.Context, peerIP string) (release func(), err error) {
 	peerRelease, ok, err := l.peerJobs.Acquire(ctx, peerIP, l.engine.Config().QueueWait)
 	if err != nil {
 		return nil, err

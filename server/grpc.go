@@ -152,6 +152,7 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	// The job's fields go on the logging interceptor's one line for the
 	// call (and on a debug line of their own, for servers without it).
 	s.life = lifecycle{engine: eng, obs: opts.Observer, adapter: "grpc", peerJobs: opts.PeerJobs, stopping: stopping,
+		onStop: func(ctx context.Context) { guardOf(ctx).shutdown(ctx) },
 		emit: func(ctx context.Context, job slog.Attr, _ error) {
 			addLogAttrs(ctx, job)
 			if s.log.Enabled(ctx, slog.LevelDebug) {
@@ -309,7 +310,12 @@ func recvFailure(err error) error {
 // header; the header timeout is over once it has come.
 func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, *heldData, error), header func(M) H) (H, error) {
 	var none H
+	if err := g.beginRecv(); err != nil {
+		g.disarm()
+		return none, err
+	}
 	m, held, err := recv()
+	g.endRecv()
 	g.disarm()
 	held.release()
 	if err == io.EOF {

@@ -44,6 +44,13 @@ type lifecycle struct {
 	// is the job's error (nil: it succeeded), for the line's code and
 	// level.
 	emit func(ctx context.Context, job slog.Attr, err error)
+	// onStop, when not nil, is called with a job's context when the
+	// server stops it (stopping ends) while do runs: the gRPC adapter's
+	// ends a receive that its job's context cannot (streamGuard.shutdown).
+	onStop func(ctx context.Context)
+	// waiter, when not nil, is watched while the job waits for its slots
+	// (a raw-TCP connection, for its client's reset: acquireWatched).
+	waiter slotWaiter
 }
 
 // do runs one job of the peer at peerIP through the lifecycle and returns
@@ -59,7 +66,12 @@ func (l *lifecycle) do(ctx context.Context, peerIP string, compile compileFunc) 
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
-		defer context.AfterFunc(l.stopping, cancel)()
+		stop := cancel
+		if l.onStop != nil {
+			jobCtx := ctx
+			stop = func() { cancel(); l.onStop(jobCtx) }
+		}
+		defer context.AfterFunc(l.stopping, stop)()
 	}
 
 	// A gRPC client's deadline that expires before the job runs (no

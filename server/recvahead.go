@@ -483,9 +483,15 @@ type guardedSource struct {
 }
 
 func (s guardedSource) nextWithin(idle time.Duration) ([]byte, *heldData, error) {
+	// Received in the handler's goroutine (recvAhead.first), which only
+	// the stream's end unblocks: a forced stop ends it (beginRecv).
+	if err := s.g.beginRecv(); err != nil {
+		return nil, nil, err
+	}
 	s.g.armInput(idle, s.idle)
 	b, hd, err := s.recv()
 	s.g.disarm()
+	s.g.endRecv()
 	return b, hd, err
 }
 

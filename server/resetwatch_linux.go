@@ -34,19 +34,24 @@ const watchesReset = true
 // every edge reports it readable, so a reply's writes that wait for room
 // wake it too), one getsockopt a wake: 123 for a 512 MiB reply of tr
 // (strace -c). stop ends the wait and returns once it has; abort is not
-// called after stop has begun.
+// called after stop has begun. stop returns the reset the wait found,
+// whether or not abort was called for it: the getsockopt that finds it
+// also clears it, and a read of a reset connection whose error is cleared
+// returns end of file (the kernel shuts a reset connection down for
+// reading), so a caller that reads on must not take that for a FIN.
 //
 // The caller must read the connection no more until stop has returned:
 // the wait holds its read lock.
-func watchReset(tc tcpConn, abort func(error)) (stop func()) {
+func watchReset(tc tcpConn, abort func(error)) (stop func() (reset error)) {
 	rc, err := tc.SyscallConn()
 	if err != nil {
-		return func() {}
+		return func() error { return nil }
 	}
 	// The read deadline the job's last read set (--idle-timeout) would end
 	// the wait; stop sets its own.
 	tc.SetReadDeadline(time.Time{})
 	var stopped atomic.Bool
+	var found error // the reset the wait found; read once done is closed
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -65,13 +70,17 @@ func watchReset(tc tcpConn, abort func(error)) (stop func()) {
 			reset = err == nil && e != 0
 			return reset // false: no change yet, wait for one
 		})
-		if err == nil && reset && !stopped.Load() {
-			abort(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)})
+		if err == nil && reset {
+			found = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+			if !stopped.Load() {
+				abort(found)
+			}
 		}
 	}()
-	return func() {
+	return func() error {
 		stopped.Store(true)
 		tc.SetReadDeadline(time.Now()) // ends the wait in the netpoller
 		<-done
+		return found
 	}
 }

@@ -10,4 +10,4 @@ const watchesReset = false
 
 // watchReset does nothing here: a reset after the FIN is found when the
 // reply is written.
-func watchReset(tcpConn, func(error)) (stop func()) { return func() {} }
+func watchReset(tcpConn, func(error)) (stop func() error) { return func() error { return nil } }

@@ -9,8 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
 	"github.com/halfclose/halfclose/compute"
@@ -46,6 +48,11 @@ type streamGuard struct {
 	dueCause error       // the cause of the armed wait's expiry
 	cause    error       // why the guard stopped the stream; nil while it has not
 	watch    *inputWatch // the armed wait is for input (armInput): what may renew it; nil when not
+
+	// receiving: the handler's own goroutine waits in a receive (the
+	// header, or the first data: beginRecv); shut: the server's forced
+	// stop has reached the stream (shutdown), and no such receive begins.
+	receiving, shut bool
 
 	traffic *connTraffic  // the stream's connection's; nil when not of NewGRPCListener
 	msgs    atomic.Uint64 // the messages the stream received (receiver)
@@ -282,6 +289,77 @@ func (g *streamGuard) why(err error) error {
 		return g.cause
 	}
 	return err
+}
+
+// beginRecv marks a receive of the handler's own goroutine (the header's,
+// the first data's), which only the stream's end unblocks, and returns
+// errShuttingDown instead when the server's forced stop has reached the
+// stream: see shutdown. endRecv ends it. Safe on a nil guard.
+func (g *streamGuard) beginRecv() error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shut {
+		return errShuttingDown
+	}
+	g.receiving = true
+	return nil
+}
+
+// endRecv ends what beginRecv began.
+func (g *streamGuard) endRecv() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	g.receiving = false
+	g.mu.Unlock()
+}
+
+// statusWriter is the stream grpc-go keeps in a handler's context
+// (grpc.ServerTransportStreamFromContext): its WriteStatus ends the
+// stream with a status, once, whoever calls it first (grpc-go's own
+// receive and send call it from either goroutine). It is a method of
+// grpc-go's transport stream (v1.85), not of grpc.ServerTransportStream:
+// a grpc-go without it leaves a forced stop's receive to the
+// connection's close, as before (TestForcedStopBeforeDataIsUnavailable
+// fails then).
+type statusWriter interface {
+	WriteStatus(*status.Status) error
+}
+
+// shutdown is the server's forced stop reaching the stream whose handler
+// runs under ctx (lifecycle.onStop): a job that waits on the stream's
+// receive in its handler's goroutine (the header, or the first data
+// message: nothing else unblocks it) is stopped with UNAVAILABLE "server
+// is shutting down". That status is written first, and the stream's end
+// then unblocks the receive: ended the other way, by the guard's context,
+// grpc-go's receive answers the client itself, CANCELED "context
+// canceled", before the handler could; not ended, the receive waited for
+// the connection's close (statusFlushWait, a second later), and the
+// client saw a dropped connection. A job that waits anywhere else (its
+// slot, input that flows, its reply) ends with its context and returns
+// the status itself. Safe on a nil guard.
+func (g *streamGuard) shutdown(ctx context.Context) {
+	if g == nil {
+		return
+	}
+	sw, ok := grpc.ServerTransportStreamFromContext(ctx).(statusWriter)
+	g.mu.Lock()
+	g.shut = true
+	receiving := g.receiving && ok
+	if receiving && g.cause == nil && g.Context.Err() == nil {
+		g.cause = errShuttingDown
+	}
+	g.mu.Unlock()
+	if !receiving {
+		return
+	}
+	v := classify(errShuttingDown)
+	sw.WriteStatus(status.New(v.code, v.msg))
+	g.cancel()
 }
 
 // errHeaderTimeout is the abort of a gRPC stream whose first message did

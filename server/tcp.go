@@ -787,6 +787,50 @@ func (w *connWriter) stop() {
 	}
 }
 
+// watchWait implements slotWaiter: while the connection's job waits for a
+// slot (--max-jobs, --max-jobs-per-peer) nothing reads the connection, so
+// a client that reset it was found only when the wait ended, having held
+// its goroutine, descriptor and --max-conns place for up to --job-wait,
+// and was then recorded as refused for the limit (outcome limit). The
+// socket's error is watched instead (watchReset, which reads nothing: the
+// bytes the client sent wait in the kernel for the job, in order), and a
+// reset refuses the job at once, as the reset it is (connReadError:
+// outcome reset, and the connection is reset). A FIN is no abort: the
+// input ended, and the job runs when a slot frees. On a TLS connection
+// the TCP connection under it is watched. Where watchesReset is false
+// (not Linux) nothing is watched: stop is nil.
+func (w *connWriter) watchWait(ctx context.Context, abort func(error)) (stop func() (gone error)) {
+	c := w.c
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+		if rc, ok := c.(*rawConn); ok {
+			c = rc.Conn
+		}
+	}
+	tc, ok := plainOf(c)
+	if !watchesReset || !ok {
+		return nil
+	}
+	stopWatch := watchReset(tc, func(err error) { abort(&connReadError{err}) })
+	return func() error {
+		reset := stopWatch()
+		// The watch's stop ends its wait with a read deadline of now;
+		// the job's reads set their own (a raw read only once it has to
+		// wait, none with --idle-timeout 0), so it is cleared. Looked at
+		// after that, as readHeader does: a forced stop ends ctx before
+		// it sets its deadline of now (liveConns), so either it is seen
+		// here or its deadline comes after this one.
+		tc.SetReadDeadline(time.Time{})
+		if ctx.Err() != nil {
+			tc.SetReadDeadline(time.Now())
+		}
+		if reset != nil {
+			return &connReadError{reset}
+		}
+		return nil
+	}
+}
+
 // end marks the reply over before fail writes the error line: a forced
 // stop that comes after it (its stopAll runs on a goroutine of its own,
 // and a job cut by it may reach fail first) no longer sets the write
@@ -1092,6 +1136,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 	s.live.add(w)
 	defer s.live.remove(w)
 	life := s.lifecycle(c)
+	life.waiter = w
 
 	ip := s.PeerKeys.Key(c.RemoteAddr())
 	select {
@@ -1424,7 +1469,7 @@ func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions
 	// engine runs inline (a digest: it is done when its input is, and a
 	// 1 KiB route job's cancel context and closure were 7 of its ~100
 	// allocations).
-	var stopWatch func() // set by the read that found the FIN
+	var stopWatch func() error // set by the read that found the FIN
 	defer func() {
 		if stopWatch != nil {
 			stopWatch() // after the input's last read: the read that set it is over

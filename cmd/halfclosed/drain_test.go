@@ -347,6 +347,67 @@ func TestDrainGraceOver(t *testing.T) {
 	}
 }
 
+// TestDrainGraceOverBeforeData: calls that --shutdown-grace's end finds
+// before their first data message get the documented UNAVAILABLE "server
+// is shutting down" (a gRPC client with no retry policy, as grpcurl), never
+// a result: a Run whose job waits for its first data, a Digest waiting
+// for the only --max-jobs slot, and a Run whose header has not come. The
+// two whose job waited in a receive saw the connection closed under them
+// (statusFlushWait later): UNAVAILABLE with grpc-go's words for a
+// dropped connection and nothing of why.
+func TestDrainGraceOverBeforeData(t *testing.T) {
+	d := startDaemon(t, "--shutdown-grace=200ms", "--max-jobs=1")
+	api := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil))
+	started := map[string]string{"grpc_method": "Run"}
+
+	noData, err := api.Run(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := noData.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: "wc -c"}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, d.httpAddr(), "halfclose_jobs_in_flight", nil, 1)
+	slot, err := api.Digest(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slot.Send(&apiv1.DigestRequest{Message: &apiv1.DigestRequest_Header{Header: &apiv1.DigestHeader{Algorithms: sha256Algo}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, d.httpAddr(), "halfclose_jobs_waiting", nil, 1)
+	noHeader, err := api.Run(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, d.httpAddr(), "grpc_server_started_total", started, 2)
+
+	d.stop()
+	if err := d.wait(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := func(what string, err error) {
+		t.Helper()
+		if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != "server is shutting down" {
+			t.Errorf("%s at the grace's end: %v; want UNAVAILABLE server is shutting down", what, err)
+		}
+	}
+	for what, s := range map[string]apiv1.ComputeService_RunClient{"Run waiting for its first data": noData, "Run waiting for its header": noHeader} {
+		m, err := s.Recv()
+		if err == nil {
+			t.Errorf("%s at the grace's end: a reply %v", what, m)
+			continue
+		}
+		want(what, err)
+	}
+	var resp apiv1.DigestResponse
+	if err := slot.RecvMsg(&resp); err == nil {
+		t.Errorf("Digest waiting for a slot at the grace's end: a result %v", &resp)
+	} else {
+		want("Digest waiting for a slot", err)
+	}
+}
+
 // lateDigest tries a Digest job on a connection of a draining server.
 func lateDigest(t *testing.T, api apiv1.ComputeServiceClient) error {
 	stream, err := api.Digest(testCtx(t))

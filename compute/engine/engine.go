@@ -84,24 +84,41 @@ func (e *Engine) Compile(text string) (*Pipeline, error) {
 // Acquire takes a job slot, waiting at most QueueWait. The returned release
 // must be called exactly once when the job ends.
 func (e *Engine) Acquire(ctx context.Context) (release func(), err error) {
+	if release, ok := e.TryAcquire(); ok {
+		return release, nil
+	}
+	if e.cfg.QueueWait < 0 {
+		return nil, compute.Exhaustedf("too many jobs: %d running, limit %d", len(e.slots), cap(e.slots))
+	}
+	t := time.NewTimer(e.cfg.QueueWait)
+	defer t.Stop()
 	select {
 	case e.slots <- struct{}{}:
-	default:
-		if e.cfg.QueueWait < 0 {
-			return nil, compute.Exhaustedf("too many jobs: %d running, limit %d", len(e.slots), cap(e.slots))
-		}
-		t := time.NewTimer(e.cfg.QueueWait)
-		defer t.Stop()
-		select {
-		case e.slots <- struct{}{}:
-		case <-t.C:
-			return nil, compute.Exhaustedf("too many jobs: %d running, limit %d", len(e.slots), cap(e.slots))
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	case <-t.C:
+		return nil, compute.Exhaustedf("too many jobs: %d running, limit %d", len(e.slots), cap(e.slots))
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+	return e.releaser(), nil
+}
+
+// TryAcquire takes a job slot if one is free now, without waiting: ok is
+// false when every slot is taken. An adapter that has something to watch
+// while its job waits (a connection's reset) starts that watch only when
+// TryAcquire fails.
+func (e *Engine) TryAcquire() (release func(), ok bool) {
+	select {
+	case e.slots <- struct{}{}:
+		return e.releaser(), true
+	default:
+		return nil, false
+	}
+}
+
+// releaser gives back a slot taken, once.
+func (e *Engine) releaser() func() {
 	var once sync.Once
-	return func() { once.Do(func() { <-e.slots }) }, nil
+	return func() { once.Do(func() { <-e.slots }) }
 }
 
 // Running returns how many jobs hold a slot now.
