@@ -52,11 +52,17 @@ type endProof struct {
 }
 
 func newEndProof(required bool, expectedSize *int64) *endProof {
-	p := &endProof{required: required, expected: -1}
+	p := &endProof{}
+	p.init(required, expectedSize)
+	return p
+}
+
+// init sets up a zero endProof as newEndProof does.
+func (p *endProof) init(required bool, expectedSize *int64) {
+	p.required, p.expected = required, -1
 	if expectedSize != nil {
 		p.expected = *expectedSize
 	}
-	return p
 }
 
 // message checks that a message other than an End may come: none may

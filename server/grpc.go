@@ -181,10 +181,12 @@ func lookupAlgo(a apiv1.Algorithm, where string) (*digest.Algo, error) {
 	return al, nil
 }
 
-// digestJob checks a Digest header and turns it into a job.
-func digestJob(h *apiv1.DigestHeader) (engine.DigestJob, []apiv1.Algorithm, error) {
-	job := engine.DigestJob{ExpectedSize: -1}
-	var order []apiv1.Algorithm
+// digestJob checks a Digest header and turns it into a job. The job's
+// algorithms and their order in the API are appended to algos and order
+// (a caller's arrays, or nil).
+func digestJob(h *apiv1.DigestHeader, algos []*digest.Algo, order []apiv1.Algorithm) (engine.DigestJob, []apiv1.Algorithm, error) {
+	job := engine.DigestJob{ExpectedSize: -1, Algos: algos[:0]}
+	order = order[:0]
 	seen := map[apiv1.Algorithm]bool{}
 	add := func(a apiv1.Algorithm) error {
 		if seen[a] {
@@ -401,63 +403,113 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 		if err != nil {
 			return "", nil, err
 		}
-		job, order, err := digestJob(h)
-		if err == nil && job.ExpectedSize >= 0 {
-			err = s.engine.CheckDeclaredSize(job.ExpectedSize)
+		d := &digestJobCall{s: s, stream: stream, g: g, recv: recv}
+		d.job, d.order, err = digestJob(h, d.algosBuf[:0], d.orderBuf[:0])
+		if err == nil && d.job.ExpectedSize >= 0 {
+			err = s.engine.CheckDeclaredSize(d.job.ExpectedSize)
 		}
 		if err != nil {
 			return "", nil, err
 		}
-		names := make([]string, len(job.Algos))
-		for i, a := range job.Algos {
-			names[i] = a.Name
-		}
-		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
+		d.proof.init(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
 		// The End message's digests, checked once the digests are known;
 		// the receiving goroutine sets them before the input ends, and
 		// the job returns only after that.
-		var endSums map[int][]byte
-		proof.digests = func(ds []*apiv1.ExpectedDigest) error {
-			for _, e := range ds {
-				al, raw, err := expectedDigest(e, "end")
-				if err != nil {
-					return err
-				}
-				i := slices.IndexFunc(job.Algos, func(a *digest.Algo) bool { return a.Name == al.Name })
-				if i < 0 {
-					return compute.Invalidf("end: %s was not computed: name it in the header", e.GetAlgorithm())
-				}
-				if _, dup := endSums[i]; dup {
-					return compute.Invalidf("end: %s digest given twice", e.GetAlgorithm())
-				}
-				if endSums == nil {
-					endSums = map[int][]byte{}
-				}
-				endSums[i] = raw
-			}
-			return nil
-		}
-		return "digest:" + strings.Join(names, ","), func(ctx context.Context) (engine.Stats, error) {
-			clk := newCancelClock(ctx, g)
-			defer clk.done()
-			src := s.input(ctx, g, dataChunks(recv, (*apiv1.DigestRequest).GetHeader, proof))
-			// The job has read its last byte when Digest returns: the held
-			// message buffers go back to grpc-go's pool.
-			defer src.release()
-			if err := src.prime(); err != nil {
-				err = clientEnd(ctx, g.why(err), clk.when(time.Now()))
-				return proof.countReceived(engine.Stats{}, err), err
-			}
-			res, err := s.engine.Digest(ctx, job, src)
-			resp, err := digestResponse(job, order, endSums, res, err)
-			if err == nil {
-				err = clientGone(stream.SendAndClose(resp))
-			}
-			err = clientEnd(ctx, jobErr(g, src, err), clk.when(time.Now()))
-			return proof.countReceived(engine.Stats{InputBytes: res.Size}, err), err
-		}, nil
+		d.proof.digests = d.endDigests
+		return digestCommand(d.job.Algos), d.run, nil
 	})
 	return toStatus(s.log, err)
+}
+
+// digestJobCall is a Digest call's job once its header is read: one object
+// for what the job's closures shared (the job, the End message's
+// digests, the end's proof), where each was an allocation of its own.
+type digestJobCall struct {
+	s      *computeService
+	stream grpc.ClientStreamingServer[apiv1.DigestRequest, apiv1.DigestResponse]
+	g      *streamGuard
+	recv   func() (*apiv1.DigestRequest, *heldData, error)
+	job    engine.DigestJob
+	order  []apiv1.Algorithm
+	proof  endProof
+	// endSums are the End message's digests by index of job.Algos; set
+	// by the receiving goroutine before the input ends (endDigests).
+	endSums map[int][]byte
+	// The arrays of job.Algos and order while they fit: a call names
+	// one algorithm, most often.
+	algosBuf [1]*digest.Algo
+	orderBuf [1]apiv1.Algorithm
+}
+
+// endDigests is the end proof's check of an End message's digests: each
+// names an algorithm the header named, once.
+func (d *digestJobCall) endDigests(ds []*apiv1.ExpectedDigest) error {
+	for _, e := range ds {
+		al, raw, err := expectedDigest(e, "end")
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(d.job.Algos, func(a *digest.Algo) bool { return a.Name == al.Name })
+		if i < 0 {
+			return compute.Invalidf("end: %s was not computed: name it in the header", e.GetAlgorithm())
+		}
+		if _, dup := d.endSums[i]; dup {
+			return compute.Invalidf("end: %s digest given twice", e.GetAlgorithm())
+		}
+		if d.endSums == nil {
+			d.endSums = map[int][]byte{}
+		}
+		d.endSums[i] = raw
+	}
+	return nil
+}
+
+// run is the job: the input received ahead into the digests, and the
+// response sent.
+func (d *digestJobCall) run(ctx context.Context) (engine.Stats, error) {
+	s, g, proof := d.s, d.g, &d.proof
+	clk := newCancelClock(ctx, g)
+	defer clk.done()
+	src := s.input(ctx, g, dataChunks(d.recv, (*apiv1.DigestRequest).GetHeader, proof))
+	// The job has read its last byte when Digest returns: the held
+	// message buffers go back to grpc-go's pool.
+	defer src.release()
+	if err := src.prime(); err != nil {
+		err = clientEnd(ctx, g.why(err), clk.when(time.Now()))
+		return proof.countReceived(engine.Stats{}, err), err
+	}
+	res, err := s.engine.Digest(ctx, d.job, src)
+	resp, err := digestResponse(d.job, d.order, d.endSums, res, err)
+	if err == nil {
+		err = clientGone(d.stream.SendAndClose(resp))
+	}
+	err = clientEnd(ctx, jobErr(g, src, err), clk.when(time.Now()))
+	return proof.countReceived(engine.Stats{InputBytes: res.Size}, err), err
+}
+
+// digestCommands are the command labels of the one-algorithm Digest
+// jobs, made once: "digest:sha256", ...
+var digestCommands = sync.OnceValue(func() map[*digest.Algo]string {
+	m := map[*digest.Algo]string{}
+	for _, a := range digest.Algos() {
+		m[a] = "digest:" + a.Name
+	}
+	return m
+})
+
+// digestCommand is the command label of a Digest job of algos:
+// "digest:" and their names, comma-separated.
+func digestCommand(algos []*digest.Algo) string {
+	if len(algos) == 1 {
+		if c, ok := digestCommands()[algos[0]]; ok {
+			return c
+		}
+	}
+	names := make([]string, len(algos))
+	for i, a := range algos {
+		names[i] = a.Name
+	}
+	return "digest:" + strings.Join(names, ",")
 }
 
 // digestResponse checks a Digest job's result against the End message's
