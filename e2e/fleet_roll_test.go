@@ -1,0 +1,279 @@
+//go:build fleet && linux
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rollCodeRe finds the status code name in a client's error.
+var rollCodeRe = regexp.MustCompile(`\b(OK|CANCELLED|CANCELED|UNKNOWN|INVALID_ARGUMENT|DEADLINE_EXCEEDED|NOT_FOUND|RESOURCE_EXHAUSTED|FAILED_PRECONDITION|ABORTED|OUT_OF_RANGE|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS|Unavailable|Internal|Unknown|Canceled|incomplete reply)\b`)
+
+// rollCalls: every client kind, over inputs of 0 B, 1 B, 64 KiB and
+// 10 MiB, with a digest and a counting command, plus a trickled upload.
+func (f *fleet) rollCalls(t *testing.T, p *proxy) []huntCall {
+	host, port, _ := net.SplitHostPort(p.tcp)
+	py := exampleClient(t, "python")
+	node := exampleClient(t, "node")
+	hc := bin(t, "halfclose")
+	gurl := bin(t, "grpcurl")
+	dir := t.TempDir()
+	var calls []huntCall
+	for _, size := range []int{0, 1, 64 << 10, 10 << 20} {
+		in := randomFile(t, size)
+		// Text for the counting commands: lines of base64.
+		text := writeFile(t, dir, fmt.Sprintf("text-%d", size), gnu(t, in, "base64"))
+		sha := run(t, "", "", "sha256sum", in).stdout
+		shaStdin := gnu(t, in, "sha256sum")
+		wc := gnu(t, text, "wc")
+		// The CLI's --tcp reads a regular file as wc does (columns as
+		// wide as the file's size): GNU wc with the file as stdin.
+		wcFile := run(t, "", text, "wc").stdout
+		// grep exits 1 when nothing matches (the empty input): its
+		// count is still the output.
+		g := runPiped(t, "", text, "grep", "-c", "A")
+		grepc := checkExit(g.stdout, g.code)
+		tag := sizeName(size)
+		add := func(kind string, argv []string, stdin string, check func(int, []byte, []byte) (string, string)) {
+			calls = append(calls, huntCall{kind: kind + " " + tag, argv: argv, stdin: stdin, check: check})
+		}
+		add("python digest", append(slices.Clone(py), "--addr", p.grpc, "digest", in), "", checkExact(sha))
+		add("node digest", append(slices.Clone(node), "--addr", p.grpc, "digest", in), "", checkExact(sha))
+		add("python run wc", append(slices.Clone(py), "--addr", p.grpc, "run", "wc"), text, checkExact(wc))
+		add("node run grep -c", append(slices.Clone(node), "--addr", p.grpc, "run", "grep -c A"), text, grepc)
+		add("cli sha256sum", []string{hc, "--addr", p.grpc, "sha256sum", in}, "", checkExact(sha))
+		add("cli grep -c", []string{hc, "--addr", p.grpc, "grep", "-c", "A"}, text, grepc)
+		add("cli --tcp wc", []string{hc, "--tcp", "--tcp-addr", p.tcp, "wc"}, text, checkExact(wcFile))
+		if size <= 64<<10 {
+			add("grpcurl digest bare", []string{gurl, "-plaintext", "-d", "@", p.grpc, "halfclose.v1.ComputeService/Digest"},
+				writeGrpcurlRequest(t, dir, size, in), checkGrpcurlDigest(strings.Fields(string(sha))[0], size))
+		}
+		add("nc @size @trailer sha256sum", []string{"nc", "-N", host, port},
+			writeHuntRequest(t, dir, fmt.Sprintf("size-%d", size), fmt.Sprintf("@size=%d @trailer sha256sum\n", size), in), checkTrailer(shaStdin, size))
+		st, _ := os.Stat(text)
+		add("socat @trailer wc", []string{"socat", "-t", "60", "-", "TCP:" + p.tcp},
+			writeHuntRequest(t, dir, fmt.Sprintf("trailer-wc-%d", size), "@trailer wc\n", text), checkTrailer(wc, int(st.Size())))
+		add("nc bare sha256sum", []string{"nc", "-N", host, port},
+			writeHuntRequest(t, dir, fmt.Sprintf("bare-%d", size), "sha256sum\n", in), checkBare(shaStdin))
+	}
+	// Trickled: 80 KiB in 4 KiB pieces every 50 ms, through a pipe.
+	slow := randomFile(t, 80<<10)
+	want := gnu(t, slow, "sha256sum")
+	trickle := fmt.Sprintf(`i=0; while [ $i -lt 20 ]; do dd if=%s bs=4096 skip=$i count=1 status=none; sleep 0.05; i=$((i+1)); done | "$@"`, slow)
+	for _, c := range []struct {
+		kind string
+		argv []string
+	}{
+		{"python run sha256sum", append(slices.Clone(py), "--addr", p.grpc, "run", "sha256sum")},
+		{"node run sha256sum", append(slices.Clone(node), "--addr", p.grpc, "run", "sha256sum")},
+		{"cli sha256sum", []string{hc, "--addr", p.grpc, "sha256sum"}},
+		{"cli --tcp sha256sum", []string{hc, "--tcp", "--tcp-addr", p.tcp, "sha256sum"}},
+	} {
+		calls = append(calls, huntCall{kind: c.kind + " trickle", argv: append([]string{"sh", "-c", trickle, "sh"}, c.argv...), check: checkExact(want)})
+	}
+	return calls
+}
+
+// checkExit: the client must exit with code (GNU grep's 1 when nothing
+// matched: its count is still a result) and print want; any other exit is
+// an error.
+func checkExit(want []byte, code int) func(int, []byte, []byte) (string, string) {
+	exact := checkExact(want)
+	return func(c int, out, errb []byte) (string, string) {
+		if c == code && code != 0 {
+			c = 0
+		}
+		return exact(c, out, errb)
+	}
+}
+
+// TestFleetRoll: rolling restarts (SIGTERM, drain, start on the same
+// ports, next replica) under clients of every kind, through each proxy.
+// A client that exits 0 must print GNU's output over its whole input; a
+// client that fails is retried, and its retry must get GNU's output from
+// the replicas still serving. Knobs: ROLL_ROUNDS (rolling restarts per
+// proxy, default 1), ROLL_WORKERS (calls at once, default 6).
+func TestFleetRoll(t *testing.T) {
+	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst", "socat"} {
+		need(t, tool)
+	}
+	rounds := envInt(t, "ROLL_ROUNDS", 1, 1)
+	workers := envInt(t, "ROLL_WORKERS", 6, 1)
+	actions := []string{"term"}
+	if v := os.Getenv("ROLL_ACTIONS"); v != "" {
+		actions = strings.Split(v, ",")
+		for _, a := range actions {
+			if !slices.Contains([]string{"term", "hurry", "kill", "reload"}, a) {
+				t.Fatalf("ROLL_ACTIONS: unknown %q (term, hurry, kill, reload)", a)
+			}
+		}
+	}
+	f := newFleet(t)
+	for _, name := range readFleetKnobs(t).proxies {
+		t.Run(name, func(t *testing.T) {
+			p := f.startProxy(t, name, nil)
+			calls := f.rollCalls(t, p)
+			for _, c := range calls {
+				if !strings.HasSuffix(c.kind, " 1") {
+					continue
+				}
+				r, err := runQuiet(c.stdin, c.argv...)
+				if err != nil {
+					t.Errorf("control: %s: %v", c.kind, err)
+				} else if class, msg := c.check(r.code, r.stdout, r.stderr); class != huntOK {
+					t.Errorf("control: %s: %s %s", c.kind, class, msg)
+				}
+			}
+			var stats, retries huntStats
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(w), 11))
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						c := calls[rng.IntN(len(calls))]
+						class, _ := rollOne(c, &stats)
+						if class != huntErr {
+							continue
+						}
+						// The retry after an error: the job has no side
+						// effect, and the other replicas serve.
+						for attempt := 1; ; attempt++ {
+							class, _ = rollOne(c, &retries)
+							if class != huntErr || attempt == 3 {
+								break
+							}
+						}
+					}
+				}()
+			}
+			for round := range rounds {
+				for _, r := range f.replicas {
+					for _, a := range actions {
+						switch a {
+						case "term":
+							f.rollOnce(t, r, round)
+						case "hurry":
+							r.stop(t, true)
+							r.start(t)
+						case "kill":
+							r.kill(t)
+							r.start(t)
+						case "reload":
+							p.reload(t)
+						}
+					}
+				}
+			}
+			close(stop)
+			wg.Wait()
+			rollReport(t, name, "calls", &stats)
+			rollReport(t, name, "retries", &retries)
+		})
+	}
+}
+
+// rollOne runs one call, counts its class, and returns it.
+func rollOne(c huntCall, s *huntStats) (string, string) {
+	began := time.Now()
+	r, err := runQuiet(c.stdin, c.argv...)
+	s.took(c.kind, time.Since(began))
+	if errors.Is(err, errTimedOut) {
+		s.stall(c.kind)
+	}
+	if err != nil {
+		s.add(c.kind, huntErr, err.Error())
+		return huntErr, err.Error()
+	}
+	class, msg := c.check(r.code, r.stdout, r.stderr)
+	if class == huntErr {
+		msg = rollCodeRe.FindString(msg) + ": " + msg
+	}
+	s.add(c.kind, class, msg)
+	return class, msg
+}
+
+// rollOnce stops r with SIGTERM, checks /readyz during its drain, and
+// starts it again on the same ports.
+func (f *fleet) rollOnce(t *testing.T, r *replica, round int) {
+	t.Helper()
+	log := r.currentLog()
+	done := make(chan time.Duration)
+	go func() { done <- r.stop(t, false) }()
+	if err := waitLogText(log, `"msg":"shutting down"`); err != nil {
+		t.Errorf("%s round %d: %v", r.name, round, err)
+	} else if code := readyzCode(r.health); code != http.StatusServiceUnavailable {
+		t.Errorf("%s round %d: /readyz during the drain: %d, want 503", r.name, round, code)
+	}
+	took := <-done
+	t.Logf("%s round %d: exited %v after SIGTERM", r.name, round, took.Round(time.Millisecond))
+	r.start(t)
+}
+
+func waitLogText(l *eventLog, s string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	return l.waitText(ctx, s)
+}
+
+// readyzCode is the status of GET /readyz on addr, or 0 when it fails.
+func readyzCode(addr string) int {
+	c := http.Client{Timeout: defaultTestTimeout}
+	resp, err := c.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func rollReport(t *testing.T, proxy, what string, s *huntStats) {
+	t.Helper()
+	total, wrong, byClass := 0, 0, map[string]int{}
+	for k, n := range s.counts {
+		total += n
+		class := k[strings.LastIndex(k, "|")+1:]
+		byClass[class] += n
+		if class == huntWrong {
+			wrong += n
+		}
+	}
+	codes := map[string]int{}
+	for k, n := range s.msgs {
+		parts := strings.SplitN(k, "|", 3)
+		t.Logf("  %s %d× %s", what, n, k)
+		if parts[1] == huntErr {
+			kind := strings.Fields(parts[0])[0]
+			codes[kind+" "+strings.SplitN(parts[2], ":", 2)[0]] += n
+		}
+	}
+	t.Logf("%s %s: %d, by class %v; errors by client and code %v; stalled %v", proxy, what, total, byClass, codes, s.stalled)
+	if wrong > 0 {
+		t.Errorf("%s %s: %d wrong results", proxy, what, wrong)
+	}
+	if len(s.stalled) > 0 {
+		t.Errorf("%s %s: stalled calls %v", proxy, what, s.stalled)
+	}
+	if what == "retries" && byClass[huntErr] > 0 {
+		t.Errorf("%s: %d retries failed again", proxy, byClass[huntErr])
+	}
+}
