@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -99,6 +102,67 @@ func checkExit(want []byte, code int) func(int, []byte, []byte) (string, string)
 	}
 }
 
+// rollLoopPy is a grpcio client that keeps one channel (one connection to
+// the proxy) across the roll's reloads and restarts and makes Digest calls
+// back to back, each proving its end with expected_size, over 0 B, 1 B,
+// 64 KiB and 1 MiB; it prints one line a call (ok, WRONG, err CODE ...)
+// until the file named by its last argument exists. A process a call (the
+// other clients) opens a new connection each time, which a reload never
+// finds in use.
+const rollLoopPy = `import sys, hashlib, os
+sys.path.insert(0, sys.argv[1])
+import grpc
+from halfclose.v1 import compute_pb2 as pb, compute_pb2_grpc as pbg
+addr, stop = sys.argv[2], sys.argv[3]
+sizes = [0, 1, 64 << 10, 1 << 20]
+datas = {n: os.urandom(n) for n in sizes}
+stub = pbg.ComputeServiceStub(grpc.insecure_channel(addr))
+i = 0
+while not os.path.exists(stop):
+    n = sizes[i % len(sizes)]; i += 1
+    d = datas[n]
+    def reqs():
+        yield pb.DigestRequest(header=pb.DigestHeader(algorithms=[pb.ALGORITHM_SHA256], expected_size=n))
+        for k in range(0, n, 256 << 10):
+            yield pb.DigestRequest(data=d[k:k + (256 << 10)])
+    try:
+        r = stub.Digest(reqs(), timeout=30)
+        ok = r.digests[0].hex == hashlib.sha256(d).hexdigest()
+        print("ok" if ok else "WRONG size %d" % n, flush=True)
+    except grpc.RpcError as e:
+        print("err %s %s (size %d)" % (e.code().name, e.details(), n), flush=True)
+`
+
+// rollLoopJS is rollLoopPy with grpc-js.
+const rollLoopJS = `const path = require('node:path');
+const crypto = require('node:crypto');
+const [examples, addr, stop] = process.argv.slice(2);
+const fs = require('node:fs');
+const grpc = require(path.join(examples, 'node', 'node_modules', '@grpc/grpc-js'));
+const protoLoader = require(path.join(examples, 'node', 'node_modules', '@grpc/proto-loader'));
+const def = protoLoader.loadSync(path.join(examples, '..', 'proto', 'halfclose', 'v1', 'compute.proto'),
+  { keepCase: true, longs: String, enums: String, oneofs: true, defaults: true });
+const { ComputeService } = grpc.loadPackageDefinition(def).halfclose.v1;
+const client = new ComputeService(addr, grpc.credentials.createInsecure());
+const sizes = [0, 1, 64 << 10, 1 << 20];
+const datas = sizes.map((n) => crypto.randomBytes(n));
+const names = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
+function one(i) {
+  return new Promise((resolve) => {
+    const n = sizes[i % sizes.length], d = datas[i % sizes.length];
+    const call = client.Digest({ deadline: Date.now() + 30000 }, (err, r) => {
+      if (err) console.log(` + "`" + `err ${names[err.code]} ${err.details} (size ${n})` + "`" + `);
+      else console.log(r.digests[0].hex === crypto.createHash('sha256').update(d).digest('hex') ? 'ok' : ` + "`" + `WRONG size ${n}` + "`" + `);
+      resolve();
+    });
+    call.write({ header: { algorithms: ['ALGORITHM_SHA256'], expected_size: String(n) } });
+    for (let k = 0; k < n; k += 256 << 10) call.write({ data: d.subarray(k, k + (256 << 10)) });
+    call.end();
+  });
+}
+(async () => { for (let i = 0; !fs.existsSync(stop); i++) await one(i); client.close(); })();
+`
+
 // TestFleetRoll: rolling restarts (SIGTERM, drain, start on the same
 // ports, next replica) under clients of every kind, through each proxy.
 // A client that exits 0 must print GNU's output over its whole input; a
@@ -139,6 +203,8 @@ func TestFleetRoll(t *testing.T) {
 			var stats, retries huntStats
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
+			stopFile := filepath.Join(t.TempDir(), "stop")
+			loops := f.startRollLoops(t, p, stopFile, &stats, &wg)
 			for w := range workers {
 				wg.Add(1)
 				go func() {
@@ -155,13 +221,19 @@ func TestFleetRoll(t *testing.T) {
 						if class != huntErr {
 							continue
 						}
-						// The retry after an error: the job has no side
-						// effect, and the other replicas serve.
-						for attempt := 1; ; attempt++ {
+						// The retry after an error, as a client's policy
+						// does it (backoff from 100 ms to 2 s): the job
+						// has no side effect, and the replicas left serve
+						// once the proxy has seen the one that went away
+						// (HAProxy's checks, nginx's fail_timeout). Until
+						// then an attempt may fail again, never be wrong.
+						backoff := 100 * time.Millisecond
+						for end := time.Now().Add(defaultTestTimeout); class == huntErr && time.Now().Before(end); backoff = min(2*backoff, 2*time.Second) {
+							time.Sleep(backoff)
 							class, _ = rollOne(c, &retries)
-							if class != huntErr || attempt == 3 {
-								break
-							}
+						}
+						if class == huntErr {
+							retries.add(c.kind, "gave up", "")
 						}
 					}
 				}()
@@ -180,16 +252,71 @@ func TestFleetRoll(t *testing.T) {
 							r.start(t)
 						case "reload":
 							p.reload(t)
+							// Pacing, not synchronisation: calls begin
+							// on the new workers between reloads.
+							time.Sleep(500 * time.Millisecond)
 						}
 					}
 				}
 			}
 			close(stop)
+			if err := os.WriteFile(stopFile, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
 			wg.Wait()
+			for _, l := range loops {
+				if err := l.Wait(); err != nil {
+					t.Errorf("%s: %v", l.Args[1], err)
+				}
+			}
 			rollReport(t, name, "calls", &stats)
 			rollReport(t, name, "retries", &retries)
 		})
 	}
+}
+
+// startRollLoops runs rollLoopPy and rollLoopJS through p until stopFile
+// exists, counting each call's line in stats.
+func (f *fleet) startRollLoops(t *testing.T, p *proxy, stopFile string, stats *huntStats, wg *sync.WaitGroup) []*exec.Cmd {
+	t.Helper()
+	dir := t.TempDir()
+	ex := examplesDir(t)
+	py := exampleClient(t, "python")[0]
+	node := exampleClient(t, "node")[0]
+	var cmds []*exec.Cmd
+	for _, l := range []struct{ kind, prog, script, lib string }{
+		{"python loop", py, rollLoopPy, filepath.Join(ex, "python")},
+		{"node loop", node, rollLoopJS, ex},
+	} {
+		cmd := exec.Command(l.prog, writeFile(t, dir, strings.Fields(l.kind)[0]+"-loop", []byte(l.script)), l.lib, p.grpc, stopFile)
+		cmd.Env = cleanEnv()
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				line := sc.Text()
+				switch {
+				case line == "ok":
+					stats.add(l.kind, huntOK, "")
+				case strings.HasPrefix(line, "err "):
+					stats.add(l.kind, huntErr, strings.TrimPrefix(line, "err "))
+				default:
+					stats.add(l.kind, huntWrong, line)
+				}
+			}
+		}()
+	}
+	return cmds
 }
 
 // rollOne runs one call, counts its class, and returns it.
@@ -273,7 +400,7 @@ func rollReport(t *testing.T, proxy, what string, s *huntStats) {
 	if len(s.stalled) > 0 {
 		t.Errorf("%s %s: stalled calls %v", proxy, what, s.stalled)
 	}
-	if what == "retries" && byClass[huntErr] > 0 {
-		t.Errorf("%s: %d retries failed again", proxy, byClass[huntErr])
+	if byClass["gave up"] > 0 {
+		t.Errorf("%s: %d calls failed on every retry for %v", proxy, byClass["gave up"], defaultTestTimeout)
 	}
 }
