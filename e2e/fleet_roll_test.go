@@ -4,9 +4,11 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -185,95 +187,130 @@ func TestFleetRoll(t *testing.T) {
 		}
 	}
 	f := newFleet(t)
+	// Both proxies in front of the same replicas at once: one roll meets
+	// the clients of each.
+	var proxies []*proxy
+	var calls []huntCall
 	for _, name := range readFleetKnobs(t).proxies {
-		t.Run(name, func(t *testing.T) {
-			p := f.startProxy(t, name, nil)
-			calls := f.rollCalls(t, p)
-			for _, c := range calls {
-				if !strings.HasSuffix(c.kind, " 1") {
+		p := f.startProxy(t, name, nil)
+		proxies = append(proxies, p)
+		for _, c := range f.rollCalls(t, p) {
+			c.kind = name + ": " + c.kind
+			calls = append(calls, c)
+		}
+	}
+	// The control: each client on the 1-byte input, with no disruption,
+	// must succeed, or a client that cannot run at all would only add
+	// errors to a test that fails on wrong results.
+	for _, c := range calls {
+		if !strings.HasSuffix(c.kind, " 1") {
+			continue
+		}
+		r, err := runQuiet(c.stdin, c.argv...)
+		if err != nil {
+			t.Errorf("control: %s: %v", c.kind, err)
+		} else if class, msg := c.check(r.code, r.stdout, r.stderr); class != huntOK {
+			t.Errorf("control: %s: %s %s", c.kind, class, msg)
+		}
+	}
+	var stats, retries huntStats
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	stopFile := filepath.Join(t.TempDir(), "stop")
+	var loops []*exec.Cmd
+	for _, p := range proxies {
+		loops = append(loops, f.startRollLoops(t, p, stopFile, &stats, &wg)...)
+	}
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c := calls[rng.IntN(len(calls))]
+				class, _ := rollOne(c, &stats)
+				if class != huntErr {
 					continue
 				}
-				r, err := runQuiet(c.stdin, c.argv...)
-				if err != nil {
-					t.Errorf("control: %s: %v", c.kind, err)
-				} else if class, msg := c.check(r.code, r.stdout, r.stderr); class != huntOK {
-					t.Errorf("control: %s: %s %s", c.kind, class, msg)
+				// The retry after an error, as a client's policy does it
+				// (backoff from 100 ms to 2 s): the job has no side
+				// effect, and the replicas left serve once the proxy has
+				// seen the one that went away (HAProxy's checks, nginx's
+				// fail_timeout). Until then an attempt may fail again,
+				// never be wrong.
+				backoff := 100 * time.Millisecond
+				for end := time.Now().Add(defaultTestTimeout); class == huntErr && time.Now().Before(end); backoff = min(2*backoff, 2*time.Second) {
+					time.Sleep(backoff)
+					class, _ = rollOne(c, &retries)
+				}
+				if class == huntErr {
+					retries.add(c.kind, rollGaveUp, "")
 				}
 			}
-			var stats, retries huntStats
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			stopFile := filepath.Join(t.TempDir(), "stop")
-			loops := f.startRollLoops(t, p, stopFile, &stats, &wg)
-			for w := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rng := rand.New(rand.NewPCG(uint64(w), 11))
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						c := calls[rng.IntN(len(calls))]
-						class, _ := rollOne(c, &stats)
-						if class != huntErr {
-							continue
-						}
-						// The retry after an error, as a client's policy
-						// does it (backoff from 100 ms to 2 s): the job
-						// has no side effect, and the replicas left serve
-						// once the proxy has seen the one that went away
-						// (HAProxy's checks, nginx's fail_timeout). Until
-						// then an attempt may fail again, never be wrong.
-						backoff := 100 * time.Millisecond
-						for end := time.Now().Add(defaultTestTimeout); class == huntErr && time.Now().Before(end); backoff = min(2*backoff, 2*time.Second) {
-							time.Sleep(backoff)
-							class, _ = rollOne(c, &retries)
-						}
-						if class == huntErr {
-							retries.add(c.kind, "gave up", "")
-						}
+		}()
+	}
+	for round := range rounds {
+		for _, r := range f.replicas {
+			for _, a := range actions {
+				switch a {
+				case "term":
+					f.rollOnce(t, r, round)
+				case "hurry":
+					r.stop(t, true)
+					r.start(t)
+				case "kill":
+					r.kill(t)
+					r.start(t)
+				case "reload":
+					for _, p := range proxies {
+						p.reload(t)
 					}
-				}()
-			}
-			for round := range rounds {
-				for _, r := range f.replicas {
-					for _, a := range actions {
-						switch a {
-						case "term":
-							f.rollOnce(t, r, round)
-						case "hurry":
-							r.stop(t, true)
-							r.start(t)
-						case "kill":
-							r.kill(t)
-							r.start(t)
-						case "reload":
-							p.reload(t)
-							// Pacing, not synchronisation: calls begin
-							// on the new workers between reloads.
-							time.Sleep(500 * time.Millisecond)
-						}
-					}
+					// Pacing, not synchronisation: calls begin on the
+					// new workers between reloads.
+					time.Sleep(500 * time.Millisecond)
 				}
 			}
-			close(stop)
-			if err := os.WriteFile(stopFile, nil, 0o644); err != nil {
-				t.Fatal(err)
+		}
+	}
+	close(stop)
+	if err := os.WriteFile(stopFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for _, l := range loops {
+		if err := l.Wait(); err != nil {
+			t.Errorf("%s: %v", l.Args[1], err)
+		}
+	}
+	// A drain alone (SIGTERM, --drain-delay) fails no call: the replica
+	// finishes every stream and connection it accepted, HAProxy's checks
+	// and the closed listener send new ones elsewhere (docs/deploy.md,
+	// "Rolling restarts"). Kills, hurried stops and reloads may fail
+	// calls, visibly.
+	drainOnly := !slices.ContainsFunc(actions, func(a string) bool { return a != "term" })
+	rollReport(t, "calls", &stats, drainOnly)
+	rollReport(t, "retries", &retries, drainOnly)
+	if t.Failed() || os.Getenv("ROLL_PROXY_LOGS") != "" {
+		for _, p := range proxies {
+			t.Logf("%s's last errors and warnings:\n%s", p.name, p.log.complaints())
+		}
+	}
+	for _, kind := range []string{"python loop", "node loop"} {
+		for _, p := range proxies {
+			if n := stats.counts[p.name+": "+kind+"|"+huntOK]; n == 0 {
+				t.Errorf("%s through %s: no call succeeded", kind, p.name)
 			}
-			wg.Wait()
-			for _, l := range loops {
-				if err := l.Wait(); err != nil {
-					t.Errorf("%s: %v", l.Args[1], err)
-				}
-			}
-			rollReport(t, name, "calls", &stats)
-			rollReport(t, name, "retries", &retries)
-		})
+		}
 	}
 }
+
+// rollGaveUp is the class of a call whose retries all failed.
+const rollGaveUp = "gave up"
 
 // startRollLoops runs rollLoopPy and rollLoopJS through p until stopFile
 // exists, counting each call's line in stats.
@@ -285,10 +322,10 @@ func (f *fleet) startRollLoops(t *testing.T, p *proxy, stopFile string, stats *h
 	node := exampleClient(t, "node")[0]
 	var cmds []*exec.Cmd
 	for _, l := range []struct{ kind, prog, script, lib string }{
-		{"python loop", py, rollLoopPy, filepath.Join(ex, "python")},
-		{"node loop", node, rollLoopJS, ex},
+		{p.name + ": python loop", py, rollLoopPy, filepath.Join(ex, "python")},
+		{p.name + ": node loop", node, rollLoopJS, ex},
 	} {
-		cmd := exec.Command(l.prog, writeFile(t, dir, strings.Fields(l.kind)[0]+"-loop", []byte(l.script)), l.lib, p.grpc, stopFile)
+		cmd := exec.Command(l.prog, writeFile(t, dir, strings.ReplaceAll(strings.ReplaceAll(l.kind, ":", ""), " ", "-"), []byte(l.script)), l.lib, p.grpc, stopFile)
 		cmd.Env = cleanEnv()
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
@@ -332,9 +369,6 @@ func rollOne(c huntCall, s *huntStats) (string, string) {
 		return huntErr, err.Error()
 	}
 	class, msg := c.check(r.code, r.stdout, r.stderr)
-	if class == huntErr {
-		msg = rollCodeRe.FindString(msg) + ": " + msg
-	}
 	s.add(c.kind, class, msg)
 	return class, msg
 }
@@ -373,34 +407,86 @@ func readyzCode(addr string) int {
 	return resp.StatusCode
 }
 
-func rollReport(t *testing.T, proxy, what string, s *huntStats) {
+// rollReport logs what the calls (or their retries) ended in, by client
+// and status code, and fails on a wrong result, a stalled call, a call
+// whose retries all failed, and, when noErrors, on any failed call.
+func rollReport(t *testing.T, what string, s *huntStats, noErrors bool) {
 	t.Helper()
-	total, wrong, byClass := 0, 0, map[string]int{}
+	total, byClass := 0, map[string]int{}
 	for k, n := range s.counts {
 		total += n
-		class := k[strings.LastIndex(k, "|")+1:]
-		byClass[class] += n
-		if class == huntWrong {
-			wrong += n
-		}
+		byClass[k[strings.LastIndex(k, "|")+1:]] += n
 	}
 	codes := map[string]int{}
-	for k, n := range s.msgs {
+	for _, k := range slices.Sorted(maps.Keys(s.msgs)) {
+		n := s.msgs[k]
 		parts := strings.SplitN(k, "|", 3)
 		t.Logf("  %s %d× %s", what, n, k)
 		if parts[1] == huntErr {
-			kind := strings.Fields(parts[0])[0]
-			codes[kind+" "+strings.SplitN(parts[2], ":", 2)[0]] += n
+			proxy, client, _ := strings.Cut(parts[0], ": ")
+			code := rollCodeRe.FindString(parts[2])
+			codes[proxy+" "+strings.Fields(client)[0]+" "+code] += n
 		}
 	}
-	t.Logf("%s %s: %d, by class %v; errors by client and code %v; stalled %v", proxy, what, total, byClass, codes, s.stalled)
-	if wrong > 0 {
-		t.Errorf("%s %s: %d wrong results", proxy, what, wrong)
+	t.Logf("%s: %d, by class %v; errors by proxy, client and code %v; stalled %v", what, total, byClass, codes, s.stalled)
+	if byClass[huntWrong] > 0 {
+		t.Errorf("%s: %d wrong results", what, byClass[huntWrong])
 	}
 	if len(s.stalled) > 0 {
-		t.Errorf("%s %s: stalled calls %v", proxy, what, s.stalled)
+		t.Errorf("%s: stalled calls %v", what, s.stalled)
 	}
-	if byClass["gave up"] > 0 {
-		t.Errorf("%s: %d calls failed on every retry for %v", proxy, byClass["gave up"], defaultTestTimeout)
+	if byClass[rollGaveUp] > 0 {
+		t.Errorf("%s: %d calls failed on every retry for %v", what, byClass[rollGaveUp], defaultTestTimeout)
+	}
+	if noErrors && total > byClass[huntOK] {
+		t.Errorf("%s: %d of %d failed under drains alone", what, total-byClass[huntOK], total)
+	}
+}
+
+// TestFleetRollNoLiveUpstreams: once every replica has refused a
+// connection within fail_timeout (all crashed, or restarted in a hurry),
+// nginx marks them all failed. The replicas come back; the next calls
+// must reach them. With only the marked servers, nginx tried none until
+// fail_timeout ran out ("no live upstreams"): every gRPC call got
+// UNAVAILABLE at once, and every raw-TCP client a clean close with no
+// reply, which a bare nc takes for an empty output. The shipped file lists
+// the replicas again as backups that are never marked. The test sets
+// fail_timeout to an hour, so that the marks last whatever the machine's
+// pace: it checks what nginx does while they hold, not how long they do.
+func TestFleetRollNoLiveUpstreams(t *testing.T) {
+	for _, tool := range []string{"nginx", "nc", "envsubst"} {
+		need(t, tool)
+	}
+	f := newFleetArgs(t, "0s")
+	p := f.startProxy(t, "nginx", func(t *testing.T, cfg string) string {
+		if n := strings.Count(cfg, "fail_timeout=2s"); n != 6 {
+			t.Fatalf("nginx.conf.template: %d servers with fail_timeout=2s, want 6 (3 replicas, 2 upstreams)", n)
+		}
+		return strings.ReplaceAll(cfg, "fail_timeout=2s", "fail_timeout=1h")
+	})
+	in := randomFile(t, 1<<10)
+	sha := run(t, "", "", "sha256sum", in).stdout
+	shaStdin := gnu(t, in, "sha256sum")
+	req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+	hc := bin(t, "halfclose")
+	for _, r := range f.replicas {
+		r.kill(t)
+	}
+	// With no replica up, each call tries all three (grpc_next_upstream_tries
+	// and proxy_next_upstream_tries 3): every one refuses and is marked.
+	if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 {
+		t.Fatalf("gRPC call with every replica down: exit 0, %q", r.stdout)
+	}
+	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); len(r.stdout) != 0 {
+		t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
+	}
+	for _, r := range f.replicas {
+		r.start(t)
+	}
+	if r := run(t, "", "", hc, "--addr", p.grpc, "sha256sum", in); r.code != 0 || !bytes.Equal(r.stdout, sha) {
+		t.Errorf("gRPC call, the replicas back: exit %d, %q, stderr %s; want %q\n%s", r.code, r.stdout, firstLine(r.stderr), sha, p.log.complaints())
+	}
+	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); !bytes.Equal(r.stdout, shaStdin) {
+		t.Errorf("raw-TCP call (nc -N), the replicas back: exit %d, %q; want %q\n%s", r.code, r.stdout, shaStdin, p.log.complaints())
 	}
 }
