@@ -165,12 +165,22 @@ function one(i) {
 (async () => { for (let i = 0; !fs.existsSync(stop); i++) await one(i); client.close(); })();
 `
 
-// TestFleetRoll: rolling restarts (SIGTERM, drain, start on the same
-// ports, next replica) under clients of every kind, through each proxy.
-// A client that exits 0 must print GNU's output over its whole input; a
-// client that fails is retried, and its retry must get GNU's output from
-// the replicas still serving. Knobs: ROLL_ROUNDS (rolling restarts per
-// proxy, default 1), ROLL_WORKERS (calls at once, default 6).
+// TestFleetRoll: a rolling restart (SIGTERM, the drain, a new process on
+// the same ports, then the next replica) under clients of every kind,
+// through nginx and HAProxy at once: process-a-call clients (the Python and
+// Node examples, grpcurl, the CLI over gRPC and --tcp, nc -N and socat,
+// bare and with @size/@trailer) over 0 B, 1 B, 64 KiB, 10 MiB and a
+// trickled upload, sha256sum, wc and grep -c against GNU; and a grpcio and
+// a grpc-js client that keep one connection across the roll
+// (rollLoopPy, rollLoopJS). /readyz must say 503 during each drain.
+// A client that exits 0 must print GNU's output over its whole input; one
+// that fails is retried with backoff, and a retry must get GNU's output
+// once the proxy routes around the replica that went away. A drain alone
+// fails no call. Knobs: ROLL_ROUNDS (rolling restarts, default 1),
+// ROLL_WORKERS (process-a-call clients at once, default 6), ROLL_ACTIONS
+// (what each replica meets in turn: term, the default; hurry, a second
+// SIGTERM as the drain begins; kill; reload, both proxies), FLEET_PROXIES,
+// ROLL_PROXY_LOGS=1 (the proxies' last errors and warnings, logged).
 func TestFleetRoll(t *testing.T) {
 	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst", "socat"} {
 		need(t, tool)
@@ -336,12 +346,18 @@ func (f *fleet) startRollLoops(t *testing.T, p *proxy, stopFile string, stats *h
 			t.Fatal(err)
 		}
 		cmds = append(cmds, cmd)
+		// The roll begins once the loop has made a call, whatever the
+		// machine's pace at starting Python or Node.
+		first := make(chan struct{})
+		var once sync.Once
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer once.Do(func() { close(first) })
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
 				line := sc.Text()
+				once.Do(func() { close(first) })
 				switch {
 				case line == "ok":
 					stats.add(l.kind, huntOK, "")
@@ -352,6 +368,7 @@ func (f *fleet) startRollLoops(t *testing.T, p *proxy, stopFile string, stats *h
 				}
 			}
 		}()
+		<-first
 	}
 	return cmds
 }
