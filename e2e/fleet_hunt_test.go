@@ -116,6 +116,9 @@ func checkGrpcurlDigest(wantHex string, size int) func(int, []byte, []byte) (str
 		if err := json.Unmarshal(out, &resp); err != nil || len(resp.Digests) != 1 {
 			return huntWrong, fmt.Sprintf("exit 0, reply %q", firstLine(out))
 		}
+		if resp.Size == "" {
+			resp.Size = "0" // proto3 JSON leaves a zero out
+		}
 		if resp.Digests[0].Hex != wantHex || resp.Size != strconv.Itoa(size) {
 			return huntWrong, fmt.Sprintf("size %s digest %s, want %d %s", resp.Size, resp.Digests[0].Hex, size, wantHex)
 		}
