@@ -233,7 +233,7 @@ func spoolFaultCheck(t *testing.T, env *testEnv, disk *compute.DiskBudget, dir s
 				t.Errorf("TCP %q, %d bytes: %v", c.pipeline, size, err)
 			}
 		}()
-		testenv.Within(t, hangTimeout, "the jobs' calls", wg.Wait)
+		testenv.Within(t, 4*hangTimeout, "the jobs' calls", wg.Wait)
 		if (create || c.holds) && (!failedRPC || !failedTCP) {
 			t.Errorf("%q, %d bytes: a job did not fail (gRPC failed %v, TCP failed %v): the fault did not reach its spill", c.pipeline, size, failedRPC, failedTCP)
 		}
