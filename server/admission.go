@@ -109,8 +109,8 @@ type refusedReq struct {
 // the last one's peer and method.
 type refusalCount struct {
 	n            int
-	peer, method string
-	code         string
+	peer         net.Addr
+	method, code string
 }
 
 // refusalLogInterval is how often refusals are logged, at most, per reason.
@@ -130,15 +130,11 @@ func (r *refusalLog) add(f refusedReq) {
 	if r.obs != nil {
 		r.obs.Refused(f.adapter, f.reason)
 	}
-	peer := ""
-	if f.peer != nil {
-		peer = addrString(f.peer)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.timer == nil {
 		r.timer = time.AfterFunc(r.every, r.flush)
-		attrs := []slog.Attr{slog.String("adapter", f.adapter), slog.String("reason", f.reason), slog.String("peer", peer)}
+		attrs := []slog.Attr{slog.String("adapter", f.adapter), slog.String("reason", f.reason), slog.String("peer", peerString(f.peer))}
 		if f.method != "" {
 			attrs = append(attrs, slog.String("method", f.method))
 		}
@@ -155,7 +151,17 @@ func (r *refusalLog) add(f refusedReq) {
 		r.pending[k] = c
 	}
 	c.n++
-	c.peer, c.method, c.code = peer, f.method, f.code
+	// Formatted when the summary is written: a flood's refusals are
+	// counted, and the line names only the last.
+	c.peer, c.method, c.code = f.peer, f.method, f.code
+}
+
+// peerString is a refusal's peer as the lines name it; "" when unknown.
+func peerString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return addrString(a)
 }
 
 // flush logs the refusals counted since the last line, and stops the timer
@@ -177,7 +183,7 @@ func (r *refusalLog) flush() {
 // logPending writes a line per reason counted. r.mu is held.
 func (r *refusalLog) logPending() {
 	for k, c := range r.pending {
-		attrs := []slog.Attr{slog.String("adapter", k.adapter), slog.String("reason", k.reason), slog.String("last_peer", c.peer)}
+		attrs := []slog.Attr{slog.String("adapter", k.adapter), slog.String("reason", k.reason), slog.String("last_peer", peerString(c.peer))}
 		if c.method != "" {
 			attrs = append(attrs, slog.String("last_method", c.method))
 		}

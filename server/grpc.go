@@ -771,6 +771,17 @@ func (s *computeService) sender(g *streamGuard, send func(*apiv1.RunResponse) er
 	}
 }
 
+// millis is d as Capabilities reports a duration: whole milliseconds,
+// rounded down, but a positive d under a millisecond is 1, not the 0 that
+// says the limit is off (or, for job_wait_ms, that a job is refused at
+// once); a negative d is 0.
+func millis(d time.Duration) int64 {
+	if d > 0 && d < time.Millisecond {
+		return 1
+	}
+	return max(0, d.Milliseconds())
+}
+
 // spoolDisk is the disk budget all jobs' spill files share (a nil one
 // is the engine's own of compute.DefaultSpoolDisk).
 func spoolDisk(b *compute.DiskBudget) int64 {
@@ -822,7 +833,7 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		MaxInputBytes: cfg.MaxInputBytes,
 		MaxJobs:       int32(cfg.MaxJobs),
 		MaxMsgBytes:   int64(s.opts.MaxMsgBytes),
-		IdleTimeoutMs: s.opts.IdleTimeout.Milliseconds(),
+		IdleTimeoutMs: millis(s.opts.IdleTimeout),
 		// The per-peer caps in force (each 0 when off, as a nil PeerCap's
 		// Limit is); a client sizing its parallelism needs them more than
 		// --max-jobs.
@@ -836,8 +847,8 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		MaxGrpcRequestsPerPeer: int64(s.opts.Streams.PeerLimit()),
 		// The timeouts and sizes a client meets before or while its job
 		// runs.
-		HeaderTimeoutMs:   s.opts.HeaderTimeout.Milliseconds(),
-		JobWaitMs:         max(0, cfg.QueueWait.Milliseconds()), // negative: refused at once
+		HeaderTimeoutMs:   millis(s.opts.HeaderTimeout),
+		JobWaitMs:         millis(cfg.QueueWait), // negative: refused at once, 0
 		MaxLineBytes:      int64(cfg.MaxLineBytes),
 		MaxTcpHeaderBytes: int64(s.opts.TCPMaxHeaderBytes),
 		// What the edge enforces: connections, streams per connection,
@@ -848,9 +859,9 @@ func (s *computeService) Capabilities(_ context.Context, req *apiv1.Capabilities
 		MaxGrpcStreamsPerConn: int64(e.GRPCStreamsPerConn),
 		MaxGrpcConns:          int64(e.GRPCMaxConns),
 		MaxGrpcConnsPerPeer:   int64(e.GRPCMaxConnsPerPeer),
-		GrpcConnIdleMs:        e.GRPCConnIdle.Milliseconds(),
-		KeepaliveMinTimeMs:    e.KeepaliveMinTime.Milliseconds(),
-		TcpFinWaitMs:          e.TCPFinWait.Milliseconds(),
+		GrpcConnIdleMs:        millis(e.GRPCConnIdle),
+		KeepaliveMinTimeMs:    millis(e.KeepaliveMinTime),
+		TcpFinWaitMs:          millis(e.TCPFinWait),
 		SpoolDiskBytes:        spoolDisk(cfg.Spool.Disk),
 		RequireEnd:            s.opts.RequireEnd,
 	}}

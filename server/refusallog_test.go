@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"testing"
@@ -60,5 +61,31 @@ func TestRefusalLogNamesPeer(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestRefusalLogCountedCheap: a refusal counted into the interval's
+// summary formats nothing: the summary names only the last one, so its
+// peer is formatted when the line is written. Each was formatted as it
+// came (an allocation or two for each connection of a flood, and a slot
+// of the address cache taken from a live connection's), for a line that
+// named one of them.
+func TestRefusalLogCountedCheap(t *testing.T) {
+	r := newRefusalLog(slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	r.every = time.Hour // no summary while counting
+	defer r.stop()
+	// Connections of a flood: each its own address, in one cache slot.
+	addrs := make([]*net.TCPAddr, 8)
+	for i := range addrs {
+		addrs[i] = &net.TCPAddr{IP: net.IPv4(10, 0, 0, byte(i)), Port: 40000}
+	}
+	r.add(refusedReq{adapter: "tcp", reason: ReasonMaxConns, peer: addrs[0], code: "ResourceExhausted"}) // the first line
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		i++
+		r.add(refusedReq{adapter: "tcp", reason: ReasonMaxConns, peer: addrs[i%len(addrs)], code: "ResourceExhausted"})
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations a counted refusal, want 0", allocs)
 	}
 }

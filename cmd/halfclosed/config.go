@@ -421,6 +421,12 @@ func (c *config) validate() error {
 	if !(c.rateLimit >= 0) || c.rateBurst < 1 { // NaN too
 		errs = append(errs, errors.New("--rate-limit must not be negative and --rate-burst must be at least 1"))
 	}
+	if math.IsInf(c.rateLimit, 1) {
+		// rate.Inf lets every call through: no limit, which is 0, where
+		// Capabilities reported rate_limit_per_second Infinity (and
+		// halfclose commands "+Inf calls a second").
+		errs = append(errs, errors.New("--rate-limit must be finite (0: no limit)"))
+	}
 	if _, err := c.slogLevel(); err != nil {
 		errs = append(errs, err)
 	}

@@ -59,6 +59,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--tls-client-ca=ca.pem"}, "--tls-client-ca needs --tls-cert"},
 		{[]string{"--pprof"}, "--pprof needs --metrics-addr"},
 		{[]string{"--rate-limit=-1"}, "--rate-limit must not be negative"},
+		{[]string{"--rate-limit=inf"}, "--rate-limit must be finite (0: no limit)"},
+		{[]string{"--rate-limit=+Inf"}, "--rate-limit must be finite (0: no limit)"},
 		{[]string{"--keepalive-min-time=-1s"}, "--keepalive-min-time must not be negative"},
 		{[]string{"--log-flush=-1s"}, "--log-flush must not be negative"},
 		{[]string{"--drain-delay=-1s"}, "--drain-delay must not be negative"},

@@ -572,7 +572,7 @@ func (d *daemon) newGRPC(sec security, metrics *server.Metrics) {
 		grpc.MaxRecvMsgSize(int(cfg.maxMsgBytes)),
 		grpc.MaxSendMsgSize(int(cfg.maxMsgBytes)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-			MinTime:             cfg.keepaliveMinTime,
+			MinTime:             keepaliveMinTime(cfg.keepaliveMinTime),
 			PermitWithoutStream: true,
 		}),
 		// A connection with no call for --grpc-conn-idle is
@@ -971,4 +971,15 @@ func warnCertDates(log *slog.Logger, file string, leaf *x509.Certificate, now ti
 	case now.Before(leaf.NotBefore):
 		log.Warn("--tls-cert: the certificate is not valid yet: clients will refuse it until then", "file", file, "not_before", leaf.NotBefore.UTC())
 	}
+}
+
+// keepaliveMinTime is --keepalive-min-time as grpc-go takes it: there a
+// MinTime of 0 is its default of 5 minutes, where --keepalive-min-time 0
+// (and Capabilities' keepalive_min_time_ms 0) means pings may come at any
+// interval; the shortest MinTime there is says that.
+func keepaliveMinTime(d time.Duration) time.Duration {
+	if d == 0 {
+		return time.Nanosecond
+	}
+	return d
 }
