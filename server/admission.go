@@ -238,8 +238,8 @@ type slotWaiter interface {
 	// to end the wait at once. stop returns that error whether or not
 	// abort was called for it (the watch may find it as stop begins, and
 	// having found it the job's reads may not: watchReset), and the job is
-	// then refused with it, even when its slots were taken meanwhile. stop
-	// is nil when there is nothing to watch. ctx is the job's: stop leaves
+	// then refused with it, even when its slots were taken meanwhile or
+	// ctx has ended. stop is nil when there is nothing to watch. ctx is the job's: stop leaves
 	// the connection ready for the job's reads, unless ctx has ended.
 	watchWait(ctx context.Context, abort func(error)) (stop func() (gone error))
 }
@@ -262,9 +262,14 @@ func (l *lifecycle) acquireWatched(ctx context.Context, peerIP string) (release 
 	if stop == nil {
 		return release, err
 	}
-	if gone := stop(); gone != nil && ctx.Err() == nil {
+	if gone := stop(); gone != nil {
 		// The client left: refused with its error, the slots given back
-		// if the wait took them as the client's end was found.
+		// if the wait took them as the client's end was found. Also when
+		// ctx has ended meanwhile (the server's forced stop, recorded as
+		// such: lifecycle.stopped): the end may have come after stop
+		// looked at it, which then left the connection's read deadline
+		// cleared for the job's reads, and those would take the reset
+		// the watch cleared for the client's FIN.
 		if release != nil {
 			release()
 		}

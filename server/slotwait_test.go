@@ -59,3 +59,61 @@ func TestSlotWaitGoneAsSlotFrees(t *testing.T) {
 		release()
 	}
 }
+
+// goneAsStopped is a slotWaiter whose watch finds its client gone as the
+// wait ends, and the server's forced stop ends the job's context just
+// then: after the watch's stop looked at the context (watchWait: it then
+// left the connection's read deadline cleared, for the job's reads) and
+// before acquireWatched does. The slot the wait took meanwhile must not
+// go to the job: the watch's getsockopt cleared the reset, so the job's
+// reads would take what the client sent for its whole input until the
+// forced stop's own deadline came.
+type goneAsStopped struct {
+	watching chan struct{}
+	stop     context.CancelFunc
+	gone     error
+}
+
+func (w *goneAsStopped) watchWait(context.Context, func(error)) func() error {
+	close(w.watching)
+	return func() error {
+		w.stop()
+		return w.gone
+	}
+}
+
+// TestSlotWaitGoneAsServerStops: a client whose end the watch reports as
+// its wait ends is refused, its slots given back, even when the server's
+// forced stop ends the job's context at that moment; the refusal is then
+// recorded as the stop (lifecycle.stopped). The job was given the slot,
+// and ran on a connection whose reset the watch had cleared.
+func TestSlotWaitGoneAsServerStops(t *testing.T) {
+	eng := engine.New(engine.Config{Registry: builtin.Registry(), MaxJobs: 1, QueueWait: time.Hour})
+	hold, err := eng.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gone := &connReadError{errors.New("connection reset by peer")}
+	w := &goneAsStopped{watching: make(chan struct{}), stop: cancel, gone: gone}
+	l := &lifecycle{engine: eng, waiter: w, stopping: ctx}
+	go func() {
+		<-w.watching // the job waits, watched: its slot frees
+		hold()
+	}()
+	release, err := l.acquireWatched(ctx, "192.0.2.1")
+	if release != nil {
+		release()
+		t.Fatalf("a client found gone as the server stopped: given its slot (err %v); want it refused", err)
+	}
+	if err == nil {
+		t.Fatal("a client found gone as the server stopped: no error")
+	}
+	if n := eng.Running(); n != 0 {
+		t.Fatalf("%d slots held after the gone client's refusal, want 0", n)
+	}
+	if got := l.stopped(err); got != errShuttingDown {
+		t.Errorf("recorded as %v; want %v", got, errShuttingDown)
+	}
+}
