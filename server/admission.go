@@ -234,13 +234,15 @@ func (l *lifecycle) admit(ctx context.Context, peerIP string) (release func(), e
 // for its slots (lifecycle.waiter): its connection, for a reset.
 type slotWaiter interface {
 	// watchWait watches the client until stop is called, and calls abort
-	// (not after stop has begun) with the error of a client that is gone,
-	// to end the wait at once. stop returns that error whether or not
-	// abort was called for it (the watch may find it as stop begins, and
-	// having found it the job's reads may not: watchReset), and the job is
-	// then refused with it, even when its slots were taken meanwhile or
-	// ctx has ended. stop is nil when there is nothing to watch. ctx is the job's: stop leaves
-	// the connection ready for the job's reads, unless ctx has ended.
+	// with the error of a client that is gone, to end the wait at once
+	// (seldom, as stop begins: the wait has then ended, and the cancel
+	// does nothing). stop returns that error whether or not abort was
+	// called for it (the watch may find it as stop begins, and having
+	// found it the job's reads may not: watchReset), and the job is then
+	// refused with it, even when its slots were taken meanwhile or ctx
+	// has ended. stop is nil when there is nothing to watch. ctx is the
+	// job's: stop leaves the connection ready for the job's reads, unless
+	// ctx has ended.
 	watchWait(ctx context.Context, abort func(error)) (stop func() (gone error))
 }
 
