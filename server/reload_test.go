@@ -140,9 +140,22 @@ func TestReloaderChangeDuringStart(t *testing.T) {
 // maxStampBytes), not its first read: a 10000-byte file whose last byte
 // alone is rewritten, size and time kept, is a change.
 func TestReloaderLastByte(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "bundle")
 	content := bytes.Repeat([]byte("x"), 10000)
-	if err := os.WriteFile(f, content, 0o600); err != nil {
+	changed := append(bytes.Clone(content[:len(content)-1]), 'y')
+	r, loads := rewriteKeepingStat(t, "bundle", content, changed)
+	if r.Check(); *loads != 1 {
+		t.Fatalf("%d loads of a file whose last byte changed, want 1", *loads)
+	}
+}
+
+// rewriteKeepingStat writes old to a file called name, watches it with
+// a Reloader that counts its loads, then rewrites it in place with new
+// (of the same size) and puts its modification time back: a change its
+// stat cannot tell.
+func rewriteKeepingStat(t *testing.T, name string, old, new []byte) (*Reloader, *int) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(f, old, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	before, err := os.Stat(f)
@@ -152,16 +165,20 @@ func TestReloaderLastByte(t *testing.T) {
 	r := &Reloader{}
 	loads := 0
 	r.Watch(ReloadToken, []string{f}, Stamps(f), func() ([]any, error) { loads++; return nil, nil })
-	content[len(content)-1] = 'y'
-	if err := os.WriteFile(f, content, 0o600); err != nil {
+	if err := os.WriteFile(f, new, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chtimes(f, before.ModTime(), before.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	if r.Check(); loads != 1 {
-		t.Fatalf("%d loads of a file whose last byte changed, want 1", loads)
+	after, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if !os.SameFile(before, after) || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("the rewrite changed the stat: %v %d %v, was %d %v", os.SameFile(before, after), after.Size(), after.ModTime(), before.Size(), before.ModTime())
+	}
+	return r, &loads
 }
 
 // TestStampUnreadStat: a look that could not read the content tells a
@@ -190,34 +207,11 @@ func TestStampUnreadStat(t *testing.T) {
 // system's timestamp granularity of the last look; a copy that keeps the
 // time) is a change: its stat alone, the same, left it unread.
 func TestReloaderSameSizeAndTime(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(f, []byte("alpha\n"), 0o600); err != nil {
-		t.Fatal(err)
+	r, loads := rewriteKeepingStat(t, "tokens", []byte("alpha\n"), []byte("gamma\n"))
+	if r.Check(); *loads != 1 {
+		t.Fatalf("%d loads of a file rewritten with the same size and time, want 1", *loads)
 	}
-	before, err := os.Stat(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Reloader{}
-	loads := 0
-	r.Watch(ReloadToken, []string{f}, Stamps(f), func() ([]any, error) { loads++; return nil, nil })
-	if err := os.WriteFile(f, []byte("gamma\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(f, before.ModTime(), before.ModTime()); err != nil {
-		t.Fatal(err)
-	}
-	after, err := os.Stat(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !os.SameFile(before, after) || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
-		t.Fatalf("the rewrite changed the stat: %v %d %v, was %d %v", os.SameFile(before, after), after.Size(), after.ModTime(), before.Size(), before.ModTime())
-	}
-	if r.Check(); loads != 1 {
-		t.Fatalf("%d loads of a file rewritten with the same size and time, want 1", loads)
-	}
-	if r.Check(); loads != 1 {
-		t.Fatalf("%d loads after a look with no change, want 1", loads)
+	if r.Check(); *loads != 1 {
+		t.Fatalf("%d loads after a look with no change, want 1", *loads)
 	}
 }
