@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // checkCase is one check-mode run: the lists are written into the
@@ -21,6 +23,20 @@ type checkCase struct {
 	lists map[string]string // file name → content
 	stdin string
 	file  bool // stdin is the file, not a pipe
+	alt   int  // which transport make test runs it over (checkTransports)
+}
+
+// checkTransports is the transports a check case runs over: gRPC and --tcp
+// in the long run (make test-long); under make test one of them, gRPC when
+// alt is even, so that a table whose cases vary alt (a case's index plus
+// its command's) runs each kind of case over both across its commands.
+// What a check prints is the CLI's: a transport only carries each file.
+func checkTransports(alt int, grpcAddr, tcpAddr string) [][]string {
+	both := [][]string{{"--addr", grpcAddr}, {"--tcp", "--tcp-addr", tcpAddr}}
+	if testenv.Long() {
+		return both
+	}
+	return both[alt%2 : alt%2+1]
 }
 
 // checkFixture is a directory of files to list, and their lines as the
@@ -61,7 +77,7 @@ func newCheckFixture(t *testing.T) *checkFixture {
 // sums is what the GNU tool (or b3sum) prints for the files: a list.
 func (fx *checkFixture) sums(t *testing.T, argv ...string) string {
 	t.Helper()
-	r := run(t, fx.dir, "", append(append([]string{"timeout", "10"}, argv...), append([]string{"--"}, fx.files...)...)...)
+	r := run(t, fx.dir, "", append(append([]string{}, argv...), append([]string{"--"}, fx.files...)...)...)
 	if r.code != 0 {
 		t.Fatalf("%q: exit %d: %s", argv, r.code, r.stderr)
 	}
@@ -71,15 +87,16 @@ func (fx *checkFixture) sums(t *testing.T, argv ...string) string {
 // line is the tool's line for one file.
 func (fx *checkFixture) line(t *testing.T, name string, argv ...string) string {
 	t.Helper()
-	r := run(t, fx.dir, "", append(append([]string{"timeout", "10"}, argv...), "--", name)...)
+	r := run(t, fx.dir, "", append(append([]string{}, argv...), "--", name)...)
 	if r.code != 0 {
 		t.Fatalf("%q %q: exit %d: %s", argv, name, r.code, r.stderr)
 	}
 	return string(r.stdout)
 }
 
-// compareCheck runs c with the GNU tool and with halfclose over gRPC and
-// --tcp, and compares stdout, stderr and the exit status.
+// compareCheck runs c with the GNU tool and with halfclose over gRPC or
+// --tcp or both (checkTransports), and compares stdout, stderr and the
+// exit status. runStdin bounds each run: no timeout(1) around the tool.
 func compareCheck(t *testing.T, dir, grpcAddr, tcpAddr string, c checkCase) {
 	t.Helper()
 	for name, content := range c.lists {
@@ -90,8 +107,8 @@ func compareCheck(t *testing.T, dir, grpcAddr, tcpAddr string, c checkCase) {
 	if c.file {
 		runner = run
 	}
-	want := runner(t, dir, stdin, append([]string{"timeout", "10"}, c.argv...)...)
-	for _, transport := range [][]string{{"--addr", grpcAddr}, {"--tcp", "--tcp-addr", tcpAddr}} {
+	want := runner(t, dir, stdin, c.argv...)
+	for _, transport := range checkTransports(c.alt, grpcAddr, tcpAddr) {
 		got := runner(t, dir, stdin, append(append([]string{bin(t, "halfclose")}, transport...), c.argv...)...)
 		if got.code != want.code || !bytes.Equal(got.stdout, want.stdout) || !bytes.Equal(got.stderr, want.stderr) {
 			t.Errorf("%s %q %q: exit %d (the tool's %d)\nstderr %q\n  tool %q\nstdout %s\nlists %q", c.name, transport, c.argv, got.code, want.code, got.stderr, want.stderr, diff(got.stdout, want.stdout), c.lists)
@@ -125,10 +142,16 @@ func TestCheckGNU(t *testing.T) {
 	g, tcp := startDaemon(t)
 	fx := newCheckFixture(t)
 	var cases []checkCase
+	// alt: the command's index plus the case's among its command's, so
+	// that make test runs each kind of case over gRPC for some commands
+	// and over --tcp for others (checkTransports)
+	ci, first := 0, 0
+	alt := func() int { return ci + len(cases) - first }
 	add := func(name, list, stdin string, argv ...string) {
-		cases = append(cases, checkCase{name: name, argv: argv, lists: map[string]string{"L": list}, stdin: stdin})
+		cases = append(cases, checkCase{name: name, argv: argv, lists: map[string]string{"L": list}, stdin: stdin, alt: alt()})
 	}
-	for _, cmd := range []string{"md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum"} {
+	for i, cmd := range []string{"md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum"} {
+		ci, first = i, len(cases)
 		good := fx.sums(t, cmd)
 		tagged := fx.sums(t, cmd, "--tag")
 		a := fx.line(t, "a", cmd)
@@ -161,7 +184,7 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/abbrev", good, "", cmd, "--che", "--stat", "L")
 		add(cmd+"/cluster", good+"x\n", "", cmd, "-cw", "--ign", "--stri", "L", "--", "-w")
 		cases = append(cases, checkCase{name: cmd + "/stdin-file", argv: []string{cmd, "-c", "-", "M", "M"}, file: true,
-			lists: map[string]string{"M": a + hexA + "  -\n"}, stdin: good})
+			lists: map[string]string{"M": a + hexA + "  -\n"}, stdin: good, alt: alt()})
 		add(cmd+"/short-names", hexA+"  \n"+hexA+" *\n"+hexA+" \n"+hexA+"\n", "", cmd, "-c", "L")
 		add(cmd+"/short-names-gnu", a+hexA+"  \n"+hexA+" *\n", "", cmd, "-c", "L")
 		add(cmd+"/escapes", `\`+hexA+"  \\x\n"+`\`+hexA+"  a\\\n"+`\`+hexA+"  \\a\n"+`\`+hexA+"  b\\\\s\n", "", cmd, "-c", "L")
@@ -170,7 +193,7 @@ func TestCheckGNU(t *testing.T) {
 		add(cmd+"/tag-variants", strings.Replace(aTag, " (", "(", 1)+strings.Replace(aTag, ") = ", ")=", 1)+strings.Replace(aTag, " (", "  (", 1)+strings.Replace(aTag, " = ", " \t= \t", 1)+strings.Replace(aTag, " (", "\t(", 1)+strings.Replace(aTag, " = ", " - ", 1)+strings.Replace(aTag, " = ", " ", 1), "", cmd, "-c", "L")
 		add(cmd+"/two-lists", good, "", cmd, "-c", "L", "nolist", "d", "L", "-")
 		cases = append(cases, checkCase{name: cmd + "/ignore-missing-two", argv: []string{cmd, "-c", "--ignore-missing", "L", "M"},
-			lists: map[string]string{"L": hexA + "  missing\n", "M": a}})
+			lists: map[string]string{"L": hexA + "  missing\n", "M": a}, alt: alt()})
 	}
 	// b2sum: the length comes from each line.
 	for _, bits := range []string{"8", "16", "256", "504"} {
@@ -224,7 +247,7 @@ func TestCheckB3sum(t *testing.T) {
 	add := func(name, list, stdin string, argv ...string) checkCase {
 		return checkCase{name: name, argv: argv, lists: map[string]string{"L": list}, stdin: stdin}
 	}
-	for _, c := range []checkCase{
+	for i, c := range []checkCase{
 		add("good", good, "", "b3sum", "-c", "L"),
 		add("quiet", good, "", "b3sum", "--quiet", "--check", "L"),
 		add("bad-lines", good+"\nx\n"+strings.ToUpper(hexA)+"  a\n"+hexA+" a\n"+hexA+"  \n"+hexA+"  missing\n"+hexA+"  d\n"+flipHex(a)+hexA+"  a\r\n"+"é"+hexA+"  a\n", "", "b3sum", "-c", "L"),
@@ -236,6 +259,7 @@ func TestCheckB3sum(t *testing.T) {
 		add("dir-list", a, "", "b3sum", "-c", "d"),
 		add("empty", "", "", "b3sum", "-c", "L"),
 	} {
+		c.alt = i
 		compareCheck(t, fx.dir, g, tcp, c)
 	}
 	// Generated lists, as TestCheckRandom's.
@@ -255,7 +279,7 @@ func TestCheckB3sum(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			argv = []string{"b3sum", "--quiet", "-c", "L"}
 		}
-		compareCheck(t, fx.dir, g, tcp, checkCase{name: fmt.Sprint("random ", i), argv: argv, lists: map[string]string{"L": list.String()}})
+		compareCheck(t, fx.dir, g, tcp, checkCase{name: fmt.Sprint("random ", i), argv: argv, lists: map[string]string{"L": list.String()}, alt: i})
 	}
 }
 
@@ -369,7 +393,7 @@ func TestCheckRandom(t *testing.T) {
 			list.WriteString("\n")
 		}
 		argv := append(append(append([]string{}, tl.argv...), flagSets[rng.IntN(len(flagSets))]...), "-c", "L")
-		compareCheck(t, fx.dir, g, tcp, checkCase{name: fmt.Sprint("random ", i), argv: argv, lists: map[string]string{"L": list.String()}})
+		compareCheck(t, fx.dir, g, tcp, checkCase{name: fmt.Sprint("random ", i), argv: argv, lists: map[string]string{"L": list.String()}, alt: i})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/server"
 )
 
@@ -169,7 +170,10 @@ func checkSameAttrs(t *testing.T, tm time.Time, level slog.Level, msg string, at
 
 // TestLineHandlerMatchesSlog: lineHandler writes what slog's JSON and text
 // handlers write, for random records of every kind of value, with hostile
-// strings and keys (those it does not encode itself go to slog's).
+// strings and keys (those it does not encode itself go to slog's):
+// 5,000 records under make test (about 22,000 attributes, every kind and
+// hostile string many times over; a new seed each run), 20,000 in make
+// test-long.
 func TestLineHandlerMatchesSlog(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("LINEHANDLER_SEED"); v != "" {
@@ -185,7 +189,11 @@ func TestLineHandlerMatchesSlog(t *testing.T) {
 		}
 	})
 	r := rand.New(rand.NewPCG(14, seed))
-	for range 20000 {
+	n := 5000
+	if testenv.Long() {
+		n = 20000
+	}
+	for range n {
 		tm, level, msg := randomTime(r), levels[r.IntN(len(levels))], hostileStrings[r.IntN(len(hostileStrings))]
 		attrs := make([]slog.Attr, r.IntN(10))
 		for i := range attrs {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // TestProcessLitAsRegexp: processLit selects, counts and writes what the
@@ -29,14 +30,18 @@ func TestProcessLitAsRegexp(t *testing.T) {
 		}
 		return b.Bytes()
 	}
-	var inputs [][]byte
+	var small [][]byte
 	for range 300 {
-		inputs = append(inputs, input(r.IntN(40)))
+		small = append(small, input(r.IntN(40)))
 	}
+	// bigs: two inputs past the buffer (about 1.9 and 1.3 MB), each with
+	// and without its NULs. Under make test each argv runs over one of
+	// the two, in turn; make test-long runs every argv over both.
+	var bigs [][][]byte
 	for _, big := range [][]byte{input(600_000), input(400_000)} {
-		inputs = append(inputs, bytes.ReplaceAll(big, []byte{0}, []byte("z")), big)
+		bigs = append(bigs, [][]byte{bytes.ReplaceAll(big, []byte{0}, []byte("z")), big})
 	}
-	for _, argv := range []string{"-F ab", "ab", "-c ab", "-v ab", "-vc ab", "-F a", "-c b", "-v b", "-F aab", "-z ab", "-zc ab", "-zv ab", "-a ab", "-av ab", "-I -c ab", "-vF abab"} {
+	for k, argv := range []string{"-F ab", "ab", "-c ab", "-v ab", "-vc ab", "-F a", "-c b", "-v b", "-F aab", "-z ab", "-zc ab", "-zv ab", "-a ab", "-av ab", "-I -c ab", "-vF abab"} {
 		args := strings.Fields(argv)
 		st, err := buildGrep(&compute.Env{MaxLineBytes: 64 << 20}, args) // -z: the big inputs are long lines
 		if err != nil {
@@ -50,6 +55,10 @@ func TestProcessLitAsRegexp(t *testing.T) {
 		rm := *g.m
 		rm.isLit = false
 		ref.m = &rm
+		inputs := append(append([][]byte(nil), small...), bigs[k%2]...)
+		if testenv.Long() {
+			inputs = append(inputs, bigs[(k+1)%2]...)
+		}
 		for i, in := range inputs {
 			got, gotSt := runStage(t, g, in)
 			want, wantSt := runStage(t, &ref, in)
