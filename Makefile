@@ -89,7 +89,7 @@ test-deploy: $(DEPLOY_BUILD)
 	cd deploy/validate && HALFCLOSED=$(BIN)/halfclosed $(GO) test -race -count=1 ./...
 
 ## test-fleet: 3 replicas behind nginx and HAProxy (deploy/): every path, the proxy traps,
-## FLEET_ROUNDS rolling restarts under load per proxy (CI: 2; 5 the acceptance run), and the hunt for a wrong result with
+## FLEET_ROUNDS rolling restarts under load per proxy (CI: 1; 5 the acceptance run), and the hunt for a wrong result with
 ## Python, Node, grpcurl, nc and socat clients while replicas stop, crash and the proxies reload
 ## (HUNT_SECONDS, docs/deploy.md), and nginx reaching replicas that are back after each was
 ## marked failed (TestFleetRollNoLiveUpstreams). Needs nginx, libnginx-mod-stream, haproxy.
