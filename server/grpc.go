@@ -320,6 +320,12 @@ func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, *heldD
 	g.endRecv()
 	g.disarm()
 	held.release()
+	if cause := g.stopped(); cause != nil {
+		// The header (or the half-close) came as the timeout ran out,
+		// which has answered the client already: the job ends as the
+		// client was told.
+		return none, cause
+	}
 	if err == io.EOF {
 		return none, errMissingHeader
 	}

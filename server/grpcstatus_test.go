@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -125,22 +126,32 @@ func TestTimeoutStatusCarriesServerWords(t *testing.T) {
 // until the stream's context has ended, as a busy server may) gets the
 // timeout's own status too, which the handler writes as it binds the
 // guard: grpc-go's first receive would answer with its bare "context
-// deadline exceeded".
+// deadline exceeded". A header that came before the handler's receive
+// (a bad one: no algorithm, an unknown command) may still be received
+// then (grpc-go picks the message or the stream's end at random): the
+// job ends with the timeout all the same, recorded idle, as its client
+// was told, not as the header's error.
 func TestHeaderTimeoutBeforeHandlerSaysSo(t *testing.T) {
 	const d = shortTimeout
 	hold := grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		<-ss.Context().Done() // the header timeout stopped the stream
 		return handler(srv, ss)
 	})
-	for _, method := range []string{"Digest", "Run"} {
-		t.Run(method, func(t *testing.T) {
+	for _, c := range []struct {
+		method string
+		sent   bool // a bad header is sent at once
+	}{{"Digest", false}, {"Run", false}, {"Digest", true}, {"Run", true}} {
+		t.Run(fmt.Sprintf("%s/sent=%v", c.method, c.sent), func(t *testing.T) {
 			t.Parallel()
 			env := startEnv(t, envConfig{idle: d, tcp: tcpSettings{HeaderTimeout: d}, grpcOpts: []grpc.ServerOption{hold}})
 			var err error
-			if method == "Digest" {
+			if c.method == "Digest" {
 				s, serr := env.client.Digest(jobCtx(t))
 				if serr != nil {
 					t.Fatal(serr)
+				}
+				if c.sent {
+					s.Send(header())
 				}
 				var resp apiv1.DigestResponse
 				if err = s.RecvMsg(&resp); err == nil {
@@ -151,6 +162,9 @@ func TestHeaderTimeoutBeforeHandlerSaysSo(t *testing.T) {
 				if serr != nil {
 					t.Fatal(serr)
 				}
+				if c.sent {
+					s.Send(runHeader("nosuchcommand"))
+				}
 				var sum *apiv1.RunSummary
 				if _, sum, err = collectRun(s); sum != nil {
 					t.Fatalf("a summary: %v", sum)
@@ -159,6 +173,9 @@ func TestHeaderTimeoutBeforeHandlerSaysSo(t *testing.T) {
 			want := errHeaderTimeout(d).Error()
 			if st := status.Convert(err); st.Code() != codes.DeadlineExceeded || st.Message() != want {
 				t.Errorf("client got %v; want DEADLINE_EXCEEDED %q", err, want)
+			}
+			if oc := env.obs.nextOutcome(t); oc != OutcomeIdle {
+				t.Errorf("outcome %q, want %q", oc, OutcomeIdle)
 			}
 		})
 	}
