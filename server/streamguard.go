@@ -216,10 +216,10 @@ func (g *streamGuard) bind(ctx context.Context) {
 }
 
 // stopped returns the cause with which a timeout stopped the stream
-// (stop); nil while none has. A Send that returned as its wait expired has its
-// stream stopped all the same, its client answered with the cause: the
-// handler ends with it too (sender), so that the job is recorded as its
-// client was told.
+// (stop); nil while none has. A Recv or Send that returned as its wait
+// expired has its stream stopped all the same, its client answered with
+// the cause: the handler ends with it too (firstHeader, nextWithin,
+// sender), so that the job is recorded as its client was told.
 func (g *streamGuard) stopped() error {
 	if g == nil {
 		return nil
@@ -399,9 +399,11 @@ func (g *streamGuard) endRecv() {
 // finishStream marks it done and cancels its context, which wakes the
 // waiting Recv (its reader) and Send (its write quota), and puts the
 // trailers on the control buffer behind the data already queued, so the
-// client reads its output, then the status; a Send that got past its
-// done check puts data the writer then drops (the stream is gone from
-// it). The handler's own status later finds the stream done.
+// client reads its output, then the status. A Send that got past its
+// done check puts data that never goes out: the writer (controlbuf.go)
+// queues it behind the trailers, and frees it as it ends the stream
+// with them, or drops it, the stream gone. The handler's own status
+// later finds the stream done.
 type statusWriter interface {
 	WriteStatus(*status.Status) error
 }
