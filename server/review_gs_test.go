@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,9 +12,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/client"
 )
 
 // stopOnFailStream is a handler's stream that calls stop once its Recv
@@ -128,5 +132,69 @@ func TestReviewFireAfterDisarmWritesStatus(t *testing.T) {
 	t.Logf("%d waits: %d stopped() != nil after disarm, %d statuses written, %d violations", n, dirty, wrote, bad)
 	if bad > 0 {
 		t.Errorf("%d of %d waits: disarmed with stopped() == nil, then the guard wrote a status", bad, n)
+	}
+}
+
+// summaryLateStream is a handler's stream whose Send of a Run summary,
+// once grpc-go has taken it, returns only when the stream's context has
+// ended: the summary's Send returning just as its idle wait expired (a
+// busy machine's scheduling, or a client that read just in time).
+type summaryLateStream struct{ grpc.ServerStream }
+
+func (s summaryLateStream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	if r, ok := m.(*apiv1.RunResponse); ok && err == nil && r.GetSummary() != nil {
+		<-s.Context().Done() // the reply's idle timeout fired: the guard answered
+	}
+	return err
+}
+
+// summaryHeldStream is a client's Run stream that hands the summary
+// to its caller only once held has returned.
+type summaryHeldStream struct {
+	grpc.ClientStream
+	held func()
+}
+
+func (s summaryHeldStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if r, ok := m.(*apiv1.RunResponse); ok && err == nil && r.GetSummary() != nil {
+		s.held()
+	}
+	return err
+}
+
+// TestReviewSummaryThenTimeoutStatus: a Run summary taken by grpc-go as
+// the reply's idle timeout fires (its Send returns as the wait expired;
+// modelled by the server's stream returning from that Send only once the
+// guard has stopped the stream). The sender now fails the job with the
+// timeout ("a summary sent then is followed by that status, not by OK"),
+// recorded idle, and the status is DEADLINE_EXCEEDED; but the summary
+// went out before the status, and the project's own client
+// (client.Client.Run, client.go:497-511) returns at the summary, a
+// result and no error, without reading the status. (The client's summary
+// is held here until the server recorded the job, so that its cancel
+// after returning does not end the stream first.) Before the diff the job
+// and the status were OK.
+func TestReviewSummaryThenTimeoutStatus(t *testing.T) {
+	wrap := grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, summaryLateStream{ss})
+	})
+	env := startEnv(t, envConfig{idle: shortTimeout, grpcOpts: []grpc.ServerOption{wrap}})
+	var oc string
+	hold := grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		return summaryHeldStream{cs, func() { oc = env.obs.nextOutcome(t) }}, err
+	})
+	conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), hold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var out bytes.Buffer
+	sum, err := client.New(conn).Run(jobCtx(t), "testcat", strings.NewReader("hello\n"), &out)
+	t.Logf("client: summary %v, err %v, output %q; recorded %s", sum, err, out.String(), oc)
+	if (err == nil) != (oc == OutcomeOK) {
+		t.Errorf("client got summary %v, error %v; job recorded %q", sum, err, oc)
 	}
 }
