@@ -65,7 +65,12 @@ func (d *daemon) idleCall(t *testing.T, method string, skip int) {
 // deadline exceeded" (the CLI made it "the server's --idle-timeout ended
 // the call: ..."), but for the pause between messages.
 func TestTimeoutStatusReachesClients(t *testing.T) {
-	d := launch(t, "--header-timeout", "300ms", "--idle-timeout", "300ms")
+	// Each timeout is short only on the daemon whose cases test it: a
+	// header that comes late on a busy machine would end an idle case
+	// with the header's message. hd: the header timeout's; d: the idle
+	// timeout's.
+	hd := launch(t, "--header-timeout", "300ms", "--idle-timeout", "1m")
+	d := launch(t, "--header-timeout", "1m", "--idle-timeout", "300ms")
 	const (
 		noHeader = "header timeout: no header message within 300ms"
 		noInput  = "no input for 300ms (idle timeout)"
@@ -125,17 +130,20 @@ func TestTimeoutStatusReachesClients(t *testing.T) {
 	})
 
 	t.Run("grpcurl", func(t *testing.T) {
-		for _, c := range []struct{ name, stdin, want string }{
-			{"no header", "", noHeader},
-			{"no data", `{"header":{"algorithms":["ALGORITHM_SHA256"]}}` + "\n", noInput},
-			{"between messages", `{"header":{"algorithms":["ALGORITHM_SHA256"]}}` + "\n" + `{"text":"some"}` + "\n", noInput},
+		for _, c := range []struct {
+			name, stdin, want string
+			d                 *daemon
+		}{
+			{"no header", "", noHeader, hd},
+			{"no data", `{"header":{"algorithms":["ALGORITHM_SHA256"]}}` + "\n", noInput, d},
+			{"between messages", `{"header":{"algorithms":["ALGORITHM_SHA256"]}}` + "\n" + `{"text":"some"}` + "\n", noInput, d},
 		} {
 			// grpcurl reads its input to the end before it looks at the
 			// call: it sees the status when its next message finds the
 			// stream ended.
-			before := len(d.calls("Digest"))
-			then := func() { d.idleCall(t, "Digest", before) }
-			out, stderr, err := stalledRun(t, c.stdin, then, `{"text":"late"}`+"\n", nil, bin(t, "grpcurl"), "-plaintext", "-d", "@", d.GRPC, "halfclose.v1.ComputeService/Digest")
+			before := len(c.d.calls("Digest"))
+			then := func() { c.d.idleCall(t, "Digest", before) }
+			out, stderr, err := stalledRun(t, c.stdin, then, `{"text":"late"}`+"\n", nil, bin(t, "grpcurl"), "-plaintext", "-d", "@", c.d.GRPC, "halfclose.v1.ComputeService/Digest")
 			want := "ERROR:\n  Code: DeadlineExceeded\n  Message: " + c.want + "\n"
 			if err == nil || len(out) != 0 || string(stderr) != want {
 				t.Errorf("%s: %v, stdout %q, stderr %q; want %q", c.name, err, out, stderr, want)
@@ -152,7 +160,7 @@ func TestTimeoutStatusReachesClients(t *testing.T) {
 		if err := os.WriteFile(script, []byte(stalledScript), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, stderr, err := stalledRun(t, "", nil, "", []string{"PYTHONPATH=" + filepath.Join(examplesDir(t), "python")}, py, script, d.GRPC)
+		out, stderr, err := stalledRun(t, "", nil, "", []string{"PYTHONPATH=" + filepath.Join(examplesDir(t), "python")}, py, script, hd.GRPC, d.GRPC)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, stderr)
 		}
@@ -170,7 +178,8 @@ func TestTimeoutStatusReachesClients(t *testing.T) {
 
 // stalledScript makes grpcio calls whose requests stop (after no message,
 // the header, or the header and some data) until the call has ended, and
-// prints each call's status.
+// prints each call's status: those without a header to the server at
+// argv[1], the others to the one at argv[2].
 const stalledScript = `
 import sys
 import threading
@@ -181,21 +190,21 @@ def stalled(msgs, ended):
     yield from msgs
     ended.wait()
 
-with grpc.insecure_channel(sys.argv[1]) as ch:
-    stub = pb_grpc.ComputeServiceStub(ch)
+with grpc.insecure_channel(sys.argv[1]) as hch, grpc.insecure_channel(sys.argv[2]) as ch:
+    hstub, stub = pb_grpc.ComputeServiceStub(hch), pb_grpc.ComputeServiceStub(ch)
     for method in ("Digest", "Run"):
         if method == "Digest":
             head = pb.DigestRequest(header=pb.DigestHeader(algorithms=[pb.ALGORITHM_SHA256]))
             data = pb.DigestRequest(data=b"some")
-            call = lambda reqs: stub.Digest(reqs)
+            call = lambda st, reqs: st.Digest(reqs)
         else:
             head = pb.RunRequest(header=pb.RunHeader(pipeline="sort"))
             data = pb.RunRequest(data=b"some\n")
-            call = lambda reqs: list(stub.Run(reqs))
+            call = lambda st, reqs: list(st.Run(reqs))
         for name, msgs in (("no header", []), ("no data", [head]), ("between messages", [head, data])):
             ended = threading.Event()
             try:
-                call(stalled(msgs, ended))
+                call(stub if msgs else hstub, stalled(msgs, ended))
                 print(method, name + ": a result")
             except grpc.RpcError as e:
                 print(method, name + ":", e.code().name, e.details())

@@ -765,7 +765,7 @@ func (s *computeService) input(ctx context.Context, g *streamGuard, next func() 
 // client that reads nothing of it for --idle-timeout blocks Send (HTTP/2
 // flow control) until the guard stops the stream, and the job fails with
 // DEADLINE_EXCEEDED. A Send that returned just as its wait expired fails
-// too: the guard has answered the client with the timeout already (stop),
+// too: the guard has answered the client with the timeout already (streamGuard.fire),
 // and a summary sent then is followed by that status, not by OK.
 func (s *computeService) sender(g *streamGuard, send func(*apiv1.RunResponse) error) func(*apiv1.RunResponse) error {
 	idle := s.opts.IdleTimeout

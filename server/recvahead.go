@@ -494,7 +494,7 @@ func (s guardedSource) nextWithin(idle time.Duration) ([]byte, *heldData, error)
 	s.g.endRecv()
 	if cause := s.g.stopped(); cause != nil {
 		// The data (or the half-close) came as the idle timeout ran
-		// out, which has answered the client already (streamGuard.stop):
+		// out, which has answered the client already (streamGuard.fire):
 		// an abort, as told.
 		hd.release()
 		return nil, nil, cause

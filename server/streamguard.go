@@ -51,7 +51,7 @@ type streamGuard struct {
 	due      time.Time   // when the armed wait expires; zero when none is
 	dueCause error       // the cause of the armed wait's expiry
 	cause    error       // why the guard stopped the stream; nil while it has not
-	fired    bool        // cause is a timeout's (stop), not failed's or shutdown's
+	fired    bool        // cause is a timeout's (fire), not failed's or shutdown's
 	watch    *inputWatch // the armed wait is for input (armInput): what may renew it; nil when not
 
 	// sw writes the stream's status (bind); nil until the handler
@@ -170,12 +170,12 @@ func (g *streamGuard) Err() error {
 	return err
 }
 
-// stop ends the stream: its client is answered with cause's status
-// (when the handler has bound the guard), and its blocked Recv or Send
-// returns. The first cause stays; a stream already ended by grpc-go
-// keeps no cause, and gets no status from here.
-func (g *streamGuard) stop(cause error) {
-	g.mu.Lock()
+// stopLocked stops the stream for cause, with g.mu held: the first cause
+// stays, and a stream already ended by grpc-go keeps none. It returns
+// the status writer that is to answer the client with cause (nil: none
+// is), which stopped then reports; the caller writes it and cancels the
+// stream after unlocking (answer).
+func (g *streamGuard) stopLocked(cause error) statusWriter {
 	var sw statusWriter
 	if g.cause == nil && g.Context.Err() == nil {
 		g.cause, g.fired, sw = cause, true, g.sw
@@ -184,7 +184,13 @@ func (g *streamGuard) stop(cause error) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	g.mu.Unlock()
+	return sw
+}
+
+// answer ends a stream stopLocked stopped: its client is answered with
+// cause's status through sw (when the handler has bound the guard), and
+// its blocked Recv or Send returns.
+func (g *streamGuard) answer(sw statusWriter, cause error) {
 	if sw != nil {
 		writeStatus(sw, cause)
 	}
@@ -193,7 +199,7 @@ func (g *streamGuard) stop(cause error) {
 
 // bind gives the guard the stream's status writer, from ctx, the
 // handler's context: from then on a timeout answers the client itself
-// (stop). A handler calls it before its first Recv. A stream that a
+// (fire). A handler calls it before its first Recv. A stream that a
 // timeout stopped before its handler began (the header timeout, on a
 // busy server) is answered now: grpc-go writes nothing before the
 // handler's first Recv or Send, which the stream's end fails. Safe on a
@@ -216,7 +222,7 @@ func (g *streamGuard) bind(ctx context.Context) {
 }
 
 // stopped returns the cause with which a timeout stopped the stream
-// (stop); nil while none has. A Recv or Send that returned as its wait
+// (fire); nil while none has. A Recv or Send that returned as its wait
 // expired has its stream stopped all the same, its client answered with
 // the cause: the handler ends with it too (firstHeader, nextWithin,
 // sender), so that the job is recorded as its client was told.
@@ -336,9 +342,14 @@ func (g *streamGuard) fire() {
 			return
 		}
 	}
+	// The cause is set before the lock is let go: a handler that
+	// disarms after this sees it (stopped), and one that disarmed
+	// before had made due zero, above; never a status written for a
+	// wait already over, after its handler went on.
 	cause := g.dueCause
+	sw := g.stopLocked(cause)
 	g.mu.Unlock()
-	g.stop(cause)
+	g.answer(sw, cause)
 }
 
 // why returns the cause of err, an error from the stream: the guard's
@@ -403,7 +414,10 @@ func (g *streamGuard) endRecv() {
 // done check puts data that never goes out: the writer (controlbuf.go)
 // queues it behind the trailers, and frees it as it ends the stream
 // with them, or drops it, the stream gone. The handler's own status
-// later finds the stream done.
+// later finds the stream done. A Send whose message was queued as its
+// wait expired has it go out before the status: a Run summary followed
+// by DEADLINE_EXCEEDED, no result (docs/protocol.md; client.Run reads
+// on to the status).
 type statusWriter interface {
 	WriteStatus(*status.Status) error
 }
@@ -427,7 +441,7 @@ func (g *streamGuard) shutdown(ctx context.Context) {
 	sw, ok := grpc.ServerTransportStreamFromContext(ctx).(statusWriter)
 	g.mu.Lock()
 	g.shut = true
-	// A timeout that stopped the stream first (stop) has answered it.
+	// A timeout that stopped the stream first (fire) has answered it.
 	receiving := g.receiving && ok && g.cause == nil && g.Context.Err() == nil
 	if receiving {
 		g.cause = errShuttingDown
