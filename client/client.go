@@ -508,8 +508,28 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 			if err := checkReply(ended.Load(), size, m.Summary.GetInputBytes()); err != nil {
 				return nil, err
 			}
+			// A summary is a result only with the call's OK: a server
+			// whose timeout fired as the summary went out answers with
+			// that status after it (docs/protocol.md).
+			if err := endOfReply(stream.Recv); err != nil {
+				return nil, err
+			}
 			return m.Summary, nil
 		}
+	}
+}
+
+// endOfReply reads what follows a Run's summary: the call's status, which
+// must be OK (io.EOF); a message after the summary breaks the protocol.
+func endOfReply(recv func() (*apiv1.RunResponse, error)) error {
+	_, err := recv()
+	switch {
+	case err == io.EOF:
+		return nil
+	case err == nil:
+		return status.Error(codes.Internal, "the server sent a message after the summary")
+	default:
+		return lostStatus(err)
 	}
 }
 

@@ -320,6 +320,12 @@ func firstHeader[M request, H comparable](g *streamGuard, recv func() (M, *heldD
 	g.endRecv()
 	g.disarm()
 	held.release()
+	if cause := g.stopped(); cause != nil {
+		// The header (or the half-close) came as the timeout ran out,
+		// which has answered the client already: the job ends as the
+		// client was told.
+		return none, cause
+	}
 	if err == io.EOF {
 		return none, errMissingHeader
 	}
@@ -397,6 +403,7 @@ func (s *computeService) Digest(stream grpc.ClientStreamingServer[apiv1.DigestRe
 	ctx := stream.Context()
 	g := guardOf(ctx)
 	defer g.done() // before the status goes out
+	g.bind(ctx)
 	recv := receiver(g, stream.Recv)
 	err := s.life.do(ctx, s.streamPeer(ctx), func() (string, jobFunc, error) {
 		h, err := firstHeader(g, recv, (*apiv1.DigestRequest).GetHeader)
@@ -536,6 +543,7 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 	ctx := stream.Context()
 	g := guardOf(ctx)
 	defer g.done() // before the status goes out
+	g.bind(ctx)
 	recv := receiver(g, stream.Recv)
 	send := s.sender(g, func(m *apiv1.RunResponse) error { return clientGone(stream.Send(m)) })
 	err := s.life.do(ctx, s.streamPeer(ctx), func() (string, jobFunc, error) {
@@ -756,7 +764,9 @@ func (s *computeService) input(ctx context.Context, g *streamGuard, next func() 
 // sender wraps a stream's Send with the idle timeout of the reply: a
 // client that reads nothing of it for --idle-timeout blocks Send (HTTP/2
 // flow control) until the guard stops the stream, and the job fails with
-// DEADLINE_EXCEEDED.
+// DEADLINE_EXCEEDED. A Send that returned just as its wait expired fails
+// too: the guard has answered the client with the timeout already (streamGuard.fire),
+// and a summary sent then is followed by that status, not by OK.
 func (s *computeService) sender(g *streamGuard, send func(*apiv1.RunResponse) error) func(*apiv1.RunResponse) error {
 	idle := s.opts.IdleTimeout
 	if g == nil || idle <= 0 {
@@ -767,6 +777,9 @@ func (s *computeService) sender(g *streamGuard, send func(*apiv1.RunResponse) er
 		g.arm(idle, cause)
 		err := send(m)
 		g.disarm()
+		if err == nil {
+			return g.stopped()
+		}
 		return g.why(err)
 	}
 }

@@ -492,6 +492,13 @@ func (s guardedSource) nextWithin(idle time.Duration) ([]byte, *heldData, error)
 	b, hd, err := s.recv()
 	s.g.disarm()
 	s.g.endRecv()
+	if cause := s.g.stopped(); cause != nil {
+		// The data (or the half-close) came as the idle timeout ran
+		// out, which has answered the client already (streamGuard.fire):
+		// an abort, as told.
+		hd.release()
+		return nil, nil, cause
+	}
 	return b, hd, err
 }
 

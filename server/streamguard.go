@@ -35,9 +35,13 @@ import (
 // One timer, armed for one wait at a time, serves every timeout: no
 // goroutine is needed, so an idle stream costs only its handler's.
 //
-// Stopped by a timeout, the context's Err is context.DeadlineExceeded, so
-// that what grpc-go tells the client on its own (a blocked Send's status)
-// is DEADLINE_EXCEEDED; the handler learns the real cause from why.
+// Stopped by a timeout, the stream is answered with the timeout's own
+// status (DEADLINE_EXCEEDED "no input for 1m0s (idle timeout)") before
+// its context ends: a Recv or Send that the end unblocks makes grpc-go
+// write a status of its own at once, before the handler can return one
+// (bind). The context's Err is context.DeadlineExceeded then, so that
+// even that status (a stream whose handler has not bound the guard) says
+// DEADLINE_EXCEEDED; the handler learns the real cause from why.
 type streamGuard struct {
 	context.Context // the stream's context, cancelled by stop
 	cancel          context.CancelFunc
@@ -47,7 +51,12 @@ type streamGuard struct {
 	due      time.Time   // when the armed wait expires; zero when none is
 	dueCause error       // the cause of the armed wait's expiry
 	cause    error       // why the guard stopped the stream; nil while it has not
+	fired    bool        // cause is a timeout's (fire), not failed's or shutdown's
 	watch    *inputWatch // the armed wait is for input (armInput): what may renew it; nil when not
+
+	// sw writes the stream's status (bind); nil until the handler
+	// bound the guard, or when grpc-go offers no WriteStatus.
+	sw statusWriter
 
 	// receiving: the handler's own goroutine waits in a receive (the
 	// header, or the first data: beginRecv); shut: the server's forced
@@ -161,19 +170,80 @@ func (g *streamGuard) Err() error {
 	return err
 }
 
-// stop ends the stream: its blocked Recv or Send returns. The first cause
-// stays; a stream already ended by grpc-go keeps no cause.
-func (g *streamGuard) stop(cause error) {
-	g.mu.Lock()
+// stopLocked stops the stream for cause, with g.mu held: the first cause
+// stays, and a stream already ended by grpc-go keeps none. It returns
+// the status writer that is to answer the client with cause (nil: none
+// is), which stopped then reports; the caller writes it and cancels the
+// stream after unlocking (answer).
+func (g *streamGuard) stopLocked(cause error) statusWriter {
+	var sw statusWriter
 	if g.cause == nil && g.Context.Err() == nil {
-		g.cause = cause
+		g.cause, g.fired, sw = cause, true, g.sw
 	}
 	g.due = time.Time{}
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	g.mu.Unlock()
+	return sw
+}
+
+// answer ends a stream stopLocked stopped: its client is answered with
+// cause's status through sw (when the handler has bound the guard), and
+// its blocked Recv or Send returns.
+func (g *streamGuard) answer(sw statusWriter, cause error) {
+	if sw != nil {
+		writeStatus(sw, cause)
+	}
 	g.cancel()
+}
+
+// bind gives the guard the stream's status writer, from ctx, the
+// handler's context: from then on a timeout answers the client itself
+// (fire). A handler calls it before its first Recv. A stream that a
+// timeout stopped before its handler began (the header timeout, on a
+// busy server) is answered now: grpc-go writes nothing before the
+// handler's first Recv or Send, which the stream's end fails. Safe on a
+// nil guard.
+func (g *streamGuard) bind(ctx context.Context) {
+	if g == nil {
+		return
+	}
+	sw, ok := grpc.ServerTransportStreamFromContext(ctx).(statusWriter)
+	if !ok {
+		return
+	}
+	g.mu.Lock()
+	g.sw = sw
+	fired, cause := g.fired, g.cause
+	g.mu.Unlock()
+	if fired {
+		writeStatus(sw, cause)
+	}
+}
+
+// stopped returns the cause with which a timeout stopped the stream
+// (fire); nil while none has. A Recv or Send that returned as its wait
+// expired has its stream stopped all the same, its client answered with
+// the cause: the handler ends with it too (firstHeader, nextWithin,
+// sender), so that the job is recorded as its client was told.
+func (g *streamGuard) stopped() error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.fired {
+		return nil
+	}
+	return g.cause
+}
+
+// writeStatus ends the stream of sw with err's status, as the handler
+// would have returned it (toStatus): once, whoever writes first; a later
+// status (grpc-go's own, the handler's) is dropped by grpc-go.
+func writeStatus(sw statusWriter, err error) {
+	v := classify(err)
+	sw.WriteStatus(status.New(v.code, v.msg))
 }
 
 // failed records cause for a stream that grpc-go ended itself because
@@ -272,9 +342,14 @@ func (g *streamGuard) fire() {
 			return
 		}
 	}
+	// The cause is set before the lock is let go: a handler that
+	// disarms after this sees it (stopped), and one that disarmed
+	// before had made due zero, above; never a status written for a
+	// wait already over, after its handler went on.
 	cause := g.dueCause
+	sw := g.stopLocked(cause)
 	g.mu.Unlock()
-	g.stop(cause)
+	g.answer(sw, cause)
 }
 
 // why returns the cause of err, an error from the stream: the guard's
@@ -325,7 +400,24 @@ func (g *streamGuard) endRecv() {
 // grpc-go's transport stream (v1.85), not of grpc.ServerTransportStream:
 // a grpc-go without it leaves a forced stop's receive to the
 // connection's close, as before (TestForcedStopBeforeDataIsUnavailable
-// fails then).
+// fails then), and a timeout's client to grpc-go's bare "context
+// deadline exceeded" (TestTimeoutStatusCarriesServerWords fails).
+//
+// Written while the handler waits in Recv or Send on another goroutine,
+// as grpc-go's own receive and send do (grpc-go v1.85,
+// internal/transport/http2_server.go): writeStatus runs under the
+// stream's header lock and does nothing on a stream already done;
+// finishStream marks it done and cancels its context, which wakes the
+// waiting Recv (its reader) and Send (its write quota), and puts the
+// trailers on the control buffer behind the data already queued, so the
+// client reads its output, then the status. A Send that got past its
+// done check puts data that never goes out: the writer (controlbuf.go)
+// queues it behind the trailers, and frees it as it ends the stream
+// with them, or drops it, the stream gone. The handler's own status
+// later finds the stream done. A Send whose message was queued as its
+// wait expired has it go out before the status: a Run summary followed
+// by DEADLINE_EXCEEDED, no result (docs/protocol.md; client.Run reads
+// on to the status).
 type statusWriter interface {
 	WriteStatus(*status.Status) error
 }
@@ -349,16 +441,16 @@ func (g *streamGuard) shutdown(ctx context.Context) {
 	sw, ok := grpc.ServerTransportStreamFromContext(ctx).(statusWriter)
 	g.mu.Lock()
 	g.shut = true
-	receiving := g.receiving && ok
-	if receiving && g.cause == nil && g.Context.Err() == nil {
+	// A timeout that stopped the stream first (fire) has answered it.
+	receiving := g.receiving && ok && g.cause == nil && g.Context.Err() == nil
+	if receiving {
 		g.cause = errShuttingDown
 	}
 	g.mu.Unlock()
 	if !receiving {
 		return
 	}
-	v := classify(errShuttingDown)
-	sw.WriteStatus(status.New(v.code, v.msg))
+	writeStatus(sw, errShuttingDown)
 	g.cancel()
 }
 

@@ -84,10 +84,11 @@ func (r *runner) describe(err error) string {
 	}
 	if s.Code() == codes.DeadlineExceeded && msg == context.DeadlineExceeded.Error() && !r.listing {
 		// Before the client's deadline (or with none), these words are
-		// the server's: grpc-go's own status for a wait its
+		// an older server's: grpc-go's own status for a wait its
 		// --idle-timeout stopped (a stream with no data message yet, a
-		// reply not read), sent before the server's message could be
-		// (docs/protocol.md).
+		// reply not read), sent before the server's message could be.
+		// A current halfclosed sends its own words then
+		// (docs/operations.md, "Limits, as the clients see them").
 		return serverIdleMessage
 	}
 	// grpc-go's words for the client's own deadline when it passed
@@ -171,8 +172,8 @@ func (*ownDeadlineError) GRPCStatus() *status.Status {
 }
 
 // serverIdleMessage explains grpc-go's bare "context deadline exceeded"
-// when the call's own deadline, if any, had not passed: the server's idle
-// timeout.
+// when the call's own deadline, if any, had not passed: an older server's
+// idle timeout (a current one names it itself).
 const serverIdleMessage = "DEADLINE_EXCEEDED: the server's --idle-timeout ended the call: no input came, or the output was not read, for that long (context deadline exceeded)"
 
 // timeoutMessage names the client's own deadline: grpc-go and the

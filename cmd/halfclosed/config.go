@@ -453,6 +453,17 @@ func (c *config) validate() error {
 	if c.tcpInsecure && c.authTokenFile == "" {
 		errs = append(errs, errors.New("--tcp-insecure only makes sense with --auth-token-file"))
 	}
+	// --no-interceptors drops the rate limiter and the bearer-token check
+	// of gRPC calls with the rest of the chain: a server that took them
+	// would leave gRPC unlimited and open while Capabilities reported
+	// rate_limit_per_second (and the raw-TCP port still asked for a
+	// token). No benchmark of the chain wants either.
+	if c.noInterceptors && c.rateLimit > 0 {
+		errs = append(errs, errors.New("--no-interceptors cannot be used with --rate-limit: the gRPC calls would not be rate limited"))
+	}
+	if c.noInterceptors && c.authTokenFile != "" {
+		errs = append(errs, errors.New("--no-interceptors cannot be used with --auth-token-file: the gRPC calls would not be authenticated"))
+	}
 	if c.requireEnd && len(c.tcpRoutes) > 0 {
 		errs = append(errs, errors.New("--require-end cannot be used with --tcp-route: a route port has no header line to prove the end of input with"))
 	}

@@ -232,6 +232,11 @@ def run(stub, pipeline, call_opts):
         for resp in call:
             if resp.HasField("summary"):
                 out.flush()
+                # A summary is a result only with the call's OK: reading
+                # on to the end raises the status a server sent after it
+                # (its timeout fired as the summary went out).
+                for _ in call:
+                    raise IncompleteReply("the server sent a message after the summary")
                 if resp.summary.input_bytes != sent:
                     raise IncompleteReply(f"server read {resp.summary.input_bytes} bytes, {sent} were sent")
                 # What the commands wrote on stderr (sort -c's disorder line).
