@@ -660,17 +660,17 @@ func sendChunks(ctx context.Context, r io.Reader, bufs *sendBufs, send func([]by
 	for {
 		n, err := readSome(r, (*s.bp)[s.filled:s.limit])
 		if serr := s.add(n); serr != nil {
-			return s.result(serr)
+			return s.result(ctx, serr)
 		}
 		switch err {
 		case nil:
 		case io.EOF:
 			if serr := s.sendPending(); serr != nil {
-				return s.result(serr)
+				return s.result(ctx, serr)
 			}
-			return s.result(ctx.Err())
+			return s.result(ctx, ctx.Err())
 		default:
-			return s.result(&readError{err})
+			return s.result(ctx, &readError{err})
 		}
 	}
 }
@@ -879,12 +879,15 @@ func sendErr(err error) error {
 }
 
 // result is sendChunks' return: the bytes sent and err, where a send
-// that the server's end of the call failed is no error.
-func (s *chunkSender) result(err error) (int64, error) {
+// that the server's end of the call failed is no error (the call's
+// status says why), unless ctx has ended: grpc-go fails a send with
+// io.EOF too once it has seen the call's context end, and a call
+// cancelled as its input ended is an abort, never handed an End.
+func (s *chunkSender) result(ctx context.Context, err error) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == errCallEnded {
-		err = nil
+		err = ctx.Err()
 	}
 	return s.sent, err
 }
