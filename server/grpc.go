@@ -152,7 +152,7 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	// The job's fields go on the logging interceptor's one line for the
 	// call (and on a debug line of their own, for servers without it).
 	s.life = lifecycle{engine: eng, obs: opts.Observer, adapter: "grpc", peerJobs: opts.PeerJobs, stopping: stopping,
-		onStop: func(ctx context.Context) { guardOf(ctx).shutdown(ctx) },
+		onStop: func(ctx context.Context) { guardOf(ctx).shutdown() },
 		emit: func(ctx context.Context, job slog.Attr, _ error) {
 			addLogAttrs(ctx, job)
 			if s.log.Enabled(ctx, slog.LevelDebug) {

@@ -170,33 +170,6 @@ func (g *streamGuard) Err() error {
 	return err
 }
 
-// stopLocked stops the stream for cause, with g.mu held: the first cause
-// stays, and a stream already ended by grpc-go keeps none. It returns
-// the status writer that is to answer the client with cause (nil: none
-// is), which stopped then reports; the caller writes it and cancels the
-// stream after unlocking (answer).
-func (g *streamGuard) stopLocked(cause error) statusWriter {
-	var sw statusWriter
-	if g.cause == nil && g.Context.Err() == nil {
-		g.cause, g.fired, sw = cause, true, g.sw
-	}
-	g.due = time.Time{}
-	if g.timer != nil {
-		g.timer.Stop()
-	}
-	return sw
-}
-
-// answer ends a stream stopLocked stopped: its client is answered with
-// cause's status through sw (when the handler has bound the guard), and
-// its blocked Recv or Send returns.
-func (g *streamGuard) answer(sw statusWriter, cause error) {
-	if sw != nil {
-		writeStatus(sw, cause)
-	}
-	g.cancel()
-}
-
 // bind gives the guard the stream's status writer, from ctx, the
 // handler's context: from then on a timeout answers the client itself
 // (fire). A handler calls it before its first Recv. A stream that a
@@ -346,10 +319,22 @@ func (g *streamGuard) fire() {
 	// disarms after this sees it (stopped), and one that disarmed
 	// before had made due zero, above; never a status written for a
 	// wait already over, after its handler went on.
+	// The first cause stays; a stream already ended by grpc-go keeps
+	// none, and gets no status from here. The client is answered with
+	// the cause's status (when the handler has bound the guard), then
+	// the blocked Recv or Send returns.
 	cause := g.dueCause
-	sw := g.stopLocked(cause)
+	var sw statusWriter
+	if g.cause == nil && g.Context.Err() == nil {
+		g.cause, g.fired, sw = cause, true, g.sw
+	}
+	g.due = time.Time{}
+	g.timer.Stop()
 	g.mu.Unlock()
-	g.answer(sw, cause)
+	if sw != nil {
+		writeStatus(sw, cause)
+	}
+	g.cancel()
 }
 
 // why returns the cause of err, an error from the stream: the guard's
@@ -422,8 +407,8 @@ type statusWriter interface {
 	WriteStatus(*status.Status) error
 }
 
-// shutdown is the server's forced stop reaching the stream whose handler
-// runs under ctx (lifecycle.onStop): a job that waits on the stream's
+// shutdown is the server's forced stop reaching the guard's stream
+// (lifecycle.onStop): a job that waits on the stream's
 // receive in its handler's goroutine (the header, or the first data
 // message: nothing else unblocks it) is stopped with UNAVAILABLE "server
 // is shutting down". That status is written first, and the stream's end
@@ -434,15 +419,16 @@ type statusWriter interface {
 // client saw a dropped connection. A job that waits anywhere else (its
 // slot, input that flows, its reply) ends with its context and returns
 // the status itself. Safe on a nil guard.
-func (g *streamGuard) shutdown(ctx context.Context) {
+func (g *streamGuard) shutdown() {
 	if g == nil {
 		return
 	}
-	sw, ok := grpc.ServerTransportStreamFromContext(ctx).(statusWriter)
 	g.mu.Lock()
 	g.shut = true
 	// A timeout that stopped the stream first (fire) has answered it.
-	receiving := g.receiving && ok && g.cause == nil && g.Context.Err() == nil
+	// The handler bound the guard (bind) before its first receive.
+	sw := g.sw
+	receiving := g.receiving && sw != nil && g.cause == nil && g.Context.Err() == nil
 	if receiving {
 		g.cause = errShuttingDown
 	}
