@@ -299,10 +299,18 @@ func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
 	for _, r := range f.replicas {
 		r.start(t)
 	}
+	// At once: each waits out its --drain-delay (4 s for TestFleet's),
+	// and one after another they took three times that at every test's end.
 	t.Cleanup(func() {
+		var wg sync.WaitGroup
 		for _, r := range f.replicas {
-			r.stop(t, false)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.stop(t, false)
+			}()
 		}
+		wg.Wait()
 	})
 	return f
 }
@@ -1080,8 +1088,8 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 	var started sync.WaitGroup
 	started.Add(3)
 
-	// ghz: batches of 5 s at knobs.rps, back to back, until stop. A batch
-	// is never cut: it runs its -n calls to the end.
+	// ghz: batches of ghzBatch at knobs.rps, back to back, until stop. A
+	// batch is never cut: it runs its -n calls to the end.
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -1089,7 +1097,7 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 		for !stopped() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*defaultTestTimeout)
 			out, err := exec.CommandContext(ctx, ghz, "--insecure", "--call", "halfclose.v1.ComputeService.Digest",
-				"-d", data, "-n", strconv.Itoa(5*knobs.rps), "--rps", strconv.Itoa(knobs.rps), "-c", "8", "--connections", "2",
+				"-d", data, "-n", strconv.Itoa(ghzBatch*knobs.rps), "--rps", strconv.Itoa(knobs.rps), "-c", "8", "--connections", "2",
 				"--format", "json", "--disable-template-functions", "--disable-template-data", p.grpc).Output()
 			cancel()
 			var rep struct {
@@ -1225,8 +1233,8 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 			f.errorf(t, "%s: no gRPC and TCP job through %s after its restart: %v (%+v)\n%s", r.name, p.name, err, log.snapshot(), p.log.tail())
 			break
 		}
-		t.Logf("%s: SIGTERM to exit %v; %d jobs refused by its drain (UNAVAILABLE); %d failed gRPC calls seen so far during its restart (ghz counts at the end of each 5 s batch)",
-			r.name, took.Round(time.Millisecond), refused, stats.failedCalls()-before)
+		t.Logf("%s: SIGTERM to exit %v; %d jobs refused by its drain (UNAVAILABLE); %d failed gRPC calls seen so far during its restart (ghz counts at the end of each %d s batch)",
+			r.name, took.Round(time.Millisecond), refused, stats.failedCalls()-before, ghzBatch)
 	}
 	stopLoad()
 	<-startedCh
@@ -1253,6 +1261,14 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 		f.errorf(t, "%d raw-TCP jobs through %s ended in an empty reply with a clean close (an empty success): %v", n, p.name, &stats)
 	}
 }
+
+// ghzBatch is the seconds of one ghz run of rollingRestart. The restarts
+// begin after the first batch (the load is then known to pass), and the
+// round ends after the last one, which is never cut: at 5 s a batch, the
+// four restarts of a round of TestFleet waited 30 s or so on ghz alone,
+// under the whole load. At 2 s, a new ghz process (and its two
+// connections) every 600 calls at the default FLEET_RPS.
+const ghzBatch = 2
 
 // hcName is a ${HC_...} name envsubst left in place.
 var hcName = regexp.MustCompile(`\$\{HC_[A-Z0-9_]+\}`)
