@@ -7,7 +7,7 @@ import "testing"
 // the other side. (A table of 2 argvs by 1,500 inputs once ran no case
 // on a third of its inputs, those whose index left 2 by 3.)
 func TestCrossStepCoversAll(t *testing.T) {
-	for _, size := range [][2]int{{1, 300}, {300, 1}, {2, 1500}, {1500, 2}, {2, 150}, {3, 700}, {18, 203}, {5, 5}} {
+	for _, size := range [][2]int{{1, 300}, {300, 1}, {2, 1500}, {1500, 2}, {2, 150}, {3, 700}, {18, 203}, {6, 600}, {600, 6}, {5, 5}} {
 		ni, na := size[0], size[1]
 		step := crossStep(ni, na, false)
 		inMet, argvMet := make([]bool, ni), make([]bool, na)
@@ -31,7 +31,7 @@ func TestCrossStepCoversAll(t *testing.T) {
 			}
 		}
 	}
-	if crossStep(18, 203, false) != 3 || crossStep(8, 31, false) != 2 || crossStep(4, 15, false) != 1 || crossStep(18, 203, true) != 1 {
+	if crossStep(18, 203, false) != 6 || crossStep(5, 700, false) != 3 || crossStep(10, 250, false) != 3 || crossStep(8, 31, false) != 2 || crossStep(4, 15, false) != 1 || crossStep(18, 203, true) != 1 {
 		t.Error("crossStep no longer thins the tables it did")
 	}
 }

@@ -325,9 +325,9 @@ func checkCases(t *testing.T, cases []diffCase) {
 // (make test-long); make test runs half of it, the pairs whose indexes
 // add up to an even number, so every argv meets half the inputs and
 // every input half the argvs; a table of more than crossThird cases, a
-// third (the sums that are multiples of 3). Each case costs a GNU process
-// (about 3 ms of CPU, and as much again in this race-instrumented
-// process's exec).
+// third (the sums that are multiples of 3); of more than crossSixth, a
+// sixth. Each case costs a GNU process (about 3 ms of CPU, and as much
+// again in this race-instrumented process's exec).
 func checkCross(t *testing.T, inputs []string, argvs [][]string) {
 	t.Helper()
 	step := crossStep(len(inputs), len(argvs), testenv.Long())
@@ -351,6 +351,8 @@ func crossStep(inputs, argvs int, long bool) int {
 	n, least := inputs*argvs, min(inputs, argvs)
 	switch {
 	case long:
+	case n > crossSixth && least >= 6:
+		return 6
 	case n > crossThird && least >= 3:
 		return 3
 	case n > crossAll && least >= 2:
@@ -359,11 +361,15 @@ func crossStep(inputs, argvs int, long bool) int {
 	return 1
 }
 
-// crossAll is the largest checkCross table make test runs whole, and
-// crossThird the largest it runs half of.
+// crossAll is the largest checkCross table make test runs whole,
+// crossThird the largest it runs half of, and crossSixth the largest it
+// runs a third of. (TestGNUGrepContext's 18 inputs × 203 argvs, a sixth:
+// 609 GNU runs, 4 CPU-s under -race, each argv over 3 inputs and each
+// input under 34 argvs.)
 const (
 	crossAll   = 200
 	crossThird = 2000
+	crossSixth = 3000
 )
 
 // spillCopies is how many copies of its input a check of sort's spilled
