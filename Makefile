@@ -1,6 +1,10 @@
 # halfclose — `make run` starts the server, `make test` runs every test.
 GO      ?= go
 TOOL    := $(GO) tool -modfile=tools/go.mod
+# buf, prebuilt, as tools/package-lock.json pins it (make generate, make lint,
+# docs/clients.md's buf curl): built from source it cost a fresh machine about
+# 360 CPU-s, the largest single step of a cold CI run.
+BUF     := tools/node_modules/.bin/buf
 BIN     := $(CURDIR)/bin
 ARGS    ?=
 # DEMO is what `make run` serves besides the defaults: a route port for the
@@ -11,7 +15,7 @@ DESTDIR ?=
 SHARE   := $(BIN)/share
 CMDS    := halfclose halfclosed
 
-.PHONY: all run build tools test-tools examples-deps test test-race test-long test-short test-fleet test-roll soak test-deploy generate checkgenerate lint cross bench fuzz clean completions man install
+.PHONY: all run build tools test-tools buf examples-deps test test-race test-long test-short test-fleet test-roll soak test-deploy generate checkgenerate lint cross bench fuzz clean completions man install
 
 all: lint test
 
@@ -24,6 +28,12 @@ build:
 ## tools: pinned external clients used by the tests and benchmarks (tools/go.mod)
 tools:
 	$(GO) build -modfile=tools/go.mod -o $(BIN)/ github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/bojand/ghz/cmd/ghz
+
+## buf: buf into tools/node_modules, as tools/package-lock.json pins it (npm's registry; Node.js >= 12)
+buf: $(BUF)
+$(BUF): tools/package.json tools/package-lock.json
+	cd tools && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## examples-deps: the Node example's packages, as examples/node/package-lock.json pins them
 examples-deps:
@@ -73,7 +83,7 @@ test-tools:
 LONG_PKGS := ./e2e/ ./compute/builtin/ ./server/ ./compute/text/ ./compute/grep/
 ## test-deploy (seconds, a module of its own) runs alongside, not after; without
 ## its build prerequisite (DEPLOY_BUILD=), not to rewrite bin/ while e2e runs it.
-test: build test-tools
+test: build test-tools $(BUF)
 	$(MAKE) --no-print-directory -j2 test-race test-deploy DEPLOY_BUILD=
 
 ## GORACE: no second of sleep at each race binary's exit (the detector's default, for
@@ -129,8 +139,8 @@ test-short:
 PY_STUBS := examples/python/halfclose/v1
 PROTOC   ?= protoc
 GRPC_PY  ?= $(shell command -v grpc_python_plugin)
-generate:
-	$(TOOL) buf generate
+generate: $(BUF)
+	$(BUF) generate
 	@v="$$($(PROTOC) --version 2>/dev/null | sed -n 's/^libprotoc \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')"; \
 	set -- $$v; test -n "$$1" && { [ "$$1" -gt 3 ] || [ "$$2" -ge 15 ]; } && test -n "$(GRPC_PY)" || \
 	  { echo "make generate: the Python stubs need protoc >= 3.15 (proto3 optional) and grpc_python_plugin;" \
@@ -148,9 +158,9 @@ checkgenerate: generate
 
 ## lint: buf lint and format, go vet, staticcheck (its default checks; none disabled), gofmt;
 ## vet and staticcheck also over the fleet test (-tags fleet) and deploy/validate (its own module)
-lint:
-	$(TOOL) buf lint
-	$(TOOL) buf format -d --exit-code
+lint: $(BUF)
+	$(BUF) lint
+	$(BUF) format -d --exit-code
 	$(GO) vet ./...
 	$(TOOL) staticcheck ./...
 	$(GO) vet -tags fleet ./e2e/

@@ -58,6 +58,18 @@ func nodeModules() error {
 	return nil
 }
 
+// bufInstalled says whether make buf has run (make test runs it): the
+// tour's namespace has no network for npm.
+func bufInstalled() error {
+	if _, err := exec.LookPath("node"); err != nil {
+		return err
+	}
+	if _, err := os.Stat("../tools/node_modules/.bin/buf"); err != nil {
+		return fmt.Errorf("buf not installed: run make buf: %v", err)
+	}
+	return nil
+}
+
 // debianPython is the python3 docs/clients.md names: one with grpc.
 func debianPython() error {
 	if err := exec.Command("/usr/bin/python3", "-c", "import grpc, google.protobuf").Run(); err != nil {
@@ -108,11 +120,11 @@ var tourChecks = map[string]tourCheck{
 	`/usr/bin/python3 examples/python/client.py run 'grep -c halfclose' < README.md`:                                                                                                         {gnu: "grep -c halfclose < README.md", pre: debianPython},
 	`/usr/bin/python3 examples/python/client.py --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                               {gnu: "sort < README.md | uniq -c", pre: debianPython},
 	"make examples-deps": {skip: "npm needs the network, which the tour's namespace has not: the node lines below need it run before"},
-	`node examples/node/client.js --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                                                                           {gnu: "sha256sum /tmp/data README.md", pre: nodeModules},
-	`node examples/node/client.js run 'grep -c halfclose' < README.md`:                                                                                                                                                                   {gnu: "grep -c halfclose < README.md", pre: nodeModules},
-	`node examples/node/client.js --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                                                                                         {gnu: "sort < README.md | uniq -c", pre: nodeModules},
-	`node examples/node/client.js --addr 127.0.0.1:50051 --cacert ca.pem --cert client.pem --key client-key.pem --token-file tokens.txt run 'sort | uniq -c' < README.md`:                                                                {skip: "needs a TLS server with client certificates and tokens (TestExampleTLS)"},
-	`go tool -modfile=tools/go.mod buf curl --protocol grpc --http2-prior-knowledge -d '{"header":{"pipeline":"wc -l","require_end":true}} {"text":"a\nb\n"} {"end":{"size":4}}' http://127.0.0.1:50051/halfclose.v1.ComputeService/Run`: {check: checkTourRun},
+	`node examples/node/client.js --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                                                                     {gnu: "sha256sum /tmp/data README.md", pre: nodeModules},
+	`node examples/node/client.js run 'grep -c halfclose' < README.md`:                                                                                                                                                             {gnu: "grep -c halfclose < README.md", pre: nodeModules},
+	`node examples/node/client.js --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                                                                                   {gnu: "sort < README.md | uniq -c", pre: nodeModules},
+	`node examples/node/client.js --addr 127.0.0.1:50051 --cacert ca.pem --cert client.pem --key client-key.pem --token-file tokens.txt run 'sort | uniq -c' < README.md`:                                                          {skip: "needs a TLS server with client certificates and tokens (TestExampleTLS)"},
+	`tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge -d '{"header":{"pipeline":"wc -l","require_end":true}} {"text":"a\nb\n"} {"end":{"size":4}}' http://127.0.0.1:50051/halfclose.v1.ComputeService/Run`: {check: checkTourRun, pre: bufInstalled},
 }
 
 func containsAll(parts ...string) func(testing.TB, result) {
