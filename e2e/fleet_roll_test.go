@@ -477,8 +477,10 @@ func rollReport(t *testing.T, what string, s *huntStats, noErrors bool) {
 // again only after rise 2 good ones. With only the checked servers, it
 // sent nothing to any replica in between: every gRPC call HAProxy's 503,
 // every raw-TCP client a clean close with nothing written ("SC",
-// <NOSRV>). The shipped file lists the replicas again as backups without
-// checks. The test sets rise to 100000, so that the replicas stay DOWN
+// <NOSRV>). The shipped file sends the connections that come then to the
+// replicas without checks (unchecked_grpc, unchecked_tcp), and a
+// raw-TCP client that finds none up gets the adapter's error line
+// (halfclose.lua). The test sets rise to 100000, so that the replicas stay DOWN
 // for the test's length once marked (and fall to 1, so that they are
 // marked sooner): it checks what HAProxy does while they are, not how
 // long that is.
@@ -530,9 +532,20 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 					}
 				}
 			}
+			// With no replica up, a raw-TCP client gets the adapter's
+			// error line (halfclose.lua), not a clean close with nothing
+			// written: nc prints it.
+			in := randomFile(t, 1<<10)
+			req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+				t.Errorf("raw-TCP call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
+			}
 		})
 	})
 }
+
+// haproxyTCPUnavailable is deploy/haproxy/halfclose.lua's error line.
+const haproxyTCPUnavailable = "halfclose: error: UNAVAILABLE: haproxy: no replica took the connection\n"
 
 // noLiveUpstreams kills every replica, lets markDown see the proxy mark
 // them all, starts them again and checks that a gRPC call (the CLI) and a
