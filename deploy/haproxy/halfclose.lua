@@ -32,7 +32,7 @@ core.register_action("probe_replicas", { "tcp-req" }, function(txn, backend)
   if be == nil then
     return
   end
-  for _, srv in pairs(be.servers) do
+  for name, srv in pairs(be.servers) do
     local host, port = string.match(srv:get_addr(), "^(.+):(%d+)$")
     if host ~= nil then
       local s = core.tcp()
@@ -40,7 +40,7 @@ core.register_action("probe_replicas", { "tcp-req" }, function(txn, backend)
       local ok = s:connect(host, tonumber(port))
       s:close()
       if ok then
-        txn:set_var("txn.replica_reachable", true)
+        txn:set_var("txn.replica_reachable", name)
         return
       end
     end
