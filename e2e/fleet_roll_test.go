@@ -460,27 +460,97 @@ func rollReport(t *testing.T, what string, s *huntStats, noErrors bool) {
 	}
 }
 
-// TestFleetRollNoLiveUpstreams: once every replica has refused a
-// connection within fail_timeout (all crashed, or restarted in a hurry),
-// nginx marks them all failed. The replicas come back; the next calls
-// must reach them. With only the marked servers, nginx tried none until
+// TestFleetRollNoLiveUpstreams: once every replica is marked down (all
+// crashed, or restarted in a hurry), each proxy must still reach the
+// replicas that are back, on both of its ports.
+//
+// nginx marks a replica failed when it refuses a connection within
+// fail_timeout. With only the marked servers, nginx tried none until
 // fail_timeout ran out ("no live upstreams"): every gRPC call got
 // UNAVAILABLE at once, and every raw-TCP client a clean close with no
 // reply, which a bare nc takes for an empty output. The shipped file lists
 // the replicas again as backups that are never marked. The test sets
 // fail_timeout to an hour, so that the marks last whatever the machine's
 // pace: it checks what nginx does while they hold, not how long they do.
+//
+// HAProxy marks a replica DOWN when its checks fail (fall 2), and UP
+// again only after rise 2 good ones. With only the checked servers, it
+// sent nothing to any replica in between: every gRPC call HAProxy's 503,
+// every raw-TCP client a clean close with nothing written ("SC",
+// <NOSRV>). The shipped file sends the connections that come then to the
+// replicas without checks (unchecked_grpc, unchecked_tcp), and a
+// raw-TCP client that finds none up gets the adapter's error line
+// (halfclose.lua). The test sets rise to 100000, so that the replicas stay DOWN
+// for the test's length once marked (and fall to 1, so that they are
+// marked sooner): it checks what HAProxy does while they are, not how
+// long that is.
 func TestFleetRollNoLiveUpstreams(t *testing.T) {
-	for _, tool := range []string{"nginx", "nc", "envsubst"} {
-		need(t, tool)
-	}
-	f := newFleetArgs(t, "0s")
-	p := f.startProxy(t, "nginx", func(t *testing.T, cfg string) string {
-		if n := strings.Count(cfg, "fail_timeout=2s"); n != 6 {
-			t.Fatalf("nginx.conf.template: %d servers with fail_timeout=2s, want 6 (3 replicas, 2 upstreams)", n)
+	t.Run("nginx", func(t *testing.T) {
+		for _, tool := range []string{"nginx", "nc", "envsubst"} {
+			need(t, tool)
 		}
-		return strings.ReplaceAll(cfg, "fail_timeout=2s", "fail_timeout=1h")
+		f := newFleetArgs(t, "0s")
+		p := f.startProxy(t, "nginx", func(t *testing.T, cfg string) string {
+			if n := strings.Count(cfg, "fail_timeout=2s"); n != 6 {
+				t.Fatalf("nginx.conf.template: %d servers with fail_timeout=2s, want 6 (3 replicas, 2 upstreams)", n)
+			}
+			return strings.ReplaceAll(cfg, "fail_timeout=2s", "fail_timeout=1h")
+		})
+		noLiveUpstreams(t, f, p, func(t *testing.T) {
+			// With no replica up, each call tries all three
+			// (grpc_next_upstream_tries and proxy_next_upstream_tries
+			// 3): every one refuses and is marked.
+			in := randomFile(t, 1<<10)
+			req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+			if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 {
+				t.Fatalf("gRPC call with every replica down: exit 0, %q", r.stdout)
+			}
+			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); len(r.stdout) != 0 {
+				t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
+			}
+		})
 	})
+	t.Run("haproxy", func(t *testing.T) {
+		for _, tool := range []string{"haproxy", "nc"} {
+			need(t, tool)
+		}
+		f := newFleetArgs(t, "0s")
+		p := f.startProxy(t, "haproxy", func(t *testing.T, cfg string) string {
+			const checks = "inter 1s fall 2 rise 2"
+			if n := strings.Count(cfg, checks); n != 2 {
+				t.Fatalf("haproxy.cfg: %d lines with %q, want 2 (the default-server of each backend)", n, checks)
+			}
+			return strings.ReplaceAll(cfg, checks, "inter 1s fall 1 rise 100000")
+		})
+		noLiveUpstreams(t, f, p, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			for _, be := range []string{"halfclose_grpc", "halfclose_tcp"} {
+				for _, r := range f.replicas {
+					if err := p.log.waitText(ctx, "Server "+be+"/"+r.name+" is DOWN"); err != nil {
+						t.Fatalf("%v\n%s", err, p.log.tail())
+					}
+				}
+			}
+			// With no replica up, a raw-TCP client gets the adapter's
+			// error line (halfclose.lua), not a clean close with nothing
+			// written: nc prints it.
+			in := randomFile(t, 1<<10)
+			req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+				t.Errorf("raw-TCP call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
+			}
+		})
+	})
+}
+
+// haproxyTCPUnavailable is deploy/haproxy/halfclose.lua's error line.
+const haproxyTCPUnavailable = "halfclose: error: UNAVAILABLE: haproxy: no replica took the connection\n"
+
+// noLiveUpstreams kills every replica, lets markDown see the proxy mark
+// them all, starts them again and checks that a gRPC call (the CLI) and a
+// raw-TCP call (nc -N) through p get their results.
+func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown func(t *testing.T)) {
 	in := randomFile(t, 1<<10)
 	sha := run(t, "", "", "sha256sum", in).stdout
 	shaStdin := gnu(t, in, "sha256sum")
@@ -489,14 +559,7 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 	for _, r := range f.replicas {
 		r.kill(t)
 	}
-	// With no replica up, each call tries all three (grpc_next_upstream_tries
-	// and proxy_next_upstream_tries 3): every one refuses and is marked.
-	if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 {
-		t.Fatalf("gRPC call with every replica down: exit 0, %q", r.stdout)
-	}
-	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); len(r.stdout) != 0 {
-		t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
-	}
+	markDown(t)
 	for _, r := range f.replicas {
 		r.start(t)
 	}
