@@ -33,7 +33,7 @@ const (
 	nginxBadRequest  = "nginx: bad request (HTTP 400; nginx's error log says why)"
 	nginxInternal    = "nginx: internal error (HTTP 500; nginx's error log says why)"
 	haproxyTimeout   = "haproxy: the replica did not answer within timeout server"
-	haproxyNoReplica = "haproxy: no replica took the call (every connect was refused or timed out)"
+	haproxyNoReplica = "haproxy: no replica took the call (none is ready, or every connect was refused or timed out)"
 )
 
 // goneUpstream is a replica that reads the first 48 KiB of every

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -508,7 +509,7 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); len(r.stdout) != 0 {
 				t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
 			}
-		})
+		}, nil)
 	})
 	t.Run("haproxy", func(t *testing.T) {
 		for _, tool := range []string{"haproxy", "nc"} {
@@ -520,37 +521,111 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			if n := strings.Count(cfg, checks); n != 2 {
 				t.Fatalf("haproxy.cfg: %d lines with %q, want 2 (the default-server of each backend)", n, checks)
 			}
-			return strings.ReplaceAll(cfg, checks, "inter 1s fall 1 rise 100000")
+			cfg = strings.ReplaceAll(cfg, checks, "inter 1s fall 1 rise 100000")
+			// Every change of a check's result in the log: a replica back
+			// says "succeeded" (and stays DOWN, rise 100000).
+			return strings.Replace(cfg, "defaults\n", "defaults\n    option log-health-checks\n", 1)
 		})
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		defer cancel()
+		backends := []string{"halfclose_grpc", "halfclose_tcp"}
 		noLiveUpstreams(t, f, p, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-			defer cancel()
-			for _, be := range []string{"halfclose_grpc", "halfclose_tcp"} {
+			for _, be := range backends {
 				for _, r := range f.replicas {
 					if err := p.log.waitText(ctx, "Server "+be+"/"+r.name+" is DOWN"); err != nil {
 						t.Fatalf("%v\n%s", err, p.log.tail())
 					}
+					p.log.watch(be + "/" + r.name + " succeeded")
 				}
 			}
-			// With no replica up, a raw-TCP client gets the adapter's
-			// error line (halfclose.lua), not a clean close with nothing
-			// written: nc prints it.
+			// With no replica ready, the gRPC call gets HAProxy's 503
+			// at once (no replica tried), and a raw-TCP client the
+			// adapter's error line (halfclose.lua), not a clean close
+			// with nothing written: nc prints it.
 			in := randomFile(t, 1<<10)
 			req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+			if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 || !bytes.Contains(r.stderr, []byte(haproxyNoReplica)) {
+				t.Errorf("gRPC call with every replica down: exit %d, %q, stderr %q; want HAProxy's 503 with %q", r.code, r.stdout, r.stderr, haproxyNoReplica)
+			}
 			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
 				t.Errorf("raw-TCP call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
 			}
+			// A client that never half-closes gets the line too, and then
+			// the end of the connection, as from a replica after
+			// --tcp-fin-wait: not held for tcp_in's timeout client (an
+			// hour; the read's deadline is the test's timeout). Its end is
+			// clean (the line is all there is): HAProxy's tunnel timeout
+			// in backend tcp_no_replica.
+			t.Run("no FIN", func(t *testing.T) {
+				c, err := net.Dial("tcp", p.tcp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := c.Write([]byte("sha256sum\nhello\n")); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.SetReadDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(c)
+				if err != nil || string(got) != haproxyTCPUnavailable {
+					t.Errorf("raw-TCP client without FIN, every replica down: %q, %v; want %q and the end\n%s", got, err, haproxyTCPUnavailable, p.log.complaints())
+				}
+			})
+		}, func(t *testing.T) {
+			// The replicas are back; each passes a check, and stays DOWN.
+			// halfclose.lua then sends the calls to those replicas
+			// through the backends without checks, and the log names them.
+			for _, be := range backends {
+				for _, r := range f.replicas {
+					if _, err := p.log.waitWatched(ctx, be+"/"+r.name+" succeeded"); err != nil {
+						t.Fatalf("%v\n%s", err, p.log.tail())
+					}
+				}
+			}
+			p.log.watch(" unchecked_grpc/r")
+			p.log.watch(" tcp_in unchecked_tcp/r")
 		})
+		// The log names the backend without checks and the replica that
+		// took each call: how an operator sees this path used.
+		if _, err := p.log.waitWatched(ctx, " unchecked_grpc/r"); err != nil {
+			t.Errorf("gRPC call through unchecked_grpc: %v\n%s", err, p.log.tail())
+		}
+		line, err := p.log.waitWatched(ctx, " tcp_in unchecked_tcp/r")
+		if err != nil {
+			t.Fatalf("raw-TCP call through unchecked_tcp: %v\n%s", err, p.log.tail())
+		}
+		// halfclose.lua picks the replica from the checks' results: it
+		// sends nothing to any (a probe connection would be a job with
+		// no header in a replica's log). The replica that took the
+		// raw-TCP call logged that job and no other.
+		name := strings.Fields(line[strings.Index(line, " tcp_in unchecked_tcp/"):])[1]
+		name = strings.TrimPrefix(name, "unchecked_tcp/")
+		jobs := 0
+		for _, r := range f.replicas {
+			l := r.currentLog()
+			if r.name == name {
+				if err := l.wait(ctx, nil, func(s *logState) bool { return s.tcpJobs > 0 }); err != nil {
+					t.Fatalf("%s took the raw-TCP call: %v\n%s", name, err, l.tail())
+				}
+			}
+			jobs += l.snapshot().tcpJobs
+		}
+		if jobs != 1 {
+			t.Errorf("%d raw-TCP jobs in the replicas' logs, want 1 (the call)", jobs)
+		}
 	})
 }
 
 // haproxyTCPUnavailable is deploy/haproxy/halfclose.lua's error line.
-const haproxyTCPUnavailable = "halfclose: error: UNAVAILABLE: haproxy: no replica took the connection\n"
+const haproxyTCPUnavailable = "halfclose: error: UNAVAILABLE: haproxy: no replica is ready to take the connection\n"
 
 // noLiveUpstreams kills every replica, lets markDown see the proxy mark
-// them all, starts them again and checks that a gRPC call (the CLI) and a
-// raw-TCP call (nc -N) through p get their results.
-func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown func(t *testing.T)) {
+// them all, starts them again, runs back (when not nil) and checks that a
+// gRPC call (the CLI) and a raw-TCP call (nc -N) through p get their
+// results.
+func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown, back func(t *testing.T)) {
 	in := randomFile(t, 1<<10)
 	sha := run(t, "", "", "sha256sum", in).stdout
 	shaStdin := gnu(t, in, "sha256sum")
@@ -562,6 +637,9 @@ func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown func(t *testing.
 	markDown(t)
 	for _, r := range f.replicas {
 		r.start(t)
+	}
+	if back != nil {
+		back(t)
 	}
 	if r := run(t, "", "", hc, "--addr", p.grpc, "sha256sum", in); r.code != 0 || !bytes.Equal(r.stdout, sha) {
 		t.Errorf("gRPC call, the replicas back: exit %d, %q, stderr %s; want %q\n%s", r.code, r.stdout, firstLine(r.stderr), sha, p.log.complaints())

@@ -1,56 +1,76 @@
--- halfclose.lua: what deploy/haproxy/haproxy.cfg's raw-TCP frontend
--- (tcp_in) does when its checks have every replica DOWN. Loaded by the
--- "lua-load" line of haproxy.cfg, from the directory haproxy.cfg is in.
+-- halfclose.lua: what deploy/haproxy/haproxy.cfg does when its checks
+-- have every replica DOWN. Loaded by the "lua-load" line of haproxy.cfg,
+-- from the directory haproxy.cfg is in.
 --
--- HAProxy's mode tcp has no error page: when no replica takes a
--- connection it closes the client's side cleanly with nothing written,
--- which a client cannot tell from a job whose output is empty. The
--- raw-TCP adapter's contract is an error line or a reset, never that.
--- So, while the checks say no replica is up:
+-- The checks lag behind the replicas: a replica is DOWN after two failed
+-- checks and UP again only after two good ones in a row (fall 2, rise
+-- 2). When all were DOWN (all crashed, or restarted close together),
+-- HAProxy sent nothing to any until one rose again, up to ~2 s after
+-- they were back: every gRPC call got HAProxy's 503, and every raw-TCP
+-- client a clean close with nothing written, which it cannot tell from a
+-- job whose output is empty.
 --
---   probe_replicas (an action): tries a TCP connect to each server of
---   the backend it is given (the replicas without checks), and sets
---   txn.replica_reachable at the first that accepts. The checks lag
---   behind the replicas (rise 2: up to ~2 s after one is back): a replica
---   that accepts takes the connection, as the configuration then sends it
---   to that backend.
+--   pick_ready_replica (an action, in tcp_in and grpc_in): while no
+--   server of the checked backend it is given is UP, picks one whose
+--   last check passed (/readyz answered 200: back and ready, rising),
+--   and sets txn.ready_replica to its name; the configuration then sends
+--   the connection or call to that replica in the backend without
+--   checks. It sends nothing itself (no probe connection a replica would
+--   log as a job), and it never picks a replica whose last check failed:
+--   a draining one (/readyz 503), one that is down, or any, when the
+--   checks themselves are broken; nor one an operator put in maintenance
+--   or drain.
 --
---   no_replica_error (a service): when none accepted, answers as a
---   replica does a job it cannot run, with the adapter's error line,
---   "halfclose: error: UNAVAILABLE: <message>", and its FIN; then reads
---   and drops what the client still sends until its FIN, so that HAProxy
---   never closes the connection with input unread (the kernel would
---   reset it, and the line with it).
+--   no_replica_error (a service, in listen tcp_no_replica_line): when no
+--   replica is ready, answers the raw-TCP client as a replica answers a
+--   job it cannot run, with the adapter's error line "halfclose: error:
+--   UNAVAILABLE: <message>", then reads and drops what the client still
+--   sends, so that HAProxy does not close the connection with input
+--   unread (the kernel would reset it, and the line with it). HAProxy
+--   2.6's applets cannot close their sending side on their own: the
+--   client's end (its FIN after the line) comes when the service
+--   returns, at the client's FIN, or once fin_wait has passed since the
+--   line, checked each time a read of read_size bytes completes (a
+--   client that sends on is cut then); a client that sends nothing and
+--   no FIN is closed by haproxy.cfg's backend tcp_no_replica ("timeout
+--   tunnel", 5 s): a read here cannot be given a deadline in 2.6.
 
--- connect_timeout is how long the probe waits for each server, in
--- seconds: under haproxy.cfg's "tcp-request inspect-delay" with all
--- three servers tried.
-local connect_timeout = 1
+-- fin_wait is how long, in seconds, no_replica_error reads what a client
+-- sends after the error line: halfclosed's --tcp-fin-wait default.
+local fin_wait = 5
 
-core.register_action("probe_replicas", { "tcp-req" }, function(txn, backend)
-  local be = core.backends[backend]
+-- read_size is the most one read takes: small, so that a client sending
+-- slowly meets fin_wait soon; big enough that a large upload is dropped
+-- in few calls.
+local read_size = 1024
+
+core.register_action("pick_ready_replica", { "tcp-req", "http-req" }, function(txn, checked)
+  local be = core.backends[checked]
   if be == nil then
     return
   end
+  local ready = {}
   for name, srv in pairs(be.servers) do
-    local host, port = string.match(srv:get_addr(), "^(.+):(%d+)$")
-    if host ~= nil then
-      local s = core.tcp()
-      s:settimeout(connect_timeout)
-      local ok = s:connect(host, tonumber(port))
-      s:close()
-      if ok then
-        txn:set_var("txn.replica_reachable", name)
-        return
-      end
+    local st = srv:get_stats()
+    if st.check_status == "L7OK" and not string.find(st.status, "MAINT", 1, true) and not string.find(st.status, "DRAIN", 1, true) then
+      ready[#ready + 1] = name
     end
+  end
+  if #ready > 0 then
+    txn:set_var("txn.ready_replica", ready[math.random(#ready)])
   end
 end, 1)
 
+local function seconds()
+  local now = core.now()
+  return now.sec + now.usec / 1e6
+end
+
 core.register_service("no_replica_error", "tcp", function(applet)
-  applet:send("halfclose: error: UNAVAILABLE: haproxy: no replica took the connection\n")
-  while true do
-    local data = applet:receive(65536)
+  applet:send("halfclose: error: UNAVAILABLE: haproxy: no replica is ready to take the connection\n")
+  local deadline = seconds() + fin_wait
+  while seconds() < deadline do
+    local data = applet:receive(read_size)
     if data == nil or data == "" then
       return
     end
