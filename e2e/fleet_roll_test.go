@@ -573,6 +573,38 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 					t.Errorf("raw-TCP client without FIN, every replica down: %q, %v; want %q and the end\n%s", got, err, haproxyTCPUnavailable, p.log.complaints())
 				}
 			})
+			// A client that sends on and on after the line is cut, as a
+			// replica cuts one after --tcp-fin-wait: its sends fail (the
+			// write deadline is the test's timeout), and what it reads is
+			// the line.
+			t.Run("sends on", func(t *testing.T) {
+				c, err := net.Dial("tcp", p.tcp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if err := c.SetDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
+					t.Fatal(err)
+				}
+				sent := make(chan error, 1)
+				go func() {
+					chunk := make([]byte, 32<<10)
+					for {
+						if _, err := c.Write(chunk); err != nil {
+							sent <- err
+							return
+						}
+					}
+				}()
+				got, _ := io.ReadAll(c)
+				if string(got) != haproxyTCPUnavailable {
+					t.Errorf("raw-TCP client sending on, every replica down: read %q; want %q", got, haproxyTCPUnavailable)
+				}
+				var ne net.Error
+				if err := <-sent; errors.As(err, &ne) && ne.Timeout() {
+					t.Errorf("raw-TCP client sending on, every replica down: still sending at the test's deadline (%v)\n%s", err, p.log.complaints())
+				}
+			})
 		}, func(t *testing.T) {
 			// The replicas are back; each passes a check, and stays DOWN.
 			// halfclose.lua then sends the calls to those replicas

@@ -28,12 +28,13 @@
 --   sends, so that HAProxy does not close the connection with input
 --   unread (the kernel would reset it, and the line with it). HAProxy
 --   2.6's applets cannot close their sending side on their own: the
---   client's end (its FIN after the line) comes when the service
---   returns, at the client's FIN, or once fin_wait has passed since the
---   line, checked each time a read of read_size bytes completes (a
---   client that sends on is cut then); a client that sends nothing and
---   no FIN is closed by haproxy.cfg's backend tcp_no_replica ("timeout
---   tunnel", 5 s): a read here cannot be given a deadline in 2.6.
+--   client's end (a FIN after the line) comes when the service returns,
+--   at the client's FIN. A client still sending fin_wait after the line
+--   (checked each time a read of read_size bytes completes) is cut, as a
+--   replica cuts one after --tcp-fin-wait. A client that sends nothing
+--   and no FIN is closed by haproxy.cfg's backend tcp_no_replica
+--   ("timeout tunnel 5s"): a read here cannot be given a deadline in
+--   2.6.
 
 -- fin_wait is how long, in seconds, no_replica_error reads what a client
 -- sends after the error line: halfclosed's --tcp-fin-wait default.
@@ -69,10 +70,21 @@ end
 core.register_service("no_replica_error", "tcp", function(applet)
   applet:send("halfclose: error: UNAVAILABLE: haproxy: no replica is ready to take the connection\n")
   local deadline = seconds() + fin_wait
-  while seconds() < deadline do
+  while true do
+    -- A read returns fewer than read_size bytes only at the client's FIN.
     local data = applet:receive(read_size)
-    if data == nil or data == "" then
+    if data == nil or #data < read_size then
       return
     end
+    if seconds() >= deadline then
+      break
+    end
   end
+  -- fin_wait has passed and the client still sends: an error ends the
+  -- service with its input unread, and HAProxy closes the client's
+  -- connection at once (its next send fails, EPIPE or ECONNRESET), as a
+  -- replica resets one after --tcp-fin-wait. HAProxy logs it as an
+  -- ALERT, "Lua applet tcp '<lua.no_replica_error>': ... runtime error:
+  -- ... <this message>": the only way a 2.6 applet has to abort.
+  error("the client sent on for fin_wait (5 s) after the error line: connection closed")
 end)
