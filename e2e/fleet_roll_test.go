@@ -478,13 +478,16 @@ func rollReport(t *testing.T, what string, s *huntStats, noErrors bool) {
 // again only after rise 2 good ones. With only the checked servers, it
 // sent nothing to any replica in between: every gRPC call HAProxy's 503,
 // every raw-TCP client a clean close with nothing written ("SC",
-// <NOSRV>). The shipped file sends the connections that come then to the
-// replicas without checks (unchecked_grpc, unchecked_tcp), and a
-// raw-TCP client that finds none up gets the adapter's error line
-// (halfclose.lua). The test sets rise to 100000, so that the replicas stay DOWN
-// for the test's length once marked (and fall to 1, so that they are
-// marked sooner): it checks what HAProxy does while they are, not how
-// long that is.
+// <NOSRV>). The shipped file sends the connections that come then to a
+// replica whose last check passed (halfclose.lua), through the backends
+// without checks (unchecked_grpc, unchecked_tcp); with none ready, a gRPC
+// call gets HAProxy's 503 at once and a raw-TCP client the adapter's
+// error line (listen tcp_no_replica_line), held no longer than a replica
+// would hold it. The test sets rise to 100000, so that the replicas stay
+// DOWN for the test's length once marked (and fall to 1, so that they
+// are marked sooner), and logs every check's change of result, so that
+// it sees the replicas back ("succeeded"): it checks what HAProxy does
+// while they are DOWN, not how long that is.
 func TestFleetRollNoLiveUpstreams(t *testing.T) {
 	t.Run("nginx", func(t *testing.T) {
 		for _, tool := range []string{"nginx", "nc", "envsubst"} {
