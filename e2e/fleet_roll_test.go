@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -519,16 +520,7 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			need(t, tool)
 		}
 		f := newFleetArgs(t, "0s")
-		p := f.startProxy(t, "haproxy", func(t *testing.T, cfg string) string {
-			const checks = "inter 1s fall 2 rise 2"
-			if n := strings.Count(cfg, checks); n != 2 {
-				t.Fatalf("haproxy.cfg: %d lines with %q, want 2 (the default-server of each backend)", n, checks)
-			}
-			cfg = strings.ReplaceAll(cfg, checks, "inter 1s fall 1 rise 100000")
-			// Every change of a check's result in the log: a replica back
-			// says "succeeded" (and stays DOWN, rise 100000).
-			return strings.Replace(cfg, "defaults\n", "defaults\n    option log-health-checks\n", 1)
-		})
+		p := f.startProxy(t, "haproxy", haproxyStayDown)
 		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 		defer cancel()
 		backends := []string{"halfclose_grpc", "halfclose_tcp"}
@@ -651,6 +643,72 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			t.Errorf("%d raw-TCP jobs in the replicas' logs, want 1 (the call)", jobs)
 		}
 	})
+}
+
+// TestFleetRollNoLiveUpstreamsDraining: with every replica DOWN, HAProxy
+// sends a call past its checks only to a replica whose last check
+// passed. One that drains (/readyz 503, its listeners open for
+// --drain-delay) is not one: with it draining and the others dead, a
+// call gets HAProxy's 503 and a raw-TCP client the error line, and the
+// draining replica gets no new job (an earlier version tried a connect
+// to each replica and sent the call to the first that accepted: the
+// draining one).
+func TestFleetRollNoLiveUpstreamsDraining(t *testing.T) {
+	for _, tool := range []string{"haproxy", "nc"} {
+		need(t, tool)
+	}
+	f := newFleetArgs(t, "1h")
+	p := f.startProxy(t, "haproxy", haproxyStayDown)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	draining := f.replicas[0]
+	draining.mu.Lock()
+	cmd, log := draining.cmd, draining.log
+	draining.mu.Unlock()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.waitText(ctx, `"msg":"shutting down"`); err != nil {
+		t.Fatalf("%s: %v\n%s", draining.name, err, log.tail())
+	}
+	defer draining.kill(t)
+	for _, r := range f.replicas[1:] {
+		r.kill(t)
+	}
+	for _, be := range []string{"halfclose_grpc", "halfclose_tcp"} {
+		for _, r := range f.replicas {
+			if err := p.log.waitText(ctx, "Server "+be+"/"+r.name+" is DOWN"); err != nil {
+				t.Fatalf("%v\n%s", err, p.log.tail())
+			}
+		}
+	}
+	in := randomFile(t, 1<<10)
+	req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+	if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 || !bytes.Contains(r.stderr, []byte(haproxyNoReplica)) {
+		t.Errorf("gRPC call, one replica draining and the others dead: exit %d, %q, stderr %q; want HAProxy's 503 with %q", r.code, r.stdout, r.stderr, haproxyNoReplica)
+	}
+	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+		t.Errorf("raw-TCP call (nc -N), one replica draining and the others dead: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
+	}
+	// Only jobs with a command count: startProxy's dial through tcp_in
+	// (to see that HAProxy listens) reached a replica as a connection
+	// with no header, a job without one.
+	if s, jobs := log.snapshot(), log.outcomeCounts(); s.grpcJobs != 0 || len(jobs) != 0 {
+		t.Errorf("the draining replica logged %d gRPC calls and jobs %v, want none\n%s", s.grpcJobs, jobs, log.tail())
+	}
+}
+
+// haproxyStayDown is a startProxy edit of haproxy.cfg: a replica marked
+// DOWN stays DOWN for the test's length (rise 100000; fall 1, so that it
+// is marked sooner), whatever the machine's pace, and every change of a
+// check's result is logged (a replica back says "succeeded").
+func haproxyStayDown(t *testing.T, cfg string) string {
+	const checks = "inter 1s fall 2 rise 2"
+	if n := strings.Count(cfg, checks); n != 2 {
+		t.Fatalf("haproxy.cfg: %d lines with %q, want 2 (the default-server of each backend)", n, checks)
+	}
+	cfg = strings.ReplaceAll(cfg, checks, "inter 1s fall 1 rise 100000")
+	return strings.Replace(cfg, "defaults\n", "defaults\n    option log-health-checks\n", 1)
 }
 
 // haproxyTCPUnavailable is deploy/haproxy/halfclose.lua's error line.

@@ -40,9 +40,10 @@
 -- sends after the error line: halfclosed's --tcp-fin-wait default.
 local fin_wait = 5
 
--- read_size is the most one read takes: small, so that a client sending
--- slowly meets fin_wait soon; big enough that a large upload is dropped
--- in few calls.
+-- read_size is what one read waits for (AppletTCP:receive(n) returns
+-- with n bytes, or fewer only at the client's FIN): small, so that a
+-- client sending slowly meets fin_wait soon; big enough that a large
+-- upload is dropped in few calls.
 local read_size = 1024
 
 core.register_action("pick_ready_replica", { "tcp-req", "http-req" }, function(txn, checked)
