@@ -54,7 +54,10 @@ core.register_action("pick_ready_replica", { "tcp-req", "http-req" }, function(t
   local ready = {}
   for name, srv in pairs(be.servers) do
     local st = srv:get_stats()
-    if st.check_status == "L7OK" and not string.find(st.status, "MAINT", 1, true) and not string.find(st.status, "DRAIN", 1, true) then
+    -- While a check runs, the stats give its last result behind "* "
+    -- ("* L7OK"): the last check passed all the same.
+    local last = (string.gsub(st.check_status or "", "^%* ", ""))
+    if last == "L7OK" and not string.find(st.status, "MAINT", 1, true) and not string.find(st.status, "DRAIN", 1, true) then
       ready[#ready + 1] = name
     end
   end
