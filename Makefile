@@ -99,7 +99,7 @@ test-deploy: $(DEPLOY_BUILD)
 ## process's own 64 MiB copies and comparisons 4x slower; make test runs every package with -race.
 FLEET_ROUNDS ?= 1
 test-fleet: build tools
-	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus|HAProxyStatus|RollNoLiveUpstreams|RollNoLiveUpstreamsDraining)?$$' -timeout 60m ./e2e/
+	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus|HAProxyStatus|RollNoLiveUpstreams|RollNoLiveUpstreamsDraining|CrashBeforeChecks)?$$' -timeout 60m ./e2e/
 
 ## test-roll: a rolling restart through nginx and HAProxy under every client kind at once (Python,
 ## Node, grpcurl, the CLI over gRPC and --tcp, nc, socat; grpcio and grpc-js channels kept across it),

@@ -741,3 +741,36 @@ func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown, back func(t *te
 		t.Errorf("raw-TCP call (nc -N), the replicas back: exit %d, %q; want %q\n%s", r.code, r.stdout, shaStdin, p.log.complaints())
 	}
 }
+
+// TestFleetCrashBeforeChecks: the whole fleet crashes and a raw-TCP
+// client comes before HAProxy's checks have noticed (fall 2: up to
+// ~2 s). Every connect is refused; HAProxy's last failed connect closes
+// the client's connection cleanly with nothing written, which nc -N
+// shows as an empty output and exit 0. The shipped file marks a replica
+// DOWN at its first refused connect (observe layer4, on-error
+// mark-down), so the retries end on halfclose_tcp's backup, the
+// adapter's error line. The test sets inter to an hour, so that no check
+// runs while it does: only the refused connects can mark the replicas.
+func TestFleetCrashBeforeChecks(t *testing.T) {
+	for _, tool := range []string{"haproxy", "nc"} {
+		need(t, tool)
+	}
+	f := newFleetArgs(t, "0s")
+	p := f.startProxy(t, "haproxy", func(t *testing.T, cfg string) string {
+		const checks = "check inter 1s fall 2 rise 2"
+		if n := strings.Count(cfg, checks); n != 1 {
+			t.Fatalf("haproxy.cfg: %d lines with %q, want 1 (halfclose_tcp's default-server)", n, checks)
+		}
+		return strings.ReplaceAll(cfg, checks, "check inter 1h fall 2 rise 2")
+	})
+	for _, r := range f.replicas {
+		r.kill(t)
+	}
+	in := randomFile(t, 1<<10)
+	req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+	for i := range 2 {
+		if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+			t.Errorf("raw-TCP call %d (nc -N), the fleet crashed, the checks not run: exit %d, %q; want %q\n%s", i, r.code, r.stdout, haproxyTCPUnavailable, p.log.tail())
+		}
+	}
+}
