@@ -101,13 +101,15 @@ test-deploy: $(DEPLOY_BUILD)
 ## test-fleet: 3 replicas behind nginx and HAProxy (deploy/): every path, the proxy traps,
 ## FLEET_ROUNDS rolling restarts under load per proxy (CI: 1; 5 the acceptance run), and the hunt for a wrong result with
 ## Python, Node, grpcurl, nc and socat clients while replicas stop, crash and the proxies reload
-## (HUNT_SECONDS, docs/deploy.md), and nginx reaching replicas that are back after each was
-## marked failed (TestFleetRollNoLiveUpstreams). Needs nginx, libnginx-mod-stream, haproxy.
+## (HUNT_SECONDS, docs/deploy.md), and each proxy reaching replicas that are back after every one
+## was marked failed (nginx) or DOWN (HAProxy: a replica whose last check passed takes the call;
+## with none ready, HAProxy's 503 and the TCP adapter's error line, its client not held past 5 s)
+## (TestFleetRollNoLiveUpstreams; never to a draining one: ...Draining). Needs nginx, libnginx-mod-stream, haproxy (with Lua, as Debian's).
 ## No -race: what it tests are the binaries (not race builds), and the detector makes the test
 ## process's own 64 MiB copies and comparisons 4x slower; make test runs every package with -race.
 FLEET_ROUNDS ?= 1
 test-fleet: build tools
-	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus|HAProxyStatus|RollNoLiveUpstreams)?$$' -timeout 60m ./e2e/
+	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus|HAProxyStatus|RollNoLiveUpstreams|RollNoLiveUpstreamsDraining|CrashBeforeChecks)?$$' -timeout 60m ./e2e/
 
 ## test-roll: a rolling restart through nginx and HAProxy under every client kind at once (Python,
 ## Node, grpcurl, the CLI over gRPC and --tcp, nc, socat; grpcio and grpc-js channels kept across it),

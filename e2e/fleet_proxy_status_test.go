@@ -33,6 +33,7 @@ const (
 	nginxBadRequest  = "nginx: bad request (HTTP 400; nginx's error log says why)"
 	nginxInternal    = "nginx: internal error (HTTP 500; nginx's error log says why)"
 	haproxyTimeout   = "haproxy: the replica did not answer within timeout server"
+	haproxyNoReplica = "haproxy: no replica took the call (none is ready, or every connect was refused or timed out)"
 )
 
 // goneUpstream is a replica that reads the first 48 KiB of every
@@ -306,6 +307,28 @@ func TestFleetHAProxyStatus(t *testing.T) {
 	})
 
 	clientsSeeStatus(t, p.grpc, in, "DEADLINE_EXCEEDED: "+haproxyTimeout)
+
+	// HAProxy's 503, when every connect (retries and backups included)
+	// was refused: nothing ran, so UNAVAILABLE in every client, as gRPC
+	// maps HTTP 503; not rewritten as a trailers-only status, which
+	// grpcio reports as CANCELLED when the client is still uploading
+	// (haproxy#1219, docs/deploy.md). grpc-go prints its text, which says
+	// that HAProxy made it and why (HAProxy's HTML page without it).
+	t.Run("no replica", func(t *testing.T) {
+		down := &fleet{haCfg: f.haCfg}
+		refused := freeAddrs(t, 3) // closed once freeAddrs returns
+		for _, a := range refused {
+			down.replicas = append(down.replicas, &replica{grpc: a, tcp: spare[0], health: ready.Listener.Addr().String()})
+		}
+		q := down.startProxy(t, "haproxy", nil)
+		t.Run("grpc-go", func(t *testing.T) {
+			err := grpcGoDigest(t, q.grpc, in)
+			if s := status.Convert(err); s.Code() != codes.Unavailable || !strings.Contains(s.Message(), haproxyNoReplica) {
+				t.Errorf("got %v, want UNAVAILABLE with %q", err, haproxyNoReplica)
+			}
+		})
+		clientsSeeStatus(t, q.grpc, in, "UNAVAILABLE", "python stub", "node example")
+	})
 
 	// The trap: without the http-error line, HAProxy's HTML page and HTTP
 	// 504, UNAVAILABLE in gRPC's mapping.

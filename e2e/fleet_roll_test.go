@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -460,27 +462,263 @@ func rollReport(t *testing.T, what string, s *huntStats, noErrors bool) {
 	}
 }
 
-// TestFleetRollNoLiveUpstreams: once every replica has refused a
-// connection within fail_timeout (all crashed, or restarted in a hurry),
-// nginx marks them all failed. The replicas come back; the next calls
-// must reach them. With only the marked servers, nginx tried none until
+// TestFleetRollNoLiveUpstreams: once every replica is marked down (all
+// crashed, or restarted in a hurry), each proxy must still reach the
+// replicas that are back, on both of its ports.
+//
+// nginx marks a replica failed when it refuses a connection within
+// fail_timeout. With only the marked servers, nginx tried none until
 // fail_timeout ran out ("no live upstreams"): every gRPC call got
 // UNAVAILABLE at once, and every raw-TCP client a clean close with no
 // reply, which a bare nc takes for an empty output. The shipped file lists
 // the replicas again as backups that are never marked. The test sets
 // fail_timeout to an hour, so that the marks last whatever the machine's
 // pace: it checks what nginx does while they hold, not how long they do.
+//
+// HAProxy marks a replica DOWN when its checks fail (fall 2), and UP
+// again only after rise 2 good ones. With only the checked servers, it
+// sent nothing to any replica in between: every gRPC call HAProxy's 503,
+// every raw-TCP client a clean close with nothing written ("SC",
+// <NOSRV>). The shipped file sends the connections that come then to a
+// replica whose last check passed (halfclose.lua), through the backends
+// without checks (unchecked_grpc, unchecked_tcp); with none ready, a gRPC
+// call gets HAProxy's 503 at once and a raw-TCP client the adapter's
+// error line (listen tcp_no_replica_line), held no longer than a replica
+// would hold it. The test sets rise to 100000, so that the replicas stay
+// DOWN for the test's length once marked (and fall to 1, so that they
+// are marked sooner), and logs every check's change of result, so that
+// it sees the replicas back ("succeeded"): it checks what HAProxy does
+// while they are DOWN, not how long that is.
 func TestFleetRollNoLiveUpstreams(t *testing.T) {
-	for _, tool := range []string{"nginx", "nc", "envsubst"} {
+	t.Run("nginx", func(t *testing.T) {
+		for _, tool := range []string{"nginx", "nc", "envsubst"} {
+			need(t, tool)
+		}
+		f := newFleetArgs(t, "0s")
+		p := f.startProxy(t, "nginx", func(t *testing.T, cfg string) string {
+			if n := strings.Count(cfg, "fail_timeout=2s"); n != 6 {
+				t.Fatalf("nginx.conf.template: %d servers with fail_timeout=2s, want 6 (3 replicas, 2 upstreams)", n)
+			}
+			return strings.ReplaceAll(cfg, "fail_timeout=2s", "fail_timeout=1h")
+		})
+		noLiveUpstreams(t, f, p, func(t *testing.T) {
+			// With no replica up, each call tries all three
+			// (grpc_next_upstream_tries and proxy_next_upstream_tries
+			// 3): every one refuses and is marked.
+			in := randomFile(t, 1<<10)
+			req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+			if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 {
+				t.Fatalf("gRPC call with every replica down: exit 0, %q", r.stdout)
+			}
+			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); len(r.stdout) != 0 {
+				t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
+			}
+		}, nil)
+	})
+	t.Run("haproxy", func(t *testing.T) {
+		for _, tool := range []string{"haproxy", "nc"} {
+			need(t, tool)
+		}
+		f := newFleetArgs(t, "0s")
+		p := f.startProxy(t, "haproxy", haproxyStayDown)
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		defer cancel()
+		backends := []string{"halfclose_grpc", "halfclose_tcp"}
+		noLiveUpstreams(t, f, p, func(t *testing.T) {
+			for _, be := range backends {
+				for _, r := range f.replicas {
+					if err := p.log.waitText(ctx, "Server "+be+"/"+r.name+" is DOWN"); err != nil {
+						t.Fatalf("%v\n%s", err, p.log.tail())
+					}
+					p.log.watch(be + "/" + r.name + " succeeded")
+				}
+			}
+			// With no replica ready, the gRPC call gets HAProxy's 503
+			// at once (no replica tried), and a raw-TCP client the
+			// adapter's error line (halfclose.lua), not a clean close
+			// with nothing written: nc prints it.
+			in := randomFile(t, 1<<10)
+			req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+			if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 || !bytes.Contains(r.stderr, []byte(haproxyNoReplica)) {
+				t.Errorf("gRPC call with every replica down: exit %d, %q, stderr %q; want HAProxy's 503 with %q", r.code, r.stdout, r.stderr, haproxyNoReplica)
+			}
+			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+				t.Errorf("raw-TCP call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
+			}
+			// A client that never half-closes gets the line too, and then
+			// the end of the connection, as from a replica after
+			// --tcp-fin-wait: not held for tcp_in's timeout client (an
+			// hour; the read's deadline is the test's timeout). Its end is
+			// clean (the line is all there is): HAProxy's tunnel timeout
+			// in backend tcp_no_replica.
+			t.Run("no FIN", func(t *testing.T) {
+				c, err := net.Dial("tcp", p.tcp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := c.Write([]byte("sha256sum\nhello\n")); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.SetReadDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(c)
+				if err != nil || string(got) != haproxyTCPUnavailable {
+					t.Errorf("raw-TCP client without FIN, every replica down: %q, %v; want %q and the end\n%s", got, err, haproxyTCPUnavailable, p.log.complaints())
+				}
+			})
+			// A client that sends on and on after the line is cut, as a
+			// replica cuts one after --tcp-fin-wait: its sends fail (the
+			// write deadline is the test's timeout), and what it reads is
+			// the line.
+			t.Run("sends on", func(t *testing.T) {
+				c, err := net.Dial("tcp", p.tcp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if err := c.SetDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
+					t.Fatal(err)
+				}
+				sent := make(chan error, 1)
+				go func() {
+					chunk := make([]byte, 32<<10)
+					for {
+						if _, err := c.Write(chunk); err != nil {
+							sent <- err
+							return
+						}
+					}
+				}()
+				got, _ := io.ReadAll(c)
+				if string(got) != haproxyTCPUnavailable {
+					t.Errorf("raw-TCP client sending on, every replica down: read %q; want %q", got, haproxyTCPUnavailable)
+				}
+				var ne net.Error
+				if err := <-sent; errors.As(err, &ne) && ne.Timeout() {
+					t.Errorf("raw-TCP client sending on, every replica down: still sending at the test's deadline (%v)\n%s", err, p.log.complaints())
+				}
+			})
+		}, func(t *testing.T) {
+			// The replicas are back; each passes a check, and stays DOWN.
+			// halfclose.lua then sends the calls to those replicas
+			// through the backends without checks, and the log names them.
+			for _, be := range backends {
+				for _, r := range f.replicas {
+					if _, err := p.log.waitWatched(ctx, be+"/"+r.name+" succeeded"); err != nil {
+						t.Fatalf("%v\n%s", err, p.log.tail())
+					}
+				}
+			}
+			p.log.watch(" unchecked_grpc/r")
+			p.log.watch(" tcp_in unchecked_tcp/r")
+		})
+		// The log names the backend without checks and the replica that
+		// took each call: how an operator sees this path used.
+		if _, err := p.log.waitWatched(ctx, " unchecked_grpc/r"); err != nil {
+			t.Errorf("gRPC call through unchecked_grpc: %v\n%s", err, p.log.tail())
+		}
+		line, err := p.log.waitWatched(ctx, " tcp_in unchecked_tcp/r")
+		if err != nil {
+			t.Fatalf("raw-TCP call through unchecked_tcp: %v\n%s", err, p.log.tail())
+		}
+		// halfclose.lua picks the replica from the checks' results: it
+		// sends nothing to any (a probe connection would be a job with
+		// no header in a replica's log). The replica that took the
+		// raw-TCP call logged that job and no other.
+		name := strings.Fields(line[strings.Index(line, " tcp_in unchecked_tcp/"):])[1]
+		name = strings.TrimPrefix(name, "unchecked_tcp/")
+		jobs := 0
+		for _, r := range f.replicas {
+			l := r.currentLog()
+			if r.name == name {
+				if err := l.wait(ctx, nil, func(s *logState) bool { return s.tcpJobs > 0 }); err != nil {
+					t.Fatalf("%s took the raw-TCP call: %v\n%s", name, err, l.tail())
+				}
+			}
+			jobs += l.snapshot().tcpJobs
+		}
+		if jobs != 1 {
+			t.Errorf("%d raw-TCP jobs in the replicas' logs, want 1 (the call)", jobs)
+		}
+	})
+}
+
+// TestFleetRollNoLiveUpstreamsDraining: with every replica DOWN, HAProxy
+// sends a call past its checks only to a replica whose last check
+// passed. One that drains (/readyz 503, its listeners open for
+// --drain-delay) is not one: with it draining and the others dead, a
+// call gets HAProxy's 503 and a raw-TCP client the error line, and the
+// draining replica gets no new job (an earlier version tried a connect
+// to each replica and sent the call to the first that accepted: the
+// draining one).
+func TestFleetRollNoLiveUpstreamsDraining(t *testing.T) {
+	for _, tool := range []string{"haproxy", "nc"} {
 		need(t, tool)
 	}
-	f := newFleetArgs(t, "0s")
-	p := f.startProxy(t, "nginx", func(t *testing.T, cfg string) string {
-		if n := strings.Count(cfg, "fail_timeout=2s"); n != 6 {
-			t.Fatalf("nginx.conf.template: %d servers with fail_timeout=2s, want 6 (3 replicas, 2 upstreams)", n)
+	f := newFleetArgs(t, "1h")
+	p := f.startProxy(t, "haproxy", haproxyStayDown)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	draining := f.replicas[0]
+	draining.mu.Lock()
+	cmd, log := draining.cmd, draining.log
+	draining.mu.Unlock()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.waitText(ctx, `"msg":"shutting down"`); err != nil {
+		t.Fatalf("%s: %v\n%s", draining.name, err, log.tail())
+	}
+	defer draining.kill(t)
+	for _, r := range f.replicas[1:] {
+		r.kill(t)
+	}
+	for _, be := range []string{"halfclose_grpc", "halfclose_tcp"} {
+		for _, r := range f.replicas {
+			if err := p.log.waitText(ctx, "Server "+be+"/"+r.name+" is DOWN"); err != nil {
+				t.Fatalf("%v\n%s", err, p.log.tail())
+			}
 		}
-		return strings.ReplaceAll(cfg, "fail_timeout=2s", "fail_timeout=1h")
-	})
+	}
+	in := randomFile(t, 1<<10)
+	req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+	if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 || !bytes.Contains(r.stderr, []byte(haproxyNoReplica)) {
+		t.Errorf("gRPC call, one replica draining and the others dead: exit %d, %q, stderr %q; want HAProxy's 503 with %q", r.code, r.stdout, r.stderr, haproxyNoReplica)
+	}
+	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+		t.Errorf("raw-TCP call (nc -N), one replica draining and the others dead: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
+	}
+	// Only jobs with a command count: startProxy's dial through tcp_in
+	// (to see that HAProxy listens) reached a replica as a connection
+	// with no header, a job without one.
+	if s, jobs := log.snapshot(), log.outcomeCounts(); s.grpcJobs != 0 || len(jobs) != 0 {
+		t.Errorf("the draining replica logged %d gRPC calls and jobs %v, want none\n%s", s.grpcJobs, jobs, log.tail())
+	}
+}
+
+// haproxyStayDown is a startProxy edit of haproxy.cfg: a replica marked
+// DOWN stays DOWN for the test's length (rise 100000; fall 1, so that it
+// is marked sooner), whatever the machine's pace, and every change of a
+// check's result is logged (a replica back says "succeeded").
+func haproxyStayDown(t *testing.T, cfg string) string {
+	const checks = "inter 1s fall 2 rise 2"
+	if n := strings.Count(cfg, checks); n != 2 {
+		t.Fatalf("haproxy.cfg: %d lines with %q, want 2 (the default-server of each backend)", n, checks)
+	}
+	cfg = strings.ReplaceAll(cfg, checks, "inter 1s fall 1 rise 100000")
+	return strings.Replace(cfg, "defaults\n", "defaults\n    option log-health-checks\n", 1)
+}
+
+// haproxyTCPUnavailable is deploy/haproxy/halfclose.lua's error line.
+const haproxyTCPUnavailable = "halfclose: error: UNAVAILABLE: haproxy: no replica is ready to take the connection\n"
+
+// noLiveUpstreams kills every replica, lets markDown see the proxy mark
+// them all, starts them again, runs back (when not nil) and checks that a
+// gRPC call (the CLI) and a raw-TCP call (nc -N) through p get their
+// results.
+func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown, back func(t *testing.T)) {
 	in := randomFile(t, 1<<10)
 	sha := run(t, "", "", "sha256sum", in).stdout
 	shaStdin := gnu(t, in, "sha256sum")
@@ -489,21 +727,50 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 	for _, r := range f.replicas {
 		r.kill(t)
 	}
-	// With no replica up, each call tries all three (grpc_next_upstream_tries
-	// and proxy_next_upstream_tries 3): every one refuses and is marked.
-	if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 {
-		t.Fatalf("gRPC call with every replica down: exit 0, %q", r.stdout)
-	}
-	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); len(r.stdout) != 0 {
-		t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
-	}
+	markDown(t)
 	for _, r := range f.replicas {
 		r.start(t)
+	}
+	if back != nil {
+		back(t)
 	}
 	if r := run(t, "", "", hc, "--addr", p.grpc, "sha256sum", in); r.code != 0 || !bytes.Equal(r.stdout, sha) {
 		t.Errorf("gRPC call, the replicas back: exit %d, %q, stderr %s; want %q\n%s", r.code, r.stdout, firstLine(r.stderr), sha, p.log.complaints())
 	}
 	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); !bytes.Equal(r.stdout, shaStdin) {
 		t.Errorf("raw-TCP call (nc -N), the replicas back: exit %d, %q; want %q\n%s", r.code, r.stdout, shaStdin, p.log.complaints())
+	}
+}
+
+// TestFleetCrashBeforeChecks: the whole fleet crashes and a raw-TCP
+// client comes before HAProxy's checks have noticed (fall 2: up to
+// ~2 s). Every connect is refused; HAProxy's last failed connect closes
+// the client's connection cleanly with nothing written, which nc -N
+// shows as an empty output and exit 0. The shipped file marks a replica
+// DOWN at its first refused connect (observe layer4, on-error
+// mark-down), so the retries end on halfclose_tcp's backup, the
+// adapter's error line. The test sets inter to an hour, so that no check
+// runs while it does: only the refused connects can mark the replicas.
+func TestFleetCrashBeforeChecks(t *testing.T) {
+	for _, tool := range []string{"haproxy", "nc"} {
+		need(t, tool)
+	}
+	f := newFleetArgs(t, "0s")
+	p := f.startProxy(t, "haproxy", func(t *testing.T, cfg string) string {
+		const checks = "check inter 1s fall 2 rise 2"
+		if n := strings.Count(cfg, checks); n != 1 {
+			t.Fatalf("haproxy.cfg: %d lines with %q, want 1 (halfclose_tcp's default-server)", n, checks)
+		}
+		return strings.ReplaceAll(cfg, checks, "check inter 1h fall 2 rise 2")
+	})
+	for _, r := range f.replicas {
+		r.kill(t)
+	}
+	in := randomFile(t, 1<<10)
+	req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
+	for i := range 2 {
+		if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+			t.Errorf("raw-TCP call %d (nc -N), the fleet crashed, the checks not run: exit %d, %q; want %q\n%s", i, r.code, r.stdout, haproxyTCPUnavailable, p.log.tail())
+		}
 	}
 }

@@ -451,6 +451,9 @@ type eventLog struct {
 	// outcomes counts the jobs (both adapters) by job.outcome, but
 	// those without a command: a proxy's health checks on the TCP port.
 	outcomes map[string]int
+	// watched holds, for each text given to watch, the last line
+	// written since that contains it ("" while none has).
+	watched map[string]string
 }
 
 // logState is what the tests wait for in a replica's log.
@@ -480,6 +483,11 @@ func (l *eventLog) Write(p []byte) (int, error) {
 			l.lines = l.lines[1:]
 		}
 		l.lines = append(l.lines, line)
+		for text := range l.watched {
+			if strings.Contains(line, text) {
+				l.watched[text] = line
+			}
+		}
 		if proxyComplaint.MatchString(line) {
 			if len(l.errs) == eventLogTail {
 				l.errs = l.errs[1:]
@@ -647,6 +655,12 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 				t.Fatal(err)
 			}
 			cfg = writeFile(t, dir, "haproxy.cfg", []byte(edit(t, string(b))))
+			// The edited file's lua-load is from its own directory.
+			lua, err := os.ReadFile(filepath.Join(filepath.Dir(f.haCfg), "halfclose.lua"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dir, "halfclose.lua", lua)
 		}
 		for k, v := range env {
 			cmdEnv = append(cmdEnv, k+"="+v)
@@ -966,8 +980,11 @@ func (f *fleet) checkTraps(t *testing.T, name string) {
 				}
 				return cfg
 			})
-			// Every replica fails its h2 check and goes DOWN (fall 2): wait
-			// for HAProxy to say so, then a call gets its 503.
+			// Every replica fails its h2 check and goes DOWN (fall 2):
+			// wait for HAProxy to say so, then a call gets its 503. No
+			// replica passed its last check, so halfclose.lua sends none
+			// to the replicas without checks (unchecked_grpc): broken
+			// checks fail every call, loudly, as they did before it.
 			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 			defer cancel()
 			if err := p.log.waitText(ctx, "backend halfclose_grpc has no server available"); err != nil {
@@ -982,6 +999,40 @@ func (f *fleet) checkTraps(t *testing.T, name string) {
 				t.Errorf("without check-proto h1: exit %d, stderr %q; want an error naming HTTP 503, or the attempts ended while sending", r.code, r.stderr)
 			}
 		})
+	}
+}
+
+// watch starts looking for lines that contain s, for waitWatched: unlike
+// waitText, it sees only lines written from now on, however many lines
+// come after them.
+func (l *eventLog) watch(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.watched == nil {
+		l.watched = map[string]string{}
+	}
+	l.watched[s] = ""
+}
+
+// waitWatched waits for a line containing s written since watch(s), and
+// returns the last such line.
+func (l *eventLog) waitWatched(ctx context.Context, s string) (string, error) {
+	for {
+		l.mu.Lock()
+		line, ok := l.watched[s]
+		ch := l.changed
+		l.mu.Unlock()
+		if !ok {
+			return "", fmt.Errorf("%q is not watched", s)
+		}
+		if line != "" {
+			return line, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", fmt.Errorf("no %q in the log since it was watched: %w", s, ctx.Err())
+		}
 	}
 }
 
