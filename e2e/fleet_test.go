@@ -24,6 +24,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -279,7 +280,7 @@ func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
 	}
 	t.Logf("replicas: --drain-delay %s %s, /readyz on --health-addr", delay, strings.Join(extra, " "))
 
-	addrs := freeAddrs(t, 3*4)
+	addrs := replicaAddrs(t, 3*4)
 	for i := range 3 {
 		r := &replica{
 			name:    fmt.Sprintf("r%d", i+1),
@@ -318,6 +319,32 @@ func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
 // freeAddrs returns n distinct loopback addresses nothing listens on now.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
+	return freeAddrsOn(t, "127.0.0.1", n)
+}
+
+// replicaAddrs is freeAddrs on a loopback address of the fleet's own,
+// 127.x.y.z, chosen at random: a replica restarts on the same ports, and
+// on 127.0.0.1 a port it let go could be taken before it was back by the
+// local end of any connection the test's clients and proxies opened (the
+// kernel's ephemeral ports; the source address of a connection to any
+// 127.x.y.z is 127.0.0.1): "r2 not listening ... bind: address already
+// in use" failed a run of TestFleetRollNoLiveUpstreams and one of
+// make test-fleet. On an address of its own, only a listener there or on
+// the wildcard address can take it.
+func replicaAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var b [3]byte
+	if _, err := crand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	// 127.128.0.1 to 127.255.255.254: clear of 127.0.0.x, which the
+	// tests use for peers of their own (127.0.0.11 and the like).
+	return freeAddrsOn(t, fmt.Sprintf("127.%d.%d.%d", 128+b[0]%128, b[1], 1+b[2]%254), n)
+}
+
+// freeAddrsOn returns n distinct addresses on host nothing listens on now.
+func freeAddrsOn(t *testing.T, host string, n int) []string {
+	t.Helper()
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -326,7 +353,7 @@ func freeAddrs(t *testing.T, n int) []string {
 	}()
 	var out []string
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
