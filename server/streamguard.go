@@ -440,6 +440,33 @@ func (g *streamGuard) shutdown() {
 	g.cancel()
 }
 
+// answer returns what the stream's client is answered with, for a job
+// that failed once the server's forced stop was on, err being the stop's
+// verdict (lifecycle.stopped): the cause of what the guard answered, or
+// saw grpc-go answer, first (a timeout: fire; grpc-go's own: failed; the
+// stop's: shutdown); else err, which the client is answered with now, so
+// that a timeout that runs out before the handler returns answers
+// nothing, and neither does grpc-go's receive that its end would
+// unblock. The job is then recorded as its client was told. Safe on a
+// nil guard.
+func (g *streamGuard) answer(err error) error {
+	if g == nil {
+		return err
+	}
+	g.mu.Lock()
+	if cause := g.cause; cause != nil {
+		g.mu.Unlock()
+		return cause
+	}
+	g.cause = err
+	sw := g.sw
+	g.mu.Unlock()
+	if sw != nil {
+		writeStatus(sw, err)
+	}
+	return err
+}
+
 // errHeaderTimeout is the abort of a gRPC stream whose first message did
 // not arrive within --header-timeout.
 func errHeaderTimeout(d time.Duration) error {

@@ -2,19 +2,23 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/compute/engine"
 )
 
 // fakeStatusWriter counts the statuses written through it.
@@ -126,5 +130,167 @@ func TestSummaryThenTimeoutStatusIsNoResult(t *testing.T) {
 	t.Logf("client: summary %v, err %v, output %q; recorded %s", sum, err, out.String(), oc)
 	if (err == nil) != (oc == OutcomeOK) {
 		t.Errorf("client got summary %v, error %v; job recorded %q", sum, err, oc)
+	}
+}
+
+// stopAfterTimeoutStream is a handler's stream that stops the service
+// (its forced stop: the shutdown grace is over) as a Recv or Send that a
+// timeout ended returns, before the job sees that end: the stop landing
+// between the timeout's answer to the client and the job's record.
+type stopAfterTimeoutStream struct {
+	grpc.ServerStream
+	stop func()
+}
+
+func (s stopAfterTimeoutStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err != nil && guardOf(s.Context()).stopped() != nil {
+		s.stop()
+	}
+	return err
+}
+
+func (s stopAfterTimeoutStream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	if err != nil && guardOf(s.Context()).stopped() != nil {
+		s.stop()
+	}
+	return err
+}
+
+// TestStopAfterTimeoutRecordsTimeout: a forced stop that lands after a
+// timeout has answered the client (DEADLINE_EXCEEDED with the server's
+// words: the header's, the first data's, a Send its client does not read)
+// leaves the job recorded as that timeout, idle, as its client was told:
+// the lifecycle made every job failing once the stop was on
+// errShuttingDown, and such a job was logged and counted unavailable.
+func TestStopAfterTimeoutRecordsTimeout(t *testing.T) {
+	const d = shortTimeout
+	// A reply over what the client's window and the server's write
+	// quota hold, of a small input (TestTimeoutStatusCarriesServerWords).
+	big := bytes.Repeat([]byte("halfclose reply never read\n"), 40000)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(big)
+	zw.Close()
+	for _, c := range []struct {
+		name, method string
+		header       bool
+		unread       bool // Run (gunzip -c): the client reads nothing until the job ended
+		want         string
+	}{
+		{"no header", "Digest", false, false, errHeaderTimeout(d).Error()},
+		{"no data", "Digest", true, false, errIdle(d).Error()},
+		{"no data", "Run", true, false, errIdle(d).Error()},
+		{"reply not read", "Run", true, true, errReplyIdle(d).Error()},
+	} {
+		t.Run(c.name+"/"+c.method, func(t *testing.T) {
+			t.Parallel()
+			var (
+				svc  atomic.Pointer[Service]
+				once sync.Once
+			)
+			stop := func() { once.Do(func() { (*svc.Load()).Stop() }) }
+			wrap := grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+				return handler(srv, stopAfterTimeoutStream{ss, stop})
+			})
+			hdr := defaultTestTimeout
+			if !c.header {
+				hdr = d
+			}
+			env := startEnv(t, envConfig{idle: d, tcp: tcpSettings{HeaderTimeout: hdr}, grpcOpts: []grpc.ServerOption{wrap}})
+			svc.Store(&env.svc)
+			conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			cl := apiv1.NewComputeServiceClient(conn)
+			var got error
+			oc := ""
+			switch c.method {
+			case "Digest":
+				s, err := cl.Digest(jobCtx(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.header {
+					s.Send(header(apiv1.Algorithm_ALGORITHM_SHA256))
+				}
+				var resp apiv1.DigestResponse
+				if got = s.RecvMsg(&resp); got == nil {
+					t.Fatalf("a result: %v", &resp)
+				}
+			case "Run":
+				s, err := cl.Run(jobCtx(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !c.unread {
+					s.Send(runHeader("testcat"))
+				} else {
+					s.Send(runHeader("gunzip -c"))
+					s.Send(runData(gz.Bytes()))
+					s.CloseSend()
+					oc = env.obs.nextOutcome(t)
+				}
+				_, sum, err := collectRun(s)
+				if sum != nil {
+					t.Fatalf("a summary: %v", sum)
+				}
+				got = err
+			}
+			if st := status.Convert(got); st.Code() != codes.DeadlineExceeded || st.Message() != c.want {
+				t.Errorf("client got %v; want DEADLINE_EXCEEDED %q", got, c.want)
+			}
+			if oc == "" {
+				oc = env.obs.nextOutcome(t)
+			}
+			if oc != OutcomeIdle {
+				t.Errorf("outcome %q, want %q, as the client was told", oc, OutcomeIdle)
+			}
+			if (*svc.Load()).(*computeService).life.stopping.Err() == nil {
+				t.Error("the service was not stopped: the case tests nothing")
+			}
+		})
+	}
+}
+
+// codesStatusWriter keeps the codes of the statuses written through it.
+type codesStatusWriter struct {
+	mu    sync.Mutex
+	codes []codes.Code
+}
+
+func (w *codesStatusWriter) WriteStatus(s *status.Status) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.codes = append(w.codes, s.Code())
+	return nil
+}
+
+// TestTimeoutAfterStopAnswersNothing: the converse of
+// TestStopAfterTimeoutRecordsTimeout. A job that the forced stop ended
+// while its stream had a wait armed (a receive ahead waiting for input)
+// is recorded unavailable, and its client is answered so as it is
+// recorded: the wait running out after the record, before the handler
+// returned its status, answered DEADLINE_EXCEEDED, which grpc-go kept.
+func TestTimeoutAfterStopAnswersNothing(t *testing.T) {
+	s := NewComputeService(engine.New(engine.Config{Registry: testRegistry()}), Options{}).(*computeService)
+	s.Stop()
+	l := &s.life
+	g := newStreamGuard(context.Background())
+	sw := &codesStatusWriter{}
+	g.sw = sw
+	if got := l.stopped(g, context.Canceled); got != errShuttingDown {
+		t.Fatalf("recorded %v, want %v", got, errShuttingDown)
+	}
+	g.arm(time.Nanosecond, errIdle(time.Nanosecond))
+	<-g.Done() // fire ends the stream's context, whatever it answered
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if len(sw.codes) != 1 || sw.codes[0] != codes.Unavailable {
+		t.Errorf("statuses written: %v; want one, UNAVAILABLE, as the job is recorded", sw.codes)
 	}
 }
