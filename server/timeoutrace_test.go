@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // fakeStatusWriter counts the statuses written through it.
@@ -272,25 +274,122 @@ func (w *codesStatusWriter) WriteStatus(s *status.Status) error {
 
 // TestTimeoutAfterStopAnswersNothing: the converse of
 // TestStopAfterTimeoutRecordsTimeout. A job that the forced stop ended
-// while its stream had a wait armed (a receive ahead waiting for input)
-// is recorded unavailable, and its client is answered so as it is
-// recorded: the wait running out after the record, before the handler
-// returned its status, answered DEADLINE_EXCEEDED, which grpc-go kept.
+// while its stream had a wait armed (a Send still blocked) is recorded
+// unavailable, and its client is answered so by the handler's status:
+// the wait running out after the record, before the handler returned
+// its status, answered DEADLINE_EXCEEDED, which grpc-go kept; and ending
+// the stream there made grpc-go answer the blocked Send's end itself.
 func TestTimeoutAfterStopAnswersNothing(t *testing.T) {
 	s := NewComputeService(engine.New(engine.Config{Registry: testRegistry()}), Options{}).(*computeService)
 	s.Stop()
 	l := &s.life
-	g := newStreamGuard(context.Background())
-	sw := &codesStatusWriter{}
-	g.sw = sw
-	if got := l.stopped(g, context.Canceled); got != errShuttingDown {
-		t.Fatalf("recorded %v, want %v", got, errShuttingDown)
+	for _, armed := range []string{"before the record", "after the record"} {
+		g := newStreamGuard(context.Background())
+		sw := &codesStatusWriter{}
+		g.sw = sw
+		if armed == "before the record" {
+			g.arm(time.Hour, errIdle(time.Hour))
+		}
+		if got := l.stopped(g, context.Canceled); got != errShuttingDown {
+			t.Fatalf("%s: recorded %v, want %v", armed, got, errShuttingDown)
+		}
+		if armed == "after the record" {
+			g.arm(time.Hour, errIdle(time.Hour))
+		}
+		// The wait runs out: fire, as its timer would, once it is due.
+		g.mu.Lock()
+		if !g.due.IsZero() {
+			g.due = time.Now().Add(-time.Second)
+		}
+		g.mu.Unlock()
+		g.fire()
+		sw.mu.Lock()
+		if len(sw.codes) != 0 {
+			t.Errorf("%s: statuses written by the guard: %v; want none: the handler's, UNAVAILABLE, as the job is recorded", armed, sw.codes)
+		}
+		sw.mu.Unlock()
+		if g.Context.Err() != nil {
+			t.Errorf("%s: the stream was ended by the wait, before the handler's status", armed)
+		}
+		if got := l.stopped(g, context.Canceled); got != errShuttingDown {
+			t.Errorf("%s: then recorded %v, want %v", armed, got, errShuttingDown)
+		}
+		g.cancel()
 	}
-	g.arm(time.Nanosecond, errIdle(time.Nanosecond))
-	<-g.Done() // fire ends the stream's context, whatever it answered
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	if len(sw.codes) != 1 || sw.codes[0] != codes.Unavailable {
-		t.Errorf("statuses written: %v; want one, UNAVAILABLE, as the job is recorded", sw.codes)
+}
+
+// recordSTS is a stream's ServerTransportStream that notes when a status
+// was written through it (the guard's, bind).
+type recordSTS struct {
+	grpc.ServerTransportStream
+	written atomic.Bool
+}
+
+func (r *recordSTS) WriteStatus(st *status.Status) error {
+	r.written.Store(true)
+	return r.ServerTransportStream.(statusWriter).WriteStatus(st)
+}
+
+type stsStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s stsStream) Context() context.Context { return s.ctx }
+
+// orderObserver checks, as each job is recorded, that its status was not
+// written yet.
+type orderObserver struct {
+	sts     atomic.Pointer[recordSTS]
+	started chan struct{}
+	early   chan bool
+}
+
+func (o *orderObserver) JobStarted(string) func(string, int64, int64) {
+	o.started <- struct{}{}
+	return func(string, int64, int64) { o.early <- o.sts.Load().written.Load() }
+}
+
+// TestStopAnswersAfterRecord: a job the forced stop ends (its input
+// flowing, no receive of the handler's own goroutine) is recorded, and
+// its places given back (done), before its client is answered
+// UNAVAILABLE, as every job that is not stopped by a timeout: the stop's
+// status was written from the record (streamGuard.answer), before the
+// job's log line, its metrics and its place under
+// --max-requests-per-peer.
+func TestStopAnswersAfterRecord(t *testing.T) {
+	obs := &orderObserver{started: make(chan struct{}, 1), early: make(chan bool, 1)}
+	svc := NewComputeService(engine.New(engine.Config{Registry: testRegistry()}), Options{Observer: obs})
+	wrap := grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		r := &recordSTS{ServerTransportStream: grpc.ServerTransportStreamFromContext(ss.Context())}
+		obs.sts.Store(r)
+		return handler(srv, stsStream{ss, grpc.NewContextWithServerTransportStream(ss.Context(), r)})
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.InTapHandle(svc.TapHandle), CodecOption(), wrap)
+	apiv1.RegisterComputeServiceServer(gs, svc)
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s, err := apiv1.NewComputeServiceClient(conn).Run(jobCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Send(runHeader("testcat"))
+	s.Send(runData([]byte("never finished")))
+	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+	svc.Stop()
+	if early := testenv.Recv(t, hangTimeout, "the job's record", obs.early); early {
+		t.Error("the job's status was written before its record")
+	}
+	if _, _, err := collectRun(s); status.Code(err) != codes.Unavailable {
+		t.Errorf("client got %v, want UNAVAILABLE", err)
 	}
 }
