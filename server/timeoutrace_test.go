@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
@@ -359,7 +361,22 @@ func (o *orderObserver) JobStarted(string) func(string, int64, int64) {
 // --max-requests-per-peer.
 func TestStopAnswersAfterRecord(t *testing.T) {
 	obs := &orderObserver{started: make(chan struct{}, 1), early: make(chan bool, 1)}
-	svc := NewComputeService(engine.New(engine.Config{Registry: testRegistry()}), Options{Observer: obs})
+	// A stage that has its first bytes of input: the handler's own
+	// goroutine no longer waits in a receive, which the stop answers at
+	// once (shutdown), and only the job's context ends the job.
+	read := make(chan struct{}, 1)
+	reg := testRegistry()
+	reg.Register(&compute.Command{Name: "testreadone", Build: func(*compute.Env, []string) (compute.Stage, error) {
+		return compute.StageFunc(func(ctx context.Context, in io.Reader, out io.Writer) error {
+			if _, err := in.Read(make([]byte, 1)); err != nil {
+				return err
+			}
+			read <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		}), nil
+	}})
+	svc := NewComputeService(engine.New(engine.Config{Registry: reg}), Options{Observer: obs})
 	wrap := grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		r := &recordSTS{ServerTransportStream: grpc.ServerTransportStreamFromContext(ss.Context())}
 		obs.sts.Store(r)
@@ -382,9 +399,10 @@ func TestStopAnswersAfterRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Send(runHeader("testcat"))
+	s.Send(runHeader("testreadone"))
 	s.Send(runData([]byte("never finished")))
 	testenv.Recv(t, hangTimeout, "the job's start", obs.started)
+	testenv.Recv(t, hangTimeout, "the stage's first input", read)
 	svc.Stop()
 	if early := testenv.Recv(t, hangTimeout, "the job's record", obs.early); early {
 		t.Error("the job's status was written before its record")
