@@ -153,6 +153,7 @@ func NewComputeService(eng *engine.Engine, opts Options) Service {
 	// call (and on a debug line of their own, for servers without it).
 	s.life = lifecycle{engine: eng, obs: opts.Observer, adapter: "grpc", peerJobs: opts.PeerJobs, stopping: stopping,
 		onStop: func(ctx context.Context) { guardOf(ctx).shutdown() },
+		answer: func(ctx context.Context, err error) error { return guardOf(ctx).answer(err) },
 		emit: func(ctx context.Context, job slog.Attr, _ error) {
 			addLogAttrs(ctx, job)
 			if s.log.Enabled(ctx, slog.LevelDebug) {

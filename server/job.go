@@ -48,6 +48,11 @@ type lifecycle struct {
 	// server stops it (stopping ends) while do runs: the gRPC adapter's
 	// ends a receive that its job's context cannot (streamGuard.shutdown).
 	onStop func(ctx context.Context)
+	// answer, when not nil, is what a job's client is answered with when
+	// the server stopped the job (stopped): the gRPC adapter's stream may
+	// have been answered before the stop landed, by a timeout
+	// (streamGuard.answer); nil: errShuttingDown.
+	answer func(ctx context.Context, err error) error
 	// waiter, when not nil, is watched while the job waits for its slots
 	// (a raw-TCP connection, for its client's reset: acquireWatched).
 	waiter slotWaiter
@@ -118,7 +123,7 @@ func (l *lifecycle) record(ctx context.Context, command string, fn jobFunc) erro
 		done = l.obs.JobStarted(command)
 	}
 	st, err := fn(ctx)
-	err = l.stopped(err)
+	err = l.stopped(ctx, err)
 	l.emitJob(ctx, command, start, st, err, done)
 	return err
 }
@@ -161,14 +166,20 @@ func jobID() string {
 // stopped returns errShuttingDown for a job that failed because the server
 // stopped it: its context ended, its input was closed, its connection's
 // deadlines were set (which look like timeouts). A verdict on the input
-// itself (a bad flag, a limit, a size mismatch) is the job's, even then.
-func (l *lifecycle) stopped(err error) error {
+// itself (a bad flag, a limit, a size mismatch) is the job's, even then,
+// and so is the answer its client had before the stop (answer): a gRPC
+// stream a timeout answered with DEADLINE_EXCEEDED, the stop landing
+// before the job saw that end, was recorded unavailable.
+func (l *lifecycle) stopped(ctx context.Context, err error) error {
 	if err == nil || l.stopping.Err() == nil {
 		return err
 	}
 	switch compute.CodeOf(err) {
 	case compute.CodeInvalid, compute.CodeResourceExhausted, compute.CodeDataLoss, compute.CodeUnavailable:
 		return err
+	}
+	if l.answer != nil {
+		return l.answer(ctx, errShuttingDown)
 	}
 	return errShuttingDown
 }

@@ -50,11 +50,11 @@ func TestLifecycleStopped(t *testing.T) {
 		compute.Errorf(compute.CodeInternal, "spool"),
 	}
 	for _, err := range errs {
-		if got := l.stopped(err); got != err {
+		if got := l.stopped(context.Background(), err); got != err {
 			t.Errorf("before the stop: stopped(%v) = %v", err, got)
 		}
 	}
-	if l.stopped(nil) != nil {
+	if l.stopped(context.Background(), nil) != nil {
 		t.Error("stopped(nil) is not nil")
 	}
 	stop()
@@ -63,11 +63,11 @@ func TestLifecycleStopped(t *testing.T) {
 		if i >= 5 {
 			want = errShuttingDown
 		}
-		if got := l.stopped(err); got != want {
+		if got := l.stopped(context.Background(), err); got != want {
 			t.Errorf("after the stop: stopped(%v) = %v, want %v", err, got, want)
 		}
 	}
-	if l.stopped(nil) != nil {
+	if l.stopped(context.Background(), nil) != nil {
 		t.Error("after the stop: stopped(nil) is not nil")
 	}
 }

@@ -113,7 +113,7 @@ func TestSlotWaitGoneAsServerStops(t *testing.T) {
 	if n := eng.Running(); n != 0 {
 		t.Fatalf("%d slots held after the gone client's refusal, want 0", n)
 	}
-	if got := l.stopped(err); got != errShuttingDown {
+	if got := l.stopped(context.Background(), err); got != errShuttingDown {
 		t.Errorf("recorded as %v; want %v", got, errShuttingDown)
 	}
 }

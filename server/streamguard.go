@@ -323,9 +323,15 @@ func (g *streamGuard) fire() {
 	// none, and gets no status from here. The client is answered with
 	// the cause's status (when the handler has bound the guard), then
 	// the blocked Recv or Send returns.
+	// A cause there already is left to its own end: grpc-go's (failed),
+	// the stop's (shutdown, answer), an earlier timeout's; the stream is
+	// not ended from here then, which would make a Send or Recv still
+	// blocked answer the client itself (grpc-go's CANCELLED) before
+	// the handler's status (answer).
 	cause := g.dueCause
 	var sw statusWriter
-	if g.cause == nil && g.Context.Err() == nil {
+	claimed := g.cause == nil && g.Context.Err() == nil
+	if claimed {
 		g.cause, g.fired, sw = cause, true, g.sw
 	}
 	g.due = time.Time{}
@@ -334,7 +340,9 @@ func (g *streamGuard) fire() {
 	if sw != nil {
 		writeStatus(sw, cause)
 	}
-	g.cancel()
+	if claimed {
+		g.cancel()
+	}
 }
 
 // why returns the cause of err, an error from the stream: the guard's
@@ -438,6 +446,33 @@ func (g *streamGuard) shutdown() {
 	}
 	writeStatus(sw, errShuttingDown)
 	g.cancel()
+}
+
+// answer returns what the stream's client is answered with, for a job
+// that failed once the server's forced stop was on, err being the stop's
+// verdict (lifecycle.stopped): the cause of what the guard answered, or
+// saw grpc-go answer, first (a timeout: fire; grpc-go's own: failed; the
+// stop's: shutdown); else err, which the stream is claimed for: the
+// armed wait is cancelled, and one that runs out before the handler
+// returns (a Send still blocked) answers nothing and does not end the
+// stream (fire), so the client gets err as the handler returns it,
+// after the job's record and its places (done), as any job's status.
+// The job is then recorded as its client was told. Safe on a nil guard.
+func (g *streamGuard) answer(err error) error {
+	if g == nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cause != nil {
+		return g.cause
+	}
+	g.cause = err
+	g.due = time.Time{}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	return err
 }
 
 // errHeaderTimeout is the abort of a gRPC stream whose first message did

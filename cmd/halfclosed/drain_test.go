@@ -356,7 +356,11 @@ func TestDrainGraceOver(t *testing.T) {
 // (statusFlushWait later): UNAVAILABLE with grpc-go's words for a
 // dropped connection and nothing of why.
 func TestDrainGraceOverBeforeData(t *testing.T) {
-	d := startDaemon(t, "--shutdown-grace=200ms", "--max-jobs=1")
+	// The Digest waits for its slot until the grace's end: with the
+	// default --job-wait (2 s) its wait ran out first under load (make
+	// test: refused RESOURCE_EXHAUSTED 70 ms before the grace was over,
+	// 1 run in 20 with the server's tests beside it).
+	d := startDaemon(t, "--shutdown-grace=200ms", "--max-jobs=1", "--job-wait=1h")
 	api := apiv1.NewComputeServiceClient(rawGRPC(t, d.grpcAddr(), nil))
 	started := map[string]string{"grpc_method": "Run"}
 
