@@ -551,7 +551,25 @@ func TestTCPResetReplyCountsDelivered(t *testing.T) {
 // the deadline (a stage slow to stop: here one that, cancelled, returns
 // at its context's deadline). clientDeadline took the time the job
 // returned for the time of the cancel, and counted it idle.
+//
+// The deadline is what is tested, so it is a real one: 1 s, doubled for
+// another try when, the job started, less than half of it was left to
+// cancel the call in, or less than 4 deadlineSlack (a busy machine: the
+// job had not started within 1 s once in 20 runs: "no job started").
 func TestGRPCEarlyCancelNotDeadline(t *testing.T) {
+	for d := time.Second; !earlyCancelNotDeadline(t, d); d *= 2 {
+		if d >= 32*time.Second {
+			t.Fatalf("the call's deadline (%v) left too little of it to cancel the call in, every try", d)
+		}
+		t.Logf("the call's deadline (%v) left too little of it to cancel the call in: again with %v", d, 2*d)
+	}
+}
+
+// earlyCancelNotDeadline is one try of TestGRPCEarlyCancelNotDeadline
+// with a call deadline of d; false: too little of it was left to
+// cancel the call in, and the try says nothing.
+func earlyCancelNotDeadline(t *testing.T, d time.Duration) bool {
+	t.Helper()
 	reg := testRegistry()
 	stopped := make(chan bool, 1)
 	reg.Register(&compute.Command{Name: "testslowstop", Build: func(*compute.Env, []string) (compute.Stage, error) {
@@ -566,17 +584,34 @@ func TestGRPCEarlyCancelNotDeadline(t *testing.T) {
 		}), nil
 	}})
 	env := startEnv(t, envConfig{engine: engine.Config{Registry: reg}})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
+	dl, _ := ctx.Deadline()
 	s, err := env.client.Run(ctx)
 	if err != nil {
+		if ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
+			return false
+		}
 		t.Fatal(err)
 	}
 	s.Send(runHeader("testslowstop"))
 	s.Send(runData([]byte("part of the input")))
-	env.obs.waitStarted(t)
+	select {
+	case <-env.obs.started:
+	case <-ctx.Done():
+		return false
+	}
+	// Long before: half the deadline left, and far more than the
+	// deadlineSlack within which a cancel counts as the deadline.
+	if left := time.Until(dl); left < d/2 || left < 4*deadlineSlack {
+		return false
+	}
 	cancel() // long before the deadline
-	if _, err := s.Recv(); status.Code(err) != codes.Canceled {
+	_, err = s.Recv()
+	if code := status.Code(err); code != codes.Canceled {
+		if code == codes.DeadlineExceeded {
+			return false
+		}
 		t.Fatalf("Recv: %v, want CANCELED", err)
 	}
 	if !testenv.Recv(t, hangTimeout, "the stage's end", stopped) {
@@ -585,6 +620,7 @@ func TestGRPCEarlyCancelNotDeadline(t *testing.T) {
 	if oc := env.obs.nextOutcome(t); oc != OutcomeCanceled {
 		t.Errorf("outcome %q for a call cancelled long before its deadline, want %q", oc, OutcomeCanceled)
 	}
+	return true
 }
 
 // serveService serves svc over gRPC on a loopback port for the test and
