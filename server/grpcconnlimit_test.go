@@ -91,17 +91,9 @@ func TestGRPCConnLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs := &refusalCounter{n: map[string]int{}}
-	srv := grpc.NewServer(grpc.ReadBufferSize(0))
-	served := make(chan error, 1)
-	go func() {
-		served <- srv.Serve(NewGRPCListener(l, GRPCReadBufSize, 0, GRPCConnLimits{
-			Max: 3, PerPeer: NewPeerCap(2), Observer: obs,
-		}))
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
-	})
+	serveGRPCListener(t, NewGRPCListener(l, GRPCReadBufSize, 0, GRPCConnLimits{
+		Max: 3, PerPeer: NewPeerCap(2), Observer: obs,
+	}))
 	addr := l.Addr().String()
 
 	a1, ok := h2Open(t, addr, "127.0.0.1")
@@ -224,13 +216,7 @@ func TestGRPCConnPlacesComeBack(t *testing.T) {
 		Max: 3, PerPeer: perPeer, Observer: &refusalCounter{n: map[string]int{}},
 		Conns: func(d int) { gauge.Add(int64(d)) },
 	}).(*grpcListener)
-	srv := grpc.NewServer(grpc.ReadBufferSize(0))
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(gl) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
-	})
+	serveGRPCListener(t, gl)
 	addr := l.Addr().String()
 	for round := range 3 {
 		var open []net.Conn
@@ -321,13 +307,7 @@ func TestGRPCConnPlaceBackAtServerClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	gl := NewGRPCListener(l, GRPCReadBufSize, 0, GRPCConnLimits{PerPeer: NewPeerCap(1)})
-	srv := grpc.NewServer(grpc.ReadBufferSize(0))
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(gl) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
-	})
+	serveGRPCListener(t, gl)
 	addr := l.Addr().String()
 	// endAndWait half-closes c and reads it to the server's close.
 	endAndWait := func(c net.Conn, what string) {
@@ -358,4 +338,17 @@ func TestGRPCConnPlaceBackAtServerClose(t *testing.T) {
 		}
 		endAndWait(c, "the round's last connection")
 	}
+}
+
+// serveGRPCListener serves a gRPC server with no service on gl until the
+// test ends, and then waits for Serve's return.
+func serveGRPCListener(t *testing.T, gl net.Listener) {
+	t.Helper()
+	srv := grpc.NewServer(grpc.ReadBufferSize(0))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(gl) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		testenv.Recv(t, hangTimeout, "Serve's return after Stop", served)
+	})
 }

@@ -31,11 +31,7 @@ func TestTimeoutStatusCarriesServerWords(t *testing.T) {
 	// Send blocks until the client reads. It comes of a small input
 	// (gunzip -c), which arrives whole at once: a large one could take
 	// longer than the idle timeout to arrive on a busy machine.
-	big := bytes.Repeat([]byte("halfclose reply never read\n"), 40000)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(big)
-	zw.Close()
+	big, gz := unreadReply()
 	for _, c := range []struct {
 		name, method string
 		msgs         [][]byte // data messages after the header; nil: no header either
@@ -49,7 +45,7 @@ func TestTimeoutStatusCarriesServerWords(t *testing.T) {
 		{"no data", "Run", nil, true, false, idleMsg},
 		{"between messages", "Digest", [][]byte{[]byte("some")}, true, false, idleMsg},
 		{"between messages", "Run", [][]byte{[]byte("some")}, true, false, idleMsg},
-		{"reply not read", "Run", [][]byte{gz.Bytes()}, true, true, replyMsg},
+		{"reply not read", "Run", [][]byte{gz}, true, true, replyMsg},
 	} {
 		t.Run(c.name+"/"+c.method, func(t *testing.T) {
 			t.Parallel()
@@ -186,4 +182,16 @@ func TestHeaderTimeoutBeforeHandlerSaysSo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unreadReply returns a reply well over what a client's stream window
+// and the server's write quota hold, and its gzip, a small input that
+// makes it (gunzip -c).
+func unreadReply() (big, gz []byte) {
+	big = bytes.Repeat([]byte("halfclose reply never read\n"), 40000)
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(big)
+	zw.Close()
+	return big, b.Bytes()
 }

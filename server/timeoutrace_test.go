@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"io"
 	"net"
@@ -172,11 +171,7 @@ func TestStopAfterTimeoutRecordsTimeout(t *testing.T) {
 	const d = shortTimeout
 	// A reply over what the client's window and the server's write
 	// quota hold, of a small input (TestTimeoutStatusCarriesServerWords).
-	big := bytes.Repeat([]byte("halfclose reply never read\n"), 40000)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(big)
-	zw.Close()
+	_, gz := unreadReply()
 	for _, c := range []struct {
 		name, method string
 		header       bool
@@ -235,7 +230,7 @@ func TestStopAfterTimeoutRecordsTimeout(t *testing.T) {
 					s.Send(runHeader("testcat"))
 				} else {
 					s.Send(runHeader("gunzip -c"))
-					s.Send(runData(gz.Bytes()))
+					s.Send(runData(gz))
 					s.CloseSend()
 					oc = env.obs.nextOutcome(t)
 				}
