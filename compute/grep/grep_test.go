@@ -148,7 +148,9 @@ func TestGrepBig(t *testing.T) {
 		fmt.Fprintf(&log, "%d level=%s msg=request took %dms\n", i, []string{"INFO", "DEBUG", "ERROR"}[i%3], i%997)
 	}
 	big := log.Bytes()
-	long := append(bytes.Repeat([]byte("x"), longLine), "ERROR\nshort ERROR\n"...)
+	// A byte >= 0x80 in the long line: -o over a pattern that can match
+	// one searches it widened through the reader (x.E).
+	long := append(bytes.Repeat([]byte("x"), longLine), "\xffERROR\nshort ERROR\n"...)
 	withNul := func(at int) []byte {
 		b := bytes.Clone(big)
 		b[at] = 0
@@ -173,6 +175,7 @@ func TestGrepBig(t *testing.T) {
 		{"grep", "-o", "-E", "=[A-Z]+"},
 		{"grep", "-m", "1000", "ms"},
 		{"grep", "-c", "-v", "a"},
+		{"grep", "-o", "-E", "x.E"},
 	}
 	// The long line is over the default line limit: a server that allows
 	// it gets GNU's output.

@@ -70,6 +70,9 @@ func TestSlowSearchMatchesFast(t *testing.T) {
 		{"-o", "foo"}, {"-o", "-E", "a*"}, {"-o", "-E", `\bfoo`}, {"-o", "-E", "^foo|bar$"},
 		{"-o", "-w", "foo"}, {"-o", "-E", "[^a-z ]+"}, {"-o", "-i", "-E", "A+B"}, {"-o", "-E", ".o"},
 		{"-c", "-E", "f.o"}, {"-c", "-x", "-E", "[a-z ]*"}, {"-c", "-E", "\xe9."},
+		// a widened byte read as one rune (hunt gnuhunt: the reader read
+		// its two bytes as two runes, so '.' did not match it)
+		{"-o", "-E", ".f"}, {"-o", "-E", "caf."}, {"-o", "-w", "-E", "caf."}, {"-o", "-x", "-E", ".foo. caf. foo."},
 	} {
 		st, err := buildGrep(&compute.Env{}, args)
 		if err != nil {
