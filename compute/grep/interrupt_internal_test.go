@@ -73,6 +73,9 @@ func TestSlowSearchMatchesFast(t *testing.T) {
 		// a widened byte read as one rune (hunt gnuhunt: the reader read
 		// its two bytes as two runes, so '.' did not match it)
 		{"-o", "-E", ".f"}, {"-o", "-E", "caf."}, {"-o", "-w", "-E", "caf."}, {"-o", "-x", "-E", ".foo. caf. foo."},
+		// the same without -o: a line selected by the reader search over
+		// the widened line (-c counted none of these)
+		{"-c", "-E", "caf.( |$)"}, {"-c", "-x", "-E", ".*caf. foo."}, {"-c", "-w", "-E", "f.o\xe9"},
 	} {
 		st, err := buildGrep(&compute.Env{}, args)
 		if err != nil {
