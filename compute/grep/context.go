@@ -183,18 +183,23 @@ func (r *grepRun) contextRaw(line []byte, matched bool, off int64) {
 		line, r.wide = r.cx.wbuf, true
 		r.frame = textFrame{tcap: cap(line), base: off, wtext: line}
 	}
+	r.slow.wide = r.wide
 	r.contextLine(line, matched)
-	r.wide, r.frame = wide, frame
+	r.wide, r.frame, r.slow.wide = wide, frame, wide
 }
 
 // lineMatches reports whether a line as the input has it matches.
 func (r *grepRun) lineMatches(line []byte) bool {
 	m := r.g.m
-	if m.wide && hasHigh(line) {
+	wide := r.slow.wide
+	r.slow.wide = m.wide && hasHigh(line)
+	if r.slow.wide {
 		r.cx.wbuf = widen(r.cx.wbuf, line)
 		line = r.cx.wbuf
 	}
-	return m.lineMatch(line, r.in) && m.supMatch(line, r.in)
+	ok := m.lineMatch(line, r.in) && m.supMatch(line, r.in)
+	r.slow.wide = wide
+	return ok
 }
 
 // readTo reads from in onto data until it holds want bytes or in ends

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -148,7 +149,9 @@ func TestGrepBig(t *testing.T) {
 		fmt.Fprintf(&log, "%d level=%s msg=request took %dms\n", i, []string{"INFO", "DEBUG", "ERROR"}[i%3], i%997)
 	}
 	big := log.Bytes()
-	long := append(bytes.Repeat([]byte("x"), longLine), "ERROR\nshort ERROR\n"...)
+	// A byte >= 0x80 in the long line: -o over a pattern that can match
+	// one searches it widened through the reader (x.E).
+	long := append(bytes.Repeat([]byte("x"), longLine), "\xffERROR\nshort ERROR\n"...)
 	withNul := func(at int) []byte {
 		b := bytes.Clone(big)
 		b[at] = 0
@@ -173,6 +176,7 @@ func TestGrepBig(t *testing.T) {
 		{"grep", "-o", "-E", "=[A-Z]+"},
 		{"grep", "-m", "1000", "ms"},
 		{"grep", "-c", "-v", "a"},
+		{"grep", "-o", "-E", "x.E"},
 	}
 	// The long line is over the default line limit: a server that allows
 	// it gets GNU's output.
@@ -362,6 +366,41 @@ func TestGrepWidePrefilter(t *testing.T) {
 		{"grep", "-F", "-e", "\xc3\xa9", "-e", "\xe9"},
 	} {
 		computetest.DiffGNU(t, in, argv...)
+	}
+}
+
+// TestGrepWideLineOutsideProcess: while a line too long to search as a
+// slice is processed, or last was, the reader search also serves lines
+// widened outside that text, which it must read as widened (two bytes
+// one rune) whether or not the long line was: a line of before-context
+// that -o -v prints the matches of (contextRaw), and the lines of GNU's
+// read after the one with the first NUL, tested as GNU would select them
+// while after-context is pending (binaryTail's lineMatches).
+func TestGrepWideLineOutsideProcess(t *testing.T) {
+	t.Parallel()
+	long := bytes.Repeat([]byte("x"), 128<<10) // no byte >= 0x80
+	for _, argv := range [][]string{
+		{"grep", "-o", "-v", "-B", "1", "caf."},
+		{"grep", "-o", "-v", "-B", "1", "-E", "caf.( |$)"},
+	} {
+		t.Run(fmt.Sprintf("%q", argv[1:]), func(t *testing.T) {
+			computetest.DiffGNU(t, slices.Concat([]byte("caf\xe9 \n"), long, []byte("\n")), argv...)
+		})
+	}
+	// The long line ends GNU's third read (96 KiB, 48 KiB, then to a page
+	// boundary); the NUL is in the next one, with a line that selects.
+	const lineEnd = 40 << 12
+	in := slices.Concat(bytes.Repeat([]byte("x"), lineEnd-len(" cafe\n")), []byte(" cafe\ncaf\xe9 z\na\nb\nc\n\x00\n"))
+	if ends := grep.GNUReadEnds(in); !slices.Contains(ends, lineEnd) {
+		t.Fatalf("GNU's reads end at %v, not at the long line's end %d", ends, lineEnd)
+	}
+	for _, argv := range [][]string{
+		{"grep", "-A", "5", "-E", "caf.( |$)"},
+		{"grep", "-A", "5", "-w", "-E", "cafe|caf\xe9"},
+	} {
+		t.Run(fmt.Sprintf("%q", argv[1:]), func(t *testing.T) {
+			computetest.DiffGNU(t, in, argv...)
+		})
 	}
 }
 

@@ -70,6 +70,12 @@ func TestSlowSearchMatchesFast(t *testing.T) {
 		{"-o", "foo"}, {"-o", "-E", "a*"}, {"-o", "-E", `\bfoo`}, {"-o", "-E", "^foo|bar$"},
 		{"-o", "-w", "foo"}, {"-o", "-E", "[^a-z ]+"}, {"-o", "-i", "-E", "A+B"}, {"-o", "-E", ".o"},
 		{"-c", "-E", "f.o"}, {"-c", "-x", "-E", "[a-z ]*"}, {"-c", "-E", "\xe9."},
+		// a widened byte read as one rune (hunt gnuhunt: the reader read
+		// its two bytes as two runes, so '.' did not match it)
+		{"-o", "-E", ".f"}, {"-o", "-E", "caf."}, {"-o", "-w", "-E", "caf."}, {"-o", "-x", "-E", ".foo. caf. foo."},
+		// the same without -o: a line selected by the reader search over
+		// the widened line (-c counted none of these)
+		{"-c", "-E", "caf.( |$)"}, {"-c", "-x", "-E", ".*caf. foo."}, {"-c", "-w", "-E", "f.o\xe9"},
 	} {
 		st, err := buildGrep(&compute.Env{}, args)
 		if err != nil {

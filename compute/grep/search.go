@@ -481,6 +481,9 @@ func (r *grepRun) process(text []byte) {
 		r.scratch = widen(r.scratch, text)
 		text, r.wide = r.scratch, true
 	}
+	// The reader search of a long line decodes what it reads as the text
+	// is: a widened byte is one rune of two bytes, not two runes.
+	r.slow.wide = r.wide
 	r.frame.tcap, r.frame.wtext = cap(text), nil
 	if r.wide {
 		r.frame.wtext, r.frame.mw, r.frame.mo = text, 0, 0
