@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
@@ -57,12 +56,7 @@ func TestTimeoutStatusCarriesServerWords(t *testing.T) {
 				hdr = d
 			}
 			env := startEnv(t, envConfig{idle: d, tcp: tcpSettings{HeaderTimeout: hdr}})
-			conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-				grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { conn.Close() })
+			conn := dialTest(t, env.grpcAddr, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
 			client := apiv1.NewComputeServiceClient(conn)
 			ctx := jobCtx(t) // a failure only, never a wait
 			var got error

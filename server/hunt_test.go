@@ -638,10 +638,11 @@ func serveService(t *testing.T, svc apiv1.ComputeServiceServer) string {
 	return l.Addr().String()
 }
 
-// dialTest is a plaintext client connection to addr, closed with the test.
-func dialTest(t *testing.T, addr string) *grpc.ClientConn {
+// dialTest is a plaintext client connection to addr, with opts, closed
+// with the test.
+func dialTest(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

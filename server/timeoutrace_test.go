@@ -199,12 +199,7 @@ func TestStopAfterTimeoutRecordsTimeout(t *testing.T) {
 			}
 			env := startEnv(t, envConfig{idle: d, tcp: tcpSettings{HeaderTimeout: hdr}, grpcOpts: []grpc.ServerOption{wrap}})
 			svc.Store(&env.svc)
-			conn, err := grpc.NewClient(env.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-				grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { conn.Close() })
+			conn := dialTest(t, env.grpcAddr, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
 			cl := apiv1.NewComputeServiceClient(conn)
 			var got error
 			oc := ""
