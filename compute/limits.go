@@ -56,6 +56,28 @@ func (b *PatternBudget) Take(cmd string, n int) error {
 	return nil
 }
 
+// TakeKeywords charges a keyword set of nodes trie nodes (its keywords'
+// distinct prefixes: at most their bytes) for cmd, perNode of them to an
+// instruction (rounded up), or fails with RESOURCE_EXHAUSTED: a keyword
+// set costs the same per input byte whatever its size, but its memory
+// grows with it, a node about what perNode instructions' share of a
+// compiled regexp is.
+func (b *PatternBudget) TakeKeywords(cmd string, nodes, perNode int) error {
+	n := (nodes + perNode - 1) / perNode
+	err := b.Take(cmd, n)
+	if err == nil {
+		return nil
+	}
+	left := MaxPatternInsts
+	if b != nil {
+		b.mu.Lock()
+		left = b.left
+		b.mu.Unlock()
+	}
+	return Exhaustedf("%s: keyword set too large: its %s trie nodes (the keywords' bytes, less shared prefixes) count as %s regexp instructions, one per %d; a pipeline's patterns may use %d in all, %s are left",
+		cmd, strconv.Itoa(nodes), strconv.Itoa(n), perNode, MaxPatternInsts, strconv.Itoa(left))
+}
+
 func patternTooLarge(cmd string, n, left int) error {
 	return Exhaustedf("%s: pattern too large: it needs %s regexp instructions; a pipeline's patterns may use %d in all, %s are left",
 		cmd, strconv.Itoa(n), MaxPatternInsts, strconv.Itoa(left))

@@ -2,6 +2,7 @@ package grep_test
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -99,3 +100,50 @@ func BenchmarkShortLines(b *testing.B) {
 // selects no line of the log: the whole text is searched (findWindowed's
 // windows grow to it).
 func BenchmarkLogXSparse(b *testing.B) { benchLogGrep(b, "-cx", "a*") }
+
+// benchKeywords are 1,500 keywords for a keyword-list search (kwSet):
+// made-up words of 6 to 12 letters (mixed case), none in the log text,
+// and with frequent, "INFO" among them (nearly every line of the log).
+func benchKeywords(frequent bool) []string {
+	rng := rand.New(rand.NewPCG(1500, 1))
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	kws := make([]string, 0, 1500)
+	for len(kws) < 1500 {
+		b := make([]byte, 6+rng.IntN(7))
+		for i := range b {
+			b[i] = letters[rng.IntN(len(letters))]
+		}
+		kws = append(kws, "q"+string(b)) // 'q' then an upper-case letter: in no log word
+	}
+	if frequent {
+		kws[len(kws)/2] = "INFO"
+	}
+	return kws
+}
+
+// BenchmarkLogKeywords: grep over a list of 1,500 keywords (kwSet), rare
+// matches (none) and frequent ones, with -F's flags.
+func BenchmarkLogKeywords(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		frequent bool
+		flags    []string
+	}{
+		{"rare/-F", false, []string{"-F"}},
+		{"rare/-Fi", false, []string{"-Fi"}},
+		{"rare/-Fw", false, []string{"-Fw"}},
+		{"rare/-Fx", false, []string{"-Fx"}},
+		{"frequent/-F", true, []string{"-F"}},
+		{"frequent/-Fc", true, []string{"-Fc"}},
+		{"frequent/-Fo", true, []string{"-Fo"}},
+		{"frequent/-Fiw", true, []string{"-Fiw"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			argv := append([]string{"grep"}, c.flags...)
+			for _, kw := range benchKeywords(c.frequent) {
+				argv = append(argv, "-e", kw)
+			}
+			computetest.BenchVsGNU(b, grepBenchLog(), argv...)
+		})
+	}
+}

@@ -1,0 +1,205 @@
+package grep_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/halfclose/halfclose/compute/engine"
+	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
+)
+
+// kwAlphabet is what generated keywords and lines are made of: letters in
+// both cases (-i), word constituents and not (-w), bytes >= 0x80 (one of
+// them 0xC9, whose ASCII neighbour 'I' differs by 0x80 only).
+const kwAlphabet = "abcAB_9 -.\xe9\xc9"
+
+// kwWords returns n keywords over alphabet: many share prefixes, are
+// prefixes, suffixes or middles of others, or differ from another in
+// case only; with empty, the empty keyword is one of them. lit: no byte
+// that GNU's -G or -E reads as an operator (alphabet has none).
+func kwWords(rng *rand.Rand, n int, alphabet string, empty bool) []string {
+	word := func(k int) string {
+		b := make([]byte, k)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	var kws []string
+	for len(kws) < n {
+		switch r := rng.IntN(10); {
+		case len(kws) > 0 && r < 2: // a prefix, or an extension, of another
+			o := kws[rng.IntN(len(kws))]
+			if rng.IntN(2) == 0 && len(o) > 1 {
+				kws = append(kws, o[:1+rng.IntN(len(o)-1)])
+			} else {
+				kws = append(kws, o+word(1+rng.IntN(3)))
+			}
+		case len(kws) > 0 && r < 3: // a suffix or middle
+			o := kws[rng.IntN(len(kws))]
+			if len(o) > 2 {
+				i := 1 + rng.IntN(len(o)-2)
+				kws = append(kws, o[i:i+1+rng.IntN(len(o)-i)])
+			}
+		case len(kws) > 0 && r < 4: // another case
+			kws = append(kws, strings.ToUpper(kws[rng.IntN(len(kws))]))
+		case r < 5: // a duplicate
+			if len(kws) > 0 {
+				kws = append(kws, kws[rng.IntN(len(kws))])
+			}
+		default:
+			kws = append(kws, word(1+rng.IntN(6)))
+		}
+	}
+	if empty {
+		kws[rng.IntN(len(kws))] = ""
+	}
+	return kws
+}
+
+// kwText returns lines over alphabet with keywords planted in them, some
+// lines equal to a keyword (-x).
+func kwText(rng *rand.Rand, kws []string, lines int, alphabet string) []byte {
+	var b bytes.Buffer
+	for range lines {
+		switch rng.IntN(6) {
+		case 0:
+			b.WriteString(kws[rng.IntN(len(kws))])
+		case 1:
+			b.WriteString(strings.ToLower(kws[rng.IntN(len(kws))]))
+		default:
+			for k := rng.IntN(30); k > 0; k-- {
+				if rng.IntN(4) == 0 {
+					b.WriteString(kws[rng.IntN(len(kws))])
+				} else {
+					b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+				}
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// kwArgv is grep argv with flags, each keyword given with -e.
+func kwArgv(flags []string, kws []string) []string {
+	argv := append([]string{"grep"}, flags...)
+	for _, kw := range kws {
+		argv = append(argv, "-e", kw)
+	}
+	return argv
+}
+
+// diffKeywords runs argv over each input, here and with GNU grep (once
+// for the inputs without a NUL, as file operands), and compares the
+// output and exit status; a failure names the case, not the keywords.
+func diffKeywords(t *testing.T, cfg engine.Config, name string, inputs [][]byte, argv []string) {
+	t.Helper()
+	var text [][]byte
+	var textIdx []int
+	for i, in := range inputs {
+		if bytes.IndexByte(in, 0) < 0 {
+			text, textIdx = append(text, in), append(textIdx, i)
+		}
+	}
+	wants := make([][]byte, len(inputs))
+	have := make([]bool, len(inputs))
+	if outs := computetest.GNUEach(t, text, argv...); outs != nil {
+		for k, i := range textIdx {
+			wants[i], have[i] = outs[k], true
+		}
+	}
+	pipeline := shquote.Join(argv)
+	for i, in := range inputs {
+		got, status, err := computetest.RunPipelineEnvStatus(t, cfg, pipeline, in)
+		if err != nil {
+			t.Fatalf("%s, input %d: %v", name, i, err)
+		}
+		if have[i] && bytes.Equal(got, wants[i]) {
+			continue
+		}
+		want, code := computetest.GNUStatus(t, in, argv...)
+		if !bytes.Equal(got, want) || status != code {
+			gl, wl := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
+			k := 0
+			for k < len(gl) && k < len(wl) && bytes.Equal(gl[k], wl[k]) {
+				k++
+			}
+			at := func(l [][]byte) []byte {
+				if k < len(l) {
+					return l[k]
+				}
+				return []byte("(none)")
+			}
+			t.Fatalf("%s, input %d (%d bytes): status %d, GNU's %d; output line %d: got %q, GNU %q (got %d bytes, GNU %d)",
+				name, i, len(in), status, code, k+1, at(gl), at(wl), len(got), len(want))
+		}
+	}
+}
+
+// kwFlags are the flag sets the keyword tests run: every output mode,
+// and -i, -w, -x, -o among themselves.
+var kwFlags = [][]string{
+	{}, {"-i"}, {"-w"}, {"-x"}, {"-o"}, {"-io"}, {"-wo"}, {"-iwo"}, {"-xo"}, {"-ixo"}, {"-wx"}, {"-owx"},
+	{"-iw"}, {"-ix"}, {"-v"}, {"-vw"}, {"-c"}, {"-cw"}, {"-cx"}, {"-n"}, {"-b", "-o"}, {"-nb"}, {"-m", "3"},
+	{"-m", "2", "-o"}, {"-l"}, {"-L"}, {"-q"}, {"-C", "1"}, {"-A", "1", "-B", "2", "-n"}, {"-z"}, {"-zo"}, {"-zw"},
+	{"-ov"}, {"-C", "1", "-o", "-w"}, {"-a"}, {"-c", "-a"}, {"-I"},
+}
+
+// TestGrepKeywordSet: grep over a set of literals (kwSet: two hundred,
+// overlapping, with duplicates, bytes >= 0x80, an empty one or not; as
+// -F, -G and -E patterns), every flag of kwFlags, against GNU grep, on
+// generated text, text with a NUL (binary), text without a final newline
+// and a line over the reader search's size.
+func TestGrepKeywordSet(t *testing.T) {
+	seed := uint64(1)
+	if s := os.Getenv("HFUZZ_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	cases := 2
+	if n, err := strconv.Atoi(os.Getenv("HFUZZ_N")); err == nil && n > 0 {
+		cases = n
+	}
+	cfg := engine.Config{MaxLineBytes: 4 << 20}
+	for c := range cases {
+		rng := rand.New(rand.NewPCG(seed, uint64(c)))
+		n := 30 + rng.IntN(200)
+		alphabet := kwAlphabet
+		if c%2 == 1 {
+			alphabet = "abAB_ \xe9" // more overlap
+		}
+		kws := kwWords(rng, n, alphabet, c%3 == 1)
+		text := kwText(rng, kws, 300, alphabet)
+		long := bytes.Repeat([]byte("zyx "), 40<<10) // 160 KiB: one line, no keyword but the one planted
+		copy(long[len(long)/2:], kws[0]+" ")
+		inputs := [][]byte{
+			text,
+			text[:len(text)-1], // no final newline
+			append(append(bytes.Clone(text[:len(text)/2]), 0), text[len(text)/2:]...),
+			append(append(bytes.Clone(text[:200]), long...), text[200:]...),
+		}
+		for _, flags := range kwFlags {
+			for _, mode := range []string{"-F", "-G", "-E"} {
+				ks := kws
+				if mode != "-F" {
+					if rng.IntN(4) != 0 {
+						continue
+					}
+					// '.' is an operator there
+					ks = strings.Split(strings.ReplaceAll(strings.Join(kws, "\n"), ".", ","), "\n")
+				}
+				f := append([]string{mode}, flags...)
+				t0 := time.Now()
+				diffKeywords(t, cfg, fmt.Sprintf("case %d (seed %d) %q", c, seed, f), inputs, kwArgv(f, ks))
+				if d := time.Since(t0); d > time.Second { t.Logf("%q: %v", f, d) }
+			}
+		}
+	}
+}
