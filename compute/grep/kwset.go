@@ -441,14 +441,15 @@ func (k *kwSet) matchLine(line []byte, in *interrupt) bool {
 }
 
 // longestAt returns the length of the longest keyword at s in line at
-// most most bytes long, or -1.
-func (k *kwSet) longestAt(line []byte, s, most int) int {
+// most most bytes long, or -1, and charges the bytes it read to in.
+func (k *kwSet) longestAt(line []byte, s, most int, in *interrupt) int {
 	n := -1
 	if k.hasEmpty {
 		n = 0
 	}
 	t := int32(0)
-	for i := s; i < len(line) && i-s < most; i++ {
+	i := s
+	for ; i < len(line) && i-s < most; i++ {
 		if t = k.child(t, k.lower[line[i]]); t < 0 {
 			break
 		}
@@ -456,6 +457,7 @@ func (k *kwSet) longestAt(line []byte, s, most int) int {
 			n = int(k.depth[t])
 		}
 	}
+	in.spend(i - s + 1)
 	return n
 }
 
@@ -486,8 +488,8 @@ func (k *kwSet) leftmostLongest(line []byte, p int, in *interrupt) (s, n int) {
 			return -1, 0
 		}
 	}
-	n = k.longestAt(line, best, len(line))
-	if in.spend(n + 1) {
+	n = k.longestAt(line, best, len(line), in)
+	if in != nil && in.hit {
 		return -1, 0
 	}
 	return best, n
@@ -528,7 +530,7 @@ func (k *kwSet) eachMatch(line []byte, f func(s, e int), in *interrupt) {
 						break
 					}
 					// the longest keyword at s within ln-1 bytes
-					if ln = k.longestAt(line, s, ln-1); ln < 0 || in.spend(ln+1) {
+					if ln = k.longestAt(line, s, ln-1, in); ln < 0 || in != nil && in.hit {
 						break
 					}
 				}

@@ -198,7 +198,9 @@ func TestGrepKeywordSet(t *testing.T) {
 				f := append([]string{mode}, flags...)
 				t0 := time.Now()
 				diffKeywords(t, cfg, fmt.Sprintf("case %d (seed %d) %q", c, seed, f), inputs, kwArgv(f, ks))
-				if d := time.Since(t0); d > time.Second { t.Logf("%q: %v", f, d) }
+				if d := time.Since(t0); d > time.Second {
+					t.Logf("%q: %v", f, d)
+				}
 			}
 		}
 	}
