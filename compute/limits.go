@@ -23,7 +23,9 @@ func LineTooLong(cmd string, limit int) error {
 // proportion to it — up to about 50 ns per input byte and instruction, and
 // a few hundred bytes per instruction and compiled form — so the bound keeps
 // compiling cheap (milliseconds, a few MiB) before a job slot is taken, and
-// keeps a job's matchers within a few MiB.
+// keeps a job's matchers within a few MiB. A grep's keyword set (a list
+// of literals, searched without a regexp) is charged by its trie nodes
+// instead (TakeKeywords).
 const MaxPatternInsts = 10_000
 
 // PatternBudget is what the patterns of one pipeline may still compile to,
@@ -64,18 +66,20 @@ func (b *PatternBudget) Take(cmd string, n int) error {
 // compiled regexp is.
 func (b *PatternBudget) TakeKeywords(cmd string, nodes, perNode int) error {
 	n := (nodes + perNode - 1) / perNode
-	err := b.Take(cmd, n)
-	if err == nil {
-		return nil
-	}
-	left := MaxPatternInsts
+	left := MaxPatternInsts // a nil budget: MaxPatternInsts for each call
 	if b != nil {
 		b.mu.Lock()
+		defer b.mu.Unlock()
 		left = b.left
-		b.mu.Unlock()
 	}
-	return Exhaustedf("%s: keyword set too large: its %s trie nodes (the keywords' bytes, less shared prefixes) count as %s regexp instructions, one per %d; a pipeline's patterns may use %d in all, %s are left",
-		cmd, strconv.Itoa(nodes), strconv.Itoa(n), perNode, MaxPatternInsts, strconv.Itoa(left))
+	if n > left {
+		return Exhaustedf("%s: keyword set too large: its %s trie nodes (the keywords' bytes, less shared prefixes) count as %s regexp instructions, one per %d; a pipeline's patterns may use %d in all, %s are left",
+			cmd, strconv.Itoa(nodes), strconv.Itoa(n), perNode, MaxPatternInsts, strconv.Itoa(left))
+	}
+	if b != nil {
+		b.left -= n
+	}
+	return nil
 }
 
 func patternTooLarge(cmd string, n, left int) error {
