@@ -22,6 +22,11 @@ const (
 // about 25 bytes, a compiled RE2 instruction a few hundred.
 const kwNodesPerInst = 8
 
+// kwDenseRows bounds the states whose transitions are a table of all 256
+// bytes (1 KiB each), resolved through their failure links: the
+// shallowest, where a search spends most of its steps (1 MiB at most).
+const kwDenseRows = 1024
+
 // kwCheckWork is how many steps a keyword search takes between two looks
 // at the job's stop flag: well under a millisecond.
 const kwCheckWork = 1 << 16
@@ -44,12 +49,19 @@ type kwSet struct {
 	kws              [][]byte // distinct, lower-cased with fold, sorted
 	lower            [256]byte
 	root             [256]int32 // the root's edge for each text byte (before folding)
+	// only is the one text byte with an edge from the root, or -1: the
+	// search then jumps to its next occurrence (bytes.IndexByte).
+	only int
 	// first[s]:first[s+1] are state s's edges, labels in edgeB (sorted)
 	// and targets in edgeT.
 	first []int32
 	edgeB []byte
 	edgeT []int32
 	fail  []int32 // the longest proper suffix of s's string that is a state
+	// row[s] is -1, or where s's table of transitions (the state after
+	// each text byte, failure links followed) starts in rows.
+	row  []int32
+	rows []int32
 	depth []int32 // the length of s's string
 	rep   []int32 // a keyword (index in kws) s's string is a prefix of
 	// out is the length of the longest keyword that is a suffix of s's
@@ -179,10 +191,17 @@ func newKwSet(keys [][]byte, nodes int, fold, word, line bool) *kwSet {
 		}
 	}
 	k.first[n] = int32(len(k.edgeB))
+	k.only = -1
+	firsts := 0
 	for c := range k.root {
 		if t := k.child(0, k.lower[c]); t > 0 {
 			k.root[c] = t
+			k.only = c
+			firsts++
 		}
+	}
+	if firsts != 1 {
+		k.only = -1
 	}
 	// Failure links breadth first: a node's is found from its parent's,
 	// which is shallower.
@@ -223,6 +242,27 @@ func newKwSet(keys [][]byte, nodes int, fold, word, line bool) *kwSet {
 			queue = append(queue, t)
 		}
 	}
+	// The tables of the shallowest states, breadth first: a state's
+	// failure link is shallower, its table made before.
+	k.row = make([]int32, n)
+	for i := range k.row {
+		k.row[i] = -1
+	}
+	dense := queue[:min(len(queue), kwDenseRows)]
+	k.rows = make([]int32, 0, 256*len(dense))
+	for _, s := range dense {
+		at := int32(len(k.rows))
+		for c := range 256 {
+			t := k.root[c]
+			if s != 0 {
+				if t = k.child(s, k.lower[c]); t < 0 {
+					t = k.rows[k.row[k.fail[s]]+int32(c)]
+				}
+			}
+			k.rows = append(k.rows, t)
+		}
+		k.row[s] = at
+	}
 	return k
 }
 
@@ -246,6 +286,9 @@ func (k *kwSet) child(s int32, c byte) int32 {
 
 // step is the state after s reads the text byte c.
 func (k *kwSet) step(s int32, c byte) int32 {
+	if r := k.row[s]; r >= 0 {
+		return k.rows[r+int32(c)]
+	}
 	c = k.lower[c]
 	for s != 0 {
 		if t := k.child(s, c); t >= 0 {
@@ -309,6 +352,20 @@ func (in *interrupt) spend(n int) bool {
 	return in.hit
 }
 
+// skipRoot returns the first position in text[i:to] of a byte with an
+// edge from the root, or to.
+func (k *kwSet) skipRoot(text []byte, i, to int) int {
+	if k.only >= 0 {
+		if j := bytes.IndexByte(text[i:to], byte(k.only)); j >= 0 {
+			return i + j
+		}
+		return to
+	}
+	for ; i < to && k.root[text[i]] == 0; i++ {
+	}
+	return i
+}
+
 // find returns the start of a match in text at or after pos, a line's
 // start, that selects its line, or -1 (also when in stopped it): the
 // first keyword to end, with -w the first occurrence of a keyword with no
@@ -353,17 +410,10 @@ func (k *kwSet) findAny(text []byte, pos int, in *interrupt) int {
 		for i := from; i < to; i++ {
 			if s == 0 {
 				// the root: most bytes lead nowhere
-				c := text[i]
-				for k.root[c] == 0 {
-					if i++; i == to {
-						break
-					}
-					c = text[i]
-				}
-				if i == to {
+				if i = k.skipRoot(text, i, to); i == to {
 					break
 				}
-				s = k.root[c]
+				s = k.root[text[i]]
 			} else {
 				s = k.step(s, text[i])
 			}
@@ -409,17 +459,10 @@ func (k *kwSet) findWord(text []byte, pos int, in *interrupt) int {
 		for i := from; i < to; i++ {
 			if s == 0 && !k.hasEmpty {
 				// the root: most bytes lead nowhere
-				c := text[i]
-				for k.root[c] == 0 {
-					if i++; i == to {
-						break
-					}
-					c = text[i]
-				}
-				if i == to {
+				if i = k.skipRoot(text, i, to); i == to {
 					break
 				}
-				s = k.root[c]
+				s = k.root[text[i]]
 			} else {
 				s = k.step(s, text[i])
 			}

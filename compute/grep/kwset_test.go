@@ -234,4 +234,12 @@ func TestGrepKeywordSetEdges(t *testing.T) {
 		f := append([]string{"-F"}, flags...)
 		diffKeywords(t, engine.Config{}, fmt.Sprintf("empty %q", f), [][]byte{in}, kwArgv(f, kws))
 	}
+	// Keywords that all start with one byte: the search jumps between
+	// its occurrences.
+	kws = kws[:len(kws)-1]
+	in = []byte("k\nkw\nkw1\nxkw2 kw\nk kw23x\nkkw7\nKW8\nkw2\n" + strings.Repeat("ab ", 300) + "kw19\nnone\nk")
+	for _, flags := range [][]string{{}, {"-w"}, {"-c"}, {"-o"}, {"-wo"}, {"-i"}} {
+		f := append([]string{"-F"}, flags...)
+		diffKeywords(t, engine.Config{}, fmt.Sprintf("one first byte %q", f), [][]byte{in}, kwArgv(f, kws))
+	}
 }
