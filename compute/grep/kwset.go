@@ -60,8 +60,8 @@ type kwSet struct {
 	fail  []int32 // the longest proper suffix of s's string that is a state
 	// row[s] is -1, or where s's table of transitions (the state after
 	// each text byte, failure links followed) starts in rows.
-	row  []int32
-	rows []int32
+	row   []int32
+	rows  []int32
 	depth []int32 // the length of s's string
 	rep   []int32 // a keyword (index in kws) s's string is a prefix of
 	// out is the length of the longest keyword that is a suffix of s's

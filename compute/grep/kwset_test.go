@@ -210,15 +210,17 @@ func TestGrepKeywordSet(t *testing.T) {
 // with keywords of 1,023 bytes and more (the length filter's last
 // bucket), a keyword that ends inside another with a non-word byte
 // before it (-w), bytes >= 0x80 under -i (not folded), keywords that
-// start or end with a non-word byte, the empty keyword under -w.
+// start or end with a non-word byte, the empty keyword under -w, a
+// keyword found through the failure links of a deep state (past the
+// tables of the shallowest).
 func TestGrepKeywordSetEdges(t *testing.T) {
 	long1 := strings.Repeat("abcdefghij", 150)
 	long2 := strings.Repeat("z", 1022) // long1 alone is in the last bucket
-	kws := []string{long1, long2, "ab c", "c", "x-", "-y", "\xe9t\xe9", "\xc9T\xc9", "b_", "q q"}
+	kws := []string{long1, long2, "zq", "ab c", "c", "x-", "-y", "\xe9t\xe9", "\xc9T\xc9", "b_", "q q"}
 	for i := range 24 {
 		kws = append(kws, fmt.Sprintf("kw%d", i))
 	}
-	lines := []string{long1, strings.ToUpper(long1), long2, long2[:1021], long2 + "z", long1 + "x", "ab c", "xab c", "ab cd",
+	lines := []string{long1, long2[:1021] + "q", strings.ToUpper(long1), long2, long2[:1021], long2 + "z", long1 + "x", "ab c", "xab c", "ab cd",
 		"ab c!", "\xe9T\xe9", "\xc9t\xc9", "\xe9t\xe9", "x- -y", "a-y", "x-y", "", "b_ b__", "kw1", "KW23", "kw240", "q q q", "(q q)"}
 	in := []byte(strings.Join(lines, "\n") + "\n")
 	inputs := [][]byte{in, in[:len(in)-1]}
