@@ -112,6 +112,55 @@ func kwKeys(kws []string, fold, nul bool) ([][]byte, int) {
 	return keys, nodes
 }
 
+// alternationKeywords returns the patterns as keywords when each is a
+// list of literals joined by alternation ('|' in an ERE, '\|' in a BRE:
+// grep -E 'foo|bar|baz'), which GNU runs with its regexp matcher but
+// which selects, and prints with -o, what the keywords do (the
+// leftmost-longest match is the leftmost-longest keyword). Not with -w
+// (word without line): GNU's regexp matcher then shortens a match as its
+// -F matcher does not.
+func alternationKeywords(pats []string, mode grepMode, word, line bool) ([]string, bool) {
+	if mode == grepFixed || word && !line {
+		return nil, false
+	}
+	seen := map[string]bool{}
+	var kws []string
+	for _, p := range pats {
+		for _, piece := range splitAlternation(p, mode == grepExtended) {
+			kw, ok := fgrepLiteral(piece, mode == grepExtended)
+			if !ok {
+				return nil, false
+			}
+			if !seen[kw] {
+				seen[kw] = true
+				kws = append(kws, kw)
+			}
+		}
+	}
+	return kws, len(kws) >= 2
+}
+
+// splitAlternation splits p at its top-level alternation operators ('|',
+// or '\|' in a BRE), a backslash escaping the byte after it.
+func splitAlternation(p string, ere bool) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '\\' && !ere && i+1 < len(p) && p[i+1] == '|':
+			out = append(out, p[start:i])
+			start = i + 2
+			i++
+		case p[i] == '\\':
+			i++
+		case p[i] == '|' && ere:
+			out = append(out, p[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, p[start:])
+}
+
 // compileKwSet is compileGrep for keywords (at least kwSetMin of them):
 // the set is charged to budget before it is built.
 func compileKwSet(kws []string, fold, word, line, nul bool, budget *compute.PatternBudget) (*grepMatcher, error) {

@@ -2,6 +2,7 @@ package grep
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -90,5 +91,53 @@ func TestKwSetCountsWalks(t *testing.T) {
 	m.kw.eachMatch([]byte(strings.Repeat("a", 10000)), func(s, e int) { n++ }, in)
 	if n > 1 || !in.hit {
 		t.Errorf("%d matches before the stop (hit %v), want at most 1", n, in.hit)
+	}
+}
+
+// TestKwSetAlternation: one pattern of literals joined by alternation
+// ('|' in an ERE, '\|' in a BRE) is a keyword set, its escaped bars
+// literal; not with -w (GNU's regexp matcher shortens a -w match as its
+// -F matcher does not), nor where a piece is no literal.
+func TestKwSetAlternation(t *testing.T) {
+	var lits []string
+	for i := range kwSetMin {
+		lits = append(lits, fmt.Sprintf("kw%d", i))
+	}
+	for _, c := range []struct {
+		pat        string
+		mode       grepMode
+		word, line bool
+		want       []string // the keywords added to lits; nil: no keyword set
+	}{
+		{strings.Join(lits, "|") + `|a\|b`, grepExtended, false, false, []string{"a|b"}},
+		{strings.Join(lits, `\|`) + `\|a|b`, grepBasic, false, false, []string{"a|b"}},
+		{strings.Join(lits, "|") + "||x", grepExtended, false, true, []string{"", "x"}},
+		{strings.Join(lits, "|"), grepExtended, true, false, nil},
+		{strings.Join(lits, "|") + "|a*", grepExtended, false, false, nil},
+		{strings.Join(lits, "|") + "|(a)", grepExtended, false, false, nil},
+	} {
+		m, err := compileGrep([]string{c.pat}, c.mode, false, c.word, c.line, false, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", c.pat, err)
+		}
+		if c.want == nil {
+			if m.kw != nil {
+				t.Errorf("%q (-w %v): a keyword set", c.pat, c.word)
+			}
+			continue
+		}
+		if m.kw == nil {
+			t.Errorf("%q: no keyword set", c.pat)
+			continue
+		}
+		var got []string
+		for _, kw := range m.kw.kws {
+			got = append(got, string(kw))
+		}
+		want := append(append([]string{}, lits...), c.want...)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: keywords %q, want %q", c.pat, got, want)
+		}
 	}
 }

@@ -155,7 +155,8 @@ var kwFlags = [][]string{
 
 // TestGrepKeywordSet: grep over a set of literals (kwSet: two hundred,
 // overlapping, with duplicates, bytes >= 0x80, an empty one or not; as
-// -F, -G and -E patterns), every flag of kwFlags, against GNU grep, on
+// -F, -G and -E patterns, and as one pattern of alternatives), every
+// flag of kwFlags, against GNU grep, on
 // generated text, text with a NUL (binary), text without a final newline
 // and a line over the reader search's size.
 func TestGrepKeywordSet(t *testing.T) {
@@ -186,7 +187,7 @@ func TestGrepKeywordSet(t *testing.T) {
 			append(append(bytes.Clone(text[:200]), long...), text[200:]...),
 		}
 		for _, flags := range kwFlags {
-			for _, mode := range []string{"-F", "-G", "-E"} {
+			for _, mode := range []string{"-F", "-G", "-E", "-G|", "-E|"} {
 				ks := kws
 				if mode != "-F" {
 					if rng.IntN(4) != 0 {
@@ -194,6 +195,12 @@ func TestGrepKeywordSet(t *testing.T) {
 					}
 					// '.' is an operator there
 					ks = strings.Split(strings.ReplaceAll(strings.Join(kws, "\n"), ".", ","), "\n")
+				}
+				switch mode {
+				case "-G|": // one pattern of alternatives: -e 'a\|b\|c'
+					ks, mode = []string{strings.Join(ks, `\|`)}, "-G"
+				case "-E|":
+					ks, mode = []string{strings.Join(ks, "|")}, "-E"
 				}
 				f := append([]string{mode}, flags...)
 				t0 := time.Now()

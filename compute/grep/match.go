@@ -142,7 +142,11 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	if pending != nil {
 		return nil, pending
 	}
-	if kws, ok := fgrepKeywords(pats, mode); ok && (len(kws) >= kwSetMin || fold && len(kws) >= kwSetMinFold) {
+	kws, ok := fgrepKeywords(pats, mode)
+	if !ok {
+		kws, ok = alternationKeywords(pats, mode, word, line)
+	}
+	if ok && (len(kws) >= kwSetMin || fold && len(kws) >= kwSetMinFold) {
 		return compileKwSet(kws, fold, word, line, nul, budget)
 	}
 	if _, ok := fgrepKeywords(pats, mode); ok && stray {
