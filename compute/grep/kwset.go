@@ -19,7 +19,8 @@ const (
 
 // kwNodesPerInst is how many trie nodes of a keyword set count as one
 // regexp instruction against the pipeline's pattern budget: a node costs
-// about 25 bytes, a compiled RE2 instruction a few hundred.
+// about 26 bytes (and the tables of kwDenseRows at most 1 MiB), a
+// compiled RE2 instruction a few hundred.
 const kwNodesPerInst = 8
 
 // kwDenseRows bounds the states whose transitions are a table of all 256
@@ -41,8 +42,8 @@ const kwCheckWork = 1 << 16
 //
 // The states are the keywords' distinct prefixes (the trie's nodes), 0
 // the empty one; their edges are sorted arrays (few states have many),
-// but the root's is a table of all 256 bytes, where a search spends most
-// of its steps.
+// and the root and the shallowest states (kwDenseRows) also have a table
+// of all 256 bytes, where a search spends most of its steps.
 type kwSet struct {
 	fold, word, line bool
 	hasEmpty         bool     // the empty keyword is one of them
