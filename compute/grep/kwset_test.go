@@ -258,3 +258,21 @@ func TestGrepKeywordSetEdges(t *testing.T) {
 		diffKeywords(t, engine.Config{}, fmt.Sprintf("one first byte %q", f), [][]byte{in}, kwArgv(f, kws))
 	}
 }
+
+// TestGrepKeywordSetStrayParen: literals joined by alternation, one of
+// them an ERE ')' (a literal), under -x: the ')' closes GNU's -x wrapper,
+// '^(a|)|b…)$', so GNU's regexp matcher selects every line; not a
+// keyword set.
+func TestGrepKeywordSetStrayParen(t *testing.T) {
+	kws := []string{")"}
+	for i := range 30 {
+		kws = append(kws, fmt.Sprintf("kw%d", i))
+	}
+	in := []byte("kw1\n)\nnone\nkw1 kw2\n\n")
+	for _, flags := range [][]string{{"-x"}, {"-xc"}, {"-xo"}, {"-xv"}, {"-ix"}, {"-wx"}} {
+		for _, alt := range [][]string{kws, slices.Concat(kws[1:], kws[:1])} {
+			f := append([]string{"-E"}, flags...)
+			diffKeywords(t, engine.Config{}, fmt.Sprintf("%q", f), [][]byte{in}, kwArgv(f, []string{strings.Join(alt, "|")}))
+		}
+	}
+}

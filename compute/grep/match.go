@@ -143,7 +143,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 		return nil, pending
 	}
 	kws, ok := fgrepKeywords(pats, mode)
-	if !ok {
+	if !ok && !(stray && line) {
+		// Not with a ')' that closes GNU's -x wrapper: its regexp
+		// matcher then reads other alternatives (grep -xE 'a|)|b'
+		// selects every line).
 		kws, ok = alternationKeywords(pats, mode, word, line)
 	}
 	if ok && (len(kws) >= kwSetMin || fold && len(kws) >= kwSetMinFold) {
