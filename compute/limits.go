@@ -34,10 +34,17 @@ const MaxPatternInsts = 10_000
 type PatternBudget struct {
 	mu   sync.Mutex
 	left int // protected by mu
+	rows int // the table rows left (TakeRows); protected by mu
 }
 
-// NewPatternBudget returns a budget of n instructions.
-func NewPatternBudget(n int) *PatternBudget { return &PatternBudget{left: n} }
+// MaxTableRows is the rows of 256 transitions (1 KiB each) the keyword
+// sets of one pipeline may build in all (TakeRows): 1 MiB, however many
+// grep stages share it.
+const MaxTableRows = 1024
+
+// NewPatternBudget returns a budget of n instructions and MaxTableRows
+// table rows.
+func NewPatternBudget(n int) *PatternBudget { return &PatternBudget{left: n, rows: MaxTableRows} }
 
 // Take charges n instructions for cmd's patterns, or fails with
 // RESOURCE_EXHAUSTED when the pipeline's patterns would pass the budget.
@@ -80,6 +87,21 @@ func (b *PatternBudget) TakeKeywords(cmd string, nodes, perNode int) error {
 		b.left -= n
 	}
 	return nil
+}
+
+// TakeRows takes up to n of the pipeline's table rows and returns how
+// many it took: a keyword set searches the states without one through
+// their edges, slower but the same. A nil budget has MaxTableRows for
+// each call.
+func (b *PatternBudget) TakeRows(n int) int {
+	if b == nil {
+		return min(n, MaxTableRows)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n = min(n, b.rows)
+	b.rows -= n
+	return n
 }
 
 func patternTooLarge(cmd string, n, left int) error {

@@ -1,6 +1,7 @@
 package compute_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,5 +34,20 @@ func TestTakeKeywords(t *testing.T) {
 	}
 	if err := nb.TakeKeywords("grep", 8*compute.MaxPatternInsts+1, 8); err == nil || !strings.Contains(err.Error(), "keyword set too large") {
 		t.Fatalf("nil budget, one past: %v", err)
+	}
+}
+
+// TestTakeRows: the table rows of a pipeline are taken up to what is
+// left, never more; a nil budget has MaxTableRows a call.
+func TestTakeRows(t *testing.T) {
+	b := compute.NewPatternBudget(compute.MaxPatternInsts)
+	var got []int
+	for _, n := range []int{600, 600, 10} {
+		got = append(got, b.TakeRows(n))
+	}
+	var nb *compute.PatternBudget
+	got = append(got, nb.TakeRows(2*compute.MaxTableRows))
+	if want := []int{600, compute.MaxTableRows - 600, 0, compute.MaxTableRows}; !slices.Equal(got, want) {
+		t.Errorf("rows taken %v, want %v", got, want)
 	}
 }

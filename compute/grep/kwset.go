@@ -19,14 +19,9 @@ const (
 
 // kwNodesPerInst is how many trie nodes of a keyword set count as one
 // regexp instruction against the pipeline's pattern budget: a node costs
-// about 26 bytes (and the tables of kwDenseRows at most 1 MiB), a
-// compiled RE2 instruction a few hundred.
+// about 26 bytes (the tables apart: at most 1 MiB a pipeline, TakeRows),
+// a compiled RE2 instruction a few hundred.
 const kwNodesPerInst = 8
-
-// kwDenseRows bounds the states whose transitions are a table of all 256
-// bytes (1 KiB each), resolved through their failure links: the
-// shallowest, where a search spends most of its steps (1 MiB at most).
-const kwDenseRows = 1024
 
 // kwCheckWork is how many steps a keyword search takes between two looks
 // at the job's stop flag: well under a millisecond.
@@ -42,8 +37,9 @@ const kwCheckWork = 1 << 16
 //
 // The states are the keywords' distinct prefixes (the trie's nodes), 0
 // the empty one; their edges are sorted arrays (few states have many),
-// and the root and the shallowest states (kwDenseRows) also have a table
-// of all 256 bytes, where a search spends most of its steps.
+// and the root and the shallowest states (as many as the pipeline's
+// compute.MaxTableRows left) also have a table of all 256 bytes, resolved
+// through their failure links, where a search spends most of its steps.
 type kwSet struct {
 	fold, word, line bool
 	hasEmpty         bool     // the empty keyword is one of them
@@ -169,15 +165,22 @@ func compileKwSet(kws []string, fold, word, line, nul bool, budget *compute.Patt
 	if err := budget.TakeKeywords("grep", nodes, kwNodesPerInst); err != nil {
 		return nil, err
 	}
-	k := newKwSet(keys, nodes, fold, word && !line, line)
+	// The tables of the shallowest states, from what the pipeline's
+	// other keyword sets left (compute.MaxTableRows: 1 MiB in all).
+	rows := 0
+	if !line {
+		rows = budget.TakeRows(nodes + 1)
+	}
+	k := newKwSet(keys, nodes, rows, fold, word && !line, line)
 	m := &grepMatcher{word: word && !line, kw: k, insts: 1}
 	m.every = k.hasEmpty && !word && !line
 	return m, nil
 }
 
 // newKwSet builds the automaton of keys (sorted and distinct), which make
-// nodes trie nodes besides the root.
-func newKwSet(keys [][]byte, nodes int, fold, word, line bool) *kwSet {
+// nodes trie nodes besides the root, with tables for its rows shallowest
+// states.
+func newKwSet(keys [][]byte, nodes, rows int, fold, word, line bool) *kwSet {
 	k := &kwSet{fold: fold, word: word, line: line, kws: keys}
 	for c := range k.lower {
 		k.lower[c] = byte(c)
@@ -298,7 +301,7 @@ func newKwSet(keys [][]byte, nodes int, fold, word, line bool) *kwSet {
 	for i := range k.row {
 		k.row[i] = -1
 	}
-	dense := queue[:min(len(queue), kwDenseRows)]
+	dense := queue[:min(len(queue), rows)]
 	k.rows = make([]int32, 0, 256*len(dense))
 	for _, s := range dense {
 		at := int32(len(k.rows))

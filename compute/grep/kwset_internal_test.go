@@ -141,3 +141,31 @@ func TestKwSetAlternation(t *testing.T) {
 		}
 	}
 }
+
+// TestKwSetTableRows: the keyword sets of one pipeline share its table
+// rows (compute.MaxTableRows, 1 MiB): a set takes a row for each state
+// up to what is left, a later one what the earlier left (none: it
+// searches through the edges alone, to the same result); -x takes none.
+func TestKwSetTableRows(t *testing.T) {
+	var pats []string
+	for i := range 500 {
+		pats = append(pats, fmt.Sprintf("kw%03d", i))
+	}
+	budget := compute.NewPatternBudget(compute.MaxPatternInsts)
+	const states = 1 + 1 + 1 + 5 + 50 + 500 // "", k, kw, kw0…kw4, kw00…, kw000…
+	line := []byte("xx kw499 yy")
+	var rows []int
+	for i := range 4 {
+		m, err := compileGrep(pats, grepFixed, false, false, i == 0, false, budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, len(m.kw.rows)/256)
+		if !m.lineMatch(line, nil) == (i != 0) {
+			t.Errorf("set %d: %q selected: %v", i, line, i != 0)
+		}
+	}
+	if want := []int{0, states, compute.MaxTableRows - states, 0}; !slices.Equal(rows, want) {
+		t.Errorf("table rows %v, want %v", rows, want)
+	}
+}

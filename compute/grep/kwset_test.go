@@ -276,3 +276,28 @@ func TestGrepKeywordSetStrayParen(t *testing.T) {
 		}
 	}
 }
+
+// TestGrepKeywordSetStages: the grep stages of one pipeline share its
+// table rows (compute.MaxTableRows): the first two sets here take them
+// all, the later ones search through their edges alone, to GNU's output.
+func TestGrepKeywordSetStages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const alphabet = "abcAB_ -\xe9"
+	kws := kwWords(rng, 400, alphabet, false)
+	text := kwText(rng, kws, 2000, alphabet)
+	stage := func(flags ...string) string {
+		return shquote.Join(kwArgv(append([]string{"-F"}, flags...), kws))
+	}
+	pipeline := stage() + " | " + stage("-iw") + " | " + stage("-o") + " | " + stage("-xn")
+	got, err := computetest.RunPipelineEnv(t, engine.Config{}, pipeline, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := computetest.Sh(t, text, pipeline)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %d bytes, GNU %d", len(got), len(want))
+	}
+	if len(want) == 0 {
+		t.Fatal("no output: the stages select nothing")
+	}
+}
