@@ -134,6 +134,16 @@ func cancelCases() []cancelCase {
 	add("grep -oE 'a.{999}x'", long, 256<<10, 1*mib)
 	add("grep -wE 'b.{999}x'", long, 256<<10, 1*mib)
 	add("grep -xE '(a|b)*x(a|b){1000}'", long, 256<<10, 1*mib)
+	// a keyword set (grep's kwset.go): a search of lines, and -o where
+	// each 'a' matches but a keyword under way (a 3,000-byte one) makes
+	// the search for the longest read on: seconds a line
+	var kws strings.Builder
+	for i := range 24 {
+		fmt.Fprintf(&kws, " -e kw%d", i)
+	}
+	add("grep -F -e ERROR"+kws.String(), lines, mib/2, 2*mib)
+	aLine := slices.Concat(bytes.Repeat([]byte("a"), 64<<10), []byte("\n"))
+	add("grep -oF -e a -e "+strings.Repeat("a", 3000)+"b"+kws.String(), aLine, 256<<10, 1*mib)
 	// the flags added since: sort's orders, -m, -z; grep's \< \>, -a -I
 	add("sort -m -u", lines, mib/2, 2*mib)
 	add("sort -z -d", bytes.ReplaceAll(lines, []byte("\n"), []byte{0}), mib/2, 2*mib)

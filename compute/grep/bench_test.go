@@ -2,6 +2,7 @@ package grep_test
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -99,3 +100,57 @@ func BenchmarkShortLines(b *testing.B) {
 // selects no line of the log: the whole text is searched (findWindowed's
 // windows grow to it).
 func BenchmarkLogXSparse(b *testing.B) { benchLogGrep(b, "-cx", "a*") }
+
+// benchKeywords are 1,500 keywords for a keyword-list search (kwSet):
+// made-up words of 7 to 13 letters (mixed case, so none is in the log
+// text), and with frequent, "INFO" among them (nearly every line of the
+// log). With sameFirst they all start with 'q', where GNU's matcher
+// jumps between the q's with memchr.
+func benchKeywords(frequent, sameFirst bool) []string {
+	rng := rand.New(rand.NewPCG(1500, 1))
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	kws := make([]string, 0, 1500)
+	for len(kws) < 1500 {
+		b := make([]byte, 7+rng.IntN(7))
+		for i := range b {
+			b[i] = letters[rng.IntN(len(letters))]
+		}
+		if sameFirst {
+			b[0] = 'q'
+		}
+		kws = append(kws, string(b))
+	}
+	if frequent {
+		kws[len(kws)/2] = "INFO"
+	}
+	return kws
+}
+
+// BenchmarkLogKeywords: grep over a list of 1,500 keywords (kwSet), rare
+// matches (none) and frequent ones, with -F's flags.
+func BenchmarkLogKeywords(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		frequent bool
+		flags    []string
+		q        bool
+	}{
+		{"rare/-F", false, []string{"-F"}, false},
+		{"rare/-F/q", false, []string{"-F"}, true},
+		{"rare/-Fi", false, []string{"-Fi"}, false},
+		{"rare/-Fw", false, []string{"-Fw"}, false},
+		{"rare/-Fx", false, []string{"-Fx"}, false},
+		{"frequent/-F", true, []string{"-F"}, false},
+		{"frequent/-Fc", true, []string{"-Fc"}, false},
+		{"frequent/-Fo", true, []string{"-Fo"}, false},
+		{"frequent/-Fiw", true, []string{"-Fiw"}, false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			argv := append([]string{"grep"}, c.flags...)
+			for _, kw := range benchKeywords(c.frequent, c.q) {
+				argv = append(argv, "-e", kw)
+			}
+			computetest.BenchVsGNU(b, grepBenchLog(), argv...)
+		})
+	}
+}

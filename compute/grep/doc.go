@@ -13,6 +13,10 @@
 //   - literal.go and litseq.go: the fast paths chosen at compile time — a
 //     literal prefilter (litSet), a fixed-length byte-class sequence
 //     (seqMatcher), and a sequence of literals (litSeq);
+//   - kwset.go: a list of literals (GNU's -F matcher's keywords, from
+//     kwSetMin of them) searched with an Aho-Corasick automaton instead
+//     of a regexp, for every flag, charged to the budget by its trie
+//     nodes;
 //   - fold.go: the -i search for a long literal in text that is not
 //     lower-cased (foldFinder);
 //   - pair.go: how each literal is searched for, chosen on a sample of

@@ -22,6 +22,11 @@ func (m *grepMatcher) nextPiece(text []byte) (end int, slow bool) {
 	if m.isLit {
 		return len(text), false // bytes.Index alone: fast on any text
 	}
+	if m.kw != nil {
+		// The same cost a byte whatever the pattern; the search looks
+		// at the stop flag itself (interrupt.spend).
+		return pieceEnd(text, maxPiece), true
+	}
 	piece := max(1, min(matchWork/m.insts, maxPiece))
 	end = pieceEnd(text, piece)
 	return end, end > piece
@@ -53,6 +58,9 @@ type interrupt struct {
 	hit   bool // a search was cut short
 	rd    runeText
 	ctxRe reMatcher // `(?s:.)(re)`: re's matches past a line's start
+	// kwLeft is the steps a keyword search takes before it looks at stop
+	// again (spend).
+	kwLeft int
 }
 
 // reader returns b as a RuneReader for one search.

@@ -46,6 +46,10 @@ type grepMatcher struct {
 	// insts bounds the instructions of the regexps above: the cost of
 	// matching one byte with them (see progSize).
 	insts int
+	// kw, when set, is the keyword set that decides everything above
+	// (kwset.go): the patterns are kwSetMin literals or more, and no
+	// regexp is compiled.
+	kw *kwSet
 	// full and ofull compile the forms of re and ore -o needs past a
 	// line's start when it cannot run on the line as a slice (see
 	// interrupt.go).
@@ -137,6 +141,16 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 	}
 	if pending != nil {
 		return nil, pending
+	}
+	kws, ok := fgrepKeywords(pats, mode)
+	if !ok && !(stray && line) {
+		// Not with a ')' that closes GNU's -x wrapper: its regexp
+		// matcher then reads other alternatives (grep -xE 'a|)|b'
+		// selects every line).
+		kws, ok = alternationKeywords(pats, mode, word, line)
+	}
+	if ok && (len(kws) >= kwSetMin || fold && len(kws) >= kwSetMinFold) {
+		return compileKwSet(kws, fold, word, line, nul, budget)
 	}
 	if _, ok := fgrepKeywords(pats, mode); ok && stray {
 		// Two literal patterns or more: GNU runs its -F matcher, which
@@ -568,6 +582,8 @@ func (m *grepMatcher) supMatch(line []byte, in *interrupt) bool {
 // searching through in when it is not nil.
 func (m *grepMatcher) lineMatch(line []byte, in *interrupt) bool {
 	switch {
+	case m.kw != nil:
+		return m.kw.matchLine(line, in)
 	case m.lseq != nil:
 		return m.lseq.match(line)
 	case in != nil:
@@ -587,6 +603,10 @@ func submatch(re reMatcher, b []byte, in *interrupt) []int {
 // eachMatch calls f for each non-empty match in line, as grep -o,
 // searching through in when it is not nil. wide: line is widened text.
 func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt, wide bool) {
+	if m.kw != nil {
+		m.kw.eachMatch(line, f, in)
+		return
+	}
 	re := m.re
 	if m.ore != nil {
 		re = m.ore

@@ -681,6 +681,10 @@ func (m *grepMatcher) findLine(text, hay []byte, pos int, set *litSet, lits [][]
 				return -1, -1
 			}
 			s -= pos
+		case m.kw != nil:
+			if s = m.kw.find(text, pos, in); s >= 0 {
+				s -= pos
+			}
 		default:
 			s = m.findWindowed(text, pos, in)
 		}
