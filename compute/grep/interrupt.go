@@ -61,6 +61,8 @@ type interrupt struct {
 	// kwLeft is the steps a keyword search takes before it looks at stop
 	// again (spend).
 	kwLeft int
+	// kwLooks counts spend's looks at stop (tests read it).
+	kwLooks int
 }
 
 // reader returns b as a RuneReader for one search.

@@ -398,6 +398,7 @@ func (in *interrupt) spend(n int) bool {
 	}
 	if in.kwLeft -= n; in.kwLeft <= 0 {
 		in.kwLeft = kwCheckWork
+		in.kwLooks++
 		if in.stop.Load() {
 			in.hit = true
 		}
@@ -566,19 +567,27 @@ func (k *kwSet) leftmostLongest(line []byte, p int, in *interrupt) (s, n int) {
 	if k.hasEmpty {
 		best = p
 	} else {
+		// The scan to the next match is charged a piece at a time: up to
+		// a whole line (--max-line-bytes) may lie before it.
 		st := int32(0)
-		i := p
-		for ; i < len(line); i++ {
-			st = k.step(st, line[i])
-			if o := k.out[st]; o >= 0 && (best < 0 || i+1-int(o) < best) {
-				best = i + 1 - int(o)
+		for from, done := p, false; from < len(line) && !done; {
+			to := min(len(line), from+kwCheckWork)
+			i := from
+			for ; i < to; i++ {
+				st = k.step(st, line[i])
+				if o := k.out[st]; o >= 0 && (best < 0 || i+1-int(o) < best) {
+					best = i + 1 - int(o)
+				}
+				if best >= 0 && i+1-int(k.depth[st]) >= best {
+					done = true
+					i++
+					break
+				}
 			}
-			if best >= 0 && i+1-int(k.depth[st]) >= best {
-				break
+			if in.spend(i - from) {
+				return -1, 0
 			}
-		}
-		if in.spend(i - p + 1) {
-			return -1, 0
+			from = i
 		}
 		if best < 0 {
 			return -1, 0

@@ -169,3 +169,28 @@ func TestKwSetTableRows(t *testing.T) {
 		t.Errorf("table rows %v, want %v", rows, want)
 	}
 }
+
+// TestKwSetScanLooks: -o's scan for the next keyword looks at the stop
+// flag every kwCheckWork bytes it reads, not once at the match: a line of
+// up to --max-line-bytes may lie before it.
+func TestKwSetScanLooks(t *testing.T) {
+	var pats []string
+	for i := range kwSetMin {
+		pats = append(pats, fmt.Sprintf("kw%d", i))
+	}
+	m, err := compileGrep(pats, grepFixed, false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pieces = 10
+	line := []byte(strings.Repeat("x", pieces*kwCheckWork) + "kw3")
+	var stop atomic.Bool
+	in := &interrupt{stop: &stop, kwLeft: kwCheckWork}
+	s, n := m.kw.leftmostLongest(line, 0, in)
+	if s != pieces*kwCheckWork || n != 3 {
+		t.Errorf("match at %d, %d bytes; want %d, 3", s, n, pieces*kwCheckWork)
+	}
+	if in.kwLooks < pieces {
+		t.Errorf("%d looks at the stop flag over %d bytes, want at least %d", in.kwLooks, len(line), pieces)
+	}
+}
