@@ -122,15 +122,21 @@ func slowTCP(addr, header string) (string, string) {
 // of everything it sent. HUNT_ROUNDS (default 1) rounds of
 // HUNT_DISRUPTIONS (default none,reload,kill1,kill,term).
 func TestFleetHuntSlow(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"nginx", "haproxy", "envsubst"} {
 		need(t, tool)
 	}
-	f := newFleetArgs(t, "1s", "--shutdown-grace", "1s")
 	py := exampleClient(t, "python")[0]
 	stub := writeFile(t, t.TempDir(), "slow.py", []byte(huntPySlow))
 	rounds := envInt(t, "HUNT_ROUNDS", 1, 1)
 	for _, name := range readFleetKnobs(t).proxies {
 		t.Run(name, func(t *testing.T) {
+			// Both proxies at once, each with a fleet of its own: the
+			// uploads are slow on purpose (the test waits on them, not on
+			// the CPU), and one proxy's disruptions must not meet the
+			// other's uploads (its control round above all).
+			t.Parallel()
+			f := newFleetArgs(t, "1s", "--shutdown-grace", "1s")
 			p := f.startProxy(t, name, nil)
 			uploaders := map[string]func() (string, string){
 				"go stub bare": func() (string, string) { return slowGRPC(p.grpc, false) },
