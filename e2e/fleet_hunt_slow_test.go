@@ -210,12 +210,12 @@ func TestFleetHuntSlow(t *testing.T) {
 					deadline := time.Now().Add(defaultTestTimeout)
 					for {
 						got, err := tcpExchange(p.tcp, []byte("wc -c\nabc"))
-						c, _ := slowReady(p.grpc)
+						c, gerr := slowReady(p.grpc)
 						if err == nil && string(got) == "3\n" && c {
 							break
 						}
 						if time.Now().After(deadline) {
-							t.Fatalf("%s not routing again", name)
+							t.Fatalf("%s not routing again after %s: raw TCP %q, %v; gRPC %v\n%s", name, dis, got, err, gerr, p.log.tail())
 						}
 						time.Sleep(200 * time.Millisecond)
 					}
