@@ -43,7 +43,7 @@ func TestFleetErrorLine(t *testing.T) {
 			// Both proxies at once, each with a replica of its own (its
 			// one slot is held below): nc's stalls are waits, not work.
 			t.Parallel()
-			addrs := freeAddrs(t, 4)
+			addrs := ownAddrs(t, 4)
 			r := &replica{name: "r1", grpc: addrs[0], tcp: addrs[1], health: addrs[2], metrics: addrs[3]}
 			r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
 				"--log-format", "json", "--log-flush", "0", "--max-jobs-per-peer", "0", "--max-requests-per-peer", "0",

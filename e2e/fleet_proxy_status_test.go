@@ -323,7 +323,7 @@ func TestFleetHAProxyStatus(t *testing.T) {
 	t.Run("no replica", func(t *testing.T) {
 		t.Parallel()
 		down := &fleet{haCfg: f.haCfg}
-		refused := freeAddrs(t, 3) // closed once freeAddrs returns
+		refused := ownAddrs(t, 3) // closed once ownAddrs returns, on an address no other test uses
 		for _, a := range refused {
 			down.replicas = append(down.replicas, &replica{grpc: a, tcp: spare[0], health: ready.Listener.Addr().String()})
 		}

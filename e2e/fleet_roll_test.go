@@ -513,7 +513,7 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 {
 				t.Fatalf("gRPC call with every replica down: exit 0, %q", r.stdout)
 			}
-			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); len(r.stdout) != 0 {
+			if r := run(t, "", req, ncArgv(t, p.tcp)...); len(r.stdout) != 0 {
 				t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
 			}
 		}, nil)
@@ -546,7 +546,7 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 || !bytes.Contains(r.stderr, []byte(haproxyNoReplica)) {
 				t.Errorf("gRPC call with every replica down: exit %d, %q, stderr %q; want HAProxy's 503 with %q", r.code, r.stdout, r.stderr, haproxyNoReplica)
 			}
-			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+			if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 				t.Errorf("raw-TCP call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
 			}
 			// A client that never half-closes gets the line too, and then
@@ -700,7 +700,7 @@ func TestFleetRollNoLiveUpstreamsDraining(t *testing.T) {
 	if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 || !bytes.Contains(r.stderr, []byte(haproxyNoReplica)) {
 		t.Errorf("gRPC call, one replica draining and the others dead: exit %d, %q, stderr %q; want HAProxy's 503 with %q", r.code, r.stdout, r.stderr, haproxyNoReplica)
 	}
-	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+	if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 		t.Errorf("raw-TCP call (nc -N), one replica draining and the others dead: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
 	}
 	// Only jobs with a command count: startProxy's dial through tcp_in
@@ -750,7 +750,7 @@ func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown, back func(t *te
 	if r := run(t, "", "", hc, "--addr", p.grpc, "sha256sum", in); r.code != 0 || !bytes.Equal(r.stdout, sha) {
 		t.Errorf("gRPC call, the replicas back: exit %d, %q, stderr %s; want %q\n%s", r.code, r.stdout, firstLine(r.stderr), sha, p.log.complaints())
 	}
-	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); !bytes.Equal(r.stdout, shaStdin) {
+	if r := run(t, "", req, ncArgv(t, p.tcp)...); !bytes.Equal(r.stdout, shaStdin) {
 		t.Errorf("raw-TCP call (nc -N), the replicas back: exit %d, %q; want %q\n%s", r.code, r.stdout, shaStdin, p.log.complaints())
 	}
 }
@@ -783,7 +783,7 @@ func TestFleetCrashBeforeChecks(t *testing.T) {
 	in := randomFile(t, 1<<10)
 	req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
 	for i := range 2 {
-		if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+		if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 			t.Errorf("raw-TCP call %d (nc -N), the fleet crashed, the checks not run: exit %d, %q; want %q\n%s", i, r.code, r.stdout, haproxyTCPUnavailable, p.log.tail())
 		}
 	}

@@ -305,7 +305,7 @@ func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
 	}
 	t.Logf("replicas: --drain-delay %s %s, /readyz on --health-addr", delay, strings.Join(extra, " "))
 
-	addrs := replicaAddrs(t, 3*4)
+	addrs := ownAddrs(t, 3*4)
 	for i := range 3 {
 		r := &replica{
 			name:    fmt.Sprintf("r%d", i+1),
@@ -347,16 +347,22 @@ func freeAddrs(t *testing.T, n int) []string {
 	return freeAddrsOn(t, "127.0.0.1", n)
 }
 
-// replicaAddrs is freeAddrs on a loopback address of the fleet's own,
-// 127.x.y.z, chosen at random: a replica restarts on the same ports, and
-// on 127.0.0.1 a port it let go could be taken before it was back by the
-// local end of any connection the test's clients and proxies opened (the
-// kernel's ephemeral ports; the source address of a connection to any
-// 127.x.y.z is 127.0.0.1): "r2 not listening ... bind: address already
-// in use" failed a run of TestFleetRollNoLiveUpstreams and one of
-// make test-fleet. On an address of its own, only a listener there or on
-// the wildcard address can take it.
-func replicaAddrs(t *testing.T, n int) []string {
+// ownAddrs is freeAddrs on a loopback address of its own, 127.x.y.z,
+// chosen at random, for ports that are let go and bound again later: a
+// replica restarts on the same ports, a proxy binds the ports picked for
+// it only after rendering and checking its configuration, and a refused
+// replica (TestFleetHAProxyStatus) must stay refused. On 127.0.0.1 such a
+// port could be taken in between by the local end of any connection the
+// test's clients and proxies opened (the kernel's ephemeral ports; the
+// source address of a connection to any 127.x.y.z is 127.0.0.1): "r2 not
+// listening ... bind: address already in use" failed a run of
+// TestFleetRollNoLiveUpstreams and one of make test-fleet. And by the
+// fleet tests that run at once (t.Parallel): another test's freeAddrs,
+// whose proxy then binds it first; HAProxy binds with SO_REUSEPORT, so
+// two of them would even share a port, each taking some of the other
+// test's connections. On an address of its own, only a listener there
+// or on the wildcard address can take it.
+func ownAddrs(t *testing.T, n int) []string {
 	t.Helper()
 	var b [3]byte
 	if _, err := crand.Read(b[:]); err != nil {
@@ -660,7 +666,7 @@ func (f *fleet) proxyEnv(grpcListen, tcpListen string) map[string]string {
 // ports accept connections. It is stopped when the test ends.
 func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cfg string) string) *proxy {
 	t.Helper()
-	addrs := freeAddrs(t, 2)
+	addrs := ownAddrs(t, 2)
 	p := &proxy{name: name, grpc: addrs[0], tcp: addrs[1], log: newEventLog()}
 	env := f.proxyEnv(p.grpc, p.tcp)
 	dir := t.TempDir()
