@@ -215,7 +215,12 @@ func TestFleetHuntSlow(t *testing.T) {
 							break
 						}
 						if time.Now().After(deadline) {
-							t.Fatalf("%s not routing again after %s: raw TCP %q, %v; gRPC %v\n%s", name, dis, got, err, gerr, p.log.tail())
+							// The tail is mostly this loop's own probes (nginx's
+							// access lines name the upstream and status); the
+							// complaints are the proxy's errors and warnings
+							// (refused connects, "no live upstreams", checks).
+							t.Fatalf("%s not routing again after %s: raw TCP %q, %v; gRPC %v\nthe proxy's last lines:\n%s\nits last errors and warnings:\n%s",
+								name, dis, got, err, gerr, p.log.tail(), p.log.complaints())
 						}
 						time.Sleep(200 * time.Millisecond)
 					}
