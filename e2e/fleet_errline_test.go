@@ -22,6 +22,7 @@ import (
 // printed nothing, exit 0, in 10 of 20 runs through nginx and 8 of 20
 // through HAProxy. Run by make test-fleet.
 func TestFleetErrorLine(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst"} {
 		need(t, tool)
 	}
@@ -35,23 +36,26 @@ func TestFleetErrorLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := freeAddrs(t, 4)
-	r := &replica{name: "r1", grpc: addrs[0], tcp: addrs[1], health: addrs[2], metrics: addrs[3]}
-	r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
-		"--log-format", "json", "--log-flush", "0", "--max-jobs-per-peer", "0", "--max-requests-per-peer", "0",
-		"--max-jobs", "1", "--job-wait", "200ms"}
-	r.start(t)
-	t.Cleanup(func() { r.stop(t, false) })
-	// One replica, named three times: the shipped configurations name three.
-	f := &fleet{
-		nginxConf: filepath.Join(root, "deploy/nginx/nginx.conf.template"),
-		haCfg:     filepath.Join(root, "deploy/haproxy/haproxy.cfg"),
-		replicas:  []*replica{r, r, r},
-	}
 	in := randomFile(t, 64<<20)
 	const busy = "halfclose: error: RESOURCE_EXHAUSTED: too many jobs: 1 running, limit 1\n"
 	for _, name := range []string{"nginx", "haproxy"} {
 		t.Run(name, func(t *testing.T) {
+			// Both proxies at once, each with a replica of its own (its
+			// one slot is held below): nc's stalls are waits, not work.
+			t.Parallel()
+			addrs := ownAddrs(t, 4)
+			r := &replica{name: "r1", grpc: addrs[0], tcp: addrs[1], health: addrs[2], metrics: addrs[3]}
+			r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
+				"--log-format", "json", "--log-flush", "0", "--max-jobs-per-peer", "0", "--max-requests-per-peer", "0",
+				"--max-jobs", "1", "--job-wait", "200ms"}
+			r.start(t)
+			t.Cleanup(func() { r.stop(t, false) })
+			// One replica, named three times: the shipped configurations name three.
+			f := &fleet{
+				nginxConf: filepath.Join(root, "deploy/nginx/nginx.conf.template"),
+				haCfg:     filepath.Join(root, "deploy/haproxy/haproxy.cfg"),
+				replicas:  []*replica{r, r, r},
+			}
 			p := f.startProxy(t, name, nil)
 			// Until the proxy routes to the replica (HAProxy's checks).
 			deadline := time.Now().Add(defaultTestTimeout)

@@ -122,15 +122,21 @@ func slowTCP(addr, header string) (string, string) {
 // of everything it sent. HUNT_ROUNDS (default 1) rounds of
 // HUNT_DISRUPTIONS (default none,reload,kill1,kill,term).
 func TestFleetHuntSlow(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"nginx", "haproxy", "envsubst"} {
 		need(t, tool)
 	}
-	f := newFleetArgs(t, "1s", "--shutdown-grace", "1s")
 	py := exampleClient(t, "python")[0]
 	stub := writeFile(t, t.TempDir(), "slow.py", []byte(huntPySlow))
 	rounds := envInt(t, "HUNT_ROUNDS", 1, 1)
 	for _, name := range readFleetKnobs(t).proxies {
 		t.Run(name, func(t *testing.T) {
+			// Both proxies at once, each with a fleet of its own: the
+			// uploads are slow on purpose (the test waits on them, not on
+			// the CPU), and one proxy's disruptions must not meet the
+			// other's uploads (its control round above all).
+			t.Parallel()
+			f := newFleetArgs(t, "1s", "--shutdown-grace", "1s")
 			p := f.startProxy(t, name, nil)
 			uploaders := map[string]func() (string, string){
 				"go stub bare": func() (string, string) { return slowGRPC(p.grpc, false) },
@@ -204,12 +210,17 @@ func TestFleetHuntSlow(t *testing.T) {
 					deadline := time.Now().Add(defaultTestTimeout)
 					for {
 						got, err := tcpExchange(p.tcp, []byte("wc -c\nabc"))
-						c, _ := slowReady(p.grpc)
+						c, gerr := slowReady(p.grpc)
 						if err == nil && string(got) == "3\n" && c {
 							break
 						}
 						if time.Now().After(deadline) {
-							t.Fatalf("%s not routing again", name)
+							// The tail is mostly this loop's own probes (nginx's
+							// access lines name the upstream and status); the
+							// complaints are the proxy's errors and warnings
+							// (refused connects, "no live upstreams", checks).
+							t.Fatalf("%s not routing again after %s: raw TCP %q, %v; gRPC %v\nthe proxy's last lines:\n%s\nits last errors and warnings:\n%s",
+								name, dis, got, err, gerr, p.log.tail(), p.log.complaints())
 						}
 						time.Sleep(200 * time.Millisecond)
 					}

@@ -135,6 +135,7 @@ func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
 // upstream, 0 in 600 with the error_page; docs/deploy.md, "Traps").
 // That is too rare to test here: the test checks the status instead.
 func TestFleetNginxStatus(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"nginx", "envsubst"} {
 		need(t, tool)
 	}
@@ -280,6 +281,7 @@ func TestFleetNginxStatus(t *testing.T) {
 // replay. HAProxy's 502 and 503 stay its HTML page (UNAVAILABLE in every
 // client; the check-proto trap of TestFleet shows one): deploy/haproxy.
 func TestFleetHAProxyStatus(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	need(t, "haproxy")
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -302,7 +304,11 @@ func TestFleetHAProxyStatus(t *testing.T) {
 	p := f.startProxy(t, "haproxy", short)
 	in := randomFile(t, 1000)
 
+	// The subtests below run at once (t.Parallel; the clients' too), each
+	// against a proxy of its own or a call of its own, most of their time
+	// waiting out "timeout server".
 	t.Run("grpc-go", func(t *testing.T) {
+		t.Parallel()
 		wantStatus(t, grpcGoDigest(t, p.grpc, in), codes.DeadlineExceeded, haproxyTimeout)
 	})
 
@@ -315,8 +321,9 @@ func TestFleetHAProxyStatus(t *testing.T) {
 	// (haproxy#1219, docs/deploy.md). grpc-go prints its text, which says
 	// that HAProxy made it and why (HAProxy's HTML page without it).
 	t.Run("no replica", func(t *testing.T) {
+		t.Parallel()
 		down := &fleet{haCfg: f.haCfg}
-		refused := freeAddrs(t, 3) // closed once freeAddrs returns
+		refused := ownAddrs(t, 3) // closed once ownAddrs returns, on an address no other test uses
 		for _, a := range refused {
 			down.replicas = append(down.replicas, &replica{grpc: a, tcp: spare[0], health: ready.Listener.Addr().String()})
 		}
@@ -333,6 +340,7 @@ func TestFleetHAProxyStatus(t *testing.T) {
 	// The trap: without the http-error line, HAProxy's HTML page and HTTP
 	// 504, UNAVAILABLE in gRPC's mapping.
 	t.Run("trap", func(t *testing.T) {
+		t.Parallel()
 		q := f.startProxy(t, "haproxy", func(t *testing.T, cfg string) string {
 			i := strings.Index(cfg, "    http-error status 504 ")
 			if i < 0 {

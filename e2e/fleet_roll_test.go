@@ -490,7 +490,10 @@ func rollReport(t *testing.T, what string, s *huntStats, noErrors bool) {
 // it sees the replicas back ("succeeded"): it checks what HAProxy does
 // while they are DOWN, not how long that is.
 func TestFleetRollNoLiveUpstreams(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
+	// Each proxy with a fleet of its own, both at once.
 	t.Run("nginx", func(t *testing.T) {
+		t.Parallel()
 		for _, tool := range []string{"nginx", "nc", "envsubst"} {
 			need(t, tool)
 		}
@@ -510,12 +513,13 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 {
 				t.Fatalf("gRPC call with every replica down: exit 0, %q", r.stdout)
 			}
-			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); len(r.stdout) != 0 {
+			if r := run(t, "", req, ncArgv(t, p.tcp)...); len(r.stdout) != 0 {
 				t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
 			}
 		}, nil)
 	})
 	t.Run("haproxy", func(t *testing.T) {
+		t.Parallel()
 		for _, tool := range []string{"haproxy", "nc"} {
 			need(t, tool)
 		}
@@ -542,7 +546,7 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 || !bytes.Contains(r.stderr, []byte(haproxyNoReplica)) {
 				t.Errorf("gRPC call with every replica down: exit %d, %q, stderr %q; want HAProxy's 503 with %q", r.code, r.stdout, r.stderr, haproxyNoReplica)
 			}
-			if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+			if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 				t.Errorf("raw-TCP call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
 			}
 			// A client that never half-closes gets the line too, and then
@@ -550,55 +554,63 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			// --tcp-fin-wait: not held for tcp_in's timeout client (an
 			// hour; the read's deadline is the test's timeout). Its end is
 			// clean (the line is all there is): HAProxy's tunnel timeout
-			// in backend tcp_no_replica.
-			t.Run("no FIN", func(t *testing.T) {
-				c, err := net.Dial("tcp", p.tcp)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				if _, err := c.Write([]byte("sha256sum\nhello\n")); err != nil {
-					t.Fatal(err)
-				}
-				if err := c.SetReadDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
-					t.Fatal(err)
-				}
-				got, err := io.ReadAll(c)
-				if err != nil || string(got) != haproxyTCPUnavailable {
-					t.Errorf("raw-TCP client without FIN, every replica down: %q, %v; want %q and the end\n%s", got, err, haproxyTCPUnavailable, p.log.complaints())
-				}
+			// in backend tcp_no_replica. This client and the next are
+			// served at once (t.Run from two goroutines): each waits out
+			// that timeout (5 s).
+			var clients sync.WaitGroup
+			defer clients.Wait()
+			clients.Go(func() {
+				t.Run("no FIN", func(t *testing.T) {
+					c, err := net.Dial("tcp", p.tcp)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer c.Close()
+					if _, err := c.Write([]byte("sha256sum\nhello\n")); err != nil {
+						t.Fatal(err)
+					}
+					if err := c.SetReadDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
+						t.Fatal(err)
+					}
+					got, err := io.ReadAll(c)
+					if err != nil || string(got) != haproxyTCPUnavailable {
+						t.Errorf("raw-TCP client without FIN, every replica down: %q, %v; want %q and the end\n%s", got, err, haproxyTCPUnavailable, p.log.complaints())
+					}
+				})
 			})
 			// A client that sends on and on after the line is cut, as a
 			// replica cuts one after --tcp-fin-wait: its sends fail (the
 			// write deadline is the test's timeout), and what it reads is
 			// the line.
-			t.Run("sends on", func(t *testing.T) {
-				c, err := net.Dial("tcp", p.tcp)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				if err := c.SetDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
-					t.Fatal(err)
-				}
-				sent := make(chan error, 1)
-				go func() {
-					chunk := make([]byte, 32<<10)
-					for {
-						if _, err := c.Write(chunk); err != nil {
-							sent <- err
-							return
-						}
+			clients.Go(func() {
+				t.Run("sends on", func(t *testing.T) {
+					c, err := net.Dial("tcp", p.tcp)
+					if err != nil {
+						t.Fatal(err)
 					}
-				}()
-				got, _ := io.ReadAll(c)
-				if string(got) != haproxyTCPUnavailable {
-					t.Errorf("raw-TCP client sending on, every replica down: read %q; want %q", got, haproxyTCPUnavailable)
-				}
-				var ne net.Error
-				if err := <-sent; errors.As(err, &ne) && ne.Timeout() {
-					t.Errorf("raw-TCP client sending on, every replica down: still sending at the test's deadline (%v)\n%s", err, p.log.complaints())
-				}
+					defer c.Close()
+					if err := c.SetDeadline(time.Now().Add(defaultTestTimeout)); err != nil {
+						t.Fatal(err)
+					}
+					sent := make(chan error, 1)
+					go func() {
+						chunk := make([]byte, 32<<10)
+						for {
+							if _, err := c.Write(chunk); err != nil {
+								sent <- err
+								return
+							}
+						}
+					}()
+					got, _ := io.ReadAll(c)
+					if string(got) != haproxyTCPUnavailable {
+						t.Errorf("raw-TCP client sending on, every replica down: read %q; want %q", got, haproxyTCPUnavailable)
+					}
+					var ne net.Error
+					if err := <-sent; errors.As(err, &ne) && ne.Timeout() {
+						t.Errorf("raw-TCP client sending on, every replica down: still sending at the test's deadline (%v)\n%s", err, p.log.complaints())
+					}
+				})
 			})
 		}, func(t *testing.T) {
 			// The replicas are back; each passes a check, and stays DOWN.
@@ -654,6 +666,7 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 // to each replica and sent the call to the first that accepted: the
 // draining one).
 func TestFleetRollNoLiveUpstreamsDraining(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"haproxy", "nc"} {
 		need(t, tool)
 	}
@@ -687,7 +700,7 @@ func TestFleetRollNoLiveUpstreamsDraining(t *testing.T) {
 	if r := cli(t, p.grpc, "", "sha256sum", in); r.code == 0 || !bytes.Contains(r.stderr, []byte(haproxyNoReplica)) {
 		t.Errorf("gRPC call, one replica draining and the others dead: exit %d, %q, stderr %q; want HAProxy's 503 with %q", r.code, r.stdout, r.stderr, haproxyNoReplica)
 	}
-	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+	if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 		t.Errorf("raw-TCP call (nc -N), one replica draining and the others dead: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
 	}
 	// Only jobs with a command count: startProxy's dial through tcp_in
@@ -737,7 +750,7 @@ func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown, back func(t *te
 	if r := run(t, "", "", hc, "--addr", p.grpc, "sha256sum", in); r.code != 0 || !bytes.Equal(r.stdout, sha) {
 		t.Errorf("gRPC call, the replicas back: exit %d, %q, stderr %s; want %q\n%s", r.code, r.stdout, firstLine(r.stderr), sha, p.log.complaints())
 	}
-	if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); !bytes.Equal(r.stdout, shaStdin) {
+	if r := run(t, "", req, ncArgv(t, p.tcp)...); !bytes.Equal(r.stdout, shaStdin) {
 		t.Errorf("raw-TCP call (nc -N), the replicas back: exit %d, %q; want %q\n%s", r.code, r.stdout, shaStdin, p.log.complaints())
 	}
 }
@@ -752,6 +765,7 @@ func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown, back func(t *te
 // adapter's error line. The test sets inter to an hour, so that no check
 // runs while it does: only the refused connects can mark the replicas.
 func TestFleetCrashBeforeChecks(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"haproxy", "nc"} {
 		need(t, tool)
 	}
@@ -769,7 +783,7 @@ func TestFleetCrashBeforeChecks(t *testing.T) {
 	in := randomFile(t, 1<<10)
 	req := writeHuntRequest(t, t.TempDir(), "bare", "sha256sum\n", in)
 	for i := range 2 {
-		if r := run(t, "", req, "nc", "-N", "127.0.0.1", strings.Split(p.tcp, ":")[1]); string(r.stdout) != haproxyTCPUnavailable {
+		if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 			t.Errorf("raw-TCP call %d (nc -N), the fleet crashed, the checks not run: exit %d, %q; want %q\n%s", i, r.code, r.stdout, haproxyTCPUnavailable, p.log.tail())
 		}
 	}

@@ -1,10 +1,10 @@
 //go:build fleet && linux
 
-// The fleet test: three halfclosed replicas behind the Debian nginx and
-// HAProxy, configured with deploy/nginx and deploy/haproxy as shipped. It
-// checks every path against the GNU tools, shows that each proxy trap named
-// in docs/deploy.md is real, and restarts the replicas one by one under
-// load. Run it with make test-fleet (it needs nginx, the nginx stream
+// The fleet test: three halfclosed replicas behind the Debian nginx, and
+// three behind HAProxy, configured with deploy/nginx and deploy/haproxy
+// as shipped. It checks every path against the GNU tools, shows that each
+// proxy trap named in docs/deploy.md is real, and restarts the replicas
+// one by one under load. Run it with make test-fleet (it needs nginx, the nginx stream
 // module, haproxy, nc and ghz; .ci/run installs them). Linux only: its
 // replicas die with the test (Pdeathsig), and the deploy files are Debian's.
 //
@@ -98,6 +98,15 @@ func envInt(t *testing.T, name string, def, lo int) int {
 	return n
 }
 
+// TestFleet and TestFleetHunt run alone, one after the other: their loads
+// run flat out, and beside another test each would make fewer calls. The
+// other fleet tests wait far more than they compute (slow uploads, nc's
+// stalls, the proxies' timeouts and checks, replicas' drains): they are
+// t.Parallel ("with the other waiting fleet tests"), and run together
+// once those two are done, each with replicas and proxies of its own on
+// addresses of its own. make test-fleet gives them -parallel 16: the
+// default, GOMAXPROCS (2 on CI's machine), ran them nearly one at a time.
+
 // TestFleet is the whole fleet check: paths, traps, rolling restarts.
 func TestFleet(t *testing.T) {
 	knobs := readFleetKnobs(t)
@@ -113,29 +122,41 @@ func TestFleet(t *testing.T) {
 		t.Skipf("nginx's stream module is not installed (libnginx-mod-stream): %v", err)
 	}
 
-	f := newFleet(t)
+	// Each proxy has three replicas of its own, so that the checks that
+	// wait on clients, processes and sockets more than they compute
+	// (paths, traps, aborts, crash) run for both proxies at once: the
+	// aborts count the outcomes of their fleet's jobs one at a time
+	// (nextOutcome), and the crash kills every replica of its fleet. The
+	// rolling restarts still run one at a time, each with the whole
+	// machine for its load.
+	fleets := map[string]*fleet{}
 	proxies := map[string]*proxy{}
 	for _, name := range knobs.proxies {
-		proxies[name] = f.startProxy(t, name, nil)
+		fleets[name] = newFleet(t)
+		proxies[name] = fleets[name].startProxy(t, name, nil)
+	}
+	// eachProxy runs check for every proxy at once, in subtests named
+	// after the proxies.
+	eachProxy := func(t *testing.T, check func(t *testing.T, f *fleet, p *proxy)) {
+		for _, name := range knobs.proxies {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				check(t, fleets[name], proxies[name])
+			})
+		}
 	}
 
 	t.Run("paths", func(t *testing.T) {
-		for _, name := range knobs.proxies {
-			t.Run(name, func(t *testing.T) { f.checkPaths(t, proxies[name]) })
-		}
+		eachProxy(t, func(t *testing.T, f *fleet, p *proxy) { f.checkPaths(t, p) })
 	})
 	t.Run("traps", func(t *testing.T) {
-		for _, name := range knobs.proxies {
-			t.Run(name, func(t *testing.T) { f.checkTraps(t, name) })
-		}
+		eachProxy(t, func(t *testing.T, f *fleet, p *proxy) { f.checkTraps(t, p.name) })
 	})
 	t.Run("aborts", func(t *testing.T) {
-		for _, name := range knobs.proxies {
-			t.Run(name, func(t *testing.T) {
-				f.checkAborts(t, proxies[name])
-				f.checkExampleAborts(t, proxies[name])
-			})
-		}
+		eachProxy(t, func(t *testing.T, f *fleet, p *proxy) {
+			f.checkAborts(t, p)
+			f.checkExampleAborts(t, p)
+		})
 	})
 	if t.Failed() {
 		return // restarts under load say little when a path is broken
@@ -143,22 +164,26 @@ func TestFleet(t *testing.T) {
 	for round := 1; round <= knobs.rounds; round++ {
 		for _, name := range knobs.proxies {
 			t.Run(fmt.Sprintf("rolling/%s/round%d", name, round), func(t *testing.T) {
-				f.rollingRestart(t, proxies[name], knobs, false)
+				fleets[name].rollingRestart(t, proxies[name], knobs, false)
 			})
 		}
 	}
 	// Then a restart where each replica gets a second SIGTERM as soon as
 	// it starts to drain: its running jobs are cut.
 	for _, name := range knobs.proxies {
-		t.Run("hurried/"+name, func(t *testing.T) { f.rollingRestart(t, proxies[name], knobs, true) })
+		t.Run("hurried/"+name, func(t *testing.T) { fleets[name].rollingRestart(t, proxies[name], knobs, true) })
 	}
 	// Last: it kills the replicas, and the proxies take a while to route
 	// to their restarted selves again.
+	t.Run("crash", func(t *testing.T) {
+		eachProxy(t, func(t *testing.T, f *fleet, p *proxy) { f.checkCrash(t, p) })
+	})
+	var recap []string
 	for _, name := range knobs.proxies {
-		t.Run("crash/"+name, func(t *testing.T) { f.checkCrash(t, proxies[name]) })
+		recap = append(recap, fleets[name].recap...)
 	}
-	if len(f.recap) > 0 {
-		t.Logf("the rolling restarts' failures again:\n%s", strings.Join(f.recap, "\n"))
+	if len(recap) > 0 {
+		t.Logf("the rolling restarts' failures again:\n%s", strings.Join(recap, "\n"))
 	}
 }
 
@@ -280,7 +305,7 @@ func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
 	}
 	t.Logf("replicas: --drain-delay %s %s, /readyz on --health-addr", delay, strings.Join(extra, " "))
 
-	addrs := replicaAddrs(t, 3*4)
+	addrs := ownAddrs(t, 3*4)
 	for i := range 3 {
 		r := &replica{
 			name:    fmt.Sprintf("r%d", i+1),
@@ -322,16 +347,22 @@ func freeAddrs(t *testing.T, n int) []string {
 	return freeAddrsOn(t, "127.0.0.1", n)
 }
 
-// replicaAddrs is freeAddrs on a loopback address of the fleet's own,
-// 127.x.y.z, chosen at random: a replica restarts on the same ports, and
-// on 127.0.0.1 a port it let go could be taken before it was back by the
-// local end of any connection the test's clients and proxies opened (the
-// kernel's ephemeral ports; the source address of a connection to any
-// 127.x.y.z is 127.0.0.1): "r2 not listening ... bind: address already
-// in use" failed a run of TestFleetRollNoLiveUpstreams and one of
-// make test-fleet. On an address of its own, only a listener there or on
-// the wildcard address can take it.
-func replicaAddrs(t *testing.T, n int) []string {
+// ownAddrs is freeAddrs on a loopback address of its own, 127.x.y.z,
+// chosen at random, for ports that are let go and bound again later: a
+// replica restarts on the same ports, a proxy binds the ports picked for
+// it only after rendering and checking its configuration, and a refused
+// replica (TestFleetHAProxyStatus) must stay refused. On 127.0.0.1 such a
+// port could be taken in between by the local end of any connection the
+// test's clients and proxies opened (the kernel's ephemeral ports; the
+// source address of a connection to any 127.x.y.z is 127.0.0.1): "r2 not
+// listening ... bind: address already in use" failed a run of
+// TestFleetRollNoLiveUpstreams and one of make test-fleet. And by the
+// fleet tests that run at once (t.Parallel): another test's freeAddrs,
+// whose proxy then binds it first; HAProxy binds with SO_REUSEPORT, so
+// two of them would even share a port, each taking some of the other
+// test's connections. On an address of its own, only a listener there
+// or on the wildcard address can take it.
+func ownAddrs(t *testing.T, n int) []string {
 	t.Helper()
 	var b [3]byte
 	if _, err := crand.Read(b[:]); err != nil {
@@ -635,7 +666,7 @@ func (f *fleet) proxyEnv(grpcListen, tcpListen string) map[string]string {
 // ports accept connections. It is stopped when the test ends.
 func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cfg string) string) *proxy {
 	t.Helper()
-	addrs := freeAddrs(t, 2)
+	addrs := ownAddrs(t, 2)
 	p := &proxy{name: name, grpc: addrs[0], tcp: addrs[1], log: newEventLog()}
 	env := f.proxyEnv(p.grpc, p.tcp)
 	dir := t.TempDir()
