@@ -134,8 +134,14 @@ func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
 // (1 call in 1,288 of a hunt under load; 1 in 600 with this test's
 // upstream, 0 in 600 with the error_page; docs/deploy.md, "Traps").
 // That is too rare to test here: the test checks the status instead.
+//
+// It runs alone, not with the other waiting fleet tests: its CLI clients
+// see nginx's status only when it comes after the CLI has sent more than
+// grpc-go keeps to replay (256 KiB); before, grpc-go retries the call and
+// the status is lost (`every attempt was ended by the server while
+// sending`). Beside the other tests' load the CLI sends slower, and that
+// happened (once in four runs under load 10-20).
 func TestFleetNginxStatus(t *testing.T) {
-	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"nginx", "envsubst"} {
 		need(t, tool)
 	}
