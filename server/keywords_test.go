@@ -9,24 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 )
-
-// runPipeline runs pipeline over input through env's gRPC service and
-// returns the output and the call's error.
-func runPipeline(t *testing.T, env *testEnv, pipeline string, input []byte) ([]byte, error) {
-	t.Helper()
-	stream, err := env.client.Run(jobCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: &apiv1.RunHeader{Pipeline: pipeline}}})
-	stream.Send(runData(input))
-	stream.CloseSend()
-	out, _, err := collectRun(stream)
-	return out, err
-}
 
 // TestKeywordListGrep: a grep over a list of 1,500 keywords, which
 // compiled to RE2 was over the pattern budget (RESOURCE_EXHAUSTED
@@ -50,7 +33,7 @@ func TestKeywordListGrep(t *testing.T) {
 			want.WriteString(line)
 		}
 	}
-	out, err := runPipeline(t, env, p.String(), in.Bytes())
+	out, _, err := runCall(t, env, runHeader(p.String()), runData(in.Bytes()))
 	if err != nil {
 		t.Fatalf("1,500 keywords: %v", err)
 	}
@@ -71,7 +54,7 @@ func TestKeywordListGrep(t *testing.T) {
 		fmt.Fprintf(&p, " -e %s", b)
 	}
 	const msg = "grep: keyword set too large: its "
-	_, err = runPipeline(t, env, p.String(), in.Bytes())
+	_, _, err = runCall(t, env, runHeader(p.String()), runData(in.Bytes()))
 	if s := status.Convert(err); s.Code() != codes.ResourceExhausted || !strings.Contains(s.Message(), msg) || !strings.Contains(s.Message(), "trie nodes") {
 		t.Fatalf("over the budget: gRPC %v, want RESOURCE_EXHAUSTED %q…", err, msg)
 	}
