@@ -269,14 +269,14 @@ func newSpec(c *config) *cli.Spec {
 	fs.BoolVar(&c.tcpSendfile, "tcp-sendfile", true, "send the spilled part of a raw-TCP reply from its spill file with sendfile(2) (plain TCP; false: read it into the process and write it)")
 	fs.BoolVar(&c.requireEnd, "require-end", false, "every input must prove its end: an End message on gRPC, @size or @chunked on the TCP command port (not compatible with --tcp-route)")
 	fs.BoolVar(&c.noInterceptors, "no-interceptors", false, "serve gRPC with no middleware (benchmarks only)")
-	fs.Var(&c.maxJobsPerPeer, "max-jobs-per-peer", "jobs one peer IP address may run at once, on both adapters; one over it waits --job-wait for one of its own (default max(1, --max-jobs/4); 0: no cap)")
+	fs.Var(&c.maxJobsPerPeer, "max-jobs-per-peer", "jobs one peer IP address may run at once, on both adapters; one over it waits --job-wait for one of its own (default max(16, --max-jobs/4); 0: no cap)")
 	fs.IntVar(&c.peerIPv6Prefix, "peer-ipv6-prefix", 64, "IPv6 clients are one peer per this prefix length for the per-peer caps and --rate-limit (1-128; 128: each address)")
-	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(1, --max-conns/4); 0: no cap)")
+	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(16, --max-conns/4); 0: no cap)")
 	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
 	fs.IntVar(&c.grpcMaxConns, "grpc-max-conns", server.DefaultMaxConns, "open gRPC connections; one over it is closed at once")
 	fs.Var(&c.grpcMaxRequests, "grpc-max-requests", "gRPC Digest/Run streams open on the server, header or not, a quarter of them per peer IP address, or a peer's jobs and a quarter of those over --max-jobs if more (none with --max-requests-per-peer 0); each may hold 8MiB its client sent (default max(64, 4 times --max-jobs); 0: no cap)")
 	fs.DurationVar(&c.grpcConnIdle, "grpc-conn-idle", defaultGRPCConnIdle, "close a gRPC connection that has had no call for this long (GOAWAY; clients reconnect at their next call); 0 disables")
-	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(1, --grpc-max-conns/4), none with --max-requests-per-peer 0; 0: no cap)")
+	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(16, --grpc-max-conns/4), none with --max-requests-per-peer 0; 0: no cap)")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
 	fs.BoolVar(&c.tcpInsecure, "tcp-insecure", false, "with --auth-token-file: serve the raw-TCP ports without a credential (no @token on the command port; route ports without mTLS)")
 	fs.BoolVar(&c.help, "help", false, "show this help and exit")
@@ -497,13 +497,27 @@ const (
 	maxMaxHeaderBytes = 1 << 20
 )
 
+// perPeerFloor is the least a derived per-address cap allows: a quarter
+// of the server's limit, but never under 16, so that one client alone
+// (every client of a test on 127.0.0.1, a script's parallel uploads)
+// reaches a small --max-jobs or --max-conns as DESIGN describes it, and is
+// refused there by that limit, not by a quarter of it (--max-jobs 2 gave
+// one address 1 job; --max-conns 2, one connection and one gRPC stream).
+// The defaults' caps are unchanged (16 of 64 jobs, 256 of 1024
+// connections); docs/operations.md, "Fairness".
+const perPeerFloor = 16
+
+// derivedPerPeer is a per-address cap derived from the server's limit n.
+func derivedPerPeer(n int) int { return max(perPeerFloor, n/4) }
+
 // jobsPerPeer is --max-jobs-per-peer, derived when not set: a quarter of
-// the slots, so that one address cannot take them all.
+// the slots (at least perPeerFloor), so that one address cannot take them
+// all.
 func (c *config) jobsPerPeer() int {
 	if c.maxJobsPerPeer.set {
 		return c.maxJobsPerPeer.n
 	}
-	return max(1, c.maxJobs/4)
+	return derivedPerPeer(c.maxJobs)
 }
 
 // peerKeys is which addresses are one peer: --peer-ipv6-prefix.
@@ -516,7 +530,7 @@ func (c *config) requestsPerPeer() int {
 	if c.maxRequestsPerPeer.set {
 		return c.maxRequestsPerPeer.n
 	}
-	return max(1, c.maxConns/4)
+	return derivedPerPeer(c.maxConns)
 }
 
 // grpcRequests is --grpc-max-requests, derived when not set; at most
@@ -565,7 +579,7 @@ func (c *config) grpcConnsPerPeerCap() int {
 	if c.requestsPerPeer() == 0 {
 		return 0
 	}
-	return max(1, c.grpcMaxConns/4)
+	return derivedPerPeer(c.grpcMaxConns)
 }
 
 // queueWait is --job-wait as the engine takes it: there a zero wait is

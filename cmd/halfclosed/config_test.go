@@ -306,7 +306,7 @@ func TestCapabilitiesLimitsInEffect(t *testing.T) {
 		{nil, nil, &apiv1.Limits{MaxInputBytes: 16 << 30, MaxJobs: 64, MaxMsgBytes: 4 << 20, IdleTimeoutMs: 60000, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 256, PeerIpv6Prefix: 64, MaxMetadataBytes: 16 << 10, MaxGrpcRequests: 256, MaxGrpcRequestsPerPeer: 64, HeaderTimeoutMs: 10000, JobWaitMs: 2000, MaxLineBytes: 1 << 20, MaxTcpHeaderBytes: 4 << 10}},
 		{map[string]string{"HALFCLOSE_MAX_JOBS": "10", "HALFCLOSE_MAX_CONNS": "6", "HALFCLOSE_IDLE_TIMEOUT": "0", "HALFCLOSE_MAX_INPUT_BYTES": "1MiB", "HALFCLOSE_PEER_IPV6_PREFIX": "128", "HALFCLOSE_MAX_METADATA_BYTES": "2KiB"},
 			[]string{"--max-msg-bytes=64KiB"},
-			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 2, MaxRequestsPerPeer: 1, MaxMetadataBytes: 2 << 10, MaxGrpcRequests: 64, MaxGrpcRequestsPerPeer: 16, HeaderTimeoutMs: 10000, JobWaitMs: 2000, MaxLineBytes: 1 << 20, MaxTcpHeaderBytes: 4 << 10}},
+			&apiv1.Limits{MaxInputBytes: 1 << 20, MaxJobs: 10, MaxMsgBytes: 64 << 10, MaxJobsPerPeer: 16, MaxRequestsPerPeer: 16, MaxMetadataBytes: 2 << 10, MaxGrpcRequests: 64, MaxGrpcRequestsPerPeer: 23, HeaderTimeoutMs: 10000, JobWaitMs: 2000, MaxLineBytes: 1 << 20, MaxTcpHeaderBytes: 4 << 10}},
 		// No cap on an address's jobs: its share of the streams is the 64
 		// jobs and a quarter of the 192 places over them.
 		{map[string]string{"HALFCLOSE_MAX_JOBS_PER_PEER": "0"}, []string{"--max-requests-per-peer=3", "--peer-ipv6-prefix=56", "--max-metadata-bytes=1KiB"},
@@ -453,7 +453,7 @@ func TestGRPCRequestsKeepWait(t *testing.T) {
 		args  []string
 		share int
 	}{
-		{[]string{"--max-jobs=16", "--grpc-max-requests=24"}, 6},
+		{[]string{"--max-jobs=16", "--max-jobs-per-peer=4", "--grpc-max-requests=24"}, 6},
 		{[]string{"--max-jobs=16", "--max-jobs-per-peer=0"}, 28},
 		{[]string{"--max-jobs=16", "--grpc-max-requests=16", "--max-jobs-per-peer=0"}, 16},
 		{[]string{"--max-requests-per-peer=0"}, 0},

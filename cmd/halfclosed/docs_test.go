@@ -27,10 +27,10 @@ func TestOperationsDocFlags(t *testing.T) {
 		cell string
 		n    int
 	}{
-		{"| `--max-jobs-per-peer` | `max(1, --max-jobs/4)` (", c.jobsPerPeer()},
-		{"| `--max-requests-per-peer` | `max(1, --max-conns/4)` (", c.requestsPerPeer()},
+		{"| `--max-jobs-per-peer` | `max(16, --max-jobs/4)` (", c.jobsPerPeer()},
+		{"| `--max-requests-per-peer` | `max(16, --max-conns/4)` (", c.requestsPerPeer()},
 		{"| `--grpc-max-requests` | `max(64, 4 × --max-jobs)` (", c.grpcRequests()},
-		{"| `--grpc-max-conns-per-peer` | `max(1, --grpc-max-conns/4)` (", c.grpcConnsPerPeerCap()},
+		{"| `--grpc-max-conns-per-peer` | `max(16, --grpc-max-conns/4)` (", c.grpcConnsPerPeerCap()},
 	} {
 		if !strings.Contains(string(doc), row.cell+strconv.Itoa(row.n)+") |") {
 			t.Errorf("docs/operations.md lacks %s%d) |", row.cell, row.n)

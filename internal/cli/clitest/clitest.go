@@ -165,7 +165,7 @@ func SameDefault(cell, def string) bool {
 	}
 	doc := cell[i+1 : i+1+j]
 	if doc == def || def == "" && strings.Contains(doc, "--") {
-		return true // a default derived from other flags: max(1, --max-jobs/4)
+		return true // a default derived from other flags: max(16, --max-jobs/4)
 	}
 	if a, err := time.ParseDuration(doc); err == nil {
 		b, err := time.ParseDuration(def)
