@@ -637,6 +637,22 @@ func (m *grepMatcher) wholeO(line []byte, in *interrupt) bool {
 	return loc != nil && loc[0] == 0 && loc[1] == len(line)
 }
 
+// matchesWhole reports whether the leftmost-longest match in a line is
+// all of it (an empty line: the empty match), as GNU's regexp matcher
+// checks -x's match given -o's start.
+func (m *grepMatcher) matchesWhole(line []byte, in *interrupt) bool {
+	if m.kw != nil {
+		s, n := m.kw.leftmostLongest(line, 0, in)
+		return s == 0 && n == len(line)
+	}
+	re := m.re
+	if m.ore != nil {
+		re = m.ore
+	}
+	loc := submatch(re, line, in)
+	return loc != nil && loc[0] == 0 && loc[1] == len(line)
+}
+
 // strayParen reports whether an ERE has a ')' with no '(' open.
 func strayParen(p string, fold bool) bool {
 	tr := &reTranslator{p: p, ere: true, fold: fold}
