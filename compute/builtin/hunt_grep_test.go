@@ -209,7 +209,7 @@ func TestGrepHuntZeroWidthRepeat(t *testing.T) {
 // dfa reads the list inside the -x or -w wrapper, so a repeat after an
 // ERE ')' that closed the wrapper adds no alternative outside it.
 func TestGrepHuntStrayParenRepeat(t *testing.T) {
-	in := []byte("a\\nb\nq)\nx\naa)\n)\n")
+	in := []byte("a\\nb\nq)\nx\naa)\n)\n))\n) a-\n")
 	for _, argv := range [][]string{
 		{"grep", "-E", "-x", "-c", "-e", "a$", "-e", `\-`, "-e", "aa", "-e", "aaa-\xe9\xe9", "-e", `a\nb`, "-e", "\xc9--", "-e", ")", "-e", "aa"},
 		{"grep", "-Ex", "-e", "a$", "-e", ")", "-e", "a$"},
@@ -218,6 +218,10 @@ func TestGrepHuntStrayParenRepeat(t *testing.T) {
 		{"grep", "-Ew", "-e", "q$", "-e", ")", "-e", "q$"},
 		{"grep", "-Ewo", "-e", "a$", "-e", "a)", "-e", "a$", "-e", "x"},
 		{"grep", "-Exv", "-e", "a$", "-e", ")\na$"},
+		// -x -w -o: a line prints when glibc regex matches all of it
+		// with the patterns themselves, not inside -w's wrapper
+		{"grep", "-Exwo", "-e", "ab", "-e", ")a?", "-e", "", "-e", "(a|)^a"},
+		{"grep", "-Exwo", "-e", "q$", "-e", ")", "-e", "x"},
 	} {
 		computetest.DiffGNU(t, in, argv...)
 	}

@@ -218,9 +218,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 			return nil, err
 		}
 		m.sets, m.isLit = nil, false
-		// -o prints glibc regex's matches of the patterns themselves.
+		// -o prints glibc regex's matches of the patterns themselves
+		// (with -x and -w, one that takes the whole line: wholeO).
 		o := user
-		if word {
+		if word && !line {
 			o = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
 			if m.wo, err = newWordOnly(user, fold, nul); err != nil {
 				return nil, err
