@@ -204,3 +204,50 @@ func TestGrepHuntZeroWidthRepeat(t *testing.T) {
 		computetest.DiffGNU(t, in, argv...)
 	}
 }
+
+// TestGrepHuntStrayParenRepeat: GNU drops a repeated pattern before its
+// dfa reads the list inside the -x or -w wrapper, so a repeat after an
+// ERE ')' that closed the wrapper adds no alternative outside it.
+func TestGrepHuntStrayParenRepeat(t *testing.T) {
+	in := []byte("a\\nb\nq)\nx\naa)\n)\n))\n) a-\n")
+	for _, argv := range [][]string{
+		{"grep", "-E", "-x", "-c", "-e", "a$", "-e", `\-`, "-e", "aa", "-e", "aaa-\xe9\xe9", "-e", `a\nb`, "-e", "\xc9--", "-e", ")", "-e", "aa"},
+		{"grep", "-Ex", "-e", "a$", "-e", ")", "-e", "a$"},
+		{"grep", "-Ex", "-e", "a$", "-e", ")", "-e", ")"},
+		{"grep", "-Ex", "-e", "q$", "-e", "x)", "-e", "q$", "-e", "x"},
+		{"grep", "-Ew", "-e", "q$", "-e", ")", "-e", "q$"},
+		{"grep", "-Ewo", "-e", "a$", "-e", "a)", "-e", "a$", "-e", "x"},
+		{"grep", "-Exv", "-e", "a$", "-e", ")\na$"},
+		// -x -w -o: a line prints when glibc regex matches all of it
+		// with the patterns themselves, not inside -w's wrapper
+		{"grep", "-Exwo", "-e", "ab", "-e", ")a?", "-e", "", "-e", "(a|)^a"},
+		{"grep", "-Exwo", "-e", "q$", "-e", ")", "-e", "x"},
+	} {
+		computetest.DiffGNU(t, in, argv...)
+	}
+}
+
+// TestGrepHuntInvertOnlyPastMax: past the -m-th line -v selects, -A
+// prints lines as context whether they match or not, and -o prints what
+// GNU's regexp matcher finds in them from -o's start, which skips -x's
+// check (with -w too, a match must still take the whole line); GNU's -F
+// matcher (two literal patterns or more, or -F) keeps it.
+func TestGrepHuntInvertOnlyPastMax(t *testing.T) {
+	in := []byte("zz\nxabcab\nab ab\nab\nq\n\nabab\n")
+	for _, argv := range [][]string{
+		{"grep", "-x", "-o", "-v", "-m1", "-A1", "ab"},
+		{"grep", "-xov", "-m1", "-A9", "ab"},
+		{"grep", "-xov", "-m2", "-A9", "-n", "a*"},
+		{"grep", "-Exov", "-m1", "-C9", "ab|q"},
+		{"grep", "-xov", "-m1", "-A9", "-e", "ab", "-e", "q"},
+		{"grep", "-Fxov", "-m1", "-A9", "ab"},
+		{"grep", "-xwov", "-m1", "-A9", "ab"},
+		{"grep", "-xwov", "-m1", "-A9", "-e", "ab", "-e", "x$"},
+		{"grep", "-Fxwov", "-m1", "-A9", "ab"},
+		{"grep", "-xwEov", "-m1", "-A9", "-e", "q$", "-e", ")"},
+		{"grep", "-xov", "-m1", "-A9", "-e", "ab", "-e", "q", "-e", "abab", "-e", "x.*"},
+		{"grep", "-xiov", "-m1", "-A9", "AB"},
+	} {
+		computetest.DiffGNU(t, in, argv...)
+	}
+}

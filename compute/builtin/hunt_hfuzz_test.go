@@ -31,7 +31,9 @@ import (
 // --group over fields of blanks. wc: every flag set over text of high
 // bytes and long lines. base64: -w, -d, -i over encodings with garbage,
 // padding and blanks; tac, the digests, gzip and grep over the same sized
-// inputs. Each case is compared with GNU (checkCases' verdict: GNU's
+// inputs; and grepre, grep's regexp path over lists of -e patterns
+// (repeats, a ')' that closes GNU's -x or -w wrapper) with -x -w -o -v -m
+// -A. Each case is compared with GNU (checkCases' verdict: GNU's
 // bytes and status, or an error where GNU fails, an INVALID_ARGUMENT
 // naming a part GNU's message names: refusalVerdict). Every other case
 // (every case under HFUZZ_CHUNKED=1) reads its input in pieces of random
@@ -63,6 +65,7 @@ var hfuzzGens = []hfuzzGen{
 	{"digest", (*gen).hfDigest},
 	{"gzip", (*gen).hfGzip},
 	{"grep", (*gen).hfGrep},
+	{"grepre", (*gen).hfGrepRE},
 }
 
 // TestHuntHfuzz runs each focused generator.
@@ -715,6 +718,54 @@ func (g *gen) hfGrep() diffCase {
 	}
 	refused := ctx && slicesContains(argv, "-v") && slicesContains(argv, "-1")
 	return diffCase{argv: argv, input: in, refused: refused}
+}
+
+// hfGrepRE is grep's regexp path with pattern lists: several -e (some
+// repeated, some holding a newline or nothing) of ERE or BRE pieces,
+// among them an ERE ')' with no '(' open, which closes GNU's -x or -w
+// wrapper around the whole list; with -x, -w, -o, -v, -i, -m and -A,
+// whose lines past -m -o -v searches too.
+func (g *gen) hfGrepRE() diffCase {
+	ere := g.chance(0.6)
+	argv := []string{"grep", "-G"}
+	if ere {
+		argv[1] = "-E"
+	}
+	for range g.n(5) {
+		argv = append(argv, g.pick("-x", "-w", "-o", "-v", "-i", "-c", "-n", "-x", "-o", "-v", "-m1", "-m2", "-A1", "-A3", "-C1"))
+	}
+	piece := func() string {
+		if ere {
+			return g.pick("a", "b", "ab", ")", "x)", "a$", "^a", "a|b", "(a|)", "a*", "b+", "a?", ".", "[ab]", `\)`, `\-`, "-", `\<a`, `b\>`, "(ab)*", "a{2}", `\n`, "\xe9")
+		}
+		return g.pick("a", "b", "ab", ")", "a$", "^a", `a\|b`, `\(a\)`, "a*", "*a", ".", "[ab]", `\-`, "-", `\<a`, `b\>`, `\(ab\)*`, `a\{2\}`, "a$)", "(", "\xe9")
+	}
+	var pats []string
+	for range 1 + g.n(4) {
+		if len(pats) > 0 && g.chance(0.25) {
+			pats = append(pats, pats[g.n(len(pats))]) // a repeat: GNU drops it
+			continue
+		}
+		var p string
+		for range g.n(3) {
+			p += piece()
+		}
+		if g.chance(0.1) {
+			p += "\n" + piece() // two patterns in one -e
+		}
+		pats = append(pats, p)
+	}
+	for _, p := range pats {
+		argv = append(argv, "-e", p)
+	}
+	var in []byte
+	for range g.n(8) {
+		for range g.n(6) {
+			in = append(in, g.pick("a", "b", "ab", " ", "x", ")", "(", "-", `\`, "\xe9", "_")...)
+		}
+		in = append(in, '\n')
+	}
+	return diffCase{argv: argv, input: in}
 }
 
 // refusalVerdict checks our error where GNU failed: INVALID_ARGUMENT (or

@@ -307,7 +307,7 @@ func (r *grepRun) contextLine(line []byte, matched bool) {
 		r.w.WriteByte(g.eol)
 	case !g.invert:
 	case g.lineNL:
-		if matched && g.m.wholeO(line, r.in) {
+		if matched && g.m.wholeO(line, r.in) || !matched && g.xo != nil && g.xo.matchesWhole(line, r.in) {
 			r.prefix(line, len(line)+1)
 			r.write(line)
 			r.w.WriteByte(g.eol)
@@ -316,7 +316,11 @@ func (r *grepRun) contextLine(line []byte, matched bool) {
 	case g.m.onlyLit != nil && !r.wide:
 		r.literalMatches(line)
 	default:
-		g.m.eachMatch(line, func(s, e int) {
+		m := g.m
+		if !matched && g.xo != nil {
+			m = g.xo // an -A line past -m that -x does not select
+		}
+		m.eachMatch(line, func(s, e int) {
 			r.prefix(line[s:], e-s)
 			r.write(line[s:e])
 			r.w.WriteByte(g.eol)

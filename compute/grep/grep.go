@@ -153,6 +153,12 @@ type grepStage struct {
 	// patterns): no output at all.
 	silent bool
 	m      *grepMatcher
+	// xo, when set, is what -o searches a line with that -v prints as
+	// context though it does not match (-A's lines after the -m-th
+	// selected one): GNU's regexp matcher given -o's start skips -x's
+	// check (EGexecute), so the patterns without -x; under -w too (-x
+	// -w, lineNL), a match must still take the whole line.
+	xo *grepMatcher
 	// lineLimit is the longest line held (Env.LineLimit).
 	lineLimit int
 	// before and after are the lines of context (-B, -A, -C, -NUM); -1:
@@ -386,9 +392,17 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	if mode == grepExtended {
 		g.warnings = append(g.warnings, ereWarnings(all)...)
 	}
+	_, kws := fgrepKeywords(all, mode)
 	if g.only && f.Has("w") && f.Has("x") {
-		_, kws := fgrepKeywords(all, mode)
 		g.lineNL = !kws
+	}
+	// GNU's regexp matcher, not its -F one (which keeps -x's check with
+	// -o): -x -w, or -x with patterns GNU does not take as keywords.
+	regexpX := g.lineNL || mode != grepFixed && !kws
+	if g.only && g.invert && f.Has("x") && g.maxCount > 0 && g.after > 0 && !g.count && regexpX {
+		if g.xo, err = compileGrep(all, mode, fold, false, false, g.nul, env.Patterns); err != nil {
+			return nil, re2Limit(err, all, mode, fold)
+		}
 	}
 	return g, nil
 }

@@ -218,9 +218,10 @@ func compileGrep(pats []string, mode grepMode, fold, word, line, nul bool, budge
 			return nil, err
 		}
 		m.sets, m.isLit = nil, false
-		// -o prints glibc regex's matches of the patterns themselves.
+		// -o prints glibc regex's matches of the patterns themselves
+		// (with -x and -w, one that takes the whole line: wholeO).
 		o := user
-		if word {
+		if word && !line {
 			o = "(?:^|" + nonWordClass + ")(" + user + ")(?:" + nonWordClass + "|$)"
 			if m.wo, err = newWordOnly(user, fold, nul); err != nil {
 				return nil, err
@@ -634,6 +635,22 @@ func (m *grepMatcher) wholeO(line []byte, in *interrupt) bool {
 		return true
 	}
 	loc := submatch(m.ore, line, in)
+	return loc != nil && loc[0] == 0 && loc[1] == len(line)
+}
+
+// matchesWhole reports whether the leftmost-longest match in a line is
+// all of it (an empty line: the empty match), as GNU's regexp matcher
+// checks -x's match given -o's start.
+func (m *grepMatcher) matchesWhole(line []byte, in *interrupt) bool {
+	if m.kw != nil {
+		s, n := m.kw.leftmostLongest(line, 0, in)
+		return s == 0 && n == len(line)
+	}
+	re := m.re
+	if m.ore != nil {
+		re = m.ore
+	}
+	loc := submatch(re, line, in)
 	return loc != nil && loc[0] == 0 && loc[1] == len(line)
 }
 

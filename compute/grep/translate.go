@@ -1065,9 +1065,10 @@ func translateJoined(pats []string, ere, fold, line, wrap, sup bool) (string, er
 	default:
 		pre, post = `\(^\|[^[:alnum:]_]\)\(`, `\)\([^[:alnum:]_]\|$\)`
 	}
-	if sup {
-		pats = distinct(pats)
-	}
+	// GNU drops a repeated pattern before its dfa reads the list: after a
+	// ')' that closed the wrapper, a repeat left in would be one more
+	// alternative outside it (grep -xE -e 'a$' -e ')' -e 'a$').
+	pats = distinct(pats)
 	tr := &reTranslator{p: pre + strings.Join(pats, "\n") + post, ere: ere, fold: fold, nlAlt: true, sup: sup}
 	s, err := tr.alt(0)
 	if err == nil && tr.i < len(tr.p) {
