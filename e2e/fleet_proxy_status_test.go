@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -36,9 +37,19 @@ const (
 	haproxyNoReplica = "haproxy: no replica took the call (none is ready, or every connect was refused or timed out)"
 )
 
-// goneUpstream is a replica that reads the first 48 KiB of every
+// goneAfter is how much of each connection goneUpstream reads before it
+// closes it: more than grpc-go (the CLI), grpcio and grpc-js keep of a call
+// to replay (256 KiB each), with room for nginx's HTTP/2 framing. nginx
+// sends the upstream only what its client has sent, so each client has
+// committed its call (it no longer retries it) before nginx can fail it,
+// and the status it reports is nginx's, however slow or loaded.
+const goneAfter = 1 << 20
+
+// goneUpstream is a replica that reads the first goneAfter bytes of every
 // connection nginx opens to it and closes it: a replica killed while a
-// client uploads, at once and every time.
+// client uploads, at once and every time. Its SETTINGS and WINDOW_UPDATE
+// open the stream's and the connection's windows (HTTP/2's default is 64
+// KiB, all nginx would send it before an answer).
 func goneUpstream(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,8 +68,13 @@ func goneUpstream(t *testing.T) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				io.CopyN(io.Discard, c, 48<<10)
-				c.Close()
+				defer c.Close()
+				fr := http2.NewFramer(c, nil)
+				if fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 2 * goneAfter}) != nil ||
+					fr.WriteWindowUpdate(0, 2*goneAfter) != nil {
+					return
+				}
+				io.CopyN(io.Discard, c, goneAfter)
 			}()
 		}
 	}()
@@ -135,13 +151,16 @@ func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
 // upstream, 0 in 600 with the error_page; docs/deploy.md, "Traps").
 // That is too rare to test here: the test checks the status instead.
 //
-// It runs alone, not with the other waiting fleet tests: its CLI clients
-// see nginx's status only when it comes after the CLI has sent more than
-// grpc-go keeps to replay (256 KiB); before, grpc-go retries the call and
-// the status is lost (`every attempt was ended by the server while
-// sending`). Beside the other tests' load the CLI sends slower, and that
-// happened (once in four runs under load 10-20).
+// Its clients see nginx's status only when it comes after they have sent
+// more than they keep to replay (256 KiB): before, grpc-go retries the
+// call and the status is lost (the CLI's `every attempt was ended by the
+// server while sending`). Its replica reads 1 MiB before it goes
+// (goneUpstream), so that is so on any machine and load, and the test
+// runs with the other waiting fleet tests (it ran alone while its replica
+// went after 48 KiB: the CLI lost the status once in four runs under load
+// 10-20).
 func TestFleetNginxStatus(t *testing.T) {
+	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"nginx", "envsubst"} {
 		need(t, tool)
 	}

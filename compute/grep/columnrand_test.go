@@ -3,6 +3,7 @@ package grep_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -24,8 +25,10 @@ import (
 // alternating; small inputs and ones past the buffer, with and without a
 // final newline, under the flags of processLit (none, -c, -v, -vc, -F,
 // -i, -z) and of the general path next to it (-n -o -b -w -x -m). Under
-// make test a flag set meets the inputs past the buffer for half the
-// literals. The seed is logged; HALFCLOSE_GREP_SEED replays one.
+// make test a flag set meets each of the three inputs past the buffer
+// (with a final newline, without, the literal at its end) once, each with
+// another of the four literals. The seed is logged; HALFCLOSE_GREP_SEED
+// replays one.
 func TestGrepColumnLiteralRandom(t *testing.T) {
 	seed := uint64(0x14c01)
 	if s := os.Getenv("HALFCLOSE_GREP_SEED"); s != "" {
@@ -122,14 +125,19 @@ func TestGrepColumnLiteralRandom(t *testing.T) {
 					}
 				}
 			}
+			big := []string{"3", "3-noeol", "3-tail"}
 			for i, fl := range flagSets {
-				// The inputs past the buffer are 99% of the bytes: make
-				// test gives them to every other flag set, by the
-				// literal's index, so each flag set has them for two of
-				// the four literals; make test-long to all.
+				// The inputs past the buffer are 99% of the bytes (and of
+				// the test's CPU, under -race): make test gives a flag set
+				// one of them a literal, the one of index (li+i)%4 (none
+				// at 3), so over the four literals it meets each once;
+				// make test-long gives it all three for every literal.
 				ins := inputs
-				if !testenv.Long() && (li+i)%2 != 0 {
-					ins = small
+				if !testenv.Long() {
+					ins = maps.Clone(small)
+					if k := (li + i) % 4; k < len(big) {
+						ins[big[k]] = inputs[big[k]]
+					}
 				}
 				args := append([]string{"grep"}, fl...)
 				if nl == 0 {
