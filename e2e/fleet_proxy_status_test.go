@@ -42,7 +42,15 @@ const (
 // to replay (256 KiB each), with room for nginx's HTTP/2 framing. nginx
 // sends the upstream only what its client has sent, so each client has
 // committed its call (it no longer retries it) before nginx can fail it,
-// and the status it reports is nginx's, however slow or loaded.
+// and the status it reports is nginx's, however slow or loaded. It
+// matters to the CLI: its retry policy (client.DefaultServiceConfig)
+// replays a call that ends with a trailers-only UNAVAILABLE, nginx's
+// status here, while the call is not committed; grpc-go commits it when
+// what it sent passes the buffer (or once a reply message arrives).
+// Transparent retries (a stream refused, never processed) do not apply,
+// and the other clients have no retry policy. Every call through it must
+// send more than goneAfter: one that ends before waits for nginx's
+// grpc_read_timeout (1h).
 const goneAfter = 1 << 20
 
 // goneUpstream is a replica that reads the first goneAfter bytes of every
@@ -151,10 +159,10 @@ func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
 // upstream, 0 in 600 with the error_page; docs/deploy.md, "Traps").
 // That is too rare to test here: the test checks the status instead.
 //
-// Its clients see nginx's status only when it comes after they have sent
-// more than they keep to replay (256 KiB): before, grpc-go retries the
-// call and the status is lost (the CLI's `every attempt was ended by the
-// server while sending`). Its replica reads 1 MiB before it goes
+// The CLI sees nginx's status only when it comes after the CLI has sent
+// more than grpc-go keeps to replay (256 KiB): before, its retry policy
+// replays the call and the status is lost (`every attempt was ended by
+// the server while sending`). Its replica reads 1 MiB before it goes
 // (goneUpstream), so that is so on any machine and load, and the test
 // runs with the other waiting fleet tests (it ran alone while its replica
 // went after 48 KiB: the CLI lost the status once in four runs under load
