@@ -15,9 +15,10 @@ import (
 
 // TestLoneClientReachesSmallLimits: DESIGN's --max-jobs and --max-conns
 // hold for one client alone, as a test on 127.0.0.1 or a script's
-// parallel uploads are: under --max-jobs 2 two jobs of one address run at
-// once and the third (nc -N, and the CLI over gRPC) waits --job-wait and
-// is refused by that limit; under --max-conns 2 the third connection is
+// parallel uploads are: under --max-jobs 2 (or 16, the least derived
+// --max-jobs-per-peer) that many jobs of one address run at once and the
+// next (nc -N, and the CLI over gRPC) waits --job-wait and is refused by
+// that limit, not "from this address"; under --max-conns 2 the third connection is
 // refused by it; under --max-jobs 1 --grpc-max-requests 3 one job runs,
 // two calls wait for its slot and the fourth is refused by that cap. The
 // derived per-address caps were a quarter of the limit, so one address
@@ -39,26 +40,31 @@ func TestLoneClientReachesSmallLimits(t *testing.T) {
 	}
 	want := string(gnu(t, in, "wc", "-c"))
 
-	t.Run("max-jobs", func(t *testing.T) {
-		t.Parallel()
-		// A slow machine's pauses must not end the held jobs.
-		d := launch(t, "--max-jobs", "2", "--job-wait", "100ms", "--idle-timeout", "1h", "--metrics-addr", "127.0.0.1:0")
-		held := holdConns(t, d, 2, "wc -c\na", "halfclose_jobs_in_flight")
-		const refused = "RESOURCE_EXHAUSTED: too many jobs: 2 running, limit 2\n"
-		if r := run(t, "", withHeader, ncArgv(t, d.TCP)...); string(r.stdout) != "halfclose: error: "+refused {
-			t.Errorf("nc -N: third job: stdout %q, want %q", r.stdout, "halfclose: error: "+refused)
-		}
-		if r := run(t, "", in, cli, "--addr", d.GRPC, "wc", "-c"); r.code != 1 || string(r.stderr) != "halfclose: "+refused {
-			t.Errorf("halfclose: third job: exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, "halfclose: "+refused)
-		}
-		// The two held jobs end with their results: "a" and "b" make "ab".
-		for i, c := range held {
-			c.end(t, "b")
-			if got := c.readAll(t); got != want {
-				t.Errorf("held job %d: %q, want GNU's %q", i+1, got, want)
+	// 16: the derived cap is the limit, and the refusal still names the
+	// limit that was set (it named "this address").
+	for _, jobs := range []int{2, 16} {
+		n := strconv.Itoa(jobs)
+		t.Run("max-jobs "+n, func(t *testing.T) {
+			t.Parallel()
+			// A slow machine's pauses must not end the held jobs.
+			d := launch(t, "--max-jobs", n, "--job-wait", "100ms", "--idle-timeout", "1h", "--metrics-addr", "127.0.0.1:0")
+			held := holdConns(t, d, jobs, "wc -c\na", "halfclose_jobs_in_flight")
+			refused := "RESOURCE_EXHAUSTED: too many jobs: " + n + " running, limit " + n + "\n"
+			if r := run(t, "", withHeader, ncArgv(t, d.TCP)...); string(r.stdout) != "halfclose: error: "+refused {
+				t.Errorf("nc -N: job %d: stdout %q, want %q", jobs+1, r.stdout, "halfclose: error: "+refused)
 			}
-		}
-	})
+			if r := run(t, "", in, cli, "--addr", d.GRPC, "wc", "-c"); r.code != 1 || string(r.stderr) != "halfclose: "+refused {
+				t.Errorf("halfclose: job %d: exit %d, stderr %q; want exit 1 and %q", jobs+1, r.code, r.stderr, "halfclose: "+refused)
+			}
+			// The held jobs end with their results: "a" and "b" make "ab".
+			for i, c := range held {
+				c.end(t, "b")
+				if got := c.readAll(t); got != want {
+					t.Errorf("held job %d: %q, want GNU's %q", i+1, got, want)
+				}
+			}
+		})
+	}
 
 	t.Run("max-conns", func(t *testing.T) {
 		t.Parallel()
