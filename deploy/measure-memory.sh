@@ -29,7 +29,8 @@ G=127.0.0.1:$(port) T=127.0.0.1:$(port)
 # Each scenario starts a fresh server so that each peak is its own. Every
 # load here comes from one address (127.0.0.1), where a pod's comes from
 # many: --max-jobs-per-peer 0 lifts the per-peer cap (by default a quarter of
-# --max-jobs), which would refuse all but $JOBS/4 of the jobs run at once.
+# --max-jobs but at least 16), which over 16 jobs would refuse all but
+# max(16, $JOBS/4) of the jobs run at once.
 start() {
   "$BIN/halfclosed" --grpc-addr "$G" --tcp-addr "$T" --health-addr "" --max-jobs "$JOBS" --max-jobs-per-peer 0 \
     --spool-mem "$SPOOL_MEM" --spool-dir "$work" --log-level warn ${ARGS:-} &

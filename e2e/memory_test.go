@@ -158,9 +158,10 @@ func TestMemoryBound(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			// --max-jobs-per-peer: every job comes from 127.0.0.1, whose
-			// default cap (a quarter of --max-jobs: one) would run them one
-			// at a time, the last client waiting for three jobs' worth of
-			// reply without a byte (an i/o timeout at a load of 13).
+			// cap as a quarter of --max-jobs (one; the default is now at
+			// least 16) ran them one at a time, the last client waiting for
+			// three jobs' worth of reply without a byte (an i/o timeout at
+			// a load of 13).
 			d := launch(t, "--max-jobs", strconv.Itoa(memJobs), "--max-jobs-per-peer", strconv.Itoa(memJobs), "--job-wait", "1m",
 				"--spool-mem", strconv.Itoa(memSpool), "--max-line-bytes", strconv.Itoa(memLine),
 				"--spool-disk", strconv.Itoa(cmp.Or(k.disk, memDisk)), "--spool-dir", t.TempDir(), "--gc-percent", "100")

@@ -287,6 +287,13 @@ func (l *lifecycle) acquire(ctx context.Context, peerIP string) (release func(),
 		return nil, err
 	}
 	if !ok {
+		if limit := l.engine.Config().MaxJobs; l.peerJobs.Limit() >= limit {
+			// A cap of all the slots or more is full only when the
+			// address's jobs hold (or wait for) every slot: the server's
+			// limit is what it reached, as a lone client's at a
+			// --max-jobs of 16, where the derived cap is 16 too.
+			return nil, refuse(ReasonMaxJobs, compute.Exhaustedf("too many jobs: %d running, limit %d", l.engine.Running(), limit))
+		}
 		return nil, errPeerJobs(l.peerJobs.Limit())
 	}
 	engineRelease, err := l.engine.Acquire(ctx)

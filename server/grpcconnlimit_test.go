@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,6 +264,30 @@ func TestStreamCapPlacesComeBack(t *testing.T) {
 		}
 		if n, p := c.Open(), c.peers.Peers(); n != 0 || p != 0 {
 			t.Fatalf("round %d: after every release, %d places held, %d addresses with some", round, n, p)
+		}
+	}
+}
+
+// TestStreamCapWholeShare: an address whose share is the whole cap (a
+// lone client's at a small --grpc-max-requests: cmd/halfclosed's share is
+// at least 16, at most the cap) is refused by the server's limit, which
+// it has reached, not "from this address", which names a share others
+// would still have room beside.
+func TestStreamCapWholeShare(t *testing.T) {
+	for _, share := range []int{3, 16} {
+		c := NewStreamCap(3, share)
+		for i := range 3 {
+			if err := c.TryTake("a"); err != nil {
+				t.Fatalf("share %d: stream %d: %v", share, i+1, err)
+			}
+		}
+		err := c.TryTake("a")
+		const want = "too many open requests: limit 3"
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "address") || refusalReason(err) != ReasonMaxRequests {
+			t.Errorf("share %d: fourth stream: %v (reason %q), want %q (%q)", share, err, refusalReason(err), want, ReasonMaxRequests)
+		}
+		if n := c.Open(); n != 3 {
+			t.Errorf("share %d: %d places held after the refusal, want 3", share, n)
 		}
 	}
 }

@@ -769,7 +769,7 @@ func TestRefusedConnectionsLogAggregated(t *testing.T) {
 func TestAdmissionMetrics(t *testing.T) {
 	reg := NewRegistry()
 	m := NewMetrics(reg)
-	eng := engine.New(engine.Config{MaxJobs: 1, QueueWait: shortTimeout})
+	eng := engine.New(engine.Config{MaxJobs: 2, QueueWait: shortTimeout})
 	l := &lifecycle{engine: eng, obs: NewObserver(m), adapter: "tcp", peerJobs: NewPeerCap(1)}
 	ctx := jobCtx(t)
 	release, err := l.admit(ctx, "192.0.2.1")
@@ -780,19 +780,24 @@ func TestAdmissionMetrics(t *testing.T) {
 	if _, err := l.admit(ctx, "192.0.2.1"); refusalReason(err) != ReasonPeerJobs {
 		t.Fatalf("second job of one address: %v", err)
 	}
-	// Another address: the server's only slot is taken.
+	// Another address takes the server's other slot; a third finds none.
+	release2, err := l.admit(ctx, "192.0.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := l.admit(ctx, "192.0.2.2"); refusalReason(err) != ReasonMaxJobs {
 		t.Fatalf("job of another address: %v", err)
 	}
 	release()
+	release2()
 	fams := scrape(t, reg)
 	for reason, want := range map[string]float64{ReasonPeerJobs: 1, ReasonMaxJobs: 1, ReasonMaxConns: 0} {
 		if got := metricValue(t, fams, "halfclose_refused_total", map[string]string{"adapter": "tcp", "reason": reason}); got != want {
 			t.Errorf("refused{reason=%s} = %v, want %v", reason, got, want)
 		}
 	}
-	if got := histCount(t, fams, "halfclose_job_wait_seconds", map[string]string{"adapter": "tcp", "admitted": "true"}); got != 1 {
-		t.Errorf("admitted waits: %d, want 1", got)
+	if got := histCount(t, fams, "halfclose_job_wait_seconds", map[string]string{"adapter": "tcp", "admitted": "true"}); got != 2 {
+		t.Errorf("admitted waits: %d, want 2", got)
 	}
 	if got := histCount(t, fams, "halfclose_job_wait_seconds", map[string]string{"adapter": "tcp", "admitted": "false"}); got != 2 {
 		t.Errorf("refused waits: %d, want 2", got)
@@ -802,6 +807,38 @@ func TestAdmissionMetrics(t *testing.T) {
 	}
 	if n := l.peerJobs.Peers(); n != 0 {
 		t.Errorf("%d peers still tracked", n)
+	}
+}
+
+// TestAdmissionPeerCapOfAllSlots: an address whose cap is every slot or
+// more (a lone client's at a --max-jobs of 16 or less, where the derived
+// --max-jobs-per-peer is 16) is refused with the server's limit, which
+// its jobs have reached, not "from this address", a share others would
+// still have room beside.
+func TestAdmissionPeerCapOfAllSlots(t *testing.T) {
+	for _, peerCap := range []int{2, 16} {
+		eng := engine.New(engine.Config{MaxJobs: 2, QueueWait: shortTimeout})
+		l := &lifecycle{engine: eng, obs: NewObserver(NewMetrics(NewRegistry())), adapter: "tcp", peerJobs: NewPeerCap(peerCap)}
+		ctx := jobCtx(t)
+		var releases []func()
+		for i := range 2 {
+			release, err := l.admit(ctx, "192.0.2.1")
+			if err != nil {
+				t.Fatalf("cap %d: job %d: %v", peerCap, i+1, err)
+			}
+			releases = append(releases, release)
+		}
+		_, err := l.admit(ctx, "192.0.2.1")
+		const want = "too many jobs: 2 running, limit 2"
+		if refusalReason(err) != ReasonMaxJobs || !strings.Contains(err.Error(), want) {
+			t.Errorf("cap %d: third job: %v (reason %q), want %q (%q)", peerCap, err, refusalReason(err), want, ReasonMaxJobs)
+		}
+		for _, release := range releases {
+			release()
+		}
+		if n := l.peerJobs.Peers(); n != 0 {
+			t.Errorf("cap %d: %d peers still tracked", peerCap, n)
+		}
 	}
 }
 

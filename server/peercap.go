@@ -277,14 +277,25 @@ func (c *StreamCap) TryTake(ip string) error {
 		return nil
 	}
 	if !c.peers.TryTake(ip) {
+		if int64(c.peers.Limit()) >= c.limit {
+			// A share of the whole cap is full only when the server's
+			// is: the address's refusal is the server's limit, as a lone
+			// client's at a small --grpc-max-requests is.
+			return c.errFull()
+		}
 		return errPeerRequests(c.peers.Limit())
 	}
 	if c.open.Add(1) > c.limit {
 		c.open.Add(-1)
 		c.peers.Give(ip)
-		return refuse(ReasonMaxRequests, compute.Exhaustedf("too many open requests: limit %d", c.limit))
+		return c.errFull()
 	}
 	return nil
+}
+
+// errFull is the refusal of a stream over the server's cap.
+func (c *StreamCap) errFull() error {
+	return refuse(ReasonMaxRequests, compute.Exhaustedf("too many open requests: limit %d", c.limit))
 }
 
 // Give gives back the place TryTake took for a stream of ip.

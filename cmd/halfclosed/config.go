@@ -274,7 +274,7 @@ func newSpec(c *config) *cli.Spec {
 	fs.Var(&c.maxRequestsPerPeer, "max-requests-per-peer", "open requests of one peer IP address: TCP connections and gRPC Digest/Run streams, header or not (default max(16, --max-conns/4); 0: no cap)")
 	fs.IntVar(&c.grpcMaxStreams, "grpc-max-streams", defaultGRPCMaxStreams, "concurrent streams on one gRPC connection")
 	fs.IntVar(&c.grpcMaxConns, "grpc-max-conns", server.DefaultMaxConns, "open gRPC connections; one over it is closed at once")
-	fs.Var(&c.grpcMaxRequests, "grpc-max-requests", "gRPC Digest/Run streams open on the server, header or not, a quarter of them per peer IP address, or a peer's jobs and a quarter of those over --max-jobs if more (none with --max-requests-per-peer 0); each may hold 8MiB its client sent (default max(64, 4 times --max-jobs); 0: no cap)")
+	fs.Var(&c.grpcMaxRequests, "grpc-max-requests", "gRPC Digest/Run streams open on the server, header or not, a quarter of them per peer IP address, or a peer's jobs and a quarter of those over --max-jobs if more, at least 16 unless --max-jobs-per-peer sets a number (none with --max-requests-per-peer 0); each may hold 8MiB its client sent (default max(64, 4 times --max-jobs); 0: no cap)")
 	fs.DurationVar(&c.grpcConnIdle, "grpc-conn-idle", defaultGRPCConnIdle, "close a gRPC connection that has had no call for this long (GOAWAY; clients reconnect at their next call); 0 disables")
 	fs.Var(&c.grpcConnsPerPeer, "grpc-max-conns-per-peer", "open gRPC connections of one peer IP address (default max(16, --grpc-max-conns/4), none with --max-requests-per-peer 0; 0: no cap)")
 	fs.Var(&c.maxMetadataBytes, "max-metadata-bytes", "largest gRPC request metadata (header list)")
@@ -553,8 +553,13 @@ func (c *config) grpcRequests() int {
 // address's jobs waits --job-wait for a slot, as DESIGN says a job over
 // --max-jobs does, where a share of exactly its jobs refused it at once
 // (--max-jobs 16 or more with --max-jobs-per-peer 0: the quarter was
-// --max-jobs); never more than the cap. 0: no share, where
-// --max-requests-per-peer is 0 (behind a proxy) or there is no cap.
+// --max-jobs); at least perPeerFloor, as the derived per-address caps,
+// unless --max-jobs-per-peer sets a number of jobs (the Deployment's 4 of
+// 16 jobs, 6 of 24 streams), so that one client alone reaches a small
+// --grpc-max-requests (--max-jobs 4 --grpc-max-requests 16 gave an
+// address 7 streams: its 8th call, one over --max-jobs, was refused at
+// once, not after --job-wait); never more than the cap. 0: no share,
+// where --max-requests-per-peer is 0 (behind a proxy) or there is no cap.
 func (c *config) grpcRequestsPerPeer() int {
 	n := int64(c.grpcRequests())
 	if n <= 0 || c.requestsPerPeer() == 0 {
@@ -565,7 +570,11 @@ func (c *config) grpcRequestsPerPeer() int {
 		jobs = int64(c.maxJobs)
 	}
 	queue := max(1, (n-int64(c.maxJobs))/4)
-	return int(min(n, max(1, n/4, jobs+queue)))
+	share := max(1, n/4, jobs+queue)
+	if !c.maxJobsPerPeer.set || c.maxJobsPerPeer.n == 0 {
+		share = max(share, perPeerFloor)
+	}
+	return int(min(n, share))
 }
 
 // grpcConnsPerPeerCap is --grpc-max-conns-per-peer, derived when not set:

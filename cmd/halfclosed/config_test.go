@@ -456,6 +456,14 @@ func TestGRPCRequestsKeepWait(t *testing.T) {
 		{[]string{"--max-jobs=16", "--max-jobs-per-peer=4", "--grpc-max-requests=24"}, 6},
 		{[]string{"--max-jobs=16", "--max-jobs-per-peer=0"}, 28},
 		{[]string{"--max-jobs=16", "--grpc-max-requests=16", "--max-jobs-per-peer=0"}, 16},
+		// A lone client reaches a small --grpc-max-requests: at least 16
+		// an address unless --max-jobs-per-peer sets its jobs (4 jobs and
+		// a quarter of the 12 places over them was 7 of 16).
+		{[]string{"--max-jobs=4", "--grpc-max-requests=16"}, 16},
+		{[]string{"--max-jobs=4", "--grpc-max-requests=16", "--max-jobs-per-peer=0"}, 16},
+		{[]string{"--max-jobs=1", "--grpc-max-requests=3"}, 3},
+		{[]string{"--max-jobs=4", "--grpc-max-requests=16", "--max-jobs-per-peer=2"}, 5},
+		{[]string{"--max-jobs=4", "--grpc-max-requests=40"}, 16},
 		{[]string{"--max-requests-per-peer=0"}, 0},
 		{[]string{"--grpc-max-requests=0"}, 0},
 	} {
