@@ -630,3 +630,23 @@ func (r *endReader) Read(p []byte) (int, error) {
 	r.data = r.data[n:]
 	return n, nil
 }
+
+// TestGrepInvertOnlyPastMaxBudget: -o -v -x with -m and -A compiles the
+// patterns a second time, without -x, for the -A lines past -m (GNU's
+// regexp matcher searches them from -o's start without -x's check), and
+// that second compile is charged to the pipeline's pattern budget too
+// (docs/protocol.md, Limits of a pipeline): a pattern that fits once and
+// not twice is refused with that combination only.
+func TestGrepInvertOnlyPastMaxBudget(t *testing.T) {
+	p := strings.Repeat("[ab]{900}", 3) // over half the budget
+	in := []byte("zz\nab\n")
+	for _, args := range []string{"-Exov -m1", "-Exov -A1", "-Exv -m1 -A1", "-Exovc -m1 -A1", "-Fxov -m1 -A1"} {
+		if _, err := computetest.RunPipeline(t, "grep "+args+" '"+p+"'", in); err != nil {
+			t.Errorf("grep %s: %v, want it taken (one compile)", args, err)
+		}
+	}
+	_, err := computetest.RunPipeline(t, "grep -Exov -m1 -A1 '"+p+"'", in)
+	if compute.CodeOf(err) != compute.CodeResourceExhausted || !strings.Contains(err.Error(), "pattern too large") {
+		t.Errorf("grep -Exov -m1 -A1: %v, want RESOURCE_EXHAUSTED pattern too large (two compiles)", err)
+	}
+}
