@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -96,18 +97,14 @@ func TestLoneClientReachesSmallLimits(t *testing.T) {
 			h := holdCLI(t, cli, "--addr", d.GRPC, "wc", "-c")
 			series, value, _ := strings.Cut(gauge, " ")
 			want, _ := strconv.ParseFloat(value, 64)
-			deadline := time.Now().Add(defaultTestTimeout)
-			for scrapeValue(t, metrics, series) != want {
+			waitMetricUnless(t, metrics, series, want, func() (string, bool) {
 				select {
 				case <-h.done:
-					t.Fatalf("call %d of 3 ended before the server counted it (%s): %q", i+1, gauge, h.stderr.String())
+					return fmt.Sprintf("call %d of 3 ended before the server counted it: %q", i+1, h.stderr.String()), true
 				default:
+					return "", false
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s did not reach %s in %v", series, value, defaultTestTimeout)
-				}
-				time.Sleep(20 * time.Millisecond) // polling the metrics, not synchronisation
-			}
+			})
 			held = append(held, h)
 		}
 		const refused = "halfclose: RESOURCE_EXHAUSTED: too many open requests: limit 3\n"
@@ -205,18 +202,14 @@ func holdConns(t *testing.T, d *daemon, n int, first, gauge string) []*heldConn 
 		}
 		h := &heldConn{c: c.(*net.TCPConn), reads: make(chan string, 1)}
 		h.read()
-		deadline := time.Now().Add(defaultTestTimeout)
-		for scrapeValue(t, metrics, gauge) != float64(i+1) {
+		waitMetricUnless(t, metrics, gauge, float64(i+1), func() (string, bool) {
 			select {
 			case line := <-h.reads:
-				t.Fatalf("connection %d of %d was answered before the server counted it (%s): %q", i+1, n, gauge, line)
+				return fmt.Sprintf("connection %d of %d was answered before the server counted it: %q", i+1, n, line), true
 			default:
+				return "", false
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not reach %d in %v", gauge, i+1, defaultTestTimeout)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		})
 		conns = append(conns, h)
 	}
 	return conns

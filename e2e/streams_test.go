@@ -184,15 +184,28 @@ func scrapeValue(t *testing.T, addr, series string) float64 {
 // waitMetricValue polls /metrics until series has the value want.
 func waitMetricValue(t *testing.T, addr, series string, want float64) {
 	t.Helper()
+	waitMetricUnless(t, addr, series, want, nil)
+}
+
+// waitMetricUnless polls /metrics until series has the value want, and
+// fails the test with what ended reports when the thing to be counted
+// ended first (nil: nothing can).
+func waitMetricUnless(t *testing.T, addr, series string, want float64, ended func() (string, bool)) {
+	t.Helper()
 	deadline := time.Now().Add(defaultTestTimeout)
 	for {
 		got := scrapeValue(t, addr, series)
 		if got == want {
 			return
 		}
+		if ended != nil {
+			if why, ok := ended(); ok {
+				t.Fatalf("%s = %v, want %v: %s", series, got, want, why)
+			}
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s = %v after %v, want %v", series, got, defaultTestTimeout, want)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // polling the metrics, not synchronisation
 	}
 }
