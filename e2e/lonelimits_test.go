@@ -58,12 +58,7 @@ func TestLoneClientReachesSmallLimits(t *testing.T) {
 				t.Errorf("halfclose: job %d: exit %d, stderr %q; want exit 1 and %q", jobs+1, r.code, r.stderr, "halfclose: "+refused)
 			}
 			// The held jobs end with their results: "a" and "b" make "ab".
-			for i, c := range held {
-				c.end(t, "b")
-				if got := c.readAll(t); got != want {
-					t.Errorf("held job %d: %q, want GNU's %q", i+1, got, want)
-				}
-			}
+			endHeld(t, held, "b", want, "held job")
 		})
 	}
 
@@ -75,12 +70,7 @@ func TestLoneClientReachesSmallLimits(t *testing.T) {
 		if r := run(t, "", withHeader, ncArgv(t, d.TCP)...); string(r.stdout) != refused {
 			t.Errorf("nc -N: third connection: stdout %q, want %q", r.stdout, refused)
 		}
-		for i, c := range held {
-			c.end(t, "wc -c\nab")
-			if got := c.readAll(t); got != want {
-				t.Errorf("held connection %d: %q, want GNU's %q", i+1, got, want)
-			}
-		}
+		endHeld(t, held, "wc -c\nab", want, "held connection")
 	})
 
 	t.Run("grpc-max-requests", func(t *testing.T) {
@@ -228,6 +218,18 @@ func (h *heldConn) read() {
 		k, _ := h.c.Read(b[:])
 		h.reads <- string(b[:k])
 	}()
+}
+
+// endHeld ends each held connection with rest and checks that its reply
+// is want (GNU's), naming a wrong one what and its number.
+func endHeld(t *testing.T, held []*heldConn, rest, want, what string) {
+	t.Helper()
+	for i, c := range held {
+		c.end(t, rest)
+		if got := c.readAll(t); got != want {
+			t.Errorf("%s %d: %q, want GNU's %q", what, i+1, got, want)
+		}
+	}
 }
 
 // end sends the rest of the input and the FIN.
