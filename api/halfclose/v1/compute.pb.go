@@ -1252,9 +1252,11 @@ type Limits struct {
 	// max_grpc_requests_per_peer is how many of those one client address
 	// may have open (a quarter of max_grpc_requests, or, where it is more,
 	// the jobs one address may run and a quarter of the places over
-	// max_jobs, so that a call over its jobs waits for a slot); 0 when
-	// there is no such share (behind a proxy). A client running calls in parallel meets
-	// the lower of it and max_requests_per_peer first.
+	// max_jobs, so that a call over its jobs waits for a slot; at least 16
+	// unless --max-jobs-per-peer sets a number, and never more than
+	// max_grpc_requests); 0 when there is no such share (behind a proxy).
+	// A client running calls in parallel meets the lower of it and
+	// max_requests_per_peer first.
 	MaxGrpcRequestsPerPeer int64 `protobuf:"varint,10,opt,name=max_grpc_requests_per_peer,json=maxGrpcRequestsPerPeer,proto3" json:"max_grpc_requests_per_peer,omitempty"`
 	// header_timeout_ms is how long a Digest or Run stream's first message
 	// (its header) may take to arrive after the stream starts, and a new
