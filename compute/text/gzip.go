@@ -314,7 +314,13 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 	var fr io.ReadCloser
 	for member := 0; ; member++ {
 		if member > 0 {
-			next, _ := br.Peek(2)
+			// A copy: the slice Peek returns is the reader's buffer,
+			// which otherFormat's longer Peek may slide and refill
+			// (a second member's first two bytes at the end of one read
+			// were read as trailing garbage, its data dropped).
+			var nb [2]byte
+			peeked, _ := br.Peek(2)
+			next := nb[:copy(nb[:], peeked)]
 			if ar.err != nil {
 				return ar.err
 			}
