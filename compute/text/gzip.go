@@ -311,6 +311,12 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 	if len(magic) == 0 {
 		return bad("unexpected end of file", nil)
 	}
+	if len(magic) == 1 && magic[0] == 0 {
+		// GNU reads a second byte only after a first that is not zero
+		// (get_byte, which fails at the end); after a zero one it tries
+		// (try_byte), and a lone zero is not gzip data.
+		return bad("not in gzip format", nil)
+	}
 	var fr io.ReadCloser
 	for member := 0; ; member++ {
 		if member > 0 {

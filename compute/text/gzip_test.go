@@ -252,7 +252,7 @@ func TestGunzipMessagesAsGNU(t *testing.T) {
 	t.Parallel()
 	gunzip := testenv.Tool(t, "gunzip")
 	reasons := []string{"not in gzip format", "encrypted", "unexpected end of file"}
-	for _, in := range []string{"junk\nline\n", "ab\x20\xe0", "PK\x03\x04", "\x1f\x8b\x08\x20xxxxxxxx", "\x1f\x8b\x08\x60xxxxxx", "\x1f\x8b", "x"} {
+	for _, in := range []string{"junk\nline\n", "ab\x20\xe0", "PK\x03\x04", "\x1f\x8b\x08\x20xxxxxxxx", "\x1f\x8b\x08\x60xxxxxx", "\x1f\x8b", "x", "\x00", ""} {
 		cmd := exec.Command(gunzip, "-c")
 		cmd.Stdin = strings.NewReader(in)
 		var stderr bytes.Buffer
