@@ -312,9 +312,9 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 		return bad("unexpected end of file", nil)
 	}
 	if len(magic) == 1 && magic[0] == 0 {
-		// GNU reads a second byte only after a first that is not zero
-		// (get_byte, which fails at the end); after a zero one it tries
-		// (try_byte), and a lone zero is not gzip data.
+		// GNU must read a second byte after a first that is not zero
+		// (get_byte, which fails at the end), but after a zero one it
+		// only tries (try_byte): a lone zero is not gzip data.
 		return bad("not in gzip format", nil)
 	}
 	var fr io.ReadCloser
