@@ -54,10 +54,18 @@ type diffCase struct {
 	// roundTrip: the output is gzip data, compared after GNU gunzip -c
 	// (gzip's bytes need not be GNU's, docs/protocol.md).
 	roundTrip bool
+	// reads: the input reaches us in reads whose sizes this seed draws
+	// (computetest.RunPipelineReads), as from a network client; 0: in
+	// one read.
+	reads uint64
 }
 
 func (c diffCase) String() string {
-	return fmt.Sprintf("%s <<< %q", shquote.Join(c.argv), computetest.Trunc(c.input))
+	s := fmt.Sprintf("%s <<< %q", shquote.Join(c.argv), computetest.Trunc(c.input))
+	if c.reads != 0 {
+		s += fmt.Sprintf(" (split reads, seed %d)", c.reads)
+	}
+	return s
 }
 
 // diffResult is how a case ended on both sides.
@@ -190,7 +198,7 @@ func (g *gnuRunner) run(t testing.TB, c diffCase) diffResult {
 	// as GNU's stdin (gnuRunner.gnu): grep -T pads numbers to the digits
 	// of a regular file's size
 	file := grepReadsFile(c.argv, c.input)
-	ourOut, ourCode, ourDiag, ourErr := computetest.RunPipelineDiag(t, engine.Config{}, shquote.Join(c.argv), c.input, file)
+	ourOut, ourCode, ourDiag, ourErr := computetest.RunPipelineReads(t, engine.Config{}, shquote.Join(c.argv), c.input, file, c.reads)
 	if c.refused && ourErr != nil && strings.Contains(ourErr.Error(), "unsupported") {
 		// Refused on purpose: the verdict is the same whatever GNU does,
 		// so GNU is not run (grep -E 'a{32767}' costs it a second and a
@@ -1405,9 +1413,12 @@ func goGzipMember(g *gen, data []byte) []byte {
 	return b.Bytes()
 }
 
-// generateCases draws n cases from seed.
+// generateCases draws n cases from seed. A third of them reach us in
+// reads of random sizes (diffCase.reads), drawn from a generator of their
+// own, so that a seed's command lines and inputs stay what they were.
 func generateCases(seed uint64, n int) []diffCase {
 	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x5bd1e995))}
+	rg := rand.New(rand.NewPCG(seed^0x9e3779b97f4a7c15, seed))
 	total := 0
 	for _, cg := range diffGens {
 		total += cg.weight
@@ -1418,6 +1429,9 @@ func generateCases(seed uint64, n int) []diffCase {
 		for _, cg := range diffGens {
 			if k < cg.weight {
 				cases[i] = cg.generate(g)
+				if rg.IntN(3) == 0 {
+					cases[i].reads = rg.Uint64() | 1
+				}
 				break
 			}
 			k -= cg.weight

@@ -41,6 +41,8 @@ type pipeCase struct {
 	input  []byte
 	// stops[i]: stage i may stop reading before its input ends.
 	stops []bool
+	// reads: as diffCase.reads.
+	reads uint64
 }
 
 func (c pipeCase) text() string {
@@ -52,7 +54,11 @@ func (c pipeCase) text() string {
 }
 
 func (c pipeCase) String() string {
-	return fmt.Sprintf("%s <<< %q (%d bytes)", c.text(), computetest.Trunc(c.input), len(c.input))
+	s := fmt.Sprintf("%s <<< %q (%d bytes)", c.text(), computetest.Trunc(c.input), len(c.input))
+	if c.reads != 0 {
+		s += fmt.Sprintf(" (split reads, seed %d)", c.reads)
+	}
+	return s
 }
 
 // pipeStage draws one stage that is usually valid: the forms users write.
@@ -182,6 +188,7 @@ func (g *gen) pipeInput() []byte {
 
 func generatePipes(seed uint64, n int) []pipeCase {
 	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))}
+	rg := rand.New(rand.NewPCG(seed^0x9e3779b97f4a7c15, seed)) // reads: as in generateCases
 	cases := make([]pipeCase, n)
 	for i := range cases {
 		k := 2 + g.n(3)
@@ -231,6 +238,9 @@ func generatePipes(seed uint64, n int) []pipeCase {
 			}
 		}
 		c.input = g.pipeInput()
+		if rg.IntN(3) == 0 {
+			c.reads = rg.Uint64() | 1
+		}
 		cases[i] = c
 	}
 	return cases
@@ -377,7 +387,7 @@ func TestGNUPipelinesGenerated(t *testing.T) {
 		if i%2 == 1 {
 			cfg = small
 		}
-		ours, status, diag, err := computetest.RunPipelineDiag(t, cfg, c.text(), c.input, false)
+		ours, status, diag, err := computetest.RunPipelineReads(t, cfg, c.text(), c.input, false, c.reads)
 		if v := pipeVerdict(c, gnuOut, gnuStderr, failed, gnuStatus, ours, status, diag, err); v != "" {
 			diffs++
 			if diffs <= 20 {

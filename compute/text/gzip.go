@@ -311,10 +311,22 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 	if len(magic) == 0 {
 		return bad("unexpected end of file", nil)
 	}
+	if len(magic) == 1 && magic[0] == 0 {
+		// GNU must read a second byte after a first that is not zero
+		// (get_byte, which fails at the end), but after a zero one it
+		// only tries (try_byte): a lone zero is not gzip data.
+		return bad("not in gzip format", nil)
+	}
 	var fr io.ReadCloser
 	for member := 0; ; member++ {
 		if member > 0 {
-			next, _ := br.Peek(2)
+			// A copy: the slice Peek returns is the reader's buffer,
+			// which otherFormat's longer Peek may slide and refill
+			// (a second member's first two bytes at the end of one read
+			// were read as trailing garbage, its data dropped).
+			var nb [2]byte
+			peeked, _ := br.Peek(2)
+			next := nb[:copy(nb[:], peeked)]
 			if ar.err != nil {
 				return ar.err
 			}

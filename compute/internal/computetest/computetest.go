@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -93,6 +94,15 @@ func runPipelineStatus(t testing.TB, cfg engine.Config, text string, input []byt
 
 func runPipelineDiag(t testing.TB, cfg engine.Config, text string, input []byte, file bool) ([]byte, int, []string, error) {
 	t.Helper()
+	return RunPipelineReads(t, cfg, text, input, file, 0)
+}
+
+// RunPipelineReads is RunPipelineDiag with the input arriving as a
+// network client's does, in reads of 1 to 64 bytes and now and then of
+// up to 64 KiB, their sizes drawn from seed (NewSplitReader); 0 is one
+// read of it all, as RunPipelineDiag's.
+func RunPipelineReads(t testing.TB, cfg engine.Config, text string, input []byte, file bool, seed uint64) ([]byte, int, []string, error) {
+	t.Helper()
 	e := Engine(cfg)
 	p, err := e.Compile(text)
 	if err != nil {
@@ -103,9 +113,41 @@ func runPipelineDiag(t testing.TB, cfg engine.Config, text string, input []byte,
 	}
 	ctx, cancel := testenv.Context(t)
 	defer cancel()
+	var in io.Reader = bytes.NewReader(input)
+	if seed != 0 {
+		in = NewSplitReader(input, seed)
+	}
 	var out bytes.Buffer
-	st, err := e.Run(ctx, p, bytes.NewReader(input), &out)
+	st, err := e.Run(ctx, p, in, &out)
 	return out.Bytes(), st.ExitStatus, st.Diagnostics, err
+}
+
+// SplitReader returns its input in reads of pseudo-random sizes, as TCP
+// segments and gRPC messages arrive: what a stage keeps of one read
+// across the next (a view of a buffer a later read refills) shows where
+// one read of it all never would.
+type SplitReader struct {
+	b []byte
+	r *rand.Rand
+}
+
+// NewSplitReader returns a SplitReader of b whose read sizes come from
+// seed.
+func NewSplitReader(b []byte, seed uint64) *SplitReader {
+	return &SplitReader{b: b, r: rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))}
+}
+
+func (s *SplitReader) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := 1 + s.r.IntN(64)
+	if s.r.IntN(8) == 0 {
+		n = 1 + s.r.IntN(64<<10)
+	}
+	n = copy(p, s.b[:min(n, len(s.b))])
+	s.b = s.b[n:]
+	return n, nil
 }
 
 // StderrLines returns what a GNU tool wrote on standard error as the
