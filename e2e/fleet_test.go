@@ -746,7 +746,9 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = cmdEnv
 		cmd.Stdout, cmd.Stderr = p.log, p.log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		// Its own process group, which nginx's workers share: a
+		// restart with SIGKILL kills the group at once (restart).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -786,18 +788,20 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 			}
 		}
 		procsMu.Unlock()
-		var workers []int
 		for cmd := range running {
-			// nginx's workers are the master's children: a crash of
-			// the master alone leaves them serving, so a SIGKILL goes
-			// to them too.
 			if sig == syscall.SIGKILL {
-				for _, child := range procChildren(cmd.Process.Pid) {
-					syscall.Kill(child, sig)
-					workers = append(workers, child)
-				}
+				// nginx's workers are the master's children: a crash
+				// of the master alone leaves them serving. Killing
+				// them one by one and then the master let the master
+				// respawn a worker in between (3 of 40 in a shell loop
+				// on this machine), an orphan holding the listening
+				// sockets, so that the restarted nginx could not bind.
+				// The process group (Setpgid, startProc) dies at once,
+				// as a service manager kills a unit's cgroup.
+				syscall.Kill(-cmd.Process.Pid, sig)
+			} else {
+				cmd.Process.Signal(sig)
 			}
-			cmd.Process.Signal(sig)
 		}
 		deadline := time.After(defaultTestTimeout)
 		for _, ch := range running {
@@ -807,12 +811,17 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 				t.Fatalf("%s did not exit within %v of %v\n%s", name, defaultTestTimeout, sig, p.log.tail())
 			}
 		}
-		// Orphaned workers go to init, which waits for them at once.
-		for _, pid := range workers {
-			for procAlive(pid) {
+		// Orphaned workers go to init, which waits for them at once;
+		// until then they may hold the listening sockets.
+		for cmd := range running {
+			for {
+				alive := pgrpAlive(cmd.Process.Pid)
+				if len(alive) == 0 {
+					break
+				}
 				select {
 				case <-deadline:
-					t.Fatalf("%s: worker %d alive %v after %v", name, pid, defaultTestTimeout, sig)
+					t.Fatalf("%s: processes %v of its group alive %v after %v", name, alive, defaultTestTimeout, sig)
 				case <-time.After(20 * time.Millisecond):
 				}
 			}
@@ -863,30 +872,27 @@ func waitListening(t *testing.T, p *proxy, exited chan struct{}, waitErr func() 
 	}
 }
 
-// procChildren lists pid's child processes (Linux: /proc/PID/task/*/children).
-func procChildren(pid int) []int {
-	var kids []int
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, f := range tasks {
-		b, _ := os.ReadFile(f)
-		for _, w := range strings.Fields(string(b)) {
-			if k, err := strconv.Atoi(w); err == nil {
-				kids = append(kids, k)
-			}
+// pgrpAlive lists the processes of process group pgid that have not
+// exited (a zombie has: it waits only for its parent's wait), from
+// /proc/PID/stat (Linux).
+func pgrpAlive(pgid int) []int {
+	var alive []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // exited since the glob
+		}
+		// After the command's ")": state, ppid, pgrp.
+		fs := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fs) < 3 || fs[0] == "Z" || fs[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			alive = append(alive, pid)
 		}
 	}
-	return kids
-}
-
-// procAlive says whether pid is a process that has not exited (a zombie
-// has: it waits only for its parent's wait).
-func procAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
+	return alive
 }
 
 // cli runs bin/halfclose through addr with stdin from the file in.
