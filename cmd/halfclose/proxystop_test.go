@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
+	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/server"
@@ -94,22 +95,41 @@ func stoppingProxy(t *testing.T, past int64) (addr string, broke <-chan struct{}
 // proxykill, 2 of 2 CLI calls through nginx): it now says the address
 // had spoken on an earlier connection, and that it was stopping or at
 // its cap. Either way an error, exit 1, and no output.
+//
+// Whether gRPC retries the call is gRPC's to decide: 1 run in 15 to 45
+// on a busy machine ended with the first attempt's own words ("error
+// reading from server: ... connection reset by peer": the connection
+// had spoken, and no retry met the stop), which say nothing of a TLS or
+// raw-TCP port either. Such a run did not test the retry's words, so the
+// stop is staged again, up to 5 times, until one does.
 func TestCLIProxyStoppedMidCall(t *testing.T) {
-	addr, broke := stoppingProxy(t, 64<<10)
-	pr, pw := io.Pipe()
-	go func() {
-		// Well within the CLI's retry buffer (256 KiB), so the call is
-		// sent again: part before the stop, the end after it.
-		pw.Write([]byte(strings.Repeat("x", 96<<10)))
-		<-broke
-		pw.Close()
-	}()
-	code, out, errs := runCLIIn(t, pr, "--progress=false", "--addr", addr, "sha256sum")
-	pr.Close()
-	if code != 1 || out != "" {
-		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 and no output", code, out, errs)
+	const stagings = 5
+	for range stagings {
+		addr, broke := stoppingProxy(t, 64<<10)
+		pr, pw := io.Pipe()
+		go func() {
+			// Well within the CLI's retry buffer (256 KiB), so the call is
+			// sent again: part before the stop, the end after it.
+			pw.Write([]byte(strings.Repeat("x", 96<<10)))
+			<-broke
+			pw.Close()
+		}()
+		code, out, errs := runCLIIn(t, pr, "--progress=false", "--addr", addr, "sha256sum")
+		pr.Close()
+		if code != 1 || out != "" {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 and no output", code, out, errs)
+		}
+		if strings.Contains(errs, "TLS port") || strings.Contains(errs, "raw-TCP port") {
+			t.Fatalf("stderr %q; want it not to name a TLS or raw-TCP port of an address that had spoken gRPC", errs)
+		}
+		if strings.Contains(errs, "UNAVAILABLE: error reading from server: ") && !client.IsClosedUnspoken(errs) {
+			t.Logf("no retry met the stop (%q): staged again", errs)
+			continue
+		}
+		if !strings.Contains(errs, "had spoken gRPC on an earlier one") || !strings.Contains(errs, "stopping") {
+			t.Errorf("stderr %q; want it to say the address had spoken gRPC and was stopping", errs)
+		}
+		return
 	}
-	if !strings.Contains(errs, "had spoken gRPC on an earlier one") || !strings.Contains(errs, "stopping") || strings.Contains(errs, "TLS port") || strings.Contains(errs, "raw-TCP port") {
-		t.Errorf("stderr %q; want it to say the address had spoken gRPC and was stopping, not a TLS or raw-TCP port", errs)
-	}
+	t.Fatalf("%d stops staged, and no retry met one", stagings)
 }
