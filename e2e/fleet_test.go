@@ -746,9 +746,7 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = cmdEnv
 		cmd.Stdout, cmd.Stderr = p.log, p.log
-		// Its own process group, which nginx's workers share: a
-		// restart with SIGKILL kills the group at once (restart).
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -788,22 +786,41 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 			}
 		}
 		procsMu.Unlock()
-		for cmd := range running {
-			if sig == syscall.SIGKILL {
-				// nginx's workers are the master's children: a crash
-				// of the master alone leaves them serving. Killing
-				// them one by one and then the master let the master
-				// respawn a worker in between (3 of 40 in a shell loop
-				// on this machine), an orphan holding the listening
-				// sockets, so that the restarted nginx could not bind.
-				// The process group (Setpgid, startProc) dies at once,
-				// as a service manager kills a unit's cgroup.
-				syscall.Kill(-cmd.Process.Pid, sig)
-			} else {
-				cmd.Process.Signal(sig)
-			}
-		}
+		var workers []int
 		deadline := time.After(defaultTestTimeout)
+	signal:
+		for cmd := range running {
+			// nginx's workers are the master's children: a crash of
+			// the master alone leaves them serving, so a SIGKILL goes
+			// to them too. The master is stopped first: killed one by
+			// one before it, a worker was respawned by it in between
+			// (3 of 40 in a shell loop, nginx 1.22 on this machine), an
+			// orphan holding the listening sockets, so the restarted
+			// nginx could not bind, and it outlived the test. A
+			// master seen stopped is in no fork (one under way when
+			// the SIGSTOP came has completed) and forks no more, so
+			// its children are all listed. (Not a process group of
+			// its own, killed at once: a Ctrl-C of go test reaches
+			// the test's group, and nginx's workers outlive a master
+			// that Pdeathsig killed.)
+			if sig == syscall.SIGKILL {
+				cmd.Process.Signal(syscall.SIGSTOP)
+				for procState(cmd.Process.Pid) != "T" {
+					select {
+					case <-running[cmd]:
+						continue signal // it exited (an old HAProxy done)
+					case <-deadline:
+						t.Fatalf("%s not stopped %v after SIGSTOP\n%s", name, defaultTestTimeout, p.log.tail())
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+				for _, child := range procChildren(cmd.Process.Pid) {
+					syscall.Kill(child, sig)
+					workers = append(workers, child)
+				}
+			}
+			cmd.Process.Signal(sig)
+		}
 		for _, ch := range running {
 			select {
 			case <-ch:
@@ -811,17 +828,13 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 				t.Fatalf("%s did not exit within %v of %v\n%s", name, defaultTestTimeout, sig, p.log.tail())
 			}
 		}
-		// Orphaned workers go to init, which waits for them at once;
-		// until then they may hold the listening sockets.
-		for cmd := range running {
-			for {
-				alive := pgrpAlive(cmd.Process.Pid)
-				if len(alive) == 0 {
-					break
-				}
+		// Orphaned workers go to init; a zombie (here until init waits
+		// for it) has closed its sockets (procAlive).
+		for _, pid := range workers {
+			for procAlive(pid) {
 				select {
 				case <-deadline:
-					t.Fatalf("%s: processes %v of its group alive %v after %v", name, alive, defaultTestTimeout, sig)
+					t.Fatalf("%s: worker %d alive %v after %v", name, pid, defaultTestTimeout, sig)
 				case <-time.After(20 * time.Millisecond):
 				}
 			}
@@ -872,27 +885,40 @@ func waitListening(t *testing.T, p *proxy, exited chan struct{}, waitErr func() 
 	}
 }
 
-// pgrpAlive lists the processes of process group pgid that have not
-// exited (a zombie has: it waits only for its parent's wait), from
-// /proc/PID/stat (Linux).
-func pgrpAlive(pgid int) []int {
-	var alive []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // exited since the glob
-		}
-		// After the command's ")": state, ppid, pgrp.
-		fs := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(fs) < 3 || fs[0] == "Z" || fs[2] != strconv.Itoa(pgid) {
-			continue
-		}
-		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
-			alive = append(alive, pid)
+// procChildren lists pid's child processes (Linux: /proc/PID/task/*/children).
+func procChildren(pid int) []int {
+	var kids []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, w := range strings.Fields(string(b)) {
+			if k, err := strconv.Atoi(w); err == nil {
+				kids = append(kids, k)
+			}
 		}
 	}
-	return alive
+	return kids
+}
+
+// procAlive says whether pid is a process that has not exited (a zombie
+// has: it waits only for its parent's wait).
+func procAlive(pid int) bool {
+	s := procState(pid)
+	return s != "" && s != "Z"
+}
+
+// procState is pid's state letter in /proc/PID/stat (R, S, T stopped,
+// Z zombie, ...), or "" for no such process.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // cli runs bin/halfclose through addr with stdin from the file in.
