@@ -207,8 +207,9 @@ func Dial(target string, opts ...Option) (*Client, error) {
 		creds = credentials.NewTLS(tlsCfg)
 	}
 	// A write to a connection its server closed before it sent anything
-	// says so (ClosedUnspoken), not a bare "write: broken pipe".
-	dopts := append(grpcopts.DialOptions(), grpc.WithTransportCredentials(unspokenCreds{creds}),
+	// says so (ClosedUnspoken), not a bare "write: broken pipe", and
+	// whether the address had spoken on an earlier one (SpokeBefore).
+	dopts := append(grpcopts.DialOptions(), grpc.WithTransportCredentials(unspokenCreds{creds, &spokenAddrs{}}),
 		grpc.WithDefaultServiceConfig(DefaultServiceConfig))
 	if o.token != "" {
 		dopts = append(dopts, grpc.WithPerRPCCredentials(tokenCreds{token: o.token, secure: o.tls != nil}))

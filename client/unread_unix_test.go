@@ -44,7 +44,7 @@ func TestUnspokenWriteUnread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := unspokenCreds{insecure.NewCredentials()}.ClientHandshake(context.Background(), "", raw)
+	c, _, err := unspokenCreds{TransportCredentials: insecure.NewCredentials()}.ClientHandshake(context.Background(), "", raw)
 	if err != nil {
 		t.Fatal(err)
 	}

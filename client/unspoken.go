@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc/credentials"
@@ -31,27 +32,66 @@ const ClosedUnspoken = "the server closed the connection before it sent anything
 // closed the connection before it sent anything (ClosedUnspoken).
 func IsClosedUnspoken(msg string) bool { return strings.Contains(msg, ClosedUnspoken) }
 
+// SpokeBefore follows ClosedUnspoken when the same address had spoken on
+// an earlier connection of this client: it is a server that speaks
+// (gRPC, or TLS then gRPC), not a TLS port met in plaintext or a port
+// that is no gRPC server. What closes a new connection unspoken there is
+// a server, or a proxy in front of it, that is stopping (nginx's fast
+// shutdown resets the connections queued on its listener; a replica
+// killed while its listener had them queued), or one at its cap of
+// connections. The CLI's retries met it when a proxy was stopped under
+// a call: the first attempt's connection had spoken, the retry's was
+// reset, and the CLI named a TLS port and a raw-TCP port.
+const SpokeBefore = "though it had spoken on an earlier connection"
+
+// IsClosedAfterSpoken reports whether a status message says the server
+// closed a connection before it sent anything, though the same address
+// had spoken on an earlier connection (SpokeBefore).
+func IsClosedAfterSpoken(msg string) bool {
+	return IsClosedUnspoken(msg) && strings.Contains(msg, SpokeBefore)
+}
+
+// spokenAddrs is the set of remote addresses that have sent a byte on
+// a connection of one client, shared by its connections.
+type spokenAddrs struct{ m sync.Map } // remote address (string) → struct{}
+
+func (s *spokenAddrs) add(a net.Addr) {
+	if s != nil && a != nil {
+		s.m.Store(a.String(), struct{}{})
+	}
+}
+
+func (s *spokenAddrs) has(a net.Addr) bool {
+	if s == nil || a == nil {
+		return false
+	}
+	_, ok := s.m.Load(a.String())
+	return ok
+}
+
 // unspokenCreds wraps transport credentials so that a read or write of a
 // connection whose server has sent nothing fails with an error saying so
 // (unspokenError). A write after the server spoke, its SETTINGS or its
 // TLS handshake, is a broken connection as any other and keeps its words.
 type unspokenCreds struct {
 	credentials.TransportCredentials
+	spoken *spokenAddrs // the addresses that spoke on a connection; nil: none kept
 }
 
 func (c unspokenCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	return c.TransportCredentials.ClientHandshake(ctx, authority, &unspokenConn{Conn: raw})
+	return c.TransportCredentials.ClientHandshake(ctx, authority, &unspokenConn{Conn: raw, spoken: c.spoken})
 }
 
 func (c unspokenCreds) Clone() credentials.TransportCredentials {
-	return unspokenCreds{c.TransportCredentials.Clone()}
+	return unspokenCreds{c.TransportCredentials.Clone(), c.spoken}
 }
 
 // unspokenConn is a client connection that knows whether its server has
 // sent a byte yet.
 type unspokenConn struct {
 	net.Conn
-	spoke atomic.Bool // a read has returned a byte
+	spoke  atomic.Bool  // a read has returned a byte
+	spoken *spokenAddrs // shared with the client's other connections; may be nil
 }
 
 // Read fails with an unspokenError when the server closed (EOF) or reset
@@ -66,9 +106,12 @@ func (c *unspokenConn) Read(p []byte) (int, error) {
 	case n > 0:
 		if !c.spoke.Load() {
 			c.spoke.Store(true)
+			if c.spoken != nil {
+				c.spoken.add(c.RemoteAddr())
+			}
 		}
 	case err != nil && !c.spoke.Load() && (errors.Is(err, io.EOF) || sockerr.Broken(err)):
-		err = &unspokenError{err}
+		err = &unspokenError{err, c.spokeBefore()}
 	}
 	return n, err
 }
@@ -83,9 +126,15 @@ func (c *unspokenConn) Read(p []byte) (int, error) {
 func (c *unspokenConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	if err != nil && !c.spoke.Load() && sockerr.Broken(err) && !c.spokeSince() {
-		err = &unspokenError{err}
+		err = &unspokenError{err, c.spokeBefore()}
 	}
 	return n, err
+}
+
+// spokeBefore reports whether the remote address sent bytes on an
+// earlier connection of the same client.
+func (c *unspokenConn) spokeBefore() bool {
+	return c.spoken != nil && c.spoken.has(c.RemoteAddr())
 }
 
 // spokeSince reports whether the server's bytes wait unread, or a read
@@ -97,7 +146,15 @@ func (c *unspokenConn) spokeSince() bool {
 
 // unspokenError is the error of a read or write of a connection whose
 // server closed it before it sent anything.
-type unspokenError struct{ err error }
+type unspokenError struct {
+	err         error
+	spokeBefore bool // the address spoke on an earlier connection (SpokeBefore)
+}
 
-func (e *unspokenError) Error() string { return ClosedUnspoken + ": " + e.err.Error() }
+func (e *unspokenError) Error() string {
+	if e.spokeBefore {
+		return ClosedUnspoken + ", " + SpokeBefore + ": " + e.err.Error()
+	}
+	return ClosedUnspoken + ": " + e.err.Error()
+}
 func (e *unspokenError) Unwrap() error { return e.err }

@@ -48,7 +48,7 @@ func TestUnspokenWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _, err := unspokenCreds{insecure.NewCredentials()}.ClientHandshake(context.Background(), "", raw)
+		c, _, err := unspokenCreds{TransportCredentials: insecure.NewCredentials()}.ClientHandshake(context.Background(), "", raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func TestUnspokenRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _, err := unspokenCreds{insecure.NewCredentials()}.ClientHandshake(context.Background(), "", raw)
+		c, _, err := unspokenCreds{TransportCredentials: insecure.NewCredentials()}.ClientHandshake(context.Background(), "", raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,10 +173,67 @@ func TestUnspokenTLSHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := unspokenCreds{credentials.NewTLS(&tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS12})}
+	creds := unspokenCreds{TransportCredentials: credentials.NewTLS(&tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS12})}
 	_, _, err = creds.ClientHandshake(context.Background(), "localhost", raw)
 	raw.Close()
 	if err == nil || !IsClosedUnspoken(err.Error()) {
 		t.Errorf("TLS handshake with a server that closed at once: %v, want %q", err, ClosedUnspoken)
+	}
+}
+
+// TestUnspokenAfterSpoken: a connection closed before its server sent a
+// byte says so with SpokeBefore when the same address sent bytes on an
+// earlier connection of the same credentials (a stopping server or proxy,
+// not a TLS or raw-TCP port), and without it for credentials that never
+// saw the address speak.
+func TestUnspokenAfterSpoken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	served := make(chan error, 3)
+	go func() {
+		for i := range 3 {
+			c, err := l.Accept()
+			if err == nil && i == 0 {
+				_, err = c.Write([]byte("x")) // the first connection speaks
+			}
+			if err == nil {
+				c.Close()
+			}
+			served <- err
+		}
+	}()
+	read := func(creds unspokenCreds) error {
+		raw, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := creds.ClientHandshake(context.Background(), "", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := testenv.Recv(t, hangTimeout, "the fake server's return", served); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return err
+			}
+		}
+	}
+	shared := unspokenCreds{TransportCredentials: insecure.NewCredentials(), spoken: &spokenAddrs{}}
+	if err := read(shared); err != io.EOF {
+		t.Fatalf("the speaking connection: %v, want io.EOF", err)
+	}
+	if err := read(shared); !IsClosedAfterSpoken(err.Error()) || !errors.Is(err, io.EOF) {
+		t.Errorf("a new connection of the same credentials, closed unspoken: %v, want %q and %q", err, ClosedUnspoken, SpokeBefore)
+	}
+	other := unspokenCreds{TransportCredentials: insecure.NewCredentials(), spoken: &spokenAddrs{}}
+	if err := read(other); !IsClosedUnspoken(err.Error()) || IsClosedAfterSpoken(err.Error()) {
+		t.Errorf("credentials that never saw the address speak: %v, want %q without %q", err, ClosedUnspoken, SpokeBefore)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,11 +117,12 @@ func slowTCP(addr, header string) (string, string) {
 
 // TestFleetHuntSlow: slow uploads (bare ends and proved ones, gRPC and raw
 // TCP; grpc-go and Python stubs, the Python and Node example clients and
-// the CLI fed by a slow pipe) are under way when the proxy reloads, one
-// replica or every one is killed, or every one is stopped (a 1 s grace);
-// each then ends its upload. A client that succeeds must print the digest
-// of everything it sent. HUNT_ROUNDS (default 1) rounds of
-// HUNT_DISRUPTIONS (default none,reload,kill1,kill,term).
+// the CLI fed by a slow pipe) are under way when the proxy reloads, stops
+// (SIGTERM) or crashes (SIGKILL) and starts again, one replica or every
+// one is killed, or every one is stopped (a 1 s grace); each then ends its
+// upload. A client that succeeds must print the digest of everything it
+// sent. HUNT_ROUNDS (default 1) rounds of HUNT_DISRUPTIONS (default
+// none,reload,proxystop,proxykill,kill1,kill,term).
 func TestFleetHuntSlow(t *testing.T) {
 	t.Parallel() // with the other waiting fleet tests (fleet_test.go)
 	for _, tool := range []string{"nginx", "haproxy", "envsubst"} {
@@ -183,6 +185,10 @@ func TestFleetHuntSlow(t *testing.T) {
 					switch dis {
 					case "reload":
 						p.reload(t)
+					case "proxystop":
+						p.restart(t, syscall.SIGTERM)
+					case "proxykill":
+						p.restart(t, syscall.SIGKILL)
 					case "kill1":
 						r := f.replicas[round%len(f.replicas)]
 						r.kill(t)
@@ -291,7 +297,7 @@ func huntDisruptions() []string {
 	if v := os.Getenv("HUNT_DISRUPTIONS"); v != "" {
 		return strings.Split(v, ",")
 	}
-	return []string{"none", "reload", "kill1", "kill", "term"}
+	return []string{"none", "reload", "proxystop", "proxykill", "kill1", "kill", "term"}
 }
 
 // slowCmd runs argv with its stdin fed slowly, and wants the SHA-256 line

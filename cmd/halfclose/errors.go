@@ -103,6 +103,13 @@ func (r *runner) describe(err error) string {
 		// The server closed the connection before it sent a byte.
 		unspoken := (strings.Contains(msg, "error reading server preface") || client.IsClosedUnspoken(msg)) && !strings.Contains(msg, tcpPortMessage)
 		switch {
+		case client.IsClosedAfterSpoken(msg):
+			// The address spoke on an earlier connection of this run, so
+			// it is no TLS port met in plaintext and no raw-TCP port: a
+			// retry (the CLI's policy, after the first attempt's
+			// connection broke) met a server or proxy that was stopping,
+			// or one at its cap of connections.
+			return fmt.Sprintf("UNAVAILABLE: %s closed a new connection before it spoke, though it had spoken gRPC on an earlier one: it (or a proxy in front of it) was stopping or restarting, or at its cap of connections (--grpc-max-conns, --grpc-max-conns-per-peer): try again", addr)
 		case strings.Contains(msg, "first record does not look like a TLS handshake"):
 			return "UNAVAILABLE: " + notTLSMessage(addr)
 		case strings.Contains(msg, "x509: "):
