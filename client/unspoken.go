@@ -52,20 +52,43 @@ func IsClosedAfterSpoken(msg string) bool {
 }
 
 // spokenAddrs is the set of remote addresses that have sent a byte on
-// a connection of one client, shared by its connections.
-type spokenAddrs struct{ m sync.Map } // remote address (string) → struct{}
+// a connection of one client, shared by its connections. It holds at
+// most maxSpokenAddrs: a long-lived Client whose name resolves to ever
+// new addresses forgets them all when it is full and starts again, which
+// costs only the SpokeBefore words of a closed connection's error, never
+// the error itself.
+type spokenAddrs struct {
+	mu sync.Mutex
+	m  map[string]struct{} // remote address → spoke
+}
+
+// maxSpokenAddrs bounds spokenAddrs: far more than the replicas a
+// client meets behind one target.
+const maxSpokenAddrs = 1024
 
 func (s *spokenAddrs) add(a net.Addr) {
-	if s != nil && a != nil {
-		s.m.Store(a.String(), struct{}{})
+	if s == nil || a == nil {
+		return
 	}
+	k := a.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[k]; ok {
+		return
+	}
+	if s.m == nil || len(s.m) >= maxSpokenAddrs {
+		s.m = make(map[string]struct{})
+	}
+	s.m[k] = struct{}{}
 }
 
 func (s *spokenAddrs) has(a net.Addr) bool {
 	if s == nil || a == nil {
 		return false
 	}
-	_, ok := s.m.Load(a.String())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[a.String()]
 	return ok
 }
 

@@ -237,3 +237,28 @@ func TestUnspokenAfterSpoken(t *testing.T) {
 		t.Errorf("credentials that never saw the address speak: %v, want %q without %q", err, ClosedUnspoken, SpokeBefore)
 	}
 }
+
+// TestSpokenAddrsBounded: the set of addresses that spoke holds at most
+// maxSpokenAddrs, forgetting them all when full, so a long-lived Client
+// meeting ever new addresses does not grow without end; an address seen
+// again before that is remembered.
+func TestSpokenAddrsBounded(t *testing.T) {
+	var s spokenAddrs
+	addr := func(i int) net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, byte(i>>8), byte(i)), Port: 1} }
+	for i := range maxSpokenAddrs {
+		s.add(addr(i))
+		s.add(addr(i)) // a second connection to the same address adds nothing
+	}
+	if len(s.m) != maxSpokenAddrs || !s.has(addr(0)) || !s.has(addr(maxSpokenAddrs-1)) {
+		t.Fatalf("full set: %d addresses, has first %v, has last %v", len(s.m), s.has(addr(0)), s.has(addr(maxSpokenAddrs-1)))
+	}
+	s.add(addr(maxSpokenAddrs))
+	if len(s.m) != 1 || s.has(addr(0)) || !s.has(addr(maxSpokenAddrs)) {
+		t.Fatalf("past the bound: %d addresses (want 1), has first %v, has newest %v", len(s.m), s.has(addr(0)), s.has(addr(maxSpokenAddrs)))
+	}
+	var none *spokenAddrs
+	none.add(addr(1))
+	if none.has(addr(1)) || s.has(nil) {
+		t.Fatal("a nil set or address is never spoken")
+	}
+}
