@@ -79,6 +79,42 @@ func GNUEachStderr(t testing.TB, inputs [][]byte, argv ...string) ([][]byte, []b
 	return b.split(stdout.Bytes(), names), stderr.Bytes()
 }
 
+// EachStatus is the exit status the tool of argv, run by GNUEach, has
+// for one input alone, told from what it printed for that input, and
+// whether that tells it (GNUEach gives one status for all inputs). head
+// and tail exit 0. grep exits 0 when it selected a line and 1 when it
+// selected none: under -c its count says which; otherwise it printed
+// every line it selected, but for -o, which prints nothing for a line
+// whose only matches are empty, so an empty -o output does not tell.
+func EachStatus(argv []string, out []byte) (code int, ok bool) {
+	if argv[0] != "grep" {
+		return 0, true
+	}
+	count, only := false, false
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "-e" || a == "-m":
+			i++ // its value
+		case len(a) > 1 && a[0] == '-' && a[1] != '-':
+			count = count || strings.Contains(a, "c")
+			only = only || strings.Contains(a, "o")
+		}
+	}
+	switch {
+	case count:
+		if string(out) == "0\n" {
+			return 1, true
+		}
+		return 0, true
+	case len(out) > 0:
+		return 0, true
+	case only:
+		return 0, false
+	}
+	return 1, true
+}
+
 // batcher knows how one tool prints several files.
 type batcher struct {
 	args     func(opts []string) []string              // the options for a run over files
@@ -265,8 +301,9 @@ func DiffGNUEachEnv(t *testing.T, cfg engine.Config, inputs map[string][]byte, a
 	for i, name := range names {
 		t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
 			if have[i] {
-				got, _, diag, err := runPipelineDiag(t, cfg, shquote.Join(argv), ins[i], false)
-				if err == nil && bytes.Equal(got, wants[i]) && DiffDiagnostics(diag, stderr) == "" {
+				got, code, diag, err := runPipelineDiag(t, cfg, shquote.Join(argv), ins[i], false)
+				want, told := EachStatus(argv, wants[i])
+				if err == nil && told && code == want && bytes.Equal(got, wants[i]) && DiffDiagnostics(diag, stderr) == "" {
 					return
 				}
 			}
