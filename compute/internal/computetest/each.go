@@ -83,7 +83,8 @@ func GNUEachStderr(t testing.TB, inputs [][]byte, argv ...string) ([][]byte, []b
 // for one input alone, told from what it printed for that input, and
 // whether that tells it (GNUEach gives one status for all inputs). head
 // and tail exit 0. grep exits 0 when it selected a line and 1 when it
-// selected none: under -c its count says which; otherwise it printed
+// selected none: under -c its count says which (under -m0 it prints
+// none: nothing selected); otherwise it printed
 // every line it selected, but for -o, which prints nothing for a line
 // whose only matches are empty, so an empty -o output does not tell.
 func EachStatus(argv []string, out []byte) (code int, ok bool) {
@@ -113,7 +114,8 @@ func EachStatus(argv []string, out []byte) (code int, ok bool) {
 	}
 	switch {
 	case count:
-		if string(out) == "0\n" {
+		// grep -c -m0 prints no count at all, and exits 1
+		if len(out) == 0 || string(out) == "0\n" {
 			return 1, true
 		}
 		return 0, true
