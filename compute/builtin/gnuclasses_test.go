@@ -71,8 +71,9 @@ func runClass(t *testing.T, cases []classCase) {
 		for j, in := range classInputs {
 			dc := diffCase{argv: c.argv, input: []byte(in), refused: c.refused}
 			if have[j] {
-				got, _, diag, err := computetest.RunPipelineDiag(t, engine.Config{}, shquote.Join(c.argv), dc.input, false)
-				if err == nil && bytes.Equal(got, wants[j]) && computetest.DiffDiagnostics(diag, stderr) == "" {
+				got, code, diag, err := computetest.RunPipelineDiag(t, engine.Config{}, shquote.Join(c.argv), dc.input, false)
+				want, told := computetest.EachStatus(c.argv, wants[j])
+				if err == nil && told && code == want && bytes.Equal(got, wants[j]) && computetest.DiffDiagnostics(diag, stderr) == "" {
 					continue
 				}
 			}

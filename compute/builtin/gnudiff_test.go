@@ -317,15 +317,84 @@ func gnuGunzip(t testing.TB, z []byte) []byte {
 	return out
 }
 
-// checkCases runs cases against GNU and reports every difference.
+// checkCases runs cases against GNU and reports every difference. The
+// grep cases of one command line on several inputs first share a GNU run
+// (eachCases); a case passes there only when our output, exit status and
+// diagnostics are what that run gives for its input, and any other case
+// runs GNU alone, whose verdict is the one reported.
 func checkCases(t *testing.T, cases []diffCase) {
 	t.Helper()
 	g := newGNURunner(t)
-	for _, c := range cases {
+	each := eachCases(t, cases)
+	for i, c := range cases {
+		if each[i] != nil && each[i].agrees(t, c) {
+			continue
+		}
 		if v := c.verdict(g.run(t, c)); v != "" {
 			t.Errorf("%s\n  %s", c, v)
 		}
 	}
+}
+
+// eachWant is what GNU printed for a case's input in a run over the
+// inputs of several cases (computetest.GNUEachStderr).
+type eachWant struct {
+	out, stderr []byte
+}
+
+// eachCases runs GNU grep once for all the cases of one command line
+// (computetest.GNUEach: each input a file operand, the output split back
+// by its "NAME:" prefixes), where it can, and returns what it printed for
+// each case's input, nil for a case left to run alone: one of another
+// tool, refused (GNU is not run where we refuse it: grep -E 'a{32767}'
+// costs it seconds), read from a pipe (gnuRunner gives grep a regular
+// file as stdin, as the batch's operands are), or whose input holds a NUL
+// (GNU grep's binary-file rules follow its reads). Starting a process
+// costs more CPU than most of these cases do (about 5 ms for GNU grep,
+// and as much again for this race-instrumented process's exec).
+func eachCases(t *testing.T, cases []diffCase) []*eachWant {
+	t.Helper()
+	wants := make([]*eachWant, len(cases))
+	groups := map[string][]int{} // indexes of the cases of each command line
+	var lines []string           // the command lines, in their cases' order
+	for i, c := range cases {
+		if c.argv[0] != "grep" || c.refused || c.roundTrip || !grepReadsFile(c.argv, c.input) || bytes.IndexByte(c.input, 0) >= 0 {
+			continue
+		}
+		k := strings.Join(c.argv, "\x00")
+		if groups[k] == nil {
+			lines = append(lines, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range lines {
+		idx := groups[k]
+		if len(idx) < 2 {
+			continue
+		}
+		ins := make([][]byte, len(idx))
+		for n, i := range idx {
+			ins[n] = cases[i].input
+		}
+		outs, stderr := computetest.GNUEachStderr(t, ins, cases[idx[0]].argv...)
+		if outs == nil {
+			continue
+		}
+		for n, i := range idx {
+			wants[i] = &eachWant{out: outs[n], stderr: stderr}
+		}
+	}
+	return wants
+}
+
+// agrees reports whether c, run here as gnuRunner.run runs it, gives w's
+// output, the exit status that output tells (computetest.EachStatus) and
+// w's diagnostics.
+func (w *eachWant) agrees(t *testing.T, c diffCase) bool {
+	t.Helper()
+	got, code, diag, err := computetest.RunPipelineDiag(t, engine.Config{}, shquote.Join(c.argv), c.input, grepReadsFile(c.argv, c.input))
+	want, told := computetest.EachStatus(c.argv, w.out)
+	return err == nil && told && code == want && bytes.Equal(got, w.out) && computetest.DiffDiagnostics(diag, w.stderr) == ""
 }
 
 // checkCross runs every argv on every input against GNU (checkCases).

@@ -79,6 +79,54 @@ func GNUEachStderr(t testing.TB, inputs [][]byte, argv ...string) ([][]byte, []b
 	return b.split(stdout.Bytes(), names), stderr.Bytes()
 }
 
+// EachStatus is the exit status the tool of argv, run by GNUEach, has
+// for one input alone, told from what it printed for that input, and
+// whether that tells it (GNUEach gives one status for all inputs). head
+// and tail exit 0. grep exits 0 when it selected a line and 1 when it
+// selected none: under -c its count says which (under -m0 it prints
+// none: nothing selected); otherwise it printed
+// every line it selected, but for -o, which prints nothing for a line
+// whose only matches are empty, so an empty -o output does not tell.
+func EachStatus(argv []string, out []byte) (code int, ok bool) {
+	if argv[0] != "grep" {
+		return 0, true
+	}
+	count, only := false, false
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		if a == "--group-separator" {
+			i++ // its value
+			continue
+		}
+		if len(a) < 2 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		for j, r := range a[1:] {
+			if strings.ContainsRune("emABC", r) {
+				if j+2 == len(a) {
+					i++ // its value is the next argument
+				}
+				break // or the cluster's rest
+			}
+			count = count || r == 'c'
+			only = only || r == 'o'
+		}
+	}
+	switch {
+	case count:
+		// grep -c -m0 prints no count at all, and exits 1
+		if len(out) == 0 || string(out) == "0\n" {
+			return 1, true
+		}
+		return 0, true
+	case len(out) > 0:
+		return 0, true
+	case only:
+		return 0, false
+	}
+	return 1, true
+}
+
 // batcher knows how one tool prints several files.
 type batcher struct {
 	args     func(opts []string) []string              // the options for a run over files
@@ -124,23 +172,40 @@ func eachBatcher(argv []string) *batcher {
 }
 
 // grepBatchable reports whether grep's options are only ones that print
-// each file's lines after a "NAME:" prefix, one pattern operand, and no
-// file operand.
+// each file's lines after a "NAME:" prefix (a context line after
+// "NAME-"), one pattern operand, and no file operand: -E -F -G -c -i -n
+// -o -v -w -x -b, -e and -m with their values, and the context ones
+// (-A -B -C and their long forms, -NUM, the group separator's).
 func grepBatchable(args []string) bool {
 	operands, patterns := 0, false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
-		case a == "-e" || a == "-m":
-			if i+1 == len(args) {
+		case a == "--group-separator":
+			if i+1 == len(args) || !plainSeparator(args[i+1]) {
 				return false
 			}
-			patterns = patterns || a == "-e"
 			i++
-		case len(a) > 1 && a[0] == '-':
-			if strings.Trim(a[1:], "EFGcinovwx") != "" {
+		case strings.HasPrefix(a, "--group-separator="):
+			if !plainSeparator(strings.TrimPrefix(a, "--group-separator=")) {
 				return false
 			}
+		case a == "--no-group-separator" ||
+			strings.HasPrefix(a, "--context=") || strings.HasPrefix(a, "--after-context=") ||
+			strings.HasPrefix(a, "--before-context="):
+		case len(a) > 1 && a[0] == '-' && a[1] != '-':
+			value, ok := grepCluster(a[1:])
+			switch {
+			case !ok:
+				return false
+			case value == 'e' || value == 'm' || value == 'A' || value == 'B' || value == 'C':
+				// its value is the next argument
+				if i+1 == len(args) {
+					return false
+				}
+				i++
+			}
+			patterns = patterns || value == 'e' || value == 'E'+'e'
 		default:
 			operands++
 		}
@@ -149,6 +214,36 @@ func grepBatchable(args []string) bool {
 		return operands == 0
 	}
 	return operands == 1
+}
+
+// plainSeparator reports whether splitPrefixed tells the group separator
+// sep from a line of a file: no ":" or "-" after its first byte, as in
+// "NAME:" or "NAME-".
+func plainSeparator(sep string) bool {
+	return strings.IndexAny(sep, ":-") <= 0
+}
+
+// grepCluster checks a cluster of grep's short options (without its
+// "-"): ok when every one is batchable. value is the option that takes
+// the next argument as its value (the cluster ends with it), 'E'+'e' for
+// an -e whose pattern is in the cluster, else 0.
+func grepCluster(c string) (value rune, ok bool) {
+	for i, r := range c {
+		switch {
+		case strings.ContainsRune("EFGcinovwxb0123456789", r):
+		case strings.ContainsRune("emABC", r):
+			if i+1 < len(c) {
+				if r == 'e' {
+					return 'E' + 'e', true
+				}
+				return 0, true // the value is the cluster's rest
+			}
+			return r, true
+		default:
+			return 0, false
+		}
+	}
+	return 0, true
 }
 
 // headTailBatchable reports whether head's or tail's options are only -n
@@ -178,14 +273,23 @@ func headTailBatchable(tool string, args []string) (ok, verbose bool) {
 	return true, verbose
 }
 
-// splitPrefixed splits grep -H output: every line starts with its file's
-// name and a colon.
+// splitPrefixed splits grep -H output: every line of a file starts with
+// its name and ":" (a selected line) or "-" (a context line), and the
+// group separator lines between them name none. A separator goes with
+// the file of the lines on both sides of it. Between two files one is
+// dropped: grep prints it before a file's first group when an earlier
+// file printed one, never for a file alone. More than one there, or one
+// before the first line or after the last, may be one that a file alone
+// ends its output with (grep -vo -A1 does): the output does not split.
 func splitPrefixed(out []byte, names []string) [][]byte {
 	index := make(map[string]int, len(names))
 	for i, n := range names {
 		index[n] = i
 	}
 	outs := make([][]byte, len(names))
+	last := -1      // the file of the last line that named one
+	var seps []byte // separator lines since then
+	nseps := 0      // how many
 	for len(out) > 0 {
 		end := bytes.IndexByte(out, '\n')
 		if end < 0 {
@@ -193,15 +297,28 @@ func splitPrefixed(out []byte, names []string) [][]byte {
 		}
 		line := out[:end+1]
 		out = out[end+1:]
-		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
+		i, rest := -1, line
+		if k := bytes.IndexAny(line, ":-"); k > 0 {
+			if j, ok := index[string(line[:k])]; ok {
+				i, rest = j, line[k+1:]
+			}
+		}
+		switch {
+		case i < 0:
+			seps = append(seps, line...)
+			nseps++
+			continue
+		case i == last:
+			outs[i] = append(outs[i], seps...)
+		case nseps > 1 || nseps > 0 && last < 0:
 			return nil
 		}
-		i, ok := index[string(line[:colon])]
-		if !ok {
-			return nil
-		}
-		outs[i] = append(outs[i], line[colon+1:]...)
+		seps, nseps = seps[:0], 0
+		outs[i] = append(outs[i], rest...)
+		last = i
+	}
+	if len(seps) > 0 {
+		return nil // grep prints a separator only before a group
 	}
 	return outs
 }
@@ -265,8 +382,9 @@ func DiffGNUEachEnv(t *testing.T, cfg engine.Config, inputs map[string][]byte, a
 	for i, name := range names {
 		t.Run(fmt.Sprintf("%s/%q", name, argv[1:]), func(t *testing.T) {
 			if have[i] {
-				got, _, diag, err := runPipelineDiag(t, cfg, shquote.Join(argv), ins[i], false)
-				if err == nil && bytes.Equal(got, wants[i]) && DiffDiagnostics(diag, stderr) == "" {
+				got, code, diag, err := runPipelineDiag(t, cfg, shquote.Join(argv), ins[i], false)
+				want, told := EachStatus(argv, wants[i])
+				if err == nil && told && code == want && bytes.Equal(got, wants[i]) && DiffDiagnostics(diag, stderr) == "" {
 					return
 				}
 			}
