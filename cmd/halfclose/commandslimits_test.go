@@ -1,13 +1,9 @@
 package main
 
 import (
-	"net"
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
-
-	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/server"
@@ -26,15 +22,8 @@ func TestCommandsRateLimit(t *testing.T) {
 		{server.EdgeLimits{RateLimit: 0.001, RateBurst: 1}, ", 0.001 calls a second from one address (bursts of 1)"},
 		{server.EdgeLimits{}, ""},
 	} {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		gs := grpc.NewServer()
-		apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(engine.New(engine.Config{Registry: builtin.Registry()}), server.Options{Edge: tc.edge}))
-		go gs.Serve(l)
-		code, out, errs := runCLI(t, "--addr", l.Addr().String(), "commands")
-		gs.Stop()
+		addr := serveCompute(t, engine.New(engine.Config{Registry: builtin.Registry()}), server.Options{Edge: tc.edge})
+		code, out, errs := runCLI(t, "--addr", addr, "commands")
 		_, limits, _ := strings.Cut(out, "\nLimits: ")
 		limits, _, _ = strings.Cut(limits, "\n")
 		switch {

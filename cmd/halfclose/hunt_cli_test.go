@@ -33,14 +33,7 @@ import (
 func huntServer(t *testing.T) (grpcAddr, tcpAddr string) {
 	t.Helper()
 	eng := engine.New(engine.Config{Registry: builtin.Registry()})
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(eng, server.Options{}))
-	go gs.Serve(gl)
-	t.Cleanup(gs.Stop)
+	grpcAddr = serveCompute(t, eng, server.Options{})
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +42,24 @@ func huntServer(t *testing.T) (grpcAddr, tcpAddr string) {
 	done := make(chan struct{})
 	go func() { tcp.Serve(tl); close(done) }()
 	t.Cleanup(func() { tcp.Close(); <-done })
-	return gl.Addr().String(), tl.Addr().String()
+	return grpcAddr, tl.Addr().String()
+}
+
+// serveCompute serves the gRPC ComputeService over eng, with opts, on a
+// 127.0.0.1 port of the kernel's choosing, in this process, and returns
+// its address; the server stops when the test and the cleanups
+// registered after this call have ended.
+func serveCompute(t *testing.T, eng *engine.Engine, opts server.Options) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(eng, opts))
+	go gs.Serve(l)
+	t.Cleanup(gs.Stop)
+	return l.Addr().String()
 }
 
 // runCLIIn runs the CLI with stdin and returns its exit code and output.

@@ -7,9 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"google.golang.org/grpc"
-
-	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
@@ -25,14 +22,7 @@ import (
 // broke closes once the first connection is closed.
 func stoppingProxy(t *testing.T, past int64) (addr string, broke <-chan struct{}) {
 	t.Helper()
-	eng := engine.New(engine.Config{Registry: builtin.Registry()})
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	apiv1.RegisterComputeServiceServer(gs, server.NewComputeService(eng, server.Options{}))
-	go gs.Serve(gl)
+	replica := serveCompute(t, engine.New(engine.Config{Registry: builtin.Registry()}), server.Options{}) // stops after the cleanup below
 	fl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +32,6 @@ func stoppingProxy(t *testing.T, past int64) (addr string, broke <-chan struct{}
 	t.Cleanup(func() {
 		fl.Close()
 		wg.Wait()
-		gs.Stop()
 	})
 	wg.Add(1)
 	go func() {
@@ -63,7 +52,7 @@ func stoppingProxy(t *testing.T, past int64) (addr string, broke <-chan struct{}
 				continue
 			}
 			first = false
-			up, err := net.Dial("tcp", gl.Addr().String())
+			up, err := net.Dial("tcp", replica)
 			if err != nil {
 				t.Error(err)
 				c.Close()
