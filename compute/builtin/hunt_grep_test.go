@@ -1,6 +1,7 @@
 package builtin_test
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"testing"
@@ -277,15 +278,26 @@ func TestGrepHuntLongLineAfterStop(t *testing.T) {
 			{"grep", "-F", "-m1", "x"}, {"grep", "-b", "-m1", "-B1", "x"},
 		} {
 			computetest.DiffGNUEnv(t, cfg, in, argv...)
+			// in a network client's reads, the long line split across
+			// them, and the lines before it
+			want, code := computetest.GNUStatus(t, in, argv...)
+			for seed := uint64(1); seed <= 3; seed++ {
+				got, status, _, err := computetest.RunPipelineReads(t, cfg, shquote.Join(argv), in, false, seed)
+				if err != nil || !bytes.Equal(got, want) || status != code {
+					t.Errorf("%s, reads of seed %d: %q, status %d, %v; GNU %q, status %d", shquote.Join(argv), seed, computetest.Trunc(got), status, err, want, code)
+				}
+			}
 		}
 		mustSearch := [][]string{{"grep", "-m2", "x"}, {"grep", "-c", "x"}}
 		if i == 0 {
 			mustSearch = append(mustSearch, []string{"grep", "-m1", "-A1", "x"}) // the long line is the context
 		}
 		for _, argv := range mustSearch {
-			_, err := computetest.RunPipelineEnv(t, cfg, shquote.Join(argv), in)
-			if compute.CodeOf(err) != compute.CodeResourceExhausted {
-				t.Errorf("%s over a line of %d bytes it must search: %v, want RESOURCE_EXHAUSTED", shquote.Join(argv), len(long), err)
+			for seed := range uint64(3) {
+				_, _, _, err := computetest.RunPipelineReads(t, cfg, shquote.Join(argv), in, false, seed)
+				if compute.CodeOf(err) != compute.CodeResourceExhausted {
+					t.Errorf("%s over a line of %d bytes it must search (reads of seed %d): %v, want RESOURCE_EXHAUSTED", shquote.Join(argv), len(long), seed, err)
+				}
 			}
 		}
 	}
