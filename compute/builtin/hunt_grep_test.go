@@ -1,10 +1,13 @@
 package builtin_test
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/internal/shquote"
 )
@@ -249,5 +252,53 @@ func TestGrepHuntInvertOnlyPastMax(t *testing.T) {
 		{"grep", "-xiov", "-m1", "-A9", "AB"},
 	} {
 		computetest.DiffGNU(t, in, argv...)
+	}
+}
+
+// TestGrepHuntLongLineAfterStop: a line longer than --max-line-bytes
+// after the point where GNU grep stops reading (-m reached, -q, -l, -L)
+// is never searched, so it fails nothing: the output is GNU's, whether
+// the long line came in the read buffer that held the last line searched
+// or in a later one. (It failed with RESOURCE_EXHAUSTED when the long
+// line shared that buffer, the first 1.1 MiB of input at the server's
+// default, and printed GNU's output when it came later: found over the
+// raw-TCP port with `x`, then a line of 1 MiB and one byte.) A long line
+// that must be searched, or printed as -A context, still fails the job.
+func TestGrepHuntLongLineAfterStop(t *testing.T) {
+	t.Parallel()
+	const limit = 1 << 10
+	cfg := engine.Config{MaxLineBytes: limit}
+	long := strings.Repeat("q", limit+1)
+	near := []byte("x\n" + long + "\nx\n")
+	far := []byte("x\n" + strings.Repeat("short line\n", 40000) + long + "\nx\n") // past the first read buffer
+	for i, in := range [][]byte{near, far} {
+		for _, argv := range [][]string{
+			{"grep", "-m1", "x"}, {"grep", "-q", "x"}, {"grep", "-l", "x"}, {"grep", "-L", "x"},
+			{"grep", "-c", "-m1", "x"}, {"grep", "-on", "-m1", "x"}, {"grep", "-v", "-m1", "q"},
+			{"grep", "-F", "-m1", "x"}, {"grep", "-b", "-m1", "-B1", "x"},
+		} {
+			computetest.DiffGNUEnv(t, cfg, in, argv...)
+			// in a network client's reads, the long line split across
+			// them, and the lines before it
+			want, code := computetest.GNUStatus(t, in, argv...)
+			for seed := uint64(1); seed <= 3; seed++ {
+				got, status, _, err := computetest.RunPipelineReads(t, cfg, shquote.Join(argv), in, false, seed)
+				if err != nil || !bytes.Equal(got, want) || status != code {
+					t.Errorf("%s, reads of seed %d: %q, status %d, %v; GNU %q, status %d", shquote.Join(argv), seed, computetest.Trunc(got), status, err, want, code)
+				}
+			}
+		}
+		mustSearch := [][]string{{"grep", "-m2", "x"}, {"grep", "-c", "x"}}
+		if i == 0 {
+			mustSearch = append(mustSearch, []string{"grep", "-m1", "-A1", "x"}) // the long line is the context
+		}
+		for _, argv := range mustSearch {
+			for seed := range uint64(3) {
+				_, _, _, err := computetest.RunPipelineReads(t, cfg, shquote.Join(argv), in, false, seed)
+				if compute.CodeOf(err) != compute.CodeResourceExhausted {
+					t.Errorf("%s over a line of %d bytes it must search (reads of seed %d): %v, want RESOURCE_EXHAUSTED", shquote.Join(argv), len(long), seed, err)
+				}
+			}
+		}
 	}
 }

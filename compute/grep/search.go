@@ -427,12 +427,27 @@ func (r *grepRun) finish() error {
 
 // processAll is process over text in pieces of at most matchWork, with a
 // look at ctx between pieces; a line longer than that is a piece of its
-// own, searched through r.slow. It fails on a line longer than lineLimit,
-// before any of text is processed.
+// own, searched through r.slow. It fails on a line longer than lineLimit
+// once the lines before it are processed, unless they ended the search
+// (-m reached, -q, -l): GNU reads no further then, so the long line is
+// none of its business, wherever the read that brought it ended. (It
+// failed before processing any of text: over `x`, then a line of 1 MiB
+// and one byte, `grep -m1 x` failed when the long line came in the same
+// read buffer as `x` and printed `x` when it came later.)
 func (r *grepRun) processAll(text []byte, base int64) error {
-	if err := checkLines(text, r.g.lineLimit); err != nil {
+	long := firstLongLine(text, r.g.lineLimit)
+	if err := r.processPieces(text[:long], base); err != nil {
 		return err
 	}
+	if long < len(text) && !r.done {
+		return compute.LineTooLong("grep", r.g.lineLimit)
+	}
+	return nil
+}
+
+// processPieces is processAll over text without a line longer than
+// lineLimit.
+func (r *grepRun) processPieces(text []byte, base int64) error {
 	for len(text) > 0 && !r.done {
 		if r.stop.Load() {
 			return r.ctx.Err()
@@ -456,17 +471,20 @@ func (r *grepRun) processAll(text []byte, base int64) error {
 	return nil
 }
 
-// checkLines fails when text holds a line longer than limit bytes (its
-// newline not counted): a window of limit+1 bytes without a newline.
-func checkLines(text []byte, limit int) error {
-	for len(text) > limit {
-		i := bytes.LastIndexByte(text[:limit+1], '\n')
+// firstLongLine returns where the first line of text longer than limit
+// bytes (its newline not counted) starts, or len(text) when there is
+// none: the start of the first window of limit+1 bytes without a
+// newline.
+func firstLongLine(text []byte, limit int) int {
+	at := 0
+	for len(text)-at > limit {
+		i := bytes.LastIndexByte(text[at:at+limit+1], '\n')
 		if i < 0 {
-			return compute.LineTooLong("grep", limit)
+			return at
 		}
-		text = text[i+1:]
+		at += i + 1
 	}
-	return nil
+	return len(text)
 }
 
 // process handles text: whole lines, the last one possibly unterminated
