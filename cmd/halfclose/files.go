@@ -18,7 +18,13 @@ import (
 )
 
 // digestFiles splits a digest command line into the remote command (flags
-// only) and its FILE operands; ok is false when it is not one, or has none.
+// only) and its FILE operands; ok is false when it is not one. A line
+// without FILE operands (md5sum, sha256sum --tag, b2sum -l 8 --) reads
+// standard input, as GNU's, which names it "-": its one file is "-", so
+// that a standard input that cannot be read is reported as GNU reports
+// it (md5sum < dir: "md5sum: -: Is a directory"; it said "halfclose:
+// reading input: read /dev/stdin: is a directory") and a bad value
+// (b2sum -l 7) is named before it is read.
 // The words are read with the command's own option table, as the server
 // and GNU getopt_long read them: abbreviated long flags (cksum --al md5),
 // a value after a cluster (b2sum -bl 8), permuted operands, "--". A line
@@ -37,7 +43,17 @@ func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 	if err != nil {
 		return nil, nil, false
 	}
-	return cmd, files, len(files) > 0
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	return cmd, files, true
+}
+
+// isDigest reports whether words are a digest command's: its name, then
+// its words (not one operand of pipeline text, "md5sum | wc").
+func isDigest(words []string) bool {
+	_, ok := digest.ByCommand(words[0])
+	return ok
 }
 
 // refusedFlags reports whether the digest command refuses the flags of
@@ -165,6 +181,11 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			fmt.Fprintln(r.stderr, "halfclose:", r.describe(err))
 			return 1
 		}
+	}
+	if sc, ok := context.Cause(ctx).(signalCause); ok {
+		// The last reply was complete, but the user asked to stop,
+		// as in a pipeline's run.
+		return r.failure(ctx, "", sc)
 	}
 	return code
 }
