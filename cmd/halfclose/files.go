@@ -20,11 +20,11 @@ import (
 // digestFiles splits a digest command line into the remote command (flags
 // only) and its FILE operands; ok is false when it is not one. A line
 // without FILE operands (md5sum, sha256sum --tag, b2sum -l 8 --) reads
-// standard input, as GNU's, which names it "-": its one file is "-", so
-// that a standard input that cannot be read is reported as GNU reports
-// it (md5sum < dir: "md5sum: -: Is a directory"; it said "halfclose:
-// reading input: read /dev/stdin: is a directory") and a bad value
-// (b2sum -l 7) is named before it is read.
+// standard input, as GNU's, which names it "-": files is then empty, and
+// the run reads "-", so that a standard input that cannot be read is
+// reported as GNU reports it (md5sum < dir: "md5sum: -: Is a directory";
+// it said "halfclose: reading input: read /dev/stdin: is a directory")
+// and a bad value (b2sum -l 7) is named before it is read.
 // The words are read with the command's own option table, as the server
 // and GNU getopt_long read them: abbreviated long flags (cksum --al md5),
 // a value after a cluster (b2sum -bl 8), permuted operands, "--". A line
@@ -42,9 +42,6 @@ func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 	cmd, files, err := splitDigestWords(words)
 	if err != nil {
 		return nil, nil, false
-	}
-	if len(files) == 0 {
-		files = []string{"-"}
 	}
 	return cmd, files, true
 }
@@ -132,10 +129,16 @@ func appendFlag(cmd []string, f compute.FlagUse) []string {
 
 // digestFiles uploads each file in its own stream and prints the line the
 // GNU tool prints for it. Like GNU, a file that cannot be read is reported
-// and the others still run; the exit code is then 1.
+// and the others still run; the exit code is then 1. No files is standard
+// input, whose line is the command's own: cksum's legacy "CRC SIZE" has a
+// name only for a FILE operand ("-" too), as GNU's.
 func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.Reader, stdout io.Writer) int {
 	pipeline := quoteWords(cmd)
 	code := 0
+	named := len(files) > 0
+	if !named {
+		files = []string{"-"}
+	}
 	if refusedFlags(cmd) {
 		// A bad value (b2sum -l 7) is named before any file is opened,
 		// as GNU names it: the server refuses the flags alone.
@@ -174,7 +177,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		// What the command wrote on standard error (cksum --debug's
 		// line): GNU, one process for all the files, writes it once.
 		r.diagnose(sum, shown)
-		if !bare {
+		if !bare && named {
 			res = renameOutput(cmd[0], res, name)
 		}
 		if _, err := stdout.Write(res); err != nil {
