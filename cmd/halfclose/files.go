@@ -166,6 +166,14 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	shown := map[string]bool{} // the diagnostics printed
 	for _, name := range files {
 		res, sum, ferr, err := r.sumFile(ctx, cmd[0], pipeline, name, stdin)
+		if !named && (err != nil || ferr != nil && ferr.own) {
+			// halfclose's own failure, named as a pipeline's is: no
+			// operand names the input.
+			if err == nil {
+				err = ferr.err
+			}
+			return r.failure(ctx, "", err)
+		}
 		if ferr != nil {
 			fmt.Fprintln(r.stderr, ferr.line)
 			code = 1
@@ -210,6 +218,7 @@ type fileError struct {
 	err     error  // the open or read error
 	line    string // the stderr line, as the tool prints it, without its newline
 	missing bool   // the open said ENOENT (GNU's --ignore-missing skips it)
+	own     bool   // line is halfclose's own ("halfclose: NAME: ..."), not the tool's
 }
 
 // sumFile uploads the file name ("-": stdin) as the input of pipeline,
@@ -261,7 +270,7 @@ func (r *runner) sumFile(ctx context.Context, cmd, pipeline, name string, stdin 
 		if errors.As(err, &pe) {
 			return nil, nil, &fileError{err: pe, line: cmd + ": " + describeOpen(cmd, name, pe)}, nil
 		}
-		return nil, nil, &fileError{err: err, line: fmt.Sprintf("halfclose: %s: %s", quotef(name), describe(err))}, nil
+		return nil, nil, &fileError{err: err, line: fmt.Sprintf("halfclose: %s: %s", quotef(name), describe(err)), own: true}, nil
 	}
 	if err != nil {
 		return nil, nil, nil, err
