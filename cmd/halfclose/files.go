@@ -130,21 +130,19 @@ func appendFlag(cmd []string, f compute.FlagUse) []string {
 // digestFiles uploads each file in its own stream and prints the line the
 // GNU tool prints for it. Like GNU, a file that cannot be read is reported
 // and the others still run; the exit code is then 1. No files is standard
-// input, whose line is the command's own: cksum's legacy "CRC SIZE" has a
-// name only for a FILE operand ("-" too), as GNU's.
+// input (sumStdin).
 func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.Reader, stdout io.Writer) int {
 	pipeline := quoteWords(cmd)
 	code := 0
-	named := len(files) > 0
-	if !named {
-		files = []string{"-"}
-	}
 	if refusedFlags(cmd) {
 		// A bad value (b2sum -l 7) is named before any file is opened,
 		// as GNU names it: the server refuses the flags alone.
 		if _, err := r.run(ctx, pipeline, strings.NewReader(""), io.Discard); err != nil {
 			return r.failure(ctx, "", err)
 		}
+	}
+	if len(files) == 0 {
+		return r.sumStdin(ctx, cmd[0], pipeline, stdin, stdout)
 	}
 	// b3sum --raw and --no-names print no name (the b3sum tool takes no
 	// abbreviations of them, nor does the server); --raw takes one file.
@@ -166,14 +164,6 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	shown := map[string]bool{} // the diagnostics printed
 	for _, name := range files {
 		res, sum, ferr, err := r.sumFile(ctx, cmd[0], pipeline, name, stdin)
-		if !named && (err != nil || ferr != nil && ferr.own) {
-			// halfclose's own failure, named as a pipeline's is: no
-			// operand names the input.
-			if err == nil {
-				err = ferr.err
-			}
-			return r.failure(ctx, "", err)
-		}
 		if ferr != nil {
 			fmt.Fprintln(r.stderr, ferr.line)
 			code = 1
@@ -185,7 +175,7 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		// What the command wrote on standard error (cksum --debug's
 		// line): GNU, one process for all the files, writes it once.
 		r.diagnose(sum, shown)
-		if !bare && named {
+		if !bare {
 			res = renameOutput(cmd[0], res, name)
 		}
 		if _, err := stdout.Write(res); err != nil {
@@ -193,12 +183,35 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 			return 1
 		}
 	}
+	return code
+}
+
+// sumStdin runs a digest command without FILE operands over standard
+// input, as GNU's reads it, its file "-": one that cannot be read is the
+// tool's line (md5sum < dir: "md5sum: -: Is a directory"). What it prints
+// is the command's own line, not renamed (cksum's legacy "CRC SIZE" has a
+// name only for an operand, "-" too, as GNU's), passed on as it comes,
+// as a pipeline's output: b3sum -l 67108864's 128 MiB of hex is not held.
+// halfclose's own failures name no file, as a pipeline's.
+func (r *runner) sumStdin(ctx context.Context, cmd, pipeline string, stdin io.Reader, stdout io.Writer) int {
+	sum, ferr, err := r.sumFileTo(ctx, cmd, pipeline, "-", stdin, stdout)
+	switch {
+	case err != nil:
+		return r.failure(ctx, "", err)
+	case ferr != nil && ferr.own:
+		return r.failure(ctx, "", ferr.err)
+	case ferr != nil:
+		fmt.Fprintln(r.stderr, ferr.line)
+		return 1
+	}
+	for _, line := range sum.GetDiagnostics() {
+		fmt.Fprintln(r.stderr, line)
+	}
 	if sc, ok := context.Cause(ctx).(signalCause); ok {
-		// The last reply was complete, but the user asked to stop,
-		// as in a pipeline's run.
+		// The reply was complete, but the user asked to stop.
 		return r.failure(ctx, "", sc)
 	}
-	return code
+	return 0
 }
 
 // diagnose prints the lines the command wrote on standard error that
@@ -228,22 +241,31 @@ type fileError struct {
 // call, if any, was aborted; any other error (the server's, the
 // connection's) is err, and stops a run.
 func (r *runner) sumFile(ctx context.Context, cmd, pipeline, name string, stdin io.Reader) ([]byte, *apiv1.RunSummary, *fileError, error) {
+	var out bytes.Buffer
+	sum, ferr, err := r.sumFileTo(ctx, cmd, pipeline, name, stdin, &out)
+	return out.Bytes(), sum, ferr, err
+}
+
+// sumFileTo is sumFile writing the command's output to out as it comes:
+// standard input without a FILE operand, whose line is not renamed, so
+// that b3sum -l 67108864's 128 MiB of hex is not held (as the pipeline
+// path never held it).
+func (r *runner) sumFileTo(ctx context.Context, cmd, pipeline, name string, stdin io.Reader, out io.Writer) (*apiv1.RunSummary, *fileError, error) {
 	var in io.Reader = stdin
 	var file *os.File // the FILE operand's, closed after its call
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, nil, &fileError{err: err, line: cmd + ": " + describeOpen(cmd, name, err), missing: errors.Is(err, syscall.ENOENT)}, nil
+			return nil, &fileError{err: err, line: cmd + ": " + describeOpen(cmd, name, err), missing: errors.Is(err, syscall.ENOENT)}, nil
 		}
 		if st, err := f.Stat(); err == nil && st.IsDir() {
 			// An error for every command, also cksum's CRC, where GNU
 			// 9.1 prints the CRC of nothing (docs/cli.md).
 			f.Close()
-			return nil, nil, &fileError{err: syscall.EISDIR, line: cmd + ": " + describeOpen(cmd, name, syscall.EISDIR)}, nil
+			return nil, &fileError{err: syscall.EISDIR, line: cmd + ": " + describeOpen(cmd, name, syscall.EISDIR)}, nil
 		}
 		in, file = f, f
 	}
-	var out bytes.Buffer
 	// Named as the error lines name it (quotef): a newline in the
 	// name broke the progress line in two, an escape sequence went
 	// to the terminal as it was.
@@ -251,8 +273,8 @@ func (r *runner) sumFile(ctx context.Context, cmd, pipeline, name string, stdin 
 	if name == "-" {
 		label = ""
 	}
-	in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
-	sum, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
+	in, out, done := r.prog.track(in, out, r.stderr, label)
+	sum, err := r.run(ctx, pipeline, in, out) // a digest exits 0
 	done()
 	if file != nil {
 		// Closed now, not when the run ends: GNU holds one file
@@ -268,14 +290,14 @@ func (r *runner) sumFile(ctx context.Context, cmd, pipeline, name string, stdin 
 		// as GNU reports a read error.
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return nil, nil, &fileError{err: pe, line: cmd + ": " + describeOpen(cmd, name, pe)}, nil
+			return nil, &fileError{err: pe, line: cmd + ": " + describeOpen(cmd, name, pe)}, nil
 		}
-		return nil, nil, &fileError{err: err, line: fmt.Sprintf("halfclose: %s: %s", quotef(name), describe(err)), own: true}, nil
+		return nil, &fileError{err: err, line: fmt.Sprintf("halfclose: %s: %s", quotef(name), describe(err)), own: true}, nil
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return out.Bytes(), sum, nil, nil
+	return sum, nil, nil
 }
 
 // describeOpen is the message of cmd for a file that cannot be read:
