@@ -18,7 +18,13 @@ import (
 )
 
 // digestFiles splits a digest command line into the remote command (flags
-// only) and its FILE operands; ok is false when it is not one, or has none.
+// only) and its FILE operands; ok is false when it is not one. A line
+// without FILE operands (md5sum, sha256sum --tag, b2sum -l 8 --) reads
+// standard input, as GNU's, which names it "-": files is then empty, and
+// the run reads "-", so that a standard input that cannot be read is
+// reported as GNU reports it (md5sum < dir: "md5sum: -: Is a directory";
+// it said "halfclose: reading input: read /dev/stdin: is a directory")
+// and a bad value (b2sum -l 7) is named before it is read.
 // The words are read with the command's own option table, as the server
 // and GNU getopt_long read them: abbreviated long flags (cksum --al md5),
 // a value after a cluster (b2sum -bl 8), permuted operands, "--". A line
@@ -37,7 +43,14 @@ func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 	if err != nil {
 		return nil, nil, false
 	}
-	return cmd, files, len(files) > 0
+	return cmd, files, true
+}
+
+// isDigest reports whether words are a digest command's: its name, then
+// its words (not one operand of pipeline text, "md5sum | wc").
+func isDigest(words []string) bool {
+	_, ok := digest.ByCommand(words[0])
+	return ok
 }
 
 // refusedFlags reports whether the digest command refuses the flags of
@@ -116,7 +129,8 @@ func appendFlag(cmd []string, f compute.FlagUse) []string {
 
 // digestFiles uploads each file in its own stream and prints the line the
 // GNU tool prints for it. Like GNU, a file that cannot be read is reported
-// and the others still run; the exit code is then 1.
+// and the others still run; the exit code is then 1. No files is standard
+// input (sumStdin).
 func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.Reader, stdout io.Writer) int {
 	pipeline := quoteWords(cmd)
 	code := 0
@@ -126,6 +140,9 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 		if _, err := r.run(ctx, pipeline, strings.NewReader(""), io.Discard); err != nil {
 			return r.failure(ctx, "", err)
 		}
+	}
+	if len(files) == 0 {
+		return r.sumStdin(ctx, cmd[0], pipeline, stdin, stdout)
 	}
 	// b3sum --raw and --no-names print no name (the b3sum tool takes no
 	// abbreviations of them, nor does the server); --raw takes one file.
@@ -169,6 +186,34 @@ func (r *runner) digestFiles(ctx context.Context, cmd, files []string, stdin io.
 	return code
 }
 
+// sumStdin runs a digest command without FILE operands over standard
+// input, as GNU's reads it, its file "-": one that cannot be read is the
+// tool's line (md5sum < dir: "md5sum: -: Is a directory"). What it prints
+// is the command's own line, not renamed (cksum's legacy "CRC SIZE" has a
+// name only for an operand, "-" too, as GNU's), passed on as it comes,
+// as a pipeline's output: b3sum -l 67108864's 128 MiB of hex is not held.
+// halfclose's own failures name no file, as a pipeline's.
+func (r *runner) sumStdin(ctx context.Context, cmd, pipeline string, stdin io.Reader, stdout io.Writer) int {
+	sum, ferr, err := r.sumFileTo(ctx, cmd, pipeline, "-", stdin, stdout)
+	switch {
+	case err != nil:
+		return r.failure(ctx, "", err)
+	case ferr != nil && ferr.own:
+		return r.failure(ctx, "", ferr.err)
+	case ferr != nil:
+		fmt.Fprintln(r.stderr, ferr.line)
+		return 1
+	}
+	for _, line := range sum.GetDiagnostics() {
+		fmt.Fprintln(r.stderr, line)
+	}
+	if sc, ok := context.Cause(ctx).(signalCause); ok {
+		// The reply was complete, but the user asked to stop.
+		return r.failure(ctx, "", sc)
+	}
+	return 0
+}
+
 // diagnose prints the lines the command wrote on standard error that
 // shown does not hold yet, and adds them to it.
 func (r *runner) diagnose(sum *apiv1.RunSummary, shown map[string]bool) {
@@ -186,6 +231,7 @@ type fileError struct {
 	err     error  // the open or read error
 	line    string // the stderr line, as the tool prints it, without its newline
 	missing bool   // the open said ENOENT (GNU's --ignore-missing skips it)
+	own     bool   // line is halfclose's own ("halfclose: NAME: ..."), not the tool's
 }
 
 // sumFile uploads the file name ("-": stdin) as the input of pipeline,
@@ -195,22 +241,31 @@ type fileError struct {
 // call, if any, was aborted; any other error (the server's, the
 // connection's) is err, and stops a run.
 func (r *runner) sumFile(ctx context.Context, cmd, pipeline, name string, stdin io.Reader) ([]byte, *apiv1.RunSummary, *fileError, error) {
+	var out bytes.Buffer
+	sum, ferr, err := r.sumFileTo(ctx, cmd, pipeline, name, stdin, &out)
+	return out.Bytes(), sum, ferr, err
+}
+
+// sumFileTo is sumFile writing the command's output to out as it comes:
+// standard input without a FILE operand, whose line is not renamed, so
+// that b3sum -l 67108864's 128 MiB of hex is not held (as the pipeline
+// path never held it).
+func (r *runner) sumFileTo(ctx context.Context, cmd, pipeline, name string, stdin io.Reader, out io.Writer) (*apiv1.RunSummary, *fileError, error) {
 	var in io.Reader = stdin
 	var file *os.File // the FILE operand's, closed after its call
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, nil, &fileError{err: err, line: cmd + ": " + describeOpen(cmd, name, err), missing: errors.Is(err, syscall.ENOENT)}, nil
+			return nil, &fileError{err: err, line: cmd + ": " + describeOpen(cmd, name, err), missing: errors.Is(err, syscall.ENOENT)}, nil
 		}
 		if st, err := f.Stat(); err == nil && st.IsDir() {
 			// An error for every command, also cksum's CRC, where GNU
 			// 9.1 prints the CRC of nothing (docs/cli.md).
 			f.Close()
-			return nil, nil, &fileError{err: syscall.EISDIR, line: cmd + ": " + describeOpen(cmd, name, syscall.EISDIR)}, nil
+			return nil, &fileError{err: syscall.EISDIR, line: cmd + ": " + describeOpen(cmd, name, syscall.EISDIR)}, nil
 		}
 		in, file = f, f
 	}
-	var out bytes.Buffer
 	// Named as the error lines name it (quotef): a newline in the
 	// name broke the progress line in two, an escape sequence went
 	// to the terminal as it was.
@@ -218,8 +273,8 @@ func (r *runner) sumFile(ctx context.Context, cmd, pipeline, name string, stdin 
 	if name == "-" {
 		label = ""
 	}
-	in, _, done := r.prog.track(in, io.Discard, r.stderr, label)
-	sum, err := r.run(ctx, pipeline, in, &out) // a digest exits 0
+	in, out, done := r.prog.track(in, out, r.stderr, label)
+	sum, err := r.run(ctx, pipeline, in, out) // a digest exits 0
 	done()
 	if file != nil {
 		// Closed now, not when the run ends: GNU holds one file
@@ -235,14 +290,14 @@ func (r *runner) sumFile(ctx context.Context, cmd, pipeline, name string, stdin 
 		// as GNU reports a read error.
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return nil, nil, &fileError{err: pe, line: cmd + ": " + describeOpen(cmd, name, pe)}, nil
+			return nil, &fileError{err: pe, line: cmd + ": " + describeOpen(cmd, name, pe)}, nil
 		}
-		return nil, nil, &fileError{err: err, line: fmt.Sprintf("halfclose: %s: %s", quotef(name), describe(err))}, nil
+		return nil, &fileError{err: err, line: fmt.Sprintf("halfclose: %s: %s", quotef(name), describe(err)), own: true}, nil
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return out.Bytes(), sum, nil, nil
+	return sum, nil, nil
 }
 
 // describeOpen is the message of cmd for a file that cannot be read:

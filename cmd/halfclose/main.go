@@ -235,8 +235,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		} else if ok {
 			return r.checkLists(ctx, cr, stdin, stdout)
 		}
-		if cmd, files, ok := digestFiles(words); ok {
-			return r.digestFiles(ctx, cmd, files, stdin, stdout)
+	}
+	if cmd, files, ok := digestFiles(words); ok {
+		return r.digestFiles(ctx, cmd, files, stdin, stdout)
+	} else if isDigest(words) {
+		// A line its option table refuses (md5sum --bogus): named
+		// before standard input is read, as GNU names it; a standard
+		// input that cannot be read (a directory) said "halfclose:
+		// reading input: ..." instead. A server that takes the line
+		// (one newer than this client) gets it with its input.
+		if _, err := r.run(ctx, quoteWords(words), strings.NewReader(""), io.Discard); err != nil {
+			return r.failure(ctx, "", err)
 		}
 	}
 	pipeline := words[0]

@@ -50,7 +50,10 @@ func TestDigestFiles(t *testing.T) {
 		{[]string{"sha256sum", "a", "-", "b"}, []string{"sha256sum"}, []string{"a", "-", "b"}, true},
 		{[]string{"b2sum", "-l", "256", "--tag", "f"}, []string{"b2sum", "-l", "256", "--tag"}, []string{"f"}, true},
 		{[]string{"cksum", "-a", "sha1", "--", "-x"}, []string{"cksum", "-a", "sha1"}, []string{"-x"}, true},
-		{[]string{"sha256sum", "--tag"}, nil, nil, false},
+		// no FILE operand: standard input, GNU's "-"
+		{[]string{"sha256sum", "--tag"}, []string{"sha256sum", "--tag"}, nil, true},
+		{[]string{"md5sum"}, []string{"md5sum"}, nil, true},
+		{[]string{"b2sum", "-l", "8", "--"}, []string{"b2sum", "-l", "8"}, nil, true},
 		{[]string{"wc", "-l", "file"}, nil, nil, false},
 		// read with the option table, as GNU getopt_long reads them (an
 		// abbreviation's or a cluster's value was taken for a file)
