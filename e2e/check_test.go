@@ -358,8 +358,8 @@ func TestCheckRandom(t *testing.T) {
 	t.Parallel()
 	g, tcp := startDaemon(t)
 	fx := newCheckFixture(t)
-	n := envCount(t, "CHECKDIFF_N", 150)
-	seed := envCount(t, "CHECKDIFF_SEED", 2026)
+	n := testenv.Uint(t, "CHECKDIFF_N", 150)
+	seed := testenv.Uint(t, "CHECKDIFF_SEED", 2026)
 	rng := rand.New(rand.NewPCG(0x636b, seed))
 	type tool struct{ argv, sums []string }
 	var tools []tool

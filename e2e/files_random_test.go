@@ -3,27 +3,12 @@ package e2e
 import (
 	"bytes"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-)
 
-// envCount is the count or seed knob name, def when it is unset; a value
-// that is not an unsigned integer fails the test (never a silent 0).
-func envCount(t *testing.T, name string, def uint64) uint64 {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		t.Fatalf("%s=%q: want an unsigned integer", name, v)
-	}
-	return n
-}
+	"github.com/halfclose/halfclose/internal/testenv"
+)
 
 // filesCase is one generated run of a digest command with FILE operands
 // (or none: standard input).
@@ -134,8 +119,8 @@ func TestFilesRandom(t *testing.T) {
 	g, tcp := startDaemon(t)
 	fx := newCheckFixture(t)
 	writeFile(t, fx.dir, "stdin", []byte("standard input\n"))
-	n := envCount(t, "FILESDIFF_N", 100)
-	seed := envCount(t, "FILESDIFF_SEED", 20261206)
+	n := testenv.Uint(t, "FILESDIFF_N", 100)
+	seed := testenv.Uint(t, "FILESDIFF_SEED", 20261206)
 	diffs := 0
 	for i := 0; i < int(n); i++ {
 		c := generateFilesCase(seed, i, fx.files)

@@ -386,31 +386,11 @@ func TestHuntFilesReadError(t *testing.T) {
 	}
 	for _, cmd := range [][]string{{"md5sum"}, {"sha256sum", "--tag"}, {"b3sum"}} {
 		words := append(append([]string{}, cmd...), "-", plain, "-")
-		gnu := exec.Command(cmd[0], words[1:]...)
-		gnu.Env = append(os.Environ(), "LC_ALL=C")
-		var gout, gerr bytes.Buffer
-		gnu.Stdout, gnu.Stderr = &gout, &gerr
-		stdin, err := os.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gnu.Stdin = stdin
-		err = gnu.Run()
-		stdin.Close()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Skipf("%s: %v", cmd[0], err)
-		}
+		gcode, gout, gerr := gnuFrom(t, dir, words)
 		for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
-			stdin, err := os.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			code, out, errs := runCLIIn(t, stdin, append(append([]string{}, transport...), words...)...)
-			stdin.Close()
-			if code != gnu.ProcessState.ExitCode() || out != gout.String() || errs != gerr.String() {
-				t.Errorf("%q %q: exit %d, stdout %q, stderr %q\nGNU: exit %d, stdout %q, stderr %q", transport, words, code, out, errs,
-					gnu.ProcessState.ExitCode(), gout.String(), gerr.String())
+			code, out, errs := runCLIFrom(t, dir, append(append([]string{}, transport...), words...)...)
+			if code != gcode || out != gout || errs != gerr {
+				t.Errorf("%q %q: exit %d, stdout %q, stderr %q\nGNU: exit %d, stdout %q, stderr %q", transport, words, code, out, errs, gcode, gout, gerr)
 			}
 		}
 	}
@@ -456,42 +436,56 @@ func TestHuntDigestStdinNoOperands(t *testing.T) {
 		{plain, []string{"md5sum", "--tag"}}, {plain, []string{"b2sum", "-bl", "64"}}, {plain, []string{"sha1sum", "-z"}}, {plain, []string{"b3sum", "--raw"}},
 	} {
 		words := c.words
-		gnu := exec.Command(testenv.Tool(t, words[0]), words[1:]...)
-		gnu.Args[0] = words[0] // the name GNU's messages start with
-		gnu.Env = append(os.Environ(), "LC_ALL=C")
-		var gout, gerr bytes.Buffer
-		gnu.Stdout, gnu.Stderr = &gout, &gerr
-		stdin, err := os.Open(c.stdin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gnu.Stdin = stdin
-		err = gnu.Run()
-		stdin.Close()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatalf("%s: %v", words[0], err)
-		}
+		gcode, gout, gerr := gnuFrom(t, c.stdin, words)
 		// GNU refuses the flag before it reads (no "Is a directory"):
 		// the CLI's refusal has the server's words (docs/cli.md).
-		refused := c.stdin == dir && !strings.Contains(gerr.String(), "Is a directory")
+		refused := c.stdin == dir && !strings.Contains(gerr, "Is a directory")
 		for _, transport := range [][]string{{"--addr", g}, {"--tcp", "--tcp-addr", tcp}} {
-			stdin, err := os.Open(c.stdin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			code, out, errs := runCLIIn(t, stdin, append(append([]string{}, transport...), words...)...)
-			stdin.Close()
-			ok := code == gnu.ProcessState.ExitCode() && out == gout.String()
+			code, out, errs := runCLIFrom(t, c.stdin, append(append([]string{}, transport...), words...)...)
+			ok := code == gcode && out == gout
 			if refused {
 				ok = ok && strings.HasPrefix(errs, "halfclose: INVALID_ARGUMENT: "+words[0]+": ") && strings.Count(errs, "\n") == 1
 			} else {
-				ok = ok && errs == gerr.String()
+				ok = ok && errs == gerr
 			}
 			if !ok {
-				t.Errorf("%q %q < %s: exit %d, stdout %q, stderr %q\nGNU: exit %d, stdout %q, stderr %q", transport, words, filepath.Base(c.stdin), code, out, errs,
-					gnu.ProcessState.ExitCode(), gout.String(), gerr.String())
+				t.Errorf("%q %q < %s: exit %d, stdout %q, stderr %q\nGNU: exit %d, stdout %q, stderr %q", transport, words, filepath.Base(c.stdin), code, out, errs, gcode, gout, gerr)
 			}
 		}
 	}
+}
+
+// gnuFrom runs the GNU tool of words (words[0] its name, which its
+// messages start with) under LC_ALL=C with standard input the file (or
+// directory) stdin, and returns its exit status, stdout and stderr.
+func gnuFrom(t *testing.T, stdin string, words []string) (code int, stdout, stderr string) {
+	t.Helper()
+	gnu := exec.Command(testenv.Tool(t, words[0]), words[1:]...)
+	gnu.Args[0] = words[0]
+	gnu.Env = append(os.Environ(), "LC_ALL=C")
+	var gout, gerr bytes.Buffer
+	gnu.Stdout, gnu.Stderr = &gout, &gerr
+	f, err := os.Open(stdin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gnu.Stdin = f
+	var ee *exec.ExitError
+	if err := gnu.Run(); err != nil && !errors.As(err, &ee) {
+		t.Fatalf("%s: %v", words[0], err)
+	}
+	return gnu.ProcessState.ExitCode(), gout.String(), gerr.String()
+}
+
+// runCLIFrom is runCLIIn with standard input the file (or directory)
+// stdin.
+func runCLIFrom(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	f, err := os.Open(stdin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return runCLIIn(t, f, args...)
 }

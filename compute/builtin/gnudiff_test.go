@@ -1519,8 +1519,8 @@ func TestGNUDiffGenerated(t *testing.T) {
 	if testenv.Long() {
 		n = 480
 	}
-	n = int(envUint(t, "GNUDIFF_N", uint64(n)))
-	seed := envUint(t, "GNUDIFF_SEED", 20220902)
+	n = int(testenv.Uint(t, "GNUDIFF_N", uint64(n)))
+	seed := testenv.Uint(t, "GNUDIFF_SEED", 20220902)
 	runner := newGNURunner(t)
 	perCmd := map[string][2]int{} // cases, differences
 	diffs := 0

@@ -75,8 +75,8 @@ func TestHuntHfuzz(t *testing.T) {
 	if testenv.Long() {
 		n = 300
 	}
-	n = int(envUint(t, "HFUZZ_N", uint64(n)))
-	seed := envUint(t, "HFUZZ_SEED", 20261205)
+	n = int(testenv.Uint(t, "HFUZZ_N", uint64(n)))
+	seed := testenv.Uint(t, "HFUZZ_SEED", 20261205)
 	only := envString("HFUZZ_ONLY")
 	chunked := envString("HFUZZ_CHUNKED") != ""
 	runner := newGNURunner(t)
@@ -852,13 +852,13 @@ func TestHuntHfuzzFirstError(t *testing.T) {
 // pieces (chunkedReader). Off unless set: the generated run (make fuzz)
 // already compares the outcomes; this is for a hunt.
 func TestHuntHfuzzNaming(t *testing.T) {
-	n := int(envUint(t, "HFUZZ_NAMING_N", 0))
+	n := int(testenv.Uint(t, "HFUZZ_NAMING_N", 0))
 	if n == 0 {
 		t.Skip("HFUZZ_NAMING_N not set")
 	}
 	g := newGNURunner(t)
 	bad := 0
-	for _, c := range generateCases(envUint(t, "HFUZZ_SEED", 1), n) {
+	for _, c := range generateCases(testenv.Uint(t, "HFUZZ_SEED", 1), n) {
 		if c.argv[0] == "b3sum" {
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -369,8 +368,8 @@ func TestGNUPipelinesGenerated(t *testing.T) {
 	if testenv.Long() {
 		n = 300
 	}
-	n = int(envUint(t, "PIPEDIFF_N", uint64(n)))
-	seed := envUint(t, "PIPEDIFF_SEED", 20261203)
+	n = int(testenv.Uint(t, "PIPEDIFF_N", uint64(n)))
+	seed := testenv.Uint(t, "PIPEDIFF_SEED", 20261203)
 	runner := newGNURunner(t)
 	// No floor to sort's budget (SortMinBytes): small inputs spill.
 	small := engine.Config{Spool: compute.SpoolConfig{MemBytes: 4 << 10, SortMinBytes: -1, Dir: t.TempDir()}}
@@ -396,19 +395,4 @@ func TestGNUPipelinesGenerated(t *testing.T) {
 		}
 	}
 	t.Logf("seed %d: %d pipelines (%d where a GNU stage fails), %d differences", seed, n, failedGNU, diffs)
-}
-
-// envUint is the number in the environment variable name, or def when it
-// is unset.
-func envUint(t *testing.T, name string, def uint64) uint64 {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return n
 }

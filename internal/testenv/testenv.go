@@ -11,6 +11,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -23,6 +24,23 @@ const LongEnv = "HALFCLOSE_TEST_LONG"
 // short, variants cover the same code paths with smaller inputs and fewer
 // combinations.
 func Long() bool { return os.Getenv(LongEnv) == "1" }
+
+// Uint is the count or seed a generated test reads from the environment
+// variable name (GNUDIFF_N, FILESDIFF_SEED: make fuzz sets them), def
+// when it is unset. A value that is not an unsigned integer fails the
+// test: never a silent 0 cases.
+func Uint(t testing.TB, name string, def uint64) uint64 {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatalf("%s=%q: want an unsigned integer", name, v)
+	}
+	return n
+}
 
 // CI reports whether the tests run under CI, where nothing may be skipped
 // for want of a tool.
