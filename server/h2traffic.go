@@ -32,13 +32,14 @@ const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // h2Scan follows the HTTP/2 frames of the bytes a connection hands
 // grpc-go, and adds the DATA payload bytes to t: per read, a test of the
 // frame it is in and at most one atomic add, plus nine bytes per frame
-// header. Bytes that do not begin with the client preface (a TLS
-// handshake) turn it off: the TLS layer's own scanner (countingCreds)
-// counts the plaintext.
+// header. Bytes that do not begin with the client preface turn it off;
+// for a TLS handshake it follows the TLS records instead (scanTLS), and
+// the TLS layer's own scanner (countingCreds) counts the plaintext.
 type h2Scan struct {
 	t    *connTraffic
 	pre  int     // preface bytes matched; len(clientPreface): done
 	off  bool    // not HTTP/2 in the clear
+	tls  tlsScan // when off: the TLS records of a TLS connection
 	hdr  [9]byte // the frame header being gathered
 	nh   int     // its bytes gathered
 	left uint32  // payload bytes of the current frame still to come
@@ -47,6 +48,7 @@ type h2Scan struct {
 
 func (s *h2Scan) scan(p []byte) {
 	if s.off {
+		s.tls.scan(s.t, p)
 		return
 	}
 	var n uint64
@@ -55,6 +57,8 @@ func (s *h2Scan) scan(p []byte) {
 			k := min(len(p), len(clientPreface)-s.pre)
 			if string(p[:k]) != clientPreface[s.pre:s.pre+k] {
 				s.off = true
+				s.tls.on = s.pre == 0 && p[0] == tlsHandshakeRecord
+				s.tls.scan(s.t, p)
 				return
 			}
 			s.pre += k
@@ -81,6 +85,55 @@ func (s *h2Scan) scan(p []byte) {
 	}
 	if n > 0 {
 		s.t.data.Add(n)
+	}
+}
+
+// tlsScan follows the records of a TLS connection's bytes as they are
+// read, before decryption, and adds to t the bytes of an application
+// data record that a read left incomplete: crypto/tls decrypts a record
+// (up to 16 KiB) only once it is whole, so a client sending slower than
+// a record per --idle-timeout would otherwise look idle while its bytes
+// arrive. What such a record holds (DATA, or a PING) cannot be told
+// before it is whole; a whole one is counted after decryption (h2Scan
+// over countingCreds' connection), DATA only.
+type tlsScan struct {
+	on   bool    // a TLS connection (its first byte began a handshake record)
+	hdr  [5]byte // the record header being gathered
+	nh   int     // its bytes gathered
+	left int     // bytes of the current record still to come
+	app  bool    // the current record is application data
+}
+
+// tlsAppData is the TLS record type of application data (RFC 8446 5.1):
+// every record after a TLS 1.3 handshake.
+const tlsAppData = 23
+
+func (s *tlsScan) scan(t *connTraffic, p []byte) {
+	if !s.on {
+		return
+	}
+	var n uint64
+	for len(p) > 0 {
+		if s.left == 0 {
+			k := copy(s.hdr[s.nh:], p)
+			s.nh += k
+			p = p[k:]
+			if s.nh == len(s.hdr) {
+				s.nh = 0
+				s.left = int(s.hdr[3])<<8 | int(s.hdr[4])
+				s.app = s.hdr[0] == tlsAppData
+			}
+			continue
+		}
+		k := min(len(p), s.left)
+		s.left -= k
+		p = p[k:]
+		if s.left > 0 && s.app {
+			n += uint64(k) // the read ends inside this record
+		}
+	}
+	if n > 0 {
+		t.data.Add(n)
 	}
 }
 

@@ -528,6 +528,11 @@ type connReader struct {
 	// small job two updates of the runtime's timer heap (issue 14).
 	lazy  bool
 	start time.Time
+	// tls is the connection under c when c is TLS: its reads count the
+	// bytes that came (ciphertext), which a read of c returns only once
+	// their record is whole. rawSeen is its count when last looked at.
+	tls     *rawConn
+	rawSeen int64
 }
 
 // waitArmer is told by a raw read or write of a connection that it is
@@ -614,6 +619,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 	if r.fin {
 		return 0, io.EOF
 	}
+	if r.tls != nil {
+		r.rawSeen = r.tls.got.Load()
+	}
 	for {
 		if r.closed.Load() {
 			return 0, errReaderClosed
@@ -655,6 +663,20 @@ func (r *connReader) Read(p []byte) (int, error) {
 						return 0, err
 					}
 					continue
+				}
+				if r.ctx.Err() == nil && r.tls != nil {
+					if got := r.tls.got.Load(); got != r.rawSeen {
+						// Bytes of a TLS record came, but not all of
+						// it: a slow client, not an idle one (a record
+						// holds up to 16 KiB). Wait the idle timeout
+						// from now.
+						r.rawSeen = got
+						start = now
+						if err := r.setDeadline(start.Add(r.idle)); err != nil {
+							return 0, err
+						}
+						continue
+					}
 				}
 				if r.ctx.Err() == nil && now.Sub(start) < r.idle {
 					// The deadline was set for an earlier read: this one
@@ -1450,6 +1472,9 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 // @trailer line.
 func (s *TCPServer) run(ctx context.Context, p *engine.Pipeline, opts tcpOptions, c net.Conn, br *bufio.Reader, w *connWriter, bw *bufio.Writer, fin *bool) (engine.Stats, error) {
 	cr := &connReader{ctx: ctx, c: c, r: br, idle: s.IdleTimeout}
+	if tc, ok := c.(*tls.Conn); ok {
+		cr.tls, _ = tc.NetConn().(*rawConn)
+	}
 	defer func() { *fin = cr.fin }() // after the input's last read (Run, the TLS Wait)
 	plain, isPlain := plainOf(c)
 	if tc, ok := plain, isPlain; ok {
@@ -1933,6 +1958,7 @@ type rawConn struct {
 	fin   atomic.Bool
 	renew atomic.Pointer[func() error] // the reply's deadline renewal; nil before it
 	first atomic.Int32                 // the first byte read, plus 1; 0 before it
+	got   atomic.Int64                 // the bytes read (connReader's idle timeout)
 }
 
 // tlsHandshakeRecord is the first byte of every TLS ClientHello: the
@@ -1950,8 +1976,11 @@ func (c *rawConn) plaintext(err error) bool {
 
 func (c *rawConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.first.Load() == 0 {
-		c.first.Store(int32(p[0]) + 1)
+	if n > 0 {
+		c.got.Add(int64(n))
+		if c.first.Load() == 0 {
+			c.first.Store(int32(p[0]) + 1)
+		}
 	}
 	if err == io.EOF {
 		c.fin.Store(true)
