@@ -47,6 +47,21 @@ type Spool struct {
 	// and its first megabytes went out before the error, where the limit
 	// must be the whole answer: RESOURCE_EXHAUSTED, the raw-TCP error line.
 	lost error
+	// direct is a write handed to Release as it is, not copied into q:
+	// once released, an empty q whose room is less than the write (a
+	// --spool-mem smaller than the stage's writes) would otherwise pass it
+	// on in pieces that small, each its own write to the destination (a
+	// gRPC message, a TCP send): at --spool-mem 1, a byte each. Copying
+	// room-sized pieces would not overlap the writer with the destination
+	// either (each waits for the one before to go out), so nothing is
+	// lost by handing the write over whole. The writer waits, holding q
+	// empty, until Release has written it (directDone, directN bytes
+	// taken) or has ended without taking it (directBusy false: the writer
+	// takes it back).
+	direct     []byte
+	directBusy bool // Release is writing direct, without the lock
+	directDone bool
+	directN    int
 }
 
 // New returns an empty spool.
@@ -177,6 +192,10 @@ func (s *Spool) write(p []byte) (int, error) {
 		room := s.limit - s.q.charged()
 		if s.q.Len() == 0 {
 			room = max(room, s.mem) // an empty queue takes what fits in memory
+			if room < int64(len(p)-n) {
+				n += s.handOff(p[n:])
+				continue
+			}
 		}
 		if room > 0 {
 			part := p[n : n+int(min(room, int64(len(p)-n)))]
@@ -214,6 +233,24 @@ func (s *Spool) write(p []byte) (int, error) {
 		}
 		s.cond.Wait()
 	}
+}
+
+// handOff gives b to Release to write as it is (Spool.direct), with s.mu
+// held, and returns how much of it the destination took once Release has
+// written it, or 0 if Release ended, or the spool failed, before taking it.
+// The caller's loop then sees why.
+func (s *Spool) handOff(b []byte) int {
+	s.direct, s.directDone = b, false
+	s.cond.Broadcast()
+	for !s.directDone {
+		if !s.directBusy && (!s.draining || s.writeErr() != nil) {
+			s.direct = nil
+			return 0
+		}
+		s.cond.Wait()
+	}
+	s.directDone = false
+	return s.directN
 }
 
 // lose records err, a held write's, as the reply's loss (Spool.lost);
@@ -275,7 +312,7 @@ func (s *Spool) Release(out io.Writer) error {
 		s.cond.Broadcast()
 	}()
 	for {
-		for s.q.Len() == 0 && !s.writeClosed && !s.closed && s.err == nil && s.lost == nil {
+		for s.q.Len() == 0 && s.direct == nil && !s.writeClosed && !s.closed && s.err == nil && s.lost == nil {
 			s.cond.Wait()
 		}
 		switch {
@@ -287,6 +324,23 @@ func (s *Spool) Release(out io.Writer) error {
 			// A write failed after the release began: what follows
 			// the bytes out so far is not all that was written.
 			return s.lost
+		case s.q.Len() == 0 && s.direct != nil:
+			// A write handed over whole (Spool.direct): the writer waits
+			// for it, so b stays as it is until the write returns.
+			b := s.direct
+			s.directBusy = true
+			s.mu.Unlock()
+			k, err := out.Write(b)
+			s.mu.Lock()
+			s.direct, s.directBusy, s.directDone, s.directN = nil, false, true, k
+			s.cond.Broadcast()
+			if err != nil {
+				return err
+			}
+			if s.closed {
+				return io.ErrClosedPipe
+			}
+			continue
 		case s.q.Len() == 0: // write-closed, and all of it is out
 			s.q.Close()
 			return nil

@@ -594,3 +594,99 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 	}
 	return w.buf.Write(p)
 }
+
+// countWriter is a bytes.Buffer that counts its writes.
+type countWriter struct {
+	buf    bytes.Buffer
+	writes int
+}
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.buf.Write(p)
+}
+
+// TestSpoolReleaseWholeWrites: once released, a write larger than the
+// spool's memory goes to the destination whole, not in pieces of the
+// memory's size: at a memory of 1 byte, a reply of 1 MiB was a million
+// writes to the destination (a million gRPC messages), and a sort of 2 MB
+// over gRPC took 12 s at --spool-mem 1 where it takes 0.5 s at 4KiB.
+func TestSpoolReleaseWholeWrites(t *testing.T) {
+	for _, mem := range []int64{1, 4 << 10} {
+		for _, held := range []int{0, 3} {
+			s, g := newSpool(compute.SpoolConfig{MemBytes: mem, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 20)})
+			if _, err := s.Write(pattern(0, held)); err != nil {
+				t.Fatal(err)
+			}
+			w := &countWriter{}
+			released := startRelease(t, s, g, w)
+			const total, size = 1 << 20, 16 << 10
+			wrote := fillUntil(s, held, total, size)
+			if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err != nil {
+				t.Fatal(err)
+			}
+			if err := testenv.Recv(t, hangTimeout, "Release's return", released); err != nil || !bytes.Equal(w.buf.Bytes(), pattern(0, total)) {
+				t.Fatalf("memory %d, %d held: Release = %v, %d bytes out, want %d in order", mem, held, err, w.buf.Len(), total)
+			}
+			// Each of the writer's writes goes out whole, or, while the
+			// queue holds bytes, in two (what fits the room the spool
+			// held at Release, then the rest).
+			if most := 2*(total/size) + 2; w.writes > most {
+				t.Errorf("memory %d, %d held: %d writes to the destination for %d of %d bytes, want at most %d", mem, held, w.writes, total/size, size, most)
+			}
+			s.Close()
+		}
+	}
+}
+
+// holdWriter is a destination whose Write says it has started (in), then
+// waits for proceed before it takes its bytes.
+type holdWriter struct {
+	out     bytes.Buffer
+	in      chan struct{}
+	proceed chan struct{}
+}
+
+func (w *holdWriter) Write(p []byte) (int, error) {
+	close(w.in)
+	<-w.proceed
+	return w.out.Write(p)
+}
+
+// TestSpoolDirectAbort: a write handed to the destination whole is the
+// writer's buffer: an Abort, or a Close, while the destination holds it
+// does not return the write early (the writer would overwrite the bytes
+// the destination is still sending; run with -race), and the write fails.
+func TestSpoolDirectAbort(t *testing.T) {
+	for _, closeIt := range []bool{false, true} {
+		s, g := newSpool(compute.SpoolConfig{MemBytes: 1, Dir: t.TempDir(), Disk: compute.NewDiskBudget(1 << 20)})
+		w := &holdWriter{in: make(chan struct{}), proceed: make(chan struct{})}
+		released := startRelease(t, s, g, w)
+		p := pattern(0, 8<<10)
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := s.Write(p)
+			for i := range p { // the writer reuses its buffer
+				p[i] = 0xff
+			}
+			wrote <- err
+		}()
+		testenv.Recv(t, hangTimeout, "the destination's write", w.in)
+		if closeIt {
+			s.Close()
+		} else {
+			s.Abort(errors.New("job cancelled"))
+		}
+		close(w.proceed)
+		if err := testenv.Recv(t, hangTimeout, "Release's return", released); err == nil {
+			t.Fatal("Release after an abort succeeded")
+		}
+		if err := testenv.Recv(t, hangTimeout, "the writer's return", wrote); err == nil {
+			t.Fatal("a write to an aborted spool succeeded")
+		}
+		if !bytes.Equal(w.out.Bytes(), pattern(0, 8<<10)) {
+			t.Fatalf("the destination took %d bytes unlike those written", w.out.Len())
+		}
+		s.Close()
+	}
+}
