@@ -263,6 +263,9 @@ func TestGNUClass15WcRegularFileWidths(t *testing.T) {
 	argvs := [][]string{
 		{"wc"}, {"wc", "-l"}, {"wc", "-lw"}, {"wc", "-c", "-m"}, {"wc", "-L", "-l"}, {"wc", "-"}, {"wc", "-l", "-"},
 		{"wc", "-", "-"}, {"wc", "-c", "-", "-"}, {"wc", "-lwcmL"}, {"wc", "-w", "-", "-", "-"},
+		// -m counts bytes in the C locale, so GNU counts them from the
+		// size as for -c alone
+		{"wc", "-m", "-", "-"}, {"wc", "-cm", "-", "-", "-"}, {"wc", "-m", "-l", "-", "-"},
 	}
 	diffFileInput(t, argvs, inputs)
 }

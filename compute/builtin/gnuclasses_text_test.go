@@ -253,6 +253,20 @@ func TestGNUText9HeadLinesFileSeeksBack(t *testing.T) {
 		{"head", "-n", "2000", "-", "-"}, {"head", "-n0", "-", "-"}, {"head", "-n", "-1", "-", "-"},
 		{"head", "-c", "3", "-", "-"}, {"head", "-c", "-2", "-", "-"}, {"head", "-n1", "-c2", "-", "-"},
 	}, fileInputs)
+	// A long line ends the first "-"'s lines: it reads past them in a
+	// buffer grown past the 4 KiB a later "-" starts with, which then takes
+	// its lines from part of those bytes; the rest of them was lost, and
+	// the third "-" printed lines from further on.
+	var numbered strings.Builder
+	for i := range 6000 {
+		fmt.Fprintf(&numbered, "%09d\n", i)
+		if i == 998 {
+			numbered.WriteString(strings.Repeat("x", 200000) + "\n")
+		}
+	}
+	diffFileInput(t, [][]string{
+		{"head", "-n1000", "-", "-", "-"}, {"head", "-z", "-n", "1000", "-", "-", "-", "-"},
+	}, []string{numbered.String(), strings.ReplaceAll(numbered.String(), "\n", "\x00")})
 }
 
 // TestGNUText10TacFileEveryOperand: GNU tac seeks a regular file to its

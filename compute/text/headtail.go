@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/halfclose/halfclose/compute"
@@ -487,7 +488,7 @@ func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte)
 				end += bytes.IndexByte(b[end:], eol) + 1
 			}
 			if u, ok := r.(*unreadReader); ok {
-				u.pending = b[end:]
+				u.unread(b[end:])
 			}
 			_, werr := w.Write(b[:end])
 			return 0, werr
@@ -509,6 +510,17 @@ func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte)
 type unreadReader struct {
 	r       io.Reader
 	pending []byte
+}
+
+// unread puts p back before what is still pending: p may come from a
+// read of part of the pending bytes (a later copyLines starts with a
+// smaller buffer than the one that read them), whose rest must follow.
+func (u *unreadReader) unread(p []byte) {
+	if len(u.pending) == 0 {
+		u.pending = p
+		return
+	}
+	u.pending = append(slices.Clip(p), u.pending...)
 }
 
 func (u *unreadReader) Read(p []byte) (int, error) {

@@ -146,9 +146,10 @@ func (s *wcStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		// Every further "-" reads the exhausted stdin: all zero. But GNU
 		// counts the bytes alone of a regular file from its size without
 		// reading it (unless the size is a multiple of the page size: such
-		// a file may be in /proc, so it reads), so every "-" counts them.
+		// a file may be in /proc, so it reads), so every "-" counts them;
+		// -m too, which GNU counts as bytes in the C locale (wc -m - -).
 		again := wcCounts{}
-		if s.fileSize >= 0 && s.bytes && !s.chars && !s.lines && !s.words && !s.maxLen && s.fileSize%int64(os.Getpagesize()) != 0 {
+		if s.fileSize >= 0 && (s.bytes || s.chars) && !s.lines && !s.words && !s.maxLen && s.fileSize%int64(os.Getpagesize()) != 0 {
 			again = c
 		}
 		s.line(bw, c, width, "-")
