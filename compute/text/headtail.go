@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"math"
-	"slices"
 	"strings"
 
 	"github.com/halfclose/halfclose/compute"
@@ -508,25 +507,32 @@ func copyLines(ctx context.Context, w io.Writer, r io.Reader, n int64, eol byte)
 // unreadReader reads what copyLines read past its last line before the
 // rest of r.
 type unreadReader struct {
-	r       io.Reader
-	pending []byte
+	r io.Reader
+	// buf[off:] is read before r. fromBuf: the last Read took its bytes
+	// from buf, which still holds them just before off.
+	buf     []byte
+	off     int
+	fromBuf bool
 }
 
-// unread puts p back before what is still pending: p may come from a
-// read of part of the pending bytes (a later copyLines starts with a
-// smaller buffer than the one that read them), whose rest must follow.
+// unread puts back p, the end of what the last Read returned. When that
+// came from buf (a later copyLines, whose buffer starts small, took its
+// lines from part of what an earlier one read past its own), moving off
+// back puts p before the rest of buf, without copying: a copy of that
+// rest for every "-" operand cost up to 128 KiB each of them.
 func (u *unreadReader) unread(p []byte) {
-	if len(u.pending) == 0 {
-		u.pending = p
+	if u.fromBuf {
+		u.off -= len(p)
 		return
 	}
-	u.pending = append(slices.Clip(p), u.pending...)
+	u.buf, u.off = p, 0
 }
 
 func (u *unreadReader) Read(p []byte) (int, error) {
-	if len(u.pending) > 0 {
-		n := copy(p, u.pending)
-		u.pending = u.pending[n:]
+	u.fromBuf = u.off < len(u.buf)
+	if u.fromBuf {
+		n := copy(p, u.buf[u.off:])
+		u.off += n
 		return n, nil
 	}
 	return u.r.Read(p)

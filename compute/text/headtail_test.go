@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -212,6 +213,35 @@ func TestHeadTailDiskBudget(t *testing.T) {
 		t.Fatalf("err = %v, want RESOURCE_EXHAUSTED", err)
 	}
 	checkSpillClean(t, cfg)
+}
+
+// TestHeadLinesFileManyOperandsAlloc: head -n N with several "-" over a
+// regular file gives each "-" the bytes the one before read past its N-th
+// line. After a long first line the first "-" read 124 KiB past it; each
+// later "-" read 4 KiB of those, took its line, and put the rest of them
+// back with a copy of all that was still pending: 2,000 "-" operands
+// allocated 250 MB (20,000: 2.4 GB and a second of CPU, where GNU takes
+// 40 ms), where moving back over what was read allocates the 4 KiB read
+// buffer of each. Compared with GNU's output too. Not parallel: the
+// allocation count is the process's (the parallel tests wait for it).
+func TestHeadLinesFileManyOperandsAlloc(t *testing.T) {
+	const operands = 2000
+	in := []byte(strings.Repeat("x", 126980) + "\n" + strings.Repeat("a\n", 1<<16))
+	argv := append([]string{"head", "-q", "-n1"}, slices.Repeat([]string{"-"}, operands)...)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	got, _, _, err := computetest.RunPipelineReads(t, engine.Config{}, shquote.Join(argv), in, true, 0)
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 16<<10*operands+8*uint64(len(in)) {
+		t.Errorf("head -q -n1 with %d \"-\" over %d bytes from a file: %d bytes allocated, want under 16 KiB an operand and 8 times the input", operands, len(in), alloc)
+	}
+	want, code := computetest.GNUStatus(t, in, argv...)
+	if code != 0 || !bytes.Equal(got, want) {
+		t.Errorf("head -q -n1 with %d \"-\" over %d bytes from a file: got %d bytes %q, want %d bytes %q (GNU exit %d)", operands, len(in), len(got), computetest.Trunc(got), len(want), computetest.Trunc(want), code)
+	}
 }
 
 func TestHeadTailErrors(t *testing.T) {

@@ -148,6 +148,7 @@ func (s *wcStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		// reading it (unless the size is a multiple of the page size: such
 		// a file may be in /proc, so it reads), so every "-" counts them;
 		// -m too, which GNU counts as bytes in the C locale (wc -m - -).
+		// That is GNU 9.1's: 9.3 moves the offset to the end (bug#61300).
 		again := wcCounts{}
 		if s.fileSize >= 0 && (s.bytes || s.chars) && !s.lines && !s.words && !s.maxLen && s.fileSize%int64(os.Getpagesize()) != 0 {
 			again = c
