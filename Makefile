@@ -201,13 +201,15 @@ bench: build tools
 ## (GNUDIFF_N cases, default 20000; GNUDIFF_SEED, default the time), of the focused
 ## generators (HFUZZ_N cases each, default 1000; HFUZZ_SEED), of pipelines
 ## (PIPEDIFF_N, default 3000; PIPEDIFF_SEED), and of the CLI's digest FILE and -c modes
-## against a halfclosed (FILESDIFF_N, CHECKDIFF_N, default 2000 each; FILESDIFF_SEED, CHECKDIFF_SEED)
+## against a halfclosed (FILESDIFF_N, CHECKDIFF_N, default 2000 each; FILESDIFF_SEED, CHECKDIFF_SEED),
+## and of the reply spool's writer, release and aborts (SPOOLRAND_N, default 20000; SPOOLRAND_SEED)
 fuzz:
 	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
 	HFUZZ_N=$${HFUZZ_N:-1000} HFUZZ_SEED=$${HFUZZ_SEED:-$$(date +%s)} $(GO) test -run='^TestHuntHfuzz$$' -count=1 -timeout 120m -v ./compute/builtin/
 	PIPEDIFF_N=$${PIPEDIFF_N:-3000} PIPEDIFF_SEED=$${PIPEDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUPipelinesGenerated -count=1 -timeout 60m -v ./compute/builtin/
 	FILESDIFF_N=$${FILESDIFF_N:-2000} FILESDIFF_SEED=$${FILESDIFF_SEED:-$$(date +%s)} CHECKDIFF_N=$${CHECKDIFF_N:-2000} CHECKDIFF_SEED=$${CHECKDIFF_SEED:-$$(date +%s)} \
 	  $(GO) test -run='^Test(FilesRandom|CheckRandom)$$' -count=1 -timeout 60m -v ./e2e/
+	SPOOLRAND_N=$${SPOOLRAND_N:-20000} SPOOLRAND_SEED=$${SPOOLRAND_SEED:-$$(date +%s)} $(GO) test -race -run='^TestSpoolReleaseRandom$$' -count=1 -timeout 60m ./compute/spool/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/
