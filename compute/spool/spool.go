@@ -123,7 +123,8 @@ func (s *Spool) writeErr() error {
 }
 
 // Write holds p, or once released queues it for the destination, waiting
-// for room.
+// for room; a p larger than an empty queue's room goes to the destination
+// whole (Spool.direct), Write returning once the destination has taken it.
 func (s *Spool) Write(p []byte) (int, error) {
 	if err := s.gateWait(len(p)); err != nil {
 		return 0, err
