@@ -61,18 +61,21 @@ func slowLink(t *testing.T, target string, chunk int, gap time.Duration) string 
 }
 
 // TestTLSSlowClientNotIdle: a client whose bytes keep arriving is not
-// idle, over TLS too. Through a link of 10 KiB/s (512 bytes every 50 ms),
-// a TLS record of 8 or 16 KiB takes 0.8 or 1.6 s to arrive, longer than
-// the --idle-timeout of 500 ms, and crypto/tls hands nothing of it over
-// before it is whole: socat on the TLS command port and the Python
-// example over gRPC were aborted as idle ("no input for 500ms"), where
-// the same link to a plaintext port was fine. Both get GNU's digest.
+// idle, over TLS too. Through a link of 10 KiB/s (512 bytes every
+// twentieth of the --idle-timeout of 1 s: a pause of the link on a loaded
+// machine must last 20 of them to abort the job), a TLS record of 16 KiB
+// takes 1.6 timeouts to arrive, and crypto/tls hands nothing of it over
+// before it is whole: socat on the TLS command port (its second record,
+// the first holding the header line) and the Python example over gRPC
+// were aborted as idle ("no input for 1s"), where the same link to a
+// plaintext port was fine. Both get GNU's digest.
 func TestTLSSlowClientNotIdle(t *testing.T) {
+	const idle = time.Second
+	const chunk, gap = 512, idle / 20
 	pki := testpki.New(t)
-	d := launch(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey, "--idle-timeout", "500ms")
-	input := textFile(t, "tls-slow", 16<<10, 31)
+	d := launch(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey, "--idle-timeout", idle.String())
+	input := textFile(t, "tls-slow", 32<<10, 31)
 	want := string(gnu(t, input, "sha256sum"))
-	const chunk, gap = 512, 50 * time.Millisecond
 
 	t.Run("socat", func(t *testing.T) {
 		t.Parallel()
@@ -82,8 +85,8 @@ func TestTLSSlowClientNotIdle(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr := slowLink(t, d.TCP, chunk, gap)
-		// -b 8192: socat's records are of 8 KiB.
-		out, err := tlsRun(t, t.TempDir(), append([]byte("sha256sum\n"), body...), socat, "-b", "8192", "-t", "30", "-",
+		// -b 16384: socat's records are of 16 KiB.
+		out, err := tlsRun(t, t.TempDir(), append([]byte("sha256sum\n"), body...), socat, "-b", "16384", "-t", "30", "-",
 			"OPENSSL:"+addr+",cafile="+pki.CAFile)
 		if err != nil || out != want {
 			t.Fatalf("socat over a slow link: %q, %v; GNU: %q\n%s", out, err, want, d.log.String())
