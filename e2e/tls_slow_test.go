@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,11 +19,52 @@ import (
 // anything.
 func slowLink(t *testing.T, target string, chunk int, gap time.Duration) string {
 	t.Helper()
+	return relay(t, target, func(c, s net.Conn, _ <-chan struct{}) {
+		go func() {
+			io.Copy(c, s)
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		buf := make([]byte, chunk)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				if _, werr := s.Write(buf[:n]); werr != nil {
+					return
+				}
+				time.Sleep(gap)
+			}
+			if err != nil {
+				s.(*net.TCPConn).CloseWrite()
+				return
+			}
+		}
+	})
+}
+
+// relay listens on loopback and joins each connection it accepts to a
+// new one to target, handing the two (client's, target's) to serve in a
+// goroutine of its own; when the test ends, done is closed and every
+// connection of it closed.
+func relay(t *testing.T, target string, serve func(c, s net.Conn, done <-chan struct{})) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	ended := false
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		close(done)
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		ended = true
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -34,27 +76,16 @@ func slowLink(t *testing.T, target string, chunk int, gap time.Duration) string 
 				c.Close()
 				continue
 			}
-			t.Cleanup(func() { c.Close(); s.Close() })
-			go func() {
-				buf := make([]byte, chunk)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if _, werr := s.Write(buf[:n]); werr != nil {
-							return
-						}
-						time.Sleep(gap)
-					}
-					if err != nil {
-						s.(*net.TCPConn).CloseWrite()
-						return
-					}
-				}
-			}()
-			go func() {
-				io.Copy(c, s)
-				c.(*net.TCPConn).CloseWrite()
-			}()
+			mu.Lock()
+			if ended {
+				mu.Unlock()
+				c.Close()
+				s.Close()
+				return
+			}
+			conns = append(conns, c, s)
+			mu.Unlock()
+			go serve(c, s, done)
 		}
 	}()
 	return ln.Addr().String()
@@ -109,56 +140,36 @@ func TestTLSSlowClientNotIdle(t *testing.T) {
 // bytes stop mid-record, its connection open); back, all at once.
 func stallLink(t *testing.T, target string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); ln.Close() })
-	go func() {
+	return relay(t, target, func(c, s net.Conn, done <-chan struct{}) {
+		defer func() { c.Close(); s.Close() }()
+		go func() {
+			// The server's end (a reset) ends the client's.
+			io.Copy(c, s)
+			c.Close()
+		}()
+		big := 0
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			rec := make([]byte, 5)
+			if _, err := io.ReadFull(c, rec); err != nil {
 				return
 			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
+			rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
+			if _, err := io.ReadFull(c, rec[5:]); err != nil {
+				return
 			}
-			go func() {
-				defer func() { c.Close(); s.Close() }()
-				go func() {
-					// The server's end (a reset) ends the client's.
-					io.Copy(c, s)
-					c.Close()
-				}()
-				big := 0
-				for {
-					rec := make([]byte, 5)
-					if _, err := io.ReadFull(c, rec); err != nil {
-						return
-					}
-					rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-					if _, err := io.ReadFull(c, rec[5:]); err != nil {
-						return
-					}
-					if len(rec) >= 5+4096 {
-						big++
-					}
-					if big == 2 {
-						s.Write(rec[:len(rec)/2])
-						<-done
-						return
-					}
-					if _, err := s.Write(rec); err != nil {
-						return
-					}
-				}
-			}()
+			if len(rec) >= 5+4096 {
+				big++
+			}
+			if big == 2 {
+				s.Write(rec[:len(rec)/2])
+				<-done
+				return
+			}
+			if _, err := s.Write(rec); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // TestTLSStalledMidRecordIsIdle: a TLS client whose bytes stop in the
