@@ -51,13 +51,13 @@ type Spool struct {
 	// once released, an empty q whose room is less than the write (a
 	// --spool-mem smaller than the stage's writes) would otherwise pass it
 	// on in pieces that small, each its own write to the destination (a
-	// gRPC message, a TCP send): at --spool-mem 1, a byte each. Copying
-	// room-sized pieces would not overlap the writer with the destination
-	// either (each waits for the one before to go out), so nothing is
-	// lost by handing the write over whole. The writer waits, holding q
-	// empty, until Release has written it (directDone, directN bytes
-	// taken) or has ended without taking it (directBusy false: the writer
-	// takes it back).
+	// gRPC message, a TCP send): at --spool-mem 1, a byte each. Copied in
+	// room-sized pieces, a write overlapped the destination only with its
+	// last piece (each waited for the one before to go out); handed over
+	// whole, it gives that up and saves the copy and the pieces. The
+	// writer waits, holding q empty, until Release has written it
+	// (directDone, directN bytes taken) or has ended without taking it
+	// (directBusy false: the writer takes it back).
 	direct     []byte
 	directBusy bool // Release is writing direct, without the lock
 	directDone bool
