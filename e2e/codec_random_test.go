@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/halfclose/halfclose/internal/shquote"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
@@ -87,11 +88,7 @@ type codecCase struct {
 
 // checkCodecTCP sends c over the command port and judges the reply.
 func checkCodecTCP(t *testing.T, r *rand.Rand, addr string, c codecCase, want result, ok bool) string {
-	words := make([]string, len(c.argv))
-	for i, w := range c.argv {
-		words[i] = shellQuote(w)
-	}
-	data, reset, err := tcpSplitRun(r, addr, strings.Join(words, " "), c.in)
+	data, reset, err := tcpSplitRun(r, addr, shquote.Join(c.argv), c.in)
 	if err != nil {
 		return fmt.Sprintf("%v after %d bytes of the reply", err, len(data))
 	}
@@ -186,14 +183,6 @@ func tcpSplitRun(r *rand.Rand, addr, header string, input []byte) (data []byte, 
 		return data, true, nil
 	}
 	return data, false, err
-}
-
-// shellQuote quotes w for the pipeline language (sh's words).
-func shellQuote(w string) string {
-	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,:+/") == "" {
-		return w
-	}
-	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
 
 func genCodecCase(t *testing.T, r *rand.Rand, maxSize int) codecCase {

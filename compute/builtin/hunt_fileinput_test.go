@@ -3,16 +3,16 @@ package builtin_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/halfclose/halfclose/internal/shquote"
-
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/internal/shquote"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
@@ -127,13 +127,8 @@ func TestGNUDiffFileInput(t *testing.T) {
 			}
 		}
 	}
-	names := make([]string, 0, len(perCmd))
-	for k := range perCmd {
-		names = append(names, k)
-	}
-	slices.Sort(names)
 	var sum []string
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(perCmd)) {
 		sum = append(sum, fmt.Sprintf("%s %d", k, perCmd[k]))
 	}
 	t.Logf("seed %d: %d cases from a regular file (%s), %d differences", seed, n, strings.Join(sum, ", "), diffs)
