@@ -219,3 +219,25 @@ func listenKeepAlive(_, _ string, c syscall.RawConn) error {
 	}
 	return serr
 }
+
+// listenLinger gives a listening socket SO_LINGER 0, which Linux copies
+// to every connection it makes from then on (armCrashReset), and reports
+// whether it did, and how many connections were queued for accept then
+// (made before: without it). A listening socket's TCP_INFO counts those
+// in tcpi_unacked.
+func listenLinger(rc syscall.RawConn) (ok bool, queued int) {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+		if serr != nil {
+			return
+		}
+		var info *unix.TCPInfo
+		if info, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); serr == nil {
+			queued = int(info.Unacked)
+		}
+	}); err != nil || serr != nil {
+		return false, 0
+	}
+	return true, queued
+}

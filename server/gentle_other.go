@@ -25,3 +25,7 @@ func handshakesUnderway(*net.TCPAddr) (int, bool) { return 0, false }
 const inheritKeepAlive = false
 
 func listenKeepAlive(string, string, syscall.RawConn) error { return nil }
+
+// listenLinger does nothing: each connection gets its SO_LINGER 0
+// (armConnReset).
+func listenLinger(syscall.RawConn) (bool, int) { return false, 0 }

@@ -73,7 +73,7 @@ func TestTCPStoppedConnWaitsNoHeader(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		env.tcp.handle(sc, nil) // no header, no FIN: the client waits
+		env.tcp.handle(sc, nil, false) // no header, no FIN: the client waits
 	}()
 	select {
 	case <-done:

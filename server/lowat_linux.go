@@ -162,7 +162,7 @@ func setUserTimeout(c *net.TCPConn, d time.Duration) {
 // rawWriter): on loopback it runs the peer's receipt of the FIN. The
 // number is x/sys/unix's: package syscall has none on linux/386, where
 // the socket calls went through socketcall(2) before Linux 4.3 gave them
-// their own; a kernel older than that (ENOSYS) gets c.CloseWrite.
+// their own; a kernel older than that (ENOSYS) gets endReply.
 func closeWrite(c tcpConn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -172,18 +172,28 @@ func closeWrite(c tcpConn) error {
 }
 
 // closeWriteRaw is closeWrite through c's RawConn rc (nil: one made now).
+//
+// The FIN says the reply is whole, so the close that follows must not
+// reset it: the connection's SO_LINGER 0 (armCrashReset), which makes a
+// crashed server's kernel reset it, is cleared first, in the same
+// Control (endReply).
 func closeWriteRaw(c tcpConn, rc syscall.RawConn) error {
 	if rc == nil {
 		return closeWrite(c)
 	}
 	var errno syscall.Errno
 	if err := rc.Control(func(fd uintptr) {
-		_, _, errno = syscall.RawSyscall(unix.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
+		var off unix.Linger
+		_, _, errno = syscall.RawSyscall6(unix.SYS_SETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_LINGER,
+			uintptr(unsafe.Pointer(&off)), unsafe.Sizeof(off), 0)
+		if errno == 0 {
+			_, _, errno = syscall.RawSyscall(unix.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
+		}
 	}); err != nil {
 		return err
 	}
 	if errno == syscall.ENOSYS {
-		return c.CloseWrite()
+		return endReply(c)
 	}
 	if errno != 0 {
 		return &net.OpError{Op: "shutdown", Net: "tcp", Err: os.NewSyscallError("shutdown", errno)}

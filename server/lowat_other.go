@@ -33,4 +33,4 @@ func rawReaderArmed(syscall.RawConn, waitArmer) io.Reader { return nil }
 
 func rawWriterOf(syscall.RawConn) io.Writer { return nil }
 
-func closeWriteRaw(c tcpConn, _ syscall.RawConn) error { return c.CloseWrite() }
+func closeWriteRaw(c tcpConn, _ syscall.RawConn) error { return endReply(c) }

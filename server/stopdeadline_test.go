@@ -53,7 +53,7 @@ func TestTCPRefuseHTTP2StopRace(t *testing.T) {
 	go func() {
 		defer close(done)
 		defer server.Close()
-		env.tcp.handle(c, nil)
+		env.tcp.handle(c, nil, false)
 	}()
 	select {
 	case <-done:
@@ -101,7 +101,7 @@ func TestTCPStopBeforeHeaderDeadlineCleared(t *testing.T) {
 	go func() {
 		defer close(done)
 		defer server.Close()
-		env.tcp.handle(server, nil)
+		env.tcp.handle(server, nil, false)
 	}()
 	select {
 	case <-done:

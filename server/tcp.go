@@ -221,6 +221,7 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 	// On a loopback address every peer is on this machine: the listener
 	// has Reno, and its connections inherit it.
 	perConnCC := !loopcc.Listening(ln)
+	armed, early := armCrashReset(ln)
 	l := NewGentleListener(ln)
 	if s.acceptsRaw(route) {
 		// Set before track: Close and Shutdown reach l through it. (A
@@ -278,12 +279,17 @@ func (s *TCPServer) serve(ln net.Listener, route *engine.Pipeline) error {
 		if s.TLSConfig != nil {
 			c = tls.Server(&rawConn{Conn: c}, s.TLSConfig)
 		}
+		ic := idleConn{c, route, armed}
+		if early > 0 {
+			early-- // queued before the listener was armed
+			ic.armed = false
+		}
 		s.connHook(1)
 		select {
-		case s.idle <- idleConn{c, route}: // a goroutine that served one before
+		case s.idle <- ic: // a goroutine that served one before
 		default:
 			s.wg.Add(1)
-			go s.serveConns(idleConn{c, route})
+			go s.serveConns(ic)
 		}
 	}
 }
@@ -365,6 +371,7 @@ func (s *TCPServer) acceptsRaw(route *engine.Pipeline) bool {
 type idleConn struct {
 	c     net.Conn
 	route *engine.Pipeline
+	armed bool // c has SO_LINGER 0 from its listener (armCrashReset)
 }
 
 // maxIdleConnGoroutines caps the connection goroutines that wait for the
@@ -379,7 +386,7 @@ const maxIdleConnGoroutines = 64
 func (s *TCPServer) serveConns(ic idleConn) {
 	defer s.wg.Done()
 	for {
-		s.handle(ic.c, ic.route)
+		s.handle(ic.c, ic.route, ic.armed)
 		s.connHook(-1)
 		if s.idleConns.Add(1) > maxIdleConnGoroutines {
 			s.idleConns.Add(-1)
@@ -1131,8 +1138,11 @@ func (r *sendingWriter) SendFile(f *os.File, off, n int64) (int64, error) {
 	return r.w.sendFile(r.tc, f, off, n)
 }
 
-func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
+func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline, armed bool) {
 	defer c.Close()
+	if !armed {
+		armConnReset(c)
+	}
 	defer func() {
 		// A panic in this connection's goroutine (a digest is hashed
 		// here) is a server fault, as grpc's recovery interceptor makes
@@ -1216,6 +1226,7 @@ func (s *TCPServer) handle(c net.Conn, route *engine.Pipeline) {
 				return
 			}
 			s.Logger.Debug("tls handshake failed", "peer", c.RemoteAddr(), "err", err)
+			keepOnClose(c) // crypto/tls's alert, if it sent one, is read
 			return
 		}
 		tc.SetDeadline(time.Time{})
@@ -1341,6 +1352,7 @@ const wrongPortMessage = "halfclose raw-TCP port: this port speaks the raw-TCP p
 // client saw "max retries exhausted: failed after 4 attempts: EOF"
 // instead of this message.
 func (s *TCPServer) refuseHTTP2(ctx context.Context, c net.Conn, br *bufio.Reader) {
+	keepOnClose(c) // no job's reply: its close, and a crash, end with a FIN
 	c.SetDeadline(time.Now().Add(s.HeaderTimeout))
 	// Looked at after that, as readHeader does: a forced stop cancels ctx
 	// (the server's) before it sets its deadlines of now (liveConns), so
@@ -1809,10 +1821,15 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, peer string, rc sysc
 		if err := closeWriteRaw(tc, rc); err != nil {
 			return
 		}
-	} else if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		if err := cw.CloseWrite(); err != nil {
+	} else if cw, ok := c.(interface {
+		net.Conn
+		CloseWrite() error
+	}); ok {
+		if err := endReply(cw); err != nil {
 			return
 		}
+	} else {
+		keepOnClose(c)
 	}
 	if fin {
 		return
@@ -1937,6 +1954,65 @@ type drainingConn struct {
 	all     *list.Element // in drains; nil once off it (protected by drainMu)
 	own     *list.Element // in peerDrains[peer] (protected by drainMu)
 	evicted atomic.Bool   // past maxDrains: it stops waiting
+}
+
+// A crashed server's connections end with a reset, not a FIN, until their
+// reply is whole. The kernel closes a dead process's sockets as close(2)
+// does: with a FIN after what was written, which looked like the end of a
+// complete reply (a reply cut short, or an empty one from a server killed
+// while it read the input: the output of a filter that matched nothing).
+// With SO_LINGER 0 it resets them instead, so a connection has it from
+// its accept (armCrashReset, on the listener, or armConnReset) until the
+// FIN that says its reply is whole (endReply, closeWriteRaw) or another
+// polite end (keepOnClose): from then on a crash leaves what was written
+// to be read, as it is whole.
+
+// armCrashReset gives the connections ln accepts SO_LINGER 0 from their
+// accept, where the kernel lets them inherit it from the listening socket
+// (Linux): no system call per connection. It reports whether it did, and
+// how many of the first connections accepted were made before and need
+// armConnReset (those queued at the time).
+func armCrashReset(ln net.Listener) (armed bool, early int) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return false, 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, 0
+	}
+	return listenLinger(rc)
+}
+
+// armConnReset gives c SO_LINGER 0, where its listener did not
+// (armCrashReset).
+func armConnReset(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if l, ok := c.(interface{ SetLinger(int) error }); ok {
+		l.SetLinger(0)
+	}
+}
+
+// keepOnClose clears c's SO_LINGER 0 (armCrashReset): its close, and a
+// crash, end it with a FIN after what was written, which is whole.
+func keepOnClose(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if l, ok := c.(interface{ SetLinger(int) error }); ok {
+		l.SetLinger(-1)
+	}
+}
+
+// endReply sends c's FIN, its reply whole, after keepOnClose.
+func endReply(c interface {
+	net.Conn
+	CloseWrite() error
+}) error {
+	keepOnClose(c)
+	return c.CloseWrite()
 }
 
 // resetConn closes c with an RST.

@@ -323,7 +323,7 @@ func TestTCPTLSRefusedAfterStopWaitsNoHandshake(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.handle(tls.Server(&rawConn{Conn: sc}, cfg), nil) // the client sends nothing
+		srv.handle(tls.Server(&rawConn{Conn: sc}, cfg), nil, false) // the client sends nothing
 	}()
 	select {
 	case <-done:
