@@ -205,7 +205,8 @@ bench: build tools
 ## against a halfclosed (FILESDIFF_N, CHECKDIFF_N, default 2000 each; FILESDIFF_SEED, CHECKDIFF_SEED),
 ## of grep's output shaping, base64, gzip and gunzip over its TCP port and gRPC
 ## (CODECDIFF_N, default 2000, inputs up to CODECDIFF_MAX bytes, default 8 MB; CODECDIFF_SEED),
-## and of the reply spool's writer, release and aborts (SPOOLRAND_N, default 20000; SPOOLRAND_SEED)
+## of the reply spool's writer, release and aborts (SPOOLRAND_N, default 20000; SPOOLRAND_SEED),
+## and of the pipeline text's words against bash's (SPLITDIFF_N, default 30000; SPLITDIFF_SEED)
 fuzz:
 	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
 	HFUZZ_N=$${HFUZZ_N:-1000} HFUZZ_SEED=$${HFUZZ_SEED:-$$(date +%s)} $(GO) test -run='^TestHuntHfuzz$$' -count=1 -timeout 120m -v ./compute/builtin/
@@ -215,6 +216,7 @@ fuzz:
 	  CODECDIFF_N=$${CODECDIFF_N:-2000} CODECDIFF_SEED=$${CODECDIFF_SEED:-$$(date +%s)} CODECDIFF_MAX=$${CODECDIFF_MAX:-8000000} \
 	  $(GO) test -run='^Test(FilesRandom|CheckRandom|CodecRandom)$$' -count=1 -timeout 60m -v ./e2e/
 	SPOOLRAND_N=$${SPOOLRAND_N:-20000} SPOOLRAND_SEED=$${SPOOLRAND_SEED:-$$(date +%s)} $(GO) test -race -run='^TestSpoolReleaseRandom$$' -count=1 -timeout 60m ./compute/spool/
+	SPLITDIFF_N=$${SPLITDIFF_N:-30000} SPLITDIFF_SEED=$${SPLITDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestSplitPipelineBashGenerated$$' -count=1 -v ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/
