@@ -505,6 +505,7 @@ type eventLog struct {
 	state   logState
 	lines   []string      // the last few lines, for failure reports
 	errs    []string      // the last error and warning lines (proxies)
+	crashes []string      // a proxy's lines that say one of its workers crashed (proxyCrash)
 	changed chan struct{} // closed and replaced on every update
 	// outcomes counts the jobs (both adapters) by job.outcome, but
 	// those without a command: a proxy's health checks on the TCP port.
@@ -545,6 +546,9 @@ func (l *eventLog) Write(p []byte) (int, error) {
 			if strings.Contains(line, text) {
 				l.watched[text] = line
 			}
+		}
+		if proxyCrash.MatchString(line) {
+			l.crashes = append(l.crashes, line)
 		}
 		if proxyComplaint.MatchString(line) {
 			if len(l.errs) == eventLogTail {
@@ -624,6 +628,13 @@ func (l *eventLog) snapshot() logState {
 // proxyComplaint is an nginx or HAProxy error or warning line, or the
 // FATAL line of a HAProxy BUG_ON.
 var proxyComplaint = regexp.MustCompile(`\[(error|warn|crit|alert|emerg)\]|\[(WARNING|ALERT)\]|^FATAL: `)
+
+// proxyCrash is a master's line for a worker that died of SIGILL, SIGABRT,
+// SIGBUS, SIGFPE or SIGSEGV: nginx's "worker process N exited on signal
+// 11", HAProxy's (master-worker) "Current worker (N) exited with code
+// 139 (Segmentation fault)", or "Former worker" after a reload. Not
+// SIGKILL (137, 9) nor SIGTERM: proxy.restart sends those.
+var proxyCrash = regexp.MustCompile(`exited on signal (4|6|7|8|11)\b|worker \(\d+\) exited with code (132|134|135|136|139)\b`)
 
 // complaints returns the last error and warning lines.
 func (l *eventLog) complaints() string {
@@ -736,8 +747,7 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 		if out, err := check.CombinedOutput(); err != nil {
 			t.Fatalf("haproxy -c: %v\n%s", err, out)
 		}
-		// Master-worker mode (-W), as Debian's unit (-Ws) and the
-		// official image run it: a reload is SIGUSR2 to the master, whose
+		// Master-worker mode (-W), as Debian's unit runs it (-Ws): a reload is SIGUSR2 to the master, whose
 		// new worker takes the listening sockets over from the old one
 		// (-x sockpair@). Not a new process with -sf OLDPID: HAProxy 2.6
 		// pauses the old process's listeners then, and its abns@ listener
@@ -753,12 +763,16 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 	// A proxy process that died of a signal it was not sent crashed: every
 	// connection it held was cut, and a reload that crashes the old
 	// process is no reload (HAProxy 2.6 reloaded with -sf did, at each
-	// reload: docs/deploy.md). Checked once every process has stopped
-	// (registered first, so run last).
+	// reload: docs/deploy.md). A process started here is seen by Wait;
+	// a worker, by its master's log line (proxyCrash). Checked once
+	// every process has stopped (registered first, so run last).
 	var crashes []string
 	t.Cleanup(func() {
 		procsMu.Lock()
 		defer procsMu.Unlock()
+		p.log.mu.Lock()
+		crashes = append(crashes, p.log.crashes...)
+		p.log.mu.Unlock()
 		for _, c := range crashes {
 			t.Errorf("%s: a process crashed: %s\n%s", name, c, p.log.complaints())
 		}
