@@ -505,6 +505,7 @@ type eventLog struct {
 	state   logState
 	lines   []string      // the last few lines, for failure reports
 	errs    []string      // the last error and warning lines (proxies)
+	crashes []string      // a proxy's lines that say one of its workers crashed (proxyCrash)
 	changed chan struct{} // closed and replaced on every update
 	// outcomes counts the jobs (both adapters) by job.outcome, but
 	// those without a command: a proxy's health checks on the TCP port.
@@ -545,6 +546,9 @@ func (l *eventLog) Write(p []byte) (int, error) {
 			if strings.Contains(line, text) {
 				l.watched[text] = line
 			}
+		}
+		if proxyCrash.MatchString(line) {
+			l.crashes = append(l.crashes, line)
 		}
 		if proxyComplaint.MatchString(line) {
 			if len(l.errs) == eventLogTail {
@@ -621,8 +625,16 @@ func (l *eventLog) snapshot() logState {
 	return l.state
 }
 
-// proxyComplaint is an nginx or HAProxy error or warning line.
-var proxyComplaint = regexp.MustCompile(`\[(error|warn|crit|alert|emerg)\]|\[(WARNING|ALERT)\]`)
+// proxyComplaint is an nginx or HAProxy error or warning line, or the
+// FATAL line of a HAProxy BUG_ON.
+var proxyComplaint = regexp.MustCompile(`\[(error|warn|crit|alert|emerg)\]|\[(WARNING|ALERT)\]|^FATAL: `)
+
+// proxyCrash is a master's line for a worker that died of SIGILL, SIGABRT,
+// SIGBUS, SIGFPE or SIGSEGV: nginx's "worker process N exited on signal
+// 11", HAProxy's (master-worker) "Current worker (N) exited with code
+// 139 (Segmentation fault)", or "Former worker" after a reload. Not
+// SIGKILL (137, 9) nor SIGTERM: proxy.restart sends those.
+var proxyCrash = regexp.MustCompile(`exited on signal (4|6|7|8|11)\b|worker \(\d+\) exited with code (132|134|135|136|139)\b`)
 
 // complaints returns the last error and warning lines.
 func (l *eventLog) complaints() string {
@@ -643,12 +655,12 @@ type proxy struct {
 	grpc, tcp string // where it listens
 	log       *eventLog
 	// reload reloads the proxy's configuration as an operator does
-	// (nginx: SIGHUP to the master; HAProxy: a new process with -sf):
+	// (nginx: SIGHUP to the master; HAProxy: SIGUSR2 to the master):
 	// connections open stay with the old workers until they end.
 	reload func(t *testing.T)
 	// restart ends the proxy with sig, as an operator or a crash does
 	// (SIGTERM: nginx's fast shutdown, HAProxy's hard stop; SIGKILL: a
-	// crash, or a service manager killing the unit: nginx's workers too),
+	// crash, or a service manager killing the unit: the workers too),
 	// waits until every process of it has exited, and starts it again
 	// on the same addresses. Unlike a reload, the connections open go
 	// with it.
@@ -735,13 +747,36 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 		if out, err := check.CombinedOutput(); err != nil {
 			t.Fatalf("haproxy -c: %v\n%s", err, out)
 		}
-		argv = []string{"haproxy", "-db", "-f", cfg}
+		// Master-worker mode (-W), as Debian's unit runs it (-Ws): a reload is SIGUSR2 to the master, whose
+		// new worker takes the listening sockets over from the old one
+		// (-x sockpair@). Not a new process with -sf OLDPID: HAProxy 2.6
+		// pauses the old process's listeners then, and its abns@ listener
+		// (tcp_no_replica_line) failed a BUG_ON and crashed it, cutting
+		// every connection it held (docs/deploy.md, "Reloading HAProxy").
+		argv = []string{"haproxy", "-W", "-db", "-f", cfg}
 	}
 	// Every process started, the reloads' too: each is stopped at the end.
 	var procsMu sync.Mutex // protects procs
 	var procs []*exec.Cmd
 	exits := map[*exec.Cmd]chan struct{}{} // closed when its process has exited and been waited for
 	var waitErr error
+	// A proxy process that died of a signal it was not sent crashed: every
+	// connection it held was cut, and a reload that crashes the old
+	// process is no reload (HAProxy 2.6 reloaded with -sf did, at each
+	// reload: docs/deploy.md). A process started here is seen by Wait;
+	// a worker, by its master's log line (proxyCrash). Checked once
+	// every process has stopped (registered first, so run last).
+	var crashes []string
+	t.Cleanup(func() {
+		procsMu.Lock()
+		defer procsMu.Unlock()
+		p.log.mu.Lock()
+		crashes = append(crashes, p.log.crashes...)
+		p.log.mu.Unlock()
+		for _, c := range crashes {
+			t.Errorf("%s: a process crashed: %s\n%s", name, c, p.log.complaints())
+		}
+	})
 	startProc := func(argv []string) (*exec.Cmd, chan struct{}) {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = cmdEnv
@@ -755,6 +790,12 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 			err := cmd.Wait()
 			procsMu.Lock()
 			waitErr = err
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				switch ws.Signal() {
+				case syscall.SIGSEGV, syscall.SIGABRT, syscall.SIGBUS, syscall.SIGILL, syscall.SIGFPE:
+					crashes = append(crashes, fmt.Sprintf("%v: %v", argv, ws.Signal()))
+				}
+			}
 			procsMu.Unlock()
 			close(exited)
 		}()
@@ -850,10 +891,11 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 		case "nginx":
 			last.Process.Signal(syscall.SIGHUP)
 		case "haproxy":
-			// The new process binds the same ports (SO_REUSEPORT) and
-			// tells the old one to stop listening and finish its
-			// connections (-sf), as the packaged reload does.
-			startProc(append(slices.Clone(argv), "-sf", strconv.Itoa(last.Process.Pid)))
+			// The master starts a new worker, which takes the listening
+			// sockets over, and tells the old one to stop listening
+			// and finish its connections, as the packaged reload
+			// (systemctl reload: kill -USR2 $MAINPID) does.
+			last.Process.Signal(syscall.SIGUSR2)
 		}
 	}
 	waitListening(t, p, exited, func() error { procsMu.Lock(); defer procsMu.Unlock(); return waitErr })
