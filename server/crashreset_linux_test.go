@@ -140,3 +140,75 @@ func lingerOf(t *testing.T, c net.Conn) *unix.Linger {
 	}
 	return l
 }
+
+// embeddingListener is a library user's listener that embeds net's (and
+// so has its SyscallConn) and hands out connections of its own, which
+// hide *net.TCPConn's SetLinger and CloseWrite.
+type embeddingListener struct {
+	*net.TCPListener
+	closed chan struct{} // closed as the first connection is
+}
+
+func (l *embeddingListener) Accept() (net.Conn, error) {
+	c, err := l.TCPListener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &ownConn{Conn: c, closed: l.closed}, nil
+}
+
+type ownConn struct {
+	net.Conn
+	closed chan struct{}
+}
+
+func (c *ownConn) Close() error {
+	err := c.Conn.Close()
+	close(c.closed)
+	return err
+}
+
+// TestTCPWrappedListenerReplyWhole: a listener handed to Serve whose
+// connections the server cannot disarm (no SetLinger) is not armed
+// through its socket either: their close, after a whole reply still
+// queued for a client that reads slowly, is a FIN after the reply, not a
+// reset that throws it away.
+func TestTCPWrappedListenerReplyWhole(t *testing.T) {
+	s := &TCPServer{Engine: engine.New(engine.Config{Registry: testRegistry()})}
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := &embeddingListener{TCPListener: ln.(*net.TCPListener), closed: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(el) }()
+	t.Cleanup(func() { s.Close(); <-done })
+	// Once Serve has begun (a connection queued before it is armed on
+	// its own, as the listener's are not yet).
+	testenv.Until(t, hangTimeout, "Serve to begin", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.listeners) > 0
+	})
+	dialer := net.Dialer{Timeout: defaultTestTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
+	}}
+	nc, err := dialer.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := nc.(*net.TCPConn)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	input := bytes.Repeat([]byte("0123456789abcdef"), 200000/16)
+	io.WriteString(c, "testcat\n")
+	c.Write(input)
+	c.CloseWrite()
+	// The reply is written, and the connection closed, before the client
+	// reads: most of it waits in the server's send queue.
+	testenv.Recv(t, hangTimeout, "the server's close", el.closed)
+	b, err := io.ReadAll(c)
+	if want := oracle.Output(t, input, "cat"); string(b) != want || err != nil {
+		t.Errorf("%d bytes of the reply, then %v; want all %d, then the end", len(b), err, len(want))
+	}
+}
