@@ -180,6 +180,7 @@ func TestTCPWrappedListenerReplyWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	el := &embeddingListener{TCPListener: ln.(*net.TCPListener), closed: make(chan struct{})}
+	s.init() // s.listeners, read below
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(el) }()
 	t.Cleanup(func() { s.Close(); <-done })
