@@ -1972,12 +1972,21 @@ type drainingConn struct {
 // (Linux): no system call per connection. It reports whether it did, and
 // how many of the first connections accepted were made before and need
 // armConnReset (those queued at the time).
+//
+// Only net's own listener is armed: its connections are *net.TCPConns
+// (rawTCPConns, queuedConns), whose SO_LINGER endReply and keepOnClose
+// clear. A library user's listener that embeds one, and so has its
+// SyscallConn, may hand out connections of its own type that hide
+// SetLinger: armed through its socket, each closed with a reset, the
+// whole reply still queued for a slow reader thrown away
+// (TestTCPWrappedListenerReplyWhole). Its connections are armed one by
+// one, those that can be disarmed (armConnReset).
 func armCrashReset(ln net.Listener) (armed bool, early int) {
-	sc, ok := ln.(syscall.Conn)
+	tl, ok := ln.(*net.TCPListener)
 	if !ok {
 		return false, 0
 	}
-	rc, err := sc.SyscallConn()
+	rc, err := tl.SyscallConn()
 	if err != nil {
 		return false, 0
 	}

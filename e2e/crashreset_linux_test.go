@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/halfclose/halfclose/internal/testpki"
 )
 
 // TestTCPCrashResets: a raw-TCP connection of a server that dies (SIGKILL,
@@ -24,9 +27,6 @@ import (
 // crash must not reset it: the error line of a connection the server
 // still drains is read whole, then the end.
 func TestTCPCrashResets(t *testing.T) {
-	if _, err := os.Stat("/proc/net/tcp"); err != nil {
-		t.Skip("no /proc/net/tcp: Linux's")
-	}
 	t.Parallel()
 	dial := func(t *testing.T, addr string) *net.TCPConn {
 		t.Helper()
@@ -102,6 +102,39 @@ func TestTCPCrashResets(t *testing.T) {
 		d.kill(t)
 		wantReset(t, c, int64(len(first)))
 	})
+	// slowDial connects to addr with a small receive buffer, which the
+	// test does not read until the server is killed.
+	slowDial := func(t *testing.T, addr string) *net.TCPConn {
+		t.Helper()
+		dialer := net.Dialer{Timeout: defaultTestTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) {
+				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			})
+		}}
+		nc, err := dialer.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := nc.(*net.TCPConn)
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(defaultTestTimeout))
+		return c
+	}
+	// serverClosed waits until the server has closed its connections on
+	// addr: none is ESTABLISHED or CLOSE_WAIT any more (LAST_ACK or
+	// FIN_WAIT1 with the reply still queued, or gone if it was reset).
+	serverClosed := func(t *testing.T, addr string) {
+		t.Helper()
+		deadline := time.Now().Add(defaultTestTimeout)
+		for slices.ContainsFunc(socketStates(t, addr, true), func(s string) bool { return s == tcpEstablished || s == tcpCloseWait }) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server has not closed its connection within %v: %v", defaultTestTimeout, socketStates(t, addr, true))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	const size = 200000
+	input := strings.Repeat("0123456789abcdef", size/16)
 	t.Run("command port, killed after its reply was whole", func(t *testing.T) {
 		t.Parallel()
 		// A client that reads slowly (a small receive buffer, not read
@@ -110,37 +143,40 @@ func TestTCPCrashResets(t *testing.T) {
 		// server is killed. The kernel sends it on: all of it, then
 		// the end. (A close with SO_LINGER 0 would drop it and reset.)
 		d := launch(t)
-		const size = 200000
-		dialer := net.Dialer{Timeout: defaultTestTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) {
-				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-			})
-		}}
-		nc, err := dialer.Dial("tcp", d.TCP)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := nc.(*net.TCPConn)
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(defaultTestTimeout))
-		input := strings.Repeat("0123456789abcdef", size/16)
+		c := slowDial(t, d.TCP)
 		if _, err := io.WriteString(c, "head -c "+strconv.Itoa(size)+"\n"+input); err != nil {
 			t.Fatal(err)
 		}
 		c.CloseWrite()
-		// Wait until the server has closed it: no longer ESTABLISHED
-		// or CLOSE_WAIT (LAST_ACK, or gone if it was reset).
-		deadline := time.Now().Add(defaultTestTimeout)
-		for slices.ContainsFunc(socketStates(t, d.TCP, true), func(s string) bool { return s == tcpEstablished || s == tcpCloseWait }) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the server has not closed its connection within %v: %v", defaultTestTimeout, socketStates(t, d.TCP, true))
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		serverClosed(t, d.TCP)
 		d.kill(t)
 		reply, err := io.ReadAll(c)
 		if err != nil || string(reply) != input {
 			t.Fatalf("%d bytes of the reply, then %v; want all %d, then the end", len(reply), err, size)
+		}
+	})
+	t.Run("TLS command port, killed after its reply was whole", func(t *testing.T) {
+		t.Parallel()
+		// As above over TLS: the reply, its close_notify and the FIN
+		// wait in the send queue of a closed connection (crypto/tls's
+		// CloseWrite sends no FIN: endReply clears the linger through
+		// the tls.Conn's rawConn).
+		pki := testpki.New(t)
+		d := launch(t, "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey)
+		c := slowDial(t, d.TCP)
+		tc := tls.Client(c, pki.ClientTLS(t, false))
+		if _, err := io.WriteString(tc, "head -c "+strconv.Itoa(size)+"\n"+input); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.CloseWrite(); err != nil { // close_notify
+			t.Fatal(err)
+		}
+		c.CloseWrite()
+		serverClosed(t, d.TCP)
+		d.kill(t)
+		reply, err := io.ReadAll(tc)
+		if err != nil || string(reply) != input {
+			t.Fatalf("%d bytes of the reply, then %v; want all %d, then close_notify and the end", len(reply), err, size)
 		}
 	})
 }
