@@ -105,7 +105,7 @@ test-deploy: $(DEPLOY_BUILD)
 ## test-fleet: 3 replicas behind nginx and HAProxy (deploy/): every path, the proxy traps,
 ## FLEET_ROUNDS rolling restarts under load per proxy (CI: 1; 5 the acceptance run), and the hunt for a wrong result with
 ## Python, Node, grpcurl, nc and socat clients while replicas stop, crash and the proxies reload
-## (HUNT_SECONDS, docs/deploy.md), and each proxy reaching replicas that are back after every one
+## (HUNT_SECONDS, docs/deploy.md; HAProxy also reloaded with -sf OLDPID, not only SIGUSR2 to a master), and each proxy reaching replicas that are back after every one
 ## was marked failed (nginx) or DOWN (HAProxy: a replica whose last check passed takes the call;
 ## with none ready, HAProxy's 503 and the TCP adapter's error line, its client not held past 5 s)
 ## (TestFleetRollNoLiveUpstreams; never to a draining one: ...Draining). Needs nginx, libnginx-mod-stream, haproxy (with Lua, as Debian's).

@@ -655,8 +655,9 @@ type proxy struct {
 	grpc, tcp string // where it listens
 	log       *eventLog
 	// reload reloads the proxy's configuration as an operator does
-	// (nginx: SIGHUP to the master; HAProxy: SIGUSR2 to the master):
-	// connections open stay with the old workers until they end.
+	// (nginx: SIGHUP to the master; HAProxy: SIGUSR2 to the master, or
+	// from startProxySF a new process with -sf OLDPID): connections open
+	// stay with the old workers until they end.
 	reload func(t *testing.T)
 	// restart ends the proxy with sig, as an operator or a crash does
 	// (SIGTERM: nginx's fast shutdown, HAProxy's hard stop; SIGKILL: a
@@ -682,8 +683,25 @@ func (f *fleet) proxyEnv(grpcListen, tcpListen string) map[string]string {
 
 // startProxy runs nginx or HAProxy with the shipped configuration, edited
 // by edit when it is not nil (the trap checks), and waits until both its
-// ports accept connections. It is stopped when the test ends.
+// ports accept connections. It is stopped when the test ends. HAProxy runs
+// in master-worker mode (startProxySF: a process of its own, reloaded
+// with -sf).
 func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cfg string) string) *proxy {
+	t.Helper()
+	return f.startProxyMode(t, name, edit, false)
+}
+
+// startProxySF is startProxy for HAProxy run without a master (no -W), as
+// by hand or by an init script, whose reload is the classic one: a new
+// process with -sf OLDPID, which binds the listeners beside the old
+// process's and then has it stop listening and finish its connections.
+// Its reload returns once the old process has exited.
+func (f *fleet) startProxySF(t *testing.T, edit func(t *testing.T, cfg string) string) *proxy {
+	t.Helper()
+	return f.startProxyMode(t, "haproxy", edit, true)
+}
+
+func (f *fleet) startProxyMode(t *testing.T, name string, edit func(t *testing.T, cfg string) string, sf bool) *proxy {
 	t.Helper()
 	addrs := ownAddrs(t, 2)
 	p := &proxy{name: name, grpc: addrs[0], tcp: addrs[1], log: newEventLog()}
@@ -742,18 +760,30 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 		for k, v := range env {
 			cmdEnv = append(cmdEnv, k+"="+v)
 		}
+		// HC_SOCKET_DIR, for the UNIX sockets of the no-replica detour:
+		// a directory of this HAProxy's own, not the default /tmp (HAProxy
+		// leaves its sockets there), and short: a t.TempDir, named after
+		// the test, took the path past HAProxy's limit (97 bytes).
+		sockDir, err := os.MkdirTemp("", "hcsock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(sockDir) }) // after the processes stop: registered first
+		cmdEnv = append(cmdEnv, "HC_SOCKET_DIR="+sockDir)
 		check := exec.Command("haproxy", "-c", "-q", "-f", cfg)
 		check.Env = cmdEnv
 		if out, err := check.CombinedOutput(); err != nil {
 			t.Fatalf("haproxy -c: %v\n%s", err, out)
 		}
-		// Master-worker mode (-W), as Debian's unit runs it (-Ws): a reload is SIGUSR2 to the master, whose
-		// new worker takes the listening sockets over from the old one
-		// (-x sockpair@). Not a new process with -sf OLDPID: HAProxy 2.6
-		// pauses the old process's listeners then, and its abns@ listener
-		// (tcp_no_replica_line) failed a BUG_ON and crashed it, cutting
-		// every connection it held (docs/deploy.md, "Reloading HAProxy").
+		// Master-worker mode (-W), as Debian's unit runs it (-Ws): a
+		// reload is SIGUSR2 to the master, whose new worker takes the
+		// listening sockets over from the old one (-x sockpair@). With
+		// sf, one process and no master (docs/deploy.md, "Reloading
+		// HAProxy").
 		argv = []string{"haproxy", "-W", "-db", "-f", cfg}
+		if sf {
+			argv = []string{"haproxy", "-db", "-f", cfg}
+		}
 	}
 	// Every process started, the reloads' too: each is stopped at the end.
 	var procsMu sync.Mutex // protects procs
@@ -762,8 +792,9 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 	var waitErr error
 	// A proxy process that died of a signal it was not sent crashed: every
 	// connection it held was cut, and a reload that crashes the old
-	// process is no reload (HAProxy 2.6 reloaded with -sf did, at each
-	// reload: docs/deploy.md). A process started here is seen by Wait;
+	// process is no reload (HAProxy 2.6.12 reloaded with -sf did, at each
+	// reload, while the config had abns@ listeners: docs/deploy.md). A
+	// process started here (with sf, every HAProxy) is seen by Wait;
 	// a worker, by its master's log line (proxyCrash). Checked once
 	// every process has stopped (registered first, so run last).
 	var crashes []string
@@ -886,11 +917,25 @@ func (f *fleet) startProxy(t *testing.T, name string, edit func(t *testing.T, cf
 	p.reload = func(t *testing.T) {
 		procsMu.Lock()
 		last := procs[len(procs)-1]
+		lastExited := exits[last]
 		procsMu.Unlock()
-		switch name {
-		case "nginx":
+		switch {
+		case name == "nginx":
 			last.Process.Signal(syscall.SIGHUP)
-		case "haproxy":
+		case sf:
+			// The classic reload: a new process told the old one's pid.
+			// Over when the old process has exited: it stops listening
+			// once the new one has bound every listener, and exits when
+			// its connections have ended (or when it crashed).
+			_, again := startProc(append(slices.Clip(argv), "-sf", strconv.Itoa(last.Process.Pid)))
+			select {
+			case <-lastExited:
+			case <-again:
+				t.Fatalf("haproxy -sf %d exited at start: %v\n%s", last.Process.Pid, func() error { procsMu.Lock(); defer procsMu.Unlock(); return waitErr }(), p.log.tail())
+			case <-time.After(defaultTestTimeout):
+				t.Fatalf("haproxy: the old process (%d) still runs %v after a reload with -sf\n%s", last.Process.Pid, defaultTestTimeout, p.log.tail())
+			}
+		default:
 			// The master starts a new worker, which takes the listening
 			// sockets over, and tells the old one to stop listening
 			// and finish its connections, as the packaged reload
