@@ -98,15 +98,9 @@ func TestTCPQueuedBeforeServeResets(t *testing.T) {
 // listenQueued is the count of connections in ln's accept queue.
 func listenQueued(t *testing.T, ln net.Listener) int {
 	t.Helper()
-	var info *unix.TCPInfo
-	var gerr error
-	rc, err := ln.(syscall.Conn).SyscallConn()
-	if err == nil {
-		err = rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
-	}
-	if err != nil || gerr != nil {
-		t.Fatal(err, gerr)
-	}
+	info := sockopt(t, ln, func(fd int) (*unix.TCPInfo, error) {
+		return unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	})
 	return int(info.Unacked)
 }
 
@@ -114,31 +108,31 @@ func listenQueued(t *testing.T, ln net.Listener) int {
 // or its send queue, unacknowledged (SIOCOUTQ).
 func queued(t *testing.T, c net.Conn, req uint) int {
 	t.Helper()
-	var n int
-	var gerr error
-	rc, err := c.(syscall.Conn).SyscallConn()
-	if err == nil {
-		err = rc.Control(func(fd uintptr) { n, gerr = unix.IoctlGetInt(int(fd), req) })
-	}
-	if err != nil || gerr != nil {
-		t.Fatal(err, gerr)
-	}
-	return n
+	return sockopt(t, c, func(fd int) (int, error) { return unix.IoctlGetInt(fd, req) })
 }
 
 // lingerOf is c's SO_LINGER.
 func lingerOf(t *testing.T, c net.Conn) *unix.Linger {
 	t.Helper()
-	var l *unix.Linger
+	return sockopt(t, c, func(fd int) (*unix.Linger, error) {
+		return unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER)
+	})
+}
+
+// sockopt returns what get reads of the descriptor of s (a connection or
+// listener of net's).
+func sockopt[T any](t *testing.T, s any, get func(fd int) (T, error)) T {
+	t.Helper()
+	var v T
 	var gerr error
-	rc, err := c.(syscall.Conn).SyscallConn()
+	rc, err := s.(syscall.Conn).SyscallConn()
 	if err == nil {
-		err = rc.Control(func(fd uintptr) { l, gerr = unix.GetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER) })
+		err = rc.Control(func(fd uintptr) { v, gerr = get(int(fd)) })
 	}
 	if err != nil || gerr != nil {
 		t.Fatal(err, gerr)
 	}
-	return l
+	return v
 }
 
 // embeddingListener is a library user's listener that embeds net's (and
