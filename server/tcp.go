@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -1970,8 +1971,11 @@ type drainingConn struct {
 // armCrashReset gives the connections ln accepts SO_LINGER 0 from their
 // accept, where the kernel lets them inherit it from the listening socket
 // (Linux): no system call per connection. It reports whether it did, and
-// how many of the first connections accepted were made before and need
-// armConnReset (those queued at the time).
+// how many of the first connections accepted may have been made before
+// and need armConnReset: those queued at the time, and one more for each
+// CPU, which may have been making a connection from the listener (its
+// handshake's last ACK) as the option was set, to queue it just after the
+// count was read (a handful of system calls, once).
 //
 // Only net's own listener is armed: its connections are *net.TCPConns
 // (rawTCPConns, queuedConns), whose SO_LINGER endReply and keepOnClose
@@ -1990,7 +1994,11 @@ func armCrashReset(ln net.Listener) (armed bool, early int) {
 	if err != nil {
 		return false, 0
 	}
-	return listenLinger(rc)
+	armed, early = listenLinger(rc)
+	if armed {
+		early += runtime.NumCPU()
+	}
+	return armed, early
 }
 
 // armConnReset gives c SO_LINGER 0, where its listener did not
