@@ -1963,7 +1963,8 @@ type drainingConn struct {
 // complete reply (a reply cut short, or an empty one from a server killed
 // while it read the input: the output of a filter that matched nothing).
 // With SO_LINGER 0 it resets them instead, so a connection has it from
-// its accept (armCrashReset, on the listener, or armConnReset) until the
+// its accept (armCrashReset, on the listener) or its handler's start
+// (armConnReset, where the listener could not be armed) until the
 // FIN that says its reply is whole (endReply, closeWriteRaw) or another
 // polite end (keepOnClose): from then on a crash leaves what was written
 // to be read, as it is whole.
