@@ -211,7 +211,7 @@ func TestCheckGNU(t *testing.T) {
 		strings.Replace(b2a, "-256 (", "-256(", 1)+strings.Replace(b2a, "-256", "-99999999999999999999999", 1), "", "b2sum", "-c", "L")
 	// cksum: tagged lines of any algorithm without -a; -a for untagged.
 	var mixed strings.Builder
-	for _, algo := range []string{"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b"} {
+	for _, algo := range []string{"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "sm3"} {
 		mixed.WriteString(fx.line(t, "a", "cksum", "-a", algo))
 		mixed.WriteString(fx.line(t, "big", "cksum", "-a", algo))
 		add("cksum/"+algo+"-untagged", fx.sums(t, "cksum", "-a", algo, "--untagged"), "", "cksum", "-a", algo, "-c", "L")
@@ -370,7 +370,7 @@ func TestCheckRandom(t *testing.T) {
 		{[]string{"sha256sum"}, [][]string{{"sha256sum"}, {"sha256sum", "--tag"}, {"sha256sum", "-b"}}},
 		{[]string{"md5sum"}, [][]string{{"md5sum"}, {"md5sum", "--tag"}, {"sha1sum"}}},
 		{[]string{"b2sum"}, [][]string{{"b2sum"}, {"b2sum", "--tag"}, {"b2sum", "-l", "64"}, {"b2sum", "--tag", "-l", "64"}}},
-		{[]string{"cksum"}, [][]string{{"cksum", "-a", "md5"}, {"cksum", "-a", "blake2b", "-l", "248"}, {"cksum", "-a", "sha256"}, {"cksum"}}},
+		{[]string{"cksum"}, [][]string{{"cksum", "-a", "md5"}, {"cksum", "-a", "blake2b", "-l", "248"}, {"cksum", "-a", "sha256"}, {"cksum", "-a", "sm3"}, {"cksum"}}},
 		{[]string{"cksum", "-a", "sha1"}, [][]string{{"cksum", "-a", "sha1"}, {"cksum", "-a", "sha1", "--untagged"}}},
 		{[]string{"cksum", "-a", "blake2b"}, [][]string{{"cksum", "-a", "blake2b"}, {"cksum", "-a", "blake2b", "--untagged", "-l", "64"}}},
 	} {

@@ -22,11 +22,11 @@ type filesCase struct {
 // flags GNU takes, each with its values, and now and then one it refuses
 // (bad), which the CLI must refuse too, before any file is read. Not
 // drawn: cksum --debug (its line is the server's hardware's, and --tcp
-// carries none), cksum -a sm3, b3sum --keyed (the tool reads a key from
+// carries none), b3sum --keyed (the tool reads a key from
 // standard input) and b3sum -l with a value that does not parse
 // (differences docs/cli.md and docs/protocol.md keep).
 var filesFlags = map[string]struct{ good, bad [][]string }{
-	"sum": {
+	"*sum": { // md5sum … sha512sum
 		good: [][]string{{"--tag"}, {"-z"}, {"--zero"}, {"-b"}, {"-t"}, {"--binary"}, {"--text"}, {"-bz"}, {"--ta"}, {"--"}},
 		bad:  [][]string{{"-x"}, {"--bogus"}, {"--quiet"}, {"--tag=1"}, {"--status"}, {"-l", "8"}},
 	},
@@ -36,9 +36,13 @@ var filesFlags = map[string]struct{ good, bad [][]string }{
 	},
 	"cksum": {
 		good: [][]string{{"-a", "md5"}, {"-a", "sha1"}, {"-a", "sha224"}, {"-a", "sha256"}, {"-a", "sha384"}, {"-a", "sha512"},
-			{"-a", "blake2b"}, {"-a", "crc"}, {"-a", "sysv"}, {"-a", "bsd"}, {"--al", "blake2b", "-l", "64"}, {"--algorithm=sha1"},
+			{"-a", "blake2b"}, {"-a", "crc"}, {"-a", "sysv"}, {"-a", "bsd"}, {"-a", "sm3"}, {"--al", "blake2b", "-l", "64"}, {"--algorithm=sha1"},
 			{"--untagged"}, {"--tag"}, {"-z"}, {"-za", "md5"}, {"--"}},
 		bad: [][]string{{"-a", "foo"}, {"-b"}, {"--base64"}, {"-x"}, {"-l", "8"}, {"-a", "blake2b", "-l", "7"}},
+	},
+	"sum": {
+		good: [][]string{{"-r"}, {"-s"}, {"--sysv"}, {"--sy"}, {"-rs"}, {"-sr"}, {"--"}},
+		bad:  [][]string{{"--tag"}, {"-x"}, {"-a", "bsd"}, {"--sysv=1"}},
 	},
 	"b3sum": {
 		good: [][]string{{"--no-names"}, {"--raw"}, {"-l", "8"}, {"--length", "64"}, {"-l", "1"}, {"--derive-key", "ctx"}, {"--num-threads", "1"}, {"--no-mmap"}},
@@ -50,11 +54,11 @@ var filesFlags = map[string]struct{ good, bad [][]string }{
 // operands interleaved (GNU permutes them), and standard input.
 func generateFilesCase(seed uint64, i int, files []string) filesCase {
 	rng := rand.New(rand.NewPCG(seed, uint64(i)))
-	cmds := []string{"md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum", "cksum", "cksum", "b3sum"}
+	cmds := []string{"md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum", "cksum", "cksum", "b3sum", "sum"}
 	cmd := cmds[rng.IntN(len(cmds))]
 	fl, ok := filesFlags[cmd]
 	if !ok {
-		fl = filesFlags["sum"]
+		fl = filesFlags["*sum"]
 	}
 	var flags [][]string
 	for k := rng.IntN(4); k > 0; k-- {

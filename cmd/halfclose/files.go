@@ -36,7 +36,7 @@ import (
 func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 	// The digest commands' FILE operands the client uploads itself, one
 	// stream per file, printing what GNU prints for them.
-	if _, ok := digest.ByCommand(words[0]); !ok {
+	if !digest.IsCommand(words[0]) {
 		return nil, nil, false
 	}
 	cmd, files, err := splitDigestWords(words)
@@ -49,8 +49,7 @@ func digestFiles(words []string) (cmd []string, files []string, ok bool) {
 // isDigest reports whether words are a digest command's: its name, then
 // its words (not one operand of pipeline text, "md5sum | wc").
 func isDigest(words []string) bool {
-	_, ok := digest.ByCommand(words[0])
-	return ok
+	return digest.IsCommand(words[0])
 }
 
 // refusedFlags reports whether the digest command refuses the flags of

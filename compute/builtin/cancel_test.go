@@ -98,7 +98,7 @@ func cancelCases() []cancelCase {
 		// whole blocks: base64 and gzip input stays valid
 		cs = append(cs, cancelCase{text: text, block: block, after: after, size: max(size/int64(len(block)), 1) * int64(len(block))})
 	}
-	for _, c := range []string{"md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum", "b3sum", "cksum", "cksum -a sha512", "crc32c", "xxh3"} {
+	for _, c := range []string{"md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum", "b3sum", "cksum", "cksum -a sha512", "cksum -a sm3", "sum", "sum -s", "crc32c", "xxh3"} {
 		add(c, random, mib/2, 2*mib)
 	}
 	add("wc", lines, mib/2, 2*mib)

@@ -645,12 +645,14 @@ func runChunked(t testing.TB, c diffCase, seed uint64) ([]byte, int, []string, e
 }
 
 func (g *gen) hfDigest() diffCase {
-	cmd := g.pick("md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum", "cksum", "cksum", "cksum")
+	cmd := g.pick("md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum", "cksum", "cksum", "cksum", "sum")
 	argv := []string{cmd}
 	for range g.n(4) {
 		switch {
 		case cmd == "cksum" && g.chance(0.4):
-			argv = append(argv, "-a", g.pick("crc", "md5", "sha1", "blake2b", "sysv", "bsd", "sha224", "sha256", "sha384", "sha512"))
+			argv = append(argv, "-a", g.pick("crc", "md5", "sha1", "blake2b", "sysv", "bsd", "sha224", "sha256", "sha384", "sha512", "sm3"))
+		case cmd == "sum" && g.chance(0.7):
+			argv = append(argv, g.pick("-r", "-s", "--sysv", "-rs", "-sr", "--sy", "-", "--"))
 		case (cmd == "b2sum" || cmd == "cksum") && g.chance(0.3):
 			argv = append(argv, "-l", g.pick("8", "16", "128", "256", "512", "0", "504", "9", "1K"))
 		default:

@@ -14,7 +14,7 @@ import (
 // cksum.
 
 var cksumFlags = append([]compute.FlagSpec{
-	{Short: 'a', Long: "algorithm", Value: true, Summary: "sysv, bsd, crc (default), md5, sha1, sha224, sha256, sha384, sha512, blake2b"},
+	{Short: 'a', Long: "algorithm", Value: true, Summary: "sysv, bsd, crc (default), md5, sha1, sha224, sha256, sha384, sha512, blake2b, sm3"},
 	lengthFlag,
 	{Long: "tag", Summary: "BSD-style output (the default for digests)"},
 	{Long: "untagged", Summary: "GNU-style output: HEX  -"},
@@ -22,7 +22,7 @@ var cksumFlags = append([]compute.FlagSpec{
 	{Long: "debug", Summary: "report on standard error which implementation GNU would use for the CRC"},
 }, checkFlags...)
 
-var cksumAlgos = []string{"sysv", "bsd", "crc", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b"}
+var cksumAlgos = []string{"sysv", "bsd", "crc", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "sm3"}
 
 // checkDigestFlag judges, as each flag is read, the values GNU's option
 // loop judges (-l, cksum's -a), so that of two errors on a line the first
@@ -32,7 +32,7 @@ func checkDigestFlag(cmd string) func(compute.FlagUse) error {
 	return func(u compute.FlagUse) error {
 		switch u.Key {
 		case "a":
-			if u.Value == "sm3" || slices.Contains(cksumAlgos, u.Value) {
+			if slices.Contains(cksumAlgos, u.Value) {
 				return nil
 			}
 			return compute.Invalidf("%s: invalid algorithm %q for %s (valid: %s)", cmd, u.Value, u.Name, strings.Join(cksumAlgos, ", "))
@@ -60,16 +60,8 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	for _, u := range f.Uses {
 		switch u.Key {
 		case "a":
+			// checkDigestFlag judged it as it was read; the last wins.
 			algo = u.Value
-			// sm3 is GNU's too: refused below only if no later -a
-			// replaces it (GNU's last -a wins).
-			known := algo == "sm3"
-			for _, a := range cksumAlgos {
-				known = known || a == algo
-			}
-			if !known {
-				return nil, compute.Invalidf("%s: invalid algorithm %q for %s (valid: %s)", cmd, algo, u.Name, strings.Join(cksumAlgos, ", "))
-			}
 		case "l":
 			if bits, err = parseB2Length(cmd, u); err != nil {
 				return nil, err
@@ -89,29 +81,64 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := checkB2Max(cmd, lenUse, bits); err != nil {
 		return nil, err
 	}
-	if algo == "sm3" {
-		return nil, compute.Invalidf("%s: unsupported algorithm %q (%s)", cmd, algo, compute.RefuseNotImpl)
-	}
 	// Files are GNU's last concern, after the flags' checks.
 	outputs, err := stdinOperands(cmd, f)
 	if err != nil {
 		return nil, err
 	}
-	// With no operand the legacy sums print no name; the digests print "-".
 	names := repeatName("-", outputs)
-	sep := " -"
-	if len(f.Operands) == 0 {
-		sep = ""
-	}
-	// The legacy sums' lines are two numbers of at most 20 digits, " -"
-	// and the end of line.
-	st := &digestStage{names: names, lineMax: 64}
 	switch algo {
-	case "crc":
-		if f.Has("debug") {
+	case "crc", "sysv", "bsd":
+		st := legacySumStage(algo, names, len(f.Operands) > 0, eol)
+		if algo == "crc" && f.Has("debug") {
 			// GNU chooses once, for the first input.
 			st.diag = crcDebugLine()
 		}
+		return st, nil
+	default:
+		st := &digestStage{names: names}
+		var size int
+		if algo == "sm3" {
+			// SM3 is cksum's alone: no sm3sum, no Digest algorithm.
+			st.newHash, size = func() hash.Hash { return newSM3() }, sm3Size
+		} else {
+			a, _ := Lookup(algo)
+			st.newHash, size = a.New, a.Size
+		}
+		tag := strings.ToUpper(algo)
+		if algo == "blake2b" {
+			if bits == 0 {
+				bits = 512
+			}
+			st.newHash = func() hash.Hash { return newBlake2b(bits / 8) }
+			tag = blake2bTag(bits)
+		}
+		if algo == "blake2b" {
+			size = bits / 8
+		}
+		st.lineMax = digestLineMax(size, tag)
+		st.print = func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
+			gnuLine(w, tag, h.Sum(nil), name, tagged, false, eol)
+			return nil
+		}
+		return st, nil
+	}
+}
+
+// legacySumStage prints cksum's and sum's checksums that are no digest:
+// the POSIX CRC (crc), and sum's BSD (bsd) and System V (sysv) sums, each
+// with the size, as GNU prints them. With no operand their lines name no
+// input; with operands (all "-") each line ends in " -".
+func legacySumStage(algo string, names []string, named bool, eol byte) *digestStage {
+	sep := ""
+	if named {
+		sep = " -"
+	}
+	// Their lines are two numbers of at most 20 digits, " -" and the end
+	// of line.
+	st := &digestStage{names: names, lineMax: 64}
+	switch algo {
+	case "crc":
 		st.newHash = func() hash.Hash { return new(posixCRC) }
 		st.print = func(w *bufio.Writer, h hash.Hash, n int64, _ string) error {
 			fmt.Fprintf(w, "%d %d%s%c", h.(*posixCRC).sum32(), n, sep, eol)
@@ -130,27 +157,40 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 			return nil
 		}
 	default:
-		a, _ := Lookup(algo)
-		st.newHash = a.New
-		tag := strings.ToUpper(algo)
-		if algo == "blake2b" {
-			if bits == 0 {
-				bits = 512
-			}
-			st.newHash = func() hash.Hash { return newBlake2b(bits / 8) }
-			tag = blake2bTag(bits)
-		}
-		size := a.Size
-		if algo == "blake2b" {
-			size = bits / 8
-		}
-		st.lineMax = digestLineMax(size, tag)
-		st.print = func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {
-			gnuLine(w, tag, h.Sum(nil), name, tagged, false, eol)
-			return nil
+		panic("digest: no legacy sum " + algo)
+	}
+	return st
+}
+
+// sum: GNU's BSD (-r, the default) or System V (-s, --sysv) checksum; the
+// last of them wins, as in GNU.
+
+var bsdSumFlags = []compute.FlagSpec{
+	{Short: 'r', Summary: "the BSD sum (the default), with the size in 1 KiB blocks"},
+	{Short: 's', Long: "sysv", Summary: "the System V sum, with the size in 512-byte blocks"},
+}
+
+const sumSummary = "print the BSD (or with -s System V) checksum and block count of the input, as GNU sum"
+
+func buildSum(env *compute.Env, args []string) (compute.Stage, error) {
+	const cmd = "sum"
+	f, err := compute.ParseFlags(cmd, bsdSumFlags, args)
+	if err != nil {
+		return nil, err
+	}
+	algo := "bsd"
+	for _, u := range f.Uses {
+		if u.Key == "s" {
+			algo = "sysv"
+		} else {
+			algo = "bsd"
 		}
 	}
-	return st, nil
+	outputs, err := stdinOperands(cmd, f)
+	if err != nil {
+		return nil, err
+	}
+	return legacySumStage(algo, repeatName("-", outputs), len(f.Operands) > 0, '\n'), nil
 }
 
 // sysvSum is `sum -s`: the byte sum modulo 2^32 (an unsigned int in GNU),

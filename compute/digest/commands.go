@@ -354,7 +354,14 @@ func hexSumCommand(algo *Algo) *compute.Command {
 	}
 }
 
-// Register adds the command of every algorithm to r.
+// IsCommand reports whether name is a digest command: an algorithm's
+// (ByCommand), or sum, whose sums cksum -a bsd and sysv also print.
+func IsCommand(name string) bool {
+	_, ok := ByCommand(name)
+	return ok || name == "sum"
+}
+
+// Register adds the command of every algorithm to r, and sum.
 func Register(r *compute.Registry) {
 	for _, a := range algos {
 		switch a.style {
@@ -362,6 +369,7 @@ func Register(r *compute.Registry) {
 			r.Register(gnuSumCommand(a))
 		case styleCksum:
 			r.Register(&compute.Command{Name: a.Command, Summary: a.summary, Flags: cksumFlags, Build: buildCksum})
+			r.Register(&compute.Command{Name: "sum", Summary: sumSummary, Flags: bsdSumFlags, Build: buildSum})
 		case styleB3:
 			r.Register(&compute.Command{Name: a.Command, Summary: a.summary, Flags: append(append([]compute.FlagSpec(nil), b3Flags...), b3Reject...), Build: buildB3sum})
 		case styleHex:

@@ -152,7 +152,7 @@ var digestCases = func() [][2]string {
 	for _, f := range []string{"", " -", " - -", " -z", " --tag", " --untagged", " -a crc -", " --debug"} {
 		add("cksum" + f)
 	}
-	for _, a := range []string{"sysv", "bsd", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b"} {
+	for _, a := range []string{"sysv", "bsd", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "sm3"} {
 		for _, f := range []string{"", " -", " - -", " --untagged", " -z", " --untagged -z", " --tag", " --untagged --tag"} {
 			add("cksum -a " + a + f)
 		}
@@ -161,6 +161,9 @@ var digestCases = func() [][2]string {
 		add("cksum -a blake2b" + f)
 	}
 	add("cksum -l 256 --algorithm=blake2b")
+	for _, f := range []string{"", " -", " - -", " -r", " -s", " --sysv -", " -rs", " -sr - -", " -s -r", " --sy --"} {
+		add("sum" + f)
+	}
 	for _, f := range []string{"", " -", " - -", " --no-names", " -l 0", " -l 1", " -l 100", " --length=8 --no-names", " --derive-key ctx", " --num-threads 2", " --no-mmap"} {
 		add("b3sum" + f)
 	}
@@ -394,7 +397,7 @@ func TestDigestBadArgs(t *testing.T) {
 		{"b2sum -l", []string{"b2sum", `"-l"`, "value"}},
 		{"cksum -a nope", []string{"cksum", `"nope"`, "-a", "sha256"}},
 		{"cksum -a SHA256", []string{"cksum", `"SHA256"`}},
-		{"cksum -a sm3", []string{"cksum", `"sm3"`, "unsupported"}},
+		{"cksum -a sm3 -l 256", []string{"cksum", "-l", "blake2b"}},
 		{"cksum -l 128", []string{"cksum", "-l", "blake2b"}},
 		{"cksum -a sha256 --length 256", []string{"cksum", "--length", "blake2b"}},
 		{"cksum -a blake2b -l 12", []string{"cksum", `"12"`, "multiple of 8"}},

@@ -2,7 +2,7 @@
 // one table of them (Algo: the core's name, the API enum value, the command
 // that prints it, its GNU tag, its size, its constructor), MultiHash, which
 // computes several in one pass, and the digest commands (md5sum ...
-// sha512sum, b2sum, b3sum, cksum, crc32c, xxh3), byte for byte as the GNU
+// sha512sum, b2sum, b3sum, cksum, sum, crc32c, xxh3), byte for byte as the GNU
 // tools (or b3sum) reading stdin.
 //
 // The server maps the API's algorithms with ByProto, the metrics label a
