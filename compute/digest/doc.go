@@ -7,8 +7,8 @@
 //
 // The server maps the API's algorithms with ByProto, the metrics label a
 // Digest job with Algo.Command, the CLI finds the commands whose FILE
-// operands it uploads itself with ByCommand, and Register adds the commands
-// to a compute.Registry. A new algorithm is one row of the table.
+// operands it uploads itself with IsCommand (ByCommand's, and sum), and
+// Register adds the commands to a compute.Registry. A new algorithm is one row of the table.
 //
 // A digest command's stage hashes its input as it flows and prints one line
 // at end of input; operands other than "-" are refused (a server opens no
