@@ -373,6 +373,7 @@ func TestCheckRandom(t *testing.T) {
 		{[]string{"cksum"}, [][]string{{"cksum", "-a", "md5"}, {"cksum", "-a", "blake2b", "-l", "248"}, {"cksum", "-a", "sha256"}, {"cksum", "-a", "sm3"}, {"cksum"}}},
 		{[]string{"cksum", "-a", "sha1"}, [][]string{{"cksum", "-a", "sha1"}, {"cksum", "-a", "sha1", "--untagged"}}},
 		{[]string{"cksum", "-a", "blake2b"}, [][]string{{"cksum", "-a", "blake2b"}, {"cksum", "-a", "blake2b", "--untagged", "-l", "64"}}},
+		{[]string{"cksum", "-a", "sm3"}, [][]string{{"cksum", "-a", "sm3"}, {"cksum", "-a", "sm3", "--untagged"}, {"cksum", "-a", "sha256", "--untagged"}}},
 	} {
 		var sums []string
 		for _, gen := range c.gens {
