@@ -170,3 +170,11 @@ func assignmentName(raw string) int {
 	}
 	return 0
 }
+
+// IsCommandSyntax reports whether word, written unquoted where a stage
+// starts, is shell syntax that SplitPipeline refuses there (a variable
+// assignment or a keyword): a client quoting words for pipeline text
+// must quote such a first word.
+func IsCommandSyntax(word string) bool {
+	return assignmentName(word) > 0 || shellKeywords[word]
+}
