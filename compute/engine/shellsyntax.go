@@ -32,15 +32,19 @@ func syntaxName(s string) string {
 }
 
 // shellOps are sh's (and bash's) operators that start with ; & | < > ( ),
-// longest first, with what each is.
-var shellOps = []struct{ op, what string }{
-	{"&>>", "a redirection"}, {"&>", "a redirection"},
-	{"<<<", "a here-string"}, {"<<-", "a here-document"}, {"<<", "a here-document"},
-	{"<&", "a redirection"}, {"<>", "a redirection"}, {"<", "a redirection"},
-	{">>", "a redirection"}, {">&", "a redirection"}, {">|", "a redirection"}, {">", "a redirection"},
-	{"&&", "an AND list"}, {"||", "an OR list"}, {"|&", "a pipe of standard error"},
-	{";", "a command list"}, {"&", "a background job"},
-	{"(", "a subshell"}, {")", "a subshell"},
+// longest first, with what each is and whether it redirects (and so
+// takes a file descriptor before it and a target after it).
+var shellOps = []struct {
+	op, what string
+	redir    bool
+}{
+	{"&>>", "a redirection", true}, {"&>", "a redirection", true},
+	{"<<<", "a here-string", true}, {"<<-", "a here-document", true}, {"<<", "a here-document", true},
+	{"<&", "a redirection", true}, {"<>", "a redirection", true}, {"<", "a redirection", true},
+	{">>", "a redirection", true}, {">&", "a redirection", true}, {">|", "a redirection", true}, {">", "a redirection", true},
+	{"&&", "an AND list", false}, {"||", "an OR list", false}, {"|&", "a pipe of standard error", false},
+	{";", "a command list", false}, {"&", "a background job", false},
+	{"(", "a subshell", false}, {")", "a subshell", false},
 }
 
 // wordEnd returns the length of the word at the start of s, as far as an
@@ -75,8 +79,7 @@ func shellSyntax(text string, i int, inWord bool, wordStart int, word string) er
 		if !strings.HasPrefix(rest, o.op) {
 			continue
 		}
-		name := o.op
-		if o.what == "a redirection" || o.what == "a here-document" || o.what == "a here-string" {
+		if o.redir {
 			start := i
 			if inWord && text[wordStart:i] == word && strings.Trim(word, "0123456789") == "" {
 				start = wordStart // an IO number: 2>
@@ -86,10 +89,10 @@ func shellSyntax(text string, i int, inWord bool, wordStart int, word string) er
 				end++
 			}
 			end += wordEnd(text[end:])
-			name = strings.TrimRight(text[start:end], " \t")
+			name := strings.TrimRight(text[start:end], " \t")
 			return compute.Invalidf("pipeline: unsupported shell syntax %s, %s (there is no shell: the input is the stream, the output the reply, and no file is opened)", syntaxName(name), o.what)
 		}
-		return compute.Invalidf("pipeline: unsupported shell syntax %s, %s (there is no shell)", syntaxName(name), o.what)
+		return compute.Invalidf("pipeline: unsupported shell syntax %s, %s (there is no shell)", syntaxName(o.op), o.what)
 	}
 	return compute.Invalidf("pipeline: unsupported shell syntax %s (there is no shell)", syntaxName(rest[:1]))
 }
