@@ -205,6 +205,8 @@ bench: build tools
 ## against a halfclosed (FILESDIFF_N, CHECKDIFF_N, default 2000 each; FILESDIFF_SEED, CHECKDIFF_SEED),
 ## of grep's output shaping, base64, gzip and gunzip over its TCP port and gRPC
 ## (CODECDIFF_N, default 2000, inputs up to CODECDIFF_MAX bytes, default 8 MB; CODECDIFF_SEED),
+## of grep with many patterns and of pipelines over inputs at --max-line-bytes's edges over
+## its TCP port and gRPC (BOUNDDIFF_N, default 2000; BOUNDDIFF_SEED),
 ## of the reply spool's writer, release and aborts (SPOOLRAND_N, default 20000; SPOOLRAND_SEED),
 ## and of the pipeline text's words against bash's (SPLITDIFF_N, default 30000; SPLITDIFF_SEED)
 fuzz:
@@ -214,7 +216,8 @@ fuzz:
 	FILEINPUTDIFF_N=$${FILEINPUTDIFF_N:-3000} FILEINPUTDIFF_SEED=$${FILEINPUTDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestGNUDiffFileInput$$' -count=1 -timeout 60m -v ./compute/builtin/
 	FILESDIFF_N=$${FILESDIFF_N:-2000} FILESDIFF_SEED=$${FILESDIFF_SEED:-$$(date +%s)} CHECKDIFF_N=$${CHECKDIFF_N:-2000} CHECKDIFF_SEED=$${CHECKDIFF_SEED:-$$(date +%s)} \
 	  CODECDIFF_N=$${CODECDIFF_N:-2000} CODECDIFF_SEED=$${CODECDIFF_SEED:-$$(date +%s)} CODECDIFF_MAX=$${CODECDIFF_MAX:-8000000} \
-	  $(GO) test -run='^Test(FilesRandom|CheckRandom|CodecRandom)$$' -count=1 -timeout 60m -v ./e2e/
+	  BOUNDDIFF_N=$${BOUNDDIFF_N:-2000} BOUNDDIFF_SEED=$${BOUNDDIFF_SEED:-$$(date +%s)} \
+	  $(GO) test -run='^Test(FilesRandom|CheckRandom|CodecRandom|HuntBoundaryRandom)$$' -count=1 -timeout 60m -v ./e2e/
 	SPOOLRAND_N=$${SPOOLRAND_N:-20000} SPOOLRAND_SEED=$${SPOOLRAND_SEED:-$$(date +%s)} $(GO) test -race -run='^TestSpoolReleaseRandom$$' -count=1 -timeout 60m ./compute/spool/
 	SPLITDIFF_N=$${SPLITDIFF_N:-30000} SPLITDIFF_SEED=$${SPLITDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestSplitPipelineBashGenerated$$' -count=1 -v ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/

@@ -154,7 +154,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"b2sum", "-l", "7"}, []string{"INVALID_ARGUMENT", "b2sum"}},
 		{[]string{"cksum", "-a", "nosuchalgo"}, []string{"INVALID_ARGUMENT", "nosuchalgo"}},
 		{[]string{"sha256sum | "}, []string{"INVALID_ARGUMENT", "pipeline"}},
-		{[]string{"sha256sum > out"}, []string{"INVALID_ARGUMENT", `">"`}},
+		{[]string{"sha256sum > out"}, []string{"INVALID_ARGUMENT", `"> out", a redirection`}},
 	}
 	for _, c := range cases {
 		for _, tr := range transports {

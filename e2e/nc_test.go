@@ -91,7 +91,7 @@ func TestNcErrorLines(t *testing.T) {
 		{"nothing, then FIN", `:`, "halfclose: error: INVALID_ARGUMENT: missing header line"},
 		{"empty header", `printf '\n'; cat "$1"`, "halfclose: error: INVALID_ARGUMENT: pipeline: empty\n"},
 		{"header too long", `head -c 4000 "$1" | tr -d '\n'; cat "$1"`, "halfclose: error: INVALID_ARGUMENT: header line longer than 128 bytes\n"},
-		{"shell syntax", `printf 'sha256sum > /tmp/x\n'`, "halfclose: error: INVALID_ARGUMENT: pipeline: unsupported shell syntax \">\""},
+		{"shell syntax", `printf 'sha256sum > /tmp/x\n'`, "halfclose: error: INVALID_ARGUMENT: pipeline: unsupported shell syntax \"> /tmp/x\", a redirection"},
 	}
 	for _, c := range cases {
 		got := run(t, "", "", "sh", "-c", "("+c.script+`) | "$2" -N "$3" "$4"`, "sh", big, nc, host, port)

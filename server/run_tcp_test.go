@@ -150,7 +150,7 @@ func TestRunErrors(t *testing.T) {
 		{"unknown command", []*apiv1.RunRequest{runHeader("sha256sum | frob")}, codes.InvalidArgument, `unknown command "frob"`},
 		{"unknown flag", []*apiv1.RunRequest{runHeader("wc -Q")}, codes.InvalidArgument, `"-Q"`},
 		{"file operand", []*apiv1.RunRequest{runHeader("sha256sum /etc/passwd")}, codes.InvalidArgument, "/etc/passwd"},
-		{"shell syntax", []*apiv1.RunRequest{runHeader("wc > x")}, codes.InvalidArgument, `">"`},
+		{"shell syntax", []*apiv1.RunRequest{runHeader("wc > x")}, codes.InvalidArgument, `"> x", a redirection`},
 		{"second header", []*apiv1.RunRequest{runHeader("wc"), runData([]byte("a")), runHeader("wc")}, codes.InvalidArgument, "unexpected header"},
 		{"input limit", []*apiv1.RunRequest{runHeader("wc"), runData(make([]byte, 1001))}, codes.ResourceExhausted, "input exceeds the limit"},
 		{"failure after output", []*apiv1.RunRequest{runHeader("testfail"), runData([]byte("abc"))}, codes.InvalidArgument, "testfail: failed after its output"},

@@ -349,6 +349,11 @@ func quoteWords(words []string) string {
 	q := make([]string, len(words))
 	for i, w := range words {
 		q[i] = shellQuote(w)
+		if i == 0 && q[i] == w && engine.IsCommandSyntax(w) {
+			// x=1 or if, unquoted, is an assignment or a keyword
+			// where a command starts, which the server refuses
+			q[i] = "'" + w + "'"
+		}
 	}
 	return strings.Join(q, " ")
 }

@@ -19,6 +19,8 @@ func FuzzQuoteWordsRoundTrip(f *testing.F) {
 	f.Add("tr", `\n`, "$HOME;|&")
 	f.Add("x", "", "#c")
 	f.Add("grep", "\xff\xc3(", "a\nb\r'\\")
+	f.Add("x=1", "a", "b=2") // an assignment where a command starts, unquoted
+	f.Add("time", "if", "!") // a keyword there
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		words := []string{a, b, c}
 		if a == "" {

@@ -128,6 +128,9 @@ func TestHuntPipeWordsAsBash(t *testing.T) {
 		`w x; w`, `w x & w`, `w > f`, `w < f`, `(w)`, `w #c`, "w x\t#c", "w x\n#c", "w \\\n#x", `w $\` + "\nx",
 		`w "$\` + "\nx\"", "w $\nx", `w "$'"`, `w $- $? $! $# $@ $* $0 $1 $_`, `w $/ $: $.`, `w a$b`,
 		`w $"x"`, "w x\n\\\n", `w \`, `w x|`, `| w`, `w x | | w`, `w 'a`, `w "a`, `w $'a`, `w x\` + "\n| w",
+		// An assignment or keyword where a command starts, and as an argument.
+		`x=1 w`, `w x | A_9='y z' w`, `_=1 w`, `w x=1 'y'=2 =z | w a=b`, `! w x`, `time w x`, `w | ! w`,
+		`w '!' '{' if time \! \{`,
 		`w "$'x'"`, `w $'\u00e9'`, `w $'\?'`, `w $'\8'`, `w $'\xg'`, `w $'\c'`, `w $'\0'`,
 	}
 	n := 0

@@ -39,20 +39,30 @@ func SplitPipeline(text string) ([][]string, error) {
 		return nil, compute.Invalidf("pipeline: a NUL byte at offset %d, which an argument cannot hold", i)
 	}
 	var (
-		stages [][]string
-		words  []string
-		cur    strings.Builder
-		inWord bool
+		stages    [][]string
+		words     []string
+		cur       strings.Builder
+		inWord    bool
+		wordStart int // where the current word's text starts
 	)
-	endWord := func() {
-		if inWord {
-			words = append(words, cur.String())
-			cur.Reset()
-			inWord = false
+	endWord := func(end int) error {
+		if !inWord {
+			return nil
 		}
+		if len(words) == 0 {
+			if err := commandWord(text[wordStart:end], cur.String()); err != nil {
+				return err
+			}
+		}
+		words = append(words, cur.String())
+		cur.Reset()
+		inWord = false
+		return nil
 	}
-	endStage := func() error {
-		endWord()
+	endStage := func(end int) error {
+		if err := endWord(end); err != nil {
+			return err
+		}
 		if len(words) == 0 {
 			if len(stages) == 0 {
 				return compute.Invalidf("pipeline: missing command before \"|\"")
@@ -65,22 +75,29 @@ func SplitPipeline(text string) ([][]string, error) {
 	}
 	for i := 0; i < len(text); i++ {
 		c := text[i]
+		if !inWord {
+			wordStart = i
+		}
 		switch c {
 		case ' ', '\t', '\r':
-			endWord()
+			if err := endWord(i); err != nil {
+				return nil, err
+			}
 		case '\n':
 			// In sh an unquoted newline ends a command, as ";" does:
 			// refused, not joined, but where sh reads on (before the
 			// first word, after a "|") or where nothing follows.
-			endWord()
+			if err := endWord(i); err != nil {
+				return nil, err
+			}
 			if len(words) > 0 && strings.TrimLeft(text[i:], " \t\r\n") != "" {
 				return nil, compute.Invalidf("pipeline: unsupported shell syntax: a newline after %q ends a command in sh (there is no shell; join stages with \"|\")", words[len(words)-1])
 			}
 		case '|':
-			if i+1 < len(text) && text[i+1] == '|' {
-				return nil, compute.Invalidf("pipeline: unsupported shell syntax \"||\" (there is no shell)")
+			if i+1 < len(text) && (text[i+1] == '|' || text[i+1] == '&') {
+				return nil, shellSyntax(text, i, inWord, wordStart, cur.String())
 			}
-			if err := endStage(); err != nil {
+			if err := endStage(i); err != nil {
 				return nil, err
 			}
 		case '\'':
@@ -116,7 +133,8 @@ func SplitPipeline(text string) ([][]string, error) {
 					continue
 				}
 				if d == '$' || d == '`' {
-					return nil, compute.Invalidf("pipeline: unsupported shell syntax %q inside double quotes (there is no shell; use single quotes)", string(d))
+					name, what := expansion(text[i:])
+					return nil, compute.Invalidf("pipeline: unsupported shell syntax %s inside double quotes, %s (there is no shell; use single quotes)", name, what)
 				}
 				cur.WriteByte(d)
 			}
@@ -141,7 +159,7 @@ func SplitPipeline(text string) ([][]string, error) {
 				continue
 			}
 			if text[i+1] != '\'' {
-				return nil, compute.Invalidf("pipeline: unsupported shell syntax %q (there is no shell)", string(c))
+				return nil, shellSyntax(text, i, inWord, wordStart, cur.String())
 			}
 			inWord = true
 			n, err := dollarQuote(text[i+2:], &cur)
@@ -150,10 +168,10 @@ func SplitPipeline(text string) ([][]string, error) {
 			}
 			i += 1 + n
 		case ';', '&', '<', '>', '(', ')', '`':
-			return nil, compute.Invalidf("pipeline: unsupported shell syntax %q (there is no shell)", string(c))
+			return nil, shellSyntax(text, i, inWord, wordStart, cur.String())
 		case '#':
 			if !inWord {
-				return nil, compute.Invalidf("pipeline: unsupported shell syntax \"#\" (there is no shell; quote it)")
+				return nil, compute.Invalidf("pipeline: unsupported shell syntax \"#\", a comment (there is no shell; quote it)")
 			}
 			cur.WriteByte(c)
 		default:
@@ -161,7 +179,9 @@ func SplitPipeline(text string) ([][]string, error) {
 			cur.WriteByte(c)
 		}
 	}
-	endWord()
+	if err := endWord(len(text)); err != nil {
+		return nil, err
+	}
 	if len(words) == 0 {
 		if len(stages) == 0 {
 			return nil, compute.Invalidf("pipeline: empty")

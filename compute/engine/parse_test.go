@@ -33,6 +33,12 @@ func TestSplitPipeline(t *testing.T) {
 		// A '$' ending a word is literal in every sh.
 		{`grep ^$|grep -c "a$" "$"x "a$ b"`, [][]string{{"grep", "^$"}, {"grep", "-c", "a$", "$x", "a$ b"}}},
 		{"grep $ x$\t\"$\"$\r\n", [][]string{{"grep", "$", "x$", "$$"}}},
+		// Shell syntax quoted, or where sh reads none, is a word: an
+		// assignment only starts a command, a keyword only unquoted.
+		{`grep 'a;b' "a&&b" a\>b | tr '*' x`, [][]string{{"grep", "a;b", "a&&b", "a>b"}, {"tr", "*", "x"}}},
+		{`grep x=1 -e=y | sort`, [][]string{{"grep", "x=1", "-e=y"}, {"sort"}}},
+		{`'x'=1 grep | "y=2" | \z=3 | =x | 1x=2`, [][]string{{"x=1", "grep"}, {"y=2"}, {"z=3"}, {"=x"}, {"1x=2"}}},
+		{`'!' a | \if | "time" | grep if ! time`, [][]string{{"!", "a"}, {"if"}, {"time"}, {"grep", "if", "!", "time"}}},
 	}
 	for _, tc := range tests {
 		got, err := engine.SplitPipeline(tc.in)
@@ -47,30 +53,60 @@ func TestSplitPipeline(t *testing.T) {
 }
 
 func TestSplitPipelineErrors(t *testing.T) {
+	const noFile = " (there is no shell: the input is the stream, the output the reply, and no file is opened)"
 	tests := []struct{ in, want string }{
 		{"", "pipeline: empty"},
 		{"   ", "pipeline: empty"},
 		{"| sort", `pipeline: missing command before "|"`},
 		{"sort |", `pipeline: missing command after "|"`},
 		{"sort | | wc", `pipeline: missing command after "|"`},
-		{"sort || wc", `pipeline: unsupported shell syntax "||" (there is no shell)`},
+		{"sort || wc", `pipeline: unsupported shell syntax "||", an OR list (there is no shell)`},
 		{"grep 'abc", "pipeline: unterminated single quote"},
 		{`grep "abc`, "pipeline: unterminated double quote"},
 		{`grep abc\`, "pipeline: backslash at end of text"},
-		{"sort > /etc/passwd", `pipeline: unsupported shell syntax ">" (there is no shell)`},
-		{"sort < /etc/passwd", `pipeline: unsupported shell syntax "<" (there is no shell)`},
-		{"sort; rm -rf /", `pipeline: unsupported shell syntax ";" (there is no shell)`},
-		{"sort && wc", `pipeline: unsupported shell syntax "&" (there is no shell)`},
-		{"grep $HOME", `pipeline: unsupported shell syntax "$" (there is no shell)`},
-		{"grep `id`", "pipeline: unsupported shell syntax \"`\" (there is no shell)"},
-		{`grep "$HOME"`, `pipeline: unsupported shell syntax "$" inside double quotes (there is no shell; use single quotes)`},
-		{`grep "$."`, `pipeline: unsupported shell syntax "$" inside double quotes (there is no shell; use single quotes)`},
-		{`grep $.`, `pipeline: unsupported shell syntax "$" (there is no shell)`},
-		{"(sort)", `pipeline: unsupported shell syntax "(" (there is no shell)`},
+		{"sort > /etc/passwd", `pipeline: unsupported shell syntax "> /etc/passwd", a redirection` + noFile},
+		{"sort < /etc/passwd", `pipeline: unsupported shell syntax "< /etc/passwd", a redirection` + noFile},
+		{"sort; rm -rf /", `pipeline: unsupported shell syntax ";", a command list (there is no shell)`},
+		{"sort && wc", `pipeline: unsupported shell syntax "&&", an AND list (there is no shell)`},
+		{"grep $HOME", `pipeline: unsupported shell syntax "$HOME", a parameter expansion (there is no shell)`},
+		{"grep `id`", "pipeline: unsupported shell syntax \"`id`\", a command substitution (there is no shell)"},
+		{`grep "$HOME"`, `pipeline: unsupported shell syntax "$HOME" inside double quotes, a parameter expansion (there is no shell; use single quotes)`},
+		{`grep "$."`, `pipeline: unsupported shell syntax "$." inside double quotes, a "$" that sh may read as an expansion (there is no shell; use single quotes)`},
+		{`grep $.`, `pipeline: unsupported shell syntax "$.", a "$" that sh may read as an expansion (there is no shell)`},
+		{"(sort)", `pipeline: unsupported shell syntax "(", a subshell (there is no shell)`},
+		// The whole of what sh would read is named: an operator of
+		// several characters, a redirection with its descriptor and
+		// target, an expansion to its end, an assignment or keyword
+		// where a command starts (it was ">" for 2>&1, "&" for |&, and
+		// unknown command "x=1").
+		{"grep a 2>&1", `pipeline: unsupported shell syntax "2>&1", a redirection` + noFile},
+		{"grep a 2>/dev/null | wc", `pipeline: unsupported shell syntax "2>/dev/null", a redirection` + noFile},
+		{"grep a2>f", `pipeline: unsupported shell syntax ">f", a redirection` + noFile},
+		{"grep a '2'>f", `pipeline: unsupported shell syntax ">f", a redirection` + noFile},
+		{"grep a >> 'my log'", `pipeline: unsupported shell syntax ">> 'my log'", a redirection` + noFile},
+		{"grep a &> f", `pipeline: unsupported shell syntax "&> f", a redirection` + noFile},
+		{"grep a >|f", `pipeline: unsupported shell syntax ">|f", a redirection` + noFile},
+		{"grep a <<EOF", `pipeline: unsupported shell syntax "<<EOF", a here-document` + noFile},
+		{"grep a <<-EOF", `pipeline: unsupported shell syntax "<<-EOF", a here-document` + noFile},
+		{"grep a <<< abc", `pipeline: unsupported shell syntax "<<< abc", a here-string` + noFile},
+		{"sort |& wc", `pipeline: unsupported shell syntax "|&", a pipe of standard error (there is no shell)`},
+		{"sort &", `pipeline: unsupported shell syntax "&", a background job (there is no shell)`},
+		{"grep $(id)", `pipeline: unsupported shell syntax "$(id)", a command substitution (there is no shell)`},
+		{"grep $((1+2))", `pipeline: unsupported shell syntax "$((1+2))", an arithmetic expansion (there is no shell)`},
+		{"grep ${HOME}x", `pipeline: unsupported shell syntax "${HOME}", a parameter expansion (there is no shell)`},
+		{"grep $1 $?", `pipeline: unsupported shell syntax "$1", a special parameter (there is no shell)`},
+		{`grep "a$(id)"`, `pipeline: unsupported shell syntax "$(id)" inside double quotes, a command substitution (there is no shell; use single quotes)`},
+		{"grep $(" + strings.Repeat("x", 50) + ")", `pipeline: unsupported shell syntax "$(` + strings.Repeat("x", 38) + `...", a command substitution (there is no shell)`},
+		{"x=1 grep a", `pipeline: unsupported shell syntax "x=1", a variable assignment (there is no shell: a command has no environment to set)`},
+		{"grep a | LC_ALL='C' sort", `pipeline: unsupported shell syntax "LC_ALL=C", a variable assignment (there is no shell: a command has no environment to set)`},
+		{"_x9= sort", `pipeline: unsupported shell syntax "_x9=", a variable assignment (there is no shell: a command has no environment to set)`},
+		{"! grep a", `pipeline: unsupported shell syntax "!", a shell keyword (there is no shell)`},
+		{"time grep a", `pipeline: unsupported shell syntax "time", a shell keyword (there is no shell)`},
+		{"grep a | if", `pipeline: unsupported shell syntax "if", a shell keyword (there is no shell)`},
 		{"tr a\nb", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"grep a\n| sort", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"sort\n\nwc", `pipeline: unsupported shell syntax: a newline after "sort" ends a command in sh (there is no shell; join stages with "|")`},
-		{"sort # comment", `pipeline: unsupported shell syntax "#" (there is no shell; quote it)`},
+		{"sort # comment", `pipeline: unsupported shell syntax "#", a comment (there is no shell; quote it)`},
 		{"tr a\x00 x", "pipeline: a NUL byte at offset 4, which an argument cannot hold"},
 		{"grep -c 'a\x00b'", "pipeline: a NUL byte at offset 10, which an argument cannot hold"},
 	}
@@ -121,8 +157,8 @@ func TestSplitPipelineDollarQuote(t *testing.T) {
 		{`grep $'\c1'`, `has no control character`},
 		{`grep $'abc`, `unterminated $'...' quote`},
 		{`grep $'\'`, `unterminated $'...' quote`},
-		{`grep $x`, `unsupported shell syntax "$"`},
-		{`grep "$'x'"`, `unsupported shell syntax "$" inside double quotes`},
+		{`grep $x`, `unsupported shell syntax "$x"`},
+		{`grep "$'x'"`, `unsupported shell syntax "$'" inside double quotes`},
 	} {
 		_, err := engine.SplitPipeline(tc.in)
 		if err == nil || compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), tc.want) {

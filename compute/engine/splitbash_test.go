@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -100,8 +101,8 @@ func TestSplitPipelineBashGenerated(t *testing.T) {
 	t.Logf("seed %d: %d pipelines", seed, n)
 }
 
-// splitStage draws the text of one stage: one to four words, each of one
-// to five pieces, between blanks (a \<newline> among them).
+// splitStage draws the text of one stage: one to four words between
+// blanks (a \<newline> among them).
 func splitStage(r *rand.Rand) string {
 	var b strings.Builder
 	for w := range 1 + r.IntN(4) {
@@ -111,17 +112,33 @@ func splitStage(r *rand.Rand) string {
 			// its word when a blank follows)
 			b.WriteString(splitPick(r, " ", " ", "\t", "  ", " \\\n ", "\t\\\n\t "))
 		}
-		// A word starts with a letter: '#' there would begin an sh
-		// comment, which halfclose refuses.
-		b.WriteString(splitPick(r, "a", "grep", "x", "-e", "Z9"))
-		pieces := r.IntN(5)
-		for k := range pieces {
-			p := splitPiece(r)
-			if k == pieces-1 && r.IntN(6) == 0 {
-				p += "$" // literal where it ends a word
-			}
-			b.WriteString(p)
+		word := splitWord(r)
+		// The first word is a command name: in sh, NAME= there starts
+		// an assignment, not a word (halfclose refuses it; bash's
+		// printf here would take it as an argument).
+		for w == 0 && assignmentRE.MatchString(word) {
+			word = splitWord(r)
 		}
+		b.WriteString(word)
+	}
+	return b.String()
+}
+
+var assignmentRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// splitWord draws one word: one to five pieces.
+func splitWord(r *rand.Rand) string {
+	// A word starts with a letter: '#' there would begin an sh
+	// comment, which halfclose refuses.
+	var b strings.Builder
+	b.WriteString(splitPick(r, "a", "grep", "x", "-e", "Z9"))
+	pieces := r.IntN(5)
+	for k := range pieces {
+		p := splitPiece(r)
+		if k == pieces-1 && r.IntN(6) == 0 {
+			p += "$" // literal where it ends a word
+		}
+		b.WriteString(p)
 	}
 	return b.String()
 }
