@@ -461,7 +461,7 @@ func TestReloadCertLeafGodebug(t *testing.T) {
 	replaceFile(t, certFile, readFile(t, newCert))
 	d.reloader.Check()
 	wantSerial(t, d, clientTLS, newSerial)
-	if !strings.Contains(d.logs.String(), `"serial":"`+newSerial.String()+`"`) {
+	if !strings.Contains(d.logs.String(), fmt.Sprintf(`"serial":"%02X"`, newSerial)) {
 		t.Errorf("no INFO line with the new serial:\n%s", d.logs)
 	}
 	if got, want := notAfter(), float64(newEnd.Unix()); got != want {
