@@ -27,7 +27,9 @@ import (
 // h2"), and passes the raw-TCP port's TLS through untouched. Checked:
 //
 //   - every path against GNU sha256sum: the CLI over gRPC and --tcp, and
-//     socat's bare TLS header line, whose end is its close_notify;
+//     socat's bare TLS header line, whose end is its close_notify; and,
+//     for nginx, that the trap docs/deploy.md names is real (the stream
+//     module's proxy_ssl: socat's bare job DATA_LOSS);
 //   - a client's deadline (the CLI, the Python and Node examples, with an
 //     upload that stalls) ends in DEADLINE_EXCEEDED with no output, and
 //     reaches no replica as a deadline of its own (grpc-timeout not
@@ -127,6 +129,40 @@ func fleetTLS(t *testing.T, name string, knobs fleetKnobs) {
 		}
 	}
 	t.Run("paths", digestCalls)
+
+	if name == "nginx" {
+		// The trap (docs/deploy.md): nginx's stream module speaking TLS
+		// to the replicas (proxy_ssl) passes the client's close_notify on
+		// as a bare FIN (proxy_half_close shuts the socket, with no
+		// close_notify of its own), which a TLS replica takes for a cut
+		// connection: a bare header line is DATA_LOSS, every time; the
+		// CLI's @chunked proves its end and gets through.
+		t.Run("trap-stream-proxy-ssl", func(t *testing.T) {
+			q := f.startProxy(t, name, func(t *testing.T, cfg string) string {
+				cfg = tlsProxyConfig(t, name, cfg, pki, proxyCert, proxyKey, proxyPEM, upstreamPEM)
+				listen := regexp.MustCompile(`(?m)^        listen (\S+);$`).FindStringSubmatch(cfg)
+				if listen == nil {
+					t.Fatalf("no stream listen line in nginx.conf:\n%s", cfg)
+				}
+				cfg = replaceOnce(t, cfg, listen[0], fmt.Sprintf("        listen %s ssl;\n        ssl_certificate %s;\n        ssl_certificate_key %s;", listen[1], proxyCert, proxyKey))
+				return replaceOnce(t, cfg, "proxy_pass halfclose_tcp;", fmt.Sprintf(`proxy_pass halfclose_tcp;
+        proxy_ssl on;
+        proxy_ssl_verify on;
+        proxy_ssl_trusted_certificate %s;
+        proxy_ssl_name localhost;
+        proxy_ssl_certificate %s;
+        proxy_ssl_certificate_key %s;`, pki.CAFile, pki.ClientCert, pki.ClientKey))
+			})
+			r := run(t, "", "", "sh", "-c", `(echo sha256sum; cat "$1") | socat -t 30 - "OPENSSL:$2,cafile=$3,cert=$4,key=$5"`,
+				"sh", in, q.tcp, pki.CAFile, pki.ClientCert, pki.ClientKey)
+			if line := "halfclose: error: DATA_LOSS: input ended without TLS close_notify"; !strings.HasPrefix(string(r.stdout), line) {
+				t.Errorf("socat through nginx's proxy_ssl: exit %d, %q %s; want %q...", r.code, r.stdout, r.stderr, line)
+			}
+			if r := cli(t, "", in, append(creds, "--tcp", "--tcp-addr", q.tcp, "sha256sum")...); r.code != 0 || string(r.stdout) != want {
+				t.Errorf("CLI --tcp through nginx's proxy_ssl: exit %d, %q %s; want %q", r.code, r.stdout, r.stderr, want)
+			}
+		})
+	}
 
 	t.Run("deadline", func(t *testing.T) {
 		for _, r := range f.replicas {
