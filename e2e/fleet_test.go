@@ -269,6 +269,10 @@ type fleet struct {
 	replicas  []*replica
 	nginxConf string
 	haCfg     string
+	// proxyHost, when set, is the loopback address the proxies listen
+	// on (ports picked free there), not one of their own: TestFleetTLS
+	// issues the certificates for it before the proxies start.
+	proxyHost string
 
 	// The rolling restarts' failures, repeated at the end of TestFleet:
 	// a CI log is often cut to its last lines.
@@ -704,6 +708,9 @@ func (f *fleet) startProxySF(t *testing.T, edit func(t *testing.T, cfg string) s
 func (f *fleet) startProxyMode(t *testing.T, name string, edit func(t *testing.T, cfg string) string, sf bool) *proxy {
 	t.Helper()
 	addrs := ownAddrs(t, 2)
+	if f.proxyHost != "" {
+		addrs = freeAddrsOn(t, f.proxyHost, 2)
+	}
 	p := &proxy{name: name, grpc: addrs[0], tcp: addrs[1], log: newEventLog()}
 	env := f.proxyEnv(p.grpc, p.tcp)
 	dir := t.TempDir()

@@ -4,12 +4,15 @@ import (
 	"cmp"
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,7 +243,7 @@ func (d *daemon) newReloader(sec security, metrics *server.Metrics) *server.Relo
 				return nil, err
 			}
 			warnCertDates(d.log, certFile, leaf, time.Now())
-			return []any{"serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter.UTC()}, nil
+			return []any{"serial", opensslSerial(leaf.SerialNumber), "not_after", leaf.NotAfter.UTC()}, nil
 		})
 		if caFile != "" {
 			r.Watch(server.ReloadClientCA, []string{caFile}, sec.caStamps, func() ([]any, error) {
@@ -982,4 +985,22 @@ func keepaliveMinTime(d time.Duration) time.Duration {
 		return time.Nanosecond
 	}
 	return d
+}
+
+// opensslSerial spells a certificate's serial number as `openssl x509
+// -noout -serial` does (upper-case hex, two digits a byte: "0A", not 10),
+// so that the reload's log line can be compared with what a new
+// connection gets (docs/operations.md, "Rotating certificates and
+// tokens"). big.Int's decimal String was another number to the eye:
+// 1846...905 for openssl's 2057...57D9.
+func opensslSerial(n *big.Int) string {
+	sign := ""
+	if n.Sign() < 0 {
+		sign = "-"
+	}
+	b := new(big.Int).Abs(n).Bytes()
+	if len(b) == 0 {
+		b = []byte{0}
+	}
+	return sign + strings.ToUpper(hex.EncodeToString(b))
 }

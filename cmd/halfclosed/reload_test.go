@@ -8,13 +8,16 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
+	"github.com/halfclose/halfclose/internal/testenv"
 	"github.com/halfclose/halfclose/internal/testpki"
 	"google.golang.org/grpc/codes"
 )
@@ -142,6 +145,17 @@ func TestReloadCertRotation(t *testing.T) {
 	}
 	if n := strings.Count(d.logs.String(), `"msg":"reloaded TLS certificate and key"`); n != 1 {
 		t.Errorf("%d INFO lines for the reload, want 1:\n%s", n, d.logs)
+	}
+	// The line's serial is the one openssl shows for the new certificate
+	// (docs/operations.md compares the two): upper-case hex, a byte's two
+	// digits ("05"), not big.Int's decimal ("5").
+	out, err := exec.Command(testenv.Tool(t, "openssl"), "x509", "-noout", "-serial", "-in", newCert).Output()
+	if err != nil {
+		t.Fatalf("openssl x509 -serial: %v", err)
+	}
+	want := `"serial":"` + strings.TrimPrefix(strings.TrimSpace(string(out)), "serial=") + `"`
+	if m := regexp.MustCompile(`"msg":"reloaded TLS certificate and key".*?"serial":"[^"]*"`).FindString(d.logs.String()); !strings.HasSuffix(m, want) {
+		t.Errorf("the reload's line says %q, want %s as openssl x509 -serial", m, want)
 	}
 	fams := scrape(t, d.httpAddr())
 	if v := metricValue(fams, "halfclose_reloads_total", map[string]string{"file": "cert", "result": "ok"}); v != 1 {
@@ -447,7 +461,7 @@ func TestReloadCertLeafGodebug(t *testing.T) {
 	replaceFile(t, certFile, readFile(t, newCert))
 	d.reloader.Check()
 	wantSerial(t, d, clientTLS, newSerial)
-	if !strings.Contains(d.logs.String(), `"serial":"`+newSerial.String()+`"`) {
+	if !strings.Contains(d.logs.String(), fmt.Sprintf(`"serial":"%02X"`, newSerial)) {
 		t.Errorf("no INFO line with the new serial:\n%s", d.logs)
 	}
 	if got, want := notAfter(), float64(newEnd.Unix()); got != want {
