@@ -116,6 +116,9 @@ func TestSplitPipelineErrors(t *testing.T) {
 		{"x\\\n=1 grep a", `pipeline: unsupported shell syntax "x=1", a variable assignment (there is no shell: a command has no environment to set)`},
 		{"ti\\\nme grep a", `pipeline: unsupported shell syntax "time", a shell keyword (there is no shell)`},
 		{"grep a | i\\\nf", `pipeline: unsupported shell syntax "if", a shell keyword (there is no shell)`},
+		// <( and >( are process substitutions, not redirections.
+		{"grep -f <(id) a", `pipeline: unsupported shell syntax "<(id)", a process substitution (there is no shell)`},
+		{"grep a >(wc)", `pipeline: unsupported shell syntax ">(wc)", a process substitution (there is no shell)`},
 		{"tr a\nb", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"grep a\n| sort", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"sort\n\nwc", `pipeline: unsupported shell syntax: a newline after "sort" ends a command in sh (there is no shell; join stages with "|")`},

@@ -75,6 +75,13 @@ func shellSyntax(text string, i int, inWord bool, wordStart int, word string) er
 		name, what := expansion(rest)
 		return compute.Invalidf("pipeline: unsupported shell syntax %s, %s (there is no shell)", name, what)
 	}
+	if strings.HasPrefix(rest, "<(") || strings.HasPrefix(rest, ">(") {
+		name := rest
+		if j := strings.IndexByte(rest, ')'); j >= 0 {
+			name = rest[:j+1]
+		}
+		return compute.Invalidf("pipeline: unsupported shell syntax %s, a process substitution (there is no shell)", syntaxName(name))
+	}
 	for _, o := range shellOps {
 		if !strings.HasPrefix(rest, o.op) {
 			continue
