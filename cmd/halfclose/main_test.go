@@ -19,8 +19,9 @@ func FuzzQuoteWordsRoundTrip(f *testing.F) {
 	f.Add("tr", `\n`, "$HOME;|&")
 	f.Add("x", "", "#c")
 	f.Add("grep", "\xff\xc3(", "a\nb\r'\\")
-	f.Add("x=1", "a", "b=2") // an assignment where a command starts, unquoted
-	f.Add("time", "if", "!") // a keyword there
+	f.Add("x=1", "a", "b=2")        // an assignment where a command starts, unquoted
+	f.Add("time", "if", "!")        // a keyword there
+	f.Add("x+=1", "x[0]=1", "time") // bash's other assignments there
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		words := []string{a, b, c}
 		if a == "" {

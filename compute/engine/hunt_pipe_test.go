@@ -131,6 +131,10 @@ func TestHuntPipeWordsAsBash(t *testing.T) {
 		// An assignment or keyword where a command starts, and as an argument.
 		`x=1 w`, `w x | A_9='y z' w`, `_=1 w`, `w x=1 'y'=2 =z | w a=b`, `! w x`, `time w x`, `w | ! w`,
 		`w '!' '{' if time \! \{`,
+		`w x+=1 x[0]=1 y+= 'z'=1 if time`, `w a | w time if ! { }`, "w x\\\n=1 ti\\\nme", `w -t= -k2 = x= | w -e if -e time`,
+		`w -d= -f1 | w =x 1x=2 _=1 x\=1 "x"=1`, `w a |  w x=1|w time`, `w {x} !x x! ]]`, `w in do done | w`,
+		`w a+=b+=c | w 'time' "if" \! x[=1`, `w a=b=c a[b]c=d`,
+		`x+=1 w`, `x+= w`, `x[0]=1 w`, `w | A[i]+=1 w`, "x\\\n=1 w", "ti\\\nme w", `w <(w)`, `w >(w)`,
 		`w "$'x'"`, `w $'\u00e9'`, `w $'\?'`, `w $'\8'`, `w $'\xg'`, `w $'\c'`, `w $'\0'`,
 	}
 	n := 0

@@ -50,7 +50,7 @@ func SplitPipeline(text string) ([][]string, error) {
 			return nil
 		}
 		if len(words) == 0 {
-			if err := commandWord(text[wordStart:end], cur.String()); err != nil {
+			if err := commandWord(text[wordStart:end], cur.String(), len(stages) == 0); err != nil {
 				return err
 			}
 		}

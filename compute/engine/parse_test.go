@@ -39,6 +39,11 @@ func TestSplitPipeline(t *testing.T) {
 		{`grep x=1 -e=y | sort`, [][]string{{"grep", "x=1", "-e=y"}, {"sort"}}},
 		{`'x'=1 grep | "y=2" | \z=3 | =x | 1x=2`, [][]string{{"x=1", "grep"}, {"y=2"}, {"z=3"}, {"=x"}, {"1x=2"}}},
 		{`'!' a | \if | "time" | grep if ! time`, [][]string{{"!", "a"}, {"if"}, {"time"}, {"grep", "if", "!", "time"}}},
+		// Not an assignment in bash: quoted, escaped, no name, or not
+		// followed by = or +=. time is a keyword only where a pipeline
+		// starts: after a "|" bash runs a command "time".
+		{`x''=1 | x\+=1 | x++=1 | +=1 | x[0]x=1 | x-y=1 | x]=1`, [][]string{{"x=1"}, {"x+=1"}, {"x++=1"}, {"+=1"}, {"x[0]x=1"}, {"x-y=1"}, {"x]=1"}}},
+		{"grep a | time sort |\n time -p wc", [][]string{{"grep", "a"}, {"time", "sort"}, {"time", "-p", "wc"}}},
 	}
 	for _, tc := range tests {
 		got, err := engine.SplitPipeline(tc.in)
@@ -103,6 +108,17 @@ func TestSplitPipelineErrors(t *testing.T) {
 		{"! grep a", `pipeline: unsupported shell syntax "!", a shell keyword (there is no shell)`},
 		{"time grep a", `pipeline: unsupported shell syntax "time", a shell keyword (there is no shell)`},
 		{"grep a | if", `pipeline: unsupported shell syntax "if", a shell keyword (there is no shell)`},
+		// bash's other assignments (+=, an array element) and a keyword
+		// or assignment joined by \<newline>, which bash removes first.
+		{"x+=1 grep a", `pipeline: unsupported shell syntax "x+=1", a variable assignment (there is no shell: a command has no environment to set)`},
+		{"grep a | x[0]=1 sort", `pipeline: unsupported shell syntax "x[0]=1", a variable assignment (there is no shell: a command has no environment to set)`},
+		{"A_[i]+= sort", `pipeline: unsupported shell syntax "A_[i]+=", a variable assignment (there is no shell: a command has no environment to set)`},
+		{"x\\\n=1 grep a", `pipeline: unsupported shell syntax "x=1", a variable assignment (there is no shell: a command has no environment to set)`},
+		{"ti\\\nme grep a", `pipeline: unsupported shell syntax "time", a shell keyword (there is no shell)`},
+		{"grep a | i\\\nf", `pipeline: unsupported shell syntax "if", a shell keyword (there is no shell)`},
+		// <( and >( are process substitutions, not redirections.
+		{"grep -f <(id) a", `pipeline: unsupported shell syntax "<(id)", a process substitution (there is no shell)`},
+		{"grep a >(wc)", `pipeline: unsupported shell syntax ">(wc)", a process substitution (there is no shell)`},
 		{"tr a\nb", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"grep a\n| sort", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"sort\n\nwc", `pipeline: unsupported shell syntax: a newline after "sort" ends a command in sh (there is no shell; join stages with "|")`},

@@ -75,6 +75,13 @@ func shellSyntax(text string, i int, inWord bool, wordStart int, word string) er
 		name, what := expansion(rest)
 		return compute.Invalidf("pipeline: unsupported shell syntax %s, %s (there is no shell)", name, what)
 	}
+	if strings.HasPrefix(rest, "<(") || strings.HasPrefix(rest, ">(") {
+		name := rest
+		if j := strings.IndexByte(rest, ')'); j >= 0 {
+			name = rest[:j+1]
+		}
+		return compute.Invalidf("pipeline: unsupported shell syntax %s, a process substitution (there is no shell)", syntaxName(name))
+	}
 	for _, o := range shellOps {
 		if !strings.HasPrefix(rest, o.op) {
 			continue
@@ -146,19 +153,25 @@ var shellKeywords = map[string]bool{
 
 // commandWord checks the first word of a stage, word, as written in the
 // text (raw): a variable assignment (NAME=, unquoted) or an unquoted
-// keyword there is shell syntax, not a command name.
-func commandWord(raw, word string) error {
+// keyword there is shell syntax, not a command name. bash removes a
+// \<newline> before it reads a word (x\<newline>=1 is x=1, ti\<newline>me
+// is time). time is a keyword only where a pipeline starts (firstStage):
+// after a "|" bash runs a command time.
+func commandWord(raw, word string, firstStage bool) error {
+	raw = strings.ReplaceAll(raw, "\\\n", "")
 	if n := assignmentName(raw); n > 0 {
 		return compute.Invalidf("pipeline: unsupported shell syntax %s, a variable assignment (there is no shell: a command has no environment to set)", syntaxName(word))
 	}
-	if raw == word && shellKeywords[word] {
+	if raw == word && shellKeywords[word] && (firstStage || word != "time") {
 		return compute.Invalidf("pipeline: unsupported shell syntax %s, a shell keyword (there is no shell)", syntaxName(word))
 	}
 	return nil
 }
 
-// assignmentName returns the length of the NAME in a word that starts
-// with NAME= (a name: a letter or '_', then letters, digits and '_'), or 0.
+// assignmentName returns the length of what comes before the "=" in a
+// word that bash reads as an assignment, or 0: a name (a letter or '_',
+// then letters, digits and '_'), optionally an array subscript in
+// brackets, then "=" or "+=" (x=1, x+=1, x[0]=1, x[i]+=1).
 func assignmentName(raw string) int {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
@@ -167,11 +180,39 @@ func assignmentName(raw string) int {
 		case c >= '0' && c <= '9' && i > 0:
 		case c == '=' && i > 0:
 			return i
+		case c == '+' && i > 0 && strings.HasPrefix(raw[i:], "+="):
+			return i
+		case c == '[' && i > 0:
+			j := subscriptEnd(raw, i)
+			if j < 0 {
+				return 0
+			}
+			if strings.HasPrefix(raw[j:], "=") || strings.HasPrefix(raw[j:], "+=") {
+				return j
+			}
+			return 0
 		default:
 			return 0
 		}
 	}
 	return 0
+}
+
+// subscriptEnd returns the index just after the "]" that closes the "["
+// at raw[i] (brackets nest, as in bash), or -1.
+func subscriptEnd(raw string, i int) int {
+	depth := 0
+	for ; i < len(raw); i++ {
+		switch raw[i] {
+		case '[':
+			depth++
+		case ']':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
 }
 
 // IsCommandSyntax reports whether word, written unquoted where a stage
