@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfclose/halfclose/internal/testpki"
 )
@@ -116,6 +117,11 @@ func fleetTLS(t *testing.T, name string, knobs fleetKnobs) {
 
 	digestCalls := func(t *testing.T) {
 		t.Helper()
+		before := f.outcomes()
+		// Each job's line read before the next test counts outcomes
+		// (deadline): a replica logs the job as its client exits, and its
+		// "ok" read late was one of the deadline's calls.
+		defer f.waitJobsLogged(t, before, 3)
 		if r := cli(t, p.grpc, in, append(creds, "sha256sum")...); r.code != 0 || string(r.stdout) != want {
 			t.Errorf("CLI over gRPC: exit %d, %q %s; want %q", r.code, r.stdout, r.stderr, want)
 		}
@@ -153,6 +159,8 @@ func fleetTLS(t *testing.T, name string, knobs fleetKnobs) {
         proxy_ssl_certificate %s;
         proxy_ssl_certificate_key %s;`, pki.CAFile, pki.ClientCert, pki.ClientKey))
 			})
+			before := f.outcomes()
+			defer f.waitJobsLogged(t, before, 2) // as digestCalls
 			r := run(t, "", "", "sh", "-c", `(echo sha256sum; cat "$1") | socat -t 30 - "OPENSSL:$2,cafile=$3,cert=$4,key=$5"`,
 				"sh", in, q.tcp, pki.CAFile, pki.ClientCert, pki.ClientKey)
 			if line := "halfclose: error: DATA_LOSS: input ended without TLS close_notify"; !strings.HasPrefix(string(r.stdout), line) {
@@ -309,6 +317,28 @@ func fleetTLS(t *testing.T, name string, knobs fleetKnobs) {
 			t.Errorf("%s: after a refused reload a new handshake got serial %s, want %s", name, got, certSerial(t, p2))
 		}
 	})
+}
+
+// waitJobsLogged waits until the replicas have logged n more jobs than
+// they had in before: a job's line may be read after its client has
+// exited, and a test that counts the outcomes to come (nextOutcome) took
+// such a line for one of its own.
+func (f *fleet) waitJobsLogged(t *testing.T, before map[string]int, n int) {
+	t.Helper()
+	deadline := time.Now().Add(defaultTestTimeout)
+	for {
+		got := 0
+		for k, v := range f.outcomes() {
+			got += v - before[k]
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs logged by the replicas within %v", got, n, defaultTestTimeout)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the logs, as nextOutcome
+	}
 }
 
 // tlsProxyConfig edits the shipped configuration as docs/deploy.md ("TLS

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -466,5 +467,44 @@ func TestReloadCertLeafGodebug(t *testing.T) {
 	}
 	if got, want := notAfter(), float64(newEnd.Unix()); got != want {
 		t.Errorf("halfclose_tls_cert_not_after_seconds = %v after the rotation, want %v", got, want)
+	}
+}
+
+// TestOpensslSerial: the reload line's serial is spelt as openssl x509
+// -noout -serial spells it for serials the rotation tests' small ones do
+// not reach: an odd number of hex digits (0x100: "0100", not "100"), a
+// high bit (0x80), zero, 20 bytes, and negative ones (which Go loads only
+// with GODEBUG=x509negativeserial=1). openssl makes each certificate.
+func TestOpensslSerial(t *testing.T) {
+	openssl := testenv.Tool(t, "openssl")
+	t.Setenv("GODEBUG", "x509negativeserial=1")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key.pem")
+	if out, err := exec.Command(openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key).CombinedOutput(); err != nil {
+		t.Fatalf("openssl genpkey: %v\n%s", err, out)
+	}
+	for i, serial := range []string{"0", "1", "127", "128", "255", "256", "0xabc", "0x0a0b0c",
+		"0xff00000000000000000000000000000000000001", "-1", "-128", "-129", "-256"} {
+		crt := filepath.Join(dir, fmt.Sprintf("%d.pem", i))
+		if out, err := exec.Command(openssl, "req", "-x509", "-new", "-key", key, "-subj", "/CN=serial",
+			"-days", "1", "-set_serial", serial, "-out", crt).CombinedOutput(); err != nil {
+			t.Fatalf("openssl req -set_serial %s: %v\n%s", serial, err, out)
+		}
+		out, err := exec.Command(openssl, "x509", "-noout", "-serial", "-in", crt).Output()
+		if err != nil {
+			t.Fatalf("openssl x509 -serial (%s): %v", serial, err)
+		}
+		want := strings.TrimPrefix(strings.TrimSpace(string(out)), "serial=")
+		block, _ := pem.Decode(readFile(t, crt))
+		if block == nil {
+			t.Fatalf("%s: no PEM block", crt)
+		}
+		leaf, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatalf("serial %s: %v", serial, err)
+		}
+		if got := opensslSerial(leaf.SerialNumber); got != want {
+			t.Errorf("serial %s: %q, want openssl's %q", serial, got, want)
+		}
 	}
 }
