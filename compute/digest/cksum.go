@@ -110,11 +110,8 @@ func buildCksum(env *compute.Env, args []string) (compute.Stage, error) {
 			if bits == 0 {
 				bits = 512
 			}
-			st.newHash = func() hash.Hash { return newBlake2b(bits / 8) }
+			st.newHash, size = func() hash.Hash { return newBlake2b(bits / 8) }, bits/8
 			tag = blake2bTag(bits)
-		}
-		if algo == "blake2b" {
-			size = bits / 8
 		}
 		st.lineMax = digestLineMax(size, tag)
 		st.print = func(w *bufio.Writer, h hash.Hash, _ int64, name string) error {

@@ -159,7 +159,7 @@ var shellKeywords = map[string]bool{
 // after a "|" bash runs a command time.
 func commandWord(raw, word string, firstStage bool) error {
 	raw = strings.ReplaceAll(raw, "\\\n", "")
-	if n := assignmentName(raw); n > 0 {
+	if assignmentName(raw) > 0 {
 		return compute.Invalidf("pipeline: unsupported shell syntax %s, a variable assignment (there is no shell: a command has no environment to set)", syntaxName(word))
 	}
 	if raw == word && shellKeywords[word] && (firstStage || word != "time") {
