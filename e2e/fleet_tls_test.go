@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/halfclose/halfclose/internal/testpki"
 )
@@ -325,20 +324,13 @@ func fleetTLS(t *testing.T, name string, knobs fleetKnobs) {
 // such a line for one of its own.
 func (f *fleet) waitJobsLogged(t *testing.T, before map[string]int, n int) {
 	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for {
+	waitFor(t, fmt.Sprintf("%d more jobs logged by the replicas", n), func() bool {
 		got := 0
 		for k, v := range f.outcomes() {
 			got += v - before[k]
 		}
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d jobs logged by the replicas within %v", got, n, defaultTestTimeout)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the logs, as nextOutcome
-	}
+		return got >= n
+	})
 }
 
 // tlsProxyConfig edits the shipped configuration as docs/deploy.md ("TLS

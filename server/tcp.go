@@ -2002,27 +2002,25 @@ func armCrashReset(ln net.Listener) (armed bool, early int) {
 	return armed, early
 }
 
-// armConnReset gives c SO_LINGER 0, where its listener did not
-// (armCrashReset).
-func armConnReset(c net.Conn) {
+// setLinger sets SO_LINGER on c's socket (under TLS, the connection's
+// own), where its type lets it: sec 0 resets at close, -1 is the
+// default (a FIN after what was written).
+func setLinger(c net.Conn, sec int) {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
 	if l, ok := c.(interface{ SetLinger(int) error }); ok {
-		l.SetLinger(0)
+		l.SetLinger(sec)
 	}
 }
 
+// armConnReset gives c SO_LINGER 0, where its listener did not
+// (armCrashReset).
+func armConnReset(c net.Conn) { setLinger(c, 0) }
+
 // keepOnClose clears c's SO_LINGER 0 (armCrashReset): its close, and a
 // crash, end it with a FIN after what was written, which is whole.
-func keepOnClose(c net.Conn) {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	if l, ok := c.(interface{ SetLinger(int) error }); ok {
-		l.SetLinger(-1)
-	}
-}
+func keepOnClose(c net.Conn) { setLinger(c, -1) }
 
 // endReply sends c's FIN, its reply whole, after keepOnClose.
 func endReply(c interface {
@@ -2036,11 +2034,11 @@ func endReply(c interface {
 // resetConn closes c with an RST.
 func resetConn(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
+		// The socket itself: closing the tls.Conn would send a
+		// close_notify first, which says the reply is whole.
 		c = tc.NetConn()
 	}
-	if tc, ok := c.(interface{ SetLinger(int) error }); ok {
-		tc.SetLinger(0)
-	}
+	setLinger(c, 0)
 	c.Close()
 }
 
