@@ -53,11 +53,11 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'm', Long: "merge", Summary: "merge already sorted input; do not sort"},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
 	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "line delimiter is NUL, not newline"},
-	compute.FlagSpec{Short: 'S', Long: "buffer-size", Value: true, Refuse: "memory is set by the server (--spool-mem)"},
-	compute.FlagSpec{Short: 'T', Long: "temporary-directory", Value: true, Refuse: "set by the server (--spool-dir)"},
-	compute.FlagSpec{Long: "parallel", Value: true, Refuse: "set by the server"},
-	compute.FlagSpec{Long: "batch-size", Value: true, Refuse: "set by the server"},
-	compute.FlagSpec{Long: "compress-program", Value: true, Refuse: "set by the server"},
+	compute.FlagSpec{Short: 'S', Long: "buffer-size", Value: true, Summary: "checked as GNU's, then ignored: memory is the server's (--spool-mem)"},
+	compute.FlagSpec{Short: 'T', Long: "temporary-directory", Value: true, Refuse: "a request names no directory: the spool is the server's (--spool-dir)"},
+	compute.FlagSpec{Long: "parallel", Value: true, Summary: "checked as GNU's, then ignored: threads are the server's"},
+	compute.FlagSpec{Long: "batch-size", Value: true, Summary: "checked as GNU's, then ignored: merges are the server's"},
+	compute.FlagSpec{Long: "compress-program", Value: true, Refuse: "a request runs no program"},
 	compute.FlagSpec{Long: "files0-from", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Long: "debug", Refuse: compute.RefuseNotImpl},
 	compute.FlagSpec{Short: 'y', Value: true, Summary: "ignored (Solaris compatibility)"},
@@ -209,6 +209,9 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 				return nil, err
 			}
 			if check, err = sortCheckMode(check, it.Flag); err != nil {
+				return nil, err
+			}
+			if err := sortResourceFlag(it.Flag); err != nil {
 				return nil, err
 			}
 			continue
