@@ -46,7 +46,7 @@ var gzipFlags = func() []compute.FlagSpec {
 		{Short: 'a', Long: "ascii", Refuse: compute.RefuseNotImpl},
 		{Short: 'b', Long: "bits", Value: true, Refuse: compute.RefuseNotImpl},
 		{Short: 'l', Long: "list", Refuse: compute.RefuseNotImpl},
-		{Short: 't', Long: "test", Refuse: compute.RefuseNotImpl},
+		{Short: 't', Long: "test", Summary: "test the compressed data: decompress it and write nothing (with -v, GNU's \" OK\" line)"},
 		{Short: 'r', Long: "recursive", Refuse: compute.RefuseFiles},
 		{Short: 'S', Long: "suffix", Value: true, Refuse: compute.RefuseFiles},
 		{Short: 'h', Long: "help", Refuse: compute.RefuseInfo},
@@ -78,6 +78,11 @@ type gzipStage struct {
 	// more: the "-" operands after the first; compressing, GNU writes an
 	// empty member for each (the ended stdin).
 	more int
+	// test: GNU's -t, decompressing to nowhere; under -v the input that
+	// decompressed with no warning gets GNU's " OK" line.
+	test bool
+	// warned: a warning was given (its exit status is 2).
+	warned bool
 }
 
 func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.Stage, error) {
@@ -97,6 +102,8 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 				tty = true
 			case k == "d":
 				s.decomp = true
+			case k == "t":
+				s.decomp, s.test = true, true
 			case k == "f":
 				s.force = true
 			case k == "v":
@@ -123,7 +130,14 @@ func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 	w := newBlockWriter(out)
 	var err error
 	if s.decomp {
-		err = s.decompress(ctx, in, w)
+		var dst io.Writer = w
+		if s.test {
+			dst = io.Discard
+		}
+		err = s.decompress(ctx, in, dst)
+		if err == nil && s.test && s.verbose && !s.warned {
+			compute.Diagnose(ctx, " OK")
+		}
 		if err == nil && s.again && !s.force {
 			// GNU reads stdin again for each later "-": it has ended, and
 			// an empty input is not gzip data (with -f it passes through
@@ -597,6 +611,7 @@ func (s *gzipStage) trailingZeros(ctx context.Context, br *bufio.Reader) error {
 // rest of the input is not read here; the engine reads it to its end, so
 // an abort there still fails the job.
 func (s *gzipStage) warn(ctx context.Context, what string) {
+	s.warned = true
 	if !s.quiet {
 		compute.Diagnose(ctx, "")
 		compute.Diagnose(ctx, "gzip: stdin: decompression OK, "+what)

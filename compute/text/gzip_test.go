@@ -117,7 +117,7 @@ func TestGunzipGNU(t *testing.T) {
 
 // TestGunzipTrailingGNU: what follows the last member, and members that
 // follow, as GNU gzip 1.12 reads them, in every spelling and under -q and
-// -v. GNU's exit status 0 is a result; its status 2 (a warning: trailing
+// -v, and testing (-t). GNU's exit status 0 is a result; its status 2 (a warning: trailing
 // garbage, or under -v trailing zeros) a result with status 2 and GNU's
 // warning line as a diagnostic (none under -q); its status 1 an error.
 // We refused trailing garbage, and trailing zeros under -v.
@@ -169,6 +169,9 @@ func TestGunzipTrailingGNU(t *testing.T) {
 		{"gunzip", "-c"}, {"gzip", "-dc"}, {"zcat"}, {"gunzip", "-q"}, {"gzip", "-d", "--silent"},
 		{"zcat", "-v"}, {"gunzip", "--verbose"}, {"zcat", "-vq"}, {"gzip", "-dqv"}, {"gunzip", "-cf"}, {"zcat", "-fv"},
 		{"gunzip", "-c", "-", "-"}, {"zcat", "-f", "-", "-"},
+		// -t: nothing written; under -v GNU's " OK" when no warning.
+		{"gzip", "-t"}, {"gunzip", "-tv"}, {"zcat", "--test", "-q"}, {"gzip", "-tvq"}, {"gzip", "-t", "--verbose"},
+		{"gunzip", "-tf"}, {"gzip", "-tfv"}, {"gzip", "-tv", "-", "-"}, {"gzip", "-t", "-9"},
 	}
 	names, all := computetest.SortedInputs(inputs)
 	for i, name := range names {
