@@ -137,6 +137,13 @@ func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		err = s.decompress(ctx, in, dst)
 		if err == nil && s.test && s.verbose && !s.warned {
 			compute.Diagnose(ctx, " OK")
+			if s.force {
+				// Each later "-" is an ended stdin that -f passes
+				// through as nothing: GNU tests it too, and says " OK".
+				for range s.more {
+					compute.Diagnose(ctx, " OK")
+				}
+			}
 		}
 		if err == nil && s.again && !s.force {
 			// GNU reads stdin again for each later "-": it has ended, and

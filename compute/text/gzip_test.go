@@ -172,6 +172,8 @@ func TestGunzipTrailingGNU(t *testing.T) {
 		// -t: nothing written; under -v GNU's " OK" when no warning.
 		{"gzip", "-t"}, {"gunzip", "-tv"}, {"zcat", "--test", "-q"}, {"gzip", "-tvq"}, {"gzip", "-t", "--verbose"},
 		{"gunzip", "-tf"}, {"gzip", "-tfv"}, {"gzip", "-tv", "-", "-"}, {"gzip", "-t", "-9"},
+		// Under -f each later "-" is tested too: GNU's " OK" for each.
+		{"gzip", "-tfv", "-", "-"}, {"zcat", "-tvf", "-", "-", "-"},
 	}
 	names, all := computetest.SortedInputs(inputs)
 	for i, name := range names {
