@@ -122,8 +122,9 @@ func TestHuntCapabilitiesProbe(t *testing.T) {
 		forms := func(flag string) [][]string {
 			var out [][]string
 			// Values: a few generic ones, and the words of the flag's
-			// summary (cksum -a's algorithms, sort --sort's WORDs).
-			values := append([]string{"", "1", "a", ",", "0", "1-2"}, summaryWordRE.FindAllString(summary[flag], -1)...)
+			// summary (cksum -a's algorithms, sort --sort's WORDs); "2"
+			// for a count whose least is 2 (sort --batch-size, as GNU).
+			values := append([]string{"", "1", "a", ",", "0", "1-2", "2"}, summaryWordRE.FindAllString(summary[flag], -1)...)
 			for _, v := range values {
 				for _, ops := range [][]string{operands, nil, {"a"}, {"a", "b"}, {"-f"}} {
 					argv := []string{ci.Name, flag}
