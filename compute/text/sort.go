@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"hash/maphash"
 	"io"
 	"math"
 	"os"
@@ -46,7 +47,7 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'h', Long: "human-numeric-sort", Summary: "compare human readable numbers (e.g., 2K 1G)"},
 	compute.FlagSpec{Short: 'i', Long: "ignore-nonprinting", Summary: "consider only printable characters"},
 	compute.FlagSpec{Short: 'M', Long: "month-sort", Summary: "compare (unknown) < 'JAN' < ... < 'DEC'"},
-	compute.FlagSpec{Short: 'R', Long: "random-sort", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'R', Long: "random-sort", Summary: "shuffle, but group identical keys (a random hash of each key, new for each job)"},
 	compute.FlagSpec{Short: 'V', Long: "version-sort", Summary: "natural sort of (version) numbers within text"},
 	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: general-numeric (-g), human-numeric (-h), month (-M), numeric (-n), version (-V)"},
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
@@ -79,11 +80,12 @@ type sortKey struct {
 	month        bool
 	human        bool       // -h: the unit after the number, then the number
 	version      bool       // -V: gnulib's filevercmp
+	random       bool       // -R: a random hash of the key (sortOpts.seed), then the key's bytes
 	ignore       *[256]bool // bytes the key's comparison skips (-d, -i), or nil
 }
 
 func (k *sortKey) hasOrdering() bool {
-	return k.skipsb || k.skipeb || k.numeric || k.general || k.fold || k.reverse || k.month || k.human || k.version || k.ignore != nil
+	return k.skipsb || k.skipeb || k.numeric || k.general || k.fold || k.reverse || k.month || k.human || k.version || k.random || k.ignore != nil
 }
 
 // sortNondictionary and sortNonprinting are GNU sort's -d and -i tables
@@ -124,6 +126,9 @@ func (k *sortKey) orderingLetters() string {
 	if k.numeric {
 		b = append(b, 'n')
 	}
+	if k.random {
+		b = append(b, 'R')
+	}
 	if k.version {
 		b = append(b, 'V')
 	}
@@ -133,7 +138,8 @@ func (k *sortKey) orderingLetters() string {
 // sortOpts is a sort's comparison.
 type sortOpts struct {
 	keys    []sortKey
-	tab     int // field separator byte, or -1 for blank transitions
+	seed    maphash.Seed // -R's hash: random, one for the job
+	tab     int          // field separator byte, or -1 for blank transitions
 	unique  bool
 	stable  bool
 	reverse bool // global -r: also reverses the last-resort comparison
@@ -191,8 +197,8 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "h", Name: it.Flag.Name})
 				case "version":
 					f.Uses = append(f.Uses, compute.FlagUse{Key: "V", Name: it.Flag.Name})
-				default:
-					return nil, compute.Invalidf("sort: unsupported flag %q (%s)", it.Flag.Name+"="+w, compute.RefuseNotImpl)
+				case "random":
+					f.Uses = append(f.Uses, compute.FlagUse{Key: "R", Name: it.Flag.Name})
 				}
 			}
 			if it.Flag.Key == "k" {
@@ -227,11 +233,11 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		f.Operands = append(f.Operands, it.Operand)
 	}
 	f.Operands = append(f.Operands, g.Rest()...)
-	o := &sortOpts{tab: tab, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n'}
+	o := &sortOpts{tab: tab, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n', seed: maphash.MakeSeed()}
 	if f.Has("z") {
 		o.eol = 0
 	}
-	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V")}
+	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V"), random: f.Has("R")}
 	switch {
 	case f.Has("d"): // -i does not override -d, in either order
 		global.ignore = &sortNondictionary
@@ -241,7 +247,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	for _, k := range keys {
 		if !k.hasOrdering() {
 			k.skipsb, k.skipeb, k.numeric, k.general, k.fold, k.reverse = global.skipsb, global.skipeb, global.numeric, global.general, global.fold, global.reverse
-			k.month, k.human, k.version, k.ignore = global.month, global.human, global.version, global.ignore
+			k.month, k.human, k.version, k.random, k.ignore = global.month, global.human, global.version, global.random, global.ignore
 		}
 		o.keys = append(o.keys, k)
 	}
@@ -252,7 +258,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	// and -V or -d/-i (or both) a key, after the keys took the global
 	// options.
 	for _, k := range o.keys {
-		if b2i(k.numeric)+b2i(k.general)+b2i(k.human)+b2i(k.month)+b2i(k.version || k.ignore != nil) > 1 {
+		if b2i(k.numeric)+b2i(k.general)+b2i(k.human)+b2i(k.month)+b2i(k.version || k.random || k.ignore != nil) > 1 {
 			return nil, compute.Invalidf("sort: options '-%s' are incompatible", k.orderingLetters())
 		}
 	}
@@ -263,7 +269,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
-		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.general && !k.fold && !k.month && !k.human && !k.version && k.ignore == nil
+		o.lineCmp = k.sword == 0 && k.schar == 0 && k.eword < 0 && !k.skipsb && !k.numeric && !k.general && !k.fold && !k.month && !k.human && !k.version && !k.random && k.ignore == nil
 	}
 	if check != 0 && len(f.Operands) > 1 {
 		// GNU checks one file: stdin once.
@@ -321,8 +327,7 @@ func parseSortKey(def string) (sortKey, error) {
 			return sortKey{}, unsupportedWrap(def)
 		}
 	}
-	s, u1 := sortKeyOpts(&k, s, false)
-	var u2 byte
+	s = sortKeyOpts(&k, s, false)
 	if strings.HasPrefix(s, ",") {
 		if n, s, ok = sortFieldCount(s[1:]); !ok {
 			return bad("invalid number after ','")
@@ -339,13 +344,10 @@ func parseSortKey(def string) (sortKey, error) {
 			s = rest
 			k.echar, _ = sortCharOffset(v, false)
 		}
-		s, u2 = sortKeyOpts(&k, s, true)
+		s = sortKeyOpts(&k, s, true)
 	}
 	if s != "" {
 		return bad("stray character in field spec")
-	}
-	if u := max(u1, u2); u != 0 {
-		return sortKey{}, unsupportedKeyOpt(def, u)
 	}
 	return k, nil
 }
@@ -474,13 +476,17 @@ func (o *sortOpts) keyCompareFrom(i int, a, b []byte) int {
 			d = humanCompare(ka, kb, k.fold)
 		case k.month:
 			d = sortMonth(ka) - sortMonth(kb)
-		case k.version:
+		case k.version || k.random:
 			if k.ignore != nil || k.fold {
 				// GNU compares copies without the ignored bytes, folded.
 				var ba, bb [256]byte
 				ka, kb = keepBytes(ba[:0], ka, k.ignore, k.fold), keepBytes(bb[:0], kb, k.ignore, k.fold)
 			}
-			d = fileVerCompare(ka, kb)
+			if k.random {
+				d = o.randomCompare(ka, kb)
+			} else {
+				d = fileVerCompare(ka, kb)
+			}
 		case k.ignore != nil:
 			d = ignoreCompare(ka, kb, k.ignore, k.fold)
 		case k.fold:
@@ -537,6 +543,12 @@ func (o *sortOpts) entry(line []byte) sortLine {
 		return mkLine(line, uint64(sortMonth(span)), 0)
 	case k.human:
 		return mkLine(line, uint64(unitOrder(span, k.fold)+len(sortUnits)), 0)
+	case k.random: // before -V, which it overrides as in GNU
+		if k.ignore != nil || k.fold {
+			var b [256]byte
+			span = keepBytes(b[:0], span, k.ignore, k.fold)
+		}
+		return mkLine(line, maphash.Bytes(o.seed, span), 0)
 	case k.version:
 		return mkLine(line, 0, 0) // every line's: compareEnt compares the keys
 	case k.ignore != nil:
@@ -698,6 +710,22 @@ func (o *sortOpts) entOrder(less bool) int {
 		d = -d
 	}
 	return d
+}
+
+// randomCompare is -R's order of two keys (after -d, -i and -f): by a
+// hash of each keyed with the job's random seed, which groups equal keys
+// and puts the groups in an order no earlier job gave, then, when the
+// hashes collide, by the keys' bytes (as GNU's compare_random, whose
+// hash is MD5 from a random state).
+func (o *sortOpts) randomCompare(a, b []byte) int {
+	ha, hb := maphash.Bytes(o.seed, a), maphash.Bytes(o.seed, b)
+	switch {
+	case ha < hb:
+		return -1
+	case ha > hb:
+		return 1
+	}
+	return bytes.Compare(a, b)
 }
 
 // ignoreCompare compares a and b skipping the bytes ignore marks, folded
@@ -2001,10 +2029,9 @@ func sortFieldCount(s string) (n int, rest string, ok bool) {
 	return int(v), rest, true
 }
 
-// sortKeyOpts reads the ordering letters of a key from s (all of GNU's:
-// it stops where they stop) and returns what follows them, and the first
-// letter halfclose does not support, if any.
-func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte) {
+// sortKeyOpts reads the ordering letters of a key from s (GNU's: it
+// stops where they stop) and returns what follows them.
+func sortKeyOpts(k *sortKey, s string, end bool) (rest string) {
 	for ; s != ""; s = s[1:] {
 		switch s[0] {
 		case 'b':
@@ -2034,14 +2061,12 @@ func sortKeyOpts(k *sortKey, s string, end bool) (rest string, unsupported byte)
 		case 'V':
 			k.version = true
 		case 'R':
-			if unsupported == 0 {
-				unsupported = s[0]
-			}
+			k.random = true
 		default:
-			return s, unsupported
+			return s
 		}
 	}
-	return "", unsupported
+	return ""
 }
 
 // sortCharCount reads a character number as sortFieldCount does, an
@@ -2087,10 +2112,6 @@ func unsupportedWrap(def string) error {
 	return compute.Invalidf("sort: unsupported character offset in %q (GNU reads it before its buffer: heap bytes)", def)
 }
 
-func unsupportedKeyOpt(def string, c byte) error {
-	return compute.Invalidf("sort: unsupported key option %q in %q (%s)", string(c), def, compute.RefuseNotImpl)
-}
-
 // obsoleteSortKey parses an operand +POS1, and a following -POS2 word, as
 // GNU sort's obsolete key syntax: +F.C (counted from 0) starts the key,
 // -F.C ends it. ok is false when op is no such key (it is then a file).
@@ -2114,15 +2135,11 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 			return sortKey{}, false, unsupportedWrap(op)
 		}
 	}
-	s, u1 := sortKeyOpts(&k, s, false)
-	if s != "" {
+	if s = sortKeyOpts(&k, s, false); s != "" {
 		return sortKey{}, false, nil
 	}
 	next, ok := g.Peek()
 	if !ok || len(next) < 2 || next[0] != '-' || !isDigit(next[1]) {
-		if u1 != 0 {
-			return sortKey{}, false, unsupportedKeyOpt(op, u1)
-		}
 		return k, true, nil
 	}
 	g.Skip()
@@ -2146,16 +2163,8 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 		ew--
 	}
 	k.eword, k.echar = ew, ec
-	s, u2 := sortKeyOpts(&k, s, true)
-	if s != "" {
+	if s = sortKeyOpts(&k, s, true); s != "" {
 		return bad("stray character in field spec")
-	}
-	// the word the refused letter is in: +1R, or -2R of +1 -2R
-	if u1 != 0 {
-		return sortKey{}, false, unsupportedKeyOpt(op, u1)
-	}
-	if u2 != 0 {
-		return sortKey{}, false, unsupportedKeyOpt(next, u2)
 	}
 	return k, true, nil
 }

@@ -486,7 +486,6 @@ func TestSortErrors(t *testing.T) {
 		{"sort -k1.0", []string{"sort", `"1.0"`, "zero"}},
 		{"sort -kx", []string{"sort", `"x"`}},
 		{"sort -k1,x", []string{"sort", `"1,x"`}},
-		{"sort -k1R", []string{"sort", `"1R"`, `"R"`}},
 		{"sort -k1gn", []string{"sort", "-gn", "incompatible"}},
 		{"sort -g -h", []string{"sort", "-gh", "incompatible"}},
 		{"sort -k1Vh", []string{"sort", "-hV", "incompatible"}},
