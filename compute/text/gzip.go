@@ -17,7 +17,7 @@ import (
 )
 
 func registerGzip(r *compute.Registry) {
-	r.Register(&compute.Command{Name: "gzip", Summary: "compress the input (stdin to stdout; -c implied, -1..-9, -d)", Flags: gzipFlags, Build: buildGzip("gzip", false)})
+	r.Register(&compute.Command{Name: "gzip", Summary: "compress the input (stdin to stdout; -c implied, -1..-9, -d, -t)", Flags: gzipFlags, Build: buildGzip("gzip", false)})
 	r.Register(&compute.Command{Name: "gunzip", Summary: "decompress gzip input (stdin to stdout; -c implied)", Flags: gzipFlags, Build: buildGzip("gunzip", true)})
 	r.Register(&compute.Command{Name: "zcat", Summary: "decompress gzip input, same as gunzip -c", Flags: gzipFlags, Build: buildGzip("zcat", true)})
 }
