@@ -91,7 +91,7 @@ func SplitPipeline(text string) ([][]string, error) {
 				return nil, err
 			}
 			if len(words) > 0 && strings.TrimLeft(text[i:], " \t\r\n") != "" {
-				return nil, compute.Invalidf("pipeline: unsupported shell syntax: a newline after %q ends a command in sh (there is no shell; join stages with \"|\")", words[len(words)-1])
+				return nil, compute.Invalidf("pipeline: unsupported shell syntax: a newline after %s ends a command in sh (there is no shell; join stages with \"|\")", syntaxName(words[len(words)-1]))
 			}
 		case '|':
 			if i+1 < len(text) && (text[i+1] == '|' || text[i+1] == '&') {

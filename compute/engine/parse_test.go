@@ -122,6 +122,8 @@ func TestSplitPipelineErrors(t *testing.T) {
 		{"tr a\nb", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"grep a\n| sort", `pipeline: unsupported shell syntax: a newline after "a" ends a command in sh (there is no shell; join stages with "|")`},
 		{"sort\n\nwc", `pipeline: unsupported shell syntax: a newline after "sort" ends a command in sh (there is no shell; join stages with "|")`},
+		// The word is cut as every shell-syntax error cuts what it names.
+		{"grep " + strings.Repeat("é", 30) + "\nwc", `pipeline: unsupported shell syntax: a newline after "` + strings.Repeat("é", 20) + `..." ends a command in sh (there is no shell; join stages with "|")`},
 		{"sort # comment", `pipeline: unsupported shell syntax "#", a comment (there is no shell; quote it)`},
 		{"tr a\x00 x", "pipeline: a NUL byte at offset 4, which an argument cannot hold"},
 		{"grep -c 'a\x00b'", "pipeline: a NUL byte at offset 10, which an argument cannot hold"},
