@@ -1251,6 +1251,12 @@ var diffGens = []*cmdGen{
 				return g.pick(",", ":", " ", `\0`, "ab", "", "\t", "a", "\xff", "\r", `\t`, "\n")
 			case "check":
 				return g.pick("quiet", "silent", "diagnose-first", "q", "s", "d", "", "x")
+			case "parallel":
+				// Not past a few threads: GNU sorting two lines or more
+				// with --parallel=100000000 on this machine is "memory
+				// exhausted" (its merge tree), a limit of its own, which
+				// halfclose does not copy (docs/protocol.md).
+				return g.pick("0", "1", "2", "8", "64", "", "x", "5x", "-1", "+3", " 4", "1k", "00")
 			case "sort":
 				w := g.pick("general-numeric", "g", "gen", "numeric", "human-numeric", "h", "month", "version", "n", "x", "")
 				c.refused = c.refused || w == "r"
