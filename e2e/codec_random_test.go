@@ -83,12 +83,17 @@ func TestCodecRandom(t *testing.T) {
 type codecCase struct {
 	argv    []string
 	in      []byte
-	gzipOut bool // compressed output: held to GNU gunzip's round trip
+	gzipOut bool   // compressed output: held to GNU gunzip's round trip
+	header  string // the TCP header line; "": shquote.Join(argv)
 }
 
 // checkCodecTCP sends c over the command port and judges the reply.
 func checkCodecTCP(t *testing.T, r *rand.Rand, addr string, c codecCase, want result, ok bool) string {
-	data, reset, err := tcpSplitRun(r, addr, shquote.Join(c.argv), c.in)
+	header := c.header
+	if header == "" {
+		header = shquote.Join(c.argv)
+	}
+	data, reset, err := tcpSplitRun(r, addr, header, c.in)
 	if err != nil {
 		return fmt.Sprintf("%v after %d bytes of the reply", err, len(data))
 	}

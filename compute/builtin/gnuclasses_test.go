@@ -432,7 +432,7 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 		{"grep -X perl x", `grep: unsupported flag "-X perl"`},
 		{"grep --perl x", `grep: unsupported flag "--perl-regexp"`},
 		{"sort --he", `sort: unsupported flag "--help"`},
-		{"tail -f", `tail: unsupported flag "-f"`},
+		{"tac -r -s x", `tac: unsupported flag "-r"`},
 		{"uniq --vers", `uniq: unsupported flag "--version"`},
 		{"sha256sum --check", `sha256sum: unsupported flag "--check"`},
 	} {

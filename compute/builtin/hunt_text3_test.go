@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/internal/shquote"
 )
@@ -186,10 +187,11 @@ func TestHuntText3SumBlocks(t *testing.T) {
 }
 
 // TestHuntText3TailFollowWord: GNU takes a first word ending in f as the
-// obsolete form (follow: refused here) only when nothing follows the f;
-// -fn3 and -cfq are getopt's (-f then -n 3; -c with the value "fq", an
-// invalid count), so the error names -f, or the count, as GNU's does,
-// not the whole word as a following flag.
+// obsolete form (follow: refused here from a regular file, which GNU
+// follows for ever; from a pipe plain tail, TestGNUTailFollowPipe) only
+// when nothing follows the f; -fn3 and -cfq are getopt's (-f then -n 3;
+// -c with the value "fq", an invalid count), so the error names -f, or
+// the count, as GNU's does, not the whole word as a following flag.
 func TestHuntText3TailFollowWord(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -203,7 +205,7 @@ func TestHuntText3TailFollowWord(t *testing.T) {
 		{[]string{"tail", "-3f"}, `unsupported flag "-3f"`},
 		{[]string{"tail", "+f"}, `unsupported flag "+f"`},
 	} {
-		_, err := computetest.RunPipeline(t, shquote.Join(c.argv), []byte("a\n"))
+		_, _, _, err := computetest.RunPipelineDiag(t, engine.Config{}, shquote.Join(c.argv), []byte("a\n"), true)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want %s", c.argv, err, c.want)
 		}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"io"
 	"math"
+	"math/big"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/halfclose/halfclose/compute"
@@ -44,13 +47,13 @@ var tailFlags = append(compute.WithStd(
 	compute.FlagSpec{Short: 'z', Long: "zero-terminated", Summary: "lines end with NUL, not newline"},
 	compute.FlagSpec{Long: "-presume-input-pipe", Summary: "no-op"},
 	compute.FlagSpec{Long: "-disable-inotify", Summary: "no-op"},
-	compute.FlagSpec{Short: 'f', Refuse: refuseFollow},
-	compute.FlagSpec{Short: 'F', Refuse: refuseFollow},
-	compute.FlagSpec{Long: "follow", Same: "follow", Value: true, Optional: true, Refuse: refuseFollow},
-	compute.FlagSpec{Long: "retry", Refuse: refuseFollow},
-	compute.FlagSpec{Long: "pid", Value: true, Refuse: refuseFollow},
-	compute.FlagSpec{Long: "max-unchanged-stats", Value: true, Refuse: refuseFollow},
-	compute.FlagSpec{Short: 's', Long: "sleep-interval", Value: true, Refuse: refuseFollow},
+	compute.FlagSpec{Short: 'f', Summary: "follow: ignored, as GNU ignores it for a pipe (the input ends at the half-close)"},
+	compute.FlagSpec{Short: 'F', Summary: "follow by name: GNU's error, standard input has none"},
+	compute.FlagSpec{Long: "follow", Value: true, Optional: true, Summary: "--follow[=descriptor] is -f; --follow=name is -F's error"},
+	compute.FlagSpec{Long: "retry", Summary: "no-op, with GNU's warning"},
+	compute.FlagSpec{Long: "pid", Value: true, Summary: "no-op (the PID checked), with GNU's warning without -f"},
+	compute.FlagSpec{Long: "max-unchanged-stats", Value: true, Summary: "no-op (N checked)"},
+	compute.FlagSpec{Short: 's', Long: "sleep-interval", Value: true, Summary: "no-op (N checked)"},
 ), obsoleteDigits("option used in invalid context")...)
 
 // obsoleteDigits are the digits GNU's head and tail have among their
@@ -84,6 +87,12 @@ type headTail struct {
 	// seeks back in after its N-th line, so the next "-" reads on from
 	// there; from a pipe the rest of its last read is gone.
 	file bool
+	// follow is tail's -f (or --follow, or an obsolete -Nf), named by
+	// followFlag: GNU ignores it for a standard input that is a pipe or a
+	// FIFO, as the stream is, but follows a regular file for ever.
+	follow     bool
+	followFlag string
+	warnings   []string // tail's warnings about --retry and --pid
 }
 
 // SetInputFile says the input is a regular file: head -n N gives each
@@ -220,12 +229,32 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 			args = args[1:]
 		}
 	}
-	f, err := compute.ParseFlagsCheck("tail", tailFlags, compute.Permute, args, checkCount("tail"))
+	f, err := compute.ParseFlagsCheck("tail", tailFlags, compute.Permute, args, checkTailFlag)
 	if err != nil {
 		return nil, err
 	}
+	byName, retry, pid := false, false, false
 	for _, u := range f.Uses {
 		switch u.Key {
+		case "f", "follow":
+			// GNU: -f and --follow set the mode to descriptor (the
+			// default), --follow=ARG to ARG; -F to name, with --retry.
+			byName = false
+			if u.HasValue {
+				m, err := argmatch("tail", u, "descriptor", "name")
+				if err != nil {
+					return nil, err
+				}
+				byName = m == "name"
+			}
+			t.follow, t.followFlag = true, u.Name
+		case "F":
+			t.follow, t.followFlag, byName, retry = true, u.Name, true, true
+		case "retry":
+			retry = true
+		case "pid":
+			v, _, _ := compute.XStrtoimax(u.Value, 10, "")
+			pid = v != 0
 		case "n", "c":
 			t.lines = u.Key == "n"
 			val := u.Value
@@ -245,11 +274,29 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 			t.eol = 0
 		}
 	}
+	// GNU's warnings, at the end of its option loop.
+	switch {
+	case retry && !t.follow:
+		t.warnings = append(t.warnings, "tail: warning: --retry ignored; --retry is useful only when following")
+	case retry && !byName:
+		t.warnings = append(t.warnings, "tail: warning: --retry only effective for the initial open")
+	}
+	if pid && !t.follow {
+		t.warnings = append(t.warnings, "tail: warning: PID ignored; --pid=PID is useful only when following")
+	}
 	// GNU's tail -n 0 (or -c 0) stops before opening anything: its
-	// operands are never read, files or not.
-	if t.n == 0 && !t.fromStart {
+	// operands are never read, files or not (unless it follows them).
+	if t.n == 0 && !t.fromStart && !t.follow {
 		t.inputs = 1
 		return t, nil
+	}
+	if byName {
+		// Standard input has no name to follow; GNU says so before it
+		// reads anything, whatever the operands (a file among them is
+		// refused below only after this, as GNU opens none before).
+		if len(f.Operands) == 0 || slices.Contains(f.Operands, "-") {
+			return nil, compute.Invalidf("tail: cannot follow %q by name (%s)", "-", t.followFlag)
+		}
 	}
 	if err := compute.NoOperandsButStdin("tail", f); err != nil {
 		return nil, err
@@ -300,10 +347,10 @@ func (t *headTail) parseObsolete(a string) (bool, error) {
 		}
 	}
 	if rest == "f" {
-		// -Nf, +Nf, -f alone...: GNU follows. A word with more after
-		// the f (-fn3, -cfq) is no obsolete form for GNU: getopt reads
-		// it (-f and -n 3; -c with the value "fq").
-		return false, compute.Invalidf("tail: unsupported flag %q (%s)", a, refuseFollow)
+		// -Nf, +Nf, -cf...: GNU follows. A word with more after the f
+		// (-fn3, -cfq) is no obsolete form for GNU: getopt reads it (-f
+		// and -n 3; -c with the value "fq").
+		t.follow, t.followFlag, rest = true, a, ""
 	}
 	if rest != "" {
 		t.fromStart = false
@@ -324,6 +371,13 @@ func (t *headTail) parseObsolete(a string) (bool, error) {
 }
 
 func (h *headTail) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	if h.follow && h.file {
+		// GNU follows a regular file for ever: no output of its ends.
+		return compute.Invalidf("tail: unsupported flag %q (following a regular file never ends; from a pipe, as the stream is, GNU ignores it)", h.followFlag)
+	}
+	for _, w := range h.warnings {
+		compute.Diagnose(ctx, w)
+	}
 	if h.headers() {
 		if _, err := io.WriteString(out, headerLine); err != nil {
 			return err
@@ -591,13 +645,73 @@ func skipBytesCopy(ctx context.Context, w io.Writer, r io.Reader, skip int64) er
 	})
 }
 
-// refuseFollow is why tail's following flags are refused.
-const refuseFollow = "following is not supported: the input ends at the half-close"
+// checkTailFlag judges each of tail's flags as GNU's option loop does,
+// in order: the counts, and the values of the following flags, which are
+// checked though a stream is never followed.
+func checkTailFlag(u compute.FlagUse) error {
+	switch u.Key {
+	case "s":
+		if !validSeconds(u.Value) {
+			return compute.Invalidf("tail: invalid number of seconds %q for %s", u.Value, u.Name)
+		}
+	case "pid":
+		v, rest, e := compute.XStrtoimax(u.Value, 10, "")
+		switch {
+		case e == compute.NumOK && rest == "" && v > math.MaxInt32:
+			return compute.Invalidf("tail: invalid PID %q for %s: value too large", u.Value, u.Name)
+		case e != compute.NumOK || rest != "" || v < 0:
+			return compute.Invalidf("tail: invalid PID %q for %s", u.Value, u.Name)
+		}
+	case "max-unchanged-stats":
+		_, rest, e := compute.XStrtoumax(u.Value, 10, "")
+		if e == compute.NumOverflow && rest == "" {
+			return compute.Invalidf("tail: invalid maximum number of unchanged stats between opens %q for %s: value too large", u.Value, u.Name)
+		}
+		if e != compute.NumOK || rest != "" {
+			return compute.Invalidf("tail: invalid maximum number of unchanged stats between opens %q for %s", u.Value, u.Name)
+		}
+	}
+	return checkCount("tail")(u)
+}
+
+// validSeconds reports whether GNU tail takes s for -s: what C's strtod
+// reads whole (leading blanks, a sign, decimal or hexadecimal digits, inf,
+// infinity), not NaN, not negative, and not out of range: an overflow or
+// an inexact result below the smallest normal double (glibc's ERANGE; an
+// underflow to zero is taken).
+func validSeconds(s string) bool {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	sign := ""
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		sign, s = s[:1], s[1:]
+	}
+	if s == "" || s[0] == '+' || s[0] == '-' || strings.ContainsRune(s, '_') {
+		return false
+	}
+	low := strings.ToLower(s)
+	if strings.HasPrefix(low, "0x") && !strings.ContainsRune(low, 'p') {
+		s += "p0" // strtod's hexadecimal needs no exponent; Go's does
+	}
+	v, err := strconv.ParseFloat(sign+s, 64)
+	if err != nil {
+		return false
+	}
+	if v != 0 && math.Abs(v) < 0x1p-1022 {
+		f, _, err := big.ParseFloat(sign+s, 0, 4096, big.ToNearestEven)
+		if err != nil {
+			return false
+		}
+		if _, acc := f.Float64(); acc != big.Exact {
+			return false
+		}
+	}
+	return v >= 0 // -0 is taken, NaN and negatives are not
+}
 
 // headers reports whether the output has "==> standard input <==" lines.
 // GNU's tail -n 0 (or -c 0) stops before printing anything.
 func (h *headTail) headers() bool {
-	if h.tail && h.n == 0 && !h.fromStart {
+	if h.tail && h.n == 0 && !h.fromStart && !h.follow {
 		return false
 	}
 	return h.header > 0 || h.header == 0 && h.inputs > 1
