@@ -646,8 +646,9 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 		if _, err := p.log.waitWatched(ctx, " unchecked_grpc/r"); err != nil {
 			t.Errorf("gRPC call through unchecked_grpc: %v\n%s", err, p.log.tail())
 		}
-		if _, err := p.log.waitWatched(ctx, " route_in unchecked_route/r"); err != nil {
-			t.Errorf("route-port call through unchecked_route: %v\n%s", err, p.log.tail())
+		routeLine, err := p.log.waitWatched(ctx, " route_in unchecked_route/r")
+		if err != nil {
+			t.Fatalf("route-port call through unchecked_route: %v\n%s", err, p.log.tail())
 		}
 		line, err := p.log.waitWatched(ctx, " tcp_in unchecked_tcp/r")
 		if err != nil {
@@ -655,17 +656,22 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 		}
 		// halfclose.lua picks the replica from the checks' results: it
 		// sends nothing to any (a probe connection would be a job with
-		// no header in a replica's log). The replica that took the
-		// raw-TCP call logged that job, and the replicas no other but
-		// the route port's.
-		name := strings.Fields(line[strings.Index(line, " tcp_in unchecked_tcp/"):])[1]
-		name = strings.TrimPrefix(name, "unchecked_tcp/")
+		// no header in a replica's log). The replicas that took the
+		// raw-TCP call and the route-port call logged those jobs, and
+		// none other.
+		took := map[string]int{}
+		for _, c := range []struct{ line, frontend, backend string }{
+			{line, "tcp_in", "unchecked_tcp"}, {routeLine, "route_in", "unchecked_route"},
+		} {
+			name := strings.Fields(c.line[strings.Index(c.line, " "+c.frontend+" "+c.backend+"/"):])[1]
+			took[strings.TrimPrefix(name, c.backend+"/")]++
+		}
 		jobs := 0
 		for _, r := range f.replicas {
 			l := r.currentLog()
-			if r.name == name {
-				if err := l.wait(ctx, nil, func(s *logState) bool { return s.tcpJobs > 0 }); err != nil {
-					t.Fatalf("%s took the raw-TCP call: %v\n%s", name, err, l.tail())
+			if n := took[r.name]; n > 0 {
+				if err := l.wait(ctx, nil, func(s *logState) bool { return s.tcpJobs >= n }); err != nil {
+					t.Fatalf("%s took %d raw-TCP calls (the command port's, the route port's): %v\n%s", r.name, n, err, l.tail())
 				}
 			}
 			jobs += l.snapshot().tcpJobs
