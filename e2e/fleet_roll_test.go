@@ -499,8 +499,8 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 		}
 		f := newFleetArgs(t, "0s")
 		p := f.startProxy(t, "nginx", func(t *testing.T, cfg string) string {
-			if n := strings.Count(cfg, "fail_timeout=2s"); n != 6 {
-				t.Fatalf("nginx.conf.template: %d servers with fail_timeout=2s, want 6 (3 replicas, 2 upstreams)", n)
+			if n := strings.Count(cfg, "fail_timeout=2s"); n != 9 {
+				t.Fatalf("nginx.conf.template: %d servers with fail_timeout=2s, want 9 (3 replicas, 3 upstreams)", n)
 			}
 			return strings.ReplaceAll(cfg, "fail_timeout=2s", "fail_timeout=1h")
 		})
@@ -515,6 +515,9 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			}
 			if r := run(t, "", req, ncArgv(t, p.tcp)...); len(r.stdout) != 0 {
 				t.Fatalf("raw-TCP call with every replica down: %q", r.stdout)
+			}
+			if r := run(t, "", in, ncArgv(t, p.route)...); len(r.stdout) != 0 {
+				t.Fatalf("route-port call with every replica down: %q", r.stdout)
 			}
 		}, nil)
 	})
@@ -534,7 +537,7 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 		p.reload(t)
 		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 		defer cancel()
-		backends := []string{"halfclose_grpc", "halfclose_tcp"}
+		backends := []string{"halfclose_grpc", "halfclose_tcp", "halfclose_route"}
 		noLiveUpstreams(t, f, p, func(t *testing.T) {
 			for _, be := range backends {
 				for _, r := range f.replicas {
@@ -555,6 +558,10 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			}
 			if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 				t.Errorf("raw-TCP call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
+			}
+			// The route port the same (route_in, through tcp_no_replica).
+			if r := run(t, "", in, ncArgv(t, p.route)...); string(r.stdout) != haproxyTCPUnavailable {
+				t.Errorf("route-port call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
 			}
 			// A client that never half-closes gets the line too, and then
 			// the end of the connection, as from a replica after
@@ -632,11 +639,16 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			}
 			p.log.watch(" unchecked_grpc/r")
 			p.log.watch(" tcp_in unchecked_tcp/r")
+			p.log.watch(" route_in unchecked_route/r")
 		})
 		// The log names the backend without checks and the replica that
 		// took each call: how an operator sees this path used.
 		if _, err := p.log.waitWatched(ctx, " unchecked_grpc/r"); err != nil {
 			t.Errorf("gRPC call through unchecked_grpc: %v\n%s", err, p.log.tail())
+		}
+		routeLine, err := p.log.waitWatched(ctx, " route_in unchecked_route/r")
+		if err != nil {
+			t.Fatalf("route-port call through unchecked_route: %v\n%s", err, p.log.tail())
 		}
 		line, err := p.log.waitWatched(ctx, " tcp_in unchecked_tcp/r")
 		if err != nil {
@@ -644,22 +656,28 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 		}
 		// halfclose.lua picks the replica from the checks' results: it
 		// sends nothing to any (a probe connection would be a job with
-		// no header in a replica's log). The replica that took the
-		// raw-TCP call logged that job and no other.
-		name := strings.Fields(line[strings.Index(line, " tcp_in unchecked_tcp/"):])[1]
-		name = strings.TrimPrefix(name, "unchecked_tcp/")
+		// no header in a replica's log). The replicas that took the
+		// raw-TCP call and the route-port call logged those jobs, and
+		// none other.
+		took := map[string]int{}
+		for _, c := range []struct{ line, frontend, backend string }{
+			{line, "tcp_in", "unchecked_tcp"}, {routeLine, "route_in", "unchecked_route"},
+		} {
+			name := strings.Fields(c.line[strings.Index(c.line, " "+c.frontend+" "+c.backend+"/"):])[1]
+			took[strings.TrimPrefix(name, c.backend+"/")]++
+		}
 		jobs := 0
 		for _, r := range f.replicas {
 			l := r.currentLog()
-			if r.name == name {
-				if err := l.wait(ctx, nil, func(s *logState) bool { return s.tcpJobs > 0 }); err != nil {
-					t.Fatalf("%s took the raw-TCP call: %v\n%s", name, err, l.tail())
+			if n := took[r.name]; n > 0 {
+				if err := l.wait(ctx, nil, func(s *logState) bool { return s.tcpJobs >= n }); err != nil {
+					t.Fatalf("%s took %d raw-TCP calls (the command port's, the route port's): %v\n%s", r.name, n, err, l.tail())
 				}
 			}
 			jobs += l.snapshot().tcpJobs
 		}
-		if jobs != 1 {
-			t.Errorf("%d raw-TCP jobs in the replicas' logs, want 1 (the call)", jobs)
+		if jobs != 2 {
+			t.Errorf("%d raw-TCP jobs in the replicas' logs, want 2 (the call on the command port, the one on the route port)", jobs)
 		}
 	})
 }
@@ -695,7 +713,7 @@ func TestFleetRollNoLiveUpstreamsDraining(t *testing.T) {
 	for _, r := range f.replicas[1:] {
 		r.kill(t)
 	}
-	for _, be := range []string{"halfclose_grpc", "halfclose_tcp"} {
+	for _, be := range []string{"halfclose_grpc", "halfclose_tcp", "halfclose_route"} {
 		for _, r := range f.replicas {
 			if err := p.log.waitText(ctx, "Server "+be+"/"+r.name+" is DOWN"); err != nil {
 				t.Fatalf("%v\n%s", err, p.log.tail())
@@ -709,6 +727,9 @@ func TestFleetRollNoLiveUpstreamsDraining(t *testing.T) {
 	}
 	if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 		t.Errorf("raw-TCP call (nc -N), one replica draining and the others dead: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
+	}
+	if r := run(t, "", in, ncArgv(t, p.route)...); string(r.stdout) != haproxyTCPUnavailable {
+		t.Errorf("route-port call (nc -N), one replica draining and the others dead: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
 	}
 	// Only jobs with a command count: startProxy's dial through tcp_in
 	// (to see that HAProxy listens) reached a replica as a connection
@@ -724,8 +745,8 @@ func TestFleetRollNoLiveUpstreamsDraining(t *testing.T) {
 // check's result is logged (a replica back says "succeeded").
 func haproxyStayDown(t *testing.T, cfg string) string {
 	const checks = "inter 1s fall 2 rise 2"
-	if n := strings.Count(cfg, checks); n != 2 {
-		t.Fatalf("haproxy.cfg: %d lines with %q, want 2 (the default-server of each backend)", n, checks)
+	if n := strings.Count(cfg, checks); n != 3 {
+		t.Fatalf("haproxy.cfg: %d lines with %q, want 3 (the default-server of each checked backend)", n, checks)
 	}
 	cfg = strings.ReplaceAll(cfg, checks, "inter 1s fall 1 rise 100000")
 	return strings.Replace(cfg, "defaults\n", "defaults\n    option log-health-checks\n", 1)
@@ -760,6 +781,10 @@ func noLiveUpstreams(t *testing.T, f *fleet, p *proxy, markDown, back func(t *te
 	if r := run(t, "", req, ncArgv(t, p.tcp)...); !bytes.Equal(r.stdout, shaStdin) {
 		t.Errorf("raw-TCP call (nc -N), the replicas back: exit %d, %q; want %q\n%s", r.code, r.stdout, shaStdin, p.log.complaints())
 	}
+	routeWant := gnu(t, in, fleetRoute)
+	if r := run(t, "", in, ncArgv(t, p.route)...); !bytes.Equal(r.stdout, routeWant) {
+		t.Errorf("route-port call (nc -N), the replicas back: exit %d, %q; want %q\n%s", r.code, r.stdout, routeWant, p.log.complaints())
+	}
 }
 
 // TestFleetCrashBeforeChecks: the whole fleet crashes and a raw-TCP
@@ -779,8 +804,8 @@ func TestFleetCrashBeforeChecks(t *testing.T) {
 	f := newFleetArgs(t, "0s")
 	p := f.startProxy(t, "haproxy", func(t *testing.T, cfg string) string {
 		const checks = "check inter 1s fall 2 rise 2"
-		if n := strings.Count(cfg, checks); n != 1 {
-			t.Fatalf("haproxy.cfg: %d lines with %q, want 1 (halfclose_tcp's default-server)", n, checks)
+		if n := strings.Count(cfg, checks); n != 2 {
+			t.Fatalf("haproxy.cfg: %d lines with %q, want 2 (halfclose_tcp's and halfclose_route's default-server)", n, checks)
 		}
 		return strings.ReplaceAll(cfg, checks, "check inter 1h fall 2 rise 2")
 	})
@@ -792,6 +817,13 @@ func TestFleetCrashBeforeChecks(t *testing.T) {
 	for i := range 2 {
 		if r := run(t, "", req, ncArgv(t, p.tcp)...); string(r.stdout) != haproxyTCPUnavailable {
 			t.Errorf("raw-TCP call %d (nc -N), the fleet crashed, the checks not run: exit %d, %q; want %q\n%s", i, r.code, r.stdout, haproxyTCPUnavailable, p.log.tail())
+		}
+	}
+	// The route port the same (halfclose_route: its own marks, its own
+	// backup to the error line).
+	for i := range 2 {
+		if r := run(t, "", in, ncArgv(t, p.route)...); string(r.stdout) != haproxyTCPUnavailable {
+			t.Errorf("route-port call %d (nc -N), the fleet crashed, the checks not run: exit %d, %q; want %q\n%s", i, r.code, r.stdout, haproxyTCPUnavailable, p.log.tail())
 		}
 	}
 }

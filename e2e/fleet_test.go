@@ -23,6 +23,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/base64"
@@ -309,18 +310,22 @@ func newFleetArgs(t *testing.T, delay string, extra ...string) *fleet {
 	}
 	t.Logf("replicas: --drain-delay %s %s, /readyz on --health-addr", delay, strings.Join(extra, " "))
 
-	addrs := ownAddrs(t, 3*4)
+	addrs := ownAddrs(t, 3*5)
 	for i := range 3 {
 		r := &replica{
 			name:    fmt.Sprintf("r%d", i+1),
-			grpc:    addrs[4*i],
-			tcp:     addrs[4*i+1],
-			health:  addrs[4*i+2],
-			metrics: addrs[4*i+3],
+			grpc:    addrs[5*i],
+			tcp:     addrs[5*i+1],
+			health:  addrs[5*i+2],
+			metrics: addrs[5*i+3],
+			route:   addrs[5*i+4],
 		}
 		// Behind the proxies every client has the proxy's address: the
 		// per-peer caps are off, as docs/operations.md ("Fairness") says.
+		// The route port is the proxies' route (HC_R1_ROUTE...): the
+		// whole stream is sha256sum's input.
 		r.args = []string{"--grpc-addr", r.grpc, "--tcp-addr", r.tcp, "--health-addr", r.health, "--metrics-addr", r.metrics,
+			"--tcp-route", r.route + "=" + fleetRoute,
 			"--drain-delay", delay, "--log-format", "json", "--log-flush", "0",
 			"--max-jobs-per-peer", "0", "--max-requests-per-peer", "0"}
 		r.args = append(r.args, extra...)
@@ -398,12 +403,19 @@ func freeAddrsOn(t *testing.T, host string, n int) []string {
 	return out
 }
 
+// fleetRoute is the pipeline of the fleet replicas' route port (--tcp-route).
+const fleetRoute = "sha256sum"
+
 // replica is one halfclosed process, restartable on the same addresses.
 type replica struct {
 	name              string
 	grpc, tcp, health string
 	metrics           string // --metrics-addr (checkExampleAborts)
-	args              []string
+	// route is its --tcp-route address (fleetRoute), "" for a replica
+	// without one: the proxies' route port then leads to its tcp
+	// address, which no test dials through them.
+	route string
+	args  []string
 
 	mu     sync.Mutex // protects the fields below
 	cmd    *exec.Cmd
@@ -412,7 +424,8 @@ type replica struct {
 	err    error // from Wait, once exited is closed
 }
 
-// start runs the replica and waits for its four listeners.
+// start runs the replica and waits for its four listeners (five with a
+// route).
 func (r *replica) start(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command(bin(t, "halfclosed"), r.args...)
@@ -436,7 +449,11 @@ func (r *replica) start(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	err := log.wait(ctx, exited, func(s *logState) bool { return s.listening >= 4 })
+	listeners := 4
+	if r.route != "" {
+		listeners++
+	}
+	err := log.wait(ctx, exited, func(s *logState) bool { return s.listening >= listeners })
 	if err != nil {
 		t.Fatalf("%s not listening: %v\n%s", r.name, err, log.tail())
 	}
@@ -655,9 +672,9 @@ func (l *eventLog) tail() string {
 
 // proxy is a running nginx or HAProxy in front of the fleet.
 type proxy struct {
-	name      string
-	grpc, tcp string // where it listens
-	log       *eventLog
+	name             string
+	grpc, tcp, route string // where it listens (route: HC_ROUTE_LISTEN)
+	log              *eventLog
 	// reload reloads the proxy's configuration as an operator does
 	// (nginx: SIGHUP to the master; HAProxy: SIGUSR2 to the master, or
 	// from startProxySF a new process with -sf OLDPID): connections open
@@ -673,12 +690,13 @@ type proxy struct {
 }
 
 // proxyEnv is the HC_* environment of deploy/nginx and deploy/haproxy.
-func (f *fleet) proxyEnv(grpcListen, tcpListen string) map[string]string {
-	env := map[string]string{"HC_GRPC_LISTEN": grpcListen, "HC_TCP_LISTEN": tcpListen}
+func (f *fleet) proxyEnv(grpcListen, tcpListen, routeListen string) map[string]string {
+	env := map[string]string{"HC_GRPC_LISTEN": grpcListen, "HC_TCP_LISTEN": tcpListen, "HC_ROUTE_LISTEN": routeListen}
 	for i, r := range f.replicas {
 		n := strconv.Itoa(i + 1)
 		env["HC_R"+n+"_GRPC"] = r.grpc
 		env["HC_R"+n+"_TCP"] = r.tcp
+		env["HC_R"+n+"_ROUTE"] = cmp.Or(r.route, r.tcp)
 		_, port, _ := net.SplitHostPort(r.health)
 		env["HC_R"+n+"_HEALTH_PORT"] = port
 	}
@@ -707,12 +725,12 @@ func (f *fleet) startProxySF(t *testing.T, edit func(t *testing.T, cfg string) s
 
 func (f *fleet) startProxyMode(t *testing.T, name string, edit func(t *testing.T, cfg string) string, sf bool) *proxy {
 	t.Helper()
-	addrs := ownAddrs(t, 2)
+	addrs := ownAddrs(t, 3)
 	if f.proxyHost != "" {
-		addrs = freeAddrsOn(t, f.proxyHost, 2)
+		addrs = freeAddrsOn(t, f.proxyHost, 3)
 	}
-	p := &proxy{name: name, grpc: addrs[0], tcp: addrs[1], log: newEventLog()}
-	env := f.proxyEnv(p.grpc, p.tcp)
+	p := &proxy{name: name, grpc: addrs[0], tcp: addrs[1], route: addrs[2], log: newEventLog()}
+	env := f.proxyEnv(p.grpc, p.tcp, p.route)
 	dir := t.TempDir()
 	var argv []string
 	cmdEnv := cleanEnv()
@@ -960,6 +978,11 @@ func (f *fleet) startProxyMode(t *testing.T, name string, edit func(t *testing.T
 func waitListening(t *testing.T, p *proxy, exited chan struct{}, waitErr func() error) {
 	t.Helper()
 	deadline := time.Now().Add(defaultTestTimeout)
+	// Not the route port: each proxy binds every listener of its
+	// configuration before it accepts on any (nginx's master before it
+	// starts the workers; HAProxy at start, or it exits), and a dial
+	// through it reaches a replica as a job of the route's pipeline,
+	// which the tests counting outcomes would see.
 	for _, a := range []string{p.grpc, p.tcp} {
 		for {
 			c, err := net.DialTimeout("tcp", a, time.Second)
@@ -1185,6 +1208,19 @@ func (f *fleet) checkPaths(t *testing.T, p *proxy) {
 		}
 	}
 	step("nc -N")
+	// The route port (HC_ROUTE_LISTEN): no header, the whole stream is
+	// fleetRoute's input, as `nc -N host 7001 < file` sends it.
+	for _, n := range []int{0, 1<<20 + 1, 64 << 20} {
+		in := big
+		if n != 64<<20 {
+			in = randomFile(t, n)
+		}
+		want := gnu(t, in, fleetRoute)
+		if r := run(t, "", in, ncArgv(t, p.route)...); r.code != 0 || !bytes.Equal(r.stdout, want) {
+			t.Errorf("nc -N route port (%s) with %s bytes through %s: exit %d, %s\n%s", fleetRoute, sizeName(n), p.name, r.code, r.stderr, diff(r.stdout, want))
+		}
+	}
+	step("nc -N route port 0, 1 MiB+1, 64 MiB")
 	// Health and reflection (grpcurl needs no proto files through it).
 	if r := run(t, "", "", bin(t, "grpcurl"), "-plaintext", p.grpc, "grpc.health.v1.Health/Check"); r.code != 0 || !bytes.Contains(r.stdout, []byte(`"SERVING"`)) {
 		t.Errorf("health through %s: exit %d %s %s", p.name, r.code, r.stdout, r.stderr)
@@ -1223,12 +1259,21 @@ func (f *fleet) checkTraps(t *testing.T, name string) {
 			}
 		})
 		t.Run("proxy_half_close", func(t *testing.T) {
+			// Both stream servers have it: the command port's and the
+			// route port's.
 			p := f.startProxy(t, name, func(t *testing.T, cfg string) string {
-				return replaceOnce(t, cfg, "proxy_half_close on;", "")
+				if n := strings.Count(cfg, "proxy_half_close on;"); n != 2 {
+					t.Fatalf("nginx.conf.template: %d lines proxy_half_close on, want 2 (the command port, the route port)", n)
+				}
+				return strings.ReplaceAll(cfg, "proxy_half_close on;", "")
 			})
 			r := ncCommand(t, p.tcp, "sha256sum", in)
 			if len(r.stdout) != 0 {
 				t.Errorf("without proxy_half_close: reply %q (exit %d), want the empty reply docs/deploy.md describes", r.stdout, r.code)
+			}
+			r = run(t, "", in, ncArgv(t, p.route)...)
+			if len(r.stdout) != 0 {
+				t.Errorf("without proxy_half_close, the route port: reply %q (exit %d), want the empty reply docs/deploy.md describes", r.stdout, r.code)
 			}
 		})
 	case "haproxy":
@@ -1239,6 +1284,10 @@ func (f *fleet) checkTraps(t *testing.T, name string) {
 			r := ncCommand(t, p.tcp, "sha256sum", in)
 			if len(r.stdout) != 0 {
 				t.Errorf("with option nolinger: reply %q (exit %d), want the empty reply docs/deploy.md describes", r.stdout, r.code)
+			}
+			r = run(t, "", in, ncArgv(t, p.route)...)
+			if len(r.stdout) != 0 {
+				t.Errorf("with option nolinger, the route port: reply %q (exit %d), want the empty reply docs/deploy.md describes", r.stdout, r.code)
 			}
 		})
 		t.Run("check-proto", func(t *testing.T) {
@@ -1327,6 +1376,8 @@ type loadStats struct {
 	ghzCalls, ghzFailed, ghzDataLoss         atomic.Int64
 	cliOK, cliFailed, cliWrong               atomic.Int64
 	tcpOK, tcpVisibleErr, tcpEmpty, tcpWrong atomic.Int64
+	// The route port's loop (HC_ROUTE_LISTEN), classed as tcp's.
+	routeOK, routeVisibleErr, routeEmpty, routeWrong atomic.Int64
 
 	mu     sync.Mutex     // protects errors
 	errors map[string]int // failure message → count, for the report
@@ -1356,16 +1407,18 @@ func (s *loadStats) String() string {
 	}) {
 		errs = append(errs, fmt.Sprintf("%d× %s", s.errors[m], m))
 	}
-	return fmt.Sprintf("ghz %d calls, %d failed (%d DATA_LOSS); cli %d ok, %d failed, %d wrong; tcp %d ok, %d visible errors, %d empty replies, %d wrong\n  %s",
+	return fmt.Sprintf("ghz %d calls, %d failed (%d DATA_LOSS); cli %d ok, %d failed, %d wrong; tcp %d ok, %d visible errors, %d empty replies, %d wrong; route %d ok, %d visible errors, %d empty replies, %d wrong\n  %s",
 		s.ghzCalls.Load(), s.ghzFailed.Load(), s.ghzDataLoss.Load(),
 		s.cliOK.Load(), s.cliFailed.Load(), s.cliWrong.Load(),
 		s.tcpOK.Load(), s.tcpVisibleErr.Load(), s.tcpEmpty.Load(), s.tcpWrong.Load(),
+		s.routeOK.Load(), s.routeVisibleErr.Load(), s.routeEmpty.Load(), s.routeWrong.Load(),
 		strings.Join(errs, "\n  "))
 }
 
 // rollingRestart loads the proxy with ghz (Digest calls whose header
 // declares the size and digest, so the server itself checks every one), a
-// CLI loop and a raw-TCP loop that check every result against GNU, and
+// CLI loop, a raw-TCP loop and a route-port loop that check every result
+// against GNU, and
 // meanwhile SIGTERMs and restarts each replica in turn, waiting each time
 // until the restarted replica serves gRPC and TCP jobs through the proxy
 // again. No call is cut by the test: the loops stop between calls.
@@ -1391,6 +1444,8 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 	}
 	tcpWant := gnu(t, mid, "sha256sum")
 	tcpReq := append([]byte("sha256sum\n"), readFile(t, mid)...)
+	routeWant := gnu(t, mid, fleetRoute)
+	routeReq := readFile(t, mid)
 
 	var stats loadStats
 	stop := make(chan struct{})
@@ -1405,7 +1460,7 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 	}
 	// Each loop reports its first success, so restarts begin under load.
 	var started sync.WaitGroup
-	started.Add(3)
+	started.Add(4)
 
 	// ghz: batches of ghzBatch at knobs.rps, back to back, until stop. A
 	// batch is never cut: it runs its -n calls to the end.
@@ -1520,6 +1575,40 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 		}
 	}()
 
+	// The route port, the same way: its reply is fleetRoute's output of
+	// the whole stream.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		first := true
+		for !stopped() {
+			got, err := tcpExchange(p.route, routeReq)
+			switch {
+			case err != nil:
+				stats.routeVisibleErr.Add(1)
+				stats.note("route: "+err.Error(), 1)
+			case bytes.Equal(got, routeWant):
+				stats.routeOK.Add(1)
+				if first {
+					first = false
+					started.Done()
+				}
+			case len(got) == 0:
+				stats.routeEmpty.Add(1)
+				stats.note("route: EMPTY reply, clean close", 1)
+			case errorLine.Match(got):
+				stats.routeVisibleErr.Add(1)
+				stats.note("route: "+strings.TrimSpace(string(got)), 1)
+			default:
+				stats.routeWrong.Add(1)
+				stats.note(fmt.Sprintf("route: WRONG reply %q", got), 1)
+			}
+		}
+		if first {
+			started.Done()
+		}
+	}()
+
 	stopLoad := func() {
 		close(stop)
 		wg.Wait()
@@ -1530,7 +1619,7 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 	case <-startedCh:
 	case <-time.After(defaultTestTimeout):
 	}
-	if stats.ghzCalls.Load() == 0 || stats.cliOK.Load() == 0 || stats.tcpOK.Load() == 0 {
+	if stats.ghzCalls.Load() == 0 || stats.cliOK.Load() == 0 || stats.tcpOK.Load() == 0 || stats.routeOK.Load() == 0 {
 		stopLoad()
 		<-startedCh
 		t.Fatalf("the load did not start through %s: %v", p.name, &stats)
@@ -1559,7 +1648,7 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 	<-startedCh
 
 	t.Logf("%s: %v", p.name, &stats)
-	if stats.failedCalls() > 0 || stats.tcpEmpty.Load() > 0 || stats.tcpVisibleErr.Load() > 0 {
+	if stats.failedCalls() > 0 || stats.tcpEmpty.Load()+stats.routeEmpty.Load() > 0 || stats.tcpVisibleErr.Load()+stats.routeVisibleErr.Load() > 0 {
 		t.Logf("%s's last errors and warnings:\n%s", p.name, p.log.complaints())
 	}
 	if hurried {
@@ -1573,11 +1662,14 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 	} else if n := stats.failedCalls(); n > int64(knobs.maxFailed) {
 		f.errorf(t, "%d failed gRPC calls through %s during the rolling restart (FLEET_MAX_FAILED_CALLS=%d): %v", n, p.name, knobs.maxFailed, &stats)
 	}
-	if n := stats.ghzDataLoss.Load() + stats.cliWrong.Load() + stats.tcpWrong.Load(); n > 0 {
+	if n := stats.ghzDataLoss.Load() + stats.cliWrong.Load() + stats.tcpWrong.Load() + stats.routeWrong.Load(); n > 0 {
 		f.errorf(t, "%d wrong results through %s: %v", n, p.name, &stats)
 	}
 	if n := stats.tcpEmpty.Load(); n > 0 {
 		f.errorf(t, "%d raw-TCP jobs through %s ended in an empty reply with a clean close (an empty success): %v", n, p.name, &stats)
+	}
+	if n := stats.routeEmpty.Load(); n > 0 {
+		f.errorf(t, "%d route-port jobs through %s ended in an empty reply with a clean close (an empty success): %v", n, p.name, &stats)
 	}
 }
 

@@ -186,6 +186,29 @@ func flagArgs(t *testing.T, args []string) map[string]string {
 	return flags
 }
 
+// routeArgs returns the address and pipeline of each --tcp-route=ADDR=PIPELINE
+// in args (the flag is repeatable; flagArgs keeps only the last).
+func routeArgs(t *testing.T, args []string) map[string]string {
+	t.Helper()
+	routes := map[string]string{}
+	for _, a := range args {
+		v, ok := strings.CutPrefix(a, "--tcp-route=")
+		if !ok {
+			continue
+		}
+		addr, pipeline, ok := strings.Cut(v, "=")
+		if !ok || strings.TrimSpace(pipeline) == "" {
+			t.Errorf("arg %q: want --tcp-route=ADDR=PIPELINE", a)
+			continue
+		}
+		if _, dup := routes[addr]; dup {
+			t.Errorf("--tcp-route: address %s given twice", addr)
+		}
+		routes[addr] = pipeline
+	}
+	return routes
+}
+
 // parseBytes reads a byte count as halfclosed and GOMEMLIMIT write them:
 // 4096, 64KiB, 64K, 8MiB, 2GiB (binary suffixes, optional "B").
 func parseBytes(s string) (int64, error) {
@@ -345,6 +368,10 @@ func TestDeployment(t *testing.T) {
 				httpPorts[listen[f]] = true
 			}
 		}
+	}
+	// Each route port too (--tcp-route=ADDR=PIPELINE).
+	for addr := range routeArgs(t, c.Args) {
+		listen["tcp-route="+addr] = portOf(t, "tcp-route", addr)
 	}
 	for f, p := range listen {
 		if _, ok := ports[p]; !ok {
@@ -519,9 +546,21 @@ func TestServices(t *testing.T) {
 		t.Fatalf("%d Deployments, want 1", len(deps))
 	}
 	pod := labels.Set(deps[0].Spec.Template.Labels)
+	c := deps[0].Spec.Template.Spec.Containers[0]
 	portNames := map[string]int32{}
-	for _, p := range deps[0].Spec.Template.Spec.Containers[0].Ports {
+	for _, p := range c.Ports {
 		portNames[p.Name] = p.ContainerPort
+	}
+	// The raw-TCP ports (the command port and each route port): one job
+	// per connection, balanced per connection by the ClusterIP Service,
+	// which must serve every one (a route the pods listen on and no
+	// Service reaches is a port nothing in the cluster can use).
+	rawTCP := map[int32]string{}
+	if a := flagArgs(t, c.Args)["tcp-addr"]; a != "" {
+		rawTCP[portOf(t, "tcp-addr", a)] = "--tcp-addr=" + a
+	}
+	for addr, pipeline := range routeArgs(t, c.Args) {
+		rawTCP[portOf(t, "tcp-route", addr)] = "--tcp-route=" + addr + "=" + pipeline
 	}
 	var headless, clusterIP int
 	for _, s := range byKind[*corev1.Service](objs) {
@@ -548,6 +587,13 @@ func TestServices(t *testing.T) {
 			}
 		case s.Spec.Type == corev1.ServiceTypeClusterIP || s.Spec.Type == "":
 			clusterIP++
+			for port, flag := range rawTCP {
+				if !slices.ContainsFunc(s.Spec.Ports, func(p corev1.ServicePort) bool {
+					return portNames[p.TargetPort.StrVal] == port || p.TargetPort.IntVal == port
+				}) {
+					t.Errorf("ClusterIP Service %s has no port to the pods' port %d (%s)", s.Name, port, flag)
+				}
+			}
 		}
 	}
 	if headless != 1 || clusterIP != 1 {
