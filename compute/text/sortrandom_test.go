@@ -11,6 +11,7 @@ import (
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
 	"github.com/halfclose/halfclose/internal/shquote"
+	"github.com/halfclose/halfclose/internal/testenv"
 )
 
 // sort -R's order is random, so GNU's output is no oracle byte for
@@ -131,6 +132,38 @@ func TestSortRandomShuffles(t *testing.T) {
 	}
 	if bytes.Equal(a, b) || bytes.Equal(a, in.Bytes()) || bytes.Equal(b, in.Bytes()) {
 		t.Errorf("sort -R gave the same order twice, or byte order:\n%.200s\n%.200s", a, b)
+	}
+}
+
+// TestSortRandomEachRun: a pipeline compiled once (a --tcp-route's is,
+// for all its connections) shuffles anew each time it runs, as each GNU
+// sort -R does. It shuffled every run of a route the same way.
+func TestSortRandomEachRun(t *testing.T) {
+	var in bytes.Buffer
+	for i := range 200 {
+		fmt.Fprintf(&in, "line %03d\n", i)
+	}
+	e := computetest.Engine(engine.Config{})
+	for _, text := range []string{"sort -R", "sort -k1,1 -k2R"} {
+		p, err := e.Compile(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outs [2][]byte
+		for i := range outs {
+			ctx, cancel := testenv.Context(t)
+			var out bytes.Buffer
+			_, err := e.Run(ctx, p, bytes.NewReader(in.Bytes()), &out)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: %v", text, err)
+			}
+			outs[i] = out.Bytes()
+		}
+		// Each the same by chance with odds of 1 in 200!.
+		if bytes.Equal(outs[0], outs[1]) {
+			t.Errorf("%s, compiled once, run twice: the same order both times\n%.120q", text, outs[0])
+		}
 	}
 }
 
