@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,12 @@ type diffCase struct {
 	// (computetest.RunPipelineReads), as from a network client; 0: in
 	// one read.
 	reads uint64
+	// shuffled: sort -R was drawn, whose order is random on both sides:
+	// the outputs are compared as multisets of their pieces between
+	// newlines and NULs (-z or not), and under -c, whose verdict and
+	// disorder line depend on the shuffle, nothing else is
+	// (compute/text's TestSortRandomGroupsAsGNU holds the order to GNU's).
+	shuffled bool
 }
 
 func (c diffCase) String() string {
@@ -119,6 +126,11 @@ func (c diffCase) verdict(r diffResult) string {
 		return ""
 	case r.ourErr != nil:
 		return fmt.Sprintf("GNU succeeds with %q, we fail: %v", computetest.Trunc(r.gnuOut), r.ourErr)
+	case c.shuffled:
+		if g, o := shufflePieces(r.gnuOut), shufflePieces(r.ourOut); !slices.Equal(g, o) {
+			return fmt.Sprintf("output differs (as a multiset of lines):\n  GNU  %q\n  ours %q", computetest.Trunc(r.gnuOut), computetest.Trunc(r.ourOut))
+		}
+		return ""
 	case !bytes.Equal(r.gnuOut, r.ourOut):
 		return fmt.Sprintf("output differs:\n  GNU  %q\n  ours %q", computetest.Trunc(r.gnuOut), computetest.Trunc(r.ourOut))
 	case r.gnuCode != r.ourCode:
@@ -127,6 +139,14 @@ func (c diffCase) verdict(r diffResult) string {
 		return ""
 	}
 	return computetest.DiffDiagnostics(r.ourDiag, r.gnuErr)
+}
+
+// shufflePieces is out cut at every newline and NUL, sorted: what a
+// shuffle of its lines (-z or not) leaves as it was.
+func shufflePieces(out []byte) []string {
+	ps := strings.Split(strings.ReplaceAll(string(out), "\x00", "\n"), "\n")
+	slices.Sort(ps)
+	return ps
 }
 
 // gzipPending reports whether GNU's stderr holds a line of gzip that
@@ -583,6 +603,9 @@ func (cg *cmdGen) generate(g *gen) diffCase {
 		}
 		if s.Refuse != "" {
 			c.refused = true
+		}
+		if cg.name == "sort" && s.Short == 'R' {
+			c.shuffled = true
 		}
 		val := ""
 		if s.Value && (!s.Optional || g.chance(0.6)) && cg.value != nil {
