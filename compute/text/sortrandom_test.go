@@ -3,6 +3,7 @@ package text_test
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
+	"github.com/halfclose/halfclose/compute/text"
 	"github.com/halfclose/halfclose/internal/shquote"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
@@ -382,6 +384,44 @@ func TestSortRandomRefused(t *testing.T) {
 		argv := strings.Fields(c.text)
 		if _, ok := computetest.GNU(t, []byte("a\n"), argv...); ok && !strings.Contains(c.text, "random-source") {
 			t.Errorf("%s: GNU takes it", c.text)
+		}
+	}
+}
+
+// TestSortSummariesAsGNUHelp: the one-line summaries of -k and --sort
+// name what GNU sort's --help names: the key letters ([bdfgiMhnRrV]) and
+// each WORD with its letter. They lacked R and random when -R came.
+func TestSortSummariesAsGNUHelp(t *testing.T) {
+	help, ok := computetest.GNU(t, nil, "sort", "--help")
+	if !ok {
+		t.Fatal("GNU sort --help failed")
+	}
+	r := compute.NewRegistry()
+	text.Register(r)
+	cmd, _ := r.Lookup("sort")
+	summary := map[string]string{}
+	for _, s := range cmd.Flags {
+		summary[s.Long] = s.Summary
+	}
+	m := regexp.MustCompile(`ordering options \[([A-Za-z]+)\]`).FindSubmatch(help)
+	if m == nil {
+		t.Fatalf("no key letters in GNU's help:\n%s", help)
+	}
+	gnu, ours := []byte(m[1]), []byte(summary["key"][strings.LastIndexByte(summary["key"], ' ')+1:])
+	slices.Sort(gnu)
+	slices.Sort(ours)
+	if !bytes.Equal(gnu, ours) {
+		t.Errorf("-k's summary %q: key letters %s, GNU's %s", summary["key"], ours, gnu)
+	}
+	_, words, _ := bytes.Cut(help, []byte("--sort=WORD"))
+	words, _, _ = bytes.Cut(words, []byte("\n  -"))
+	pairs := regexp.MustCompile(`([a-z-]+) (-[A-Za-z])\b`).FindAllSubmatch(words, -1)
+	if len(pairs) == 0 {
+		t.Fatalf("no --sort words in GNU's help:\n%s", help)
+	}
+	for _, p := range pairs {
+		if want := fmt.Sprintf("%s (%s)", p[1], p[2]); !strings.Contains(summary["sort"], want) {
+			t.Errorf("--sort's summary %q does not name %s", summary["sort"], want)
 		}
 	}
 }
