@@ -37,7 +37,7 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'f', Long: "ignore-case", Summary: "fold lower case to upper case characters"},
 	compute.FlagSpec{Short: 's', Long: "stable", Summary: "disable last-resort comparison"},
 	compute.FlagSpec{Short: 'b', Long: "ignore-leading-blanks", Summary: "ignore leading blanks"},
-	compute.FlagSpec{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bdfghiMnrV"},
+	compute.FlagSpec{Short: 'k', Long: "key", Value: true, Summary: "sort via a key: POS1[,POS2], POS is F[.C][OPTS], OPTS from bdfghiMnRrV"},
 	compute.FlagSpec{Short: 't', Long: "field-separator", Value: true, Summary: "use SEP instead of non-blank to blank transition"},
 	compute.FlagSpec{Short: 'c', Summary: "check for sorted input; at a disorder exit 1, naming the line on stderr"},
 	compute.FlagSpec{Short: 'C', Summary: "like -c, but do not report the first bad line"},
@@ -49,7 +49,7 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'M', Long: "month-sort", Summary: "compare (unknown) < 'JAN' < ... < 'DEC'"},
 	compute.FlagSpec{Short: 'R', Long: "random-sort", Summary: "shuffle, but group identical keys (a random hash of each key, new for each job)"},
 	compute.FlagSpec{Short: 'V', Long: "version-sort", Summary: "natural sort of (version) numbers within text"},
-	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: general-numeric (-g), human-numeric (-h), month (-M), numeric (-n), version (-V)"},
+	compute.FlagSpec{Long: "sort", Value: true, Summary: "sort according to WORD: general-numeric (-g), human-numeric (-h), month (-M), numeric (-n), random (-R), version (-V)"},
 	compute.FlagSpec{Long: "random-source", Value: true, Refuse: compute.RefuseFiles},
 	compute.FlagSpec{Short: 'm', Long: "merge", Summary: "merge already sorted input; do not sort"},
 	compute.FlagSpec{Short: 'o', Long: "output", Value: true, Refuse: compute.RefuseOutput},
@@ -138,7 +138,7 @@ func (k *sortKey) orderingLetters() string {
 // sortOpts is a sort's comparison.
 type sortOpts struct {
 	keys    []sortKey
-	seed    maphash.Seed // -R's hash: random, one for the job
+	seed    maphash.Seed // -R's hash: random, one for each run (forRun)
 	tab     int          // field separator byte, or -1 for blank transitions
 	unique  bool
 	stable  bool
@@ -157,6 +157,21 @@ type sortOpts struct {
 	// general: a key is -g, so -u may keep lines whose keys are the
 	// same NaN (uniqueDup).
 	general bool
+	random  bool // a key is -R: each run hashes with a seed of its own
+}
+
+// forRun is o for one run of its stage. A stage is built once and may
+// run many times (a --tcp-route pipeline is compiled once for all its
+// connections), and each run of a sort -R shuffles anew, as each GNU
+// sort draws its own random state: a run with an R key gets a copy of
+// o with a fresh seed.
+func (o *sortOpts) forRun() *sortOpts {
+	if !o.random {
+		return o
+	}
+	c := *o
+	c.seed = maphash.MakeSeed()
+	return &c
 }
 
 func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
@@ -233,7 +248,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		f.Operands = append(f.Operands, it.Operand)
 	}
 	f.Operands = append(f.Operands, g.Rest()...)
-	o := &sortOpts{tab: tab, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n', seed: maphash.MakeSeed()}
+	o := &sortOpts{tab: tab, unique: f.Has("u"), stable: f.Has("s"), reverse: f.Has("r"), eol: '\n'}
 	if f.Has("z") {
 		o.eol = 0
 	}
@@ -266,6 +281,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	for _, k := range o.keys {
 		o.pre = max(o.pre, -k.schar)
 		o.general = o.general || k.general
+		o.random = o.random || k.random
 	}
 	if len(o.keys) == 1 {
 		k := o.keys[0]
@@ -1078,7 +1094,7 @@ type sortMergeStage struct {
 func (st *sortMergeStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	o := st.opts
+	o := st.opts.forRun()
 	lr := newLineReader("sort", in, lineBufSize, st.lineLimit)
 	lr.delim = o.eol
 	w := newLineOut(out, sortRunBuf, false)
@@ -1192,7 +1208,7 @@ type sortCheckStage struct {
 func (st *sortCheckStage) Run(ctx context.Context, in io.Reader, _ io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	o := st.opts
+	o := st.opts.forRun()
 	lr := newLineReader("sort", in, lineBufSize, st.lineLimit)
 	lr.delim = o.eol
 	var prev []byte
@@ -1800,7 +1816,7 @@ func (s *sorter) cleanup() {
 func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
-	s := &sorter{ctx: ctx, done: done, o: st.opts, spool: st.spool, mem: st.spool.SortMem()}
+	s := &sorter{ctx: ctx, done: done, o: st.opts.forRun(), spool: st.spool, mem: st.spool.SortMem()}
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
 	s.nextCap = min(smallBufSize, s.block)
 	defer s.cleanup()
