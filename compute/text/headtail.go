@@ -253,7 +253,7 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 		case "retry":
 			retry = true
 		case "pid":
-			v, _, _ := compute.XStrtoimax(u.Value, 10, "")
+			v, _, _ := compute.XStrtoumax(u.Value, 10, "")
 			pid = v != 0
 		case "n", "c":
 			t.lines = u.Key == "n"
@@ -655,11 +655,13 @@ func checkTailFlag(u compute.FlagUse) error {
 			return compute.Invalidf("tail: invalid number of seconds %q for %s", u.Value, u.Name)
 		}
 	case "pid":
-		v, rest, e := compute.XStrtoimax(u.Value, 10, "")
+		// GNU: xdectoumax to PID_T_MAX, which takes no '-' at all,
+		// not even in "-0".
+		v, rest, e := compute.XStrtoumax(u.Value, 10, "")
 		switch {
-		case e == compute.NumOK && rest == "" && v > math.MaxInt32:
+		case rest == "" && (e == compute.NumOverflow || e == compute.NumOK && v > math.MaxInt32):
 			return compute.Invalidf("tail: invalid PID %q for %s: value too large", u.Value, u.Name)
-		case e != compute.NumOK || rest != "" || v < 0:
+		case e != compute.NumOK || rest != "":
 			return compute.Invalidf("tail: invalid PID %q for %s", u.Value, u.Name)
 		}
 	case "max-unchanged-stats":
