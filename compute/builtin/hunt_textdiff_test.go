@@ -20,6 +20,9 @@ func TestTextDiffGenerated(t *testing.T) {
 	t.Parallel()
 	n := testenv.Uint(t, "TEXTDIFF_N", 60)
 	seed := testenv.Uint(t, "TEXTDIFF_SEED", 20261206)
+	// The seed, for a failure's report: a case prints its input cut to
+	// 300 bytes, and make fuzz draws the seed from the clock.
+	t.Logf("%d cases, TEXTDIFF_SEED=%d", n, seed)
 	var cases []diffCase
 	for i := range n {
 		r := rand.New(rand.NewPCG(seed, i))

@@ -253,7 +253,7 @@ func buildTail(env *compute.Env, args []string) (compute.Stage, error) {
 		case "retry":
 			retry = true
 		case "pid":
-			v, _, _ := compute.XStrtoimax(u.Value, 10, "")
+			v, _, _ := compute.XStrtoumax(u.Value, 10, "")
 			pid = v != 0
 		case "n", "c":
 			t.lines = u.Key == "n"
@@ -655,11 +655,13 @@ func checkTailFlag(u compute.FlagUse) error {
 			return compute.Invalidf("tail: invalid number of seconds %q for %s", u.Value, u.Name)
 		}
 	case "pid":
-		v, rest, e := compute.XStrtoimax(u.Value, 10, "")
+		// GNU: xdectoumax to PID_T_MAX, which takes no '-' at all,
+		// not even in "-0".
+		v, rest, e := compute.XStrtoumax(u.Value, 10, "")
 		switch {
-		case e == compute.NumOK && rest == "" && v > math.MaxInt32:
+		case rest == "" && (e == compute.NumOverflow || e == compute.NumOK && v > math.MaxInt32):
 			return compute.Invalidf("tail: invalid PID %q for %s: value too large", u.Value, u.Name)
-		case e != compute.NumOK || rest != "" || v < 0:
+		case e != compute.NumOK || rest != "":
 			return compute.Invalidf("tail: invalid PID %q for %s", u.Value, u.Name)
 		}
 	case "max-unchanged-stats":
@@ -676,9 +678,9 @@ func checkTailFlag(u compute.FlagUse) error {
 
 // validSeconds reports whether GNU tail takes s for -s: what C's strtod
 // reads whole (leading blanks, a sign, decimal or hexadecimal digits, inf,
-// infinity), not NaN, not negative, and not out of range: an overflow or
-// an inexact result below the smallest normal double (glibc's ERANGE; an
-// underflow to zero is taken).
+// infinity), not NaN, not negative, and not out of range: an overflow, or
+// a tiny result that glibc's strtod flags with ERANGE and does not round
+// to zero (glibcTiny; an underflow to zero, -0 too, is taken).
 func validSeconds(s string) bool {
 	s = strings.TrimLeft(s, " \t\n\v\f\r")
 	sign := ""
@@ -696,16 +698,57 @@ func validSeconds(s string) bool {
 	if err != nil {
 		return false
 	}
-	if v != 0 && math.Abs(v) < 0x1p-1022 {
-		f, _, err := big.ParseFloat(sign+s, 0, 4096, big.ToNearestEven)
+	if v != 0 && math.Abs(v) <= 0x1p-1022 {
+		f, _, err := big.ParseFloat(s, 0, 4096, big.ToNearestEven)
 		if err != nil {
 			return false
 		}
-		if _, acc := f.Float64(); acc != big.Exact {
+		zero, erange := glibcTiny(f)
+		if zero {
+			return true
+		}
+		if erange {
 			return false
 		}
 	}
 	return v >= 0 // -0 is taken, NaN and negatives are not
+}
+
+// glibcTiny is what glibc's strtod (2.36, as GNU 9.1 runs on) makes of a
+// positive x near the denormals: whether it rounds x to zero, and whether
+// it sets ERANGE. glibc keeps 53 bits of x, a round bit and whether any
+// bit beyond is set; then, for x below the smallest normal double, it
+// shifts the 53 bits onto the denormals' grid, and the round bit it kept
+// is lost: only the bits shifted out and those beyond the round bit make
+// the result inexact (0x1.ffffffffffffe8p-1023 is exact for it, and
+// 0x1.00000000000008p-1075 rounds to zero). x is tiny as x86 judges it,
+// after rounding to 53 bits with no bound on the exponent
+// (0x1.fffffffffffffp-1023 is tiny, though its double is DBL_MIN), and
+// ERANGE is tiny and inexact. Below 2^-1075 the result is zero.
+func glibcTiny(x *big.Float) (zero, erange bool) {
+	mant := new(big.Float)
+	e := x.MantExp(mant) - 1 // x = 1.m * 2^e
+	switch {
+	case x.Sign() == 0:
+		return true, false
+	case e >= -1022:
+		return false, false
+	case e < -1075:
+		return true, true
+	}
+	y, acc := mant.SetMantExp(mant, 54).Int(nil) // 54 bits: the 53 and the round bit
+	more := acc != big.Exact
+	m, round := y.Uint64()>>1, y.Bit(0) == 1
+	shift := uint(-1022 - e)
+	if shift == 53 {
+		// Nothing of the 53 bits is left: the top one is the round
+		// bit, and the result is 2^-1074 if any other is set, else 0.
+		return m&(1<<52-1) == 0 && !more, true
+	}
+	if shift == 1 && round && (m&1 == 1 || more) && m+1 == 1<<53 {
+		return false, false // rounds to DBL_MIN: not tiny
+	}
+	return false, m&(1<<shift-1) != 0 || more
 }
 
 // headers reports whether the output has "==> standard input <==" lines.

@@ -12,8 +12,10 @@
 // before flags (permutation) and "--". Values run to GNU's edges: zero,
 // negative, huge (past 2^64), with suffixes, blanks and '+'. Inputs are
 // empty, without a final newline, with NULs, CRs, bytes over 0x7f, long
-// lines and repeated lines. Nothing drawn can make GNU wait for ever (no
-// -f from a regular file, no repeat count of billions in tr).
+// lines and repeated lines; tail's following flags with the values GNU
+// checks (-s, --pid, --max-unchanged-stats). Nothing drawn can make GNU
+// wait for ever (-f only on a pipe, which GNU does not follow; no repeat
+// count of billions in tr).
 package textgen
 
 import (
@@ -534,8 +536,10 @@ func (g *gen) headTail(tool string) ([]string, []byte) {
 		flags = append(flags, g.spell(flag{'z', "zero-terminated", false}, "", longs))
 		zero = true
 	}
-	if tool == "tail" && g.chance(0.1) {
-		flags = append(flags, [][]string{{"-f"}, {"--retry"}, {"-s", g.pick("1", "0.5", "x")}, {"--pid=" + g.pick("0", "1", "x")}}[g.n(4)])
+	if tool == "tail" && g.chance(0.15) {
+		for range 1 + g.n(2) {
+			flags = append(flags, g.follow(longs))
+		}
 	}
 	if zero {
 		in = g.zeroLines(in)
@@ -546,4 +550,29 @@ func (g *gen) headTail(tool string) ([]string, []byte) {
 		operands = operands[:1]
 	}
 	return g.assemble(tool, flags, operands), in
+}
+
+// follow draws one of tail's following flags, which GNU ignores for a
+// pipe (-f, --follow[=descriptor]) or fails on (-F, --follow=name), with
+// its warnings (--retry, --pid) and the values it checks: -s as glibc's
+// strtod reads it (hexadecimal, infinity, blanks, the denormals' ERANGE),
+// --pid and --max-unchanged-stats as unsigned decimals.
+func (g *gen) follow(longs []string) []string {
+	switch g.n(6) {
+	case 0:
+		return g.spell(flag{'f', "follow", false}, "", longs)
+	case 1:
+		if g.chance(0.5) {
+			return []string{"-F"}
+		}
+		return []string{"--" + g.prefix("follow", longs) + "=" + g.pick("descriptor", "name", "d", "de", "n", "", "x", "D")}
+	case 2:
+		return g.spell(flag{0, "retry", false}, "", longs)
+	case 3:
+		return g.spell(flag{0, "pid", true}, g.pick("0", "1", "x", "-0", " -0", "+1", " 7", "-1", "2147483647", "2147483648", "99999999999999999999", "1k", ""), longs)
+	case 4:
+		return g.spell(flag{0, "max-unchanged-stats", true}, g.number(9), longs)
+	}
+	return g.spell(flag{'s', "sleep-interval", true}, g.pick("1", "0.5", "x", "", " 2", "2 ", "+.5", "-0", "-1", "inf", "nan", "0x1.8",
+		"0x", "1e999", "1e-400", "1e-320", "2.2250738585072012e-308", "0x1.fffffffffffffp-1023", "0x1.00000000000008p-1023", "0x1p-1074", "1,5", "1_0"), longs)
 }
