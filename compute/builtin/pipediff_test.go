@@ -265,8 +265,9 @@ func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out, stderr []byte, fail
 		// grep -T pads -n and -b to a regular file's size: it reads a
 		// pipe, as a stage does, where no NUL makes its reads matter
 		// (none does under -z).
-		tab, z := grepTabNull(argv)
-		file := argv[0] == "grep" && len(in) > 4096 && !(tab && (z || bytes.IndexByte(in, 0) < 0))
+		// Under -a (text) no NUL makes its reads matter either.
+		tab, z, text := grepTabNull(argv)
+		file := argv[0] == "grep" && len(in) > 4096 && !(tab && (z || text || bytes.IndexByte(in, 0) < 0))
 		out, errOut, code, timedOut := g.gnuFrom(t, testenv.Tool(t, argv[0]), argv, in, file)
 		switch {
 		case timedOut:
@@ -281,20 +282,34 @@ func gnuStages(t *testing.T, g *gnuRunner, c pipeCase) (out, stderr []byte, fail
 }
 
 // grepTabNull reports whether grep's words hold -T (--initial-tab) and
-// -z (--null-data).
-func grepTabNull(argv []string) (tab, z bool) {
+// -z (--null-data), and whether binary input is read as text (-a, or
+// --binary-files=text, the last of them and -I winning).
+func grepTabNull(argv []string) (tab, z, text bool) {
 	if argv[0] != "grep" {
-		return false, false
+		return false, false, false
 	}
 	cmd, _ := registry.Lookup("grep")
 	g := compute.NewGetopt("grep", cmd.Flags, compute.Permute, argv[1:])
 	for {
 		it, ok, err := g.Next()
 		if err != nil || !ok {
-			return tab, z
+			return tab, z, text
 		}
-		tab = tab || it.IsFlag && it.Flag.Key == "T"
-		z = z || it.IsFlag && it.Flag.Key == "z"
+		if !it.IsFlag {
+			continue
+		}
+		switch it.Flag.Key {
+		case "T":
+			tab = true
+		case "z":
+			z = true
+		case "a":
+			text = true
+		case "I":
+			text = false
+		case "binary-files":
+			text = it.Flag.Value != "" && strings.HasPrefix("text", it.Flag.Value)
+		}
 	}
 }
 
