@@ -110,13 +110,14 @@ test-deploy: $(DEPLOY_BUILD)
 ## with none ready, HAProxy's 503 and the TCP adapter's error line, its client not held past 5 s)
 ## (TestFleetRollNoLiveUpstreams; never to a draining one: ...Draining). Needs nginx, libnginx-mod-stream, haproxy (with Lua, as Debian's).
 ## TestFleetTLS: TLS and mTLS through each proxy (the lines docs/deploy.md gives), deadlines, certificate rotations.
+## TestFleetNoRoute: nginx -t and haproxy -c without the route variables, and with the route lines removed.
 ## No -race: what it tests are the binaries (not race builds), and the detector makes the test
 ## process's own 64 MiB copies and comparisons 4x slower; make test runs every package with -race.
 ## -parallel 16: TestFleet and TestFleetHunt run alone (flat out), then the others, which mostly
 ## wait (slow uploads, the proxies' timeouts and checks), all at once (e2e/fleet_test.go).
 FLEET_ROUNDS ?= 1
 test-fleet: build tools
-	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -parallel 16 -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus|HAProxyStatus|RollNoLiveUpstreams|RollNoLiveUpstreamsDraining|CrashBeforeChecks|TLS)?$$' -timeout 60m ./e2e/
+	E2E_BIN_DIR=$(BIN) FLEET_ROUNDS=$(FLEET_ROUNDS) $(GO) test -tags fleet -count=1 -v -parallel 16 -run '^TestFleet(ErrorLine|Hunt|HuntSlow|NginxStatus|HAProxyStatus|RollNoLiveUpstreams|RollNoLiveUpstreamsDraining|CrashBeforeChecks|NoRoute|TLS)?$$' -timeout 60m ./e2e/
 
 ## test-roll: a rolling restart through nginx and HAProxy under every client kind at once (Python,
 ## Node, grpcurl, the CLI over gRPC and --tcp, nc, socat; grpcio and grpc-js channels kept across it),
