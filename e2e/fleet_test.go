@@ -1540,74 +1540,43 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 		}
 	}()
 
-	// Raw TCP through the L4 port: a reply is the digest, an error line,
-	// or a reset; a clean close with nothing, or with anything else, is a
-	// failure.
-	wg.Add(1)
-	go func() {
+	// Raw TCP through the L4 port, and through the route port the same
+	// way: a reply is the digest (the route's: fleetRoute's output of the
+	// whole stream), an error line, or a reset; a clean close with
+	// nothing, or with anything else, is a failure.
+	rawLoad := func(name, addr string, req, want []byte, ok, visibleErr, empty, wrong *atomic.Int64) {
 		defer wg.Done()
 		first := true
 		for !stopped() {
-			got, err := tcpExchange(p.tcp, tcpReq)
+			got, err := tcpExchange(addr, req)
 			switch {
 			case err != nil:
-				stats.tcpVisibleErr.Add(1)
-				stats.note("tcp: "+err.Error(), 1)
-			case bytes.Equal(got, tcpWant):
-				stats.tcpOK.Add(1)
+				visibleErr.Add(1)
+				stats.note(name+": "+err.Error(), 1)
+			case bytes.Equal(got, want):
+				ok.Add(1)
 				if first {
 					first = false
 					started.Done()
 				}
 			case len(got) == 0:
-				stats.tcpEmpty.Add(1)
-				stats.note("tcp: EMPTY reply, clean close", 1)
+				empty.Add(1)
+				stats.note(name+": EMPTY reply, clean close", 1)
 			case errorLine.Match(got):
-				stats.tcpVisibleErr.Add(1)
-				stats.note("tcp: "+strings.TrimSpace(string(got)), 1)
+				visibleErr.Add(1)
+				stats.note(name+": "+strings.TrimSpace(string(got)), 1)
 			default:
-				stats.tcpWrong.Add(1)
-				stats.note(fmt.Sprintf("tcp: WRONG reply %q", got), 1)
+				wrong.Add(1)
+				stats.note(fmt.Sprintf("%s: WRONG reply %q", name, got), 1)
 			}
 		}
 		if first {
 			started.Done()
 		}
-	}()
-
-	// The route port, the same way: its reply is fleetRoute's output of
-	// the whole stream.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		first := true
-		for !stopped() {
-			got, err := tcpExchange(p.route, routeReq)
-			switch {
-			case err != nil:
-				stats.routeVisibleErr.Add(1)
-				stats.note("route: "+err.Error(), 1)
-			case bytes.Equal(got, routeWant):
-				stats.routeOK.Add(1)
-				if first {
-					first = false
-					started.Done()
-				}
-			case len(got) == 0:
-				stats.routeEmpty.Add(1)
-				stats.note("route: EMPTY reply, clean close", 1)
-			case errorLine.Match(got):
-				stats.routeVisibleErr.Add(1)
-				stats.note("route: "+strings.TrimSpace(string(got)), 1)
-			default:
-				stats.routeWrong.Add(1)
-				stats.note(fmt.Sprintf("route: WRONG reply %q", got), 1)
-			}
-		}
-		if first {
-			started.Done()
-		}
-	}()
+	}
+	wg.Add(2)
+	go rawLoad("tcp", p.tcp, tcpReq, tcpWant, &stats.tcpOK, &stats.tcpVisibleErr, &stats.tcpEmpty, &stats.tcpWrong)
+	go rawLoad("route", p.route, routeReq, routeWant, &stats.routeOK, &stats.routeVisibleErr, &stats.routeEmpty, &stats.routeWrong)
 
 	stopLoad := func() {
 		close(stop)

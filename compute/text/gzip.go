@@ -81,7 +81,7 @@ type gzipStage struct {
 	// test: GNU's -t, decompressing to nowhere; under -v the input that
 	// decompressed with no warning gets GNU's " OK" line.
 	test bool
-	// warned: a warning was given (its exit status is 2).
+	// warned: a warning was given in this run (its exit status is 2).
 	warned bool
 }
 
@@ -126,7 +126,16 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 	}
 }
 
+// Run runs a copy of s: a --tcp-route pipeline is compiled once and its
+// stages run for every connection, at once, and a run keeps state of its
+// own (warned).
 func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	run := *s
+	run.warned = false
+	return run.run(ctx, in, out)
+}
+
+func (s *gzipStage) run(ctx context.Context, in io.Reader, out io.Writer) error {
 	w := newBlockWriter(out)
 	var err error
 	if s.decomp {

@@ -438,3 +438,28 @@ func TestGunzipMemberStartInOneRead(t *testing.T) {
 		}
 	}
 }
+
+// TestGzipTestEachRun: a stage compiled once runs for every connection of
+// a --tcp-route, at once: gunzip -tv's " OK" is each run's, not withheld
+// after another run's warning (the stage once kept that it had warned).
+func TestGzipTestEachRun(t *testing.T) {
+	t.Parallel()
+	ok, _ := computetest.GNU(t, []byte("hello\n"), "gzip", "-cn")
+	garbage := append(bytes.Clone(ok), "garbage"...)
+	e := computetest.Engine(engine.Config{})
+	p, err := e.Compile("gunzip -tv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		in   []byte
+		diag string
+	}{{garbage, "|gzip: stdin: decompression OK, trailing garbage ignored"}, {ok, " OK"}, {garbage, "|gzip: stdin: decompression OK, trailing garbage ignored"}, {ok, " OK"}} {
+		ctx, cancel := testenv.Context(t)
+		st, err := e.Run(ctx, p, bytes.NewReader(c.in), io.Discard)
+		cancel()
+		if err != nil || strings.Join(st.Diagnostics, "|") != c.diag {
+			t.Errorf("run %d: diagnostics %q, %v; want %q", i, st.Diagnostics, err, c.diag)
+		}
+	}
+}

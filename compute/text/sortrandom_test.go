@@ -108,6 +108,19 @@ func gnuKey(t *testing.T, k oracleKey, eol byte, in []byte, more ...string) ([]b
 	return computetest.GNUStatus(t, in, append(argv, more...)...)
 }
 
+// shuffleTwice runs c over in twice, two shuffles, and holds each to
+// GNU's rules (checkRandomSort).
+func shuffleTwice(t *testing.T, c randomCase, in []byte) {
+	t.Helper()
+	for range 2 {
+		got, err := computetest.RunPipeline(t, shquote.Join(c.argv), in)
+		if err != nil {
+			t.Fatalf("%q: %v", c.argv, err)
+		}
+		checkRandomSort(t, c, in, got)
+	}
+}
+
 // checkRandomSort holds got, our output of c over in, to GNU's rules
 // above, key by key: the lines come in the order of the first key, or
 // with the first key's equal ones together when it has the R; then each
@@ -196,13 +209,7 @@ func TestSortRandomGroupsAsGNU(t *testing.T) {
 		{argv: []string{"sort", "-k2,2R", "-k1,1R"}, keys: []oracleKey{rk("-k2,2"), rk("-k1,1")}},
 		{argv: []string{"sort", "+1R"}, keys: []oracleKey{rk("-k2")}},
 	} {
-		for range 2 { // two shuffles
-			got, err := computetest.RunPipeline(t, shquote.Join(c.argv), in)
-			if err != nil {
-				t.Fatalf("%q: %v", c.argv, err)
-			}
-			checkRandomSort(t, c, in, got)
-		}
+		shuffleTwice(t, c, in)
 	}
 }
 
@@ -224,13 +231,7 @@ func TestSortRandomLaterKeys(t *testing.T) {
 		{argv: []string{"sort", "-R", "-k3,3r", "-k2,2"}, keys: []oracleKey{pk("-k3,3r"), rk("-k2,2")}},
 		{argv: []string{"sort", "+1R", "-2", "+2", "-3"}, keys: []oracleKey{rk("-k2,2"), pk("-k3,3")}},
 	} {
-		for range 2 { // two shuffles
-			got, err := computetest.RunPipeline(t, shquote.Join(c.argv), in)
-			if err != nil {
-				t.Fatalf("%q: %v", c.argv, err)
-			}
-			checkRandomSort(t, c, in, got)
-		}
+		shuffleTwice(t, c, in)
 	}
 }
 
@@ -261,13 +262,7 @@ func TestSortRandomSpansAsGNU(t *testing.T) {
 		{randomCase{argv: []string{"sort", "-z", "-k2,2R", "-k1,1"}, keys: []oracleKey{rk("-k2,2"), pk("-k1,1")}}, z},
 		{randomCase{argv: []string{"sort", "-zbfR", "-u"}, keys: []oracleKey{rk("-bf")}}, z},
 	} {
-		for range 2 { // two shuffles
-			got, err := computetest.RunPipeline(t, shquote.Join(c.argv), c.in)
-			if err != nil {
-				t.Fatalf("%q: %v", c.argv, err)
-			}
-			checkRandomSort(t, c.randomCase, c.in, got)
-		}
+		shuffleTwice(t, c.randomCase, c.in)
 	}
 }
 
