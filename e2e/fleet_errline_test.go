@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,12 +25,7 @@ func TestFleetErrorLine(t *testing.T) {
 	for _, tool := range []string{"nginx", "haproxy", "nc", "envsubst"} {
 		need(t, tool)
 	}
-	if _, err := os.Stat("/etc/nginx/modules-enabled/50-mod-stream.conf"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("nginx's stream module is required in CI (Debian package libnginx-mod-stream): %v", err)
-		}
-		t.Skipf("nginx's stream module is not installed (libnginx-mod-stream): %v", err)
-	}
+	needNginxStream(t)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -27,12 +26,7 @@ func TestFleetNoRoute(t *testing.T) {
 	for _, tool := range []string{"nginx", "haproxy", "envsubst"} {
 		need(t, tool)
 	}
-	if _, err := os.Stat("/etc/nginx/modules-enabled/50-mod-stream.conf"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("nginx's stream module is required in CI (Debian package libnginx-mod-stream): %v", err)
-		}
-		t.Skipf("nginx's stream module is not installed (libnginx-mod-stream): %v", err)
-	}
+	needNginxStream(t)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -54,19 +48,7 @@ func TestFleetNoRoute(t *testing.T) {
 			dir := t.TempDir()
 			// The header's command line: only the variables set are
 			// substituted, an unset one is left as it is.
-			var names []string
-			cmdEnv := cleanEnv()
-			for k, v := range env {
-				names = append(names, "${"+k+"}")
-				cmdEnv = append(cmdEnv, k+"="+v)
-			}
-			cmd := exec.Command("envsubst", strings.Join(names, " "))
-			cmd.Env = cmdEnv
-			cmd.Stdin = strings.NewReader(tmpl)
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("envsubst: %v", err)
-			}
+			out := envsubstHC(t, tmpl, env)
 			conf := writeFile(t, dir, "nginx.conf", out)
 			global := "pid " + filepath.Join(dir, "nginx.pid") + ";"
 			r := run(t, "", "", "nginx", "-t", "-q", "-e", "stderr", "-c", conf, "-g", global)

@@ -116,12 +116,7 @@ func TestFleet(t *testing.T) {
 	}
 	bin(t, "ghz")
 	bin(t, "grpcurl")
-	if _, err := os.Stat("/etc/nginx/modules-enabled/50-mod-stream.conf"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("nginx's stream module is required in CI (Debian package libnginx-mod-stream): %v", err)
-		}
-		t.Skipf("nginx's stream module is not installed (libnginx-mod-stream): %v", err)
-	}
+	needNginxStream(t)
 
 	// Each proxy has three replicas of its own, so that the checks that
 	// wait on clients, processes and sockets more than they compute
@@ -734,27 +729,12 @@ func (f *fleet) startProxyMode(t *testing.T, name string, edit func(t *testing.T
 	dir := t.TempDir()
 	var argv []string
 	cmdEnv := cleanEnv()
+	for k, v := range env {
+		cmdEnv = append(cmdEnv, k+"="+v)
+	}
 	switch name {
 	case "nginx":
-		// Rendered as docs/deploy.md says: envsubst with the HC_* names.
-		var names []string
-		for k, v := range env {
-			names = append(names, "${"+k+"}")
-			cmdEnv = append(cmdEnv, k+"="+v)
-		}
-		cmd := exec.Command("envsubst", strings.Join(names, " "))
-		cmd.Env = cmdEnv
-		tmpl, err := os.Open(f.nginxConf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tmpl.Close()
-		cmd.Stdin = tmpl
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("envsubst: %v", err)
-		}
-		cfg := string(out)
+		cfg := string(envsubstHC(t, string(readFile(t, f.nginxConf)), env))
 		if hcName.MatchString(cfg) {
 			t.Fatalf("nginx.conf.template: a ${HC_...} name the test does not set:\n%s", cfg)
 		}
@@ -781,9 +761,6 @@ func (f *fleet) startProxyMode(t *testing.T, name string, edit func(t *testing.T
 				t.Fatal(err)
 			}
 			writeFile(t, dir, "halfclose.lua", lua)
-		}
-		for k, v := range env {
-			cmdEnv = append(cmdEnv, k+"="+v)
 		}
 		// HC_SOCKET_DIR, for the UNIX sockets of the no-replica detour:
 		// a directory of this HAProxy's own, not the default /tmp (HAProxy
@@ -1651,6 +1628,39 @@ func (f *fleet) rollingRestart(t *testing.T, p *proxy, knobs fleetKnobs, hurried
 const ghzBatch = 2
 
 // hcName is a ${HC_...} name envsubst left in place.
+// needNginxStream skips t where nginx's stream module (the L4 proxy of
+// the raw-TCP ports) is not installed, and fails it under CI.
+func needNginxStream(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/etc/nginx/modules-enabled/50-mod-stream.conf"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("nginx's stream module is required in CI (Debian package libnginx-mod-stream): %v", err)
+		}
+		t.Skipf("nginx's stream module is not installed (libnginx-mod-stream): %v", err)
+	}
+}
+
+// envsubstHC renders an nginx template as docs/deploy.md says: envsubst
+// with the names of env (the HC_* variables); a name env does not set is
+// left as it is.
+func envsubstHC(t *testing.T, tmpl string, env map[string]string) []byte {
+	t.Helper()
+	var names []string
+	cmdEnv := cleanEnv()
+	for k, v := range env {
+		names = append(names, "${"+k+"}")
+		cmdEnv = append(cmdEnv, k+"="+v)
+	}
+	cmd := exec.Command("envsubst", strings.Join(names, " "))
+	cmd.Env = cmdEnv
+	cmd.Stdin = strings.NewReader(tmpl)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("envsubst: %v", err)
+	}
+	return out
+}
+
 var hcName = regexp.MustCompile(`\$\{HC_[A-Z0-9_]+\}`)
 
 // errorLine is the raw-TCP adapter's error reply.
