@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/halfclose/halfclose/compute"
@@ -43,8 +44,8 @@ var gzipFlags = func() []compute.FlagSpec {
 		{Long: "rsyncable", Summary: "ignored (the output need not match GNU's bytes)"},
 		{Long: "synchronous", Summary: "ignored"},
 		{Long: "-presume-input-tty", Summary: "stdin is taken as a terminal: an error without -f, as in GNU"},
-		{Short: 'a', Long: "ascii", Refuse: compute.RefuseNotImpl},
-		{Short: 'b', Long: "bits", Value: true, Refuse: compute.RefuseNotImpl},
+		{Short: 'a', Long: "ascii", Summary: "ignored, with GNU's warning on a system without text files (not under -q)"},
+		{Short: 'b', Long: "bits", Value: true, Summary: "BITS (digits only): ignored, as in a GNU gzip built without LZW"},
 		{Short: 'l', Long: "list", Refuse: compute.RefuseNotImpl},
 		{Short: 't', Long: "test", Summary: "test the compressed data: decompress it and write nothing (with -v, GNU's \" OK\" line)"},
 		{Short: 'r', Long: "recursive", Refuse: compute.RefuseFiles},
@@ -81,6 +82,9 @@ type gzipStage struct {
 	// test: GNU's -t, decompressing to nowhere; under -v the input that
 	// decompressed with no warning gets GNU's " OK" line.
 	test bool
+	// ascii: GNU's -a with no -q after the last -q/-v, which warns that
+	// it is ignored before any data is read.
+	ascii bool
 	// warned: a warning was given in this run (its exit status is 2).
 	warned bool
 }
@@ -95,9 +99,17 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 			return nil, err
 		}
 		s := &gzipStage{name: name, decomp: decomp, level: 6, again: len(f.Operands) > 1, more: max(len(f.Operands)-1, 0)}
-		tty := false
+		tty, ascii := false, false
 		for _, u := range f.Uses {
 			switch k := u.Key; {
+			case k == "a":
+				ascii = true
+			case k == "b":
+				// GNU 1.12 is built without LZW (-Z), and reads -b's
+				// value only to check it: digits, or nothing.
+				if strings.Trim(u.Value, "0123456789") != "" {
+					return nil, compute.Invalidf("gzip: -b operand is not an integer")
+				}
 			case k == "-presume-input-tty":
 				tty = true
 			case k == "d":
@@ -114,6 +126,7 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 				s.level = int(k[0] - '0')
 			}
 		}
+		s.ascii = ascii && !s.quiet
 		if tty && !s.force {
 			// GNU refuses compressed data to or from a terminal without
 			// -f, and ---presume-input-tty says stdin is one.
@@ -136,6 +149,11 @@ func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 }
 
 func (s *gzipStage) run(ctx context.Context, in io.Reader, out io.Writer) error {
+	if s.ascii {
+		// GNU says it once, after its options and before any data,
+		// whether it compresses or not; it is no warning (status 0).
+		compute.Diagnose(ctx, "gzip: option --ascii ignored on this system")
+	}
 	w := newBlockWriter(out)
 	var err error
 	if s.decomp {

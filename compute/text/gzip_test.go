@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,6 +175,9 @@ func TestGunzipTrailingGNU(t *testing.T) {
 		{"gunzip", "-tf"}, {"gzip", "-tfv"}, {"gzip", "-tv", "-", "-"}, {"gzip", "-t", "-9"},
 		// Under -f each later "-" is tested too: GNU's " OK" for each.
 		{"gzip", "-tfv", "-", "-"}, {"zcat", "-tvf", "-", "-", "-"},
+		// -a: GNU's warning first (not under -q), whatever follows;
+		// -b: a value checked, then ignored.
+		{"gunzip", "-a"}, {"zcat", "-aq"}, {"gzip", "-dqva"}, {"gzip", "-tva"}, {"gunzip", "-b", "12", "-f"},
 	}
 	names, all := computetest.SortedInputs(inputs)
 	for i, name := range names {
@@ -299,6 +303,62 @@ func TestGzipErrors(t *testing.T) {
 		_, err := computetest.RunPipeline(t, c.text, nil)
 		if compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want CodeInvalid with %q", c.text, err, c.want)
+		}
+	}
+}
+
+// TestGzipASCIIBitsLikeGNU: -a and -b, which GNU 1.12 on a POSIX
+// system reads and ignores (-a with a warning, -b after checking its
+// value), compressing and decompressing, against GNU gzip.
+func TestGzipASCIIBitsLikeGNU(t *testing.T) {
+	t.Parallel()
+	in := []byte("hello\nworld\n")
+	z, _ := computetest.GNU(t, in, "gzip", "-cn")
+	for _, argv := range [][]string{
+		{"gzip", "-a"}, {"gzip", "--ascii"}, {"gzip", "--asc", "-9"}, {"gzip", "-aq"}, {"gzip", "-qa"},
+		{"gzip", "-a", "-q", "-v"}, {"gzip", "-v", "-q", "-a"}, {"gzip", "-a", "-a"},
+		{"gzip", "-b", "12"}, {"gzip", "-b12"}, {"gzip", "--bits=99"}, {"gzip", "--bits", "007"},
+		{"gzip", "--bits="}, {"gzip", "-b", ""}, {"gzip", "-ab", "5"}, {"gzip", "-b", "99999999999999999999"},
+		{"gzip", "-b", "x"}, {"gzip", "-b", "-1"}, {"gzip", "-b", "+1"}, {"gzip", "-b", " 1"}, {"gzip", "-b", "1x"},
+		{"gzip", "--bits=0x10"}, {"gzip", "-b", "-c"}, {"gzip", "-a", "-b", "1.5"},
+		{"gunzip", "-a"}, {"gzip", "-d", "--ascii", "-v"}, {"zcat", "-a", "-b", "3"}, {"gunzip", "-b", "z"},
+		{"gzip", "-ta"}, {"gzip", "-tqa"},
+	} {
+		text := shquote.Join(argv)
+		data, decomp := in, argv[0] != "gzip" || slices.ContainsFunc(argv, func(a string) bool { return strings.HasPrefix(a, "-d") || strings.HasPrefix(a, "-t") })
+		if decomp {
+			data = z
+		}
+		want, wantDiag, status := computetest.GNUStderr(t, data, argv...)
+		got, st, err := computetest.RunPipelineStats(t, text, data)
+		if status != 0 {
+			// GNU's usage error: its first line is ours, and the
+			// try-help line is not.
+			if compute.CodeOf(err) != compute.CodeInvalid || len(wantDiag) == 0 || !strings.Contains(err.Error(), wantDiag[0]) {
+				t.Errorf("%s: err = %v; GNU exits %d with %q", text, err, status, wantDiag)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v; GNU exits 0 with %q", text, err, wantDiag)
+			continue
+		}
+		if decomp && !bytes.Equal(got, want) {
+			t.Errorf("%s: output %q, GNU's %q", text, computetest.Trunc(got), computetest.Trunc(want))
+		}
+		if !decomp {
+			if back, ok := computetest.GNU(t, got, "gunzip", "-c"); !ok || !bytes.Equal(back, in) {
+				t.Errorf("%s: GNU gunzip does not give the input back: %q", text, back)
+			}
+		}
+		// Compressing under -v, GNU's ratio line follows; our bytes, so
+		// our ratio, may differ: only the lines before it are compared.
+		diag := st.Diagnostics
+		if !decomp && slices.Contains(argv, "-v") && len(wantDiag) > 0 && len(diag) > 0 {
+			wantDiag, diag = wantDiag[:len(wantDiag)-1], diag[:len(diag)-1]
+		}
+		if st.ExitStatus != status || strings.Join(diag, "\n") != strings.Join(wantDiag, "\n") {
+			t.Errorf("%s: status %d, diagnostics %q; GNU's %d, %q", text, st.ExitStatus, st.Diagnostics, status, wantDiag)
 		}
 	}
 }
