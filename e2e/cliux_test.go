@@ -126,7 +126,7 @@ func TestInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest := t.TempDir()
-	r := run(t, root, "", "make", "-s", "install", "DESTDIR="+dest, "PREFIX=/usr", "BIN="+binDir(t))
+	r := runBuild(t, root, "make", "-s", "install", "DESTDIR="+dest, "PREFIX=/usr", "BIN="+binDir(t))
 	if r.code != 0 {
 		t.Fatalf("make install: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

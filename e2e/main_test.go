@@ -39,6 +39,12 @@ import (
 // daemon stop, a client run.
 const defaultTestTimeout = 60 * time.Second
 
+// buildTimeout bounds a build a test runs (make build tools, make
+// install, go tool -n): on a busy 2-core machine linking the binaries
+// took over a minute (TestTour failed at load 24), and a build that ends
+// is no hang.
+const buildTimeout = 10 * time.Minute
+
 // tmpRoot holds what the package builds or generates once (binaries, input
 // files); TestMain removes it.
 var tmpRoot string
@@ -374,9 +380,27 @@ func runPiped(t testing.TB, dir, stdinPath string, argv ...string) result {
 	return runStdin(t, dir, stdinPath, true, argv...)
 }
 
+// runBuild is run for a build step, bounded by buildTimeout (or the test
+// binary's -timeout, if sooner) instead of defaultTestTimeout.
+func runBuild(t testing.TB, dir string, argv ...string) result {
+	t.Helper()
+	bound := buildTimeout
+	if d, ok := testenv.Deadline(t); ok {
+		// Still this test's failure, with its command named, before the
+		// binary's -timeout panics.
+		bound = max(min(bound, time.Until(d)-30*time.Second), defaultTestTimeout)
+	}
+	return runBounded(t, bound, dir, "", false, argv...)
+}
+
 func runStdin(t testing.TB, dir, stdinPath string, piped bool, argv ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	return runBounded(t, defaultTestTimeout, dir, stdinPath, piped, argv...)
+}
+
+func runBounded(t testing.TB, bound time.Duration, dir, stdinPath string, piped bool, argv ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
@@ -396,7 +420,7 @@ func runStdin(t testing.TB, dir, stdinPath string, piped bool, argv ...string) r
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("%q: timed out after %v", argv, defaultTestTimeout)
+		t.Fatalf("%q: timed out after %v", argv, bound)
 	}
 	var ee *exec.ExitError
 	code := 0

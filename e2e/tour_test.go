@@ -388,11 +388,11 @@ func TestTour(t *testing.T) {
 		// tools its lines run with go tool (make build tools downloads
 		// none of buf's modules: on a fresh machine docs/clients.md's buf
 		// curl failed offline in the child).
-		if r := run(t, root, "", "make", "-s", "build", "tools"); r.code != 0 {
+		if r := runBuild(t, root, "make", "-s", "build", "tools"); r.code != 0 {
 			t.Fatalf("make build tools: %s%s", r.stdout, r.stderr)
 		}
 		for _, argv := range goToolBuilds(cmds) {
-			if r := run(t, root, "", argv...); r.code != 0 {
+			if r := runBuild(t, root, argv...); r.code != 0 {
 				t.Fatalf("%s: %s%s", strings.Join(argv, " "), r.stdout, r.stderr)
 			}
 		}
@@ -517,7 +517,8 @@ func runTour(t *testing.T, root string, cmds []string) {
 			t.Errorf("make run did not stop on SIGTERM:\n%s", log.String())
 		}
 	})
-	deadline := time.Now().Add(defaultTestTimeout)
+	// make run builds before it listens: a build's bound.
+	deadline := time.Now().Add(buildTimeout)
 	for _, a := range tourPorts {
 		for {
 			c, err := net.Dial("tcp", a)
@@ -531,7 +532,7 @@ func runTour(t *testing.T, root string, cmds []string) {
 			default:
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("make run: %s not listening after %v\n%s", a, defaultTestTimeout, log.String())
+				t.Fatalf("make run: %s not listening after %v\n%s", a, buildTimeout, log.String())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
