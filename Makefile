@@ -93,8 +93,10 @@ test: build test-tools
 ## GORACE: no second of sleep at each race binary's exit (the detector's default, for
 ## reports of goroutines still running then; goleak has checked there are none).
 RACE_ENV := GORACE="atexit_sleep_ms=0 $(GORACE)"
+## -timeout 30m: a package takes 1-5 minutes on an idle 2-core machine; at load 25 (four
+## make tests at once) e2e and compute/grep passed 15 minutes and panicked, mid-test.
 test-race:
-	$(RACE_ENV) E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m $(LONG_PKGS) ./...
+	$(RACE_ENV) E2E_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 30m $(LONG_PKGS) ./...
 
 ## test-deploy: deploy/k8s decoded strictly into the Kubernetes API types, and its invariants
 ## (deploy/validate, a module of its own so the library's go.mod stays small)
