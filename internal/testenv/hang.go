@@ -10,7 +10,7 @@ import (
 
 // The waits below turn a hang of the code under test into a failure of
 // the test that waited, with what it waited for and every goroutine's
-// stack, instead of the test binary's -timeout (15 minutes under make
+// stack, instead of the test binary's -timeout (30 minutes under make
 // test), whose panic ends the whole package and names only the test.
 // Their bound is not a timing threshold: it is far above anything the
 // awaited step takes on a busy machine (a package's hangTimeout, twice
