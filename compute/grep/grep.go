@@ -20,7 +20,9 @@ import (
 // are refused as unsupported; \< and \> are \b with
 // their condition moved into what is beside them (wordmark.go). A newline
 // in a pattern separates alternatives, as in GNU. Matching is on bytes:
-// '.' and classes match one byte, -i folds ASCII only.
+// '.' and classes match one byte, -i folds ASCII only. -P (perl.go)
+// translates the part of PCRE2's syntax RE2 keeps exactly, matched
+// leftmost-first as PCRE2 does, and refuses the rest by name.
 //
 // Exit status 1 (no line selected) is not an error: the output is empty.
 // Input with a NUL byte is binary: as GNU, output stops at the first of

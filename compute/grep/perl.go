@@ -1004,6 +1004,21 @@ func perlPattern(all []string) (string, error) {
 // line matches (not where) are kept.
 func compilePerl(p string, fold, word, line, nul bool, budget *compute.PatternBudget) (*grepMatcher, error) {
 	user, err := translatePerl(p, fold, nul)
+	if word && !line {
+		// GNU wraps -w's pattern as text: a ')' in it may close the
+		// wrapper's group, a \Q to its end quote the wrapper's tail.
+		// Where the pattern and "(?:pattern)" both read, the wrapper
+		// keeps its structure; where only the wrapped one does, its
+		// parts bind otherwise: refused.
+		if _, werr := translatePerl("(?:"+p+")", fold, nul); werr != nil {
+			return nil, werr
+		} else if err != nil {
+			var r perlRefusal
+			if !errors.As(err, &r) {
+				return nil, perlRefuse(p, "a ')' that closes GNU's -w wrapper")
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
