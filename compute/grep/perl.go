@@ -814,8 +814,6 @@ func (t *perlTranslator) bracket() (byteSet, error) {
 		t.i++
 	}
 	first := true
-	// prev: the last single character read, a range's possible start
-	prev := -1
 	for {
 		if !t.more() {
 			return s, perlError("missing terminating ] for character class")
@@ -850,7 +848,6 @@ func (t *perlTranslator) bracket() (byteSet, error) {
 				return s, perlError("range out of order in character class")
 			}
 			s.addRange(v, hv)
-			prev = -1
 			continue
 		}
 		if v < 0 {
@@ -861,9 +858,7 @@ func (t *perlTranslator) bracket() (byteSet, error) {
 			continue
 		}
 		s.add(byte(v))
-		prev = v
 	}
-	_ = prev
 	if t.fold {
 		s = s.fold()
 	}
