@@ -165,6 +165,7 @@ func TestGrepPerlRefused(t *testing.T) {
 		{[]string{"grep", "-P", "(a|)+"}, "(a|)+"},
 		{[]string{"grep", "-P", "(a*)*b"}, "(a*)*"},
 		{[]string{"grep", "-P", "a{1001}"}, "a{1001}"},
+		{[]string{"grep", "-P", "(a{100}){100}"}, "(a{100}){100}"},
 		{[]string{"grep", "-zP", "(?m)^a"}, "(?m"},
 		{[]string{"grep", "-zP", `a\Z`}, `\Z`},
 		{[]string{"grep", "-P", `\R`}, `\R`},

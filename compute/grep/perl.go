@@ -3,6 +3,7 @@ package grep
 import (
 	"errors"
 	"fmt"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 
@@ -1032,13 +1033,13 @@ func compilePerl(p string, fold, word, line, nul bool, budget *compute.PatternBu
 	}
 	ft, size, err := parseRESized(full, false, nul)
 	if err != nil {
-		return nil, err
+		return nil, perlLimit(err, p)
 	}
 	m.insts = size + patternOverhead
 	if word && !line {
 		ct, csize, err := parseRESized(perlWordLead2+"("+user+")"+perlWordTail, false, nul)
 		if err != nil {
-			return nil, err
+			return nil, perlLimit(err, p)
 		}
 		m.insts += csize
 		if m.pcont, _, err = compileTree(ct, false); err != nil {
@@ -1099,4 +1100,22 @@ func (m *grepMatcher) eachPerlWord(line []byte, f func(s, e int), in *interrupt,
 			return
 		}
 	}
+}
+
+// perlLimit names what of RE2's limits the pattern p is past (nested
+// repeat counts, size, nesting), a refusal: PCRE2 takes it.
+func perlLimit(err error, p string) error {
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code {
+	case syntax.ErrInvalidRepeatSize:
+		return perlRefuse(p, fmt.Sprintf("nested repeat counts multiplying past %d", reRepeatMax))
+	case syntax.ErrLarge:
+		return perlRefuse(p, "pattern size, RE2's limit")
+	case syntax.ErrNestingDepth:
+		return perlRefuse(p, "nesting depth, RE2's limit")
+	}
+	return err
 }
