@@ -203,7 +203,8 @@ bench: build tools
 
 ## fuzz: a short run of each fuzz target, and a long generated run against the GNU tools
 ## (GNUDIFF_N cases, default 20000; GNUDIFF_SEED, default the time), of the focused
-## generators (HFUZZ_N cases each, default 1000; HFUZZ_SEED), of pipelines
+## generators (HFUZZ_N cases each, default 1000; HFUZZ_SEED), of grep -P's Perl patterns
+## (PGREP_N, default 20000; PGREP_SEED), of pipelines
 ## (PIPEDIFF_N, default 3000; PIPEDIFF_SEED), of wc, head, tail and tac reading a regular file
 ## (FILEINPUTDIFF_N, default 3000; FILEINPUTDIFF_SEED), of the CLI's digest FILE and -c modes
 ## against a halfclosed (FILESDIFF_N, CHECKDIFF_N, default 2000 each; FILESDIFF_SEED, CHECKDIFF_SEED),
@@ -218,6 +219,7 @@ bench: build tools
 fuzz:
 	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
 	HFUZZ_N=$${HFUZZ_N:-1000} HFUZZ_SEED=$${HFUZZ_SEED:-$$(date +%s)} $(GO) test -run='^TestHuntHfuzz$$' -count=1 -timeout 120m -v ./compute/builtin/
+	PGREP_N=$${PGREP_N:-20000} PGREP_SEED=$${PGREP_SEED:-$$(date +%s)} $(GO) test -run='^TestGrepPerlGenerated$$' -count=1 -timeout 60m -v ./compute/builtin/
 	PIPEDIFF_N=$${PIPEDIFF_N:-3000} PIPEDIFF_SEED=$${PIPEDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUPipelinesGenerated -count=1 -timeout 60m -v ./compute/builtin/
 	FILEINPUTDIFF_N=$${FILEINPUTDIFF_N:-3000} FILEINPUTDIFF_SEED=$${FILEINPUTDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestGNUDiffFileInput$$' -count=1 -timeout 60m -v ./compute/builtin/
 	FILESDIFF_N=$${FILESDIFF_N:-2000} FILESDIFF_SEED=$${FILESDIFF_SEED:-$$(date +%s)} CHECKDIFF_N=$${CHECKDIFF_N:-2000} CHECKDIFF_SEED=$${CHECKDIFF_SEED:-$$(date +%s)} \

@@ -133,6 +133,9 @@ func TestFilters(t *testing.T) {
 		{"grep -w a", []string{"log", "edge"}},
 		{"grep -x same", []string{"edge"}},
 		{"grep -o 'id=[0-9]*'", []string{"log"}},
+		// -P: Perl syntax, leftmost-first (compute/grep/perl.go)
+		{"grep -oP '\\d+' | sort -n | uniq -c", []string{"log", "edge"}},
+		{"grep -P -c -w 'id=\\d+|alpha'", []string{"log", "edge"}},
 		{"grep -m 5 WARN", []string{"log"}},
 		{"grep -E -c '^[0-9]+ '", []string{"edge"}},
 		{"grep -F -v -i 'INFO'", []string{"log", "edge"}},

@@ -126,7 +126,7 @@ func TestGNUClass4GrepMatchers(t *testing.T) {
 	runClass(t, []classCase{
 		cc("grep", "-E", "-F", "a"), cc("grep", "-F", "-G", "a"), cc("grep", "-E", "-E", "a|b"),
 		cc("grep", "-G", "-E", "a"), cc("grep", "--fixed-r", "-F", "a"), cc("grep", "-e", "a", "-E", "-G"),
-		refused("grep", "-P", "a"), refused("grep", "-E", "-P", "a"),
+		cc("grep", "-P", "a"), cc("grep", "-E", "-P", "a"), cc("grep", "-P", "-X", "perl", "a"),
 	})
 }
 
@@ -429,8 +429,7 @@ func TestGNURefusedFlagsNameThemselves(t *testing.T) {
 	for _, c := range []struct{ text, want string }{
 		{"grep --rec x", `grep: unsupported flag "--recursive"`},
 		{"grep -r x", `grep: unsupported flag "-r"`},
-		{"grep -X perl x", `grep: unsupported flag "-X perl"`},
-		{"grep --perl x", `grep: unsupported flag "--perl-regexp"`},
+		{"grep -X awk x", `grep: unsupported flag "-X awk"`},
 		{"sort --he", `sort: unsupported flag "--help"`},
 		{"tac -r -s x", `tac: unsupported flag "-r"`},
 		{"uniq --vers", `uniq: unsupported flag "--version"`},

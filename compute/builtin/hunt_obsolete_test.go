@@ -74,15 +74,16 @@ func TestHuntObsoleteHeadTailDigits(t *testing.T) {
 
 // TestHuntObsoleteGrepMatcher: GNU grep's undocumented -X MATCHER:
 // grep, egrep and fgrep are -G, -E and -F (a second, different matcher
-// conflicts, the same one does not); perl and the awk ones are refused
-// (after the conflict check, as GNU judges it first); a name GNU does
-// not know is an invalid matcher. We refused -X whatever its name.
+// conflicts, the same one does not); perl is -P; the awk ones are
+// refused (after the conflict check, as GNU judges it first); a name GNU
+// does not know is an invalid matcher. We refused -X whatever its name.
 func TestHuntObsoleteGrepMatcher(t *testing.T) {
 	t.Parallel()
 	checkCross(t, []string{"a|b\nab\nb\nA\n", "x"}, [][]string{
 		{"grep", "-X", "grep", "a|b"}, {"grep", "-X", "egrep", "a|b"}, {"grep", "-X", "fgrep", "a|b"}, {"grep", "-Xegrep", "a|b"},
 		{"grep", "-E", "-X", "egrep", "a|b"}, {"grep", "-X", "fgrep", "-F", "a|b"}, {"grep", "-G", "-X", "grep", "a|b"},
 		{"grep", "-X", "grep", "-X", "grep", "-i", "a"}, {"grep", "-cX", "egrep", "-e", "a|b"},
+		{"grep", "-X", "perl", "a|b"}, {"grep", "-P", "-X", "perl", "-o", "a|ab"},
 	})
 	checkFirstErrors(t, []struct {
 		want string
@@ -94,12 +95,12 @@ func TestHuntObsoleteGrepMatcher(t *testing.T) {
 		{"conflicting matchers", []string{"grep", "-E", "-X", "grep", "a"}},
 		{"conflicting matchers", []string{"grep", "-X", "fgrep", "-X", "egrep", "a"}},
 		{"conflicting matchers", []string{"grep", "-E", "-X", "perl", "a"}},
+		{"conflicting matchers", []string{"grep", "-X", "perl", "-G", "a"}},
 		{"conflicting matchers", []string{"grep", "-F", "-X", "awk", "-Q", "a"}},
 		{`"-X"`, []string{"grep", "-X"}},
 	})
 	// refused: the names GNU takes that we do not
 	checkCases(t, []diffCase{
-		{argv: []string{"grep", "-X", "perl", "a"}, input: []byte("a\n"), refused: true},
 		{argv: []string{"grep", "-X", "awk", "a"}, input: []byte("a\n"), refused: true},
 		{argv: []string{"grep", "-X", "gawk", "a"}, input: []byte("a\n"), refused: true},
 		{argv: []string{"grep", "-X", "posixawk", "a"}, input: []byte("a\n"), refused: true},

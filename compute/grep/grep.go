@@ -20,7 +20,9 @@ import (
 // are refused as unsupported; \< and \> are \b with
 // their condition moved into what is beside them (wordmark.go). A newline
 // in a pattern separates alternatives, as in GNU. Matching is on bytes:
-// '.' and classes match one byte, -i folds ASCII only.
+// '.' and classes match one byte, -i folds ASCII only. -P (perl.go)
+// translates the part of PCRE2's syntax RE2 keeps exactly, matched
+// leftmost-first as PCRE2 does, and refuses the rest by name.
 //
 // Exit status 1 (no line selected) is not an error: the output is empty.
 // Input with a NUL byte is binary: as GNU, output stops at the first of
@@ -59,8 +61,8 @@ var grepFlags = func() []compute.FlagSpec {
 		{Short: 'F', Long: "fixed-strings", Summary: "patterns are strings"},
 		{Short: 'E', Long: "extended-regexp", Summary: "patterns are extended regular expressions"},
 		{Short: 'G', Long: "basic-regexp", Summary: "patterns are basic regular expressions (default)"},
-		{Short: 'P', Long: "perl-regexp", Refuse: "patterns are RE2, use -E"},
-		{Short: 'X', Value: true, Summary: "MATCHER (undocumented GNU): grep, egrep or fgrep is -G, -E or -F (awk, gawk, posixawk and perl are refused)"},
+		{Short: 'P', Long: "perl-regexp", Summary: "patterns are Perl regular expressions (PCRE2's, the part RE2 keeps exactly: perl.go)"},
+		{Short: 'X', Value: true, Summary: "MATCHER (undocumented GNU): grep, egrep, fgrep or perl is -G, -E, -F or -P (awk, gawk and posixawk are refused)"},
 		{Short: 'e', Long: "regexp", Value: true, Summary: "use PATTERN for matching (repeatable)"},
 		{Short: 'f', Long: "file", Value: true, Refuse: "no files: give patterns with -e"},
 		{Short: 'i', Long: "ignore-case", Summary: "ignore ASCII case distinctions"},
@@ -121,6 +123,7 @@ const (
 	grepBasic grepMode = iota
 	grepExtended
 	grepFixed
+	grepPerl
 )
 
 // grepStage is a compiled grep.
@@ -253,7 +256,7 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 				return nil, compute.Invalidf("grep: invalid max count %q for %s", u.Value, u.Name)
 			}
 			maxCount, negMax = n, n < 0
-		case "F", "E", "G", "X":
+		case "F", "E", "G", "P", "X":
 			k, err := setMatcher(matcher, u)
 			if err != nil {
 				return nil, err
@@ -375,6 +378,16 @@ func buildGrep(env *compute.Env, args []string) (compute.Stage, error) {
 	if err := compute.NoOperandsButStdin("grep", f); err != nil {
 		return nil, err
 	}
+	if mode == grepPerl {
+		p, err := perlPattern(all)
+		if err != nil {
+			return nil, err
+		}
+		if g.m, err = compilePerl(p, fold, f.Has("w"), f.Has("x"), g.nul, env.Patterns); err != nil {
+			return nil, err
+		}
+		return g, nil
+	}
 	if g.only && !g.count {
 		if err := checkCopiedAssertions(all, mode, fold); err != nil {
 			return nil, err
@@ -445,7 +458,7 @@ func grepFlagCheck() func(compute.FlagUse) error {
 			default:
 				return compute.Invalidf("grep: unknown binary-files type %q for %s", u.Value, u.Name)
 			}
-		case "F", "E", "G", "X":
+		case "F", "E", "G", "P", "X":
 			k, err := setMatcher(matcher, u)
 			if err != nil {
 				return err
@@ -457,7 +470,7 @@ func grepFlagCheck() func(compute.FlagUse) error {
 }
 
 // grepMatchers are GNU's matcher names: one matcher per command.
-var grepMatchers = map[string]grepMode{"G": grepBasic, "E": grepExtended, "F": grepFixed}
+var grepMatchers = map[string]grepMode{"G": grepBasic, "E": grepExtended, "F": grepFixed, "P": grepPerl}
 
 // xMatchers are the names GNU's undocumented -X MATCHER takes (its
 // matchers table, compared whole: no abbreviation), as the key of the
@@ -469,7 +482,7 @@ var xMatchers = map[string]struct{ key, refuse string }{
 	"awk":      {key: "awk", refuse: "awk regular expressions are not implemented"},
 	"gawk":     {key: "gawk", refuse: "awk regular expressions are not implemented"},
 	"posixawk": {key: "posixawk", refuse: "awk regular expressions are not implemented"},
-	"perl":     {key: "P", refuse: "patterns are RE2, use -E"},
+	"perl":     {key: "P"},
 }
 
 // setMatcher is GNU's setmatcher for the flag u (-E, -F, -G or -X NAME)

@@ -54,6 +54,11 @@ type grepMatcher struct {
 	// line's start when it cannot run on the line as a slice (see
 	// interrupt.go).
 	full, ofull func() reMatcher
+	// pword: -P -w, re is GNU's wrapper on RE2 (compilePerl), group 1
+	// the match; pcont is its form for a search past the line's start
+	// (eachPerlWord).
+	pword bool
+	pcont reMatcher
 }
 
 const wordClass = `[0-9A-Za-z_]`
@@ -614,6 +619,10 @@ func (m *grepMatcher) eachMatch(line []byte, f func(s, e int), in *interrupt, wi
 	}
 	if m.word {
 		m.eachWordMatch(line, f, in, wide)
+		return
+	}
+	if m.pword {
+		m.eachPerlWord(line, f, in, wide)
 		return
 	}
 	if in != nil {

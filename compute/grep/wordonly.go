@@ -275,6 +275,9 @@ func emitMatches(line []byte, wide bool, next func(cur int) (s, e int, ok bool),
 // each of which is a literal under -G or -E (grep.c's try_fgrep_pattern:
 // no operator, a backslash before an ordinary character dropped).
 func fgrepKeywords(pats []string, mode grepMode) ([]string, bool) {
+	if mode == grepPerl {
+		return nil, false
+	}
 	seen := map[string]bool{}
 	var kws []string
 	for _, p := range pats {

@@ -92,7 +92,9 @@ func compileTree(t *syntax.Regexp, longest bool) (re reMatcher, ctx func() reMat
 	ctx = func() reMatcher {
 		// src compiled already: this cannot fail
 		c := regexp.MustCompile(`(?s:.)(` + src + `)`)
-		c.Longest()
+		if longest {
+			c.Longest()
+		}
 		return c
 	}
 	return rx, ctx, nil
