@@ -58,10 +58,14 @@ func TestTacRegexGNU(t *testing.T) {
 		"\xff", "[\x80-\xa0]", "[^\x01-\x7f]", "\\.", "\\{", ".\\|\n", "\n\\|x", "\\(a\\)\\(b\\)",
 		"\\n", "\\t", "a\\|", "$\\|^", "\\(ab\\)*", "\\(a*\\)*b", "[0-9]+\n",
 	}
-	for _, sep := range seps {
-		for _, in := range inputs {
+	// Every separator on every input, and with -b on every third one
+	// (each GNU run is a process: the whole is 2,000 of them).
+	for i, sep := range seps {
+		for j, in := range inputs {
 			diffTacRegex(t, []byte(in), "tac", "-r", "-s", sep)
-			diffTacRegex(t, []byte(in), "tac", "-b", "-r", "-s", sep)
+			if (i+j)%3 == 0 {
+				diffTacRegex(t, []byte(in), "tac", "-b", "-r", "-s", sep)
+			}
 		}
 	}
 	for _, in := range inputs {
@@ -103,14 +107,29 @@ func TestTacRegexBlocksGNU(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("a", 300000)
 	inputs := map[string][]byte{
-		"a*8191":     []byte(strings.Repeat("a", 8191)),
-		"a*8193":     []byte(strings.Repeat("a", 8193)),
-		"a*40000":    []byte(strings.Repeat("a", 40000)),
-		"ab*5001":    []byte(strings.Repeat("ab", 5001)),
-		"words":      []byte(strings.Repeat("word ", 9000)),
-		"lines":      []byte(strings.Repeat("ab\nabc\n", 5000)),
-		"long match": []byte("xb" + long + "cy\nb" + long[:100000] + "c\n"),
-		"long rec":   []byte("b" + long + "\nab\n"),
+		"a*8191":   []byte(strings.Repeat("a", 8191)),
+		"a*8193":   []byte(strings.Repeat("a", 8193)),
+		"a*40000":  []byte(strings.Repeat("a", 40000)),
+		"ab*5001":  []byte(strings.Repeat("ab", 5001)),
+		"words":    []byte(strings.Repeat("word ", 9000)),
+		"lines":    []byte(strings.Repeat("ab\nabc\n", 5000)),
+		"long rec": []byte("b" + long[:100000] + "\nab\n"),
+	}
+	// A separator whose DFA has thousands of states: our cache of them
+	// (reMaxStates) starts again many times.
+	ab := computetest.RandomBytes(3, 30000)
+	for i := range ab {
+		ab[i] = "ab"[ab[i]%2]
+		if i%200 == 199 {
+			ab[i] = '\n'
+		}
+	}
+	diffTacRegex(t, ab, "tac", "-r", "-s", "[ab]*a"+strings.Repeat("[ab]", 12))
+	// Matches longer than the window, read in several.
+	for _, sep := range []string{"ba*c", "a*", "b[^c]*c\\|^"} {
+		in := []byte("xb" + long + "cy\nb" + long[:100000] + "c\n")
+		diffTacRegex(t, in, "tac", "-r", "-s", sep)
+		diffTacRegex(t, in, "tac", "-b", "-r", "-s", sep)
 	}
 	for _, sep := range []string{"^a", "^", "\\`a", "\\`", "\\<a", "\\<", "\\bw", "\\Bb", "b$", "$", "b\\'", "\\'",
 		"\\>", "a\\b", "ba*c", "b[^c]*c", "a*", "\\(ab\\)+", "\n\\|\\`", "b\\|\\'"} {
