@@ -264,7 +264,6 @@ func TestHeadTailErrors(t *testing.T) {
 		{"tail -c 1kb", `"1kb"`},
 		{"tail -r", `"-r"`},
 		{"tail -n ' -3'", `" -3"`},
-		{"tac -r", `"-r"`},
 		{"tac a", `"a"`},
 	} {
 		_, err := computetest.RunPipeline(t, c.text, []byte("x\n"))

@@ -37,13 +37,23 @@ func buildTac(env *compute.Env, args []string) (compute.Stage, error) {
 		}
 	}
 	t := &tacStage{spool: env.Spool, sep: sep, before: f.Has("b"), inputs: max(1, len(f.Operands))}
+	if f.Has("r") {
+		if u, ok := f.Value("s"); ok && u.Value == "" {
+			return nil, compute.Invalidf("tac: separator cannot be empty")
+		}
+		re, err := compileTacRegex(string(sep))
+		if err != nil {
+			return nil, err
+		}
+		t.re = re
+	}
 	return t, nil
 }
 
 var tacFlags = compute.WithStd(
 	compute.FlagSpec{Short: 'b', Long: "before", Summary: "attach the separator before instead of after"},
 	compute.FlagSpec{Short: 's', Long: "separator", Value: true, Summary: "use STRING as the separator instead of newline (empty: NUL)"},
-	compute.FlagSpec{Short: 'r', Long: "regex", Refuse: "regular-expression separators are " + compute.RefuseNotImpl},
+	compute.FlagSpec{Short: 'r', Long: "regex", Summary: "interpret the separator as a regular expression (GNU's Emacs syntax)"},
 )
 
 // tacStage must see all of its input before it can write its first byte, so
@@ -60,6 +70,9 @@ type tacStage struct {
 	// takes it all and the others read an ended stdin.
 	inputs int
 	file   bool
+	// re is the -r separator, compiled once; each run has its own
+	// machine (reMachine).
+	re *tacRegex
 }
 
 // SetInputFile says the input is a regular file: every "-" prints it.
@@ -89,7 +102,9 @@ func (t *tacStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	bw := bufio.NewWriterSize(out, int(min(256<<10, max(smallBufSize, q.Len()*int64(times)))))
 	for range times {
 		var err error
-		if len(t.sep) == 1 && !t.before {
+		if t.re != nil {
+			err = t.reverseRegex(ctx, q, bw)
+		} else if len(t.sep) == 1 && !t.before {
 			err = t.reverseByte(ctx, q, bw)
 		} else {
 			err = t.reverseString(ctx, q, bw)

@@ -448,8 +448,15 @@ func (g *gen) tac() ([]string, []byte) {
 	if g.chance(0.3) {
 		flags = append(flags, g.spell(flag{'b', "before", false}, "", tacLongs))
 	}
+	regex := g.chance(0.3)
+	if regex {
+		flags = append(flags, g.spell(flag{'r', "regex", false}, "", tacLongs))
+	}
 	if g.chance(0.6) {
 		sep = g.pick("", ",", "\n", "ab", "a", "aa", "\xe9", "\r\n", "--", "\t")
+		if regex && g.chance(0.7) {
+			sep = TacRegex(g.r)
+		}
 		flags = append(flags, g.spell(flag{'s', "separator", true}, sep, tacLongs))
 	}
 	var operands []string
@@ -472,6 +479,31 @@ func (g *gen) tac() ([]string, []byte) {
 		in = b.Bytes()
 	}
 	return g.assemble("tac", flags, operands), in
+}
+
+// tacAtoms are the pieces TacRegex joins: every token of GNU tac's regex
+// syntax (glibc's default, the Emacs one), over the bytes "ab\n x".
+var tacAtoms = []string{"a", "b", "x", " ", "\n", ".", "[ab]", "[^a]", "[^\n]", "[a-x]", "[]a]",
+	"\\(a\\|b\\)", "\\(ab\\)", "\\(\\)", "\\w", "\\W", "\\s", "\\S", "\\b", "\\B", "\\<", "\\>",
+	"^", "$", "\\`", "\\'", "*", "+", "?", "{", "\\.", "\\+", "\xe9"}
+
+// TacRegex draws a tac -r separator: one to four atoms, each maybe
+// repeated (*, + or ?), maybe two branches (\|); never empty.
+func TacRegex(r *rand.Rand) string {
+	g := &gen{r: r}
+	var b strings.Builder
+	for branch := range 1 + g.n(2) {
+		if branch > 0 {
+			b.WriteString("\\|")
+		}
+		for range 1 + g.n(4) {
+			b.WriteString(tacAtoms[g.n(len(tacAtoms))])
+			if g.chance(0.3) {
+				b.WriteString(g.pick("*", "+", "?"))
+			}
+		}
+	}
+	return b.String()
 }
 
 var headLongs = []string{"bytes", "lines", "quiet", "silent", "verbose", "zero-terminated", "help", "version", "-presume-input-pipe"}
