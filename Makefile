@@ -214,6 +214,7 @@ bench: build tools
 ## its TCP port and gRPC (BOUNDDIFF_N, default 2000; BOUNDDIFF_SEED),
 ## of the reply spool's writer, release and aborts (SPOOLRAND_N, default 20000; SPOOLRAND_SEED),
 ## of the pipeline text's words against bash's (SPLITDIFF_N, default 30000; SPLITDIFF_SEED),
+## of sort --debug (SORTDEBUG_N, default 20000; SORTDEBUG_SEED),
 ## and of tr, uniq, wc, base64, tac, head and tail with their flags in every getopt_long spelling,
 ## in process and through a halfclosed's TCP port and gRPC (TEXTDIFF_N, default 3000 each; TEXTDIFF_SEED),
 ## and of tac -r separators over inputs up to 300 KB (TACREDIFF_N, default 2000; TACREDIFF_SEED)
@@ -229,6 +230,7 @@ fuzz:
 	  $(GO) test -run='^Test(FilesRandom|CheckRandom|CodecRandom|HuntBoundaryRandom)$$' -count=1 -timeout 60m -v ./e2e/
 	SPOOLRAND_N=$${SPOOLRAND_N:-20000} SPOOLRAND_SEED=$${SPOOLRAND_SEED:-$$(date +%s)} $(GO) test -race -run='^TestSpoolReleaseRandom$$' -count=1 -timeout 60m ./compute/spool/
 	SPLITDIFF_N=$${SPLITDIFF_N:-30000} SPLITDIFF_SEED=$${SPLITDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestSplitPipelineBashGenerated$$' -count=1 -v ./compute/engine/
+	SORTDEBUG_N=$${SORTDEBUG_N:-20000} SORTDEBUG_SEED=$${SORTDEBUG_SEED:-$$(date +%s)} $(GO) test -run='^TestSortDebugGenerated$$' -count=1 -timeout 60m -v ./compute/builtin/
 	TEXTDIFF_N=$${TEXTDIFF_N:-3000} TEXTDIFF_SEED=$${TEXTDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestTextDiffGenerated$$' -count=1 -timeout 60m -v ./compute/builtin/
 	TEXTDIFF_N=$${TEXTDIFF_N:-3000} TEXTDIFF_SEED=$${TEXTDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestTextDiffRandom$$' -count=1 -timeout 60m -v ./e2e/
 	TACREDIFF_N=$${TACREDIFF_N:-2000} TACREDIFF_SEED=$${TACREDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestTacRegexDiffGNU$$' -count=1 -timeout 60m ./compute/text/

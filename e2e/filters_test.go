@@ -159,6 +159,11 @@ func TestFilters(t *testing.T) {
 		{"sort -n", []string{"edge"}},
 		{"sort -t ' ' -k 3,3 -s", []string{"log"}},
 		{"sort -k 2 -r", []string{"log"}},
+		// sort --debug: its annotations on stdout, its warnings (the
+		// collation, a key's blanks, -r left to the last resort) on
+		// stderr over gRPC
+		{"sort --debug -t ' ' -k 3,3n -r", []string{"log", "edge"}},
+		{"sort --debug -k 2 -u | wc -l", []string{"log"}},
 		{"sort | uniq -c", []string{"log", "edge"}},
 		{"sort | uniq -d", []string{"edge"}},
 		{"uniq -u", []string{"edge"}},

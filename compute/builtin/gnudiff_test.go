@@ -1592,3 +1592,51 @@ func TestGNUDiffGenerated(t *testing.T) {
 	}
 	t.Logf("seed %d: %d cases, %d differences (per command, differences/cases: %s)", seed, n, diffs, strings.Join(sum, ", "))
 }
+
+// TestSortDebugGenerated is the generated run of sort --debug: sort's
+// command lines as TestGNUDiffGenerated draws them, each with --debug
+// (first, or last when no "--" ends the flags), now and then with a -t
+// whose warnings GNU words its own way, against GNU's output,
+// warnings and exit status. SORTDEBUG_N cases (make fuzz runs many),
+// SORTDEBUG_SEED the seed.
+func TestSortDebugGenerated(t *testing.T) {
+	t.Parallel()
+	n := int(testenv.Uint(t, "SORTDEBUG_N", 150))
+	seed := testenv.Uint(t, "SORTDEBUG_SEED", 20261207)
+	var sortGen *cmdGen
+	for _, cg := range diffGens {
+		if cg.name == "sort" {
+			sortGen = cg
+		}
+	}
+	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x5bd1e995))}
+	runner := newGNURunner(t)
+	diffs, compared := 0, 0 // compared: GNU and we succeeded
+	for i := range n {
+		c := sortGen.generate(g)
+		if g.chance(0.5) || slices.Contains(c.argv, "--") {
+			c.argv = slices.Insert(c.argv, 1, "--debug")
+		} else {
+			c.argv = append(c.argv, "--debug")
+		}
+		if g.chance(0.15) {
+			// the separators GNU's warnings name: in numbers they are a
+			// decimal point, a minus or a plus sign
+			c.argv = slices.Insert(c.argv, 1, "-t"+g.pick(".", "-", "+"))
+		}
+		if i%3 == 0 {
+			c.reads = g.r.Uint64() | 1
+		}
+		r := runner.run(t, c)
+		if !gnuFailed("sort", r.gnuCode) && r.ourErr == nil {
+			compared++
+		}
+		if v := c.verdict(r); v != "" {
+			diffs++
+			if diffs <= 40 {
+				t.Errorf("%s\n  %s", c, v)
+			}
+		}
+	}
+	t.Logf("seed %d: %d cases (%d succeeded on both sides), %d differences", seed, n, compared, diffs)
+}

@@ -60,7 +60,7 @@ var sortFlags = compute.WithStd(
 	compute.FlagSpec{Long: "batch-size", Value: true, Summary: "checked as GNU's, then ignored: merges are the server's"},
 	compute.FlagSpec{Long: "compress-program", Value: true, Refuse: "a request runs no program"},
 	compute.FlagSpec{Long: "files0-from", Value: true, Refuse: compute.RefuseFiles},
-	compute.FlagSpec{Long: "debug", Refuse: compute.RefuseNotImpl},
+	compute.FlagSpec{Long: "debug", Summary: "annotate the part of the line used to sort, and warn about questionable usage to stderr"},
 	compute.FlagSpec{Short: 'y', Value: true, Summary: "ignored (Solaris compatibility)"},
 )
 
@@ -82,6 +82,17 @@ type sortKey struct {
 	version      bool       // -V: gnulib's filevercmp
 	random       bool       // -R: a random hash of the key (sortOpts.seed), then the key's bytes
 	ignore       *[256]bool // bytes the key's comparison skips (-d, -i), or nil
+	// whole: GNU's sword is SIZE_MAX, the key starts at the line's start
+	// with no field to find (the global options' key, -k1, -k1.1, an
+	// obsolete +0):
+	// --debug then skips a -b key's blanks only up to its end.
+	whole bool
+	// obsolete is --debug's warning about a +POS1 -POS2 key, "" for -k.
+	obsolete string
+	// scharSet: GNU's schar is not 0, where schar says 0 (a whole key of
+	// an obsolete +N.C past 2^64 fields, whose C GNU then ignores), for
+	// --debug's warning about blanks.
+	scharSet bool
 }
 
 func (k *sortKey) hasOrdering() bool {
@@ -252,7 +263,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if f.Has("z") {
 		o.eol = 0
 	}
-	global := sortKey{eword: -1, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V"), random: f.Has("R")}
+	global := sortKey{eword: -1, whole: true, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V"), random: f.Has("R")}
 	switch {
 	case f.Has("d"): // -i does not override -d, in either order
 		global.ignore = &sortNondictionary
@@ -276,6 +287,10 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		if b2i(k.numeric)+b2i(k.general)+b2i(k.human)+b2i(k.month)+b2i(k.version || k.random || k.ignore != nil) > 1 {
 			return nil, compute.Invalidf("sort: options '-%s' are incompatible", k.orderingLetters())
 		}
+	}
+	if f.Has("debug") && check != 0 {
+		// GNU's -c writes no line to annotate.
+		return nil, compute.Invalidf("sort: options '-%c --debug' are incompatible", check)
 	}
 	o.lineCmp = len(o.keys) == 0
 	for _, k := range o.keys {
@@ -305,15 +320,23 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 		}
 		return nil, compute.Invalidf("sort: unsupported %s with a key that starts before its line (GNU reads heap bytes)", flag)
 	}
+	var debug *sortDebug
+	if f.Has("debug") {
+		if o.pre > 0 {
+			// GNU underlines from the bytes before the line.
+			return nil, compute.Invalidf("sort: unsupported --debug with a key that starts before its line (GNU reads heap bytes)")
+		}
+		debug = newSortDebug(o, len(keys), global)
+	}
 	switch {
 	case check != 0:
 		return &sortCheckStage{opts: o, quiet: check == 'C', lineLimit: env.LineLimit()}, nil
 	case f.Has("m"):
-		return &sortMergeStage{opts: o, lineLimit: env.LineLimit()}, nil
+		return &sortMergeStage{opts: o, debug: debug, lineLimit: env.LineLimit()}, nil
 	}
 	spool := env.Spool
 	spool.Budget()
-	return &sortStage{opts: o, spool: spool, lineLimit: env.LineLimit()}, nil
+	return &sortStage{opts: o, debug: debug, spool: spool, lineLimit: env.LineLimit()}, nil
 }
 
 // parseSortKey parses a -k KEYDEF the way GNU sort does.
@@ -343,6 +366,7 @@ func parseSortKey(def string) (sortKey, error) {
 			return sortKey{}, unsupportedWrap(def)
 		}
 	}
+	k.whole = k.sword == 0 && k.schar == 0 // GNU's -k1 and -k1.1 too
 	s = sortKeyOpts(&k, s, false)
 	if strings.HasPrefix(s, ",") {
 		if n, s, ok = sortFieldCount(s[1:]); !ok {
@@ -373,6 +397,18 @@ func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
 // keySpan returns the bytes of line that key k covers (GNU begfield and
 // limfield).
 func (o *sortOpts) keySpan(k *sortKey, full []byte) []byte {
+	p, e := o.keyBounds(k, full)
+	if e < p {
+		e = p
+	}
+	return full[p:e]
+}
+
+// keyBounds is where key k starts and ends in full, a line after its
+// sortOpts.pre bytes (GNU's begfield and limfield): the end may be
+// before the start (a key of zero width, which keySpan makes empty and
+// --debug reads as GNU does), and the start in the pre bytes.
+func (o *sortOpts) keyBounds(k *sortKey, full []byte) (start, end int) {
 	line := full[o.pre:]
 	lim := len(line)
 	// begfield
@@ -401,7 +437,7 @@ func (o *sortOpts) keySpan(k *sortKey, full []byte) []byte {
 	}
 	p = min(lim, p+k.schar) // >= -o.pre: a start wrapping back reads the prefix
 	if k.eword < 0 {
-		return full[o.pre+p:]
+		return o.pre + p, o.pre + lim
 	}
 	// limfield
 	e := 0
@@ -434,10 +470,7 @@ func (o *sortOpts) keySpan(k *sortKey, full []byte) []byte {
 		}
 		e = min(lim, e+ec)
 	}
-	if e < p {
-		e = p
-	}
-	return full[o.pre+p : o.pre+e]
+	return o.pre + p, o.pre + e
 }
 
 // compare is GNU sort's compare: the keys, then unless -s or -u the whole
@@ -1087,6 +1120,7 @@ func numCompare(a, b []byte) int {
 // input; nothing checks the order). It holds two lines at most.
 type sortMergeStage struct {
 	opts      *sortOpts
+	debug     *sortDebug // --debug, or nil
 	lineLimit int
 }
 
@@ -1099,6 +1133,7 @@ func (st *sortMergeStage) Run(ctx context.Context, in io.Reader, out io.Writer) 
 	lr.delim = o.eol
 	w := newLineOut(out, sortRunBuf, false)
 	w.eol = o.eol
+	st.debug.start(ctx, w)
 	var saved []byte
 	have := false
 	for {
@@ -1250,6 +1285,7 @@ func (st *sortCheckStage) Run(ctx context.Context, in io.Reader, _ io.Writer) er
 // (512 KiB) is rounded up to it (SpoolConfig.SortMem).
 type sortStage struct {
 	opts      *sortOpts
+	debug     *sortDebug // --debug, or nil
 	spool     compute.SpoolConfig
 	lineLimit int
 }
@@ -1277,8 +1313,9 @@ type lineOut struct {
 	// spill run's copy of sortOpts.pre under -z, where those bytes hold
 	// NULs, the delimiter; sorter.runLine reads them back).
 	hexPre int
-	tmp    []byte // the line with its hexPre bytes encoded
-	eol    byte   // ends each line: '\n', or NUL (sort -z)
+	tmp    []byte     // the line with its hexPre bytes encoded
+	eol    byte       // ends each line: '\n', or NUL (sort -z)
+	debug  *sortDebug // --debug: each line is written annotated (sortDebug.annotate)
 	buf    []byte
 	size   int // the most a buffer grows to
 	// async
@@ -1326,6 +1363,10 @@ func (o *lineOut) write(b []byte) (err error) {
 // line appends b and the line delimiter.
 func (o *lineOut) line(b []byte) error {
 	b = b[o.strip:]
+	if o.debug != nil {
+		o.tmp = o.debug.annotate(o.tmp[:0], b)
+		b = o.tmp
+	}
 	if o.hexPre > 0 {
 		o.tmp = hex.AppendEncode(o.tmp[:0], b[:o.hexPre])
 		o.tmp = append(o.tmp, b[o.hexPre:]...)
@@ -1816,6 +1857,7 @@ func (s *sorter) cleanup() {
 func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	done, release := compute.DoneFlag(ctx)
 	defer release()
+	st.debug.start(ctx, nil)
 	s := &sorter{ctx: ctx, done: done, o: st.opts.forRun(), spool: st.spool, mem: st.spool.SortMem()}
 	s.block = int(min(max(s.mem/8, 4<<10), 1<<20))
 	s.nextCap = min(smallBufSize, s.block)
@@ -1865,6 +1907,7 @@ func (st *sortStage) Run(ctx context.Context, in io.Reader, out io.Writer) error
 	bw := s.newOut(out, sortOutBuf, true)
 	bw.strip = s.o.pre
 	defer bw.close()
+	st.debug.output(bw)
 	if len(s.runs) == 0 {
 		if err := s.sortHeld(); err != nil {
 			return err
@@ -2124,6 +2167,34 @@ func sortCharOffset(v uint64, start bool) (int, bool) {
 	return int(v), true
 }
 
+// sortRawCount is the count at the start of s as GNU holds it, an
+// overflow being 2^64-1 (SIZE_MAX): what sort --debug's warnings print.
+// s starts with a count (sortFieldCount said so).
+func sortRawCount(s string) uint64 {
+	v, _, e := compute.XStrtoumax(s, 10, "")
+	if e&compute.NumOverflow != 0 {
+		return math.MaxUint64
+	}
+	return v
+}
+
+// obsoleteKeyWarning is GNU sort --debug's warning about an obsolete key,
+// from GNU's numbers for it (zero-based, SIZE_MAX for a key that starts
+// with no field to find), with GNU's arithmetic: it names the fields
+// only, as GNU does, and its numbers wrap as GNU's size_t.
+func obsoleteKeyWarning(sword, eword, echar uint64, end bool) string {
+	if sword == math.MaxUint64 {
+		sword++
+	}
+	old := "+" + strconv.FormatUint(sword, 10)
+	now := "-k " + strconv.FormatUint(sword+1, 10)
+	if end {
+		old += " -" + strconv.FormatUint(eword+1, 10)
+		now += "," + strconv.FormatUint(eword+1+uint64(b2i(echar == math.MaxUint64)), 10)
+	}
+	return "sort: obsolescent key '" + old + "' used; consider '" + now + "' instead"
+}
+
 func unsupportedWrap(def string) error {
 	return compute.Invalidf("sort: unsupported character offset in %q (GNU reads it before its buffer: heap bytes)", def)
 }
@@ -2141,21 +2212,35 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 		return sortKey{}, false, nil
 	}
 	k.sword = n
+	gsword, gschar := sortRawCount(op[1:]), uint64(0) // GNU's sword and schar
 	if strings.HasPrefix(s, ".") {
 		v, rest, ok := sortCharCount(s[1:])
 		if !ok {
 			return sortKey{}, false, nil
 		}
 		s = rest
-		if k.schar, ok = sortCharOffset(v, true); !ok {
+		gschar = v
+		if k.schar, ok = sortCharOffset(v, true); !ok && gsword != math.MaxUint64 {
 			return sortKey{}, false, unsupportedWrap(op)
 		}
 	}
 	if s = sortKeyOpts(&k, s, false); s != "" {
 		return sortKey{}, false, nil
 	}
+	switch {
+	case gsword == math.MaxUint64:
+		// A field number past 2^64 is GNU's SIZE_MAX, its mark of a key
+		// with no field to find: the key starts at the line's start,
+		// whatever its character number.
+		k.sword, k.schar, k.whole = 0, 0, true
+		k.scharSet = gschar != 0
+	case gsword == 0 && gschar == 0:
+		gsword = math.MaxUint64 // GNU: no field to find (sortKey.whole)
+		k.whole = true
+	}
 	next, ok := g.Peek()
 	if !ok || len(next) < 2 || next[0] != '-' || !isDigit(next[1]) {
+		k.obsolete = obsoleteKeyWarning(gsword, 0, 0, false)
 		return k, true, nil
 	}
 	g.Skip()
@@ -2167,17 +2252,23 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 		return bad("invalid number after '-'")
 	}
 	ec := 0
+	geword, gechar := sortRawCount(next[1:]), uint64(0) // GNU's eword and echar
 	if strings.HasPrefix(s, ".") {
 		v, rest, ok := sortCharCount(s[1:])
 		if !ok {
 			return bad("invalid number after '.'")
 		}
 		s = rest
+		gechar = v
 		ec, _ = sortCharOffset(v, false)
 	}
 	if ec == 0 && ew > 0 {
 		ew--
 	}
+	if gechar == 0 && geword > 0 {
+		geword--
+	}
+	k.obsolete = obsoleteKeyWarning(gsword, geword, gechar, true)
 	k.eword, k.echar = ew, ec
 	if s = sortKeyOpts(&k, s, true); s != "" {
 		return bad("stray character in field spec")
