@@ -751,30 +751,32 @@ func (t *perlTranslator) codeEscape(c byte) (byte, bool, error) {
 		return x ^ 0x40, true, nil
 	case 'x', 'o':
 		if t.more() && t.p[t.i] == '{' {
+			// PCRE2: no digit before the '}' or the end is "missing",
+			// a value past 0xff "too large" as soon as it is read, and
+			// anything else before the '}' "non-hex" ("non-octal")
 			j := t.i + 1
-			v := 0
-			for j < len(t.p) && t.p[j] != '}' {
-				d := hexVal(t.p[j])
-				if c == 'o' && d > 7 || d < 0 {
-					break
-				}
-				v = min(v*16, 1<<24) + d
-				if c == 'o' {
-					v = min((v-d)/16*8, 1<<24) + d
-				}
-				j++
-			}
-			if j == t.i+1 || j >= len(t.p) || t.p[j] != '}' {
-				if c == 'o' && j > t.i+1 {
-					return 0, false, perlRefuse(t.p[t.i-2:j], "malformed \\o{}")
-				}
-				if c == 'x' && j > t.i+1 {
-					return 0, false, perlRefuse(t.p[t.i-2:j], "malformed \\x{}")
-				}
+			if j >= len(t.p) || t.p[j] == '}' {
 				return 0, false, perlError(`digits missing in \x{} or \o{} or \N{U+}`)
 			}
-			if v > 0xff {
-				return 0, false, perlError(`character code point value in \x{} or \o{} is too large`)
+			base := 16
+			if c == 'o' {
+				base = 8
+			}
+			v := 0
+			for ; j < len(t.p); j++ {
+				d := hexVal(t.p[j])
+				if d < 0 || d >= base {
+					break
+				}
+				if v = v*base + d; v > 0xff {
+					return 0, false, perlError(`character code point value in \x{} or \o{} is too large`)
+				}
+			}
+			if j >= len(t.p) || t.p[j] != '}' {
+				if c == 'o' {
+					return 0, false, perlError(`non-octal character in \o{} (closing brace missing?)`)
+				}
+				return 0, false, perlError(`non-hex character in \x{} (closing brace missing?)`)
 			}
 			t.i = j + 1
 			return byte(v), true, nil
