@@ -99,6 +99,11 @@ func TestGrepPerlGNU(t *testing.T) {
 		{"1\n2\n3\n4\n", []string{"grep", "-P", "-A1", "^[13]$"}},
 		{"ab\n", []string{"grep", "--perl-regexp", "b"}},
 		{"ab\n", []string{"grep", "--perl", "-o", "b"}},
+		// PCRE2 reads [:upper:] and [:lower:] as [:alpha:] caseless,
+		// negated too
+		{"aB1x\n", []string{"grep", "-oiP", "[[:^upper:]x]"}},
+		{"aB1\n", []string{"grep", "-oP", "(?i)[[:^lower:]]|(?-i)[[:^lower:]]"}},
+		{"aB1\n", []string{"grep", "-oiP", "[^[:^upper:]]"}},
 	} {
 		diffPerl(t, []byte(c.in), c.argv)
 		n++

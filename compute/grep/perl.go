@@ -899,6 +899,11 @@ func (t *perlTranslator) classItem() (int, byteSet, error) {
 			if !ok {
 				return 0, none, perlError("unknown POSIX class name")
 			}
+			if t.fold && (name == "upper" || name == "lower") {
+				// PCRE2 reads them as alpha under (?i), negated too:
+				// [[:^upper:]] has no letter then, not the lower ones
+				f = posixClasses["alpha"]
+			}
 			t.i += j + 3
 			s := setOf(f)
 			if not {
