@@ -104,6 +104,15 @@ func TestGrepPerlGNU(t *testing.T) {
 		{"aB1x\n", []string{"grep", "-oiP", "[[:^upper:]x]"}},
 		{"aB1\n", []string{"grep", "-oP", "(?i)[[:^lower:]]|(?-i)[[:^lower:]]"}},
 		{"aB1\n", []string{"grep", "-oiP", "[^[:^upper:]]"}},
+		// in a class a quoted '-' is itself; \E and \Q\E are nothing
+		// on either side of an unquoted one
+		{"a-z b-y % m\n", []string{"grep", "-oP", `[\Qa-z\E]+`}},
+		{"a-z b-y % m\n", []string{"grep", "-oP", `[a\Q-\Ez]+`}},
+		{"a-z b-y % m\n", []string{"grep", "-oP", `[\Qa\E-z]+`}},
+		{"a-z b-y % m\n", []string{"grep", "-oP", `[a-\Q\Ez]+`}},
+		{"a-z b-y % m\n", []string{"grep", "-oP", `[a-\Qz\E]+`}},
+		{"a-z b-y % m\n", []string{"grep", "-oP", `[%-\Q\E]+`}},
+		{"a-z b-y % m\n", []string{"grep", "-oP", `[a-\Q]\E]+`}},
 	} {
 		diffPerl(t, []byte(c.in), c.argv)
 		n++

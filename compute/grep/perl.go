@@ -835,14 +835,27 @@ func (t *perlTranslator) bracket() (byteSet, error) {
 			continue // \E, empty \Q\E
 		}
 		first = false
-		if v >= 0 && t.i+1 < len(t.p) && t.p[t.i] == '-' && t.p[t.i+1] != ']' {
+		if v >= 0 {
+			// a '-' makes a range only unquoted (in \Q...\E it is
+			// itself), \E and an empty \Q\E skipped on either side
+			t.skipClassEmpty()
+		}
+		if v >= 0 && !t.inQ && t.i+1 < len(t.p) && t.p[t.i] == '-' && t.p[t.i+1] != ']' {
 			t.i++
-			hv, _, err := t.classItem()
-			if err != nil {
-				return s, err
+			t.skipClassEmpty()
+			if !t.inQ && t.more() && t.p[t.i] == ']' {
+				s.add(byte(v)) // [a-\E]: '-' is itself
+				s.add('-')
+				continue
 			}
-			if hv == -2 {
-				return s, perlRefuse(`\Q\E`, "empty quoted text at a range's end")
+			hv := -2
+			for hv == -2 {
+				if !t.more() {
+					return s, perlError("missing terminating ] for character class")
+				}
+				if hv, _, err = t.classItem(); err != nil {
+					return s, err
+				}
 			}
 			if hv < 0 {
 				return s, perlError("invalid range in character class")
@@ -869,6 +882,22 @@ func (t *perlTranslator) bracket() (byteSet, error) {
 		s = s.not()
 	}
 	return s, nil
+}
+
+// skipClassEmpty skips in a class what stands for nothing: \E (ending
+// a \Q) and an empty \Q\E.
+func (t *perlTranslator) skipClassEmpty() {
+	for {
+		switch {
+		case strings.HasPrefix(t.p[t.i:], `\E`):
+			t.i += 2
+			t.inQ = false
+		case !t.inQ && strings.HasPrefix(t.p[t.i:], `\Q\E`):
+			t.i += 4
+		default:
+			return
+		}
+	}
 }
 
 // classItem reads one item of a class: a character (returned), a set
