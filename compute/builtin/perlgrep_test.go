@@ -106,6 +106,8 @@ func TestGrepPerlGNU(t *testing.T) {
 		{"aB1\n", []string{"grep", "-oiP", "[^[:^upper:]]"}},
 		// in a class a quoted '-' is itself; \E and \Q\E are nothing
 		// on either side of an unquoted one
+		{"a:b] x.y=\n", []string{"grep", "-oP", `[:a]|[:a:b]|[:a[:]`}},
+		{"a:b] x.y=\n", []string{"grep", "-oP", `[^:alpha:]|[[:a]:]]`}},
 		{"a-z b-y % m\n", []string{"grep", "-oP", `[\Qa-z\E]+`}},
 		{"a-z b-y % m\n", []string{"grep", "-oP", `[a\Q-\Ez]+`}},
 		{"a-z b-y % m\n", []string{"grep", "-oP", `[\Qa\E-z]+`}},
@@ -127,6 +129,9 @@ func TestGrepPerlErrors(t *testing.T) {
 		`(`, `)`, `a)`, `[a`, `*`, `a**`, `\`, `a{2,1}`, `[z-a]`, `\x{100}`, `\o{400}`, `\c`, `[[:foo:]]`, `a{70000}`,
 		`\u`, `\i`, `(?`, `\b*`, `^*`, `$+`, `\o`, `[\777]`, `[\d-z]`, `[a-\d]`, `[[.a.]]`, `[\N]`, `[\R]`, `\x{`,
 		`(?i`, `(?y)`, `(?#x`, `\c€`, `a{1,3}{2}`, `\A*`, `(?i)*`, `\N{x}`, `\N{U+41}`, `\81`, `\Q\E+`, `\E+`, `[\Q\E]`, `[]`, `[^]`,
+		// POSIX class syntax as PCRE2 reads it: outside a class, a name
+		// with a '[' or an escaped ']' in it
+		`[:alpha:]`, `[.a.]`, `[=a=]`, `[[:a[b:]]`, `[[:a\d:]]`, `[[:a\]:]]`,
 		// \x{} and \o{}: which of PCRE2's three errors
 		`\x{41`, `\x{ 41}`, `\x{4g}`, `\x{g}`, `\x{}`, `\x{100g`, `\o{1`, `\o{18}`, `\o{ 101}`, `\o{}`, `\o{4009}`, `[\x{41]`, `[\o{18}]`,
 	} {
@@ -184,6 +189,8 @@ func TestGrepPerlRefused(t *testing.T) {
 		{[]string{"grep", "-P", "(a{100}){100}"}, "(a{100}){100}"},
 		{[]string{"grep", "-zP", "(?m)^a"}, "(?m"},
 		{[]string{"grep", "-zP", `a\Z`}, `\Z`},
+		{[]string{"grep", "-P", `[[:<:]]a`}, `[[:<:]]`},
+		{[]string{"grep", "-P", `a[[:>:]]`}, `[[:>:]]`},
 		{[]string{"grep", "-P", `\R`}, `\R`},
 		{[]string{"grep", "-P", `a\R*\sb`}, `\R`},
 		// found by TestGrepPerlGenerated: \S* before \v, in GNU, does

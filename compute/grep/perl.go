@@ -411,6 +411,17 @@ func (t *perlTranslator) atom() (perlNode, error) {
 	case '(':
 		return t.group()
 	case '[':
+		if w := t.p[t.i:]; strings.HasPrefix(w, "[:<:]]") || strings.HasPrefix(w, "[:>:]]") {
+			return perlNode{}, perlRefuse("["+w[:6], "word start or end (a lookaround)")
+		}
+		if t.more() && strings.IndexByte(":.=", t.p[t.i]) >= 0 {
+			if _, ok := t.posixEnd(t.i); ok {
+				if t.p[t.i] == ':' {
+					return perlNode{}, perlError("POSIX named classes are supported only within a class")
+				}
+				return perlNode{}, perlError("POSIX collating elements are not supported")
+			}
+		}
 		s, err := t.bracket()
 		if err != nil {
 			return perlNode{}, err
@@ -884,6 +895,25 @@ func (t *perlTranslator) bracket() (byteSet, error) {
 	return s, nil
 }
 
+// posixEnd reads a POSIX class name as PCRE2 does, from the ':', '.'
+// or '=' at i after a '[': the index of the same character before a ']'
+// that ends it; none (ok false) where a ']' or a '[' with that character
+// comes first ("\]" and "\\" are skipped over).
+func (t *perlTranslator) posixEnd(i int) (int, bool) {
+	d := t.p[i]
+	for k := i + 1; k+1 < len(t.p); k++ {
+		switch c := t.p[k]; {
+		case c == '\\' && (t.p[k+1] == ']' || t.p[k+1] == '\\'):
+			k++
+		case c == '[' && t.p[k+1] == d, c == ']':
+			return 0, false
+		case c == d && t.p[k+1] == ']':
+			return k, true
+		}
+	}
+	return 0, false
+}
+
 // skipClassEmpty skips in a class what stands for nothing: \E (ending
 // a \Q) and an empty \Q\E.
 func (t *perlTranslator) skipClassEmpty() {
@@ -917,7 +947,8 @@ func (t *perlTranslator) classItem() (int, byteSet, error) {
 	t.i++
 	if c == '[' && t.more() && (t.p[t.i] == ':' || t.p[t.i] == '.' || t.p[t.i] == '=') {
 		d := t.p[t.i]
-		if j := strings.Index(t.p[t.i+1:], string(d)+"]"); j >= 0 && !strings.ContainsAny(t.p[t.i+1:t.i+1+j], "[]\\") {
+		if e, ok := t.posixEnd(t.i); ok {
+			j := e - t.i - 1
 			if d != ':' {
 				return 0, none, perlError("POSIX collating elements are not supported")
 			}
