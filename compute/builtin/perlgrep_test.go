@@ -107,6 +107,7 @@ func TestGrepPerlGNU(t *testing.T) {
 		// in a class a quoted '-' is itself; \E and \Q\E are nothing
 		// on either side of an unquoted one
 		{"a:b] x.y=\n", []string{"grep", "-oP", `[:a]|[:a:b]|[:a[:]`}},
+		{"agk\n", []string{"grep", "-oP", `[a\gk]+|(?<abcdefghijklmnopqrstuvwxyzabcdef>_)`}},
 		{"a:b] x.y=\n", []string{"grep", "-oP", `[^:alpha:]|[[:a]:]]`}},
 		{"a-z b-y % m\n", []string{"grep", "-oP", `[\Qa-z\E]+`}},
 		{"a-z b-y % m\n", []string{"grep", "-oP", `[a\Q-\Ez]+`}},
@@ -129,6 +130,10 @@ func TestGrepPerlErrors(t *testing.T) {
 		`(`, `)`, `a)`, `[a`, `*`, `a**`, `\`, `a{2,1}`, `[z-a]`, `\x{100}`, `\o{400}`, `\c`, `[[:foo:]]`, `a{70000}`,
 		`\u`, `\i`, `(?`, `\b*`, `^*`, `$+`, `\o`, `[\777]`, `[\d-z]`, `[a-\d]`, `[[.a.]]`, `[\N]`, `[\R]`, `\x{`,
 		`(?i`, `(?y)`, `(?#x`, `\c€`, `a{1,3}{2}`, `\A*`, `(?i)*`, `\N{x}`, `\N{U+41}`, `\81`, `\Q\E+`, `\E+`, `[\Q\E]`, `[]`, `[^]`,
+		// group names (a name used twice is no refusal of ours but
+		// PCRE2's error), \k and \g with no name, a repeated \G or \K
+		`(?<n>a)(?<n>b)`, `(?<n>a)|(?P<n>b)`, `(?<1n>a)`, `(?<n-m>a)`, `(?<>a)`, `(?'n>a)`, `(?<abcdefghijklmnopqrstuvwxyzabcdefg>a)`, `(?Px)`, `(?P`,
+		`\k`, `\kx`, `\g`, `\gx`, `a\G?`, `a\K+`,
 		// POSIX class syntax as PCRE2 reads it: outside a class, a name
 		// with a '[' or an escaped ']' in it
 		`[:alpha:]`, `[.a.]`, `[=a=]`, `[[:a[b:]]`, `[[:a\d:]]`, `[[:a\]:]]`,

@@ -157,10 +157,11 @@ type perlTranslator struct {
 	// the options in force: (?i), (?m), (?s)
 	fold, multi, dotall bool
 	depth               int
-	ncap                int   // capture groups opened so far
-	inQ                 bool  // in a class, inside \Q...\E
-	pending             error // the first construct refused (refuse)
-	maxRef              int   // the largest back-reference number
+	ncap                int             // capture groups opened so far
+	inQ                 bool            // in a class, inside \Q...\E
+	pending             error           // the first construct refused (refuse)
+	maxRef              int             // the largest back-reference number
+	names               map[string]bool // the group names so far
 	// notSpace, hvSpace: the pattern has \S, and \h or \v (its first),
 	// outside classes (perlAutoPossess)
 	notSpace bool
@@ -507,16 +508,15 @@ func (t *perlTranslator) group() (perlNode, error) {
 				close = '\''
 			}
 			t.i++
-			j := t.i
-			for j < len(t.p) && isWordB(t.p[j]) {
-				j++
+			if err := t.groupName(close); err != nil {
+				return perlNode{}, err
 			}
-			if j == t.i || isDigitB(t.p[t.i]) || j >= len(t.p) || t.p[j] != close {
-				return perlNode{}, perlRefuse(t.p[start:min(len(t.p), j+1)], "group name")
-			}
-			t.i = j + 1
+		case c == 'P' && t.i+1 < len(t.p) && (t.p[t.i+1] == '=' || t.p[t.i+1] == '>'):
+			return perlNode{}, perlRefuse(t.p[start:t.i+2], "named back-reference or subroutine call")
+		case c == 'P' && t.i+1 == len(t.p):
+			return perlNode{}, perlError("missing closing parenthesis")
 		case c == 'P':
-			return perlNode{}, perlRefuse(t.p[start:min(len(t.p), t.i+2)], "named back-reference or subroutine call")
+			return perlNode{}, perlError("unrecognized character after (?P")
 		default:
 			// options: (?imsx-imsx) or (?imsx-imsx:...)
 			on := true
@@ -561,6 +561,36 @@ func (t *perlTranslator) group() (perlNode, error) {
 	n, err := t.body(capture, start)
 	t.fold, t.multi, t.dotall = saved[0], saved[1], saved[2]
 	return n, err
+}
+
+// groupName reads a group's name and the close after it, with PCRE2's
+// errors: a name is 1 to 32 word bytes, not led by a digit, used once.
+func (t *perlTranslator) groupName(close byte) error {
+	j := t.i
+	if j < len(t.p) && isDigitB(t.p[j]) {
+		return perlError("subpattern name must start with a non-digit")
+	}
+	for j < len(t.p) && isWordB(t.p[j]) {
+		j++
+	}
+	switch {
+	case j-t.i > 32:
+		return perlError("subpattern name is too long (maximum 32 code units)")
+	case j == t.i:
+		return perlError("subpattern name expected")
+	case j >= len(t.p) || t.p[j] != close:
+		return perlError("syntax error in subpattern name (missing terminator?)")
+	}
+	name := t.p[t.i:j]
+	if t.names[name] {
+		return perlError("two named subpatterns have the same name (PCRE2_DUPNAMES not set)")
+	}
+	if t.names == nil {
+		t.names = map[string]bool{}
+	}
+	t.names[name] = true
+	t.i = j + 1
+	return nil
 }
 
 // body reads a group's alternatives and its ')'.
@@ -643,11 +673,17 @@ func (t *perlTranslator) escape() (perlNode, error) {
 			return perlNode{}, perlRefuse(name, "end or before a final newline, under -z")
 		}
 		return assertion("$"), nil
-	case 'G':
-		return perlNode{}, perlRefuse(name, "start of match assertion")
-	case 'K':
-		return perlNode{}, perlRefuse(name, "match start reset")
+	case 'G', 'K':
+		// not repeatable: a quantifier after one is PCRE2's error
+		t.refuse(name, map[byte]string{'G': "start of match assertion", 'K': "match start reset"}[c])
+		return perlNode{}, nil
 	case 'g', 'k':
+		if !t.more() || !strings.ContainsRune("<'{", rune(t.p[t.i])) && (c == 'k' || !isDigitB(t.p[t.i]) && t.p[t.i] != '+' && t.p[t.i] != '-') {
+			if c == 'k' {
+				return perlNode{}, perlError(`\k is not followed by a braced, angle-bracketed, or quoted name`)
+			}
+			return perlNode{}, perlError(`\g is not followed by a braced, angle-bracketed, or quoted name/number or by a plain number`)
+		}
 		return perlNode{}, perlRefuse(name, "back-reference or subroutine call")
 	case 'p', 'P':
 		return perlNode{}, perlRefuse(name, "Unicode property")
@@ -1010,7 +1046,9 @@ func (t *perlTranslator) classItem() (int, byteSet, error) {
 	case 'Q':
 		t.inQ = true
 		return -2, none, nil
-	case 'p', 'P', 'X', 'R', 'B', 'g', 'k', 'A', 'z', 'Z', 'G', 'K', 'C':
+	case 'g':
+		return 'g', none, nil // PCRE2 takes it for itself in a class
+	case 'p', 'P', 'X', 'R', 'B', 'k', 'A', 'z', 'Z', 'G', 'K', 'C':
 		if c == 'p' || c == 'P' {
 			return 0, none, perlRefuse(`\`+string(c), "Unicode property")
 		}
