@@ -90,6 +90,10 @@ func TestGrepPerlGNU(t *testing.T) {
 		{"ab\n", []string{"grep", "-wP", `[]`}},
 		{"ab\n", []string{"grep", "-wP", `a\Q\E`}},
 		{"aaa\n", []string{"grep", "-oP", "a{0,2}"}},
+		// a repeat count RE2 keeps (<= 1000) with a bound far from the
+		// minimum: RE2's simplified form must not be written out nested
+		{"ab\nabx\ncdx\n", []string{"grep", "-P", "(?:ab|cd){0,1000}x"}},
+		{"ab\nabx\ncdx\n", []string{"grep", "-cwP", `\ba{0,500}b?x`}},
 		{"one two\n", []string{"grep", "-oP", `\b`}},
 		{"x\r\n", []string{"grep", "-cP", `x\r$`}},
 		{"ab\n", []string{"grep", "-P", "-E", "a"}},

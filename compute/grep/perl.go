@@ -1171,7 +1171,14 @@ func compilePerl(p string, fold, word, line, nul bool, budget *compute.PatternBu
 		m.sets, m.seq = nil, nil
 	}
 	m.lseq = compileLitSeq(ft)
-	if m.lre, _, err = compileTree(noCaptures(lineAnchors(cloneRE(ft))), false); err != nil {
+	// lre's tree is parsed again, not cloned: a clone loses the sharing
+	// of Simplify's x{0,n} nesting that reString writes back as x{0,n}
+	// (RE2 would refuse the n levels written out)
+	lt, _, err := parseRESized(full, false, nul)
+	if err != nil {
+		return nil, perlLimit(err, p)
+	}
+	if m.lre, _, err = compileTree(noCaptures(lineAnchors(lt)), false); err != nil {
 		return nil, err
 	}
 	return m, nil
