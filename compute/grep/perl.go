@@ -157,10 +157,11 @@ type perlTranslator struct {
 	// the options in force: (?i), (?m), (?s)
 	fold, multi, dotall bool
 	depth               int
-	ncap                int   // capture groups opened so far
-	inQ                 bool  // in a class, inside \Q...\E
-	pending             error // the first construct refused (refuse)
-	maxRef              int   // the largest back-reference number
+	ncap                int             // capture groups opened so far
+	inQ                 bool            // in a class, inside \Q...\E
+	pending             error           // the first construct refused (refuse)
+	maxRef              int             // the largest back-reference number
+	names               map[string]bool // the group names so far
 	// notSpace, hvSpace: the pattern has \S, and \h or \v (its first),
 	// outside classes (perlAutoPossess)
 	notSpace bool
@@ -411,6 +412,17 @@ func (t *perlTranslator) atom() (perlNode, error) {
 	case '(':
 		return t.group()
 	case '[':
+		if w := t.p[t.i:]; strings.HasPrefix(w, "[:<:]]") || strings.HasPrefix(w, "[:>:]]") {
+			return perlNode{}, perlRefuse("["+w[:6], "word start or end (a lookaround)")
+		}
+		if t.more() && strings.IndexByte(":.=", t.p[t.i]) >= 0 {
+			if _, ok := t.posixEnd(t.i); ok {
+				if t.p[t.i] == ':' {
+					return perlNode{}, perlError("POSIX named classes are supported only within a class")
+				}
+				return perlNode{}, perlError("POSIX collating elements are not supported")
+			}
+		}
 		s, err := t.bracket()
 		if err != nil {
 			return perlNode{}, err
@@ -496,16 +508,15 @@ func (t *perlTranslator) group() (perlNode, error) {
 				close = '\''
 			}
 			t.i++
-			j := t.i
-			for j < len(t.p) && isWordB(t.p[j]) {
-				j++
+			if err := t.groupName(close); err != nil {
+				return perlNode{}, err
 			}
-			if j == t.i || isDigitB(t.p[t.i]) || j >= len(t.p) || t.p[j] != close {
-				return perlNode{}, perlRefuse(t.p[start:min(len(t.p), j+1)], "group name")
-			}
-			t.i = j + 1
+		case c == 'P' && t.i+1 < len(t.p) && (t.p[t.i+1] == '=' || t.p[t.i+1] == '>'):
+			return perlNode{}, perlRefuse(t.p[start:t.i+2], "named back-reference or subroutine call")
+		case c == 'P' && t.i+1 == len(t.p):
+			return perlNode{}, perlError("missing closing parenthesis")
 		case c == 'P':
-			return perlNode{}, perlRefuse(t.p[start:min(len(t.p), t.i+2)], "named back-reference or subroutine call")
+			return perlNode{}, perlError("unrecognized character after (?P")
 		default:
 			// options: (?imsx-imsx) or (?imsx-imsx:...)
 			on := true
@@ -550,6 +561,36 @@ func (t *perlTranslator) group() (perlNode, error) {
 	n, err := t.body(capture, start)
 	t.fold, t.multi, t.dotall = saved[0], saved[1], saved[2]
 	return n, err
+}
+
+// groupName reads a group's name and the close after it, with PCRE2's
+// errors: a name is 1 to 32 word bytes, not led by a digit, used once.
+func (t *perlTranslator) groupName(close byte) error {
+	j := t.i
+	if j < len(t.p) && isDigitB(t.p[j]) {
+		return perlError("subpattern name must start with a non-digit")
+	}
+	for j < len(t.p) && isWordB(t.p[j]) {
+		j++
+	}
+	switch {
+	case j-t.i > 32:
+		return perlError("subpattern name is too long (maximum 32 code units)")
+	case j == t.i:
+		return perlError("subpattern name expected")
+	case j >= len(t.p) || t.p[j] != close:
+		return perlError("syntax error in subpattern name (missing terminator?)")
+	}
+	name := t.p[t.i:j]
+	if t.names[name] {
+		return perlError("two named subpatterns have the same name (PCRE2_DUPNAMES not set)")
+	}
+	if t.names == nil {
+		t.names = map[string]bool{}
+	}
+	t.names[name] = true
+	t.i = j + 1
+	return nil
 }
 
 // body reads a group's alternatives and its ')'.
@@ -632,11 +673,17 @@ func (t *perlTranslator) escape() (perlNode, error) {
 			return perlNode{}, perlRefuse(name, "end or before a final newline, under -z")
 		}
 		return assertion("$"), nil
-	case 'G':
-		return perlNode{}, perlRefuse(name, "start of match assertion")
-	case 'K':
-		return perlNode{}, perlRefuse(name, "match start reset")
+	case 'G', 'K':
+		// not repeatable: a quantifier after one is PCRE2's error
+		t.refuse(name, map[byte]string{'G': "start of match assertion", 'K': "match start reset"}[c])
+		return perlNode{}, nil
 	case 'g', 'k':
+		if !t.more() || !strings.ContainsRune("<'{", rune(t.p[t.i])) && (c == 'k' || !isDigitB(t.p[t.i]) && t.p[t.i] != '+' && t.p[t.i] != '-') {
+			if c == 'k' {
+				return perlNode{}, perlError(`\k is not followed by a braced, angle-bracketed, or quoted name`)
+			}
+			return perlNode{}, perlError(`\g is not followed by a braced, angle-bracketed, or quoted name/number or by a plain number`)
+		}
 		return perlNode{}, perlRefuse(name, "back-reference or subroutine call")
 	case 'p', 'P':
 		return perlNode{}, perlRefuse(name, "Unicode property")
@@ -751,30 +798,32 @@ func (t *perlTranslator) codeEscape(c byte) (byte, bool, error) {
 		return x ^ 0x40, true, nil
 	case 'x', 'o':
 		if t.more() && t.p[t.i] == '{' {
+			// PCRE2: no digit before the '}' or the end is "missing",
+			// a value past 0xff "too large" as soon as it is read, and
+			// anything else before the '}' "non-hex" ("non-octal")
 			j := t.i + 1
-			v := 0
-			for j < len(t.p) && t.p[j] != '}' {
-				d := hexVal(t.p[j])
-				if c == 'o' && d > 7 || d < 0 {
-					break
-				}
-				v = min(v*16, 1<<24) + d
-				if c == 'o' {
-					v = min((v-d)/16*8, 1<<24) + d
-				}
-				j++
-			}
-			if j == t.i+1 || j >= len(t.p) || t.p[j] != '}' {
-				if c == 'o' && j > t.i+1 {
-					return 0, false, perlRefuse(t.p[t.i-2:j], "malformed \\o{}")
-				}
-				if c == 'x' && j > t.i+1 {
-					return 0, false, perlRefuse(t.p[t.i-2:j], "malformed \\x{}")
-				}
+			if j >= len(t.p) || t.p[j] == '}' {
 				return 0, false, perlError(`digits missing in \x{} or \o{} or \N{U+}`)
 			}
-			if v > 0xff {
-				return 0, false, perlError(`character code point value in \x{} or \o{} is too large`)
+			base := 16
+			if c == 'o' {
+				base = 8
+			}
+			v := 0
+			for ; j < len(t.p); j++ {
+				d := hexVal(t.p[j])
+				if d < 0 || d >= base {
+					break
+				}
+				if v = v*base + d; v > 0xff {
+					return 0, false, perlError(`character code point value in \x{} or \o{} is too large`)
+				}
+			}
+			if j >= len(t.p) || t.p[j] != '}' {
+				if c == 'o' {
+					return 0, false, perlError(`non-octal character in \o{} (closing brace missing?)`)
+				}
+				return 0, false, perlError(`non-hex character in \x{} (closing brace missing?)`)
 			}
 			t.i = j + 1
 			return byte(v), true, nil
@@ -833,14 +882,27 @@ func (t *perlTranslator) bracket() (byteSet, error) {
 			continue // \E, empty \Q\E
 		}
 		first = false
-		if v >= 0 && t.i+1 < len(t.p) && t.p[t.i] == '-' && t.p[t.i+1] != ']' {
+		if v >= 0 {
+			// a '-' makes a range only unquoted (in \Q...\E it is
+			// itself), \E and an empty \Q\E skipped on either side
+			t.skipClassEmpty()
+		}
+		if v >= 0 && !t.inQ && t.i+1 < len(t.p) && t.p[t.i] == '-' && t.p[t.i+1] != ']' {
 			t.i++
-			hv, _, err := t.classItem()
-			if err != nil {
-				return s, err
+			t.skipClassEmpty()
+			if !t.inQ && t.more() && t.p[t.i] == ']' {
+				s.add(byte(v)) // [a-\E]: '-' is itself
+				s.add('-')
+				continue
 			}
-			if hv == -2 {
-				return s, perlRefuse(`\Q\E`, "empty quoted text at a range's end")
+			hv := -2
+			for hv == -2 {
+				if !t.more() {
+					return s, perlError("missing terminating ] for character class")
+				}
+				if hv, _, err = t.classItem(); err != nil {
+					return s, err
+				}
 			}
 			if hv < 0 {
 				return s, perlError("invalid range in character class")
@@ -869,6 +931,41 @@ func (t *perlTranslator) bracket() (byteSet, error) {
 	return s, nil
 }
 
+// posixEnd reads a POSIX class name as PCRE2 does, from the ':', '.'
+// or '=' at i after a '[': the index of the same character before a ']'
+// that ends it; none (ok false) where a ']' or a '[' with that character
+// comes first ("\]" and "\\" are skipped over).
+func (t *perlTranslator) posixEnd(i int) (int, bool) {
+	d := t.p[i]
+	for k := i + 1; k+1 < len(t.p); k++ {
+		switch c := t.p[k]; {
+		case c == '\\' && (t.p[k+1] == ']' || t.p[k+1] == '\\'):
+			k++
+		case c == '[' && t.p[k+1] == d, c == ']':
+			return 0, false
+		case c == d && t.p[k+1] == ']':
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// skipClassEmpty skips in a class what stands for nothing: \E (ending
+// a \Q) and an empty \Q\E.
+func (t *perlTranslator) skipClassEmpty() {
+	for {
+		switch {
+		case strings.HasPrefix(t.p[t.i:], `\E`):
+			t.i += 2
+			t.inQ = false
+		case !t.inQ && strings.HasPrefix(t.p[t.i:], `\Q\E`):
+			t.i += 4
+		default:
+			return
+		}
+	}
+}
+
 // classItem reads one item of a class: a character (returned), a set
 // (-1 and the set), or nothing (-2: \E).
 func (t *perlTranslator) classItem() (int, byteSet, error) {
@@ -886,7 +983,8 @@ func (t *perlTranslator) classItem() (int, byteSet, error) {
 	t.i++
 	if c == '[' && t.more() && (t.p[t.i] == ':' || t.p[t.i] == '.' || t.p[t.i] == '=') {
 		d := t.p[t.i]
-		if j := strings.Index(t.p[t.i+1:], string(d)+"]"); j >= 0 && !strings.ContainsAny(t.p[t.i+1:t.i+1+j], "[]\\") {
+		if e, ok := t.posixEnd(t.i); ok {
+			j := e - t.i - 1
 			if d != ':' {
 				return 0, none, perlError("POSIX collating elements are not supported")
 			}
@@ -896,6 +994,11 @@ func (t *perlTranslator) classItem() (int, byteSet, error) {
 			f, ok := posixClasses[name]
 			if !ok {
 				return 0, none, perlError("unknown POSIX class name")
+			}
+			if t.fold && (name == "upper" || name == "lower") {
+				// PCRE2 reads them as alpha under (?i), negated too:
+				// [[:^upper:]] has no letter then, not the lower ones
+				f = posixClasses["alpha"]
 			}
 			t.i += j + 3
 			s := setOf(f)
@@ -943,7 +1046,9 @@ func (t *perlTranslator) classItem() (int, byteSet, error) {
 	case 'Q':
 		t.inQ = true
 		return -2, none, nil
-	case 'p', 'P', 'X', 'R', 'B', 'g', 'k', 'A', 'z', 'Z', 'G', 'K', 'C':
+	case 'g':
+		return 'g', none, nil // PCRE2 takes it for itself in a class
+	case 'p', 'P', 'X', 'R', 'B', 'k', 'A', 'z', 'Z', 'G', 'K', 'C':
 		if c == 'p' || c == 'P' {
 			return 0, none, perlRefuse(`\`+string(c), "Unicode property")
 		}
@@ -1066,7 +1171,14 @@ func compilePerl(p string, fold, word, line, nul bool, budget *compute.PatternBu
 		m.sets, m.seq = nil, nil
 	}
 	m.lseq = compileLitSeq(ft)
-	if m.lre, _, err = compileTree(noCaptures(lineAnchors(cloneRE(ft))), false); err != nil {
+	// lre's tree is parsed again, not cloned: a clone loses the sharing
+	// of Simplify's x{0,n} nesting that reString writes back as x{0,n}
+	// (RE2 would refuse the n levels written out)
+	lt, _, err := parseRESized(full, false, nul)
+	if err != nil {
+		return nil, perlLimit(err, p)
+	}
+	if m.lre, _, err = compileTree(noCaptures(lineAnchors(lt)), false); err != nil {
 		return nil, err
 	}
 	return m, nil
