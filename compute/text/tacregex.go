@@ -221,15 +221,26 @@ func (ps *reParser) next(caret bool) {
 
 // regExp is glibc's parse_reg_exp: branches separated by "\|" (empty
 // ones match the empty string).
+//
+// A back-reference in a branch may name only a group closed before the
+// alternation or in that branch (glibc parses each branch after the
+// first from the groups closed before it: `\(a\)\|\1` is "Invalid back
+// reference"); after the alternation all of them are closed.
 func (ps *reParser) regExp(nest int) (*reNode, error) {
 	var alts []*reNode
+	initial := ps.done
 	for {
 		var b *reNode
 		if !ps.branchEnd(nest) {
 			var err error
+			acc := ps.done
+			if len(alts) > 0 {
+				ps.done = initial
+			}
 			if b, err = ps.branch(nest); err != nil {
 				return nil, err
 			}
+			ps.done |= acc
 		} else {
 			b = &reNode{kind: reEmpty}
 		}

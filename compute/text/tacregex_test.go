@@ -82,6 +82,9 @@ func TestTacRegexErrors(t *testing.T) {
 		"", "\\(", "a\\)", "\\)", "[", "[^", "[a", "[a-", "\\1", "\\(a\\)\\2", "\\(a\\1\\)", "a\\",
 		"[[.ab.]]", "[[=ab=]]", "[[.a.]-[=b=]]", "[[.ab.]", "[[=a=]-b]", "[a-z-0]", "[--a]", "[[.a",
 		"[[.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.]]", "\\(\\(a\\)",
+		// A branch sees only the groups closed before its alternation
+		// and in itself (glibc's completed_bkref_map).
+		"\\(a\\)\\|\\1", "\\(a\\)\\|b\\|\\(c\\1\\)", "\\(\\(a\\)\\|\\2\\)",
 	} {
 		diffTacRegex(t, []byte("a\nb\n"), "tac", "-r", "-s", sep)
 	}
@@ -91,9 +94,15 @@ func TestTacRegexErrors(t *testing.T) {
 // name.
 func TestTacRegexBackref(t *testing.T) {
 	t.Parallel()
-	_, err := computetest.RunPipeline(t, `tac -r -s '\(a\)\1'`, []byte("aa\n"))
-	if compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), `\1`) {
-		t.Fatalf("err = %v, want INVALID_ARGUMENT naming \\1", err)
+	for _, c := range []struct{ sep, ref string }{
+		{`\(a\)\1`, `\1`},
+		// After an alternation, the groups closed in any branch.
+		{`\(\(a\)\|b\)\2`, `\2`},
+	} {
+		_, err := computetest.RunPipeline(t, "tac -r -s "+shquote.Quote(c.sep), []byte("aa\n"))
+		if compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), "back-reference "+c.ref) {
+			t.Errorf("%s: err = %v, want INVALID_ARGUMENT naming %s", c.sep, err, c.ref)
+		}
 	}
 }
 

@@ -482,27 +482,111 @@ func (g *gen) tac() ([]string, []byte) {
 }
 
 // tacAtoms are the pieces TacRegex joins: every token of GNU tac's regex
-// syntax (glibc's default, the Emacs one), over the bytes "ab\n x".
+// syntax (glibc's default, the Emacs one), over the bytes "ab\n x_\xe9".
 var tacAtoms = []string{"a", "b", "x", " ", "\n", ".", "[ab]", "[^a]", "[^\n]", "[a-x]", "[]a]",
 	"\\(a\\|b\\)", "\\(ab\\)", "\\(\\)", "\\w", "\\W", "\\s", "\\S", "\\b", "\\B", "\\<", "\\>",
 	"^", "$", "\\`", "\\'", "*", "+", "?", "{", "\\.", "\\+", "\xe9"}
 
-// TacRegex draws a tac -r separator: one to four atoms, each maybe
-// repeated (*, + or ?), maybe two branches (\|); never empty.
+// TacRegex draws a tac -r separator: branches (\|, maybe empty) of one
+// to four pieces, each an atom, a bracket (ranges, negation, ']' and '-'
+// where they are literals, bytes >= 0x80) or a group of the same grammar
+// nested up to three deep, maybe repeated (*, + or ?); never empty, never
+// a back-reference. A group holding an assertion (^ $ \` \' \b \B \< \>)
+// or a repetition is not repeated: there glibc's matcher misses matches
+// (\(.+\>x*\)+ finds nothing in "a ", docs/protocol.md) or runs for
+// minutes on a few dozen bytes (repeated groups nested in repeated
+// groups that can be empty).
 func TacRegex(r *rand.Rand) string {
 	g := &gen{r: r}
 	var b strings.Builder
+	g.tacRegex(&b, 0)
+	if b.Len() == 0 {
+		b.WriteString("a")
+	}
+	return b.String()
+}
+
+// tacAsserts are tacAtoms' assertions.
+var tacAsserts = map[string]bool{"\\b": true, "\\B": true, "\\<": true, "\\>": true, "^": true, "$": true, "\\`": true, "\\'": true}
+
+// tacRegex writes branches at depth and reports whether they hold an
+// assertion or a repetition.
+func (g *gen) tacRegex(b *strings.Builder, depth int) (hard bool) {
 	for branch := range 1 + g.n(2) {
 		if branch > 0 {
 			b.WriteString("\\|")
 		}
+		if branch > 0 && g.chance(0.1) {
+			continue // an empty branch
+		}
+		group := false // the piece before is a group
 		for range 1 + g.n(4) {
-			b.WriteString(tacAtoms[g.n(len(tacAtoms))])
-			if g.chance(0.3) {
-				b.WriteString(g.pick("*", "+", "?"))
+			switch k := g.n(10); {
+			case k < 2 && depth < 3:
+				b.WriteString("\\(")
+				in := false
+				if g.chance(0.2) {
+					b.WriteString("^")
+					in = true
+				}
+				in = g.tacRegex(b, depth+1) || in
+				if g.chance(0.2) {
+					b.WriteString("$")
+					in = true
+				}
+				b.WriteString("\\)")
+				hard = hard || in
+				if !in && g.chance(0.3) {
+					b.WriteString(g.pick("*", "+", "?"))
+				}
+				group = true
+				continue
+			case k < 4:
+				b.WriteString(g.tacBracket())
+			default:
+				a := tacAtoms[g.n(len(tacAtoms))]
+				if group && (a == "*" || a == "+" || a == "?") {
+					a = "x" // not an operator on the group
+				}
+				hard = hard || tacAsserts[a]
+				b.WriteString(a)
 			}
+			for g.chance(0.3) {
+				b.WriteString(g.pick("*", "+", "?"))
+				hard = true
+			}
+			group = false
 		}
 	}
+	return hard
+}
+
+// tacBracket draws a bracket expression over tacAtoms' bytes.
+func (g *gen) tacBracket() string {
+	const bytes = "ab\n x_\xe9-^]"
+	var b strings.Builder
+	b.WriteString("[")
+	if g.chance(0.3) {
+		b.WriteString("^")
+	}
+	if g.chance(0.15) {
+		b.WriteString(g.pick("]", "-"))
+	}
+	for range 1 + g.n(3) {
+		c := bytes[g.n(len(bytes)-3)]
+		switch {
+		case g.chance(0.3):
+			b.WriteString(g.pick("a-b", "a-x", " -a", "\x01-a", "x-\xff", "\x80-\xff", "\n-_", "b-a"))
+		case g.chance(0.1):
+			b.WriteString(g.pick("[.a.]", "[=b=]", "[.-.]", "[:a:"))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	if g.chance(0.15) {
+		b.WriteString("-")
+	}
+	b.WriteString("]")
 	return b.String()
 }
 
