@@ -138,12 +138,32 @@ func compileTacRegex(pat string) (*tacRegex, error) {
 	if ps.backref != "" {
 		return nil, compute.Invalidf("tac: back-reference %s in the separator is not supported (RE2-free matcher keeps no groups)", ps.backref)
 	}
+	if assertRepeated(n, false) {
+		// GNU's (gnulib's copy of glibc's) matcher misses matches there:
+		// printf 'a ' | tac -r -s '\(.+\>x*\)+' finds no separator.
+		return nil, compute.Invalidf("tac: an assertion (^ $ \\` \\' \\b \\B \\< \\>) inside a repeated group is not supported: GNU's matcher misses some of its matches")
+	}
 	re := &tacRegex{}
 	c := &reCompiler{re: re}
 	m := c.emit(tacInst{op: tacMatch})
 	re.start = c.compile(n, m)
 	re.firstSet()
 	return re, nil
+}
+
+// assertRepeated says whether n holds an assertion under a * or +
+// (in): one that repetition may try more than once.
+func assertRepeated(n *reNode, in bool) bool {
+	if n.kind == reAssert {
+		return in
+	}
+	in = in || n.kind == reStar || n.kind == rePlus
+	for _, s := range n.sub {
+		if assertRepeated(s, in) {
+			return true
+		}
+	}
+	return false
 }
 
 // peek reads the token at i; caret: a '^' there is an anchor (the

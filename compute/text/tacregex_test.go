@@ -106,6 +106,31 @@ func TestTacRegexBackref(t *testing.T) {
 	}
 }
 
+// TestTacRegexAssertRepeated: an assertion inside a repeated group is
+// refused, because GNU's matcher misses matches there (the first case,
+// which GNU's own output shows); the same assertions not repeated run.
+func TestTacRegexAssertRepeated(t *testing.T) {
+	t.Parallel()
+	// GNU finds no separator in "a ": its output is its input.
+	if out, ok := computetest.GNU(t, []byte("a "), "tac", "-r", "-s", `\(.+\>x*\)+`); !ok || string(out) != "a " {
+		t.Fatalf("GNU tac no longer misses the match: %q (ok %v); the refusal may be lifted", out, ok)
+	}
+	for _, sep := range []string{`\(.+\>x*\)+`, `\(\<a\)*`, `\(a\|\b\)+`, `x\(\(y\)*\'\)*`, `\(^a\)*`} {
+		_, err := computetest.RunPipeline(t, "tac -r -s "+shquote.Quote(sep), []byte("a b\n"))
+		if compute.CodeOf(err) != compute.CodeInvalid || !strings.Contains(err.Error(), "inside a repeated group") {
+			t.Errorf("%s: err = %v, want INVALID_ARGUMENT: an assertion inside a repeated group", sep, err)
+		}
+	}
+	in := []byte("a  ab\nb a\nxa\n")
+	for _, sep := range []string{`\(.+\>x*\)`, `\(\<a\)\?`, `\<a*`, `\(a\|\b\)`, `^a*`} {
+		want, _ := computetest.GNU(t, in, "tac", "-r", "-s", sep)
+		got, err := computetest.RunPipeline(t, "tac -r -s "+shquote.Quote(sep), in)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %q, %v; GNU's %q", sep, got, err, want)
+		}
+	}
+}
+
 // TestTacRegexBlocksGNU: separators whose matches depend on where GNU's
 // blocks start (its search text starts there: '^', \` and the word
 // assertions see no byte before) or end ('$' and \' see the pending
