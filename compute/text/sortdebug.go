@@ -3,6 +3,7 @@ package text
 import (
 	"bytes"
 	"context"
+	"math"
 	"strconv"
 
 	"github.com/halfclose/halfclose/compute"
@@ -94,7 +95,7 @@ func (d *sortDebug) keyWarnings(global sortKey, gkeyOnly bool) []string {
 		if k.obsolete != "" {
 			w = append(w, k.obsolete)
 		}
-		zero := !k.whole && k.eword >= 0 && k.eword < k.sword
+		zero := k.gsword != math.MaxUint64 && k.geword < k.gsword
 		if zero {
 			w = append(w, "sort: key "+n+" has zero width and will be ignored")
 		}
@@ -106,7 +107,10 @@ func (d *sortDebug) keyWarnings(global sortKey, gkeyOnly bool) []string {
 		}
 		if !gkeyOnly && k.numericAny() {
 			// GNU's one-based numbers, wrapping as its size_t: no end is 0.
-			sw, ew := k.sword+1, k.eword+1
+			sw, ew := k.gsword+1, k.geword+1
+			if sw == 0 {
+				sw++
+			}
 			if ew == 0 || sw < ew {
 				w = append(w, "sort: key "+n+" is numeric and spans multiple fields")
 				if k.general {
