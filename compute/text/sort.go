@@ -1325,7 +1325,7 @@ type lineOut struct {
 	hexPre int
 	tmp    []byte     // the line with its hexPre bytes encoded
 	eol    byte       // ends each line: '\n', or NUL (sort -z)
-	debug  *sortDebug // --debug: each line is written annotated (sortDebug.annotate)
+	debug  *sortDebug // --debug: each line is written annotated (sortDebug.write)
 	buf    []byte
 	size   int // the most a buffer grows to
 	// async
@@ -1374,14 +1374,18 @@ func (o *lineOut) write(b []byte) (err error) {
 func (o *lineOut) line(b []byte) error {
 	b = b[o.strip:]
 	if o.debug != nil {
-		o.tmp = o.debug.annotate(o.tmp[:0], b)
-		b = o.tmp
+		return o.debug.write(o, b)
 	}
 	if o.hexPre > 0 {
 		o.tmp = hex.AppendEncode(o.tmp[:0], b[:o.hexPre])
 		o.tmp = append(o.tmp, b[o.hexPre:]...)
 		b = o.tmp
 	}
+	return o.put(b)
+}
+
+// put appends b as it is and the line delimiter.
+func (o *lineOut) put(b []byte) error {
 	if len(o.buf)+len(b)+1 > cap(o.buf) && cap(o.buf) < o.size {
 		o.buf = slices.Grow(o.buf, min(max(2*cap(o.buf), len(o.buf)+len(b)+1), o.size)-len(o.buf))
 	}

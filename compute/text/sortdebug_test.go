@@ -318,3 +318,45 @@ func TestSortDebugEachRun(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// maxWriter keeps what is written and the size of its largest Write.
+type maxWriter struct {
+	bytes.Buffer
+	max int
+}
+
+func (w *maxWriter) Write(p []byte) (int, error) {
+	w.max = max(w.max, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestSortDebugManyKeysBounded: a line's annotation has a line for each
+// key, as long as the line: a long line under many keys is written a
+// line at a time, never held whole (it was built whole and written in
+// one piece, keys times the line's size).
+func TestSortDebugManyKeysBounded(t *testing.T) {
+	t.Parallel()
+	in := []byte(strings.Repeat("ab ", 100<<10) + "\nx\n")
+	argv := []string{"sort", "--debug"}
+	for range 64 {
+		argv = append(argv, "-k1")
+	}
+	want, _, _ := computetest.GNUStatusStderr(t, in, argv...)
+	e := computetest.Engine(engine.Config{})
+	p, err := e.Compile(shquote.Join(argv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := testenv.Context(t)
+	defer cancel()
+	var out maxWriter
+	if _, err := e.Run(ctx, p, bytes.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("output differs from GNU's (%d vs %d bytes)", out.Len(), len(want))
+	}
+	if out.max > 4*len(in) {
+		t.Errorf("a write of %d bytes: the annotation of a %d-byte line was held whole", out.max, len(in))
+	}
+}
