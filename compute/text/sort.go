@@ -93,6 +93,10 @@ type sortKey struct {
 	// an obsolete +N.C past 2^64 fields, whose C GNU then ignores), for
 	// --debug's warning about blanks.
 	scharSet bool
+	// gsword, geword: GNU's sword and eword as it holds them (size_t,
+	// SIZE_MAX for none), which --debug's warnings compare: sword and
+	// eword stop at sortFieldMax, where no line has a field to tell.
+	gsword, geword uint64
 }
 
 func (k *sortKey) hasOrdering() bool {
@@ -263,7 +267,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if f.Has("z") {
 		o.eol = 0
 	}
-	global := sortKey{eword: -1, whole: true, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V"), random: f.Has("R")}
+	global := sortKey{eword: -1, whole: true, gsword: math.MaxUint64, geword: math.MaxUint64, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V"), random: f.Has("R")}
 	switch {
 	case f.Has("d"): // -i does not override -d, in either order
 		global.ignore = &sortNondictionary
@@ -341,7 +345,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 
 // parseSortKey parses a -k KEYDEF the way GNU sort does.
 func parseSortKey(def string) (sortKey, error) {
-	k := sortKey{eword: -1}
+	k := sortKey{eword: -1, geword: math.MaxUint64}
 	bad := func(why string) (sortKey, error) {
 		return sortKey{}, compute.Invalidf("sort: invalid key %q: %s", def, why)
 	}
@@ -353,6 +357,7 @@ func parseSortKey(def string) (sortKey, error) {
 		return bad("field number is zero")
 	}
 	k.sword = n - 1
+	k.gsword = sortRawCount(def) - 1
 	if strings.HasPrefix(s, ".") {
 		v, rest, ok := sortCharCount(s[1:])
 		if !ok {
@@ -367,15 +372,20 @@ func parseSortKey(def string) (sortKey, error) {
 		}
 	}
 	k.whole = k.sword == 0 && k.schar == 0 // GNU's -k1 and -k1.1 too
+	if k.whole {
+		k.gsword = math.MaxUint64
+	}
 	s = sortKeyOpts(&k, s, false)
 	if strings.HasPrefix(s, ",") {
-		if n, s, ok = sortFieldCount(s[1:]); !ok {
+		s1 := s[1:]
+		if n, s, ok = sortFieldCount(s1); !ok {
 			return bad("invalid number after ','")
 		}
 		if n == 0 {
 			return bad("field number is zero")
 		}
 		k.eword = n - 1
+		k.geword = sortRawCount(s1) - 1
 		if strings.HasPrefix(s, ".") {
 			v, rest, ok := sortCharCount(s[1:])
 			if !ok {
@@ -1315,7 +1325,7 @@ type lineOut struct {
 	hexPre int
 	tmp    []byte     // the line with its hexPre bytes encoded
 	eol    byte       // ends each line: '\n', or NUL (sort -z)
-	debug  *sortDebug // --debug: each line is written annotated (sortDebug.annotate)
+	debug  *sortDebug // --debug: each line is written annotated (sortDebug.write)
 	buf    []byte
 	size   int // the most a buffer grows to
 	// async
@@ -1364,14 +1374,18 @@ func (o *lineOut) write(b []byte) (err error) {
 func (o *lineOut) line(b []byte) error {
 	b = b[o.strip:]
 	if o.debug != nil {
-		o.tmp = o.debug.annotate(o.tmp[:0], b)
-		b = o.tmp
+		return o.debug.write(o, b)
 	}
 	if o.hexPre > 0 {
 		o.tmp = hex.AppendEncode(o.tmp[:0], b[:o.hexPre])
 		o.tmp = append(o.tmp, b[o.hexPre:]...)
 		b = o.tmp
 	}
+	return o.put(b)
+}
+
+// put appends b as it is and the line delimiter.
+func (o *lineOut) put(b []byte) error {
 	if len(o.buf)+len(b)+1 > cap(o.buf) && cap(o.buf) < o.size {
 		o.buf = slices.Grow(o.buf, min(max(2*cap(o.buf), len(o.buf)+len(b)+1), o.size)-len(o.buf))
 	}
@@ -2206,7 +2220,7 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 	if !strings.HasPrefix(op, "+") {
 		return sortKey{}, false, nil
 	}
-	k := sortKey{eword: -1}
+	k := sortKey{eword: -1, geword: math.MaxUint64}
 	n, s, ok := sortFieldCount(op[1:])
 	if !ok {
 		return sortKey{}, false, nil
@@ -2238,6 +2252,7 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 		gsword = math.MaxUint64 // GNU: no field to find (sortKey.whole)
 		k.whole = true
 	}
+	k.gsword = gsword
 	next, ok := g.Peek()
 	if !ok || len(next) < 2 || next[0] != '-' || !isDigit(next[1]) {
 		k.obsolete = obsoleteKeyWarning(gsword, 0, 0, false)
@@ -2268,8 +2283,13 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 	if gechar == 0 && geword > 0 {
 		geword--
 	}
-	k.obsolete = obsoleteKeyWarning(gsword, geword, gechar, true)
-	k.eword, k.echar = ew, ec
+	k.eword, k.echar, k.geword = ew, ec, geword
+	if geword == math.MaxUint64 {
+		// 2^64-1 fields (or more) and a character: GNU's eword is
+		// SIZE_MAX, its mark of a key with no end.
+		k.eword = -1
+	}
+	k.obsolete = obsoleteKeyWarning(gsword, geword, gechar, geword != math.MaxUint64)
 	if s = sortKeyOpts(&k, s, true); s != "" {
 		return bad("stray character in field spec")
 	}

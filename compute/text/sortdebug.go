@@ -3,6 +3,7 @@ package text
 import (
 	"bytes"
 	"context"
+	"math"
 	"strconv"
 
 	"github.com/halfclose/halfclose/compute"
@@ -94,7 +95,7 @@ func (d *sortDebug) keyWarnings(global sortKey, gkeyOnly bool) []string {
 		if k.obsolete != "" {
 			w = append(w, k.obsolete)
 		}
-		zero := !k.whole && k.eword >= 0 && k.eword < k.sword
+		zero := k.gsword != math.MaxUint64 && k.geword < k.gsword
 		if zero {
 			w = append(w, "sort: key "+n+" has zero width and will be ignored")
 		}
@@ -106,7 +107,10 @@ func (d *sortDebug) keyWarnings(global sortKey, gkeyOnly bool) []string {
 		}
 		if !gkeyOnly && k.numericAny() {
 			// GNU's one-based numbers, wrapping as its size_t: no end is 0.
-			sw, ew := k.sword+1, k.eword+1
+			sw, ew := k.gsword+1, k.geword+1
+			if sw == 0 {
+				sw++
+			}
 			if ew == 0 || sw < ew {
 				w = append(w, "sort: key "+n+" is numeric and spans multiple fields")
 				if k.general {
@@ -188,25 +192,36 @@ func (k *sortKey) allLetters() string {
 	return string(b)
 }
 
-// annotate appends what GNU sort --debug writes for line: the line with
-// each tab shown as '>' and a newline (also under -z), then a line
-// underlining each key, the whole line last (sortDebug.last), all but
-// the last newline, which the output adds.
-func (d *sortDebug) annotate(dst, line []byte) []byte {
+// write writes what GNU sort --debug writes for line to o (whose line
+// delimiter output made a newline, also under -z): the line with each
+// tab shown as '>', then a line underlining each key, the whole line
+// last (sortDebug.last). It writes them a line at a time through o.tmp:
+// a long line's annotation, a line for each of its keys, is never held
+// whole.
+func (d *sortDebug) write(o *lineOut, line []byte) error {
+	o.tmp = o.tmp[:0]
 	for _, c := range line {
 		if c == '\t' {
 			c = '>'
 		}
-		dst = append(dst, c)
+		o.tmp = append(o.tmp, c)
 	}
-	dst = append(dst, '\n')
-	for i := range d.keys {
-		dst = d.mark(dst, line, &d.keys[i])
+	if err := o.put(o.tmp); err != nil {
+		return err
 	}
-	if len(d.keys) == 0 || d.last {
-		dst = d.mark(dst, line, nil)
+	for i := range len(d.keys) + 1 {
+		var k *sortKey
+		if i < len(d.keys) {
+			k = &d.keys[i]
+		} else if len(d.keys) > 0 && !d.last {
+			break
+		}
+		o.tmp = d.mark(o.tmp[:0], line, k)
+		if err := o.put(o.tmp[:len(o.tmp)-1]); err != nil {
+			return err
+		}
 	}
-	return dst[:len(dst)-1]
+	return nil
 }
 
 // mark appends GNU's debug_key line for key k of line (nil: the whole

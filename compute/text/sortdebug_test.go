@@ -250,8 +250,38 @@ func TestSortObsoleteHugeField(t *testing.T) {
 		{"sort", "-s", "+99999999999999999999n"},
 		{"sort", "-s", "+99999999999999999999.18446744073709551615n"},
 		{"sort", "-s", "+99999999999999999999.2", "-3"},
+		// a -POS2 of 2^64-1 fields and a character is GNU's eword
+		// SIZE_MAX: the key has no end (it was one that ends a byte
+		// before the line's end)
+		{"sort", "+1", "-18446744073709551615.18446744073709551615"},
+		{"sort", "+1", "-99999999999999999999.1"},
 	} {
-		computetest.DiffGNU(t, []byte("10\n9\n a b\n-1 x\n"), args...)
+		computetest.DiffGNU(t, []byte("10\n9\n a b\n-1 x\nx b\ny a\n"), args...)
+	}
+}
+
+// TestSortDebugHugeFields: --debug's warnings compare GNU's field
+// numbers as GNU holds them, past the ones a line can have (which the
+// sort itself clamps): a key whose end comes before its start has zero
+// width, a numeric one whose end comes after its start spans fields,
+// and an obsolete -POS2 of 2^64-1 fields and a character has no end.
+func TestSortDebugHugeFields(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-k2000000000000,1999999999999n"},
+		{"-k1099511627778,1099511627777"},
+		{"-k1099511627777,1099511627778n"},
+		{"-k18446744073709551614,18446744073709551615n"},
+		{"+1099511627777", "-1099511627778"},
+		{"+18446744073709551614", "-18446744073709551615"},
+		{"+1", "-18446744073709551615.1"},
+		{"+1b", "-18446744073709551615.1"},
+		{"+1n", "-99999999999999999999.18446744073709551615"},
+	} {
+		argv := append([]string{"sort", "--debug"}, args...)
+		t.Run(fmt.Sprintf("%q", args), func(t *testing.T) {
+			computetest.DiffGNU(t, []byte("a b\n  \n\t\n\n x\t y\n1 -2\n"), argv...)
+		})
 	}
 }
 
@@ -286,5 +316,47 @@ func TestSortDebugEachRun(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+	}
+}
+
+// maxWriter keeps what is written and the size of its largest Write.
+type maxWriter struct {
+	bytes.Buffer
+	max int
+}
+
+func (w *maxWriter) Write(p []byte) (int, error) {
+	w.max = max(w.max, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestSortDebugManyKeysBounded: a line's annotation has a line for each
+// key, as long as the line: a long line under many keys is written a
+// line at a time, never held whole (it was built whole and written in
+// one piece, keys times the line's size).
+func TestSortDebugManyKeysBounded(t *testing.T) {
+	t.Parallel()
+	in := []byte(strings.Repeat("ab ", 100<<10) + "\nx\n")
+	argv := []string{"sort", "--debug"}
+	for range 64 {
+		argv = append(argv, "-k1")
+	}
+	want, _, _ := computetest.GNUStatusStderr(t, in, argv...)
+	e := computetest.Engine(engine.Config{})
+	p, err := e.Compile(shquote.Join(argv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := testenv.Context(t)
+	defer cancel()
+	var out maxWriter
+	if _, err := e.Run(ctx, p, bytes.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("output differs from GNU's (%d vs %d bytes)", out.Len(), len(want))
+	}
+	if out.max > 4*len(in) {
+		t.Errorf("a write of %d bytes: the annotation of a %d-byte line was held whole", out.max, len(in))
 	}
 }
