@@ -304,6 +304,9 @@ func (tw *tacWindow) write(w io.Writer, a, b int64) error {
 		}
 		a = end
 	}
+	if a >= b {
+		return nil
+	}
 	return tw.q.writeRange(w, a, b)
 }
 

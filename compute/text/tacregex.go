@@ -2,10 +2,8 @@ package text
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/halfclose/halfclose/compute"
@@ -833,7 +831,7 @@ func (t *tacStage) reverseRegex(ctx context.Context, q *chunkQueue, w *bufio.Wri
 		f = total - r
 	}
 	m := newReMachine(t.re)
-	win := &reWindow{ctx: ctx, q: q}
+	win := &reWindow{tacWindow{ctx: ctx, q: q}}
 	pe, e := total, total
 	for {
 		c, d, err := win.search(m, f, e)
@@ -866,15 +864,9 @@ func (t *tacStage) reverseRegex(ctx context.Context, q *chunkQueue, w *bufio.Wri
 	}
 }
 
-// reWindow reads the input for a regex search, a window at a time.
-type reWindow struct {
-	ctx context.Context // checked at each window, as a block may be GiBs
-	q   *chunkQueue
-	buf bytes.Buffer
-	a   int64 // buf holds the input's bytes [a, a+buf.Len())
-}
-
-const reWindowSize = 256 << 10
+// reWindow reads the input for a regex search, a window at a time: the
+// literal search's window (its fields and write), read a byte at a time.
+type reWindow struct{ tacWindow }
 
 func (rw *reWindow) at(i int64) (byte, error) {
 	if j := i - rw.a; j >= 0 && j < int64(rw.buf.Len()) {
@@ -885,11 +877,11 @@ func (rw *reWindow) at(i int64) (byte, error) {
 	}
 	a := i - 1 // reading forward: keep the byte before
 	if i < rw.a {
-		a = i - reWindowSize*7/8 // searching backward
+		a = i - tacWindowSize*7/8 // searching backward
 	}
 	a = max(0, a)
 	rw.buf.Reset()
-	if err := rw.q.writeRange(&rw.buf, a, min(rw.q.Len(), a+reWindowSize)); err != nil {
+	if err := rw.q.writeRange(&rw.buf, a, min(rw.q.Len(), a+tacWindowSize)); err != nil {
 		return 0, err
 	}
 	rw.a = a
@@ -921,20 +913,4 @@ func (rw *reWindow) search(m *reMachine, f, e int64) (c, d int64, err error) {
 		}
 	}
 	return -1, -1, nil
-}
-
-// write writes the input's bytes [a, b) to w, from the window where it
-// holds them.
-func (rw *reWindow) write(w io.Writer, a, b int64) error {
-	end := rw.a + int64(rw.buf.Len())
-	if a >= rw.a && a < end {
-		if _, err := w.Write(rw.buf.Bytes()[a-rw.a : min(b, end)-rw.a]); err != nil {
-			return err
-		}
-		a = end
-	}
-	if a >= b {
-		return nil
-	}
-	return rw.q.writeRange(w, a, b)
 }
