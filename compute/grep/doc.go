@@ -6,6 +6,9 @@
 //
 //   - grep.go: the command, its flags, and the compiled stage;
 //   - translate.go: a BRE or ERE turned into RE2 syntax text;
+//   - perl.go: a -P pattern (PCRE2's syntax) turned into RE2 syntax text,
+//     or refused naming the construct RE2 cannot run as PCRE2 does, and
+//     GNU's -w/-x wrappers for it (matched leftmost-first, Perl's way);
 //   - match.go: the RE2 tree fixed for bytes and -i/-w/-x, compiled to the
 //     matcher; per-line matching;
 //   - glibcdup.go: the -o patterns refused because glibc regex, which

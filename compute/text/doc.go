@@ -4,8 +4,10 @@
 // Counts and sizes are read with compute.XStrtoumax/XStrtoimax, GNU's
 // number syntax for each tool.
 //
-// Each command has a file of its own; what several share has a file of its
-// own too:
+// Each command has a file of its own (sort's --debug in sortdebug.go,
+// tac's -r in tacregex.go: glibc's Emacs syntax on a byte DFA of our own,
+// searched backward over GNU's blocks); what several share has a file of
+// its own too:
 //
 //   - readloop.go: eachBlock, the read loop of the streaming filters;
 //   - lines.go: lineReader, whole lines with a bounded buffer (sort, uniq);
