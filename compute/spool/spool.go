@@ -298,10 +298,12 @@ func (s *Spool) Release(out io.Writer) error {
 	case s.draining:
 		return compute.Internal("spool: released twice", nil)
 	}
+	// released first: a write that follows the gate's Released (the
+	// gate lets it through) must not ask the gate again.
+	s.released.Store(true)
 	if s.gate != nil {
 		s.gate.Released()
 	}
-	s.released.Store(true)
 	if s.lost != nil {
 		return s.lost
 	}
