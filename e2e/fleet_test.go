@@ -1211,7 +1211,7 @@ func (f *fleet) checkPaths(t *testing.T, p *proxy) {
 }
 
 // emptyInputTries is how many times checkEmptyInput sends an empty input
-// to each TCP port: HAProxy without note_empty_input lost 3% to 28% of
+// to each TCP port: HAProxy without note_empty_input lost 3% to 44% of
 // them (halfclose.lua; the least, 10 of 300 on the route port, leaves
 // 100 tries lossless 4% of the time, and the command port's 38 of 300
 // never), so 100 tries on both ports show that loss nearly every run.
