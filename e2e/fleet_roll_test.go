@@ -535,6 +535,13 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 		// the test when it ends.
 		p := f.startProxySF(t, haproxyStayDown)
 		p.reload(t)
+		// The replica's own line for an empty input on the command
+		// port, read while the replicas are up.
+		emptyIn := randomFile(t, 0)
+		emptyCommand := run(t, "", emptyIn, ncArgv(t, f.replicas[0].tcp)...).stdout
+		if !bytes.HasPrefix(emptyCommand, []byte("halfclose: error: INVALID_ARGUMENT: ")) {
+			t.Fatalf("nc -N < /dev/null to a replica's command port: %q; want its error line", emptyCommand)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 		defer cancel()
 		backends := []string{"halfclose_grpc", "halfclose_tcp", "halfclose_route"}
@@ -562,6 +569,17 @@ func TestFleetRollNoLiveUpstreams(t *testing.T) {
 			// The route port the same (route_in, through tcp_no_replica).
 			if r := run(t, "", in, ncArgv(t, p.route)...); string(r.stdout) != haproxyTCPUnavailable {
 				t.Errorf("route-port call (nc -N) with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyTCPUnavailable, p.log.complaints())
+			}
+			// An empty input (a FIN before the first byte) is answered
+			// before the no-replica path, as with replicas up (docs/
+			// deploy.md, "An empty input through HAProxy"): a replica
+			// would give no other answer, and UNAVAILABLE would have the
+			// client retry a job that cannot run.
+			if r := run(t, "", emptyIn, ncArgv(t, p.tcp)...); !bytes.Equal(r.stdout, emptyCommand) {
+				t.Errorf("empty input (nc -N < /dev/null) to the command port with every replica down: exit %d, %q; want the replica's own %q\n%s", r.code, r.stdout, emptyCommand, p.log.complaints())
+			}
+			if r := run(t, "", emptyIn, ncArgv(t, p.route)...); string(r.stdout) != haproxyEmptyInputRoute {
+				t.Errorf("empty input (nc -N < /dev/null) to the route port with every replica down: exit %d, %q; want %q\n%s", r.code, r.stdout, haproxyEmptyInputRoute, p.log.complaints())
 			}
 			// A client that never half-closes gets the line too, and then
 			// the end of the connection, as from a replica after

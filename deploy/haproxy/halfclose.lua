@@ -53,6 +53,9 @@
 --   a replica would, every time: on the command port, the replica's own
 --   line for a connection without a header; on a route port, where an
 --   empty input is a job, a line saying it cannot pass through HAProxy.
+--   In cleartext: with TLS passed through, a client's first byte is its
+--   ClientHello, and only one that sends no byte at all gets the line
+--   (a TLS replica would close without a word).
 
 -- fin_wait is how long, in seconds, no_replica_error reads what a client
 -- sends after the error line: halfclosed's --tcp-fin-wait default.
