@@ -191,6 +191,26 @@ func GNU(t testing.TB, input []byte, argv ...string) ([]byte, bool) {
 	return out, code == 0
 }
 
+// TZ is the oracles' time zone (their TZ variable), which UseTZ makes
+// the test process's too: gzip -lv lists a time in the local zone, GNU's
+// in its process's (TZ), the server's in its own (time.Local). A zone
+// with half-hour offsets and a half-hour summer shift, so that a zone
+// lost on one side shows.
+const TZ = "Australia/Lord_Howe"
+
+// UseTZ makes TZ the test process's local zone (time.Local). It must run
+// before any test starts, from TestMain: nothing may read time.Local
+// meanwhile. Without the zone's data (no /usr/share/zoneinfo) it fails,
+// as GNU would then list UTC times.
+func UseTZ() error {
+	loc, err := time.LoadLocation(TZ)
+	if err != nil {
+		return fmt.Errorf("time zone %s for the oracles: %w", TZ, err)
+	}
+	time.Local = loc
+	return nil
+}
+
 // gnuWait bounds one run of an oracle: far over what any takes, also
 // over the long tests' large inputs on a busy machine.
 const gnuWait = 2 * time.Minute
@@ -207,7 +227,7 @@ func gnuRun(t testing.TB, input []byte, file bool, argv ...string) (stdout, stde
 	defer cancel()
 	cmd := exec.CommandContext(ctx, testenv.Tool(t, argv[0]), argv[1:]...)
 	cmd.Args[0] = filepath.Base(argv[0])
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin", "TZ=" + TZ}
 	cmd.Stdin = bytes.NewReader(input)
 	dir := t.TempDir()
 	defer os.RemoveAll(dir) // the outputs of a long run's large inputs
