@@ -37,8 +37,8 @@ var gzipFlags = func() []compute.FlagSpec {
 		{Short: 'q', Long: "quiet", Summary: "no warning (the exit status is still 2)"},
 		{Long: "silent", Same: "q", Summary: "same as --quiet"},
 		{Short: 'v', Long: "verbose", Summary: "compressing, print the ratio; with -d, report extra fields and warn about trailing zero bytes too (exit status 2)"},
-		{Short: 'm', Summary: "ignored"},
-		{Short: 'M', Summary: "ignored"},
+		{Short: 'm', Summary: "GNU's undocumented -m, -n for the time stamp alone: with -l, list no time stamp (the default); else ignored"},
+		{Short: 'M', Summary: "GNU's undocumented -M, -N for the time stamp alone: with -l, list the last time stamp; else ignored"},
 		{Long: "fast", Same: "1", Summary: "same as -1"},
 		{Long: "best", Same: "9", Summary: "same as -9"},
 		{Long: "rsyncable", Summary: "ignored (the output need not match GNU's bytes)"},
@@ -94,8 +94,12 @@ type gzipStage struct {
 	// garbage.
 	listForce bool
 	// names: GNU's -N after the last -n, which makes -l list the first
-	// member's name and the members' time stamps.
+	// member's name.
 	names bool
+	// times: GNU's -N or -M after the last -n or -m (its no_time, which
+	// -N and -n set with no_name, -M and -m alone), which makes -l list
+	// the members' time stamps.
+	times bool
 	// warned: a warning was given in this run (its exit status is 2).
 	warned bool
 	// listing: what -l lists, gathered while this run decompresses; nil
@@ -133,9 +137,13 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 			case k == "l":
 				s.decomp, s.list = true, true
 			case k == "N":
-				s.names = true
+				s.names, s.times = true, true
 			case k == "n":
-				s.names = false
+				s.names, s.times = false, false
+			case k == "M":
+				s.times = true
+			case k == "m":
+				s.times = false
 			case k == "f":
 				s.force = true
 			case k == "v":
@@ -543,7 +551,7 @@ func (s *gzipStage) readHeader(ctx context.Context, br *bufio.Reader) error {
 	flg := fixed[3]
 	l := s.listing
 	if l != nil {
-		l.member(binary.LittleEndian.Uint32(fixed[4:8]), s.names)
+		l.member(binary.LittleEndian.Uint32(fixed[4:8]), s.times)
 	}
 	// hlen counts the header's bytes, for -l.
 	hlen := int64(len(fixed))

@@ -27,8 +27,8 @@ type gzipListing struct {
 	members int
 	// header is the first member's header size, for the ratio.
 	header int64
-	// stamp: the last nonzero MTIME of a member, under -N (GNU reads the
-	// time stamps only then); 0 is the epoch, as GNU prints it for stdin.
+	// stamp: the last nonzero MTIME of a member, under -N or -M (GNU
+	// reads the time stamps only then); 0 is the epoch, as GNU prints it for stdin.
 	stamp uint32
 	// name: the first member's name under -N (name is set), as GNU reads
 	// it into its 1 KiB buffer.
@@ -50,11 +50,12 @@ const gnuNameMax = 1024
 // under -lN.
 var errNameTooLarge = errors.New("file name too large")
 
-// member starts a member whose header has the time stamp stamp.
-func (l *gzipListing) member(stamp uint32, names bool) {
+// member starts a member whose header has the time stamp stamp; times:
+// the time stamps are listed (-N, -M).
+func (l *gzipListing) member(stamp uint32, times bool) {
 	l.members++
 	l.out = 0
-	if names && stamp != 0 {
+	if times && stamp != 0 {
 		l.stamp = stamp
 	}
 }

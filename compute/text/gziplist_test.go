@@ -115,7 +115,8 @@ func gzListReason(stderr []string) string {
 }
 
 // gzListArgvs are the spellings of -l checked: the three commands, -v -q
-// in both orders, -N -n, the flags -l ignores (-c -d -t -f -a, the tty
+// in both orders, -N -n, GNU's undocumented -M and -m (-N and -n for the
+// time stamp alone), the flags -l ignores (-c -d -t -f -a, the tty
 // flag), several "-" operands. make test runs every other one on an
 // input: -v with -N has an even index and an odd one.
 var gzListArgvs = [][]string{
@@ -124,6 +125,7 @@ var gzListArgvs = [][]string{
 	{"gzip", "--list", "--name", "--quiet"}, {"gzip", "-lc"}, {"gzip", "-ldv"}, {"gzip", "-lt"}, {"gzip", "-ltv"},
 	{"gzip", "-lf"}, {"gzip", "-lfv"}, {"gzip", "-l", "-"}, {"gzip", "-l", "-", "-"}, {"gzip", "-lq", "-", "-"}, {"gzip", "-lf", "-", "-"},
 	{"gzip", "-la"}, {"gzip", "-l", "---presume-input-tty"}, {"gzip", "-lN"},
+	{"gzip", "-lvM"}, {"gunzip", "-lvM"}, {"gzip", "-lvNm"}, {"zcat", "-lvNm"}, {"gzip", "-lvmM"},
 }
 
 // TestGzipListLikeGNU: gzip -l (GNU 1.12 on a pipe) on members of every
@@ -216,7 +218,7 @@ func TestGzipListGenerated(t *testing.T) {
 	seed := testenv.Uint(t, "GZIPLIST_SEED", 1)
 	t.Logf("GZIPLIST_N=%d GZIPLIST_SEED=%d", n, seed)
 	r := rand.New(rand.NewPCG(seed, 0x6c697374))
-	flags := []string{"-v", "-q", "-N", "-n", "-c", "-d", "-t", "-f", "-9", "--verbose", "--name", "--no-name", "--quiet"}
+	flags := []string{"-v", "-q", "-N", "-n", "-M", "-m", "-c", "-d", "-t", "-f", "-9", "--verbose", "--name", "--no-name", "--quiet"}
 	field := func(max int) []byte {
 		b := make([]byte, r.IntN(max+1))
 		for i := range b {
