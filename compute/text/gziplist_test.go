@@ -164,7 +164,7 @@ func TestGzipListLikeGNU(t *testing.T) {
 		"stamp-1":      m(gzMember{data: []byte("a"), mtime: 1}),
 		"stamp-2^31":   m(gzMember{data: []byte("a"), mtime: 1 << 31}),
 		"stamp-max":    m(gzMember{data: []byte("a"), mtime: 1<<32 - 1}),
-		"stamp-dst":    m(gzMember{data: []byte("a"), mtime: 1696089600 + 1800}), // 2023-10-01 02:30 Lord Howe, in the shift
+		"stamp-dst":    m(gzMember{data: []byte("a"), mtime: 1696089600 + 1800}), // 2023-10-01 03:30 in Lord Howe, an hour after the shift
 		"stamp-winter": m(gzMember{data: []byte("a"), mtime: 1688169600}),
 		"name-dir":     named("a/b"),
 		"name-slash":   named("a/b/"),
