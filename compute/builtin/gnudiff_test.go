@@ -276,7 +276,7 @@ func (g *gnuRunner) gnuFrom(t testing.TB, path string, argv []string, input []by
 	cmd := exec.CommandContext(ctx, path, argv[1:]...)
 	cmd.Args[0] = filepath.Base(argv[0]) // GNU's messages start with it
 	cmd.Dir = g.dir
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin", "TZ=" + computetest.TZ}
 	cmd.Stdin = bytes.NewReader(input)
 	// grep with several "-" reads a pipe, as halfclose's stdin is one:
 	// with -m, GNU seeks a regular file back after the last line it

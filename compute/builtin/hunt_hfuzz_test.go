@@ -671,10 +671,12 @@ func (g *gen) hfDigest() diffCase {
 func (g *gen) hfGzip() diffCase {
 	argv := []string{g.pick("gzip", "gzip", "gunzip", "zcat")}
 	for range g.n(4) {
-		argv = append(argv, g.pick("-c", "-d", "-f", "-k", "-n", "-N", "-q", "-v", "-1", "-9", "--fast", "--best", "--rsyncable", "-cd", "--no-name", "-", "-6", "--synchronous", "-qv"))
+		argv = append(argv, g.pick("-c", "-d", "-f", "-k", "-n", "-N", "-q", "-v", "-1", "-9", "--fast", "--best", "--rsyncable", "-cd", "--no-name", "-", "-6", "--synchronous", "-qv", "-l", "-lv", "--list"))
 	}
 	c := diffCase{argv: argv}
-	dec := argv[0] != "gzip" || slicesContains(argv, "-d") || slicesContains(argv, "-cd")
+	// -l lists what it decompresses (times in the local zone: TestMain's
+	// computetest.UseTZ, GNU's TZ in gnuFrom).
+	dec := argv[0] != "gzip" || slicesContains(argv, "-d") || slicesContains(argv, "-cd") || slicesContains(argv, "-l") || slicesContains(argv, "-lv") || slicesContains(argv, "--list")
 	if dec {
 		c.input = g.gzipInput()
 	} else {

@@ -32,13 +32,13 @@ var gzipFlags = func() []compute.FlagSpec {
 		{Long: "uncompress", Same: "d", Summary: "same as --decompress"},
 		{Short: 'f', Long: "force", Summary: "with -d, pass input that is not gzip through unchanged"},
 		{Short: 'k', Long: "keep", Summary: "ignored (no files)"},
-		{Short: 'n', Long: "no-name", Summary: "do not save a name or time stamp (always the case)"},
-		{Short: 'N', Long: "name", Summary: "ignored (stdin has no name)"},
+		{Short: 'n', Long: "no-name", Summary: "do not save a name or time stamp (always the case); with -l, list neither (the default)"},
+		{Short: 'N', Long: "name", Summary: "with -l, list the first member's name and the last time stamp; else ignored (stdin has no name)"},
 		{Short: 'q', Long: "quiet", Summary: "no warning (the exit status is still 2)"},
 		{Long: "silent", Same: "q", Summary: "same as --quiet"},
 		{Short: 'v', Long: "verbose", Summary: "compressing, print the ratio; with -d, report extra fields and warn about trailing zero bytes too (exit status 2)"},
-		{Short: 'm', Summary: "ignored"},
-		{Short: 'M', Summary: "ignored"},
+		{Short: 'm', Summary: "GNU's undocumented -m, -n for the time stamp alone: with -l, list no time stamp (the default); else ignored"},
+		{Short: 'M', Summary: "GNU's undocumented -M, -N for the time stamp alone: with -l, list the last time stamp; else ignored"},
 		{Long: "fast", Same: "1", Summary: "same as -1"},
 		{Long: "best", Same: "9", Summary: "same as -9"},
 		{Long: "rsyncable", Summary: "ignored (the output need not match GNU's bytes)"},
@@ -46,7 +46,7 @@ var gzipFlags = func() []compute.FlagSpec {
 		{Long: "-presume-input-tty", Summary: "stdin is taken as a terminal: an error without -f, as in GNU"},
 		{Short: 'a', Long: "ascii", Summary: "ignored, with GNU's warning on a system without text files (not under -q)"},
 		{Short: 'b', Long: "bits", Value: true, Summary: "BITS (digits only): ignored, as in a GNU gzip built without LZW"},
-		{Short: 'l', Long: "list", Refuse: compute.RefuseNotImpl},
+		{Short: 'l', Long: "list", Summary: "list the compressed and uncompressed sizes (the last member's), the ratio and the name (stdout; -N: the first member's); with -v the method, CRC and time too"},
 		{Short: 't', Long: "test", Summary: "test the compressed data: decompress it and write nothing (with -v, GNU's \" OK\" line)"},
 		{Short: 'r', Long: "recursive", Refuse: compute.RefuseFiles},
 		{Short: 'S', Long: "suffix", Value: true, Refuse: compute.RefuseFiles},
@@ -85,8 +85,26 @@ type gzipStage struct {
 	// ascii: GNU's -a with no -q after the last -q/-v, which warns that
 	// it is ignored before any data is read.
 	ascii bool
+	// list: GNU's -l, which decompresses to nowhere and then lists the
+	// stream (gziplist.go).
+	list bool
+	// listForce: -f under -l, where GNU passes nothing through but still
+	// only tries for the magic's bytes (try_byte): an input shorter than
+	// the magic is "not in gzip format", a byte after a member trailing
+	// garbage.
+	listForce bool
+	// names: GNU's -N after the last -n, which makes -l list the first
+	// member's name.
+	names bool
+	// times: GNU's -N or -M after the last -n or -m (its no_time, which
+	// -N and -n set with no_name, -M and -m alone), which makes -l list
+	// the members' time stamps.
+	times bool
 	// warned: a warning was given in this run (its exit status is 2).
 	warned bool
+	// listing: what -l lists, gathered while this run decompresses; nil
+	// without -l.
+	listing *gzipListing
 }
 
 func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.Stage, error) {
@@ -116,6 +134,16 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 				s.decomp = true
 			case k == "t":
 				s.decomp, s.test = true, true
+			case k == "l":
+				s.decomp, s.list = true, true
+			case k == "N":
+				s.names, s.times = true, true
+			case k == "n":
+				s.names, s.times = false, false
+			case k == "M":
+				s.times = true
+			case k == "m":
+				s.times = false
 			case k == "f":
 				s.force = true
 			case k == "v":
@@ -127,7 +155,7 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 			}
 		}
 		s.ascii = ascii && !s.quiet
-		if tty && !s.force {
+		if tty && !s.force && !s.list {
 			// GNU refuses compressed data to or from a terminal without
 			// -f, and ---presume-input-tty says stdin is one.
 			if s.decomp {
@@ -145,6 +173,11 @@ func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.S
 func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	run := *s
 	run.warned = false
+	if run.list {
+		// GNU lists what it decompressed: -f passes nothing through.
+		run.force, run.listForce = false, run.force
+		run.listing = &gzipListing{}
+	}
 	return run.run(ctx, in, out)
 }
 
@@ -156,7 +189,9 @@ func (s *gzipStage) run(ctx context.Context, in io.Reader, out io.Writer) error 
 	}
 	w := newBlockWriter(out)
 	var err error
-	if s.decomp {
+	if s.list {
+		err = s.listStream(ctx, in, w)
+	} else if s.decomp {
 		var dst io.Writer = w
 		if s.test {
 			dst = io.Discard
@@ -356,6 +391,9 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 		}
 		return copyCtx(ctx, w, br) // GNU -df passes other data through
 	}
+	if s.listForce && len(magic) < 2 {
+		return bad("not in gzip format", nil)
+	}
 	if len(magic) == 0 {
 		return bad("unexpected end of file", nil)
 	}
@@ -379,6 +417,9 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 				return ar.err
 			}
 			if len(next) == 0 {
+				if s.listing != nil {
+					s.listing.ended = true
+				}
 				return nil
 			}
 			// What follows a member, as GNU reads it: another
@@ -395,10 +436,10 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			if next[0] == 0 {
 				return s.trailingZeros(ctx, br)
 			}
-			if len(next) < 2 {
+			if len(next) < 2 && !s.listForce {
 				return bad("unexpected end of file", nil)
 			}
-			if next[0] != 0x1f || next[1] != 0x8b {
+			if len(next) < 2 || next[0] != 0x1f || next[1] != 0x8b {
 				s.warn(ctx, "trailing garbage ignored")
 				return nil
 			}
@@ -419,6 +460,12 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 			return bad(fmt.Sprintf("has flags 0x%x -- not supported", h[3]), nil)
 		}
 		if err := s.readHeader(ctx, br); err != nil {
+			if errors.Is(err, errNameTooLarge) {
+				if ar.err != nil {
+					return ar.err
+				}
+				return &compute.Error{Code: compute.CodeInvalid, Msg: s.name + ": corrupted input -- file name too large"}
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return bad("unexpected end of file", err)
 			}
@@ -436,7 +483,8 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 		} else if err := fr.(flate.Resetter).Reset(br, window[:]); err != nil {
 			return bad("corrupt data", err)
 		}
-		if err := inflateMember(ctx, w, fr, br, window); err != nil {
+		crc, err := inflateMember(ctx, w, fr, br, window)
+		if err != nil {
 			if ar.err != nil || errors.Is(err, compute.ErrDownstreamDone) || ctx.Err() != nil {
 				if ar.err != nil {
 					return ar.err
@@ -458,6 +506,9 @@ func (s *gzipStage) decompress(ctx context.Context, in io.Reader, w io.Writer) e
 				return bad("format violated", err)
 			}
 			return bad("corrupt data", err)
+		}
+		if s.listing != nil {
+			s.listing.crc = crc
 		}
 	}
 }
@@ -498,13 +549,20 @@ func (s *gzipStage) readHeader(ctx context.Context, br *bufio.Reader) error {
 	}
 	crc.Write(fixed[:])
 	flg := fixed[3]
+	l := s.listing
+	if l != nil {
+		l.member(binary.LittleEndian.Uint32(fixed[4:8]), s.times)
+	}
+	// hlen counts the header's bytes, for -l.
+	hlen := int64(len(fixed))
 	if flg&gzipFEXTRA != 0 {
-		var l [2]byte
-		if _, err := io.ReadFull(br, l[:]); err != nil {
+		var xlen [2]byte
+		if _, err := io.ReadFull(br, xlen[:]); err != nil {
 			return err
 		}
-		crc.Write(l[:])
-		n := int64(binary.LittleEndian.Uint16(l[:]))
+		crc.Write(xlen[:])
+		n := int64(binary.LittleEndian.Uint16(xlen[:]))
+		hlen += 2 + n
 		if _, err := io.CopyN(crc, br, n); err != nil {
 			return err
 		}
@@ -516,9 +574,17 @@ func (s *gzipStage) readHeader(ctx context.Context, br *bufio.Reader) error {
 		if flg&f == 0 {
 			continue
 		}
+		// GNU -lN reads the first member's name into its 1 KiB buffer.
+		keep := f == gzipFNAME && l != nil && s.names && l.members == 1
 		for {
 			b, err := br.ReadSlice(0)
 			crc.Write(b)
+			hlen += int64(len(b))
+			if keep {
+				if err := l.nameBytes(b, err == nil); err != nil {
+					return err
+				}
+			}
 			if err == nil {
 				break
 			}
@@ -536,6 +602,10 @@ func (s *gzipStage) readHeader(ctx context.Context, br *bufio.Reader) error {
 		if stored != computed {
 			return headerCRCError{stored, computed}
 		}
+		hlen += 2
+	}
+	if l != nil && l.members == 1 {
+		l.header = hlen
 	}
 	return nil
 }
@@ -545,7 +615,7 @@ func (s *gzipStage) readHeader(ctx context.Context, br *bufio.Reader) error {
 // 2^32) from br. The data passes through GNU's window (gunzipBuffers):
 // each byte is read into its place there and written from it, so that
 // keeping the window costs no copy. Write errors come back as writeError.
-func inflateMember(ctx context.Context, w io.Writer, fr io.Reader, br *bufio.Reader, window *[gnuWindow]byte) error {
+func inflateMember(ctx context.Context, w io.Writer, fr io.Reader, br *bufio.Reader, window *[gnuWindow]byte) (uint32, error) {
 	var crc, size uint32 // size: the member's position, modulo 2^32 (a multiple of gnuWindow)
 	for {
 		at := size % gnuWindow
@@ -555,17 +625,17 @@ func inflateMember(ctx context.Context, w io.Writer, fr io.Reader, br *bufio.Rea
 			crc = crc32.Update(crc, crc32.IEEETable, b)
 			size += uint32(n)
 			if _, werr := w.Write(b); werr != nil {
-				return writeError{werr}
+				return 0, writeError{werr}
 			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	var t [8]byte
@@ -573,15 +643,15 @@ func inflateMember(ctx context.Context, w io.Writer, fr io.Reader, br *bufio.Rea
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return err
+		return 0, err
 	}
 	switch {
 	case binary.LittleEndian.Uint32(t[:4]) != crc:
-		return errGunzipCRC
+		return 0, errGunzipCRC
 	case binary.LittleEndian.Uint32(t[4:]) != size:
-		return errGunzipLength
+		return 0, errGunzipLength
 	}
-	return nil
+	return crc, nil
 }
 
 // otherFormat refuses, under -f, input that GNU gzip would not pass

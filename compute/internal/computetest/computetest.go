@@ -191,6 +191,58 @@ func GNU(t testing.TB, input []byte, argv ...string) ([]byte, bool) {
 	return out, code == 0
 }
 
+// TZ is the oracles' time zone (their TZ variable), which UseTZ makes
+// the test process's too: gzip -lv lists a time in the local zone, GNU's
+// in its process's (TZ), the server's in its own (time.Local). Lord
+// Howe's rule, half-hour offsets and a half-hour summer shift (+10:30,
+// +11 from the first Sunday in October to the first in April, at 02:00),
+// so that a zone lost on one side shows. A POSIX rule, not a zone name:
+// glibc reads it as it is, and UseTZ gives Go the same rule, so neither
+// needs the machine's zone data (/usr/share/zoneinfo, Debian's tzdata).
+const TZ = "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0"
+
+// UseTZ makes TZ the test process's local zone (time.Local). It must run
+// before any test starts, from TestMain: nothing may read time.Local
+// meanwhile.
+func UseTZ() error {
+	loc, err := tzLocation()
+	if err != nil {
+		return err
+	}
+	time.Local = loc
+	return nil
+}
+
+// tzLocation is TZ for Go, read from no file.
+func tzLocation() (*time.Location, error) {
+	loc, err := time.LoadLocationFromTZData(TZ, tzif(TZ))
+	if err != nil {
+		return nil, fmt.Errorf("time zone %s for the oracles: %w", TZ, err)
+	}
+	return loc, nil
+}
+
+// tzif is a zone file (RFC 8536, version 2) of one rule and no
+// transitions: Go reads rule (the file's footer) for every time, as
+// glibc reads a POSIX TZ. Its one local time type, which Go needs, is
+// the rule's standard time; rule starts with it, "<+1030>-10:30".
+func tzif(rule string) []byte {
+	const abbr = "+1030\x00"
+	block := func(b []byte) []byte {
+		b = append(b, "TZif2"...)
+		b = append(b, make([]byte, 15)...)
+		// isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt
+		for _, n := range []uint32{0, 0, 0, 0, 1, uint32(len(abbr))} {
+			b = binary.BigEndian.AppendUint32(b, n)
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(10*3600+30*60)) // utoff
+		b = append(b, 0, 0)                                         // isdst, abbrind
+		return append(b, abbr...)
+	}
+	b := block(block(nil)) // version 1's block, then version 2's
+	return append(append(append(b, '\n'), rule...), '\n')
+}
+
 // gnuWait bounds one run of an oracle: far over what any takes, also
 // over the long tests' large inputs on a busy machine.
 const gnuWait = 2 * time.Minute
@@ -207,7 +259,7 @@ func gnuRun(t testing.TB, input []byte, file bool, argv ...string) (stdout, stde
 	defer cancel()
 	cmd := exec.CommandContext(ctx, testenv.Tool(t, argv[0]), argv[1:]...)
 	cmd.Args[0] = filepath.Base(argv[0])
-	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin", "TZ=" + TZ}
 	cmd.Stdin = bytes.NewReader(input)
 	dir := t.TempDir()
 	defer os.RemoveAll(dir) // the outputs of a long run's large inputs
