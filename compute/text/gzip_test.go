@@ -193,27 +193,38 @@ func TestGunzipTrailingGNU(t *testing.T) {
 			// after a warning may not be the end: another error, but
 			// for another reason.
 			twice := strings.HasSuffix(text, "- -")
-			want, wantDiag, status := computetest.GNUStderr(t, in, argv...)
-			got, st, err := computetest.RunPipelineStats(t, text, in)
-			switch {
-			case status != 0 && status != 2:
-				if err == nil {
-					t.Errorf("%s %s: GNU fails (exit %d, %q), we succeed with %q", text, name, status, wantDiag, computetest.Trunc(got))
-				} else if compute.CodeOf(err) != compute.CodeInvalid {
-					t.Errorf("%s %s: err = %v, want CodeInvalid", text, name, err)
-				} else if r := gunzipReason(wantDiag); !strings.Contains(err.Error(), r) && !strings.Contains(err.Error(), "unsupported input format") && !twice {
-					t.Errorf("%s %s: err = %v; GNU says %q", text, name, err, wantDiag)
-				}
-			case err != nil:
-				t.Errorf("%s %s: %v; GNU exits %d with %q", text, name, err, status, computetest.Trunc(want))
-			case !bytes.Equal(got, want):
-				t.Errorf("%s %s: output %q, GNU's %q", text, name, computetest.Trunc(got), computetest.Trunc(want))
-			case st.ExitStatus != status:
-				t.Errorf("%s %s: exit status %d, GNU's %d", text, name, st.ExitStatus, status)
-			case strings.Join(st.Diagnostics, "\n") != strings.Join(wantDiag, "\n"):
-				t.Errorf("%s %s: diagnostics %q, GNU's stderr %q", text, name, st.Diagnostics, wantDiag)
-			}
+			gunzipLikeGNU(t, name, in, argv, gunzipReason, twice)
 		}
+	}
+}
+
+// gunzipLikeGNU checks argv (gzip decompressing, testing or listing) on
+// in against GNU gzip 1.12 reading the same stdin: stdout, exit status
+// and stderr lines where GNU succeeds or warns (exit 0 or 2); where GNU
+// fails, that we fail, with CodeInvalid and the reason (reason of GNU's
+// stderr, or an unsupported input format), any reason when anyReason.
+func gunzipLikeGNU(t *testing.T, name string, in []byte, argv []string, reason func([]string) string, anyReason bool) {
+	t.Helper()
+	text := shquote.Join(argv)
+	want, wantDiag, status := computetest.GNUStderr(t, in, argv...)
+	got, st, err := computetest.RunPipelineStats(t, text, in)
+	switch {
+	case status != 0 && status != 2:
+		if err == nil {
+			t.Errorf("%s %s: GNU fails (exit %d, %q), we succeed with %q", text, name, status, wantDiag, computetest.Trunc(got))
+		} else if compute.CodeOf(err) != compute.CodeInvalid {
+			t.Errorf("%s %s: err = %v, want CodeInvalid", text, name, err)
+		} else if r := reason(wantDiag); !strings.Contains(err.Error(), r) && !strings.Contains(err.Error(), "unsupported input format") && !anyReason {
+			t.Errorf("%s %s: err = %v; GNU says %q", text, name, err, wantDiag)
+		}
+	case err != nil:
+		t.Errorf("%s %s: %v; GNU exits %d with %q", text, name, err, status, computetest.Trunc(want))
+	case !bytes.Equal(got, want):
+		t.Errorf("%s %s: output %q, GNU's %q", text, name, computetest.Trunc(got), computetest.Trunc(want))
+	case st.ExitStatus != status:
+		t.Errorf("%s %s: exit status %d, GNU's %d", text, name, st.ExitStatus, status)
+	case strings.Join(st.Diagnostics, "\n") != strings.Join(wantDiag, "\n"):
+		t.Errorf("%s %s: diagnostics %q, GNU's stderr %q", text, name, st.Diagnostics, wantDiag)
 	}
 }
 

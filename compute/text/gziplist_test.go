@@ -11,10 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/compute/internal/computetest"
-	"github.com/halfclose/halfclose/internal/shquote"
 	"github.com/halfclose/halfclose/internal/testenv"
 )
 
@@ -73,32 +71,11 @@ func (m gzMember) bytes() []byte {
 }
 
 // gzList checks gzip -l (argv) on in against GNU gzip 1.12 reading the
-// same stdin (a pipe, TZ=computetest.TZ): stdout, exit status and
-// stderr lines where GNU lists or warns; where GNU fails (exit 1), that we
-// fail, with CodeInvalid and GNU's reason.
+// same stdin (a pipe, TZ=computetest.TZ), as gunzipLikeGNU does, with
+// -lN's own error among GNU's reasons.
 func gzList(t *testing.T, name string, in []byte, argv []string) {
 	t.Helper()
-	text := shquote.Join(argv)
-	want, wantDiag, status := computetest.GNUStderr(t, in, argv...)
-	got, st, err := computetest.RunPipelineStats(t, text, in)
-	switch {
-	case status != 0 && status != 2:
-		if err == nil {
-			t.Errorf("%s %s: GNU fails (exit %d, %q), we succeed with %q", text, name, status, wantDiag, computetest.Trunc(got))
-		} else if compute.CodeOf(err) != compute.CodeInvalid {
-			t.Errorf("%s %s: err = %v, want CodeInvalid", text, name, err)
-		} else if r := gzListReason(wantDiag); !strings.Contains(err.Error(), r) && !strings.Contains(err.Error(), "unsupported input format") {
-			t.Errorf("%s %s: err = %v; GNU says %q", text, name, err, wantDiag)
-		}
-	case err != nil:
-		t.Errorf("%s %s: %v; GNU exits %d with %q", text, name, err, status, computetest.Trunc(want))
-	case !bytes.Equal(got, want):
-		t.Errorf("%s %s: output %q, GNU's %q", text, name, computetest.Trunc(got), computetest.Trunc(want))
-	case st.ExitStatus != status:
-		t.Errorf("%s %s: exit status %d, GNU's %d", text, name, st.ExitStatus, status)
-	case strings.Join(st.Diagnostics, "\n") != strings.Join(wantDiag, "\n"):
-		t.Errorf("%s %s: diagnostics %q, GNU's stderr %q", text, name, st.Diagnostics, wantDiag)
-	}
+	gunzipLikeGNU(t, name, in, argv, gzListReason, false)
 }
 
 // gzListReason is gunzipReason with -lN's own error.
