@@ -1234,12 +1234,7 @@ const haproxyEmptyInputRoute = "halfclose: error: UNIMPLEMENTED: haproxy: an emp
 // HAProxy"). Never an empty reply.
 func (f *fleet) checkEmptyInput(t *testing.T, p *proxy) {
 	empty := randomFile(t, 0)
-	// The replica's own line for a connection without a header.
-	r := run(t, "", empty, ncArgv(t, f.replicas[0].tcp)...)
-	if r.code != 0 || !bytes.HasPrefix(r.stdout, []byte("halfclose: error: INVALID_ARGUMENT: ")) {
-		t.Fatalf("nc -N < /dev/null to a replica's command port: exit %d, %q %s; want its error line", r.code, r.stdout, r.stderr)
-	}
-	wantCommand := r.stdout
+	wantCommand := f.emptyCommandLine(t, empty)
 	wantRoute := gnu(t, empty, fleetRoute)
 	if p.name == "haproxy" {
 		wantRoute = []byte(haproxyEmptyInputRoute)
@@ -1261,6 +1256,18 @@ func (f *fleet) checkEmptyInput(t *testing.T, p *proxy) {
 			t.Errorf("nc -N < /dev/null %d times to the %s port through %s: %v; want %s every time", emptyInputTries, c.port, p.name, got, want)
 		}
 	}
+}
+
+// emptyCommandLine is a replica's own answer to an empty input (empty,
+// a file of no bytes) on its command port, read directly: its error
+// line for a connection without a header.
+func (f *fleet) emptyCommandLine(t *testing.T, empty string) []byte {
+	t.Helper()
+	r := run(t, "", empty, ncArgv(t, f.replicas[0].tcp)...)
+	if r.code != 0 || !bytes.HasPrefix(r.stdout, []byte("halfclose: error: INVALID_ARGUMENT: ")) {
+		t.Fatalf("nc -N < /dev/null to a replica's command port: exit %d, %q %s; want its error line", r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
 }
 
 // replaceOnce replaces the one occurrence of old in cfg, and fails the test

@@ -82,11 +82,6 @@ type sortKey struct {
 	version      bool       // -V: gnulib's filevercmp
 	random       bool       // -R: a random hash of the key (sortOpts.seed), then the key's bytes
 	ignore       *[256]bool // bytes the key's comparison skips (-d, -i), or nil
-	// whole: GNU's sword is SIZE_MAX, the key starts at the line's start
-	// with no field to find (the global options' key, -k1, -k1.1, an
-	// obsolete +0):
-	// --debug then skips a -b key's blanks only up to its end.
-	whole bool
 	// obsolete is --debug's warning about a +POS1 -POS2 key, "" for -k.
 	obsolete string
 	// scharSet: GNU's schar is not 0, where schar says 0 (a whole key of
@@ -98,6 +93,11 @@ type sortKey struct {
 	// eword stop at sortFieldMax, where no line has a field to tell.
 	gsword, geword uint64
 }
+
+// whole: GNU's sword is SIZE_MAX, the key starts at the line's start
+// with no field to find (the global options' key, -k1, -k1.1, an
+// obsolete +0): --debug then skips a -b key's blanks only up to its end.
+func (k *sortKey) whole() bool { return k.gsword == math.MaxUint64 }
 
 func (k *sortKey) hasOrdering() bool {
 	return k.skipsb || k.skipeb || k.numeric || k.general || k.fold || k.reverse || k.month || k.human || k.version || k.random || k.ignore != nil
@@ -267,7 +267,7 @@ func buildSort(env *compute.Env, args []string) (compute.Stage, error) {
 	if f.Has("z") {
 		o.eol = 0
 	}
-	global := sortKey{eword: -1, whole: true, gsword: math.MaxUint64, geword: math.MaxUint64, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V"), random: f.Has("R")}
+	global := sortKey{eword: -1, gsword: math.MaxUint64, geword: math.MaxUint64, skipsb: f.Has("b"), skipeb: f.Has("b"), numeric: f.Has("n"), general: f.Has("g"), fold: f.Has("f"), reverse: f.Has("r"), month: f.Has("M"), human: f.Has("h"), version: f.Has("V"), random: f.Has("R")}
 	switch {
 	case f.Has("d"): // -i does not override -d, in either order
 		global.ignore = &sortNondictionary
@@ -357,7 +357,8 @@ func parseSortKey(def string) (sortKey, error) {
 		return bad("field number is zero")
 	}
 	k.sword = n - 1
-	k.gsword = sortRawCount(def) - 1
+	raw, _, _ := sortCharCount(def)
+	k.gsword = raw - 1
 	if strings.HasPrefix(s, ".") {
 		v, rest, ok := sortCharCount(s[1:])
 		if !ok {
@@ -371,9 +372,8 @@ func parseSortKey(def string) (sortKey, error) {
 			return sortKey{}, unsupportedWrap(def)
 		}
 	}
-	k.whole = k.sword == 0 && k.schar == 0 // GNU's -k1 and -k1.1 too
-	if k.whole {
-		k.gsword = math.MaxUint64
+	if k.sword == 0 && k.schar == 0 { // GNU's -k1 and -k1.1 too
+		k.gsword = math.MaxUint64 // whole
 	}
 	s = sortKeyOpts(&k, s, false)
 	if strings.HasPrefix(s, ",") {
@@ -385,7 +385,8 @@ func parseSortKey(def string) (sortKey, error) {
 			return bad("field number is zero")
 		}
 		k.eword = n - 1
-		k.geword = sortRawCount(s1) - 1
+		raw, _, _ := sortCharCount(s1)
+		k.geword = raw - 1
 		if strings.HasPrefix(s, ".") {
 			v, rest, ok := sortCharCount(s[1:])
 			if !ok {
@@ -2181,17 +2182,6 @@ func sortCharOffset(v uint64, start bool) (int, bool) {
 	return int(v), true
 }
 
-// sortRawCount is the count at the start of s as GNU holds it, an
-// overflow being 2^64-1 (SIZE_MAX): what sort --debug's warnings print.
-// s starts with a count (sortFieldCount said so).
-func sortRawCount(s string) uint64 {
-	v, _, e := compute.XStrtoumax(s, 10, "")
-	if e&compute.NumOverflow != 0 {
-		return math.MaxUint64
-	}
-	return v
-}
-
 // obsoleteKeyWarning is GNU sort --debug's warning about an obsolete key,
 // from GNU's numbers for it (zero-based, SIZE_MAX for a key that starts
 // with no field to find), with GNU's arithmetic: it names the fields
@@ -2226,7 +2216,8 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 		return sortKey{}, false, nil
 	}
 	k.sword = n
-	gsword, gschar := sortRawCount(op[1:]), uint64(0) // GNU's sword and schar
+	gsword, _, _ := sortCharCount(op[1:]) // GNU's sword and schar
+	gschar := uint64(0)
 	if strings.HasPrefix(s, ".") {
 		v, rest, ok := sortCharCount(s[1:])
 		if !ok {
@@ -2246,11 +2237,10 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 		// A field number past 2^64 is GNU's SIZE_MAX, its mark of a key
 		// with no field to find: the key starts at the line's start,
 		// whatever its character number.
-		k.sword, k.schar, k.whole = 0, 0, true
+		k.sword, k.schar = 0, 0
 		k.scharSet = gschar != 0
 	case gsword == 0 && gschar == 0:
 		gsword = math.MaxUint64 // GNU: no field to find (sortKey.whole)
-		k.whole = true
 	}
 	k.gsword = gsword
 	next, ok := g.Peek()
@@ -2267,7 +2257,8 @@ func obsoleteSortKey(g *compute.Getopt, op string) (sortKey, bool, error) {
 		return bad("invalid number after '-'")
 	}
 	ec := 0
-	geword, gechar := sortRawCount(next[1:]), uint64(0) // GNU's eword and echar
+	geword, _, _ := sortCharCount(next[1:]) // GNU's eword and echar
+	gechar := uint64(0)
 	if strings.HasPrefix(s, ".") {
 		v, rest, ok := sortCharCount(s[1:])
 		if !ok {

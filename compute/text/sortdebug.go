@@ -1,10 +1,10 @@
 package text
 
 import (
-	"bytes"
 	"context"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/halfclose/halfclose/compute"
 )
@@ -233,10 +233,10 @@ func (d *sortDebug) mark(dst, line []byte, k *sortKey) []byte {
 	p, e := 0, len(line)
 	if k != nil {
 		p, e = d.o.keyBounds(k, line)
-		if k.whole {
+		if k.whole() {
 			p = 0
 		}
-		if k.skipsb && k.whole || k.month || k.numericAny() {
+		if k.skipsb && k.whole() || k.month || k.numericAny() {
 			// GNU ends the key with a NUL here: the blanks are skipped
 			// up to its end, or past it when it ends before it starts.
 			for p < len(line) && p != e && isBlank(line[p]) {
@@ -299,7 +299,7 @@ func debugWidth(s []byte) int {
 }
 
 // isUnit is whether c is a unit of -h (GNU's unit_order, unfolded).
-func isUnit(c byte) bool { return c == 'k' || bytes.IndexByte([]byte(sortUnits), c) >= 0 }
+func isUnit(c byte) bool { return c == 'k' || strings.IndexByte(sortUnits, c) >= 0 }
 
 // rawNumberLen is GNU's traverse_raw_number in the C locale (no
 // thousands separator): how far digits, then a '.' and digits, reach in
@@ -325,9 +325,8 @@ func rawNumberLen(s []byte) (int, bool) {
 // they close), a hexadecimal number (with a 'p' exponent) or a decimal
 // one (with an 'e' exponent). A NUL ends s.
 func strtoldLen(s []byte) int {
-	if z := bytes.IndexByte(s, 0); z >= 0 {
-		s = s[:z]
-	}
+	// A NUL stops every scan below: it is no blank, sign, digit, '.',
+	// letter, '_' or ')'.
 	i := 0
 	for i < len(s) && isSpace(s[i]) {
 		i++

@@ -35,7 +35,6 @@ type tacInst struct {
 const (
 	tacByte = iota
 	tacSplit
-	tacJump
 	tacAssert
 	tacMatch
 )
@@ -355,8 +354,7 @@ func (ps *reParser) expression(nest int) (*reNode, error) {
 			case 'w', 'W':
 				set[i] = isWordByte(c) == (t.c == 'w')
 			default:
-				sp := c == ' ' || '\t' <= c && c <= '\r'
-				set[i] = sp == (t.c == 's')
+				set[i] = isSpace(c) == (t.c == 's')
 			}
 		}
 		n = &reNode{kind: reLit, set: &set}
@@ -565,7 +563,7 @@ func (re *tacRegex) firstSet() {
 			}
 		case tacSplit:
 			stack = append(stack, in.x, in.y)
-		case tacJump, tacAssert:
+		case tacAssert:
 			stack = append(stack, in.x)
 		case tacMatch:
 			re.empty = true
@@ -714,8 +712,6 @@ func (m *reMachine) closure(st *reState, next uint8) bool {
 		switch in.op {
 		case tacSplit:
 			m.stack = append(m.stack, in.y, in.x)
-		case tacJump:
-			m.stack = append(m.stack, in.x)
 		case tacAssert:
 			if holds(in.arg, st.prev, next) {
 				m.stack = append(m.stack, in.x)
@@ -769,7 +765,7 @@ func (m *reMachine) longest(rw *reWindow, p, lo, hi int64) (int64, error) {
 		}
 		prev = byteClass(c)
 	}
-	if m.start[prev] < 0 || int(m.start[prev]) >= len(m.st) {
+	if m.start[prev] < 0 {
 		m.start[prev] = m.state([]int32{m.re.start}, prev)
 	}
 	id := m.start[prev]

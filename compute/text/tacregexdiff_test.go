@@ -11,9 +11,9 @@ import (
 )
 
 // tacRegexInput draws an input for a tac -r separator: bytes of a small
-// alphabet (textgen.TacRegex's), in runs, of about size bytes.
+// alphabet (textgen.TacRegexAlphabet), in runs, of about size bytes.
 func tacRegexInput(r *rand.Rand, size int) []byte {
-	const alpha = "ab\n x_\xe9"
+	const alpha = textgen.TacRegexAlphabet
 	b := make([]byte, 0, size)
 	for len(b) < size {
 		c := alpha[r.IntN(len(alpha))]

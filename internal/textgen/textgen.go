@@ -561,9 +561,12 @@ func (g *gen) tacRegex(b *strings.Builder, depth int) (hard bool) {
 	return hard
 }
 
+// TacRegexAlphabet is the bytes tacBracket draws, and what tac -r's
+// generated inputs are made of.
+const TacRegexAlphabet = "ab\n x_\xe9"
+
 // tacBracket draws a bracket expression over tacAtoms' bytes.
 func (g *gen) tacBracket() string {
-	const bytes = "ab\n x_\xe9-^]"
 	var b strings.Builder
 	b.WriteString("[")
 	if g.chance(0.3) {
@@ -573,7 +576,7 @@ func (g *gen) tacBracket() string {
 		b.WriteString(g.pick("]", "-"))
 	}
 	for range 1 + g.n(3) {
-		c := bytes[g.n(len(bytes)-3)]
+		c := TacRegexAlphabet[g.n(len(TacRegexAlphabet))]
 		switch {
 		case g.chance(0.3):
 			b.WriteString(g.pick("a-b", "a-x", " -a", "\x01-a", "x-\xff", "\x80-\xff", "\n-_", "b-a"))
