@@ -31,7 +31,10 @@ import (
 // below. A command with no oracle, or an oracle whose command is gone,
 // fails the test, so the README and this file change together. The
 // examples of the other docs that run against `make run`'s server as
-// written (tourDocBlocks) are run the same way after the tour.
+// written (tourDocBlocks) are run the same way after the tour, and so are
+// the docs' console samples (tourConsoles: "$ COMMAND", then what it
+// prints), each in a directory its setup fills, its stdout and stderr on
+// one pipe held to the sample's lines and to GNU's.
 
 // tourCheck checks one tour command's result; gnu is a shell command
 // whose stdout the command's must equal (run by bash in the same
@@ -43,6 +46,10 @@ type tourCheck struct {
 	// pre, when set, says whether what the command needs is installed:
 	// its error skips the command (fails it under CI).
 	pre func() error
+	// setup, for a console sample's command, is the bash script that
+	// makes the files it names, run in a new directory where the command
+	// and the gnu oracle then run.
+	setup string
 }
 
 // nodeModules says whether make examples-deps has run: the tour's own
@@ -88,6 +95,14 @@ var tourDocBlocks = []struct{ doc, heading string }{
 	{"docs/clients.md", "## Node"},
 }
 
+// tourConsoles are the docs' console samples: the first ``` block under
+// each heading, "$ COMMAND" lines each followed by what it prints, stdout
+// and stderr as a terminal shows them (the command's halfclose is the
+// installed one: bin/ is first on PATH).
+var tourConsoles = []struct{ doc, heading string }{
+	{"docs/cli.md", "## Checking"},
+}
+
 var tourChecks = map[string]tourCheck{
 	"make build tools": {check: func(t testing.TB, r result) {}},
 	"head -c 10000000 /dev/urandom > /tmp/data": {check: func(t testing.TB, r result) {
@@ -119,6 +134,11 @@ var tourChecks = map[string]tourCheck{
 	`/usr/bin/python3 examples/python/client.py --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                 {gnu: "sha256sum /tmp/data README.md", pre: debianPython},
 	`/usr/bin/python3 examples/python/client.py run 'grep -c halfclose' < README.md`:                                                                                                         {gnu: "grep -c halfclose < README.md", pre: debianPython},
 	`/usr/bin/python3 examples/python/client.py --timeout 30 run 'sort | uniq -c' < README.md`:                                                                                               {gnu: "sort < README.md | uniq -c", pre: debianPython},
+	// docs/cli.md, "Checking": a listed file that matches, one that does
+	// not, one missing (the sample showed the missing file's FAILED line
+	// before GNU's error for it, which GNU prints first).
+	"halfclose sha256sum -c SHA256SUMS": {gnu: "sha256sum -c SHA256SUMS",
+		setup: "printf 'a\\n' > a; printf 'b\\n' > b; printf 'c\\n' > c; sha256sum a b c > SHA256SUMS; printf 'B\\n' > b; rm c"},
 	"make examples-deps": {skip: "npm needs the network, which the tour's namespace has not: the node lines below need it run before"},
 	`node examples/node/client.js --addr 127.0.0.1:50051 digest -a sha256 /tmp/data README.md`:                                                                                                                                     {gnu: "sha256sum /tmp/data README.md", pre: nodeModules},
 	`node examples/node/client.js run 'grep -c halfclose' < README.md`:                                                                                                                                                             {gnu: "grep -c halfclose < README.md", pre: nodeModules},
@@ -369,13 +389,13 @@ func TestTour(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range cmds {
 		if _, ok := tourChecks[tourKey(c)]; !ok {
-			t.Errorf("tour command %q (README.md or tourDocBlocks) has no oracle in e2e/tour_test.go", c)
+			t.Errorf("tour command %q (README.md, tourDocBlocks or tourConsoles) has no oracle in e2e/tour_test.go", c)
 		}
 		seen[tourKey(c)] = true
 	}
 	for k := range tourChecks {
 		if !seen[k] {
-			t.Errorf("e2e/tour_test.go checks %q, which the README tour (or tourDocBlocks) no longer has", k)
+			t.Errorf("e2e/tour_test.go checks %q, which the README tour (or tourDocBlocks, tourConsoles) no longer has", k)
 		}
 	}
 	if t.Failed() {
@@ -433,7 +453,42 @@ func allTourCommands(t *testing.T, root string) []string {
 		}
 		cmds = append(cmds, blockCommands(t, b.doc, doc, b.heading)...)
 	}
+	for c := range consoleSamples(t, root) {
+		cmds = append(cmds, c)
+	}
 	return cmds
+}
+
+// consoleSamples returns the commands of tourConsoles' samples, each with
+// the lines the doc shows it print.
+func consoleSamples(t *testing.T, root string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, b := range tourConsoles {
+		doc, err := os.ReadFile(filepath.Join(root, b.doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := strings.Cut(string(doc), "\n"+b.heading+"\n")
+		if !ok {
+			t.Fatalf("%s has no heading %q", b.doc, b.heading)
+		}
+		_, rest, ok = strings.Cut(rest, "\n```\n")
+		block, _, closed := strings.Cut(rest, "\n```\n")
+		if !ok || !closed || !strings.HasPrefix(block, "$ ") {
+			t.Fatalf("%s: no ``` block of \"$ COMMAND\" lines under %q", b.doc, b.heading)
+		}
+		cmd := ""
+		for _, line := range strings.Split(block, "\n") {
+			if c, ok := strings.CutPrefix(line, "$ "); ok {
+				cmd = c
+				out[cmd] = []byte{}
+				continue
+			}
+			out[cmd] = append(out[cmd], line+"\n"...)
+		}
+	}
+	return out
 }
 
 // Every tool a tour line runs with go tool is built before the tour's
@@ -538,8 +593,13 @@ func runTour(t *testing.T, root string, cmds []string) {
 		}
 	}
 
+	consoles := consoleSamples(t, root)
 	for _, c := range cmds {
 		check := tourChecks[tourKey(c)]
+		if want, ok := consoles[c]; ok {
+			t.Run(tourKey(c), func(t *testing.T) { runTourConsole(t, root, env, c, want, check) })
+			continue
+		}
 		if check.skip != "" {
 			t.Logf("not run here: %s: %s", c, check.skip)
 			continue
@@ -572,6 +632,52 @@ func runTourCommand(t *testing.T, root string, env []string, c string, check tou
 		return
 	}
 	t.Run(tourKey(c), func(t *testing.T) { check.check(t, r) })
+}
+
+// runTourConsole runs a console sample's command in a directory its setup
+// fills, with bin/ first on PATH, and holds what it prints on stdout and
+// stderr together, and its exit status, to the doc's lines and to GNU's.
+func runTourConsole(t *testing.T, root string, env []string, c string, want []byte, check tourCheck) {
+	dir := t.TempDir()
+	env = slices.Clone(env)
+	for i, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			env[i] = "PATH=" + filepath.Join(root, "bin") + ":" + p
+		}
+	}
+	if r := runBashCombined(t, dir, env, check.setup); r.code != 0 {
+		t.Fatalf("setup %q: exit %d: %s", check.setup, r.code, r.stdout)
+	}
+	got := runBashCombined(t, dir, env, c)
+	gnu := runBashCombined(t, dir, env, check.gnu)
+	if !bytes.Equal(got.stdout, want) {
+		t.Errorf("%s printed what the doc does not show:\n%s", c, diff(got.stdout, want))
+	}
+	if !bytes.Equal(got.stdout, gnu.stdout) || got.code != gnu.code {
+		t.Errorf("%s: exit %d, GNU's (%s) %d\n%s", c, got.code, check.gnu, gnu.code, diff(got.stdout, gnu.stdout))
+	}
+}
+
+// runBashCombined runs line as runBash does, with its stdout and stderr on
+// one pipe (result.stdout), in the order it wrote them.
+func runBashCombined(t *testing.T, dir string, env []string, line string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile", "-c", line)
+	cmd.Dir, cmd.Env = dir, env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%s: %v", line, err)
+	}
+	return result{stdout: out.Bytes(), code: code}
 }
 
 // tourEnv is what a user's shell has: no HALFCLOSE_* settings, no make
