@@ -398,6 +398,7 @@ func TestTour(t *testing.T) {
 			t.Errorf("e2e/tour_test.go checks %q, which the README tour (or tourDocBlocks, tourConsoles) no longer has", k)
 		}
 	}
+	consoleChecks(t, root)
 	if t.Failed() {
 		return
 	}
@@ -453,42 +454,95 @@ func allTourCommands(t *testing.T, root string) []string {
 		}
 		cmds = append(cmds, blockCommands(t, b.doc, doc, b.heading)...)
 	}
-	for c := range consoleSamples(t, root) {
-		cmds = append(cmds, c)
+	for _, s := range consoleSamples(t, root) {
+		cmds = append(cmds, s.cmd)
 	}
 	return cmds
 }
 
-// consoleSamples returns the commands of tourConsoles' samples, each with
-// the lines the doc shows it print.
-func consoleSamples(t *testing.T, root string) map[string][]byte {
+// consoleSample is one "$ COMMAND" of a console sample and the lines the
+// doc shows it print.
+type consoleSample struct {
+	cmd  string
+	want []byte
+}
+
+// consoleSamples returns tourConsoles' samples, in the docs' order.
+func consoleSamples(t *testing.T, root string) []consoleSample {
 	t.Helper()
-	out := map[string][]byte{}
+	var out []consoleSample
+	seen := map[string]bool{}
 	for _, b := range tourConsoles {
 		doc, err := os.ReadFile(filepath.Join(root, b.doc))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, rest, ok := strings.Cut(string(doc), "\n"+b.heading+"\n")
-		if !ok {
-			t.Fatalf("%s has no heading %q", b.doc, b.heading)
+		samples, err := parseConsoleBlock(string(doc), b.heading)
+		if err != nil {
+			t.Fatalf("%s: %v", b.doc, err)
 		}
-		_, rest, ok = strings.Cut(rest, "\n```\n")
-		block, _, closed := strings.Cut(rest, "\n```\n")
-		if !ok || !closed || !strings.HasPrefix(block, "$ ") {
-			t.Fatalf("%s: no ``` block of \"$ COMMAND\" lines under %q", b.doc, b.heading)
-		}
-		cmd := ""
-		for _, line := range strings.Split(block, "\n") {
-			if c, ok := strings.CutPrefix(line, "$ "); ok {
-				cmd = c
-				out[cmd] = []byte{}
-				continue
+		for _, s := range samples {
+			if seen[s.cmd] {
+				t.Fatalf("%s: %q is in two console samples: one oracle cannot hold both", b.doc, s.cmd)
 			}
-			out[cmd] = append(out[cmd], line+"\n"...)
+			seen[s.cmd] = true
+			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// parseConsoleBlock returns the samples of the first ``` block of the
+// section under heading: "$ COMMAND" lines, each followed by what it
+// prints. A block that is not there (the heading renamed, the block
+// moved under another heading or turned into prose), or that is not
+// made of such samples, is an error, never zero samples.
+func parseConsoleBlock(doc, heading string) ([]consoleSample, error) {
+	_, rest, ok := strings.Cut("\n"+doc, "\n"+heading+"\n")
+	if !ok {
+		return nil, fmt.Errorf("no heading %q", heading)
+	}
+	var block []string
+	inBlock, closed := false, false
+	for line := range strings.Lines(rest) {
+		line = strings.TrimSuffix(line, "\n")
+		if !inBlock {
+			if strings.HasPrefix(line, "#") {
+				break // the next heading: the section had no block
+			}
+			if strings.HasPrefix(line, "```") {
+				if line != "```" && line != "```console" {
+					return nil, fmt.Errorf("the first block under %q is %s, not a console sample", heading, line)
+				}
+				inBlock = true
+			}
+			continue
+		}
+		if line == "```" {
+			closed = true
+			break
+		}
+		block = append(block, line)
+	}
+	if !closed || len(block) == 0 || !strings.HasPrefix(block[0], "$ ") {
+		return nil, fmt.Errorf("no ``` block of \"$ COMMAND\" lines under %q", heading)
+	}
+	var out []consoleSample
+	for _, line := range block {
+		if c, ok := strings.CutPrefix(line, "$ "); ok {
+			if strings.TrimSpace(c) == "" {
+				return nil, fmt.Errorf("an empty \"$ \" line under %q", heading)
+			}
+			if slices.ContainsFunc(out, func(s consoleSample) bool { return s.cmd == c }) {
+				return nil, fmt.Errorf("%q twice under %q: one oracle cannot hold both", c, heading)
+			}
+			out = append(out, consoleSample{cmd: c, want: []byte{}})
+			continue
+		}
+		last := &out[len(out)-1]
+		last.want = append(last.want, line+"\n"...)
+	}
+	return out, nil
 }
 
 // Every tool a tour line runs with go tool is built before the tour's
@@ -593,7 +647,10 @@ func runTour(t *testing.T, root string, cmds []string) {
 		}
 	}
 
-	consoles := consoleSamples(t, root)
+	consoles := map[string][]byte{}
+	for _, s := range consoleSamples(t, root) {
+		consoles[s.cmd] = s.want
+	}
 	for _, c := range cmds {
 		check := tourChecks[tourKey(c)]
 		if want, ok := consoles[c]; ok {
@@ -634,21 +691,44 @@ func runTourCommand(t *testing.T, root string, env []string, c string, check tou
 	t.Run(tourKey(c), func(t *testing.T) { check.check(t, r) })
 }
 
+// consoleChecks fails t when a check's fields do not fit its command: a
+// console sample is held to its gnu oracle, run after its setup, and to
+// nothing else (runTourConsole reads no check, skip or pre: such a field
+// would pass it unseen); setup means nothing to another command.
+func consoleChecks(t *testing.T, root string) {
+	t.Helper()
+	console := map[string]bool{}
+	for _, s := range consoleSamples(t, root) {
+		console[tourKey(s.cmd)] = true
+	}
+	for k, c := range tourChecks {
+		switch {
+		case console[k] && (c.gnu == "" || c.check != nil || c.skip != "" || c.pre != nil):
+			t.Errorf("console sample %q: its check must be a gnu oracle alone (with its setup)", k)
+		case !console[k] && c.setup != "":
+			t.Errorf("%q has a setup, which only a console sample's command runs", k)
+		}
+	}
+}
+
 // runTourConsole runs a console sample's command in a directory its setup
 // fills, with bin/ first on PATH, and holds what it prints on stdout and
 // stderr together, and its exit status, to the doc's lines and to GNU's.
+// The setup and the oracle run with the user's PATH, without bin/: what
+// they run is the system's GNU tools, never something of the clone's.
 func runTourConsole(t *testing.T, root string, env []string, c string, want []byte, check tourCheck) {
+	need(t, strings.Fields(check.gnu)[0])
 	dir := t.TempDir()
-	env = slices.Clone(env)
-	for i, kv := range env {
+	binEnv := slices.Clone(env)
+	for i, kv := range binEnv {
 		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
-			env[i] = "PATH=" + filepath.Join(root, "bin") + ":" + p
+			binEnv[i] = "PATH=" + filepath.Join(root, "bin") + ":" + p
 		}
 	}
 	if r := runBashCombined(t, dir, env, check.setup); r.code != 0 {
 		t.Fatalf("setup %q: exit %d: %s", check.setup, r.code, r.stdout)
 	}
-	got := runBashCombined(t, dir, env, c)
+	got := runBashCombined(t, dir, binEnv, c)
 	gnu := runBashCombined(t, dir, env, check.gnu)
 	if !bytes.Equal(got.stdout, want) {
 		t.Errorf("%s printed what the doc does not show:\n%s", c, diff(got.stdout, want))
@@ -659,7 +739,11 @@ func runTourConsole(t *testing.T, root string, env []string, c string, want []by
 }
 
 // runBashCombined runs line as runBash does, with its stdout and stderr on
-// one pipe (result.stdout), in the order it wrote them.
+// one pipe (result.stdout), in the order of the writes that made them:
+// exec.Cmd gives the child one descriptor for both when Stdout and
+// Stderr are the same writer. The order is the program's, not the
+// scheduler's: halfclose writes each line with a write of its own, and
+// GNU's error() flushes stdout before it writes to stderr.
 func runBashCombined(t *testing.T, dir string, env []string, line string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -715,3 +799,34 @@ func runBash(t *testing.T, dir string, env []string, line string) result {
 
 // syncLog collects make run's output.
 type syncLog struct{ logSink }
+
+// A console sample that is not where tourConsoles says, or not made of
+// "$ COMMAND" lines, is an error, never zero samples: TestTour would
+// then hold nothing to the doc.
+func TestParseConsoleBlock(t *testing.T) {
+	const good = "intro\n## Checking\n\nprose\n```\n$ a x\nout 1\nerr 1\n$ b\n```\n## Next\n"
+	got, err := parseConsoleBlock(good, "## Checking")
+	want := []consoleSample{{"a x", []byte("out 1\nerr 1\n")}, {"b", []byte{}}}
+	if err != nil || !slices.EqualFunc(got, want, func(a, b consoleSample) bool { return a.cmd == b.cmd && bytes.Equal(a.want, b.want) }) {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
+	for name, doc := range map[string]string{
+		"heading renamed":          "## Checks\n```\n$ a\n```\n",
+		"block under next heading": "## Checking\nprose\n## Next\n```\n$ a\n```\n",
+		"block under a subheading": "## Checking\nprose\n### Sub\n```\n$ a\n```\n",
+		"first block is sh":        "## Checking\n```sh\n```\n$ a\nb\n```\n",
+		"empty block":              "## Checking\n```\n```\n",
+		"no $ first":               "## Checking\n```\na\n$ b\n```\n",
+		"empty command":            "## Checking\n```\n$ \n```\n",
+		"command twice":            "## Checking\n```\n$ a\nx\n$ a\ny\n```\n",
+		"block not closed":         "## Checking\n```\n$ a\nb\n",
+		"no block":                 "## Checking\nprose\n",
+	} {
+		s, err := parseConsoleBlock(doc, "## Checking")
+		if err == nil {
+			t.Errorf("%s: %q parsed as %q", name, doc, s)
+		} else if name != "heading renamed" && strings.Contains(err.Error(), "no heading") {
+			t.Errorf("%s: %v: the case tests nothing", name, err)
+		}
+	}
+}
