@@ -1787,7 +1787,8 @@ const abortAfter = 64 << 20
 // checkAborts: clients abort an upload midway, through the proxy, as
 // the CLI does on SIGINT (a TCP reset, SO_LINGER 0; a gRPC RST_STREAM).
 // Whatever the proxy makes of the abort on its upstream connection (a
-// reset, or a clean end: DESIGN.md), a replica must never count the job
+// reset, or a clean end: docs/protocol.md, "Proving the end of input"),
+// a replica must never count the job
 // as ok when the client proved its end (@size, @chunked, require_end):
 // it must be an abort. The bare forms (no proof) are logged, to say in
 // docs/deploy.md what each proxy turns a client's reset into.

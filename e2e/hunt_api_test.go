@@ -21,7 +21,7 @@ import (
 // The gRPC API as a generated client in another language uses it: raw
 // grpcio stubs (examples/python/halfclose/v1), not the Go client, sending
 // the messages a hand-written client may send, in the orders it may send
-// them. The expected statuses are DESIGN.md's and docs/protocol.md's;
+// them. The expected statuses are docs/protocol.md's ("Status codes");
 // the expected digests and outputs come from the GNU tools, b3sum, and
 // references of the script's own (a table-driven CRC-32C from its
 // polynomial, libxxhash's XXH3 through ctypes).

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// TestLoneClientReachesSmallLimits: DESIGN's --max-jobs and --max-conns
+// TestLoneClientReachesSmallLimits: --max-jobs and --max-conns (docs/operations.md)
 // hold for one client alone, as a test on 127.0.0.1 or a script's
 // parallel uploads are: under --max-jobs 2 (or 16, the least derived
 // --max-jobs-per-peer) that many jobs of one address run at once and the
@@ -78,8 +78,8 @@ func TestLoneClientReachesSmallLimits(t *testing.T) {
 		// One job runs and two wait --job-wait for its slot, three open
 		// streams of --grpc-max-requests 3; the fourth is refused by that
 		// cap. A share of the job and a quarter of the places over it (2)
-		// refused the third call at once, one over --max-jobs that DESIGN
-		// says waits.
+		// refused the third call at once, one over --max-jobs, which
+		// waits --job-wait (docs/operations.md).
 		d := launch(t, "--max-jobs", "1", "--grpc-max-requests", "3", "--job-wait", "1h", "--idle-timeout", "1h", "--metrics-addr", "127.0.0.1:0")
 		metrics := d.metricsAddr(t)
 		var held []*heldCLI

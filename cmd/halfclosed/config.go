@@ -500,9 +500,10 @@ const (
 // perPeerFloor is the least a derived per-address cap allows: a quarter
 // of the server's limit, but never under 16, so that one client alone
 // (every client of a test on 127.0.0.1, a script's parallel uploads)
-// reaches a small --max-jobs or --max-conns as DESIGN describes it, and is
-// refused there by that limit, not by a quarter of it (--max-jobs 2 gave
-// one address 1 job; --max-conns 2, one connection and one gRPC stream).
+// reaches a small --max-jobs or --max-conns as docs/operations.md
+// describes them, and is refused there by that limit, not by a quarter of
+// it (--max-jobs 2 gave one address 1 job; --max-conns 2, one connection
+// and one gRPC stream).
 // The defaults' caps are unchanged (16 of 64 jobs, 256 of 1024
 // connections); docs/operations.md, "Fairness".
 const perPeerFloor = 16
@@ -550,9 +551,9 @@ func (c *config) grpcRequests() int {
 // quarter of it, or, if more, the jobs the address may run
 // (--max-jobs-per-peer, or --max-jobs where that is 0) and a quarter of
 // the places over --max-jobs (at least one), so that a call over the
-// address's jobs waits --job-wait for a slot, as DESIGN says a job over
-// --max-jobs does, where a share of exactly its jobs refused it at once
-// (--max-jobs 16 or more with --max-jobs-per-peer 0: the quarter was
+// address's jobs waits --job-wait for a slot, as a job over --max-jobs
+// does (docs/operations.md), where a share of exactly its jobs refused it
+// at once (--max-jobs 16 or more with --max-jobs-per-peer 0: the quarter was
 // --max-jobs); at least perPeerFloor, as the derived per-address caps,
 // unless --max-jobs-per-peer sets a number of jobs (the Deployment's 4 of
 // 16 jobs, 6 of 24 streams), so that one client alone reaches a small

@@ -418,8 +418,8 @@ func TestConfigProxyTurnsOffGRPCShares(t *testing.T) {
 // TestGRPCRequestsKeepWait: by default --grpc-max-requests leaves room
 // over --max-jobs, and an address's share of it over the jobs the address
 // may run (--max-jobs-per-peer, or --max-jobs where that is 0), for calls
-// to wait --job-wait for a slot, as DESIGN says a job over --max-jobs
-// does; a cap at --max-jobs refused them at once (the Deployment's first
+// to wait --job-wait for a slot, as a job over --max-jobs does
+// (docs/operations.md); a cap at --max-jobs refused them at once (the Deployment's first
 // setting), and so did a share of a quarter with --max-jobs-per-peer 0
 // and --max-jobs 16 or more (16 of 64: the 17th call of an address was
 // refused).

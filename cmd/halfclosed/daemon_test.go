@@ -470,7 +470,7 @@ func TestGRPCHandshakeTimeout(t *testing.T) {
 // TestGRPCPeerCallOverJobsWaits: with no cap on an address's jobs
 // (--max-jobs-per-peer 0, as for one client not behind a proxy) and
 // --max-jobs 16, one address's call over --max-jobs waits --job-wait for
-// a slot and runs when one frees, as DESIGN says; its share of
+// a slot and runs when one frees, as docs/operations.md says; its share of
 // --grpc-max-requests (a quarter of 64: 16, --max-jobs) refused it at
 // once.
 func TestGRPCPeerCallOverJobsWaits(t *testing.T) {

@@ -731,8 +731,8 @@ func limitCoversHeap(limit, gomemlimit int64) error {
 // coversJobs returns an error unless a heap limit holds jobs jobs of job
 // bytes each, the gRPC streams waiting for their slots (streams, the cap
 // of open ones, less the jobs) of stream bytes each, and baseHeap; and
-// unless some streams may wait: DESIGN's --max-jobs, "a job over it
-// waits briefly, then RESOURCE_EXHAUSTED", but a gRPC call over
+// unless some streams may wait: a job over --max-jobs waits --job-wait,
+// then RESOURCE_EXHAUSTED (docs/operations.md), but a gRPC call over
 // --grpc-max-requests is refused at once.
 //
 // The figures come from flags (halfclosed --print-limits): a need over
@@ -746,7 +746,7 @@ func coversJobs(gomemlimit, jobs, job, streams, stream int64) error {
 		return fmt.Errorf("--grpc-max-requests=0: the gRPC streams open at once are not capped, and each may hold %d MiB its client sent (docs/operations.md, Memory)", stream>>20)
 	}
 	if streams <= jobs {
-		return fmt.Errorf("--grpc-max-requests=%d is not above --max-jobs=%d: a gRPC call over --max-jobs is refused at once, where DESIGN says it waits (--job-wait); leave room for the calls that wait (docs/deploy.md, Sizing)", streams, jobs)
+		return fmt.Errorf("--grpc-max-requests=%d is not above --max-jobs=%d: a gRPC call over --max-jobs is refused at once, where it should wait --job-wait for a slot (docs/operations.md); leave room for the calls that wait (docs/deploy.md, Sizing)", streams, jobs)
 	}
 	waiting := streams - jobs
 	held, ok1 := mulBytes(jobs, job)
