@@ -370,16 +370,36 @@ const (
 )
 
 // zone is r as a Go zone, named name: a zone file (RFC 8536) whose
-// transitions are r's for every year from firstYear to lastYear,
-// worked out as glibc works them out (the UTC year's two changes; in the
-// summer between them, or outside them when the change back comes first
-// in the year). ok is false when r is one glibc reads past its tables
-// for.
+// transitions are r's for every year from firstYear to lastYear. ok is
+// false when r is one glibc reads past its tables for.
 func (r rule) zone(name string) (*time.Location, bool) {
 	if !r.summer {
 		return time.FixedZone(r.name[0], r.offset[0]), true
 	}
-	var tx []transition
+	tx, ok := r.transitions()
+	if !ok {
+		return nil, false
+	}
+	// Type 0, which no transition uses, is the first transition's:
+	// Go takes it for the times before.
+	std, dst := ltype{r.offset[0], false, r.name[0]}, ltype{r.offset[1], true, r.name[1]}
+	types := []ltype{std, std, dst}
+	if tx[0].state == 1 {
+		types[0] = dst
+	}
+	ztxs := make([]ztx, len(tx))
+	for i, t := range tx {
+		ztxs[i] = ztx{t.when, 1 + t.state}
+	}
+	return load(name, types, ztxs)
+}
+
+// transitions are r's changes from firstYear to lastYear, worked out as
+// glibc works them out: each UTC year's two changes, in summer between
+// them, or outside them when the change back comes first in the year.
+// The first is the state at the start of firstYear. ok is false when r
+// is one glibc reads past its tables for.
+func (r rule) transitions() (tx []transition, ok bool) {
 	state := -1
 	for y := firstYear; y <= lastYear; y++ {
 		start := time.Date(y, time.January, 1, 0, 0, 0, 0, time.UTC).Unix()
@@ -420,15 +440,7 @@ func (r rule) zone(name string) (*time.Location, bool) {
 			}
 		}
 	}
-	data := r.tzif(tx)
-	if data == nil {
-		return nil, false
-	}
-	loc, err := time.LoadLocationFromTZData(name, data)
-	if err != nil {
-		return nil, false
-	}
-	return loc, true
+	return tx, true
 }
 
 type transition struct {
@@ -436,23 +448,34 @@ type transition struct {
 	state int // 0 standard, 1 summer
 }
 
-// tzif is a version 2 zone file of r's two local time types and tx, nil
-// when the abbreviations are too long for one (a zone file indexes them
-// with a byte). Its first type is the first transition's, and no
-// transition uses it: Go takes it for the times before the first
-// transition.
-func (r rule) tzif(tx []transition) []byte {
+// ltype is a zone file's local time type.
+type ltype struct {
+	offset int
+	dst    bool
+	abbr   string
+}
+
+// ztx is a zone file's transition: when, to which type.
+type ztx struct {
+	when int64
+	typ  int
+}
+
+// load is the zone of types and tx (a version 2 zone file, whose
+// version 1 block Go skips), ok false when the abbreviations are too
+// long for one (a zone file indexes them with a byte).
+func load(name string, types []ltype, tx []ztx) (*time.Location, bool) {
 	var abbr []byte
-	idx := [2]byte{}
-	for k, n := range r.name {
-		if len(abbr) > math.MaxUint8 {
-			return nil
+	at := map[string]int{}
+	for _, t := range types {
+		if _, ok := at[t.abbr]; !ok {
+			if len(abbr) > math.MaxUint8 {
+				return nil, false
+			}
+			at[t.abbr] = len(abbr)
+			abbr = append(append(abbr, t.abbr...), 0)
 		}
-		idx[k] = byte(len(abbr))
-		abbr = append(append(abbr, n...), 0)
 	}
-	first := tx[0].state
-	types := []int{first, 0, 1}
 	var b []byte
 	header := func(timecnt, typecnt, charcnt int) {
 		b = append(b, "TZif2"...)
@@ -461,20 +484,28 @@ func (r rule) tzif(tx []transition) []byte {
 			b = binary.BigEndian.AppendUint32(b, uint32(n))
 		}
 	}
-	// Version 1's block, which Go skips: one type, UTC.
 	header(0, 1, 1)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0) // version 1: one type, UTC
 	header(len(tx), len(types), len(abbr))
 	for _, t := range tx {
 		b = binary.BigEndian.AppendUint64(b, uint64(t.when))
 	}
 	for _, t := range tx {
-		b = append(b, byte(1+t.state))
+		b = append(b, byte(t.typ))
 	}
-	for _, s := range types {
-		b = binary.BigEndian.AppendUint32(b, uint32(int32(r.offset[s])))
-		b = append(b, byte(s), idx[s])
+	for _, t := range types {
+		b = binary.BigEndian.AppendUint32(b, uint32(int32(t.offset)))
+		dst := byte(0)
+		if t.dst {
+			dst = 1
+		}
+		b = append(b, dst, byte(at[t.abbr]))
 	}
 	b = append(b, abbr...)
-	return append(b, '\n', '\n')
+	b = append(b, '\n', '\n')
+	loc, err := time.LoadLocationFromTZData(name, b)
+	if err != nil {
+		return nil, false
+	}
+	return loc, true
 }

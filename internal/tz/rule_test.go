@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,14 +92,8 @@ func instants(seed, n uint64) []int64 {
 	return append(ts, 0, 1<<31-1, 1<<32-1)
 }
 
-// glibcLines is what GNU date prints for each of ts with TZ=tz and no
-// zone files (an empty TZDIR: a rule, never the machine's tzdata).
-func glibcLines(t *testing.T, date, emptyDir, tz string, ts []int64) []string {
-	t.Helper()
-	return glibcLinesDir(t, date, emptyDir, tz, ts)
-}
-
-// glibcLinesDir is glibcLines with TZDIR=dir, unset when dir is "".
+// glibcLinesDir is what GNU date prints for each of ts with TZ=tz and
+// TZDIR=dir, unset when dir is "".
 func glibcLinesDir(t *testing.T, date, dir, tz string, ts []int64) []string {
 	t.Helper()
 	var in bytes.Buffer
@@ -121,27 +117,31 @@ func glibcLinesDir(t *testing.T, date, dir, tz string, ts []int64) []string {
 	return lines
 }
 
-// checkRule compares the zone Local takes for TZ=tz, with no zone files,
-// with GNU date's local time, abbreviation and offset at each of ts.
-func checkRule(t *testing.T, date, emptyDir, tz string, ts []int64, around bool) {
+// checkRule compares the zone Local takes for TZ=tz and TZDIR=dir (a
+// directory without tzdata's zones) with GNU date's local time,
+// abbreviation and offset at each of ts.
+func checkRule(t *testing.T, date, dir, tz string, ts []int64, around bool) {
 	t.Helper()
 	z := Local(func(k string) (string, bool) {
 		switch k {
 		case "TZ":
 			return tz, true
 		case "TZDIR":
-			return emptyDir, true
+			return dir, true
 		}
 		return "", false
 	})
+	if z.Note != "" {
+		t.Errorf("TZ=%q TZDIR=%q: %s", tz, dir, z.Note)
+	}
 	loc := z.Loc
 	if loc == nil {
 		loc = time.UTC // Go's own reading, with no zone file
 	}
 	if around {
-		// Each side of every change the zone has in the years gzip
-		// can name.
-		for tt := int64(0); tt < 1<<32; {
+		// Each side of every change the zone has from 1901 to the
+		// end of the years gzip can name.
+		for tt := int64(-1 << 31); tt < 1<<32; {
 			_, end := time.Unix(tt, 0).In(loc).ZoneBounds()
 			if end.IsZero() || end.Unix() >= 1<<32 {
 				break
@@ -150,7 +150,7 @@ func checkRule(t *testing.T, date, emptyDir, tz string, ts []int64, around bool)
 			ts = append(ts, tt-1, tt)
 		}
 	}
-	want := glibcLines(t, date, emptyDir, tz, ts)
+	want := glibcLinesDir(t, date, dir, tz, ts)
 	bad := 0
 	for i, s := range ts {
 		if got := line(s, loc); got != want[i] {
@@ -254,4 +254,42 @@ func genRule(rng *rand.Rand) string {
 		s += pick("junk", ",", " ", "/")
 	}
 	return s
+}
+
+// TestPosixRulesLikeGlibc: a summer time without a rule (ABC5DEF) takes
+// the changes of the zone file posixrules under TZDIR, as glibc does:
+// moved to the rule's offsets, and from the file's last change its own
+// TZ string. posixrules as the machine has it (Debian's: New York's),
+// and as copies of zones of both hemispheres, of one whose summer time
+// is negative (Dublin) and of one with no summer time since 1951
+// (Tokyo); each compared with GNU date each side of every change from
+// 1901 to 2106.
+func TestPosixRulesLikeGlibc(t *testing.T) {
+	t.Parallel()
+	date := testenv.Tool(t, "date")
+	const zones = "/usr/share/zoneinfo"
+	ts := instants(5, 100)
+	specs := []string{"ABC5DEF", "ABC-3DEF", "<+0530>-5:30<+0630>", "ABC5DEF4:30", "ABC5DEF,", "ABC5DEF-1", "EST5EDT", "<-03>3<-02>"}
+	for _, zone := range []string{"", "Europe/Berlin", "Australia/Sydney", "Europe/Dublin", "Asia/Tokyo", "America/Sao_Paulo"} {
+		dir := zones
+		if zone != "" {
+			data, err := os.ReadFile(zones + "/" + zone)
+			if err != nil {
+				t.Skipf("SKIP: no zone data (%v)", err)
+			}
+			dir = t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "posixrules"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := os.Stat(zones + "/posixrules"); err != nil {
+			t.Logf("no %s/posixrules: the machine's not checked", zones)
+			continue
+		}
+		for _, tz := range specs {
+			if zone == "" && tz == "EST5EDT" {
+				continue // a zone file of its own there
+			}
+			checkRule(t, date, dir, tz, ts, true)
+		}
+	}
 }

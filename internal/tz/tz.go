@@ -23,7 +23,8 @@ type Zone struct {
 	// environment (time.Local as it stands) is the same.
 	Loc *time.Location
 	// Source says where it comes from, for the log: "/etc/localtime"
-	// (TZ unset), a zone file's path, "rule", or "UTC".
+	// (TZ unset), a zone file's path, "rule", "rule on" the posixrules
+	// file's path, or "UTC".
 	Source string
 	// Note, when not empty, is a difference from glibc left in place
 	// (see Local).
@@ -47,10 +48,11 @@ const maxZoneFile = 10 << 20
 // zone file Universal, else UTC; TZ=[:]name or [:]/path, that zone
 // file (a name under TZDIR, else /usr/share/zoneinfo), and when there
 // is none, name read as a POSIX rule, as glibc reads it, malformed or
-// not. The one difference left: a summer zone without a rule (EST5EDT
-// with no zone file of that name) takes the US rule M3.2.0,M11.1.0,
-// where glibc reads the posixrules zone file instead when the machine
-// has one (Note says so).
+// not; a summer zone without a rule (ABC5DEF) on the changes of the
+// zone file posixrules there, else on the US rule M3.2.0,M11.1.0.
+// Note says where the zone is not glibc's: a rule glibc reads past its
+// tables for, abbreviations too long for a zone file, a posixrules
+// with leap seconds.
 func Local(getenv func(string) (string, bool)) Zone {
 	tz, set := getenv("TZ")
 	if !set {
@@ -82,8 +84,20 @@ func Local(getenv func(string) (string, bool)) Zone {
 	}
 	r := parseRule(name)
 	z := Zone{Source: "rule"}
-	if r.noRule && zoneFile(dir+"/posixrules", "posixrules") != nil {
-		z.Note = "a summer time without a rule takes the US rule M3.2.0,M11.1.0, not the posixrules zone file glibc reads when there is one"
+	if r.noRule {
+		// glibc's __tzfile_default: the changes of the posixrules
+		// zone file, when there is one, moved to the rule's offsets.
+		rules := dir + "/posixrules"
+		if data := readZone(rules); data != nil {
+			loc, taken, ok := r.onFileRules(name, data)
+			switch {
+			case ok:
+				return Zone{Loc: loc, Source: "rule on " + rules}
+			case taken:
+				z.Note = "the posixrules zone file has leap seconds, or a TZ string glibc reads past its tables for: kept Go's UTC"
+				return z
+			}
+		}
 	}
 	loc, ok := r.zone(name)
 	if !ok {
@@ -104,6 +118,20 @@ func Rule(s string) (loc *time.Location, ok bool) {
 // zoneFile is the zone file at path, nil when there is none there or it
 // is not one (glibc then reads the name as a rule).
 func zoneFile(path, name string) *time.Location {
+	data := readZone(path)
+	if data == nil {
+		return nil
+	}
+	loc, err := time.LoadLocationFromTZData(name, data)
+	if err != nil {
+		return nil
+	}
+	return loc
+}
+
+// readZone is the file at path when it starts as a zone file does, nil
+// when there is none or it does not.
+func readZone(path string) []byte {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
@@ -113,11 +141,7 @@ func zoneFile(path, name string) *time.Location {
 	if err != nil || !bytes.HasPrefix(data, []byte("TZif")) {
 		return nil
 	}
-	loc, err := time.LoadLocationFromTZData(name, data)
-	if err != nil {
-		return nil
-	}
-	return loc
+	return data
 }
 
 // goFile is the zone file Go's time package reads for TZ=tz (its
