@@ -32,9 +32,20 @@ func readZoneFile(data []byte) (z zoneFileData, ok bool) {
 			return z, false
 		}
 		version := data[4]
-		n := func(k int) int { return int(binary.BigEndian.Uint32(data[20+4*k:])) }
+		// A count over the file's length cannot be; refused, the
+		// sums below stay far inside an int also where it has 32
+		// bits (a count of 2^32-1 would be -1 there).
+		fits := true
+		n := func(k int) int {
+			v := binary.BigEndian.Uint32(data[20+4*k:])
+			if uint64(v) > uint64(len(data)) {
+				fits = false
+				return 0
+			}
+			return int(v)
+		}
 		isut, isstd, leapcnt, timecnt, typecnt, charcnt := n(0), n(1), n(2), n(3), n(4), n(5)
-		if isstd > typecnt || isut > typecnt {
+		if !fits || isstd > typecnt || isut > typecnt {
 			return z, false
 		}
 		size := timecnt*(width+1) + typecnt*6 + charcnt + leapcnt*(width+4) + isstd + isut
