@@ -171,6 +171,7 @@ func (r rule) onFileRules(name string, data []byte) (loc *time.Location, taken, 
 		summer = t.dst
 	}
 	last := tx[len(tx)-1].when
+	extend := ""
 	if f.footer != "" {
 		fr := parseRule(f.footer)
 		base := len(types)
@@ -196,8 +197,9 @@ func (r rule) onFileRules(name string, data []byte) (loc *time.Location, taken, 
 					tx = append(tx, ztx{t.when, base + t.state})
 				}
 			}
+			extend = fr.extend()
 		}
 	}
-	loc, ok = load(name, types, tx)
+	loc, ok = load(name, types, tx, extend)
 	return loc, true, ok
 }

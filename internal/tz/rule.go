@@ -2,6 +2,7 @@ package tz
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"time"
 )
@@ -360,17 +361,22 @@ func (c change) at(year int, offset int) (t int64, ok bool) {
 	return t - int64(offset) + int64(c.secs), true
 }
 
-// The years for which a rule's zone spells out its changes; before and
-// after, the zone stays as it was at the edge. glibc's range is time_t's,
-// but a gzip member's time (0 to 2^32-1) lies between 1970 and 2106, and
-// a log's now well inside too.
+// The years for which a rule's zone spells out its changes. Before
+// them the zone stays as it was at the start of firstYear (glibc counts
+// a year before 1970 from 1970, so its changes there say little). After
+// them Go reads the rule itself (the zone file's footer, see extend),
+// as glibc does from 1970 on; where Go's syntax cannot say the rule,
+// the zone stays as it is at the start of lastYear+1. glibc's range is
+// time_t's, but a gzip member's time (0 to 2^32-1) lies between 1970
+// and 2106, and a log's now well inside too.
 const (
 	firstYear = 1900
 	lastYear  = 2500
 )
 
 // zone is r as a Go zone, named name: a zone file (RFC 8536) whose
-// transitions are r's for every year from firstYear to lastYear. ok is
+// transitions are r's for every year from firstYear to lastYear, and
+// whose TZ string is r where Go's syntax can say it. ok is
 // false when r is one glibc reads past its tables for.
 func (r rule) zone(name string) (*time.Location, bool) {
 	if !r.summer {
@@ -391,7 +397,63 @@ func (r rule) zone(name string) (*time.Location, bool) {
 	for i, t := range tx {
 		ztxs[i] = ztx{t.when, 1 + t.state}
 	}
-	return load(name, types, ztxs)
+	return load(name, types, ztxs, r.extend())
+}
+
+// maxGoChange is the largest time of day Go's TZ syntax has for a
+// change (tzcode's 167:59:59, which Go takes to 168:59:59); glibc's
+// goes to 65535 hours, minutes and seconds each.
+const maxGoChange = 168*3600 + 59*60 + 59
+
+// extend is r in Go's TZ syntax (a zone file's footer, RFC 8536 3.3),
+// which Go reads for every time after the last transition: from 1970
+// on its reading is glibc's (each UTC year's two changes, in summer
+// between them, or outside them when the change back comes first).
+// "" when Go's syntax cannot say r: a change time past maxGoChange, a
+// weekday 7 or a Julian day 0 glibc refused but kept.
+func (r rule) extend() string {
+	b := []byte{}
+	for k := range 2 {
+		b = append(b, '<')
+		b = append(b, r.name[k]...)
+		b = append(b, '>')
+		b = appendHMS(b, -r.offset[k])
+	}
+	for _, c := range r.change {
+		b = append(b, ',')
+		switch c.kind {
+		case kindJ:
+			if c.d < 1 || c.d > 365 {
+				return ""
+			}
+			b = fmt.Appendf(b, "J%d", c.d)
+		case kindN:
+			if c.d > 365 {
+				return ""
+			}
+			b = fmt.Appendf(b, "%d", c.d)
+		case kindM:
+			if c.m < 1 || c.m > 12 || c.d > 6 {
+				return ""
+			}
+			// glibc's week loop makes a week 0 the first and
+			// one past 5 the last.
+			b = fmt.Appendf(b, "M%d.%d.%d", c.m, min(max(c.n, 1), 5), c.d)
+		}
+		if c.secs > maxGoChange || c.secs < -maxGoChange {
+			return ""
+		}
+		b = appendHMS(append(b, '/'), c.secs)
+	}
+	return string(b)
+}
+
+// appendHMS appends secs as [-]h:mm:ss.
+func appendHMS(b []byte, secs int) []byte {
+	if secs < 0 {
+		b, secs = append(b, '-'), -secs
+	}
+	return fmt.Appendf(b, "%d:%02d:%02d", secs/3600, secs/60%60, secs%60)
 }
 
 // transitions are r's changes from firstYear to lastYear, worked out as
@@ -399,9 +461,12 @@ func (r rule) zone(name string) (*time.Location, bool) {
 // them, or outside them when the change back comes first in the year.
 // The first is the state at the start of firstYear. ok is false when r
 // is one glibc reads past its tables for.
+// After them, one more at the start of lastYear+1, whether the state
+// changes there or not: from it Go reads the rule itself (extend),
+// and glibc's reading of that year is Go's.
 func (r rule) transitions() (tx []transition, ok bool) {
 	state := -1
-	for y := firstYear; y <= lastYear; y++ {
+	for y := firstYear; y <= lastYear+1; y++ {
 		start := time.Date(y, time.January, 1, 0, 0, 0, 0, time.UTC).Unix()
 		end := time.Date(y+1, time.January, 1, 0, 0, 0, 0, time.UTC).Unix()
 		on, ok0 := r.change[0].at(y, r.offset[0])
@@ -433,6 +498,10 @@ func (r rule) transitions() (tx []transition, ok bool) {
 		if len(points) == 3 && points[1] > points[2] {
 			points[1], points[2] = points[2], points[1]
 		}
+		if y > lastYear {
+			tx = append(tx, transition{start, summer(start)})
+			break
+		}
 		for _, t := range points {
 			if s := summer(t); s != state {
 				tx = append(tx, transition{t, s})
@@ -461,10 +530,11 @@ type ztx struct {
 	typ  int
 }
 
-// load is the zone of types and tx (a version 2 zone file, whose
-// version 1 block Go skips), ok false when the abbreviations are too
-// long for one (a zone file indexes them with a byte).
-func load(name string, types []ltype, tx []ztx) (*time.Location, bool) {
+// load is the zone of types and tx, and after the last of tx the rule
+// extend (none when ""): a version 2 zone file, whose version 1 block
+// Go skips; ok false when the abbreviations are too long for one (a
+// zone file indexes them with a byte).
+func load(name string, types []ltype, tx []ztx, extend string) (*time.Location, bool) {
 	var abbr []byte
 	at := map[string]int{}
 	for _, t := range types {
@@ -502,7 +572,7 @@ func load(name string, types []ltype, tx []ztx) (*time.Location, bool) {
 		b = append(b, dst, byte(at[t.abbr]))
 	}
 	b = append(b, abbr...)
-	b = append(b, '\n', '\n')
+	b = append(append(append(b, '\n'), extend...), '\n')
 	loc, err := time.LoadLocationFromTZData(name, b)
 	if err != nil {
 		return nil, false
