@@ -242,6 +242,8 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/
 	$(GO) test -run=NONE -fuzz=FuzzQuoteWordsRoundTrip -fuzztime=30s ./cmd/halfclose/
+	$(GO) test -run=NONE -fuzz='^FuzzParseRule$$' -fuzztime=60s ./internal/tz/
+	$(GO) test -run=NONE -fuzz='^FuzzPosixRules$$' -fuzztime=60s -fuzzminimizetime=2s ./internal/tz/
 
 clean:
 	rm -rf $(BIN) .bench

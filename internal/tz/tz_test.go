@@ -64,8 +64,10 @@ func TestLocalSources(t *testing.T) {
 		{tz: "Europe/Berlin", tzdir: empty, source: "rule"},
 		{tz: "EST5EDT", tzdir: empty, source: "rule"},
 		{tz: "", tzdir: empty, source: "rule"},
-		// Not a zone file: a rule, CET-1.
+		// Not a zone file: a rule, CET-1; a directory, UTC
+		// without a name.
 		{tz: notZone, source: "rule"},
+		{tz: zones, source: "rule"},
 		{tz: "CET-1CEST,M3.5.0,M10.5.0/3", source: "rule"},
 	} {
 		env := map[string]string{"TZ": c.tz}
