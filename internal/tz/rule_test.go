@@ -55,7 +55,7 @@ var rules = []string{
 	"EST5EDT,M3.2.0", "EST5EDT,", "EST5EDT,M3.2.0,", "EST5EDT,M3.2.0/3,M3.2.0/3",
 	// Offsets at and past their bounds.
 	"EST25", "EST24:59:59", "EST-24:59:59", "EST24:60", "EST1:99:99", "ABC+-5", "ABC+ 5",
-	"ABC5DEF-65535", "ABC99999999999999999999999",
+	"ABC5DEF-65535", "ABC99999999999999999999999", "AAA-70AAA", "ABC-24:59:59DEF",
 	// Names.
 	"<A1+>5<B2->4,M3.2.0,M11.1.0", "<ABCDEFGHIJKLMNOPQRSTUVWXYZ>5", "abc5def",
 	// Malformed: glibc reads what it can.
