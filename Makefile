@@ -218,7 +218,8 @@ bench: build tools
 ## and of tr, uniq, wc, base64, tac, head and tail with their flags in every getopt_long spelling,
 ## in process and through a halfclosed's TCP port and gRPC (TEXTDIFF_N, default 3000 each; TEXTDIFF_SEED),
 ## of tac -r separators over inputs up to 300 KB (TACREDIFF_N, default 2000; TACREDIFF_SEED),
-## and of gzip -l on generated multi-member streams (GZIPLIST_N, default 5000; GZIPLIST_SEED)
+## of gzip -l on generated multi-member streams (GZIPLIST_N, default 5000; GZIPLIST_SEED),
+## and of the server's reading of a POSIX TZ rule against GNU date's (TZRULE_N, default 3000; TZRULE_SEED)
 fuzz:
 	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
 	HFUZZ_N=$${HFUZZ_N:-1000} HFUZZ_SEED=$${HFUZZ_SEED:-$$(date +%s)} $(GO) test -run='^TestHuntHfuzz$$' -count=1 -timeout 120m -v ./compute/builtin/
@@ -236,10 +237,13 @@ fuzz:
 	TEXTDIFF_N=$${TEXTDIFF_N:-3000} TEXTDIFF_SEED=$${TEXTDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestTextDiffRandom$$' -count=1 -timeout 60m -v ./e2e/
 	TACREDIFF_N=$${TACREDIFF_N:-2000} TACREDIFF_SEED=$${TACREDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestTacRegexDiffGNU$$' -count=1 -timeout 60m ./compute/text/
 	GZIPLIST_N=$${GZIPLIST_N:-5000} GZIPLIST_SEED=$${GZIPLIST_SEED:-$$(date +%s)} $(GO) test -run='^TestGzipListGenerated$$' -count=1 -timeout 60m -v ./compute/text/
+	TZRULE_N=$${TZRULE_N:-3000} TZRULE_SEED=$${TZRULE_SEED:-$$(date +%s)} $(GO) test -run='^TestRulesGenerated$$' -count=1 -timeout 60m -v ./internal/tz/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/
 	$(GO) test -run=NONE -fuzz=FuzzQuoteWordsRoundTrip -fuzztime=30s ./cmd/halfclose/
+	$(GO) test -run=NONE -fuzz='^FuzzParseRule$$' -fuzztime=60s ./internal/tz/
+	$(GO) test -run=NONE -fuzz='^FuzzPosixRules$$' -fuzztime=60s -fuzzminimizetime=2s ./internal/tz/
 
 clean:
 	rm -rf $(BIN) .bench

@@ -194,9 +194,15 @@ func startDaemon(t testing.TB, args ...string) (grpcAddr, tcpAddr string) {
 // daemon writes after listening, so there is no port race.
 func launch(t testing.TB, args ...string) *daemon {
 	t.Helper()
+	return launchEnv(t, nil, args...)
+}
+
+// launchEnv is launch with env's variables added to the daemon's.
+func launchEnv(t testing.TB, env []string, args ...string) *daemon {
+	t.Helper()
 	full := append([]string{"--grpc-addr", "127.0.0.1:0", "--tcp-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
 	cmd := exec.Command(bin(t, "halfclosed"), full...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), env...)
 	d := &daemon{Routes: map[string]string{}, log: &logSink{}, exited: make(chan struct{}), cmd: cmd}
 	cmd.Stdout = d.log
 	cmd.Stderr = d.log

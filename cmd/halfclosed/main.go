@@ -16,6 +16,7 @@ import (
 )
 
 func main() {
+	zone := useGlibcZone() // before anything reads time.Local
 	cfg, err := parseConfig(os.Args[1:], os.Stderr)
 	var usage usageError
 	switch {
@@ -34,6 +35,7 @@ func main() {
 		os.Exit(1)
 	}
 	cfg.applyGC(d.log) // process-wide, so here rather than in newServer
+	logZone(d.log, zone)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	sigs := shutdownSignals()

@@ -27,6 +27,7 @@ import (
 	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/testenv"
+	"github.com/halfclose/halfclose/internal/tz"
 )
 
 // Engine returns an engine with cfg's limits and, when cfg names no
@@ -197,8 +198,9 @@ func GNU(t testing.TB, input []byte, argv ...string) ([]byte, bool) {
 // Howe's rule, half-hour offsets and a half-hour summer shift (+10:30,
 // +11 from the first Sunday in October to the first in April, at 02:00),
 // so that a zone lost on one side shows. A POSIX rule, not a zone name:
-// glibc reads it as it is, and UseTZ gives Go the same rule, so neither
-// needs the machine's zone data (/usr/share/zoneinfo, Debian's tzdata).
+// glibc reads it as it is, and UseTZ gives Go the same rule as the
+// server reads it (internal/tz), so neither needs the machine's zone
+// data (/usr/share/zoneinfo, Debian's tzdata).
 const TZ = "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0"
 
 // UseTZ makes TZ the test process's local zone (time.Local). It must run
@@ -213,34 +215,14 @@ func UseTZ() error {
 	return nil
 }
 
-// tzLocation is TZ for Go, read from no file.
+// tzLocation is TZ for Go, read from no file, as the server reads a
+// TZ that names none (internal/tz, glibc's reading).
 func tzLocation() (*time.Location, error) {
-	loc, err := time.LoadLocationFromTZData(TZ, tzif(TZ))
-	if err != nil {
-		return nil, fmt.Errorf("time zone %s for the oracles: %w", TZ, err)
+	loc, ok := tz.Rule(TZ)
+	if !ok {
+		return nil, fmt.Errorf("time zone %s for the oracles: not one Go can be given", TZ)
 	}
 	return loc, nil
-}
-
-// tzif is a zone file (RFC 8536, version 2) of one rule and no
-// transitions: Go reads rule (the file's footer) for every time, as
-// glibc reads a POSIX TZ. Its one local time type, which Go needs, is
-// the rule's standard time; rule starts with it, "<+1030>-10:30".
-func tzif(rule string) []byte {
-	const abbr = "+1030\x00"
-	block := func(b []byte) []byte {
-		b = append(b, "TZif2"...)
-		b = append(b, make([]byte, 15)...)
-		// isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt
-		for _, n := range []uint32{0, 0, 0, 0, 1, uint32(len(abbr))} {
-			b = binary.BigEndian.AppendUint32(b, n)
-		}
-		b = binary.BigEndian.AppendUint32(b, uint32(10*3600+30*60)) // utoff
-		b = append(b, 0, 0)                                         // isdst, abbrind
-		return append(b, abbr...)
-	}
-	b := block(block(nil)) // version 1's block, then version 2's
-	return append(append(append(b, '\n'), rule...), '\n')
 }
 
 // gnuWait bounds one run of an oracle: far over what any takes, also
