@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -746,21 +747,8 @@ func runTourConsole(t *testing.T, root string, env []string, c string, want []by
 // GNU's error() flushes stdout before it writes to stderr.
 func runBashCombined(t *testing.T, dir string, env []string, line string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile", "-c", line)
-	cmd.Dir, cmd.Env = dir, env
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	code := 0
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("%s: %v", line, err)
-	}
+	code := runBashTo(t, dir, env, line, &out, &out)
 	return result{stdout: out.Bytes(), code: code}
 }
 
@@ -779,22 +767,29 @@ func tourEnv() []string {
 
 func runBash(t *testing.T, dir string, env []string, line string) result {
 	t.Helper()
+	var out, errb bytes.Buffer
+	code := runBashTo(t, dir, env, line, &out, &errb)
+	return result{stdout: out.Bytes(), stderr: errb.Bytes(), code: code}
+}
+
+// runBashTo runs line with bash in dir, its output to stdout and stderr,
+// and returns its exit status.
+func runBashTo(t *testing.T, dir string, env []string, line string, stdout, stderr io.Writer) int {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile", "-c", line)
 	cmd.Dir, cmd.Env = dir, env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
-	code := 0
 	switch {
 	case errors.As(err, &ee):
-		code = ee.ExitCode()
+		return ee.ExitCode()
 	case err != nil:
 		t.Fatalf("%s: %v", line, err)
 	}
-	return result{stdout: out.Bytes(), stderr: errb.Bytes(), code: code}
+	return 0
 }
 
 // syncLog collects make run's output.
