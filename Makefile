@@ -218,7 +218,10 @@ bench: build tools
 ## and of tr, uniq, wc, base64, tac, head and tail with their flags in every getopt_long spelling,
 ## in process and through a halfclosed's TCP port and gRPC (TEXTDIFF_N, default 3000 each; TEXTDIFF_SEED),
 ## of tac -r separators over inputs up to 300 KB (TACREDIFF_N, default 2000; TACREDIFF_SEED),
-## and of gzip -l on generated multi-member streams (GZIPLIST_N, default 5000; GZIPLIST_SEED)
+## of gzip -l on generated multi-member streams (GZIPLIST_N, default 5000; GZIPLIST_SEED),
+## and of every command and pipelines of them over real files through a halfclosed's gRPC, --tcp, command
+## and route ports (REALDIFF_N, default 2000; REALDIFF_SEED; REALDIFF_FILES, files and directories joined
+## by colons, default /usr/share/man/man1:/usr/share/doc:/usr/bin)
 fuzz:
 	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
 	HFUZZ_N=$${HFUZZ_N:-1000} HFUZZ_SEED=$${HFUZZ_SEED:-$$(date +%s)} $(GO) test -run='^TestHuntHfuzz$$' -count=1 -timeout 120m -v ./compute/builtin/
@@ -236,6 +239,8 @@ fuzz:
 	TEXTDIFF_N=$${TEXTDIFF_N:-3000} TEXTDIFF_SEED=$${TEXTDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestTextDiffRandom$$' -count=1 -timeout 60m -v ./e2e/
 	TACREDIFF_N=$${TACREDIFF_N:-2000} TACREDIFF_SEED=$${TACREDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestTacRegexDiffGNU$$' -count=1 -timeout 60m ./compute/text/
 	GZIPLIST_N=$${GZIPLIST_N:-5000} GZIPLIST_SEED=$${GZIPLIST_SEED:-$$(date +%s)} $(GO) test -run='^TestGzipListGenerated$$' -count=1 -timeout 60m -v ./compute/text/
+	REALDIFF_N=$${REALDIFF_N:-2000} REALDIFF_SEED=$${REALDIFF_SEED:-$$(date +%s)} REALDIFF_FILES=$${REALDIFF_FILES-/usr/share/man/man1:/usr/share/doc:/usr/bin} \
+	  $(GO) test -run='^TestHuntRealDiff$$' -count=1 -timeout 60m -v ./e2e/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/
