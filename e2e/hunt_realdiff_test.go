@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -203,7 +202,12 @@ func realFiles(t *testing.T) []string {
 	for _, p := range []string{"../docs/protocol.md", "../go.sum", "../README.md"} {
 		add(p)
 	}
-	root := runtime.GOROOT()
+	// The Go tree: the go command's (the test binary's own root is
+	// where it was built, which may be elsewhere).
+	root := ""
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		root = strings.TrimSpace(string(out))
+	}
 	for _, p := range []string{"src/compress/testdata/e.txt", "src/compress/testdata/gettysburg.txt", "src/unicode/tables.go", "src/compress/gzip/testdata/issue6550.gz.base64", "lib/time/zoneinfo.zip", "pkg/include/asm_amd64.h", "misc/wasm/wasm_exec.js", "api/go1.txt"} {
 		add(filepath.Join(root, p))
 	}
