@@ -416,9 +416,9 @@ var (
 // Run streams r as the input of pipeline, proves the end of input (an End
 // message with the byte count, require_end in the header), half-closes,
 // and copies the output to w. When r is a regular file (an *os.File or a
-// reader with a Stat method), the header says so (input_file_size): the
-// commands print what GNU prints reading that file as standard input (wc's
-// column widths). It returns the summary, which a complete
+// reader with a Stat method), the header says so (input_file_size, and its
+// time, input_file_mtime): the commands print what GNU prints reading that
+// file as standard input (wc's column widths, gzip -lv's time). It returns the summary, which a complete
 // reply always ends with: the pipeline's exit status (grep that selected
 // no line: 1) and the lines its commands wrote on standard error (sort -c's
 // disorder line), which a caller shows as a shell would. An error after
@@ -452,8 +452,8 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 		return nil, err
 	}
 	h := &apiv1.RunHeader{Pipeline: pipeline, RequireEnd: true}
-	if n, ok := fileSize(r); ok {
-		h.InputFileSize = &n
+	if n, mtime, ok := fileSize(r); ok {
+		h.InputFileSize, h.InputFileMtime = &n, &mtime
 	}
 	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: h}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

@@ -61,7 +61,7 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // is a regular file whose size is data, or has a Len method) or frames it
 // in chunks (@chunked),
 // and asks for a trailer line (@trailer) after the output. When r is a
-// regular file, the header says so (@file=N): commands print what GNU
+// regular file, the header says so (@file=N, and its time @mtime=SECONDS): commands print what GNU
 // prints reading that file as standard input. A reply that is
 // exactly one error line becomes a *TCPError; one without a trailer that
 // matches what was received and sent (a server that crashed mid-reply
@@ -156,8 +156,8 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	if sized {
 		header = "@size=" + strconv.FormatInt(size, 10) + " @trailer "
 	}
-	if fsize, ok := fileSize(r); ok {
-		header = "@file=" + strconv.FormatInt(fsize, 10) + " " + header
+	if fsize, mtime, ok := fileSize(r); ok {
+		header = "@file=" + strconv.FormatInt(fsize, 10) + " @mtime=" + strconv.FormatInt(mtime, 10) + " " + header
 	}
 	if o.status != nil {
 		header += "@status "
@@ -291,17 +291,19 @@ var errReadInput = errors.New("reading input")
 // fileSize returns the size of the regular file r reads, when it is one
 // (an *os.File, or any reader with a Stat method): the server's commands
 // then print what GNU prints when its standard input is that file (wc's
-// column widths; RunHeader.input_file_size, the TCP header's @file).
-func fileSize(r io.Reader) (int64, bool) {
+// column widths; RunHeader.input_file_size, the TCP header's @file), and
+// its modification time in seconds since the epoch, from the same stat
+// (gzip -l lists it: RunHeader.input_file_mtime, @mtime).
+func fileSize(r io.Reader) (size, mtime int64, ok bool) {
 	f, ok := r.(interface{ Stat() (os.FileInfo, error) })
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		return 0, false
+		return 0, 0, false
 	}
-	return st.Size(), true
+	return st.Size(), st.ModTime().Unix(), true
 }
 
 // inputSize returns how many bytes r will give, when that is known before

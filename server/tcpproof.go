@@ -21,6 +21,10 @@ type tcpOptions struct {
 	status  bool   // @status: the @trailer line carries the exit status
 	token   string // @token=TOKEN: the client's bearer token; "" when not given
 	file    int64  // @file=N: the input is a regular file of N bytes; -1 when not said
+	// @mtime=SECONDS: that file's modification time, seconds since the
+	// epoch (may be negative); hasMtime: it was given.
+	mtime    int64
+	hasMtime bool
 }
 
 // proven reports whether the options prove the end of input.
@@ -46,6 +50,9 @@ func (o tcpOptions) String() string {
 	}
 	if o.file >= 0 {
 		w = append(w, "@file="+strconv.FormatInt(o.file, 10))
+	}
+	if o.hasMtime {
+		w = append(w, "@mtime="+strconv.FormatInt(o.mtime, 10))
 	}
 	return strings.Join(w, " ")
 }
@@ -92,6 +99,15 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 				return o, "", compute.Invalidf("header option @file wants the file's size: @file=N")
 			}
 			o.file = n
+		case "@mtime":
+			n, ok := parseCount(strings.TrimPrefix(value, "-"))
+			if !hasValue || !ok {
+				return o, "", compute.Invalidf("header option @mtime wants the file's modification time in seconds since the epoch: @mtime=SECONDS")
+			}
+			if strings.HasPrefix(value, "-") {
+				n = -n
+			}
+			o.mtime, o.hasMtime = n, true
 		case "@chunked", "@trailer", "@status":
 			if hasValue {
 				return o, "", compute.Invalidf("header option %s takes no value", name)
@@ -111,8 +127,11 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 			}
 			o.token = value
 		default:
-			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N)", quoteWord(name))
+			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N, @mtime=SECONDS)", quoteWord(name))
 		}
+	}
+	if o.hasMtime && o.file < 0 {
+		return o, "", compute.Invalidf("header option @mtime needs @file: it is the time of the regular file the input is")
 	}
 	if o.status && !o.trailer {
 		return o, "", compute.Invalidf("header option @status needs @trailer: the status is on the trailer line")

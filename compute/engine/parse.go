@@ -358,3 +358,14 @@ func (p *Pipeline) SetInputFile(size int64) {
 		}
 	}
 }
+
+// SetInputFileTime says the pipeline's input is a regular file modified
+// at mtime (seconds since the Unix epoch): the first stage prints what
+// its GNU tool prints of that time (compute.FileTimeStage: gzip -l).
+func (p *Pipeline) SetInputFileTime(mtime int64) {
+	if len(p.Stages) > 0 {
+		if s, ok := p.Stages[0].(compute.FileTimeStage); ok {
+			s.SetInputFileTime(mtime)
+		}
+	}
+}

@@ -28,8 +28,10 @@ type gzipListing struct {
 	// header is the first member's header size, for the ratio.
 	header int64
 	// stamp: the last nonzero MTIME of a member, under -N or -M (GNU
-	// reads the time stamps only then); 0 is the epoch, as GNU prints it for stdin.
-	stamp uint32
+	// reads the time stamps only then); else the input file's time
+	// (SetInputFileTime), as GNU's fstat of a regular stdin gives it, or 0,
+	// the epoch, as GNU prints it for a pipe.
+	stamp int64
 	// name: the first member's name under -N (name is set), as GNU reads
 	// it into its 1 KiB buffer.
 	name    []byte
@@ -56,7 +58,7 @@ func (l *gzipListing) member(stamp uint32, times bool) {
 	l.members++
 	l.out = 0
 	if times && stamp != 0 {
-		l.stamp = stamp
+		l.stamp = int64(stamp)
 	}
 }
 
@@ -128,7 +130,7 @@ func (s *gzipStage) listText() string {
 	}
 	if s.verbose {
 		// The time in the server's zone, as GNU's localtime in its own.
-		t := time.Unix(int64(l.stamp), 0).In(time.Local)
+		t := time.Unix(l.stamp, 0).In(time.Local)
 		b = fmt.Appendf(b, "defla %08x %s%3d %02d:%02d ", l.crc, t.Month().String()[:3], t.Day(), t.Hour(), t.Minute())
 	}
 	// GNU's ratio counts the first member's header and trailer out of the
