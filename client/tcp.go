@@ -61,7 +61,8 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // is a regular file whose size is data, or has a Len method) or frames it
 // in chunks (@chunked),
 // and asks for a trailer line (@trailer) after the output. When r is a
-// regular file, the header says so (@file=N, and its time @mtime=SECONDS): commands print what GNU
+// regular file, the header says so (@file=N; with WithTCPFileTime, its
+// time too, @mtime=SECONDS): commands print what GNU
 // prints reading that file as standard input. A reply that is
 // exactly one error line becomes a *TCPError; one without a trailer that
 // matches what was received and sent (a server that crashed mid-reply
@@ -157,7 +158,11 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 		header = "@size=" + strconv.FormatInt(size, 10) + " @trailer "
 	}
 	if fsize, mtime, ok := fileSize(r); ok {
-		header = "@file=" + strconv.FormatInt(fsize, 10) + " @mtime=" + strconv.FormatInt(mtime, 10) + " " + header
+		file := "@file=" + strconv.FormatInt(fsize, 10) + " "
+		if o.fileTime {
+			file += "@mtime=" + strconv.FormatInt(mtime, 10) + " "
+		}
+		header = file + header
 	}
 	if o.status != nil {
 		header += "@status "
@@ -266,8 +271,9 @@ func dialAny(ctx context.Context, list string) (net.Conn, string, error) {
 type TCPOption func(*tcpOptions)
 
 type tcpOptions struct {
-	token  string
-	status *int
+	token    string
+	status   *int
+	fileTime bool
 }
 
 // WithTCPToken sends token on the header line (@token=TOKEN), for a server
@@ -279,6 +285,14 @@ func WithTCPToken(token string) TCPOption { return func(o *tcpOptions) { o.token
 // selected no line gives 1, as with Run's summary. A server older than
 // @status refuses the header line with an error line.
 func WithTCPStatus(status *int) TCPOption { return func(o *tcpOptions) { o.status = status } }
+
+// WithTCPFileTime sends, when the input is a regular file, its
+// modification time with its size (@mtime=SECONDS after @file=N), for a
+// pipeline that prints it (gzip -lv; engine.Pipeline.WantsInputFileTime
+// says which do). Without it the server lists the epoch, as for a pipe. A
+// server older than @mtime refuses the header line (unknown header
+// option), whatever the command: send it only when the pipeline wants it.
+func WithTCPFileTime() TCPOption { return func(o *tcpOptions) { o.fileTime = true } }
 
 type sendResult struct {
 	n   int64 // input bytes sent

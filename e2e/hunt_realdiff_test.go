@@ -36,8 +36,8 @@ import (
 // the one before from a regular file for grep (whose reads halfclose
 // models on a file's) and from a pipe for the others, the first stage
 // from a pipe (or, for a quarter of the cases, the file itself, which the
-// CLI then declares: input_file_size, and its time, input_file_mtime,
-// which gzip -lv lists as GNU does). Where every stage succeeds, each
+// CLI then declares: input_file_size, and for gzip -lv its time,
+// input_file_mtime, which gzip -lv lists as GNU does). Where every stage succeeds, each
 // transport's stdout is GNU's (gzip's output must gunzip to the input),
 // the CLI's exit status is GNU's last stage's, and its stderr over gRPC
 // the stages' stderr in order (over --tcp there is none). Where a stage
@@ -86,7 +86,7 @@ func TestHuntRealDiff(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A time of its own for each case, which gzip -lv lists of a
-		// regular file (the CLI sends it: input_file_mtime, @mtime);
+		// regular file (the CLI sends it for gzip -lv: input_file_mtime, @mtime);
 		// not drawn from r, so each seed's cases stay what they were.
 		at := time.Unix(int64(i)*7777777+123456789, 0)
 		if err := os.Chtimes(in, at, at); err != nil {

@@ -117,6 +117,10 @@ type gzipStage struct {
 // time of such a stdin. Compressing, it changes nothing (docs/protocol.md).
 func (s *gzipStage) SetInputFileTime(mtime int64) { s.fileTime, s.hasFileTime = mtime, true }
 
+// WantsInputFileTime: only -l with -v (the last of -v and -q) lists a
+// time (listText).
+func (s *gzipStage) WantsInputFileTime() bool { return s.list && s.verbose }
+
 func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.Stage, error) {
 	return func(env *compute.Env, args []string) (compute.Stage, error) {
 		f, err := compute.ParseFlags(name, gzipFlags, args)
