@@ -100,12 +100,9 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 			}
 			o.file = n
 		case "@mtime":
-			n, ok := parseCount(strings.TrimPrefix(value, "-"))
+			n, ok := parseSeconds(value)
 			if !hasValue || !ok {
 				return o, "", compute.Invalidf("header option @mtime wants the file's modification time in seconds since the epoch: @mtime=SECONDS")
-			}
-			if strings.HasPrefix(value, "-") {
-				n = -n
 			}
 			o.mtime, o.hasMtime = n, true
 		case "@chunked", "@trailer", "@status":
@@ -152,6 +149,18 @@ func quoteWord(w string) string {
 
 // maxQuotedWord is how much of a client's word quoteWord keeps.
 const maxQuotedWord = 32
+
+// parseSeconds reads @mtime's value: decimal digits after an optional
+// "-", any int64 (a file's st_mtime: tmpfs keeps all 64 bits, so 19
+// digits), nothing else (no "+", no spaces).
+func parseSeconds(s string) (int64, bool) {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || len(digits) > 19 || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
 
 // parseCount parses a decimal byte count: ASCII digits only, at most
 // maxSizeDigits of them.

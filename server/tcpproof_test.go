@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -213,6 +214,11 @@ func TestParseHeaderMtime(t *testing.T) {
 		{"@file=3 @mtime=-123456789 wc", -123456789},
 		{"@file=3 @mtime=-0 wc", 0},
 		{"@file=3 @mtime=999999999999999999 wc", 999999999999999999},
+		// A file's st_mtime is any int64 (tmpfs keeps all of it).
+		{"@file=3 @mtime=1000000000000000000 wc", 1000000000000000000},
+		{"@file=3 @mtime=9223372036854775807 wc", math.MaxInt64},
+		{"@file=3 @mtime=-9223372036854775808 wc", math.MinInt64},
+		{"@file=3 @mtime=0009223372036854775 wc", 9223372036854775},
 	} {
 		o, rest, err := parseHeaderOptions(tc.line)
 		if err != nil || !o.hasMtime || o.mtime != tc.want || rest != "wc" {
@@ -237,7 +243,11 @@ func TestParseHeaderMtime(t *testing.T) {
 		{"@file=3 @mtime=1.5 wc", bad},
 		{"@file=3 @mtime=1e9 wc", bad},
 		{"@file=3 @mtime=0x10 wc", bad},
-		{"@file=3 @mtime=1000000000000000000 wc", bad},
+		{"@file=3 @mtime=9223372036854775808 wc", bad},
+		{"@file=3 @mtime=-9223372036854775809 wc", bad},
+		{"@file=3 @mtime=10000000000000000000 wc", bad},
+		{"@file=3 @mtime=- 1 wc", bad},
+		{"@file=3 @mtime=1_000 wc", bad},
 		{"@file=3 @mtime=1 @mtime=1 wc", `header option "@mtime" given twice`},
 		{"@mtime=1 wc", "header option @mtime needs @file: it is the time of the regular file the input is"},
 	} {
