@@ -219,7 +219,10 @@ bench: build tools
 ## in process and through a halfclosed's TCP port and gRPC (TEXTDIFF_N, default 3000 each; TEXTDIFF_SEED),
 ## of tac -r separators over inputs up to 300 KB (TACREDIFF_N, default 2000; TACREDIFF_SEED),
 ## of gzip -l on generated multi-member streams (GZIPLIST_N, default 5000; GZIPLIST_SEED),
-## and of the server's reading of a POSIX TZ rule against GNU date's (TZRULE_N, default 3000; TZRULE_SEED)
+## of the server's reading of a POSIX TZ rule against GNU date's (TZRULE_N, default 3000; TZRULE_SEED),
+## and of every command and pipelines of them over real files through a halfclosed's gRPC, --tcp, command
+## and route ports (REALDIFF_N, default 2000; REALDIFF_SEED; REALDIFF_FILES, files and directories joined
+## by colons, default /usr/share/man/man1:/usr/share/doc:/usr/bin)
 fuzz:
 	GNUDIFF_N=$${GNUDIFF_N:-20000} GNUDIFF_SEED=$${GNUDIFF_SEED:-$$(date +%s)} $(GO) test -run=TestGNUDiffGenerated -count=1 -timeout 180m -v ./compute/builtin/
 	HFUZZ_N=$${HFUZZ_N:-1000} HFUZZ_SEED=$${HFUZZ_SEED:-$$(date +%s)} $(GO) test -run='^TestHuntHfuzz$$' -count=1 -timeout 120m -v ./compute/builtin/
@@ -238,6 +241,8 @@ fuzz:
 	TACREDIFF_N=$${TACREDIFF_N:-2000} TACREDIFF_SEED=$${TACREDIFF_SEED:-$$(date +%s)} $(GO) test -run='^TestTacRegexDiffGNU$$' -count=1 -timeout 60m ./compute/text/
 	GZIPLIST_N=$${GZIPLIST_N:-5000} GZIPLIST_SEED=$${GZIPLIST_SEED:-$$(date +%s)} $(GO) test -run='^TestGzipListGenerated$$' -count=1 -timeout 60m -v ./compute/text/
 	TZRULE_N=$${TZRULE_N:-3000} TZRULE_SEED=$${TZRULE_SEED:-$$(date +%s)} $(GO) test -run='^TestRulesGenerated$$' -count=1 -timeout 60m -v ./internal/tz/
+	REALDIFF_N=$${REALDIFF_N:-2000} REALDIFF_SEED=$${REALDIFF_SEED:-$$(date +%s)} REALDIFF_FILES=$${REALDIFF_FILES-/usr/share/man/man1:/usr/share/doc:/usr/bin} \
+	  $(GO) test -run='^TestHuntRealDiff$$' -count=1 -timeout 60m -v ./e2e/
 	$(GO) test -run=NONE -fuzz=FuzzSplitPipeline -fuzztime=30s ./compute/engine/
 	$(GO) test -run=NONE -fuzz=FuzzFilters -fuzztime=60s ./compute/builtin/
 	$(GO) test -run=NONE -fuzz=FuzzReadHeader -fuzztime=30s ./server/

@@ -400,6 +400,20 @@ func (c *Client) Digest(ctx context.Context, r io.Reader, algos []apiv1.Algorith
 	return resp, nil
 }
 
+// RunOption is an option of Client.Run.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	fileTime bool
+}
+
+// WithFileTime sends, when the input is a regular file, its modification
+// time with its size (RunHeader.input_file_mtime), for a pipeline that
+// prints it (gzip -lv; engine.Pipeline.WantsInputFileTime says which do).
+// Without it the server lists the epoch, as for a pipe. A server older
+// than the field ignores it.
+func WithFileTime() RunOption { return func(o *runOptions) { o.fileTime = true } }
+
 // errNilReader and errNilWriter are the errors of a call given a nil
 // reader or writer: nothing is sent. RunTCP returns their messages as
 // plain errors.
@@ -417,8 +431,9 @@ var (
 // message with the byte count, require_end in the header), half-closes,
 // and copies the output to w. When r is a regular file (an *os.File or a
 // reader with a Stat method), the header says so (input_file_size): the
-// commands print what GNU prints reading that file as standard input (wc's
-// column widths). It returns the summary, which a complete
+// commands print what GNU prints reading that file as standard input
+// (wc's column widths); with WithFileTime, its time too
+// (input_file_mtime: gzip -lv's time). It returns the summary, which a complete
 // reply always ends with: the pipeline's exit status (grep that selected
 // no line: 1) and the lines its commands wrote on standard error (sort -c's
 // disorder line), which a caller shows as a shell would. An error after
@@ -435,7 +450,11 @@ var (
 // The pipeline text is a protobuf string, which must be valid UTF-8: other
 // bytes (a pattern in Latin-1) are written as $'\xHH' in the text. Text
 // that is not UTF-8 is an InvalidArgument error, nothing sent.
-func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Writer) (*apiv1.RunSummary, error) {
+func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Writer, opts ...RunOption) (*apiv1.RunSummary, error) {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if !utf8.ValidString(pipeline) {
 		return nil, status.Error(codes.InvalidArgument, "pipeline text is not valid UTF-8 (gRPC carries it as a string): write other bytes as $'\\xHH'")
 	}
@@ -452,8 +471,11 @@ func (c *Client) Run(ctx context.Context, pipeline string, r io.Reader, w io.Wri
 		return nil, err
 	}
 	h := &apiv1.RunHeader{Pipeline: pipeline, RequireEnd: true}
-	if n, ok := fileSize(r); ok {
+	if n, mtime, ok := fileSize(r); ok {
 		h.InputFileSize = &n
+		if o.fileTime {
+			h.InputFileMtime = &mtime
+		}
 	}
 	if err := stream.Send(&apiv1.RunRequest{Message: &apiv1.RunRequest_Header{Header: h}}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

@@ -61,7 +61,8 @@ var ErrIncompleteReply = errors.New("incomplete reply")
 // is a regular file whose size is data, or has a Len method) or frames it
 // in chunks (@chunked),
 // and asks for a trailer line (@trailer) after the output. When r is a
-// regular file, the header says so (@file=N): commands print what GNU
+// regular file, the header says so (@file=N; with WithTCPFileTime, its
+// time too, @mtime=SECONDS): commands print what GNU
 // prints reading that file as standard input. A reply that is
 // exactly one error line becomes a *TCPError; one without a trailer that
 // matches what was received and sent (a server that crashed mid-reply
@@ -156,8 +157,12 @@ func RunTCP(ctx context.Context, addr string, tlsConfig *tls.Config, pipeline st
 	if sized {
 		header = "@size=" + strconv.FormatInt(size, 10) + " @trailer "
 	}
-	if fsize, ok := fileSize(r); ok {
-		header = "@file=" + strconv.FormatInt(fsize, 10) + " " + header
+	if fsize, mtime, ok := fileSize(r); ok {
+		file := "@file=" + strconv.FormatInt(fsize, 10) + " "
+		if o.fileTime {
+			file += "@mtime=" + strconv.FormatInt(mtime, 10) + " "
+		}
+		header = file + header
 	}
 	if o.status != nil {
 		header += "@status "
@@ -266,8 +271,9 @@ func dialAny(ctx context.Context, list string) (net.Conn, string, error) {
 type TCPOption func(*tcpOptions)
 
 type tcpOptions struct {
-	token  string
-	status *int
+	token    string
+	status   *int
+	fileTime bool
 }
 
 // WithTCPToken sends token on the header line (@token=TOKEN), for a server
@@ -280,6 +286,14 @@ func WithTCPToken(token string) TCPOption { return func(o *tcpOptions) { o.token
 // @status refuses the header line with an error line.
 func WithTCPStatus(status *int) TCPOption { return func(o *tcpOptions) { o.status = status } }
 
+// WithTCPFileTime sends, when the input is a regular file, its
+// modification time with its size (@mtime=SECONDS after @file=N), for a
+// pipeline that prints it (gzip -lv; engine.Pipeline.WantsInputFileTime
+// says which do). Without it the server lists the epoch, as for a pipe. A
+// server older than @mtime refuses the header line (unknown header
+// option), whatever the command: send it only when the pipeline wants it.
+func WithTCPFileTime() TCPOption { return func(o *tcpOptions) { o.fileTime = true } }
+
 type sendResult struct {
 	n   int64 // input bytes sent
 	err error
@@ -291,17 +305,19 @@ var errReadInput = errors.New("reading input")
 // fileSize returns the size of the regular file r reads, when it is one
 // (an *os.File, or any reader with a Stat method): the server's commands
 // then print what GNU prints when its standard input is that file (wc's
-// column widths; RunHeader.input_file_size, the TCP header's @file).
-func fileSize(r io.Reader) (int64, bool) {
+// column widths; RunHeader.input_file_size, the TCP header's @file), and
+// its modification time in seconds since the epoch, from the same stat
+// (gzip -l lists it: RunHeader.input_file_mtime, @mtime).
+func fileSize(r io.Reader) (size, mtime int64, ok bool) {
 	f, ok := r.(interface{ Stat() (os.FileInfo, error) })
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		return 0, false
+		return 0, 0, false
 	}
-	return st.Size(), true
+	return st.Size(), st.ModTime().Unix(), true
 }
 
 // inputSize returns how many bytes r will give, when that is known before

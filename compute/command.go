@@ -43,6 +43,24 @@ type FileInputStage interface {
 	SetInputFile(size int64)
 }
 
+// FileTimeStage is a Stage whose GNU output depends on the modification
+// time of its standard input when that is a regular file: gzip -l lists
+// it (GNU's fstat of stdin) in place of the epoch. A pipeline's first
+// stage is told it when the client says its input is a regular file and
+// gives its time (engine.Pipeline.SetInputFileTime), and only when the
+// stage wants it (WantsInputFileTime, which the CLI asks of its own
+// compile of the pipeline before it sends the time: a server older than
+// the TCP header's @mtime refuses that option whatever the command).
+type FileTimeStage interface {
+	Stage
+	// WantsInputFileTime reports whether the stage, as its flags made
+	// it, prints anything of the time (gzip -l with -v).
+	WantsInputFileTime() bool
+	// SetInputFileTime says the input is a regular file modified at
+	// mtime, in seconds since the Unix epoch.
+	SetInputFileTime(mtime int64)
+}
+
 // BufferTaker is a stage's output that can take a full buffer itself
 // rather than copy it (the reply spool, once it spills: the buffer is
 // written to the spill file as it is). A stage that buffers its output

@@ -198,6 +198,16 @@ func TestRunInputFileSize(t *testing.T) {
 	if oc := env.obs.nextOutcome(t); oc != OutcomeInvalid {
 		t.Fatalf("outcome %q", oc)
 	}
+	// input_file_mtime is the time of that file: without its size it is
+	// INVALID_ARGUMENT, naming it (e2e's TestGzipListFileTime checks its
+	// use against GNU).
+	_, _, err = runCall(t, env, runHdr(&apiv1.RunHeader{Pipeline: "wc", InputFileMtime: i64(5)}))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "input_file_mtime without input_file_size") {
+		t.Fatalf("mtime without size: %v", err)
+	}
+	if oc := env.obs.nextOutcome(t); oc != OutcomeInvalid {
+		t.Fatalf("outcome %q", oc)
+	}
 }
 
 // TestRequireEndFlag: with Options.RequireEnd (--require-end) every stream

@@ -561,12 +561,18 @@ func (s *computeService) Run(stream grpc.BidiStreamingServer[apiv1.RunRequest, a
 		if h.GetInputFileSize() < 0 {
 			return "", nil, compute.Invalidf("header: negative input_file_size %d", h.GetInputFileSize())
 		}
+		if h.InputFileMtime != nil && h.InputFileSize == nil {
+			return "", nil, compute.Invalidf("header: input_file_mtime without input_file_size (the time of a regular file the input is)")
+		}
 		p, err := s.engine.Compile(h.GetPipeline())
 		if err != nil {
 			return "", nil, err
 		}
 		if h.InputFileSize != nil {
 			p.SetInputFile(h.GetInputFileSize())
+		}
+		if h.InputFileMtime != nil {
+			p.SetInputFileTime(h.GetInputFileMtime())
 		}
 		proof := newEndProof(h.GetRequireEnd() || s.opts.RequireEnd, h.ExpectedSize)
 		return strings.Join(p.Names, "|"), func(ctx context.Context) (engine.Stats, error) {

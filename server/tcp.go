@@ -1476,6 +1476,9 @@ func (s *TCPServer) readHeader(c net.Conn, br *bufio.Reader) (*engine.Pipeline, 
 	p, err := s.Engine.Compile(text)
 	if err == nil && opts.file >= 0 {
 		p.SetInputFile(opts.file)
+		if opts.hasMtime {
+			p.SetInputFileTime(opts.mtime)
+		}
 	}
 	return p, opts, err
 }

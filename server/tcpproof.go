@@ -21,6 +21,10 @@ type tcpOptions struct {
 	status  bool   // @status: the @trailer line carries the exit status
 	token   string // @token=TOKEN: the client's bearer token; "" when not given
 	file    int64  // @file=N: the input is a regular file of N bytes; -1 when not said
+	// @mtime=SECONDS: that file's modification time, seconds since the
+	// epoch (may be negative); hasMtime: it was given.
+	mtime    int64
+	hasMtime bool
 }
 
 // proven reports whether the options prove the end of input.
@@ -46,6 +50,9 @@ func (o tcpOptions) String() string {
 	}
 	if o.file >= 0 {
 		w = append(w, "@file="+strconv.FormatInt(o.file, 10))
+	}
+	if o.hasMtime {
+		w = append(w, "@mtime="+strconv.FormatInt(o.mtime, 10))
 	}
 	return strings.Join(w, " ")
 }
@@ -92,6 +99,12 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 				return o, "", compute.Invalidf("header option @file wants the file's size: @file=N")
 			}
 			o.file = n
+		case "@mtime":
+			n, ok := parseSeconds(value)
+			if !hasValue || !ok {
+				return o, "", compute.Invalidf("header option @mtime wants the file's modification time in seconds since the epoch: @mtime=SECONDS")
+			}
+			o.mtime, o.hasMtime = n, true
 		case "@chunked", "@trailer", "@status":
 			if hasValue {
 				return o, "", compute.Invalidf("header option %s takes no value", name)
@@ -111,8 +124,11 @@ func parseHeaderOptions(line string) (tcpOptions, string, error) {
 			}
 			o.token = value
 		default:
-			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N)", quoteWord(name))
+			return o, "", compute.Invalidf("unknown header option %s (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N, @mtime=SECONDS)", quoteWord(name))
 		}
+	}
+	if o.hasMtime && o.file < 0 {
+		return o, "", compute.Invalidf("header option @mtime needs @file: it is the time of the regular file the input is")
 	}
 	if o.status && !o.trailer {
 		return o, "", compute.Invalidf("header option @status needs @trailer: the status is on the trailer line")
@@ -133,6 +149,18 @@ func quoteWord(w string) string {
 
 // maxQuotedWord is how much of a client's word quoteWord keeps.
 const maxQuotedWord = 32
+
+// parseSeconds reads @mtime's value: decimal digits after an optional
+// "-", any int64 (a file's st_mtime: tmpfs keeps all 64 bits, so 19
+// digits), nothing else (no "+", no spaces).
+func parseSeconds(s string) (int64, bool) {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || len(digits) > 19 || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
 
 // parseCount parses a decimal byte count: ASCII digits only, at most
 // maxSizeDigits of them.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/halfclose/halfclose/compute"
 	"github.com/halfclose/halfclose/internal/oracle"
 )
 
@@ -59,7 +61,7 @@ func TestTCPHeaderOptions(t *testing.T) {
 		{"trailer, size short", "@size=4 @trailer testcat\n", "abc", "halfclose: error: DATA_LOSS: input ended after 3 of the 4 bytes declared by @size\n", OutcomeAborted},
 		{"trailer, chunked, no last chunk", "@chunked @trailer @status testcat\n", chunk("abc"), "halfclose: error: DATA_LOSS: input ended without its last chunk (@chunked: a zero-length chunk ends the input)\n", OutcomeAborted},
 		{"tabs and spaces", " @size=3\t@trailer  testcat\n", "abc", "abchalfclose: ok out=3 in=3\n", OutcomeOK},
-		{"unknown option", "@frob sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@frob\" (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N)\n", OutcomeInvalid},
+		{"unknown option", "@frob sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@frob\" (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N, @mtime=SECONDS)\n", OutcomeInvalid},
 		// @status: the trailer carries the exit status, 0 too
 		{"status", "@trailer @status grep -c x\n", "abc\n", "0\nhalfclose: ok out=2 in=4 status=1\n", OutcomeOK},
 		{"status 0", "@status @trailer testcat\n", "abc", "abchalfclose: ok out=3 in=3 status=0\n", OutcomeOK},
@@ -74,11 +76,14 @@ func TestTCPHeaderOptions(t *testing.T) {
 		{"no file", "wc\n", "a b\n", "      1       2       4\n", OutcomeOK},
 		{"file without value", "@file wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option @file wants the file's size: @file=N\n", OutcomeInvalid},
 		{"negative file", "@file=-4 wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option @file wants the file's size: @file=N\n", OutcomeInvalid},
+		{"mtime without value", "@file=4 @mtime wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option @mtime wants the file's modification time in seconds since the epoch: @mtime=SECONDS\n", OutcomeInvalid},
+		{"mtime without file", "@mtime=5 wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option @mtime needs @file: it is the time of the regular file the input is\n", OutcomeInvalid},
+		{"mtime with file", "@mtime=-5 @file=4 wc\n", "a b\n", "1 2 4\n", OutcomeOK},
 		{"size without value", "@size sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: header option @size wants a byte count: @size=N\n", OutcomeInvalid},
 		{"negative size", "@size=-1 sha256sum\n", "", "halfclose: error: INVALID_ARGUMENT: header option @size wants a byte count: @size=N\n", OutcomeInvalid},
 		// A long option is quoted to 32 bytes at a character's start:
 		// "@" and 15 "é" (it showed the 16th's first byte, "\xc3").
-		{"long option of two-byte characters", "@" + strings.Repeat("\u00e9", 20) + " wc\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@" + strings.Repeat("\u00e9", 15) + "…\" (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N)\n", OutcomeInvalid},
+		{"long option of two-byte characters", "@" + strings.Repeat("\u00e9", 20) + " wc\n", "", "halfclose: error: INVALID_ARGUMENT: unknown header option \"@" + strings.Repeat("\u00e9", 15) + "…\" (known: @size=N, @chunked, @trailer, @status, @token=TOKEN, @file=N, @mtime=SECONDS)\n", OutcomeInvalid},
 		{"option twice", "@trailer @trailer wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option \"@trailer\" given twice\n", OutcomeInvalid},
 		{"value on a flag option", "@chunked=1 wc\n", "", "halfclose: error: INVALID_ARGUMENT: header option @chunked takes no value\n", OutcomeInvalid},
 		{"options only", "@trailer\n", "", "halfclose: error: INVALID_ARGUMENT: pipeline: empty\n", OutcomeInvalid},
@@ -192,6 +197,64 @@ func TestQuoteWordCutsAtCharacter(t *testing.T) {
 					t.Fatalf("%q after %d bytes, %d in all: %s, want %s", r, pad, len(w), got, strconv.Quote(want))
 				}
 			}
+		}
+	}
+}
+
+// TestParseHeaderMtime: @mtime=SECONDS, the input file's modification
+// time (gzip -l lists it): signed decimal seconds, with @file only; any
+// other value is INVALID_ARGUMENT naming @mtime.
+func TestParseHeaderMtime(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want int64
+	}{
+		{"@file=3 @mtime=0 wc", 0},
+		{"@mtime=1700000000 @file=3 wc", 1700000000},
+		{"@file=3 @mtime=-123456789 wc", -123456789},
+		{"@file=3 @mtime=-0 wc", 0},
+		{"@file=3 @mtime=999999999999999999 wc", 999999999999999999},
+		// A file's st_mtime is any int64 (tmpfs keeps all of it).
+		{"@file=3 @mtime=1000000000000000000 wc", 1000000000000000000},
+		{"@file=3 @mtime=9223372036854775807 wc", math.MaxInt64},
+		{"@file=3 @mtime=-9223372036854775808 wc", math.MinInt64},
+		{"@file=3 @mtime=0009223372036854775 wc", 9223372036854775},
+	} {
+		o, rest, err := parseHeaderOptions(tc.line)
+		if err != nil || !o.hasMtime || o.mtime != tc.want || rest != "wc" {
+			t.Errorf("%q: mtime %d (given %v), rest %q, err %v; want %d", tc.line, o.mtime, o.hasMtime, rest, err, tc.want)
+			continue
+		}
+		// String gives the words back, parsed to the same options.
+		if o2, _, err := parseHeaderOptions(o.String() + " wc"); err != nil || o2 != o {
+			t.Errorf("%q: String %q parses to %+v, %v", tc.line, o.String(), o2, err)
+		}
+	}
+	if o, _, err := parseHeaderOptions("@file=3 wc"); err != nil || o.hasMtime {
+		t.Errorf("@file alone: mtime given %v, err %v", o.hasMtime, err)
+	}
+	const bad = "header option @mtime wants the file's modification time in seconds since the epoch: @mtime=SECONDS"
+	for _, tc := range []struct{ line, msg string }{
+		{"@file=3 @mtime wc", bad},
+		{"@file=3 @mtime= wc", bad},
+		{"@file=3 @mtime=- wc", bad},
+		{"@file=3 @mtime=--1 wc", bad},
+		{"@file=3 @mtime=+1 wc", bad},
+		{"@file=3 @mtime=1.5 wc", bad},
+		{"@file=3 @mtime=1e9 wc", bad},
+		{"@file=3 @mtime=0x10 wc", bad},
+		{"@file=3 @mtime=9223372036854775808 wc", bad},
+		{"@file=3 @mtime=-9223372036854775809 wc", bad},
+		{"@file=3 @mtime=10000000000000000000 wc", bad},
+		{"@file=3 @mtime=- 1 wc", bad},
+		{"@file=3 @mtime=1_000 wc", bad},
+		{"@file=3 @mtime=1 @mtime=1 wc", `header option "@mtime" given twice`},
+		{"@mtime=1 wc", "header option @mtime needs @file: it is the time of the regular file the input is"},
+	} {
+		_, _, err := parseHeaderOptions(tc.line)
+		var ce *compute.Error
+		if !errors.As(err, &ce) || ce.Code != compute.CodeInvalid || ce.Msg != tc.msg {
+			t.Errorf("%q: %v, want INVALID_ARGUMENT %q", tc.line, err, tc.msg)
 		}
 	}
 }

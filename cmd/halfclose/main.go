@@ -32,6 +32,7 @@ import (
 	apiv1 "github.com/halfclose/halfclose/api/halfclose/v1"
 	"github.com/halfclose/halfclose/client"
 	"github.com/halfclose/halfclose/compute"
+	"github.com/halfclose/halfclose/compute/builtin"
 	"github.com/halfclose/halfclose/compute/engine"
 	"github.com/halfclose/halfclose/internal/cli"
 	"github.com/halfclose/halfclose/internal/codename"
@@ -302,17 +303,34 @@ func (r *runner) run(ctx context.Context, pipeline string, in io.Reader, out io.
 		ctx, cancel = context.WithTimeout(ctx, r.o.timeout)
 		defer cancel()
 	}
+	// The input file's time goes only to a pipeline that prints it
+	// (gzip -lv): a server older than @mtime refuses that header option
+	// whatever the command, so it is sent over gRPC too only then.
+	fileTime := engine.WantsInputFileTime(localRegistry, pipeline)
 	if r.o.tcp {
 		// The probe names one port: not done for a list of them.
 		g := &h2Guard{w: out, addr: r.o.tcpAddr, probe: r.tls == nil && !strings.Contains(r.o.tcpAddr, ",")}
 		var st int
 		opts := append(r.tcpOpts[:len(r.tcpOpts):len(r.tcpOpts)], client.WithTCPStatus(&st))
+		if fileTime {
+			opts = append(opts, client.WithTCPFileTime())
+		}
 		err := g.finish(ctx, client.RunTCP(ctx, r.o.tcpAddr, r.tls, pipeline, in, g, opts...))
 		return &apiv1.RunSummary{ExitStatus: int32(st)}, err
 	}
-	sum, err := r.c.Run(ctx, pipeline, in, out)
+	var opts []client.RunOption
+	if fileTime {
+		opts = append(opts, client.WithFileTime())
+	}
+	sum, err := r.c.Run(ctx, pipeline, in, out, opts...)
 	return sum, ownDeadline(ctx, err)
 }
+
+// localRegistry holds every command this CLI was built with, to ask of
+// the pipeline's first stage whether it prints its input file's time
+// (engine.WantsInputFileTime) before the time is sent. A command it
+// lacks (a newer server's) gets no time.
+var localRegistry = builtin.Registry()
 
 // ownDeadline marks a DEADLINE_EXCEEDED that came once ctx's deadline had
 // passed as the client's own (ownDeadlineError), which describe names as

@@ -358,3 +358,49 @@ func (p *Pipeline) SetInputFile(size int64) {
 		}
 	}
 }
+
+// SetInputFileTime says the pipeline's input is a regular file modified
+// at mtime (seconds since the Unix epoch): the first stage prints what
+// its GNU tool prints of that time (compute.FileTimeStage: gzip -l).
+func (p *Pipeline) SetInputFileTime(mtime int64) {
+	if len(p.Stages) > 0 {
+		if s, ok := p.Stages[0].(compute.FileTimeStage); ok {
+			s.SetInputFileTime(mtime)
+		}
+	}
+}
+
+// WantsInputFileTime reports whether the pipeline's first stage prints
+// anything of its input file's modification time (compute.FileTimeStage:
+// gzip -lv), so that a client sends the time only then (a server older
+// than the TCP header's @mtime refuses the option).
+func (p *Pipeline) WantsInputFileTime() bool {
+	if len(p.Stages) > 0 {
+		if s, ok := p.Stages[0].(compute.FileTimeStage); ok {
+			return s.WantsInputFileTime()
+		}
+	}
+	return false
+}
+
+// WantsInputFileTime reports whether the pipeline text's first stage, as
+// r's command builds it, prints anything of its input file's modification
+// time (Pipeline.WantsInputFileTime). Only that stage is built; text that
+// does not parse, or names a command r lacks (a newer server's), wants
+// nothing. The CLI asks it before it sends the time.
+func WantsInputFileTime(r *compute.Registry, text string) bool {
+	split, err := SplitPipeline(text)
+	if err != nil || len(split) == 0 {
+		return false
+	}
+	cmd, ok := r.Lookup(split[0][0])
+	if !ok {
+		return false
+	}
+	st, err := cmd.Build(&compute.Env{}, split[0][1:])
+	if err != nil {
+		return false
+	}
+	s, ok := st.(compute.FileTimeStage)
+	return ok && s.WantsInputFileTime()
+}

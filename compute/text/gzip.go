@@ -105,7 +105,21 @@ type gzipStage struct {
 	// listing: what -l lists, gathered while this run decompresses; nil
 	// without -l.
 	listing *gzipListing
+	// fileTime: the modification time of the regular file that is the
+	// input (SetInputFileTime), which GNU's -l lists from its fstat of
+	// stdin in place of the epoch; hasFileTime: it was given.
+	fileTime    int64
+	hasFileTime bool
 }
+
+// SetInputFileTime says the input is a regular file modified at mtime
+// (seconds since the epoch): gzip -l lists it as GNU lists its fstat
+// time of such a stdin. Compressing, it changes nothing (docs/protocol.md).
+func (s *gzipStage) SetInputFileTime(mtime int64) { s.fileTime, s.hasFileTime = mtime, true }
+
+// WantsInputFileTime: only -l with -v (the last of -v and -q) lists a
+// time (listText).
+func (s *gzipStage) WantsInputFileTime() bool { return s.list && s.verbose }
 
 func buildGzip(name string, decomp bool) func(*compute.Env, []string) (compute.Stage, error) {
 	return func(env *compute.Env, args []string) (compute.Stage, error) {
@@ -177,6 +191,11 @@ func (s *gzipStage) Run(ctx context.Context, in io.Reader, out io.Writer) error 
 		// GNU lists what it decompressed: -f passes nothing through.
 		run.force, run.listForce = false, run.force
 		run.listing = &gzipListing{}
+		if run.hasFileTime {
+			// GNU starts from fstat's time of a regular stdin, which a
+			// member's nonzero MTIME replaces under -N or -M.
+			run.listing.stamp = run.fileTime
+		}
 	}
 	return run.run(ctx, in, out)
 }

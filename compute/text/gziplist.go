@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/halfclose/halfclose/compute"
@@ -28,8 +29,10 @@ type gzipListing struct {
 	// header is the first member's header size, for the ratio.
 	header int64
 	// stamp: the last nonzero MTIME of a member, under -N or -M (GNU
-	// reads the time stamps only then); 0 is the epoch, as GNU prints it for stdin.
-	stamp uint32
+	// reads the time stamps only then); else the input file's time
+	// (SetInputFileTime), as GNU's fstat of a regular stdin gives it, or 0,
+	// the epoch, as GNU prints it for a pipe.
+	stamp int64
 	// name: the first member's name under -N (name is set), as GNU reads
 	// it into its 1 KiB buffer.
 	name    []byte
@@ -56,7 +59,7 @@ func (l *gzipListing) member(stamp uint32, times bool) {
 	l.members++
 	l.out = 0
 	if times && stamp != 0 {
-		l.stamp = stamp
+		l.stamp = int64(stamp)
 	}
 }
 
@@ -128,8 +131,12 @@ func (s *gzipStage) listText() string {
 	}
 	if s.verbose {
 		// The time in the server's zone, as GNU's localtime in its own.
-		t := time.Unix(int64(l.stamp), 0).In(time.Local)
-		b = fmt.Appendf(b, "defla %08x %s%3d %02d:%02d ", l.crc, t.Month().String()[:3], t.Day(), t.Hour(), t.Minute())
+		if t, ok := localTime(l.stamp); ok {
+			b = fmt.Appendf(b, "defla %08x %s%3d %02d:%02d ", l.crc, t.Month().String()[:3], t.Day(), t.Hour(), t.Minute())
+		} else {
+			// GNU's localtime failed: a year past what struct tm holds.
+			b = fmt.Appendf(b, "defla %08x ??? ?? ??:?? ", l.crc)
+		}
 	}
 	// GNU's ratio counts the first member's header and trailer out of the
 	// compressed size, as its position in its input buffer (the header's
@@ -169,4 +176,18 @@ func lastComponent(name string) string {
 		}
 	}
 	return name[base:]
+}
+
+// localTime is sec in the server's zone, as glibc's localtime gives it:
+// not ok where that fails, a year whose tm_year (year - 1900) an int
+// does not hold (a file time on tmpfs can be any int64; GNU lists it as
+// "??? ?? ??:??"). Beyond ±2^62 seconds the year is far out of that
+// range, and Go's time would overflow.
+func localTime(sec int64) (time.Time, bool) {
+	if sec > 1<<62 || sec < -(1<<62) {
+		return time.Time{}, false
+	}
+	t := time.Unix(sec, 0).In(time.Local)
+	y := int64(t.Year()) - 1900
+	return t, y >= math.MinInt32 && y <= math.MaxInt32
 }

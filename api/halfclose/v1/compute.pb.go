@@ -684,8 +684,17 @@ type RunHeader struct {
 	// GNU's seek on the file lets them). Unset, the input is a pipe. It checks nothing (expected_size does); a negative value is
 	// INVALID_ARGUMENT.
 	InputFileSize *int64 `protobuf:"varint,4,opt,name=input_file_size,json=inputFileSize,proto3,oneof" json:"input_file_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// input_file_mtime, when set, is the modification time of that regular
+	// file, in whole seconds since the Unix epoch (fstat's st_mtime; may be
+	// negative), as the CLI sets it with input_file_size from the same
+	// fstat. gzip -l lists it where GNU gzip lists the fstat time of its
+	// standard input: in place of the epoch, and under -N or -M when no
+	// member has a nonzero MTIME. Whole seconds: gzip's time stamps have no
+	// finer part. Unset, gzip -l lists the epoch as for a pipe. Set without
+	// input_file_size, it is INVALID_ARGUMENT.
+	InputFileMtime *int64 `protobuf:"varint,5,opt,name=input_file_mtime,json=inputFileMtime,proto3,oneof" json:"input_file_mtime,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RunHeader) Reset() {
@@ -742,6 +751,13 @@ func (x *RunHeader) GetRequireEnd() bool {
 func (x *RunHeader) GetInputFileSize() int64 {
 	if x != nil && x.InputFileSize != nil {
 		return *x.InputFileSize
+	}
+	return 0
+}
+
+func (x *RunHeader) GetInputFileMtime() int64 {
+	if x != nil && x.InputFileMtime != nil {
+		return *x.InputFileMtime
 	}
 	return 0
 }
@@ -1583,15 +1599,17 @@ const file_halfclose_v1_compute_proto_rawDesc = "" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04data\x12\x14\n" +
 	"\x04text\x18\x03 \x01(\tH\x00R\x04text\x12%\n" +
 	"\x03end\x18\x04 \x01(\v2\x11.halfclose.v1.EndH\x00R\x03endB\t\n" +
-	"\amessage\"\xc5\x01\n" +
+	"\amessage\"\x89\x02\n" +
 	"\tRunHeader\x12\x1a\n" +
 	"\bpipeline\x18\x01 \x01(\tR\bpipeline\x12(\n" +
 	"\rexpected_size\x18\x02 \x01(\x03H\x00R\fexpectedSize\x88\x01\x01\x12\x1f\n" +
 	"\vrequire_end\x18\x03 \x01(\bR\n" +
 	"requireEnd\x12+\n" +
-	"\x0finput_file_size\x18\x04 \x01(\x03H\x01R\rinputFileSize\x88\x01\x01B\x10\n" +
+	"\x0finput_file_size\x18\x04 \x01(\x03H\x01R\rinputFileSize\x88\x01\x01\x12-\n" +
+	"\x10input_file_mtime\x18\x05 \x01(\x03H\x02R\x0einputFileMtime\x88\x01\x01B\x10\n" +
 	"\x0e_expected_sizeB\x12\n" +
-	"\x10_input_file_size\"Q\n" +
+	"\x10_input_file_sizeB\x13\n" +
+	"\x11_input_file_mtime\"Q\n" +
 	"\x03End\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x03R\x04size\x126\n" +
 	"\adigests\x18\x02 \x03(\v2\x1c.halfclose.v1.ExpectedDigestR\adigests\"h\n" +

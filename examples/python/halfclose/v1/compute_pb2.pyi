@@ -167,16 +167,18 @@ class Limits(_message.Message):
     def __init__(self, max_input_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., max_msg_bytes: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_jobs_per_peer: _Optional[int] = ..., max_requests_per_peer: _Optional[int] = ..., peer_ipv6_prefix: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_grpc_requests: _Optional[int] = ..., max_grpc_requests_per_peer: _Optional[int] = ..., header_timeout_ms: _Optional[int] = ..., job_wait_ms: _Optional[int] = ..., max_line_bytes: _Optional[int] = ..., max_tcp_header_bytes: _Optional[int] = ..., max_tcp_conns: _Optional[int] = ..., rate_limit_per_second: _Optional[float] = ..., rate_burst: _Optional[int] = ..., max_grpc_streams_per_conn: _Optional[int] = ..., max_grpc_conns: _Optional[int] = ..., max_grpc_conns_per_peer: _Optional[int] = ..., grpc_conn_idle_ms: _Optional[int] = ..., keepalive_min_time_ms: _Optional[int] = ..., tcp_fin_wait_ms: _Optional[int] = ..., spool_disk_bytes: _Optional[int] = ..., require_end: bool = ...) -> None: ...
 
 class RunHeader(_message.Message):
-    __slots__ = ["expected_size", "input_file_size", "pipeline", "require_end"]
+    __slots__ = ["expected_size", "input_file_mtime", "input_file_size", "pipeline", "require_end"]
     EXPECTED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FILE_MTIME_FIELD_NUMBER: _ClassVar[int]
     INPUT_FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_END_FIELD_NUMBER: _ClassVar[int]
     expected_size: int
+    input_file_mtime: int
     input_file_size: int
     pipeline: str
     require_end: bool
-    def __init__(self, pipeline: _Optional[str] = ..., expected_size: _Optional[int] = ..., require_end: bool = ..., input_file_size: _Optional[int] = ...) -> None: ...
+    def __init__(self, pipeline: _Optional[str] = ..., expected_size: _Optional[int] = ..., require_end: bool = ..., input_file_size: _Optional[int] = ..., input_file_mtime: _Optional[int] = ...) -> None: ...
 
 class RunRequest(_message.Message):
     __slots__ = ["data", "end", "header", "text"]
