@@ -409,7 +409,7 @@ type runOptions struct {
 
 // WithFileTime sends, when the input is a regular file, its modification
 // time with its size (RunHeader.input_file_mtime), for a pipeline that
-// prints it (gzip -lv; engine.Pipeline.WantsInputFileTime says which do).
+// prints it (gzip -lv; engine.WantsInputFileTime says which do).
 // Without it the server lists the epoch, as for a pipe. A server older
 // than the field ignores it.
 func WithFileTime() RunOption { return func(o *runOptions) { o.fileTime = true } }

@@ -288,7 +288,7 @@ func WithTCPStatus(status *int) TCPOption { return func(o *tcpOptions) { o.statu
 
 // WithTCPFileTime sends, when the input is a regular file, its
 // modification time with its size (@mtime=SECONDS after @file=N), for a
-// pipeline that prints it (gzip -lv; engine.Pipeline.WantsInputFileTime
+// pipeline that prints it (gzip -lv; engine.WantsInputFileTime
 // says which do). Without it the server lists the epoch, as for a pipe. A
 // server older than @mtime refuses the header line (unknown header
 // option), whatever the command: send it only when the pipeline wants it.

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -13,10 +13,11 @@ import (
 
 // TestGzipListServerTZRule: a halfclosed started with TZ a POSIX rule
 // (no zone file of that name: Go alone took it for UTC) lists gzip -lv
-// times in that rule's zone, as GNU gzip -lv does with the same TZ: a
-// member stamped each side of the rule's changes in 2024 and 2106 (gzip
-// -lv lists the first member's time, so one stream each), at the epoch
-// and at gzip's last second. It logs the zone it took.
+// times in that rule's zone, as GNU gzip -lvN does with the same TZ and
+// the same file on its standard input: a member stamped each side of the
+// rule's changes in 2024 and 2106 (under -N, gzip -lv lists the member's
+// MTIME), at gzip's last second, and stamped 0, which lists the file's
+// own time (the CLI sends it). It logs the zone it took.
 func TestGzipListServerTZRule(t *testing.T) {
 	t.Parallel()
 	const rule = "CET-1CEST,M3.5.0,M10.5.0/3"
@@ -36,20 +37,25 @@ func TestGzipListServerTZRule(t *testing.T) {
 		w.Write([]byte("halfclose\n"))
 		w.Close()
 		path := writeFile(t, dir, fmt.Sprintf("%d.gz", s), in.Bytes())
-		got := run(t, "", path, bin(t, "halfclose"), "--addr", d.GRPC, "gzip -lv")
+		got := run(t, "", path, bin(t, "halfclose"), "--addr", d.GRPC, "gzip -lvN")
 		if got.code != 0 {
-			t.Fatalf("halfclose gzip -lv exited %d: %s", got.code, got.stderr)
+			t.Fatalf("halfclose gzip -lvN exited %d: %s", got.code, got.stderr)
 		}
-		cmd := exec.Command(gz, "-lv")
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(gz, "-lvN")
 		cmd.Args[0] = filepath.Base(gz)
 		cmd.Env = []string{"LC_ALL=C", "TZ=" + rule}
-		cmd.Stdin = struct{ io.Reader }{bytes.NewReader(in.Bytes())} // a pipe, as the server reads
+		cmd.Stdin = f // the file itself, as the CLI's
 		want, err := cmd.Output()
+		f.Close()
 		if err != nil {
-			t.Fatalf("GNU gzip -lv: %v", err)
+			t.Fatalf("GNU gzip -lvN: %v", err)
 		}
 		if !bytes.Equal(got.stdout, want) {
-			t.Errorf("TZ=%s, MTIME %d: halfclosed's gzip -lv\n%s\nGNU gzip -lv\n%s", rule, s, got.stdout, want)
+			t.Errorf("TZ=%s, MTIME %d: halfclosed's gzip -lvN\n%s\nGNU gzip -lvN\n%s", rule, s, got.stdout, want)
 		}
 	}
 	logged := false

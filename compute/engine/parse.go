@@ -370,24 +370,12 @@ func (p *Pipeline) SetInputFileTime(mtime int64) {
 	}
 }
 
-// WantsInputFileTime reports whether the pipeline's first stage prints
-// anything of its input file's modification time (compute.FileTimeStage:
-// gzip -lv), so that a client sends the time only then (a server older
-// than the TCP header's @mtime refuses the option).
-func (p *Pipeline) WantsInputFileTime() bool {
-	if len(p.Stages) > 0 {
-		if s, ok := p.Stages[0].(compute.FileTimeStage); ok {
-			return s.WantsInputFileTime()
-		}
-	}
-	return false
-}
-
 // WantsInputFileTime reports whether the pipeline text's first stage, as
 // r's command builds it, prints anything of its input file's modification
-// time (Pipeline.WantsInputFileTime). Only that stage is built; text that
-// does not parse, or names a command r lacks (a newer server's), wants
-// nothing. The CLI asks it before it sends the time.
+// time (compute.FileTimeStage: gzip -lv). Only that stage is built; text
+// that does not parse, or names a command r lacks (a newer server's),
+// wants nothing. The CLI asks it before it sends the time, since a server
+// older than the TCP header's @mtime refuses the option.
 func WantsInputFileTime(r *compute.Registry, text string) bool {
 	split, err := SplitPipeline(text)
 	if err != nil || len(split) == 0 {

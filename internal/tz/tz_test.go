@@ -3,6 +3,7 @@ package tz
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,14 @@ func TestLocalSources(t *testing.T) {
 		{tz: zones, source: "rule"},
 		{tz: "CET-1CEST,M3.5.0,M10.5.0/3", source: "rule"},
 	} {
+		if strings.HasPrefix(c.source, zones+"/") {
+			// Debian's tzdata-legacy has EST5EDT and Universal:
+			// a machine may have Berlin and Tokyo without them.
+			if _, err := os.Stat(c.source); err != nil {
+				t.Logf("TZ=%q: no %s, this case not run", c.tz, c.source)
+				continue
+			}
+		}
 		env := map[string]string{"TZ": c.tz}
 		if c.unset {
 			delete(env, "TZ")
